@@ -1,0 +1,1 @@
+//! callcore-ivr: under construction.

@@ -1,0 +1,1 @@
+//! callcore-media: under construction.

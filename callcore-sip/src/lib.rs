@@ -1,0 +1,1 @@
+//! callcore-sip: under construction.

@@ -1,0 +1,1 @@
+//! callcore core (being built)
