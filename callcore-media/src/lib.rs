@@ -19,3 +19,6 @@ pub mod error;
 pub mod g711;
 
 pub use error::{MediaError, Result};
+pub mod rtcp;
+pub mod rtp;
+pub mod rtp_stats;

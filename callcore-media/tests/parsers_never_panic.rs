@@ -1,0 +1,60 @@
+//! Property tests: the wire parsers never panic and round-trip what they write.
+
+use callcore_media::rtcp::{self, ReportBlock, RtcpPacket, SenderReport};
+use callcore_media::rtp::{RtpExtension, RtpPacket};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn rtp_parse_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = RtpPacket::parse(&data);
+    }
+
+    #[test]
+    fn rtp_parse_never_panics_on_plausible_headers(mut data in proptest::collection::vec(any::<u8>(), 12..200), b0 in 0x80u8..0xC0) {
+        data[0] = b0;
+        if let Ok(p) = RtpPacket::parse(&data) {
+            prop_assert!(p.payload.len() <= data.len());
+        }
+    }
+
+    #[test]
+    fn rtcp_parse_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = rtcp::parse_compound(&data);
+    }
+
+    #[test]
+    fn rtcp_parse_never_panics_on_plausible_headers(mut data in proptest::collection::vec(any::<u8>(), 4..400), pt in 200u8..205, b0 in 0x80u8..0xC0) {
+        data[0] = b0;
+        data[1] = pt;
+        let _ = rtcp::parse_compound(&data);
+    }
+
+    #[test]
+    fn rtp_round_trip(pt in 0u8..128, seq: u16, ts: u32, ssrc: u32, marker: bool,
+                      csrcs in proptest::collection::vec(any::<u32>(), 0..16),
+                      ext in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
+                      payload in proptest::collection::vec(any::<u8>(), 0..200), padding in 0u8..8) {
+        let ext = ext.map(|mut e| { e.truncate(e.len() / 4 * 4); e });
+        let mut p = RtpPacket::new(pt, seq, ts, ssrc, &payload);
+        p.marker = marker;
+        p.csrcs = csrcs;
+        p.extension = ext.as_deref().map(|data| RtpExtension { profile: 0xBEDE, data });
+        p.padding = padding;
+        let mut wire = Vec::new();
+        p.write_to(&mut wire).unwrap();
+        let q = RtpPacket::parse(&wire).unwrap();
+        prop_assert_eq!(p, q);
+    }
+
+    #[test]
+    fn rtcp_round_trip(ssrc: u32, ntp: u64, n in 0usize..31, lost in -0x80_0000i32..0x80_0000, jitter: u32) {
+        let blocks = (0..n).map(|i| ReportBlock { ssrc: i as u32, fraction_lost: i as u8, cumulative_lost: lost, highest_seq: 7, jitter, lsr: 1, dlsr: 2 }).collect();
+        let pkts = vec![RtcpPacket::SenderReport(SenderReport { ssrc, ntp_time: ntp, rtp_time: 1, packet_count: 2, octet_count: 3, reports: blocks })];
+        let mut wire = Vec::new();
+        rtcp::write_compound(&pkts, &mut wire).unwrap();
+        prop_assert_eq!(rtcp::parse_compound(&wire).unwrap(), pkts);
+    }
+}
