@@ -19,6 +19,7 @@ pub mod error;
 pub mod g711;
 
 pub use error::{MediaError, Result};
+pub mod jitter;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
