@@ -33,6 +33,20 @@ proptest! {
     }
 
     #[test]
+    fn telephone_event_parse_never_panics(data in proptest::collection::vec(any::<u8>(), 0..12)) {
+        let _ = callcore_media::dtmf::TelephoneEvent::parse(&data);
+    }
+
+    #[test]
+    fn telephone_event_receiver_never_panics(pkts in proptest::collection::vec((any::<u32>(), proptest::collection::vec(any::<u8>(), 0..8), 0u64..10_000), 0..40)) {
+        let mut rx = callcore_media::dtmf::TelephoneEventReceiver::new(8000);
+        for (ts, payload, at) in pkts {
+            let _ = rx.on_packet(ts, false, &payload, std::time::Duration::from_millis(at));
+            while rx.poll_event().is_some() {}
+        }
+    }
+
+    #[test]
     fn rtp_round_trip(pt in 0u8..128, seq: u16, ts: u32, ssrc: u32, marker: bool,
                       csrcs in proptest::collection::vec(any::<u32>(), 0..16),
                       ext in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
