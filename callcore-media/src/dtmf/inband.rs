@@ -155,13 +155,11 @@ impl DtmfDetector {
     /// of the energy).
     fn classify_block(&self) -> (Option<Digit>, Option<Digit>) {
         let n = self.cfg.block as f32;
-        let mut p = [0f32; 8];
-        for k in 0..8 {
-            // Energy of the tone over the block: 2|X|^2 / N.
-            let mag2 = self.s1[k] * self.s1[k] + self.s2[k] * self.s2[k]
-                - self.coeffs[k] * self.s1[k] * self.s2[k];
-            p[k] = 2.0 * mag2 / n;
-        }
+        // Energy of each tone over the block: 2|X|^2 / N.
+        let p: [f32; 8] = std::array::from_fn(|k| {
+            let (s1, s2) = (self.s1[k], self.s2[k]);
+            2.0 * (s1 * s1 + s2 * s2 - self.coeffs[k] * s1 * s2) / n
+        });
         let best = |range: std::ops::Range<usize>| {
             range
                 .clone()
