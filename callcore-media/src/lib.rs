@@ -19,10 +19,13 @@ pub mod error;
 pub mod g711;
 
 pub use error::{MediaError, Result};
+pub mod amd;
 pub mod dtmf;
 pub mod jitter;
 pub mod level;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
+pub mod sit;
 pub mod tones;
+pub mod vad;

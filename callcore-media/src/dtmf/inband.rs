@@ -243,7 +243,7 @@ impl DtmfDetector {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dtmf::DtmfGenerator;
     use crate::level::{Noise, dbm0_to_peak};
