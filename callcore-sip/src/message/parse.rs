@@ -1,0 +1,309 @@
+//! The zero-copy parser: start line, header lines (with folding), Content-Length body.
+
+use bytes::Bytes;
+use memchr::{memchr, memmem};
+
+use super::fault::{Fault, MessageKind, ParseError};
+use super::lex::{is_token_byte, trim_lws};
+use super::uri::{Scheme, Uri, looks_like_absolute_uri};
+use super::{Header, HeaderName, Message, Method, StartLine};
+
+/// Default maximum message size (RFC 3261 §18.1.1 allows big TCP messages; 64 KiB is
+/// plenty for a call center and bounds memory per source).
+pub const DEFAULT_MAX_SIZE: usize = 65_535;
+
+/// How to parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Messages longer than this are refused with [`Fault::TooLarge`] (513).
+    pub max_size: usize,
+    /// True for a whole datagram (UDP): the body is the rest of the datagram, checked
+    /// against Content-Length. False for a frame cut by [`super::StreamFramer`].
+    pub datagram: bool,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_size: DEFAULT_MAX_SIZE,
+            datagram: true,
+        }
+    }
+}
+
+fn kind_of(bytes: &[u8]) -> MessageKind {
+    if bytes.starts_with(b"SIP/") || bytes.starts_with(b"sip/") {
+        MessageKind::Response
+    } else if bytes.first().is_some_and(|b| is_token_byte(*b)) {
+        MessageKind::Request
+    } else {
+        MessageKind::Unknown
+    }
+}
+
+/// Finds the end of the header section: index of the blank line and start of body.
+pub(crate) fn find_head_end(b: &[u8]) -> Option<(usize, usize)> {
+    if let Some(i) = memmem::find(b, b"\r\n\r\n") {
+        // A bare "\n\n" earlier wins (LF-only senders).
+        if let Some(j) = memmem::find(&b[..i], b"\n\n") {
+            return Some((j + 1, j + 2));
+        }
+        return Some((i + 2, i + 4));
+    }
+    memmem::find(b, b"\n\n").map(|j| (j + 1, j + 2))
+}
+
+impl Message {
+    /// Parses a whole datagram strictly: grammar and RFC 3261 §8.2 checks (mandatory
+    /// headers, single-valued headers, CSeq/method agreement, Content-Length).
+    pub fn parse(bytes: Bytes) -> Result<Message, ParseError> {
+        Message::parse_with(bytes, ParseOptions::default())
+    }
+
+    /// Parses strictly with options.
+    pub fn parse_with(bytes: Bytes, opts: ParseOptions) -> Result<Message, ParseError> {
+        let msg = Message::parse_lenient(bytes, opts)?;
+        msg.validate()?;
+        Ok(msg)
+    }
+
+    /// Splits a message into start line, header lines and body without checking header
+    /// grammar (used to answer faulty requests).
+    pub fn parse_lenient(bytes: Bytes, opts: ParseOptions) -> Result<Message, ParseError> {
+        // RFC 3261 §7.5: ignore CRLFs before the start line.
+        let lead = bytes
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        let bytes = bytes.slice(lead..);
+        let kind = kind_of(&bytes);
+        let err = |f| ParseError::new(f, kind);
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(ParseError::new(Fault::Empty, MessageKind::Unknown));
+        }
+        if bytes.len() > opts.max_size {
+            return Err(err(Fault::TooLarge));
+        }
+        let (head_end, body_start) = match find_head_end(&bytes) {
+            Some(x) => x,
+            // A datagram whose last header line ends the datagram: lenient, no body.
+            None if opts.datagram && bytes.ends_with(b"\n") => (bytes.len(), bytes.len()),
+            None => return Err(err(Fault::Incomplete)),
+        };
+        if std::str::from_utf8(&bytes[..head_end]).is_err() {
+            return Err(err(Fault::BadUtf8));
+        }
+        let line_end = memchr(b'\n', &bytes[..head_end]).ok_or_else(|| err(Fault::Incomplete))?;
+        let first = strip_cr(&bytes[..line_end]);
+        let start = parse_start_line(&bytes, first.len(), kind)?;
+
+        let headers = parse_header_lines(&bytes, line_end + 1, head_end).map_err(err)?;
+        let body = body_slice(&bytes, &headers, body_start, opts, kind)?;
+        Ok(Message {
+            start,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Splits the header lines between `pos` and `head_end`, joining folded lines.
+pub(crate) fn parse_header_lines(
+    bytes: &Bytes,
+    mut pos: usize,
+    head_end: usize,
+) -> Result<Vec<Header>, Fault> {
+    let mut headers: Vec<Header> = Vec::with_capacity(16);
+    let mut last_value_start: Option<usize> = None;
+    while pos < head_end {
+        let nl = memchr(b'\n', &bytes[pos..head_end]).map_or(head_end, |i| pos + i);
+        let line_len = strip_cr(&bytes[pos..nl]).len();
+        let line = &bytes[pos..pos + line_len];
+        if line.is_empty() {
+            pos = nl + 1;
+            continue;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            // Folded continuation: extend the previous value.
+            let last = headers.last_mut().ok_or(Fault::BadHeaderLine)?;
+            let value_start = match last_value_start {
+                Some(v) => v,
+                // The value starts on this continuation line.
+                None => {
+                    pos + line
+                        .iter()
+                        .take_while(|b| matches!(b, b' ' | b'\t'))
+                        .count()
+                }
+            };
+            let end = trim_end(bytes, value_start, pos + line_len);
+            if end > value_start {
+                last.value = bytes.slice(value_start..end);
+                last_value_start = Some(value_start);
+            }
+            pos = nl + 1;
+            continue;
+        }
+        let colon = memchr(b':', line).ok_or(Fault::BadHeaderLine)?;
+        let name_end = line[..colon]
+            .iter()
+            .rposition(|b| !matches!(b, b' ' | b'\t'))
+            .map_or(0, |i| i + 1);
+        if name_end == 0 || !line[..name_end].iter().all(|b| is_token_byte(*b)) {
+            return Err(Fault::BadHeaderLine);
+        }
+        let name = HeaderName::from_bytes(&bytes.slice(pos..pos + name_end));
+        let mut vs = pos + colon + 1;
+        while vs < pos + line_len && matches!(bytes[vs], b' ' | b'\t') {
+            vs += 1;
+        }
+        let ve = trim_end(bytes, vs, pos + line_len);
+        last_value_start = (ve > vs).then_some(vs);
+        headers.push(Header {
+            name,
+            value: bytes.slice(vs..ve),
+        });
+        pos = nl + 1;
+    }
+
+    Ok(headers)
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn trim_end(bytes: &Bytes, start: usize, mut end: usize) -> usize {
+    while end > start && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    end
+}
+
+fn body_slice(
+    bytes: &Bytes,
+    headers: &[Header],
+    body_start: usize,
+    opts: ParseOptions,
+    kind: MessageKind,
+) -> Result<Bytes, ParseError> {
+    let err = |f| ParseError::new(f, kind);
+    let mut cl = headers
+        .iter()
+        .filter(|h| h.name == HeaderName::ContentLength);
+    let declared = match cl.next() {
+        None => None,
+        Some(h) => {
+            if cl.next().is_some() {
+                return Err(err(Fault::DuplicateHeader(HeaderName::ContentLength)));
+            }
+            let v = trim_lws(h.value_str());
+            let n = super::lex::parse_decimal(v, u64::from(u32::MAX)).ok_or_else(|| {
+                err(Fault::BadHeader {
+                    header: HeaderName::ContentLength,
+                    why: "not a non-negative integer",
+                })
+            })?;
+            Some(usize::try_from(n).unwrap_or(usize::MAX))
+        }
+    };
+    let available = bytes.len().saturating_sub(body_start);
+    match declared {
+        Some(n) if n > available => Err(err(Fault::BodyTruncated)),
+        Some(n) => Ok(bytes.slice(body_start..body_start + n)),
+        None if opts.datagram => Ok(bytes.slice(body_start.min(bytes.len())..)),
+        None => Ok(Bytes::new()),
+    }
+}
+
+fn parse_version(v: &[u8], kind: MessageKind) -> Result<(), ParseError> {
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    let is_version = v.len() > 4
+        && v[..4].eq_ignore_ascii_case(b"SIP/")
+        && v[4..].iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && v[4..].iter().filter(|b| **b == b'.').count() == 1;
+    Err(ParseError::new(
+        if is_version {
+            Fault::VersionNotSupported
+        } else {
+            Fault::BadStartLine("SIP version")
+        },
+        kind,
+    ))
+}
+
+fn parse_start_line(bytes: &Bytes, len: usize, kind: MessageKind) -> Result<StartLine, ParseError> {
+    let line = &bytes[..len];
+    let err = |w| ParseError::new(Fault::BadStartLine(w), kind);
+    match kind {
+        MessageKind::Response => {
+            let sp1 = memchr(b' ', line).ok_or_else(|| err("status line"))?;
+            parse_version(&line[..sp1], kind)?;
+            let rest = &line[sp1 + 1..];
+            let (code, reason_start) = match memchr(b' ', rest) {
+                Some(i) => (&rest[..i], sp1 + 1 + i + 1),
+                None => (rest, len),
+            };
+            if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+                return Err(err("status code"));
+            }
+            let code = code.iter().fold(0u16, |a, b| a * 10 + u16::from(b - b'0'));
+            if !(100..=699).contains(&code) {
+                return Err(err("status code"));
+            }
+            Ok(StartLine::Response {
+                code,
+                reason: bytes.slice(reason_start..len),
+            })
+        }
+        MessageKind::Request => {
+            let sp1 = memchr(b' ', line).ok_or_else(|| err("request line"))?;
+            let sp2 = memchr::memrchr(b' ', line).ok_or_else(|| err("request line"))?;
+            if sp2 <= sp1 {
+                return Err(err("request line"));
+            }
+            let method = &line[..sp1];
+            if !method.iter().all(|b| is_token_byte(*b)) {
+                return Err(err("method"));
+            }
+            let version = &line[sp2 + 1..];
+            let uri = &line[sp1 + 1..sp2];
+            if uri.is_empty() || uri.iter().any(|b| matches!(b, b' ' | b'\t')) {
+                // Version errors win only when the line is otherwise sane.
+                return Err(err("Request-URI contains white space"));
+            }
+            parse_version(version, kind)?;
+            let uri_txt = std::str::from_utf8(uri).map_err(|_| err("Request-URI"))?;
+            match Uri::parse(uri_txt) {
+                Ok(u) if u.scheme() == Scheme::Other => {
+                    return Err(ParseError::new(Fault::UnsupportedUriScheme, kind));
+                }
+                Ok(u) if u.headers().is_some() => return Err(err("Request-URI has headers")),
+                Ok(_) => {}
+                Err(_) if looks_like_absolute_uri(uri_txt) && !uri_txt.starts_with("sip") => {
+                    return Err(ParseError::new(Fault::UnsupportedUriScheme, kind));
+                }
+                Err(e) => {
+                    return Err(ParseError::new(
+                        Fault::BadStartLine(match e {
+                            super::UriError::Malformed(w) => w,
+                        }),
+                        kind,
+                    ));
+                }
+            }
+            let method =
+                Method::from_token(std::str::from_utf8(method).map_err(|_| err("method"))?);
+            Ok(StartLine::Request {
+                method,
+                uri: bytes.slice(sp1 + 1..sp2),
+            })
+        }
+        MessageKind::Unknown => Err(ParseError::new(
+            Fault::BadStartLine("not a SIP message"),
+            kind,
+        )),
+    }
+}
