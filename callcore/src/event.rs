@@ -1,0 +1,420 @@
+//! Events: everything that happens in a center.
+//!
+//! Every state change is one [`Event`]. Stores journal them, analytics folds them
+//! into metrics live and replays them historically, and a call detail record is a
+//! fold over one interaction's events ([`InteractionRecord`](crate::InteractionRecord)).
+
+use crate::{
+    AgentId, AgentProfile, AgentState, CampaignId, Channel, Destination, Disposition, EndReason,
+    Interaction, InteractionId, LeadId, QueueDefinition, QueueId, RecordingId, ReservationId,
+    Speaker, TenantId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// One thing that happened, timestamped by the center's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the center's event stream (gapless, starting at 1).
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The interaction this event is about, if any.
+    #[must_use]
+    pub fn interaction(&self) -> Option<&InteractionId> {
+        self.kind.interaction()
+    }
+
+    /// The agent this event is about, if any.
+    #[must_use]
+    pub fn agent(&self) -> Option<&AgentId> {
+        self.kind.agent()
+    }
+}
+
+/// How an offer (reservation) ended without the agent taking the interaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OfferEnd {
+    /// The agent declined (or the phone answered busy).
+    Declined,
+    /// Nobody answered before the offer timeout.
+    TimedOut,
+    /// The customer hung up while it rang.
+    Canceled,
+    /// Another agent took it first (ring-all), or routing changed its mind.
+    Rescinded,
+    /// The agent's endpoint could not be reached.
+    Failed,
+}
+
+/// What happened. Serialized with a `"type"` tag in snake case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A new interaction arrived or was created.
+    InteractionCreated {
+        /// The interaction as it arrived.
+        interaction: Box<Interaction>,
+    },
+    /// The flow did something (played a prompt, collected digits, matched an intent).
+    FlowStep {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The step's kind (`"say"`, `"collect_digits"`, `"intent"` ...).
+        step: String,
+        /// A short description (prompt name, digit count, intent name). No
+        /// personal data.
+        detail: String,
+    },
+    /// Entered a queue.
+    Queued {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue.
+        queue: QueueId,
+        /// 1-based position at entry.
+        position: u32,
+        /// Estimated wait at entry, if the router can tell.
+        estimated_wait_secs: Option<u32>,
+    },
+    /// Offered to an agent (a reservation was made).
+    Offered {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue it waited in.
+        queue: QueueId,
+        /// The agent.
+        agent: AgentId,
+        /// The reservation.
+        reservation: ReservationId,
+        /// When the offer times out.
+        expires_at: Timestamp,
+    },
+    /// The agent accepted the offer.
+    OfferAccepted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The reservation.
+        reservation: ReservationId,
+    },
+    /// The offer ended without the agent taking the interaction.
+    OfferEnded {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The reservation.
+        reservation: ReservationId,
+        /// How it ended.
+        outcome: OfferEnd,
+    },
+    /// Customer and agent are talking.
+    Connected {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The queue it came from.
+        queue: QueueId,
+    },
+    /// Put on hold.
+    Held {
+        /// The interaction.
+        interaction: InteractionId,
+    },
+    /// Taken off hold.
+    Resumed {
+        /// The interaction.
+        interaction: InteractionId,
+    },
+    /// Transferred.
+    Transferred {
+        /// The interaction.
+        interaction: InteractionId,
+        /// Where to (queue, agent or address).
+        target: String,
+    },
+    /// The customer hung up while waiting.
+    Abandoned {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue.
+        queue: QueueId,
+    },
+    /// Left a queue for another destination (escalation or overflow).
+    Overflowed {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue it left.
+        queue: QueueId,
+        /// Where it went.
+        destination: Destination,
+    },
+    /// Left a queue because it waited too long, or the queue refused it.
+    QueueExited {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The queue.
+        queue: QueueId,
+        /// `"timeout"`, `"full"`, `"no_agents"`, `"queue_removed"`.
+        reason: String,
+    },
+    /// The interaction is over for the customer.
+    Ended {
+        /// The interaction.
+        interaction: InteractionId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// The agent started after-call work.
+    WrapUpStarted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// Planned length.
+        duration_secs: u32,
+    },
+    /// The agent finished after-call work.
+    WrapUpEnded {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The agent's disposition (wrap-up) code for the interaction.
+    DispositionSet {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The code.
+        disposition: Disposition,
+    },
+    /// An agent changed state.
+    AgentStateChanged {
+        /// The agent.
+        agent: AgentId,
+        /// Previous state.
+        from: AgentState,
+        /// New state.
+        to: AgentState,
+    },
+    /// An agent was added to the running center.
+    AgentAdded {
+        /// The profile.
+        profile: Box<AgentProfile>,
+    },
+    /// An agent was removed from the running center.
+    AgentRemoved {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// A queue was added to the running center.
+    QueueAdded {
+        /// The definition.
+        definition: Box<QueueDefinition>,
+    },
+    /// A queue was removed from the running center.
+    QueueRemoved {
+        /// The queue.
+        queue: QueueId,
+    },
+    /// A recording started.
+    RecordingStarted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The recording.
+        recording: RecordingId,
+    },
+    /// A recording stopped; its file is complete.
+    RecordingStopped {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The recording.
+        recording: RecordingId,
+        /// Length of the audio.
+        duration_ms: u64,
+    },
+    /// A stretch of speech was transcribed.
+    TranscriptSegment {
+        /// The interaction.
+        interaction: InteractionId,
+        /// Who spoke.
+        speaker: Speaker,
+        /// The words (personal data: stored, never logged).
+        text: crate::Pii<String>,
+        /// Offset from the start of the interaction.
+        offset_ms: u64,
+    },
+    /// A quality-inspection rule fired.
+    QualityAlert {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The rule's name.
+        rule: String,
+        /// What it found.
+        detail: String,
+    },
+    /// An outbound dial attempt finished.
+    DialAttempted {
+        /// The interaction it created.
+        interaction: InteractionId,
+        /// The campaign.
+        campaign: CampaignId,
+        /// The lead.
+        lead: LeadId,
+        /// How it ended.
+        disposition: Disposition,
+    },
+    /// Usage to meter (billing per tenant).
+    Usage {
+        /// What was used (`"voice_minutes"`, `"asr_seconds"`).
+        meter: String,
+        /// How much.
+        quantity: f64,
+        /// The channel, when the meter is per channel.
+        channel: Option<Channel>,
+    },
+}
+
+impl EventKind {
+    /// The interaction this event is about, if any.
+    #[must_use]
+    pub fn interaction(&self) -> Option<&InteractionId> {
+        use EventKind as E;
+        match self {
+            E::InteractionCreated { interaction } => Some(&interaction.id),
+            E::FlowStep { interaction, .. }
+            | E::Queued { interaction, .. }
+            | E::Offered { interaction, .. }
+            | E::OfferAccepted { interaction, .. }
+            | E::OfferEnded { interaction, .. }
+            | E::Connected { interaction, .. }
+            | E::Held { interaction }
+            | E::Resumed { interaction }
+            | E::Transferred { interaction, .. }
+            | E::Abandoned { interaction, .. }
+            | E::Overflowed { interaction, .. }
+            | E::QueueExited { interaction, .. }
+            | E::Ended { interaction, .. }
+            | E::WrapUpStarted { interaction, .. }
+            | E::WrapUpEnded { interaction, .. }
+            | E::DispositionSet { interaction, .. }
+            | E::RecordingStarted { interaction, .. }
+            | E::RecordingStopped { interaction, .. }
+            | E::TranscriptSegment { interaction, .. }
+            | E::QualityAlert { interaction, .. }
+            | E::DialAttempted { interaction, .. } => Some(interaction),
+            E::AgentStateChanged { .. }
+            | E::AgentAdded { .. }
+            | E::AgentRemoved { .. }
+            | E::QueueAdded { .. }
+            | E::QueueRemoved { .. }
+            | E::Usage { .. } => None,
+        }
+    }
+
+    /// The agent this event is about, if any.
+    #[must_use]
+    pub fn agent(&self) -> Option<&AgentId> {
+        use EventKind as E;
+        match self {
+            E::Offered { agent, .. }
+            | E::OfferAccepted { agent, .. }
+            | E::OfferEnded { agent, .. }
+            | E::Connected { agent, .. }
+            | E::WrapUpStarted { agent, .. }
+            | E::WrapUpEnded { agent, .. }
+            | E::DispositionSet { agent, .. }
+            | E::AgentStateChanged { agent, .. }
+            | E::AgentRemoved { agent } => Some(agent),
+            E::AgentAdded { profile } => Some(&profile.id),
+            _ => None,
+        }
+    }
+
+    /// The tag this kind serializes with (`"queued"`, `"agent_state_changed"`).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        use EventKind as E;
+        match self {
+            E::InteractionCreated { .. } => "interaction_created",
+            E::FlowStep { .. } => "flow_step",
+            E::Queued { .. } => "queued",
+            E::Offered { .. } => "offered",
+            E::OfferAccepted { .. } => "offer_accepted",
+            E::OfferEnded { .. } => "offer_ended",
+            E::Connected { .. } => "connected",
+            E::Held { .. } => "held",
+            E::Resumed { .. } => "resumed",
+            E::Transferred { .. } => "transferred",
+            E::Abandoned { .. } => "abandoned",
+            E::Overflowed { .. } => "overflowed",
+            E::QueueExited { .. } => "queue_exited",
+            E::Ended { .. } => "ended",
+            E::WrapUpStarted { .. } => "wrap_up_started",
+            E::WrapUpEnded { .. } => "wrap_up_ended",
+            E::DispositionSet { .. } => "disposition_set",
+            E::AgentStateChanged { .. } => "agent_state_changed",
+            E::AgentAdded { .. } => "agent_added",
+            E::AgentRemoved { .. } => "agent_removed",
+            E::QueueAdded { .. } => "queue_added",
+            E::QueueRemoved { .. } => "queue_removed",
+            E::RecordingStarted { .. } => "recording_started",
+            E::RecordingStopped { .. } => "recording_stopped",
+            E::TranscriptSegment { .. } => "transcript_segment",
+            E::QualityAlert { .. } => "quality_alert",
+            E::DialAttempted { .. } => "dial_attempted",
+            E::Usage { .. } => "usage",
+        }
+    }
+}
+
+/// Seconds as `u32`, saturating (for event fields).
+#[must_use]
+pub fn secs_u32(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_flat_with_type_tag() {
+        let e = Event {
+            seq: 7,
+            at: Timestamp::from_secs(1),
+            tenant: TenantId::default(),
+            kind: EventKind::Queued {
+                interaction: "int-1".into(),
+                queue: "support".into(),
+                position: 2,
+                estimated_wait_secs: Some(30),
+            },
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "queued");
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["at"], 1000);
+        assert_eq!(json["queue"], "support");
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.kind.name(), "queued");
+        assert_eq!(back.interaction().unwrap().as_str(), "int-1");
+    }
+}

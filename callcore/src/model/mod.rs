@@ -1,0 +1,20 @@
+//! The call-center model: interactions, agents, queues, customers.
+//!
+//! Plain data types with serde, shared by every crate. The only logic here is the
+//! [agent state machine](AgentState), which is pure.
+
+mod agent;
+mod agent_state;
+mod campaign;
+mod customer;
+mod interaction;
+mod queue;
+
+pub use agent::{AgentProfile, Endpoint, Proficiency};
+pub use agent_state::{AgentState, AgentStateError, ReasonCode};
+pub use campaign::{Campaign, DialAttempt, DialMode, Disposition, Lead, LeadStatus};
+pub use customer::{CustomerProfile, Identity, IdentityKind};
+pub use interaction::{
+    Channel, Direction, EndReason, Interaction, InteractionContext, Speaker, TranscriptLine,
+};
+pub use queue::{Destination, EscalationAction, EscalationStep, QueueDefinition, SkillRequirement};

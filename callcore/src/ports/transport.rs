@@ -1,0 +1,119 @@
+use crate::{Channel, CoreError, Endpoint, Interaction, LegId, MediaControl};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::any::Any;
+use std::fmt;
+
+/// Why a leg ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HangupCause {
+    /// The far end hung up (BYE, chat closed).
+    Remote,
+    /// We hung up.
+    Local,
+    /// The far end was busy (486).
+    Busy,
+    /// Nobody answered.
+    NoAnswer,
+    /// The far end declined (603).
+    Declined,
+    /// The address does not exist (404/484/604).
+    InvalidNumber,
+    /// Network or trunk failure (5xx, timeout).
+    Failure(String),
+}
+
+/// One side of a conversation as a transport sees it: a SIP dialog, a WebRTC
+/// peer, a chat session. Call control lives here; media control is reached
+/// through [`Leg::media`].
+///
+/// Implementations must make every method safe to call after the leg ended
+/// (returning [`CoreError::LegEnded`] where an action is impossible).
+#[async_trait]
+pub trait Leg: Send + Sync + fmt::Debug {
+    /// The leg's id (unique within its transport).
+    fn id(&self) -> &LegId;
+
+    /// The channel it carries.
+    fn channel(&self) -> Channel;
+
+    /// Answers an inbound leg (200 OK). Idempotent.
+    async fn answer(&self) -> Result<(), CoreError>;
+
+    /// Puts the far end on hold (music from the transport, if any).
+    async fn hold(&self) -> Result<(), CoreError>;
+
+    /// Takes the far end off hold.
+    async fn resume(&self) -> Result<(), CoreError>;
+
+    /// Connects this leg's media to `other`'s, both ways, until either ends.
+    /// A transport may only bridge legs it created ([`Leg::as_any`] lets it
+    /// downcast); otherwise it returns [`CoreError::Unsupported`].
+    async fn bridge(&self, other: &dyn Leg) -> Result<(), CoreError>;
+
+    /// Blind transfer of the far end to `target` (SIP REFER or a redirect).
+    async fn transfer(&self, target: &str) -> Result<(), CoreError>;
+
+    /// Ends the leg.
+    async fn hangup(&self, cause: HangupCause) -> Result<(), CoreError>;
+
+    /// Completes when the leg has ended, for whatever reason, with the cause.
+    /// May be awaited any number of times, by several tasks.
+    async fn ended(&self) -> HangupCause;
+
+    /// Play, say, collect, listen and record on this leg.
+    fn media(&self) -> &dyn MediaControl;
+
+    /// For transports to downcast legs in [`bridge`](Leg::bridge).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A new inbound interaction and its leg.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The interaction (id, channel, from/to, attributes) as the transport saw it.
+    pub interaction: Interaction,
+    /// Its leg, ringing (voice) or open (chat).
+    pub leg: Box<dyn Leg>,
+}
+
+/// A request to place an outbound leg (an offer ringing an agent's phone, a
+/// dialer call, a callback).
+#[derive(Debug, Clone)]
+pub struct PlaceRequest {
+    /// Who to reach.
+    pub to: Endpoint,
+    /// The caller id to present.
+    pub from: String,
+    /// Channel of the leg.
+    pub channel: Channel,
+    /// How long to ring before giving up with [`HangupCause::NoAnswer`].
+    pub ring_timeout_secs: u32,
+}
+
+/// A transport: where interactions come from and where outbound legs go.
+///
+/// One trait for every channel: a voice transport's legs play audio, a chat
+/// transport's legs send text; flows do not need to know which.
+#[async_trait]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// A short name for logs (`"sip"`, `"memory"`).
+    fn name(&self) -> &str;
+
+    /// The next inbound interaction; `None` when the transport has shut down.
+    /// Called in a loop by one task of the center.
+    async fn accept(&self) -> Option<Inbound>;
+
+    /// Whether this transport can reach `endpoint`.
+    fn can_reach(&self, endpoint: &Endpoint) -> bool;
+
+    /// Places an outbound leg and waits until it is answered.
+    ///
+    /// # Errors
+    /// [`CoreError::NotAnswered`] with the cause when it is busy, declined, not
+    /// answered within the ring timeout, or the address is invalid;
+    /// [`CoreError::Unreachable`] when this transport cannot reach the endpoint.
+    async fn place(&self, request: PlaceRequest) -> Result<Box<dyn Leg>, CoreError>;
+}

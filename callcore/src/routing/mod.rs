@@ -1,0 +1,5 @@
+//! The reference router.
+
+mod basic;
+
+pub use basic::BasicRouter;

@@ -1,0 +1,428 @@
+//! The `Center`: assembly and run-time handle.
+
+use super::emitter::{Emitter, RecorderMsg};
+use super::routing_task::{RouterCommand, RoutingTask};
+use super::{Providers, interaction_task, recorder};
+use crate::config::InboundRoute;
+use crate::{
+    AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, EventBus,
+    EventKind, EventSubscriber, Flow, QueueDefinition, QueueId, ReservationId, Router,
+    RouterInput, RouterSnapshot, Stores, SystemClock, TenantId, Transport,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// What every task of a center shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) emitter: Emitter,
+    pub(crate) router: mpsc::UnboundedSender<RouterCommand>,
+    pub(crate) stores: Stores,
+    pub(crate) providers: Providers,
+    flows: HashMap<String, Arc<dyn Flow>>,
+    routes: Vec<InboundRoute>,
+}
+
+impl Shared {
+    pub(crate) fn flow_for(&self, to: &str) -> Option<Arc<dyn Flow>> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.to == to)
+            .or_else(|| self.routes.iter().find(|r| r.to == "*"));
+        match route {
+            Some(r) => self.flows.get(&r.flow).cloned(),
+            // Without routes, a center with exactly one flow uses it for all.
+            None if self.flows.len() == 1 => self.flows.values().next().cloned(),
+            None => None,
+        }
+    }
+}
+
+/// Assembles a [`Center`] from trait objects.
+///
+/// Defaults: [`SystemClock`], [`BasicRouter`], in-memory stores, no providers.
+#[derive(Debug)]
+pub struct CenterBuilder {
+    clock: Arc<dyn Clock>,
+    transports: Vec<Arc<dyn Transport>>,
+    router: Option<Box<dyn Router>>,
+    flows: HashMap<String, Arc<dyn Flow>>,
+    stores: Stores,
+    providers: Providers,
+    config: CenterConfig,
+}
+
+impl Default for CenterBuilder {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            transports: Vec::new(),
+            router: None,
+            flows: HashMap::new(),
+            stores: Stores::in_memory(),
+            providers: Providers::default(),
+            config: CenterConfig::default(),
+        }
+    }
+}
+
+impl CenterBuilder {
+    /// The clock (default: [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Adds a transport (SIP, WebRTC, chat, in-memory).
+    #[must_use]
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transports.push(transport);
+        self
+    }
+
+    /// The router (default: [`BasicRouter`]).
+    #[must_use]
+    pub fn router(mut self, router: Box<dyn Router>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// Registers a flow under a name that routes refer to.
+    #[must_use]
+    pub fn flow(mut self, name: impl Into<String>, flow: Arc<dyn Flow>) -> Self {
+        self.flows.insert(name.into(), flow);
+        self
+    }
+
+    /// Routes interactions addressed to `to` (`"*"`: anything) to a flow.
+    #[must_use]
+    pub fn route(mut self, to: impl Into<String>, flow: impl Into<String>) -> Self {
+        self.config.routes.push(InboundRoute {
+            to: to.into(),
+            flow: flow.into(),
+        });
+        self
+    }
+
+    /// The stores (default: in memory).
+    #[must_use]
+    pub fn stores(mut self, stores: Stores) -> Self {
+        self.stores = stores;
+        self
+    }
+
+    /// Speech and language providers.
+    #[must_use]
+    pub fn providers(mut self, providers: Providers) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    /// Queues, agents and routes from configuration (added to any routes
+    /// given with [`route`](Self::route)).
+    #[must_use]
+    pub fn config(mut self, config: CenterConfig) -> Self {
+        let mut routes = std::mem::take(&mut self.config.routes);
+        self.config = config;
+        routes.append(&mut self.config.routes);
+        self.config.routes = routes;
+        self
+    }
+
+    /// Checks the assembly.
+    ///
+    /// # Errors
+    /// [`CoreError::Config`] naming the field when the configuration is invalid
+    /// or a route names a flow that was not registered.
+    pub fn build(self) -> Result<Center, CoreError> {
+        self.config.validate()?;
+        for (i, r) in self.config.routes.iter().enumerate() {
+            if !self.flows.contains_key(&r.flow) {
+                return Err(crate::ConfigError::Invalid {
+                    field: format!("routes[{i}].flow"),
+                    reason: format!("no flow named `{}` is registered", r.flow),
+                }
+                .into());
+            }
+        }
+        Ok(Center { builder: self })
+    }
+}
+
+/// A call center, assembled and ready to [`start`](Center::start).
+///
+/// See the crate documentation for a complete example.
+#[derive(Debug)]
+pub struct Center {
+    builder: CenterBuilder,
+}
+
+impl Center {
+    /// A builder with defaults.
+    #[must_use]
+    pub fn builder() -> CenterBuilder {
+        CenterBuilder::default()
+    }
+
+    /// Starts the center's tasks on the current tokio runtime, adds the
+    /// configured queues and agents (agents start offline), and returns the
+    /// handle that controls it.
+    ///
+    /// # Errors
+    /// When the configuration is refused by the router.
+    pub async fn start(self) -> Result<CenterHandle, CoreError> {
+        let b = self.builder;
+        let bus = EventBus::new(
+            b.config
+                .event_buffer
+                .unwrap_or(crate::bus::DEFAULT_BUS_CAPACITY),
+        );
+        let (rec_tx, rec_rx) = mpsc::unbounded_channel::<RecorderMsg>();
+        let recorder = tokio::spawn(recorder::run(rec_rx, b.stores.clone()));
+        let emitter = Emitter::new(b.clock.clone(), bus, rec_tx);
+        let (router_tx, router_rx) = mpsc::unbounded_channel();
+        let routing = RoutingTask::new(
+            b.router.unwrap_or_else(|| Box::new(BasicRouter::new())),
+            b.clock.clone(),
+            emitter.clone(),
+            b.transports.clone(),
+            b.config.tenant.clone(),
+        );
+        let routing = tokio::spawn(routing.run(router_rx));
+        let shared = Arc::new(Shared {
+            clock: b.clock.clone(),
+            emitter,
+            router: router_tx,
+            stores: b.stores,
+            providers: b.providers,
+            flows: b.flows,
+            routes: b.config.routes.clone(),
+        });
+        let mut tasks = vec![routing];
+        for transport in &b.transports {
+            let transport = transport.clone();
+            let shared = shared.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(inbound) = transport.accept().await {
+                    tokio::spawn(interaction_task::run(shared.clone(), inbound));
+                }
+                tracing::info!(transport = transport.name(), "transport closed");
+            }));
+        }
+        let handle = CenterHandle {
+            shared,
+            tenant: b.config.tenant.clone(),
+            tasks: Arc::new(Mutex::new(tasks)),
+            recorder: Arc::new(Mutex::new(Some(recorder))),
+        };
+        for q in b.config.queues {
+            handle.add_queue(q).await?;
+        }
+        for a in b.config.agents {
+            handle.add_agent(a).await?;
+        }
+        Ok(handle)
+    }
+}
+
+/// Controls a running center: elastic seats (agents and queues added and
+/// removed at run time), agent states, offers accepted on the desktop, live
+/// events and snapshots. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CenterHandle {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    recorder: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl CenterHandle {
+    async fn input(&self, input: RouterInput) -> Result<(), CoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .router
+            .send(RouterCommand::Input(input, Some(tx)))
+            .map_err(|_| CoreError::Shutdown)?;
+        rx.await.map_err(|_| CoreError::Shutdown)?
+    }
+
+    /// Adds (or updates) an agent; they start offline.
+    ///
+    /// # Errors
+    /// When the router refuses the profile; [`CoreError::Shutdown`].
+    pub async fn add_agent(&self, profile: AgentProfile) -> Result<(), CoreError> {
+        let tenant = profile.tenant.clone();
+        self.input(RouterInput::AddAgent(Box::new(profile.clone())))
+            .await?;
+        self.shared.emitter.emit(
+            &tenant,
+            EventKind::AgentAdded {
+                profile: Box::new(profile),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes an agent (logging them out first).
+    ///
+    /// # Errors
+    /// When the agent is busy with an interaction; [`CoreError::Shutdown`].
+    pub async fn remove_agent(&self, agent: &AgentId) -> Result<(), CoreError> {
+        self.input(RouterInput::RemoveAgent(agent.clone())).await?;
+        self.shared.emitter.emit(
+            &self.tenant,
+            EventKind::AgentRemoved {
+                agent: agent.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds or replaces a queue.
+    ///
+    /// # Errors
+    /// [`CoreError::Config`] naming the field when the definition is invalid;
+    /// [`CoreError::Shutdown`].
+    pub async fn add_queue(&self, definition: QueueDefinition) -> Result<(), CoreError> {
+        CenterConfig {
+            queues: vec![definition.clone()],
+            ..CenterConfig::default()
+        }
+        .validate()?;
+        let tenant = definition.tenant.clone();
+        self.input(RouterInput::AddQueue(Box::new(definition.clone())))
+            .await?;
+        self.shared.emitter.emit(
+            &tenant,
+            EventKind::QueueAdded {
+                definition: Box::new(definition),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a queue; interactions waiting in it leave with a timeout.
+    ///
+    /// # Errors
+    /// [`CoreError::Shutdown`].
+    pub async fn remove_queue(&self, queue: &QueueId) -> Result<(), CoreError> {
+        self.input(RouterInput::RemoveQueue(queue.clone())).await?;
+        self.shared.emitter.emit(
+            &self.tenant,
+            EventKind::QueueRemoved {
+                queue: queue.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Asks for an agent state (log in as `Available`, `NotReady(reason)`,
+    /// `Offline`), as the agent or a supervisor.
+    ///
+    /// # Errors
+    /// [`CoreError::AgentState`] when the state machine forbids the move;
+    /// [`CoreError::NotFound`] for an unknown agent.
+    pub async fn set_agent_state(
+        &self,
+        agent: &AgentId,
+        state: AgentState,
+    ) -> Result<(), CoreError> {
+        self.input(RouterInput::SetAgentState {
+            agent: agent.clone(),
+            state,
+        })
+        .await
+    }
+
+    /// Accepts an offer on the agent's desktop (agents without a phone
+    /// endpoint, chat).
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the reservation is no longer pending.
+    pub async fn accept_offer(&self, reservation: &ReservationId) -> Result<(), CoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .router
+            .send(RouterCommand::AcceptOffer(reservation.clone(), tx))
+            .map_err(|_| CoreError::Shutdown)?;
+        rx.await.map_err(|_| CoreError::Shutdown)?
+    }
+
+    /// Declines an offer on the agent's desktop.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the reservation is no longer pending.
+    pub async fn decline_offer(&self, reservation: &ReservationId) -> Result<(), CoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .router
+            .send(RouterCommand::DeclineOffer(reservation.clone(), tx))
+            .map_err(|_| CoreError::Shutdown)?;
+        rx.await.map_err(|_| CoreError::Shutdown)?
+    }
+
+    /// The live state of every queue and agent.
+    ///
+    /// # Errors
+    /// [`CoreError::Shutdown`].
+    pub async fn snapshot(&self) -> Result<RouterSnapshot, CoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.shared
+            .router
+            .send(RouterCommand::Snapshot(tx))
+            .map_err(|_| CoreError::Shutdown)?;
+        rx.await.map_err(|_| CoreError::Shutdown)
+    }
+
+    /// Subscribes to live events (see [`EventBus`] for the slow-subscriber
+    /// policy).
+    #[must_use]
+    pub fn subscribe(&self) -> EventSubscriber {
+        self.shared.emitter.bus().subscribe()
+    }
+
+    /// The center's stores.
+    #[must_use]
+    pub fn stores(&self) -> &Stores {
+        &self.shared.stores
+    }
+
+    /// The center's clock.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
+    }
+
+    /// Waits until every event emitted so far is journaled and every record
+    /// it completes is saved.
+    pub async fn flush(&self) {
+        self.shared.emitter.flush().await;
+    }
+
+    /// Stops accepting interactions and routing, then flushes the journal.
+    /// Interactions in progress are dropped.
+    pub async fn shutdown(&self) {
+        let _ = self.shared.router.send(RouterCommand::Shutdown);
+        let tasks: Vec<_> = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+            .collect();
+        for t in tasks {
+            t.abort();
+        }
+        self.flush().await;
+        let recorder = self
+            .recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(recorder);
+    }
+}

@@ -1,0 +1,492 @@
+//! The routing task: owns the sans-IO router, feeds it, acts on its decisions.
+
+use super::emitter::Emitter;
+use crate::{
+    AgentId, AgentProfile, Channel, Clock, CoreError, Destination, Endpoint, EventKind,
+    InteractionId, Leg, OfferEnd, PlaceRequest, QueueId, RejectReason, ReservationId, Router,
+    RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest, TenantId, Transport,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// What an interaction waiting in a queue hears from the routing task.
+#[derive(Debug)]
+pub(crate) enum QueueSignal {
+    Queued {
+        position: u32,
+        estimated_wait_secs: Option<u32>,
+    },
+    Connected {
+        agent: AgentId,
+        queue: QueueId,
+        /// The agent's answered leg; `None` when the agent accepted on the desktop.
+        leg: Option<Box<dyn Leg>>,
+    },
+    Rejected(RejectReason),
+    Overflow(Destination),
+    TimedOut,
+}
+
+/// Who waits for routing and how to reach the customer's side.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    pub(crate) tenant: TenantId,
+    pub(crate) from: String,
+    pub(crate) signals: mpsc::UnboundedSender<QueueSignal>,
+}
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
+
+/// Commands to the routing task.
+#[derive(Debug)]
+pub(crate) enum RouterCommand {
+    Input(RouterInput, Option<Reply<()>>),
+    Enqueue(Box<RoutingRequest>, Waiter),
+    Abandon(InteractionId),
+    AcceptOffer(ReservationId, Reply<()>),
+    DeclineOffer(ReservationId, Reply<()>),
+    Snapshot(oneshot::Sender<RouterSnapshot>),
+    Shutdown,
+}
+
+/// Result of ringing an agent, from an offer task.
+#[derive(Debug)]
+struct OfferResult {
+    reservation: ReservationId,
+    result: Result<Box<dyn Leg>, OfferEnd>,
+}
+
+#[derive(Debug)]
+struct PendingOffer {
+    agent: AgentId,
+    ringing: Option<JoinHandle<()>>,
+    answered: Option<Box<dyn Leg>>,
+}
+
+pub(crate) struct RoutingTask {
+    pub(crate) router: Box<dyn Router>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) emitter: Emitter,
+    pub(crate) transports: Vec<Arc<dyn Transport>>,
+    pub(crate) tenant: TenantId,
+    waiters: HashMap<InteractionId, Waiter>,
+    offers: HashMap<ReservationId, PendingOffer>,
+    agents: HashMap<AgentId, AgentProfile>,
+    results_tx: mpsc::UnboundedSender<OfferResult>,
+    results_rx: mpsc::UnboundedReceiver<OfferResult>,
+}
+
+impl RoutingTask {
+    pub(crate) fn new(
+        router: Box<dyn Router>,
+        clock: Arc<dyn Clock>,
+        emitter: Emitter,
+        transports: Vec<Arc<dyn Transport>>,
+        tenant: TenantId,
+    ) -> Self {
+        let (results_tx, results_rx) = mpsc::unbounded_channel();
+        Self {
+            router,
+            clock,
+            emitter,
+            transports,
+            tenant,
+            waiters: HashMap::new(),
+            offers: HashMap::new(),
+            agents: HashMap::new(),
+            results_tx,
+            results_rx,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<RouterCommand>) {
+        loop {
+            let timer = self.router.poll_timeout().map(|t| self.clock.sleep_until(t));
+            let timer = async move {
+                match timer {
+                    Some(t) => t.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    None | Some(RouterCommand::Shutdown) => break,
+                    Some(cmd) => self.on_command(cmd),
+                },
+                Some(result) = self.results_rx.recv() => self.on_offer_result(result),
+                () = timer => self.router.handle_timeout(self.clock.now()),
+            }
+            self.drain_decisions();
+        }
+        for (_, offer) in self.offers.drain() {
+            if let Some(task) = offer.ringing {
+                task.abort();
+            }
+        }
+    }
+
+    fn input(&mut self, input: RouterInput) -> Result<(), CoreError> {
+        self.router.handle(input, self.clock.now())
+    }
+
+    fn on_command(&mut self, cmd: RouterCommand) {
+        match cmd {
+            RouterCommand::Input(input, reply) => {
+                let added = match &input {
+                    RouterInput::AddAgent(p) => Some((**p).clone()),
+                    _ => None,
+                };
+                let removed = match &input {
+                    RouterInput::RemoveAgent(a) => Some(a.clone()),
+                    _ => None,
+                };
+                let result = self.input(input);
+                if result.is_ok() {
+                    if let Some(p) = added {
+                        self.agents.insert(p.id.clone(), p);
+                    }
+                    if let Some(a) = removed {
+                        self.agents.remove(&a);
+                    }
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
+            RouterCommand::Enqueue(request, waiter) => {
+                self.waiters.insert(request.interaction.clone(), waiter);
+                let interaction = request.interaction.clone();
+                if let Err(e) = self.input(RouterInput::Enqueue(request)) {
+                    tracing::warn!(%interaction, error = %e, "enqueue refused");
+                    if let Some(w) = self.waiters.remove(&interaction) {
+                        let _ = w
+                            .signals
+                            .send(QueueSignal::Rejected(RejectReason::UnknownQueue));
+                    }
+                }
+            }
+            RouterCommand::Abandon(interaction) => {
+                self.waiters.remove(&interaction);
+                if let Err(e) = self.input(RouterInput::Abandon {
+                    interaction: interaction.clone(),
+                }) {
+                    tracing::debug!(%interaction, error = %e, "abandon after routing ended");
+                }
+            }
+            RouterCommand::AcceptOffer(reservation, reply) => {
+                let result = self.input(RouterInput::OfferAccepted { reservation });
+                let _ = reply.send(result);
+            }
+            RouterCommand::DeclineOffer(reservation, reply) => {
+                let result = self.input(RouterInput::OfferFailed {
+                    reservation,
+                    outcome: OfferEnd::Declined,
+                });
+                let _ = reply.send(result);
+            }
+            RouterCommand::Snapshot(reply) => {
+                let _ = reply.send(self.router.snapshot(self.clock.now()));
+            }
+            RouterCommand::Shutdown => {}
+        }
+    }
+
+    fn on_offer_result(&mut self, result: OfferResult) {
+        let Some(offer) = self.offers.get_mut(&result.reservation) else {
+            // The offer ended meanwhile (caller hung up, timed out): release the
+            // agent's phone if it answered.
+            if let Ok(leg) = result.result {
+                tokio::spawn(async move {
+                    let _ = leg.hangup(crate::HangupCause::Local).await;
+                });
+            }
+            return;
+        };
+        offer.ringing = None;
+        let input = match result.result {
+            Ok(leg) => {
+                offer.answered = Some(leg);
+                RouterInput::OfferAccepted {
+                    reservation: result.reservation,
+                }
+            }
+            Err(outcome) => RouterInput::OfferFailed {
+                reservation: result.reservation,
+                outcome,
+            },
+        };
+        if let Err(e) = self.input(input) {
+            tracing::warn!(error = %e, "offer result refused by router");
+        }
+    }
+
+    fn signal(&mut self, interaction: &InteractionId, signal: QueueSignal, last: bool) {
+        let waiter = if last {
+            self.waiters.remove(interaction)
+        } else {
+            None
+        };
+        let sent = match waiter.as_ref().or_else(|| self.waiters.get(interaction)) {
+            Some(w) => w.signals.send(signal).is_ok(),
+            None => false,
+        };
+        if !sent {
+            tracing::debug!(%interaction, "routing signal for an interaction no longer waiting");
+        }
+    }
+
+    fn tenant_of(&self, interaction: &InteractionId) -> TenantId {
+        self.waiters
+            .get(interaction)
+            .map_or_else(|| self.tenant.clone(), |w| w.tenant.clone())
+    }
+
+    fn drain_decisions(&mut self) {
+        while let Some(decision) = self.router.poll_decision() {
+            self.on_decision(decision);
+        }
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn on_decision(&mut self, decision: RoutingDecision) {
+        match decision {
+            RoutingDecision::Queued {
+                interaction,
+                queue,
+                position,
+                estimated_wait_secs,
+            } => {
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::Queued {
+                        interaction: interaction.clone(),
+                        queue,
+                        position,
+                        estimated_wait_secs,
+                    },
+                );
+                self.signal(
+                    &interaction,
+                    QueueSignal::Queued {
+                        position,
+                        estimated_wait_secs,
+                    },
+                    false,
+                );
+            }
+            RoutingDecision::Rejected {
+                interaction,
+                queue,
+                reason,
+            } => {
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::QueueExited {
+                        interaction: interaction.clone(),
+                        queue,
+                        reason: reason.as_str().to_owned(),
+                    },
+                );
+                self.signal(&interaction, QueueSignal::Rejected(reason), true);
+            }
+            RoutingDecision::Offer {
+                reservation,
+                interaction,
+                queue,
+                agent,
+                expires_at,
+            } => {
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::Offered {
+                        interaction: interaction.clone(),
+                        queue,
+                        agent: agent.clone(),
+                        reservation: reservation.clone(),
+                        expires_at,
+                    },
+                );
+                let ringing = self.ring_agent(&reservation, &interaction, &agent, expires_at);
+                self.offers.insert(
+                    reservation,
+                    PendingOffer {
+                        agent,
+                        ringing,
+                        answered: None,
+                    },
+                );
+            }
+            RoutingDecision::OfferEnded {
+                reservation,
+                interaction,
+                agent,
+                outcome,
+            } => {
+                if let Some(offer) = self.offers.remove(&reservation) {
+                    if let Some(task) = offer.ringing {
+                        task.abort();
+                    }
+                    if let Some(leg) = offer.answered {
+                        tokio::spawn(async move {
+                            let _ = leg.hangup(crate::HangupCause::Local).await;
+                        });
+                    }
+                }
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::OfferEnded {
+                        interaction,
+                        agent,
+                        reservation,
+                        outcome,
+                    },
+                );
+            }
+            RoutingDecision::Assigned {
+                reservation,
+                interaction,
+                queue,
+                agent,
+            } => {
+                let leg = self
+                    .offers
+                    .remove(&reservation)
+                    .and_then(|o| {
+                        debug_assert_eq!(o.agent, agent);
+                        o.answered
+                    });
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::OfferAccepted {
+                        interaction: interaction.clone(),
+                        agent: agent.clone(),
+                        reservation,
+                    },
+                );
+                self.signal(
+                    &interaction,
+                    QueueSignal::Connected { agent, queue, leg },
+                    true,
+                );
+            }
+            RoutingDecision::Overflow {
+                interaction,
+                queue,
+                destination,
+            } => {
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::Overflowed {
+                        interaction: interaction.clone(),
+                        queue,
+                        destination: destination.clone(),
+                    },
+                );
+                self.signal(&interaction, QueueSignal::Overflow(destination), true);
+            }
+            RoutingDecision::TimedOut { interaction, queue } => {
+                let tenant = self.tenant_of(&interaction);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::QueueExited {
+                        interaction: interaction.clone(),
+                        queue,
+                        reason: "timeout".to_owned(),
+                    },
+                );
+                self.signal(&interaction, QueueSignal::TimedOut, true);
+            }
+            RoutingDecision::AgentStateChanged { agent, from, to } => {
+                let tenant = self.agent_tenant(&agent);
+                self.emitter
+                    .emit(&tenant, EventKind::AgentStateChanged { agent, from, to });
+            }
+            RoutingDecision::WrapUpStarted {
+                interaction,
+                agent,
+                duration_secs,
+            } => {
+                let tenant = self.agent_tenant(&agent);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::WrapUpStarted {
+                        interaction,
+                        agent,
+                        duration_secs,
+                    },
+                );
+            }
+            RoutingDecision::WrapUpEnded { interaction, agent } => {
+                let tenant = self.agent_tenant(&agent);
+                self.emitter
+                    .emit(&tenant, EventKind::WrapUpEnded { interaction, agent });
+            }
+        }
+    }
+
+    fn agent_tenant(&self, agent: &AgentId) -> TenantId {
+        self.agents
+            .get(agent)
+            .map_or_else(|| self.tenant.clone(), |p| p.tenant.clone())
+    }
+
+    /// Starts ringing the agent's first reachable endpoint. `None` when the
+    /// agent only has a desktop: the offer waits for `accept_offer`.
+    fn ring_agent(
+        &self,
+        reservation: &ReservationId,
+        interaction: &InteractionId,
+        agent: &AgentId,
+        expires_at: crate::Timestamp,
+    ) -> Option<JoinHandle<()>> {
+        let profile = self.agents.get(agent)?;
+        let (endpoint, transport) = profile.endpoints.iter().find_map(|e| {
+            if *e == Endpoint::Desktop {
+                return None;
+            }
+            self.transports
+                .iter()
+                .find(|t| t.can_reach(e))
+                .map(|t| (e.clone(), t.clone()))
+        })?;
+        let from = self
+            .waiters
+            .get(interaction)
+            .map(|w| w.from.clone())
+            .unwrap_or_default();
+        let request = PlaceRequest {
+            to: endpoint,
+            from,
+            channel: Channel::Voice,
+            ring_timeout_secs: crate::event::secs_u32(expires_at.duration_since(self.clock.now())),
+        };
+        let results = self.results_tx.clone();
+        let reservation = reservation.clone();
+        Some(tokio::spawn(async move {
+            let result = match transport.place(request).await {
+                Ok(leg) => Ok(leg),
+                Err(CoreError::NotAnswered(crate::HangupCause::NoAnswer)) => Err(OfferEnd::TimedOut),
+                Err(CoreError::NotAnswered(
+                    crate::HangupCause::Busy | crate::HangupCause::Declined,
+                )) => Err(OfferEnd::Declined),
+                Err(e) => {
+                    tracing::warn!(error = %e, "ringing agent failed");
+                    Err(OfferEnd::Failed)
+                }
+            };
+            let _ = results.send(OfferResult {
+                reservation,
+                result,
+            });
+        }))
+    }
+}

@@ -1,0 +1,307 @@
+use super::{
+    CampaignStore, CustomerStore, EventJournal, InteractionRecord, InteractionStore,
+    RecordingMeta, RecordingStore,
+};
+use crate::{
+    Campaign, CampaignId, CoreError, CustomerId, CustomerProfile, DialAttempt, Event,
+    IdentityKind, InteractionId, Lead, LeadId, RecordingId, TenantId, Timestamp,
+};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Default)]
+struct Data {
+    events: Vec<Event>,
+    interactions: BTreeMap<(TenantId, InteractionId), InteractionRecord>,
+    customers: BTreeMap<(TenantId, CustomerId), CustomerProfile>,
+    recordings: BTreeMap<(TenantId, RecordingId), RecordingMeta>,
+    campaigns: BTreeMap<(TenantId, CampaignId), Campaign>,
+    leads: BTreeMap<(TenantId, CampaignId, LeadId), Lead>,
+    attempts: Vec<DialAttempt>,
+}
+
+/// Every store, in memory: for tests, examples and the simulator. Nothing
+/// survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every event journaled so far, in order (all tenants).
+    #[must_use]
+    pub fn all_events(&self) -> Vec<Event> {
+        self.lock().events.clone()
+    }
+}
+
+#[async_trait]
+impl EventJournal for MemoryStore {
+    async fn append(&self, events: &[Event]) -> Result<(), CoreError> {
+        self.lock().events.extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn for_interaction(
+        &self,
+        tenant: &TenantId,
+        interaction: &InteractionId,
+    ) -> Result<Vec<Event>, CoreError> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| &e.tenant == tenant && e.interaction() == Some(interaction))
+            .cloned()
+            .collect())
+    }
+
+    async fn between(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Event>, CoreError> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| &e.tenant == tenant && e.at >= from && e.at < to)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl InteractionStore for MemoryStore {
+    async fn save(&self, record: &InteractionRecord) -> Result<(), CoreError> {
+        self.lock().interactions.insert(
+            (record.tenant.clone(), record.id.clone()),
+            record.clone(),
+        );
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &InteractionId,
+    ) -> Result<Option<InteractionRecord>, CoreError> {
+        Ok(self
+            .lock()
+            .interactions
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn for_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InteractionRecord>, CoreError> {
+        let mut out: Vec<_> = self
+            .lock()
+            .interactions
+            .values()
+            .filter(|r| &r.tenant == tenant && r.customer.as_ref() == Some(customer))
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    async fn between(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<InteractionRecord>, CoreError> {
+        let mut out: Vec<_> = self
+            .lock()
+            .interactions
+            .values()
+            .filter(|r| &r.tenant == tenant && r.created_at >= from && r.created_at < to)
+            .cloned()
+            .collect();
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl CustomerStore for MemoryStore {
+    async fn save(&self, profile: &CustomerProfile) -> Result<(), CoreError> {
+        self.lock().customers.insert(
+            (profile.tenant.clone(), profile.id.clone()),
+            profile.clone(),
+        );
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerProfile>, CoreError> {
+        Ok(self
+            .lock()
+            .customers
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn find_by_identity(
+        &self,
+        tenant: &TenantId,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<CustomerProfile>, CoreError> {
+        Ok(self
+            .lock()
+            .customers
+            .values()
+            .find(|c| &c.tenant == tenant && c.has_identity(kind, value))
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl RecordingStore for MemoryStore {
+    async fn save(&self, meta: &RecordingMeta) -> Result<(), CoreError> {
+        self.lock()
+            .recordings
+            .insert((meta.tenant.clone(), meta.id.clone()), meta.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &RecordingId,
+    ) -> Result<Option<RecordingMeta>, CoreError> {
+        Ok(self
+            .lock()
+            .recordings
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn for_interaction(
+        &self,
+        tenant: &TenantId,
+        interaction: &InteractionId,
+    ) -> Result<Vec<RecordingMeta>, CoreError> {
+        Ok(self
+            .lock()
+            .recordings
+            .values()
+            .filter(|r| &r.tenant == tenant && &r.interaction == interaction)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl CampaignStore for MemoryStore {
+    async fn save_campaign(&self, campaign: &Campaign) -> Result<(), CoreError> {
+        self.lock().campaigns.insert(
+            (campaign.tenant.clone(), campaign.id.clone()),
+            campaign.clone(),
+        );
+        Ok(())
+    }
+
+    async fn campaign(
+        &self,
+        tenant: &TenantId,
+        id: &CampaignId,
+    ) -> Result<Option<Campaign>, CoreError> {
+        Ok(self
+            .lock()
+            .campaigns
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn save_leads(&self, leads: &[Lead]) -> Result<(), CoreError> {
+        let mut data = self.lock();
+        for lead in leads {
+            data.leads.insert(
+                (lead.tenant.clone(), lead.campaign.clone(), lead.id.clone()),
+                lead.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn leads(
+        &self,
+        tenant: &TenantId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<Lead>, CoreError> {
+        Ok(self
+            .lock()
+            .leads
+            .values()
+            .filter(|l| &l.tenant == tenant && &l.campaign == campaign)
+            .cloned()
+            .collect())
+    }
+
+    async fn record_attempt(&self, attempt: &DialAttempt) -> Result<(), CoreError> {
+        self.lock().attempts.push(attempt.clone());
+        Ok(())
+    }
+
+    async fn attempts(
+        &self,
+        tenant: &TenantId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<DialAttempt>, CoreError> {
+        Ok(self
+            .lock()
+            .attempts
+            .iter()
+            .filter(|a| &a.tenant == tenant && &a.campaign == campaign)
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Identity, Pii};
+
+    #[tokio::test]
+    async fn customers_are_found_by_identity_within_their_tenant_only() {
+        let store = MemoryStore::default();
+        let profile = CustomerProfile {
+            id: "c1".into(),
+            tenant: "bank".into(),
+            identities: vec![Identity {
+                kind: IdentityKind::Phone,
+                value: Pii::new("+4930111".to_owned()),
+            }],
+            ..CustomerProfile::default()
+        };
+        CustomerStore::save(&store, &profile).await.unwrap();
+        let found = store
+            .find_by_identity(&"bank".into(), IdentityKind::Phone, "+4930111")
+            .await
+            .unwrap();
+        assert_eq!(found.unwrap().id.as_str(), "c1");
+        let other_tenant = store
+            .find_by_identity(&"telco".into(), IdentityKind::Phone, "+4930111")
+            .await
+            .unwrap();
+        assert!(other_tenant.is_none());
+    }
+}

@@ -1,0 +1,216 @@
+use crate::{
+    AgentId, Channel, CustomerId, Direction, Disposition, EndReason, Event, EventKind,
+    Interaction, InteractionId, Pii, QueueId, RecordingId, TenantId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// The call detail record of one interaction: a fold over its events.
+///
+/// ```
+/// use callcore::{Channel, Direction, Event, EventKind, Interaction, InteractionRecord, Timestamp};
+/// let created = Interaction::new("int-1".into(), "default".into(), Channel::Voice,
+///     Direction::Inbound, "+4930111", "100", Timestamp::from_secs(0));
+/// let mut record = InteractionRecord::new(&created);
+/// record.apply(&Event { seq: 1, at: Timestamp::from_secs(0), tenant: "default".into(),
+///     kind: EventKind::Queued { interaction: "int-1".into(), queue: "support".into(),
+///         position: 1, estimated_wait_secs: None } });
+/// record.apply(&Event { seq: 2, at: Timestamp::from_secs(12), tenant: "default".into(),
+///     kind: EventKind::Abandoned { interaction: "int-1".into(), queue: "support".into() } });
+/// assert_eq!(record.wait_ms, 12_000);
+/// assert!(record.abandoned);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionRecord {
+    /// The interaction.
+    pub id: InteractionId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Channel.
+    pub channel: Channel,
+    /// Direction.
+    pub direction: Direction,
+    /// Customer address.
+    pub from: Pii<String>,
+    /// Address contacted.
+    pub to: String,
+    /// Customer profile, if identified.
+    pub customer: Option<CustomerId>,
+    /// Intent recognised by the flow, if any.
+    pub intent: Option<String>,
+    /// Arrival.
+    pub created_at: Timestamp,
+    /// The (last) queue it waited in.
+    pub queue: Option<QueueId>,
+    /// When it entered the (first) queue.
+    pub queued_at: Option<Timestamp>,
+    /// When it was first offered to an agent.
+    pub first_offered_at: Option<Timestamp>,
+    /// Offers made (including declined and timed-out ones).
+    pub offers: u32,
+    /// When an agent was connected.
+    pub answered_at: Option<Timestamp>,
+    /// The agent who handled it.
+    pub agent: Option<AgentId>,
+    /// When it ended for the customer.
+    pub ended_at: Option<Timestamp>,
+    /// Why it ended.
+    pub end_reason: Option<EndReason>,
+    /// The customer hung up while waiting.
+    pub abandoned: bool,
+    /// Time in queue (until answered, abandoned or leaving the queue).
+    pub wait_ms: u64,
+    /// Talk time with the agent, without hold.
+    pub talk_ms: u64,
+    /// Time on hold.
+    pub hold_ms: u64,
+    /// After-call work.
+    pub wrap_up_ms: u64,
+    /// The disposition code, if one was set.
+    pub disposition: Option<Disposition>,
+    /// Its recordings.
+    pub recordings: Vec<RecordingId>,
+    /// Whether the interaction has ended and no after-call work is pending.
+    pub complete: bool,
+    /// Internal: when the current hold started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_started_at: Option<Timestamp>,
+    /// Internal: when after-call work started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_up_started_at: Option<Timestamp>,
+}
+
+fn ms_between(later: Timestamp, earlier: Timestamp) -> u64 {
+    u64::try_from(later.duration_since(earlier).as_millis()).unwrap_or(u64::MAX)
+}
+
+impl InteractionRecord {
+    /// A fresh record for an interaction that just arrived.
+    #[must_use]
+    pub fn new(interaction: &Interaction) -> Self {
+        Self {
+            id: interaction.id.clone(),
+            tenant: interaction.tenant.clone(),
+            channel: interaction.channel,
+            direction: interaction.direction,
+            from: interaction.from.clone(),
+            to: interaction.to.clone(),
+            customer: interaction.customer.clone(),
+            intent: interaction.context.intent.clone(),
+            created_at: interaction.created_at,
+            queue: None,
+            queued_at: None,
+            first_offered_at: None,
+            offers: 0,
+            answered_at: None,
+            agent: None,
+            ended_at: None,
+            end_reason: None,
+            abandoned: false,
+            wait_ms: 0,
+            talk_ms: 0,
+            hold_ms: 0,
+            wrap_up_ms: 0,
+            disposition: None,
+            recordings: Vec::new(),
+            complete: false,
+            hold_started_at: None,
+            wrap_up_started_at: None,
+        }
+    }
+
+    /// Folds every event of `events` that belongs to this interaction.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        for e in events {
+            self.apply(e);
+        }
+    }
+
+    fn close_wait(&mut self, at: Timestamp) {
+        if let Some(q) = self.queued_at.take() {
+            self.wait_ms += ms_between(at, q);
+        }
+    }
+
+    /// Folds one event (events of other interactions are ignored).
+    pub fn apply(&mut self, event: &Event) {
+        if event.interaction() != Some(&self.id) {
+            return;
+        }
+        let at = event.at;
+        match &event.kind {
+            EventKind::Queued { queue, .. } => {
+                self.queue = Some(queue.clone());
+                if self.queued_at.is_none() {
+                    self.queued_at = Some(at);
+                }
+            }
+            EventKind::Offered { .. } => {
+                self.offers += 1;
+                self.first_offered_at.get_or_insert(at);
+            }
+            EventKind::Connected { agent, queue, .. } => {
+                self.close_wait(at);
+                self.queue = Some(queue.clone());
+                self.agent = Some(agent.clone());
+                self.answered_at = Some(at);
+            }
+            EventKind::Abandoned { .. } => {
+                self.close_wait(at);
+                self.abandoned = true;
+            }
+            EventKind::Overflowed { .. } | EventKind::QueueExited { .. } => self.close_wait(at),
+            EventKind::Held { .. } => {
+                self.hold_started_at.get_or_insert(at);
+            }
+            EventKind::Resumed { .. } => {
+                if let Some(h) = self.hold_started_at.take() {
+                    self.hold_ms += ms_between(at, h);
+                }
+            }
+            EventKind::Ended { reason, .. } => {
+                self.close_wait(at);
+                if let Some(h) = self.hold_started_at.take() {
+                    self.hold_ms += ms_between(at, h);
+                }
+                if let Some(answered) = self.answered_at {
+                    self.talk_ms = ms_between(at, answered).saturating_sub(self.hold_ms);
+                }
+                if *reason == EndReason::Abandoned {
+                    self.abandoned = true;
+                }
+                self.ended_at = Some(at);
+                self.end_reason = Some(reason.clone());
+                // After-call work that started before the end keeps it open.
+                self.complete = self.wrap_up_started_at.is_none();
+            }
+            EventKind::WrapUpStarted { .. } => {
+                self.wrap_up_started_at = Some(at);
+                self.complete = false;
+            }
+            EventKind::WrapUpEnded { .. } => {
+                if let Some(w) = self.wrap_up_started_at.take() {
+                    self.wrap_up_ms = ms_between(at, w);
+                }
+                self.complete = self.ended_at.is_some();
+            }
+            EventKind::DispositionSet { disposition, .. } => {
+                self.disposition = Some(disposition.clone());
+            }
+            EventKind::RecordingStarted { recording, .. } => {
+                if !self.recordings.contains(recording) {
+                    self.recordings.push(recording.clone());
+                }
+            }
+            EventKind::FlowStep { step, detail, .. } if step == "intent" => {
+                self.intent = Some(detail.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Handle time: talk + hold + after-call work.
+    #[must_use]
+    pub const fn handle_ms(&self) -> u64 {
+        self.talk_ms + self.hold_ms + self.wrap_up_ms
+    }
+}
