@@ -29,3 +29,4 @@ pub mod rtp_stats;
 pub mod sit;
 pub mod tones;
 pub mod vad;
+pub mod wav;

@@ -1,0 +1,445 @@
+//! Call recording to WAV (16-bit PCM, 8 kHz), mono mixed or stereo with the caller
+//! on the left and the agent on the right, with pause/resume (for card numbers).
+//!
+//! The file is valid from its first byte: the header is written at once and its
+//! sizes are patched every `patch_every_frames` frames (one second by default) and
+//! on pause, so a call that ends abruptly — even a process that dies — leaves a
+//! readable recording of everything up to the last patch.
+//!
+//! ```
+//! use std::io::Cursor;
+//! use callcore_media::wav::{WavRecorder, ChannelLayout, read_wav};
+//! let mut rec = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::Stereo).unwrap();
+//! rec.write_frame(&[100; 160], &[-100; 160]).unwrap();
+//! let (info, cursor) = rec.finish().unwrap();
+//! assert_eq!(info.duration_ms, 20);
+//! let wav = read_wav(cursor.get_ref()).unwrap();
+//! assert_eq!((wav.channels, wav.samples[0], wav.samples[1]), (2, 100, -100));
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{MediaError, Result};
+
+/// How the two sides of a call go into the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelLayout {
+    /// One channel: caller and agent mixed.
+    MonoMixed,
+    /// Two channels: caller left, agent right.
+    Stereo,
+}
+
+/// What pausing does to the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseMode {
+    /// Write silence while paused (the recording keeps the call's timing).
+    Silence,
+    /// Write nothing while paused (the recording is shorter).
+    Skip,
+}
+
+/// What a finished (or interrupted) recording contains, for a recording store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingInfo {
+    /// The file, when recording to a path.
+    pub path: Option<PathBuf>,
+    /// Channel layout.
+    pub layout: ChannelLayout,
+    /// Sample frames written (per channel).
+    pub frames: u64,
+    /// Length of the file's audio in ms.
+    pub duration_ms: u64,
+    /// Time spent paused in ms.
+    pub paused_ms: u64,
+    /// Data bytes.
+    pub data_bytes: u64,
+}
+
+const HEADER_LEN: u64 = 44;
+const RATE: u32 = 8000;
+
+/// Writes a call to a WAV stream.
+#[derive(Debug)]
+pub struct WavRecorder<W: Write + Seek> {
+    out: Option<W>,
+    path: Option<PathBuf>,
+    layout: ChannelLayout,
+    pause_mode: PauseMode,
+    paused: bool,
+    data_bytes: u64,
+    paused_samples: u64,
+    since_patch: u32,
+    /// Frames between size patches (50 × 20 ms = 1 s).
+    pub patch_every_frames: u32,
+    scratch: Vec<u8>,
+}
+
+impl WavRecorder<BufWriter<File>> {
+    /// Creates (truncates) `path` and writes a valid empty WAV into it.
+    pub fn create(path: &Path, layout: ChannelLayout) -> Result<Self> {
+        let file = File::create(path).map_err(|source| MediaError::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut rec = Self::new(BufWriter::new(file), layout).map_err(|e| with_path(e, path))?;
+        rec.path = Some(path.to_path_buf());
+        Ok(rec)
+    }
+}
+
+fn with_path(e: MediaError, path: &Path) -> MediaError {
+    match e {
+        MediaError::Io(source) => MediaError::File {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other,
+    }
+}
+
+impl<W: Write + Seek> WavRecorder<W> {
+    /// Starts a recording on `out`, writing the header immediately.
+    pub fn new(mut out: W, layout: ChannelLayout) -> Result<Self> {
+        out.write_all(&header(layout, 0))?;
+        out.flush()?;
+        Ok(WavRecorder {
+            out: Some(out),
+            path: None,
+            layout,
+            pause_mode: PauseMode::Silence,
+            paused: false,
+            data_bytes: 0,
+            paused_samples: 0,
+            since_patch: 0,
+            patch_every_frames: 50,
+            scratch: Vec::with_capacity(640),
+        })
+    }
+
+    /// Chooses what pausing writes (default: silence).
+    pub fn set_pause_mode(&mut self, mode: PauseMode) {
+        self.pause_mode = mode;
+    }
+
+    fn channels(&self) -> u16 {
+        match self.layout {
+            ChannelLayout::MonoMixed => 1,
+            ChannelLayout::Stereo => 2,
+        }
+    }
+
+    /// Pauses: audio is replaced by silence (or skipped) until [`resume`](Self::resume).
+    pub fn pause(&mut self) -> Result<()> {
+        self.paused = true;
+        self.patch()
+    }
+
+    /// Resumes recording audio.
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// True while paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Appends one frame of each side (the shorter side is padded with silence).
+    pub fn write_frame(&mut self, caller: &[i16], agent: &[i16]) -> Result<()> {
+        let n = caller.len().max(agent.len());
+        if self.paused {
+            self.paused_samples += n as u64;
+            if self.pause_mode == PauseMode::Skip {
+                return Ok(());
+            }
+        }
+        self.scratch.clear();
+        for i in 0..n {
+            let (c, a) = if self.paused {
+                (0, 0)
+            } else {
+                (
+                    caller.get(i).copied().unwrap_or(0),
+                    agent.get(i).copied().unwrap_or(0),
+                )
+            };
+            match self.layout {
+                ChannelLayout::MonoMixed => self
+                    .scratch
+                    .extend_from_slice(&c.saturating_add(a).to_le_bytes()),
+                ChannelLayout::Stereo => {
+                    self.scratch.extend_from_slice(&c.to_le_bytes());
+                    self.scratch.extend_from_slice(&a.to_le_bytes());
+                }
+            }
+        }
+        let Some(out) = self.out.as_mut() else {
+            return Err(MediaError::Config {
+                field: "recorder",
+                detail: "already finished".into(),
+            });
+        };
+        out.write_all(&self.scratch)?;
+        self.data_bytes += self.scratch.len() as u64;
+        self.since_patch += 1;
+        if self.since_patch >= self.patch_every_frames {
+            self.patch()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and rewrites the header's sizes to cover everything written so far.
+    pub fn patch(&mut self) -> Result<()> {
+        self.since_patch = 0;
+        let data = u32::try_from(self.data_bytes).unwrap_or(u32::MAX - 36);
+        let Some(out) = self.out.as_mut() else {
+            return Ok(());
+        };
+        out.flush()?;
+        out.seek(SeekFrom::Start(4))?;
+        out.write_all(&(36 + data).to_le_bytes())?;
+        out.seek(SeekFrom::Start(40))?;
+        out.write_all(&data.to_le_bytes())?;
+        out.seek(SeekFrom::Start(HEADER_LEN + self.data_bytes))?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// What has been recorded so far.
+    pub fn info(&self) -> RecordingInfo {
+        let frames = self.data_bytes / (2 * u64::from(self.channels()));
+        RecordingInfo {
+            path: self.path.clone(),
+            layout: self.layout,
+            frames,
+            duration_ms: frames * 1000 / u64::from(RATE),
+            paused_ms: self.paused_samples * 1000 / u64::from(RATE),
+            data_bytes: self.data_bytes,
+        }
+    }
+
+    /// Patches the header a last time and returns the info and the stream.
+    pub fn finish(mut self) -> Result<(RecordingInfo, W)> {
+        self.patch()?;
+        let info = self.info();
+        let out = self.out.take().ok_or(MediaError::Config {
+            field: "recorder",
+            detail: "already finished".into(),
+        })?;
+        Ok((info, out))
+    }
+}
+
+impl<W: Write + Seek> Drop for WavRecorder<W> {
+    fn drop(&mut self) {
+        if self.out.is_some()
+            && let Err(e) = self.patch()
+        {
+            tracing::warn!(error = %e, "could not finalise WAV header");
+        }
+    }
+}
+
+fn header(layout: ChannelLayout, data: u32) -> [u8; 44] {
+    let channels: u16 = match layout {
+        ChannelLayout::MonoMixed => 1,
+        ChannelLayout::Stereo => 2,
+    };
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&(36 + data).to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&channels.to_le_bytes());
+    h[24..28].copy_from_slice(&RATE.to_le_bytes());
+    h[28..32].copy_from_slice(&(RATE * 2 * u32::from(channels)).to_le_bytes());
+    h[32..34].copy_from_slice(&(2 * channels).to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data.to_le_bytes());
+    h
+}
+
+/// A decoded WAV file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WavAudio {
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u16,
+    /// Interleaved 16-bit samples (G.711 files are expanded).
+    pub samples: Vec<i16>,
+}
+
+/// Reads a WAV file of 16-bit PCM, µ-law or A-law (the formats telephony uses).
+/// A data chunk longer than the file (a recording cut short) is read to the end.
+pub fn read_wav(bytes: &[u8]) -> Result<WavAudio> {
+    let bad = |detail: String| MediaError::InvalidField {
+        what: "wav",
+        field: "header",
+        detail,
+    };
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(bad("not a RIFF/WAVE file".into()));
+    }
+    let mut off = 12;
+    let mut fmt: Option<(u16, u16, u32, u16)> = None;
+    while off + 8 <= bytes.len() {
+        let id = &bytes[off..off + 4];
+        let len = u32::from_le_bytes([
+            bytes[off + 4],
+            bytes[off + 5],
+            bytes[off + 6],
+            bytes[off + 7],
+        ]) as usize;
+        let body_start = off + 8;
+        let body_end = body_start.saturating_add(len).min(bytes.len());
+        let body = &bytes[body_start..body_end];
+        if id == b"fmt " {
+            if body.len() < 16 {
+                return Err(bad(format!("fmt chunk of {} bytes", body.len())));
+            }
+            let tag = u16::from_le_bytes([body[0], body[1]]);
+            let ch = u16::from_le_bytes([body[2], body[3]]);
+            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+            let bits = u16::from_le_bytes([body[14], body[15]]);
+            fmt = Some((tag, ch, rate, bits));
+        } else if id == b"data" {
+            let Some((tag, channels, sample_rate, bits)) = fmt else {
+                return Err(bad("data chunk before fmt chunk".into()));
+            };
+            if channels == 0 {
+                return Err(bad("0 channels".into()));
+            }
+            let samples = match (tag, bits) {
+                (1, 16) => body
+                    .chunks_exact(2)
+                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                    .collect(),
+                (6, 8) => body.iter().map(|&c| crate::g711::alaw_decode(c)).collect(),
+                (7, 8) => body.iter().map(|&c| crate::g711::ulaw_decode(c)).collect(),
+                _ => {
+                    return Err(bad(format!(
+                        "unsupported format tag {tag} with {bits} bits"
+                    )));
+                }
+            };
+            return Ok(WavAudio {
+                sample_rate,
+                channels,
+                samples,
+            });
+        }
+        off = body_start.saturating_add(len + (len & 1));
+    }
+    Err(bad("no data chunk".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("callcore-media-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn stereo_keeps_sides_apart_and_mono_mixes() {
+        let mut st = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::Stereo).unwrap();
+        let mut mono = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::MonoMixed).unwrap();
+        for i in 0..100 {
+            let caller = vec![i as i16; 160];
+            let agent = vec![-(i as i16) * 2; 160];
+            st.write_frame(&caller, &agent).unwrap();
+            mono.write_frame(&caller, &agent).unwrap();
+        }
+        let (info, c) = st.finish().unwrap();
+        assert_eq!((info.frames, info.duration_ms), (16000, 2000));
+        let w = read_wav(c.get_ref()).unwrap();
+        assert_eq!(
+            (w.sample_rate, w.channels, w.samples.len()),
+            (8000, 2, 32000)
+        );
+        assert_eq!(
+            (w.samples[2 * 160 * 7], w.samples[2 * 160 * 7 + 1]),
+            (7, -14)
+        );
+        let (_, c) = mono.finish().unwrap();
+        let w = read_wav(c.get_ref()).unwrap();
+        assert_eq!(w.samples[160 * 7], -7);
+        assert_eq!(c.get_ref().len(), 44 + 32000);
+    }
+
+    #[test]
+    fn pause_writes_silence_or_skips() {
+        let mut rec = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::MonoMixed).unwrap();
+        rec.write_frame(&[1000; 160], &[]).unwrap();
+        rec.pause().unwrap();
+        rec.write_frame(&[1000; 160], &[]).unwrap();
+        rec.resume();
+        rec.write_frame(&[1000; 160], &[]).unwrap();
+        let (info, c) = rec.finish().unwrap();
+        assert_eq!((info.duration_ms, info.paused_ms), (60, 20));
+        let w = read_wav(c.get_ref()).unwrap();
+        assert!(w.samples[160..320].iter().all(|&s| s == 0));
+        assert!(w.samples[320..].iter().all(|&s| s == 1000));
+
+        let mut rec = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::MonoMixed).unwrap();
+        rec.set_pause_mode(PauseMode::Skip);
+        rec.write_frame(&[1; 160], &[]).unwrap();
+        rec.pause().unwrap();
+        rec.write_frame(&[2; 160], &[]).unwrap();
+        rec.resume();
+        rec.write_frame(&[3; 160], &[]).unwrap();
+        let (info, c) = rec.finish().unwrap();
+        assert_eq!((info.duration_ms, info.paused_ms), (40, 20));
+        let w = read_wav(c.get_ref()).unwrap();
+        assert_eq!((w.samples[0], w.samples[160]), (1, 3));
+    }
+
+    #[test]
+    fn file_is_readable_when_the_call_ends_abruptly() {
+        let path = tmp("abrupt.wav");
+        let mut rec = WavRecorder::create(&path, ChannelLayout::Stereo).unwrap();
+        // valid immediately
+        let w = read_wav(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(w.samples.len(), 0);
+        for _ in 0..130 {
+            rec.write_frame(&[500; 160], &[600; 160]).unwrap();
+        }
+        // Simulate a crash: the recorder is never finished nor dropped.
+        std::mem::forget(rec);
+        let bytes = std::fs::read(&path).unwrap();
+        let w = read_wav(&bytes).unwrap();
+        // the header covers at least the 100 frames before the last patch (2 s)
+        let declared = u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]);
+        assert_eq!(declared, 100 * 160 * 4);
+        assert!(w.samples.len() >= 100 * 320);
+        assert!(w.samples.chunks(2).all(|lr| lr == [500, 600]));
+        std::fs::remove_file(&path).ok();
+    }
+
+    #[test]
+    fn drop_finalises_and_errors_name_the_file() {
+        let path = tmp("drop.wav");
+        {
+            let mut rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).unwrap();
+            for _ in 0..7 {
+                rec.write_frame(&[9; 160], &[]).unwrap();
+            }
+        }
+        let w = read_wav(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(w.samples.len(), 7 * 160);
+        std::fs::remove_file(&path).ok();
+        let err = WavRecorder::create(Path::new("/nonexistent-dir/x.wav"), ChannelLayout::Stereo)
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent-dir/x.wav"), "{err}");
+        assert!(read_wav(b"RIFF....WAVEjunk").is_err());
+    }
+}
