@@ -1,0 +1,1 @@
+//! callcore-acd: under construction.

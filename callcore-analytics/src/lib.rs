@@ -1,0 +1,1 @@
+//! callcore-analytics: under construction.

@@ -1,0 +1,1 @@
+//! callcore-dialer: under construction.

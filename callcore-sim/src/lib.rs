@@ -1,0 +1,1 @@
+//! callcore-sim: under construction.

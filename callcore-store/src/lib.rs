@@ -1,0 +1,1 @@
+//! callcore-store: under construction.
