@@ -20,9 +20,11 @@ pub mod g711;
 
 pub use error::{MediaError, Result};
 pub mod amd;
+pub mod bridge;
 pub mod dtmf;
 pub mod jitter;
 pub mod level;
+pub mod mixer;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
