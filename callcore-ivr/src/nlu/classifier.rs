@@ -1,0 +1,478 @@
+//! The offline intent classifier.
+//!
+//! Each example utterance becomes a TF-IDF vector (see [`features`](super::features)).
+//! An utterance is scored against every intent by cosine similarity, mixing
+//! - the intent's centroid (the normalised sum of its examples), which captures
+//!   the words an intent's examples share, and
+//! - the mean of its `k` nearest examples, which keeps rare phrasings reachable.
+//!
+//! A softmax over those scores says which intent; how far the best score is from
+//! the scores seen in training says whether the utterance is in the domain at all.
+//! Confidence is `in_domain × P(intent)`, then rescaled so that the calibrated
+//! rejection threshold sits at 0.5: an utterance whose confidence is under 0.5
+//! gets `intent: None`. The threshold comes from the training data: every example
+//! is scored leave-one-out (against the model without it, an honest stand-in for
+//! an unseen paraphrase) and the threshold is set to accept `accept_rate` of them.
+
+use serde::Serialize;
+
+use super::features::{FeatureWeights, SparseVec, Vectorizer};
+use super::intents::IntentsFile;
+use super::linear::{LinearModel, LinearSettings};
+use crate::error::IvrError;
+use crate::slots::{Slot, SlotExtractor};
+use crate::tokenize::Tokenizer;
+
+/// Tuning knobs of [`IntentClassifier`]; the defaults were chosen on held-out data.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierConfig {
+    /// Nearest examples averaged per intent.
+    pub neighbours: usize,
+    /// Weight of the centroid score against the nearest-examples score (0..1).
+    pub centroid_weight: f32,
+    /// Softmax temperature over intent scores.
+    pub temperature: f32,
+    /// Fraction of training examples (scored leave-one-out) the rejection
+    /// threshold must accept; lower rejects more out-of-domain input.
+    pub accept_rate: f32,
+    /// Most alternatives reported with a classification.
+    pub max_alternatives: usize,
+    /// Weight of word features (stems, numbers, Chinese characters).
+    pub word_weight: f32,
+    /// Weight of phrase features (word pairs, Chinese bigrams).
+    pub phrase_weight: f32,
+    /// Weight of character n-gram features of English words.
+    pub char_weight: f32,
+    /// Weight (0..1) of the logistic-regression probabilities against the
+    /// similarity softmax when choosing the intent.
+    pub linear_weight: f32,
+    /// L2 regularisation of the logistic regression.
+    pub linear_l2: f32,
+    /// Folds used to score training examples honestly for calibration.
+    pub calibration_folds: usize,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        let f = FeatureWeights::default();
+        ClassifierConfig {
+            neighbours: 5,
+            centroid_weight: 0.7,
+            temperature: 0.1,
+            accept_rate: 0.9,
+            max_alternatives: 3,
+            word_weight: f.word,
+            phrase_weight: f.phrase,
+            char_weight: 1.2,
+            linear_weight: 0.7,
+            linear_l2: 1e-4,
+            calibration_folds: 5,
+        }
+    }
+}
+
+/// An intent with its confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IntentScore {
+    /// Intent name.
+    pub intent: String,
+    /// Confidence in 0..1.
+    pub confidence: f32,
+}
+
+/// What the classifier made of one utterance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// The intent, or `None` when the utterance is outside every intent.
+    pub intent: Option<String>,
+    /// Confidence in 0..1 of the best intent; under 0.5 means rejected.
+    pub confidence: f32,
+    /// The next best intents, best first.
+    pub alternatives: Vec<IntentScore>,
+    /// Numbers, amounts, dates, phone and card numbers and custom entity values.
+    pub slots: Vec<Slot>,
+}
+
+/// How the model did on its own training data, scored leave-one-out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TrainingReport {
+    /// Training examples used.
+    pub examples: usize,
+    /// Distinct features in the vocabulary.
+    pub features: usize,
+    /// Leave-one-out accuracy.
+    pub loo_accuracy: f32,
+    /// The calibrated raw rejection threshold (reported confidences put it at 0.5).
+    pub raw_threshold: f32,
+    /// Median leave-one-out best score: scores at or above it count as fully in-domain.
+    pub typical_score: f32,
+}
+
+/// Offline intent classifier trained at start-up from an [`IntentsFile`].
+#[derive(Debug, Clone)]
+pub struct IntentClassifier {
+    config: ClassifierConfig,
+    vectorizer: Vectorizer,
+    intents: Vec<String>,
+    members: Vec<Vec<u32>>,
+    example_class: Vec<u32>,
+    /// Feature id → (example, weight).
+    postings: Vec<Vec<(u32, f32)>>,
+    /// Feature id → (intent, weight of the unnormalised class sum).
+    class_postings: Vec<Vec<(u32, f32)>>,
+    class_norm_sq: Vec<f32>,
+    /// Dot product of each example with its own class sum.
+    example_dot_sum: Vec<f32>,
+    linear: Option<LinearModel>,
+    slots: SlotExtractor,
+    report: TrainingReport,
+}
+
+struct Scored {
+    /// Raw class scores.
+    scores: Vec<f32>,
+}
+
+impl IntentClassifier {
+    /// Trains a classifier with the default configuration.
+    pub fn train(file: &IntentsFile) -> Result<Self, IvrError> {
+        Self::train_with(file, ClassifierConfig::default())
+    }
+
+    /// Reads an intents file and trains a classifier on it.
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Self, IvrError> {
+        Self::train(&IntentsFile::load(path)?)
+    }
+
+    /// Trains a classifier with `config`.
+    pub fn train_with(file: &IntentsFile, config: ClassifierConfig) -> Result<Self, IvrError> {
+        file.validate()?;
+        let tokenizer = Tokenizer::new();
+        let weights = FeatureWeights {
+            word: config.word_weight,
+            phrase: config.phrase_weight,
+            chars: config.char_weight,
+            ..FeatureWeights::default()
+        };
+        let mut docs: Vec<&str> = Vec::new();
+        let mut labels: Vec<u32> = Vec::new();
+        for (c, intent) in file.intents.iter().enumerate() {
+            for ex in &intent.examples {
+                docs.push(ex);
+                labels.push(c as u32);
+            }
+        }
+        let vectorizer = Vectorizer::fit(tokenizer.clone(), weights, &docs);
+        let n_features = vectorizer.len();
+        let n_classes = file.intents.len();
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
+        let mut sums: Vec<Vec<f32>> = vec![vec![0.0; n_features]; n_classes];
+        let mut vectors: Vec<SparseVec> = Vec::new();
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_classes];
+        let mut example_class = Vec::new();
+        for (doc, &label) in docs.iter().zip(&labels) {
+            let v = vectorizer.transform(doc);
+            if v.entries.is_empty() {
+                tracing::warn!(intent = %file.intents[label as usize].name, "example {doc:?} has no usable words; skipped");
+                continue;
+            }
+            let e = vectors.len() as u32;
+            for &(f, w) in &v.entries {
+                postings[f as usize].push((e, w));
+                sums[label as usize][f as usize] += w;
+            }
+            members[label as usize].push(e);
+            example_class.push(label);
+            vectors.push(v);
+        }
+        for (c, m) in members.iter().enumerate() {
+            if m.is_empty() {
+                return Err(IvrError::invalid(
+                    "intents file",
+                    format!("intents[{c}].examples"),
+                    format!(
+                        "intent {:?} has no example with usable words",
+                        file.intents[c].name
+                    ),
+                ));
+            }
+        }
+        let mut class_postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
+        let mut class_norm_sq = vec![0.0; n_classes];
+        for (c, sum) in sums.iter().enumerate() {
+            for (f, &w) in sum.iter().enumerate() {
+                if w != 0.0 {
+                    class_postings[f].push((c as u32, w));
+                    class_norm_sq[c] += w * w;
+                }
+            }
+        }
+        let example_dot_sum = vectors
+            .iter()
+            .zip(&example_class)
+            .map(|(v, &c)| {
+                v.entries
+                    .iter()
+                    .map(|&(f, w)| w * sums[c as usize][f as usize])
+                    .sum()
+            })
+            .collect();
+        let mut model = IntentClassifier {
+            config,
+            vectorizer,
+            intents: file.intents.iter().map(|i| i.name.clone()).collect(),
+            members,
+            example_class,
+            postings,
+            class_postings,
+            class_norm_sq,
+            example_dot_sum,
+            linear: None,
+            slots: SlotExtractor::new(&file.entities),
+            report: TrainingReport {
+                examples: vectors.len(),
+                features: n_features,
+                loo_accuracy: 0.0,
+                raw_threshold: 0.0,
+                typical_score: 1.0,
+            },
+        };
+        model.calibrate(&vectors);
+        Ok(model)
+    }
+
+    fn linear_settings(&self) -> LinearSettings {
+        LinearSettings {
+            l2: self.config.linear_l2,
+            ..LinearSettings::default()
+        }
+    }
+
+    /// Trains the linear model on all examples, and returns each example's
+    /// probabilities from a model trained on the other folds.
+    fn train_linear(&mut self, vectors: &[SparseVec]) -> Vec<Vec<f32>> {
+        if self.config.linear_weight <= 0.0 {
+            return vec![Vec::new(); vectors.len()];
+        }
+        let n_features = self.vectorizer.len();
+        let classes = self.intents.len();
+        let labelled: Vec<(&SparseVec, u32)> = vectors
+            .iter()
+            .zip(self.example_class.iter().copied())
+            .collect();
+        let settings = self.linear_settings();
+        self.linear = Some(LinearModel::train(&labelled, n_features, classes, settings));
+        let folds = self.config.calibration_folds.max(2);
+        let mut held_out = vec![Vec::new(); vectors.len()];
+        for fold in 0..folds {
+            let train: Vec<(&SparseVec, u32)> = labelled
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds != fold)
+                .map(|(_, x)| *x)
+                .collect();
+            let model = LinearModel::train(&train, n_features, classes, settings);
+            for (i, v) in vectors
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds == fold)
+            {
+                held_out[i] = model.probabilities(v);
+            }
+        }
+        held_out
+    }
+
+    /// Final intent probabilities from similarity scores and linear probabilities.
+    fn combine(&self, scored: &Scored, linear: &[f32]) -> Vec<f32> {
+        let mut p = self.softmax(&scored.scores);
+        let beta = self.config.linear_weight.clamp(0.0, 1.0);
+        if linear.len() == p.len() {
+            for (x, l) in p.iter_mut().zip(linear) {
+                *x = beta * l + (1.0 - beta) * *x;
+            }
+        }
+        p
+    }
+
+    fn calibrate(&mut self, vectors: &[SparseVec]) {
+        let linear = self.train_linear(vectors);
+        let mut tops = Vec::with_capacity(vectors.len());
+        let mut probs = Vec::with_capacity(vectors.len());
+        let mut correct = 0;
+        for (e, v) in vectors.iter().enumerate() {
+            let scored = self.score(v, Some(e));
+            let (best, top, p) = self.best(&scored, &linear[e]);
+            if best == self.example_class[e] as usize {
+                correct += 1;
+            }
+            tops.push(top);
+            probs.push(p);
+        }
+        let typical = quantile(&tops, 0.5).max(1e-3);
+        let confs: Vec<f32> = tops
+            .iter()
+            .zip(&probs)
+            .map(|(&s, &p)| (s / typical).min(1.0) * p)
+            .collect();
+        let threshold = quantile(&confs, 1.0 - self.config.accept_rate).clamp(1e-3, 0.999);
+        self.report.loo_accuracy = correct as f32 / vectors.len().max(1) as f32;
+        self.report.typical_score = typical;
+        self.report.raw_threshold = threshold;
+        tracing::debug!(report = ?self.report, "intent classifier calibrated");
+    }
+
+    /// Raw class scores of `q`, leaving example `exclude` out of the model.
+    fn score(&self, q: &SparseVec, exclude: Option<usize>) -> Scored {
+        let n_ex = self.example_class.len();
+        let mut sims = vec![0.0f32; n_ex];
+        let mut cdot = vec![0.0f32; self.intents.len()];
+        for &(f, w) in &q.entries {
+            for &(e, ew) in &self.postings[f as usize] {
+                sims[e as usize] += w * ew;
+            }
+            for &(c, cw) in &self.class_postings[f as usize] {
+                cdot[c as usize] += w * cw;
+            }
+        }
+        let alpha = self.config.centroid_weight;
+        let mut near: Vec<f32> = Vec::new();
+        let scores = (0..self.intents.len())
+            .map(|c| {
+                let excluded = exclude.filter(|&e| self.example_class[e] as usize == c);
+                let (dot, norm_sq) = match excluded {
+                    Some(e) => (
+                        cdot[c] - sims[e],
+                        self.class_norm_sq[c] - 2.0 * self.example_dot_sum[e] + 1.0,
+                    ),
+                    None => (cdot[c], self.class_norm_sq[c]),
+                };
+                let centroid = if norm_sq > 1e-9 {
+                    dot / norm_sq.sqrt()
+                } else {
+                    0.0
+                };
+                near.clear();
+                near.extend(
+                    self.members[c]
+                        .iter()
+                        .filter(|&&m| Some(m as usize) != excluded)
+                        .map(|&m| sims[m as usize]),
+                );
+                let k = self.config.neighbours.max(1).min(near.len());
+                let knn = if k == 0 {
+                    0.0
+                } else {
+                    near.sort_unstable_by(|a, b| b.total_cmp(a));
+                    near[..k].iter().sum::<f32>() / k as f32
+                };
+                alpha * centroid + (1.0 - alpha) * knn
+            })
+            .collect();
+        Scored { scores }
+    }
+
+    /// Best class, the best raw similarity score and the best class's probability.
+    fn best(&self, scored: &Scored, linear: &[f32]) -> (usize, f32, f32) {
+        let probs = self.combine(scored, linear);
+        let top = scored.scores.iter().copied().fold(0.0, f32::max);
+        let (best, &p) = probs
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap_or((0, &0.0));
+        (best, top, p)
+    }
+
+    fn softmax(&self, scores: &[f32]) -> Vec<f32> {
+        let t = self.config.temperature.max(1e-4);
+        let max = scores.iter().copied().fold(f32::MIN, f32::max);
+        let exps: Vec<f32> = scores.iter().map(|s| ((s - max) / t).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        exps.iter()
+            .map(|e| e / sum.max(f32::MIN_POSITIVE))
+            .collect()
+    }
+
+    /// Maps a raw confidence so the calibrated threshold lands on 0.5.
+    fn rescale(&self, raw: f32) -> f32 {
+        let t = self.report.raw_threshold;
+        let c = if raw < t {
+            0.5 * raw / t
+        } else {
+            0.5 + 0.5 * (raw - t) / (1.0 - t)
+        };
+        c.clamp(0.0, 1.0)
+    }
+
+    /// Classifies one utterance: intent (or `None`), confidence, alternatives, slots.
+    pub fn classify(&self, text: &str) -> Classification {
+        let q = self.vectorizer.transform(text);
+        let slots = self.slots.extract(text);
+        if q.entries.is_empty() {
+            return Classification {
+                intent: None,
+                confidence: 0.0,
+                alternatives: Vec::new(),
+                slots,
+            };
+        }
+        let scored = self.score(&q, None);
+        let linear = self
+            .linear
+            .as_ref()
+            .map(|m| m.probabilities(&q))
+            .unwrap_or_default();
+        let probs = self.combine(&scored, &linear);
+        let top = scored.scores.iter().copied().fold(0.0, f32::max);
+        let in_domain = (top / self.report.typical_score).clamp(0.0, 1.0);
+        let mut ranked: Vec<IntentScore> = probs
+            .iter()
+            .enumerate()
+            .map(|(c, &p)| IntentScore {
+                intent: self.intents[c].clone(),
+                confidence: self.rescale(in_domain * p),
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        let best = ranked.remove(0);
+        let accepted = best.confidence >= 0.5;
+        let mut alternatives = Vec::with_capacity(self.config.max_alternatives + 1);
+        if !accepted {
+            alternatives.push(best.clone());
+        }
+        alternatives.extend(
+            ranked
+                .into_iter()
+                .filter(|a| a.confidence > 0.001)
+                .take(self.config.max_alternatives),
+        );
+        alternatives.truncate(self.config.max_alternatives);
+        Classification {
+            intent: accepted.then_some(best.intent),
+            confidence: best.confidence,
+            alternatives,
+            slots,
+        }
+    }
+
+    /// The intent names, in file order.
+    pub fn intents(&self) -> &[String] {
+        &self.intents
+    }
+
+    /// Leave-one-out figures and the calibrated threshold.
+    pub fn report(&self) -> TrainingReport {
+        self.report
+    }
+}
+
+fn quantile(values: &[f32], q: f32) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable_by(f32::total_cmp);
+    let idx = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
+    v[idx]
+}

@@ -1,0 +1,14 @@
+//! Natural-language understanding: the intents file, TF-IDF features and the
+//! offline intent classifier.
+
+mod classifier;
+mod eval;
+mod features;
+mod intents;
+mod linear;
+
+pub use classifier::{
+    Classification, ClassifierConfig, IntentClassifier, IntentScore, TrainingReport,
+};
+pub use eval::{EvalReport, LabelledUtterance, evaluate, parse_labelled};
+pub use intents::{EntitySpec, EntityValue, IntentSpec, IntentsFile, Language};
