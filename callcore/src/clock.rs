@@ -82,7 +82,9 @@ pub struct VirtualClock {
 
 impl fmt::Debug for VirtualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VirtualClock").field("now", &self.now()).finish()
+        f.debug_struct("VirtualClock")
+            .field("now", &self.now())
+            .finish()
     }
 }
 
@@ -238,10 +240,7 @@ mod tests {
             a.await.unwrap();
             b.await.unwrap();
         };
-        clock
-            .drive(both, Timestamp::from_secs(100))
-            .await
-            .unwrap();
+        clock.drive(both, Timestamp::from_secs(100)).await.unwrap();
         assert_eq!(
             *order.lock().unwrap(),
             vec![Timestamp::from_secs(3), Timestamp::from_secs(10)]
@@ -253,7 +252,10 @@ mod tests {
     async fn drive_reports_a_stall() {
         let clock = VirtualClock::new(Timestamp::from_secs(5));
         let never = futures::future::pending::<()>();
-        let err = clock.drive(never, Timestamp::from_secs(60)).await.unwrap_err();
+        let err = clock
+            .drive(never, Timestamp::from_secs(60))
+            .await
+            .unwrap_err();
         assert_eq!(err.at, Timestamp::from_secs(5));
     }
 }

@@ -159,10 +159,10 @@ impl CenterConfig {
                     ));
                 }
             }
-            if let Some(r) = a.rating {
-                if !(0.0..=5.0).contains(&r) {
-                    return Err(invalid(f("rating"), "must be between 0 and 5"));
-                }
+            if let Some(r) = a.rating
+                && !(0.0..=5.0).contains(&r)
+            {
+                return Err(invalid(f("rating"), "must be between 0 and 5"));
             }
         }
         for (i, r) in self.routes.iter().enumerate() {
@@ -194,13 +194,15 @@ mod tests {
                 reason: "must be at least 1".into()
             }
         );
-        let err = CenterConfig::from_toml(
-            "[[agents]]\nid = \"alice\"\nskills = { billing = 11 }\n",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("agents[0].skills.billing"), "{err}");
-        let err = CenterConfig::from_toml("[[agents]]\nid = \"a\"\nqueues = [\"nope\"]\n")
-            .unwrap_err();
+        let err =
+            CenterConfig::from_toml("[[agents]]\nid = \"alice\"\nskills = { billing = 11 }\n")
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("agents[0].skills.billing"),
+            "{err}"
+        );
+        let err =
+            CenterConfig::from_toml("[[agents]]\nid = \"a\"\nqueues = [\"nope\"]\n").unwrap_err();
         assert!(err.to_string().contains("agents[0].queues[0]"), "{err}");
     }
 

@@ -245,7 +245,9 @@ impl Leg for MemoryLeg {
         let other = other
             .as_any()
             .downcast_ref::<Self>()
-            .ok_or(CoreError::Unsupported("bridging a memory leg to another transport"))?;
+            .ok_or(CoreError::Unsupported(
+                "bridging a memory leg to another transport",
+            ))?;
         other.shared.check()?;
         self.shared.lock().bridged_to = Some(other.shared.id.clone());
         other.shared.lock().bridged_to = Some(self.shared.id.clone());
@@ -308,10 +310,8 @@ impl MediaControl for MemoryLeg {
                 _ = self.shared.wait_ended() => return Err(CoreError::LegEnded),
             }
         }
-        if barge_in {
-            if let Some(input) = self.barged_in() {
-                return Ok(PlayOutcome::BargedIn(input));
-            }
+        if barge_in && let Some(input) = self.barged_in() {
+            return Ok(PlayOutcome::BargedIn(input));
         }
         Ok(PlayOutcome::Completed)
     }
@@ -319,10 +319,8 @@ impl MediaControl for MemoryLeg {
     async fn say(&self, text: &str, barge_in: bool) -> Result<PlayOutcome, CoreError> {
         self.shared.check()?;
         self.shared.lock().heard.push(format!("say:{text}"));
-        if barge_in {
-            if let Some(input) = self.barged_in() {
-                return Ok(PlayOutcome::BargedIn(input));
-            }
+        if barge_in && let Some(input) = self.barged_in() {
+            return Ok(PlayOutcome::BargedIn(input));
         }
         Ok(PlayOutcome::Completed)
     }
@@ -391,9 +389,7 @@ impl MediaControl for MemoryLeg {
         let deadline = self.shared.clock.now() + spec.max_duration;
         loop {
             match self.shared.next_input(deadline).await {
-                Ok(Some(FarInput::Digits(d)))
-                    if spec.terminator.is_some_and(|t| d.contains(t)) =>
-                {
+                Ok(Some(FarInput::Digits(d))) if spec.terminator.is_some_and(|t| d.contains(t)) => {
                     break;
                 }
                 Ok(Some(_)) => {}
@@ -467,7 +463,10 @@ impl MemoryTransport {
     }
 
     fn next_id(&self, prefix: &str) -> String {
-        format!("{prefix}-{}", self.next_id.fetch_add(1, Ordering::Relaxed) + 1)
+        format!(
+            "{prefix}-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+        )
     }
 
     /// An inbound interaction on `channel` from `from` to `to`; returns the far
@@ -573,9 +572,12 @@ impl Transport for MemoryTransport {
                     self.clock.clone(),
                 );
                 shared.lock().answered = true;
-                lock(&self.placed).insert(addr, FarEnd {
-                    shared: shared.clone(),
-                });
+                lock(&self.placed).insert(
+                    addr,
+                    FarEnd {
+                        shared: shared.clone(),
+                    },
+                );
                 Ok(Box::new(MemoryLeg { shared }))
             }
             PhoneBehavior::AnswerAfter(_) | PhoneBehavior::DeclineAfter(_) => {

@@ -48,7 +48,8 @@ impl Timestamp {
     /// The time elapsed since `earlier`, or zero when `earlier` is later.
     #[must_use]
     pub fn duration_since(self, earlier: Self) -> Duration {
-        u64::try_from(self.0.saturating_sub(earlier.0)).map_or(Duration::ZERO, Duration::from_millis)
+        u64::try_from(self.0.saturating_sub(earlier.0))
+            .map_or(Duration::ZERO, Duration::from_millis)
     }
 
     /// Seconds since the Unix epoch as a float (for reports).
@@ -127,7 +128,10 @@ mod tests {
             Timestamp::from_millis(951_782_400_123).to_string(),
             "2000-02-29T00:00:00.123Z"
         );
-        assert_eq!(Timestamp::from_millis(-1).to_string(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(-1).to_string(),
+            "1969-12-31T23:59:59.999Z"
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! inbound → flow → queued → offered → accepted → connected → ended → wrap-up →
 //! record stored, asserted event by event.
 
+#![allow(clippy::unwrap_used)]
+
 use async_trait::async_trait;
 use callcore::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, CenterHandle, Clock, CoreError, DigitSpec, EndReason, Endpoint,
-    Event, EventKind, EventSubscriber, Flow, FlowContext, FlowOutcome, QueueDefinition,
+    AgentProfile, AgentState, Center, CenterHandle, Clock, CoreError, DigitSpec, EndReason,
+    Endpoint, Event, EventKind, EventSubscriber, Flow, FlowContext, FlowOutcome, QueueDefinition,
     QueueOptions, Timestamp, VirtualClock,
 };
 use std::sync::Arc;
@@ -24,7 +26,11 @@ impl Flow for MenuFlow {
         call.say("Welcome to Example Bank. Press 1 for support, 2 for sales.")
             .await?;
         let choice = call.collect_digits(&DigitSpec::up_to(1)).await?;
-        let queue = if choice.digits == "1" { "support" } else { "sales" };
+        let queue = if choice.digits == "1" {
+            "support"
+        } else {
+            "sales"
+        };
         let outcome = call
             .enqueue_with(
                 queue.into(),
@@ -62,7 +68,10 @@ async fn rig(agents: &[(&str, PhoneBehavior)]) -> Rig {
     let mut support = QueueDefinition::new("support").with_wrap_up_secs(10);
     support.offer_timeout_secs = 15;
     center.add_queue(support).await.unwrap();
-    center.add_queue(QueueDefinition::new("sales")).await.unwrap();
+    center
+        .add_queue(QueueDefinition::new("sales"))
+        .await
+        .unwrap();
     for (name, behavior) in agents {
         let address = format!("sip:{name}@pbx");
         transport.add_phone(&address, *behavior);
@@ -99,12 +108,15 @@ fn summary(events: &[Arc<Event>]) -> Vec<(i64, &'static str, String)> {
             let detail = match &e.kind {
                 EventKind::AgentStateChanged { agent, from, to } => format!("{agent} {from}->{to}"),
                 EventKind::FlowStep { step, .. } => step.clone(),
-                EventKind::Queued { queue, position, .. } => format!("{queue} #{position}"),
+                EventKind::Queued {
+                    queue, position, ..
+                } => format!("{queue} #{position}"),
                 EventKind::Offered {
                     agent, expires_at, ..
                 } => format!("{agent} until +{}", expires_at.as_millis() / 1000 - T0),
-                EventKind::OfferAccepted { agent, .. }
-                | EventKind::WrapUpEnded { agent, .. } => agent.to_string(),
+                EventKind::OfferAccepted { agent, .. } | EventKind::WrapUpEnded { agent, .. } => {
+                    agent.to_string()
+                }
                 EventKind::OfferEnded { agent, outcome, .. } => format!("{agent} {outcome:?}"),
                 EventKind::Connected { agent, queue, .. } => format!("{agent} {queue}"),
                 EventKind::Ended { reason, .. } => format!("{reason:?}"),
@@ -367,13 +379,22 @@ async fn agents_added_at_run_time_take_waiting_calls_and_bad_state_changes_fail(
     let script = async {
         wait_for(&mut events, &mut seen, "queued").await;
         clock.sleep(Duration::from_secs(8)).await;
-        transport.add_phone("sip:carol@pbx", PhoneBehavior::AnswerAfter(Duration::from_secs(1)));
+        transport.add_phone(
+            "sip:carol@pbx",
+            PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
+        );
         center
-            .add_agent(AgentProfile::new("carol").with_endpoint(Endpoint::Sip("sip:carol@pbx".into())))
+            .add_agent(
+                AgentProfile::new("carol").with_endpoint(Endpoint::Sip("sip:carol@pbx".into())),
+            )
             .await
             .unwrap();
         let snapshot = center.snapshot().await.unwrap();
-        let support = snapshot.queues.iter().find(|q| q.queue.as_str() == "support").unwrap();
+        let support = snapshot
+            .queues
+            .iter()
+            .find(|q| q.queue.as_str() == "support")
+            .unwrap();
         assert_eq!(support.waiting.len(), 1);
         assert_eq!(support.longest_wait_secs, 8);
         assert_eq!(support.agents_by_state.get("offline"), Some(&1));

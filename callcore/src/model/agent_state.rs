@@ -189,6 +189,9 @@ mod tests {
             serde_json::to_string(&NotReady("lunch".into())).unwrap(),
             r#"{"state":"not_ready","reason":"lunch"}"#
         );
-        assert_eq!(serde_json::to_string(&Available).unwrap(), r#"{"state":"available"}"#);
+        assert_eq!(
+            serde_json::to_string(&Available).unwrap(),
+            r#"{"state":"available"}"#
+        );
     }
 }

@@ -22,7 +22,13 @@ pub enum Channel {
 
 impl Channel {
     /// Every channel, in a fixed order.
-    pub const ALL: [Self; 5] = [Self::Voice, Self::Chat, Self::Sms, Self::Email, Self::WeChat];
+    pub const ALL: [Self; 5] = [
+        Self::Voice,
+        Self::Chat,
+        Self::Sms,
+        Self::Email,
+        Self::WeChat,
+    ];
 
     /// The snake-case name used in config files and events.
     #[must_use]

@@ -21,7 +21,6 @@ pub use router::{
 };
 pub use speech::{
     AudioClip, IntentRecognizer, IntentResult, IntentScore, NluContext, RecognitionOptions,
-    RecognitionResult, RecognitionSession, Slot, SpeechRecognizer, SpeechSynthesizer,
-    VoiceOptions,
+    RecognitionResult, RecognitionSession, Slot, SpeechRecognizer, SpeechSynthesizer, VoiceOptions,
 };
 pub use transport::{HangupCause, Inbound, Leg, PlaceRequest, Transport};

@@ -111,8 +111,7 @@ pub struct NluContext {
 #[async_trait]
 pub trait IntentRecognizer: Send + Sync {
     /// Classifies one utterance.
-    async fn recognize(&self, text: &str, context: &NluContext)
-    -> Result<IntentResult, CoreError>;
+    async fn recognize(&self, text: &str, context: &NluContext) -> Result<IntentResult, CoreError>;
 }
 
 /// Voice options for TTS.
@@ -130,6 +129,5 @@ pub struct VoiceOptions {
 #[async_trait]
 pub trait SpeechSynthesizer: Send + Sync {
     /// Synthesises `text` to PCM.
-    async fn synthesize(&self, text: &str, options: &VoiceOptions)
-    -> Result<AudioClip, CoreError>;
+    async fn synthesize(&self, text: &str, options: &VoiceOptions) -> Result<AudioClip, CoreError>;
 }

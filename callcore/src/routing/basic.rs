@@ -14,6 +14,10 @@ use crate::{
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+/// Order of service: queue priority, interaction priority (both negated so
+/// that higher comes first), enqueue time, arrival sequence.
+type ServiceOrder = (i32, i32, Timestamp, u64);
+
 /// Missed offers in a row after which an agent goes not-ready.
 const MAX_MISSED_OFFERS: u32 = 3;
 
@@ -91,11 +95,12 @@ impl BasicRouter {
         if to == AgentState::Available {
             entry.idle_since = now;
         }
-        self.decisions.push_back(RoutingDecision::AgentStateChanged {
-            agent: agent.clone(),
-            from,
-            to,
-        });
+        self.decisions
+            .push_back(RoutingDecision::AgentStateChanged {
+                agent: agent.clone(),
+                from,
+                to,
+            });
     }
 
     fn eligible(agent: &AgentEntry, queue: &QueueDefinition, request: &RoutingRequest) -> bool {
@@ -122,7 +127,7 @@ impl BasicRouter {
         loop {
             // The best (queue priority, interaction priority, age) waiting
             // interaction that has an eligible agent.
-            let mut best: Option<(QueueId, usize, AgentId, (i32, i32, Timestamp, u64))> = None;
+            let mut best: Option<(QueueId, usize, AgentId, ServiceOrder)> = None;
             for (qid, q) in &self.queues {
                 for (idx, w) in q.waiting.iter().enumerate() {
                     let key = (
@@ -222,17 +227,16 @@ impl BasicRouter {
             });
             return;
         };
-        let reject = if queue
-            .def
-            .max_size
-            .is_some_and(|max| queue.waiting.len() >= usize::try_from(max).unwrap_or(usize::MAX))
-        {
-            Some(RejectReason::Full)
-        } else if !queue.def.join_when_empty && !self.any_logged_in(&queue.def) {
-            Some(RejectReason::NoAgents)
-        } else {
-            None
-        };
+        let reject =
+            if queue.def.max_size.is_some_and(|max| {
+                queue.waiting.len() >= usize::try_from(max).unwrap_or(usize::MAX)
+            }) {
+                Some(RejectReason::Full)
+            } else if !queue.def.join_when_empty && !self.any_logged_in(&queue.def) {
+                Some(RejectReason::NoAgents)
+            } else {
+                None
+            };
         if let Some(reason) = reject {
             self.decisions.push_back(RoutingDecision::Rejected {
                 interaction: request.interaction,
@@ -254,7 +258,11 @@ impl BasicRouter {
             .iter()
             .take_while(|w| {
                 (-w.request.priority, w.request.enqueued_at, w.seq)
-                    <= (-waiting.request.priority, waiting.request.enqueued_at, waiting.seq)
+                    <= (
+                        -waiting.request.priority,
+                        waiting.request.enqueued_at,
+                        waiting.seq,
+                    )
             })
             .count();
         self.decisions.push_back(RoutingDecision::Queued {
@@ -392,13 +400,13 @@ impl Router for BasicRouter {
                 }
             }
             RouterInput::OfferAccepted { reservation } => {
-                let res = self
-                    .reservations
-                    .remove(&reservation)
-                    .ok_or_else(|| CoreError::NotFound {
-                        what: "reservation",
-                        id: reservation.to_string(),
-                    })?;
+                let res =
+                    self.reservations
+                        .remove(&reservation)
+                        .ok_or_else(|| CoreError::NotFound {
+                            what: "reservation",
+                            id: reservation.to_string(),
+                        })?;
                 if let Some(a) = self.agents.get_mut(&res.agent) {
                     a.missed = 0;
                 }
@@ -535,9 +543,11 @@ impl Router for BasicRouter {
             .values()
             .map(|q| {
                 let mut agents_by_state = BTreeMap::new();
-                for a in self.agents.values().filter(|a| {
-                    a.profile.queues.is_empty() || a.profile.queues.contains(&q.def.id)
-                }) {
+                for a in self
+                    .agents
+                    .values()
+                    .filter(|a| a.profile.queues.is_empty() || a.profile.queues.contains(&q.def.id))
+                {
                     *agents_by_state
                         .entry(a.state.name().to_owned())
                         .or_insert(0u32) += 1;

@@ -6,8 +6,8 @@ use super::{Providers, interaction_task, recorder};
 use crate::config::InboundRoute;
 use crate::{
     AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, EventBus,
-    EventKind, EventSubscriber, Flow, QueueDefinition, QueueId, ReservationId, Router,
-    RouterInput, RouterSnapshot, Stores, SystemClock, TenantId, Transport,
+    EventKind, EventSubscriber, Flow, QueueDefinition, QueueId, ReservationId, Router, RouterInput,
+    RouterSnapshot, Stores, SystemClock, TenantId, Transport,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

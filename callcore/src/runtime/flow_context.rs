@@ -182,7 +182,11 @@ impl FlowContext {
     ///
     /// # Errors
     /// [`CoreError::LegEnded`] when the customer hung up; media errors.
-    pub async fn play(&mut self, prompt: &Prompt, barge_in: bool) -> Result<PlayOutcome, CoreError> {
+    pub async fn play(
+        &mut self,
+        prompt: &Prompt,
+        barge_in: bool,
+    ) -> Result<PlayOutcome, CoreError> {
         let detail = match prompt {
             Prompt::File(f) => f.clone(),
             other => format!("{other:?}"),
@@ -404,10 +408,10 @@ impl FlowContext {
         queue: QueueId,
         agent_leg: Option<Box<dyn Leg>>,
     ) -> QueueOutcome {
-        if let Some(agent_leg) = &agent_leg {
-            if let Err(e) = self.leg.bridge(&**agent_leg).await {
-                tracing::warn!(error = %e, "bridging customer and agent failed");
-            }
+        if let Some(agent_leg) = &agent_leg
+            && let Err(e) = self.leg.bridge(&**agent_leg).await
+        {
+            tracing::warn!(error = %e, "bridging customer and agent failed");
         }
         self.emitter.emit(
             &self.interaction.tenant,

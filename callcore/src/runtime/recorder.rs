@@ -65,10 +65,8 @@ async fn update_records(
             AgentState::WrapUp => true,
             _ => false,
         };
-        if done {
-            if let Some(id) = awaiting_wrap_up.remove(agent) {
-                open.remove(&id);
-            }
+        if done && let Some(id) = awaiting_wrap_up.remove(agent) {
+            open.remove(&id);
         }
         return;
     }

@@ -103,7 +103,10 @@ impl RoutingTask {
 
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<RouterCommand>) {
         loop {
-            let timer = self.router.poll_timeout().map(|t| self.clock.sleep_until(t));
+            let timer = self
+                .router
+                .poll_timeout()
+                .map(|t| self.clock.sleep_until(t));
             let timer = async move {
                 match timer {
                     Some(t) => t.await,
@@ -355,13 +358,10 @@ impl RoutingTask {
                 queue,
                 agent,
             } => {
-                let leg = self
-                    .offers
-                    .remove(&reservation)
-                    .and_then(|o| {
-                        debug_assert_eq!(o.agent, agent);
-                        o.answered
-                    });
+                let leg = self.offers.remove(&reservation).and_then(|o| {
+                    debug_assert_eq!(o.agent, agent);
+                    o.answered
+                });
                 let tenant = self.tenant_of(&interaction);
                 self.emitter.emit(
                     &tenant,
@@ -474,7 +474,9 @@ impl RoutingTask {
         Some(tokio::spawn(async move {
             let result = match transport.place(request).await {
                 Ok(leg) => Ok(leg),
-                Err(CoreError::NotAnswered(crate::HangupCause::NoAnswer)) => Err(OfferEnd::TimedOut),
+                Err(CoreError::NotAnswered(crate::HangupCause::NoAnswer)) => {
+                    Err(OfferEnd::TimedOut)
+                }
                 Err(CoreError::NotAnswered(
                     crate::HangupCause::Busy | crate::HangupCause::Declined,
                 )) => Err(OfferEnd::Declined),

@@ -1,10 +1,10 @@
 use super::{
-    CampaignStore, CustomerStore, EventJournal, InteractionRecord, InteractionStore,
-    RecordingMeta, RecordingStore,
+    CampaignStore, CustomerStore, EventJournal, InteractionRecord, InteractionStore, RecordingMeta,
+    RecordingStore,
 };
 use crate::{
-    Campaign, CampaignId, CoreError, CustomerId, CustomerProfile, DialAttempt, Event,
-    IdentityKind, InteractionId, Lead, LeadId, RecordingId, TenantId, Timestamp,
+    Campaign, CampaignId, CoreError, CustomerId, CustomerProfile, DialAttempt, Event, IdentityKind,
+    InteractionId, Lead, LeadId, RecordingId, TenantId, Timestamp,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -82,10 +82,9 @@ impl EventJournal for MemoryStore {
 #[async_trait]
 impl InteractionStore for MemoryStore {
     async fn save(&self, record: &InteractionRecord) -> Result<(), CoreError> {
-        self.lock().interactions.insert(
-            (record.tenant.clone(), record.id.clone()),
-            record.clone(),
-        );
+        self.lock()
+            .interactions
+            .insert((record.tenant.clone(), record.id.clone()), record.clone());
         Ok(())
     }
 

@@ -11,8 +11,8 @@ pub use memory::MemoryStore;
 pub use record::InteractionRecord;
 
 use crate::{
-    Campaign, CampaignId, CoreError, CustomerId, CustomerProfile, DialAttempt, Event,
-    IdentityKind, InteractionId, Lead, RecordingId, TenantId, Timestamp,
+    Campaign, CampaignId, CoreError, CustomerId, CustomerProfile, DialAttempt, Event, IdentityKind,
+    InteractionId, Lead, RecordingId, TenantId, Timestamp,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,12 @@ impl Stores {
     /// Every store served by one backend that implements them all.
     pub fn all_in<S>(store: Arc<S>) -> Self
     where
-        S: EventJournal + InteractionStore + CustomerStore + RecordingStore + CampaignStore + 'static,
+        S: EventJournal
+            + InteractionStore
+            + CustomerStore
+            + RecordingStore
+            + CampaignStore
+            + 'static,
     {
         Self {
             events: store.clone(),

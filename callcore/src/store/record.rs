@@ -1,6 +1,6 @@
 use crate::{
-    AgentId, Channel, CustomerId, Direction, Disposition, EndReason, Event, EventKind,
-    Interaction, InteractionId, Pii, QueueId, RecordingId, TenantId, Timestamp,
+    AgentId, Channel, CustomerId, Direction, Disposition, EndReason, Event, EventKind, Interaction,
+    InteractionId, Pii, QueueId, RecordingId, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,10 +196,10 @@ impl InteractionRecord {
             EventKind::DispositionSet { disposition, .. } => {
                 self.disposition = Some(disposition.clone());
             }
-            EventKind::RecordingStarted { recording, .. } => {
-                if !self.recordings.contains(recording) {
-                    self.recordings.push(recording.clone());
-                }
+            EventKind::RecordingStarted { recording, .. }
+                if !self.recordings.contains(recording) =>
+            {
+                self.recordings.push(recording.clone());
             }
             EventKind::FlowStep { step, detail, .. } if step == "intent" => {
                 self.intent = Some(detail.clone());
