@@ -17,5 +17,6 @@
 
 pub mod error;
 pub mod message;
+pub mod transaction;
 
 pub use error::Error;

@@ -1,6 +1,8 @@
 //! Property tests: the parser never panics on any input, and serialize → parse
 //! round-trips generated messages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use callcore_sip::message::{
     HeaderName, Message, Method, ParseOptions, StreamFramer, error_response,

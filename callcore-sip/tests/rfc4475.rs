@@ -1,6 +1,8 @@
 //! RFC 4475 torture messages, written from the RFC's text (line breaks become CRLF;
 //! where a body matters only for framing, Content-Length is computed from it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use callcore_sip::message::{
     AdmissionPolicy, ContactValue, Fault, HeaderName, Message, Method, Verdict, error_response,

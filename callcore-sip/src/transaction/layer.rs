@@ -1,0 +1,453 @@
+//! The transaction layer: matches messages to transactions (RFC 3261 §17.1.3, §17.2.3),
+//! answers CANCEL (§9.2), routes the ACK of a 2xx to its INVITE, and keeps one timer
+//! queue for all transactions.
+
+use bytes::Bytes;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use super::client::{ClientEvent, ClientTransaction};
+use super::server::{ServerEvent, ServerState, ServerTransaction};
+use super::{Peer, Timers, TxKind};
+use crate::Error;
+use crate::message::{Message, Method, ResponseSpec};
+
+/// Identifies a transaction inside one [`TransactionLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TxId(pub u64);
+
+/// What the layer asks its owner to do or tells the transaction user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxOutput {
+    /// Send bytes to a peer.
+    Transmit {
+        /// Destination.
+        peer: Peer,
+        /// The serialized message.
+        data: Bytes,
+    },
+    /// A new request (not ACK, not CANCEL) created server transaction `tx`.
+    Request {
+        /// The server transaction to answer through.
+        tx: TxId,
+        /// The request.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// An ACK that belongs to no server transaction: the ACK of a 2xx (dialog level).
+    /// `invite` names the INVITE server transaction whose 2xx it acknowledges.
+    Ack {
+        /// The INVITE transaction, when still known.
+        invite: Option<TxId>,
+        /// The ACK.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// A CANCEL matched INVITE transaction `invite`; the layer already answered the
+    /// CANCEL with 200 and the INVITE with 487.
+    Cancelled {
+        /// The cancelled INVITE server transaction.
+        invite: TxId,
+    },
+    /// A response for client transaction `tx`.
+    Response {
+        /// The client transaction.
+        tx: TxId,
+        /// The response.
+        msg: Message,
+    },
+    /// A response matching no client transaction (e.g. a 2xx retransmission after the
+    /// INVITE transaction ended): the dialog layer re-sends its ACK.
+    StrayResponse {
+        /// The response.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// Timer B/F (client) or H/L (server) fired, or the transport failed.
+    Timeout {
+        /// The transaction.
+        tx: TxId,
+    },
+    /// The transaction is gone.
+    Terminated {
+        /// The transaction.
+        tx: TxId,
+    },
+}
+
+#[derive(Debug)]
+enum Tx {
+    Client(ClientTransaction),
+    Server(ServerTransaction),
+}
+
+/// All transactions of one SIP endpoint.
+#[derive(Debug)]
+pub struct TransactionLayer {
+    timers: Timers,
+    next_id: u64,
+    txs: HashMap<TxId, Tx>,
+    keys: HashMap<String, TxId>,
+    key_of: HashMap<TxId, String>,
+    invites_by_dialog: HashMap<(String, u32, String), TxId>,
+    dialog_key_of: HashMap<TxId, (String, u32, String)>,
+    wakeups: BinaryHeap<Reverse<(Duration, TxId)>>,
+    out: VecDeque<TxOutput>,
+    /// Send 100 Trying as soon as an INVITE arrives (RFC 3261 §17.2.1).
+    pub auto_trying: bool,
+}
+
+fn branch_key(msg: &Message, server: bool) -> Option<String> {
+    let via = msg.top_via().ok()?;
+    let method = match msg.cseq().ok()?.method {
+        Method::Ack => Method::Invite,
+        m => m,
+    };
+    match via.branch() {
+        Some(b) if via.is_rfc3261_branch() => {
+            if server {
+                Some(format!(
+                    "s|{b}|{}:{}|{method}",
+                    via.host(),
+                    via.port().unwrap_or(0)
+                ))
+            } else {
+                Some(format!("c|{b}|{method}"))
+            }
+        }
+        // RFC 2543 peers: match on the request identity instead.
+        _ if server => {
+            let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or("");
+            let cseq = msg.cseq().ok()?.seq;
+            Some(format!(
+                "s2543|{}|{cseq}|{from_tag}|{}|{method}",
+                msg.call_id().ok()?,
+                via.host()
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn dialog_key(msg: &Message) -> Option<(String, u32, String)> {
+    Some((
+        msg.call_id().ok()?.to_owned(),
+        msg.cseq().ok()?.seq,
+        msg.from().ok()?.tag().unwrap_or("").to_owned(),
+    ))
+}
+
+impl TransactionLayer {
+    /// An empty layer.
+    pub fn new(timers: Timers) -> Self {
+        TransactionLayer {
+            timers,
+            next_id: 1,
+            txs: HashMap::new(),
+            keys: HashMap::new(),
+            key_of: HashMap::new(),
+            invites_by_dialog: HashMap::new(),
+            dialog_key_of: HashMap::new(),
+            wakeups: BinaryHeap::new(),
+            out: VecDeque::new(),
+            auto_trying: true,
+        }
+    }
+
+    /// Number of live transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// True when no transaction is alive.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    fn alloc(&mut self) -> TxId {
+        let id = TxId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// The request a transaction carries.
+    pub fn request(&self, tx: TxId) -> Option<&Message> {
+        match self.txs.get(&tx)? {
+            Tx::Client(c) => Some(c.request()),
+            Tx::Server(s) => Some(s.request()),
+        }
+    }
+
+    /// The server state of a transaction.
+    pub fn server_state(&self, tx: TxId) -> Option<ServerState> {
+        match self.txs.get(&tx)? {
+            Tx::Server(s) => Some(s.state()),
+            Tx::Client(_) => None,
+        }
+    }
+
+    /// Starts a client transaction (any method but ACK; the 2xx ACK goes through
+    /// [`TransactionLayer::transmit`]). The top Via must carry an RFC 3261 branch.
+    pub fn send_request(&mut self, msg: Message, peer: Peer, now: Duration) -> Result<TxId, Error> {
+        if msg.method() == Some(&Method::Ack) {
+            return Err(Error::State("ACK is sent without a transaction"));
+        }
+        let key = branch_key(&msg, false)
+            .ok_or(Error::State("request needs a Via with an RFC 3261 branch"))?;
+        let id = self.alloc();
+        let tx = ClientTransaction::start(msg, peer, self.timers, now);
+        self.keys.insert(key.clone(), id);
+        self.key_of.insert(id, key);
+        self.txs.insert(id, Tx::Client(tx));
+        self.pump(id);
+        Ok(id)
+    }
+
+    /// Sends a response through server transaction `tx`.
+    pub fn send_response(&mut self, tx: TxId, msg: &Message, now: Duration) -> Result<(), Error> {
+        match self.txs.get_mut(&tx) {
+            Some(Tx::Server(s)) => {
+                if !s.respond(msg, now) {
+                    return Err(Error::State("transaction already has a final response"));
+                }
+            }
+            _ => return Err(Error::State("no such server transaction")),
+        }
+        self.pump(tx);
+        Ok(())
+    }
+
+    /// Sends a message outside any transaction (2xx ACK, stateless answers).
+    pub fn transmit(&mut self, peer: Peer, msg: &Message) {
+        self.out.push_back(TxOutput::Transmit {
+            peer,
+            data: msg.to_bytes(),
+        });
+    }
+
+    /// Client side: cancels the INVITE of client transaction `tx` by starting a CANCEL
+    /// transaction (only once a provisional arrived is it useful; RFC 3261 §9.1).
+    pub fn cancel(&mut self, tx: TxId, now: Duration) -> Result<TxId, Error> {
+        let (invite, peer) = match self.txs.get(&tx) {
+            Some(Tx::Client(c)) if c.kind() == TxKind::Invite => (c.request().clone(), c.peer()),
+            _ => return Err(Error::State("no such INVITE client transaction")),
+        };
+        self.send_request(super::client::build_cancel(&invite), peer, now)
+    }
+
+    /// The transport could not deliver to `tx`'s peer.
+    pub fn transport_error(&mut self, tx: TxId) {
+        match self.txs.get_mut(&tx) {
+            Some(Tx::Client(c)) => c.on_transport_error(),
+            Some(Tx::Server(s)) => s.on_transport_error(),
+            None => return,
+        }
+        self.pump(tx);
+    }
+
+    /// A message arrived from `peer` (already parsed and validated).
+    pub fn handle_message(&mut self, msg: Message, peer: Peer, now: Duration) {
+        if msg.is_request() {
+            self.handle_request(msg, peer, now);
+        } else {
+            let id = branch_key(&msg, false).and_then(|k| self.keys.get(&k).copied());
+            match id.and_then(|id| self.txs.get_mut(&id).map(|t| (id, t))) {
+                Some((id, Tx::Client(c))) => {
+                    c.on_response(msg, now);
+                    self.pump(id);
+                }
+                _ => self.out.push_back(TxOutput::StrayResponse { msg, peer }),
+            }
+        }
+    }
+
+    fn handle_request(&mut self, msg: Message, peer: Peer, now: Duration) {
+        let Some(key) = branch_key(&msg, true) else {
+            return;
+        };
+        let is_ack = msg.method() == Some(&Method::Ack);
+        if let Some(&id) = self.keys.get(&key)
+            && let Some(Tx::Server(s)) = self.txs.get_mut(&id)
+        {
+            if is_ack && s.state() == ServerState::Accepted {
+                // An ACK for our 2xx that reused the INVITE branch (RFC 2543 style).
+                s.on_2xx_ack();
+                self.out.push_back(TxOutput::Ack {
+                    invite: Some(id),
+                    msg,
+                    peer,
+                });
+            } else {
+                s.on_request(&msg, now);
+            }
+            self.pump(id);
+            return;
+        }
+        if is_ack {
+            let invite = dialog_key(&msg).and_then(|k| self.invites_by_dialog.get(&k).copied());
+            if let Some(id) = invite
+                && let Some(Tx::Server(s)) = self.txs.get_mut(&id)
+            {
+                s.on_2xx_ack();
+            }
+            self.out.push_back(TxOutput::Ack { invite, msg, peer });
+            return;
+        }
+        let id = self.alloc();
+        let mut tx = ServerTransaction::new(msg.clone(), peer, self.timers);
+        let method = msg.method().cloned();
+        self.keys.insert(key.clone(), id);
+        self.key_of.insert(id, key);
+        if method == Some(Method::Cancel) {
+            let invite_key = branch_key(&msg, true).map(|k| k.replace("|CANCEL", "|INVITE"));
+            let target = invite_key.and_then(|k| self.keys.get(&k).copied());
+            let ok = target.is_some();
+            let resp =
+                msg.build_response(ResponseSpec::code(if ok { 200 } else { 481 }).to_tag("cancel"));
+            tx.respond(&resp, now);
+            self.txs.insert(id, Tx::Server(tx));
+            self.pump(id);
+            if let Some(inv) = target
+                && let Some(Tx::Server(s)) = self.txs.get_mut(&inv)
+                && !s.is_final()
+            {
+                let r487 = s
+                    .request()
+                    .build_response(ResponseSpec::code(487).to_tag("cancel"));
+                s.respond(&r487, now);
+                self.pump(inv);
+                self.out.push_back(TxOutput::Cancelled { invite: inv });
+            }
+            return;
+        }
+        if method == Some(Method::Invite) {
+            if let Some(dk) = dialog_key(&msg) {
+                self.invites_by_dialog.insert(dk.clone(), id);
+                self.dialog_key_of.insert(id, dk);
+            }
+            if self.auto_trying {
+                tx.respond(&msg.build_response(ResponseSpec::code(100)), now);
+            }
+        }
+        self.txs.insert(id, Tx::Server(tx));
+        self.out.push_back(TxOutput::Request { tx: id, msg, peer });
+        self.pump(id);
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some(Reverse((at, id))) = self.wakeups.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.wakeups.pop();
+            let due = match self.txs.get_mut(&id) {
+                Some(Tx::Client(c)) if c.poll_timeout().is_some_and(|t| t <= now) => {
+                    c.on_timeout(now);
+                    true
+                }
+                Some(Tx::Server(s)) if s.poll_timeout().is_some_and(|t| t <= now) => {
+                    s.on_timeout(now);
+                    true
+                }
+                _ => false,
+            };
+            if due {
+                self.pump(id);
+            }
+        }
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<TxOutput> {
+        self.out.pop_front()
+    }
+
+    /// When [`TransactionLayer::handle_timeout`] should next be called.
+    pub fn poll_timeout(&mut self) -> Option<Duration> {
+        while let Some(Reverse((at, id))) = self.wakeups.peek().copied() {
+            let live = match self.txs.get(&id) {
+                Some(Tx::Client(c)) => c.poll_timeout() == Some(at),
+                Some(Tx::Server(s)) => s.poll_timeout() == Some(at),
+                None => false,
+            };
+            if live {
+                return Some(at);
+            }
+            self.wakeups.pop();
+            // Re-arm with the real deadline if the transaction still has one.
+            let real = match self.txs.get(&id) {
+                Some(Tx::Client(c)) => c.poll_timeout(),
+                Some(Tx::Server(s)) => s.poll_timeout(),
+                None => None,
+            };
+            if let Some(t) = real {
+                self.wakeups.push(Reverse((t, id)));
+            }
+        }
+        None
+    }
+
+    /// Moves a transaction's events to the output queue and re-arms its timer.
+    fn pump(&mut self, id: TxId) {
+        let mut terminated = false;
+        match self.txs.get_mut(&id) {
+            Some(Tx::Client(c)) => {
+                let peer = c.peer();
+                for ev in c.drain_events() {
+                    self.out.push_back(match ev {
+                        ClientEvent::Transmit(data) => TxOutput::Transmit { peer, data },
+                        ClientEvent::Response(msg) => TxOutput::Response { tx: id, msg },
+                        ClientEvent::Timeout => TxOutput::Timeout { tx: id },
+                        ClientEvent::Terminated => {
+                            terminated = true;
+                            TxOutput::Terminated { tx: id }
+                        }
+                    });
+                }
+                if let Some(t) = c.poll_timeout() {
+                    self.wakeups.push(Reverse((t, id)));
+                }
+            }
+            Some(Tx::Server(s)) => {
+                let peer = s.peer();
+                for ev in s.drain_events() {
+                    self.out.push_back(match ev {
+                        ServerEvent::Transmit(data) => TxOutput::Transmit { peer, data },
+                        ServerEvent::Timeout => TxOutput::Timeout { tx: id },
+                        ServerEvent::Terminated => {
+                            terminated = true;
+                            TxOutput::Terminated { tx: id }
+                        }
+                    });
+                }
+                if let Some(t) = s.poll_timeout() {
+                    self.wakeups.push(Reverse((t, id)));
+                }
+            }
+            None => {}
+        }
+        if terminated {
+            self.txs.remove(&id);
+            if let Some(k) = self.key_of.remove(&id) {
+                self.keys.remove(&k);
+            }
+            if let Some(dk) = self.dialog_key_of.remove(&id) {
+                self.invites_by_dialog.remove(&dk);
+            }
+        }
+    }
+
+    /// The Via value for a new request: `SIP/2.0/UDP host:port;branch=z9hG4bK<id>;rport`.
+    pub fn via_value(transport: &str, sent_by: &str, branch_id: &str) -> String {
+        format!(
+            "SIP/2.0/{transport} {sent_by};branch={}{branch_id};rport",
+            crate::message::BRANCH_MAGIC
+        )
+    }
+}
