@@ -22,6 +22,7 @@ pub use error::{MediaError, Result};
 pub mod amd;
 pub mod bridge;
 pub mod dtmf;
+pub mod endpoint;
 pub mod jitter;
 pub mod level;
 pub mod mixer;
