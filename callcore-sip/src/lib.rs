@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod message;
+pub mod session;
 pub mod transaction;
 
 pub use error::Error;
