@@ -287,7 +287,11 @@ impl MediaEndpoint {
             });
         };
         let start = now.max(self.digit_busy_until);
-        let plan = self.dtmf_tx.plan(digit, self.ts, duration_ms, 10)?;
+        // The event's timestamp is the media time at which it starts.
+        let ahead = ((start - now).as_micros() * 8000 / 1_000_000) as u32;
+        let plan = self
+            .dtmf_tx
+            .plan(digit, self.ts.wrapping_add(ahead), duration_ms, 10)?;
         let last = plan.last().map_or(Duration::ZERO, |p| p.offset);
         for p in plan {
             self.pending.push_back((start + p.offset, p));

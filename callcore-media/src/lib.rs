@@ -31,5 +31,7 @@ pub mod rtp;
 pub mod rtp_stats;
 pub mod sit;
 pub mod tones;
+#[cfg(feature = "udp")]
+pub mod udp;
 pub mod vad;
 pub mod wav;

@@ -1,0 +1,422 @@
+//! Thin tokio glue: UDP sockets from a port range, a two-leg RTP relay task around
+//! [`Bridge`], and a media session task around [`MediaEndpoint`]. All media logic
+//! lives in the sans-IO cores; these tasks only move datagrams and read the clock.
+//!
+//! ```no_run
+//! # async fn demo() -> callcore_media::Result<()> {
+//! use callcore_media::udp::{PortAllocator, MediaSession, MediaSessionConfig, SessionCommand};
+//! let ports = PortAllocator::new("127.0.0.1".parse().unwrap(), 20000..=20999);
+//! let mut session = MediaSession::start(&ports, MediaSessionConfig::default()).await?;
+//! println!("put {} in the SDP", session.local_rtp());
+//! session.command(SessionCommand::Digits("123#".into()));
+//! while let Some(event) = session.next_event().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::bridge::{Bridge, RelayOutcome, Side};
+use crate::dtmf::parse_digits;
+use crate::endpoint::{EndpointConfig, EndpointEvent, EndpointStats, MediaEndpoint, Transmit};
+use crate::error::{MediaError, Result};
+use crate::jitter::FrameKind;
+
+/// The glue's clock: monotonic time since a task's start, passed into the cores.
+#[derive(Debug, Clone, Copy)]
+pub struct GlueClock {
+    origin: Instant,
+}
+
+impl GlueClock {
+    /// Starts a clock now.
+    #[allow(clippy::disallowed_methods)] // the tokio glue is where wall time enters the media core
+    pub fn start() -> Self {
+        GlueClock {
+            origin: Instant::now(),
+        }
+    }
+
+    /// Time since the start.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// The instant at `d` after the start.
+    pub fn at(&self, d: Duration) -> Instant {
+        self.origin + d
+    }
+
+    /// A timer firing at `d` after the start.
+    #[allow(clippy::disallowed_methods)] // the glue owns the timers of the sans-IO cores
+    pub fn sleep_until(&self, d: Duration) -> tokio::time::Sleep {
+        tokio::time::sleep_until(self.at(d).into())
+    }
+}
+
+/// Hands out RTP/RTCP port pairs (even RTP port, RTCP on the next) from a range.
+#[derive(Debug)]
+pub struct PortAllocator {
+    ip: IpAddr,
+    range: RangeInclusive<u16>,
+    next: Mutex<u16>,
+}
+
+impl PortAllocator {
+    /// An allocator binding `ip` within `range`.
+    pub fn new(ip: IpAddr, range: RangeInclusive<u16>) -> Self {
+        let start = *range.start() + (*range.start() & 1);
+        PortAllocator {
+            ip,
+            range,
+            next: Mutex::new(start),
+        }
+    }
+
+    fn candidate(&self) -> u16 {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let p = *next;
+        let mut n = p.wrapping_add(2);
+        if n < *self.range.start() || n >= *self.range.end() {
+            n = *self.range.start() + (*self.range.start() & 1);
+        }
+        *next = n;
+        p
+    }
+
+    /// Binds an RTP socket and its RTCP companion, skipping ports in use.
+    pub async fn bind_pair(&self) -> Result<(UdpSocket, UdpSocket)> {
+        let span = (usize::from(*self.range.end()) + 1)
+            .saturating_sub(usize::from(*self.range.start()))
+            / 2;
+        for _ in 0..span.max(1) {
+            let port = self.candidate();
+            let Some(rtcp_port) = port.checked_add(1) else {
+                continue;
+            };
+            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, port)).await else {
+                continue;
+            };
+            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(self.ip, rtcp_port)).await else {
+                continue;
+            };
+            return Ok((rtp, rtcp));
+        }
+        Err(MediaError::Config {
+            field: "port range",
+            detail: format!("no free RTP/RTCP pair in {:?} on {}", self.range, self.ip),
+        })
+    }
+
+    /// Binds one socket (for relays that do not terminate RTCP).
+    pub async fn bind_one(&self) -> Result<UdpSocket> {
+        let span =
+            (usize::from(*self.range.end()) + 1).saturating_sub(usize::from(*self.range.start()));
+        for _ in 0..span.max(1) {
+            let port = self.candidate();
+            if let Ok(s) = UdpSocket::bind(SocketAddr::new(self.ip, port)).await {
+                return Ok(s);
+            }
+        }
+        Err(MediaError::Config {
+            field: "port range",
+            detail: format!("no free port in {:?} on {}", self.range, self.ip),
+        })
+    }
+}
+
+/// One leg of a relayed call: the socket facing the leg and where the leg is.
+#[derive(Debug)]
+pub struct RelayLeg {
+    /// Our socket facing this leg.
+    pub socket: UdpSocket,
+    /// The leg's address from signalling (updated by latching).
+    pub remote: Option<SocketAddr>,
+}
+
+/// Relay options.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Symmetric RTP: send to wherever the leg's packets come from (NAT).
+    pub latch: bool,
+    /// End the relay after this long without packets from either leg.
+    pub media_timeout: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        RelayOptions {
+            latch: true,
+            media_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why and how a relay ended.
+#[derive(Debug, Clone, Default)]
+pub struct RelayReport {
+    /// Packets forwarded A→B and B→A.
+    pub forwarded: [u64; 2],
+    /// Datagrams dropped (malformed, unknown payload type, no destination yet).
+    pub dropped: u64,
+    /// True if it ended by media timeout.
+    pub timed_out: bool,
+}
+
+/// Runs a two-leg relay until `stop` turns true or media times out.
+pub async fn run_relay(
+    mut bridge: Bridge,
+    a: RelayLeg,
+    b: RelayLeg,
+    opts: RelayOptions,
+    mut stop: watch::Receiver<bool>,
+) -> RelayReport {
+    let clock = GlueClock::start();
+    let mut remotes = [a.remote, b.remote];
+    let socks = [a.socket, b.socket];
+    let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let mut out = Vec::with_capacity(2048);
+    let mut report = RelayReport::default();
+    let mut last_rx = clock.now();
+    let timeout = clock.sleep_until(last_rx + opts.media_timeout);
+    tokio::pin!(timeout);
+    loop {
+        let (side, n, from) = tokio::select! {
+            r = socks[0].recv_from(&mut buf_a) => match r { Ok((n, f)) => (Side::A, n, f), Err(_) => { report.dropped += 1; continue } },
+            r = socks[1].recv_from(&mut buf_b) => match r { Ok((n, f)) => (Side::B, n, f), Err(_) => { report.dropped += 1; continue } },
+            _ = stop.changed() => if *stop.borrow() { break } else { continue },
+            _ = &mut timeout => { report.timed_out = true; break }
+        };
+        let now = clock.now();
+        last_rx = now;
+        timeout
+            .as_mut()
+            .reset(clock.at(last_rx + opts.media_timeout).into());
+        let (i, data) = match side {
+            Side::A => (0, &buf_a[..n]),
+            Side::B => (1, &buf_b[..n]),
+        };
+        match bridge.relay(side, data, now, &mut out) {
+            Ok(RelayOutcome::Forwarded) => {
+                if opts.latch && remotes[i] != Some(from) {
+                    tracing::debug!(leg = ?side, %from, "latching to RTP source");
+                    remotes[i] = Some(from);
+                }
+                let j = 1 - i;
+                match remotes[j] {
+                    Some(dst) => {
+                        if socks[j].send_to(&out, dst).await.is_ok() {
+                            report.forwarded[i] += 1;
+                        } else {
+                            report.dropped += 1;
+                        }
+                    }
+                    None => report.dropped += 1,
+                }
+            }
+            Ok(_) | Err(_) => report.dropped += 1,
+        }
+    }
+    report
+}
+
+/// Settings of a [`MediaSession`].
+#[derive(Debug, Clone)]
+pub struct MediaSessionConfig {
+    /// The endpoint core's settings.
+    pub endpoint: EndpointConfig,
+    /// The far end's RTP address from signalling, if known.
+    pub remote: Option<SocketAddr>,
+    /// Symmetric RTP (latch to the source of received packets).
+    pub latch: bool,
+    /// Deliver received audio frames as [`SessionEvent::Audio`].
+    pub deliver_audio: bool,
+    /// Send silence when nothing is playing (keeps NAT bindings and the far end's
+    /// jitter buffer alive).
+    pub send_silence: bool,
+}
+
+impl Default for MediaSessionConfig {
+    fn default() -> Self {
+        MediaSessionConfig {
+            endpoint: EndpointConfig::default(),
+            remote: None,
+            latch: true,
+            deliver_audio: true,
+            send_silence: true,
+        }
+    }
+}
+
+/// What the owner asks a session to do.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionCommand {
+    /// Queue audio (8 kHz linear) to play after what is already queued.
+    Play(Vec<i16>),
+    /// Stop playing and drop the queue (barge-in).
+    StopPlayback,
+    /// Send RFC 4733 digits (100 ms each).
+    Digits(String),
+    /// End the session (sends RTCP BYE).
+    Hangup,
+}
+
+/// What a session reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// 20 ms of received audio (after the jitter buffer), with how it was produced.
+    Audio(Vec<i16>, FrameKind),
+    /// An event from the endpoint core (digits, reports, timeout, BYE).
+    Endpoint(EndpointEvent),
+    /// The play queue ran empty.
+    PlaybackDone,
+    /// The session ended; final figures.
+    Ended(EndpointStats),
+}
+
+/// A running media session on a UDP port pair.
+#[derive(Debug)]
+pub struct MediaSession {
+    local_rtp: SocketAddr,
+    cmds: mpsc::UnboundedSender<SessionCommand>,
+    events: mpsc::UnboundedReceiver<SessionEvent>,
+}
+
+impl MediaSession {
+    /// Binds a port pair and starts the session task.
+    pub async fn start(ports: &PortAllocator, cfg: MediaSessionConfig) -> Result<MediaSession> {
+        let (rtp, rtcp) = ports.bind_pair().await?;
+        let local_rtp = rtp.local_addr()?;
+        let endpoint = MediaEndpoint::new(cfg.endpoint.clone())?;
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        tokio::spawn(session_task(endpoint, rtp, rtcp, cfg, cmd_rx, ev_tx));
+        Ok(MediaSession {
+            local_rtp,
+            cmds: cmd_tx,
+            events: ev_rx,
+        })
+    }
+
+    /// Our RTP address (for the SDP).
+    pub fn local_rtp(&self) -> SocketAddr {
+        self.local_rtp
+    }
+
+    /// Sends a command; false if the session has ended.
+    pub fn command(&self, cmd: SessionCommand) -> bool {
+        self.cmds.send(cmd).is_ok()
+    }
+
+    /// The next event; `None` after [`SessionEvent::Ended`].
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.recv().await
+    }
+}
+
+async fn session_task(
+    mut ep: MediaEndpoint,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    cfg: MediaSessionConfig,
+    mut cmds: mpsc::UnboundedReceiver<SessionCommand>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+) {
+    let clock = GlueClock::start();
+    let mut remote = cfg.remote;
+    let mut buf = vec![0u8; 2048];
+    let mut rbuf = vec![0u8; 2048];
+    let mut wire = Vec::with_capacity(256);
+    let mut frame = Vec::with_capacity(160);
+    let mut queue: std::collections::VecDeque<i16> = std::collections::VecDeque::new();
+    let mut playing = false;
+    let mut started = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let ended = AtomicBool::new(false);
+    let send_to = |sock: &UdpSocket, data: &[u8], dst: Option<SocketAddr>| {
+        if let Some(d) = dst {
+            // Non-blocking send; a full socket buffer drops the datagram like a network would.
+            let _ = sock.try_send_to(data, d);
+        }
+    };
+    let rtcp_dst =
+        |r: Option<SocketAddr>| r.map(|a| SocketAddr::new(a.ip(), a.port().wrapping_add(1)));
+    loop {
+        let timeout = ep.poll_timeout().unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            r = rtp.recv_from(&mut buf) => {
+                let Ok((n, from)) = r else { continue };
+                let now = clock.now();
+                if ep.handle_rtp(&buf[..n], now).is_ok() {
+                    started = true;
+                    if cfg.latch && remote != Some(from) {
+                        tracing::debug!(%from, "latching media session to RTP source");
+                        remote = Some(from);
+                    }
+                }
+            }
+            r = rtcp.recv_from(&mut rbuf) => {
+                if let Ok((n, _)) = r {
+                    let _ = ep.handle_rtcp(&rbuf[..n], clock.now());
+                }
+            }
+            c = cmds.recv() => match c {
+                Some(SessionCommand::Play(pcm)) => { queue.extend(pcm); playing = true; }
+                Some(SessionCommand::StopPlayback) => { queue.clear(); }
+                Some(SessionCommand::Digits(s)) => match parse_digits(&s) {
+                    Ok(ds) => for d in ds { let _ = ep.send_digit(d, 100, clock.now()); },
+                    Err(e) => tracing::warn!(error = %e, "ignoring bad digit string"),
+                },
+                Some(SessionCommand::Hangup) | None => {
+                    if ep.write_bye(&mut wire).is_ok() { send_to(&rtcp, &wire, rtcp_dst(remote)); }
+                    ended.store(true, Ordering::Relaxed);
+                }
+            },
+            _ = tick.tick() => {
+                let now = clock.now();
+                if started {
+                    let kind = ep.pop_frame(&mut frame, now);
+                    if cfg.deliver_audio && events.send(SessionEvent::Audio(frame.clone(), kind)).is_err() {
+                        ended.store(true, Ordering::Relaxed);
+                    }
+                }
+                let out: Vec<i16> = if queue.is_empty() { vec![0; 160] } else { queue.drain(..queue.len().min(160)).collect() };
+                if (playing || cfg.send_silence) && ep.send_frame(&out, now, &mut wire).unwrap_or(false) {
+                    send_to(&rtp, &wire, remote);
+                }
+                if playing && queue.is_empty() {
+                    playing = false;
+                    let _ = events.send(SessionEvent::PlaybackDone);
+                }
+            }
+            _ = clock.sleep_until(timeout) => {
+                ep.handle_timeout(clock.now());
+            }
+        }
+        let now = clock.now();
+        while let Some(t) = ep.poll_transmit(now, &mut wire) {
+            match t {
+                Transmit::Rtp => send_to(&rtp, &wire, remote),
+                Transmit::Rtcp => send_to(&rtcp, &wire, rtcp_dst(remote)),
+            }
+        }
+        while let Some(e) = ep.poll_event() {
+            let _ = events.send(SessionEvent::Endpoint(e));
+        }
+        if ended.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    let _ = events.send(SessionEvent::Ended(ep.stats()));
+}
