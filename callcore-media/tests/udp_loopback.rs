@@ -69,7 +69,7 @@ async fn relay_transcodes_and_latches_over_loopback() {
         got += 1;
         // the agent answers; the relay sends it to where the caller's packets came from
         let mut back = Vec::new();
-        RtpPacket::new(8, seq, u32::from(seq) * 160, 0x5678, &p.payload)
+        RtpPacket::new(8, seq, u32::from(seq) * 160, 0x5678, p.payload)
             .write_to(&mut back)
             .unwrap();
         agent.send_to(&back, bridge_b).await.unwrap();
