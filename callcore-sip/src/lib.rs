@@ -19,5 +19,6 @@ pub mod error;
 pub mod message;
 pub mod session;
 pub mod transaction;
+pub mod ua;
 
 pub use error::Error;

@@ -150,6 +150,14 @@ impl Message {
         );
     }
 
+    /// Replaces the value of the first line of a header (appends when absent).
+    pub fn replace_first_header(&mut self, name: &HeaderName, value: &str) {
+        match self.headers.iter_mut().find(|h| &h.name == name) {
+            Some(h) => h.value = Bytes::copy_from_slice(value.as_bytes()),
+            None => self.push_header(name.clone(), value),
+        }
+    }
+
     /// Removes every line of a header.
     pub fn remove_header(&mut self, name: &HeaderName) {
         self.headers.retain(|h| &h.name != name);

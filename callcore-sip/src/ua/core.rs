@@ -1,0 +1,337 @@
+//! The user agent core: owns the transaction layer and the calls, turns datagrams and
+//! application commands into messages, and reports call events.
+
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::ids::IdGen;
+use crate::message::{
+    AdmissionPolicy, HeaderName, Message, ParseOptions, error_response, lex,
+};
+use crate::session::{Dialog, LocalMedia, NegotiatedAudio, SessionDescription};
+use crate::transaction::{Peer, Timers, TransactionLayer, TransportKind, TxId, TxOutput};
+
+/// Identifies a call (one INVITE dialog) inside a [`UserAgent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallRef(pub u64);
+
+/// Configuration of a user agent.
+#[derive(Debug, Clone)]
+pub struct UaConfig {
+    /// The address we advertise in Via and Contact.
+    pub local_addr: SocketAddr,
+    /// Transport used for requests we originate.
+    pub transport: TransportKind,
+    /// `User-Agent`/`Server` header value.
+    pub user_agent: String,
+    /// Transaction timers.
+    pub timers: Timers,
+    /// Admission checks for requests.
+    pub policy: AdmissionPolicy,
+    /// Maximum message size (513 above).
+    pub max_size: usize,
+}
+
+impl UaConfig {
+    /// Defaults for an address: UDP, RFC 3261 timers, 64 KiB messages.
+    pub fn new(local_addr: SocketAddr) -> Self {
+        UaConfig {
+            local_addr,
+            transport: TransportKind::Udp,
+            user_agent: "callcore".into(),
+            timers: Timers::default(),
+            policy: AdmissionPolicy::default(),
+            max_size: crate::message::DEFAULT_MAX_SIZE,
+        }
+    }
+}
+
+/// What happened to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UaEvent {
+    /// A new inbound call is ringing here; answer, reject or redirect it.
+    IncomingCall {
+        /// The call.
+        call: CallRef,
+        /// From URI.
+        from: String,
+        /// To URI.
+        to: String,
+        /// Request-URI.
+        request_uri: String,
+        /// The SDP offer, if the INVITE had one.
+        offer: Option<SessionDescription>,
+    },
+    /// The caller cancelled before we answered.
+    Cancelled {
+        /// The call.
+        call: CallRef,
+    },
+    /// Our answer was acknowledged (inbound call fully established).
+    Confirmed {
+        /// The call.
+        call: CallRef,
+    },
+    /// Outbound call: the far end rings (180/183).
+    Ringing {
+        /// The call.
+        call: CallRef,
+        /// 180 or 183.
+        status: u16,
+    },
+    /// Outbound call answered.
+    Answered {
+        /// The call.
+        call: CallRef,
+        /// Negotiated audio, when the answer carried SDP.
+        audio: Option<NegotiatedAudio>,
+    },
+    /// Outbound call failed with this status (408 on timeout).
+    Failed {
+        /// The call.
+        call: CallRef,
+        /// Final status.
+        status: u16,
+        /// Contact of a 3xx redirect.
+        redirect: Option<String>,
+    },
+    /// The far end changed the session (re-INVITE/UPDATE), e.g. hold or resume.
+    MediaChanged {
+        /// The call.
+        call: CallRef,
+        /// The new negotiated audio.
+        audio: NegotiatedAudio,
+    },
+    /// The call ended.
+    Ended {
+        /// The call.
+        call: CallRef,
+        /// True when the far end hung up.
+        by_remote: bool,
+    },
+}
+
+/// What the user agent asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UaOutput {
+    /// Send bytes.
+    Transmit {
+        /// Destination.
+        peer: Peer,
+        /// Serialized message.
+        data: Bytes,
+    },
+    /// Report an event to the application.
+    Event(UaEvent),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallState {
+    /// Inbound: ringing, not answered.
+    InboundPending,
+    /// Inbound: 2xx sent, waiting for ACK.
+    InboundAnswered,
+    /// Outbound: INVITE sent.
+    OutboundPending,
+    /// Outbound: CANCEL requested.
+    OutboundCancelling,
+    /// Established.
+    Confirmed,
+    /// BYE sent, waiting for its answer.
+    Terminating,
+    /// Over.
+    Ended,
+}
+
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) state: CallState,
+    pub(crate) peer: Peer,
+    pub(crate) invite: Message,
+    pub(crate) invite_tx: Option<TxId>,
+    pub(crate) local_tag: String,
+    pub(crate) dialog: Option<Dialog>,
+    pub(crate) local_media: Option<LocalMedia>,
+    pub(crate) offer: Option<SessionDescription>,
+    pub(crate) sdp_version: u64,
+}
+
+/// A SIP user agent (UAS + UAC) as a sans-IO state machine.
+#[derive(Debug)]
+pub struct UserAgent {
+    pub(crate) config: UaConfig,
+    pub(crate) layer: TransactionLayer,
+    pub(crate) ids: IdGen,
+    pub(crate) next_call: u64,
+    pub(crate) calls: HashMap<CallRef, Call>,
+    /// (Call-ID, local tag) → call.
+    pub(crate) by_dialog: HashMap<(String, String), CallRef>,
+    pub(crate) by_tx: HashMap<TxId, CallRef>,
+    pub(crate) out: VecDeque<UaOutput>,
+}
+
+impl UserAgent {
+    /// A user agent with ids drawn from `seed`.
+    pub fn new(config: UaConfig, seed: u64) -> Self {
+        UserAgent {
+            layer: TransactionLayer::new(config.timers),
+            config,
+            ids: IdGen::new(seed),
+            next_call: 1,
+            calls: HashMap::new(),
+            by_dialog: HashMap::new(),
+            by_tx: HashMap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &UaConfig {
+        &self.config
+    }
+
+    /// Number of calls not yet ended.
+    pub fn active_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.state != CallState::Ended).count()
+    }
+
+    /// Our Contact value.
+    pub fn contact(&self) -> String {
+        let t = match self.config.transport {
+            TransportKind::Udp => "",
+            TransportKind::Tcp => ";transport=tcp",
+        };
+        format!("<sip:callcore@{}{t}>", self.config.local_addr)
+    }
+
+    /// A Via value with a fresh branch.
+    pub(crate) fn new_via(&mut self) -> String {
+        let branch = self.ids.token();
+        TransactionLayer::via_value(self.config.transport.via_token(), &self.config.local_addr.to_string(), &branch)
+    }
+
+    pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {
+        let r = CallRef(self.next_call);
+        self.next_call += 1;
+        self.calls.insert(r, call);
+        r
+    }
+
+    pub(crate) fn end_call(&mut self, call: CallRef, by_remote: bool) {
+        if let Some(c) = self.calls.get_mut(&call)
+            && c.state != CallState::Ended
+        {
+            c.state = CallState::Ended;
+            self.emit(UaEvent::Ended { call, by_remote });
+        }
+        self.reap(call);
+    }
+
+    /// Forgets an ended call (transactions absorb any late retransmission).
+    pub(crate) fn reap(&mut self, call: CallRef) {
+        if let Some(c) = self.calls.remove(&call) {
+            let cid = c.invite.call_id().unwrap_or("").to_owned();
+            self.by_dialog.remove(&(cid, c.local_tag));
+        }
+    }
+
+    /// A datagram (or stream frame) arrived from `peer`.
+    pub fn handle_datagram(&mut self, data: Bytes, peer: Peer, now: Duration) {
+        let opts = ParseOptions { max_size: self.config.max_size, datagram: peer.transport == TransportKind::Udp };
+        let mut msg = match Message::parse_with(data.clone(), opts) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(fault = %e, peer = %peer.addr, "rejected SIP message");
+                let tag = self.ids.token();
+                if let Some(resp) = error_response(&data, &e, &tag) {
+                    self.layer.transmit(peer, &resp);
+                }
+                self.pump(now);
+                return;
+            }
+        };
+        if msg.is_request() {
+            if msg.method() != Some(&crate::message::Method::Ack)
+                && let Err(e) = self.config.policy.admit(&msg)
+            {
+                let tag = self.ids.token();
+                if let Some(resp) = error_response(&data, &e, &tag) {
+                    self.layer.transmit(peer, &resp);
+                }
+                self.pump(now);
+                return;
+            }
+            stamp_received(&mut msg, peer);
+        }
+        self.layer.handle_message(msg, peer, now);
+        self.pump(now);
+    }
+
+    /// Fires due timers.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.layer.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// When to call [`UserAgent::handle_timeout`] next.
+    pub fn poll_timeout(&mut self) -> Option<Duration> {
+        self.layer.poll_timeout()
+    }
+
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<UaOutput> {
+        self.out.pop_front()
+    }
+
+    pub(crate) fn emit(&mut self, ev: UaEvent) {
+        self.out.push_back(UaOutput::Event(ev));
+    }
+
+    /// Routes transaction-layer outputs to the call logic until none is left.
+    pub(crate) fn pump(&mut self, now: Duration) {
+        while let Some(o) = self.layer.poll_output() {
+            match o {
+                TxOutput::Transmit { peer, data } => self.out.push_back(UaOutput::Transmit { peer, data }),
+                TxOutput::Request { tx, msg, peer } => self.on_request(tx, msg, peer, now),
+                TxOutput::Ack { msg, .. } => self.on_ack(&msg),
+                TxOutput::Cancelled { invite } => self.on_cancelled(invite),
+                TxOutput::Response { tx, msg } => self.on_response(tx, msg, now),
+                TxOutput::StrayResponse { msg, peer } => self.on_stray_response(&msg, peer),
+                TxOutput::Timeout { tx } => self.on_tx_timeout(tx, now),
+                TxOutput::Terminated { tx } => {
+                    self.by_tx.remove(&tx);
+                }
+            }
+        }
+    }
+}
+
+/// Adds `received`/`rport` to the top Via of a request from `peer` (RFC 3261 §18.2.1,
+/// RFC 3581).
+fn stamp_received(msg: &mut Message, peer: Peer) {
+    let Ok(via) = msg.top_via() else { return };
+    let ip = peer.addr.ip().to_string();
+    let host = via.host().trim_start_matches('[').trim_end_matches(']');
+    let wants_rport = via.rport().is_some();
+    if host == ip && !wants_rport {
+        return;
+    }
+    let Some(line) = msg.header(&HeaderName::Via) else { return };
+    let first = lex::split_outside(line, b',').and_then(|mut s| s.next()).unwrap_or(line);
+    let rest = &line[first.len()..];
+    let mut stamped = lex::trim_lws(first).to_owned();
+    if wants_rport {
+        stamped = stamped
+            .split(';')
+            .filter(|p| !lex::trim_lws(p).eq_ignore_ascii_case("rport"))
+            .collect::<Vec<_>>()
+            .join(";");
+        stamped.push_str(&format!(";rport={}", peer.addr.port()));
+    }
+    stamped.push_str(&format!(";received={ip}"));
+    let new_line = format!("{stamped}{rest}");
+    msg.replace_first_header(&HeaderName::Via, &new_line);
+}

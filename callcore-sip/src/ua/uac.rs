@@ -1,0 +1,225 @@
+//! Outbound side: placing calls, provisional/final responses, the 2xx ACK, CANCEL,
+//! hang-up by BYE, hold and resume by re-INVITE, transaction timeouts.
+
+use bytes::Bytes;
+use std::time::Duration;
+
+use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
+use crate::Error;
+use crate::message::{HeaderName, Message, Method};
+use crate::session::{Dialog, Direction, LocalMedia, SessionDescription, create_offer, process_answer};
+use crate::transaction::{Peer, TxId};
+
+impl UserAgent {
+    /// Places a call to `target` (a SIP URI) through `peer`, presenting `from` (a SIP
+    /// URI) and offering `local` media.
+    pub fn place_call(&mut self, target: &str, peer: Peer, from: &str, local: LocalMedia, now: Duration) -> Result<CallRef, Error> {
+        let local_tag = self.ids.token();
+        let call_id = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
+        let via = self.new_via();
+        let offer = create_offer(&local, 1);
+        let mut invite = Message::request(Method::Invite, target);
+        invite.push_header(HeaderName::Via, &via);
+        invite.push_header(HeaderName::MaxForwards, "70");
+        invite.push_header(HeaderName::From, &format!("<{from}>;tag={local_tag}"));
+        invite.push_header(HeaderName::To, &format!("<{target}>"));
+        invite.push_header(HeaderName::CallId, &call_id);
+        invite.push_header(HeaderName::CSeq, "1 INVITE");
+        invite.push_header(HeaderName::Contact, &self.contact());
+        invite.push_header(HeaderName::Allow, super::uas::ALLOW);
+        invite.push_header(HeaderName::Supported, "replaces, timer");
+        invite.push_header(HeaderName::UserAgent, &self.config.user_agent.clone());
+        invite.set_body("application/sdp", Bytes::from(offer.to_body()));
+        // Validate what we built before it leaves (bad target URIs fail here).
+        let invite = Message::parse(invite.to_bytes())?;
+        let tx = self.layer.send_request(invite.clone(), peer, now)?;
+        let call = self.alloc_call(Call {
+            state: CallState::OutboundPending,
+            peer,
+            invite,
+            invite_tx: Some(tx),
+            local_tag: local_tag.clone(),
+            dialog: None,
+            local_media: Some(local),
+            offer: Some(offer),
+            sdp_version: 1,
+        });
+        self.by_tx.insert(tx, call);
+        self.by_dialog.insert((call_id, local_tag), call);
+        self.pump(now);
+        Ok(call)
+    }
+
+    pub(crate) fn on_response(&mut self, tx: TxId, resp: Message, now: Duration) {
+        let Some(&call) = self.by_tx.get(&tx) else { return };
+        let Some(code) = resp.status() else { return };
+        let is_invite = resp.cseq().map(|c| c.method == Method::Invite).unwrap_or(false);
+        let state = self.calls.get(&call).map(|c| c.state);
+        if !is_invite {
+            // BYE / re-INVITE-less requests: a final answer to our BYE ends the call.
+            if state == Some(CallState::Terminating) && code >= 200 {
+                self.end_call(call, false);
+            }
+            return;
+        }
+        let invite_tx = self.calls.get(&call).and_then(|c| c.invite_tx);
+        if invite_tx != Some(tx) {
+            // Answer to our re-INVITE (hold/resume).
+            if (200..300).contains(&code) {
+                self.ack_2xx(call, &resp);
+                self.apply_answer(call, &resp);
+            }
+            return;
+        }
+        match code {
+            100 => {}
+            101..=199 => {
+                let contact = self.contact();
+                if resp.to().ok().and_then(|t| t.tag()).is_some()
+                    && let Some(c) = self.calls.get_mut(&call)
+                    && c.dialog.is_none()
+                {
+                    c.dialog = Dialog::new_uac(&c.invite, &resp, &contact).ok();
+                }
+                self.emit(UaEvent::Ringing { call, status: code });
+            }
+            200..=299 => {
+                let first = self.calls.get(&call).is_some_and(|c| !matches!(c.state, CallState::Confirmed | CallState::Terminating | CallState::Ended));
+                let contact = self.contact();
+                if let Some(c) = self.calls.get_mut(&call) {
+                    match &mut c.dialog {
+                        Some(d) if d.id.remote_tag == resp.to().ok().and_then(|t| t.tag()).unwrap_or("") => d.on_2xx(&resp),
+                        _ => c.dialog = Dialog::new_uac(&c.invite, &resp, &contact).ok(),
+                    }
+                }
+                self.ack_2xx(call, &resp);
+                if !first {
+                    return;
+                }
+                let cancelling = state == Some(CallState::OutboundCancelling);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::Confirmed;
+                }
+                if cancelling {
+                    // The 2xx crossed our CANCEL: end the call properly.
+                    let _ = self.hangup(call, now);
+                    return;
+                }
+                let audio = self.apply_answer(call, &resp);
+                self.emit(UaEvent::Answered { call, audio });
+            }
+            _ => {
+                let redirect = (300..400)
+                    .contains(&code)
+                    .then(|| resp.contact().ok().flatten().map(|c| c.uri().to_string()))
+                    .flatten();
+                if state != Some(CallState::Ended) {
+                    self.emit(UaEvent::Failed { call, status: code, redirect });
+                }
+                self.reap(call);
+            }
+        }
+    }
+
+    fn apply_answer(&mut self, call: CallRef, resp: &Message) -> Option<crate::session::NegotiatedAudio> {
+        let c = self.calls.get(&call)?;
+        let offer = c.offer.as_ref()?;
+        if resp.body().is_empty() {
+            return None;
+        }
+        let answer = SessionDescription::parse(resp.body()).ok()?;
+        process_answer(offer, &answer).ok()
+    }
+
+    fn ack_2xx(&mut self, call: CallRef, resp: &Message) {
+        let via = self.new_via();
+        let seq = resp.cseq().map(|c| c.seq).unwrap_or(1);
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let peer = c.peer;
+        let Some(d) = c.dialog.as_mut() else { return };
+        let ack = d.ack(seq, &via);
+        self.layer.transmit(peer, &ack);
+    }
+
+    /// A 2xx retransmission outside its transaction: ACK it again (RFC 6026 §8.4).
+    pub(crate) fn on_stray_response(&mut self, resp: &Message, _peer: crate::transaction::Peer) {
+        let is_invite_2xx = resp.status().is_some_and(|c| (200..300).contains(&c))
+            && resp.cseq().map(|c| c.method == Method::Invite).unwrap_or(false);
+        if is_invite_2xx && let Some(call) = self.find_dialog_call(resp) {
+            self.ack_2xx(call, resp);
+        }
+    }
+
+    pub(crate) fn on_tx_timeout(&mut self, tx: TxId, now: Duration) {
+        let Some(&call) = self.by_tx.get(&tx) else { return };
+        let Some(c) = self.calls.get(&call) else { return };
+        let is_invite_tx = c.invite_tx == Some(tx);
+        match c.state {
+            CallState::OutboundPending | CallState::OutboundCancelling if is_invite_tx => {
+                self.emit(UaEvent::Failed { call, status: 408, redirect: None });
+                self.reap(call);
+            }
+            // Our 2xx was never acknowledged (Timer L): end the call with a BYE.
+            CallState::InboundAnswered if is_invite_tx => {
+                let _ = self.hangup(call, now);
+            }
+            CallState::Terminating => self.end_call(call, false),
+            _ => {}
+        }
+    }
+
+    /// Ends a call however far it got: CANCEL (outbound, unanswered), 480 (inbound,
+    /// unanswered) or BYE (established).
+    pub fn hangup(&mut self, call: CallRef, now: Duration) -> Result<(), Error> {
+        let state = self.calls.get(&call).map(|c| c.state).ok_or(Error::State("no such call"))?;
+        match state {
+            CallState::InboundPending => self.reject(call, 480, now),
+            CallState::OutboundPending => {
+                let tx = self.calls.get(&call).and_then(|c| c.invite_tx).ok_or(Error::State("no INVITE"))?;
+                let ctx = self.layer.cancel(tx, now)?;
+                self.by_tx.insert(ctx, call);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::OutboundCancelling;
+                }
+                self.pump(now);
+                Ok(())
+            }
+            CallState::InboundAnswered | CallState::Confirmed => {
+                let via = self.new_via();
+                let c = self.calls.get_mut(&call).ok_or(Error::State("no such call"))?;
+                let peer = c.peer;
+                let d = c.dialog.as_mut().ok_or(Error::State("no dialog"))?;
+                let bye = d.request(Method::Bye, &via);
+                c.state = CallState::Terminating;
+                let tx = self.layer.send_request(bye, peer, now)?;
+                self.by_tx.insert(tx, call);
+                self.pump(now);
+                Ok(())
+            }
+            CallState::OutboundCancelling | CallState::Terminating | CallState::Ended => Ok(()),
+        }
+    }
+
+    /// Puts the far end on hold (re-INVITE with `sendonly`) or resumes (`sendrecv`).
+    pub fn set_hold(&mut self, call: CallRef, hold: bool, now: Duration) -> Result<(), Error> {
+        let via = self.new_via();
+        let c = self.calls.get_mut(&call).ok_or(Error::State("no such call"))?;
+        if c.state != CallState::Confirmed {
+            return Err(Error::State("call not established"));
+        }
+        let mut local: LocalMedia = c.local_media.clone().ok_or(Error::State("no local media"))?;
+        local.direction = if hold { Direction::SendOnly } else { Direction::SendRecv };
+        c.sdp_version += 1;
+        let offer = create_offer(&local, c.sdp_version);
+        c.local_media = Some(local);
+        let peer = c.peer;
+        let d = c.dialog.as_mut().ok_or(Error::State("no dialog"))?;
+        let mut reinvite = d.request(Method::Invite, &via);
+        reinvite.set_body("application/sdp", Bytes::from(offer.to_body()));
+        c.offer = Some(offer);
+        let tx = self.layer.send_request(reinvite, peer, now)?;
+        self.by_tx.insert(tx, call);
+        self.pump(now);
+        Ok(())
+    }
+}

@@ -1,0 +1,262 @@
+//! Inbound side: new calls, answer/reject/redirect, in-dialog requests from the peer
+//! (ACK, BYE, re-INVITE/UPDATE hold and resume), OPTIONS and unsupported methods.
+
+use bytes::Bytes;
+use std::time::Duration;
+
+use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
+use crate::Error;
+use crate::message::{HeaderName, Message, Method, ResponseSpec};
+use crate::session::{
+    Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision, answer_offer,
+};
+use crate::transaction::{Peer, TxId};
+
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
+
+fn sdp_of(msg: &Message) -> Result<Option<SessionDescription>, Error> {
+    if msg.body().is_empty() {
+        return Ok(None);
+    }
+    match msg.content_type()? {
+        Some(ct) if ct.is("application", "sdp") => SessionDescription::parse(msg.body()).map(Some),
+        _ => Ok(None),
+    }
+}
+
+impl UserAgent {
+    fn respond(&mut self, tx: TxId, req: &Message, spec: ResponseSpec, now: Duration) {
+        let spec = spec.header(HeaderName::Server, &self.config.user_agent.clone());
+        let resp = req.build_response(spec);
+        if let Err(e) = self.layer.send_response(tx, &resp, now) {
+            tracing::debug!(error = %e, "response not sent");
+        }
+    }
+
+    pub(crate) fn on_request(&mut self, tx: TxId, req: Message, peer: Peer, now: Duration) {
+        let method = req.method().cloned().unwrap_or(Method::Options);
+        let in_dialog = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
+        match (method, in_dialog) {
+            (Method::Invite, None) => self.on_new_invite(tx, req, peer, now),
+            (Method::Options, None) => {
+                let spec = ResponseSpec::code(200)
+                    .to_tag(&self.ids.token())
+                    .header(HeaderName::Allow, ALLOW)
+                    .header(HeaderName::Accept, "application/sdp")
+                    .header(HeaderName::Supported, "replaces, timer");
+                self.respond(tx, &req, spec, now);
+            }
+            (m, Some(tag)) => self.on_in_dialog(tx, req, m, &tag, now),
+            (Method::Bye | Method::Update | Method::Info | Method::Notify | Method::Refer, None) => {
+                let tag = self.ids.token();
+                self.respond(tx, &req, ResponseSpec::code(481).to_tag(&tag), now);
+            }
+            (Method::Other(_), None) => {
+                let tag = self.ids.token();
+                self.respond(tx, &req, ResponseSpec::code(501).to_tag(&tag).header(HeaderName::Allow, ALLOW), now);
+            }
+            (_, None) => {
+                let tag = self.ids.token();
+                self.respond(tx, &req, ResponseSpec::code(405).to_tag(&tag).header(HeaderName::Allow, ALLOW), now);
+            }
+        }
+    }
+
+    fn on_new_invite(&mut self, tx: TxId, req: Message, peer: Peer, now: Duration) {
+        let local_tag = self.ids.token();
+        let offer = match sdp_of(&req) {
+            Ok(o) => o,
+            Err(e) => {
+                let spec = ResponseSpec::new(400, &format!("Bad SDP: {e}")).to_tag(&local_tag);
+                self.respond(tx, &req, spec, now);
+                return;
+            }
+        };
+        if SessionTimer::negotiate_uas(&req) == TimerDecision::TooSmall {
+            let spec = ResponseSpec::code(422).to_tag(&local_tag).header(HeaderName::MinSe, &crate::session::MIN_SE.to_string());
+            self.respond(tx, &req, spec, now);
+            return;
+        }
+        if req.contact().ok().flatten().is_none() {
+            let spec = ResponseSpec::new(400, "Missing Contact header").to_tag(&local_tag);
+            self.respond(tx, &req, spec, now);
+            return;
+        }
+        let from = req.from().map(|f| f.uri().to_string()).unwrap_or_default();
+        let to = req.to().map(|t| t.uri().to_string()).unwrap_or_default();
+        let request_uri = req.request_uri_str().unwrap_or("").to_owned();
+        let call_id = req.call_id().unwrap_or("").to_owned();
+        let call = self.alloc_call(Call {
+            state: CallState::InboundPending,
+            peer,
+            invite: req,
+            invite_tx: Some(tx),
+            local_tag: local_tag.clone(),
+            dialog: None,
+            local_media: None,
+            offer: offer.clone(),
+            sdp_version: 1,
+        });
+        self.by_tx.insert(tx, call);
+        self.by_dialog.insert((call_id, local_tag), call);
+        tracing::debug!(call = call.0, "inbound call");
+        self.emit(UaEvent::IncomingCall { call, from, to, request_uri, offer });
+    }
+
+    fn pending_inbound(&self, call: CallRef) -> Result<(TxId, Message, String), Error> {
+        let c = self.calls.get(&call).ok_or(Error::State("no such call"))?;
+        if c.state != CallState::InboundPending {
+            return Err(Error::State("call is not a pending inbound call"));
+        }
+        let tx = c.invite_tx.ok_or(Error::State("no INVITE transaction"))?;
+        Ok((tx, c.invite.clone(), c.local_tag.clone()))
+    }
+
+    /// Sends 180 Ringing (or 183 with `early_media`) for an inbound call.
+    pub fn ring(&mut self, call: CallRef, now: Duration) -> Result<(), Error> {
+        let (tx, invite, tag) = self.pending_inbound(call)?;
+        let spec = ResponseSpec::code(180).to_tag(&tag).header(HeaderName::Contact, &self.contact());
+        self.respond(tx, &invite, spec, now);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Answers an inbound call with 200 OK and an SDP answer built from `local`. Fails
+    /// (and answers 488) when no codec is common.
+    pub fn answer(&mut self, call: CallRef, local: LocalMedia, now: Duration) -> Result<Option<NegotiatedAudio>, Error> {
+        let (tx, invite, tag) = self.pending_inbound(call)?;
+        let offer = self.calls.get(&call).and_then(|c| c.offer.clone());
+        let mut spec = ResponseSpec::code(200)
+            .to_tag(&tag)
+            .header(HeaderName::Contact, &self.contact())
+            .header(HeaderName::Allow, ALLOW)
+            .header(HeaderName::Supported, "replaces, timer");
+        let mut negotiated = None;
+        let body = match &offer {
+            Some(o) => match answer_offer(o, &local, 1) {
+                Ok((sdp, neg)) => {
+                    negotiated = Some(neg);
+                    sdp
+                }
+                Err(e) => {
+                    self.respond(tx, &invite, ResponseSpec::code(488).to_tag(&tag), now);
+                    self.end_call(call, false);
+                    return Err(e);
+                }
+            },
+            None => crate::session::create_offer(&local, 1),
+        };
+        spec = spec.body("application/sdp", Bytes::from(body.to_body()));
+        let mut resp = invite.build_response(spec);
+        if let TimerDecision::Use(t) = SessionTimer::negotiate_uas(&invite) {
+            let supports = invite.supported().iter().any(|s| s.eq_ignore_ascii_case("timer"));
+            t.decorate_2xx(&mut resp, supports);
+        }
+        self.layer.send_response(tx, &resp, now)?;
+        let dialog = Dialog::new_uas(&invite, &tag, &self.contact(), true)?;
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::InboundAnswered;
+            c.dialog = Some(dialog);
+            c.local_media = Some(local);
+        }
+        self.pump(now);
+        Ok(negotiated)
+    }
+
+    /// Rejects an inbound call with a final status (486 busy, 603 decline, 480...).
+    pub fn reject(&mut self, call: CallRef, status: u16, now: Duration) -> Result<(), Error> {
+        let (tx, invite, tag) = self.pending_inbound(call)?;
+        self.respond(tx, &invite, ResponseSpec::code(status).to_tag(&tag), now);
+        self.end_call(call, false);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Redirects an inbound call (302 with the given Contact URIs).
+    pub fn redirect(&mut self, call: CallRef, targets: &[&str], now: Duration) -> Result<(), Error> {
+        let (tx, invite, tag) = self.pending_inbound(call)?;
+        let contacts: Vec<String> = targets.iter().map(|t| format!("<{t}>")).collect();
+        let spec = ResponseSpec::code(302).to_tag(&tag).header(HeaderName::Contact, &contacts.join(", "));
+        self.respond(tx, &invite, spec, now);
+        self.end_call(call, false);
+        self.pump(now);
+        Ok(())
+    }
+
+    pub(crate) fn on_ack(&mut self, ack: &Message) {
+        let Some(call) = self.find_dialog_call(ack) else { return };
+        if let Some(c) = self.calls.get_mut(&call)
+            && c.state == CallState::InboundAnswered
+        {
+            c.state = CallState::Confirmed;
+            self.emit(UaEvent::Confirmed { call });
+        }
+    }
+
+    pub(crate) fn on_cancelled(&mut self, invite: TxId) {
+        if let Some(&call) = self.by_tx.get(&invite) {
+            self.emit(UaEvent::Cancelled { call });
+            self.end_call(call, true);
+        }
+    }
+
+    pub(crate) fn find_dialog_call(&self, msg: &Message) -> Option<CallRef> {
+        let cid = msg.call_id().ok()?.to_owned();
+        let local = if msg.is_request() { msg.to().ok()?.tag()? } else { msg.from().ok()?.tag()? };
+        self.by_dialog.get(&(cid, local.to_owned())).copied()
+    }
+
+    fn on_in_dialog(&mut self, tx: TxId, req: Message, method: Method, _tag: &str, now: Duration) {
+        let Some(call) = self.find_dialog_call(&req) else {
+            self.respond(tx, &req, ResponseSpec::code(481), now);
+            return;
+        };
+        let check = match self.calls.get_mut(&call).and_then(|c| c.dialog.as_mut()) {
+            Some(d) => d.on_request(&req),
+            None => Err(crate::session::DialogFault::NoSuchDialog),
+        };
+        if let Err(f) = check {
+            self.respond(tx, &req, ResponseSpec::code(f.status()), now);
+            return;
+        }
+        match method {
+            Method::Bye => {
+                self.respond(tx, &req, ResponseSpec::code(200), now);
+                self.end_call(call, true);
+            }
+            Method::Invite | Method::Update => self.on_session_refresh(call, tx, &req, now),
+            Method::Info | Method::Notify | Method::Options => self.respond(tx, &req, ResponseSpec::code(200), now),
+            _ => self.respond(tx, &req, ResponseSpec::code(405).header(HeaderName::Allow, ALLOW), now),
+        }
+    }
+
+    /// re-INVITE / UPDATE from the peer: answer its offer with our current media
+    /// (hold: they send sendonly, we answer recvonly).
+    fn on_session_refresh(&mut self, call: CallRef, tx: TxId, req: &Message, now: Duration) {
+        let contact = self.contact();
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        let offer = match sdp_of(req) {
+            Ok(o) => o,
+            Err(_) => {
+                self.respond(tx, req, ResponseSpec::new(400, "Bad SDP"), now);
+                return;
+            }
+        };
+        let (Some(offer), Some(local)) = (offer, c.local_media.clone()) else {
+            // No offer (session refresh only): confirm without changing media.
+            self.respond(tx, req, ResponseSpec::code(200).header(HeaderName::Contact, &contact), now);
+            return;
+        };
+        c.sdp_version += 1;
+        match answer_offer(&offer, &local, c.sdp_version) {
+            Ok((answer, audio)) => {
+                let spec = ResponseSpec::code(200)
+                    .header(HeaderName::Contact, &contact)
+                    .body("application/sdp", Bytes::from(answer.to_body()));
+                self.respond(tx, req, spec, now);
+                self.emit(UaEvent::MediaChanged { call, audio });
+            }
+            Err(_) => self.respond(tx, req, ResponseSpec::code(488), now),
+        }
+    }
+}
