@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::ids::IdGen;
-use crate::message::{
-    AdmissionPolicy, HeaderName, Message, ParseOptions, error_response, lex,
-};
+use crate::message::{AdmissionPolicy, HeaderName, Message, ParseOptions, error_response, lex};
 use crate::session::{Dialog, LocalMedia, NegotiatedAudio, SessionDescription};
 use crate::transaction::{Peer, Timers, TransactionLayer, TransportKind, TxId, TxOutput};
 
@@ -195,7 +193,10 @@ impl UserAgent {
 
     /// Number of calls not yet ended.
     pub fn active_calls(&self) -> usize {
-        self.calls.values().filter(|c| c.state != CallState::Ended).count()
+        self.calls
+            .values()
+            .filter(|c| c.state != CallState::Ended)
+            .count()
     }
 
     /// Our Contact value.
@@ -210,7 +211,11 @@ impl UserAgent {
     /// A Via value with a fresh branch.
     pub(crate) fn new_via(&mut self) -> String {
         let branch = self.ids.token();
-        TransactionLayer::via_value(self.config.transport.via_token(), &self.config.local_addr.to_string(), &branch)
+        TransactionLayer::via_value(
+            self.config.transport.via_token(),
+            &self.config.local_addr.to_string(),
+            &branch,
+        )
     }
 
     pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {
@@ -240,13 +245,17 @@ impl UserAgent {
 
     /// A datagram (or stream frame) arrived from `peer`.
     pub fn handle_datagram(&mut self, data: Bytes, peer: Peer, now: Duration) {
-        let opts = ParseOptions { max_size: self.config.max_size, datagram: peer.transport == TransportKind::Udp };
+        let opts = ParseOptions {
+            max_size: self.config.max_size,
+            datagram: peer.transport == TransportKind::Udp,
+        };
         let mut msg = match Message::parse_with(data.clone(), opts) {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(fault = %e, peer = %peer.addr, "rejected SIP message");
                 let tag = self.ids.token();
-                if let Some(resp) = error_response(&data, &e, &tag) {
+                if let Some(mut resp) = error_response(&data, &e, &tag) {
+                    stamp_received(&mut resp, peer);
                     self.layer.transmit(peer, &resp);
                 }
                 self.pump(now);
@@ -258,7 +267,8 @@ impl UserAgent {
                 && let Err(e) = self.config.policy.admit(&msg)
             {
                 let tag = self.ids.token();
-                if let Some(resp) = error_response(&data, &e, &tag) {
+                if let Some(mut resp) = error_response(&data, &e, &tag) {
+                    stamp_received(&mut resp, peer);
                     self.layer.transmit(peer, &resp);
                 }
                 self.pump(now);
@@ -294,7 +304,9 @@ impl UserAgent {
     pub(crate) fn pump(&mut self, now: Duration) {
         while let Some(o) = self.layer.poll_output() {
             match o {
-                TxOutput::Transmit { peer, data } => self.out.push_back(UaOutput::Transmit { peer, data }),
+                TxOutput::Transmit { peer, data } => {
+                    self.out.push_back(UaOutput::Transmit { peer, data })
+                }
                 TxOutput::Request { tx, msg, peer } => self.on_request(tx, msg, peer, now),
                 TxOutput::Ack { msg, .. } => self.on_ack(&msg),
                 TxOutput::Cancelled { invite } => self.on_cancelled(invite),
@@ -319,8 +331,12 @@ fn stamp_received(msg: &mut Message, peer: Peer) {
     if host == ip && !wants_rport {
         return;
     }
-    let Some(line) = msg.header(&HeaderName::Via) else { return };
-    let first = lex::split_outside(line, b',').and_then(|mut s| s.next()).unwrap_or(line);
+    let Some(line) = msg.header(&HeaderName::Via) else {
+        return;
+    };
+    let first = lex::split_outside(line, b',')
+        .and_then(|mut s| s.next())
+        .unwrap_or(line);
     let rest = &line[first.len()..];
     let mut stamped = lex::trim_lws(first).to_owned();
     if wants_rport {

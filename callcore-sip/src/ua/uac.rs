@@ -7,13 +7,22 @@ use std::time::Duration;
 use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
 use crate::Error;
 use crate::message::{HeaderName, Message, Method};
-use crate::session::{Dialog, Direction, LocalMedia, SessionDescription, create_offer, process_answer};
+use crate::session::{
+    Dialog, Direction, LocalMedia, SessionDescription, create_offer, process_answer,
+};
 use crate::transaction::{Peer, TxId};
 
 impl UserAgent {
     /// Places a call to `target` (a SIP URI) through `peer`, presenting `from` (a SIP
     /// URI) and offering `local` media.
-    pub fn place_call(&mut self, target: &str, peer: Peer, from: &str, local: LocalMedia, now: Duration) -> Result<CallRef, Error> {
+    pub fn place_call(
+        &mut self,
+        target: &str,
+        peer: Peer,
+        from: &str,
+        local: LocalMedia,
+        now: Duration,
+    ) -> Result<CallRef, Error> {
         let local_tag = self.ids.token();
         let call_id = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
         let via = self.new_via();
@@ -51,9 +60,14 @@ impl UserAgent {
     }
 
     pub(crate) fn on_response(&mut self, tx: TxId, resp: Message, now: Duration) {
-        let Some(&call) = self.by_tx.get(&tx) else { return };
+        let Some(&call) = self.by_tx.get(&tx) else {
+            return;
+        };
         let Some(code) = resp.status() else { return };
-        let is_invite = resp.cseq().map(|c| c.method == Method::Invite).unwrap_or(false);
+        let is_invite = resp
+            .cseq()
+            .map(|c| c.method == Method::Invite)
+            .unwrap_or(false);
         let state = self.calls.get(&call).map(|c| c.state);
         if !is_invite {
             // BYE / re-INVITE-less requests: a final answer to our BYE ends the call.
@@ -84,11 +98,21 @@ impl UserAgent {
                 self.emit(UaEvent::Ringing { call, status: code });
             }
             200..=299 => {
-                let first = self.calls.get(&call).is_some_and(|c| !matches!(c.state, CallState::Confirmed | CallState::Terminating | CallState::Ended));
+                let first = self.calls.get(&call).is_some_and(|c| {
+                    !matches!(
+                        c.state,
+                        CallState::Confirmed | CallState::Terminating | CallState::Ended
+                    )
+                });
                 let contact = self.contact();
                 if let Some(c) = self.calls.get_mut(&call) {
                     match &mut c.dialog {
-                        Some(d) if d.id.remote_tag == resp.to().ok().and_then(|t| t.tag()).unwrap_or("") => d.on_2xx(&resp),
+                        Some(d)
+                            if d.id.remote_tag
+                                == resp.to().ok().and_then(|t| t.tag()).unwrap_or("") =>
+                        {
+                            d.on_2xx(&resp)
+                        }
                         _ => c.dialog = Dialog::new_uac(&c.invite, &resp, &contact).ok(),
                     }
                 }
@@ -114,14 +138,22 @@ impl UserAgent {
                     .then(|| resp.contact().ok().flatten().map(|c| c.uri().to_string()))
                     .flatten();
                 if state != Some(CallState::Ended) {
-                    self.emit(UaEvent::Failed { call, status: code, redirect });
+                    self.emit(UaEvent::Failed {
+                        call,
+                        status: code,
+                        redirect,
+                    });
                 }
                 self.reap(call);
             }
         }
     }
 
-    fn apply_answer(&mut self, call: CallRef, resp: &Message) -> Option<crate::session::NegotiatedAudio> {
+    fn apply_answer(
+        &mut self,
+        call: CallRef,
+        resp: &Message,
+    ) -> Option<crate::session::NegotiatedAudio> {
         let c = self.calls.get(&call)?;
         let offer = c.offer.as_ref()?;
         if resp.body().is_empty() {
@@ -134,7 +166,9 @@ impl UserAgent {
     fn ack_2xx(&mut self, call: CallRef, resp: &Message) {
         let via = self.new_via();
         let seq = resp.cseq().map(|c| c.seq).unwrap_or(1);
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         let peer = c.peer;
         let Some(d) = c.dialog.as_mut() else { return };
         let ack = d.ack(seq, &via);
@@ -144,19 +178,30 @@ impl UserAgent {
     /// A 2xx retransmission outside its transaction: ACK it again (RFC 6026 §8.4).
     pub(crate) fn on_stray_response(&mut self, resp: &Message, _peer: crate::transaction::Peer) {
         let is_invite_2xx = resp.status().is_some_and(|c| (200..300).contains(&c))
-            && resp.cseq().map(|c| c.method == Method::Invite).unwrap_or(false);
+            && resp
+                .cseq()
+                .map(|c| c.method == Method::Invite)
+                .unwrap_or(false);
         if is_invite_2xx && let Some(call) = self.find_dialog_call(resp) {
             self.ack_2xx(call, resp);
         }
     }
 
     pub(crate) fn on_tx_timeout(&mut self, tx: TxId, now: Duration) {
-        let Some(&call) = self.by_tx.get(&tx) else { return };
-        let Some(c) = self.calls.get(&call) else { return };
+        let Some(&call) = self.by_tx.get(&tx) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         let is_invite_tx = c.invite_tx == Some(tx);
         match c.state {
             CallState::OutboundPending | CallState::OutboundCancelling if is_invite_tx => {
-                self.emit(UaEvent::Failed { call, status: 408, redirect: None });
+                self.emit(UaEvent::Failed {
+                    call,
+                    status: 408,
+                    redirect: None,
+                });
                 self.reap(call);
             }
             // Our 2xx was never acknowledged (Timer L): end the call with a BYE.
@@ -171,11 +216,19 @@ impl UserAgent {
     /// Ends a call however far it got: CANCEL (outbound, unanswered), 480 (inbound,
     /// unanswered) or BYE (established).
     pub fn hangup(&mut self, call: CallRef, now: Duration) -> Result<(), Error> {
-        let state = self.calls.get(&call).map(|c| c.state).ok_or(Error::State("no such call"))?;
+        let state = self
+            .calls
+            .get(&call)
+            .map(|c| c.state)
+            .ok_or(Error::State("no such call"))?;
         match state {
             CallState::InboundPending => self.reject(call, 480, now),
             CallState::OutboundPending => {
-                let tx = self.calls.get(&call).and_then(|c| c.invite_tx).ok_or(Error::State("no INVITE"))?;
+                let tx = self
+                    .calls
+                    .get(&call)
+                    .and_then(|c| c.invite_tx)
+                    .ok_or(Error::State("no INVITE"))?;
                 let ctx = self.layer.cancel(tx, now)?;
                 self.by_tx.insert(ctx, call);
                 if let Some(c) = self.calls.get_mut(&call) {
@@ -186,7 +239,10 @@ impl UserAgent {
             }
             CallState::InboundAnswered | CallState::Confirmed => {
                 let via = self.new_via();
-                let c = self.calls.get_mut(&call).ok_or(Error::State("no such call"))?;
+                let c = self
+                    .calls
+                    .get_mut(&call)
+                    .ok_or(Error::State("no such call"))?;
                 let peer = c.peer;
                 let d = c.dialog.as_mut().ok_or(Error::State("no dialog"))?;
                 let bye = d.request(Method::Bye, &via);
@@ -203,12 +259,22 @@ impl UserAgent {
     /// Puts the far end on hold (re-INVITE with `sendonly`) or resumes (`sendrecv`).
     pub fn set_hold(&mut self, call: CallRef, hold: bool, now: Duration) -> Result<(), Error> {
         let via = self.new_via();
-        let c = self.calls.get_mut(&call).ok_or(Error::State("no such call"))?;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(Error::State("no such call"))?;
         if c.state != CallState::Confirmed {
             return Err(Error::State("call not established"));
         }
-        let mut local: LocalMedia = c.local_media.clone().ok_or(Error::State("no local media"))?;
-        local.direction = if hold { Direction::SendOnly } else { Direction::SendRecv };
+        let mut local: LocalMedia = c
+            .local_media
+            .clone()
+            .ok_or(Error::State("no local media"))?;
+        local.direction = if hold {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
         c.sdp_version += 1;
         let offer = create_offer(&local, c.sdp_version);
         c.local_media = Some(local);

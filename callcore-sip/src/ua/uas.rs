@@ -8,7 +8,8 @@ use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
 use crate::Error;
 use crate::message::{HeaderName, Message, Method, ResponseSpec};
 use crate::session::{
-    Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision, answer_offer,
+    Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision,
+    answer_offer,
 };
 use crate::transaction::{Peer, TxId};
 
@@ -47,17 +48,34 @@ impl UserAgent {
                 self.respond(tx, &req, spec, now);
             }
             (m, Some(tag)) => self.on_in_dialog(tx, req, m, &tag, now),
-            (Method::Bye | Method::Update | Method::Info | Method::Notify | Method::Refer, None) => {
+            (
+                Method::Bye | Method::Update | Method::Info | Method::Notify | Method::Refer,
+                None,
+            ) => {
                 let tag = self.ids.token();
                 self.respond(tx, &req, ResponseSpec::code(481).to_tag(&tag), now);
             }
             (Method::Other(_), None) => {
                 let tag = self.ids.token();
-                self.respond(tx, &req, ResponseSpec::code(501).to_tag(&tag).header(HeaderName::Allow, ALLOW), now);
+                self.respond(
+                    tx,
+                    &req,
+                    ResponseSpec::code(501)
+                        .to_tag(&tag)
+                        .header(HeaderName::Allow, ALLOW),
+                    now,
+                );
             }
             (_, None) => {
                 let tag = self.ids.token();
-                self.respond(tx, &req, ResponseSpec::code(405).to_tag(&tag).header(HeaderName::Allow, ALLOW), now);
+                self.respond(
+                    tx,
+                    &req,
+                    ResponseSpec::code(405)
+                        .to_tag(&tag)
+                        .header(HeaderName::Allow, ALLOW),
+                    now,
+                );
             }
         }
     }
@@ -73,7 +91,9 @@ impl UserAgent {
             }
         };
         if SessionTimer::negotiate_uas(&req) == TimerDecision::TooSmall {
-            let spec = ResponseSpec::code(422).to_tag(&local_tag).header(HeaderName::MinSe, &crate::session::MIN_SE.to_string());
+            let spec = ResponseSpec::code(422)
+                .to_tag(&local_tag)
+                .header(HeaderName::MinSe, &crate::session::MIN_SE.to_string());
             self.respond(tx, &req, spec, now);
             return;
         }
@@ -100,7 +120,13 @@ impl UserAgent {
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
         tracing::debug!(call = call.0, "inbound call");
-        self.emit(UaEvent::IncomingCall { call, from, to, request_uri, offer });
+        self.emit(UaEvent::IncomingCall {
+            call,
+            from,
+            to,
+            request_uri,
+            offer,
+        });
     }
 
     fn pending_inbound(&self, call: CallRef) -> Result<(TxId, Message, String), Error> {
@@ -115,7 +141,9 @@ impl UserAgent {
     /// Sends 180 Ringing (or 183 with `early_media`) for an inbound call.
     pub fn ring(&mut self, call: CallRef, now: Duration) -> Result<(), Error> {
         let (tx, invite, tag) = self.pending_inbound(call)?;
-        let spec = ResponseSpec::code(180).to_tag(&tag).header(HeaderName::Contact, &self.contact());
+        let spec = ResponseSpec::code(180)
+            .to_tag(&tag)
+            .header(HeaderName::Contact, &self.contact());
         self.respond(tx, &invite, spec, now);
         self.pump(now);
         Ok(())
@@ -123,7 +151,12 @@ impl UserAgent {
 
     /// Answers an inbound call with 200 OK and an SDP answer built from `local`. Fails
     /// (and answers 488) when no codec is common.
-    pub fn answer(&mut self, call: CallRef, local: LocalMedia, now: Duration) -> Result<Option<NegotiatedAudio>, Error> {
+    pub fn answer(
+        &mut self,
+        call: CallRef,
+        local: LocalMedia,
+        now: Duration,
+    ) -> Result<Option<NegotiatedAudio>, Error> {
         let (tx, invite, tag) = self.pending_inbound(call)?;
         let offer = self.calls.get(&call).and_then(|c| c.offer.clone());
         let mut spec = ResponseSpec::code(200)
@@ -149,7 +182,10 @@ impl UserAgent {
         spec = spec.body("application/sdp", Bytes::from(body.to_body()));
         let mut resp = invite.build_response(spec);
         if let TimerDecision::Use(t) = SessionTimer::negotiate_uas(&invite) {
-            let supports = invite.supported().iter().any(|s| s.eq_ignore_ascii_case("timer"));
+            let supports = invite
+                .supported()
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case("timer"));
             t.decorate_2xx(&mut resp, supports);
         }
         self.layer.send_response(tx, &resp, now)?;
@@ -173,10 +209,17 @@ impl UserAgent {
     }
 
     /// Redirects an inbound call (302 with the given Contact URIs).
-    pub fn redirect(&mut self, call: CallRef, targets: &[&str], now: Duration) -> Result<(), Error> {
+    pub fn redirect(
+        &mut self,
+        call: CallRef,
+        targets: &[&str],
+        now: Duration,
+    ) -> Result<(), Error> {
         let (tx, invite, tag) = self.pending_inbound(call)?;
         let contacts: Vec<String> = targets.iter().map(|t| format!("<{t}>")).collect();
-        let spec = ResponseSpec::code(302).to_tag(&tag).header(HeaderName::Contact, &contacts.join(", "));
+        let spec = ResponseSpec::code(302)
+            .to_tag(&tag)
+            .header(HeaderName::Contact, &contacts.join(", "));
         self.respond(tx, &invite, spec, now);
         self.end_call(call, false);
         self.pump(now);
@@ -184,7 +227,9 @@ impl UserAgent {
     }
 
     pub(crate) fn on_ack(&mut self, ack: &Message) {
-        let Some(call) = self.find_dialog_call(ack) else { return };
+        let Some(call) = self.find_dialog_call(ack) else {
+            return;
+        };
         if let Some(c) = self.calls.get_mut(&call)
             && c.state == CallState::InboundAnswered
         {
@@ -202,7 +247,11 @@ impl UserAgent {
 
     pub(crate) fn find_dialog_call(&self, msg: &Message) -> Option<CallRef> {
         let cid = msg.call_id().ok()?.to_owned();
-        let local = if msg.is_request() { msg.to().ok()?.tag()? } else { msg.from().ok()?.tag()? };
+        let local = if msg.is_request() {
+            msg.to().ok()?.tag()?
+        } else {
+            msg.from().ok()?.tag()?
+        };
         self.by_dialog.get(&(cid, local.to_owned())).copied()
     }
 
@@ -225,8 +274,15 @@ impl UserAgent {
                 self.end_call(call, true);
             }
             Method::Invite | Method::Update => self.on_session_refresh(call, tx, &req, now),
-            Method::Info | Method::Notify | Method::Options => self.respond(tx, &req, ResponseSpec::code(200), now),
-            _ => self.respond(tx, &req, ResponseSpec::code(405).header(HeaderName::Allow, ALLOW), now),
+            Method::Info | Method::Notify | Method::Options => {
+                self.respond(tx, &req, ResponseSpec::code(200), now)
+            }
+            _ => self.respond(
+                tx,
+                &req,
+                ResponseSpec::code(405).header(HeaderName::Allow, ALLOW),
+                now,
+            ),
         }
     }
 
@@ -234,7 +290,9 @@ impl UserAgent {
     /// (hold: they send sendonly, we answer recvonly).
     fn on_session_refresh(&mut self, call: CallRef, tx: TxId, req: &Message, now: Duration) {
         let contact = self.contact();
-        let Some(c) = self.calls.get_mut(&call) else { return };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
         let offer = match sdp_of(req) {
             Ok(o) => o,
             Err(_) => {
@@ -244,7 +302,12 @@ impl UserAgent {
         };
         let (Some(offer), Some(local)) = (offer, c.local_media.clone()) else {
             // No offer (session refresh only): confirm without changing media.
-            self.respond(tx, req, ResponseSpec::code(200).header(HeaderName::Contact, &contact), now);
+            self.respond(
+                tx,
+                req,
+                ResponseSpec::code(200).header(HeaderName::Contact, &contact),
+                now,
+            );
             return;
         };
         c.sdp_version += 1;

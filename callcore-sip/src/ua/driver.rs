@@ -1,0 +1,325 @@
+//! The tokio driver: owns the UDP socket, the TCP listener and connections, reads the
+//! clock, and feeds the sans-IO [`UserAgent`]. Applications talk to it through a
+//! [`SipHandle`] and receive [`UaEvent`]s on a channel.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use callcore_sip::session::LocalMedia;
+//! use callcore_sip::ua::{UaConfig, UaEvent, driver};
+//! let (sip, mut events) = driver::start(UaConfig::new("127.0.0.1:5080".parse().unwrap()), 7, true).await?;
+//! while let Some(ev) = events.recv().await {
+//!     if let UaEvent::IncomingCall { call, .. } = ev {
+//!         sip.ring(call);
+//!         let media = LocalMedia::g711("127.0.0.1:40000".parse().unwrap(), 1);
+//!         let _ = sip.answer(call, media).await;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+use super::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
+use crate::Error;
+use crate::message::StreamFramer;
+use crate::session::{LocalMedia, NegotiatedAudio};
+use crate::transaction::{Peer, TransportKind};
+
+enum Command {
+    Ring(CallRef),
+    Answer(
+        CallRef,
+        LocalMedia,
+        oneshot::Sender<Result<Option<NegotiatedAudio>, Error>>,
+    ),
+    Reject(CallRef, u16),
+    Redirect(CallRef, Vec<String>),
+    Place {
+        target: String,
+        peer: Peer,
+        from: String,
+        media: LocalMedia,
+        reply: oneshot::Sender<Result<CallRef, Error>>,
+    },
+    Hangup(CallRef),
+    Hold(CallRef, bool),
+}
+
+enum NetEvent {
+    Frame(Bytes, Peer),
+    Connected(SocketAddr, mpsc::UnboundedSender<Bytes>),
+    Closed(SocketAddr),
+}
+
+/// Commands to a running SIP endpoint. Cheap to clone; the endpoint stops when every
+/// handle is dropped.
+#[derive(Debug, Clone)]
+pub struct SipHandle {
+    cmd: mpsc::UnboundedSender<Command>,
+    local_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl SipHandle {
+    /// The bound address (UDP, and TCP when enabled).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sends 180 Ringing.
+    pub fn ring(&self, call: CallRef) {
+        let _ = self.cmd.send(Command::Ring(call));
+    }
+
+    /// Answers with 200 OK and an SDP answer.
+    pub async fn answer(
+        &self,
+        call: CallRef,
+        media: LocalMedia,
+    ) -> Result<Option<NegotiatedAudio>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Answer(call, media, tx))
+            .map_err(|_| Error::State("endpoint stopped"))?;
+        rx.await.map_err(|_| Error::State("endpoint stopped"))?
+    }
+
+    /// Rejects with a final status.
+    pub fn reject(&self, call: CallRef, status: u16) {
+        let _ = self.cmd.send(Command::Reject(call, status));
+    }
+
+    /// Redirects with 302 to the given URIs.
+    pub fn redirect(&self, call: CallRef, targets: Vec<String>) {
+        let _ = self.cmd.send(Command::Redirect(call, targets));
+    }
+
+    /// Places a call; answer, failure and end arrive as events.
+    pub async fn place_call(
+        &self,
+        target: &str,
+        peer: Peer,
+        from: &str,
+        media: LocalMedia,
+    ) -> Result<CallRef, Error> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::Place {
+            target: target.to_owned(),
+            peer,
+            from: from.to_owned(),
+            media,
+            reply: tx,
+        };
+        self.cmd
+            .send(cmd)
+            .map_err(|_| Error::State("endpoint stopped"))?;
+        rx.await.map_err(|_| Error::State("endpoint stopped"))?
+    }
+
+    /// Hangs up (CANCEL, 480 or BYE as appropriate).
+    pub fn hangup(&self, call: CallRef) {
+        let _ = self.cmd.send(Command::Hangup(call));
+    }
+
+    /// Holds (`true`) or resumes the far end.
+    pub fn hold(&self, call: CallRef, hold: bool) {
+        let _ = self.cmd.send(Command::Hold(call, hold));
+    }
+}
+
+/// The glue's only clock: monotonic time since the endpoint started.
+#[derive(Debug, Clone, Copy)]
+struct GlueClock(Instant);
+
+impl GlueClock {
+    #[allow(clippy::disallowed_methods)] // the tokio glue is where time enters the stack
+    fn start() -> Self {
+        GlueClock(Instant::now())
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    async fn sleep_until(&self, at: Option<Duration>) {
+        match at {
+            Some(at) => tokio::time::sleep_until((self.0 + at).into()).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Binds UDP (and TCP when `tcp`) on `config.local_addr` and runs the endpoint on the
+/// current tokio runtime. A port of 0 picks a free port; the handle reports it.
+pub async fn start(
+    mut config: UaConfig,
+    seed: u64,
+    tcp: bool,
+) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
+    let udp = UdpSocket::bind(config.local_addr).await?;
+    let local = udp.local_addr()?;
+    config.local_addr = local;
+    let listener = if tcp {
+        Some(TcpListener::bind(local).await?)
+    } else {
+        None
+    };
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let ua = UserAgent::new(config, seed);
+    tokio::spawn(run(ua, udp, listener, cmd_rx, ev_tx));
+    Ok((
+        SipHandle {
+            cmd: cmd_tx,
+            local_addr: local,
+        },
+        ev_rx,
+    ))
+}
+
+fn spawn_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    net: mpsc::UnboundedSender<NetEvent>,
+    max: usize,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
+    let _ = net.send(NetEvent::Connected(peer, wtx));
+    tokio::spawn(async move {
+        while let Some(b) = wrx.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut framer = StreamFramer::new(max);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => framer.push(&buf[..n]),
+            }
+            loop {
+                match framer.next_frame() {
+                    Ok(Some(frame)) => {
+                        let _ = net.send(NetEvent::Frame(frame, Peer::tcp(peer)));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(%peer, fault = %e, "closing unframeable TCP stream");
+                        let _ = net.send(NetEvent::Closed(peer));
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = net.send(NetEvent::Closed(peer));
+    });
+}
+
+async fn run(
+    mut ua: UserAgent,
+    udp: UdpSocket,
+    listener: Option<TcpListener>,
+    mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<UaEvent>,
+) {
+    let clock = GlueClock::start();
+    let max = ua.config().max_size;
+    let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
+    let mut conns: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut pending: HashMap<SocketAddr, Vec<Bytes>> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let deadline = ua.poll_timeout();
+        tokio::select! {
+            r = udp.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), clock.now());
+                }
+            }
+            Some(ev) = net_rx.recv() => match ev {
+                NetEvent::Frame(data, peer) => ua.handle_datagram(data, peer, clock.now()),
+                NetEvent::Connected(addr, w) => {
+                    for b in pending.remove(&addr).unwrap_or_default() {
+                        let _ = w.send(b);
+                    }
+                    conns.insert(addr, w);
+                }
+                NetEvent::Closed(addr) => { conns.remove(&addr); }
+            },
+            r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
+                if let Ok((stream, peer)) = r {
+                    spawn_connection(stream, peer, net_tx.clone(), max);
+                }
+            }
+            cmd = cmd_rx.recv() => {
+                let Some(cmd) = cmd else { break };
+                let now = clock.now();
+                match cmd {
+                    Command::Ring(c) => { let _ = ua.ring(c, now); }
+                    Command::Answer(c, m, reply) => { let _ = reply.send(ua.answer(c, m, now)); }
+                    Command::Reject(c, s) => { let _ = ua.reject(c, s, now); }
+                    Command::Redirect(c, t) => {
+                        let t: Vec<&str> = t.iter().map(String::as_str).collect();
+                        let _ = ua.redirect(c, &t, now);
+                    }
+                    Command::Place { target, peer, from, media, reply } => {
+                        let _ = reply.send(ua.place_call(&target, peer, &from, media, now));
+                    }
+                    Command::Hangup(c) => { let _ = ua.hangup(c, now); }
+                    Command::Hold(c, h) => { let _ = ua.set_hold(c, h, now); }
+                }
+            }
+            () = clock.sleep_until(deadline) => ua.handle_timeout(clock.now()),
+        }
+        while let Some(out) = ua.poll_output() {
+            match out {
+                UaOutput::Transmit { peer, data } => match peer.transport {
+                    TransportKind::Udp => {
+                        if let Err(e) = udp.send_to(&data, peer.addr).await {
+                            tracing::debug!(error = %e, to = %peer.addr, "UDP send failed");
+                        }
+                    }
+                    TransportKind::Tcp => match conns.get(&peer.addr) {
+                        Some(w) => {
+                            let _ = w.send(data);
+                        }
+                        None => {
+                            let first = !pending.contains_key(&peer.addr);
+                            pending.entry(peer.addr).or_default().push(data);
+                            if first {
+                                let net = net_tx.clone();
+                                tokio::spawn(async move {
+                                    match TcpStream::connect(peer.addr).await {
+                                        Ok(s) => spawn_connection(s, peer.addr, net, max),
+                                        Err(e) => tracing::debug!(error = %e, "TCP connect failed"),
+                                    }
+                                });
+                            }
+                        }
+                    },
+                },
+                UaOutput::Event(ev) => {
+                    let _ = events.send(ev);
+                }
+            }
+        }
+    }
+}
