@@ -1,1 +1,42 @@
-//! callcore-store: under construction.
+//! # callcore-store
+//!
+//! SQLite and PostgreSQL implementations of every callcore store: the event
+//! journal (append-only, batched, ordered), call detail records, customer
+//! profiles with several identities and identity merge, the recordings index,
+//! campaigns with leads and dial attempts, and per-tenant usage for billing.
+//!
+//! - [`SqliteStore`]: the embedded default, one file in WAL mode with
+//!   `synchronous=FULL`, driven by `rusqlite` (see the README for why not sqlx).
+//! - [`PgStore`]: PostgreSQL through `sqlx`, for shared and cloud centers.
+//!
+//! Both run their migrations when opened and refuse a database written by a
+//! newer build ([`StoreError::SchemaTooNew`]). Every query is scoped by tenant.
+//! Both pass the same test suite (`tests/backends.rs`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use callcore::{Center, Stores};
+//! use callcore_store::{SqliteStore, StoreExt};
+//! use std::sync::Arc;
+//! let dir = std::env::temp_dir().join(format!("callcore-lib-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let store = Arc::new(SqliteStore::open(dir.join("center.db"))?);
+//! assert_eq!(store.schema_version().await?, 1);
+//! // A center that journals to SQLite.
+//! let center = Center::builder().stores(Stores::all_in(store.clone())).build()?;
+//! # drop(center); drop(store); std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
+
+mod codec;
+mod error;
+mod ext;
+mod postgres;
+pub mod schema;
+mod sqlite;
+
+pub use error::StoreError;
+pub use ext::{StoreExt, TenantUsage, merge_profiles};
+pub use postgres::PgStore;
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

@@ -1,0 +1,139 @@
+//! Rows as both databases store them: indexed columns plus a JSON payload.
+
+use crate::StoreError;
+use callcore::{
+    Campaign, CustomerProfile, DialAttempt, Event, IdentityKind, InteractionRecord, Lead,
+    LeadStatus, RecordingMeta,
+};
+
+/// One journal row.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRow {
+    pub tenant: String,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub interaction: Option<String>,
+    pub agent: Option<String>,
+    pub kind: &'static str,
+    pub payload: String,
+}
+
+pub(crate) fn event_row(event: &Event) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        tenant: event.tenant.as_str().to_owned(),
+        seq: i64::try_from(event.seq).map_err(|_| StoreError::Invalid {
+            field: "event.seq",
+            reason: format!("{} does not fit a signed 64-bit column", event.seq),
+        })?,
+        at_ms: event.at.as_millis(),
+        interaction: event.interaction().map(|i| i.as_str().to_owned()),
+        agent: event.agent().map(|a| a.as_str().to_owned()),
+        kind: event.kind.name(),
+        payload: serde_json::to_string(event).map_err(StoreError::codec("event"))?,
+    })
+}
+
+pub(crate) fn event_rows(events: &[Event]) -> Result<Vec<EventRow>, StoreError> {
+    events.iter().map(event_row).collect()
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    payload: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(payload).map_err(StoreError::codec(what))
+}
+
+pub(crate) fn encode<T: serde::Serialize>(
+    what: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::codec(what))
+}
+
+/// One call detail record row.
+#[derive(Debug, Clone)]
+pub(crate) struct InteractionRow {
+    pub tenant: String,
+    pub id: String,
+    pub created_at_ms: i64,
+    pub channel: &'static str,
+    pub customer: Option<String>,
+    pub queue: Option<String>,
+    pub agent: Option<String>,
+    pub ended_at_ms: Option<i64>,
+    pub payload: String,
+}
+
+pub(crate) fn interaction_row(r: &InteractionRecord) -> Result<InteractionRow, StoreError> {
+    Ok(InteractionRow {
+        tenant: r.tenant.as_str().to_owned(),
+        id: r.id.as_str().to_owned(),
+        created_at_ms: r.created_at.as_millis(),
+        channel: r.channel.as_str(),
+        customer: r.customer.as_ref().map(|c| c.as_str().to_owned()),
+        queue: r.queue.as_ref().map(|q| q.as_str().to_owned()),
+        agent: r.agent.as_ref().map(|a| a.as_str().to_owned()),
+        ended_at_ms: r.ended_at.map(callcore::Timestamp::as_millis),
+        payload: encode("interaction", r)?,
+    })
+}
+
+/// The stored name of an identity kind.
+pub(crate) fn identity_kind(kind: IdentityKind) -> Result<String, StoreError> {
+    match serde_json::to_value(kind).map_err(StoreError::codec("identity kind"))? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(StoreError::Invalid {
+            field: "identity.kind",
+            reason: format!("unexpected encoding {other}"),
+        }),
+    }
+}
+
+/// A profile's identities as (kind, value) rows.
+pub(crate) fn identity_rows(p: &CustomerProfile) -> Result<Vec<(String, String)>, StoreError> {
+    p.identities
+        .iter()
+        .map(|i| Ok((identity_kind(i.kind)?, i.value.expose().clone())))
+        .collect()
+}
+
+/// The stored name of a lead status.
+pub(crate) fn lead_status(status: LeadStatus) -> Result<String, StoreError> {
+    match serde_json::to_value(status).map_err(StoreError::codec("lead status"))? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(StoreError::Invalid {
+            field: "lead.status",
+            reason: format!("unexpected encoding {other}"),
+        }),
+    }
+}
+
+/// One lead row: (tenant, campaign, id, status, next attempt, payload).
+pub(crate) type LeadRow = (String, String, String, String, Option<i64>, String);
+
+pub(crate) fn lead_row(l: &Lead) -> Result<LeadRow, StoreError> {
+    Ok((
+        l.tenant.as_str().to_owned(),
+        l.campaign.as_str().to_owned(),
+        l.id.as_str().to_owned(),
+        lead_status(l.status)?,
+        l.next_attempt_at.map(callcore::Timestamp::as_millis),
+        encode("lead", l)?,
+    ))
+}
+
+pub(crate) fn campaign_payload(c: &Campaign) -> Result<String, StoreError> {
+    encode("campaign", c)
+}
+
+pub(crate) fn attempt_payload(a: &DialAttempt) -> Result<String, StoreError> {
+    encode("dial attempt", a)
+}
+
+pub(crate) fn recording_payload(r: &RecordingMeta) -> Result<String, StoreError> {
+    encode("recording", r)
+}
+
+/// The kinds of event a usage computation reads.
+pub(crate) const USAGE_KINDS: &[&str] = &["usage", "recording_stopped", "agent_state_changed"];
