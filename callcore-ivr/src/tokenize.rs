@@ -77,7 +77,7 @@ const EN_STOP_WORDS: &[&str] = &[
     "umm", "uh", "uhh", "er", "erm", "hmm", "ah", "oh", "hi", "hello", "hey", "okay", "ok",
     "well", "just", "really", "actually", "basically", "like", "yeah", "thanks", "thank", "sir",
     "madam", "kindly", "want", "wanna", "gonna", "gotta", "need", "let", "also", "very",
-    "quite", "maybe", "perhaps", "right", "now", "today", "im", "ive", "id", "dont", "cant",
+    "quite", "maybe", "perhaps", "right", "now", "today", "im", "ive", "dont", "cant",
     "as", "into", "up", "again", "too", "any", "anyone", "someone", "somebody", "something",
     "guess", "think", "know", "see", "mean", "sort", "kind", "bit", "lot", "way", "yes", "good",
     "morning", "afternoon", "evening", "there's", "it's", "that's", "what's", "hiya", "how",
@@ -308,12 +308,21 @@ fn number_term() -> Term {
     }
 }
 
-/// Splits English contractions: "can't" → ("can", ["not"]), "it's" → ("it", []).
+/// Splits English contractions, also typed without the apostrophe:
+/// "can't"/"cant" → ("can", ["not"]), "it's" → ("it", []), "whats" → ("what", []).
 fn expand_contraction(word: &str) -> (String, Option<&'static str>) {
     match word {
-        "can't" | "cannot" => return ("can".into(), Some("not")),
-        "won't" => return ("will".into(), Some("not")),
-        "ain't" => return ("is".into(), Some("not")),
+        "can't" | "cannot" | "cant" => return ("can".into(), Some("not")),
+        "won't" | "wont" => return ("will".into(), Some("not")),
+        "ain't" | "aint" => return ("is".into(), Some("not")),
+        "dont" | "doesnt" | "didnt" | "isnt" | "wasnt" | "arent" | "werent" | "havent"
+        | "hasnt" | "couldnt" | "wouldnt" | "shouldnt" => {
+            return (word[..word.len() - 2].to_string(), Some("not"));
+        }
+        "whats" | "thats" | "theres" | "hows" | "wheres" | "whos" | "heres" | "lets" => {
+            return (word[..word.len() - 1].to_string(), None);
+        }
+        "im" | "ive" | "youre" => return ("i".into(), None),
         _ => {}
     }
     if let Some(base) = word.strip_suffix("n't") {
@@ -338,6 +347,8 @@ mod tests {
         let t = Tokenizer::new();
         assert_eq!(texts(&t, "Um, I LOST my Cards!"), ["los", "card"]);
         assert_eq!(texts(&t, "I can't log in"), ["not", "log"]);
+        assert_eq!(texts(&t, "i cant log in, whats wrong"), ["not", "log", "wrong"]);
+        assert_eq!(texts(&t, "it doesnt work"), ["not", "work"]);
         assert_eq!(texts(&t, "Please pay $25.50 now"), ["pay", "#num"]);
         assert_eq!(texts(&t, "twenty five dollars"), ["#num", "dollar"]);
     }

@@ -1,0 +1,79 @@
+//! Offline intent classification from the command line.
+//!
+//! ```text
+//! cargo run --release --example nlu -- --model callcore-ivr/data/intents_en.json
+//! ```
+//! Trains a classifier from the intents file, then reads one utterance per line
+//! on stdin until end of input and prints one JSON object per line:
+//! `{"text": ..., "intent": <name or null>, "confidence": <0..1>, "alternatives": [...], "slots": [...]}`.
+//! A summary of the training goes to stderr.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
+
+fn round(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let model = match args.as_slice() {
+        [flag, path] if flag == "--model" => path.clone(),
+        _ => {
+            eprintln!(
+                "usage: nlu --model <intents.json>   (utterances on stdin, JSON lines on stdout)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    #[allow(clippy::disallowed_methods)] // wall time only to report training time
+    let started = std::time::Instant::now();
+    let classifier = match IntentsFile::load(&model).and_then(|f| IntentClassifier::train(&f)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nlu: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = classifier.report();
+    eprintln!(
+        "nlu: {} intents, {} examples, {} features, trained in {:.1} ms; leave-one-out accuracy {:.1}%",
+        classifier.intents().len(),
+        report.examples,
+        report.features,
+        started.elapsed().as_secs_f64() * 1e3,
+        100.0 * report.loo_accuracy
+    );
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in stdin.lock().lines() {
+        let text = match line {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("nlu: reading stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let c = classifier.classify(&text);
+        let alternatives: Vec<_> = c
+            .alternatives
+            .iter()
+            .map(|a| serde_json::json!({"intent": a.intent, "confidence": round(a.confidence)}))
+            .collect();
+        let json = serde_json::json!({
+            "text": text,
+            "intent": c.intent,
+            "confidence": round(c.confidence),
+            "alternatives": alternatives,
+            "slots": c.slots,
+        });
+        if writeln!(out, "{json}").and_then(|()| out.flush()).is_err() {
+            // The reader went away (e.g. `| head`): stop quietly.
+            return ExitCode::SUCCESS;
+        }
+    }
+    ExitCode::SUCCESS
+}
