@@ -15,8 +15,10 @@
 //! assert_eq!(ringing.to().unwrap().tag(), Some("agent1"));
 //! ```
 
+pub mod auth;
 pub mod error;
 pub mod message;
+pub mod registrar;
 pub mod session;
 pub mod transaction;
 pub mod ua;

@@ -6,8 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::ids::IdGen;
+use crate::auth::{Authenticator, CredentialStore, DigestConfig};
 use crate::message::{AdmissionPolicy, HeaderName, Message, ParseOptions, error_response, lex};
+use crate::registrar::Registrar;
 use crate::session::{Dialog, LocalMedia, NegotiatedAudio, SessionDescription};
 use crate::transaction::{Peer, Timers, TransactionLayer, TransportKind, TxId, TxOutput};
 
@@ -30,6 +34,12 @@ pub struct UaConfig {
     pub policy: AdmissionPolicy,
     /// Maximum message size (513 above).
     pub max_size: usize,
+    /// Act as registrar for REGISTER requests (otherwise 405).
+    pub registrar: bool,
+    /// Digest authentication for REGISTER (and INVITE when `auth_invites`).
+    pub auth: Option<(DigestConfig, Arc<dyn CredentialStore>)>,
+    /// Also challenge new INVITEs (phones calling in); trunks usually are not.
+    pub auth_invites: bool,
 }
 
 impl UaConfig {
@@ -42,6 +52,9 @@ impl UaConfig {
             timers: Timers::default(),
             policy: AdmissionPolicy::default(),
             max_size: crate::message::DEFAULT_MAX_SIZE,
+            registrar: false,
+            auth: None,
+            auth_invites: false,
         }
     }
 }
@@ -102,6 +115,15 @@ pub enum UaEvent {
         call: CallRef,
         /// The new negotiated audio.
         audio: NegotiatedAudio,
+    },
+    /// A phone registered, refreshed or removed bindings (current contacts listed).
+    Registered {
+        /// Address of record.
+        aor: String,
+        /// Live contacts after the update.
+        contacts: Vec<String>,
+        /// The authenticated user, when authentication is on.
+        user: Option<String>,
     },
     /// The call ended.
     Ended {
@@ -169,15 +191,25 @@ pub struct UserAgent {
     pub(crate) by_dialog: HashMap<(String, String), CallRef>,
     pub(crate) by_tx: HashMap<TxId, CallRef>,
     pub(crate) out: VecDeque<UaOutput>,
+    pub(crate) registrar: Registrar,
+    pub(crate) authenticator: Option<Authenticator>,
 }
 
 impl UserAgent {
     /// A user agent with ids drawn from `seed`.
     pub fn new(config: UaConfig, seed: u64) -> Self {
+        let mut ids = IdGen::new(seed);
+        let secret: Vec<u8> = (0..4).flat_map(|_| ids.next_u64().to_le_bytes()).collect();
+        let authenticator = config
+            .auth
+            .as_ref()
+            .map(|(c, _)| Authenticator::new(c.clone(), &secret));
         UserAgent {
+            registrar: Registrar::default(),
+            authenticator,
             layer: TransactionLayer::new(config.timers),
             config,
-            ids: IdGen::new(seed),
+            ids,
             next_call: 1,
             calls: HashMap::new(),
             by_dialog: HashMap::new(),
@@ -197,6 +229,11 @@ impl UserAgent {
             .values()
             .filter(|c| c.state != CallState::Ended)
             .count()
+    }
+
+    /// The registrar's bindings (read-only).
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
     }
 
     /// Our Contact value.

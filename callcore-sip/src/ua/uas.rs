@@ -6,12 +6,18 @@ use std::time::Duration;
 
 use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
 use crate::Error;
+use crate::auth::AuthOutcome;
 use crate::message::{HeaderName, Message, Method, ResponseSpec};
 use crate::session::{
     Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision,
     answer_offer,
 };
 use crate::transaction::{Peer, TxId};
+
+fn with_server(mut resp: Message, server: &str) -> Message {
+    resp.push_header(HeaderName::Server, server);
+    resp
+}
 
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
 
@@ -37,8 +43,38 @@ impl UserAgent {
     pub(crate) fn on_request(&mut self, tx: TxId, req: Message, peer: Peer, now: Duration) {
         let method = req.method().cloned().unwrap_or(Method::Options);
         let in_dialog = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
+        let needs_auth = match (&method, &in_dialog) {
+            (Method::Register, None) => true,
+            (Method::Invite, None) => self.config.auth_invites,
+            _ => false,
+        };
+        let mut user = None;
+        if needs_auth && let Some((_, store)) = self.config.auth.clone() {
+            let Some(auth) = self.authenticator.as_mut() else {
+                return;
+            };
+            match auth.check(&req, peer.addr.ip(), store.as_ref(), now) {
+                AuthOutcome::Authorized { user: u } => user = Some(u),
+                AuthOutcome::Challenge { www_authenticate } => {
+                    let mut spec = ResponseSpec::code(401).to_tag(&self.ids.token());
+                    for v in &www_authenticate {
+                        spec = spec.header(HeaderName::WwwAuthenticate, v);
+                    }
+                    self.respond(tx, &req, spec, now);
+                    return;
+                }
+                AuthOutcome::Forbidden(why) => {
+                    let spec = ResponseSpec::new(403, why).to_tag(&self.ids.token());
+                    self.respond(tx, &req, spec, now);
+                    return;
+                }
+            }
+        }
         match (method, in_dialog) {
             (Method::Invite, None) => self.on_new_invite(tx, req, peer, now),
+            (Method::Register, None) if self.config.registrar => {
+                self.on_register(tx, &req, user, now)
+            }
             (Method::Options, None) => {
                 let spec = ResponseSpec::code(200)
                     .to_tag(&self.ids.token())
@@ -77,6 +113,30 @@ impl UserAgent {
                     now,
                 );
             }
+        }
+    }
+
+    fn on_register(&mut self, tx: TxId, req: &Message, user: Option<String>, now: Duration) {
+        let tag = self.ids.token();
+        let aor = req
+            .to()
+            .map(|t| crate::registrar::aor_key(&t.uri()))
+            .unwrap_or_default();
+        let resp = match self.registrar.register(req, now) {
+            Ok(bound) => {
+                let contacts = bound.iter().map(|b| b.contact.clone()).collect();
+                self.emit(UaEvent::Registered {
+                    aor,
+                    contacts,
+                    user,
+                });
+                crate::registrar::Registrar::ok_response(req, &bound, &tag)
+            }
+            Err(e) => e.response(req, &tag),
+        };
+        let resp = with_server(resp, &self.config.user_agent);
+        if let Err(e) = self.layer.send_response(tx, &resp, now) {
+            tracing::debug!(error = %e, "REGISTER response not sent");
         }
     }
 
