@@ -1,1 +1,73 @@
-//! callcore-acd: under construction.
+//! # callcore-acd
+//!
+//! The production ACD (automatic call distributor) of callcore: a sans-IO,
+//! skills-based routing engine. Inputs go in with the current time (enqueue,
+//! agent state changes, offer accepted / declined / timed out, abandon, tick);
+//! decisions come out (offer interaction X to agent Y until T, queued at
+//! position P with estimated wait, overflow, time out, agent state changed,
+//! wrap-up). No tokio, no clock, no unseeded randomness: the same engine runs
+//! in a `Center`, in the simulator (`callcore-sim`) and in benchmarks.
+//!
+//! What it covers:
+//! - queues with skill requirements and minimum proficiency, priority,
+//!   service level, maximum wait and size, join/leave-when-empty;
+//! - agents with skills, capacity per channel (one call, or several chats),
+//!   many queues, rating; states with reason codes and since-when;
+//! - reservations (pending → accepted / rejected / timed out / canceled /
+//!   rescinded), missed offers → not ready, per-cause delays, wrap-up per
+//!   queue that is right when an agent serves several queues;
+//! - strategies as [`RoutingStrategy`] implementations (see [`strategies`]),
+//!   chosen per queue by name, and your own through [`StrategyRegistry`];
+//! - priorities, VIP (`vip` attribute), head start (`head_start_secs`
+//!   attribute, as Amazon Connect's queue delay), cross-queue longest-waiting,
+//!   sticky agent for a bounded wait, escalation ladders (relax proficiency,
+//!   add queues, overflow), position and EWT, callbacks that keep their place;
+//! - every pool is an ordered index, so a decision costs O(log n) in the
+//!   number of agents (see `benches/routing.rs`).
+//!
+//! ```
+//! use callcore::{AgentProfile, AgentState, QueueDefinition, RoutingDecision, RoutingRequest,
+//!     Channel, Timestamp};
+//! use callcore_acd::{AcdConfig, AcdEngine};
+//!
+//! let now = Timestamp::from_secs(0);
+//! let mut acd = AcdEngine::new(AcdConfig::default());
+//! acd.add_queue(QueueDefinition::new("billing").requiring("billing", 5), now)?;
+//! acd.add_agent(AgentProfile::new("alice").with_skill("billing", 7), now)?;
+//! acd.set_agent_state(&"alice".into(), AgentState::Available, now)?;
+//! acd.enqueue(RoutingRequest {
+//!     interaction: "call-1".into(),
+//!     tenant: Default::default(),
+//!     channel: Channel::Voice,
+//!     queue: "billing".into(),
+//!     priority: 0,
+//!     customer: None,
+//!     preferred_agent: None,
+//!     attributes: Default::default(),
+//!     enqueued_at: now,
+//! }, now)?;
+//! let offer = std::iter::from_fn(|| acd.poll_decision())
+//!     .find_map(|d| match d {
+//!         RoutingDecision::Offer { agent, reservation, .. } => Some((agent, reservation)),
+//!         _ => None,
+//!     });
+//! let (agent, reservation) = offer.expect("alice is offered the call");
+//! assert_eq!(agent.as_str(), "alice");
+//! acd.offer_accepted(&reservation, now)?;
+//! # Ok::<(), callcore_acd::AcdError>(())
+//! ```
+
+mod config;
+mod engine;
+mod error;
+pub mod events;
+mod router_port;
+pub mod strategies;
+mod strategy;
+
+pub use config::AcdConfig;
+pub use engine::ReservationState;
+pub use engine::{AcdEngine, AgentStatus, MISSED_OFFERS_REASON, QueueStatus, WaitingStatus};
+pub use error::AcdError;
+pub use strategies::{BUILTIN_STRATEGIES, StrategyFactory, StrategyRegistry};
+pub use strategy::{AgentPool, AgentView, LaneView, OfferMode, PoolEntry, Rank, RoutingStrategy};

@@ -1,0 +1,272 @@
+//! The engine's internal records: agents, queues and their tiers ("lanes"),
+//! waiting interactions, reservations and timers, kept in slabs addressed by
+//! dense indices so the hot path hashes no strings.
+
+use crate::strategy::{PoolEntry, RoutingStrategy};
+use callcore::{
+    AgentId, AgentProfile, Channel, InteractionId, QueueDefinition, ReservationId, RoutingRequest,
+    SkillRequirement, Timestamp,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Channels the engine tracks capacity for (the order of `Channel::ALL`).
+pub(crate) const CHANNELS: usize = 5;
+
+/// Index of a channel in per-channel arrays.
+pub(crate) fn ch_index(c: Channel) -> usize {
+    match c {
+        Channel::Voice => 0,
+        Channel::Chat => 1,
+        Channel::Sms => 2,
+        Channel::Email => 3,
+        // WeChat and any channel added later share the last slot.
+        _ => 4,
+    }
+}
+
+/// A timer's key: when, plus a sequence number that keeps keys unique.
+pub(crate) type TimerKey = (Timestamp, u64);
+
+/// What a timer does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    OfferExpiry(u32),
+    WrapUpEnd(u32),
+    DelayEnd(u32),
+    MaxWait(u32),
+    Escalation(u32),
+    StickyEnd(u32),
+}
+
+/// The state an agent asked for (or a supervisor set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Offline,
+    Available,
+    NotReady(String),
+}
+
+/// After-call work in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct WrapUp {
+    pub(crate) interactions: Vec<InteractionId>,
+    pub(crate) timer: TimerKey,
+}
+
+#[derive(Debug)]
+pub(crate) struct AgentSlot {
+    pub(crate) profile: AgentProfile,
+    pub(crate) order: u64,
+    pub(crate) presence: Presence,
+    pub(crate) reported: callcore::AgentState,
+    pub(crate) reported_since: Timestamp,
+    /// Accepted interactions per channel.
+    pub(crate) load: [u32; CHANNELS],
+    /// Pending offers per channel.
+    pub(crate) offered: [u32; CHANNELS],
+    pub(crate) reservations: Vec<u32>,
+    pub(crate) wrap: Option<WrapUp>,
+    pub(crate) delay: Option<TimerKey>,
+    pub(crate) missed: u32,
+    pub(crate) idle_since: Timestamp,
+    pub(crate) talk_ms: u64,
+    pub(crate) handled: u64,
+    /// Lanes whose requirements the agent meets (and whose queue it serves).
+    pub(crate) lanes: Vec<u32>,
+    /// Where the agent is pooled now: (lane, channel, entry).
+    pub(crate) pooled: Vec<(u32, u8, PoolEntry)>,
+    /// Force re-ranking at the next refresh (statistics changed).
+    pub(crate) rerank: bool,
+    /// Interactions waiting for this agent in particular.
+    pub(crate) sticky: Vec<u32>,
+}
+
+impl AgentSlot {
+    /// Free slots for a channel, counting pending offers; a voice call is
+    /// exclusive (no chats beside it, and no call beside chats).
+    pub(crate) fn free(&self, ch: usize) -> u32 {
+        let channel = callcore::Channel::ALL[ch];
+        let used = |i: usize| self.load[i] + self.offered[i];
+        let cap = self.profile.capacity_for(channel);
+        if ch == 0 {
+            if (1..CHANNELS).any(|i| used(i) > 0) {
+                return 0;
+            }
+        } else if used(0) > 0 {
+            return 0;
+        }
+        cap.saturating_sub(used(ch))
+    }
+
+    /// Whether the agent may be offered anything at all now.
+    pub(crate) fn routable(&self) -> bool {
+        self.presence == Presence::Available && self.wrap.is_none() && self.delay.is_none()
+    }
+
+    pub(crate) fn active(&self) -> u32 {
+        self.load.iter().sum()
+    }
+
+    /// The state the rest of the world sees, derived from presence and work.
+    pub(crate) fn derived_state(&self) -> callcore::AgentState {
+        use callcore::AgentState as S;
+        if self.active() > 0 {
+            S::Busy
+        } else if !self.reservations.is_empty() {
+            S::Reserved
+        } else if self.wrap.is_some() {
+            S::WrapUp
+        } else {
+            match &self.presence {
+                Presence::Offline => S::Offline,
+                Presence::Available => S::Available,
+                Presence::NotReady(r) => S::NotReady(r.clone()),
+            }
+        }
+    }
+
+    pub(crate) fn id(&self) -> &AgentId {
+        &self.profile.id
+    }
+}
+
+/// One tier of one queue: the queue's requirements, or a relaxed version of
+/// them after an escalation step. Pools and waiting lines live here.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    pub(crate) queue: u32,
+    pub(crate) tier: u32,
+    pub(crate) requirements: Vec<SkillRequirement>,
+    pub(crate) strategy: Box<dyn RoutingStrategy>,
+    pub(crate) ring_all: bool,
+    pub(crate) pools: [BTreeSet<PoolEntry>; CHANNELS],
+    pub(crate) waiting: [BTreeMap<WaitKey, u32>; CHANNELS],
+    /// Eligible agents logged in (any state but offline).
+    pub(crate) logged_in: u32,
+    /// Eligible agents whose presence is available (working the queue).
+    pub(crate) staffed: u32,
+}
+
+/// Order of waiting interactions within a lane: higher priority first, then
+/// earlier (head-start adjusted) enqueue time, then arrival order.
+pub(crate) type WaitKey = (i32, i64, u64);
+
+/// Running figures of a queue.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueueCounters {
+    pub(crate) offered: u64,
+    pub(crate) answered: u64,
+    pub(crate) answered_in_sl: u64,
+    pub(crate) abandoned: u64,
+    pub(crate) overflowed: u64,
+    pub(crate) timed_out: u64,
+    pub(crate) wait_ms_answered: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct QueueSlot {
+    pub(crate) def: QueueDefinition,
+    /// Tier 0 first, then one lane per relaxation step.
+    pub(crate) lanes: Vec<u32>,
+    /// For each escalation step that relaxes proficiency: the tier it moves to.
+    pub(crate) step_tier: Vec<Option<u32>>,
+    /// Interactions whose primary queue this is and that are not yet answered.
+    pub(crate) members: u32,
+    /// Exponentially weighted average handle time (talk + wrap-up), ms.
+    pub(crate) aht_ms: Option<f64>,
+    pub(crate) counters: QueueCounters,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WaitStatus {
+    Waiting,
+    Sticky(u32),
+    Offering(Vec<u32>),
+}
+
+#[derive(Debug)]
+pub(crate) struct WaitSlot {
+    pub(crate) request: RoutingRequest,
+    pub(crate) key: WaitKey,
+    pub(crate) ch: usize,
+    pub(crate) queue: u32,
+    /// The lanes it waits in; the first is its own queue's current tier.
+    pub(crate) lanes: Vec<u32>,
+    pub(crate) tier: u32,
+    pub(crate) next_step: usize,
+    pub(crate) status: WaitStatus,
+    pub(crate) callback: bool,
+    pub(crate) hops: u32,
+    pub(crate) max_wait_timer: Option<TimerKey>,
+    pub(crate) escalation_timer: Option<TimerKey>,
+    pub(crate) sticky_timer: Option<TimerKey>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ResSlot {
+    pub(crate) id: ReservationId,
+    pub(crate) wait: u32,
+    pub(crate) agent: u32,
+    pub(crate) ch: usize,
+    pub(crate) timer: TimerKey,
+}
+
+/// An interaction an agent accepted and still handles.
+#[derive(Debug, Clone)]
+pub(crate) struct Accepted {
+    pub(crate) agent: u32,
+    pub(crate) queue: u32,
+    pub(crate) ch: usize,
+    pub(crate) since: Timestamp,
+}
+
+/// A vector of optional slots with a free list.
+#[derive(Debug)]
+pub(crate) struct Slab<T> {
+    items: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    pub(crate) fn insert(&mut self, value: T) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.items[i as usize] = Some(value);
+            i
+        } else {
+            self.items.push(Some(value));
+            u32::try_from(self.items.len() - 1).unwrap_or(u32::MAX)
+        }
+    }
+
+    pub(crate) fn remove(&mut self, i: u32) -> Option<T> {
+        let v = self.items.get_mut(i as usize)?.take();
+        if v.is_some() {
+            self.free.push(i);
+        }
+        v
+    }
+
+    pub(crate) fn get(&self, i: u32) -> Option<&T> {
+        self.items.get(i as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut T> {
+        self.items.get_mut(i as usize)?.as_mut()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+        self.items.iter().enumerate().filter_map(|(i, v)| {
+            v.as_ref()
+                .map(|v| (u32::try_from(i).unwrap_or(u32::MAX), v))
+        })
+    }
+}
