@@ -297,6 +297,16 @@ impl BasicRouter {
         if entry.state == state {
             return Ok(());
         }
+        // A request cannot end a call or re-offer a ringing one: while Busy the
+        // agent's state changes only when the interaction ends.
+        if entry.state == AgentState::Busy
+            || (entry.state == AgentState::Reserved && state == AgentState::Available)
+        {
+            return Err(CoreError::AgentState(crate::AgentStateError {
+                from: entry.state.clone(),
+                to: state,
+            }));
+        }
         entry.state.transition(state.clone())?;
         if entry.state == AgentState::Reserved {
             // Leaving during an offer rescinds it.
