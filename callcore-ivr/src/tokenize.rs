@@ -253,6 +253,12 @@ impl Tokenizer {
     }
 
     fn cjk_terms(&self, run: &str, out: &mut Vec<Term>) {
+        // 星期六, 礼拜六 and 周六 all say Saturday.
+        let run = if run.contains("星期") || run.contains("礼拜") {
+            std::borrow::Cow::Owned(run.replace("星期", "周").replace("礼拜", "周"))
+        } else {
+            std::borrow::Cow::Borrowed(run)
+        };
         let chars: Vec<char> = run.chars().collect();
         let mut i = 0;
         let mut segment: Vec<char> = Vec::new();
@@ -347,7 +353,10 @@ mod tests {
         let t = Tokenizer::new();
         assert_eq!(texts(&t, "Um, I LOST my Cards!"), ["los", "card"]);
         assert_eq!(texts(&t, "I can't log in"), ["not", "log"]);
-        assert_eq!(texts(&t, "i cant log in, whats wrong"), ["not", "log", "wrong"]);
+        assert_eq!(
+            texts(&t, "i cant log in, whats wrong"),
+            ["not", "log", "wrong"]
+        );
         assert_eq!(texts(&t, "it doesnt work"), ["not", "work"]);
         assert_eq!(texts(&t, "Please pay $25.50 now"), ["pay", "#num"]);
         assert_eq!(texts(&t, "twenty five dollars"), ["#num", "dollar"]);
