@@ -6,9 +6,11 @@ mod eval;
 mod features;
 mod intents;
 mod linear;
+mod recognizer;
 
 pub use classifier::{
     Classification, ClassifierConfig, IntentClassifier, IntentScore, TrainingReport,
 };
 pub use eval::{EvalReport, LabelledUtterance, evaluate, parse_labelled};
 pub use intents::{EntitySpec, EntityValue, IntentSpec, IntentsFile, Language};
+pub use recognizer::{slot_value_text, to_core_slot};
