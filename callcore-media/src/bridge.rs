@@ -2,7 +2,8 @@
 //! leg go to the other with a fresh SSRC, a continuous sequence and timestamp space,
 //! G.711 passthrough when both legs share a law and µ-law↔A-law transcoding when
 //! they do not, and telephone-events (RFC 4733) forwarded with the other leg's
-//! payload type. Reception statistics per leg feed RTCP receiver reports.
+//! payload type. Header extensions pass through; CSRCs and padding do not. Reception
+//! statistics per leg feed RTCP receiver reports.
 //!
 //! ```
 //! use std::time::Duration;
@@ -169,7 +170,7 @@ impl Bridge {
             timestamp: p.timestamp.wrapping_add(ts_off),
             ssrc: dst.ssrc,
             csrcs: Vec::new(),
-            extension: None,
+            extension: p.extension, // header extensions pass through unchanged
             payload: p.payload,
             padding: 0,
         };
