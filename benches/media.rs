@@ -22,7 +22,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn speechish(n: usize) -> Vec<i16> {
     let mut noise = Noise::new(42);
-    (0..n).map(|i| ((i as f64 * 0.07).sin() * 8000.0 + noise.next_f64() * 3000.0) as i16).collect()
+    (0..n)
+        .map(|i| ((i as f64 * 0.07).sin() * 8000.0 + noise.next_f64() * 3000.0) as i16)
+        .collect()
 }
 
 fn g711_benches(c: &mut Criterion) {
@@ -30,21 +32,69 @@ fn g711_benches(c: &mut Criterion) {
     let codes: Vec<u8> = pcm.iter().map(|&s| g711::ulaw_encode(s)).collect();
     let mut g = c.benchmark_group("media");
     g.throughput(Throughput::Elements(160));
-    g.bench_function("g711_ulaw_encode/table", |b| b.iter(|| black_box(&pcm).iter().map(|&s| g711::ulaw_encode(s)).fold(0u32, |a, c| a + u32::from(c))));
+    g.bench_function("g711_ulaw_encode/table", |b| {
+        b.iter(|| {
+            black_box(&pcm)
+                .iter()
+                .map(|&s| g711::ulaw_encode(s))
+                .fold(0u32, |a, c| a + u32::from(c))
+        })
+    });
     g.bench_function("g711_ulaw_encode/formula_baseline", |b| {
-        b.iter(|| black_box(&pcm).iter().map(|&s| reference::ulaw_encode(s)).fold(0u32, |a, c| a + u32::from(c)))
+        b.iter(|| {
+            black_box(&pcm)
+                .iter()
+                .map(|&s| reference::ulaw_encode(s))
+                .fold(0u32, |a, c| a + u32::from(c))
+        })
     });
-    g.bench_function("g711_ulaw_decode/table", |b| b.iter(|| black_box(&codes).iter().map(|&c| i32::from(g711::ulaw_decode(c))).sum::<i32>()));
+    g.bench_function("g711_ulaw_decode/table", |b| {
+        b.iter(|| {
+            black_box(&codes)
+                .iter()
+                .map(|&c| i32::from(g711::ulaw_decode(c)))
+                .sum::<i32>()
+        })
+    });
     g.bench_function("g711_ulaw_decode/formula_baseline", |b| {
-        b.iter(|| black_box(&codes).iter().map(|&c| i32::from(reference::ulaw_decode(c))).sum::<i32>())
+        b.iter(|| {
+            black_box(&codes)
+                .iter()
+                .map(|&c| i32::from(reference::ulaw_decode(c)))
+                .sum::<i32>()
+        })
     });
-    g.bench_function("g711_alaw_encode/table", |b| b.iter(|| black_box(&pcm).iter().map(|&s| g711::alaw_encode(s)).fold(0u32, |a, c| a + u32::from(c))));
+    g.bench_function("g711_alaw_encode/table", |b| {
+        b.iter(|| {
+            black_box(&pcm)
+                .iter()
+                .map(|&s| g711::alaw_encode(s))
+                .fold(0u32, |a, c| a + u32::from(c))
+        })
+    });
     g.bench_function("g711_alaw_encode/formula_baseline", |b| {
-        b.iter(|| black_box(&pcm).iter().map(|&s| reference::alaw_encode(s)).fold(0u32, |a, c| a + u32::from(c)))
+        b.iter(|| {
+            black_box(&pcm)
+                .iter()
+                .map(|&s| reference::alaw_encode(s))
+                .fold(0u32, |a, c| a + u32::from(c))
+        })
     });
-    g.bench_function("g711_alaw_decode/table", |b| b.iter(|| black_box(&codes).iter().map(|&c| i32::from(g711::alaw_decode(c))).sum::<i32>()));
+    g.bench_function("g711_alaw_decode/table", |b| {
+        b.iter(|| {
+            black_box(&codes)
+                .iter()
+                .map(|&c| i32::from(g711::alaw_decode(c)))
+                .sum::<i32>()
+        })
+    });
     g.bench_function("g711_alaw_decode/formula_baseline", |b| {
-        b.iter(|| black_box(&codes).iter().map(|&c| i32::from(reference::alaw_decode(c))).sum::<i32>())
+        b.iter(|| {
+            black_box(&codes)
+                .iter()
+                .map(|&c| i32::from(reference::alaw_decode(c)))
+                .sum::<i32>()
+        })
     });
     g.finish();
 }
@@ -98,7 +148,15 @@ fn jitter_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     // packets arrive with a swap every 7th pair and a loss every 50th
     let order: Vec<u16> = (0..1000u16)
-        .map(|s| if s % 7 == 3 { s + 1 } else if s % 7 == 4 { s - 1 } else { s })
+        .map(|s| {
+            if s % 7 == 3 {
+                s + 1
+            } else if s % 7 == 4 {
+                s - 1
+            } else {
+                s
+            }
+        })
         .filter(|s| s % 50 != 25)
         .collect();
     let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -162,7 +220,10 @@ fn mix_benches(c: &mut Criterion) {
                 .map(|me| {
                     (0..160)
                         .map(|k| {
-                            let v: i32 = (0..3).filter(|&o| o != me).map(|o| i32::from(black_box(&inputs)[o][k])).sum();
+                            let v: i32 = (0..3)
+                                .filter(|&o| o != me)
+                                .map(|o| i32::from(black_box(&inputs)[o][k]))
+                                .sum();
                             v.clamp(-32768, 32767) as i16
                         })
                         .collect()
@@ -174,5 +235,11 @@ fn mix_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, g711_benches, goertzel_benches, jitter_benches, mix_benches);
+criterion_group!(
+    benches,
+    g711_benches,
+    goertzel_benches,
+    jitter_benches,
+    mix_benches
+);
 criterion_main!(benches);

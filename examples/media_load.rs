@@ -155,7 +155,8 @@ fn main() {
 
     // ---- the relay thread: callcore-media under test ----
     let (addr_tx, addr_rx) = std_mpsc::channel::<CallAddrs>();
-    let (agent_tx, agent_rx) = std_mpsc::channel::<Vec<(std::net::SocketAddr, std::net::SocketAddr)>>();
+    let (agent_tx, agent_rx) =
+        std_mpsc::channel::<Vec<(std::net::SocketAddr, std::net::SocketAddr)>>();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let calls = args.calls;
     let transcode = args.transcode;
@@ -200,11 +201,11 @@ fn main() {
                         bridge,
                         RelayLeg {
                             socket: a,
-                            remote: None,
+                            remote: phones.get(i).map(|p| p.0),
                         },
                         RelayLeg {
                             socket: b,
-                            remote: agents.get(i).copied(),
+                            remote: phones.get(i).map(|p| p.1),
                         },
                         opts,
                         stop_rx.clone(),
