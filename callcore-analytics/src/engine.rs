@@ -1,0 +1,543 @@
+//! The metrics engine: a fold over the event stream into counters per bucket
+//! and dimension, plus the live gauges (contacts waiting, agent states).
+//!
+//! The same engine serves live metrics (fed from `CenterHandle::subscribe()`)
+//! and historical reports (fed from the journal), which is why a report for a
+//! period equals what the live metrics said for it.
+
+use crate::buckets::Buckets;
+use crate::counters::Counters;
+use crate::dims::{Dimension, Interner};
+use crate::{AnalyticsError, MetricsConfig};
+use callcore::{
+    AgentId, AgentState, Disposition, EndReason, Event, EventKind, InteractionId, QueueId,
+    TenantId, Timestamp,
+};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Width of the coarse buckets behind daily figures and reports.
+pub(crate) const QUARTER_MS: i64 = 900_000;
+
+/// How long an ended contact is remembered, for its after-call work and a
+/// post-call survey answer.
+const WRAP_UP_MEMORY_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Contact {
+    pub tenant_dim: u32,
+    pub channel_dim: Option<u32>,
+    pub queue: Option<QueueId>,
+    pub queue_dim: Option<u32>,
+    pub agent_dim: Option<u32>,
+    /// Start of the current wait in `queue`, while waiting.
+    pub queued_at: Option<Timestamp>,
+    pub threshold_ms: u64,
+    offered_in: Vec<QueueId>,
+    answered_in: Vec<QueueId>,
+    connected_at: Option<Timestamp>,
+    hold_since: Option<Timestamp>,
+    hold_ms: u64,
+    wrap_since: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+}
+
+impl Contact {
+    const fn new(tenant_dim: u32) -> Self {
+        Self {
+            tenant_dim,
+            channel_dim: None,
+            queue: None,
+            queue_dim: None,
+            agent_dim: None,
+            queued_at: None,
+            threshold_ms: 0,
+            offered_in: Vec::new(),
+            answered_in: Vec::new(),
+            connected_at: None,
+            hold_since: None,
+            hold_ms: 0,
+            wrap_since: None,
+            ended_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AgentTrack {
+    pub tenant_dim: u32,
+    pub agent_dim: u32,
+    pub state: AgentState,
+    /// Time counted up to here.
+    pub since: Timestamp,
+    /// When the current state was entered.
+    pub entered: Timestamp,
+}
+
+/// Folds events into metrics. See the crate docs and README for every
+/// metric's definition.
+#[derive(Debug, Clone)]
+pub struct MetricsEngine {
+    pub(crate) config: MetricsConfig,
+    pub(crate) dims: Interner,
+    pub(crate) fine: Buckets,
+    pub(crate) quarters: Buckets,
+    pub(crate) contacts: HashMap<(TenantId, InteractionId), Contact>,
+    pub(crate) agents: HashMap<(TenantId, AgentId), AgentTrack>,
+    thresholds: HashMap<(TenantId, QueueId), u64>,
+    pub(crate) latest: Timestamp,
+    last_prune: i64,
+}
+
+fn ms(later: Timestamp, earlier: Timestamp) -> u64 {
+    u64::try_from(later.duration_since(earlier).as_millis()).unwrap_or(u64::MAX)
+}
+
+impl MetricsEngine {
+    /// An engine with `config`.
+    ///
+    /// # Errors
+    /// [`AnalyticsError::Config`] when the config is invalid.
+    pub fn new(config: MetricsConfig) -> Result<Self, AnalyticsError> {
+        config.validate()?;
+        Ok(Self {
+            fine: Buckets::new(config.bucket_ms(), Some(config.window_history_ms())),
+            quarters: Buckets::new(QUARTER_MS, config.retention_ms()),
+            config,
+            dims: Interner::default(),
+            contacts: HashMap::new(),
+            agents: HashMap::new(),
+            thresholds: HashMap::new(),
+            latest: Timestamp::EPOCH,
+            last_prune: 0,
+        })
+    }
+
+    /// An engine that keeps every bucket, for replaying a journal into reports.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn for_reports(mut config: MetricsConfig) -> Result<Self, AnalyticsError> {
+        config.retention = None;
+        Self::new(config)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &MetricsConfig {
+        &self.config
+    }
+
+    fn bump(&mut self, at: Timestamp, dims: &[Option<u32>], f: &dyn Fn(&mut Counters)) {
+        let at = at.as_millis();
+        for d in dims.iter().flatten() {
+            self.fine.add(at, *d, f);
+            self.quarters.add(at, *d, f);
+        }
+    }
+
+    fn threshold_ms(&self, tenant: &TenantId, queue: &QueueId) -> u64 {
+        self.thresholds
+            .get(&(tenant.clone(), queue.clone()))
+            .copied()
+            .unwrap_or_else(|| {
+                u64::try_from(self.config.default_service_level.as_millis()).unwrap_or(u64::MAX)
+            })
+    }
+
+    fn short_ms(&self) -> u64 {
+        u64::try_from(self.config.short_abandon.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn contact(&mut self, tenant: &TenantId, id: &InteractionId) -> &mut Contact {
+        let dims = &mut self.dims;
+        self.contacts
+            .entry((tenant.clone(), id.clone()))
+            .or_insert_with(|| Contact::new(dims.id(Dimension::tenant_of(tenant.clone()))))
+    }
+
+    fn all_dims(c: &Contact) -> [Option<u32>; 4] {
+        [Some(c.tenant_dim), c.queue_dim, c.channel_dim, c.agent_dim]
+    }
+
+    /// Closes the contact's current wait in its queue.
+    fn leave_queue(&mut self, tenant: &TenantId, id: &InteractionId, at: Timestamp, how: Leave) {
+        let short = self.short_ms();
+        let c = self.contact(tenant, id);
+        let Some(since) = c.queued_at.take() else {
+            return;
+        };
+        let wait = ms(at, since);
+        let within = wait <= c.threshold_ms;
+        let dims = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+        match how {
+            Leave::Abandoned => self.bump(at, &dims, &|k| {
+                k.abandoned += 1;
+                k.abandoned_wait_ms += wait;
+                k.short_abandoned += u64::from(wait < short);
+                k.abandoned_within_sl += u64::from(within);
+                k.removed_within_sl += u64::from(within);
+            }),
+            Leave::Exited => self.bump(at, &dims, &|k| {
+                k.exited += 1;
+                k.removed_within_sl += u64::from(within);
+            }),
+        }
+    }
+
+    fn agent_track(
+        &mut self,
+        tenant: &TenantId,
+        agent: &AgentId,
+        at: Timestamp,
+    ) -> &mut AgentTrack {
+        let dims = &mut self.dims;
+        self.agents
+            .entry((tenant.clone(), agent.clone()))
+            .or_insert_with(|| AgentTrack {
+                tenant_dim: dims.id(Dimension::tenant_of(tenant.clone())),
+                agent_dim: dims.id(Dimension::agent(tenant.clone(), agent.clone())),
+                state: AgentState::Offline,
+                since: at,
+                entered: at,
+            })
+    }
+
+    /// Adds the time agents spent in their current state up to `at`.
+    fn close_agent_span(&mut self, key: &(TenantId, AgentId), at: Timestamp) {
+        let Some(track) = self.agents.get_mut(key) else {
+            return;
+        };
+        if at <= track.since {
+            return;
+        }
+        let (from, state, dims) = (
+            track.since,
+            track.state.clone(),
+            [track.tenant_dim, track.agent_dim],
+        );
+        track.since = at;
+        let width = self.fine.width_ms();
+        let mut t = from.as_millis();
+        let end = at.as_millis();
+        while t < end {
+            let next = ((t.div_euclid(width)) + 1) * width;
+            let piece = u64::try_from(next.min(end) - t).unwrap_or(0);
+            let f = |k: &mut Counters| match &state {
+                AgentState::Available => k.available_ms += piece,
+                AgentState::Reserved => k.reserved_ms += piece,
+                AgentState::Busy => k.busy_ms += piece,
+                AgentState::WrapUp => k.wrap_up_state_ms += piece,
+                AgentState::NotReady(_) => k.not_ready_ms += piece,
+                _ => {}
+            };
+            for d in dims {
+                self.fine.add(t, d, &f);
+                self.quarters.add(t, d, &f);
+            }
+            t = next;
+        }
+    }
+
+    /// Brings agent state times up to `now` and drops expired buckets and
+    /// contacts. Live callers do this before reading; a report replay does it
+    /// at the end of the period.
+    pub fn advance(&mut self, now: Timestamp) {
+        let keys: Vec<_> = self.agents.keys().cloned().collect();
+        for key in keys {
+            self.close_agent_span(&key, now);
+        }
+        self.latest = self.latest.max(now);
+        let now_ms = now.as_millis();
+        if now_ms - self.last_prune >= QUARTER_MS {
+            self.last_prune = now_ms;
+            self.fine.prune(now_ms);
+            self.quarters.prune(now_ms);
+            self.contacts.retain(|_, c| {
+                c.ended_at
+                    .is_none_or(|e| now_ms - e.as_millis() < WRAP_UP_MEMORY_MS)
+            });
+        }
+    }
+
+    /// Folds one event.
+    #[allow(clippy::too_many_lines)]
+    pub fn apply(&mut self, event: &Event) {
+        let at = event.at;
+        let t = &event.tenant;
+        self.latest = self.latest.max(at);
+        match &event.kind {
+            EventKind::InteractionCreated { interaction } => {
+                let channel_dim = self
+                    .dims
+                    .id(Dimension::channel(t.clone(), interaction.channel));
+                let c = self.contact(t, &interaction.id);
+                c.channel_dim = Some(channel_dim);
+                let dims = [Some(c.tenant_dim), Some(channel_dim)];
+                self.bump(at, &dims, &|k| k.arrived += 1);
+            }
+            EventKind::Queued {
+                interaction, queue, ..
+            } => {
+                let threshold = self.threshold_ms(t, queue);
+                let queue_dim = self.dims.id(Dimension::queue(t.clone(), queue.clone()));
+                if self.contact(t, interaction).queued_at.is_some() {
+                    if self.contact(t, interaction).queue.as_ref() == Some(queue) {
+                        return; // already waiting there
+                    }
+                    self.leave_queue(t, interaction, at, Leave::Exited);
+                }
+                let c = self.contact(t, interaction);
+                c.queue = Some(queue.clone());
+                c.queue_dim = Some(queue_dim);
+                c.queued_at = Some(at);
+                c.threshold_ms = threshold;
+                if !c.offered_in.contains(queue) {
+                    c.offered_in.push(queue.clone());
+                    let dims = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+                    self.bump(at, &dims, &|k| k.offered += 1);
+                }
+            }
+            EventKind::Connected {
+                interaction,
+                agent,
+                queue,
+            } => {
+                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let c = self.contact(t, interaction);
+                c.agent_dim = Some(agent_dim);
+                c.connected_at = Some(at);
+                c.hold_since = None;
+                c.hold_ms = 0;
+                let Some(since) = c.queued_at.take() else {
+                    return; // not from a queue (outbound): no answer to count
+                };
+                if c.answered_in.contains(queue) {
+                    return;
+                }
+                c.answered_in.push(queue.clone());
+                let wait = ms(at, since);
+                let within = wait <= c.threshold_ms;
+                let dims = [
+                    Some(c.tenant_dim),
+                    c.queue_dim,
+                    c.channel_dim,
+                    Some(agent_dim),
+                ];
+                self.bump(at, &dims, &|k| {
+                    k.answered += 1;
+                    k.answered_wait_ms += wait;
+                    k.answered_within_sl += u64::from(within);
+                    k.removed_within_sl += u64::from(within);
+                });
+            }
+            EventKind::Abandoned { interaction, .. } => {
+                self.leave_queue(t, interaction, at, Leave::Abandoned);
+            }
+            EventKind::Overflowed { interaction, .. }
+            | EventKind::QueueExited { interaction, .. } => {
+                self.leave_queue(t, interaction, at, Leave::Exited);
+            }
+            EventKind::Held { interaction } => {
+                let c = self.contact(t, interaction);
+                c.hold_since.get_or_insert(at);
+            }
+            EventKind::Resumed { interaction } => {
+                let c = self.contact(t, interaction);
+                if let Some(h) = c.hold_since.take() {
+                    c.hold_ms += ms(at, h);
+                }
+            }
+            EventKind::Transferred { interaction, .. } => {
+                let dims = Self::all_dims(self.contact(t, interaction));
+                self.bump(at, &dims, &|k| k.transferred += 1);
+            }
+            EventKind::Ended {
+                interaction,
+                reason,
+            } => {
+                let how = if *reason == EndReason::Abandoned {
+                    Leave::Abandoned
+                } else {
+                    Leave::Exited
+                };
+                self.leave_queue(t, interaction, at, how);
+                let c = self.contact(t, interaction);
+                c.ended_at = Some(at);
+                if let Some(h) = c.hold_since.take() {
+                    c.hold_ms += ms(at, h);
+                }
+                if let Some(connected) = c.connected_at.take() {
+                    let hold = c.hold_ms;
+                    let talk = ms(at, connected).saturating_sub(hold);
+                    let dims = Self::all_dims(c);
+                    self.bump(at, &dims, &|k| {
+                        k.handled += 1;
+                        k.talk_ms += talk;
+                        k.hold_ms += hold;
+                        k.held += u64::from(hold > 0);
+                    });
+                }
+            }
+            EventKind::WrapUpStarted {
+                interaction, agent, ..
+            } => {
+                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let c = self.contact(t, interaction);
+                c.agent_dim.get_or_insert(agent_dim);
+                c.wrap_since = Some(at);
+            }
+            EventKind::WrapUpEnded { interaction, .. } => {
+                let c = self.contact(t, interaction);
+                if let Some(w) = c.wrap_since.take() {
+                    let wrap = ms(at, w);
+                    let dims = Self::all_dims(c);
+                    self.bump(at, &dims, &|k| k.wrap_up_ms += wrap);
+                }
+            }
+            EventKind::OfferEnded {
+                interaction, agent, ..
+            } => {
+                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let queue_dim = self.contact(t, interaction).queue_dim;
+                self.bump(at, &[Some(agent_dim), queue_dim], &|k| k.offers_missed += 1);
+            }
+            EventKind::FlowStep {
+                interaction,
+                step,
+                detail,
+            } if step == "csat" => match detail.trim().parse::<u8>() {
+                Ok(score @ 1..=5) => {
+                    let dims = Self::all_dims(self.contact(t, interaction));
+                    self.bump(at, &dims, &|k| {
+                        k.csat_responses += 1;
+                        k.csat_satisfied += u64::from(score >= 4);
+                    });
+                }
+                _ => tracing::debug!(%interaction, "csat answer outside 1..=5 ignored"),
+            },
+            EventKind::AgentStateChanged { agent, to, .. } => {
+                let key = (t.clone(), agent.clone());
+                self.agent_track(t, agent, at);
+                self.close_agent_span(&key, at);
+                if let Some(track) = self.agents.get_mut(&key) {
+                    track.state = to.clone();
+                    track.since = track.since.max(at);
+                    track.entered = at;
+                }
+            }
+            EventKind::AgentAdded { profile } => {
+                self.agent_track(t, &profile.id, at);
+            }
+            EventKind::AgentRemoved { agent } => {
+                let key = (t.clone(), agent.clone());
+                self.close_agent_span(&key, at);
+                self.agents.remove(&key);
+            }
+            EventKind::QueueAdded { definition } => {
+                self.thresholds.insert(
+                    (t.clone(), definition.id.clone()),
+                    u64::from(definition.service_level_secs) * 1000,
+                );
+            }
+            EventKind::DialAttempted {
+                campaign,
+                disposition,
+                ..
+            } => {
+                let dim = self
+                    .dims
+                    .id(Dimension::campaign(t.clone(), campaign.clone()));
+                let kind = DialOutcome::of(disposition);
+                self.bump(at, &[Some(dim)], &|k| {
+                    k.dial_attempts += 1;
+                    match kind {
+                        DialOutcome::Person => k.dial_answered_person += 1,
+                        DialOutcome::Machine => k.dial_machine += 1,
+                        DialOutcome::NotReached => k.dial_not_reached += 1,
+                        DialOutcome::Abandoned => k.dial_abandoned += 1,
+                        DialOutcome::Agent => k.dial_agent_disposition += 1,
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Folds events in order.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        for e in events {
+            self.apply(e);
+        }
+    }
+
+    /// The counters of `dim` over `from <= t < to`, summed from the 15-minute
+    /// buckets (both ends are rounded down to a quarter hour).
+    #[must_use]
+    pub fn totals(&self, dim: &Dimension, from: Timestamp, to: Timestamp) -> Counters {
+        self.dims.lookup(dim).map_or_else(Counters::default, |id| {
+            self.quarters.sum(
+                id,
+                self.quarters.start_of(from.as_millis()),
+                self.quarters.start_of(to.as_millis()),
+            )
+        })
+    }
+
+    /// The counters of `dim` over the sliding window of length `window` that
+    /// ends at `now` (whole fine buckets, the current one included).
+    #[must_use]
+    pub fn window(&self, dim: &Dimension, now: Timestamp, window: Duration) -> Counters {
+        let width = self.fine.width_ms();
+        let len = i64::try_from(window.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(width);
+        let end = self.fine.start_of(now.as_millis()) + width;
+        self.dims.lookup(dim).map_or_else(Counters::default, |id| {
+            self.fine.sum(id, end - (len / width) * width, end)
+        })
+    }
+
+    /// Local midnight (per the configured UTC offset) at or before `now`.
+    #[must_use]
+    pub fn midnight(&self, now: Timestamp) -> Timestamp {
+        let off = self.config.offset_ms();
+        let day = 86_400_000;
+        Timestamp::from_millis((now.as_millis() + off).div_euclid(day) * day - off)
+    }
+
+    /// The counters of `dim` since local midnight, up to and including `now`'s
+    /// quarter hour.
+    #[must_use]
+    pub fn since_midnight(&self, dim: &Dimension, now: Timestamp) -> Counters {
+        let end = Timestamp::from_millis(self.quarters.start_of(now.as_millis()) + QUARTER_MS);
+        self.totals(dim, self.midnight(now), end)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Leave {
+    Abandoned,
+    Exited,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum DialOutcome {
+    Person,
+    Machine,
+    NotReached,
+    Abandoned,
+    Agent,
+}
+
+impl DialOutcome {
+    fn of(d: &Disposition) -> Self {
+        match d {
+            Disposition::AnsweredPerson => Self::Person,
+            Disposition::AnsweringMachine => Self::Machine,
+            Disposition::Abandoned => Self::Abandoned,
+            Disposition::Agent(_) => Self::Agent,
+            _ => Self::NotReached,
+        }
+    }
+}

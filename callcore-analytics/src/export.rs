@@ -1,0 +1,134 @@
+//! CSV and JSON export of reports.
+
+use crate::AnalyticsError;
+use crate::report::{Report, ReportKind, ReportRow};
+use std::fmt::Write as _;
+
+fn csv_field(out: &mut String, s: &str) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(String::new, |v| format!("{v:.4}"))
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn secs(ms: u64) -> String {
+    format!("{:.3}", ms as f64 / 1000.0)
+}
+
+type Column = (&'static str, fn(&ReportRow) -> String);
+
+const fn f(r: &ReportRow) -> crate::Counters {
+    r.figures.counters
+}
+
+fn columns(kind: ReportKind) -> Vec<Column> {
+    match kind {
+        ReportKind::QueueService => vec![
+            ("offered", |r| f(r).offered.to_string()),
+            ("answered", |r| f(r).answered.to_string()),
+            ("answered_within_sl", |r| {
+                f(r).answered_within_sl.to_string()
+            }),
+            ("abandoned", |r| f(r).abandoned.to_string()),
+            ("short_abandoned", |r| f(r).short_abandoned.to_string()),
+            ("exited", |r| f(r).exited.to_string()),
+            ("answer_rate", |r| opt(r.figures.answer_rate)),
+            ("abandonment_rate", |r| opt(r.figures.abandonment_rate)),
+            ("service_level", |r| opt(r.figures.service_level)),
+            ("asa_secs", |r| opt(r.figures.asa_secs)),
+            ("aht_secs", |r| opt(r.figures.aht_secs)),
+            ("avg_talk_secs", |r| opt(r.figures.avg_talk_secs)),
+            ("avg_hold_secs", |r| opt(r.figures.avg_hold_secs)),
+            ("avg_wrap_up_secs", |r| opt(r.figures.avg_wrap_up_secs)),
+            ("csat", |r| opt(r.figures.csat)),
+        ],
+        ReportKind::AgentPerformance => vec![
+            ("answered", |r| f(r).answered.to_string()),
+            ("handled", |r| f(r).handled.to_string()),
+            ("talk_secs", |r| secs(f(r).talk_ms)),
+            ("hold_secs", |r| secs(f(r).hold_ms)),
+            ("wrap_up_secs", |r| secs(f(r).wrap_up_ms)),
+            ("aht_secs", |r| opt(r.figures.aht_secs)),
+            ("occupancy", |r| opt(r.figures.occupancy)),
+            ("available_secs", |r| secs(f(r).available_ms)),
+            ("reserved_secs", |r| secs(f(r).reserved_ms)),
+            ("busy_secs", |r| secs(f(r).busy_ms)),
+            ("wrap_up_state_secs", |r| secs(f(r).wrap_up_state_ms)),
+            ("not_ready_secs", |r| secs(f(r).not_ready_ms)),
+            ("offers_missed", |r| f(r).offers_missed.to_string()),
+            ("transferred", |r| f(r).transferred.to_string()),
+            ("csat", |r| opt(r.figures.csat)),
+        ],
+        ReportKind::CallVolume => vec![
+            ("arrived", |r| f(r).arrived.to_string()),
+            ("offered", |r| f(r).offered.to_string()),
+            ("answered", |r| f(r).answered.to_string()),
+            ("abandoned", |r| f(r).abandoned.to_string()),
+            ("answer_rate", |r| opt(r.figures.answer_rate)),
+            ("abandonment_rate", |r| opt(r.figures.abandonment_rate)),
+            ("service_level", |r| opt(r.figures.service_level)),
+        ],
+        ReportKind::Campaigns => vec![
+            ("attempts", |r| f(r).dial_attempts.to_string()),
+            ("answered_person", |r| f(r).dial_answered_person.to_string()),
+            ("answering_machine", |r| f(r).dial_machine.to_string()),
+            ("not_reached", |r| f(r).dial_not_reached.to_string()),
+            ("abandoned", |r| f(r).dial_abandoned.to_string()),
+            ("agent_disposition", |r| {
+                f(r).dial_agent_disposition.to_string()
+            }),
+            ("contact_rate", |r| opt(r.figures.dial_contact_rate)),
+            ("abandon_rate", |r| opt(r.figures.dial_abandon_rate)),
+        ],
+    }
+}
+
+impl Report {
+    /// The report as CSV (RFC 4180): a header line, then one line per row.
+    /// Ratios are fractions with four decimals; times are seconds; empty
+    /// cells where a figure is undefined (no denominator).
+    #[must_use]
+    pub fn to_csv(&self) -> String {
+        let cols = columns(self.kind);
+        let mut out = String::from("interval_start,interval_end,dimension,tenant,key");
+        for (name, _) in &cols {
+            out.push(',');
+            out.push_str(name);
+        }
+        out.push_str("\r\n");
+        for row in &self.rows {
+            let _ = write!(
+                out,
+                "{},{},{},",
+                row.interval_start,
+                row.interval_end,
+                row.dimension.kind()
+            );
+            csv_field(&mut out, row.dimension.tenant().as_str());
+            out.push(',');
+            csv_field(&mut out, row.dimension.key());
+            for (_, value) in &cols {
+                out.push(',');
+                out.push_str(&value(row));
+            }
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// The report as pretty JSON (every counter and figure of every row).
+    ///
+    /// # Errors
+    /// [`AnalyticsError::Json`] if serialization fails.
+    pub fn to_json(&self) -> Result<String, AnalyticsError> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+}
