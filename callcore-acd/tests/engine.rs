@@ -564,3 +564,32 @@ fn unknown_strategy_and_bad_ladders_are_clear_errors() {
         })
     ));
 }
+
+#[test]
+fn a_chat_agent_freed_of_one_chat_takes_the_next() {
+    let mut r = rig();
+    r.queue(QueueDefinition::new("q0"));
+    r.acd
+        .add_agent(AgentProfile::new("a").with_capacity(Channel::Chat, 2), t(0))
+        .unwrap();
+    for i in 0..2 {
+        let mut req = request(&format!("c{i}"), "q0", 0);
+        req.channel = Channel::Chat;
+        r.enqueue(req, 0);
+    }
+    r.acd
+        .set_agent_state(&"a".into(), AgentState::Available, t(0))
+        .unwrap();
+    let o = offers(&r.drain());
+    assert_eq!(o.len(), 2, "{:?}", r.log);
+    r.acd.offer_accepted(&o[0].2, t(0)).unwrap();
+    r.acd.offer_accepted(&o[1].2, t(0)).unwrap();
+    r.acd
+        .interaction_ended(&"c0".into(), &"a".into(), t(0))
+        .unwrap();
+    r.drain();
+    let mut req = request("c2", "q0", 0);
+    req.channel = Channel::Chat;
+    let ds = r.enqueue(req, 0);
+    assert_eq!(offers(&ds).len(), 1, "{ds:?}");
+}

@@ -173,13 +173,6 @@ impl AcdEngine {
         if presence == Presence::Offline && slot.active() > 0 {
             return Err(AcdError::AgentBusy(agent.clone()));
         }
-        if presence != Presence::Available {
-            self.rescind_offers_of(a, now);
-        }
-        if presence == Presence::Offline {
-            self.end_wrap_up(a, now);
-            self.release_sticky(a, now);
-        }
         if let Some(slot) = self.agents.get_mut(a) {
             slot.missed = 0;
             if presence == Presence::Available && slot.presence != Presence::Available {
@@ -187,7 +180,17 @@ impl AcdEngine {
                 slot.rerank = true;
             }
         }
+        // Presence first, so that nothing rescinded below comes back to this agent.
+        let leaving = presence != Presence::Available;
+        let offline = presence == Presence::Offline;
         self.set_presence_raw(a, presence, now);
+        if leaving {
+            self.rescind_offers_of(a, now);
+        }
+        if offline {
+            self.end_wrap_up(a, now);
+            self.release_sticky(a, now);
+        }
         self.route_agent(a, now);
         self.leave_empty_queues(now);
         Ok(())

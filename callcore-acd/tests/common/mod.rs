@@ -1,5 +1,5 @@
 //! Helpers shared by the engine tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use callcore::{
     AgentProfile, AgentState, Channel, QueueDefinition, ReservationId, RoutingDecision,
