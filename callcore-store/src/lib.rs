@@ -35,6 +35,7 @@ mod ext;
 mod postgres;
 pub mod schema;
 mod sqlite;
+pub mod synthetic;
 
 pub use error::StoreError;
 pub use ext::{StoreExt, TenantUsage, merge_profiles};
