@@ -184,3 +184,120 @@ async fn our_uac_calls_sipp_uas() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn scenario(name: &str) -> String {
+    format!("{}/tests/sipp/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+async fn run_sipp_scenario(
+    file: &str,
+    target: std::net::SocketAddr,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut cmd = Command::new("sipp");
+    cmd.args(["-sf", &scenario(file), &target.to_string(), "-m", "1"])
+        .args(extra);
+    sipp_common(&mut cmd, free_port());
+    cmd.output().await.unwrap()
+}
+
+fn registrar_config(realm: &str) -> UaConfig {
+    let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
+    cfg.registrar = true;
+    let mut digest = callcore_sip::auth::DigestConfig::new(realm);
+    // SIPp 3.6 answers MD5 challenges only.
+    digest.algorithms = vec![callcore_sip::auth::DigestAlgorithm::Md5];
+    let store: std::collections::HashMap<String, String> =
+        [("1001".to_owned(), "s3cret".to_owned())].into();
+    cfg.auth = Some((digest, std::sync::Arc::new(store)));
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_registers_with_digest_auth() {
+    if !sipp_available() {
+        return;
+    }
+    let (sip, mut events) = driver::start(registrar_config("callcore"), 23, false)
+        .await
+        .unwrap();
+    let out = run_sipp_scenario("register_auth.xml", sip.local_addr(), &["-ap", "s3cret"]).await;
+    assert!(
+        out.status.success(),
+        "sipp register failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match ev {
+        UaEvent::Registered {
+            aor,
+            contacts,
+            user,
+        } => {
+            assert_eq!(aor, "sip:1001@127.0.0.1");
+            assert_eq!(user.as_deref(), Some("1001"));
+            assert_eq!(contacts.len(), 1);
+        }
+        other => panic!("expected Registered, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_wrong_password_is_rechallenged() {
+    if !sipp_available() {
+        return;
+    }
+    let (sip, mut events) = driver::start(registrar_config("callcore"), 24, false)
+        .await
+        .unwrap();
+    let out = run_sipp_scenario("register_wrong_password.xml", sip.local_addr(), &[]).await;
+    assert!(
+        out.status.success(),
+        "sipp failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(events.try_recv().is_err(), "no registration may happen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_cancels_before_answer() {
+    if !sipp_available() {
+        return;
+    }
+    let (sip, mut events) = driver::start(UaConfig::new("127.0.0.1:0".parse().unwrap()), 25, false)
+        .await
+        .unwrap();
+    let handle = sip.clone();
+    let watcher = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(15), events.recv()).await
+        {
+            if let UaEvent::IncomingCall { call, .. } = &ev {
+                handle.ring(*call);
+            }
+            let done = matches!(ev, UaEvent::Ended { .. });
+            seen.push(ev);
+            if done {
+                break;
+            }
+        }
+        seen
+    });
+    let out = run_sipp_scenario("uac_cancel.xml", sip.local_addr(), &[]).await;
+    assert!(
+        out.status.success(),
+        "sipp cancel failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.iter().any(|e| matches!(e, UaEvent::Cancelled { .. })),
+        "{seen:?}"
+    );
+}
