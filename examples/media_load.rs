@@ -281,23 +281,23 @@ fn main() {
                                         let mut p = RtpPacket::new(pt, seq, ts, 0xC000 + i as u32, payload);
                                         p.extension = Some(RtpExtension { profile: 0x1000, data: &stamp });
                                         wire.clear();
-                                        if p.write_to(&mut wire).is_ok() && sock.send_to(&wire, dst).await.is_ok() {
+                                        if p.write_to(&mut wire).is_ok() && sock.try_send_to(&wire, dst).is_ok() {
                                             sent.set(sent.get() + 1);
                                         }
                                     }
                                     seq = seq.wrapping_add(1);
                                     ts = ts.wrapping_add(160);
                                 }
-                                r = caller.recv_from(&mut bc) => if let Ok((n, _)) = r { record(n, &bc) },
-                                r = agent.recv_from(&mut bg) => if let Ok((n, _)) = r { record(n, &bg) },
+                                _ = caller.readable() => while let Ok((n, _)) = caller.try_recv_from(&mut bc) { record(n, &bc) },
+                                _ = agent.readable() => while let Ok((n, _)) = agent.try_recv_from(&mut bg) { record(n, &bg) },
                             }
                         }
                         // drain what is still in flight
                         let drain_until = origin.elapsed() + Duration::from_millis(300);
                         while origin.elapsed() < drain_until {
                             tokio::select! {
-                                r = caller.recv_from(&mut bc) => if let Ok((n, _)) = r { record(n, &bc) },
-                                r = agent.recv_from(&mut bg) => if let Ok((n, _)) = r { record(n, &bg) },
+                                _ = caller.readable() => while let Ok((n, _)) = caller.try_recv_from(&mut bc) { record(n, &bc) },
+                                _ = agent.readable() => while let Ok((n, _)) = agent.try_recv_from(&mut bg) { record(n, &bg) },
                                 _ = tokio::time::sleep_until((origin + drain_until).into()) => break,
                             }
                         }

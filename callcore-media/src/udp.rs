@@ -172,6 +172,10 @@ pub struct RelayReport {
 }
 
 /// Runs a two-leg relay until `stop` turns true or media times out.
+///
+/// Each wake-up drains both sockets without blocking (`try_recv_from`) and sends
+/// with `try_send_to`: a full socket buffer drops the datagram, as a network would,
+/// instead of stalling the other direction.
 pub async fn run_relay(
     mut bridge: Bridge,
     a: RelayLeg,
@@ -182,47 +186,55 @@ pub async fn run_relay(
     let clock = GlueClock::start();
     let mut remotes = [a.remote, b.remote];
     let socks = [a.socket, b.socket];
-    let (mut buf_a, mut buf_b) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let mut buf = vec![0u8; 2048];
     let mut out = Vec::with_capacity(2048);
     let mut report = RelayReport::default();
     let mut last_rx = clock.now();
-    let timeout = clock.sleep_until(last_rx + opts.media_timeout);
-    tokio::pin!(timeout);
+    let timer = clock.sleep_until(last_rx + opts.media_timeout);
+    tokio::pin!(timer);
     loop {
-        let (side, n, from) = tokio::select! {
-            r = socks[0].recv_from(&mut buf_a) => match r { Ok((n, f)) => (Side::A, n, f), Err(_) => { report.dropped += 1; continue } },
-            r = socks[1].recv_from(&mut buf_b) => match r { Ok((n, f)) => (Side::B, n, f), Err(_) => { report.dropped += 1; continue } },
+        tokio::select! {
+            r = socks[0].readable() => if r.is_err() { report.dropped += 1 },
+            r = socks[1].readable() => if r.is_err() { report.dropped += 1 },
             _ = stop.changed() => if *stop.borrow() { break } else { continue },
-            _ = &mut timeout => { report.timed_out = true; break }
-        };
-        let now = clock.now();
-        last_rx = now;
-        timeout
-            .as_mut()
-            .reset(clock.at(last_rx + opts.media_timeout).into());
-        let (i, data) = match side {
-            Side::A => (0, &buf_a[..n]),
-            Side::B => (1, &buf_b[..n]),
-        };
-        match bridge.relay(side, data, now, &mut out) {
-            Ok(RelayOutcome::Forwarded) => {
-                if opts.latch && remotes[i] != Some(from) {
-                    tracing::debug!(leg = ?side, %from, "latching to RTP source");
-                    remotes[i] = Some(from);
+            _ = &mut timer => {
+                if clock.now() >= last_rx + opts.media_timeout {
+                    report.timed_out = true;
+                    break;
                 }
-                let j = 1 - i;
-                match remotes[j] {
-                    Some(dst) => {
-                        if socks[j].send_to(&out, dst).await.is_ok() {
-                            report.forwarded[i] += 1;
-                        } else {
-                            report.dropped += 1;
+                timer.as_mut().reset(clock.at(last_rx + opts.media_timeout).into());
+                continue;
+            }
+        }
+        let now = clock.now();
+        for i in 0..2 {
+            let side = if i == 0 { Side::A } else { Side::B };
+            // bounded drain so one busy leg cannot starve the other
+            for _ in 0..64 {
+                let (n, from) = match socks[i].try_recv_from(&mut buf) {
+                    Ok(x) => x,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        report.dropped += 1;
+                        break;
+                    }
+                };
+                last_rx = now;
+                match bridge.relay(side, &buf[..n], now, &mut out) {
+                    Ok(RelayOutcome::Forwarded) => {
+                        if opts.latch && remotes[i] != Some(from) {
+                            tracing::debug!(leg = ?side, %from, "latching to RTP source");
+                            remotes[i] = Some(from);
+                        }
+                        let j = 1 - i;
+                        match remotes[j].map(|dst| socks[j].try_send_to(&out, dst)) {
+                            Some(Ok(_)) => report.forwarded[i] += 1,
+                            _ => report.dropped += 1,
                         }
                     }
-                    None => report.dropped += 1,
+                    Ok(_) | Err(_) => report.dropped += 1,
                 }
             }
-            Ok(_) | Err(_) => report.dropped += 1,
         }
     }
     report
