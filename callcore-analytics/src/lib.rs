@@ -41,6 +41,8 @@ mod engine;
 mod error;
 mod export;
 mod live;
+pub mod prometheus;
+pub mod queue_log;
 pub mod report;
 
 pub use config::{MetricsConfig, ServiceLevelFormula};

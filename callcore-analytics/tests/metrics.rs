@@ -534,3 +534,55 @@ fn bad_config_is_refused_with_the_field_named() {
     .unwrap_err();
     assert!(err.to_string().contains("utc_offset"), "{err}");
 }
+
+#[test]
+fn prometheus_exposition_of_the_live_snapshot() {
+    let mut e = engine(ServiceLevelFormula::AnsweredOnly);
+    let text =
+        callcore_analytics::prometheus::render(&e.snapshot(at(300), &[Duration::from_secs(900)]));
+    for expected in [
+        "callcore_contacts_offered{tenant=\"default\",queue=\"support\",window=\"today\"} 7",
+        "callcore_contacts_offered{tenant=\"default\",queue=\"support\",window=\"900s\"} 7",
+        "callcore_service_level{tenant=\"default\",queue=\"support\",window=\"today\",formula=\"answered_only\"} 0.6666666666666666",
+        "callcore_asa_seconds{tenant=\"default\",queue=\"support\",window=\"today\"} 15.666666666666666",
+        "callcore_contacts_waiting{tenant=\"default\",queue=\"billing\"} 2",
+        "callcore_longest_wait_seconds{tenant=\"default\",queue=\"billing\"} 50",
+        "callcore_agents{tenant=\"default\",state=\"not_ready\"} 1",
+        "callcore_occupancy{tenant=\"default\",agent=\"alice\",window=\"today\"} 0.36944444444444446",
+        "callcore_contacts_offered{tenant=\"default\",window=\"today\"} 10",
+        "# TYPE callcore_csat gauge",
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "missing {expected}\n{text}"
+        );
+    }
+    // No figure without a denominator: billing answered nobody yet.
+    assert!(!text.contains("callcore_asa_seconds{tenant=\"default\",queue=\"billing\""));
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        assert!(
+            series.starts_with("callcore_") && series.ends_with('}'),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn prometheus_label_values_are_escaped() {
+    let mut e = MetricsEngine::new(MetricsConfig::default()).unwrap();
+    e.apply(&Event {
+        seq: 1,
+        at: at(0),
+        tenant: "default".into(),
+        kind: EventKind::Queued {
+            interaction: "x".into(),
+            queue: "a\"b\\c\nd".into(),
+            position: 1,
+            estimated_wait_secs: None,
+        },
+    });
+    let text = callcore_analytics::prometheus::render(&e.snapshot(at(10), &[]));
+    assert!(text.contains("queue=\"a\\\"b\\\\c\\nd\""), "{text}");
+}
