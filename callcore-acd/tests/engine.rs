@@ -593,3 +593,22 @@ fn a_chat_agent_freed_of_one_chat_takes_the_next() {
     let ds = r.enqueue(req, 0);
     assert_eq!(offers(&ds).len(), 1, "{ds:?}");
 }
+
+#[test]
+fn an_agent_who_missed_the_offer_is_passed_over_while_another_can_take_it() {
+    let mut r = rig();
+    let mut q = QueueDefinition::new("q").requiring("s", 3);
+    q.strategy = "best_proficiency".into();
+    q.offer_timeout_secs = 12;
+    r.queue(q);
+    r.agent(AgentProfile::new("expert").with_skill("s", 9), 0);
+    r.agent(AgentProfile::new("good").with_skill("s", 6), 0);
+    let o = offers(&r.enqueue(request("c1", "q", 1), 1));
+    assert_eq!(o[0].1, "expert");
+    let o = offers(&r.tick(13));
+    assert_eq!(o[0].1, "good", "{:?}", r.log);
+    // Alone in the pool, a passed-over agent is still offered (no starvation).
+    r.acd.offer_declined(&o[0].2, t(14)).unwrap();
+    let o = offers(&r.drain());
+    assert_eq!(o[0].1, "expert");
+}

@@ -50,12 +50,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Required skill and minimum, wrap-up, strategy index.
+type QueueSetup = (Option<(usize, u8)>, u32, usize);
+
 #[derive(Debug, Clone)]
 struct Setup {
     /// Per agent: skills (index → proficiency) and chat capacity.
     agents: Vec<(Vec<(usize, u8)>, u32)>,
     /// Per queue: required skill and minimum, wrap-up, strategy.
-    queues: Vec<(Option<(usize, u8)>, u32, usize)>,
+    queues: Vec<QueueSetup>,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -282,11 +285,12 @@ impl World {
                     }
                     let i = interaction.to_string();
                     let still = self.m.offers.values().any(|o| o.0 == i);
-                    if !still && outcome != OfferEnd::Canceled && !self.m.accepted.contains_key(&i)
+                    if !still
+                        && outcome != OfferEnd::Canceled
+                        && !self.m.accepted.contains_key(&i)
+                        && let Some(e) = self.m.ringing.remove(&i)
                     {
-                        if let Some(e) = self.m.ringing.remove(&i) {
-                            self.m.waiting.insert(i, e);
-                        }
+                        self.m.waiting.insert(i, e);
                     }
                 }
                 RoutingDecision::Assigned {
@@ -431,7 +435,7 @@ impl World {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_invariants_hold(setup in setup(), ops in prop::collection::vec(op(), 1..120)) {

@@ -59,9 +59,17 @@ impl AcdEngine {
             let pool = AgentPool {
                 set: &lane.pools[ch],
             };
-            let Some(pick) = lane.strategy.pick(&pool) else {
+            let Some(mut pick) = lane.strategy.pick(&pool) else {
                 return;
             };
+            // Pass over agents who just declined or missed this interaction
+            // while someone else in the pool can take it.
+            let passed = self.waits.get(w).map_or(&[][..], |s| s.passed.as_slice());
+            if passed.contains(&pick.slot)
+                && let Some(other) = pool.iter().find(|e| !passed.contains(&e.slot))
+            {
+                pick = other;
+            }
             self.offer(w, pick.slot, now);
         }
     }

@@ -117,6 +117,14 @@ impl AcdEngine {
         let Some((w, a)) = self.drop_reservation(r, outcome, now) else {
             return;
         };
+        if matches!(
+            outcome,
+            OfferEnd::Declined | OfferEnd::TimedOut | OfferEnd::Failed
+        ) && let Some(slot) = self.waits.get_mut(w)
+            && !slot.passed.contains(&a)
+        {
+            slot.passed.push(a);
+        }
         if outcome == OfferEnd::Canceled {
             self.finish_wait(w, Exit::Abandoned, now);
         } else if let Some(slot) = self.waits.get_mut(w)

@@ -197,6 +197,9 @@ pub(crate) struct WaitSlot {
     pub(crate) status: WaitStatus,
     pub(crate) callback: bool,
     pub(crate) hops: u32,
+    /// Agents who declined or missed this interaction: passed over while
+    /// another agent in the pool can take it.
+    pub(crate) passed: Vec<u32>,
     pub(crate) max_wait_timer: Option<TimerKey>,
     pub(crate) escalation_timer: Option<TimerKey>,
     pub(crate) sticky_timer: Option<TimerKey>,

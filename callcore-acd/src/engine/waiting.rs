@@ -123,6 +123,7 @@ impl AcdEngine {
             status: sticky.map_or(WaitStatus::Waiting, WaitStatus::Sticky),
             callback: false,
             hops: 0,
+            passed: Vec::new(),
             max_wait_timer: None,
             escalation_timer: None,
             sticky_timer: None,
