@@ -168,7 +168,7 @@ fn jitter_benches(c: &mut Criterion) {
         b.iter(|| {
             let s = order[k % order.len()].wrapping_add(seq_base);
             k += 1;
-            if k % order.len() == 0 {
+            if k.is_multiple_of(order.len()) {
                 seq_base = seq_base.wrapping_add(1000);
             }
             t += 20;

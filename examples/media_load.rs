@@ -102,6 +102,11 @@ fn wall() -> Instant {
     Instant::now()
 }
 
+#[allow(clippy::disallowed_methods)] // ...and waits on the wall clock
+fn sleep_until(at: Instant) -> tokio::time::Sleep {
+    tokio::time::sleep_until(at.into())
+}
+
 struct Hist {
     us: Vec<u64>, // 1 µs buckets up to 100 ms
     over: u64,
@@ -298,7 +303,7 @@ fn main() {
                             tokio::select! {
                                 _ = caller.readable() => while let Ok((n, _)) = caller.try_recv_from(&mut bc) { record(n, &bc) },
                                 _ = agent.readable() => while let Ok((n, _)) = agent.try_recv_from(&mut bg) { record(n, &bg) },
-                                _ = tokio::time::sleep_until((origin + drain_until).into()) => break,
+                                _ = sleep_until(origin + drain_until) => break,
                             }
                         }
                     }));
