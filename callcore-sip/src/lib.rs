@@ -16,11 +16,13 @@
 //! ```
 
 pub mod auth;
+pub mod b2bua;
 pub mod error;
 pub mod message;
 pub mod registrar;
 pub mod session;
 pub mod transaction;
+pub mod trunk;
 pub mod ua;
 
 pub use error::Error;

@@ -30,7 +30,7 @@ mod validate;
 mod via;
 
 pub use addr::{ContactValue, NameAddr};
-pub use build::ResponseSpec;
+pub use build::{ResponseSpec, default_reason};
 pub use fault::{Fault, MessageKind, ParseError, Verdict};
 pub use framing::StreamFramer;
 pub use lex::{Params, unquote};

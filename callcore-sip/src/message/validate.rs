@@ -116,12 +116,7 @@ pub struct AdmissionPolicy {
 impl Default for AdmissionPolicy {
     fn default() -> Self {
         AdmissionPolicy {
-            supported: vec![
-                "replaces".into(),
-                "timer".into(),
-                "100rel".into(),
-                "norefersub".into(),
-            ],
+            supported: vec!["timer".into()],
             refuse_zero_max_forwards: true,
         }
     }

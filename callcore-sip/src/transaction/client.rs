@@ -133,6 +133,9 @@ impl ClientTransaction {
             (TxKind::Invite, ClientState::Calling | ClientState::Proceeding, 100..=199) => {
                 self.state = ClientState::Proceeding;
                 self.retransmit_at = None;
+                // Timer B only guards the Calling state: once the far end is ringing,
+                // how long to wait is the TU's ring timeout.
+                self.timeout_at = None;
                 self.events.push(ClientEvent::Response(resp));
             }
             (TxKind::Invite, ClientState::Calling | ClientState::Proceeding, 200..=299) => {

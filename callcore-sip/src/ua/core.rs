@@ -116,6 +116,22 @@ pub enum UaEvent {
         /// The new negotiated audio.
         audio: NegotiatedAudio,
     },
+    /// The far end asks us to transfer the call (REFER, already accepted with 202).
+    /// Place the new call and report progress with [`UserAgent::notify_transfer`].
+    TransferRequested {
+        /// The call carrying the REFER.
+        call: CallRef,
+        /// Refer-To URI.
+        target: String,
+    },
+    /// Progress of a transfer we requested: the REFER's final status, then the
+    /// statuses the far end reports in NOTIFY sipfrag bodies.
+    TransferProgress {
+        /// The call we transferred.
+        call: CallRef,
+        /// Status code (202 accepted, then 100/180/200... of the new call).
+        status: u16,
+    },
     /// A phone registered, refreshed or removed bindings (current contacts listed).
     Registered {
         /// Address of record.

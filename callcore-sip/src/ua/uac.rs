@@ -36,7 +36,7 @@ impl UserAgent {
         invite.push_header(HeaderName::CSeq, "1 INVITE");
         invite.push_header(HeaderName::Contact, &self.contact());
         invite.push_header(HeaderName::Allow, super::uas::ALLOW);
-        invite.push_header(HeaderName::Supported, "replaces, timer");
+        invite.push_header(HeaderName::Supported, "timer");
         invite.push_header(HeaderName::UserAgent, &self.config.user_agent.clone());
         invite.set_body("application/sdp", Bytes::from(offer.to_body()));
         // Validate what we built before it leaves (bad target URIs fail here).
@@ -70,8 +70,12 @@ impl UserAgent {
             .unwrap_or(false);
         let state = self.calls.get(&call).map(|c| c.state);
         if !is_invite {
-            // BYE / re-INVITE-less requests: a final answer to our BYE ends the call.
-            if state == Some(CallState::Terminating) && code >= 200 {
+            let method = resp.cseq().map(|c| c.method).ok();
+            if method == Some(Method::Refer) && code >= 200 {
+                self.emit(UaEvent::TransferProgress { call, status: code });
+            }
+            // A final answer to our BYE ends the call.
+            if method == Some(Method::Bye) && state == Some(CallState::Terminating) && code >= 200 {
                 self.end_call(call, false);
             }
             return;
@@ -254,6 +258,82 @@ impl UserAgent {
             }
             CallState::OutboundCancelling | CallState::Terminating | CallState::Ended => Ok(()),
         }
+    }
+
+    fn in_dialog_request(
+        &mut self,
+        call: CallRef,
+        method: Method,
+        headers: &[(HeaderName, String)],
+        body: Option<(&str, String)>,
+        now: Duration,
+    ) -> Result<(), Error> {
+        let via = self.new_via();
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(Error::State("no such call"))?;
+        if c.state != CallState::Confirmed {
+            return Err(Error::State("call not established"));
+        }
+        let peer = c.peer;
+        let d = c.dialog.as_mut().ok_or(Error::State("no dialog"))?;
+        let mut req = d.request(method, &via);
+        for (n, v) in headers {
+            req.push_header(n.clone(), v);
+        }
+        if let Some((ct, b)) = body {
+            req.set_body(ct, Bytes::from(b));
+        }
+        let tx = self.layer.send_request(req, peer, now)?;
+        self.by_tx.insert(tx, call);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Blind transfer: asks the far end to call `target` (REFER, RFC 3515). Progress
+    /// arrives as [`UaEvent::TransferProgress`].
+    pub fn refer(&mut self, call: CallRef, target: &str, now: Duration) -> Result<(), Error> {
+        let referred_by = self.contact();
+        self.in_dialog_request(
+            call,
+            Method::Refer,
+            &[
+                (HeaderName::ReferTo, format!("<{target}>")),
+                (HeaderName::ReferredBy, referred_by),
+            ],
+            None,
+            now,
+        )
+    }
+
+    /// Reports the progress of a transfer the far end asked for (NOTIFY with a sipfrag
+    /// of the new call's status; a final status ends the implicit subscription).
+    pub fn notify_transfer(
+        &mut self,
+        call: CallRef,
+        status: u16,
+        now: Duration,
+    ) -> Result<(), Error> {
+        let state = if status >= 200 {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let frag = format!(
+            "SIP/2.0 {status} {}\r\n",
+            crate::message::default_reason(status)
+        );
+        self.in_dialog_request(
+            call,
+            Method::Notify,
+            &[
+                (HeaderName::Event, "refer".into()),
+                (HeaderName::SubscriptionState, state.into()),
+            ],
+            Some(("message/sipfrag;version=2.0", frag)),
+            now,
+        )
     }
 
     /// Puts the far end on hold (re-INVITE with `sendonly`) or resumes (`sendrecv`).

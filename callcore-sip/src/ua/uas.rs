@@ -80,7 +80,7 @@ impl UserAgent {
                     .to_tag(&self.ids.token())
                     .header(HeaderName::Allow, ALLOW)
                     .header(HeaderName::Accept, "application/sdp")
-                    .header(HeaderName::Supported, "replaces, timer");
+                    .header(HeaderName::Supported, "timer");
                 self.respond(tx, &req, spec, now);
             }
             (m, Some(tag)) => self.on_in_dialog(tx, req, m, &tag, now),
@@ -223,7 +223,7 @@ impl UserAgent {
             .to_tag(&tag)
             .header(HeaderName::Contact, &self.contact())
             .header(HeaderName::Allow, ALLOW)
-            .header(HeaderName::Supported, "replaces, timer");
+            .header(HeaderName::Supported, "timer");
         let mut negotiated = None;
         let body = match &offer {
             Some(o) => match answer_offer(o, &local, 1) {
@@ -334,9 +334,32 @@ impl UserAgent {
                 self.end_call(call, true);
             }
             Method::Invite | Method::Update => self.on_session_refresh(call, tx, &req, now),
-            Method::Info | Method::Notify | Method::Options => {
-                self.respond(tx, &req, ResponseSpec::code(200), now)
+            Method::Refer => {
+                let target = req.refer_to().ok().flatten().map(|r| r.uri().to_string());
+                match target {
+                    Some(target) => {
+                        self.respond(tx, &req, ResponseSpec::code(202), now);
+                        self.emit(UaEvent::TransferRequested { call, target });
+                    }
+                    None => self.respond(tx, &req, ResponseSpec::new(400, "Missing Refer-To"), now),
+                }
             }
+            Method::Notify => {
+                self.respond(tx, &req, ResponseSpec::code(200), now);
+                let is_refer = req
+                    .header(&HeaderName::Event)
+                    .is_some_and(|e| e.trim().starts_with("refer"));
+                // message/sipfrag: "SIP/2.0 200 OK" on the first line.
+                let frag = std::str::from_utf8(req.body())
+                    .ok()
+                    .and_then(|b| b.lines().next())
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|c| c.parse().ok());
+                if let (true, Some(status)) = (is_refer, frag) {
+                    self.emit(UaEvent::TransferProgress { call, status });
+                }
+            }
+            Method::Info | Method::Options => self.respond(tx, &req, ResponseSpec::code(200), now),
             _ => self.respond(
                 tx,
                 &req,
