@@ -42,6 +42,7 @@ mod error;
 mod export;
 mod live;
 pub mod prometheus;
+pub mod quality;
 pub mod queue_log;
 pub mod report;
 
