@@ -1,0 +1,195 @@
+//! Running a [`FlowSpec`] as callcore's [`Flow`] on a live interaction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use callcore::{
+    Channel, CoreError, EndReason, Flow, FlowContext, FlowOutcome, IntentResult, ListenSpec,
+    NluContext, Prompt, QueueOptions, QueueOutcome,
+};
+
+use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
+use super::model::FlowSpec;
+
+/// A business handler a `task` node runs, e.g. look up a bill or block a card.
+/// It gets the flow's variables and returns variables to set, or an error
+/// message (the flow then goes to the node's `on_error`).
+#[async_trait]
+pub trait FlowTask: Send + Sync {
+    /// Runs the task.
+    async fn run(
+        &self,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String>;
+}
+
+/// A flow file or builder result, runnable by callcore's `Center`.
+#[derive(Clone)]
+pub struct IvrFlow {
+    spec: Arc<FlowSpec>,
+    tasks: HashMap<String, Arc<dyn FlowTask>>,
+}
+
+impl std::fmt::Debug for IvrFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IvrFlow")
+            .field("flow", &self.spec.name)
+            .field("tasks", &self.tasks.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl IvrFlow {
+    /// Wraps a validated flow.
+    pub fn new(spec: FlowSpec) -> Self {
+        IvrFlow {
+            spec: Arc::new(spec),
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// Registers the handler for `task` nodes naming `name`.
+    #[must_use]
+    pub fn with_task(mut self, name: &str, task: Arc<dyn FlowTask>) -> Self {
+        self.tasks.insert(name.into(), task);
+        self
+    }
+
+    async fn perform(
+        &self,
+        call: &mut FlowContext,
+        action: Action,
+    ) -> Result<Option<Input>, CoreError> {
+        Ok(Some(match action {
+            Action::Say { text, barge_in } => {
+                Input::PlayDone(call.say_with(&text, barge_in).await?)
+            }
+            Action::Play { file, barge_in } => {
+                Input::PlayDone(call.play(&Prompt::File(file), barge_in).await?)
+            }
+            Action::Listen { no_input_timeout } => {
+                let spec = ListenSpec {
+                    no_input_timeout,
+                    ..ListenSpec::default()
+                };
+                Input::Heard(call.listen(&spec).await?)
+            }
+            Action::CollectDigits(spec) => Input::Digits(call.collect_digits(&spec).await?),
+            Action::Understand {
+                text,
+                expected_intents,
+            } => {
+                let result = match call.providers().nlu.clone() {
+                    Some(nlu) => {
+                        let context = NluContext {
+                            expected_intents,
+                            ..NluContext::default()
+                        };
+                        nlu.recognize(&text, &context).await?
+                    }
+                    None => IntentResult::default(),
+                };
+                if let Some(intent) = &result.intent {
+                    call.set_intent(intent);
+                }
+                Input::Understood(result)
+            }
+            Action::RunTask { handler, variables } => {
+                call.record_step("task", handler.clone());
+                Input::TaskDone(match self.tasks.get(&handler) {
+                    Some(task) => task.run(&variables).await,
+                    None => Err(format!("no task handler {handler:?}")),
+                })
+            }
+            Action::Enqueue {
+                queue,
+                priority,
+                skills,
+                context,
+            } => {
+                call.interaction_mut().context = context;
+                if !skills.is_empty() {
+                    call.interaction_mut()
+                        .attributes
+                        .insert("skills".into(), skills.join(","));
+                }
+                let options = QueueOptions {
+                    priority,
+                    ..QueueOptions::default()
+                };
+                Input::QueueDone(match call.enqueue_with(queue.into(), options).await? {
+                    QueueOutcome::Served { .. } => QueueResult::Served,
+                    QueueOutcome::Abandoned => QueueResult::Abandoned,
+                    _ => QueueResult::GaveUp,
+                })
+            }
+            Action::BookCallback { queue, context } => {
+                // The center has no callback scheduler yet: record the request
+                // with its context so an agent or a later component places it.
+                call.interaction_mut().context = context;
+                call.interaction_mut()
+                    .attributes
+                    .insert("callback_queue".into(), queue.clone());
+                call.record_step("callback_requested", queue);
+                Input::CallbackBooked(true)
+            }
+            Action::Record { max_duration } => {
+                let spec = callcore::RecordSpec {
+                    max_duration,
+                    silence_timeout: std::time::Duration::from_secs(5),
+                    terminator: Some('#'),
+                };
+                Input::Recorded(
+                    call.leg()
+                        .media()
+                        .record(&spec)
+                        .await
+                        .ok()
+                        .map(|id| id.to_string()),
+                )
+            }
+            Action::Transfer { target, context } => {
+                call.interaction_mut().context = context;
+                call.transfer(&target).await?;
+                return Ok(None);
+            }
+            Action::Hangup => {
+                call.hangup().await?;
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+#[async_trait]
+impl Flow for IvrFlow {
+    async fn run(&self, call: &mut FlowContext) -> Result<FlowOutcome, CoreError> {
+        let channel = if call.interaction().channel == Channel::Voice {
+            FlowChannel::Voice
+        } else {
+            FlowChannel::Text
+        };
+        let attributes = call.interaction().attributes.clone();
+        let mut run = FlowRun::start(self.spec.clone(), channel, attributes, call.clock().now());
+        while let Some(action) = run.poll_output() {
+            let input = match self.perform(call, action).await {
+                Ok(Some(input)) => input,
+                Ok(None) => break,
+                Err(CoreError::LegEnded) => Input::CallerHungUp,
+                Err(e) => return Err(e),
+            };
+            run.handle_input(input, call.clock().now());
+        }
+        let callback = run.variables().contains_key("callback_queue");
+        let reason = match run.end() {
+            Some(FlowEnd::Transferred(_)) => EndReason::Transferred,
+            Some(FlowEnd::Served(_)) => EndReason::CustomerHangup,
+            Some(FlowEnd::CallerLeft) => EndReason::CustomerHangup,
+            Some(FlowEnd::Runaway) => EndReason::Error,
+            _ if callback => EndReason::CallbackRequested,
+            _ => EndReason::Completed,
+        };
+        Ok(FlowOutcome::Done(reason))
+    }
+}

@@ -1,0 +1,22 @@
+//! Call flows: a model with two front doors (the Rust [`FlowBuilder`] and
+//! JSON/TOML flow files), validation whose errors name the node and field, a
+//! sans-IO [`FlowRun`] engine, scripted callers in virtual time ([`sim`]) and
+//! [`IvrFlow`], which runs a flow as callcore's [`Flow`](callcore::Flow).
+
+mod adapter;
+mod builder;
+mod engine;
+mod hours;
+mod matching;
+mod model;
+pub mod sim;
+mod validate;
+
+pub use adapter::{FlowTask, IvrFlow};
+pub use builder::FlowBuilder;
+pub use engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
+pub use hours::{BusinessHours, LocalTime, OpenSpan};
+pub use model::{
+    BranchRule, Condition, FlowSpec, GlobalCommand, IntentRoute, MenuChoice, Node, Retries,
+    SlotRequest,
+};
