@@ -586,3 +586,58 @@ fn prometheus_label_values_are_escaped() {
     let text = callcore_analytics::prometheus::render(&e.snapshot(at(10), &[]));
     assert!(text.contains("queue=\"a\\\"b\\\\c\\nd\""), "{text}");
 }
+
+#[test]
+fn hourly_queue_report_exports_to_csv_and_json() {
+    use callcore_analytics::report::{IntervalLength, ReportKind, build_report};
+    let report = build_report(
+        &scenario(),
+        MetricsConfig::default(),
+        ReportKind::QueueService,
+        IntervalLength::Hour,
+        at(0),
+        at(3600),
+    )
+    .unwrap();
+    let csv = report.to_csv();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "interval_start,interval_end,dimension,tenant,key,offered,answered,answered_within_sl,abandoned,short_abandoned,exited,answer_rate,abandonment_rate,service_level,asa_secs,aht_secs,avg_talk_secs,avg_hold_secs,avg_wrap_up_secs,csat"
+    );
+    assert_eq!(lines.len(), 4, "billing, sales, support");
+    assert_eq!(
+        lines[3],
+        "2023-11-15T09:00:00.000Z,2023-11-15T10:00:00.000Z,queue,default,support,7,3,2,2,1,2,0.4286,0.2857,0.3333,15.6667,99.3333,81.0000,10.0000,8.3333,0.6667"
+    );
+    assert!(
+        lines[1].ends_with(",billing,2,0,0,0,0,0,0.0000,0.0000,0.0000,,,,,,"),
+        "{}",
+        lines[1]
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    assert_eq!(json["kind"], "queue_service");
+    assert_eq!(json["rows"][2]["dimension"]["queue"], "support");
+    assert_eq!(json["rows"][2]["figures"]["counters"]["offered"], 7);
+}
+
+#[test]
+fn csv_quotes_fields_that_need_it() {
+    use callcore_analytics::report::{IntervalLength, ReportKind};
+    let mut e = MetricsEngine::for_reports(MetricsConfig::default()).unwrap();
+    e.apply(&Event {
+        seq: 1,
+        at: at(0),
+        tenant: "default".into(),
+        kind: EventKind::Queued {
+            interaction: "x".into(),
+            queue: "sales, \"emea\"".into(),
+            position: 1,
+            estimated_wait_secs: None,
+        },
+    });
+    let csv = e
+        .report(ReportKind::QueueService, IntervalLength::Day, at(0), at(1))
+        .to_csv();
+    assert!(csv.contains(",default,\"sales, \"\"emea\"\"\",1,"), "{csv}");
+}
