@@ -54,10 +54,12 @@ pub mod rules;
 
 pub use error::DialerError;
 pub mod pacer;
+pub mod runner;
 pub mod sim;
 pub mod strategy;
 
 pub use pacer::{
     AnsweredBy, CallId, DialOrder, Pacer, PacerCounters, PacerInput, PacerOutput, PacingSnapshot,
 };
+pub use runner::{AnswerClassifier, AssumePerson, CampaignRunner, RunSummary};
 pub use strategy::{LineAssignment, PacingStrategy, strategy_for};

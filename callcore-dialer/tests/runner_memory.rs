@@ -1,0 +1,251 @@
+//! The tokio glue dialing a list through callcore's in-memory transport, in
+//! virtual time: phones that answer, are busy, never answer; every attempt
+//! and lead ends up in the campaign store.
+#![allow(clippy::unwrap_used)]
+
+use callcore::memory::{MemoryTransport, PhoneBehavior};
+use callcore::{
+    CampaignStore, Clock, DialMode, Disposition, Endpoint, EventKind, LeadStatus, MemoryStore,
+    Timestamp, VirtualClock,
+};
+use callcore_dialer::rules::{
+    CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
+};
+use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const START: i64 = 1_767_632_400;
+
+fn book(mode: DialMode, csv: &str) -> LeadBook {
+    let mut config = CampaignConfig::new("spring", mode);
+    config.windows = CallingWindows::always();
+    config.max_attempts = 2;
+    config.power_ratio = 3.0;
+    let dnc = DncLists::default();
+    dnc.global.add("+14155550199");
+    let report = import_csv(
+        csv,
+        &ImportSettings {
+            tenant: config.tenant.clone(),
+            campaign: config.id.clone(),
+            number_plan: &config.number_plan,
+            dnc: &dnc,
+        },
+    )
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let mut book = LeadBook::new(config, dnc);
+    book.add_imported(report.leads).unwrap();
+    book
+}
+
+/// Hangs up every answered customer after `talk`, as the customer would.
+async fn customers_hang_up(
+    transport: Arc<MemoryTransport>,
+    clock: VirtualClock,
+    numbers: Vec<&'static str>,
+    talk: Duration,
+) {
+    let mut seen: HashMap<&str, callcore::LegId> = HashMap::new();
+    loop {
+        for n in &numbers {
+            if let Some(far) = transport.phone(n)
+                && seen.get(n) != Some(far.id())
+            {
+                seen.insert(n, far.id().clone());
+                let clock = clock.clone();
+                tokio::spawn(async move {
+                    clock.sleep(talk).await;
+                    far.hangup();
+                });
+            }
+        }
+        clock.sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn progressive_dials_the_list_and_stores_every_attempt() {
+    let clock = VirtualClock::new(Timestamp::from_secs(START));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    transport.add_phone(
+        "+14155550100",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(4)),
+    );
+    transport.add_phone("+14155550101", PhoneBehavior::Busy);
+    transport.add_phone("+14155550102", PhoneBehavior::NoAnswer);
+    transport.add_phone(
+        "+14155550103",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(2)),
+    );
+    transport.add_phone(
+        "sip:alice@pbx",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
+    );
+    let store = Arc::new(MemoryStore::default());
+    let csv = "id,phone\nanswers,415 555 0100\nbusy,415 555 0101\nsilent,415 555 0102\nlate,415 555 0103\ndnc,415 555 0199\n";
+    let mut pacer = Pacer::new(
+        book(DialMode::Progressive, csv),
+        strategy_for(DialMode::Progressive).unwrap(),
+    );
+    // Nothing to re-decide between events in progressive mode: tick slowly.
+    pacer.set_tick(Duration::from_secs(30));
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = CampaignRunner::new(
+        pacer,
+        transport.clone(),
+        store.clone(),
+        Arc::new(clock.clone()),
+    )
+    .agent("alice", Endpoint::Sip("sip:alice@pbx".into()))
+    .wrap_up(Duration::from_secs(5))
+    .events(events_tx);
+    let hangups = tokio::spawn(customers_hang_up(
+        transport.clone(),
+        clock.clone(),
+        vec!["+14155550100", "+14155550103"],
+        Duration::from_secs(60),
+    ));
+    let until = Timestamp::from_secs(START + 4 * 3600);
+    let summary = clock
+        .drive(runner.run(until), until + Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
+    hangups.abort();
+
+    let attempts = store
+        .attempts(&"default".into(), &"spring".into())
+        .await
+        .unwrap();
+    let by_lead = |id: &str| -> Vec<Disposition> {
+        attempts
+            .iter()
+            .filter(|a| a.lead.as_str() == id)
+            .map(|a| a.disposition.clone())
+            .collect()
+    };
+    assert_eq!(by_lead("answers"), vec![Disposition::AnsweredPerson]);
+    assert_eq!(by_lead("late"), vec![Disposition::AnsweredPerson]);
+    assert_eq!(by_lead("busy"), vec![Disposition::Busy, Disposition::Busy]);
+    assert_eq!(
+        by_lead("silent"),
+        vec![Disposition::NoAnswer, Disposition::NoAnswer]
+    );
+    assert!(by_lead("dnc").is_empty(), "a DNC number was dialed");
+    // Busy retried after 5 minutes, no answer after 2 hours.
+    let busy: Vec<_> = attempts
+        .iter()
+        .filter(|a| a.lead.as_str() == "busy")
+        .map(|a| a.started_at)
+        .collect();
+    assert!(busy[1].duration_since(busy[0]) >= Duration::from_secs(300));
+    let silent: Vec<_> = attempts
+        .iter()
+        .filter(|a| a.lead.as_str() == "silent")
+        .map(|a| a.started_at)
+        .collect();
+    assert!(silent[1].duration_since(silent[0]) >= Duration::from_secs(7200));
+
+    let leads = store
+        .leads(&"default".into(), &"spring".into())
+        .await
+        .unwrap();
+    let status: HashMap<_, _> = leads
+        .iter()
+        .map(|l| (l.id.as_str().to_owned(), l.status))
+        .collect();
+    assert_eq!(status["answers"], LeadStatus::Done);
+    assert_eq!(status["busy"], LeadStatus::Closed);
+    assert_eq!(status["silent"], LeadStatus::Closed);
+    assert_eq!(status["dnc"], LeadStatus::Closed);
+    assert!(
+        store
+            .campaign(&"default".into(), &"spring".into())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(summary.counters.abandoned, 0);
+    assert_eq!(summary.counters.connected, 2);
+    // The agent's phone was bridged to the customer.
+    assert!(
+        transport
+            .phone("sip:alice@pbx")
+            .unwrap()
+            .bridged_to()
+            .is_some()
+    );
+    let mut dial_events = 0;
+    while let Ok((_, _, kind)) = events_rx.try_recv() {
+        assert!(matches!(kind, EventKind::DialAttempted { .. }));
+        dial_events += 1;
+    }
+    assert_eq!(dial_events, attempts.len());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_person_no_agent_can_take_hears_the_safe_harbor_message() {
+    let clock = VirtualClock::new(Timestamp::from_secs(START));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    for n in ["+14155550110", "+14155550111", "+14155550112"] {
+        transport.add_phone(n, PhoneBehavior::AnswerAfter(Duration::from_secs(3)));
+    }
+    transport.add_phone(
+        "sip:bob@pbx",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
+    );
+    let store = Arc::new(MemoryStore::default());
+    let csv = "phone\n415 555 0110\n415 555 0111\n415 555 0112\n";
+    let pacer = Pacer::new(
+        book(DialMode::Power, csv),
+        strategy_for(DialMode::Power).unwrap(),
+    );
+    let runner = CampaignRunner::new(
+        pacer,
+        transport.clone(),
+        store.clone(),
+        Arc::new(clock.clone()),
+    )
+    .agent("bob", Endpoint::Sip("sip:bob@pbx".into()));
+    let hangups = tokio::spawn(customers_hang_up(
+        transport.clone(),
+        clock.clone(),
+        vec!["+14155550110", "+14155550111", "+14155550112"],
+        Duration::from_secs(30),
+    ));
+    let until = Timestamp::from_secs(START + 600);
+    let summary = clock
+        .drive(runner.run(until), until + Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
+    hangups.abort();
+    // Power mode dialed three lines for one agent; all three answered at once.
+    assert_eq!(summary.counters.answered_by_person, 3);
+    assert_eq!(summary.counters.abandoned, 2);
+    let heard: Vec<_> = ["+14155550110", "+14155550111", "+14155550112"]
+        .iter()
+        .filter_map(|n| transport.phone(n))
+        .filter(|f| f.heard().iter().any(|h| h.contains("opt out")))
+        .collect();
+    assert_eq!(
+        heard.len(),
+        2,
+        "the two people no agent could take heard the message"
+    );
+    let attempts = store
+        .attempts(&"default".into(), &"spring".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts
+            .iter()
+            .filter(|a| a.disposition == Disposition::Abandoned)
+            .count(),
+        2
+    );
+    assert!(clock.now() < until + Duration::from_secs(600));
+}
