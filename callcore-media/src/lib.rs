@@ -26,6 +26,8 @@ pub mod endpoint;
 pub mod jitter;
 pub mod level;
 pub mod mixer;
+pub mod prompt;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
