@@ -1,4 +1,4 @@
-//! An adaptive jitter buffer for 20 ms audio frames: reorders, detects loss and late
+//! An adaptive jitter buffer for audio packets (any ptime) played out as 20 ms frames: reorders, detects loss and late
 //! packets, conceals gaps (fading repeat of the last frame, then silence), and adapts
 //! its depth to the measured jitter. Sans-IO: push packets with their arrival time,
 //! pop one frame per frame period.
@@ -101,6 +101,9 @@ pub struct JitterBuffer {
     unwrap: SequenceUnwrapper,
     next: Option<u64>,
     last_frame: Vec<i16>,
+    rem: Vec<i16>,
+    rem_pos: usize,
+    rem_kind: FrameKind,
     conceal_run: u32,
     target: u32,
     over_target_run: u32,
@@ -131,6 +134,9 @@ impl JitterBuffer {
         let target = cfg.initial_depth.clamp(cfg.min_depth, cfg.max_depth);
         Ok(JitterBuffer {
             last_frame: vec![0; cfg.samples_per_frame],
+            rem: Vec::new(),
+            rem_pos: 0,
+            rem_kind: FrameKind::Silence,
             cfg,
             slots: BTreeMap::new(),
             pool: Vec::new(),
@@ -174,7 +180,8 @@ impl JitterBuffer {
     }
 
     /// Accepts a decoded frame with RTP sequence `seq` and timestamp `ts` that
-    /// arrived at `now`. Frames shorter or longer than a frame are padded/truncated.
+    /// arrived at `now`. A packet may hold any number of samples (20 ms, 30 ms ...);
+    /// [`pop`](Self::pop) cuts the stream into frames. Depths count packets.
     pub fn push(&mut self, seq: u16, ts: u32, mut pcm: Vec<i16>, now: Duration) {
         let mut ext = self.unwrap.unwrap(seq);
         if let Some(next) = self.next {
@@ -209,7 +216,12 @@ impl JitterBuffer {
             self.recycle(pcm);
             return;
         }
-        pcm.resize(self.cfg.samples_per_frame, 0);
+        if pcm.is_empty() {
+            self.recycle(pcm);
+            return;
+        }
+        // at most one second of audio per packet
+        pcm.truncate(self.cfg.clock_rate as usize);
         self.slots.insert(ext, pcm);
         self.stats.received += 1;
     }
@@ -231,14 +243,16 @@ impl JitterBuffer {
             self.last_frame.clone_from(out);
             FrameKind::Concealed
         } else {
-            out.resize(self.cfg.samples_per_frame, 0);
             self.last_frame.iter_mut().for_each(|s| *s = 0);
+            out.extend_from_slice(&self.last_frame);
             FrameKind::Silence
         }
     }
 
-    /// Produces the next frame into `out` (replacing its contents). Call once per
-    /// frame period.
+    /// Produces the next frame of exactly `samples_per_frame` samples into `out`
+    /// (replacing its contents). Call once per frame period. Packets of any length
+    /// (20 ms, 30 ms ...) are cut into frames; a frame made partly of received audio
+    /// counts as [`FrameKind::Played`].
     pub fn pop(&mut self, out: &mut Vec<i16>, _now: Duration) -> FrameKind {
         self.pops_since_late = self.pops_since_late.saturating_add(1);
         if self.pops_since_late > 250 {
@@ -247,6 +261,41 @@ impl JitterBuffer {
             self.pops_since_late = 0;
         }
         self.target = self.target.max(self.wanted_depth());
+        out.clear();
+        let spf = self.cfg.samples_per_frame;
+        let (mut played, mut concealed) = (false, false);
+        while out.len() < spf {
+            if self.rem_pos < self.rem.len() {
+                let n = (spf - out.len()).min(self.rem.len() - self.rem_pos);
+                out.extend_from_slice(&self.rem[self.rem_pos..self.rem_pos + n]);
+                self.rem_pos += n;
+                match self.rem_kind {
+                    FrameKind::Played => played = true,
+                    FrameKind::Concealed => concealed = true,
+                    FrameKind::Silence => {}
+                }
+                continue;
+            }
+            let mut rem = std::mem::take(&mut self.rem);
+            self.rem_kind = self.next_packet(&mut rem);
+            self.rem = rem;
+            self.rem_pos = 0;
+            if self.rem.is_empty() {
+                out.resize(spf, 0);
+                break;
+            }
+        }
+        if played {
+            FrameKind::Played
+        } else if concealed {
+            FrameKind::Concealed
+        } else {
+            FrameKind::Silence
+        }
+    }
+
+    /// Takes the next packet's audio (or its concealment) into `out`.
+    fn next_packet(&mut self, out: &mut Vec<i16>) -> FrameKind {
         let Some(next) = self.next else {
             let ready = self.slots.len() as u32 >= self.target
                 || self
@@ -256,10 +305,9 @@ impl JitterBuffer {
                     .is_some_and(|(l, f)| l.0 - f.0 + 1 >= u64::from(self.target));
             if let (true, Some((&first, _))) = (ready, self.slots.first_key_value()) {
                 self.next = Some(first);
-                return self.pop(out, _now);
+                return self.next_packet(out);
             }
             out.clear();
-            out.resize(self.cfg.samples_per_frame, 0);
             return FrameKind::Silence;
         };
         let kind = if let Some(frame) = self.slots.remove(&next) {
@@ -476,5 +524,37 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn thirty_ms_packets_play_out_as_continuous_20ms_frames() {
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        let mut input = Vec::new();
+        let mut output = Vec::new();
+        let mut out = Vec::new();
+        let mut pushed = 0u16;
+        for tick in 0..60u64 {
+            let t = tick * 20;
+            // a 30 ms packet is due every 1.5 ticks
+            while u64::from(pushed) * 30 <= t {
+                let pkt: Vec<i16> = (0..240)
+                    .map(|i| (pushed % 30) as i16 * 1000 + i as i16 / 10)
+                    .collect();
+                input.extend_from_slice(&pkt);
+                jb.push(pushed, u32::from(pushed) * 240, pkt, ms(t));
+                pushed += 1;
+            }
+            if jb.pop(&mut out, ms(t)) == FrameKind::Played {
+                assert_eq!(out.len(), 160);
+                output.extend_from_slice(&out);
+            }
+        }
+        assert!(output.len() >= 50 * 160);
+        assert_eq!(
+            &input[..output.len()],
+            &output[..],
+            "no sample lost or repeated"
+        );
+        assert_eq!(jb.stats().lost, 0);
     }
 }
