@@ -1,4 +1,5 @@
 //! Shared helpers for tests that need real peers (sox, lame, espeak-ng, sipp).
+#![allow(dead_code)] // each test crate uses a different subset
 
 use std::path::PathBuf;
 use std::process::Command;
