@@ -205,9 +205,6 @@ pub struct FlowRun {
     attempts: u32,
     no_input: u32,
     no_match: u32,
-    digit_prefix: String,
-    /// Keys pressed during a prompt that was not listening (DTMF type-ahead).
-    typeahead: String,
     /// Said before the next prompt (the intro of a slot-only `ask`).
     intro: Option<String>,
     /// Variables, including filled slots.
@@ -241,8 +238,6 @@ impl FlowRun {
             attempts: 0,
             no_input: 0,
             no_match: 0,
-            digit_prefix: String::new(),
-            typeahead: String::new(),
             intro: None,
             variables: BTreeMap::new(),
             attributes,
@@ -328,33 +323,11 @@ impl FlowRun {
         }
         let state = std::mem::replace(&mut self.state, State::Idle);
         match (state, input) {
-            (State::Playing { after }, Input::PlayDone(outcome)) => match after {
-                After::Listen => match outcome {
-                    PlayOutcome::BargedIn(keys) if !keys.is_empty() => {
-                        if self.asking == Asking::Digits && keys.chars().all(|c| c.is_ascii_digit())
-                        {
-                            self.digit_prefix = keys;
-                            self.listen();
-                        } else if keys
-                            .chars()
-                            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-                        {
-                            self.heard(Utterance::Digits { digits: keys });
-                        } else {
-                            self.heard(Utterance::Text {
-                                text: keys,
-                                confidence: 1.0,
-                            });
-                        }
-                    }
-                    _ => self.listen(),
-                },
-                After::Goto(next) => {
-                    if let PlayOutcome::BargedIn(keys) = outcome {
-                        self.typeahead.push_str(&keys);
-                    }
-                    self.enter(&next);
-                }
+            (State::Playing { after }, Input::PlayDone(_)) => match after {
+                // An interruption stops the prompt; the input that interrupted
+                // stays with the media layer and is what the next listen reads.
+                After::Listen => self.listen(),
+                After::Goto(next) => self.enter(&next),
                 After::Record => {
                     if let Some(Node::Record { max_secs, .. }) = self.node_spec() {
                         let max_duration = Duration::from_secs(u64::from(max_secs));
@@ -399,7 +372,6 @@ impl FlowRun {
         self.attempts = 0;
         self.no_input = 0;
         self.no_match = 0;
-        self.digit_prefix.clear();
         self.steps += 1;
         if self.steps > RUNAWAY_STEPS {
             self.outputs.push_back(Action::Hangup);

@@ -61,14 +61,6 @@ impl FlowRun {
     }
 
     pub(super) fn listen(&mut self) {
-        if !self.typeahead.is_empty() {
-            let keys = std::mem::take(&mut self.typeahead);
-            if self.asking == Asking::Digits {
-                self.digit_prefix = keys;
-            } else {
-                return self.heard(Utterance::Digits { digits: keys });
-            }
-        }
         let digits = match (self.node_spec(), self.channel) {
             (
                 Some(Node::CollectDigits {
@@ -80,16 +72,13 @@ impl FlowRun {
                     ..
                 }),
                 FlowChannel::Voice,
-            ) if self.asking == Asking::Digits => {
-                let have = self.digit_prefix.len() as u32;
-                Some(DigitSpec {
-                    min: min.saturating_sub(have),
-                    max: max.saturating_sub(have).max(1),
-                    terminator,
-                    first_digit_timeout: Duration::from_millis(first_digit_timeout_ms),
-                    inter_digit_timeout: Duration::from_millis(inter_digit_timeout_ms),
-                })
-            }
+            ) if self.asking == Asking::Digits => Some(DigitSpec {
+                min,
+                max,
+                terminator,
+                first_digit_timeout: Duration::from_millis(first_digit_timeout_ms),
+                inter_digit_timeout: Duration::from_millis(inter_digit_timeout_ms),
+            }),
             _ => None,
         };
         self.outputs.push_back(match digits {
@@ -305,11 +294,7 @@ impl FlowRun {
         let Some(Node::CollectDigits { min, var, next, .. }) = self.node_spec() else {
             return self.retry(false);
         };
-        let digits = format!(
-            "{}{}",
-            std::mem::take(&mut self.digit_prefix),
-            result.digits
-        );
+        let digits = result.digits;
         if digits.is_empty() {
             return self.retry(true);
         }

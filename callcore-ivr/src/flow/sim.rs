@@ -212,8 +212,20 @@ pub fn run_scripted(
         actions.push((now, action.clone()));
         let input = match action {
             Action::Say { text, barge_in } => {
-                if barge_in && let Some(CallerStep::BargeIn(keys)) = script.front().cloned() {
-                    script.pop_front();
+                let pending = match script.front() {
+                    Some(CallerStep::BargeIn(keys)) => Some(keys.clone()),
+                    Some(CallerStep::Press { after, keys, .. }) if after.is_zero() => {
+                        Some(keys.clone())
+                    }
+                    _ => None,
+                };
+                if barge_in && let Some(keys) = pending {
+                    // The keys stop the prompt and stay pending for the next listen.
+                    script[0] = CallerStep::Press {
+                        after: Duration::ZERO,
+                        keys: keys.clone(),
+                        gap: Duration::from_millis(200),
+                    };
                     now = now + Duration::from_millis(500);
                     Input::PlayDone(PlayOutcome::BargedIn(keys))
                 } else {
