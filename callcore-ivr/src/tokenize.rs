@@ -141,7 +141,10 @@ impl Tokenizer {
 
     /// True if `word` (lowercase) is an English stop or filler word.
     pub fn is_stop_word(&self, word: &str) -> bool {
-        EN_STOP_WORDS.contains(&word)
+        static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+            std::sync::OnceLock::new();
+        SET.get_or_init(|| EN_STOP_WORDS.iter().copied().collect())
+            .contains(word)
     }
 
     /// True if `c` is a Chinese function character that carries no topic.
