@@ -17,6 +17,8 @@
 
 pub mod auth;
 pub mod b2bua;
+#[cfg(feature = "center")]
+pub mod center;
 pub mod error;
 pub mod message;
 pub mod registrar;

@@ -50,6 +50,8 @@ enum Command {
     },
     Hangup(CallRef),
     Hold(CallRef, bool),
+    Refer(CallRef, String),
+    Lookup(String, oneshot::Sender<Vec<String>>),
 }
 
 enum NetEvent {
@@ -131,6 +133,20 @@ impl SipHandle {
     /// Hangs up (CANCEL, 480 or BYE as appropriate).
     pub fn hangup(&self, call: CallRef) {
         let _ = self.cmd.send(Command::Hangup(call));
+    }
+
+    /// Blind-transfers the far end to `target` (REFER).
+    pub fn refer(&self, call: CallRef, target: &str) {
+        let _ = self.cmd.send(Command::Refer(call, target.to_owned()));
+    }
+
+    /// Live registered contacts of an address of record (`sip:1001@host`).
+    pub async fn lookup(&self, aor: &str) -> Vec<String> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Lookup(aor.to_owned(), tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     /// Holds (`true`) or resumes the far end.
@@ -285,6 +301,8 @@ async fn run(
                     }
                     Command::Hangup(c) => { let _ = ua.hangup(c, now); }
                     Command::Hold(c, h) => { let _ = ua.set_hold(c, h, now); }
+                    Command::Refer(c, t) => { let _ = ua.refer(c, &t, now); }
+                    Command::Lookup(aor, reply) => { let _ = reply.send(ua.registrar().lookup(&aor, now)); }
                 }
             }
             () = clock.sleep_until(deadline) => ua.handle_timeout(clock.now()),

@@ -1,0 +1,474 @@
+//! callcore's voice transport port over SIP: inbound INVITEs become
+//! [`callcore::Inbound`] interactions with a [`SipLeg`], and [`callcore::Transport::place`]
+//! rings registered agents' phones (`Endpoint::Sip`) or numbers through trunks
+//! (`Endpoint::Phone`).
+//!
+//! Media: each leg negotiates G.711 + telephone-event towards `media_addr`; the RTP
+//! itself belongs to a media engine plugged in through [`MediaAttach`] (callcore-media).
+//! Without one, a leg's [`callcore::MediaControl`] answers `CoreError::Unsupported`.
+
+use async_trait::async_trait;
+use callcore::{
+    Channel, Clock, CoreError, Endpoint, HangupCause, Inbound, Interaction, InteractionId, Leg,
+    LegId, MediaControl, PlaceRequest, TenantId, Transport,
+};
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+use crate::message::Uri;
+use crate::session::{LocalMedia, NegotiatedAudio};
+use crate::transaction::Peer;
+use crate::trunk::{Trunk, TrunkRouter};
+use crate::ua::driver::{self, SipHandle};
+use crate::ua::{CallRef, UaConfig, UaEvent};
+
+/// Attaches a media engine to a leg once its audio is negotiated.
+pub trait MediaAttach: Send + Sync + std::fmt::Debug {
+    /// Media control for `leg`, sending to and receiving from the negotiated peer.
+    fn attach(
+        &self,
+        leg: &LegId,
+        local_rtp: SocketAddr,
+        audio: &NegotiatedAudio,
+    ) -> Arc<dyn MediaControl>;
+}
+
+/// Configuration of the SIP transport.
+#[derive(Debug, Clone)]
+pub struct SipCenterConfig {
+    /// User agent settings (bind address, registrar, auth).
+    pub ua: UaConfig,
+    /// Seed for tags, branches and Call-IDs.
+    pub seed: u64,
+    /// Listen on TCP too.
+    pub tcp: bool,
+    /// Tenant of the interactions this transport creates.
+    pub tenant: TenantId,
+    /// RTP address advertised in SDP (the media engine's).
+    pub media_addr: SocketAddr,
+    /// Trunks for `Endpoint::Phone`.
+    pub trunks: Vec<Trunk>,
+    /// Caller id URI for outbound legs when the request's `from` is a bare number.
+    pub from_domain: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LegStatus {
+    Ringing,
+    Answered(Option<NegotiatedAudio>),
+    Over(HangupCause),
+}
+
+type Legs = Arc<Mutex<HashMap<CallRef, Arc<watch::Sender<LegStatus>>>>>;
+
+fn status_of(legs: &Legs, call: CallRef) -> Arc<watch::Sender<LegStatus>> {
+    let mut map = legs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(call)
+        .or_insert_with(|| Arc::new(watch::channel(LegStatus::Ringing).0))
+        .clone()
+}
+
+fn cause_of(status: u16) -> HangupCause {
+    match status {
+        486 | 600 => HangupCause::Busy,
+        603 => HangupCause::Declined,
+        404 | 484 | 604 => HangupCause::InvalidNumber,
+        408 | 480 | 487 => HangupCause::NoAnswer,
+        s => HangupCause::Failure(format!("SIP {s}")),
+    }
+}
+
+/// The SIP voice transport.
+#[derive(Debug)]
+pub struct SipTransport {
+    handle: SipHandle,
+    inbound: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
+    legs: Legs,
+    router: TrunkRouter,
+    clock: Arc<dyn Clock>,
+    media_addr: SocketAddr,
+    from_domain: String,
+    attach: Option<Arc<dyn MediaAttach>>,
+    next: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    handle: SipHandle,
+    legs: Legs,
+    media_addr: SocketAddr,
+    attach: Option<Arc<dyn MediaAttach>>,
+}
+
+impl SipTransport {
+    /// Binds the sockets and starts the transport on the current tokio runtime.
+    pub async fn start(
+        config: SipCenterConfig,
+        clock: Arc<dyn Clock>,
+        attach: Option<Arc<dyn MediaAttach>>,
+    ) -> std::io::Result<SipTransport> {
+        let (handle, mut events) = driver::start(config.ua, config.seed, config.tcp).await?;
+        let legs: Legs = Arc::new(Mutex::new(HashMap::new()));
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            handle: handle.clone(),
+            legs: legs.clone(),
+            media_addr: config.media_addr,
+            attach: attach.clone(),
+        });
+        let tenant = config.tenant.clone();
+        let dispatch_clock = clock.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                match ev {
+                    UaEvent::IncomingCall { call, from, to, .. } => {
+                        let status = status_of(&shared.legs, call);
+                        shared.handle.ring(call);
+                        let id = LegId::new(format!("sip-in-{}", call.0));
+                        let interaction = Interaction::new(
+                            InteractionId::new(format!("sip-{}", call.0)),
+                            tenant.clone(),
+                            Channel::Voice,
+                            callcore::Direction::Inbound,
+                            user_of(&from),
+                            user_of(&to),
+                            dispatch_clock.now(),
+                        );
+                        let leg = SipLeg {
+                            id,
+                            call,
+                            shared: shared.clone(),
+                            status,
+                            media: OnceLock::new(),
+                        };
+                        let _ = in_tx.send(Inbound {
+                            interaction,
+                            leg: Box::new(leg),
+                        });
+                    }
+                    UaEvent::Answered { call, audio } => {
+                        status_of(&shared.legs, call).send_replace(LegStatus::Answered(audio));
+                    }
+                    UaEvent::Failed { call, status, .. } => {
+                        finish(&shared.legs, call, cause_of(status))
+                    }
+                    UaEvent::Cancelled { call } => finish(&shared.legs, call, HangupCause::Remote),
+                    UaEvent::Ended { call, by_remote } => {
+                        finish(
+                            &shared.legs,
+                            call,
+                            if by_remote {
+                                HangupCause::Remote
+                            } else {
+                                HangupCause::Local
+                            },
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Ok(SipTransport {
+            handle,
+            inbound: tokio::sync::Mutex::new(in_rx),
+            legs,
+            router: TrunkRouter::new(config.trunks),
+            clock,
+            media_addr: config.media_addr,
+            from_domain: config.from_domain,
+            attach,
+            next: AtomicU64::new(1),
+        })
+    }
+
+    /// The SIP endpoint's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    async fn target(&self, to: &Endpoint) -> Result<(String, Peer), CoreError> {
+        match to {
+            Endpoint::Sip(aor) => {
+                let contacts = self.handle.lookup(aor).await;
+                let contact = contacts
+                    .first()
+                    .ok_or_else(|| CoreError::Unreachable(format!("{aor} is not registered")))?;
+                let uri =
+                    Uri::parse(contact).map_err(|e| CoreError::Unreachable(e.what().to_owned()))?;
+                let ip = uri.ip().ok_or_else(|| {
+                    CoreError::Unreachable("contact host is not an IP address".into())
+                })?;
+                Ok((
+                    contact.clone(),
+                    Peer::udp(SocketAddr::new(ip, uri.port().unwrap_or(5060))),
+                ))
+            }
+            Endpoint::Phone(number) => {
+                let t = self
+                    .router
+                    .route(number)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| CoreError::Unreachable(format!("no trunk routes {number}")))?;
+                Ok((t.request_uri(number), t.peer))
+            }
+            _ => Err(CoreError::Unreachable("not a SIP endpoint".into())),
+        }
+    }
+}
+
+fn finish(legs: &Legs, call: CallRef, cause: HangupCause) {
+    let s = status_of(legs, call);
+    if !matches!(*s.borrow(), LegStatus::Over(_)) {
+        s.send_replace(LegStatus::Over(cause));
+    }
+    legs.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&call);
+}
+
+fn user_of(uri: &str) -> String {
+    Uri::parse(uri)
+        .ok()
+        .and_then(|u| u.user().map(str::to_owned))
+        .unwrap_or_else(|| uri.to_owned())
+}
+
+#[async_trait]
+impl Transport for SipTransport {
+    fn name(&self) -> &str {
+        "sip"
+    }
+
+    async fn accept(&self) -> Option<Inbound> {
+        self.inbound.lock().await.recv().await
+    }
+
+    fn can_reach(&self, endpoint: &Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Sip(_) => true,
+            Endpoint::Phone(n) => !self.router.route(n).is_empty(),
+            _ => false,
+        }
+    }
+
+    async fn place(&self, request: PlaceRequest) -> Result<Box<dyn Leg>, CoreError> {
+        if request.channel != Channel::Voice {
+            return Err(CoreError::Unsupported("SIP carries voice only"));
+        }
+        let (uri, peer) = self.target(&request.to).await?;
+        let from = if request.from.starts_with("sip:") {
+            request.from.clone()
+        } else {
+            format!("sip:{}@{}", request.from, self.from_domain)
+        };
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let media = LocalMedia::g711(self.media_addr, n);
+        let call = self
+            .handle
+            .place_call(&uri, peer, &from, media)
+            .await
+            .map_err(|e| CoreError::Transport(e.to_string()))?;
+        let status = status_of(&self.legs, call);
+        let mut rx = status.subscribe();
+        let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
+        let outcome = tokio::select! {
+            r = rx.wait_for(|s| !matches!(s, LegStatus::Ringing)) => r.map(|s| s.clone()).ok(),
+            () = self.clock.sleep(ring) => None,
+        };
+        let shared = Arc::new(Shared {
+            handle: self.handle.clone(),
+            legs: self.legs.clone(),
+            media_addr: self.media_addr,
+            attach: self.attach.clone(),
+        });
+        let leg = SipLeg {
+            id: LegId::new(format!("sip-out-{}", call.0)),
+            call,
+            shared,
+            status,
+            media: OnceLock::new(),
+        };
+        match outcome {
+            Some(LegStatus::Answered(audio)) => {
+                leg.attach_media(audio.as_ref());
+                Ok(Box::new(leg))
+            }
+            Some(LegStatus::Over(cause)) => Err(CoreError::NotAnswered(cause)),
+            _ => {
+                self.handle.hangup(call);
+                Err(CoreError::NotAnswered(HangupCause::NoAnswer))
+            }
+        }
+    }
+}
+
+/// A SIP call leg.
+pub struct SipLeg {
+    id: LegId,
+    call: CallRef,
+    shared: Arc<Shared>,
+    status: Arc<watch::Sender<LegStatus>>,
+    media: OnceLock<Arc<dyn MediaControl>>,
+}
+
+impl std::fmt::Debug for SipLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipLeg")
+            .field("id", &self.id)
+            .field("call", &self.call)
+            .field("media_attached", &self.media.get().is_some())
+            .finish()
+    }
+}
+
+impl SipLeg {
+    /// The user-agent call behind this leg.
+    pub fn call(&self) -> CallRef {
+        self.call
+    }
+
+    fn attach_media(&self, audio: Option<&NegotiatedAudio>) {
+        if let (Some(a), Some(audio)) = (&self.shared.attach, audio) {
+            let _ = self
+                .media
+                .set(a.attach(&self.id, self.shared.media_addr, audio));
+        }
+    }
+
+    fn live(&self) -> Result<(), CoreError> {
+        match *self.status.borrow() {
+            LegStatus::Over(_) => Err(CoreError::LegEnded),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NoMedia;
+
+#[async_trait]
+impl MediaControl for NoMedia {
+    async fn play(
+        &self,
+        _: &callcore::Prompt,
+        _: bool,
+    ) -> Result<callcore::PlayOutcome, CoreError> {
+        Err(CoreError::Unsupported(
+            "no media engine attached to this SIP leg",
+        ))
+    }
+    async fn say(&self, _: &str, _: bool) -> Result<callcore::PlayOutcome, CoreError> {
+        Err(CoreError::Unsupported(
+            "no media engine attached to this SIP leg",
+        ))
+    }
+    async fn collect_digits(
+        &self,
+        _: &callcore::DigitSpec,
+    ) -> Result<callcore::DigitResult, CoreError> {
+        Err(CoreError::Unsupported(
+            "no media engine attached to this SIP leg",
+        ))
+    }
+    async fn listen(&self, _: &callcore::ListenSpec) -> Result<callcore::Utterance, CoreError> {
+        Err(CoreError::Unsupported(
+            "no media engine attached to this SIP leg",
+        ))
+    }
+    async fn record(&self, _: &callcore::RecordSpec) -> Result<callcore::RecordingId, CoreError> {
+        Err(CoreError::Unsupported(
+            "no media engine attached to this SIP leg",
+        ))
+    }
+}
+
+static NO_MEDIA: NoMedia = NoMedia;
+
+#[async_trait]
+impl Leg for SipLeg {
+    fn id(&self) -> &LegId {
+        &self.id
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Voice
+    }
+
+    async fn answer(&self) -> Result<(), CoreError> {
+        self.live()?;
+        if matches!(*self.status.borrow(), LegStatus::Answered(_)) {
+            return Ok(());
+        }
+        let n = self.call.0;
+        let audio = self
+            .shared
+            .handle
+            .answer(self.call, LocalMedia::g711(self.shared.media_addr, n))
+            .await
+            .map_err(|e| CoreError::Transport(e.to_string()))?;
+        self.status.send_replace(LegStatus::Answered(audio));
+        self.attach_media(audio.as_ref());
+        Ok(())
+    }
+
+    async fn hold(&self) -> Result<(), CoreError> {
+        self.live()?;
+        self.shared.handle.hold(self.call, true);
+        Ok(())
+    }
+
+    async fn resume(&self) -> Result<(), CoreError> {
+        self.live()?;
+        self.shared.handle.hold(self.call, false);
+        Ok(())
+    }
+
+    async fn bridge(&self, _other: &dyn Leg) -> Result<(), CoreError> {
+        Err(CoreError::Unsupported(
+            "SIP legs are bridged by the media engine (callcore-media relay)",
+        ))
+    }
+
+    async fn transfer(&self, target: &str) -> Result<(), CoreError> {
+        self.live()?;
+        self.shared.handle.refer(self.call, target);
+        Ok(())
+    }
+
+    async fn hangup(&self, _cause: HangupCause) -> Result<(), CoreError> {
+        if self.live().is_ok() {
+            self.shared.handle.hangup(self.call);
+        }
+        Ok(())
+    }
+
+    async fn ended(&self) -> HangupCause {
+        let mut rx = self.status.subscribe();
+        match rx.wait_for(|s| matches!(s, LegStatus::Over(_))).await {
+            Ok(s) => match &*s {
+                LegStatus::Over(c) => c.clone(),
+                _ => HangupCause::Local,
+            },
+            Err(_) => HangupCause::Local,
+        }
+    }
+
+    fn media(&self) -> &dyn MediaControl {
+        match self.media.get() {
+            Some(m) => m.as_ref(),
+            None => &NO_MEDIA,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
