@@ -44,11 +44,13 @@ async fn center(clock: &VirtualClock, transport: &Arc<MemoryTransport>) -> callc
     )
     .unwrap();
     let flow = IvrFlow::new(spec).with_task("lookup_bill", Arc::new(LookupBill));
-    let nlu =
-        IntentClassifier::train(&IntentsFile::load(format!("{DATA}intents_en.json")).unwrap())
-            .unwrap();
+    static NLU: OnceLock<Arc<IntentClassifier>> = OnceLock::new();
+    let nlu = NLU.get_or_init(|| {
+        let file = IntentsFile::load(format!("{DATA}intents_en.json")).unwrap();
+        Arc::new(IntentClassifier::train(&file).unwrap())
+    });
     let providers = Providers {
-        nlu: Some(Arc::new(nlu)),
+        nlu: Some(nlu.clone()),
         ..Providers::default()
     };
     let center = Center::builder()
