@@ -173,7 +173,7 @@ pub struct RelayReport {
 
 /// Runs a two-leg relay until `stop` turns true or media times out.
 ///
-/// Each wake-up drains both sockets without blocking (`try_recv_from`) and sends
+/// Each wake-up drains the ready socket without blocking (`try_recv_from`) and sends
 /// with `try_send_to`: a full socket buffer drops the datagram, as a network would,
 /// instead of stalling the other direction.
 pub async fn run_relay(
@@ -193,9 +193,9 @@ pub async fn run_relay(
     let timer = clock.sleep_until(last_rx + opts.media_timeout);
     tokio::pin!(timer);
     loop {
-        tokio::select! {
-            r = socks[0].readable() => if r.is_err() { report.dropped += 1 },
-            r = socks[1].readable() => if r.is_err() { report.dropped += 1 },
+        let ready = tokio::select! {
+            r = socks[0].readable() => { if r.is_err() { report.dropped += 1 } 0 },
+            r = socks[1].readable() => { if r.is_err() { report.dropped += 1 } 1 },
             _ = stop.changed() => if *stop.borrow() { break } else { continue },
             _ = &mut timer => {
                 if clock.now() >= last_rx + opts.media_timeout {
@@ -205,9 +205,11 @@ pub async fn run_relay(
                 timer.as_mut().reset(clock.at(last_rx + opts.media_timeout).into());
                 continue;
             }
-        }
+        };
         let now = clock.now();
-        for i in 0..2 {
+        // drain the leg that woke us (the other one's readiness wakes us next)
+        {
+            let i = ready;
             let side = if i == 0 { Side::A } else { Side::B };
             // bounded drain so one busy leg cannot starve the other
             for _ in 0..64 {
