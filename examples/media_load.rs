@@ -108,7 +108,7 @@ fn sleep_until(at: Instant) -> tokio::time::Sleep {
 }
 
 struct Hist {
-    us: Vec<u64>, // 1 µs buckets up to 100 ms
+    us: Vec<u64>, // 10 µs buckets up to 2 s
     over: u64,
     n: u64,
 }
@@ -116,14 +116,14 @@ struct Hist {
 impl Hist {
     fn new() -> Self {
         Hist {
-            us: vec![0; 100_000],
+            us: vec![0; 200_000],
             over: 0,
             n: 0,
         }
     }
     fn add(&mut self, d: Duration) {
         self.n += 1;
-        match self.us.get_mut(d.as_micros() as usize) {
+        match self.us.get_mut((d.as_micros() / 10) as usize) {
             Some(b) => *b += 1,
             None => self.over += 1,
         }
@@ -134,10 +134,10 @@ impl Hist {
         for (i, c) in self.us.iter().enumerate() {
             acc += c;
             if acc >= target.max(1) {
-                return i as f64 / 1000.0;
+                return (i + 1) as f64 / 100.0; // bucket upper bound
             }
         }
-        100.0
+        2000.0
     }
 }
 
