@@ -20,19 +20,22 @@ fn sweep_on_dev_sets() {
     let set = std::env::var("TUNE_SET").unwrap_or_else(|_| "dev".into());
     let data = [load("en", &set), load("zh", &set)];
     let mut configs = Vec::new();
-    for linear_weight in [0.0, 0.3, 0.5, 0.7, 1.0] {
-        for linear_l2 in [1e-4, 1e-3, 1e-2] {
-            for char_weight in [0.5, 0.8, 1.2] {
-                for temperature in [0.03, 0.05, 0.1] {
-                    for accept_rate in [0.9, 0.95] {
-                        configs.push(ClassifierConfig {
-                            linear_weight,
-                            linear_l2,
-                            char_weight,
-                            temperature,
-                            accept_rate,
-                            ..ClassifierConfig::default()
-                        });
+    for spelling in [false, true] {
+        for linear_weight in [0.5, 0.7, 1.0] {
+            for linear_l2 in [1e-4] {
+                for char_weight in [0.5, 0.8, 1.2] {
+                    for temperature in [0.03, 0.05, 0.1] {
+                        for accept_rate in [0.9, 0.95] {
+                            configs.push(ClassifierConfig {
+                                linear_weight,
+                                spelling,
+                                linear_l2,
+                                char_weight,
+                                temperature,
+                                accept_rate,
+                                ..ClassifierConfig::default()
+                            });
+                        }
                     }
                 }
             }

@@ -43,6 +43,9 @@ pub struct ClassifierConfig {
     pub phrase_weight: f32,
     /// Weight of character n-gram features of English words.
     pub char_weight: f32,
+    /// Correct unknown English words to the nearest training word
+    /// (Damerau–Levenshtein distance 1, 2 for long words).
+    pub spelling: bool,
     /// Weight (0..1) of the logistic-regression probabilities against the
     /// similarity softmax when choosing the intent.
     pub linear_weight: f32,
@@ -64,6 +67,7 @@ impl Default for ClassifierConfig {
             word_weight: f.word,
             phrase_weight: f.phrase,
             char_weight: 1.2,
+            spelling: true,
             linear_weight: 0.7,
             linear_l2: 1e-4,
             calibration_folds: 5,
@@ -152,6 +156,7 @@ impl IntentClassifier {
             word: config.word_weight,
             phrase: config.phrase_weight,
             chars: config.char_weight,
+            spelling: config.spelling,
             ..FeatureWeights::default()
         };
         let mut docs: Vec<&str> = Vec::new();

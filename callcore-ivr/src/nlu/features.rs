@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use super::spelling::Speller;
 use crate::tokenize::{TermKind, Tokenizer};
 
 /// Feature groups.
@@ -31,6 +32,8 @@ pub(crate) struct FeatureWeights {
     pub(crate) chars: f32,
     pub(crate) min_n: usize,
     pub(crate) max_n: usize,
+    /// Correct unknown English words to known ones.
+    pub(crate) spelling: bool,
 }
 
 impl Default for FeatureWeights {
@@ -41,6 +44,7 @@ impl Default for FeatureWeights {
             chars: 0.8,
             min_n: 3,
             max_n: 4,
+            spelling: true,
         }
     }
 }
@@ -89,8 +93,16 @@ pub(crate) fn raw_features(
     tokenizer: &Tokenizer,
     weights: &FeatureWeights,
     text: &str,
+    speller: Option<&Speller>,
 ) -> Vec<(u64, Group)> {
-    let terms = tokenizer.terms(text);
+    let mut terms = tokenizer.terms(text);
+    if let Some(speller) = speller {
+        for term in terms.iter_mut().filter(|t| t.kind == TermKind::Word) {
+            if let Some(known) = speller.correct(&term.text) {
+                term.text = known.to_string();
+            }
+        }
+    }
     let mut out = Vec::with_capacity(terms.len() * 6);
     let mut prev_word: Option<&str> = None;
     let mut buf: Vec<char> = Vec::new();
@@ -136,6 +148,7 @@ pub(crate) struct Vectorizer {
     ids: HashMap<u64, u32>,
     idf: Vec<f32>,
     unknown_idf: f32,
+    speller: Speller,
 }
 
 impl Vectorizer {
@@ -143,8 +156,14 @@ impl Vectorizer {
     pub(crate) fn fit(tokenizer: Tokenizer, weights: FeatureWeights, docs: &[&str]) -> Self {
         let mut ids: HashMap<u64, u32> = HashMap::new();
         let mut df: Vec<u32> = Vec::new();
+        let mut speller = Speller::default();
         for doc in docs {
-            let mut feats: Vec<u64> = raw_features(&tokenizer, &weights, doc)
+            for term in tokenizer.terms(doc) {
+                if term.kind == TermKind::Word {
+                    speller.add(&term.text);
+                }
+            }
+            let mut feats: Vec<u64> = raw_features(&tokenizer, &weights, doc, None)
                 .into_iter()
                 .map(|(h, _)| h)
                 .collect();
@@ -171,6 +190,7 @@ impl Vectorizer {
             ids,
             idf,
             unknown_idf,
+            speller,
         }
     }
 
@@ -181,7 +201,8 @@ impl Vectorizer {
 
     /// The unit-length TF-IDF vector of `text` (empty if it has no features).
     pub(crate) fn transform(&self, text: &str) -> SparseVec {
-        let mut raw = raw_features(&self.tokenizer, &self.weights, text);
+        let speller = self.weights.spelling.then_some(&self.speller);
+        let mut raw = raw_features(&self.tokenizer, &self.weights, text, speller);
         raw.sort_unstable_by_key(|(h, _)| *h);
         let mut group_norm = [0.0f32; GROUPS];
         let mut known: Vec<(u32, f32, Group)> = Vec::with_capacity(raw.len());

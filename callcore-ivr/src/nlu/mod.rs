@@ -7,6 +7,7 @@ mod features;
 mod intents;
 mod linear;
 mod recognizer;
+mod spelling;
 
 pub use classifier::{
     Classification, ClassifierConfig, IntentClassifier, IntentScore, TrainingReport,
