@@ -21,6 +21,8 @@ pub mod g711;
 pub use error::{MediaError, Result};
 pub mod amd;
 pub mod bridge;
+#[cfg(feature = "callcore-control")]
+pub mod control;
 pub mod dtmf;
 pub mod endpoint;
 pub mod jitter;

@@ -288,7 +288,8 @@ pub enum SessionCommand {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SessionEvent {
-    /// 20 ms of received audio (after the jitter buffer), with how it was produced.
+    /// 20 ms of received audio (after the jitter buffer), with how it was produced;
+    /// one every 20 ms from the start (silence before media arrives).
     Audio(Vec<i16>, FrameKind),
     /// An event from the endpoint core (digits, reports, timeout, BYE).
     Endpoint(EndpointEvent),
@@ -399,11 +400,11 @@ async fn session_task(
             },
             _ = tick.tick() => {
                 let now = clock.now();
-                if started {
-                    let kind = ep.pop_frame(&mut frame, now);
-                    if cfg.deliver_audio && events.send(SessionEvent::Audio(frame.clone(), kind)).is_err() {
-                        ended.store(true, Ordering::Relaxed);
-                    }
+                // one frame every 20 ms, silence until media starts: owners can
+                // count frames as time
+                let kind = if started { ep.pop_frame(&mut frame, now) } else { frame.clear(); frame.resize(160, 0); FrameKind::Silence };
+                if cfg.deliver_audio && events.send(SessionEvent::Audio(frame.clone(), kind)).is_err() {
+                    ended.store(true, Ordering::Relaxed);
                 }
                 let out: Vec<i16> = if queue.is_empty() { vec![0; 160] } else { queue.drain(..queue.len().min(160)).collect() };
                 if (playing || cfg.send_silence) && ep.send_frame(&out, now, &mut wire).unwrap_or(false) {

@@ -1,0 +1,421 @@
+//! callcore's [`MediaControl`] port on a callcore-media voice leg: play prompts
+//! (files through symphonia, silence, music on hold) with barge-in, say (TTS),
+//! collect digits (RFC 4733 and in-band), listen (ASR fed with the caller's 20 ms
+//! frames, ended by the VAD) and record (WAV, ended by key, silence or length).
+//!
+//! Time inside an operation is counted in received frames (the session delivers
+//! one every 20 ms), so no clock is read here.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use callcore::{MediaControl, DigitSpec};
+//! use callcore_media::control::VoiceLegMedia;
+//! use callcore_media::udp::{MediaSession, MediaSessionConfig, PortAllocator};
+//! let ports = PortAllocator::new("127.0.0.1".parse()?, 20000..=20999);
+//! let session = MediaSession::start(&ports, MediaSessionConfig::default()).await?;
+//! let leg = VoiceLegMedia::new(session, "prompts".into(), "recordings".into());
+//! let digits = leg.collect_digits(&DigitSpec::up_to(4)).await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use callcore::{
+    CoreError, DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome,
+    Prompt as CorePrompt, RecognitionOptions, RecordSpec, RecordingId, SpeechRecognizer,
+    SpeechSynthesizer, Utterance, VoiceOptions,
+};
+use tokio::sync::Mutex;
+
+use crate::dtmf::Digit;
+use crate::dtmf::inband::{DetectorConfig, DtmfDetector, InbandEvent};
+use crate::dtmf::rfc4733::DigitEvent;
+use crate::endpoint::EndpointEvent;
+use crate::prompt::Prompt;
+use crate::resample::resample;
+use crate::tones::{ToneGenerator, TonePlan, ToneSegment};
+use crate::udp::{MediaSession, SessionCommand, SessionEvent};
+use crate::vad::{Vad, VadConfig, VadEvent};
+use crate::wav::{ChannelLayout, WavRecorder};
+
+const FRAME_MS: u64 = 20;
+
+fn frames(d: Duration) -> u64 {
+    (d.as_millis() as u64).div_ceil(FRAME_MS).max(1)
+}
+
+fn media_err(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Media(e.to_string())
+}
+
+/// What one received frame brought.
+enum Tick {
+    Frame(Vec<i16>),
+    Digit(Digit),
+    Ended,
+}
+
+struct Leg {
+    session: MediaSession,
+    inband: DtmfDetector,
+    inband_events: Vec<InbandEvent>,
+    /// RFC 4733 digits seen recently, to ignore the same digit heard in-band.
+    rfc_recent: u32,
+}
+
+impl Leg {
+    /// The next frame or digit; `Ended` when the session is gone.
+    async fn tick(&mut self) -> Tick {
+        // the session delivers a frame every 20 ms; 2 s without one means it died
+        loop {
+            let ev = match tokio::time::timeout(Duration::from_secs(2), self.session.next_event())
+                .await
+            {
+                Ok(Some(ev)) => ev,
+                Ok(None) | Err(_) => return Tick::Ended,
+            };
+            match ev {
+                SessionEvent::Audio(frame, _) => {
+                    self.rfc_recent = self.rfc_recent.saturating_sub(1);
+                    self.inband_events.clear();
+                    self.inband.process_into(&frame, &mut self.inband_events);
+                    if self.rfc_recent == 0
+                        && let Some(d) = self.inband_events.iter().find_map(InbandEvent::started)
+                    {
+                        return Tick::Digit(d);
+                    }
+                    return Tick::Frame(frame);
+                }
+                SessionEvent::Endpoint(EndpointEvent::Digit(DigitEvent::Started {
+                    digit, ..
+                })) => {
+                    self.rfc_recent = 25; // the audio may carry the same tone for a while
+                    return Tick::Digit(digit);
+                }
+                SessionEvent::Endpoint(EndpointEvent::MediaTimeout | EndpointEvent::RemoteBye)
+                | SessionEvent::Ended(_) => return Tick::Ended,
+                _ => {}
+            }
+        }
+    }
+
+    /// Plays `samples`, returning early on barge-in.
+    async fn play(
+        &mut self,
+        samples: Vec<i16>,
+        barge_in: bool,
+        looping: bool,
+    ) -> Result<PlayOutcome, CoreError> {
+        let total = samples.len();
+        if !self.session.command(SessionCommand::Play(samples.clone())) {
+            return Err(CoreError::LegEnded);
+        }
+        let mut vad = Vad::new(VadConfig::default());
+        let mut remaining = (total as u64).div_ceil(160);
+        loop {
+            match self.tick().await {
+                Tick::Ended => return Err(CoreError::LegEnded),
+                Tick::Digit(d) if barge_in => {
+                    self.session.command(SessionCommand::StopPlayback);
+                    return Ok(PlayOutcome::BargedIn(d.to_char().to_string()));
+                }
+                Tick::Digit(_) => {}
+                Tick::Frame(f) => {
+                    if barge_in
+                        && matches!(vad.process_frame(&f), Some(VadEvent::SpeechStarted { .. }))
+                    {
+                        self.session.command(SessionCommand::StopPlayback);
+                        return Ok(PlayOutcome::BargedIn(String::new()));
+                    }
+                    remaining = remaining.saturating_sub(1);
+                    if remaining == 0 {
+                        if !looping {
+                            return Ok(PlayOutcome::Completed);
+                        }
+                        self.session.command(SessionCommand::Play(samples.clone()));
+                        remaining = (total as u64).div_ceil(160);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A voice leg's media, driven through callcore's [`MediaControl`] port.
+pub struct VoiceLegMedia {
+    leg: Mutex<Leg>,
+    prompts_dir: PathBuf,
+    recordings_dir: PathBuf,
+    tts: Option<Arc<dyn SpeechSynthesizer>>,
+    asr: Option<Arc<dyn SpeechRecognizer>>,
+    recordings: AtomicU64,
+    music: Vec<i16>,
+}
+
+impl std::fmt::Debug for VoiceLegMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceLegMedia")
+            .field("prompts_dir", &self.prompts_dir)
+            .field("recordings_dir", &self.recordings_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VoiceLegMedia {
+    /// Wraps a running session; relative prompt names resolve in `prompts_dir`,
+    /// recordings go to `recordings_dir`.
+    pub fn new(session: MediaSession, prompts_dir: PathBuf, recordings_dir: PathBuf) -> Self {
+        let det = DetectorConfig::default();
+        // a soft two-note chime every 4 s stands in for music on hold without a file
+        let plan = TonePlan {
+            segments: vec![
+                ToneSegment::tone(&[523.3], -24.0, 400),
+                ToneSegment::tone(&[659.3], -24.0, 400),
+                ToneSegment::silence(3200),
+            ],
+            repeat: false,
+        };
+        VoiceLegMedia {
+            leg: Mutex::new(Leg {
+                session,
+                inband: DtmfDetector::new(det),
+                inband_events: Vec::new(),
+                rfc_recent: 0,
+            }),
+            prompts_dir,
+            recordings_dir,
+            tts: None,
+            asr: None,
+            recordings: AtomicU64::new(0),
+            music: ToneGenerator::new(plan, 8000).take_ms(4000),
+        }
+    }
+
+    /// Uses `tts` for [`MediaControl::say`].
+    pub fn with_synthesizer(mut self, tts: Arc<dyn SpeechSynthesizer>) -> Self {
+        self.tts = Some(tts);
+        self
+    }
+
+    /// Uses `asr` for [`MediaControl::listen`].
+    pub fn with_recognizer(mut self, asr: Arc<dyn SpeechRecognizer>) -> Self {
+        self.asr = Some(asr);
+        self
+    }
+
+    /// Replaces the music on hold (8 kHz samples, looped).
+    pub fn with_music_on_hold(mut self, samples: Vec<i16>) -> Self {
+        if !samples.is_empty() {
+            self.music = samples;
+        }
+        self
+    }
+}
+
+#[async_trait]
+impl MediaControl for VoiceLegMedia {
+    async fn play(&self, prompt: &CorePrompt, barge_in: bool) -> Result<PlayOutcome, CoreError> {
+        let (samples, looping) = match prompt {
+            CorePrompt::File(name) => {
+                let path = if std::path::Path::new(name).is_absolute() {
+                    PathBuf::from(name)
+                } else {
+                    self.prompts_dir.join(name)
+                };
+                let p = tokio::task::spawn_blocking(move || Prompt::load(&path))
+                    .await
+                    .map_err(media_err)?
+                    .map_err(media_err)?;
+                (p.samples.to_vec(), false)
+            }
+            CorePrompt::SilenceMs(ms) => (vec![0i16; *ms as usize * 8], false),
+            CorePrompt::MusicOnHold => (self.music.clone(), true),
+            _ => return Err(CoreError::Unsupported("prompt kind")),
+        };
+        self.leg.lock().await.play(samples, barge_in, looping).await
+    }
+
+    async fn say(&self, text: &str, barge_in: bool) -> Result<PlayOutcome, CoreError> {
+        let tts = self.tts.as_ref().ok_or(CoreError::Unsupported(
+            "say: no speech synthesizer configured",
+        ))?;
+        let clip = tts
+            .synthesize(
+                text,
+                &VoiceOptions {
+                    language: None,
+                    voice: None,
+                    sample_rate: 8000,
+                },
+            )
+            .await?;
+        let samples = if clip.sample_rate == 8000 || clip.sample_rate == 0 {
+            clip.samples
+        } else {
+            let f: Vec<f32> = clip
+                .samples
+                .iter()
+                .map(|&s| f32::from(s) / 32768.0)
+                .collect();
+            crate::resample::to_i16(&resample(&f, clip.sample_rate, 8000))
+        };
+        self.leg.lock().await.play(samples, barge_in, false).await
+    }
+
+    async fn collect_digits(&self, spec: &DigitSpec) -> Result<DigitResult, CoreError> {
+        let mut leg = self.leg.lock().await;
+        let mut digits = String::new();
+        let mut waited = 0u64;
+        loop {
+            let limit = if digits.is_empty() {
+                frames(spec.first_digit_timeout)
+            } else {
+                frames(spec.inter_digit_timeout)
+            };
+            match leg.tick().await {
+                Tick::Ended => return Err(CoreError::LegEnded),
+                Tick::Frame(_) => {
+                    waited += 1;
+                    if waited >= limit {
+                        return Ok(DigitResult {
+                            digits,
+                            termination: DigitTermination::Timeout,
+                        });
+                    }
+                }
+                Tick::Digit(d) => {
+                    waited = 0;
+                    let c = d.to_char();
+                    if Some(c) == spec.terminator {
+                        return Ok(DigitResult {
+                            digits,
+                            termination: DigitTermination::Terminator,
+                        });
+                    }
+                    digits.push(c);
+                    if digits.len() as u32 >= spec.max.max(1) {
+                        return Ok(DigitResult {
+                            digits,
+                            termination: DigitTermination::MaxDigits,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(&self, spec: &ListenSpec) -> Result<Utterance, CoreError> {
+        let asr = self.asr.as_ref().ok_or(CoreError::Unsupported(
+            "listen: no speech recognizer configured",
+        ))?;
+        let mut leg = self.leg.lock().await;
+        let mut vad = Vad::new(VadConfig::default());
+        let mut asr_session = asr
+            .start(RecognitionOptions {
+                language: spec.language.clone(),
+                sample_rate: 8000,
+                interim_results: false,
+                hints: Vec::new(),
+            })
+            .await?;
+        // keep 200 ms before the detected start so the first syllable is not cut
+        let mut preroll: std::collections::VecDeque<Vec<i16>> = std::collections::VecDeque::new();
+        let (mut waited, mut spoken) = (0u64, 0u64);
+        let mut speaking = false;
+        loop {
+            match leg.tick().await {
+                Tick::Ended => return Err(CoreError::LegEnded),
+                Tick::Digit(d) => {
+                    return Ok(Utterance::Digits {
+                        digits: d.to_char().to_string(),
+                    });
+                }
+                Tick::Frame(f) => {
+                    let ev = vad.process_frame(&f);
+                    if speaking {
+                        asr_session.push_audio(&f).await?;
+                        spoken += 1;
+                        if matches!(ev, Some(VadEvent::SpeechEnded { .. }))
+                            || spoken >= frames(spec.max_duration)
+                        {
+                            break;
+                        }
+                    } else if matches!(ev, Some(VadEvent::SpeechStarted { .. })) {
+                        speaking = true;
+                        for p in preroll.drain(..) {
+                            asr_session.push_audio(&p).await?;
+                        }
+                        asr_session.push_audio(&f).await?;
+                    } else {
+                        preroll.push_back(f);
+                        if preroll.len() > 10 {
+                            preroll.pop_front();
+                        }
+                        waited += 1;
+                        if waited >= frames(spec.no_input_timeout) {
+                            return Ok(Utterance::NoInput);
+                        }
+                    }
+                }
+            }
+        }
+        asr_session.finish().await?;
+        let (mut text, mut conf, mut n) = (String::new(), 0f32, 0u32);
+        while let Some(r) = asr_session.next_result().await {
+            let r = r?;
+            if r.is_final {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(r.text.trim());
+                conf += r.confidence;
+                n += 1;
+            }
+        }
+        if text.is_empty() {
+            return Ok(Utterance::NoInput);
+        }
+        Ok(Utterance::Text {
+            text,
+            confidence: conf / n.max(1) as f32,
+        })
+    }
+
+    async fn record(&self, spec: &RecordSpec) -> Result<RecordingId, CoreError> {
+        std::fs::create_dir_all(&self.recordings_dir)
+            .map_err(|e| CoreError::Media(format!("{}: {e}", self.recordings_dir.display())))?;
+        let n = self.recordings.fetch_add(1, Ordering::Relaxed);
+        let name = format!("rec-{}-{n}.wav", std::process::id());
+        let path = self.recordings_dir.join(&name);
+        let mut rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).map_err(media_err)?;
+        let mut leg = self.leg.lock().await;
+        let mut vad = Vad::new(VadConfig {
+            hangover_ms: 100,
+            ..VadConfig::default()
+        });
+        let (mut total, mut quiet) = (0u64, 0u64);
+        loop {
+            match leg.tick().await {
+                Tick::Ended => break, // a hang-up ends the recording; the file is complete
+                Tick::Digit(d) if Some(d.to_char()) == spec.terminator => break,
+                Tick::Digit(_) => {}
+                Tick::Frame(f) => {
+                    rec.write_frame(&f, &[]).map_err(media_err)?;
+                    total += 1;
+                    let _ = vad.process_frame(&f);
+                    quiet = if vad.is_speaking() { 0 } else { quiet + 1 };
+                    if total >= frames(spec.max_duration) || quiet >= frames(spec.silence_timeout) {
+                        break;
+                    }
+                }
+            }
+        }
+        let (info, _) = rec.finish().map_err(media_err)?;
+        tracing::debug!(file = %path.display(), ms = info.duration_ms, "recording complete");
+        Ok(RecordingId::new(name))
+    }
+}
