@@ -90,7 +90,7 @@ async fn setup(
     std::path::PathBuf,
 ) {
     let dir = support::scratch(name);
-    let ports = PortAllocator::new("127.0.0.1".parse().unwrap(), 35000..=35999);
+    let ports = PortAllocator::new("127.0.0.1".parse().expect("setup"), 35000..=35999);
     let ivr = MediaSession::start(
         &ports,
         MediaSessionConfig {
@@ -102,7 +102,7 @@ async fn setup(
         },
     )
     .await
-    .unwrap();
+    .expect("setup");
     let phone_cfg = MediaSessionConfig {
         endpoint: EndpointConfig {
             law: Law::Alaw,
@@ -112,7 +112,7 @@ async fn setup(
         remote: Some(ivr.local_rtp()),
         ..Default::default()
     };
-    let mut phone = MediaSession::start(&ports, phone_cfg).await.unwrap();
+    let mut phone = MediaSession::start(&ports, phone_cfg).await.expect("setup");
     let (tx, mut rx) = mpsc::unbounded_channel::<Act>();
     tokio::spawn(async move {
         // bounded: ends when the test drops its sender or after 30 s of frames
