@@ -132,6 +132,20 @@ pub enum UaEvent {
         /// Status code (202 accepted, then 100/180/200... of the new call).
         status: u16,
     },
+    /// Our registration with a trunk succeeded (granted expiry in seconds).
+    TrunkRegistered {
+        /// Trunk name.
+        trunk: String,
+        /// Granted expiry.
+        expires: u32,
+    },
+    /// Our registration with a trunk failed (retried in 60 s).
+    TrunkRegistrationFailed {
+        /// Trunk name.
+        trunk: String,
+        /// Final status (408 on timeout).
+        status: u16,
+    },
     /// A phone registered, refreshed or removed bindings (current contacts listed).
     Registered {
         /// Address of record.
@@ -208,6 +222,7 @@ pub struct UserAgent {
     pub(crate) by_tx: HashMap<TxId, CallRef>,
     pub(crate) out: VecDeque<UaOutput>,
     pub(crate) registrar: Registrar,
+    pub(crate) outbound: super::outbound::Outbound,
     pub(crate) authenticator: Option<Authenticator>,
 }
 
@@ -222,6 +237,7 @@ impl UserAgent {
             .map(|(c, _)| Authenticator::new(c.clone(), &secret));
         UserAgent {
             registrar: Registrar::default(),
+            outbound: super::outbound::Outbound::default(),
             authenticator,
             layer: TransactionLayer::new(config.timers),
             config,
@@ -336,12 +352,16 @@ impl UserAgent {
     /// Fires due timers.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.layer.handle_timeout(now);
+        self.on_outbound_timers(now);
         self.pump(now);
     }
 
     /// When to call [`UserAgent::handle_timeout`] next.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
-        self.layer.poll_timeout()
+        [self.layer.poll_timeout(), self.outbound.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next output, in order.
@@ -363,9 +383,17 @@ impl UserAgent {
                 TxOutput::Request { tx, msg, peer } => self.on_request(tx, msg, peer, now),
                 TxOutput::Ack { msg, .. } => self.on_ack(&msg),
                 TxOutput::Cancelled { invite } => self.on_cancelled(invite),
-                TxOutput::Response { tx, msg } => self.on_response(tx, msg, now),
+                TxOutput::Response { tx, msg } => {
+                    if !self.on_outbound_result(tx, Some(&msg), now) {
+                        self.on_response(tx, msg, now);
+                    }
+                }
                 TxOutput::StrayResponse { msg, peer } => self.on_stray_response(&msg, peer),
-                TxOutput::Timeout { tx } => self.on_tx_timeout(tx, now),
+                TxOutput::Timeout { tx } => {
+                    if !self.on_outbound_result(tx, None, now) {
+                        self.on_tx_timeout(tx, now);
+                    }
+                }
                 TxOutput::Terminated { tx } => {
                     self.by_tx.remove(&tx);
                 }

@@ -19,6 +19,7 @@ mod core;
 #[cfg(feature = "tokio")]
 pub mod driver;
 mod ids;
+mod outbound;
 mod uac;
 mod uas;
 
