@@ -4,7 +4,7 @@
 //! The reference treats a negative sample by its one's complement (`!x`), so `-1`
 //! encodes as "negative zero" (µ-law `0x7F`, A-law `0x55`). The encoders here index a
 //! 16 KiB (µ-law) or 4 KiB (A-law) table built at compile time from that formula;
-//! [`reference`] keeps the formula itself, used as the benchmark baseline and to
+//! [`reference`](mod@reference) keeps the formula itself, used as the benchmark baseline and to
 //! prove the tables match on all 65,536 inputs.
 //!
 //! ```

@@ -1,18 +1,29 @@
 //! callcore-media: the media engine of callcore.
 //!
-//! G.711 codecs, RTP/RTCP packets and statistics, an adaptive jitter buffer, DTMF
-//! (RFC 4733 and in-band), call-progress tones and detectors, WAV recording, and
-//! bridging/conferencing/supervision mixers. The core is sans-IO: frames and
-//! packets go in, frames and packets come out, and the caller passes the time in.
-//! The optional `udp` feature (on by default) adds thin tokio glue.
+//! G.711 codecs ([`g711`]), RTP/RTCP packets and statistics ([`rtp`], [`rtcp`],
+//! [`rtp_stats`]), an adaptive jitter buffer ([`jitter`]), DTMF in RFC 4733 and
+//! in-band ([`dtmf`]), call-progress tones and their detectors ([`tones`], [`sit`],
+//! [`vad`], [`amd`]), WAV recording ([`wav`]), bridging, conferencing and
+//! supervision ([`bridge`], [`mixer`]), a whole RTP endpoint ([`endpoint`]) and
+//! prompts ([`prompt`], [`resample`]).
+//!
+//! The core is sans-IO: frames and packets go in, frames and packets come out, and
+//! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
+//! ([`udp`]); `prompts` (default) decodes WAV/MP3/OGG/FLAC through symphonia;
+//! `callcore-control` implements callcore's `MediaControl` port (`control`).
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
+//! use callcore_media::dtmf::{DtmfGenerator, inband::{DtmfDetector, DetectorConfig}};
 //! let pcm = [0i16, 1000, -1000];
 //! let mut codes = Vec::new();
 //! Law::Ulaw.encode_into(&pcm, &mut codes);
 //! assert_eq!(codes[0], 0xFF);
 //! assert_eq!(g711::ulaw_decode(codes[1]), 988);
+//!
+//! let audio = DtmfGenerator::default().digits("42").unwrap();
+//! let events = DtmfDetector::new(DetectorConfig::default()).process(&audio);
+//! assert_eq!(events.iter().filter_map(|e| e.started()).count(), 2);
 //! ```
 
 pub mod error;
