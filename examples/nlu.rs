@@ -39,12 +39,12 @@ fn main() -> ExitCode {
     };
     let report = classifier.report();
     eprintln!(
-        "nlu: {} intents, {} examples, {} features, trained in {:.1} ms; leave-one-out accuracy {:.1}%",
+        "nlu: {} intents, {} examples, {} features, trained in {:.1} ms; cross-validated accuracy {:.1}%",
         classifier.intents().len(),
         report.examples,
         report.features,
         started.elapsed().as_secs_f64() * 1e3,
-        100.0 * report.loo_accuracy
+        100.0 * report.cv_accuracy
     );
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

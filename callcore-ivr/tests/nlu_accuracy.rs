@@ -21,14 +21,14 @@ fn measure(model: &str, sets: &[&str]) -> EvalReport {
     let cases: Vec<_> = sets.iter().flat_map(|s| set(s)).collect();
     let r = evaluate(&classifier, &cases);
     println!(
-        "{model} on {sets:?}: accuracy {}/{} = {:.1}%, out-of-domain rejected {}/{} = {:.1}% (loo accuracy {:.1}%)",
+        "{model} on {sets:?}: accuracy {}/{} = {:.1}%, out-of-domain rejected {}/{} = {:.1}% (cross-validated accuracy {:.1}%)",
         r.correct,
         r.in_domain,
         100.0 * r.accuracy(),
         r.rejected,
         r.out_of_domain,
         100.0 * r.rejection_rate(),
-        100.0 * classifier.report().loo_accuracy,
+        100.0 * classifier.report().cv_accuracy,
     );
     for (text, want, got) in &r.errors {
         println!("  miss: {text:?} expected {want:?} got {got:?}");

@@ -50,16 +50,17 @@ fn sweep_on_dev_sets() {
             let r = evaluate(&clf, cases);
             score += r.accuracy() + 0.5 * r.rejection_rate();
             cells.push(format!(
-                "acc {:.3} rej {:.3} loo {:.3}",
+                "acc {:.3} rej {:.3} cv {:.3}",
                 r.accuracy(),
                 r.rejection_rate(),
-                clf.report().loo_accuracy
+                clf.report().cv_accuracy
             ));
         }
         rows.push((
             score,
             format!(
-                "lw {:.1} l2 {} ch {:.1} t {:.2} ar {:.2} | {}",
+                "sp {} lw {:.1} l2 {} ch {:.1} t {:.2} ar {:.2} | {}",
+                c.spelling,
                 c.linear_weight,
                 c.linear_l2,
                 c.char_weight,

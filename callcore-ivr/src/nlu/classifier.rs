@@ -11,7 +11,7 @@
 //! Confidence is `in_domain × P(intent)`, then rescaled so that the calibrated
 //! rejection threshold sits at 0.5: an utterance whose confidence is under 0.5
 //! gets `intent: None`. The threshold comes from the training data: every example
-//! is scored leave-one-out (against the model without it, an honest stand-in for
+//! is scored by 5-fold cross-validation (against the model without its fold, an honest stand-in for
 //! an unseen paraphrase) and the threshold is set to accept `accept_rate` of them.
 
 use serde::Serialize;
@@ -32,7 +32,7 @@ pub struct ClassifierConfig {
     pub centroid_weight: f32,
     /// Softmax temperature over intent scores.
     pub temperature: f32,
-    /// Fraction of training examples (scored leave-one-out) the rejection
+    /// Fraction of training examples (scored by cross-validation) the rejection
     /// threshold must accept; lower rejects more out-of-domain input.
     pub accept_rate: f32,
     /// Most alternatives reported with a classification.
@@ -97,18 +97,18 @@ pub struct Classification {
     pub slots: Vec<Slot>,
 }
 
-/// How the model did on its own training data, scored leave-one-out.
+/// How the model did on its own training data, scored by k-fold cross-validation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrainingReport {
     /// Training examples used.
     pub examples: usize,
     /// Distinct features in the vocabulary.
     pub features: usize,
-    /// Leave-one-out accuracy.
-    pub loo_accuracy: f32,
+    /// Cross-validated accuracy.
+    pub cv_accuracy: f32,
     /// The calibrated raw rejection threshold (reported confidences put it at 0.5).
     pub raw_threshold: f32,
-    /// Median leave-one-out best score: scores at or above it count as fully in-domain.
+    /// Median cross-validated best score: scores at or above it count as fully in-domain.
     pub typical_score: f32,
 }
 
@@ -135,6 +135,13 @@ pub struct IntentClassifier {
 struct Scored {
     /// Raw class scores.
     scores: Vec<f32>,
+}
+
+/// A fold of training examples left out of the similarity model.
+struct HeldOut {
+    mask: Vec<bool>,
+    /// Squared norms of the class sums without the fold.
+    class_norm_sq: Vec<f32>,
 }
 
 impl IntentClassifier {
@@ -237,7 +244,7 @@ impl IntentClassifier {
             report: TrainingReport {
                 examples: vectors.len(),
                 features: n_features,
-                loo_accuracy: 0.0,
+                cv_accuracy: 0.0,
                 raw_threshold: 0.0,
                 typical_score: 1.0,
             },
@@ -305,14 +312,29 @@ impl IntentClassifier {
         let mut tops = Vec::with_capacity(vectors.len());
         let mut probs = Vec::with_capacity(vectors.len());
         let mut correct = 0;
-        for (e, v) in vectors.iter().enumerate() {
-            let scored = self.score(v, Some(e));
-            let (best, top, p) = self.best(&scored, &linear[e]);
-            if best == self.example_class[e] as usize {
-                correct += 1;
+        // Cross-fitted like the linear model: a fold left out at a time is a
+        // closer stand-in for unseen paraphrases than leaving one out, which
+        // near-duplicate examples would flatter.
+        let folds = self
+            .config
+            .calibration_folds
+            .max(2)
+            .min(vectors.len().max(2));
+        for fold in 0..folds {
+            let held_out = self.hold_out(vectors, folds, fold);
+            for (e, v) in vectors
+                .iter()
+                .enumerate()
+                .filter(|(e, _)| e % folds == fold)
+            {
+                let scored = self.score(v, Some(&held_out));
+                let (best, top, p) = self.best(&scored, &linear[e]);
+                if best == self.example_class[e] as usize {
+                    correct += 1;
+                }
+                tops.push(top);
+                probs.push(p);
             }
-            tops.push(top);
-            probs.push(p);
         }
         let typical = quantile(&tops, 0.5).max(1e-3);
         let confs: Vec<f32> = tops
@@ -321,14 +343,14 @@ impl IntentClassifier {
             .map(|(&s, &p)| (s / typical).min(1.0) * p)
             .collect();
         let threshold = quantile(&confs, 1.0 - self.config.accept_rate).clamp(1e-3, 0.999);
-        self.report.loo_accuracy = correct as f32 / vectors.len().max(1) as f32;
+        self.report.cv_accuracy = correct as f32 / vectors.len().max(1) as f32;
         self.report.typical_score = typical;
         self.report.raw_threshold = threshold;
         tracing::debug!(report = ?self.report, "intent classifier calibrated");
     }
 
-    /// Raw class scores of `q`, leaving example `exclude` out of the model.
-    fn score(&self, q: &SparseVec, exclude: Option<usize>) -> Scored {
+    /// Raw class scores of `q`, leaving the `held_out` examples out of the model.
+    fn score(&self, q: &SparseVec, held_out: Option<&HeldOut>) -> Scored {
         let n_ex = self.example_class.len();
         let mut sims = vec![0.0f32; n_ex];
         let mut cdot = vec![0.0f32; self.intents.len()];
@@ -340,20 +362,21 @@ impl IntentClassifier {
                 cdot[c as usize] += w * cw;
             }
         }
+        let out = |e: usize| held_out.is_some_and(|h| h.mask[e]);
+        if let Some(h) = held_out {
+            for (e, &c) in self.example_class.iter().enumerate() {
+                if h.mask[e] {
+                    cdot[c as usize] -= sims[e];
+                }
+            }
+        }
         let alpha = self.config.centroid_weight;
         let mut near: Vec<f32> = Vec::new();
         let scores = (0..self.intents.len())
             .map(|c| {
-                let excluded = exclude.filter(|&e| self.example_class[e] as usize == c);
-                let (dot, norm_sq) = match excluded {
-                    Some(e) => (
-                        cdot[c] - sims[e],
-                        self.class_norm_sq[c] - 2.0 * self.example_dot_sum[e] + 1.0,
-                    ),
-                    None => (cdot[c], self.class_norm_sq[c]),
-                };
+                let norm_sq = held_out.map_or(self.class_norm_sq[c], |h| h.class_norm_sq[c]);
                 let centroid = if norm_sq > 1e-9 {
-                    dot / norm_sq.sqrt()
+                    cdot[c] / norm_sq.sqrt()
                 } else {
                     0.0
                 };
@@ -361,7 +384,7 @@ impl IntentClassifier {
                 near.extend(
                     self.members[c]
                         .iter()
-                        .filter(|&&m| Some(m as usize) != excluded)
+                        .filter(|&&m| !out(m as usize))
                         .map(|&m| sims[m as usize]),
                 );
                 let k = self.config.neighbours.max(1).min(near.len());
@@ -375,6 +398,28 @@ impl IntentClassifier {
             })
             .collect();
         Scored { scores }
+    }
+
+    /// The model without the examples of `fold` (every `folds`-th example).
+    fn hold_out(&self, vectors: &[SparseVec], folds: usize, fold: usize) -> HeldOut {
+        let mask: Vec<bool> = (0..vectors.len()).map(|i| i % folds == fold).collect();
+        let mut class_norm_sq = self.class_norm_sq.clone();
+        let mut removed: Vec<std::collections::HashMap<u32, f32>> =
+            vec![std::collections::HashMap::new(); self.intents.len()];
+        for (e, v) in vectors.iter().enumerate().filter(|(e, _)| mask[*e]) {
+            let c = self.example_class[e] as usize;
+            class_norm_sq[c] -= 2.0 * self.example_dot_sum[e];
+            for &(f, w) in &v.entries {
+                *removed[c].entry(f).or_default() += w;
+            }
+        }
+        for (c, r) in removed.iter().enumerate() {
+            class_norm_sq[c] += r.values().map(|w| w * w).sum::<f32>();
+        }
+        HeldOut {
+            mask,
+            class_norm_sq,
+        }
     }
 
     /// Best class, the best raw similarity score and the best class's probability.
@@ -466,7 +511,7 @@ impl IntentClassifier {
         &self.intents
     }
 
-    /// Leave-one-out figures and the calibrated threshold.
+    /// Cross-validated figures and the calibrated threshold.
     pub fn report(&self) -> TrainingReport {
         self.report
     }
