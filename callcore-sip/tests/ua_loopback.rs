@@ -382,3 +382,53 @@ fn malformed_requests_get_the_right_answer() {
     );
     assert!(ua.poll_output().is_none());
 }
+
+#[test]
+fn reliable_provisional_is_pracked_once() {
+    use callcore_sip::message::{HeaderName, ResponseSpec};
+    let mut ua = UserAgent::new(UaConfig::new(A.parse().unwrap()), 9);
+    let peer = Peer::udp(B.parse().unwrap());
+    ua.place_call(
+        "sip:agent@127.0.0.1:5080",
+        peer,
+        "sip:cc@127.0.0.1:5070",
+        media(30000),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let Some(UaOutput::Transmit { data, .. }) = ua.poll_output() else {
+        panic!("no INVITE")
+    };
+    let invite = Message::parse(data).unwrap();
+    assert!(invite.supported().contains(&"100rel"));
+    let ringing = invite.build_response(
+        ResponseSpec::code(180)
+            .to_tag("uas1")
+            .header(HeaderName::Contact, "<sip:agent@127.0.0.1:5080>")
+            .header(HeaderName::Require, "100rel")
+            .header(HeaderName::RSeq, "1"),
+    );
+    let mut pracks = Vec::new();
+    for t in [10, 510] {
+        ua.handle_datagram(ringing.to_bytes(), peer, Duration::from_millis(t));
+        while let Some(o) = ua.poll_output() {
+            if let UaOutput::Transmit { data, .. } = o {
+                let m = Message::parse(data).unwrap();
+                if m.method() == Some(&callcore_sip::message::Method::Prack) {
+                    pracks.push(m);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        pracks.len(),
+        1,
+        "the retransmitted 180 is not PRACKed again"
+    );
+    assert_eq!(pracks[0].rack(), Some((1, 1, "INVITE")));
+    assert_eq!(pracks[0].to().unwrap().tag(), Some("uas1"));
+    assert_eq!(
+        pracks[0].request_uri_str(),
+        Some("sip:agent@127.0.0.1:5080")
+    );
+}

@@ -207,6 +207,8 @@ pub(crate) struct Call {
     pub(crate) local_media: Option<LocalMedia>,
     pub(crate) offer: Option<SessionDescription>,
     pub(crate) sdp_version: u64,
+    /// RSeq of the last reliable provisional we acknowledged with PRACK.
+    pub(crate) last_rseq: Option<u32>,
 }
 
 /// A SIP user agent (UAS + UAC) as a sans-IO state machine.

@@ -36,7 +36,7 @@ impl UserAgent {
         invite.push_header(HeaderName::CSeq, "1 INVITE");
         invite.push_header(HeaderName::Contact, &self.contact());
         invite.push_header(HeaderName::Allow, super::uas::ALLOW);
-        invite.push_header(HeaderName::Supported, "timer");
+        invite.push_header(HeaderName::Supported, "timer, 100rel");
         invite.push_header(HeaderName::UserAgent, &self.config.user_agent.clone());
         invite.set_body("application/sdp", Bytes::from(offer.to_body()));
         // Validate what we built before it leaves (bad target URIs fail here).
@@ -52,6 +52,7 @@ impl UserAgent {
             local_media: Some(local),
             offer: Some(offer),
             sdp_version: 1,
+            last_rseq: None,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
@@ -99,6 +100,7 @@ impl UserAgent {
                 {
                     c.dialog = Dialog::new_uac(&c.invite, &resp, &contact).ok();
                 }
+                self.prack_if_reliable(call, &resp, now);
                 self.emit(UaEvent::Ringing { call, status: code });
             }
             200..=299 => {
@@ -150,6 +152,34 @@ impl UserAgent {
                 }
                 self.reap(call);
             }
+        }
+    }
+
+    /// RFC 3262: acknowledges a reliable provisional (Require: 100rel + RSeq) with a
+    /// PRACK carrying RAck, once per RSeq.
+    fn prack_if_reliable(&mut self, call: CallRef, resp: &Message, now: Duration) {
+        let reliable = resp
+            .require()
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("100rel"));
+        let (Some(rseq), true) = (resp.rseq(), reliable) else {
+            return;
+        };
+        let Ok(cseq) = resp.cseq() else { return };
+        let via = self.new_via();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.last_rseq.is_some_and(|last| rseq <= last) {
+            return; // a retransmission we already acknowledged
+        }
+        let peer = c.peer;
+        let Some(d) = c.dialog.as_mut() else { return };
+        let mut prack = d.request(Method::Prack, &via);
+        prack.push_header(HeaderName::RAck, &format!("{rseq} {} INVITE", cseq.seq));
+        c.last_rseq = Some(rseq);
+        if let Ok(tx) = self.layer.send_request(prack, peer, now) {
+            self.by_tx.insert(tx, call);
         }
     }
 

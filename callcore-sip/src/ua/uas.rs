@@ -176,6 +176,7 @@ impl UserAgent {
             local_media: None,
             offer: offer.clone(),
             sdp_version: 1,
+            last_rseq: None,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
