@@ -36,6 +36,8 @@ struct Bridge {
     outbound_media: LocalMedia,
     inbound_media: LocalMedia,
     answered: bool,
+    ring_deadline: Option<Duration>,
+    ring_timed_out: bool,
 }
 
 /// What happened to a bridge.
@@ -71,11 +73,24 @@ pub enum BridgeEvent {
 }
 
 /// Bridges legs of one [`UserAgent`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct B2bua {
     bridges: HashMap<u64, Bridge>,
     by_leg: HashMap<CallRef, u64>,
     next: u64,
+    /// How long one destination may ring before the next is tried (CANCEL sent).
+    pub ring_timeout: Duration,
+}
+
+impl Default for B2bua {
+    fn default() -> Self {
+        B2bua {
+            bridges: HashMap::new(),
+            by_leg: HashMap::new(),
+            next: 0,
+            ring_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl B2bua {
@@ -134,6 +149,8 @@ impl B2bua {
                 outbound_media,
                 inbound_media,
                 answered: false,
+                ring_deadline: None,
+                ring_timed_out: false,
             },
         );
         self.by_leg.insert(inbound, id);
@@ -163,6 +180,8 @@ impl B2bua {
         let out = ua.place_call(&dest.uri, dest.peer, &b.from, b.outbound_media.clone(), now)?;
         b.outbound = Some(out);
         b.current = Some(dest);
+        b.ring_deadline = Some(now + self.ring_timeout);
+        b.ring_timed_out = false;
         self.by_leg.insert(out, id);
         Ok(())
     }
@@ -172,6 +191,29 @@ impl B2bua {
             self.by_leg.remove(&b.inbound);
             if let Some(o) = b.outbound {
                 self.by_leg.remove(&o);
+            }
+        }
+    }
+
+    /// When [`B2bua::handle_timeout`] should run next (the earliest ring deadline).
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.bridges
+            .values()
+            .filter(|b| !b.answered)
+            .filter_map(|b| b.ring_deadline)
+            .min()
+    }
+
+    /// Cancels destinations that rang longer than `ring_timeout`; the resulting
+    /// failure (487) moves the bridge to the next destination, or 480 to the caller.
+    pub fn handle_timeout(&mut self, ua: &mut UserAgent, now: Duration) {
+        for b in self.bridges.values_mut() {
+            if !b.answered && b.ring_deadline.is_some_and(|d| d <= now) {
+                b.ring_deadline = None;
+                b.ring_timed_out = true;
+                if let Some(out) = b.outbound {
+                    let _ = ua.hangup(out, now);
+                }
             }
         }
     }
@@ -209,6 +251,7 @@ impl B2bua {
                     r.record(&t, CallOutcome::Answered);
                 }
                 b.answered = true;
+                b.ring_deadline = None;
                 let inbound = b.inbound;
                 match ua.answer(inbound, b.inbound_media.clone(), now) {
                     Ok(_) => Some(BridgeEvent::Connected {
@@ -223,7 +266,7 @@ impl B2bua {
                 }
             }
             UaEvent::Failed { status, .. } if is_outbound => {
-                let outcome = if *status == 408 {
+                let outcome = if *status == 408 || b.ring_timed_out {
                     CallOutcome::Timeout
                 } else {
                     CallOutcome::Status(*status)
@@ -236,18 +279,18 @@ impl B2bua {
                         }
                         r.should_failover(outcome)
                     }
-                    None => *status == 408 || (500..600).contains(status),
+                    None => outcome == CallOutcome::Timeout || (500..600).contains(status),
                 };
+                let timed_out = outcome == CallOutcome::Timeout;
                 let inbound = b.inbound;
                 self.by_leg.remove(&leg);
                 if failover && !b.remaining.is_empty() && self.try_next(ua, id, now).is_ok() {
-                    return Some(BridgeEvent::FailedOver {
-                        inbound,
-                        status: *status,
-                    });
+                    let status = if timed_out { 408 } else { *status };
+                    return Some(BridgeEvent::FailedOver { inbound, status });
                 }
                 // Tell the caller something sensible: pass 4xx/6xx through, 480 otherwise.
-                let to_caller = if (400..500).contains(status) && *status != 408 || *status >= 600 {
+                let passthrough = (400..500).contains(status) && *status != 408 || *status >= 600;
+                let to_caller = if passthrough && !timed_out {
                     *status
                 } else {
                     480

@@ -125,17 +125,32 @@ fn find_incoming(events: &[(usize, UaEvent)], node: usize) -> Option<CallRef> {
 fn drive_center(
     net: &mut Net,
     b2b: &mut B2bua,
-    mut router: Option<&mut TrunkRouter>,
+    router: Option<&mut TrunkRouter>,
     events: Vec<(usize, UaEvent)>,
     agent_answers: bool,
 ) -> Vec<BridgeEvent> {
-    let center = net.idx(CENTER);
     let agent_addr: SocketAddr = AGENT.parse().unwrap();
     let agent = net
         .nodes
         .iter()
         .position(|n| n.0 == agent_addr)
         .unwrap_or(usize::MAX);
+    let answering = if agent_answers {
+        vec![agent]
+    } else {
+        Vec::new()
+    };
+    drive_center_with(net, b2b, router, events, &answering)
+}
+
+fn drive_center_with(
+    net: &mut Net,
+    b2b: &mut B2bua,
+    mut router: Option<&mut TrunkRouter>,
+    events: Vec<(usize, UaEvent)>,
+    answering: &[usize],
+) -> Vec<BridgeEvent> {
+    let center = net.idx(CENTER);
     let mut out = Vec::new();
     let mut queue = events;
     while !queue.is_empty() {
@@ -148,13 +163,12 @@ fn drive_center(
                     out.push(be);
                 }
             }
-            if i == agent
-                && agent_answers
+            if answering.contains(&i)
                 && let UaEvent::IncomingCall { call, .. } = e
             {
                 let now = net.now;
-                net.nodes[agent].1.ring(call, now).unwrap();
-                net.nodes[agent].1.answer(call, media(43000), now).unwrap();
+                net.nodes[i].1.ring(call, now).unwrap();
+                net.nodes[i].1.answer(call, media(43000), now).unwrap();
             }
         }
         next.extend(net.settle());
@@ -419,4 +433,72 @@ fn blind_transfer_by_refer_with_notify_progress() {
         })
         .collect();
     assert_eq!(progress, [202, 200]);
+}
+
+#[test]
+fn ring_timeout_cancels_and_moves_to_the_next_agent() {
+    const AGENT2: &str = "127.0.0.1:5092";
+    let mut net = Net::new(&[CALLER, CENTER, AGENT, AGENT2]);
+    let now = net.now;
+    net.ua(CALLER)
+        .place_call(
+            "sip:queue@127.0.0.1:5080",
+            Peer::udp(CENTER.parse().unwrap()),
+            "sip:alice@127.0.0.1",
+            media(30000),
+            now,
+        )
+        .unwrap();
+    let ev = net.settle();
+    let inbound = find_incoming(&ev, net.idx(CENTER)).unwrap();
+    let mut b2b = B2bua::new();
+    b2b.ring_timeout = Duration::from_secs(10);
+    {
+        let now = net.now;
+        let ua = net.ua(CENTER);
+        b2b.bridge(
+            ua,
+            inbound,
+            vec![dest(AGENT, None), dest(AGENT2, None)],
+            "sip:cc@127.0.0.1:5080",
+            media(40000),
+            media(40002),
+            now,
+        )
+        .unwrap();
+    }
+    let ev = net.settle();
+    // AGENT rings (its app never answers); nothing happens before the ring timeout.
+    let agent = net.idx(AGENT);
+    let agent_call = find_incoming(&ev, agent).unwrap();
+    let now = net.now;
+    net.nodes[agent].1.ring(agent_call, now).unwrap();
+    net.settle();
+    assert_eq!(b2b.poll_timeout(), Some(Duration::from_secs(10)));
+    let mut events = net.advance(Duration::from_secs(9));
+    net.now = Duration::from_secs(10);
+    let center = net.idx(CENTER);
+    b2b.handle_timeout(&mut net.nodes[center].1, Duration::from_secs(10));
+    events.extend(net.settle());
+    let agent2 = net.idx(AGENT2);
+    let bridge_events = drive_center_with(&mut net, &mut b2b, None, events, &[agent2]);
+    assert!(
+        bridge_events
+            .iter()
+            .any(|e| matches!(e, BridgeEvent::FailedOver { status: 408, .. })),
+        "{bridge_events:?}"
+    );
+    assert!(
+        bridge_events
+            .iter()
+            .any(|e| matches!(e, BridgeEvent::Connected { .. })),
+        "{bridge_events:?}"
+    );
+    assert!(
+        net.nodes[agent]
+            .2
+            .iter()
+            .any(|e| matches!(e, UaEvent::Cancelled { .. })),
+        "the ringing agent was cancelled"
+    );
 }
