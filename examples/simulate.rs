@@ -6,7 +6,14 @@
 //! ```text
 //! cargo run --release --example simulate -- [--seed N] [--agents N]
 //!     [--calls-per-hour N] [--aht SECS] [--patience SECS] [--hours H]
+//!     [--router acd|basic] [--strategies a,b,c] [--compare-agents N] [--day-agents N]
 //! ```
+//!
+//! Then, with callcore-sim (the callcore-acd engine driven by a discrete-event
+//! loop, no runtime): the same skills-based workload (same seed: same
+//! arrivals, handle times and patience) under several routing strategies,
+//! side by side; and a whole day of a 10,000-agent center (`--day-agents 0`
+//! skips it), with the wall time it took.
 //!
 //! This is a simulation: no real call is placed and no audio flows.
 
@@ -40,8 +47,12 @@ impl Flow for SupportLine {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Params {
+    router: String,
+    strategies: Vec<String>,
+    compare_agents: u32,
+    day_agents: u32,
     seed: u64,
     agents: u32,
     calls_per_hour: f64,
@@ -52,6 +63,18 @@ struct Params {
 
 fn parse_args() -> Result<Params, String> {
     let mut p = Params {
+        router: "acd".to_owned(),
+        strategies: [
+            "longest_idle",
+            "best_proficiency",
+            "fewest_interactions",
+            "round_robin",
+            "random",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        compare_agents: 300,
+        day_agents: 10_000,
         seed: 42,
         agents: 12,
         calls_per_hour: 200.0,
@@ -82,6 +105,19 @@ fn parse_args() -> Result<Params, String> {
             "--aht" => p.aht_secs = num(value)?,
             "--patience" => p.patience_secs = num(value)?,
             "--hours" => p.hours = num(value)?,
+            "--router" if value == "acd" || value == "basic" => p.router.clone_from(value),
+            "--router" => return Err(format!("--router: `{value}` is not acd or basic")),
+            "--strategies" => p.strategies = value.split(',').map(str::to_owned).collect(),
+            "--compare-agents" | "--day-agents" => {
+                let n = value
+                    .parse()
+                    .map_err(|_| format!("{flag}: `{value}` is not a whole number"))?;
+                if flag == "--day-agents" {
+                    p.day_agents = n;
+                } else {
+                    p.compare_agents = n.max(1);
+                }
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -110,9 +146,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         event_buffer: Some(1 << 16),
         ..CenterConfig::default()
     };
+    let router: Box<dyn callcore::Router> = if p.router == "basic" {
+        Box::new(callcore::BasicRouter::new())
+    } else {
+        let mut acd = callcore_acd::AcdConfig::default();
+        acd.seed = p.seed;
+        Box::new(callcore_acd::AcdEngine::new(acd))
+    };
     let center = Center::builder()
         .clock(Arc::new(clock.clone()))
         .transport(transport.clone())
+        .router(router)
         .flow("support", Arc::new(SupportLine))
         .config(config)
         .build()?
@@ -242,7 +286,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "workload: seed {}, {} agents, {} calls/h for {} h, mean talk {} s, mean patience {} s, wrap-up 10 s",
         p.seed, p.agents, p.calls_per_hour, p.hours, p.aht_secs, p.patience_secs
     );
-    println!("router: callcore::BasicRouter (longest idle)");
+    println!(
+        "router: {} (longest idle)",
+        if p.router == "basic" {
+            "callcore::BasicRouter"
+        } else {
+            "callcore_acd::AcdEngine"
+        }
+    );
     println!();
     println!("calls arrived          {n}");
     println!("calls offered          {offered}");
@@ -262,5 +313,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("average talk time      {:.1} s", mean(&talks));
     center.shutdown().await;
+    compare_strategies(&p)?;
+    simulate_day(&p)?;
+    Ok(())
+}
+
+/// The same skills-based workload under each strategy (same seeds).
+fn compare_strategies(p: &Params) -> Result<(), Box<dyn std::error::Error>> {
+    let queues = (p.compare_agents / 30).clamp(1, 100);
+    let skills = (queues / 2).max(1);
+    let scenario = callcore_sim::Scenario::skills_day(p.compare_agents, queues, skills, p.seed);
+    let names: Vec<&str> = p.strategies.iter().map(String::as_str).collect();
+    let runs = callcore_sim::compare_strategies(&scenario, &names)?;
+    println!();
+    println!(
+        "strategy comparison — callcore-sim, SIMULATED: one day, {} agents in three shifts, {queues} queues, \
+         {skills} skills, seed {} (same arrivals, handle times and patience for every strategy)",
+        p.compare_agents, p.seed
+    );
+    print!("{}", callcore_sim::comparison_table(&runs));
+    Ok(())
+}
+
+/// A whole day of a large center, timed.
+fn simulate_day(p: &Params) -> Result<(), Box<dyn std::error::Error>> {
+    if p.day_agents == 0 {
+        return Ok(());
+    }
+    let scenario = callcore_sim::Scenario::skills_day(p.day_agents, 100, 50, p.seed);
+    // Wall time of the run, for the report only (the simulation itself reads
+    // no clock).
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let report = callcore_sim::simulate(scenario)?;
+    let took = started.elapsed();
+    println!();
+    println!(
+        "one day, {} agents, 100 queues, 50 skills (callcore-sim, SIMULATED): {} interactions, \
+         {} engine decisions, simulated in {:.2} s wall time",
+        p.day_agents,
+        report.total.offered,
+        report.decisions,
+        took.as_secs_f64()
+    );
+    let t = report.total;
+    println!(
+        "answered {} ({:.1}%), abandoned {}, SL {:.1}%, ASA {:.1} s, AHT {:.1} s, occupancy {:.1}%",
+        t.answered,
+        100.0 * t.answered as f64 / t.offered.max(1) as f64,
+        t.abandoned,
+        t.service_level * 100.0,
+        t.asa_secs,
+        t.aht_secs,
+        report.occupancy * 100.0
+    );
     Ok(())
 }

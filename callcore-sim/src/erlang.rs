@@ -193,7 +193,9 @@ pub struct StaffingInput {
     pub patience_secs: Option<f64>,
 }
 
-/// One row of the staffing table (`None` where `N ≤ A` under Erlang C).
+/// One row of the staffing table: where `N ≤ A` only `p_wait` (1) is given,
+/// under Erlang C and Erlang A alike ([`erlang_a`] itself has the Erlang A
+/// figures for those counts).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct StaffingRow {
     /// Agents.
@@ -222,7 +224,9 @@ pub struct StaffingTable {
 
 fn row(input: &StaffingInput, n: u32) -> StaffingRow {
     let a = input.calls_per_hour * input.aht_secs / 3600.0;
-    if let Some(patience) = input.patience_secs {
+    if let Some(patience) = input.patience_secs
+        && f64::from(n) > a
+    {
         let f = erlang_a(
             n,
             input.calls_per_hour,

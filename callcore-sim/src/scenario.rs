@@ -306,7 +306,7 @@ impl Scenario {
                     );
                 }
                 let start = f64::from(i % 3) * 8.0 * 3600.0;
-                let brk = start + 4.0 * 3600.0 + rng.below(3600) as f64;
+                let brk = start + 2.0 * 3600.0 + rng.below(4 * 3600) as f64;
                 AgentSpec {
                     profile: p,
                     shifts: vec![Shift {

@@ -24,6 +24,7 @@ impl AcdEngine {
             // Update: leave the lanes' counters, swap the profile, come back.
             self.count_presence(a, -1);
             if let Some(slot) = self.agents.get_mut(a) {
+                slot.capacity = super::state::capacities(&profile);
                 slot.profile = profile;
                 slot.rerank = true;
             }
@@ -37,6 +38,7 @@ impl AcdEngine {
         let order = self.next_order;
         self.next_order += 1;
         let a = self.agents.insert(AgentSlot {
+            capacity: super::state::capacities(&profile),
             profile,
             order,
             presence: Presence::Offline,

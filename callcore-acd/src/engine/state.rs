@@ -24,6 +24,16 @@ pub(crate) fn ch_index(c: Channel) -> usize {
     }
 }
 
+/// Capacity per channel of a profile.
+pub(crate) fn capacities(profile: &AgentProfile) -> [u32; CHANNELS] {
+    let mut out = [0; CHANNELS];
+    for (c, slots) in &profile.capacity {
+        let i = ch_index(*c);
+        out[i] = out[i].max(*slots);
+    }
+    out
+}
+
 /// A timer's key: when, plus a sequence number that keeps keys unique.
 pub(crate) type TimerKey = (Timestamp, u64);
 
@@ -56,6 +66,8 @@ pub(crate) struct WrapUp {
 #[derive(Debug)]
 pub(crate) struct AgentSlot {
     pub(crate) profile: AgentProfile,
+    /// Capacity per channel, copied from the profile (hot path).
+    pub(crate) capacity: [u32; CHANNELS],
     pub(crate) order: u64,
     pub(crate) presence: Presence,
     pub(crate) reported: callcore::AgentState,
@@ -85,9 +97,8 @@ impl AgentSlot {
     /// Free slots for a channel, counting pending offers; a voice call is
     /// exclusive (no chats beside it, and no call beside chats).
     pub(crate) fn free(&self, ch: usize) -> u32 {
-        let channel = callcore::Channel::ALL[ch];
         let used = |i: usize| self.load[i] + self.offered[i];
-        let cap = self.profile.capacity_for(channel);
+        let cap = self.capacity[ch];
         if ch == 0 {
             if (1..CHANNELS).any(|i| used(i) > 0) {
                 return 0;

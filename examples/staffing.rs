@@ -1,0 +1,236 @@
+//! Staffing calculator: Erlang C (or Erlang A with `--patience`) around the
+//! answer, with the smallest agent count that meets the service-level target.
+//!
+//! ```text
+//! cargo run --release --example staffing -- --calls-per-hour 200 --aht 180 \
+//!     --target-answer-secs 20 --service-level 0.8 [--patience SECS] [--json] [--simulate]
+//! ```
+//!
+//! `--json` prints exactly one JSON object:
+//! `{"recommended": N, "rows": [{"agents": N, "p_wait": f, "asa_secs": f,
+//! "service_level": f, "occupancy": f}, ...]}` (plus `p_abandon` with
+//! `--patience`); rows where N ≤ A have `p_wait` 1 and the others `null`.
+//! `--simulate` also runs callcore-sim (the real ACD engine in virtual time,
+//! 200 simulated hours per row) and prints its figures beside the formula's.
+
+use callcore_sim::erlang::{StaffingInput, StaffingRow, StaffingTable, staffing_table};
+use callcore_sim::{Scenario, SimReport, simulate};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+struct Args {
+    input: StaffingInput,
+    json: bool,
+    simulate: bool,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut calls = None;
+    let mut aht = None;
+    let mut target = None;
+    let mut sl = None;
+    let mut patience = None;
+    let mut json = false;
+    let mut simulate = false;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| -> Result<f64, String> {
+            let v = it.next().ok_or_else(|| format!("{name} needs a value"))?;
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| format!("{name}: `{v}` is not a number"))
+        };
+        match flag.as_str() {
+            "--calls-per-hour" => calls = Some(value(flag)?),
+            "--aht" => aht = Some(value(flag)?),
+            "--target-answer-secs" => target = Some(value(flag)?),
+            "--service-level" => sl = Some(value(flag)?),
+            "--patience" => patience = Some(value(flag)?),
+            "--json" => json = true,
+            "--simulate" => simulate = true,
+            "-h" | "--help" => {
+                return Err(
+                    "usage: staffing --calls-per-hour N --aht SECS --target-answer-secs SECS \
+                     --service-level 0.8 [--patience SECS] [--json] [--simulate]"
+                        .to_owned(),
+                );
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let need = |v: Option<f64>, name: &str| v.ok_or_else(|| format!("{name} is required"));
+    Ok(Args {
+        input: StaffingInput {
+            calls_per_hour: need(calls, "--calls-per-hour")?,
+            aht_secs: need(aht, "--aht")?,
+            target_answer_secs: need(target, "--target-answer-secs")?,
+            service_level: need(sl, "--service-level")?,
+            patience_secs: patience,
+        },
+        json,
+        simulate,
+    })
+}
+
+fn simulated(input: &StaffingInput, agents: u32) -> Result<SimReport, callcore_sim::SimError> {
+    let mut scenario = Scenario::single_queue(
+        agents,
+        input.calls_per_hour,
+        input.aht_secs,
+        input.patience_secs,
+        200.0,
+        u64::from(agents),
+    );
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    {
+        scenario.queues[0].definition.service_level_secs = input.target_answer_secs.round() as u32;
+    }
+    simulate(scenario)
+}
+
+fn row_json(r: &StaffingRow, erlang_a: bool, sim: Option<&SimReport>) -> Value {
+    let mut v = json!({
+        "agents": r.agents,
+        "p_wait": r.p_wait,
+        "asa_secs": r.asa_secs,
+        "service_level": r.service_level,
+        "occupancy": r.occupancy,
+    });
+    if erlang_a {
+        v["p_abandon"] = json!(r.p_abandon);
+    }
+    if let Some(s) = sim {
+        let mut sim_v = json!({
+            "p_wait": s.total.p_wait,
+            "asa_secs": s.total.asa_secs,
+            "service_level": s.total.service_level,
+            "occupancy": s.occupancy,
+        });
+        if erlang_a {
+            sim_v["p_abandon"] = json!(s.total.abandon_rate);
+            sim_v["mean_wait_secs"] = json!(s.total.mean_wait_secs);
+        }
+        v["simulated"] = sim_v;
+    }
+    v
+}
+
+fn opt(v: Option<f64>, scale: f64, digits: usize) -> String {
+    v.map_or_else(|| "-".to_owned(), |x| format!("{:.*}", digits, x * scale))
+}
+
+fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) {
+    let i = &args.input;
+    let a = i.calls_per_hour * i.aht_secs / 3600.0;
+    let model = if i.patience_secs.is_some() {
+        "Erlang A"
+    } else {
+        "Erlang C"
+    };
+    println!(
+        "{model}: {} calls/h, AHT {} s, offered load {a:.2} erlangs, target {:.0}% in {} s{}",
+        i.calls_per_hour,
+        i.aht_secs,
+        i.service_level * 100.0,
+        i.target_answer_secs,
+        i.patience_secs
+            .map_or(String::new(), |p| format!(", mean patience {p} s"))
+    );
+    let abandon = i.patience_secs.is_some();
+    print!("  agents  P(wait)   ASA(s)    SL%   occupancy");
+    if abandon {
+        print!("  P(abandon)");
+    }
+    if args.simulate {
+        print!(
+            "   | simulated: P(wait)  ASA(s)   SL%{}",
+            if abandon { "  P(abandon)" } else { "" }
+        );
+    }
+    println!();
+    for (k, r) in table.rows.iter().enumerate() {
+        let mark = if r.agents == table.recommended {
+            "→"
+        } else {
+            " "
+        };
+        print!(
+            "{mark} {:>6}  {:>7.4} {:>8} {:>6} {:>10}",
+            r.agents,
+            r.p_wait,
+            opt(r.asa_secs, 1.0, 1),
+            opt(r.service_level, 100.0, 1),
+            opt(r.occupancy, 100.0, 1),
+        );
+        if abandon {
+            print!("  {:>10}", opt(r.p_abandon, 1.0, 4));
+        }
+        if let Some(Some(s)) = sims.get(k) {
+            print!(
+                "   |            {:>6.4} {:>7.1} {:>5.1}",
+                s.total.p_wait,
+                s.total.asa_secs,
+                s.total.service_level * 100.0
+            );
+            if abandon {
+                print!("  {:>10.4}", s.total.abandon_rate);
+            }
+        }
+        println!();
+    }
+    println!("recommended: {} agents (→)", table.recommended);
+    if args.simulate {
+        println!(
+            "simulated: callcore-sim running the callcore-acd engine, 200 simulated hours per row"
+        );
+    }
+}
+
+fn main() {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("staffing: {e}");
+            std::process::exit(2);
+        }
+    };
+    let table = match staffing_table(&args.input) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("staffing: {e}");
+            std::process::exit(2);
+        }
+    };
+    let a = args.input.calls_per_hour * args.input.aht_secs / 3600.0;
+    let sims: Vec<Option<SimReport>> = table
+        .rows
+        .iter()
+        .map(|r| {
+            // Without patience a row with N ≤ A has no steady state to simulate.
+            let stable = args.input.patience_secs.is_some() || f64::from(r.agents) > a;
+            (args.simulate && stable)
+                .then(|| simulated(&args.input, r.agents))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| {
+            eprintln!("staffing: simulation failed: {e}");
+            std::process::exit(1);
+        });
+    if args.json {
+        let rows: Vec<Value> = table
+            .rows
+            .iter()
+            .zip(&sims)
+            .map(|(r, s)| row_json(r, args.input.patience_secs.is_some(), s.as_ref()))
+            .collect();
+        println!(
+            "{}",
+            json!({ "recommended": table.recommended, "rows": rows })
+        );
+    } else {
+        print_table(&args, &table, &sims);
+    }
+}
