@@ -2,6 +2,7 @@
 //! completes; our UAC calls SIPp's built-in `uas`. Skipped with a notice when `sipp` is
 //! absent, failing instead when `CALLCORE_REQUIRE_PEERS=1`.
 
+#![cfg(feature = "tokio")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Real peers and sockets run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
@@ -300,4 +301,61 @@ async fn sipp_cancels_before_answer() {
         seen.iter().any(|e| matches!(e, UaEvent::Cancelled { .. })),
         "{seen:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_uac_over_tcp_calls_our_uas() {
+    if !sipp_available() {
+        return;
+    }
+    let (sip, mut events) = driver::start(UaConfig::new("127.0.0.1:0".parse().unwrap()), 26, true)
+        .await
+        .unwrap();
+    let ours = sip.local_addr();
+    let calls = 5;
+    let handle = sip.clone();
+    let answering = tokio::spawn(async move {
+        let mut ended = 0;
+        while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(20), events.recv()).await
+        {
+            match ev {
+                UaEvent::IncomingCall { call, .. } => {
+                    handle.ring(call);
+                    let media = LocalMedia::g711("127.0.0.1:41000".parse().unwrap(), call.0);
+                    handle.answer(call, media).await.unwrap();
+                }
+                UaEvent::Ended {
+                    by_remote: true, ..
+                } => {
+                    ended += 1;
+                    if ended == calls {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        ended
+    });
+    let mut cmd = Command::new("sipp");
+    cmd.args([
+        "-sn",
+        "uac",
+        &ours.to_string(),
+        "-t",
+        "t1",
+        "-m",
+        &calls.to_string(),
+        "-r",
+        "5",
+    ]);
+    sipp_common(&mut cmd, free_port());
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "sipp uac over TCP failed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(answering.await.unwrap(), calls);
 }

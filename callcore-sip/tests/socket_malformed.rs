@@ -1,6 +1,7 @@
 //! Malformed and valid messages over real UDP and TCP sockets on 127.0.0.1: every
 //! faulty request gets the right 4xx/5xx, garbage is dropped, the endpoint stays up.
 
+#![cfg(feature = "tokio")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Real peers and sockets run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
