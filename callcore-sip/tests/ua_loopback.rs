@@ -432,3 +432,53 @@ fn reliable_provisional_is_pracked_once() {
         Some("sip:agent@127.0.0.1:5080")
     );
 }
+
+#[test]
+fn required_100rel_gets_reliable_ringing_until_prack() {
+    use callcore_sip::message::HeaderName;
+    let mut ua = UserAgent::new(UaConfig::new(B.parse().unwrap()), 10);
+    let peer = Peer::udp(A.parse().unwrap());
+    let invite = "INVITE sip:agent@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKrel1\r\nMax-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:agent@127.0.0.1>\r\nCall-ID: rel1\r\nCSeq: 7 INVITE\r\nContact: <sip:c@127.0.0.1:5070>\r\nRequire: 100rel\r\nContent-Length: 0\r\n\r\n";
+    ua.handle_datagram(Bytes::from_static(invite.as_bytes()), peer, Duration::ZERO);
+    let mut call = None;
+    while let Some(o) = ua.poll_output() {
+        if let UaOutput::Event(UaEvent::IncomingCall { call: c, .. }) = o {
+            call = Some(c);
+        }
+    }
+    let call = call.expect("Require: 100rel is supported, not 420");
+    ua.ring(call, Duration::ZERO).unwrap();
+    let sent = |ua: &mut UserAgent| {
+        let mut v = Vec::new();
+        while let Some(o) = ua.poll_output() {
+            if let UaOutput::Transmit { data, .. } = o {
+                v.push(Message::parse(data).unwrap());
+            }
+        }
+        v
+    };
+    let first = sent(&mut ua);
+    assert_eq!(first[0].status(), Some(180));
+    assert_eq!(first[0].rseq(), Some(1));
+    assert_eq!(first[0].header(&HeaderName::Require), Some("100rel"));
+    let tag = first[0].to().unwrap().tag().unwrap().to_owned();
+    // Not acknowledged: retransmitted after T1, then 2·T1.
+    ua.handle_timeout(Duration::from_millis(500));
+    assert_eq!(sent(&mut ua)[0].status(), Some(180));
+    ua.handle_timeout(Duration::from_millis(1500));
+    assert_eq!(sent(&mut ua).len(), 1);
+    let prack = format!(
+        "PRACK sip:callcore@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKrel2\r\nMax-Forwards: 70\r\nFrom: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:agent@127.0.0.1>;tag={tag}\r\nCall-ID: rel1\r\nCSeq: 8 PRACK\r\nRAck: 1 7 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    ua.handle_datagram(Bytes::from(prack), peer, Duration::from_millis(1600));
+    let r = sent(&mut ua);
+    assert_eq!(
+        (r[0].status(), r[0].cseq().unwrap().method),
+        (Some(200), callcore_sip::message::Method::Prack)
+    );
+    ua.handle_timeout(Duration::from_millis(3500));
+    assert!(
+        sent(&mut ua).iter().all(|m| m.status() != Some(180)),
+        "no retransmission after PRACK"
+    );
+}

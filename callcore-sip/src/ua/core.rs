@@ -209,6 +209,8 @@ pub(crate) struct Call {
     pub(crate) sdp_version: u64,
     /// RSeq of the last reliable provisional we acknowledged with PRACK.
     pub(crate) last_rseq: Option<u32>,
+    /// Our reliable provisional awaiting PRACK.
+    pub(crate) reliable: Option<super::reliable::PendingReliable>,
 }
 
 /// A SIP user agent (UAS + UAC) as a sans-IO state machine.
@@ -355,15 +357,20 @@ impl UserAgent {
     pub fn handle_timeout(&mut self, now: Duration) {
         self.layer.handle_timeout(now);
         self.on_outbound_timers(now);
+        self.on_reliable_timers(now);
         self.pump(now);
     }
 
     /// When to call [`UserAgent::handle_timeout`] next.
     pub fn poll_timeout(&mut self) -> Option<Duration> {
-        [self.layer.poll_timeout(), self.outbound.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.layer.poll_timeout(),
+            self.outbound.next_deadline(),
+            self.next_reliable_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next output, in order.

@@ -20,6 +20,7 @@ mod core;
 pub mod driver;
 mod ids;
 mod outbound;
+mod reliable;
 mod uac;
 mod uas;
 

@@ -53,6 +53,7 @@ impl UserAgent {
             offer: Some(offer),
             sdp_version: 1,
             last_rseq: None,
+            reliable: None,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);

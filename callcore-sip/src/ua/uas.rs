@@ -177,6 +177,7 @@ impl UserAgent {
             offer: offer.clone(),
             sdp_version: 1,
             last_rseq: None,
+            reliable: None,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
@@ -205,7 +206,11 @@ impl UserAgent {
         let spec = ResponseSpec::code(180)
             .to_tag(&tag)
             .header(HeaderName::Contact, &self.contact());
-        self.respond(tx, &invite, spec, now);
+        if Self::requires_100rel(&invite) {
+            self.send_reliable_provisional(call, tx, &invite, spec, now);
+        } else {
+            self.respond(tx, &invite, spec, now);
+        }
         self.pump(now);
         Ok(())
     }
@@ -360,6 +365,7 @@ impl UserAgent {
                     self.emit(UaEvent::TransferProgress { call, status });
                 }
             }
+            Method::Prack => self.on_prack(call, tx, &req, now),
             Method::Info | Method::Options => self.respond(tx, &req, ResponseSpec::code(200), now),
             _ => self.respond(
                 tx,
