@@ -171,7 +171,8 @@ pub struct RelayReport {
     pub timed_out: bool,
 }
 
-/// Runs a two-leg relay until `stop` turns true or media times out.
+/// Runs a two-leg relay until `stop` turns true (or its sender is dropped) or media
+/// times out.
 ///
 /// Each wake-up drains the ready socket without blocking (`try_recv_from`) and sends
 /// with `try_send_to`: a full socket buffer drops the datagram, as a network would,
@@ -192,19 +193,57 @@ pub async fn run_relay(
     let mut last_rx = clock.now();
     let timer = clock.sleep_until(last_rx + opts.media_timeout);
     tokio::pin!(timer);
+    // Ends when `stop` turns true or its sender is dropped.
+    let stopped = async move {
+        while stop.changed().await.is_ok() {
+            if *stop.borrow() {
+                return;
+            }
+        }
+    };
+    tokio::pin!(stopped);
+    enum Wake {
+        Stop,
+        Timer,
+        Ready(usize),
+    }
     loop {
-        let ready = tokio::select! {
-            r = socks[0].readable() => { if r.is_err() { report.dropped += 1 } 0 },
-            r = socks[1].readable() => { if r.is_err() { report.dropped += 1 } 1 },
-            _ = stop.changed() => if *stop.borrow() { break } else { continue },
-            _ = &mut timer => {
+        // One poll function instead of select!: `poll_recv_ready` keeps a single
+        // waker per socket, avoiding the per-wake-up waiter registration of
+        // `readable()` futures.
+        let wake = std::future::poll_fn(|cx| {
+            use std::future::Future;
+            use std::task::Poll;
+            if stopped.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Stop);
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Timer);
+            }
+            for (i, sock) in socks.iter().enumerate() {
+                if let Poll::Ready(r) = sock.poll_recv_ready(cx) {
+                    if r.is_err() {
+                        report.dropped += 1;
+                    }
+                    return Poll::Ready(Wake::Ready(i));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        let ready = match wake {
+            Wake::Stop => break,
+            Wake::Timer => {
                 if clock.now() >= last_rx + opts.media_timeout {
                     report.timed_out = true;
                     break;
                 }
-                timer.as_mut().reset(clock.at(last_rx + opts.media_timeout).into());
+                timer
+                    .as_mut()
+                    .reset(clock.at(last_rx + opts.media_timeout).into());
                 continue;
             }
+            Wake::Ready(i) => i,
         };
         let now = clock.now();
         // drain the leg that woke us (the other one's readiness wakes us next)
