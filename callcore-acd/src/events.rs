@@ -95,3 +95,38 @@ pub fn decision_event(decision: &RoutingDecision) -> Option<EventKind> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcore::{Timestamp, event::OfferEnd};
+
+    #[test]
+    fn decisions_map_to_the_events_the_runtime_emits() {
+        let offer = RoutingDecision::Offer {
+            reservation: "r1".into(),
+            interaction: "c1".into(),
+            queue: "q".into(),
+            agent: "a".into(),
+            expires_at: Timestamp::from_secs(20),
+        };
+        let e = decision_event(&offer).unwrap();
+        assert_eq!(e.name(), "offered");
+        assert_eq!(e.agent().unwrap().as_str(), "a");
+        let timed_out = RoutingDecision::TimedOut {
+            interaction: "c1".into(),
+            queue: "q".into(),
+        };
+        assert!(matches!(
+            decision_event(&timed_out),
+            Some(EventKind::QueueExited { reason, .. }) if reason == "timeout"
+        ));
+        let ended = RoutingDecision::OfferEnded {
+            reservation: "r1".into(),
+            interaction: "c1".into(),
+            agent: "a".into(),
+            outcome: OfferEnd::Canceled,
+        };
+        assert_eq!(decision_event(&ended).unwrap().name(), "offer_ended");
+    }
+}
