@@ -482,3 +482,37 @@ fn required_100rel_gets_reliable_ringing_until_prack() {
         "no retransmission after PRACK"
     );
 }
+
+#[test]
+fn flood_from_one_source_is_cut_to_the_configured_rate() {
+    let mut cfg = UaConfig::new(B.parse().unwrap());
+    cfg.rate_limit = Some(callcore_sip::ua::RateLimit {
+        per_second: 20.0,
+        burst: 10.0,
+    });
+    let mut ua = UserAgent::new(cfg, 11);
+    let scanner = Peer::udp("10.6.6.6:5060".parse().unwrap());
+    let phone = Peer::udp("10.1.1.1:5060".parse().unwrap());
+    let options = |n: u32| {
+        Bytes::from(format!(
+            "OPTIONS sip:cc@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.6.6.6;branch=z9hG4bKscan{n}\r\nFrom: <sip:x@y>;tag=s\r\nTo: <sip:cc@127.0.0.1>\r\nCall-ID: scan{n}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n"
+        ))
+    };
+    let mut answered = 0;
+    // 1,000 requests within one second from the scanner.
+    for n in 0..1000u32 {
+        ua.handle_datagram(options(n), scanner, Duration::from_millis(u64::from(n)));
+        while let Some(o) = ua.poll_output() {
+            if matches!(o, UaOutput::Transmit { .. }) {
+                answered += 1;
+            }
+        }
+    }
+    assert!(
+        (10..=31).contains(&answered),
+        "burst 10 + 20/s over one second, got {answered}"
+    );
+    // A phone at another address is still served.
+    ua.handle_datagram(options(5000), phone, Duration::from_millis(1000));
+    assert!(matches!(ua.poll_output(), Some(UaOutput::Transmit { .. })));
+}

@@ -40,6 +40,8 @@ pub struct UaConfig {
     pub auth: Option<(DigestConfig, Arc<dyn CredentialStore>)>,
     /// Also challenge new INVITEs (phones calling in); trunks usually are not.
     pub auth_invites: bool,
+    /// Per-source limit on requests; requests over it are dropped unanswered.
+    pub rate_limit: Option<super::limits::RateLimit>,
 }
 
 impl UaConfig {
@@ -55,6 +57,7 @@ impl UaConfig {
             registrar: false,
             auth: None,
             auth_invites: false,
+            rate_limit: None,
         }
     }
 }
@@ -227,6 +230,7 @@ pub struct UserAgent {
     pub(crate) out: VecDeque<UaOutput>,
     pub(crate) registrar: Registrar,
     pub(crate) outbound: super::outbound::Outbound,
+    pub(crate) limiter: Option<super::limits::SourceLimiter>,
     pub(crate) authenticator: Option<Authenticator>,
 }
 
@@ -242,6 +246,7 @@ impl UserAgent {
         UserAgent {
             registrar: Registrar::default(),
             outbound: super::outbound::Outbound::default(),
+            limiter: config.rate_limit.map(super::limits::SourceLimiter::new),
             authenticator,
             layer: TransactionLayer::new(config.timers),
             config,
@@ -318,6 +323,14 @@ impl UserAgent {
 
     /// A datagram (or stream frame) arrived from `peer`.
     pub fn handle_datagram(&mut self, data: Bytes, peer: Peer, now: Duration) {
+        // Responses are not limited (they answer our own requests).
+        if !data.starts_with(b"SIP/")
+            && let Some(l) = self.limiter.as_mut()
+            && !l.allow(peer.addr.ip(), now)
+        {
+            tracing::debug!(source = %peer.addr, "request over the per-source rate: dropped");
+            return;
+        }
         let opts = ParseOptions {
             max_size: self.config.max_size,
             datagram: peer.transport == TransportKind::Udp,

@@ -19,6 +19,7 @@ mod core;
 #[cfg(feature = "tokio")]
 pub mod driver;
 mod ids;
+mod limits;
 mod outbound;
 mod reliable;
 mod uac;
@@ -26,3 +27,4 @@ mod uas;
 
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 pub use ids::IdGen;
+pub use limits::{RateLimit, SourceLimiter};

@@ -1,0 +1,96 @@
+//! Per-source request rate limiting (token bucket per IP address), so that a scanner or
+//! a flood from one address cannot exhaust the node. Sans-IO: `now` is passed in.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Token-bucket settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second allowed from one address.
+    pub per_second: f64,
+    /// Burst size (bucket capacity).
+    pub burst: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Duration,
+}
+
+/// Buckets per source address.
+#[derive(Debug, Clone)]
+pub struct SourceLimiter {
+    limit: RateLimit,
+    buckets: HashMap<IpAddr, Bucket>,
+    last_sweep: Duration,
+}
+
+impl SourceLimiter {
+    /// A limiter with these settings.
+    pub fn new(limit: RateLimit) -> Self {
+        SourceLimiter {
+            limit,
+            buckets: HashMap::new(),
+            last_sweep: Duration::ZERO,
+        }
+    }
+
+    /// Takes one token for `source`; false when the source is over its rate.
+    pub fn allow(&mut self, source: IpAddr, now: Duration) -> bool {
+        let RateLimit { per_second, burst } = self.limit;
+        if now.saturating_sub(self.last_sweep) > Duration::from_secs(60) {
+            // Forget sources whose bucket has refilled completely.
+            self.buckets.retain(|_, b| {
+                b.tokens + now.saturating_sub(b.at).as_secs_f64() * per_second < burst
+            });
+            self.last_sweep = now;
+        }
+        let b = self.buckets.entry(source).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let elapsed = now.saturating_sub(b.at).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * per_second).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Number of sources currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_sustained_rate_per_source() {
+        let mut l = SourceLimiter::new(RateLimit {
+            per_second: 10.0,
+            burst: 5.0,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t0 = Duration::ZERO;
+        assert_eq!((0..8).filter(|_| l.allow(a, t0)).count(), 5, "burst of 5");
+        assert!(l.allow(b, t0), "another source is unaffected");
+        assert!(!l.allow(a, t0 + Duration::from_millis(50)));
+        assert!(
+            l.allow(a, t0 + Duration::from_millis(150)),
+            "refills at 10/s"
+        );
+        assert_eq!(l.tracked(), 2);
+        assert!(l.allow(a, Duration::from_secs(120)));
+        assert_eq!(l.tracked(), 1, "idle sources are forgotten");
+    }
+}
