@@ -502,3 +502,103 @@ fn ring_timeout_cancels_and_moves_to_the_next_agent() {
         "the ringing agent was cancelled"
     );
 }
+
+#[test]
+fn attended_transfer_with_replaces_hands_the_caller_to_the_agent() {
+    let mut net = Net::new(&[CALLER, CENTER, AGENT]);
+    // Caller ↔ center.
+    let now = net.now;
+    let a_call = net
+        .ua(CALLER)
+        .place_call(
+            "sip:queue@127.0.0.1:5080",
+            Peer::udp(CENTER.parse().unwrap()),
+            "sip:alice@127.0.0.1",
+            media(30000),
+            now,
+        )
+        .unwrap();
+    let ev = net.settle();
+    let c_in = find_incoming(&ev, net.idx(CENTER)).unwrap();
+    let now = net.now;
+    net.ua(CENTER).answer(c_in, media(40000), now).unwrap();
+    net.settle();
+    // Center consults the agent.
+    let now = net.now;
+    let c_out = net
+        .ua(CENTER)
+        .place_call(
+            "sip:agent@127.0.0.1:5090",
+            Peer::udp(AGENT.parse().unwrap()),
+            "sip:cc@127.0.0.1:5080",
+            media(40002),
+            now,
+        )
+        .unwrap();
+    let ev = net.settle();
+    let agent = net.idx(AGENT);
+    let g_consult = find_incoming(&ev, agent).unwrap();
+    let now = net.now;
+    net.nodes[agent]
+        .1
+        .answer(g_consult, media(43000), now)
+        .unwrap();
+    net.settle();
+    // Attended transfer: the caller is asked to call the agent replacing the consultation.
+    let now = net.now;
+    net.ua(CENTER).refer_replacing(c_in, c_out, now).unwrap();
+    let ev = net.settle();
+    let caller = net.idx(CALLER);
+    let target = ev
+        .iter()
+        .find_map(|(i, e)| match e {
+            UaEvent::TransferRequested { call, target } if *i == caller && *call == a_call => {
+                Some(target.clone())
+            }
+            _ => None,
+        })
+        .expect("caller got the REFER");
+    assert!(target.contains("?Replaces="), "{target}");
+    let now = net.now;
+    net.ua(CALLER)
+        .place_call(
+            &target,
+            Peer::udp(AGENT.parse().unwrap()),
+            "sip:alice@127.0.0.1",
+            media(30002),
+            now,
+        )
+        .unwrap();
+    let ev = net.settle();
+    let (g_new, replaced) = ev
+        .iter()
+        .find_map(|(i, e)| match e {
+            UaEvent::IncomingCall { call, replaces, .. } if *i == agent => Some((*call, *replaces)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        replaced,
+        Some(g_consult),
+        "the INVITE's Replaces names the consultation dialog"
+    );
+    let now = net.now;
+    net.nodes[agent].1.answer(g_new, media(43002), now).unwrap();
+    net.settle();
+    // The agent ended the consultation call with BYE; the center sees it end.
+    let center = net.idx(CENTER);
+    assert!(
+        net.nodes[center]
+            .2
+            .iter()
+            .any(|e| matches!(e, UaEvent::Ended { call, by_remote: true } if *call == c_out))
+    );
+    assert!(
+        net.nodes[caller]
+            .2
+            .iter()
+            .filter(|e| matches!(e, UaEvent::Answered { .. }))
+            .count()
+            == 2
+    );
+}

@@ -116,7 +116,7 @@ pub struct AdmissionPolicy {
 impl Default for AdmissionPolicy {
     fn default() -> Self {
         AdmissionPolicy {
-            supported: vec!["timer".into(), "100rel".into()],
+            supported: vec!["timer".into(), "100rel".into(), "replaces".into()],
             refuse_zero_max_forwards: true,
         }
     }

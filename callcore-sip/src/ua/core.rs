@@ -78,6 +78,9 @@ pub enum UaEvent {
         request_uri: String,
         /// The SDP offer, if the INVITE had one.
         offer: Option<SessionDescription>,
+        /// The established call this one replaces (attended transfer, RFC 3891); when
+        /// answered, the replaced call is ended with BYE.
+        replaces: Option<CallRef>,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -214,6 +217,8 @@ pub(crate) struct Call {
     pub(crate) last_rseq: Option<u32>,
     /// Our reliable provisional awaiting PRACK.
     pub(crate) reliable: Option<super::reliable::PendingReliable>,
+    /// The call an INVITE with Replaces takes over.
+    pub(crate) replaces: Option<CallRef>,
 }
 
 /// A SIP user agent (UAS + UAC) as a sans-IO state machine.

@@ -27,6 +27,11 @@ impl UserAgent {
         let call_id = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
         let via = self.new_via();
         let offer = create_offer(&local, 1);
+        // Headers in the target URI (`?Replaces=...`) become request headers (§19.1.5).
+        let (target, uri_headers) = match target.split_once('?') {
+            Some((t, h)) => (t, h),
+            None => (target, ""),
+        };
         let mut invite = Message::request(Method::Invite, target);
         invite.push_header(HeaderName::Via, &via);
         invite.push_header(HeaderName::MaxForwards, "70");
@@ -38,6 +43,17 @@ impl UserAgent {
         invite.push_header(HeaderName::Allow, super::uas::ALLOW);
         invite.push_header(HeaderName::Supported, "timer, 100rel");
         invite.push_header(HeaderName::UserAgent, &self.config.user_agent.clone());
+        for kv in uri_headers.split('&').filter(|kv| !kv.is_empty()) {
+            if let Some((name, value)) = kv.split_once('=') {
+                let name = HeaderName::from_name(&percent_decode(name));
+                if matches!(
+                    name,
+                    HeaderName::Replaces | HeaderName::Other(_) | HeaderName::Subject
+                ) {
+                    invite.push_header(name, &percent_decode(value));
+                }
+            }
+        }
         invite.set_body("application/sdp", Bytes::from(offer.to_body()));
         // Validate what we built before it leaves (bad target URIs fail here).
         let invite = Message::parse(invite.to_bytes())?;
@@ -54,6 +70,7 @@ impl UserAgent {
             sdp_version: 1,
             last_rseq: None,
             reliable: None,
+            replaces: None,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
@@ -338,6 +355,31 @@ impl UserAgent {
         )
     }
 
+    /// Attended transfer: asks the far end of `call` to call the far end of
+    /// `consult` with `Replaces`, taking that call over (RFC 3891, RFC 5589).
+    pub fn refer_replacing(
+        &mut self,
+        call: CallRef,
+        consult: CallRef,
+        now: Duration,
+    ) -> Result<(), Error> {
+        let c = self
+            .calls
+            .get(&consult)
+            .ok_or(Error::State("no such consultation call"))?;
+        let d = c
+            .dialog
+            .as_ref()
+            .ok_or(Error::State("consultation call has no dialog"))?;
+        // From the consulted party's side: its tag is the To tag, ours the From tag.
+        let replaces = format!(
+            "{};to-tag={};from-tag={}",
+            d.id.call_id, d.id.remote_tag, d.id.local_tag
+        );
+        let target = format!("{}?Replaces={}", d.remote_target, percent_encode(&replaces));
+        self.refer(call, &target, now)
+    }
+
     /// Reports the progress of a transfer the far end asked for (NOTIFY with a sipfrag
     /// of the new call's status; a final status ends the implicit subscription).
     pub fn notify_transfer(
@@ -399,4 +441,40 @@ impl UserAgent {
         self.pump(now);
         Ok(())
     }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            )
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

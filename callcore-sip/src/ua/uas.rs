@@ -162,6 +162,31 @@ impl UserAgent {
             self.respond(tx, &req, spec, now);
             return;
         }
+        let replaces = match req.replaces() {
+            Ok(None) => None,
+            Ok(Some(r)) => {
+                let key = (r.call_id.to_owned(), r.to_tag.to_owned());
+                let found = self.by_dialog.get(&key).copied().filter(|c| {
+                    self.calls.get(c).is_some_and(|call| {
+                        let remote = call.dialog.as_ref().map(|d| d.id.remote_tag.as_str());
+                        remote == Some(r.from_tag) && call.state == CallState::Confirmed
+                    })
+                });
+                match found {
+                    Some(c) => Some(c),
+                    None => {
+                        let spec = ResponseSpec::code(481).to_tag(&local_tag);
+                        self.respond(tx, &req, spec, now);
+                        return;
+                    }
+                }
+            }
+            Err(_) => {
+                let spec = ResponseSpec::new(400, "Bad Replaces header").to_tag(&local_tag);
+                self.respond(tx, &req, spec, now);
+                return;
+            }
+        };
         let from = req.from().map(|f| f.uri().to_string()).unwrap_or_default();
         let to = req.to().map(|t| t.uri().to_string()).unwrap_or_default();
         let request_uri = req.request_uri_str().unwrap_or("").to_owned();
@@ -178,6 +203,7 @@ impl UserAgent {
             sdp_version: 1,
             last_rseq: None,
             reliable: None,
+            replaces,
         });
         self.by_tx.insert(tx, call);
         self.by_dialog.insert((call_id, local_tag), call);
@@ -188,6 +214,7 @@ impl UserAgent {
             to,
             request_uri,
             offer,
+            replaces,
         });
     }
 
@@ -260,6 +287,10 @@ impl UserAgent {
             c.state = CallState::InboundAnswered;
             c.dialog = Some(dialog);
             c.local_media = Some(local);
+        }
+        let replaced = self.calls.get(&call).and_then(|c| c.replaces);
+        if let Some(old) = replaced {
+            let _ = self.hangup(old, now);
         }
         self.pump(now);
         Ok(negotiated)
