@@ -10,7 +10,7 @@
 //! The core is sans-IO: frames and packets go in, frames and packets come out, and
 //! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
 //! ([`udp`]); `prompts` (default) decodes WAV/MP3/OGG/FLAC through symphonia;
-//! `callcore-control` implements callcore's `MediaControl` port (`control`).
+//! `callcore-control` (default) implements callcore's `MediaControl` port (`control`).
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
