@@ -153,3 +153,47 @@ mod tests {
         assert_eq!(slot_value_text(&SlotValue::Date(d)), "--03-05");
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use crate::nlu::{IntentClassifier, IntentsFile};
+
+    #[test]
+    fn tiny_models_and_odd_input_do_not_panic() {
+        for json in [
+            r#"{"language": "en", "intents": [{"name": "only", "examples": ["hello there friend"]}]}"#,
+            r#"{"language": "zh", "intents": [{"name": "a", "examples": ["查余额"]}, {"name": "b", "examples": ["转人工"]}]}"#,
+            r#"{"language": "mixed", "intents": [{"name": "a", "examples": ["pay", "付款"]}, {"name": "b", "examples": ["um", "block card"]}]}"#,
+        ] {
+            let c = IntentClassifier::train(&IntentsFile::from_json(json).unwrap()).unwrap();
+            let long = "lorem ipsum dolor sit amet ".repeat(400);
+            for text in [
+                "",
+                "   ",
+                "🙂🙂",
+                "\u{0}",
+                "ÄÖÜ ß",
+                "12345",
+                long.as_str(),
+                "查余额",
+                "hello there friend",
+            ] {
+                let r = c.classify(text);
+                assert!(
+                    (0.0..=1.0).contains(&r.confidence),
+                    "{text:?}: {}",
+                    r.confidence
+                );
+            }
+        }
+        // An intent whose examples are all stop words cannot be learned: a clear error.
+        let e = IntentClassifier::train(
+            &IntentsFile::from_json(
+                r#"{"language": "en", "intents": [{"name": "a", "examples": ["um", "the"]}]}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("intents[0].examples"), "{e}");
+    }
+}
