@@ -25,9 +25,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callcore::{
-    CoreError, DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome,
-    Prompt as CorePrompt, RecognitionOptions, RecordSpec, RecordingId, SpeechRecognizer,
-    SpeechSynthesizer, Utterance, VoiceOptions,
+    Clock, CoreError, DigitResult, DigitSpec, DigitTermination, InteractionId, ListenSpec,
+    MediaControl, PlayOutcome, Prompt as CorePrompt, RecognitionOptions, RecordSpec, RecordingId,
+    RecordingMeta, RecordingStore, SpeechRecognizer, SpeechSynthesizer, TenantId, Utterance,
+    VoiceOptions,
 };
 use tokio::sync::Mutex;
 
@@ -154,6 +155,15 @@ pub struct VoiceLegMedia {
     asr: Option<Arc<dyn SpeechRecognizer>>,
     recordings: AtomicU64,
     music: Vec<i16>,
+    index: Option<RecordingIndex>,
+}
+
+/// Where [`MediaControl::record`] files its metadata.
+struct RecordingIndex {
+    store: Arc<dyn RecordingStore>,
+    clock: Arc<dyn Clock>,
+    tenant: TenantId,
+    interaction: InteractionId,
 }
 
 impl std::fmt::Debug for VoiceLegMedia {
@@ -192,7 +202,26 @@ impl VoiceLegMedia {
             asr: None,
             recordings: AtomicU64::new(0),
             music: ToneGenerator::new(plan, 8000).take_ms(4000),
+            index: None,
         }
+    }
+
+    /// Files every recording's metadata in `store` for `interaction`, stamped by
+    /// `clock`.
+    pub fn with_recording_store(
+        mut self,
+        store: Arc<dyn RecordingStore>,
+        clock: Arc<dyn Clock>,
+        tenant: TenantId,
+        interaction: InteractionId,
+    ) -> Self {
+        self.index = Some(RecordingIndex {
+            store,
+            clock,
+            tenant,
+            interaction,
+        });
+        self
     }
 
     /// Uses `tts` for [`MediaControl::say`].
@@ -392,6 +421,10 @@ impl MediaControl for VoiceLegMedia {
         let name = format!("rec-{}-{n}.wav", std::process::id());
         let path = self.recordings_dir.join(&name);
         let mut rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).map_err(media_err)?;
+        let started_at = self
+            .index
+            .as_ref()
+            .map_or(callcore::Timestamp::EPOCH, |ix| ix.clock.now());
         let mut leg = self.leg.lock().await;
         let mut vad = Vad::new(VadConfig {
             hangover_ms: 100,
@@ -416,6 +449,19 @@ impl MediaControl for VoiceLegMedia {
         }
         let (info, _) = rec.finish().map_err(media_err)?;
         tracing::debug!(file = %path.display(), ms = info.duration_ms, "recording complete");
-        Ok(RecordingId::new(name))
+        let id = RecordingId::new(name);
+        if let Some(ix) = &self.index {
+            let meta = RecordingMeta {
+                id: id.clone(),
+                tenant: ix.tenant.clone(),
+                interaction: ix.interaction.clone(),
+                path: path.display().to_string(),
+                channels: 1,
+                started_at,
+                duration_ms: info.duration_ms,
+            };
+            ix.store.save(&meta).await?;
+        }
+        Ok(id)
     }
 }

@@ -88,7 +88,9 @@ async fn setup(
     VoiceLegMedia,
     mpsc::UnboundedSender<Act>,
     std::path::PathBuf,
+    Arc<callcore::MemoryStore>,
 ) {
+    let store = Arc::new(callcore::MemoryStore::default());
     let dir = support::scratch(name);
     let ports = PortAllocator::new("127.0.0.1".parse().expect("setup"), 35000..=35999);
     let ivr = MediaSession::start(
@@ -140,13 +142,21 @@ async fn setup(
         phone.command(SessionCommand::Hangup);
     });
     let leg = VoiceLegMedia::new(ivr, dir.join("prompts"), dir.join("recordings"))
+        .with_recording_store(
+            store.clone(),
+            Arc::new(callcore::VirtualClock::new(callcore::Timestamp::from_secs(
+                1_700_000_000,
+            ))),
+            "acme".into(),
+            "call-1".into(),
+        )
         .with_recognizer(Arc::new(CountingAsr(Arc::new(AtomicUsize::new(0)))));
-    (leg, tx, dir)
+    (leg, tx, dir, store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collect_digits_with_terminator_and_timeout() {
-    let (leg, phone, _dir) = setup("ctl-digits").await;
+    let (leg, phone, _dir, _store) = setup("ctl-digits").await;
     phone.send(Act::Wait(10)).unwrap();
     phone.send(Act::Digits("123#")).unwrap();
     let r = leg.collect_digits(&DigitSpec::up_to(8)).await.unwrap();
@@ -173,7 +183,7 @@ async fn collect_digits_with_terminator_and_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_file_with_dtmf_barge_in_and_music_on_hold() {
-    let (leg, phone, dir) = setup("ctl-play").await;
+    let (leg, phone, dir, _store) = setup("ctl-play").await;
     std::fs::create_dir_all(dir.join("prompts")).unwrap();
     let mut rec =
         WavRecorder::create(&dir.join("prompts/welcome.wav"), ChannelLayout::MonoMixed).unwrap();
@@ -210,7 +220,7 @@ async fn play_file_with_dtmf_barge_in_and_music_on_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_feeds_the_recognizer_and_record_stops_on_silence() {
-    let (leg, phone, dir) = setup("ctl-listen").await;
+    let (leg, phone, dir, store) = setup("ctl-listen").await;
     // the caller "speaks" for 1 s after 300 ms
     phone.send(Act::Wait(15)).unwrap();
     phone.send(Act::Play(tone(1000))).unwrap();
@@ -246,4 +256,17 @@ async fn listen_feeds_the_recognizer_and_record_stops_on_silence() {
     let secs = wav.samples.len() as f64 / 8000.0;
     assert!((1.0..3.0).contains(&secs), "recording of {secs:.2} s");
     assert!(power_to_dbm0(mean_power(&wav.samples)) > -30.0);
+    // and its metadata is in the recording store
+    use callcore::RecordingStore;
+    let meta = store
+        .get(&"acme".into(), &id)
+        .await
+        .unwrap()
+        .expect("metadata saved");
+    assert_eq!(meta.interaction.as_str(), "call-1");
+    assert_eq!(meta.duration_ms, wav.samples.len() as u64 / 8);
+    assert_eq!(
+        meta.started_at,
+        callcore::Timestamp::from_secs(1_700_000_000)
+    );
 }
