@@ -267,7 +267,15 @@ async fn run(
         tokio::select! {
             r = udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
-                    ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), clock.now());
+                    let now = clock.now();
+                    ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), now);
+                    // Drain what else is already queued before going round the loop.
+                    for _ in 0..64 {
+                        match udp.try_recv_from(&mut buf) {
+                            Ok((n, from)) => ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), now),
+                            Err(_) => break,
+                        }
+                    }
                 }
             }
             Some(ev) = net_rx.recv() => match ev {
@@ -311,7 +319,15 @@ async fn run(
             match out {
                 UaOutput::Transmit { peer, data } => match peer.transport {
                     TransportKind::Udp => {
-                        if let Err(e) = udp.send_to(&data, peer.addr).await {
+                        // Non-blocking first; wait for the socket only when its buffer is full.
+                        let sent = match udp.try_send_to(&data, peer.addr) {
+                            Ok(_) => Ok(()),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                udp.send_to(&data, peer.addr).await.map(|_| ())
+                            }
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = sent {
                             tracing::debug!(error = %e, to = %peer.addr, "UDP send failed");
                         }
                     }
