@@ -1,8 +1,22 @@
 //! # callcore-sip
 //!
-//! The SIP signalling stack of callcore: a zero-copy message parser and serializer,
-//! sans-IO transactions, dialogs with SDP offer/answer, and the tokio transport that
-//! lets a call center take and place calls over SIP.
+//! The SIP signalling stack of callcore: how a call center takes calls from carriers and
+//! phones and places calls to agents and customers over SIP.
+//!
+//! - [`message`]: zero-copy parser and serializer (RFC 3261 §7, §20, §25), typed headers,
+//!   parse faults mapped to the answer a UAS sends.
+//! - [`transaction`]: sans-IO transactions (RFC 3261 §17, RFC 6026), timers A–M.
+//! - [`session`]: dialogs, SDP offer/answer for G.711 + telephone-event, hold/resume,
+//!   session timers.
+//! - [`ua`]: the user agent (UAS + UAC, transfer, 100rel, outbound registration, rate
+//!   limits) and its tokio UDP/TCP driver ([`ua::driver`]).
+//! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication.
+//! - [`b2bua`], [`trunk`]: bridging legs with failover, trunk routing and health.
+//! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP.
+//!
+//! Every protocol core is sans-IO: time comes in as a `Duration` since an epoch the
+//! caller chooses, identifiers come from a seeded generator, and outputs are drained with
+//! `poll_output`/`poll_timeout`.
 //!
 //! ```
 //! use bytes::Bytes;
