@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 pub(crate) struct Buckets {
     width_ms: i64,
     retention_ms: Option<i64>,
-    map: BTreeMap<i64, HashMap<u32, Counters>>,
+    /// Per bucket start, counters indexed by dimension id (dense).
+    map: BTreeMap<i64, Vec<Counters>>,
 }
 
 impl Buckets {
@@ -31,14 +32,19 @@ impl Buckets {
 
     pub fn add(&mut self, at_ms: i64, dim: u32, f: &dyn Fn(&mut Counters)) {
         let start = self.start_of(at_ms);
-        f(self.map.entry(start).or_default().entry(dim).or_default());
+        let dims = self.map.entry(start).or_default();
+        let i = dim as usize;
+        if dims.len() <= i {
+            dims.resize(i + 1, Counters::default());
+        }
+        f(&mut dims[i]);
     }
 
     /// Sum of one dimension's buckets starting in `from_ms <= start < to_ms`.
     pub fn sum(&self, dim: u32, from_ms: i64, to_ms: i64) -> Counters {
         let mut total = Counters::default();
         for (_, dims) in self.map.range(from_ms..to_ms) {
-            if let Some(c) = dims.get(&dim) {
+            if let Some(c) = dims.get(dim as usize) {
                 total += c;
             }
         }
@@ -49,8 +55,11 @@ impl Buckets {
     pub fn sum_all(&self, from_ms: i64, to_ms: i64) -> HashMap<u32, Counters> {
         let mut out: HashMap<u32, Counters> = HashMap::new();
         for (_, dims) in self.map.range(from_ms..to_ms) {
-            for (dim, c) in dims {
-                *out.entry(*dim).or_default() += c;
+            for (dim, c) in dims.iter().enumerate() {
+                if *c != Counters::default() {
+                    *out.entry(u32::try_from(dim).unwrap_or(u32::MAX))
+                        .or_default() += c;
+                }
             }
         }
         out

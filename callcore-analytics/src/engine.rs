@@ -65,6 +65,8 @@ impl Contact {
 
 #[derive(Debug, Clone)]
 pub(crate) struct AgentTrack {
+    pub tenant: TenantId,
+    pub agent: AgentId,
     pub tenant_dim: u32,
     pub agent_dim: u32,
     pub state: AgentState,
@@ -82,11 +84,27 @@ pub struct MetricsEngine {
     pub(crate) dims: Interner,
     pub(crate) fine: Buckets,
     pub(crate) quarters: Buckets,
-    pub(crate) contacts: HashMap<(TenantId, InteractionId), Contact>,
-    pub(crate) agents: HashMap<(TenantId, AgentId), AgentTrack>,
-    thresholds: HashMap<(TenantId, QueueId), u64>,
+    /// Keyed by `tenant \x1f interaction` (see `key`).
+    pub(crate) contacts: HashMap<String, Contact>,
+    /// Keyed by `tenant \x1f agent`.
+    pub(crate) agents: HashMap<String, AgentTrack>,
+    /// Keyed by `tenant \x1f queue`: (dimension id, service-level threshold).
+    queues: HashMap<String, (u32, Option<u64>)>,
+    /// Scratch buffer for map keys, so that lookups do not allocate.
+    scratch: String,
+    /// Whether fine buckets (sliding windows) are kept.
+    windows: bool,
     pub(crate) latest: Timestamp,
     last_prune: i64,
+}
+
+/// Writes the map key of (`tenant`, `id`) into `buf`.
+fn key<'a>(buf: &'a mut String, tenant: &TenantId, id: &str) -> &'a str {
+    buf.clear();
+    buf.push_str(tenant.as_str());
+    buf.push('\u{1f}');
+    buf.push_str(id);
+    buf
 }
 
 fn ms(later: Timestamp, earlier: Timestamp) -> u64 {
@@ -94,6 +112,30 @@ fn ms(later: Timestamp, earlier: Timestamp) -> u64 {
 }
 
 impl MetricsEngine {
+    /// The event kinds (serde tags) the engine reads. Replaying a journal,
+    /// fetch only these (e.g. `StoreExt::events_of_kinds` in callcore-store).
+    pub const EVENT_KINDS: &'static [&'static str] = &[
+        "interaction_created",
+        "queued",
+        "connected",
+        "abandoned",
+        "overflowed",
+        "queue_exited",
+        "held",
+        "resumed",
+        "transferred",
+        "ended",
+        "wrap_up_started",
+        "wrap_up_ended",
+        "offer_ended",
+        "flow_step",
+        "agent_state_changed",
+        "agent_added",
+        "agent_removed",
+        "queue_added",
+        "dial_attempted",
+    ];
+
     /// An engine with `config`.
     ///
     /// # Errors
@@ -107,7 +149,9 @@ impl MetricsEngine {
             dims: Interner::default(),
             contacts: HashMap::new(),
             agents: HashMap::new(),
-            thresholds: HashMap::new(),
+            queues: HashMap::new(),
+            scratch: String::new(),
+            windows: true,
             latest: Timestamp::EPOCH,
             last_prune: 0,
         })
@@ -119,7 +163,9 @@ impl MetricsEngine {
     /// As [`new`](Self::new).
     pub fn for_reports(mut config: MetricsConfig) -> Result<Self, AnalyticsError> {
         config.retention = None;
-        Self::new(config)
+        let mut engine = Self::new(config)?;
+        engine.windows = false; // reports read 15-minute buckets only
+        Ok(engine)
     }
 
     /// The configuration.
@@ -131,18 +177,27 @@ impl MetricsEngine {
     fn bump(&mut self, at: Timestamp, dims: &[Option<u32>], f: &dyn Fn(&mut Counters)) {
         let at = at.as_millis();
         for d in dims.iter().flatten() {
-            self.fine.add(at, *d, f);
+            if self.windows {
+                self.fine.add(at, *d, f);
+            }
             self.quarters.add(at, *d, f);
         }
     }
 
-    fn threshold_ms(&self, tenant: &TenantId, queue: &QueueId) -> u64 {
-        self.thresholds
-            .get(&(tenant.clone(), queue.clone()))
-            .copied()
-            .unwrap_or_else(|| {
-                u64::try_from(self.config.default_service_level.as_millis()).unwrap_or(u64::MAX)
-            })
+    /// The queue's dimension id and service-level threshold.
+    fn queue(&mut self, tenant: &TenantId, queue: &QueueId) -> (u32, u64) {
+        let default =
+            u64::try_from(self.config.default_service_level.as_millis()).unwrap_or(u64::MAX);
+        let k = key(&mut self.scratch, tenant, queue.as_str());
+        if let Some((dim, threshold)) = self.queues.get(k) {
+            return (*dim, threshold.unwrap_or(default));
+        }
+        let k = k.to_owned();
+        let dim = self
+            .dims
+            .id(Dimension::queue(tenant.clone(), queue.clone()));
+        self.queues.insert(k, (dim, None));
+        (dim, default)
     }
 
     fn short_ms(&self) -> u64 {
@@ -150,10 +205,14 @@ impl MetricsEngine {
     }
 
     fn contact(&mut self, tenant: &TenantId, id: &InteractionId) -> &mut Contact {
-        let dims = &mut self.dims;
-        self.contacts
-            .entry((tenant.clone(), id.clone()))
-            .or_insert_with(|| Contact::new(dims.id(Dimension::tenant_of(tenant.clone()))))
+        let k = key(&mut self.scratch, tenant, id.as_str());
+        if !self.contacts.contains_key(k) {
+            let k = k.to_owned();
+            let dim = self.dims.id(Dimension::tenant_of(tenant.clone()));
+            self.contacts.insert(k, Contact::new(dim));
+        }
+        let k = key(&mut self.scratch, tenant, id.as_str());
+        self.contacts.get_mut(k).expect("inserted above")
     }
 
     fn all_dims(c: &Contact) -> [Option<u32>; 4] {
@@ -191,21 +250,33 @@ impl MetricsEngine {
         agent: &AgentId,
         at: Timestamp,
     ) -> &mut AgentTrack {
-        let dims = &mut self.dims;
-        self.agents
-            .entry((tenant.clone(), agent.clone()))
-            .or_insert_with(|| AgentTrack {
-                tenant_dim: dims.id(Dimension::tenant_of(tenant.clone())),
-                agent_dim: dims.id(Dimension::agent(tenant.clone(), agent.clone())),
+        let k = key(&mut self.scratch, tenant, agent.as_str());
+        if !self.agents.contains_key(k) {
+            let k = k.to_owned();
+            let track = AgentTrack {
+                tenant: tenant.clone(),
+                agent: agent.clone(),
+                tenant_dim: self.dims.id(Dimension::tenant_of(tenant.clone())),
+                agent_dim: self
+                    .dims
+                    .id(Dimension::agent(tenant.clone(), agent.clone())),
                 state: AgentState::Offline,
                 since: at,
                 entered: at,
-            })
+            };
+            self.agents.insert(k, track);
+        }
+        let k = key(&mut self.scratch, tenant, agent.as_str());
+        self.agents.get_mut(k).expect("inserted above")
+    }
+
+    fn agent_dim(&mut self, tenant: &TenantId, agent: &AgentId, at: Timestamp) -> u32 {
+        self.agent_track(tenant, agent, at).agent_dim
     }
 
     /// Adds the time agents spent in their current state up to `at`.
-    fn close_agent_span(&mut self, key: &(TenantId, AgentId), at: Timestamp) {
-        let Some(track) = self.agents.get_mut(key) else {
+    fn close_agent_span(&mut self, agent_key: &str, at: Timestamp) {
+        let Some(track) = self.agents.get_mut(agent_key) else {
             return;
         };
         if at <= track.since {
@@ -232,7 +303,9 @@ impl MetricsEngine {
                 _ => {}
             };
             for d in dims {
-                self.fine.add(t, d, &f);
+                if self.windows {
+                    self.fine.add(t, d, &f);
+                }
                 self.quarters.add(t, d, &f);
             }
             t = next;
@@ -279,8 +352,7 @@ impl MetricsEngine {
             EventKind::Queued {
                 interaction, queue, ..
             } => {
-                let threshold = self.threshold_ms(t, queue);
-                let queue_dim = self.dims.id(Dimension::queue(t.clone(), queue.clone()));
+                let (queue_dim, threshold) = self.queue(t, queue);
                 if self.contact(t, interaction).queued_at.is_some() {
                     if self.contact(t, interaction).queue.as_ref() == Some(queue) {
                         return; // already waiting there
@@ -303,7 +375,7 @@ impl MetricsEngine {
                 agent,
                 queue,
             } => {
-                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let agent_dim = self.agent_dim(t, agent, at);
                 let c = self.contact(t, interaction);
                 c.agent_dim = Some(agent_dim);
                 c.connected_at = Some(at);
@@ -382,7 +454,7 @@ impl MetricsEngine {
             EventKind::WrapUpStarted {
                 interaction, agent, ..
             } => {
-                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let agent_dim = self.agent_dim(t, agent, at);
                 let c = self.contact(t, interaction);
                 c.agent_dim.get_or_insert(agent_dim);
                 c.wrap_since = Some(at);
@@ -398,7 +470,7 @@ impl MetricsEngine {
             EventKind::OfferEnded {
                 interaction, agent, ..
             } => {
-                let agent_dim = self.dims.id(Dimension::agent(t.clone(), agent.clone()));
+                let agent_dim = self.agent_dim(t, agent, at);
                 let queue_dim = self.contact(t, interaction).queue_dim;
                 self.bump(at, &[Some(agent_dim), queue_dim], &|k| k.offers_missed += 1);
             }
@@ -417,10 +489,10 @@ impl MetricsEngine {
                 _ => tracing::debug!(%interaction, "csat answer outside 1..=5 ignored"),
             },
             EventKind::AgentStateChanged { agent, to, .. } => {
-                let key = (t.clone(), agent.clone());
                 self.agent_track(t, agent, at);
-                self.close_agent_span(&key, at);
-                if let Some(track) = self.agents.get_mut(&key) {
+                let k = key(&mut self.scratch, t, agent.as_str()).to_owned();
+                self.close_agent_span(&k, at);
+                if let Some(track) = self.agents.get_mut(&k) {
                     track.state = to.clone();
                     track.since = track.since.max(at);
                     track.entered = at;
@@ -430,15 +502,15 @@ impl MetricsEngine {
                 self.agent_track(t, &profile.id, at);
             }
             EventKind::AgentRemoved { agent } => {
-                let key = (t.clone(), agent.clone());
-                self.close_agent_span(&key, at);
-                self.agents.remove(&key);
+                let k = key(&mut self.scratch, t, agent.as_str()).to_owned();
+                self.close_agent_span(&k, at);
+                self.agents.remove(&k);
             }
             EventKind::QueueAdded { definition } => {
-                self.thresholds.insert(
-                    (t.clone(), definition.id.clone()),
-                    u64::from(definition.service_level_secs) * 1000,
-                );
+                let (dim, _) = self.queue(t, &definition.id);
+                let k = key(&mut self.scratch, t, definition.id.as_str()).to_owned();
+                let threshold = u64::from(definition.service_level_secs) * 1000;
+                self.queues.insert(k, (dim, Some(threshold)));
             }
             EventKind::DialAttempted {
                 campaign,

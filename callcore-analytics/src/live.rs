@@ -105,7 +105,8 @@ impl MetricsEngine {
         rows.sort_by(|a, b| a.dimension.cmp(&b.dimension));
         let mut agents_by_state: BTreeMap<TenantId, BTreeMap<String, u32>> = BTreeMap::new();
         let mut agents = Vec::new();
-        for ((tenant, agent), track) in &self.agents {
+        for track in self.agents.values() {
+            let (tenant, agent) = (&track.tenant, &track.agent);
             *agents_by_state
                 .entry(tenant.clone())
                 .or_default()

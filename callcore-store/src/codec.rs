@@ -137,3 +137,37 @@ pub(crate) fn recording_payload(r: &RecordingMeta) -> Result<String, StoreError>
 
 /// The kinds of event a usage computation reads.
 pub(crate) const USAGE_KINDS: &[&str] = &["usage", "recording_stopped", "agent_state_changed"];
+
+/// Decodes journal payloads, on several threads when there are many (a day's
+/// journal for a report is hundreds of thousands of events).
+pub(crate) fn decode_events(rows: &[String]) -> Result<Vec<Event>, StoreError> {
+    const PER_THREAD: usize = 50_000;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(rows.len().div_ceil(PER_THREAD))
+        .max(1);
+    if threads == 1 {
+        return rows.iter().map(|p| decode("event", p)).collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| decode::<Event>("event", p))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| StoreError::Worker("event decoding thread panicked".into()))??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}

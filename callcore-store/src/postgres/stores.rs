@@ -434,7 +434,10 @@ impl StoreExt for PgStore {
         .bind(to.as_millis())
         .bind(all)
         .bind(kinds);
-        decode_all("event", &self.payloads(q).await?)
+        let rows = self.payloads(q).await?;
+        tokio::task::spawn_blocking(move || codec::decode_events(&rows))
+            .await
+            .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
     async fn merge_customers(

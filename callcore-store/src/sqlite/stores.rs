@@ -113,7 +113,7 @@ impl EventJournal for SqliteStore {
                 )
             })
             .await?;
-        Ok(decode_all("event", &rows)?)
+        Ok(codec::decode_events(&rows)?)
     }
 
     async fn between(
@@ -485,8 +485,9 @@ impl StoreExt for SqliteStore {
             sql.push(')');
         }
         sql.push_str(" ORDER BY id");
-        let rows = self.read(move |c| payloads(c, &sql, &args)).await?;
-        decode_all("event", &rows)
+        // Read and decode on the blocking pool: a day is 10⁵–10⁶ events.
+        self.read(move |c| codec::decode_events(&payloads(c, &sql, &args)?))
+            .await
     }
 
     async fn merge_customers(
