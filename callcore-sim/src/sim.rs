@@ -391,7 +391,9 @@ impl Simulation {
                     let q = self.calls[c as usize].queue as usize;
                     let sl = f64::from(self.scenario.queues[q].definition.service_level_secs);
                     let wrap = f64::from(self.scenario.queues[q].definition.wrap_up_secs);
+                    let factor = self.speed_factor(q, a);
                     let call = &mut self.calls[c as usize];
+                    call.handle_secs *= factor;
                     call.fate = Fate::Answered;
                     call.answered_ms = Some(t);
                     call.agent = a;
@@ -430,6 +432,25 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+
+    /// Talk-time multiplier of agent `a` on queue `q` (proficiency effect).
+    fn speed_factor(&self, q: usize, a: u32) -> f64 {
+        let effect = self.scenario.proficiency_effect;
+        if effect == 0.0 {
+            return 1.0;
+        }
+        let spec = &self.scenario.queues[q];
+        let Some(req) = spec.definition.requirements.first() else {
+            return 1.0;
+        };
+        let proficiency = self
+            .scenario
+            .agents
+            .get(a as usize)
+            .and_then(|s| s.profile.proficiency(&req.skill))
+            .map_or(5.5, f64::from);
+        (1.0 - effect * (proficiency - 5.5)).clamp(0.5, 1.5)
     }
 
     /// Adds a state's time to the staffed / busy totals, split by interval.

@@ -112,6 +112,7 @@ fn agents_work_only_their_shifts_and_breaks() {
             agent("b", 3.0 * 3600.0, 4.0 * 3600.0, None),
         ],
         answer_secs: 1.0,
+        proficiency_effect: 0.0,
     };
     let r = simulate(scenario).unwrap();
     let hour = |i: usize| r.intervals[i];
