@@ -78,7 +78,7 @@ fn rows(events: &[Event]) -> Vec<Row> {
                 e.interaction().map(|i| i.as_str().to_owned()),
                 e.agent().map(|a| a.as_str().to_owned()),
                 e.kind.name(),
-                serde_json::to_string(e).expect("serializable"),
+                serde_json::to_string(&e.kind).expect("serializable"),
             )
         })
         .collect()

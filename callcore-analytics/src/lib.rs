@@ -21,7 +21,7 @@
 //! use callcore::{Event, EventKind, Timestamp};
 //! use callcore_analytics::{Dimension, MetricsConfig, MetricsEngine};
 //! let mut engine = MetricsEngine::new(MetricsConfig::default())?;
-//! let at = |s| Timestamp::from_secs(1_700_000_000 + s);
+//! let at = |s: i64| Timestamp::from_secs(1_700_000_000 + s);
 //! let ev = |seq, s, kind| Event { seq, at: at(s), tenant: "default".into(), kind };
 //! engine.apply(&ev(1, 0, EventKind::Queued { interaction: "c1".into(), queue: "support".into(),
 //!     position: 1, estimated_wait_secs: None }));

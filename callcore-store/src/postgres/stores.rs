@@ -22,6 +22,12 @@ fn first_column(rows: Vec<PgRow>) -> Result<Vec<String>, StoreError> {
         .collect()
 }
 
+fn stored_events(rows: &[PgRow]) -> Result<Vec<codec::StoredEvent>, StoreError> {
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
+}
+
 fn decode_all<T: serde::de::DeserializeOwned>(
     what: &'static str,
     rows: &[String],
@@ -144,11 +150,13 @@ impl EventJournal for PgStore {
         interaction: &InteractionId,
     ) -> Result<Vec<Event>, CoreError> {
         let q = sqlx::query(
-            "SELECT payload::text FROM events WHERE tenant = $1 AND interaction = $2 ORDER BY id",
+            "SELECT tenant, seq, at_ms, payload::text FROM events
+             WHERE tenant = $1 AND interaction = $2 ORDER BY id",
         )
         .bind(tenant.as_str())
         .bind(interaction.as_str());
-        Ok(decode_all("event", &self.payloads(q).await?)?)
+        let rows = stored_events(&q.fetch_all(self.pool()).await.map_err(StoreError::from)?)?;
+        Ok(codec::decode_events(&rows)?)
     }
 
     async fn between(
@@ -425,7 +433,7 @@ impl StoreExt for PgStore {
         let all = kinds.is_empty();
         let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
         let q = sqlx::query(
-            "SELECT payload::text FROM events
+            "SELECT tenant, seq, at_ms, payload::text FROM events
              WHERE tenant = $1 AND at_ms >= $2 AND at_ms < $3 AND ($4 OR kind = ANY($5))
              ORDER BY id",
         )
@@ -434,7 +442,7 @@ impl StoreExt for PgStore {
         .bind(to.as_millis())
         .bind(all)
         .bind(kinds);
-        let rows = self.payloads(q).await?;
+        let rows = stored_events(&q.fetch_all(self.pool()).await?)?;
         tokio::task::spawn_blocking(move || codec::decode_events(&rows))
             .await
             .map_err(|e| StoreError::Worker(e.to_string()))?

@@ -19,6 +19,18 @@ fn payloads(conn: &Connection, sql: &str, args: &[Value]) -> Result<Vec<String>,
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+fn stored_events(
+    conn: &Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<Vec<codec::StoredEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 fn decode_all<T: serde::de::DeserializeOwned>(
     what: &'static str,
     rows: &[String],
@@ -106,9 +118,10 @@ impl EventJournal for SqliteStore {
         let args = vec![text(tenant.as_str()), text(interaction.as_str())];
         let rows = self
             .read(move |c| {
-                payloads(
+                stored_events(
                     c,
-                    "SELECT payload FROM events WHERE tenant = ?1 AND interaction = ?2 ORDER BY id",
+                    "SELECT tenant, seq, at_ms, payload FROM events
+                     WHERE tenant = ?1 AND interaction = ?2 ORDER BY id",
                     &args,
                 )
             })
@@ -466,7 +479,8 @@ impl StoreExt for SqliteStore {
         kinds: &[&str],
     ) -> Result<Vec<Event>, StoreError> {
         let mut sql = String::from(
-            "SELECT payload FROM events WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3",
+            "SELECT tenant, seq, at_ms, payload FROM events
+             WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3",
         );
         let mut args = vec![
             text(tenant.as_str()),
@@ -486,7 +500,7 @@ impl StoreExt for SqliteStore {
         }
         sql.push_str(" ORDER BY id");
         // Read and decode on the blocking pool: a day is 10⁵–10⁶ events.
-        self.read(move |c| codec::decode_events(&payloads(c, &sql, &args)?))
+        self.read(move |c| codec::decode_events(&stored_events(c, &sql, &args)?))
             .await
     }
 
