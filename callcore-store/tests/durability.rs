@@ -13,6 +13,7 @@ mod common;
 
 use callcore::{EventJournal, EventKind, InteractionStore, Stores};
 use common::*;
+use futures::FutureExt;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -92,14 +93,22 @@ async fn sqlite_record_survives_kill_9_right_after_the_call_ends() {
 async fn postgres_record_survives_kill_9_right_after_the_call_ends() {
     let Some(url) = database_url() else { return };
     let schema = unique("cc_durability");
-    let id = run_and_kill((PG_ENV, &schema));
+    // Create the schema first, so that it is dropped whatever happens.
     let store = Arc::new(
         callcore_store::PgStore::connect_in_schema(&url, &schema)
             .await
             .unwrap(),
     );
-    check_survivor(&store, &id).await;
-    Arc::try_unwrap(store).unwrap().drop_schema().await.unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        let id = run_and_kill((PG_ENV, &schema));
+        check_survivor(&store, &id).await;
+    })
+    .catch_unwind()
+    .await;
+    (*store).clone().drop_schema().await.unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// The child: only does something when started by the tests above.
