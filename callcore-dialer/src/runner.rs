@@ -145,6 +145,8 @@ impl CampaignRunner {
             self.pacer
                 .handle_input(PacerInput::AgentReady(agent.clone()), self.clock.now());
         }
+        // First decision (agentless campaigns have no agent input to start them).
+        self.pacer.handle_timeout(self.clock.now());
         let endpoints: HashMap<AgentId, Endpoint> = self.agents.iter().cloned().collect();
         loop {
             while let Some(out) = self.pacer.poll_output() {
@@ -161,11 +163,12 @@ impl CampaignRunner {
                     stopped_at: now,
                 });
             }
-            let wake = self
-                .pacer
-                .poll_timeout()
-                .unwrap_or(until)
-                .min(until.max(now));
+            let wake = match self.pacer.poll_timeout() {
+                Some(t) if now < until => t.min(until),
+                None if now < until => until,
+                Some(t) => t.max(now + Duration::from_millis(10)),
+                None => now + Duration::from_secs(1),
+            };
             let sleep = self.clock.sleep_until(wake);
             tokio::select! {
                 report = rx.recv() => {
@@ -274,6 +277,18 @@ impl CampaignRunner {
                     tokio::spawn(async move {
                         let _ = leg.media().say(&message, false).await;
                         let _ = leg.hangup(HangupCause::Local).await;
+                    });
+                }
+            }
+            PacerOutput::PlayMessage { call, message } => {
+                if let Some(leg) = legs.remove(&call) {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = leg.media().say(&message, false).await {
+                            tracing::warn!(%call, error = %e, "could not play the notification");
+                        }
+                        let _ = leg.hangup(HangupCause::Local).await;
+                        let _ = tx.send(Report::Ended(call));
                     });
                 }
             }

@@ -249,3 +249,50 @@ async fn a_person_no_agent_can_take_hears_the_safe_harbor_message() {
     );
     assert!(clock.now() < until + Duration::from_secs(600));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_notification_campaign_plays_its_message_and_stops_when_the_list_is_done() {
+    let clock = VirtualClock::new(Timestamp::from_secs(START));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    transport.add_phone(
+        "+14155550120",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(5)),
+    );
+    transport.add_phone("+14155550121", PhoneBehavior::Busy);
+    let store = Arc::new(MemoryStore::default());
+    let book = book(
+        DialMode::Notification,
+        "phone\n415 555 0120\n415 555 0121\n",
+    );
+    let pacer = Pacer::new(book, strategy_for(DialMode::Notification).unwrap());
+    let runner = CampaignRunner::new(
+        pacer,
+        transport.clone(),
+        store.clone(),
+        Arc::new(clock.clone()),
+    );
+    let until = Timestamp::from_secs(START + 3600);
+    let summary = clock
+        .drive(runner.run(until), until + Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
+    let far = transport.phone("+14155550120").unwrap();
+    assert!(
+        far.heard().iter().any(|h| h.contains("reminder")),
+        "{:?}",
+        far.heard()
+    );
+    assert_eq!(summary.counters.answered_by_person, 1);
+    // Busy is retried once after 5 minutes (max 2 attempts), then the run stops.
+    let attempts = store
+        .attempts(&"default".into(), &"spring".into())
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    assert!(
+        summary.stopped_at < Timestamp::from_secs(START + 400),
+        "{:?}",
+        summary.stopped_at
+    );
+}

@@ -119,6 +119,30 @@ impl Pacer {
             return;
         }
         let delay = now.duration_since(c.started);
+        if self.strategy.assignment() == LineAssignment::Agentless {
+            let person = by == AnsweredBy::Person;
+            self.stats.record_attempt(person, delay);
+            if person {
+                self.counters.answered_by_person += 1;
+                self.counters.connected += 1;
+            } else {
+                self.counters.machines += 1;
+            }
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.state = CallState::Playing;
+            }
+            self.outputs.push_back(PacerOutput::PlayMessage {
+                call,
+                message: self.config.notification_message.clone(),
+            });
+            let disposition = if person {
+                Disposition::AnsweredPerson
+            } else {
+                Disposition::AnsweringMachine
+            };
+            self.record(call, &c.lead, c.started, disposition, now);
+            return;
+        }
         match by {
             AnsweredBy::Machine => {
                 self.stats.record_attempt(false, delay);
@@ -188,6 +212,7 @@ impl Pacer {
             agents: AgentCounts::default(),
             lines_in_flight: 0,
             waiting_for_agent: 0,
+            messages_playing: 0,
             leads_ready: true,
             abandonment: status,
             stats: &self.stats,
@@ -243,6 +268,7 @@ impl Pacer {
                 self.deadlines.retain(|(_, id)| *id != call);
                 self.person_outcome(call, (c.lead, c.started), true, now);
             }
+            CallState::Playing => {}
             CallState::Ringing => {
                 self.calls.insert(call, c);
             }
@@ -311,7 +337,12 @@ impl Pacer {
         if agents.logged_in > 0 || !self.calls.is_empty() {
             self.next_tick.get_or_insert(now + self.tick);
         }
-        if !self.running || agents.idle == 0 && agents.talking + agents.wrap_up == 0 {
+        let assignment = self.strategy.assignment();
+        let agentless = assignment == LineAssignment::Agentless;
+        if agentless {
+            self.next_tick.get_or_insert(now + self.tick);
+        }
+        if !self.running || !agentless && agents.idle == 0 && agents.talking + agents.wrap_up == 0 {
             return;
         }
         let wrap = self.stats.wrap_time.mean_or(0.0);
@@ -341,6 +372,13 @@ impl Pacer {
             agents,
             lines_in_flight: u32::try_from(self.ring_ages.len()).unwrap_or(u32::MAX),
             waiting_for_agent: u32::try_from(self.waiting.len()).unwrap_or(u32::MAX),
+            messages_playing: u32::try_from(
+                self.calls
+                    .values()
+                    .filter(|c| matches!(c.state, CallState::Playing))
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
             leads_ready: self.book.next_due().is_none_or(|t| t <= now),
             abandonment,
             stats: &self.stats,
@@ -349,9 +387,11 @@ impl Pacer {
             ring_ages: &self.ring_ages,
             busy: &self.busy,
         };
-        let assignment = self.strategy.assignment();
         let mut n = self.strategy.lines_to_dial(&snapshot);
-        if assignment != LineAssignment::Pooled {
+        if !matches!(
+            assignment,
+            LineAssignment::Pooled | LineAssignment::Agentless
+        ) {
             n = n.min(agents.idle);
         }
         for _ in 0..n {
@@ -359,7 +399,7 @@ impl Pacer {
                 break;
             };
             match assignment {
-                LineAssignment::Pooled => self.dial(ticket, None, now),
+                LineAssignment::Pooled | LineAssignment::Agentless => self.dial(ticket, None, now),
                 LineAssignment::ReservedAgent => {
                     let agent = self.take_idle();
                     self.dial(ticket, agent, now);

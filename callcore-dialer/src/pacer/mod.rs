@@ -122,6 +122,14 @@ pub enum PacerOutput {
     },
     /// Hang up (an answering machine on an agent campaign).
     HangUp(CallId),
+    /// Play this message, then hang up and report `CallEnded` (agentless
+    /// notification campaigns).
+    PlayMessage {
+        /// The call.
+        call: CallId,
+        /// The message.
+        message: String,
+    },
     /// Store this attempt.
     Attempt(DialAttempt),
     /// Store this lead's new state.
@@ -141,6 +149,7 @@ enum AgentSlot {
 #[derive(Debug, Clone)]
 enum CallState {
     Ringing,
+    Playing,
     Waiting,
     Connected(AgentId),
 }

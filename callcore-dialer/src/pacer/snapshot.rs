@@ -76,6 +76,8 @@ pub struct PacingSnapshot<'a> {
     pub lines_in_flight: u32,
     /// Calls answered by a person, waiting for an agent.
     pub waiting_for_agent: u32,
+    /// Answered calls hearing a notification message (agentless campaigns).
+    pub messages_playing: u32,
     /// Leads that may be called now is at least this (0 means none now).
     pub leads_ready: bool,
     /// Abandonment status.

@@ -337,3 +337,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn notification_campaigns_need_no_agent_and_play_the_message() {
+    let mut p = pacer(
+        DialMode::Notification,
+        5,
+        crate::strategy_for(DialMode::Notification).unwrap(),
+    );
+    p.handle_timeout(at(0));
+    let d = dials(&drain(&mut p));
+    assert_eq!(d.len(), 5, "ten lines, five leads");
+    p.handle_input(
+        PacerInput::CallAnswered {
+            call: d[0].call,
+            by: AnsweredBy::Person,
+        },
+        at(4),
+    );
+    let out = drain(&mut p);
+    assert!(out.iter().any(|o| matches!(o, PacerOutput::PlayMessage { call, message } if *call == d[0].call && message.contains("reminder"))));
+    assert!(out.iter().any(
+        |o| matches!(o, PacerOutput::Attempt(a) if a.disposition == Disposition::AnsweredPerson)
+    ));
+    p.handle_input(PacerInput::CallEnded(d[0].call), at(20));
+    assert_eq!(p.calls_in_progress(), 4);
+    assert_eq!(p.counters().abandoned, 0);
+    assert_eq!(p.leads().lead(&d[0].lead).unwrap().status, LeadStatus::Done);
+}

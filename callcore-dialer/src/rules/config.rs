@@ -123,6 +123,8 @@ pub struct CampaignConfig {
     pub abandonment: AbandonmentRules,
     /// The message played to a person who answers when no agent is free in time.
     pub safe_harbor_message: String,
+    /// What an agentless notification campaign says to whoever answers.
+    pub notification_message: String,
     /// How long a call rings before it is given up as no answer.
     pub ring_timeout: Duration,
     /// The least the dialer lets a call ring before giving up (15 s by default;
@@ -153,6 +155,7 @@ impl CampaignConfig {
             retry: RetryRules::default(),
             abandonment: AbandonmentRules::us_tsr(),
             safe_harbor_message: "Sorry we missed you. This call was from callcore. To opt out of future calls, call us back and press 9.".to_owned(),
+            notification_message: "This is a reminder from callcore.".to_owned(),
             ring_timeout: Duration::from_secs(25),
             min_ring_time: Duration::from_secs(15),
             windows: CallingWindows::default(),

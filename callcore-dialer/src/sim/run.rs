@@ -59,6 +59,15 @@ fn ms(secs: f64) -> Duration {
 /// probabilities outside 0..=1, non-positive times).
 pub fn simulate(scenario: &Scenario, mode: DialMode, seed: u64) -> Result<SimReport, DialerError> {
     check(scenario)?;
+    if !matches!(
+        mode,
+        DialMode::Preview | DialMode::Progressive | DialMode::Power | DialMode::Predictive
+    ) {
+        return Err(DialerError::Config {
+            field: "mode",
+            reason: "the simulator runs agent campaigns only".into(),
+        });
+    }
     let start = Timestamp::from_secs(DAY_START_SECS);
     let day = ms(scenario.hours * 3600.0);
     let day_end = start + day;

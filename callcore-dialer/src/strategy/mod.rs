@@ -6,11 +6,13 @@
 //! [`PacingSnapshot`]; it answers with a number of new lines. Users plug in
 //! their own through [`Pacer::new`](crate::Pacer::new).
 
+mod notification;
 mod power;
 mod predictive;
 mod preview;
 mod progressive;
 
+pub use notification::NotificationStrategy;
 pub use power::PowerStrategy;
 pub use predictive::{PredictiveSettings, PredictiveStrategy};
 pub use preview::PreviewStrategy;
@@ -33,6 +35,9 @@ pub enum LineAssignment {
     ReservedAgent,
     /// Each idle agent is shown a lead and dials it by accepting (preview).
     AgentPreview,
+    /// No agents: an answered call hears the campaign's message and is hung
+    /// up (notification campaigns). Nothing is abandoned.
+    Agentless,
 }
 
 /// Decides how many lines to dial. Synchronous, no I/O, no clock: everything
@@ -76,11 +81,13 @@ pub trait PacingStrategy: Send + Sync + fmt::Debug {
     fn clone_box(&self) -> Box<dyn PacingStrategy>;
 }
 
-/// The built-in strategy for a mode; `None` for notification campaigns, which
-/// need no agents (pace them with [`PowerStrategy`] over virtual "lines").
+/// The built-in strategy for a mode (notification campaigns get ten lines;
+/// build [`NotificationStrategy`] yourself for another number); `None` for a
+/// mode this crate does not know.
 #[must_use]
 pub fn strategy_for(mode: DialMode) -> Option<Box<dyn PacingStrategy>> {
     Some(match mode {
+        DialMode::Notification => Box::new(NotificationStrategy::new(10)),
         DialMode::Preview => Box::new(PreviewStrategy),
         DialMode::Progressive => Box::new(ProgressiveStrategy),
         DialMode::Power => Box::new(PowerStrategy),
