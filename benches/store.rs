@@ -65,7 +65,15 @@ fn fresh_dir(name: &str) -> PathBuf {
 }
 
 /// The rows exactly as the store writes them.
-type Row = (String, i64, i64, Option<String>, Option<String>, &'static str, String);
+type Row = (
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    &'static str,
+    String,
+);
 
 fn rows(events: &[Event]) -> Vec<Row> {
     events
@@ -89,7 +97,8 @@ fn rusqlite_baseline(path: &Path) -> rusqlite::Connection {
     let _: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .expect("wal");
-    conn.pragma_update(None, "synchronous", "FULL").expect("sync");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("sync");
     for m in MIGRATIONS {
         for s in m.statements(Dialect::Sqlite) {
             conn.execute(&s, []).expect("schema");
@@ -262,10 +271,19 @@ fn build_reports(events: &[Event], from: Timestamp, to: Timestamp) -> usize {
     let mut engine = MetricsEngine::for_reports(MetricsConfig::default()).expect("config");
     engine.apply_all(events);
     engine.advance(to);
-    [ReportKind::QueueService, ReportKind::AgentPerformance, ReportKind::CallVolume]
-        .into_iter()
-        .map(|kind| engine.report(kind, IntervalLength::QuarterHour, from, to).rows.len())
-        .sum()
+    [
+        ReportKind::QueueService,
+        ReportKind::AgentPerformance,
+        ReportKind::CallVolume,
+    ]
+    .into_iter()
+    .map(|kind| {
+        engine
+            .report(kind, IntervalLength::QuarterHour, from, to)
+            .rows
+            .len()
+    })
+    .sum()
 }
 
 fn day_report(c: &mut Criterion) {

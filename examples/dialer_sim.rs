@@ -33,7 +33,11 @@ fn run() -> Result<(), String> {
                     Some("progressive") => DialMode::Progressive,
                     Some("power") => DialMode::Power,
                     Some("predictive") => DialMode::Predictive,
-                    other => return Err(format!("--mode: expected preview, progressive, power or predictive, got {other:?}")),
+                    other => {
+                        return Err(format!(
+                            "--mode: expected preview, progressive, power or predictive, got {other:?}"
+                        ));
+                    }
                 };
             }
             "--seed" => seed = parse(&flag, args.next())?,
@@ -47,7 +51,9 @@ fn run() -> Result<(), String> {
             }
             "--hours" => scenario.hours = parse(&flag, args.next())?,
             "-h" | "--help" => {
-                println!("dialer_sim --mode <preview|progressive|power|predictive> --seed N [--json] [--agents N] [--answer-prob P] [--answer-prob-end P] [--talk-mean-secs S] [--hours H]");
+                println!(
+                    "dialer_sim --mode <preview|progressive|power|predictive> --seed N [--json] [--agents N] [--answer-prob P] [--answer-prob-end P] [--talk-mean-secs S] [--hours H]"
+                );
                 return Ok(());
             }
             other => return Err(format!("unknown option {other:?} (try --help)")),
@@ -55,7 +61,10 @@ fn run() -> Result<(), String> {
     }
     let report = simulate(&scenario, mode, seed).map_err(|e| e.to_string())?;
     if json {
-        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
     } else {
         println!(
             "{:<12} seed {seed}: occupancy {:.3}, abandonment {:.2}% ({} of {} answered by a person), {:.2} connects/agent-hour, {} attempts",
