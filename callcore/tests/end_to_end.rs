@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use callcore::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore::{
     AgentProfile, AgentState, Center, CenterHandle, Clock, CoreError, DigitSpec, EndReason,
-    Endpoint, Event, EventKind, EventSubscriber, Flow, FlowContext, FlowOutcome, QueueDefinition,
-    QueueOptions, Timestamp, VirtualClock,
+    Endpoint, Event, EventKind, EventSubscriber, Flow, FlowContext, FlowOutcome, InteractionId,
+    InteractionRecord, QueueDefinition, QueueOptions, Timestamp, VirtualClock,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,6 +145,18 @@ async fn wait_for(events: &mut EventSubscriber, seen: &mut Vec<Arc<Event>>, name
     }
 }
 
+/// The stored record of an interaction, after the recorder caught up.
+async fn stored_record(center: &CenterHandle, id: &InteractionId) -> InteractionRecord {
+    center.flush().await;
+    center
+        .stores()
+        .interactions
+        .get(&"default".into(), id)
+        .await
+        .unwrap()
+        .expect("record stored")
+}
+
 fn limit() -> Timestamp {
     Timestamp::from_secs(T0 + 3600)
 }
@@ -218,15 +230,8 @@ async fn inbound_call_is_routed_answered_wrapped_up_and_recorded() {
     assert_eq!(agent_phone.bridged_to().as_ref(), Some(caller.id()));
     assert_eq!(agent_phone.end_cause(), Some(callcore::HangupCause::Local));
 
-    center.flush().await;
     let id = seen[0].interaction().unwrap().clone();
-    let record = center
-        .stores()
-        .interactions
-        .get(&"default".into(), &id)
-        .await
-        .unwrap()
-        .expect("record stored");
+    let record = stored_record(&center, &id).await;
     assert_eq!(record.agent.as_ref().map(|a| a.as_str()), Some("alice"));
     assert_eq!(record.queue.as_ref().map(|q| q.as_str()), Some("support"));
     assert_eq!(record.wait_ms, 3_000);
@@ -285,14 +290,7 @@ async fn caller_who_hangs_up_while_waiting_is_abandoned_and_recorded() {
             (30, "ended", "Abandoned".into()),
         ]
     );
-    center.flush().await;
-    let record = center
-        .stores()
-        .interactions
-        .get(&"default".into(), seen[0].interaction().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored_record(&center, seen[0].interaction().unwrap()).await;
     assert!(record.abandoned);
     assert_eq!(record.wait_ms, 30_000);
     assert_eq!(record.agent, None);
@@ -350,14 +348,7 @@ async fn unanswered_offer_times_out_and_goes_to_the_next_agent() {
         ]
     );
     assert!(s.contains(&(37, "ended", "AgentHangup".into())));
-    center.flush().await;
-    let record = center
-        .stores()
-        .interactions
-        .get(&"default".into(), seen[0].interaction().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored_record(&center, seen[0].interaction().unwrap()).await;
     assert_eq!(record.offers, 2);
     assert_eq!(record.wait_ms, 17_000);
     assert_eq!(record.talk_ms, 20_000);
@@ -418,14 +409,7 @@ async fn agents_added_at_run_time_take_waiting_calls_and_bad_state_changes_fail(
         wait_for(&mut events, &mut seen, "ended").await;
     };
     clock.drive(script, limit()).await.unwrap();
-    center.flush().await;
-    let record = center
-        .stores()
-        .interactions
-        .get(&"default".into(), seen[0].interaction().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored_record(&center, seen[0].interaction().unwrap()).await;
     assert_eq!(record.wait_ms, 9_000);
     assert_eq!(record.agent.as_ref().map(|a| a.as_str()), Some("carol"));
 }
