@@ -242,13 +242,21 @@ pub struct CenterHandle {
 }
 
 impl CenterHandle {
-    async fn input(&self, input: RouterInput) -> Result<(), CoreError> {
+    /// Sends a command carrying a reply channel and waits for the reply.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> RouterCommand,
+    ) -> Result<T, CoreError> {
         let (tx, rx) = oneshot::channel();
         self.shared
             .router
-            .send(RouterCommand::Input(input, Some(tx)))
+            .send(command(tx))
             .map_err(|_| CoreError::Shutdown)?;
-        rx.await.map_err(|_| CoreError::Shutdown)?
+        rx.await.map_err(|_| CoreError::Shutdown)
+    }
+
+    async fn input(&self, input: RouterInput) -> Result<(), CoreError> {
+        self.ask(|tx| RouterCommand::Input(input, Some(tx))).await?
     }
 
     /// Adds (or updates) an agent; they start offline.
@@ -345,12 +353,8 @@ impl CenterHandle {
     /// # Errors
     /// [`CoreError::NotFound`] when the reservation is no longer pending.
     pub async fn accept_offer(&self, reservation: &ReservationId) -> Result<(), CoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.shared
-            .router
-            .send(RouterCommand::AcceptOffer(reservation.clone(), tx))
-            .map_err(|_| CoreError::Shutdown)?;
-        rx.await.map_err(|_| CoreError::Shutdown)?
+        self.ask(|tx| RouterCommand::AcceptOffer(reservation.clone(), tx))
+            .await?
     }
 
     /// Declines an offer on the agent's desktop.
@@ -358,12 +362,8 @@ impl CenterHandle {
     /// # Errors
     /// [`CoreError::NotFound`] when the reservation is no longer pending.
     pub async fn decline_offer(&self, reservation: &ReservationId) -> Result<(), CoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.shared
-            .router
-            .send(RouterCommand::DeclineOffer(reservation.clone(), tx))
-            .map_err(|_| CoreError::Shutdown)?;
-        rx.await.map_err(|_| CoreError::Shutdown)?
+        self.ask(|tx| RouterCommand::DeclineOffer(reservation.clone(), tx))
+            .await?
     }
 
     /// The live state of every queue and agent.
@@ -371,12 +371,7 @@ impl CenterHandle {
     /// # Errors
     /// [`CoreError::Shutdown`].
     pub async fn snapshot(&self) -> Result<RouterSnapshot, CoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.shared
-            .router
-            .send(RouterCommand::Snapshot(tx))
-            .map_err(|_| CoreError::Shutdown)?;
-        rx.await.map_err(|_| CoreError::Shutdown)
+        self.ask(RouterCommand::Snapshot).await
     }
 
     /// Subscribes to live events (see [`EventBus`] for the slow-subscriber
