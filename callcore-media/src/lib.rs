@@ -45,6 +45,8 @@ pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
 pub mod sit;
+#[cfg(feature = "callcore-control")]
+pub mod sip_leg;
 pub mod tones;
 #[cfg(feature = "udp")]
 pub mod udp;

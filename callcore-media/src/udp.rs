@@ -362,6 +362,21 @@ impl MediaSession {
         })
     }
 
+    /// A session run by another task of this crate that speaks the same
+    /// command/event protocol (the SIP leg media in [`crate::sip_leg`], which owns
+    /// its sockets so that it can also relay to a bridged leg).
+    pub(crate) fn from_channels(
+        local_rtp: SocketAddr,
+        cmds: mpsc::UnboundedSender<SessionCommand>,
+        events: mpsc::UnboundedReceiver<SessionEvent>,
+    ) -> MediaSession {
+        MediaSession {
+            local_rtp,
+            cmds,
+            events,
+        }
+    }
+
     /// Our RTP address (for the SDP).
     pub fn local_rtp(&self) -> SocketAddr {
         self.local_rtp
