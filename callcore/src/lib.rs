@@ -117,7 +117,8 @@ pub use ports::*;
 pub use rng::SeededRng;
 pub use routing::BasicRouter;
 pub use runtime::{
-    Center, CenterBuilder, CenterHandle, FlowContext, Providers, QueueOptions, QueueOutcome,
+    Center, CenterBuilder, CenterHandle, FlowContext, OutboundOptions, OutboundProgress, Providers,
+    QueueOptions, QueueOutcome,
 };
 pub use store::{
     CampaignStore, CustomerStore, EventJournal, InteractionRecord, InteractionStore, MemoryStore,

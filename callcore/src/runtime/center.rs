@@ -366,6 +366,34 @@ impl CenterHandle {
             .await?
     }
 
+    /// Hands an outbound call that is already answered (a dialer's line, a
+    /// callback) to `queue` as an outbound interaction: `interaction` (its
+    /// direction, the customer's number in `from`, the lead's context in
+    /// `attributes`) is journaled and routed like an inbound call after its
+    /// flow, and the agent the router picks is bridged to `leg`. Progress —
+    /// connected, then finished — arrives on the returned channel; the center
+    /// hangs the leg up at the end. See [`OutboundOptions`] for the connect
+    /// deadline and the message said to a customer no agent took.
+    #[must_use]
+    pub fn enqueue_outbound(
+        &self,
+        interaction: crate::Interaction,
+        leg: Box<dyn crate::Leg>,
+        queue: QueueId,
+        options: super::OutboundOptions,
+    ) -> mpsc::UnboundedReceiver<super::OutboundProgress> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(super::outbound::run(
+            self.shared.clone(),
+            interaction,
+            leg,
+            queue,
+            options,
+            tx,
+        ));
+        rx
+    }
+
     /// The live state of every queue and agent.
     ///
     /// # Errors

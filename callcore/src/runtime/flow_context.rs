@@ -9,7 +9,7 @@ use crate::{
     RouterInput, RoutingRequest, Stores, Utterance,
 };
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Options for [`FlowContext::enqueue_with`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +21,15 @@ pub struct QueueOptions {
     /// Tell the customer their position (and estimated wait, when the router
     /// knows it) on entering the queue.
     pub announce_position: bool,
+}
+
+/// Extras for [`FlowContext::enqueue_hooked`] (outbound hand-offs).
+#[derive(Debug, Default)]
+pub(crate) struct EnqueueHooks {
+    /// Leave the queue at this time if no agent was connected.
+    pub(crate) give_up_at: Option<crate::Timestamp>,
+    /// Told the agent's id the moment they are connected.
+    pub(crate) connected: Option<oneshot::Sender<AgentId>>,
 }
 
 /// How a stay in a queue ended.
@@ -307,6 +316,20 @@ impl FlowContext {
         queue: QueueId,
         options: QueueOptions,
     ) -> Result<QueueOutcome, CoreError> {
+        self.enqueue_hooked(queue, options, EnqueueHooks::default())
+            .await
+    }
+
+    /// [`enqueue_with`](Self::enqueue_with), giving up at `hooks.give_up_at`
+    /// (the interaction leaves the queue with [`QueueOutcome::TimedOut`], the
+    /// customer still on the line) and telling `hooks.connected` which agent
+    /// took the interaction as soon as they are bridged.
+    pub(crate) async fn enqueue_hooked(
+        &mut self,
+        queue: QueueId,
+        options: QueueOptions,
+        mut hooks: EnqueueHooks,
+    ) -> Result<QueueOutcome, CoreError> {
         let (tx, mut signals) = mpsc::unbounded_channel();
         let request = RoutingRequest {
             interaction: self.interaction.id.clone(),
@@ -327,11 +350,21 @@ impl FlowContext {
         self.router
             .send(RouterCommand::Enqueue(Box::new(request), waiter))
             .map_err(|_| CoreError::Shutdown)?;
+        let give_up = hooks.give_up_at.map(|t| self.clock.sleep_until(t));
+        let mut give_up = std::pin::pin!(async move {
+            match give_up {
+                Some(sleep) => sleep.await,
+                None => std::future::pending().await,
+            }
+        });
         loop {
             let signal = tokio::select! {
                 s = signals.recv() => s.ok_or(CoreError::Shutdown)?,
                 _ = self.leg.ended() => {
                     return Ok(self.abandon(&queue, signals).await);
+                }
+                () = &mut give_up => {
+                    return self.give_up(&queue, signals, hooks.connected.take()).await;
                 }
             };
             match signal {
@@ -353,6 +386,9 @@ impl FlowContext {
                     }
                 }
                 QueueSignal::Connected { agent, queue, leg } => {
+                    if let Some(connected) = hooks.connected.take() {
+                        let _ = connected.send(agent.clone());
+                    }
                     return Ok(self.converse(agent, queue, leg).await);
                 }
                 QueueSignal::Rejected(reason) => return Ok(QueueOutcome::Rejected(reason)),
@@ -389,6 +425,42 @@ impl FlowContext {
         );
         self.end(EndReason::Abandoned);
         QueueOutcome::Abandoned
+    }
+
+    /// Leaves the queue at the caller's request, the customer still on the
+    /// line; an agent connected in the same instant serves them instead.
+    async fn give_up(
+        &mut self,
+        queue: &QueueId,
+        mut signals: mpsc::UnboundedReceiver<QueueSignal>,
+        connected: Option<oneshot::Sender<AgentId>>,
+    ) -> Result<QueueOutcome, CoreError> {
+        let _ = self
+            .router
+            .send(RouterCommand::Abandon(self.interaction.id.clone()));
+        // Once the routing task has handled the abandon, no signal can follow.
+        let (tx, rx) = oneshot::channel();
+        self.router
+            .send(RouterCommand::Barrier(tx))
+            .map_err(|_| CoreError::Shutdown)?;
+        rx.await.map_err(|_| CoreError::Shutdown)?;
+        while let Ok(signal) = signals.try_recv() {
+            if let QueueSignal::Connected { agent, queue, leg } = signal {
+                if let Some(connected) = connected {
+                    let _ = connected.send(agent.clone());
+                }
+                return Ok(self.converse(agent, queue, leg).await);
+            }
+        }
+        self.emitter.emit(
+            &self.interaction.tenant,
+            EventKind::QueueExited {
+                interaction: self.interaction.id.clone(),
+                queue: queue.clone(),
+                reason: "connect_timeout".to_owned(),
+            },
+        );
+        Ok(QueueOutcome::TimedOut)
     }
 
     fn agent_done(&self, agent: AgentId) {

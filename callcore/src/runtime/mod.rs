@@ -15,11 +15,13 @@ mod center;
 mod emitter;
 mod flow_context;
 mod interaction_task;
+mod outbound;
 mod recorder;
 mod routing_task;
 
 pub use center::{Center, CenterBuilder, CenterHandle};
 pub use flow_context::{FlowContext, QueueOptions, QueueOutcome};
+pub use outbound::{OutboundOptions, OutboundProgress};
 
 use crate::{IntentRecognizer, SpeechRecognizer, SpeechSynthesizer};
 use std::fmt;

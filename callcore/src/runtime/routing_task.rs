@@ -48,6 +48,8 @@ pub(crate) enum RouterCommand {
     AcceptOffer(ReservationId, Reply<()>),
     DeclineOffer(ReservationId, Reply<()>),
     Snapshot(oneshot::Sender<RouterSnapshot>),
+    /// Replies once every command sent before it has been handled.
+    Barrier(oneshot::Sender<()>),
     Shutdown,
 }
 
@@ -192,6 +194,9 @@ impl RoutingTask {
             }
             RouterCommand::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(self.clock.now()));
+            }
+            RouterCommand::Barrier(reply) => {
+                let _ = reply.send(());
             }
             RouterCommand::Shutdown => {}
         }
