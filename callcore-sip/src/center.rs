@@ -3,9 +3,13 @@
 //! rings registered agents' phones (`Endpoint::Sip`) or numbers through trunks
 //! (`Endpoint::Phone`).
 //!
-//! Media: each leg negotiates G.711 + telephone-event towards `media_addr`; the RTP
-//! itself belongs to a media engine plugged in through [`MediaAttach`] (callcore-media).
-//! Without one, a leg's [`callcore::MediaControl`] answers `CoreError::Unsupported`.
+//! Media: a media engine plugged in through [`MediaAttach`] reserves each leg's RTP
+//! address before its SDP is written ([`MediaAttach::reserve`]), starts the leg's
+//! media from the negotiated SDP and updates it on re-INVITEs (hold and resume by SDP
+//! direction), bridges two legs for [`callcore::Leg::bridge`], and is torn down with
+//! the dialog. `center_media::RtpMedia` (feature `media`) is callcore-media's engine.
+//! Without an engine, every leg advertises `media_addr` and a leg's
+//! [`callcore::MediaControl`] answers `CoreError::Unsupported`.
 
 use async_trait::async_trait;
 use callcore::{
@@ -27,15 +31,43 @@ use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::driver::{self, SipHandle};
 use crate::ua::{CallRef, UaConfig, UaEvent};
 
-/// Attaches a media engine to a leg once its audio is negotiated.
+/// A media engine for SIP legs.
+#[async_trait]
 pub trait MediaAttach: Send + Sync + std::fmt::Debug {
-    /// Media control for `leg`, sending to and receiving from the negotiated peer.
-    fn attach(
+    /// Reserves the media of a new leg (its RTP address) before its SDP is written.
+    /// `interaction` is the inbound interaction the leg carries, if any.
+    ///
+    /// # Errors
+    /// [`CoreError::Media`] when no RTP port is free; the call is then refused
+    /// (503) or not placed.
+    async fn reserve(
         &self,
         leg: &LegId,
-        local_rtp: SocketAddr,
-        audio: &NegotiatedAudio,
-    ) -> Arc<dyn MediaControl>;
+        interaction: Option<&InteractionId>,
+    ) -> Result<Arc<dyn LegMediaPort>, CoreError>;
+}
+
+/// One leg's media as the SIP transport drives it.
+pub trait LegMediaPort: Send + Sync + std::fmt::Debug {
+    /// The RTP address our SDP advertises for this leg.
+    fn local_rtp(&self) -> SocketAddr;
+
+    /// Applies a (re-)negotiated SDP: far-end address, codec, telephone-event,
+    /// direction. The first call returns the leg's media control.
+    fn negotiated(&self, audio: &NegotiatedAudio) -> Option<Arc<dyn MediaControl>>;
+
+    /// Connects this leg's media to `other`'s, both ways.
+    ///
+    /// # Errors
+    /// [`CoreError::Unsupported`] when `other` belongs to another engine;
+    /// [`CoreError::Media`] when either leg has no negotiated media.
+    fn bridge(&self, other: &dyn LegMediaPort) -> Result<(), CoreError>;
+
+    /// Ends the leg's media and frees its ports.
+    fn close(&self);
+
+    /// For engines to downcast the other leg in [`bridge`](Self::bridge).
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// Configuration of the SIP transport.
@@ -88,16 +120,15 @@ fn cause_of(status: u16) -> HangupCause {
 /// The SIP voice transport.
 #[derive(Debug)]
 pub struct SipTransport {
-    handle: SipHandle,
+    shared: Arc<Shared>,
     inbound: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
-    legs: Legs,
     router: TrunkRouter,
     clock: Arc<dyn Clock>,
-    media_addr: SocketAddr,
     from_domain: String,
-    attach: Option<Arc<dyn MediaAttach>>,
     next: AtomicU64,
 }
+
+type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
 
 #[derive(Debug)]
 struct Shared {
@@ -105,6 +136,61 @@ struct Shared {
     legs: Legs,
     media_addr: SocketAddr,
     attach: Option<Arc<dyn MediaAttach>>,
+    /// Live legs' media, for re-INVITEs and teardown.
+    ports: Ports,
+}
+
+impl Shared {
+    async fn reserve(
+        &self,
+        call: Option<CallRef>,
+        leg: &LegId,
+        interaction: Option<&InteractionId>,
+    ) -> Result<Option<Arc<dyn LegMediaPort>>, CoreError> {
+        let Some(attach) = &self.attach else {
+            return Ok(None);
+        };
+        let port = attach.reserve(leg, interaction).await?;
+        if let Some(call) = call {
+            self.track(call, port.clone());
+        }
+        Ok(Some(port))
+    }
+
+    fn track(&self, call: CallRef, port: Arc<dyn LegMediaPort>) {
+        self.ports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(call, port);
+    }
+
+    fn port(&self, call: CallRef) -> Option<Arc<dyn LegMediaPort>> {
+        self.ports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&call)
+            .cloned()
+    }
+
+    /// The leg is over: report the cause once and tear its media down.
+    fn finish(&self, call: CallRef, cause: HangupCause) {
+        let s = status_of(&self.legs, call);
+        if !matches!(*s.borrow(), LegStatus::Over(_)) {
+            s.send_replace(LegStatus::Over(cause));
+        }
+        self.legs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&call);
+        let port = self
+            .ports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&call);
+        if let Some(p) = port {
+            p.close();
+        }
+    }
 }
 
 impl SipTransport {
@@ -121,19 +207,32 @@ impl SipTransport {
             handle: handle.clone(),
             legs: legs.clone(),
             media_addr: config.media_addr,
-            attach: attach.clone(),
+            attach,
+            ports: Mutex::new(HashMap::new()),
         });
         let tenant = config.tenant.clone();
         let dispatch_clock = clock.clone();
+        let dispatch = shared.clone();
         tokio::spawn(async move {
+            let shared = dispatch;
             while let Some(ev) = events.recv().await {
                 match ev {
                     UaEvent::IncomingCall { call, from, to, .. } => {
+                        let id = LegId::new(format!("sip-in-{}", call.0));
+                        let iid = InteractionId::new(format!("sip-{}", call.0));
+                        // the RTP address must exist before the answer's SDP is built
+                        let port = match shared.reserve(Some(call), &id, Some(&iid)).await {
+                            Ok(p) => p,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "no media for an inbound call; 503");
+                                shared.handle.reject(call, 503);
+                                continue;
+                            }
+                        };
                         let status = status_of(&shared.legs, call);
                         shared.handle.ring(call);
-                        let id = LegId::new(format!("sip-in-{}", call.0));
                         let interaction = Interaction::new(
-                            InteractionId::new(format!("sip-{}", call.0)),
+                            iid,
                             tenant.clone(),
                             Channel::Voice,
                             callcore::Direction::Inbound,
@@ -146,6 +245,7 @@ impl SipTransport {
                             call,
                             shared: shared.clone(),
                             status,
+                            port,
                             media: OnceLock::new(),
                         };
                         let _ = in_tx.send(Inbound {
@@ -156,13 +256,18 @@ impl SipTransport {
                     UaEvent::Answered { call, audio } => {
                         status_of(&shared.legs, call).send_replace(LegStatus::Answered(audio));
                     }
-                    UaEvent::Failed { call, status, .. } => {
-                        finish(&shared.legs, call, cause_of(status))
+                    UaEvent::MediaChanged { call, audio } => {
+                        // hold/resume or a new address from the far end's re-INVITE
+                        if let Some(p) = shared.port(call) {
+                            let _ = p.negotiated(&audio);
+                        }
                     }
-                    UaEvent::Cancelled { call } => finish(&shared.legs, call, HangupCause::Remote),
+                    UaEvent::Failed { call, status, .. } => {
+                        shared.finish(call, cause_of(status));
+                    }
+                    UaEvent::Cancelled { call } => shared.finish(call, HangupCause::Remote),
                     UaEvent::Ended { call, by_remote } => {
-                        finish(
-                            &shared.legs,
+                        shared.finish(
                             call,
                             if by_remote {
                                 HangupCause::Remote
@@ -176,27 +281,30 @@ impl SipTransport {
             }
         });
         Ok(SipTransport {
-            handle,
+            shared,
             inbound: tokio::sync::Mutex::new(in_rx),
-            legs,
             router: TrunkRouter::new(config.trunks),
             clock,
-            media_addr: config.media_addr,
             from_domain: config.from_domain,
-            attach,
             next: AtomicU64::new(1),
         })
     }
 
     /// The SIP endpoint's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.handle.local_addr()
+        self.shared.handle.local_addr()
+    }
+
+    /// The SIP endpoint, for what the callcore port does not cover (REFER,
+    /// registrations, lookups).
+    pub fn sip(&self) -> &SipHandle {
+        &self.shared.handle
     }
 
     async fn target(&self, to: &Endpoint) -> Result<(String, Peer), CoreError> {
         match to {
             Endpoint::Sip(aor) => {
-                let contacts = self.handle.lookup(aor).await;
+                let contacts = self.shared.handle.lookup(aor).await;
                 let contact = contacts
                     .first()
                     .ok_or_else(|| CoreError::Unreachable(format!("{aor} is not registered")))?;
@@ -222,16 +330,6 @@ impl SipTransport {
             _ => Err(CoreError::Unreachable("not a SIP endpoint".into())),
         }
     }
-}
-
-fn finish(legs: &Legs, call: CallRef, cause: HangupCause) {
-    let s = status_of(legs, call);
-    if !matches!(*s.borrow(), LegStatus::Over(_)) {
-        s.send_replace(LegStatus::Over(cause));
-    }
-    legs.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&call);
 }
 
 fn user_of(uri: &str) -> String {
@@ -270,30 +368,39 @@ impl Transport for SipTransport {
             format!("sip:{}@{}", request.from, self.from_domain)
         };
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let media = LocalMedia::g711(self.media_addr, n);
-        let call = self
-            .handle
-            .place_call(&uri, peer, &from, media)
-            .await
-            .map_err(|e| CoreError::Transport(e.to_string()))?;
-        let status = status_of(&self.legs, call);
+        let id = LegId::new(format!("sip-out-{n}"));
+        // the offer's RTP address is the leg's own port
+        let port = self.shared.reserve(None, &id, None).await?;
+        let media = LocalMedia::g711(
+            port.as_ref()
+                .map_or(self.shared.media_addr, |p| p.local_rtp()),
+            n,
+        );
+        let call = match self.shared.handle.place_call(&uri, peer, &from, media).await {
+            Ok(call) => call,
+            Err(e) => {
+                if let Some(p) = &port {
+                    p.close();
+                }
+                return Err(CoreError::Transport(e.to_string()));
+            }
+        };
+        if let Some(p) = &port {
+            self.shared.track(call, p.clone());
+        }
+        let status = status_of(&self.shared.legs, call);
         let mut rx = status.subscribe();
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
         let outcome = tokio::select! {
             r = rx.wait_for(|s| !matches!(s, LegStatus::Ringing)) => r.map(|s| s.clone()).ok(),
             () = self.clock.sleep(ring) => None,
         };
-        let shared = Arc::new(Shared {
-            handle: self.handle.clone(),
-            legs: self.legs.clone(),
-            media_addr: self.media_addr,
-            attach: self.attach.clone(),
-        });
         let leg = SipLeg {
-            id: LegId::new(format!("sip-out-{}", call.0)),
+            id,
             call,
-            shared,
+            shared: self.shared.clone(),
             status,
+            port,
             media: OnceLock::new(),
         };
         match outcome {
@@ -301,9 +408,13 @@ impl Transport for SipTransport {
                 leg.attach_media(audio.as_ref());
                 Ok(Box::new(leg))
             }
-            Some(LegStatus::Over(cause)) => Err(CoreError::NotAnswered(cause)),
+            Some(LegStatus::Over(cause)) => {
+                leg.close_media();
+                Err(CoreError::NotAnswered(cause))
+            }
             _ => {
-                self.handle.hangup(call);
+                self.shared.handle.hangup(call);
+                leg.close_media();
                 Err(CoreError::NotAnswered(HangupCause::NoAnswer))
             }
         }
@@ -316,6 +427,7 @@ pub struct SipLeg {
     call: CallRef,
     shared: Arc<Shared>,
     status: Arc<watch::Sender<LegStatus>>,
+    port: Option<Arc<dyn LegMediaPort>>,
     media: OnceLock<Arc<dyn MediaControl>>,
 }
 
@@ -324,6 +436,7 @@ impl std::fmt::Debug for SipLeg {
         f.debug_struct("SipLeg")
             .field("id", &self.id)
             .field("call", &self.call)
+            .field("rtp", &self.port.as_ref().map(|p| p.local_rtp()))
             .field("media_attached", &self.media.get().is_some())
             .finish()
     }
@@ -335,11 +448,28 @@ impl SipLeg {
         self.call
     }
 
+    /// This leg's media engine port, when an engine is attached.
+    pub fn media_port(&self) -> Option<&Arc<dyn LegMediaPort>> {
+        self.port.as_ref()
+    }
+
+    fn local_rtp(&self) -> SocketAddr {
+        self.port
+            .as_ref()
+            .map_or(self.shared.media_addr, |p| p.local_rtp())
+    }
+
     fn attach_media(&self, audio: Option<&NegotiatedAudio>) {
-        if let (Some(a), Some(audio)) = (&self.shared.attach, audio) {
-            let _ = self
-                .media
-                .set(a.attach(&self.id, self.shared.media_addr, audio));
+        if let (Some(port), Some(audio)) = (&self.port, audio)
+            && let Some(control) = port.negotiated(audio)
+        {
+            let _ = self.media.set(control);
+        }
+    }
+
+    fn close_media(&self) {
+        if let Some(p) = &self.port {
+            p.close();
         }
     }
 
@@ -411,7 +541,7 @@ impl Leg for SipLeg {
         let audio = self
             .shared
             .handle
-            .answer(self.call, LocalMedia::g711(self.shared.media_addr, n))
+            .answer(self.call, LocalMedia::g711(self.local_rtp(), n))
             .await
             .map_err(|e| CoreError::Transport(e.to_string()))?;
         self.status.send_replace(LegStatus::Answered(audio));
@@ -431,10 +561,19 @@ impl Leg for SipLeg {
         Ok(())
     }
 
-    async fn bridge(&self, _other: &dyn Leg) -> Result<(), CoreError> {
-        Err(CoreError::Unsupported(
-            "SIP legs are bridged by the media engine (callcore-media relay)",
-        ))
+    async fn bridge(&self, other: &dyn Leg) -> Result<(), CoreError> {
+        self.live()?;
+        let other = other
+            .as_any()
+            .downcast_ref::<SipLeg>()
+            .ok_or(CoreError::Unsupported("a SIP leg bridges only to SIP legs"))?;
+        other.live()?;
+        match (&self.port, &other.port) {
+            (Some(a), Some(b)) => a.bridge(b.as_ref()),
+            _ => Err(CoreError::Unsupported(
+                "no media engine attached to these SIP legs",
+            )),
+        }
     }
 
     async fn transfer(&self, target: &str) -> Result<(), CoreError> {
@@ -447,6 +586,7 @@ impl Leg for SipLeg {
         if self.live().is_ok() {
             self.shared.handle.hangup(self.call);
         }
+        self.close_media();
         Ok(())
     }
 

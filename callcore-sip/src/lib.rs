@@ -12,7 +12,8 @@
 //!   limits) and its tokio UDP/TCP driver ([`ua::driver`]).
 //! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication.
 //! - [`b2bua`], [`trunk`]: bridging legs with failover, trunk routing and health.
-//! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP.
+//! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP;
+//!   `center_media` (feature `media`): their RTP media through callcore-media.
 //!
 //! Every protocol core is sans-IO: time comes in as a `Duration` since an epoch the
 //! caller chooses, identifiers come from a seeded generator, and outputs are drained with
@@ -33,6 +34,8 @@ pub mod auth;
 pub mod b2bua;
 #[cfg(feature = "center")]
 pub mod center;
+#[cfg(feature = "media")]
+pub mod center_media;
 pub mod error;
 pub mod message;
 pub mod registrar;
