@@ -14,8 +14,11 @@
 //!   `poll_output`, `poll_timeout`) and what it measures.
 //! * [`strategy`]: the [`PacingStrategy`] trait and the four built-in modes.
 //! * [`sim`]: a seeded discrete-event simulation of a campaign day.
+//! * [`media`]: energy/cadence answering-machine detection and SIT screening
+//!   over callcore-media's detectors.
 //! * [`runner`]: tokio glue placing the pacer's calls through a
-//!   [`callcore::Transport`] and recording every attempt in a
+//!   [`callcore::Transport`], handing the people who answer to a callcore
+//!   `Center` (its router picks the agent) and recording every attempt in a
 //!   [`callcore::CampaignStore`].
 //!
 //! ## Driving the pacer
@@ -53,6 +56,7 @@ mod error;
 pub mod rules;
 
 pub use error::DialerError;
+pub mod media;
 pub mod pacer;
 pub mod runner;
 pub mod sim;
@@ -61,5 +65,6 @@ pub mod strategy;
 pub use pacer::{
     AnsweredBy, CallId, DialOrder, Pacer, PacerCounters, PacerInput, PacerOutput, PacingSnapshot,
 };
-pub use runner::{AnswerClassifier, AssumePerson, CampaignRunner, RunSummary};
+pub use media::{AnswerClassifier, AssumePerson, Classification};
+pub use runner::{CampaignRunner, RunSummary};
 pub use strategy::{LineAssignment, PacingStrategy, strategy_for};

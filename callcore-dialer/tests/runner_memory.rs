@@ -1,12 +1,13 @@
 //! The tokio glue dialing a list through callcore's in-memory transport, in
-//! virtual time: phones that answer, are busy, never answer; every attempt
-//! and lead ends up in the campaign store.
+//! virtual time: phones that answer, are busy, never answer; the people who
+//! answer reach agents through a callcore `Center`; every attempt and lead
+//! ends up in the campaign store.
 #![allow(clippy::unwrap_used)]
 
 use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    CampaignStore, Clock, DialMode, Disposition, Endpoint, EventKind, LeadStatus, MemoryStore,
-    Timestamp, VirtualClock,
+    AgentProfile, AgentState, CampaignStore, Center, CenterHandle, Clock, DialMode, Disposition,
+    Endpoint, EventKind, LeadStatus, MemoryStore, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
@@ -39,6 +40,44 @@ fn book(mode: DialMode, csv: &str) -> LeadBook {
     let mut book = LeadBook::new(config, dnc);
     book.add_imported(report.leads).unwrap();
     book
+}
+
+/// A center on `transport` with queue "spring" (wrap-up `wrap_secs`) and
+/// the given agents logged in, each with a phone that answers in 1 s.
+async fn center(
+    clock: &VirtualClock,
+    transport: &Arc<MemoryTransport>,
+    agents: &[&str],
+    wrap_secs: u32,
+) -> CenterHandle {
+    let center = Center::builder()
+        .clock(Arc::new(clock.clone()))
+        .transport(transport.clone())
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    center
+        .add_queue(QueueDefinition::new("spring").with_wrap_up_secs(wrap_secs))
+        .await
+        .unwrap();
+    for name in agents {
+        let address = format!("sip:{name}@pbx");
+        transport.add_phone(
+            &address,
+            PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
+        );
+        center
+            .add_agent(AgentProfile::new(*name).with_endpoint(Endpoint::Sip(address)))
+            .await
+            .unwrap();
+        center
+            .set_agent_state(&(*name).into(), AgentState::Available)
+            .await
+            .unwrap();
+    }
+    center
 }
 
 /// Hangs up every answered customer after `talk`, as the customer would.
@@ -80,10 +119,7 @@ async fn progressive_dials_the_list_and_stores_every_attempt() {
         "+14155550103",
         PhoneBehavior::AnswerAfter(Duration::from_secs(2)),
     );
-    transport.add_phone(
-        "sip:alice@pbx",
-        PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
-    );
+    let center = center(&clock, &transport, &["alice"], 5).await;
     let store = Arc::new(MemoryStore::default());
     let csv = "id,phone\nanswers,415 555 0100\nbusy,415 555 0101\nsilent,415 555 0102\nlate,415 555 0103\ndnc,415 555 0199\n";
     let mut pacer = Pacer::new(
@@ -99,8 +135,7 @@ async fn progressive_dials_the_list_and_stores_every_attempt() {
         store.clone(),
         Arc::new(clock.clone()),
     )
-    .agent("alice", Endpoint::Sip("sip:alice@pbx".into()))
-    .wrap_up(Duration::from_secs(5))
+    .center(center.clone(), "spring")
     .events(events_tx);
     let hangups = tokio::spawn(customers_hang_up(
         transport.clone(),
@@ -184,6 +219,22 @@ async fn progressive_dials_the_list_and_stores_every_attempt() {
         dial_events += 1;
     }
     assert_eq!(dial_events, attempts.len());
+    // The Center recorded both conversations as outbound interactions.
+    center.flush().await;
+    for a in attempts
+        .iter()
+        .filter(|a| a.disposition == Disposition::AnsweredPerson)
+    {
+        let record = center
+            .stores()
+            .interactions
+            .get(&"default".into(), &a.interaction)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.direction, callcore::Direction::Outbound);
+        assert_eq!(record.agent.as_ref().map(|x| x.as_str()), Some("alice"));
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -193,10 +244,7 @@ async fn a_person_no_agent_can_take_hears_the_safe_harbor_message() {
     for n in ["+14155550110", "+14155550111", "+14155550112"] {
         transport.add_phone(n, PhoneBehavior::AnswerAfter(Duration::from_secs(3)));
     }
-    transport.add_phone(
-        "sip:bob@pbx",
-        PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
-    );
+    let center = center(&clock, &transport, &["bob"], 10).await;
     let store = Arc::new(MemoryStore::default());
     let csv = "phone\n415 555 0110\n415 555 0111\n415 555 0112\n";
     let pacer = Pacer::new(
@@ -209,7 +257,7 @@ async fn a_person_no_agent_can_take_hears_the_safe_harbor_message() {
         store.clone(),
         Arc::new(clock.clone()),
     )
-    .agent("bob", Endpoint::Sip("sip:bob@pbx".into()));
+    .center(center, "spring");
     let hangups = tokio::spawn(customers_hang_up(
         transport.clone(),
         clock.clone(),
@@ -295,4 +343,25 @@ async fn a_notification_campaign_plays_its_message_and_stops_when_the_list_is_do
         "{:?}",
         summary.stopped_at
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_agent_campaign_without_a_center_is_refused() {
+    let clock = VirtualClock::new(Timestamp::from_secs(START));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    let pacer = Pacer::new(
+        book(DialMode::Predictive, "phone\n415 555 0130\n"),
+        strategy_for(DialMode::Predictive).unwrap(),
+    );
+    let runner = CampaignRunner::new(
+        pacer,
+        transport,
+        Arc::new(MemoryStore::default()),
+        Arc::new(clock.clone()),
+    );
+    let err = runner
+        .run(Timestamp::from_secs(START + 60))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("center"), "{err}");
 }

@@ -17,12 +17,14 @@ impl Pacer {
         self.idle.pop_first().map(|(_, a)| a)
     }
 
-    fn set_idle(&mut self, agent: AgentId, now: Timestamp) {
+    pub(super) fn set_idle(&mut self, agent: AgentId, now: Timestamp) {
         if self.leaving.remove(&agent) {
             self.agents.insert(agent, AgentSlot::Away);
             return;
         }
-        if let Some(call) = self.waiting.pop_front() {
+        if !self.external_routing
+            && let Some(call) = self.waiting.pop_front()
+        {
             self.connect(call, agent, now);
             return;
         }
@@ -30,7 +32,7 @@ impl Pacer {
         self.agents.insert(agent, AgentSlot::Idle(now));
     }
 
-    fn remove_idle(&mut self, agent: &AgentId) {
+    pub(super) fn remove_idle(&mut self, agent: &AgentId) {
         if let Some(AgentSlot::Idle(since)) = self.agents.get(agent) {
             self.idle.remove(&(*since, agent.clone()));
         }
@@ -46,6 +48,8 @@ impl Pacer {
                     .push(now.duration_since(*since).as_secs_f64());
                 self.set_idle(agent, now);
             }
+            // The ACD says the agent is free before the call's end reached us.
+            Some(AgentSlot::Talking(_)) if self.external_routing => self.set_idle(agent, now),
             // Already idle, reserved, previewing or talking: nothing changes.
             Some(_) => {}
         }
@@ -75,7 +79,7 @@ impl Pacer {
         }
     }
 
-    fn release(&mut self, lead: &LeadId, now: Timestamp) {
+    pub(super) fn release(&mut self, lead: &LeadId, now: Timestamp) {
         if let Ok(l) = self.book.release(lead, now) {
             self.outputs.push_back(PacerOutput::LeadUpdated(l.clone()));
         }
@@ -103,7 +107,7 @@ impl Pacer {
     }
 
     /// Frees the agent a line had reserved.
-    fn unreserve(&mut self, call: &Call, now: Timestamp) {
+    pub(super) fn unreserve(&mut self, call: &Call, now: Timestamp) {
         if let Some(agent) = &call.reserved
             && matches!(self.agents.get(agent), Some(AgentSlot::Reserved(_)))
         {
@@ -155,6 +159,10 @@ impl Pacer {
             AnsweredBy::Person => {
                 self.stats.record_attempt(true, delay);
                 self.counters.answered_by_person += 1;
+                if self.external_routing {
+                    self.route(call, &c, now);
+                    return;
+                }
                 let agent = match &c.reserved {
                     Some(a) if matches!(self.agents.get(a), Some(AgentSlot::Reserved(r)) if *r == call) => {
                         Some(a.clone())
@@ -176,16 +184,24 @@ impl Pacer {
     }
 
     fn connect(&mut self, call: CallId, agent: AgentId, now: Timestamp) {
+        let len = self.outputs.len();
+        if self.mark_connected(call, agent.clone(), now) {
+            // Connect before the attempt and lead records, as the glue expects.
+            self.outputs.insert(len, PacerOutput::Connect { call, agent });
+        }
+    }
+
+    pub(super) fn mark_connected(&mut self, call: CallId, agent: AgentId, now: Timestamp) -> bool {
         let Some(c) = self.calls.get_mut(&call) else {
-            return;
+            return false;
         };
         c.state = CallState::Connected(agent.clone());
         let origin = (c.lead.clone(), c.started);
         self.deadlines.retain(|(_, id)| *id != call);
-        self.agents.insert(agent.clone(), AgentSlot::Talking(now));
-        self.outputs.push_back(PacerOutput::Connect { call, agent });
+        self.agents.insert(agent, AgentSlot::Talking(now));
         self.counters.connected += 1;
         self.person_outcome(call, origin, false, now);
+        true
     }
 
     /// A person's answer is settled: connected in time, or abandoned.
@@ -255,17 +271,20 @@ impl Pacer {
         };
         match c.state {
             CallState::Connected(agent) => {
+                // (With an ACD, its events may already have moved the agent on.)
                 if let Some(AgentSlot::Talking(since)) = self.agents.get(&agent) {
                     self.stats
                         .talk_time
                         .push(now.duration_since(*since).as_secs_f64());
+                    self.agents.insert(agent, AgentSlot::WrapUp(now));
                 }
-                self.agents.insert(agent, AgentSlot::WrapUp(now));
             }
             CallState::Waiting => {
-                // The person hung up before an agent took the call: abandoned.
+                // The person hung up before an agent took the call (or the ACD
+                // found none in time): abandoned.
                 self.waiting.retain(|w| *w != call);
                 self.deadlines.retain(|(_, id)| *id != call);
+                self.unreserve(&c, now);
                 self.person_outcome(call, (c.lead, c.started), true, now);
             }
             CallState::Playing => {}

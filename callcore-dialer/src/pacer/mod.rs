@@ -70,6 +70,19 @@ pub enum PacerInput {
     PreviewAccepted(AgentId),
     /// The agent skipped the previewed lead.
     PreviewSkipped(AgentId),
+    /// External routing: the ACD connected the answered call to this agent.
+    CallConnected {
+        /// The line.
+        call: CallId,
+        /// The agent the router chose.
+        agent: AgentId,
+    },
+    /// External routing: the agent took other work (an offer rings, an
+    /// inbound call, another campaign's call) and is not free.
+    AgentBusy(AgentId),
+    /// External routing: the agent's interaction ended and after-call work
+    /// began.
+    AgentWrapUp(AgentId),
 }
 
 /// A line to dial.
@@ -119,6 +132,17 @@ pub enum PacerOutput {
         call: CallId,
         /// The message (identifies the caller and how to opt out).
         message: String,
+    },
+    /// External routing: hand the person who answered to the ACD (the
+    /// campaign's queue); report [`PacerInput::CallConnected`] when an agent
+    /// takes them, or [`PacerInput::CallEnded`] when none did within
+    /// the abandonment rule's connect time (the ACD side plays the
+    /// safe-harbor message then) or the person hung up first.
+    Route {
+        /// The call.
+        call: CallId,
+        /// The agent the pacer reserved for it (progressive, preview), to prefer.
+        preferred_agent: Option<AgentId>,
     },
     /// Hang up (an answering machine on an agent campaign).
     HangUp(CallId),
@@ -197,6 +221,7 @@ pub struct Pacer {
     next_call: u64,
     next_tick: Option<Timestamp>,
     running: bool,
+    external_routing: bool,
     counters: PacerCounters,
     ring_ages: Vec<Duration>,
     busy: Vec<BusyAgent>,
@@ -235,6 +260,7 @@ impl Pacer {
             next_call: 0,
             next_tick: None,
             running: true,
+            external_routing: false,
             counters: PacerCounters::default(),
             ring_ages: Vec::new(),
             busy: Vec::new(),
@@ -249,6 +275,18 @@ impl Pacer {
     /// Sets how often the pacer re-decides when nothing happens (1 s).
     pub fn set_tick(&mut self, tick: Duration) {
         self.tick = tick.max(Duration::from_millis(10));
+    }
+
+    /// Lets an ACD connect answered calls to agents (off by default: the
+    /// pacer picks the agent and emits [`PacerOutput::Connect`]). With it on,
+    /// a person who answers leads to [`PacerOutput::Route`], the pacer learns
+    /// the outcome from [`PacerInput::CallConnected`] or
+    /// [`PacerInput::CallEnded`], and agents' states come from the ACD
+    /// ([`PacerInput::AgentReady`], [`PacerInput::AgentBusy`],
+    /// [`PacerInput::AgentWrapUp`], [`PacerInput::AgentAway`]) — the pacer's
+    /// view of who is free or about to be, for pacing only.
+    pub fn set_external_routing(&mut self, on: bool) {
+        self.external_routing = on;
     }
 
     /// Stops or resumes dialing; calls in progress finish normally.
@@ -285,6 +323,12 @@ impl Pacer {
         self.calls.len()
     }
 
+    /// How the strategy assigns lines to agents.
+    #[must_use]
+    pub fn assignment(&self) -> crate::strategy::LineAssignment {
+        self.strategy.assignment()
+    }
+
     /// The strategy's name.
     #[must_use]
     pub fn strategy_name(&self) -> &'static str {
@@ -313,6 +357,9 @@ impl Pacer {
             PacerInput::CallEnded(call) => self.ended(call, now),
             PacerInput::PreviewAccepted(agent) => self.preview_accepted(&agent, now),
             PacerInput::PreviewSkipped(agent) => self.preview_skipped(&agent, now),
+            PacerInput::CallConnected { call, agent } => self.routed(call, agent, now),
+            PacerInput::AgentBusy(agent) => self.agent_busy(&agent, now),
+            PacerInput::AgentWrapUp(agent) => self.agent_wrap_up(&agent, now),
         }
         self.pace(now);
     }
@@ -344,7 +391,11 @@ impl Pacer {
     }
 }
 
+mod external;
 mod machine;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod external_tests;

@@ -1,0 +1,194 @@
+//! The pacer with an ACD doing the routing (`set_external_routing`).
+
+use super::*;
+use crate::rules::{CallingWindows, DncLists};
+use crate::strategy::{PowerStrategy, ProgressiveStrategy};
+use callcore::{DialMode, LeadStatus};
+
+const T0: i64 = 1_767_632_400;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_secs(T0 + secs)
+}
+
+fn pacer(mode: DialMode, leads: usize, strategy: Box<dyn PacingStrategy>) -> Pacer {
+    let mut config = CampaignConfig::new("c", mode);
+    config.windows = CallingWindows::always();
+    config.power_ratio = 2.0;
+    let mut book = LeadBook::new(config, DncLists::default());
+    for i in 0..leads {
+        let lead = Lead {
+            id: LeadId::new(format!("l{i}")),
+            campaign: "c".into(),
+            tenant: callcore::TenantId::default(),
+            phone: Pii::new(format!("+1415555{i:04}")),
+            time_zone: None,
+            attempts: 0,
+            status: LeadStatus::Pending,
+            next_attempt_at: None,
+        };
+        book.add(lead, 0).unwrap();
+    }
+    let mut p = Pacer::new(book, strategy);
+    p.set_external_routing(true);
+    p
+}
+
+fn drain(p: &mut Pacer) -> Vec<PacerOutput> {
+    std::iter::from_fn(|| p.poll_output()).collect()
+}
+
+fn dials(out: &[PacerOutput]) -> Vec<DialOrder> {
+    out.iter()
+        .filter_map(|o| match o {
+            PacerOutput::Dial(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dispositions(out: &[PacerOutput]) -> Vec<Disposition> {
+    out.iter()
+        .filter_map(|o| match o {
+            PacerOutput::Attempt(a) => Some(a.disposition.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_person_is_routed_with_the_reserved_agent_preferred_and_settled_on_connect() {
+    let mut p = pacer(DialMode::Progressive, 5, Box::new(ProgressiveStrategy));
+    p.handle_input(PacerInput::AgentReady("a".into()), at(0));
+    let d = dials(&drain(&mut p));
+    assert_eq!(d.len(), 1);
+    let call = d[0].call;
+    p.handle_input(
+        PacerInput::CallAnswered {
+            call,
+            by: AnsweredBy::Person,
+        },
+        at(5),
+    );
+    let out = drain(&mut p);
+    assert_eq!(
+        out,
+        vec![PacerOutput::Route {
+            call,
+            preferred_agent: Some("a".into())
+        }]
+    );
+    // Not settled yet: no attempt stored, no connect decided by the pacer,
+    // and no safe-harbor deadline of its own however long the ACD takes.
+    p.handle_timeout(at(20));
+    let out = drain(&mut p);
+    assert!(dispositions(&out).is_empty(), "{out:?}");
+    assert!(!out.iter().any(|o| matches!(o, PacerOutput::SafeHarbor { .. })));
+    p.handle_input(PacerInput::AgentBusy("a".into()), at(6));
+    p.handle_input(
+        PacerInput::CallConnected {
+            call,
+            agent: "a".into(),
+        },
+        at(6),
+    );
+    let out = drain(&mut p);
+    assert_eq!(dispositions(&out), vec![Disposition::AnsweredPerson]);
+    assert_eq!(p.counters().connected, 1);
+    assert_eq!(p.counters().abandoned, 0);
+}
+
+#[test]
+fn a_person_the_acd_could_not_connect_is_abandoned() {
+    let mut p = pacer(DialMode::Power, 5, Box::new(PowerStrategy));
+    p.handle_input(PacerInput::AgentReady("a".into()), at(0));
+    let d = dials(&drain(&mut p));
+    assert_eq!(d.len(), 2, "power ratio 2");
+    for o in &d {
+        p.handle_input(
+            PacerInput::CallAnswered {
+                call: o.call,
+                by: AnsweredBy::Person,
+            },
+            at(4),
+        );
+    }
+    let routes = drain(&mut p)
+        .into_iter()
+        .filter(|o| matches!(o, PacerOutput::Route { preferred_agent: None, .. }))
+        .count();
+    assert_eq!(routes, 2, "pooled lines prefer no one");
+    p.handle_input(
+        PacerInput::CallConnected {
+            call: d[0].call,
+            agent: "a".into(),
+        },
+        at(5),
+    );
+    // The ACD gave up on the second one (safe-harbor message played there).
+    p.handle_input(PacerInput::CallEnded(d[1].call), at(6));
+    let out = drain(&mut p);
+    assert_eq!(
+        dispositions(&out),
+        vec![Disposition::AnsweredPerson, Disposition::Abandoned]
+    );
+    assert_eq!(p.counters().abandoned, 1);
+    assert_eq!(p.stats().ledger.clone().counts(at(6)), (2, 1));
+}
+
+#[test]
+fn agents_busy_with_other_work_are_not_paced_for() {
+    let mut p = pacer(DialMode::Progressive, 5, Box::new(ProgressiveStrategy));
+    p.handle_input(PacerInput::AgentReady("a".into()), at(0));
+    p.handle_input(PacerInput::AgentReady("b".into()), at(0));
+    let d = dials(&drain(&mut p));
+    assert_eq!(d.len(), 2);
+    // An inbound call takes "b" while b's line rings: the line loses its
+    // reservation, and nobody is free for more lines.
+    p.handle_input(PacerInput::AgentBusy("b".into()), at(1));
+    let line_b = d.iter().find(|o| o.agent.as_ref().map(|a| a.as_str()) == Some("b")).unwrap();
+    p.handle_input(
+        PacerInput::CallFailed {
+            call: line_b.call,
+            disposition: Disposition::Busy,
+        },
+        at(2),
+    );
+    assert!(dials(&drain(&mut p)).is_empty(), "b is on another call");
+    // b's call ends; wrap-up; ready: a new line for b.
+    p.handle_input(PacerInput::AgentWrapUp("b".into()), at(60));
+    assert!(dials(&drain(&mut p)).is_empty());
+    p.handle_input(PacerInput::AgentReady("b".into()), at(70));
+    assert_eq!(dials(&drain(&mut p)).len(), 1);
+    assert!(p.stats().wrap_time.mean_or(0.0) > 9.0);
+}
+
+#[test]
+fn an_agent_free_again_before_the_call_end_arrives_stays_free() {
+    let mut p = pacer(DialMode::Progressive, 5, Box::new(ProgressiveStrategy));
+    p.handle_input(PacerInput::AgentReady("a".into()), at(0));
+    let call = dials(&drain(&mut p))[0].call;
+    p.handle_input(
+        PacerInput::CallAnswered {
+            call,
+            by: AnsweredBy::Person,
+        },
+        at(5),
+    );
+    p.handle_input(
+        PacerInput::CallConnected {
+            call,
+            agent: "a".into(),
+        },
+        at(5),
+    );
+    drain(&mut p);
+    // The Center's events (wrap-up, then available) overtake the call's end.
+    p.handle_input(PacerInput::AgentWrapUp("a".into()), at(65));
+    p.handle_input(PacerInput::AgentReady("a".into()), at(70));
+    assert_eq!(dials(&drain(&mut p)).len(), 1, "a gets the next line");
+    p.handle_input(PacerInput::CallEnded(call), at(71));
+    let out = drain(&mut p);
+    assert!(dials(&out).is_empty());
+    assert_eq!(p.counts().idle + p.counts().reserved, 1, "a is not put back in wrap-up");
+}
