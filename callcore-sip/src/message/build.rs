@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{Header, HeaderName, Message, Method, StartLine};
+use super::{Field, FieldValue, HeaderName, Message, Method, StartLine};
 
 /// The usual reason phrase of a status code.
 pub fn default_reason(code: u16) -> &'static str {
@@ -103,7 +103,8 @@ impl Message {
                 method,
                 uri: Bytes::copy_from_slice(uri.as_bytes()),
             },
-            headers: Vec::with_capacity(12),
+            src: Bytes::new(),
+            fields: Vec::with_capacity(12),
             body: Bytes::new(),
         }
     }
@@ -115,22 +116,21 @@ impl Message {
                 code,
                 reason: Bytes::copy_from_slice(reason.as_bytes()),
             },
-            headers: Vec::with_capacity(12),
+            src: Bytes::new(),
+            fields: Vec::with_capacity(12),
             body: Bytes::new(),
         }
     }
 
     /// Appends a header line.
     pub fn push_header(&mut self, name: HeaderName, value: &str) {
-        self.headers.push(Header {
-            name,
-            value: Bytes::copy_from_slice(value.as_bytes()),
-        });
+        self.fields
+            .push(Field::owned(name, Bytes::copy_from_slice(value.as_bytes())));
     }
 
     /// Appends a header line whose value is already [`Bytes`] (no copy).
     pub fn push_header_bytes(&mut self, name: HeaderName, value: Bytes) {
-        self.headers.push(Header { name, value });
+        self.fields.push(Field::owned(name, value));
     }
 
     /// Builder form of [`Message::push_header`].
@@ -141,26 +141,23 @@ impl Message {
 
     /// Inserts a header line first (e.g. a new top Via or Route).
     pub fn prepend_header(&mut self, name: HeaderName, value: &str) {
-        self.headers.insert(
+        self.fields.insert(
             0,
-            Header {
-                name,
-                value: Bytes::copy_from_slice(value.as_bytes()),
-            },
+            Field::owned(name, Bytes::copy_from_slice(value.as_bytes())),
         );
     }
 
     /// Replaces the value of the first line of a header (appends when absent).
     pub fn replace_first_header(&mut self, name: &HeaderName, value: &str) {
-        match self.headers.iter_mut().find(|h| &h.name == name) {
-            Some(h) => h.value = Bytes::copy_from_slice(value.as_bytes()),
+        match self.fields.iter_mut().find(|h| &h.name == name) {
+            Some(h) => h.value = FieldValue::Owned(Bytes::copy_from_slice(value.as_bytes())),
             None => self.push_header(name.clone(), value),
         }
     }
 
     /// Removes every line of a header.
     pub fn remove_header(&mut self, name: &HeaderName) {
-        self.headers.retain(|h| &h.name != name);
+        self.fields.retain(|h| &h.name != name);
     }
 
     /// Replaces every line of a header by one value.
@@ -179,25 +176,32 @@ impl Message {
     /// CSeq and, for 101–299, Record-Route.
     pub fn build_response(&self, spec: ResponseSpec) -> Message {
         let mut resp = Message::response(spec.status, &spec.reason);
-        for h in &self.headers {
+        for h in &self.fields {
             let copy = match h.name {
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => true,
                 HeaderName::RecordRoute => (101..300).contains(&spec.status),
                 _ => false,
             };
             if copy {
-                resp.headers.push(h.clone());
+                resp.fields
+                    .push(Field::owned(h.name.clone(), self.field_bytes(h)));
             } else if h.name == HeaderName::To {
-                let has_tag = super::NameAddr::parse(h.value_str())
+                let value = self.field_str(h);
+                let has_tag = super::NameAddr::parse(value)
                     .ok()
                     .and_then(|a| a.tag())
                     .is_some();
                 match (&spec.to_tag, has_tag, spec.status) {
                     (Some(tag), false, s) if s > 100 => {
-                        let v = format!("{};tag={}", h.value_str(), tag);
+                        let mut v = String::with_capacity(value.len() + tag.len() + 5);
+                        v.push_str(value);
+                        v.push_str(";tag=");
+                        v.push_str(tag);
                         resp.push_header(HeaderName::To, &v);
                     }
-                    _ => resp.headers.push(h.clone()),
+                    _ => resp
+                        .fields
+                        .push(Field::owned(HeaderName::To, self.field_bytes(h))),
                 }
             }
         }
@@ -217,10 +221,10 @@ impl Message {
             StartLine::Response { reason, .. } => reason.len() + 14,
         };
         let headers: usize = self
-            .headers
+            .fields
             .iter()
             .filter(|h| h.name != HeaderName::ContentLength)
-            .map(|h| h.name.as_str().len() + h.value.len() + 4)
+            .map(|h| h.name.as_str().len() + self.field_str(h).len() + 4)
             .sum();
         start + headers + 40 + self.body.len()
     }
@@ -248,13 +252,13 @@ impl Message {
             }
         }
         for h in self
-            .headers
+            .fields
             .iter()
             .filter(|h| h.name != HeaderName::ContentLength)
         {
             buf.put_slice(h.name.as_str().as_bytes());
             buf.put_slice(b": ");
-            buf.put_slice(&h.value);
+            buf.put_slice(self.field_str(h).as_bytes());
             buf.put_slice(b"\r\n");
         }
         buf.put_slice(b"Content-Length: ");

@@ -207,9 +207,21 @@ impl<'a> Params<'a> {
     /// The value of parameter `name`: `Some(Some(v))` with a value, `Some(None)` for a
     /// flag parameter, `None` when absent.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // One scan, no pre-check of quote balance: the owners of a `Params` validated it.
+        let raw = self.raw;
+        let mut items = SplitOutside {
+            s: raw,
+            pos: 0,
+            sep: b';',
+            done: false,
+        };
+        items.find_map(|p| {
+            let (n, v) = match p.find('=') {
+                Some(eq) => (trim_lws(&p[..eq]), Some(trim_lws(&p[eq + 1..]))),
+                None => (trim_lws(p), None),
+            };
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
     }
 
     /// The value of parameter `name` when it has one.

@@ -149,35 +149,41 @@ pub enum StartLine {
     },
 }
 
+/// Where a header value lives: a span of the parsed text (no copy, no reference count)
+/// or bytes of its own (built messages, replaced values).
+#[derive(Clone, PartialEq, Eq)]
+enum FieldValue {
+    Span { start: u32, end: u32 },
+    Owned(Bytes),
+}
+
 /// One header line (folded continuation lines included in the value).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Header {
-    /// The name.
-    pub name: HeaderName,
-    /// The value, trimmed, as a slice of the message (or owned when built).
-    pub value: Bytes,
+pub(crate) struct Field {
+    name: HeaderName,
+    value: FieldValue,
 }
 
-impl Header {
-    /// The value as text (always UTF-8 for parsed messages).
-    pub fn value_str(&self) -> &str {
-        std::str::from_utf8(&self.value).unwrap_or("")
-    }
-}
-
-impl fmt::Debug for Header {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.name, self.value_str())
+impl Field {
+    fn owned(name: HeaderName, value: Bytes) -> Field {
+        Field {
+            name,
+            value: FieldValue::Owned(value),
+        }
     }
 }
 
 /// A SIP request or response.
 ///
-/// Parsed messages keep slices of the received [`Bytes`]; typed accessors borrow from it.
+/// A parsed message keeps the received [`Bytes`] and records, in one pass, where each
+/// header line's name and value are; typed headers are parsed from those spans when they
+/// are read, and borrow from the message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     start: StartLine,
-    headers: Vec<Header>,
+    /// The parsed text the spans of `fields` point into (empty for built messages).
+    src: Bytes,
+    fields: Vec<Field>,
     body: Bytes,
 }
 
@@ -189,18 +195,38 @@ impl fmt::Debug for Message {
             StartLine::Request { method, .. } => d.field("method", method),
             StartLine::Response { code, .. } => d.field("code", code),
         };
-        d.field("headers", &self.headers.len())
+        d.field("headers", &self.fields.len())
             .field("body_len", &self.body.len())
             .finish()
     }
 }
 
 impl Message {
-    pub(crate) fn from_parts(start: StartLine, headers: Vec<Header>, body: Bytes) -> Message {
-        Message {
-            start,
-            headers,
-            body,
+    /// The text of a field's value.
+    #[inline]
+    fn field_str<'a>(&'a self, f: &'a Field) -> &'a str {
+        let b: &[u8] = match &f.value {
+            FieldValue::Span { start, end } => self
+                .src
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default(),
+            FieldValue::Owned(b) => b,
+        };
+        std::str::from_utf8(b).unwrap_or("")
+    }
+
+    /// A field's value as shared bytes (a slice of the message, no copy).
+    fn field_bytes(&self, f: &Field) -> Bytes {
+        match &f.value {
+            FieldValue::Span { start, end } => {
+                let (s, e) = (*start as usize, *end as usize);
+                if s <= e && e <= self.src.len() {
+                    self.src.slice(s..e)
+                } else {
+                    Bytes::new()
+                }
+            }
+            FieldValue::Owned(b) => b.clone(),
         }
     }
 
@@ -251,9 +277,14 @@ impl Message {
         self.request_uri_str().and_then(|u| Uri::parse(u).ok())
     }
 
-    /// All header lines in order.
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// All header lines in order: name and value (folded lines joined, trimmed).
+    pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &str)> + '_ {
+        self.fields.iter().map(|f| (&f.name, self.field_str(f)))
+    }
+
+    /// Number of header lines.
+    pub fn header_count(&self) -> usize {
+        self.fields.len()
     }
 
     /// The body (opaque; multipart bodies are not split).
@@ -267,18 +298,29 @@ impl Message {
         name: &HeaderName,
     ) -> impl Iterator<Item = &'a str> + use<'a> {
         let name = name.clone();
-        self.headers
+        self.fields
             .iter()
-            .filter(move |h| h.name == name)
-            .map(Header::value_str)
+            .filter(move |f| f.name == name)
+            .map(move |f| self.field_str(f))
+    }
+
+    /// Values of every line of header `name` as slices of the message (no copy).
+    pub(crate) fn header_lines_bytes<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = Bytes> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| &f.name == name)
+            .map(|f| self.field_bytes(f))
     }
 
     /// The first line of header `name`.
     pub fn header(&self, name: &HeaderName) -> Option<&str> {
-        self.headers
+        self.fields
             .iter()
-            .find(|h| &h.name == name)
-            .map(Header::value_str)
+            .find(|f| &f.name == name)
+            .map(|f| self.field_str(f))
     }
 
     /// The first line of a header looked up by text (full or compact, any case).

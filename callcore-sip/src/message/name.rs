@@ -42,7 +42,16 @@ macro_rules! header_names {
                     $( $( if c == $compact { return Some(HeaderName::$variant); } )? )*
                     return None;
                 }
-                $( if name.eq_ignore_ascii_case($canon.as_bytes()) { return Some(HeaderName::$variant); } )*
+                let (len, first) = (name.len(), name.first()?.to_ascii_lowercase());
+                $(
+                    // Length and first letter rule out almost every candidate cheaply.
+                    if len == $canon.len()
+                        && first == $canon.as_bytes()[0].to_ascii_lowercase()
+                        && name.eq_ignore_ascii_case($canon.as_bytes())
+                    {
+                        return Some(HeaderName::$variant);
+                    }
+                )*
                 None
             }
         }
@@ -98,6 +107,13 @@ impl HeaderName {
     /// Classifies a raw name (already checked to be a token) without copying when known.
     pub fn from_bytes(raw: &Bytes) -> HeaderName {
         HeaderName::lookup(raw).unwrap_or_else(|| HeaderName::Other(raw.clone()))
+    }
+
+    /// Classifies the name at `start..end` of a parsed message: known names without
+    /// touching the buffer's reference count, others as a slice of it.
+    pub(crate) fn from_raw(src: &Bytes, start: usize, end: usize) -> HeaderName {
+        HeaderName::lookup(&src[start..end])
+            .unwrap_or_else(|| HeaderName::Other(src.slice(start..end)))
     }
 
     /// Classifies a name given as text (copies only for unknown names).

@@ -6,7 +6,7 @@ use memchr::{memchr, memmem};
 use super::fault::{Fault, MessageKind, ParseError};
 use super::lex::{is_token_byte, trim_lws};
 use super::uri::{Scheme, Uri, looks_like_absolute_uri};
-use super::{Header, HeaderName, Message, Method, StartLine};
+use super::{Field, FieldValue, HeaderName, Message, Method, StartLine};
 
 /// Default maximum message size (RFC 3261 §18.1.1 allows big TCP messages; 64 KiB is
 /// plenty for a call center and bounds memory per source).
@@ -55,7 +55,8 @@ pub(crate) fn find_head_end(b: &[u8]) -> Option<(usize, usize)> {
 
 impl Message {
     /// Parses a whole datagram strictly: grammar and RFC 3261 §8.2 checks (mandatory
-    /// headers, single-valued headers, CSeq/method agreement, Content-Length).
+    /// headers, single-valued headers, CSeq/method agreement, Content-Length, and the
+    /// grammar of every Via, From, To, Contact, Route, Record-Route...).
     pub fn parse(bytes: Bytes) -> Result<Message, ParseError> {
         Message::parse_with(bytes, ParseOptions::default())
     }
@@ -67,6 +68,17 @@ impl Message {
         Ok(msg)
     }
 
+    /// Parses the envelope only, in one pass: start line (with the Request-URI), where
+    /// each header line is, Content-Length and body, the mandatory headers (Via, From,
+    /// To, Call-ID, CSeq) present once and CSeq agreeing with the method. Every other
+    /// header's grammar is checked when it is read (the typed accessors return a
+    /// [`ParseError`] naming the fault); [`Message::validate`] checks them all.
+    pub fn parse_lazy(bytes: Bytes) -> Result<Message, ParseError> {
+        let msg = Message::parse_lenient(bytes, ParseOptions::default())?;
+        msg.check_envelope()?;
+        Ok(msg)
+    }
+
     /// Splits a message into start line, header lines and body without checking header
     /// grammar (used to answer faulty requests).
     pub fn parse_lenient(bytes: Bytes, opts: ParseOptions) -> Result<Message, ParseError> {
@@ -75,13 +87,15 @@ impl Message {
             .iter()
             .take_while(|b| matches!(b, b'\r' | b'\n'))
             .count();
-        let bytes = bytes.slice(lead..);
+        let bytes = if lead > 0 { bytes.slice(lead..) } else { bytes };
         let kind = kind_of(&bytes);
         let err = |f| ParseError::new(f, kind);
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        if bytes.first().is_none_or(u8::is_ascii_whitespace)
+            && bytes.iter().all(u8::is_ascii_whitespace)
+        {
             return Err(ParseError::new(Fault::Empty, MessageKind::Unknown));
         }
-        if bytes.len() > opts.max_size {
+        if bytes.len() > opts.max_size || bytes.len() > u32::MAX as usize {
             return Err(err(Fault::TooLarge));
         }
         let (head_end, body_start) = match find_head_end(&bytes) {
@@ -97,123 +111,141 @@ impl Message {
         let first = strip_cr(&bytes[..line_end]);
         let start = parse_start_line(&bytes, first.len(), kind)?;
 
-        let headers = parse_header_lines(&bytes, line_end + 1, head_end).map_err(err)?;
-        let body = body_slice(&bytes, &headers, body_start, opts, kind)?;
-        Ok(Message {
+        let fields = parse_header_lines(&bytes, line_end + 1, head_end).map_err(err)?;
+        let mut msg = Message {
             start,
-            headers,
-            body,
-        })
+            src: bytes,
+            fields,
+            body: Bytes::new(),
+        };
+        msg.body = msg.body_slice(body_start, opts, kind)?;
+        Ok(msg)
+    }
+
+    fn body_slice(
+        &self,
+        body_start: usize,
+        opts: ParseOptions,
+        kind: MessageKind,
+    ) -> Result<Bytes, ParseError> {
+        let err = |f| ParseError::new(f, kind);
+        let mut cl = self
+            .fields
+            .iter()
+            .filter(|h| h.name == HeaderName::ContentLength);
+        let declared = match cl.next() {
+            None => None,
+            Some(h) => {
+                if cl.next().is_some() {
+                    return Err(err(Fault::DuplicateHeader(HeaderName::ContentLength)));
+                }
+                let v = trim_lws(self.field_str(h));
+                let n = super::lex::parse_decimal(v, u64::from(u32::MAX)).ok_or_else(|| {
+                    err(Fault::BadHeader {
+                        header: HeaderName::ContentLength,
+                        why: "not a non-negative integer",
+                    })
+                })?;
+                Some(usize::try_from(n).unwrap_or(usize::MAX))
+            }
+        };
+        let bytes = &self.src;
+        let available = bytes.len().saturating_sub(body_start);
+        match declared {
+            Some(n) if n > available => Err(err(Fault::BodyTruncated)),
+            Some(0) => Ok(Bytes::new()),
+            Some(n) => Ok(bytes.slice(body_start..body_start + n)),
+            None if opts.datagram && body_start < bytes.len() => Ok(bytes.slice(body_start..)),
+            None => Ok(Bytes::new()),
+        }
     }
 }
 
-/// Splits the header lines between `pos` and `head_end`, joining folded lines.
+/// Records the header lines between `pos` and `head_end` as spans, joining folded lines.
 pub(crate) fn parse_header_lines(
     bytes: &Bytes,
     mut pos: usize,
     head_end: usize,
-) -> Result<Vec<Header>, Fault> {
-    let mut headers: Vec<Header> = Vec::with_capacity(16);
+) -> Result<Vec<Field>, Fault> {
+    let mut fields: Vec<Field> = Vec::with_capacity(16);
+    // Where the value of the last field starts (None while it is still empty).
     let mut last_value_start: Option<usize> = None;
+    let b: &[u8] = bytes;
     while pos < head_end {
-        let nl = memchr(b'\n', &bytes[pos..head_end]).map_or(head_end, |i| pos + i);
-        let line_len = strip_cr(&bytes[pos..nl]).len();
-        let line = &bytes[pos..pos + line_len];
-        if line.is_empty() {
+        let nl = memchr(b'\n', &b[pos..head_end]).map_or(head_end, |i| pos + i);
+        let line_end = if nl > pos && b[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        if line_end == pos {
             pos = nl + 1;
             continue;
         }
-        if matches!(line[0], b' ' | b'\t') {
+        if matches!(b[pos], b' ' | b'\t') {
             // Folded continuation: extend the previous value.
-            let last = headers.last_mut().ok_or(Fault::BadHeaderLine)?;
+            let last = fields.last_mut().ok_or(Fault::BadHeaderLine)?;
             let value_start = match last_value_start {
                 Some(v) => v,
                 // The value starts on this continuation line.
                 None => {
-                    pos + line
+                    pos + b[pos..line_end]
                         .iter()
-                        .take_while(|b| matches!(b, b' ' | b'\t'))
+                        .take_while(|c| matches!(c, b' ' | b'\t'))
                         .count()
                 }
             };
-            let end = trim_end(bytes, value_start, pos + line_len);
+            let end = trim_end(b, value_start, line_end);
             if end > value_start {
-                last.value = bytes.slice(value_start..end);
+                last.value = span(value_start, end);
                 last_value_start = Some(value_start);
             }
             pos = nl + 1;
             continue;
         }
+        let line = &b[pos..line_end];
         let colon = memchr(b':', line).ok_or(Fault::BadHeaderLine)?;
-        let name_end = line[..colon]
-            .iter()
-            .rposition(|b| !matches!(b, b' ' | b'\t'))
-            .map_or(0, |i| i + 1);
-        if name_end == 0 || !line[..name_end].iter().all(|b| is_token_byte(*b)) {
+        let mut name_end = colon;
+        while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
+            name_end -= 1;
+        }
+        if name_end == 0 || !line[..name_end].iter().all(|c| is_token_byte(*c)) {
             return Err(Fault::BadHeaderLine);
         }
-        let name = HeaderName::from_bytes(&bytes.slice(pos..pos + name_end));
+        let name = HeaderName::from_raw(bytes, pos, pos + name_end);
         let mut vs = pos + colon + 1;
-        while vs < pos + line_len && matches!(bytes[vs], b' ' | b'\t') {
+        while vs < line_end && matches!(b[vs], b' ' | b'\t') {
             vs += 1;
         }
-        let ve = trim_end(bytes, vs, pos + line_len);
+        let ve = trim_end(b, vs, line_end);
         last_value_start = (ve > vs).then_some(vs);
-        headers.push(Header {
+        fields.push(Field {
             name,
-            value: bytes.slice(vs..ve),
+            value: span(vs, ve),
         });
         pos = nl + 1;
     }
+    Ok(fields)
+}
 
-    Ok(headers)
+#[inline]
+fn span(start: usize, end: usize) -> FieldValue {
+    // parse_lenient refuses messages longer than u32::MAX first.
+    FieldValue::Span {
+        start: u32::try_from(start).unwrap_or(u32::MAX),
+        end: u32::try_from(end).unwrap_or(u32::MAX),
+    }
 }
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-fn trim_end(bytes: &Bytes, start: usize, mut end: usize) -> usize {
+fn trim_end(bytes: &[u8], start: usize, mut end: usize) -> usize {
     while end > start && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
         end -= 1;
     }
     end
-}
-
-fn body_slice(
-    bytes: &Bytes,
-    headers: &[Header],
-    body_start: usize,
-    opts: ParseOptions,
-    kind: MessageKind,
-) -> Result<Bytes, ParseError> {
-    let err = |f| ParseError::new(f, kind);
-    let mut cl = headers
-        .iter()
-        .filter(|h| h.name == HeaderName::ContentLength);
-    let declared = match cl.next() {
-        None => None,
-        Some(h) => {
-            if cl.next().is_some() {
-                return Err(err(Fault::DuplicateHeader(HeaderName::ContentLength)));
-            }
-            let v = trim_lws(h.value_str());
-            let n = super::lex::parse_decimal(v, u64::from(u32::MAX)).ok_or_else(|| {
-                err(Fault::BadHeader {
-                    header: HeaderName::ContentLength,
-                    why: "not a non-negative integer",
-                })
-            })?;
-            Some(usize::try_from(n).unwrap_or(usize::MAX))
-        }
-    };
-    let available = bytes.len().saturating_sub(body_start);
-    match declared {
-        Some(n) if n > available => Err(err(Fault::BodyTruncated)),
-        Some(n) => Ok(bytes.slice(body_start..body_start + n)),
-        None if opts.datagram => Ok(bytes.slice(body_start.min(bytes.len())..)),
-        None => Ok(Bytes::new()),
-    }
 }
 
 fn parse_version(v: &[u8], kind: MessageKind) -> Result<(), ParseError> {

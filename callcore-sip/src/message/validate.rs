@@ -7,6 +7,15 @@ use super::fault::{Fault, MessageKind, ParseError, Verdict};
 use super::lex::{split_outside, trim_lws};
 use super::{CSeq, HeaderName, MediaType, Message, Method, NameAddr, ResponseSpec, Via};
 
+const MANDATORY: [HeaderName; 5] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+];
+
+/// Single-valued headers, in the order of the `seen` counters of `check_presence` (after Via).
 const SINGLE: [HeaderName; 6] = [
     HeaderName::From,
     HeaderName::To,
@@ -25,28 +34,74 @@ impl Message {
         }
     }
 
+    /// Mandatory headers present, single-valued headers not repeated (one pass over the
+    /// recorded header lines).
+    fn check_presence(&self) -> Result<(), ParseError> {
+        let kind = self.kind();
+        // Lines seen of: Via, From, To, Call-ID, CSeq, Max-Forwards, Content-Type.
+        let mut seen = [0u8; 7];
+        for f in &self.fields {
+            let i = match f.name {
+                HeaderName::Via => 0,
+                HeaderName::From => 1,
+                HeaderName::To => 2,
+                HeaderName::CallId => 3,
+                HeaderName::CSeq => 4,
+                HeaderName::MaxForwards => 5,
+                HeaderName::ContentType => 6,
+                _ => continue,
+            };
+            seen[i] = seen[i].saturating_add(1);
+        }
+        for (i, name) in MANDATORY.into_iter().enumerate() {
+            if seen[i] == 0 {
+                return Err(ParseError::new(Fault::MissingHeader(name), kind));
+            }
+        }
+        for (i, name) in SINGLE.into_iter().enumerate() {
+            if seen[i + 1] > 1 {
+                return Err(ParseError::new(Fault::DuplicateHeader(name), kind));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_cseq(&self, value: &str) -> Result<(), ParseError> {
+        let kind = self.kind();
+        let c = CSeq::parse(value).map_err(|why| {
+            ParseError::new(
+                Fault::BadHeader {
+                    header: HeaderName::CSeq,
+                    why,
+                },
+                kind,
+            )
+        })?;
+        if let Some(m) = self.method()
+            && *m != c.method
+        {
+            return Err(ParseError::new(Fault::CSeqMethodMismatch, kind));
+        }
+        Ok(())
+    }
+
+    /// What [`Message::parse_lazy`] checks beyond the framing: the mandatory headers
+    /// are there once and the CSeq agrees with the method.
+    pub(crate) fn check_envelope(&self) -> Result<(), ParseError> {
+        self.check_presence()?;
+        match self.header(&HeaderName::CSeq) {
+            Some(v) => self.check_cseq(v),
+            None => Ok(()),
+        }
+    }
+
     /// Checks header grammar and the RFC 3261 rules every message must satisfy.
     pub fn validate(&self) -> Result<(), ParseError> {
         let kind = self.kind();
         let bad = |header: HeaderName, why| ParseError::new(Fault::BadHeader { header, why }, kind);
-        for name in [
-            HeaderName::Via,
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-        ] {
-            if self.header(&name).is_none() {
-                return Err(ParseError::new(Fault::MissingHeader(name), kind));
-            }
-        }
-        for name in SINGLE {
-            if self.header_lines(&name).nth(1).is_some() {
-                return Err(ParseError::new(Fault::DuplicateHeader(name), kind));
-            }
-        }
-        for h in &self.headers {
-            let v = h.value_str();
+        self.check_presence()?;
+        for h in &self.fields {
+            let v = self.field_str(h);
             match &h.name {
                 HeaderName::Via => {
                     for item in split_outside(v, b',')
@@ -71,14 +126,7 @@ impl Message {
                         NameAddr::parse(item).map_err(|w| bad(h.name.clone(), w))?;
                     }
                 }
-                HeaderName::CSeq => {
-                    let c = CSeq::parse(v).map_err(|w| bad(HeaderName::CSeq, w))?;
-                    if let Some(m) = self.method()
-                        && *m != c.method
-                    {
-                        return Err(ParseError::new(Fault::CSeqMethodMismatch, kind));
-                    }
-                }
+                HeaderName::CSeq => self.check_cseq(v)?,
                 HeaderName::CallId => {
                     let t = trim_lws(v);
                     if t.is_empty() || t.bytes().any(|b| b <= b' ') {
@@ -180,15 +228,16 @@ pub fn error_response(raw: &Bytes, err: &ParseError, to_tag: &str) -> Option<Mes
     let head_end = super::parse::find_head_end(&raw).map_or(raw.len(), |(h, _)| h);
     let first_nl = memchr::memchr(b'\n', &raw[..head_end])?;
     std::str::from_utf8(&raw[..head_end]).ok()?;
-    let headers = super::parse::parse_header_lines(&raw, first_nl + 1, head_end).ok()?;
-    let lenient = Message::from_parts(
-        super::StartLine::Request {
+    let fields = super::parse::parse_header_lines(&raw, first_nl + 1, head_end).ok()?;
+    let lenient = Message {
+        start: super::StartLine::Request {
             method: Method::Options,
             uri: Bytes::new(),
         },
-        headers,
-        Bytes::new(),
-    );
+        src: raw,
+        fields,
+        body: Bytes::new(),
+    };
     lenient.header(&HeaderName::Via)?;
     let mut spec = ResponseSpec::new(status, &reason);
     if let Fault::BadExtension(tags) = &err.fault {

@@ -234,9 +234,9 @@ impl ClientTransaction {
 }
 
 fn copy_headers(from: &Message, to: &mut Message, names: &[HeaderName]) {
-    for h in from.headers() {
-        if names.contains(&h.name) {
-            to.push_header_bytes(h.name.clone(), h.value.clone());
+    for name in names {
+        for value in from.header_lines_bytes(name) {
+            to.push_header_bytes(name.clone(), value);
         }
     }
 }

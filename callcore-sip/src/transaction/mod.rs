@@ -43,12 +43,14 @@ pub enum TransportKind {
     Udp,
     /// Reliable stream: no retransmission, zero linger timers.
     Tcp,
+    /// TLS over TCP (RFC 3261 §26.2): reliable like TCP.
+    Tls,
 }
 
 impl TransportKind {
     /// True for reliable transports.
     pub fn is_reliable(self) -> bool {
-        matches!(self, TransportKind::Tcp)
+        matches!(self, TransportKind::Tcp | TransportKind::Tls)
     }
 
     /// The Via transport token.
@@ -56,6 +58,7 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
 }
@@ -75,6 +78,14 @@ impl Peer {
         Peer {
             addr,
             transport: TransportKind::Udp,
+        }
+    }
+
+    /// A TLS peer.
+    pub fn tls(addr: SocketAddr) -> Self {
+        Peer {
+            addr,
+            transport: TransportKind::Tls,
         }
     }
 

@@ -42,6 +42,9 @@ pub struct UaConfig {
     pub auth_invites: bool,
     /// Per-source limit on requests; requests over it are dropped unanswered.
     pub rate_limit: Option<super::limits::RateLimit>,
+    /// Where we take SIP over TLS (set by the driver when it binds a TLS listener);
+    /// advertised in `sips:` Contacts.
+    pub tls_addr: Option<SocketAddr>,
 }
 
 impl UaConfig {
@@ -58,6 +61,7 @@ impl UaConfig {
             auth: None,
             auth_invites: false,
             rate_limit: None,
+            tls_addr: None,
         }
     }
 }
@@ -282,13 +286,24 @@ impl UserAgent {
         &self.registrar
     }
 
-    /// Our Contact value.
+    /// Our Contact value for requests we originate (transport of the configuration).
     pub fn contact(&self) -> String {
-        let t = match self.config.transport {
-            TransportKind::Udp => "",
-            TransportKind::Tcp => ";transport=tcp",
-        };
-        format!("<sip:callcore@{}{t}>", self.config.local_addr)
+        self.contact_for(self.config.transport)
+    }
+
+    /// Our Contact value for a dialog over `transport`: `sips:` at the TLS address for
+    /// TLS (RFC 5630), `;transport=tcp` for TCP.
+    pub fn contact_for(&self, transport: TransportKind) -> String {
+        match transport {
+            TransportKind::Udp => format!("<sip:callcore@{}>", self.config.local_addr),
+            TransportKind::Tcp => {
+                format!("<sip:callcore@{};transport=tcp>", self.config.local_addr)
+            }
+            TransportKind::Tls => format!(
+                "<sips:callcore@{}>",
+                self.config.tls_addr.unwrap_or(self.config.local_addr)
+            ),
+        }
     }
 
     /// A Via value with a fresh branch.

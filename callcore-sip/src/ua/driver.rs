@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,8 +56,18 @@ enum Command {
 
 enum NetEvent {
     Frame(Bytes, Peer),
-    Connected(SocketAddr, mpsc::UnboundedSender<Bytes>),
-    Closed(SocketAddr),
+    Connected(Peer, mpsc::UnboundedSender<Bytes>),
+    Closed(Peer),
+}
+
+/// What the driver listens on besides UDP.
+#[derive(Debug, Clone, Default)]
+pub struct DriverOptions {
+    /// Also accept and open TCP connections on the UDP address.
+    pub tcp: bool,
+    /// SIP over TLS: a listener and/or outbound connections (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::TlsOptions>,
 }
 
 /// Commands to a running SIP endpoint. Cheap to clone; the endpoint stops when every
@@ -66,6 +76,7 @@ enum NetEvent {
 pub struct SipHandle {
     cmd: mpsc::UnboundedSender<Command>,
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Command {
@@ -78,6 +89,11 @@ impl SipHandle {
     /// The bound address (UDP, and TCP when enabled).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound TLS listener address, when there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 
     /// Sends 180 Ringing.
@@ -182,38 +198,90 @@ impl GlueClock {
 /// Binds UDP (and TCP when `tcp`) on `config.local_addr` and runs the endpoint on the
 /// current tokio runtime. A port of 0 picks a free port; the handle reports it.
 pub async fn start(
-    mut config: UaConfig,
+    config: UaConfig,
     seed: u64,
     tcp: bool,
+) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
+    start_with(
+        config,
+        seed,
+        DriverOptions {
+            tcp,
+            ..DriverOptions::default()
+        },
+    )
+    .await
+}
+
+/// [`start`] with every transport option (TLS listener and connector).
+pub async fn start_with(
+    mut config: UaConfig,
+    seed: u64,
+    opts: DriverOptions,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
     let udp = UdpSocket::bind(config.local_addr).await?;
     let local = udp.local_addr()?;
     config.local_addr = local;
-    let listener = if tcp {
+    let listener = if opts.tcp {
         Some(TcpListener::bind(local).await?)
     } else {
         None
     };
+    #[cfg(feature = "tls")]
+    let tls = match &opts.tls {
+        Some(t) => {
+            let listener = match (t.listen, t.acceptor()) {
+                (Some(addr), Some(acc)) => {
+                    let l = TcpListener::bind(addr).await?;
+                    config.tls_addr = Some(l.local_addr()?);
+                    Some((l, acc))
+                }
+                (Some(_), None) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a TLS listener needs a server certificate",
+                    ));
+                }
+                _ => None,
+            };
+            Some(TlsGlue {
+                listener,
+                connector: t.connector(),
+            })
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    let tls: Option<TlsGlue> = None;
+    let tls_addr = config.tls_addr;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let ua = UserAgent::new(config, seed);
-    tokio::spawn(run(ua, udp, listener, cmd_rx, ev_tx));
+    tokio::spawn(run(ua, udp, listener, tls, cmd_rx, ev_tx));
     Ok((
         SipHandle {
             cmd: cmd_tx,
             local_addr: local,
+            tls_addr,
         },
         ev_rx,
     ))
 }
 
-fn spawn_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    net: mpsc::UnboundedSender<NetEvent>,
-    max: usize,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+#[cfg(feature = "tls")]
+struct TlsGlue {
+    listener: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    connector: tokio_rustls::TlsConnector,
+}
+
+#[cfg(not(feature = "tls"))]
+struct TlsGlue;
+
+fn spawn_connection<S>(stream: S, peer: Peer, net: mpsc::UnboundedSender<NetEvent>, max: usize)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
     let _ = net.send(NetEvent::Connected(peer, wtx));
     tokio::spawn(async move {
@@ -221,7 +289,9 @@ fn spawn_connection(
             if wr.write_all(&b).await.is_err() {
                 break;
             }
+            let _ = wr.flush().await;
         }
+        let _ = wr.shutdown().await;
     });
     tokio::spawn(async move {
         let mut framer = StreamFramer::new(max);
@@ -234,11 +304,11 @@ fn spawn_connection(
             loop {
                 match framer.next_frame() {
                     Ok(Some(frame)) => {
-                        let _ = net.send(NetEvent::Frame(frame, Peer::tcp(peer)));
+                        let _ = net.send(NetEvent::Frame(frame, peer));
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::debug!(%peer, fault = %e, "closing unframeable TCP stream");
+                        tracing::debug!(peer = %peer.addr, fault = %e, "closing unframeable stream");
                         let _ = net.send(NetEvent::Closed(peer));
                         return;
                     }
@@ -249,19 +319,114 @@ fn spawn_connection(
     });
 }
 
+/// Opens a stream connection to `peer` in the background; frames queued for it in the
+/// meantime are sent once it is up.
+fn spawn_connect(
+    peer: Peer,
+    net: mpsc::UnboundedSender<NetEvent>,
+    max: usize,
+    tls: Option<&TlsGlue>,
+) {
+    match peer.transport {
+        TransportKind::Tcp => {
+            tokio::spawn(async move {
+                match TcpStream::connect(peer.addr).await {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        spawn_connection(s, peer, net, max)
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "TCP connect failed");
+                        let _ = net.send(NetEvent::Closed(peer));
+                    }
+                }
+            });
+        }
+        #[cfg(feature = "tls")]
+        TransportKind::Tls => {
+            let Some(connector) = tls.map(|t| t.connector.clone()) else {
+                tracing::debug!(to = %peer.addr, "no TLS configuration: cannot connect");
+                let _ = net.send(NetEvent::Closed(peer));
+                return;
+            };
+            tokio::spawn(async move {
+                match super::tls::connect(connector, peer.addr).await {
+                    Ok(s) => spawn_connection(s, peer, net, max),
+                    Err(e) => {
+                        tracing::debug!(error = %e, to = %peer.addr, "TLS connect failed");
+                        let _ = net.send(NetEvent::Closed(peer));
+                    }
+                }
+            });
+        }
+        _ => {
+            let _ = tls;
+            let _ = net.send(NetEvent::Closed(peer));
+        }
+    }
+}
+
+fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
+    match cmd {
+        Command::Ring(c) => {
+            let _ = ua.ring(c, now);
+        }
+        Command::Answer(c, m, reply) => {
+            let _ = reply.send(ua.answer(c, m, now));
+        }
+        Command::Reject(c, s) => {
+            let _ = ua.reject(c, s, now);
+        }
+        Command::Redirect(c, t) => {
+            let t: Vec<&str> = t.iter().map(String::as_str).collect();
+            let _ = ua.redirect(c, &t, now);
+        }
+        Command::Place {
+            target,
+            peer,
+            from,
+            media,
+            reply,
+        } => {
+            let _ = reply.send(ua.place_call(&target, peer, &from, media, now));
+        }
+        Command::Hangup(c) => {
+            let _ = ua.hangup(c, now);
+        }
+        Command::Hold(c, h) => {
+            let _ = ua.set_hold(c, h, now);
+        }
+        Command::Refer(c, t) => {
+            let _ = ua.refer(c, &t, now);
+        }
+        Command::Lookup(aor, reply) => {
+            let _ = reply.send(ua.registrar().lookup(&aor, now));
+        }
+    }
+}
+
+/// How many datagrams or commands one wake-up handles before the loop looks at the
+/// other sources again.
+const BATCH: usize = 256;
+
 async fn run(
     mut ua: UserAgent,
     udp: UdpSocket,
     listener: Option<TcpListener>,
+    tls: Option<TlsGlue>,
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<UaEvent>,
 ) {
     let clock = GlueClock::start();
     let max = ua.config().max_size;
     let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
-    let mut conns: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>> = HashMap::new();
-    let mut pending: HashMap<SocketAddr, Vec<Bytes>> = HashMap::new();
+    let mut conns: HashMap<Peer, mpsc::UnboundedSender<Bytes>> = HashMap::new();
+    let mut pending: HashMap<Peer, Vec<Bytes>> = HashMap::new();
     let mut buf = vec![0u8; 65_536];
+    #[cfg(feature = "tls")]
+    let tls_listener = tls.as_ref().and_then(|t| t.listener.as_ref());
+    #[cfg(not(feature = "tls"))]
+    let tls_listener: Option<&(TcpListener, ())> = None;
     loop {
         let deadline = ua.poll_timeout();
         tokio::select! {
@@ -270,7 +435,7 @@ async fn run(
                     let now = clock.now();
                     ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), now);
                     // Drain what else is already queued before going round the loop.
-                    for _ in 0..64 {
+                    for _ in 0..BATCH {
                         match udp.try_recv_from(&mut buf) {
                             Ok((n, from)) => ua.handle_datagram(Bytes::copy_from_slice(&buf[..n]), Peer::udp(from), now),
                             Err(_) => break,
@@ -280,37 +445,48 @@ async fn run(
             }
             Some(ev) = net_rx.recv() => match ev {
                 NetEvent::Frame(data, peer) => ua.handle_datagram(data, peer, clock.now()),
-                NetEvent::Connected(addr, w) => {
-                    for b in pending.remove(&addr).unwrap_or_default() {
+                NetEvent::Connected(peer, w) => {
+                    for b in pending.remove(&peer).unwrap_or_default() {
                         let _ = w.send(b);
                     }
-                    conns.insert(addr, w);
+                    conns.insert(peer, w);
                 }
-                NetEvent::Closed(addr) => { conns.remove(&addr); }
+                NetEvent::Closed(peer) => {
+                    conns.remove(&peer);
+                    pending.remove(&peer);
+                }
             },
             r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
-                if let Ok((stream, peer)) = r {
-                    spawn_connection(stream, peer, net_tx.clone(), max);
+                if let Ok((stream, addr)) = r {
+                    let _ = stream.set_nodelay(true);
+                    spawn_connection(stream, Peer::tcp(addr), net_tx.clone(), max);
                 }
+            }
+            r = async { match tls_listener { Some((l, _)) => l.accept().await, None => std::future::pending().await } } => {
+                #[cfg(feature = "tls")]
+                if let (Ok((stream, addr)), Some((_, acceptor))) = (r, tls_listener) {
+                    let _ = stream.set_nodelay(true);
+                    let (acceptor, net) = (acceptor.clone(), net_tx.clone());
+                    tokio::spawn(async move {
+                        match acceptor.accept(stream).await {
+                            Ok(s) => spawn_connection(s, Peer::tls(addr), net, max),
+                            Err(e) => tracing::debug!(error = %e, from = %addr, "TLS handshake failed"),
+                        }
+                    });
+                }
+                #[cfg(not(feature = "tls"))]
+                let _ = r;
             }
             cmd = cmd_rx.recv() => {
                 let Some(cmd) = cmd else { break };
                 let now = clock.now();
-                match cmd {
-                    Command::Ring(c) => { let _ = ua.ring(c, now); }
-                    Command::Answer(c, m, reply) => { let _ = reply.send(ua.answer(c, m, now)); }
-                    Command::Reject(c, s) => { let _ = ua.reject(c, s, now); }
-                    Command::Redirect(c, t) => {
-                        let t: Vec<&str> = t.iter().map(String::as_str).collect();
-                        let _ = ua.redirect(c, &t, now);
+                handle_command(&mut ua, cmd, now);
+                // Answers usually come in bursts: take what is already queued.
+                for _ in 0..BATCH {
+                    match cmd_rx.try_recv() {
+                        Ok(cmd) => handle_command(&mut ua, cmd, now),
+                        Err(_) => break,
                     }
-                    Command::Place { target, peer, from, media, reply } => {
-                        let _ = reply.send(ua.place_call(&target, peer, &from, media, now));
-                    }
-                    Command::Hangup(c) => { let _ = ua.hangup(c, now); }
-                    Command::Hold(c, h) => { let _ = ua.set_hold(c, h, now); }
-                    Command::Refer(c, t) => { let _ = ua.refer(c, &t, now); }
-                    Command::Lookup(aor, reply) => { let _ = reply.send(ua.registrar().lookup(&aor, now)); }
                 }
             }
             () = clock.sleep_until(deadline) => ua.handle_timeout(clock.now()),
@@ -331,21 +507,15 @@ async fn run(
                             tracing::debug!(error = %e, to = %peer.addr, "UDP send failed");
                         }
                     }
-                    TransportKind::Tcp => match conns.get(&peer.addr) {
+                    _ => match conns.get(&peer) {
                         Some(w) => {
                             let _ = w.send(data);
                         }
                         None => {
-                            let first = !pending.contains_key(&peer.addr);
-                            pending.entry(peer.addr).or_default().push(data);
+                            let first = !pending.contains_key(&peer);
+                            pending.entry(peer).or_default().push(data);
                             if first {
-                                let net = net_tx.clone();
-                                tokio::spawn(async move {
-                                    match TcpStream::connect(peer.addr).await {
-                                        Ok(s) => spawn_connection(s, peer.addr, net, max),
-                                        Err(e) => tracing::debug!(error = %e, "TCP connect failed"),
-                                    }
-                                });
+                                spawn_connect(peer, net_tx.clone(), max, tls.as_ref());
                             }
                         }
                     },

@@ -1,5 +1,5 @@
 //! User agent: the UAS and UAC call logic over the transaction layer (sans-IO), and the
-//! tokio driver that feeds it from UDP and TCP sockets.
+//! tokio driver that feeds it from UDP, TCP and TLS sockets.
 //!
 //! ```
 //! use std::time::Duration;
@@ -22,6 +22,8 @@ mod ids;
 mod limits;
 mod outbound;
 mod reliable;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod uac;
 mod uas;
 

@@ -227,12 +227,21 @@ impl UserAgent {
         Ok((tx, c.invite.clone(), c.local_tag.clone()))
     }
 
+    /// Our Contact for a call: over the transport its INVITE came in on.
+    fn call_contact(&self, call: CallRef) -> String {
+        match self.calls.get(&call) {
+            Some(c) => self.contact_for(c.peer.transport),
+            None => self.contact(),
+        }
+    }
+
     /// Sends 180 Ringing (or 183 with `early_media`) for an inbound call.
     pub fn ring(&mut self, call: CallRef, now: Duration) -> Result<(), Error> {
         let (tx, invite, tag) = self.pending_inbound(call)?;
+        let contact = self.call_contact(call);
         let spec = ResponseSpec::code(180)
             .to_tag(&tag)
-            .header(HeaderName::Contact, &self.contact());
+            .header(HeaderName::Contact, &contact);
         if Self::requires_100rel(&invite) {
             self.send_reliable_provisional(call, tx, &invite, spec, now);
         } else {
@@ -252,9 +261,10 @@ impl UserAgent {
     ) -> Result<Option<NegotiatedAudio>, Error> {
         let (tx, invite, tag) = self.pending_inbound(call)?;
         let offer = self.calls.get(&call).and_then(|c| c.offer.clone());
+        let contact = self.call_contact(call);
         let mut spec = ResponseSpec::code(200)
             .to_tag(&tag)
-            .header(HeaderName::Contact, &self.contact())
+            .header(HeaderName::Contact, &contact)
             .header(HeaderName::Allow, ALLOW)
             .header(HeaderName::Supported, "timer");
         let mut negotiated = None;
@@ -282,7 +292,7 @@ impl UserAgent {
             t.decorate_2xx(&mut resp, supports);
         }
         self.layer.send_response(tx, &resp, now)?;
-        let dialog = Dialog::new_uas(&invite, &tag, &self.contact(), true)?;
+        let dialog = Dialog::new_uas(&invite, &tag, &contact, true)?;
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::InboundAnswered;
             c.dialog = Some(dialog);

@@ -1,0 +1,118 @@
+//! SIP over TLS (RFC 3261 §26.2, RFC 5630) for the tokio driver: a listener that
+//! accepts TLS connections and a connector for the connections we open. Frames are cut
+//! by Content-Length exactly as on TCP ([`crate::message::StreamFramer`]).
+//!
+//! Certificates and trust are the application's: build rustls configs with
+//! [`TlsOptions::new`] from PEM text, or pass your own [`rustls::ServerConfig`] /
+//! [`rustls::ClientConfig`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// TLS settings of a driver: where to listen and the rustls configurations.
+#[derive(Clone)]
+pub struct TlsOptions {
+    /// Address of the TLS listener (port 0 picks a free port; 5061 is the SIP default).
+    /// `None`: no listener, outbound TLS only.
+    pub listen: Option<SocketAddr>,
+    /// Server side (certificate chain and key); needed for a listener.
+    pub server: Option<Arc<ServerConfig>>,
+    /// Client side (trusted roots) for connections we open.
+    pub client: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("listen", &self.listen)
+            .field("server", &self.server.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_string())
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads every `CERTIFICATE` block of a PEM text.
+fn certs_from_pem(pem: &str) -> io::Result<Vec<CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
+    let certs = certs.map_err(|e| bad(format!("certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("no CERTIFICATE in PEM"));
+    }
+    Ok(certs)
+}
+
+impl TlsOptions {
+    /// Settings from PEM text: our certificate chain and private key (for a listener on
+    /// `listen`), and the certificates we trust when we connect out (CA or self-signed
+    /// peer certificates).
+    pub fn new(
+        listen: Option<SocketAddr>,
+        cert_chain_pem: Option<(&str, &str)>,
+        trusted_pem: &str,
+    ) -> io::Result<TlsOptions> {
+        use rustls::pki_types::pem::PemObject;
+        let server = match cert_chain_pem {
+            Some((chain, key)) => {
+                let chain = certs_from_pem(chain)?;
+                let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+                    .map_err(|e| bad(format!("private key PEM: {e}")))?;
+                let cfg = ServerConfig::builder_with_provider(provider())
+                    .with_safe_default_protocol_versions()
+                    .map_err(bad)?
+                    .with_no_client_auth()
+                    .with_single_cert(chain, key)
+                    .map_err(bad)?;
+                Some(Arc::new(cfg))
+            }
+            None => None,
+        };
+        let mut roots = RootCertStore::empty();
+        for c in certs_from_pem(trusted_pem)? {
+            roots.add(c).map_err(bad)?;
+        }
+        let client = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(bad)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsOptions {
+            listen,
+            server,
+            client: Arc::new(client),
+        })
+    }
+
+    pub(crate) fn acceptor(&self) -> Option<TlsAcceptor> {
+        self.server.clone().map(TlsAcceptor::from)
+    }
+
+    pub(crate) fn connector(&self) -> TlsConnector {
+        TlsConnector::from(self.client.clone())
+    }
+}
+
+/// Opens a TLS connection to `addr`, checking the certificate against the IP address
+/// (SIP peers are addressed by IP here; a certificate names it in a subjectAltName).
+pub(crate) async fn connect(
+    connector: TlsConnector,
+    addr: SocketAddr,
+) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let name = ServerName::IpAddress(addr.ip().into());
+    connector.connect(name, tcp).await
+}
