@@ -137,3 +137,75 @@ pub async fn screen_early_media(mut frames: Box<dyn FrameSource>) -> Option<Disp
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::FRAME_SAMPLES;
+    use callcore_media::tones::{ToneGenerator, ToneKind, ToneRegion};
+
+    /// Frames straight from a buffer, no pacing.
+    struct Buffer(std::vec::IntoIter<Vec<i16>>);
+
+    #[async_trait]
+    impl FrameSource for Buffer {
+        async fn next_frame(&mut self) -> Option<Vec<i16>> {
+            self.0.next()
+        }
+    }
+
+    fn frames(audio: &[i16]) -> Box<dyn FrameSource> {
+        let v: Vec<Vec<i16>> = audio.chunks(FRAME_SAMPLES).map(<[i16]>::to_vec).collect();
+        Box::new(Buffer(v.into_iter()))
+    }
+
+    fn with_sit(code: SitCode) -> Vec<i16> {
+        let mut audio = ToneGenerator::new(ToneKind::Ringback.plan(ToneRegion::NorthAmerica), 8000)
+            .take_ms(2000);
+        audio.extend(ToneGenerator::new(code.plan(-24.0), 8000).take_ms(1200));
+        audio.extend(vec![0; 8000]);
+        audio
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn early_media_sits_give_their_dispositions() {
+        for (code, want) in [
+            (SitCode::VacantCode, Disposition::InvalidNumber),
+            (SitCode::Intercept, Disposition::InvalidNumber),
+            (SitCode::NoCircuit, Disposition::Congestion),
+            (SitCode::Reorder, Disposition::Congestion),
+        ] {
+            let got = screen_early_media(frames(&with_sit(code))).await;
+            assert_eq!(got, Some(want), "{code:?}");
+        }
+        // Plain ringback is no reason to end the attempt.
+        let ringback = ToneGenerator::new(ToneKind::Ringback.plan(ToneRegion::NorthAmerica), 8000)
+            .take_ms(12_000);
+        assert_eq!(screen_early_media(frames(&ringback)).await, None);
+    }
+
+    #[derive(Debug)]
+    struct NoAudio;
+
+    impl CallAudio for NoAudio {
+        fn answered(&self, _phone: &str, _leg: &dyn Leg) -> Option<Box<dyn FrameSource>> {
+            None
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sit_after_answer_is_the_network_not_a_machine() {
+        let classifier = MediaClassifier::new(Arc::new(NoAudio));
+        let mut audio = vec![0i16; 2400];
+        audio.extend(ToneGenerator::new(SitCode::Intercept.plan(-24.0), 8000).take_ms(1100));
+        let got = classifier.classify_frames(frames(&audio).as_mut()).await;
+        assert_eq!(got, Classification::Network(Disposition::InvalidNumber));
+        // Silence counts as a person by default, as a machine when asked.
+        let quiet = vec![0i16; 8000 * 4];
+        let got = classifier.classify_frames(frames(&quiet).as_mut()).await;
+        assert_eq!(got, Classification::Answered(AnsweredBy::Person));
+        let strict = classifier.undecided_as(AnsweredBy::Machine, AnsweredBy::Person);
+        let got = strict.classify_frames(frames(&quiet).as_mut()).await;
+        assert_eq!(got, Classification::Answered(AnsweredBy::Machine));
+    }
+}
