@@ -267,7 +267,11 @@ impl LegMedia {
         self.ctl
             .send(Control::Start(far))
             .map_err(|_| closed("start"))?;
-        let session = self.session.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         Ok(session.map(|s| {
             VoiceLegMedia::new(
                 s,
@@ -381,9 +385,10 @@ fn voiced(frame: &[i16]) -> bool {
 
 impl LegTask {
     fn apply(&mut self, far: Negotiated) {
-        let same = self.endpoint.as_ref().is_some_and(|(_, n)| {
-            n.law == far.law && n.telephone_event == far.telephone_event
-        });
+        let same = self
+            .endpoint
+            .as_ref()
+            .is_some_and(|(_, n)| n.law == far.law && n.telephone_event == far.telephone_event);
         if same {
             if let Some((_, n)) = self.endpoint.as_mut() {
                 *n = far;
@@ -414,11 +419,12 @@ impl LegTask {
         }
         if let Some(link) = &self.link {
             let mut out = Vec::with_capacity(data.len());
-            let relayed = link
-                .core
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .relay(link.side, data, link.clock.now(), &mut out);
+            let relayed = link.core.lock().unwrap_or_else(|p| p.into_inner()).relay(
+                link.side,
+                data,
+                link.clock.now(),
+                &mut out,
+            );
             if matches!(relayed, Ok(RelayOutcome::Forwarded)) {
                 self.wire.relayed.fetch_add(1, Ordering::Relaxed);
                 link.peer.send(&out);

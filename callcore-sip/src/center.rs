@@ -376,7 +376,12 @@ impl Transport for SipTransport {
                 .map_or(self.shared.media_addr, |p| p.local_rtp()),
             n,
         );
-        let call = match self.shared.handle.place_call(&uri, peer, &from, media).await {
+        let call = match self
+            .shared
+            .handle
+            .place_call(&uri, peer, &from, media)
+            .await
+        {
             Ok(call) => call,
             Err(e) => {
                 if let Some(p) = &port {

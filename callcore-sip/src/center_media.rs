@@ -241,7 +241,9 @@ impl LegMediaPort for RtpLeg {
         let other = other
             .as_any()
             .downcast_ref::<RtpLeg>()
-            .ok_or(CoreError::Unsupported("bridging legs of different media engines"))?;
+            .ok_or(CoreError::Unsupported(
+                "bridging legs of different media engines",
+            ))?;
         let path = if self.engine.config.record_bridged {
             let dir = &self.engine.config.recordings_dir;
             std::fs::create_dir_all(dir)
