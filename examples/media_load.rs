@@ -1,33 +1,55 @@
 //! Load test of callcore-media's RTP relay: N bridged G.711 calls over loopback.
 //!
-//! Each call has a caller and an agent (a sender and a receiver per leg, 20 ms
-//! packets both ways) and the callcore-media relay in between. The relay runs on its
-//! own thread, the load generator on another, so the relay's CPU is measured alone.
-//!
 //! ```text
 //! cargo run --release --example media_load -- --calls 1000 --secs 20 [--transcode] [--json]
+//!     [--relay-threads R] [--gen-threads G]
 //! ```
 //!
-//! Delay is measured end to end (sender → relay → receiver, from a send timestamp
-//! carried in an RTP header extension), so it includes two loopback hops and the
-//! generator's own scheduling: an upper bound of the delay the relay adds.
+//! Each call has a caller phone and an agent phone (one socket each, a 20 ms G.711
+//! packet both ways) and callcore-media's [`RelayPool`] in between (its own
+//! `callcore-relay-N` threads, a port pair per call from a [`PortAllocator`], latching
+//! on, µ-law on both legs or µ-law↔A-law with `--transcode`). The phones run on
+//! generator threads: each owns many phone sockets in one `epoll` set and one 1 ms
+//! ticker that sends the packets of the calls whose 20 ms phase falls in that
+//! millisecond (calls are spread evenly over the 20 ms period, as independent phones
+//! would be).
+//!
+//! Measurement, per packet: the sender writes the time just before `sendto` into an
+//! RTP header extension the relay forwards unchanged; the receiver reads the clock
+//! right after `recvfrom`. Besides the relayed calls, a few *direct* calls (1 in 50,
+//! at least 4) send phone to phone on the same generator threads, without the
+//! relay: their median delay is the direct loopback path (one hop plus the
+//! generator's own scheduling), measured in the same run under the same load. The
+//! *added delay* of a relayed packet is its end-to-end delay minus that median, so
+//! the generator's own scheduling beyond its median stays in the figure (an upper
+//! bound of what the relay adds). The first second is warm-up and not counted.
+//! Loss is counted per leg (packets a phone sent against packets the other phone
+//! received, after a 300 ms drain); `loss` is the total and `worst_leg_loss` the
+//! worst single leg.
+//!
+//! CPU: `cpu_secs_per_call_minute` is the relay threads' CPU (from
+//! `/proc/self/task/*/schedstat`) per call-minute; the generator's is reported
+//! beside it.
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::sync::mpsc as std_mpsc;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use callcore_media::bridge::{Bridge, LegConfig};
 use callcore_media::g711::Law;
+use callcore_media::relay_pool::{RelayCall, RelayPool};
 use callcore_media::rtp::{RtpExtension, RtpPacket};
-use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions, run_relay};
-use tokio::net::UdpSocket;
+use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions};
+use mio::net::UdpSocket as MioUdp;
+use mio::{Events, Interest, Token};
 
 struct Args {
     calls: usize,
     secs: u64,
     transcode: bool,
     json: bool,
+    relay_threads: usize,
+    gen_threads: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -36,65 +58,66 @@ fn parse_args() -> Result<Args, String> {
         secs: 10,
         transcode: false,
         json: false,
+        relay_threads: 1,
+        gen_threads: 1,
     };
     let mut it = std::env::args().skip(1);
+    let num = |v: Option<String>, what: &str| -> Result<u64, String> {
+        v.and_then(|v| v.parse().ok())
+            .ok_or(format!("{what} needs a number"))
+    };
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--calls" => {
-                a.calls = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--calls needs a number")?
-            }
-            "--secs" => {
-                a.secs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--secs needs a number")?
-            }
+            "--calls" => a.calls = num(it.next(), "--calls")? as usize,
+            "--secs" => a.secs = num(it.next(), "--secs")?,
+            "--relay-threads" => a.relay_threads = num(it.next(), "--relay-threads")? as usize,
+            "--gen-threads" => a.gen_threads = num(it.next(), "--gen-threads")? as usize,
             "--transcode" => a.transcode = true,
             "--json" => a.json = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: --calls N --secs S [--transcode] [--json]"
+                    "unknown argument {other:?}; usage: --calls N --secs S [--transcode] [--json] \
+                     [--relay-threads R] [--gen-threads G]"
                 ));
             }
         }
     }
-    if a.calls == 0 || a.secs == 0 {
-        return Err("--calls and --secs must be positive".into());
+    if a.calls == 0 || a.secs == 0 || a.relay_threads == 0 || a.gen_threads == 0 {
+        return Err("--calls, --secs, --relay-threads and --gen-threads must be positive".into());
     }
     Ok(a)
 }
 
-/// CPU time of the calling thread, from /proc (Linux).
+/// CPU time of the calling thread (Linux schedstat: ns on CPU).
 fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
+    schedstat("/proc/thread-self/schedstat")
+}
+
+fn schedstat(path: &str) -> Duration {
+    std::fs::read_to_string(path)
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-        })
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
-/// CPU time of the whole process (utime + stime, clock ticks of 10 ms).
-fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+/// CPU time of the relay's worker threads (found by their name).
+fn relay_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
     };
-    let Some(after) = stat.rsplit_once(')').map(|x| x.1) else {
-        return Duration::ZERO;
-    };
-    let f: Vec<u64> = after
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // fields after the command: state is not numeric, so utime/stime are at 10/11 here
-    f.get(10)
-        .zip(f.get(11))
-        .map_or(Duration::ZERO, |(u, s)| Duration::from_millis((u + s) * 10))
+    dir.flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("callcore-relay"))
+        })
+        .map(|t| schedstat(&t.path().join("schedstat").to_string_lossy()))
+        .sum()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 #[allow(clippy::disallowed_methods)] // a load generator measures wall-clock delay
@@ -102,48 +125,224 @@ fn wall() -> Instant {
     Instant::now()
 }
 
-#[allow(clippy::disallowed_methods)] // ...and waits on the wall clock
-fn sleep_until(at: Instant) -> tokio::time::Sleep {
-    tokio::time::sleep_until(at.into())
-}
-
+/// Delays in 1 µs buckets up to 200 ms; longer ones kept exactly.
 struct Hist {
-    us: Vec<u64>, // 10 µs buckets up to 2 s
-    over: u64,
+    us: Vec<u32>,
+    over: Vec<u64>,
     n: u64,
 }
 
 impl Hist {
+    const BUCKETS: usize = 200_000;
     fn new() -> Self {
         Hist {
-            us: vec![0; 200_000],
-            over: 0,
+            us: vec![0; Self::BUCKETS],
+            over: Vec::new(),
             n: 0,
         }
     }
     fn add(&mut self, d: Duration) {
         self.n += 1;
-        match self.us.get_mut((d.as_micros() / 10) as usize) {
+        let us = d.as_micros() as u64;
+        match self.us.get_mut(us as usize) {
             Some(b) => *b += 1,
-            None => self.over += 1,
+            None => self.over.push(us),
         }
     }
-    fn quantile_ms(&self, q: f64) -> f64 {
-        let target = (self.n as f64 * q).ceil() as u64;
-        let mut acc = 0;
+    fn merge(&mut self, o: &Hist) {
+        self.n += o.n;
+        for (a, b) in self.us.iter_mut().zip(&o.us) {
+            *a += b;
+        }
+        self.over.extend_from_slice(&o.over);
+    }
+    /// The `q` quantile in ms (0 with no samples).
+    fn quantile_ms(&mut self, q: f64) -> f64 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        let target = ((self.n as f64 * q).ceil() as u64).max(1);
+        let mut acc = 0u64;
         for (i, c) in self.us.iter().enumerate() {
-            acc += c;
-            if acc >= target.max(1) {
-                return (i + 1) as f64 / 100.0; // bucket upper bound
+            acc += u64::from(*c);
+            if acc >= target {
+                return i as f64 / 1000.0;
             }
         }
-        2000.0
+        self.over.sort_unstable();
+        let k = (target - acc).saturating_sub(1) as usize;
+        self.over
+            .get(k)
+            .or(self.over.last())
+            .map_or(0.0, |&us| us as f64 / 1000.0)
     }
 }
 
-struct CallAddrs {
-    bridge_caller_side: std::net::SocketAddr,
-    bridge_agent_side: std::net::SocketAddr,
+/// One phone: its socket, where it sends, its packet (patched in place per send).
+struct Phone {
+    sock: MioUdp,
+    dst: SocketAddr,
+    wire: Vec<u8>,
+    seq: u16,
+    ts: u32,
+    sent: u64,
+    received: u64,
+}
+
+// Offsets in the phone's packet: 12-byte header, 4-byte extension header, 8-byte stamp.
+const SEQ_AT: usize = 2;
+const TS_AT: usize = 4;
+const STAMP_AT: usize = 16;
+
+impl Phone {
+    fn new(sock: std::net::UdpSocket, dst: SocketAddr, pt: u8, ssrc: u32, byte: u8) -> Self {
+        sock.set_nonblocking(true).expect("nonblocking");
+        let payload = [byte; 160];
+        let stamp = [0u8; 8];
+        let mut p = RtpPacket::new(pt, 0, 0, ssrc, &payload);
+        p.extension = Some(RtpExtension {
+            profile: 0x1000,
+            data: &stamp,
+        });
+        let mut wire = Vec::with_capacity(200);
+        p.write_to(&mut wire).expect("packet");
+        assert_eq!(wire.len(), STAMP_AT + 8 + 160);
+        Phone {
+            sock: MioUdp::from_std(sock),
+            dst,
+            wire,
+            seq: ssrc as u16,
+            ts: ssrc.wrapping_mul(1000),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    fn send(&mut self, origin: Instant) {
+        self.wire[SEQ_AT..SEQ_AT + 2].copy_from_slice(&self.seq.to_be_bytes());
+        self.wire[TS_AT..TS_AT + 4].copy_from_slice(&self.ts.to_be_bytes());
+        let stamp = wall().duration_since(origin).as_nanos() as u64;
+        self.wire[STAMP_AT..STAMP_AT + 8].copy_from_slice(&stamp.to_be_bytes());
+        if self.sock.send_to(&self.wire, self.dst).is_ok() {
+            self.sent += 1;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(160);
+    }
+}
+
+/// A call as the generator sees it: caller and agent phones.
+struct GenCall {
+    phones: [Phone; 2],
+    direct: bool,
+}
+
+struct GenResult {
+    relayed: Hist,
+    direct: Hist,
+    /// Per leg (relayed calls only): (sent by one phone, received by the other).
+    legs: Vec<(u64, u64)>,
+    cpu: Duration,
+}
+
+const SLOT: Duration = Duration::from_millis(1);
+const SLOTS: usize = 20;
+
+/// Runs one generator thread's phones from `origin` for `run_for`, then drains.
+fn generate(
+    mut calls: Vec<GenCall>,
+    origin: Instant,
+    warmup: Duration,
+    run_for: Duration,
+) -> GenResult {
+    let mut poll = mio::Poll::new().expect("poll");
+    let mut slots: Vec<Vec<usize>> = vec![Vec::new(); SLOTS];
+    for (i, c) in calls.iter_mut().enumerate() {
+        slots[i % SLOTS].push(i);
+        for (leg, p) in c.phones.iter_mut().enumerate() {
+            poll.registry()
+                .register(&mut p.sock, Token(i * 2 + leg), Interest::READABLE)
+                .expect("register");
+        }
+    }
+    let mut relayed = Hist::new();
+    let mut direct = Hist::new();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 2048];
+    let cpu0 = thread_cpu();
+    let mut tick = 0u32;
+    let mut sending = true;
+    let mut drain_end = origin + run_for + Duration::from_millis(300);
+    loop {
+        let now = wall();
+        let until = if sending {
+            origin + SLOT * tick
+        } else {
+            drain_end
+        };
+        if !sending && now >= drain_end {
+            break;
+        }
+        poll.poll(&mut events, Some(until.saturating_duration_since(now)))
+            .expect("poll");
+        for ev in events.iter() {
+            let (i, leg) = (ev.token().0 / 2, ev.token().0 % 2);
+            let call = &mut calls[i];
+            let phone = &mut call.phones[leg];
+            loop {
+                let n = match phone.sock.recv_from(&mut buf) {
+                    Ok((n, _)) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => continue,
+                };
+                let at = wall().duration_since(origin);
+                let Ok(p) = RtpPacket::parse(&buf[..n]) else {
+                    continue;
+                };
+                phone.received += 1;
+                let Some(stamp) = p.extension.and_then(|e| <[u8; 8]>::try_from(e.data).ok()) else {
+                    continue;
+                };
+                let sent_at = Duration::from_nanos(u64::from_be_bytes(stamp));
+                if sent_at >= warmup {
+                    let d = at.saturating_sub(sent_at);
+                    if call.direct {
+                        direct.add(d)
+                    } else {
+                        relayed.add(d)
+                    }
+                }
+            }
+        }
+        let now = wall();
+        while sending && now >= origin + SLOT * tick {
+            if SLOT * tick >= run_for {
+                sending = false;
+                drain_end = now + Duration::from_millis(300);
+                break;
+            }
+            for &i in &slots[tick as usize % SLOTS] {
+                for p in &mut calls[i].phones {
+                    p.send(origin);
+                }
+            }
+            tick += 1;
+        }
+    }
+    let legs = calls
+        .iter()
+        .filter(|c| !c.direct)
+        .flat_map(|c| {
+            let [a, b] = &c.phones;
+            [(a.sent, b.received), (b.sent, a.received)]
+        })
+        .collect();
+    GenResult {
+        relayed,
+        direct,
+        legs,
+        cpu: thread_cpu().saturating_sub(cpu0),
+    }
 }
 
 fn main() {
@@ -154,208 +353,143 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let load_before = load_average();
     let warmup = Duration::from_secs(1);
     let run_for = warmup + Duration::from_secs(args.secs);
-    let cpu0 = process_cpu();
+    let n_direct = (args.calls / 50).max(4);
 
-    // ---- the relay thread: callcore-media under test ----
-    let (addr_tx, addr_rx) = std_mpsc::channel::<CallAddrs>();
-    let (agent_tx, agent_rx) =
-        std_mpsc::channel::<Vec<(std::net::SocketAddr, std::net::SocketAddr)>>();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let calls = args.calls;
-    let transcode = args.transcode;
-    let relay_thread = std::thread::Builder::new()
-        .name("relay".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 40000..=59999);
-                let mut legs = Vec::with_capacity(calls);
-                for _ in 0..calls {
-                    let a = ports.bind_one().await.expect("bind");
-                    let b = ports.bind_one().await.expect("bind");
-                    let addrs = CallAddrs {
-                        bridge_caller_side: a.local_addr().expect("addr"),
-                        bridge_agent_side: b.local_addr().expect("addr"),
-                    };
-                    if addr_tx.send(addrs).is_err() {
-                        return (Duration::ZERO, Duration::ZERO);
-                    }
-                    legs.push((a, b));
-                }
-                // the phones' addresses arrive from "signalling" (SDP); latching stays on
-                let phones = agent_rx.recv().unwrap_or_default();
-                let cpu_start = thread_cpu();
-                let t0 = wall();
-                let mut tasks = Vec::with_capacity(calls);
-                for (i, (a, b)) in legs.into_iter().enumerate() {
-                    let law_b = if transcode { Law::Alaw } else { Law::Ulaw };
-                    let bridge = Bridge::new(
-                        LegConfig::new(Law::Ulaw, 0x1000 + i as u32),
-                        LegConfig::new(law_b, 0x2000 + i as u32),
-                    );
-                    let opts = RelayOptions {
-                        latch: true,
-                        media_timeout: Duration::from_secs(5),
-                    };
-                    tasks.push(tokio::spawn(run_relay(
-                        bridge,
-                        RelayLeg {
-                            socket: a,
-                            remote: phones.get(i).map(|p| p.0),
-                        },
-                        RelayLeg {
-                            socket: b,
-                            remote: phones.get(i).map(|p| p.1),
-                        },
-                        opts,
-                        stop_rx.clone(),
-                    )));
-                }
-                for t in tasks {
-                    let _ = t.await;
-                }
-                (thread_cpu().saturating_sub(cpu_start), t0.elapsed())
-            })
+    // ---- the phones (bound first: their addresses go into "signalling") ----
+    let bind = || std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a phone");
+    let phone_socks: Vec<[std::net::UdpSocket; 2]> = (0..args.calls + n_direct)
+        .map(|_| [bind(), bind()])
+        .collect();
+    let phone_addrs: Vec<[SocketAddr; 2]> = phone_socks
+        .iter()
+        .map(|[c, a]| [c.local_addr().expect("addr"), a.local_addr().expect("addr")])
+        .collect();
+
+    // ---- the relay: callcore-media under test ----
+    let pool = RelayPool::start(
+        args.relay_threads,
+        RelayOptions {
+            latch: true,
+            media_timeout: Duration::from_secs(5),
+        },
+    )
+    .expect("relay pool");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let law_b = if args.transcode { Law::Alaw } else { Law::Ulaw };
+    let (relay_calls, relay_addrs): (Vec<RelayCall>, Vec<[SocketAddr; 2]>) = rt.block_on(async {
+        let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
+        let mut calls = Vec::with_capacity(args.calls);
+        let mut addrs = Vec::with_capacity(args.calls);
+        for (i, phones) in phone_addrs.iter().take(args.calls).enumerate() {
+            let a = ports.bind_one().await.expect("bind a relay port");
+            let b = ports.bind_one().await.expect("bind a relay port");
+            addrs.push([a.local_addr().expect("addr"), b.local_addr().expect("addr")]);
+            let bridge = Bridge::new(
+                LegConfig::new(Law::Ulaw, 0x1000 + i as u32),
+                LegConfig::new(law_b, 0x2000 + i as u32),
+            );
+            let leg = |socket, remote| RelayLeg {
+                socket,
+                remote: Some(remote),
+            };
+            let call = pool
+                .add_call(bridge, leg(a, phones[0]), leg(b, phones[1]))
+                .expect("add call");
+            calls.push(call);
+        }
+        (calls, addrs)
+    });
+
+    // ---- the generator: relayed calls then direct ones, dealt over the threads ----
+    let agent_pt = if args.transcode { 8 } else { 0 };
+    let agent_byte = if args.transcode { 0xD5 } else { 0xFF };
+    let mut per_thread: Vec<Vec<GenCall>> = (0..args.gen_threads).map(|_| Vec::new()).collect();
+    for (i, [c, a]) in phone_socks.into_iter().enumerate() {
+        let direct = i >= args.calls;
+        let (dst_c, dst_a) = if direct {
+            (phone_addrs[i][1], phone_addrs[i][0])
+        } else {
+            (relay_addrs[i][0], relay_addrs[i][1])
+        };
+        let ssrc = 0xC000 + i as u32;
+        let call = GenCall {
+            phones: [
+                Phone::new(c, dst_c, 0, ssrc, 0xFF),
+                Phone::new(a, dst_a, agent_pt, ssrc + 0x10_0000, agent_byte),
+            ],
+            direct,
+        };
+        per_thread[i % args.gen_threads].push(call);
+    }
+    let origin = wall() + Duration::from_millis(200);
+    let relay_cpu0 = relay_cpu();
+    let threads: Vec<_> = per_thread
+        .into_iter()
+        .enumerate()
+        .map(|(t, calls)| {
+            std::thread::Builder::new()
+                .name(format!("loadgen-{t}"))
+                .spawn(move || generate(calls, origin, warmup, run_for))
+                .expect("generator thread")
         })
-        .expect("relay thread");
+        .collect();
+    let mut relayed = Hist::new();
+    let mut direct = Hist::new();
+    let mut legs = Vec::new();
+    let mut gen_cpu = Duration::ZERO;
+    for t in threads {
+        let r = t.join().expect("generator");
+        relayed.merge(&r.relayed);
+        direct.merge(&r.direct);
+        legs.extend(r.legs);
+        gen_cpu += r.cpu;
+    }
+    let relay_cpu = relay_cpu().saturating_sub(relay_cpu0);
+    let load_after = load_average();
+    let mut relay_dropped = 0;
+    rt.block_on(async {
+        for c in relay_calls {
+            c.stop();
+            relay_dropped += c.finished().await.dropped;
+        }
+    });
 
-    // ---- the load generator thread ----
-    let gen_thread = std::thread::Builder::new()
-        .name("loadgen".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&rt, async move {
-                let mut calls_addrs = Vec::with_capacity(calls);
-                for _ in 0..calls {
-                    calls_addrs.push(addr_rx.recv().expect("relay addresses"));
-                }
-                let mut sockets = Vec::with_capacity(calls);
-                let mut agent_addrs = Vec::with_capacity(calls);
-                for _ in 0..calls {
-                    let c = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-                    let g = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-                    agent_addrs.push((c.local_addr().expect("addr"), g.local_addr().expect("addr")));
-                    sockets.push((c, g));
-                }
-                let _ = agent_tx.send(agent_addrs);
-                let hist = Rc::new(RefCell::new(Hist::new()));
-                let sent = Rc::new(Cell::new(0u64));
-                let received = Rc::new(Cell::new(0u64));
-                let stop = Rc::new(Cell::new(false));
-                let origin = wall();
-                let cpu_start = thread_cpu();
-                let mut tasks = Vec::new();
-                for (i, ((caller, agent), addrs)) in sockets.into_iter().zip(calls_addrs).enumerate() {
-                    let (hist, sent, received, stop) = (hist.clone(), sent.clone(), received.clone(), stop.clone());
-                    tasks.push(tokio::task::spawn_local(async move {
-                        // spread the calls' packet clocks over the 20 ms period
-                        let phase = Duration::from_micros((i as u64 * 7919) % 20_000);
-                        let mut tick = tokio::time::interval_at((origin + phase).into(), Duration::from_millis(20));
-                        let ulaw = vec![0xFFu8; 160];
-                        let alaw = vec![0xD5u8; 160];
-                        let agent_payload = if transcode { &alaw } else { &ulaw };
-                        let (mut seq, mut ts) = (i as u16, (i as u32).wrapping_mul(1000));
-                        let mut wire = Vec::with_capacity(200);
-                        let (mut bc, mut bg) = (vec![0u8; 2048], vec![0u8; 2048]);
-                        let record = |n: usize, buf: &[u8]| {
-                            let Ok(p) = RtpPacket::parse(&buf[..n]) else { return };
-                            received.set(received.get() + 1);
-                            if let Some(e) = p.extension
-                                && let Ok(b) = <[u8; 8]>::try_from(e.data)
-                            {
-                                let sent_at = Duration::from_nanos(u64::from_be_bytes(b));
-                                let now = origin.elapsed();
-                                if sent_at >= warmup {
-                                    hist.borrow_mut().add(now.saturating_sub(sent_at));
-                                }
-                            }
-                        };
-                        enum Wake {
-                            Tick,
-                            Caller,
-                            Agent,
-                        }
-                        loop {
-                            // poll_tick/poll_recv_ready keep one waker each: cheaper than select! over readable() futures
-                            let wake = std::future::poll_fn(|cx| {
-                                use std::task::Poll;
-                                if tick.poll_tick(cx).is_ready() {
-                                    return Poll::Ready(Wake::Tick);
-                                }
-                                if caller.poll_recv_ready(cx).is_ready() {
-                                    return Poll::Ready(Wake::Caller);
-                                }
-                                if agent.poll_recv_ready(cx).is_ready() {
-                                    return Poll::Ready(Wake::Agent);
-                                }
-                                Poll::Pending
-                            })
-                            .await;
-                            match wake {
-                                Wake::Tick => {
-                                    let now = origin.elapsed();
-                                    if now >= run_for || stop.get() { break; }
-                                    let stamp = (now.as_nanos() as u64).to_be_bytes();
-                                    for (sock, dst, pt, payload) in [(&caller, addrs.bridge_caller_side, 0u8, &ulaw), (&agent, addrs.bridge_agent_side, if transcode { 8 } else { 0 }, agent_payload)] {
-                                        let mut p = RtpPacket::new(pt, seq, ts, 0xC000 + i as u32, payload);
-                                        p.extension = Some(RtpExtension { profile: 0x1000, data: &stamp });
-                                        wire.clear();
-                                        if p.write_to(&mut wire).is_ok() && sock.try_send_to(&wire, dst).is_ok() {
-                                            sent.set(sent.get() + 1);
-                                        }
-                                    }
-                                    seq = seq.wrapping_add(1);
-                                    ts = ts.wrapping_add(160);
-                                }
-                                Wake::Caller => {
-                                    while let Ok((n, _)) = caller.try_recv_from(&mut bc) {
-                                        record(n, &bc)
-                                    }
-                                }
-                                Wake::Agent => {
-                                    while let Ok((n, _)) = agent.try_recv_from(&mut bg) {
-                                        record(n, &bg)
-                                    }
-                                }
-                            }
-                        }
-                        // drain what is still in flight
-                        let drain_until = origin.elapsed() + Duration::from_millis(300);
-                        while origin.elapsed() < drain_until {
-                            tokio::select! {
-                                _ = caller.readable() => while let Ok((n, _)) = caller.try_recv_from(&mut bc) { record(n, &bc) },
-                                _ = agent.readable() => while let Ok((n, _)) = agent.try_recv_from(&mut bg) { record(n, &bg) },
-                                _ = sleep_until(origin + drain_until) => break,
-                            }
-                        }
-                    }));
-                }
-                for t in tasks {
-                    let _ = t.await;
-                }
-                let cpu = thread_cpu().saturating_sub(cpu_start);
-                let h = hist.borrow();
-                (sent.get(), received.get(), h.quantile_ms(0.5), h.quantile_ms(0.99), h.quantile_ms(1.0), cpu)
-            })
-        })
-        .expect("generator thread");
-
-    let (sent, received, p50, p99, pmax, gen_cpu) = gen_thread.join().expect("generator");
-    let _ = stop_tx.send(true);
-    let (relay_cpu, relay_wall) = relay_thread.join().expect("relay");
-    let total_cpu = process_cpu().saturating_sub(cpu0);
+    let sent: u64 = legs.iter().map(|l| l.0).sum();
+    let received: u64 = legs.iter().map(|l| l.1).sum();
     let loss = if sent == 0 {
         1.0
     } else {
-        1.0 - received as f64 / sent as f64
+        sent.saturating_sub(received) as f64 / sent as f64
     };
-    let call_minutes = args.calls as f64 * relay_wall.as_secs_f64() / 60.0;
+    let worst_leg_loss = legs
+        .iter()
+        .map(|&(s, r)| {
+            if s == 0 {
+                1.0
+            } else {
+                s.saturating_sub(r) as f64 / s as f64
+            }
+        })
+        .fold(0.0, f64::max);
+    let base = direct.quantile_ms(0.5);
+    let (e2e50, e2e99, e2emax) = (
+        relayed.quantile_ms(0.5),
+        relayed.quantile_ms(0.99),
+        relayed.quantile_ms(1.0),
+    );
+    let (p50, p99, pmax) = (
+        (e2e50 - base).max(0.0),
+        (e2e99 - base).max(0.0),
+        (e2emax - base).max(0.0),
+    );
+    let direct99 = direct.quantile_ms(0.99);
+    let call_minutes = args.calls as f64 * run_for.as_secs_f64() / 60.0;
     let per_call_minute = relay_cpu.as_secs_f64() / call_minutes;
     if args.json {
         println!(
@@ -364,43 +498,60 @@ fn main() {
                 "calls": args.calls,
                 "secs": args.secs,
                 "transcode": args.transcode,
+                "relay_threads": args.relay_threads,
+                "gen_threads": args.gen_threads,
                 "packets_sent": sent,
                 "packets_received": received,
                 "loss": loss,
+                "worst_leg_loss": worst_leg_loss,
+                "relay_dropped": relay_dropped,
                 "p50_added_delay_ms": p50,
                 "p99_added_delay_ms": p99,
                 "max_added_delay_ms": pmax,
+                "e2e_p50_ms": e2e50,
+                "e2e_p99_ms": e2e99,
+                "direct_path_p50_ms": base,
+                "direct_path_p99_ms": direct99,
+                "direct_calls": n_direct,
                 "cpu_secs_per_call_minute": per_call_minute,
                 "relay_cpu_secs": relay_cpu.as_secs_f64(),
                 "generator_cpu_secs": gen_cpu.as_secs_f64(),
-                "process_cpu_secs": total_cpu.as_secs_f64(),
+                "load_average_before": load_before,
+                "load_average_after": load_after,
             })
         );
     } else {
-        println!("calls                 {}", args.calls);
+        let mode = if args.transcode {
+            "transcode µ-law <-> A-law"
+        } else {
+            "passthrough µ-law"
+        };
         println!(
-            "mode                  {}",
-            if args.transcode {
-                "transcode µ-law <-> A-law"
-            } else {
-                "passthrough µ-law"
-            }
+            "calls                 {} ({mode}), {} direct calls for the baseline",
+            args.calls, n_direct
         );
-        println!("packets sent/received {sent} / {received}");
-        println!("loss                  {:.4}%", loss * 100.0);
+        println!("packets sent/received {sent} / {received} (relay dropped {relay_dropped})");
         println!(
-            "added delay p50/p99   {p50:.3} / {p99:.3} ms (max {pmax:.3} ms, end to end through the relay)"
+            "loss                  {:.4}% (worst leg {:.4}%)",
+            loss * 100.0,
+            worst_leg_loss * 100.0
+        );
+        println!("added delay p50/p99   {p50:.3} / {p99:.3} ms (max {pmax:.3} ms)");
+        println!(
+            "end to end p50/p99    {e2e50:.3} / {e2e99:.3} ms; direct path p50/p99 {base:.3} / {direct99:.3} ms"
         );
         println!(
-            "relay CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute",
+            "relay CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute ({} threads)",
             relay_cpu.as_secs_f64(),
-            relay_wall.as_secs_f64(),
-            per_call_minute
+            run_for.as_secs_f64(),
+            per_call_minute,
+            args.relay_threads
         );
         println!(
-            "generator CPU         {:.2} s; whole process {:.2} s",
+            "generator CPU         {:.2} s ({} threads)",
             gen_cpu.as_secs_f64(),
-            total_cpu.as_secs_f64()
+            args.gen_threads
         );
+        println!("load average          {load_before} before, {load_after} after");
     }
 }

@@ -40,6 +40,8 @@ pub mod jitter;
 pub mod level;
 pub mod mixer;
 pub mod prompt;
+#[cfg(feature = "udp")]
+pub mod relay_pool;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
