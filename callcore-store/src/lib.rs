@@ -22,7 +22,7 @@
 //! let dir = std::env::temp_dir().join(format!("callcore-lib-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let store = Arc::new(SqliteStore::open(dir.join("center.db"))?);
-//! assert_eq!(store.schema_version().await?, 1);
+//! assert_eq!(store.schema_version().await?, callcore_store::schema::latest_version());
 //! // A center that journals to SQLite.
 //! let center = Center::builder().stores(Stores::all_in(store.clone())).build()?;
 //! # drop(center); drop(store); std::fs::remove_dir_all(&dir)?;
@@ -31,6 +31,7 @@
 
 mod codec;
 mod error;
+mod event_codec;
 mod ext;
 mod postgres;
 pub mod schema;

@@ -1,8 +1,8 @@
 //! The schema and its migrations, shared by both databases.
 //!
-//! Each migration is written once with two placeholders, `{PK}` (an
-//! auto-incrementing primary key) and `{JSON}` (the type of a JSON payload),
-//! which each dialect fills in. A table `callcore_schema` holds the version
+//! Each migration is written once with three placeholders, `{PK}` (an
+//! auto-incrementing primary key), `{JSON}` (the type of a JSON payload) and
+//! `{BLOB}` (bytes), which each dialect fills in. A table `callcore_schema` holds the version
 //! reached; opening a store applies the missing migrations in order, each in
 //! its own transaction, and refuses a database written by a newer build.
 
@@ -22,7 +22,8 @@ pub struct Migration {
     pub version: i64,
     /// What it does.
     pub description: &'static str,
-    /// The statements, separated by `;`, with `{PK}` and `{JSON}` placeholders.
+    /// The statements, separated by `;`, with `{PK}`, `{JSON}` and `{BLOB}`
+    /// placeholders.
     template: &'static str,
 }
 
@@ -30,15 +31,19 @@ impl Migration {
     /// The statements rendered for `dialect`, one per element.
     #[must_use]
     pub fn statements(&self, dialect: Dialect) -> Vec<String> {
-        let (pk, json) = match dialect {
-            Dialect::Sqlite => ("INTEGER PRIMARY KEY", "TEXT"),
-            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "JSONB"),
+        let (pk, json, blob) = match dialect {
+            Dialect::Sqlite => ("INTEGER PRIMARY KEY", "TEXT", "BLOB"),
+            Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "JSONB", "BYTEA"),
         };
         self.template
             .split(';')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.replace("{PK}", pk).replace("{JSON}", json))
+            .map(|s| {
+                s.replace("{PK}", pk)
+                    .replace("{JSON}", json)
+                    .replace("{BLOB}", blob)
+            })
             .collect()
     }
 }
@@ -48,7 +53,8 @@ pub const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS callcore_schema (version BIGINT NOT NULL)";
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     description: "journal, interactions, customers, recordings, campaigns",
     template: r"
@@ -127,7 +133,17 @@ CREATE TABLE dial_attempts (
 );
 CREATE INDEX dial_attempts_by_campaign ON dial_attempts (tenant, campaign, id)
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "compact event bodies",
+        // SQLite journals each event kind in a compact binary encoding
+        // (`event_codec`) and leaves `payload` empty; rows written before keep
+        // their JSON payload and no body. PostgreSQL keeps JSONB payloads
+        // (queryable in SQL) and no body.
+        template: "ALTER TABLE events ADD COLUMN body {BLOB}",
+    },
+];
 
 /// The newest schema version this build knows.
 #[must_use]
@@ -150,5 +166,9 @@ mod tests {
         assert!(sqlite[0].contains("INTEGER PRIMARY KEY"));
         assert!(pg[0].contains("BIGSERIAL PRIMARY KEY") && pg[0].contains("JSONB"));
         assert!(sqlite.iter().all(|s| !s.contains('{')));
+        assert_eq!(
+            MIGRATIONS[1].statements(Dialect::Postgres),
+            ["ALTER TABLE events ADD COLUMN body BYTEA"]
+        );
     }
 }

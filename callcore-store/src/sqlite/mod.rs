@@ -1,12 +1,15 @@
 //! The SQLite backend: one file, WAL mode, `synchronous=FULL` by default.
 //!
-//! SQLite is driven with `rusqlite` (bundled SQLite) on tokio's blocking pool:
-//! one writer connection and one reader connection (WAL lets reads run beside a
-//! write). Every batch of events is one transaction, so a batch is journaled
-//! whole or not at all, and with `synchronous=FULL` a commit that returned is on
-//! disk.
+//! SQLite is driven with `rusqlite` (bundled SQLite): one writer connection
+//! owned by a dedicated thread ([`writer`]), and one reader connection used on
+//! tokio's blocking pool (WAL lets reads run beside a write). Every batch of
+//! events is one transaction, so a batch is journaled whole or not at all, and
+//! with `synchronous=FULL` a commit that returned is on disk. Events are
+//! stored in a compact binary encoding ([`crate::event_codec`]).
 
+mod journal;
 mod stores;
+mod writer;
 
 use crate::StoreError;
 use crate::schema::{self, Dialect, MIGRATIONS};
@@ -60,7 +63,7 @@ impl Default for SqliteOptions {
 
 #[derive(Debug)]
 struct Inner {
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     reader: Mutex<Connection>,
     path: PathBuf,
 }
@@ -162,7 +165,7 @@ impl SqliteStore {
         let reader = connect(&path, options)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 reader: Mutex::new(reader),
                 path,
             }),
@@ -175,19 +178,13 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` on the writer connection on the blocking pool.
+    /// Runs `f` on the writer connection, on the writer thread.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Worker(e.to_string()))?
+        self.inner.writer.run(f).await
     }
 
     /// Runs `f` on the reader connection on the blocking pool.

@@ -1,6 +1,6 @@
 //! callcore's store traits and [`StoreExt`] on SQLite.
 
-use super::SqliteStore;
+use super::{SqliteStore, journal};
 use crate::codec::{self, decode, encode};
 use crate::ext::{check_limit, merge_profiles};
 use crate::{StoreError, StoreExt};
@@ -16,18 +16,6 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 fn payloads(conn: &Connection, sql: &str, args: &[Value]) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn stored_events(
-    conn: &Connection,
-    sql: &str,
-    args: &[Value],
-) -> Result<Vec<codec::StoredEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -83,30 +71,8 @@ impl EventJournal for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let rows = codec::event_rows(events)?;
-        self.write(move |conn| {
-            let tx = conn.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for r in &rows {
-                    insert.execute(params![
-                        r.tenant,
-                        r.seq,
-                        r.at_ms,
-                        r.interaction,
-                        r.agent,
-                        r.kind,
-                        r.payload
-                    ])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+        let batch = journal::EncodedBatch::new(events)?;
+        self.write(move |conn| batch.insert(conn)).await?;
         Ok(())
     }
 
@@ -116,17 +82,18 @@ impl EventJournal for SqliteStore {
         interaction: &InteractionId,
     ) -> Result<Vec<Event>, CoreError> {
         let args = vec![text(tenant.as_str()), text(interaction.as_str())];
-        let rows = self
+        let tenant = tenant.clone();
+        Ok(self
             .read(move |c| {
-                stored_events(
+                journal::read_events(
                     c,
-                    "SELECT tenant, seq, at_ms, payload FROM events
+                    &tenant,
+                    "SELECT seq, at_ms, payload, body FROM events
                      WHERE tenant = ?1 AND interaction = ?2 ORDER BY id",
                     &args,
                 )
             })
-            .await?;
-        Ok(codec::decode_events(&rows)?)
+            .await?)
     }
 
     async fn between(
@@ -479,7 +446,7 @@ impl StoreExt for SqliteStore {
         kinds: &[&str],
     ) -> Result<Vec<Event>, StoreError> {
         let mut sql = String::from(
-            "SELECT tenant, seq, at_ms, payload FROM events
+            "SELECT seq, at_ms, payload, body FROM events
              WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3",
         );
         let mut args = vec![
@@ -500,7 +467,8 @@ impl StoreExt for SqliteStore {
         }
         sql.push_str(" ORDER BY id");
         // Read and decode on the blocking pool: a day is 10⁵–10⁶ events.
-        self.read(move |c| codec::decode_events(&stored_events(c, &sql, &args)?))
+        let tenant = tenant.clone();
+        self.read(move |c| journal::read_events(c, &tenant, &sql, &args))
             .await
     }
 

@@ -1,0 +1,125 @@
+//! The SQLite event journal: batches encoded on the caller's thread, written
+//! by the writer thread in one transaction, read back and decoded in one pass.
+
+use crate::event_codec::{self, Interner};
+use crate::{StoreError, codec};
+use callcore::{AgentId, Event, InteractionId, TenantId};
+use rusqlite::Connection;
+use rusqlite::types::{Value, ValueRef};
+use std::ops::Range;
+
+/// The insert every batch reuses (prepared once per connection).
+const INSERT: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7)";
+
+/// One row of a batch: the indexed columns (ids are reference-counted, not
+/// copied) and where its body lies in the batch's buffer.
+#[derive(Debug)]
+struct Row {
+    tenant: TenantId,
+    seq: i64,
+    at_ms: i64,
+    interaction: Option<InteractionId>,
+    agent: Option<AgentId>,
+    kind: &'static str,
+    body: Range<usize>,
+}
+
+/// A batch of events ready to insert: one buffer for every body, so encoding
+/// allocates per batch, not per event.
+#[derive(Debug)]
+pub(crate) struct EncodedBatch {
+    rows: Vec<Row>,
+    bodies: Vec<u8>,
+}
+
+impl EncodedBatch {
+    /// Encodes `events`.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a sequence number over `i64::MAX`.
+    pub(crate) fn new(events: &[Event]) -> Result<Self, StoreError> {
+        let mut rows = Vec::with_capacity(events.len());
+        // About 40 bytes per common event; the buffer grows if needed.
+        let mut bodies = Vec::with_capacity(events.len() * 48);
+        for e in events {
+            let start = bodies.len();
+            event_codec::encode(&e.kind, &mut bodies)?;
+            rows.push(Row {
+                tenant: e.tenant.clone(),
+                seq: i64::try_from(e.seq).map_err(|_| StoreError::Invalid {
+                    field: "event.seq",
+                    reason: format!("{} does not fit a signed 64-bit column", e.seq),
+                })?,
+                at_ms: e.at.as_millis(),
+                interaction: e.interaction().cloned(),
+                agent: e.agent().cloned(),
+                kind: e.kind.name(),
+                body: start..bodies.len(),
+            });
+        }
+        Ok(Self { rows, bodies })
+    }
+
+    /// Inserts the batch in one transaction: all of it or nothing.
+    pub(crate) fn insert(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(INSERT)?;
+            for r in &self.rows {
+                insert.execute(rusqlite::params![
+                    r.tenant.as_str(),
+                    r.seq,
+                    r.at_ms,
+                    r.interaction.as_ref().map(InteractionId::as_str),
+                    r.agent.as_ref().map(AgentId::as_str),
+                    r.kind,
+                    &self.bodies[r.body.clone()],
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Runs `sql` (selecting `seq, at_ms, payload, body` of one tenant's events)
+/// and decodes every row as it is read: compact bodies, or the JSON payload
+/// of rows written before schema version 2.
+pub(crate) fn read_events(
+    conn: &Connection,
+    tenant: &TenantId,
+    sql: &str,
+    args: &[Value],
+) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+    let mut ids = Interner::default();
+    let tenant = ids.tenant(tenant.as_str());
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (seq, at_ms): (i64, i64) = (row.get(0)?, row.get(1)?);
+        let event = match row.get_ref(3)? {
+            ValueRef::Blob(body) => {
+                event_codec::decode_event(tenant.clone(), seq, at_ms, body, &mut ids)?
+            }
+            _ => {
+                let payload = row.get_ref(2)?.as_str().map_err(|e| StoreError::Invalid {
+                    field: "events.payload",
+                    reason: e.to_string(),
+                })?;
+                Event {
+                    seq: u64::try_from(seq).map_err(|_| StoreError::Invalid {
+                        field: "events.seq",
+                        reason: format!("negative sequence {seq}"),
+                    })?,
+                    at: callcore::Timestamp::from_millis(at_ms),
+                    tenant: tenant.clone(),
+                    kind: codec::decode("event", payload)?,
+                }
+            }
+        };
+        out.push(event);
+    }
+    Ok(out)
+}
