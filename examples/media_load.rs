@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example media_load -- --calls 1000 --secs 20 [--transcode] [--json]
-//!     [--relay-threads R] [--gen-threads G]
+//!     [--relay-threads R] [--gen-threads G] [--task-per-call]
 //! ```
 //!
 //! Each call has a caller phone and an agent phone (one socket each, a 20 ms G.711
@@ -27,6 +27,10 @@
 //! received, after a 300 ms drain); `loss` is the total and `worst_leg_loss` the
 //! worst single leg.
 //!
+//! `--task-per-call` runs the baseline instead of the pool: one
+//! [`run_relay`] task per call on one tokio thread (how callcore-media relayed
+//! before the pool).
+//!
 //! CPU: `cpu_secs_per_call_minute` is the relay threads' CPU (from
 //! `/proc/self/task/*/schedstat`) per call-minute; the generator's is reported
 //! beside it.
@@ -39,7 +43,7 @@ use callcore_media::bridge::{Bridge, LegConfig};
 use callcore_media::g711::Law;
 use callcore_media::relay_pool::{RelayCall, RelayPool};
 use callcore_media::rtp::{RtpExtension, RtpPacket};
-use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions};
+use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions, run_relay};
 use mio::net::UdpSocket as MioUdp;
 use mio::{Events, Interest, Token};
 
@@ -50,6 +54,7 @@ struct Args {
     json: bool,
     relay_threads: usize,
     gen_threads: usize,
+    task_per_call: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,8 +63,9 @@ fn parse_args() -> Result<Args, String> {
         secs: 10,
         transcode: false,
         json: false,
-        relay_threads: 1,
+        relay_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         gen_threads: 1,
+        task_per_call: false,
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> Result<u64, String> {
@@ -73,11 +79,12 @@ fn parse_args() -> Result<Args, String> {
             "--relay-threads" => a.relay_threads = num(it.next(), "--relay-threads")? as usize,
             "--gen-threads" => a.gen_threads = num(it.next(), "--gen-threads")? as usize,
             "--transcode" => a.transcode = true,
+            "--task-per-call" => a.task_per_call = true,
             "--json" => a.json = true,
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: --calls N --secs S [--transcode] [--json] \
-                     [--relay-threads R] [--gen-threads G]"
+                     [--relay-threads R] [--gen-threads G] [--task-per-call]"
                 ));
             }
         }
@@ -175,6 +182,35 @@ impl Hist {
             .get(k)
             .or(self.over.last())
             .map_or(0.0, |&us| us as f64 / 1000.0)
+    }
+}
+
+/// The relay under test: the pool, or one `run_relay` task per call (the baseline).
+enum Relay {
+    Pool(tokio::runtime::Runtime, Vec<RelayCall>),
+    Tasks(
+        tokio::sync::watch::Sender<bool>,
+        std::thread::JoinHandle<u64>,
+    ),
+}
+
+impl Relay {
+    /// Stops every call; datagrams the relay dropped.
+    fn finish(self) -> u64 {
+        match self {
+            Relay::Pool(rt, calls) => rt.block_on(async {
+                let mut dropped = 0;
+                for c in calls {
+                    c.stop();
+                    dropped += c.finished().await.dropped;
+                }
+                dropped
+            }),
+            Relay::Tasks(stop, thread) => {
+                let _ = stop.send(true);
+                thread.join().unwrap_or(0)
+            }
+        }
     }
 }
 
@@ -369,42 +405,83 @@ fn main() {
         .collect();
 
     // ---- the relay: callcore-media under test ----
-    let pool = RelayPool::start(
-        args.relay_threads,
-        RelayOptions {
-            latch: true,
-            media_timeout: Duration::from_secs(5),
-        },
-    )
-    .expect("relay pool");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let opts = RelayOptions {
+        latch: true,
+        media_timeout: Duration::from_secs(5),
+    };
     let law_b = if args.transcode { Law::Alaw } else { Law::Ulaw };
-    let (relay_calls, relay_addrs): (Vec<RelayCall>, Vec<[SocketAddr; 2]>) = rt.block_on(async {
-        let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
-        let mut calls = Vec::with_capacity(args.calls);
-        let mut addrs = Vec::with_capacity(args.calls);
-        for (i, phones) in phone_addrs.iter().take(args.calls).enumerate() {
-            let a = ports.bind_one().await.expect("bind a relay port");
-            let b = ports.bind_one().await.expect("bind a relay port");
-            addrs.push([a.local_addr().expect("addr"), b.local_addr().expect("addr")]);
-            let bridge = Bridge::new(
-                LegConfig::new(Law::Ulaw, 0x1000 + i as u32),
-                LegConfig::new(law_b, 0x2000 + i as u32),
-            );
-            let leg = |socket, remote| RelayLeg {
-                socket,
-                remote: Some(remote),
-            };
-            let call = pool
-                .add_call(bridge, leg(a, phones[0]), leg(b, phones[1]))
-                .expect("add call");
-            calls.push(call);
-        }
-        (calls, addrs)
-    });
+    let bridge = move |i: usize| {
+        Bridge::new(
+            LegConfig::new(Law::Ulaw, 0x1000 + i as u32),
+            LegConfig::new(law_b, 0x2000 + i as u32),
+        )
+    };
+    let leg = |socket, remote| RelayLeg {
+        socket,
+        remote: Some(remote),
+    };
+    let relayed_phones: Vec<[SocketAddr; 2]> = phone_addrs[..args.calls].to_vec();
+    let (relay, relay_addrs) = if args.task_per_call {
+        // the baseline: one `run_relay` task per call on one runtime thread
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("callcore-relay-tasks".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
+                    let mut tasks = Vec::with_capacity(relayed_phones.len());
+                    let mut addrs = Vec::with_capacity(relayed_phones.len());
+                    for (i, phones) in relayed_phones.iter().enumerate() {
+                        let a = ports.bind_one().await.expect("bind a relay port");
+                        let b = ports.bind_one().await.expect("bind a relay port");
+                        addrs.push([a.local_addr().expect("addr"), b.local_addr().expect("addr")]);
+                        tasks.push(tokio::spawn(run_relay(
+                            bridge(i),
+                            leg(a, phones[0]),
+                            leg(b, phones[1]),
+                            opts.clone(),
+                            stop_rx.clone(),
+                        )));
+                    }
+                    let _ = addr_tx.send(addrs);
+                    let mut dropped = 0;
+                    for t in tasks {
+                        dropped += t.await.map_or(0, |r| r.dropped);
+                    }
+                    dropped
+                })
+            })
+            .expect("relay thread");
+        let addrs = addr_rx.recv().expect("relay addresses");
+        (Relay::Tasks(stop_tx, thread), addrs)
+    } else {
+        let pool = RelayPool::start(args.relay_threads, opts).expect("relay pool");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (calls, addrs) = rt.block_on(async {
+            let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
+            let mut calls = Vec::with_capacity(args.calls);
+            let mut addrs = Vec::with_capacity(args.calls);
+            for (i, phones) in relayed_phones.iter().enumerate() {
+                let a = ports.bind_one().await.expect("bind a relay port");
+                let b = ports.bind_one().await.expect("bind a relay port");
+                addrs.push([a.local_addr().expect("addr"), b.local_addr().expect("addr")]);
+                let call = pool
+                    .add_call(bridge(i), leg(a, phones[0]), leg(b, phones[1]))
+                    .expect("add call");
+                calls.push(call);
+            }
+            (calls, addrs)
+        });
+        (Relay::Pool(rt, calls), addrs)
+    };
 
     // ---- the generator: relayed calls then direct ones, dealt over the threads ----
     let agent_pt = if args.transcode { 8 } else { 0 };
@@ -452,13 +529,7 @@ fn main() {
     }
     let relay_cpu = relay_cpu().saturating_sub(relay_cpu0);
     let load_after = load_average();
-    let mut relay_dropped = 0;
-    rt.block_on(async {
-        for c in relay_calls {
-            c.stop();
-            relay_dropped += c.finished().await.dropped;
-        }
-    });
+    let relay_dropped = relay.finish();
 
     let sent: u64 = legs.iter().map(|l| l.0).sum();
     let received: u64 = legs.iter().map(|l| l.1).sum();
@@ -498,7 +569,8 @@ fn main() {
                 "calls": args.calls,
                 "secs": args.secs,
                 "transcode": args.transcode,
-                "relay_threads": args.relay_threads,
+                "relay": if args.task_per_call { "task_per_call" } else { "pool" },
+                "relay_threads": if args.task_per_call { 1 } else { args.relay_threads },
                 "gen_threads": args.gen_threads,
                 "packets_sent": sent,
                 "packets_received": received,
@@ -541,11 +613,15 @@ fn main() {
             "end to end p50/p99    {e2e50:.3} / {e2e99:.3} ms; direct path p50/p99 {base:.3} / {direct99:.3} ms"
         );
         println!(
-            "relay CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute ({} threads)",
+            "relay CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute ({})",
             relay_cpu.as_secs_f64(),
             run_for.as_secs_f64(),
             per_call_minute,
-            args.relay_threads
+            if args.task_per_call {
+                "one task per call, 1 thread".to_string()
+            } else {
+                format!("pool, {} threads", args.relay_threads)
+            }
         );
         println!(
             "generator CPU         {:.2} s ({} threads)",
