@@ -58,6 +58,14 @@ pub enum MediaError {
         /// What the decoder said.
         detail: String,
     },
+    /// A codec could not be created or could not encode or decode.
+    #[error("codec {codec}: {detail}")]
+    Codec {
+        /// The codec's SDP name.
+        codec: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// A socket error in the UDP glue.
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),

@@ -1,16 +1,18 @@
 //! callcore-media: the media engine of callcore.
 //!
-//! G.711 codecs ([`g711`]), RTP/RTCP packets and statistics ([`rtp`], [`rtcp`],
-//! [`rtp_stats`]), an adaptive jitter buffer ([`jitter`]), DTMF in RFC 4733 and
-//! in-band ([`dtmf`]), call-progress tones and their detectors ([`tones`], [`sit`],
-//! [`vad`], [`amd`]), WAV recording ([`wav`]), bridging, conferencing and
-//! supervision ([`bridge`], [`mixer`]), a whole RTP endpoint ([`endpoint`]) and
-//! prompts ([`prompt`], [`resample`]).
+//! G.711 codecs ([`g711`]) and the codec registry ([`codec`], Opus with the `opus`
+//! feature), RTP/RTCP packets and statistics ([`rtp`], [`rtcp`], [`rtp_stats`]), an
+//! adaptive jitter buffer ([`jitter`]), DTMF in RFC 4733 and in-band ([`dtmf`]),
+//! call-progress tones and their detectors ([`tones`], [`sit`], [`vad`], [`amd`]),
+//! WAV recording ([`wav`]), bridging, conferencing and supervision ([`bridge`],
+//! [`mixer`]), a whole RTP endpoint ([`endpoint`]) and prompts ([`prompt`],
+//! [`resample`]).
 //!
 //! The core is sans-IO: frames and packets go in, frames and packets come out, and
 //! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
-//! ([`udp`]); `prompts` (default) decodes WAV/MP3/OGG/FLAC through symphonia;
-//! `callcore-control` (default) implements callcore's `MediaControl` port (`control`).
+//! ([`udp`]) and the many-call relay (`relay_pool`); `prompts` (default) decodes
+//! WAV/MP3/OGG/FLAC through symphonia; `callcore-control` (default) implements
+//! callcore's `MediaControl` port (`control`); `opus` (off) adds Opus to [`codec`].
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
@@ -32,6 +34,7 @@ pub mod g711;
 pub use error::{MediaError, Result};
 pub mod amd;
 pub mod bridge;
+pub mod codec;
 #[cfg(feature = "callcore-control")]
 pub mod control;
 pub mod dtmf;
@@ -46,9 +49,9 @@ pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
-pub mod sit;
 #[cfg(feature = "callcore-control")]
 pub mod sip_leg;
+pub mod sit;
 pub mod tones;
 #[cfg(feature = "udp")]
 pub mod udp;
