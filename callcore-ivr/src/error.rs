@@ -34,6 +34,29 @@ pub enum IvrError {
         /// What is wrong with it.
         message: String,
     },
+    /// Audio could not be decoded (not a PCM WAV file, truncated data).
+    #[error("audio: {message}")]
+    Audio {
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A speech provider (recognizer or synthesizer) failed or is not set up.
+    #[error("{provider}: {message}")]
+    Speech {
+        /// The provider (`"whisper"`, `"espeak-ng"`).
+        provider: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<IvrError> for callcore::CoreError {
+    fn from(e: IvrError) -> Self {
+        match e {
+            IvrError::Audio { .. } => callcore::CoreError::Media(e.to_string()),
+            other => callcore::CoreError::Provider(other.to_string()),
+        }
+    }
 }
 
 impl IvrError {

@@ -16,6 +16,8 @@
 //! - [`kb`]: a knowledge-base bot (BM25, calibrated escalation, follow-ups).
 //! - [`flow`]: call flows from JSON/TOML files or a Rust builder, run by a
 //!   sans-IO engine on calls, chats, or scripted callers in virtual time.
+//! - [`speech`]: audio helpers, and behind cargo features an offline Whisper
+//!   recognizer (`asr-whisper`) and espeak-ng synthesis (`tts-espeak`).
 //!
 //! ```
 //! use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
@@ -41,6 +43,7 @@ pub mod flow;
 pub mod kb;
 pub mod nlu;
 pub mod slots;
+pub mod speech;
 pub mod stem;
 pub mod tokenize;
 

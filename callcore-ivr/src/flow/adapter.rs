@@ -102,6 +102,24 @@ impl IvrFlow {
                     None => Err(format!("no task handler {handler:?}")),
                 })
             }
+            Action::CallWebhook {
+                handler,
+                url,
+                timeout,
+                variables,
+            } => {
+                call.record_step("task", handler);
+                #[cfg(feature = "webhook")]
+                let result = super::webhook::call(&url, &variables, timeout).await;
+                #[cfg(not(feature = "webhook"))]
+                let result = {
+                    let _ = (&variables, timeout);
+                    Err(format!(
+                        "webhook {url}: callcore-ivr was built without the `webhook` feature"
+                    ))
+                };
+                Input::TaskDone(result)
+            }
             Action::Enqueue {
                 queue,
                 priority,

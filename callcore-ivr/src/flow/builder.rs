@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use super::hours::BusinessHours;
-use super::model::{FlowSpec, GlobalCommand, MenuChoice, Node, Retries};
+use super::model::{FlowSpec, GlobalCommand, MenuChoice, Node, Retries, Webhook};
 use crate::error::IvrError;
 
 /// Builds a [`FlowSpec`]; [`build`](Self::build) validates it.
@@ -125,6 +125,22 @@ impl FlowBuilder {
             id,
             Node::Task {
                 handler: handler.into(),
+                webhook: None,
+                next: next.into(),
+                on_error: on_error.into(),
+            },
+        )
+    }
+
+    /// Adds a `task` node that POSTs the variables to a webhook and merges
+    /// its JSON answer into them.
+    #[must_use]
+    pub fn webhook(self, id: &str, webhook: Webhook, next: &str, on_error: &str) -> Self {
+        self.node(
+            id,
+            Node::Task {
+                handler: format!("webhook:{id}"),
+                webhook: Some(webhook),
                 next: next.into(),
                 on_error: on_error.into(),
             },

@@ -60,6 +60,18 @@ pub enum Action {
         /// The variables so far.
         variables: BTreeMap<String, String>,
     },
+    /// POST the variables to a webhook; answer [`Input::TaskDone`] with the
+    /// variables from its answer (see [`Webhook`](super::Webhook)).
+    CallWebhook {
+        /// The task node's label.
+        handler: String,
+        /// The endpoint.
+        url: String,
+        /// Longest wait.
+        timeout: Duration,
+        /// The variables to send.
+        variables: BTreeMap<String, String>,
+    },
     /// Queue the caller with the context; answer [`Input::QueueDone`].
     Enqueue {
         /// The queue.
@@ -436,10 +448,36 @@ impl FlowRun {
                 self.variables.insert(var, value);
                 return Some(next);
             }
-            Node::Task { handler, .. } => {
+            Node::Task {
+                handler,
+                webhook: None,
+                ..
+            } => {
                 self.outputs.push_back(Action::RunTask {
                     handler,
                     variables: self.variables.clone(),
+                });
+                self.state = State::Task;
+            }
+            Node::Task {
+                handler,
+                webhook: Some(webhook),
+                ..
+            } => {
+                let variables = if webhook.send.is_empty() {
+                    self.variables.clone()
+                } else {
+                    webhook
+                        .send
+                        .iter()
+                        .filter_map(|k| self.variables.get(k).map(|v| (k.clone(), v.clone())))
+                        .collect()
+                };
+                self.outputs.push_back(Action::CallWebhook {
+                    handler,
+                    url: webhook.url,
+                    timeout: Duration::from_millis(webhook.timeout_ms),
+                    variables,
                 });
                 self.state = State::Task;
             }

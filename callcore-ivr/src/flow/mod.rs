@@ -11,6 +11,7 @@ mod matching;
 mod model;
 pub mod sim;
 mod validate;
+pub mod webhook;
 
 pub use adapter::{FlowTask, IvrFlow};
 pub use builder::FlowBuilder;
@@ -18,5 +19,5 @@ pub use engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
 pub use hours::{BusinessHours, LocalTime, OpenSpan};
 pub use model::{
     BranchRule, Condition, FlowSpec, GlobalCommand, IntentRoute, MenuChoice, Node, Retries,
-    SlotRequest,
+    SlotRequest, Webhook,
 };

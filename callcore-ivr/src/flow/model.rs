@@ -170,6 +170,39 @@ impl Retries {
     }
 }
 
+/// An HTTP endpoint a `task` node calls: the flow's variables are POSTed as a
+/// JSON object, and the JSON object it answers with is merged into the
+/// variables (nested objects flattened to `a.b`, numbers and booleans as text).
+/// A status outside 2xx, a timeout or a body that is not a JSON object sends
+/// the flow to the node's `on_error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// `http://host[:port]/path` (plain HTTP; put TLS in a local proxy).
+    pub url: String,
+    /// Longest wait for the answer, milliseconds.
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Variables to send; empty sends them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub send: Vec<String>,
+}
+
+fn default_webhook_timeout_ms() -> u64 {
+    5_000
+}
+
+impl Webhook {
+    /// A webhook at `url` sending every variable, with the default 5 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Webhook {
+            url: url.into(),
+            timeout_ms: default_webhook_timeout_ms(),
+            send: Vec::new(),
+        }
+    }
+}
+
 /// A node of a flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -272,10 +305,16 @@ pub enum Node {
         /// The next node.
         next: String,
     },
-    /// Runs a business handler written in Rust; its result lands in variables.
+    /// Runs a business handler written in Rust, or calls a webhook; its
+    /// result lands in variables.
     Task {
-        /// The registered handler's name.
+        /// The registered handler's name (with a `webhook`, only a label for
+        /// the interaction's steps).
+        #[serde(default)]
         handler: String,
+        /// Call this HTTP endpoint instead of a Rust handler.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        webhook: Option<Webhook>,
         /// The next node.
         next: String,
         /// Where to go when the handler fails.

@@ -296,6 +296,15 @@ pub fn run_scripted(
                 };
                 Input::TaskDone(result)
             }
+            Action::CallWebhook { url, variables, .. } => {
+                // Scripted worlds answer webhooks with the task registered under the URL.
+                now = now + Duration::from_millis(200);
+                let result = match world.tasks.get(&url) {
+                    Some(task) => task(&variables),
+                    None => Err(format!("webhook {url}: no simulated endpoint")),
+                };
+                Input::TaskDone(result)
+            }
             Action::Enqueue { .. } => {
                 let (result, wait) = world
                     .queue

@@ -168,8 +168,28 @@ fn check_node(id: &str, node: &Node) -> Result<(), IvrError> {
         Node::Set { var, .. } | Node::Record { var, .. } if var.is_empty() => {
             return Err(err(format!("nodes.{id}.var"), "is empty"));
         }
-        Node::Task { handler, .. } if handler.is_empty() => {
-            return Err(err(format!("nodes.{id}.handler"), "is empty"));
+        Node::Task {
+            handler,
+            webhook: None,
+            ..
+        } if handler.is_empty() => {
+            return Err(err(
+                format!("nodes.{id}.handler"),
+                "is empty (name a handler or give a webhook)",
+            ));
+        }
+        Node::Task {
+            webhook: Some(w), ..
+        } => {
+            if let Err(message) = super::webhook::check_url(&w.url) {
+                return Err(err(format!("nodes.{id}.webhook.url"), message));
+            }
+            if w.timeout_ms == 0 {
+                return Err(err(
+                    format!("nodes.{id}.webhook.timeout_ms"),
+                    "must be above 0",
+                ));
+            }
         }
         _ => {}
     }
