@@ -259,6 +259,22 @@ impl LegMedia {
     /// # Errors
     /// [`crate::MediaError::Config`] when the leg is closed.
     pub fn start(&self, far: Negotiated) -> Result<Option<VoiceLegMedia>> {
+        Ok(self.start_session(far)?.map(|s| {
+            VoiceLegMedia::new(
+                s,
+                self.config.prompts_dir.clone(),
+                self.config.recordings_dir.clone(),
+            )
+        }))
+    }
+
+    /// [`start`](Self::start) giving the raw [`MediaSession`] (send digits, play
+    /// samples, read frames) instead of callcore's media control: what a softphone
+    /// or a test caller wants.
+    ///
+    /// # Errors
+    /// [`crate::MediaError::Config`] when the leg is closed.
+    pub fn start_session(&self, far: Negotiated) -> Result<Option<MediaSession>> {
         if far.remote.is_some() {
             self.wire.set_remote(far.remote);
         }
@@ -267,18 +283,11 @@ impl LegMedia {
         self.ctl
             .send(Control::Start(far))
             .map_err(|_| closed("start"))?;
-        let session = self
+        Ok(self
             .session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take();
-        Ok(session.map(|s| {
-            VoiceLegMedia::new(
-                s,
-                self.config.prompts_dir.clone(),
-                self.config.recordings_dir.clone(),
-            )
-        }))
+            .take())
     }
 
     /// Relays RTP between this leg (side A, e.g. the caller) and `other` (side B,

@@ -194,7 +194,9 @@ impl RtpLeg {
     }
 }
 
-fn negotiated(audio: &NegotiatedAudio) -> Negotiated {
+/// callcore-media's terms for a SIP negotiation: far-end address, law,
+/// telephone-event, and whether our direction lets us send.
+pub fn negotiated(audio: &NegotiatedAudio) -> Negotiated {
     Negotiated {
         remote: audio.remote_rtp,
         law: match audio.codec {

@@ -52,6 +52,7 @@ enum Command {
     Hold(CallRef, bool),
     Refer(CallRef, String),
     Lookup(String, oneshot::Sender<Vec<String>>),
+    Register(crate::trunk::Trunk),
 }
 
 enum NetEvent {
@@ -163,6 +164,13 @@ impl SipHandle {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
+    }
+
+    /// Registers this endpoint with a registrar that wants it (a phone registering
+    /// with its PBX, or a trunk), answering digest challenges and refreshing;
+    /// [`UaEvent::TrunkRegistered`] reports success.
+    pub fn register(&self, registrar: crate::trunk::Trunk) {
+        let _ = self.cmd.send(Command::Register(registrar));
     }
 
     /// Holds (`true`) or resumes the far end.
@@ -401,6 +409,11 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
         }
         Command::Lookup(aor, reply) => {
             let _ = reply.send(ua.registrar().lookup(&aor, now));
+        }
+        Command::Register(t) => {
+            if let Err(e) = ua.register_trunk(t, now) {
+                tracing::warn!(error = %e, "registration not started");
+            }
         }
     }
 }

@@ -1,0 +1,353 @@
+//! The premise center's configuration: TOML, every field optional, defaults embedded
+//! ([`DEFAULT_CONFIG`]), validated at load with errors naming the field.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::PremiseError;
+
+/// The embedded defaults, as a commented TOML file.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PremiseConfig {
+    /// Tenant of everything stored.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// SIP.
+    #[serde(default)]
+    pub sip: SipSection,
+    /// RTP media.
+    #[serde(default)]
+    pub media: MediaSection,
+    /// Database and recordings.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// The IVR menu.
+    #[serde(default)]
+    pub ivr: IvrSection,
+    /// Queues.
+    #[serde(default)]
+    pub queues: Vec<QueueSection>,
+    /// Agents and their phones' accounts.
+    #[serde(default)]
+    pub agents: Vec<AgentSection>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// UDP (and TCP) address.
+    pub bind: SocketAddr,
+    /// Listen on TCP too.
+    pub tcp: bool,
+    /// Digest realm.
+    pub realm: String,
+    /// Digest algorithms challenged (`MD5`, `SHA-256`), preferred first.
+    pub digest: Vec<String>,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            tcp: true,
+            realm: "callcore".into(),
+            digest: vec!["MD5".into(), "SHA-256".into()],
+        }
+    }
+}
+
+/// `[media]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    /// RTP address.
+    pub ip: IpAddr,
+    /// First RTP port.
+    pub rtp_first: u16,
+    /// Last RTP port.
+    pub rtp_last: u16,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_first: 20000,
+            rtp_last: 20999,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Folder of `center.db` and `recordings/`.
+    pub data_dir: PathBuf,
+    /// Record bridged calls.
+    pub record_calls: bool,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            data_dir: "premise-data".into(),
+            record_calls: true,
+        }
+    }
+}
+
+/// One menu entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuEntry {
+    /// The key (`1`).
+    pub key: String,
+    /// What the caller hears ("For billing, press 1").
+    pub label: String,
+    /// The queue it leads to.
+    pub queue: String,
+}
+
+/// `[ivr]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IvrSection {
+    /// First words of the call.
+    pub greeting: String,
+    /// The DTMF menu.
+    pub menu: Vec<MenuEntry>,
+    /// Queue for callers who choose nothing.
+    pub default_queue: String,
+}
+
+impl Default for IvrSection {
+    fn default() -> Self {
+        IvrSection {
+            greeting: "Welcome.".into(),
+            menu: Vec::new(),
+            default_queue: String::new(),
+        }
+    }
+}
+
+/// `[[queues]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    /// Queue id.
+    pub id: String,
+    /// Skill an agent needs (any proficiency).
+    #[serde(default)]
+    pub skill: Option<String>,
+    /// Wrap-up after each call.
+    #[serde(default)]
+    pub wrap_up_secs: u32,
+}
+
+/// `[[agents]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// Agent id, also the SIP user name of the phone.
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// The phone's digest password.
+    pub password: String,
+    /// Skills (proficiency 5).
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
+    PremiseError::Config {
+        field: field.into(),
+        detail: detail.into(),
+    }
+}
+
+impl PremiseConfig {
+    /// The embedded defaults.
+    ///
+    /// # Panics
+    /// Never: the embedded file is checked by the tests.
+    pub fn defaults() -> Self {
+        #[allow(clippy::expect_used)] // a compile-time constant, tested
+        Self::from_toml(DEFAULT_CONFIG).expect("embedded default config is valid")
+    }
+
+    /// Parses and validates TOML; fields left out take the built-in defaults (for
+    /// `queues`, `agents` and `ivr.menu`, a file that names none keeps the embedded
+    /// demo ones).
+    ///
+    /// # Errors
+    /// [`PremiseError::ConfigSyntax`] or [`PremiseError::Config`] naming the field.
+    pub fn from_toml(text: &str) -> Result<Self, PremiseError> {
+        let mut cfg: PremiseConfig =
+            toml::from_str(text).map_err(|e| PremiseError::ConfigSyntax(e.to_string()))?;
+        if text != DEFAULT_CONFIG {
+            let base = Self::defaults();
+            if cfg.queues.is_empty() {
+                cfg.queues = base.queues;
+            }
+            if cfg.agents.is_empty() {
+                cfg.agents = base.agents;
+            }
+            if cfg.ivr.menu.is_empty() {
+                cfg.ivr.menu = base.ivr.menu;
+                if cfg.ivr.default_queue.is_empty() {
+                    cfg.ivr.default_queue = base.ivr.default_queue;
+                }
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads `path`, or the embedded defaults when `None`.
+    ///
+    /// # Errors
+    /// As [`from_toml`](Self::from_toml), or the file cannot be read.
+    pub fn load(path: Option<&Path>) -> Result<Self, PremiseError> {
+        match path {
+            None => Ok(Self::defaults()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| PremiseError::Io {
+                    what: p.display().to_string(),
+                    source,
+                })?;
+                Self::from_toml(&text)
+            }
+        }
+    }
+
+    /// Checks every cross-reference.
+    ///
+    /// # Errors
+    /// [`PremiseError::Config`] naming the first wrong field.
+    pub fn validate(&self) -> Result<(), PremiseError> {
+        if self.tenant.trim().is_empty() {
+            return Err(field("tenant", "must not be empty"));
+        }
+        for (i, d) in self.sip.digest.iter().enumerate() {
+            if !matches!(d.as_str(), "MD5" | "SHA-256") {
+                return Err(field(format!("sip.digest[{i}]"), "MD5 or SHA-256"));
+            }
+        }
+        if self.sip.digest.is_empty() {
+            return Err(field("sip.digest", "name at least one algorithm"));
+        }
+        if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
+            return Err(field(
+                "media.rtp_first",
+                "must be 1024 or more and below media.rtp_last",
+            ));
+        }
+        if self.queues.is_empty() {
+            return Err(field("queues", "define at least one queue"));
+        }
+        let queue_known = |q: &str| self.queues.iter().any(|x| x.id == q);
+        for (i, q) in self.queues.iter().enumerate() {
+            if q.id.trim().is_empty() {
+                return Err(field(format!("queues[{i}].id"), "must not be empty"));
+            }
+            if self.queues[..i].iter().any(|x| x.id == q.id) {
+                return Err(field(format!("queues[{i}].id"), "duplicate queue id"));
+            }
+        }
+        for (i, m) in self.ivr.menu.iter().enumerate() {
+            if m.key.len() != 1 || !m.key.chars().all(|c| c.is_ascii_digit() || c == '*') {
+                return Err(field(format!("ivr.menu[{i}].key"), "one key, 0-9 or *"));
+            }
+            if !queue_known(&m.queue) {
+                return Err(field(
+                    format!("ivr.menu[{i}].queue"),
+                    format!("no queue `{}`", m.queue),
+                ));
+            }
+        }
+        if !queue_known(&self.ivr.default_queue) {
+            return Err(field(
+                "ivr.default_queue",
+                format!("no queue `{}`", self.ivr.default_queue),
+            ));
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+                return Err(field(format!("agents[{i}].id"), "letters, digits and dots"));
+            }
+            if a.password.len() < 6 {
+                return Err(field(
+                    format!("agents[{i}].password"),
+                    "at least 6 characters",
+                ));
+            }
+            if self.agents[..i].iter().any(|x| x.id == a.id) {
+                return Err(field(format!("agents[{i}].id"), "duplicate agent id"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the SQLite database lives.
+    pub fn database_path(&self) -> PathBuf {
+        self.storage.data_dir.join("center.db")
+    }
+
+    /// Where recordings go.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("recordings")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let c = PremiseConfig::defaults();
+        assert_eq!(c.sip.bind.port(), 5060);
+        assert_eq!(c.agents.len(), 2);
+        assert_eq!(c.ivr.menu.len(), 2);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_demo_queues_and_agents() {
+        let c = PremiseConfig::from_toml("[sip]\nbind = \"127.0.0.1:5070\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.sip.bind.port(), 5070);
+        assert_eq!(c.queues.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = "[ivr]\ndefault_queue = \"sales\"\n";
+        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("config field `ivr.default_queue`: no queue `sales`")
+        );
+        let bad = "[[agents]]\nid = \"9\"\npassword = \"x\"\n";
+        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("config field `agents[0].password`: at least 6 characters")
+        );
+        let e = PremiseConfig::from_toml("[sip]\nport = 1\n").err();
+        assert!(matches!(e, Some(PremiseError::ConfigSyntax(m)) if m.contains("port")));
+    }
+}

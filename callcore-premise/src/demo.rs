@@ -1,0 +1,381 @@
+//! `--demo-calls N`: the premise center shows itself without any external peer.
+//! Every configured agent gets a softphone built from callcore-sip's user agent and
+//! callcore-media's leg media; it registers with its password (digest auth), answers
+//! what the ACD offers, talks (a 600 Hz tone) for a few seconds and hangs up. N
+//! callers (our own UAC, same parts) dial the IVR, wait for the menu to finish, press
+//! a key, talk (a 400 Hz tone) and listen. The summary comes from the SQLite store
+//! and from what each side actually heard over RTP.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use callcore::{Clock, SystemClock};
+use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
+use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
+use callcore_sip::center_media::negotiated;
+use callcore_sip::session::LocalMedia;
+use callcore_sip::transaction::Peer;
+use callcore_sip::trunk::{Trunk, TrunkKind, TrunkRegistration};
+use callcore_sip::ua::{UaConfig, UaEvent, driver};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::{Premise, PremiseError};
+
+/// How long an agent talks before hanging up.
+const TALK: Duration = Duration::from_secs(3);
+
+/// What the demo calls did.
+#[derive(Debug, Clone, Default)]
+pub struct DemoSummary {
+    /// Calls placed.
+    pub calls: usize,
+    /// Calls the IVR answered and played its menu to (the caller heard audio).
+    pub heard_menu: usize,
+    /// Calls on which the caller heard the agent.
+    pub heard_agent: usize,
+    /// Calls on which the agent heard the caller.
+    pub agent_heard_caller: usize,
+    /// Interaction records stored in SQLite.
+    pub records: usize,
+    /// Records with an agent who answered.
+    pub answered: usize,
+    /// Mean wait in queue of answered calls, ms.
+    pub mean_wait_ms: u64,
+    /// Mean talk time, ms.
+    pub mean_talk_ms: u64,
+    /// Calls per agent.
+    pub per_agent: BTreeMap<String, usize>,
+    /// Recording files filed, with their length in ms.
+    pub recordings: Vec<(String, u64)>,
+}
+
+impl std::fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "demo calls placed:        {}", self.calls)?;
+        writeln!(f, "callers heard the menu:   {}", self.heard_menu)?;
+        writeln!(f, "callers heard an agent:   {}", self.heard_agent)?;
+        writeln!(f, "agents heard the caller:  {}", self.agent_heard_caller)?;
+        writeln!(
+            f,
+            "records in SQLite:        {} ({} answered)",
+            self.records, self.answered
+        )?;
+        writeln!(
+            f,
+            "mean wait / talk:         {} ms / {} ms",
+            self.mean_wait_ms, self.mean_talk_ms
+        )?;
+        for (agent, n) in &self.per_agent {
+            writeln!(f, "  agent {agent}: {n} call(s)")?;
+        }
+        writeln!(f, "recordings:               {}", self.recordings.len())?;
+        for (path, ms) in &self.recordings {
+            writeln!(f, "  {path} ({ms} ms)")?;
+        }
+        Ok(())
+    }
+}
+
+fn tone(hz: f64, ms: u64) -> Vec<i16> {
+    (0..ms * 8)
+        .map(|i| ((i as f64) * hz * std::f64::consts::TAU / 8000.0).sin() * 6000.0)
+        .map(|s| s as i16)
+        .collect()
+}
+
+fn loud(frame: &[i16]) -> bool {
+    let p = callcore_media::level::mean_power(frame);
+    callcore_media::level::power_to_dbm0(p) > -45.0
+}
+
+fn start_media(
+    media: &LegMedia,
+    audio: Option<&callcore_sip::session::NegotiatedAudio>,
+) -> Option<MediaSession> {
+    media.start_session(negotiated(audio?)).ok().flatten()
+}
+
+/// One agent's softphone: registers, then answers every call it is offered.
+async fn phone(
+    center: SocketAddr,
+    user: String,
+    password: String,
+    ports: Arc<PortAllocator>,
+    heard_caller: Arc<AtomicU64>,
+) -> Result<(), PremiseError> {
+    let (sip, mut events) = driver::start(
+        UaConfig::new("127.0.0.1:0".parse().unwrap_or(center)),
+        7,
+        false,
+    )
+    .await
+    .map_err(|source| PremiseError::Io {
+        what: format!("phone {user}"),
+        source,
+    })?;
+    let mut registrar = Trunk::new(&format!("pbx-{user}"), TrunkKind::Virtual, center, &[]);
+    registrar.keepalive = None;
+    registrar.registration = Some(TrunkRegistration {
+        user: user.clone(),
+        password,
+        expires: 300,
+    });
+    sip.register(registrar);
+    let registered = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(ev) = events.recv().await {
+            match ev {
+                UaEvent::TrunkRegistered { .. } => return true,
+                UaEvent::TrunkRegistrationFailed { .. } => return false,
+                _ => {}
+            }
+        }
+        false
+    })
+    .await;
+    if registered != Ok(true) {
+        return Err(PremiseError::Config {
+            field: format!("agents[{user}]"),
+            detail: "the demo phone could not register".into(),
+        });
+    }
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(ev) = events.recv().await {
+            let UaEvent::IncomingCall { call, .. } = ev else {
+                continue;
+            };
+            n += 1;
+            sip.ring(call);
+            let Ok(media) = LegMedia::reserve(
+                &ports,
+                LegMediaConfig {
+                    ssrc: 0xA6E0_0000 + n as u32,
+                    ..LegMediaConfig::default()
+                },
+            )
+            .await
+            else {
+                sip.reject(call, 503);
+                continue;
+            };
+            let audio = sip
+                .answer(call, LocalMedia::g711(media.local_rtp(), n))
+                .await
+                .ok()
+                .flatten();
+            let Some(mut session) = start_media(&media, audio.as_ref()) else {
+                sip.hangup(call);
+                continue;
+            };
+            session.command(SessionCommand::Play(tone(600.0, TALK.as_millis() as u64)));
+            let mut loud_frames = 0u64;
+            let _ = tokio::time::timeout(TALK, async {
+                while let Some(e) = session.next_event().await {
+                    if let SessionEvent::Audio(f, _) = e
+                        && loud(&f)
+                    {
+                        loud_frames += 1;
+                    }
+                }
+            })
+            .await;
+            if loud_frames >= 25 {
+                heard_caller.fetch_add(1, Ordering::Relaxed);
+            }
+            sip.hangup(call);
+            media.close();
+        }
+    });
+    Ok(())
+}
+
+/// What one caller experienced.
+#[derive(Debug, Default, Clone, Copy)]
+struct CallerReport {
+    heard_menu: bool,
+    heard_agent: bool,
+}
+
+async fn wait_answer(
+    events: &mut UnboundedReceiver<UaEvent>,
+) -> Option<Option<callcore_sip::session::NegotiatedAudio>> {
+    while let Some(ev) = events.recv().await {
+        match ev {
+            UaEvent::Answered { audio, .. } => return Some(audio),
+            UaEvent::Failed { .. } => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One caller: dial the IVR, wait for the menu, press `key`, talk until the agent
+/// hangs up.
+async fn caller(
+    center: SocketAddr,
+    i: usize,
+    key: String,
+    ports: Arc<PortAllocator>,
+) -> Result<CallerReport, PremiseError> {
+    let mut report = CallerReport::default();
+    let (sip, mut events) = driver::start(
+        UaConfig::new(SocketAddr::new(center.ip(), 0)),
+        100 + i as u64,
+        false,
+    )
+    .await
+    .map_err(|source| PremiseError::Io {
+        what: format!("demo caller {i}"),
+        source,
+    })?;
+    let media = LegMedia::reserve(
+        &ports,
+        LegMediaConfig {
+            ssrc: 0xCA11_0000 + i as u32,
+            ..LegMediaConfig::default()
+        },
+    )
+    .await
+    .map_err(|e| PremiseError::Store(e.to_string()))?;
+    let call = sip
+        .place_call(
+            &format!("sip:ivr@{center}"),
+            Peer::udp(center),
+            &format!("sip:+1555000{i:04}@{}", center.ip()),
+            LocalMedia::g711(media.local_rtp(), i as u64),
+        )
+        .await
+        .map_err(|e| PremiseError::Config {
+            field: "sip".into(),
+            detail: e.to_string(),
+        })?;
+    let answered = tokio::time::timeout(Duration::from_secs(10), wait_answer(&mut events)).await;
+    let Some(mut session) = answered
+        .ok()
+        .flatten()
+        .and_then(|a| start_media(&media, a.as_ref()))
+    else {
+        sip.hangup(call);
+        return Ok(report);
+    };
+    // The menu: audio, then a second of silence while the IVR waits for a key.
+    let (mut voiced, mut quiet) = (0u32, 0u32);
+    let _ = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Some(e) = session.next_event().await {
+            if let SessionEvent::Audio(f, _) = e {
+                if loud(&f) {
+                    voiced += 1;
+                    quiet = 0;
+                } else {
+                    quiet += 1;
+                }
+                if voiced >= 25 && quiet >= 50 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    report.heard_menu = voiced >= 25;
+    session.command(SessionCommand::Digits(key));
+    session.command(SessionCommand::Play(tone(400.0, 60_000)));
+    // Until the agent hangs up (or a minute passes).
+    let mut agent_frames = 0u32;
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(UaEvent::Ended { .. }) | None => return,
+                    _ => {}
+                },
+                e = session.next_event() => match e {
+                    Some(SessionEvent::Audio(f, _)) if loud(&f) => agent_frames += 1,
+                    None => return,
+                    _ => {}
+                },
+            }
+        }
+    })
+    .await;
+    if ended.is_err() {
+        sip.hangup(call);
+    }
+    report.heard_agent = agent_frames >= 25;
+    media.close();
+    Ok(report)
+}
+
+/// Registers a softphone for every configured agent, places `calls` calls into the
+/// IVR (pressing the menu keys in turn), waits for them to end and summarises.
+///
+/// # Errors
+/// A phone cannot register or a socket cannot be bound.
+pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSummary, PremiseError> {
+    let center = premise.sip_addr();
+    let cfg = premise.config();
+    let first = cfg.media.rtp_last.saturating_add(2).max(1024);
+    let ports = Arc::new(PortAllocator::new(
+        center.ip(),
+        first..=first.saturating_add(999),
+    ));
+    let heard_caller = Arc::new(AtomicU64::new(0));
+    for a in &cfg.agents {
+        phone(
+            center,
+            a.id.clone(),
+            a.password.clone(),
+            ports.clone(),
+            heard_caller.clone(),
+        )
+        .await?;
+    }
+    // the center sees registrations within half a second
+    SystemClock.sleep(Duration::from_millis(1200)).await;
+    let keys: Vec<String> = cfg.ivr.menu.iter().map(|m| m.key.clone()).collect();
+    let mut tasks = Vec::new();
+    for i in 0..calls {
+        let key = keys.get(i % keys.len().max(1)).cloned().unwrap_or_default();
+        tasks.push(tokio::spawn(caller(center, i, key, ports.clone())));
+        SystemClock.sleep(Duration::from_millis(300)).await;
+    }
+    let mut summary = DemoSummary {
+        calls,
+        ..DemoSummary::default()
+    };
+    for t in tasks {
+        if let Ok(Ok(r)) = t.await {
+            summary.heard_menu += usize::from(r.heard_menu);
+            summary.heard_agent += usize::from(r.heard_agent);
+        }
+    }
+    // let the last wrap-ups and recordings land
+    SystemClock.sleep(Duration::from_millis(500)).await;
+    summary.agent_heard_caller = heard_caller.load(Ordering::Relaxed) as usize;
+    let records = premise.records().await?;
+    summary.records = records.len();
+    let answered: Vec<_> = records
+        .iter()
+        .filter(|r| r.agent.is_some() && r.answered_at.is_some())
+        .collect();
+    summary.answered = answered.len();
+    if !answered.is_empty() {
+        let n = answered.len() as u64;
+        summary.mean_wait_ms = answered.iter().map(|r| r.wait_ms).sum::<u64>() / n;
+        summary.mean_talk_ms = answered.iter().map(|r| r.talk_ms).sum::<u64>() / n;
+    }
+    for r in &answered {
+        if let Some(a) = &r.agent {
+            *summary.per_agent.entry(a.to_string()).or_default() += 1;
+        }
+    }
+    summary.recordings = premise
+        .recordings(&records)
+        .await?
+        .into_iter()
+        .map(|m| (m.path, m.duration_ms))
+        .collect();
+    Ok(summary)
+}

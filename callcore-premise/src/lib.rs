@@ -1,0 +1,36 @@
+//! # callcore-premise
+//!
+//! The on-premise callcore center in one process: data never leaves the site.
+//!
+//! - SIP over UDP and TCP (callcore-sip): a registrar where agents' phones register
+//!   with digest auth, callers reach the IVR;
+//! - RTP media on every leg (callcore-media): spoken prompts (espeak-ng when
+//!   installed), DTMF (RFC 4733 and in-band), two-party bridges recorded as stereo
+//!   WAV files in a local folder;
+//! - an IVR DTMF menu (callcore-ivr) that queues to callcore-acd's `AcdEngine`;
+//! - SQLite (callcore-store) for the event journal, interaction records and the
+//!   recordings index.
+//!
+//! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
+//! example runs it (`cargo run --release --example premise`), and
+//! [`demo::run_demo_calls`] places self-driven calls into it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), callcore_premise::PremiseError> {
+//! use callcore_premise::{Premise, PremiseConfig};
+//! let premise = Premise::start(PremiseConfig::defaults()).await?;
+//! println!("{}", premise.banner());
+//! premise.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod assembly;
+pub mod config;
+pub mod demo;
+mod error;
+pub mod flow;
+pub mod speech;
+
+pub use assembly::Premise;
+pub use config::{DEFAULT_CONFIG, PremiseConfig};
+pub use error::PremiseError;

@@ -1,0 +1,156 @@
+//! Speech for the premise IVR without any cloud: prompts spoken by the `espeak-ng`
+//! program when it is installed (else a short chime per sentence, so a caller still
+//! hears that something is said), and a keypad-only recognizer so that menus work on
+//! DTMF when no ASR model is installed.
+
+use async_trait::async_trait;
+use callcore::{
+    AudioClip, CoreError, RecognitionOptions, RecognitionResult, RecognitionSession,
+    SpeechRecognizer, SpeechSynthesizer, VoiceOptions,
+};
+
+/// Text to speech: `espeak-ng` when found on `PATH`, otherwise chimes.
+#[derive(Debug, Clone)]
+pub struct PremiseVoice {
+    espeak: bool,
+}
+
+impl PremiseVoice {
+    /// Looks for `espeak-ng`.
+    pub fn detect() -> Self {
+        let espeak = std::process::Command::new("espeak-ng")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        PremiseVoice { espeak }
+    }
+
+    /// Whether prompts are real speech.
+    pub fn is_speech(&self) -> bool {
+        self.espeak
+    }
+}
+
+/// The samples of a 16-bit PCM WAV and its rate.
+fn parse_wav(bytes: &[u8]) -> Option<(u32, Vec<i16>)> {
+    if bytes.get(0..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let (mut at, mut rate) = (12usize, None);
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            rate = Some(u32::from_le_bytes(
+                bytes.get(body + 4..body + 8)?.try_into().ok()?,
+            ));
+        } else if id == b"data" {
+            // espeak-ng writing to a pipe leaves the length at its maximum
+            let end = body.saturating_add(len).min(bytes.len());
+            let samples = bytes[body..end]
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            return Some((rate?, samples));
+        }
+        at = body.saturating_add(len + (len & 1));
+    }
+    None
+}
+
+/// A soft two-note chime per sentence, 8 kHz.
+fn chimes(text: &str) -> Vec<i16> {
+    let sentences = text.split(['.', '?', '!']).filter(|s| !s.trim().is_empty());
+    let mut out = Vec::new();
+    for _ in sentences {
+        for hz in [660.0f64, 880.0] {
+            out.extend((0..1600).map(|i| {
+                let s = (f64::from(i) * hz * std::f64::consts::TAU / 8000.0).sin();
+                (s * 4000.0) as i16
+            }));
+        }
+        out.extend(std::iter::repeat_n(0i16, 2400));
+    }
+    out
+}
+
+#[async_trait]
+impl SpeechSynthesizer for PremiseVoice {
+    async fn synthesize(
+        &self,
+        text: &str,
+        _options: &VoiceOptions,
+    ) -> Result<AudioClip, CoreError> {
+        if !self.espeak {
+            return Ok(AudioClip {
+                sample_rate: 8000,
+                samples: chimes(text),
+            });
+        }
+        let out = tokio::process::Command::new("espeak-ng")
+            .args(["--stdout", "-v", "en-us", "-s", "165", "--", text])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| CoreError::Provider(format!("espeak-ng: {e}")))?;
+        let (sample_rate, samples) = parse_wav(&out.stdout)
+            .ok_or_else(|| CoreError::Provider("espeak-ng wrote no WAV".into()))?;
+        Ok(AudioClip {
+            sample_rate,
+            samples,
+        })
+    }
+}
+
+/// A recognizer that hears no words: `listen` then ends on a key press (DTMF) or
+/// with no input, which is how menus behave without an ASR model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeypadOnly;
+
+#[derive(Debug)]
+struct NoWords;
+
+#[async_trait]
+impl RecognitionSession for NoWords {
+    async fn push_audio(&mut self, _samples: &[i16]) -> Result<(), CoreError> {
+        Ok(())
+    }
+    async fn finish(&mut self) -> Result<(), CoreError> {
+        Ok(())
+    }
+    async fn next_result(&mut self) -> Option<Result<RecognitionResult, CoreError>> {
+        None
+    }
+}
+
+#[async_trait]
+impl SpeechRecognizer for KeypadOnly {
+    async fn start(
+        &self,
+        _options: RecognitionOptions,
+    ) -> Result<Box<dyn RecognitionSession>, CoreError> {
+        Ok(Box::new(NoWords))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_wav_and_makes_chimes() {
+        let mut wav = b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0".to_vec();
+        wav.extend_from_slice(&22050u32.to_le_bytes());
+        wav.extend_from_slice(&44100u32.to_le_bytes());
+        wav.extend_from_slice(&[2, 0, 16, 0]);
+        wav.extend_from_slice(b"data\xff\xff\xff\xff");
+        wav.extend_from_slice(&[1, 0, 0xff, 0xff]);
+        assert_eq!(parse_wav(&wav), Some((22050, vec![1, -1])));
+        assert_eq!(parse_wav(b"nonsense"), None);
+        assert_eq!(chimes("One. Two?").len(), 2 * (3200 + 2400));
+    }
+}
