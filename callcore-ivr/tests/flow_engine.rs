@@ -357,6 +357,35 @@ fn after_hours_and_holidays_start_at_the_closed_branch() {
 }
 
 #[test]
+fn opening_hours_follow_new_york_daylight_saving() {
+    // The line opens at 08:00 in New York. Monday 2026-03-09 is the first
+    // weekday of daylight saving (UTC-4): 12:30 UTC is 08:30, open; in
+    // February (UTC-5) the same UTC time is 07:30, closed.
+    let monday_after_change = 1_773_059_400; // 2026-03-09T12:30:00Z
+    let monday_in_february = 1_771_245_000; // 2026-02-16T12:30:00Z
+    let open = call_at(
+        monday_after_change,
+        FlowChannel::Voice,
+        BTreeMap::new(),
+        vec![press("1")],
+        &world(),
+    );
+    assert!(
+        !open.said().iter().any(|s| s.starts_with("We are closed.")),
+        "{:?}",
+        open.said()
+    );
+    let closed = call_at(
+        monday_in_february,
+        FlowChannel::Voice,
+        BTreeMap::new(),
+        vec![press("1")],
+        &world(),
+    );
+    assert!(closed.said()[0].starts_with("We are closed."), "{:?}", closed.said());
+}
+
+#[test]
 fn the_word_fraud_transfers_to_the_fraud_line() {
     let r = call(vec![say("I think there is fraud on my account")]);
     assert_eq!(

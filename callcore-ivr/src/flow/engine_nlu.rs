@@ -214,8 +214,12 @@ impl FlowRun {
             Condition::Attribute { name, equals } => matches(self.attributes.get(name), equals),
             Condition::Open => self.spec.hours.as_ref().is_none_or(|h| h.is_open(now)),
             Condition::TimeBetween { from, to } => {
-                let offset = self.spec.hours.as_ref().map_or(0, |h| h.utc_offset_minutes);
-                let minute = LocalTime::at(now, offset).minute;
+                let minute = self
+                    .spec
+                    .hours
+                    .as_ref()
+                    .map_or_else(|| LocalTime::at(now, 0), |h| h.local(now))
+                    .minute;
                 match (parse_hhmm(from), parse_hhmm(to)) {
                     (Some(f), Some(t)) if f <= t => f <= minute && minute < t,
                     (Some(f), Some(t)) => minute >= f || minute < t,

@@ -1,4 +1,6 @@
-//! Business hours and holidays in a fixed-offset time zone.
+//! Business hours and holidays in a time zone: an IANA zone with its
+//! daylight-saving rules (the tz database bundled by `jiff`), or a fixed UTC
+//! offset.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +22,14 @@ pub struct OpenSpan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
-    /// Offset of local time from UTC in minutes (+480 for Beijing, -300 for New York in winter).
+    /// IANA time zone ("America/New_York", "Europe/London", "Asia/Shanghai"):
+    /// opening times follow its daylight-saving changes. When set,
+    /// `utc_offset_minutes` is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Fixed offset of local time from UTC in minutes (+480 for Beijing), for
+    /// lines without a named zone.
+    #[serde(default)]
     pub utc_offset_minutes: i32,
     /// Weekly opening spans.
     pub weekly: Vec<OpenSpan>,
@@ -78,6 +87,14 @@ impl LocalTime {
         }
     }
 
+    /// Local time of `unix_millis` in the IANA zone `tz` (its offset at that
+    /// instant, daylight saving included).
+    pub fn in_zone(unix_millis: i64, tz: &jiff::tz::TimeZone) -> Self {
+        let offset_minutes = jiff::Timestamp::from_millisecond(unix_millis)
+            .map_or(0, |ts| tz.to_offset(ts).seconds() / 60);
+        LocalTime::at(unix_millis, offset_minutes)
+    }
+
     /// The date as "YYYY-MM-DD".
     pub fn date_string(&self) -> String {
         let (y, m, d) = self.date;
@@ -118,6 +135,15 @@ impl BusinessHours {
                 ));
             }
         }
+        if let Some(name) = &self.time_zone
+            && let Err(e) = jiff::tz::TimeZone::get(name)
+        {
+            return Err(IvrError::invalid(
+                "flow",
+                "hours.time_zone",
+                format!("{name:?} is not a known IANA time zone: {e}"),
+            ));
+        }
         if !(-14 * 60..=14 * 60).contains(&self.utc_offset_minutes) {
             return Err(IvrError::invalid(
                 "flow",
@@ -128,9 +154,17 @@ impl BusinessHours {
         Ok(())
     }
 
-    /// Local time at `unix_millis`.
+    /// Local time at `unix_millis` (in `time_zone` when set and known,
+    /// otherwise at `utc_offset_minutes`).
     pub fn local(&self, unix_millis: i64) -> LocalTime {
-        LocalTime::at(unix_millis, self.utc_offset_minutes)
+        match self
+            .time_zone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+        {
+            Some(tz) => LocalTime::in_zone(unix_millis, &tz),
+            None => LocalTime::at(unix_millis, self.utc_offset_minutes),
+        }
     }
 
     /// Open at `unix_millis`?
@@ -153,6 +187,7 @@ mod tests {
 
     fn hours() -> BusinessHours {
         BusinessHours {
+            time_zone: None,
             utc_offset_minutes: 480,
             weekly: vec![OpenSpan {
                 days: vec![1, 2, 3, 4, 5],
@@ -200,5 +235,92 @@ mod tests {
                 .to_string()
                 .contains("hours.holidays[1]")
         );
+    }
+
+    fn millis(rfc3339: &str) -> i64 {
+        rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    fn new_york() -> BusinessHours {
+        BusinessHours {
+            time_zone: Some("America/New_York".into()),
+            utc_offset_minutes: 0,
+            weekly: vec![OpenSpan {
+                days: vec![1, 2, 3, 4, 5, 6],
+                open: "08:00".into(),
+                close: "20:00".into(),
+            }],
+            holidays: vec!["2026-12-25".into()],
+            after_hours: "closed".into(),
+        }
+    }
+
+    #[test]
+    fn opening_follows_daylight_saving_changes() {
+        let h = new_york();
+        h.validate().unwrap();
+        // Friday 2026-03-06, EST (UTC-5): opens at 13:00 UTC.
+        assert!(!h.is_open(millis("2026-03-06T12:59:00Z")));
+        assert!(h.is_open(millis("2026-03-06T13:00:00Z")));
+        assert_eq!(h.local(millis("2026-03-06T13:00:00Z")).minute, 8 * 60);
+        // Clocks go forward on Sunday 2026-03-08. Monday 2026-03-09, EDT
+        // (UTC-4): opens at 12:00 UTC; a fixed -300 offset would still say closed.
+        assert!(!h.is_open(millis("2026-03-09T11:59:00Z")));
+        assert!(h.is_open(millis("2026-03-09T12:00:00Z")));
+        let fixed = BusinessHours {
+            time_zone: None,
+            utc_offset_minutes: -300,
+            ..new_york()
+        };
+        assert!(!fixed.is_open(millis("2026-03-09T12:00:00Z")));
+        // Closing: 20:00 EDT = 00:00 UTC the next day, still Monday locally.
+        assert!(h.is_open(millis("2026-03-09T23:59:00Z")));
+        assert!(!h.is_open(millis("2026-03-10T00:00:00Z")));
+        // Clocks go back on Sunday 2026-11-01: Monday 2026-11-02 opens at 13:00 UTC.
+        assert!(!h.is_open(millis("2026-11-02T12:30:00Z")));
+        assert!(h.is_open(millis("2026-11-02T13:00:00Z")));
+        // The local date decides holidays: 2026-12-25 02:00 UTC is still the 24th in New York.
+        let evening_24th = millis("2026-12-24T23:30:00Z");
+        assert_eq!(h.local(evening_24th).date_string(), "2026-12-24");
+        assert!(h.is_open(evening_24th));
+        assert!(!h.is_open(millis("2026-12-25T15:00:00Z")));
+    }
+
+    #[test]
+    fn southern_and_no_dst_zones() {
+        // Sydney: daylight saving in the southern summer (UTC+11), not in winter (UTC+10).
+        let sydney = BusinessHours {
+            time_zone: Some("Australia/Sydney".into()),
+            weekly: vec![OpenSpan {
+                days: vec![1, 2, 3, 4, 5],
+                open: "09:00".into(),
+                close: "17:00".into(),
+            }],
+            holidays: vec![],
+            ..new_york()
+        };
+        // Monday 2026-01-12 09:00 AEDT = Sunday 22:00 UTC.
+        assert!(sydney.is_open(millis("2026-01-11T22:00:00Z")));
+        assert_eq!(sydney.local(millis("2026-01-11T22:00:00Z")).weekday, 1);
+        // Monday 2026-07-13 09:00 AEST = Sunday 23:00 UTC; 22:00 UTC is 08:00.
+        assert!(!sydney.is_open(millis("2026-07-12T22:00:00Z")));
+        assert!(sydney.is_open(millis("2026-07-12T23:00:00Z")));
+        // Shanghai has no DST: same UTC opening time all year.
+        let shanghai = BusinessHours {
+            time_zone: Some("Asia/Shanghai".into()),
+            ..hours()
+        };
+        for day in ["2026-01-14", "2026-07-15"] {
+            assert!(shanghai.is_open(millis(&format!("{day}T01:00:00Z"))));
+            assert!(!shanghai.is_open(millis(&format!("{day}T00:59:00Z"))));
+        }
+    }
+
+    #[test]
+    fn unknown_time_zones_are_rejected() {
+        let mut h = new_york();
+        h.time_zone = Some("Mars/Olympus_Mons".into());
+        let e = h.validate().unwrap_err().to_string();
+        assert!(e.contains("hours.time_zone"), "{e}");
     }
 }
