@@ -14,6 +14,19 @@
 //! enum    = string holding the value's JSON (`"busy"`, `{"not_ready":"lunch"}`)
 //! ```
 //!
+//! Tools that read the SQLite file directly decode `body` with [`decode`].
+//!
+//! ```
+//! use callcore::EventKind;
+//! use callcore_store::event_codec::{decode, encode, Interner};
+//! let kind = EventKind::Held { interaction: "int-1".into() };
+//! let mut body = Vec::new();
+//! encode(&kind, &mut body)?;
+//! assert_eq!(body.len(), 2 + 1 + 5);
+//! assert_eq!(decode(&body, &mut Interner::default())?, kind);
+//! # Ok::<(), callcore_store::StoreError>(())
+//! ```
+//!
 //! Enums keep their serde form, so a renamed or added enum variant needs no
 //! change here. Every variant is destructured without `..`, so a field added
 //! to an event in callcore fails to compile here rather than being dropped;
@@ -36,7 +49,7 @@ const JSON: u8 = 0;
 /// # Errors
 /// [`StoreError::Codec`] when a JSON part cannot be encoded (it always can
 /// for callcore's types).
-pub(crate) fn encode(kind: &EventKind, buf: &mut Vec<u8>) -> Result<(), StoreError> {
+pub fn encode(kind: &EventKind, buf: &mut Vec<u8>) -> Result<(), StoreError> {
     use EventKind as E;
     let mut w = Writer(buf);
     w.byte(FORMAT);
@@ -312,7 +325,7 @@ pub(crate) fn encode(kind: &EventKind, buf: &mut Vec<u8>) -> Result<(), StoreErr
 /// Reuses the ids seen while decoding many events: one allocation per
 /// distinct agent, queue and tenant instead of one per event.
 #[derive(Debug, Default)]
-pub(crate) struct Interner {
+pub struct Interner {
     agents: HashSet<AgentId>,
     queues: HashSet<QueueId>,
     tenants: HashSet<TenantId>,
@@ -332,13 +345,16 @@ macro_rules! intern {
 }
 
 impl Interner {
-    pub(crate) fn agent(&mut self, s: &str) -> AgentId {
+    /// The agent id `s`, shared with earlier ones.
+    pub fn agent(&mut self, s: &str) -> AgentId {
         intern!(self.agents, s)
     }
-    pub(crate) fn queue(&mut self, s: &str) -> QueueId {
+    /// The queue id `s`, shared with earlier ones.
+    pub fn queue(&mut self, s: &str) -> QueueId {
         intern!(self.queues, s)
     }
-    pub(crate) fn tenant(&mut self, s: &str) -> TenantId {
+    /// The tenant id `s`, shared with earlier ones.
+    pub fn tenant(&mut self, s: &str) -> TenantId {
         intern!(self.tenants, s)
     }
 }
@@ -348,7 +364,7 @@ impl Interner {
 /// # Errors
 /// [`StoreError::Invalid`] for a truncated or unknown body,
 /// [`StoreError::Codec`] for a bad JSON part.
-pub(crate) fn decode_event(
+pub fn decode_event(
     tenant: TenantId,
     seq: i64,
     at_ms: i64,
@@ -367,7 +383,7 @@ pub(crate) fn decode_event(
 ///
 /// # Errors
 /// As [`decode_event`].
-pub(crate) fn decode(body: &[u8], ids: &mut Interner) -> Result<EventKind, StoreError> {
+pub fn decode(body: &[u8], ids: &mut Interner) -> Result<EventKind, StoreError> {
     use EventKind as E;
     let mut r = Reader { buf: body, pos: 0 };
     let format = r.byte()?;

@@ -80,12 +80,8 @@ fn every_kind() -> Vec<EventKind> {
             agent: "alice".into(),
             queue: "support".into(),
         },
-        E::Held {
-            interaction: int(),
-        },
-        E::Resumed {
-            interaction: int(),
-        },
+        E::Held { interaction: int() },
+        E::Resumed { interaction: int() },
         E::Transferred {
             interaction: int(),
             target: "sales".into(),
@@ -221,7 +217,10 @@ fn ids_are_shared_between_decoded_events() {
     };
     let mut buf = Vec::new();
     encode(&kind, &mut buf).unwrap();
-    let (a, b) = (decode(&buf, &mut ids).unwrap(), decode(&buf, &mut ids).unwrap());
+    let (a, b) = (
+        decode(&buf, &mut ids).unwrap(),
+        decode(&buf, &mut ids).unwrap(),
+    );
     let (Some(a), Some(b)) = (a.agent(), b.agent()) else {
         panic!("connected events have an agent");
     };
@@ -235,12 +234,21 @@ fn damaged_bodies_are_errors_not_panics() {
         let mut buf = Vec::new();
         encode(&kind, &mut buf).unwrap();
         for cut in 0..buf.len() {
-            assert!(decode(&buf[..cut], &mut ids).is_err(), "{} cut at {cut}", kind.name());
+            assert!(
+                decode(&buf[..cut], &mut ids).is_err(),
+                "{} cut at {cut}",
+                kind.name()
+            );
         }
         buf.push(0);
         assert!(decode(&buf, &mut ids).is_err(), "trailing byte");
     }
-    for body in [&[2u8, 7][..], &[FORMAT, 19], &[FORMAT, 99], &[FORMAT, 8, 0xff, 0xff]] {
+    for body in [
+        &[2u8, 7][..],
+        &[FORMAT, 19],
+        &[FORMAT, 99],
+        &[FORMAT, 8, 0xff, 0xff],
+    ] {
         let err = decode(body, &mut ids).unwrap_err();
         assert!(
             matches!(
@@ -264,7 +272,10 @@ fn decoded_events_carry_their_columns() {
     encode(&kind, &mut buf).unwrap();
     let mut ids = Interner::default();
     let e = decode_event(ids.tenant("acme"), 42, 1_000, &buf, &mut ids).unwrap();
-    assert_eq!((e.seq, e.at, e.tenant.as_str()), (42, Timestamp::from_secs(1), "acme"));
+    assert_eq!(
+        (e.seq, e.at, e.tenant.as_str()),
+        (42, Timestamp::from_secs(1), "acme")
+    );
     assert_eq!(e.kind, kind);
     assert!(decode_event("acme".into(), -1, 0, &buf, &mut ids).is_err());
 }

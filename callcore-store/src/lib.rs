@@ -31,9 +31,10 @@
 
 mod codec;
 mod error;
-mod event_codec;
+pub mod event_codec;
 mod ext;
 mod postgres;
+mod recovery;
 pub mod schema;
 mod sqlite;
 pub mod synthetic;

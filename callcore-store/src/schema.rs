@@ -55,9 +55,9 @@ pub const VERSION_TABLE: &str =
 /// Every migration, in order.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
-    version: 1,
-    description: "journal, interactions, customers, recordings, campaigns",
-    template: r"
+        version: 1,
+        description: "journal, interactions, customers, recordings, campaigns",
+        template: r"
 CREATE TABLE events (
     id {PK},
     tenant TEXT NOT NULL,

@@ -3,15 +3,21 @@
 //!
 //! The parent test starts this same test binary as a child running
 //! `child_center`: a center on the store under test that takes one call, and
-//! prints `ENDED <id>` as soon as the call has ended and the center's recorder
-//! has processed it (`CenterHandle::flush`); then it starts more calls. The
-//! parent kills the child with SIGKILL the moment it reads that line, reopens
-//! the database and checks the record and the journal.
+//! prints `ENDED <id>` as soon as the call has ended and either the center's
+//! recorder has processed it (`CenterHandle::flush`, mode `flush`) or, earlier,
+//! the `ended` event is in the journal (mode `journal`: the record may not be
+//! saved yet when the kill lands); then it starts more calls. The parent kills
+//! the child with SIGKILL the moment it reads that line, reopens the database
+//! and checks the record (times, agent) and the journal.
+//!
+//! The record must survive in both modes: a record the recorder had no time
+//! to save is rebuilt from the journal when the store is opened, which the
+//! `*_is_rebuilt_on_open` tests check deterministically.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use callcore::{EventJournal, EventKind, InteractionStore, Stores};
+use callcore::{EventJournal, EventKind, InteractionRecord, InteractionStore, Stores};
 use common::*;
 use futures::FutureExt;
 use std::io::{BufRead, BufReader};
@@ -21,10 +27,11 @@ use std::time::Duration;
 
 const DB_ENV: &str = "CALLCORE_DURABILITY_SQLITE";
 const PG_ENV: &str = "CALLCORE_DURABILITY_PG_SCHEMA";
+const MODE_ENV: &str = "CALLCORE_DURABILITY_MODE";
 
 /// Runs the child and kills it with SIGKILL right after it reports the end of
 /// the call; returns the interaction id it reported.
-fn run_and_kill(env: (&str, &str)) -> String {
+fn run_and_kill(env: (&str, &str), mode: &str) -> String {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
         .args([
@@ -35,6 +42,7 @@ fn run_and_kill(env: (&str, &str)) -> String {
             "--test-threads=1",
         ])
         .env(env.0, env.1)
+        .env(MODE_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -77,35 +85,158 @@ async fn check_survivor<S: Backend>(store: &Arc<S>, id: &str) {
     );
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn sqlite_record_survives_kill_9_right_after_the_call_ends() {
+async fn sqlite_kill_test(mode: &str) {
     let dir = std::env::temp_dir().join(unique("cc_durability"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("center.db");
-    let id = run_and_kill((DB_ENV, path.to_str().unwrap()));
+    let id = run_and_kill((DB_ENV, path.to_str().unwrap()), mode);
     let store = Arc::new(callcore_store::SqliteStore::open(&path).unwrap());
     check_survivor(&store, &id).await;
     drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn postgres_record_survives_kill_9_right_after_the_call_ends() {
+async fn pg_kill_test(mode: &str) {
     let Some(url) = database_url() else { return };
     let schema = unique("cc_durability");
     // Create the schema first, so that it is dropped whatever happens.
-    let store = Arc::new(
-        callcore_store::PgStore::connect_in_schema(&url, &schema)
-            .await
-            .unwrap(),
-    );
+    let store = callcore_store::PgStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap();
     let result = std::panic::AssertUnwindSafe(async {
-        let id = run_and_kill((PG_ENV, &schema));
-        check_survivor(&store, &id).await;
+        let id = run_and_kill((PG_ENV, &schema), mode);
+        // Reconnect, as a restarted center would.
+        let reopened = Arc::new(
+            callcore_store::PgStore::connect_in_schema(&url, &schema)
+                .await
+                .unwrap(),
+        );
+        check_survivor(&reopened, &id).await;
     })
     .catch_unwind()
     .await;
-    (*store).clone().drop_schema().await.unwrap();
+    store.drop_schema().await.unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_record_survives_kill_9_right_after_the_call_ends() {
+    sqlite_kill_test("flush").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_record_survives_kill_9_as_soon_as_the_end_is_journaled() {
+    sqlite_kill_test("journal").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn postgres_record_survives_kill_9_right_after_the_call_ends() {
+    pg_kill_test("flush").await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn postgres_record_survives_kill_9_as_soon_as_the_end_is_journaled() {
+    pg_kill_test("journal").await;
+}
+
+/// What a crash between the recorder's two commits leaves: two calls whose
+/// end is journaled without a record, one call still going, and one call
+/// whose record exists and was changed since (a customer merge).
+async fn journal_without_records<S: Backend>(store: &S) {
+    let t = tenant("default");
+    let call = |id: &str, first_seq| {
+        callcore_store::synthetic::answered_call(
+            &t,
+            first_seq,
+            id,
+            "alice",
+            "support",
+            ts(T0),
+            Duration::from_secs(7),
+            Duration::from_secs(42),
+            Duration::from_secs(5),
+        )
+    };
+    let (lost, also_lost, kept) = (call("lost", 1), call("also-lost", 13), call("kept", 25));
+    let mut going = call("going", 37);
+    going.truncate(7); // connected, not ended
+    let mut record = InteractionRecord::new(match &kept[0].kind {
+        EventKind::InteractionCreated { interaction } => interaction,
+        _ => unreachable!("a call starts with interaction_created"),
+    });
+    record.apply_all(&kept);
+    record.customer = Some("merged-customer".into());
+    InteractionStore::save(store, &record).await.unwrap();
+    for events in [&lost, &also_lost, &kept, &going] {
+        store.append(events).await.unwrap();
+    }
+}
+
+async fn check_rebuilt<S: Backend>(store: &S) {
+    let t = tenant("default");
+    for id in ["lost", "also-lost"] {
+        let record = InteractionStore::get(store, &t, &id.into())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} was rebuilt from the journal"));
+        assert_eq!(
+            (record.wait_ms, record.talk_ms, record.wrap_up_ms),
+            (7_000, 42_000, 5_000)
+        );
+        assert_eq!(record.agent.as_ref().map(|a| a.as_str()), Some("alice"));
+        assert!(record.complete && record.ended_at.is_some());
+    }
+    let kept = InteractionStore::get(store, &t, &"kept".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.customer.as_ref().map(|c| c.as_str()),
+        Some("merged-customer"),
+        "an existing record is left as it is"
+    );
+    assert!(
+        InteractionStore::get(store, &t, &"going".into())
+            .await
+            .unwrap()
+            .is_none(),
+        "a call that has not ended gets no record"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_a_journaled_end_without_its_record_is_rebuilt_on_open() {
+    let dir = std::env::temp_dir().join(unique("cc_rebuild"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("center.db");
+    let store = callcore_store::SqliteStore::open(&path).unwrap();
+    journal_without_records(&store).await;
+    drop(store);
+    let store = callcore_store::SqliteStore::open(&path).unwrap();
+    check_rebuilt(&store).await;
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn postgres_a_journaled_end_without_its_record_is_rebuilt_on_open() {
+    let Some(url) = database_url() else { return };
+    let schema = unique("cc_rebuild");
+    let store = callcore_store::PgStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        journal_without_records(&store).await;
+        let reopened = callcore_store::PgStore::connect_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        check_rebuilt(&reopened).await;
+    })
+    .catch_unwind()
+    .await;
+    store.drop_schema().await.unwrap();
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
@@ -127,6 +258,7 @@ async fn child_center() {
     } else {
         return;
     };
+    let journal = stores.events.clone();
     let (clock, transport, center) = center(stores).await;
     let id = one_call(
         &clock,
@@ -136,7 +268,26 @@ async fn child_center() {
         Duration::from_secs(42),
     )
     .await;
-    center.flush().await;
+    if std::env::var(MODE_ENV).as_deref() == Ok("journal") {
+        // Report as soon as the end is committed to the journal, without
+        // waiting for the recorder to save the record.
+        for _ in 0..10_000 {
+            let events = journal
+                .for_interaction(&"default".into(), &id)
+                .await
+                .unwrap();
+            if events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::Ended { .. }))
+            {
+                break;
+            }
+            #[allow(clippy::disallowed_methods)] // real time: waiting for real I/O
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    } else {
+        center.flush().await;
+    }
     println!("ENDED {id}");
     // Keep working until killed: more calls, more writes in flight.
     for n in 0..1000 {

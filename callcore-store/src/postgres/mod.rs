@@ -96,6 +96,7 @@ impl PgStore {
             .await?;
         let store = Self { pool, schema };
         store.migrate().await?;
+        store.recover_records().await?;
         Ok(store)
     }
 

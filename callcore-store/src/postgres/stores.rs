@@ -3,7 +3,7 @@
 use super::PgStore;
 use crate::codec::{self, decode, encode};
 use crate::ext::{check_limit, merge_profiles};
-use crate::{StoreError, StoreExt};
+use crate::{StoreError, StoreExt, recovery};
 use async_trait::async_trait;
 use callcore::{
     Campaign, CampaignId, CampaignStore, CoreError, CustomerId, CustomerProfile, CustomerStore,
@@ -96,6 +96,57 @@ async fn load_profile(
                 id: id.to_owned(),
             })?;
     decode("customer", &row.try_get::<String, _>(0)?)
+}
+
+impl PgStore {
+    /// Saves the records of interactions whose end is journaled but whose
+    /// record is missing (see [`crate::recovery`]); returns how many.
+    pub(super) async fn recover_records(&self) -> Result<usize, StoreError> {
+        let sql = recovery::UNRECORDED_ENDS.replace("{TAIL}", "$1");
+        let missing: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(recovery::TAIL_EVENTS)
+            .fetch_all(self.pool())
+            .await?;
+        let mut saved = 0;
+        for (tenant, id) in missing {
+            let events =
+                EventJournal::for_interaction(self, &tenant.as_str().into(), &id.as_str().into())
+                    .await
+                    .map_err(|e| StoreError::Invalid {
+                        field: "events",
+                        reason: e.to_string(),
+                    })?;
+            let Some(record) = recovery::rebuild(&events) else {
+                continue;
+            };
+            let r = codec::interaction_row(&record)?;
+            let done = sqlx::query(
+                "INSERT INTO interactions
+                   (tenant, id, created_at_ms, channel, customer, queue, agent, ended_at_ms, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+                 ON CONFLICT (tenant, id) DO NOTHING",
+            )
+            .bind(r.tenant)
+            .bind(r.id)
+            .bind(r.created_at_ms)
+            .bind(r.channel)
+            .bind(r.customer)
+            .bind(r.queue)
+            .bind(r.agent)
+            .bind(r.ended_at_ms)
+            .bind(r.payload)
+            .execute(self.pool())
+            .await?;
+            saved += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        if saved > 0 {
+            tracing::warn!(
+                saved,
+                "rebuilt call detail records from the journal (the process had stopped between journaling an end and saving its record)"
+            );
+        }
+        Ok(saved)
+    }
 }
 
 #[async_trait]

@@ -1,15 +1,17 @@
 //! The SQLite event journal: batches encoded on the caller's thread, written
-//! by the writer thread in one transaction, read back and decoded in one pass.
+//! by the writer thread in one transaction, read back and decoded in one pass;
+//! and the records rebuilt from it after a crash ([`crate::recovery`]).
 
 use crate::event_codec::{self, Interner};
-use crate::{StoreError, codec};
+use crate::{StoreError, codec, recovery};
 use callcore::{AgentId, Event, InteractionId, TenantId};
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 use std::ops::Range;
 
 /// The insert every batch reuses (prepared once per connection).
-const INSERT: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
+const INSERT: &str =
+    "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7)";
 
 /// One row of a batch: the indexed columns (ids are reference-counted, not
@@ -122,4 +124,53 @@ pub(crate) fn read_events(
         out.push(event);
     }
     Ok(out)
+}
+
+/// Saves the records of interactions whose end is journaled but whose record
+/// is missing (a crash between the two commits); returns how many.
+pub(crate) fn recover_records(conn: &Connection) -> Result<usize, StoreError> {
+    let sql = recovery::UNRECORDED_ENDS.replace("{TAIL}", "?1");
+    let missing: Vec<(String, String)> = conn
+        .prepare(&sql)?
+        .query_map([recovery::TAIL_EVENTS], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut saved = 0;
+    for (tenant, id) in missing {
+        let events = read_events(
+            conn,
+            &TenantId::from(tenant.as_str()),
+            "SELECT seq, at_ms, payload, body FROM events
+             WHERE tenant = ?1 AND interaction = ?2 ORDER BY id",
+            &[Value::Text(tenant.clone()), Value::Text(id.clone())],
+        )?;
+        let Some(record) = recovery::rebuild(&events) else {
+            continue;
+        };
+        let r = codec::interaction_row(&record)?;
+        saved += conn
+            .prepare_cached(
+                "INSERT INTO interactions
+                   (tenant, id, created_at_ms, channel, customer, queue, agent, ended_at_ms, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (tenant, id) DO NOTHING",
+            )?
+            .execute(rusqlite::params![
+                r.tenant,
+                r.id,
+                r.created_at_ms,
+                r.channel,
+                r.customer,
+                r.queue,
+                r.agent,
+                r.ended_at_ms,
+                r.payload
+            ])?;
+    }
+    if saved > 0 {
+        tracing::warn!(
+            saved,
+            "rebuilt call detail records from the journal (the process had stopped between journaling an end and saving its record)"
+        );
+    }
+    Ok(saved)
 }

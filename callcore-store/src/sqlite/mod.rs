@@ -162,6 +162,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let mut writer = connect(&path, options)?;
         migrate(&mut writer)?;
+        journal::recover_records(&writer)?;
         let reader = connect(&path, options)?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -65,6 +65,31 @@ fn write_profile(conn: &Connection, profile: &CustomerProfile) -> Result<(), Sto
     Ok(())
 }
 
+/// Inserts or replaces a call detail record.
+fn save_record(c: &Connection, r: &codec::InteractionRow) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO interactions
+           (tenant, id, created_at_ms, channel, customer, queue, agent, ended_at_ms, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (tenant, id) DO UPDATE SET
+           created_at_ms = excluded.created_at_ms, channel = excluded.channel,
+           customer = excluded.customer, queue = excluded.queue, agent = excluded.agent,
+           ended_at_ms = excluded.ended_at_ms, payload = excluded.payload",
+    )?
+    .execute(params![
+        r.tenant,
+        r.id,
+        r.created_at_ms,
+        r.channel,
+        r.customer,
+        r.queue,
+        r.agent,
+        r.ended_at_ms,
+        r.payload
+    ])?;
+    Ok(())
+}
+
 #[async_trait]
 impl EventJournal for SqliteStore {
     async fn append(&self, events: &[Event]) -> Result<(), CoreError> {
@@ -110,30 +135,7 @@ impl EventJournal for SqliteStore {
 impl InteractionStore for SqliteStore {
     async fn save(&self, record: &InteractionRecord) -> Result<(), CoreError> {
         let r = codec::interaction_row(record)?;
-        self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO interactions
-                   (tenant, id, created_at_ms, channel, customer, queue, agent, ended_at_ms, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (tenant, id) DO UPDATE SET
-                   created_at_ms = excluded.created_at_ms, channel = excluded.channel,
-                   customer = excluded.customer, queue = excluded.queue, agent = excluded.agent,
-                   ended_at_ms = excluded.ended_at_ms, payload = excluded.payload",
-            )?
-            .execute(params![
-                r.tenant,
-                r.id,
-                r.created_at_ms,
-                r.channel,
-                r.customer,
-                r.queue,
-                r.agent,
-                r.ended_at_ms,
-                r.payload
-            ])?;
-            Ok(())
-        })
-        .await?;
+        self.write(move |c| save_record(c, &r)).await?;
         Ok(())
     }
 
