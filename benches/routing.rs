@@ -108,6 +108,7 @@ struct Driver {
     ids: Vec<InteractionId>,
     next: usize,
     now: Timestamp,
+    tenant: TenantId,
 }
 
 impl Driver {
@@ -118,6 +119,7 @@ impl Driver {
                 .collect(),
             next: 0,
             now: Timestamp::from_secs(1),
+            tenant: TenantId::default(),
         }
     }
 
@@ -129,7 +131,7 @@ impl Driver {
         let interaction = self.ids[i].clone();
         let request = RoutingRequest {
             interaction: interaction.clone(),
-            tenant: TenantId::default(),
+            tenant: self.tenant.clone(),
             channel: Channel::Voice,
             queue: targets[i % targets.len()].clone(),
             priority: 0,

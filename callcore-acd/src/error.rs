@@ -73,6 +73,18 @@ pub enum AcdError {
         /// The agent named.
         agent: AgentId,
     },
+    /// A newer engine (restored from a snapshot with a higher fencing epoch)
+    /// has taken over; this one no longer routes.
+    #[error("engine fenced: epoch {epoch} superseded by epoch {newer}")]
+    Fenced {
+        /// This engine's epoch.
+        epoch: u64,
+        /// The epoch that superseded it.
+        newer: u64,
+    },
+    /// A snapshot cannot be taken or restored.
+    #[error("engine snapshot: {0}")]
+    Snapshot(String),
 }
 
 impl From<AcdError> for CoreError {
@@ -104,6 +116,8 @@ impl From<AcdError> for CoreError {
                     AcdError::UnknownStrategy { .. } => "strategy".to_owned(),
                     AcdError::InvalidQueue { field, .. } => (*field).to_owned(),
                     AcdError::InvalidAttribute { name, .. } => format!("attributes.{name}"),
+                    AcdError::Fenced { .. } => "epoch".to_owned(),
+                    AcdError::Snapshot(_) => "snapshot".to_owned(),
                     _ => "agent".to_owned(),
                 },
                 reason: other.to_string(),

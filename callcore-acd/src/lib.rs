@@ -67,7 +67,9 @@ mod strategy;
 
 pub use config::AcdConfig;
 pub use engine::ReservationState;
-pub use engine::{AcdEngine, AgentStatus, MISSED_OFFERS_REASON, QueueStatus, WaitingStatus};
+pub use engine::{
+    AcdEngine, AgentStatus, EngineState, MISSED_OFFERS_REASON, QueueStatus, WaitingStatus,
+};
 pub use error::AcdError;
 pub use strategies::{BUILTIN_STRATEGIES, StrategyFactory, StrategyRegistry};
 pub use strategy::{AgentPool, AgentView, LaneView, OfferMode, PoolEntry, Rank, RoutingStrategy};

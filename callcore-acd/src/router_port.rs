@@ -17,6 +17,9 @@ impl Router for AcdEngine {
             RouterInput::RemoveQueue(queue) => self.remove_queue(&queue, now)?,
             RouterInput::Enqueue(request) => self.enqueue(*request, now)?,
             RouterInput::Abandon { interaction } => self.abandon(&interaction, now),
+            RouterInput::RequestCallback { interaction } => {
+                self.request_callback(&interaction, now)?;
+            }
             RouterInput::OfferAccepted { reservation } => self.offer_accepted(&reservation, now)?,
             RouterInput::OfferFailed {
                 reservation,

@@ -30,7 +30,6 @@
 //! ```
 
 use callcore::{AgentId, AgentProfile, QueueDefinition, SeededRng, SkillRequirement, Timestamp};
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// Where an agent sits in a pool: compared as a pair, lower first. Ties are
@@ -108,38 +107,38 @@ pub struct PoolEntry {
 /// The free agents of one queue tier and channel, in rank order.
 #[derive(Debug, Clone, Copy)]
 pub struct AgentPool<'a> {
-    pub(crate) set: &'a BTreeSet<PoolEntry>,
+    pub(crate) pool: &'a crate::engine::pool::Pool,
+    pub(crate) stamps: &'a [u32],
 }
 
 impl AgentPool<'_> {
     /// The best-ranked agent.
     #[must_use]
     pub fn first(&self) -> Option<PoolEntry> {
-        self.set.first().copied()
+        self.pool.first(self.stamps)
     }
 
     /// The first agent ranked strictly after `entry` (round-robin).
     #[must_use]
     pub fn first_after(&self, entry: PoolEntry) -> Option<PoolEntry> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.set.range((Excluded(entry), Unbounded)).next().copied()
+        self.pool.first_after(self.stamps, entry)
     }
 
     /// Every pooled agent in rank order.
     pub fn iter(&self) -> impl Iterator<Item = PoolEntry> + '_ {
-        self.set.iter().copied()
+        self.pool.iter(self.stamps)
     }
 
     /// How many agents are pooled.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.pool.live() as usize
     }
 
     /// Whether no agent is pooled.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+        self.pool.live() == 0
     }
 }
 

@@ -1,6 +1,7 @@
 //! Agents: joining, presence (available / not ready with reason / offline),
 //! the derived state the world sees, and pool membership.
 
+use super::small::IdxList;
 use super::state::{AgentSlot, CHANNELS, Lane, Presence, WaitStatus};
 use super::{AcdEngine, secs};
 use crate::AcdError;
@@ -25,7 +26,7 @@ impl AcdEngine {
             self.count_presence(a, -1);
             if let Some(slot) = self.agents.get_mut(a) {
                 slot.capacity = super::state::capacities(&profile);
-                slot.profile = profile;
+                *slot.profile = profile;
                 slot.rerank = true;
             }
             self.compute_lanes(a);
@@ -34,31 +35,37 @@ impl AcdEngine {
             self.route_agent(a, now);
             return;
         }
-        let id = profile.id.clone();
+        // A copy of the id of our own: the engine's ids sit together in
+        // memory, which keeps the clone in every decision cache-friendly.
+        let id = AgentId::from(profile.id.as_str());
         let order = self.next_order;
         self.next_order += 1;
         let a = self.agents.insert(AgentSlot {
             capacity: super::state::capacities(&profile),
-            profile,
+            id: id.clone(),
+            profile: Box::new(profile),
             order,
             presence: Presence::Offline,
             reported: AgentState::Offline,
             reported_since: now,
             load: [0; CHANNELS],
             offered: [0; CHANNELS],
-            reservations: Vec::new(),
+            reservations: IdxList::new(),
             wrap: None,
             delay: None,
             missed: 0,
             idle_since: now,
             talk_ms: 0,
             handled: 0,
-            lanes: Vec::new(),
-            pooled: Vec::new(),
+            lanes: IdxList::new(),
+            pooled: 0,
             rerank: false,
             sticky: Vec::new(),
         });
         self.agent_ids.insert(id, a);
+        if self.stamps.len() <= a as usize {
+            self.stamps.resize(a as usize + 1, 0);
+        }
         self.compute_lanes(a);
     }
 
@@ -69,7 +76,7 @@ impl AcdEngine {
         let Some(slot) = self.agents.get(a) else {
             return;
         };
-        let mut lanes = Vec::new();
+        let mut lanes = IdxList::new();
         for (l, lane) in self.lanes.iter().enumerate() {
             let Some(lane) = lane else { continue };
             let Some(q) = self
@@ -215,7 +222,7 @@ impl AcdEngine {
             .get(a)
             .map(|s| s.reservations.clone())
             .unwrap_or_default();
-        for r in pending {
+        for &r in pending.iter() {
             self.end_offer(r, OfferEnd::Rescinded, now);
         }
     }
@@ -281,10 +288,10 @@ impl AcdEngine {
         interactions.push(interaction);
         let timer = self.add_timer(at, super::state::Timer::WrapUpEnd(a));
         if let Some(slot) = self.agents.get_mut(a) {
-            slot.wrap = Some(super::state::WrapUp {
+            slot.wrap = Some(Box::new(super::state::WrapUp {
                 interactions,
                 timer,
-            });
+            }));
         }
     }
 
@@ -299,44 +306,33 @@ impl AcdEngine {
             slot.reported_since = now;
             self.decisions
                 .push_back(RoutingDecision::AgentStateChanged {
-                    agent: slot.profile.id.clone(),
+                    agent: slot.id.clone(),
                     from,
                     to: derived,
                 });
         }
-        // Desired membership: every (lane, channel) with free capacity.
-        let mut desired = std::mem::take(&mut self.scratch);
-        desired.clear();
+        // Desired membership: every lane, for each channel with free capacity.
+        let mut mask = 0u8;
         if slot.routable() {
-            let mut free = [false; CHANNELS];
-            for (ch, f) in free.iter_mut().enumerate() {
-                *f = slot.free(ch) > 0;
-            }
-            for &l in &slot.lanes {
-                for (ch, f) in free.iter().enumerate() {
-                    if *f {
-                        desired.push((l, u8::try_from(ch).unwrap_or(0)));
-                    }
+            for ch in 0..CHANNELS {
+                if slot.free(ch) > 0 {
+                    mask |= 1 << ch;
                 }
             }
         }
-        let same = !slot.rerank
-            && desired.len() == slot.pooled.len()
-            && desired
-                .iter()
-                .zip(&slot.pooled)
-                .all(|(d, p)| d.0 == p.0 && d.1 == p.1);
-        if same {
-            self.scratch = desired;
+        if !slot.rerank && mask == slot.pooled {
             return;
         }
         self.unpool(a);
         let Some(slot) = self.agents.get_mut(a) else {
-            self.scratch = desired;
             return;
         };
         slot.rerank = false;
-        let mut pooled = std::mem::take(&mut slot.pooled);
+        slot.pooled = mask;
+        if mask == 0 {
+            return;
+        }
+        let stamp = self.stamps.get(a as usize).copied().unwrap_or(0);
         let view = AgentView {
             profile: &slot.profile,
             idle_since: slot.idle_since,
@@ -345,46 +341,51 @@ impl AcdEngine {
             active: slot.load.iter().sum(),
             order: slot.order,
         };
-        let mut last: Option<(u32, PoolEntry)> = None;
-        for &(l, ch) in &desired {
+        for &l in slot.lanes.iter() {
             let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) else {
                 continue;
             };
-            let entry = match last {
-                Some((ll, e)) if ll == l => e,
-                _ => {
-                    let Some(q) = self
-                        .queues
-                        .get(lane.queue as usize)
-                        .and_then(Option::as_ref)
-                    else {
-                        continue;
-                    };
-                    let lv = LaneView {
-                        queue: &q.def,
-                        requirements: &lane.requirements,
-                        tier: lane.tier,
-                    };
-                    let rank = lane.strategy.rank(&view, &lv, &mut self.rng);
-                    PoolEntry { rank, slot: a }
-                }
+            let Some(q) = self
+                .queues
+                .get(lane.queue as usize)
+                .and_then(Option::as_ref)
+            else {
+                continue;
             };
-            last = Some((l, entry));
-            lane.pools[usize::from(ch)].insert(entry);
-            pooled.push((l, ch, entry));
+            let lv = LaneView {
+                queue: &q.def,
+                requirements: &lane.requirements,
+                tier: lane.tier,
+            };
+            let rank = lane.strategy.rank(&view, &lv, &mut self.rng);
+            let entry = PoolEntry { rank, slot: a };
+            for ch in 0..CHANNELS {
+                if mask & (1 << ch) != 0 {
+                    lane.pools[ch].insert(entry, stamp);
+                }
+            }
         }
-        slot.pooled = pooled;
-        self.scratch = desired;
     }
 
-    /// Takes the agent out of every pool.
+    /// Takes the agent out of every pool (its entries go stale).
     pub(crate) fn unpool(&mut self, a: u32) {
         let Some(slot) = self.agents.get_mut(a) else {
             return;
         };
-        for (l, ch, entry) in slot.pooled.drain(..) {
+        let mask = std::mem::take(&mut slot.pooled);
+        if mask == 0 {
+            return;
+        }
+        if let Some(s) = self.stamps.get_mut(a as usize) {
+            *s = s.wrapping_add(1);
+        }
+        for &l in slot.lanes.iter() {
             if let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) {
-                lane.pools[usize::from(ch)].remove(&entry);
+                for ch in 0..CHANNELS {
+                    if mask & (1 << ch) != 0 {
+                        lane.pools[ch].forget_one(&self.stamps);
+                    }
+                }
             }
         }
     }

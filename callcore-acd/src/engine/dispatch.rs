@@ -2,7 +2,8 @@
 //! pools; a freed agent takes the longest-waiting interaction (highest queue
 //! priority, then interaction priority, then age) across every queue it serves.
 
-use super::state::{ResSlot, Timer, WaitStatus};
+use super::small::IdxList;
+use super::state::{CHANNELS, ResSlot, WaitStatus};
 use super::{AcdEngine, secs};
 use crate::strategy::AgentPool;
 use callcore::{ReservationId, RoutingDecision, Timestamp};
@@ -17,7 +18,7 @@ impl AcdEngine {
             return;
         };
         let ch = slot.ch;
-        match slot.lanes.as_slice() {
+        match &slot.lanes[..] {
             [l] => {
                 let l = *l;
                 self.route_lane(l, ch, now);
@@ -42,12 +43,13 @@ impl AcdEngine {
             let Some((_, &w)) = lane.waiting[ch].first_key_value() else {
                 return;
             };
-            if lane.pools[ch].is_empty() {
+            if lane.pools[ch].live() == 0 {
                 return;
             }
             if lane.ring_all {
+                lane.pools[ch].purge_front(&self.stamps);
                 let agents: Vec<u32> = lane.pools[ch]
-                    .iter()
+                    .iter(&self.stamps)
                     .take(self.config.ring_all_limit.max(1))
                     .map(|e| e.slot)
                     .collect();
@@ -56,26 +58,34 @@ impl AcdEngine {
                 }
                 continue;
             }
-            let pool = AgentPool {
-                set: &lane.pools[ch],
-            };
-            let Some(mut pick) = lane.strategy.pick(&pool) else {
+            let Some(a) = self.pick_agent(l, ch, w) else {
                 return;
             };
-            // Pass over agents who just declined or missed this interaction
-            // while someone else in the pool can take it.
-            let passed = self.waits.get(w).map_or(&[][..], |s| s.passed.as_slice());
-            if passed.contains(&pick.slot)
-                && let Some(other) = pool.iter().find(|e| !passed.contains(&e.slot))
-            {
-                pick = other;
-            }
-            self.offer(w, pick.slot, now);
+            self.offer(w, a, now);
         }
     }
 
+    /// The strategy's choice in lane `l` for interaction `w`, passing over
+    /// agents who just declined or missed it while another can take it.
+    pub(crate) fn pick_agent(&mut self, l: u32, ch: usize, w: u32) -> Option<u32> {
+        let lane = self.lanes.get_mut(l as usize).and_then(Option::as_mut)?;
+        lane.pools[ch].purge_front(&self.stamps);
+        let pool = AgentPool {
+            pool: &lane.pools[ch],
+            stamps: &self.stamps,
+        };
+        let mut pick = lane.strategy.pick(&pool)?;
+        let passed = self.waits.get(w).map_or(&[][..], |s| s.passed.as_slice());
+        if passed.contains(&pick.slot)
+            && let Some(other) = pool.iter().find(|e| !passed.contains(&e.slot))
+        {
+            pick = other;
+        }
+        Some(pick.slot)
+    }
+
     fn waits_len_hint(&self) -> usize {
-        self.wait_ids.len()
+        self.waits.len()
     }
 
     /// A freed agent takes work: first interactions waiting for it in
@@ -85,7 +95,7 @@ impl AcdEngine {
             let Some(agent) = self.agents.get(a) else {
                 return;
             };
-            if !agent.routable() || agent.pooled.is_empty() && agent.sticky.is_empty() {
+            if !agent.routable() || agent.pooled == 0 && agent.sticky.is_empty() {
                 return;
             }
             let sticky = agent
@@ -99,21 +109,27 @@ impl AcdEngine {
                 continue;
             }
             let mut best: Option<(CrossKey, u32)> = None;
-            for &(l, ch, _) in &agent.pooled {
+            let mask = agent.pooled;
+            for &l in agent.lanes.iter() {
                 let Some(lane) = self.lanes.get(l as usize).and_then(Option::as_ref) else {
                     continue;
                 };
-                let Some((key, &w)) = lane.waiting[usize::from(ch)].first_key_value() else {
-                    continue;
-                };
-                let qprio = self
-                    .queues
-                    .get(lane.queue as usize)
-                    .and_then(Option::as_ref)
-                    .map_or(0, |q| q.def.priority);
-                let k = (qprio.saturating_neg(), *key);
-                if best.is_none_or(|(b, _)| k < b) {
-                    best = Some((k, w));
+                for ch in 0..CHANNELS {
+                    if mask & (1 << ch) == 0 {
+                        continue;
+                    }
+                    let Some((key, &w)) = lane.waiting[ch].first_key_value() else {
+                        continue;
+                    };
+                    let qprio = self
+                        .queues
+                        .get(lane.queue as usize)
+                        .and_then(Option::as_ref)
+                        .map_or(0, |q| q.def.priority);
+                    let k = (qprio.saturating_neg(), *key);
+                    if best.is_none_or(|(b, _)| k < b) {
+                        best = Some((k, w));
+                    }
                 }
             }
             let Some((_, w)) = best else { return };
@@ -149,22 +165,25 @@ impl AcdEngine {
         let queue = q.def.id.clone();
         let interaction = slot.request.interaction.clone();
         self.seq += 1;
-        let id = ReservationId::new(format!("{}{}", self.config.reservation_prefix, self.seq));
+        let id = self.mint_reservation_id(self.reservations.next_index());
         let timer_seq = self.seq;
+        let key = (expires_at, timer_seq);
         let r = self.reservations.insert(ResSlot {
             id: id.clone(),
             wait: w,
             agent: a,
             ch,
-            timer: (expires_at, timer_seq),
+            timer: key,
+            in_fifo: false,
         });
-        self.timers
-            .insert((expires_at, timer_seq), Timer::OfferExpiry(r));
-        self.reservation_ids.insert(id.clone(), r);
+        let in_fifo = self.add_offer_timer(key, r);
+        if let Some(res) = self.reservations.get_mut(r) {
+            res.in_fifo = in_fifo;
+        }
         if let Some(slot) = self.waits.get_mut(w) {
             match &mut slot.status {
                 WaitStatus::Offering(rs) => rs.push(r),
-                other => *other = WaitStatus::Offering(vec![r]),
+                other => *other = WaitStatus::Offering(IdxList::one(r)),
             }
         }
         let Some(agent) = self.agents.get_mut(a) else {
@@ -172,7 +191,7 @@ impl AcdEngine {
         };
         agent.offered[ch] += 1;
         agent.reservations.push(r);
-        let agent_id = agent.profile.id.clone();
+        let agent_id = agent.id.clone();
         self.refresh_agent(a, now);
         self.decisions.push_back(RoutingDecision::Offer {
             reservation: id,
@@ -181,5 +200,24 @@ impl AcdEngine {
             agent: agent_id,
             expires_at,
         });
+    }
+}
+
+impl AcdEngine {
+    /// A fresh reservation id: the configured prefix, the epoch when the
+    /// engine was restored from a snapshot (`e<epoch>-`), the sequence and,
+    /// after a dot, the reservation's slot (so that looking it up needs no map).
+    fn mint_reservation_id(&mut self, slot: u32) -> ReservationId {
+        use std::fmt::Write;
+        let mut buf = std::mem::take(&mut self.id_buf);
+        buf.clear();
+        buf.push_str(&self.config.reservation_prefix);
+        if self.epoch > 0 {
+            let _ = write!(buf, "e{}-", self.epoch);
+        }
+        let _ = write!(buf, "{}.{slot}", self.seq);
+        let id = ReservationId::from(buf.as_str());
+        self.id_buf = buf;
+        id
     }
 }

@@ -4,12 +4,16 @@ mod agents;
 mod dispatch;
 mod hash;
 mod offers;
+mod persist;
+pub(crate) mod pool;
 mod queues;
+mod small;
 mod snapshot;
 pub(crate) mod state;
 mod waiting;
 
 pub use offers::ReservationState;
+pub use persist::EngineState;
 pub use snapshot::{AgentStatus, QueueStatus, WaitingStatus};
 
 use crate::{AcdConfig, AcdError, StrategyRegistry};
@@ -18,7 +22,7 @@ use callcore::{
     QueueId, ReservationId, RoutingDecision, RoutingRequest, SeededRng, Timestamp,
 };
 use hash::FastMap;
-use state::{Accepted, AgentSlot, Lane, QueueSlot, ResSlot, Slab, Timer, TimerKey, WaitSlot};
+use state::{AgentSlot, Lane, QueueSlot, ResSlot, Slab, Timer, TimerKey, Tracked, WaitSlot};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -45,16 +49,26 @@ pub struct AcdEngine {
     pub(crate) queue_ids: FastMap<QueueId, u32>,
     pub(crate) lanes: Vec<Option<Lane>>,
     pub(crate) waits: Slab<WaitSlot>,
-    pub(crate) wait_ids: FastMap<InteractionId, u32>,
+    /// Every interaction the engine knows, waiting or accepted.
+    pub(crate) interactions: FastMap<InteractionId, Tracked>,
     pub(crate) reservations: Slab<ResSlot>,
-    pub(crate) reservation_ids: FastMap<ReservationId, u32>,
-    pub(crate) accepted: FastMap<InteractionId, Accepted>,
     pub(crate) last_agent: FastMap<CustomerId, AgentId>,
     pub(crate) timers: BTreeMap<TimerKey, Timer>,
+    /// Offer expiries in time order (the common case: one timeout per queue,
+    /// time moving forward), resolved ones popped from either end.
+    pub(crate) offer_timers: VecDeque<(TimerKey, u32)>,
+    /// Per agent slot: the stamp its current pool entries carry.
+    pub(crate) stamps: Vec<u32>,
+    /// Reused buffer for minting reservation ids.
+    pub(crate) id_buf: String,
     pub(crate) decisions: VecDeque<RoutingDecision>,
     pub(crate) seq: u64,
+    /// Fencing epoch: 0 for a fresh engine, one more than the snapshot's for
+    /// a restored one.
+    pub(crate) epoch: u64,
+    /// A newer epoch exists: this engine no longer offers anything.
+    pub(crate) fenced: Option<u64>,
     pub(crate) next_order: u64,
-    pub(crate) scratch: Vec<(u32, u8)>,
 }
 
 impl Default for AcdEngine {
@@ -83,16 +97,18 @@ impl AcdEngine {
             queue_ids: FastMap::default(),
             lanes: Vec::new(),
             waits: Slab::default(),
-            wait_ids: FastMap::default(),
+            interactions: FastMap::default(),
             reservations: Slab::default(),
-            reservation_ids: FastMap::default(),
-            accepted: FastMap::default(),
             last_agent: FastMap::default(),
             timers: BTreeMap::new(),
+            offer_timers: VecDeque::new(),
+            stamps: Vec::new(),
+            id_buf: String::new(),
             decisions: VecDeque::new(),
             seq: 0,
+            epoch: 0,
+            fenced: None,
             next_order: 0,
-            scratch: Vec::new(),
         }
     }
 
@@ -106,8 +122,10 @@ impl AcdEngine {
     /// keeping its state.
     ///
     /// # Errors
-    /// Never today; reserved for profile validation.
+    /// Only [`AcdError::Fenced`] (see [`AcdEngine::fence`]: every input of a
+    /// fenced engine fails so).
     pub fn add_agent(&mut self, profile: AgentProfile, now: Timestamp) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.add_agent_impl(profile, now);
         Ok(())
     }
@@ -115,8 +133,10 @@ impl AcdEngine {
     /// Removes an agent (logging it out first).
     ///
     /// # Errors
-    /// Unknown agent, or an agent still handling interactions.
+    /// The engine is fenced ([`AcdEngine::fence`]; every input fails so),
+    /// unknown agent, or an agent still handling interactions.
     pub fn remove_agent(&mut self, agent: &AgentId, now: Timestamp) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.remove_agent_impl(agent, now)
     }
 
@@ -133,6 +153,7 @@ impl AcdEngine {
         state: AgentState,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.set_presence(agent, state, now)
     }
 
@@ -141,6 +162,7 @@ impl AcdEngine {
     /// # Errors
     /// Unknown strategy, or escalation steps out of order.
     pub fn add_queue(&mut self, def: QueueDefinition, now: Timestamp) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.add_queue_impl(def, now)
     }
 
@@ -149,6 +171,7 @@ impl AcdEngine {
     /// # Errors
     /// Unknown queue.
     pub fn remove_queue(&mut self, queue: &QueueId, now: Timestamp) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.remove_queue_impl(queue, now)
     }
 
@@ -159,12 +182,16 @@ impl AcdEngine {
     /// The interaction is already routed, or an attribute (`head_start_secs`)
     /// is malformed.
     pub fn enqueue(&mut self, request: RoutingRequest, now: Timestamp) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.enqueue_impl(request, now)
     }
 
     /// The customer hung up. Pending offers are canceled. Unknown or already
     /// answered interactions are ignored.
     pub fn abandon(&mut self, interaction: &InteractionId, now: Timestamp) {
+        if self.fenced.is_some() {
+            return;
+        }
         self.abandon_impl(interaction, now);
     }
 
@@ -179,9 +206,9 @@ impl AcdEngine {
         interaction: &InteractionId,
         _now: Timestamp,
     ) -> Result<(), AcdError> {
-        let w = *self
-            .wait_ids
-            .get(interaction)
+        self.check_fence()?;
+        let w = self
+            .wait_of(interaction)
             .ok_or_else(|| AcdError::UnknownInteraction(interaction.clone()))?;
         let timer = self.waits.get_mut(w).and_then(|slot| {
             slot.callback = true;
@@ -196,9 +223,8 @@ impl AcdEngine {
     /// Whether the interaction is a callback request.
     #[must_use]
     pub fn is_callback(&self, interaction: &InteractionId) -> bool {
-        self.wait_ids
-            .get(interaction)
-            .and_then(|w| self.waits.get(*w))
+        self.wait_of(interaction)
+            .and_then(|w| self.waits.get(w))
             .is_some_and(|w| w.callback)
     }
 
@@ -211,6 +237,7 @@ impl AcdEngine {
         reservation: &ReservationId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.accept_impl(reservation, now)
     }
 
@@ -223,6 +250,7 @@ impl AcdEngine {
         reservation: &ReservationId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.offer_failed(reservation, OfferEnd::Declined, now)
     }
 
@@ -235,6 +263,7 @@ impl AcdEngine {
         reservation: &ReservationId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.offer_failed(reservation, OfferEnd::TimedOut, now)
     }
 
@@ -248,9 +277,9 @@ impl AcdEngine {
         outcome: OfferEnd,
         now: Timestamp,
     ) -> Result<(), AcdError> {
-        let r = *self
-            .reservation_ids
-            .get(reservation)
+        self.check_fence()?;
+        let r = self
+            .find_reservation(reservation)
             .ok_or_else(|| AcdError::UnknownReservation(reservation.clone()))?;
         self.end_offer(r, outcome, now);
         Ok(())
@@ -267,17 +296,33 @@ impl AcdEngine {
         agent: &AgentId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
+        self.check_fence()?;
         self.interaction_ended_impl(interaction, agent, now)
     }
 
     /// Fires everything due at `now`: offer timeouts, wrap-up and delay ends,
     /// maximum waits, escalation steps, sticky waits.
     pub fn tick(&mut self, now: Timestamp) {
-        while let Some((&key, &timer)) = self.timers.first_key_value() {
+        if self.fenced.is_some() {
+            return;
+        }
+        loop {
+            let tree = self.timers.first_key_value().map(|(k, t)| (*k, *t));
+            let fifo = self.offer_timers.front().copied();
+            let (key, timer) = match (tree, fifo) {
+                (Some(t), Some((fk, r))) if fk < t.0 => (fk, Timer::OfferExpiry(r)),
+                (None, Some((fk, r))) => (fk, Timer::OfferExpiry(r)),
+                (Some(t), _) => t,
+                (None, None) => break,
+            };
             if key.0 > now {
                 break;
             }
-            self.timers.remove(&key);
+            if fifo.is_some_and(|f| f.0 == key) {
+                self.offer_timers.pop_front();
+            } else {
+                self.timers.remove(&key);
+            }
             self.fire(timer, key, now);
         }
     }
@@ -285,7 +330,39 @@ impl AcdEngine {
     /// When [`tick`](Self::tick) must next be called.
     #[must_use]
     pub fn next_timeout(&self) -> Option<Timestamp> {
-        self.timers.first_key_value().map(|(k, _)| k.0)
+        let tree = self.timers.first_key_value().map(|(k, _)| k.0);
+        let fifo = self.offer_timers.front().map(|(k, _)| k.0);
+        match (tree, fifo) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Schedules the expiry of reservation `r`.
+    pub(crate) fn add_offer_timer(&mut self, key: TimerKey, r: u32) -> bool {
+        if self.offer_timers.back().is_none_or(|b| b.0 <= key) {
+            self.offer_timers.push_back((key, r));
+            true
+        } else {
+            self.timers.insert(key, Timer::OfferExpiry(r));
+            false
+        }
+    }
+
+    /// Forgets the expiry of a resolved reservation (its slot is gone).
+    pub(crate) fn cancel_offer_timer(&mut self, key: TimerKey, in_fifo: bool) {
+        if !in_fifo {
+            self.timers.remove(&key);
+            return;
+        }
+        let live =
+            |s: &Self, e: &(TimerKey, u32)| s.reservations.get(e.1).is_some_and(|r| r.timer == e.0);
+        while self.offer_timers.back().is_some_and(|e| !live(self, e)) {
+            self.offer_timers.pop_back();
+        }
+        while self.offer_timers.front().is_some_and(|e| !live(self, e)) {
+            self.offer_timers.pop_front();
+        }
     }
 
     /// The next decision, if any.
@@ -303,6 +380,23 @@ impl AcdEngine {
     /// need them).
     pub fn clear_decisions(&mut self) {
         self.decisions.clear();
+    }
+
+    /// The slot of a waiting (or ringing) interaction.
+    pub(crate) fn wait_of(&self, interaction: &InteractionId) -> Option<u32> {
+        match self.interactions.get(interaction) {
+            Some(Tracked::Waiting(w)) => Some(*w),
+            _ => None,
+        }
+    }
+
+    /// The slot of a pending reservation. Reservation ids end in `.<slot>`,
+    /// so no map is needed; the id itself is checked.
+    pub(crate) fn find_reservation(&self, id: &ReservationId) -> Option<u32> {
+        let (_, tail) = id.as_str().rsplit_once('.')?;
+        let r: u32 = tail.parse().ok()?;
+        let slot = self.reservations.get(r)?;
+        (std::ptr::eq(slot.id.as_str(), id.as_str()) || slot.id == *id).then_some(r)
     }
 
     pub(crate) fn add_timer(&mut self, at: Timestamp, timer: Timer) -> TimerKey {

@@ -3,7 +3,7 @@
 //! agent won, or the agent left). Misses count toward not-ready and start the
 //! per-cause delay; accepted interactions end in wrap-up.
 
-use super::state::{Accepted, Presence, Timer, WaitStatus};
+use super::state::{Accepted, Presence, Timer, Tracked, WaitStatus};
 use super::waiting::Exit;
 use super::{AcdEngine, MISSED_OFFERS_REASON, secs};
 use crate::AcdError;
@@ -46,8 +46,7 @@ impl AcdEngine {
     /// is resolved (its outcome was emitted as a decision).
     #[must_use]
     pub fn reservation_state(&self, reservation: &ReservationId) -> Option<ReservationState> {
-        self.reservation_ids
-            .get(reservation)
+        self.find_reservation(reservation)
             .map(|_| ReservationState::Pending)
     }
 
@@ -60,8 +59,7 @@ impl AcdEngine {
         now: Timestamp,
     ) -> Option<(u32, u32)> {
         let res = self.reservations.remove(r)?;
-        self.reservation_ids.remove(&res.id);
-        self.timers.remove(&res.timer);
+        self.cancel_offer_timer(res.timer, res.in_fifo);
         let interaction = self
             .waits
             .get(res.wait)
@@ -74,7 +72,7 @@ impl AcdEngine {
         self.decisions.push_back(RoutingDecision::OfferEnded {
             reservation: res.id,
             interaction,
-            agent: agent.profile.id.clone(),
+            agent: agent.id.clone(),
             outcome,
         });
         let missed = matches!(outcome, OfferEnd::TimedOut | OfferEnd::Failed);
@@ -162,15 +160,13 @@ impl AcdEngine {
         reservation: &ReservationId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
-        let r = *self
-            .reservation_ids
-            .get(reservation)
+        let r = self
+            .find_reservation(reservation)
             .ok_or_else(|| AcdError::UnknownReservation(reservation.clone()))?;
         let Some(res) = self.reservations.remove(r) else {
             return Err(AcdError::UnknownReservation(reservation.clone()));
         };
-        self.reservation_ids.remove(&res.id);
-        self.timers.remove(&res.timer);
+        self.cancel_offer_timer(res.timer, res.in_fifo);
         let a = res.agent;
         let w = res.wait;
         let Some(slot) = self.waits.get_mut(w) else {
@@ -205,20 +201,20 @@ impl AcdEngine {
         agent.missed = 0;
         agent.handled += 1;
         agent.rerank = true;
-        let agent_id = agent.profile.id.clone();
+        let agent_id = agent.id.clone();
         if let Some(c) = customer {
             self.last_agent.insert(c, agent_id.clone());
         }
-        self.accepted.insert(
-            interaction.clone(),
-            Accepted {
+        // Answered keeps the interaction's map entry; it becomes accepted.
+        self.finish_wait(w, Exit::Answered, now);
+        if let Some(t) = self.interactions.get_mut(&interaction) {
+            *t = Tracked::Accepted(Accepted {
                 agent: a,
                 queue: q,
                 ch: res.ch,
                 since: now,
-            },
-        );
-        self.finish_wait(w, Exit::Answered, now);
+            });
+        }
         self.refresh_agent(a, now);
         self.decisions.push_back(RoutingDecision::Assigned {
             reservation: res.id,
@@ -236,20 +232,23 @@ impl AcdEngine {
         agent: &AgentId,
         now: Timestamp,
     ) -> Result<(), AcdError> {
-        let acc = self
-            .accepted
-            .get(interaction)
-            .ok_or_else(|| AcdError::UnknownInteraction(interaction.clone()))?;
+        let acc = match self.interactions.remove(interaction) {
+            Some(Tracked::Accepted(acc)) => acc,
+            Some(other) => {
+                self.interactions.insert(interaction.clone(), other);
+                return Err(AcdError::UnknownInteraction(interaction.clone()));
+            }
+            None => return Err(AcdError::UnknownInteraction(interaction.clone())),
+        };
         let a = acc.agent;
-        if self.agents.get(a).is_none_or(|s| s.id() != agent) {
+        if self.agents.get(a).is_none_or(|s| !s.is(agent)) {
+            self.interactions
+                .insert(interaction.clone(), Tracked::Accepted(acc));
             return Err(AcdError::WrongAgent {
                 interaction: interaction.clone(),
                 agent: agent.clone(),
             });
         }
-        let Some(acc) = self.accepted.remove(interaction) else {
-            return Err(AcdError::UnknownInteraction(interaction.clone()));
-        };
         let talk_ms = u64::try_from(now.duration_since(acc.since).as_millis()).unwrap_or(u64::MAX);
         let wrap = self
             .queues

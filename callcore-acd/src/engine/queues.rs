@@ -33,16 +33,9 @@ impl AcdEngine {
         Ok(())
     }
 
-    /// Creates the lanes of queue `q` (appended, never reused).
-    fn build_lanes(&mut self, q: u32) -> Vec<u32> {
-        let Some(def) = self
-            .queues
-            .get(q as usize)
-            .and_then(Option::as_ref)
-            .map(|s| s.def.clone())
-        else {
-            return Vec::new();
-        };
+    /// The requirements of every tier of a queue (tier 0: its own), and for
+    /// each escalation step the tier it relaxes to.
+    fn tiers_of(def: &QueueDefinition) -> (Vec<Vec<SkillRequirement>>, Vec<Option<u32>>) {
         let mut tiers: Vec<Vec<SkillRequirement>> = vec![def.requirements.clone()];
         let mut step_tier = Vec::new();
         for step in &def.escalation {
@@ -61,23 +54,65 @@ impl AcdEngine {
                 step_tier.push(None);
             }
         }
+        (tiers, step_tier)
+    }
+
+    /// A fresh lane for tier `tier` of queue `q` (`None`: no such queue or
+    /// tier).
+    ///
+    /// # Errors
+    /// The queue's strategy is not registered.
+    pub(crate) fn new_lane(&self, q: u32, tier: u32) -> Result<Option<Lane>, AcdError> {
+        let Some(def) = self
+            .queues
+            .get(q as usize)
+            .and_then(Option::as_ref)
+            .map(|s| &s.def)
+        else {
+            return Ok(None);
+        };
+        let (tiers, _) = Self::tiers_of(def);
+        let Some(requirements) = tiers.into_iter().nth(tier as usize) else {
+            return Ok(None);
+        };
+        let strategy =
+            self.registry
+                .create(&def.strategy)
+                .ok_or_else(|| AcdError::UnknownStrategy {
+                    queue: def.id.clone(),
+                    name: def.strategy.clone(),
+                })?;
+        let ring_all = strategy.offer_mode() == OfferMode::RingAll;
+        Ok(Some(Lane {
+            queue: q,
+            tier,
+            requirements,
+            strategy,
+            ring_all,
+            pools: Default::default(),
+            waiting: Default::default(),
+            logged_in: 0,
+            staffed: 0,
+        }))
+    }
+
+    /// Creates the lanes of queue `q` (appended, never reused).
+    fn build_lanes(&mut self, q: u32) -> Vec<u32> {
+        let Some(def) = self
+            .queues
+            .get(q as usize)
+            .and_then(Option::as_ref)
+            .map(|s| &s.def)
+        else {
+            return Vec::new();
+        };
+        let (tiers, step_tier) = Self::tiers_of(def);
         let mut lanes = Vec::new();
-        for (tier, requirements) in tiers.into_iter().enumerate() {
-            let Some(strategy) = self.registry.create(&def.strategy) else {
+        for tier in 0..tiers.len() {
+            let Ok(Some(lane)) = self.new_lane(q, u32::try_from(tier).unwrap_or(0)) else {
                 continue;
             };
-            let ring_all = strategy.offer_mode() == OfferMode::RingAll;
-            self.lanes.push(Some(Lane {
-                queue: q,
-                tier: u32::try_from(tier).unwrap_or(0),
-                requirements,
-                strategy,
-                ring_all,
-                pools: Default::default(),
-                waiting: Default::default(),
-                logged_in: 0,
-                staffed: 0,
-            }));
+            self.lanes.push(Some(lane));
             lanes.push(u32::try_from(self.lanes.len() - 1).unwrap_or(u32::MAX));
         }
         if let Some(slot) = self.queues.get_mut(q as usize).and_then(Option::as_mut) {
@@ -121,6 +156,8 @@ impl AcdEngine {
                     lane.staffed += staffed;
                 }
             }
+            // Out of the pools under the old lane list before it changes.
+            self.unpool(a);
             if let Some(slot) = self.agents.get_mut(a) {
                 slot.lanes.extend(added);
                 slot.lanes.sort_unstable();

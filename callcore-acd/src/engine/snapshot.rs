@@ -2,11 +2,11 @@
 //! per-agent status (positions, EWT, counters) for wallboards and APIs.
 
 use super::AcdEngine;
-use super::state::WaitStatus;
+use super::state::{WaitStatus, ch_index};
 use callcore::event::secs_u32;
 use callcore::{
-    AgentId, AgentSnapshot, AgentState, InteractionId, QueueId, QueueSnapshot, RouterSnapshot,
-    Timestamp,
+    AgentId, AgentSnapshot, AgentState, Channel, InteractionId, QueueId, QueueSnapshot,
+    RouterSnapshot, Timestamp,
 };
 use std::collections::BTreeMap;
 
@@ -77,6 +77,13 @@ pub struct AgentStatus {
     pub handled: u64,
     /// Talk time so far, ms.
     pub talk_ms: u64,
+    /// Interactions in progress per channel, for every channel the agent
+    /// takes (zero included).
+    pub load: BTreeMap<Channel, u32>,
+    /// Offers ringing per channel (channels with none left out).
+    pub offered: BTreeMap<Channel, u32>,
+    /// How many interactions of each channel the agent takes at once.
+    pub capacity: BTreeMap<Channel, u32>,
 }
 
 impl AcdEngine {
@@ -140,7 +147,23 @@ impl AcdEngine {
     #[must_use]
     pub fn agent_status(&self, agent: &AgentId) -> Option<AgentStatus> {
         let s = self.agents.get(*self.agent_ids.get(agent)?)?;
+        let load = s
+            .profile
+            .capacity
+            .keys()
+            .map(|c| (*c, s.load[ch_index(*c)]))
+            .collect();
+        let offered = s
+            .profile
+            .capacity
+            .keys()
+            .map(|c| (*c, s.offered[ch_index(*c)]))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         Some(AgentStatus {
+            load,
+            offered,
+            capacity: s.profile.capacity.clone(),
             agent: agent.clone(),
             state: s.reported.clone(),
             since: s.reported_since,
@@ -149,6 +172,18 @@ impl AcdEngine {
             handled: s.handled,
             talk_ms: s.talk_ms,
         })
+    }
+
+    /// Live status of every agent, by id.
+    #[must_use]
+    pub fn agent_statuses(&self) -> Vec<AgentStatus> {
+        let mut out: Vec<AgentStatus> = self
+            .agents
+            .iter()
+            .filter_map(|(_, a)| self.agent_status(&a.id))
+            .collect();
+        out.sort_by(|a, b| a.agent.cmp(&b.agent));
+        out
     }
 
     /// Ids of every queue.
@@ -162,7 +197,7 @@ impl AcdEngine {
     /// Interactions waiting or ringing, over all queues.
     #[must_use]
     pub fn waiting_count(&self) -> usize {
-        self.wait_ids.len()
+        self.waits.len()
     }
 
     /// Agents serving each queue (tier 0), counted by state name.

@@ -2,12 +2,14 @@
 //! waiting interactions, reservations and timers, kept in slabs addressed by
 //! dense indices so the hot path hashes no strings.
 
-use crate::strategy::{PoolEntry, RoutingStrategy};
+use super::pool::Pool;
+use super::small::IdxList;
+use crate::strategy::RoutingStrategy;
 use callcore::{
     AgentId, AgentProfile, Channel, InteractionId, QueueDefinition, ReservationId, RoutingRequest,
     SkillRequirement, Timestamp,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Channels the engine tracks capacity for (the order of `Channel::ALL`).
 pub(crate) const CHANNELS: usize = 5;
@@ -38,7 +40,7 @@ pub(crate) fn capacities(profile: &AgentProfile) -> [u32; CHANNELS] {
 pub(crate) type TimerKey = (Timestamp, u64);
 
 /// What a timer does when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Timer {
     OfferExpiry(u32),
     WrapUpEnd(u32),
@@ -49,7 +51,7 @@ pub(crate) enum Timer {
 }
 
 /// The state an agent asked for (or a supervisor set).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Presence {
     Offline,
     Available,
@@ -57,15 +59,18 @@ pub(crate) enum Presence {
 }
 
 /// After-call work in progress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WrapUp {
     pub(crate) interactions: Vec<InteractionId>,
     pub(crate) timer: TimerKey,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AgentSlot {
-    pub(crate) profile: AgentProfile,
+    /// The agent's id (interned by the engine: decisions clone it).
+    pub(crate) id: AgentId,
+    /// The profile (cold: skills, endpoints, rating).
+    pub(crate) profile: Box<AgentProfile>,
     /// Capacity per channel, copied from the profile (hot path).
     pub(crate) capacity: [u32; CHANNELS],
     pub(crate) order: u64,
@@ -76,17 +81,18 @@ pub(crate) struct AgentSlot {
     pub(crate) load: [u32; CHANNELS],
     /// Pending offers per channel.
     pub(crate) offered: [u32; CHANNELS],
-    pub(crate) reservations: Vec<u32>,
-    pub(crate) wrap: Option<WrapUp>,
+    pub(crate) reservations: IdxList,
+    pub(crate) wrap: Option<Box<WrapUp>>,
     pub(crate) delay: Option<TimerKey>,
     pub(crate) missed: u32,
     pub(crate) idle_since: Timestamp,
     pub(crate) talk_ms: u64,
     pub(crate) handled: u64,
     /// Lanes whose requirements the agent meets (and whose queue it serves).
-    pub(crate) lanes: Vec<u32>,
-    /// Where the agent is pooled now: (lane, channel, entry).
-    pub(crate) pooled: Vec<(u32, u8, PoolEntry)>,
+    pub(crate) lanes: IdxList,
+    /// Channels (bit per channel) for which the agent is pooled in every one
+    /// of its lanes.
+    pub(crate) pooled: u8,
     /// Force re-ranking at the next refresh (statistics changed).
     pub(crate) rerank: bool,
     /// Interactions waiting for this agent in particular.
@@ -137,7 +143,13 @@ impl AgentSlot {
     }
 
     pub(crate) fn id(&self) -> &AgentId {
-        &self.profile.id
+        &self.id
+    }
+
+    /// Whether `other` names this agent (pointer first: ids handed out by
+    /// the engine are its own).
+    pub(crate) fn is(&self, other: &AgentId) -> bool {
+        std::ptr::eq(self.id.as_str(), other.as_str()) || self.id == *other
     }
 }
 
@@ -150,7 +162,7 @@ pub(crate) struct Lane {
     pub(crate) requirements: Vec<SkillRequirement>,
     pub(crate) strategy: Box<dyn RoutingStrategy>,
     pub(crate) ring_all: bool,
-    pub(crate) pools: [BTreeSet<PoolEntry>; CHANNELS],
+    pub(crate) pools: [Pool; CHANNELS],
     pub(crate) waiting: [BTreeMap<WaitKey, u32>; CHANNELS],
     /// Eligible agents logged in (any state but offline).
     pub(crate) logged_in: u32,
@@ -163,7 +175,7 @@ pub(crate) struct Lane {
 pub(crate) type WaitKey = (i32, i64, u64);
 
 /// Running figures of a queue.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QueueCounters {
     pub(crate) offered: u64,
     pub(crate) answered: u64,
@@ -174,8 +186,9 @@ pub(crate) struct QueueCounters {
     pub(crate) wait_ms_answered: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct QueueSlot {
+    #[serde(with = "super::persist::def_codec")]
     pub(crate) def: QueueDefinition,
     /// Tier 0 first, then one lane per relaxation step.
     pub(crate) lanes: Vec<u32>,
@@ -188,21 +201,21 @@ pub(crate) struct QueueSlot {
     pub(crate) counters: QueueCounters,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum WaitStatus {
     Waiting,
     Sticky(u32),
-    Offering(Vec<u32>),
+    Offering(IdxList),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WaitSlot {
     pub(crate) request: RoutingRequest,
     pub(crate) key: WaitKey,
     pub(crate) ch: usize,
     pub(crate) queue: u32,
     /// The lanes it waits in; the first is its own queue's current tier.
-    pub(crate) lanes: Vec<u32>,
+    pub(crate) lanes: IdxList,
     pub(crate) tier: u32,
     pub(crate) next_step: usize,
     pub(crate) status: WaitStatus,
@@ -216,17 +229,27 @@ pub(crate) struct WaitSlot {
     pub(crate) sticky_timer: Option<TimerKey>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ResSlot {
     pub(crate) id: ReservationId,
     pub(crate) wait: u32,
     pub(crate) agent: u32,
     pub(crate) ch: usize,
     pub(crate) timer: TimerKey,
+    /// The expiry sits in the engine's in-order offer-timer FIFO (else in
+    /// the general timer tree).
+    pub(crate) in_fifo: bool,
+}
+
+/// Where a known interaction is: waiting (or ringing), or with an agent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Tracked {
+    Waiting(u32),
+    Accepted(Accepted),
 }
 
 /// An interaction an agent accepted and still handles.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Accepted {
     pub(crate) agent: u32,
     pub(crate) queue: u32,
@@ -235,10 +258,11 @@ pub(crate) struct Accepted {
 }
 
 /// A vector of optional slots with a free list.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Slab<T> {
     items: Vec<Option<T>>,
     free: Vec<u32>,
+    len: usize,
 }
 
 impl<T> Default for Slab<T> {
@@ -246,12 +270,14 @@ impl<T> Default for Slab<T> {
         Self {
             items: Vec::new(),
             free: Vec::new(),
+            len: 0,
         }
     }
 }
 
 impl<T> Slab<T> {
     pub(crate) fn insert(&mut self, value: T) -> u32 {
+        self.len += 1;
         if let Some(i) = self.free.pop() {
             self.items[i as usize] = Some(value);
             i
@@ -265,8 +291,22 @@ impl<T> Slab<T> {
         let v = self.items.get_mut(i as usize)?.take();
         if v.is_some() {
             self.free.push(i);
+            self.len -= 1;
         }
         v
+    }
+
+    /// Occupied slots.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The index the next insert will use.
+    pub(crate) fn next_index(&self) -> u32 {
+        self.free
+            .last()
+            .copied()
+            .unwrap_or_else(|| u32::try_from(self.items.len()).unwrap_or(u32::MAX))
     }
 
     pub(crate) fn get(&self, i: u32) -> Option<&T> {

@@ -2,6 +2,7 @@
 //! position and EWT, maximum wait, the escalation ladder, abandonment, and the
 //! one place where an interaction leaves the engine.
 
+use super::small::IdxList;
 use super::state::{Timer, WaitSlot, WaitStatus};
 use super::{AcdEngine, secs};
 use crate::AcdError;
@@ -30,9 +31,7 @@ impl AcdEngine {
         request: RoutingRequest,
         now: Timestamp,
     ) -> Result<(), AcdError> {
-        if self.wait_ids.contains_key(&request.interaction)
-            || self.accepted.contains_key(&request.interaction)
-        {
+        if self.interactions.contains_key(&request.interaction) {
             return Err(AcdError::DuplicateInteraction(request.interaction));
         }
         let head_start_ms = match request.attributes.get("head_start_secs") {
@@ -117,7 +116,7 @@ impl AcdEngine {
             key,
             ch,
             queue: q,
-            lanes: vec![lane0],
+            lanes: IdxList::one(lane0),
             tier: 0,
             next_step: 0,
             status: sticky.map_or(WaitStatus::Waiting, WaitStatus::Sticky),
@@ -128,7 +127,8 @@ impl AcdEngine {
             escalation_timer: None,
             sticky_timer: None,
         });
-        self.wait_ids.insert(interaction, w);
+        self.interactions
+            .insert(interaction, super::state::Tracked::Waiting(w));
         if let Some(slot) = self.queues.get_mut(q as usize).and_then(Option::as_mut) {
             slot.members += 1;
             slot.counters.offered += 1;
@@ -140,6 +140,7 @@ impl AcdEngine {
                 slot.max_wait_timer = Some(t);
             }
         }
+        let fast = sticky.is_none() && self.can_offer_at_once(w, lane0, ch, now);
         if let Some(a) = sticky {
             if let Some(agent) = self.agents.get_mut(a) {
                 agent.sticky.push(w);
@@ -151,7 +152,7 @@ impl AcdEngine {
             if let Some(slot) = self.waits.get_mut(w) {
                 slot.sticky_timer = Some(t);
             }
-        } else {
+        } else if !fast {
             self.insert_waiting(w);
         }
         self.push_queued(w);
@@ -160,9 +161,46 @@ impl AcdEngine {
         }
         match sticky {
             Some(a) => self.route_agent(a, now),
+            None if fast => match self.pick_agent(lane0, ch, w) {
+                // Straight to an agent: the waiting line is never touched.
+                Some(a) => {
+                    if let Some(slot) = self.waits.get_mut(w) {
+                        slot.status = WaitStatus::Offering(IdxList::new());
+                    }
+                    self.offer(w, a, now);
+                }
+                None => {
+                    self.insert_waiting(w);
+                    self.route_wait_lanes(w, now);
+                }
+            },
             None => self.route_wait_lanes(w, now),
         }
         Ok(())
+    }
+
+    /// Whether a new interaction can go straight to a free agent of its
+    /// lane: nobody waits ahead of it there, an agent is pooled, the strategy
+    /// offers one agent at a time and no escalation step is due yet.
+    fn can_offer_at_once(&self, w: u32, lane0: u32, ch: usize, now: Timestamp) -> bool {
+        let Some(lane) = self.lanes.get(lane0 as usize).and_then(Option::as_ref) else {
+            return false;
+        };
+        if lane.ring_all || lane.pools[ch].live() == 0 || !lane.waiting[ch].is_empty() {
+            return false;
+        }
+        let Some(slot) = self.waits.get(w) else {
+            return false;
+        };
+        self.queues
+            .get(slot.queue as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|q| {
+                q.def
+                    .escalation
+                    .first()
+                    .is_none_or(|step| slot.request.enqueued_at + secs(step.after_secs) > now)
+            })
     }
 
     /// Emits `Queued` with the interaction's position and EWT.
@@ -390,7 +428,7 @@ impl AcdEngine {
             return;
         };
         let q1 = std::mem::replace(&mut slot.queue, q2);
-        slot.lanes = vec![lane0];
+        slot.lanes = IdxList::one(lane0);
         slot.tier = 0;
         slot.next_step = 0;
         slot.hops += 1;
@@ -464,7 +502,7 @@ impl AcdEngine {
     }
 
     pub(crate) fn abandon_impl(&mut self, interaction: &InteractionId, now: Timestamp) {
-        if let Some(&w) = self.wait_ids.get(interaction) {
+        if let Some(w) = self.wait_of(interaction) {
             self.finish_wait(w, Exit::Abandoned, now);
         }
     }
@@ -502,7 +540,9 @@ impl AcdEngine {
         let Some(slot) = self.waits.remove(w) else {
             return;
         };
-        self.wait_ids.remove(&slot.request.interaction);
+        if exit != Exit::Answered {
+            self.interactions.remove(&slot.request.interaction);
+        }
         self.cancel_timer(slot.max_wait_timer);
         self.cancel_timer(slot.escalation_timer);
         self.cancel_timer(slot.sticky_timer);

@@ -84,6 +84,13 @@ pub enum RouterInput {
         /// The interaction.
         interaction: InteractionId,
     },
+    /// The customer asked to be called back instead of holding: the
+    /// interaction keeps its place in the queue and no longer times out for
+    /// patience; the agent it reaches calls the customer.
+    RequestCallback {
+        /// The interaction.
+        interaction: InteractionId,
+    },
     /// The agent took the offer (answered the phone, clicked accept).
     OfferAccepted {
         /// The reservation.

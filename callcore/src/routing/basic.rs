@@ -38,6 +38,8 @@ struct Waiting {
     request: RoutingRequest,
     /// Arrival order, to break ties.
     seq: u64,
+    /// A callback request: keeps its place, never times out for patience.
+    callback: bool,
 }
 
 #[derive(Debug)]
@@ -249,6 +251,7 @@ impl BasicRouter {
         let waiting = Waiting {
             request,
             seq: self.next_seq,
+            callback: false,
         };
         let Some(queue) = self.queues.get_mut(&waiting.request.queue) else {
             return;
@@ -447,6 +450,22 @@ impl Router for BasicRouter {
                 self.end_offer(&reservation, outcome, now);
                 self.dispatch(now);
             }
+            RouterInput::RequestCallback { interaction } => {
+                let found = self
+                    .queues
+                    .values_mut()
+                    .flat_map(|q| q.waiting.iter_mut())
+                    .find(|w| w.request.interaction == interaction);
+                match found {
+                    Some(w) => w.callback = true,
+                    None => {
+                        return Err(CoreError::NotFound {
+                            what: "interaction",
+                            id: interaction.to_string(),
+                        });
+                    }
+                }
+            }
             RouterInput::InteractionEnded { interaction, agent } => {
                 let queue = self.assigned.remove(&interaction).map(|(_, q)| q);
                 let wrap = queue
@@ -515,7 +534,7 @@ impl Router for BasicRouter {
             let limit = Duration::from_secs(u64::from(max));
             let (late, keep): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut q.waiting)
                 .into_iter()
-                .partition(|w| now.duration_since(w.request.enqueued_at) >= limit);
+                .partition(|w| !w.callback && now.duration_since(w.request.enqueued_at) >= limit);
             q.waiting = keep;
             for w in late {
                 self.decisions.push_back(RoutingDecision::TimedOut {
@@ -541,6 +560,7 @@ impl Router for BasicRouter {
             let max = q.def.max_wait_secs?;
             q.waiting
                 .iter()
+                .filter(|w| !w.callback)
                 .map(|w| w.request.enqueued_at + Duration::from_secs(u64::from(max)))
                 .min()
         });
@@ -589,5 +609,66 @@ impl Router for BasicRouter {
             })
             .collect();
         RouterSnapshot { queues, agents }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Channel, TenantId};
+
+    fn request(id: &str, at: Timestamp) -> RoutingRequest {
+        RoutingRequest {
+            interaction: id.into(),
+            tenant: TenantId::default(),
+            channel: Channel::Voice,
+            queue: "support".into(),
+            priority: 0,
+            customer: None,
+            preferred_agent: None,
+            attributes: BTreeMap::new(),
+            enqueued_at: at,
+        }
+    }
+
+    #[test]
+    fn a_callback_request_keeps_its_place_past_the_maximum_wait() {
+        let mut r = BasicRouter::new();
+        let t0 = Timestamp::from_secs(0);
+        let mut q = QueueDefinition::new("support");
+        q.max_wait_secs = Some(60);
+        r.handle(RouterInput::AddQueue(Box::new(q)), t0).unwrap();
+        r.handle(RouterInput::Enqueue(Box::new(request("a", t0))), t0)
+            .unwrap();
+        r.handle(RouterInput::Enqueue(Box::new(request("b", t0))), t0)
+            .unwrap();
+        r.handle(
+            RouterInput::RequestCallback {
+                interaction: "a".into(),
+            },
+            t0,
+        )
+        .unwrap();
+        assert!(
+            r.handle(
+                RouterInput::RequestCallback {
+                    interaction: "zz".into()
+                },
+                t0
+            )
+            .is_err()
+        );
+        while r.poll_decision().is_some() {}
+        let later = Timestamp::from_secs(61);
+        r.handle_timeout(later);
+        let timed_out: Vec<InteractionId> = std::iter::from_fn(|| r.poll_decision())
+            .filter_map(|d| match d {
+                RoutingDecision::TimedOut { interaction, .. } => Some(interaction),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(timed_out, vec![InteractionId::from("b")]);
+        let snap = r.snapshot(later);
+        assert_eq!(snap.queues[0].waiting, vec![InteractionId::from("a")]);
     }
 }
