@@ -105,10 +105,50 @@ pub struct LegMediaStats {
     pub voiced_frames: u64,
 }
 
+/// One continuous RTP stream towards the far end, whoever produced the packets (our
+/// own session, or the bridge relaying the other leg): a change of producer keeps
+/// the sequence and timestamp running on, with the marker bit set, so the far end's
+/// jitter buffer never sees a jump backwards (which it would take for late packets).
+#[derive(Debug)]
+struct OutStream {
+    ssrc: u32,
+    source: Option<u32>,
+    seq_off: u16,
+    ts_off: u32,
+    last_seq: u16,
+    last_ts: u32,
+}
+
+impl OutStream {
+    /// Rewrites an RTP datagram's sequence, timestamp and SSRC in place.
+    fn rewrite(&mut self, pkt: &mut [u8]) {
+        if pkt.len() < 12 || pkt[0] >> 6 != 2 {
+            return;
+        }
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let src = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+        if self.source != Some(src) {
+            if self.source.is_some() {
+                self.seq_off = self.last_seq.wrapping_add(1).wrapping_sub(seq);
+                self.ts_off = self.last_ts.wrapping_add(160).wrapping_sub(ts);
+                pkt[1] |= 0x80; // a new talkspurt
+            }
+            self.source = Some(src);
+        }
+        self.last_seq = seq.wrapping_add(self.seq_off);
+        self.last_ts = ts.wrapping_add(self.ts_off);
+        pkt[2..4].copy_from_slice(&self.last_seq.to_be_bytes());
+        pkt[4..8].copy_from_slice(&self.last_ts.to_be_bytes());
+        pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
+    }
+}
+
 /// What the far end's socket side shares with a bridged peer.
 #[derive(Debug)]
 struct Wire {
     rtp: Arc<UdpSocket>,
+    out: Mutex<OutStream>,
     remote: Mutex<Option<SocketAddr>>,
     send: AtomicBool,
     received: AtomicU64,
@@ -132,8 +172,13 @@ impl Wire {
             return;
         }
         if let Some(dst) = self.remote() {
+            let mut pkt = data.to_vec();
+            self.out
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .rewrite(&mut pkt);
             // a full socket buffer drops the datagram, as a network would
-            if self.rtp.try_send_to(data, dst).is_ok() {
+            if self.rtp.try_send_to(&pkt, dst).is_ok() {
                 self.sent.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -219,6 +264,14 @@ impl LegMedia {
         let local_rtp = rtp.local_addr()?;
         let wire = Arc::new(Wire {
             rtp: Arc::new(rtp),
+            out: Mutex::new(OutStream {
+                ssrc: config.ssrc,
+                source: None,
+                seq_off: 0,
+                ts_off: 0,
+                last_seq: 0,
+                last_ts: 0,
+            }),
             remote: Mutex::new(None),
             send: AtomicBool::new(true),
             received: AtomicU64::new(0),
@@ -306,8 +359,10 @@ impl LegMedia {
             });
         };
         let core = Arc::new(Mutex::new(Bridge::new(
-            LegConfig::new(la, self.config.ssrc),
-            LegConfig::new(lb, other.config.ssrc),
+            // the relayed streams get their own source ids; each leg's OutStream
+            // splices them into the stream the far end already knows
+            LegConfig::new(la, !self.config.ssrc),
+            LegConfig::new(lb, !other.config.ssrc),
         )));
         let recording = match record {
             Some(path) => Some(Arc::new(Mutex::new(Recording {
@@ -569,5 +624,53 @@ impl LegTask {
             }
             let _ = self.events.send(SessionEvent::Ended(ep.stats()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::RtpPacket;
+
+    fn pkt(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        let _ = RtpPacket::new(0, seq, ts, ssrc, &[0xFF; 160]).write_to(&mut v);
+        v
+    }
+
+    #[test]
+    fn a_new_producer_continues_the_far_ends_stream() {
+        let mut out = OutStream {
+            ssrc: 7,
+            source: None,
+            seq_off: 0,
+            ts_off: 0,
+            last_seq: 0,
+            last_ts: 0,
+        };
+        let mut seen = Vec::new();
+        // our session, then the bridge (another source, far-away numbers), then back
+        for (seq, ts, src) in [
+            (500, 8000, 1),
+            (501, 8160, 1),
+            (0x1000, 0, 9),
+            (0x1001, 160, 9),
+            (502, 8320, 1),
+        ] {
+            let mut p = pkt(seq, ts, src);
+            out.rewrite(&mut p);
+            let r = RtpPacket::parse(&p).map(|r| (r.sequence, r.timestamp, r.ssrc, r.marker));
+            seen.push(r.ok());
+        }
+        assert_eq!(
+            seen,
+            vec![
+                Some((500, 8000, 7, false)),
+                Some((501, 8160, 7, false)),
+                Some((502, 8320, 7, true)),
+                Some((503, 8480, 7, false)),
+                Some((504, 8640, 7, true)),
+            ]
+        );
     }
 }
