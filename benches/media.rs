@@ -4,7 +4,10 @@
 //! - Goertzel DTMF detection per 20 ms frame vs direct correlation (sin/cos per
 //!   sample) at the same eight frequencies;
 //! - jitter-buffer push+pop per packet vs a plain FIFO (no reordering, no figures);
-//! - a 3-party conference frame: mix-minus mixer vs a naive per-listener sum.
+//! - a 3-party conference frame: mix-minus mixer vs a naive per-listener sum;
+//! - the relay's user-space work on one bridged packet (parse, statistics, header
+//!   rewrite, µ↔A transcoding or not) vs copying the datagram: what the bridge adds
+//!   to the kernel's send and receive.
 //!
 //! `cargo bench --bench media`
 
@@ -12,12 +15,14 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::Duration;
 
+use callcore_media::bridge::{Bridge, LegConfig, Side};
 use callcore_media::dtmf::inband::{DetectorConfig, DtmfDetector};
 use callcore_media::dtmf::{COL_FREQS, DtmfGenerator, ROW_FREQS};
-use callcore_media::g711::{self, reference};
+use callcore_media::g711::{self, Law, reference};
 use callcore_media::jitter::{JitterBuffer, JitterConfig};
 use callcore_media::level::Noise;
 use callcore_media::mixer::{Conference, Role};
+use callcore_media::rtp::RtpPacket;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn speechish(n: usize) -> Vec<i16> {
@@ -235,11 +240,54 @@ fn mix_benches(c: &mut Criterion) {
     g.finish();
 }
 
+fn relay_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("media");
+    g.throughput(Throughput::Elements(1));
+    let payload: Vec<u8> = speechish(160)
+        .iter()
+        .map(|&x| g711::ulaw_encode(x))
+        .collect();
+    let packets: Vec<Vec<u8>> = (0..64u16)
+        .map(|seq| {
+            let mut wire = Vec::new();
+            RtpPacket::new(0, seq, u32::from(seq) * 160, 0x1234, &payload)
+                .write_to(&mut wire)
+                .expect("packet");
+            wire
+        })
+        .collect();
+    for (name, law_b) in [("passthrough", Law::Ulaw), ("transcode", Law::Alaw)] {
+        let mut bridge = Bridge::new(LegConfig::new(Law::Ulaw, 1), LegConfig::new(law_b, 2));
+        let mut out = Vec::with_capacity(2048);
+        let mut i = 0usize;
+        g.bench_function(format!("bridge_relay_packet/{name}"), |b| {
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                let now = Duration::from_millis(20 * i as u64);
+                let _ = bridge.relay(Side::A, black_box(&packets[i % 64]), now, &mut out);
+                out.len()
+            })
+        });
+    }
+    let mut out = Vec::with_capacity(2048);
+    let mut i = 0usize;
+    g.bench_function("bridge_relay_packet/copy_baseline", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            out.clear();
+            out.extend_from_slice(black_box(&packets[i % 64]));
+            out.len()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     g711_benches,
     goertzel_benches,
     jitter_benches,
-    mix_benches
+    mix_benches,
+    relay_benches
 );
 criterion_main!(benches);
