@@ -163,6 +163,100 @@ async fn sipp_caller_plays_rfc4733_digits_into_a_center_flow() {
 }
 
 #[derive(Debug)]
+struct WaitForHangup;
+
+#[async_trait]
+impl Flow for WaitForHangup {
+    async fn run(&self, call: &mut FlowContext) -> Result<FlowOutcome, CoreError> {
+        call.leg().ended().await;
+        Ok(FlowOutcome::Done(EndReason::CustomerHangup))
+    }
+}
+
+/// SIPp holds us with a re-INVITE (`a=sendonly`): our leg answers `recvonly` and its
+/// media stops sending; the resume (`a=sendrecv`) starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_reinvite_hold_stops_our_rtp_and_resume_restarts_it() {
+    if !peer_available("sipp", "-v", "sip-tester") {
+        return;
+    }
+    let base = 25000 + (std::process::id() % 500) as u16 * 8;
+    let watched = Arc::new(Watched {
+        inner: RtpMedia::new(RtpMediaConfig::loopback(base..=base + 7)),
+        legs: Mutex::new(Vec::new()),
+    });
+    let sip = SipTransport::start(
+        sip_config(0, false),
+        Arc::new(SystemClock),
+        Some(watched.clone()),
+    )
+    .await
+    .unwrap();
+    let target = sip.local_addr().port();
+    let center = Center::builder()
+        .clock(Arc::new(SystemClock))
+        .transport(Arc::new(sip))
+        .flow("wait", Arc::new(WaitForHangup))
+        .route("*", "wait")
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sipp/uac_hold.xml");
+    let mut child = sipp(free_port(), target)
+        .args(["-sf", scenario, "-s", "hold", "-trace_err"])
+        .spawn()
+        .unwrap();
+    // RTP packets our leg has sent, every 100 ms
+    let mut samples = Vec::new();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let sent = watched
+            .legs
+            .lock()
+            .unwrap()
+            .first()
+            .and_then(|l| l.as_any().downcast_ref::<RtpLeg>().map(|l| l.stats().sent));
+        samples.push(sent.unwrap_or(0));
+        assert!(samples.len() < 300, "sipp did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut stderr).await;
+    }
+    assert_eq!(status.code(), Some(0), "sipp failed: {stderr}");
+    // the longest stretch without a packet sent, after sending had started
+    let start = samples
+        .iter()
+        .position(|&s| s > 0)
+        .expect("our leg sent RTP");
+    let (mut best, mut run, mut best_end) = (0usize, 0usize, 0usize);
+    for i in start + 1..samples.len() {
+        run = if samples[i] == samples[i - 1] {
+            run + 1
+        } else {
+            0
+        };
+        if run > best {
+            best = run;
+            best_end = i;
+        }
+    }
+    eprintln!("sent every 100 ms: {samples:?}");
+    assert!(best >= 14, "no hold gap of about 2 s: {samples:?}");
+    let before = samples[best_end - best] - samples[start];
+    let after = samples.last().copied().unwrap_or(0) - samples[best_end];
+    assert!(before >= 40, "sending before the hold: {samples:?}");
+    assert!(after >= 40, "sending after the resume: {samples:?}");
+    center.shutdown().await;
+}
+
+#[derive(Debug)]
 struct ToSupport;
 
 #[async_trait]
