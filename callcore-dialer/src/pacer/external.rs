@@ -61,7 +61,11 @@ impl Pacer {
                 self.release(&ticket.lead, now);
                 self.agents.insert(agent.clone(), AgentSlot::Talking(now));
             }
-            Some(AgentSlot::Talking(_) | AgentSlot::Away) | None => {}
+            // Busy when the pacer first hears of them: logged in, free later.
+            None => {
+                self.agents.insert(agent.clone(), AgentSlot::Talking(now));
+            }
+            Some(AgentSlot::Talking(_) | AgentSlot::Away) => {}
         }
     }
 
@@ -82,7 +86,10 @@ impl Pacer {
                 self.release(&ticket.lead, now);
                 self.agents.insert(agent.clone(), AgentSlot::WrapUp(now));
             }
-            Some(AgentSlot::WrapUp(_) | AgentSlot::Away) | None => {}
+            None => {
+                self.agents.insert(agent.clone(), AgentSlot::WrapUp(now));
+            }
+            Some(AgentSlot::WrapUp(_) | AgentSlot::Away) => {}
         }
     }
 }

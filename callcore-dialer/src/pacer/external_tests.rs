@@ -192,3 +192,14 @@ fn an_agent_free_again_before_the_call_end_arrives_stays_free() {
     assert!(dials(&out).is_empty());
     assert_eq!(p.counts().idle + p.counts().reserved, 1, "a is not put back in wrap-up");
 }
+
+#[test]
+fn agents_busy_when_first_seen_count_as_logged_in() {
+    let mut p = pacer(DialMode::Progressive, 5, Box::new(ProgressiveStrategy));
+    p.handle_input(PacerInput::AgentBusy("a".into()), at(0));
+    p.handle_input(PacerInput::AgentWrapUp("b".into()), at(0));
+    assert_eq!(p.counts().logged_in, 2);
+    assert!(dials(&drain(&mut p)).is_empty());
+    p.handle_input(PacerInput::AgentReady("b".into()), at(10));
+    assert_eq!(dials(&drain(&mut p)).len(), 1);
+}

@@ -329,7 +329,7 @@ impl CampaignRunner {
         tx: &mpsc::UnboundedSender<Report>,
     ) {
         let Some(target) = &self.target else {
-            return;
+            return; // checked by the caller
         };
         let config = self.pacer.leads().config();
         let mut interaction = Interaction::new(
@@ -394,8 +394,17 @@ impl CampaignRunner {
                 call,
                 preferred_agent,
             } => {
-                if let (Some(leg), Some(order)) = (legs.remove(&call), orders.get(&call)) {
-                    self.route(call, preferred_agent, leg, order, tx);
+                match (legs.remove(&call), orders.get(&call), self.target.is_some()) {
+                    (Some(leg), Some(order), true) => {
+                        self.route(call, preferred_agent, leg, order, tx);
+                    }
+                    (leg, _, _) => {
+                        // Nowhere to send the person: end the call, counted abandoned.
+                        if let Some(leg) = leg {
+                            let _ = leg.hangup(HangupCause::Local).await;
+                        }
+                        let _ = tx.send(Report::Ended(call));
+                    }
                 }
             }
             PacerOutput::Connect { call, agent } => {
