@@ -291,18 +291,25 @@ impl CampaignRunner {
             .and_then(|a| a.early_media(order.phone.expose()));
         tokio::spawn(async move {
             let phone = order.phone.expose().clone();
-            let placed = async {
-                match early {
-                    // A SIT in early media ends the attempt (the ringing is dropped).
-                    Some(early) => tokio::select! {
-                        r = transport.place(request) => Ok(r),
-                        Some(d) = screen_early_media(early) => Err(d),
-                    },
-                    None => Ok(transport.place(request).await),
-                }
+            let mut place = transport.place(request);
+            let placed = match early {
+                Some(early) => tokio::select! {
+                    r = &mut place => Ok(r),
+                    Some(d) = screen_early_media(early) => Err(d),
+                },
+                None => Ok((&mut place).await),
             };
-            let report = match placed.await {
-                Err(disposition) => Report::Failed(order.call, disposition),
+            let report = match placed {
+                Err(disposition) => {
+                    // A SIT in early media settles the attempt now; the transport
+                    // still ends the ringing its own way (a failure, its ring
+                    // timeout), and a line that answers after all is hung up.
+                    let _ = tx.send(Report::Failed(order.call, disposition));
+                    if let Ok(leg) = place.await {
+                        let _ = leg.hangup(HangupCause::Local).await;
+                    }
+                    return;
+                }
                 Ok(Ok(leg)) => {
                     let class = classifier.classify(&phone, leg.as_ref()).await;
                     Report::Answered(order.call, leg, class)
