@@ -3,8 +3,14 @@
 //! line per call. Used by the SIPp tests and load runs.
 //!
 //! `cargo run --release --example sip_uas -- --bind 127.0.0.1:5080 [--reply 486] [--quiet]`
+//!
+//! The log goes through a buffer flushed every 200 ms, so a load run does not pay one
+//! `write` system call per log line.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use callcore_sip::session::LocalMedia;
 use callcore_sip::ua::{UaConfig, UaEvent, driver};
@@ -45,9 +51,48 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// Log lines are collected here and written out by the flush tick (and when full).
+#[derive(Clone)]
+struct LogBuffer(Arc<Mutex<std::io::BufWriter<std::io::Stdout>>>);
+
+impl LogBuffer {
+    fn new() -> Self {
+        LogBuffer(Arc::new(Mutex::new(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ))))
+    }
+
+    fn flush_now(&self) {
+        if let Ok(mut w) = self.0.lock() {
+            let _ = w.flush();
+        }
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut w) => w.write(buf),
+            Err(_) => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Flushed by the tick, not after every line.
+        Ok(())
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    let log = LogBuffer::new();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -64,8 +109,21 @@ async fn main() {
         }
     };
     tracing::info!(addr = %sip.local_addr(), "sip_uas listening on UDP and TCP");
+    log.flush_now();
     let rtp: SocketAddr = SocketAddr::new(args.bind.ip(), 40_000);
-    while let Some(ev) = events.recv().await {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = tick.tick() => {
+                log.flush_now();
+                continue;
+            }
+        };
+        // One log line per call: when it is answered, rejected or cancelled.
         match ev {
             UaEvent::IncomingCall { call, from, .. } => {
                 sip.ring(call);
@@ -89,8 +147,8 @@ async fn main() {
                     },
                 }
             }
-            UaEvent::Ended { call, by_remote } if !args.quiet => {
-                tracing::info!(call = call.0, by_remote, "call ended")
+            UaEvent::Ended { call, by_remote } => {
+                tracing::debug!(call = call.0, by_remote, "call ended")
             }
             UaEvent::Cancelled { call } if !args.quiet => {
                 tracing::info!(call = call.0, "call cancelled")
@@ -98,4 +156,5 @@ async fn main() {
             _ => {}
         }
     }
+    log.flush_now();
 }

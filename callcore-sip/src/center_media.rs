@@ -250,7 +250,13 @@ impl LegMediaPort for RtpLeg {
             let dir = &self.engine.config.recordings_dir;
             std::fs::create_dir_all(dir)
                 .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
-            let name = format!("call-{}-{}.wav", self.leg, other.leg).replace(['/', ':'], "_");
+            // leg ids restart with the process: the start time keeps names unique
+            let stamp = self.engine.index.as_ref().map_or_else(
+                || format!("p{}", std::process::id()),
+                |ix| ix.clock.now().as_millis().to_string(),
+            );
+            let name = format!("call-{stamp}-{}-{}.wav", self.leg, other.leg)
+                .replace(['/', ':'], "_");
             Some(dir.join(name))
         } else {
             None

@@ -69,8 +69,7 @@ impl Message {
     /// The topmost Via (the one that names the transaction).
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
         let line = self.required(HeaderName::Via)?;
-        let first = split_outside(line, b',')
-            .and_then(|mut s| s.next())
+        let first = super::lex::first_outside(line, b',')
             .ok_or_else(|| self.bad(HeaderName::Via, "unbalanced quotes"))?;
         Via::parse(first).map_err(|w| self.bad(HeaderName::Via, w))
     }

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::lex::find_byte;
 use super::lex::{Params, closing_quote, is_token, trim_lws, unquote, valid_quoted_body};
 use super::uri::Uri;
 
@@ -41,7 +42,7 @@ impl<'a> NameAddr<'a> {
                 return Err("quoted display name without <URI>");
             }
             (Some(&s[..=close]), rest)
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = find_byte(s, b'<') {
             let d = trim_lws(&s[..lt]);
             if !d.is_empty()
                 && !d
@@ -56,7 +57,7 @@ impl<'a> NameAddr<'a> {
             (None, s)
         };
         if let Some(inner) = rest.strip_prefix('<') {
-            let gt = inner.find('>').ok_or("missing > after URI")?;
+            let gt = find_byte(inner, b'>').ok_or("missing > after URI")?;
             let uri = Uri::parse(&inner[..gt]).map_err(|e| e.what())?;
             let after = trim_lws(&inner[gt + 1..]);
             let params = if after.is_empty() {
@@ -75,7 +76,7 @@ impl<'a> NameAddr<'a> {
                 bracketed: true,
             })
         } else {
-            let (uri_txt, params) = match rest.find(';') {
+            let (uri_txt, params) = match find_byte(rest, b';') {
                 Some(i) => (trim_lws(&rest[..i]), &rest[i + 1..]),
                 None => (rest, ""),
             };

@@ -3,25 +3,78 @@
 //! Header values may have been folded over several lines, so every helper here treats
 //! CR and LF like spaces ("linear white space").
 
+/// The characters of an RFC 3261 `token`, as a table (one load per byte).
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// True for the characters of an RFC 3261 `token`.
 #[inline]
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[b as usize]
+}
+
+#[inline]
+fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// Trims linear white space at both ends.
 #[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    let b = s.as_bytes();
+    let mut start = 0;
+    while start < b.len() && is_lws(b[start]) {
+        start += 1;
+    }
+    let mut end = b.len();
+    while end > start && is_lws(b[end - 1]) {
+        end -= 1;
+    }
+    // Only ASCII bytes were skipped, so both ends are char boundaries.
+    s.get(start..end).unwrap_or("")
 }
 
 /// True when `s` is a non-empty token.
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Index of the first `b` in `s`: a plain loop, quicker than a vectorised search on the
+/// short strings of header values.
+#[inline]
+pub(crate) fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// The part of `s` before the first `sep` outside quoted strings and `<...>`, and
+/// whether quotes and brackets were balanced up to there.
+pub(crate) fn first_outside(s: &str, sep: u8) -> Option<&str> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut angle = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = closing_quote(b, i)?,
+            b'<' => angle = true,
+            b'>' => angle = false,
+            c if c == sep && !angle => return s.get(..i),
+            _ => {}
+        }
+        i += 1;
+    }
+    if angle { None } else { Some(s) }
 }
 
 /// Finds the index of the closing quote of a quoted string whose opening quote is at
@@ -216,7 +269,7 @@ impl<'a> Params<'a> {
             done: false,
         };
         items.find_map(|p| {
-            let (n, v) = match p.find('=') {
+            let (n, v) = match find_byte(p, b'=') {
                 Some(eq) => (trim_lws(&p[..eq]), Some(trim_lws(&p[eq + 1..]))),
                 None => (trim_lws(p), None),
             };
@@ -238,39 +291,63 @@ impl<'a> Params<'a> {
     /// no empty items. `extra` lists additional characters allowed in names/values
     /// (e.g. URI parameters allow `[]/:&+$` and `%` escapes).
     pub(crate) fn validate(&self, extra: &[u8]) -> bool {
-        if trim_lws(self.raw).is_empty() {
+        // One pass: `*( LWS name LWS [ "=" LWS value LWS ] )` separated by `;`, where
+        // value is a quoted string or name characters plus `:[]`.
+        let b = self.raw.as_bytes();
+        let ok = |c: u8| is_token_byte(c) || extra.contains(&c);
+        let skip_lws = |mut i: usize| {
+            while i < b.len() && is_lws(b[i]) {
+                i += 1;
+            }
+            i
+        };
+        let mut i = skip_lws(0);
+        if i == b.len() {
             return true;
         }
-        let Some(split) = split_outside(self.raw, b';') else {
-            return false;
-        };
-        for p in split {
-            let p = trim_lws(p);
-            if p.is_empty() {
+        loop {
+            // name
+            let n0 = i;
+            while i < b.len() && ok(b[i]) {
+                i += 1;
+            }
+            if i == n0 {
                 return false;
             }
-            let (name, value) = match p.find('=') {
-                Some(eq) => (trim_lws(&p[..eq]), Some(trim_lws(&p[eq + 1..]))),
-                None => (p, None),
-            };
-            let ok = |c: u8| is_token_byte(c) || extra.contains(&c);
-            if name.is_empty() || !name.bytes().all(ok) {
-                return false;
-            }
-            if let Some(v) = value {
-                if v.starts_with('"') {
-                    if !(v.len() >= 2 && v.ends_with('"') && valid_quoted_body(&v[1..v.len() - 1]))
-                    {
+            i = skip_lws(i);
+            if i < b.len() && b[i] == b'=' {
+                i = skip_lws(i + 1);
+                if i < b.len() && b[i] == b'"' {
+                    let Some(close) = closing_quote(b, i) else {
+                        return false;
+                    };
+                    if !valid_quoted_body(&self.raw[i + 1..close]) {
                         return false;
                     }
-                } else if v.is_empty()
-                    || !v.bytes().all(|c| ok(c) || matches!(c, b':' | b'[' | b']'))
-                {
-                    return false;
+                    i = close + 1;
+                } else {
+                    let v0 = i;
+                    while i < b.len() && (ok(b[i]) || matches!(b[i], b':' | b'[' | b']')) {
+                        i += 1;
+                    }
+                    if i == v0 {
+                        return false;
+                    }
                 }
+                i = skip_lws(i);
+            }
+            if i == b.len() {
+                return true;
+            }
+            if b[i] != b';' {
+                return false;
+            }
+            i = skip_lws(i + 1);
+            if i == b.len() {
+                // A trailing `;` leaves an empty parameter.
+                return false;
             }
         }
-        true
     }
 }
 

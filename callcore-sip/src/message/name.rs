@@ -43,6 +43,35 @@ macro_rules! header_names {
                     return None;
                 }
                 let (len, first) = (name.len(), name.first()?.to_ascii_lowercase());
+                // The headers of nearly every message first.
+                let common = match (len, first) {
+                    (3, b'v') => Some((&b"via"[..], HeaderName::Via)),
+                    (4, b'f') => Some((&b"from"[..], HeaderName::From)),
+                    (2, b't') => Some((&b"to"[..], HeaderName::To)),
+                    (7, b'c') if name[5].eq_ignore_ascii_case(&b'i') => Some((&b"call-id"[..], HeaderName::CallId)),
+                    (7, b'c') => Some((&b"contact"[..], HeaderName::Contact)),
+                    (4, b'c') => Some((&b"cseq"[..], HeaderName::CSeq)),
+                    (12, b'm') => Some((&b"max-forwards"[..], HeaderName::MaxForwards)),
+                    (12, b'c') => Some((&b"content-type"[..], HeaderName::ContentType)),
+                    (14, b'c') => Some((&b"content-length"[..], HeaderName::ContentLength)),
+                    (5, b'a') => Some((&b"allow"[..], HeaderName::Allow)),
+                    (9, b's') => Some((&b"supported"[..], HeaderName::Supported)),
+                    (10, b'u') => Some((&b"user-agent"[..], HeaderName::UserAgent)),
+                    (6, b's') => Some((&b"server"[..], HeaderName::Server)),
+                    (5, b'r') => Some((&b"route"[..], HeaderName::Route)),
+                    (12, b'r') => Some((&b"record-route"[..], HeaderName::RecordRoute)),
+                    (7, b'e') => Some((&b"expires"[..], HeaderName::Expires)),
+                    (7, b'r') => Some((&b"require"[..], HeaderName::Require)),
+                    (13, b'a') => Some((&b"authorization"[..], HeaderName::Authorization)),
+                    (16, b'w') => Some((&b"www-authenticate"[..], HeaderName::WwwAuthenticate)),
+                    (15, b's') => Some((&b"session-expires"[..], HeaderName::SessionExpires)),
+                    _ => None,
+                };
+                if let Some((canon, known)) = common
+                    && name.eq_ignore_ascii_case(canon)
+                {
+                    return Some(known);
+                }
                 $(
                     // Length and first letter rule out almost every candidate cheaply.
                     if len == $canon.len()

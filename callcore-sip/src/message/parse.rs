@@ -1,7 +1,7 @@
 //! The zero-copy parser: start line, header lines (with folding), Content-Length body.
 
 use bytes::Bytes;
-use memchr::{memchr, memmem};
+use memchr::memchr;
 
 use super::fault::{Fault, MessageKind, ParseError};
 use super::lex::{is_token_byte, trim_lws};
@@ -42,15 +42,17 @@ fn kind_of(bytes: &[u8]) -> MessageKind {
 }
 
 /// Finds the end of the header section: index of the blank line and start of body.
+/// The first empty line wins, whether it ends in CRLF or a bare LF.
 pub(crate) fn find_head_end(b: &[u8]) -> Option<(usize, usize)> {
-    if let Some(i) = memmem::find(b, b"\r\n\r\n") {
-        // A bare "\n\n" earlier wins (LF-only senders).
-        if let Some(j) = memmem::find(&b[..i], b"\n\n") {
-            return Some((j + 1, j + 2));
+    let mut from = 0;
+    while let Some(i) = memchr(b'\n', &b[from..]).map(|i| from + i) {
+        match b.get(i + 1) {
+            Some(b'\n') => return Some((i + 1, i + 2)),
+            Some(b'\r') if b.get(i + 2) == Some(&b'\n') => return Some((i + 1, i + 3)),
+            _ => from = i + 1,
         }
-        return Some((i + 2, i + 4));
     }
-    memmem::find(b, b"\n\n").map(|j| (j + 1, j + 2))
+    None
 }
 
 impl Message {

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::lex::Params;
+use super::lex::find_byte;
 
 /// The scheme of a URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,17 +101,30 @@ fn escapes_ok(s: &str) -> bool {
     true
 }
 
+/// Bytes that never appear in a URI: controls, space, DEL, `<`, `>`, `"`.
+static NOT_IN_URI: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b'"';
+        i += 1;
+    }
+    t
+};
+
 fn is_hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && !s.starts_with('-')
-        && !s.starts_with('.')
+    match s.as_bytes().first() {
+        None | Some(b'-' | b'.') => false,
+        Some(_) => s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+    }
 }
 
 /// True when `s` looks like `scheme ":"` of an absolute URI (RFC 3986 scheme chars).
 fn scheme_end(s: &str) -> Option<usize> {
-    let colon = s.find(':')?;
+    let colon = find_byte(s, b':')?;
     let sch = &s[..colon];
     let mut bytes = sch.bytes();
     match bytes.next() {
@@ -128,10 +142,7 @@ impl<'a> Uri<'a> {
         if raw.is_empty() {
             return Err(UriError::Malformed("empty URI"));
         }
-        if raw
-            .bytes()
-            .any(|b| b <= b' ' || b == 0x7f || matches!(b, b'<' | b'>' | b'"'))
-        {
+        if raw.bytes().any(|b| NOT_IN_URI[b as usize]) {
             return Err(UriError::Malformed("URI contains white space or <\">"));
         }
         let colon = scheme_end(raw).ok_or(UriError::Malformed("URI has no scheme"))?;
@@ -164,7 +175,7 @@ impl<'a> Uri<'a> {
                 Ok(uri)
             }
             Scheme::Tel => {
-                let (number, params) = match rest.find(';') {
+                let (number, params) = match find_byte(rest, b';') {
                     Some(i) => (&rest[..i], &rest[i + 1..]),
                     None => (rest, ""),
                 };
@@ -185,10 +196,10 @@ impl<'a> Uri<'a> {
                 Ok(uri)
             }
             Scheme::Sip | Scheme::Sips => {
-                let after_user = match rest.find('@') {
+                let after_user = match find_byte(rest, b'@') {
                     Some(at) => {
                         let userinfo = &rest[..at];
-                        let (user, pass) = match userinfo.find(':') {
+                        let (user, pass) = match find_byte(userinfo, b':') {
                             Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                             None => (userinfo, None),
                         };
@@ -225,7 +236,7 @@ impl<'a> Uri<'a> {
                     }
                     None => rest,
                 };
-                let (before_headers, headers) = match after_user.find('?') {
+                let (before_headers, headers) = match find_byte(after_user, b'?') {
                     Some(q) => (&after_user[..q], Some(&after_user[q + 1..])),
                     None => (after_user, None),
                 };
@@ -239,7 +250,7 @@ impl<'a> Uri<'a> {
                     return Err(UriError::Malformed("URI headers"));
                 }
                 uri.headers = headers;
-                let (hostport, params) = match before_headers.find(';') {
+                let (hostport, params) = match find_byte(before_headers, b';') {
                     Some(i) => (&before_headers[..i], &before_headers[i + 1..]),
                     None => (before_headers, ""),
                 };
@@ -313,7 +324,7 @@ impl<'a> Uri<'a> {
 /// Splits `host[:port]`, validating both; IPv6 references are bracketed.
 pub(crate) fn split_hostport(s: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if s.starts_with('[') {
-        let close = s.find(']')?;
+        let close = find_byte(s, b']')?;
         let host = &s[..=close];
         host[1..close].parse::<Ipv6Addr>().ok()?;
         let rest = &s[close + 1..];
@@ -323,7 +334,7 @@ pub(crate) fn split_hostport(s: &str) -> Option<(&str, Option<u16>)> {
             (host, Some(rest.strip_prefix(':')?))
         }
     } else {
-        match s.find(':') {
+        match find_byte(s, b':') {
             Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }

@@ -1,6 +1,7 @@
 //! The Via header (RFC 3261 §18.2, §20.42; RFC 3581 rport).
 
-use super::lex::{Params, is_token, split_outside, trim_lws};
+use super::lex::find_byte;
+use super::lex::{Params, is_token, trim_lws};
 use super::uri::split_hostport;
 
 /// One Via value: `SIP/2.0/UDP host:port;branch=...;received=...;rport`.
@@ -30,12 +31,14 @@ impl<'a> Via<'a> {
     /// Parses one Via value.
     pub fn parse(value: &'a str) -> Result<Via<'a>, &'static str> {
         let s = trim_lws(value);
-        let mut parts = split_outside(s, b';').ok_or("unbalanced quotes")?;
-        let head = parts.next().unwrap_or("");
-        let params_raw = match head.len() < s.len() {
-            true => &s[head.len() + 1..],
-            false => "",
+        // sent-protocol and sent-by hold no quotes: the first `;` starts the parameters.
+        let (head, params_raw) = match find_byte(s, b';') {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => (s, ""),
         };
+        if head.contains('"') {
+            return Err("bad sent-by");
+        }
         // sent-protocol: name SLASH version SLASH transport, LWS allowed around SLASH.
         let mut it = head.splitn(3, '/');
         let protocol = trim_lws(it.next().unwrap_or(""));

@@ -227,7 +227,7 @@ pub async fn start_with(
     seed: u64,
     opts: DriverOptions,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
-    let udp = UdpSocket::bind(config.local_addr).await?;
+    let udp = bind_udp(config.local_addr)?;
     let local = udp.local_addr()?;
     config.local_addr = local;
     let listener = if opts.tcp {
@@ -274,6 +274,25 @@ pub async fn start_with(
         },
         ev_rx,
     ))
+}
+
+/// UDP receive/send buffer we ask for: a burst of a few thousand requests must wait in
+/// the kernel while the loop is busy, not be dropped (the kernel caps it at
+/// `net.core.rmem_max` / `wmem_max`).
+const UDP_BUFFER: usize = 4 << 20;
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = s.set_recv_buffer_size(UDP_BUFFER) {
+        tracing::debug!(error = %e, "UDP receive buffer size not set");
+    }
+    if let Err(e) = s.set_send_buffer_size(UDP_BUFFER) {
+        tracing::debug!(error = %e, "UDP send buffer size not set");
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
 }
 
 #[cfg(feature = "tls")]
