@@ -203,3 +203,114 @@ fn agents_busy_when_first_seen_count_as_logged_in() {
     p.handle_input(PacerInput::AgentReady("b".into()), at(10));
     assert_eq!(dials(&drain(&mut p)).len(), 1);
 }
+
+#[derive(Debug, Clone)]
+enum Step {
+    Answer(usize, bool),
+    Fail(usize),
+    Connect(usize, u8),
+    End(usize),
+    Ready(u8),
+    Busy(u8),
+    WrapUp(u8),
+    Away(u8),
+    Wait(u16),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0usize..40, any::<bool>()).prop_map(|(i, p)| Step::Answer(i, p)),
+        (0usize..40).prop_map(Step::Fail),
+        (0usize..40, 0u8..4).prop_map(|(i, a)| Step::Connect(i, a)),
+        (0usize..40).prop_map(Step::End),
+        (0u8..4).prop_map(Step::Ready),
+        (0u8..4).prop_map(Step::Busy),
+        (0u8..4).prop_map(Step::WrapUp),
+        (0u8..4).prop_map(Step::Away),
+        (1u16..120).prop_map(Step::Wait),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// With an ACD routing, whatever order its reports and agent events come
+    /// in: each line is settled (stored) at most once, a person's answer is
+    /// settled only by the ACD's report, the pacer never connects or plays
+    /// the safe-harbor message itself, every person counts as connected or
+    /// abandoned once, and no lead gets more than the maximum attempts.
+    #[test]
+    fn external_routing_settles_each_line_once(
+        mode in proptest::sample::select(vec![DialMode::Preview, DialMode::Progressive, DialMode::Power, DialMode::Predictive]),
+        steps in proptest::collection::vec(step(), 1..250),
+    ) {
+        let mut p = pacer(mode, 30, crate::strategy_for(mode).unwrap());
+        let max_attempts = p.leads().config().max_attempts;
+        let mut now = at(0);
+        let mut placed: Vec<DialOrder> = Vec::new();
+        let mut settled: std::collections::HashMap<InteractionId, u32> = Default::default();
+        let mut per_lead: std::collections::HashMap<LeadId, u32> = Default::default();
+        let mut routed = std::collections::HashSet::new();
+        let login = (0..4).map(Step::Ready);
+        for s in login.chain(steps) {
+            let call = |i: usize| placed.get(i).map(|d| d.call);
+            let agent = |a: u8| AgentId::from(format!("a{a}"));
+            match s {
+                Step::Answer(i, person) => if let Some(call) = call(i) {
+                    let by = if person { AnsweredBy::Person } else { AnsweredBy::Machine };
+                    p.handle_input(PacerInput::CallAnswered { call, by }, now);
+                },
+                Step::Fail(i) => if let Some(call) = call(i) {
+                    p.handle_input(PacerInput::CallFailed { call, disposition: Disposition::NoAnswer }, now);
+                },
+                Step::Connect(i, a) => if let Some(call) = call(i) {
+                    p.handle_input(PacerInput::CallConnected { call, agent: agent(a) }, now);
+                },
+                Step::End(i) => if let Some(call) = call(i) {
+                    p.handle_input(PacerInput::CallEnded(call), now);
+                },
+                Step::Ready(a) => p.handle_input(PacerInput::AgentReady(agent(a)), now),
+                Step::Busy(a) => p.handle_input(PacerInput::AgentBusy(agent(a)), now),
+                Step::WrapUp(a) => p.handle_input(PacerInput::AgentWrapUp(agent(a)), now),
+                Step::Away(a) => p.handle_input(PacerInput::AgentAway(agent(a)), now),
+                Step::Wait(secs) => {
+                    now = now + Duration::from_secs(u64::from(secs));
+                    p.handle_timeout(now);
+                }
+            }
+            while let Some(out) = p.poll_output() {
+                match out {
+                    PacerOutput::Dial(d) => {
+                        let n = per_lead.entry(d.lead.clone()).or_default();
+                        *n += 1;
+                        proptest::prop_assert!(*n <= max_attempts);
+                        placed.push(d);
+                    }
+                    PacerOutput::Preview { agent, .. } => {
+                        p.handle_input(PacerInput::PreviewAccepted(agent), now);
+                    }
+                    PacerOutput::Route { call, .. } => {
+                        proptest::prop_assert!(routed.insert(call), "routed twice");
+                    }
+                    PacerOutput::Attempt(a) => {
+                        let n = settled.entry(a.interaction.clone()).or_default();
+                        *n += 1;
+                        proptest::prop_assert!(*n == 1, "{} settled twice", a.interaction);
+                        if matches!(a.disposition, Disposition::AnsweredPerson | Disposition::Abandoned) {
+                            let call = placed.iter().find(|d| d.interaction == a.interaction).map(|d| d.call);
+                            proptest::prop_assert!(call.is_some_and(|c| routed.contains(&c)), "settled without the ACD");
+                        }
+                    }
+                    PacerOutput::Connect { .. } | PacerOutput::SafeHarbor { .. } => {
+                        proptest::prop_assert!(false, "the pacer routed by itself: {out:?}");
+                    }
+                    _ => {}
+                }
+            }
+            let c = p.counters();
+            let waiting = u64::try_from(p.waiting.len()).unwrap();
+            proptest::prop_assert_eq!(c.answered_by_person, c.connected + c.abandoned + waiting);
+            proptest::prop_assert!(p.counts().logged_in <= 4);
+        }
+    }
+}
