@@ -382,7 +382,11 @@ fn opening_hours_follow_new_york_daylight_saving() {
         vec![press("1")],
         &world(),
     );
-    assert!(closed.said()[0].starts_with("We are closed."), "{:?}", closed.said());
+    assert!(
+        closed.said()[0].starts_with("We are closed."),
+        "{:?}",
+        closed.said()
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use callcore::{
     NluContext, Prompt, QueueOptions, QueueOutcome,
 };
 
+use super::callback::{CallbackRequest, SharedCallbackBook};
 use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
 use super::model::FlowSpec;
 
@@ -29,6 +30,7 @@ pub trait FlowTask: Send + Sync {
 pub struct IvrFlow {
     spec: Arc<FlowSpec>,
     tasks: HashMap<String, Arc<dyn FlowTask>>,
+    callbacks: Option<SharedCallbackBook>,
 }
 
 impl std::fmt::Debug for IvrFlow {
@@ -46,7 +48,18 @@ impl IvrFlow {
         IvrFlow {
             spec: Arc::new(spec),
             tasks: HashMap::new(),
+            callbacks: None,
         }
+    }
+
+    /// Books accepted callback offers into `book`, which a
+    /// [`CallbackDialer`](super::CallbackDialer) places when the caller's turn
+    /// comes. Without a book the request is only recorded on the interaction
+    /// (`callback_queue` attribute, `CallbackRequested` end reason).
+    #[must_use]
+    pub fn with_callbacks(mut self, book: SharedCallbackBook) -> Self {
+        self.callbacks = Some(book);
+        self
     }
 
     /// Registers the handler for `task` nodes naming `name`.
@@ -143,8 +156,24 @@ impl IvrFlow {
                 })
             }
             Action::BookCallback { queue, context } => {
-                // The center has no callback scheduler yet: record the request
-                // with its context so an agent or a later component places it.
+                if let Some(book) = &self.callbacks {
+                    let i = call.interaction();
+                    let request = CallbackRequest {
+                        interaction: i.id.clone(),
+                        tenant: i.tenant.clone(),
+                        number: i.from.expose().clone(),
+                        queue: queue.clone().into(),
+                        // The caller's place: when they called in.
+                        waiting_since: i.created_at,
+                        context: context.clone(),
+                        attributes: i.attributes.clone(),
+                        attempts: 0,
+                        not_before: i.created_at,
+                    };
+                    book.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .book(request);
+                }
                 call.interaction_mut().context = context;
                 call.interaction_mut()
                     .attributes

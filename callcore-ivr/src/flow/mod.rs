@@ -5,6 +5,7 @@
 
 mod adapter;
 mod builder;
+pub mod callback;
 mod engine;
 mod hours;
 mod matching;
@@ -15,6 +16,10 @@ pub mod webhook;
 
 pub use adapter::{FlowTask, IvrFlow};
 pub use builder::FlowBuilder;
+pub use callback::{
+    AttemptResult, CallbackBook, CallbackDialer, CallbackPolicy, CallbackRequest,
+    SharedCallbackBook,
+};
 pub use engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
 pub use hours::{BusinessHours, LocalTime, OpenSpan};
 pub use model::{
