@@ -241,6 +241,8 @@ pub struct UserAgent {
     pub(crate) outbound: super::outbound::Outbound,
     pub(crate) limiter: Option<super::limits::SourceLimiter>,
     pub(crate) authenticator: Option<Authenticator>,
+    /// Calls with a reliable provisional awaiting PRACK (so timers never scan every call).
+    pub(crate) reliable_calls: std::collections::HashSet<CallRef>,
 }
 
 impl UserAgent {
@@ -265,6 +267,7 @@ impl UserAgent {
             by_dialog: HashMap::new(),
             by_tx: HashMap::new(),
             out: VecDeque::new(),
+            reliable_calls: std::collections::HashSet::new(),
         }
     }
 

@@ -53,6 +53,7 @@ impl UserAgent {
         if c.dialog.is_none() {
             c.dialog = Dialog::new_uas(invite, &c.local_tag, &contact, false).ok();
         }
+        self.reliable_calls.insert(call);
         c.reliable = Some(PendingReliable {
             rseq,
             cseq: invite.cseq().map(|s| s.seq).unwrap_or(0),
@@ -66,26 +67,39 @@ impl UserAgent {
         }
     }
 
-    /// Retransmits unacknowledged reliable provisionals that are due.
+    /// Retransmits unacknowledged reliable provisionals that are due. Only the calls
+    /// that sent one are looked at (not every call).
     pub(crate) fn on_reliable_timers(&mut self, now: Duration) {
+        if self.reliable_calls.is_empty() {
+            return;
+        }
         let t2 = self.config.timers.t2;
         let mut resend = Vec::new();
-        for c in self.calls.values_mut() {
+        let mut done = Vec::new();
+        for call in &self.reliable_calls {
+            let Some(c) = self.calls.get_mut(call) else {
+                done.push(*call);
+                continue;
+            };
             if c.state != super::core::CallState::InboundPending {
                 // A final response went out: stop retransmitting (RFC 3262 §3).
                 c.reliable = None;
-                continue;
             }
             let Some(p) = c.reliable.as_mut() else {
+                done.push(*call);
                 continue;
             };
             if p.give_up <= now {
                 c.reliable = None;
+                done.push(*call);
             } else if p.next <= now {
                 resend.push((c.peer, p.data.clone()));
                 p.interval = (p.interval * 2).min(t2);
                 p.next = now + p.interval;
             }
+        }
+        for call in done {
+            self.reliable_calls.remove(&call);
         }
         for (peer, data) in resend {
             self.out
@@ -93,11 +107,19 @@ impl UserAgent {
         }
     }
 
-    /// The earliest reliable-provisional retransmission.
-    pub(crate) fn next_reliable_deadline(&self) -> Option<Duration> {
-        self.calls
-            .values()
-            .filter_map(|c| c.reliable.as_ref().map(|p| p.next.min(p.give_up)))
+    /// The earliest reliable-provisional retransmission (calls that sent none are not
+    /// looked at; ended ones are forgotten here).
+    pub(crate) fn next_reliable_deadline(&mut self) -> Option<Duration> {
+        if self.reliable_calls.is_empty() {
+            return None;
+        }
+        let calls = &self.calls;
+        self.reliable_calls
+            .retain(|c| calls.get(c).is_some_and(|c| c.reliable.is_some()));
+        self.reliable_calls
+            .iter()
+            .filter_map(|c| calls.get(c)?.reliable.as_ref())
+            .map(|p| p.next.min(p.give_up))
             .min()
     }
 
