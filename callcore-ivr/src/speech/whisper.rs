@@ -33,6 +33,10 @@ pub const DEFAULT_MODEL_DIR: &str = ".cache/asr/whisper-tiny.en";
 
 const PROVIDER: &str = "whisper";
 
+/// Weight (in log-probability per token) of phrase-hint coverage when the
+/// n-best list is rescored.
+const HINT_BOOST: f32 = 0.35;
+
 /// Whisper's prompt budget: half of its 448-token context.
 const MAX_PROMPT_TOKENS: usize = 223;
 
@@ -265,8 +269,12 @@ impl Model {
         let view = ct2rs::sys::StorageView::new(&shape, &mut mel, Default::default())
             .map_err(speech_error)?;
         let prompt = self.prompt(hints)?;
+        let vocabulary = hint_words(hints, self.config.initial_prompt.as_deref());
+        let beam = self.config.beam_size.max(1);
         let options = ct2rs::WhisperOptions {
-            beam_size: self.config.beam_size.max(1),
+            beam_size: beam,
+            // With phrase hints, rescore the n-best list (see below).
+            num_hypotheses: if vocabulary.is_empty() { 1 } else { beam },
             return_scores: true,
             return_no_speech_prob: true,
             ..Default::default()
@@ -278,26 +286,30 @@ impl Model {
             .into_iter()
             .next()
             .ok_or_else(|| speech_error("no result"))?;
-        let tokens = result
-            .sequences
-            .into_iter()
-            .next()
-            .ok_or_else(|| speech_error("no hypothesis"))?;
-        let n_tokens = tokens.len().max(1) as f32;
-        let text = self
-            .tokenizer
-            .decode(tokens)
-            .map_err(speech_error)?
-            .trim()
-            .to_string();
-        // CTranslate2 scores are length-normalised log probabilities
-        // (cumulative / length) unless configured otherwise; guard both.
-        let score = result.scores.first().copied().unwrap_or(0.0);
-        let mean_logprob = if score < -20.0 {
-            score / n_tokens
-        } else {
-            score
-        };
+        let mut best: Option<(f32, f32, String)> = None;
+        for (i, tokens) in result.sequences.into_iter().enumerate() {
+            let n_tokens = tokens.len().max(1) as f32;
+            let text = self
+                .tokenizer
+                .decode(tokens)
+                .map_err(speech_error)?
+                .trim()
+                .to_string();
+            // CTranslate2 scores are length-normalised log probabilities
+            // (cumulative / length) unless configured otherwise; guard both.
+            let score = result.scores.get(i).copied().unwrap_or(0.0);
+            let mean_logprob = if score < -20.0 {
+                score / n_tokens
+            } else {
+                score
+            };
+            // Phrase hints: hypotheses made of the expected words win close calls.
+            let ranked = mean_logprob + HINT_BOOST * hint_coverage(&text, &vocabulary);
+            if best.as_ref().is_none_or(|(r, _, _)| ranked > *r) {
+                best = Some((ranked, mean_logprob, text));
+            }
+        }
+        let (_, mean_logprob, text) = best.ok_or_else(|| speech_error("no hypothesis"))?;
         Ok(Transcript {
             text,
             confidence: mean_logprob.exp().clamp(0.0, 1.0),
@@ -311,7 +323,7 @@ impl Model {
         let mut context = self.config.initial_prompt.clone().unwrap_or_default();
         for hint in hints.iter().filter(|h| !h.trim().is_empty()) {
             if !context.is_empty() {
-                context.push_str(", ");
+                context.push_str(if context.ends_with('.') { " " } else { ". " });
             }
             context.push_str(hint.trim());
         }
@@ -384,6 +396,39 @@ impl Model {
             *v = (v.max(max - 8.0) + 4.0) / 4.0;
         }
         out
+    }
+}
+
+fn lower_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+}
+
+/// The content words (3+ letters) of the hints and the initial prompt.
+fn hint_words(hints: &[String], initial_prompt: Option<&str>) -> std::collections::HashSet<String> {
+    hints
+        .iter()
+        .map(String::as_str)
+        .chain(initial_prompt)
+        .flat_map(lower_words)
+        .collect()
+}
+
+/// Share of a hypothesis' content words that are hint words (0 without hints).
+fn hint_coverage(text: &str, vocabulary: &std::collections::HashSet<String>) -> f32 {
+    if vocabulary.is_empty() {
+        return 0.0;
+    }
+    let (mut hit, mut all) = (0usize, 0usize);
+    for w in lower_words(text) {
+        all += 1;
+        hit += usize::from(vocabulary.contains(&w));
+    }
+    if all == 0 {
+        0.0
+    } else {
+        hit as f32 / all as f32
     }
 }
 
