@@ -360,6 +360,14 @@ fn a_snapshot_needs_drained_decisions_and_a_bad_state_is_refused() {
         AcdEngine::restore(AcdConfig::default(), StrategyRegistry::builtin(), broken),
         Err(AcdError::Snapshot(_))
     ));
+    // A free list that names a live slot.
+    let mut json: serde_json::Value = serde_json::to_value(&state).unwrap();
+    json["agents"]["free"] = serde_json::json!([0]);
+    let broken: EngineState = serde_json::from_value(json).unwrap();
+    assert!(matches!(
+        AcdEngine::restore(AcdConfig::default(), StrategyRegistry::builtin(), broken),
+        Err(AcdError::Snapshot(_))
+    ));
     // A registry without the queue's strategy.
     let mut q = QueueDefinition::new("vip");
     q.strategy = "mine".into();

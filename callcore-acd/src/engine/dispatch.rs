@@ -208,16 +208,49 @@ impl AcdEngine {
     /// engine was restored from a snapshot (`e<epoch>-`), the sequence and,
     /// after a dot, the reservation's slot (so that looking it up needs no map).
     fn mint_reservation_id(&mut self, slot: u32) -> ReservationId {
-        use std::fmt::Write;
         let mut buf = std::mem::take(&mut self.id_buf);
         buf.clear();
         buf.push_str(&self.config.reservation_prefix);
         if self.epoch > 0 {
-            let _ = write!(buf, "e{}-", self.epoch);
+            buf.push('e');
+            push_decimal(&mut buf, self.epoch);
+            buf.push('-');
         }
-        let _ = write!(buf, "{}.{slot}", self.seq);
+        push_decimal(&mut buf, self.seq);
+        buf.push('.');
+        push_decimal(&mut buf, u64::from(slot));
         let id = ReservationId::from(buf.as_str());
         self.id_buf = buf;
         id
+    }
+}
+
+/// Appends `n` in decimal (the formatting machinery costs more than the
+/// rest of minting an id).
+fn push_decimal(buf: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        buf.push(char::from(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimals_are_written_like_display() {
+        for n in [0u64, 7, 10, 99, 12_345, u64::MAX] {
+            let mut s = String::new();
+            super::push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 }

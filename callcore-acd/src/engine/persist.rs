@@ -17,7 +17,7 @@
 
 use super::AcdEngine;
 use super::state::{
-    AgentSlot, QueueSlot, ResSlot, Slab, Timer, TimerKey, Tracked, WaitSlot, WaitStatus,
+    AgentSlot, CHANNELS, QueueSlot, ResSlot, Slab, Timer, TimerKey, Tracked, WaitSlot, WaitStatus,
 };
 use crate::{AcdConfig, AcdError, StrategyRegistry};
 use callcore::{AgentId, CustomerId, InteractionId, ReservationId, SeededRng, Timestamp};
@@ -187,6 +187,12 @@ impl AcdEngine {
         registry: StrategyRegistry,
         state: EngineState,
     ) -> Result<Self, AcdError> {
+        let mut state = state;
+        if !(state.agents.check() && state.waits.check() && state.reservations.check()) {
+            return Err(AcdError::Snapshot(
+                "inconsistent state: a free list does not match its slots".to_owned(),
+            ));
+        }
         let mut e = Self::with_strategies(config, registry);
         e.epoch = state.epoch.saturating_add(1);
         e.rng = SeededRng::new(e.config.seed ^ e.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -258,13 +264,29 @@ impl AcdEngine {
                     .iter()
                     .all(|r| e.reservations.get(*r).is_some_and(|res| res.wait == w)),
             };
-            if !lanes_ok || !status_ok || e.queues.get(slot.queue as usize).is_none() {
+            if !lanes_ok
+                || !status_ok
+                || slot.ch >= CHANNELS
+                || e.queues.get(slot.queue as usize).is_none()
+            {
                 return Err(bad(format!("interaction {}", slot.request.interaction)));
             }
         }
         for (_, res) in e.reservations.iter() {
-            if e.waits.get(res.wait).is_none() || e.agents.get(res.agent).is_none() {
+            if e.waits.get(res.wait).is_none()
+                || e.agents.get(res.agent).is_none()
+                || res.ch >= CHANNELS
+            {
                 return Err(bad(format!("reservation {}", res.id)));
+            }
+        }
+        for (id, tracked) in &state.interactions {
+            let ok = match tracked {
+                Tracked::Waiting(w) => e.waits.get(*w).is_some(),
+                Tracked::Accepted(acc) => acc.ch < CHANNELS && e.agents.get(acc.agent).is_some(),
+            };
+            if !ok {
+                return Err(bad(format!("interaction {id}")));
             }
         }
         e.interactions.extend(state.interactions);

@@ -296,6 +296,24 @@ impl<T> Slab<T> {
         v
     }
 
+    /// After deserializing: the free list names exactly the empty slots,
+    /// each once (else inserts would overwrite live items); recounts them.
+    pub(crate) fn check(&mut self) -> bool {
+        let empty = self.items.iter().filter(|i| i.is_none()).count();
+        let mut seen = vec![false; self.items.len()];
+        for &f in &self.free {
+            let Some(s) = seen.get_mut(f as usize) else {
+                return false;
+            };
+            if *s || self.items.get(f as usize).is_none_or(Option::is_some) {
+                return false;
+            }
+            *s = true;
+        }
+        self.len = self.items.len() - empty;
+        self.free.len() == empty
+    }
+
     /// Occupied slots.
     pub(crate) fn len(&self) -> usize {
         self.len
