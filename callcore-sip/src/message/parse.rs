@@ -169,7 +169,10 @@ pub(crate) fn parse_header_lines(
     mut pos: usize,
     head_end: usize,
 ) -> Result<Vec<Field>, Fault> {
-    let mut fields: Vec<Field> = Vec::with_capacity(16);
+    // One field per line at most: size the vector once (it lives as long as the
+    // message, e.g. in a lingering transaction).
+    let lines = memchr::memchr_iter(b'\n', &bytes[pos.min(head_end)..head_end]).count() + 1;
+    let mut fields: Vec<Field> = Vec::with_capacity(lines);
     // Where the value of the last field starts (None while it is still empty).
     let mut last_value_start: Option<usize> = None;
     let b: &[u8] = bytes;
