@@ -282,7 +282,10 @@ impl LegMedia {
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let consumed = Arc::new(AtomicU64::new(0));
         let task = LegTask {
+            delivered: 0,
+            consumed: consumed.clone(),
             wire: wire.clone(),
             rtcp,
             config: config.clone(),
@@ -296,7 +299,9 @@ impl LegMedia {
             config,
             wire,
             ctl: ctl_tx,
-            session: Mutex::new(Some(MediaSession::from_channels(local_rtp, cmd_tx, ev_rx))),
+            session: Mutex::new(Some(MediaSession::from_channels(
+                local_rtp, cmd_tx, ev_rx, consumed,
+            ))),
             law: Mutex::new(None),
         })
     }
@@ -432,7 +437,22 @@ struct LegTask {
     endpoint: Option<(MediaEndpoint, Negotiated)>,
     link: Option<Link>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    /// Events sent, and taken by the media control (it reads only while a prompt,
+    /// collection or recording runs): audio is held back beyond a second of backlog,
+    /// so a caller waiting in queue neither grows memory nor leaves stale frames.
+    delivered: u64,
+    consumed: Arc<AtomicU64>,
 }
+
+/// Sends an event to the media control, counting it.
+fn deliver(events: &mpsc::UnboundedSender<SessionEvent>, delivered: &mut u64, e: SessionEvent) {
+    if events.send(e).is_ok() {
+        *delivered += 1;
+    }
+}
+
+/// Audio frames (20 ms) allowed to wait unread.
+const MAX_BACKLOG: u64 = 50;
 
 /// RTCP goes to the port above the far end's RTP.
 fn send_rtcp(wire: &Wire, rtcp: &UdpSocket, data: &[u8]) {
@@ -514,7 +534,14 @@ impl LegTask {
             }
             return; // the bridged peer's audio is what this leg hears
         }
-        let _ = self.events.send(SessionEvent::Audio(frame, kind));
+        if self.delivered - self.consumed.load(Ordering::Relaxed).min(self.delivered) < MAX_BACKLOG
+        {
+            deliver(
+                &self.events,
+                &mut self.delivered,
+                SessionEvent::Audio(frame, kind),
+            );
+        }
         let out: Vec<i16> = if queue.is_empty() {
             vec![0; 160]
         } else {
@@ -541,7 +568,7 @@ impl LegTask {
         }
         while let Some(e) = ep.poll_event() {
             if !bridged {
-                let _ = self.events.send(SessionEvent::Endpoint(e));
+                deliver(&self.events, &mut self.delivered, SessionEvent::Endpoint(e));
             }
         }
     }
@@ -600,7 +627,7 @@ impl LegTask {
                     self.on_tick(clock.now(), &mut queue);
                     if playing && queue.is_empty() {
                         playing = false;
-                        let _ = self.events.send(SessionEvent::PlaybackDone);
+                        deliver(&self.events, &mut self.delivered, SessionEvent::PlaybackDone);
                     }
                 }
                 _ = clock.sleep_until(timeout) => {

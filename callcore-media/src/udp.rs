@@ -17,8 +17,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -344,6 +344,8 @@ pub struct MediaSession {
     local_rtp: SocketAddr,
     cmds: mpsc::UnboundedSender<SessionCommand>,
     events: mpsc::UnboundedReceiver<SessionEvent>,
+    /// Events taken so far, for a producer that holds back audio while nobody reads.
+    consumed: Option<Arc<AtomicU64>>,
 }
 
 impl MediaSession {
@@ -359,6 +361,7 @@ impl MediaSession {
             local_rtp,
             cmds: cmd_tx,
             events: ev_rx,
+            consumed: None,
         })
     }
 
@@ -369,11 +372,13 @@ impl MediaSession {
         local_rtp: SocketAddr,
         cmds: mpsc::UnboundedSender<SessionCommand>,
         events: mpsc::UnboundedReceiver<SessionEvent>,
+        consumed: Arc<AtomicU64>,
     ) -> MediaSession {
         MediaSession {
             local_rtp,
             cmds,
             events,
+            consumed: Some(consumed),
         }
     }
 
@@ -389,7 +394,11 @@ impl MediaSession {
 
     /// The next event; `None` after [`SessionEvent::Ended`].
     pub async fn next_event(&mut self) -> Option<SessionEvent> {
-        self.events.recv().await
+        let e = self.events.recv().await;
+        if let (Some(_), Some(c)) = (&e, &self.consumed) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        e
     }
 }
 

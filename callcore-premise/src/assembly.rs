@@ -61,6 +61,14 @@ impl Premise {
         );
         let stores = Stores::all_in(store.clone());
         let voice = PremiseVoice::detect();
+        // the greeting and the menu as callcore-ivr's menu node words it
+        let menu: String = config
+            .ivr
+            .menu
+            .iter()
+            .map(|m| format!(" For {}, press {}.", m.label, m.key))
+            .collect();
+        voice.prewarm(&[config.ivr.greeting.clone(), menu]).await;
 
         let mut media = RtpMediaConfig::loopback(config.media.rtp_first..=config.media.rtp_last);
         media.ip = config.media.ip;

@@ -170,14 +170,26 @@ async fn phone(
                 sip.hangup(call);
                 continue;
             };
-            session.command(SessionCommand::Play(tone(600.0, TALK.as_millis() as u64)));
-            let mut loud_frames = 0u64;
-            let _ = tokio::time::timeout(TALK, async {
+            // talk from the moment the caller is heard (the bridge is up), for TALK
+            let talk_frames = TALK.as_millis() as u64 / 20;
+            session.command(SessionCommand::Play(tone(
+                600.0,
+                3 * TALK.as_millis() as u64,
+            )));
+            let (mut loud_frames, mut since_heard) = (0u64, None::<u64>);
+            let _ = tokio::time::timeout(TALK * 3, async {
                 while let Some(e) = session.next_event().await {
-                    if let SessionEvent::Audio(f, _) = e
-                        && loud(&f)
-                    {
-                        loud_frames += 1;
+                    if let SessionEvent::Audio(f, _) = e {
+                        if loud(&f) {
+                            loud_frames += 1;
+                            since_heard.get_or_insert(0);
+                        }
+                        if let Some(n) = since_heard.as_mut() {
+                            *n += 1;
+                            if *n >= talk_frames {
+                                return;
+                            }
+                        }
                     }
                 }
             })
@@ -261,7 +273,7 @@ async fn caller(
         sip.hangup(call);
         return Ok(report);
     };
-    // The menu: audio, then a second of silence while the IVR waits for a key.
+    // The menu: audio, then 1.5 s of silence while the IVR waits for a key.
     let (mut voiced, mut quiet) = (0u32, 0u32);
     let _ = tokio::time::timeout(Duration::from_secs(40), async {
         while let Some(e) = session.next_event().await {
@@ -272,7 +284,9 @@ async fn caller(
                 } else {
                     quiet += 1;
                 }
-                if voiced >= 25 && quiet >= 50 {
+                // callcore-ivr drops a key pressed during a prompt: wait for the
+                // listening pause after the last prompt
+                if voiced >= 25 && quiet >= 75 {
                     return;
                 }
             }

@@ -3,16 +3,22 @@
 //! hears that something is said), and a keypad-only recognizer so that menus work on
 //! DTMF when no ASR model is installed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use callcore::{
     AudioClip, CoreError, RecognitionOptions, RecognitionResult, RecognitionSession,
     SpeechRecognizer, SpeechSynthesizer, VoiceOptions,
 };
 
-/// Text to speech: `espeak-ng` when found on `PATH`, otherwise chimes.
+/// Text to speech: `espeak-ng` when found on `PATH`, otherwise chimes. Clips are
+/// cached by text: an IVR says the same prompts all day, and a prompt that is ready
+/// at once leaves no gap between two prompts.
 #[derive(Debug, Clone)]
 pub struct PremiseVoice {
     espeak: bool,
+    cache: Arc<Mutex<HashMap<String, AudioClip>>>,
 }
 
 impl PremiseVoice {
@@ -24,7 +30,19 @@ impl PremiseVoice {
             .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        PremiseVoice { espeak }
+        PremiseVoice {
+            espeak,
+            cache: Arc::default(),
+        }
+    }
+
+    /// Synthesizes `texts` now so that calls find them ready.
+    pub async fn prewarm(&self, texts: &[String]) {
+        for t in texts {
+            if let Err(e) = self.synthesize(t, &VoiceOptions::default()).await {
+                tracing::warn!(error = %e, "prompt not synthesized ahead");
+            }
+        }
     }
 
     /// Whether prompts are real speech.
@@ -84,6 +102,25 @@ impl SpeechSynthesizer for PremiseVoice {
         text: &str,
         _options: &VoiceOptions,
     ) -> Result<AudioClip, CoreError> {
+        if let Some(clip) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(text)
+        {
+            return Ok(clip.clone());
+        }
+        let clip = self.render(text).await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() < 1000 {
+            cache.insert(text.to_owned(), clip.clone());
+        }
+        Ok(clip)
+    }
+}
+
+impl PremiseVoice {
+    async fn render(&self, text: &str) -> Result<AudioClip, CoreError> {
         if !self.espeak {
             return Ok(AudioClip {
                 sample_rate: 8000,
