@@ -22,8 +22,12 @@
 //!   attribute, as Amazon Connect's queue delay), cross-queue longest-waiting,
 //!   sticky agent for a bounded wait, escalation ladders (relax proficiency,
 //!   add queues, overflow), position and EWT, callbacks that keep their place;
-//! - every pool is an ordered index, so a decision costs O(log n) in the
-//!   number of agents (see `benches/routing.rs`).
+//! - snapshot and restore of the whole state ([`EngineState`], serde) with a
+//!   fencing epoch, so a standby takes over without losing or repeating an
+//!   offer and a stale primary can be stopped ([`AcdEngine::fence`]);
+//! - pools with lazy removal and an in-order FIFO, so a longest-idle decision
+//!   does no tree work and its cost hardly grows with the number of agents
+//!   (see `benches/routing.rs` and the crate README).
 //!
 //! ```
 //! use callcore::{AgentProfile, AgentState, QueueDefinition, RoutingDecision, RoutingRequest,
