@@ -10,6 +10,10 @@
 //!   by default the first. Strategies with memory (round-robin) override it.
 //!
 //! Both are O(log n) in the pool size, so a strategy never scans every agent.
+//! Ranks that arrive in non-decreasing order (an agent freed now ranks after
+//! everyone freed before, as with longest-idle) are appended to a FIFO in
+//! O(1); a rank that comes out of order goes into an ordered tree instead.
+//! Time-like primary keys are therefore the cheapest.
 //! A strategy can also ask that every pooled agent be offered the interaction
 //! at once ([`OfferMode::RingAll`]).
 //!
