@@ -62,9 +62,9 @@ pub mod runner;
 pub mod sim;
 pub mod strategy;
 
+pub use media::{AnswerClassifier, AssumePerson, Classification};
 pub use pacer::{
     AnsweredBy, CallId, DialOrder, Pacer, PacerCounters, PacerInput, PacerOutput, PacingSnapshot,
 };
-pub use media::{AnswerClassifier, AssumePerson, Classification};
 pub use runner::{CampaignRunner, RunSummary};
 pub use strategy::{LineAssignment, PacingStrategy, strategy_for};

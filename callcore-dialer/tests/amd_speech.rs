@@ -23,7 +23,9 @@ fn espeak_available() -> bool {
             std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
             "espeak-ng is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
         );
-        eprintln!("NOTICE: espeak-ng not found; skipping the AMD speech test (apt-get install -y espeak-ng)");
+        eprintln!(
+            "NOTICE: espeak-ng not found; skipping the AMD speech test (apt-get install -y espeak-ng)"
+        );
     }
     found
 }
@@ -46,7 +48,11 @@ fn spoken(text: &str, lead_ms: usize, tail_ms: usize) -> Vec<i16> {
     let wav = read_wav(&std::fs::read(&path).unwrap()).unwrap();
     let _ = std::fs::remove_file(&path);
     assert_eq!(wav.channels, 1);
-    let float: Vec<f32> = wav.samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+    let float: Vec<f32> = wav
+        .samples
+        .iter()
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
     let speech = to_i16(&resample(&float, wav.sample_rate, 8000));
     // A quiet line: a little noise rather than digital silence.
     let mut noise = 12345u32;
@@ -87,7 +93,11 @@ fn a_short_hello_is_a_person() {
     for text in ["Hello?", "Hello", "Yes, hello?"] {
         let audio = spoken(text, 400, 4000);
         let (v, words, at_ms) = verdict(&audio);
-        assert_eq!(v, Some(AmdVerdict::Person), "{text:?}: {words} words, {at_ms} ms");
+        assert_eq!(
+            v,
+            Some(AmdVerdict::Person),
+            "{text:?}: {words} words, {at_ms} ms"
+        );
         eprintln!("{text:?}: person after {at_ms} ms ({words} words)");
     }
 }
@@ -103,7 +113,11 @@ fn a_voicemail_greeting_is_a_machine() {
     ] {
         let audio = spoken(text, 300, 1000);
         let (v, words, at_ms) = verdict(&audio);
-        assert_eq!(v, Some(AmdVerdict::Machine), "{text:?}: {words} words, {at_ms} ms");
+        assert_eq!(
+            v,
+            Some(AmdVerdict::Machine),
+            "{text:?}: {words} words, {at_ms} ms"
+        );
         // Decided within the greeting, long before it ends.
         assert!(at_ms <= 2500, "{at_ms} ms");
         eprintln!("machine after {at_ms} ms ({words} words)");

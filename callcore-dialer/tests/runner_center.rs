@@ -10,9 +10,8 @@
 
 use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, CenterHandle, Clock, DialMode, Direction,
-    Disposition, EndReason, Endpoint, EventKind, Leg, LeadStatus, QueueDefinition, Timestamp,
-    VirtualClock,
+    AgentProfile, AgentState, Center, CenterHandle, Clock, DialMode, Direction, Disposition,
+    EndReason, Endpoint, EventKind, LeadStatus, Leg, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_dialer::media::{CallAudio, FrameSource, MediaClassifier, PcmFrames};
 use callcore_dialer::rules::{
@@ -69,12 +68,18 @@ struct Lines {
 impl CallAudio for Lines {
     fn early_media(&self, phone: &str) -> Option<Box<dyn FrameSource>> {
         let audio = self.early.get(phone)?.clone();
-        Some(Box::new(PcmFrames::new(audio, Arc::new(self.clock.clone()))))
+        Some(Box::new(PcmFrames::new(
+            audio,
+            Arc::new(self.clock.clone()),
+        )))
     }
 
     fn answered(&self, phone: &str, _leg: &dyn Leg) -> Option<Box<dyn FrameSource>> {
         let audio = self.answered.get(phone)?.clone();
-        Some(Box::new(PcmFrames::new(audio, Arc::new(self.clock.clone()))))
+        Some(Box::new(PcmFrames::new(
+            audio,
+            Arc::new(self.clock.clone()),
+        )))
     }
 }
 
@@ -194,9 +199,7 @@ async fn a_power_campaign_reaches_agents_through_the_acd_with_amd_and_sit() {
             Kind::Busy => PhoneBehavior::Busy,
             Kind::Silent => PhoneBehavior::NoAnswer,
             Kind::VacantEarly => {
-                lines
-                    .early
-                    .insert(phone.clone(), sit(SitCode::VacantCode));
+                lines.early.insert(phone.clone(), sit(SitCode::VacantCode));
                 PhoneBehavior::NoAnswer
             }
             Kind::InterceptAnswered => {
@@ -275,10 +278,8 @@ async fn a_power_campaign_reaches_agents_through_the_acd_with_amd_and_sit() {
         .iter()
         .map(|l| (l.phone.expose().clone(), l.id.to_string()))
         .collect();
-    let status: HashMap<String, LeadStatus> = leads
-        .iter()
-        .map(|l| (l.id.to_string(), l.status))
-        .collect();
+    let status: HashMap<String, LeadStatus> =
+        leads.iter().map(|l| (l.id.to_string(), l.status)).collect();
     let by_lead = |phone: &str| -> Vec<Disposition> {
         attempts
             .iter()
@@ -301,7 +302,11 @@ async fn a_power_campaign_reaches_agents_through_the_acd_with_amd_and_sit() {
             Kind::Busy => assert_eq!(got, vec![Disposition::Busy; 2], "{phone}"),
             Kind::Silent => assert_eq!(got, vec![Disposition::NoAnswer; 2], "{phone}"),
             Kind::VacantEarly | Kind::InterceptAnswered => {
-                assert_eq!(got, vec![Disposition::InvalidNumber], "{phone}: not retried");
+                assert_eq!(
+                    got,
+                    vec![Disposition::InvalidNumber],
+                    "{phone}: not retried"
+                );
                 assert_eq!(status[&lead_of[phone]], LeadStatus::Closed);
             }
         }
@@ -315,7 +320,10 @@ async fn a_power_campaign_reaches_agents_through_the_acd_with_amd_and_sit() {
         .filter(|a| a.disposition == Disposition::AnsweredPerson)
         .collect();
     // Nine lines for three agents: some people found no agent within 2 s.
-    assert!(!abandoned.is_empty(), "power 3:1 with three agents abandons some");
+    assert!(
+        !abandoned.is_empty(),
+        "power 3:1 with three agents abandons some"
+    );
     assert!(connected.len() >= 3, "{}", connected.len());
     assert_eq!(summary.counters.abandoned, abandoned.len() as u64);
     assert_eq!(summary.counters.connected, connected.len() as u64);

@@ -64,10 +64,7 @@ async fn center(
         .unwrap();
     for name in agents {
         let address = format!("sip:{name}@pbx");
-        transport.add_phone(
-            &address,
-            PhoneBehavior::AnswerAfter(Duration::from_secs(1)),
-        );
+        transport.add_phone(&address, PhoneBehavior::AnswerAfter(Duration::from_secs(1)));
         center
             .add_agent(AgentProfile::new(*name).with_endpoint(Endpoint::Sip(address)))
             .await

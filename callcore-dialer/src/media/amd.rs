@@ -211,7 +211,11 @@ mod tests {
     pub(crate) fn words(lead_ms: u32, bursts: &[(u32, u32)]) -> Vec<i16> {
         let mut segments = vec![ToneSegment::silence(lead_ms)];
         for &(len, gap) in bursts {
-            segments.push(ToneSegment::tone(&[180.0, 540.0, 900.0, 1260.0], -16.0, len));
+            segments.push(ToneSegment::tone(
+                &[180.0, 540.0, 900.0, 1260.0],
+                -16.0,
+                len,
+            ));
             segments.push(ToneSegment::silence(gap));
         }
         segments.push(ToneSegment::silence(4000));
@@ -255,7 +259,10 @@ mod tests {
     #[test]
     fn a_long_greeting_is_a_machine() {
         // one 2 s stretch of voice
-        assert_eq!(classify(&words(300, &[(2000, 0)])).0, Some(AmdVerdict::Machine));
+        assert_eq!(
+            classify(&words(300, &[(2000, 0)])).0,
+            Some(AmdVerdict::Machine)
+        );
     }
 
     #[test]

@@ -14,16 +14,21 @@
 //! media of placed calls; [`PcmFrames`] plays a buffer of samples as a line
 //! would (a frame every 20 ms on a [`callcore::Clock`]), and a
 //! `tokio::sync::mpsc::Receiver<Vec<i16>>` is a [`FrameSource`] for a media
-//! layer that pushes frames.
+//! layer that pushes frames. On real SIP calls, [`DialerRtpMedia`] (feature
+//! `sip`, on by default) is both the media engine of callcore-sip's
+//! `SipTransport` and the [`CallAudio`] of its answered legs.
 
 mod amd;
 mod classify;
+#[cfg(feature = "sip")]
+mod sip;
 
 pub use amd::{AmdConfig, AmdVerdict, CadenceAmd};
 pub use classify::{
-    AnswerClassifier, AssumePerson, Classification, MediaClassifier, screen_early_media,
-    sit_tone,
+    AnswerClassifier, AssumePerson, Classification, MediaClassifier, screen_early_media, sit_tone,
 };
+#[cfg(feature = "sip")]
+pub use sip::{DialerLeg, DialerRtpMedia};
 
 use async_trait::async_trait;
 use callcore::{Clock, Disposition, Leg};

@@ -8,9 +8,10 @@ use callcore::{AgentId, Timestamp};
 impl Pacer {
     /// A person answered: hand them to the ACD, preferring the reserved agent.
     pub(super) fn route(&mut self, call: CallId, c: &Call, _now: Timestamp) {
-        let preferred_agent = c.reserved.clone().filter(
-            |a| matches!(self.agents.get(a), Some(AgentSlot::Reserved(r)) if *r == call),
-        );
+        let preferred_agent = c
+            .reserved
+            .clone()
+            .filter(|a| matches!(self.agents.get(a), Some(AgentSlot::Reserved(r)) if *r == call));
         if let Some(line) = self.calls.get_mut(&call) {
             line.state = CallState::Waiting;
         }

@@ -83,7 +83,10 @@ fn a_person_is_routed_with_the_reserved_agent_preferred_and_settled_on_connect()
     p.handle_timeout(at(20));
     let out = drain(&mut p);
     assert!(dispositions(&out).is_empty(), "{out:?}");
-    assert!(!out.iter().any(|o| matches!(o, PacerOutput::SafeHarbor { .. })));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, PacerOutput::SafeHarbor { .. }))
+    );
     p.handle_input(PacerInput::AgentBusy("a".into()), at(6));
     p.handle_input(
         PacerInput::CallConnected {
@@ -115,7 +118,15 @@ fn a_person_the_acd_could_not_connect_is_abandoned() {
     }
     let routes = drain(&mut p)
         .into_iter()
-        .filter(|o| matches!(o, PacerOutput::Route { preferred_agent: None, .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                PacerOutput::Route {
+                    preferred_agent: None,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(routes, 2, "pooled lines prefer no one");
     p.handle_input(
@@ -146,7 +157,10 @@ fn agents_busy_with_other_work_are_not_paced_for() {
     // An inbound call takes "b" while b's line rings: the line loses its
     // reservation, and nobody is free for more lines.
     p.handle_input(PacerInput::AgentBusy("b".into()), at(1));
-    let line_b = d.iter().find(|o| o.agent.as_ref().map(|a| a.as_str()) == Some("b")).unwrap();
+    let line_b = d
+        .iter()
+        .find(|o| o.agent.as_ref().map(|a| a.as_str()) == Some("b"))
+        .unwrap();
     p.handle_input(
         PacerInput::CallFailed {
             call: line_b.call,
@@ -190,7 +204,11 @@ fn an_agent_free_again_before_the_call_end_arrives_stays_free() {
     p.handle_input(PacerInput::CallEnded(call), at(71));
     let out = drain(&mut p);
     assert!(dials(&out).is_empty());
-    assert_eq!(p.counts().idle + p.counts().reserved, 1, "a is not put back in wrap-up");
+    assert_eq!(
+        p.counts().idle + p.counts().reserved,
+        1,
+        "a is not put back in wrap-up"
+    );
 }
 
 #[test]

@@ -187,7 +187,8 @@ impl Pacer {
         let len = self.outputs.len();
         if self.mark_connected(call, agent.clone(), now) {
             // Connect before the attempt and lead records, as the glue expects.
-            self.outputs.insert(len, PacerOutput::Connect { call, agent });
+            self.outputs
+                .insert(len, PacerOutput::Connect { call, agent });
         }
     }
 
