@@ -23,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use callcore::{
     AgentProfile, AgentState, Center, CoreError, DigitSpec, EndReason, Endpoint, Flow, FlowContext,
-    FlowOutcome, InteractionId, LegId, Prompt, QueueDefinition, SystemClock, TenantId,
+    FlowOutcome, InteractionId, LegId, Prompt, QueueDefinition, RecordSpec, SystemClock, TenantId,
 };
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
 use callcore_sip::center::{LegMediaPort, MediaAttach, SipCenterConfig, SipTransport};
@@ -89,7 +89,7 @@ fn sipp(port: u16, target: u16) -> Command {
 }
 
 #[derive(Debug)]
-struct CollectDigits(mpsc::UnboundedSender<String>);
+struct CollectDigits(mpsc::UnboundedSender<(String, String)>);
 
 #[async_trait]
 impl Flow for CollectDigits {
@@ -103,7 +103,17 @@ impl Flow for CollectDigits {
             inter_digit_timeout: Duration::from_secs(3),
         };
         let got = call.collect_digits(&spec).await?;
-        let _ = self.0.send(got.digits);
+        // and half a second of what the caller sends, through the leg's media
+        let rec = call
+            .leg()
+            .media()
+            .record(&RecordSpec {
+                max_duration: Duration::from_millis(500),
+                silence_timeout: Duration::from_secs(5),
+                terminator: None,
+            })
+            .await?;
+        let _ = self.0.send((got.digits, rec.to_string()));
         // the caller hangs up (SIPp's BYE)
         call.leg().ended().await;
         Ok(FlowOutcome::Done(EndReason::Completed))
@@ -119,7 +129,9 @@ async fn sipp_caller_plays_rfc4733_digits_into_a_center_flow() {
     let pcap = dir.join("dtmf_1234.pcap");
     std::fs::write(&pcap, dtmf_pcap("1234#")).unwrap();
     let base = 21000 + (std::process::id() % 500) as u16 * 8;
-    let media = RtpMedia::new(RtpMediaConfig::loopback(base..=base + 7));
+    let mut media = RtpMediaConfig::loopback(base..=base + 7);
+    media.recordings_dir = dir.clone();
+    let media = RtpMedia::new(media);
     let sip = SipTransport::start(
         sip_config(0, false),
         Arc::new(SystemClock),
@@ -147,11 +159,14 @@ async fn sipp_caller_plays_rfc4733_digits_into_a_center_flow() {
         .output()
         .await
         .unwrap();
-    let digits = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+    let (digits, recording) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("the flow collected digits")
         .expect("digits");
     assert_eq!(digits, "1234", "RFC 4733 digits from SIPp, '#' terminates");
+    let wav = std::fs::read(dir.join(&recording)).unwrap();
+    // 44-byte header, then 8 kHz 16-bit mono: 0.5 s is 8000 bytes
+    assert!(wav.len() >= 44 + 7000, "{recording}: {} bytes", wav.len());
     assert_eq!(
         out.status.code(),
         Some(0),
