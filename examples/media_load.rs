@@ -554,11 +554,9 @@ fn main() {
         relayed.quantile_ms(0.99),
         relayed.quantile_ms(1.0),
     );
-    let (p50, p99, pmax) = (
-        (e2e50 - base).max(0.0),
-        (e2e99 - base).max(0.0),
-        (e2emax - base).max(0.0),
-    );
+    // whole microseconds (the histogram's resolution)
+    let us = |ms: f64| (ms.max(0.0) * 1000.0).round() / 1000.0;
+    let (p50, p99, pmax) = (us(e2e50 - base), us(e2e99 - base), us(e2emax - base));
     let direct99 = direct.quantile_ms(0.99);
     let call_minutes = args.calls as f64 * run_for.as_secs_f64() / 60.0;
     let per_call_minute = relay_cpu.as_secs_f64() / call_minutes;
