@@ -33,7 +33,7 @@ pub enum Destination {
 
 /// What an escalation step does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "action")]
+#[serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum EscalationAction {
     /// Lower every requirement's minimum proficiency to this value.
@@ -56,8 +56,11 @@ pub enum EscalationAction {
 /// One step of a queue's escalation ladder: after the interaction has waited
 /// `after_secs` (its age, as TaskRouter's workflow targets measure it), apply
 /// `action`.
+///
+/// Unknown fields are refused by the flattened action (`deny_unknown_fields`
+/// cannot sit on a struct with a flattened field: it would refuse the action's
+/// own fields and the step could not read back what it wrote).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EscalationStep {
     /// Age of the interaction in the queue, in seconds.
     pub after_secs: u32,
@@ -164,5 +167,33 @@ impl QueueDefinition {
     pub const fn with_wrap_up_secs(mut self, secs: u32) -> Self {
         self.wrap_up_secs = secs;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_escalation_step_reads_back_what_it_writes_and_refuses_unknown_fields() {
+        let steps = vec![
+            EscalationStep {
+                after_secs: 30,
+                action: EscalationAction::RelaxProficiency { min_proficiency: 3 },
+            },
+            EscalationStep {
+                after_secs: 60,
+                action: EscalationAction::AddQueues {
+                    queues: vec![QueueId::new("overflow")],
+                },
+            },
+        ];
+        let json = serde_json::to_string(&steps).expect("serialize");
+        let back: Vec<EscalationStep> = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, steps);
+
+        let typo = r#"{"after_secs": 30, "action": "relax_proficiency", "min_proficency": 3}"#;
+        let err = serde_json::from_str::<EscalationStep>(typo).expect_err("typo refused");
+        assert!(err.to_string().contains("min_proficency"), "{err}");
     }
 }
