@@ -129,8 +129,7 @@ impl CallbackBook {
         self.waiting
             .retain(|r| r.interaction != request.interaction);
         self.waiting.push(request);
-        self.waiting
-            .sort_by(|a, b| a.waiting_since.cmp(&b.waiting_since));
+        self.waiting.sort_by_key(|r| r.waiting_since);
     }
 
     /// Callbacks not yet placed, oldest first.
