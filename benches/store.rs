@@ -2,17 +2,23 @@
 //! baseline writing the same rows, and the time to build a day's report.
 //!
 //! Every journal variant writes batches of 100 events of real calls (12 event
-//! kinds, JSON payloads) into the same table with the same indexes, one commit
-//! per batch, SQLite in WAL mode with `synchronous=FULL`:
+//! kinds) into the same table with the same indexes, one commit per batch,
+//! SQLite in WAL mode with `synchronous=FULL`:
+//! - `fsync_4k`: the disk's floor, measured in the same directory: one 4 KiB
+//!   write plus `fdatasync` per iteration (a WAL commit needs at least one).
 //! - `sqlite_store_append_100`: `callcore_store::SqliteStore` through the async
-//!   `EventJournal` trait (serializes each event, hops to the blocking pool).
-//! - `rusqlite_baseline_100`: rusqlite directly, rows already serialized, one
-//!   prepared statement, one transaction per batch.
+//!   `EventJournal` trait (encodes each event, hands the batch to the writer
+//!   thread, waits for the commit).
+//! - `rusqlite_baseline_100`: rusqlite directly writing the same rows (compact
+//!   bodies encoded beforehand, outside the measurement), one prepared
+//!   statement, one transaction per batch: the most any wrapper could reach.
+//! - `rusqlite_json_rows_100`: the same, with the JSON payloads the journal
+//!   stored before schema version 2 (what the compact encoding saves).
 //! - `sqlx_sqlite_multirow_100` / `sqlx_sqlite_per_row_100`: what sqlx 0.8 does
 //!   with the same rows (one 100-row INSERT, or 100 INSERTs in a transaction),
 //!   the measurement behind choosing rusqlite for SQLite.
 //! - `postgres_store_append_100`: `callcore_store::PgStore` (one UNNEST insert
-//!   per batch), when `DATABASE_URL` is set.
+//!   per batch, JSONB payloads), when `DATABASE_URL` is set.
 //!
 //! And a day's report for a center of 500 agents and 50,000 interactions
 //! (600,000 journaled events): `day_report_from_sqlite` reads the day's
@@ -26,7 +32,7 @@ use callcore::{Event, EventJournal, TenantId, Timestamp};
 use callcore_analytics::report::{IntervalLength, ReportKind};
 use callcore_analytics::{MetricsConfig, MetricsEngine};
 use callcore_store::schema::{Dialect, MIGRATIONS};
-use callcore_store::{PgStore, SqliteStore, StoreExt, synthetic};
+use callcore_store::{PgStore, SqliteStore, StoreExt, event_codec, synthetic};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::{Path, PathBuf};
@@ -64,18 +70,19 @@ fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// The rows exactly as the store writes them.
-type Row = (
+/// The rows exactly as the store writes them: tenant, seq, time,
+/// interaction, agent, kind, and the body (compact encoding or JSON).
+type Row<B> = (
     String,
     i64,
     i64,
     Option<String>,
     Option<String>,
     &'static str,
-    String,
+    B,
 );
 
-fn rows(events: &[Event]) -> Vec<Row> {
+fn rows<B>(events: &[Event], body: impl Fn(&Event) -> B) -> Vec<Row<B>> {
     events
         .iter()
         .map(|e| {
@@ -86,10 +93,58 @@ fn rows(events: &[Event]) -> Vec<Row> {
                 e.interaction().map(|i| i.as_str().to_owned()),
                 e.agent().map(|a| a.as_str().to_owned()),
                 e.kind.name(),
-                serde_json::to_string(&e.kind).expect("serializable"),
+                body(e),
             )
         })
         .collect()
+}
+
+fn compact(e: &Event) -> Vec<u8> {
+    let mut body = Vec::new();
+    event_codec::encode(&e.kind, &mut body).expect("encodable");
+    body
+}
+
+fn json(e: &Event) -> String {
+    serde_json::to_string(&e.kind).expect("serializable")
+}
+
+const INSERT_COMPACT: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7)";
+const INSERT_JSON: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// One transaction of `rows` through rusqlite, as lean as it gets.
+fn raw_batch<B: rusqlite::ToSql>(conn: &mut rusqlite::Connection, sql: &str, rows: &[Row<B>]) {
+    let tx = conn.transaction().expect("tx");
+    {
+        let mut insert = tx.prepare_cached(sql).expect("prepare");
+        for r in rows {
+            insert
+                .execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4, r.5, r.6])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// One 4 KiB write and `fdatasync`, in `dir`: the cost of the one sync a
+/// WAL commit with `synchronous=FULL` cannot avoid.
+fn fsync_probe(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, dir: &Path) {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).expect("probe file");
+    let page = [0x5a_u8; 4096];
+    c.throughput(Throughput::Elements(1));
+    c.bench_function("fsync_4k", |b| {
+        b.iter(|| {
+            file.write_all(&page).expect("write");
+            file.sync_data().expect("fdatasync");
+        });
+    });
+    c.throughput(Throughput::Elements(BATCH as u64));
+    drop(file);
+    let _ = std::fs::remove_file(path);
 }
 
 fn rusqlite_baseline(path: &Path) -> rusqlite::Connection {
@@ -109,7 +164,8 @@ fn rusqlite_baseline(path: &Path) -> rusqlite::Connection {
 
 fn journal(c: &mut Criterion) {
     let events = batch();
-    let rows = rows(&events);
+    let json_rows = rows(&events, json);
+    let rows = rows(&events, compact);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -120,6 +176,7 @@ fn journal(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(6));
 
     let dir = fresh_dir("sqlite");
+    fsync_probe(&mut group, &dir);
     let store = SqliteStore::open(dir.join("journal.db")).expect("open store");
     group.bench_function("sqlite_store_append_100", |b| {
         b.iter(|| rt.block_on(store.append(&events)).expect("append"));
@@ -129,23 +186,10 @@ fn journal(c: &mut Criterion) {
     let dir_raw = fresh_dir("rusqlite");
     let mut conn = rusqlite_baseline(&dir_raw.join("journal.db"));
     group.bench_function("rusqlite_baseline_100", |b| {
-        b.iter(|| {
-            let tx = conn.transaction().expect("tx");
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .expect("prepare");
-                for r in &rows {
-                    insert
-                        .execute(rusqlite::params![r.0, r.1, r.2, r.3, r.4, r.5, r.6])
-                        .expect("insert");
-                }
-            }
-            tx.commit().expect("commit");
-        });
+        b.iter(|| raw_batch(&mut conn, INSERT_COMPACT, &rows));
+    });
+    group.bench_function("rusqlite_json_rows_100", |b| {
+        b.iter(|| raw_batch(&mut conn, INSERT_JSON, &json_rows));
     });
     drop(conn);
 
@@ -165,13 +209,13 @@ fn journal(c: &mut Criterion) {
     });
     let multirow_sql = {
         let mut sql = String::from(
-            "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload) VALUES ",
+            "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body) VALUES ",
         );
         for i in 0..BATCH {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+            sql.push_str("(?, ?, ?, ?, ?, ?, '', ?)");
         }
         sql
     };
@@ -199,8 +243,8 @@ fn journal(c: &mut Criterion) {
                 let mut tx = pool.begin().await.expect("tx");
                 for r in &rows {
                     sqlx::query(
-                        "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
-                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
+                         VALUES (?, ?, ?, ?, ?, ?, '', ?)",
                     )
                     .bind(&r.0)
                     .bind(r.1)

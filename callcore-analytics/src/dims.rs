@@ -2,7 +2,6 @@
 
 use callcore::{AgentId, CampaignId, Channel, QueueId, TenantId};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// One breakdown of the metrics: a tenant as a whole, or one of its queues,
 /// agents, channels or campaigns.
@@ -133,7 +132,7 @@ impl Dimension {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Interner {
     dims: Vec<Dimension>,
-    ids: HashMap<Dimension, u32>,
+    ids: crate::engine::HashMap<Dimension, u32>,
 }
 
 impl Interner {

@@ -13,8 +13,11 @@ use callcore::{
     AgentId, AgentState, Disposition, EndReason, Event, EventKind, InteractionId, QueueId,
     TenantId, Timestamp,
 };
-use std::collections::HashMap;
 use std::time::Duration;
+
+/// The engine's maps: keyed by short ids, looked up several times per event,
+/// so a fast hasher (foldhash, randomly seeded like std's) instead of SipHash.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Width of the coarse buckets behind daily figures and reports.
 pub(crate) const QUARTER_MS: i64 = 900_000;
@@ -147,9 +150,9 @@ impl MetricsEngine {
             quarters: Buckets::new(QUARTER_MS, config.retention_ms()),
             config,
             dims: Interner::default(),
-            contacts: HashMap::new(),
-            agents: HashMap::new(),
-            queues: HashMap::new(),
+            contacts: HashMap::default(),
+            agents: HashMap::default(),
+            queues: HashMap::default(),
             scratch: String::new(),
             windows: true,
             latest: Timestamp::EPOCH,
@@ -490,13 +493,17 @@ impl MetricsEngine {
             },
             EventKind::AgentStateChanged { agent, to, .. } => {
                 self.agent_track(t, agent, at);
-                let k = key(&mut self.scratch, t, agent.as_str()).to_owned();
-                self.close_agent_span(&k, at);
-                if let Some(track) = self.agents.get_mut(&k) {
+                // The key is built in the scratch buffer, taken out for the
+                // calls below (no allocation per event).
+                let mut scratch = std::mem::take(&mut self.scratch);
+                let k = key(&mut scratch, t, agent.as_str());
+                self.close_agent_span(k, at);
+                if let Some(track) = self.agents.get_mut(k) {
                     track.state = to.clone();
                     track.since = track.since.max(at);
                     track.entered = at;
                 }
+                self.scratch = scratch;
             }
             EventKind::AgentAdded { profile } => {
                 self.agent_track(t, &profile.id, at);

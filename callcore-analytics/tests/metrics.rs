@@ -456,7 +456,7 @@ fn live_snapshot_has_waiting_contacts_longest_wait_and_agents_by_state() {
         2
     );
     assert_eq!(snap.row(&support()).unwrap().waiting, 0);
-    let states = &snap.agents_by_state[&"default".into()];
+    let states = &snap.agents_by_state["default"];
     assert_eq!(states.get("available"), Some(&1));
     assert_eq!(states.get("not_ready"), Some(&1));
     let bob = snap

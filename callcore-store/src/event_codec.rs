@@ -331,31 +331,30 @@ pub struct Interner {
     tenants: HashSet<TenantId>,
 }
 
-macro_rules! intern {
-    ($set:expr, $s:expr) => {{
-        let s: &str = $s;
-        if let Some(id) = $set.get(s) {
-            id.clone()
-        } else {
-            let id: _ = s.into();
-            $set.insert(Clone::clone(&id));
-            id
-        }
-    }};
+fn intern<T>(set: &mut HashSet<T>, s: &str) -> T
+where
+    T: Clone + Eq + std::hash::Hash + std::borrow::Borrow<str> + for<'a> From<&'a str>,
+{
+    if let Some(id) = set.get(s) {
+        return id.clone();
+    }
+    let id = T::from(s);
+    set.insert(id.clone());
+    id
 }
 
 impl Interner {
     /// The agent id `s`, shared with earlier ones.
     pub fn agent(&mut self, s: &str) -> AgentId {
-        intern!(self.agents, s)
+        intern(&mut self.agents, s)
     }
     /// The queue id `s`, shared with earlier ones.
     pub fn queue(&mut self, s: &str) -> QueueId {
-        intern!(self.queues, s)
+        intern(&mut self.queues, s)
     }
     /// The tenant id `s`, shared with earlier ones.
     pub fn tenant(&mut self, s: &str) -> TenantId {
-        intern!(self.tenants, s)
+        intern(&mut self.tenants, s)
     }
 }
 

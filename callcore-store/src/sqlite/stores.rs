@@ -447,30 +447,12 @@ impl StoreExt for SqliteStore {
         to: Timestamp,
         kinds: &[&str],
     ) -> Result<Vec<Event>, StoreError> {
-        let mut sql = String::from(
-            "SELECT seq, at_ms, payload, body FROM events
-             WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3",
+        let (tenant, kinds) = (
+            tenant.clone(),
+            kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>(),
         );
-        let mut args = vec![
-            text(tenant.as_str()),
-            Value::Integer(from.as_millis()),
-            Value::Integer(to.as_millis()),
-        ];
-        if !kinds.is_empty() {
-            sql.push_str(" AND kind IN (");
-            for (i, k) in kinds.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("?{}", i + 4));
-                args.push(text(k));
-            }
-            sql.push(')');
-        }
-        sql.push_str(" ORDER BY id");
         // Read and decode on the blocking pool: a day is 10⁵–10⁶ events.
-        let tenant = tenant.clone();
-        self.read(move |c| journal::read_events(c, &tenant, &sql, &args))
+        self.read(move |c| journal::read_period(c, &tenant, from, to, &kinds))
             .await
     }
 
