@@ -255,8 +255,8 @@ impl LegMediaPort for RtpLeg {
                 || format!("p{}", std::process::id()),
                 |ix| ix.clock.now().as_millis().to_string(),
             );
-            let name = format!("call-{stamp}-{}-{}.wav", self.leg, other.leg)
-                .replace(['/', ':'], "_");
+            let name =
+                format!("call-{stamp}-{}-{}.wav", self.leg, other.leg).replace(['/', ':'], "_");
             Some(dir.join(name))
         } else {
             None
