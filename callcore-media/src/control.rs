@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,11 +67,17 @@ struct Leg {
     inband_events: Vec<InbandEvent>,
     /// RFC 4733 digits seen recently, to ignore the same digit heard in-band.
     rfc_recent: u32,
+    /// Type-ahead: a digit that barged in on a prompt stays here, so the next
+    /// collect (or the next barge-in prompt) reads it, as VoiceXML buffers it.
+    typeahead: VecDeque<Digit>,
 }
 
 impl Leg {
     /// The next frame or digit; `Ended` when the session is gone.
     async fn tick(&mut self) -> Tick {
+        if let Some(d) = self.typeahead.pop_front() {
+            return Tick::Digit(d);
+        }
         // the session delivers a frame every 20 ms; 2 s without one means it died
         loop {
             let ev = match tokio::time::timeout(Duration::from_secs(2), self.session.next_event())
@@ -104,12 +111,26 @@ impl Leg {
         }
     }
 
-    /// Plays `samples`, returning early on barge-in.
+    /// Plays `samples`, returning early on barge-in. Keys pressed during a
+    /// prompt that cannot be interrupted stay in the type-ahead buffer.
     async fn play(
         &mut self,
         samples: Vec<i16>,
         barge_in: bool,
         looping: bool,
+    ) -> Result<PlayOutcome, CoreError> {
+        let mut held = Vec::new();
+        let outcome = self.play_until(samples, barge_in, looping, &mut held).await;
+        self.typeahead.extend(held);
+        outcome
+    }
+
+    async fn play_until(
+        &mut self,
+        samples: Vec<i16>,
+        barge_in: bool,
+        looping: bool,
+        held: &mut Vec<Digit>,
     ) -> Result<PlayOutcome, CoreError> {
         let total = samples.len();
         if !self.session.command(SessionCommand::Play(samples.clone())) {
@@ -122,9 +143,11 @@ impl Leg {
                 Tick::Ended => return Err(CoreError::LegEnded),
                 Tick::Digit(d) if barge_in => {
                     self.session.command(SessionCommand::StopPlayback);
+                    // the key stays buffered for the menu that follows
+                    self.typeahead.push_front(d);
                     return Ok(PlayOutcome::BargedIn(d.to_char().to_string()));
                 }
-                Tick::Digit(_) => {}
+                Tick::Digit(d) => held.push(d),
                 Tick::Frame(f) => {
                     if barge_in
                         && matches!(vad.process_frame(&f), Some(VadEvent::SpeechStarted { .. }))
@@ -195,6 +218,7 @@ impl VoiceLegMedia {
                 inband: DtmfDetector::new(det),
                 inband_events: Vec::new(),
                 rfc_recent: 0,
+                typeahead: VecDeque::new(),
             }),
             prompts_dir,
             recordings_dir,

@@ -209,6 +209,13 @@ async fn play_file_with_dtmf_barge_in_and_music_on_hold() {
         leg.play(&Prompt::SilenceMs(200), false).await.unwrap(),
         PlayOutcome::Completed
     );
+    // the key that barged in is not lost: the menu's collect reads it first
+    phone.send(Act::Digits("6")).unwrap();
+    let r = leg.collect_digits(&DigitSpec::up_to(2)).await.unwrap();
+    assert_eq!(
+        (r.digits.as_str(), r.termination),
+        ("56", DigitTermination::MaxDigits)
+    );
     let err = leg
         .play(&Prompt::File("missing.mp3".into()), true)
         .await

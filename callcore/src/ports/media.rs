@@ -25,6 +25,9 @@ pub enum PlayOutcome {
     /// Played to the end.
     Completed,
     /// Interrupted by the caller (barge-in): the digit or text that interrupted.
+    /// The input stays buffered (type-ahead), so the `collect_digits` or
+    /// `listen` that follows the prompt reads it: a caller who presses 2
+    /// during the menu prompt is not asked to press it again.
     BargedIn(String),
 }
 
