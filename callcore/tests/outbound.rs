@@ -105,7 +105,10 @@ async fn an_answered_outbound_call_reaches_an_agent_through_the_router() {
             }
         );
         let connected_after = callcore::Clock::now(&clock).duration_since(answered_at);
-        assert!(connected_after <= Duration::from_secs(2), "{connected_after:?}");
+        assert!(
+            connected_after <= Duration::from_secs(2),
+            "{connected_after:?}"
+        );
         let customer = transport.phone("+14155550100").unwrap();
         assert!(customer.bridged_to().is_some());
         callcore::Clock::sleep(&clock, Duration::from_secs(30)).await;
@@ -164,7 +167,10 @@ async fn with_no_agent_in_time_the_customer_hears_the_message_and_the_center_han
         callcore::Clock::sleep(&clock, Duration::from_secs(5)).await;
         let snapshot = center.snapshot().await.unwrap();
         assert!(snapshot.queues.iter().all(|q| q.waiting.is_empty()));
-        assert!(transport.phone("sip:alice@pbx").is_none(), "alice never rang");
+        assert!(
+            transport.phone("sip:alice@pbx").is_none(),
+            "alice never rang"
+        );
         center.flush().await;
     };
     clock.drive(run, limit).await.unwrap();
