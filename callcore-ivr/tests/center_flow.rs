@@ -144,3 +144,46 @@ async fn asking_for_an_operator_reaches_an_agent() {
     assert_eq!(intent.as_deref(), Some("report_lost_card"));
     caller.hangup();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_agent_who_hangs_up_first_ends_the_call_as_agent_hangup() {
+    let clock = VirtualClock::new(Timestamp::from_secs(WEDNESDAY_10AM));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    transport.add_phone(
+        "sip:alice@pbx",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(2)),
+    );
+    let center = center(&clock, &transport).await;
+    center
+        .add_agent(AgentProfile::new("alice").with_endpoint(Endpoint::Sip("sip:alice@pbx".into())))
+        .await
+        .unwrap();
+    center
+        .set_agent_state(&"alice".into(), AgentState::Available)
+        .await
+        .unwrap();
+    let mut events = center.subscribe();
+    let caller = transport.call("+15550100", "100");
+    caller.say("get me an operator");
+    let transport2 = transport.clone();
+    let ended = async move {
+        loop {
+            let e = events.recv().await.expect("event");
+            match &e.kind {
+                EventKind::Connected { .. } => {
+                    transport2
+                        .phone("sip:alice@pbx")
+                        .expect("alice rang")
+                        .hangup();
+                }
+                EventKind::Ended { reason, .. } => return reason.clone(),
+                _ => {}
+            }
+        }
+    };
+    let reason = clock
+        .drive(ended, Timestamp::from_secs(WEDNESDAY_10AM + 600))
+        .await
+        .unwrap();
+    assert_eq!(reason, callcore::EndReason::AgentHangup);
+}

@@ -231,7 +231,9 @@ impl Flow for IvrFlow {
         let callback = run.variables().contains_key("callback_queue");
         let reason = match run.end() {
             Some(FlowEnd::Transferred(_)) => EndReason::Transferred,
-            Some(FlowEnd::Served(_)) => EndReason::CustomerHangup,
+            // whoever left the conversation with the agent first ended it
+            Some(FlowEnd::Served(_)) if call.customer_hung_up() => EndReason::CustomerHangup,
+            Some(FlowEnd::Served(_)) => EndReason::AgentHangup,
             Some(FlowEnd::CallerLeft) => EndReason::CustomerHangup,
             Some(FlowEnd::Runaway) => EndReason::Error,
             _ if callback => EndReason::CallbackRequested,
