@@ -109,9 +109,11 @@ fn json(e: &Event) -> String {
     serde_json::to_string(&e.kind).expect("serializable")
 }
 
-const INSERT_COMPACT: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
+const INSERT_COMPACT: &str =
+    "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload, body)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7)";
-const INSERT_JSON: &str = "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
+const INSERT_JSON: &str =
+    "INSERT INTO events (tenant, seq, at_ms, interaction, agent, kind, payload)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// One transaction of `rows` through rusqlite, as lean as it gets.
@@ -130,7 +132,10 @@ fn raw_batch<B: rusqlite::ToSql>(conn: &mut rusqlite::Connection, sql: &str, row
 
 /// One 4 KiB write and `fdatasync`, in `dir`: the cost of the one sync a
 /// WAL commit with `synchronous=FULL` cannot avoid.
-fn fsync_probe(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, dir: &Path) {
+fn fsync_probe(
+    c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    dir: &Path,
+) {
     use std::io::Write;
     let path = dir.join("fsync-probe");
     let mut file = std::fs::File::create(&path).expect("probe file");
