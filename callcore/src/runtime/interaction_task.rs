@@ -1,7 +1,9 @@
 //! One task per interaction: identify the customer, answer, run the flow, end.
 
 use super::FlowContext;
-use crate::{CoreError, EndReason, EventKind, FlowOutcome, HangupCause, IdentityKind, Inbound};
+use crate::{
+    CoreError, EndReason, EventKind, FlowOutcome, HangupCause, IdentityKind, Inbound, Interaction,
+};
 use tracing::Instrument;
 
 use super::center::Shared;
@@ -16,30 +18,7 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
         mut interaction,
         leg,
     } = inbound;
-    // Screen pop and routing: find the customer by the address they came from.
-    if interaction.customer.is_none() {
-        let kind = match interaction.channel {
-            crate::Channel::Email => IdentityKind::Email,
-            crate::Channel::Chat => IdentityKind::ChatId,
-            crate::Channel::WeChat => IdentityKind::WeChat,
-            _ => IdentityKind::Phone,
-        };
-        match shared
-            .stores
-            .customers
-            .find_by_identity(&interaction.tenant, kind, interaction.from.expose())
-            .await
-        {
-            Ok(found) => interaction.customer = found.map(|c| c.id),
-            Err(e) => tracing::warn!(error = %e, "customer look-up failed"),
-        }
-    }
-    shared.emitter.emit(
-        &interaction.tenant,
-        EventKind::InteractionCreated {
-            interaction: Box::new(interaction.clone()),
-        },
-    );
+    identify_and_announce(&shared, &mut interaction).await;
     let flow = shared.flow_for(&interaction.to);
     let mut ctx = FlowContext::new(
         interaction,
@@ -88,4 +67,33 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
         Ok(()) | Err(CoreError::LegEnded) => {}
         Err(e) => tracing::warn!(error = %e, "hang-up failed"),
     }
+}
+
+/// Screen pop: finds the customer by the address the interaction comes from
+/// (or, for an outbound call, the number dialled), then journals the
+/// interaction's creation. Inbound and outbound interactions both start here.
+pub(crate) async fn identify_and_announce(shared: &Shared, interaction: &mut Interaction) {
+    if interaction.customer.is_none() {
+        let kind = match interaction.channel {
+            crate::Channel::Email => IdentityKind::Email,
+            crate::Channel::Chat => IdentityKind::ChatId,
+            crate::Channel::WeChat => IdentityKind::WeChat,
+            _ => IdentityKind::Phone,
+        };
+        match shared
+            .stores
+            .customers
+            .find_by_identity(&interaction.tenant, kind, interaction.from.expose())
+            .await
+        {
+            Ok(found) => interaction.customer = found.map(|c| c.id),
+            Err(e) => tracing::warn!(error = %e, "customer look-up failed"),
+        }
+    }
+    shared.emitter.emit(
+        &interaction.tenant,
+        EventKind::InteractionCreated {
+            interaction: Box::new(interaction.clone()),
+        },
+    );
 }

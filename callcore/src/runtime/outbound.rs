@@ -13,9 +13,7 @@
 
 use super::center::Shared;
 use super::flow_context::{EnqueueHooks, FlowContext, QueueOptions, QueueOutcome};
-use crate::{
-    AgentId, CoreError, EndReason, EventKind, HangupCause, IdentityKind, Interaction, Leg, QueueId,
-};
+use crate::{AgentId, CoreError, EndReason, HangupCause, Interaction, Leg, QueueId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -75,27 +73,7 @@ async fn run_inner(
     progress: mpsc::UnboundedSender<OutboundProgress>,
 ) {
     // Screen pop: the customer profile behind the number dialled.
-    if interaction.customer.is_none() {
-        match shared
-            .stores
-            .customers
-            .find_by_identity(
-                &interaction.tenant,
-                IdentityKind::Phone,
-                interaction.from.expose(),
-            )
-            .await
-        {
-            Ok(found) => interaction.customer = found.map(|c| c.id),
-            Err(e) => tracing::warn!(error = %e, "customer look-up failed"),
-        }
-    }
-    shared.emitter.emit(
-        &interaction.tenant,
-        EventKind::InteractionCreated {
-            interaction: Box::new(interaction.clone()),
-        },
-    );
+    super::interaction_task::identify_and_announce(&shared, &mut interaction).await;
     let mut ctx = FlowContext::new(
         interaction,
         leg,
