@@ -7,71 +7,18 @@
 
 use callcore_dialer::media::{AmdConfig, AmdVerdict, CadenceAmd};
 use callcore_media::g711::Law;
-use callcore_media::resample::{resample, to_i16};
-use callcore_media::wav::read_wav;
-use std::process::{Command, Stdio};
+
+mod common;
 
 fn espeak_available() -> bool {
-    let found = Command::new("espeak-ng")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "espeak-ng is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
-        );
-        eprintln!(
-            "NOTICE: espeak-ng not found; skipping the AMD speech test (apt-get install -y espeak-ng)"
-        );
-    }
-    found
+    common::peer_available("espeak-ng", "--version", "espeak-ng", "the AMD speech test")
 }
 
-/// `text` spoken by espeak-ng, as 8 kHz telephone audio: `lead_ms` of quiet
-/// line before, `tail_ms` after.
+/// `text` spoken by espeak-ng, as 8 kHz telephone audio after G.711 µ-law:
+/// `lead_ms` of quiet line before, `tail_ms` after.
 fn spoken(text: &str, lead_ms: usize, tail_ms: usize) -> Vec<i16> {
-    let path = std::env::temp_dir().join(format!(
-        "callcore-dialer-amd-{}-{}.wav",
-        std::process::id(),
-        text.len()
-    ));
-    let status = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "160", "-w"])
-        .arg(&path)
-        .arg(text)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let wav = read_wav(&std::fs::read(&path).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&path);
-    assert_eq!(wav.channels, 1);
-    let float: Vec<f32> = wav
-        .samples
-        .iter()
-        .map(|&s| f32::from(s) / 32768.0)
-        .collect();
-    let speech = to_i16(&resample(&float, wav.sample_rate, 8000));
-    // A quiet line: a little noise rather than digital silence.
-    let mut noise = 12345u32;
-    let mut hiss = |n: usize| -> Vec<i16> {
-        (0..n)
-            .map(|_| {
-                noise = noise.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                ((noise >> 16) % 41) as i16 - 20
-            })
-            .collect()
-    };
-    let mut line = hiss(lead_ms * 8);
-    line.extend(speech);
-    line.extend(hiss(tail_ms * 8));
-    // Through the codec, as a phone line carries it.
-    let mut ulaw = Vec::new();
-    Law::Ulaw.encode_into(&line, &mut ulaw);
     let mut out = Vec::new();
-    Law::Ulaw.decode_into(&ulaw, &mut out);
+    Law::Ulaw.decode_into(&common::spoken_line_ulaw(text, lead_ms, tail_ms), &mut out);
     out
 }
 

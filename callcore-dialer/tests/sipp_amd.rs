@@ -17,82 +17,29 @@ use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
-use callcore_media::g711::Law;
-use callcore_media::resample::{resample, to_i16};
-use callcore_media::wav::read_wav;
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::center_media::RtpMediaConfig;
 use callcore_sip::trunk::{Trunk, TrunkKind};
 use callcore_sip::ua::UaConfig;
 use std::collections::HashMap;
-use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 
+mod common;
+
 fn peer_available(bin: &str, version_arg: &str, package: &str) -> bool {
-    let found = std::process::Command::new(bin)
-        .arg(version_arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "{bin} is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
-        );
-        eprintln!(
-            "NOTICE: {bin} not found; skipping the dialer AMD-over-SIP test (apt-get install -y {package})"
-        );
-    }
-    found
+    common::peer_available(bin, version_arg, package, "the dialer AMD-over-SIP test")
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 /// `text` spoken by espeak-ng after `lead_ms` of quiet line and followed by
-/// `tail_ms` of it, written to `path` as raw 8 kHz µ-law (SIPp's rtp_stream).
+/// `tail_ms` of it, written to `dir/name.ul` as raw 8 kHz µ-law (SIPp's rtp_stream).
 fn spoken_ulaw(dir: &Path, name: &str, text: &str, lead_ms: usize, tail_ms: usize) {
-    let wav_path = dir.join(format!("{name}.wav"));
-    let status = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "160", "-w"])
-        .arg(&wav_path)
-        .arg(text)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let wav = read_wav(&std::fs::read(&wav_path).unwrap()).unwrap();
-    assert_eq!(wav.channels, 1);
-    let float: Vec<f32> = wav
-        .samples
-        .iter()
-        .map(|&s| f32::from(s) / 32768.0)
-        .collect();
-    let speech = to_i16(&resample(&float, wav.sample_rate, 8000));
-    // A quiet line: a little noise rather than digital silence.
-    let mut noise = 12345u32;
-    let mut hiss = |n: usize| -> Vec<i16> {
-        (0..n)
-            .map(|_| {
-                noise = noise.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                ((noise >> 16) % 41) as i16 - 20
-            })
-            .collect()
-    };
-    let mut line = hiss(lead_ms * 8);
-    line.extend(speech);
-    line.extend(hiss(tail_ms * 8));
-    let mut ulaw = Vec::new();
-    Law::Ulaw.encode_into(&line, &mut ulaw);
+    let ulaw = common::spoken_line_ulaw(text, lead_ms, tail_ms);
     std::fs::write(dir.join(format!("{name}.ul")), ulaw).unwrap();
 }
 

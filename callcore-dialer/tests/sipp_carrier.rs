@@ -18,37 +18,17 @@ use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::trunk::{Trunk, TrunkKind};
 use callcore_sip::ua::UaConfig;
 use std::collections::HashMap;
-use std::net::UdpSocket;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 
-fn sipp_available() -> bool {
-    let found = std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "sipp is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
-        );
-        eprintln!(
-            "NOTICE: sipp not found; skipping the dialer carrier test (apt-get install -y sip-tester)"
-        );
-    }
-    found
-}
+mod common;
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+use common::free_port;
+
+fn sipp_available() -> bool {
+    common::peer_available("sipp", "-v", "sip-tester", "the dialer carrier test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
