@@ -5,9 +5,8 @@
 //!
 //! `cargo bench --bench events`
 
-use callcore::{
-    Channel, Direction, Event, EventBus, EventKind, Interaction, InteractionRecord, Timestamp,
-};
+use callcore::{Channel, Direction, Event, EventKind, Interaction, InteractionRecord, Timestamp};
+use callcore_runtime::EventBus;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;

@@ -18,12 +18,12 @@
 //! This is a simulation: no real call is placed and no audio flows.
 
 use async_trait::async_trait;
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, BusError, Center, CenterConfig, Clock, CoreError, Endpoint,
-    EventKind, Flow, FlowContext, FlowOutcome, InteractionId, QueueDefinition, QueueOptions,
-    SeededRng, Timestamp, VirtualClock,
+    AgentProfile, AgentState, CenterConfig, Clock, CoreError, Endpoint, EventKind, InteractionId,
+    QueueDefinition, SeededRng, Timestamp, VirtualClock,
 };
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{BusError, Center, Flow, FlowContext, FlowOutcome, QueueOptions};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

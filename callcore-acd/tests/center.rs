@@ -4,12 +4,13 @@
 //! → wrap-up → record stored.
 
 use async_trait::async_trait;
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, Clock, CoreError, Endpoint, Event, EventKind,
-    EventSubscriber, Flow, FlowContext, FlowOutcome, QueueDefinition, Timestamp, VirtualClock,
+    AgentProfile, AgentState, Clock, CoreError, Endpoint, Event, EventKind, QueueDefinition,
+    Timestamp, VirtualClock,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, EventSubscriber, Flow, FlowContext, FlowOutcome};
 use std::sync::Arc;
 use std::time::Duration;
 

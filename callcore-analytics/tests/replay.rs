@@ -5,13 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 use async_trait::async_trait;
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, Clock, CoreError, Endpoint, EventJournal, Flow, FlowContext,
-    FlowOutcome, QueueDefinition, TenantId, Timestamp, VirtualClock,
+    AgentProfile, AgentState, Clock, CoreError, Endpoint, EventJournal, QueueDefinition, TenantId,
+    Timestamp, VirtualClock,
 };
 use callcore_analytics::report::{IntervalLength, ReportKind, build_report};
 use callcore_analytics::{Counters, Dimension, MetricsConfig, MetricsEngine};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, Flow, FlowContext, FlowOutcome};
 use callcore_store::SqliteStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;

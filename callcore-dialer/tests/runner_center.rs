@@ -8,10 +8,9 @@
 //! the Center's interaction records, and the abandoned calls are counted.
 #![allow(clippy::unwrap_used)]
 
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, CenterHandle, Clock, DialMode, Direction, Disposition,
-    EndReason, Endpoint, EventKind, LeadStatus, Leg, QueueDefinition, Timestamp, VirtualClock,
+    AgentProfile, AgentState, Clock, DialMode, Direction, Disposition, EndReason, Endpoint,
+    EventKind, LeadStatus, Leg, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_dialer::media::{CallAudio, FrameSource, MediaClassifier, PcmFrames};
 use callcore_dialer::rules::{
@@ -19,6 +18,8 @@ use callcore_dialer::rules::{
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
 use callcore_media::tones::{SitCode, ToneGenerator, TonePlan, ToneSegment};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, CenterHandle};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;

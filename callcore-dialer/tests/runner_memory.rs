@@ -4,15 +4,16 @@
 //! ends up in the campaign store.
 #![allow(clippy::unwrap_used)]
 
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, CampaignStore, Center, CenterHandle, Clock, DialMode, Disposition,
-    Endpoint, EventKind, LeadStatus, MemoryStore, QueueDefinition, Timestamp, VirtualClock,
+    AgentProfile, AgentState, CampaignStore, Clock, DialMode, Disposition, Endpoint, EventKind,
+    LeadStatus, MemoryStore, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, CenterHandle};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,12 +11,13 @@
 // A real peer runs in wall-clock time.
 #![allow(clippy::disallowed_methods)]
 
-use callcore::{CampaignStore, DialMode, Disposition, MemoryStore, SystemClock, TenantId};
+use callcore::{CampaignStore, DialMode, Disposition, MemoryStore, TenantId};
 use callcore_dialer::media::{DialerRtpMedia, MediaClassifier};
 use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
+use callcore_runtime::SystemClock;
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::center_media::RtpMediaConfig;
 use callcore_sip::trunk::{Trunk, TrunkKind};

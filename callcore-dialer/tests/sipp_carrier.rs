@@ -7,13 +7,12 @@
 // A real peer runs in wall-clock time.
 #![allow(clippy::disallowed_methods)]
 
-use callcore::{
-    CampaignStore, DialMode, Disposition, LeadStatus, MemoryStore, SystemClock, TenantId,
-};
+use callcore::{CampaignStore, DialMode, Disposition, LeadStatus, MemoryStore, TenantId};
 use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
+use callcore_runtime::SystemClock;
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::trunk::{Trunk, TrunkKind};
 use callcore_sip::ua::UaConfig;

@@ -8,14 +8,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, Clock, Endpoint, EventKind, Providers, QueueDefinition,
-    Timestamp, Transport, VirtualClock,
+    AgentProfile, AgentState, Clock, Endpoint, EventKind, QueueDefinition, Timestamp, Transport,
+    VirtualClock,
 };
 use callcore_ivr::flow::{
     AttemptResult, CallbackBook, CallbackDialer, CallbackPolicy, FlowSpec, IvrFlow,
 };
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, Providers};
 
 const T0: i64 = 1_795_618_800;
 

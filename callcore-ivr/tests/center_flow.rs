@@ -9,13 +9,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, Clock, Endpoint, EventKind, Providers, QueueDefinition,
-    Timestamp, VirtualClock,
+    AgentProfile, AgentState, Clock, Endpoint, EventKind, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_ivr::flow::{FlowSpec, FlowTask, IvrFlow};
 use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, Providers};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/");
 const WEDNESDAY_10AM: i64 = 1_795_618_800;
@@ -38,7 +38,10 @@ impl FlowTask for LookupBill {
     }
 }
 
-async fn center(clock: &VirtualClock, transport: &Arc<MemoryTransport>) -> callcore::CenterHandle {
+async fn center(
+    clock: &VirtualClock,
+    transport: &Arc<MemoryTransport>,
+) -> callcore_runtime::CenterHandle {
     let spec = FlowSpec::from_json(
         &std::fs::read_to_string(format!("{DATA}flows/bank_line.json")).unwrap(),
     )

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use callcore::memory::MemoryTransport;
-use callcore::{Center, Clock, Providers, QueueDefinition, Timestamp, VirtualClock};
+use callcore::{Clock, QueueDefinition, Timestamp, VirtualClock};
 use callcore_ivr::flow::{FlowSpec, IvrFlow, Node, Webhook, webhook};
 use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
+use callcore_runtime::memory::MemoryTransport;
+use callcore_runtime::{Center, Providers};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcore::{
-    AgentId, AgentProfile, AgentState, Center, CenterHandle, Clock, Endpoint, InteractionRecord,
-    Providers, QueueDefinition, Stores, SystemClock, TenantId, Timestamp,
+    AgentId, AgentProfile, AgentState, Clock, Endpoint, InteractionRecord, QueueDefinition, Stores,
+    TenantId, Timestamp,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::center_media::{RtpMedia, RtpMediaConfig};
@@ -299,7 +300,7 @@ async fn presence(center: CenterHandle, sip: Arc<SipTransport>, agents: Vec<(Age
                 Err(e) => tracing::debug!(agent = %agent, error = %e, "state change deferred"),
             }
         }
-        callcore::SystemClock
+        callcore_runtime::SystemClock
             .sleep(Duration::from_millis(500))
             .await;
     }

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use callcore::{Clock, SystemClock};
+use callcore::Clock;
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
 use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
+use callcore_runtime::SystemClock;
 use callcore_sip::center_media::negotiated;
 use callcore_sip::session::LocalMedia;
 use callcore_sip::transaction::Peer;

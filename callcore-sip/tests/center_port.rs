@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
 
-use callcore::{Channel, Endpoint, HangupCause, PlaceRequest, SystemClock, TenantId, Transport};
+use callcore::{Channel, Endpoint, HangupCause, PlaceRequest, TenantId, Transport};
+use callcore_runtime::SystemClock;
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::trunk::{Trunk, TrunkKind};
 use callcore_sip::ua::UaConfig;

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callcore::{
-    AgentProfile, AgentState, Center, CoreError, DigitSpec, EndReason, Endpoint, Flow, FlowContext,
-    FlowOutcome, InteractionId, LegId, Prompt, QueueDefinition, RecordSpec, SystemClock, TenantId,
+    AgentProfile, AgentState, CoreError, DigitSpec, EndReason, Endpoint, InteractionId, LegId,
+    Prompt, QueueDefinition, RecordSpec, TenantId,
 };
+use callcore_runtime::{Center, Flow, FlowContext, FlowOutcome, SystemClock};
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
 use callcore_sip::center::{LegMediaPort, MediaAttach, SipCenterConfig, SipTransport};
 use callcore_sip::center_media::{RtpLeg, RtpMedia, RtpMediaConfig};

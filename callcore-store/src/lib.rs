@@ -16,7 +16,8 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use callcore::{Center, Stores};
+//! use callcore::{Stores};
+//! use callcore_runtime::Center;
 //! use callcore_store::{SqliteStore, StoreExt};
 //! use std::sync::Arc;
 //! let dir = std::env::temp_dir().join(format!("callcore-lib-doc-{}", std::process::id()));

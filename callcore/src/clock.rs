@@ -1,7 +1,7 @@
 //! Clocks: where every timestamp and every timer comes from.
 //!
 //! Nothing in callcore reads wall time directly. Production code uses
-//! [`SystemClock`]; tests and the simulator use [`VirtualClock`], whose time only
+//! `callcore_runtime::SystemClock`; tests and the simulator use [`VirtualClock`], whose time only
 //! moves when it is told to, so a ten-minute call takes microseconds and runs the
 //! same way every time.
 
@@ -30,28 +30,6 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// A future that completes after `duration` has passed on this clock.
     fn sleep(&self, duration: Duration) -> Sleep {
         self.sleep_until(self.now() + duration)
-    }
-}
-
-/// The wall clock, with timers from tokio. Needs a tokio runtime with the time
-/// driver enabled for its timers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    // The one place allowed to read the wall clock.
-    #[allow(clippy::disallowed_methods)]
-    fn now(&self) -> Timestamp {
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
-    }
-
-    #[allow(clippy::disallowed_methods)]
-    fn sleep_until(&self, deadline: Timestamp) -> Sleep {
-        let wait = deadline.duration_since(self.now());
-        Box::pin(tokio::time::sleep(wait))
     }
 }
 
@@ -142,7 +120,7 @@ impl VirtualClock {
         self.lock().timers.keys().next().map(|(t, _)| *t)
     }
 
-    /// Runs `fut` to completion in virtual time on the current tokio runtime:
+    /// Runs `fut` to completion in virtual time on the current async runtime:
     /// whenever every task has settled (it yields `settle_yields` times to let
     /// other tasks run), time jumps to the next armed timer. Use with a
     /// current-thread runtime for fully deterministic runs.
@@ -159,7 +137,7 @@ impl VirtualClock {
                 if let Poll::Ready(out) = futures::poll!(fut.as_mut()) {
                     return Ok(out);
                 }
-                tokio::task::yield_now().await;
+                YieldNow(false).await;
             }
             match self.next_timer() {
                 Some(t) if t <= limit => self.advance_to(t),
@@ -188,6 +166,23 @@ impl Clock for VirtualClock {
             clock: self.clone(),
             key: (deadline, id),
         })
+    }
+}
+
+/// Gives every other runnable task a turn once: wakes itself and returns
+/// `Pending` the first time it is polled (the executor puts the task at the back
+/// of its run queue).
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 

@@ -2,9 +2,8 @@
 //! Center's events (a fresh snapshot whenever the event stream lagged).
 
 use crate::{DialerError, Pacer, PacerInput};
-use callcore::{
-    AgentId, AgentState, BusError, CenterHandle, Event, EventKind, EventSubscriber, Timestamp,
-};
+use callcore::{AgentId, AgentState, Event, EventKind, Timestamp};
+use callcore_runtime::{BusError, CenterHandle, EventSubscriber};
 use std::collections::HashSet;
 use std::sync::Arc;
 

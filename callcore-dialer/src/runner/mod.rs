@@ -26,10 +26,10 @@ use crate::rules::disposition_for_cause;
 use crate::strategy::LineAssignment;
 use crate::{CallId, DialOrder, DialerError, Pacer, PacerInput, PacerOutput};
 use callcore::{
-    AgentId, CampaignStore, CenterHandle, Channel, Clock, CoreError, Direction, Disposition,
-    Endpoint, EventKind, HangupCause, Interaction, Leg, OutboundOptions, OutboundProgress,
-    PlaceRequest, QueueId, QueueOptions, TenantId, Timestamp, Transport,
+    AgentId, CampaignStore, Channel, Clock, CoreError, Direction, Disposition, Endpoint, EventKind,
+    HangupCause, Interaction, Leg, PlaceRequest, QueueId, TenantId, Timestamp, Transport,
 };
+use callcore_runtime::{CenterHandle, OutboundOptions, OutboundProgress, QueueOptions};
 use center_link::CenterLink;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

@@ -4,10 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use callcore::{
-    Channel, CoreError, EndReason, Flow, FlowContext, FlowOutcome, IntentResult, ListenSpec,
-    NluContext, Prompt, QueueOptions, QueueOutcome,
-};
+use callcore::{Channel, CoreError, EndReason, IntentResult, ListenSpec, NluContext, Prompt};
+use callcore_runtime::{Flow, FlowContext, FlowOutcome, QueueOptions, QueueOutcome};
 
 use super::callback::{CallbackRequest, SharedCallbackBook};
 use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};

@@ -21,9 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callcore::{
-    CenterHandle, Channel, Direction, Endpoint, Interaction, InteractionContext, InteractionId,
-    OutboundOptions, OutboundProgress, PlaceRequest, QueueId, QueueOptions, QueueOutcome,
-    RouterSnapshot, TenantId, Timestamp, Transport,
+    Channel, Direction, Endpoint, Interaction, InteractionContext, InteractionId, PlaceRequest,
+    QueueId, RouterSnapshot, TenantId, Timestamp, Transport,
+};
+use callcore_runtime::{
+    CenterHandle, OutboundOptions, OutboundProgress, QueueOptions, QueueOutcome,
 };
 
 /// One booked callback.
@@ -251,7 +253,7 @@ impl CallbackDialer {
                 let tick = center.clock().sleep(check_every);
                 tokio::select! {
                     event = events.recv() => {
-                        if matches!(event, Err(callcore::BusError::Closed)) {
+                        if matches!(event, Err(callcore_runtime::BusError::Closed)) {
                             return;
                         }
                     }

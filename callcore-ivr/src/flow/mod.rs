@@ -1,7 +1,7 @@
 //! Call flows: a model with two front doors (the Rust [`FlowBuilder`] and
 //! JSON/TOML flow files), validation whose errors name the node and field, a
 //! sans-IO [`FlowRun`] engine, scripted callers in virtual time ([`sim`]) and
-//! [`IvrFlow`], which runs a flow as callcore's [`Flow`](callcore::Flow).
+//! [`IvrFlow`], which runs a flow as callcore's [`Flow`](callcore_runtime::Flow).
 
 mod adapter;
 mod builder;

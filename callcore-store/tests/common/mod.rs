@@ -3,12 +3,13 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use async_trait::async_trait;
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, CampaignStore, Center, CenterHandle, Clock, CoreError, CustomerStore,
-    Endpoint, Event, EventJournal, EventKind, Flow, FlowContext, FlowOutcome, InteractionId,
-    InteractionStore, QueueDefinition, RecordingStore, Stores, TenantId, Timestamp, VirtualClock,
+    AgentProfile, AgentState, CampaignStore, Clock, CoreError, CustomerStore, Endpoint, Event,
+    EventJournal, EventKind, InteractionId, InteractionStore, QueueDefinition, RecordingStore,
+    Stores, TenantId, Timestamp, VirtualClock,
 };
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, CenterHandle, Flow, FlowContext, FlowOutcome};
 use callcore_store::{PgStore, SqliteStore, StoreExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -4,13 +4,11 @@
 //! WebRTC, chat), a router (the ACD), flows (IVR, bots), speech providers and
 //! stores. Each trait is small, object-safe and `Send + Sync`.
 
-mod flow;
 mod media;
 mod router;
 mod speech;
 mod transport;
 
-pub use flow::{Flow, FlowOutcome};
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,

@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use callcore::memory::{MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, CenterHandle, Channel, Direction, EndReason, Endpoint,
-    Interaction, InteractionId, OutboundOptions, OutboundProgress, PlaceRequest, QueueDefinition,
-    QueueOptions, QueueOutcome, Timestamp, Transport, VirtualClock,
+    AgentProfile, AgentState, Channel, Direction, EndReason, Endpoint, Interaction, InteractionId,
+    PlaceRequest, QueueDefinition, Timestamp, Transport, VirtualClock,
+};
+use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
+use callcore_runtime::{
+    Center, CenterHandle, OutboundOptions, OutboundProgress, QueueOptions, QueueOutcome,
 };
 use std::sync::Arc;
 use std::time::Duration;

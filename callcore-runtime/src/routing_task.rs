@@ -1,7 +1,7 @@
 //! The routing task: owns the sans-IO router, feeds it, acts on its decisions.
 
-use super::emitter::Emitter;
-use crate::{
+use crate::emitter::Emitter;
+use callcore::{
     AgentId, AgentProfile, Channel, Clock, CoreError, Destination, Endpoint, EventKind,
     InteractionId, Leg, OfferEnd, PlaceRequest, QueueId, RejectReason, ReservationId, Router,
     RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest, TenantId, Transport,
@@ -208,7 +208,7 @@ impl RoutingTask {
             // agent's phone if it answered.
             if let Ok(leg) = result.result {
                 tokio::spawn(async move {
-                    let _ = leg.hangup(crate::HangupCause::Local).await;
+                    let _ = leg.hangup(callcore::HangupCause::Local).await;
                 });
             }
             return;
@@ -342,7 +342,7 @@ impl RoutingTask {
                     }
                     if let Some(leg) = offer.answered {
                         tokio::spawn(async move {
-                            let _ = leg.hangup(crate::HangupCause::Local).await;
+                            let _ = leg.hangup(callcore::HangupCause::Local).await;
                         });
                     }
                 }
@@ -435,6 +435,9 @@ impl RoutingTask {
                 self.emitter
                     .emit(&tenant, EventKind::WrapUpEnded { interaction, agent });
             }
+            other => {
+                tracing::debug!(decision = ?other, "routing decision this runtime does not act on");
+            }
         }
     }
 
@@ -451,7 +454,7 @@ impl RoutingTask {
         reservation: &ReservationId,
         interaction: &InteractionId,
         agent: &AgentId,
-        expires_at: crate::Timestamp,
+        expires_at: callcore::Timestamp,
     ) -> Option<JoinHandle<()>> {
         let profile = self.agents.get(agent)?;
         let (endpoint, transport) = profile.endpoints.iter().find_map(|e| {
@@ -472,18 +475,20 @@ impl RoutingTask {
             to: endpoint,
             from,
             channel: Channel::Voice,
-            ring_timeout_secs: crate::event::secs_u32(expires_at.duration_since(self.clock.now())),
+            ring_timeout_secs: callcore::event::secs_u32(
+                expires_at.duration_since(self.clock.now()),
+            ),
         };
         let results = self.results_tx.clone();
         let reservation = reservation.clone();
         Some(tokio::spawn(async move {
             let result = match transport.place(request).await {
                 Ok(leg) => Ok(leg),
-                Err(CoreError::NotAnswered(crate::HangupCause::NoAnswer)) => {
+                Err(CoreError::NotAnswered(callcore::HangupCause::NoAnswer)) => {
                     Err(OfferEnd::TimedOut)
                 }
                 Err(CoreError::NotAnswered(
-                    crate::HangupCause::Busy | crate::HangupCause::Declined,
+                    callcore::HangupCause::Busy | callcore::HangupCause::Declined,
                 )) => Err(OfferEnd::Declined),
                 Err(e) => {
                     tracing::warn!(error = %e, "ringing agent failed");

@@ -1,5 +1,6 @@
-use crate::{CoreError, EndReason, FlowContext};
+use crate::FlowContext;
 use async_trait::async_trait;
+use callcore::{CoreError, EndReason};
 
 /// How a flow finished.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +18,8 @@ pub enum FlowOutcome {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use callcore::{CoreError, EndReason, Flow, FlowContext, FlowOutcome, QueueId};
+/// use callcore::{CoreError, EndReason, QueueId};
+/// use callcore_runtime::{Flow, FlowContext, FlowOutcome};
 ///
 /// #[derive(Debug)]
 /// struct StraightToSupport;

@@ -1,13 +1,14 @@
 //! The `Center`: assembly and run-time handle.
 
-use super::emitter::{Emitter, RecorderMsg};
-use super::routing_task::{RouterCommand, RoutingTask};
-use super::{Providers, interaction_task, recorder};
-use crate::config::InboundRoute;
-use crate::{
-    AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, EventBus,
-    EventKind, EventSubscriber, Flow, QueueDefinition, QueueId, ReservationId, Router, RouterInput,
-    RouterSnapshot, Stores, SystemClock, TenantId, Transport,
+use crate::emitter::{Emitter, RecorderMsg};
+use crate::routing_task::{RouterCommand, RoutingTask};
+use crate::{EventBus, EventSubscriber, Flow, SystemClock};
+use crate::{Providers, interaction_task, recorder};
+use callcore::config::InboundRoute;
+use callcore::{
+    AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, EventKind,
+    QueueDefinition, QueueId, ReservationId, Router, RouterInput, RouterSnapshot, Stores, TenantId,
+    Transport,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -143,7 +144,7 @@ impl CenterBuilder {
         self.config.validate()?;
         for (i, r) in self.config.routes.iter().enumerate() {
             if !self.flows.contains_key(&r.flow) {
-                return Err(crate::ConfigError::Invalid {
+                return Err(callcore::ConfigError::Invalid {
                     field: format!("routes[{i}].flow"),
                     reason: format!("no flow named `{}` is registered", r.flow),
                 }
@@ -377,13 +378,13 @@ impl CenterHandle {
     #[must_use]
     pub fn enqueue_outbound(
         &self,
-        interaction: crate::Interaction,
-        leg: Box<dyn crate::Leg>,
+        interaction: callcore::Interaction,
+        leg: Box<dyn callcore::Leg>,
         queue: QueueId,
-        options: super::OutboundOptions,
-    ) -> mpsc::UnboundedReceiver<super::OutboundProgress> {
+        options: crate::OutboundOptions,
+    ) -> mpsc::UnboundedReceiver<crate::OutboundProgress> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(super::outbound::run(
+        tokio::spawn(crate::outbound::run(
             self.shared.clone(),
             interaction,
             leg,

@@ -11,15 +11,15 @@
 //!  hang up, Finished(TimedOut) — the dialer's safe-harbor path.
 //! ```
 
-use super::center::Shared;
-use super::flow_context::{EnqueueHooks, FlowContext, QueueOptions, QueueOutcome};
-use crate::{AgentId, CoreError, EndReason, HangupCause, Interaction, Leg, QueueId};
+use crate::center::Shared;
+use crate::flow_context::{EnqueueHooks, FlowContext, QueueOptions, QueueOutcome};
+use callcore::{AgentId, CoreError, EndReason, HangupCause, Interaction, Leg, QueueId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-/// How [`CenterHandle::enqueue_outbound`](super::CenterHandle::enqueue_outbound)
+/// How [`CenterHandle::enqueue_outbound`](crate::CenterHandle::enqueue_outbound)
 /// routes an outbound call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboundOptions {
@@ -73,7 +73,7 @@ async fn run_inner(
     progress: mpsc::UnboundedSender<OutboundProgress>,
 ) {
     // Screen pop: the customer profile behind the number dialled.
-    super::interaction_task::identify_and_announce(&shared, &mut interaction).await;
+    crate::interaction_task::identify_and_announce(&shared, &mut interaction).await;
     let mut ctx = FlowContext::new(
         interaction,
         leg,

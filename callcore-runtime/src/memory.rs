@@ -7,13 +7,13 @@
 //! Time, including ring delays and digit timeouts, runs on the center's
 //! [`Clock`], so everything works in virtual time.
 
-use crate::{
+use async_trait::async_trait;
+use callcore::{
     Channel, Clock, CoreError, DigitResult, DigitSpec, DigitTermination, Direction, Endpoint,
     HangupCause, Inbound, Interaction, InteractionId, Leg, LegId, ListenSpec, MediaControl,
     PlaceRequest, PlayOutcome, Prompt, RecordSpec, RecordingId, TenantId, Timestamp, Transport,
     Utterance,
 };
-use async_trait::async_trait;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -301,6 +301,7 @@ impl MediaControl for MemoryLeg {
             Prompt::File(f) => format!("play:{f}"),
             Prompt::SilenceMs(ms) => format!("silence:{ms}"),
             Prompt::MusicOnHold => "play:music_on_hold".to_owned(),
+            other => format!("play:{other:?}"),
         };
         self.shared.lock().heard.push(label);
         if let Prompt::SilenceMs(ms) = prompt {
@@ -527,7 +528,7 @@ impl MemoryTransport {
 fn address(endpoint: &Endpoint) -> Option<&str> {
     match endpoint {
         Endpoint::Sip(a) | Endpoint::Phone(a) | Endpoint::WebRtc(a) => Some(a),
-        Endpoint::Desktop => None,
+        _ => None,
     }
 }
 

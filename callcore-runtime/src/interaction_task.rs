@@ -1,12 +1,11 @@
 //! One task per interaction: identify the customer, answer, run the flow, end.
 
-use super::FlowContext;
-use crate::{
-    CoreError, EndReason, EventKind, FlowOutcome, HangupCause, IdentityKind, Inbound, Interaction,
-};
+use crate::FlowContext;
+use crate::FlowOutcome;
+use callcore::{CoreError, EndReason, EventKind, HangupCause, IdentityKind, Inbound, Interaction};
 use tracing::Instrument;
 
-use super::center::Shared;
+use crate::center::Shared;
 
 pub(crate) async fn run(shared: std::sync::Arc<Shared>, inbound: Inbound) {
     let span = tracing::info_span!("call", id = %inbound.interaction.id);
@@ -75,9 +74,9 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
 pub(crate) async fn identify_and_announce(shared: &Shared, interaction: &mut Interaction) {
     if interaction.customer.is_none() {
         let kind = match interaction.channel {
-            crate::Channel::Email => IdentityKind::Email,
-            crate::Channel::Chat => IdentityKind::ChatId,
-            crate::Channel::WeChat => IdentityKind::WeChat,
+            callcore::Channel::Email => IdentityKind::Email,
+            callcore::Channel::Chat => IdentityKind::ChatId,
+            callcore::Channel::WeChat => IdentityKind::WeChat,
             _ => IdentityKind::Phone,
         };
         match shared

@@ -1,9 +1,9 @@
 //! The handle a flow drives one interaction through.
 
-use super::Providers;
-use super::emitter::Emitter;
-use super::routing_task::{QueueSignal, RouterCommand, Waiter};
-use crate::{
+use crate::Providers;
+use crate::emitter::Emitter;
+use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
+use callcore::{
     AgentId, Clock, CoreError, Destination, DigitResult, DigitSpec, EndReason, EventKind,
     HangupCause, Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RejectReason,
     RouterInput, RoutingRequest, Stores, Utterance,
@@ -27,7 +27,7 @@ pub struct QueueOptions {
 #[derive(Debug, Default)]
 pub(crate) struct EnqueueHooks {
     /// Leave the queue at this time if no agent was connected.
-    pub(crate) give_up_at: Option<crate::Timestamp>,
+    pub(crate) give_up_at: Option<callcore::Timestamp>,
     /// Told the agent's id the moment they are connected.
     pub(crate) connected: Option<oneshot::Sender<AgentId>>,
 }
@@ -248,6 +248,7 @@ impl FlowContext {
             Utterance::Text { .. } => "text",
             Utterance::Digits { .. } => "digits",
             Utterance::NoInput => "no_input",
+            _ => "other",
         };
         self.record_step("listen", detail);
         Ok(r)

@@ -1,7 +1,7 @@
 //! The recorder task: journals every event and keeps interaction records.
 
-use super::emitter::RecorderMsg;
-use crate::{AgentId, AgentState, Event, EventKind, InteractionId, InteractionRecord, Stores};
+use crate::emitter::RecorderMsg;
+use callcore::{AgentId, AgentState, Event, EventKind, InteractionId, InteractionRecord, Stores};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;

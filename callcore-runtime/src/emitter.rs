@@ -1,4 +1,5 @@
-use crate::{Clock, Event, EventBus, EventKind, TenantId};
+use crate::EventBus;
+use callcore::{Clock, Event, EventKind, TenantId};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 

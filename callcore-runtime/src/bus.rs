@@ -11,7 +11,7 @@
 //! depend on it: the runtime writes them through a separate unbounded, ordered
 //! path, so no event is ever lost from storage because a subscriber was slow.
 
-use crate::Event;
+use callcore::Event;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -108,7 +108,7 @@ impl EventSubscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EventKind, TenantId, Timestamp};
+    use callcore::{EventKind, TenantId, Timestamp};
 
     fn ev(seq: u64) -> Arc<Event> {
         Arc::new(Event {

@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 use async_trait::async_trait;
-use callcore::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore::{
-    AgentProfile, AgentState, Center, CenterHandle, Clock, CoreError, DigitSpec, EndReason,
-    Endpoint, Event, EventKind, EventSubscriber, Flow, FlowContext, FlowOutcome, InteractionId,
-    InteractionRecord, QueueDefinition, QueueOptions, Timestamp, VirtualClock,
+    AgentProfile, AgentState, Clock, CoreError, DigitSpec, EndReason, Endpoint, Event, EventKind,
+    InteractionId, InteractionRecord, QueueDefinition, Timestamp, VirtualClock,
+};
+use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
+use callcore_runtime::{
+    Center, CenterHandle, EventSubscriber, Flow, FlowContext, FlowOutcome, QueueOptions,
 };
 use std::sync::Arc;
 use std::time::Duration;
