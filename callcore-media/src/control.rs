@@ -442,7 +442,14 @@ impl MediaControl for VoiceLegMedia {
         std::fs::create_dir_all(&self.recordings_dir)
             .map_err(|e| CoreError::Media(format!("{}: {e}", self.recordings_dir.display())))?;
         let n = self.recordings.fetch_add(1, Ordering::Relaxed);
-        let name = format!("rec-{}-{n}.wav", std::process::id());
+        // A UUIDv7 when the center's clock is known, so no restart reuses a name.
+        let name = match &self.index {
+            Some(ix) => format!(
+                "rec-{}.wav",
+                callcore::IdSource::mint(&callcore::UuidV7Ids::random(ix.clock.clone()))
+            ),
+            None => format!("rec-{}-{n}.wav", std::process::id()),
+        };
         let path = self.recordings_dir.join(&name);
         let mut rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).map_err(media_err)?;
         let started_at = self

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcore::{
-    AgentId, AgentProfile, AgentState, Clock, Endpoint, InteractionRecord, QueueDefinition, Stores,
-    TenantId, Timestamp,
+    AgentId, AgentProfile, AgentState, Clock, Endpoint, IdSource, InteractionRecord,
+    QueueDefinition, Stores, TenantId, Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
@@ -97,7 +97,10 @@ impl Premise {
             .map(|a| (a.id.clone(), a.password.clone()))
             .collect();
         ua.auth = Some((digest, Arc::new(accounts)));
-        let sip = SipTransport::start(
+        // Interaction, leg (and so recording) ids are UUIDv7: unique across
+        // restarts on the same data directory, so no run replaces another's records.
+        let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
+        let sip = SipTransport::start_with_ids(
             SipCenterConfig {
                 ua,
                 seed: u64::from(std::process::id()),
@@ -109,6 +112,7 @@ impl Premise {
             },
             clock.clone(),
             Some(Arc::new(media)),
+            ids,
         )
         .await
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;

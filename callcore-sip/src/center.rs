@@ -13,8 +13,8 @@
 
 use async_trait::async_trait;
 use callcore::{
-    Channel, Clock, CoreError, Endpoint, HangupCause, Inbound, Interaction, InteractionId, Leg,
-    LegId, MediaControl, PlaceRequest, TenantId, Transport,
+    Channel, Clock, CoreError, Endpoint, HangupCause, IdSource, Inbound, Interaction,
+    InteractionId, Leg, LegId, MediaControl, PlaceRequest, TenantId, Transport, UuidV7Ids,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -138,6 +138,8 @@ struct Shared {
     attach: Option<Arc<dyn MediaAttach>>,
     /// Live legs' media, for re-INVITEs and teardown.
     ports: Ports,
+    /// Where interaction and leg ids come from.
+    ids: Arc<dyn IdSource>,
 }
 
 impl Shared {
@@ -195,10 +197,26 @@ impl Shared {
 
 impl SipTransport {
     /// Binds the sockets and starts the transport on the current tokio runtime.
+    ///
+    /// Interaction and leg ids are UUIDv7 from [`UuidV7Ids::seeded`] with
+    /// `config.seed`; an assembly passes its own [`IdSource`] (production:
+    /// [`UuidV7Ids::random`]) through [`start_with_ids`](Self::start_with_ids).
     pub async fn start(
         config: SipCenterConfig,
         clock: Arc<dyn Clock>,
         attach: Option<Arc<dyn MediaAttach>>,
+    ) -> std::io::Result<SipTransport> {
+        let ids = Arc::new(UuidV7Ids::seeded(clock.clone(), config.seed));
+        Self::start_with_ids(config, clock, attach, ids).await
+    }
+
+    /// As [`start`](Self::start), minting interaction and leg ids from `ids`, so
+    /// that they never repeat across restarts and nodes.
+    pub async fn start_with_ids(
+        config: SipCenterConfig,
+        clock: Arc<dyn Clock>,
+        attach: Option<Arc<dyn MediaAttach>>,
+        ids: Arc<dyn IdSource>,
     ) -> std::io::Result<SipTransport> {
         let (handle, mut events) = driver::start(config.ua, config.seed, config.tcp).await?;
         let legs: Legs = Arc::new(Mutex::new(HashMap::new()));
@@ -209,6 +227,7 @@ impl SipTransport {
             media_addr: config.media_addr,
             attach,
             ports: Mutex::new(HashMap::new()),
+            ids,
         });
         let tenant = config.tenant.clone();
         let dispatch_clock = clock.clone();
@@ -218,8 +237,8 @@ impl SipTransport {
             while let Some(ev) = events.recv().await {
                 match ev {
                     UaEvent::IncomingCall { call, from, to, .. } => {
-                        let id = LegId::new(format!("sip-in-{}", call.0));
-                        let iid = InteractionId::new(format!("sip-{}", call.0));
+                        let id = shared.ids.leg_id();
+                        let iid = shared.ids.interaction_id();
                         // the RTP address must exist before the answer's SDP is built
                         let port = match shared.reserve(Some(call), &id, Some(&iid)).await {
                             Ok(p) => p,
@@ -368,7 +387,7 @@ impl Transport for SipTransport {
             format!("sip:{}@{}", request.from, self.from_domain)
         };
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = LegId::new(format!("sip-out-{n}"));
+        let id = self.shared.ids.leg_id();
         // the offer's RTP address is the leg's own port
         let port = self.shared.reserve(None, &id, None).await?;
         let media = LocalMedia::g711(

@@ -10,7 +10,10 @@ use callcore::{AgentId, DialAttempt, Disposition, InteractionId, LeadId, Pii, Ti
 
 impl Pacer {
     fn interaction_id(&self, call: CallId) -> InteractionId {
-        InteractionId::new(format!("{}-{}", self.config.id, call))
+        match &self.run_id {
+            Some(run) => InteractionId::new(format!("{}-{run}-{call}", self.config.id)),
+            None => InteractionId::new(format!("{}-{}", self.config.id, call)),
+        }
     }
 
     fn take_idle(&mut self) -> Option<AgentId> {

@@ -219,6 +219,9 @@ pub struct Pacer {
     deadlines: BTreeSet<(Timestamp, CallId)>,
     outputs: VecDeque<PacerOutput>,
     next_call: u64,
+    /// Distinguishes this run's interaction ids from other runs' (see
+    /// [`Pacer::set_run_id`]).
+    run_id: Option<String>,
     next_tick: Option<Timestamp>,
     running: bool,
     external_routing: bool,
@@ -239,6 +242,14 @@ impl fmt::Debug for Pacer {
 }
 
 impl Pacer {
+    /// Makes this run's interaction ids `{campaign}-{run}-{n}` instead of
+    /// `{campaign}-{n}`, so that a restarted campaign (or the same campaign on
+    /// another node) never reuses an earlier run's ids: the runner passes a
+    /// fresh id from its [`IdSource`](callcore::IdSource).
+    pub fn set_run_id(&mut self, run: impl Into<String>) {
+        self.run_id = Some(run.into());
+    }
+
     /// A pacer over `book`'s leads and rules, deciding with `strategy`.
     #[must_use]
     pub fn new(book: LeadBook, strategy: Box<dyn PacingStrategy>) -> Self {
@@ -258,6 +269,7 @@ impl Pacer {
             deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
             next_call: 0,
+            run_id: None,
             next_tick: None,
             running: true,
             external_routing: false,

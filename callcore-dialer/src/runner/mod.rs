@@ -27,7 +27,7 @@ use crate::strategy::LineAssignment;
 use crate::{CallId, DialOrder, DialerError, Pacer, PacerInput, PacerOutput};
 use callcore::{
     AgentId, CampaignStore, Channel, Clock, CoreError, Direction, Disposition, Endpoint, EventKind,
-    HangupCause, Interaction, Leg, PlaceRequest, QueueId, TenantId, Timestamp, Transport,
+    HangupCause, IdSource, Interaction, Leg, PlaceRequest, QueueId, TenantId, Timestamp, Transport,
 };
 use callcore_runtime::{CenterHandle, OutboundOptions, OutboundProgress, QueueOptions};
 use center_link::CenterLink;
@@ -168,6 +168,9 @@ impl CampaignRunner {
     /// center; [`DialerError::Core`] when the store or the center fails.
     pub async fn run(mut self, until: Timestamp) -> Result<RunSummary, DialerError> {
         let agentless = self.pacer.assignment() == LineAssignment::Agentless;
+        // Interaction ids unique across restarts: `{campaign}-{run}-{n}`.
+        self.pacer
+            .set_run_id(callcore::UuidV7Ids::random(self.clock.clone()).mint());
         if !agentless && self.target.is_none() {
             return Err(DialerError::Config {
                 field: "center",

@@ -4,11 +4,13 @@
 //! WebRTC, chat), a router (the ACD), flows (IVR, bots), speech providers and
 //! stores. Each trait is small, object-safe and `Send + Sync`.
 
+mod ids;
 mod media;
 mod router;
 mod speech;
 mod transport;
 
+pub use ids::{IdSource, UuidV7Ids};
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,
