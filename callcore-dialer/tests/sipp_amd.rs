@@ -1,25 +1,26 @@
 //! AMD on real SIP calls: the dialer places a notification campaign through
-//! callcore-sip's `Transport` with `DialerRtpMedia` as its media engine, to a
+//! callcore-sip's `Transport` with callcore-media's `RtpMedia` as its media
+//! engine (behind callcore's leg-media port), to a
 //! SIPp UAS acting as the carrier whose callees talk over RTP
 //! (`tests/sipp/carrier_media.xml`, `<exec rtp_stream>`): the number ending
 //! 0201 answers with a long espeak-ng voicemail greeting (a machine), the
 //! others with a short "Hello?" and then a quiet line (people). The
-//! `MediaClassifier` hears each line through the leg's received RTP and the
-//! dispositions are stored. Skipped with a notice when `sipp` or `espeak-ng`
+//! `MediaClassifier` hears each line through the leg's audio tap
+//! (`TappedLines`: decoded received RTP) and the dispositions are stored. Skipped with a notice when `sipp` or `espeak-ng`
 //! is absent, failing instead when `CALLCORE_REQUIRE_PEERS=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // A real peer runs in wall-clock time.
 #![allow(clippy::disallowed_methods)]
 
 use callcore::{CampaignStore, DialMode, Disposition, MemoryStore, TenantId};
-use callcore_dialer::media::{DialerRtpMedia, MediaClassifier};
+use callcore_dialer::media::{MediaClassifier, TappedLines};
 use callcore_dialer::rules::{
     CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, import_csv,
 };
 use callcore_dialer::{CampaignRunner, Pacer, strategy_for};
+use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::SystemClock;
 use callcore_sip::center::{SipCenterConfig, SipTransport};
-use callcore_sip::center_media::RtpMediaConfig;
 use callcore_sip::trunk::{Trunk, TrunkKind};
 use callcore_sip::ua::UaConfig;
 use std::collections::HashMap;
@@ -92,7 +93,7 @@ async fn answering_machines_are_told_from_people_on_real_sip_calls() {
     let mut rtp = RtpMediaConfig::loopback(base..=base + 99);
     rtp.prompts_dir = dir.join("prompts");
     rtp.recordings_dir = dir.join("recordings");
-    let media = Arc::new(DialerRtpMedia::new(rtp));
+    let media = Arc::new(RtpMedia::new(rtp));
     let sip = SipTransport::start(
         SipCenterConfig {
             ua: UaConfig::new("127.0.0.1:0".parse().unwrap()),
@@ -130,8 +131,9 @@ async fn answering_machines_are_told_from_people_on_real_sip_calls() {
     let store = Arc::new(MemoryStore::default());
     let clock = Arc::new(SystemClock);
     let until = callcore::Clock::now(clock.as_ref()) + Duration::from_secs(40);
-    let runner = CampaignRunner::new(pacer, Arc::new(sip), store.clone(), clock)
-        .classifier(Arc::new(MediaClassifier::new(media)));
+    let runner = CampaignRunner::new(pacer, Arc::new(sip), store.clone(), clock).classifier(
+        Arc::new(MediaClassifier::new(Arc::new(TappedLines::default()))),
+    );
     let summary = tokio::time::timeout(Duration::from_secs(50), runner.run(until))
         .await
         .unwrap()

@@ -12,7 +12,9 @@
 //! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
 //! ([`udp`]) and the many-call relay (`relay_pool`); `prompts` (default) decodes
 //! WAV/MP3/OGG/FLAC through symphonia; `callcore-control` (default) implements
-//! callcore's `MediaControl` port (`control`); `opus` (off) adds Opus to [`codec`].
+//! callcore's `MediaControl` port (`control`), a signalled leg's media (`sip_leg`)
+//! and callcore's leg-media port over it (`leg_port`: the RTP engine a SIP
+//! transport drives); `opus` (off) adds Opus to [`codec`].
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
@@ -40,6 +42,8 @@ pub mod control;
 pub mod dtmf;
 pub mod endpoint;
 pub mod jitter;
+#[cfg(feature = "callcore-control")]
+pub mod leg_port;
 pub mod level;
 pub mod mixer;
 pub mod prompt;

@@ -12,7 +12,11 @@
 //!    (passthrough or transcoding, telephone-events re-typed), optionally recording
 //!    the conversation in stereo (caller left, agent right). [`LegMedia::unbridge`]
 //!    or the other leg's close returns the leg to its own session.
-//! 4. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
+//!    [`LegMedia::bridge_recorded`] reports the recording's length once its file is
+//!    complete.
+//! 4. [`LegMedia::tap`] hands every decoded frame, received and sent, to a
+//!    [`FrameTap`] (answering-machine detection, transcription) at any time.
+//! 5. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
 //!
 //! One task per leg owns its sockets; symmetric RTP latches the far end to the source
 //! of what it sends, and a leg whose negotiated direction forbids sending (the far end
@@ -50,7 +54,7 @@ use crate::error::Result;
 use crate::g711::Law;
 use crate::level::mean_power;
 use crate::udp::{GlueClock, MediaSession, PortAllocator, SessionCommand, SessionEvent};
-use crate::wav::{ChannelLayout, WavRecorder};
+use crate::wav::{ChannelLayout, RecordingInfo, WavRecorder};
 
 /// Settings of a leg's media.
 #[derive(Debug, Clone)]
@@ -144,6 +148,41 @@ impl OutStream {
     }
 }
 
+/// Which way a tapped frame went (see [`LegMedia::tap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TapDirection {
+    /// Received from the far end (decoded after the jitter buffer).
+    Received,
+    /// Sent to the far end: our session's audio (silence included), or what the
+    /// bridged leg's far end said.
+    Sent,
+}
+
+/// Receives a leg's decoded audio, 8 kHz mono, one 20 ms frame per direction
+/// every 20 ms, on the leg's task: it must return at once. Returning `false`
+/// detaches it; it is dropped when the leg's media ends.
+pub type FrameTap = Box<dyn FnMut(TapDirection, &[i16]) -> bool + Send>;
+
+/// The taps of a leg.
+#[derive(Default)]
+struct Taps(Mutex<Vec<FrameTap>>);
+
+impl std::fmt::Debug for Taps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |t| t.len());
+        write!(f, "Taps({n})")
+    }
+}
+
+impl Taps {
+    fn frame(&self, direction: TapDirection, frame: &[i16]) {
+        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !taps.is_empty() {
+            taps.retain_mut(|tap| tap(direction, frame));
+        }
+    }
+}
+
 /// What the far end's socket side shares with a bridged peer.
 #[derive(Debug)]
 struct Wire {
@@ -155,6 +194,7 @@ struct Wire {
     sent: AtomicU64,
     relayed: AtomicU64,
     voiced: AtomicU64,
+    taps: Taps,
 }
 
 impl Wire {
@@ -191,6 +231,25 @@ impl Wire {
 struct Recording {
     wav: WavRecorder<std::io::BufWriter<std::fs::File>>,
     pending: [Option<Vec<i16>>; 2],
+    /// Told what the file holds once it is complete (both legs let go).
+    done: Option<tokio::sync::oneshot::Sender<RecordingInfo>>,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        // the last frame a side handed in, with silence for the other
+        for i in 0..2 {
+            if let Some(last) = self.pending[i].take() {
+                self.write(i, &last, &[]);
+            }
+        }
+        if let Err(e) = self.wav.patch() {
+            tracing::warn!(error = %e, "call recording: header not patched");
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.send(self.wav.info());
+        }
+    }
 }
 
 impl Recording {
@@ -278,6 +337,7 @@ impl LegMedia {
             sent: AtomicU64::new(0),
             relayed: AtomicU64::new(0),
             voiced: AtomicU64::new(0),
+            taps: Taps::default(),
         });
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -356,6 +416,49 @@ impl LegMedia {
     /// [`crate::MediaError::Config`] when either leg has not started or is closed;
     /// a file error when the recording cannot be created.
     pub fn bridge(&self, other: &LegMedia, record: Option<&std::path::Path>) -> Result<()> {
+        self.link(other, record).map(drop)
+    }
+
+    /// [`bridge`](Self::bridge) recording to `path`; the receiver gets what the
+    /// file holds once it is complete (the bridge ended: either leg closed or
+    /// unbridged, and both let go of the file).
+    ///
+    /// # Errors
+    /// As [`bridge`](Self::bridge).
+    pub fn bridge_recorded(
+        &self,
+        other: &LegMedia,
+        path: &std::path::Path,
+    ) -> Result<tokio::sync::oneshot::Receiver<RecordingInfo>> {
+        self.link(other, Some(path))?
+            .ok_or_else(|| closed("record"))
+    }
+
+    /// Hands every decoded frame of this leg, received and sent, to `tap` (see
+    /// [`FrameTap`]) until it detaches or the leg's media ends. While bridged,
+    /// the frames sent are the other leg's received ones.
+    ///
+    /// # Errors
+    /// [`crate::MediaError::Config`] when the leg is closed.
+    pub fn tap(&self, tap: FrameTap) -> Result<()> {
+        if self.ctl.is_closed() {
+            return Err(closed("tap"));
+        }
+        self.wire
+            .taps
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tap);
+        Ok(())
+    }
+
+    /// Starts relaying; with `record`, also what reports the recording's end.
+    fn link(
+        &self,
+        other: &LegMedia,
+        record: Option<&std::path::Path>,
+    ) -> Result<Option<tokio::sync::oneshot::Receiver<RecordingInfo>>> {
         let law = |m: &LegMedia| *m.law.lock().unwrap_or_else(|p| p.into_inner());
         let (Some(la), Some(lb)) = (law(self), law(other)) else {
             return Err(crate::MediaError::Config {
@@ -369,10 +472,18 @@ impl LegMedia {
             LegConfig::new(la, !self.config.ssrc),
             LegConfig::new(lb, !other.config.ssrc),
         )));
+        let (done_tx, done_rx) = match record {
+            Some(_) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let recording = match record {
             Some(path) => Some(Arc::new(Mutex::new(Recording {
                 wav: WavRecorder::create(path, ChannelLayout::Stereo)?,
                 pending: [None, None],
+                done: done_tx,
             }))),
             None => None,
         };
@@ -392,7 +503,7 @@ impl LegMedia {
             .ctl
             .send(Control::Bridge(link(Side::B, self)))
             .map_err(|_| closed("bridge"))?;
-        Ok(())
+        Ok(done_rx)
     }
 
     /// Stops relaying; both legs return to their own sessions.
@@ -526,7 +637,10 @@ impl LegTask {
         if voiced(&frame) {
             self.wire.voiced.fetch_add(1, Ordering::Relaxed);
         }
+        self.wire.taps.frame(TapDirection::Received, &frame);
         if let Some(link) = &self.link {
+            // what this leg's far end says is what the bridged leg's far end hears
+            link.peer.taps.frame(TapDirection::Sent, &frame);
             if let Some(rec) = &link.recording {
                 rec.lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -547,6 +661,7 @@ impl LegTask {
         } else {
             queue.drain(..queue.len().min(160)).collect()
         };
+        self.wire.taps.frame(TapDirection::Sent, &out);
         let mut wire = Vec::with_capacity(200);
         if ep.send_frame(&out, now, &mut wire).unwrap_or(false) {
             self.wire.send(&wire);
@@ -651,6 +766,13 @@ impl LegTask {
             }
             let _ = self.events.send(SessionEvent::Ended(ep.stats()));
         }
+        // the taps learn the end by being dropped
+        self.wire
+            .taps
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 

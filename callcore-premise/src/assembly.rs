@@ -14,10 +14,10 @@ use callcore::{
     QueueDefinition, Stores, TenantId, Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
-use callcore_sip::center_media::{RtpMedia, RtpMediaConfig};
 use callcore_sip::ua::UaConfig;
 use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
@@ -75,9 +75,8 @@ impl Premise {
         media.ip = config.media.ip;
         media.recordings_dir = config.recordings_dir();
         media.prompts_dir = config.storage.data_dir.join("prompts");
-        media.record_bridged = config.storage.record_calls;
         let media = RtpMedia::new(media)
-            .with_recording_store(stores.recordings.clone(), clock.clone(), tenant.clone())
+            .with_recording_store(stores.recordings.clone(), clock.clone())
             .with_synthesizer(Arc::new(voice.clone()))
             .with_recognizer(Arc::new(KeypadOnly));
 
@@ -130,6 +129,8 @@ impl Premise {
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
             .flow("ivr", Arc::new(premise_flow(&config.ivr)?))
             .route("*", "ivr")
+            // every conversation with an agent, in stereo in the recordings folder
+            .record_calls(config.storage.record_calls)
             .build()?
             .start()
             .await?;

@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use callcore::Clock;
+use callcore_media::leg_port::negotiated;
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
 use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
 use callcore_runtime::SystemClock;
-use callcore_sip::center_media::negotiated;
+use callcore_sip::media_seam::negotiated_media;
 use callcore_sip::session::LocalMedia;
 use callcore_sip::transaction::Peer;
 use callcore_sip::trunk::{Trunk, TrunkKind, TrunkRegistration};
@@ -96,7 +97,8 @@ fn start_media(
     media: &LegMedia,
     audio: Option<&callcore_sip::session::NegotiatedAudio>,
 ) -> Option<MediaSession> {
-    media.start_session(negotiated(audio?)).ok().flatten()
+    let far = negotiated(&negotiated_media(audio?)).ok()?;
+    media.start_session(far).ok().flatten()
 }
 
 /// One agent's softphone: registers, then answers every call it is offered.

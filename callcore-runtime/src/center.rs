@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) providers: Providers,
     flows: HashMap<String, Arc<dyn Flow>>,
     routes: Vec<InboundRoute>,
+    /// Bridged conversations are recorded.
+    pub(crate) record_calls: bool,
 }
 
 impl Shared {
@@ -124,6 +126,14 @@ impl CenterBuilder {
         self
     }
 
+    /// Records every conversation the center bridges (default: off); see
+    /// [`CenterConfig::record_calls`].
+    #[must_use]
+    pub fn record_calls(mut self, on: bool) -> Self {
+        self.config.record_calls = on;
+        self
+    }
+
     /// Queues, agents and routes from configuration (added to any routes
     /// given with [`route`](Self::route)).
     #[must_use]
@@ -203,6 +213,7 @@ impl Center {
             providers: b.providers,
             flows: b.flows,
             routes: b.config.routes.clone(),
+            record_calls: b.config.record_calls,
         });
         let mut tasks = vec![routing];
         for transport in &b.transports {

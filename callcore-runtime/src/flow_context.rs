@@ -5,8 +5,8 @@ use crate::emitter::Emitter;
 use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
 use callcore::{
     AgentId, Clock, CoreError, Destination, DigitResult, DigitSpec, EndReason, EventKind,
-    HangupCause, Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RejectReason,
-    RouterInput, RoutingRequest, Stores, Utterance,
+    HangupCause, Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RecordingRequest,
+    RejectReason, RouterInput, RoutingRequest, Stores, Utterance,
 };
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -86,6 +86,8 @@ pub struct FlowContext {
     /// Set once the interaction's `Ended` event has been emitted.
     ended: Option<EndReason>,
     customer_gone: bool,
+    /// Record the conversation with the agent.
+    record_calls: bool,
 }
 
 impl FlowContext {
@@ -98,6 +100,7 @@ impl FlowContext {
         clock: Arc<dyn Clock>,
         providers: Providers,
         stores: Stores,
+        record_calls: bool,
     ) -> Self {
         Self {
             interaction,
@@ -109,6 +112,7 @@ impl FlowContext {
             stores,
             ended: None,
             customer_gone: false,
+            record_calls,
         }
     }
 
@@ -474,6 +478,29 @@ impl FlowContext {
         ));
     }
 
+    /// Bridges the customer's leg to the agent's, recorded when the center
+    /// records calls (a recording that cannot start leaves an unrecorded
+    /// bridge rather than a silent call).
+    async fn bridge(&self, agent_leg: &dyn Leg) {
+        if self.record_calls {
+            let request =
+                RecordingRequest::new(self.interaction.tenant.clone(), self.interaction.id.clone());
+            match self.leg.bridge_recorded(agent_leg, &request).await {
+                // What started and the future of its end are here for the
+                // RecordingStarted/RecordingStopped events.
+                Ok(Some(recording)) => {
+                    tracing::debug!(recording = %recording.started.id, "recording the conversation");
+                    return;
+                }
+                Ok(None) => return,
+                Err(e) => tracing::warn!(error = %e, "recording the conversation failed"),
+            }
+        }
+        if let Err(e) = self.leg.bridge(agent_leg).await {
+            tracing::warn!(error = %e, "bridging customer and agent failed");
+        }
+    }
+
     /// Bridges customer and agent and waits until one of them hangs up.
     async fn converse(
         &mut self,
@@ -481,10 +508,8 @@ impl FlowContext {
         queue: QueueId,
         agent_leg: Option<Box<dyn Leg>>,
     ) -> QueueOutcome {
-        if let Some(agent_leg) = &agent_leg
-            && let Err(e) = self.leg.bridge(&**agent_leg).await
-        {
-            tracing::warn!(error = %e, "bridging customer and agent failed");
+        if let Some(agent_leg) = &agent_leg {
+            self.bridge(&**agent_leg).await;
         }
         self.emitter.emit(
             &self.interaction.tenant,

@@ -27,6 +27,7 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
         shared.clock.clone(),
         shared.providers.clone(),
         shared.stores.clone(),
+        shared.record_calls,
     );
     let reason = match flow {
         None => {

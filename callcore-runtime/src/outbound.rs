@@ -82,6 +82,7 @@ async fn run_inner(
         shared.clock.clone(),
         shared.providers.clone(),
         shared.stores.clone(),
+        shared.record_calls,
     );
     let (connected_tx, connected_rx) = oneshot::channel();
     let hooks = EnqueueHooks {

@@ -3,18 +3,23 @@
 //! rings registered agents' phones (`Endpoint::Sip`) or numbers through trunks
 //! (`Endpoint::Phone`).
 //!
-//! Media: a media engine plugged in through [`MediaAttach`] reserves each leg's RTP
-//! address before its SDP is written ([`MediaAttach::reserve`]), starts the leg's
-//! media from the negotiated SDP and updates it on re-INVITEs (hold and resume by SDP
-//! direction), bridges two legs for [`callcore::Leg::bridge`], and is torn down with
-//! the dialog. `center_media::RtpMedia` (feature `media`) is callcore-media's engine.
-//! Without an engine, every leg advertises `media_addr` and a leg's
-//! [`callcore::MediaControl`] answers `CoreError::Unsupported`.
+//! Media: the transport speaks callcore's leg-media port ([`MediaAttach`],
+//! [`LegMediaPort`]) and knows no media engine. The engine reserves each leg's RTP
+//! address before its SDP is written ([`MediaAttach::reserve`]); every
+//! offer/answer, in neutral terms ([`crate::media_seam::negotiated_media`]), starts
+//! the leg's media and updates it on re-INVITEs (hold and resume by direction);
+//! [`callcore::Leg::bridge`] and [`callcore::Leg::bridge_recorded`] bridge two legs'
+//! media (the latter recorded, reporting the recording), [`callcore::Leg::tap`]
+//! hands a leg's decoded audio to a detector; the media is torn down with the
+//! dialog. callcore-media's `leg_port::RtpMedia` is the RTP engine. Without an
+//! engine, every leg advertises `media_addr` and a leg's [`callcore::MediaControl`]
+//! answers `CoreError::Unsupported`.
 
 use async_trait::async_trait;
 use callcore::{
-    Channel, Clock, CoreError, Endpoint, HangupCause, IdSource, Inbound, Interaction,
-    InteractionId, Leg, LegId, MediaControl, PlaceRequest, TenantId, Transport, UuidV7Ids,
+    BridgeRecording, Channel, Clock, CoreError, Endpoint, FrameSink, HangupCause, IdSource,
+    Inbound, Interaction, InteractionId, Leg, LegId, LegMediaPort, LegMediaRequest, MediaAttach,
+    MediaControl, PlaceRequest, RecordingRequest, TenantId, Transport, UuidV7Ids,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -24,51 +29,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+use crate::media_seam::{NO_MEDIA, negotiated_media};
 use crate::message::Uri;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::Peer;
 use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::driver::{self, SipHandle};
 use crate::ua::{CallRef, UaConfig, UaEvent};
-
-/// A media engine for SIP legs.
-#[async_trait]
-pub trait MediaAttach: Send + Sync + std::fmt::Debug {
-    /// Reserves the media of a new leg (its RTP address) before its SDP is written.
-    /// `interaction` is the inbound interaction the leg carries, if any.
-    ///
-    /// # Errors
-    /// [`CoreError::Media`] when no RTP port is free; the call is then refused
-    /// (503) or not placed.
-    async fn reserve(
-        &self,
-        leg: &LegId,
-        interaction: Option<&InteractionId>,
-    ) -> Result<Arc<dyn LegMediaPort>, CoreError>;
-}
-
-/// One leg's media as the SIP transport drives it.
-pub trait LegMediaPort: Send + Sync + std::fmt::Debug {
-    /// The RTP address our SDP advertises for this leg.
-    fn local_rtp(&self) -> SocketAddr;
-
-    /// Applies a (re-)negotiated SDP: far-end address, codec, telephone-event,
-    /// direction. The first call returns the leg's media control.
-    fn negotiated(&self, audio: &NegotiatedAudio) -> Option<Arc<dyn MediaControl>>;
-
-    /// Connects this leg's media to `other`'s, both ways.
-    ///
-    /// # Errors
-    /// [`CoreError::Unsupported`] when `other` belongs to another engine;
-    /// [`CoreError::Media`] when either leg has no negotiated media.
-    fn bridge(&self, other: &dyn LegMediaPort) -> Result<(), CoreError>;
-
-    /// Ends the leg's media and frees its ports.
-    fn close(&self);
-
-    /// For engines to downcast the other leg in [`bridge`](Self::bridge).
-    fn as_any(&self) -> &dyn Any;
-}
 
 /// Configuration of the SIP transport.
 #[derive(Debug, Clone)]
@@ -134,6 +101,7 @@ type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
 struct Shared {
     handle: SipHandle,
     legs: Legs,
+    tenant: TenantId,
     media_addr: SocketAddr,
     attach: Option<Arc<dyn MediaAttach>>,
     /// Live legs' media, for re-INVITEs and teardown.
@@ -152,7 +120,11 @@ impl Shared {
         let Some(attach) = &self.attach else {
             return Ok(None);
         };
-        let port = attach.reserve(leg, interaction).await?;
+        let mut request = LegMediaRequest::new(leg.clone(), self.tenant.clone());
+        if let Some(i) = interaction {
+            request = request.with_interaction(i.clone());
+        }
+        let port = attach.reserve(&request).await?;
         if let Some(call) = call {
             self.track(call, port.clone());
         }
@@ -224,6 +196,7 @@ impl SipTransport {
         let shared = Arc::new(Shared {
             handle: handle.clone(),
             legs: legs.clone(),
+            tenant: config.tenant.clone(),
             media_addr: config.media_addr,
             attach,
             ports: Mutex::new(HashMap::new()),
@@ -277,8 +250,10 @@ impl SipTransport {
                     }
                     UaEvent::MediaChanged { call, audio } => {
                         // hold/resume or a new address from the far end's re-INVITE
-                        if let Some(p) = shared.port(call) {
-                            let _ = p.negotiated(&audio);
+                        if let Some(p) = shared.port(call)
+                            && let Err(e) = p.apply(&negotiated_media(&audio))
+                        {
+                            tracing::warn!(error = %e, "re-negotiated media not applied");
                         }
                     }
                     UaEvent::Failed { call, status, .. } => {
@@ -484,10 +459,34 @@ impl SipLeg {
     }
 
     fn attach_media(&self, audio: Option<&NegotiatedAudio>) {
-        if let (Some(port), Some(audio)) = (&self.port, audio)
-            && let Some(control) = port.negotiated(audio)
-        {
-            let _ = self.media.set(control);
+        let (Some(port), Some(audio)) = (&self.port, audio) else {
+            return;
+        };
+        match port.apply(&negotiated_media(audio)) {
+            Ok(Some(control)) => {
+                let _ = self.media.set(control);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(leg = %self.id, error = %e, "leg media not started"),
+        }
+    }
+
+    /// The other leg's media port, for bridging.
+    fn bridge_ports<'a>(
+        &'a self,
+        other: &'a dyn Leg,
+    ) -> Result<(&'a dyn LegMediaPort, &'a dyn LegMediaPort), CoreError> {
+        self.live()?;
+        let other = other
+            .as_any()
+            .downcast_ref::<SipLeg>()
+            .ok_or(CoreError::Unsupported("a SIP leg bridges only to SIP legs"))?;
+        other.live()?;
+        match (&self.port, &other.port) {
+            (Some(a), Some(b)) => Ok((a.as_ref(), b.as_ref())),
+            _ => Err(CoreError::Unsupported(
+                "no media engine attached to these SIP legs",
+            )),
         }
     }
 
@@ -504,47 +503,6 @@ impl SipLeg {
         }
     }
 }
-
-#[derive(Debug)]
-struct NoMedia;
-
-#[async_trait]
-impl MediaControl for NoMedia {
-    async fn play(
-        &self,
-        _: &callcore::Prompt,
-        _: bool,
-    ) -> Result<callcore::PlayOutcome, CoreError> {
-        Err(CoreError::Unsupported(
-            "no media engine attached to this SIP leg",
-        ))
-    }
-    async fn say(&self, _: &str, _: bool) -> Result<callcore::PlayOutcome, CoreError> {
-        Err(CoreError::Unsupported(
-            "no media engine attached to this SIP leg",
-        ))
-    }
-    async fn collect_digits(
-        &self,
-        _: &callcore::DigitSpec,
-    ) -> Result<callcore::DigitResult, CoreError> {
-        Err(CoreError::Unsupported(
-            "no media engine attached to this SIP leg",
-        ))
-    }
-    async fn listen(&self, _: &callcore::ListenSpec) -> Result<callcore::Utterance, CoreError> {
-        Err(CoreError::Unsupported(
-            "no media engine attached to this SIP leg",
-        ))
-    }
-    async fn record(&self, _: &callcore::RecordSpec) -> Result<callcore::RecordingId, CoreError> {
-        Err(CoreError::Unsupported(
-            "no media engine attached to this SIP leg",
-        ))
-    }
-}
-
-static NO_MEDIA: NoMedia = NoMedia;
 
 #[async_trait]
 impl Leg for SipLeg {
@@ -586,18 +544,17 @@ impl Leg for SipLeg {
     }
 
     async fn bridge(&self, other: &dyn Leg) -> Result<(), CoreError> {
-        self.live()?;
-        let other = other
-            .as_any()
-            .downcast_ref::<SipLeg>()
-            .ok_or(CoreError::Unsupported("a SIP leg bridges only to SIP legs"))?;
-        other.live()?;
-        match (&self.port, &other.port) {
-            (Some(a), Some(b)) => a.bridge(b.as_ref()),
-            _ => Err(CoreError::Unsupported(
-                "no media engine attached to these SIP legs",
-            )),
-        }
+        let (a, b) = self.bridge_ports(other)?;
+        a.bridge(b, None).map(|_| ())
+    }
+
+    async fn bridge_recorded(
+        &self,
+        other: &dyn Leg,
+        recording: &RecordingRequest,
+    ) -> Result<Option<BridgeRecording>, CoreError> {
+        let (a, b) = self.bridge_ports(other)?;
+        a.bridge(b, Some(recording))
     }
 
     async fn transfer(&self, target: &str) -> Result<(), CoreError> {
@@ -622,6 +579,16 @@ impl Leg for SipLeg {
                 _ => HangupCause::Local,
             },
             Err(_) => HangupCause::Local,
+        }
+    }
+
+    fn tap(&self, sink: Box<dyn FrameSink>) -> Result<(), CoreError> {
+        self.live()?;
+        match &self.port {
+            Some(port) => port.tap(sink),
+            None => Err(CoreError::Unsupported(
+                "no media engine attached to this SIP leg",
+            )),
         }
     }
 

@@ -12,8 +12,10 @@
 //!   limits) and its tokio UDP/TCP driver ([`ua::driver`]).
 //! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication.
 //! - [`b2bua`], [`trunk`]: bridging legs with failover, trunk routing and health.
-//! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP;
-//!   `center_media` (feature `media`): their RTP media through callcore-media.
+//! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP, with
+//!   each leg's media driven through callcore's leg-media port (`MediaAttach`,
+//!   `LegMediaPort`), in neutral terms (`media_seam`). This crate knows no media
+//!   engine: callcore-media's `leg_port::RtpMedia` plugs in there.
 //!
 //! Every protocol core is sans-IO: time comes in as a `Duration` since an epoch the
 //! caller chooses, identifiers come from a seeded generator, and outputs are drained with
@@ -34,9 +36,9 @@ pub mod auth;
 pub mod b2bua;
 #[cfg(feature = "center")]
 pub mod center;
-#[cfg(feature = "media")]
-pub mod center_media;
 pub mod error;
+#[cfg(feature = "center")]
+pub mod media_seam;
 pub mod message;
 pub mod registrar;
 pub mod session;

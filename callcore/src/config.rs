@@ -71,6 +71,10 @@ pub struct CenterConfig {
     /// Per-subscriber event buffer (default 4096).
     #[serde(default)]
     pub event_buffer: Option<usize>,
+    /// Record every conversation the center bridges (customer and agent),
+    /// through the transport's media engine (`Leg::bridge_recorded`).
+    #[serde(default)]
+    pub record_calls: bool,
 }
 
 fn invalid(field: String, reason: impl Into<String>) -> ConfigError {

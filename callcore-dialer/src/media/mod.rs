@@ -10,25 +10,24 @@
 //! * [`screen_early_media`]: the SIT detector on early media while the line
 //!   rings; the runner ends the attempt with the SIT's disposition.
 //!
-//! Audio reaches them through [`CallAudio`], implemented by whatever owns the
-//! media of placed calls; [`PcmFrames`] plays a buffer of samples as a line
-//! would (a frame every 20 ms on a [`callcore::Clock`]), and a
-//! `tokio::sync::mpsc::Receiver<Vec<i16>>` is a [`FrameSource`] for a media
-//! layer that pushes frames. On real SIP calls, [`DialerRtpMedia`] (feature
-//! `sip`, on by default) is both the media engine of callcore-sip's
-//! `SipTransport` and the [`CallAudio`] of its answered legs.
+//! Audio reaches them through [`CallAudio`]. [`TappedLines`] hears each
+//! answered leg through its audio tap ([`callcore::Leg::tap`], the tap of
+//! callcore's leg-media port): on real SIP calls, callcore-sip's
+//! `SipTransport` with callcore-media's `RtpMedia` as its media engine — the
+//! same engine that bridges and records the call once an agent takes it.
+//! [`PcmFrames`] plays a buffer of samples as a line would (a frame every
+//! 20 ms on a [`callcore::Clock`]), and a `tokio::sync::mpsc::Receiver<Vec<i16>>`
+//! is a [`FrameSource`] for a media layer that pushes frames.
 
 mod amd;
 mod classify;
-#[cfg(feature = "sip")]
-mod sip;
+mod tap;
 
 pub use amd::{AmdConfig, AmdVerdict, CadenceAmd};
 pub use classify::{
     AnswerClassifier, AssumePerson, Classification, MediaClassifier, screen_early_media, sit_tone,
 };
-#[cfg(feature = "sip")]
-pub use sip::{DialerLeg, DialerRtpMedia};
+pub use tap::TappedLines;
 
 use async_trait::async_trait;
 use callcore::{Clock, Disposition, Leg};

@@ -82,6 +82,8 @@ pub struct NegotiatedAudio {
     pub telephone_event: Option<u8>,
     /// Our effective direction (SendOnly: we hold them; RecvOnly: they hold us).
     pub direction: Direction,
+    /// The packet time the far end asked for (`a=ptime`, ms), if it said.
+    pub ptime: Option<u32>,
 }
 
 fn our_audio(
@@ -210,6 +212,7 @@ pub fn answer_offer(
                     codec,
                     telephone_event: te,
                     direction,
+                    ptime: m.ptime,
                 });
             }
             None => {
@@ -251,6 +254,7 @@ pub fn process_answer(
             codec,
             telephone_event: te,
             direction,
+            ptime: m.ptime,
         });
     }
     Err(Error::Sdp("answer accepts no audio stream".into()))

@@ -2,15 +2,23 @@
 //!
 //! A center is assembled from implementations of these traits: transports (SIP,
 //! WebRTC, chat), a router (the ACD), flows (IVR, bots), speech providers and
-//! stores. Each trait is small, object-safe and `Send + Sync`.
+//! stores, and the leg-media seam between a voice transport and its media
+//! engine ([`MediaAttach`], [`LegMediaPort`]). Each trait is small, object-safe
+//! and `Send + Sync`.
 
 mod ids;
+mod leg_media;
 mod media;
 mod router;
 mod speech;
 mod transport;
 
 pub use ids::{IdSource, UuidV7Ids};
+pub use leg_media::{
+    AudioCodec, BridgeRecording, FrameDirection, FrameSink, LegMediaPort, LegMediaRequest,
+    MediaAttach, MediaDirection, NegotiatedMedia, RecordingDone, RecordingRequest,
+    RecordingStarted, RecordingStopped, TAP_FRAME_SAMPLES, TAP_SAMPLE_RATE,
+};
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,

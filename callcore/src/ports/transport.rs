@@ -1,4 +1,7 @@
-use crate::{Channel, CoreError, Endpoint, Interaction, LegId, MediaControl};
+use crate::{
+    BridgeRecording, Channel, CoreError, Endpoint, FrameSink, Interaction, LegId, MediaControl,
+    RecordingRequest,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::any::Any;
@@ -52,6 +55,36 @@ pub trait Leg: Send + Sync + fmt::Debug {
     /// A transport may only bridge legs it created ([`Leg::as_any`] lets it
     /// downcast); otherwise it returns [`CoreError::Unsupported`].
     async fn bridge(&self, other: &dyn Leg) -> Result<(), CoreError>;
+
+    /// [`bridge`](Leg::bridge), recording the conversation for `recording`'s
+    /// interaction (this leg left, `other` right, where the media engine can).
+    /// Returns what started and a future of its end (for the
+    /// `RecordingStarted`/`RecordingStopped` events), or `None` when the
+    /// transport bridged without recording. The default bridges without one.
+    ///
+    /// # Errors
+    /// As [`bridge`](Leg::bridge); a recording that cannot be created is an
+    /// error ([`CoreError::Media`]) and leaves the legs unbridged.
+    async fn bridge_recorded(
+        &self,
+        other: &dyn Leg,
+        recording: &RecordingRequest,
+    ) -> Result<Option<BridgeRecording>, CoreError> {
+        let _ = recording;
+        self.bridge(other).await.map(|()| None)
+    }
+
+    /// Hands the leg's decoded audio, both directions, to `sink` until it
+    /// detaches or the leg ends (answering-machine detection, live
+    /// transcription). The default has no audio to give.
+    ///
+    /// # Errors
+    /// [`CoreError::Unsupported`] when the leg carries no audio or its
+    /// transport has no media engine; [`CoreError::LegEnded`] after the end.
+    fn tap(&self, sink: Box<dyn FrameSink>) -> Result<(), CoreError> {
+        drop(sink);
+        Err(CoreError::Unsupported("this leg has no audio to tap"))
+    }
 
     /// Blind transfer of the far end to `target` (SIP REFER or a redirect).
     async fn transfer(&self, target: &str) -> Result<(), CoreError>;

@@ -1,19 +1,22 @@
 //! SIP calls with real media against real peers, through callcore's `Center`:
+//! callcore-sip's `SipTransport` drives callcore-media's `RtpMedia` through
+//! callcore's leg-media port only.
 //! - a SIPp caller plays RFC 4733 digits (a pcap) into a flow that collects them;
 //! - baresip registers as agent 1001 with a password (digest auth), the center
 //!   routes a SIPp caller to it, and our B2BUA relays the audio both ways (SIPp
 //!   plays A-law speech, baresip a µ-law tone: transcoded in the bridge), recorded
-//!   in stereo; the interaction record is stored.
+//!   in stereo because the center records calls (the port reports the recording's
+//!   start and its stop); the interaction record is stored.
 //!
 //! Skipped with a notice when sipp/baresip are missing, unless
 //! `CALLCORE_REQUIRE_PEERS=1`. SIPp's `play_pcap_audio` needs root or CAP_NET_RAW.
 
-#![cfg(feature = "media")]
+#![cfg(feature = "callcore-control")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Real peers run in wall-clock time.
 #![allow(clippy::disallowed_methods)]
 
-mod media_support;
+mod sip_support;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -22,35 +25,110 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callcore::{
-    AgentProfile, AgentState, CoreError, DigitSpec, EndReason, Endpoint, InteractionId, LegId,
-    Prompt, QueueDefinition, RecordSpec, TenantId,
+    AgentProfile, AgentState, BridgeRecording, CoreError, DigitSpec, EndReason, Endpoint,
+    LegMediaPort, LegMediaRequest, MediaAttach, MediaControl, NegotiatedMedia, Prompt,
+    QueueDefinition, RecordSpec, RecordingRequest, RecordingStarted, RecordingStopped, TenantId,
 };
+use callcore_media::leg_port::{RtpLeg, RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, Flow, FlowContext, FlowOutcome, SystemClock};
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
-use callcore_sip::center::{LegMediaPort, MediaAttach, SipCenterConfig, SipTransport};
-use callcore_sip::center_media::{RtpLeg, RtpMedia, RtpMediaConfig};
+use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::ua::UaConfig;
-use media_support::{dtmf_pcap, free_port, peer_available, temp_dir, tone_wav, wav_channel_power};
+use sip_support::{dtmf_pcap, free_port, peer_available, temp_dir, tone_wav, wav_channel_power};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-/// RtpMedia that keeps every leg it reserved, to read their RTP figures.
-#[derive(Debug)]
+/// What the port reported about bridged recordings.
+type Reports = Arc<Mutex<Vec<(RecordingStarted, Option<RecordingStopped>)>>>;
+
+/// RtpMedia that keeps every leg it reserved, to read their RTP figures, and
+/// what the port reports about their recordings.
+#[derive(Debug, Default)]
 struct Watched {
-    inner: RtpMedia,
-    legs: Mutex<Vec<Arc<dyn LegMediaPort>>>,
+    inner: Option<RtpMedia>,
+    legs: Mutex<Vec<Arc<Observed>>>,
+    reports: Reports,
+}
+
+impl Watched {
+    fn new(inner: RtpMedia) -> Self {
+        Self {
+            inner: Some(inner),
+            ..Self::default()
+        }
+    }
+
+    fn rtp_legs(&self) -> Vec<Arc<Observed>> {
+        self.legs.lock().unwrap().clone()
+    }
 }
 
 #[async_trait]
 impl MediaAttach for Watched {
-    async fn reserve(
-        &self,
-        leg: &LegId,
-        interaction: Option<&InteractionId>,
-    ) -> Result<Arc<dyn LegMediaPort>, CoreError> {
-        let port = self.inner.reserve(leg, interaction).await?;
+    async fn reserve(&self, request: &LegMediaRequest) -> Result<Arc<dyn LegMediaPort>, CoreError> {
+        let inner = self.inner.as_ref().unwrap().reserve(request).await?;
+        let port = Arc::new(Observed {
+            inner,
+            reports: self.reports.clone(),
+        });
         self.legs.lock().unwrap().push(port.clone());
         Ok(port)
+    }
+}
+
+/// A leg's port as RtpMedia made it, noting the recordings it reports.
+#[derive(Debug)]
+struct Observed {
+    inner: Arc<dyn LegMediaPort>,
+    reports: Reports,
+}
+
+impl Observed {
+    fn rtp(&self) -> &RtpLeg {
+        self.inner.as_any().downcast_ref::<RtpLeg>().unwrap()
+    }
+}
+
+impl LegMediaPort for Observed {
+    fn local_rtp(&self) -> std::net::SocketAddr {
+        self.inner.local_rtp()
+    }
+    fn apply(&self, media: &NegotiatedMedia) -> Result<Option<Arc<dyn MediaControl>>, CoreError> {
+        self.inner.apply(media)
+    }
+    fn bridge(
+        &self,
+        other: &dyn LegMediaPort,
+        recording: Option<&RecordingRequest>,
+    ) -> Result<Option<BridgeRecording>, CoreError> {
+        let other = other.as_any().downcast_ref::<Observed>().unwrap();
+        let Some(rec) = self.inner.bridge(other.inner.as_ref(), recording)? else {
+            return Ok(None);
+        };
+        let (started, reports) = (rec.started.clone(), self.reports.clone());
+        let i = {
+            let mut r = reports.lock().unwrap();
+            r.push((started.clone(), None));
+            r.len() - 1
+        };
+        let stopped = rec.stopped;
+        tokio::spawn(async move {
+            let end = stopped.await;
+            reports.lock().unwrap()[i].1 = end;
+        });
+        Ok(Some(BridgeRecording::new(started, std::future::pending())))
+    }
+    fn unbridge(&self) {
+        self.inner.unbridge();
+    }
+    fn tap(&self, sink: Box<dyn callcore::FrameSink>) -> Result<(), CoreError> {
+        self.inner.tap(sink)
+    }
+    fn close(&self) {
+        self.inner.close();
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -129,7 +207,7 @@ async fn sipp_caller_plays_rfc4733_digits_into_a_center_flow() {
     let dir = temp_dir("sipp-dtmf");
     let pcap = dir.join("dtmf_1234.pcap");
     std::fs::write(&pcap, dtmf_pcap("1234#")).unwrap();
-    let base = 21000 + (std::process::id() % 500) as u16 * 8;
+    let base = 28000 + (std::process::id() % 60) as u16 * 8;
     let mut media = RtpMediaConfig::loopback(base..=base + 7);
     media.recordings_dir = dir.clone();
     let media = RtpMedia::new(media);
@@ -196,11 +274,10 @@ async fn sipp_reinvite_hold_stops_our_rtp_and_resume_restarts_it() {
     if !peer_available("sipp", "-v", "sip-tester") {
         return;
     }
-    let base = 25000 + (std::process::id() % 500) as u16 * 8;
-    let watched = Arc::new(Watched {
-        inner: RtpMedia::new(RtpMediaConfig::loopback(base..=base + 7)),
-        legs: Mutex::new(Vec::new()),
-    });
+    let base = 28500 + (std::process::id() % 60) as u16 * 8;
+    let watched = Arc::new(Watched::new(RtpMedia::new(RtpMediaConfig::loopback(
+        base..=base + 7,
+    ))));
     let sip = SipTransport::start(
         sip_config(0, false),
         Arc::new(SystemClock),
@@ -230,12 +307,7 @@ async fn sipp_reinvite_hold_stops_our_rtp_and_resume_restarts_it() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        let sent = watched
-            .legs
-            .lock()
-            .unwrap()
-            .first()
-            .and_then(|l| l.as_any().downcast_ref::<RtpLeg>().map(|l| l.stats().sent));
+        let sent = watched.rtp_legs().first().map(|l| l.rtp().stats().sent);
         samples.push(sent.unwrap_or(0));
         assert!(samples.len() < 300, "sipp did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -319,19 +391,13 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
     }
     let clock = Arc::new(SystemClock);
     let recordings = temp_dir("bridged-rec");
-    let base = 23000 + (std::process::id() % 500) as u16 * 8;
+    let base = 29000 + (std::process::id() % 60) as u16 * 8;
     let mut media = RtpMediaConfig::loopback(base..=base + 7);
     media.recordings_dir = recordings.clone();
-    media.record_bridged = true;
     let stores = callcore::Stores::in_memory();
-    let watched = Arc::new(Watched {
-        inner: RtpMedia::new(media).with_recording_store(
-            stores.recordings.clone(),
-            clock.clone(),
-            TenantId::new("t1"),
-        ),
-        legs: Mutex::new(Vec::new()),
-    });
+    let watched = Arc::new(Watched::new(
+        RtpMedia::new(media).with_recording_store(stores.recordings.clone(), clock.clone()),
+    ));
     let sip_port = free_port();
     let sip = SipTransport::start(
         sip_config(sip_port, true),
@@ -348,6 +414,8 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
         .transport(sip.clone())
         .flow("support", Arc::new(ToSupport))
         .route("*", "support")
+        // the runtime asks the port to record each bridged conversation
+        .record_calls(true)
         .build()
         .unwrap()
         .start()
@@ -368,7 +436,7 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
         .await
         .unwrap();
 
-    let bdir = baresip_dir(sip_port, base + 100);
+    let bdir = baresip_dir(sip_port, 29900 + (std::process::id() % 8) as u16 * 10);
     let log = std::fs::File::create(bdir.join("baresip.log")).unwrap();
     let mut baresip = Command::new("baresip")
         .args(["-f", bdir.to_str().unwrap(), "-t", "40", "-s"])
@@ -434,12 +502,9 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
         "{record:?}"
     );
 
-    let legs: Vec<_> = watched.legs.lock().unwrap().clone();
+    let legs = watched.rtp_legs();
     assert_eq!(legs.len(), 2, "one caller leg and one agent leg");
-    let stats: Vec<_> = legs
-        .iter()
-        .map(|l| l.as_any().downcast_ref::<RtpLeg>().unwrap().stats())
-        .collect();
+    let stats: Vec<_> = legs.iter().map(|l| l.rtp().stats()).collect();
     eprintln!("leg media: {stats:?}");
     for (name, s) in ["caller (SIPp)", "agent (baresip)"].iter().zip(&stats) {
         assert!(s.received >= 150, "{name}: {s:?}");
@@ -459,6 +524,20 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
     eprintln!("recording {:?}: channel power {power:?} dB", files[0]);
     assert!(power[0] > -45.0 && power[1] > -45.0, "{power:?}");
     assert!(files[0].duration_ms >= 3000, "{:?}", files[0]);
+    // the port reported the recording's start and stop, for the runtime's events
+    let reports = watched.reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let (started, stopped) = &reports[0];
+    assert_eq!(started.interaction, interaction);
+    assert_eq!(
+        (started.channels, started.path.as_str()),
+        (2, files[0].path.as_str())
+    );
+    let stopped = stopped
+        .as_ref()
+        .expect("the port reported the recording's end");
+    assert_eq!(stopped.id, files[0].id);
+    assert_eq!(stopped.duration_ms, files[0].duration_ms);
 
     let _ = baresip.kill().await;
     center.shutdown().await;

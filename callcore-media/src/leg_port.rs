@@ -1,0 +1,389 @@
+//! callcore-media as the media engine behind callcore's leg-media port
+//! ([`callcore::MediaAttach`], [`callcore::LegMediaPort`]), for any voice
+//! transport that speaks it (callcore-sip's `SipTransport`).
+//!
+//! Each leg gets its own RTP/RTCP port pair ([`LegMedia`]) before its SDP is
+//! written; the negotiated media, in neutral terms, starts a session (prompts,
+//! RFC 4733 and in-band DTMF, recording, speech) and re-negotiations update it;
+//! bridged legs relay through the bridge core, recorded in stereo (this leg
+//! left, the other right) when the caller of the port asks with a
+//! [`callcore::RecordingRequest`]; the recording is reported back
+//! ([`callcore::BridgeRecording`]) and, with a recording store, filed there.
+//! [`callcore::LegMediaPort::tap`] hands a leg's decoded frames to detectors.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use callcore::MediaAttach;
+//! use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
+//! let media: Arc<dyn MediaAttach> = Arc::new(RtpMedia::new(RtpMediaConfig::loopback(20000..=20999)));
+//! // callcore_sip::center::SipTransport::start(config, clock, Some(media)).await?
+//! # Ok(()) }
+//! ```
+
+use std::any::Any;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use callcore::{
+    BridgeRecording, Clock, CoreError, FrameDirection, FrameSink, LegMediaPort, LegMediaRequest,
+    MediaAttach, MediaControl, NegotiatedMedia, RecordingId, RecordingMeta, RecordingRequest,
+    RecordingStarted, RecordingStopped, RecordingStore, SpeechRecognizer, SpeechSynthesizer,
+    Timestamp,
+};
+
+use crate::g711::Law;
+use crate::sip_leg::{LegMedia, LegMediaConfig, LegMediaStats, Negotiated, TapDirection};
+use crate::udp::PortAllocator;
+
+/// Settings of [`RtpMedia`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RtpMediaConfig {
+    /// The address RTP binds and the SDP advertises.
+    pub ip: IpAddr,
+    /// RTP ports (even RTP, odd RTCP).
+    pub ports: RangeInclusive<u16>,
+    /// Where relative prompt names resolve.
+    pub prompts_dir: PathBuf,
+    /// Where recordings go (IVR `record` and bridged calls).
+    pub recordings_dir: PathBuf,
+}
+
+impl RtpMediaConfig {
+    /// 127.0.0.1, `ports`, prompts in `./prompts`, recordings in `./recordings`.
+    #[must_use]
+    pub fn loopback(ports: RangeInclusive<u16>) -> Self {
+        RtpMediaConfig {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            ports,
+            prompts_dir: "prompts".into(),
+            recordings_dir: "recordings".into(),
+        }
+    }
+}
+
+/// Where recordings' metadata are filed.
+#[derive(Clone)]
+struct Index {
+    store: Arc<dyn RecordingStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").finish_non_exhaustive()
+    }
+}
+
+/// callcore-media's RTP engine behind callcore's [`MediaAttach`].
+#[derive(Clone)]
+pub struct RtpMedia {
+    config: RtpMediaConfig,
+    ports: Arc<PortAllocator>,
+    ssrc: Arc<AtomicU32>,
+    index: Option<Index>,
+    tts: Option<Arc<dyn SpeechSynthesizer>>,
+    asr: Option<Arc<dyn SpeechRecognizer>>,
+}
+
+impl std::fmt::Debug for RtpMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtpMedia")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RtpMedia {
+    /// An engine allocating from `config.ports`.
+    #[must_use]
+    pub fn new(config: RtpMediaConfig) -> Self {
+        RtpMedia {
+            ports: Arc::new(PortAllocator::new(config.ip, config.ports.clone())),
+            config,
+            ssrc: Arc::new(AtomicU32::new(0x0CA1_1000)),
+            index: None,
+            tts: None,
+            asr: None,
+        }
+    }
+
+    /// Files recordings (IVR and bridged) in `store`, stamped by `clock`, under
+    /// their leg's or request's tenant.
+    #[must_use]
+    pub fn with_recording_store(
+        mut self,
+        store: Arc<dyn RecordingStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        self.index = Some(Index { store, clock });
+        self
+    }
+
+    /// Speech synthesis for `say`.
+    #[must_use]
+    pub fn with_synthesizer(mut self, tts: Arc<dyn SpeechSynthesizer>) -> Self {
+        self.tts = Some(tts);
+        self
+    }
+
+    /// Speech recognition for `listen`.
+    #[must_use]
+    pub fn with_recognizer(mut self, asr: Arc<dyn SpeechRecognizer>) -> Self {
+        self.asr = Some(asr);
+        self
+    }
+
+    fn now(&self) -> Option<Timestamp> {
+        self.index.as_ref().map(|ix| ix.clock.now())
+    }
+}
+
+#[async_trait]
+impl MediaAttach for RtpMedia {
+    async fn reserve(&self, request: &LegMediaRequest) -> Result<Arc<dyn LegMediaPort>, CoreError> {
+        let config = LegMediaConfig {
+            ssrc: self.ssrc.fetch_add(0x0101, Ordering::Relaxed),
+            prompts_dir: self.config.prompts_dir.clone(),
+            recordings_dir: self.config.recordings_dir.clone(),
+            ..LegMediaConfig::default()
+        };
+        let media = LegMedia::reserve(&self.ports, config)
+            .await
+            .map_err(|e| CoreError::Media(e.to_string()))?;
+        Ok(Arc::new(RtpLeg {
+            request: request.clone(),
+            media,
+            engine: self.clone(),
+        }))
+    }
+}
+
+/// One leg's media under [`RtpMedia`].
+#[derive(Debug)]
+pub struct RtpLeg {
+    request: LegMediaRequest,
+    media: LegMedia,
+    engine: RtpMedia,
+}
+
+impl RtpLeg {
+    /// Live RTP figures of this leg.
+    #[must_use]
+    pub fn stats(&self) -> LegMediaStats {
+        self.media.stats()
+    }
+
+    /// What the transport said about the leg when reserving it.
+    #[must_use]
+    pub const fn request(&self) -> &LegMediaRequest {
+        &self.request
+    }
+
+    /// Where this bridge's recording goes: unique per process start and legs.
+    fn recording_path(&self, other: &RtpLeg) -> Result<(String, PathBuf), CoreError> {
+        let dir = &self.engine.config.recordings_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
+        // leg ids restart with the process: the start time keeps names unique
+        let stamp = self.engine.now().map_or_else(
+            || format!("p{}", std::process::id()),
+            |t| t.as_millis().to_string(),
+        );
+        let name = format!(
+            "call-{stamp}-{}-{}.wav",
+            self.request.leg, other.request.leg
+        )
+        .replace(['/', ':', '\\'], "_");
+        let path = dir.join(&name);
+        Ok((name, path))
+    }
+}
+
+/// callcore-media's terms for negotiated media: far-end address, G.711 law,
+/// telephone-event, and whether our direction lets us send. We send 20 ms
+/// packets whatever the far end's packet time; we receive any.
+///
+/// # Errors
+/// [`CoreError::Media`] for a codec other than G.711 at 8 kHz mono.
+pub fn negotiated(media: &NegotiatedMedia) -> Result<Negotiated, CoreError> {
+    let codec = &media.codec;
+    let law = if codec.is("PCMU") {
+        Law::Ulaw
+    } else if codec.is("PCMA") {
+        Law::Alaw
+    } else {
+        return Err(CoreError::Media(format!(
+            "codec {} is not carried on RTP legs (PCMU, PCMA)",
+            codec.encoding
+        )));
+    };
+    if codec.clock_rate != 8000 || codec.channels != 1 {
+        return Err(CoreError::Media(format!(
+            "{} at {} Hz with {} channels: G.711 is 8000 Hz mono",
+            codec.encoding, codec.clock_rate, codec.channels
+        )));
+    }
+    Ok(Negotiated {
+        remote: media.remote_rtp,
+        law,
+        telephone_event: media.telephone_event,
+        send: media.direction.sends(),
+    })
+}
+
+fn media_error(e: crate::MediaError) -> CoreError {
+    CoreError::Media(e.to_string())
+}
+
+impl LegMediaPort for RtpLeg {
+    fn local_rtp(&self) -> SocketAddr {
+        self.media.local_rtp()
+    }
+
+    fn apply(&self, media: &NegotiatedMedia) -> Result<Option<Arc<dyn MediaControl>>, CoreError> {
+        let Some(mut control) = self.media.start(negotiated(media)?).map_err(media_error)? else {
+            return Ok(None);
+        };
+        if let (Some(ix), Some(interaction)) = (&self.engine.index, &self.request.interaction) {
+            control = control.with_recording_store(
+                ix.store.clone(),
+                ix.clock.clone(),
+                self.request.tenant.clone(),
+                interaction.clone(),
+            );
+        }
+        if let Some(tts) = &self.engine.tts {
+            control = control.with_synthesizer(tts.clone());
+        }
+        if let Some(asr) = &self.engine.asr {
+            control = control.with_recognizer(asr.clone());
+        }
+        Ok(Some(Arc::new(control)))
+    }
+
+    fn bridge(
+        &self,
+        other: &dyn LegMediaPort,
+        recording: Option<&RecordingRequest>,
+    ) -> Result<Option<BridgeRecording>, CoreError> {
+        let other = other
+            .as_any()
+            .downcast_ref::<RtpLeg>()
+            .ok_or(CoreError::Unsupported(
+                "bridging legs of different media engines",
+            ))?;
+        let Some(request) = recording else {
+            self.media.bridge(&other.media, None).map_err(media_error)?;
+            return Ok(None);
+        };
+        // the filing task below needs the runtime the legs' tasks run on
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| CoreError::Media("bridging outside a tokio runtime".into()))?;
+        let (name, path) = self.recording_path(other)?;
+        let finished = self
+            .media
+            .bridge_recorded(&other.media, &path)
+            .map_err(media_error)?;
+        let started_at = self.engine.now().unwrap_or(Timestamp::EPOCH);
+        let started = RecordingStarted::new(
+            RecordingId::new(name),
+            request.interaction.clone(),
+            path.display().to_string(),
+            2,
+        );
+        tracing::debug!(leg = %self.request.leg, recording = %started.id, "recording the bridge");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (index, tenant, report) = (
+            self.engine.index.clone(),
+            request.tenant.clone(),
+            started.clone(),
+        );
+        runtime.spawn(async move {
+            let stopped = finished
+                .await
+                .ok()
+                .map(|info| RecordingStopped::of(&report, info.duration_ms));
+            if let (Some(stopped), Some(ix)) = (&stopped, index) {
+                let meta = RecordingMeta {
+                    id: stopped.id.clone(),
+                    tenant,
+                    interaction: stopped.interaction.clone(),
+                    path: stopped.path.clone(),
+                    channels: stopped.channels,
+                    started_at,
+                    duration_ms: stopped.duration_ms,
+                };
+                if let Err(e) = ix.store.save(&meta).await {
+                    tracing::warn!(error = %e, "filing the call recording failed");
+                }
+            }
+            let _ = tx.send(stopped);
+        });
+        Ok(Some(BridgeRecording::new(started, async move {
+            rx.await.ok().flatten()
+        })))
+    }
+
+    fn unbridge(&self) {
+        self.media.unbridge();
+    }
+
+    fn tap(&self, mut sink: Box<dyn FrameSink>) -> Result<(), CoreError> {
+        self.media
+            .tap(Box::new(move |direction, frame| {
+                let direction = match direction {
+                    TapDirection::Received => FrameDirection::Inbound,
+                    TapDirection::Sent => FrameDirection::Outbound,
+                };
+                sink.frame(direction, frame)
+            }))
+            .map_err(|_| CoreError::LegEnded)
+    }
+
+    fn close(&self) {
+        self.media.close();
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcore::{AudioCodec, MediaDirection};
+
+    #[test]
+    fn neutral_media_becomes_a_g711_session() {
+        let far = NegotiatedMedia::new(
+            Some("127.0.0.1:6000".parse().expect("addr")),
+            AudioCodec::pcma(),
+        )
+        .with_telephone_event(Some(101))
+        .with_direction(MediaDirection::RecvOnly);
+        let n = negotiated(&far).expect("G.711");
+        assert_eq!(n.law, Law::Alaw);
+        assert_eq!(n.telephone_event, Some(101));
+        assert!(!n.send, "held by the far end: we send nothing");
+        let n = negotiated(&far.clone().with_direction(MediaDirection::SendOnly)).expect("G.711");
+        assert!(n.send);
+        let mu = NegotiatedMedia::new(None, AudioCodec::new("pcmu", 0, 8000));
+        assert_eq!(negotiated(&mu).map(|n| n.law).ok(), Some(Law::Ulaw));
+    }
+
+    #[test]
+    fn other_codecs_are_refused_with_their_name() {
+        let opus = NegotiatedMedia::new(None, AudioCodec::new("opus", 111, 48000).with_channels(2));
+        let err = negotiated(&opus).expect_err("not G.711");
+        assert!(err.to_string().contains("opus"), "{err}");
+        let wide = NegotiatedMedia::new(None, AudioCodec::new("PCMA", 8, 16000));
+        assert!(negotiated(&wide).is_err());
+    }
+}
