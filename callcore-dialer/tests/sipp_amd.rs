@@ -87,10 +87,9 @@ async fn answering_machines_are_told_from_people_on_real_sip_calls() {
         format!("127.0.0.1:{port}").parse().unwrap(),
         &["+1"],
     );
-    // RTP ports for our legs: a free range near an ephemeral port.
-    let base = free_port() & !1;
-    let base = base.clamp(20000, 60000);
-    let mut rtp = RtpMediaConfig::loopback(base..=base + 99);
+    // RTP ports for our legs (this test's share of 28000-29999)
+    let base = 29200 + (std::process::id() % 10) as u16 * 16;
+    let mut rtp = RtpMediaConfig::loopback(base..=base + 15);
     rtp.prompts_dir = dir.join("prompts");
     rtp.recordings_dir = dir.join("recordings");
     let media = Arc::new(RtpMedia::new(rtp));

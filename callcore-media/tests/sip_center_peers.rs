@@ -207,8 +207,8 @@ async fn sipp_caller_plays_rfc4733_digits_into_a_center_flow() {
     let dir = temp_dir("sipp-dtmf");
     let pcap = dir.join("dtmf_1234.pcap");
     std::fs::write(&pcap, dtmf_pcap("1234#")).unwrap();
-    let base = 28000 + (std::process::id() % 60) as u16 * 8;
-    let mut media = RtpMediaConfig::loopback(base..=base + 7);
+    let base = 28000 + (std::process::id() % 10) as u16 * 16;
+    let mut media = RtpMediaConfig::loopback(base..=base + 15);
     media.recordings_dir = dir.clone();
     let media = RtpMedia::new(media);
     let sip = SipTransport::start(
@@ -274,9 +274,9 @@ async fn sipp_reinvite_hold_stops_our_rtp_and_resume_restarts_it() {
     if !peer_available("sipp", "-v", "sip-tester") {
         return;
     }
-    let base = 28500 + (std::process::id() % 60) as u16 * 8;
+    let base = 28200 + (std::process::id() % 10) as u16 * 16;
     let watched = Arc::new(Watched::new(RtpMedia::new(RtpMediaConfig::loopback(
-        base..=base + 7,
+        base..=base + 15,
     ))));
     let sip = SipTransport::start(
         sip_config(0, false),
@@ -391,8 +391,8 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
     }
     let clock = Arc::new(SystemClock);
     let recordings = temp_dir("bridged-rec");
-    let base = 29000 + (std::process::id() % 60) as u16 * 8;
-    let mut media = RtpMediaConfig::loopback(base..=base + 7);
+    let base = 28400 + (std::process::id() % 10) as u16 * 16;
+    let mut media = RtpMediaConfig::loopback(base..=base + 15);
     media.recordings_dir = recordings.clone();
     let stores = callcore::Stores::in_memory();
     let watched = Arc::new(Watched::new(
@@ -436,7 +436,7 @@ async fn baresip_agent_registers_and_takes_a_bridged_call_from_sipp() {
         .await
         .unwrap();
 
-    let bdir = baresip_dir(sip_port, 29900 + (std::process::id() % 8) as u16 * 10);
+    let bdir = baresip_dir(sip_port, 28600 + (std::process::id() % 8) as u16 * 10);
     let log = std::fs::File::create(bdir.join("baresip.log")).unwrap();
     let mut baresip = Command::new("baresip")
         .args(["-f", bdir.to_str().unwrap(), "-t", "40", "-s"])
