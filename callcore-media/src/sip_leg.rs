@@ -441,15 +441,13 @@ impl LegMedia {
     /// # Errors
     /// [`crate::MediaError::Config`] when the leg is closed.
     pub fn tap(&self, tap: FrameTap) -> Result<()> {
+        let mut taps = self.wire.taps.0.lock().unwrap_or_else(|p| p.into_inner());
+        // the task closes its control channel before it drops the taps: a tap
+        // added after that would never learn the end
         if self.ctl.is_closed() {
             return Err(closed("tap"));
         }
-        self.wire
-            .taps
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(tap);
+        taps.push(tap);
         Ok(())
     }
 
@@ -766,7 +764,9 @@ impl LegTask {
             }
             let _ = self.events.send(SessionEvent::Ended(ep.stats()));
         }
-        // the taps learn the end by being dropped
+        // the taps learn the end by being dropped; `tap` sees the closed control
+        // channel first, so none is added after this
+        drop(ctl);
         self.wire
             .taps
             .0
@@ -785,6 +785,37 @@ mod tests {
         let mut v = Vec::new();
         let _ = RtpPacket::new(0, seq, ts, ssrc, &[0xFF; 160]).write_to(&mut v);
         v
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tap_hears_every_tick_and_learns_the_end() {
+        let ports = PortAllocator::new([127, 0, 0, 1].into(), 29800..=29819);
+        let leg = LegMedia::reserve(&ports, LegMediaConfig::default())
+            .await
+            .expect("a loopback port pair");
+        let far = Negotiated {
+            remote: Some("127.0.0.1:9".parse().expect("addr")),
+            law: Law::Ulaw,
+            telephone_event: None,
+            send: true,
+        };
+        let _control = leg.start(far).expect("started");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        leg.tap(Box::new(move |dir, frame: &[i16]| {
+            tx.send((dir, frame.len())).is_ok()
+        }))
+        .expect("tapped");
+        // silence both ways every 20 ms, before any RTP arrives
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            seen.push(rx.recv().await.expect("a frame"));
+        }
+        assert!(seen.contains(&(TapDirection::Received, 160)), "{seen:?}");
+        assert!(seen.contains(&(TapDirection::Sent, 160)), "{seen:?}");
+        leg.close();
+        while rx.recv().await.is_some() {} // the sink is dropped with the leg's task
+        let late = leg.tap(Box::new(|_, _: &[i16]| true));
+        assert!(late.is_err(), "no tap on a closed leg");
     }
 
     #[test]
