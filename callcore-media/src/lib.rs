@@ -41,6 +41,7 @@ pub mod codec;
 pub mod control;
 pub mod dtmf;
 pub mod endpoint;
+pub mod frame_tap;
 pub mod jitter;
 #[cfg(feature = "callcore-control")]
 pub mod leg_port;

@@ -51,6 +51,8 @@ use crate::control::VoiceLegMedia;
 use crate::dtmf::parse_digits;
 use crate::endpoint::{EndpointConfig, MediaEndpoint, Transmit};
 use crate::error::Result;
+use crate::frame_tap::Taps;
+pub use crate::frame_tap::{FrameTap, TapDirection};
 use crate::g711::Law;
 use crate::level::mean_power;
 use crate::udp::{GlueClock, MediaSession, PortAllocator, SessionCommand, SessionEvent};
@@ -145,41 +147,6 @@ impl OutStream {
         pkt[2..4].copy_from_slice(&self.last_seq.to_be_bytes());
         pkt[4..8].copy_from_slice(&self.last_ts.to_be_bytes());
         pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-    }
-}
-
-/// Which way a tapped frame went (see [`LegMedia::tap`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TapDirection {
-    /// Received from the far end (decoded after the jitter buffer).
-    Received,
-    /// Sent to the far end: our session's audio (silence included), or what the
-    /// bridged leg's far end said.
-    Sent,
-}
-
-/// Receives a leg's decoded audio, 8 kHz mono, one 20 ms frame per direction
-/// every 20 ms, on the leg's task: it must return at once. Returning `false`
-/// detaches it; it is dropped when the leg's media ends.
-pub type FrameTap = Box<dyn FnMut(TapDirection, &[i16]) -> bool + Send>;
-
-/// The taps of a leg.
-#[derive(Default)]
-struct Taps(Mutex<Vec<FrameTap>>);
-
-impl std::fmt::Debug for Taps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map_or(0, |t| t.len());
-        write!(f, "Taps({n})")
-    }
-}
-
-impl Taps {
-    fn frame(&self, direction: TapDirection, frame: &[i16]) {
-        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !taps.is_empty() {
-            taps.retain_mut(|tap| tap(direction, frame));
-        }
     }
 }
 
@@ -441,14 +408,13 @@ impl LegMedia {
     /// # Errors
     /// [`crate::MediaError::Config`] when the leg is closed.
     pub fn tap(&self, tap: FrameTap) -> Result<()> {
-        let mut taps = self.wire.taps.0.lock().unwrap_or_else(|p| p.into_inner());
         // the task closes its control channel before it drops the taps: a tap
         // added after that would never learn the end
-        if self.ctl.is_closed() {
-            return Err(closed("tap"));
+        if self.wire.taps.add_unless(tap, || self.ctl.is_closed()) {
+            Ok(())
+        } else {
+            Err(closed("tap"))
         }
-        taps.push(tap);
-        Ok(())
     }
 
     /// Starts relaying; with `record`, also what reports the recording's end.
@@ -767,12 +733,7 @@ impl LegTask {
         // the taps learn the end by being dropped; `tap` sees the closed control
         // channel first, so none is added after this
         drop(ctl);
-        self.wire
-            .taps
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.wire.taps.clear();
     }
 }
 

@@ -1,0 +1,96 @@
+//! Taps on a leg's decoded audio: who receives each 20 ms frame, received and
+//! sent, while the leg's media runs (answering-machine and SIT detection,
+//! transcription). [`crate::sip_leg::LegMedia::tap`] adds one.
+//!
+//! ```
+//! use callcore_media::frame_tap::{FrameTap, TapDirection};
+//! let mut heard = 0usize;
+//! let mut tap: FrameTap = Box::new(move |dir, frame: &[i16]| {
+//!     if dir == TapDirection::Received {
+//!         heard += frame.len();
+//!     }
+//!     heard < 8000 // detach after a second
+//! });
+//! assert!(tap(TapDirection::Received, &[0; 160]));
+//! ```
+
+use std::sync::Mutex;
+
+/// Which way a tapped frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TapDirection {
+    /// Received from the far end (decoded after the jitter buffer).
+    Received,
+    /// Sent to the far end: our session's audio (silence included), or what the
+    /// bridged leg's far end said.
+    Sent,
+}
+
+/// Receives a leg's decoded audio, 8 kHz mono, one 20 ms frame per direction
+/// every 20 ms, on the leg's task: it must return at once (hand the frame to a
+/// channel). Returning `false` detaches it; it is dropped when the leg's media
+/// ends.
+pub type FrameTap = Box<dyn FnMut(TapDirection, &[i16]) -> bool + Send>;
+
+/// The taps of one leg.
+#[derive(Default)]
+pub(crate) struct Taps(Mutex<Vec<FrameTap>>);
+
+impl std::fmt::Debug for Taps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |t| t.len());
+        write!(f, "Taps({n})")
+    }
+}
+
+impl Taps {
+    /// Hands `frame` to every tap; those that return `false` are dropped.
+    pub(crate) fn frame(&self, direction: TapDirection, frame: &[i16]) {
+        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !taps.is_empty() {
+            taps.retain_mut(|tap| tap(direction, frame));
+        }
+    }
+
+    /// Adds `tap` unless `ended()`, checked under the lock [`clear`](Self::clear)
+    /// takes; whether it was added.
+    pub(crate) fn add_unless(&self, tap: FrameTap, ended: impl FnOnce() -> bool) -> bool {
+        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if ended() {
+            return false;
+        }
+        taps.push(tap);
+        true
+    }
+
+    /// Drops every tap: they learn the end of the leg's media.
+    pub(crate) fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_detach_themselves_and_none_is_added_after_the_end() {
+        let taps = Taps::default();
+        let mut left = 2;
+        assert!(taps.add_unless(
+            Box::new(move |_, _: &[i16]| {
+                left -= 1;
+                left > 0
+            }),
+            || false
+        ));
+        taps.frame(TapDirection::Received, &[0; 160]);
+        assert_eq!(format!("{taps:?}"), "Taps(1)");
+        taps.frame(TapDirection::Sent, &[0; 160]);
+        assert_eq!(format!("{taps:?}"), "Taps(0)", "returned false: detached");
+        assert!(!taps.add_unless(Box::new(|_, _: &[i16]| true), || true));
+        assert!(taps.add_unless(Box::new(|_, _: &[i16]| true), || false));
+        taps.clear();
+        assert_eq!(format!("{taps:?}"), "Taps(0)");
+    }
+}
