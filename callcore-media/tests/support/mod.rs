@@ -42,3 +42,4 @@ pub fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+pub mod sipp;
