@@ -194,7 +194,10 @@ impl MediaEndpoint {
             .rx
             .get_or_insert_with(|| ReceptionStats::new(p.ssrc, 8000));
         if rx.ssrc() != p.ssrc {
+            // a new source numbers its packets afresh: the jitter buffer starts over
+            // too (it would take a lower sequence for late packets and drop them)
             *rx = ReceptionStats::new(p.ssrc, 8000);
+            self.jb.restart();
         }
         rx.on_packet(p.sequence, p.timestamp, now);
         if Some(p.payload_type) == self.cfg.telephone_event_pt {
@@ -514,6 +517,35 @@ mod tests {
         b.write_bye(&mut wire).unwrap();
         a.handle_rtcp(&wire, ms(4000)).unwrap();
         assert!(std::iter::from_fn(|| a.poll_event()).any(|e| e == EndpointEvent::RemoteBye));
+    }
+
+    #[test]
+    fn a_new_source_with_lower_sequence_numbers_is_played() {
+        let mut b = MediaEndpoint::new(EndpointConfig::default()).unwrap();
+        let mut out = Vec::new();
+        let mut played = [0, 0];
+        for (k, (ssrc, seq0, level)) in [(1u32, 1000u16, 1000i16), (2, 990, 3000)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut a = MediaEndpoint::new(EndpointConfig {
+                ssrc,
+                ..Default::default()
+            })
+            .unwrap();
+            a.seq = seq0;
+            let mut wire = Vec::new();
+            for i in 0..20u64 {
+                let now = ms(k as u64 * 400 + i * 20);
+                a.send_frame(&[level; 160], now, &mut wire).unwrap();
+                b.handle_rtp(&wire, now).unwrap();
+                if b.pop_frame(&mut out, now) == FrameKind::Played && out[0] > level / 2 {
+                    played[k] += 1;
+                }
+            }
+        }
+        assert!(played[0] >= 17 && played[1] >= 17, "{played:?}");
+        assert_eq!(b.stats().jitter.late, 0);
     }
 
     #[test]

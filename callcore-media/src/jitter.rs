@@ -24,6 +24,12 @@ use std::time::Duration;
 use crate::error::{MediaError, Result};
 use crate::rtp::SequenceUnwrapper;
 
+/// A packet behind the playout point whose transit time (arrival minus media time)
+/// moved by more than this (ms) is a restarted source, not a late packet.
+const RESTART_TRANSIT_MS: f64 = 1000.0;
+/// This many packets in a row behind the playout point mean the source restarted.
+const RESTART_AFTER_LATE: u32 = 3;
+
 /// Jitter-buffer settings.
 #[derive(Debug, Clone)]
 pub struct JitterConfig {
@@ -108,6 +114,7 @@ pub struct JitterBuffer {
     target: u32,
     over_target_run: u32,
     pops_since_late: u32,
+    late_run: u32,
     prev_transit: Option<f64>,
     jitter_ms: f64,
     stats: JitterStats,
@@ -146,6 +153,7 @@ impl JitterBuffer {
             target,
             over_target_run: 0,
             pops_since_late: 0,
+            late_run: 0,
             prev_transit: None,
             jitter_ms: 0.0,
             stats: JitterStats::default(),
@@ -169,7 +177,17 @@ impl JitterBuffer {
         }
     }
 
+    /// Starts over: the next packet pushed begins a new stream (the endpoint calls
+    /// this when the sender's SSRC changes). Buffered audio is dropped.
+    pub fn restart(&mut self) {
+        if self.next.is_some() || !self.slots.is_empty() {
+            self.reset();
+        }
+    }
+
     fn reset(&mut self) {
+        self.late_run = 0;
+        self.prev_transit = None;
         let old: Vec<Vec<i16>> = std::mem::take(&mut self.slots).into_values().collect();
         for v in old {
             self.recycle(v);
@@ -184,15 +202,28 @@ impl JitterBuffer {
     /// [`pop`](Self::pop) cuts the stream into frames. Depths count packets.
     pub fn push(&mut self, seq: u16, ts: u32, mut pcm: Vec<i16>, now: Duration) {
         let mut ext = self.unwrap.unwrap(seq);
+        let transit =
+            now.as_secs_f64() * 1000.0 - f64::from(ts) * 1000.0 / f64::from(self.cfg.clock_rate);
         if let Some(next) = self.next {
             let ahead = ext.saturating_sub(next);
             let behind = next.saturating_sub(ext);
-            if ahead > u64::from(self.cfg.max_depth) * 50 || behind > 3000 {
+            // A packet behind the playout point is late only if its timing fits the
+            // stream: one whose media time moved by more than a second against the
+            // clock, or the third "late" one in a row, belongs to a source that
+            // started again with lower numbers (a device replaying a recording, a
+            // restarted sender): start over rather than discard it and all after it.
+            let restarted = ext < next
+                && (self
+                    .prev_transit
+                    .is_some_and(|p| (transit - p).abs() > RESTART_TRANSIT_MS)
+                    || self.late_run + 1 >= RESTART_AFTER_LATE);
+            if ahead > u64::from(self.cfg.max_depth) * 50 || behind > 3000 || restarted {
                 // The source restarted or jumped: start over from this packet.
                 self.reset();
                 ext = self.unwrap.unwrap(seq);
             } else if ext < next {
                 self.stats.late += 1;
+                self.late_run += 1;
                 self.pops_since_late = 0;
                 if self.target < self.cfg.max_depth {
                     self.target += 1;
@@ -201,9 +232,8 @@ impl JitterBuffer {
                 return;
             }
         }
+        self.late_run = 0;
         // Interarrival jitter (RFC 3550 A.8 in milliseconds).
-        let transit =
-            now.as_secs_f64() * 1000.0 - f64::from(ts) * 1000.0 / f64::from(self.cfg.clock_rate);
         if let Some(prev) = self.prev_transit {
             let d = (transit - prev).abs();
             if d < 1000.0 {
@@ -524,6 +554,41 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_replayed_stream_starts_over_instead_of_being_late() {
+        // a sender replays the same recording (same sequence numbers and timestamps,
+        // as SIPp's play_pcap_audio does): the replay is played, not dropped as late
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        let mut out = Vec::new();
+        let mut played = 0;
+        for round in 0..2u64 {
+            for i in 0..50u16 {
+                let t = ms(round * 2000 + u64::from(i) * 20);
+                jb.push(500 + i, 8000 + u32::from(i) * 160, frame(100), t);
+                if jb.pop(&mut out, t) == FrameKind::Played {
+                    played += 1;
+                }
+            }
+        }
+        assert!(played >= 95, "played {played} of 100");
+        assert_eq!(jb.stats().late, 0);
+        assert_eq!(jb.stats().resets, 1);
+        // a source restarting with lower numbers but a running clock: the third packet
+        // in a row behind the playout point starts the stream over
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        for i in 0..10u16 {
+            jb.push(900 + i, u32::from(i) * 160, frame(1), ms(u64::from(i) * 20));
+            jb.pop(&mut out, ms(u64::from(i) * 20));
+        }
+        for i in 10..20u16 {
+            jb.push(800 + i, u32::from(i) * 160, frame(2), ms(u64::from(i) * 20));
+            jb.pop(&mut out, ms(u64::from(i) * 20));
+        }
+        let st = jb.stats();
+        assert_eq!((st.late, st.resets), (2, 1), "{st:?}");
+        assert_eq!(out[0], 2);
     }
 
     #[test]
