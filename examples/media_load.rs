@@ -1,18 +1,30 @@
-//! Load test of callcore-media's RTP relay: N bridged G.711 calls over loopback.
+//! Load test of callcore-media's bridged-call media: N bridged G.711 calls over
+//! loopback.
 //!
 //! ```text
 //! cargo run --release --example media_load -- --calls 1000 --secs 20 [--transcode] [--json]
-//!     [--relay-threads R] [--gen-threads G] [--task-per-call]
+//!     [--path legs|pool|tasks] [--record DIR] [--relay-threads R] [--gen-threads G]
 //! ```
 //!
-//! Each call has a caller phone and an agent phone (one socket each, a 20 ms G.711
-//! packet both ways) and callcore-media's [`RelayPool`] in between (its own
-//! `callcore-relay-N` threads, a port pair per call from a [`PortAllocator`], latching
-//! on, µ-law on both legs or µ-law↔A-law with `--transcode`). The phones run on
-//! generator threads: each owns many phone sockets in one `epoll` set and one 1 ms
-//! ticker that sends the packets of the calls whose 20 ms phase falls in that
-//! millisecond (calls are spread evenly over the 20 ms period, as independent phones
-//! would be).
+//! Each call has a caller phone and an agent phone (an RTP socket and its RTCP
+//! companion each, a 20 ms G.711 packet both ways) and callcore-media in between,
+//! µ-law on both legs or µ-law↔A-law with `--transcode`, latching on. What sits in
+//! between is chosen with `--path`:
+//!
+//! - `legs` (default): what the center does for a bridged SIP call. Each side is a
+//!   [`LegMedia`] (`reserve` binds its RTP/RTCP pair, `start_session` applies the
+//!   "negotiated" far end, the phone) and the caller's leg is bridged to the agent's
+//!   with [`LegMedia::bridge`] (with `--record DIR`, a stereo WAV per call in DIR).
+//!   The legs' tasks run on a 2-thread tokio runtime, as in the center.
+//! - `pool`: the calls are handed to a [`RelayPool`] directly ([`RelayPool::add_call`]
+//!   with a port per leg), without the leg layer.
+//! - `tasks`: the oldest baseline, one [`run_relay`] tokio task per call on one
+//!   thread (`--task-per-call` is the same).
+//!
+//! The phones run on generator threads: each owns many phone sockets in one `epoll`
+//! set and one 1 ms ticker that sends the packets of the calls whose 20 ms phase falls
+//! in that millisecond (calls are spread evenly over the 20 ms period, as independent
+//! phones would be).
 //!
 //! Measurement, per packet: the sender writes the time just before `sendto` into an
 //! RTP header extension the relay forwards unchanged; the receiver reads the clock
@@ -23,16 +35,14 @@
 //! *added delay* of a relayed packet is its end-to-end delay minus that median, so
 //! the generator's own scheduling beyond its median stays in the figure (an upper
 //! bound of what the relay adds). The first second is warm-up and not counted.
-//! Loss is counted per leg (packets a phone sent against packets the other phone
-//! received, after a 300 ms drain); `loss` is the total and `worst_leg_loss` the
-//! worst single leg.
+//! Loss is counted per leg (RTP packets a phone sent against RTP packets the other
+//! phone received, after a 300 ms drain); `loss` is the total and `worst_leg_loss`
+//! the worst single leg. RTCP the phones receive on their RTCP sockets is counted
+//! apart.
 //!
-//! `--task-per-call` runs the baseline instead of the pool: one
-//! [`run_relay`] task per call on one tokio thread (how callcore-media relayed
-//! before the pool).
-//!
-//! CPU: `cpu_secs_per_call_minute` is the relay threads' CPU (from
-//! `/proc/self/task/*/schedstat`) per call-minute; the generator's is reported
+//! CPU: `cpu_secs_per_call_minute` is the CPU of every thread of the process except
+//! the generator threads (from `/proc/self/task/*/schedstat`: the legs' runtime, the
+//! relay workers, the tasks' runtime) per call-minute; the generator's is reported
 //! beside it.
 
 use std::io::ErrorKind;
@@ -43,9 +53,27 @@ use callcore_media::bridge::{Bridge, LegConfig};
 use callcore_media::g711::Law;
 use callcore_media::relay_pool::{RelayCall, RelayPool};
 use callcore_media::rtp::{RtpExtension, RtpPacket};
+use callcore_media::sip_leg::{LegMedia, LegMediaConfig, Negotiated};
 use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions, run_relay};
 use mio::net::UdpSocket as MioUdp;
 use mio::{Events, Interest, Token};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    Legs,
+    Pool,
+    Tasks,
+}
+
+impl PathKind {
+    fn name(self) -> &'static str {
+        match self {
+            PathKind::Legs => "legs",
+            PathKind::Pool => "pool",
+            PathKind::Tasks => "task_per_call",
+        }
+    }
+}
 
 struct Args {
     calls: usize,
@@ -54,7 +82,8 @@ struct Args {
     json: bool,
     relay_threads: usize,
     gen_threads: usize,
-    task_per_call: bool,
+    path: PathKind,
+    record: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,7 +94,8 @@ fn parse_args() -> Result<Args, String> {
         json: false,
         relay_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         gen_threads: 1,
-        task_per_call: false,
+        path: PathKind::Legs,
+        record: None,
     };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> Result<u64, String> {
@@ -79,18 +109,32 @@ fn parse_args() -> Result<Args, String> {
             "--relay-threads" => a.relay_threads = num(it.next(), "--relay-threads")? as usize,
             "--gen-threads" => a.gen_threads = num(it.next(), "--gen-threads")? as usize,
             "--transcode" => a.transcode = true,
-            "--task-per-call" => a.task_per_call = true,
+            "--task-per-call" => a.path = PathKind::Tasks,
+            "--path" => {
+                a.path = match it.next().as_deref() {
+                    Some("legs") => PathKind::Legs,
+                    Some("pool") => PathKind::Pool,
+                    Some("tasks") => PathKind::Tasks,
+                    _ => return Err("--path needs legs, pool or tasks".into()),
+                }
+            }
+            "--record" => {
+                a.record = Some(it.next().ok_or("--record needs a folder")?.into());
+            }
             "--json" => a.json = true,
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: --calls N --secs S [--transcode] [--json] \
-                     [--relay-threads R] [--gen-threads G] [--task-per-call]"
+                     [--path legs|pool|tasks] [--record DIR] [--relay-threads R] [--gen-threads G]"
                 ));
             }
         }
     }
     if a.calls == 0 || a.secs == 0 || a.relay_threads == 0 || a.gen_threads == 0 {
         return Err("--calls, --secs, --relay-threads and --gen-threads must be positive".into());
+    }
+    if a.record.is_some() && a.path != PathKind::Legs {
+        return Err("--record needs --path legs".into());
     }
     Ok(a)
 }
@@ -107,15 +151,15 @@ fn schedstat(path: &str) -> Duration {
         .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
-/// CPU time of the relay's worker threads (found by their name).
-fn relay_cpu() -> Duration {
+/// CPU time of every thread of the process but the load generator's (the media
+/// path under test, whatever threads it uses).
+fn media_cpu() -> Duration {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
     };
     dir.flatten()
         .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm"))
-                .is_ok_and(|c| c.starts_with("callcore-relay"))
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| !c.starts_with("loadgen"))
         })
         .map(|t| schedstat(&t.path().join("schedstat").to_string_lossy()))
         .sum()
@@ -185,8 +229,9 @@ impl Hist {
     }
 }
 
-/// The relay under test: the pool, or one `run_relay` task per call (the baseline).
+/// The relay under test: bridged legs, the pool, or one `run_relay` task per call.
 enum Relay {
+    Legs(tokio::runtime::Runtime, Vec<[LegMedia; 2]>),
     Pool(tokio::runtime::Runtime, Vec<RelayCall>),
     Tasks(
         tokio::sync::watch::Sender<bool>,
@@ -198,6 +243,17 @@ impl Relay {
     /// Stops every call; datagrams the relay dropped.
     fn finish(self) -> u64 {
         match self {
+            Relay::Legs(rt, calls) => rt.block_on(async {
+                for [caller, agent] in &calls {
+                    caller.unbridge();
+                    caller.close();
+                    agent.close();
+                }
+                drop(calls);
+                // let the legs' tasks finish their recordings and free the ports
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                0
+            }),
             Relay::Pool(rt, calls) => rt.block_on(async {
                 let mut dropped = 0;
                 for c in calls {
@@ -217,6 +273,9 @@ impl Relay {
 /// One phone: its socket, where it sends, its packet (patched in place per send).
 struct Phone {
     sock: MioUdp,
+    /// The RTCP companion (port + 1) where a leg sends its reports.
+    rtcp: MioUdp,
+    rtcp_received: u64,
     dst: SocketAddr,
     wire: Vec<u8>,
     seq: u16,
@@ -231,8 +290,15 @@ const TS_AT: usize = 4;
 const STAMP_AT: usize = 16;
 
 impl Phone {
-    fn new(sock: std::net::UdpSocket, dst: SocketAddr, pt: u8, ssrc: u32, byte: u8) -> Self {
+    fn new(
+        [sock, rtcp]: [std::net::UdpSocket; 2],
+        dst: SocketAddr,
+        pt: u8,
+        ssrc: u32,
+        byte: u8,
+    ) -> Self {
         sock.set_nonblocking(true).expect("nonblocking");
+        rtcp.set_nonblocking(true).expect("nonblocking");
         let payload = [byte; 160];
         let stamp = [0u8; 8];
         let mut p = RtpPacket::new(pt, 0, 0, ssrc, &payload);
@@ -245,6 +311,8 @@ impl Phone {
         assert_eq!(wire.len(), STAMP_AT + 8 + 160);
         Phone {
             sock: MioUdp::from_std(sock),
+            rtcp: MioUdp::from_std(rtcp),
+            rtcp_received: 0,
             dst,
             wire,
             seq: ssrc as u16,
@@ -278,6 +346,8 @@ struct GenResult {
     direct: Hist,
     /// Per leg (relayed calls only): (sent by one phone, received by the other).
     legs: Vec<(u64, u64)>,
+    /// RTCP datagrams the relayed calls' phones received.
+    rtcp: u64,
     cpu: Duration,
 }
 
@@ -297,7 +367,10 @@ fn generate(
         slots[i % SLOTS].push(i);
         for (leg, p) in c.phones.iter_mut().enumerate() {
             poll.registry()
-                .register(&mut p.sock, Token(i * 2 + leg), Interest::READABLE)
+                .register(&mut p.sock, Token(i * 4 + leg), Interest::READABLE)
+                .expect("register");
+            poll.registry()
+                .register(&mut p.rtcp, Token(i * 4 + 2 + leg), Interest::READABLE)
                 .expect("register");
         }
     }
@@ -322,9 +395,15 @@ fn generate(
         poll.poll(&mut events, Some(until.saturating_duration_since(now)))
             .expect("poll");
         for ev in events.iter() {
-            let (i, leg) = (ev.token().0 / 2, ev.token().0 % 2);
+            let (i, k) = (ev.token().0 / 4, ev.token().0 % 4);
             let call = &mut calls[i];
-            let phone = &mut call.phones[leg];
+            let phone = &mut call.phones[k % 2];
+            if k >= 2 {
+                while phone.rtcp.recv_from(&mut buf).is_ok() {
+                    phone.rtcp_received += 1;
+                }
+                continue;
+            }
             loop {
                 let n = match phone.sock.recv_from(&mut buf) {
                     Ok((n, _)) => n,
@@ -373,10 +452,16 @@ fn generate(
             [(a.sent, b.received), (b.sent, a.received)]
         })
         .collect();
+    let rtcp = calls
+        .iter()
+        .filter(|c| !c.direct)
+        .flat_map(|c| c.phones.iter().map(|p| p.rtcp_received))
+        .sum();
     GenResult {
         relayed,
         direct,
         legs,
+        rtcp,
         cpu: thread_cpu().saturating_sub(cpu0),
     }
 }
@@ -395,13 +480,33 @@ fn main() {
     let n_direct = (args.calls / 50).max(4);
 
     // ---- the phones (bound first: their addresses go into "signalling") ----
-    let bind = || std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a phone");
-    let phone_socks: Vec<[std::net::UdpSocket; 2]> = (0..args.calls + n_direct)
-        .map(|_| [bind(), bind()])
+    let mut next_port = 40000u16;
+    let mut bind_pair = || -> [std::net::UdpSocket; 2] {
+        // an even RTP port and its RTCP companion, as a phone's SDP implies
+        while next_port < 59998 {
+            let p = next_port;
+            next_port += 2;
+            let Ok(rtp) = std::net::UdpSocket::bind(("127.0.0.1", p)) else {
+                continue;
+            };
+            let Ok(rtcp) = std::net::UdpSocket::bind(("127.0.0.1", p + 1)) else {
+                continue;
+            };
+            return [rtp, rtcp];
+        }
+        panic!("no free phone ports in 40000-59999");
+    };
+    let phone_socks: Vec<[[std::net::UdpSocket; 2]; 2]> = (0..args.calls + n_direct)
+        .map(|_| [bind_pair(), bind_pair()])
         .collect();
     let phone_addrs: Vec<[SocketAddr; 2]> = phone_socks
         .iter()
-        .map(|[c, a]| [c.local_addr().expect("addr"), a.local_addr().expect("addr")])
+        .map(|[c, a]| {
+            [
+                c[0].local_addr().expect("addr"),
+                a[0].local_addr().expect("addr"),
+            ]
+        })
         .collect();
 
     // ---- the relay: callcore-media under test ----
@@ -421,7 +526,55 @@ fn main() {
         remote: Some(remote),
     };
     let relayed_phones: Vec<[SocketAddr; 2]> = phone_addrs[..args.calls].to_vec();
-    let (relay, relay_addrs) = if args.task_per_call {
+    let (relay, relay_addrs) = if args.path == PathKind::Legs {
+        // what the center does: a LegMedia per SIP leg, bridged
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("legs-rt")
+            .enable_all()
+            .build()
+            .expect("runtime");
+        if let Some(dir) = &args.record {
+            std::fs::create_dir_all(dir).expect("recordings folder");
+        }
+        let (calls, addrs) = rt.block_on(async {
+            let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=39999);
+            let mut calls = Vec::with_capacity(args.calls);
+            let mut addrs = Vec::with_capacity(args.calls);
+            for (i, phones) in relayed_phones.iter().enumerate() {
+                let leg = |ssrc: u32| {
+                    LegMedia::reserve(
+                        &ports,
+                        LegMediaConfig {
+                            ssrc,
+                            ..LegMediaConfig::default()
+                        },
+                    )
+                };
+                let caller = leg(0x1000 + i as u32).await.expect("reserve a leg");
+                let agent = leg(0x2000 + i as u32).await.expect("reserve a leg");
+                for (m, phone, law) in [(&caller, phones[0], Law::Ulaw), (&agent, phones[1], law_b)]
+                {
+                    let far = Negotiated {
+                        remote: Some(phone),
+                        law,
+                        telephone_event: Some(101),
+                        send: true,
+                    };
+                    drop(m.start_session(far).expect("start a leg"));
+                }
+                let record = args
+                    .record
+                    .as_ref()
+                    .map(|d| d.join(format!("call-{i}.wav")));
+                caller.bridge(&agent, record.as_deref()).expect("bridge");
+                addrs.push([caller.local_rtp(), agent.local_rtp()]);
+                calls.push([caller, agent]);
+            }
+            (calls, addrs)
+        });
+        (Relay::Legs(rt, calls), addrs)
+    } else if args.path == PathKind::Tasks {
         // the baseline: one `run_relay` task per call on one runtime thread
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -433,7 +586,7 @@ fn main() {
                     .build()
                     .expect("runtime");
                 rt.block_on(async move {
-                    let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
+                    let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=39999);
                     let mut tasks = Vec::with_capacity(relayed_phones.len());
                     let mut addrs = Vec::with_capacity(relayed_phones.len());
                     for (i, phones) in relayed_phones.iter().enumerate() {
@@ -466,7 +619,7 @@ fn main() {
             .build()
             .expect("runtime");
         let (calls, addrs) = rt.block_on(async {
-            let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=59999);
+            let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 20000..=39999);
             let mut calls = Vec::with_capacity(args.calls);
             let mut addrs = Vec::with_capacity(args.calls);
             for (i, phones) in relayed_phones.iter().enumerate() {
@@ -505,7 +658,7 @@ fn main() {
         per_thread[i % args.gen_threads].push(call);
     }
     let origin = wall() + Duration::from_millis(200);
-    let relay_cpu0 = relay_cpu();
+    let relay_cpu0 = media_cpu();
     let threads: Vec<_> = per_thread
         .into_iter()
         .enumerate()
@@ -520,14 +673,16 @@ fn main() {
     let mut direct = Hist::new();
     let mut legs = Vec::new();
     let mut gen_cpu = Duration::ZERO;
+    let mut rtcp = 0;
     for t in threads {
         let r = t.join().expect("generator");
         relayed.merge(&r.relayed);
         direct.merge(&r.direct);
         legs.extend(r.legs);
+        rtcp += r.rtcp;
         gen_cpu += r.cpu;
     }
-    let relay_cpu = relay_cpu().saturating_sub(relay_cpu0);
+    let relay_cpu = media_cpu().saturating_sub(relay_cpu0);
     let load_after = load_average();
     let relay_dropped = relay.finish();
 
@@ -567,14 +722,16 @@ fn main() {
                 "calls": args.calls,
                 "secs": args.secs,
                 "transcode": args.transcode,
-                "relay": if args.task_per_call { "task_per_call" } else { "pool" },
-                "relay_threads": if args.task_per_call { 1 } else { args.relay_threads },
+                "relay": args.path.name(),
+                "recording": args.record.is_some(),
+                "relay_threads": if args.path == PathKind::Pool { args.relay_threads } else { 0 },
                 "gen_threads": args.gen_threads,
                 "packets_sent": sent,
                 "packets_received": received,
                 "loss": loss,
                 "worst_leg_loss": worst_leg_loss,
                 "relay_dropped": relay_dropped,
+                "rtcp_received_by_phones": rtcp,
                 "p50_added_delay_ms": p50,
                 "p99_added_delay_ms": p99,
                 "max_added_delay_ms": pmax,
@@ -584,7 +741,7 @@ fn main() {
                 "direct_path_p99_ms": direct99,
                 "direct_calls": n_direct,
                 "cpu_secs_per_call_minute": per_call_minute,
-                "relay_cpu_secs": relay_cpu.as_secs_f64(),
+                "media_cpu_secs": relay_cpu.as_secs_f64(),
                 "generator_cpu_secs": gen_cpu.as_secs_f64(),
                 "load_average_before": load_before,
                 "load_average_after": load_after,
@@ -600,7 +757,9 @@ fn main() {
             "calls                 {} ({mode}), {} direct calls for the baseline",
             args.calls, n_direct
         );
-        println!("packets sent/received {sent} / {received} (relay dropped {relay_dropped})");
+        println!(
+            "packets sent/received {sent} / {received} (relay dropped {relay_dropped}); RTCP to phones {rtcp}"
+        );
         println!(
             "loss                  {:.4}% (worst leg {:.4}%)",
             loss * 100.0,
@@ -611,14 +770,19 @@ fn main() {
             "end to end p50/p99    {e2e50:.3} / {e2e99:.3} ms; direct path p50/p99 {base:.3} / {direct99:.3} ms"
         );
         println!(
-            "relay CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute ({})",
+            "media CPU             {:.2} s over {:.1} s = {:.4} CPU s per call-minute ({}{})",
             relay_cpu.as_secs_f64(),
             run_for.as_secs_f64(),
             per_call_minute,
-            if args.task_per_call {
-                "one task per call, 1 thread".to_string()
+            match args.path {
+                PathKind::Legs => "LegMedia::bridge, as the center".to_string(),
+                PathKind::Tasks => "one task per call, 1 thread".to_string(),
+                PathKind::Pool => format!("pool, {} threads", args.relay_threads),
+            },
+            if args.record.is_some() {
+                ", recorded"
             } else {
-                format!("pool, {} threads", args.relay_threads)
+                ""
             }
         );
         println!(

@@ -1,9 +1,11 @@
 //! A two-leg RTP relay: what sits between a caller and an agent. Packets from one
-//! leg go to the other with a fresh SSRC, a continuous sequence and timestamp space,
-//! G.711 passthrough when both legs share a law and µ-law↔A-law transcoding when
-//! they do not, and telephone-events (RFC 4733) forwarded with the other leg's
-//! payload type. Header extensions pass through; CSRCs and padding do not. Reception
-//! statistics per leg feed RTCP receiver reports.
+//! leg go to the other as one continuous stream with our SSRC towards that leg (an
+//! [`OutStream`] per direction: a change of source on the sending side, or a leg
+//! resumed from hold, continues the sequence and timestamps instead of jumping), G.711
+//! passthrough when both legs share a law and µ-law↔A-law transcoding when they do
+//! not, and telephone-events (RFC 4733) forwarded with the other leg's payload type.
+//! Header extensions pass through; CSRCs and padding do not. Reception statistics per
+//! leg feed RTCP receiver reports.
 //!
 //! ```
 //! use std::time::Duration;
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::g711::{Law, transcode_in_place};
+use crate::out_stream::OutStream;
 use crate::rtp::{RTP_HEADER_LEN, RtpPacket};
 use crate::rtp_stats::{ReceptionStats, SeqVerdict};
 
@@ -74,24 +77,37 @@ impl LegConfig {
 pub enum RelayOutcome {
     /// Written to `out`, ready to send to the other leg.
     Forwarded,
+    /// A telephone-event (RFC 4733) written to `out` with the other leg's payload
+    /// type, ready to send.
+    ForwardedEvent,
     /// A payload type the other leg did not negotiate; dropped.
     DroppedPayloadType(u8),
 }
 
+impl RelayOutcome {
+    /// True if `out` holds a datagram to send.
+    pub fn forwarded(self) -> bool {
+        matches!(self, RelayOutcome::Forwarded | RelayOutcome::ForwardedEvent)
+    }
+}
+
+/// What came from one leg.
 #[derive(Debug)]
 struct Direction {
     stats: Option<ReceptionStats>,
-    seq_offset: Option<u16>,
-    ts_offset: Option<u32>,
     forwarded: u64,
     transcoded: u64,
+    events: u64,
 }
 
 /// The relay between two legs.
 #[derive(Debug)]
 pub struct Bridge {
     legs: [LegConfig; 2],
+    /// Indexed by the leg the packets come from.
     dirs: [Direction; 2],
+    /// Indexed by the leg the packets go to.
+    outs: [OutStream; 2],
 }
 
 fn idx(s: Side) -> usize {
@@ -102,24 +118,67 @@ fn idx(s: Side) -> usize {
 }
 
 impl Bridge {
-    /// A bridge between leg `a` and leg `b`.
+    /// A bridge between leg `a` and leg `b`; towards each leg a fresh stream with that
+    /// leg's SSRC.
     pub fn new(a: LegConfig, b: LegConfig) -> Self {
+        let outs = [OutStream::new(a.ssrc), OutStream::new(b.ssrc)];
+        Self::with_streams(a, b, outs)
+    }
+
+    /// A bridge that continues the streams each far end already receives (`outs[0]`
+    /// towards leg `a`, `outs[1]` towards `b`, e.g. from the legs' own sessions): the
+    /// first relayed packet towards a leg follows on from that stream's last one.
+    /// The legs' `ssrc` fields are not used; the streams keep theirs.
+    pub fn with_streams(a: LegConfig, b: LegConfig, outs: [OutStream; 2]) -> Self {
         let dir = || Direction {
             stats: None,
-            seq_offset: None,
-            ts_offset: None,
             forwarded: 0,
             transcoded: 0,
+            events: 0,
         };
+        let mut outs = outs;
+        for o in &mut outs {
+            o.splice();
+        }
         Bridge {
             legs: [a, b],
             dirs: [dir(), dir()],
+            outs,
         }
     }
 
     /// Whether the two legs need transcoding.
     pub fn transcodes(&self) -> bool {
         self.legs[0].law != self.legs[1].law
+    }
+
+    /// The leg's negotiation.
+    pub fn leg(&self, side: Side) -> LegConfig {
+        self.legs[idx(side)]
+    }
+
+    /// Applies a re-negotiation of one leg (law, telephone-event payload type); the
+    /// stream towards it keeps its SSRC and numbering.
+    pub fn set_leg(&mut self, side: Side, law: Law, telephone_event_pt: Option<u8>) {
+        let leg = &mut self.legs[idx(side)];
+        leg.law = law;
+        leg.telephone_event_pt = telephone_event_pt;
+    }
+
+    /// The stream towards `side`.
+    pub fn stream(&self, side: Side) -> &OutStream {
+        &self.outs[idx(side)]
+    }
+
+    /// The next packet towards `side` starts a new talkspurt that continues the
+    /// stream (a leg resumed from hold).
+    pub fn splice(&mut self, side: Side) {
+        self.outs[idx(side)].splice();
+    }
+
+    /// The streams towards leg A and leg B, to continue them elsewhere.
+    pub fn into_streams(self) -> [OutStream; 2] {
+        self.outs
     }
 
     /// Relays one datagram received from leg `from` at `now`; on
@@ -132,30 +191,15 @@ impl Bridge {
         out: &mut Vec<u8>,
     ) -> Result<RelayOutcome> {
         let p = RtpPacket::parse(datagram)?;
-        let src = self.legs[idx(from)];
-        let dst = self.legs[idx(from.other())];
-        let dir = &mut self.dirs[idx(from)];
-        let stats = dir
-            .stats
-            .get_or_insert_with(|| ReceptionStats::new(p.ssrc, 8000));
-        if stats.ssrc() != p.ssrc {
-            // The far end changed source (re-INVITE, failover): start a new stream.
-            *stats = ReceptionStats::new(p.ssrc, 8000);
-            dir.seq_offset = None;
-            dir.ts_offset = None;
-        }
-        if stats.on_packet(p.sequence, p.timestamp, now) == SeqVerdict::BadJump {
-            tracing::debug!(seq = p.sequence, "sequence jump on bridged leg");
-        }
-        let seq_off = *dir
-            .seq_offset
-            .get_or_insert(0x1000u16.wrapping_sub(p.sequence));
-        let ts_off = *dir.ts_offset.get_or_insert(0u32.wrapping_sub(p.timestamp));
-        let (pt, law_change) = if p.payload_type == src.law.payload_type() {
-            (dst.law.payload_type(), src.law != dst.law)
+        let (i, j) = (idx(from), idx(from.other()));
+        let (src, dst) = (self.legs[i], self.legs[j]);
+        self.receive(i, &p, now);
+        let dir = &mut self.dirs[i];
+        let (pt, law_change, event) = if p.payload_type == src.law.payload_type() {
+            (dst.law.payload_type(), src.law != dst.law, false)
         } else if Some(p.payload_type) == src.telephone_event_pt {
             match dst.telephone_event_pt {
-                Some(pt) => (pt, false),
+                Some(pt) => (pt, false, true),
                 None => return Ok(RelayOutcome::DroppedPayloadType(p.payload_type)),
             }
         } else {
@@ -166,9 +210,9 @@ impl Bridge {
         let fwd = RtpPacket {
             marker: p.marker,
             payload_type: pt,
-            sequence: p.sequence.wrapping_add(seq_off),
-            timestamp: p.timestamp.wrapping_add(ts_off),
-            ssrc: dst.ssrc,
+            sequence: p.sequence,
+            timestamp: p.timestamp,
+            ssrc: p.ssrc,
             csrcs: Vec::new(),
             extension: p.extension, // header extensions pass through unchanged
             payload: p.payload,
@@ -180,8 +224,35 @@ impl Bridge {
             transcode_in_place(src.law, dst.law, &mut out[start..]);
             dir.transcoded += 1;
         }
+        self.outs[j].rewrite(out, now);
         dir.forwarded += 1;
+        if event {
+            dir.events += 1;
+            return Ok(RelayOutcome::ForwardedEvent);
+        }
         Ok(RelayOutcome::Forwarded)
+    }
+
+    /// Accounts for a datagram from leg `from` that is not forwarded (the other leg
+    /// is on hold): reception statistics only.
+    pub fn account(&mut self, from: Side, datagram: &[u8], now: Duration) -> Result<()> {
+        let p = RtpPacket::parse(datagram)?;
+        self.receive(idx(from), &p, now);
+        Ok(())
+    }
+
+    fn receive(&mut self, i: usize, p: &RtpPacket<'_>, now: Duration) {
+        let stats = self.dirs[i]
+            .stats
+            .get_or_insert_with(|| ReceptionStats::new(p.ssrc, 8000));
+        if stats.ssrc() != p.ssrc {
+            // The far end changed source (re-INVITE, failover): new statistics; the
+            // stream towards the other leg continues (OutStream splices).
+            *stats = ReceptionStats::new(p.ssrc, 8000);
+        }
+        if stats.on_packet(p.sequence, p.timestamp, now) == SeqVerdict::BadJump {
+            tracing::debug!(seq = p.sequence, "sequence jump on bridged leg");
+        }
     }
 
     /// Reception statistics of what leg `from` sent us.
@@ -202,6 +273,11 @@ impl Bridge {
     /// Packets transcoded from leg `from`.
     pub fn transcoded(&self, from: Side) -> u64 {
         self.dirs[idx(from)].transcoded
+    }
+
+    /// Telephone-events (RFC 4733 packets) forwarded from leg `from`.
+    pub fn events_forwarded(&self, from: Side) -> u64 {
+        self.dirs[idx(from)].events
     }
 }
 
@@ -275,9 +351,11 @@ mod tests {
                 &mut out
             )
             .unwrap(),
-            RelayOutcome::Forwarded
+            RelayOutcome::ForwardedEvent
         );
-        assert_eq!(RtpPacket::parse(&out).unwrap().payload_type, 96);
+        let ev = RtpPacket::parse(&out).unwrap();
+        assert_eq!((ev.payload_type, ev.payload), (96, &[1, 0x80, 0, 160][..]));
+        assert_eq!(b.events_forwarded(Side::A), 1);
         assert_eq!(
             b.relay(
                 Side::A,
@@ -296,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn ssrc_change_restarts_the_stream_without_breaking_continuity() {
+    fn ssrc_change_continues_the_stream_towards_the_other_leg() {
         let mut b = Bridge::new(LegConfig::new(Law::Ulaw, 1), LegConfig::new(Law::Ulaw, 2));
         let mut out = Vec::new();
         b.relay(
@@ -316,7 +394,8 @@ mod tests {
         .unwrap();
         let p = RtpPacket::parse(&out).unwrap();
         assert_eq!(p.ssrc, 2);
-        assert_eq!(p.sequence, s1, "the new source restarts at the same base");
+        assert_eq!(p.sequence, s1.wrapping_add(1), "the stream goes on");
+        assert!(p.marker, "as a new talkspurt");
         assert_eq!(b.reception(Side::A).unwrap().ssrc(), 6);
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which way a tapped frame went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,38 +35,53 @@ pub type FrameTap = Box<dyn FnMut(TapDirection, &[i16]) -> bool + Send>;
 
 /// The taps of one leg.
 #[derive(Default)]
-pub(crate) struct Taps(Mutex<Vec<FrameTap>>);
+pub(crate) struct Taps {
+    list: Mutex<Vec<FrameTap>>,
+    /// Whether any tap is attached (read without the lock on every packet of a
+    /// bridged call).
+    any: AtomicBool,
+}
 
 impl std::fmt::Debug for Taps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map_or(0, |t| t.len());
+        let n = self.list.lock().map_or(0, |t| t.len());
         write!(f, "Taps({n})")
     }
 }
 
 impl Taps {
+    /// Whether a tap may be attached (a hint: the list decides).
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
     /// Hands `frame` to every tap; those that return `false` are dropped.
     pub(crate) fn frame(&self, direction: TapDirection, frame: &[i16]) {
-        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !taps.is_empty() {
-            taps.retain_mut(|tap| tap(direction, frame));
+        if !self.any() {
+            return;
         }
+        let mut taps = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        taps.retain_mut(|tap| tap(direction, frame));
+        self.any.store(!taps.is_empty(), Ordering::Relaxed);
     }
 
     /// Adds `tap` unless `ended()`, checked under the lock [`clear`](Self::clear)
     /// takes; whether it was added.
     pub(crate) fn add_unless(&self, tap: FrameTap, ended: impl FnOnce() -> bool) -> bool {
-        let mut taps = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut taps = self.list.lock().unwrap_or_else(|p| p.into_inner());
         if ended() {
             return false;
         }
         taps.push(tap);
+        self.any.store(true, Ordering::Relaxed);
         true
     }
 
     /// Drops every tap: they learn the end of the leg's media.
     pub(crate) fn clear(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut taps = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        taps.clear();
+        self.any.store(false, Ordering::Relaxed);
     }
 }
 

@@ -43,10 +43,13 @@ pub mod dtmf;
 pub mod endpoint;
 pub mod frame_tap;
 pub mod jitter;
+#[cfg(feature = "udp")]
+mod latch;
 #[cfg(feature = "callcore-control")]
 pub mod leg_port;
 pub mod level;
 pub mod mixer;
+pub mod out_stream;
 pub mod prompt;
 #[cfg(feature = "udp")]
 pub mod relay_pool;

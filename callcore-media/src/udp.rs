@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 
-use crate::bridge::{Bridge, RelayOutcome, Side};
+use crate::bridge::{Bridge, Side};
 use crate::dtmf::parse_digits;
 use crate::endpoint::{EndpointConfig, EndpointEvent, EndpointStats, MediaEndpoint, Transmit};
 use crate::error::{MediaError, Result};
@@ -42,6 +42,18 @@ impl GlueClock {
     pub fn start() -> Self {
         GlueClock {
             origin: Instant::now(),
+        }
+    }
+
+    /// The clock every media thread of the process shares (the relay pool's workers
+    /// and the legs' tasks), so that times one of them records mean the same to the
+    /// others (a stream moving between them continues its timestamps by the time
+    /// that passed).
+    #[allow(clippy::disallowed_methods)] // the tokio glue is where wall time enters the media core
+    pub fn process() -> Self {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        GlueClock {
+            origin: *ORIGIN.get_or_init(Instant::now),
         }
     }
 
@@ -160,7 +172,9 @@ impl Default for RelayOptions {
     }
 }
 
-/// Why and how a relay ended.
+/// Why and how a relay ended: the figures of one bridged call. Arrays are indexed by
+/// leg, A then B (for `forwarded`, `events_forwarded`, `transcoded`: packets that
+/// came *from* that leg; for `held`: packets not sent *to* it).
 #[derive(Debug, Clone, Default)]
 pub struct RelayReport {
     /// Packets forwarded A→B and B→A.
@@ -169,6 +183,28 @@ pub struct RelayReport {
     pub dropped: u64,
     /// True if it ended by media timeout.
     pub timed_out: bool,
+    /// RFC 4733 telephone-event packets forwarded from each leg (included in
+    /// `forwarded`).
+    pub events_forwarded: [u64; 2],
+    /// Packets transcoded µ-law⇄A-law from each leg.
+    pub transcoded: [u64; 2],
+    /// Packets not sent to a leg because it was on hold (its direction forbade it).
+    pub held: [u64; 2],
+    /// Legs that went silent (no RTP for the media timeout while not on hold).
+    pub media_timeout: [bool; 2],
+    /// RTCP compound packets sent to each leg.
+    pub rtcp_sent: [u64; 2],
+    /// RTCP compound packets received from each leg.
+    pub rtcp_received: [u64; 2],
+    /// Legs whose far end said RTCP BYE.
+    pub remote_bye: [bool; 2],
+    /// Where each leg's media went at the end (signalled or latched).
+    pub remotes: [Option<SocketAddr>; 2],
+    /// How long the call was relayed.
+    pub duration: Duration,
+    /// The stereo recording (caller left, agent right), finished: written to its
+    /// end and its WAV header patched, before this report is handed out.
+    pub recording: Option<crate::wav::RecordingInfo>,
 }
 
 /// Runs a two-leg relay until `stop` turns true (or its sender is dropped) or media
@@ -262,11 +298,8 @@ pub async fn run_relay(
                 };
                 last_rx = now;
                 match bridge.relay(side, &buf[..n], now, &mut out) {
-                    Ok(RelayOutcome::Forwarded) => {
-                        if opts.latch && remotes[i] != Some(from) {
-                            tracing::debug!(leg = ?side, %from, "latching to RTP source");
-                            remotes[i] = Some(from);
-                        }
+                    Ok(o) if o.forwarded() => {
+                        crate::latch::on_rtp(opts.latch, &mut remotes[i], from);
                         let j = 1 - i;
                         match remotes[j].map(|dst| socks[j].try_send_to(&out, dst)) {
                             Some(Ok(_)) => report.forwarded[i] += 1,
@@ -438,10 +471,7 @@ async fn session_task(
                 let now = clock.now();
                 if ep.handle_rtp(&buf[..n], now).is_ok() {
                     started = true;
-                    if cfg.latch && remote != Some(from) {
-                        tracing::debug!(%from, "latching media session to RTP source");
-                        remote = Some(from);
-                    }
+                    crate::latch::on_rtp(cfg.latch, &mut remote, from);
                 }
             }
             r = rtcp.recv_from(&mut rbuf) => {

@@ -12,15 +12,14 @@
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use callcore_media::g711::Law;
 use callcore_media::level::{mean_power, power_to_dbm0};
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig, Negotiated};
 use callcore_media::udp::PortAllocator;
 use callcore_media::wav::read_wav;
-use support::sipp::{SippUac, SippUas, pcaps_ready};
 use support::scratch;
+use support::sipp::{SippUac, SippUas, pcaps_ready};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_caller_bridged_to_an_echoing_sipp_agent_is_recorded_on_both_channels() {
@@ -80,27 +79,51 @@ async fn sipp_caller_bridged_to_an_echoing_sipp_agent_is_recorded_on_both_channe
             send: true,
         })
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(7600)).await;
+    support::pause(7600).await;
     let wav_path = dir.join("bridged.wav");
     caller.bridge(&agent, Some(&wav_path)).unwrap();
 
     let sipp_ok = uac.finished().await;
     assert!(sipp_ok, "the SIPp caller reported a failed call");
     caller.unbridge();
+    // the bridge's report comes once the recording is finished
+    let report = tokio::time::timeout(std::time::Duration::from_secs(5), caller.bridge_ended())
+        .await
+        .expect("the bridge ends")
+        .expect("a report");
+    eprintln!("bridge: {report:?}");
+    let info = report.recording.as_ref().expect("the recording's figures");
+    assert_eq!(info.path.as_deref(), Some(wav_path.as_path()));
+    assert!(
+        report.forwarded[0] >= 200 && report.forwarded[1] >= 200,
+        "{report:?}"
+    );
+    assert!(report.transcoded[0] >= 200, "A-law to µ-law: {report:?}");
+    assert_eq!(
+        agent.bridge_report().map(|r| r.forwarded),
+        Some(report.forwarded)
+    );
     caller.close();
     agent.close();
     uas.hang_up().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let (left, right) = channels(&wav_path);
     let secs = left.len() as f64 / 8000.0;
+    assert_eq!(
+        info.duration_ms,
+        left.len() as u64 / 8,
+        "the header covers the data"
+    );
     let (l, r) = (
         power_to_dbm0(mean_power(&left)),
         power_to_dbm0(mean_power(&right)),
     );
     eprintln!("recording {secs:.2} s: caller {l:.1} dBm0, agent {r:.1} dBm0");
     assert!((6.5..9.5).contains(&secs), "recording lasts {secs:.2} s");
-    assert!(l > -40.0, "the caller's channel holds the speech: {l:.1} dBm0");
+    assert!(
+        l > -40.0,
+        "the caller's channel holds the speech: {l:.1} dBm0"
+    );
     assert!(r > -40.0, "the agent's channel holds the echo: {r:.1} dBm0");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -43,3 +43,12 @@ pub fn run(cmd: &mut Command) {
     );
 }
 pub mod sipp;
+
+/// Waits `ms` of wall time (through the media glue's clock, as the crate's tasks do).
+#[cfg(feature = "udp")]
+pub async fn pause(ms: u64) {
+    let clock = callcore_media::udp::GlueClock::start();
+    clock
+        .sleep_until(std::time::Duration::from_millis(ms))
+        .await;
+}

@@ -179,7 +179,14 @@ impl SippUac {
                 .arg(format!("127.0.0.1:{uas_port}"))
                 .arg("-sf")
                 .arg(&xml)
-                .args(["-s", "agent", "-i", "127.0.0.1", "-p", &sip_port.to_string()])
+                .args([
+                    "-s",
+                    "agent",
+                    "-i",
+                    "127.0.0.1",
+                    "-p",
+                    &sip_port.to_string(),
+                ])
                 .args(["-mi", "127.0.0.1", "-mp", &rtp_port.to_string()])
                 .args(["-ci", "127.0.0.1", "-cp", &ctrl_port.to_string()])
                 .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
@@ -326,7 +333,12 @@ impl SippUas {
                 };
                 let msg = String::from_utf8_lossy(&buf[..n]).to_string();
                 if msg.starts_with("SIP/2.0 200") {
-                    let to = header(&msg, "To").first()?.split_once(':')?.1.trim().to_string();
+                    let to = header(&msg, "To")
+                        .first()?
+                        .split_once(':')?
+                        .1
+                        .trim()
+                        .to_string();
                     return Some((msg, to));
                 }
             }
@@ -338,10 +350,7 @@ impl SippUas {
         let ack = self.request("ACK", 1, &to, &call_id, "");
         let _ = self.sock.send_to(ack.as_bytes(), self.sip);
         // the dialog's fields for the BYE
-        *self.dialog.lock().expect("dialog") = Some(Dialog {
-            to,
-            call_id,
-        });
+        *self.dialog.lock().expect("dialog") = Some(Dialog { to, call_id });
         Some(far)
     }
 
