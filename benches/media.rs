@@ -7,7 +7,12 @@
 //! - a 3-party conference frame: mix-minus mixer vs a naive per-listener sum;
 //! - the relay's user-space work on one bridged packet (parse, statistics, header
 //!   rewrite, µ↔A transcoding or not) vs copying the datagram: what the bridge adds
-//!   to the kernel's send and receive.
+//!   to the kernel's send and receive;
+//! - one packet through a bridged call the way the center bridges SIP legs
+//!   (`LegMedia::bridge`: two legs' sockets in the relay pool; phone → leg A → pool
+//!   worker → leg B → phone, over 127.0.0.1), without and with the call being
+//!   recorded, vs the same phone sending straight to the other phone (one loopback
+//!   hop): the latency a bridged call adds to each packet.
 //!
 //! `cargo bench --bench media`
 
@@ -23,6 +28,8 @@ use callcore_media::jitter::{JitterBuffer, JitterConfig};
 use callcore_media::level::Noise;
 use callcore_media::mixer::{Conference, Role};
 use callcore_media::rtp::RtpPacket;
+use callcore_media::sip_leg::{LegMedia, LegMediaConfig, Negotiated};
+use callcore_media::udp::PortAllocator;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn speechish(n: usize) -> Vec<i16> {
@@ -282,12 +289,131 @@ fn relay_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// Two test phones and, unless `direct`, two bridged legs between them: the phone
+/// sockets (blocking, 1 s read timeout) and where the caller phone sends.
+struct BridgedPair {
+    caller: std::net::UdpSocket,
+    agent: std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    _legs: Option<[LegMedia; 2]>,
+    /// The phones' RTCP ports, kept bound.
+    _rtcp: [tokio::net::UdpSocket; 2],
+    rt: tokio::runtime::Runtime,
+    seq: u16,
+}
+
+impl BridgedPair {
+    fn new(direct: bool, record: Option<&std::path::Path>) -> BridgedPair {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 24000..=24999);
+        let (caller, agent, legs, rtcp) = rt.block_on(async {
+            // phones on RTP/RTCP pairs, so the legs' RTCP lands on a phone's own port
+            let phone = || async {
+                let (rtp, _rtcp) = ports.bind_pair().await.expect("phone ports");
+                (rtp.into_std().expect("std"), _rtcp)
+            };
+            let (caller, caller_rtcp) = phone().await;
+            let (agent, agent_rtcp) = phone().await;
+            let rtcp = [caller_rtcp, agent_rtcp];
+            if direct {
+                return (caller, agent, None, rtcp);
+            }
+            let leg = |ssrc| {
+                LegMedia::reserve(
+                    &ports,
+                    LegMediaConfig {
+                        ssrc,
+                        ..LegMediaConfig::default()
+                    },
+                )
+            };
+            let legs = [leg(1).await.expect("leg"), leg(2).await.expect("leg")];
+            for (leg, phone) in legs.iter().zip([&caller, &agent]) {
+                let far = Negotiated {
+                    remote: Some(phone.local_addr().expect("addr")),
+                    law: Law::Ulaw,
+                    telephone_event: Some(101),
+                    send: true,
+                };
+                drop(leg.start_session(far).expect("start"));
+            }
+            legs[0].bridge(&legs[1], record).expect("bridge");
+            (caller, agent, Some(legs), rtcp)
+        });
+        let to = match &legs {
+            Some([a, _]) => a.local_rtp(),
+            None => agent.local_addr().expect("addr"),
+        };
+        for s in [&caller, &agent] {
+            s.set_nonblocking(false).expect("blocking");
+            s.set_read_timeout(Some(Duration::from_secs(1)))
+                .expect("timeout");
+        }
+        let pair = BridgedPair {
+            caller,
+            agent,
+            to,
+            _legs: legs,
+            _rtcp: rtcp,
+            rt,
+            seq: 0,
+        };
+        // let the legs' tasks hand their sockets to the pool (on this thread's
+        // runtime), then drop what their sessions sent before
+        pair.rt.block_on(async {
+            let clock = callcore_media::udp::GlueClock::start();
+            clock.sleep_until(Duration::from_millis(300)).await;
+        });
+        pair.agent.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 2048];
+        while pair.agent.recv_from(&mut buf).is_ok() {}
+        pair.agent.set_nonblocking(false).expect("blocking");
+        pair
+    }
+
+    /// Sends one 20 ms µ-law packet from the caller phone and waits for it at the
+    /// agent phone; the datagram's length.
+    fn one_packet(&mut self, payload: &[u8], buf: &mut [u8]) -> usize {
+        self.seq = self.seq.wrapping_add(1);
+        let mut wire = Vec::with_capacity(200);
+        let _ = RtpPacket::new(0, self.seq, u32::from(self.seq) * 160, 0x77, payload)
+            .write_to(&mut wire);
+        let _ = self.caller.send_to(&wire, self.to);
+        self.agent.recv_from(buf).map_or(0, |(n, _)| n)
+    }
+}
+
+fn leg_bridge_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("media");
+    g.throughput(Throughput::Elements(1));
+    let payload: Vec<u8> = speechish(160)
+        .iter()
+        .map(|&x| g711::ulaw_encode(x))
+        .collect();
+    let mut buf = vec![0u8; 2048];
+    let rec = std::env::temp_dir().join(format!("callcore-bench-{}.wav", std::process::id()));
+    for (name, direct, record) in [
+        ("leg_bridge_packet/pool", false, None),
+        ("leg_bridge_packet/pool_recorded", false, Some(rec.as_path())),
+        ("leg_bridge_packet/direct_baseline", true, None),
+    ] {
+        let mut pair = BridgedPair::new(direct, record);
+        g.bench_function(name, |b| b.iter(|| pair.one_packet(black_box(&payload), &mut buf)));
+    }
+    let _ = std::fs::remove_file(&rec);
+    g.finish();
+}
+
 criterion_group!(
     benches,
     g711_benches,
     goertzel_benches,
     jitter_benches,
     mix_benches,
-    relay_benches
+    relay_benches,
+    leg_bridge_benches
 );
 criterion_main!(benches);

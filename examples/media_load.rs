@@ -35,7 +35,7 @@
 //! *added delay* of a relayed packet is its end-to-end delay minus that median, so
 //! the generator's own scheduling beyond its median stays in the figure (an upper
 //! bound of what the relay adds). The first second is warm-up and not counted.
-//! Loss is counted per leg (RTP packets a phone sent against RTP packets the other
+//! Loss is counted per leg (RTP packets a phone sent against those of them the other
 //! phone received, after a 300 ms drain); `loss` is the total and `worst_leg_loss`
 //! the worst single leg. RTCP the phones receive on their RTCP sockets is counted
 //! apart.
@@ -229,6 +229,16 @@ impl Hist {
     }
 }
 
+/// What the relay reported at the end of the run.
+#[derive(Default)]
+struct Finished {
+    /// Datagrams the relay dropped.
+    dropped: u64,
+    /// Recordings finished, and their total length.
+    recordings: u64,
+    recorded_secs: f64,
+}
+
 /// The relay under test: bridged legs, the pool, or one `run_relay` task per call.
 enum Relay {
     Legs(tokio::runtime::Runtime, Vec<[LegMedia; 2]>),
@@ -240,31 +250,43 @@ enum Relay {
 }
 
 impl Relay {
-    /// Stops every call; datagrams the relay dropped.
-    fn finish(self) -> u64 {
+    /// Stops every call; what the relay reported.
+    fn finish(self) -> Finished {
         match self {
             Relay::Legs(rt, calls) => rt.block_on(async {
-                for [caller, agent] in &calls {
+                for [caller, _] in &calls {
                     caller.unbridge();
+                }
+                // each bridge's report comes once its recording is finished
+                let mut done = Finished::default();
+                for [caller, agent] in &calls {
+                    let ended = tokio::time::timeout(Duration::from_secs(5), caller.bridge_ended());
+                    if let Ok(Some(r)) = ended.await {
+                        done.dropped += r.dropped;
+                        if let Some(info) = r.recording {
+                            done.recordings += 1;
+                            done.recorded_secs += info.duration_ms as f64 / 1000.0;
+                        }
+                    }
                     caller.close();
                     agent.close();
                 }
-                drop(calls);
-                // let the legs' tasks finish their recordings and free the ports
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                0
+                done
             }),
             Relay::Pool(rt, calls) => rt.block_on(async {
-                let mut dropped = 0;
+                let mut done = Finished::default();
                 for c in calls {
                     c.stop();
-                    dropped += c.finished().await.dropped;
+                    done.dropped += c.finished().await.dropped;
                 }
-                dropped
+                done
             }),
             Relay::Tasks(stop, thread) => {
                 let _ = stop.send(true);
-                thread.join().unwrap_or(0)
+                Finished {
+                    dropped: thread.join().unwrap_or(0),
+                    ..Finished::default()
+                }
             }
         }
     }
@@ -414,10 +436,12 @@ fn generate(
                 let Ok(p) = RtpPacket::parse(&buf[..n]) else {
                     continue;
                 };
-                phone.received += 1;
+                // only the other phone's packets count (not what a leg's own session
+                // sent before the bridge took over)
                 let Some(stamp) = p.extension.and_then(|e| <[u8; 8]>::try_from(e.data).ok()) else {
                     continue;
                 };
+                phone.received += 1;
                 let sent_at = Duration::from_nanos(u64::from_be_bytes(stamp));
                 if sent_at >= warmup {
                     let d = at.saturating_sub(sent_at);
@@ -684,7 +708,8 @@ fn main() {
     }
     let relay_cpu = media_cpu().saturating_sub(relay_cpu0);
     let load_after = load_average();
-    let relay_dropped = relay.finish();
+    let finished = relay.finish();
+    let relay_dropped = finished.dropped;
 
     let sent: u64 = legs.iter().map(|l| l.0).sum();
     let received: u64 = legs.iter().map(|l| l.1).sum();
@@ -732,6 +757,8 @@ fn main() {
                 "worst_leg_loss": worst_leg_loss,
                 "relay_dropped": relay_dropped,
                 "rtcp_received_by_phones": rtcp,
+                "recordings": finished.recordings,
+                "recorded_secs": finished.recorded_secs,
                 "p50_added_delay_ms": p50,
                 "p99_added_delay_ms": p99,
                 "max_added_delay_ms": pmax,
@@ -790,6 +817,12 @@ fn main() {
             gen_cpu.as_secs_f64(),
             args.gen_threads
         );
+        if finished.recordings > 0 {
+            println!(
+                "recordings            {} finished, {:.0} s of stereo audio",
+                finished.recordings, finished.recorded_secs
+            );
+        }
         println!("load average          {load_before} before, {load_after} after");
     }
 }
