@@ -5,16 +5,18 @@
 //! adaptive jitter buffer ([`jitter`]), DTMF in RFC 4733 and in-band ([`dtmf`]),
 //! call-progress tones and their detectors ([`tones`], [`sit`], [`vad`], [`amd`]),
 //! WAV recording ([`wav`]), bridging, conferencing and supervision ([`bridge`],
-//! [`mixer`]), a whole RTP endpoint ([`endpoint`]) and prompts ([`prompt`],
-//! [`resample`]).
+//! [`mixer`]), one continuous outgoing stream per far end ([`out_stream`]), a whole
+//! RTP endpoint ([`endpoint`]) and prompts ([`prompt`], [`resample`]).
 //!
 //! The core is sans-IO: frames and packets go in, frames and packets come out, and
 //! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
-//! ([`udp`]) and the many-call relay (`relay_pool`); `prompts` (default) decodes
-//! WAV/MP3/OGG/FLAC through symphonia; `callcore-control` (default) implements
-//! callcore's `MediaControl` port (`control`), a signalled leg's media (`sip_leg`)
-//! and callcore's leg-media port over it (`leg_port`: the RTP engine a SIP
-//! transport drives); `opus` (off) adds Opus to [`codec`].
+//! ([`udp`]) and the relay pool (`relay_pool`) that carries every bridged call (a
+//! few worker threads for thousands of calls: relaying, transcoding, RFC 4733, hold,
+//! RTCP, stereo recording); `prompts` (default) decodes WAV/MP3/OGG/FLAC through
+//! symphonia; `callcore-control` (default) implements callcore's `MediaControl` port
+//! (`control`), a signalled leg's media (`sip_leg`: its own session in the IVR, the
+//! relay pool when bridged) and callcore's leg-media port over it (`leg_port`: the
+//! RTP engine a SIP transport drives); `opus` (off) adds Opus to [`codec`].
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
