@@ -11,8 +11,9 @@
 //! - one packet through a bridged call the way the center bridges SIP legs
 //!   (`LegMedia::bridge`: two legs' sockets in the relay pool; phone → leg A → pool
 //!   worker → leg B → phone, over 127.0.0.1), without and with the call being
-//!   recorded, vs the same phone sending straight to the other phone (one loopback
-//!   hop): the latency a bridged call adds to each packet.
+//!   recorded, vs a bare relay thread (blocking `recv_from` then `send_to`, no
+//!   parsing: the same two loopback hops and thread wake-ups, nothing else) and vs the
+//!   phone sending straight to the other phone (one hop, no wake-up).
 //!
 //! `cargo bench --bench media`
 
@@ -395,6 +396,29 @@ fn leg_bridge_benches(c: &mut Criterion) {
         .collect();
     let mut buf = vec![0u8; 2048];
     let rec = std::env::temp_dir().join(format!("callcore-bench-{}.wav", std::process::id()));
+    {
+        // the bare relay: a thread forwarding whatever reaches its socket to the agent
+        let mut pair = BridgedPair::new(true, None);
+        let relay = std::net::UdpSocket::bind("127.0.0.1:0").expect("relay socket");
+        let agent = pair.agent.local_addr().expect("addr");
+        pair.to = relay.local_addr().expect("addr");
+        let _ = relay.set_read_timeout(Some(Duration::from_millis(200)));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, _)) = relay.recv_from(&mut buf) {
+                    let _ = relay.send_to(&buf[..n], agent);
+                }
+            }
+        });
+        g.bench_function("leg_bridge_packet/bare_thread_baseline", |b| {
+            b.iter(|| pair.one_packet(black_box(&payload), &mut buf))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = thread.join();
+    }
     for (name, direct, record) in [
         ("leg_bridge_packet/pool", false, None),
         ("leg_bridge_packet/pool_recorded", false, Some(rec.as_path())),
