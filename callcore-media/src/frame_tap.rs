@@ -67,6 +67,7 @@ impl Taps {
 
     /// Adds `tap` unless `ended()`, checked under the lock [`clear`](Self::clear)
     /// takes; whether it was added.
+    #[cfg_attr(not(feature = "callcore-control"), allow(dead_code))]
     pub(crate) fn add_unless(&self, tap: FrameTap, ended: impl FnOnce() -> bool) -> bool {
         let mut taps = self.list.lock().unwrap_or_else(|p| p.into_inner());
         if ended() {
@@ -78,6 +79,7 @@ impl Taps {
     }
 
     /// Drops every tap: they learn the end of the leg's media.
+    #[cfg_attr(not(feature = "callcore-control"), allow(dead_code))]
     pub(crate) fn clear(&self) {
         let mut taps = self.list.lock().unwrap_or_else(|p| p.into_inner());
         taps.clear();
