@@ -17,6 +17,7 @@ use callcore_media::leg_port::negotiated;
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
 use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
 use callcore_runtime::SystemClock;
+use callcore_sip::auth::DigestAlgorithm;
 use callcore_sip::media_seam::negotiated_media;
 use callcore_sip::session::LocalMedia;
 use callcore_sip::transaction::Peer;
@@ -106,6 +107,7 @@ async fn phone(
     center: SocketAddr,
     user: String,
     password: String,
+    digest: Vec<DigestAlgorithm>,
     ports: Arc<PortAllocator>,
     heard_caller: Arc<AtomicU64>,
 ) -> Result<(), PremiseError> {
@@ -121,11 +123,10 @@ async fn phone(
     })?;
     let mut registrar = Trunk::new(&format!("pbx-{user}"), TrunkKind::Virtual, center, &[]);
     registrar.keepalive = None;
-    registrar.registration = Some(TrunkRegistration {
-        user: user.clone(),
-        password,
-        expires: 300,
-    });
+    // the phone answers only the algorithms its agent is configured for
+    let mut account = TrunkRegistration::new(&user, &password, 300);
+    account.digest = digest;
+    registrar.registration = Some(account);
     sip.register(registrar);
     let registered = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(ev) = events.recv().await {
@@ -151,6 +152,7 @@ async fn phone(
                 continue;
             };
             n += 1;
+            tracing::debug!(phone = %user, call = n, "offered a call");
             sip.ring(call);
             let Ok(media) = LegMedia::reserve(
                 &ports,
@@ -197,6 +199,7 @@ async fn phone(
                 }
             })
             .await;
+            tracing::debug!(phone = %user, loud_frames, "agent hangs up");
             if loud_frames >= 25 {
                 heard_caller.fetch_add(1, Ordering::Relaxed);
             }
@@ -268,6 +271,7 @@ async fn caller(
             detail: e.to_string(),
         })?;
     let answered = tokio::time::timeout(Duration::from_secs(10), wait_answer(&mut events)).await;
+    tracing::debug!(caller = i, answered = ?answered.as_ref().map(Option::is_some), "IVR answer");
     let Some(mut session) = answered
         .ok()
         .flatten()
@@ -297,6 +301,7 @@ async fn caller(
     })
     .await;
     report.heard_menu = voiced >= 25;
+    tracing::debug!(caller = i, voiced, quiet, key = %key, "menu heard: pressing the key");
     session.command(SessionCommand::Digits(key));
     session.command(SessionCommand::Play(tone(400.0, 60_000)));
     // Until the agent hangs up (or a minute passes).
@@ -305,18 +310,31 @@ async fn caller(
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(UaEvent::Ended { .. }) | None => return,
+                    Some(UaEvent::Ended { by_remote, .. }) => {
+                        tracing::debug!(caller = i, by_remote, "call ended");
+                        return;
+                    }
+                    None => return,
                     _ => {}
                 },
                 e = session.next_event() => match e {
                     Some(SessionEvent::Audio(f, _)) if loud(&f) => agent_frames += 1,
-                    None => return,
-                    _ => {}
+                    None => {
+                        tracing::debug!(caller = i, "media session ended");
+                        return;
+                    }
+                    Some(other) => tracing::trace!(caller = i, event = ?other, "media event"),
                 },
             }
         }
     })
     .await;
+    tracing::debug!(
+        caller = i,
+        agent_frames,
+        timed_out = ended.is_err(),
+        "caller done"
+    );
     if ended.is_err() {
         sip.hangup(call);
     }
@@ -344,6 +362,7 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
             center,
             a.id.clone(),
             a.password.clone(),
+            a.digest_algorithms(&cfg.sip),
             ports.clone(),
             heard_caller.clone(),
         )
