@@ -12,6 +12,10 @@ use crate::PremiseError;
 /// The embedded defaults, as a commented TOML file.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
+/// The greeting of the embedded defaults, also for a file whose `[ivr]` names none.
+const DEFAULT_GREETING: &str =
+    "Welcome to the Example Bank and Telecom contact center. Calls are recorded.";
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +141,7 @@ pub struct IvrSection {
 impl Default for IvrSection {
     fn default() -> Self {
         IvrSection {
-            greeting: "Welcome.".into(),
+            greeting: DEFAULT_GREETING.into(),
             menu: Vec::new(),
             default_queue: String::new(),
         }
@@ -380,6 +384,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.sip.bind.port(), 5070);
         assert_eq!(c.queues.len(), 2);
+        // ...and says the same greeting (not a placeholder)
+        assert_eq!(c.ivr.greeting, PremiseConfig::defaults().ivr.greeting);
+        assert_eq!(c.ivr.greeting, DEFAULT_GREETING);
     }
 
     #[test]

@@ -6,17 +6,17 @@
 //! a key, talk (a 400 Hz tone) and listen. The summary comes from the SQLite store
 //! and from what each side actually heard over RTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use callcore::Clock;
+use callcore::{AgentState, Clock, EventKind};
 use callcore_media::leg_port::negotiated;
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
 use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
-use callcore_runtime::SystemClock;
+use callcore_runtime::{BusError, SystemClock};
 use callcore_sip::auth::DigestAlgorithm;
 use callcore_sip::media_seam::negotiated_media;
 use callcore_sip::session::LocalMedia;
@@ -351,12 +351,27 @@ async fn caller(
 pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSummary, PremiseError> {
     let center = premise.sip_addr();
     let cfg = premise.config();
+    // the phones' and callers' RTP: as many ports again, just above the center's
     let first = cfg.media.rtp_last.saturating_add(2).max(1024);
+    let width = cfg
+        .media
+        .rtp_last
+        .saturating_sub(cfg.media.rtp_first)
+        .max(99);
     let ports = Arc::new(PortAllocator::new(
         center.ip(),
-        first..=first.saturating_add(999),
+        first..=first.saturating_add(width),
     ));
     let heard_caller = Arc::new(AtomicU64::new(0));
+    // calls start once the center has every agent's phone registered (the event,
+    // or already so when a phone of the agent was registered before)
+    let mut events = premise.center().subscribe();
+    let mut waiting: BTreeSet<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
+    if let Ok(now) = premise.center().snapshot().await {
+        for a in now.agents.iter().filter(|a| a.state != AgentState::Offline) {
+            waiting.remove(a.agent.as_str());
+        }
+    }
     for a in &cfg.agents {
         phone(
             center,
@@ -368,8 +383,31 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
         )
         .await?;
     }
-    // the center sees registrations within half a second
-    SystemClock.sleep(Duration::from_millis(1200)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while !waiting.is_empty() {
+            match events.recv().await {
+                Ok(e) => {
+                    if let EventKind::AgentStateChanged { agent, to, .. } = &e.kind
+                        && *to == AgentState::Available
+                    {
+                        waiting.remove(agent.as_str());
+                    }
+                }
+                Err(BusError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+    if !waiting.is_empty() {
+        return Err(PremiseError::Config {
+            field: format!(
+                "agents[{}]",
+                waiting.into_iter().collect::<Vec<_>>().join(",")
+            ),
+            detail: "registered, but the center did not make the agent available".into(),
+        });
+    }
     let keys: Vec<String> = cfg.ivr.menu.iter().map(|m| m.key.clone()).collect();
     let mut tasks = Vec::new();
     for i in 0..calls {
