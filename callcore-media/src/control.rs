@@ -78,13 +78,12 @@ impl Leg {
         if let Some(d) = self.typeahead.pop_front() {
             return Tick::Digit(d);
         }
-        // the session delivers a frame every 20 ms; 2 s without one means it died
+        // A session that ends says so (its `Ended` event, then the channel closes).
+        // A pause in its 20 ms frames is a busy machine, not a hang-up: guessing
+        // "gone" after a wall-clock delay hung up on live callers under load.
         loop {
-            let ev = match tokio::time::timeout(Duration::from_secs(2), self.session.next_event())
-                .await
-            {
-                Ok(Some(ev)) => ev,
-                Ok(None) | Err(_) => return Tick::Ended,
+            let Some(ev) = self.session.next_event().await else {
+                return Tick::Ended;
             };
             match ev {
                 SessionEvent::Audio(frame, _) => {
@@ -494,5 +493,48 @@ impl MediaControl for VoiceLegMedia {
             ix.store.save(&meta).await?;
         }
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jitter::FrameKind;
+    use std::net::SocketAddr;
+    use tokio::sync::mpsc;
+
+    fn digit(c: char) -> SessionEvent {
+        SessionEvent::Endpoint(EndpointEvent::Digit(DigitEvent::Started {
+            digit: Digit::from_char(c).unwrap_or_else(|| unreachable!()),
+            timestamp: 0,
+        }))
+    }
+
+    /// A leg's frames stop for seconds (a loaded machine did not run its task):
+    /// the caller is still there, and their key still counts.
+    #[tokio::test(start_paused = true)]
+    #[allow(clippy::disallowed_methods)] // the producer pauses in (virtual) tokio time
+    async fn a_pause_in_the_frames_is_not_a_hang_up() {
+        let (cmd_tx, _cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let session = MediaSession::from_channels(
+            SocketAddr::from(([127, 0, 0, 1], 9)),
+            cmd_tx,
+            ev_rx,
+            Arc::new(AtomicU64::new(0)),
+        );
+        let leg = VoiceLegMedia::new(session, ".".into(), ".".into());
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                let _ = ev_tx.send(SessionEvent::Audio(vec![0; 160], FrameKind::Silence));
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = ev_tx.send(digit('5'));
+            // then the session ends for real: the channel closes
+        });
+        let got = leg.collect_digits(&DigitSpec::up_to(1)).await;
+        assert_eq!(got.map(|r| r.digits).ok().as_deref(), Some("5"));
+        let after = leg.collect_digits(&DigitSpec::up_to(1)).await;
+        assert!(matches!(after, Err(CoreError::LegEnded)), "{after:?}");
     }
 }

@@ -16,7 +16,7 @@ use callcore::{
 use callcore_acd::{AcdConfig, AcdEngine};
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
-use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
+use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::ua::UaConfig;
 use callcore_store::SqliteStore;
@@ -83,18 +83,14 @@ impl Premise {
         let mut ua = UaConfig::new(config.sip.bind);
         ua.user_agent = "callcore-premise".into();
         ua.registrar = true;
+        // Each phone is challenged with its agent's algorithms (`sip.digest` unless
+        // the agent names its own); the nonce key comes from the OS at start.
         let mut digest = DigestConfig::new(&config.sip.realm);
-        digest.algorithms = config
-            .sip
-            .digest
-            .iter()
-            .filter_map(|d| DigestAlgorithm::parse(Some(d)))
-            .collect();
-        let accounts: HashMap<String, String> = config
-            .agents
-            .iter()
-            .map(|a| (a.id.clone(), a.password.clone()))
-            .collect();
+        digest.algorithms = config.sip.digest_algorithms();
+        let mut accounts = Accounts::default();
+        for a in &config.agents {
+            accounts.insert(&a.id, &a.password, &a.digest_algorithms(&config.sip));
+        }
         ua.auth = Some((digest, Arc::new(accounts)));
         // Interaction, leg (and so recording) ids are UUIDv7: unique across
         // restarts on the same data directory, so no run replaces another's records.
@@ -211,13 +207,19 @@ impl Premise {
         ));
         s.push_str("Agent phones (register with digest auth):\n");
         for a in &self.config.agents {
+            let digest: Vec<&str> = a
+                .digest_algorithms(&self.config.sip)
+                .iter()
+                .map(|d| d.as_str())
+                .collect();
             s.push_str(&format!(
-                "  {:<6} {:<8} user {} password {}  skills {}\n",
+                "  {:<6} {:<8} user {} password {}  skills {}  digest {}\n",
                 a.id,
                 a.name,
                 a.id,
                 a.password,
-                a.skills.join(",")
+                a.skills.join(","),
+                digest.join(",")
             ));
         }
         if let Some(a) = self.config.agents.first() {

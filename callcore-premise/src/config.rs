@@ -4,12 +4,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use callcore_sip::auth::DigestAlgorithm;
 use serde::Deserialize;
 
 use crate::PremiseError;
 
 /// The embedded defaults, as a commented TOML file.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// The greeting of the embedded defaults, also for a file whose `[ivr]` names none.
+const DEFAULT_GREETING: &str =
+    "Welcome to the Example Bank and Telecom contact center. Calls are recorded.";
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +57,8 @@ pub struct SipSection {
     pub tcp: bool,
     /// Digest realm.
     pub realm: String,
-    /// Digest algorithms challenged (`MD5`, `SHA-256`), preferred first.
+    /// Digest algorithms agents' phones are challenged with (`MD5`, `SHA-256`),
+    /// preferred first, unless the agent names its own (`agents[].digest`).
     pub digest: Vec<String>,
 }
 
@@ -62,7 +68,7 @@ impl Default for SipSection {
             bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
             tcp: true,
             realm: "callcore".into(),
-            digest: vec!["MD5".into(), "SHA-256".into()],
+            digest: vec!["MD5".into()],
         }
     }
 }
@@ -135,7 +141,7 @@ pub struct IvrSection {
 impl Default for IvrSection {
     fn default() -> Self {
         IvrSection {
-            greeting: "Welcome.".into(),
+            greeting: DEFAULT_GREETING.into(),
             menu: Vec::new(),
             default_queue: String::new(),
         }
@@ -170,6 +176,57 @@ pub struct AgentSection {
     /// Skills (proficiency 5).
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Digest algorithms this agent's phone is challenged with, preferred first
+    /// (`["SHA-256", "MD5"]` for a phone that speaks RFC 8760); absent: `sip.digest`.
+    #[serde(default)]
+    pub digest: Option<Vec<String>>,
+}
+
+impl AgentSection {
+    /// The algorithms this agent's phone is challenged with (its own, else `sip`'s).
+    pub fn digest_algorithms(&self, sip: &SipSection) -> Vec<DigestAlgorithm> {
+        algorithms(self.digest.as_deref().unwrap_or(&sip.digest))
+    }
+}
+
+impl SipSection {
+    /// The default algorithms for agents' phones.
+    pub fn digest_algorithms(&self) -> Vec<DigestAlgorithm> {
+        algorithms(&self.digest)
+    }
+}
+
+/// The known algorithms of a validated list.
+fn algorithms(names: &[String]) -> Vec<DigestAlgorithm> {
+    names
+        .iter()
+        .filter_map(|d| DigestAlgorithm::parse(Some(d)))
+        .collect()
+}
+
+/// Checks a list of digest algorithm names; errors name `at` or `at[i]`.
+fn check_digest(at: &str, names: &[String]) -> Result<(), PremiseError> {
+    if names.is_empty() {
+        return Err(field(
+            at,
+            "name at least one algorithm: \"MD5\" or \"SHA-256\"",
+        ));
+    }
+    for (i, d) in names.iter().enumerate() {
+        let Some(a) = DigestAlgorithm::parse(Some(d)) else {
+            return Err(field(
+                format!("{at}[{i}]"),
+                format!("`{d}` is not a digest algorithm: \"MD5\" or \"SHA-256\""),
+            ));
+        };
+        if algorithms(&names[..i]).contains(&a) {
+            return Err(field(
+                format!("{at}[{i}]"),
+                format!("`{d}` is listed twice"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
@@ -242,14 +299,7 @@ impl PremiseConfig {
         if self.tenant.trim().is_empty() {
             return Err(field("tenant", "must not be empty"));
         }
-        for (i, d) in self.sip.digest.iter().enumerate() {
-            if !matches!(d.as_str(), "MD5" | "SHA-256") {
-                return Err(field(format!("sip.digest[{i}]"), "MD5 or SHA-256"));
-            }
-        }
-        if self.sip.digest.is_empty() {
-            return Err(field("sip.digest", "name at least one algorithm"));
-        }
+        check_digest("sip.digest", &self.sip.digest)?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",
@@ -298,6 +348,9 @@ impl PremiseConfig {
             if self.agents[..i].iter().any(|x| x.id == a.id) {
                 return Err(field(format!("agents[{i}].id"), "duplicate agent id"));
             }
+            if let Some(d) = &a.digest {
+                check_digest(&format!("agents[{i}].digest"), d)?;
+            }
         }
         Ok(())
     }
@@ -331,6 +384,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.sip.bind.port(), 5070);
         assert_eq!(c.queues.len(), 2);
+        // ...and says the same greeting (not a placeholder)
+        assert_eq!(c.ivr.greeting, PremiseConfig::defaults().ivr.greeting);
+        assert_eq!(c.ivr.greeting, DEFAULT_GREETING);
     }
 
     #[test]
@@ -349,5 +405,70 @@ mod tests {
         );
         let e = PremiseConfig::from_toml("[sip]\nport = 1\n").err();
         assert!(matches!(e, Some(PremiseError::ConfigSyntax(m)) if m.contains("port")));
+    }
+
+    fn error_of(toml: &str) -> Option<String> {
+        PremiseConfig::from_toml(toml).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn phones_are_challenged_with_md5_unless_the_agent_names_more() {
+        let c = PremiseConfig::defaults();
+        assert_eq!(c.sip.digest_algorithms(), [DigestAlgorithm::Md5]);
+        for a in &c.agents {
+            assert_eq!(
+                a.digest_algorithms(&c.sip),
+                [DigestAlgorithm::Md5],
+                "{}",
+                a.id
+            );
+        }
+        let c = PremiseConfig::from_toml(
+            "[[agents]]\nid = \"7\"\npassword = \"secret7\"\ndigest = [\"SHA-256\", \"MD5\"]\n\
+             [[agents]]\nid = \"8\"\npassword = \"secret8\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.agents[0].digest_algorithms(&c.sip),
+            [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+        );
+        assert_eq!(
+            c.agents[1].digest_algorithms(&c.sip),
+            [DigestAlgorithm::Md5]
+        );
+    }
+
+    #[test]
+    fn digest_errors_name_the_field() {
+        assert_eq!(
+            error_of("[sip]\ndigest = []\n").as_deref(),
+            Some("config field `sip.digest`: name at least one algorithm: \"MD5\" or \"SHA-256\"")
+        );
+        assert_eq!(
+            error_of("[sip]\ndigest = [\"MD5\", \"SHA-512\"]\n").as_deref(),
+            Some(
+                "config field `sip.digest[1]`: `SHA-512` is not a digest algorithm: \"MD5\" or \"SHA-256\""
+            )
+        );
+        let agent = |digest: &str| {
+            format!(
+                "[[agents]]\nid = \"1\"\npassword = \"secret1\"\n[[agents]]\nid = \"2\"\npassword = \"secret2\"\ndigest = {digest}\n"
+            )
+        };
+        assert_eq!(
+            error_of(&agent("[\"SHA1\"]")).as_deref(),
+            Some(
+                "config field `agents[1].digest[0]`: `SHA1` is not a digest algorithm: \"MD5\" or \"SHA-256\""
+            )
+        );
+        assert_eq!(
+            error_of(&agent("[\"MD5\", \"md5\"]")).as_deref(),
+            Some("config field `agents[1].digest[1]`: `md5` is listed twice")
+        );
+        assert!(
+            error_of(&agent("[]"))
+                .is_some_and(|e| e.starts_with("config field `agents[1].digest`: name at least"))
+        );
+        assert!(error_of(&agent("\"MD5\"")).is_some_and(|e| e.contains("digest")));
     }
 }

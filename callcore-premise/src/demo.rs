@@ -6,17 +6,18 @@
 //! a key, talk (a 400 Hz tone) and listen. The summary comes from the SQLite store
 //! and from what each side actually heard over RTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use callcore::Clock;
+use callcore::{AgentState, Clock, EventKind};
 use callcore_media::leg_port::negotiated;
 use callcore_media::sip_leg::{LegMedia, LegMediaConfig};
 use callcore_media::udp::{MediaSession, PortAllocator, SessionCommand, SessionEvent};
-use callcore_runtime::SystemClock;
+use callcore_runtime::{BusError, SystemClock};
+use callcore_sip::auth::DigestAlgorithm;
 use callcore_sip::media_seam::negotiated_media;
 use callcore_sip::session::LocalMedia;
 use callcore_sip::transaction::Peer;
@@ -106,6 +107,7 @@ async fn phone(
     center: SocketAddr,
     user: String,
     password: String,
+    digest: Vec<DigestAlgorithm>,
     ports: Arc<PortAllocator>,
     heard_caller: Arc<AtomicU64>,
 ) -> Result<(), PremiseError> {
@@ -121,11 +123,10 @@ async fn phone(
     })?;
     let mut registrar = Trunk::new(&format!("pbx-{user}"), TrunkKind::Virtual, center, &[]);
     registrar.keepalive = None;
-    registrar.registration = Some(TrunkRegistration {
-        user: user.clone(),
-        password,
-        expires: 300,
-    });
+    // the phone answers only the algorithms its agent is configured for
+    let mut account = TrunkRegistration::new(&user, &password, 300);
+    account.digest = digest;
+    registrar.registration = Some(account);
     sip.register(registrar);
     let registered = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(ev) = events.recv().await {
@@ -151,6 +152,7 @@ async fn phone(
                 continue;
             };
             n += 1;
+            tracing::debug!(phone = %user, call = n, "offered a call");
             sip.ring(call);
             let Ok(media) = LegMedia::reserve(
                 &ports,
@@ -197,6 +199,7 @@ async fn phone(
                 }
             })
             .await;
+            tracing::debug!(phone = %user, loud_frames, "agent hangs up");
             if loud_frames >= 25 {
                 heard_caller.fetch_add(1, Ordering::Relaxed);
             }
@@ -268,6 +271,7 @@ async fn caller(
             detail: e.to_string(),
         })?;
     let answered = tokio::time::timeout(Duration::from_secs(10), wait_answer(&mut events)).await;
+    tracing::debug!(caller = i, answered = ?answered.as_ref().map(Option::is_some), "IVR answer");
     let Some(mut session) = answered
         .ok()
         .flatten()
@@ -297,6 +301,7 @@ async fn caller(
     })
     .await;
     report.heard_menu = voiced >= 25;
+    tracing::debug!(caller = i, voiced, quiet, key = %key, "menu heard: pressing the key");
     session.command(SessionCommand::Digits(key));
     session.command(SessionCommand::Play(tone(400.0, 60_000)));
     // Until the agent hangs up (or a minute passes).
@@ -305,18 +310,31 @@ async fn caller(
         loop {
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Some(UaEvent::Ended { .. }) | None => return,
+                    Some(UaEvent::Ended { by_remote, .. }) => {
+                        tracing::debug!(caller = i, by_remote, "call ended");
+                        return;
+                    }
+                    None => return,
                     _ => {}
                 },
                 e = session.next_event() => match e {
                     Some(SessionEvent::Audio(f, _)) if loud(&f) => agent_frames += 1,
-                    None => return,
-                    _ => {}
+                    None => {
+                        tracing::debug!(caller = i, "media session ended");
+                        return;
+                    }
+                    Some(other) => tracing::trace!(caller = i, event = ?other, "media event"),
                 },
             }
         }
     })
     .await;
+    tracing::debug!(
+        caller = i,
+        agent_frames,
+        timed_out = ended.is_err(),
+        "caller done"
+    );
     if ended.is_err() {
         sip.hangup(call);
     }
@@ -333,24 +351,63 @@ async fn caller(
 pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSummary, PremiseError> {
     let center = premise.sip_addr();
     let cfg = premise.config();
+    // the phones' and callers' RTP: as many ports again, just above the center's
     let first = cfg.media.rtp_last.saturating_add(2).max(1024);
+    let width = cfg
+        .media
+        .rtp_last
+        .saturating_sub(cfg.media.rtp_first)
+        .max(99);
     let ports = Arc::new(PortAllocator::new(
         center.ip(),
-        first..=first.saturating_add(999),
+        first..=first.saturating_add(width),
     ));
     let heard_caller = Arc::new(AtomicU64::new(0));
+    // calls start once the center has every agent's phone registered (the event,
+    // or already so when a phone of the agent was registered before)
+    let mut events = premise.center().subscribe();
+    let mut waiting: BTreeSet<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
+    if let Ok(now) = premise.center().snapshot().await {
+        for a in now.agents.iter().filter(|a| a.state != AgentState::Offline) {
+            waiting.remove(a.agent.as_str());
+        }
+    }
     for a in &cfg.agents {
         phone(
             center,
             a.id.clone(),
             a.password.clone(),
+            a.digest_algorithms(&cfg.sip),
             ports.clone(),
             heard_caller.clone(),
         )
         .await?;
     }
-    // the center sees registrations within half a second
-    SystemClock.sleep(Duration::from_millis(1200)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while !waiting.is_empty() {
+            match events.recv().await {
+                Ok(e) => {
+                    if let EventKind::AgentStateChanged { agent, to, .. } = &e.kind
+                        && *to == AgentState::Available
+                    {
+                        waiting.remove(agent.as_str());
+                    }
+                }
+                Err(BusError::Lagged(_)) => {}
+                Err(_) => return,
+            }
+        }
+    })
+    .await;
+    if !waiting.is_empty() {
+        return Err(PremiseError::Config {
+            field: format!(
+                "agents[{}]",
+                waiting.into_iter().collect::<Vec<_>>().join(",")
+            ),
+            detail: "registered, but the center did not make the agent available".into(),
+        });
+    }
     let keys: Vec<String> = cfg.ivr.menu.iter().map(|m| m.key.clone()).collect();
     let mut tasks = Vec::new();
     for i in 0..calls {

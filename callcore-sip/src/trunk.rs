@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::auth::DigestAlgorithm;
 use crate::transaction::Peer;
 
 /// What kind of line a trunk is.
@@ -33,7 +34,7 @@ pub enum TrunkKind {
 }
 
 /// Credentials for trunks that want outbound registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TrunkRegistration {
     /// User name.
     pub user: String,
@@ -41,6 +42,33 @@ pub struct TrunkRegistration {
     pub password: String,
     /// Requested expiry in seconds.
     pub expires: u32,
+    /// Digest algorithms we answer, preferred first (see
+    /// [`crate::auth::choose_challenge`]); empty: the topmost challenge we support.
+    /// `[SHA-256]` refuses to fall back to MD5.
+    pub digest: Vec<DigestAlgorithm>,
+}
+
+impl std::fmt::Debug for TrunkRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkRegistration")
+            .field("user", &self.user)
+            .field("password", &"..")
+            .field("expires", &self.expires)
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+impl TrunkRegistration {
+    /// Credentials answering any challenge we support, asking for `expires` seconds.
+    pub fn new(user: &str, password: &str, expires: u32) -> Self {
+        TrunkRegistration {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            expires,
+            digest: Vec::new(),
+        }
+    }
 }
 
 /// One trunk.

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callcore_sip::auth::DigestConfig;
+use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
+use callcore_sip::message::Message;
 use callcore_sip::transaction::Peer;
 use callcore_sip::trunk::{Trunk, TrunkKind, TrunkRegistration, TrunkRouter};
 use callcore_sip::ua::{UaConfig, UaEvent, UaOutput, UserAgent};
@@ -24,14 +25,22 @@ struct Pair {
     center_events: Vec<UaEvent>,
     carrier_events: Vec<UaEvent>,
     registers_seen: usize,
+    /// `algorithm=` of each REGISTER's Authorization (`None`: no credentials).
+    register_algorithms: Vec<Option<String>>,
 }
 
 impl Pair {
     fn new() -> Self {
+        Self::challenging(&[DigestAlgorithm::Sha256, DigestAlgorithm::Md5])
+    }
+
+    /// A carrier challenging with `algorithms`, in this order.
+    fn challenging(algorithms: &[DigestAlgorithm]) -> Self {
         let mut cfg = UaConfig::new(CARRIER.parse().unwrap());
         cfg.registrar = true;
         let store: HashMap<String, String> = [("trunk7".to_owned(), "pw7".to_owned())].into();
         let mut digest = DigestConfig::new("carrier.example.net");
+        digest.algorithms = algorithms.to_vec();
         digest.nonce_ttl = Duration::from_secs(3600);
         cfg.auth = Some((digest, Arc::new(store)));
         Pair {
@@ -41,6 +50,7 @@ impl Pair {
             center_events: Vec::new(),
             carrier_events: Vec::new(),
             registers_seen: 0,
+            register_algorithms: Vec::new(),
         }
     }
 
@@ -53,6 +63,14 @@ impl Pair {
                     UaOutput::Transmit { peer, data } if peer.addr == CARRIER.parse().unwrap() => {
                         if data.starts_with(b"REGISTER") {
                             self.registers_seen += 1;
+                            let m = Message::parse(data.clone()).unwrap();
+                            self.register_algorithms.push(
+                                m.authorization()
+                                    .unwrap()
+                                    .first()
+                                    .and_then(|c| c.param("algorithm"))
+                                    .map(|a| a.into_owned()),
+                            );
                         }
                         self.carrier.handle_datagram(
                             data,
@@ -111,11 +129,7 @@ fn registers_with_digest_auth_and_refreshes_at_half_expiry() {
         &["+"],
     );
     trunk.keepalive = None;
-    trunk.registration = Some(TrunkRegistration {
-        user: "trunk7".into(),
-        password: "pw7".into(),
-        expires: 600,
-    });
+    trunk.registration = Some(TrunkRegistration::new("trunk7", "pw7", 600));
     p.center.register_trunk(trunk, Duration::ZERO).unwrap();
     p.settle();
     assert_eq!(
@@ -154,6 +168,70 @@ fn registers_with_digest_auth_and_refreshes_at_half_expiry() {
     assert_eq!(registered, 2);
 }
 
+fn carrier_trunk(digest: &[DigestAlgorithm]) -> Trunk {
+    let mut trunk = Trunk::new(
+        "carrier",
+        TrunkKind::Carrier,
+        CARRIER.parse().unwrap(),
+        &["+"],
+    );
+    trunk.keepalive = None;
+    let mut account = TrunkRegistration::new("trunk7", "pw7", 600);
+    account.digest = digest.to_vec();
+    trunk.registration = Some(account);
+    trunk
+}
+
+#[test]
+fn the_trunk_answers_the_topmost_challenge_or_the_algorithm_it_prefers() {
+    use DigestAlgorithm::{Md5, Sha256};
+    // (carrier's challenges, trunk's policy, the algorithm answered)
+    let cases: [(&[DigestAlgorithm], &[DigestAlgorithm], &str); 4] = [
+        (&[Sha256, Md5], &[], "SHA-256"),
+        (&[Md5, Sha256], &[], "MD5"),
+        (&[Md5, Sha256], &[Sha256, Md5], "SHA-256"),
+        (&[Sha256, Md5], &[Md5], "MD5"),
+    ];
+    for (carrier, policy, answered) in cases {
+        let mut p = Pair::challenging(carrier);
+        p.center
+            .register_trunk(carrier_trunk(policy), Duration::ZERO)
+            .unwrap();
+        p.settle();
+        assert_eq!(
+            p.register_algorithms,
+            [None, Some(answered.to_owned())],
+            "{carrier:?} {policy:?}"
+        );
+        assert!(
+            p.center_events
+                .iter()
+                .any(|e| matches!(e, UaEvent::TrunkRegistered { .. })),
+            "{carrier:?} {policy:?}: {:?}",
+            p.center_events
+        );
+    }
+}
+
+#[test]
+fn a_sha256_only_trunk_does_not_fall_back_to_md5() {
+    let mut p = Pair::challenging(&[DigestAlgorithm::Md5]);
+    p.center
+        .register_trunk(carrier_trunk(&[DigestAlgorithm::Sha256]), Duration::ZERO)
+        .unwrap();
+    p.settle();
+    assert_eq!(p.register_algorithms, [None], "no MD5 answer sent");
+    assert!(
+        p.center_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::TrunkRegistrationFailed { status: 401, .. })),
+        "{:?}",
+        p.center_events
+    );
+    p.advance_to(Duration::from_secs(61));
+    assert_eq!(p.registers_seen, 2, "tried again after 60 s");
+}
+
 #[test]
 fn wrong_trunk_password_fails_and_retries_later() {
     let mut p = Pair::new();
@@ -164,11 +242,7 @@ fn wrong_trunk_password_fails_and_retries_later() {
         &["+"],
     );
     trunk.keepalive = None;
-    trunk.registration = Some(TrunkRegistration {
-        user: "trunk7".into(),
-        password: "nope".into(),
-        expires: 600,
-    });
+    trunk.registration = Some(TrunkRegistration::new("trunk7", "nope", 600));
     p.center.register_trunk(trunk, Duration::ZERO).unwrap();
     p.settle();
     assert!(

@@ -4,6 +4,41 @@
 use super::digest::{DigestAlgorithm, DigestInput, digest_response};
 use crate::message::AuthValue;
 
+/// Picks the challenge to answer among a 401/407's `challenges`. With `allowed`
+/// empty, the topmost digest challenge whose algorithm we support (RFC 8760 §2.4);
+/// otherwise the local policy: the first algorithm of `allowed` (preferred first)
+/// that some challenge offers, so that `[SHA-256]` never answers an MD5 challenge.
+///
+/// ```
+/// use callcore_sip::auth::{DigestAlgorithm, choose_challenge};
+/// use callcore_sip::message::AuthValue;
+/// let md5 = AuthValue::parse("Digest realm=\"cc\", nonce=\"n\", algorithm=MD5").unwrap();
+/// let sha = AuthValue::parse("Digest realm=\"cc\", nonce=\"n\", algorithm=SHA-256").unwrap();
+/// let offered = [md5, sha];
+/// let algo = |c: Option<&AuthValue<'_>>| c.and_then(|c| c.param("algorithm")).map(|a| a.into_owned());
+/// assert_eq!(algo(choose_challenge(&offered, &[])).as_deref(), Some("MD5"));
+/// assert_eq!(algo(choose_challenge(&offered, &[DigestAlgorithm::Sha256])).as_deref(), Some("SHA-256"));
+/// assert!(choose_challenge(&offered[..1], &[DigestAlgorithm::Sha256]).is_none());
+/// ```
+pub fn choose_challenge<'c, 'a>(
+    challenges: &'c [AuthValue<'a>],
+    allowed: &[DigestAlgorithm],
+) -> Option<&'c AuthValue<'a>> {
+    let algorithm_of = |c: &AuthValue<'_>| {
+        if c.is_digest() {
+            DigestAlgorithm::parse(c.param("algorithm").as_deref())
+        } else {
+            None
+        }
+    };
+    if allowed.is_empty() {
+        return challenges.iter().find(|c| algorithm_of(c).is_some());
+    }
+    allowed
+        .iter()
+        .find_map(|want| challenges.iter().find(|c| algorithm_of(c) == Some(*want)))
+}
+
 /// Builds an `Authorization`/`Proxy-Authorization` value answering `challenge` for
 /// `method` on `uri`, with client nonce `cnonce` and nonce count `nc`.
 /// Returns `None` for a non-digest or unsupported challenge.

@@ -12,6 +12,15 @@ use crate::message::{AuthValue, Message};
 pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     /// The password of `user`, if the user exists.
     fn password(&self, user: &str) -> Option<String>;
+
+    /// The digest algorithms `user` is challenged with and may answer, preferred first;
+    /// `None` (the default) means [`DigestConfig::algorithms`]. Phones differ: many
+    /// deployed ones (Debian's baresip 1.0 among them) give up as soon as any SHA-256
+    /// challenge is present, so an account lists SHA-256 only when its phone speaks it.
+    fn algorithms(&self, user: &str) -> Option<Vec<DigestAlgorithm>> {
+        let _ = user;
+        None
+    }
 }
 
 impl CredentialStore for HashMap<String, String> {
@@ -20,13 +29,29 @@ impl CredentialStore for HashMap<String, String> {
     }
 }
 
+/// The key that signs nonces (so that only we can mint a nonce we accept). Its
+/// `Debug` output hides the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NonceKey(pub [u8; 32]);
+
+impl std::fmt::Debug for NonceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NonceKey(..)")
+    }
+}
+
 /// Authentication policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DigestConfig {
     /// Realm.
     pub realm: String,
-    /// Algorithms challenged, in preference order (one WWW-Authenticate each).
+    /// Algorithms challenged, in preference order (one WWW-Authenticate each), for
+    /// users whose [`CredentialStore::algorithms`] names none.
     pub algorithms: Vec<DigestAlgorithm>,
+    /// The nonce-signing key. `None`: the tokio driver draws one from the operating
+    /// system's random source at start (a [`crate::ua::UserAgent`] built directly
+    /// derives one from its seed, which suits tests only: the seed is predictable).
+    pub nonce_key: Option<NonceKey>,
     /// Nonce lifetime; older nonces get a `stale=true` challenge.
     pub nonce_ttl: Duration,
     /// Failed attempts per source allowed within `failure_window`.
@@ -37,11 +62,12 @@ pub struct DigestConfig {
 }
 
 impl DigestConfig {
-    /// SHA-256 then MD5, 5-minute nonces, 5 failures per minute.
+    /// SHA-256 then MD5, 5-minute nonces, 5 failures per minute, no key yet.
     pub fn new(realm: &str) -> Self {
         DigestConfig {
             realm: realm.to_owned(),
             algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            nonce_key: None,
             nonce_ttl: Duration::from_secs(300),
             max_failures: 5,
             failure_window: Duration::from_secs(60),
@@ -67,20 +93,37 @@ pub enum AuthOutcome {
 }
 
 /// Verifies digest credentials (sans-IO: `now` and the secret come from the caller).
-#[derive(Debug)]
 pub struct Authenticator {
     config: DigestConfig,
     secret: Vec<u8>,
+    /// Nonces minted so far: makes every nonce unique, even two in the same millisecond.
+    minted: u64,
     seen_nc: HashMap<String, (u32, Duration)>,
     failures: HashMap<IpAddr, (u32, Duration)>,
 }
 
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("config", &self.config)
+            .field("minted", &self.minted)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Authenticator {
-    /// An authenticator whose nonces are signed with `secret`.
+    /// An authenticator whose nonces are signed with `secret` (`config.nonce_key`,
+    /// when set, is used instead). Nonces are only as unpredictable as this secret:
+    /// draw it from the operating system's random source.
     pub fn new(config: DigestConfig, secret: &[u8]) -> Self {
+        let secret = match &config.nonce_key {
+            Some(k) => k.0.to_vec(),
+            None => secret.to_vec(),
+        };
         Authenticator {
             config,
-            secret: secret.to_vec(),
+            secret,
+            minted: 0,
             seen_nc: HashMap::new(),
             failures: HashMap::new(),
         }
@@ -95,12 +138,14 @@ impl Authenticator {
         let mut data = self.secret.clone();
         data.extend_from_slice(b":");
         data.extend_from_slice(stamp.as_bytes());
-        DigestAlgorithm::Sha256.hex(&data)[..24].to_owned()
+        DigestAlgorithm::Sha256.hex(&data)[..32].to_owned()
     }
 
-    /// A fresh nonce: issue time and a signature over it.
-    pub fn nonce(&self, now: Duration) -> String {
-        let stamp = format!("{:x}", now.as_millis());
+    /// A fresh nonce: issue time, a serial number and a keyed SHA-256 signature over
+    /// both (128 bits: without the key nobody can forge or predict one).
+    pub fn nonce(&mut self, now: Duration) -> String {
+        self.minted = self.minted.wrapping_add(1);
+        let stamp = format!("{:x}-{:x}", now.as_millis(), self.minted);
         format!("{stamp}.{}", self.sign(&stamp))
     }
 
@@ -110,7 +155,8 @@ impl Authenticator {
         if !ct_eq(sig, &self.sign(stamp)) {
             return Err(false);
         }
-        let ms = u64::from_str_radix(stamp, 16).map_err(|_| false)?;
+        let ms = stamp.split_once('-').map_or(stamp, |(ms, _)| ms);
+        let ms = u64::from_str_radix(ms, 16).map_err(|_| false)?;
         let issued = Duration::from_millis(ms);
         if now.saturating_sub(issued) > self.config.nonce_ttl || issued > now {
             return Err(true);
@@ -119,10 +165,20 @@ impl Authenticator {
     }
 
     /// Challenge header values (one per configured algorithm).
-    pub fn challenge(&self, now: Duration, stale: bool) -> Vec<String> {
+    pub fn challenge(&mut self, now: Duration, stale: bool) -> Vec<String> {
+        let algorithms = self.config.algorithms.clone();
+        self.challenge_with(&algorithms, now, stale)
+    }
+
+    /// Challenge header values, one per algorithm of `algorithms`, sharing one nonce.
+    pub fn challenge_with(
+        &mut self,
+        algorithms: &[DigestAlgorithm],
+        now: Duration,
+        stale: bool,
+    ) -> Vec<String> {
         let nonce = self.nonce(now);
-        self.config
-            .algorithms
+        algorithms
             .iter()
             .map(|a| {
                 let stale = if stale { ", stale=true" } else { "" };
@@ -156,7 +212,23 @@ impl Authenticator {
         e.0 += 1;
     }
 
-    /// Checks `req` (from `source`) against the credentials in `store`.
+    /// The algorithms `user` is challenged with and may answer: the store's list for
+    /// a known user, otherwise [`DigestConfig::algorithms`] (so an unknown user is
+    /// challenged like most known ones).
+    fn algorithms_for(
+        &self,
+        user: Option<&str>,
+        store: &dyn CredentialStore,
+    ) -> Vec<DigestAlgorithm> {
+        user.and_then(|u| store.algorithms(u))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| self.config.algorithms.clone())
+    }
+
+    /// Checks `req` (from `source`) against the credentials in `store`. A request
+    /// without credentials is challenged with the algorithms of the user in its
+    /// `From` URI (see [`CredentialStore::algorithms`]); credentials must use one of
+    /// their user's algorithms.
     pub fn check(
         &mut self,
         req: &Message,
@@ -170,20 +242,31 @@ impl Authenticator {
         self.seen_nc
             .retain(|_, (_, issued)| now.saturating_sub(*issued) <= self.config.nonce_ttl);
         let creds = req.authorization().unwrap_or_default();
-        let Some(cred) = creds.iter().find(|c| {
+        let cred = creds.iter().find(|c| {
             c.is_digest() && c.param("realm").as_deref() == Some(self.config.realm.as_str())
-        }) else {
+        });
+        // whom to challenge: the account the credentials name, else the caller
+        let user = cred
+            .and_then(|c| c.param("username"))
+            .map(|u| u.into_owned())
+            .or_else(|| {
+                req.from()
+                    .ok()
+                    .and_then(|f| f.uri().user().map(str::to_owned))
+            });
+        let algorithms = self.algorithms_for(user.as_deref(), store);
+        let Some(cred) = cred else {
             return AuthOutcome::Challenge {
-                www_authenticate: self.challenge(now, false),
+                www_authenticate: self.challenge_with(&algorithms, now, false),
             };
         };
-        match self.verify(cred, req, store, now) {
+        match self.verify(cred, req, store, &algorithms, now) {
             Ok(user) => {
                 self.failures.remove(&source);
                 AuthOutcome::Authorized { user }
             }
             Err(Failure::Stale) => AuthOutcome::Challenge {
-                www_authenticate: self.challenge(now, true),
+                www_authenticate: self.challenge_with(&algorithms, now, true),
             },
             Err(Failure::Replay) => {
                 self.fail(source, now);
@@ -195,7 +278,7 @@ impl Authenticator {
                     AuthOutcome::Forbidden("Too many failed authentication attempts")
                 } else {
                     AuthOutcome::Challenge {
-                        www_authenticate: self.challenge(now, false),
+                        www_authenticate: self.challenge_with(&algorithms, now, false),
                     }
                 }
             }
@@ -207,6 +290,7 @@ impl Authenticator {
         cred: &AuthValue<'_>,
         req: &Message,
         store: &dyn CredentialStore,
+        algorithms: &[DigestAlgorithm],
         now: Duration,
     ) -> Result<String, Failure> {
         let p = |n: &str| cred.param(n).map(|v| v.into_owned());
@@ -216,7 +300,7 @@ impl Authenticator {
             return Err(Failure::Wrong);
         };
         let algorithm = DigestAlgorithm::parse(p("algorithm").as_deref()).ok_or(Failure::Wrong)?;
-        if !self.config.algorithms.contains(&algorithm) {
+        if !algorithms.contains(&algorithm) {
             return Err(Failure::Wrong);
         }
         let issued = match self.check_nonce(&nonce, now) {

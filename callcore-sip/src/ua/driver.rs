@@ -227,6 +227,14 @@ pub async fn start_with(
     seed: u64,
     opts: DriverOptions,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
+    // Nonces must be unpredictable: sign them with a key from the OS, not the seed.
+    if let Some((digest, _)) = config.auth.as_mut()
+        && digest.nonce_key.is_none()
+    {
+        let mut key = [0u8; 32];
+        getrandom::getrandom(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
+        digest.nonce_key = Some(crate::auth::NonceKey(key));
+    }
     let udp = bind_udp(config.local_addr)?;
     let local = udp.local_addr()?;
     config.local_addr = local;

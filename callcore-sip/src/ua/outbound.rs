@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::core::{UaEvent, UserAgent};
 use crate::Error;
-use crate::auth::authorization_for;
+use crate::auth::{authorization_for, choose_challenge};
 use crate::message::{HeaderName, Message, Method};
 use crate::transaction::TxId;
 use crate::trunk::{CallOutcome, Trunk, TrunkRouter};
@@ -111,7 +111,8 @@ impl UserAgent {
                 )
             };
             r.nc += 1;
-            let value = values.iter().find_map(|c| {
+            let chosen = choose_challenge(&values, &creds.digest);
+            let value = chosen.and_then(|c| {
                 authorization_for(
                     c,
                     &creds.user,
@@ -127,18 +128,22 @@ impl UserAgent {
         Some(m)
     }
 
-    fn send_register(&mut self, i: usize, challenge: Option<&Message>, now: Duration) {
+    /// Sends a REGISTER (answering `challenge`); false when none could be built
+    /// (no challenge we may answer) or sent.
+    fn send_register(&mut self, i: usize, challenge: Option<&Message>, now: Duration) -> bool {
         let Some(req) = self.register_request(i, challenge) else {
-            return;
+            return false;
         };
         let Some(peer) = self.outbound.registrations.get(i).map(|r| r.trunk.peer) else {
-            return;
+            return false;
         };
         if let Ok(tx) = self.layer.send_request(req, peer, now)
             && let Some(r) = self.outbound.registrations.get_mut(i)
         {
             r.pending = Some(tx);
+            return true;
         }
+        false
     }
 
     /// Sends due REGISTER refreshes and OPTIONS probes.
@@ -154,7 +159,11 @@ impl UserAgent {
                 r.auth_tried = false;
                 r.refresh_at = None;
             }
-            self.send_register(i, None, now);
+            if !self.send_register(i, None, now)
+                && let Some(r) = self.outbound.registrations.get_mut(i)
+            {
+                r.refresh_at = Some(now + Duration::from_secs(60));
+            }
         }
         let probes = self
             .outbound
@@ -221,11 +230,19 @@ impl UserAgent {
         }
         let name = self.outbound.registrations[i].trunk.name.clone();
         self.outbound.registrations[i].pending = None;
-        match (code, resp) {
+        let answered = match (code, resp) {
             (Some(401 | 407), Some(r)) if !self.outbound.registrations[i].auth_tried => {
                 self.outbound.registrations[i].auth_tried = true;
-                self.send_register(i, Some(r), now);
+                // false: no challenge our policy may answer (e.g. MD5 only offered
+                // to a SHA-256-only registration), reported as the 401/407
+                self.send_register(i, Some(r), now)
             }
+            _ => false,
+        };
+        if answered {
+            return true;
+        }
+        match (code, resp) {
             (Some(200..=299), Some(r)) => {
                 let asked = self.outbound.registrations[i]
                     .trunk

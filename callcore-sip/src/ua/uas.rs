@@ -122,6 +122,19 @@ impl UserAgent {
             .to()
             .map(|t| crate::registrar::aor_key(&t.uri()))
             .unwrap_or_default();
+        // an account binds its own address only: 1002's password does not register 1001
+        let aor_user = req
+            .to()
+            .ok()
+            .and_then(|t| t.uri().user().map(str::to_owned));
+        if let Some(u) = &user
+            && aor_user.as_deref() != Some(u.as_str())
+        {
+            tracing::debug!(%aor, user = %u, "REGISTER for another user's address refused");
+            let spec = ResponseSpec::new(403, "Not your address of record").to_tag(&tag);
+            self.respond(tx, req, spec, now);
+            return;
+        }
         let resp = match self.registrar.register(req, now) {
             Ok(bound) => {
                 let contacts = bound.iter().map(|b| b.contact.clone()).collect();
