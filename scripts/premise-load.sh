@@ -17,6 +17,8 @@
 #                digest auth, their contact the UAS (for code without `contact`)
 #   OUT          the run's folder (premise-load-runs/<mode>-<rate>x<calls>-<time>)
 #   LABEL        a name for the run in the report
+#   IDLE_SECS    seconds the center's idle CPU is measured with the agents ready (5)
+#   PERF_SECS    profile the center that long at full load (perf record -g)
 # Ports: center SIP 5070, callers 5071, agents' UAS 5072, REGISTER 5073; SIPp control
 # 35001-35003; callers' RTP 36000, UAS echo 36100(+2); center RTP 40000-49999.
 set -euo pipefail
@@ -103,6 +105,7 @@ fi
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do
+        pkill -P "$p" 2>/dev/null || true
         kill "$p" 2>/dev/null || true
     done
     wait 2>/dev/null || true
@@ -127,10 +130,11 @@ for _ in $(seq 1 100); do
 done
 
 # the agents' phones: one UAS, RTP echoed
-timeout 900 sipp -sf "$FILES/agents.xml" -i 127.0.0.1 -p 5072 -mi 127.0.0.1 -mp 36100 \
+sipp -sf "$FILES/agents.xml" -i 127.0.0.1 -p 5072 -mi 127.0.0.1 -mp 36100 \
     -rtp_echo -ci 127.0.0.1 -cp 35002 -nostdin -trace_err -error_file "$OUT/uas-errors.log" \
-    -trace_stat -stf "$OUT/uas-stat.csv" -fd 5 >"$OUT/uas.out" 2>&1 &
-PIDS+=("$!")
+    -trace_stat -stf "$OUT/uas-stat.csv" -fd 5 -timeout 900 >"$OUT/uas.out" 2>&1 &
+UAS=$!
+PIDS+=("$UAS")
 
 if [ "$AGENT_MODE" = register ]; then
     timeout 120 sipp 127.0.0.1:5070 -sf "$FILES/register.xml" -inf "$OUT/agents.csv" \
@@ -141,52 +145,93 @@ if [ "$AGENT_MODE" = register ]; then
     }
     # the center makes a registered agent available within a presence round
     for _ in $(seq 1 120); do
-        n=$(grep -c "phone registration changed" "$OUT/center.out" || true)
+        n=$(grep -c "registration changed.*Available" "$OUT/center.out" || true)
         [ "$n" -ge "$AGENTS" ] && break
         sleep 1
     done
-    echo "registered agents available: $(grep -c "phone registration changed" "$OUT/center.out" || true)"
+    echo "registered agents available: $(grep -c "registration changed.*Available" "$OUT/center.out" || true)"
 fi
 
-# the center's CPU and memory, every second, while the callers run
+# CPU ticks (utime+stime) of a process, 0 when it is gone
+ticks() {
+    local st
+    if [ -r "/proc/$1/stat" ] && read -r -a st <"/proc/$1/stat" 2>/dev/null; then
+        echo $((st[13] + st[14]))
+    else
+        echo 0
+    fi
+}
+# the center's CPU and memory, every second, with the SIPp processes' CPU
 CLK=$(getconf CLK_TCK)
 sample() {
     while kill -0 "$CENTER" 2>/dev/null; do
-        read -r -a st <"/proc/$CENTER/stat" || break
         rss=$(awk '/VmRSS/{print $2}' "/proc/$CENTER/status")
         hwm=$(awk '/VmHWM/{print $2}' "/proc/$CENTER/status")
-        echo "$(date +%s.%N) $((st[13] + st[14])) $rss $hwm $(cut -d' ' -f1 /proc/loadavg)"
+        uac=0
+        [ -s "$OUT/uac.pid" ] && uac=$(ticks "$(cat "$OUT/uac.pid")")
+        echo "$(date +%s.%N) $(ticks "$CENTER") $rss $hwm $(cut -d' ' -f1 /proc/loadavg) $(ticks "$UAS") $uac"
         sleep 1
     done
 }
+# time, CPU ticks and the peak RSS so far (kB)
+cpu() {
+    echo "$(date +%s.%N) $(ticks "$CENTER") $(awk '/VmHWM/{print $2}' "/proc/$CENTER/status")"
+}
+
+# the center with every agent ready and no call
+cpu >"$OUT/cpu-idle-start.txt"
+sleep "${IDLE_SECS:-5}"
+cpu >"$OUT/cpu-idle-end.txt"
+
 sample >"$OUT/center-samples.txt" &
 PIDS+=("$!")
-# utime+stime in clock ticks, and the peak RSS so far, before and after the calls
-cpu() {
-    read -r -a st <"/proc/$CENTER/stat"
-    echo "$(date +%s.%N) $((st[13] + st[14])) $(awk '/VmHWM/{print $2}' "/proc/$CENTER/status")"
-}
 cpu >"$OUT/cpu-before.txt"
 
-# the callers, bounded: -m calls, -timeout for the whole run
-DURATION=$((CALLS / RATE + 20 + TALK_SECS + 60))
-timeout $((DURATION + 30)) sipp 127.0.0.1:5070 -sf "$OUT/caller.xml" -s ivr -r "$RATE" \
+# the callers, bounded: -m calls, -timeout for the whole run, a watchdog beyond it
+CALL_SECS=$((CALL_MS / 1000 + 1))
+DURATION=$((CALLS / RATE + CALL_SECS + 35))
+sipp 127.0.0.1:5070 -sf "$OUT/caller.xml" -s ivr -r "$RATE" \
     -m "$CALLS" -l "$CALLS" -i 127.0.0.1 -p 5071 -mi 127.0.0.1 -mp 36000 -ci 127.0.0.1 \
     -cp 35001 -nostdin -timeout "$DURATION" -timeout_error -trace_err \
     -error_file "$OUT/uac-errors.log" -trace_stat -stf "$OUT/uac-stat.csv" -fd 1 \
-    >"$OUT/uac.out" 2>&1 || echo "sipp callers exited with $?"
+    >"$OUT/uac.out" 2>&1 &
+UAC=$!
+echo "$UAC" >"$OUT/uac.pid"
+PIDS+=("$UAC")
+(sleep $((DURATION + 30)) && kill "$UAC" 2>/dev/null) &
+PIDS+=("$!")
+# optional profile of the center at full load (perf record -g, PERF_SECS seconds)
+if [ -n "${PERF_SECS:-}" ] && command -v perf >/dev/null; then
+    (
+        sleep $((CALL_SECS + 10))
+        perf record -F 199 -g -p "$CENTER" -o "$OUT/perf.data" -- sleep "$PERF_SECS" \
+            >"$OUT/perf-record.log" 2>&1
+    ) &
+    PIDS+=("$!")
+fi
+wait "$UAC" || echo "sipp callers exited with $?"
 
 # let the center finish the last calls' records and recordings
 sleep 5
 cpu >"$OUT/cpu-after.txt"
 uptime >"$OUT/uptime-after.txt"
 kill -INT "$CENTER" 2>/dev/null || true
+exit_how=clean
 for _ in $(seq 1 100); do
     kill -0 "$CENTER" 2>/dev/null || break
     sleep 0.2
 done
+if kill -0 "$CENTER" 2>/dev/null; then
+    exit_how="killed: no exit 20 s after SIGINT"
+    kill -KILL "$CENTER" 2>/dev/null || true
+fi
+echo "$exit_how" >"$OUT/center-exit.txt"
 cleanup
 trap - EXIT
+if [ -s "$OUT/perf.data" ]; then
+    perf report -i "$OUT/perf.data" --no-children --percent-limit 1 --stdio -g none \
+        >"$OUT/perf-top.txt" 2>/dev/null || true
+fi
 
 python3 "$FILES/report.py" "$OUT" --label "$LABEL" --rate "$RATE" --calls "$CALLS" \
     --talk "$TALK_SECS" --agents "$AGENTS" --mode "$AGENT_MODE" --clk-tck "$CLK" \

@@ -89,16 +89,36 @@ def main():
     t1, ticks1, hwm_kb = read_cpu(os.path.join(run, "cpu-after.txt"))
     cpu_s = (ticks1 - ticks0) / args.clk_tck
     wall = t1 - t0
+    i0, iticks0, _ = read_cpu(os.path.join(run, "cpu-idle-start.txt"))
+    i1, iticks1, _ = read_cpu(os.path.join(run, "cpu-idle-end.txt"))
+    idle_cores = (iticks1 - iticks0) / args.clk_tck / (i1 - i0) if i1 > i0 else None
     samples = []
     with open(os.path.join(run, "center-samples.txt")) as f:
         for line in f:
             p = line.split()
-            if len(p) >= 5:
-                samples.append((float(p[0]), int(p[1]), int(p[2]), int(p[3]), float(p[4])))
+            if len(p) >= 7:
+                samples.append(
+                    (float(p[0]), int(p[1]), int(p[2]), int(p[3]), float(p[4]), int(p[5]), int(p[6]))
+                )
     peak_cores = 0.0
     for a, b in zip(samples, samples[1:]):
         if b[0] > a[0]:
             peak_cores = max(peak_cores, (b[1] - a[1]) / args.clk_tck / (b[0] - a[0]))
+    # the SIPp processes' CPU over the calls (their last sample alive)
+    uas_cpu = (max(s[5] for s in samples) - samples[0][5]) / args.clk_tck if samples else None
+    uac_cpu = max(s[6] for s in samples) / args.clk_tck if samples else None
+    peak_load = max(s[4] for s in samples) if samples else None
+    exit_file = os.path.join(run, "center-exit.txt")
+    center_exit = open(exit_file).read().strip() if os.path.exists(exit_file) else ""
+    perf_top = []
+    perf_file = os.path.join(run, "perf-top.txt")
+    if os.path.exists(perf_file):
+        for line in open(perf_file):
+            line = line.rstrip()
+            if line and not line.startswith("#") and "%" in line:
+                perf_top.append(" ".join(line.split()))
+            if len(perf_top) >= 15:
+                break
 
     db = sqlite3.connect(os.path.join(run, "data", "center.db"))
     rows = db.execute(
@@ -166,6 +186,9 @@ def main():
             "mean_cores": round(cpu_s / wall, 2) if wall else None,
             "peak_cores_1s": round(peak_cores, 2),
             "peak_rss_mb": round(hwm_kb / 1024, 1),
+            "idle_cores_agents_ready": round(idle_cores, 3) if idle_cores is not None else None,
+            "exit": center_exit,
+            "perf_top": perf_top,
             "call_minutes": round(call_min, 1),
             "talk_minutes": round(talk_min, 1),
             "cpu_s_per_call_minute": round(cpu_s / call_min, 3) if call_min else None,
@@ -184,7 +207,9 @@ def main():
             "two_sided": two_sided,
             "not_two_sided_examples": one_sided[:5],
         },
+        "sipp_cpu_s": {"callers": uac_cpu, "agents_uas": uas_cpu},
         "machine": {
+            "peak_load_1min": peak_load,
             "uptime_before": open(os.path.join(run, "uptime-before.txt")).read().strip(),
             "uptime_after": open(os.path.join(run, "uptime-after.txt")).read().strip(),
         },
@@ -210,10 +235,14 @@ def main():
         f"peak {c['peak_cores_1s']} in 1 s); {c['call_minutes']} call-minutes "
         f"({c['talk_minutes']} talking): {c['cpu_s_per_call_minute']} CPU-s per call-minute, "
         f"{c['cpu_s_per_talk_minute']} per talk-minute\n"
-        f"  center peak RSS: {c['peak_rss_mb']} MB\n"
+        f"  center peak RSS: {c['peak_rss_mb']} MB; idle with the agents ready: "
+        f"{c['idle_cores_agents_ready']} cores; exit: {c['exit']}\n"
+        f"  SIPp CPU: callers {uac_cpu} s, agents' UAS {uas_cpu} s\n"
         f"  load before: {report['machine']['uptime_before']}\n"
-        f"  load after:  {report['machine']['uptime_after']}\n"
+        f"  load after:  {report['machine']['uptime_after']} (peak 1-min load {peak_load})\n"
     )
+    if perf_top:
+        text += "  center profile (perf, self time):\n" + "".join(f"    {l}\n" for l in perf_top)
     with open(os.path.join(run, "report.txt"), "w") as f:
         f.write(text)
     print(text, end="")
