@@ -19,6 +19,8 @@
 #   LABEL        a name for the run in the report
 #   IDLE_SECS    seconds the center's idle CPU is measured with the agents ready (5)
 #   PERF_SECS    profile the center that long at full load (perf record -g)
+#   PROMPTS      speech (espeak-ng, when installed) or chimes (the center runs without
+#                espeak-ng on its PATH: 8 kHz chimes, the IVR lasts 2.8 s, not 10 s)
 # Ports: center SIP 5070, callers 5071, agents' UAS 5072, REGISTER 5073; SIPp control
 # 35001-35003; callers' RTP 36000, UAS echo 36100(+2); center RTP 40000-49999.
 set -euo pipefail
@@ -36,9 +38,14 @@ SPEECH=${SPEECH:-/usr/share/sip-tester/g711a.pcap}
 DIGIT=${DIGIT:-/usr/share/sip-tester/dtmf_2833_2.pcap}
 OUT=${OUT:-$ROOT/premise-load-runs/$AGENT_MODE-${RATE}x$CALLS-$(date +%Y%m%d-%H%M%S)}
 LABEL=${LABEL:-$AGENT_MODE}
-# the greeting and the menu last about 10 s (espeak-ng); the IVR drops a key pressed
-# during a prompt, and waits 5 s for one after the menu
-IVR_MS=${IVR_MS:-11500}
+# the greeting and the menu last about 10 s with espeak-ng, 2.8 s as chimes; the IVR
+# drops a key pressed during a prompt, and waits 5 s for one after the menu
+PROMPTS=${PROMPTS:-speech}
+if [ "$PROMPTS" = chimes ]; then
+    IVR_MS=${IVR_MS:-4000}
+else
+    IVR_MS=${IVR_MS:-11500}
+fi
 
 case "$AGENT_MODE" in contact | register) ;; *)
     echo "AGENT_MODE must be contact or register" >&2
@@ -115,8 +122,11 @@ trap cleanup EXIT
 uptime >"$OUT/uptime-before.txt"
 
 # the center
-RUST_LOG=${RUST_LOG:-warn,callcore_premise=info} "$PREMISE_BIN" --config "$OUT/center.toml" \
-    >"$OUT/center.out" 2>"$OUT/center.log" &
+# PROMPTS=chimes: the center finds no espeak-ng and chimes instead of speaking
+CENTER_PATH=$PATH
+[ "$PROMPTS" = chimes ] && CENTER_PATH=/nonexistent
+PATH=$CENTER_PATH RUST_LOG=${RUST_LOG:-warn,callcore_premise=info} "$PREMISE_BIN" \
+    --config "$OUT/center.toml" >"$OUT/center.out" 2>"$OUT/center.log" &
 CENTER=$!
 PIDS+=("$CENTER")
 for _ in $(seq 1 100); do
@@ -235,4 +245,4 @@ fi
 
 python3 "$FILES/report.py" "$OUT" --label "$LABEL" --rate "$RATE" --calls "$CALLS" \
     --talk "$TALK_SECS" --agents "$AGENTS" --mode "$AGENT_MODE" --clk-tck "$CLK" \
-    --binary "$PREMISE_BIN"
+    --binary "$PREMISE_BIN" --prompts "$PROMPTS"

@@ -79,6 +79,7 @@ def main():
     ap.add_argument("--mode", default="")
     ap.add_argument("--clk-tck", type=int, default=100)
     ap.add_argument("--binary", default="")
+    ap.add_argument("--prompts", default="speech")
     args = ap.parse_args()
     run = args.run
 
@@ -171,6 +172,7 @@ def main():
         "calls": args.calls,
         "talk_secs": args.talk,
         "agents": args.agents,
+        "prompts": args.prompts,
         "sipp": {
             "successful": last(uac, "SuccessfulCall(C)"),
             "failed": last(uac, "FailedCall(C)"),
@@ -224,7 +226,7 @@ def main():
     c, s, d = report["center"], report["sipp"], report["db"]
     text = (
         f"premise load {args.label}: {args.calls} calls at {args.rate:g}/s, talk ~{args.talk:g} s, "
-        f"{args.agents} agents ({args.mode})\n"
+        f"{args.agents} agents ({args.mode}), prompts {args.prompts}\n"
         f"  SIPp callers: {s['successful']} successful, {s['failed']} failed, "
         f"peak {s['peak_concurrent']} concurrent (agents' UAS peak {s['uas_peak_concurrent']})\n"
         f"  center.db: {d['records']} records, {d['answered']} answered by an agent, "
