@@ -42,9 +42,9 @@ LABEL=${LABEL:-$AGENT_MODE}
 # drops a key pressed during a prompt, and waits 5 s for one after the menu
 PROMPTS=${PROMPTS:-speech}
 if [ "$PROMPTS" = chimes ]; then
-    IVR_MS=${IVR_MS:-4000}
+    IVR_MS=${IVR_MS:-5500}
 else
-    IVR_MS=${IVR_MS:-11500}
+    IVR_MS=${IVR_MS:-12500}
 fi
 
 case "$AGENT_MODE" in contact | register) ;; *)

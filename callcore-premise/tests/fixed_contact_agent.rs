@@ -1,13 +1,13 @@
 //! An agent with a fixed `contact` (`[[agents]] contact = "sip:…"`), against real
 //! peers: a SIPp UAS (the load harness's `scripts/premise-load/agents.xml`, echoing
 //! RTP) is the agent's phone and never registers; a SIPp caller (the harness's
-//! `caller.xml`: G.711 speech from Debian's `g711a.pcap`, digit 2 from
-//! `dtmf_2833_2.pcap`) calls the IVR, picks the support queue and talks.
+//! `caller.xml` playing what `caller_pcap.py` makes of Debian's `g711a.pcap` speech
+//! and `dtmf_2833_2.pcap` digit) calls the IVR, picks the support queue and talks.
 //! Asserted: the agent was available without registering, the call was answered by
 //! it, and the stereo recording has sound on both sides.
 //!
-//! Needs `sipp` (package `sip-tester`, which ships the pcaps) and root (SIPp plays
-//! pcaps over a raw socket): skipped with a notice otherwise, failing instead when
+//! Needs `sipp` (package `sip-tester`, which ships the pcaps), `python3` and root
+//! (SIPp plays pcaps over a raw socket): skipped with a notice otherwise, failing instead when
 //! `CALLCORE_REQUIRE_PEERS=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -40,11 +40,18 @@ fn peers_ready() -> bool {
                 .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
         });
     let pcaps = Path::new(SPEECH).exists() && Path::new(DIGIT).exists();
-    let why = match (sipp, pcaps, root) {
-        (true, true, true) => return true,
-        (false, _, _) => "sipp is not installed (apt-get install -y sip-tester)",
-        (_, false, _) => "the sip-tester pcaps are missing",
-        (_, _, false) => "SIPp plays pcaps over a raw socket, which needs root",
+    let python = std::process::Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    let why = match (sipp, pcaps, root, python) {
+        (true, true, true, true) => return true,
+        (false, ..) => "sipp is not installed (apt-get install -y sip-tester)",
+        (_, false, ..) => "the sip-tester pcaps are missing",
+        (_, _, false, _) => "SIPp plays pcaps over a raw socket, which needs root",
+        (.., false) => "python3 (which writes the caller's pcap) is missing",
     };
     if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
         panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
@@ -139,14 +146,21 @@ async fn an_agent_at_a_fixed_contact_answers_without_registering() {
         .kill_on_drop(true);
     let uas = uas.spawn().expect("sipp UAS");
 
-    // the harness's caller, with one round of talk
+    // the harness's caller: speech, digit 2 after the IVR's greeting and menu, 7 s of talk
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("caller.pcap");
+    let made = std::process::Command::new("python3")
+        .arg(harness("caller_pcap.py"))
+        .arg(&pcap)
+        .args(["--speech", SPEECH, "--digit", DIGIT])
+        .args(["--ivr-ms", "12500", "--talk-secs", "7"])
+        .output()
+        .expect("python3 runs caller_pcap.py");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let scenario = std::fs::read_to_string(harness("caller.xml"))
         .unwrap()
-        .replace("@SPEECH@", SPEECH)
-        .replace("@DIGIT@", DIGIT)
-        .replace("@IVR_MS@", "11500")
-        .replace("@TALK_LOOPS@", "1");
-    std::fs::create_dir_all(&dir).unwrap();
+        .replace("@CALLER_PCAP@", &pcap.display().to_string())
+        .replace("@CALL_MS@", &(12_500 + 1_200 + 7_000).to_string());
     let caller_xml = dir.join("caller.xml");
     std::fs::write(&caller_xml, scenario).unwrap();
     let mut uac = Command::new("sipp");

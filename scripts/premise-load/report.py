@@ -22,15 +22,23 @@ ACTIVE = 64
 
 
 def read_stat(path):
-    """Last row and the peak of CurrentCall of a SIPp -trace_stat CSV."""
+    """Last row, the peak of CurrentCall and the call-seconds (CurrentCall integrated
+    over time) of a SIPp -trace_stat CSV."""
     if not os.path.exists(path):
-        return None, 0
+        return None, 0, 0.0
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f, delimiter=";"))
     if not rows:
-        return None, 0
+        return None, 0, 0.0
     peak = max(int(r.get("CurrentCall", 0) or 0) for r in rows)
-    return rows[-1], peak
+    call_secs, prev = 0.0, None
+    for r in rows:
+        # CurrentTime is "date<TAB>time<TAB>epoch"
+        t = float(r["CurrentTime"].split("\t")[-1])
+        if prev is not None:
+            call_secs += int(r.get("CurrentCall", 0) or 0) * (t - prev)
+        prev = t
+    return rows[-1], peak, call_secs
 
 
 def activity(path):
@@ -83,8 +91,8 @@ def main():
     args = ap.parse_args()
     run = args.run
 
-    uac, uac_peak = read_stat(os.path.join(run, "uac-stat.csv"))
-    uas, uas_peak = read_stat(os.path.join(run, "uas-stat.csv"))
+    uac, uac_peak, uac_call_secs = read_stat(os.path.join(run, "uac-stat.csv"))
+    uas, uas_peak, _ = read_stat(os.path.join(run, "uas-stat.csv"))
 
     t0, ticks0, _ = read_cpu(os.path.join(run, "cpu-before.txt"))
     t1, ticks1, hwm_kb = read_cpu(os.path.join(run, "cpu-after.txt"))
@@ -191,6 +199,10 @@ def main():
             "idle_cores_agents_ready": round(idle_cores, 3) if idle_cores is not None else None,
             "exit": center_exit,
             "perf_top": perf_top,
+            "call_minutes_sipp": round(uac_call_secs / 60, 1),
+            "cpu_s_per_call_minute_sipp": round(cpu_s / (uac_call_secs / 60), 3)
+            if uac_call_secs
+            else None,
             "call_minutes": round(call_min, 1),
             "talk_minutes": round(talk_min, 1),
             "cpu_s_per_call_minute": round(cpu_s / call_min, 3) if call_min else None,
@@ -234,9 +246,11 @@ def main():
         f"calls, {d['stereo']} stereo, {d['two_sided']} two-sided\n"
         f"  failed calls (SIPp failed or not answered): {failed_calls}\n"
         f"  center CPU: {c['cpu_s']} s over {c['wall_s']} s (mean {c['mean_cores']} cores, "
-        f"peak {c['peak_cores_1s']} in 1 s); {c['call_minutes']} call-minutes "
-        f"({c['talk_minutes']} talking): {c['cpu_s_per_call_minute']} CPU-s per call-minute, "
-        f"{c['cpu_s_per_talk_minute']} per talk-minute\n"
+        f"peak {c['peak_cores_1s']} in 1 s)\n"
+        f"  CPU-s per call-minute: {c['cpu_s_per_call_minute_sipp']} over the callers' "
+        f"{c['call_minutes_sipp']} call-minutes (SIPp); {c['cpu_s_per_call_minute']} over "
+        f"center.db's {c['call_minutes']} ({c['cpu_s_per_talk_minute']} per talk-minute, "
+        f"{c['talk_minutes']} talking)\n"
         f"  center peak RSS: {c['peak_rss_mb']} MB; idle with the agents ready: "
         f"{c['idle_cores_agents_ready']} cores; exit: {c['exit']}\n"
         f"  SIPp CPU: callers {uac_cpu} s, agents' UAS {uas_cpu} s\n"
