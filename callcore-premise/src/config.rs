@@ -354,7 +354,9 @@ mod tests {
         assert!(c.agents[0].password.is_empty());
         // a password given anyway is still checked: the phone may register too
         let short = format!("{toml}password = \"abc\"\n");
-        let e = PremiseConfig::from_toml(&short).err().map(|e| e.to_string());
+        let e = PremiseConfig::from_toml(&short)
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("agents[0].password")));
     }
 

@@ -138,7 +138,13 @@ async fn an_agent_at_a_fixed_contact_answers_without_registering() {
     uas.arg("-sf")
         .arg(harness("agents.xml"))
         .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string(), "-rtp_echo"])
+        .args([
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &free_port().to_string(),
+            "-rtp_echo",
+        ])
         .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
         .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
         .stdout(Stdio::null())
@@ -156,7 +162,11 @@ async fn an_agent_at_a_fixed_contact_answers_without_registering() {
         .args(["--ivr-ms", "12500", "--talk-secs", "7"])
         .output()
         .expect("python3 runs caller_pcap.py");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let scenario = std::fs::read_to_string(harness("caller.xml"))
         .unwrap()
         .replace("@CALLER_PCAP@", &pcap.display().to_string())

@@ -47,7 +47,11 @@ impl FixedContact {
             return Err(Error::Contact("port 0 cannot be rung"));
         }
         let addr = SocketAddr::new(ip, port);
-        let peer = match parsed.params().iter().find(|(n, _)| n.eq_ignore_ascii_case("transport")) {
+        let peer = match parsed
+            .params()
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("transport"))
+        {
             None => Peer::udp(addr),
             Some((_, Some(t))) if t.eq_ignore_ascii_case("udp") => Peer::udp(addr),
             Some((_, Some(t))) if t.eq_ignore_ascii_case("tcp") => Peer::tcp(addr),
@@ -70,8 +74,8 @@ mod tests {
         let c = FixedContact::parse("sip:agent@127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.peer, Peer::udp(SocketAddr::from(([127, 0, 0, 1], 5060))));
         assert_eq!(c.uri, "sip:agent@127.0.0.1");
-        let c = FixedContact::parse("sip:a@[::1]:5071;transport=UDP")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c =
+            FixedContact::parse("sip:a@[::1]:5071;transport=UDP").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.peer.transport, TransportKind::Udp);
         assert_eq!(c.peer.addr.port(), 5071);
     }
