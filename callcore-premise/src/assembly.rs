@@ -2,7 +2,8 @@
 //! digest auth for the agents' phones, callcore-media on every leg (prompts, DTMF,
 //! bridging, stereo call recording to a local folder), the IVR flow, callcore-acd's
 //! engine as router, SQLite as the only store, and agents who become available when
-//! their phone registers and offline when the registration lapses.
+//! their phone registers and offline when the registration lapses — or, with a fixed
+//! `contact`, are available from the start and rung at that address.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
 use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
+use callcore_sip::contact::FixedContact;
 use callcore_sip::ua::UaConfig;
 use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
@@ -88,7 +90,8 @@ impl Premise {
         let mut digest = DigestConfig::new(&config.sip.realm);
         digest.algorithms = config.sip.digest_algorithms();
         let mut accounts = Accounts::default();
-        for a in &config.agents {
+        // an agent at a fixed contact may have no password: it has no account then
+        for a in config.agents.iter().filter(|a| !a.password.is_empty()) {
             accounts.insert(&a.id, &a.password, &a.digest_algorithms(&config.sip));
         }
         ua.auth = Some((digest, Arc::new(accounts)));
@@ -139,22 +142,35 @@ impl Premise {
             center.add_queue(def).await?;
         }
         let host = config.sip.bind.ip();
-        for a in &config.agents {
-            let mut p = AgentProfile::new(a.id.as_str())
-                .with_endpoint(Endpoint::Sip(format!("sip:{}@{host}", a.id)));
+        for (i, a) in config.agents.iter().enumerate() {
+            let aor = format!("sip:{}@{host}", a.id);
+            let mut p = AgentProfile::new(a.id.as_str()).with_endpoint(Endpoint::Sip(aor.clone()));
             p.tenant = tenant.clone();
             p.name = a.name.clone();
             for s in &a.skills {
                 p = p.with_skill(s.as_str(), 5);
             }
             center.add_agent(p).await?;
+            if let Some(contact) = &a.contact {
+                let fixed = FixedContact::parse(contact).map_err(|e| PremiseError::Config {
+                    field: format!("agents[{i}].contact"),
+                    detail: e.to_string(),
+                })?;
+                sip.set_fixed_contact(&aor, fixed);
+                center
+                    .set_agent_state(&AgentId::new(a.id.as_str()), AgentState::Available)
+                    .await?;
+            }
         }
+        // agents with a fixed contact are available from the start; the others follow
+        // their phone's registration
         let presence = tokio::spawn(presence(
             center.clone(),
             sip.clone(),
             config
                 .agents
                 .iter()
+                .filter(|a| a.contact.is_none())
                 .map(|a| (AgentId::new(a.id.as_str()), format!("sip:{}@{host}", a.id)))
                 .collect(),
         ));
@@ -205,8 +221,17 @@ impl Premise {
                 "chimes (install espeak-ng for speech)"
             }
         ));
-        s.push_str("Agent phones (register with digest auth):\n");
+        s.push_str("Agent phones (register with digest auth, or rung at a fixed contact):\n");
         for a in &self.config.agents {
+            if let Some(contact) = &a.contact {
+                s.push_str(&format!(
+                    "  {:<6} {:<8} rung at {contact}  skills {}\n",
+                    a.id,
+                    a.name,
+                    a.skills.join(",")
+                ));
+                continue;
+            }
             let digest: Vec<&str> = a
                 .digest_algorithms(&self.config.sip)
                 .iter()
@@ -222,7 +247,7 @@ impl Premise {
                 digest.join(",")
             ));
         }
-        if let Some(a) = self.config.agents.first() {
+        if let Some(a) = self.config.agents.iter().find(|a| a.contact.is_none()) {
             s.push_str(&format!(
                 "baresip as agent {id}: accounts line\n  <sip:{id}@{ip}>;auth_pass={pw};outbound=\"sip:{addr}\";regint=60;answermode=auto\n",
                 id = a.id,

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use callcore_sip::auth::DigestAlgorithm;
+use callcore_sip::contact::FixedContact;
 use serde::Deserialize;
 
 use crate::PremiseError;
@@ -171,8 +172,14 @@ pub struct AgentSection {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// The phone's digest password.
+    /// The phone's digest password; needed unless the agent has a `contact`.
+    #[serde(default)]
     pub password: String,
+    /// A fixed address to ring (`sip:user@IP:port`, optionally `;transport=tcp`): a
+    /// desk phone, a PBX extension or a load tool. Such an agent needs no
+    /// registration, is available from the start and is rung there.
+    #[serde(default)]
+    pub contact: Option<String>,
     /// Skills (proficiency 5).
     #[serde(default)]
     pub skills: Vec<String>,
@@ -339,10 +346,15 @@ impl PremiseConfig {
             if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
                 return Err(field(format!("agents[{i}].id"), "letters, digits and dots"));
             }
-            if a.password.len() < 6 {
+            if let Some(contact) = &a.contact {
+                FixedContact::parse(contact)
+                    .map_err(|e| field(format!("agents[{i}].contact"), e.to_string()))?;
+            }
+            let needs_password = a.contact.is_none() || !a.password.is_empty();
+            if needs_password && a.password.len() < 6 {
                 return Err(field(
                     format!("agents[{i}].password"),
-                    "at least 6 characters",
+                    "at least 6 characters (or give the agent a `contact`)",
                 ));
             }
             if self.agents[..i].iter().any(|x| x.id == a.id) {
@@ -390,6 +402,21 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_with_a_contact_needs_no_password() {
+        let toml = "[[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5090;transport=tcp\"\n\
+                    skills = [\"support\"]\n";
+        let c = PremiseConfig::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.agents.len(), 1);
+        assert!(c.agents[0].password.is_empty());
+        // a password given anyway is still checked: the phone may register too
+        let short = format!("{toml}password = \"abc\"\n");
+        let e = PremiseConfig::from_toml(&short)
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("agents[0].password")));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let bad = "[ivr]\ndefault_queue = \"sales\"\n";
         let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
@@ -401,7 +428,15 @@ mod tests {
         let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some("config field `agents[0].password`: at least 6 characters")
+            Some(
+                "config field `agents[0].password`: at least 6 characters (or give the agent a `contact`)"
+            )
+        );
+        let bad = "[[agents]]\nid = \"9\"\ncontact = \"sip:9@pbx.example.com\"\n";
+        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("config field `agents[0].contact`: contact: the host must be an IP address")
         );
         let e = PremiseConfig::from_toml("[sip]\nport = 1\n").err();
         assert!(matches!(e, Some(PremiseError::ConfigSyntax(m)) if m.contains("port")));

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+use crate::contact::FixedContact;
 use crate::media_seam::{NO_MEDIA, negotiated_media};
 use crate::message::Uri;
 use crate::session::{LocalMedia, NegotiatedAudio};
@@ -93,6 +94,8 @@ pub struct SipTransport {
     clock: Arc<dyn Clock>,
     from_domain: String,
     next: AtomicU64,
+    /// Addresses of record rung at a fixed contact instead of a registration.
+    fixed: Mutex<HashMap<String, FixedContact>>,
 }
 
 type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
@@ -281,6 +284,7 @@ impl SipTransport {
             clock,
             from_domain: config.from_domain,
             next: AtomicU64::new(1),
+            fixed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -295,9 +299,27 @@ impl SipTransport {
         &self.shared.handle
     }
 
+    /// Rings `aor` at `contact` from now on, registered or not (a desk phone, a PBX
+    /// extension or a load tool at a fixed address).
+    pub fn set_fixed_contact(&self, aor: &str, contact: FixedContact) {
+        self.fixed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(aor.to_owned(), contact);
+    }
+
     async fn target(&self, to: &Endpoint) -> Result<(String, Peer), CoreError> {
         match to {
             Endpoint::Sip(aor) => {
+                let fixed = self
+                    .fixed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(aor)
+                    .cloned();
+                if let Some(c) = fixed {
+                    return Ok((c.uri, c.peer));
+                }
                 let contacts = self.shared.handle.lookup(aor).await;
                 let contact = contacts
                     .first()

@@ -15,6 +15,9 @@ pub enum Error {
     /// A call-control operation is not possible in the current state.
     #[error("invalid state: {0}")]
     State(&'static str),
+    /// A fixed contact URI cannot be rung; says why.
+    #[error("contact: {0}")]
+    Contact(&'static str),
     /// Socket or file I/O failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -10,7 +10,8 @@
 //!   session timers.
 //! - [`ua`]: the user agent (UAS + UAC, transfer, 100rel, outbound registration, rate
 //!   limits) and its tokio UDP/TCP driver ([`ua::driver`]).
-//! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication.
+//! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication;
+//!   [`contact`]: phones at a fixed address that are rung without registering.
 //! - [`b2bua`], [`trunk`]: bridging legs with failover, trunk routing and health.
 //! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP, with
 //!   each leg's media driven through callcore's leg-media port (`MediaAttach`,
@@ -36,6 +37,7 @@ pub mod auth;
 pub mod b2bua;
 #[cfg(feature = "center")]
 pub mod center;
+pub mod contact;
 pub mod error;
 #[cfg(feature = "center")]
 pub mod media_seam;
