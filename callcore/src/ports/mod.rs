@@ -7,6 +7,7 @@
 //! and `Send + Sync`.
 
 mod ids;
+mod leg_events;
 mod leg_media;
 mod media;
 mod router;
@@ -14,6 +15,7 @@ mod speech;
 mod transport;
 
 pub use ids::{IdSource, UuidV7Ids};
+pub use leg_events::{LegEvent, TransferRefusal, TransferReport};
 pub use leg_media::{
     AudioCodec, BridgeRecording, FrameDirection, FrameSink, LegMediaPort, LegMediaRequest,
     MediaAttach, MediaDirection, NegotiatedMedia, RecordingDone, RecordingRequest,

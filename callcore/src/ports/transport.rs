@@ -1,6 +1,6 @@
 use crate::{
-    BridgeRecording, Channel, CoreError, Endpoint, FrameSink, Interaction, LegId, MediaControl,
-    RecordingRequest,
+    BridgeRecording, Channel, CoreError, Endpoint, FrameSink, Interaction, LegEvent, LegId,
+    MediaControl, RecordingRequest, TransferReport,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,28 @@ pub trait Leg: Send + Sync + fmt::Debug {
     /// Completes when the leg has ended, for whatever reason, with the cause.
     /// May be awaited any number of times, by several tasks.
     async fn ended(&self) -> HangupCause;
+
+    /// The next thing the far end did on its own: put the call on hold, took
+    /// it off hold, asked for a transfer (see [`LegEvent`]). One reader — the
+    /// owner of the call — awaits it in a loop; it must be cancel-safe (an
+    /// event is never lost when the future is dropped before completing).
+    /// The default never completes: a transport that reports nothing.
+    async fn next_event(&self) -> LegEvent {
+        std::future::pending().await
+    }
+
+    /// Answers the far end's [`LegEvent::TransferRequested`]: accepted or
+    /// refused, then, once accepted, how the transfer ended.
+    ///
+    /// # Errors
+    /// [`CoreError::Unsupported`] when the transport takes no transfer
+    /// requests (the default); [`CoreError::LegEnded`].
+    async fn report_transfer(&self, report: TransferReport) -> Result<(), CoreError> {
+        let _ = report;
+        Err(CoreError::Unsupported(
+            "this leg takes no transfer requests",
+        ))
+    }
 
     /// Play, say, collect, listen and record on this leg.
     fn media(&self) -> &dyn MediaControl;

@@ -41,15 +41,16 @@ pub struct InteractionRecord {
     pub created_at: Timestamp,
     /// The (last) queue it waited in.
     pub queue: Option<QueueId>,
-    /// When it entered the (first) queue.
+    /// When it entered the (first) queue; kept when it leaves the queue (the
+    /// wait itself is [`wait_ms`](Self::wait_ms)).
     pub queued_at: Option<Timestamp>,
     /// When it was first offered to an agent.
     pub first_offered_at: Option<Timestamp>,
     /// Offers made (including declined and timed-out ones).
     pub offers: u32,
-    /// When an agent was connected.
+    /// When an agent was first connected.
     pub answered_at: Option<Timestamp>,
-    /// The agent who handled it.
+    /// The (last) agent who handled it.
     pub agent: Option<AgentId>,
     /// When it ended for the customer.
     pub ended_at: Option<Timestamp>,
@@ -57,9 +58,11 @@ pub struct InteractionRecord {
     pub end_reason: Option<EndReason>,
     /// The customer hung up while waiting.
     pub abandoned: bool,
-    /// Time in queue (until answered, abandoned or leaving the queue).
+    /// Time in queue (until answered, abandoned or leaving the queue), summed
+    /// over every stay (a transfer to a queue waits again).
     pub wait_ms: u64,
-    /// Talk time with the agent, without hold.
+    /// Talk time with agents, without hold, summed over every agent who was
+    /// connected (a transfer ends one agent's talk).
     pub talk_ms: u64,
     /// Time on hold.
     pub hold_ms: u64,
@@ -77,6 +80,12 @@ pub struct InteractionRecord {
     /// Internal: when after-call work started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wrap_up_started_at: Option<Timestamp>,
+    /// Internal: when the current stay in a queue started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_started_at: Option<Timestamp>,
+    /// Internal: when the current agent was connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_started_at: Option<Timestamp>,
 }
 
 fn ms_between(later: Timestamp, earlier: Timestamp) -> u64 {
@@ -115,6 +124,8 @@ impl InteractionRecord {
             complete: false,
             hold_started_at: None,
             wrap_up_started_at: None,
+            wait_started_at: None,
+            talk_started_at: None,
         }
     }
 
@@ -126,8 +137,23 @@ impl InteractionRecord {
     }
 
     fn close_wait(&mut self, at: Timestamp) {
-        if let Some(q) = self.queued_at.take() {
+        if let Some(q) = self.wait_started_at.take() {
             self.wait_ms += ms_between(at, q);
+        }
+    }
+
+    fn close_hold(&mut self, at: Timestamp) {
+        if let Some(h) = self.hold_started_at.take() {
+            self.hold_ms += ms_between(at, h);
+        }
+    }
+
+    /// Ends the current agent's connection: its length joins `talk_ms`
+    /// (hold time, which only happens while connected, comes off at the end).
+    fn close_talk(&mut self, at: Timestamp) {
+        self.close_hold(at);
+        if let Some(t) = self.talk_started_at.take() {
+            self.talk_ms += ms_between(at, t);
         }
     }
 
@@ -140,9 +166,11 @@ impl InteractionRecord {
         match &event.kind {
             EventKind::Queued { queue, .. } => {
                 self.queue = Some(queue.clone());
-                if self.queued_at.is_none() {
-                    self.queued_at = Some(at);
-                }
+                // back in a queue after an agent (the flow went on, or a
+                // transfer): that agent's talk is over
+                self.close_talk(at);
+                self.queued_at.get_or_insert(at);
+                self.wait_started_at.get_or_insert(at);
             }
             EventKind::Offered { .. } => {
                 self.offers += 1;
@@ -150,9 +178,15 @@ impl InteractionRecord {
             }
             EventKind::Connected { agent, queue, .. } => {
                 self.close_wait(at);
+                self.close_talk(at);
                 self.queue = Some(queue.clone());
                 self.agent = Some(agent.clone());
-                self.answered_at = Some(at);
+                self.answered_at.get_or_insert(at);
+                self.talk_started_at = Some(at);
+            }
+            EventKind::Transferred { .. } => {
+                self.close_wait(at);
+                self.close_talk(at);
             }
             EventKind::Abandoned { .. } => {
                 self.close_wait(at);
@@ -162,19 +196,11 @@ impl InteractionRecord {
             EventKind::Held { .. } => {
                 self.hold_started_at.get_or_insert(at);
             }
-            EventKind::Resumed { .. } => {
-                if let Some(h) = self.hold_started_at.take() {
-                    self.hold_ms += ms_between(at, h);
-                }
-            }
+            EventKind::Resumed { .. } => self.close_hold(at),
             EventKind::Ended { reason, .. } => {
                 self.close_wait(at);
-                if let Some(h) = self.hold_started_at.take() {
-                    self.hold_ms += ms_between(at, h);
-                }
-                if let Some(answered) = self.answered_at {
-                    self.talk_ms = ms_between(at, answered).saturating_sub(self.hold_ms);
-                }
+                self.close_talk(at);
+                self.talk_ms = self.talk_ms.saturating_sub(self.hold_ms);
                 if *reason == EndReason::Abandoned {
                     self.abandoned = true;
                 }
@@ -212,5 +238,170 @@ impl InteractionRecord {
     #[must_use]
     pub const fn handle_ms(&self) -> u64 {
         self.talk_ms + self.hold_ms + self.wrap_up_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Channel, Direction};
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    fn fold(kinds: &[(i64, EventKind)]) -> InteractionRecord {
+        let created = Interaction::new(
+            "i1".into(),
+            "default".into(),
+            Channel::Voice,
+            Direction::Inbound,
+            "+4930111",
+            "100",
+            at(0),
+        );
+        let mut record = InteractionRecord::new(&created);
+        for (seq, (t, kind)) in kinds.iter().enumerate() {
+            record.apply(&Event {
+                seq: seq as u64 + 1,
+                at: at(*t),
+                tenant: "default".into(),
+                kind: kind.clone(),
+            });
+        }
+        record
+    }
+
+    fn queued(queue: &str) -> EventKind {
+        EventKind::Queued {
+            interaction: "i1".into(),
+            queue: queue.into(),
+            position: 1,
+            estimated_wait_secs: None,
+        }
+    }
+
+    fn connected(agent: &str, queue: &str) -> EventKind {
+        EventKind::Connected {
+            interaction: "i1".into(),
+            agent: agent.into(),
+            queue: queue.into(),
+        }
+    }
+
+    #[test]
+    fn queued_at_stays_and_hold_recordings_and_disposition_are_folded() {
+        let r = fold(&[
+            (5, queued("support")),
+            (30, connected("alice", "support")),
+            (
+                31,
+                EventKind::RecordingStarted {
+                    interaction: "i1".into(),
+                    recording: "rec-1".into(),
+                },
+            ),
+            (
+                40,
+                EventKind::Held {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                52,
+                EventKind::Resumed {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                70,
+                EventKind::DispositionSet {
+                    interaction: "i1".into(),
+                    agent: "alice".into(),
+                    disposition: Disposition::Agent("resolved".into()),
+                },
+            ),
+            (
+                90,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::CustomerHangup,
+                },
+            ),
+        ]);
+        assert_eq!(r.queued_at, Some(at(5)), "queued_at is kept after the wait");
+        assert_eq!(r.wait_ms, 25_000);
+        assert_eq!(r.hold_ms, 12_000);
+        assert_eq!(r.talk_ms, 60_000 - 12_000);
+        assert_eq!(r.recordings, vec![RecordingId::new("rec-1")]);
+        assert_eq!(r.disposition, Some(Disposition::Agent("resolved".into())));
+        assert!(r.complete);
+    }
+
+    #[test]
+    fn a_transfer_to_another_queue_sums_both_waits_and_both_talks() {
+        let r = fold(&[
+            (0, queued("support")),
+            (10, connected("alice", "support")),
+            (
+                20,
+                EventKind::Held {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                25,
+                EventKind::Resumed {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                40,
+                EventKind::Transferred {
+                    interaction: "i1".into(),
+                    target: "queue:billing".into(),
+                },
+            ),
+            (40, queued("billing")),
+            (55, connected("bob", "billing")),
+            (
+                75,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::AgentHangup,
+                },
+            ),
+        ]);
+        assert_eq!(r.queued_at, Some(at(0)));
+        assert_eq!(r.answered_at, Some(at(10)), "first answer");
+        assert_eq!(r.wait_ms, 10_000 + 15_000);
+        assert_eq!(r.hold_ms, 5_000);
+        assert_eq!(r.talk_ms, 30_000 + 20_000 - 5_000);
+        assert_eq!(r.agent.as_ref().map(AgentId::as_str), Some("bob"));
+        assert_eq!(r.queue.as_ref().map(QueueId::as_str), Some("billing"));
+    }
+
+    #[test]
+    fn a_hold_still_open_at_the_end_counts_until_the_end() {
+        let r = fold(&[
+            (0, queued("support")),
+            (2, connected("alice", "support")),
+            (
+                10,
+                EventKind::Held {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                16,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::CustomerHangup,
+                },
+            ),
+        ]);
+        assert_eq!(r.hold_ms, 6_000);
+        assert_eq!(r.talk_ms, 8_000);
+        assert_eq!(r.handle_ms(), 14_000);
     }
 }
