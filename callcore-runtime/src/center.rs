@@ -6,9 +6,9 @@ use crate::{EventBus, EventSubscriber, Flow, SystemClock};
 use crate::{Providers, interaction_task, recorder};
 use callcore::config::InboundRoute;
 use callcore::{
-    AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, EventKind,
-    QueueDefinition, QueueId, ReservationId, Router, RouterInput, RouterSnapshot, Stores, TenantId,
-    Transport,
+    AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, Disposition,
+    EventKind, InteractionId, QueueDefinition, QueueId, ReservationId, Router, RouterInput,
+    RouterSnapshot, Stores, TenantId, Transport,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,10 +23,14 @@ pub(crate) struct Shared {
     pub(crate) router: mpsc::UnboundedSender<RouterCommand>,
     pub(crate) stores: Stores,
     pub(crate) providers: Providers,
-    flows: HashMap<String, Arc<dyn Flow>>,
-    routes: Vec<InboundRoute>,
+    /// Where transfers to numbers are placed.
+    pub(crate) transports: Vec<Arc<dyn Transport>>,
     /// Bridged conversations are recorded.
     pub(crate) record_calls: bool,
+    /// The live calls, for what reaches one from outside (a disposition).
+    pub(crate) calls: crate::call_glue::Registry,
+    flows: HashMap<String, Arc<dyn Flow>>,
+    routes: Vec<InboundRoute>,
 }
 
 impl Shared {
@@ -139,7 +143,9 @@ impl CenterBuilder {
     #[must_use]
     pub fn config(mut self, config: CenterConfig) -> Self {
         let mut routes = std::mem::take(&mut self.config.routes);
+        let record_calls = self.config.record_calls;
         self.config = config;
+        self.config.record_calls |= record_calls;
         routes.append(&mut self.config.routes);
         self.config.routes = routes;
         self
@@ -211,9 +217,11 @@ impl Center {
             router: router_tx,
             stores: b.stores,
             providers: b.providers,
+            transports: b.transports.clone(),
+            record_calls: b.config.record_calls,
+            calls: crate::call_glue::Registry::default(),
             flows: b.flows,
             routes: b.config.routes.clone(),
-            record_calls: b.config.record_calls,
         });
         let mut tasks = vec![routing];
         for transport in &b.transports {
@@ -404,6 +412,55 @@ impl CenterHandle {
             tx,
         ));
         rx
+    }
+
+    /// Sets the disposition (wrap-up) code of an interaction, for the last
+    /// agent who talked to the customer: journaled as `DispositionSet` and
+    /// kept in the interaction's record — during the conversation, in
+    /// after-call work, or later (the stored record is updated).
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the interaction is unknown or no agent
+    /// was connected to it; [`CoreError::Shutdown`].
+    pub async fn set_disposition(
+        &self,
+        interaction: &InteractionId,
+        disposition: Disposition,
+    ) -> Result<(), CoreError> {
+        // A live call decides itself (its owner knows its agent); one that
+        // ended meanwhile is served from its record.
+        if let Some(reply) = self
+            .shared
+            .calls
+            .ask_disposition(interaction, disposition.clone())
+            && let Ok(result) = reply.await
+        {
+            return result;
+        }
+        self.flush().await;
+        let record = self
+            .shared
+            .stores
+            .interactions
+            .get(&self.tenant, interaction)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "interaction",
+                id: interaction.to_string(),
+            })?;
+        let agent = record.agent.ok_or_else(|| CoreError::NotFound {
+            what: "agent of interaction",
+            id: interaction.to_string(),
+        })?;
+        self.shared.emitter.emit(
+            &record.tenant,
+            EventKind::DispositionSet {
+                interaction: interaction.clone(),
+                agent,
+                disposition,
+            },
+        );
+        Ok(())
     }
 
     /// The live state of every queue and agent.

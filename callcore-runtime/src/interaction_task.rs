@@ -2,7 +2,7 @@
 
 use crate::FlowContext;
 use crate::FlowOutcome;
-use callcore::{CoreError, EndReason, EventKind, HangupCause, IdentityKind, Inbound, Interaction};
+use callcore::{CoreError, EndReason, EventKind, IdentityKind, Inbound, Interaction};
 use tracing::Instrument;
 
 use crate::center::Shared;
@@ -19,16 +19,7 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
     } = inbound;
     identify_and_announce(&shared, &mut interaction).await;
     let flow = shared.flow_for(&interaction.to);
-    let mut ctx = FlowContext::new(
-        interaction,
-        leg,
-        shared.emitter.clone(),
-        shared.router.clone(),
-        shared.clock.clone(),
-        shared.providers.clone(),
-        shared.stores.clone(),
-        shared.record_calls,
-    );
+    let mut ctx = FlowContext::new(shared.clone(), interaction, leg);
     let reason = match flow {
         None => {
             tracing::warn!(to = %ctx.interaction().to, "no flow for this address");
@@ -53,20 +44,9 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
             },
         },
     };
-    if ctx.ended().is_none() {
-        // The customer hung up first: say so, whatever the flow reported.
-        let reason = if ctx.customer_hung_up() && reason == EndReason::Completed {
-            EndReason::CustomerHangup
-        } else {
-            reason
-        };
-        ctx.end(reason);
-    }
-    let leg = ctx.into_leg();
-    match leg.hangup(HangupCause::Local).await {
-        Ok(()) | Err(CoreError::LegEnded) => {}
-        Err(e) => tracing::warn!(error = %e, "hang-up failed"),
-    }
+    // The call ends (a customer who hung up first is said to have, whatever
+    // the flow reported), hangs up, meters its usage, files its recordings.
+    ctx.finish(reason).await;
 }
 
 /// Screen pop: finds the customer by the address the interaction comes from

@@ -93,6 +93,8 @@
 //!
 
 pub mod bus;
+pub mod call;
+mod call_glue;
 mod center;
 mod emitter;
 mod flow;

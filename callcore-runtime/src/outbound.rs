@@ -13,7 +13,7 @@
 
 use crate::center::Shared;
 use crate::flow_context::{EnqueueHooks, FlowContext, QueueOptions, QueueOutcome};
-use callcore::{AgentId, CoreError, EndReason, HangupCause, Interaction, Leg, QueueId};
+use callcore::{AgentId, EndReason, Interaction, Leg, QueueId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -74,16 +74,7 @@ async fn run_inner(
 ) {
     // Screen pop: the customer profile behind the number dialled.
     crate::interaction_task::identify_and_announce(&shared, &mut interaction).await;
-    let mut ctx = FlowContext::new(
-        interaction,
-        leg,
-        shared.emitter.clone(),
-        shared.router.clone(),
-        shared.clock.clone(),
-        shared.providers.clone(),
-        shared.stores.clone(),
-        shared.record_calls,
-    );
+    let mut ctx = FlowContext::new(shared.clone(), interaction, leg);
     let (connected_tx, connected_rx) = oneshot::channel();
     let hooks = EnqueueHooks {
         give_up_at: options.connect_within.map(|d| shared.clock.now() + d),
@@ -99,16 +90,18 @@ async fn run_inner(
         }
     };
     let (outcome, ()) = tokio::join!(ctx.enqueue_hooked(queue, options.queue, hooks), forward);
-    let outcome = match outcome {
-        Ok(o) => o,
+    let (outcome, failed) = match outcome {
+        Ok(o) => (o, false),
         Err(e) => {
             tracing::warn!(error = %e, "outbound hand-off failed");
-            ctx.end(EndReason::Error);
-            QueueOutcome::TimedOut
+            (QueueOutcome::TimedOut, true)
         }
     };
     let reason = match &outcome {
-        QueueOutcome::Served { .. } | QueueOutcome::Abandoned => outcome.end_reason(),
+        _ if failed => EndReason::Error,
+        QueueOutcome::Served { .. }
+        | QueueOutcome::Abandoned
+        | QueueOutcome::Transferred { .. } => outcome.end_reason(),
         _ => {
             if let Some(message) = &options.unconnected_message
                 && let Err(e) = ctx.say(message).await
@@ -118,13 +111,6 @@ async fn run_inner(
             EndReason::QueueTimeout
         }
     };
-    if ctx.ended().is_none() {
-        ctx.end(reason);
-    }
-    let leg = ctx.into_leg();
-    match leg.hangup(HangupCause::Local).await {
-        Ok(()) | Err(CoreError::LegEnded) => {}
-        Err(e) => tracing::warn!(error = %e, "hang-up failed"),
-    }
+    ctx.finish(reason).await;
     let _ = progress.send(OutboundProgress::Finished(outcome));
 }

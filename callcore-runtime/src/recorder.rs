@@ -74,6 +74,9 @@ async fn update_records(
         return;
     };
     let Some(record) = open.get_mut(id) else {
+        if matches!(event.kind, EventKind::DispositionSet { .. }) {
+            amend_saved(event, id, stores).await;
+        }
         return;
     };
     record.apply(event);
@@ -98,5 +101,18 @@ async fn update_records(
             }
         }
         _ => {}
+    }
+}
+
+/// A disposition set after the record was closed (no after-call work, or set
+/// later from a desktop): the stored record takes it.
+async fn amend_saved(event: &Event, id: &InteractionId, stores: &Stores) {
+    match stores.interactions.get(&event.tenant, id).await {
+        Ok(Some(mut record)) => {
+            record.apply(event);
+            save(stores, &record).await;
+        }
+        Ok(None) => tracing::warn!(interaction = %id, "disposition for an unknown interaction"),
+        Err(e) => tracing::error!(interaction = %id, error = %e, "loading a record failed"),
     }
 }

@@ -44,12 +44,12 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
 pub(crate) enum RouterCommand {
     Input(RouterInput, Option<Reply<()>>),
     Enqueue(Box<RoutingRequest>, Waiter),
+    /// The interaction leaves its queue; its signal channel closes once the
+    /// router's decisions about it are out.
     Abandon(InteractionId),
     AcceptOffer(ReservationId, Reply<()>),
     DeclineOffer(ReservationId, Reply<()>),
     Snapshot(oneshot::Sender<RouterSnapshot>),
-    /// Replies once every command sent before it has been handled.
-    Barrier(oneshot::Sender<()>),
     Shutdown,
 }
 
@@ -174,12 +174,15 @@ impl RoutingTask {
                 }
             }
             RouterCommand::Abandon(interaction) => {
-                self.waiters.remove(&interaction);
                 if let Err(e) = self.input(RouterInput::Abandon {
                     interaction: interaction.clone(),
                 }) {
                     tracing::debug!(%interaction, error = %e, "abandon after routing ended");
                 }
+                // What the abandon decided (an offer canceled) is out before
+                // the call hears that the router let go: its channel closes.
+                self.drain_decisions();
+                self.waiters.remove(&interaction);
             }
             RouterCommand::AcceptOffer(reservation, reply) => {
                 let result = self.input(RouterInput::OfferAccepted { reservation });
@@ -194,9 +197,6 @@ impl RoutingTask {
             }
             RouterCommand::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(self.clock.now()));
-            }
-            RouterCommand::Barrier(reply) => {
-                let _ = reply.send(());
             }
             RouterCommand::Shutdown => {}
         }

@@ -130,6 +130,9 @@ fn summary(events: &[Arc<Event>]) -> Vec<(i64, &'static str, String)> {
                 EventKind::Abandoned { queue, .. } => queue.to_string(),
                 EventKind::AgentAdded { profile } => profile.id.to_string(),
                 EventKind::QueueAdded { definition } => definition.id.to_string(),
+                EventKind::Usage {
+                    meter, quantity, ..
+                } => format!("{meter} {quantity}"),
                 _ => String::new(),
             };
             (e.at.as_millis() / 1000 - T0, e.kind.name(), detail)
@@ -210,6 +213,8 @@ async fn inbound_call_is_routed_answered_wrapped_up_and_recorded() {
             (3, "offer_accepted", "alice".into()),
             (3, "connected", "alice support".into()),
             (48, "ended", "CustomerHangup".into()),
+            // 48 s from arrival to end, metered when the interaction is over
+            (48, "usage", "voice_minutes 0.8".into()),
             (48, "agent_state_changed", "alice busy->wrap_up".into()),
             (48, "wrap_up_started", "alice 10s".into()),
             (58, "wrap_up_ended", "alice".into()),

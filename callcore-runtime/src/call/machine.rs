@@ -1,0 +1,876 @@
+//! The call's state machine (see the module docs of [`crate::call`]).
+
+use super::{CallCommand, LegInput, OpenRecordings, RouterSignal, StayOptions, TransferTarget};
+use crate::QueueOutcome;
+use callcore::{
+    AgentId, Channel, CoreError, Disposition, EndReason, EventKind, HangupCause, Interaction,
+    InteractionId, LegId, Pii, QueueId, RecordingStarted, RecordingStopped, RoutingRequest,
+    Speaker, TenantId, Timestamp, TransferRefusal, TransferReport,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Why the call is leaving a queue it asked to leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// The customer hung up.
+    CustomerGone,
+    /// The connect deadline passed; the customer is still there.
+    GaveUp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// In the flow (IVR), between queue stays, or over.
+    Flow,
+    /// In a queue.
+    Waiting {
+        queue: QueueId,
+        leaving: Option<Leaving>,
+        /// A final signal that came while leaving.
+        noted: Option<QueueOutcome>,
+    },
+    /// With an agent.
+    Talking {
+        agent: AgentId,
+        queue: QueueId,
+        agent_leg: Option<LegId>,
+    },
+    /// With an agent who asked for a transfer out to a number; the number
+    /// rings.
+    Transferring {
+        agent: AgentId,
+        queue: QueueId,
+        /// The agent's leg while it is up.
+        agent_leg: Option<LegId>,
+        number: String,
+        /// The agent was released already (they hung up meanwhile).
+        released: bool,
+    },
+    /// Transferred out: bridged to a placed leg.
+    Outside { leg: LegId, target: String },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LegState {
+    held: bool,
+    ended: bool,
+}
+
+/// The sans-IO owner of one interaction (see [`crate::call`]).
+#[derive(Debug)]
+pub struct Call {
+    id: InteractionId,
+    tenant: TenantId,
+    channel: Channel,
+    created_at: Timestamp,
+    record_calls: bool,
+    customer: LegId,
+    /// The customer's far end hung up (not the center).
+    customer_hung_up: bool,
+    legs: BTreeMap<LegId, LegState>,
+    phase: Phase,
+    stay: StayOptions,
+    /// The last routing request, the model of a transfer's.
+    template: Option<RoutingRequest>,
+    last_agent: Option<AgentId>,
+    on_hold: bool,
+    recordings: OpenRecordings,
+    listened: Duration,
+    ended_at: Option<Timestamp>,
+    finished: bool,
+    outcome: Option<Result<QueueOutcome, CoreError>>,
+    commands: VecDeque<CallCommand>,
+    events: VecDeque<EventKind>,
+}
+
+impl Call {
+    /// The call of `interaction`, whose customer is on `customer_leg`.
+    /// `record_calls`: bridged conversations are recorded.
+    #[must_use]
+    pub fn new(interaction: &Interaction, customer_leg: LegId, record_calls: bool) -> Self {
+        let mut legs = BTreeMap::new();
+        legs.insert(customer_leg.clone(), LegState::default());
+        Self {
+            id: interaction.id.clone(),
+            tenant: interaction.tenant.clone(),
+            channel: interaction.channel,
+            created_at: interaction.created_at,
+            record_calls,
+            customer: customer_leg,
+            customer_hung_up: false,
+            legs,
+            phase: Phase::Flow,
+            stay: StayOptions::default(),
+            template: None,
+            last_agent: None,
+            on_hold: false,
+            recordings: OpenRecordings::new(),
+            listened: Duration::ZERO,
+            ended_at: None,
+            finished: false,
+            outcome: None,
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The interaction.
+    #[must_use]
+    pub const fn interaction(&self) -> &InteractionId {
+        &self.id
+    }
+
+    /// Its tenant.
+    #[must_use]
+    pub const fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Whether the customer's leg has ended (hung up by either side).
+    #[must_use]
+    pub fn customer_gone(&self) -> bool {
+        !self.is_live(&self.customer)
+    }
+
+    /// Whether the customer hung up (as opposed to the center hanging up).
+    #[must_use]
+    pub const fn customer_hung_up(&self) -> bool {
+        self.customer_hung_up
+    }
+
+    /// Whether `Ended` has been emitted.
+    #[must_use]
+    pub const fn ended(&self) -> bool {
+        self.ended_at.is_some()
+    }
+
+    /// Whether the call is waiting in, or leaving, a queue.
+    #[must_use]
+    pub const fn in_queue(&self) -> bool {
+        matches!(self.phase, Phase::Waiting { .. })
+    }
+
+    /// Whether the flow has finished and every recording has stopped: the
+    /// owner may drop the call.
+    #[must_use]
+    pub fn is_finished(&self) -> bool {
+        self.finished && self.recordings.is_empty()
+    }
+
+    /// The next command for the glue.
+    pub fn poll_command(&mut self) -> Option<CallCommand> {
+        self.commands.pop_front()
+    }
+
+    /// The next event to emit.
+    pub fn poll_event(&mut self) -> Option<EventKind> {
+        self.events.pop_front()
+    }
+
+    /// How the current queue stay ended, once it has (taken once).
+    /// `Err(CoreError::Shutdown)` when the router went away.
+    pub fn take_outcome(&mut self) -> Option<Result<QueueOutcome, CoreError>> {
+        self.outcome.take()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        match &self.phase {
+            Phase::Waiting { leaving: None, .. } => self.stay.give_up_at,
+            _ => None,
+        }
+    }
+
+    /// Fires the connect deadline: the call leaves the queue.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.poll_timeout().is_some_and(|t| t <= now)
+            && let Phase::Waiting { leaving, .. } = &mut self.phase
+        {
+            *leaving = Some(Leaving::GaveUp);
+            self.commands.push_back(CallCommand::LeaveQueue);
+        }
+    }
+
+    // ----- the flow's inputs -------------------------------------------------
+
+    /// The flow did something worth journaling (nothing is journaled for a
+    /// customer who is gone).
+    pub fn handle_flow_step(&mut self, step: &str, detail: String) {
+        if !self.ended() {
+            self.events.push_back(EventKind::FlowStep {
+                interaction: self.id.clone(),
+                step: step.to_owned(),
+                detail,
+            });
+        }
+    }
+
+    /// The flow listened for `listened` and a recognizer heard `text` (on a
+    /// voice leg: a transcript segment of the customer and recognizer time).
+    pub fn handle_heard(&mut self, text: Option<&str>, listened: Duration, now: Timestamp) {
+        if self.channel != Channel::Voice {
+            return;
+        }
+        self.listened += listened;
+        if let Some(text) = text.filter(|t| !t.trim().is_empty())
+            && !self.ended()
+        {
+            let spoke_at = now - listened;
+            self.events.push_back(EventKind::TranscriptSegment {
+                interaction: self.id.clone(),
+                speaker: Speaker::Customer,
+                text: Pii::new(text.to_owned()),
+                offset_ms: ms(spoke_at.duration_since(self.created_at)),
+            });
+        }
+    }
+
+    /// The flow transferred the customer itself (`FlowContext::transfer`).
+    pub fn handle_flow_transfer(&mut self, target: &str, now: Timestamp) {
+        self.events.push_back(EventKind::Transferred {
+            interaction: self.id.clone(),
+            target: target.to_owned(),
+        });
+        self.end(EndReason::Transferred, now);
+    }
+
+    /// The flow hangs up on the customer.
+    pub fn handle_hangup_request(&mut self) {
+        let customer = self.customer.clone();
+        self.hang_up(&customer);
+    }
+
+    /// The flow enters a queue with `request` (built from the interaction as
+    /// it is now).
+    pub fn handle_enqueue(&mut self, request: RoutingRequest, stay: StayOptions, now: Timestamp) {
+        let _ = now;
+        if self.customer_gone() {
+            self.outcome = Some(Ok(QueueOutcome::Abandoned));
+            return;
+        }
+        self.stay = stay;
+        self.enter_queue(request);
+    }
+
+    /// The flow is over with `reason`: whatever is still up is torn down,
+    /// `Ended` (if not yet) and the usage are emitted.
+    pub fn handle_flow_finished(&mut self, reason: EndReason, now: Timestamp) {
+        if self.finished {
+            return;
+        }
+        match std::mem::replace(&mut self.phase, Phase::Flow) {
+            Phase::Waiting { leaving: None, .. } => {
+                self.commands.push_back(CallCommand::LeaveQueue)
+            }
+            Phase::Talking {
+                agent, agent_leg, ..
+            } => {
+                self.hang_up_opt(agent_leg.as_ref());
+                self.commands.push_back(CallCommand::ReleaseAgent(agent));
+            }
+            Phase::Transferring {
+                agent,
+                agent_leg,
+                released,
+                ..
+            } => {
+                self.hang_up_opt(agent_leg.as_ref());
+                if !released {
+                    self.commands.push_back(CallCommand::ReleaseAgent(agent));
+                }
+            }
+            Phase::Outside { leg, .. } => self.hang_up(&leg),
+            Phase::Flow | Phase::Waiting { .. } => {}
+        }
+        self.sync_hold();
+        let reason = if self.customer_hung_up && reason == EndReason::Completed {
+            EndReason::CustomerHangup
+        } else {
+            reason
+        };
+        self.end(reason, now);
+        let customer = self.customer.clone();
+        self.hang_up(&customer);
+        self.finished = true;
+        if self.channel == Channel::Voice {
+            let ended = self.ended_at.unwrap_or(now);
+            #[allow(clippy::cast_precision_loss)]
+            let minutes = ms(ended.duration_since(self.created_at)) as f64 / 60_000.0;
+            self.events.push_back(EventKind::Usage {
+                meter: "voice_minutes".to_owned(),
+                quantity: minutes,
+                channel: Some(Channel::Voice),
+            });
+            if !self.listened.is_zero() {
+                self.events.push_back(EventKind::Usage {
+                    meter: "asr_seconds".to_owned(),
+                    quantity: self.listened.as_secs_f64(),
+                    channel: Some(Channel::Voice),
+                });
+            }
+        }
+    }
+
+    /// An agent (or supervisor) sets the disposition code: journaled for the
+    /// last agent who was connected.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when no agent has been connected.
+    pub fn handle_disposition(&mut self, disposition: Disposition) -> Result<(), CoreError> {
+        let agent = self.last_agent.clone().ok_or_else(|| CoreError::NotFound {
+            what: "agent of interaction",
+            id: self.id.to_string(),
+        })?;
+        self.events.push_back(EventKind::DispositionSet {
+            interaction: self.id.clone(),
+            agent,
+            disposition,
+        });
+        Ok(())
+    }
+
+    // ----- the router's inputs ----------------------------------------------
+
+    /// A signal from the routing task about the current queue stay.
+    pub fn handle_signal(&mut self, signal: RouterSignal, now: Timestamp) {
+        let _ = now;
+        let Phase::Waiting { leaving, .. } = &self.phase else {
+            // not waiting: only a stray connection can need undoing
+            if let RouterSignal::Connected { agent, leg, .. } = signal {
+                self.refuse_agent(agent, leg);
+            }
+            return;
+        };
+        let leaving = *leaving;
+        match signal {
+            RouterSignal::Queued {
+                position,
+                estimated_wait_secs,
+            } => {
+                if leaving.is_none() && self.stay.announce_position {
+                    self.commands.push_back(CallCommand::Announce(announcement(
+                        position,
+                        estimated_wait_secs,
+                    )));
+                }
+            }
+            RouterSignal::Connected { agent, queue, leg } => {
+                if leaving == Some(Leaving::CustomerGone) {
+                    self.refuse_agent(agent, leg);
+                } else {
+                    self.connect(agent, queue, leg);
+                }
+            }
+            RouterSignal::Rejected(reason) => self.stay_over(QueueOutcome::Rejected(reason)),
+            RouterSignal::Overflow(destination) => {
+                self.stay_over(QueueOutcome::Overflow(destination));
+            }
+            RouterSignal::TimedOut => self.stay_over(QueueOutcome::TimedOut),
+        }
+    }
+
+    /// The routing task let go of the interaction (its signal channel
+    /// closed): nothing more comes for this stay.
+    pub fn handle_released(&mut self, now: Timestamp) {
+        if !matches!(self.phase, Phase::Waiting { .. }) {
+            return;
+        }
+        let Phase::Waiting {
+            queue,
+            leaving,
+            noted,
+        } = std::mem::replace(&mut self.phase, Phase::Flow)
+        else {
+            return;
+        };
+        match (leaving, noted) {
+            (Some(Leaving::CustomerGone), noted) => {
+                let reason = if noted.is_some() {
+                    EndReason::CustomerHangup
+                } else {
+                    self.events.push_back(EventKind::Abandoned {
+                        interaction: self.id.clone(),
+                        queue,
+                    });
+                    EndReason::Abandoned
+                };
+                self.end(reason, now);
+                self.outcome = Some(Ok(QueueOutcome::Abandoned));
+            }
+            (Some(Leaving::GaveUp), Some(outcome)) => self.outcome = Some(Ok(outcome)),
+            (Some(Leaving::GaveUp), None) => {
+                self.events.push_back(EventKind::QueueExited {
+                    interaction: self.id.clone(),
+                    queue,
+                    reason: "connect_timeout".to_owned(),
+                });
+                self.outcome = Some(Ok(QueueOutcome::TimedOut));
+            }
+            (None, _) => self.outcome = Some(Err(CoreError::Shutdown)),
+        }
+    }
+
+    // ----- the legs' inputs -------------------------------------------------
+
+    /// `leg` ended (hung up by its far end, or failed). Legs the call hung up
+    /// itself, or does not know, are ignored.
+    pub fn handle_leg_ended(&mut self, leg: &LegId, now: Timestamp) {
+        match self.legs.get_mut(leg) {
+            Some(s) if !s.ended => s.ended = true,
+            _ => return,
+        }
+        if *leg == self.customer {
+            self.customer_left(now);
+            return;
+        }
+        match std::mem::replace(&mut self.phase, Phase::Flow) {
+            Phase::Talking {
+                agent,
+                agent_leg: Some(l),
+                ..
+            } if l == *leg => {
+                self.sync_hold();
+                self.commands
+                    .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: false,
+                }));
+            }
+            Phase::Transferring {
+                agent,
+                queue,
+                agent_leg: Some(l),
+                number,
+                released,
+            } if l == *leg => {
+                if !released {
+                    self.commands
+                        .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                }
+                self.phase = Phase::Transferring {
+                    agent,
+                    queue,
+                    agent_leg: None,
+                    number,
+                    released: true,
+                };
+                self.sync_hold();
+            }
+            Phase::Outside { leg: l, target } if l == *leg => {
+                let customer = self.customer.clone();
+                self.hang_up(&customer);
+                self.end(EndReason::Transferred, now);
+                self.outcome = Some(Ok(QueueOutcome::Transferred { target }));
+            }
+            other => self.phase = other,
+        }
+    }
+
+    /// The far end of `leg` held, resumed or asked for a transfer.
+    pub fn handle_leg_event(&mut self, leg: &LegId, input: LegInput, now: Timestamp) {
+        if !self.is_live(leg) {
+            return;
+        }
+        match input {
+            LegInput::Held | LegInput::Resumed => {
+                if let Some(s) = self.legs.get_mut(leg) {
+                    s.held = input == LegInput::Held;
+                }
+                self.sync_hold();
+            }
+            LegInput::TransferRequested(target) => self.transfer_requested(leg, target, now),
+        }
+    }
+
+    /// The leg placed for a transfer answered.
+    pub fn handle_placed(&mut self, leg: LegId, now: Timestamp) {
+        let _ = now;
+        self.legs.insert(leg.clone(), LegState::default());
+        if !matches!(self.phase, Phase::Transferring { .. }) {
+            // the transfer is over (the customer left): too late
+            self.hang_up(&leg);
+            return;
+        }
+        let Phase::Transferring {
+            agent,
+            agent_leg,
+            number,
+            released,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Flow)
+        else {
+            // the transfer is over (the customer left): too late
+            self.hang_up(&leg);
+            return;
+        };
+        if let Some(l) = &agent_leg {
+            self.report(l, TransferReport::Succeeded);
+        }
+        self.hang_up_opt(agent_leg.as_ref());
+        if !released {
+            self.commands.push_back(CallCommand::ReleaseAgent(agent));
+        }
+        self.phase = Phase::Outside {
+            leg: leg.clone(),
+            target: number.clone(),
+        };
+        self.sync_hold();
+        self.events.push_back(EventKind::Transferred {
+            interaction: self.id.clone(),
+            target: number,
+        });
+        self.commands.push_back(CallCommand::Bridge {
+            leg: self.customer.clone(),
+            to: leg,
+            record: self.record_calls,
+        });
+    }
+
+    /// Placing the transfer's leg failed.
+    pub fn handle_place_failed(&mut self, cause: HangupCause, now: Timestamp) {
+        let _ = now;
+        if !matches!(self.phase, Phase::Transferring { .. }) {
+            return;
+        }
+        let Phase::Transferring {
+            agent,
+            queue,
+            agent_leg,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Flow)
+        else {
+            return;
+        };
+        match agent_leg {
+            Some(l) => {
+                self.report(&l, TransferReport::Failed(cause));
+                self.phase = Phase::Talking {
+                    agent,
+                    queue,
+                    agent_leg: Some(l),
+                };
+            }
+            None => {
+                self.sync_hold();
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: false,
+                }));
+            }
+        }
+    }
+
+    /// A bridge the call asked for is up; `recording` started with it.
+    pub fn handle_bridged(&mut self, recording: Option<&RecordingStarted>) {
+        if let Some(r) = recording
+            && self.recordings.insert(r.id.clone())
+        {
+            self.events.push_back(EventKind::RecordingStarted {
+                interaction: self.id.clone(),
+                recording: r.id.clone(),
+            });
+        }
+    }
+
+    /// A recording's file is complete.
+    pub fn handle_recording_stopped(&mut self, stopped: &RecordingStopped) {
+        if self.recordings.remove(&stopped.id) {
+            self.events.push_back(EventKind::RecordingStopped {
+                interaction: self.id.clone(),
+                recording: stopped.id.clone(),
+                duration_ms: stopped.duration_ms,
+            });
+        }
+    }
+
+    /// The media engine gave up on a recording: it is closed without length.
+    pub fn handle_recording_lost(&mut self, id: &callcore::RecordingId) {
+        if self.recordings.remove(id) {
+            self.events.push_back(EventKind::RecordingStopped {
+                interaction: self.id.clone(),
+                recording: id.clone(),
+                duration_ms: 0,
+            });
+        }
+    }
+
+    // ----- transitions --------------------------------------------------------
+
+    fn is_live(&self, leg: &LegId) -> bool {
+        self.legs.get(leg).is_some_and(|s| !s.ended)
+    }
+
+    fn hang_up(&mut self, leg: &LegId) {
+        if let Some(s) = self.legs.get_mut(leg)
+            && !s.ended
+        {
+            s.ended = true;
+            self.commands.push_back(CallCommand::HangUp(leg.clone()));
+        }
+    }
+
+    fn hang_up_opt(&mut self, leg: Option<&LegId>) {
+        if let Some(l) = leg {
+            self.hang_up(l);
+        }
+    }
+
+    fn report(&mut self, leg: &LegId, report: TransferReport) {
+        if self.is_live(leg) {
+            self.commands.push_back(CallCommand::ReportTransfer {
+                leg: leg.clone(),
+                report,
+            });
+        }
+    }
+
+    fn end(&mut self, reason: EndReason, now: Timestamp) {
+        if self.ended_at.is_none() {
+            self.ended_at = Some(now);
+            self.events.push_back(EventKind::Ended {
+                interaction: self.id.clone(),
+                reason,
+            });
+        }
+    }
+
+    /// Emits `Held`/`Resumed` when the conversation's hold state changes: on
+    /// hold while connected to an agent and either side's phone holds.
+    fn sync_hold(&mut self) {
+        let agent_leg = match &self.phase {
+            Phase::Talking { agent_leg, .. } | Phase::Transferring { agent_leg, .. } => {
+                Some(agent_leg.clone())
+            }
+            _ => None,
+        };
+        let held = |leg: &LegId| self.legs.get(leg).is_some_and(|s| s.held && !s.ended);
+        let on_hold =
+            agent_leg.is_some_and(|a| held(&self.customer) || a.as_ref().is_some_and(|l| held(l)));
+        if on_hold != self.on_hold {
+            self.on_hold = on_hold;
+            let interaction = self.id.clone();
+            self.events.push_back(if on_hold {
+                EventKind::Held { interaction }
+            } else {
+                EventKind::Resumed { interaction }
+            });
+        }
+    }
+
+    fn enter_queue(&mut self, request: RoutingRequest) {
+        self.phase = Phase::Waiting {
+            queue: request.queue.clone(),
+            leaving: None,
+            noted: None,
+        };
+        self.template = Some(request.clone());
+        self.commands
+            .push_back(CallCommand::Enqueue(Box::new(request)));
+    }
+
+    fn connect(&mut self, agent: AgentId, queue: QueueId, leg: Option<LegId>) {
+        if let Some(l) = &leg {
+            self.legs.insert(l.clone(), LegState::default());
+            self.commands.push_back(CallCommand::Bridge {
+                leg: self.customer.clone(),
+                to: l.clone(),
+                record: self.record_calls,
+            });
+        }
+        self.last_agent = Some(agent.clone());
+        self.events.push_back(EventKind::Connected {
+            interaction: self.id.clone(),
+            agent: agent.clone(),
+            queue: queue.clone(),
+        });
+        self.phase = Phase::Talking {
+            agent,
+            queue,
+            agent_leg: leg,
+        };
+        self.sync_hold();
+    }
+
+    /// An agent connected to a call that no longer wants one: their phone is
+    /// hung up and they are released.
+    fn refuse_agent(&mut self, agent: AgentId, leg: Option<LegId>) {
+        if let Some(l) = leg {
+            self.legs.insert(l.clone(), LegState::default());
+            self.hang_up(&l);
+        }
+        self.commands.push_back(CallCommand::ReleaseAgent(agent));
+    }
+
+    fn stay_over(&mut self, outcome: QueueOutcome) {
+        match &mut self.phase {
+            Phase::Waiting {
+                leaving: Some(_),
+                noted,
+                ..
+            } => *noted = Some(outcome),
+            _ => {
+                self.phase = Phase::Flow;
+                self.outcome = Some(Ok(outcome));
+            }
+        }
+    }
+
+    fn customer_left(&mut self, now: Timestamp) {
+        self.customer_hung_up = true;
+        match std::mem::replace(&mut self.phase, Phase::Flow) {
+            // the flow notices (its media fails) and reports its reason
+            Phase::Flow => {}
+            Phase::Waiting {
+                queue,
+                leaving,
+                noted,
+            } => {
+                if leaving.is_none() {
+                    self.commands.push_back(CallCommand::LeaveQueue);
+                }
+                self.phase = Phase::Waiting {
+                    queue,
+                    leaving: Some(Leaving::CustomerGone),
+                    noted,
+                };
+            }
+            Phase::Talking {
+                agent, agent_leg, ..
+            } => {
+                self.sync_hold();
+                self.hang_up_opt(agent_leg.as_ref());
+                self.commands
+                    .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                self.end(EndReason::CustomerHangup, now);
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: true,
+                }));
+            }
+            Phase::Transferring {
+                agent,
+                agent_leg,
+                released,
+                ..
+            } => {
+                self.sync_hold();
+                if let Some(l) = &agent_leg {
+                    self.report(l, TransferReport::Failed(HangupCause::Remote));
+                }
+                self.hang_up_opt(agent_leg.as_ref());
+                if !released {
+                    self.commands
+                        .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                }
+                self.end(EndReason::CustomerHangup, now);
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: true,
+                }));
+            }
+            Phase::Outside { leg, target } => {
+                self.hang_up(&leg);
+                self.end(EndReason::Transferred, now);
+                self.outcome = Some(Ok(QueueOutcome::Transferred { target }));
+            }
+        }
+    }
+
+    fn transfer_requested(&mut self, leg: &LegId, target: TransferTarget, now: Timestamp) {
+        let _ = now;
+        let refusal = match (&self.phase, &target) {
+            (Phase::Transferring { .. }, _) => Some(TransferRefusal::Pending),
+            (Phase::Talking { agent_leg, .. }, _) if agent_leg.as_ref() != Some(leg) => {
+                Some(TransferRefusal::Forbidden)
+            }
+            (Phase::Talking { .. }, TransferTarget::Unknown) => {
+                Some(TransferRefusal::UnknownTarget)
+            }
+            (Phase::Talking { .. }, TransferTarget::Attended) => {
+                Some(TransferRefusal::NotSupported)
+            }
+            (Phase::Talking { .. }, _) => None,
+            _ => Some(TransferRefusal::Forbidden),
+        };
+        if let Some(r) = refusal {
+            self.report(leg, TransferReport::Refused(r));
+            return;
+        }
+        let Phase::Talking { agent, queue, .. } = std::mem::replace(&mut self.phase, Phase::Flow)
+        else {
+            return;
+        };
+        self.report(leg, TransferReport::Accepted);
+        let request =
+            |queue: QueueId, preferred: Option<AgentId>, template: &Option<RoutingRequest>| {
+                template.clone().map(|mut r| {
+                    r.queue = queue;
+                    r.preferred_agent = preferred;
+                    r.enqueued_at = now;
+                    r
+                })
+            };
+        let (label, request) = match target {
+            TransferTarget::Queue(q) => (format!("queue:{q}"), request(q, None, &self.template)),
+            TransferTarget::Agent(a) => (
+                format!("agent:{a}"),
+                request(queue.clone(), Some(a), &self.template),
+            ),
+            TransferTarget::Number(number) => {
+                self.phase = Phase::Transferring {
+                    agent,
+                    queue,
+                    agent_leg: Some(leg.clone()),
+                    number: number.clone(),
+                    released: false,
+                };
+                self.commands.push_back(CallCommand::Place { number });
+                return;
+            }
+            TransferTarget::Attended | TransferTarget::Unknown => return,
+        };
+        // into a queue: done as soon as asked; the agent leaves
+        self.report(leg, TransferReport::Succeeded);
+        self.hang_up(leg);
+        self.commands
+            .push_back(CallCommand::ReleaseAgent(agent.clone()));
+        self.sync_hold();
+        self.events.push_back(EventKind::Transferred {
+            interaction: self.id.clone(),
+            target: label,
+        });
+        match request {
+            Some(r) => {
+                self.stay.give_up_at = None;
+                self.stay.announce_position = false;
+                self.enter_queue(r);
+            }
+            None => {
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: false,
+                }));
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What a customer entering a queue is told.
+fn announcement(position: u32, estimated_wait_secs: Option<u32>) -> String {
+    let mut text = format!("You are number {position} in the queue.");
+    if let Some(secs) = estimated_wait_secs {
+        let minutes = secs.div_ceil(60).max(1);
+        text.push_str(&format!(
+            " The expected wait is about {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ));
+    }
+    text
+}

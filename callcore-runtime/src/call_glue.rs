@@ -1,0 +1,536 @@
+//! The tokio glue around one [`Call`]: it owns the call's legs besides the
+//! customer's, its router signal channel, its recordings' ends and transfers
+//! being placed; it feeds every wake-up to the call as an input and carries
+//! out the call's commands. It is driven by the interaction's own task
+//! (through [`FlowContext`](crate::FlowContext)), so the call has one owner.
+
+use crate::call::{Call, CallCommand, LegInput, RouterSignal, TransferTarget};
+use crate::center::Shared;
+use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
+use callcore::{
+    AgentId, CoreError, Disposition, Endpoint, EventKind, HangupCause, InteractionId, Leg,
+    LegEvent, LegId, PlaceRequest, RecordingId, RecordingRequest, RecordingStopped, RouterInput,
+};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// What reaches a live call from outside its task.
+#[derive(Debug)]
+pub(crate) enum CallControl {
+    /// Set the disposition code.
+    Disposition(Disposition, oneshot::Sender<Result<(), CoreError>>),
+}
+
+/// The live calls of a center, by interaction.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    calls: Mutex<HashMap<InteractionId, mpsc::UnboundedSender<CallControl>>>,
+}
+
+impl Registry {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<InteractionId, mpsc::UnboundedSender<CallControl>>> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the live call `id` to set `disposition`; `None` when it is not
+    /// live.
+    pub(crate) fn ask_disposition(
+        &self,
+        id: &InteractionId,
+        disposition: Disposition,
+    ) -> Option<oneshot::Receiver<Result<(), CoreError>>> {
+        let (tx, rx) = oneshot::channel();
+        let calls = self.lock();
+        calls
+            .get(id)?
+            .send(CallControl::Disposition(disposition, tx))
+            .ok()?;
+        Some(rx)
+    }
+}
+
+type RecordingEnd = Pin<Box<dyn Future<Output = (RecordingId, Option<RecordingStopped>)> + Send>>;
+type Placed = Result<Box<dyn Leg>, HangupCause>;
+
+/// What woke the call up.
+enum Wake {
+    Signal(Option<QueueSignal>),
+    LegEnded(LegId),
+    LegEvent(LegId, LegEvent),
+    Placed(Placed),
+    Recording(RecordingId, Option<RecordingStopped>),
+    Control(CallControl),
+    Timer,
+}
+
+/// How long a finished call waits for its recordings' files to complete.
+const RECORDINGS_GRACE: Duration = Duration::from_secs(10);
+
+/// The glue of one call (see the module docs).
+pub(crate) struct CallGlue {
+    pub(crate) call: Call,
+    pub(crate) shared: Arc<Shared>,
+    /// The customer's number (caller id of transfers placed out).
+    from: String,
+    others: HashMap<LegId, Box<dyn Leg>>,
+    signals: Option<mpsc::UnboundedReceiver<QueueSignal>>,
+    placed_tx: mpsc::UnboundedSender<Placed>,
+    placed_rx: mpsc::UnboundedReceiver<Placed>,
+    recordings: FuturesUnordered<RecordingEnd>,
+    control: mpsc::UnboundedReceiver<CallControl>,
+    /// Told the agent's id when one is connected (outbound hand-offs).
+    pub(crate) connected_hook: Option<oneshot::Sender<AgentId>>,
+}
+
+impl std::fmt::Debug for CallGlue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallGlue")
+            .field("call", &self.call)
+            .field("others", &self.others.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for CallGlue {
+    fn drop(&mut self) {
+        self.shared.calls.lock().remove(self.call.interaction());
+    }
+}
+
+impl CallGlue {
+    pub(crate) fn new(shared: Arc<Shared>, call: Call, from: String) -> Self {
+        let (control_tx, control) = mpsc::unbounded_channel();
+        shared
+            .calls
+            .lock()
+            .insert(call.interaction().clone(), control_tx);
+        let (placed_tx, placed_rx) = mpsc::unbounded_channel();
+        Self {
+            call,
+            shared,
+            from,
+            others: HashMap::new(),
+            signals: None,
+            placed_tx,
+            placed_rx,
+            recordings: FuturesUnordered::new(),
+            control,
+            connected_hook: None,
+        }
+    }
+
+    fn now(&self) -> callcore::Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// Emits the call's events, then carries out its commands, until it has
+    /// nothing more to say.
+    pub(crate) async fn drive(&mut self, customer: &dyn Leg) {
+        loop {
+            while let Some(kind) = self.call.poll_event() {
+                if let EventKind::Connected { agent, .. } = &kind
+                    && let Some(hook) = self.connected_hook.take()
+                {
+                    let _ = hook.send(agent.clone());
+                }
+                self.shared.emitter.emit(self.call.tenant(), kind);
+            }
+            let Some(command) = self.call.poll_command() else {
+                return;
+            };
+            self.execute(command, customer).await;
+        }
+    }
+
+    async fn execute(&mut self, command: CallCommand, customer: &dyn Leg) {
+        let id = self.call.interaction().clone();
+        match command {
+            CallCommand::Enqueue(request) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.signals = Some(rx);
+                let waiter = Waiter {
+                    tenant: self.call.tenant().clone(),
+                    from: self.from.clone(),
+                    signals: tx,
+                };
+                if self
+                    .shared
+                    .router
+                    .send(RouterCommand::Enqueue(request, waiter))
+                    .is_err()
+                {
+                    self.signals = None;
+                    let now = self.now();
+                    self.call.handle_released(now);
+                }
+            }
+            CallCommand::LeaveQueue => {
+                let _ = self.shared.router.send(RouterCommand::Abandon(id));
+            }
+            CallCommand::ReleaseAgent(agent) => {
+                let _ = self.shared.router.send(RouterCommand::Input(
+                    RouterInput::InteractionEnded {
+                        interaction: id,
+                        agent,
+                    },
+                    None,
+                ));
+            }
+            CallCommand::Bridge { leg, to, record } => {
+                self.bridge(customer, &leg, &to, record).await
+            }
+            CallCommand::HangUp(leg) => {
+                let result = if customer.id() == &leg {
+                    customer.hangup(HangupCause::Local).await
+                } else if let Some(l) = self.others.remove(&leg) {
+                    l.hangup(HangupCause::Local).await
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = result
+                    && !matches!(e, CoreError::LegEnded)
+                {
+                    tracing::warn!(leg = %leg, error = %e, "hang-up failed");
+                }
+            }
+            CallCommand::ReportTransfer { leg, report } => {
+                if let Some(l) = pick(&self.others, customer, &leg)
+                    && let Err(e) = l.report_transfer(report).await
+                {
+                    tracing::warn!(leg = %leg, error = %e, "answering a transfer request failed");
+                }
+            }
+            CallCommand::Place { number } => self.place(number),
+            CallCommand::Announce(text) => {
+                self.call
+                    .handle_flow_step("say", format!("{} chars", text.chars().count()));
+                if let Err(CoreError::LegEnded) = customer.media().say(&text, false).await {
+                    let now = self.now();
+                    self.call.handle_leg_ended(customer.id(), now);
+                }
+            }
+        }
+    }
+
+    async fn bridge(&mut self, customer: &dyn Leg, leg: &LegId, to: &LegId, record: bool) {
+        let (Some(a), Some(b)) = (
+            pick(&self.others, customer, leg),
+            pick(&self.others, customer, to),
+        ) else {
+            return;
+        };
+        if record {
+            let request =
+                RecordingRequest::new(self.call.tenant().clone(), self.call.interaction().clone());
+            match a.bridge_recorded(b, &request).await {
+                Ok(Some(recording)) => {
+                    self.call.handle_bridged(Some(&recording.started));
+                    let id = recording.started.id.clone();
+                    let stopped = recording.stopped;
+                    self.recordings
+                        .push(Box::pin(async move { (id, stopped.await) }));
+                    return;
+                }
+                Ok(None) => return,
+                // a recording that cannot start leaves an unrecorded bridge
+                // rather than a silent call
+                Err(e) => tracing::warn!(error = %e, "recording the conversation failed"),
+            }
+        }
+        if let Err(e) = a.bridge(b).await {
+            tracing::warn!(error = %e, "bridging the legs failed");
+        }
+    }
+
+    /// Places a transfer's leg in the background; the result comes back as a
+    /// wake-up (or, when the call is gone by then, the leg is hung up).
+    fn place(&self, number: String) {
+        let endpoint = Endpoint::Phone(number);
+        let transport = self
+            .shared
+            .transports
+            .iter()
+            .find(|t| t.can_reach(&endpoint))
+            .cloned();
+        let request = PlaceRequest {
+            to: endpoint,
+            from: self.from.clone(),
+            channel: callcore::Channel::Voice,
+            ring_timeout_secs: 30,
+        };
+        let results = self.placed_tx.clone();
+        tokio::spawn(async move {
+            let result = match transport {
+                None => Err(HangupCause::InvalidNumber),
+                Some(t) => match t.place(request).await {
+                    Ok(leg) => Ok(leg),
+                    Err(CoreError::NotAnswered(cause)) => Err(cause),
+                    Err(e) => Err(HangupCause::Failure(e.to_string())),
+                },
+            };
+            if let Err(mpsc::error::SendError(Ok(leg))) = results.send(result) {
+                let _ = leg.hangup(HangupCause::Local).await;
+            }
+        });
+    }
+
+    /// Waits for the next thing that concerns the call.
+    async fn next_wake(&mut self, customer: &dyn Leg) -> Wake {
+        let customer_live = !self.call.customer_gone();
+        let timer = self
+            .call
+            .poll_timeout()
+            .map(|t| self.shared.clock.sleep_until(t));
+        let mut others: FuturesUnordered<_> = self
+            .others
+            .iter()
+            .map(|(id, leg)| async move {
+                tokio::select! {
+                    _ = leg.ended() => Wake::LegEnded(id.clone()),
+                    e = leg.next_event() => Wake::LegEvent(id.clone(), e),
+                }
+            })
+            .collect();
+        let signals = self.signals.as_mut();
+        let recordings = &mut self.recordings;
+        tokio::select! {
+            s = async { match signals { Some(rx) => rx.recv().await, None => std::future::pending().await } } => Wake::Signal(s),
+            _ = customer.ended(), if customer_live => Wake::LegEnded(customer.id().clone()),
+            e = customer.next_event(), if customer_live => Wake::LegEvent(customer.id().clone(), e),
+            Some(w) = others.next() => w,
+            Some(p) = self.placed_rx.recv() => Wake::Placed(p),
+            Some((id, stopped)) = recordings.next(), if !recordings.is_empty() => Wake::Recording(id, stopped),
+            Some(c) = self.control.recv() => Wake::Control(c),
+            () = async { match timer { Some(t) => t.await, None => std::future::pending().await } } => Wake::Timer,
+        }
+    }
+
+    /// Feeds one wake-up to the call.
+    async fn on_wake(&mut self, wake: Wake, customer: &dyn Leg) {
+        match wake {
+            Wake::Signal(None) => {
+                self.signals = None;
+                let now = self.now();
+                self.call.handle_released(now);
+            }
+            Wake::Signal(Some(signal)) => {
+                let signal = match signal {
+                    QueueSignal::Queued {
+                        position,
+                        estimated_wait_secs,
+                    } => RouterSignal::Queued {
+                        position,
+                        estimated_wait_secs,
+                    },
+                    QueueSignal::Connected { agent, queue, leg } => {
+                        let leg = leg.map(|l| {
+                            let id = l.id().clone();
+                            self.others.insert(id.clone(), l);
+                            id
+                        });
+                        RouterSignal::Connected { agent, queue, leg }
+                    }
+                    QueueSignal::Rejected(r) => RouterSignal::Rejected(r),
+                    QueueSignal::Overflow(d) => RouterSignal::Overflow(d),
+                    QueueSignal::TimedOut => RouterSignal::TimedOut,
+                };
+                let now = self.now();
+                self.call.handle_signal(signal, now);
+            }
+            Wake::LegEnded(leg) => {
+                self.others.remove(&leg);
+                let now = self.now();
+                self.call.handle_leg_ended(&leg, now);
+            }
+            Wake::LegEvent(leg, event) => {
+                let input = match event {
+                    LegEvent::Held => LegInput::Held,
+                    LegEvent::Resumed => LegInput::Resumed,
+                    LegEvent::TransferRequested { target } => {
+                        LegInput::TransferRequested(resolve(&self.shared, &target).await)
+                    }
+                    other => {
+                        tracing::debug!(?other, "leg event this runtime does not act on");
+                        return;
+                    }
+                };
+                let now = self.now();
+                self.call.handle_leg_event(&leg, input, now);
+            }
+            Wake::Placed(Ok(leg)) => {
+                let id = leg.id().clone();
+                self.others.insert(id.clone(), leg);
+                let now = self.now();
+                self.call.handle_placed(id, now);
+            }
+            Wake::Placed(Err(cause)) => {
+                let now = self.now();
+                self.call.handle_place_failed(cause, now);
+            }
+            Wake::Recording(_, Some(stopped)) => self.call.handle_recording_stopped(&stopped),
+            Wake::Recording(id, None) => self.call.handle_recording_lost(&id),
+            Wake::Control(CallControl::Disposition(disposition, reply)) => {
+                let _ = reply.send(self.call.handle_disposition(disposition));
+            }
+            Wake::Timer => {
+                let now = self.now();
+                self.call.handle_timeout(now);
+            }
+        }
+        let _ = customer;
+    }
+
+    /// Runs `op` (a media operation on the customer's leg) while serving
+    /// whatever else reaches the call meanwhile.
+    pub(crate) async fn serve<T>(&mut self, customer: &dyn Leg, op: impl Future<Output = T>) -> T {
+        let mut op = std::pin::pin!(op);
+        loop {
+            let wake = tokio::select! {
+                biased;
+                r = &mut op => return r,
+                w = self.next_wake(customer) => w,
+            };
+            self.on_wake(wake, customer).await;
+            self.drive(customer).await;
+        }
+    }
+
+    /// Serves the call until its queue stay ends.
+    pub(crate) async fn stay(
+        &mut self,
+        customer: &dyn Leg,
+    ) -> Result<crate::QueueOutcome, CoreError> {
+        loop {
+            self.drive(customer).await;
+            if let Some(outcome) = self.call.take_outcome() {
+                return outcome;
+            }
+            let wake = self.next_wake(customer).await;
+            self.on_wake(wake, customer).await;
+        }
+    }
+
+    /// After the flow: serves the call until its recordings are complete (at
+    /// most [`RECORDINGS_GRACE`]).
+    pub(crate) async fn wind_down(&mut self, customer: &dyn Leg) {
+        self.drive(customer).await;
+        if self.call.is_finished() {
+            return;
+        }
+        let deadline = self.shared.clock.sleep(RECORDINGS_GRACE);
+        let mut deadline = std::pin::pin!(deadline);
+        while !self.call.is_finished() {
+            let wake = tokio::select! {
+                () = &mut deadline => break,
+                w = self.next_wake(customer) => w,
+            };
+            self.on_wake(wake, customer).await;
+            self.drive(customer).await;
+        }
+        if !self.call.is_finished() {
+            tracing::warn!("recordings not complete when the call ended");
+        }
+    }
+}
+
+/// `id`: the customer's leg or one of the others.
+fn pick<'a>(
+    others: &'a HashMap<LegId, Box<dyn Leg>>,
+    customer: &'a dyn Leg,
+    id: &LegId,
+) -> Option<&'a dyn Leg> {
+    if customer.id() == id {
+        Some(customer)
+    } else {
+        others.get(id).map(|l| &**l)
+    }
+}
+
+/// Resolves a transfer target (a SIP or tel URI, or a bare name) against
+/// the center's queues, agents and reachable numbers.
+async fn resolve(shared: &Shared, target: &str) -> TransferTarget {
+    let Some(name) = target_name(target) else {
+        return TransferTarget::Attended;
+    };
+    let (tx, rx) = oneshot::channel();
+    if shared.router.send(RouterCommand::Snapshot(tx)).is_ok()
+        && let Ok(snapshot) = rx.await
+    {
+        if snapshot.queues.iter().any(|q| q.queue.as_str() == name) {
+            return TransferTarget::Queue(name.into());
+        }
+        if snapshot.agents.iter().any(|a| a.agent.as_str() == name) {
+            return TransferTarget::Agent(name.into());
+        }
+    }
+    let number = Endpoint::Phone(name.clone());
+    let dialable = name.len() > 1
+        && name
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit());
+    if dialable && shared.transports.iter().any(|t| t.can_reach(&number)) {
+        return TransferTarget::Number(name);
+    }
+    TransferTarget::Unknown
+}
+
+/// The name a transfer target designates: the user part of a SIP URI, the
+/// number of a tel URI, or a bare name. `None` for an attended transfer
+/// (a Refer-To carrying Replaces).
+pub(crate) fn target_name(target: &str) -> Option<String> {
+    let t = target.trim().trim_start_matches('<');
+    let t = t.split('>').next().unwrap_or(t);
+    if t.to_ascii_lowercase().contains("replaces=") {
+        return None;
+    }
+    let t = t.split('?').next().unwrap_or(t);
+    let rest = ["sips:", "sip:", "tel:"]
+        .iter()
+        .find_map(|scheme| {
+            t.get(..scheme.len())
+                .filter(|p| p.eq_ignore_ascii_case(scheme))
+                .map(|_| &t[scheme.len()..])
+        })
+        .unwrap_or(t);
+    let user = rest.split('@').next().unwrap_or(rest);
+    let user = user.split(';').next().unwrap_or(user);
+    Some(user.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_name;
+
+    #[test]
+    fn transfer_targets_name_a_queue_agent_or_number() {
+        assert_eq!(
+            target_name("sip:billing@10.0.0.1:5060").as_deref(),
+            Some("billing")
+        );
+        assert_eq!(
+            target_name("<sip:1002@pbx;transport=udp>").as_deref(),
+            Some("1002")
+        );
+        assert_eq!(
+            target_name("tel:+4930123456;phone-context=x").as_deref(),
+            Some("+4930123456")
+        );
+        assert_eq!(target_name("SIP:support@h").as_deref(), Some("support"));
+        assert_eq!(target_name("support").as_deref(), Some("support"));
+        assert_eq!(
+            target_name("sip:bob@h?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2"),
+            None
+        );
+    }
+}
