@@ -9,10 +9,11 @@
 
 use async_trait::async_trait;
 use callcore::{
-    Channel, Clock, CoreError, DigitResult, DigitSpec, DigitTermination, Direction, Endpoint,
-    HangupCause, Inbound, Interaction, InteractionId, Leg, LegId, ListenSpec, MediaControl,
-    PlaceRequest, PlayOutcome, Prompt, RecordSpec, RecordingId, TenantId, Timestamp, Transport,
-    Utterance,
+    BridgeRecording, Channel, Clock, CoreError, DigitResult, DigitSpec, DigitTermination,
+    Direction, Endpoint, HangupCause, Inbound, Interaction, InteractionId, Leg, LegEvent, LegId,
+    ListenSpec, MediaControl, PlaceRequest, PlayOutcome, Prompt, RecordSpec, RecordingId,
+    RecordingRequest, RecordingStarted, RecordingStopped, TenantId, Timestamp, TransferReport,
+    Transport, Utterance,
 };
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +39,10 @@ struct LegState {
     /// What the center played or said to the far end, in order.
     heard: Vec<String>,
     input: VecDeque<FarInput>,
+    /// What the far end did (hold, resume, transfer requests), not yet read.
+    events: VecDeque<LegEvent>,
+    /// The center's answers to this end's transfer requests.
+    transfer_reports: Vec<TransferReport>,
 }
 
 struct LegShared {
@@ -46,6 +51,7 @@ struct LegShared {
     clock: Arc<dyn Clock>,
     state: Mutex<LegState>,
     input_ready: Notify,
+    events_ready: Notify,
     ended: watch::Sender<Option<HangupCause>>,
 }
 
@@ -63,6 +69,7 @@ impl LegShared {
             clock,
             state: Mutex::new(LegState::default()),
             input_ready: Notify::new(),
+            events_ready: Notify::new(),
             ended: watch::channel(None).0,
         })
     }
@@ -175,6 +182,35 @@ impl FarEnd {
         self.shared.end(HangupCause::Remote);
     }
 
+    fn event(&self, event: LegEvent) {
+        self.shared.lock().events.push_back(event);
+        self.shared.events_ready.notify_waiters();
+    }
+
+    /// Puts the call on hold from this end (a phone's hold key).
+    pub fn hold(&self) {
+        self.event(LegEvent::Held);
+    }
+
+    /// Takes the call off hold from this end.
+    pub fn resume(&self) {
+        self.event(LegEvent::Resumed);
+    }
+
+    /// Asks the center to transfer the call to `target` (a phone's transfer
+    /// key: a queue, an agent or a number, as `sip:name@host` or a bare name).
+    pub fn refer(&self, target: &str) {
+        self.event(LegEvent::TransferRequested {
+            target: target.to_owned(),
+        });
+    }
+
+    /// The center's answers to this end's transfer requests, in order.
+    #[must_use]
+    pub fn transfer_reports(&self) -> Vec<TransferReport> {
+        self.shared.lock().transfer_reports.clone()
+    }
+
     /// Everything the center played or said to this end, in order
     /// (`"say:<text>"`, `"play:<prompt>"`).
     #[must_use]
@@ -251,6 +287,52 @@ impl Leg for MemoryLeg {
         other.shared.check()?;
         self.shared.lock().bridged_to = Some(other.shared.id.clone());
         other.shared.lock().bridged_to = Some(self.shared.id.clone());
+        Ok(())
+    }
+
+    async fn bridge_recorded(
+        &self,
+        other: &dyn Leg,
+        recording: &RecordingRequest,
+    ) -> Result<Option<BridgeRecording>, CoreError> {
+        self.bridge(other).await?;
+        let Some(other) = other.as_any().downcast_ref::<Self>() else {
+            return Ok(None);
+        };
+        // No audio is kept: the recording is the fact and its length, from
+        // the bridge until either leg ends.
+        let started = RecordingStarted::new(
+            RecordingId::new(format!("rec-{}-{}", self.shared.id, other.shared.id)),
+            recording.interaction.clone(),
+            format!("memory:{}", recording.interaction),
+            2,
+        );
+        let (a, b) = (self.shared.clone(), other.shared.clone());
+        let from = a.clock.now();
+        let done = started.clone();
+        Ok(Some(BridgeRecording::new(started, async move {
+            tokio::select! {
+                _ = a.wait_ended() => {}
+                _ = b.wait_ended() => {}
+            }
+            let ms = u64::try_from(a.clock.now().duration_since(from).as_millis()).unwrap_or(0);
+            Some(RecordingStopped::of(&done, ms))
+        })))
+    }
+
+    async fn next_event(&self) -> LegEvent {
+        loop {
+            let notified = self.shared.events_ready.notified();
+            if let Some(e) = self.shared.lock().events.pop_front() {
+                return e;
+            }
+            notified.await;
+        }
+    }
+
+    async fn report_transfer(&self, report: TransferReport) -> Result<(), CoreError> {
+        self.shared.check()?;
+        self.shared.lock().transfer_reports.push(report);
         Ok(())
     }
 
