@@ -18,8 +18,9 @@
 use async_trait::async_trait;
 use callcore::{
     BridgeRecording, Channel, Clock, CoreError, Endpoint, FrameSink, HangupCause, IdSource,
-    Inbound, Interaction, InteractionId, Leg, LegId, LegMediaPort, LegMediaRequest, MediaAttach,
-    MediaControl, PlaceRequest, RecordingRequest, TenantId, Transport, UuidV7Ids,
+    Inbound, Interaction, InteractionId, Leg, LegEvent, LegId, LegMediaPort, LegMediaRequest,
+    MediaAttach, MediaControl, PlaceRequest, RecordingRequest, TenantId, TransferReport, Transport,
+    UuidV7Ids,
 };
 use std::any::Any;
 use std::collections::HashMap;
@@ -111,6 +112,8 @@ struct Shared {
     ports: Ports,
     /// Where interaction and leg ids come from.
     ids: Arc<dyn IdSource>,
+    /// Live legs' events (hold, resume, REFER) for their owners.
+    events: crate::center_events::LegEventsMap,
 }
 
 impl Shared {
@@ -159,6 +162,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&call);
+        self.events.close(call);
         let port = self
             .ports
             .lock()
@@ -204,6 +208,7 @@ impl SipTransport {
             attach,
             ports: Mutex::new(HashMap::new()),
             ids,
+            events: crate::center_events::LegEventsMap::default(),
         });
         let tenant = config.tenant.clone();
         let dispatch_clock = clock.clone();
@@ -242,6 +247,7 @@ impl SipTransport {
                             status,
                             port,
                             media: OnceLock::new(),
+                            events: shared.events.open(call),
                         };
                         let _ = in_tx.send(Inbound {
                             interaction,
@@ -258,6 +264,10 @@ impl SipTransport {
                         {
                             tracing::warn!(error = %e, "re-negotiated media not applied");
                         }
+                        shared.events.on_media_changed(call, audio.direction);
+                    }
+                    UaEvent::TransferRequested { call, target } => {
+                        shared.events.on_transfer_requested(&shared.handle, call, target);
                     }
                     UaEvent::Failed { call, status, .. } => {
                         shared.finish(call, cause_of(status));
@@ -409,6 +419,7 @@ impl Transport for SipTransport {
         if let Some(p) = &port {
             self.shared.track(call, p.clone());
         }
+        let events = self.shared.events.open(call);
         let status = status_of(&self.shared.legs, call);
         let mut rx = status.subscribe();
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
@@ -423,6 +434,7 @@ impl Transport for SipTransport {
             status,
             port,
             media: OnceLock::new(),
+            events,
         };
         match outcome {
             Some(LegStatus::Answered(audio)) => {
@@ -450,6 +462,7 @@ pub struct SipLeg {
     status: Arc<watch::Sender<LegStatus>>,
     port: Option<Arc<dyn LegMediaPort>>,
     media: OnceLock<Arc<dyn MediaControl>>,
+    events: crate::center_events::LegEventQueue,
 }
 
 impl std::fmt::Debug for SipLeg {
@@ -577,6 +590,16 @@ impl Leg for SipLeg {
     ) -> Result<Option<BridgeRecording>, CoreError> {
         let (a, b) = self.bridge_ports(other)?;
         a.bridge(b, Some(recording))
+    }
+
+    async fn next_event(&self) -> LegEvent {
+        self.events.next().await
+    }
+
+    async fn report_transfer(&self, report: TransferReport) -> Result<(), CoreError> {
+        self.live()?;
+        crate::center_events::report(&self.shared.handle, self.call, &report);
+        Ok(())
     }
 
     async fn transfer(&self, target: &str) -> Result<(), CoreError> {

@@ -37,6 +37,8 @@ pub mod auth;
 pub mod b2bua;
 #[cfg(feature = "center")]
 pub mod center;
+#[cfg(feature = "center")]
+mod center_events;
 pub mod contact;
 pub mod error;
 #[cfg(feature = "center")]

@@ -404,6 +404,10 @@ fn blind_transfer_by_refer_with_notify_progress() {
         _ => None,
     });
     assert_eq!(target.as_deref(), Some("sip:agent@127.0.0.1:5090"));
+    // The caller's application accepts the REFER (the UA waits for it to decide).
+    let now = net.now;
+    net.ua(CALLER).answer_refer(a_call, 202, None, now).unwrap();
+    net.settle();
     // The caller places the new call, then reports its outcome.
     let now = net.now;
     net.ua(CALLER)
@@ -560,6 +564,9 @@ fn attended_transfer_with_replaces_hands_the_caller_to_the_agent() {
         .expect("caller got the REFER");
     assert!(target.contains("?Replaces="), "{target}");
     let now = net.now;
+    net.ua(CALLER).answer_refer(a_call, 202, None, now).unwrap();
+    net.settle();
+    let now = net.now;
     net.ua(CALLER)
         .place_call(
             &target,
@@ -601,4 +608,58 @@ fn attended_transfer_with_replaces_hands_the_caller_to_the_agent() {
             .count()
             == 2
     );
+}
+
+#[test]
+fn a_refer_nobody_answers_is_refused_and_one_meanwhile_gets_491() {
+    let mut net = Net::new(&[CALLER, CENTER]);
+    let now = net.now;
+    let a_call = net
+        .ua(CALLER)
+        .place_call(
+            "sip:queue@127.0.0.1:5080",
+            Peer::udp(CENTER.parse().unwrap()),
+            "sip:alice@127.0.0.1",
+            media(30000),
+            now,
+        )
+        .unwrap();
+    let ev = net.settle();
+    let c_call = find_incoming(&ev, net.idx(CENTER)).unwrap();
+    let now = net.now;
+    net.ua(CENTER).answer(c_call, media(40000), now).unwrap();
+    net.settle();
+    // The caller's side asks twice; its application never answers.
+    let now = net.now;
+    net.ua(CENTER)
+        .refer(c_call, "sip:agent@127.0.0.1:5090", now)
+        .unwrap();
+    net.settle();
+    let now = net.now;
+    net.ua(CENTER)
+        .refer(c_call, "sip:other@127.0.0.1:5090", now)
+        .unwrap();
+    net.settle();
+    net.advance(callcore_sip::ua::REFER_ANSWER_WITHIN + Duration::from_secs(1));
+    let center = net.idx(CENTER);
+    let progress: Vec<u16> = net.nodes[center]
+        .2
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::TransferProgress { call, status } if *call == c_call => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        progress,
+        [491, 480],
+        "second REFER 491, the first refused in time"
+    );
+    let caller = net.idx(CALLER);
+    let requested = net.nodes[caller]
+        .2
+        .iter()
+        .filter(|e| matches!(e, UaEvent::TransferRequested { call, .. } if *call == a_call))
+        .count();
+    assert_eq!(requested, 1);
 }

@@ -126,8 +126,9 @@ pub enum UaEvent {
         /// The new negotiated audio.
         audio: NegotiatedAudio,
     },
-    /// The far end asks us to transfer the call (REFER, already accepted with 202).
-    /// Place the new call and report progress with [`UserAgent::notify_transfer`].
+    /// The far end asks us to transfer the call (REFER). Answer it with
+    /// [`UserAgent::answer_refer`] (202, or a refusal), then report the new call's
+    /// progress with [`UserAgent::notify_transfer`].
     TransferRequested {
         /// The call carrying the REFER.
         call: CallRef,
@@ -243,6 +244,8 @@ pub struct UserAgent {
     pub(crate) authenticator: Option<Authenticator>,
     /// Calls with a reliable provisional awaiting PRACK (so timers never scan every call).
     pub(crate) reliable_calls: std::collections::HashSet<CallRef>,
+    /// REFERs waiting for the application's answer.
+    pub(crate) pending_refers: HashMap<CallRef, super::refer::PendingRefer>,
 }
 
 impl UserAgent {
@@ -268,6 +271,7 @@ impl UserAgent {
             by_tx: HashMap::new(),
             out: VecDeque::new(),
             reliable_calls: std::collections::HashSet::new(),
+            pending_refers: HashMap::new(),
         }
     }
 
@@ -394,6 +398,7 @@ impl UserAgent {
         self.layer.handle_timeout(now);
         self.on_outbound_timers(now);
         self.on_reliable_timers(now);
+        self.on_refer_timers(now);
         self.pump(now);
     }
 
@@ -403,6 +408,7 @@ impl UserAgent {
             self.layer.poll_timeout(),
             self.outbound.next_deadline(),
             self.next_reliable_deadline(),
+            self.next_refer_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -51,6 +51,8 @@ enum Command {
     Hangup(CallRef),
     Hold(CallRef, bool),
     Refer(CallRef, String),
+    AnswerRefer(CallRef, u16, Option<String>),
+    NotifyTransfer(CallRef, u16),
     Lookup(String, oneshot::Sender<Vec<String>>),
     Register(crate::trunk::Trunk),
 }
@@ -155,6 +157,22 @@ impl SipHandle {
     /// Blind-transfers the far end to `target` (REFER).
     pub fn refer(&self, call: CallRef, target: &str) {
         let _ = self.cmd.send(Command::Refer(call, target.to_owned()));
+    }
+
+    /// Answers the far end's REFER on `call` (202 accepts; 4xx-6xx refuse, with
+    /// `reason` as the phrase) — see [`UaEvent::TransferRequested`].
+    pub fn answer_refer(&self, call: CallRef, status: u16, reason: Option<&str>) {
+        let _ = self.cmd.send(Command::AnswerRefer(
+            call,
+            status,
+            reason.map(str::to_owned),
+        ));
+    }
+
+    /// Reports a transfer's progress to the far end that asked for it (NOTIFY
+    /// with a sipfrag of `status`; a final status ends the subscription).
+    pub fn notify_transfer(&self, call: CallRef, status: u16) {
+        let _ = self.cmd.send(Command::NotifyTransfer(call, status));
     }
 
     /// Live registered contacts of an address of record (`sip:1001@host`).
@@ -433,6 +451,16 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
         }
         Command::Refer(c, t) => {
             let _ = ua.refer(c, &t, now);
+        }
+        Command::AnswerRefer(c, status, reason) => {
+            if let Err(e) = ua.answer_refer(c, status, reason.as_deref(), now) {
+                tracing::debug!(error = %e, "REFER answer not sent");
+            }
+        }
+        Command::NotifyTransfer(c, status) => {
+            if let Err(e) = ua.notify_transfer(c, status, now) {
+                tracing::debug!(error = %e, "transfer NOTIFY not sent");
+            }
         }
         Command::Lookup(aor, reply) => {
             let _ = reply.send(ua.registrar().lookup(&aor, now));

@@ -21,6 +21,7 @@ pub mod driver;
 mod ids;
 mod limits;
 mod outbound;
+mod refer;
 mod reliable;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -30,3 +31,4 @@ mod uas;
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 pub use ids::IdGen;
 pub use limits::{RateLimit, SourceLimiter};
+pub use refer::REFER_ANSWER_WITHIN;

@@ -32,6 +32,16 @@ fn sdp_of(msg: &Message) -> Result<Option<SessionDescription>, Error> {
 }
 
 impl UserAgent {
+    pub(crate) fn respond_to(
+        &mut self,
+        tx: TxId,
+        req: &Message,
+        spec: ResponseSpec,
+        now: Duration,
+    ) {
+        self.respond(tx, req, spec, now);
+    }
+
     fn respond(&mut self, tx: TxId, req: &Message, spec: ResponseSpec, now: Duration) {
         let spec = spec.header(HeaderName::Server, &self.config.user_agent.clone());
         let resp = req.build_response(spec);
@@ -394,16 +404,7 @@ impl UserAgent {
                 self.end_call(call, true);
             }
             Method::Invite | Method::Update => self.on_session_refresh(call, tx, &req, now),
-            Method::Refer => {
-                let target = req.refer_to().ok().flatten().map(|r| r.uri().to_string());
-                match target {
-                    Some(target) => {
-                        self.respond(tx, &req, ResponseSpec::code(202), now);
-                        self.emit(UaEvent::TransferRequested { call, target });
-                    }
-                    None => self.respond(tx, &req, ResponseSpec::new(400, "Missing Refer-To"), now),
-                }
-            }
+            Method::Refer => self.on_refer(call, tx, req, now),
             Method::Notify => {
                 self.respond(tx, &req, ResponseSpec::code(200), now);
                 let is_refer = req
