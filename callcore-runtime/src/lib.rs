@@ -14,6 +14,8 @@
 //! ```text
 //!  Transport::accept ──► interaction task (one per interaction)
 //!                          │ FlowContext: say / collect / listen / enqueue ...
+//!                          │ owns the interaction's sans-IO Call (see [`call`]):
+//!                          │ legs, queue stays, bridge, hold, recordings, transfers
 //!                          ▼
 //!                      routing task ── owns Box<dyn Router>, timers via Clock
 //!                          │ Offer ─► offer task: Transport::place(agent endpoint)
