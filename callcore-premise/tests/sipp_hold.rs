@@ -36,7 +36,9 @@ fn sipp_available() -> bool {
             std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
             "sipp is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
         );
-        eprintln!("NOTICE: sipp not found; skipping the premise hold test (apt-get install -y sip-tester)");
+        eprintln!(
+            "NOTICE: sipp not found; skipping the premise hold test (apt-get install -y sip-tester)"
+        );
     }
     found
 }
@@ -184,13 +186,19 @@ fn dtmf_pcap(digit: u8) -> Vec<u8> {
     let mut events = Vec::new();
     for i in 1..=8u16 {
         let dur = (i * 160).to_be_bytes();
-        events.push((t_us, rtp(101, i == 1, seq, ts, &[digit, 10, dur[0], dur[1]])));
+        events.push((
+            t_us,
+            rtp(101, i == 1, seq, ts, &[digit, 10, dur[0], dur[1]]),
+        ));
         seq = seq.wrapping_add(1);
         t_us += 20_000;
     }
     let dur = 1280u16.to_be_bytes();
     for _ in 0..3 {
-        events.push((t_us, rtp(101, false, seq, ts, &[digit, 0x80 | 10, dur[0], dur[1]])));
+        events.push((
+            t_us,
+            rtp(101, false, seq, ts, &[digit, 0x80 | 10, dur[0], dur[1]]),
+        ));
         seq = seq.wrapping_add(1);
     }
     ts = ts.wrapping_add(1280);
@@ -413,8 +421,13 @@ skills = ["support"]
         ],
         "{names:?}"
     );
-    assert!(mine.iter().any(|e| matches!(&e.kind,
-        EventKind::Ended { reason: EndReason::AgentHangup, .. })));
+    assert!(mine.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Ended {
+            reason: EndReason::AgentHangup,
+            ..
+        }
+    )));
     let hold = at_of(&mine, "resumed").duration_since(at_of(&mine, "held"));
     assert!(
         hold >= Duration::from_millis(1500) && hold <= Duration::from_millis(3500),
@@ -423,7 +436,10 @@ skills = ["support"]
 
     // The record, read back from SQLite.
     let records = premise.records().await.unwrap();
-    let record = records.iter().find(|r| r.id == id).expect("record in SQLite");
+    let record = records
+        .iter()
+        .find(|r| r.id == id)
+        .expect("record in SQLite");
     assert_eq!(record.queued_at, Some(at_of(&mine, "queued")));
     assert_eq!(
         u128::from(record.hold_ms),
@@ -438,12 +454,18 @@ skills = ["support"]
         })
         .unwrap();
     assert_eq!(record.recordings, vec![recording.clone()]);
-    assert_eq!(record.disposition, Some(Disposition::Agent("resolved".into())));
+    assert_eq!(
+        record.disposition,
+        Some(Disposition::Agent("resolved".into()))
+    );
     assert_eq!(record.end_reason, Some(EndReason::AgentHangup));
     assert!(record.wait_ms > 0 && record.talk_ms > 0, "{record:?}");
     // the recording's file is filed, as long as the conversation
     let files = premise.recordings(&records).await.unwrap();
-    let file = files.iter().find(|m| m.id == recording).expect("recording filed");
+    let file = files
+        .iter()
+        .find(|m| m.id == recording)
+        .expect("recording filed");
     assert!(file.duration_ms >= 3_000, "{file:?}");
     let stopped = mine
         .iter()

@@ -5,8 +5,9 @@ use crate::call::{Call, StayOptions};
 use crate::call_glue::CallGlue;
 use crate::center::Shared;
 use callcore::{
-    AgentId, Clock, CoreError, Destination, DigitResult, DigitSpec, EndReason, Interaction, Leg,
-    ListenSpec, PlayOutcome, Prompt, QueueId, RejectReason, RoutingRequest, Stores, Utterance,
+    AgentId, Clock, CoreError, Destination, DigitResult, DigitSpec, EndReason, EventKind,
+    Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RejectReason, RoutingRequest,
+    Stores, Utterance,
 };
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -146,18 +147,17 @@ impl FlowContext {
 
     /// Journals a flow step (`step` such as `"menu"`, `detail` without
     /// personal data).
-    pub fn record_step(&mut self, step: &str, detail: impl Into<String>) {
-        self.glue.call.handle_flow_step(step, detail.into());
-        self.flush_events();
-    }
-
-    /// Emits what the call has to say without waiting (a step's event).
-    fn flush_events(&mut self) {
-        while let Some(kind) = self.glue.call.poll_event() {
-            self.glue
-                .shared
-                .emitter
-                .emit(&self.interaction.tenant, kind);
+    /// Nothing is journaled once the interaction has ended.
+    pub fn record_step(&self, step: &str, detail: impl Into<String>) {
+        if !self.glue.call.ended() {
+            self.glue.shared.emitter.emit(
+                &self.interaction.tenant,
+                EventKind::FlowStep {
+                    interaction: self.interaction.id.clone(),
+                    step: step.to_owned(),
+                    detail: detail.into(),
+                },
+            );
         }
     }
 

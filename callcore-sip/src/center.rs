@@ -267,7 +267,9 @@ impl SipTransport {
                         shared.events.on_media_changed(call, audio.direction);
                     }
                     UaEvent::TransferRequested { call, target } => {
-                        shared.events.on_transfer_requested(&shared.handle, call, target);
+                        shared
+                            .events
+                            .on_transfer_requested(&shared.handle, call, target);
                     }
                     UaEvent::Failed { call, status, .. } => {
                         shared.finish(call, cause_of(status));

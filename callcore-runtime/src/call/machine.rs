@@ -1,18 +1,18 @@
 //! The call's state machine (see the module docs of [`crate::call`]).
 
-use super::{CallCommand, LegInput, OpenRecordings, RouterSignal, StayOptions, TransferTarget};
+use super::{CallCommand, LegInput, OpenRecordings, RouterSignal, StayOptions};
 use crate::QueueOutcome;
 use callcore::{
     AgentId, Channel, CoreError, Disposition, EndReason, EventKind, HangupCause, Interaction,
     InteractionId, LegId, Pii, QueueId, RecordingStarted, RecordingStopped, RoutingRequest,
-    Speaker, TenantId, Timestamp, TransferRefusal, TransferReport,
+    Speaker, TenantId, Timestamp, TransferReport,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// Why the call is leaving a queue it asked to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Leaving {
+pub(super) enum Leaving {
     /// The customer hung up.
     CustomerGone,
     /// The connect deadline passed; the customer is still there.
@@ -20,7 +20,7 @@ enum Leaving {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Phase {
+pub(super) enum Phase {
     /// In the flow (IVR), between queue stays, or over.
     Flow,
     /// In a queue.
@@ -52,36 +52,36 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-struct LegState {
-    held: bool,
-    ended: bool,
+pub(super) struct LegState {
+    pub(super) held: bool,
+    pub(super) ended: bool,
 }
 
 /// The sans-IO owner of one interaction (see [`crate::call`]).
 #[derive(Debug)]
 pub struct Call {
-    id: InteractionId,
-    tenant: TenantId,
-    channel: Channel,
-    created_at: Timestamp,
-    record_calls: bool,
-    customer: LegId,
+    pub(super) id: InteractionId,
+    pub(super) tenant: TenantId,
+    pub(super) channel: Channel,
+    pub(super) created_at: Timestamp,
+    pub(super) record_calls: bool,
+    pub(super) customer: LegId,
     /// The customer's far end hung up (not the center).
-    customer_hung_up: bool,
-    legs: BTreeMap<LegId, LegState>,
-    phase: Phase,
-    stay: StayOptions,
+    pub(super) customer_hung_up: bool,
+    pub(super) legs: BTreeMap<LegId, LegState>,
+    pub(super) phase: Phase,
+    pub(super) stay: StayOptions,
     /// The last routing request, the model of a transfer's.
-    template: Option<RoutingRequest>,
-    last_agent: Option<AgentId>,
-    on_hold: bool,
-    recordings: OpenRecordings,
-    listened: Duration,
-    ended_at: Option<Timestamp>,
-    finished: bool,
-    outcome: Option<Result<QueueOutcome, CoreError>>,
-    commands: VecDeque<CallCommand>,
-    events: VecDeque<EventKind>,
+    pub(super) template: Option<RoutingRequest>,
+    pub(super) last_agent: Option<AgentId>,
+    pub(super) on_hold: bool,
+    pub(super) recordings: OpenRecordings,
+    pub(super) listened: Duration,
+    pub(super) ended_at: Option<Timestamp>,
+    pub(super) finished: bool,
+    pub(super) outcome: Option<Result<QueueOutcome, CoreError>>,
+    pub(super) commands: VecDeque<CallCommand>,
+    pub(super) events: VecDeque<EventKind>,
 }
 
 impl Call {
@@ -485,84 +485,6 @@ impl Call {
         }
     }
 
-    /// The leg placed for a transfer answered.
-    pub fn handle_placed(&mut self, leg: LegId, now: Timestamp) {
-        let _ = now;
-        self.legs.insert(leg.clone(), LegState::default());
-        if !matches!(self.phase, Phase::Transferring { .. }) {
-            // the transfer is over (the customer left): too late
-            self.hang_up(&leg);
-            return;
-        }
-        let Phase::Transferring {
-            agent,
-            agent_leg,
-            number,
-            released,
-            ..
-        } = std::mem::replace(&mut self.phase, Phase::Flow)
-        else {
-            // the transfer is over (the customer left): too late
-            self.hang_up(&leg);
-            return;
-        };
-        if let Some(l) = &agent_leg {
-            self.report(l, TransferReport::Succeeded);
-        }
-        self.hang_up_opt(agent_leg.as_ref());
-        if !released {
-            self.commands.push_back(CallCommand::ReleaseAgent(agent));
-        }
-        self.phase = Phase::Outside {
-            leg: leg.clone(),
-            target: number.clone(),
-        };
-        self.sync_hold();
-        self.events.push_back(EventKind::Transferred {
-            interaction: self.id.clone(),
-            target: number,
-        });
-        self.commands.push_back(CallCommand::Bridge {
-            leg: self.customer.clone(),
-            to: leg,
-            record: self.record_calls,
-        });
-    }
-
-    /// Placing the transfer's leg failed.
-    pub fn handle_place_failed(&mut self, cause: HangupCause, now: Timestamp) {
-        let _ = now;
-        if !matches!(self.phase, Phase::Transferring { .. }) {
-            return;
-        }
-        let Phase::Transferring {
-            agent,
-            queue,
-            agent_leg,
-            ..
-        } = std::mem::replace(&mut self.phase, Phase::Flow)
-        else {
-            return;
-        };
-        match agent_leg {
-            Some(l) => {
-                self.report(&l, TransferReport::Failed(cause));
-                self.phase = Phase::Talking {
-                    agent,
-                    queue,
-                    agent_leg: Some(l),
-                };
-            }
-            None => {
-                self.sync_hold();
-                self.outcome = Some(Ok(QueueOutcome::Served {
-                    agent,
-                    customer_hung_up: false,
-                }));
-            }
-        }
-    }
-
     /// A bridge the call asked for is up; `recording` started with it.
     pub fn handle_bridged(&mut self, recording: Option<&RecordingStarted>) {
         if let Some(r) = recording
@@ -599,11 +521,11 @@ impl Call {
 
     // ----- transitions --------------------------------------------------------
 
-    fn is_live(&self, leg: &LegId) -> bool {
+    pub(super) fn is_live(&self, leg: &LegId) -> bool {
         self.legs.get(leg).is_some_and(|s| !s.ended)
     }
 
-    fn hang_up(&mut self, leg: &LegId) {
+    pub(super) fn hang_up(&mut self, leg: &LegId) {
         if let Some(s) = self.legs.get_mut(leg)
             && !s.ended
         {
@@ -612,13 +534,13 @@ impl Call {
         }
     }
 
-    fn hang_up_opt(&mut self, leg: Option<&LegId>) {
+    pub(super) fn hang_up_opt(&mut self, leg: Option<&LegId>) {
         if let Some(l) = leg {
             self.hang_up(l);
         }
     }
 
-    fn report(&mut self, leg: &LegId, report: TransferReport) {
+    pub(super) fn report(&mut self, leg: &LegId, report: TransferReport) {
         if self.is_live(leg) {
             self.commands.push_back(CallCommand::ReportTransfer {
                 leg: leg.clone(),
@@ -627,7 +549,7 @@ impl Call {
         }
     }
 
-    fn end(&mut self, reason: EndReason, now: Timestamp) {
+    pub(super) fn end(&mut self, reason: EndReason, now: Timestamp) {
         if self.ended_at.is_none() {
             self.ended_at = Some(now);
             self.events.push_back(EventKind::Ended {
@@ -639,7 +561,7 @@ impl Call {
 
     /// Emits `Held`/`Resumed` when the conversation's hold state changes: on
     /// hold while connected to an agent and either side's phone holds.
-    fn sync_hold(&mut self) {
+    pub(super) fn sync_hold(&mut self) {
         let agent_leg = match &self.phase {
             Phase::Talking { agent_leg, .. } | Phase::Transferring { agent_leg, .. } => {
                 Some(agent_leg.clone())
@@ -648,7 +570,7 @@ impl Call {
         };
         let held = |leg: &LegId| self.legs.get(leg).is_some_and(|s| s.held && !s.ended);
         let on_hold =
-            agent_leg.is_some_and(|a| held(&self.customer) || a.as_ref().is_some_and(|l| held(l)));
+            agent_leg.is_some_and(|a| held(&self.customer) || a.as_ref().is_some_and(held));
         if on_hold != self.on_hold {
             self.on_hold = on_hold;
             let interaction = self.id.clone();
@@ -660,7 +582,7 @@ impl Call {
         }
     }
 
-    fn enter_queue(&mut self, request: RoutingRequest) {
+    pub(super) fn enter_queue(&mut self, request: RoutingRequest) {
         self.phase = Phase::Waiting {
             queue: request.queue.clone(),
             leaving: None,
@@ -775,84 +697,6 @@ impl Call {
                 self.hang_up(&leg);
                 self.end(EndReason::Transferred, now);
                 self.outcome = Some(Ok(QueueOutcome::Transferred { target }));
-            }
-        }
-    }
-
-    fn transfer_requested(&mut self, leg: &LegId, target: TransferTarget, now: Timestamp) {
-        let _ = now;
-        let refusal = match (&self.phase, &target) {
-            (Phase::Transferring { .. }, _) => Some(TransferRefusal::Pending),
-            (Phase::Talking { agent_leg, .. }, _) if agent_leg.as_ref() != Some(leg) => {
-                Some(TransferRefusal::Forbidden)
-            }
-            (Phase::Talking { .. }, TransferTarget::Unknown) => {
-                Some(TransferRefusal::UnknownTarget)
-            }
-            (Phase::Talking { .. }, TransferTarget::Attended) => {
-                Some(TransferRefusal::NotSupported)
-            }
-            (Phase::Talking { .. }, _) => None,
-            _ => Some(TransferRefusal::Forbidden),
-        };
-        if let Some(r) = refusal {
-            self.report(leg, TransferReport::Refused(r));
-            return;
-        }
-        let Phase::Talking { agent, queue, .. } = std::mem::replace(&mut self.phase, Phase::Flow)
-        else {
-            return;
-        };
-        self.report(leg, TransferReport::Accepted);
-        let request =
-            |queue: QueueId, preferred: Option<AgentId>, template: &Option<RoutingRequest>| {
-                template.clone().map(|mut r| {
-                    r.queue = queue;
-                    r.preferred_agent = preferred;
-                    r.enqueued_at = now;
-                    r
-                })
-            };
-        let (label, request) = match target {
-            TransferTarget::Queue(q) => (format!("queue:{q}"), request(q, None, &self.template)),
-            TransferTarget::Agent(a) => (
-                format!("agent:{a}"),
-                request(queue.clone(), Some(a), &self.template),
-            ),
-            TransferTarget::Number(number) => {
-                self.phase = Phase::Transferring {
-                    agent,
-                    queue,
-                    agent_leg: Some(leg.clone()),
-                    number: number.clone(),
-                    released: false,
-                };
-                self.commands.push_back(CallCommand::Place { number });
-                return;
-            }
-            TransferTarget::Attended | TransferTarget::Unknown => return,
-        };
-        // into a queue: done as soon as asked; the agent leaves
-        self.report(leg, TransferReport::Succeeded);
-        self.hang_up(leg);
-        self.commands
-            .push_back(CallCommand::ReleaseAgent(agent.clone()));
-        self.sync_hold();
-        self.events.push_back(EventKind::Transferred {
-            interaction: self.id.clone(),
-            target: label,
-        });
-        match request {
-            Some(r) => {
-                self.stay.give_up_at = None;
-                self.stay.announce_position = false;
-                self.enter_queue(r);
-            }
-            None => {
-                self.outcome = Some(Ok(QueueOutcome::Served {
-                    agent,
-                    customer_hung_up: false,
-                }));
             }
         }
     }

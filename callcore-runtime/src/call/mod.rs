@@ -53,6 +53,7 @@
 mod machine;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 pub use machine::Call;
 
