@@ -421,11 +421,17 @@ fn leg_bridge_benches(c: &mut Criterion) {
     }
     for (name, direct, record) in [
         ("leg_bridge_packet/pool", false, None),
-        ("leg_bridge_packet/pool_recorded", false, Some(rec.as_path())),
+        (
+            "leg_bridge_packet/pool_recorded",
+            false,
+            Some(rec.as_path()),
+        ),
         ("leg_bridge_packet/direct_baseline", true, None),
     ] {
         let mut pair = BridgedPair::new(direct, record);
-        g.bench_function(name, |b| b.iter(|| pair.one_packet(black_box(&payload), &mut buf)));
+        g.bench_function(name, |b| {
+            b.iter(|| pair.one_packet(black_box(&payload), &mut buf))
+        });
     }
     let _ = std::fs::remove_file(&rec);
     g.finish();
