@@ -4,7 +4,8 @@
 //! `caller.xml` playing what `caller_pcap.py` makes of Debian's `g711a.pcap` speech
 //! and `dtmf_2833_2.pcap` digit) calls the IVR, picks the support queue and talks.
 //! Asserted: the agent was available without registering, the call was answered by
-//! it, and the stereo recording has sound on both sides.
+//! it, and the stereo recording has sound on both sides; once over UDP, once with
+//! `;transport=tcp` and the UAS on TCP.
 //!
 //! Needs `sipp` (package `sip-tester`, which ships the pcaps), `python3` and root
 //! (SIPp plays pcaps over a raw socket): skipped with a notice otherwise, failing instead when
@@ -95,18 +96,35 @@ fn channel_levels(wav: &[u8]) -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_at_a_fixed_contact_answers_without_registering() {
+    fixed_contact_call(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_at_a_fixed_tcp_contact_is_rung_over_tcp() {
+    fixed_contact_call(true).await;
+}
+
+/// One call through the IVR to agent 2001, whose phone is a SIPp UAS at a fixed
+/// contact (`;transport=tcp` and SIPp on TCP when `tcp`).
+async fn fixed_contact_call(tcp: bool) {
     if !peers_ready() {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("callcore-premise-contact-{}", std::process::id()));
+    let name = if tcp { "tcp" } else { "udp" };
+    let dir = std::env::temp_dir().join(format!(
+        "callcore-premise-contact-{name}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let uas_port = free_port();
-    let base = 32000 + (std::process::id() % 200) as u16 * 10;
+    let base = 32000 + (std::process::id() % 100) as u16 * 20 + if tcp { 10 } else { 0 };
+    let transport = if tcp { ";transport=tcp" } else { "" };
     let toml = format!(
-        "[sip]\nbind = \"127.0.0.1:0\"\ntcp = false\n\
+        "[sip]\nbind = \"127.0.0.1:0\"\ntcp = {tcp}\n\
          [media]\nrtp_first = {base}\nrtp_last = {}\n\
          [storage]\ndata_dir = \"{}\"\n\
-         [[agents]]\nid = \"2001\"\nname = \"Desk\"\ncontact = \"sip:2001@127.0.0.1:{uas_port}\"\nskills = [\"support\"]\n",
+         [[agents]]\nid = \"2001\"\nname = \"Desk\"\n\
+         contact = \"sip:2001@127.0.0.1:{uas_port}{transport}\"\nskills = [\"support\"]\n",
         base + 9,
         dir.display()
     );
@@ -138,6 +156,7 @@ async fn an_agent_at_a_fixed_contact_answers_without_registering() {
     uas.arg("-sf")
         .arg(harness("agents.xml"))
         .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-t", if tcp { "t1" } else { "u1" }])
         .args([
             "-mi",
             "127.0.0.1",
