@@ -29,11 +29,11 @@ impl UserAgent {
     /// answered later.
     pub(crate) fn on_refer(&mut self, call: CallRef, tx: TxId, req: Message, now: Duration) {
         let Some(target) = req.refer_to().ok().flatten().map(|r| r.uri().to_string()) else {
-            self.respond_to(tx, &req, ResponseSpec::new(400, "Missing Refer-To"), now);
+            self.respond(tx, &req, ResponseSpec::new(400, "Missing Refer-To"), now);
             return;
         };
         if self.pending_refers.contains_key(&call) {
-            self.respond_to(tx, &req, ResponseSpec::code(491), now);
+            self.respond(tx, &req, ResponseSpec::code(491), now);
             return;
         }
         self.pending_refers.insert(
@@ -68,7 +68,7 @@ impl UserAgent {
             Some(r) => ResponseSpec::new(status, r),
             None => ResponseSpec::code(status),
         };
-        self.respond_to(p.tx, &p.req, spec, now);
+        self.respond(p.tx, &p.req, spec, now);
         self.pump(now);
         Ok(())
     }

@@ -32,17 +32,7 @@ fn sdp_of(msg: &Message) -> Result<Option<SessionDescription>, Error> {
 }
 
 impl UserAgent {
-    pub(crate) fn respond_to(
-        &mut self,
-        tx: TxId,
-        req: &Message,
-        spec: ResponseSpec,
-        now: Duration,
-    ) {
-        self.respond(tx, req, spec, now);
-    }
-
-    fn respond(&mut self, tx: TxId, req: &Message, spec: ResponseSpec, now: Duration) {
+    pub(crate) fn respond(&mut self, tx: TxId, req: &Message, spec: ResponseSpec, now: Duration) {
         let spec = spec.header(HeaderName::Server, &self.config.user_agent.clone());
         let resp = req.build_response(spec);
         if let Err(e) = self.layer.send_response(tx, &resp, now) {
