@@ -1,8 +1,9 @@
 //! The premise assembly end to end, with no external peer: the center starts on
 //! embedded defaults (SIP on a free port, SQLite and recordings in a temporary
-//! folder), demo softphones register as the two agents with their passwords, and
-//! three self-driven callers go through the IVR menu to the ACD and talk to an agent.
-//! Asserted: what each side heard over RTP, the records in SQLite, the recordings.
+//! folder), demo softphones register as the two agents with their passwords (Alice's
+//! phone with MD5, Bob's with SHA-256 digest), and three self-driven callers go
+//! through the IVR menu to the ACD and talk to an agent. Asserted: what each side
+//! heard over RTP, the records in SQLite, the recordings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Wall-clock test of a real-time center.
@@ -16,14 +17,22 @@ async fn premise_center_serves_demo_calls_end_to_end() {
     let dir = std::env::temp_dir().join(format!("callcore-premise-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let base = 30000 + (std::process::id() % 200) as u16 * 10;
+    // the demo agents, Bob's phone on SHA-256 only (RFC 8760): his demo phone must
+    // register with it, Alice's with the default MD5
+    let agents = "[[agents]]\nid = \"1001\"\nname = \"Alice\"\npassword = \"alice1001\"\nskills = [\"billing\", \"support\"]\n\
+                  [[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\ndigest = [\"SHA-256\"]\n";
     let toml = format!(
-        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = {base}\nrtp_last = {}\n[storage]\ndata_dir = \"{}\"\n",
+        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = {base}\nrtp_last = {}\n[storage]\ndata_dir = \"{}\"\n{agents}",
         base + 9,
         dir.display()
     );
     let config = PremiseConfig::from_toml(&toml).unwrap();
     let premise = Premise::start(config).await.unwrap();
-    assert!(premise.banner().contains("1001"));
+    let banner = premise.banner();
+    assert!(
+        banner.contains("1001") && banner.contains("digest SHA-256\n"),
+        "{banner}"
+    );
     let summary = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         run_demo_calls(&premise, 3),
