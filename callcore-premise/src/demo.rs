@@ -1,10 +1,11 @@
 //! `--demo-calls N`: the premise center shows itself without any external peer.
-//! Every configured agent gets a softphone built from callcore-sip's user agent and
-//! callcore-media's leg media; it registers with its password (digest auth), answers
-//! what the ACD offers, talks (a 600 Hz tone) for a few seconds and hangs up. N
-//! callers (our own UAC, same parts) dial the IVR, wait for the menu to finish, press
-//! a key, talk (a 400 Hz tone) and listen. The summary comes from the SQLite store
-//! and from what each side actually heard over RTP.
+//! Every configured agent (but one rung at a fixed `contact`, whose phone is real) gets
+//! a softphone built from callcore-sip's user agent and callcore-media's leg media; it
+//! registers with its password (digest auth), answers what the ACD offers, talks (a
+//! 600 Hz tone) for a few seconds and hangs up. N callers (our own UAC, same parts)
+//! dial the IVR, wait for the menu to finish, press a key, talk (a 400 Hz tone) and
+//! listen. The summary comes from the SQLite store and from what each side actually
+//! heard over RTP.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -372,7 +373,8 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
             waiting.remove(a.agent.as_str());
         }
     }
-    for a in &cfg.agents {
+    // an agent at a fixed contact is rung there, not at a demo phone
+    for a in cfg.agents.iter().filter(|a| a.contact.is_none()) {
         phone(
             center,
             a.id.clone(),
