@@ -13,8 +13,8 @@ use callcore::{
 };
 
 /// Text to speech: `espeak-ng` when found on `PATH`, otherwise chimes. Clips are
-/// cached by text: an IVR says the same prompts all day, and a prompt that is ready
-/// at once leaves no gap between two prompts.
+/// 8 kHz (the line's rate) and cached by text: an IVR says the same prompts all
+/// day, and a prompt that is ready at once leaves no gap between two prompts.
 #[derive(Debug, Clone)]
 pub struct PremiseVoice {
     espeak: bool,
@@ -136,8 +136,26 @@ impl PremiseVoice {
             .map_err(|e| CoreError::Provider(format!("espeak-ng: {e}")))?;
         let (sample_rate, samples) = parse_wav(&out.stdout)
             .ok_or_else(|| CoreError::Provider("espeak-ng wrote no WAV".into()))?;
+        // espeak-ng speaks at 22,050 Hz; the telephone line is 8 kHz. Resample once
+        // here, so the cached clip is ready for every call: resampling it on every
+        // `say` of every call made the center CPU-bound under load (74 % of its time
+        // in the resampler's sin/cos at ~1,000 concurrent calls).
+        let samples = if sample_rate == 8000 {
+            samples
+        } else {
+            let f: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            tokio::task::spawn_blocking(move || {
+                callcore_media::resample::to_i16(&callcore_media::resample::resample(
+                    &f,
+                    sample_rate,
+                    8000,
+                ))
+            })
+            .await
+            .map_err(|e| CoreError::Provider(format!("resampling a prompt: {e}")))?
+        };
         Ok(AudioClip {
-            sample_rate,
+            sample_rate: 8000,
             samples,
         })
     }
@@ -189,5 +207,31 @@ mod tests {
         assert_eq!(parse_wav(&wav), Some((22050, vec![1, -1])));
         assert_eq!(parse_wav(b"nonsense"), None);
         assert_eq!(chimes("One. Two?").len(), 2 * (3200 + 2400));
+    }
+
+    #[tokio::test]
+    async fn spoken_prompts_are_cached_at_the_line_rate() {
+        let voice = PremiseVoice::detect();
+        if !voice.is_speech() {
+            assert!(
+                std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "espeak-ng is required (CALLCORE_REQUIRE_PEERS=1)"
+            );
+            eprintln!("espeak-ng not installed: skipping the spoken-prompt test");
+            return;
+        }
+        let clip = voice
+            .synthesize("Press one for billing.", &VoiceOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // 8 kHz, so no call resamples it again; about a second and a half of speech
+        assert_eq!(clip.sample_rate, 8000);
+        assert!(clip.samples.len() > 8000, "{} samples", clip.samples.len());
+        let loud = clip
+            .samples
+            .iter()
+            .filter(|s| s.unsigned_abs() > 1000)
+            .count();
+        assert!(loud > 1000, "speech, not silence: {loud} loud samples");
     }
 }
