@@ -30,6 +30,8 @@ CALLS=${2:-1200}
 TALK_SECS=${3:-30}
 AGENTS=${AGENTS:-1200}
 AGENT_MODE=${AGENT_MODE:-contact}
+# pcap: the whole call as one pcap (play_pcap_audio); stream: speech by rtp_stream, the digit by pcap
+CALLER_RTP=${CALLER_RTP:-pcap}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 FILES="$HERE/premise-load"
@@ -80,11 +82,33 @@ echo "run folder: $OUT"
 
 # what each caller says (one RTP stream: speech, the digit, speech while talking),
 # and how long the call lasts from the answer to the BYE
-python3 "$FILES/caller_pcap.py" "$OUT/caller.pcap" --speech "$SPEECH" --digit "$DIGIT" \
-    --ivr-ms "$IVR_MS" --talk-secs "$TALK_SECS" >/dev/null
 CALL_MS=$((IVR_MS + 1200 + TALK_SECS * 1000))
-sed -e "s|@CALLER_PCAP@|$OUT/caller.pcap|g" -e "s|@CALL_MS@|$CALL_MS|g" \
-    "$FILES/caller.xml" >"$OUT/caller.xml"
+if [ "$CALLER_RTP" = stream ]; then
+    # speech through rtp_stream (ordinary UDP sockets), only the digit through a raw
+    # socket (play_pcap_audio), so the load tool's raw sockets do not multiply the
+    # cost of every packet the center sends (see caller_stream.py)
+    python3 "$FILES/caller_stream.py" "$OUT" --speech "$SPEECH" \
+        --ivr-ms "$IVR_MS" --talk-secs "$TALK_SECS" >/dev/null
+    SPEAK="  <nop><action><exec rtp_stream=\"$OUT/ivr.al,1,8\"/></action></nop>
+  <pause milliseconds=\"$IVR_MS\"/>
+  <nop><action><exec play_pcap_audio=\"$DIGIT\"/></action></nop>
+  <pause milliseconds=\"400\"/>
+  <nop><action><exec rtp_stream=\"$OUT/talk.al,1,8\"/></action></nop>
+  <pause milliseconds=\"$((CALL_MS - IVR_MS - 400))\"/>"
+    MEDIA_PORT='[rtpstream_audio_port]'
+else
+    python3 "$FILES/caller_pcap.py" "$OUT/caller.pcap" --speech "$SPEECH" --digit "$DIGIT" \
+        --ivr-ms "$IVR_MS" --talk-secs "$TALK_SECS" >/dev/null
+    SPEAK="  <nop><action><exec play_pcap_audio=\"$OUT/caller.pcap\"/></action></nop>
+  <pause milliseconds=\"$CALL_MS\"/>"
+    MEDIA_PORT='[media_port]'
+fi
+python3 - "$FILES/caller.xml" "$OUT/caller.xml" "$SPEAK" "$MEDIA_PORT" <<'PY'
+import sys
+src, dst, speak, port = sys.argv[1:]
+text = open(src).read().replace("@SPEAK@", speak).replace("@MEDIA_PORT@", port)
+open(dst, "w").write(text)
+PY
 
 # the center's configuration: the load's base plus the run's folder and agents
 {
