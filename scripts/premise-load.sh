@@ -31,7 +31,7 @@ TALK_SECS=${3:-30}
 AGENTS=${AGENTS:-1200}
 AGENT_MODE=${AGENT_MODE:-contact}
 # pcap: the whole call as one pcap (play_pcap_audio); stream: speech by rtp_stream, the digit by pcap
-CALLER_RTP=${CALLER_RTP:-pcap}
+CALLER_RTP=${CALLER_RTP:-stream}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 FILES="$HERE/premise-load"
