@@ -186,10 +186,16 @@ async fn fixed_contact_call(tcp: bool) {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+    // the harness's `pcap` caller mode: the whole call as one pcap
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
+        pcap.display(),
+        12_500 + 1_200 + 7_000
+    );
     let scenario = std::fs::read_to_string(harness("caller.xml"))
         .unwrap()
-        .replace("@CALLER_PCAP@", &pcap.display().to_string())
-        .replace("@CALL_MS@", &(12_500 + 1_200 + 7_000).to_string());
+        .replace("@SPEAK@", &speak)
+        .replace("@MEDIA_PORT@", "[media_port]");
     let caller_xml = dir.join("caller.xml");
     std::fs::write(&caller_xml, scenario).unwrap();
     let mut uac = Command::new("sipp");
