@@ -34,7 +34,9 @@ use callcore_runtime::{Center, Flow, FlowContext, FlowOutcome, SystemClock};
 use callcore_sip::auth::{DigestAlgorithm, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::ua::UaConfig;
-use sip_support::{dtmf_pcap, free_port, peer_available, temp_dir, tone_wav, wav_channel_power};
+use sip_support::{
+    dtmf_pcap, free_media_port, free_port, peer_available, temp_dir, tone_wav, wav_channel_power,
+};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
@@ -158,7 +160,7 @@ fn sipp(port: u16, target: u16) -> Command {
     let mut cmd = Command::new("sipp");
     cmd.arg(format!("127.0.0.1:{target}"))
         .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &free_media_port().to_string()])
         .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
         .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
         .stdout(Stdio::null())

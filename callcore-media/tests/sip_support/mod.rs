@@ -34,6 +34,24 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// A port for SIPp's `-mp`: SIPp binds it and the port two above (its video
+/// socket), so both (and their RTCP neighbours) must be free, not just the first.
+pub fn free_media_port() -> u16 {
+    for _ in 0..200 {
+        let base = free_port();
+        if base == 0 || base % 2 == 1 || base > 65_000 {
+            continue;
+        }
+        let held: Vec<_> = (0..4)
+            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == 4 {
+            return base;
+        }
+    }
+    0
+}
+
 /// A fresh temporary folder.
 pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
