@@ -11,7 +11,6 @@ mod support;
 
 use std::io::Cursor;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,23 +23,8 @@ use callcore_media::udp::{
     MediaSession, MediaSessionConfig, PortAllocator, SessionCommand, SessionEvent,
 };
 use callcore_media::wav::{ChannelLayout, WavRecorder, read_wav};
-use support::{have, scratch};
-
-const PCAPS: &str = "/usr/share/sip-tester";
-
-fn peers_ready() -> bool {
-    if !have("sipp", "plays RTP pcaps into a media session") {
-        return false;
-    }
-    if !Path::new(PCAPS).join("g711a.pcap").exists() {
-        if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{PCAPS}/g711a.pcap missing (package sip-tester)");
-        }
-        eprintln!("SKIPPED: {PCAPS}/*.pcap missing (package sip-tester)");
-        return false;
-    }
-    true
-}
+use support::scratch;
+use support::sipp::{free_port, pcaps_ready, uac_scenario};
 
 fn header<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
     msg.lines()
@@ -117,73 +101,6 @@ fn run_uas(sock: UdpSocket, media: SocketAddr) -> bool {
     false
 }
 
-fn scenario(plays: &[(&str, u32)], tail_ms: u32) -> String {
-    let mut actions = String::new();
-    for (pcap, pause) in plays {
-        actions.push_str(&format!("  <nop><action><exec play_pcap_audio=\"{PCAPS}/{pcap}\"/></action></nop>\n  <pause milliseconds=\"{pause}\"/>\n"));
-    }
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="callcore-media interop">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 1 1 IN IP[local_ip_type] [media_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-]]></send>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-{actions}  <pause milliseconds="{tail_ms}"/>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "sipp" <sip:caller@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"#
-    )
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 struct CallResult {
     digits: Vec<(char, u32)>,
     played_frames: usize,
@@ -196,7 +113,7 @@ struct CallResult {
 async fn call_with_sipp(name: &str, plays: &[(&str, u32)], tail_ms: u32) -> CallResult {
     let dir = scratch(name);
     let xml = dir.join("scenario.xml");
-    std::fs::write(&xml, scenario(plays, tail_ms)).expect("scenario");
+    std::fs::write(&xml, uac_scenario(plays, tail_ms)).expect("scenario");
     let ports = PortAllocator::new("127.0.0.1".parse().expect("ip"), 34000..=34999);
     let cfg = MediaSessionConfig {
         endpoint: EndpointConfig {
@@ -297,7 +214,7 @@ async fn call_with_sipp(name: &str, plays: &[(&str, u32)], tail_ms: u32) -> Call
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_plays_rfc2833_digits_into_a_session() {
-    if !peers_ready() {
+    if !pcaps_ready() {
         return;
     }
     let r = call_with_sipp(
@@ -319,7 +236,7 @@ async fn sipp_plays_rfc2833_digits_into_a_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_plays_g711a_speech_that_is_recorded() {
-    if !peers_ready() {
+    if !pcaps_ready() {
         return;
     }
     let r = call_with_sipp("sipp-audio", &[("g711a.pcap", 7500)], 200).await;

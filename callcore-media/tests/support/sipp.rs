@@ -93,12 +93,18 @@ fn response(req: &str, status: &str, body: Option<SocketAddr>) -> String {
     r
 }
 
-fn uac_scenario(plays: &[(&str, u32)]) -> String {
+/// A SIPp caller's scenario: INVITE offering PCMA and telephone-event 101, ACK,
+/// each `(pcap, pause_ms)` played from Debian's folder, then `tail_ms` more (none
+/// when 0), then BYE.
+pub fn uac_scenario(plays: &[(&str, u32)], tail_ms: u32) -> String {
     let mut actions = String::new();
     for (pcap, pause_ms) in plays {
         actions.push_str(&format!(
             "  <nop><action><exec play_pcap_audio=\"{PCAPS}/{pcap}\"/></action></nop>\n  <pause milliseconds=\"{pause_ms}\"/>\n"
         ));
+    }
+    if tail_ms > 0 {
+        actions.push_str(&format!("  <pause milliseconds=\"{tail_ms}\"/>\n"));
     }
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -167,7 +173,7 @@ impl SippUac {
     /// RTP headers as recorded: a pcap played twice repeats its sequence numbers.)
     pub fn start(dir: &Path, media: SocketAddr, plays: &[(&str, u32)], rtp_port: u16) -> Self {
         let xml = dir.join(format!("uac-{rtp_port}.xml"));
-        std::fs::write(&xml, uac_scenario(plays)).expect("scenario");
+        std::fs::write(&xml, uac_scenario(plays, 0)).expect("scenario");
         let sock = UdpSocket::bind("127.0.0.1:0").expect("uas socket");
         let uas_port = sock.local_addr().expect("addr").port();
         let (tx, answered) = tokio::sync::oneshot::channel();
