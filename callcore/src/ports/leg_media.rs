@@ -435,8 +435,73 @@ pub trait LegMediaPort: Send + Sync + fmt::Debug {
     /// Ends the leg's media and frees its ports.
     fn close(&self);
 
+    /// Opens a mixing room on this leg's media engine (conferences,
+    /// supervisor listen, whisper and barge, a muted party). The leg itself
+    /// is not joined: [`MixRoom::join`] it like any other.
+    ///
+    /// # Errors
+    /// [`CoreError::Unsupported`] when the engine cannot mix (the default).
+    fn open_room(&self) -> Result<Arc<dyn MixRoom>, CoreError> {
+        Err(CoreError::Unsupported("this media engine cannot mix"))
+    }
+
     /// For engines to downcast `other` in [`bridge`](Self::bridge).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// How a leg takes part in a [`MixRoom`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MixRole {
+    /// Hears every other party and is heard by everyone: a conference
+    /// member, the customer and agent of a supervised call, a barging
+    /// supervisor.
+    Party,
+    /// Hears every party, is heard by nobody: supervisor listen, a muted
+    /// party.
+    Listen,
+    /// Hears every party, is heard only by the leg `to` (usually the agent):
+    /// supervisor whisper (coaching).
+    Whisper {
+        /// The only leg that hears this one.
+        to: LegId,
+    },
+}
+
+/// An N-leg mixer on a media engine (see [`LegMediaPort::open_room`]): each
+/// leg hears the sum of the legs its role lets it hear, never itself.
+/// Joining takes a leg out of any bridge it is in; leaving hands it back to
+/// its own media (prompts, music, digits). Every method is safe to call after
+/// [`close`](Self::close) or after a member's media ended (a member whose
+/// media ends simply leaves).
+pub trait MixRoom: Send + Sync + fmt::Debug {
+    /// Adds `leg`, whose media is `port` (of the same engine), with `role`;
+    /// a member already in the room only changes its role.
+    ///
+    /// # Errors
+    /// [`CoreError::Unsupported`] when `port` belongs to another engine;
+    /// [`CoreError::Media`] when the leg has no negotiated media or the room
+    /// is closed; [`CoreError::NotFound`] when a whisper names a leg that is
+    /// not a member.
+    fn join(&self, leg: &LegId, port: &dyn LegMediaPort, role: MixRole) -> Result<(), CoreError>;
+
+    /// Takes `leg` out of the room (nothing when it is not a member).
+    fn leave(&self, leg: &LegId);
+
+    /// The members and their roles, in the order they joined.
+    fn members(&self) -> Vec<(LegId, MixRole)>;
+
+    /// Records the room from now until it closes, in stereo: left what the
+    /// first member to have joined (the customer) says, right what that
+    /// member hears (everyone heard by them).
+    ///
+    /// # Errors
+    /// [`CoreError::Media`] when the file cannot be created or the room is
+    /// closed; [`CoreError::Unsupported`] when the engine cannot record rooms.
+    fn record(&self, request: &RecordingRequest) -> Result<BridgeRecording, CoreError>;
+
+    /// Ends the room: every member leaves, a recording is finished.
+    fn close(&self);
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 use crate::{
     BridgeRecording, Channel, CoreError, Endpoint, FrameSink, Interaction, LegEvent, LegId,
-    MediaControl, RecordingRequest, TransferReport,
+    LegMediaPort, MediaControl, RecordingRequest, TransferReport,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a leg ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +121,13 @@ pub trait Leg: Send + Sync + fmt::Debug {
 
     /// Play, say, collect, listen and record on this leg.
     fn media(&self) -> &dyn MediaControl;
+
+    /// The leg's media port, when its transport has a media engine behind
+    /// the leg-media seam: what mixing rooms ([`crate::MixRoom`]: conferences,
+    /// supervision, mute) join. The default has none.
+    fn media_port(&self) -> Option<Arc<dyn LegMediaPort>> {
+        None
+    }
 
     /// For transports to downcast legs in [`bridge`](Leg::bridge).
     fn as_any(&self) -> &dyn Any;
