@@ -36,6 +36,9 @@ use callcore::{
     Timestamp,
 };
 
+mod room;
+pub use room::RtpRoom;
+
 use crate::g711::Law;
 use crate::sip_leg::{LegMedia, LegMediaConfig, LegMediaStats, Negotiated, TapDirection};
 use crate::udp::PortAllocator;
@@ -142,6 +145,66 @@ impl RtpMedia {
     fn now(&self) -> Option<Timestamp> {
         self.index.as_ref().map(|ix| ix.clock.now())
     }
+
+    /// A unique stamp for recording names: leg ids restart with the process.
+    fn stamp(&self) -> String {
+        self.now().map_or_else(
+            || format!("p{}", std::process::id()),
+            |t| t.as_millis().to_string(),
+        )
+    }
+
+    /// The recordings directory, created if missing.
+    fn recordings_dir(&self) -> Result<&std::path::Path, CoreError> {
+        let dir = &self.config.recordings_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+
+    /// Reports a recording (of a bridge or a room) named `name` at `path`: what
+    /// started now, and its end once `finished` says the file is complete, filed
+    /// in the recording store when there is one.
+    fn report_recording(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        request: &RecordingRequest,
+        name: String,
+        path: &std::path::Path,
+        finished: tokio::sync::oneshot::Receiver<crate::wav::RecordingInfo>,
+    ) -> BridgeRecording {
+        let started_at = self.now().unwrap_or(Timestamp::EPOCH);
+        let started = RecordingStarted::new(
+            RecordingId::new(name),
+            request.interaction.clone(),
+            path.display().to_string(),
+            2,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (index, tenant, report) = (self.index.clone(), request.tenant.clone(), started.clone());
+        runtime.spawn(async move {
+            let stopped = finished
+                .await
+                .ok()
+                .map(|info| RecordingStopped::of(&report, info.duration_ms));
+            if let (Some(stopped), Some(ix)) = (&stopped, index) {
+                let meta = RecordingMeta {
+                    id: stopped.id.clone(),
+                    tenant,
+                    interaction: stopped.interaction.clone(),
+                    path: stopped.path.clone(),
+                    channels: stopped.channels,
+                    started_at,
+                    duration_ms: stopped.duration_ms,
+                };
+                if let Err(e) = ix.store.save(&meta).await {
+                    tracing::warn!(error = %e, "filing the call recording failed");
+                }
+            }
+            let _ = tx.send(stopped);
+        });
+        BridgeRecording::new(started, async move { rx.await.ok().flatten() })
+    }
 }
 
 #[async_trait]
@@ -187,17 +250,12 @@ impl RtpLeg {
 
     /// Where this bridge's recording goes: unique per process start and legs.
     fn recording_path(&self, other: &RtpLeg) -> Result<(String, PathBuf), CoreError> {
-        let dir = &self.engine.config.recordings_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
-        // leg ids restart with the process: the start time keeps names unique
-        let stamp = self.engine.now().map_or_else(
-            || format!("p{}", std::process::id()),
-            |t| t.as_millis().to_string(),
-        );
+        let dir = self.engine.recordings_dir()?;
         let name = format!(
-            "call-{stamp}-{}-{}.wav",
-            self.request.leg, other.request.leg
+            "call-{}-{}-{}.wav",
+            self.engine.stamp(),
+            self.request.leg,
+            other.request.leg
         )
         .replace(['/', ':', '\\'], "_");
         let path = dir.join(&name);
@@ -282,7 +340,7 @@ impl LegMediaPort for RtpLeg {
             self.media.bridge(&other.media, None).map_err(media_error)?;
             return Ok(None);
         };
-        // the filing task below needs the runtime the legs' tasks run on
+        // the filing task needs the runtime the legs' tasks run on
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| CoreError::Media("bridging outside a tokio runtime".into()))?;
         let (name, path) = self.recording_path(other)?;
@@ -290,44 +348,10 @@ impl LegMediaPort for RtpLeg {
             .media
             .bridge_recorded(&other.media, &path)
             .map_err(media_error)?;
-        let started_at = self.engine.now().unwrap_or(Timestamp::EPOCH);
-        let started = RecordingStarted::new(
-            RecordingId::new(name),
-            request.interaction.clone(),
-            path.display().to_string(),
-            2,
-        );
-        tracing::debug!(leg = %self.request.leg, recording = %started.id, "recording the bridge");
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let (index, tenant, report) = (
-            self.engine.index.clone(),
-            request.tenant.clone(),
-            started.clone(),
-        );
-        runtime.spawn(async move {
-            let stopped = finished
-                .await
-                .ok()
-                .map(|info| RecordingStopped::of(&report, info.duration_ms));
-            if let (Some(stopped), Some(ix)) = (&stopped, index) {
-                let meta = RecordingMeta {
-                    id: stopped.id.clone(),
-                    tenant,
-                    interaction: stopped.interaction.clone(),
-                    path: stopped.path.clone(),
-                    channels: stopped.channels,
-                    started_at,
-                    duration_ms: stopped.duration_ms,
-                };
-                if let Err(e) = ix.store.save(&meta).await {
-                    tracing::warn!(error = %e, "filing the call recording failed");
-                }
-            }
-            let _ = tx.send(stopped);
-        });
-        Ok(Some(BridgeRecording::new(started, async move {
-            rx.await.ok().flatten()
-        })))
+        tracing::debug!(leg = %self.request.leg, recording = %name, "recording the bridge");
+        Ok(Some(self.engine.report_recording(
+            &runtime, request, name, &path, finished,
+        )))
     }
 
     fn unbridge(&self) {
@@ -348,6 +372,13 @@ impl LegMediaPort for RtpLeg {
 
     fn close(&self) {
         self.media.close();
+    }
+
+    fn open_room(&self) -> Result<Arc<dyn callcore::MixRoom>, CoreError> {
+        Ok(Arc::new(RtpRoom::open(
+            self.engine.clone(),
+            self.request.clone(),
+        )?))
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -48,6 +48,7 @@
 //! ```
 
 mod link;
+mod room;
 mod task;
 
 use std::net::SocketAddr;
@@ -68,6 +69,7 @@ use crate::relay_pool::{LegCounters, RelayPool};
 use crate::udp::{MediaSession, PortAllocator, RelayReport};
 use crate::wav::{ChannelLayout, RecordingInfo, WavRecorder};
 use link::BridgeLink;
+pub use room::{QUEUE_FRAMES, ROOM_FRAME, Room};
 use task::{Control, LegTask};
 
 /// Settings of a leg's media.
@@ -140,6 +142,8 @@ pub struct LegMedia {
     law: Mutex<Option<Law>>,
     /// The leg's current (or last) bridge.
     link: Mutex<Option<Arc<BridgeLink>>>,
+    /// The leg's seat in a room, while it is in one.
+    seat: Mutex<Option<Arc<room::Seat>>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -172,6 +176,10 @@ impl LegMedia {
             away: None,
             next_bridge: None,
             closing: None,
+            room: None,
+            next_room: None,
+            frame: Vec::with_capacity(room::ROOM_FRAME),
+            wire: Vec::with_capacity(256),
             home: ctl_tx.downgrade(),
             events: ev_tx,
             delivered: 0,
@@ -188,6 +196,7 @@ impl LegMedia {
             ))),
             law: Mutex::new(None),
             link: Mutex::new(None),
+            seat: Mutex::new(None),
         })
     }
 
@@ -308,6 +317,7 @@ impl LegMedia {
         };
         let link = BridgeLink::new(pool, recording, done, self.config.media_timeout);
         for leg in [self, other] {
+            leg.leave_room(); // a bridged leg leaves its room
             if let Some(old) = locked(&leg.link).replace(link.clone()) {
                 old.stop(); // a leg leaves its previous bridge
             }
@@ -342,9 +352,23 @@ impl LegMedia {
         locked(&self.link).as_ref()?.report()
     }
 
-    /// Ends the session (RTCP BYE) and frees the ports; a bridge the leg is in ends
-    /// first.
+    /// Takes the leg out of its [`Room`] (nothing when it is in none): it returns
+    /// to its own session within a tick.
+    pub fn leave_room(&self) {
+        if let Some(seat) = locked(&self.seat).take() {
+            seat.leave();
+        }
+    }
+
+    /// Whether the leg is in a [`Room`].
+    pub fn in_room(&self) -> bool {
+        locked(&self.seat).as_ref().is_some_and(|s| s.is_present())
+    }
+
+    /// Ends the session (RTCP BYE) and frees the ports; a bridge (or room) the leg
+    /// is in ends first (leaves it).
     pub fn close(&self) {
+        self.leave_room();
         let _ = self.ctl.send(Control::Close);
     }
 
