@@ -53,9 +53,18 @@ pub struct RtpMediaConfig {
     pub ports: RangeInclusive<u16>,
     /// Where relative prompt names resolve.
     pub prompts_dir: PathBuf,
-    /// Where recordings go (IVR `record` and bridged calls).
+    /// Where recordings go (IVR `record`, bridged calls and rooms).
     pub recordings_dir: PathBuf,
+    /// The music on hold ([`callcore::Prompt::MusicOnHold`]): an audio file
+    /// (WAV, MP3, OGG/Vorbis, FLAC; resampled to 8 kHz mono, at most
+    /// [`MAX_MUSIC_SECS`] kept), decoded once by [`RtpMedia::new`]. `None`, or
+    /// a file that cannot be decoded (a warning says why): the piece of
+    /// [`crate::hold_music`].
+    pub music_on_hold: Option<PathBuf>,
 }
+
+/// The longest music on hold kept from a file, in seconds (it loops).
+pub const MAX_MUSIC_SECS: usize = 600;
 
 impl RtpMediaConfig {
     /// 127.0.0.1, `ports`, prompts in `./prompts`, recordings in `./recordings`.
@@ -66,6 +75,33 @@ impl RtpMediaConfig {
             ports,
             prompts_dir: "prompts".into(),
             recordings_dir: "recordings".into(),
+            music_on_hold: None,
+        }
+    }
+
+    /// With the music on hold from the audio file `path`.
+    #[must_use]
+    pub fn with_music_on_hold(mut self, path: impl Into<PathBuf>) -> Self {
+        self.music_on_hold = Some(path.into());
+        self
+    }
+}
+
+/// The music on hold `path` names, at 8 kHz; `None` (with a warning) when it
+/// cannot be decoded or holds no sound.
+fn load_music(path: &std::path::Path) -> Option<Arc<[i16]>> {
+    match crate::prompt::Prompt::load(path) {
+        Ok(p) if p.samples.iter().any(|&s| s != 0) => {
+            let keep = p.samples.len().min(MAX_MUSIC_SECS * 8000);
+            Some(p.samples[..keep].into())
+        }
+        Ok(_) => {
+            tracing::warn!(file = %path.display(), "music on hold is silent; using the default");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "music on hold cannot be decoded; using the default");
+            None
         }
     }
 }
@@ -92,6 +128,8 @@ pub struct RtpMedia {
     index: Option<Index>,
     tts: Option<Arc<dyn SpeechSynthesizer>>,
     asr: Option<Arc<dyn SpeechRecognizer>>,
+    /// Music on hold from the configured file (else each leg's default).
+    music: Option<Arc<[i16]>>,
 }
 
 impl std::fmt::Debug for RtpMedia {
@@ -103,10 +141,12 @@ impl std::fmt::Debug for RtpMedia {
 }
 
 impl RtpMedia {
-    /// An engine allocating from `config.ports`.
+    /// An engine allocating from `config.ports`; decodes the configured music on
+    /// hold (a blocking file read: call it at start-up).
     #[must_use]
     pub fn new(config: RtpMediaConfig) -> Self {
         RtpMedia {
+            music: config.music_on_hold.as_deref().and_then(load_music),
             ports: Arc::new(PortAllocator::new(config.ip, config.ports.clone())),
             config,
             ssrc: Arc::new(AtomicU32::new(0x0CA1_1000)),
@@ -321,6 +361,9 @@ impl LegMediaPort for RtpLeg {
         }
         if let Some(asr) = &self.engine.asr {
             control = control.with_recognizer(asr.clone());
+        }
+        if let Some(music) = &self.engine.music {
+            control = control.with_music_on_hold(music.clone());
         }
         Ok(Some(Arc::new(control)))
     }

@@ -110,8 +110,8 @@ impl MixRoom for RtpRoom {
             .live()
             .first()
             .map_or_else(|| self.opened_by.leg.clone(), |(leg, _, _)| leg.clone());
-        let name = format!("room-{}-{first}.wav", self.engine.stamp())
-            .replace(['/', ':', '\\'], "_");
+        let name =
+            format!("room-{}-{first}.wav", self.engine.stamp()).replace(['/', ':', '\\'], "_");
         let path = dir.join(&name);
         let finished = self.room.record(&path).map_err(media_error)?;
         tracing::debug!(recording = %name, "recording the room");

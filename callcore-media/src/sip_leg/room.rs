@@ -501,10 +501,18 @@ mod tests {
                 out[0]
             })
             .collect();
-        assert_eq!(heard, vec![10, 1, 11], "mix-minus; the listener is heard by nobody");
+        assert_eq!(
+            heard,
+            vec![10, 1, 11],
+            "mix-minus; the listener is heard by nobody"
+        );
         assert_eq!(st.first_heard[0], 1);
         seats[0].leave();
         st.mix_tick();
-        assert_eq!(st.seats.len(), 2, "a member that left is dropped at the tick");
+        assert_eq!(
+            st.seats.len(),
+            2,
+            "a member that left is dropped at the tick"
+        );
     }
 }

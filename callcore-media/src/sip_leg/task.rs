@@ -249,7 +249,10 @@ impl LegTask {
 
     /// Leaves the room the leg sits in or waits for.
     fn leave_rooms(&mut self) {
-        for seat in [self.room.take(), self.next_room.take()].into_iter().flatten() {
+        for seat in [self.room.take(), self.next_room.take()]
+            .into_iter()
+            .flatten()
+        {
             seat.leave();
         }
     }
