@@ -206,9 +206,9 @@ async fn a_room_mixes_by_role_and_hands_legs_back_to_their_sessions() {
     let clock = GlueClock::start();
     let at = |clock: &GlueClock| clock.now().as_millis() as u64;
 
-    let customer_phone = Phone::start(&phones, Law::Ulaw, CUSTOMER_HZ, clock.clone()).await;
-    let agent_phone = Phone::start(&phones, Law::Alaw, AGENT_HZ, clock.clone()).await;
-    let sup_phone = Phone::start(&phones, Law::Ulaw, SUPERVISOR_HZ, clock.clone()).await;
+    let customer_phone = Phone::start(&phones, Law::Ulaw, CUSTOMER_HZ, clock).await;
+    let agent_phone = Phone::start(&phones, Law::Alaw, AGENT_HZ, clock).await;
+    let sup_phone = Phone::start(&phones, Law::Ulaw, SUPERVISOR_HZ, clock).await;
     let (customer, _customer_ctl) =
         leg(&media, "customer", &customer_phone, AudioCodec::pcmu()).await;
     let (agent, _agent_ctl) = leg(&media, "agent", &agent_phone, AudioCodec::pcma()).await;
