@@ -5,7 +5,8 @@
 //! received audio is measured by Goertzel per phase:
 //! - the customer and the agent start bridged through the relay pool; joining
 //!   the room takes them out of the bridge;
-//! - all Party: each hears the other two and not itself;
+//! - all Party: each hears the other two and not itself; a member's RFC 4733
+//!   key still reaches its own session (`collect_digits`);
 //! - the supervisor listens: hears both, heard by neither;
 //! - the supervisor whispers to the agent: the agent hears them, the customer not;
 //! - the supervisor barges (Party): heard by both;
@@ -24,13 +25,15 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use callcore::{
-    AudioCodec, CoreError, InteractionId, LegId, LegMediaPort, LegMediaRequest, MediaAttach,
-    MediaControl, MixRole, NegotiatedMedia, Prompt, RecordingRequest, TenantId,
+    AudioCodec, CoreError, DigitSpec, InteractionId, LegId, LegMediaPort, LegMediaRequest,
+    MediaAttach, MediaControl, MixRole, NegotiatedMedia, Prompt, RecordingRequest, TenantId,
 };
+use callcore_media::dtmf::Digit;
+use callcore_media::dtmf::rfc4733::TelephoneEvent;
 use callcore_media::g711::Law;
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_media::rtp::RtpPacket;
@@ -46,6 +49,8 @@ const AMPLITUDE: f64 = 6000.0;
 struct Phone {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// A key to press (its RFC 4733 event code + 1; 0: none).
+    press: Arc<AtomicU8>,
     task: JoinHandle<Vec<(u64, Vec<i16>)>>,
 }
 
@@ -55,7 +60,11 @@ impl Phone {
         let addr = rtp.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let press = Arc::new(AtomicU8::new(0));
+        let key = press.clone();
         let task = tokio::spawn(async move {
+            // the key being sent: event code, first tick, timestamp
+            let mut pressing: Option<(u8, u32, u32)> = None;
             let _rtcp = rtcp;
             let mut heard = Vec::new();
             let mut buf = vec![0u8; 2048];
@@ -79,7 +88,28 @@ impl Phone {
                         heard.push((clock.now().as_millis() as u64, pcm));
                     }
                 }
-                if let Some(to) = leg {
+                if pressing.is_none() && key.load(Ordering::Relaxed) > 0 {
+                    pressing = Some((key.swap(0, Ordering::Relaxed) - 1, k, k * 160));
+                }
+                if let (Some(to), Some((event, from, ts))) = (leg, pressing) {
+                    // 8 packets of 20 ms, the last 3 marking the end
+                    let n = k - from;
+                    let payload = TelephoneEvent {
+                        event,
+                        end: n >= 5,
+                        volume: 10,
+                        duration: ((n + 1) * 160) as u16,
+                    }
+                    .to_bytes();
+                    let mut wire = Vec::new();
+                    RtpPacket::new(101, k as u16, ts, 0x700 + hz as u32, &payload)
+                        .write_to(&mut wire)
+                        .unwrap();
+                    let _ = rtp.send_to(&wire, to).await;
+                    if n >= 7 {
+                        pressing = None;
+                    }
+                } else if let Some(to) = leg {
                     let payload: Vec<u8> = (0..160)
                         .map(|i| {
                             let t = f64::from(k * 160 + i) / 8000.0;
@@ -103,7 +133,18 @@ impl Phone {
             }
             heard
         });
-        Phone { addr, stop, task }
+        Phone {
+            addr,
+            stop,
+            press,
+            task,
+        }
+    }
+
+    /// Presses `digit` (RFC 4733, 160 ms).
+    fn press(&self, digit: char) {
+        let code = Digit::from_char(digit).unwrap().event_code();
+        self.press.store(code + 1, Ordering::Relaxed);
     }
 
     async fn finish(self) -> Vec<(u64, Vec<i16>)> {
@@ -209,7 +250,7 @@ async fn a_room_mixes_by_role_and_hands_legs_back_to_their_sessions() {
     let customer_phone = Phone::start(&phones, Law::Ulaw, CUSTOMER_HZ, clock).await;
     let agent_phone = Phone::start(&phones, Law::Alaw, AGENT_HZ, clock).await;
     let sup_phone = Phone::start(&phones, Law::Ulaw, SUPERVISOR_HZ, clock).await;
-    let (customer, _customer_ctl) =
+    let (customer, customer_ctl) =
         leg(&media, "customer", &customer_phone, AudioCodec::pcmu()).await;
     let (agent, _agent_ctl) = leg(&media, "agent", &agent_phone, AudioCodec::pcma()).await;
     let (sup, sup_ctl) = leg(&media, "supervisor", &sup_phone, AudioCodec::pcmu()).await;
@@ -263,8 +304,18 @@ async fn a_room_mixes_by_role_and_hands_legs_back_to_their_sessions() {
         let now = clock.now().as_millis() as u64;
         phases.push((name, now - 800, now));
     };
-    support::pause(1200).await;
+    // a member's digits still reach its own session (conference keys)
+    let keys = tokio::spawn(async move { customer_ctl.collect_digits(&DigitSpec::up_to(1)).await });
+    support::pause(200).await;
+    customer_phone.press('5');
+    support::pause(1000).await;
     phase("conference", &clock);
+    let keys = tokio::time::timeout(Duration::from_secs(2), keys)
+        .await
+        .expect("the digit arrives while in the room")
+        .unwrap()
+        .unwrap();
+    assert_eq!(keys.digits, "5");
     room.join(&sup_id, sup.as_ref(), MixRole::Listen).unwrap();
     support::pause(1200).await;
     phase("listen", &clock);
