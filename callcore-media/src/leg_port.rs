@@ -11,6 +11,30 @@
 //! ([`callcore::BridgeRecording`]) and, with a recording store, filed there.
 //! [`callcore::LegMediaPort::tap`] hands a leg's decoded frames to detectors.
 //!
+//! [`callcore::LegMediaPort::open_room`] opens an [`RtpRoom`], callcore's
+//! [`callcore::MixRoom`] over a [`crate::sip_leg::Room`]: any number of the
+//! engine's legs mixed every 20 ms by role (party, listen, whisper to one
+//! member), each leg leaving its bridge to join and going back to its own
+//! session (prompts, music on hold) when it leaves; the room's stereo recording
+//! is reported and filed like a bridge's. Music on hold is the piece of
+//! [`crate::hold_music`] unless [`RtpMediaConfig::music_on_hold`] names a file.
+//!
+//! ```no_run
+//! # async fn room(customer: &dyn callcore::Leg, agent: &dyn callcore::Leg,
+//! #               supervisor: &dyn callcore::Leg) -> Result<(), callcore::CoreError> {
+//! use callcore::{CoreError, MixRole};
+//! let port = |leg: &dyn callcore::Leg| leg.media_port().ok_or(CoreError::Unsupported("no media port"));
+//! let (c, a, s) = (port(customer)?, port(agent)?, port(supervisor)?);
+//! let room = c.open_room()?;
+//! room.join(customer.id(), c.as_ref(), MixRole::Party)?;
+//! room.join(agent.id(), a.as_ref(), MixRole::Party)?;
+//! room.join(supervisor.id(), s.as_ref(), MixRole::Whisper { to: agent.id().clone() })?;
+//! room.join(supervisor.id(), s.as_ref(), MixRole::Party)?; // barge: only the role changes
+//! room.leave(supervisor.id()); // back to its own session
+//! room.close(); // the others too
+//! # Ok(()) }
+//! ```
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::sync::Arc;

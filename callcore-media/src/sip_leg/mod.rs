@@ -19,13 +19,24 @@
 //!    length, packets relayed, silences, RTCP).
 //!    [`LegMedia::bridge_recorded`] reports the recording's figures once its file is
 //!    complete.
-//! 4. [`LegMedia::tap`] hands every decoded frame, received and sent, to a
-//!    [`FrameTap`] (answering-machine detection, transcription) at any time, bridged
-//!    or not.
-//! 5. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
+//! 4. [`Room::join`] seats the leg in a mixing [`Room`] (conference, supervisor
+//!    listen/whisper/barge, a muted party) with a [`Role`](crate::mixer::Role),
+//!    taking it out of its bridge (the partner goes back to its own session) or its
+//!    previous room. The leg's task stays the owner of its sockets: every 20 ms it
+//!    hands the room what the far end said and sends the room's mix for it (in the
+//!    leg's law), while the leg's session pauses (a prompt or music waits; RFC 4733
+//!    digits still reach it). [`Room::leave`], [`LegMedia::leave_room`], closing the
+//!    room or bridging the leg hand it back to its session. The room records itself
+//!    in stereo on request ([`Room::record`]: its first member left, what that member
+//!    hears right).
+//! 5. [`LegMedia::tap`] hands every decoded frame, received and sent, to a
+//!    [`FrameTap`] (answering-machine detection, transcription) at any time, bridged,
+//!    in a room or not.
+//! 6. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
 //!
-//! Outside a bridge one task per leg owns its sockets (the leg's IVR session); a
-//! bridged leg's task sleeps until the bridge gives its sockets back. Each far end
+//! Outside a bridge one task per leg owns its sockets (the leg's IVR session, or
+//! its seat in a room); a bridged leg's task sleeps until the bridge gives its
+//! sockets back. Each far end
 //! sees one continuous RTP stream whoever produces it (session, bridge, session
 //! again): sequence numbers and timestamps go on across every hand-over. Symmetric
 //! RTP latches the far end to the source of what it sends, and a leg whose negotiated
