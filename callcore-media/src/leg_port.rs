@@ -476,6 +476,54 @@ mod tests {
         assert_eq!(negotiated(&mu).map(|n| n.law).ok(), Some(Law::Ulaw));
     }
 
+    /// A mono 16-bit WAV of `hz` at `rate` for `secs`.
+    fn tone_wav(rate: u32, hz: f64, secs: u32) -> Vec<u8> {
+        let n = rate * secs;
+        let mut w = Vec::new();
+        w.extend_from_slice(b"RIFF");
+        w.extend_from_slice(&(36 + n * 2).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt ");
+        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        w.extend_from_slice(&1u16.to_le_bytes()); // mono
+        w.extend_from_slice(&rate.to_le_bytes());
+        w.extend_from_slice(&(rate * 2).to_le_bytes());
+        w.extend_from_slice(&2u16.to_le_bytes());
+        w.extend_from_slice(&16u16.to_le_bytes());
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&(n * 2).to_le_bytes());
+        for i in 0..n {
+            let t = f64::from(i) / f64::from(rate);
+            let s = (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
+            w.extend_from_slice(&s.to_le_bytes());
+        }
+        w
+    }
+
+    #[test]
+    fn music_on_hold_comes_from_a_file_at_8_khz_or_falls_back() {
+        let dir = std::env::temp_dir().join(format!("callcore-moh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let file = dir.join("hold.wav");
+        std::fs::write(&file, tone_wav(16_000, 440.0, 2)).expect("written");
+        let media =
+            RtpMedia::new(RtpMediaConfig::loopback(31900..=31909).with_music_on_hold(&file));
+        let music = media.music.as_ref().expect("decoded");
+        assert!(
+            (15_900..=16_100).contains(&music.len()),
+            "2 s at 8 kHz: {}",
+            music.len()
+        );
+        assert!(music.iter().any(|&s| s.abs() > 5000));
+        let missing =
+            RtpMediaConfig::loopback(31900..=31909).with_music_on_hold(dir.join("none.mp3"));
+        assert!(
+            RtpMedia::new(missing).music.is_none(),
+            "the default plays instead"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn other_codecs_are_refused_with_their_name() {
         let opus = NegotiatedMedia::new(None, AudioCodec::new("opus", 111, 48000).with_channels(2));
