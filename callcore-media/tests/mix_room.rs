@@ -379,8 +379,15 @@ async fn a_room_mixes_by_role_and_hands_legs_back_to_their_sessions() {
         .filter(|(t, _)| phases.iter().any(|&(_, from, to)| (from..to).contains(t)))
         .collect();
     let gaps = measured.iter().filter(|(_, pcm)| rms(pcm) < 2000.0).count();
-    eprintln!("customer: {gaps} quiet packets of {} measured", measured.len());
-    assert!(gaps * 20 <= measured.len(), "the mix has gaps: {gaps} of {}", measured.len());
+    eprintln!(
+        "customer: {gaps} quiet packets of {} measured",
+        measured.len()
+    );
+    assert!(
+        gaps * 20 <= measured.len(),
+        "the mix has gaps: {gaps} of {}",
+        measured.len()
+    );
     for &(name, from, to) in &phases {
         let (ch, ah, sh) = (
             window(&customer_heard, (from, to)),

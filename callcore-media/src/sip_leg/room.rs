@@ -235,7 +235,17 @@ impl RoomShared {
     }
 }
 
-/// A mixing room of [`LegMedia`] legs (see the [module docs](self)).
+/// A mixing room of [`LegMedia`] legs: conferences, supervisor listen, whisper
+/// and barge, muted parties (see the [`sip_leg`](super) overview).
+///
+/// A task on the tokio runtime the room was opened on ticks every 20 ms: it
+/// takes one frame from each member (silence when none arrived), mixes them
+/// with [`Conference`] by [`Role`], and hands each member its mix. Each member's
+/// own leg task keeps its sockets: it feeds the room what its far end says
+/// (jitter-buffered, RFC 4733 digits still reported to the leg's session) and
+/// sends the room's mix in the leg's law as the next packets of its one RTP
+/// stream. Both of a member's queues hold at most [`QUEUE_FRAMES`] frames
+/// (60 ms): a late reader loses the oldest audio. Nothing is allocated per tick.
 ///
 /// ```no_run
 /// # async fn demo(caller: callcore_media::sip_leg::LegMedia,
