@@ -36,12 +36,11 @@
 //!
 //! Outside a bridge one task per leg owns its sockets (the leg's IVR session, or
 //! its seat in a room); a bridged leg's task sleeps until the bridge gives its
-//! sockets back. Each far end
-//! sees one continuous RTP stream whoever produces it (session, bridge, session
-//! again): sequence numbers and timestamps go on across every hand-over. Symmetric
-//! RTP latches the far end to the source of what it sends, and a leg whose negotiated
-//! direction forbids sending (the far end put us on hold with `recvonly`/`inactive`)
-//! is sent nothing.
+//! sockets back. Each far end sees one continuous RTP stream whoever produces it
+//! (session, bridge, room, session again): sequence numbers and timestamps go on
+//! across every hand-over. Symmetric RTP latches the far end to the source of what
+//! it sends, and a leg whose negotiated direction forbids sending (the far end put
+//! us on hold with `recvonly`/`inactive`) is sent nothing.
 //!
 //! ```no_run
 //! # async fn demo() -> callcore_media::Result<()> {
