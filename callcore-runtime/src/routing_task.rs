@@ -50,6 +50,8 @@ pub(crate) enum RouterCommand {
     AcceptOffer(ReservationId, Reply<()>),
     DeclineOffer(ReservationId, Reply<()>),
     Snapshot(oneshot::Sender<RouterSnapshot>),
+    /// An agent's profile (endpoints, supervisor permission).
+    Profile(AgentId, oneshot::Sender<Option<AgentProfile>>),
     Shutdown,
 }
 
@@ -197,6 +199,9 @@ impl RoutingTask {
             }
             RouterCommand::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(self.clock.now()));
+            }
+            RouterCommand::Profile(agent, reply) => {
+                let _ = reply.send(self.agents.get(&agent).cloned());
             }
             RouterCommand::Shutdown => {}
         }

@@ -50,16 +50,20 @@
 //! assert!(matches!(call.poll_event(), Some(EventKind::Ended { .. })));
 //! ```
 
+mod conference;
+mod consult;
+mod control;
 mod machine;
 #[cfg(test)]
 mod tests;
 mod transfer;
 
+pub use control::{CallTarget, Placement};
 pub use machine::Call;
 
 use callcore::{
-    AgentId, Destination, LegId, QueueId, RecordingId, RejectReason, RoutingRequest, Timestamp,
-    TransferReport,
+    AgentId, Destination, LegId, MixRole, QueueId, RecordingId, RejectReason, RoutingRequest,
+    Timestamp, TransferReport,
 };
 
 /// What the routing task tells an interaction waiting in a queue.
@@ -167,6 +171,31 @@ pub enum CallCommand {
     },
     /// Say this to the customer (the queue position).
     Announce(String),
+    /// Take `leg` out of the bridge it is in (both legs return to their own
+    /// media: the customer put on hold hears music, the agent silence).
+    Unbridge(LegId),
+    /// The call's mixing room holds exactly these legs with these roles:
+    /// open it on the customer's media engine when there is none, join the
+    /// legs listed (or change their role), take out the members not listed.
+    Mix(Vec<(LegId, MixRole)>),
+    /// Close the call's mixing room (every member leaves it).
+    CloseRoom,
+    /// Play music on hold to the customer (`true`) until told to stop
+    /// (`false`), while the call goes on.
+    Music(bool),
+    /// Place a leg for a call-control action (a consultation, a conference
+    /// party, a supervisor); report with [`Call::handle_placed_for`] or
+    /// [`Call::handle_place_failed_for`] with the same `placement`.
+    PlaceFor {
+        /// What the leg is for (hand it back with the result).
+        placement: Placement,
+        /// Whom to reach: an agent's endpoint, or a number.
+        to: CallTarget,
+    },
+    /// An agent the call took directly (consulted, added to a conference,
+    /// the agent of a click-to-dial), not through the router's offer: they
+    /// are free again (make them available).
+    FreeAgent(AgentId),
 }
 
 /// A recording the call knows has started, by id.

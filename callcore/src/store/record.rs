@@ -52,6 +52,9 @@ pub struct InteractionRecord {
     pub answered_at: Option<Timestamp>,
     /// The (last) agent who handled it.
     pub agent: Option<AgentId>,
+    /// Every agent connected to it, in order (a transfer adds the target).
+    #[serde(default)]
+    pub agents: Vec<AgentId>,
     /// When it ended for the customer.
     pub ended_at: Option<Timestamp>,
     /// Why it ended.
@@ -70,6 +73,9 @@ pub struct InteractionRecord {
     pub wrap_up_ms: u64,
     /// The disposition code, if one was set.
     pub disposition: Option<Disposition>,
+    /// The agent's wrap-up notes, if any were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Pii<String>>,
     /// Its recordings.
     pub recordings: Vec<RecordingId>,
     /// Whether the interaction has ended and no after-call work is pending.
@@ -112,6 +118,7 @@ impl InteractionRecord {
             offers: 0,
             answered_at: None,
             agent: None,
+            agents: Vec::new(),
             ended_at: None,
             end_reason: None,
             abandoned: false,
@@ -120,6 +127,7 @@ impl InteractionRecord {
             hold_ms: 0,
             wrap_up_ms: 0,
             disposition: None,
+            notes: None,
             recordings: Vec::new(),
             complete: false,
             hold_started_at: None,
@@ -181,6 +189,9 @@ impl InteractionRecord {
                 self.close_talk(at);
                 self.queue = Some(queue.clone());
                 self.agent = Some(agent.clone());
+                if !self.agents.contains(agent) {
+                    self.agents.push(agent.clone());
+                }
                 self.answered_at.get_or_insert(at);
                 self.talk_started_at = Some(at);
             }
@@ -222,6 +233,7 @@ impl InteractionRecord {
             EventKind::DispositionSet { disposition, .. } => {
                 self.disposition = Some(disposition.clone());
             }
+            EventKind::WrapUpNoted { notes, .. } => self.notes = Some(notes.clone()),
             EventKind::RecordingStarted { recording, .. }
                 if !self.recordings.contains(recording) =>
             {
