@@ -405,6 +405,8 @@ impl CallGlue {
             Wake::Recording(id, None) => self.call.handle_recording_lost(&id),
             Wake::Control(CallControl { action, reply }) => {
                 let result = self.on_control(action, customer).await;
+                // answered once what the action commanded is carried out
+                self.drive(customer).await;
                 let _ = reply.send(result);
             }
             Wake::Timer => {
