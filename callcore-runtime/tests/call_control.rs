@@ -720,15 +720,9 @@ async fn the_agent_hangs_up_and_writes_wrap_up_notes() {
     );
     assert_eq!(r.disposition, Some(Disposition::Agent("sale".into())));
     assert_eq!(r.talk_ms, 30_000);
-    invalid(
-        center
-            .hang_up(&id)
-            .await
-            .map_err(|_| CoreError::InvalidState {
-                action: "hang_up",
-                state: String::new(),
-            }),
-        "hang_up",
+    assert!(
+        matches!(center.hang_up(&id).await, Err(CoreError::NotFound { .. })),
+        "the call is over"
     );
 }
 

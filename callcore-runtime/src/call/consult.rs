@@ -80,7 +80,7 @@ impl Call {
     /// The consulted party was not reached: the agent is back with the
     /// customer.
     pub(super) fn consult_failed(&mut self, seq: u64) {
-        if !self.control.consult.as_ref().is_some_and(|k| k.seq == seq) {
+        if self.control.consult.as_ref().is_none_or(|k| k.seq != seq) {
             return;
         }
         if let Some(k) = self.control.consult.take() {
