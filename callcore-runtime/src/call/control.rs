@@ -112,6 +112,9 @@ pub(super) struct Control {
     /// Agents the call took directly (not offered by the router): freed,
     /// not released to after-call work.
     pub(super) direct: BTreeSet<AgentId>,
+    /// Why the call ends, whatever the path to the end says (the center
+    /// hung up).
+    pub(super) end_reason: Option<EndReason>,
     seq: u64,
 }
 
@@ -324,8 +327,8 @@ impl Call {
         {
             self.commands.push_back(CallCommand::CloseRoom);
         }
-        if let Media::Bridged(a, _) = &old {
-            self.commands.push_back(CallCommand::Unbridge(a.clone()));
+        if let Media::Bridged(a, b) = &old {
+            self.unbridge(a, b);
         }
         match desired {
             Media::Room(members) => self.commands.push_back(CallCommand::Mix(members)),
@@ -338,6 +341,13 @@ impl Call {
                 });
             }
             Media::Apart => {}
+        }
+    }
+
+    /// Takes the bridge of `a` and `b` apart, through a leg still up.
+    fn unbridge(&mut self, a: &LegId, b: &LegId) {
+        if let Some(l) = [a, b].into_iter().find(|l| self.is_live(l)) {
+            self.commands.push_back(CallCommand::Unbridge(l.clone()));
         }
     }
 
@@ -386,7 +396,7 @@ impl Call {
         if !plain {
             match std::mem::take(&mut self.control.media) {
                 Media::Room(_) => self.commands.push_back(CallCommand::CloseRoom),
-                Media::Bridged(a, _) => self.commands.push_back(CallCommand::Unbridge(a)),
+                Media::Bridged(a, b) => self.unbridge(&a, &b),
                 Media::Apart => {}
             }
         }
@@ -675,7 +685,8 @@ impl Call {
         if self.ended() || matches!(self.phase, Phase::Flow | Phase::Waiting { .. }) {
             return Err(self.invalid("hang_up", None));
         }
-        self.end(EndReason::AgentHangup, now);
+        self.close_control(now);
+        self.control.end_reason = Some(EndReason::AgentHangup);
         let customer = self.customer.clone();
         self.hang_up(&customer);
         self.customer_left(now);

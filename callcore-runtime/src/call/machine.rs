@@ -572,6 +572,7 @@ impl Call {
 
     pub(super) fn end(&mut self, reason: EndReason, now: Timestamp) {
         if self.ended_at.is_none() {
+            let reason = self.control.end_reason.take().unwrap_or(reason);
             self.ended_at = Some(now);
             self.events.push_back(EventKind::Ended {
                 interaction: self.id.clone(),

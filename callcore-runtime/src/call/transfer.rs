@@ -66,11 +66,26 @@ impl Call {
             queue,
             agent_leg,
             asked,
+            released,
             ..
         } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
             return;
         };
+        if agent_leg.is_none() && !released {
+            // a desktop agent asked: they are still with the customer
+            self.events.push_back(EventKind::FlowStep {
+                interaction: self.id.clone(),
+                step: "transfer_failed".to_owned(),
+                detail: format!("{cause:?}"),
+            });
+            self.phase = Phase::Talking {
+                agent,
+                queue,
+                agent_leg: None,
+            };
+            return;
+        }
         match agent_leg {
             Some(l) => {
                 if asked {
