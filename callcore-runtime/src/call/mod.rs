@@ -13,7 +13,20 @@
 //!  ─ flow step, heard, disposition,          Recording*, DispositionSet, ...
 //!    flow finished                      ─►  take_outcome(): how a queue stay ended
 //!  ─ handle_timeout(now)                ◄─  poll_timeout(): the connect deadline
+//!  ─ call control (hold, mute, transfer, ─►  unbridge, mix (room members and
+//!    consult, swap, complete, cancel,         roles), close room, music, place
+//!    conference, add, leave, kick,            for, free agent; ConsultStarted,
+//!    monitor, hang up, notes, dial)           ConferenceJoined, MonitorStarted...
+//!  ─ placed for / place failed for
 //! ```
+//!
+//! Call control (the `handle_*` methods answering `Result`) checks the action
+//! against the phase and answers [`CoreError::InvalidState`](callcore::CoreError)
+//! naming why it does not fit; the call keeps what the agent asked for and
+//! derives the media arrangement from it after every change (customer and
+//! agent bridged; apart with music on hold; the agent bridged to a consulted
+//! party; or all in a mixing room with roles), commanding only the
+//! difference.
 //!
 //! The runtime's interaction task owns one `Call` and is its only writer:
 //! races between tasks (the customer hangs up while the agent's phone is

@@ -54,8 +54,18 @@ impl CallGlue {
                 self.call.handle_mute(on)
             }
             Action::Transfer(target) => {
-                if let CallTarget::Number(n) = &target {
-                    self.reachable(n)?;
+                match &target {
+                    CallTarget::Number(n) => self.reachable(n)?,
+                    CallTarget::Agent(a) => {
+                        let shared = self.shared.clone();
+                        if profile(&shared, a).await.is_none() {
+                            return Err(CoreError::NotFound {
+                                what: "agent",
+                                id: a.to_string(),
+                            });
+                        }
+                    }
+                    CallTarget::Queue(_) => {}
                 }
                 self.call.handle_transfer(target, now)
             }

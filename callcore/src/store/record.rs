@@ -416,4 +416,71 @@ mod tests {
         assert_eq!(r.talk_ms, 8_000);
         assert_eq!(r.handle_ms(), 14_000);
     }
+
+    #[test]
+    fn an_attended_transfer_lists_both_agents_and_the_notes_are_kept() {
+        let r = fold(&[
+            (0, queued("support")),
+            (5, connected("alice", "support")),
+            (
+                20,
+                EventKind::ConsultStarted {
+                    interaction: "i1".into(),
+                    agent: "alice".into(),
+                    target: "agent:bob".into(),
+                },
+            ),
+            (
+                20,
+                EventKind::Held {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::ConsultEnded {
+                    interaction: "i1".into(),
+                    target: "agent:bob".into(),
+                    outcome: "completed".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::Resumed {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::Transferred {
+                    interaction: "i1".into(),
+                    target: "agent:bob".into(),
+                },
+            ),
+            (30, connected("bob", "support")),
+            (
+                40,
+                EventKind::WrapUpNoted {
+                    interaction: "i1".into(),
+                    agent: "bob".into(),
+                    notes: Pii::new("refund promised".into()),
+                },
+            ),
+            (
+                50,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::CustomerHangup,
+                },
+            ),
+        ]);
+        assert_eq!(r.agents, vec![AgentId::from("alice"), AgentId::from("bob")]);
+        assert_eq!(r.agent, Some("bob".into()));
+        assert_eq!(r.hold_ms, 10_000);
+        assert_eq!(r.talk_ms, 45_000 - 10_000);
+        assert_eq!(
+            r.notes.as_ref().map(|n| n.expose().as_str()),
+            Some("refund promised")
+        );
+    }
 }
