@@ -781,3 +781,43 @@ async fn click_to_dial_rings_the_agent_then_the_customer() {
     center.flush().await;
     assert_eq!(state_of(center, "alice").await, AgentState::Available);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_agent_hanging_up_during_a_consultation_completes_the_transfer() {
+    let rig = rig().await;
+    let (clock, center) = (&rig.clock, &rig.center);
+    let mut events = center.subscribe();
+    let mut seen = Vec::new();
+    let caller = rig.transport.call("+4930123456", "100");
+    let script = async {
+        let id = until(&mut events, &mut seen, "connected")
+            .await
+            .interaction()
+            .unwrap()
+            .clone();
+        center
+            .consult(&id, CallTarget::Number(NUMBER.into()))
+            .await
+            .unwrap();
+        clock.sleep(Duration::from_secs(4)).await;
+        phone(&rig, "alice").hangup();
+        let t = until(&mut events, &mut seen, "transferred").await;
+        assert!(
+            matches!(&t.kind, EventKind::Transferred { target, .. } if target == &format!("number:{NUMBER}"))
+        );
+        let outside = rig.transport.phone(NUMBER).unwrap();
+        assert_eq!(caller.bridged_to().as_ref(), Some(outside.id()));
+        clock.sleep(Duration::from_secs(10)).await;
+        caller.hangup();
+        until(&mut events, &mut seen, "ended").await;
+        assert_eq!(outside.end_cause(), Some(HangupCause::Local));
+        id
+    };
+    let id = clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    let r = record(center, &id).await;
+    assert_eq!(r.end_reason, Some(EndReason::Transferred));
+    assert_eq!(r.agents, ["alice".into()]);
+}

@@ -95,6 +95,14 @@ impl Call {
         self.sync_hold();
     }
 
+    /// Whether a consulted party is on the line.
+    pub(super) fn consulted_party_up(&self) -> bool {
+        self.control
+            .consult
+            .as_ref()
+            .is_some_and(|k| k.leg.as_ref().is_some_and(|l| self.is_live(l)))
+    }
+
     /// The consulted party's leg, when it is up.
     fn consult_leg(&self, action: &'static str) -> Result<LegId, CoreError> {
         self.talking(action)?;

@@ -448,6 +448,16 @@ impl Call {
                 if self.agent_left_conference(&agent, &queue, &l, now) {
                     return;
                 }
+                if self.consulted_party_up() {
+                    // hanging up during a consultation completes the transfer
+                    self.phase = Phase::Talking {
+                        agent,
+                        queue,
+                        agent_leg: Some(l),
+                    };
+                    let _ = self.handle_complete_transfer(now);
+                    return;
+                }
                 self.close_control(now);
                 self.sync_hold();
                 self.release_agent(agent.clone());

@@ -228,6 +228,7 @@ impl CallGlue {
             {
                 Ok(r) => {
                     self.room = Some(r.clone());
+                    self.record_room(&*r);
                     r
                 }
                 Err(e) => {
@@ -253,6 +254,31 @@ impl CallGlue {
             if let Err(e) = room.join(leg, &*port, role.clone()) {
                 tracing::warn!(leg = %leg, error = %e, "joining the call's mixing room failed");
             }
+        }
+    }
+}
+
+impl CallGlue {
+    /// Records a new room when the center records its conversations (the
+    /// customer left, what they hear right); an engine that cannot leaves it
+    /// unrecorded.
+    fn record_room(&mut self, room: &dyn callcore::MixRoom) {
+        if !self.shared.record_calls {
+            return;
+        }
+        let request = callcore::RecordingRequest::new(
+            self.call.tenant().clone(),
+            self.call.interaction().clone(),
+        );
+        match room.record(&request) {
+            Ok(recording) => {
+                self.call.handle_bridged(Some(&recording.started));
+                let id = recording.started.id.clone();
+                let stopped = recording.stopped;
+                self.recordings
+                    .push(Box::pin(async move { (id, stopped.await) }));
+            }
+            Err(e) => tracing::debug!(error = %e, "the call's room is not recorded"),
         }
     }
 }
