@@ -66,7 +66,9 @@
 mod conference;
 mod consult;
 mod control;
+mod desk;
 mod machine;
+mod supervision;
 #[cfg(test)]
 mod tests;
 mod transfer;
