@@ -66,6 +66,8 @@
 mod conference;
 mod consult;
 mod control;
+#[cfg(test)]
+mod control_tests;
 mod desk;
 mod machine;
 mod supervision;
