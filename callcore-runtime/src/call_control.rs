@@ -34,8 +34,9 @@
 //! ([`complete_transfer`](CenterHandle::complete_transfer)) becomes its agent
 //! and the record lists both. Supervisors are not reserved; an agent may
 //! monitor only when their profile says [`supervisor`](callcore::AgentProfile::supervisor).
-//! Consulting a queue is not supported (transfer to it, or consult one of
-//! its agents).
+//! Consulting a queue (or adding one to a conference) takes the agent of
+//! that queue who has been available longest, directly as above — not
+//! through the router's offer, so its skills and strategy play no part.
 
 use crate::CenterHandle;
 use crate::call::CallTarget;
@@ -108,8 +109,8 @@ impl CenterHandle {
 
     /// Attended transfer, first step: the customer is put on hold with
     /// music and a consultation leg is placed to `target` (an agent at their
-    /// endpoint, reserved meanwhile; or a number), bridged to the agent when
-    /// it answers. Then [`swap`](Self::swap),
+    /// endpoint, reserved meanwhile; a queue's longest-available agent; or a
+    /// number), bridged to the agent when it answers. Then [`swap`](Self::swap),
     /// [`complete_transfer`](Self::complete_transfer),
     /// [`cancel_consult`](Self::cancel_consult) or
     /// [`conference`](Self::conference).
@@ -117,7 +118,8 @@ impl CenterHandle {
     /// # Errors
     /// [`CoreError::InvalidState`] when the call is not with an agent on a
     /// phone, a consultation or conference is under way, or the target
-    /// agent is not available; [`CoreError::Unsupported`] for a queue;
+    /// agent is not available (no agent of the target queue is);
+    /// [`CoreError::NotFound`] for an unknown agent or queue;
     /// [`CoreError::Unreachable`] when the target cannot be reached.
     pub async fn consult(
         &self,

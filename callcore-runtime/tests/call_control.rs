@@ -387,15 +387,19 @@ async fn an_attended_transfer_consults_swaps_and_completes_to_the_second_agent()
         invalid(center.complete_transfer(&id).await, "complete_transfer");
         assert!(matches!(
             center
-                .consult(&id, CallTarget::Queue("billing".into()))
+                .consult(&id, CallTarget::Queue("nowhere".into()))
                 .await,
-            Err(CoreError::Unsupported(_))
+            Err(CoreError::NotFound { .. })
         ));
+        // consulting billing is consulting its available agent, bob
         center
-            .consult(&id, CallTarget::Agent("bob".into()))
+            .consult(&id, CallTarget::Queue("billing".into()))
             .await
             .unwrap();
-        until(&mut events, &mut seen, "consult_started").await;
+        let started = until(&mut events, &mut seen, "consult_started").await;
+        assert!(
+            matches!(&started.kind, EventKind::ConsultStarted { target, .. } if target == "agent:bob")
+        );
         until(&mut events, &mut seen, "held").await;
         assert_eq!(
             state_of(center, "bob").await,

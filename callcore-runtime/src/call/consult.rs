@@ -31,7 +31,8 @@ impl Call {
     ///
     /// # Errors
     /// As [`can_consult`](Self::can_consult); [`CoreError::Unsupported`] for
-    /// a queue; [`CoreError::InvalidState`] for the call's own agent.
+    /// a queue (the glue consults one of its agents instead);
+    /// [`CoreError::InvalidState`] for the call's own agent.
     pub fn handle_consult(&mut self, target: CallTarget, now: Timestamp) -> Result<(), CoreError> {
         let _ = now;
         self.can_consult()?;

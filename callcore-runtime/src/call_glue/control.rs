@@ -71,6 +71,7 @@ impl CallGlue {
             }
             Action::Consult(target) => {
                 self.call.can_consult()?;
+                let target = self.queue_agent(target).await?;
                 self.take(&target, "consult").await?;
                 let result = self.call.handle_consult(target.clone(), now);
                 if result.is_err() {
@@ -88,6 +89,7 @@ impl CallGlue {
             Action::AddToConference(target) => {
                 self.call.can_add_party()?;
                 mixable(customer)?;
+                let target = self.queue_agent(target).await?;
                 self.take(&target, "conference").await?;
                 let result = self.call.handle_add_to_conference(target.clone(), now);
                 if result.is_err() {
@@ -122,6 +124,23 @@ impl CallGlue {
                 self.call.handle_monitor_mode(&supervisor, mode)
             }
             Action::HangUp => self.call.handle_hang_up(now),
+        }
+    }
+
+    /// A queue consulted (or added to a conference) is one of its agents:
+    /// the one available longest among those who serve it.
+    fn queue_agent(
+        &self,
+        target: CallTarget,
+    ) -> impl std::future::Future<Output = Result<CallTarget, CoreError>> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            match target {
+                CallTarget::Queue(q) => {
+                    available_agent_of(&shared, &q).await.map(CallTarget::Agent)
+                }
+                other => Ok(other),
+            }
         }
     }
 
@@ -371,6 +390,44 @@ pub(crate) async fn reserve(
         ))
         .map_err(|_| CoreError::Shutdown)?;
     rx.await.map_err(|_| CoreError::Shutdown)?
+}
+
+/// The agent available longest among those serving `queue` (an agent with no
+/// queues listed serves every queue) and reachable.
+async fn available_agent_of(
+    shared: &Shared,
+    queue: &callcore::QueueId,
+) -> Result<AgentId, CoreError> {
+    let (tx, rx) = oneshot::channel();
+    shared
+        .router
+        .send(RouterCommand::Snapshot(tx))
+        .map_err(|_| CoreError::Shutdown)?;
+    let snapshot = rx.await.map_err(|_| CoreError::Shutdown)?;
+    if !snapshot.queues.iter().any(|q| q.queue == *queue) {
+        return Err(CoreError::NotFound {
+            what: "queue",
+            id: queue.to_string(),
+        });
+    }
+    let mut available: Vec<_> = snapshot
+        .agents
+        .iter()
+        .filter(|a| a.state == AgentState::Available)
+        .collect();
+    available.sort_by_key(|a| a.since);
+    for a in available {
+        if let Some(p) = profile(shared, &a.agent).await
+            && (p.queues.is_empty() || p.queues.contains(queue))
+            && endpoint_of(shared, &p).is_some()
+        {
+            return Ok(a.agent.clone());
+        }
+    }
+    Err(CoreError::InvalidState {
+        action: "consult a queue",
+        state: format!("no agent of queue {queue} is available"),
+    })
 }
 
 /// Makes an agent the center took directly available again.
