@@ -430,13 +430,11 @@ async fn available_agent_of(
     })
 }
 
-/// Makes an agent the center took directly available again.
+/// Why agents taken directly are not ready (see [`reserve`]).
+const TAKEN: &[&str] = &["consult", "conference", "dialing"];
+
+/// Makes an agent the center took directly available again — unless their
+/// state was changed meanwhile (a supervisor logged them out).
 pub(crate) fn free(shared: &Shared, agent: AgentId) {
-    let _ = shared.router.send(RouterCommand::Input(
-        RouterInput::SetAgentState {
-            agent,
-            state: AgentState::Available,
-        },
-        None,
-    ));
+    let _ = shared.router.send(RouterCommand::Free(agent, TAKEN));
 }
