@@ -590,7 +590,7 @@ async fn a_conference_grows_loses_a_kicked_party_and_survives_its_agent() {
         .count();
     assert_eq!((joined, left), (4, 3));
     let r = record(center, &id).await;
-    assert_eq!(r.agents, ["alice".into()]);
+    assert_eq!(r.agents, ["alice".into(), "bob".into()]);
     center.flush().await;
     assert_eq!(state_of(center, "bob").await, AgentState::Available);
 }

@@ -52,7 +52,8 @@ pub struct InteractionRecord {
     pub answered_at: Option<Timestamp>,
     /// The (last) agent who handled it.
     pub agent: Option<AgentId>,
-    /// Every agent connected to it, in order (a transfer adds the target).
+    /// Every agent connected to it, in order (a transfer adds the target, a
+    /// conference the agents added to it).
     #[serde(default)]
     pub agents: Vec<AgentId>,
     /// When it ended for the customer.
@@ -234,6 +235,14 @@ impl InteractionRecord {
                 self.disposition = Some(disposition.clone());
             }
             EventKind::WrapUpNoted { notes, .. } => self.notes = Some(notes.clone()),
+            // an agent added to a conference took part in the interaction
+            EventKind::ConferenceJoined { party, .. } => {
+                if let Some(agent) = party.strip_prefix("agent:").map(AgentId::from)
+                    && !self.agents.contains(&agent)
+                {
+                    self.agents.push(agent);
+                }
+            }
             EventKind::RecordingStarted { recording, .. }
                 if !self.recordings.contains(recording) =>
             {
