@@ -50,6 +50,12 @@ pub(crate) enum RouterCommand {
     AcceptOffer(ReservationId, Reply<()>),
     DeclineOffer(ReservationId, Reply<()>),
     Snapshot(oneshot::Sender<RouterSnapshot>),
+    /// An agent's profile (endpoints, supervisor permission).
+    Profile(AgentId, oneshot::Sender<Option<AgentProfile>>),
+    /// An agent a call took directly is free: available again if they are
+    /// still not ready for one of these reasons (nobody changed their state
+    /// meanwhile).
+    Free(AgentId, &'static [&'static str]),
     Shutdown,
 }
 
@@ -197,6 +203,29 @@ impl RoutingTask {
             }
             RouterCommand::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(self.clock.now()));
+            }
+            RouterCommand::Profile(agent, reply) => {
+                let _ = reply.send(self.agents.get(&agent).cloned());
+            }
+            RouterCommand::Free(agent, reasons) => {
+                let held = self
+                    .router
+                    .snapshot(self.clock.now())
+                    .agents
+                    .iter()
+                    .any(|a| {
+                        a.agent == agent
+                            && matches!(&a.state, callcore::AgentState::NotReady(r)
+                                if reasons.contains(&r.as_str()))
+                    });
+                if held
+                    && let Err(e) = self.input(RouterInput::SetAgentState {
+                        agent,
+                        state: callcore::AgentState::Available,
+                    })
+                {
+                    tracing::warn!(error = %e, "freeing an agent taken directly failed");
+                }
             }
             RouterCommand::Shutdown => {}
         }
