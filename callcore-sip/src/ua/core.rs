@@ -85,6 +85,8 @@ pub enum UaEvent {
         /// The established call this one replaces (attended transfer, RFC 3891); when
         /// answered, the replaced call is ended with BYE.
         replaces: Option<CallRef>,
+        /// Where the INVITE came from (IP authentication of trunks).
+        source: Peer,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -246,6 +248,10 @@ pub struct UserAgent {
     pub(crate) reliable_calls: std::collections::HashSet<CallRef>,
     /// REFERs waiting for the application's answer.
     pub(crate) pending_refers: HashMap<CallRef, super::refer::PendingRefer>,
+    /// Where each registered contact's REGISTER came from (its connection for
+    /// TCP/TLS), so that the phone is rung over the transport it registered with.
+    /// AOR → contact → source peer.
+    pub(crate) contact_sources: HashMap<String, HashMap<String, Peer>>,
 }
 
 impl UserAgent {
@@ -272,6 +278,7 @@ impl UserAgent {
             out: VecDeque::new(),
             reliable_calls: std::collections::HashSet::new(),
             pending_refers: HashMap::new(),
+            contact_sources: HashMap::new(),
         }
     }
 
@@ -313,14 +320,32 @@ impl UserAgent {
         }
     }
 
-    /// A Via value with a fresh branch.
-    pub(crate) fn new_via(&mut self) -> String {
+    /// A Via value with a fresh branch for a request sent over `transport`.
+    pub(crate) fn new_via_for(&mut self, transport: TransportKind) -> String {
         let branch = self.ids.token();
-        TransactionLayer::via_value(
-            self.config.transport.via_token(),
-            &self.config.local_addr.to_string(),
-            &branch,
-        )
+        let sent_by = match transport {
+            TransportKind::Tls => self.config.tls_addr.unwrap_or(self.config.local_addr),
+            _ => self.config.local_addr,
+        };
+        TransactionLayer::via_value(transport.via_token(), &sent_by.to_string(), &branch)
+    }
+
+    /// A Via value for a request of `call`, naming the transport the call runs over.
+    pub(crate) fn via_for_call(&mut self, call: CallRef) -> String {
+        let t = self
+            .calls
+            .get(&call)
+            .map_or(self.config.transport, |c| c.peer.transport);
+        self.new_via_for(t)
+    }
+
+    /// Our Contact for `call`'s dialog (its transport's).
+    pub(crate) fn contact_of_call(&self, call: CallRef) -> String {
+        let t = self
+            .calls
+            .get(&call)
+            .map_or(self.config.transport, |c| c.peer.transport);
+        self.contact_for(t)
     }
 
     pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {

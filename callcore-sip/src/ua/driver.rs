@@ -54,7 +54,10 @@ enum Command {
     AnswerRefer(CallRef, u16, Option<String>),
     NotifyTransfer(CallRef, u16),
     Lookup(String, oneshot::Sender<Vec<String>>),
+    Routes(String, oneshot::Sender<Vec<super::ContactRoute>>),
     Register(crate::trunk::Trunk),
+    SetTrunks(crate::trunk::TrunkRouter),
+    TrunkHealth(oneshot::Sender<Vec<(String, bool)>>),
 }
 
 enum NetEvent {
@@ -179,6 +182,32 @@ impl SipHandle {
     pub async fn lookup(&self, aor: &str) -> Vec<String> {
         let (tx, rx) = oneshot::channel();
         if self.cmd.send(Command::Lookup(aor.to_owned(), tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Live registered contacts of an address of record with the hop each is rung
+    /// at: the phone's own TCP/TLS connection when it registered over one
+    /// ([`super::ContactRoute`]).
+    pub async fn contact_routes(&self, aor: &str) -> Vec<super::ContactRoute> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Routes(aor.to_owned(), tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Probes these trunks with OPTIONS at their `keepalive` interval; the outcomes
+    /// make a trunk up or down ([`trunk_health`](Self::trunk_health)).
+    pub fn set_trunks(&self, router: crate::trunk::TrunkRouter) {
+        let _ = self.cmd.send(Command::SetTrunks(router));
+    }
+
+    /// Each probed trunk's name and whether its OPTIONS probe has it up.
+    pub async fn trunk_health(&self) -> Vec<(String, bool)> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::TrunkHealth(tx)).is_err() {
             return Vec::new();
         }
         rx.await.unwrap_or_default()
@@ -465,6 +494,22 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
         Command::Lookup(aor, reply) => {
             let _ = reply.send(ua.registrar().lookup(&aor, now));
         }
+        Command::Routes(aor, reply) => {
+            let _ = reply.send(ua.contact_routes(&aor, now));
+        }
+        Command::SetTrunks(router) => ua.set_trunks(router, now),
+        Command::TrunkHealth(reply) => {
+            let health = ua
+                .trunks()
+                .map(|r| {
+                    r.trunks()
+                        .iter()
+                        .map(|t| (t.name.clone(), r.is_up(&t.name)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let _ = reply.send(health);
+        }
         Command::Register(t) => {
             if let Err(e) = ua.register_trunk(t, now) {
                 tracing::warn!(error = %e, "registration not started");
@@ -521,7 +566,9 @@ async fn run(
                 }
                 NetEvent::Closed(peer) => {
                     conns.remove(&peer);
+                    // calls waiting on a connection that never came up or went away fail now
                     pending.remove(&peer);
+                    ua.transport_failed(peer, clock.now());
                 }
             },
             r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {

@@ -23,6 +23,7 @@ mod limits;
 mod outbound;
 mod refer;
 mod reliable;
+mod routes;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod uac;
@@ -32,3 +33,4 @@ pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 pub use ids::IdGen;
 pub use limits::{RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;
+pub use routes::ContactRoute;

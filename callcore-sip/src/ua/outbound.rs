@@ -80,8 +80,15 @@ impl UserAgent {
     }
 
     fn register_request(&mut self, i: usize, challenge: Option<&Message>) -> Option<Message> {
-        let via = self.new_via();
-        let contact = self.contact();
+        let transport = self
+            .outbound
+            .registrations
+            .get(i)?
+            .trunk
+            .peer
+            .transport;
+        let via = self.new_via_for(transport);
+        let contact = self.contact_for(transport);
         let cnonce = self.ids.token();
         let r = self.outbound.registrations.get_mut(i)?;
         let creds = r.trunk.registration.clone()?;
@@ -111,6 +118,16 @@ impl UserAgent {
                 )
             };
             r.nc += 1;
+            // credentials go only to the carrier's realm when the trunk names one
+            let values: Vec<_> = values
+                .into_iter()
+                .filter(|v| {
+                    creds.realm.as_deref().is_none_or(|want| {
+                        v.param("realm")
+                            .is_some_and(|got| got.eq_ignore_ascii_case(want))
+                    })
+                })
+                .collect();
             let chosen = choose_challenge(&values, &creds.digest);
             let value = chosen.and_then(|c| {
                 authorization_for(
@@ -172,7 +189,7 @@ impl UserAgent {
             .map(|r| r.probes_due(now))
             .unwrap_or_default();
         for t in probes {
-            let via = self.new_via();
+            let via = self.new_via_for(t.peer.transport);
             let tag = self.ids.token();
             let cid = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
             let uri = format!("sip:{}", t.peer.addr);

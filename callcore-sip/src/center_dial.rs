@@ -1,0 +1,306 @@
+//! How [`SipTransport`](super::SipTransport) places a leg: an agent's phone is
+//! rung at every registered contact at once, each over the transport it
+//! registered with (the first to answer wins, the others get CANCEL); a number
+//! goes out through the trunks the dial plan names, failing over to the next one
+//! on 408, 5xx, a transport failure or a trunk down by its OPTIONS probe
+//! ([`crate::dial_plan::Failover`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use callcore::{CoreError, Endpoint, HangupCause, Timestamp};
+use tokio::sync::{mpsc, watch};
+
+use super::{LegStatus, SipTransport, status_of};
+use crate::dial_plan::{Failover, Step, TrunkAttempt};
+use crate::session::{LocalMedia, NegotiatedAudio};
+use crate::transaction::Peer;
+use crate::trunk::CallOutcome;
+use crate::ua::CallRef;
+
+type Status = Arc<watch::Sender<LegStatus>>;
+
+/// An answered outbound leg.
+pub(super) struct Dialled {
+    pub(super) call: CallRef,
+    pub(super) audio: Option<NegotiatedAudio>,
+    pub(super) status: Status,
+    pub(super) attempts: Vec<TrunkAttempt>,
+}
+
+/// What ringing one or several targets at once came to.
+enum Fork {
+    Answered {
+        call: CallRef,
+        audio: Option<NegotiatedAudio>,
+        status: Status,
+    },
+    Unanswered {
+        /// The best final status (`None`: nothing could be sent).
+        status: Option<u16>,
+        cause: HangupCause,
+        /// The ring time ran out (the callee did not answer: no failover).
+        timed_out: bool,
+    },
+}
+
+/// The better of two final statuses for the caller (RFC 3261 §16.7: a 6xx,
+/// else the lowest).
+fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupCause) {
+    match a {
+        None => b,
+        Some(a) if a.0 >= 600 => a,
+        Some(_) if b.0 >= 600 => b,
+        Some(a) if a.0 <= b.0 => a,
+        Some(_) => b,
+    }
+}
+
+impl SipTransport {
+    /// Rings `to` until `deadline`; the answered leg, or why there is none.
+    pub(super) async fn dial(
+        &self,
+        to: &Endpoint,
+        from: &str,
+        media: &LocalMedia,
+        deadline: Timestamp,
+    ) -> Result<Dialled, CoreError> {
+        match to {
+            Endpoint::Sip(aor) => {
+                let targets = self.agent_targets(aor).await?;
+                match self.ring_all(&targets, from, media, deadline).await {
+                    Fork::Answered {
+                        call,
+                        audio,
+                        status,
+                    } => Ok(Dialled {
+                        call,
+                        audio,
+                        status,
+                        attempts: Vec::new(),
+                    }),
+                    Fork::Unanswered { cause, .. } => Err(CoreError::NotAnswered(cause)),
+                }
+            }
+            Endpoint::Phone(number) => self.dial_number(number, from, media, deadline).await,
+            _ => Err(CoreError::Unreachable("not a SIP endpoint".into())),
+        }
+    }
+
+    /// Where an agent's phone is rung: its fixed contact, else every registered
+    /// contact over the transport it registered with.
+    async fn agent_targets(&self, aor: &str) -> Result<Vec<(String, Peer)>, CoreError> {
+        let fixed = self
+            .fixed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(aor)
+            .cloned();
+        if let Some(c) = fixed {
+            return Ok(vec![(c.uri, c.peer)]);
+        }
+        let routes = self.shared.handle.contact_routes(aor).await;
+        if routes.is_empty() {
+            return Err(CoreError::Unreachable(format!("{aor} is not registered")));
+        }
+        Ok(routes.into_iter().map(|r| (r.uri, r.peer)).collect())
+    }
+
+    /// The trunks a number goes out through, in failover order: the dial plan's
+    /// first matching rule, or (without a dial plan) the trunks' own prefixes.
+    pub(super) fn trunks_for(&self, number: &str) -> Vec<String> {
+        let plan = self
+            .dial_plan
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if plan.is_empty() {
+            return self
+                .router
+                .route(number)
+                .into_iter()
+                .map(|t| t.name.clone())
+                .collect();
+        }
+        plan.trunks_for(number).map(<[String]>::to_vec).unwrap_or_default()
+    }
+
+    async fn dial_number(
+        &self,
+        number: &str,
+        from: &str,
+        media: &LocalMedia,
+        deadline: Timestamp,
+    ) -> Result<Dialled, CoreError> {
+        let names = self.trunks_for(number);
+        if names.is_empty() {
+            return Err(CoreError::Unreachable("no trunk routes this number".into()));
+        }
+        let health: HashMap<String, bool> =
+            self.shared.handle.trunk_health().await.into_iter().collect();
+        let mut failover = Failover::new(&names, |t| health.get(t).copied().unwrap_or(true));
+        for down in failover.skipped() {
+            tracing::warn!(trunk = %down, "trunk down by its OPTIONS probe: passed over");
+        }
+        let mut cause = HangupCause::Failure("no trunk answered".into());
+        while let Some(name) = failover.next_trunk() {
+            let Some(trunk) = self.router.trunk(&name) else {
+                tracing::warn!(trunk = %name, "the dial plan names an unknown trunk");
+                if failover.record(CallOutcome::TransportFailed) != Step::TryNext {
+                    break;
+                }
+                continue;
+            };
+            let presented = match &trunk.caller_id {
+                Some(id) => format!("sip:{id}@{}", self.from_domain),
+                None => from.to_owned(),
+            };
+            let target = [(trunk.request_uri(number), trunk.peer)];
+            match self.ring_all(&target, &presented, media, deadline).await {
+                Fork::Answered {
+                    call,
+                    audio,
+                    status,
+                } => {
+                    failover.record(CallOutcome::Answered);
+                    tracing::info!(trunk = %name, attempts = %failover.summary(), "call answered through a trunk");
+                    return Ok(Dialled {
+                        call,
+                        audio,
+                        status,
+                        attempts: failover.attempts().to_vec(),
+                    });
+                }
+                Fork::Unanswered {
+                    timed_out: true, ..
+                } => {
+                    tracing::info!(trunk = %name, attempts = %failover.summary(), "no answer in the ring time");
+                    return Err(CoreError::NotAnswered(HangupCause::NoAnswer));
+                }
+                Fork::Unanswered {
+                    status, cause: c, ..
+                } => {
+                    cause = c;
+                    let outcome = match status {
+                        Some(408) => CallOutcome::Timeout,
+                        Some(s) => CallOutcome::Status(s),
+                        None => CallOutcome::TransportFailed,
+                    };
+                    if failover.record(outcome) != Step::TryNext {
+                        break;
+                    }
+                    tracing::warn!(trunk = %name, ?outcome, "trunk failed: trying the next trunk of the dial plan");
+                }
+            }
+        }
+        tracing::info!(attempts = %failover.summary(), "no trunk connected the call");
+        Err(CoreError::NotAnswered(cause))
+    }
+
+    /// Rings every target at once until `deadline`; the first to answer wins and
+    /// the others are hung up (CANCEL, or BYE when they answered too).
+    async fn ring_all(
+        &self,
+        targets: &[(String, Peer)],
+        from: &str,
+        media: &LocalMedia,
+        deadline: Timestamp,
+    ) -> Fork {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut live: Vec<(CallRef, Status)> = Vec::new();
+        for (uri, peer) in targets {
+            match self
+                .shared
+                .handle
+                .place_call(uri, *peer, from, media.clone())
+                .await
+            {
+                Ok(call) => {
+                    let status = status_of(&self.shared.legs, call);
+                    let mut r = status.subscribe();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let out = r
+                            .wait_for(|s| !matches!(s, LegStatus::Ringing))
+                            .await
+                            .map(|s| s.clone())
+                            .ok();
+                        let _ = tx.send((call, out));
+                    });
+                    live.push((call, status));
+                }
+                Err(e) => {
+                    tracing::debug!(to = %peer.addr, error = %e, "INVITE not sent");
+                }
+            }
+        }
+        drop(tx);
+        if live.is_empty() {
+            return Fork::Unanswered {
+                status: None,
+                cause: HangupCause::Failure("SIP request not sent".into()),
+                timed_out: false,
+            };
+        }
+        let mut waiting = live.len();
+        let mut best: Option<(u16, HangupCause)> = None;
+        let mut sleep = self.clock.sleep_until(deadline);
+        loop {
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Some((call, Some(LegStatus::Answered(audio)))) => {
+                        let mut status = None;
+                        for (c, s) in &live {
+                            if *c == call {
+                                status = Some(s.clone());
+                            } else {
+                                self.shared.handle.hangup(*c);
+                                self.forget_status_when_over(*c, s);
+                            }
+                        }
+                        if let Some(status) = status {
+                            return Fork::Answered { call, audio, status };
+                        }
+                    }
+                    Some((call, over)) => {
+                        let code = self.shared.take_status(call);
+                        let cause = match over {
+                            Some(LegStatus::Over(c)) => c,
+                            _ => HangupCause::Failure("SIP leg lost".into()),
+                        };
+                        best = Some(better(best, (code.unwrap_or(500), cause)));
+                        waiting -= 1;
+                        if waiting == 0 {
+                            let (status, cause) = best.unwrap_or((500, HangupCause::Local));
+                            return Fork::Unanswered { status: Some(status), cause, timed_out: false };
+                        }
+                    }
+                    None => {
+                        let (status, cause) = best.unwrap_or((500, HangupCause::Local));
+                        return Fork::Unanswered { status: Some(status), cause, timed_out: false };
+                    }
+                },
+                () = &mut sleep => {
+                    for (c, s) in &live {
+                        self.shared.handle.hangup(*c);
+                        self.forget_status_when_over(*c, s);
+                    }
+                    return Fork::Unanswered {
+                        status: None,
+                        cause: HangupCause::NoAnswer,
+                        timed_out: true,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Drops the final status of a call nobody waits for any more, once it is over.
+    fn forget_status_when_over(&self, call: CallRef, status: &Status) {
+        let shared = self.shared.clone();
+        let mut r = status.subscribe();
+        tokio::spawn(async move {
+            let _ = r.wait_for(|s| matches!(s, LegStatus::Over(_))).await;
+            shared.take_status(call);
+        });
+    }
+}
