@@ -234,6 +234,11 @@ impl Premise {
         Ok(self.sip.place(request).await?)
     }
 
+    /// The SIP transport (registered contacts and their routes, trunk health).
+    pub fn sip(&self) -> &SipTransport {
+        &self.sip
+    }
+
     /// The running center (events, agents, queues at run time).
     pub fn center(&self) -> &CenterHandle {
         &self.center
