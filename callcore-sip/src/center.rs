@@ -263,7 +263,7 @@ impl SipTransport {
                             dispatch_clock.now(),
                         );
                         // IP authentication: a call from a trunk's address is that trunk's
-                        if let Some(t) = inbound_trunks.trusted_source(source.addr.ip()) {
+                        if let Some(t) = inbound_trunks.trusted_source(source) {
                             interaction
                                 .attributes
                                 .insert(TRUNK_ATTRIBUTE.to_owned(), t.name.clone());

@@ -85,8 +85,8 @@ pub enum UaEvent {
         /// The established call this one replaces (attended transfer, RFC 3891); when
         /// answered, the replaced call is ended with BYE.
         replaces: Option<CallRef>,
-        /// Where the INVITE came from (IP authentication of trunks).
-        source: Peer,
+        /// The address the INVITE came from (IP authentication of trunks).
+        source: std::net::IpAddr,
     },
     /// The caller cancelled before we answered.
     Cancelled {

@@ -229,7 +229,7 @@ impl UserAgent {
             request_uri,
             offer,
             replaces,
-            source: peer,
+            source: peer.addr.ip(),
         });
     }
 
