@@ -141,7 +141,10 @@ impl Premise {
             })
             .transport(sip.clone())
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
-            .flow(crate::trunks::IVR_FLOW, Arc::new(premise_flow(&config.ivr)?))
+            .flow(
+                crate::trunks::IVR_FLOW,
+                Arc::new(premise_flow(&config.ivr)?),
+            )
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
@@ -227,9 +230,7 @@ impl Premise {
             to,
             from: caller_id.to_owned(),
             channel: callcore::Channel::Voice,
-            ring_timeout_secs: u32::try_from(ring.as_secs())
-                .unwrap_or(u32::MAX)
-                .max(1),
+            ring_timeout_secs: u32::try_from(ring.as_secs()).unwrap_or(u32::MAX).max(1),
         };
         Ok(self.sip.place(request).await?)
     }

@@ -220,7 +220,10 @@ pub fn validate(
                 return Err(field(at("username"), "must not be empty"));
             }
             (Some(_), None) => {
-                return Err(field(at("password"), "a registering trunk needs a password"));
+                return Err(field(
+                    at("password"),
+                    "a registering trunk needs a password",
+                ));
             }
             (Some(_), Some(p)) if p.is_empty() => {
                 return Err(field(at("password"), "must not be empty"));
@@ -373,18 +376,28 @@ mod tests {
         let t = super::sip_trunks(&c.trunks);
         assert_eq!(t.len(), 2);
         assert!(t[0].registration.is_none());
-        assert_eq!(t[0].trusted_sources, [t[0].peer.addr.ip()], "IP auth by host");
+        assert_eq!(
+            t[0].trusted_sources,
+            [t[0].peer.addr.ip()],
+            "IP auth by host"
+        );
         assert!(t[0].keepalive.is_some());
         let reg = t[1].registration.as_ref().unwrap_or_else(|| panic!());
         assert_eq!(reg.realm.as_deref(), Some("carrier"));
-        assert!(t[1].trusted_sources.is_empty(), "a registering trunk is not IP-trusted");
+        assert!(
+            t[1].trusted_sources.is_empty(),
+            "a registering trunk is not IP-trusted"
+        );
         assert_eq!(t[1].caller_id.as_deref(), Some("+4930123456"));
         assert!(t[1].keepalive.is_none());
         assert_eq!(
             t[1].peer.transport,
             callcore_sip::transaction::TransportKind::Tcp
         );
-        assert!(!format!("{:?}", c.trunks[1]).contains("pw-b"), "no password in Debug");
+        assert!(
+            !format!("{:?}", c.trunks[1]).contains("pw-b"),
+            "no password in Debug"
+        );
         assert_eq!(c.dids[0].flow_name(), "queue:billing");
         assert_eq!(c.dids[1].flow_name(), "ivr");
     }

@@ -112,7 +112,10 @@ async fn a_did_reaches_its_queue_without_the_menu() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0].queue.as_ref().map(|q| q.as_str()), Some("billing"));
+    assert_eq!(
+        records[0].queue.as_ref().map(|q| q.as_str()),
+        Some("billing")
+    );
     assert_eq!(records[0].agent, Some(AgentId::new("2001")));
     assert_eq!(records[0].to, "+4930123456");
     premise.shutdown().await;

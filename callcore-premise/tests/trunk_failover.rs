@@ -56,7 +56,9 @@ async fn a_call_fails_over_from_a_503_carrier_to_the_next_trunk() {
         .await
         .unwrap();
 
-    let out_of_service = sipp_uas("carrier_503.xml", first, &dir, &[]).spawn().unwrap();
+    let out_of_service = sipp_uas("carrier_503.xml", first, &dir, &[])
+        .spawn()
+        .unwrap();
     let log = dir.join("carrier_answer.log");
     let answering = sipp_uas(
         "carrier_answer.xml",
@@ -109,7 +111,10 @@ async fn a_call_fails_over_from_a_503_carrier_to_the_next_trunk() {
     assert!(heard > 1_000_000, "little sound from the carrier: {heard}");
     leg.hangup(HangupCause::Local).await.unwrap();
 
-    for (child, who) in [(out_of_service, "503 carrier"), (answering, "answering carrier")] {
+    for (child, who) in [
+        (out_of_service, "503 carrier"),
+        (answering, "answering carrier"),
+    ] {
         let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
             .await
             .expect("sipp finished")

@@ -121,7 +121,9 @@ impl SipTransport {
                 .map(|t| t.name.clone())
                 .collect();
         }
-        plan.trunks_for(number).map(<[String]>::to_vec).unwrap_or_default()
+        plan.trunks_for(number)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
     }
 
     async fn dial_number(
@@ -135,8 +137,13 @@ impl SipTransport {
         if names.is_empty() {
             return Err(CoreError::Unreachable("no trunk routes this number".into()));
         }
-        let health: HashMap<String, bool> =
-            self.shared.handle.trunk_health().await.into_iter().collect();
+        let health: HashMap<String, bool> = self
+            .shared
+            .handle
+            .trunk_health()
+            .await
+            .into_iter()
+            .collect();
         let mut failover = Failover::new(&names, |t| health.get(t).copied().unwrap_or(true));
         for down in failover.skipped() {
             tracing::warn!(trunk = %down, "trunk down by its OPTIONS probe: passed over");

@@ -96,8 +96,7 @@ impl NumberPattern {
     /// Whether `number` matches.
     pub fn matches(&self, number: &str) -> bool {
         let chars: Vec<char> = number.chars().collect();
-        if chars.len() < self.elements.len() || (!self.open && chars.len() != self.elements.len())
-        {
+        if chars.len() < self.elements.len() || (!self.open && chars.len() != self.elements.len()) {
             return false;
         }
         self.elements.iter().zip(&chars).all(|(e, c)| match e {
@@ -193,8 +192,7 @@ impl Failover {
     /// Failover over `trunks` (in order); `is_up` says whether a trunk's OPTIONS
     /// probe currently has it up. Down trunks are passed over unless all are down.
     pub fn new(trunks: &[String], is_up: impl Fn(&str) -> bool) -> Failover {
-        let (up, down): (Vec<String>, Vec<String>) =
-            trunks.iter().cloned().partition(|t| is_up(t));
+        let (up, down): (Vec<String>, Vec<String>) = trunks.iter().cloned().partition(|t| is_up(t));
         let (order, skipped) = if up.is_empty() {
             (down, Vec::new())
         } else {
@@ -298,10 +296,7 @@ mod tests {
             NumberPattern::parse("+49*1"),
             Err(PatternError::BadChar('*'))
         );
-        assert_eq!(
-            NumberPattern::parse("4+9"),
-            Err(PatternError::BadChar('+'))
-        );
+        assert_eq!(NumberPattern::parse("4+9"), Err(PatternError::BadChar('+')));
         assert_eq!(
             NumberPattern::parse("+49x"),
             Err(PatternError::BadChar('x'))
@@ -315,7 +310,10 @@ mod tests {
             .and_then(|p| p.rule("+49*", &["de", "intl"]))
             .and_then(|p| p.rule("*", &["intl"]))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(plan.trunks_for("+4930123"), Some(&["berlin".to_owned()][..]));
+        assert_eq!(
+            plan.trunks_for("+4930123"),
+            Some(&["berlin".to_owned()][..])
+        );
         assert_eq!(
             plan.trunks_for("+4940123").map(<[String]>::to_vec),
             Some(vec!["de".to_owned(), "intl".to_owned()])

@@ -252,6 +252,10 @@ pub struct UserAgent {
     /// TCP/TLS), so that the phone is rung over the transport it registered with.
     /// AOR → contact → source peer.
     pub(crate) contact_sources: HashMap<String, HashMap<String, Peer>>,
+    /// Trunks' credentials by address, for INVITE challenges.
+    pub(crate) call_credentials: HashMap<Peer, crate::trunk::TrunkRegistration>,
+    /// Outbound calls whose INVITE was already sent again with credentials.
+    pub(crate) auth_retried: std::collections::HashSet<CallRef>,
 }
 
 impl UserAgent {
@@ -279,6 +283,8 @@ impl UserAgent {
             reliable_calls: std::collections::HashSet::new(),
             pending_refers: HashMap::new(),
             contact_sources: HashMap::new(),
+            call_credentials: HashMap::new(),
+            auth_retried: std::collections::HashSet::new(),
         }
     }
 
@@ -367,6 +373,7 @@ impl UserAgent {
 
     /// Forgets an ended call (transactions absorb any late retransmission).
     pub(crate) fn reap(&mut self, call: CallRef) {
+        self.auth_retried.remove(&call);
         if let Some(c) = self.calls.remove(&call) {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));

@@ -15,6 +15,7 @@
 //! assert!(data.starts_with(b"SIP/2.0 200 OK"));
 //! ```
 
+mod call_auth;
 mod core;
 #[cfg(feature = "tokio")]
 pub mod driver;

@@ -60,9 +60,11 @@ impl UserAgent {
     /// Registers with a trunk that needs it (`trunk.registration`), answering digest
     /// challenges and refreshing at half the granted expiry.
     pub fn register_trunk(&mut self, trunk: Trunk, now: Duration) -> Result<(), Error> {
-        if trunk.registration.is_none() {
+        let Some(creds) = trunk.registration.clone() else {
             return Err(Error::State("trunk has no registration credentials"));
-        }
+        };
+        // calls through this trunk answer its challenges with the same account
+        self.set_call_credentials(trunk.peer, creds);
         let reg = Registration {
             call_id: format!("{}@{}", self.ids.token(), self.config.local_addr.ip()),
             from_tag: self.ids.token(),
@@ -80,13 +82,7 @@ impl UserAgent {
     }
 
     fn register_request(&mut self, i: usize, challenge: Option<&Message>) -> Option<Message> {
-        let transport = self
-            .outbound
-            .registrations
-            .get(i)?
-            .trunk
-            .peer
-            .transport;
+        let transport = self.outbound.registrations.get(i)?.trunk.peer.transport;
         let via = self.new_via_for(transport);
         let contact = self.contact_for(transport);
         let cnonce = self.ids.token();

@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn contact_addresses_name_their_transport() {
         let p = contact_peer("sip:1001@127.0.0.1:5070").unwrap_or_else(|| panic!());
-        assert_eq!(p, Peer::udp("127.0.0.1:5070".parse().unwrap_or_else(|_| panic!())));
+        assert_eq!(
+            p,
+            Peer::udp("127.0.0.1:5070".parse().unwrap_or_else(|_| panic!()))
+        );
         let p = contact_peer("sip:1001@127.0.0.1;transport=TCP").unwrap_or_else(|| panic!());
         assert_eq!(p.transport, TransportKind::Tcp);
         assert_eq!(p.addr.port(), 5060);

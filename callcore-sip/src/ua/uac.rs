@@ -157,6 +157,10 @@ impl UserAgent {
                 let audio = self.apply_answer(call, &resp);
                 self.emit(UaEvent::Answered { call, audio });
             }
+            // a trunk that authenticates calls: answered once with its credentials
+            401 | 407 if self.retry_invite_with_credentials(call, &resp, now) => {
+                self.pump(now);
+            }
             _ => {
                 let redirect = (300..400)
                     .contains(&code)
