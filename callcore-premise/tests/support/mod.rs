@@ -65,11 +65,19 @@ pub fn port_in(lo: u16, hi: u16, salt: u16) -> u16 {
         .expect("a free port")
 }
 
-/// `tests/sipp/<name>` with `@PCAP@` filled in, written to `dir`.
+/// `tests/sipp/<name>` (or, for `../…`, a path from this crate's folder) with
+/// `@PCAP@` filled in, written to `dir`.
 pub fn scenario(name: &str, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sipp")
-        .join(name);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = if name.starts_with("../") {
+        root.join(name)
+    } else {
+        root.join("tests/sipp").join(name)
+    };
+    let name = src
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("scenario.xml");
     let text = std::fs::read_to_string(&src)
         .unwrap()
         .replace("@PCAP@", SPEECH);
