@@ -150,3 +150,42 @@ async fn a_refused_tcp_trunk_fails_over_at_once() {
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_udp_trunk_fails_over_when_it_sends_no_trying() {
+    if !peers_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("callcore-trunk-silent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // nothing answers on `silent` (a free port, checked by port_in)
+    let silent = port_in(34000, 34200, 61);
+    let second = port_in(34200, 34400, 62);
+    let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 1400;
+    let answering = sipp_uas("carrier_answer.xml", second, &dir, &[])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let premise = Premise::start(config(
+        &dir,
+        rtp,
+        &format!("host = \"127.0.0.1:{silent}\"\noptions_interval_secs = 0"),
+        second,
+    ))
+    .await
+    .unwrap();
+    premise
+        .sip()
+        .set_trunk_trying_timeout(Duration::from_secs(2));
+    let started = Instant::now();
+    assert_eq!(dial(&premise).await, "first:timeout second:answered");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "failed over after the 2 s trying timeout, not at Timer B: {took:?}"
+    );
+    passed(answering, "answering carrier").await;
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,6 +60,7 @@ pub struct SipCenterConfig {
 
 #[path = "center_dial.rs"]
 mod dial;
+pub use dial::TRUNK_TRYING_TIMEOUT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LegStatus {
@@ -102,6 +103,8 @@ pub struct SipTransport {
     fixed: Mutex<HashMap<String, FixedContact>>,
     /// Numbers → trunks in failover order (empty: the trunks' own prefixes).
     dial_plan: RwLock<DialPlan>,
+    /// How long a trunk may stay silent after an INVITE, in milliseconds.
+    trunk_trying_ms: AtomicU64,
 }
 
 type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
@@ -332,6 +335,9 @@ impl SipTransport {
             next: AtomicU64::new(1),
             fixed: Mutex::new(HashMap::new()),
             dial_plan: RwLock::new(DialPlan::default()),
+            trunk_trying_ms: AtomicU64::new(
+                u64::try_from(dial::TRUNK_TRYING_TIMEOUT.as_millis()).unwrap_or(4000),
+            ),
         })
     }
 

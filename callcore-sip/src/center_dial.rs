@@ -5,8 +5,9 @@
 //! on 408, 5xx, a transport failure or a trunk down by its OPTIONS probe
 //! ([`crate::dial_plan::Failover`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use callcore::{CoreError, Endpoint, HangupCause, Timestamp};
 use tokio::sync::{mpsc, watch};
@@ -56,7 +57,28 @@ fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupC
     }
 }
 
+/// How long a trunk has to answer an INVITE with anything (100 Trying) before
+/// the next trunk is tried, unless set with
+/// [`SipTransport::set_trunk_trying_timeout`].
+pub const TRUNK_TRYING_TIMEOUT: Duration = Duration::from_secs(4);
+
 impl SipTransport {
+    /// How long a trunk may stay silent after an INVITE (no 100 Trying, no
+    /// other response) before the call fails over to the next trunk as if it
+    /// had timed out (408). Default [`TRUNK_TRYING_TIMEOUT`].
+    pub fn set_trunk_trying_timeout(&self, within: Duration) {
+        let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.trunk_trying_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn trunk_trying_timeout(&self) -> Duration {
+        Duration::from_millis(
+            self.trunk_trying_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// Rings `to` until `deadline`; the answered leg, or why there is none.
     pub(super) async fn dial(
         &self,
@@ -68,7 +90,7 @@ impl SipTransport {
         match to {
             Endpoint::Sip(aor) => {
                 let targets = self.agent_targets(aor).await?;
-                match self.ring_all(&targets, from, media, deadline).await {
+                match self.ring_all(&targets, from, media, deadline, None).await {
                     Fork::Answered {
                         call,
                         audio,
@@ -162,7 +184,11 @@ impl SipTransport {
                 None => from.to_owned(),
             };
             let target = [(trunk.request_uri(number), trunk.peer)];
-            match self.ring_all(&target, &presented, media, deadline).await {
+            let trying = Some(self.trunk_trying_timeout());
+            match self
+                .ring_all(&target, &presented, media, deadline, trying)
+                .await
+            {
                 Fork::Answered {
                     call,
                     audio,
@@ -204,13 +230,16 @@ impl SipTransport {
     }
 
     /// Rings every target at once until `deadline`; the first to answer wins and
-    /// the others are hung up (CANCEL, or BYE when they answered too).
+    /// the others are hung up (CANCEL, or BYE when they answered too). With
+    /// `trying_within`, a target that sent no provisional response (not even 100
+    /// Trying) by then is given up as timed out (408): a silent trunk.
     async fn ring_all(
         &self,
         targets: &[(String, Peer)],
         from: &str,
         media: &LocalMedia,
         deadline: Timestamp,
+        trying_within: Option<Duration>,
     ) -> Fork {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut live: Vec<(CallRef, Status)> = Vec::new();
@@ -248,12 +277,18 @@ impl SipTransport {
                 timed_out: false,
             };
         }
-        let mut waiting = live.len();
+        let mut pending: HashSet<CallRef> = live.iter().map(|(c, _)| *c).collect();
         let mut best: Option<(u16, HangupCause)> = None;
         let mut sleep = self.clock.sleep_until(deadline);
+        let mut trying = self
+            .clock
+            .sleep(trying_within.unwrap_or(Duration::from_secs(86_400)));
+        let mut trying_checked = trying_within.is_none();
         loop {
             tokio::select! {
                 got = rx.recv() => match got {
+                    // a target given up already: its late outcome changes nothing
+                    Some((call, _)) if !pending.contains(&call) => {}
                     Some((call, Some(LegStatus::Answered(audio)))) => {
                         let mut status = None;
                         for (c, s) in &live {
@@ -275,8 +310,8 @@ impl SipTransport {
                             _ => HangupCause::Failure("SIP leg lost".into()),
                         };
                         best = Some(better(best, (code.unwrap_or(500), cause)));
-                        waiting -= 1;
-                        if waiting == 0 {
+                        pending.remove(&call);
+                        if pending.is_empty() {
                             let (status, cause) = best.unwrap_or((500, HangupCause::Local));
                             return Fork::Unanswered { status: Some(status), cause, timed_out: false };
                         }
@@ -286,6 +321,22 @@ impl SipTransport {
                         return Fork::Unanswered { status: Some(status), cause, timed_out: false };
                     }
                 },
+                () = &mut trying, if !trying_checked => {
+                    trying_checked = true;
+                    for (c, s) in &live {
+                        if pending.contains(c) && !self.shared.handle.is_proceeding(*c).await {
+                            tracing::warn!(call = c.0, "no response to the INVITE in time: given up as timed out");
+                            self.shared.handle.hangup(*c);
+                            self.forget_status_when_over(*c, s);
+                            pending.remove(c);
+                            best = Some(better(best, (408, HangupCause::NoAnswer)));
+                        }
+                    }
+                    if pending.is_empty() {
+                        let (status, cause) = best.unwrap_or((408, HangupCause::NoAnswer));
+                        return Fork::Unanswered { status: Some(status), cause, timed_out: false };
+                    }
+                }
                 () = &mut sleep => {
                     for (c, s) in &live {
                         self.shared.handle.hangup(*c);

@@ -256,6 +256,8 @@ pub struct UserAgent {
     pub(crate) call_credentials: HashMap<Peer, crate::trunk::TrunkRegistration>,
     /// Outbound calls whose INVITE was already sent again with credentials.
     pub(crate) auth_retried: std::collections::HashSet<CallRef>,
+    /// Outbound calls that got a provisional response (100-199) to their INVITE.
+    pub(crate) proceeding: std::collections::HashSet<CallRef>,
 }
 
 impl UserAgent {
@@ -285,6 +287,7 @@ impl UserAgent {
             contact_sources: HashMap::new(),
             call_credentials: HashMap::new(),
             auth_retried: std::collections::HashSet::new(),
+            proceeding: std::collections::HashSet::new(),
         }
     }
 
@@ -299,6 +302,12 @@ impl UserAgent {
             .values()
             .filter(|c| c.state != CallState::Ended)
             .count()
+    }
+
+    /// Whether outbound `call` got a provisional response (100 Trying, 180…) to its
+    /// INVITE: the far end is alive and working on it.
+    pub fn is_proceeding(&self, call: CallRef) -> bool {
+        self.proceeding.contains(&call)
     }
 
     /// The registrar's bindings (read-only).
@@ -374,6 +383,7 @@ impl UserAgent {
     /// Forgets an ended call (transactions absorb any late retransmission).
     pub(crate) fn reap(&mut self, call: CallRef) {
         self.auth_retried.remove(&call);
+        self.proceeding.remove(&call);
         if let Some(c) = self.calls.remove(&call) {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));

@@ -58,6 +58,7 @@ enum Command {
     Register(crate::trunk::Trunk),
     SetTrunks(crate::trunk::TrunkRouter),
     TrunkHealth(oneshot::Sender<Vec<(String, bool)>>),
+    Proceeding(CallRef, oneshot::Sender<bool>),
 }
 
 enum NetEvent {
@@ -202,6 +203,15 @@ impl SipHandle {
     /// make a trunk up or down ([`trunk_health`](Self::trunk_health)).
     pub fn set_trunks(&self, router: crate::trunk::TrunkRouter) {
         let _ = self.cmd.send(Command::SetTrunks(router));
+    }
+
+    /// Whether outbound `call` got a provisional response to its INVITE.
+    pub async fn is_proceeding(&self, call: CallRef) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Proceeding(call, tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
     }
 
     /// Each probed trunk's name and whether its OPTIONS probe has it up.
@@ -498,6 +508,9 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
             let _ = reply.send(ua.contact_routes(&aor, now));
         }
         Command::SetTrunks(router) => ua.set_trunks(router, now),
+        Command::Proceeding(call, reply) => {
+            let _ = reply.send(ua.is_proceeding(call));
+        }
         Command::TrunkHealth(reply) => {
             let health = ua
                 .trunks()

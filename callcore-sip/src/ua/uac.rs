@@ -109,6 +109,9 @@ impl UserAgent {
             }
             return;
         }
+        if (100..200).contains(&code) {
+            self.proceeding.insert(call);
+        }
         match code {
             100 => {}
             101..=199 => {
