@@ -360,34 +360,6 @@ impl SipTransport {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(aor.to_owned(), contact);
     }
-
-    /// Sends numbers out through the trunks `plan` names (in failover order);
-    /// without a plan, a number goes to the trunks whose prefixes match it.
-    pub fn set_dial_plan(&self, plan: DialPlan) {
-        *self
-            .dial_plan
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = plan;
-    }
-
-    /// Starts the trunks' upkeep: trunks with `registration` register (and
-    /// re-register at half the granted expiry, answering 401/407 with their own
-    /// credentials), trunks with a `keepalive` are probed with OPTIONS, and a trunk
-    /// whose probes fail is passed over by the failover until it answers again.
-    pub fn maintain_trunks(&self) {
-        let trunks = self.router.trunks();
-        for t in trunks.iter().filter(|t| t.registration.is_some()) {
-            self.shared.handle.register(t.clone());
-        }
-        let probed: Vec<Trunk> = trunks
-            .iter()
-            .filter(|t| t.keepalive.is_some())
-            .cloned()
-            .collect();
-        if !probed.is_empty() {
-            self.shared.handle.set_trunks(TrunkRouter::new(probed));
-        }
-    }
 }
 
 /// The interaction attribute naming the trunk an inbound call came from, when

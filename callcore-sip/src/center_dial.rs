@@ -13,10 +13,11 @@ use callcore::{CoreError, Endpoint, HangupCause, Timestamp};
 use tokio::sync::{mpsc, watch};
 
 use super::{LegStatus, SipTransport, status_of};
-use crate::dial_plan::{Failover, Step, TrunkAttempt};
+use crate::dial_plan::{DialPlan, Failover, Step, TrunkAttempt};
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::Peer;
 use crate::trunk::CallOutcome;
+use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::CallRef;
 
 type Status = Arc<watch::Sender<LegStatus>>;
@@ -63,6 +64,34 @@ fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupC
 pub const TRUNK_TRYING_TIMEOUT: Duration = Duration::from_secs(4);
 
 impl SipTransport {
+    /// Sends numbers out through the trunks `plan` names (in failover order);
+    /// without a plan, a number goes to the trunks whose prefixes match it.
+    pub fn set_dial_plan(&self, plan: DialPlan) {
+        *self
+            .dial_plan
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = plan;
+    }
+
+    /// Starts the trunks' upkeep: trunks with `registration` register (and
+    /// re-register at half the granted expiry, answering 401/407 with their own
+    /// credentials), trunks with a `keepalive` are probed with OPTIONS, and a trunk
+    /// whose probes fail is passed over by the failover until it answers again.
+    pub fn maintain_trunks(&self) {
+        let trunks = self.router.trunks();
+        for t in trunks.iter().filter(|t| t.registration.is_some()) {
+            self.shared.handle.register(t.clone());
+        }
+        let probed: Vec<Trunk> = trunks
+            .iter()
+            .filter(|t| t.keepalive.is_some())
+            .cloned()
+            .collect();
+        if !probed.is_empty() {
+            self.shared.handle.set_trunks(TrunkRouter::new(probed));
+        }
+    }
+
     /// How long a trunk may stay silent after an INVITE (no 100 Trying, no
     /// other response) before the call fails over to the next trunk as if it
     /// had timed out (408). Default [`TRUNK_TRYING_TIMEOUT`].
