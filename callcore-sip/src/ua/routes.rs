@@ -70,8 +70,16 @@ impl UserAgent {
 
     /// A stream to `peer` could not be opened or was lost: outbound calls still
     /// waiting for their first answer over it fail as 503 (RFC 3261 §8.1.3.1), so
-    /// that a trunk failover or a fork moves on without waiting for Timer B.
+    /// that a trunk failover or a fork moves on without waiting for Timer B; a
+    /// phone that had registered over it is rung at its Contact's address again
+    /// until it registers over a new connection.
     pub fn transport_failed(&mut self, peer: Peer, now: Duration) {
+        if peer.transport.is_reliable() {
+            for sources in self.contact_sources.values_mut() {
+                sources.retain(|_, p| *p != peer);
+            }
+            self.contact_sources.retain(|_, m| !m.is_empty());
+        }
         let waiting: Vec<_> = self
             .calls
             .iter()
@@ -120,6 +128,33 @@ fn contact_peer(uri: &str) -> Option<Peer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ua::UaConfig;
+    use bytes::Bytes;
+
+    #[test]
+    fn a_phone_is_rung_over_its_registering_connection_while_it_lasts() {
+        let mut cfg = UaConfig::new("127.0.0.1:5060".parse().unwrap_or_else(|_| panic!()));
+        cfg.registrar = true;
+        let mut ua = UserAgent::new(cfg, 3);
+        let conn = Peer::tcp("127.0.0.1:40123".parse().unwrap_or_else(|_| panic!()));
+        let register = "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+            Via: SIP/2.0/TCP 127.0.0.1:40123;branch=z9hG4bKreg1\r\n\
+            From: <sip:1001@127.0.0.1>;tag=p1\r\nTo: <sip:1001@127.0.0.1>\r\n\
+            Call-ID: reg1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n\
+            Contact: <sip:1001@127.0.0.1:5070;transport=tcp>\r\nExpires: 300\r\n\
+            Content-Length: 0\r\n\r\n";
+        ua.handle_datagram(Bytes::from(register), conn, Duration::ZERO);
+        let routes = ua.contact_routes("sip:1001@127.0.0.1", Duration::from_secs(1));
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].peer, conn, "the registering connection");
+        ua.transport_failed(conn, Duration::from_secs(2));
+        let routes = ua.contact_routes("sip:1001@127.0.0.1", Duration::from_secs(3));
+        assert_eq!(
+            routes[0].peer,
+            Peer::tcp("127.0.0.1:5070".parse().unwrap_or_else(|_| panic!())),
+            "the connection is gone: the Contact's own address"
+        );
+    }
 
     #[test]
     fn contact_addresses_name_their_transport() {
