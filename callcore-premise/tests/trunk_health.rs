@@ -4,7 +4,11 @@
 //!   and passed over: the call goes straight to the next trunk of the dial plan,
 //!   the first carrier never sees an INVITE;
 //! - a TCP trunk whose connection is refused fails at once (as a 503) and the next
-//!   trunk takes the call, well before any SIP timer.
+//!   trunk takes the call, well before any SIP timer;
+//! - a silent UDP trunk (no 100 Trying) fails over after the trying timeout;
+//! - a registering trunk registers with a SIPp carrier registrar that checks its
+//!   digest credentials (`verifyauth`), and a call through it answers the
+//!   carrier's 401 with them.
 //!
 //! Skipped with a notice without sipp or root, unless `CALLCORE_REQUIRE_PEERS=1`.
 
@@ -186,6 +190,69 @@ async fn a_silent_udp_trunk_fails_over_when_it_sends_no_trying() {
         "failed over after the 2 s trying timeout, not at Timer B: {took:?}"
     );
     passed(answering, "answering carrier").await;
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registering_trunk_registers_and_answers_its_carriers_challenges() {
+    if !peers_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("callcore-trunk-reg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let carrier = port_in(34000, 34200, 71);
+    let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 1600;
+    let registrar = sipp_uas(
+        "carrier_registrar.xml",
+        carrier,
+        &dir,
+        &[
+            "-m",
+            "2",
+            "-key",
+            "user",
+            "centre42",
+            "-key",
+            "pass",
+            "s3cret-trunk",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let toml = format!(
+        "[sip]\nbind = \"127.0.0.1:0\"\n\
+         [media]\nrtp_first = {rtp}\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\n\
+         [[trunks]]\nname = \"carrier\"\nhost = \"127.0.0.1:{carrier}\"\n\
+         username = \"centre42\"\npassword = \"s3cret-trunk\"\nrealm = \"carrier.example\"\n\
+         options_interval_secs = 0\n\
+         [[dial_plan]]\npattern = \"*\"\ntrunks = [\"carrier\"]\n",
+        rtp + 9,
+        dir.join("data").display()
+    );
+    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+        .await
+        .unwrap();
+    // the registration runs at start; then a call, challenged with 401
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let leg = premise
+        .place_call(
+            Endpoint::Phone("+4940555123".into()),
+            "1001",
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("answered once the challenge was answered");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    leg.hangup(HangupCause::Local).await.unwrap();
+    passed(
+        registrar,
+        "carrier registrar (REGISTER and INVITE authenticated)",
+    )
+    .await;
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

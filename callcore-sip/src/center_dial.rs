@@ -281,6 +281,7 @@ impl SipTransport {
             {
                 Ok(call) => {
                     let status = status_of(&self.shared.legs, call);
+                    self.settle_early_failure(call, &status);
                     let mut r = status.subscribe();
                     let tx = tx.clone();
                     tokio::spawn(async move {
@@ -378,6 +379,29 @@ impl SipTransport {
                     };
                 }
             }
+        }
+    }
+
+    /// A call can fail before its status is watched (a refused connection fails
+    /// it at once): the event then ended a status nobody held, and `status` is a
+    /// fresh one. Its final status is already known: end `status` with it.
+    fn settle_early_failure(&self, call: CallRef, status: &Status) {
+        let early = self
+            .shared
+            .statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&call)
+            .copied();
+        if let Some(code) = early {
+            if !matches!(*status.borrow(), LegStatus::Over(_)) {
+                status.send_replace(LegStatus::Over(super::cause_of(code)));
+            }
+            self.shared
+                .legs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&call);
         }
     }
 
