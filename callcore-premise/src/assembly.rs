@@ -105,7 +105,7 @@ impl Premise {
                 tcp: config.sip.tcp,
                 tenant: tenant.clone(),
                 media_addr: SocketAddr::new(config.media.ip, config.media.rtp_first),
-                trunks: Vec::new(),
+                trunks: crate::trunks::sip_trunks(&config.trunks),
                 from_domain: config.sip.bind.ip().to_string(),
             },
             clock.clone(),
@@ -115,8 +115,23 @@ impl Premise {
         .await
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;
         let sip = Arc::new(sip);
+        // numbers go out through the dial plan's trunks; trunks register and are probed
+        sip.set_dial_plan(crate::trunks::dial_plan(&config.dial_plan));
+        sip.maintain_trunks();
 
-        let center = Center::builder()
+        let mut builder = Center::builder();
+        // inbound numbers (DIDs) to their flows; any other number reaches the IVR
+        for (i, did) in config.dids.iter().enumerate() {
+            if let Some(q) = &did.queue {
+                let at = format!("dids[{i}].queue");
+                builder = builder.flow(
+                    crate::trunks::queue_flow_name(q),
+                    Arc::new(crate::trunks::queue_flow(&at, q)?),
+                );
+            }
+            builder = builder.route(did.number.as_str(), did.flow_name());
+        }
+        let center = builder
             .clock(clock.clone())
             .stores(stores)
             .providers(Providers {
@@ -126,7 +141,10 @@ impl Premise {
             })
             .transport(sip.clone())
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
-            .flow("ivr", Arc::new(premise_flow(&config.ivr)?))
+            .flow(
+                crate::trunks::IVR_FLOW,
+                Arc::new(premise_flow(&config.ivr)?),
+            )
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
@@ -188,6 +206,38 @@ impl Premise {
     /// The SIP address (the real port when the config asked for port 0).
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip.local_addr()
+    }
+
+    /// Places a call from the center to `to` and waits up to `ring` for the answer:
+    /// a number (`Endpoint::Phone`) goes out through the dial plan's trunks with
+    /// failover, an agent's address (`Endpoint::Sip`) rings every phone the agent
+    /// registered, each over its own transport. The answered leg is the caller's
+    /// to bridge, play to or hang up; for a number, its
+    /// [`SipLeg::trunk_attempts`](callcore_sip::center::SipLeg::trunk_attempts)
+    /// say which trunks were tried (downcast with `Leg::as_any`).
+    ///
+    /// # Errors
+    /// [`PremiseError::Center`]: no trunk routes the number, the agent is not
+    /// registered, or nobody answered (with the cause).
+    pub async fn place_call(
+        &self,
+        to: Endpoint,
+        caller_id: &str,
+        ring: Duration,
+    ) -> Result<Box<dyn callcore::Leg>, PremiseError> {
+        use callcore::Transport;
+        let request = callcore::PlaceRequest {
+            to,
+            from: caller_id.to_owned(),
+            channel: callcore::Channel::Voice,
+            ring_timeout_secs: u32::try_from(ring.as_secs()).unwrap_or(u32::MAX).max(1),
+        };
+        Ok(self.sip.place(request).await?)
+    }
+
+    /// The SIP transport (registered contacts and their routes, trunk health).
+    pub fn sip(&self) -> &SipTransport {
+        &self.sip
     }
 
     /// The running center (events, agents, queues at run time).

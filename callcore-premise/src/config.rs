@@ -9,6 +9,7 @@ use callcore_sip::contact::FixedContact;
 use serde::Deserialize;
 
 use crate::PremiseError;
+use crate::trunks::{DialPlanSection, DidSection, TrunkSection};
 
 /// The embedded defaults, as a commented TOML file.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -42,6 +43,15 @@ pub struct PremiseConfig {
     /// Agents and their phones' accounts.
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// Carriers' trunks (see [`crate::trunks`]).
+    #[serde(default)]
+    pub trunks: Vec<TrunkSection>,
+    /// The outbound dial plan: number patterns → trunks in failover order.
+    #[serde(default)]
+    pub dial_plan: Vec<DialPlanSection>,
+    /// Inbound numbers (DIDs) → flows; other numbers reach the IVR.
+    #[serde(default)]
+    pub dids: Vec<DidSection>,
 }
 
 fn default_tenant() -> String {
@@ -364,6 +374,7 @@ impl PremiseConfig {
                 check_digest(&format!("agents[{i}].digest"), d)?;
             }
         }
+        crate::trunks::validate(&self.trunks, &self.dial_plan, &self.dids, queue_known)?;
         Ok(())
     }
 

@@ -9,7 +9,9 @@
 //!   WAV files in a local folder;
 //! - an IVR DTMF menu (callcore-ivr) that queues to callcore-acd's `AcdEngine`;
 //! - SQLite (callcore-store) for the event journal, interaction records and the
-//!   recordings index.
+//!   recordings index;
+//! - carriers' trunks ([`trunks`]): registration or IP authentication, an
+//!   outbound dial plan with failover, inbound numbers (DIDs) mapped to flows.
 //!
 //! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
 //! example runs it (`cargo run --release --example premise`), and
@@ -30,6 +32,7 @@ pub mod demo;
 mod error;
 pub mod flow;
 pub mod speech;
+pub mod trunks;
 
 pub use assembly::Premise;
 pub use config::{DEFAULT_CONFIG, PremiseConfig};

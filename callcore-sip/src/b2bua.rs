@@ -279,7 +279,7 @@ impl B2bua {
                         }
                         r.should_failover(outcome)
                     }
-                    None => outcome == CallOutcome::Timeout || (500..600).contains(status),
+                    None => crate::trunk::should_failover(outcome),
                 };
                 let timed_out = outcome == CallOutcome::Timeout;
                 let inbound = b.inbound;

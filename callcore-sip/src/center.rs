@@ -26,15 +26,15 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::contact::FixedContact;
+use crate::dial_plan::{DialPlan, TrunkAttempt};
 use crate::media_seam::{NO_MEDIA, negotiated_media};
 use crate::message::Uri;
 use crate::session::{LocalMedia, NegotiatedAudio};
-use crate::transaction::Peer;
 use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::driver::{self, SipHandle};
 use crate::ua::{CallRef, UaConfig, UaEvent};
@@ -57,6 +57,10 @@ pub struct SipCenterConfig {
     /// Caller id URI for outbound legs when the request's `from` is a bare number.
     pub from_domain: String,
 }
+
+#[path = "center_dial.rs"]
+mod dial;
+pub use dial::TRUNK_TRYING_TIMEOUT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LegStatus {
@@ -97,6 +101,10 @@ pub struct SipTransport {
     next: AtomicU64,
     /// Addresses of record rung at a fixed contact instead of a registration.
     fixed: Mutex<HashMap<String, FixedContact>>,
+    /// Numbers → trunks in failover order (empty: the trunks' own prefixes).
+    dial_plan: RwLock<DialPlan>,
+    /// How long a trunk may stay silent after an INVITE, in milliseconds.
+    trunk_trying_ms: AtomicU64,
 }
 
 type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
@@ -114,9 +122,18 @@ struct Shared {
     ids: Arc<dyn IdSource>,
     /// Live legs' events (hold, resume, REFER) for their owners.
     events: crate::center_events::LegEventsMap,
+    /// Final statuses of failed outbound calls, until the dialler reads them.
+    statuses: Mutex<HashMap<CallRef, u16>>,
 }
 
 impl Shared {
+    fn take_status(&self, call: CallRef) -> Option<u16> {
+        self.statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&call)
+    }
+
     async fn reserve(
         &self,
         call: Option<CallRef>,
@@ -209,7 +226,9 @@ impl SipTransport {
             ports: Mutex::new(HashMap::new()),
             ids,
             events: crate::center_events::LegEventsMap::default(),
+            statuses: Mutex::new(HashMap::new()),
         });
+        let inbound_trunks = TrunkRouter::new(config.trunks.clone());
         let tenant = config.tenant.clone();
         let dispatch_clock = clock.clone();
         let dispatch = shared.clone();
@@ -217,7 +236,13 @@ impl SipTransport {
             let shared = dispatch;
             while let Some(ev) = events.recv().await {
                 match ev {
-                    UaEvent::IncomingCall { call, from, to, .. } => {
+                    UaEvent::IncomingCall {
+                        call,
+                        from,
+                        to,
+                        source,
+                        ..
+                    } => {
                         let id = shared.ids.leg_id();
                         let iid = shared.ids.interaction_id();
                         // the RTP address must exist before the answer's SDP is built
@@ -231,7 +256,7 @@ impl SipTransport {
                         };
                         let status = status_of(&shared.legs, call);
                         shared.handle.ring(call);
-                        let interaction = Interaction::new(
+                        let mut interaction = Interaction::new(
                             iid,
                             tenant.clone(),
                             Channel::Voice,
@@ -240,6 +265,12 @@ impl SipTransport {
                             user_of(&to),
                             dispatch_clock.now(),
                         );
+                        // IP authentication: a call from a trunk's address is that trunk's
+                        if let Some(t) = inbound_trunks.trusted_source(source) {
+                            interaction
+                                .attributes
+                                .insert(TRUNK_ATTRIBUTE.to_owned(), t.name.clone());
+                        }
                         let leg = SipLeg {
                             id,
                             call,
@@ -248,6 +279,7 @@ impl SipTransport {
                             port,
                             media: OnceLock::new(),
                             events: shared.events.open(call),
+                            trunk_attempts: Vec::new(),
                         };
                         let _ = in_tx.send(Inbound {
                             interaction,
@@ -272,6 +304,11 @@ impl SipTransport {
                             .on_transfer_requested(&shared.handle, call, target);
                     }
                     UaEvent::Failed { call, status, .. } => {
+                        shared
+                            .statuses
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(call, status);
                         shared.finish(call, cause_of(status));
                     }
                     UaEvent::Cancelled { call } => shared.finish(call, HangupCause::Remote),
@@ -297,6 +334,10 @@ impl SipTransport {
             from_domain: config.from_domain,
             next: AtomicU64::new(1),
             fixed: Mutex::new(HashMap::new()),
+            dial_plan: RwLock::new(DialPlan::default()),
+            trunk_trying_ms: AtomicU64::new(
+                u64::try_from(dial::TRUNK_TRYING_TIMEOUT.as_millis()).unwrap_or(4000),
+            ),
         })
     }
 
@@ -319,46 +360,12 @@ impl SipTransport {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(aor.to_owned(), contact);
     }
-
-    async fn target(&self, to: &Endpoint) -> Result<(String, Peer), CoreError> {
-        match to {
-            Endpoint::Sip(aor) => {
-                let fixed = self
-                    .fixed
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get(aor)
-                    .cloned();
-                if let Some(c) = fixed {
-                    return Ok((c.uri, c.peer));
-                }
-                let contacts = self.shared.handle.lookup(aor).await;
-                let contact = contacts
-                    .first()
-                    .ok_or_else(|| CoreError::Unreachable(format!("{aor} is not registered")))?;
-                let uri =
-                    Uri::parse(contact).map_err(|e| CoreError::Unreachable(e.what().to_owned()))?;
-                let ip = uri.ip().ok_or_else(|| {
-                    CoreError::Unreachable("contact host is not an IP address".into())
-                })?;
-                Ok((
-                    contact.clone(),
-                    Peer::udp(SocketAddr::new(ip, uri.port().unwrap_or(5060))),
-                ))
-            }
-            Endpoint::Phone(number) => {
-                let t = self
-                    .router
-                    .route(number)
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| CoreError::Unreachable(format!("no trunk routes {number}")))?;
-                Ok((t.request_uri(number), t.peer))
-            }
-            _ => Err(CoreError::Unreachable("not a SIP endpoint".into())),
-        }
-    }
 }
+
+/// The interaction attribute naming the trunk an inbound call came from, when
+/// the trunk trusts its source address (IP authentication): only then may the
+/// caller's number be taken as the trunk asserted it.
+pub const TRUNK_ATTRIBUTE: &str = "trunk";
 
 fn user_of(uri: &str) -> String {
     Uri::parse(uri)
@@ -380,7 +387,7 @@ impl Transport for SipTransport {
     fn can_reach(&self, endpoint: &Endpoint) -> bool {
         match endpoint {
             Endpoint::Sip(_) => true,
-            Endpoint::Phone(n) => !self.router.route(n).is_empty(),
+            Endpoint::Phone(n) => !self.trunks_for(n).is_empty(),
             _ => false,
         }
     }
@@ -389,7 +396,6 @@ impl Transport for SipTransport {
         if request.channel != Channel::Voice {
             return Err(CoreError::Unsupported("SIP carries voice only"));
         }
-        let (uri, peer) = self.target(&request.to).await?;
         let from = if request.from.starts_with("sip:") {
             request.from.clone()
         } else {
@@ -397,62 +403,40 @@ impl Transport for SipTransport {
         };
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let id = self.shared.ids.leg_id();
-        // the offer's RTP address is the leg's own port
+        // the offer's RTP address is the leg's own port (one port for every fork)
         let port = self.shared.reserve(None, &id, None).await?;
         let media = LocalMedia::g711(
             port.as_ref()
                 .map_or(self.shared.media_addr, |p| p.local_rtp()),
             n,
         );
-        let call = match self
-            .shared
-            .handle
-            .place_call(&uri, peer, &from, media)
-            .await
-        {
-            Ok(call) => call,
+        let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
+        let deadline = self.clock.now() + ring;
+        let dialled = match self.dial(&request.to, &from, &media, deadline).await {
+            Ok(d) => d,
             Err(e) => {
                 if let Some(p) = &port {
                     p.close();
                 }
-                return Err(CoreError::Transport(e.to_string()));
+                return Err(e);
             }
         };
+        let call = dialled.call;
         if let Some(p) = &port {
             self.shared.track(call, p.clone());
         }
-        let events = self.shared.events.open(call);
-        let status = status_of(&self.shared.legs, call);
-        let mut rx = status.subscribe();
-        let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
-        let outcome = tokio::select! {
-            r = rx.wait_for(|s| !matches!(s, LegStatus::Ringing)) => r.map(|s| s.clone()).ok(),
-            () = self.clock.sleep(ring) => None,
-        };
         let leg = SipLeg {
             id,
             call,
             shared: self.shared.clone(),
-            status,
+            status: dialled.status,
             port,
             media: OnceLock::new(),
-            events,
+            events: self.shared.events.open(call),
+            trunk_attempts: dialled.attempts,
         };
-        match outcome {
-            Some(LegStatus::Answered(audio)) => {
-                leg.attach_media(audio.as_ref());
-                Ok(Box::new(leg))
-            }
-            Some(LegStatus::Over(cause)) => {
-                leg.close_media();
-                Err(CoreError::NotAnswered(cause))
-            }
-            _ => {
-                self.shared.handle.hangup(call);
-                leg.close_media();
-                Err(CoreError::NotAnswered(HangupCause::NoAnswer))
-            }
-        }
+        leg.attach_media(dialled.audio.as_ref());
+        Ok(Box::new(leg))
     }
 }
 
@@ -465,6 +449,7 @@ pub struct SipLeg {
     port: Option<Arc<dyn LegMediaPort>>,
     media: OnceLock<Arc<dyn MediaControl>>,
     events: crate::center_events::LegEventQueue,
+    trunk_attempts: Vec<TrunkAttempt>,
 }
 
 impl std::fmt::Debug for SipLeg {
@@ -482,6 +467,12 @@ impl SipLeg {
     /// The user-agent call behind this leg.
     pub fn call(&self) -> CallRef {
         self.call
+    }
+
+    /// For a leg placed to a number: the trunks tried, in order, and what came of
+    /// each (`[a: 503, b: answered]` after a failover); empty otherwise.
+    pub fn trunk_attempts(&self) -> &[TrunkAttempt] {
+        &self.trunk_attempts
     }
 
     /// This leg's media engine port, when an engine is attached.

@@ -12,7 +12,8 @@
 //!   limits) and its tokio UDP/TCP driver ([`ua::driver`]).
 //! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication;
 //!   [`contact`]: phones at a fixed address that are rung without registering.
-//! - [`b2bua`], [`trunk`]: bridging legs with failover, trunk routing and health.
+//! - [`b2bua`], [`trunk`], [`dial_plan`]: bridging legs with failover, trunk routing
+//!   and health, the outbound dial plan (number patterns → trunks in failover order).
 //! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP, with
 //!   each leg's media driven through callcore's leg-media port (`MediaAttach`,
 //!   `LegMediaPort`), in neutral terms (`media_seam`). This crate knows no media
@@ -40,6 +41,7 @@ pub mod center;
 #[cfg(feature = "center")]
 mod center_events;
 pub mod contact;
+pub mod dial_plan;
 pub mod error;
 #[cfg(feature = "center")]
 pub mod media_seam;

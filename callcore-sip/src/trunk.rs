@@ -16,11 +16,11 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::auth::DigestAlgorithm;
-use crate::transaction::Peer;
+use crate::transaction::{Peer, TransportKind};
 
 /// What kind of line a trunk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub struct TrunkRegistration {
     /// [`crate::auth::choose_challenge`]); empty: the topmost challenge we support.
     /// `[SHA-256]` refuses to fall back to MD5.
     pub digest: Vec<DigestAlgorithm>,
+    /// The carrier's digest realm: when set, only challenges naming this realm are
+    /// answered (a 401/407 for another realm gets no credentials).
+    pub realm: Option<String>,
 }
 
 impl std::fmt::Debug for TrunkRegistration {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for TrunkRegistration {
             .field("password", &"..")
             .field("expires", &self.expires)
             .field("digest", &self.digest)
+            .field("realm", &self.realm)
             .finish()
     }
 }
@@ -67,6 +71,7 @@ impl TrunkRegistration {
             password: password.to_owned(),
             expires,
             digest: Vec::new(),
+            realm: None,
         }
     }
 }
@@ -86,6 +91,12 @@ pub struct Trunk {
     pub registration: Option<TrunkRegistration>,
     /// OPTIONS keep-alive interval (`None`: no probing).
     pub keepalive: Option<Duration>,
+    /// Caller id presented on calls through this trunk (the user part of `From`,
+    /// e.g. the center's main number); `None`: the caller id the call asks for.
+    pub caller_id: Option<String>,
+    /// IP authentication: inbound INVITEs from these addresses are trusted as this
+    /// trunk (empty: none are).
+    pub trusted_sources: Vec<IpAddr>,
 }
 
 impl Trunk {
@@ -98,12 +109,19 @@ impl Trunk {
             prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
             registration: None,
             keepalive: Some(Duration::from_secs(30)),
+            caller_id: None,
+            trusted_sources: Vec::new(),
         }
     }
 
-    /// The Request-URI for dialing `number` through this trunk.
+    /// The Request-URI for dialing `number` through this trunk (`;transport=tcp`
+    /// or `tls` when the trunk is reached over a stream).
     pub fn request_uri(&self, number: &str) -> String {
-        format!("sip:{number}@{}", self.peer.addr)
+        match self.peer.transport {
+            TransportKind::Udp => format!("sip:{number}@{}", self.peer.addr),
+            TransportKind::Tcp => format!("sip:{number}@{};transport=tcp", self.peer.addr),
+            TransportKind::Tls => format!("sip:{number}@{};transport=tls", self.peer.addr),
+        }
     }
 
     fn match_len(&self, number: &str) -> Option<usize> {
@@ -124,6 +142,29 @@ pub enum CallOutcome {
     Status(u16),
     /// No final response in time (Timer B / 408).
     Timeout,
+    /// The request could not be sent (a refused or lost TCP/TLS connection);
+    /// counts as a 503 (RFC 3261 §8.1.3.1).
+    TransportFailed,
+}
+
+/// Whether a failed attempt through a trunk should move on to the next trunk:
+/// timeouts (408), 5xx (503 among them) and transport failures are the trunk's
+/// fault and do; 4xx/6xx are the callee's answer (busy, declined, unknown number)
+/// and do not; an answered call never does.
+///
+/// ```
+/// use callcore_sip::trunk::{CallOutcome, should_failover};
+/// assert!(should_failover(CallOutcome::Status(503)));
+/// assert!(should_failover(CallOutcome::Status(408)));
+/// assert!(should_failover(CallOutcome::TransportFailed));
+/// assert!(!should_failover(CallOutcome::Status(486)));
+/// ```
+pub fn should_failover(outcome: CallOutcome) -> bool {
+    match outcome {
+        CallOutcome::Answered => false,
+        CallOutcome::Timeout | CallOutcome::TransportFailed => true,
+        CallOutcome::Status(s) => (500..600).contains(&s) || s == 408,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,11 +221,7 @@ impl TrunkRouter {
     /// (the trunk's fault) do; 4xx/6xx (the callee's answer: busy, declined, unknown
     /// number) do not.
     pub fn should_failover(&self, outcome: CallOutcome) -> bool {
-        match outcome {
-            CallOutcome::Answered => false,
-            CallOutcome::Timeout => true,
-            CallOutcome::Status(s) => (500..600).contains(&s) || s == 408,
-        }
+        should_failover(outcome)
     }
 
     /// Records the outcome of a call or probe through `trunk`.
@@ -215,6 +252,19 @@ impl TrunkRouter {
     /// The next probe deadline.
     pub fn next_probe(&self) -> Option<Duration> {
         self.health.values().filter_map(|h| h.probe_due).min()
+    }
+
+    /// The trunk that trusts inbound INVITEs from `source` by IP authentication
+    /// ([`Trunk::trusted_sources`]).
+    pub fn trusted_source(&self, source: IpAddr) -> Option<&Trunk> {
+        self.trunks
+            .iter()
+            .find(|t| t.trusted_sources.contains(&source))
+    }
+
+    /// A trunk by name.
+    pub fn trunk(&self, name: &str) -> Option<&Trunk> {
+        self.trunks.iter().find(|t| t.name == name)
     }
 
     /// The trunk an inbound request came from: same source address, or a Request-URI

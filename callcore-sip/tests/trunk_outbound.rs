@@ -283,3 +283,29 @@ fn options_keepalive_marks_a_silent_trunk_down_and_a_live_one_up() {
         .collect();
     assert_eq!(plan, ["live", "dead"], "the down trunk is tried last");
 }
+
+#[test]
+fn credentials_go_only_to_the_carriers_realm_when_one_is_named() {
+    for (realm, registered) in [("carrier.example.net", true), ("elsewhere.example", false)] {
+        let mut p = Pair::new();
+        let mut trunk = carrier_trunk(&[]);
+        if let Some(r) = trunk.registration.as_mut() {
+            r.realm = Some(realm.to_owned());
+        }
+        p.center.register_trunk(trunk, Duration::ZERO).unwrap();
+        p.settle();
+        let ok = p
+            .center_events
+            .iter()
+            .any(|e| matches!(e, UaEvent::TrunkRegistered { .. }));
+        assert_eq!(ok, registered, "{realm}: {:?}", p.center_events);
+        if !registered {
+            assert_eq!(p.registers_seen, 1, "no second REGISTER for another realm");
+            assert!(
+                p.center_events
+                    .iter()
+                    .any(|e| matches!(e, UaEvent::TrunkRegistrationFailed { status: 401, .. }))
+            );
+        }
+    }
+}

@@ -85,6 +85,8 @@ pub enum UaEvent {
         /// The established call this one replaces (attended transfer, RFC 3891); when
         /// answered, the replaced call is ended with BYE.
         replaces: Option<CallRef>,
+        /// The address the INVITE came from (IP authentication of trunks).
+        source: std::net::IpAddr,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -246,6 +248,16 @@ pub struct UserAgent {
     pub(crate) reliable_calls: std::collections::HashSet<CallRef>,
     /// REFERs waiting for the application's answer.
     pub(crate) pending_refers: HashMap<CallRef, super::refer::PendingRefer>,
+    /// Where each registered contact's REGISTER came from (its connection for
+    /// TCP/TLS), so that the phone is rung over the transport it registered with.
+    /// AOR → contact → source peer.
+    pub(crate) contact_sources: HashMap<String, HashMap<String, Peer>>,
+    /// Trunks' credentials by address, for INVITE challenges.
+    pub(crate) call_credentials: HashMap<Peer, crate::trunk::TrunkRegistration>,
+    /// Outbound calls whose INVITE was already sent again with credentials.
+    pub(crate) auth_retried: std::collections::HashSet<CallRef>,
+    /// Outbound calls that got a provisional response (100-199) to their INVITE.
+    pub(crate) proceeding: std::collections::HashSet<CallRef>,
 }
 
 impl UserAgent {
@@ -272,6 +284,10 @@ impl UserAgent {
             out: VecDeque::new(),
             reliable_calls: std::collections::HashSet::new(),
             pending_refers: HashMap::new(),
+            contact_sources: HashMap::new(),
+            call_credentials: HashMap::new(),
+            auth_retried: std::collections::HashSet::new(),
+            proceeding: std::collections::HashSet::new(),
         }
     }
 
@@ -286,6 +302,12 @@ impl UserAgent {
             .values()
             .filter(|c| c.state != CallState::Ended)
             .count()
+    }
+
+    /// Whether outbound `call` got a provisional response (100 Trying, 180…) to its
+    /// INVITE: the far end is alive and working on it.
+    pub fn is_proceeding(&self, call: CallRef) -> bool {
+        self.proceeding.contains(&call)
     }
 
     /// The registrar's bindings (read-only).
@@ -313,14 +335,32 @@ impl UserAgent {
         }
     }
 
-    /// A Via value with a fresh branch.
-    pub(crate) fn new_via(&mut self) -> String {
+    /// A Via value with a fresh branch for a request sent over `transport`.
+    pub(crate) fn new_via_for(&mut self, transport: TransportKind) -> String {
         let branch = self.ids.token();
-        TransactionLayer::via_value(
-            self.config.transport.via_token(),
-            &self.config.local_addr.to_string(),
-            &branch,
-        )
+        let sent_by = match transport {
+            TransportKind::Tls => self.config.tls_addr.unwrap_or(self.config.local_addr),
+            _ => self.config.local_addr,
+        };
+        TransactionLayer::via_value(transport.via_token(), &sent_by.to_string(), &branch)
+    }
+
+    /// A Via value for a request of `call`, naming the transport the call runs over.
+    pub(crate) fn via_for_call(&mut self, call: CallRef) -> String {
+        let t = self
+            .calls
+            .get(&call)
+            .map_or(self.config.transport, |c| c.peer.transport);
+        self.new_via_for(t)
+    }
+
+    /// Our Contact for `call`'s dialog (its transport's).
+    pub(crate) fn contact_of_call(&self, call: CallRef) -> String {
+        let t = self
+            .calls
+            .get(&call)
+            .map_or(self.config.transport, |c| c.peer.transport);
+        self.contact_for(t)
     }
 
     pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {
@@ -342,6 +382,8 @@ impl UserAgent {
 
     /// Forgets an ended call (transactions absorb any late retransmission).
     pub(crate) fn reap(&mut self, call: CallRef) {
+        self.auth_retried.remove(&call);
+        self.proceeding.remove(&call);
         if let Some(c) = self.calls.remove(&call) {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));

@@ -54,8 +54,15 @@ enum Command {
     AnswerRefer(CallRef, u16, Option<String>),
     NotifyTransfer(CallRef, u16),
     Lookup(String, oneshot::Sender<Vec<String>>),
+    Routes(String, oneshot::Sender<Vec<super::ContactRoute>>),
     Register(crate::trunk::Trunk),
+    SetTrunks(crate::trunk::TrunkRouter),
+    TrunkHealth(oneshot::Sender<Vec<(String, bool)>>),
+    Proceeding(CallRef, oneshot::Sender<bool>),
 }
+
+#[path = "driver_trunks.rs"]
+mod trunks;
 
 enum NetEvent {
     Frame(Bytes, Peer),
@@ -465,6 +472,25 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
         Command::Lookup(aor, reply) => {
             let _ = reply.send(ua.registrar().lookup(&aor, now));
         }
+        Command::Routes(aor, reply) => {
+            let _ = reply.send(ua.contact_routes(&aor, now));
+        }
+        Command::SetTrunks(router) => ua.set_trunks(router, now),
+        Command::Proceeding(call, reply) => {
+            let _ = reply.send(ua.is_proceeding(call));
+        }
+        Command::TrunkHealth(reply) => {
+            let health = ua
+                .trunks()
+                .map(|r| {
+                    r.trunks()
+                        .iter()
+                        .map(|t| (t.name.clone(), r.is_up(&t.name)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let _ = reply.send(health);
+        }
         Command::Register(t) => {
             if let Err(e) = ua.register_trunk(t, now) {
                 tracing::warn!(error = %e, "registration not started");
@@ -521,7 +547,9 @@ async fn run(
                 }
                 NetEvent::Closed(peer) => {
                     conns.remove(&peer);
+                    // calls waiting on a connection that never came up or went away fail now
                     pending.remove(&peer);
+                    ua.transport_failed(peer, clock.now());
                 }
             },
             r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {

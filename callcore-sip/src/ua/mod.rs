@@ -15,6 +15,7 @@
 //! assert!(data.starts_with(b"SIP/2.0 200 OK"));
 //! ```
 
+mod call_auth;
 mod core;
 #[cfg(feature = "tokio")]
 pub mod driver;
@@ -23,6 +24,7 @@ mod limits;
 mod outbound;
 mod refer;
 mod reliable;
+mod routes;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod uac;
@@ -32,3 +34,4 @@ pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 pub use ids::IdGen;
 pub use limits::{RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;
+pub use routes::ContactRoute;

@@ -60,9 +60,11 @@ impl UserAgent {
     /// Registers with a trunk that needs it (`trunk.registration`), answering digest
     /// challenges and refreshing at half the granted expiry.
     pub fn register_trunk(&mut self, trunk: Trunk, now: Duration) -> Result<(), Error> {
-        if trunk.registration.is_none() {
+        let Some(creds) = trunk.registration.clone() else {
             return Err(Error::State("trunk has no registration credentials"));
-        }
+        };
+        // calls through this trunk answer its challenges with the same account
+        self.set_call_credentials(trunk.peer, creds);
         let reg = Registration {
             call_id: format!("{}@{}", self.ids.token(), self.config.local_addr.ip()),
             from_tag: self.ids.token(),
@@ -80,8 +82,9 @@ impl UserAgent {
     }
 
     fn register_request(&mut self, i: usize, challenge: Option<&Message>) -> Option<Message> {
-        let via = self.new_via();
-        let contact = self.contact();
+        let transport = self.outbound.registrations.get(i)?.trunk.peer.transport;
+        let via = self.new_via_for(transport);
+        let contact = self.contact_for(transport);
         let cnonce = self.ids.token();
         let r = self.outbound.registrations.get_mut(i)?;
         let creds = r.trunk.registration.clone()?;
@@ -111,6 +114,16 @@ impl UserAgent {
                 )
             };
             r.nc += 1;
+            // credentials go only to the carrier's realm when the trunk names one
+            let values: Vec<_> = values
+                .into_iter()
+                .filter(|v| {
+                    creds.realm.as_deref().is_none_or(|want| {
+                        v.param("realm")
+                            .is_some_and(|got| got.eq_ignore_ascii_case(want))
+                    })
+                })
+                .collect();
             let chosen = choose_challenge(&values, &creds.digest);
             let value = chosen.and_then(|c| {
                 authorization_for(
@@ -172,7 +185,7 @@ impl UserAgent {
             .map(|r| r.probes_due(now))
             .unwrap_or_default();
         for t in probes {
-            let via = self.new_via();
+            let via = self.new_via_for(t.peer.transport);
             let tag = self.ids.token();
             let cid = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
             let uri = format!("sip:{}", t.peer.addr);

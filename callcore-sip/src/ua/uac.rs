@@ -25,7 +25,8 @@ impl UserAgent {
     ) -> Result<CallRef, Error> {
         let local_tag = self.ids.token();
         let call_id = format!("{}@{}", self.ids.token(), self.config.local_addr.ip());
-        let via = self.new_via();
+        // Via and Contact name the transport the INVITE goes over
+        let via = self.new_via_for(peer.transport);
         let offer = create_offer(&local, 1);
         // Headers in the target URI (`?Replaces=...`) become request headers (§19.1.5).
         let (target, uri_headers) = match target.split_once('?') {
@@ -39,7 +40,7 @@ impl UserAgent {
         invite.push_header(HeaderName::To, &format!("<{target}>"));
         invite.push_header(HeaderName::CallId, &call_id);
         invite.push_header(HeaderName::CSeq, "1 INVITE");
-        invite.push_header(HeaderName::Contact, &self.contact());
+        invite.push_header(HeaderName::Contact, &self.contact_for(peer.transport));
         invite.push_header(HeaderName::Allow, super::uas::ALLOW);
         invite.push_header(HeaderName::Supported, "timer, 100rel");
         invite.push_header(HeaderName::UserAgent, &self.config.user_agent.clone());
@@ -108,10 +109,13 @@ impl UserAgent {
             }
             return;
         }
+        if (100..200).contains(&code) {
+            self.proceeding.insert(call);
+        }
         match code {
             100 => {}
             101..=199 => {
-                let contact = self.contact();
+                let contact = self.contact_of_call(call);
                 if resp.to().ok().and_then(|t| t.tag()).is_some()
                     && let Some(c) = self.calls.get_mut(&call)
                     && c.dialog.is_none()
@@ -128,7 +132,7 @@ impl UserAgent {
                         CallState::Confirmed | CallState::Terminating | CallState::Ended
                     )
                 });
-                let contact = self.contact();
+                let contact = self.contact_of_call(call);
                 if let Some(c) = self.calls.get_mut(&call) {
                     match &mut c.dialog {
                         Some(d)
@@ -155,6 +159,10 @@ impl UserAgent {
                 }
                 let audio = self.apply_answer(call, &resp);
                 self.emit(UaEvent::Answered { call, audio });
+            }
+            // a trunk that authenticates calls: answered once with its credentials
+            401 | 407 if self.retry_invite_with_credentials(call, &resp, now) => {
+                self.pump(now);
             }
             _ => {
                 let redirect = (300..400)
@@ -184,7 +192,7 @@ impl UserAgent {
             return;
         };
         let Ok(cseq) = resp.cseq() else { return };
-        let via = self.new_via();
+        let via = self.via_for_call(call);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -216,7 +224,7 @@ impl UserAgent {
     }
 
     fn ack_2xx(&mut self, call: CallRef, resp: &Message) {
-        let via = self.new_via();
+        let via = self.via_for_call(call);
         let seq = resp.cseq().map(|c| c.seq).unwrap_or(1);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -290,7 +298,7 @@ impl UserAgent {
                 Ok(())
             }
             CallState::InboundAnswered | CallState::Confirmed => {
-                let via = self.new_via();
+                let via = self.via_for_call(call);
                 let c = self
                     .calls
                     .get_mut(&call)
@@ -316,7 +324,7 @@ impl UserAgent {
         body: Option<(&str, String)>,
         now: Duration,
     ) -> Result<(), Error> {
-        let via = self.new_via();
+        let via = self.via_for_call(call);
         let c = self
             .calls
             .get_mut(&call)
@@ -411,7 +419,7 @@ impl UserAgent {
 
     /// Puts the far end on hold (re-INVITE with `sendonly`) or resumes (`sendrecv`).
     pub fn set_hold(&mut self, call: CallRef, hold: bool, now: Duration) -> Result<(), Error> {
-        let via = self.new_via();
+        let via = self.via_for_call(call);
         let c = self
             .calls
             .get_mut(&call)

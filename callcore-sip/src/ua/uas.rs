@@ -73,7 +73,8 @@ impl UserAgent {
         match (method, in_dialog) {
             (Method::Invite, None) => self.on_new_invite(tx, req, peer, now),
             (Method::Register, None) if self.config.registrar => {
-                self.on_register(tx, &req, user, now)
+                self.on_register(tx, &req, user, now);
+                self.note_contact_sources(&req, peer, now);
             }
             (Method::Options, None) => {
                 let spec = ResponseSpec::code(200)
@@ -228,6 +229,7 @@ impl UserAgent {
             request_uri,
             offer,
             replaces,
+            source: peer.addr.ip(),
         });
     }
 
