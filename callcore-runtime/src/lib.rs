@@ -94,6 +94,7 @@
 //! ```
 //!
 
+mod agent_control;
 pub mod bus;
 pub mod call;
 mod call_glue;
