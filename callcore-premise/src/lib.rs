@@ -24,11 +24,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_states;
+pub mod analytics;
 pub mod assembly;
+pub mod campaigns;
 pub mod config;
 pub mod demo;
 mod error;
 pub mod flow;
+mod ops;
+mod ops_config;
 pub mod speech;
 
 pub use assembly::Premise;

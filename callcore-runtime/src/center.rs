@@ -255,7 +255,7 @@ impl Center {
 /// events and snapshots. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CenterHandle {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     tenant: TenantId,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     recorder: Arc<Mutex<Option<JoinHandle<()>>>>,

@@ -100,6 +100,7 @@ pub mod call;
 mod call_glue;
 mod center;
 mod emitter;
+mod external_events;
 mod flow;
 mod flow_context;
 mod interaction_task;

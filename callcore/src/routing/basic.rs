@@ -391,7 +391,9 @@ impl Router for BasicRouter {
             }
             RouterInput::ExtendWrapUp { agent, secs } => {
                 self.wrap_up_of(&agent)?;
-                if let Some((_, until)) = self.agents.get_mut(&agent).and_then(|a| a.wrap_up.as_mut()) {
+                if let Some((_, until)) =
+                    self.agents.get_mut(&agent).and_then(|a| a.wrap_up.as_mut())
+                {
                     *until = now + Duration::from_secs(u64::from(secs));
                 }
             }

@@ -12,10 +12,13 @@ impl BasicRouter {
         reachable: bool,
         now: Timestamp,
     ) -> Result<(), CoreError> {
-        let entry = self.agents.get_mut(agent).ok_or_else(|| CoreError::NotFound {
-            what: "agent",
-            id: agent.to_string(),
-        })?;
+        let entry = self
+            .agents
+            .get_mut(agent)
+            .ok_or_else(|| CoreError::NotFound {
+                what: "agent",
+                id: agent.to_string(),
+            })?;
         if entry.reachable == reachable {
             return Ok(());
         }

@@ -57,7 +57,6 @@ fn a_callback_request_keeps_its_place_past_the_maximum_wait() {
     assert_eq!(snap.queues[0].waiting, vec![InteractionId::from("a")]);
 }
 
-
 fn drain(r: &mut BasicRouter) -> Vec<RoutingDecision> {
     std::iter::from_fn(|| r.poll_decision()).collect()
 }
