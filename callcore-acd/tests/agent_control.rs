@@ -1,6 +1,7 @@
 //! What an agent controls beside their chosen state: reachability (the phone's
 //! registration) that never changes the state, and after-call work ended early
 //! or given more time.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

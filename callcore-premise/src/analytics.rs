@@ -215,3 +215,49 @@ pub fn summary_line(live: &LiveSnapshot) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcore::{AgentState, EventKind, Timestamp};
+
+    #[test]
+    fn the_summary_line_counts_waiting_and_agents() {
+        let mut engine =
+            MetricsEngine::new(MetricsConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+        let at = |s: i64| Timestamp::from_secs(1_700_000_000 + s);
+        let ev = |seq, s, kind| Event {
+            seq,
+            at: at(s),
+            tenant: "default".into(),
+            kind,
+        };
+        engine.apply(&ev(
+            1,
+            0,
+            EventKind::AgentStateChanged {
+                agent: "1001".into(),
+                from: AgentState::Offline,
+                to: AgentState::NotReady("lunch".into()),
+            },
+        ));
+        engine.apply(&ev(
+            2,
+            1,
+            EventKind::Queued {
+                interaction: "c1".into(),
+                queue: "support".into(),
+                position: 1,
+                estimated_wait_secs: None,
+            },
+        ));
+        let live = engine.snapshot(at(31), &LIVE_WINDOWS);
+        let line = summary_line(&live);
+        assert!(
+            line.starts_with("tenant default: waiting 1 (longest 30 s), today offered 1"),
+            "{line}"
+        );
+        assert!(line.ends_with("agents not_ready=1"), "{line}");
+        assert!(prometheus::render(&live).contains("callcore_contacts_waiting"));
+    }
+}
