@@ -29,6 +29,7 @@ pub mod analytics;
 pub mod assembly;
 pub mod campaigns;
 pub mod config;
+pub mod console;
 pub mod demo;
 mod error;
 pub mod flow;
