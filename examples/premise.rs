@@ -94,7 +94,7 @@ async fn main() {
         premise.shutdown().await;
         return;
     }
-    println!("running; Ctrl-C stops. Operator commands on stdin ({})", "`help` lists them");
+    println!("running; Ctrl-C stops. Operator commands on stdin (`help` lists them)");
     // operator commands, one per line (agent states, live figures, reports, campaigns)
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
