@@ -126,8 +126,10 @@ pub(crate) async fn follow_registrations(
             }
             match center.set_agent_reachable(agent, now).await {
                 Ok(()) => {
-                    tracing::info!(agent = %agent, registered = now, "phone registration changed");
-                    registered.insert(agent.clone(), now);
+                    // the first look at a phone that is not registered changes nothing
+                    if registered.insert(agent.clone(), now).is_some() || now {
+                        tracing::info!(agent = %agent, registered = now, "phone registration changed");
+                    }
                 }
                 Err(e) => tracing::warn!(agent = %agent, error = %e, "reachability not set"),
             }
