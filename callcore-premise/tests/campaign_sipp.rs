@@ -117,6 +117,7 @@ live_log_secs = 0
 [[queues]]
 id = "sales"
 skill = "sales"
+wrap_up_secs = 60
 [[agents]]
 id = "2001"
 name = "Dana"
@@ -204,6 +205,22 @@ run_minutes = 2
         "{today:?}"
     );
 
+    // the queue's figures: two calls offered, one answered
+    let sales = &live
+        .row(&Dimension::queue("default", "sales"))
+        .expect("a queue row")
+        .today
+        .counters;
+    assert_eq!((sales.offered, sales.answered), (2, 1), "{sales:?}");
+
+    // the agent is in after-call work (60 s) and ends it early
+    let snapshot = premise.center().snapshot().await.unwrap();
+    assert_eq!(snapshot.agents[0].state, callcore::AgentState::WrapUp);
+    premise.center().end_wrap_up(&"2001".into()).await.unwrap();
+    let snapshot = premise.center().snapshot().await.unwrap();
+    assert_eq!(snapshot.agents[0].state, callcore::AgentState::Available);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     // the queue_log: both calls entered the queue; one was connected and
     // completed, the other left unanswered
     let log = std::fs::read_to_string(premise.queue_log_path().unwrap()).unwrap();
@@ -215,6 +232,7 @@ run_minutes = 2
     assert_eq!(count("CONNECT"), 1, "{log}");
     assert_eq!(count("COMPLETECALLER") + count("COMPLETEAGENT"), 1, "{log}");
     assert_eq!(count("EXITWITHTIMEOUT") + count("ABANDON"), 1, "{log}");
+    assert_eq!((count("WRAPUPSTART"), count("WRAPUPEND")), (1, 1), "{log}");
 
     // and the day's report per hour, from the journal
     let report = premise
