@@ -1,7 +1,7 @@
 //! The operator's commands on a running premise center (no peer needed): agent
 //! states by reason code, after-call work refused when there is none, live
 //! figures, the Prometheus text, an agent report from the journal, and the
-//! `queue_log` lines the same session wrote.
+//! `queue_log` lines the same session wrote, and the Prometheus file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
@@ -28,7 +28,8 @@ rtp_last = {}
 [storage]
 data_dir = "{}"
 [analytics]
-live_log_secs = 0
+live_log_secs = 1
+prometheus_file = "{}/metrics.prom"
 [[agents]]
 id = "2001"
 contact = "sip:2001@127.0.0.1:5999"
@@ -37,6 +38,7 @@ login = "offline"
 "#,
         sip_port(31),
         rtp + 19,
+        dir.display(),
         dir.display()
     );
     let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
@@ -104,6 +106,17 @@ login = "offline"
     for expected in ["2001|AGENTLOGIN|", "2001|PAUSE|lunch", "2001|UNPAUSE|lunch"] {
         assert!(verbs.iter().any(|v| v == expected), "{expected}: {log}");
     }
+    // the Prometheus file, rewritten every live_log_secs
+    let prom_file = dir.join("metrics.prom");
+    let mut text = String::new();
+    for _ in 0..40 {
+        text = std::fs::read_to_string(&prom_file).unwrap_or_default();
+        if text.contains("agent=\"2001\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(text.contains("# TYPE callcore_contacts_waiting gauge"), "{text}");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
