@@ -199,6 +199,16 @@ pub fn summary_line(live: &LiveSnapshot) -> String {
                     .join(",")
             })
             .unwrap_or_default();
+        let unreachable = live
+            .agents
+            .iter()
+            .filter(|a| &a.tenant == tenant && !a.reachable)
+            .count();
+        let agents = if unreachable > 0 {
+            format!("{agents} (unreachable {unreachable})")
+        } else {
+            agents
+        };
         out.push_str(&format!(
             "tenant {tenant}: waiting {} (longest {:.0} s), today offered {} answered {} abandoned {} service level {}; agents {agents}",
             row.waiting,

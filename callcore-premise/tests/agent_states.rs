@@ -165,6 +165,26 @@ login = "offline"
     })
     .await;
     assert_eq!(gone, Ok(AgentState::Available));
+    // the live figures show it too
+    let mut line = String::new();
+    for _ in 0..50 {
+        line = callcore_premise::analytics::summary_line(&premise.live());
+        if line.contains("(unreachable 1)") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        line.ends_with("available=1,offline=1 (unreachable 1)"),
+        "{line}"
+    );
+    assert!(
+        premise
+            .live()
+            .agents
+            .iter()
+            .any(|a| a.agent.as_str() == "1001" && !a.reachable)
+    );
     // and back
     register(&premise, uas_port, 300, 5).await;
     let back = tokio::time::timeout(Duration::from_secs(5), async {

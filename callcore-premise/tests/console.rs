@@ -116,7 +116,10 @@ login = "offline"
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(text.contains("# TYPE callcore_contacts_waiting gauge"), "{text}");
+    assert!(
+        text.contains("# TYPE callcore_contacts_waiting gauge"),
+        "{text}"
+    );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
