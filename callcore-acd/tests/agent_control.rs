@@ -150,3 +150,20 @@ fn after_call_work_can_be_given_more_time() {
     );
     assert_eq!(state_of(&r.acd, "a"), AgentState::Available);
 }
+
+#[test]
+fn a_caller_kept_for_an_agent_who_becomes_unreachable_goes_to_the_queue() {
+    let mut r = rig();
+    r.agent(AgentProfile::new("a"), 0);
+    let o = offers(&r.enqueue(request("c0", "q", 1), 1));
+    r.acd.offer_accepted(&o[0].2, t(1)).unwrap();
+    r.agent(AgentProfile::new("b"), 2);
+    // c1 prefers a, who is busy: kept for a while b idles
+    let mut c1 = request("c1", "q", 3);
+    c1.preferred_agent = Some("a".into());
+    assert!(offers(&r.enqueue(c1, 3)).is_empty());
+    let ds = set_reachable(&mut r, "a", false, 4);
+    let o = offers(&ds);
+    assert_eq!(o.len(), 1, "{ds:?}");
+    assert_eq!((o[0].0.as_str(), o[0].1.as_str()), ("c1", "b"));
+}

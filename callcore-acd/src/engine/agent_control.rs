@@ -12,7 +12,8 @@ impl AcdEngine {
     /// agent `Available` but unreachable is offered nothing (and counts as
     /// logged in but not staffing), and becomes offerable again the moment
     /// they are reachable. Agents start reachable. A pending offer of an agent
-    /// who becomes unreachable is rescinded.
+    /// who becomes unreachable is rescinded, and interactions waiting for that
+    /// agent in particular (sticky routing) go back to their queue.
     ///
     /// # Errors
     /// The engine is fenced, or the agent is unknown.
@@ -42,6 +43,8 @@ impl AcdEngine {
             });
         if !reachable {
             self.rescind_offers_of(a, now);
+            // callers kept for this agent (sticky routing) go to the queue
+            self.release_sticky(a, now);
         }
         self.refresh_agent(a, now);
         self.route_agent(a, now);
