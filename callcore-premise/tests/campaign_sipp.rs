@@ -250,6 +250,8 @@ run_minutes = 2
         csv.lines().count() >= 2 && csv.contains("renewals"),
         "{csv}"
     );
+    let json = report.to_json().unwrap();
+    assert!(json.contains("\"renewals\""), "{json}");
 
     for (child, who) in [(carrier, "carrier"), (phone, "agent phone")] {
         passed(child, who).await;
