@@ -94,8 +94,24 @@ async fn main() {
         premise.shutdown().await;
         return;
     }
-    println!("running; Ctrl-C stops");
-    let _ = tokio::signal::ctrl_c().await;
+    println!("running; Ctrl-C stops. Operator commands on stdin (`help` lists them)");
+    // operator commands, one per line (agent states, live figures, reports, campaigns)
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            Some(line) = lines.recv() => {
+                println!("{}", callcore_premise::console::command(&premise, &line).await);
+            }
+        }
+    }
     match premise.records().await {
         Ok(records) => println!(
             "{} call(s) stored, {} answered by an agent",

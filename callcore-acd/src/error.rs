@@ -65,6 +65,9 @@ pub enum AcdError {
     /// The agent is still handling interactions.
     #[error("agent {0} still has interactions in progress")]
     AgentBusy(AgentId),
+    /// The agent is not in after-call work (nothing to end or extend).
+    #[error("agent {0} is not in after-call work")]
+    NotInWrapUp(AgentId),
     /// The interaction is not handled by that agent.
     #[error("interaction {interaction} is not handled by agent {agent}")]
     WrongAgent {
@@ -111,6 +114,10 @@ impl From<AcdError> for CoreError {
                 id: id.to_string(),
             },
             AcdError::AgentState(e) => Self::AgentState(e),
+            AcdError::NotInWrapUp(id) => Self::NotFound {
+                what: "after-call work of agent",
+                id: id.to_string(),
+            },
             other => Self::Config(ConfigError::Invalid {
                 field: match &other {
                     AcdError::UnknownStrategy { .. } => "strategy".to_owned(),

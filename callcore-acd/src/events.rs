@@ -82,6 +82,9 @@ pub fn decision_event(decision: &RoutingDecision) -> Option<EventKind> {
         D::AgentStateChanged { agent, from, to } => {
             EventKind::AgentStateChanged { agent, from, to }
         }
+        D::AgentReachabilityChanged { agent, reachable } => {
+            EventKind::AgentReachabilityChanged { agent, reachable }
+        }
         D::WrapUpStarted {
             interaction,
             agent,

@@ -12,7 +12,9 @@
 //! - queues with skill requirements and minimum proficiency, priority,
 //!   service level, maximum wait and size, join/leave-when-empty;
 //! - agents with skills, capacity per channel (one call, or several chats),
-//!   many queues, rating; states with reason codes and since-when;
+//!   many queues, rating; states with reason codes and since-when, and
+//!   reachability apart from them (an unreachable agent keeps their state and
+//!   is offered nothing); after-call work ended early or extended;
 //! - reservations (pending → accepted / rejected / timed out / canceled /
 //!   rescinded), missed offers → not ready, per-cause delays, wrap-up per
 //!   queue that is right when an agent serves several queues;

@@ -13,6 +13,13 @@ impl Router for AcdEngine {
             RouterInput::SetAgentState { agent, state } => {
                 self.set_agent_state(&agent, state, now)?
             }
+            RouterInput::SetAgentReachable { agent, reachable } => {
+                self.set_agent_reachable(&agent, reachable, now)?;
+            }
+            RouterInput::EndWrapUp { agent } => self.end_wrap_up(&agent, now)?,
+            RouterInput::ExtendWrapUp { agent, secs } => {
+                self.extend_wrap_up(&agent, secs, now)?;
+            }
             RouterInput::AddQueue(def) => self.add_queue(*def, now)?,
             RouterInput::RemoveQueue(queue) => self.remove_queue(&queue, now)?,
             RouterInput::Enqueue(request) => self.enqueue(*request, now)?,

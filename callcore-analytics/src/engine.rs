@@ -77,6 +77,8 @@ pub(crate) struct AgentTrack {
     pub since: Timestamp,
     /// When the current state was entered.
     pub entered: Timestamp,
+    /// The agent's phone can be reached (`AgentReachabilityChanged`).
+    pub reachable: bool,
 }
 
 /// Folds events into metrics. See the crate docs and README for every
@@ -266,6 +268,7 @@ impl MetricsEngine {
                 state: AgentState::Offline,
                 since: at,
                 entered: at,
+                reachable: true,
             };
             self.agents.insert(k, track);
         }
@@ -504,6 +507,9 @@ impl MetricsEngine {
                     track.entered = at;
                 }
                 self.scratch = scratch;
+            }
+            EventKind::AgentReachabilityChanged { agent, reachable } => {
+                self.agent_track(t, agent, at).reachable = *reachable;
             }
             EventKind::AgentAdded { profile } => {
                 self.agent_track(t, &profile.id, at);

@@ -38,6 +38,14 @@ pub struct AgentLive {
     pub reason: Option<String>,
     /// Seconds in the state.
     pub in_state_secs: u64,
+    /// Whether the agent's phone can be reached: an agent `available` but
+    /// unreachable is offered nothing.
+    #[serde(default = "reachable_by_default")]
+    pub reachable: bool,
+}
+
+fn reachable_by_default() -> bool {
+    true
 }
 
 /// Everything a wallboard shows, at one moment.
@@ -122,6 +130,7 @@ impl MetricsEngine {
                         _ => None,
                     },
                     in_state_secs: now.duration_since(track.entered).as_secs(),
+                    reachable: track.reachable,
                 });
             }
         }

@@ -12,10 +12,11 @@
 //! one (`ENTERQUEUE`, `CONNECT`, `RINGNOANSWER`, `RINGCANCELED`, `ABANDON`,
 //! `EXITWITHTIMEOUT`, `EXITEMPTY`, `FULL`, `COMPLETECALLER`, `COMPLETEAGENT`,
 //! `BLINDTRANSFER`, `AGENTLOGIN`, `AGENTLOGOFF`, `PAUSE`, `UNPAUSE`,
-//! `ADDMEMBER`, `REMOVEMEMBER`, `QUEUESTART`); callcore's other queue and
-//! agent events use these extra verbs, which Asterisk tools skip: `OFFER`,
-//! `ACCEPT`, `HOLD`, `UNHOLD`, `WRAPUPSTART`, `WRAPUPEND`, `DISPOSITION`,
-//! `AGENTSTATE`, `QUEUEREMOVE`. Caller numbers are never written (`ENTERQUEUE`
+//! `ADDMEMBER`, `REMOVEMEMBER`, and `QUEUESTART` when a run starts);
+//! callcore's other queue and agent events use these extra verbs, which
+//! Asterisk tools skip: `OFFER`, `ACCEPT`, `HOLD`, `UNHOLD`, `WRAPUPSTART`,
+//! `WRAPUPEND`, `DISPOSITION`, `AGENTSTATE`, `QUEUEADD`, `QUEUEREMOVE`.
+//! `docs/queue_log.md` compares each line with what Asterisk writes. Caller numbers are never written (`ENTERQUEUE`
 //! leaves the caller-id field empty): the file is for tools, not for personal
 //! data.
 
@@ -410,44 +411,77 @@ impl QueueLog {
             }
             EventKind::AgentStateChanged { agent, from, to } => {
                 let agent_key = (e.tenant.clone(), agent.clone());
-                let (verb, data) = match (from, to) {
-                    (AgentState::Offline, _) => {
+                let mut out = Vec::new();
+                let mut say = |verb: &str, data: Vec<String>| {
+                    out.push(line(none, none, agent.as_str(), verb, data));
+                };
+                match (from, to) {
+                    (AgentState::Offline, to) => {
                         self.logins.insert(agent_key, e.at);
-                        ("AGENTLOGIN", vec![])
+                        // Asterisk's one field is the agent's channel: none here
+                        say("AGENTLOGIN", vec![String::new()]);
+                        // logged in not ready: paused from the start
+                        if let AgentState::NotReady(reason) = to {
+                            say("PAUSE", vec![reason.clone()]);
+                        }
                     }
                     (_, AgentState::Offline) => {
                         let since = self.logins.remove(&agent_key);
-                        (
+                        say(
                             "AGENTLOGOFF",
                             vec![String::new(), secs(e.at, since).to_string()],
-                        )
+                        );
                     }
-                    (_, AgentState::NotReady(reason)) => ("PAUSE", vec![reason.clone()]),
-                    (AgentState::NotReady(_), AgentState::Available) => ("UNPAUSE", vec![]),
-                    (from, to) => (
+                    (_, AgentState::NotReady(reason)) => say("PAUSE", vec![reason.clone()]),
+                    // as Asterisk, the unpause names the reason of the pause it ends
+                    (AgentState::NotReady(reason), AgentState::Available) => {
+                        say("UNPAUSE", vec![reason.clone()]);
+                    }
+                    (from, to) => say(
                         "AGENTSTATE",
                         vec![from.name().to_owned(), to.name().to_owned()],
                     ),
-                };
-                vec![line(none, none, agent.as_str(), verb, data)]
+                }
+                out
             }
-            EventKind::AgentAdded { profile } => {
-                vec![line(none, none, profile.id.as_str(), "ADDMEMBER", vec![])]
-            }
-            EventKind::AgentRemoved { agent } => {
-                vec![line(none, none, agent.as_str(), "REMOVEMEMBER", vec![])]
-            }
-            EventKind::QueueAdded { definition } => vec![line(
+            EventKind::AgentAdded { profile } => vec![line(
                 none,
-                definition.id.as_str(),
                 none,
-                "QUEUESTART",
-                vec![],
+                profile.id.as_str(),
+                "ADDMEMBER",
+                vec![String::new()],
             )],
+            EventKind::AgentRemoved { agent } => vec![line(
+                none,
+                none,
+                agent.as_str(),
+                "REMOVEMEMBER",
+                vec![String::new()],
+            )],
+            // Asterisk's QUEUESTART marks a restart of the whole system (tools
+            // close the calls left open): see `QueueLog::start_line`.
+            EventKind::QueueAdded { definition } => {
+                vec![line(none, definition.id.as_str(), none, "QUEUEADD", vec![])]
+            }
             EventKind::QueueRemoved { queue } => {
                 vec![line(none, queue.as_str(), none, "QUEUEREMOVE", vec![])]
             }
             _ => vec![],
+        }
+    }
+
+    /// The line that opens a run of the center, as Asterisk writes when it
+    /// starts (`epoch|NONE|NONE|NONE|QUEUESTART|`): tools reading the file
+    /// close the calls a previous run left open.
+    #[must_use]
+    pub fn start_line(at: Timestamp) -> QueueLogLine {
+        QueueLogLine {
+            time: at.as_millis().div_euclid(1000),
+            call_id: "NONE".to_owned(),
+            queue: "NONE".to_owned(),
+            agent: "NONE".to_owned(),
+            event: "QUEUESTART".to_owned(),
+            data: vec![String::new()],
         }
     }
 
@@ -517,6 +551,16 @@ impl<W: Write> QueueLogWriter<W> {
             self.out.flush()?;
         }
         Ok(lines.len())
+    }
+
+    /// Writes the line that opens a run ([`QueueLog::start_line`]).
+    ///
+    /// # Errors
+    /// [`AnalyticsError::Io`] when writing fails.
+    pub fn write_start(&mut self, at: Timestamp) -> Result<(), AnalyticsError> {
+        writeln!(self.out, "{}", QueueLog::start_line(at))?;
+        self.out.flush()?;
+        Ok(())
     }
 
     /// The underlying writer.

@@ -175,8 +175,8 @@ fn a_call_life_in_asterisk_queue_log_lines() {
         .collect();
     let t = |s: i64| T + s;
     let expected = vec![
-        format!("{}|NONE|support|NONE|QUEUESTART", t(-10)),
-        format!("{}|NONE|NONE|alice|AGENTLOGIN", t(-5)),
+        format!("{}|NONE|support|NONE|QUEUEADD", t(-10)),
+        format!("{}|NONE|NONE|alice|AGENTLOGIN|", t(-5)),
         format!("{}|c1|support|NONE|ENTERQUEUE|||2", t(0)),
         format!("{}|c1|support|bob|OFFER|r1", t(1)),
         format!("{}|c1|support|bob|RINGNOANSWER|15000", t(16)),
@@ -231,4 +231,44 @@ fn another_process_can_tail_the_file_while_it_is_written() {
     assert_eq!(seen.last().unwrap().event, "AGENTLOGOFF");
     drop(writer);
     std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn pauses_name_their_reason_and_a_run_opens_with_queuestart() {
+    use AgentState::*;
+    let mut log = QueueLog::new();
+    let state = |from, to| {
+        ev(
+            0,
+            EventKind::AgentStateChanged {
+                agent: "alice".into(),
+                from,
+                to,
+            },
+        )
+    };
+    let lines: Vec<String> = [
+        state(Offline, NotReady("training".into())),
+        state(NotReady("training".into()), NotReady("lunch".into())),
+        state(NotReady("lunch".into()), Available),
+    ]
+    .iter()
+    .flat_map(|e| log.lines(e))
+    .map(|l| l.to_string())
+    .collect();
+    // as Asterisk: the login, then each pause with its reason, and the
+    // unpause naming the reason of the pause it ends
+    assert_eq!(
+        lines,
+        vec![
+            format!("{T}|NONE|NONE|alice|AGENTLOGIN|"),
+            format!("{T}|NONE|NONE|alice|PAUSE|training"),
+            format!("{T}|NONE|NONE|alice|PAUSE|lunch"),
+            format!("{T}|NONE|NONE|alice|UNPAUSE|lunch"),
+        ]
+    );
+    assert_eq!(
+        QueueLog::start_line(Timestamp::from_secs(T)).to_string(),
+        format!("{T}|NONE|NONE|NONE|QUEUESTART|")
+    );
 }

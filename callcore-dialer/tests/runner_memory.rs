@@ -363,3 +363,67 @@ async fn an_agent_campaign_without_a_center_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("center"), "{err}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_agent_whose_phone_is_unreachable_is_not_dialed_for() {
+    let clock = VirtualClock::new(Timestamp::from_secs(START));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    transport.add_phone(
+        "+14155550100",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(2)),
+    );
+    let center = center(&clock, &transport, &["alice"], 0).await;
+    // available by choice, but the phone is gone until ten minutes in
+    center
+        .set_agent_reachable(&"alice".into(), false)
+        .await
+        .unwrap();
+    let back = {
+        let (center, clock) = (center.clone(), clock.clone());
+        tokio::spawn(async move {
+            clock.sleep_until(Timestamp::from_secs(START + 600)).await;
+            center
+                .set_agent_reachable(&"alice".into(), true)
+                .await
+                .unwrap();
+        })
+    };
+    let store = Arc::new(MemoryStore::default());
+    let mut pacer = Pacer::new(
+        book(DialMode::Progressive, "id,phone\nanswers,415 555 0100\n"),
+        strategy_for(DialMode::Progressive).unwrap(),
+    );
+    pacer.set_tick(Duration::from_secs(30));
+    let runner = CampaignRunner::new(
+        pacer,
+        transport.clone(),
+        store.clone(),
+        Arc::new(clock.clone()),
+    )
+    .center(center.clone(), "spring");
+    let hangups = tokio::spawn(customers_hang_up(
+        transport.clone(),
+        clock.clone(),
+        vec!["+14155550100"],
+        Duration::from_secs(30),
+    ));
+    let until = Timestamp::from_secs(START + 3600);
+    let summary = clock
+        .drive(runner.run(until), until + Duration::from_secs(600))
+        .await
+        .unwrap()
+        .unwrap();
+    hangups.abort();
+    back.abort();
+    assert_eq!(summary.counters.connected, 1, "{summary:?}");
+    let attempts = store
+        .attempts(&"default".into(), &"spring".into())
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert!(
+        attempts[0].started_at >= Timestamp::from_secs(START + 600),
+        "dialed at {} while the agent was unreachable",
+        attempts[0].started_at
+    );
+}

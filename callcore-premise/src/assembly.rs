@@ -1,14 +1,14 @@
 //! Assembling and running the premise center: SIP (UDP+TCP) with a registrar and
 //! digest auth for the agents' phones, callcore-media on every leg (prompts, DTMF,
 //! bridging, stereo call recording to a local folder), the IVR flow, callcore-acd's
-//! engine as router, SQLite as the only store, and agents who become available when
-//! their phone registers and offline when the registration lapses — or, with a fixed
-//! `contact`, are available from the start and rung at that address.
+//! engine as router, SQLite as the only store, and agents who log in with the state
+//! their config gives (`login`) and are reachable while their phone is registered —
+//! or, with a fixed `contact`, always, rung at that address. Every event feeds the
+//! live figures and the `queue_log` ([`crate::analytics`]); campaigns of the config
+//! run with the center ([`crate::campaigns`]).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use callcore::{
     AgentId, AgentProfile, AgentState, Clock, Endpoint, IdSource, InteractionRecord,
@@ -32,13 +32,15 @@ use crate::speech::{KeypadOnly, PremiseVoice};
 /// A running premise center.
 #[derive(Debug)]
 pub struct Premise {
-    config: PremiseConfig,
-    center: CenterHandle,
-    sip: Arc<SipTransport>,
-    store: Arc<SqliteStore>,
+    pub(crate) config: PremiseConfig,
+    pub(crate) center: CenterHandle,
+    pub(crate) sip: Arc<SipTransport>,
+    pub(crate) store: Arc<SqliteStore>,
     presence: JoinHandle<()>,
     voice: PremiseVoice,
-    started_at: Timestamp,
+    pub(crate) started_at: Timestamp,
+    /// Live figures, `queue_log`, campaigns (see `crate::ops`).
+    pub(crate) ops: crate::ops::Ops,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -133,7 +135,7 @@ impl Premise {
         }
         let center = builder
             .clock(clock.clone())
-            .stores(stores)
+            .stores(stores.clone())
             .providers(Providers {
                 asr: Some(Arc::new(KeypadOnly)),
                 nlu: None,
@@ -151,6 +153,13 @@ impl Premise {
             .build()?
             .start()
             .await?;
+        // subscribed before the queues and agents come, so the queue_log has them
+        let analytics = crate::analytics::Analytics::start(
+            &center,
+            &config.analytics,
+            &config.storage.data_dir,
+            clock.clone(),
+        )?;
         for q in &config.queues {
             let mut def = QueueDefinition::new(q.id.as_str()).with_wrap_up_secs(q.wrap_up_secs);
             def.tenant = tenant.clone();
@@ -169,22 +178,34 @@ impl Premise {
                 p = p.with_skill(s.as_str(), 5);
             }
             center.add_agent(p).await?;
+            let id = AgentId::new(a.id.as_str());
             if let Some(contact) = &a.contact {
                 let fixed = FixedContact::parse(contact).map_err(|e| PremiseError::Config {
                     field: format!("agents[{i}].contact"),
                     detail: e.to_string(),
                 })?;
                 sip.set_fixed_contact(&aor, fixed);
-                center
-                    .set_agent_state(&AgentId::new(a.id.as_str()), AgentState::Available)
-                    .await?;
+            } else {
+                // reachable once the phone registers
+                center.set_agent_reachable(&id, false).await?;
+            }
+            let login = config
+                .agent_states
+                .parse_state(a.login.as_deref().unwrap_or("available"))
+                .map_err(|detail| PremiseError::Config {
+                    field: format!("agents[{i}].login"),
+                    detail,
+                })?;
+            if login != AgentState::Offline {
+                center.set_agent_state(&id, login).await?;
             }
         }
-        // agents with a fixed contact are available from the start; the others follow
-        // their phone's registration
-        let presence = tokio::spawn(presence(
+        // agents with a fixed contact are always reachable; the others while their
+        // phone is registered
+        let presence = tokio::spawn(crate::agent_states::follow_registrations(
             center.clone(),
             sip.clone(),
+            clock.clone(),
             config
                 .agents
                 .iter()
@@ -192,15 +213,18 @@ impl Premise {
                 .map(|a| (AgentId::new(a.id.as_str()), format!("sip:{}@{host}", a.id)))
                 .collect(),
         ));
-        Ok(Premise {
+        let premise = Premise {
             started_at: clock.now(),
+            ops: crate::ops::Ops::new(analytics, stores.campaigns.clone(), clock.clone()),
             config,
             center,
             sip,
             store,
             presence,
             voice,
-        })
+        };
+        premise.start_autostart_campaigns()?;
+        Ok(premise)
     }
 
     /// The SIP address (the real port when the config asked for port 0).
@@ -354,36 +378,8 @@ impl Premise {
     /// Stops the center (calls in progress drop) and flushes the store.
     pub async fn shutdown(self) {
         self.presence.abort();
+        self.ops.stop();
         self.center.flush().await;
         self.center.shutdown().await;
-    }
-}
-
-/// Agents are available while their phone is registered, offline when it is not.
-async fn presence(center: CenterHandle, sip: Arc<SipTransport>, agents: Vec<(AgentId, String)>) {
-    let mut registered: HashMap<AgentId, bool> = HashMap::new();
-    loop {
-        for (agent, aor) in &agents {
-            let now = !sip.sip().lookup(aor).await.is_empty();
-            if registered.get(agent).copied() == Some(now) {
-                continue;
-            }
-            let state = if now {
-                AgentState::Available
-            } else {
-                AgentState::Offline
-            };
-            match center.set_agent_state(agent, state.clone()).await {
-                Ok(()) => {
-                    tracing::info!(agent = %agent, ?state, "phone registration changed");
-                    registered.insert(agent.clone(), now);
-                }
-                // busy or wrapping up: try again on the next round
-                Err(e) => tracing::debug!(agent = %agent, error = %e, "state change deferred"),
-            }
-        }
-        callcore_runtime::SystemClock
-            .sleep(Duration::from_millis(500))
-            .await;
     }
 }

@@ -52,6 +52,17 @@ pub struct PremiseConfig {
     /// Inbound numbers (DIDs) → flows; other numbers reach the IVR.
     #[serde(default)]
     pub dids: Vec<DidSection>,
+    // -- operations: agent states, analytics, campaigns (see `crate::ops_config`) --
+    /// Reason codes of agents' not-ready states.
+    #[serde(default)]
+    pub agent_states: crate::agent_states::AgentStatesSection,
+    /// Live figures, the `queue_log` file and reports.
+    #[serde(default)]
+    pub analytics: crate::analytics::AnalyticsSection,
+    /// Outbound campaigns run by callcore-dialer.
+    #[serde(default)]
+    pub campaigns: Vec<crate::campaigns::CampaignSection>,
+    // -- end of operations --
 }
 
 fn default_tenant() -> String {
@@ -197,6 +208,12 @@ pub struct AgentSection {
     /// (`["SHA-256", "MD5"]` for a phone that speaks RFC 8760); absent: `sip.digest`.
     #[serde(default)]
     pub digest: Option<Vec<String>>,
+    /// The state the agent is logged in with at start: `"available"` (the
+    /// default), `"not_ready:<reason>"` (a code of `agent_states.reasons`) or
+    /// `"offline"`. Independent of the phone's registration, which only says
+    /// whether the agent can be reached.
+    #[serde(default)]
+    pub login: Option<String>,
 }
 
 impl AgentSection {
@@ -375,6 +392,7 @@ impl PremiseConfig {
             }
         }
         crate::trunks::validate(&self.trunks, &self.dial_plan, &self.dids, queue_known)?;
+        crate::ops_config::validate(self)?;
         Ok(())
     }
 

@@ -368,10 +368,17 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
     // or already so when a phone of the agent was registered before)
     let mut events = premise.center().subscribe();
     let mut waiting: BTreeSet<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
-    if let Ok(now) = premise.center().snapshot().await {
-        for a in now.agents.iter().filter(|a| a.state != AgentState::Offline) {
+    let ready = |snapshot: callcore::RouterSnapshot, waiting: &mut BTreeSet<String>| {
+        for a in snapshot
+            .agents
+            .iter()
+            .filter(|a| a.state == AgentState::Available && a.reachable)
+        {
             waiting.remove(a.agent.as_str());
         }
+    };
+    if let Ok(now) = premise.center().snapshot().await {
+        ready(now, &mut waiting);
     }
     // an agent at a fixed contact is rung there, not at a demo phone
     for a in cfg.agents.iter().filter(|a| a.contact.is_none()) {
@@ -388,11 +395,15 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         while !waiting.is_empty() {
             match events.recv().await {
+                // available by login, reachable once the phone registered
                 Ok(e) => {
-                    if let EventKind::AgentStateChanged { agent, to, .. } = &e.kind
-                        && *to == AgentState::Available
+                    if matches!(
+                        e.kind,
+                        EventKind::AgentStateChanged { .. }
+                            | EventKind::AgentReachabilityChanged { .. }
+                    ) && let Ok(now) = premise.center().snapshot().await
                     {
-                        waiting.remove(agent.as_str());
+                        ready(now, &mut waiting);
                     }
                 }
                 Err(BusError::Lagged(_)) => {}
@@ -407,7 +418,8 @@ pub async fn run_demo_calls(premise: &Premise, calls: usize) -> Result<DemoSumma
                 "agents[{}]",
                 waiting.into_iter().collect::<Vec<_>>().join(",")
             ),
-            detail: "registered, but the center did not make the agent available".into(),
+            detail: "registered, but the center did not make the agent available and reachable"
+                .into(),
         });
     }
     let keys: Vec<String> = cfg.ivr.menu.iter().map(|m| m.key.clone()).collect();

@@ -26,11 +26,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_states;
+pub mod analytics;
 pub mod assembly;
+pub mod campaigns;
 pub mod config;
+pub mod console;
 pub mod demo;
 mod error;
 pub mod flow;
+mod ops;
+mod ops_config;
 pub mod speech;
 pub mod trunks;
 

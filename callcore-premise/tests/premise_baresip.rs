@@ -121,12 +121,14 @@ async fn baresip_registers_with_the_documented_accounts_line_on_the_defaults() {
         .spawn()
         .unwrap();
 
-    // registered with digest auth: the center makes agent 1001 available
+    // registered with digest auth: agent 1001, logged in available, is reachable
     let available = tokio::time::timeout(Duration::from_secs(15), async {
         while let Ok(e) = events.recv().await {
-            if let EventKind::AgentStateChanged { agent, to, .. } = &e.kind
+            if let EventKind::AgentReachabilityChanged {
+                agent,
+                reachable: true,
+            } = &e.kind
                 && agent.as_str() == "1001"
-                && *to == AgentState::Available
             {
                 return true;
             }
@@ -134,6 +136,13 @@ async fn baresip_registers_with_the_documented_accounts_line_on_the_defaults() {
         false
     })
     .await;
+    let snapshot = premise.center().snapshot().await.unwrap();
+    assert!(
+        snapshot
+            .agents
+            .iter()
+            .any(|a| a.agent.as_str() == "1001" && a.state == AgentState::Available)
+    );
     let _ = baresip.kill().await;
     let baresip_log = std::fs::read_to_string(bdir.join("baresip.log")).unwrap_or_default();
     eprintln!("accounts line: {account}\nbaresip said:\n{baresip_log}");

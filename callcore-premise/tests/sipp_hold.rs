@@ -326,12 +326,14 @@ skills = ["support"]
     .spawn()
     .unwrap();
     passed(register, "register").await;
-    // the agent is available once the presence loop sees the registration
+    // the agent (logged in available) is reachable once the presence loop sees
+    // the registration
     let available = async {
         loop {
             let e = events.recv().await.unwrap();
-            if let EventKind::AgentStateChanged { to, .. } = &e.kind
-                && *to == callcore::AgentState::Available
+            if let EventKind::AgentReachabilityChanged {
+                reachable: true, ..
+            } = &e.kind
             {
                 return;
             }

@@ -275,7 +275,7 @@ impl CenterHandle {
         rx.await.map_err(|_| CoreError::Shutdown)
     }
 
-    async fn input(&self, input: RouterInput) -> Result<(), CoreError> {
+    pub(crate) async fn input(&self, input: RouterInput) -> Result<(), CoreError> {
         self.ask(|tx| RouterCommand::Input(input, Some(tx))).await?
     }
 

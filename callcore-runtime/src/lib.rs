@@ -94,6 +94,7 @@
 //! ```
 //!
 
+mod agent_control;
 pub mod bus;
 pub mod call;
 mod call_control;
@@ -101,6 +102,7 @@ mod call_glue;
 mod center;
 mod dial;
 mod emitter;
+mod external_events;
 mod flow;
 mod flow_context;
 mod interaction_task;

@@ -444,6 +444,13 @@ impl RoutingTask {
                 self.emitter
                     .emit(&tenant, EventKind::AgentStateChanged { agent, from, to });
             }
+            RoutingDecision::AgentReachabilityChanged { agent, reachable } => {
+                let tenant = self.agent_tenant(&agent);
+                self.emitter.emit(
+                    &tenant,
+                    EventKind::AgentReachabilityChanged { agent, reachable },
+                );
+            }
             RoutingDecision::WrapUpStarted {
                 interaction,
                 agent,

@@ -321,6 +321,15 @@ pub enum EventKind {
         /// New state.
         to: AgentState,
     },
+    /// An agent became reachable or unreachable (their phone registered or the
+    /// registration lapsed); the state they chose is unchanged, but an
+    /// unreachable agent is offered nothing.
+    AgentReachabilityChanged {
+        /// The agent.
+        agent: AgentId,
+        /// Reachable now or not.
+        reachable: bool,
+    },
     /// An agent was added to the running center.
     AgentAdded {
         /// The profile.
@@ -438,6 +447,7 @@ impl EventKind {
             | E::QualityAlert { interaction, .. }
             | E::DialAttempted { interaction, .. } => Some(interaction),
             E::AgentStateChanged { .. }
+            | E::AgentReachabilityChanged { .. }
             | E::AgentAdded { .. }
             | E::AgentRemoved { .. }
             | E::QueueAdded { .. }
@@ -472,6 +482,7 @@ impl EventKind {
                 supervisor: agent, ..
             }
             | E::AgentStateChanged { agent, .. }
+            | E::AgentReachabilityChanged { agent, .. }
             | E::AgentRemoved { agent } => Some(agent),
             E::AgentAdded { profile } => Some(&profile.id),
             _ => None,
@@ -511,6 +522,7 @@ impl EventKind {
             E::WrapUpEnded { .. } => "wrap_up_ended",
             E::DispositionSet { .. } => "disposition_set",
             E::AgentStateChanged { .. } => "agent_state_changed",
+            E::AgentReachabilityChanged { .. } => "agent_reachability_changed",
             E::AgentAdded { .. } => "agent_added",
             E::AgentRemoved { .. } => "agent_removed",
             E::QueueAdded { .. } => "queue_added",

@@ -46,6 +46,7 @@ impl AcdEngine {
             profile: Box::new(profile),
             order,
             presence: Presence::Offline,
+            reachable: true,
             reported: AgentState::Offline,
             reported_since: now,
             load: [0; CHANNELS],
@@ -101,7 +102,7 @@ impl AcdEngine {
             return;
         };
         let logged = u32::from(slot.presence != Presence::Offline);
-        let staffed = u32::from(slot.presence == Presence::Available);
+        let staffed = u32::from(slot.staffing());
         for &l in &slot.lanes {
             if let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) {
                 if delta > 0 {
@@ -133,7 +134,7 @@ impl AcdEngine {
             .is_some_and(|s| s.reported != AgentState::Offline)
         {
             self.rescind_offers_of(a, now);
-            self.end_wrap_up(a, now);
+            self.end_wrap_up_impl(a, now);
             self.set_presence_raw(a, Presence::Offline, now);
         }
         self.release_sticky(a, now);
@@ -197,7 +198,7 @@ impl AcdEngine {
             self.rescind_offers_of(a, now);
         }
         if offline {
-            self.end_wrap_up(a, now);
+            self.end_wrap_up_impl(a, now);
             self.release_sticky(a, now);
         }
         self.route_agent(a, now);
@@ -246,7 +247,7 @@ impl AcdEngine {
     }
 
     /// Ends after-call work now (timer fired, or the agent left).
-    pub(crate) fn end_wrap_up(&mut self, a: u32, now: Timestamp) {
+    pub(crate) fn end_wrap_up_impl(&mut self, a: u32, now: Timestamp) {
         let Some(wrap) = self.agents.get_mut(a).and_then(|s| s.wrap.take()) else {
             return;
         };

@@ -1,5 +1,6 @@
 //! The ACD engine: a sans-IO state machine (inputs and time in, decisions out).
 
+mod agent_control;
 mod agents;
 mod dispatch;
 mod hash;
@@ -419,7 +420,7 @@ impl AcdEngine {
                     self.end_offer(r, OfferEnd::TimedOut, now);
                 }
             }
-            Timer::WrapUpEnd(a) => self.end_wrap_up(a, now),
+            Timer::WrapUpEnd(a) => self.end_wrap_up_impl(a, now),
             Timer::DelayEnd(a) => {
                 if let Some(slot) = self.agents.get_mut(a) {
                     slot.delay = None;

@@ -149,7 +149,7 @@ impl AcdEngine {
                 continue;
             }
             let logged = u32::from(slot.presence != super::state::Presence::Offline);
-            let staffed = u32::from(slot.presence == super::state::Presence::Available);
+            let staffed = u32::from(slot.staffing());
             for &l in &added {
                 if let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) {
                     lane.logged_in += logged;

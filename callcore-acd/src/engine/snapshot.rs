@@ -77,6 +77,8 @@ pub struct AgentStatus {
     pub handled: u64,
     /// Talk time so far, ms.
     pub talk_ms: u64,
+    /// Whether the agent can be reached (see [`AcdEngine::set_agent_reachable`]).
+    pub reachable: bool,
     /// Interactions in progress per channel, for every channel the agent
     /// takes (zero included).
     pub load: BTreeMap<Channel, u32>,
@@ -171,6 +173,7 @@ impl AcdEngine {
             offers: u32::try_from(s.reservations.len()).unwrap_or(u32::MAX),
             handled: s.handled,
             talk_ms: s.talk_ms,
+            reachable: s.reachable,
         })
     }
 
@@ -252,6 +255,7 @@ impl AcdEngine {
                 agent: a.id().clone(),
                 state: a.reported.clone(),
                 since: a.reported_since,
+                reachable: a.reachable,
             })
             .collect();
         agents.sort_by(|a, b| a.agent.cmp(&b.agent));

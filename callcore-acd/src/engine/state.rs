@@ -75,6 +75,9 @@ pub(crate) struct AgentSlot {
     pub(crate) capacity: [u32; CHANNELS],
     pub(crate) order: u64,
     pub(crate) presence: Presence,
+    /// The phone (or desktop) can be reached; independent of `presence`.
+    #[serde(default = "reachable_by_default")]
+    pub(crate) reachable: bool,
     pub(crate) reported: callcore::AgentState,
     pub(crate) reported_since: Timestamp,
     /// Accepted interactions per channel.
@@ -99,6 +102,10 @@ pub(crate) struct AgentSlot {
     pub(crate) sticky: Vec<u32>,
 }
 
+fn reachable_by_default() -> bool {
+    true
+}
+
 impl AgentSlot {
     /// Free slots for a channel, counting pending offers; a voice call is
     /// exclusive (no chats beside it, and no call beside chats).
@@ -117,7 +124,12 @@ impl AgentSlot {
 
     /// Whether the agent may be offered anything at all now.
     pub(crate) fn routable(&self) -> bool {
-        self.presence == Presence::Available && self.wrap.is_none() && self.delay.is_none()
+        self.staffing() && self.wrap.is_none() && self.delay.is_none()
+    }
+
+    /// Whether the agent works the queues now: available by choice and reachable.
+    pub(crate) fn staffing(&self) -> bool {
+        self.presence == Presence::Available && self.reachable
     }
 
     pub(crate) fn active(&self) -> u32 {

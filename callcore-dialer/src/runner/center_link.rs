@@ -4,7 +4,7 @@
 use crate::{DialerError, Pacer, PacerInput};
 use callcore::{AgentId, AgentState, Event, EventKind, Timestamp};
 use callcore_runtime::{BusError, CenterHandle, EventSubscriber};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// What the Center's event stream brought.
@@ -18,6 +18,9 @@ pub(super) enum Update {
 pub(super) struct CenterLink {
     events: Option<EventSubscriber>,
     serving: Option<HashSet<AgentId>>,
+    /// Each agent's last state and reachability: an agent whose phone is
+    /// unreachable counts as away whatever their state.
+    known: HashMap<AgentId, (AgentState, bool)>,
 }
 
 /// The pacer input for an agent now in `state`.
@@ -37,7 +40,35 @@ impl CenterLink {
         Self {
             events: Some(center.subscribe()),
             serving,
+            known: HashMap::new(),
         }
+    }
+
+    /// Records what is known of the agent and tells the pacer.
+    fn tell(
+        &mut self,
+        pacer: &mut Pacer,
+        agent: &AgentId,
+        state: Option<AgentState>,
+        reachable: Option<bool>,
+        now: Timestamp,
+    ) {
+        let entry = self
+            .known
+            .entry(agent.clone())
+            .or_insert((AgentState::Offline, true));
+        if let Some(state) = state {
+            entry.0 = state;
+        }
+        if let Some(reachable) = reachable {
+            entry.1 = reachable;
+        }
+        let input = if entry.1 {
+            input_for(agent.clone(), &entry.0)
+        } else {
+            PacerInput::AgentAway(agent.clone())
+        };
+        pacer.handle_input(input, now);
     }
 
     fn serves(&self, agent: &AgentId) -> bool {
@@ -46,7 +77,7 @@ impl CenterLink {
 
     /// Tells the pacer every agent's state from a fresh snapshot.
     pub(super) async fn sync(
-        &self,
+        &mut self,
         center: &CenterHandle,
         pacer: &mut Pacer,
         now: Timestamp,
@@ -54,7 +85,7 @@ impl CenterLink {
         let snapshot = center.snapshot().await?;
         for a in snapshot.agents {
             if self.serves(&a.agent) {
-                pacer.handle_input(input_for(a.agent, &a.state), now);
+                self.tell(pacer, &a.agent, Some(a.state), Some(a.reachable), now);
             }
         }
         Ok(())
@@ -83,7 +114,10 @@ impl CenterLink {
         match update {
             Update::Event(event) => match &event.kind {
                 EventKind::AgentStateChanged { agent, to, .. } if self.serves(agent) => {
-                    pacer.handle_input(input_for(agent.clone(), to), now);
+                    self.tell(pacer, agent, Some(to.clone()), None, now);
+                }
+                EventKind::AgentReachabilityChanged { agent, reachable } if self.serves(agent) => {
+                    self.tell(pacer, agent, None, Some(*reachable), now);
                 }
                 EventKind::AgentRemoved { agent } if self.serves(agent) => {
                     pacer.handle_input(PacerInput::AgentAway(agent.clone()), now);

@@ -189,7 +189,7 @@ impl CampaignRunner {
         let mut link = match &self.target {
             Some(t) if !agentless => {
                 self.pacer.set_external_routing(true);
-                let link = CenterLink::new(&t.center, t.serving.clone());
+                let mut link = CenterLink::new(&t.center, t.serving.clone());
                 link.sync(&t.center, &mut self.pacer, self.clock.now())
                     .await?;
                 Some(link)

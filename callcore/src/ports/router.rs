@@ -73,6 +73,30 @@ pub enum RouterInput {
         /// The state asked for.
         state: AgentState,
     },
+    /// Whether the agent can be reached at all (their phone is registered, their
+    /// desktop connected). Independent of the state the agent chose: an agent
+    /// who is `Available` but unreachable is never offered anything, and
+    /// becoming reachable again brings back the chosen state unchanged.
+    /// Agents start reachable.
+    SetAgentReachable {
+        /// The agent.
+        agent: AgentId,
+        /// Reachable or not.
+        reachable: bool,
+    },
+    /// The agent ends their after-call work now (before its timeout).
+    EndWrapUp {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The agent needs more (or less) after-call work: it now ends `secs` from
+    /// now instead of at the queue's wrap-up timeout.
+    ExtendWrapUp {
+        /// The agent.
+        agent: AgentId,
+        /// Seconds from now.
+        secs: u32,
+    },
     /// A queue is created or replaced.
     AddQueue(Box<QueueDefinition>),
     /// A queue is removed; its waiting interactions leave it.
@@ -200,6 +224,14 @@ pub enum RoutingDecision {
         /// New state.
         to: AgentState,
     },
+    /// An agent became reachable or unreachable (phone registration); their
+    /// chosen state is unchanged.
+    AgentReachabilityChanged {
+        /// The agent.
+        agent: AgentId,
+        /// Reachable now or not.
+        reachable: bool,
+    },
     /// After-call work started.
     WrapUpStarted {
         /// The interaction.
@@ -240,6 +272,14 @@ pub struct AgentSnapshot {
     pub state: AgentState,
     /// Since when.
     pub since: Timestamp,
+    /// Whether the agent can be reached (see [`RouterInput::SetAgentReachable`]);
+    /// an unreachable agent is offered nothing whatever their state.
+    #[serde(default = "reachable_by_default")]
+    pub reachable: bool,
+}
+
+fn reachable_by_default() -> bool {
+    true
 }
 
 /// What a router knows right now: the source of truth for wallboards and APIs.

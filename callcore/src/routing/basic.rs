@@ -31,6 +31,8 @@ struct AgentEntry {
     missed: u32,
     /// The interaction in after-call work and when it ends.
     wrap_up: Option<(InteractionId, Timestamp)>,
+    /// The phone (or desktop) can be reached; never offered anything otherwise.
+    reachable: bool,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,7 @@ impl BasicRouter {
 
     fn eligible(agent: &AgentEntry, queue: &QueueDefinition, request: &RoutingRequest) -> bool {
         agent.state == AgentState::Available
+            && agent.reachable
             && agent.profile.capacity_for(request.channel) > 0
             && (agent.profile.queues.is_empty() || agent.profile.queues.contains(&queue.id))
             && queue.requirements.iter().all(|r| {
@@ -349,6 +352,7 @@ impl Router for BasicRouter {
                     idle_since: now,
                     missed: 0,
                     wrap_up: None,
+                    reachable: true,
                 };
                 match self.agents.get_mut(&id) {
                     // Re-adding updates the profile and keeps the state.
@@ -376,6 +380,22 @@ impl Router for BasicRouter {
             }
             RouterInput::SetAgentState { agent, state } => {
                 self.set_agent_state(&agent, state, now)?;
+            }
+            RouterInput::SetAgentReachable { agent, reachable } => {
+                self.set_reachable(&agent, reachable, now)?;
+            }
+            RouterInput::EndWrapUp { agent } => {
+                self.wrap_up_of(&agent)?;
+                self.end_wrap_up(&agent, now);
+                self.dispatch(now);
+            }
+            RouterInput::ExtendWrapUp { agent, secs } => {
+                self.wrap_up_of(&agent)?;
+                if let Some((_, until)) =
+                    self.agents.get_mut(&agent).and_then(|a| a.wrap_up.as_mut())
+                {
+                    *until = now + Duration::from_secs(u64::from(secs));
+                }
             }
             RouterInput::AddQueue(def) => {
                 let id = def.id.clone();
@@ -517,15 +537,8 @@ impl Router for BasicRouter {
                 _ => None,
             })
             .collect();
-        for (agent, interaction) in wrapped {
-            if let Some(a) = self.agents.get_mut(&agent) {
-                a.wrap_up = None;
-            }
-            self.decisions.push_back(RoutingDecision::WrapUpEnded {
-                interaction,
-                agent: agent.clone(),
-            });
-            self.set_state(&agent, AgentState::Available, now);
+        for (agent, _) in wrapped {
+            self.end_wrap_up(&agent, now);
         }
         for (qid, q) in &mut self.queues {
             let Some(max) = q.def.max_wait_secs else {
@@ -606,69 +619,15 @@ impl Router for BasicRouter {
                 agent: a.profile.id.clone(),
                 state: a.state.clone(),
                 since: a.since,
+                reachable: a.reachable,
             })
             .collect();
         RouterSnapshot { queues, agents }
     }
 }
 
+#[path = "basic_agents.rs"]
+mod agents;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Channel, TenantId};
-
-    fn request(id: &str, at: Timestamp) -> RoutingRequest {
-        RoutingRequest {
-            interaction: id.into(),
-            tenant: TenantId::default(),
-            channel: Channel::Voice,
-            queue: "support".into(),
-            priority: 0,
-            customer: None,
-            preferred_agent: None,
-            attributes: BTreeMap::new(),
-            enqueued_at: at,
-        }
-    }
-
-    #[test]
-    fn a_callback_request_keeps_its_place_past_the_maximum_wait() {
-        let mut r = BasicRouter::new();
-        let t0 = Timestamp::from_secs(0);
-        let mut q = QueueDefinition::new("support");
-        q.max_wait_secs = Some(60);
-        r.handle(RouterInput::AddQueue(Box::new(q)), t0).unwrap();
-        r.handle(RouterInput::Enqueue(Box::new(request("a", t0))), t0)
-            .unwrap();
-        r.handle(RouterInput::Enqueue(Box::new(request("b", t0))), t0)
-            .unwrap();
-        r.handle(
-            RouterInput::RequestCallback {
-                interaction: "a".into(),
-            },
-            t0,
-        )
-        .unwrap();
-        assert!(
-            r.handle(
-                RouterInput::RequestCallback {
-                    interaction: "zz".into()
-                },
-                t0
-            )
-            .is_err()
-        );
-        while r.poll_decision().is_some() {}
-        let later = Timestamp::from_secs(61);
-        r.handle_timeout(later);
-        let timed_out: Vec<InteractionId> = std::iter::from_fn(|| r.poll_decision())
-            .filter_map(|d| match d {
-                RoutingDecision::TimedOut { interaction, .. } => Some(interaction),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(timed_out, vec![InteractionId::from("b")]);
-        let snap = r.snapshot(later);
-        assert_eq!(snap.queues[0].waiting, vec![InteractionId::from("a")]);
-    }
-}
+#[path = "basic_tests.rs"]
+mod tests;
