@@ -29,6 +29,7 @@ pub mod config;
 pub mod demo;
 mod error;
 pub mod flow;
+pub mod ops;
 pub mod speech;
 
 pub use assembly::Premise;

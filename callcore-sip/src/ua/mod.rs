@@ -23,6 +23,7 @@ mod limits;
 mod outbound;
 mod refer;
 mod reliable;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod uac;
