@@ -94,9 +94,11 @@ async fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,callcore_premise=info"));
     if args.json_logs {
-        // one JSON object per line, for a log shipper; fields as in text logs
+        // one JSON object per line on stderr, for a log shipper (stdout keeps the
+        // banner and the summaries); fields as in text logs
         tracing_subscriber::fmt()
             .json()
+            .with_writer(std::io::stderr)
             .with_current_span(false)
             .with_env_filter(filter)
             .init();

@@ -35,7 +35,9 @@ fn sipp_ready() -> bool {
             std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
             "sipp is required (CALLCORE_REQUIRE_PEERS=1) but not installed"
         );
-        eprintln!("NOTICE: sipp not found; skipping the premise ops test (apt-get install -y sip-tester)");
+        eprintln!(
+            "NOTICE: sipp not found; skipping the premise ops test (apt-get install -y sip-tester)"
+        );
     }
     found
 }
@@ -114,7 +116,10 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -144,7 +149,8 @@ fn parse_exposition(text: &str) -> HashMap<String, f64> {
             && n.chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
     };
     let mut typed = std::collections::HashSet::new();
     let mut samples = HashMap::new();
@@ -188,8 +194,7 @@ fn parse_exposition(text: &str) -> HashMap<String, f64> {
             "NaN" => f64::NAN,
             v => {
                 assert!(
-                    v.chars()
-                        .all(|c| c.is_ascii_digit() || "+-.eE".contains(c)),
+                    v.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)),
                     "bad value: {line}"
                 );
                 v.parse().unwrap_or_else(|_| panic!("bad value: {line}"))
@@ -232,7 +237,9 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
         "agents by state from callcore-analytics: {before:?}"
     );
 
-    let call = caller(premise.sip_addr(), "ops_caller.xml").spawn().unwrap();
+    let call = caller(premise.sip_addr(), "ops_caller.xml")
+        .spawn()
+        .unwrap();
     finished(call, "caller").await;
     // the center has seen the BYE; give the figures a moment to settle
     let mut after = scrape(http).await;
@@ -247,7 +254,10 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
     }
     assert_eq!(value(&after, "callcore_calls_offered_total"), 1.0);
     assert_eq!(
-        value(&after, "callcore_calls_ended_total{reason=\"customer_hangup\"}"),
+        value(
+            &after,
+            "callcore_calls_ended_total{reason=\"customer_hangup\"}"
+        ),
         1.0,
         "{after:?}"
     );
@@ -257,9 +267,15 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
     let byes = "callcore_sip_requests_received_total{method=\"BYE\"}";
     assert!(value(&after, byes) >= 1.0);
     let ok = "callcore_sip_responses_sent_total{class=\"2xx\"}";
-    assert!(value(&after, ok) >= value(&before, ok) + 2.0, "200 to INVITE and BYE");
+    assert!(
+        value(&after, ok) >= value(&before, ok) + 2.0,
+        "200 to INVITE and BYE"
+    );
     // the IVR's greeting went to the caller as RTP
-    assert!(value(&after, "callcore_rtp_packets_sent_total") > 20.0, "{after:?}");
+    assert!(
+        value(&after, "callcore_rtp_packets_sent_total") > 20.0,
+        "{after:?}"
+    );
     let emitted = value(&after, "callcore_events_emitted_total");
     assert!(emitted > value(&before, "callcore_events_emitted_total"));
     assert_eq!(value(&after, "callcore_events_journaled_total"), emitted);
@@ -312,7 +328,11 @@ async fn a_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline() {
     // a new caller is turned away with 503 and Retry-After (the scenario checks both)
     let refused = caller(sip, "ops_refused.xml").spawn().unwrap();
     finished(refused, "refused caller").await;
-    assert_eq!(premise.ops().calls().offered, 1, "no interaction for the refused call");
+    assert_eq!(
+        premise.ops().calls().offered,
+        1,
+        "no interaction for the refused call"
+    );
 
     let report = tokio::time::timeout(deadline + Duration::from_secs(15), draining)
         .await
