@@ -1,6 +1,8 @@
 //! The premise's operations listener and drain, against SIPp callers:
 //! - `/metrics` scraped before and after a SIPp call through the IVR parses as
-//!   Prometheus text and its counters moved (calls, SIP, RTP, journal);
+//!   Prometheus text and its counters moved (calls, SIP, RTP, journal), and the
+//!   JSON log lines of the whole process (debug level) never carry the caller's
+//!   number;
 //! - a drain: with a call in progress, `/readyz` turns 503 (`/healthz` stays 200), a
 //!   new SIPp INVITE gets 503 with Retry-After, the live call is hung up with a BYE
 //!   at the deadline and its record is stored, and the drain returns.
@@ -40,6 +42,34 @@ fn sipp_ready() -> bool {
         );
     }
     found
+}
+
+/// Every log line of this test process, as JSON, at debug level.
+fn captured_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || Sink(sink.clone()))
+            .try_init();
+        logs
+    })
+    .clone()
+}
+
+struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn free_port() -> u16 {
@@ -220,6 +250,7 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
     if !sipp_ready() {
         return;
     }
+    let logs = captured_logs();
     let base = 39500 + (std::process::id() % 10) as u16 * 40;
     let (premise, dir) = premise("metrics", base).await;
     let http = premise.http_addr().expect("HTTP on by default");
@@ -282,6 +313,28 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
     assert_eq!(value(&after, "callcore_journal_lag_events"), 0.0);
     assert_eq!(value(&after, "callcore_draining"), 0.0);
     premise.shutdown().await;
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(lines.len() > 10, "debug logs were captured: {logs}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("fields").is_some(),
+            "{line}"
+        );
+    }
+    assert!(
+        !logs.contains("4930555012"),
+        "the caller's number is in the logs: {}",
+        lines
+            .iter()
+            .filter(|l| l.contains("4930555012"))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
