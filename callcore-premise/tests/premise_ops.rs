@@ -80,6 +80,11 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// 60 RTP ports in 39500-39979 for this process: 20 per test.
+fn rtp_base() -> u16 {
+    39500 + (std::process::id() % 8) as u16 * 60
+}
+
 fn scenario(name: &str) -> String {
     format!("{}/tests/sipp/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -251,7 +256,7 @@ async fn metrics_move_with_a_sipp_call_and_parse_as_prometheus_text() {
         return;
     }
     let logs = captured_logs();
-    let base = 39500 + (std::process::id() % 10) as u16 * 40;
+    let base = rtp_base();
     let (premise, dir) = premise("metrics", base).await;
     let http = premise.http_addr().expect("HTTP on by default");
     assert!(premise.banner().contains(&format!("http://{http}/metrics")));
@@ -343,7 +348,7 @@ async fn a_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline() {
     if !sipp_ready() {
         return;
     }
-    let base = 39500 + (std::process::id() % 10) as u16 * 40 + 20;
+    let base = rtp_base() + 20;
     let (premise, dir) = premise("drain", base).await;
     let premise = Arc::new(premise);
     let http = premise.http_addr().unwrap();
@@ -410,5 +415,47 @@ async fn a_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline() {
     tokio::time::timeout(Duration::from_secs(10), premise.shutdown())
         .await
         .expect("shutdown finished");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_mounted_later_are_served_beside_the_operations_ones() {
+    let base = rtp_base() + 40;
+    let (premise, dir) = premise("mount", base).await;
+    let http = premise.http_addr().unwrap();
+    assert_eq!(get(http, "/api/hello").await.0, 404);
+    premise
+        .mount_http(axum::Router::new().route("/api/hello", axum::routing::get(|| async { "hi" })))
+        .unwrap();
+    premise
+        .mount_http(axum::Router::new().route("/api/bye", axum::routing::get(|| async { "bye" })))
+        .unwrap();
+    assert_eq!(get(http, "/api/hello").await, (200, "hi".to_owned()));
+    assert_eq!(get(http, "/api/bye").await, (200, "bye".to_owned()));
+    assert_eq!(
+        get(http, "/healthz").await.0,
+        200,
+        "the operations routes stay"
+    );
+    premise.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(http).await.is_err(),
+        "the listener closed with the center"
+    );
+
+    // `http.enabled = false`: no listener, and mounting says so
+    let toml = format!(
+        "[sip]\nbind = \"127.0.0.1:0\"\n[http]\nenabled = false\n[media]\nrtp_first = {base}\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\n",
+        base + 9,
+        dir.display()
+    );
+    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(premise.http_addr(), None);
+    assert!(!premise.banner().contains("/metrics"));
+    assert!(premise.mount_http(axum::Router::new()).is_err());
+    premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
