@@ -459,3 +459,80 @@ async fn routes_mounted_later_are_served_beside_the_operations_ones() {
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The script's agents' phone (SIPp UAS answering every INVITE, echoing RTP).
+fn agent_phone(port: u16) -> Command {
+    let harness = format!(
+        "{}/../scripts/premise-load/agents.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut cmd = Command::new("sipp");
+    cmd.args(["-sf", &harness])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            &free_port().to_string(),
+            "-rtp_echo",
+        ])
+        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_ends_a_call_with_an_agent_on_both_sides_and_keeps_its_record() {
+    if !sipp_ready() {
+        return;
+    }
+    let base = rtp_base() + 40 + 10;
+    let dir = std::env::temp_dir().join(format!("callcore-ops-bridged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let phone_port = free_port();
+    let toml = format!(
+        "drain_secs = 2\n[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = {base}\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\nrecord_calls = false\n\
+         [ivr]\ngreeting = \"Hello.\"\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:{phone_port}\"\nskills = [\"support\"]\n",
+        base + 9,
+        dir.display()
+    );
+    let premise = Arc::new(
+        Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+            .await
+            .unwrap(),
+    );
+    let phone = agent_phone(phone_port).spawn().unwrap();
+    // nothing pressed: the menu sends the caller to the support queue, agent 2001
+    let stays = caller(premise.sip_addr(), "ops_stays.xml").spawn().unwrap();
+    let mut answered = 0;
+    for _ in 0..600 {
+        answered = premise.ops().calls().answered.values().sum::<u64>();
+        if answered == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, 1, "the caller reached the agent");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let report = premise.drain(Duration::from_secs(2)).await;
+    assert_eq!(report.hung_up_at_deadline, 1, "{report}");
+    assert_eq!(report.left_over, 0, "{report}");
+    // both the caller and the agent's phone got the center's BYE
+    finished(stays, "caller").await;
+    finished(phone, "agent's phone").await;
+    let records = premise.records().await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let r = &records[0];
+    assert_eq!(r.agent.as_ref().map(|a| a.as_str()), Some("2001"), "{r:?}");
+    assert!(r.answered_at.is_some() && r.ended_at.is_some(), "{r:?}");
+
+    let premise = Arc::try_unwrap(premise).expect("one owner");
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

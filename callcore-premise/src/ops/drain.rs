@@ -21,11 +21,12 @@ const HANGUP_GRACE: Duration = Duration::from_secs(5);
 /// How a drain went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DrainReport {
-    /// Calls in progress when the drain started.
+    /// Calls (voice interactions) in progress when the drain started.
     pub calls_at_start: u64,
     /// Calls still in progress at the deadline, hung up by the center.
     pub hung_up_at_deadline: u64,
-    /// Calls still alive after the hang-up grace (0 when all ended cleanly).
+    /// Calls or SIP dialogs still alive after the hang-up grace (0 when all
+    /// ended cleanly).
     pub left_over: u64,
     /// How long the drain took.
     pub took: Duration,
@@ -70,7 +71,7 @@ pub async fn drain(
     // a caller turned away is told when to try again: after the restart
     let retry_after = u32::try_from(deadline.as_secs()).unwrap_or(u32::MAX).max(1);
     sip.drain(Some(retry_after));
-    let calls_at_start = ops.live_calls();
+    let calls_at_start = ops.calls().active;
     tracing::info!(
         calls = calls_at_start,
         deadline_secs = deadline.as_secs(),
@@ -78,7 +79,7 @@ pub async fn drain(
     );
     let mut hung_up_at_deadline = 0;
     if !settle(ops, &*clock, deadline).await {
-        hung_up_at_deadline = ops.live_calls();
+        hung_up_at_deadline = ops.calls().active;
         tracing::info!(
             calls = hung_up_at_deadline,
             "drain deadline: hanging up the calls in progress"
