@@ -10,6 +10,9 @@
 //! - an IVR DTMF menu (callcore-ivr) that queues to callcore-acd's `AcdEngine`;
 //! - SQLite (callcore-store) for the event journal, interaction records and the
 //!   recordings index.
+//! - operations ([`ops`]): an HTTP listener with `/metrics` (Prometheus),
+//!   `/healthz` and `/readyz` that other crates mount routes on
+//!   ([`Premise::mount_http`]), and draining ([`Premise::drain`]).
 //!
 //! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
 //! example runs it (`cargo run --release --example premise`), and
