@@ -7,7 +7,11 @@
 //! cargo run --release --example premise -- --demo-calls 4     # self-driven calls, summary, exit
 //! cargo run --release --example premise -- --config my.toml   # override the embedded defaults
 //! cargo run --release --example premise -- --print-config     # the defaults, as TOML
+//! cargo run --release --example premise -- --http 0.0.0.0:9100 # operations listener (or `off`)
+//! cargo run --release --example premise -- --log-format json  # one JSON object per log line
 //! ```
+//! SIGTERM or Ctrl-C drains the center (new calls get 503, calls in progress go on
+//! for up to `drain_secs`, then are hung up with their records written) and exits 0.
 //! Details in docs/premise.md.
 
 use std::path::PathBuf;
@@ -15,17 +19,30 @@ use std::path::PathBuf;
 use callcore_premise::demo::run_demo_calls;
 use callcore_premise::{DEFAULT_CONFIG, Premise, PremiseConfig};
 
+/// `--http`: an address, or off.
+enum HttpArg {
+    Off,
+    At(std::net::SocketAddr),
+}
+
 struct Args {
     config: Option<PathBuf>,
     demo_calls: Option<usize>,
     print_config: bool,
+    http: Option<HttpArg>,
+    json_logs: bool,
 }
+
+const USAGE: &str = "usage: premise [--config FILE] [--demo-calls N] [--print-config] \
+                     [--http ADDR|off] [--log-format text|json]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         config: None,
         demo_calls: None,
         print_config: false,
+        http: None,
+        json_logs: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -39,11 +56,22 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--print-config" => args.print_config = true,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: premise [--config FILE] [--demo-calls N] [--print-config]".into(),
-                );
+            "--http" => {
+                let v = it.next().ok_or("--http needs an address or `off`")?;
+                args.http = Some(if v == "off" {
+                    HttpArg::Off
+                } else {
+                    HttpArg::At(v.parse().map_err(|_| {
+                        format!("--http: `{v}` is not an address (IP:port) or `off`")
+                    })?)
+                });
             }
+            "--log-format" => match it.next().as_deref() {
+                Some("json") => args.json_logs = true,
+                Some("text") => args.json_logs = false,
+                _ => return Err("--log-format needs `text` or `json`".into()),
+            },
+            "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
     }
@@ -63,20 +91,35 @@ async fn main() {
         print!("{DEFAULT_CONFIG}");
         return;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,callcore_premise=info")
-            }),
-        )
-        .init();
-    let config = match PremiseConfig::load(args.config.as_deref()) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,callcore_premise=info"));
+    if args.json_logs {
+        // one JSON object per line on stderr, for a log shipper (stdout keeps the
+        // banner and the summaries); fields as in text logs
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let mut config = match PremiseConfig::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
+    match args.http {
+        Some(HttpArg::Off) => config.http.enabled = false,
+        Some(HttpArg::At(addr)) => {
+            config.http.enabled = true;
+            config.http.bind = Some(addr);
+        }
+        None => {}
+    }
     let premise = match Premise::start(config).await {
         Ok(p) => p,
         Err(e) => {
@@ -94,7 +137,9 @@ async fn main() {
         premise.shutdown().await;
         return;
     }
-    println!("running; Ctrl-C stops. Operator commands on stdin (`help` lists them)");
+    println!(
+        "running; SIGTERM or Ctrl-C drains and stops. Operator commands on stdin (`help` lists them)"
+    );
     // operator commands, one per line (agent states, live figures, reports, campaigns)
     let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
     std::thread::spawn(move || {
@@ -104,14 +149,23 @@ async fn main() {
             }
         }
     });
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            () = &mut stop => break,
             Some(line) = lines.recv() => {
                 println!("{}", callcore_premise::console::command(&premise, &line).await);
             }
         }
     }
+    let deadline = std::time::Duration::from_secs(u64::from(premise.config().drain_secs));
+    println!(
+        "draining: new calls refused, calls in progress get up to {} s",
+        deadline.as_secs()
+    );
+    let report = premise.drain(deadline).await;
+    println!("{report}");
     match premise.records().await {
         Ok(records) => println!(
             "{} call(s) stored, {} answered by an agent",
@@ -121,4 +175,23 @@ async fn main() {
         Err(e) => eprintln!("reading records: {e}"),
     }
     premise.shutdown().await;
+}
+
+/// SIGTERM (a service manager stopping us) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => eprintln!("SIGTERM not handled ({e}); Ctrl-C still drains"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use callcore::{
     AgentId, AgentProfile, AgentState, Clock, Endpoint, IdSource, InteractionRecord,
@@ -27,6 +28,8 @@ use tokio::task::JoinHandle;
 use crate::PremiseError;
 use crate::config::PremiseConfig;
 use crate::flow::premise_flow;
+use crate::ops::meters::{MeteredJournal, MeteredMedia};
+use crate::ops::{OpsParts, PremiseOps};
 use crate::speech::{KeypadOnly, PremiseVoice};
 
 /// A running premise center.
@@ -39,8 +42,10 @@ pub struct Premise {
     presence: JoinHandle<()>,
     voice: PremiseVoice,
     pub(crate) started_at: Timestamp,
-    /// Live figures, `queue_log`, campaigns (see `crate::ops`).
-    pub(crate) ops: crate::ops::Ops,
+    /// Live figures, `queue_log`, campaigns (see `crate::center_ops`).
+    pub(crate) center_ops: crate::center_ops::CenterOps,
+    /// Metrics, health, the HTTP listener (crate::ops).
+    pub(crate) ops: crate::ops::PremiseOps,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -64,7 +69,10 @@ impl Premise {
             SqliteStore::open(config.database_path())
                 .map_err(|e| PremiseError::Store(e.to_string()))?,
         );
-        let stores = Stores::all_in(store.clone());
+        let mut stores = Stores::all_in(store.clone());
+        // the operations view counts what reaches the journal (journal lag)
+        let journal = MeteredJournal::new(stores.events.clone());
+        stores.events = Arc::new(journal.clone());
         let voice = PremiseVoice::detect();
         // the greeting and the menu as callcore-ivr's menu node words it
         let menu: String = config
@@ -83,6 +91,8 @@ impl Premise {
             .with_recording_store(stores.recordings.clone(), clock.clone())
             .with_synthesizer(Arc::new(voice.clone()))
             .with_recognizer(Arc::new(KeypadOnly));
+        // the operations view sums the legs' RTP counters
+        let media = MeteredMedia::new(Arc::new(media));
 
         let mut ua = UaConfig::new(config.sip.bind);
         ua.user_agent = "callcore-premise".into();
@@ -111,7 +121,7 @@ impl Premise {
                 from_domain: config.sip.bind.ip().to_string(),
             },
             clock.clone(),
-            Some(Arc::new(media)),
+            Some(Arc::new(media.clone())),
             ids,
         )
         .await
@@ -160,6 +170,8 @@ impl Premise {
             &config.storage.data_dir,
             clock.clone(),
         )?;
+        // before any queue or agent is added: the figures see them all
+        let events = center.subscribe();
         for q in &config.queues {
             let mut def = QueueDefinition::new(q.id.as_str()).with_wrap_up_secs(q.wrap_up_secs);
             def.tenant = tenant.clone();
@@ -213,9 +225,31 @@ impl Premise {
                 .map(|a| (AgentId::new(a.id.as_str()), format!("sip:{}@{host}", a.id)))
                 .collect(),
         ));
+        let http = config.http_bind();
+        let ops = PremiseOps::start(
+            OpsParts {
+                journal,
+                media,
+                sip: sip.sip().clone(),
+                center: center.clone(),
+                tenant,
+            },
+            events,
+            http,
+        )
+        .await
+        .map_err(io(format!(
+            "HTTP on {}",
+            http.map(|a| a.to_string()).unwrap_or_default()
+        )))?;
         let premise = Premise {
+            ops,
             started_at: clock.now(),
-            ops: crate::ops::Ops::new(analytics, stores.campaigns.clone(), clock.clone()),
+            center_ops: crate::center_ops::CenterOps::new(
+                analytics,
+                stores.campaigns.clone(),
+                clock.clone(),
+            ),
             config,
             center,
             sip,
@@ -287,6 +321,11 @@ impl Premise {
             if self.config.sip.tcp { "+TCP" } else { "" },
             self.config.storage.data_dir.display()
         );
+        if let Some(http) = self.http_addr() {
+            s.push_str(&format!(
+                "Operations: http://{http}/metrics  /healthz  /readyz\n"
+            ));
+        }
         s.push_str(&format!(
             "IVR prompts: {}\n",
             if self.speaks() {
@@ -378,7 +417,8 @@ impl Premise {
     /// Stops the center (calls in progress drop) and flushes the store.
     pub async fn shutdown(self) {
         self.presence.abort();
-        self.ops.stop();
+        self.center_ops.stop();
+        self.ops.stop().await;
         self.center.flush().await;
         self.center.shutdown().await;
     }

@@ -63,7 +63,43 @@ pub struct PremiseConfig {
     #[serde(default)]
     pub campaigns: Vec<crate::campaigns::CampaignSection>,
     // -- end of operations --
+    /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
+    #[serde(default)]
+    pub http: HttpSection,
+    /// On SIGTERM or Ctrl-C, how long calls in progress may go on before they are
+    /// hung up (new calls are refused at once).
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u32,
 }
+
+fn default_drain_secs() -> u32 {
+    30
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Serve HTTP at all (`--http off` turns it off).
+    pub enabled: bool,
+    /// The listener's address; left out: `127.0.0.1:8080`, or a free port when
+    /// `sip.bind` asks for one (port 0, as tests do), see
+    /// [`PremiseConfig::http_bind`].
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            enabled: true,
+            bind: None,
+        }
+    }
+}
+
+/// Where the HTTP listener goes when `[http] bind` is left out.
+pub const DEFAULT_HTTP_BIND: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
 fn default_tenant() -> String {
     "default".into()
@@ -340,6 +376,9 @@ impl PremiseConfig {
                 "must be 1024 or more and below media.rtp_last",
             ));
         }
+        if self.drain_secs > 3600 {
+            return Err(field("drain_secs", "at most 3600 (one hour)"));
+        }
         if self.queues.is_empty() {
             return Err(field("queues", "define at least one queue"));
         }
@@ -396,6 +435,20 @@ impl PremiseConfig {
         Ok(())
     }
 
+    /// The HTTP listener's address, `None` when it is off: `http.bind`, else
+    /// [`DEFAULT_HTTP_BIND`] — or port 0 on the same host when `sip.bind` has
+    /// port 0, so that centers started on free ports (tests) never collide.
+    pub fn http_bind(&self) -> Option<SocketAddr> {
+        if !self.http.enabled {
+            return None;
+        }
+        Some(match self.http.bind {
+            Some(b) => b,
+            None if self.sip.bind.port() == 0 => SocketAddr::new(DEFAULT_HTTP_BIND.ip(), 0),
+            None => DEFAULT_HTTP_BIND,
+        })
+    }
+
     /// Where the SQLite database lives.
     pub fn database_path(&self) -> PathBuf {
         self.storage.data_dir.join("center.db")
@@ -417,6 +470,25 @@ mod tests {
         assert_eq!(c.sip.bind.port(), 5060);
         assert_eq!(c.agents.len(), 2);
         assert_eq!(c.ivr.menu.len(), 2);
+        assert_eq!(c.http_bind(), Some(DEFAULT_HTTP_BIND));
+        assert_eq!(c.drain_secs, 30);
+    }
+
+    #[test]
+    fn http_follows_an_ephemeral_sip_port_unless_given() {
+        let c = PremiseConfig::from_toml("[sip]\nbind = \"127.0.0.1:0\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.http_bind().map(|a| a.port()), Some(0));
+        let c = PremiseConfig::from_toml("[http]\nbind = \"127.0.0.1:9100\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.http_bind().map(|a| a.port()), Some(9100));
+        let c =
+            PremiseConfig::from_toml("[http]\nenabled = false\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.http_bind(), None);
+        assert_eq!(
+            error_of("drain_secs = 7200\n").as_deref(),
+            Some("config field `drain_secs`: at most 3600 (one hour)")
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! - SQLite (callcore-store) for the event journal, interaction records and the
 //!   recordings index;
 //! - carriers' trunks ([`trunks`]): registration or IP authentication, an
-//!   outbound dial plan with failover, inbound numbers (DIDs) mapped to flows.
+//!   outbound dial plan with failover, inbound numbers (DIDs) mapped to flows;
+//! - operations ([`ops`]): an HTTP listener with `/metrics` (Prometheus),
+//!   `/healthz` and `/readyz` that other crates mount routes on
+//!   ([`Premise::mount_http`]), and draining ([`Premise::drain`]).
 //!
 //! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
 //! example runs it (`cargo run --release --example premise`), and
@@ -30,12 +33,13 @@ pub mod agent_states;
 pub mod analytics;
 pub mod assembly;
 pub mod campaigns;
+mod center_ops;
 pub mod config;
 pub mod console;
 pub mod demo;
 mod error;
 pub mod flow;
-mod ops;
+pub mod ops;
 mod ops_config;
 pub mod speech;
 pub mod trunks;

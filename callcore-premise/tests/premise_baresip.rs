@@ -92,6 +92,8 @@ async fn baresip_registers_with_the_documented_accounts_line_on_the_defaults() {
     config.media.rtp_first = rtp;
     config.media.rtp_last = rtp + 9;
     config.storage.data_dir = dir.join("data");
+    // the operations listener on a free port, not the default 8080
+    config.http.bind = Some("127.0.0.1:0".parse().unwrap());
     let premise = Premise::start(config).await.unwrap();
     let mut events = premise.center().subscribe();
 

@@ -274,6 +274,8 @@ digest = ["MD5"]
 [media]
 rtp_first = {rtp}
 rtp_last = {}
+[http]
+bind = "127.0.0.1:0"
 [storage]
 data_dir = "{}"
 record_calls = true

@@ -258,6 +258,10 @@ pub struct UserAgent {
     pub(crate) auth_retried: std::collections::HashSet<CallRef>,
     /// Outbound calls that got a provisional response (100-199) to their INVITE.
     pub(crate) proceeding: std::collections::HashSet<CallRef>,
+    /// Traffic counters.
+    pub(crate) stats: Arc<super::stats::SipStats>,
+    /// Draining: new INVITEs get 503 with this Retry-After (seconds).
+    pub(crate) draining: Option<u32>,
 }
 
 impl UserAgent {
@@ -288,6 +292,29 @@ impl UserAgent {
             call_credentials: HashMap::new(),
             auth_retried: std::collections::HashSet::new(),
             proceeding: std::collections::HashSet::new(),
+            stats: Arc::default(),
+            draining: None,
+        }
+    }
+
+    /// The traffic counters (shared; read them from any thread).
+    pub fn stats(&self) -> &Arc<super::stats::SipStats> {
+        &self.stats
+    }
+
+    /// Drains (`Some(retry_after_secs)`): new INVITEs are refused with 503 and
+    /// that Retry-After while calls in progress go on; `None` takes calls again.
+    pub fn set_draining(&mut self, retry_after: Option<u32>) {
+        self.draining = retry_after;
+    }
+
+    /// Hangs up every call (BYE, CANCEL or a final response as each needs).
+    pub fn hangup_all(&mut self, now: Duration) {
+        let calls: Vec<CallRef> = self.calls.keys().copied().collect();
+        for call in calls {
+            if let Err(e) = self.hangup(call, now) {
+                tracing::debug!(call = call.0, error = %e, "not hung up");
+            }
         }
     }
 
@@ -392,6 +419,7 @@ impl UserAgent {
 
     /// A datagram (or stream frame) arrived from `peer`.
     pub fn handle_datagram(&mut self, data: Bytes, peer: Peer, now: Duration) {
+        self.stats.on_received(&data);
         // Responses are not limited (they answer our own requests).
         if !data.starts_with(b"SIP/")
             && let Some(l) = self.limiter.as_mut()
@@ -459,7 +487,13 @@ impl UserAgent {
 
     /// The next output, in order.
     pub fn poll_output(&mut self) -> Option<UaOutput> {
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        match &out {
+            Some(UaOutput::Transmit { data, .. }) => self.stats.on_sent(data),
+            Some(UaOutput::Event(_)) => {}
+            None => self.stats.set_alive(self.layer.len(), self.calls.len()),
+        }
+        out
     }
 
     pub(crate) fn emit(&mut self, ev: UaEvent) {

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -59,6 +60,8 @@ enum Command {
     SetTrunks(crate::trunk::TrunkRouter),
     TrunkHealth(oneshot::Sender<Vec<(String, bool)>>),
     Proceeding(CallRef, oneshot::Sender<bool>),
+    Drain(Option<u32>),
+    HangupAll,
 }
 
 #[path = "driver_trunks.rs"]
@@ -87,6 +90,7 @@ pub struct SipHandle {
     cmd: mpsc::UnboundedSender<Command>,
     local_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
+    stats: Arc<super::stats::SipStats>,
 }
 
 impl std::fmt::Debug for Command {
@@ -202,6 +206,27 @@ impl SipHandle {
     pub fn hold(&self, call: CallRef, hold: bool) {
         let _ = self.cmd.send(Command::Hold(call, hold));
     }
+
+    /// Drains (`Some(retry_after_secs)`): new INVITEs get 503 with that
+    /// Retry-After while calls in progress go on; `None` takes calls again.
+    pub fn drain(&self, retry_after: Option<u32>) {
+        let _ = self.cmd.send(Command::Drain(retry_after));
+    }
+
+    /// Hangs up every call (BYE to established ones).
+    pub fn hangup_all(&self) {
+        let _ = self.cmd.send(Command::HangupAll);
+    }
+
+    /// The endpoint's traffic counters.
+    pub fn stats(&self) -> &Arc<super::stats::SipStats> {
+        &self.stats
+    }
+
+    /// Whether the endpoint's task is still running (its sockets bound).
+    pub fn is_running(&self) -> bool {
+        !self.cmd.is_closed()
+    }
 }
 
 /// The glue's only clock: monotonic time since the endpoint started.
@@ -298,12 +323,14 @@ pub async fn start_with(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let ua = UserAgent::new(config, seed);
+    let stats = ua.stats().clone();
     tokio::spawn(run(ua, udp, listener, tls, cmd_rx, ev_tx));
     Ok((
         SipHandle {
             cmd: cmd_tx,
             local_addr: local,
             tls_addr,
+            stats,
         },
         ev_rx,
     ))
@@ -496,6 +523,8 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
                 tracing::warn!(error = %e, "registration not started");
             }
         }
+        Command::Drain(retry_after) => ua.set_draining(retry_after),
+        Command::HangupAll => ua.hangup_all(now),
     }
 }
 

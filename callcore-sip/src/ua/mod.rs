@@ -25,6 +25,7 @@ mod outbound;
 mod refer;
 mod reliable;
 mod routes;
+pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod uac;

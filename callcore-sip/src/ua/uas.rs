@@ -43,6 +43,13 @@ impl UserAgent {
     pub(crate) fn on_request(&mut self, tx: TxId, req: Message, peer: Peer, now: Duration) {
         let method = req.method().cloned().unwrap_or(Method::Options);
         let in_dialog = req.to().ok().and_then(|t| t.tag().map(str::to_owned));
+        if let (Method::Invite, None, Some(secs)) = (&method, &in_dialog, self.draining) {
+            let spec = ResponseSpec::new(503, "Draining")
+                .to_tag(&self.ids.token())
+                .header(HeaderName::RetryAfter, &secs.to_string());
+            self.respond(tx, &req, spec, now);
+            return;
+        }
         let needs_auth = match (&method, &in_dialog) {
             (Method::Register, None) => true,
             (Method::Invite, None) => self.config.auth_invites,

@@ -19,29 +19,29 @@ use crate::{Premise, PremiseError};
 const REPLAY_BEFORE: Duration = Duration::from_secs(12 * 3600);
 
 /// What the premise runs beside the center.
-pub(crate) struct Ops {
+pub(crate) struct CenterOps {
     analytics: Analytics,
     campaigns: Campaigns,
     campaign_store: Arc<dyn CampaignStore>,
     clock: Arc<dyn Clock>,
 }
 
-impl std::fmt::Debug for Ops {
+impl std::fmt::Debug for CenterOps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ops")
+        f.debug_struct("CenterOps")
             .field("analytics", &self.analytics)
             .field("campaigns", &self.campaigns)
             .finish_non_exhaustive()
     }
 }
 
-impl Ops {
+impl CenterOps {
     pub(crate) fn new(
         analytics: Analytics,
         campaign_store: Arc<dyn CampaignStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Ops {
+        CenterOps {
             analytics,
             campaigns: Campaigns::default(),
             campaign_store,
@@ -81,7 +81,7 @@ impl Premise {
     /// Live queue and agent figures now (since midnight, and over the last 15
     /// minutes and hour).
     pub fn live(&self) -> LiveSnapshot {
-        self.ops.analytics.live()
+        self.center_ops.analytics.live()
     }
 
     /// The live figures in Prometheus' text format.
@@ -91,7 +91,7 @@ impl Premise {
 
     /// The `queue_log` file, when `analytics.queue_log` is on.
     pub fn queue_log_path(&self) -> Option<&std::path::Path> {
-        self.ops.analytics.queue_log_path()
+        self.center_ops.analytics.queue_log_path()
     }
 
     /// An interval report (`from <= t < to`, per 15 minutes, hour or day)
@@ -124,14 +124,14 @@ impl Premise {
     /// # Errors
     /// No such campaign, or its leads cannot be read.
     pub fn start_campaign(&self, name: &str) -> Result<(), PremiseError> {
-        self.ops.campaigns.start(
+        self.center_ops.campaigns.start(
             name,
             &CampaignDeps {
                 config: &self.config,
                 center: &self.center,
                 sip: &self.sip,
-                store: self.ops.campaign_store.clone(),
-                clock: self.ops.clock.clone(),
+                store: self.center_ops.campaign_store.clone(),
+                clock: self.center_ops.clock.clone(),
             },
         )
     }
@@ -144,7 +144,7 @@ impl Premise {
         name: &str,
         timeout: Duration,
     ) -> Option<Result<RunSummary, String>> {
-        self.ops.campaigns.wait(name, timeout).await
+        self.center_ops.campaigns.wait(name, timeout).await
     }
 
     pub(crate) fn start_autostart_campaigns(&self) -> Result<(), PremiseError> {

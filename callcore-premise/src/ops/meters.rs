@@ -1,0 +1,161 @@
+//! Meters wrapped around the center's ports, so that the operations view reads
+//! figures without the runtime or the media engine knowing: the journal counts
+//! the events it wrote, the media engine's legs are kept to sum their RTP
+//! counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use callcore::{
+    CoreError, Event, EventJournal, InteractionId, LegMediaPort, LegMediaRequest, MediaAttach,
+    TenantId, Timestamp,
+};
+use callcore_media::leg_port::RtpLeg;
+
+/// An [`EventJournal`] that counts the events written through it.
+#[derive(Clone)]
+pub struct MeteredJournal {
+    inner: Arc<dyn EventJournal>,
+    written: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for MeteredJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeteredJournal")
+            .field("written", &self.written())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeteredJournal {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn EventJournal>) -> Self {
+        MeteredJournal {
+            inner,
+            written: Arc::default(),
+        }
+    }
+
+    /// Events written successfully so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl EventJournal for MeteredJournal {
+    async fn append(&self, events: &[Event]) -> Result<(), CoreError> {
+        self.inner.append(events).await?;
+        self.written
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn for_interaction(
+        &self,
+        tenant: &TenantId,
+        interaction: &InteractionId,
+    ) -> Result<Vec<Event>, CoreError> {
+        self.inner.for_interaction(tenant, interaction).await
+    }
+
+    async fn between(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Event>, CoreError> {
+        self.inner.between(tenant, from, to).await
+    }
+}
+
+/// RTP packets over every leg since the start (live legs and retired ones).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtpTotals {
+    /// Received from far ends.
+    pub received: u64,
+    /// Sent to far ends.
+    pub sent: u64,
+    /// Relayed between bridged legs.
+    pub relayed: u64,
+    /// Legs alive (ports reserved and not yet released by their owner).
+    pub legs: u64,
+}
+
+#[derive(Debug, Default)]
+struct Legs {
+    live: Vec<Arc<dyn LegMediaPort>>,
+    retired: RtpTotals,
+}
+
+/// A [`MediaAttach`] that hands out its inner engine's ports unchanged and keeps
+/// a reference to each, to sum their RTP counters; a leg nobody else holds any
+/// more is retired into the totals at the next read.
+#[derive(Clone)]
+pub struct MeteredMedia {
+    inner: Arc<dyn MediaAttach>,
+    legs: Arc<Mutex<Legs>>,
+}
+
+impl std::fmt::Debug for MeteredMedia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeteredMedia").finish_non_exhaustive()
+    }
+}
+
+fn add(t: &mut RtpTotals, port: &dyn LegMediaPort) {
+    if let Some(leg) = port.as_any().downcast_ref::<RtpLeg>() {
+        let s = leg.stats();
+        t.received += s.received;
+        t.sent += s.sent;
+        t.relayed += s.relayed;
+    }
+}
+
+impl MeteredMedia {
+    /// Wraps `inner` (callcore-media's `RtpMedia`; other engines' legs count as
+    /// legs without packets).
+    pub fn new(inner: Arc<dyn MediaAttach>) -> Self {
+        MeteredMedia {
+            inner,
+            legs: Arc::default(),
+        }
+    }
+
+    /// The totals now; retires legs that ended.
+    pub fn totals(&self) -> RtpTotals {
+        let mut legs = self
+            .legs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut retired = legs.retired;
+        legs.live.retain(|p| {
+            if Arc::strong_count(p) > 1 {
+                return true;
+            }
+            add(&mut retired, p.as_ref());
+            false
+        });
+        legs.retired = retired;
+        let mut t = retired;
+        for p in &legs.live {
+            add(&mut t, p.as_ref());
+        }
+        t.legs = legs.live.len() as u64;
+        t
+    }
+}
+
+#[async_trait]
+impl MediaAttach for MeteredMedia {
+    async fn reserve(&self, request: &LegMediaRequest) -> Result<Arc<dyn LegMediaPort>, CoreError> {
+        let port = self.inner.reserve(request).await?;
+        self.legs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .live
+            .push(port.clone());
+        Ok(port)
+    }
+}
