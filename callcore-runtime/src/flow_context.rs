@@ -330,6 +330,7 @@ impl FlowContext {
             customer: self.interaction.customer.clone(),
             preferred_agent: options.preferred_agent.clone(),
             attributes: self.interaction.attributes.clone(),
+            required_skills: Vec::new(),
             enqueued_at: now,
         };
         self.glue.connected_hook = hooks.connected;

@@ -34,7 +34,7 @@
 //! let request = RoutingRequest {
 //!     interaction: "int-1".into(), tenant: "default".into(), channel: Channel::Voice,
 //!     queue: "support".into(), priority: 0, customer: None, preferred_agent: None,
-//!     attributes: Default::default(), enqueued_at: t0,
+//!     attributes: Default::default(), required_skills: Vec::new(), enqueued_at: t0,
 //! };
 //! call.handle_enqueue(request, StayOptions::default(), t0);
 //! assert!(matches!(call.poll_command(), Some(CallCommand::Enqueue(_))));

@@ -90,6 +90,7 @@ fn request(queue: &str, t: i64) -> RoutingRequest {
         customer: None,
         preferred_agent: None,
         attributes: std::collections::BTreeMap::new(),
+        required_skills: Vec::new(),
         enqueued_at: at(t),
     }
 }

@@ -18,16 +18,16 @@ pub use ids::{IdSource, UuidV7Ids};
 pub use leg_events::{LegEvent, TransferRefusal, TransferReport};
 pub use leg_media::{
     AudioCodec, BridgeRecording, FrameDirection, FrameSink, LegMediaPort, LegMediaRequest,
-    MediaAttach, MediaDirection, MixRole, MixRoom, NegotiatedMedia, RecordingDone, RecordingRequest,
-    RecordingStarted, RecordingStopped, TAP_FRAME_SAMPLES, TAP_SAMPLE_RATE,
+    MediaAttach, MediaDirection, MixRole, MixRoom, NegotiatedMedia, RecordingDone,
+    RecordingRequest, RecordingStarted, RecordingStopped, TAP_FRAME_SAMPLES, TAP_SAMPLE_RATE,
 };
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,
 };
 pub use router::{
-    AgentSnapshot, QueueSnapshot, RejectReason, ReservationOutcome, Router, RouterInput,
-    RouterSnapshot, RoutingDecision, RoutingRequest,
+    AgentSnapshot, QueuePosition, QueueSnapshot, RejectReason, ReservationOutcome, Router,
+    RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest,
 };
 pub use speech::{
     AudioClip, IntentRecognizer, IntentResult, IntentScore, NluContext, RecognitionOptions,

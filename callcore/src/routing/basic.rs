@@ -109,12 +109,8 @@ impl BasicRouter {
         agent.state == AgentState::Available
             && agent.profile.capacity_for(request.channel) > 0
             && (agent.profile.queues.is_empty() || agent.profile.queues.contains(&queue.id))
-            && queue.requirements.iter().all(|r| {
-                agent
-                    .profile
-                    .proficiency(&r.skill)
-                    .is_some_and(|p| p >= r.min_proficiency)
-            })
+            && agent.profile.meets(&queue.requirements)
+            && agent.profile.meets(&request.required_skills)
     }
 
     fn any_logged_in(&self, queue: &QueueDefinition) -> bool {
@@ -627,6 +623,7 @@ mod tests {
             customer: None,
             preferred_agent: None,
             attributes: BTreeMap::new(),
+            required_skills: Vec::new(),
             enqueued_at: at,
         }
     }
@@ -670,5 +667,60 @@ mod tests {
         assert_eq!(timed_out, vec![InteractionId::from("b")]);
         let snap = r.snapshot(later);
         assert_eq!(snap.queues[0].waiting, vec![InteractionId::from("a")]);
+    }
+
+    #[test]
+    fn a_call_needing_french_waits_for_an_agent_who_speaks_it() {
+        let mut r = BasicRouter::new();
+        let t0 = Timestamp::from_secs(0);
+        r.handle(
+            RouterInput::AddQueue(Box::new(QueueDefinition::new("support"))),
+            t0,
+        )
+        .unwrap();
+        for (id, skill) in [("anna", "german"), ("rene", "french")] {
+            let p = AgentProfile::new(id).with_skill(skill, 5);
+            r.handle(RouterInput::AddAgent(Box::new(p)), t0).unwrap();
+        }
+        r.handle(
+            RouterInput::SetAgentState {
+                agent: "anna".into(),
+                state: AgentState::Available,
+            },
+            t0,
+        )
+        .unwrap();
+        let mut french = request("f", t0);
+        french.required_skills = vec![crate::SkillRequirement {
+            skill: "french".into(),
+            min_proficiency: 1,
+        }];
+        r.handle(RouterInput::Enqueue(Box::new(french)), t0)
+            .unwrap();
+        let offers = |r: &mut BasicRouter| -> Vec<(InteractionId, AgentId)> {
+            std::iter::from_fn(|| r.poll_decision())
+                .filter_map(|d| match d {
+                    RoutingDecision::Offer {
+                        interaction, agent, ..
+                    } => Some((interaction, agent)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Anna is free but does not speak French: nothing is offered.
+        assert!(offers(&mut r).is_empty());
+        assert_eq!(
+            r.queue_position(&"f".into(), t0).map(|p| p.position),
+            Some(1)
+        );
+        r.handle(
+            RouterInput::SetAgentState {
+                agent: "rene".into(),
+                state: AgentState::Available,
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(offers(&mut r), vec![("f".into(), "rene".into())]);
     }
 }
