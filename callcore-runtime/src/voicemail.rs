@@ -6,7 +6,9 @@
 //! The message's interaction (`<caller's id>-voicemail`, channel voice,
 //! inbound, from the caller) carries the attributes `voicemail` (the
 //! recording's id), `voicemail_for` (the caller's interaction) and
-//! `voicemail_file` (where the audio is), and the caller's IVR context. It
+//! `voicemail_file` (where the audio is), the caller's IVR context and the
+//! skills the caller's last queue stay required (a French caller's message
+//! goes to a French speaker). It
 //! waits in its queue like any call, from the time the message was left (not
 //! the caller's earlier place: a queue that overflowed the caller after its
 //! maximum wait would overflow the message at once). When an agent's phone
@@ -25,7 +27,7 @@ use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
 use callcore::{
     Channel, CoreError, Destination, Direction, EndReason, EventKind, Interaction, InteractionId,
     Leg, Prompt, QueueId, RecordSpec, RecordingId, RecordingMeta, RouterInput, RoutingRequest,
-    Timestamp,
+    SkillRequirement, Timestamp,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,11 +132,16 @@ impl FlowContext {
             .insert("voicemail".into(), recording.to_string());
         let delivery = message_interaction(&interaction, &recording, &file, &queue, ended);
         let id = delivery.id.clone();
+        // the agent for the message needs what the caller's agent needed
+        let skills = self.glue.call.required_skills().to_vec();
         tokio::spawn(deliver(
             self.glue.shared.clone(),
-            delivery,
-            queue,
-            file,
+            Delivery {
+                message: delivery,
+                queue,
+                file,
+                skills,
+            },
             ended,
         ));
         if !self.customer_hung_up() {
@@ -177,13 +184,21 @@ fn message_interaction(
 
 /// Routes the message to an agent and plays it to them (see the module
 /// docs).
-async fn deliver(
-    shared: Arc<Shared>,
+/// A message on its way to an agent.
+struct Delivery {
     message: Interaction,
-    mut queue: QueueId,
+    queue: QueueId,
     file: String,
-    left_at: Timestamp,
-) {
+    skills: Vec<SkillRequirement>,
+}
+
+async fn deliver(shared: Arc<Shared>, delivery: Delivery, left_at: Timestamp) {
+    let Delivery {
+        message,
+        mut queue,
+        file,
+        skills,
+    } = delivery;
     let tenant = message.tenant.clone();
     let id = message.id.clone();
     let from = message.from.expose().clone();
@@ -204,7 +219,7 @@ async fn deliver(
             customer: message.customer.clone(),
             preferred_agent: None,
             attributes: message.attributes.clone(),
-            required_skills: Vec::new(),
+            required_skills: skills.clone(),
             enqueued_at,
         };
         let (tx, mut signals) = mpsc::unbounded_channel();

@@ -167,6 +167,14 @@ impl Call {
         self.finished && self.recordings.is_empty()
     }
 
+    /// The skills the call's last queue stay required of its agent.
+    #[must_use]
+    pub fn required_skills(&self) -> &[callcore::SkillRequirement] {
+        self.template
+            .as_ref()
+            .map_or(&[][..], |t| t.required_skills.as_slice())
+    }
+
     /// Whether commands wait to be polled.
     #[must_use]
     pub fn has_commands(&self) -> bool {
