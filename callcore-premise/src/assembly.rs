@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcore::{
-    AgentId, AgentProfile, AgentState, Clock, Endpoint, IdSource, InteractionRecord,
-    QueueDefinition, Stores, TenantId, Timestamp, UuidV7Ids,
+    AgentId, AgentProfile, AgentState, Clock, Destination, Endpoint, EscalationAction,
+    EscalationStep, IdSource, InteractionRecord, Prompt, QueueDefinition, Stores, TenantId,
+    Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_ivr::flow::{CallbackBook, CallbackDialer, CallbackPolicy, SharedCallbackBook};
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
-use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
+use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions};
 use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::contact::FixedContact;
@@ -25,7 +27,7 @@ use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
 
 use crate::PremiseError;
-use crate::config::PremiseConfig;
+use crate::config::{Overflow, PremiseConfig, QueueSection};
 use crate::flow::premise_flow;
 use crate::speech::{KeypadOnly, PremiseVoice};
 
@@ -37,6 +39,8 @@ pub struct Premise {
     sip: Arc<SipTransport>,
     store: Arc<SqliteStore>,
     presence: JoinHandle<()>,
+    callback_dialer: Option<JoinHandle<()>>,
+    callbacks: SharedCallbackBook,
     voice: PremiseVoice,
     started_at: Timestamp,
 }
@@ -116,6 +120,17 @@ impl Premise {
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;
         let sip = Arc::new(sip);
 
+        // the IVR, with each queue's waiting (music, announcements, callback
+        // key) and a book for the callbacks asked for while waiting
+        let callbacks: SharedCallbackBook =
+            Arc::new(std::sync::Mutex::new(CallbackBook::new(CallbackPolicy {
+                caller_id: config.sip.bind.ip().to_string(),
+                ..CallbackPolicy::default()
+            })));
+        let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());
+        for q in &config.queues {
+            ivr = ivr.with_waiting(&q.id, waiting_of(q));
+        }
         let center = Center::builder()
             .clock(clock.clone())
             .stores(stores)
@@ -126,7 +141,7 @@ impl Premise {
             })
             .transport(sip.clone())
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
-            .flow("ivr", Arc::new(premise_flow(&config.ivr)?))
+            .flow("ivr", Arc::new(ivr))
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
@@ -139,8 +154,20 @@ impl Premise {
             if let Some(skill) = &q.skill {
                 def = def.requiring(skill.as_str(), 1);
             }
+            with_overflow(&mut def, q);
             center.add_queue(def).await?;
         }
+        let callback_dialer = config
+            .queues
+            .iter()
+            .any(|q| q.callback_key.is_some())
+            .then(|| {
+                CallbackDialer::spawn(
+                    center.clone(),
+                    sip.clone() as Arc<dyn callcore::Transport>,
+                    callbacks.clone(),
+                )
+            });
         let host = config.sip.bind.ip();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);
@@ -181,6 +208,8 @@ impl Premise {
             sip,
             store,
             presence,
+            callback_dialer,
+            callbacks,
             voice,
         })
     }
@@ -301,12 +330,57 @@ impl Premise {
         Ok(out)
     }
 
+    /// Callbacks asked for by waiting callers (the callback key), placed when
+    /// an agent is free.
+    pub fn callbacks(&self) -> &SharedCallbackBook {
+        &self.callbacks
+    }
+
     /// Stops the center (calls in progress drop) and flushes the store.
     pub async fn shutdown(self) {
         self.presence.abort();
+        if let Some(d) = &self.callback_dialer {
+            d.abort();
+        }
         self.center.flush().await;
         self.center.shutdown().await;
     }
+}
+
+/// What callers hear while waiting in queue `q`.
+fn waiting_of(q: &QueueSection) -> WaitOptions {
+    WaitOptions {
+        music: Some(
+            q.music_on_hold
+                .clone()
+                .map_or(Prompt::MusicOnHold, Prompt::File),
+        ),
+        announce_every: q
+            .announce_every_secs
+            .map(|s| Duration::from_secs(u64::from(s))),
+        callback_key: q.callback_key_char(),
+        ..WaitOptions::default()
+    }
+}
+
+/// Queue `q`'s maximum wait: an escalation step to its overflow, or a plain
+/// time-out without one.
+fn with_overflow(def: &mut QueueDefinition, q: &QueueSection) {
+    let Some(max) = q.max_wait_secs else {
+        return;
+    };
+    let destination = match q.overflow_to() {
+        None => {
+            def.max_wait_secs = Some(max);
+            return;
+        }
+        Some(Overflow::Voicemail) => Destination::Voicemail,
+        Some(Overflow::Queue(other)) => Destination::Queue(other.as_str().into()),
+    };
+    def.escalation.push(EscalationStep {
+        after_secs: max,
+        action: EscalationAction::Overflow { destination },
+    });
 }
 
 /// Agents are available while their phone is registered, offline when it is not.

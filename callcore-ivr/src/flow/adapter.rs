@@ -62,6 +62,11 @@ impl IvrFlow {
         }
     }
 
+    /// The flow it runs.
+    pub fn spec(&self) -> &FlowSpec {
+        &self.spec
+    }
+
     /// What callers hear while waiting in `queue` (music, announcements,
     /// callback key); queues not named here get [`WaitOptions::default`]
     /// (music on hold). A callback asked for with the key is booked like an
