@@ -226,3 +226,52 @@ async fn after_the_maximum_wait_the_caller_leaves_a_voicemail_that_an_agent_hear
     )));
     r.center.shutdown().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_voicemail_node_records_the_message_and_queues_it_for_an_agent() {
+    const VOICEMAIL: &str = r#"{
+      "name": "after_hours",
+      "start": "vm",
+      "nodes": {
+        "vm": {"type": "voicemail", "prompt": "We are closed. Leave a message after the tone.",
+               "queue": "support", "max_secs": 30, "next": "bye"},
+        "bye": {"type": "hangup", "message": "Goodbye."}
+      }
+    }"#;
+    let flow = IvrFlow::new(FlowSpec::from_json(VOICEMAIL).unwrap());
+    let mut r = rig(flow, QueueDefinition::new("support")).await;
+    r.agent("rene", "french", true).await;
+    let caller = r.transport.call("+33140000000", "100");
+    let script = {
+        let (clock, caller) = (r.clock.clone(), caller.clone());
+        async move {
+            clock.sleep(Duration::from_secs(12)).await;
+            caller.press("#");
+            until_ended(&clock, &caller).await;
+            clock.sleep(Duration::from_secs(30)).await;
+        }
+    };
+    r.clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    assert_eq!(
+        caller.heard(),
+        vec![
+            "say:We are closed. Leave a message after the tone.".to_owned(),
+            "say:Thank you. Your message will be passed to an agent. Goodbye.".to_owned(),
+            "say:Goodbye.".to_owned(),
+        ]
+    );
+    let rene = r.transport.phone("sip:rene@pbx").unwrap();
+    assert_eq!(
+        rene.heard().last().cloned(),
+        Some(format!("play:rec-{}", caller.id()))
+    );
+    let events = r.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::FlowStep { step, .. } if step == "voicemail"
+    )));
+    r.center.shutdown().await;
+}

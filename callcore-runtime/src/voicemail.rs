@@ -109,7 +109,10 @@ impl FlowContext {
             .get(&interaction.tenant, &recording)
             .await?;
         let file = match stored {
-            Some(meta) => meta.path,
+            // absolute, so that the agent's leg finds it whatever its prompts folder
+            Some(meta) => {
+                std::fs::canonicalize(&meta.path).map_or(meta.path, |p| p.display().to_string())
+            }
             None => {
                 // a transport that does not file its recordings: the id is the file
                 let meta = RecordingMeta {

@@ -144,6 +144,15 @@ impl IvrFlow {
                         queue = next.to_string();
                         continue;
                     }
+                    QueueOutcome::Overflow(Destination::Callback) => {
+                        // the queue offers a callback in its place: booked, keeping
+                        // the time the caller called in
+                        let since = call.interaction().created_at;
+                        self.book_callback(call, &queue, since);
+                        let waiting = self.waiting.get(&queue).cloned().unwrap_or_default();
+                        let _ = call.say(&waiting.callback_confirmation).await;
+                        QueueResult::CallbackRequested
+                    }
                     QueueOutcome::Overflow(Destination::Voicemail) => {
                         match call.voicemail(queue.into(), &self.voicemail).await {
                             Ok(_) | Err(CoreError::LegEnded) => QueueResult::LeftVoicemail,
