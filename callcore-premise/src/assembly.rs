@@ -130,6 +130,9 @@ impl Premise {
         let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());
         for q in &config.queues {
             ivr = ivr.with_waiting(&q.id, waiting_of(q));
+            if q.overflow_to() == Some(Overflow::Voicemail) {
+                ivr = ivr.with_voicemail_queue(&q.id, &voicemail_queue(&q.id));
+            }
         }
         let center = Center::builder()
             .clock(clock.clone())
@@ -153,6 +156,14 @@ impl Premise {
             def.tenant = tenant.clone();
             if let Some(skill) = &q.skill {
                 def = def.requiring(skill.as_str(), 1);
+            }
+            if q.overflow_to() == Some(Overflow::Voicemail) {
+                // the messages wait for the queue's agents without its maximum
+                // wait, after the live callers
+                let mut messages = def.clone();
+                messages.id = voicemail_queue(&q.id).as_str().into();
+                messages.priority = def.priority - 1;
+                center.add_queue(messages).await?;
             }
             with_overflow(&mut def, q);
             center.add_queue(def).await?;
@@ -361,6 +372,11 @@ fn waiting_of(q: &QueueSection) -> WaitOptions {
         callback_key: q.callback_key_char(),
         ..WaitOptions::default()
     }
+}
+
+/// The queue of the voicemails left by callers of queue `id`.
+pub fn voicemail_queue(id: &str) -> String {
+    format!("{id}-voicemail")
 }
 
 /// Queue `q`'s maximum wait: an escalation step to its overflow, or a plain

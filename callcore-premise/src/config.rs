@@ -185,7 +185,8 @@ pub struct QueueSection {
     #[serde(default)]
     pub max_wait_secs: Option<u32>,
     /// Where callers go after `max_wait_secs`: another queue's id, or
-    /// `"voicemail"` (they leave a message, delivered to this queue's agents).
+    /// `"voicemail"` (they leave a message, delivered to this queue's agents
+    /// through the queue `<id>-voicemail`, made for it).
     #[serde(default)]
     pub overflow: Option<String>,
 }
@@ -254,6 +255,13 @@ impl QueueSection {
             }
             if *o == self.id {
                 return Err(field(at("overflow"), "a queue cannot overflow to itself"));
+            }
+            let messages = format!("{}-voicemail", self.id);
+            if o == "voicemail" && cfg.queues.iter().any(|q| q.id == messages) {
+                return Err(field(
+                    at("overflow"),
+                    format!("voicemails need the queue id `{messages}`, which is taken"),
+                ));
             }
         }
         Ok(())

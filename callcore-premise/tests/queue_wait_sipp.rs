@@ -14,9 +14,10 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use callcore::{EndReason, EventKind};
+use callcore::{AgentId, AgentState, Destination, EndReason, EventKind};
 use callcore_premise::{Premise, PremiseConfig};
 use tokio::process::Command;
 
@@ -120,12 +121,19 @@ fn caller_scenario(media: u16) -> String {
     )
 }
 
-/// The caller's media: receives the center's RTP, measures it, sends keys.
+/// The caller's media: receives the center's RTP and measures it; a thread
+/// sends like a phone does (a frame every 20 ms: silence, "speech" or an
+/// RFC 4733 key) once it knows where the center's RTP comes from.
 struct Media {
     socket: UdpSocket,
-    center: Option<SocketAddr>,
-    seq: u16,
-    ts: u32,
+    center: Arc<Mutex<Option<SocketAddr>>>,
+    out: mpsc::Sender<Out>,
+}
+
+/// What the sending thread is asked to send.
+enum Out {
+    Speak(u32),
+    Press(u8),
 }
 
 /// µ-law to linear (G.711).
@@ -139,17 +147,84 @@ fn ulaw(b: u8) -> i16 {
     i16::try_from(v).unwrap_or(0)
 }
 
+fn rtp(seq: u16, pt: u8, marker: bool, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, (u8::from(marker) << 7) | pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&0x0BAD_CAFEu32.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The phone's sending side: ends when the [`Media`] is dropped.
+fn send_like_a_phone(
+    socket: UdpSocket,
+    center: Arc<Mutex<Option<SocketAddr>>>,
+    out: mpsc::Receiver<Out>,
+) {
+    let silence = [0xFFu8; 160];
+    let speech: Vec<u8> = (0..160)
+        .map(|i| if i % 8 < 4 { 0x10 } else { 0x90 })
+        .collect();
+    let (mut seq, mut ts) = (1u16, 0u32);
+    let mut speak = 0u32;
+    let mut key: Option<(u8, u16)> = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        match out.try_recv() {
+            Ok(Out::Speak(n)) => speak = n,
+            Ok(Out::Press(d)) => key = Some((d, 0)),
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        let Some(to) = *center.lock().unwrap() else {
+            continue;
+        };
+        let mut packets = Vec::new();
+        if let Some((d, i)) = key {
+            // 160 ms of the key, then its end three times; then audio again
+            if i < 8 {
+                let dur = ((i + 1) * 160).to_be_bytes();
+                packets.push(rtp(seq, 101, i == 0, ts, &[d, 10, dur[0], dur[1]]));
+                key = Some((d, i + 1));
+            } else {
+                let dur = 1280u16.to_be_bytes();
+                for _ in 0..3 {
+                    packets.push(rtp(seq, 101, false, ts, &[d, 0x80 | 10, dur[0], dur[1]]));
+                    seq = seq.wrapping_add(1);
+                }
+                seq = seq.wrapping_sub(1);
+                ts = ts.wrapping_add(1280 + 160);
+                key = None;
+            }
+        } else {
+            let payload = if speak > 0 { &speech[..] } else { &silence[..] };
+            speak = speak.saturating_sub(1);
+            packets.push(rtp(seq, 0, false, ts, payload));
+            ts = ts.wrapping_add(160);
+        }
+        seq = seq.wrapping_add(1);
+        for p in packets {
+            let _ = socket.send_to(&p, to);
+        }
+    }
+}
+
 impl Media {
     fn bind(port: u16) -> Self {
         let socket = UdpSocket::bind(("127.0.0.1", port)).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
+        let center = Arc::new(Mutex::new(None));
+        let (out, rx) = mpsc::channel();
+        let sender = socket.try_clone().unwrap();
+        let c = center.clone();
+        std::thread::spawn(move || send_like_a_phone(sender, c, rx));
         Media {
             socket,
-            center: None,
-            seq: 1,
-            ts: 0,
+            center,
+            out,
         }
     }
 
@@ -160,53 +235,69 @@ impl Media {
         let (mut packets, mut loudest, mut loud) = (0, 0.0f64, 0);
         let mut buf = [0u8; 2048];
         while Instant::now() < until {
-            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+            let Some(level) = self.frame(&mut buf) else {
                 continue;
             };
-            if n <= 12 || buf[1] & 0x7F != 0 {
-                continue;
-            }
-            self.center = Some(from);
             packets += 1;
-            let payload = &buf[12..n];
-            let level = payload
-                .iter()
-                .map(|b| f64::from(ulaw(*b)).abs())
-                .sum::<f64>()
-                / payload.len() as f64;
             loudest = loudest.max(level);
             loud += u32::from(level > 300.0);
         }
         (packets, loudest, loud)
     }
 
-    fn rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
-        let mut p = vec![0x80, (u8::from(marker) << 7) | pt];
-        p.extend_from_slice(&self.seq.to_be_bytes());
-        p.extend_from_slice(&ts.to_be_bytes());
-        p.extend_from_slice(&0x0BAD_CAFEu32.to_be_bytes());
-        p.extend_from_slice(payload);
-        self.seq = self.seq.wrapping_add(1);
-        let to = self
-            .center
-            .expect("the center's RTP address (heard it first)");
-        self.socket.send_to(&p, to).unwrap();
+    /// The next audio frame's level (mean |sample|), if one came.
+    fn frame(&mut self, buf: &mut [u8]) -> Option<f64> {
+        let (n, from) = self.socket.recv_from(buf).ok()?;
+        if n <= 12 || buf[1] & 0x7F != 0 {
+            return None;
+        }
+        *self.center.lock().unwrap() = Some(from);
+        let payload = &buf[12..n];
+        Some(
+            payload
+                .iter()
+                .map(|b| f64::from(ulaw(*b)).abs())
+                .sum::<f64>()
+                / payload.len() as f64,
+        )
     }
 
-    /// Presses `digit` (RFC 4733, payload type 101): 160 ms, then the end
-    /// packet three times.
+    /// Reads RTP until the center has been loud and then quiet for 800 ms
+    /// (a prompt ended), at most `d`.
+    fn until_prompt_ends(&mut self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut buf = [0u8; 2048];
+        // what came while nobody read is the past
+        self.socket.set_nonblocking(true).unwrap();
+        while self.socket.recv_from(&mut buf).is_ok() {}
+        self.socket.set_nonblocking(false).unwrap();
+        let (mut loud, mut quiet) = (false, 0u32);
+        while Instant::now() < until {
+            let Some(level) = self.frame(&mut buf) else {
+                continue;
+            };
+            if level > 300.0 {
+                loud = true;
+                quiet = 0;
+            } else if loud {
+                quiet += 1;
+                if quiet >= 40 {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Speaks (a loud µ-law square wave) for `frames` × 20 ms.
+    fn speak(&mut self, frames: u32) {
+        self.out.send(Out::Speak(frames)).unwrap();
+        let _ = self.listen(Duration::from_millis(20 * u64::from(frames) + 40));
+    }
+
+    /// Presses `digit` (RFC 4733, payload type 101).
     fn press(&mut self, digit: u8) {
-        let start = self.ts;
-        for i in 1..=8u16 {
-            let dur = (i * 160).to_be_bytes();
-            self.rtp(101, i == 1, start, &[digit, 10, dur[0], dur[1]]);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let dur = 1280u16.to_be_bytes();
-        for _ in 0..3 {
-            self.rtp(101, false, start, &[digit, 0x80 | 10, dur[0], dur[1]]);
-        }
-        self.ts = self.ts.wrapping_add(1280 + 160);
+        self.out.send(Out::Press(digit)).unwrap();
+        let _ = self.listen(Duration::from_millis(300));
     }
 }
 
@@ -349,6 +440,222 @@ skills = ["support"]
         booked[0].number.contains("4930123456"),
         "{}",
         booked[0].number
+    );
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn harness(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/premise-load")
+        .join(file)
+}
+
+/// Mean absolute sample of a 16-bit mono WAV's data.
+fn wav_level(wav: &[u8]) -> f64 {
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .map_or(44, |p| p + 8);
+    let samples: Vec<i16> = wav[data..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    samples.iter().map(|s| f64::from(*s).abs()).sum::<f64>() / samples.len().max(1) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_maximum_wait_a_caller_leaves_a_voicemail_that_reaches_an_agents_phone() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("callcore-voicemail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sip_port = port_in(33000, 33099, 11, false);
+    let rtp = port_in(33100, 33400, 11, true);
+    let uas_port = port_in(33800, 33899, 11, false);
+    let toml = format!(
+        r#"[sip]
+bind = "127.0.0.1:{sip_port}"
+tcp = false
+[media]
+rtp_first = {rtp}
+rtp_last = {}
+[storage]
+data_dir = "{}"
+record_calls = false
+[ivr]
+greeting = "Hello."
+menu = [{{ key = "2", label = "support", queue = "support" }}]
+default_queue = "support"
+[[queues]]
+id = "support"
+skill = "support"
+max_wait_secs = 3
+overflow = "voicemail"
+[[agents]]
+id = "2001"
+contact = "sip:2001@127.0.0.1:{uas_port}"
+skills = ["support"]
+"#,
+        rtp + 39,
+        dir.display()
+    );
+    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+        .await
+        .unwrap();
+    let center = premise.center().clone();
+    // the agent is on a break while the caller waits
+    center
+        .set_agent_state(&AgentId::new("2001"), AgentState::NotReady("break".into()))
+        .await
+        .unwrap();
+    let mut events = center.subscribe();
+    let uas = Command::new("sipp")
+        .arg("-sf")
+        .arg(harness("agents.xml"))
+        .arg("-rtp_echo")
+        .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp"])
+        .arg(port_in(33900, 33998, 12, true).to_string())
+        .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    let probe = port_in(33500, 33599, 12, true);
+    let mut media = Media::bind(probe);
+    let caller_xml = dir.join("caller.xml");
+    std::fs::write(&caller_xml, caller_scenario(probe)).unwrap();
+    let caller = Command::new("sipp")
+        .args(["-sf", caller_xml.to_str().unwrap(), "-s", "ivr"])
+        .arg(format!("127.0.0.1:{sip_port}"))
+        .args(["-i", "127.0.0.1", "-p"])
+        .arg(port_in(33600, 33699, 13, false).to_string())
+        .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let media = tokio::task::spawn_blocking(move || {
+        let (packets, ..) = media.listen(Duration::from_secs(2));
+        assert!(packets > 0, "the center sends RTP");
+        media.press(2);
+        media
+    })
+    .await
+    .unwrap();
+    let overflowed = async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if let EventKind::Overflowed {
+                interaction,
+                destination: Destination::Voicemail,
+                ..
+            } = &e.kind
+            {
+                return interaction.clone();
+            }
+        }
+    };
+    let id = tokio::time::timeout(Duration::from_secs(20), overflowed)
+        .await
+        .expect("overflowed to voicemail after the maximum wait");
+    // the voicemail prompt starts (the music's chime must not pass for it)
+    let prompt = async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if let EventKind::FlowStep {
+                interaction, step, ..
+            } = &e.kind
+                && *interaction == id
+                && step == "say"
+            {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), prompt)
+        .await
+        .expect("the voicemail prompt");
+    // the prompt, then two seconds of message, then '#'
+    let media = tokio::task::spawn_blocking(move || {
+        let mut media = media;
+        media.until_prompt_ends(Duration::from_secs(15));
+        media.speak(100);
+        media.press(11); // '#'
+        let _ = media.listen(Duration::from_secs(1));
+        media
+    })
+    .await
+    .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), caller.wait_with_output())
+        .await
+        .expect("the caller's sipp finished")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "caller: sipp failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(media);
+
+    // back from the break: the message rings the agent's phone
+    center
+        .set_agent_state(&AgentId::new("2001"), AgentState::Available)
+        .await
+        .unwrap();
+    let message = callcore::InteractionId::from(format!("{id}-voicemail"));
+    let delivered = async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if let EventKind::Ended {
+                interaction,
+                reason,
+            } = &e.kind
+                && *interaction == message
+            {
+                return reason.clone();
+            }
+        }
+    };
+    let reason = tokio::time::timeout(Duration::from_secs(40), delivered)
+        .await
+        .expect("the voicemail was delivered");
+    assert_eq!(reason, EndReason::Completed);
+    let uas = tokio::time::timeout(Duration::from_secs(30), uas.wait_with_output())
+        .await
+        .expect("the agent's sipp finished")
+        .unwrap();
+    assert!(
+        uas.status.success(),
+        "agent: sipp failed: {}",
+        String::from_utf8_lossy(&uas.stderr)
+    );
+    let records = premise.records().await.unwrap();
+    let message_record = records.iter().find(|r| r.id == message).expect("record");
+    assert_eq!(message_record.agent, Some(AgentId::new("2001")));
+    let caller_record = records
+        .iter()
+        .find(|r| r.id == id)
+        .expect("caller's record");
+    let recordings = premise
+        .recordings(std::slice::from_ref(caller_record))
+        .await
+        .unwrap();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let level = wav_level(&std::fs::read(&recordings[0].path).unwrap());
+    eprintln!(
+        "voicemail: {} ms, mean |sample| {level:.0}",
+        recordings[0].duration_ms
+    );
+    assert!(
+        level > 500.0,
+        "the message has the caller's sound: {level:.0}"
     );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

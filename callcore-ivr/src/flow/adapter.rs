@@ -36,6 +36,7 @@ pub struct IvrFlow {
     callbacks: Option<SharedCallbackBook>,
     waiting: HashMap<String, WaitOptions>,
     voicemail: VoicemailOptions,
+    voicemail_queues: HashMap<String, String>,
 }
 
 /// Queue-to-queue overflows followed for one `queue` node before giving up.
@@ -59,6 +60,7 @@ impl IvrFlow {
             callbacks: None,
             waiting: HashMap::new(),
             voicemail: VoicemailOptions::default(),
+            voicemail_queues: HashMap::new(),
         }
     }
 
@@ -83,6 +85,15 @@ impl IvrFlow {
     #[must_use]
     pub fn with_voicemail(mut self, voicemail: VoicemailOptions) -> Self {
         self.voicemail = voicemail;
+        self
+    }
+
+    /// Voicemails left by callers `queue` overflowed go to `messages` (a
+    /// queue without the maximum wait that sent the caller away; default:
+    /// `queue` itself).
+    #[must_use]
+    pub fn with_voicemail_queue(mut self, queue: &str, messages: &str) -> Self {
+        self.voicemail_queues.insert(queue.into(), messages.into());
         self
     }
 
@@ -154,7 +165,8 @@ impl IvrFlow {
                         QueueResult::CallbackRequested
                     }
                     QueueOutcome::Overflow(Destination::Voicemail) => {
-                        match call.voicemail(queue.into(), &self.voicemail).await {
+                        let to = self.voicemail_queues.get(&queue).unwrap_or(&queue);
+                        match call.voicemail(to.as_str().into(), &self.voicemail).await {
                             Ok(_) | Err(CoreError::LegEnded) => QueueResult::LeftVoicemail,
                             Err(e) => return Err(e),
                         }
