@@ -162,7 +162,7 @@ impl Premise {
                 // wait, after the live callers
                 let mut messages = def.clone();
                 messages.id = voicemail_queue(&q.id).as_str().into();
-                messages.priority = def.priority - 1;
+                messages.priority = def.priority.saturating_sub(1);
                 center.add_queue(messages).await?;
             }
             with_overflow(&mut def, q);

@@ -178,12 +178,13 @@ impl Entertainer {
     pub(crate) async fn run(&self, leg: &dyn Leg) -> Entertained {
         loop {
             if !self.progress().offered {
-                self.update(|p| p.offered = true);
                 if let Some(text) = self.options.offer_text()
                     && self.say(leg, &text).await
                 {
                     return Entertained::CallbackRequested;
                 }
+                // said to the end (a show dropped meanwhile says it again)
+                self.update(|p| p.offered = true);
             }
             let due = self.progress().next_announcement;
             let clock = self.clock.clone();
