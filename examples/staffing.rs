@@ -9,7 +9,8 @@
 //! `--json` prints exactly one JSON object:
 //! `{"recommended": N, "rows": [{"agents": N, "p_wait": f, "asa_secs": f,
 //! "service_level": f, "occupancy": f}, ...]}` (plus `p_abandon` with
-//! `--patience`); rows where N ≤ A have `p_wait` 1 and the others `null`.
+//! `--patience`); under Erlang C rows where N ≤ A have `p_wait` 1 and the
+//! others `null`; with `--patience` (Erlang A) every row has its figures.
 //! `--simulate` also runs callcore-sim (the real ACD engine in virtual time,
 //! 200 simulated hours per row) and prints its figures beside the formula's.
 

@@ -39,7 +39,6 @@ use crate::dtmf::rfc4733::DigitEvent;
 use crate::endpoint::EndpointEvent;
 use crate::prompt::Prompt;
 use crate::resample::resample;
-use crate::tones::{ToneGenerator, TonePlan, ToneSegment};
 use crate::udp::{MediaSession, SessionCommand, SessionEvent};
 use crate::vad::{Vad, VadConfig, VadEvent};
 use crate::wav::{ChannelLayout, WavRecorder};
@@ -191,7 +190,7 @@ pub struct VoiceLegMedia {
     tts: Option<Arc<dyn SpeechSynthesizer>>,
     asr: Option<Arc<dyn SpeechRecognizer>>,
     recordings: AtomicU64,
-    music: Vec<i16>,
+    music: Arc<[i16]>,
     index: Option<RecordingIndex>,
 }
 
@@ -217,15 +216,6 @@ impl VoiceLegMedia {
     /// recordings go to `recordings_dir`.
     pub fn new(session: MediaSession, prompts_dir: PathBuf, recordings_dir: PathBuf) -> Self {
         let det = DetectorConfig::default();
-        // a soft two-note chime every 4 s stands in for music on hold without a file
-        let plan = TonePlan {
-            segments: vec![
-                ToneSegment::tone(&[523.3], -24.0, 400),
-                ToneSegment::tone(&[659.3], -24.0, 400),
-                ToneSegment::silence(3200),
-            ],
-            repeat: false,
-        };
         VoiceLegMedia {
             leg: Mutex::new(Leg {
                 session,
@@ -239,7 +229,7 @@ impl VoiceLegMedia {
             tts: None,
             asr: None,
             recordings: AtomicU64::new(0),
-            music: ToneGenerator::new(plan, 8000).take_ms(4000),
+            music: crate::hold_music::default_music(),
             index: None,
         }
     }
@@ -274,8 +264,11 @@ impl VoiceLegMedia {
         self
     }
 
-    /// Replaces the music on hold (8 kHz samples, looped).
-    pub fn with_music_on_hold(mut self, samples: Vec<i16>) -> Self {
+    /// Replaces the music on hold (8 kHz samples, looped; the default is
+    /// [`crate::hold_music::default_music`]). An `Arc<[i16]>` is shared, not copied,
+    /// by every leg given it.
+    pub fn with_music_on_hold(mut self, samples: impl Into<Arc<[i16]>>) -> Self {
+        let samples = samples.into();
         if !samples.is_empty() {
             self.music = samples;
         }
@@ -300,7 +293,7 @@ impl MediaControl for VoiceLegMedia {
                 (p.samples.to_vec(), false)
             }
             CorePrompt::SilenceMs(ms) => (vec![0i16; *ms as usize * 8], false),
-            CorePrompt::MusicOnHold => (self.music.clone(), true),
+            CorePrompt::MusicOnHold => (self.music.to_vec(), true),
             _ => return Err(CoreError::Unsupported("prompt kind")),
         };
         self.leg.lock().await.play(samples, barge_in, looping).await

@@ -11,6 +11,30 @@
 //! ([`callcore::BridgeRecording`]) and, with a recording store, filed there.
 //! [`callcore::LegMediaPort::tap`] hands a leg's decoded frames to detectors.
 //!
+//! [`callcore::LegMediaPort::open_room`] opens an [`RtpRoom`], callcore's
+//! [`callcore::MixRoom`] over a [`crate::sip_leg::Room`]: any number of the
+//! engine's legs mixed every 20 ms by role (party, listen, whisper to one
+//! member), each leg leaving its bridge to join and going back to its own
+//! session (prompts, music on hold) when it leaves; the room's stereo recording
+//! is reported and filed like a bridge's. Music on hold is the piece of
+//! [`crate::hold_music`] unless [`RtpMediaConfig::music_on_hold`] names a file.
+//!
+//! ```no_run
+//! # async fn room(customer: &dyn callcore::Leg, agent: &dyn callcore::Leg,
+//! #               supervisor: &dyn callcore::Leg) -> Result<(), callcore::CoreError> {
+//! use callcore::{CoreError, MixRole};
+//! let port = |leg: &dyn callcore::Leg| leg.media_port().ok_or(CoreError::Unsupported("no media port"));
+//! let (c, a, s) = (port(customer)?, port(agent)?, port(supervisor)?);
+//! let room = c.open_room()?;
+//! room.join(customer.id(), c.as_ref(), MixRole::Party)?;
+//! room.join(agent.id(), a.as_ref(), MixRole::Party)?;
+//! room.join(supervisor.id(), s.as_ref(), MixRole::Whisper { to: agent.id().clone() })?;
+//! room.join(supervisor.id(), s.as_ref(), MixRole::Party)?; // barge: only the role changes
+//! room.leave(supervisor.id()); // back to its own session
+//! room.close(); // the others too
+//! # Ok(()) }
+//! ```
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use std::sync::Arc;
@@ -36,6 +60,9 @@ use callcore::{
     Timestamp,
 };
 
+mod room;
+pub use room::RtpRoom;
+
 use crate::g711::Law;
 use crate::sip_leg::{LegMedia, LegMediaConfig, LegMediaStats, Negotiated, TapDirection};
 use crate::udp::PortAllocator;
@@ -50,9 +77,18 @@ pub struct RtpMediaConfig {
     pub ports: RangeInclusive<u16>,
     /// Where relative prompt names resolve.
     pub prompts_dir: PathBuf,
-    /// Where recordings go (IVR `record` and bridged calls).
+    /// Where recordings go (IVR `record`, bridged calls and rooms).
     pub recordings_dir: PathBuf,
+    /// The music on hold ([`callcore::Prompt::MusicOnHold`]): an audio file
+    /// (WAV, MP3, OGG/Vorbis, FLAC; resampled to 8 kHz mono, at most
+    /// [`MAX_MUSIC_SECS`] kept), decoded once by [`RtpMedia::new`]. `None`, or
+    /// a file that cannot be decoded (a warning says why): the piece of
+    /// [`crate::hold_music`].
+    pub music_on_hold: Option<PathBuf>,
 }
+
+/// The longest music on hold kept from a file, in seconds (it loops).
+pub const MAX_MUSIC_SECS: usize = 600;
 
 impl RtpMediaConfig {
     /// 127.0.0.1, `ports`, prompts in `./prompts`, recordings in `./recordings`.
@@ -63,6 +99,33 @@ impl RtpMediaConfig {
             ports,
             prompts_dir: "prompts".into(),
             recordings_dir: "recordings".into(),
+            music_on_hold: None,
+        }
+    }
+
+    /// With the music on hold from the audio file `path`.
+    #[must_use]
+    pub fn with_music_on_hold(mut self, path: impl Into<PathBuf>) -> Self {
+        self.music_on_hold = Some(path.into());
+        self
+    }
+}
+
+/// The music on hold `path` names, at 8 kHz; `None` (with a warning) when it
+/// cannot be decoded or holds no sound.
+fn load_music(path: &std::path::Path) -> Option<Arc<[i16]>> {
+    match crate::prompt::Prompt::load(path) {
+        Ok(p) if p.samples.iter().any(|&s| s != 0) => {
+            let keep = p.samples.len().min(MAX_MUSIC_SECS * 8000);
+            Some(p.samples[..keep].into())
+        }
+        Ok(_) => {
+            tracing::warn!(file = %path.display(), "music on hold is silent; using the default");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "music on hold cannot be decoded; using the default");
+            None
         }
     }
 }
@@ -89,6 +152,8 @@ pub struct RtpMedia {
     index: Option<Index>,
     tts: Option<Arc<dyn SpeechSynthesizer>>,
     asr: Option<Arc<dyn SpeechRecognizer>>,
+    /// Music on hold from the configured file (else each leg's default).
+    music: Option<Arc<[i16]>>,
 }
 
 impl std::fmt::Debug for RtpMedia {
@@ -100,10 +165,12 @@ impl std::fmt::Debug for RtpMedia {
 }
 
 impl RtpMedia {
-    /// An engine allocating from `config.ports`.
+    /// An engine allocating from `config.ports`; decodes the configured music on
+    /// hold (a blocking file read: call it at start-up).
     #[must_use]
     pub fn new(config: RtpMediaConfig) -> Self {
         RtpMedia {
+            music: config.music_on_hold.as_deref().and_then(load_music),
             ports: Arc::new(PortAllocator::new(config.ip, config.ports.clone())),
             config,
             ssrc: Arc::new(AtomicU32::new(0x0CA1_1000)),
@@ -141,6 +208,66 @@ impl RtpMedia {
 
     fn now(&self) -> Option<Timestamp> {
         self.index.as_ref().map(|ix| ix.clock.now())
+    }
+
+    /// A unique stamp for recording names: leg ids restart with the process.
+    fn stamp(&self) -> String {
+        self.now().map_or_else(
+            || format!("p{}", std::process::id()),
+            |t| t.as_millis().to_string(),
+        )
+    }
+
+    /// The recordings directory, created if missing.
+    fn recordings_dir(&self) -> Result<&std::path::Path, CoreError> {
+        let dir = &self.config.recordings_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+
+    /// Reports a recording (of a bridge or a room) named `name` at `path`: what
+    /// started now, and its end once `finished` says the file is complete, filed
+    /// in the recording store when there is one.
+    fn report_recording(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        request: &RecordingRequest,
+        name: String,
+        path: &std::path::Path,
+        finished: tokio::sync::oneshot::Receiver<crate::wav::RecordingInfo>,
+    ) -> BridgeRecording {
+        let started_at = self.now().unwrap_or(Timestamp::EPOCH);
+        let started = RecordingStarted::new(
+            RecordingId::new(name),
+            request.interaction.clone(),
+            path.display().to_string(),
+            2,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (index, tenant, report) = (self.index.clone(), request.tenant.clone(), started.clone());
+        runtime.spawn(async move {
+            let stopped = finished
+                .await
+                .ok()
+                .map(|info| RecordingStopped::of(&report, info.duration_ms));
+            if let (Some(stopped), Some(ix)) = (&stopped, index) {
+                let meta = RecordingMeta {
+                    id: stopped.id.clone(),
+                    tenant,
+                    interaction: stopped.interaction.clone(),
+                    path: stopped.path.clone(),
+                    channels: stopped.channels,
+                    started_at,
+                    duration_ms: stopped.duration_ms,
+                };
+                if let Err(e) = ix.store.save(&meta).await {
+                    tracing::warn!(error = %e, "filing the call recording failed");
+                }
+            }
+            let _ = tx.send(stopped);
+        });
+        BridgeRecording::new(started, async move { rx.await.ok().flatten() })
     }
 }
 
@@ -187,17 +314,12 @@ impl RtpLeg {
 
     /// Where this bridge's recording goes: unique per process start and legs.
     fn recording_path(&self, other: &RtpLeg) -> Result<(String, PathBuf), CoreError> {
-        let dir = &self.engine.config.recordings_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
-        // leg ids restart with the process: the start time keeps names unique
-        let stamp = self.engine.now().map_or_else(
-            || format!("p{}", std::process::id()),
-            |t| t.as_millis().to_string(),
-        );
+        let dir = self.engine.recordings_dir()?;
         let name = format!(
-            "call-{stamp}-{}-{}.wav",
-            self.request.leg, other.request.leg
+            "call-{}-{}-{}.wav",
+            self.engine.stamp(),
+            self.request.leg,
+            other.request.leg
         )
         .replace(['/', ':', '\\'], "_");
         let path = dir.join(&name);
@@ -264,6 +386,9 @@ impl LegMediaPort for RtpLeg {
         if let Some(asr) = &self.engine.asr {
             control = control.with_recognizer(asr.clone());
         }
+        if let Some(music) = &self.engine.music {
+            control = control.with_music_on_hold(music.clone());
+        }
         Ok(Some(Arc::new(control)))
     }
 
@@ -282,7 +407,7 @@ impl LegMediaPort for RtpLeg {
             self.media.bridge(&other.media, None).map_err(media_error)?;
             return Ok(None);
         };
-        // the filing task below needs the runtime the legs' tasks run on
+        // the filing task needs the runtime the legs' tasks run on
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| CoreError::Media("bridging outside a tokio runtime".into()))?;
         let (name, path) = self.recording_path(other)?;
@@ -290,44 +415,10 @@ impl LegMediaPort for RtpLeg {
             .media
             .bridge_recorded(&other.media, &path)
             .map_err(media_error)?;
-        let started_at = self.engine.now().unwrap_or(Timestamp::EPOCH);
-        let started = RecordingStarted::new(
-            RecordingId::new(name),
-            request.interaction.clone(),
-            path.display().to_string(),
-            2,
-        );
-        tracing::debug!(leg = %self.request.leg, recording = %started.id, "recording the bridge");
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let (index, tenant, report) = (
-            self.engine.index.clone(),
-            request.tenant.clone(),
-            started.clone(),
-        );
-        runtime.spawn(async move {
-            let stopped = finished
-                .await
-                .ok()
-                .map(|info| RecordingStopped::of(&report, info.duration_ms));
-            if let (Some(stopped), Some(ix)) = (&stopped, index) {
-                let meta = RecordingMeta {
-                    id: stopped.id.clone(),
-                    tenant,
-                    interaction: stopped.interaction.clone(),
-                    path: stopped.path.clone(),
-                    channels: stopped.channels,
-                    started_at,
-                    duration_ms: stopped.duration_ms,
-                };
-                if let Err(e) = ix.store.save(&meta).await {
-                    tracing::warn!(error = %e, "filing the call recording failed");
-                }
-            }
-            let _ = tx.send(stopped);
-        });
-        Ok(Some(BridgeRecording::new(started, async move {
-            rx.await.ok().flatten()
-        })))
+        tracing::debug!(leg = %self.request.leg, recording = %name, "recording the bridge");
+        Ok(Some(self.engine.report_recording(
+            &runtime, request, name, &path, finished,
+        )))
     }
 
     fn unbridge(&self) {
@@ -348,6 +439,13 @@ impl LegMediaPort for RtpLeg {
 
     fn close(&self) {
         self.media.close();
+    }
+
+    fn open_room(&self) -> Result<Arc<dyn callcore::MixRoom>, CoreError> {
+        Ok(Arc::new(RtpRoom::open(
+            self.engine.clone(),
+            self.request.clone(),
+        )?))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -376,6 +474,54 @@ mod tests {
         assert!(n.send);
         let mu = NegotiatedMedia::new(None, AudioCodec::new("pcmu", 0, 8000));
         assert_eq!(negotiated(&mu).map(|n| n.law).ok(), Some(Law::Ulaw));
+    }
+
+    /// A mono 16-bit WAV of `hz` at `rate` for `secs`.
+    fn tone_wav(rate: u32, hz: f64, secs: u32) -> Vec<u8> {
+        let n = rate * secs;
+        let mut w = Vec::new();
+        w.extend_from_slice(b"RIFF");
+        w.extend_from_slice(&(36 + n * 2).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt ");
+        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        w.extend_from_slice(&1u16.to_le_bytes()); // mono
+        w.extend_from_slice(&rate.to_le_bytes());
+        w.extend_from_slice(&(rate * 2).to_le_bytes());
+        w.extend_from_slice(&2u16.to_le_bytes());
+        w.extend_from_slice(&16u16.to_le_bytes());
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&(n * 2).to_le_bytes());
+        for i in 0..n {
+            let t = f64::from(i) / f64::from(rate);
+            let s = (8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16;
+            w.extend_from_slice(&s.to_le_bytes());
+        }
+        w
+    }
+
+    #[test]
+    fn music_on_hold_comes_from_a_file_at_8_khz_or_falls_back() {
+        let dir = std::env::temp_dir().join(format!("callcore-moh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let file = dir.join("hold.wav");
+        std::fs::write(&file, tone_wav(16_000, 440.0, 2)).expect("written");
+        let media =
+            RtpMedia::new(RtpMediaConfig::loopback(31900..=31909).with_music_on_hold(&file));
+        let music = media.music.as_ref().expect("decoded");
+        assert!(
+            (15_900..=16_100).contains(&music.len()),
+            "2 s at 8 kHz: {}",
+            music.len()
+        );
+        assert!(music.iter().any(|&s| s.abs() > 5000));
+        let missing =
+            RtpMediaConfig::loopback(31900..=31909).with_music_on_hold(dir.join("none.mp3"));
+        assert!(
+            RtpMedia::new(missing).music.is_none(),
+            "the default plays instead"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! call-progress tones and their detectors ([`tones`], [`sit`], [`vad`], [`amd`]),
 //! WAV recording ([`wav`]), bridging, conferencing and supervision ([`bridge`],
 //! [`mixer`]), one continuous outgoing stream per far end ([`out_stream`]), a whole
-//! RTP endpoint ([`endpoint`]) and prompts ([`prompt`], [`resample`]).
+//! RTP endpoint ([`endpoint`]), prompts ([`prompt`], [`resample`]) and the default
+//! music on hold, composed in code ([`hold_music`]).
 //!
 //! The core is sans-IO: frames and packets go in, frames and packets come out, and
 //! the caller passes the time in. Features: `udp` (default) adds thin tokio glue
@@ -15,8 +16,9 @@
 //! RTCP, stereo recording); `prompts` (default) decodes WAV/MP3/OGG/FLAC through
 //! symphonia; `callcore-control` (default) implements callcore's `MediaControl` port
 //! (`control`), a signalled leg's media (`sip_leg`: its own session in the IVR, the
-//! relay pool when bridged) and callcore's leg-media port over it (`leg_port`: the
-//! RTP engine a SIP transport drives); `opus` (off) adds Opus to [`codec`].
+//! relay pool when bridged, a mixing `Room` for conferences and supervision) and
+//! callcore's leg-media port over it (`leg_port`: the RTP engine a SIP transport
+//! drives, its `MixRoom`s included); `opus` (off) adds Opus to [`codec`].
 //!
 //! ```
 //! use callcore_media::g711::{self, Law};
@@ -44,6 +46,7 @@ pub mod control;
 pub mod dtmf;
 pub mod endpoint;
 pub mod frame_tap;
+pub mod hold_music;
 pub mod jitter;
 #[cfg(feature = "udp")]
 mod latch;

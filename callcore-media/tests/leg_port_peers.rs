@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcore::{
-    Channel, Endpoint, FrameDirection, HangupCause, InteractionId, Leg, PlaceRequest,
+    Channel, Endpoint, FrameDirection, HangupCause, InteractionId, Leg, MixRole, PlaceRequest,
     RecordingRequest, Stores, TenantId, Transport,
 };
 use callcore_media::g711::Law;
@@ -337,6 +337,116 @@ async fn a_recorded_bridge_reports_its_start_and_its_complete_file() {
         .unwrap();
     assert_eq!(filed.len(), 1, "{filed:?}");
     assert_eq!(filed[0].duration_ms, stopped.duration_ms);
+    assert_eq!(filed[0].path, stopped.path);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIP legs meet in a mixing room through `Leg::media_port`, with real peers:
+/// SIPp's `uac_pcap` caller (speech) and a line to a SIPp UAS that echoes RTP,
+/// both Party members of a room opened on the caller's port. The line's far end
+/// hears the caller (the room's mix for it), the caller hears the echo (not
+/// itself directly), and the room's recording (caller left, what it hears
+/// right) is reported complete and filed when the room closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_legs_meet_in_a_mixing_room_through_their_media_ports() {
+    if !ready() {
+        return;
+    }
+    let dir = temp_dir("mix-room");
+    let clock = Arc::new(SystemClock);
+    let stores = Stores::in_memory();
+    let mut config = RtpMediaConfig::loopback(31200..=31231);
+    config.recordings_dir = dir.join("rec");
+    let media =
+        RtpMedia::new(config).with_recording_store(stores.recordings.clone(), clock.clone());
+    let uas_port = free_port();
+    let uas = sipp_echo_uas(uas_port, &dir);
+    let trunk = Trunk::new(
+        "echo",
+        TrunkKind::Carrier,
+        format!("127.0.0.1:{uas_port}").parse().unwrap(),
+        &["+1"],
+    );
+    let sip = SipTransport::start(sip_config(vec![trunk]), clock, Some(Arc::new(media)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // the UAS binds
+    let uac = sipp_uac_pcap(sip.local_addr().port(), &dir);
+    let caller = tokio::time::timeout(Duration::from_secs(10), sip.accept())
+        .await
+        .expect("SIPp called")
+        .unwrap();
+    caller.leg.answer().await.unwrap();
+    let line = sip
+        .place(PlaceRequest {
+            to: Endpoint::Phone("+15550101".into()),
+            from: "100".into(),
+            channel: Channel::Voice,
+            ring_timeout_secs: 10,
+        })
+        .await
+        .expect("the echo UAS answers");
+    let caller_port = caller.leg.media_port().expect("SIP legs have a media port");
+    let line_port = line.media_port().expect("SIP legs have a media port");
+    let caller_heard = tap(caller.leg.as_ref());
+    let line_heard = tap(line.as_ref());
+    let room = caller_port.open_room().expect("RtpMedia mixes");
+    room.join(caller.leg.id(), caller_port.as_ref(), MixRole::Party)
+        .unwrap();
+    room.join(line.id(), line_port.as_ref(), MixRole::Party)
+        .unwrap();
+    let request = RecordingRequest::new(TenantId::new("t1"), InteractionId::new("conf-1"));
+    let recording = room.record(&request).unwrap();
+    assert_eq!(room.members().len(), 2);
+
+    let cause = tokio::time::timeout(Duration::from_secs(30), caller.leg.ended())
+        .await
+        .expect("SIPp hung up");
+    assert_eq!(cause, HangupCause::Remote);
+    room.close();
+    let stopped = tokio::time::timeout(Duration::from_secs(5), recording.stopped)
+        .await
+        .expect("the recording ends with the room")
+        .expect("a complete file");
+    line.hangup(HangupCause::Local).await.unwrap();
+    let caller_heard = tokio::time::timeout(Duration::from_secs(5), caller_heard)
+        .await
+        .unwrap()
+        .unwrap();
+    let line_heard = tokio::time::timeout(Duration::from_secs(5), line_heard)
+        .await
+        .unwrap()
+        .unwrap();
+    succeeded(uac, "sipp uac_pcap").await;
+    succeeded(uas, "sipp uas -rtp_echo").await;
+
+    let (caller_says, _) = speech_power(&caller_heard.inbound);
+    let (caller_hears, _) = speech_power(&caller_heard.outbound);
+    let (line_gets, _) = speech_power(&line_heard.outbound);
+    let (echo, _) = speech_power(&line_heard.inbound);
+    eprintln!(
+        "room: caller says {caller_says:.1}, hears {caller_hears:.1}; the line gets \
+         {line_gets:.1}, echoes {echo:.1} dBm0"
+    );
+    for (what, db) in [
+        ("the caller's speech", caller_says),
+        ("the room's mix to the line", line_gets),
+        ("the echo", echo),
+        ("the echo in the caller's mix", caller_hears),
+    ] {
+        assert!(db > -40.0, "{what}: {db:.1} dBm0");
+    }
+    let wav = std::fs::read(&stopped.path).unwrap();
+    let power = wav_channel_power(&wav, 2);
+    eprintln!("{stopped:?}: channel power {power:?} dB");
+    assert!(stopped.duration_ms >= 6000, "{stopped:?}");
+    assert!(power[0] > -45.0 && power[1] > -45.0, "{power:?}");
+    let filed = stores
+        .recordings
+        .for_interaction(&TenantId::new("t1"), &InteractionId::new("conf-1"))
+        .await
+        .unwrap();
+    assert_eq!(filed.len(), 1, "{filed:?}");
     assert_eq!(filed[0].path, stopped.path);
     let _ = std::fs::remove_dir_all(&dir);
 }

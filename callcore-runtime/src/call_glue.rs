@@ -4,13 +4,18 @@
 //! out the call's commands. It is driven by the interaction's own task
 //! (through [`FlowContext`](crate::FlowContext)), so the call has one owner.
 
-use crate::call::{Call, CallCommand, LegInput, RouterSignal, TransferTarget};
+mod audio;
+mod control;
+
+pub(crate) use control::{Action, endpoint_of, free, profile, reserve};
+
+use crate::call::{Call, CallCommand, LegInput, Placement, RouterSignal, TransferTarget};
 use crate::center::Shared;
 use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
 use crate::waiting::{Entertained, Entertainer, WaitOptions};
 use callcore::{
-    AgentId, CoreError, Disposition, Endpoint, EventKind, HangupCause, InteractionId, Leg,
-    LegEvent, LegId, PlaceRequest, RecordingId, RecordingRequest, RecordingStopped, RouterInput,
+    AgentId, CoreError, Endpoint, EventKind, HangupCause, InteractionId, Leg, LegEvent, LegId,
+    MixRoom, PlaceRequest, RecordingId, RecordingRequest, RecordingStopped, RouterInput,
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -21,11 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// What reaches a live call from outside its task.
+/// What reaches a live call from outside its task: a call-control action
+/// and where to answer whether it fit the call's state.
 #[derive(Debug)]
-pub(crate) enum CallControl {
-    /// Set the disposition code.
-    Disposition(Disposition, oneshot::Sender<Result<(), CoreError>>),
+pub(crate) struct CallControl {
+    action: Action,
+    reply: oneshot::Sender<Result<(), CoreError>>,
 }
 
 /// The live calls of a center, by interaction.
@@ -43,25 +49,22 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Asks the live call `id` to set `disposition`; `None` when it is not
+    /// Asks the live call `id` to carry out `action`; `None` when it is not
     /// live.
-    pub(crate) fn ask_disposition(
+    pub(crate) fn ask(
         &self,
         id: &InteractionId,
-        disposition: Disposition,
+        action: Action,
     ) -> Option<oneshot::Receiver<Result<(), CoreError>>> {
-        let (tx, rx) = oneshot::channel();
+        let (reply, rx) = oneshot::channel();
         let calls = self.lock();
-        calls
-            .get(id)?
-            .send(CallControl::Disposition(disposition, tx))
-            .ok()?;
+        calls.get(id)?.send(CallControl { action, reply }).ok()?;
         Some(rx)
     }
 }
 
 type RecordingEnd = Pin<Box<dyn Future<Output = (RecordingId, Option<RecordingStopped>)> + Send>>;
-type Placed = Result<Box<dyn Leg>, HangupCause>;
+type Placed = (Option<Placement>, Result<Box<dyn Leg>, HangupCause>);
 
 /// What woke the call up.
 enum Wake {
@@ -89,6 +92,10 @@ pub(crate) struct CallGlue {
     placed_rx: mpsc::UnboundedReceiver<Placed>,
     recordings: FuturesUnordered<RecordingEnd>,
     control: mpsc::UnboundedReceiver<CallControl>,
+    /// The call's mixing room, while one is open.
+    room: Option<Arc<dyn MixRoom>>,
+    /// What plays to the customer in the background (music on hold).
+    audio: audio::CustomerAudio,
     /// Told the agent's id when one is connected (outbound hand-offs).
     pub(crate) connected_hook: Option<oneshot::Sender<AgentId>>,
 }
@@ -105,6 +112,9 @@ impl std::fmt::Debug for CallGlue {
 impl Drop for CallGlue {
     fn drop(&mut self) {
         self.shared.calls.lock().remove(self.call.interaction());
+        if let Some(room) = self.room.take() {
+            room.close();
+        }
     }
 }
 
@@ -126,6 +136,8 @@ impl CallGlue {
             placed_rx,
             recordings: FuturesUnordered::new(),
             control,
+            room: None,
+            audio: audio::CustomerAudio::default(),
             connected_hook: None,
         }
     }
@@ -211,7 +223,7 @@ impl CallGlue {
                     tracing::warn!(leg = %leg, error = %e, "answering a transfer request failed");
                 }
             }
-            CallCommand::Place { number } => self.place(number),
+            CallCommand::Place { number } => self.place(None, PlaceTo::Number(number)),
             CallCommand::Announce(text) => {
                 self.call
                     .handle_flow_step("say", format!("{} chars", text.chars().count()));
@@ -220,6 +232,7 @@ impl CallGlue {
                     self.call.handle_leg_ended(customer.id(), now);
                 }
             }
+            other => self.execute_control(other, customer),
         }
     }
 
@@ -253,33 +266,38 @@ impl CallGlue {
         }
     }
 
-    /// Places a transfer's leg in the background; the result comes back as a
+    /// Places a leg in the background (a transfer's number, a consulted
+    /// agent, a conference party, a supervisor); the result comes back as a
     /// wake-up (or, when the call is gone by then, the leg is hung up).
-    fn place(&self, number: String) {
-        let endpoint = Endpoint::Phone(number);
-        let transport = self
-            .shared
-            .transports
-            .iter()
-            .find(|t| t.can_reach(&endpoint))
-            .cloned();
-        let request = PlaceRequest {
-            to: endpoint,
-            from: self.from.clone(),
-            channel: callcore::Channel::Voice,
-            ring_timeout_secs: 30,
-        };
+    fn place(&self, placement: Option<Placement>, to: PlaceTo) {
+        let shared = self.shared.clone();
+        let from = self.from.clone();
         let results = self.placed_tx.clone();
         tokio::spawn(async move {
-            let result = match transport {
-                None => Err(HangupCause::InvalidNumber),
-                Some(t) => match t.place(request).await {
-                    Ok(leg) => Ok(leg),
-                    Err(CoreError::NotAnswered(cause)) => Err(cause),
-                    Err(e) => Err(HangupCause::Failure(e.to_string())),
-                },
+            let endpoint = match to {
+                PlaceTo::Number(number) => Some(Endpoint::Phone(number)),
+                PlaceTo::Agent(agent) => control::agent_endpoint(&shared, &agent).await,
             };
-            if let Err(mpsc::error::SendError(Ok(leg))) = results.send(result) {
+            let transport = endpoint
+                .as_ref()
+                .and_then(|e| shared.transports.iter().find(|t| t.can_reach(e)).cloned());
+            let result = match (transport, endpoint) {
+                (Some(t), Some(to)) => {
+                    let request = PlaceRequest {
+                        to,
+                        from,
+                        channel: callcore::Channel::Voice,
+                        ring_timeout_secs: 30,
+                    };
+                    match t.place(request).await {
+                        Ok(leg) => Ok(leg),
+                        Err(CoreError::NotAnswered(cause)) => Err(cause),
+                        Err(e) => Err(HangupCause::Failure(e.to_string())),
+                    }
+                }
+                _ => Err(HangupCause::InvalidNumber),
+            };
+            if let Err(mpsc::error::SendError((_, Ok(leg)))) = results.send((placement, result)) {
                 let _ = leg.hangup(HangupCause::Local).await;
             }
         });
@@ -368,20 +386,29 @@ impl CallGlue {
                 let now = self.now();
                 self.call.handle_leg_event(&leg, input, now);
             }
-            Wake::Placed(Ok(leg)) => {
+            Wake::Placed((placement, Ok(leg))) => {
                 let id = leg.id().clone();
                 self.others.insert(id.clone(), leg);
                 let now = self.now();
-                self.call.handle_placed(id, now);
+                match placement {
+                    None => self.call.handle_placed(id, now),
+                    Some(p) => self.call.handle_placed_for(p, id, now),
+                }
             }
-            Wake::Placed(Err(cause)) => {
+            Wake::Placed((placement, Err(cause))) => {
                 let now = self.now();
-                self.call.handle_place_failed(cause, now);
+                match placement {
+                    None => self.call.handle_place_failed(cause, now),
+                    Some(p) => self.call.handle_place_failed_for(p, cause, now),
+                }
             }
             Wake::Recording(_, Some(stopped)) => self.call.handle_recording_stopped(&stopped),
             Wake::Recording(id, None) => self.call.handle_recording_lost(&id),
-            Wake::Control(CallControl::Disposition(disposition, reply)) => {
-                let _ = reply.send(self.call.handle_disposition(disposition));
+            Wake::Control(CallControl { action, reply }) => {
+                let result = self.on_control(action, customer).await;
+                // answered once what the action commanded is carried out
+                self.drive(customer).await;
+                let _ = reply.send(result);
             }
             Wake::Timer => {
                 let now = self.now();
@@ -406,14 +433,17 @@ impl CallGlue {
         }
     }
 
-    /// Serves the call until its queue stay ends. While it waits for an
-    /// agent the customer hears `waiting` (see [`crate::waiting`]); that
-    /// future is dropped before the call acts on anything that woke it.
+    /// Serves the call until its queue stay ends (the customer's
+    /// background audio playing meanwhile, when there is one). While it
+    /// waits for an agent the customer hears `waiting` (see
+    /// [`crate::waiting`]); that future is dropped before the call acts on
+    /// anything that woke it.
     pub(crate) async fn stay(
         &mut self,
         customer: &dyn Leg,
         waiting: &WaitOptions,
     ) -> Result<crate::QueueOutcome, CoreError> {
+        let mut playing = audio::Playing::default();
         let entertainer = (customer.channel() == callcore::Channel::Voice)
             .then(|| Entertainer::new(waiting, &self.shared, self.call.interaction().clone()))
             .flatten();
@@ -440,9 +470,11 @@ impl CallGlue {
             {
                 show = Some(Box::pin(e.run(customer)));
             }
+            playing.follow(&self.audio, customer, &self.shared.clock);
             let wake = match show.as_mut() {
                 Some(s) => tokio::select! {
                     w = self.next_wake(customer) => w,
+                    () = playing.run() => continue,
                     Entertained::CallbackRequested = s => {
                         show = None;
                         let now = self.now();
@@ -450,7 +482,10 @@ impl CallGlue {
                         continue;
                     }
                 },
-                None => self.next_wake(customer).await,
+                None => tokio::select! {
+                    w = self.next_wake(customer) => w,
+                    () = playing.run() => continue,
+                },
             };
             self.on_wake(wake, customer).await;
         }
@@ -477,6 +512,12 @@ impl CallGlue {
             tracing::warn!("recordings not complete when the call ended");
         }
     }
+}
+
+/// Where a leg is placed.
+enum PlaceTo {
+    Number(String),
+    Agent(AgentId),
 }
 
 /// `id`: the customer's leg or one of the others.

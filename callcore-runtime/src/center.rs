@@ -255,8 +255,8 @@ impl Center {
 /// events and snapshots. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct CenterHandle {
-    shared: Arc<Shared>,
-    tenant: TenantId,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) tenant: TenantId,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
     recorder: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -427,40 +427,7 @@ impl CenterHandle {
         interaction: &InteractionId,
         disposition: Disposition,
     ) -> Result<(), CoreError> {
-        // A live call decides itself (its owner knows its agent); one that
-        // ended meanwhile is served from its record.
-        if let Some(reply) = self
-            .shared
-            .calls
-            .ask_disposition(interaction, disposition.clone())
-            && let Ok(result) = reply.await
-        {
-            return result;
-        }
-        self.flush().await;
-        let record = self
-            .shared
-            .stores
-            .interactions
-            .get(&self.tenant, interaction)
-            .await?
-            .ok_or_else(|| CoreError::NotFound {
-                what: "interaction",
-                id: interaction.to_string(),
-            })?;
-        let agent = record.agent.ok_or_else(|| CoreError::NotFound {
-            what: "agent of interaction",
-            id: interaction.to_string(),
-        })?;
-        self.shared.emitter.emit(
-            &record.tenant,
-            EventKind::DispositionSet {
-                interaction: interaction.clone(),
-                agent,
-                disposition,
-            },
-        );
-        Ok(())
+        self.set_wrap_up(interaction, disposition, None).await
     }
 
     /// The live state of every queue and agent.

@@ -376,6 +376,28 @@ impl FlowContext {
         outcome
     }
 
+    /// Click-to-dial: the agent's answered leg is bridged to the customer's
+    /// and the conversation is served until it ends.
+    pub(crate) async fn connect_direct(
+        &mut self,
+        agent: callcore::AgentId,
+        queue: QueueId,
+        agent_leg: Box<dyn Leg>,
+    ) -> Result<QueueOutcome, CoreError> {
+        let now = self.glue.shared.clock.now();
+        let leg = self.glue.adopt(agent_leg);
+        if let Err(e) = self
+            .glue
+            .call
+            .handle_direct_connect(agent, queue, leg.clone(), now)
+        {
+            self.glue.drop_adopted(&leg).await;
+            return Err(e);
+        }
+        // connected at once: nothing to wait for
+        self.glue.stay(&*self.leg, &WaitOptions::silent()).await
+    }
+
     /// The flow is over with `reason`: the call ends (if it has not), the
     /// customer's leg is hung up, and the call waits for its recordings.
     pub(crate) async fn finish(&mut self, reason: EndReason) {

@@ -96,8 +96,10 @@
 
 pub mod bus;
 pub mod call;
+mod call_control;
 mod call_glue;
 mod center;
+mod dial;
 mod emitter;
 mod flow;
 mod flow_context;
@@ -110,6 +112,7 @@ mod system_clock;
 pub mod voicemail;
 mod waiting;
 
+pub use call::CallTarget;
 pub use center::{Center, CenterBuilder, CenterHandle};
 pub use flow_context::{FlowContext, QueueOptions, QueueOutcome};
 pub use outbound::{OutboundOptions, OutboundProgress};

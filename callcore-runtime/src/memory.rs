@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 
+mod mix;
+
+pub use mix::{MemoryMediaPort, MemoryRoom};
+
 /// What the far end sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FarInput {
@@ -35,6 +39,10 @@ struct LegState {
     answered: bool,
     held: bool,
     bridged_to: Option<LegId>,
+    /// The leg bridged to, to unbridge both sides.
+    peer: Option<std::sync::Weak<LegShared>>,
+    /// The mixing room the leg is in.
+    room: Option<Arc<MemoryRoom>>,
     transferred_to: Option<String>,
     /// What the center played or said to the far end, in order.
     heard: Vec<String>,
@@ -230,6 +238,23 @@ impl FarEnd {
         self.shared.lock().bridged_to.clone()
     }
 
+    /// The members of the mixing room this leg is in, with their roles, in
+    /// the order they joined; `None` when it is in none.
+    #[must_use]
+    pub fn room_members(&self) -> Option<Vec<(LegId, callcore::MixRole)>> {
+        let room = self.shared.lock().room.clone()?;
+        Some(callcore::MixRoom::members(&*room))
+    }
+
+    /// This leg's role in its mixing room, if it is in one.
+    #[must_use]
+    pub fn room_role(&self) -> Option<callcore::MixRole> {
+        self.room_members()?
+            .into_iter()
+            .find(|(l, _)| *l == self.shared.id)
+            .map(|(_, r)| r)
+    }
+
     /// Where the center transferred this leg, if it did.
     #[must_use]
     pub fn transferred_to(&self) -> Option<String> {
@@ -285,8 +310,7 @@ impl Leg for MemoryLeg {
                 "bridging a memory leg to another transport",
             ))?;
         other.shared.check()?;
-        self.shared.lock().bridged_to = Some(other.shared.id.clone());
-        other.shared.lock().bridged_to = Some(self.shared.id.clone());
+        mix::bridge(&self.shared, &other.shared);
         Ok(())
     }
 
@@ -357,6 +381,10 @@ impl Leg for MemoryLeg {
 
     fn media(&self) -> &dyn MediaControl {
         self
+    }
+
+    fn media_port(&self) -> Option<Arc<dyn callcore::LegMediaPort>> {
+        Some(Arc::new(MemoryMediaPort::new(self.shared.clone())))
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -63,6 +63,9 @@ async fn update_records(
         let done = match from {
             AgentState::Busy => *to != AgentState::WrapUp,
             AgentState::WrapUp => true,
+            // an agent the call took directly (click-to-dial, a consulted
+            // agent) is made available again, without after-call work
+            AgentState::NotReady(_) => *to == AgentState::Available,
             _ => false,
         };
         if done && let Some(id) = awaiting_wrap_up.remove(agent) {
@@ -74,7 +77,10 @@ async fn update_records(
         return;
     };
     let Some(record) = open.get_mut(id) else {
-        if matches!(event.kind, EventKind::DispositionSet { .. }) {
+        if matches!(
+            event.kind,
+            EventKind::DispositionSet { .. } | EventKind::WrapUpNoted { .. }
+        ) {
             amend_saved(event, id, stores).await;
         }
         return;

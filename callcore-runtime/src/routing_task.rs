@@ -53,6 +53,12 @@ pub(crate) enum RouterCommand {
     Snapshot(oneshot::Sender<RouterSnapshot>),
     /// Where an interaction waits now (for the caller's announcements).
     Position(InteractionId, oneshot::Sender<Option<QueuePosition>>),
+    /// An agent's profile (endpoints, supervisor permission).
+    Profile(AgentId, oneshot::Sender<Option<AgentProfile>>),
+    /// An agent a call took directly is free: available again if they are
+    /// still not ready for one of these reasons (nobody changed their state
+    /// meanwhile).
+    Free(AgentId, &'static [&'static str]),
     Shutdown,
 }
 
@@ -203,6 +209,29 @@ impl RoutingTask {
             }
             RouterCommand::Position(interaction, reply) => {
                 let _ = reply.send(self.router.queue_position(&interaction, self.clock.now()));
+            }
+            RouterCommand::Profile(agent, reply) => {
+                let _ = reply.send(self.agents.get(&agent).cloned());
+            }
+            RouterCommand::Free(agent, reasons) => {
+                let held = self
+                    .router
+                    .snapshot(self.clock.now())
+                    .agents
+                    .iter()
+                    .any(|a| {
+                        a.agent == agent
+                            && matches!(&a.state, callcore::AgentState::NotReady(r)
+                                if reasons.contains(&r.as_str()))
+                    });
+                if held
+                    && let Err(e) = self.input(RouterInput::SetAgentState {
+                        agent,
+                        state: callcore::AgentState::Available,
+                    })
+                {
+                    tracing::warn!(error = %e, "freeing an agent taken directly failed");
+                }
             }
             RouterCommand::Shutdown => {}
         }

@@ -15,16 +15,22 @@
 //!   wrap-up, usage, recording stops and dispositions after `Ended`);
 //! - the one record folded from the events agrees with them (queued_at, hold
 //!   time, recordings, disposition, abandonment).
+//!
+//! The agent's desktop acts too (call control: hold, mute, blind transfer,
+//! consultations to agents and numbers with swap, complete and cancel,
+//! conferences grown, left and kicked, supervisors and their modes, the
+//! center's hang-up, wrap-up notes), and the legs it places answer or fail:
+//! every agent the call took directly is freed exactly once as well.
 
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 use callcore::{
     AgentId, Channel, Destination, Direction, Disposition, EndReason, Event, EventKind,
-    HangupCause, Interaction, InteractionRecord, LegId, QueueId, RecordingStarted,
+    HangupCause, Interaction, InteractionRecord, LegId, MonitorMode, QueueId, RecordingStarted,
     RecordingStopped, RejectReason, Timestamp, TransferReport,
 };
 use callcore_runtime::call::{
-    Call, CallCommand, LegInput, RouterSignal, StayOptions, TransferTarget,
+    Call, CallCommand, CallTarget, LegInput, Placement, RouterSignal, StayOptions, TransferTarget,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -70,7 +76,9 @@ enum Action {
     Transfer(usize, u8),
     LegHangsUp(usize),
     RouterQueued,
-    RouterConnects { desktop: bool },
+    RouterConnects {
+        desktop: bool,
+    },
     RouterEnds(u8),
     RouterHearsAbandon,
     RouterLetsGo,
@@ -80,6 +88,10 @@ enum Action {
     Deadline,
     Disposition,
     FlowFinishes,
+    /// One of the desktop's call-control actions.
+    Control(u8),
+    /// The i-th leg placed for call control answers (or fails).
+    PlacedFor(usize, bool),
 }
 
 struct World {
@@ -99,6 +111,16 @@ struct World {
     dispositions: u32,
     flow_done: bool,
     outcome: bool,
+    /// Call-control actions taken.
+    controls: u32,
+    /// Legs placed for call control, not answered yet.
+    placing_for: Vec<Placement>,
+    /// Agents the call took directly (the glue reserved them) and how often
+    /// each was freed.
+    taken: Vec<AgentId>,
+    freed: BTreeMap<AgentId, u32>,
+    /// Supervisors asked to monitor.
+    supervisors: Vec<AgentId>,
 }
 
 impl World {
@@ -137,6 +159,11 @@ impl World {
             dispositions: 0,
             flow_done: false,
             outcome: false,
+            controls: 0,
+            placing_for: Vec::new(),
+            taken: Vec::new(),
+            freed: BTreeMap::new(),
+            supervisors: Vec::new(),
         };
         let request = callcore::RoutingRequest {
             interaction: "int-1".into(),
@@ -232,7 +259,111 @@ impl World {
         if self.outcome && !self.flow_done {
             a.push(Action::FlowFinishes);
         }
+        if self.controls < 24 {
+            for kind in 0..18 {
+                a.push(Action::Control(kind));
+            }
+            // what follows a consultation, more often
+            for kind in [6, 7, 9] {
+                a.push(Action::Control(kind));
+            }
+        }
+        for i in 0..self.placing_for.len() {
+            for _ in 0..3 {
+                a.push(Action::PlacedFor(i, true));
+            }
+            a.push(Action::PlacedFor(i, false));
+        }
         a
+    }
+
+    /// One desktop action; refusals are fine (the state may not fit).
+    fn control(&mut self, kind: u8) {
+        let now = self.now;
+        self.controls += 1;
+        let fresh_agent = |w: &mut Self, prefix: &str| AgentId::new(w.fresh(prefix));
+        let take = |w: &mut Self, r: Result<(), callcore::CoreError>, a: Option<AgentId>| {
+            if let (Ok(()), Some(a)) = (r, a) {
+                w.taken.push(a);
+            }
+        };
+        match kind {
+            0 | 1 => {
+                let _ = self.call.handle_hold(kind == 0);
+            }
+            2 | 3 => {
+                let _ = self.call.handle_mute(kind == 2);
+            }
+            4 => {
+                let a = fresh_agent(self, "peer");
+                let r = self.call.handle_consult(CallTarget::Agent(a.clone()), now);
+                take(self, r, Some(a));
+            }
+            5 => {
+                let _ = self
+                    .call
+                    .handle_consult(CallTarget::Number("+4930777".into()), now);
+            }
+            6 => {
+                let _ = self.call.handle_swap();
+            }
+            7 => {
+                let _ = self.call.handle_complete_transfer(now);
+            }
+            8 => {
+                let _ = self.call.handle_cancel_consult(now);
+            }
+            9 => {
+                let _ = self.call.handle_conference(now);
+            }
+            10 => {
+                let a = fresh_agent(self, "party");
+                let r = self
+                    .call
+                    .handle_add_to_conference(CallTarget::Agent(a.clone()), now);
+                take(self, r, Some(a));
+            }
+            11 => {
+                let _ = self
+                    .call
+                    .handle_add_to_conference(CallTarget::Number("+4930888".into()), now);
+            }
+            12 => {
+                let _ = self.call.handle_leave_conference(now);
+            }
+            13 => {
+                if let Some(leg) = self.live_others().last().cloned() {
+                    let _ = self.call.handle_kick(&leg, now);
+                }
+            }
+            14 => {
+                let s = fresh_agent(self, "sup");
+                self.supervisors.push(s.clone());
+                let mode = [
+                    MonitorMode::Listen,
+                    MonitorMode::Whisper,
+                    MonitorMode::Barge,
+                ][self.supervisors.len() % 3];
+                let _ = self.call.handle_monitor(s, mode, now);
+            }
+            15 => {
+                if let Some(s) = self.supervisors.last().cloned() {
+                    let _ = self.call.handle_monitor_mode(&s, MonitorMode::Whisper);
+                }
+            }
+            16 => {
+                let _ = self.call.handle_hang_up(now);
+            }
+            _ => {
+                let target = match self.controls % 3 {
+                    0 => CallTarget::Queue("billing".into()),
+                    1 => CallTarget::Agent("bob".into()),
+                    _ => CallTarget::Number("+4930999".into()),
+                };
+                let _ = self.call.handle_transfer(target, now);
+                let _ = self.call.handle_wrap_up_notes("notes".into());
+            }
+        }
     }
 
     fn leg_at(&self, i: usize) -> LegId {
@@ -400,6 +531,18 @@ impl World {
                 self.flow_done = true;
                 self.call.handle_flow_finished(EndReason::Completed, now);
             }
+            Action::Control(kind) => self.control(kind),
+            Action::PlacedFor(i, answered) => {
+                let placement = self.placing_for.remove(i);
+                if answered {
+                    let id = LegId::new(self.fresh("placed"));
+                    self.legs.insert(id.clone(), LegModel::default());
+                    self.call.handle_placed_for(placement, id, now);
+                } else {
+                    self.call
+                        .handle_place_failed_for(placement, HangupCause::NoAnswer, now);
+                }
+            }
         }
         self.settle();
     }
@@ -475,6 +618,23 @@ impl World {
                 }
                 CallCommand::Place { .. } => self.placing += 1,
                 CallCommand::Announce(_) => {}
+                CallCommand::PlaceFor { placement, .. } => self.placing_for.push(placement),
+                CallCommand::FreeAgent(agent) => *self.freed.entry(agent).or_default() += 1,
+                CallCommand::Unbridge(leg) => {
+                    let l = self.legs.get_mut(&leg).expect("a known leg");
+                    if !l.live() {
+                        l.after_end += 1;
+                    }
+                }
+                CallCommand::Mix(members) => {
+                    for (leg, _) in members {
+                        let l = self.legs.get_mut(&leg).expect("a known leg");
+                        if !l.live() {
+                            l.after_end += 1;
+                        }
+                    }
+                }
+                CallCommand::CloseRoom | CallCommand::Music(_) => {}
                 other => panic!("unexpected command {other:?}"),
             }
         }
@@ -491,7 +651,11 @@ impl World {
             i += 1;
             assert!(i < 2_000, "the model does not settle");
             self.now = self.now + Duration::from_secs(u64::from(dt % 6));
-            self.apply(enabled[usize::from(pick) % enabled.len()]);
+            let action = enabled[usize::from(pick) % enabled.len()];
+            if std::env::var_os("TRACE_CALL").is_some() {
+                eprintln!("{action:?}");
+            }
+            self.apply(action);
         }
     }
 
@@ -512,6 +676,11 @@ impl World {
             assert_eq!(self.released.get(a), Some(&1), "agent {a} released once");
         }
         assert_eq!(self.released.len(), self.connected.len());
+        // Agents taken directly: freed once each, and nobody else.
+        for a in &self.taken {
+            assert_eq!(self.freed.get(a), Some(&1), "agent {a} freed once");
+        }
+        assert_eq!(self.freed.len(), self.taken.len());
         assert!(self.call.is_finished());
 
         // The event sequence.
@@ -529,6 +698,7 @@ impl World {
         let mut on_hold = false;
         let mut open = std::collections::BTreeSet::new();
         let mut agent_seen = false;
+        let mut taking_over = false;
         for k in &kinds {
             if after_end {
                 assert!(
@@ -539,6 +709,7 @@ impl World {
                             | EventKind::DispositionSet { .. }
                             | EventKind::WrapUpStarted { .. }
                             | EventKind::WrapUpEnded { .. }
+                            | EventKind::WrapUpNoted { .. }
                     ),
                     "{} after Ended: {kinds:#?}",
                     k.name()
@@ -548,6 +719,10 @@ impl World {
                 EventKind::Queued { .. } => {
                     queued_in_stay = true;
                     connected_in_stay = false;
+                }
+                EventKind::ConsultEnded { outcome, .. } if outcome == "completed" => {
+                    // the consulted party takes over without a queue stay
+                    taking_over = true;
                 }
                 EventKind::Connected { .. } => {
                     assert!(queued_in_stay, "Connected without Queued: {kinds:#?}");
@@ -566,7 +741,7 @@ impl World {
                 EventKind::Transferred { .. } => {
                     assert!(talking && !on_hold, "Transferred out of place");
                     talking = false;
-                    queued_in_stay = false;
+                    queued_in_stay = std::mem::take(&mut taking_over);
                 }
                 EventKind::Abandoned { .. } => {
                     assert!(queued_in_stay && !connected_in_stay);

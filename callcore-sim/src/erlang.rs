@@ -193,9 +193,9 @@ pub struct StaffingInput {
     pub patience_secs: Option<f64>,
 }
 
-/// One row of the staffing table: where `N ≤ A` only `p_wait` (1) is given,
-/// under Erlang C and Erlang A alike ([`erlang_a`] itself has the Erlang A
-/// figures for those counts).
+/// One row of the staffing table. Under Erlang C a row where `N ≤ A` has no
+/// steady state: only `p_wait` (1) is given. Under Erlang A (with patience)
+/// every row has its figures, understaffed ones included.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct StaffingRow {
     /// Agents.
@@ -224,9 +224,9 @@ pub struct StaffingTable {
 
 fn row(input: &StaffingInput, n: u32) -> StaffingRow {
     let a = input.calls_per_hour * input.aht_secs / 3600.0;
-    if let Some(patience) = input.patience_secs
-        && f64::from(n) > a
-    {
+    // With patience the queue is stationary at every agent count (callers
+    // abandon), so every row has Erlang A figures, understaffed ones included.
+    if let Some(patience) = input.patience_secs {
         let f = erlang_a(
             n,
             input.calls_per_hour,
@@ -298,21 +298,45 @@ pub fn staffing_table(input: &StaffingInput) -> Result<StaffingTable, SimError> 
     if a > f64::from(LIMIT) {
         return Err(SimError::Unreachable { limit: LIMIT });
     }
-    // Start from the offered load (ceil) and walk up.
+    // The service level only grows with the agent count (Erlang C above the
+    // offered load, Erlang A everywhere), so the answer is found by doubling
+    // from the offered load, then bisecting. With patience it may lie below
+    // the offered load: callers who abandon leave the queue stable there.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let start = (a.floor() as u32).max(1);
+    let meets = |n: u32| {
+        row(input, n)
+            .service_level
+            .is_some_and(|sl| sl >= input.service_level)
+    };
     let mut recommended = None;
-    let mut n = start;
-    while n <= LIMIT {
-        let r = row(input, n);
-        if r.service_level.is_some_and(|sl| sl >= input.service_level) {
-            recommended = Some(n);
+    let mut hi = start;
+    let mut lo = if input.patience_secs.is_some() {
+        0
+    } else {
+        start
+    };
+    while hi <= LIMIT {
+        if meets(hi) {
+            // the answer is in (lo, hi]
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if meets(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            recommended = Some(hi);
             break;
         }
-        n += 1;
+        lo = hi;
+        hi = hi
+            .saturating_add(hi.div_ceil(8).max(1))
+            .min(LIMIT.saturating_add(1));
     }
     let recommended = recommended.ok_or(SimError::Unreachable { limit: LIMIT })?;
-    let low = start.saturating_sub(2).max(1);
+    let low = start.min(recommended).saturating_sub(2).max(1);
     let rows = (low..=recommended + 3).map(|n| row(input, n)).collect();
     Ok(StaffingTable { recommended, rows })
 }
@@ -383,6 +407,30 @@ mod tests {
         assert!(f.p_wait > 0.6 && f.p_wait <= 1.0);
         assert!(f.p_abandon > 0.1 && f.p_abandon < 0.5, "{}", f.p_abandon);
         assert!(f.occupancy <= 1.0);
+    }
+
+    #[test]
+    fn overloaded_rows_have_erlang_a_figures_with_patience() {
+        // 6,000 calls/h of 300 s: 500 erlangs; patience 300 s.
+        let input = StaffingInput {
+            calls_per_hour: 6000.0,
+            aht_secs: 300.0,
+            target_answer_secs: 20.0,
+            service_level: 0.8,
+            patience_secs: Some(300.0),
+        };
+        let t = staffing_table(&input).unwrap();
+        let understaffed: Vec<_> = t.rows.iter().filter(|r| r.agents <= 500).collect();
+        assert!(!understaffed.is_empty());
+        for r in understaffed {
+            let sl = r.service_level.expect("finite with patience");
+            assert!(sl.is_finite() && (0.0..1.0).contains(&sl), "{r:?}");
+            assert!(r.p_wait < 1.0 && r.p_abandon.is_some(), "{r:?}");
+        }
+        // the answer is the smallest count that meets the target
+        let at = |n| row(&input, n).service_level.unwrap();
+        assert!(at(t.recommended) >= 0.8, "{t:?}");
+        assert!(at(t.recommended - 1) < 0.8, "{t:?}");
     }
 
     #[test]

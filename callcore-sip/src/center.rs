@@ -646,6 +646,10 @@ impl Leg for SipLeg {
         }
     }
 
+    fn media_port(&self) -> Option<Arc<dyn LegMediaPort>> {
+        self.port.clone()
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

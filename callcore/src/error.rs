@@ -56,6 +56,19 @@ pub enum CoreError {
     /// Invalid configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A call-control action that does not fit the call's state (hold a call
+    /// that is not with an agent, complete a transfer with no consultation).
+    #[error("cannot {action}: {state}")]
+    InvalidState {
+        /// The action asked for (`"hold"`, `"complete_transfer"`).
+        action: &'static str,
+        /// Why it does not fit: the call's state as it is.
+        state: String,
+    },
+    /// The one asking may not do this (a supervisor action by an agent who
+    /// is not a supervisor).
+    #[error("not permitted: {0}")]
+    Forbidden(String),
     /// The center is shutting down.
     #[error("the center is shut down")]
     Shutdown,

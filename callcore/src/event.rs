@@ -6,8 +6,8 @@
 
 use crate::{
     AgentId, AgentProfile, AgentState, CampaignId, Channel, Destination, Disposition, EndReason,
-    Interaction, InteractionId, LeadId, QueueDefinition, QueueId, RecordingId, ReservationId,
-    Speaker, TenantId, Timestamp,
+    Interaction, InteractionId, LeadId, LegId, QueueDefinition, QueueId, RecordingId,
+    ReservationId, Speaker, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -55,6 +55,19 @@ pub enum OfferEnd {
     Rescinded,
     /// The agent's endpoint could not be reached.
     Failed,
+}
+
+/// How a supervisor takes part in a call they monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MonitorMode {
+    /// Hears customer and agent; nobody hears the supervisor.
+    Listen,
+    /// Hears both; only the agent hears the supervisor (coaching).
+    Whisper,
+    /// Hears both and is heard by both (joins the conversation).
+    Barge,
 }
 
 /// What happened. Serialized with a `"type"` tag in snake case.
@@ -147,6 +160,92 @@ pub enum EventKind {
         /// Where to (queue, agent or address).
         target: String,
     },
+    /// The agent muted (`on`) or unmuted themselves: while muted the
+    /// customer does not hear them.
+    Muted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// Muted now.
+        on: bool,
+    },
+    /// The agent placed a consultation call (attended transfer); the
+    /// customer is on hold.
+    ConsultStarted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The consulting agent.
+        agent: AgentId,
+        /// Who is consulted (`agent:bob`, `queue:billing`, `number:+4930...`).
+        target: String,
+    },
+    /// The consulting agent switched between the customer and the consulted
+    /// party.
+    ConsultSwapped {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The consulting agent.
+        agent: AgentId,
+        /// The agent talks to the customer now (else to the consulted party).
+        with_customer: bool,
+    },
+    /// The consultation is over.
+    ConsultEnded {
+        /// The interaction.
+        interaction: InteractionId,
+        /// Who was consulted.
+        target: String,
+        /// `"completed"` (the transfer was completed), `"conference"` (it
+        /// became a conference), `"canceled"`, `"failed"` (the consulted
+        /// party was not reached), `"hung_up"` (the consulted party left).
+        outcome: String,
+    },
+    /// A party joined the call's conference room.
+    ConferenceJoined {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The party's leg (what `kick` names).
+        leg: LegId,
+        /// Who (`customer`, `agent:alice`, `number:+4930...`).
+        party: String,
+    },
+    /// A party left the call's conference room.
+    ConferenceLeft {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The party's leg.
+        leg: LegId,
+        /// Who.
+        party: String,
+        /// `"left"`, `"kicked"`, `"hung_up"`, `"ended"`.
+        reason: String,
+    },
+    /// A supervisor started monitoring the call.
+    MonitorStarted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The supervisor.
+        supervisor: AgentId,
+        /// How.
+        mode: MonitorMode,
+    },
+    /// A monitoring supervisor switched mode (listen, whisper, barge).
+    MonitorModeChanged {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The supervisor.
+        supervisor: AgentId,
+        /// The new mode.
+        mode: MonitorMode,
+    },
+    /// A supervisor stopped monitoring (hung up, or the call ended).
+    MonitorEnded {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The supervisor.
+        supervisor: AgentId,
+    },
     /// The customer hung up while waiting.
     Abandoned {
         /// The interaction.
@@ -203,6 +302,15 @@ pub enum EventKind {
         agent: AgentId,
         /// The code.
         disposition: Disposition,
+    },
+    /// The agent's wrap-up notes for the interaction.
+    WrapUpNoted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent.
+        agent: AgentId,
+        /// The notes (may hold personal data: stored, never logged).
+        notes: crate::Pii<String>,
     },
     /// An agent changed state.
     AgentStateChanged {
@@ -307,6 +415,16 @@ impl EventKind {
             | E::Held { interaction }
             | E::Resumed { interaction }
             | E::Transferred { interaction, .. }
+            | E::Muted { interaction, .. }
+            | E::ConsultStarted { interaction, .. }
+            | E::ConsultSwapped { interaction, .. }
+            | E::ConsultEnded { interaction, .. }
+            | E::ConferenceJoined { interaction, .. }
+            | E::ConferenceLeft { interaction, .. }
+            | E::MonitorStarted { interaction, .. }
+            | E::MonitorModeChanged { interaction, .. }
+            | E::MonitorEnded { interaction, .. }
+            | E::WrapUpNoted { interaction, .. }
             | E::Abandoned { interaction, .. }
             | E::Overflowed { interaction, .. }
             | E::QueueExited { interaction, .. }
@@ -340,6 +458,19 @@ impl EventKind {
             | E::WrapUpStarted { agent, .. }
             | E::WrapUpEnded { agent, .. }
             | E::DispositionSet { agent, .. }
+            | E::WrapUpNoted { agent, .. }
+            | E::Muted { agent, .. }
+            | E::ConsultStarted { agent, .. }
+            | E::ConsultSwapped { agent, .. }
+            | E::MonitorStarted {
+                supervisor: agent, ..
+            }
+            | E::MonitorModeChanged {
+                supervisor: agent, ..
+            }
+            | E::MonitorEnded {
+                supervisor: agent, ..
+            }
             | E::AgentStateChanged { agent, .. }
             | E::AgentRemoved { agent } => Some(agent),
             E::AgentAdded { profile } => Some(&profile.id),
@@ -362,6 +493,16 @@ impl EventKind {
             E::Held { .. } => "held",
             E::Resumed { .. } => "resumed",
             E::Transferred { .. } => "transferred",
+            E::Muted { .. } => "muted",
+            E::ConsultStarted { .. } => "consult_started",
+            E::ConsultSwapped { .. } => "consult_swapped",
+            E::ConsultEnded { .. } => "consult_ended",
+            E::ConferenceJoined { .. } => "conference_joined",
+            E::ConferenceLeft { .. } => "conference_left",
+            E::MonitorStarted { .. } => "monitor_started",
+            E::MonitorModeChanged { .. } => "monitor_mode_changed",
+            E::MonitorEnded { .. } => "monitor_ended",
+            E::WrapUpNoted { .. } => "wrap_up_noted",
             E::Abandoned { .. } => "abandoned",
             E::Overflowed { .. } => "overflowed",
             E::QueueExited { .. } => "queue_exited",

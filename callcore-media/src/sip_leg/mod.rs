@@ -19,18 +19,28 @@
 //!    length, packets relayed, silences, RTCP).
 //!    [`LegMedia::bridge_recorded`] reports the recording's figures once its file is
 //!    complete.
-//! 4. [`LegMedia::tap`] hands every decoded frame, received and sent, to a
-//!    [`FrameTap`] (answering-machine detection, transcription) at any time, bridged
-//!    or not.
-//! 5. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
+//! 4. [`Room::join`] seats the leg in a mixing [`Room`] (conference, supervisor
+//!    listen/whisper/barge, a muted party) with a [`Role`](crate::mixer::Role),
+//!    taking it out of its bridge (the partner goes back to its own session) or its
+//!    previous room. The leg's task stays the owner of its sockets: every 20 ms it
+//!    hands the room what the far end said and sends the room's mix for it (in the
+//!    leg's law), while the leg's session pauses (a prompt or music waits; RFC 4733
+//!    digits still reach it). [`Room::leave`], [`LegMedia::leave_room`], closing the
+//!    room or bridging the leg hand it back to its session. The room records itself
+//!    in stereo on request ([`Room::record`]: its first member left, what that member
+//!    hears right).
+//! 5. [`LegMedia::tap`] hands every decoded frame, received and sent, to a
+//!    [`FrameTap`] (answering-machine detection, transcription) at any time, bridged,
+//!    in a room or not.
+//! 6. [`LegMedia::close`] (or dropping it) ends the session and frees the ports.
 //!
-//! Outside a bridge one task per leg owns its sockets (the leg's IVR session); a
-//! bridged leg's task sleeps until the bridge gives its sockets back. Each far end
-//! sees one continuous RTP stream whoever produces it (session, bridge, session
-//! again): sequence numbers and timestamps go on across every hand-over. Symmetric
-//! RTP latches the far end to the source of what it sends, and a leg whose negotiated
-//! direction forbids sending (the far end put us on hold with `recvonly`/`inactive`)
-//! is sent nothing.
+//! Outside a bridge one task per leg owns its sockets (the leg's IVR session, or
+//! its seat in a room); a bridged leg's task sleeps until the bridge gives its
+//! sockets back. Each far end sees one continuous RTP stream whoever produces it
+//! (session, bridge, room, session again): sequence numbers and timestamps go on
+//! across every hand-over. Symmetric RTP latches the far end to the source of what
+//! it sends, and a leg whose negotiated direction forbids sending (the far end put
+//! us on hold with `recvonly`/`inactive`) is sent nothing.
 //!
 //! ```no_run
 //! # async fn demo() -> callcore_media::Result<()> {
@@ -48,6 +58,7 @@
 //! ```
 
 mod link;
+mod room;
 mod task;
 
 use std::net::SocketAddr;
@@ -68,6 +79,7 @@ use crate::relay_pool::{LegCounters, RelayPool};
 use crate::udp::{MediaSession, PortAllocator, RelayReport};
 use crate::wav::{ChannelLayout, RecordingInfo, WavRecorder};
 use link::BridgeLink;
+pub use room::{QUEUE_FRAMES, ROOM_FRAME, Room};
 use task::{Control, LegTask};
 
 /// Settings of a leg's media.
@@ -140,6 +152,8 @@ pub struct LegMedia {
     law: Mutex<Option<Law>>,
     /// The leg's current (or last) bridge.
     link: Mutex<Option<Arc<BridgeLink>>>,
+    /// The leg's seat in a room, while it is in one.
+    seat: Mutex<Option<Arc<room::Seat>>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -172,6 +186,10 @@ impl LegMedia {
             away: None,
             next_bridge: None,
             closing: None,
+            room: None,
+            next_room: None,
+            frame: Vec::with_capacity(room::ROOM_FRAME),
+            wire: Vec::with_capacity(256),
             home: ctl_tx.downgrade(),
             events: ev_tx,
             delivered: 0,
@@ -188,6 +206,7 @@ impl LegMedia {
             ))),
             law: Mutex::new(None),
             link: Mutex::new(None),
+            seat: Mutex::new(None),
         })
     }
 
@@ -308,6 +327,7 @@ impl LegMedia {
         };
         let link = BridgeLink::new(pool, recording, done, self.config.media_timeout);
         for leg in [self, other] {
+            leg.leave_room(); // a bridged leg leaves its room
             if let Some(old) = locked(&leg.link).replace(link.clone()) {
                 old.stop(); // a leg leaves its previous bridge
             }
@@ -342,9 +362,23 @@ impl LegMedia {
         locked(&self.link).as_ref()?.report()
     }
 
-    /// Ends the session (RTCP BYE) and frees the ports; a bridge the leg is in ends
-    /// first.
+    /// Takes the leg out of its [`Room`] (nothing when it is in none): it returns
+    /// to its own session within a tick.
+    pub fn leave_room(&self) {
+        if let Some(seat) = locked(&self.seat).take() {
+            seat.leave();
+        }
+    }
+
+    /// Whether the leg is in a [`Room`].
+    pub fn in_room(&self) -> bool {
+        locked(&self.seat).as_ref().is_some_and(|s| s.is_present())
+    }
+
+    /// Ends the session (RTCP BYE) and frees the ports; a bridge (or room) the leg
+    /// is in ends first (leaves it).
     pub fn close(&self) {
+        self.leave_room();
         let _ = self.ctl.send(Control::Close);
     }
 

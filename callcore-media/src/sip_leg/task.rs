@@ -1,5 +1,7 @@
 //! The task behind a [`LegMedia`](super::LegMedia): the leg's own session (IVR,
-//! queue, prompts) while its sockets are at home; asleep while a bridge has them.
+//! queue, prompts) while its sockets are at home; asleep while a bridge has them;
+//! a room's member (its received audio into the room, the room's mix out) while it
+//! sits in a [`Room`](super::Room).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,6 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::link::{BridgeLink, Handover, Returned};
+use super::room::{ROOM_FRAME, Seat};
 use super::{LegMediaConfig, Negotiated};
 use crate::bridge::Side;
 use crate::dtmf::parse_digits;
@@ -28,6 +31,7 @@ use crate::udp::{GlueClock, SessionCommand, SessionEvent};
 pub(super) enum Control {
     Start(Negotiated),
     Bridge(Arc<BridgeLink>, Side),
+    Room(Arc<Seat>),
     Returned(Box<Returned>),
     Close,
 }
@@ -66,6 +70,13 @@ pub(super) struct LegTask {
     /// A bridge to join once the sockets are back.
     pub next_bridge: Option<(Arc<BridgeLink>, Side)>,
     pub closing: Option<Duration>,
+    /// The room the leg sits in (its sockets at home, its session paused).
+    pub room: Option<Arc<Seat>>,
+    /// A room to sit in once a bridge gives the sockets back.
+    pub next_room: Option<Arc<Seat>>,
+    /// Scratch buffers of a room tick (no allocation per packet).
+    pub frame: Vec<i16>,
+    pub wire: Vec<u8>,
     pub home: mpsc::WeakUnboundedSender<Control>,
     pub events: mpsc::UnboundedSender<SessionEvent>,
     /// Events sent, and taken by the media control (it reads only while a prompt,
@@ -152,6 +163,7 @@ impl LegTask {
 
     /// Hands the sockets to `link` (or, if a bridge has them, joins once they are back).
     fn join(&mut self, link: Arc<BridgeLink>, side: Side) {
+        self.leave_rooms();
         if self.closing.is_some() {
             link.stop();
             return;
@@ -230,7 +242,68 @@ impl LegTask {
         }
         if let Some((link, side)) = self.next_bridge.take() {
             self.join(link, side);
+        } else if let Some(seat) = self.next_room.take() {
+            self.enter_room(seat);
         }
+    }
+
+    /// Leaves the room the leg sits in or waits for.
+    fn leave_rooms(&mut self) {
+        for seat in [self.room.take(), self.next_room.take()]
+            .into_iter()
+            .flatten()
+        {
+            seat.leave();
+        }
+    }
+
+    /// Sits in a room: at once when the sockets are at home, else once the bridge
+    /// (already told to end) gives them back.
+    fn enter_room(&mut self, seat: Arc<Seat>) {
+        if self.closing.is_some() {
+            seat.leave();
+            return;
+        }
+        if let Some((skipped, _)) = self.next_bridge.take() {
+            skipped.stop();
+        }
+        if self.away.is_some() {
+            if let Some(old) = self.next_room.replace(seat) {
+                old.leave();
+            }
+            return;
+        }
+        if let Some(old) = self.room.replace(seat) {
+            old.leave(); // every join brings a new seat
+        }
+        if let Some(out) = self.out.as_mut() {
+            out.splice(); // the room's mix: a new talkspurt
+        }
+    }
+
+    /// One 20 ms tick in a room: the received frame into the room, the room's mix
+    /// out (silence until the room has mixed one).
+    fn room_tick(&mut self, seat: &Seat, now: Duration) {
+        let Some(ep) = self.endpoint.as_mut() else {
+            return;
+        };
+        let mut frame = std::mem::take(&mut self.frame);
+        ep.pop_frame(&mut frame, now);
+        if voiced(&frame) {
+            self.counters.on_voiced(frame.len() as u64);
+        }
+        self.counters.taps().frame(TapDirection::Received, &frame);
+        let mut mix = [0i16; ROOM_FRAME];
+        seat.exchange(&frame, &mut mix);
+        self.frame = frame;
+        self.counters.taps().frame(TapDirection::Sent, &mix);
+        let mut wire = std::mem::take(&mut self.wire);
+        if let Some(ep) = self.endpoint.as_mut()
+            && ep.send_frame(&mix, now, &mut wire).unwrap_or(false)
+        {
+            self.send_rtp(&mut wire, now);
+        }
+        self.wire = wire;
     }
 
     /// True when the task can end now; otherwise it waits for its sockets.
@@ -250,6 +323,18 @@ impl LegTask {
 
     /// One 20 ms tick: hand the received frame on, send ours.
     fn on_tick(&mut self, now: Duration, queue: &mut VecDeque<i16>) {
+        if self.room.as_ref().is_some_and(|s| !s.is_present()) {
+            // the room let the leg go (it left, or the room closed): back to the
+            // session, whose prompt or music goes on where it was
+            self.room = None;
+            if let Some(out) = self.out.as_mut() {
+                out.splice();
+            }
+        }
+        if let Some(seat) = self.room.clone() {
+            self.room_tick(&seat, now);
+            return;
+        }
         let Some(ep) = self.endpoint.as_mut() else {
             return;
         };
@@ -333,6 +418,7 @@ impl LegTask {
                 c = ctl.recv() => match c {
                     Some(Control::Start(far)) => self.on_start(far),
                     Some(Control::Bridge(link, side)) => self.join(link, side),
+                    Some(Control::Room(seat)) => self.enter_room(seat),
                     Some(Control::Returned(r)) => {
                         self.come_home(*r);
                         tick.reset();
@@ -385,6 +471,7 @@ impl LegTask {
         if let Some((link, _)) = self.away.take() {
             link.stop();
         }
+        self.leave_rooms();
         if let Some(ep) = self.endpoint.as_ref() {
             let mut wire = Vec::new();
             if ep.write_bye(&mut wire).is_ok() {

@@ -48,9 +48,18 @@ pub(super) enum Phase {
         number: String,
         /// The agent was released already (they hung up meanwhile).
         released: bool,
+        /// The agent's phone asked (REFER): it is told how the transfer went.
+        asked: bool,
     },
     /// Transferred out: bridged to a placed leg.
     Outside { leg: LegId, target: String },
+    /// A conference the agent left: the customer and the other parties stay
+    /// mixed while at least one other party remains.
+    Hosted {
+        /// The agent who hosted it (released when they left).
+        agent: AgentId,
+        queue: QueueId,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -84,6 +93,9 @@ pub struct Call {
     pub(super) outcome: Option<Result<QueueOutcome, CoreError>>,
     pub(super) commands: VecDeque<CallCommand>,
     pub(super) events: VecDeque<EventKind>,
+    /// Call control in the Talking phase: hold, mute, consultation,
+    /// conference, supervisors (see `control.rs`).
+    pub(super) control: super::control::Control,
 }
 
 impl Call {
@@ -114,6 +126,7 @@ impl Call {
             outcome: None,
             commands: VecDeque::new(),
             events: VecDeque::new(),
+            control: super::control::Control::default(),
         }
     }
 
@@ -297,6 +310,7 @@ impl Call {
         if self.finished {
             return;
         }
+        self.close_control(now);
         match std::mem::replace(&mut self.phase, Phase::Flow) {
             Phase::Waiting { leaving: None, .. } => {
                 self.commands.push_back(CallCommand::LeaveQueue)
@@ -305,7 +319,7 @@ impl Call {
                 agent, agent_leg, ..
             } => {
                 self.hang_up_opt(agent_leg.as_ref());
-                self.commands.push_back(CallCommand::ReleaseAgent(agent));
+                self.release_agent(agent);
             }
             Phase::Transferring {
                 agent,
@@ -315,11 +329,11 @@ impl Call {
             } => {
                 self.hang_up_opt(agent_leg.as_ref());
                 if !released {
-                    self.commands.push_back(CallCommand::ReleaseAgent(agent));
+                    self.release_agent(agent);
                 }
             }
             Phase::Outside { leg, .. } => self.hang_up(&leg),
-            Phase::Flow | Phase::Waiting { .. } => {}
+            Phase::Flow | Phase::Waiting { .. } | Phase::Hosted { .. } => {}
         }
         self.sync_hold();
         let reason = if self.customer_hung_up && reason == EndReason::Completed {
@@ -479,12 +493,25 @@ impl Call {
         match std::mem::replace(&mut self.phase, Phase::Flow) {
             Phase::Talking {
                 agent,
+                queue,
                 agent_leg: Some(l),
-                ..
             } if l == *leg => {
+                if self.agent_left_conference(&agent, &queue, &l, now) {
+                    return;
+                }
+                if self.consulted_party_up() {
+                    // hanging up during a consultation completes the transfer
+                    self.phase = Phase::Talking {
+                        agent,
+                        queue,
+                        agent_leg: Some(l),
+                    };
+                    let _ = self.handle_complete_transfer(now);
+                    return;
+                }
+                self.close_control(now);
                 self.sync_hold();
-                self.commands
-                    .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                self.release_agent(agent.clone());
                 self.outcome = Some(Ok(QueueOutcome::Served {
                     agent,
                     customer_hung_up: false,
@@ -496,10 +523,10 @@ impl Call {
                 agent_leg: Some(l),
                 number,
                 released,
+                asked,
             } if l == *leg => {
                 if !released {
-                    self.commands
-                        .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                    self.release_agent(agent.clone());
                 }
                 self.phase = Phase::Transferring {
                     agent,
@@ -507,6 +534,7 @@ impl Call {
                     agent_leg: None,
                     number,
                     released: true,
+                    asked,
                 };
                 self.sync_hold();
             }
@@ -516,7 +544,10 @@ impl Call {
                 self.end(EndReason::Transferred, now);
                 self.outcome = Some(Ok(QueueOutcome::Transferred { target }));
             }
-            other => self.phase = other,
+            other => {
+                self.phase = other;
+                self.control_leg_ended(leg, now);
+            }
         }
     }
 
@@ -602,6 +633,7 @@ impl Call {
 
     pub(super) fn end(&mut self, reason: EndReason, now: Timestamp) {
         if self.ended_at.is_none() {
+            let reason = self.control.end_reason.take().unwrap_or(reason);
             self.ended_at = Some(now);
             self.events.push_back(EventKind::Ended {
                 interaction: self.id.clone(),
@@ -620,8 +652,9 @@ impl Call {
             _ => None,
         };
         let held = |leg: &LegId| self.legs.get(leg).is_some_and(|s| s.held && !s.ended);
-        let on_hold =
-            agent_leg.is_some_and(|a| held(&self.customer) || a.as_ref().is_some_and(held));
+        let control_holds = self.control.holds_customer() && self.is_live(&self.customer);
+        let on_hold = agent_leg
+            .is_some_and(|a| held(&self.customer) || a.as_ref().is_some_and(held) || control_holds);
         if on_hold != self.on_hold {
             self.on_hold = on_hold;
             let interaction = self.id.clone();
@@ -644,7 +677,7 @@ impl Call {
             .push_back(CallCommand::Enqueue(Box::new(request)));
     }
 
-    fn connect(&mut self, agent: AgentId, queue: QueueId, leg: Option<LegId>) {
+    pub(super) fn connect(&mut self, agent: AgentId, queue: QueueId, leg: Option<LegId>) {
         if let Some(l) = &leg {
             self.legs.insert(l.clone(), LegState::default());
             self.commands.push_back(CallCommand::Bridge {
@@ -653,6 +686,7 @@ impl Call {
                 record: self.record_calls,
             });
         }
+        self.control.reset_for(&self.customer, leg.as_ref());
         self.last_agent = Some(agent.clone());
         self.events.push_back(EventKind::Connected {
             interaction: self.id.clone(),
@@ -674,7 +708,7 @@ impl Call {
             self.legs.insert(l.clone(), LegState::default());
             self.hang_up(&l);
         }
-        self.commands.push_back(CallCommand::ReleaseAgent(agent));
+        self.release_agent(agent);
     }
 
     fn stay_over(&mut self, outcome: QueueOutcome) {
@@ -691,8 +725,9 @@ impl Call {
         }
     }
 
-    fn customer_left(&mut self, now: Timestamp) {
+    pub(super) fn customer_left(&mut self, now: Timestamp) {
         self.customer_hung_up = true;
+        self.close_control(now);
         match std::mem::replace(&mut self.phase, Phase::Flow) {
             // the flow notices (its media fails) and reports its reason
             Phase::Flow => {}
@@ -715,8 +750,7 @@ impl Call {
             } => {
                 self.sync_hold();
                 self.hang_up_opt(agent_leg.as_ref());
-                self.commands
-                    .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                self.release_agent(agent.clone());
                 self.end(EndReason::CustomerHangup, now);
                 self.outcome = Some(Ok(QueueOutcome::Served {
                     agent,
@@ -727,16 +761,16 @@ impl Call {
                 agent,
                 agent_leg,
                 released,
+                asked,
                 ..
             } => {
                 self.sync_hold();
-                if let Some(l) = &agent_leg {
+                if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
                     self.report(l, TransferReport::Failed(HangupCause::Remote));
                 }
                 self.hang_up_opt(agent_leg.as_ref());
                 if !released {
-                    self.commands
-                        .push_back(CallCommand::ReleaseAgent(agent.clone()));
+                    self.release_agent(agent.clone());
                 }
                 self.end(EndReason::CustomerHangup, now);
                 self.outcome = Some(Ok(QueueOutcome::Served {
@@ -748,6 +782,13 @@ impl Call {
                 self.hang_up(&leg);
                 self.end(EndReason::Transferred, now);
                 self.outcome = Some(Ok(QueueOutcome::Transferred { target }));
+            }
+            Phase::Hosted { agent, .. } => {
+                self.end(EndReason::CustomerHangup, now);
+                self.outcome = Some(Ok(QueueOutcome::Served {
+                    agent,
+                    customer_hung_up: true,
+                }));
             }
         }
     }

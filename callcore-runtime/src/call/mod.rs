@@ -13,7 +13,20 @@
 //!  ─ flow step, heard, disposition,          Recording*, DispositionSet, ...
 //!    flow finished                      ─►  take_outcome(): how a queue stay ended
 //!  ─ handle_timeout(now)                ◄─  poll_timeout(): the connect deadline
+//!  ─ call control (hold, mute, transfer, ─►  unbridge, mix (room members and
+//!    consult, swap, complete, cancel,         roles), close room, music, place
+//!    conference, add, leave, kick,            for, free agent; ConsultStarted,
+//!    monitor, hang up, notes, dial)           ConferenceJoined, MonitorStarted...
+//!  ─ placed for / place failed for
 //! ```
+//!
+//! Call control (the `handle_*` methods answering `Result`) checks the action
+//! against the phase and answers [`CoreError::InvalidState`](callcore::CoreError)
+//! naming why it does not fit; the call keeps what the agent asked for and
+//! derives the media arrangement from it after every change (customer and
+//! agent bridged; apart with music on hold; the agent bridged to a consulted
+//! party; or all in a mixing room with roles), commanding only the
+//! difference.
 //!
 //! The runtime's interaction task owns one `Call` and is its only writer:
 //! races between tasks (the customer hangs up while the agent's phone is
@@ -50,16 +63,24 @@
 //! assert!(matches!(call.poll_event(), Some(EventKind::Ended { .. })));
 //! ```
 
+mod conference;
+mod consult;
+mod control;
+#[cfg(test)]
+mod control_tests;
+mod desk;
 mod machine;
+mod supervision;
 #[cfg(test)]
 mod tests;
 mod transfer;
 
+pub use control::{CallTarget, Placement};
 pub use machine::Call;
 
 use callcore::{
-    AgentId, Destination, LegId, QueueId, RecordingId, RejectReason, RoutingRequest, Timestamp,
-    TransferReport,
+    AgentId, Destination, LegId, MixRole, QueueId, RecordingId, RejectReason, RoutingRequest,
+    Timestamp, TransferReport,
 };
 
 /// What the routing task tells an interaction waiting in a queue.
@@ -167,6 +188,31 @@ pub enum CallCommand {
     },
     /// Say this to the customer (the queue position).
     Announce(String),
+    /// Take `leg` out of the bridge it is in (both legs return to their own
+    /// media: the customer put on hold hears music, the agent silence).
+    Unbridge(LegId),
+    /// The call's mixing room holds exactly these legs with these roles:
+    /// open it on the customer's media engine when there is none, join the
+    /// legs listed (or change their role), take out the members not listed.
+    Mix(Vec<(LegId, MixRole)>),
+    /// Close the call's mixing room (every member leaves it).
+    CloseRoom,
+    /// Play music on hold to the customer (`true`) until told to stop
+    /// (`false`), while the call goes on.
+    Music(bool),
+    /// Place a leg for a call-control action (a consultation, a conference
+    /// party, a supervisor); report with [`Call::handle_placed_for`] or
+    /// [`Call::handle_place_failed_for`] with the same `placement`.
+    PlaceFor {
+        /// What the leg is for (hand it back with the result).
+        placement: Placement,
+        /// Whom to reach: an agent's endpoint, or a number.
+        to: CallTarget,
+    },
+    /// An agent the call took directly (consulted, added to a conference,
+    /// the agent of a click-to-dial), not through the router's offer: they
+    /// are free again (make them available).
+    FreeAgent(AgentId),
 }
 
 /// A recording the call knows has started, by id.

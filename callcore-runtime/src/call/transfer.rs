@@ -24,6 +24,7 @@ impl Call {
             agent_leg,
             number,
             released,
+            asked,
             ..
         } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
@@ -31,12 +32,12 @@ impl Call {
             self.hang_up(&leg);
             return;
         };
-        if let Some(l) = &agent_leg {
+        if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
             self.report(l, TransferReport::Succeeded);
         }
         self.hang_up_opt(agent_leg.as_ref());
         if !released {
-            self.commands.push_back(CallCommand::ReleaseAgent(agent));
+            self.release_agent(agent);
         }
         self.phase = Phase::Outside {
             leg: leg.clone(),
@@ -64,14 +65,38 @@ impl Call {
             agent,
             queue,
             agent_leg,
+            asked,
+            released,
             ..
         } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
             return;
         };
+        if agent_leg.is_none() && !released {
+            // a desktop agent asked: they are still with the customer
+            self.events.push_back(EventKind::FlowStep {
+                interaction: self.id.clone(),
+                step: "transfer_failed".to_owned(),
+                detail: format!("{cause:?}"),
+            });
+            self.phase = Phase::Talking {
+                agent,
+                queue,
+                agent_leg: None,
+            };
+            return;
+        }
         match agent_leg {
             Some(l) => {
-                self.report(&l, TransferReport::Failed(cause));
+                if asked {
+                    self.report(&l, TransferReport::Failed(cause));
+                } else {
+                    self.events.push_back(EventKind::FlowStep {
+                        interaction: self.id.clone(),
+                        step: "transfer_failed".to_owned(),
+                        detail: format!("{cause:?}"),
+                    });
+                }
                 self.phase = Phase::Talking {
                     agent,
                     queue,
@@ -106,6 +131,7 @@ impl Call {
             (Phase::Talking { .. }, TransferTarget::Attended) => {
                 Some(TransferRefusal::NotSupported)
             }
+            (Phase::Talking { .. }, _) if self.control.is_busy() => Some(TransferRefusal::Pending),
             (Phase::Talking { .. }, _) => None,
             _ => Some(TransferRefusal::Forbidden),
         };
@@ -113,11 +139,27 @@ impl Call {
             self.report(leg, TransferReport::Refused(r));
             return;
         }
-        let Phase::Talking { agent, queue, .. } = std::mem::replace(&mut self.phase, Phase::Flow)
+        if !matches!(self.phase, Phase::Talking { .. }) {
+            return;
+        }
+        self.report(leg, TransferReport::Accepted);
+        self.transfer_out(target, true, now);
+    }
+
+    /// Transfers the customer away from the agent (the phase is Talking):
+    /// to a queue or an agent through routing at once, to a number once its
+    /// leg answers. `asked`: the agent's phone asked and hears how it went.
+    pub(super) fn transfer_out(&mut self, target: TransferTarget, asked: bool, now: Timestamp) {
+        let rebridge = !self.control.is_plain_bridge();
+        self.close_control(now);
+        let Phase::Talking {
+            agent,
+            queue,
+            agent_leg,
+        } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
             return;
         };
-        self.report(leg, TransferReport::Accepted);
         let request =
             |queue: QueueId, preferred: Option<AgentId>, template: &Option<RoutingRequest>| {
                 template.clone().map(|mut r| {
@@ -134,12 +176,21 @@ impl Call {
                 request(queue.clone(), Some(a), &self.template),
             ),
             TransferTarget::Number(number) => {
+                if let Some(l) = agent_leg.clone().filter(|_| rebridge) {
+                    // the agent stays with the customer while the number rings
+                    self.commands.push_back(CallCommand::Bridge {
+                        leg: self.customer.clone(),
+                        to: l,
+                        record: false,
+                    });
+                }
                 self.phase = Phase::Transferring {
                     agent,
                     queue,
-                    agent_leg: Some(leg.clone()),
+                    agent_leg,
                     number: number.clone(),
                     released: false,
+                    asked,
                 };
                 self.commands.push_back(CallCommand::Place { number });
                 return;
@@ -147,10 +198,11 @@ impl Call {
             TransferTarget::Attended | TransferTarget::Unknown => return,
         };
         // into a queue: done as soon as asked; the agent leaves
-        self.report(leg, TransferReport::Succeeded);
-        self.hang_up(leg);
-        self.commands
-            .push_back(CallCommand::ReleaseAgent(agent.clone()));
+        if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
+            self.report(l, TransferReport::Succeeded);
+        }
+        self.hang_up_opt(agent_leg.as_ref());
+        self.release_agent(agent.clone());
         self.sync_hold();
         self.events.push_back(EventKind::Transferred {
             interaction: self.id.clone(),

@@ -52,6 +52,10 @@ pub struct AgentProfile {
     /// routing.
     #[serde(default)]
     pub rating: Option<f32>,
+    /// A supervisor: may monitor (listen to, whisper to, barge into) other
+    /// agents' calls.
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 fn default_capacity() -> BTreeMap<Channel, u32> {
@@ -70,7 +74,16 @@ impl AgentProfile {
             endpoints: Vec::new(),
             queues: Vec::new(),
             rating: None,
+            supervisor: false,
         }
+    }
+
+    /// Marks the agent as a supervisor (builder style): they may monitor
+    /// calls.
+    #[must_use]
+    pub const fn as_supervisor(mut self) -> Self {
+        self.supervisor = true;
+        self
     }
 
     /// Adds a skill (builder style).

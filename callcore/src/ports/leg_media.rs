@@ -437,7 +437,8 @@ pub trait LegMediaPort: Send + Sync + fmt::Debug {
 
     /// Opens a mixing room on this leg's media engine (conferences,
     /// supervisor listen, whisper and barge, a muted party). The leg itself
-    /// is not joined: [`MixRoom::join`] it like any other.
+    /// is not joined: [`MixRoom::join`] it like any other. The room lives
+    /// until [`MixRoom::close`] or until its last handle is dropped.
     ///
     /// # Errors
     /// [`CoreError::Unsupported`] when the engine cannot mix (the default).
@@ -470,10 +471,31 @@ pub enum MixRole {
 
 /// An N-leg mixer on a media engine (see [`LegMediaPort::open_room`]): each
 /// leg hears the sum of the legs its role lets it hear, never itself.
-/// Joining takes a leg out of any bridge it is in; leaving hands it back to
-/// its own media (prompts, music, digits). Every method is safe to call after
-/// [`close`](Self::close) or after a member's media ended (a member whose
-/// media ends simply leaves).
+/// Joining takes a leg out of any bridge (its partner returns to its own
+/// media) or other room it is in; while in the room the leg's own media
+/// pauses (a prompt or music waits; digits still reach its
+/// [`MediaControl`]); leaving hands it back to its own media (prompts, music,
+/// digits). Bridging a member elsewhere takes it out of the room. Every
+/// method is safe to call after [`close`](Self::close) or after a member's
+/// media ended (a member whose media ends simply leaves).
+///
+/// The runtime opens a room from any member's port
+/// ([`Leg::media_port`](crate::Leg::media_port)) and joins each leg with its
+/// own port:
+///
+/// ```no_run
+/// # fn conference(legs: &[&dyn callcore::Leg]) -> Result<(), callcore::CoreError> {
+/// use callcore::{CoreError, MixRole};
+/// let ports = legs
+///     .iter()
+///     .map(|l| l.media_port().ok_or(CoreError::Unsupported("no media port")))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// let room = ports[0].open_room()?;
+/// for (leg, port) in legs.iter().zip(&ports) {
+///     room.join(leg.id(), port.as_ref(), MixRole::Party)?;
+/// }
+/// # Ok(()) }
+/// ```
 pub trait MixRoom: Send + Sync + fmt::Debug {
     /// Adds `leg`, whose media is `port` (of the same engine), with `role`;
     /// a member already in the room only changes its role.
@@ -492,8 +514,9 @@ pub trait MixRoom: Send + Sync + fmt::Debug {
     fn members(&self) -> Vec<(LegId, MixRole)>;
 
     /// Records the room from now until it closes, in stereo: left what the
-    /// first member to have joined (the customer) says, right what that
-    /// member hears (everyone heard by them).
+    /// first member to have joined (the customer; once it leaves, the
+    /// earliest-joined member still there) says, right what that member
+    /// hears (everyone heard by them). One recording per room.
     ///
     /// # Errors
     /// [`CoreError::Media`] when the file cannot be created or the room is

@@ -52,6 +52,10 @@ pub struct InteractionRecord {
     pub answered_at: Option<Timestamp>,
     /// The (last) agent who handled it.
     pub agent: Option<AgentId>,
+    /// Every agent connected to it, in order (a transfer adds the target, a
+    /// conference the agents added to it).
+    #[serde(default)]
+    pub agents: Vec<AgentId>,
     /// When it ended for the customer.
     pub ended_at: Option<Timestamp>,
     /// Why it ended.
@@ -70,6 +74,9 @@ pub struct InteractionRecord {
     pub wrap_up_ms: u64,
     /// The disposition code, if one was set.
     pub disposition: Option<Disposition>,
+    /// The agent's wrap-up notes, if any were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Pii<String>>,
     /// Its recordings.
     pub recordings: Vec<RecordingId>,
     /// Whether the interaction has ended and no after-call work is pending.
@@ -112,6 +119,7 @@ impl InteractionRecord {
             offers: 0,
             answered_at: None,
             agent: None,
+            agents: Vec::new(),
             ended_at: None,
             end_reason: None,
             abandoned: false,
@@ -120,6 +128,7 @@ impl InteractionRecord {
             hold_ms: 0,
             wrap_up_ms: 0,
             disposition: None,
+            notes: None,
             recordings: Vec::new(),
             complete: false,
             hold_started_at: None,
@@ -181,6 +190,9 @@ impl InteractionRecord {
                 self.close_talk(at);
                 self.queue = Some(queue.clone());
                 self.agent = Some(agent.clone());
+                if !self.agents.contains(agent) {
+                    self.agents.push(agent.clone());
+                }
                 self.answered_at.get_or_insert(at);
                 self.talk_started_at = Some(at);
             }
@@ -221,6 +233,15 @@ impl InteractionRecord {
             }
             EventKind::DispositionSet { disposition, .. } => {
                 self.disposition = Some(disposition.clone());
+            }
+            EventKind::WrapUpNoted { notes, .. } => self.notes = Some(notes.clone()),
+            // an agent added to a conference took part in the interaction
+            EventKind::ConferenceJoined { party, .. } => {
+                if let Some(agent) = party.strip_prefix("agent:").map(AgentId::from)
+                    && !self.agents.contains(&agent)
+                {
+                    self.agents.push(agent);
+                }
             }
             EventKind::RecordingStarted { recording, .. }
                 if !self.recordings.contains(recording) =>
@@ -403,5 +424,72 @@ mod tests {
         assert_eq!(r.hold_ms, 6_000);
         assert_eq!(r.talk_ms, 8_000);
         assert_eq!(r.handle_ms(), 14_000);
+    }
+
+    #[test]
+    fn an_attended_transfer_lists_both_agents_and_the_notes_are_kept() {
+        let r = fold(&[
+            (0, queued("support")),
+            (5, connected("alice", "support")),
+            (
+                20,
+                EventKind::ConsultStarted {
+                    interaction: "i1".into(),
+                    agent: "alice".into(),
+                    target: "agent:bob".into(),
+                },
+            ),
+            (
+                20,
+                EventKind::Held {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::ConsultEnded {
+                    interaction: "i1".into(),
+                    target: "agent:bob".into(),
+                    outcome: "completed".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::Resumed {
+                    interaction: "i1".into(),
+                },
+            ),
+            (
+                30,
+                EventKind::Transferred {
+                    interaction: "i1".into(),
+                    target: "agent:bob".into(),
+                },
+            ),
+            (30, connected("bob", "support")),
+            (
+                40,
+                EventKind::WrapUpNoted {
+                    interaction: "i1".into(),
+                    agent: "bob".into(),
+                    notes: Pii::new("refund promised".into()),
+                },
+            ),
+            (
+                50,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::CustomerHangup,
+                },
+            ),
+        ]);
+        assert_eq!(r.agents, vec![AgentId::from("alice"), AgentId::from("bob")]);
+        assert_eq!(r.agent, Some("bob".into()));
+        assert_eq!(r.hold_ms, 10_000);
+        assert_eq!(r.talk_ms, 45_000 - 10_000);
+        assert_eq!(
+            r.notes.as_ref().map(|n| n.expose().as_str()),
+            Some("refund promised")
+        );
     }
 }
