@@ -381,8 +381,8 @@ skills = ["support"]
         .await
         .expect("queued for support");
 
-    // Waiting: the callback offer, then music on hold (the built-in chime
-    // sounds for 0.8 s every 4 s); then the callback key.
+    // Waiting: the callback offer, then music on hold (the transport's
+    // built-in music); then the callback key.
     let (media, music) = tokio::task::spawn_blocking(move || {
         let mut media = media;
         let _offer = media.listen(Duration::from_secs(6));
