@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!  inputs (handle_*, with now)              outputs (drained until None)
-//!  ─ enqueue, router signals, released  ─►  poll_command(): enqueue, leave queue,
+//!  ─ enqueue, router signals, released, ─►  poll_command(): enqueue, leave queue,
+//!    callback key while waiting
 //!  ─ leg ended / held / resumed /      ─►    release agent, bridge, hang up leg,
 //!    transfer requested (resolved)           report transfer, place, announce
 //!  ─ bridged (recording), recording     ─►  poll_event(): Connected, Held, Resumed,
