@@ -138,6 +138,7 @@ impl Driver {
             customer: None,
             preferred_agent: None,
             attributes: Default::default(),
+            required_skills: Vec::new(),
             enqueued_at: self.now,
         };
         let _ = router.handle(RouterInput::Enqueue(Box::new(request)), self.now);

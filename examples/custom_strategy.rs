@@ -45,6 +45,7 @@ fn call(id: &str, at: Timestamp) -> RoutingRequest {
         customer: None,
         preferred_agent: None,
         attributes: Default::default(),
+        required_skills: Vec::new(),
         enqueued_at: at,
     }
 }

@@ -50,6 +50,7 @@
 //!     customer: None,
 //!     preferred_agent: None,
 //!     attributes: Default::default(),
+//!     required_skills: Vec::new(),
 //!     enqueued_at: now,
 //! }, now)?;
 //! let offer = std::iter::from_fn(|| acd.poll_decision())

@@ -3,7 +3,10 @@
 //! no tokio in it).
 
 use crate::AcdEngine;
-use callcore::{CoreError, Router, RouterInput, RouterSnapshot, RoutingDecision, Timestamp};
+use callcore::{
+    CoreError, InteractionId, QueuePosition, Router, RouterInput, RouterSnapshot, RoutingDecision,
+    Timestamp,
+};
 
 impl Router for AcdEngine {
     fn handle(&mut self, input: RouterInput, now: Timestamp) -> Result<(), CoreError> {
@@ -59,5 +62,10 @@ impl Router for AcdEngine {
 
     fn snapshot(&self, now: Timestamp) -> RouterSnapshot {
         AcdEngine::snapshot(self, now)
+    }
+
+    fn queue_position(&self, interaction: &InteractionId, now: Timestamp) -> Option<QueuePosition> {
+        let _ = now;
+        self.position(interaction)
     }
 }

@@ -380,6 +380,7 @@ impl World {
                     customer: None,
                     preferred_agent: None,
                     attributes: Default::default(),
+                    required_skills: Vec::new(),
                     enqueued_at: now,
                 };
                 self.m.enqueued.insert(id.clone());

@@ -118,7 +118,11 @@ impl Leg {
         looping: bool,
     ) -> Result<PlayOutcome, CoreError> {
         let mut held = Vec::new();
+        // A play whose future is dropped (music on hold when an agent
+        // connects) stops its audio instead of leaving it queued.
+        let mut stop = StopOnDrop(Some(self.session.commands()));
         let outcome = self.play_until(samples, barge_in, looping, &mut held).await;
+        stop.0 = None;
         self.typeahead.extend(held);
         outcome
     }
@@ -163,6 +167,17 @@ impl Leg {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Stops the session's playback when dropped armed.
+struct StopOnDrop(Option<tokio::sync::mpsc::UnboundedSender<SessionCommand>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(cmds) = self.0.take() {
+            let _ = cmds.send(SessionCommand::StopPlayback);
         }
     }
 }

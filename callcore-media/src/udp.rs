@@ -425,6 +425,12 @@ impl MediaSession {
         self.cmds.send(cmd).is_ok()
     }
 
+    /// A second way in for commands, for whoever must stop playback while
+    /// the session itself is borrowed (a prompt whose future is dropped).
+    pub(crate) fn commands(&self) -> mpsc::UnboundedSender<SessionCommand> {
+        self.cmds.clone()
+    }
+
     /// The next event; `None` after [`SessionEvent::Ended`].
     pub async fn next_event(&mut self) -> Option<SessionEvent> {
         let e = self.events.recv().await;

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callcore::{
-    AgentId, AgentProfile, AgentState, Clock, Endpoint, IdSource, InteractionRecord,
-    QueueDefinition, Stores, TenantId, Timestamp, UuidV7Ids,
+    AgentId, AgentProfile, AgentState, Clock, Destination, Endpoint, EscalationAction,
+    EscalationStep, IdSource, InteractionRecord, Prompt, QueueDefinition, Stores, TenantId,
+    Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_ivr::flow::{CallbackBook, CallbackDialer, CallbackPolicy, SharedCallbackBook};
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
-use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
+use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions};
 use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::contact::FixedContact;
@@ -26,7 +28,7 @@ use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
 
 use crate::PremiseError;
-use crate::config::PremiseConfig;
+use crate::config::{Overflow, PremiseConfig, QueueSection};
 use crate::flow::premise_flow;
 use crate::ops::meters::{MeteredJournal, MeteredMedia};
 use crate::ops::{OpsParts, PremiseOps};
@@ -40,6 +42,8 @@ pub struct Premise {
     pub(crate) sip: Arc<SipTransport>,
     pub(crate) store: Arc<SqliteStore>,
     presence: JoinHandle<()>,
+    callback_dialer: Option<JoinHandle<()>>,
+    callbacks: SharedCallbackBook,
     voice: PremiseVoice,
     pub(crate) started_at: Timestamp,
     /// Live figures, `queue_log`, campaigns (see `crate::center_ops`).
@@ -131,6 +135,20 @@ impl Premise {
         sip.set_dial_plan(crate::trunks::dial_plan(&config.dial_plan));
         sip.maintain_trunks();
 
+        // the IVR, with each queue's waiting (music, announcements, callback
+        // key) and a book for the callbacks asked for while waiting
+        let callbacks: SharedCallbackBook =
+            Arc::new(std::sync::Mutex::new(CallbackBook::new(CallbackPolicy {
+                caller_id: config.sip.bind.ip().to_string(),
+                ..CallbackPolicy::default()
+            })));
+        let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());
+        for q in &config.queues {
+            ivr = ivr.with_waiting(&q.id, waiting_of(q));
+            if q.overflow_to() == Some(Overflow::Voicemail) {
+                ivr = ivr.with_voicemail_queue(&q.id, &voicemail_queue(&q.id));
+            }
+        }
         let mut builder = Center::builder();
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR
         for (i, did) in config.dids.iter().enumerate() {
@@ -153,10 +171,7 @@ impl Premise {
             })
             .transport(sip.clone())
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
-            .flow(
-                crate::trunks::IVR_FLOW,
-                Arc::new(premise_flow(&config.ivr)?),
-            )
+            .flow(crate::trunks::IVR_FLOW, Arc::new(ivr))
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
@@ -178,8 +193,28 @@ impl Premise {
             if let Some(skill) = &q.skill {
                 def = def.requiring(skill.as_str(), 1);
             }
+            if q.overflow_to() == Some(Overflow::Voicemail) {
+                // the messages wait for the queue's agents without its maximum
+                // wait, after the live callers
+                let mut messages = def.clone();
+                messages.id = voicemail_queue(&q.id).as_str().into();
+                messages.priority = def.priority.saturating_sub(1);
+                center.add_queue(messages).await?;
+            }
+            with_overflow(&mut def, q);
             center.add_queue(def).await?;
         }
+        let callback_dialer = config
+            .queues
+            .iter()
+            .any(|q| q.callback_key.is_some())
+            .then(|| {
+                CallbackDialer::spawn(
+                    center.clone(),
+                    sip.clone() as Arc<dyn callcore::Transport>,
+                    callbacks.clone(),
+                )
+            });
         let host = config.sip.bind.ip();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);
@@ -255,6 +290,8 @@ impl Premise {
             sip,
             store,
             presence,
+            callback_dialer,
+            callbacks,
             voice,
         };
         premise.start_autostart_campaigns()?;
@@ -414,12 +451,62 @@ impl Premise {
         Ok(out)
     }
 
+    /// Callbacks asked for by waiting callers (the callback key), placed when
+    /// an agent is free.
+    pub fn callbacks(&self) -> &SharedCallbackBook {
+        &self.callbacks
+    }
+
     /// Stops the center (calls in progress drop) and flushes the store.
     pub async fn shutdown(self) {
         self.presence.abort();
         self.center_ops.stop();
         self.ops.stop().await;
+        if let Some(d) = &self.callback_dialer {
+            d.abort();
+        }
         self.center.flush().await;
         self.center.shutdown().await;
     }
+}
+
+/// What callers hear while waiting in queue `q`.
+fn waiting_of(q: &QueueSection) -> WaitOptions {
+    WaitOptions {
+        music: Some(
+            q.music_on_hold
+                .clone()
+                .map_or(Prompt::MusicOnHold, Prompt::File),
+        ),
+        announce_every: q
+            .announce_every_secs
+            .map(|s| Duration::from_secs(u64::from(s))),
+        callback_key: q.callback_key_char(),
+        ..WaitOptions::default()
+    }
+}
+
+/// The queue of the voicemails left by callers of queue `id`.
+pub fn voicemail_queue(id: &str) -> String {
+    format!("{id}-voicemail")
+}
+
+/// Queue `q`'s maximum wait: an escalation step to its overflow, or a plain
+/// time-out without one.
+fn with_overflow(def: &mut QueueDefinition, q: &QueueSection) {
+    let Some(max) = q.max_wait_secs else {
+        return;
+    };
+    let destination = match q.overflow_to() {
+        None => {
+            def.max_wait_secs = Some(max);
+            return;
+        }
+        Some(Overflow::Voicemail) => Destination::Voicemail,
+        Some(Overflow::Queue(other)) => Destination::Queue(other.as_str().into()),
+    };
+    def.escalation.push(EscalationStep {
+        after_secs: max,
+        action: EscalationAction::Overflow { destination },
+    });
 }

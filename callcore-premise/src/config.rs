@@ -182,6 +182,11 @@ pub struct MenuEntry {
     pub label: String,
     /// The queue it leads to.
     pub queue: String,
+    // -- the caller's wait (queue-wait) --
+    /// Skills the agent needs for this choice, on top of the queue's own
+    /// (`["french"]`: the queue's agents who speak French, any proficiency).
+    #[serde(default)]
+    pub skills: Vec<String>,
 }
 
 /// `[ivr]`
@@ -218,6 +223,106 @@ pub struct QueueSection {
     /// Wrap-up after each call.
     #[serde(default)]
     pub wrap_up_secs: u32,
+    // -- the caller's wait (queue-wait): music, announcements, callback, overflow --
+    /// Music while waiting: an audio file (WAV, MP3, OGG, FLAC; relative to
+    /// `<data_dir>/prompts` or absolute), looped; absent: the built-in music
+    /// on hold.
+    #[serde(default)]
+    pub music_on_hold: Option<String>,
+    /// Interrupt the music this often with the caller's position and expected
+    /// wait (and the callback offer); absent: no announcements.
+    #[serde(default)]
+    pub announce_every_secs: Option<u32>,
+    /// The key (`"1"`) a waiting caller presses to be called back instead,
+    /// keeping their place; absent: no callback offer.
+    #[serde(default)]
+    pub callback_key: Option<String>,
+    /// Longest wait before the caller is sent to `overflow` (or, without
+    /// one, told nobody is available).
+    #[serde(default)]
+    pub max_wait_secs: Option<u32>,
+    /// Where callers go after `max_wait_secs`: another queue's id, or
+    /// `"voicemail"` (they leave a message, delivered to this queue's agents
+    /// through the queue `<id>-voicemail`, made for it).
+    #[serde(default)]
+    pub overflow: Option<String>,
+}
+
+/// Where a queue's callers go after its maximum wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overflow {
+    /// Another queue.
+    Queue(String),
+    /// A voicemail, delivered to the queue's agents.
+    Voicemail,
+}
+
+impl QueueSection {
+    /// The overflow destination (of a validated config).
+    pub fn overflow_to(&self) -> Option<Overflow> {
+        self.overflow.as_deref().map(|o| {
+            if o == "voicemail" {
+                Overflow::Voicemail
+            } else {
+                Overflow::Queue(o.to_owned())
+            }
+        })
+    }
+
+    /// The callback key (of a validated config).
+    pub fn callback_key_char(&self) -> Option<char> {
+        self.callback_key.as_deref().and_then(|k| k.chars().next())
+    }
+
+    /// Checks the waiting fields of `queues[i]`.
+    fn check_waiting(&self, i: usize, cfg: &PremiseConfig) -> Result<(), PremiseError> {
+        let at = |f: &str| format!("queues[{i}].{f}");
+        if let Some(file) = &self.music_on_hold {
+            let path = cfg.prompts_dir().join(file);
+            if file.trim().is_empty() || !path.is_file() {
+                return Err(field(
+                    at("music_on_hold"),
+                    format!("no audio file at {}", path.display()),
+                ));
+            }
+        }
+        if self.announce_every_secs.is_some_and(|s| s < 5) {
+            return Err(field(at("announce_every_secs"), "at least 5 seconds"));
+        }
+        if let Some(k) = &self.callback_key
+            && (k.len() != 1
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#'))
+        {
+            return Err(field(at("callback_key"), "one key, 0-9, * or #"));
+        }
+        if self.max_wait_secs == Some(0) {
+            return Err(field(at("max_wait_secs"), "must be above 0"));
+        }
+        if let Some(o) = &self.overflow {
+            if self.max_wait_secs.is_none() {
+                return Err(field(at("overflow"), "needs max_wait_secs"));
+            }
+            if o != "voicemail" && !cfg.queues.iter().any(|q| &q.id == o) {
+                return Err(field(
+                    at("overflow"),
+                    format!("no queue `{o}` (a queue id or \"voicemail\")"),
+                ));
+            }
+            if *o == self.id {
+                return Err(field(at("overflow"), "a queue cannot overflow to itself"));
+            }
+            let messages = format!("{}-voicemail", self.id);
+            if o == "voicemail" && cfg.queues.iter().any(|q| q.id == messages) {
+                return Err(field(
+                    at("overflow"),
+                    format!("voicemails need the queue id `{messages}`, which is taken"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[[agents]]`
@@ -391,6 +496,9 @@ impl PremiseConfig {
                 return Err(field(format!("queues[{i}].id"), "duplicate queue id"));
             }
         }
+        for (i, q) in self.queues.iter().enumerate() {
+            q.check_waiting(i, self)?;
+        }
         for (i, m) in self.ivr.menu.iter().enumerate() {
             if m.key.len() != 1 || !m.key.chars().all(|c| c.is_ascii_digit() || c == '*') {
                 return Err(field(format!("ivr.menu[{i}].key"), "one key, 0-9 or *"));
@@ -457,6 +565,11 @@ impl PremiseConfig {
     /// Where recordings go.
     pub fn recordings_dir(&self) -> PathBuf {
         self.storage.data_dir.join("recordings")
+    }
+
+    /// Where prompt and music files are looked up.
+    pub fn prompts_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("prompts")
     }
 }
 
@@ -541,6 +654,49 @@ mod tests {
         );
         let e = PremiseConfig::from_toml("[sip]\nport = 1\n").err();
         assert!(matches!(e, Some(PremiseError::ConfigSyntax(m)) if m.contains("port")));
+    }
+
+    #[test]
+    fn waiting_fields_are_read_and_their_errors_name_the_field() {
+        let c = PremiseConfig::from_toml(
+            "[[queues]]\nid = \"sales\"\nannounce_every_secs = 30\ncallback_key = \"1\"\n\
+             max_wait_secs = 120\noverflow = \"voicemail\"\n\
+             [[queues]]\nid = \"support\"\nmax_wait_secs = 60\noverflow = \"sales\"\n\
+             [ivr]\ndefault_queue = \"support\"\n\
+             menu = [{ key = \"3\", label = \"French\", queue = \"support\", skills = [\"french\"] }]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.queues[0].overflow_to(), Some(Overflow::Voicemail));
+        assert_eq!(c.queues[0].callback_key_char(), Some('1'));
+        assert_eq!(
+            c.queues[1].overflow_to(),
+            Some(Overflow::Queue("sales".into()))
+        );
+        assert_eq!(c.ivr.menu[0].skills, ["french"]);
+        let q = |extra: &str| format!("[[queues]]\nid = \"support\"\n{extra}");
+        assert_eq!(
+            error_of(&q("callback_key = \"12\"\n")).as_deref(),
+            Some("config field `queues[0].callback_key`: one key, 0-9, * or #")
+        );
+        assert_eq!(
+            error_of(&q("overflow = \"voicemail\"\n")).as_deref(),
+            Some("config field `queues[0].overflow`: needs max_wait_secs")
+        );
+        assert_eq!(
+            error_of(&q("max_wait_secs = 9\noverflow = \"nowhere\"\n")).as_deref(),
+            Some(
+                "config field `queues[0].overflow`: no queue `nowhere` (a queue id or \"voicemail\")"
+            )
+        );
+        assert_eq!(
+            error_of(&q("announce_every_secs = 1\n")).as_deref(),
+            Some("config field `queues[0].announce_every_secs`: at least 5 seconds")
+        );
+        assert!(
+            error_of(&q("music_on_hold = \"no-such.wav\"\n")).is_some_and(
+                |e| e.starts_with("config field `queues[0].music_on_hold`: no audio file")
+            )
+        );
     }
 
     fn error_of(toml: &str) -> Option<String> {

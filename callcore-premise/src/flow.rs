@@ -1,14 +1,19 @@
 //! The premise IVR: a greeting, then a DTMF menu whose keys lead to queues, built
 //! with callcore-ivr's flow builder (so it is validated like any flow file).
 
-use callcore_ivr::flow::{FlowBuilder, IvrFlow, MenuChoice};
+use callcore_ivr::flow::{FlowBuilder, IvrFlow, MenuChoice, Node};
 
 use crate::PremiseError;
 use crate::config::IvrSection;
 
-/// Node ids of the flow.
-fn queue_node(queue: &str) -> String {
-    format!("to_{queue}")
+/// Node ids of the flow: `to_<queue>`, or `to_<queue>__<skill>_<skill>` for a
+/// menu choice that needs skills.
+fn queue_node(queue: &str, skills: &[String]) -> String {
+    if skills.is_empty() {
+        format!("to_{queue}")
+    } else {
+        format!("to_{queue}__{}", skills.join("_"))
+    }
 }
 
 /// Builds the IVR flow of `ivr`: `welcome` (say), `menu` (keys to `to_<queue>`),
@@ -20,17 +25,31 @@ pub fn premise_flow(ivr: &IvrSection) -> Result<IvrFlow, PremiseError> {
     let choices = ivr
         .menu
         .iter()
-        .map(|m| MenuChoice::new(&m.key, &m.label, &queue_node(&m.queue)))
+        .map(|m| MenuChoice::new(&m.key, &m.label, &queue_node(&m.queue, &m.skills)))
         .collect();
     let mut b = FlowBuilder::new("premise_ivr", "welcome")
         .say("welcome", &ivr.greeting, "menu")
-        .menu("menu", "", choices, &queue_node(&ivr.default_queue));
-    let mut queues: Vec<&str> = ivr.menu.iter().map(|m| m.queue.as_str()).collect();
-    queues.push(&ivr.default_queue);
-    queues.sort_unstable();
-    queues.dedup();
-    for q in queues {
-        b = b.queue(&queue_node(q), q);
+        .menu("menu", "", choices, &queue_node(&ivr.default_queue, &[]));
+    let mut targets: Vec<(&str, &[String])> = ivr
+        .menu
+        .iter()
+        .map(|m| (m.queue.as_str(), m.skills.as_slice()))
+        .collect();
+    targets.push((&ivr.default_queue, &[]));
+    targets.sort_unstable();
+    targets.dedup();
+    for (q, skills) in targets {
+        let id = queue_node(q, skills);
+        // the builder's queue node, with the choice's skills
+        b = b.queue(&id, q).node(
+            &id,
+            Node::Queue {
+                queue: q.into(),
+                priority: 0,
+                skills: skills.to_vec(),
+                on_failure: format!("{id}__failed"),
+            },
+        );
     }
     let spec = b.build().map_err(|e| PremiseError::Config {
         field: "ivr".into(),
@@ -48,5 +67,25 @@ mod tests {
     fn the_default_menu_builds() {
         let cfg = PremiseConfig::defaults();
         assert!(premise_flow(&cfg.ivr).is_ok());
+    }
+
+    #[test]
+    fn a_menu_choice_with_skills_queues_with_them() {
+        let cfg = PremiseConfig::from_toml(
+            "[ivr]\ndefault_queue = \"support\"\nmenu = [\n\
+             { key = \"1\", label = \"support\", queue = \"support\" },\n\
+             { key = \"2\", label = \"support in French\", queue = \"support\", skills = [\"french\"] },\n]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let flow = premise_flow(&cfg.ivr).unwrap_or_else(|e| panic!("{e}"));
+        let node = flow.spec().nodes.get("to_support__french");
+        assert!(
+            matches!(node, Some(Node::Queue { queue, skills, .. }) if queue == "support" && skills == &["french"]),
+            "{node:?}"
+        );
+        assert!(matches!(
+            flow.spec().nodes.get("to_support"),
+            Some(Node::Queue { skills, .. }) if skills.is_empty()
+        ));
     }
 }

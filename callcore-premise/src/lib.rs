@@ -7,7 +7,10 @@
 //! - RTP media on every leg (callcore-media): spoken prompts (espeak-ng when
 //!   installed), DTMF (RFC 4733 and in-band), two-party bridges recorded as stereo
 //!   WAV files in a local folder;
-//! - an IVR DTMF menu (callcore-ivr) that queues to callcore-acd's `AcdEngine`;
+//! - an IVR DTMF menu (callcore-ivr) that queues to callcore-acd's `AcdEngine`
+//!   (menu choices may require skills); waiting callers hear music on hold,
+//!   periodic position announcements and a callback offer, and overflow after a
+//!   maximum wait to another queue or to voicemail delivered to an agent;
 //! - SQLite (callcore-store) for the event journal, interaction records and the
 //!   recordings index;
 //! - carriers' trunks ([`trunks`]): registration or IP authentication, an

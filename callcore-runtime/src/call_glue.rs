@@ -12,6 +12,7 @@ pub(crate) use control::{Action, endpoint_of, free, profile, reserve};
 use crate::call::{Call, CallCommand, LegInput, Placement, RouterSignal, TransferTarget};
 use crate::center::Shared;
 use crate::routing_task::{QueueSignal, RouterCommand, Waiter};
+use crate::waiting::{Entertained, Entertainer, WaitOptions};
 use callcore::{
     AgentId, CoreError, Endpoint, EventKind, HangupCause, InteractionId, Leg, LegEvent, LegId,
     MixRoom, PlaceRequest, RecordingId, RecordingRequest, RecordingStopped, RouterInput,
@@ -433,21 +434,58 @@ impl CallGlue {
     }
 
     /// Serves the call until its queue stay ends (the customer's
-    /// background audio playing meanwhile, when there is one).
+    /// background audio playing meanwhile, when there is one). While it
+    /// waits for an agent the customer hears `waiting` (see
+    /// [`crate::waiting`]); that future is dropped before the call acts on
+    /// anything that woke it.
     pub(crate) async fn stay(
         &mut self,
         customer: &dyn Leg,
+        waiting: &WaitOptions,
     ) -> Result<crate::QueueOutcome, CoreError> {
         let mut playing = audio::Playing::default();
+        let entertainer = (customer.channel() == callcore::Channel::Voice)
+            .then(|| Entertainer::new(waiting, &self.shared, self.call.interaction().clone()))
+            .flatten();
+        // The show goes on across wake-ups that leave the call waiting and ask
+        // nothing of it; it is dropped before the call acts on the leg.
+        let mut show: Option<Pin<Box<dyn Future<Output = Entertained> + Send + '_>>> = None;
         loop {
+            if self.call.has_commands() || !self.call.waiting_for_agent() {
+                show = None;
+            }
             self.drive(customer).await;
             if let Some(outcome) = self.call.take_outcome() {
+                drop(show.take());
+                if let (Ok(crate::QueueOutcome::CallbackRequested { .. }), Some(e)) =
+                    (&outcome, &entertainer)
+                {
+                    e.confirm_callback(customer).await;
+                }
                 return outcome;
             }
+            if show.is_none()
+                && self.call.waiting_for_agent()
+                && let Some(e) = entertainer.as_ref()
+            {
+                show = Some(Box::pin(e.run(customer)));
+            }
             playing.follow(&self.audio, customer, &self.shared.clock);
-            let wake = tokio::select! {
-                w = self.next_wake(customer) => w,
-                () = playing.run() => continue,
+            let wake = match show.as_mut() {
+                Some(s) => tokio::select! {
+                    w = self.next_wake(customer) => w,
+                    () = playing.run() => continue,
+                    Entertained::CallbackRequested = s => {
+                        show = None;
+                        let now = self.now();
+                        self.call.handle_callback_request(now);
+                        continue;
+                    }
+                },
+                None => tokio::select! {
+                    w = self.next_wake(customer) => w,
+                    () = playing.run() => continue,
+                },
             };
             self.on_wake(wake, customer).await;
         }

@@ -4,10 +4,11 @@ use crate::Providers;
 use crate::call::{Call, StayOptions};
 use crate::call_glue::CallGlue;
 use crate::center::Shared;
+use crate::waiting::WaitOptions;
 use callcore::{
     AgentId, Clock, CoreError, Destination, DigitResult, DigitSpec, EndReason, EventKind,
-    Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RejectReason, RoutingRequest,
-    Stores, Utterance,
+    Interaction, Leg, ListenSpec, PlayOutcome, Prompt, QueueId, RecordSpec, RecordingId,
+    RejectReason, RoutingRequest, SkillRequirement, Stores, Utterance,
 };
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -22,6 +23,12 @@ pub struct QueueOptions {
     /// Tell the customer their position (and estimated wait, when the router
     /// knows it) on entering the queue.
     pub announce_position: bool,
+    /// Skills the agent needs besides the queue's own requirements (an IVR
+    /// choice such as "French"); see [`RoutingRequest::required_skills`].
+    pub required_skills: Vec<SkillRequirement>,
+    /// What the customer hears while waiting: music on hold, periodic
+    /// announcements, the callback offer.
+    pub waiting: WaitOptions,
 }
 
 /// Extras for [`FlowContext::enqueue_hooked`] (outbound hand-offs).
@@ -59,6 +66,16 @@ pub enum QueueOutcome {
         /// Where to.
         target: String,
     },
+    /// The customer pressed the callback key while waiting (see
+    /// [`WaitOptions::callback_key`]): they left the queue and were told
+    /// they will be called back; the flow books the callback (keeping
+    /// their place: `waiting_since`) and ends the call.
+    CallbackRequested {
+        /// The queue they waited in.
+        queue: QueueId,
+        /// When they started waiting there (their place).
+        waiting_since: callcore::Timestamp,
+    },
 }
 
 impl QueueOutcome {
@@ -75,6 +92,7 @@ impl QueueOutcome {
             Self::Overflow(_) | Self::Transferred { .. } => EndReason::Transferred,
             Self::TimedOut => EndReason::QueueTimeout,
             Self::Rejected(_) => EndReason::Rejected,
+            Self::CallbackRequested { .. } => EndReason::CallbackRequested,
         }
     }
 }
@@ -90,7 +108,7 @@ impl QueueOutcome {
 pub struct FlowContext {
     interaction: Interaction,
     leg: Box<dyn Leg>,
-    glue: CallGlue,
+    pub(crate) glue: CallGlue,
 }
 
 impl FlowContext {
@@ -261,6 +279,20 @@ impl FlowContext {
         Ok(r)
     }
 
+    /// Records the customer (a message, a voicemail: see
+    /// [`voicemail`](Self::voicemail)) until the terminator key, silence or
+    /// the maximum length; the recording's id.
+    ///
+    /// # Errors
+    /// As [`play`](Self::play).
+    pub async fn record(&mut self, spec: &RecordSpec) -> Result<RecordingId, CoreError> {
+        let leg = &*self.leg;
+        let r = self.glue.serve(leg, leg.media().record(spec)).await;
+        let r = self.note(r).await?;
+        self.record_step("record", r.to_string());
+        Ok(r)
+    }
+
     /// Blind-transfers the customer and ends the interaction here.
     ///
     /// # Errors
@@ -330,6 +362,7 @@ impl FlowContext {
             customer: self.interaction.customer.clone(),
             preferred_agent: options.preferred_agent.clone(),
             attributes: self.interaction.attributes.clone(),
+            required_skills: options.required_skills.clone(),
             enqueued_at: now,
         };
         self.glue.connected_hook = hooks.connected;
@@ -338,7 +371,7 @@ impl FlowContext {
             give_up_at: hooks.give_up_at,
         };
         self.glue.call.handle_enqueue(request, stay, now);
-        let outcome = self.glue.stay(&*self.leg).await;
+        let outcome = self.glue.stay(&*self.leg, &options.waiting).await;
         self.glue.connected_hook = None;
         outcome
     }
@@ -361,7 +394,8 @@ impl FlowContext {
             self.glue.drop_adopted(&leg).await;
             return Err(e);
         }
-        self.glue.stay(&*self.leg).await
+        // connected at once: nothing to wait for
+        self.glue.stay(&*self.leg, &WaitOptions::silent()).await
     }
 
     /// The flow is over with `reason`: the call ends (if it has not), the

@@ -111,11 +111,15 @@ mod outbound;
 mod recorder;
 mod routing_task;
 mod system_clock;
+pub mod voicemail;
+mod waiting;
 
 pub use call::CallTarget;
 pub use center::{Center, CenterBuilder, CenterHandle};
 pub use flow_context::{FlowContext, QueueOptions, QueueOutcome};
 pub use outbound::{OutboundOptions, OutboundProgress};
+pub use voicemail::{Voicemail, VoicemailOptions};
+pub use waiting::WaitOptions;
 
 pub use bus::{BusError, EventBus, EventSubscriber};
 pub use flow::{Flow, FlowOutcome};

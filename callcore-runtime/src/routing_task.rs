@@ -3,8 +3,9 @@
 use crate::emitter::Emitter;
 use callcore::{
     AgentId, AgentProfile, Channel, Clock, CoreError, Destination, Endpoint, EventKind,
-    InteractionId, Leg, OfferEnd, PlaceRequest, QueueId, RejectReason, ReservationId, Router,
-    RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest, TenantId, Transport,
+    InteractionId, Leg, OfferEnd, PlaceRequest, QueueId, QueuePosition, RejectReason,
+    ReservationId, Router, RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest, TenantId,
+    Transport,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub(crate) enum RouterCommand {
     AcceptOffer(ReservationId, Reply<()>),
     DeclineOffer(ReservationId, Reply<()>),
     Snapshot(oneshot::Sender<RouterSnapshot>),
+    /// Where an interaction waits now (for the caller's announcements).
+    Position(InteractionId, oneshot::Sender<Option<QueuePosition>>),
     /// An agent's profile (endpoints, supervisor permission).
     Profile(AgentId, oneshot::Sender<Option<AgentProfile>>),
     /// An agent a call took directly is free: available again if they are
@@ -203,6 +206,9 @@ impl RoutingTask {
             }
             RouterCommand::Snapshot(reply) => {
                 let _ = reply.send(self.router.snapshot(self.clock.now()));
+            }
+            RouterCommand::Position(interaction, reply) => {
+                let _ = reply.send(self.router.queue_position(&interaction, self.clock.now()));
             }
             RouterCommand::Profile(agent, reply) => {
                 let _ = reply.send(self.agents.get(&agent).cloned());

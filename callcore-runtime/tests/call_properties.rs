@@ -174,6 +174,7 @@ impl World {
             customer: None,
             preferred_agent: None,
             attributes: BTreeMap::new(),
+            required_skills: Vec::new(),
             enqueued_at: now,
         };
         let stay = StayOptions {

@@ -230,7 +230,10 @@ async fn inbound_call_is_routed_answered_wrapped_up_and_recorded() {
         caller.heard(),
         vec![
             "say:Welcome to Example Bank. Press 1 for support, 2 for sales.".to_owned(),
+            // music on hold while waiting, stopped for the position and resumed
+            "play:music_on_hold".to_owned(),
             "say:You are number 1 in the queue.".to_owned(),
+            "play:music_on_hold".to_owned(),
         ]
     );
     let agent_phone = transport.phone("sip:alice@pbx").unwrap();

@@ -272,6 +272,7 @@ impl Simulation {
                     customer: None,
                     preferred_agent: None,
                     attributes: Default::default(),
+                    required_skills: Vec::new(),
                     enqueued_at: now,
                 };
                 self.acd.enqueue(request, now)?;

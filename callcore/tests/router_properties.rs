@@ -170,6 +170,7 @@ proptest! {
                         customer: None,
                         preferred_agent: None,
                         attributes: BTreeMap::new(),
+                        required_skills: Vec::new(),
                         enqueued_at: now,
                     };
                     router.handle(RouterInput::Enqueue(Box::new(request)), now).unwrap();

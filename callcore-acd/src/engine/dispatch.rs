@@ -33,26 +33,59 @@ impl AcdEngine {
     }
 
     /// Offers the lane's waiting interactions, oldest first, while it has
-    /// free agents.
+    /// free agents. An interaction that needs skills of its own (see
+    /// [`RoutingRequest::required_skills`](callcore::RoutingRequest)) and
+    /// finds no pooled agent with them is passed over: those behind it may
+    /// still be served.
     pub(crate) fn route_lane(&mut self, l: u32, ch: usize, now: Timestamp) {
         // Bounded: each pass offers one interaction, which leaves the line.
         for _ in 0..=self.waits_len_hint() {
-            let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) else {
+            let Some(lane) = self.lanes.get(l as usize).and_then(Option::as_ref) else {
                 return;
             };
-            let Some((_, &w)) = lane.waiting[ch].first_key_value() else {
+            let Some((_, &head)) = lane.waiting[ch].first_key_value() else {
                 return;
             };
             if lane.pools[ch].live() == 0 {
                 return;
             }
-            if lane.ring_all {
+            let ring_all = lane.ring_all;
+            let w = if self.needs_skills(head) {
+                let line: Vec<u32> = lane.waiting[ch].values().copied().collect();
+                let servable = line
+                    .into_iter()
+                    .find(|&w| !self.needs_skills(w) || self.any_fits(l, ch, w));
+                match servable {
+                    Some(w) => w,
+                    None => return,
+                }
+            } else {
+                head
+            };
+            if ring_all {
+                let Some(lane) = self.lanes.get_mut(l as usize).and_then(Option::as_mut) else {
+                    return;
+                };
                 lane.pools[ch].purge_front(&self.stamps);
+                let skills = self
+                    .waits
+                    .get(w)
+                    .map_or(&[][..], |s| s.request.required_skills.as_slice());
                 let agents: Vec<u32> = lane.pools[ch]
                     .iter(&self.stamps)
+                    .filter(|e| {
+                        skills.is_empty()
+                            || self
+                                .agents
+                                .get(e.slot)
+                                .is_some_and(|a| a.profile.meets(skills))
+                    })
                     .take(self.config.ring_all_limit.max(1))
                     .map(|e| e.slot)
                     .collect();
+                if agents.is_empty() {
+                    return;
+                }
                 for a in agents {
                     self.offer(w, a, now);
                 }
@@ -65,8 +98,32 @@ impl AcdEngine {
         }
     }
 
+    /// Whether interaction `w` needs skills beyond its lane's.
+    fn needs_skills(&self, w: u32) -> bool {
+        self.waits
+            .get(w)
+            .is_some_and(|s| !s.request.required_skills.is_empty())
+    }
+
+    /// Whether some agent pooled in lane `l` has interaction `w`'s own skills.
+    fn any_fits(&self, l: u32, ch: usize, w: u32) -> bool {
+        let (Some(lane), Some(slot)) = (
+            self.lanes.get(l as usize).and_then(Option::as_ref),
+            self.waits.get(w),
+        ) else {
+            return false;
+        };
+        lane.pools[ch].iter(&self.stamps).any(|e| {
+            self.agents
+                .get(e.slot)
+                .is_some_and(|a| a.profile.meets(&slot.request.required_skills))
+        })
+    }
+
     /// The strategy's choice in lane `l` for interaction `w`, passing over
-    /// agents who just declined or missed it while another can take it.
+    /// agents who just declined or missed it while another can take it, and
+    /// agents without the interaction's own skills (`None` when nobody has
+    /// them).
     pub(crate) fn pick_agent(&mut self, l: u32, ch: usize, w: u32) -> Option<u32> {
         let lane = self.lanes.get_mut(l as usize).and_then(Option::as_mut)?;
         lane.pools[ch].purge_front(&self.stamps);
@@ -74,10 +131,23 @@ impl AcdEngine {
             pool: &lane.pools[ch],
             stamps: &self.stamps,
         };
+        let skills = self
+            .waits
+            .get(w)
+            .map_or(&[][..], |s| s.request.required_skills.as_slice());
+        let agents = &self.agents;
+        let fits = |slot: u32| {
+            skills.is_empty() || agents.get(slot).is_some_and(|a| a.profile.meets(skills))
+        };
         let mut pick = lane.strategy.pick(&pool)?;
+        if !fits(pick.slot) {
+            pick = pool.iter().find(|e| fits(e.slot))?;
+        }
         let passed = self.waits.get(w).map_or(&[][..], |s| s.passed.as_slice());
         if passed.contains(&pick.slot)
-            && let Some(other) = pool.iter().find(|e| !passed.contains(&e.slot))
+            && let Some(other) = pool
+                .iter()
+                .find(|e| !passed.contains(&e.slot) && fits(e.slot))
         {
             pick = other;
         }
@@ -118,7 +188,14 @@ impl AcdEngine {
                     if mask & (1 << ch) == 0 {
                         continue;
                     }
-                    let Some((key, &w)) = lane.waiting[ch].first_key_value() else {
+                    // the first the agent can take: one needing skills the
+                    // agent lacks is left for another
+                    let Some((key, &w)) = lane.waiting[ch].iter().find(|(_, w)| {
+                        self.waits.get(**w).is_none_or(|s| {
+                            s.request.required_skills.is_empty()
+                                || agent.profile.meets(&s.request.required_skills)
+                        })
+                    }) else {
                         continue;
                     };
                     let qprio = self

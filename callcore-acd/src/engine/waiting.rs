@@ -106,7 +106,9 @@ impl AcdEngine {
             .and_then(|p| self.agent_ids.get(&p).copied())
             .filter(|&a| {
                 self.agents.get(a).is_some_and(|s| {
-                    s.presence != super::state::Presence::Offline && s.lanes.contains(&lane0)
+                    s.presence != super::state::Presence::Offline
+                        && s.lanes.contains(&lane0)
+                        && s.profile.meets(&request.required_skills)
                 })
             });
         let interaction = request.interaction.clone();
@@ -223,6 +225,20 @@ impl AcdEngine {
             position,
             estimated_wait_secs: ewt,
         });
+    }
+
+    /// Where a waiting interaction stands: its position and the estimated
+    /// wait (`None` when it is not waiting).
+    pub fn position(&self, interaction: &InteractionId) -> Option<callcore::QueuePosition> {
+        let Some(super::state::Tracked::Waiting(w)) = self.interactions.get(interaction) else {
+            return None;
+        };
+        let queue = self.waits.get(*w)?.queue;
+        let position = self.position_of(*w);
+        Some(callcore::QueuePosition {
+            position,
+            estimated_wait_secs: self.estimated_wait_secs(queue, position),
+        })
     }
 
     /// 1-based position among the interactions waiting in the same queue

@@ -21,6 +21,7 @@ pub fn request(id: &str, queue: &str, at: i64) -> RoutingRequest {
         customer: None,
         preferred_agent: None,
         attributes: Default::default(),
+        required_skills: Vec::new(),
         enqueued_at: t(at),
     }
 }

@@ -4,8 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use callcore::{Channel, CoreError, EndReason, IntentResult, ListenSpec, NluContext, Prompt};
-use callcore_runtime::{Flow, FlowContext, FlowOutcome, QueueOptions, QueueOutcome};
+use callcore::{
+    Channel, CoreError, Destination, EndReason, IntentResult, ListenSpec, NluContext, Prompt,
+    SkillRequirement, Timestamp,
+};
+use callcore_runtime::{
+    Flow, FlowContext, FlowOutcome, QueueOptions, QueueOutcome, VoicemailOptions, WaitOptions,
+};
 
 use super::callback::{CallbackRequest, SharedCallbackBook};
 use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
@@ -29,7 +34,13 @@ pub struct IvrFlow {
     spec: Arc<FlowSpec>,
     tasks: HashMap<String, Arc<dyn FlowTask>>,
     callbacks: Option<SharedCallbackBook>,
+    waiting: HashMap<String, WaitOptions>,
+    voicemail: VoicemailOptions,
+    voicemail_queues: HashMap<String, String>,
 }
+
+/// Queue-to-queue overflows followed for one `queue` node before giving up.
+const MAX_OVERFLOW_HOPS: u32 = 8;
 
 impl std::fmt::Debug for IvrFlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,7 +58,124 @@ impl IvrFlow {
             spec: Arc::new(spec),
             tasks: HashMap::new(),
             callbacks: None,
+            waiting: HashMap::new(),
+            voicemail: VoicemailOptions::default(),
+            voicemail_queues: HashMap::new(),
         }
+    }
+
+    /// The flow it runs.
+    pub fn spec(&self) -> &FlowSpec {
+        &self.spec
+    }
+
+    /// What callers hear while waiting in `queue` (music, announcements,
+    /// callback key); queues not named here get [`WaitOptions::default`]
+    /// (music on hold). A callback asked for with the key is booked like an
+    /// accepted `callback_offer` (see [`with_callbacks`](Self::with_callbacks)),
+    /// keeping the time the caller started waiting as their place.
+    #[must_use]
+    pub fn with_waiting(mut self, queue: &str, waiting: WaitOptions) -> Self {
+        self.waiting.insert(queue.into(), waiting);
+        self
+    }
+
+    /// Prompts and lengths of voicemails: `voicemail` nodes (whose own
+    /// prompt and length win) and queues that overflow to voicemail.
+    #[must_use]
+    pub fn with_voicemail(mut self, voicemail: VoicemailOptions) -> Self {
+        self.voicemail = voicemail;
+        self
+    }
+
+    /// Voicemails left by callers `queue` overflowed go to `messages` (a
+    /// queue without the maximum wait that sent the caller away; default:
+    /// `queue` itself).
+    #[must_use]
+    pub fn with_voicemail_queue(mut self, queue: &str, messages: &str) -> Self {
+        self.voicemail_queues.insert(queue.into(), messages.into());
+        self
+    }
+
+    /// Books a callback for the caller in `queue`, their place being
+    /// `waiting_since`.
+    fn book_callback(&self, call: &mut FlowContext, queue: &str, waiting_since: Timestamp) {
+        if let Some(book) = &self.callbacks {
+            let i = call.interaction();
+            let request = CallbackRequest {
+                interaction: i.id.clone(),
+                tenant: i.tenant.clone(),
+                number: i.from.expose().clone(),
+                queue: queue.into(),
+                waiting_since,
+                context: i.context.clone(),
+                attributes: i.attributes.clone(),
+                attempts: 0,
+                not_before: waiting_since,
+            };
+            book.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .book(request);
+        }
+        call.interaction_mut()
+            .attributes
+            .insert("callback_queue".into(), queue.to_owned());
+        call.record_step("callback_requested", queue);
+    }
+
+    /// Waits in `queue`, following overflows to other queues and to
+    /// voicemail.
+    async fn wait_in_queue(
+        &self,
+        call: &mut FlowContext,
+        mut queue: String,
+        priority: i32,
+        required_skills: Vec<SkillRequirement>,
+    ) -> Result<QueueResult, CoreError> {
+        for _ in 0..=MAX_OVERFLOW_HOPS {
+            let options = QueueOptions {
+                priority,
+                required_skills: required_skills.clone(),
+                waiting: self.waiting.get(&queue).cloned().unwrap_or_default(),
+                ..QueueOptions::default()
+            };
+            return Ok(
+                match call.enqueue_with(queue.clone().into(), options).await? {
+                    QueueOutcome::Served { .. } => QueueResult::Served,
+                    QueueOutcome::Abandoned => QueueResult::Abandoned,
+                    QueueOutcome::CallbackRequested {
+                        queue,
+                        waiting_since,
+                    } => {
+                        self.book_callback(call, queue.as_str(), waiting_since);
+                        QueueResult::CallbackRequested
+                    }
+                    QueueOutcome::Overflow(Destination::Queue(next)) => {
+                        call.record_step("overflow", next.to_string());
+                        queue = next.to_string();
+                        continue;
+                    }
+                    QueueOutcome::Overflow(Destination::Callback) => {
+                        // the queue offers a callback in its place: booked, keeping
+                        // the time the caller called in
+                        let since = call.interaction().created_at;
+                        self.book_callback(call, &queue, since);
+                        let waiting = self.waiting.get(&queue).cloned().unwrap_or_default();
+                        let _ = call.say(&waiting.callback_confirmation).await;
+                        QueueResult::CallbackRequested
+                    }
+                    QueueOutcome::Overflow(Destination::Voicemail) => {
+                        let to = self.voicemail_queues.get(&queue).unwrap_or(&queue);
+                        match call.voicemail(to.as_str().into(), &self.voicemail).await {
+                            Ok(_) | Err(CoreError::LegEnded) => QueueResult::LeftVoicemail,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => QueueResult::GaveUp,
+                },
+            );
+        }
+        Ok(QueueResult::GaveUp)
     }
 
     /// Books accepted callback offers into `book`, which a
@@ -139,45 +267,39 @@ impl IvrFlow {
             } => {
                 call.interaction_mut().context = context;
                 if !skills.is_empty() {
+                    // for the agent's screen; routing reads `required_skills`
                     call.interaction_mut()
                         .attributes
                         .insert("skills".into(), skills.join(","));
                 }
-                let options = QueueOptions {
-                    priority,
-                    ..QueueOptions::default()
-                };
-                Input::QueueDone(match call.enqueue_with(queue.into(), options).await? {
-                    QueueOutcome::Served { .. } => QueueResult::Served,
-                    QueueOutcome::Abandoned => QueueResult::Abandoned,
-                    _ => QueueResult::GaveUp,
-                })
+                let required = skills
+                    .iter()
+                    .map(|s| SkillRequirement {
+                        skill: s.as_str().into(),
+                        min_proficiency: 1,
+                    })
+                    .collect();
+                Input::QueueDone(self.wait_in_queue(call, queue, priority, required).await?)
             }
             Action::BookCallback { queue, context } => {
-                if let Some(book) = &self.callbacks {
-                    let i = call.interaction();
-                    let request = CallbackRequest {
-                        interaction: i.id.clone(),
-                        tenant: i.tenant.clone(),
-                        number: i.from.expose().clone(),
-                        queue: queue.clone().into(),
-                        // The caller's place: when they called in.
-                        waiting_since: i.created_at,
-                        context: context.clone(),
-                        attributes: i.attributes.clone(),
-                        attempts: 0,
-                        not_before: i.created_at,
-                    };
-                    book.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .book(request);
-                }
                 call.interaction_mut().context = context;
-                call.interaction_mut()
-                    .attributes
-                    .insert("callback_queue".into(), queue.clone());
-                call.record_step("callback_requested", queue);
+                let since = call.interaction().created_at;
+                // The caller's place: when they called in.
+                self.book_callback(call, &queue, since);
                 Input::CallbackBooked(true)
+            }
+            Action::Voicemail {
+                prompt,
+                queue,
+                max_duration,
+            } => {
+                let mut options = self.voicemail.clone();
+                if let Some(p) = prompt {
+                    options.prompt = p;
+                }
+                options.max_duration = max_duration;
+                let left = call.voicemail(queue.into(), &options).await?;
+                Input::Recorded(left.map(|v| v.recording.to_string()))
             }
             Action::Record { max_duration } => {
                 let spec = callcore::RecordSpec {

@@ -95,6 +95,16 @@ pub enum Action {
         /// Longest message.
         max_duration: Duration,
     },
+    /// Take a voicemail and queue it for an agent; answer
+    /// [`Input::Recorded`].
+    Voicemail {
+        /// Said before recording (`None`: the driver's default).
+        prompt: Option<String>,
+        /// The queue whose agents receive it.
+        queue: String,
+        /// Longest message.
+        max_duration: Duration,
+    },
     /// Blind-transfer; the flow is over.
     Transfer {
         /// Target number or address.
@@ -116,6 +126,12 @@ pub enum QueueResult {
     Abandoned,
     /// The queue timed out or refused the call.
     GaveUp,
+    /// The caller pressed the callback key while waiting; the callback is
+    /// booked and the call ends.
+    CallbackRequested,
+    /// The queue overflowed the caller to voicemail and they left one; the
+    /// call ends.
+    LeftVoicemail,
 }
 
 /// The result of an [`Action`].
@@ -509,6 +525,21 @@ impl FlowRun {
             Node::Record { prompt, .. } => {
                 let text = self.render(&prompt);
                 self.bot_says(text, false, After::Record);
+            }
+            Node::Voicemail {
+                prompt,
+                queue,
+                max_secs,
+                ..
+            } => {
+                self.sync_slots();
+                let prompt = prompt.map(|p| self.render(&p));
+                self.outputs.push_back(Action::Voicemail {
+                    prompt,
+                    queue,
+                    max_duration: Duration::from_secs(u64::from(max_secs)),
+                });
+                self.state = State::Recording;
             }
             Node::Hangup { message } => match message {
                 Some(m) => {

@@ -6,7 +6,7 @@ use callcore::{IntentResult, Pii};
 
 use super::super::hours::{LocalTime, parse_hhmm};
 use super::super::model::{Condition, Node};
-use super::{Asking, FlowEnd, FlowRun, QueueResult};
+use super::{Action, Asking, FlowEnd, FlowRun, QueueResult};
 
 impl FlowRun {
     pub(super) fn understood(&mut self, r: IntentResult) {
@@ -161,6 +161,15 @@ impl FlowRun {
             QueueResult::Served => self.finish(FlowEnd::Served(queue)),
             QueueResult::Abandoned => self.finish(FlowEnd::CallerLeft),
             QueueResult::GaveUp => self.enter(&on_failure),
+            QueueResult::CallbackRequested => {
+                self.variables
+                    .insert("callback_queue".into(), queue.clone());
+                self.finish(FlowEnd::CallbackBooked(queue));
+            }
+            QueueResult::LeftVoicemail => {
+                self.outputs.push_back(Action::Hangup);
+                self.finish(FlowEnd::HungUp);
+            }
         }
     }
 
@@ -183,8 +192,10 @@ impl FlowRun {
     }
 
     pub(super) fn recorded(&mut self, id: Option<String>) {
-        let Some(Node::Record { var, next, .. }) = self.node_spec() else {
-            return;
+        let (var, next) = match self.node_spec() {
+            Some(Node::Record { var, next, .. }) => (var, next),
+            Some(Node::Voicemail { next, .. }) => ("voicemail".to_owned(), next),
+            _ => return,
         };
         if let Some(id) = id {
             self.variables.insert(var, id);

@@ -25,6 +25,10 @@ fn default_no_input_ms() -> u64 {
     5_000
 }
 
+fn default_voicemail_secs() -> u32 {
+    120
+}
+
 /// A whole flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -361,6 +365,22 @@ pub enum Node {
         /// The next node.
         next: String,
     },
+    /// Takes a voicemail: says the prompt, records the caller's message
+    /// (until `#`, silence or `max_secs`), files it and queues it in `queue`
+    /// for an agent, who hears it (see callcore-runtime's `voicemail`). The
+    /// recording id goes to the variable `voicemail`.
+    Voicemail {
+        /// Said before recording (`None`: the runtime's default prompt).
+        #[serde(default)]
+        prompt: Option<String>,
+        /// The queue whose agents receive the message.
+        queue: String,
+        /// Longest message, seconds.
+        #[serde(default = "default_voicemail_secs")]
+        max_secs: u32,
+        /// The next node (usually a goodbye).
+        next: String,
+    },
     /// Ends the call, optionally with a last message.
     Hangup {
         /// Said before hanging up.
@@ -377,7 +397,8 @@ impl Node {
             Node::Say { next, .. }
             | Node::Play { next, .. }
             | Node::Set { next, .. }
-            | Node::Record { next, .. } => t.push(("next".into(), next)),
+            | Node::Record { next, .. }
+            | Node::Voicemail { next, .. } => t.push(("next".into(), next)),
             Node::Menu {
                 choices,
                 on_failure,

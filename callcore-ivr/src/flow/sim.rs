@@ -313,7 +313,7 @@ pub fn run_scripted(
                 Input::QueueDone(result)
             }
             Action::BookCallback { .. } => Input::CallbackBooked(world.callback_ok),
-            Action::Record { max_duration } => {
+            Action::Record { max_duration } | Action::Voicemail { max_duration, .. } => {
                 now = now + max_duration.min(Duration::from_secs(10));
                 Input::Recorded(Some(format!("rec-{}", now.as_millis())))
             }

@@ -168,6 +168,12 @@ fn check_node(id: &str, node: &Node) -> Result<(), IvrError> {
         Node::Set { var, .. } | Node::Record { var, .. } if var.is_empty() => {
             return Err(err(format!("nodes.{id}.var"), "is empty"));
         }
+        Node::Voicemail { queue, .. } if queue.trim().is_empty() => {
+            return Err(err(format!("nodes.{id}.queue"), "is empty"));
+        }
+        Node::Voicemail { max_secs: 0, .. } => {
+            return Err(err(format!("nodes.{id}.max_secs"), "must be above 0"));
+        }
         Node::Task {
             handler,
             webhook: None,

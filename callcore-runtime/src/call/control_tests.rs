@@ -46,6 +46,7 @@ fn talking() -> Call {
         customer: None,
         preferred_agent: None,
         attributes: Default::default(),
+        required_skills: Vec::new(),
         enqueued_at: at(0),
     };
     call.handle_enqueue(request, StayOptions::default(), at(0));

@@ -17,6 +17,8 @@ pub(super) enum Leaving {
     CustomerGone,
     /// The connect deadline passed; the customer is still there.
     GaveUp,
+    /// The customer asked to be called back (the callback key while waiting).
+    Callback,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,11 +166,32 @@ impl Call {
         matches!(self.phase, Phase::Waiting { .. })
     }
 
+    /// Whether the call waits in a queue for an agent (not leaving it): the
+    /// time the customer hears music, announcements and the callback offer.
+    #[must_use]
+    pub const fn waiting_for_agent(&self) -> bool {
+        matches!(self.phase, Phase::Waiting { leaving: None, .. })
+    }
+
     /// Whether the flow has finished and every recording has stopped: the
     /// owner may drop the call.
     #[must_use]
     pub fn is_finished(&self) -> bool {
         self.finished && self.recordings.is_empty()
+    }
+
+    /// The skills the call's last queue stay required of its agent.
+    #[must_use]
+    pub fn required_skills(&self) -> &[callcore::SkillRequirement] {
+        self.template
+            .as_ref()
+            .map_or(&[][..], |t| t.required_skills.as_slice())
+    }
+
+    /// Whether commands wait to be polled.
+    #[must_use]
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty()
     }
 
     /// The next command for the glue.
@@ -202,6 +225,20 @@ impl Call {
             && let Phase::Waiting { leaving, .. } = &mut self.phase
         {
             *leaving = Some(Leaving::GaveUp);
+            self.commands.push_back(CallCommand::LeaveQueue);
+        }
+    }
+
+    /// The customer pressed the callback key while waiting: the call leaves
+    /// the queue and the stay ends with [`QueueOutcome::CallbackRequested`]
+    /// (an agent connected meanwhile still serves them). Ignored when not
+    /// waiting for an agent.
+    pub fn handle_callback_request(&mut self, now: Timestamp) {
+        let _ = now;
+        if let Phase::Waiting { leaving, .. } = &mut self.phase
+            && leaving.is_none()
+        {
+            *leaving = Some(Leaving::Callback);
             self.commands.push_back(CallCommand::LeaveQueue);
         }
     }
@@ -413,7 +450,21 @@ impl Call {
                 self.end(reason, now);
                 self.outcome = Some(Ok(QueueOutcome::Abandoned));
             }
-            (Some(Leaving::GaveUp), Some(outcome)) => self.outcome = Some(Ok(outcome)),
+            (Some(Leaving::GaveUp | Leaving::Callback), Some(outcome)) => {
+                self.outcome = Some(Ok(outcome));
+            }
+            (Some(Leaving::Callback), None) => {
+                self.events.push_back(EventKind::QueueExited {
+                    interaction: self.id.clone(),
+                    queue: queue.clone(),
+                    reason: "callback".to_owned(),
+                });
+                let waiting_since = self.template.as_ref().map_or(now, |t| t.enqueued_at);
+                self.outcome = Some(Ok(QueueOutcome::CallbackRequested {
+                    queue,
+                    waiting_since,
+                }));
+            }
             (Some(Leaving::GaveUp), None) => {
                 self.events.push_back(EventKind::QueueExited {
                     interaction: self.id.clone(),

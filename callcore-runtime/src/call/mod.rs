@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!  inputs (handle_*, with now)              outputs (drained until None)
-//!  ─ enqueue, router signals, released  ─►  poll_command(): enqueue, leave queue,
+//!  ─ enqueue, router signals, released, ─►  poll_command(): enqueue, leave queue,
+//!    callback key while waiting
 //!  ─ leg ended / held / resumed /      ─►    release agent, bridge, hang up leg,
 //!    transfer requested (resolved)           report transfer, place, announce
 //!  ─ bridged (recording), recording     ─►  poll_event(): Connected, Held, Resumed,
@@ -47,7 +48,7 @@
 //! let request = RoutingRequest {
 //!     interaction: "int-1".into(), tenant: "default".into(), channel: Channel::Voice,
 //!     queue: "support".into(), priority: 0, customer: None, preferred_agent: None,
-//!     attributes: Default::default(), enqueued_at: t0,
+//!     attributes: Default::default(), required_skills: Vec::new(), enqueued_at: t0,
 //! };
 //! call.handle_enqueue(request, StayOptions::default(), t0);
 //! assert!(matches!(call.poll_command(), Some(CallCommand::Enqueue(_))));

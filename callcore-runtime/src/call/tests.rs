@@ -90,6 +90,7 @@ fn request(queue: &str, t: i64) -> RoutingRequest {
         customer: None,
         preferred_agent: None,
         attributes: std::collections::BTreeMap::new(),
+        required_skills: Vec::new(),
         enqueued_at: at(t),
     }
 }
@@ -486,4 +487,47 @@ fn recordings_disposition_transcript_and_usage_are_events_of_the_call() {
             .handle_disposition(callcore::Disposition::Agent("x".into()))
             .is_err()
     );
+}
+
+#[test]
+fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there_first() {
+    // Asked while waiting: the call leaves; once the router lets go the stay
+    // ends with the time the caller entered the queue.
+    let mut run = Run::new();
+    run.enqueue("support", 0);
+    run.call.handle_signal(queued(), at(0));
+    assert!(run.call.waiting_for_agent());
+    run.call.handle_callback_request(at(40));
+    let (c, _) = run.drain();
+    assert!(matches!(&c[..], [CallCommand::LeaveQueue]), "{c:?}");
+    assert!(!run.call.waiting_for_agent());
+    // a second press changes nothing
+    run.call.handle_callback_request(at(41));
+    assert!(run.drain().0.is_empty());
+    run.call.handle_released(at(41));
+    let (_, e) = run.drain();
+    assert!(matches!(
+        &e[..],
+        [EventKind::QueueExited { reason, .. }] if reason == "callback"
+    ));
+    assert_eq!(
+        run.call.take_outcome().map(Result::unwrap),
+        Some(QueueOutcome::CallbackRequested {
+            queue: "support".into(),
+            waiting_since: at(0),
+        })
+    );
+
+    // An agent connected in the same instant serves the caller instead.
+    let mut run = Run::new();
+    run.enqueue("support", 0);
+    run.call.handle_callback_request(at(10));
+    run.drain();
+    run.call
+        .handle_signal(connected("alice", Some("leg-a")), at(10));
+    let (c, e) = run.drain();
+    assert!(matches!(&c[..], [CallCommand::Bridge { .. }]), "{c:?}");
+    assert!(matches!(&e[..], [EventKind::Connected { .. }]), "{e:?}");
+    run.call.handle_released(at(10));
+    assert!(run.call.take_outcome().is_none(), "still talking to alice");
 }

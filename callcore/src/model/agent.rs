@@ -1,4 +1,4 @@
-use crate::{AgentId, Channel, QueueId, Skill, TenantId};
+use crate::{AgentId, Channel, QueueId, Skill, SkillRequirement, TenantId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -111,6 +111,16 @@ impl AgentProfile {
     #[must_use]
     pub fn proficiency(&self, skill: &Skill) -> Option<Proficiency> {
         self.skills.get(skill).copied()
+    }
+
+    /// Whether the agent has every skill of `requirements` at (at least) its
+    /// minimum proficiency.
+    #[must_use]
+    pub fn meets(&self, requirements: &[SkillRequirement]) -> bool {
+        requirements.iter().all(|r| {
+            self.proficiency(&r.skill)
+                .is_some_and(|p| p >= r.min_proficiency)
+        })
     }
 
     /// How many interactions of `channel` the agent can hold at once.

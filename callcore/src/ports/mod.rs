@@ -26,8 +26,8 @@ pub use media::{
     RecordSpec, Utterance,
 };
 pub use router::{
-    AgentSnapshot, QueueSnapshot, RejectReason, ReservationOutcome, Router, RouterInput,
-    RouterSnapshot, RoutingDecision, RoutingRequest,
+    AgentSnapshot, QueuePosition, QueueSnapshot, RejectReason, ReservationOutcome, Router,
+    RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest,
 };
 pub use speech::{
     AudioClip, IntentRecognizer, IntentResult, IntentScore, NluContext, RecognitionOptions,

@@ -1,6 +1,6 @@
 use crate::{
     AgentId, AgentProfile, AgentState, Channel, CoreError, CustomerId, Destination, InteractionId,
-    OfferEnd, QueueDefinition, QueueId, ReservationId, TenantId, Timestamp,
+    OfferEnd, QueueDefinition, QueueId, ReservationId, SkillRequirement, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +27,12 @@ pub struct RoutingRequest {
     pub preferred_agent: Option<AgentId>,
     /// Routing attributes.
     pub attributes: BTreeMap<String, String>,
+    /// Skills this interaction needs on top of its queue's own requirements
+    /// (an IVR choice such as "French"): only agents meeting both are offered
+    /// it. Escalation steps that relax the queue's proficiency leave these
+    /// alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_skills: Vec<SkillRequirement>,
     /// When the interaction started waiting; a callback that keeps the caller's
     /// place passes the original time.
     pub enqueued_at: Timestamp,
@@ -263,6 +269,16 @@ pub struct QueueSnapshot {
     pub agents_by_state: BTreeMap<String, u32>,
 }
 
+/// Where an interaction waits right now, for announcements to the caller
+/// ("you are caller 3").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePosition {
+    /// 1-based position in its queue.
+    pub position: u32,
+    /// Estimated wait, when the router knows it.
+    pub estimated_wait_secs: Option<u32>,
+}
+
 /// A live view of one agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentSnapshot {
@@ -319,4 +335,18 @@ pub trait Router: Send + std::fmt::Debug {
 
     /// The live state of queues and agents.
     fn snapshot(&self, now: Timestamp) -> RouterSnapshot;
+
+    /// Where `interaction` waits now (`None` when it is not waiting: offered,
+    /// with an agent, or unknown). The default reads the
+    /// [`snapshot`](Router::snapshot) and knows no estimated wait; routers
+    /// that estimate waits answer with their estimate.
+    fn queue_position(&self, interaction: &InteractionId, now: Timestamp) -> Option<QueuePosition> {
+        self.snapshot(now).queues.iter().find_map(|q| {
+            let i = q.waiting.iter().position(|w| w == interaction)?;
+            Some(QueuePosition {
+                position: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                estimated_wait_secs: None,
+            })
+        })
+    }
 }

@@ -112,12 +112,8 @@ impl BasicRouter {
             && agent.reachable
             && agent.profile.capacity_for(request.channel) > 0
             && (agent.profile.queues.is_empty() || agent.profile.queues.contains(&queue.id))
-            && queue.requirements.iter().all(|r| {
-                agent
-                    .profile
-                    .proficiency(&r.skill)
-                    .is_some_and(|p| p >= r.min_proficiency)
-            })
+            && agent.profile.meets(&queue.requirements)
+            && agent.profile.meets(&request.required_skills)
     }
 
     fn any_logged_in(&self, queue: &QueueDefinition) -> bool {

@@ -12,6 +12,7 @@ fn request(id: &str, at: Timestamp) -> RoutingRequest {
         customer: None,
         preferred_agent: None,
         attributes: BTreeMap::new(),
+        required_skills: Vec::new(),
         enqueued_at: at,
     }
 }
@@ -218,4 +219,59 @@ fn after_call_work_can_be_extended_and_ended_early() {
     );
     assert_eq!(r.snapshot(t0).agents[0].state, AgentState::Available);
     assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn a_call_needing_french_waits_for_an_agent_who_speaks_it() {
+    let mut r = BasicRouter::new();
+    let t0 = Timestamp::from_secs(0);
+    r.handle(
+        RouterInput::AddQueue(Box::new(QueueDefinition::new("support"))),
+        t0,
+    )
+    .unwrap();
+    for (id, skill) in [("anna", "german"), ("rene", "french")] {
+        let p = AgentProfile::new(id).with_skill(skill, 5);
+        r.handle(RouterInput::AddAgent(Box::new(p)), t0).unwrap();
+    }
+    r.handle(
+        RouterInput::SetAgentState {
+            agent: "anna".into(),
+            state: AgentState::Available,
+        },
+        t0,
+    )
+    .unwrap();
+    let mut french = request("f", t0);
+    french.required_skills = vec![crate::SkillRequirement {
+        skill: "french".into(),
+        min_proficiency: 1,
+    }];
+    r.handle(RouterInput::Enqueue(Box::new(french)), t0)
+        .unwrap();
+    let offers = |r: &mut BasicRouter| -> Vec<(InteractionId, AgentId)> {
+        std::iter::from_fn(|| r.poll_decision())
+            .filter_map(|d| match d {
+                RoutingDecision::Offer {
+                    interaction, agent, ..
+                } => Some((interaction, agent)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Anna is free but does not speak French: nothing is offered.
+    assert!(offers(&mut r).is_empty());
+    assert_eq!(
+        r.queue_position(&"f".into(), t0).map(|p| p.position),
+        Some(1)
+    );
+    r.handle(
+        RouterInput::SetAgentState {
+            agent: "rene".into(),
+            state: AgentState::Available,
+        },
+        t0,
+    )
+    .unwrap();
+    assert_eq!(offers(&mut r), vec![("f".into(), "rene".into())]);
 }

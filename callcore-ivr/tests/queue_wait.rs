@@ -1,0 +1,277 @@
+//! A flow's `queue` node on a real `Center` with callcore-acd, in virtual time:
+//! skills chosen in the IVR reach routing, the waiting caller hears music and
+//! announcements and can press the callback key (booked keeping their place),
+//! and a queue's maximum wait overflows to a voicemail an agent then hears.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use callcore::{
+    AgentProfile, AgentState, Clock, Destination, EndReason, Endpoint, EscalationAction,
+    EscalationStep, EventKind, QueueDefinition, Timestamp, VirtualClock,
+};
+use callcore_acd::{AcdConfig, AcdEngine};
+use callcore_ivr::flow::{CallbackBook, CallbackPolicy, FlowSpec, IvrFlow};
+use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
+use callcore_runtime::{Center, CenterHandle, EventSubscriber, WaitOptions};
+
+const T0: i64 = 1_795_618_800;
+
+const FLOW: &str = r#"{
+  "name": "french_line",
+  "start": "wait",
+  "nodes": {
+    "wait": {"type": "queue", "queue": "support", "skills": ["french"], "on_failure": "bye"},
+    "bye": {"type": "hangup", "message": "Goodbye."}
+  }
+}"#;
+
+struct Rig {
+    clock: VirtualClock,
+    transport: Arc<MemoryTransport>,
+    center: CenterHandle,
+    events: EventSubscriber,
+}
+
+async fn rig(flow: IvrFlow, queue: QueueDefinition) -> Rig {
+    let clock = VirtualClock::new(Timestamp::from_secs(T0));
+    let transport = MemoryTransport::new(Arc::new(clock.clone()));
+    let center = Center::builder()
+        .clock(Arc::new(clock.clone()))
+        .transport(transport.clone())
+        .router(Box::new(AcdEngine::new(AcdConfig::default())))
+        .flow("line", Arc::new(flow))
+        .route("*", "line")
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    center.add_queue(queue).await.unwrap();
+    let events = center.subscribe();
+    Rig {
+        clock,
+        transport,
+        center,
+        events,
+    }
+}
+
+impl Rig {
+    async fn agent(&self, name: &str, skill: &str, available: bool) {
+        let address = format!("sip:{name}@pbx");
+        self.transport
+            .add_phone(&address, PhoneBehavior::AnswerAfter(Duration::from_secs(2)));
+        let p = AgentProfile::new(name)
+            .with_endpoint(Endpoint::Sip(address))
+            .with_skill(skill, 5);
+        self.center.add_agent(p).await.unwrap();
+        if available {
+            self.available(name).await;
+        }
+    }
+
+    async fn available(&self, name: &str) {
+        self.center
+            .set_agent_state(&name.into(), AgentState::Available)
+            .await
+            .unwrap();
+    }
+
+    fn events(&mut self) -> Vec<EventKind> {
+        let mut out = Vec::new();
+        while let Some(e) = self.events.try_recv().unwrap() {
+            out.push(e.kind.clone());
+        }
+        out
+    }
+}
+
+async fn until_ended(clock: &VirtualClock, far: &FarEnd) {
+    while far.end_cause().is_none() {
+        clock.sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_french_caller_is_not_offered_to_others_and_keeps_their_place_with_the_callback_key() {
+    let book = Arc::new(Mutex::new(CallbackBook::new(CallbackPolicy::default())));
+    let flow = IvrFlow::new(FlowSpec::from_json(FLOW).unwrap())
+        .with_callbacks(book.clone())
+        .with_waiting(
+            "support",
+            WaitOptions {
+                announce_every: Some(Duration::from_secs(30)),
+                callback_key: Some('1'),
+                ..WaitOptions::default()
+            },
+        );
+    let mut r = rig(flow, QueueDefinition::new("support")).await;
+    r.agent("anna", "german", true).await;
+    let caller = r.transport.call("+33140000000", "100");
+    let script = {
+        let (clock, caller) = (r.clock.clone(), caller.clone());
+        async move {
+            clock.sleep(Duration::from_secs(45)).await;
+            caller.press("1");
+            until_ended(&clock, &caller).await;
+        }
+    };
+    r.clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    let events = r.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EventKind::Offered { .. })),
+        "nobody without French is offered the call"
+    );
+    let heard = caller.heard();
+    assert!(
+        heard.contains(&"play:music_on_hold".to_owned()),
+        "{heard:?}"
+    );
+    assert!(
+        heard
+            .iter()
+            .any(|h| h.starts_with("say:You are caller 1 in the queue.")),
+        "{heard:?}"
+    );
+    assert!(
+        heard
+            .last()
+            .is_some_and(|h| h.contains("we will call you back")),
+        "{heard:?}"
+    );
+    let booked = book.lock().unwrap().waiting().to_vec();
+    assert_eq!(booked.len(), 1);
+    assert_eq!(booked[0].number, "+33140000000");
+    assert_eq!(booked[0].queue.as_str(), "support");
+    // the place kept is when the caller entered the queue, not when they pressed
+    assert_eq!(booked[0].waiting_since, Timestamp::from_secs(T0));
+    assert_eq!(
+        booked[0].attributes.get("skills").map(String::as_str),
+        Some("french")
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::Ended {
+            reason: EndReason::CallbackRequested,
+            ..
+        }
+    )));
+    r.center.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_the_maximum_wait_the_caller_leaves_a_voicemail_that_an_agent_hears() {
+    let mut queue = QueueDefinition::new("support");
+    queue.escalation = vec![EscalationStep {
+        after_secs: 60,
+        action: EscalationAction::Overflow {
+            destination: Destination::Voicemail,
+        },
+    }];
+    let flow = IvrFlow::new(FlowSpec::from_json(FLOW).unwrap());
+    let mut r = rig(flow, queue).await;
+    r.agent("rene", "french", false).await;
+    let caller = r.transport.call("+33140000000", "100");
+    let script = {
+        let (clock, caller, center) = (r.clock.clone(), caller.clone(), r.center.clone());
+        async move {
+            while !caller.heard().iter().any(|h| h.contains("after the tone")) {
+                clock.sleep(Duration::from_millis(500)).await;
+            }
+            clock.sleep(Duration::from_secs(8)).await;
+            caller.press("#");
+            until_ended(&clock, &caller).await;
+            center
+                .set_agent_state(&"rene".into(), AgentState::Available)
+                .await
+                .unwrap();
+            clock.sleep(Duration::from_secs(30)).await;
+        }
+    };
+    r.clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    let events = r.events();
+    let overflowed_at = events.iter().position(|e| {
+        matches!(
+            e,
+            EventKind::Overflowed {
+                destination: Destination::Voicemail,
+                ..
+            }
+        )
+    });
+    assert!(overflowed_at.is_some(), "{events:?}");
+    let rene = r.transport.phone("sip:rene@pbx").unwrap();
+    assert_eq!(
+        rene.heard(),
+        vec![
+            "say:Voicemail from +33140000000.".to_owned(),
+            format!("play:rec-{}", caller.id()),
+        ]
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::Connected { interaction, agent, .. }
+            if interaction.as_str() == "mem-1-voicemail" && agent.as_str() == "rene"
+    )));
+    r.center.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_voicemail_node_records_the_message_and_queues_it_for_an_agent() {
+    const VOICEMAIL: &str = r#"{
+      "name": "after_hours",
+      "start": "vm",
+      "nodes": {
+        "vm": {"type": "voicemail", "prompt": "We are closed. Leave a message after the tone.",
+               "queue": "support", "max_secs": 30, "next": "bye"},
+        "bye": {"type": "hangup", "message": "Goodbye."}
+      }
+    }"#;
+    let flow = IvrFlow::new(FlowSpec::from_json(VOICEMAIL).unwrap());
+    let mut r = rig(flow, QueueDefinition::new("support")).await;
+    r.agent("rene", "french", true).await;
+    let caller = r.transport.call("+33140000000", "100");
+    let script = {
+        let (clock, caller) = (r.clock.clone(), caller.clone());
+        async move {
+            clock.sleep(Duration::from_secs(12)).await;
+            caller.press("#");
+            until_ended(&clock, &caller).await;
+            clock.sleep(Duration::from_secs(30)).await;
+        }
+    };
+    r.clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    assert_eq!(
+        caller.heard(),
+        vec![
+            "say:We are closed. Leave a message after the tone.".to_owned(),
+            "say:Thank you. Your message will be passed to an agent. Goodbye.".to_owned(),
+            "say:Goodbye.".to_owned(),
+        ]
+    );
+    let rene = r.transport.phone("sip:rene@pbx").unwrap();
+    assert_eq!(
+        rene.heard().last().cloned(),
+        Some(format!("play:rec-{}", caller.id()))
+    );
+    let events = r.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::FlowStep { step, .. } if step == "voicemail"
+    )));
+    r.center.shutdown().await;
+}
