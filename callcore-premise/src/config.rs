@@ -187,6 +187,10 @@ pub struct AgentSection {
     /// (`["SHA-256", "MD5"]` for a phone that speaks RFC 8760); absent: `sip.digest`.
     #[serde(default)]
     pub digest: Option<Vec<String>>,
+    /// A supervisor: may listen to, whisper to and barge into agents' calls
+    /// (`CenterHandle::monitor`).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 impl AgentSection {

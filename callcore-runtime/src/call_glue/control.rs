@@ -145,7 +145,7 @@ impl CallGlue {
     }
 
     fn reachable(&self, number: &str) -> Result<(), CoreError> {
-        let endpoint = Endpoint::Phone(number.to_owned());
+        let endpoint = number_endpoint(number);
         if self
             .shared
             .transports
@@ -299,6 +299,19 @@ impl CallGlue {
             }
             Err(e) => tracing::debug!(error = %e, "the call's room is not recorded"),
         }
+    }
+}
+
+/// Where a number taken as a call target (transfer, consultation,
+/// click-to-dial) is placed: a `sip:`/`sips:` URI as it is (an address the
+/// SIP transport reaches: registered or at a fixed contact), anything else
+/// as a phone number through a trunk.
+pub(crate) fn number_endpoint(number: &str) -> Endpoint {
+    let lower = number.get(..5).unwrap_or(number).to_ascii_lowercase();
+    if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        Endpoint::Sip(number.to_owned())
+    } else {
+        Endpoint::Phone(number.to_owned())
     }
 }
 
