@@ -108,11 +108,11 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
     assert_eq!(who, AgentId::new("2001"));
     let supervisor = AgentId::new("3001");
 
-    // an agent who is not a supervisor may not
+    // the call's own agent may not monitor it
     let refused = center
         .monitor(&id, &AgentId::new("2001"), MonitorMode::Listen)
         .await;
-    assert!(matches!(refused, Err(callcore::CoreError::Forbidden(_))), "{refused:?}");
+    assert!(matches!(refused, Err(callcore::CoreError::InvalidState { .. })), "{refused:?}");
 
     center
         .monitor(&id, &supervisor, MonitorMode::Whisper)
