@@ -166,36 +166,45 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
 
 /// Blind transfer to another agent: the caller talks with the target, the
 /// first agent is hung up, the record lists both agents.
+///
+/// A blind transfer to an agent routes the call again in its queue with the
+/// target preferred (held for them up to the ACD's `sticky_wait_secs`): the
+/// target must serve that queue, so both agents here have the skill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_to_an_agent_reaches_them() {
     if !support::sipp_ready("the SIP blind transfer test") {
         return;
     }
     let dir = data_dir("blind");
-    let first = Desk::start("2001", tones::AGENT, 1).await;
-    let target = Desk::start("2002", tones::OTHER, 1).await;
-    // the target serves another queue: the caller reaches 2001 first
-    let agents = agent_toml("2001", &first, "\"support\"", false)
-        + &agent_toml("2002", &target, "\"sales\"", false);
+    let desks = [
+        Desk::start("2001", tones::AGENT, 1).await,
+        Desk::start("2002", tones::OTHER, 1).await,
+    ];
+    let agents = agent_toml("2001", &desks[0], "\"support\"", false)
+        + &agent_toml("2002", &desks[1], "\"support\"", false);
     let premise = Premise::start(config(&dir, &agents)).await.unwrap();
     let center = premise.center().clone();
     let mut events = center.subscribe();
     let caller = Caller::call(premise.sip_addr(), tones::CALLER, 2).await;
     let (id, who) = connected(&mut events).await;
-    assert_eq!(who, AgentId::new("2001"));
+    // whoever took the call transfers it to the other
+    let (f, t) = if who == AgentId::new("2001") { (0, 1) } else { (1, 0) };
+    let (first, target) = (&desks[f], &desks[t]);
+    let (first_tone, target_tone) = ([tones::AGENT, tones::OTHER][f], [tones::AGENT, tones::OTHER][t]);
+    let target_id = AgentId::new(["2001", "2002"][t]);
     assert!(first.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await);
 
     center
-        .transfer(&id, CallTarget::Agent(AgentId::new("2002")))
+        .transfer(&id, CallTarget::Agent(target_id.clone()))
         .await
         .unwrap();
     let (again, to) = connected(&mut events).await;
-    assert_eq!((again, to), (id.clone(), AgentId::new("2002")));
+    assert_eq!((again, to), (id.clone(), target_id.clone()));
     assert!(
         target.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await,
         "the target hears the caller"
     );
-    let all = [tones::CALLER, tones::AGENT, tones::OTHER];
+    let all = [tones::CALLER, first_tone, target_tone];
     let w = window(300, 2.0).await;
     let (c, t, f) = (heard(&caller.phone, w, &all), heard(&target.phone, w, &all), heard(&first.phone, w, &all));
     eprintln!("after the blind transfer: caller {c:?} target {t:?} first {f:?}");
@@ -205,7 +214,7 @@ async fn a_blind_transfer_to_an_agent_reaches_them() {
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
-    assert_eq!(record.agent, Some(AgentId::new("2002")), "{record:?}");
+    assert_eq!(record.agent, Some(target_id), "{record:?}");
     assert!(
         record.agents.contains(&AgentId::new("2001")) && record.agents.contains(&AgentId::new("2002")),
         "both agents: {:?}",

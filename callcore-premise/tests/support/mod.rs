@@ -428,6 +428,7 @@ pub async fn wait_for<T>(
         loop {
             match events.recv().await {
                 Ok(e) => {
+                    eprintln!("event: {:?}", e.kind);
                     if let Some(t) = pick(&e.kind) {
                         return t;
                     }
