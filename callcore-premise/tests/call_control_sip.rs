@@ -22,14 +22,15 @@ use callcore::{AgentId, EventKind, MonitorMode};
 use callcore_premise::Premise;
 use callcore_runtime::CallTarget;
 use support::{
-    Caller, Desk, HEARD, UNHEARD, amplitude, config, connected, data_dir, ended_record, rms,
-    tones, wait_for, window,
+    Caller, Desk, HEARD, UNHEARD, amplitude, config, connected, data_dir, ended_record, rms, tones,
+    wait_for, window,
 };
 
 /// Hold: the held caller hears music and not the agent, the agent hears
 /// nothing of the caller; resume brings both back; the record has the hold.
+/// Then mute: the caller no longer hears the agent, who still hears them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_held_caller_hears_music_and_resume_restores_the_conversation() {
+async fn a_held_caller_hears_music_resume_restores_the_conversation_mute_silences_the_agent() {
     if !support::sipp_ready("the SIP hold test") {
         return;
     }
@@ -47,24 +48,73 @@ async fn a_held_caller_hears_music_and_resume_restores_the_conversation() {
     assert_eq!(who, AgentId::new("2001"));
 
     let talk = window(1500, 2.0).await;
-    let (c, a) = (caller.phone.heard(talk.0, talk.1), agent.phone.heard(talk.0, talk.1));
+    let (c, a) = (
+        caller.phone.heard(talk.0, talk.1),
+        agent.phone.heard(talk.0, talk.1),
+    );
     let talking = (amplitude(&c, tones::AGENT), amplitude(&a, tones::CALLER));
-    assert!(talking.0 > HEARD && talking.1 > HEARD, "talking: {talking:?}");
+    assert!(
+        talking.0 > HEARD && talking.1 > HEARD,
+        "talking: {talking:?}"
+    );
 
     center.hold(&id).await.unwrap();
     let held = window(1000, 2.5).await;
-    let (c, a) = (caller.phone.heard(held.0, held.1), agent.phone.heard(held.0, held.1));
-    let on_hold = (rms(&c), amplitude(&c, tones::AGENT), amplitude(&a, tones::CALLER));
-    eprintln!("on hold: caller rms {:.0}, agent tone at caller {:.0}, caller tone at agent {:.0}", on_hold.0, on_hold.1, on_hold.2);
-    assert!(on_hold.0 > 300.0, "the held caller hears music: {on_hold:?}");
-    assert!(on_hold.1 < UNHEARD, "the held caller does not hear the agent: {on_hold:?}");
-    assert!(on_hold.2 < UNHEARD, "the agent does not hear the held caller: {on_hold:?}");
+    let (c, a) = (
+        caller.phone.heard(held.0, held.1),
+        agent.phone.heard(held.0, held.1),
+    );
+    let on_hold = (
+        rms(&c),
+        amplitude(&c, tones::AGENT),
+        amplitude(&a, tones::CALLER),
+    );
+    eprintln!(
+        "on hold: caller rms {:.0}, agent tone at caller {:.0}, caller tone at agent {:.0}",
+        on_hold.0, on_hold.1, on_hold.2
+    );
+    assert!(
+        on_hold.0 > 300.0,
+        "the held caller hears music: {on_hold:?}"
+    );
+    assert!(
+        on_hold.1 < UNHEARD,
+        "the held caller does not hear the agent: {on_hold:?}"
+    );
+    assert!(
+        on_hold.2 < UNHEARD,
+        "the agent does not hear the held caller: {on_hold:?}"
+    );
 
     center.resume(&id).await.unwrap();
     let back = window(1000, 2.0).await;
-    let (c, a) = (caller.phone.heard(back.0, back.1), agent.phone.heard(back.0, back.1));
+    let (c, a) = (
+        caller.phone.heard(back.0, back.1),
+        agent.phone.heard(back.0, back.1),
+    );
     let resumed = (amplitude(&c, tones::AGENT), amplitude(&a, tones::CALLER));
-    assert!(resumed.0 > HEARD && resumed.1 > HEARD, "resumed: {resumed:?}");
+    assert!(
+        resumed.0 > HEARD && resumed.1 > HEARD,
+        "resumed: {resumed:?}"
+    );
+
+    // muted, the agent still hears the caller, who no longer hears them
+    center.mute(&id, true).await.unwrap();
+    let muted = window(1000, 2.0).await;
+    let (c, a) = (
+        caller.phone.heard(muted.0, muted.1),
+        agent.phone.heard(muted.0, muted.1),
+    );
+    let muted = (amplitude(&c, tones::AGENT), amplitude(&a, tones::CALLER));
+    eprintln!(
+        "muted: agent tone at caller {:.0}, caller tone at agent {:.0}",
+        muted.0, muted.1
+    );
+    assert!(muted.0 < UNHEARD && muted.1 > HEARD, "muted: {muted:?}");
+    center.mute(&id, false).await.unwrap();
+    let unmuted = window(1000, 2.0).await;
+    let c = caller.phone.heard(unmuted.0, unmuted.1);
+    assert!(amplitude(&c, tones::AGENT) > HEARD, "unmuted");
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
@@ -75,7 +125,11 @@ async fn a_held_caller_hears_music_and_resume_restores_the_conversation() {
 }
 
 /// What `phone` heard of each tone of `hz` in `w`.
-fn heard(phone: &support::RtpPhone, w: (std::time::Instant, std::time::Instant), hz: &[f64]) -> Vec<f64> {
+fn heard(
+    phone: &support::RtpPhone,
+    w: (std::time::Instant, std::time::Instant),
+    hz: &[f64],
+) -> Vec<f64> {
     let pcm = phone.heard(w.0, w.1);
     hz.iter().map(|&f| amplitude(&pcm, f).round()).collect()
 }
@@ -98,8 +152,8 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
     let dir = data_dir("monitor");
     let agent = Desk::start("2001", tones::AGENT, 1).await;
     let boss = Desk::start("3001", tones::SUPERVISOR, 1).await;
-    let agents = agent_toml("2001", &agent, "\"support\"", false)
-        + &agent_toml("3001", &boss, "", true);
+    let agents =
+        agent_toml("2001", &agent, "\"support\"", false) + &agent_toml("3001", &boss, "", true);
     let premise = Premise::start(config(&dir, &agents)).await.unwrap();
     let center = premise.center().clone();
     let mut events = center.subscribe();
@@ -112,7 +166,10 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
     let refused = center
         .monitor(&id, &AgentId::new("2001"), MonitorMode::Listen)
         .await;
-    assert!(matches!(refused, Err(callcore::CoreError::InvalidState { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(callcore::CoreError::InvalidState { .. })),
+        "{refused:?}"
+    );
 
     center
         .monitor(&id, &supervisor, MonitorMode::Whisper)
@@ -123,39 +180,77 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
     })
     .await;
     assert!(
-        boss.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await,
+        boss.phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await,
         "the supervisor hears the call"
     );
     let all = [tones::CALLER, tones::AGENT, tones::SUPERVISOR];
     let w = window(500, 2.0).await;
-    let (c, a, s) = (heard(&caller.phone, w, &all), heard(&agent.phone, w, &all), heard(&boss.phone, w, &all));
+    let (c, a, s) = (
+        heard(&caller.phone, w, &all),
+        heard(&agent.phone, w, &all),
+        heard(&boss.phone, w, &all),
+    );
     eprintln!("whisper: caller {c:?} agent {a:?} supervisor {s:?}");
     assert!(a[2] > HEARD, "the agent hears the whisper: {a:?}");
     assert!(c[2] < UNHEARD, "the caller does not: {c:?}");
-    assert!(c[1] > HEARD && a[0] > HEARD, "caller and agent still talk: {c:?} {a:?}");
-    assert!(s[0] > HEARD && s[1] > HEARD, "the supervisor hears both: {s:?}");
+    assert!(
+        c[1] > HEARD && a[0] > HEARD,
+        "caller and agent still talk: {c:?} {a:?}"
+    );
+    assert!(
+        s[0] > HEARD && s[1] > HEARD,
+        "the supervisor hears both: {s:?}"
+    );
 
     center
         .set_monitor_mode(&id, &supervisor, MonitorMode::Listen)
         .await
         .unwrap();
     let w = window(800, 2.0).await;
-    let (c, a, s) = (heard(&caller.phone, w, &all), heard(&agent.phone, w, &all), heard(&boss.phone, w, &all));
+    let (c, a, s) = (
+        heard(&caller.phone, w, &all),
+        heard(&agent.phone, w, &all),
+        heard(&boss.phone, w, &all),
+    );
     eprintln!("listen: caller {c:?} agent {a:?} supervisor {s:?}");
-    assert!(a[2] < UNHEARD && c[2] < UNHEARD, "nobody hears a listener: {c:?} {a:?}");
-    assert!(c[1] > HEARD && a[0] > HEARD, "caller and agent still talk: {c:?} {a:?}");
-    assert!(s[0] > HEARD && s[1] > HEARD, "the supervisor hears both: {s:?}");
+    assert!(
+        a[2] < UNHEARD && c[2] < UNHEARD,
+        "nobody hears a listener: {c:?} {a:?}"
+    );
+    assert!(
+        c[1] > HEARD && a[0] > HEARD,
+        "caller and agent still talk: {c:?} {a:?}"
+    );
+    assert!(
+        s[0] > HEARD && s[1] > HEARD,
+        "the supervisor hears both: {s:?}"
+    );
 
     center
         .set_monitor_mode(&id, &supervisor, MonitorMode::Barge)
         .await
         .unwrap();
     let w = window(800, 2.0).await;
-    let (c, a, s) = (heard(&caller.phone, w, &all), heard(&agent.phone, w, &all), heard(&boss.phone, w, &all));
+    let (c, a, s) = (
+        heard(&caller.phone, w, &all),
+        heard(&agent.phone, w, &all),
+        heard(&boss.phone, w, &all),
+    );
     eprintln!("barge: caller {c:?} agent {a:?} supervisor {s:?}");
-    assert!(a[2] > HEARD && c[2] > HEARD, "both hear a barging supervisor: {c:?} {a:?}");
-    assert!(c[1] > HEARD && a[0] > HEARD, "caller and agent still talk: {c:?} {a:?}");
-    assert!(s[0] > HEARD && s[1] > HEARD, "the supervisor hears both: {s:?}");
+    assert!(
+        a[2] > HEARD && c[2] > HEARD,
+        "both hear a barging supervisor: {c:?} {a:?}"
+    );
+    assert!(
+        c[1] > HEARD && a[0] > HEARD,
+        "caller and agent still talk: {c:?} {a:?}"
+    );
+    assert!(
+        s[0] > HEARD && s[1] > HEARD,
+        "the supervisor hears both: {s:?}"
+    );
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
@@ -188,11 +283,23 @@ async fn a_blind_transfer_to_an_agent_reaches_them() {
     let caller = Caller::call(premise.sip_addr(), tones::CALLER, 2).await;
     let (id, who) = connected(&mut events).await;
     // whoever took the call transfers it to the other
-    let (f, t) = if who == AgentId::new("2001") { (0, 1) } else { (1, 0) };
+    let (f, t) = if who == AgentId::new("2001") {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
     let (first, target) = (&desks[f], &desks[t]);
-    let (first_tone, target_tone) = ([tones::AGENT, tones::OTHER][f], [tones::AGENT, tones::OTHER][t]);
+    let (first_tone, target_tone) = (
+        [tones::AGENT, tones::OTHER][f],
+        [tones::AGENT, tones::OTHER][t],
+    );
     let target_id = AgentId::new(["2001", "2002"][t]);
-    assert!(first.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await);
+    assert!(
+        first
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await
+    );
 
     center
         .transfer(&id, CallTarget::Agent(target_id.clone()))
@@ -201,14 +308,24 @@ async fn a_blind_transfer_to_an_agent_reaches_them() {
     let (again, to) = connected(&mut events).await;
     assert_eq!((again, to), (id.clone(), target_id.clone()));
     assert!(
-        target.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await,
+        target
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await,
         "the target hears the caller"
     );
     let all = [tones::CALLER, first_tone, target_tone];
     let w = window(300, 2.0).await;
-    let (c, t, f) = (heard(&caller.phone, w, &all), heard(&target.phone, w, &all), heard(&first.phone, w, &all));
+    let (c, t, f) = (
+        heard(&caller.phone, w, &all),
+        heard(&target.phone, w, &all),
+        heard(&first.phone, w, &all),
+    );
     eprintln!("after the blind transfer: caller {c:?} target {t:?} first {f:?}");
-    assert!(c[2] > HEARD && t[0] > HEARD, "caller and target talk: {c:?} {t:?}");
+    assert!(
+        c[2] > HEARD && t[0] > HEARD,
+        "caller and target talk: {c:?} {t:?}"
+    );
     assert!(c[1] < UNHEARD, "the first agent is gone: {c:?}");
     assert!(f[0] < UNHEARD, "the first agent hears nothing more: {f:?}");
 
@@ -216,7 +333,8 @@ async fn a_blind_transfer_to_an_agent_reaches_them() {
     let record = ended_record(&premise, &id).await;
     assert_eq!(record.agent, Some(target_id), "{record:?}");
     assert!(
-        record.agents.contains(&AgentId::new("2001")) && record.agents.contains(&AgentId::new("2002")),
+        record.agents.contains(&AgentId::new("2001"))
+            && record.agents.contains(&AgentId::new("2002")),
         "both agents: {:?}",
         record.agents
     );
@@ -243,29 +361,50 @@ async fn an_attended_transfer_is_cancelled_then_completed() {
     let caller = Caller::call(premise.sip_addr(), tones::CALLER, 2).await;
     let (id, who) = connected(&mut events).await;
     assert_eq!(who, AgentId::new("2001"));
-    assert!(first.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await);
+    assert!(
+        first
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await
+    );
     let all = [tones::CALLER, tones::AGENT, tones::OTHER];
     let colleague = CallTarget::Agent(AgentId::new("2002"));
 
     center.consult(&id, colleague.clone()).await.unwrap();
     assert!(
-        target.phone.wait_hearing(tones::AGENT, Duration::from_secs(15)).await,
+        target
+            .phone
+            .wait_hearing(tones::AGENT, Duration::from_secs(15))
+            .await,
         "the consulted agent hears the first one"
     );
     let w = window(300, 2.0).await;
-    let (c, t, f) = (heard(&caller.phone, w, &all), heard(&target.phone, w, &all), heard(&first.phone, w, &all));
+    let (c, t, f) = (
+        heard(&caller.phone, w, &all),
+        heard(&target.phone, w, &all),
+        heard(&first.phone, w, &all),
+    );
     let music = rms(&caller.phone.heard(w.0, w.1));
     eprintln!("consulting: caller {c:?} (rms {music:.0}) target {t:?} first {f:?}");
     assert!(f[2] > HEARD && t[1] > HEARD, "the agents talk: {f:?} {t:?}");
-    assert!(c[1] < UNHEARD && c[2] < UNHEARD, "the caller hears neither: {c:?}");
+    assert!(
+        c[1] < UNHEARD && c[2] < UNHEARD,
+        "the caller hears neither: {c:?}"
+    );
     assert!(music > 300.0, "the caller hears music: {music}");
-    assert!(f[0] < UNHEARD && t[0] < UNHEARD, "nobody hears the held caller: {f:?} {t:?}");
+    assert!(
+        f[0] < UNHEARD && t[0] < UNHEARD,
+        "nobody hears the held caller: {f:?} {t:?}"
+    );
 
     center.cancel_consult(&id).await.unwrap();
     let w = window(1000, 2.0).await;
     let (c, f) = (heard(&caller.phone, w, &all), heard(&first.phone, w, &all));
     eprintln!("cancelled: caller {c:?} first {f:?}");
-    assert!(c[1] > HEARD && f[0] > HEARD, "back with the caller: {c:?} {f:?}");
+    assert!(
+        c[1] > HEARD && f[0] > HEARD,
+        "back with the caller: {c:?} {f:?}"
+    );
     assert!(f[2] < UNHEARD, "the colleague is gone: {f:?}");
 
     // the colleague is available again: consult and complete
@@ -289,18 +428,27 @@ async fn an_attended_transfer_is_cancelled_then_completed() {
     assert!(completed, "the colleague answered the second consultation");
     let (again, to) = connected(&mut events).await;
     assert_eq!((again, to), (id.clone(), AgentId::new("2002")));
-    assert!(target.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await);
+    assert!(
+        target
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await
+    );
     let w = window(300, 2.0).await;
     let (c, t) = (heard(&caller.phone, w, &all), heard(&target.phone, w, &all));
     eprintln!("completed: caller {c:?} target {t:?}");
-    assert!(c[2] > HEARD && t[0] > HEARD, "caller and colleague talk: {c:?} {t:?}");
+    assert!(
+        c[2] > HEARD && t[0] > HEARD,
+        "caller and colleague talk: {c:?} {t:?}"
+    );
     assert!(c[1] < UNHEARD, "the first agent is gone: {c:?}");
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
     assert_eq!(record.agent, Some(AgentId::new("2002")), "{record:?}");
     assert!(
-        record.agents.contains(&AgentId::new("2001")) && record.agents.contains(&AgentId::new("2002")),
+        record.agents.contains(&AgentId::new("2001"))
+            && record.agents.contains(&AgentId::new("2002")),
         "both agents: {:?}",
         record.agents
     );
@@ -329,19 +477,31 @@ async fn a_conference_of_three_then_four_all_hear_each_other_then_kick_and_leave
     let caller = Caller::call(premise.sip_addr(), tones::CALLER, 2).await;
     let (id, who) = connected(&mut events).await;
     assert_eq!(who, AgentId::new("2001"));
-    assert!(first.phone.wait_hearing(tones::CALLER, Duration::from_secs(10)).await);
+    assert!(
+        first
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await
+    );
 
     center
         .consult(&id, CallTarget::Agent(AgentId::new("2002")))
         .await
         .unwrap();
-    assert!(second.phone.wait_hearing(tones::AGENT, Duration::from_secs(15)).await);
+    assert!(
+        second
+            .phone
+            .wait_hearing(tones::AGENT, Duration::from_secs(15))
+            .await
+    );
     center.conference(&id).await.unwrap();
     let mut joined = Vec::new();
     while joined.len() < 3 {
         joined.push(
             wait_for(&mut events, 10, "conference_joined", |k| match k {
-                EventKind::ConferenceJoined { leg, party, .. } => Some((leg.clone(), party.clone())),
+                EventKind::ConferenceJoined { leg, party, .. } => {
+                    Some((leg.clone(), party.clone()))
+                }
                 _ => None,
             })
             .await,
@@ -349,11 +509,24 @@ async fn a_conference_of_three_then_four_all_hear_each_other_then_kick_and_leave
     }
     let all = [tones::CALLER, tones::AGENT, tones::OTHER, tones::SUPERVISOR];
     let w = window(1000, 2.0).await;
-    let (c, a, b) = (heard(&caller.phone, w, &all), heard(&first.phone, w, &all), heard(&second.phone, w, &all));
+    let (c, a, b) = (
+        heard(&caller.phone, w, &all),
+        heard(&first.phone, w, &all),
+        heard(&second.phone, w, &all),
+    );
     eprintln!("three: caller {c:?} first {a:?} second {b:?}");
-    assert!(c[1] > HEARD && c[2] > HEARD, "the caller hears both agents: {c:?}");
-    assert!(a[0] > HEARD && a[2] > HEARD, "the first agent hears caller and colleague: {a:?}");
-    assert!(b[0] > HEARD && b[1] > HEARD, "the colleague hears caller and agent: {b:?}");
+    assert!(
+        c[1] > HEARD && c[2] > HEARD,
+        "the caller hears both agents: {c:?}"
+    );
+    assert!(
+        a[0] > HEARD && a[2] > HEARD,
+        "the first agent hears caller and colleague: {a:?}"
+    );
+    assert!(
+        b[0] > HEARD && b[1] > HEARD,
+        "the colleague hears caller and agent: {b:?}"
+    );
     for (p, hears) in [(0, &c), (1, &a), (2, &b)] {
         assert!(hears[p] < UNHEARD, "nobody hears themselves: {hears:?}");
     }
@@ -371,28 +544,55 @@ async fn a_conference_of_three_then_four_all_hear_each_other_then_kick_and_leave
     let w = window(1000, 2.0).await;
     let (c, t) = (heard(&caller.phone, w, &all), heard(&third.phone, w, &all));
     eprintln!("four: caller {c:?} third {t:?}");
-    assert!(c[1] > HEARD && c[2] > HEARD && c[3] > HEARD, "the caller hears all three agents: {c:?}");
-    assert!(t[0] > HEARD && t[1] > HEARD && t[2] > HEARD, "the third hears all: {t:?}");
+    assert!(
+        c[1] > HEARD && c[2] > HEARD && c[3] > HEARD,
+        "the caller hears all three agents: {c:?}"
+    );
+    assert!(
+        t[0] > HEARD && t[1] > HEARD && t[2] > HEARD,
+        "the third hears all: {t:?}"
+    );
 
     center.kick(&id, &third_leg).await.unwrap();
     let w = window(1000, 2.0).await;
-    let (c, a, t) = (heard(&caller.phone, w, &all), heard(&first.phone, w, &all), heard(&third.phone, w, &all));
+    let (c, a, t) = (
+        heard(&caller.phone, w, &all),
+        heard(&first.phone, w, &all),
+        heard(&third.phone, w, &all),
+    );
     eprintln!("kicked: caller {c:?} first {a:?} third {t:?}");
-    assert!(c[3] < UNHEARD && a[3] < UNHEARD, "the kicked agent is gone: {c:?} {a:?}");
+    assert!(
+        c[3] < UNHEARD && a[3] < UNHEARD,
+        "the kicked agent is gone: {c:?} {a:?}"
+    );
     assert!(t[0] < UNHEARD, "the kicked agent hears nothing more: {t:?}");
     assert!(c[1] > HEARD && c[2] > HEARD, "the rest talk on: {c:?}");
 
     center.leave_conference(&id).await.unwrap();
     let w = window(1000, 2.0).await;
-    let (c, a, b) = (heard(&caller.phone, w, &all), heard(&first.phone, w, &all), heard(&second.phone, w, &all));
+    let (c, a, b) = (
+        heard(&caller.phone, w, &all),
+        heard(&first.phone, w, &all),
+        heard(&second.phone, w, &all),
+    );
     eprintln!("left: caller {c:?} first {a:?} second {b:?}");
-    assert!(c[2] > HEARD && b[0] > HEARD, "caller and colleague talk on: {c:?} {b:?}");
-    assert!(c[1] < UNHEARD && a[0] < UNHEARD, "the first agent left: {c:?} {a:?}");
+    assert!(
+        c[2] > HEARD && b[0] > HEARD,
+        "caller and colleague talk on: {c:?} {b:?}"
+    );
+    assert!(
+        c[1] < UNHEARD && a[0] < UNHEARD,
+        "the first agent left: {c:?} {a:?}"
+    );
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
     for agent in ["2001", "2002", "2003"] {
-        assert!(record.agents.contains(&AgentId::new(agent)), "{agent} in {:?}", record.agents);
+        assert!(
+            record.agents.contains(&AgentId::new(agent)),
+            "{agent} in {:?}",
+            record.agents
+        );
     }
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -424,18 +624,31 @@ async fn click_to_dial_rings_the_agent_then_the_customer() {
     let (connected_id, who) = connected(&mut events).await;
     assert_eq!((connected_id, who), (id.clone(), AgentId::new("2001")));
     assert!(
-        customer.phone.wait_hearing(tones::AGENT, Duration::from_secs(10)).await,
+        customer
+            .phone
+            .wait_hearing(tones::AGENT, Duration::from_secs(10))
+            .await,
         "the customer hears the agent"
     );
     let all = [tones::CALLER, tones::AGENT];
     let w = window(300, 2.0).await;
-    let (a, c) = (heard(&agent.phone, w, &all), heard(&customer.phone, w, &all));
+    let (a, c) = (
+        heard(&agent.phone, w, &all),
+        heard(&customer.phone, w, &all),
+    );
     eprintln!("dialled: agent {a:?} customer {c:?}");
-    assert!(a[0] > HEARD && c[1] > HEARD, "agent and customer talk: {a:?} {c:?}");
+    assert!(
+        a[0] > HEARD && c[1] > HEARD,
+        "agent and customer talk: {a:?} {c:?}"
+    );
 
     center.hang_up(&id).await.unwrap();
     let record = ended_record(&premise, &id).await;
-    assert_eq!(record.direction, callcore::Direction::Outbound, "{record:?}");
+    assert_eq!(
+        record.direction,
+        callcore::Direction::Outbound,
+        "{record:?}"
+    );
     assert_eq!(record.agent, Some(AgentId::new("2001")), "{record:?}");
     assert!(record.talk_ms >= 1500, "{record:?}");
     premise.shutdown().await;

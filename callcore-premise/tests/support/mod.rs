@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use callcore::{EventKind, InteractionId};
 use callcore_media::g711::{ulaw_decode, ulaw_encode};
 use callcore_premise::{Premise, PremiseConfig};
+use callcore_runtime::{BusError, EventSubscriber};
 use tokio::net::UdpSocket;
 use tokio::process::{Child, Command};
-use callcore_runtime::{BusError, EventSubscriber};
 
 /// Whether SIPp is installed; without it the test is skipped with a notice
 /// (or fails when `CALLCORE_REQUIRE_PEERS=1`).
@@ -50,7 +50,8 @@ static NEXT_RTP: AtomicU16 = AtomicU16::new(0);
 fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     let salt = (std::process::id() as u16).wrapping_mul(31) % span;
     for _ in 0..span / step {
-        let offset = (next.fetch_add(step, Ordering::Relaxed).wrapping_add(salt) % span) / step * step;
+        let offset =
+            (next.fetch_add(step, Ordering::Relaxed).wrapping_add(salt) % span) / step * step;
         let port = lo + offset;
         if (0..step).all(|i| StdUdp::bind(("127.0.0.1", port + i)).is_ok()) {
             return port;
@@ -148,10 +149,7 @@ impl Caller {
                 &center.to_string(),
             ],
         );
-        Caller {
-            phone,
-            _sipp: sipp,
-        }
+        Caller { phone, _sipp: sipp }
     }
 }
 
@@ -184,7 +182,9 @@ impl RtpPhone {
     /// sent something.
     pub async fn start(tone_hz: f64) -> RtpPhone {
         let port = rtp_block(2);
-        let socket = UdpSocket::bind(("127.0.0.1", port)).await.expect("rtp port");
+        let socket = UdpSocket::bind(("127.0.0.1", port))
+            .await
+            .expect("rtp port");
         let state = Arc::new(Mutex::new(PhoneState {
             tone_hz,
             speaking: true,
@@ -445,9 +445,7 @@ pub async fn wait_for<T>(
 
 /// Waits for the caller to be connected to an agent; returns the
 /// interaction and the agent.
-pub async fn connected(
-    events: &mut EventSubscriber,
-) -> (InteractionId, callcore::AgentId) {
+pub async fn connected(events: &mut EventSubscriber) -> (InteractionId, callcore::AgentId) {
     wait_for(events, 40, "connected", |k| match k {
         EventKind::Connected {
             interaction, agent, ..
