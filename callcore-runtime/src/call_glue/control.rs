@@ -451,3 +451,26 @@ const TAKEN: &[&str] = &["consult", "conference", "dialing"];
 pub(crate) fn free(shared: &Shared, agent: AgentId) {
     let _ = shared.router.send(RouterCommand::Free(agent, TAKEN));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::number_endpoint;
+    use callcore::Endpoint;
+
+    #[test]
+    fn a_sip_uri_is_placed_as_a_sip_address_anything_else_through_a_trunk() {
+        assert_eq!(
+            number_endpoint("sip:9001@192.0.2.7"),
+            Endpoint::Sip("sip:9001@192.0.2.7".into())
+        );
+        assert_eq!(
+            number_endpoint("SIPS:desk@192.0.2.7"),
+            Endpoint::Sip("SIPS:desk@192.0.2.7".into())
+        );
+        assert_eq!(
+            number_endpoint("+4930123456"),
+            Endpoint::Phone("+4930123456".into())
+        );
+        assert_eq!(number_endpoint("sip"), Endpoint::Phone("sip".into()));
+    }
+}
