@@ -96,19 +96,35 @@ pub struct Desk {
     pub contact: String,
     /// What the phone sends and hears.
     pub phone: RtpPhone,
+    invites: std::path::PathBuf,
     _sipp: Child,
 }
 
 impl Desk {
+    /// When each INVITE reached the phone (seconds since the epoch).
+    pub fn invited_at(&self) -> Vec<f64> {
+        std::fs::read_to_string(&self.invites)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     /// Starts SIPp answering at a free port, with a phone sending `tone_hz`.
     pub async fn start(user: &str, tone_hz: f64, calls: u32) -> Desk {
         let phone = RtpPhone::start(tone_hz).await;
         let port = sip_port();
+        let invites = std::env::temp_dir().join(format!(
+            "callcore-ctl-invites-{}-{port}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&invites);
         let mut cmd = Command::new("sipp");
         cmd.args(["-sf", &scenario("party_answer.xml")])
             .args(["-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-mi", "127.0.0.1", "-mp", &rtp_block(4).to_string()])
             .args(["-key", "rtp_port", &phone.port().to_string()])
+            .args(["-key", "invite_log", invites.to_str().unwrap()])
             .args(["-m", &calls.to_string()])
             .args(["-nostdin", "-timeout", "120s"])
             .stdout(Stdio::null())
@@ -118,8 +134,15 @@ impl Desk {
         Desk {
             contact: format!("sip:{user}@127.0.0.1:{port}"),
             phone,
+            invites,
             _sipp: sipp,
         }
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.invites);
     }
 }
 
