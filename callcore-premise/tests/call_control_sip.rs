@@ -152,8 +152,10 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
     let dir = data_dir("monitor");
     let agent = Desk::start("2001", tones::AGENT, 1).await;
     let boss = Desk::start("3001", tones::SUPERVISOR, 1).await;
-    let agents =
-        agent_toml("2001", &agent, "\"support\"", false) + &agent_toml("3001", &boss, "", true);
+    // 2002 is no supervisor (never rung: its address answers nothing)
+    let agents = agent_toml("2001", &agent, "\"support\"", false)
+        + &agent_toml("3001", &boss, "", true)
+        + "[[agents]]\nid = \"2002\"\ncontact = \"sip:2002@127.0.0.1:9\"\nskills = [\"sales\"]\n";
     let premise = Premise::start(config(&dir, &agents)).await.unwrap();
     let center = premise.center().clone();
     let mut events = center.subscribe();
@@ -168,6 +170,14 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
         .await;
     assert!(
         matches!(refused, Err(callcore::CoreError::InvalidState { .. })),
+        "{refused:?}"
+    );
+    // nor may an agent who is no supervisor
+    let refused = center
+        .monitor(&id, &AgentId::new("2002"), MonitorMode::Listen)
+        .await;
+    assert!(
+        matches!(refused, Err(callcore::CoreError::Forbidden(_))),
         "{refused:?}"
     );
 
