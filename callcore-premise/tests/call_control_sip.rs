@@ -353,8 +353,9 @@ async fn a_blind_transfer_to_an_agent_reaches_them() {
 }
 
 /// Attended transfer: the agent consults a colleague (the caller hears music
-/// meanwhile), cancels (back with the caller), consults again and completes:
-/// the caller talks with the colleague; the record lists both agents.
+/// meanwhile), swaps to the caller and back, cancels (back with the caller),
+/// consults again and completes: the caller talks with the colleague; the
+/// record lists both agents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attended_transfer_is_cancelled_then_completed() {
     if !support::sipp_ready("the SIP attended transfer test") {
@@ -406,6 +407,29 @@ async fn an_attended_transfer_is_cancelled_then_completed() {
         f[0] < UNHEARD && t[0] < UNHEARD,
         "nobody hears the held caller: {f:?} {t:?}"
     );
+
+    // swap: the agent is back with the caller, the colleague waits
+    center.swap(&id).await.unwrap();
+    let w = window(1000, 2.0).await;
+    let (c, t, f) = (
+        heard(&caller.phone, w, &all),
+        heard(&target.phone, w, &all),
+        heard(&first.phone, w, &all),
+    );
+    eprintln!("swapped: caller {c:?} target {t:?} first {f:?}");
+    assert!(
+        c[1] > HEARD && f[0] > HEARD,
+        "agent and caller talk: {c:?} {f:?}"
+    );
+    assert!(
+        t[0] < UNHEARD && t[1] < UNHEARD,
+        "the colleague waits: {t:?}"
+    );
+    assert!(
+        c[2] < UNHEARD && f[2] < UNHEARD,
+        "nobody hears the colleague: {c:?} {f:?}"
+    );
+    center.swap(&id).await.unwrap();
 
     center.cancel_consult(&id).await.unwrap();
     let w = window(1000, 2.0).await;
