@@ -688,3 +688,65 @@ async fn click_to_dial_rings_the_agent_then_the_customer() {
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Blind transfer to a number outside the center — here a SIP address it
+/// reaches (a fixed contact): the agent stays with the caller until it
+/// answers, then the caller talks with it and the agent is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_to_an_outside_address_bridges_the_caller_there() {
+    if !support::sipp_ready("the SIP transfer-to-a-number test") {
+        return;
+    }
+    let dir = data_dir("outside");
+    let agent = Desk::start("2001", tones::AGENT, 1).await;
+    let outside = Desk::start("9001", tones::OTHER, 1).await;
+    let agents =
+        agent_toml("2001", &agent, "\"support\"", false) + &agent_toml("9001", &outside, "", false);
+    let premise = Premise::start(config(&dir, &agents)).await.unwrap();
+    let center = premise.center().clone();
+    let mut events = center.subscribe();
+    let caller = Caller::call(premise.sip_addr(), tones::CALLER, 2).await;
+    let (id, who) = connected(&mut events).await;
+    assert_eq!(who, AgentId::new("2001"));
+    assert!(
+        agent
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(10))
+            .await
+    );
+
+    center
+        .transfer(&id, CallTarget::Number("sip:9001@127.0.0.1".into()))
+        .await
+        .unwrap();
+    assert!(
+        outside
+            .phone
+            .wait_hearing(tones::CALLER, Duration::from_secs(15))
+            .await,
+        "the outside party hears the caller"
+    );
+    let all = [tones::CALLER, tones::AGENT, tones::OTHER];
+    let w = window(300, 2.0).await;
+    let (c, o, a) = (
+        heard(&caller.phone, w, &all),
+        heard(&outside.phone, w, &all),
+        heard(&agent.phone, w, &all),
+    );
+    eprintln!("transferred out: caller {c:?} outside {o:?} agent {a:?}");
+    assert!(
+        c[2] > HEARD && o[0] > HEARD,
+        "caller and outside party talk: {c:?} {o:?}"
+    );
+    assert!(
+        c[1] < UNHEARD && a[0] < UNHEARD,
+        "the agent is gone: {c:?} {a:?}"
+    );
+    assert_eq!(outside.invited_at().len(), 1);
+
+    center.hang_up(&id).await.unwrap();
+    let record = ended_record(&premise, &id).await;
+    assert_eq!(record.agents, [AgentId::new("2001")], "{record:?}");
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
