@@ -502,3 +502,17 @@ pub mod tones {
     /// The supervisor.
     pub const SUPERVISOR: f64 = 1700.0;
 }
+
+/// What `phone` heard of each tone of `hz` in `w`.
+pub fn heard(phone: &RtpPhone, w: (Instant, Instant), hz: &[f64]) -> Vec<f64> {
+    let pcm = phone.heard(w.0, w.1);
+    hz.iter().map(|&f| amplitude(&pcm, f).round()).collect()
+}
+
+/// `[[agents]]` at a fixed contact (`skills` as TOML list items).
+pub fn agent_toml(id: &str, desk: &Desk, skills: &str, supervisor: bool) -> String {
+    format!(
+        "[[agents]]\nid = \"{id}\"\nname = \"Agent {id}\"\ncontact = \"{}\"\nskills = [{skills}]\nsupervisor = {supervisor}\n",
+        desk.contact
+    )
+}
