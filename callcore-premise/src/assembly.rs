@@ -221,6 +221,7 @@ impl Premise {
             let mut p = AgentProfile::new(a.id.as_str()).with_endpoint(Endpoint::Sip(aor.clone()));
             p.tenant = tenant.clone();
             p.name = a.name.clone();
+            p.supervisor = a.supervisor;
             for s in &a.skills {
                 p = p.with_skill(s.as_str(), 5);
             }

@@ -355,6 +355,10 @@ pub struct AgentSection {
     /// whether the agent can be reached.
     #[serde(default)]
     pub login: Option<String>,
+    /// A supervisor: may listen to, whisper to and barge into agents' calls
+    /// (`CenterHandle::monitor`).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 impl AgentSection {

@@ -7,7 +7,7 @@
 mod audio;
 mod control;
 
-pub(crate) use control::{Action, endpoint_of, free, profile, reserve};
+pub(crate) use control::{Action, endpoint_of, free, number_endpoint, profile, reserve};
 
 use crate::call::{Call, CallCommand, LegInput, Placement, RouterSignal, TransferTarget};
 use crate::center::Shared;
@@ -275,7 +275,7 @@ impl CallGlue {
         let results = self.placed_tx.clone();
         tokio::spawn(async move {
             let endpoint = match to {
-                PlaceTo::Number(number) => Some(Endpoint::Phone(number)),
+                PlaceTo::Number(number) => Some(control::number_endpoint(&number)),
                 PlaceTo::Agent(agent) => control::agent_endpoint(&shared, &agent).await,
             };
             let transport = endpoint

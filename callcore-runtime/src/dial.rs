@@ -10,7 +10,7 @@
 //! ```
 
 use crate::FlowContext;
-use crate::call_glue::{endpoint_of, free, profile, reserve};
+use crate::call_glue::{endpoint_of, free, number_endpoint, profile, reserve};
 use crate::center::Shared;
 use callcore::{
     AgentId, Channel, CoreError, Direction, EndReason, Endpoint, EventKind, HangupCause,
@@ -37,7 +37,7 @@ pub(crate) async fn start(
     let agent_endpoint = endpoint_of(&shared, &profile).ok_or_else(|| {
         CoreError::Unreachable(format!("no endpoint of agent {agent} can be reached"))
     })?;
-    let customer = Endpoint::Phone(number.to_owned());
+    let customer = number_endpoint(number);
     let reach = |e: &Endpoint| shared.transports.iter().find(|t| t.can_reach(e)).cloned();
     let (Some(agent_transport), Some(transport)) = (reach(&agent_endpoint), reach(&customer))
     else {

@@ -145,7 +145,7 @@ impl CallGlue {
     }
 
     fn reachable(&self, number: &str) -> Result<(), CoreError> {
-        let endpoint = Endpoint::Phone(number.to_owned());
+        let endpoint = number_endpoint(number);
         if self
             .shared
             .transports
@@ -302,6 +302,19 @@ impl CallGlue {
     }
 }
 
+/// Where a number taken as a call target (transfer, consultation,
+/// click-to-dial) is placed: a `sip:`/`sips:` URI as it is (an address the
+/// SIP transport reaches: registered or at a fixed contact), anything else
+/// as a phone number through a trunk.
+pub(crate) fn number_endpoint(number: &str) -> Endpoint {
+    let lower = number.get(..5).unwrap_or(number).to_ascii_lowercase();
+    if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        Endpoint::Sip(number.to_owned())
+    } else {
+        Endpoint::Phone(number.to_owned())
+    }
+}
+
 /// Rooms need the customer's leg to have a media engine behind it.
 fn mixable(customer: &dyn Leg) -> Result<(), CoreError> {
     if customer.media_port().is_some() {
@@ -437,4 +450,27 @@ const TAKEN: &[&str] = &["consult", "conference", "dialing"];
 /// state was changed meanwhile (a supervisor logged them out).
 pub(crate) fn free(shared: &Shared, agent: AgentId) {
     let _ = shared.router.send(RouterCommand::Free(agent, TAKEN));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_endpoint;
+    use callcore::Endpoint;
+
+    #[test]
+    fn a_sip_uri_is_placed_as_a_sip_address_anything_else_through_a_trunk() {
+        assert_eq!(
+            number_endpoint("sip:9001@192.0.2.7"),
+            Endpoint::Sip("sip:9001@192.0.2.7".into())
+        );
+        assert_eq!(
+            number_endpoint("SIPS:desk@192.0.2.7"),
+            Endpoint::Sip("SIPS:desk@192.0.2.7".into())
+        );
+        assert_eq!(
+            number_endpoint("+4930123456"),
+            Endpoint::Phone("+4930123456".into())
+        );
+        assert_eq!(number_endpoint("sip"), Endpoint::Phone("sip".into()));
+    }
 }
