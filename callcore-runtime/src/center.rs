@@ -1,6 +1,6 @@
 //! The `Center`: assembly and run-time handle.
 
-use crate::emitter::{Emitter, RecorderMsg};
+use crate::emitter::Emitter;
 use crate::routing_task::{RouterCommand, RoutingTask};
 use crate::{EventBus, EventSubscriber, Flow, SystemClock};
 use crate::{Providers, interaction_task, recorder};
@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+mod journal;
 
 /// What every task of a center shares.
 #[derive(Debug)]
@@ -199,9 +201,17 @@ impl Center {
                 .event_buffer
                 .unwrap_or(crate::bus::DEFAULT_BUS_CAPACITY),
         );
-        let (rec_tx, rec_rx) = mpsc::unbounded_channel::<RecorderMsg>();
-        let recorder = tokio::spawn(recorder::run(rec_rx, b.stores.clone()));
-        let emitter = Emitter::new(b.clock.clone(), bus, rec_tx);
+        let (emitter, rec_rx, backlog) =
+            Emitter::new(b.clock.clone(), bus, crate::emitter::RECORDER_CAPACITY);
+        let recorder = tokio::spawn(recorder::run(
+            rec_rx,
+            backlog,
+            b.stores.clone(),
+            recorder::RetryPolicy::default(),
+        ));
+        // Before anything new: close what an earlier run left in progress.
+        crate::interrupted::close(&emitter, &b.stores, &crate::interrupted::tenants(&b.config))
+            .await;
         let (router_tx, router_rx) = mpsc::unbounded_channel();
         let routing = RoutingTask::new(
             b.router.unwrap_or_else(|| Box::new(BasicRouter::new())),
@@ -229,6 +239,8 @@ impl Center {
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(inbound) = transport.accept().await {
+                    // Back-pressure: no new interaction while the journal is behind.
+                    shared.emitter.room().await;
                     tokio::spawn(interaction_task::run(shared.clone(), inbound));
                 }
                 tracing::info!(transport = transport.name(), "transport closed");

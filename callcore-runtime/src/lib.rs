@@ -102,6 +102,7 @@ mod emitter;
 mod flow;
 mod flow_context;
 mod interaction_task;
+mod interrupted;
 pub mod memory;
 mod outbound;
 mod recorder;
@@ -113,6 +114,7 @@ pub use flow_context::{FlowContext, QueueOptions, QueueOutcome};
 pub use outbound::{OutboundOptions, OutboundProgress};
 
 pub use bus::{BusError, EventBus, EventSubscriber};
+pub use emitter::{JournalStatus, RECORDER_CAPACITY};
 pub use flow::{Flow, FlowOutcome};
 pub use system_clock::SystemClock;
 
