@@ -205,9 +205,12 @@ impl Center {
             Emitter::new(b.clock.clone(), bus, crate::emitter::RECORDER_CAPACITY);
         let recorder = tokio::spawn(recorder::run(
             rec_rx,
-            backlog,
-            b.stores.clone(),
-            recorder::RetryPolicy::default(),
+            recorder::Writer {
+                stores: b.stores.clone(),
+                policy: recorder::RetryPolicy::default(),
+                backlog,
+                clock: b.clock.clone(),
+            },
         ));
         // Before anything new: close what an earlier run left in progress.
         crate::interrupted::close(&emitter, &b.stores, &crate::interrupted::tenants(&b.config))

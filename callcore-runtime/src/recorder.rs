@@ -14,8 +14,8 @@
 
 use crate::emitter::{Backlog, RecorderMsg};
 use callcore::{
-    AgentId, AgentState, CoreError, EndReason, Event, EventKind, InteractionId, InteractionRecord,
-    Stores,
+    AgentId, AgentState, Clock, CoreError, EndReason, Event, EventKind, InteractionId,
+    InteractionRecord, Stores,
 };
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -47,49 +47,65 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Runs `op` until it succeeds (see the module documentation).
-async fn until_written<F, Fut>(
-    what: &'static str,
-    policy: RetryPolicy,
-    backlog: &Backlog,
-    mut op: F,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), CoreError>>,
-{
-    let mut backoff = policy.first_backoff;
-    let mut failures = 0u64;
-    let started = tokio::time::Instant::now();
-    loop {
-        let error = match tokio::time::timeout(policy.attempt_timeout, op()).await {
-            Ok(Ok(())) => {
-                if failures > 0 {
-                    backlog.store_failing.store(false, Ordering::Relaxed);
-                    tracing::warn!(
-                        what,
-                        failures,
-                        outage_ms =
-                            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        "store writable again; nothing was lost"
-                    );
+/// What the recorder writes with: the stores and how it retries them.
+pub(crate) struct Writer {
+    pub(crate) stores: Stores,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) backlog: Arc<Backlog>,
+    /// Backoff pauses and outage lengths run on the center's clock.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Writer {
+    /// Runs `op` until it succeeds (see the module documentation).
+    async fn until_written<F, Fut>(&self, what: &'static str, mut op: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), CoreError>>,
+    {
+        let (policy, backlog) = (self.policy, &self.backlog);
+        let mut backoff = policy.first_backoff;
+        let mut failures = 0u64;
+        let started = self.clock.now();
+        loop {
+            // Bounded in real time: the store is real I/O.
+            let error = match tokio::time::timeout(policy.attempt_timeout, op()).await {
+                Ok(Ok(())) => {
+                    if failures > 0 {
+                        backlog.store_failing.store(false, Ordering::Relaxed);
+                        let outage = self.clock.now().duration_since(started);
+                        tracing::warn!(
+                            what,
+                            failures,
+                            outage_ms = u64::try_from(outage.as_millis()).unwrap_or(u64::MAX),
+                            "store writable again; nothing was lost"
+                        );
+                    }
+                    return;
                 }
-                return;
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {:?}", policy.attempt_timeout),
+            };
+            failures += 1;
+            backlog.write_retries_total.fetch_add(1, Ordering::Relaxed);
+            // Once per outage, not per attempt.
+            if !backlog.store_failing.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    what,
+                    error = %error,
+                    "store write failed; retrying until it succeeds"
+                );
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {:?}", policy.attempt_timeout),
-        };
-        failures += 1;
-        backlog.write_retries_total.fetch_add(1, Ordering::Relaxed);
-        // Once per outage, not per attempt.
-        if !backlog.store_failing.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                what,
-                error = %error,
-                "store write failed; retrying until it succeeds"
-            );
+            self.clock.sleep(backoff).await;
+            backoff = (backoff * 2).min(policy.max_backoff);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(policy.max_backoff);
+    }
+
+    async fn save(&self, record: &InteractionRecord) {
+        self.until_written("interaction record", || {
+            self.stores.interactions.save(record)
+        })
+        .await;
     }
 }
 
@@ -124,12 +140,8 @@ struct Records {
 /// Runs until every sender is gone. Writes events in batches, in order, and
 /// saves an interaction's record when it ends and again when after-call work
 /// ends.
-pub(crate) async fn run(
-    mut rx: mpsc::Receiver<RecorderMsg>,
-    backlog: Arc<Backlog>,
-    stores: Stores,
-    policy: RetryPolicy,
-) {
+pub(crate) async fn run(mut rx: mpsc::Receiver<RecorderMsg>, w: Writer) {
+    let backlog = w.backlog.clone();
     let mut records = Records::default();
     let mut pending = VecDeque::new();
     let mut batch: Vec<Event> = Vec::with_capacity(MAX_BATCH);
@@ -162,12 +174,13 @@ pub(crate) async fn run(
         backlog.took();
         if !batch.is_empty() {
             let events = &batch;
-            until_written("journal", policy, &backlog, || stores.events.append(events)).await;
+            w.until_written("journal", || w.stores.events.append(events))
+                .await;
             backlog
                 .journaled_total
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             for event in batch.drain(..) {
-                records.update(&event, &stores, policy, &backlog).await;
+                records.update(&event, &w).await;
             }
         }
         for reply in flushes.drain(..) {
@@ -176,21 +189,8 @@ pub(crate) async fn run(
     }
 }
 
-async fn save(stores: &Stores, record: &InteractionRecord, policy: RetryPolicy, backlog: &Backlog) {
-    until_written("interaction record", policy, backlog, || {
-        stores.interactions.save(record)
-    })
-    .await;
-}
-
 impl Records {
-    async fn update(
-        &mut self,
-        event: &Event,
-        stores: &Stores,
-        policy: RetryPolicy,
-        backlog: &Backlog,
-    ) {
+    async fn update(&mut self, event: &Event, w: &Writer) {
         if let EventKind::InteractionCreated { interaction } = &event.kind {
             self.open
                 .insert(interaction.id.clone(), InteractionRecord::new(interaction));
@@ -213,14 +213,14 @@ impl Records {
         };
         let Some(record) = self.open.get_mut(id) else {
             if matches!(event.kind, EventKind::DispositionSet { .. }) {
-                amend_saved(event, id, stores, policy, backlog).await;
+                amend_saved(event, id, w).await;
             }
             return;
         };
         record.apply(event);
         match &event.kind {
             EventKind::Ended { reason, .. } => {
-                save(stores, record, policy, backlog).await;
+                w.save(record).await;
                 match &record.agent {
                     // After-call work may follow (or be under way); not after
                     // an interruption: that agent's call is long gone.
@@ -236,7 +236,7 @@ impl Records {
                 }
             }
             EventKind::WrapUpEnded { agent, .. } => {
-                save(stores, record, policy, backlog).await;
+                w.save(record).await;
                 if record.ended_at.is_some() {
                     self.awaiting_wrap_up.remove(agent);
                     self.open.remove(id);
@@ -249,17 +249,11 @@ impl Records {
 
 /// A disposition set after the record was closed (no after-call work, or set
 /// later from a desktop): the stored record takes it.
-async fn amend_saved(
-    event: &Event,
-    id: &InteractionId,
-    stores: &Stores,
-    policy: RetryPolicy,
-    backlog: &Backlog,
-) {
-    match stores.interactions.get(&event.tenant, id).await {
+async fn amend_saved(event: &Event, id: &InteractionId, w: &Writer) {
+    match w.stores.interactions.get(&event.tenant, id).await {
         Ok(Some(mut record)) => {
             record.apply(event);
-            save(stores, &record, policy, backlog).await;
+            w.save(&record).await;
         }
         Ok(None) => tracing::warn!(interaction = %id, "disposition for an unknown interaction"),
         Err(e) => tracing::error!(interaction = %id, error = %e, "loading a record failed"),

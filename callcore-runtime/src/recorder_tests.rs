@@ -1,6 +1,8 @@
 //! The recorder against store doubles: failing writes, a stalled store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Real time: the store doubles stand for real I/O.
+#![allow(clippy::disallowed_methods)]
 
 use super::*;
 use crate::EventBus;
@@ -81,9 +83,15 @@ const FAST: RetryPolicy = RetryPolicy {
 };
 
 fn start(stores: &Stores, capacity: usize) -> (Emitter, tokio::task::JoinHandle<()>) {
-    let clock = Arc::new(crate::SystemClock);
-    let (emitter, rx, backlog) = Emitter::new(clock, EventBus::new(16), capacity);
-    let task = tokio::spawn(run(rx, backlog, stores.clone(), FAST));
+    let clock: Arc<dyn Clock> = Arc::new(crate::SystemClock);
+    let (emitter, rx, backlog) = Emitter::new(clock.clone(), EventBus::new(16), capacity);
+    let writer = Writer {
+        stores: stores.clone(),
+        policy: FAST,
+        backlog,
+        clock,
+    };
+    let task = tokio::spawn(run(rx, writer));
     (emitter, task)
 }
 
