@@ -232,3 +232,15 @@ fn another_process_can_tail_the_file_while_it_is_written() {
     drop(writer);
     std::fs::remove_file(&path).unwrap();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_queue_log_is_not_readable_by_every_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("cc-queue-log-mode-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    drop(QueueLogWriter::append_to(&path).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "owner and group only");
+    std::fs::remove_file(&path).unwrap();
+}
