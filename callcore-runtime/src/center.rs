@@ -190,7 +190,9 @@ impl Center {
 
     /// Starts the center's tasks on the current tokio runtime, adds the
     /// configured queues and agents (agents start offline), and returns the
-    /// handle that controls it.
+    /// handle that controls it. Before accepting anything it closes the
+    /// interactions an earlier run on the same journal left in progress, as
+    /// [`callcore::EndReason::Interrupted`].
     ///
     /// # Errors
     /// When the configuration is refused by the router.
@@ -506,13 +508,16 @@ impl CenterHandle {
     }
 
     /// Waits until every event emitted so far is journaled and every record
-    /// it completes is saved.
+    /// it completes is saved (while the store is failing, until it is back:
+    /// writes are retried, never dropped).
     pub async fn flush(&self) {
         self.shared.emitter.flush().await;
     }
 
     /// Stops accepting interactions and routing, then flushes the journal.
-    /// Interactions in progress are dropped.
+    /// Interactions in progress are dropped (the next start on the same
+    /// journal closes them as [`callcore::EndReason::Interrupted`]). While the
+    /// store is failing, the final flush waits for it.
     pub async fn shutdown(&self) {
         let _ = self.shared.router.send(RouterCommand::Shutdown);
         let tasks: Vec<_> = self

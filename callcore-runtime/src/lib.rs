@@ -21,7 +21,8 @@
 //!                          │ Offer ─► offer task: Transport::place(agent endpoint)
 //!                          ▼
 //!  every task ──► Emitter ──► EventBus (live, bounded, lossy for slow readers)
-//!                         └─► recorder task (unbounded, ordered): journal + records
+//!                         └─► recorder task (bounded + ordered overflow, retried
+//!                             until written): journal + records
 //! ```
 //!
 //! ## Assembling a center
