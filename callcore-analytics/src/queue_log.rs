@@ -516,15 +516,18 @@ pub struct QueueLogWriter<W: Write> {
 }
 
 impl QueueLogWriter<std::fs::File> {
-    /// Opens (creating if needed) `path` for appending.
+    /// Opens (creating if needed) `path` for appending. A new file is
+    /// readable by its owner and group only (mode 0640 on Unix): its lines
+    /// carry callers' numbers.
     ///
     /// # Errors
     /// [`AnalyticsError::Io`] when the file cannot be opened.
     pub fn append_to(path: impl AsRef<std::path::Path>) -> Result<Self, AnalyticsError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let mut open = std::fs::OpenOptions::new();
+        open.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o640);
+        let file = open.open(path)?;
         Ok(Self::new(file))
     }
 }

@@ -272,3 +272,15 @@ fn pauses_name_their_reason_and_a_run_opens_with_queuestart() {
         format!("{T}|NONE|NONE|NONE|QUEUESTART|")
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_queue_log_is_not_readable_by_every_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("cc-queue-log-mode-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    drop(QueueLogWriter::append_to(&path).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "owner and group only");
+    std::fs::remove_file(&path).unwrap();
+}

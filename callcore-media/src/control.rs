@@ -446,7 +446,7 @@ impl MediaControl for VoiceLegMedia {
     }
 
     async fn record(&self, spec: &RecordSpec) -> Result<RecordingId, CoreError> {
-        std::fs::create_dir_all(&self.recordings_dir)
+        crate::wav::create_private_dir(&self.recordings_dir)
             .map_err(|e| CoreError::Media(format!("{}: {e}", self.recordings_dir.display())))?;
         let n = self.recordings.fetch_add(1, Ordering::Relaxed);
         // A UUIDv7 when the center's clock is known, so no restart reuses a name.

@@ -218,10 +218,10 @@ impl RtpMedia {
         )
     }
 
-    /// The recordings directory, created if missing.
+    /// The recordings directory, created if missing (owner only, 0700 on Unix).
     fn recordings_dir(&self) -> Result<&std::path::Path, CoreError> {
         let dir = &self.config.recordings_dir;
-        std::fs::create_dir_all(dir)
+        crate::wav::create_private_dir(dir)
             .map_err(|e| CoreError::Media(format!("{}: {e}", dir.display())))?;
         Ok(dir)
     }

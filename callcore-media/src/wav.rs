@@ -78,9 +78,15 @@ pub struct WavRecorder<W: Write + Seek> {
 }
 
 impl WavRecorder<BufWriter<File>> {
-    /// Creates (truncates) `path` and writes a valid empty WAV into it.
+    /// Creates (truncates) `path` and writes a valid empty WAV into it. A new
+    /// file is readable and writable by its owner only (mode 0600 on Unix):
+    /// recordings carry what callers say.
     pub fn create(path: &Path, layout: ChannelLayout) -> Result<Self> {
-        let file = File::create(path).map_err(|source| MediaError::File {
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let file = open.open(path).map_err(|source| MediaError::File {
             path: path.to_path_buf(),
             source,
         })?;
@@ -88,6 +94,19 @@ impl WavRecorder<BufWriter<File>> {
         rec.path = Some(path.to_path_buf());
         Ok(rec)
     }
+}
+
+/// Creates `dir` and its missing parents, each one its owner's only (mode
+/// 0700 on Unix); directories that exist are left as they are.
+///
+/// # Errors
+/// As [`std::fs::create_dir_all`].
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 fn with_path(e: MediaError, path: &Path) -> MediaError {
@@ -423,6 +442,22 @@ mod tests {
         assert!(w.samples.len() >= 100 * 320);
         assert!(w.samples.chunks(2).all(|lr| lr == [500, 600]));
         std::fs::remove_file(&path).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn recordings_and_their_folders_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tmp("private").join("recordings");
+        let _ = std::fs::remove_dir_all(tmp("private"));
+        create_private_dir(&dir).unwrap();
+        let path = dir.join("call.wav");
+        drop(WavRecorder::create(&path, ChannelLayout::Stereo).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "the recording");
+        assert_eq!(mode(&dir), 0o700, "its folder");
+        assert_eq!(mode(&tmp("private")), 0o700, "a parent created with it");
+        std::fs::remove_dir_all(tmp("private")).ok();
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl Premise {
         config.validate()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tenant = TenantId::new(config.tenant.clone());
-        std::fs::create_dir_all(config.recordings_dir())
+        // the data folder and its recordings: the owner's only (0700 on Unix)
+        callcore_media::wav::create_private_dir(&config.recordings_dir())
             .map_err(io(config.recordings_dir().display().to_string()))?;
         let store = Arc::new(
             SqliteStore::open(config.database_path())

@@ -8,8 +8,10 @@
 //! ([`BusError::Lagged`]), then continues with the oldest event still buffered.
 //!
 //! The bus is for live consumers. The journal and the interaction records do not
-//! depend on it: the runtime writes them through a separate unbounded, ordered
-//! path, so no event is ever lost from storage because a subscriber was slow.
+//! depend on it: the runtime writes them through a separate ordered path (a
+//! bounded queue with an ordered overflow, retried until written: see the
+//! recorder), so no event is ever lost from storage because a subscriber was
+//! slow.
 
 use callcore::Event;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The `Center`: assembly and run-time handle.
 
-use crate::emitter::{Emitter, RecorderMsg};
+use crate::emitter::Emitter;
 use crate::routing_task::{RouterCommand, RoutingTask};
 use crate::{EventBus, EventSubscriber, Flow, SystemClock};
 use crate::{Providers, interaction_task, recorder};
@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+mod journal;
 
 /// What every task of a center shares.
 #[derive(Debug)]
@@ -188,7 +190,9 @@ impl Center {
 
     /// Starts the center's tasks on the current tokio runtime, adds the
     /// configured queues and agents (agents start offline), and returns the
-    /// handle that controls it.
+    /// handle that controls it. Before accepting anything it closes the
+    /// interactions an earlier run on the same journal left in progress, as
+    /// [`callcore::EndReason::Interrupted`].
     ///
     /// # Errors
     /// When the configuration is refused by the router.
@@ -199,9 +203,20 @@ impl Center {
                 .event_buffer
                 .unwrap_or(crate::bus::DEFAULT_BUS_CAPACITY),
         );
-        let (rec_tx, rec_rx) = mpsc::unbounded_channel::<RecorderMsg>();
-        let recorder = tokio::spawn(recorder::run(rec_rx, b.stores.clone()));
-        let emitter = Emitter::new(b.clock.clone(), bus, rec_tx);
+        let (emitter, rec_rx, backlog) =
+            Emitter::new(b.clock.clone(), bus, crate::emitter::RECORDER_CAPACITY);
+        let recorder = tokio::spawn(recorder::run(
+            rec_rx,
+            recorder::Writer {
+                stores: b.stores.clone(),
+                policy: recorder::RetryPolicy::default(),
+                backlog,
+                clock: b.clock.clone(),
+            },
+        ));
+        // Before anything new: close what an earlier run left in progress.
+        crate::interrupted::close(&emitter, &b.stores, &crate::interrupted::tenants(&b.config))
+            .await;
         let (router_tx, router_rx) = mpsc::unbounded_channel();
         let routing = RoutingTask::new(
             b.router.unwrap_or_else(|| Box::new(BasicRouter::new())),
@@ -229,6 +244,8 @@ impl Center {
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(inbound) = transport.accept().await {
+                    // Back-pressure: no new interaction while the journal is behind.
+                    shared.emitter.room().await;
                     tokio::spawn(interaction_task::run(shared.clone(), inbound));
                 }
                 tracing::info!(transport = transport.name(), "transport closed");
@@ -458,13 +475,16 @@ impl CenterHandle {
     }
 
     /// Waits until every event emitted so far is journaled and every record
-    /// it completes is saved.
+    /// it completes is saved (while the store is failing, until it is back:
+    /// writes are retried, never dropped).
     pub async fn flush(&self) {
         self.shared.emitter.flush().await;
     }
 
     /// Stops accepting interactions and routing, then flushes the journal.
-    /// Interactions in progress are dropped.
+    /// Interactions in progress are dropped (the next start on the same
+    /// journal closes them as [`callcore::EndReason::Interrupted`]). While the
+    /// store is failing, the final flush waits for it.
     pub async fn shutdown(&self) {
         let _ = self.shared.router.send(RouterCommand::Shutdown);
         let tasks: Vec<_> = self

@@ -21,7 +21,8 @@
 //!                          │ Offer ─► offer task: Transport::place(agent endpoint)
 //!                          ▼
 //!  every task ──► Emitter ──► EventBus (live, bounded, lossy for slow readers)
-//!                         └─► recorder task (unbounded, ordered): journal + records
+//!                         └─► recorder task (bounded + ordered overflow, retried
+//!                             until written): journal + records
 //! ```
 //!
 //! ## Assembling a center
@@ -106,6 +107,7 @@ mod external_events;
 mod flow;
 mod flow_context;
 mod interaction_task;
+mod interrupted;
 pub mod memory;
 mod outbound;
 mod recorder;
@@ -122,6 +124,7 @@ pub use voicemail::{Voicemail, VoicemailOptions};
 pub use waiting::WaitOptions;
 
 pub use bus::{BusError, EventBus, EventSubscriber};
+pub use emitter::{JournalStatus, RECORDER_CAPACITY};
 pub use flow::{Flow, FlowOutcome};
 pub use system_clock::SystemClock;
 

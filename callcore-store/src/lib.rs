@@ -7,7 +7,9 @@
 //!
 //! - [`SqliteStore`]: the embedded default, one file in WAL mode with
 //!   `synchronous=FULL`, driven by `rusqlite` (see the README for why not sqlx).
-//! - [`PgStore`]: PostgreSQL through `sqlx`, for shared and cloud centers.
+//! - [`PgStore`]: PostgreSQL through `sqlx`, for shared and cloud centers,
+//!   over TLS (rustls; [`PgTls`]: the server's certificate checked against a
+//!   CA file or the system's roots).
 //!
 //! Both run their migrations when opened and refuse a database written by a
 //! newer build ([`StoreError::SchemaTooNew`]). Every query is scoped by tenant.
@@ -42,5 +44,5 @@ pub mod synthetic;
 
 pub use error::StoreError;
 pub use ext::{StoreExt, TenantUsage, merge_profiles};
-pub use postgres::PgStore;
+pub use postgres::{PgOptions, PgStore, PgTls};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

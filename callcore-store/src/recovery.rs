@@ -25,6 +25,26 @@ pub(crate) const UNRECORDED_ENDS: &str = "SELECT DISTINCT e.tenant, e.interactio
        AND NOT EXISTS (SELECT 1 FROM interactions i
                        WHERE i.tenant = e.tenant AND i.id = e.interaction)";
 
+/// One tenant's interactions started (`interaction_created`) within a window
+/// before the tenant's last journaled event and never ended, in journal
+/// order: the calls a crash interrupted ([`callcore::EventJournal::unended`]).
+/// `{T}` is the tenant's placeholder, `{W}` the window's (milliseconds).
+/// The time index bounds the scan to the window; each candidate's end is
+/// looked up through the per-interaction index.
+pub(crate) const UNENDED: &str = "SELECT c.interaction FROM events c
+     WHERE c.tenant = {T}
+       AND c.at_ms >= (SELECT COALESCE(MAX(at_ms), 0) FROM events WHERE tenant = {T}) - {W}
+       AND c.kind = 'interaction_created' AND c.interaction IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM events e
+                       WHERE e.tenant = c.tenant AND e.interaction = c.interaction
+                         AND e.kind = 'ended')
+     ORDER BY c.id";
+
+/// A window in milliseconds for [`UNENDED`].
+pub(crate) fn window_ms(window: std::time::Duration) -> i64 {
+    i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
 /// The record the recorder would have saved from `events` (one interaction's
 /// journal, in order); `None` without its `interaction_created`.
 pub(crate) fn rebuild(events: &[Event]) -> Option<InteractionRecord> {

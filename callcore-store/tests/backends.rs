@@ -25,7 +25,8 @@ macro_rules! suite {
                 usage_is_metered_per_tenant,
                 no_query_crosses_tenants,
                 a_real_call_is_journaled_and_recorded,
-                schema_is_at_the_latest_version_after_open);
+                schema_is_at_the_latest_version_after_open,
+                unended_interactions_are_found_within_the_window);
         }
     };
     (@cases $open:path, $close:path; $($case:ident),*) => {
@@ -73,6 +74,48 @@ mod cases {
             interaction: i.into(),
             reason: EndReason::CustomerHangup,
         }
+    }
+
+    fn created(i: &str) -> EventKind {
+        EventKind::InteractionCreated {
+            interaction: Box::new(Interaction::new(
+                i.into(),
+                "bank".into(),
+                Channel::Voice,
+                Direction::Inbound,
+                "+4930111",
+                "100",
+                ts(T0),
+            )),
+        }
+    }
+
+    /// Started and never ended, within 1 h of the tenant's last event: only
+    /// `live` (`old` started too long before, `done` ended, `other` is
+    /// another tenant's).
+    pub async fn unended_interactions_are_found_within_the_window<S: Backend>(s: Arc<S>) {
+        let t = tenant("bank");
+        s.append(&[
+            ev(1, T0, "bank", created("old")),
+            ev(2, T0 + 7_000, "bank", created("done")),
+            ev(3, T0 + 7_100, "bank", created("live")),
+            ev(4, T0 + 7_100, "other", created("other")),
+            ev(5, T0 + 7_200, "bank", ended("done")),
+            ev(6, T0 + 7_300, "bank", queued("live", "support")),
+        ])
+        .await
+        .unwrap();
+        let window = Duration::from_secs(3_600);
+        let found = s.unended(&t, window).await.unwrap();
+        assert_eq!(found, vec!["live".into()]);
+        let all = s.unended(&t, Duration::from_secs(86_400)).await.unwrap();
+        assert_eq!(all, vec!["old".into(), "live".into()], "in journal order");
+        assert!(
+            s.unended(&tenant("nobody"), window)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     pub async fn journal_keeps_batches_in_order_per_interaction_and_time<S: Backend>(s: Arc<S>) {

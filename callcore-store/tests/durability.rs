@@ -17,7 +17,7 @@
 
 mod common;
 
-use callcore::{EventJournal, EventKind, InteractionRecord, InteractionStore, Stores};
+use callcore::{EndReason, EventJournal, EventKind, InteractionRecord, InteractionStore, Stores};
 use common::*;
 use futures::FutureExt;
 use std::io::{BufRead, BufReader};
@@ -52,7 +52,10 @@ fn run_and_kill(env: (&str, &str), mode: &str) -> String {
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
         // libtest prints `test child_center ... ` before the child's output.
-        if let Some((_, rest)) = line.split_once("ENDED ") {
+        let report = line
+            .split_once("ENDED ")
+            .or_else(|| line.split_once("TALKING "));
+        if let Some((_, rest)) = report {
             child.kill().unwrap(); // SIGKILL on Unix
             id = Some(rest.trim().to_owned());
             break;
@@ -139,6 +142,85 @@ async fn postgres_record_survives_kill_9_right_after_the_call_ends() {
 #[tokio::test(flavor = "current_thread")]
 async fn postgres_record_survives_kill_9_as_soon_as_the_end_is_journaled() {
     pg_kill_test("journal").await;
+}
+
+/// After `kill -9` during a conversation, a center started on the same store
+/// closes the call as interrupted, at the time of its last journaled event;
+/// a second start changes nothing.
+async fn check_interrupted(stores: Stores, id: &str) {
+    let t = tenant("default");
+    let journaled = stores.events.for_interaction(&t, &id.into()).await.unwrap();
+    assert!(
+        journaled
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Connected { .. })),
+        "the child was killed while talking"
+    );
+    let last = journaled.iter().map(|e| e.at).max().unwrap();
+    for start in 0..2 {
+        let (_clock, _transport, center) = center(stores.clone()).await;
+        center.flush().await;
+        let record = stores
+            .interactions
+            .get(&t, &id.into())
+            .await
+            .unwrap()
+            .expect("the interrupted call has a record");
+        assert_eq!(
+            record.end_reason,
+            Some(EndReason::Interrupted),
+            "start {start}"
+        );
+        assert_eq!(record.ended_at, Some(last), "closed at its last event");
+        assert_eq!(record.agent.as_ref().map(|a| a.as_str()), Some("alice"));
+        assert!(record.answered_at.is_some() && record.complete);
+        let ends = stores
+            .events
+            .for_interaction(&t, &id.into())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventKind::Ended { .. }))
+            .count();
+        assert_eq!(ends, 1, "closed once, start {start}");
+        center.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sqlite_a_call_killed_mid_conversation_is_recorded_as_interrupted_on_restart() {
+    let dir = std::env::temp_dir().join(unique("cc_interrupted"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("center.db");
+    let id = run_and_kill((DB_ENV, path.to_str().unwrap()), "mid_call");
+    let store = Arc::new(callcore_store::SqliteStore::open(&path).unwrap());
+    check_interrupted(Stores::all_in(store.clone()), &id).await;
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn postgres_a_call_killed_mid_conversation_is_recorded_as_interrupted_on_restart() {
+    let Some(url) = database_url() else { return };
+    let schema = unique("cc_interrupted");
+    let store = callcore_store::PgStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        let id = run_and_kill((PG_ENV, &schema), "mid_call");
+        let reopened = Arc::new(
+            callcore_store::PgStore::connect_in_schema(&url, &schema)
+                .await
+                .unwrap(),
+        );
+        check_interrupted(Stores::all_in(reopened), &id).await;
+    })
+    .catch_unwind()
+    .await;
+    store.drop_schema().await.unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// What a crash between the recorder's two commits leaves: two calls whose
@@ -260,6 +342,30 @@ async fn child_center() {
     };
     let journal = stores.events.clone();
     let (clock, transport, center) = center(stores).await;
+    if std::env::var(MODE_ENV).as_deref() == Ok("mid_call") {
+        // Connected to alice, journaled, then talking until killed.
+        let mut events = center.subscribe();
+        let _far = transport.call("+4930777", "100");
+        let connected = async {
+            let mut id = None;
+            loop {
+                let e = events.recv().await.unwrap();
+                if let EventKind::InteractionCreated { interaction } = &e.kind {
+                    id.get_or_insert(interaction.id.clone());
+                }
+                if matches!(e.kind, EventKind::Connected { .. }) {
+                    break id.unwrap();
+                }
+            }
+        };
+        let limit = callcore::Clock::now(&clock) + Duration::from_secs(600);
+        let id = drive(&clock, connected, limit).await;
+        center.flush().await;
+        println!("TALKING {id}");
+        #[allow(clippy::disallowed_methods)] // real time: waiting to be killed
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return;
+    }
     let id = one_call(
         &clock,
         &transport,

@@ -72,6 +72,6 @@ pub use rng::SeededRng;
 pub use routing::BasicRouter;
 pub use store::{
     CampaignStore, CustomerStore, EventJournal, InteractionRecord, InteractionStore, MemoryStore,
-    RecordingMeta, RecordingStore, Stores,
+    RecordingMeta, RecordingStore, Stores, unended_in,
 };
 pub use time::Timestamp;

@@ -68,6 +68,15 @@ impl EventJournal for MeteredJournal {
     ) -> Result<Vec<Event>, CoreError> {
         self.inner.between(tenant, from, to).await
     }
+
+    // forwarded, or the calls a crash interrupted would never be closed
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: std::time::Duration,
+    ) -> Result<Vec<callcore::InteractionId>, CoreError> {
+        self.inner.unended(tenant, window).await
+    }
 }
 
 /// RTP packets over every leg since the start (live legs and retired ones).

@@ -10,8 +10,77 @@ mod stores;
 
 use crate::StoreError;
 use crate::schema::{self, Dialect, MIGRATIONS};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::{Executor, Row};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// How the connection to PostgreSQL is protected: TLS through rustls, the
+/// server's certificate checked against a CA file or the system's roots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PgTls {
+    /// As the URL's `sslmode` (and `sslrootcert`) say; without them, TLS
+    /// when the server offers it (`prefer`), unchecked.
+    #[default]
+    FromUrl,
+    /// No TLS.
+    Disable,
+    /// TLS or no connection; the certificate is not checked (it keeps
+    /// eavesdroppers out, not a man in the middle).
+    Require,
+    /// TLS with a certificate signed by a CA the system trusts or one in
+    /// `root_cert` (a PEM file, trusted besides the system's roots) and
+    /// issued for the host connected to: the choice for a database across a
+    /// network. (There is no check of the CA without
+    /// the name: with rustls, sqlx 0.8 checks the name anyway.)
+    VerifyFull {
+        /// The CA certificates to trust.
+        root_cert: Option<PathBuf>,
+    },
+}
+
+/// Options for [`PgStore::connect_with`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PgOptions {
+    /// Every table in this schema (created if missing); `None`: the
+    /// connection's default schema.
+    pub schema: Option<String>,
+    /// TLS to the server.
+    pub tls: PgTls,
+}
+
+impl PgOptions {
+    /// Options with `tls` (no schema of its own).
+    #[must_use]
+    pub fn with_tls(tls: PgTls) -> Self {
+        Self { schema: None, tls }
+    }
+
+    /// These options with every table in `schema`.
+    #[must_use]
+    pub fn in_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// `url`'s connection options with the TLS settings applied.
+    fn connect_options(&self, url: &str) -> Result<PgConnectOptions, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let (mode, root) = match &self.tls {
+            PgTls::FromUrl => return Ok(options),
+            PgTls::Disable => (PgSslMode::Disable, None),
+            PgTls::Require => (PgSslMode::Require, None),
+            PgTls::VerifyFull { root_cert } => (PgSslMode::VerifyFull, root_cert.as_ref()),
+        };
+        let options = options.ssl_mode(mode);
+        Ok(match root {
+            Some(path) => options.ssl_root_cert(path),
+            None => options,
+        })
+    }
+}
 
 /// Every callcore store in one PostgreSQL database (or schema).
 ///
@@ -59,7 +128,29 @@ impl PgStore {
     /// migration fails; [`StoreError::SchemaTooNew`] when a newer build wrote
     /// the database.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::open(url, None).await
+        Self::connect_with(url, &PgOptions::default()).await
+    }
+
+    /// Connects to `url` with `options` (a schema of its own, TLS).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use callcore_store::{PgOptions, PgStore, PgTls};
+    /// let tls = PgTls::VerifyFull { root_cert: Some("/etc/callcore/db-ca.pem".into()) };
+    /// let store = PgStore::connect_with("postgres://callcore@db.example.net/callcore",
+    ///     &PgOptions::with_tls(tls)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`connect_in_schema`](Self::connect_in_schema); a TLS handshake
+    /// or certificate check that fails is a [`StoreError::Postgres`].
+    pub async fn connect_with(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
+        if let Some(schema) = &options.schema {
+            check_schema_name(schema)?;
+        }
+        Self::open(options.connect_options(url)?, options.schema.clone()).await
     }
 
     /// Connects to `url` with every table in `schema` (created if missing).
@@ -68,13 +159,15 @@ impl PgStore {
     /// As [`connect`](Self::connect), and [`StoreError::Invalid`] for a schema
     /// name outside `[a-z0-9_]`.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        check_schema_name(schema)?;
-        Self::open(url, Some(schema.to_owned())).await
+        Self::connect_with(url, &PgOptions::default().in_schema(schema)).await
     }
 
-    async fn open(url: &str, schema: Option<String>) -> Result<Self, StoreError> {
+    async fn open(url: PgConnectOptions, schema: Option<String>) -> Result<Self, StoreError> {
         if let Some(s) = &schema {
-            let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(url.clone())
+                .await?;
             pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str())
                 .await?;
             pool.close().await;
@@ -92,7 +185,7 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect(url)
+            .connect_with(url)
             .await?;
         let store = Self { pool, schema };
         store.migrate().await?;

@@ -218,6 +218,24 @@ impl EventJournal for PgStore {
     ) -> Result<Vec<Event>, CoreError> {
         Ok(self.events_of_kinds(tenant, from, to, &[]).await?)
     }
+
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: std::time::Duration,
+    ) -> Result<Vec<InteractionId>, CoreError> {
+        let sql = recovery::UNENDED.replace("{T}", "$1").replace("{W}", "$2");
+        let rows = sqlx::query(&sql)
+            .bind(tenant.as_str())
+            .bind(recovery::window_ms(window))
+            .fetch_all(self.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(first_column(rows)?
+            .iter()
+            .map(|id| InteractionId::from(id.as_str()))
+            .collect())
+    }
 }
 
 #[async_trait]

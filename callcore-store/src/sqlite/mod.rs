@@ -116,6 +116,42 @@ fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreErro
     Ok(conn)
 }
 
+/// Creates the database file, if it is missing, readable and writable by its
+/// owner only (mode 0600 on Unix): SQLite gives its `-wal` and `-shm` files
+/// the database file's mode. An existing file is left as it is, with a
+/// warning when anyone may read it. URIs and `:memory:` are left to SQLite.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let name = path.to_string_lossy();
+    if name.starts_with("file:") || name == ":memory:" {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+                if mode & 0o007 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        mode = format!("{:o}", mode & 0o777),
+                        "the database is readable by every user of this machine"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Invalid {
+            field: "path",
+            reason: format!("{} cannot be created: {e}", path.display()),
+        }),
+    }
+}
+
 /// Brings the schema up to date; returns the version reached.
 fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
     conn.execute(schema::VERSION_TABLE, [])?;
@@ -163,6 +199,7 @@ impl SqliteStore {
     /// As [`open`](Self::open).
     pub fn open_with(path: impl AsRef<Path>, options: &SqliteOptions) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
         let mut writer = connect(&path, options)?;
         migrate(&mut writer)?;
         journal::recover_records(&writer)?;
@@ -210,6 +247,35 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_database_and_its_wal_are_created_for_the_owner_only() {
+        use callcore::{Event, EventJournal, EventKind, Timestamp};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("cc-store-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("center.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .append(&[Event {
+                seq: 1,
+                at: Timestamp::from_secs(1),
+                tenant: "default".into(),
+                kind: EventKind::QueueRemoved {
+                    queue: "support".into(),
+                },
+            }])
+            .await
+            .unwrap();
+        for name in ["center.db", "center.db-wal", "center.db-shm"] {
+            let meta = std::fs::metadata(dir.join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn refuses_a_database_from_a_newer_build_and_reopens_an_up_to_date_one() {

@@ -129,6 +129,28 @@ impl EventJournal for SqliteStore {
     ) -> Result<Vec<Event>, CoreError> {
         Ok(self.events_of_kinds(tenant, from, to, &[]).await?)
     }
+
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: std::time::Duration,
+    ) -> Result<Vec<InteractionId>, CoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let window = crate::recovery::window_ms(window);
+        Ok(self
+            .read(move |c| {
+                let sql = crate::recovery::UNENDED
+                    .replace("{T}", "?1")
+                    .replace("{W}", "?2");
+                let mut stmt = c.prepare_cached(&sql)?;
+                let ids = stmt
+                    .query_map(params![tenant, window], |r| r.get::<_, String>(0))?
+                    .map(|id| id.map(|id| InteractionId::from(id.as_str())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ids)
+            })
+            .await?)
+    }
 }
 
 #[async_trait]

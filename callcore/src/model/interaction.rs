@@ -164,4 +164,8 @@ pub enum EndReason {
     NodeFailure,
     /// A transport or media error ended it.
     Error,
+    /// The center stopped (a crash, `kill -9`, a shutdown with calls in
+    /// progress) before the interaction ended: its record was closed when the
+    /// center started again, at the time of its last journaled event.
+    Interrupted,
 }

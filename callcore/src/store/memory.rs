@@ -77,6 +77,21 @@ impl EventJournal for MemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: std::time::Duration,
+    ) -> Result<Vec<InteractionId>, CoreError> {
+        let events: Vec<Event> = self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| &e.tenant == tenant)
+            .cloned()
+            .collect();
+        Ok(super::unended_in(&events, window))
+    }
 }
 
 #[async_trait]

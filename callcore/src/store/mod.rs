@@ -39,6 +39,52 @@ pub trait EventJournal: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Event>, CoreError>;
+
+    /// The tenant's interactions whose start (`InteractionCreated`) is
+    /// journaled but no end (`Ended`), among those that started at most
+    /// `window` before the tenant's last journaled event; in journal order.
+    ///
+    /// A center asks at start for the calls a crash interrupted, to close
+    /// them (see `EndReason::Interrupted`). The window keeps the question
+    /// cheap on a long journal; it is measured from the journal's end, not
+    /// from now, so a center down for days still finds them. The default
+    /// answers none, for journals that cannot tell.
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: std::time::Duration,
+    ) -> Result<Vec<InteractionId>, CoreError> {
+        let _ = (tenant, window);
+        Ok(Vec::new())
+    }
+}
+
+/// The interactions of `events` (one tenant's, in journal order) that
+/// started at most `window` before the last event and never ended: the
+/// in-memory form of [`EventJournal::unended`].
+#[must_use]
+pub fn unended_in(events: &[Event], window: std::time::Duration) -> Vec<InteractionId> {
+    let Some(last) = events.iter().map(|e| e.at).max() else {
+        return Vec::new();
+    };
+    let ended: std::collections::HashSet<&InteractionId> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::EventKind::Ended { interaction, .. } => Some(interaction),
+            _ => None,
+        })
+        .collect();
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::EventKind::InteractionCreated { interaction }
+                if last.duration_since(e.at) <= window && !ended.contains(&interaction.id) =>
+            {
+                Some(interaction.id.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Call detail records.

@@ -218,8 +218,17 @@ impl InteractionRecord {
                 }
                 self.ended_at = Some(at);
                 self.end_reason = Some(reason.clone());
-                // After-call work that started before the end keeps it open.
-                self.complete = self.wrap_up_started_at.is_none();
+                if *reason == EndReason::Interrupted {
+                    // The center stopped: after-call work under way ends
+                    // with the interaction, and nothing more will come.
+                    if let Some(w) = self.wrap_up_started_at.take() {
+                        self.wrap_up_ms = ms_between(at, w);
+                    }
+                    self.complete = true;
+                } else {
+                    // After-call work that started before the end keeps it open.
+                    self.complete = self.wrap_up_started_at.is_none();
+                }
             }
             EventKind::WrapUpStarted { .. } => {
                 self.wrap_up_started_at = Some(at);
@@ -400,6 +409,37 @@ mod tests {
         assert_eq!(r.talk_ms, 30_000 + 20_000 - 5_000);
         assert_eq!(r.agent.as_ref().map(AgentId::as_str), Some("bob"));
         assert_eq!(r.queue.as_ref().map(QueueId::as_str), Some("billing"));
+    }
+
+    #[test]
+    fn an_interrupted_end_closes_talk_hold_and_after_call_work() {
+        let r = fold(&[
+            (0, queued("support")),
+            (4, connected("alice", "support")),
+            (
+                10,
+                EventKind::WrapUpStarted {
+                    interaction: "i1".into(),
+                    agent: "alice".into(),
+                    duration_secs: 30,
+                },
+            ),
+            (
+                30,
+                EventKind::Ended {
+                    interaction: "i1".into(),
+                    reason: EndReason::Interrupted,
+                },
+            ),
+        ]);
+        assert_eq!(r.end_reason, Some(EndReason::Interrupted));
+        assert_eq!(r.ended_at, Some(at(30)));
+        assert_eq!(
+            (r.wait_ms, r.talk_ms, r.wrap_up_ms),
+            (4_000, 26_000, 20_000)
+        );
+        assert!(r.complete, "nothing more will come for it");
+        assert!(!r.abandoned);
     }
 
     #[test]
