@@ -158,7 +158,9 @@ impl SessionDescription {
             origin_user: "-".into(),
             session_id: 0,
             version: 0,
-            origin_addr: String::new(),
+            // an o= line is mandatory (RFC 4566 §5.2) but some peers leave it out:
+            // the unspecified address keeps a relayed description writable
+            origin_addr: "0.0.0.0".into(),
             name: "-".into(),
             connection: None,
             direction: None,
