@@ -107,15 +107,33 @@ async fn answer(addr: SocketAddr, data: &[u8], tcp: bool) -> Option<u16> {
     }
 }
 
+/// A registrar agent on UDP and TCP at a free port (the TCP side of a free UDP port
+/// may be taken: then another port).
+async fn start_agent(
+    seed: u64,
+) -> (
+    driver::SipHandle,
+    tokio::sync::mpsc::UnboundedReceiver<UaEvent>,
+) {
+    let mut tries = 0;
+    loop {
+        let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
+        cfg.registrar = true;
+        match driver::start(cfg, seed, true).await {
+            Ok(started) => return started,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => tries += 1,
+            Err(e) => panic!("agent not started: {e}"),
+        }
+    }
+}
+
 /// Each message goes to a fresh agent: several of the RFC's messages share a branch
 /// and sent-by, and one agent would (rightly) take the later ones for retransmissions.
 async fn run(tcp: bool) -> (usize, Vec<String>) {
     let mut passed = 0;
     let mut misses = Vec::new();
     for (i, t) in torture::messages().into_iter().enumerate() {
-        let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
-        cfg.registrar = true;
-        let (sip, mut events) = driver::start(cfg, 4475 + i as u64, true).await.unwrap();
+        let (sip, mut events) = start_agent(4475 + i as u64).await;
         let addr = sip.local_addr();
         // The application behind the agent turns every call away (Busy Here).
         let app = sip.clone();
@@ -152,4 +170,60 @@ async fn torture_messages_over_tcp_get_the_rfc_answers() {
     let (passed, misses) = run(true).await;
     eprintln!("RFC 4475 over TCP: {passed}/49 as expected; misses: {misses:#?}");
     assert!(passed >= 47, "{passed}/49 over TCP; misses: {misses:#?}");
+}
+
+/// An RFC 2543 caller without Contact (RFC 4475 §3.4.1) can be answered, and hanging
+/// up sends the BYE to its From address (sans-IO).
+#[test]
+fn an_rfc2543_invite_without_contact_is_answered_and_hung_up() {
+    use callcore_sip::session::LocalMedia;
+    use callcore_sip::transaction::Peer;
+    use callcore_sip::ua::{UaOutput, UserAgent};
+    let inv2543 = torture::messages()
+        .into_iter()
+        .find(|t| t.name == "inv2543")
+        .unwrap();
+    let mut ua = UserAgent::new(UaConfig::new("127.0.0.1:5080".parse().unwrap()), 9);
+    let peer = Peer::udp("127.0.0.1:5062".parse().unwrap());
+    let now = Duration::ZERO;
+    ua.handle_datagram(bytes::Bytes::from(inv2543.bytes), peer, now);
+    let mut call = None;
+    while let Some(o) = ua.poll_output() {
+        if let UaOutput::Event(UaEvent::IncomingCall { call: c, .. }) = o {
+            call = Some(c);
+        }
+    }
+    let call = call.expect("the call is offered to the application");
+    let audio = ua
+        .answer(
+            call,
+            LocalMedia::g711("127.0.0.1:40000".parse().unwrap(), 1),
+            now,
+        )
+        .unwrap();
+    assert!(audio.is_some(), "PCMU agreed from the RFC's offer");
+    let mut sent = Vec::new();
+    while let Some(o) = ua.poll_output() {
+        if let UaOutput::Transmit { data, .. } = o {
+            sent.push(String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+    assert!(
+        sent.iter().any(|m| m.starts_with("SIP/2.0 200 ")),
+        "{sent:?}"
+    );
+    ua.hangup(call, now).unwrap();
+    let mut bye = None;
+    while let Some(o) = ua.poll_output() {
+        if let UaOutput::Transmit { data, .. } = o
+            && data.starts_with(b"BYE ")
+        {
+            bye = Some(String::from_utf8_lossy(&data).into_owned());
+        }
+    }
+    let bye = bye.expect("a BYE");
+    assert!(
+        bye.starts_with("BYE sip:UserA@example.com SIP/2.0"),
+        "{bye}"
+    );
 }

@@ -205,7 +205,13 @@ impl UserAgent {
             self.respond(tx, &req, spec, now);
             return;
         }
-        if req.contact().ok().flatten().is_none() {
+        // An RFC 2543 caller may leave Contact out (RFC 4475 §3.4.1): requests in the
+        // call then go to its From address, which must be a SIP one.
+        let target_known = req.contact().ok().flatten().is_some()
+            || req
+                .from()
+                .is_ok_and(|f| matches!(f.uri().scheme(), Scheme::Sip | Scheme::Sips));
+        if !target_known {
             let spec = ResponseSpec::new(400, "Missing Contact header").to_tag(&local_tag);
             self.respond(tx, &req, spec, now);
             return;

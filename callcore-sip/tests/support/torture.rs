@@ -407,15 +407,15 @@ pub fn messages() -> Vec<Torture> {
             ),
             Status(&[416]),
         ),
-        // A registrar takes no binding for an AOR it cannot serve: 416 (or 400 as a
-        // registrar may), never a crash; the message itself parses.
+        // A valid message that a registrar refuses: its AOR is not a SIP URI. The RFC
+        // names 400; we send 416 Unsupported URI Scheme, which says why.
         t(
             "unksm2",
             framed(
                 "REGISTER sip:example.com SIP/2.0\nTo: isbn:2983792873\nFrom: <http://www.example.com>;tag=3234233\nCall-ID: unksm2.daksdj@hyphenated-host.example.com\nCSeq: 234902 REGISTER\nMax-Forwards: 70\nVia: SIP/2.0/UDP 192.0.2.21:5060;branch=z9hG4bKkdjuw\nContact: <name:John_Smith>\n",
                 "",
             ),
-            Status(&[416]),
+            Status(&[416, 400]),
         ),
         t(
             "bext01",
