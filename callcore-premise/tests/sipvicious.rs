@@ -254,8 +254,11 @@ async fn correct_register(to: SocketAddr, user: &str, password: &str) -> Option<
     .unwrap()
 }
 
+/// svcrack within one lockout window (30 s of its run): the lockout engages after the
+/// dictionary's first failures, and the right password (9th) is not found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lockout_engages_while_svcrack_runs() {
+    use tokio::io::AsyncReadExt;
     let Some((_, svcrack)) = tools() else { return };
     let (premise, addr) = start_premise("lockout", 3).await;
     let (user, password) = AGENTS[0];
@@ -263,6 +266,7 @@ async fn the_lockout_engages_while_svcrack_runs() {
     let mut scan = tokio::process::Command::new(&svcrack)
         .args([
             &format!("-u{user}"),
+            "-v",
             "-d",
             dict.to_str().unwrap(),
             "-t",
@@ -270,20 +274,39 @@ async fn the_lockout_engages_while_svcrack_runs() {
             &format!("udp://{}:{}", addr.ip(), addr.port()),
         ])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     // svcrack gets through its first five passwords in well under 5 s
     tokio::time::sleep(Duration::from_secs(5)).await;
     let during = correct_register(addr, user, password).await;
+    tokio::time::sleep(Duration::from_secs(25)).await;
     scan.kill().await.unwrap();
+    let (mut out, mut err) = (String::new(), String::new());
+    scan.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    scan.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
     let _ = std::fs::remove_file(&dict);
+    eprintln!("--- svcrack for 30 s\n{out}{err}");
     assert_eq!(
         during,
         Some(403),
         "after the dictionary's first failures this address is locked out"
+    );
+    assert!(
+        !out.contains(password) && !err.contains(password),
+        "svcrack found agent {user}'s password within the lockout window"
     );
     premise.shutdown().await;
 }
