@@ -2,8 +2,7 @@
 //! framer, SDP, digest credentials and a whole request through the user agent (sans-IO,
 //! no sockets). Written with `bolero`: under `cargo test` each target replays its corpus
 //! and runs random inputs for a short time (1 s, or `BOLERO_RANDOM_TEST_TIME_MS`);
-//! `scripts/fuzz.sh` runs them longer, under libFuzzer through `cargo bolero` when it
-//! is installed. See `docs/fuzzing.md`.
+//! `scripts/fuzz.sh` runs each for a fixed time (50 s in CI). See `docs/fuzzing.md`.
 //!
 //! Random bytes rarely get past a SIP start line, so every target also runs the input
 //! as a *mutation script* over a seed message (the RFC 4475 torture messages and the
