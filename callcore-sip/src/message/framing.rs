@@ -44,6 +44,15 @@ impl StreamFramer {
         self.buf.extend_from_slice(data);
     }
 
+    /// Takes the bytes not yet framed (up to `max_size`), e.g. to answer a message whose
+    /// framing failed before closing the stream; the framer is left empty.
+    pub fn take_pending(&mut self) -> Bytes {
+        let keep = self.buf.len().min(self.max_size);
+        let pending = self.buf.split_to(keep).freeze();
+        self.buf.clear();
+        pending
+    }
+
     /// The next whole message, `Ok(None)` when more bytes are needed. An error means the
     /// stream cannot be resynchronised and should be closed (after answering if possible).
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, ParseError> {

@@ -112,9 +112,11 @@ impl Dialog {
     ) -> Result<Dialog, Error> {
         let from = invite.from()?;
         let to = invite.to()?;
-        let target = invite
-            .contact()?
-            .ok_or(Error::State("INVITE without Contact"))?;
+        // without Contact (an RFC 2543 caller) requests go to the From address
+        let target = match invite.contact()? {
+            Some(c) => c.uri().to_string(),
+            None => from.uri().to_string(),
+        };
         Ok(Dialog {
             id: DialogId {
                 call_id: invite.call_id()?.to_owned(),
@@ -131,7 +133,7 @@ impl Dialog {
             remote_seq: Some(invite.cseq()?.seq),
             local_uri: without_tag(&to),
             remote_uri: without_tag(&from),
-            remote_target: target.uri().to_string(),
+            remote_target: target,
             route_set: route_uris(invite)?,
             local_contact: local_contact.to_owned(),
         })

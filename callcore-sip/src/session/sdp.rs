@@ -158,7 +158,9 @@ impl SessionDescription {
             origin_user: "-".into(),
             session_id: 0,
             version: 0,
-            origin_addr: String::new(),
+            // an o= line is mandatory (RFC 4566 §5.2) but some peers leave it out:
+            // the unspecified address keeps a relayed description writable
+            origin_addr: "0.0.0.0".into(),
             name: "-".into(),
             connection: None,
             direction: None,
@@ -234,15 +236,17 @@ impl SessionDescription {
                             let (pt, enc) = value
                                 .split_once(' ')
                                 .ok_or_else(|| sdp_err(n + 1, "bad rtpmap"))?;
-                            let mut e = enc.split('/');
-                            let encoding = e.next().unwrap_or("").to_owned();
-                            let clock = e
-                                .next()
-                                .and_then(|c| c.parse().ok())
-                                .ok_or_else(|| sdp_err(n + 1, "rtpmap clock"))?;
                             let pt = pt
                                 .parse()
                                 .map_err(|_| sdp_err(n + 1, "rtpmap payload type"))?;
+                            let mut e = enc.split('/');
+                            let encoding = e.next().unwrap_or("").to_owned();
+                            // An rtpmap without a clock rate (RFC 4475's `a=rtpmap:31
+                            // LPC`) names no codec we could use: the format is kept,
+                            // unmapped, and never chosen.
+                            let Some(clock) = e.next().and_then(|c| c.parse().ok()) else {
+                                continue;
+                            };
                             m.rtpmaps.push(RtpMap {
                                 pt,
                                 encoding,

@@ -396,6 +396,9 @@ where
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(peer = %peer.addr, fault = %e, "closing unframeable stream");
+                        // The user agent answers it (400 for a bad Content-Length, 513
+                        // when too large) before the connection closes.
+                        let _ = net.send(NetEvent::Frame(framer.take_pending(), peer));
                         let _ = net.send(NetEvent::Closed(peer));
                         return;
                     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
 use crate::Error;
 use crate::auth::AuthOutcome;
-use crate::message::{HeaderName, Message, Method, ResponseSpec};
+use crate::message::{HeaderName, Message, Method, ResponseSpec, Scheme};
 use crate::session::{
     Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision,
     answer_offer,
@@ -28,6 +28,21 @@ fn sdp_of(msg: &Message) -> Result<Option<SessionDescription>, Error> {
     match msg.content_type()? {
         Some(ct) if ct.is("application", "sdp") => SessionDescription::parse(msg.body()).map(Some),
         _ => Ok(None),
+    }
+}
+
+/// The Content-Type of an INVITE body that is neither SDP nor a multipart container
+/// (SIP-I trunks send SDP inside multipart/mixed), `None` when the body can be taken.
+fn unreadable_body(msg: &Message) -> Option<String> {
+    if msg.body().is_empty() {
+        return None;
+    }
+    match msg.content_type() {
+        Ok(Some(ct)) if ct.is("application", "sdp") => None,
+        Ok(Some(ct)) if ct.kind.eq_ignore_ascii_case("multipart") => None,
+        Ok(Some(ct)) => Some(format!("{}/{}", ct.kind, ct.subtype)),
+        // No Content-Type: RFC 3261 §20.15 says a body has one; SDP is assumed.
+        Ok(None) | Err(_) => None,
     }
 }
 
@@ -143,6 +158,16 @@ impl UserAgent {
             self.respond(tx, req, spec, now);
             return;
         }
+        // An address of record in a scheme we do not serve (RFC 4475 §3.3.4's isbn:):
+        // 416, as for a Request-URI in such a scheme (RFC 3261 §8.2.2.1).
+        if req
+            .to()
+            .is_ok_and(|t| !matches!(t.uri().scheme(), Scheme::Sip | Scheme::Sips))
+        {
+            let spec = ResponseSpec::code(416).to_tag(&tag);
+            self.respond(tx, req, spec, now);
+            return;
+        }
         let resp = match self.registrar.register(req, now) {
             Ok(bound) => {
                 let contacts = bound.iter().map(|b| b.contact.clone()).collect();
@@ -163,6 +188,16 @@ impl UserAgent {
 
     fn on_new_invite(&mut self, tx: TxId, req: Message, peer: Peer, now: Duration) {
         let local_tag = self.ids.token();
+        if let Some(kind) = unreadable_body(&req) {
+            // A session description we cannot read (RFC 3261 §21.4.13, RFC 4475
+            // §3.3.6): 415, saying what we accept.
+            tracing::debug!(content_type = %kind, "INVITE body of an unsupported type");
+            let spec = ResponseSpec::code(415)
+                .to_tag(&local_tag)
+                .header(HeaderName::Accept, "application/sdp");
+            self.respond(tx, &req, spec, now);
+            return;
+        }
         let offer = match sdp_of(&req) {
             Ok(o) => o,
             Err(e) => {
@@ -178,7 +213,13 @@ impl UserAgent {
             self.respond(tx, &req, spec, now);
             return;
         }
-        if req.contact().ok().flatten().is_none() {
+        // An RFC 2543 caller may leave Contact out (RFC 4475 §3.4.1): requests in the
+        // call then go to its From address, which must be a SIP one.
+        let target_known = req.contact().ok().flatten().is_some()
+            || req
+                .from()
+                .is_ok_and(|f| matches!(f.uri().scheme(), Scheme::Sip | Scheme::Sips));
+        if !target_known {
             let spec = ResponseSpec::new(400, "Missing Contact header").to_tag(&local_tag);
             self.respond(tx, &req, spec, now);
             return;
