@@ -12,6 +12,9 @@
 //! report queue hour 8                     queue|agent|volume|campaigns, quarter|hour|day, hours back
 //! campaign renewals                       start a campaign of the config
 //! ```
+//!
+//! and the call-control commands of [`crate::console_calls`] (`calls`, `hold`,
+//! `transfer`, `consult`, `conference`, `monitor`, `dial` ...).
 
 use std::time::Duration;
 
@@ -23,7 +26,8 @@ use crate::Premise;
 /// What `help` prints.
 pub const HELP: &str = "commands: agents | state AGENT available|offline|not_ready:REASON | \
 wrapup-end AGENT | wrapup AGENT SECS | live | prometheus | \
-report queue|agent|volume|campaigns quarter|hour|day [HOURS_BACK] | campaign NAME";
+report queue|agent|volume|campaigns quarter|hour|day [HOURS_BACK] | campaign NAME | \
+calls: see `help calls`";
 
 /// Runs one command line and returns what to print.
 pub async fn command(premise: &Premise, line: &str) -> String {
@@ -40,6 +44,7 @@ async fn run(premise: &Premise, line: &str) -> Result<String, String> {
     match words.as_slice() {
         [] => Ok(String::new()),
         ["help"] => Ok(HELP.to_owned()),
+        ["help", "calls"] => Ok(crate::console_calls::HELP.to_owned()),
         ["agents"] => {
             let snapshot = center.snapshot().await.map_err(|e| err(&e))?;
             Ok(snapshot
@@ -116,6 +121,9 @@ async fn run(premise: &Premise, line: &str) -> Result<String, String> {
             premise.start_campaign(name).map_err(|e| err(&e))?;
             Ok(format!("campaign {name} running"))
         }
-        _ => Err(HELP.to_owned()),
+        other => match crate::console_calls::run(center, other).await {
+            Some(result) => result,
+            None => Err(HELP.to_owned()),
+        },
     }
 }

@@ -39,6 +39,7 @@ pub mod campaigns;
 mod center_ops;
 pub mod config;
 pub mod console;
+pub mod console_calls;
 pub mod demo;
 mod error;
 pub mod flow;

@@ -60,6 +60,16 @@ impl CenterHandle {
         reply.await.map_err(|_| not_live())?
     }
 
+    /// The interactions whose calls are live now (in the flow, waiting, with
+    /// an agent, in a conference), sorted: what an operator console or a
+    /// desktop lists to act on with the methods below.
+    #[must_use]
+    pub fn live_calls(&self) -> Vec<InteractionId> {
+        let mut calls = self.shared.calls.live();
+        calls.sort();
+        calls
+    }
+
     /// Puts the customer on hold: the agent's leg leaves the bridge and the
     /// customer hears music on hold until [`resume`](Self::resume).
     ///

@@ -41,6 +41,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The interactions whose calls are live, in no particular order.
+    pub(crate) fn live(&self) -> Vec<InteractionId> {
+        self.lock().keys().cloned().collect()
+    }
+
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<InteractionId, mpsc::UnboundedSender<CallControl>>> {
