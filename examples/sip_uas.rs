@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callcore_sip::session::LocalMedia;
-use callcore_sip::ua::{UaConfig, UaEvent, driver};
+use callcore_sip::ua::{IdSeed, UaConfig, UaEvent, driver};
 
 struct Args {
     bind: SocketAddr,
@@ -100,8 +100,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let seed = u64::from(std::process::id());
-    let (sip, mut events) = match driver::start(UaConfig::new(args.bind), seed, true).await {
+    let (sip, mut events) = match driver::start(UaConfig::new(args.bind), IdSeed::Os, true).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("sip_uas: cannot bind {}: {e}", args.bind);

@@ -20,7 +20,7 @@ use callcore_runtime::{Center, CenterHandle, Providers, SystemClock};
 use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::contact::FixedContact;
-use callcore_sip::ua::UaConfig;
+use callcore_sip::ua::{IdSeed, UaConfig};
 use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
 
@@ -101,7 +101,7 @@ impl Premise {
         let sip = SipTransport::start_with_ids(
             SipCenterConfig {
                 ua,
-                seed: u64::from(std::process::id()),
+                seed: IdSeed::Os,
                 tcp: config.sip.tcp,
                 tenant: tenant.clone(),
                 media_addr: SocketAddr::new(config.media.ip, config.media.rtp_first),

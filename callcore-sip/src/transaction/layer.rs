@@ -100,6 +100,7 @@ pub struct TransactionLayer {
     out: VecDeque<TxOutput>,
     /// Send 100 Trying as soon as an INVITE arrives (RFC 3261 §17.2.1).
     pub auto_trying: bool,
+    forged_responses: u64,
 }
 
 fn branch_key(msg: &Message, server: bool) -> Option<String> {
@@ -156,7 +157,14 @@ impl TransactionLayer {
             wakeups: BinaryHeap::new(),
             out: VecDeque::new(),
             auto_trying: true,
+            forged_responses: 0,
         }
+    }
+
+    /// Responses dropped because they came from another address or transport than
+    /// their transaction's request went to.
+    pub fn forged_responses(&self) -> u64 {
+        self.forged_responses
     }
 
     /// Number of live transactions.
@@ -257,6 +265,17 @@ impl TransactionLayer {
         } else {
             let id = branch_key(&msg, false).and_then(|k| self.keys.get(&k).copied());
             match id.and_then(|id| self.txs.get_mut(&id).map(|t| (id, t))) {
+                // Only the hop the request went to may answer it: a response with the
+                // right branch from anywhere else is forged (an injected 200/486, or a
+                // 401 fishing for our credentials) and is dropped.
+                Some((_, Tx::Client(c))) if c.peer() != peer => {
+                    self.forged_responses += 1;
+                    tracing::debug!(
+                        from = %peer.addr,
+                        expected = %c.peer().addr,
+                        "response from another address than its request went to: dropped"
+                    );
+                }
                 Some((id, Tx::Client(c))) => {
                     c.on_response(msg, now);
                     self.pump(id);

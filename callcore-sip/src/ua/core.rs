@@ -249,9 +249,16 @@ pub struct UserAgent {
 }
 
 impl UserAgent {
-    /// A user agent with ids drawn from `seed`.
+    /// A user agent with ids drawn from `seed`: deterministic, for tests and
+    /// simulations (the ids can be predicted). Production uses
+    /// [`UserAgent::with_ids`] with an [`IdGen::keyed`] from the OS (the tokio driver
+    /// does this for [`IdSeed::Os`](super::IdSeed::Os)).
     pub fn new(config: UaConfig, seed: u64) -> Self {
-        let mut ids = IdGen::new(seed);
+        Self::with_ids(config, IdGen::new(seed))
+    }
+
+    /// A user agent whose tags, branches, Call-IDs and secrets come from `ids`.
+    pub fn with_ids(config: UaConfig, mut ids: IdGen) -> Self {
         let secret: Vec<u8> = (0..4).flat_map(|_| ids.next_u64().to_le_bytes()).collect();
         let authenticator = config
             .auth

@@ -29,6 +29,6 @@ mod uac;
 mod uas;
 
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
-pub use ids::IdGen;
+pub use ids::{IdGen, IdSeed};
 pub use limits::{RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;
