@@ -5,11 +5,12 @@
 use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{ClientEvent, ClientTransaction};
 use super::server::{ServerEvent, ServerState, ServerTransaction};
-use super::{Peer, Timers, TxKind};
+use super::{Peer, Timers, TxKind, TxLimits};
 use crate::Error;
 use crate::message::{Message, Method, ResponseSpec};
 
@@ -101,6 +102,29 @@ pub struct TransactionLayer {
     /// Send 100 Trying as soon as an INVITE arrives (RFC 3261 §17.2.1).
     pub auto_trying: bool,
     forged_responses: u64,
+    limits: TxLimits,
+    servers: usize,
+    /// Server transactions without a final answer yet, and their source.
+    pending: HashMap<TxId, IpAddr>,
+    pending_by_source: HashMap<IpAddr, usize>,
+    overloaded: u64,
+}
+
+/// How many transactions a layer holds (see [`TransactionLayer::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TxCounts {
+    /// Client transactions.
+    pub client: usize,
+    /// Server transactions, answered ones (compact records) included.
+    pub server: usize,
+    /// Server transactions waiting for a final answer.
+    pub pending: usize,
+    /// Source addresses with a pending server transaction.
+    pub sources: usize,
+    /// Server transactions holding their whole request (pending ones).
+    pub holding_request: usize,
+    /// Requests refused with 503 because a limit was reached.
+    pub refused: u64,
 }
 
 fn branch_key(msg: &Message, server: bool) -> Option<String> {
@@ -158,6 +182,57 @@ impl TransactionLayer {
             out: VecDeque::new(),
             auto_trying: true,
             forged_responses: 0,
+            limits: TxLimits::default(),
+            servers: 0,
+            pending: HashMap::new(),
+            pending_by_source: HashMap::new(),
+            overloaded: 0,
+        }
+    }
+
+    /// Sets the bounds on server transactions (default: [`TxLimits::default`]).
+    pub fn set_limits(&mut self, limits: TxLimits) {
+        self.limits = limits;
+    }
+
+    /// What the layer holds now (for tests and metrics).
+    pub fn counts(&self) -> TxCounts {
+        let holding_request = self
+            .txs
+            .values()
+            .filter(|t| matches!(t, Tx::Server(s) if s.request().is_some()))
+            .count();
+        TxCounts {
+            client: self.txs.len() - self.servers,
+            server: self.servers,
+            pending: self.pending.len(),
+            sources: self.pending_by_source.len(),
+            holding_request,
+            refused: self.overloaded,
+        }
+    }
+
+    /// True when a new server transaction from `source` would exceed a limit.
+    fn over_limits(&self, source: IpAddr) -> bool {
+        let l = &self.limits;
+        self.servers >= l.max_server
+            || self.pending.len() >= l.max_pending
+            || self.pending_by_source.get(&source).copied().unwrap_or(0) >= l.max_pending_per_source
+    }
+
+    fn track_pending(&mut self, id: TxId, source: IpAddr) {
+        self.pending.insert(id, source);
+        *self.pending_by_source.entry(source).or_insert(0) += 1;
+    }
+
+    fn untrack_pending(&mut self, id: TxId) {
+        if let Some(source) = self.pending.remove(&id)
+            && let Some(n) = self.pending_by_source.get_mut(&source)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_by_source.remove(&source);
+            }
         }
     }
 
@@ -183,11 +258,12 @@ impl TransactionLayer {
         id
     }
 
-    /// The request a transaction carries.
+    /// The request a transaction carries (a server transaction drops it once it
+    /// has sent its final response).
     pub fn request(&self, tx: TxId) -> Option<&Message> {
         match self.txs.get(&tx)? {
             Tx::Client(c) => Some(c.request()),
-            Tx::Server(s) => Some(s.request()),
+            Tx::Server(s) => s.request(),
         }
     }
 
@@ -317,9 +393,16 @@ impl TransactionLayer {
             self.out.push_back(TxOutput::Ack { invite, msg, peer });
             return;
         }
+        let method = msg.method().cloned();
+        if self.over_limits(peer.addr.ip())
+            && (method != Some(Method::Cancel) || self.servers >= self.limits.max_server)
+        {
+            self.refuse_overloaded(&msg, peer);
+            return;
+        }
         let id = self.alloc();
         let mut tx = ServerTransaction::new(msg.clone(), peer, self.timers);
-        let method = msg.method().cloned();
+        self.servers += 1;
         self.keys.insert(key.clone(), id);
         self.key_of.insert(id, key);
         if method == Some(Method::Cancel) {
@@ -334,10 +417,9 @@ impl TransactionLayer {
             if let Some(inv) = target
                 && let Some(Tx::Server(s)) = self.txs.get_mut(&inv)
                 && !s.is_final()
+                && let Some(invite) = s.request()
             {
-                let r487 = s
-                    .request()
-                    .build_response(ResponseSpec::code(487).to_tag("cancel"));
+                let r487 = invite.build_response(ResponseSpec::code(487).to_tag("cancel"));
                 s.respond(&r487, now);
                 self.pump(inv);
                 self.out.push_back(TxOutput::Cancelled { invite: inv });
@@ -354,8 +436,24 @@ impl TransactionLayer {
             }
         }
         self.txs.insert(id, Tx::Server(tx));
+        self.track_pending(id, peer.addr.ip());
         self.out.push_back(TxOutput::Request { tx: id, msg, peer });
         self.pump(id);
+    }
+
+    /// Answers a request over the limits with 503 and Retry-After, keeping no state.
+    fn refuse_overloaded(&mut self, msg: &Message, peer: Peer) {
+        self.overloaded += 1;
+        tracing::debug!(source = %peer.addr, "server transaction limit reached: 503");
+        let resp = msg.build_response(
+            ResponseSpec::new(503, "Service Unavailable: Overloaded")
+                .to_tag("overload")
+                .header(
+                    crate::message::HeaderName::RetryAfter,
+                    &self.limits.retry_after_secs.to_string(),
+                ),
+        );
+        self.transmit(peer, &resp);
     }
 
     /// Fires every timer due at `now`.
@@ -435,6 +533,7 @@ impl TransactionLayer {
             }
             Some(Tx::Server(s)) => {
                 let peer = s.peer();
+                let answered = s.is_final();
                 for ev in s.drain_events() {
                     self.out.push_back(match ev {
                         ServerEvent::Transmit(data) => TxOutput::Transmit { peer, data },
@@ -448,11 +547,16 @@ impl TransactionLayer {
                 if let Some(t) = s.poll_timeout() {
                     self.wakeups.push(Reverse((t, id)));
                 }
+                if answered || terminated {
+                    self.untrack_pending(id);
+                }
             }
             None => {}
         }
         if terminated {
-            self.txs.remove(&id);
+            if let Some(Tx::Server(_)) = self.txs.remove(&id) {
+                self.servers -= 1;
+            }
             if let Some(k) = self.key_of.remove(&id) {
                 self.keys.remove(&k);
             }

@@ -42,6 +42,8 @@ pub struct UaConfig {
     pub auth_invites: bool,
     /// Per-source limit on requests; requests over it are dropped unanswered.
     pub rate_limit: Option<super::limits::RateLimit>,
+    /// Bounds on message shape, transactions and calls (on by default).
+    pub limits: super::limits::Limits,
     /// Where we take SIP over TLS (set by the driver when it binds a TLS listener);
     /// advertised in `sips:` Contacts.
     pub tls_addr: Option<SocketAddr>,
@@ -61,6 +63,7 @@ impl UaConfig {
             auth: None,
             auth_invites: false,
             rate_limit: None,
+            limits: super::limits::Limits::default(),
             tls_addr: None,
         }
     }
@@ -246,6 +249,9 @@ pub struct UserAgent {
     pub(crate) reliable_calls: std::collections::HashSet<CallRef>,
     /// REFERs waiting for the application's answer.
     pub(crate) pending_refers: HashMap<CallRef, super::refer::PendingRefer>,
+    /// Inbound calls by source address (for the per-source call limit).
+    pub(crate) inbound_source: HashMap<CallRef, std::net::IpAddr>,
+    pub(crate) inbound_by_source: HashMap<std::net::IpAddr, usize>,
 }
 
 impl UserAgent {
@@ -269,7 +275,11 @@ impl UserAgent {
             outbound: super::outbound::Outbound::default(),
             limiter: config.rate_limit.map(super::limits::SourceLimiter::new),
             authenticator,
-            layer: TransactionLayer::new(config.timers),
+            layer: {
+                let mut layer = TransactionLayer::new(config.timers);
+                layer.set_limits(config.limits.transactions);
+                layer
+            },
             config,
             ids,
             next_call: 1,
@@ -279,7 +289,26 @@ impl UserAgent {
             out: VecDeque::new(),
             reliable_calls: std::collections::HashSet::new(),
             pending_refers: HashMap::new(),
+            inbound_source: HashMap::new(),
+            inbound_by_source: HashMap::new(),
         }
+    }
+
+    /// What the transaction layer holds (for tests and metrics).
+    pub fn transaction_counts(&self) -> crate::transaction::TxCounts {
+        self.layer.counts()
+    }
+
+    /// Number of calls held (inbound and outbound, not yet forgotten).
+    pub fn calls_held(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when a new inbound call from `source` would exceed the call limits.
+    pub(crate) fn calls_over_limits(&self, source: std::net::IpAddr) -> bool {
+        self.inbound_source.len() >= self.config.limits.max_calls
+            || self.inbound_by_source.get(&source).copied().unwrap_or(0)
+                >= self.config.limits.max_calls_per_source
     }
 
     /// The configuration.
@@ -333,6 +362,11 @@ impl UserAgent {
     pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {
         let r = CallRef(self.next_call);
         self.next_call += 1;
+        if call.state == CallState::InboundPending {
+            let source = call.peer.addr.ip();
+            self.inbound_source.insert(r, source);
+            *self.inbound_by_source.entry(source).or_insert(0) += 1;
+        }
         self.calls.insert(r, call);
         r
     }
@@ -353,6 +387,14 @@ impl UserAgent {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));
         }
+        if let Some(source) = self.inbound_source.remove(&call)
+            && let Some(n) = self.inbound_by_source.get_mut(&source)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.inbound_by_source.remove(&source);
+            }
+        }
     }
 
     /// A datagram (or stream frame) arrived from `peer`.
@@ -368,6 +410,8 @@ impl UserAgent {
         let opts = ParseOptions {
             max_size: self.config.max_size,
             datagram: peer.transport == TransportKind::Udp,
+            max_header_lines: self.config.limits.max_header_lines,
+            max_line_len: self.config.limits.max_line_len,
         };
         let mut msg = match Message::parse_with(data.clone(), opts) {
             Ok(m) => m,

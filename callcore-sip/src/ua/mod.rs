@@ -30,5 +30,5 @@ mod uas;
 
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 pub use ids::{IdGen, IdSeed};
-pub use limits::{RateLimit, SourceLimiter};
+pub use limits::{Limits, RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;
