@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::digest::{DigestAlgorithm, DigestInput, ct_eq, digest_response};
+use super::digest::{DigestAlgorithm, DigestInput, ct_eq, response_from_ha1};
 use crate::message::{AuthValue, Message};
 
 /// Where passwords come from.
@@ -20,6 +20,14 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     fn algorithms(&self, user: &str) -> Option<Vec<DigestAlgorithm>> {
         let _ = user;
         None
+    }
+
+    /// HA1 = H(user:realm:password) of `user` for `algorithm`; the default derives it
+    /// from [`password`](Self::password). A store that keeps hashes instead of
+    /// passwords overrides this (and returns `None` from `password`).
+    fn ha1(&self, user: &str, realm: &str, algorithm: DigestAlgorithm) -> Option<String> {
+        self.password(user)
+            .map(|p| super::digest::ha1(algorithm, user, realm, &p))
     }
 }
 
@@ -315,21 +323,26 @@ impl Authenticator {
             (None, _, _) => None,
             _ => return Err(Failure::Wrong),
         };
-        let password = store.password(&user).ok_or(Failure::Wrong)?;
+        let ha1 = store
+            .ha1(&user, &self.config.realm, algorithm)
+            .ok_or(Failure::Wrong)?;
         let method = req
             .method()
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
-        let expected = digest_response(&DigestInput {
-            algorithm,
-            username: &user,
-            realm: &self.config.realm,
-            password: &password,
-            method: &method,
-            uri: &uri,
-            nonce: &nonce,
-            qop_auth,
-        });
+        let expected = response_from_ha1(
+            &ha1,
+            &DigestInput {
+                algorithm,
+                username: &user,
+                realm: &self.config.realm,
+                password: "",
+                method: &method,
+                uri: &uri,
+                nonce: &nonce,
+                qop_auth,
+            },
+        );
         if !ct_eq(&expected, &response.to_ascii_lowercase()) {
             return Err(Failure::Wrong);
         }
