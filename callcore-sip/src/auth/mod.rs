@@ -6,6 +6,7 @@
 mod accounts;
 mod client;
 mod digest;
+mod lockout;
 mod server;
 
 pub use accounts::{Account, Accounts};
