@@ -78,9 +78,15 @@ pub struct WavRecorder<W: Write + Seek> {
 }
 
 impl WavRecorder<BufWriter<File>> {
-    /// Creates (truncates) `path` and writes a valid empty WAV into it.
+    /// Creates (truncates) `path` and writes a valid empty WAV into it. A new file
+    /// is readable and writable by its owner only (0600 on Unix): recordings carry
+    /// callers' card numbers and health details.
     pub fn create(path: &Path, layout: ChannelLayout) -> Result<Self> {
-        let file = File::create(path).map_err(|source| MediaError::File {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(|source| MediaError::File {
             path: path.to_path_buf(),
             source,
         })?;
@@ -347,6 +353,19 @@ mod tests {
 
     fn tmp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("callcore-media-{}-{name}", std::process::id()))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_recording_is_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = tmp("private.wav");
+        let _ = std::fs::remove_file(&path);
+        let rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).unwrap();
+        drop(rec);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -56,7 +56,13 @@ impl Premise {
         config.validate()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tenant = TenantId::new(config.tenant.clone());
-        std::fs::create_dir_all(config.recordings_dir())
+        // the data and recordings folders, when new, are the owner's only (0700)
+        let mut folders = std::fs::DirBuilder::new();
+        folders.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o700);
+        folders
+            .create(config.recordings_dir())
             .map_err(io(config.recordings_dir().display().to_string()))?;
         let store = Arc::new(
             SqliteStore::open(config.database_path())

@@ -99,6 +99,15 @@ async fn a_register_for_1002_with_1001s_credentials_gets_403() {
         !banner.contains("DEMO"),
         "a config file's agents are not the demo's"
     );
+    #[cfg(unix)]
+    {
+        // the database and the recordings folder are the owner's only
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.join("center.db")), 0o600);
+        assert_eq!(mode(dir.join("recordings")), 0o700);
+    }
     let mut attacker = Phone::new(premise.sip_addr()).await;
 
     // 1001's credentials for 1002's address of record: refused.

@@ -92,7 +92,24 @@ pub struct SqliteStore {
     inner: Arc<Inner>,
 }
 
+/// Creates the database file, if missing, readable and writable by its owner only
+/// (0600 on Unix); SQLite gives its WAL and shared-memory files the same mode.
+fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // an existing file (or a `file:` URI, or `:memory:`) is left to SQLite
+    let _ = options.open(path);
+}
+
 fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection, StoreError> {
+    let plain = path
+        .to_str()
+        .is_some_and(|p| !p.starts_with("file:") && !p.starts_with(':'));
+    if plain {
+        create_private(path);
+    }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -210,6 +227,23 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_database_and_its_wal_are_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("cc-store-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("private.db");
+        let _ = std::fs::remove_file(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        for file in [path.clone(), dir.join("private.db-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn refuses_a_database_from_a_newer_build_and_reopens_an_up_to_date_one() {
