@@ -172,6 +172,8 @@ impl ServerTransaction {
                 self.state = ServerState::Confirmed;
                 self.retransmit_at = None;
                 self.timeout_at = None;
+                // Confirmed only absorbs ACK copies: the response is never sent again
+                self.last_response = None;
                 if self.peer.transport.is_reliable() {
                     self.terminate();
                 } else {
@@ -192,6 +194,8 @@ impl ServerTransaction {
         if self.state == ServerState::Accepted {
             self.acked = true;
             self.retransmit_at = None;
+            // Accepted absorbs INVITE copies without answering: the 2xx is not needed
+            self.last_response = None;
         }
     }
 
