@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callcore_sip::session::LocalMedia;
-use callcore_sip::ua::{UaConfig, UaEvent, driver};
+use callcore_sip::ua::{IdSeed, UaConfig, UaEvent, driver};
 
 struct Args {
     bind: SocketAddr,
@@ -100,8 +100,12 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let seed = u64::from(std::process::id());
-    let (sip, mut events) = match driver::start(UaConfig::new(args.bind), seed, true).await {
+    let mut config = UaConfig::new(args.bind);
+    // A load generator (SIPp) is one source, like a trunk: per-source limits go up to
+    // the totals, which stay on (503 + Retry-After above them).
+    config.limits.max_calls_per_source = config.limits.max_calls;
+    config.limits.transactions.max_pending_per_source = config.limits.transactions.max_pending;
+    let (sip, mut events) = match driver::start(config, IdSeed::Os, true).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("sip_uas: cannot bind {}: {e}", args.bind);

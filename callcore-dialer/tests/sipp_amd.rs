@@ -96,7 +96,7 @@ async fn answering_machines_are_told_from_people_on_real_sip_calls() {
     let sip = SipTransport::start(
         SipCenterConfig {
             ua: UaConfig::new("127.0.0.1:0".parse().unwrap()),
-            seed: 19,
+            seed: 19.into(),
             tcp: false,
             tenant: TenantId::default(),
             media_addr: "127.0.0.1:45000".parse().unwrap(),

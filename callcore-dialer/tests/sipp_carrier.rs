@@ -73,7 +73,7 @@ async fn dials_a_list_through_a_sipp_carrier_and_stores_the_dispositions() {
     let sip = SipTransport::start(
         SipCenterConfig {
             ua: UaConfig::new("127.0.0.1:0".parse().unwrap()),
-            seed: 9,
+            seed: 9.into(),
             tcp: false,
             tenant: TenantId::default(),
             media_addr: "127.0.0.1:45000".parse().unwrap(),

@@ -105,7 +105,7 @@ async fn a_dialer_call_bridged_to_an_agent_is_recorded_in_stereo() {
         SipTransport::start(
             SipCenterConfig {
                 ua: UaConfig::new("127.0.0.1:0".parse().unwrap()),
-                seed: 29,
+                seed: 29.into(),
                 tcp: false,
                 tenant: TenantId::default(),
                 media_addr: "127.0.0.1:9".parse().unwrap(),

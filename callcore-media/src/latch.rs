@@ -1,20 +1,132 @@
-//! Symmetric RTP ("latching"): where a leg's media goes. Signalling gives the far
-//! end's address, but behind a NAT the packets come from somewhere else; with
-//! latching on, media is sent back to where the leg's RTP comes from. The one rule,
-//! used by the leg's own session and by the relay pool alike, lives here so that it
-//! can be hardened in one place.
+//! Which datagrams a leg accepts, and where its media goes ("latching"). The one
+//! rule, used by the leg's own session, the relay pool and the plain media session
+//! alike, lives here so that it is hardened in one place:
+//!
+//! - RTP from the address signalling gave (SDP) is accepted, and locks the leg to it.
+//! - Behind a NAT the far end's packets come from another address: with latching on,
+//!   and only while the leg is not locked yet and within its first
+//!   [`NAT_WINDOW`] packets, the first RTP source locks the leg and its media goes
+//!   back there (symmetric RTP).
+//! - Once locked, RTP from any other address is dropped before it is decoded,
+//!   recorded or relayed, and never moves the destination: a stranger spraying the
+//!   RTP range can neither hear the caller nor inject audio or digits. The SSRC the
+//!   lock saw is followed when the locked peer switches streams (PBXs do, e.g. for
+//!   music on hold).
+//! - RTCP (BYE included) is accepted only from the locked peer: its RTP address + 1
+//!   (RFC 3550 §11) or its RTP address itself (RTCP multiplexed, RFC 5761).
+//! - A new address from signalling (re-INVITE) unlocks the leg and the rule starts
+//!   over; the same address again changes nothing.
 
 use std::net::SocketAddr;
 
-/// Applies a datagram that parsed as RTP from `from` to a leg's destination
-/// `remote`. Returns true when the destination changed.
-pub(crate) fn on_rtp(enabled: bool, remote: &mut Option<SocketAddr>, from: SocketAddr) -> bool {
-    if !enabled || *remote == Some(from) {
-        return false;
+/// How many RTP datagrams a leg may receive before it must be locked: NAT latching
+/// happens within these first packets or not at all.
+pub(crate) const NAT_WINDOW: u32 = 16;
+
+/// A leg's latching state (the destination itself is kept by the caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Latch {
+    /// The far end's RTP address from signalling.
+    signalled: Option<SocketAddr>,
+    /// The SSRC and address the leg is locked to.
+    locked: Option<(SocketAddr, u32)>,
+    /// RTP datagrams seen while not locked.
+    seen: u32,
+}
+
+impl Latch {
+    /// A leg whose far end signalled `signalled` (`None`: not known yet).
+    pub(crate) fn new(signalled: Option<SocketAddr>) -> Self {
+        Latch {
+            signalled,
+            locked: None,
+            seen: 0,
+        }
     }
-    tracing::debug!(%from, previous = ?remote, "latching media to its RTP source");
-    *remote = Some(from);
-    true
+
+    /// A leg handed over with its destination settled (by signalling or by an earlier
+    /// latch): it accepts RTP from `remote` only.
+    pub(crate) fn settled(remote: Option<SocketAddr>) -> Self {
+        Latch {
+            signalled: remote,
+            locked: None,
+            seen: NAT_WINDOW,
+        }
+    }
+
+    /// Signalling gave an address (again). A new one starts the rule over (true:
+    /// the destination becomes that address); the same one changes nothing.
+    pub(crate) fn resignal(&mut self, signalled: SocketAddr) -> bool {
+        if self.signalled == Some(signalled) {
+            return false;
+        }
+        *self = Latch::new(Some(signalled));
+        true
+    }
+
+    /// Whether the leg is locked to a peer.
+    #[cfg(test)]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.locked.is_some()
+    }
+
+    /// Decides on a datagram received on the leg's RTP socket from `from`: true when
+    /// it may be processed. May lock the leg and set `remote` (the destination).
+    pub(crate) fn admit_rtp(
+        &mut self,
+        enabled: bool,
+        remote: &mut Option<SocketAddr>,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> bool {
+        let Some(ssrc) = ssrc_of(datagram) else {
+            return false;
+        };
+        if let Some((peer, known)) = self.locked.as_mut() {
+            if *peer != from {
+                return false;
+            }
+            if *known != ssrc {
+                tracing::debug!(%from, old = *known, new = ssrc, "locked peer switched SSRC");
+                *known = ssrc;
+            }
+            return true;
+        }
+        let from_signalled = self.signalled == Some(from);
+        let nat = enabled && self.seen < NAT_WINDOW;
+        self.seen = self.seen.saturating_add(1);
+        if !from_signalled && !nat {
+            return false;
+        }
+        if *remote != Some(from) {
+            tracing::debug!(%from, previous = ?remote, "latching media to its RTP source");
+        }
+        *remote = Some(from);
+        self.locked = Some((from, ssrc));
+        true
+    }
+
+    /// Decides on a datagram received on the leg's RTCP socket from `from`.
+    pub(crate) fn admit_rtcp(&self, remote: Option<SocketAddr>, from: SocketAddr) -> bool {
+        let peer = match self.locked {
+            Some((peer, _)) => Some(peer),
+            None => remote.filter(|r| Some(*r) == self.signalled),
+        };
+        peer.is_some_and(|p| from == p || from == rtcp_of(p))
+    }
+}
+
+/// The SSRC of a datagram that looks like RTP version 2 (at least a fixed header).
+fn ssrc_of(datagram: &[u8]) -> Option<u32> {
+    if datagram.len() < 12 || datagram[0] >> 6 != 2 {
+        return None;
+    }
+    Some(u32::from_be_bytes([
+        datagram[8],
+        datagram[9],
+        datagram[10],
+        datagram[11],
+    ]))
 }
 
 /// Where RTCP for a leg goes: the port above its RTP (RFC 3550 §11).
@@ -26,16 +138,53 @@ pub(crate) fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
 mod tests {
     use super::*;
 
+    fn rtp(ssrc: u32) -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(&[0xff; 160]);
+        p
+    }
+
     #[test]
-    fn latches_to_the_source_only_when_enabled() {
-        let a: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let b: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let mut remote = Some(a);
-        assert!(!on_rtp(false, &mut remote, b));
-        assert_eq!(remote, Some(a));
-        assert!(on_rtp(true, &mut remote, b));
-        assert!(!on_rtp(true, &mut remote, b));
-        assert_eq!(remote, Some(b));
-        assert_eq!(rtcp_of(b).port(), 5001);
+    fn locks_to_the_signalled_address_and_ignores_strangers() {
+        let far: SocketAddr = "192.0.2.10:4000".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.5:5000".parse().unwrap();
+        let mut remote = Some(far);
+        let mut l = Latch::new(Some(far));
+        assert!(l.admit_rtp(true, &mut remote, far, &rtp(1)));
+        assert!(l.is_locked());
+        assert!(!l.admit_rtp(true, &mut remote, stranger, &rtp(1)));
+        assert!(!l.admit_rtp(true, &mut remote, stranger, &rtp(9)));
+        assert_eq!(remote, Some(far));
+        assert!(l.admit_rtcp(remote, rtcp_of(far)));
+        assert!(!l.admit_rtcp(remote, stranger));
+        assert!(!l.admit_rtp(true, &mut remote, far, b"not rtp"));
+    }
+
+    #[test]
+    fn nat_latching_happens_once_within_the_first_packets() {
+        let signalled: SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let nat: SocketAddr = "198.51.100.20:61000".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.5:5000".parse().unwrap();
+        let mut remote = Some(signalled);
+        let mut l = Latch::new(Some(signalled));
+        assert!(l.admit_rtp(true, &mut remote, nat, &rtp(7)));
+        assert_eq!(remote, Some(nat));
+        assert!(!l.admit_rtp(true, &mut remote, stranger, &rtp(7)));
+        assert_eq!(remote, Some(nat));
+        // latching off: only the signalled address
+        let mut remote = Some(signalled);
+        let mut l = Latch::new(Some(signalled));
+        assert!(!l.admit_rtp(false, &mut remote, nat, &rtp(7)));
+        assert!(l.admit_rtp(false, &mut remote, signalled, &rtp(7)));
+        // past the window nobody new is latched
+        let mut remote = Some(signalled);
+        let mut l = Latch::settled(Some(signalled));
+        assert!(!l.admit_rtp(true, &mut remote, nat, &rtp(7)));
+        assert_eq!(remote, Some(signalled));
+        // a new signalled address starts over
+        l.resignal(nat);
+        assert!(l.admit_rtp(true, &mut remote, nat, &rtp(7)));
+        assert_eq!(rtcp_of(nat).port(), 61001);
     }
 }

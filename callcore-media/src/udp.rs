@@ -222,6 +222,10 @@ pub async fn run_relay(
 ) -> RelayReport {
     let clock = GlueClock::start();
     let mut remotes = [a.remote, b.remote];
+    let mut locks = [
+        crate::latch::Latch::new(a.remote),
+        crate::latch::Latch::new(b.remote),
+    ];
     let socks = [a.socket, b.socket];
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::with_capacity(2048);
@@ -296,10 +300,14 @@ pub async fn run_relay(
                         break;
                     }
                 };
+                // a stranger's datagram is neither relayed nor followed
+                if !locks[i].admit_rtp(opts.latch, &mut remotes[i], from, &buf[..n]) {
+                    report.dropped += 1;
+                    continue;
+                }
                 last_rx = now;
                 match bridge.relay(side, &buf[..n], now, &mut out) {
                     Ok(o) if o.forwarded() => {
-                        crate::latch::on_rtp(opts.latch, &mut remotes[i], from);
                         let j = 1 - i;
                         match remotes[j].map(|dst| socks[j].try_send_to(&out, dst)) {
                             Some(Ok(_)) => report.forwarded[i] += 1,
@@ -451,6 +459,7 @@ async fn session_task(
 ) {
     let clock = GlueClock::start();
     let mut remote = cfg.remote;
+    let mut lock = crate::latch::Latch::new(remote);
     let mut buf = vec![0u8; 2048];
     let mut rbuf = vec![0u8; 2048];
     let mut wire = Vec::with_capacity(256);
@@ -475,13 +484,18 @@ async fn session_task(
             r = rtp.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
                 let now = clock.now();
-                if ep.handle_rtp(&buf[..n], now).is_ok() {
+                // a stranger's datagram is neither heard nor followed
+                if lock.admit_rtp(cfg.latch, &mut remote, from, &buf[..n])
+                    && ep.handle_rtp(&buf[..n], now).is_ok()
+                {
                     started = true;
-                    crate::latch::on_rtp(cfg.latch, &mut remote, from);
                 }
             }
             r = rtcp.recv_from(&mut rbuf) => {
-                if let Ok((n, _)) = r {
+                // RTCP (BYE included) only from the latched peer
+                if let Ok((n, from)) = r
+                    && lock.admit_rtcp(remote, from)
+                {
                     let _ = ep.handle_rtcp(&rbuf[..n], clock.now());
                 }
             }

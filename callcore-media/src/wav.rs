@@ -368,6 +368,19 @@ mod tests {
         std::env::temp_dir().join(format!("callcore-media-{}-{name}", std::process::id()))
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_new_recording_is_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = tmp("private.wav");
+        let _ = std::fs::remove_file(&path);
+        let rec = WavRecorder::create(&path, ChannelLayout::MonoMixed).unwrap();
+        drop(rec);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[test]
     fn stereo_keeps_sides_apart_and_mono_mixes() {
         let mut st = WavRecorder::new(Cursor::new(Vec::new()), ChannelLayout::Stereo).unwrap();

@@ -98,7 +98,7 @@ fn speech_power(pcm: &[i16]) -> (f64, usize) {
 fn sip_config(trunks: Vec<Trunk>) -> SipCenterConfig {
     SipCenterConfig {
         ua: UaConfig::new(format!("127.0.0.1:{}", free_port()).parse().unwrap()),
-        seed: 23,
+        seed: 23.into(),
         tcp: false,
         tenant: TenantId::new("t1"),
         media_addr: "127.0.0.1:9".parse().unwrap(),

@@ -147,7 +147,7 @@ fn sip_config(port: u16, auth: bool) -> SipCenterConfig {
     }
     SipCenterConfig {
         ua,
-        seed: 11,
+        seed: 11.into(),
         tcp: false,
         tenant: TenantId::new("t1"),
         media_addr: "127.0.0.1:9".parse().unwrap(),

@@ -23,7 +23,7 @@ use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions
 use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::contact::FixedContact;
-use callcore_sip::ua::UaConfig;
+use callcore_sip::ua::{IdSeed, UaConfig};
 use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
 
@@ -107,9 +107,13 @@ impl Premise {
         let mut digest = DigestConfig::new(&config.sip.realm);
         digest.algorithms = config.sip.digest_algorithms();
         let mut accounts = Accounts::default();
-        // an agent at a fixed contact may have no password: it has no account then
-        for a in config.agents.iter().filter(|a| !a.password.is_empty()) {
-            accounts.insert(&a.id, &a.password, &a.digest_algorithms(&config.sip));
+        // an agent at a fixed contact may have no credentials: it has no account then
+        for a in config.agents.iter().filter(|a| a.has_credentials()) {
+            if a.password.is_empty() {
+                accounts.insert_ha1(&a.id, &a.ha1_hashes(), &a.digest_algorithms(&config.sip));
+            } else {
+                accounts.insert(&a.id, &a.password, &a.digest_algorithms(&config.sip));
+            }
         }
         ua.auth = Some((digest, Arc::new(accounts)));
         // Interaction, leg (and so recording) ids are UUIDv7: unique across
@@ -118,7 +122,7 @@ impl Premise {
         let sip = SipTransport::start_with_ids(
             SipCenterConfig {
                 ua,
-                seed: u64::from(std::process::id()),
+                seed: IdSeed::Os,
                 tcp: config.sip.tcp,
                 tenant: tenant.clone(),
                 media_addr: SocketAddr::new(config.media.ip, config.media.rtp_first),
@@ -373,6 +377,13 @@ impl Premise {
                 "chimes (install espeak-ng for speech)"
             }
         ));
+        if self.config.demo {
+            s.push_str(
+                "DEMO accounts from the embedded defaults (their passwords are published in \
+                 default.toml): give a config file with your own [[agents]] before exposing \
+                 this center\n",
+            );
+        }
         s.push_str("Agent phones (register with digest auth, or rung at a fixed contact):\n");
         for a in &self.config.agents {
             if let Some(contact) = &a.contact {
@@ -389,22 +400,26 @@ impl Premise {
                 .iter()
                 .map(|d| d.as_str())
                 .collect();
+            // never the password itself: the banner ends up in logs
+            let secret = if a.password.is_empty() {
+                "ha1 from the config"
+            } else {
+                "password from the config"
+            };
             s.push_str(&format!(
-                "  {:<6} {:<8} user {} password {}  skills {}  digest {}\n",
+                "  {:<6} {:<8} user {} {secret}  skills {}  digest {}\n",
                 a.id,
                 a.name,
                 a.id,
-                a.password,
                 a.skills.join(","),
                 digest.join(",")
             ));
         }
         if let Some(a) = self.config.agents.iter().find(|a| a.contact.is_none()) {
             s.push_str(&format!(
-                "baresip as agent {id}: accounts line\n  <sip:{id}@{ip}>;auth_pass={pw};outbound=\"sip:{addr}\";regint=60;answermode=auto\n",
+                "baresip as agent {id}: accounts line (put the agent's password in)\n  <sip:{id}@{ip}>;auth_pass=PASSWORD;outbound=\"sip:{addr}\";regint=60;answermode=auto\n",
                 id = a.id,
                 ip = addr.ip(),
-                pw = a.password
             ));
         }
         s.push_str(&format!(

@@ -1,6 +1,7 @@
 //! The premise center's configuration: TOML, every field optional, defaults embedded
 //! ([`DEFAULT_CONFIG`]), validated at load with errors naming the field.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,8 @@ pub struct PremiseConfig {
     /// Queues.
     #[serde(default)]
     pub queues: Vec<QueueSection>,
-    /// Agents and their phones' accounts.
+    /// Agents and their phones' accounts. A config file must list them: only the
+    /// embedded defaults carry (demo) agents.
     #[serde(default)]
     pub agents: Vec<AgentSection>,
     /// Carriers' trunks (see [`crate::trunks`]).
@@ -70,6 +72,9 @@ pub struct PremiseConfig {
     /// hung up (new calls are refused at once).
     #[serde(default = "default_drain_secs")]
     pub drain_secs: u32,
+    /// True for the embedded defaults: demo accounts with published passwords.
+    #[serde(skip)]
+    pub demo: bool,
 }
 
 fn default_drain_secs() -> u32 {
@@ -325,8 +330,8 @@ impl QueueSection {
     }
 }
 
-/// `[[agents]]`
-#[derive(Debug, Clone, Deserialize)]
+/// `[[agents]]`. Its `Debug` output never shows the password or the HA1 hashes.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSection {
     /// Agent id, also the SIP user name of the phone.
@@ -334,9 +339,19 @@ pub struct AgentSection {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// The phone's digest password; needed unless the agent has a `contact`.
+    /// The phone's digest password; needed unless the agent has a `contact`, an
+    /// `ha1` for each of its algorithms, or a `password_env`.
     #[serde(default)]
     pub password: String,
+    /// The name of an environment variable holding the password (read at load, so
+    /// the file holds none).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Digest HA1 hashes, H(id:realm:password), by algorithm:
+    /// `ha1 = { MD5 = "…", "SHA-256" = "…" }` (the file holds no password). Each
+    /// algorithm the phone is challenged with needs one, unless a password is given.
+    #[serde(default)]
+    pub ha1: BTreeMap<String, String>,
     /// A fixed address to ring (`sip:user@IP:port`, optionally `;transport=tcp`): a
     /// desk phone, a PBX extension or a load tool. Such an agent needs no
     /// registration, is available from the start and is rung there.
@@ -361,7 +376,39 @@ pub struct AgentSection {
     pub supervisor: bool,
 }
 
+impl std::fmt::Debug for AgentSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSection")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { ".." },
+            )
+            .field("password_env", &self.password_env)
+            .field("ha1", &self.ha1.keys().collect::<Vec<_>>())
+            .field("contact", &self.contact)
+            .field("skills", &self.skills)
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
 impl AgentSection {
+    /// True when the phone has credentials (a password or HA1 hashes) and so an
+    /// account it registers with.
+    pub fn has_credentials(&self) -> bool {
+        !self.password.is_empty() || !self.ha1.is_empty()
+    }
+
+    /// The HA1 hashes given, by algorithm (names validated at load).
+    pub fn ha1_hashes(&self) -> Vec<(DigestAlgorithm, String)> {
+        self.ha1
+            .iter()
+            .filter_map(|(a, h)| Some((DigestAlgorithm::parse(Some(a))?, h.to_ascii_lowercase())))
+            .collect()
+    }
+
     /// The algorithms this agent's phone is challenged with (its own, else `sip`'s).
     pub fn digest_algorithms(&self, sip: &SipSection) -> Vec<DigestAlgorithm> {
         algorithms(self.digest.as_deref().unwrap_or(&sip.digest))
@@ -422,12 +469,15 @@ impl PremiseConfig {
     /// Never: the embedded file is checked by the tests.
     pub fn defaults() -> Self {
         #[allow(clippy::expect_used)] // a compile-time constant, tested
-        Self::from_toml(DEFAULT_CONFIG).expect("embedded default config is valid")
+        let mut cfg = Self::from_toml(DEFAULT_CONFIG).expect("embedded default config is valid");
+        cfg.demo = true;
+        cfg
     }
 
     /// Parses and validates TOML; fields left out take the built-in defaults (for
-    /// `queues`, `agents` and `ivr.menu`, a file that names none keeps the embedded
-    /// demo ones).
+    /// `queues` and `ivr.menu`, a file that names none keeps the embedded demo ones).
+    /// `agents` has no default: a file without `[[agents]]` is an error (the demo
+    /// accounts' passwords are published). `password_env` is read here.
     ///
     /// # Errors
     /// [`PremiseError::ConfigSyntax`] or [`PremiseError::Config`] naming the field.
@@ -439,9 +489,6 @@ impl PremiseConfig {
             if cfg.queues.is_empty() {
                 cfg.queues = base.queues;
             }
-            if cfg.agents.is_empty() {
-                cfg.agents = base.agents;
-            }
             if cfg.ivr.menu.is_empty() {
                 cfg.ivr.menu = base.ivr.menu;
                 if cfg.ivr.default_queue.is_empty() {
@@ -449,7 +496,25 @@ impl PremiseConfig {
                 }
             }
         }
+        for (i, a) in cfg.agents.iter_mut().enumerate() {
+            if let Some(var) = &a.password_env {
+                let at = format!("agents[{i}].password_env");
+                if !a.password.is_empty() {
+                    return Err(field(at, "give `password` or `password_env`, not both"));
+                }
+                a.password = std::env::var(var).map_err(|_| {
+                    field(at, format!("the environment variable `{var}` is not set"))
+                })?;
+            }
+        }
         cfg.validate()?;
+        if cfg.agents.is_empty() {
+            return Err(field(
+                "agents",
+                "list the agents ([[agents]] with id and password, ha1 or contact); \
+                 only the embedded demo defaults have agents of their own",
+            ));
+        }
         Ok(cfg)
     }
 
@@ -528,12 +593,43 @@ impl PremiseConfig {
                 FixedContact::parse(contact)
                     .map_err(|e| field(format!("agents[{i}].contact"), e.to_string()))?;
             }
-            let needs_password = a.contact.is_none() || !a.password.is_empty();
+            for (name, hash) in &a.ha1 {
+                let at = format!("agents[{i}].ha1.{name}");
+                let len = match DigestAlgorithm::parse(Some(name)) {
+                    Some(DigestAlgorithm::Md5) => 32,
+                    Some(DigestAlgorithm::Sha256) => 64,
+                    None => {
+                        return Err(field(at, "not a digest algorithm: \"MD5\" or \"SHA-256\""));
+                    }
+                };
+                if hash.len() != len || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(field(at, format!("{len} hex digits: H(id:realm:password)")));
+                }
+            }
+            let hashes_only = a.password.is_empty() && !a.ha1.is_empty();
+            let needs_password = !hashes_only && (a.contact.is_none() || !a.password.is_empty());
             if needs_password && a.password.len() < 6 {
                 return Err(field(
                     format!("agents[{i}].password"),
                     "at least 6 characters (or give the agent a `contact`)",
                 ));
+            }
+            if hashes_only {
+                let have: Vec<DigestAlgorithm> =
+                    a.ha1_hashes().into_iter().map(|(d, _)| d).collect();
+                if let Some(missing) = a
+                    .digest_algorithms(&self.sip)
+                    .iter()
+                    .find(|d| !have.contains(d))
+                {
+                    return Err(field(
+                        format!("agents[{i}].ha1"),
+                        format!(
+                            "no {} hash, and the phone is challenged with it",
+                            missing.as_str()
+                        ),
+                    ));
+                }
             }
             if self.agents[..i].iter().any(|x| x.id == a.id) {
                 return Err(field(format!("agents[{i}].id"), "duplicate agent id"));
@@ -609,9 +705,25 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_file_keeps_the_demo_queues_and_agents() {
-        let c = PremiseConfig::from_toml("[sip]\nbind = \"127.0.0.1:5070\"\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+    fn a_file_without_agents_is_an_error_naming_the_field() {
+        let e = PremiseConfig::from_toml("[sip]\nbind = \"127.0.0.1:5070\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.starts_with("config field `agents`: list the agents")),
+            "{e:?}"
+        );
+        assert!(PremiseConfig::defaults().demo);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_the_demo_queues() {
+        let c = PremiseConfig::from_toml(
+            "[sip]\nbind = \"127.0.0.1:5070\"\n[[agents]]\nid = \"7\"\npassword = \"secret7\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.demo);
         assert_eq!(c.sip.bind.port(), 5070);
         assert_eq!(c.queues.len(), 2);
         // ...and says the same greeting (not a placeholder)
@@ -701,6 +813,52 @@ mod tests {
                 |e| e.starts_with("config field `queues[0].music_on_hold`: no audio file")
             )
         );
+    }
+
+    #[test]
+    fn credentials_as_ha1_or_from_the_environment_are_never_printed() {
+        let md5 = "0123456789abcdef0123456789abcdef";
+        let c = PremiseConfig::from_toml(&format!(
+            "[[agents]]\nid = \"7\"\nha1 = {{ MD5 = \"{md5}\" }}\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.agents[0].has_credentials());
+        assert_eq!(
+            c.agents[0].ha1_hashes(),
+            [(DigestAlgorithm::Md5, md5.to_owned())]
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(md5), "{shown}");
+        // an algorithm the phone is challenged with needs its hash
+        assert_eq!(
+            error_of(&format!(
+                "[[agents]]\nid = \"7\"\ndigest = [\"SHA-256\", \"MD5\"]\nha1 = {{ MD5 = \"{md5}\" }}\n"
+            ))
+            .as_deref(),
+            Some("config field `agents[0].ha1`: no SHA-256 hash, and the phone is challenged with it")
+        );
+        assert!(
+            error_of("[[agents]]\nid = \"7\"\nha1 = { MD5 = \"abc\" }\n")
+                .is_some_and(|e| e.starts_with("config field `agents[0].ha1.MD5`: 32 hex digits"))
+        );
+        // a password from the environment, never shown
+        let var = format!("CALLCORE_TEST_PW_{}", std::process::id());
+        let toml = format!("[[agents]]\nid = \"8\"\npassword_env = \"{var}\"\n");
+        assert_eq!(
+            error_of(&toml).as_deref(),
+            Some(format!("config field `agents[0].password_env`: the environment variable `{var}` is not set").as_str())
+        );
+        // (`PATH` stands in for a password variable: tests may not set variables)
+        let path = std::env::var("PATH").unwrap_or_default();
+        if path.len() >= 6 {
+            let toml = "[[agents]]\nid = \"8\"\npassword_env = \"PATH\"\n";
+            let c = PremiseConfig::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.agents[0].password, path);
+            let shown = format!("{:?}", c.agents[0]);
+            assert!(!shown.contains(&path), "{shown}");
+        }
+        let demo = format!("{:?}", PremiseConfig::defaults());
+        assert!(!demo.contains("alice1001"), "{demo}");
     }
 
     fn error_of(toml: &str) -> Option<String> {

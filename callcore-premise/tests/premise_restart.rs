@@ -14,9 +14,13 @@ use callcore_store::SqliteStore;
 use std::collections::HashSet;
 use std::path::Path;
 
+/// The demo agents (a config file must list its agents).
+const AGENTS: &str = "[[agents]]\nid = \"1001\"\nname = \"Alice\"\npassword = \"alice1001\"\nskills = [\"billing\", \"support\"]\n\
+                      [[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\n";
+
 async fn one_run(dir: &Path, base: u16, calls: usize) {
     let toml = format!(
-        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = {base}\nrtp_last = {}\n[storage]\ndata_dir = \"{}\"\n",
+        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = {base}\nrtp_last = {}\n[storage]\ndata_dir = \"{}\"\n{AGENTS}",
         base + 9,
         dir.display()
     );

@@ -37,15 +37,16 @@ use crate::message::Uri;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::driver::{self, SipHandle};
-use crate::ua::{CallRef, UaConfig, UaEvent};
+use crate::ua::{CallRef, IdSeed, UaConfig, UaEvent};
 
 /// Configuration of the SIP transport.
 #[derive(Debug, Clone)]
 pub struct SipCenterConfig {
     /// User agent settings (bind address, registrar, auth).
     pub ua: UaConfig,
-    /// Seed for tags, branches and Call-IDs.
-    pub seed: u64,
+    /// Where tags, branches and Call-IDs come from: [`IdSeed::Os`] in production,
+    /// a fixed number (`7.into()`) for deterministic tests.
+    pub seed: IdSeed,
     /// Listen on TCP too.
     pub tcp: bool,
     /// Tenant of the interactions this transport creates.
@@ -194,15 +195,18 @@ impl Shared {
 impl SipTransport {
     /// Binds the sockets and starts the transport on the current tokio runtime.
     ///
-    /// Interaction and leg ids are UUIDv7 from [`UuidV7Ids::seeded`] with
-    /// `config.seed`; an assembly passes its own [`IdSource`] (production:
+    /// Interaction and leg ids are UUIDv7 from [`UuidV7Ids::random`] for
+    /// [`IdSeed::Os`], [`UuidV7Ids::seeded`] for a fixed seed; an assembly passes its own [`IdSource`] (production:
     /// [`UuidV7Ids::random`]) through [`start_with_ids`](Self::start_with_ids).
     pub async fn start(
         config: SipCenterConfig,
         clock: Arc<dyn Clock>,
         attach: Option<Arc<dyn MediaAttach>>,
     ) -> std::io::Result<SipTransport> {
-        let ids = Arc::new(UuidV7Ids::seeded(clock.clone(), config.seed));
+        let ids = Arc::new(match config.seed {
+            IdSeed::Os => UuidV7Ids::random(clock.clone()),
+            IdSeed::Fixed(seed) => UuidV7Ids::seeded(clock.clone(), seed),
+        });
         Self::start_with_ids(config, clock, attach, ids).await
     }
 

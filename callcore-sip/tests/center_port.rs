@@ -79,7 +79,7 @@ fn sipp(args: &[&str], port: u16) -> Command {
 fn config(trunks: Vec<Trunk>) -> SipCenterConfig {
     SipCenterConfig {
         ua: UaConfig::new("127.0.0.1:0".parse().unwrap()),
-        seed: 31,
+        seed: 31.into(),
         tcp: false,
         tenant: TenantId::new("acme"),
         media_addr: "127.0.0.1:44000".parse().unwrap(),

@@ -153,7 +153,7 @@ async fn transfer_to(target: &str, salt: u16) -> Vec<Arc<Event>> {
     let transport = SipTransport::start(
         SipCenterConfig {
             ua: UaConfig::new(format!("127.0.0.1:{center_port}").parse().unwrap()),
-            seed: u64::from(salt),
+            seed: u64::from(salt).into(),
             tcp: false,
             tenant: TenantId::default(),
             media_addr: format!("127.0.0.1:{}", port_in(22000, 23999, salt + 2))

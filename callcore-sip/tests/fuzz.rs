@@ -139,7 +139,7 @@ const PASSWORD: &str = "s3cret-1001";
 /// authenticator keyed with `secret` at time zero.
 fn authorized_register(secret: &[u8]) -> String {
     let mut auth = Authenticator::new(digest_config(), secret);
-    let challenge = auth.challenge(Duration::ZERO, false);
+    let challenge = auth.challenge(IpAddr::V4(Ipv4Addr::LOCALHOST), Duration::ZERO, false);
     let ch = AuthValue::parse(&challenge[0]).unwrap();
     let cred = authorization_for(
         &ch,
@@ -255,6 +255,7 @@ fn exercise_parser(data: &[u8]) {
         let opts = ParseOptions {
             max_size: callcore_sip::message::DEFAULT_MAX_SIZE,
             datagram,
+            ..ParseOptions::default()
         };
         match Message::parse_with(bytes.clone(), opts) {
             Ok(m) => {
@@ -321,6 +322,7 @@ fn fuzz_tcp_framer() {
                                 ParseOptions {
                                     max_size: 4096,
                                     datagram: false,
+                                    ..ParseOptions::default()
                                 },
                             );
                         }

@@ -68,7 +68,7 @@ proptest! {
             let _ = e.verdict();
             let _ = error_response(&b, &e, "t");
         }
-        let _ = Message::parse_with(b.clone(), ParseOptions { max_size: 300, datagram: false });
+        let _ = Message::parse_with(b.clone(), ParseOptions { max_size: 300, datagram: false, ..ParseOptions::default() });
         let mut f = StreamFramer::new(400);
         f.push(&b);
         let _ = f.next_frame();

@@ -274,7 +274,9 @@ fn wrong_passwords_are_rechallenged_then_rate_limited_per_source() {
         Duration::from_secs(2),
     );
     assert_eq!(r.status(), Some(403));
-    // ...while another source is unaffected.
+    // ...while another source is unaffected (the lockout is per account and source).
+    // A nonce is good only from the address it was issued to: 10.9.9.9's is refused
+    // there with a fresh challenge (and counts as no failure).
     let (r, _) = send(
         &mut ua,
         &register(
@@ -282,6 +284,18 @@ fn wrong_passwords_are_rechallenged_then_rate_limited_per_source() {
             21,
             "<sip:1001@127.0.0.1:5099>",
             &format!("Authorization: {}\r\n", authorize(&ch, "MD5", "s3cret", 21)),
+        ),
+        "10.1.1.1",
+        Duration::from_secs(2),
+    );
+    assert_eq!(r.status(), Some(401));
+    let (r, _) = send(
+        &mut ua,
+        &register(
+            "e2",
+            22,
+            "<sip:1001@127.0.0.1:5099>",
+            &format!("Authorization: {}\r\n", authorize(&r, "MD5", "s3cret", 1)),
         ),
         "10.1.1.1",
         Duration::from_secs(2),

@@ -41,6 +41,7 @@ impl Pair {
         let store: HashMap<String, String> = [("trunk7".to_owned(), "pw7".to_owned())].into();
         let mut digest = DigestConfig::new("carrier.example.net");
         digest.algorithms = algorithms.to_vec();
+        digest.strongest_first = false; // a carrier challenging in its own order
         digest.nonce_ttl = Duration::from_secs(3600);
         cfg.auth = Some((digest, Arc::new(store)));
         Pair {

@@ -256,6 +256,8 @@ impl std::fmt::Debug for WorkerCommand {
 #[derive(Debug)]
 struct LegParts {
     remote: Option<SocketAddr>,
+    /// Which sources are accepted (see `crate::latch`).
+    lock: crate::latch::Latch,
     send: bool,
     latch: bool,
     counters: Option<Arc<LegCounters>>,
@@ -273,6 +275,7 @@ impl LegParts {
         } = leg;
         let parts = LegParts {
             remote,
+            lock: crate::latch::Latch::new(remote),
             send,
             latch,
             counters,

@@ -234,8 +234,10 @@ impl WorkerState {
         };
         let i = usize::from(side == Side::B);
         let leg = &mut call.legs[i].parts;
-        if u.remote.is_some() {
-            leg.remote = u.remote;
+        if let Some(r) = u.remote
+            && (leg.lock.resignal(r) || leg.remote.is_none())
+        {
+            leg.remote = Some(r);
         }
         if u.send && !leg.send {
             call.bridge.splice(side); // resumed: a new talkspurt of the same stream
@@ -346,6 +348,15 @@ impl WorkerState {
                 }
             };
             let data = &self.buf[..len];
+            let parts = &mut call.legs[i].parts;
+            // a stranger's datagram is neither relayed, recorded nor followed
+            if !parts
+                .lock
+                .admit_rtp(parts.latch, &mut parts.remote, from, data)
+            {
+                call.report.dropped += 1;
+                continue;
+            }
             call.last_rx = now;
             let leg = &mut call.legs[i];
             leg.last_rx = now;
@@ -357,11 +368,6 @@ impl WorkerState {
                 // the other leg is on hold: nothing goes to it, but what this leg
                 // says is still heard by the recording and the statistics
                 if call.bridge.account(side, data, now).is_ok() {
-                    latch::on_rtp(
-                        call.legs[i].parts.latch,
-                        &mut call.legs[i].parts.remote,
-                        from,
-                    );
                     heard(call, i, data, now, false);
                     call.report.held[j] += 1;
                 } else {
@@ -377,11 +383,6 @@ impl WorkerState {
                 call.report.dropped += 1;
                 continue;
             };
-            latch::on_rtp(
-                call.legs[i].parts.latch,
-                &mut call.legs[i].parts.remote,
-                from,
-            );
             if outcome == RelayOutcome::Forwarded {
                 heard(call, i, data, now, true);
             }
@@ -417,7 +418,14 @@ impl WorkerState {
                 break;
             }
             let len = match sock.recv_from(&mut self.buf) {
-                Ok((len, _)) => len,
+                Ok((len, from)) => {
+                    // RTCP (BYE included) only from the latched peer
+                    let parts = &call.legs[i].parts;
+                    if !parts.lock.admit_rtcp(parts.remote, from) {
+                        continue;
+                    }
+                    len
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };

@@ -178,6 +178,7 @@ impl LegMedia {
             rtp: Some(rtp),
             rtcp: Some(rtcp),
             remote: None,
+            latch: crate::latch::Latch::new(None),
             far: None,
             out: Some(OutStream::new(config.ssrc)),
             counters: counters.clone(),

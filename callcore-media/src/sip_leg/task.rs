@@ -59,6 +59,8 @@ pub(super) struct LegTask {
     pub rtp: Option<UdpSocket>,
     pub rtcp: Option<UdpSocket>,
     pub remote: Option<SocketAddr>,
+    /// Which sources are accepted (see `crate::latch`).
+    pub latch: latch::Latch,
     pub far: Option<Negotiated>,
     /// The stream towards the far end (in a bridge while the leg is bridged).
     pub out: Option<OutStream>,
@@ -131,8 +133,11 @@ impl LegTask {
     }
 
     fn on_start(&mut self, far: Negotiated) {
-        if far.remote.is_some() {
-            self.remote = far.remote;
+        // a new address from signalling; the same one again keeps the latch
+        if let Some(r) = far.remote
+            && (self.latch.resignal(r) || self.remote.is_none())
+        {
+            self.remote = Some(r);
         }
         let prev = self.far.replace(far);
         let codec = |n: &Negotiated| (n.law, n.telephone_event);
@@ -151,13 +156,18 @@ impl LegTask {
     }
 
     fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: Duration) {
+        // a stranger's datagram is neither heard nor followed
+        if !self
+            .latch
+            .admit_rtp(self.config.latch, &mut self.remote, from, data)
+        {
+            return;
+        }
         self.counters.on_received();
-        let valid = match self.endpoint.as_mut() {
-            Some(ep) => ep.handle_rtp(data, now).is_ok(),
-            None => RtpPacket::parse(data).is_ok(),
-        };
-        if valid {
-            latch::on_rtp(self.config.latch, &mut self.remote, from);
+        if let Some(ep) = self.endpoint.as_mut() {
+            let _ = ep.handle_rtp(data, now);
+        } else {
+            let _ = RtpPacket::parse(data);
         }
     }
 
@@ -230,6 +240,8 @@ impl LegTask {
         self.rtcp = rtcp;
         if r.remote.is_some() {
             self.remote = r.remote;
+            // the bridge settled where the media goes
+            self.latch = latch::Latch::settled(r.remote);
         }
         let mut out = r.out;
         out.splice();
@@ -411,7 +423,10 @@ impl LegTask {
                     }
                 }
                 r = recv_on(self.rtcp.as_ref(), &mut rbuf) => {
-                    if let (Ok((n, _)), Some(ep)) = (r, self.endpoint.as_mut()) {
+                    // RTCP (BYE included) only from the latched peer
+                    if let (Ok((n, from)), Some(ep)) = (r, self.endpoint.as_mut())
+                        && self.latch.admit_rtcp(self.remote, from)
+                    {
                         let _ = ep.handle_rtcp(&rbuf[..n], clock.now());
                     }
                 }

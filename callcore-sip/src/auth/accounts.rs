@@ -1,5 +1,5 @@
-//! Phone accounts held in memory: a password and the digest algorithms each account
-//! is challenged with.
+//! Phone accounts held in memory: a password or HA1 hashes, and the digest
+//! algorithms each account is challenged with. `Debug` shows neither.
 
 use std::collections::HashMap;
 
@@ -9,8 +9,10 @@ use super::server::CredentialStore;
 /// One phone account.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
-    /// The digest password.
+    /// The digest password (empty: the account has HA1 hashes only).
     pub password: String,
+    /// HA1 = H(user:realm:password) by algorithm, used before the password.
+    pub ha1: Vec<(DigestAlgorithm, String)>,
     /// Algorithms the account is challenged with and may answer, preferred first;
     /// empty: the authenticator's default ([`super::DigestConfig::algorithms`]).
     pub algorithms: Vec<DigestAlgorithm>,
@@ -20,6 +22,7 @@ impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")
             .field("password", &"..")
+            .field("ha1", &self.ha1.iter().map(|(a, _)| *a).collect::<Vec<_>>())
             .field("algorithms", &self.algorithms)
             .finish()
     }
@@ -49,7 +52,40 @@ impl Accounts {
             user.to_owned(),
             Account {
                 password: password.to_owned(),
+                ha1: Vec::new(),
                 algorithms: algorithms.to_vec(),
+            },
+        );
+    }
+
+    /// Adds (or replaces) `user`'s account from HA1 hashes (by algorithm) and no
+    /// password: the phone may answer only the algorithms with a hash (of these,
+    /// `algorithms`, when not empty). The hashes must be for the authenticator's realm.
+    pub fn insert_ha1(
+        &mut self,
+        user: &str,
+        ha1: &[(DigestAlgorithm, String)],
+        algorithms: &[DigestAlgorithm],
+    ) {
+        let hashed: Vec<DigestAlgorithm> = ha1.iter().map(|(a, _)| *a).collect();
+        let algorithms: Vec<DigestAlgorithm> = if algorithms.is_empty() {
+            hashed
+        } else {
+            algorithms
+                .iter()
+                .copied()
+                .filter(|a| hashed.contains(a))
+                .collect()
+        };
+        self.by_user.insert(
+            user.to_owned(),
+            Account {
+                password: String::new(),
+                ha1: ha1
+                    .iter()
+                    .map(|(a, h)| (*a, h.to_ascii_lowercase()))
+                    .collect(),
+                algorithms,
             },
         );
     }
@@ -74,7 +110,24 @@ impl Accounts {
 
 impl CredentialStore for Accounts {
     fn password(&self, user: &str) -> Option<String> {
-        self.by_user.get(user).map(|a| a.password.clone())
+        self.by_user
+            .get(user)
+            .filter(|a| !a.password.is_empty())
+            .map(|a| a.password.clone())
+    }
+
+    fn ha1(&self, user: &str, realm: &str, algorithm: DigestAlgorithm) -> Option<String> {
+        let account = self.by_user.get(user)?;
+        match account.ha1.iter().find(|(a, _)| *a == algorithm) {
+            Some((_, h)) => Some(h.clone()),
+            None if !account.password.is_empty() => Some(super::digest::ha1(
+                algorithm,
+                user,
+                realm,
+                &account.password,
+            )),
+            None => None,
+        }
     }
 
     fn algorithms(&self, user: &str) -> Option<Vec<DigestAlgorithm>> {

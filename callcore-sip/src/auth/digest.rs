@@ -85,9 +85,24 @@ pub struct DigestInput<'a> {
 /// assert_eq!(r, "6629fae49393a05397450978507c4ef1");
 /// ```
 pub fn digest_response(i: &DigestInput<'_>) -> String {
-    let ha1 = i
-        .algorithm
-        .hex(format!("{}:{}:{}", i.username, i.realm, i.password).as_bytes());
+    let ha1 = ha1(i.algorithm, i.username, i.realm, i.password);
+    response_from_ha1(&ha1, i)
+}
+
+/// HA1 = H(username:realm:password), the form a credential store may keep instead
+/// of the password.
+///
+/// ```
+/// use callcore_sip::auth::{DigestAlgorithm, ha1};
+/// assert_eq!(ha1(DigestAlgorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life"),
+///            "939e7578ed9e3c518a452acee763bce9");
+/// ```
+pub fn ha1(algorithm: DigestAlgorithm, username: &str, realm: &str, password: &str) -> String {
+    algorithm.hex(format!("{username}:{realm}:{password}").as_bytes())
+}
+
+/// The `response` value from a stored HA1 (`i.password` is not used).
+pub fn response_from_ha1(ha1: &str, i: &DigestInput<'_>) -> String {
     let ha2 = i
         .algorithm
         .hex(format!("{}:{}", i.method, i.uri).as_bytes());

@@ -6,9 +6,12 @@
 mod accounts;
 mod client;
 mod digest;
+mod lockout;
 mod server;
 
 pub use accounts::{Account, Accounts};
 pub use client::{authorization_for, choose_challenge};
-pub use digest::{DigestAlgorithm, DigestInput, ct_eq, digest_response, to_hex};
+pub use digest::{
+    DigestAlgorithm, DigestInput, ct_eq, digest_response, ha1, response_from_ha1, to_hex,
+};
 pub use server::{AuthOutcome, Authenticator, CredentialStore, DigestConfig, NonceKey};

@@ -1,11 +1,12 @@
 //! Server-side digest authentication: challenges, verification, stateless nonces with
-//! expiry, nonce-count replay protection and per-source rate limiting of failures.
+//! expiry bound to the address they were issued to, nonce-count replay protection,
+//! and a lockout per account and source address (bounded table, see `lockout`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::digest::{DigestAlgorithm, DigestInput, ct_eq, digest_response};
+use super::digest::{DigestAlgorithm, DigestInput, ct_eq, response_from_ha1};
 use crate::message::{AuthValue, Message};
 
 /// Where passwords come from.
@@ -20,6 +21,14 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     fn algorithms(&self, user: &str) -> Option<Vec<DigestAlgorithm>> {
         let _ = user;
         None
+    }
+
+    /// HA1 = H(user:realm:password) of `user` for `algorithm`; the default derives it
+    /// from [`password`](Self::password). A store that keeps hashes instead of
+    /// passwords overrides this (and returns `None` from `password`).
+    fn ha1(&self, user: &str, realm: &str, algorithm: DigestAlgorithm) -> Option<String> {
+        self.password(user)
+            .map(|p| super::digest::ha1(algorithm, user, realm, &p))
     }
 }
 
@@ -54,15 +63,23 @@ pub struct DigestConfig {
     pub nonce_key: Option<NonceKey>,
     /// Nonce lifetime; older nonces get a `stale=true` challenge.
     pub nonce_ttl: Duration,
-    /// Failed attempts per source allowed within `failure_window`.
+    /// Failed attempts per account and source address allowed within
+    /// `failure_window`.
     pub max_failures: u32,
-    /// Window for counting failures; a source over the limit is refused until the
-    /// window ends.
+    /// Window for counting failures; an account+source pair over the limit is
+    /// refused until the window ends.
     pub failure_window: Duration,
+    /// Most account+source pairs whose failures are remembered (the least recently
+    /// failed are forgotten first).
+    pub max_tracked_failures: usize,
+    /// Challenge SHA-256 before MD5 whatever the order of the lists (RFC 8760: the
+    /// strongest first); `false` keeps the lists' order (e.g. to emulate a carrier).
+    pub strongest_first: bool,
 }
 
 impl DigestConfig {
-    /// SHA-256 then MD5, 5-minute nonces, 5 failures per minute, no key yet.
+    /// SHA-256 then MD5, 5-minute nonces, 5 failures per account and source per
+    /// minute (10,000 pairs remembered), no key yet.
     pub fn new(realm: &str) -> Self {
         DigestConfig {
             realm: realm.to_owned(),
@@ -71,6 +88,8 @@ impl DigestConfig {
             nonce_ttl: Duration::from_secs(300),
             max_failures: 5,
             failure_window: Duration::from_secs(60),
+            max_tracked_failures: 10_000,
+            strongest_first: true,
         }
     }
 }
@@ -88,7 +107,8 @@ pub enum AuthOutcome {
         /// Header values.
         www_authenticate: Vec<String>,
     },
-    /// Answer 403 with this reason (replay, or too many failures from this source).
+    /// Answer 403 with this reason (replay, or too many failures of this account from
+    /// this source).
     Forbidden(&'static str),
 }
 
@@ -99,7 +119,7 @@ pub struct Authenticator {
     /// Nonces minted so far: makes every nonce unique, even two in the same millisecond.
     minted: u64,
     seen_nc: HashMap<String, (u32, Duration)>,
-    failures: HashMap<IpAddr, (u32, Duration)>,
+    failures: super::lockout::Lockout,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -120,12 +140,17 @@ impl Authenticator {
             Some(k) => k.0.to_vec(),
             None => secret.to_vec(),
         };
+        let failures = super::lockout::Lockout::new(
+            config.max_failures,
+            config.failure_window,
+            config.max_tracked_failures,
+        );
         Authenticator {
             config,
             secret,
             minted: 0,
             seen_nc: HashMap::new(),
-            failures: HashMap::new(),
+            failures,
         }
     }
 
@@ -134,25 +159,34 @@ impl Authenticator {
         &self.config
     }
 
-    fn sign(&self, stamp: &str) -> String {
+    /// Account+source pairs whose failures are remembered now.
+    pub fn tracked_failures(&self) -> usize {
+        self.failures.len()
+    }
+
+    fn sign(&self, stamp: &str, source: IpAddr) -> String {
         let mut data = self.secret.clone();
         data.extend_from_slice(b":");
         data.extend_from_slice(stamp.as_bytes());
+        data.extend_from_slice(b":");
+        data.extend_from_slice(source.to_string().as_bytes());
         DigestAlgorithm::Sha256.hex(&data)[..32].to_owned()
     }
 
-    /// A fresh nonce: issue time, a serial number and a keyed SHA-256 signature over
-    /// both (128 bits: without the key nobody can forge or predict one).
-    pub fn nonce(&mut self, now: Duration) -> String {
+    /// A fresh nonce for `source`: issue time, a serial number and a keyed SHA-256
+    /// signature over both and the address (128 bits: without the key nobody can
+    /// forge or predict one, and it is good only from the address it was sent to).
+    pub fn nonce(&mut self, source: IpAddr, now: Duration) -> String {
         self.minted = self.minted.wrapping_add(1);
         let stamp = format!("{:x}-{:x}", now.as_millis(), self.minted);
-        format!("{stamp}.{}", self.sign(&stamp))
+        format!("{stamp}.{}", self.sign(&stamp, source))
     }
 
-    /// `Ok(issued_at)` for our own unexpired nonce; `Err(true)` when ours but stale.
-    fn check_nonce(&self, nonce: &str, now: Duration) -> Result<Duration, bool> {
+    /// `Ok(issued_at)` for our own unexpired nonce issued to `source`; `Err(true)`
+    /// when ours but stale.
+    fn check_nonce(&self, nonce: &str, source: IpAddr, now: Duration) -> Result<Duration, bool> {
         let (stamp, sig) = nonce.split_once('.').ok_or(false)?;
-        if !ct_eq(sig, &self.sign(stamp)) {
+        if !ct_eq(sig, &self.sign(stamp, source)) {
             return Err(false);
         }
         let ms = stamp.split_once('-').map_or(stamp, |(ms, _)| ms);
@@ -164,20 +198,22 @@ impl Authenticator {
         Ok(issued)
     }
 
-    /// Challenge header values (one per configured algorithm).
-    pub fn challenge(&mut self, now: Duration, stale: bool) -> Vec<String> {
+    /// Challenge header values for `source` (one per configured algorithm).
+    pub fn challenge(&mut self, source: IpAddr, now: Duration, stale: bool) -> Vec<String> {
         let algorithms = self.config.algorithms.clone();
-        self.challenge_with(&algorithms, now, stale)
+        self.challenge_with(&algorithms, source, now, stale)
     }
 
-    /// Challenge header values, one per algorithm of `algorithms`, sharing one nonce.
+    /// Challenge header values for `source`, one per algorithm of `algorithms`,
+    /// sharing one nonce.
     pub fn challenge_with(
         &mut self,
         algorithms: &[DigestAlgorithm],
+        source: IpAddr,
         now: Duration,
         stale: bool,
     ) -> Vec<String> {
-        let nonce = self.nonce(now);
+        let nonce = self.nonce(source, now);
         algorithms
             .iter()
             .map(|a| {
@@ -191,44 +227,33 @@ impl Authenticator {
             .collect()
     }
 
-    fn locked(&mut self, source: IpAddr, now: Duration) -> bool {
-        match self.failures.get(&source) {
-            Some((n, since)) if now.saturating_sub(*since) < self.config.failure_window => {
-                *n >= self.config.max_failures
-            }
-            Some(_) => {
-                self.failures.remove(&source);
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn fail(&mut self, source: IpAddr, now: Duration) {
-        let e = self.failures.entry(source).or_insert((0, now));
-        if now.saturating_sub(e.1) >= self.config.failure_window {
-            *e = (0, now);
-        }
-        e.0 += 1;
-    }
-
     /// The algorithms `user` is challenged with and may answer: the store's list for
     /// a known user, otherwise [`DigestConfig::algorithms`] (so an unknown user is
-    /// challenged like most known ones).
+    /// challenged like most known ones); SHA-256 before MD5 when both are allowed
+    /// (see [`DigestConfig::strongest_first`]).
     fn algorithms_for(
         &self,
         user: Option<&str>,
         store: &dyn CredentialStore,
     ) -> Vec<DigestAlgorithm> {
-        user.and_then(|u| store.algorithms(u))
+        let mut algorithms = user
+            .and_then(|u| store.algorithms(u))
             .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| self.config.algorithms.clone())
+            .unwrap_or_else(|| self.config.algorithms.clone());
+        if self.config.strongest_first {
+            algorithms.sort_by_key(|a| match a {
+                DigestAlgorithm::Sha256 => 0,
+                DigestAlgorithm::Md5 => 1,
+            });
+        }
+        algorithms
     }
 
     /// Checks `req` (from `source`) against the credentials in `store`. A request
     /// without credentials is challenged with the algorithms of the user in its
     /// `From` URI (see [`CredentialStore::algorithms`]); credentials must use one of
-    /// their user's algorithms.
+    /// their user's algorithms. Wrong credentials count against the account *from
+    /// this source* only, and only when they answer a nonce issued to this source.
     pub fn check(
         &mut self,
         req: &Message,
@@ -236,9 +261,6 @@ impl Authenticator {
         store: &dyn CredentialStore,
         now: Duration,
     ) -> AuthOutcome {
-        if self.locked(source, now) {
-            return AuthOutcome::Forbidden("Too many failed authentication attempts");
-        }
         self.seen_nc
             .retain(|_, (_, issued)| now.saturating_sub(*issued) <= self.config.nonce_ttl);
         let creds = req.authorization().unwrap_or_default();
@@ -257,28 +279,36 @@ impl Authenticator {
         let algorithms = self.algorithms_for(user.as_deref(), store);
         let Some(cred) = cred else {
             return AuthOutcome::Challenge {
-                www_authenticate: self.challenge_with(&algorithms, now, false),
+                www_authenticate: self.challenge_with(&algorithms, source, now, false),
             };
         };
-        match self.verify(cred, req, store, &algorithms, now) {
+        let account = user.unwrap_or_default();
+        if self.failures.locked(&account, source, now) {
+            return AuthOutcome::Forbidden("Too many failed authentication attempts");
+        }
+        match self.verify(cred, req, source, store, &algorithms, now) {
             Ok(user) => {
-                self.failures.remove(&source);
+                self.failures.clear(&user, source);
                 AuthOutcome::Authorized { user }
             }
             Err(Failure::Stale) => AuthOutcome::Challenge {
-                www_authenticate: self.challenge_with(&algorithms, now, true),
+                www_authenticate: self.challenge_with(&algorithms, source, now, true),
+            },
+            // Not a nonce we gave this address: proves nothing, counts nothing.
+            Err(Failure::ForeignNonce) => AuthOutcome::Challenge {
+                www_authenticate: self.challenge_with(&algorithms, source, now, false),
             },
             Err(Failure::Replay) => {
-                self.fail(source, now);
+                self.failures.fail(&account, source, now);
                 AuthOutcome::Forbidden("Replayed nonce count")
             }
             Err(Failure::Wrong) => {
-                self.fail(source, now);
-                if self.locked(source, now) {
+                self.failures.fail(&account, source, now);
+                if self.failures.locked(&account, source, now) {
                     AuthOutcome::Forbidden("Too many failed authentication attempts")
                 } else {
                     AuthOutcome::Challenge {
-                        www_authenticate: self.challenge_with(&algorithms, now, false),
+                        www_authenticate: self.challenge_with(&algorithms, source, now, false),
                     }
                 }
             }
@@ -289,11 +319,19 @@ impl Authenticator {
         &mut self,
         cred: &AuthValue<'_>,
         req: &Message,
+        source: IpAddr,
         store: &dyn CredentialStore,
         algorithms: &[DigestAlgorithm],
         now: Duration,
     ) -> Result<String, Failure> {
         let p = |n: &str| cred.param(n).map(|v| v.into_owned());
+        // The nonce first: nothing counts against an address that has not shown it
+        // receives what we send there.
+        let issued = match p("nonce").map(|n| self.check_nonce(&n, source, now)) {
+            Some(Ok(t)) => t,
+            Some(Err(true)) => return Err(Failure::Stale),
+            Some(Err(false)) | None => return Err(Failure::ForeignNonce),
+        };
         let (Some(user), Some(nonce), Some(uri), Some(response)) =
             (p("username"), p("nonce"), p("uri"), p("response"))
         else {
@@ -303,11 +341,6 @@ impl Authenticator {
         if !algorithms.contains(&algorithm) {
             return Err(Failure::Wrong);
         }
-        let issued = match self.check_nonce(&nonce, now) {
-            Ok(t) => t,
-            Err(true) => return Err(Failure::Stale),
-            Err(false) => return Err(Failure::Wrong),
-        };
         let qop = p("qop");
         let (nc, cnonce) = (p("nc"), p("cnonce"));
         let qop_auth = match (qop.as_deref(), &nc, &cnonce) {
@@ -315,21 +348,26 @@ impl Authenticator {
             (None, _, _) => None,
             _ => return Err(Failure::Wrong),
         };
-        let password = store.password(&user).ok_or(Failure::Wrong)?;
+        let ha1 = store
+            .ha1(&user, &self.config.realm, algorithm)
+            .ok_or(Failure::Wrong)?;
         let method = req
             .method()
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default();
-        let expected = digest_response(&DigestInput {
-            algorithm,
-            username: &user,
-            realm: &self.config.realm,
-            password: &password,
-            method: &method,
-            uri: &uri,
-            nonce: &nonce,
-            qop_auth,
-        });
+        let expected = response_from_ha1(
+            &ha1,
+            &DigestInput {
+                algorithm,
+                username: &user,
+                realm: &self.config.realm,
+                password: "",
+                method: &method,
+                uri: &uri,
+                nonce: &nonce,
+                qop_auth,
+            },
+        );
         if !ct_eq(&expected, &response.to_ascii_lowercase()) {
             return Err(Failure::Wrong);
         }
@@ -350,6 +388,8 @@ impl Authenticator {
 
 enum Failure {
     Wrong,
+    /// A nonce we did not issue to this address (or not ours at all).
+    ForeignNonce,
     Stale,
     Replay,
 }

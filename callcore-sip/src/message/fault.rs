@@ -52,6 +52,10 @@ pub enum Fault {
     BodyTruncated,
     /// Larger than the configured maximum message size.
     TooLarge,
+    /// More header lines than the configured maximum.
+    TooManyHeaderLines,
+    /// A line longer than the configured maximum.
+    LineTooLong,
     /// Max-Forwards reached 0 on a request we would forward.
     TooManyHops,
     /// `Require` lists extensions we do not support (listed).
@@ -74,6 +78,8 @@ impl fmt::Display for Fault {
             Fault::CSeqMethodMismatch => f.write_str("CSeq method does not match request method"),
             Fault::BodyTruncated => f.write_str("Content-Length larger than message"),
             Fault::TooLarge => f.write_str("Message too large"),
+            Fault::TooManyHeaderLines => f.write_str("Too many header lines"),
+            Fault::LineTooLong => f.write_str("Header line too long"),
             Fault::TooManyHops => f.write_str("Too many hops"),
             Fault::BadExtension(e) => write!(f, "Unsupported extension: {}", e.join(", ")),
         }
@@ -125,7 +131,7 @@ impl ParseError {
             Fault::Empty => return Verdict::Drop,
             Fault::VersionNotSupported => 505,
             Fault::UnsupportedUriScheme => 416,
-            Fault::TooLarge => 513,
+            Fault::TooLarge | Fault::TooManyHeaderLines | Fault::LineTooLong => 513,
             Fault::TooManyHops => 483,
             Fault::BadExtension(_) => 420,
             _ => 400,
@@ -134,6 +140,8 @@ impl ParseError {
             Fault::VersionNotSupported => "Version Not Supported".into(),
             Fault::UnsupportedUriScheme => "Unsupported URI Scheme".into(),
             Fault::TooLarge => "Message Too Large".into(),
+            Fault::TooManyHeaderLines => "Too Many Header Lines".into(),
+            Fault::LineTooLong => "Header Line Too Long".into(),
             Fault::TooManyHops => "Too Many Hops".into(),
             Fault::BadExtension(_) => "Bad Extension".into(),
             other => other.to_string().into(),

@@ -35,7 +35,7 @@ pub use fault::{Fault, MessageKind, ParseError, Verdict};
 pub use framing::StreamFramer;
 pub use lex::{Params, unquote};
 pub use name::HeaderName;
-pub use parse::{DEFAULT_MAX_SIZE, ParseOptions};
+pub use parse::{DEFAULT_MAX_HEADER_LINES, DEFAULT_MAX_LINE_LEN, DEFAULT_MAX_SIZE, ParseOptions};
 pub use typed::{AuthValue, CSeq, MediaType, Reason, Refresher, Replaces, SessionExpires};
 pub use uri::{Scheme, Uri, UriError};
 pub use validate::{AdmissionPolicy, error_response};

@@ -12,6 +12,14 @@ use super::{Field, FieldValue, HeaderName, Message, Method, StartLine};
 /// plenty for a call center and bounds memory per source).
 pub const DEFAULT_MAX_SIZE: usize = 65_535;
 
+/// Default maximum number of lines in a header section (folded continuations
+/// count): every header line costs memory for as long as the message is kept, so a
+/// message of many short lines is refused before it is stored.
+pub const DEFAULT_MAX_HEADER_LINES: usize = 256;
+
+/// Default maximum length of one line (start line or header line), in bytes.
+pub const DEFAULT_MAX_LINE_LEN: usize = 8192;
+
 /// How to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseOptions {
@@ -20,6 +28,11 @@ pub struct ParseOptions {
     /// True for a whole datagram (UDP): the body is the rest of the datagram, checked
     /// against Content-Length. False for a frame cut by [`super::StreamFramer`].
     pub datagram: bool,
+    /// Header sections with more lines are refused with
+    /// [`Fault::TooManyHeaderLines`] (513).
+    pub max_header_lines: usize,
+    /// Lines longer than this are refused with [`Fault::LineTooLong`] (513).
+    pub max_line_len: usize,
 }
 
 impl Default for ParseOptions {
@@ -27,8 +40,25 @@ impl Default for ParseOptions {
         ParseOptions {
             max_size: DEFAULT_MAX_SIZE,
             datagram: true,
+            max_header_lines: DEFAULT_MAX_HEADER_LINES,
+            max_line_len: DEFAULT_MAX_LINE_LEN,
         }
     }
+}
+
+/// Bounds on a header section (see [`ParseOptions`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadLimits {
+    pub(crate) lines: usize,
+    pub(crate) line_len: usize,
+}
+
+impl HeadLimits {
+    /// No bounds (answering a faulty request: the parse is short-lived).
+    pub(crate) const NONE: HeadLimits = HeadLimits {
+        lines: usize::MAX,
+        line_len: usize::MAX,
+    };
 }
 
 fn kind_of(bytes: &[u8]) -> MessageKind {
@@ -111,9 +141,16 @@ impl Message {
         }
         let line_end = memchr(b'\n', &bytes[..head_end]).ok_or_else(|| err(Fault::Incomplete))?;
         let first = strip_cr(&bytes[..line_end]);
+        if first.len() > opts.max_line_len {
+            return Err(err(Fault::LineTooLong));
+        }
         let start = parse_start_line(&bytes, first.len(), kind)?;
 
-        let fields = parse_header_lines(&bytes, line_end + 1, head_end).map_err(err)?;
+        let limits = HeadLimits {
+            lines: opts.max_header_lines,
+            line_len: opts.max_line_len,
+        };
+        let fields = parse_header_lines(&bytes, line_end + 1, head_end, limits).map_err(err)?;
         let mut msg = Message {
             start,
             src: bytes,
@@ -168,10 +205,15 @@ pub(crate) fn parse_header_lines(
     bytes: &Bytes,
     mut pos: usize,
     head_end: usize,
+    limits: HeadLimits,
 ) -> Result<Vec<Field>, Fault> {
     // One field per line at most: size the vector once (it lives as long as the
     // message, e.g. in a lingering transaction).
     let lines = memchr::memchr_iter(b'\n', &bytes[pos.min(head_end)..head_end]).count() + 1;
+    // `lines` counts the line after the last newline, empty in a whole head.
+    if lines.saturating_sub(1) > limits.lines {
+        return Err(Fault::TooManyHeaderLines);
+    }
     let mut fields: Vec<Field> = Vec::with_capacity(lines);
     // Where the value of the last field starts (None while it is still empty).
     let mut last_value_start: Option<usize> = None;
@@ -186,6 +228,9 @@ pub(crate) fn parse_header_lines(
         if line_end == pos {
             pos = nl + 1;
             continue;
+        }
+        if line_end - pos > limits.line_len {
+            return Err(Fault::LineTooLong);
         }
         if matches!(b[pos], b' ' | b'\t') {
             // Folded continuation: extend the previous value.

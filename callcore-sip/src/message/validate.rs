@@ -228,7 +228,13 @@ pub fn error_response(raw: &Bytes, err: &ParseError, to_tag: &str) -> Option<Mes
     let head_end = super::parse::find_head_end(&raw).map_or(raw.len(), |(h, _)| h);
     let first_nl = memchr::memchr(b'\n', &raw[..head_end])?;
     std::str::from_utf8(&raw[..head_end]).ok()?;
-    let fields = super::parse::parse_header_lines(&raw, first_nl + 1, head_end).ok()?;
+    let fields = super::parse::parse_header_lines(
+        &raw,
+        first_nl + 1,
+        head_end,
+        super::parse::HeadLimits::NONE,
+    )
+    .ok()?;
     let lenient = Message {
         start: super::StartLine::Request {
             method: Method::Options,

@@ -5,11 +5,12 @@
 use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{ClientEvent, ClientTransaction};
 use super::server::{ServerEvent, ServerState, ServerTransaction};
-use super::{Peer, Timers, TxKind};
+use super::{Peer, Timers, TxKind, TxLimits};
 use crate::Error;
 use crate::message::{Message, Method, ResponseSpec};
 
@@ -80,10 +81,13 @@ pub enum TxOutput {
     },
 }
 
+/// Boxed: the map's slots stay small (a power-of-two table of 256,000 answered
+/// transactions at 4,000 calls/s would otherwise reserve the largest variant in
+/// every slot).
 #[derive(Debug)]
 enum Tx {
-    Client(ClientTransaction),
-    Server(ServerTransaction),
+    Client(Box<ClientTransaction>),
+    Server(Box<ServerTransaction>),
 }
 
 /// All transactions of one SIP endpoint.
@@ -100,6 +104,30 @@ pub struct TransactionLayer {
     out: VecDeque<TxOutput>,
     /// Send 100 Trying as soon as an INVITE arrives (RFC 3261 §17.2.1).
     pub auto_trying: bool,
+    forged_responses: u64,
+    limits: TxLimits,
+    servers: usize,
+    /// Server transactions without a final answer yet, and their source.
+    pending: HashMap<TxId, IpAddr>,
+    pending_by_source: HashMap<IpAddr, usize>,
+    overloaded: u64,
+}
+
+/// How many transactions a layer holds (see [`TransactionLayer::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TxCounts {
+    /// Client transactions.
+    pub client: usize,
+    /// Server transactions, answered ones (compact records) included.
+    pub server: usize,
+    /// Server transactions waiting for a final answer.
+    pub pending: usize,
+    /// Source addresses with a pending server transaction.
+    pub sources: usize,
+    /// Server transactions holding their whole request (pending ones).
+    pub holding_request: usize,
+    /// Requests refused with 503 because a limit was reached.
+    pub refused: u64,
 }
 
 fn branch_key(msg: &Message, server: bool) -> Option<String> {
@@ -156,7 +184,65 @@ impl TransactionLayer {
             wakeups: BinaryHeap::new(),
             out: VecDeque::new(),
             auto_trying: true,
+            forged_responses: 0,
+            limits: TxLimits::default(),
+            servers: 0,
+            pending: HashMap::new(),
+            pending_by_source: HashMap::new(),
+            overloaded: 0,
         }
+    }
+
+    /// Sets the bounds on server transactions (default: [`TxLimits::default`]).
+    pub fn set_limits(&mut self, limits: TxLimits) {
+        self.limits = limits;
+    }
+
+    /// What the layer holds now (for tests and metrics).
+    pub fn counts(&self) -> TxCounts {
+        let holding_request = self
+            .txs
+            .values()
+            .filter(|t| matches!(t, Tx::Server(s) if s.request().is_some()))
+            .count();
+        TxCounts {
+            client: self.txs.len() - self.servers,
+            server: self.servers,
+            pending: self.pending.len(),
+            sources: self.pending_by_source.len(),
+            holding_request,
+            refused: self.overloaded,
+        }
+    }
+
+    /// True when a new server transaction from `source` would exceed a limit.
+    fn over_limits(&self, source: IpAddr) -> bool {
+        let l = &self.limits;
+        self.servers >= l.max_server
+            || self.pending.len() >= l.max_pending
+            || self.pending_by_source.get(&source).copied().unwrap_or(0) >= l.max_pending_per_source
+    }
+
+    fn track_pending(&mut self, id: TxId, source: IpAddr) {
+        self.pending.insert(id, source);
+        *self.pending_by_source.entry(source).or_insert(0) += 1;
+    }
+
+    fn untrack_pending(&mut self, id: TxId) {
+        if let Some(source) = self.pending.remove(&id)
+            && let Some(n) = self.pending_by_source.get_mut(&source)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_by_source.remove(&source);
+            }
+        }
+    }
+
+    /// Responses dropped because they came from another address or transport than
+    /// their transaction's request went to.
+    pub fn forged_responses(&self) -> u64 {
+        self.forged_responses
     }
 
     /// Number of live transactions.
@@ -175,11 +261,12 @@ impl TransactionLayer {
         id
     }
 
-    /// The request a transaction carries.
+    /// The request a transaction carries (a server transaction drops it once it
+    /// has sent its final response).
     pub fn request(&self, tx: TxId) -> Option<&Message> {
         match self.txs.get(&tx)? {
             Tx::Client(c) => Some(c.request()),
-            Tx::Server(s) => Some(s.request()),
+            Tx::Server(s) => s.request(),
         }
     }
 
@@ -203,7 +290,7 @@ impl TransactionLayer {
         let tx = ClientTransaction::start(msg, peer, self.timers, now);
         self.keys.insert(key.clone(), id);
         self.key_of.insert(id, key);
-        self.txs.insert(id, Tx::Client(tx));
+        self.txs.insert(id, Tx::Client(Box::new(tx)));
         self.pump(id);
         Ok(id)
     }
@@ -257,6 +344,17 @@ impl TransactionLayer {
         } else {
             let id = branch_key(&msg, false).and_then(|k| self.keys.get(&k).copied());
             match id.and_then(|id| self.txs.get_mut(&id).map(|t| (id, t))) {
+                // Only the hop the request went to may answer it: a response with the
+                // right branch from anywhere else is forged (an injected 200/486, or a
+                // 401 fishing for our credentials) and is dropped.
+                Some((_, Tx::Client(c))) if c.peer() != peer => {
+                    self.forged_responses += 1;
+                    tracing::debug!(
+                        from = %peer.addr,
+                        expected = %c.peer().addr,
+                        "response from another address than its request went to: dropped"
+                    );
+                }
                 Some((id, Tx::Client(c))) => {
                     c.on_response(msg, now);
                     self.pump(id);
@@ -298,9 +396,16 @@ impl TransactionLayer {
             self.out.push_back(TxOutput::Ack { invite, msg, peer });
             return;
         }
+        let method = msg.method().cloned();
+        if self.over_limits(peer.addr.ip())
+            && (method != Some(Method::Cancel) || self.servers >= self.limits.max_server)
+        {
+            self.refuse_overloaded(&msg, peer);
+            return;
+        }
         let id = self.alloc();
         let mut tx = ServerTransaction::new(msg.clone(), peer, self.timers);
-        let method = msg.method().cloned();
+        self.servers += 1;
         self.keys.insert(key.clone(), id);
         self.key_of.insert(id, key);
         if method == Some(Method::Cancel) {
@@ -310,15 +415,14 @@ impl TransactionLayer {
             let resp =
                 msg.build_response(ResponseSpec::code(if ok { 200 } else { 481 }).to_tag("cancel"));
             tx.respond(&resp, now);
-            self.txs.insert(id, Tx::Server(tx));
+            self.txs.insert(id, Tx::Server(Box::new(tx)));
             self.pump(id);
             if let Some(inv) = target
                 && let Some(Tx::Server(s)) = self.txs.get_mut(&inv)
                 && !s.is_final()
+                && let Some(invite) = s.request()
             {
-                let r487 = s
-                    .request()
-                    .build_response(ResponseSpec::code(487).to_tag("cancel"));
+                let r487 = invite.build_response(ResponseSpec::code(487).to_tag("cancel"));
                 s.respond(&r487, now);
                 self.pump(inv);
                 self.out.push_back(TxOutput::Cancelled { invite: inv });
@@ -334,9 +438,25 @@ impl TransactionLayer {
                 tx.respond(&msg.build_response(ResponseSpec::code(100)), now);
             }
         }
-        self.txs.insert(id, Tx::Server(tx));
+        self.txs.insert(id, Tx::Server(Box::new(tx)));
+        self.track_pending(id, peer.addr.ip());
         self.out.push_back(TxOutput::Request { tx: id, msg, peer });
         self.pump(id);
+    }
+
+    /// Answers a request over the limits with 503 and Retry-After, keeping no state.
+    fn refuse_overloaded(&mut self, msg: &Message, peer: Peer) {
+        self.overloaded += 1;
+        tracing::debug!(source = %peer.addr, "server transaction limit reached: 503");
+        let resp = msg.build_response(
+            ResponseSpec::new(503, "Service Unavailable: Overloaded")
+                .to_tag("overload")
+                .header(
+                    crate::message::HeaderName::RetryAfter,
+                    &self.limits.retry_after_secs.to_string(),
+                ),
+        );
+        self.transmit(peer, &resp);
     }
 
     /// Fires every timer due at `now`.
@@ -416,6 +536,7 @@ impl TransactionLayer {
             }
             Some(Tx::Server(s)) => {
                 let peer = s.peer();
+                let answered = s.is_final();
                 for ev in s.drain_events() {
                     self.out.push_back(match ev {
                         ServerEvent::Transmit(data) => TxOutput::Transmit { peer, data },
@@ -429,11 +550,16 @@ impl TransactionLayer {
                 if let Some(t) = s.poll_timeout() {
                     self.wakeups.push(Reverse((t, id)));
                 }
+                if answered || terminated {
+                    self.untrack_pending(id);
+                }
             }
             None => {}
         }
         if terminated {
-            self.txs.remove(&id);
+            if let Some(Tx::Server(_)) = self.txs.remove(&id) {
+                self.servers -= 1;
+            }
             if let Some(k) = self.key_of.remove(&id) {
                 self.keys.remove(&k);
             }

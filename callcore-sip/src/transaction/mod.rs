@@ -30,7 +30,7 @@ mod layer;
 mod server;
 
 pub use client::{ClientState, ClientTransaction, build_ack_for_non2xx, build_cancel};
-pub use layer::{TransactionLayer, TxId, TxOutput};
+pub use layer::{TransactionLayer, TxCounts, TxId, TxOutput};
 pub use server::{ServerState, ServerTransaction};
 
 use std::net::SocketAddr;
@@ -127,6 +127,42 @@ impl Timers {
     pub fn t1x64(&self) -> Duration {
         self.t1 * 64
     }
+}
+
+/// Bounds on server transactions (on by default): a new request over them is
+/// answered statelessly with 503 and `Retry-After`, and no state is kept for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxLimits {
+    /// All server transactions, answered ones kept to absorb retransmissions
+    /// (compact records) included.
+    pub max_server: usize,
+    /// Server transactions still waiting for our final answer.
+    pub max_pending: usize,
+    /// Of those, from one source IP address.
+    pub max_pending_per_source: usize,
+    /// The `Retry-After` of the 503, in seconds.
+    pub retry_after_secs: u32,
+}
+
+impl Default for TxLimits {
+    fn default() -> Self {
+        TxLimits {
+            max_server: 300_000,
+            max_pending: 10_000,
+            max_pending_per_source: 1_000,
+            retry_after_secs: 5,
+        }
+    }
+}
+
+impl TxLimits {
+    /// No bounds (tests and trusted links only).
+    pub const UNLIMITED: TxLimits = TxLimits {
+        max_server: usize::MAX,
+        max_pending: usize::MAX,
+        max_pending_per_source: usize::MAX,
+        retry_after_secs: 5,
+    };
 }
 
 /// The kind of transaction, from the request method.

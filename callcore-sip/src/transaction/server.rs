@@ -42,7 +42,10 @@ pub enum ServerEvent {
 pub struct ServerTransaction {
     kind: TxKind,
     state: ServerState,
-    request: Message,
+    /// The request, until the final response: then the transaction shrinks to a
+    /// compact record (kind, state, peer, the response to repeat, timers) that is all
+    /// retransmission absorption needs.
+    request: Option<Message>,
     last_response: Option<Bytes>,
     peer: Peer,
     timers: Timers,
@@ -69,7 +72,7 @@ impl ServerTransaction {
             } else {
                 ServerState::Trying
             },
-            request,
+            request: Some(request),
             last_response: None,
             peer,
             timers,
@@ -87,9 +90,10 @@ impl ServerTransaction {
         self.state
     }
 
-    /// The request.
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request, while no final response was sent (the answered transaction
+    /// keeps only what absorbing retransmissions needs).
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     /// The peer.
@@ -129,6 +133,9 @@ impl ServerTransaction {
         self.last_response = Some(wire);
         let reliable = self.peer.transport.is_reliable();
         let t64 = self.timers.t1x64();
+        if code >= 200 {
+            self.request = None;
+        }
         match (self.kind, code) {
             (_, 100..=199) => self.state = ServerState::Proceeding,
             (TxKind::Invite, 200..=299) => {
@@ -165,6 +172,8 @@ impl ServerTransaction {
                 self.state = ServerState::Confirmed;
                 self.retransmit_at = None;
                 self.timeout_at = None;
+                // Confirmed only absorbs ACK copies: the response is never sent again
+                self.last_response = None;
                 if self.peer.transport.is_reliable() {
                     self.terminate();
                 } else {
@@ -185,6 +194,8 @@ impl ServerTransaction {
         if self.state == ServerState::Accepted {
             self.acked = true;
             self.retransmit_at = None;
+            // Accepted absorbs INVITE copies without answering: the 2xx is not needed
+            self.last_response = None;
         }
     }
 

@@ -42,6 +42,8 @@ pub struct UaConfig {
     pub auth_invites: bool,
     /// Per-source limit on requests; requests over it are dropped unanswered.
     pub rate_limit: Option<super::limits::RateLimit>,
+    /// Bounds on message shape, transactions and calls (on by default).
+    pub limits: super::limits::Limits,
     /// Where we take SIP over TLS (set by the driver when it binds a TLS listener);
     /// advertised in `sips:` Contacts.
     pub tls_addr: Option<SocketAddr>,
@@ -61,6 +63,7 @@ impl UaConfig {
             auth: None,
             auth_invites: false,
             rate_limit: None,
+            limits: super::limits::Limits::default(),
             tls_addr: None,
         }
     }
@@ -262,12 +265,22 @@ pub struct UserAgent {
     pub(crate) stats: Arc<super::stats::SipStats>,
     /// Draining: new INVITEs get 503 with this Retry-After (seconds).
     pub(crate) draining: Option<u32>,
+    /// Inbound calls by source address (for the per-source call limit).
+    pub(crate) inbound_source: HashMap<CallRef, std::net::IpAddr>,
+    pub(crate) inbound_by_source: HashMap<std::net::IpAddr, usize>,
 }
 
 impl UserAgent {
-    /// A user agent with ids drawn from `seed`.
+    /// A user agent with ids drawn from `seed`: deterministic, for tests and
+    /// simulations (the ids can be predicted). Production uses
+    /// [`UserAgent::with_ids`] with an [`IdGen::keyed`] from the OS (the tokio driver
+    /// does this for [`IdSeed::Os`](super::IdSeed::Os)).
     pub fn new(config: UaConfig, seed: u64) -> Self {
-        let mut ids = IdGen::new(seed);
+        Self::with_ids(config, IdGen::new(seed))
+    }
+
+    /// A user agent whose tags, branches, Call-IDs and secrets come from `ids`.
+    pub fn with_ids(config: UaConfig, mut ids: IdGen) -> Self {
         let secret: Vec<u8> = (0..4).flat_map(|_| ids.next_u64().to_le_bytes()).collect();
         let authenticator = config
             .auth
@@ -278,7 +291,11 @@ impl UserAgent {
             outbound: super::outbound::Outbound::default(),
             limiter: config.rate_limit.map(super::limits::SourceLimiter::new),
             authenticator,
-            layer: TransactionLayer::new(config.timers),
+            layer: {
+                let mut layer = TransactionLayer::new(config.timers);
+                layer.set_limits(config.limits.transactions);
+                layer
+            },
             config,
             ids,
             next_call: 1,
@@ -288,6 +305,8 @@ impl UserAgent {
             out: VecDeque::new(),
             reliable_calls: std::collections::HashSet::new(),
             pending_refers: HashMap::new(),
+            inbound_source: HashMap::new(),
+            inbound_by_source: HashMap::new(),
             contact_sources: HashMap::new(),
             call_credentials: HashMap::new(),
             auth_retried: std::collections::HashSet::new(),
@@ -316,6 +335,23 @@ impl UserAgent {
                 tracing::debug!(call = call.0, error = %e, "not hung up");
             }
         }
+    }
+
+    /// What the transaction layer holds (for tests and metrics).
+    pub fn transaction_counts(&self) -> crate::transaction::TxCounts {
+        self.layer.counts()
+    }
+
+    /// Number of calls held (inbound and outbound, not yet forgotten).
+    pub fn calls_held(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when a new inbound call from `source` would exceed the call limits.
+    pub(crate) fn calls_over_limits(&self, source: std::net::IpAddr) -> bool {
+        self.inbound_source.len() >= self.config.limits.max_calls
+            || self.inbound_by_source.get(&source).copied().unwrap_or(0)
+                >= self.config.limits.max_calls_per_source
     }
 
     /// The configuration.
@@ -393,6 +429,11 @@ impl UserAgent {
     pub(crate) fn alloc_call(&mut self, call: Call) -> CallRef {
         let r = CallRef(self.next_call);
         self.next_call += 1;
+        if call.state == CallState::InboundPending {
+            let source = call.peer.addr.ip();
+            self.inbound_source.insert(r, source);
+            *self.inbound_by_source.entry(source).or_insert(0) += 1;
+        }
         self.calls.insert(r, call);
         r
     }
@@ -415,6 +456,14 @@ impl UserAgent {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));
         }
+        if let Some(source) = self.inbound_source.remove(&call)
+            && let Some(n) = self.inbound_by_source.get_mut(&source)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.inbound_by_source.remove(&source);
+            }
+        }
     }
 
     /// A datagram (or stream frame) arrived from `peer`.
@@ -431,6 +480,8 @@ impl UserAgent {
         let opts = ParseOptions {
             max_size: self.config.max_size,
             datagram: peer.transport == TransportKind::Udp,
+            max_header_lines: self.config.limits.max_header_lines,
+            max_line_len: self.config.limits.max_line_len,
         };
         let mut msg = match Message::parse_with(data.clone(), opts) {
             Ok(m) => m,

@@ -28,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
+use super::ids::{IdGen, IdSeed};
 use crate::Error;
 use crate::message::StreamFramer;
 use crate::session::{LocalMedia, NegotiatedAudio};
@@ -255,14 +256,18 @@ impl GlueClock {
 
 /// Binds UDP (and TCP when `tcp`) on `config.local_addr` and runs the endpoint on the
 /// current tokio runtime. A port of 0 picks a free port; the handle reports it.
+///
+/// `seed` chooses where tags, branches and Call-IDs come from: [`IdSeed::Os`] in
+/// production (a key from the OS random source), a number (`IdSeed::Fixed`) for
+/// deterministic tests.
 pub async fn start(
     config: UaConfig,
-    seed: u64,
+    seed: impl Into<IdSeed>,
     tcp: bool,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
     start_with(
         config,
-        seed,
+        seed.into(),
         DriverOptions {
             tcp,
             ..DriverOptions::default()
@@ -274,7 +279,7 @@ pub async fn start(
 /// [`start`] with every transport option (TLS listener and connector).
 pub async fn start_with(
     mut config: UaConfig,
-    seed: u64,
+    seed: impl Into<IdSeed>,
     opts: DriverOptions,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<UaEvent>)> {
     // Nonces must be unpredictable: sign them with a key from the OS, not the seed.
@@ -322,7 +327,15 @@ pub async fn start_with(
     let tls_addr = config.tls_addr;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let ua = UserAgent::new(config, seed);
+    let ids = match seed.into() {
+        IdSeed::Os => {
+            let mut key = [0u8; 32];
+            getrandom::getrandom(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
+            IdGen::keyed(key)
+        }
+        IdSeed::Fixed(seed) => IdGen::new(seed),
+    };
+    let ua = UserAgent::with_ids(config, ids);
     let stats = ua.stats().clone();
     tokio::spawn(run(ua, udp, listener, tls, cmd_rx, ev_tx));
     Ok((

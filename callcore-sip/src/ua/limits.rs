@@ -1,9 +1,42 @@
-//! Per-source request rate limiting (token bucket per IP address), so that a scanner or
-//! a flood from one address cannot exhaust the node. Sans-IO: `now` is passed in.
+//! Limits that keep a scanner or a flood from exhausting the node, all on by default:
+//! message shape (header lines, line length), server transactions and calls in total
+//! and per source address (503 with `Retry-After` over them), and an optional
+//! per-source request rate (token bucket per IP address). Sans-IO: `now` is passed in.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
+
+use crate::message::{DEFAULT_MAX_HEADER_LINES, DEFAULT_MAX_LINE_LEN};
+use crate::transaction::TxLimits;
+
+/// The user agent's bounds (see the module docs); every one is configurable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Header lines per message (513 above).
+    pub max_header_lines: usize,
+    /// Bytes per line (513 above).
+    pub max_line_len: usize,
+    /// Server transactions (503 above).
+    pub transactions: TxLimits,
+    /// Inbound calls not yet ended (503 above).
+    pub max_calls: usize,
+    /// Inbound calls not yet ended from one source IP address (503 above); a trunk
+    /// carrying many calls needs this raised.
+    pub max_calls_per_source: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_lines: DEFAULT_MAX_HEADER_LINES,
+            max_line_len: DEFAULT_MAX_LINE_LEN,
+            transactions: TxLimits::default(),
+            max_calls: 5_000,
+            max_calls_per_source: 1_000,
+        }
+    }
+}
 
 /// Token-bucket settings.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -70,6 +70,17 @@ impl UserAgent {
             (Method::Invite, None) => self.config.auth_invites,
             _ => false,
         };
+        if method == Method::Invite && in_dialog.is_none() && self.calls_over_limits(peer.addr.ip())
+        {
+            let spec = ResponseSpec::new(503, "Service Unavailable: Too Many Calls")
+                .to_tag(&self.ids.token())
+                .header(
+                    HeaderName::RetryAfter,
+                    &self.config.limits.transactions.retry_after_secs.to_string(),
+                );
+            self.respond(tx, &req, spec, now);
+            return;
+        }
         let mut user = None;
         if needs_auth && let Some((_, store)) = self.config.auth.clone() {
             let Some(auth) = self.authenticator.as_mut() else {
