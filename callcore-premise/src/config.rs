@@ -462,6 +462,23 @@ fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
     }
 }
 
+/// The embedded defaults' demo agents as TOML — `[[agents]]` 1001 (Alice) and
+/// 1002 (Bob), whose passwords are published: for trials and tests, never for a
+/// center on a network.
+pub const DEMO_AGENTS_TOML: &str = "[[agents]]\nid = \"1001\"\nname = \"Alice\"\n\
+password = \"alice1001\"\nskills = [\"billing\", \"support\"]\n\n\
+[[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\n";
+
+/// `toml` with the demo agents appended when it lists none (unit tests).
+#[cfg(test)]
+pub(crate) fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{DEMO_AGENTS_TOML}")
+    }
+}
+
 impl PremiseConfig {
     /// The embedded defaults.
     ///
@@ -689,14 +706,20 @@ mod tests {
 
     #[test]
     fn http_follows_an_ephemeral_sip_port_unless_given() {
-        let c = PremiseConfig::from_toml("[sip]\nbind = \"127.0.0.1:0\"\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
+            "[sip]\nbind = \"127.0.0.1:0\"\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.http_bind().map(|a| a.port()), Some(0));
-        let c = PremiseConfig::from_toml("[http]\nbind = \"127.0.0.1:9100\"\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
+            "[http]\nbind = \"127.0.0.1:9100\"\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.http_bind().map(|a| a.port()), Some(9100));
-        let c =
-            PremiseConfig::from_toml("[http]\nenabled = false\n").unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
+            "[http]\nenabled = false\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.http_bind(), None);
         assert_eq!(
             error_of("drain_secs = 7200\n").as_deref(),
@@ -719,9 +742,9 @@ mod tests {
 
     #[test]
     fn a_partial_file_keeps_the_demo_queues() {
-        let c = PremiseConfig::from_toml(
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
             "[sip]\nbind = \"127.0.0.1:5070\"\n[[agents]]\nid = \"7\"\npassword = \"secret7\"\n",
-        )
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.demo);
         assert_eq!(c.sip.bind.port(), 5070);
@@ -735,12 +758,13 @@ mod tests {
     fn an_agent_with_a_contact_needs_no_password() {
         let toml = "[[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5090;transport=tcp\"\n\
                     skills = [\"support\"]\n";
-        let c = PremiseConfig::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.agents.len(), 1);
         assert!(c.agents[0].password.is_empty());
         // a password given anyway is still checked: the phone may register too
         let short = format!("{toml}password = \"abc\"\n");
-        let e = PremiseConfig::from_toml(&short)
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(&short))
             .err()
             .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("agents[0].password")));
@@ -749,13 +773,17 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let bad = "[ivr]\ndefault_queue = \"sales\"\n";
-        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(bad))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
             Some("config field `ivr.default_queue`: no queue `sales`")
         );
         let bad = "[[agents]]\nid = \"9\"\npassword = \"x\"\n";
-        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(bad))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
             Some(
@@ -763,24 +791,25 @@ mod tests {
             )
         );
         let bad = "[[agents]]\nid = \"9\"\ncontact = \"sip:9@pbx.example.com\"\n";
-        let e = PremiseConfig::from_toml(bad).err().map(|e| e.to_string());
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(bad))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
             Some("config field `agents[0].contact`: contact: the host must be an IP address")
         );
-        let e = PremiseConfig::from_toml("[sip]\nport = 1\n").err();
+        let e =
+            PremiseConfig::from_toml(&crate::config::with_demo_agents("[sip]\nport = 1\n")).err();
         assert!(matches!(e, Some(PremiseError::ConfigSyntax(m)) if m.contains("port")));
     }
 
     #[test]
     fn waiting_fields_are_read_and_their_errors_name_the_field() {
-        let c = PremiseConfig::from_toml(
-            "[[queues]]\nid = \"sales\"\nannounce_every_secs = 30\ncallback_key = \"1\"\n\
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents("[[queues]]\nid = \"sales\"\nannounce_every_secs = 30\ncallback_key = \"1\"\n\
              max_wait_secs = 120\noverflow = \"voicemail\"\n\
              [[queues]]\nid = \"support\"\nmax_wait_secs = 60\noverflow = \"sales\"\n\
              [ivr]\ndefault_queue = \"support\"\n\
-             menu = [{ key = \"3\", label = \"French\", queue = \"support\", skills = [\"french\"] }]\n",
-        )
+             menu = [{ key = \"3\", label = \"French\", queue = \"support\", skills = [\"french\"] }]\n"))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.queues[0].overflow_to(), Some(Overflow::Voicemail));
         assert_eq!(c.queues[0].callback_key_char(), Some('1'));
@@ -818,9 +847,9 @@ mod tests {
     #[test]
     fn credentials_as_ha1_or_from_the_environment_are_never_printed() {
         let md5 = "0123456789abcdef0123456789abcdef";
-        let c = PremiseConfig::from_toml(&format!(
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
             "[[agents]]\nid = \"7\"\nha1 = {{ MD5 = \"{md5}\" }}\n"
-        ))
+        )))
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(c.agents[0].has_credentials());
         assert_eq!(
@@ -852,7 +881,8 @@ mod tests {
         let path = std::env::var("PATH").unwrap_or_default();
         if path.len() >= 6 {
             let toml = "[[agents]]\nid = \"8\"\npassword_env = \"PATH\"\n";
-            let c = PremiseConfig::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
+            let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+                .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(c.agents[0].password, path);
             let shown = format!("{:?}", c.agents[0]);
             assert!(!shown.contains(&path), "{shown}");
@@ -861,8 +891,23 @@ mod tests {
         assert!(!demo.contains("alice1001"), "{demo}");
     }
 
+    #[test]
+    fn the_demo_agents_toml_is_the_embedded_defaults_agents() {
+        let demo = PremiseConfig::from_toml(DEMO_AGENTS_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let defaults = PremiseConfig::defaults();
+        let ids = |c: &PremiseConfig| -> Vec<(String, String)> {
+            c.agents
+                .iter()
+                .map(|a| (a.id.clone(), a.password.clone()))
+                .collect()
+        };
+        assert_eq!(ids(&demo), ids(&defaults));
+    }
+
     fn error_of(toml: &str) -> Option<String> {
-        PremiseConfig::from_toml(toml).err().map(|e| e.to_string())
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string())
     }
 
     #[test]
@@ -877,10 +922,10 @@ mod tests {
                 a.id
             );
         }
-        let c = PremiseConfig::from_toml(
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
             "[[agents]]\nid = \"7\"\npassword = \"secret7\"\ndigest = [\"SHA-256\", \"MD5\"]\n\
              [[agents]]\nid = \"8\"\npassword = \"secret8\"\n",
-        )
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             c.agents[0].digest_algorithms(&c.sip),

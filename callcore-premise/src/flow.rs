@@ -71,11 +71,9 @@ mod tests {
 
     #[test]
     fn a_menu_choice_with_skills_queues_with_them() {
-        let cfg = PremiseConfig::from_toml(
-            "[ivr]\ndefault_queue = \"support\"\nmenu = [\n\
+        let cfg = PremiseConfig::from_toml(&crate::config::with_demo_agents("[ivr]\ndefault_queue = \"support\"\nmenu = [\n\
              { key = \"1\", label = \"support\", queue = \"support\" },\n\
-             { key = \"2\", label = \"support in French\", queue = \"support\", skills = [\"french\"] },\n]\n",
-        )
+             { key = \"2\", label = \"support in French\", queue = \"support\", skills = [\"french\"] },\n]\n"))
         .unwrap_or_else(|e| panic!("{e}"));
         let flow = premise_flow(&cfg.ivr).unwrap_or_else(|e| panic!("{e}"));
         let node = flow.spec().nodes.get("to_support__french");

@@ -49,5 +49,5 @@ pub mod speech;
 pub mod trunks;
 
 pub use assembly::Premise;
-pub use config::{DEFAULT_CONFIG, PremiseConfig};
+pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig};
 pub use error::PremiseError;

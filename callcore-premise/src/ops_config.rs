@@ -27,7 +27,9 @@ mod tests {
     use crate::campaigns::Destination;
 
     fn error_of(toml: &str) -> Option<String> {
-        PremiseConfig::from_toml(toml).err().map(|e| e.to_string())
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string())
     }
 
     const CAMPAIGN: &str =
@@ -52,8 +54,10 @@ mod tests {
 
     #[test]
     fn a_campaign_names_a_queue_and_where_it_dials() {
-        let c = PremiseConfig::from_toml(&format!("{CAMPAIGN}carrier = \"127.0.0.1:5070\"\n"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
+            "{CAMPAIGN}carrier = \"127.0.0.1:5070\"\n"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.campaigns[0].mode, callcore::DialMode::Progressive);
         assert!(c.campaigns[0].autostart);
         assert_eq!(
@@ -63,8 +67,10 @@ mod tests {
                 prefix: String::new()
             })
         );
-        let c = PremiseConfig::from_toml(&format!("{CAMPAIGN}trunk = \"carrier-a\"\n"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
+            "{CAMPAIGN}trunk = \"carrier-a\"\n"
+        )))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             c.campaigns[0].destination(),
             Ok(Destination::Trunk("carrier-a".into()))

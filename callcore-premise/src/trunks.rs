@@ -22,6 +22,9 @@
 //! [[dids]]
 //! number = "+4930123456"
 //! queue = "billing"
+//! [[agents]]
+//! id = "2001"
+//! password = "s3cret-2001"
 //! "#).unwrap();
 //! let trunks = callcore_premise::trunks::sip_trunks(&cfg.trunks);
 //! assert_eq!(trunks[1].trusted_sources, ["198.51.100.7".parse::<std::net::IpAddr>().unwrap()]);
@@ -357,7 +360,9 @@ mod tests {
     use crate::PremiseConfig;
 
     fn error_of(toml: &str) -> Option<String> {
-        PremiseConfig::from_toml(toml).err().map(|e| e.to_string())
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string())
     }
 
     const TWO: &str = "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\n\
@@ -372,7 +377,8 @@ mod tests {
              [[dids]]\nnumber = \"+4930123456\"\nqueue = \"billing\"\n\
              [[dids]]\nnumber = \"+4930123457\"\n"
         );
-        let c = PremiseConfig::from_toml(&toml).unwrap_or_else(|e| panic!("{e}"));
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&toml))
+            .unwrap_or_else(|e| panic!("{e}"));
         let t = super::sip_trunks(&c.trunks);
         assert_eq!(t.len(), 2);
         assert!(t[0].registration.is_none());

@@ -82,9 +82,11 @@ async fn a_phone_registered_over_tcp_is_rung_over_its_connection() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("baresip")).unwrap();
     let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 200;
-    let premise = Premise::start(PremiseConfig::from_toml(&premise_toml(&dir, rtp)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&with_demo_agents(&premise_toml(&dir, rtp))).unwrap(),
+    )
+    .await
+    .unwrap();
     let sip = premise.sip_addr();
 
     let bdir = dir.join("baresip");
@@ -161,9 +163,11 @@ async fn an_agent_with_two_phones_is_rung_at_both_and_the_other_is_cancelled() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 400;
-    let premise = Premise::start(PremiseConfig::from_toml(&premise_toml(&dir, rtp)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&with_demo_agents(&premise_toml(&dir, rtp))).unwrap(),
+    )
+    .await
+    .unwrap();
     let sip = premise.sip_addr();
 
     let ringing_port = port_in(34000, 34200, 11);
@@ -224,4 +228,14 @@ async fn an_agent_with_two_phones_is_rung_at_both_and_the_other_is_cancelled() {
     }
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

@@ -139,7 +139,7 @@ run_minutes = 2
         rtp + 39,
         dir = dir.display()
     );
-    let config = PremiseConfig::from_toml(&toml).unwrap();
+    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let started = premise.center().clock().now();
 
@@ -286,4 +286,14 @@ async fn premise_journal(
         .between(tenant, from, to)
         .await
         .unwrap()
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

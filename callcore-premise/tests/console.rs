@@ -41,7 +41,7 @@ login = "offline"
         dir.display(),
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let agents = command(&premise, "agents").await;
@@ -122,4 +122,14 @@ login = "offline"
     );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

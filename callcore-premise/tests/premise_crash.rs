@@ -202,7 +202,7 @@ async fn a_call_cut_by_kill_9_is_recorded_as_interrupted_after_a_restart() {
     drop(_uas);
 
     // the restart on the same data directory
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     premise.center().flush().await;
@@ -272,7 +272,7 @@ async fn child_premise() {
     let Ok(toml) = std::env::var(CONFIG_ENV) else {
         return;
     };
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let mut events = premise.center().subscribe();
@@ -294,4 +294,14 @@ async fn child_premise() {
     premise.center().flush().await;
     println!("CRASH-TEST TALKING {}", id.unwrap());
     tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

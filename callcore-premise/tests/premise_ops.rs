@@ -99,7 +99,7 @@ async fn premise(name: &str, rtp_first: u16) -> (Premise, std::path::PathBuf) {
         rtp_first + 19,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     (premise, dir)
@@ -450,7 +450,7 @@ async fn routes_mounted_later_are_served_beside_the_operations_ones() {
         base + 9,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     assert_eq!(premise.http_addr(), None);
@@ -502,7 +502,7 @@ async fn a_drain_ends_a_call_with_an_agent_on_both_sides_and_keeps_its_record() 
         dir.display()
     );
     let premise = Arc::new(
-        Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+        Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
             .await
             .unwrap(),
     );
@@ -535,4 +535,14 @@ async fn a_drain_ends_a_call_with_an_agent_on_both_sides_and_keeps_its_record() 
     let premise = Arc::try_unwrap(premise).expect("one owner");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

@@ -339,7 +339,7 @@ skills = ["support"]
         rtp + 39,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let mut events = premise.center().subscribe();
@@ -502,7 +502,7 @@ skills = ["support"]
         rtp + 39,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let center = premise.center().clone();
@@ -659,4 +659,14 @@ skills = ["support"]
     );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

@@ -85,7 +85,7 @@ async fn a_register_for_1002_with_1001s_credentials_gets_403() {
         base + 9,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let banner = premise.banner();
@@ -140,4 +140,14 @@ async fn a_register_for_1002_with_1001s_credentials_gets_403() {
     assert_eq!(states.1, Some(AgentState::Offline), "{states:?}");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }

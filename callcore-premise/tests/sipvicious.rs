@@ -95,7 +95,7 @@ async fn start_premise(name: &str, salt: u16) -> (Premise, SocketAddr) {
             "[[agents]]\nid = \"{id}\"\nname = \"Agent {id}\"\npassword = \"{password}\"\nskills = [\"support\"]\n"
         );
     }
-    let premise = Premise::start(PremiseConfig::from_toml(&toml).unwrap())
+    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
         .await
         .unwrap();
     let addr = premise.sip_addr();
@@ -343,4 +343,14 @@ async fn svcrack_gets_nowhere_before_the_lockout() {
         "the lockout holds for a correct password right after the dictionary"
     );
     premise.shutdown().await;
+}
+
+/// The embedded demo agents appended to a test's TOML that lists none (a
+/// config file must list its agents).
+fn with_demo_agents(toml: &str) -> String {
+    if toml.contains("[[agents]]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
+    }
 }
