@@ -38,20 +38,24 @@ fn premise_toml(dir: &std::path::Path, rtp: u16) -> String {
 }
 
 async fn wait_available(premise: &Premise, agent: &str) -> bool {
+    // agents log in at start; their phone's registration makes them reachable
     let mut events = premise.center().subscribe();
     let snapshot = premise.center().snapshot().await.unwrap();
     if snapshot
         .agents
         .iter()
-        .any(|a| a.agent.as_str() == agent && a.state == AgentState::Available)
+        .any(|a| a.agent.as_str() == agent && a.state == AgentState::Available && a.reachable)
     {
         return true;
     }
     tokio::time::timeout(Duration::from_secs(15), async {
         while let Ok(e) = events.recv().await {
-            if let EventKind::AgentStateChanged { agent: a, to, .. } = &e.kind
+            if let EventKind::AgentReachabilityChanged {
+                agent: a,
+                reachable: true,
+                ..
+            } = &e.kind
                 && a.as_str() == agent
-                && *to == AgentState::Available
             {
                 return true;
             }

@@ -276,6 +276,29 @@ pub async fn start(
     .await
 }
 
+/// Binds UDP at `addr` and, with `tcp`, TCP on the same port. With port 0 the
+/// OS picks UDP's port, which a TCP socket (another process's outgoing
+/// connection) may hold: then another port is tried, a bounded number of times.
+async fn bind_udp_and_tcp(
+    addr: SocketAddr,
+    tcp: bool,
+) -> io::Result<(UdpSocket, Option<TcpListener>)> {
+    let attempts = if addr.port() == 0 && tcp { 32 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = bind_udp(addr)?;
+        if !tcp {
+            return Ok((udp, None));
+        }
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(listener) => return Ok((udp, Some(listener))),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
+}
+
 /// [`start`] with every transport option (TLS listener and connector).
 pub async fn start_with(
     mut config: UaConfig,
@@ -290,14 +313,9 @@ pub async fn start_with(
         getrandom::getrandom(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
         digest.nonce_key = Some(crate::auth::NonceKey(key));
     }
-    let udp = bind_udp(config.local_addr)?;
+    let (udp, listener) = bind_udp_and_tcp(config.local_addr, opts.tcp).await?;
     let local = udp.local_addr()?;
     config.local_addr = local;
-    let listener = if opts.tcp {
-        Some(TcpListener::bind(local).await?)
-    } else {
-        None
-    };
     #[cfg(feature = "tls")]
     let tls = match &opts.tls {
         Some(t) => {
