@@ -316,6 +316,9 @@ impl SipTransport {
                         shared.finish(call, cause_of(status));
                     }
                     UaEvent::Cancelled { call } => shared.finish(call, HangupCause::Remote),
+                    UaEvent::SessionExpired { call } => {
+                        shared.finish(call, HangupCause::Failure("session expired".into()));
+                    }
                     UaEvent::Ended { call, by_remote } => {
                         shared.finish(
                             call,

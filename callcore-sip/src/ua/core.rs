@@ -47,6 +47,9 @@ pub struct UaConfig {
     /// Where we take SIP over TLS (set by the driver when it binds a TLS listener);
     /// advertised in `sips:` Contacts.
     pub tls_addr: Option<SocketAddr>,
+    /// Smallest session interval we accept (RFC 4028 `Min-SE`); INVITEs asking less
+    /// get 422. The RFC's 90 s by default; lower only for tests.
+    pub min_se: u32,
 }
 
 impl UaConfig {
@@ -65,6 +68,7 @@ impl UaConfig {
             rate_limit: None,
             limits: super::limits::Limits::default(),
             tls_addr: None,
+            min_se: crate::session::MIN_SE,
         }
     }
 }
@@ -171,6 +175,12 @@ pub enum UaEvent {
         /// The authenticated user, when authentication is on.
         user: Option<String>,
     },
+    /// A session timer ran out without a refresh (RFC 4028 §10): we send BYE, and
+    /// [`UaEvent::Ended`] follows.
+    SessionExpired {
+        /// The call.
+        call: CallRef,
+    },
     /// The call ended.
     Ended {
         /// The call.
@@ -268,6 +278,8 @@ pub struct UserAgent {
     /// Inbound calls by source address (for the per-source call limit).
     pub(crate) inbound_source: HashMap<CallRef, std::net::IpAddr>,
     pub(crate) inbound_by_source: HashMap<std::net::IpAddr, usize>,
+    /// Session timers of the calls that negotiated one.
+    pub(crate) session_timers: super::session_timers::SessionTimers,
 }
 
 impl UserAgent {
@@ -313,6 +325,7 @@ impl UserAgent {
             proceeding: std::collections::HashSet::new(),
             stats: Arc::default(),
             draining: None,
+            session_timers: Default::default(),
         }
     }
 
@@ -452,6 +465,7 @@ impl UserAgent {
     pub(crate) fn reap(&mut self, call: CallRef) {
         self.auth_retried.remove(&call);
         self.proceeding.remove(&call);
+        self.session_timers.disarm(call);
         if let Some(c) = self.calls.remove(&call) {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));
@@ -520,6 +534,7 @@ impl UserAgent {
         self.on_outbound_timers(now);
         self.on_reliable_timers(now);
         self.on_refer_timers(now);
+        self.on_session_timers(now);
         self.pump(now);
     }
 
@@ -530,6 +545,7 @@ impl UserAgent {
             self.outbound.next_deadline(),
             self.next_reliable_deadline(),
             self.next_refer_deadline(),
+            self.next_session_deadline(),
         ]
         .into_iter()
         .flatten()
