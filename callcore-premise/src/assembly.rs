@@ -106,6 +106,7 @@ impl Premise {
         // the agent names its own); the nonce key comes from the OS at start.
         let mut digest = DigestConfig::new(&config.sip.realm);
         digest.algorithms = config.sip.digest_algorithms();
+        digest.failure_window = std::time::Duration::from_secs(config.sip.lockout_secs.max(1));
         let mut accounts = Accounts::default();
         // an agent at a fixed contact may have no credentials: it has no account then
         for a in config.agents.iter().filter(|a| a.has_credentials()) {

@@ -123,6 +123,10 @@ pub struct SipSection {
     /// Digest algorithms agents' phones are challenged with (`MD5`, `SHA-256`),
     /// preferred first, unless the agent names its own (`agents[].digest`).
     pub digest: Vec<String>,
+    /// Digest lockout: five failures of one account from one address within this
+    /// many seconds lock that pair out for as long; each further lockout of the pair
+    /// doubles, up to an hour. 60 by default.
+    pub lockout_secs: u64,
 }
 
 impl Default for SipSection {
@@ -132,6 +136,7 @@ impl Default for SipSection {
             tcp: true,
             realm: "callcore".into(),
             digest: vec!["MD5".into()],
+            lockout_secs: 60,
         }
     }
 }
