@@ -17,7 +17,9 @@ use callcore::{
     Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
-use callcore_ivr::flow::{CallbackBook, CallbackDialer, CallbackPolicy, SharedCallbackBook};
+use callcore_ivr::flow::{
+    CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, SharedCallbackBook,
+};
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions};
 use callcore_sip::auth::{Accounts, DigestConfig};
@@ -146,6 +148,8 @@ impl Premise {
         let callbacks: SharedCallbackBook =
             Arc::new(std::sync::Mutex::new(CallbackBook::new(CallbackPolicy {
                 caller_id: config.sip.bind.ip().to_string(),
+                // toll fraud: trusted trunks' numbers and the allow-list only
+                numbers: CallbackNumbers::allowing(config.callbacks.allow.clone()),
                 ..CallbackPolicy::default()
             })));
         let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());
