@@ -245,6 +245,7 @@ impl SipTransport {
                         from,
                         to,
                         source,
+                        asserted,
                         ..
                     } => {
                         let id = shared.ids.leg_id();
@@ -274,6 +275,12 @@ impl SipTransport {
                             interaction
                                 .attributes
                                 .insert(TRUNK_ATTRIBUTE.to_owned(), t.name.clone());
+                            // the number the carrier asserts wins over the From header
+                            if let Some(number) =
+                                asserted.as_deref().and_then(crate::trunk::asserted_caller)
+                            {
+                                interaction.from = callcore::Pii::new(number);
+                            }
                         }
                         let leg = SipLeg {
                             id,

@@ -76,6 +76,9 @@ impl UaConfig {
 /// What happened to a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// IncomingCall carries the SDP offer inline: events are passed on at once, never
+// stored in bulk, so its size costs nothing worth a box per call.
+#[allow(clippy::large_enum_variant)]
 pub enum UaEvent {
     /// A new inbound call is ringing here; answer, reject or redirect it.
     IncomingCall {
@@ -94,6 +97,10 @@ pub enum UaEvent {
         replaces: Option<CallRef>,
         /// The address the INVITE came from (IP authentication of trunks).
         source: std::net::IpAddr,
+        /// `P-Asserted-Identity` as sent (RFC 3325): the caller's identity as a
+        /// trusted network asserts it; anyone can send one, so believe it only from
+        /// a trusted trunk (see [`crate::trunk::asserted_caller`]).
+        asserted: Option<Box<str>>,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -192,6 +199,7 @@ pub enum UaEvent {
 
 /// What the user agent asks its driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // see UaEvent
 pub enum UaOutput {
     /// Send bytes.
     Transmit {

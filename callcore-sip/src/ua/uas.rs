@@ -264,6 +264,9 @@ impl UserAgent {
         let to = req.to().map(|t| t.uri().to_string()).unwrap_or_default();
         let request_uri = req.request_uri_str().unwrap_or("").to_owned();
         let call_id = req.call_id().unwrap_or("").to_owned();
+        let asserted = req
+            .header_named("P-Asserted-Identity")
+            .map(Box::<str>::from);
         let call = self.alloc_call(Call {
             state: CallState::InboundPending,
             peer,
@@ -289,6 +292,7 @@ impl UserAgent {
             offer,
             replaces,
             source: peer.addr.ip(),
+            asserted,
         });
     }
 
