@@ -13,7 +13,7 @@ use callcore::{
     VirtualClock,
 };
 use callcore_ivr::flow::{
-    AttemptResult, CallbackBook, CallbackDialer, CallbackPolicy, FlowSpec, IvrFlow,
+    AttemptResult, CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, FlowSpec, IvrFlow,
 };
 use callcore_runtime::memory::{MemoryTransport, PhoneBehavior};
 use callcore_runtime::{Center, Providers};
@@ -59,6 +59,8 @@ async fn the_center_calls_back_when_an_agent_is_free() {
     );
     let book = Arc::new(Mutex::new(CallbackBook::new(CallbackPolicy {
         caller_id: "+15557000".into(),
+        // the caller's number is on the allow-list (no trusted trunk here)
+        numbers: CallbackNumbers::allowing(["+1555*"]),
         ..CallbackPolicy::default()
     })));
     let flow = IvrFlow::new(FlowSpec::from_json(FLOW).unwrap()).with_callbacks(book.clone());

@@ -13,7 +13,7 @@ use callcore::{
     EscalationStep, EventKind, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
-use callcore_ivr::flow::{CallbackBook, CallbackPolicy, FlowSpec, IvrFlow};
+use callcore_ivr::flow::{CallbackBook, CallbackNumbers, CallbackPolicy, FlowSpec, IvrFlow};
 use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore_runtime::{Center, CenterHandle, EventSubscriber, WaitOptions};
 
@@ -89,15 +89,16 @@ impl Rig {
     }
 }
 
-async fn until_ended(clock: &VirtualClock, far: &FarEnd) {
-    while far.end_cause().is_none() {
-        clock.sleep(Duration::from_millis(500)).await;
-    }
+/// A book whose callbacks may dial numbers `allow` permits (and trusted trunks').
+fn book_allowing<const N: usize>(allow: [&str; N]) -> Arc<Mutex<CallbackBook>> {
+    Arc::new(Mutex::new(CallbackBook::new(CallbackPolicy {
+        numbers: CallbackNumbers::allowing(allow),
+        ..CallbackPolicy::default()
+    })))
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_french_caller_is_not_offered_to_others_and_keeps_their_place_with_the_callback_key() {
-    let book = Arc::new(Mutex::new(CallbackBook::new(CallbackPolicy::default())));
+/// The French line with announcements and the callback key `1`, booking into `book`.
+fn callback_flow(book: Arc<Mutex<CallbackBook>>) -> (IvrFlow, Arc<Mutex<CallbackBook>>) {
     let flow = IvrFlow::new(FlowSpec::from_json(FLOW).unwrap())
         .with_callbacks(book.clone())
         .with_waiting(
@@ -108,6 +109,20 @@ async fn a_french_caller_is_not_offered_to_others_and_keeps_their_place_with_the
                 ..WaitOptions::default()
             },
         );
+    (flow, book)
+}
+
+async fn until_ended(clock: &VirtualClock, far: &FarEnd) {
+    while far.end_cause().is_none() {
+        clock.sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_french_caller_is_not_offered_to_others_and_keeps_their_place_with_the_callback_key() {
+    let flow = callback_flow(book_allowing(["+331*"]));
+    let book = flow.1;
+    let flow = flow.0;
     let mut r = rig(flow, QueueDefinition::new("support")).await;
     r.agent("anna", "german", true).await;
     let caller = r.transport.call("+33140000000", "100");
@@ -272,6 +287,56 @@ async fn a_voicemail_node_records_the_message_and_queues_it_for_an_agent() {
     assert!(events.iter().any(|e| matches!(
         e,
         EventKind::FlowStep { step, .. } if step == "voicemail"
+    )));
+    r.center.shutdown().await;
+}
+
+/// Toll fraud: a caller whose number is only what its From header claims (no trusted
+/// trunk, not on the allow-list) is not offered the callback, and pressing the key
+/// books nothing; the journal says why (a trusted trunk's number: see
+/// `CallbackNumbers`' unit test).
+#[tokio::test(flavor = "current_thread")]
+async fn a_callback_is_not_offered_to_a_number_nobody_vouched_for() {
+    let (flow, book) = callback_flow(book_allowing(["+331*"]));
+    let mut r = rig(flow, QueueDefinition::new("support")).await;
+    r.agent("anna", "german", true).await;
+    // a premium-rate number claimed in From
+    let caller = r.transport.call("+88213000000", "100");
+    let script = {
+        let (clock, caller) = (r.clock.clone(), caller.clone());
+        async move {
+            clock.sleep(Duration::from_secs(45)).await;
+            caller.press("1");
+            clock.sleep(Duration::from_secs(20)).await;
+            caller.hangup();
+            until_ended(&clock, &caller).await;
+        }
+    };
+    r.clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    let heard = caller.heard();
+    assert!(
+        !heard.iter().any(|h| h.contains("called back")),
+        "no callback offer nor confirmation: {heard:?}"
+    );
+    assert!(book.lock().unwrap().waiting().is_empty(), "nothing booked");
+    let events = r.events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::FlowStep { step, detail, .. }
+                if step == "callback_not_offered" && detail.contains("trusted trunk")
+        )),
+        "the refusal is journaled: {events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(
+        e,
+        EventKind::Ended {
+            reason: EndReason::CallbackRequested,
+            ..
+        }
     )));
     r.center.shutdown().await;
 }

@@ -17,7 +17,9 @@ use callcore::{
     Timestamp, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
-use callcore_ivr::flow::{CallbackBook, CallbackDialer, CallbackPolicy, SharedCallbackBook};
+use callcore_ivr::flow::{
+    CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, SharedCallbackBook,
+};
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions};
 use callcore_sip::auth::{Accounts, DigestConfig};
@@ -106,6 +108,7 @@ impl Premise {
         // the agent names its own); the nonce key comes from the OS at start.
         let mut digest = DigestConfig::new(&config.sip.realm);
         digest.algorithms = config.sip.digest_algorithms();
+        digest.failure_window = std::time::Duration::from_secs(config.sip.lockout_secs.max(1));
         let mut accounts = Accounts::default();
         // an agent at a fixed contact may have no credentials: it has no account then
         for a in config.agents.iter().filter(|a| a.has_credentials()) {
@@ -145,6 +148,8 @@ impl Premise {
         let callbacks: SharedCallbackBook =
             Arc::new(std::sync::Mutex::new(CallbackBook::new(CallbackPolicy {
                 caller_id: config.sip.bind.ip().to_string(),
+                // toll fraud: trusted trunks' numbers and the allow-list only
+                numbers: CallbackNumbers::allowing(config.callbacks.allow.clone()),
                 ..CallbackPolicy::default()
             })));
         let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());

@@ -68,6 +68,9 @@ pub struct PremiseConfig {
     /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
     #[serde(default)]
     pub http: HttpSection,
+    /// Which numbers callbacks may dial (toll fraud).
+    #[serde(default)]
+    pub callbacks: CallbacksSection,
     /// On SIGTERM or Ctrl-C, how long calls in progress may go on before they are
     /// hung up (new calls are refused at once).
     #[serde(default = "default_drain_secs")]
@@ -123,6 +126,10 @@ pub struct SipSection {
     /// Digest algorithms agents' phones are challenged with (`MD5`, `SHA-256`),
     /// preferred first, unless the agent names its own (`agents[].digest`).
     pub digest: Vec<String>,
+    /// Digest lockout: five failures of one account from one address within this
+    /// many seconds lock that pair out for as long; each further lockout of the pair
+    /// doubles, up to an hour. 60 by default.
+    pub lockout_secs: u64,
 }
 
 impl Default for SipSection {
@@ -132,8 +139,21 @@ impl Default for SipSection {
             tcp: true,
             realm: "callcore".into(),
             digest: vec!["MD5".into()],
+            lockout_secs: 60,
         }
     }
+}
+
+/// `[callbacks]`: a callback dials the caller's number through the trunks, and the
+/// number of a call is only what its `From` header claims; so callbacks go only to
+/// numbers a trusted (IP-authenticated) trunk asserted, or to those listed here.
+/// Callers with other numbers are not offered the callback.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksSection {
+    /// Numbers that may be called back whatever the call came from: exact, or a
+    /// prefix ending in `*` (`"+4930*"`).
+    pub allow: Vec<String>,
 }
 
 /// `[media]`
@@ -693,6 +713,18 @@ impl PremiseConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callbacks_allow_list_is_read_and_empty_by_default() {
+        let agent = "[[agents]]\nid = \"1001\"\nname = \"A\"\npassword = \"pw-1001-x\"\n";
+        let c = PremiseConfig::from_toml(&format!(
+            "[callbacks]\nallow = [\"+4930*\", \"+15550100\"]\n{agent}"
+        ))
+        .unwrap();
+        assert_eq!(c.callbacks.allow, vec!["+4930*", "+15550100"]);
+        let c = PremiseConfig::from_toml(agent).unwrap();
+        assert!(c.callbacks.allow.is_empty());
+    }
 
     #[test]
     fn embedded_defaults_are_valid() {

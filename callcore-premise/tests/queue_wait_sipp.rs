@@ -318,6 +318,8 @@ tcp = false
 [media]
 rtp_first = {rtp}
 rtp_last = {}
+[http]
+enabled = false
 [storage]
 data_dir = "{}"
 record_calls = false
@@ -330,6 +332,8 @@ id = "support"
 skill = "support"
 announce_every_secs = 60
 callback_key = "1"
+[callbacks]
+allow = ["+4930*"]
 [[agents]]
 id = "1001"
 name = "Alice"
@@ -482,6 +486,8 @@ tcp = false
 [media]
 rtp_first = {rtp}
 rtp_last = {}
+[http]
+enabled = false
 [storage]
 data_dir = "{}"
 record_calls = false

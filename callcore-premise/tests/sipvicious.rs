@@ -6,7 +6,10 @@
 //! - `svcrack` with a password dictionary against agent 1001 gets nowhere: the lockout
 //!   engages after a few failures and the right password, placed after that point in
 //!   the dictionary, is not found; the lockout is seen to hold for a correct attempt
-//!   right after.
+//!   right after;
+//! - svcrack waiting a lockout out gets one guess on the probation after it, which
+//!   locks it out again for twice as long (the lockout escalates), while the agent's
+//!   phone at another address registers all along.
 //!
 //! Skipped with a notice when the tools are missing (`apt-get install -y sipvicious`),
 //! failing instead when `CALLCORE_REQUIRE_PEERS=1`.
@@ -76,15 +79,20 @@ const AGENTS: [(&str, &str); 3] = [
 ];
 
 async fn start_premise(name: &str, salt: u16) -> (Premise, SocketAddr) {
+    start_premise_with(name, salt, "").await
+}
+
+/// The premise with extra `[sip]` settings (`sip`: TOML lines).
+async fn start_premise_with(name: &str, salt: u16, sip: &str) -> (Premise, SocketAddr) {
     let dir = std::env::temp_dir().join(format!(
         "callcore-premise-sipvicious-{name}-{}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let sip = port_in(38000, 38500, salt);
+    let port = port_in(38000, 38500, salt);
     let rtp = 38500 + (port_in(0, 24, salt) * 20);
     let mut toml = format!(
-        "[sip]\nbind = \"127.0.0.1:{sip}\"\ntcp = false\n\
+        "[sip]\nbind = \"127.0.0.1:{port}\"\ntcp = false\n{sip}[http]\nenabled = false\n\
          [media]\nrtp_first = {rtp}\nrtp_last = {}\n\
          [storage]\ndata_dir = \"{}\"\n",
         rtp + 19,
@@ -198,7 +206,19 @@ async fn svwar_cannot_tell_agents_from_other_extensions() {
 
 /// One REGISTER from a fresh socket; the response, if any came in time.
 fn register(to: SocketAddr, user: &str, authorization: Option<&str>, n: u32) -> Option<Message> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    register_from("127.0.0.1", to, user, authorization, n)
+}
+
+/// One REGISTER from a fresh socket on `ip` (another loopback address is another
+/// source).
+fn register_from(
+    ip: &str,
+    to: SocketAddr,
+    user: &str,
+    authorization: Option<&str>,
+    n: u32,
+) -> Option<Message> {
+    let sock = UdpSocket::bind((ip, 0)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let local = sock.local_addr().unwrap();
     let auth = authorization
@@ -236,9 +256,19 @@ fn dictionary(password: &str, name: &str) -> std::path::PathBuf {
 /// What a correct REGISTER of `user` from this address gets now: 200, or 403 while
 /// the address is locked out.
 async fn correct_register(to: SocketAddr, user: &str, password: &str) -> Option<u16> {
-    let (user, password) = (user.to_owned(), password.to_owned());
+    correct_register_from("127.0.0.1", to, user, password).await
+}
+
+/// [`correct_register`] from another loopback address.
+async fn correct_register_from(
+    ip: &str,
+    to: SocketAddr,
+    user: &str,
+    password: &str,
+) -> Option<u16> {
+    let (ip, user, password) = (ip.to_owned(), user.to_owned(), password.to_owned());
     tokio::task::spawn_blocking(move || {
-        let challenge = register(to, &user, None, 1).expect("an answer");
+        let challenge = register_from(&ip, to, &user, None, 1).expect("an answer");
         let Some(www) = challenge
             .header(&HeaderName::WwwAuthenticate)
             .map(str::to_owned)
@@ -248,7 +278,7 @@ async fn correct_register(to: SocketAddr, user: &str, password: &str) -> Option<
         let ch = AuthValue::parse(&www).unwrap();
         let uri = format!("sip:{}", to.ip());
         let cred = authorization_for(&ch, &user, &password, "REGISTER", &uri, "5eed", 1).unwrap();
-        register(to, &user, Some(&cred), 2).and_then(|m| m.status())
+        register_from(&ip, to, &user, Some(&cred), 2).and_then(|m| m.status())
     })
     .await
     .unwrap()
@@ -311,10 +341,9 @@ async fn the_lockout_engages_while_svcrack_runs() {
     premise.shutdown().await;
 }
 
-/// svcrack run to its end. Fails today: the lockout lasts one failure window (60 s);
-/// svcrack ignores the 403s, waits it out and finds the 9th password.
+/// svcrack run to its end: its dictionary is used up against the lockout (each
+/// locked attempt gets 403) and the right password (9th) is not found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the digest lockout expires after its 60 s window and svcrack waits it out (finds the 9th password after 60 s); how a lockout holds is the hardening work on digest lockout (issue 15 item 6)"]
 async fn svcrack_gets_nowhere_before_the_lockout() {
     let Some((_, svcrack)) = tools() else { return };
     let (premise, addr) = start_premise("svcrack", 2).await;
@@ -341,6 +370,87 @@ async fn svcrack_gets_nowhere_before_the_lockout() {
         correct_register(addr, user, password).await,
         Some(403),
         "the lockout holds for a correct password right after the dictionary"
+    );
+    premise.shutdown().await;
+}
+
+/// Runs svcrack with `dict` for `secs` seconds, then stops it; what it printed.
+async fn svcrack_for(
+    svcrack: &str,
+    user: &str,
+    dict: &std::path::Path,
+    addr: SocketAddr,
+    secs: u64,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut scan = tokio::process::Command::new(svcrack)
+        .args([
+            &format!("-u{user}"),
+            "-v",
+            "-d",
+            dict.to_str().unwrap(),
+            "-t",
+            "0.05",
+            &format!("udp://{}:{}", addr.ip(), addr.port()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let _ = scan.kill().await;
+    let (mut out, mut err) = (String::new(), String::new());
+    let _ = scan.stdout.take().unwrap().read_to_string(&mut out).await;
+    let _ = scan.stderr.take().unwrap().read_to_string(&mut err).await;
+    format!("{out}{err}")
+}
+
+/// svcrack waiting a lockout out gets one guess, which locks it out again for twice as
+/// long: a first run locks agent 1001 from this address (lockout 8 s here); a second
+/// run after the lockout, within the probation, tries one wrong password and then the
+/// right one, which is refused. The phone at another address registers all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svcrack_waiting_the_lockout_out_is_locked_out_longer() {
+    let Some((_, svcrack)) = tools() else { return };
+    let (premise, addr) = start_premise_with("escalate", 4, "lockout_secs = 8\n").await;
+    let (user, password) = AGENTS[0];
+    let started = std::time::Instant::now();
+    let wrong: Vec<String> = (1..=8).map(|i| format!("wrong-{i}")).collect();
+    let dict1 =
+        std::env::temp_dir().join(format!("callcore-svcrack-esc1-{}.txt", std::process::id()));
+    std::fs::write(&dict1, wrong.join("\n") + "\n").unwrap();
+    let first = svcrack_for(&svcrack, user, &dict1, addr, 3).await;
+    eprintln!("--- svcrack, first run\n{first}");
+    assert_eq!(
+        correct_register_from("127.0.0.2", addr, user, password).await,
+        Some(200),
+        "the agent's phone at another address is not locked out"
+    );
+    // the first lockout (8 s from the dictionary's 5th failure, within ~1 s of the
+    // start) is over; its probation lasts another 8 s
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(started.elapsed())).await;
+    let dict2 =
+        std::env::temp_dir().join(format!("callcore-svcrack-esc2-{}.txt", std::process::id()));
+    std::fs::write(&dict2, format!("wrong-9\n{password}\n")).unwrap();
+    let second = svcrack_for(&svcrack, user, &dict2, addr, 4).await;
+    eprintln!("--- svcrack, second run\n{second}");
+    let _ = std::fs::remove_file(&dict1);
+    let _ = std::fs::remove_file(&dict2);
+    assert!(
+        started.elapsed() < Duration::from_secs(16),
+        "the second run ended within the probation ({:?})",
+        started.elapsed()
+    );
+    assert!(
+        !second.contains(password),
+        "svcrack found agent {user}'s password after waiting the lockout out"
+    );
+    assert_eq!(
+        correct_register(addr, user, password).await,
+        Some(403),
+        "this address is locked out again (16 s)"
     );
     premise.shutdown().await;
 }

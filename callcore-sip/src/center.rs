@@ -245,6 +245,7 @@ impl SipTransport {
                         from,
                         to,
                         source,
+                        asserted,
                         ..
                     } => {
                         let id = shared.ids.leg_id();
@@ -274,6 +275,12 @@ impl SipTransport {
                             interaction
                                 .attributes
                                 .insert(TRUNK_ATTRIBUTE.to_owned(), t.name.clone());
+                            // the number the carrier asserts wins over the From header
+                            if let Some(number) =
+                                asserted.as_deref().and_then(crate::trunk::asserted_caller)
+                            {
+                                interaction.from = callcore::Pii::new(number);
+                            }
                         }
                         let leg = SipLeg {
                             id,
@@ -316,6 +323,9 @@ impl SipTransport {
                         shared.finish(call, cause_of(status));
                     }
                     UaEvent::Cancelled { call } => shared.finish(call, HangupCause::Remote),
+                    UaEvent::SessionExpired { call } => {
+                        shared.finish(call, HangupCause::Failure("session expired".into()));
+                    }
                     UaEvent::Ended { call, by_remote } => {
                         shared.finish(
                             call,

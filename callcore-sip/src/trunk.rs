@@ -282,6 +282,27 @@ impl TrunkRouter {
     }
 }
 
+/// The caller's number in a `P-Asserted-Identity` value (RFC 3325: `"Name"
+/// <sip:+4930123@carrier>` or `<tel:+4930123>`; the first of several): the user part
+/// of a SIP URI, the number of a tel URI. Believe it only from a trusted trunk.
+pub fn asserted_caller(value: &str) -> Option<String> {
+    let first = value.split(',').next()?.trim();
+    let uri = match (first.find('<'), first.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &first[a + 1..b],
+        _ => first,
+    };
+    let number = if let Some(tel) = uri.strip_prefix("tel:") {
+        tel.split(';').next().unwrap_or("")
+    } else {
+        let rest = uri
+            .strip_prefix("sip:")
+            .or_else(|| uri.strip_prefix("sips:"))?;
+        rest.split_once('@')?.0.split(';').next().unwrap_or("")
+    };
+    let number = number.trim();
+    (!number.is_empty()).then(|| number.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +385,20 @@ mod tests {
             r.match_inbound("10.0.0.1:5060".parse().unwrap(), "cc.example.com")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_asserted_caller_number() {
+        use super::asserted_caller;
+        assert_eq!(
+            asserted_caller("\"Caller\" <sip:+4930123@carrier.example;user=phone>").as_deref(),
+            Some("+4930123")
+        );
+        assert_eq!(
+            asserted_caller("<tel:+4930123;cpc=ordinary>, <sip:+4930123@c>").as_deref(),
+            Some("+4930123")
+        );
+        assert_eq!(asserted_caller("sip:carrier.example"), None);
+        assert_eq!(asserted_caller("<mailto:x@y>"), None);
     }
 }

@@ -13,6 +13,7 @@ use callcore_runtime::{
 };
 
 use super::callback::{CallbackRequest, SharedCallbackBook};
+use super::callback_numbers::CallbackRefused;
 use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
 use super::model::FlowSpec;
 
@@ -97,9 +98,31 @@ impl IvrFlow {
         self
     }
 
+    /// Whether this call's number may be called back: always without a book
+    /// (nothing is dialled then), else by the book's [`CallbackNumbers`] rule.
+    ///
+    /// [`CallbackNumbers`]: super::CallbackNumbers
+    fn callback_permitted(&self, call: &FlowContext) -> Result<(), CallbackRefused> {
+        let Some(book) = &self.callbacks else {
+            return Ok(());
+        };
+        let i = call.interaction();
+        book.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .policy()
+            .numbers
+            .check(i.from.expose(), &i.attributes)
+    }
+
     /// Books a callback for the caller in `queue`, their place being
-    /// `waiting_since`.
-    fn book_callback(&self, call: &mut FlowContext, queue: &str, waiting_since: Timestamp) {
+    /// `waiting_since`; refused (and journaled as a `callback_refused` step) for a
+    /// number that may not be called back.
+    fn book_callback(
+        &self,
+        call: &mut FlowContext,
+        queue: &str,
+        waiting_since: Timestamp,
+    ) -> Result<(), CallbackRefused> {
         if let Some(book) = &self.callbacks {
             let i = call.interaction();
             let request = CallbackRequest {
@@ -113,14 +136,21 @@ impl IvrFlow {
                 attempts: 0,
                 not_before: waiting_since,
             };
-            book.lock()
+            let booked = book
+                .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .book(request);
+            if let Err(why) = booked {
+                tracing::info!(queue, reason = %why, "callback refused");
+                call.record_step("callback_refused", why.to_string());
+                return Err(why);
+            }
         }
         call.interaction_mut()
             .attributes
             .insert("callback_queue".into(), queue.to_owned());
         call.record_step("callback_requested", queue);
+        Ok(())
     }
 
     /// Waits in `queue`, following overflows to other queues and to
@@ -133,10 +163,18 @@ impl IvrFlow {
         required_skills: Vec<SkillRequirement>,
     ) -> Result<QueueResult, CoreError> {
         for _ in 0..=MAX_OVERFLOW_HOPS {
+            let mut waiting = self.waiting.get(&queue).cloned().unwrap_or_default();
+            if waiting.callback_key.is_some()
+                && let Err(why) = self.callback_permitted(call)
+            {
+                // toll fraud: no callback offer to a number nobody vouched for
+                call.record_step("callback_not_offered", why.to_string());
+                waiting.callback_key = None;
+            }
             let options = QueueOptions {
                 priority,
                 required_skills: required_skills.clone(),
-                waiting: self.waiting.get(&queue).cloned().unwrap_or_default(),
+                waiting,
                 ..QueueOptions::default()
             };
             return Ok(
@@ -146,10 +184,10 @@ impl IvrFlow {
                     QueueOutcome::CallbackRequested {
                         queue,
                         waiting_since,
-                    } => {
-                        self.book_callback(call, queue.as_str(), waiting_since);
-                        QueueResult::CallbackRequested
-                    }
+                    } => match self.book_callback(call, queue.as_str(), waiting_since) {
+                        Ok(()) => QueueResult::CallbackRequested,
+                        Err(_) => QueueResult::GaveUp,
+                    },
                     QueueOutcome::Overflow(Destination::Queue(next)) => {
                         call.record_step("overflow", next.to_string());
                         queue = next.to_string();
@@ -159,7 +197,9 @@ impl IvrFlow {
                         // the queue offers a callback in its place: booked, keeping
                         // the time the caller called in
                         let since = call.interaction().created_at;
-                        self.book_callback(call, &queue, since);
+                        if self.book_callback(call, &queue, since).is_err() {
+                            return Ok(QueueResult::GaveUp);
+                        }
                         let waiting = self.waiting.get(&queue).cloned().unwrap_or_default();
                         let _ = call.say(&waiting.callback_confirmation).await;
                         QueueResult::CallbackRequested
@@ -285,8 +325,7 @@ impl IvrFlow {
                 call.interaction_mut().context = context;
                 let since = call.interaction().created_at;
                 // The caller's place: when they called in.
-                self.book_callback(call, &queue, since);
-                Input::CallbackBooked(true)
+                Input::CallbackBooked(self.book_callback(call, &queue, since).is_ok())
             }
             Action::Voicemail {
                 prompt,

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::callback_numbers::{CallbackNumbers, CallbackRefused};
 use callcore::{
     Channel, Direction, Endpoint, Interaction, InteractionContext, InteractionId, PlaceRequest,
     QueueId, RouterSnapshot, TenantId, Timestamp, Transport,
@@ -73,6 +74,9 @@ pub struct CallbackPolicy {
     pub unconnected_message: Option<String>,
     /// How often the dialer re-checks without a trigger.
     pub check_every: Duration,
+    /// Which numbers may be called back (toll fraud): by default only numbers a
+    /// trusted trunk asserted.
+    pub numbers: CallbackNumbers,
 }
 
 impl Default for CallbackPolicy {
@@ -89,6 +93,7 @@ impl Default for CallbackPolicy {
                 "Sorry, all our agents are busy. We will call you again shortly.".into(),
             ),
             check_every: Duration::from_secs(2),
+            numbers: CallbackNumbers::default(),
         }
     }
 }
@@ -126,8 +131,22 @@ impl CallbackBook {
         &self.policy
     }
 
+    /// Whether `request`'s number may be called back ([`CallbackPolicy::numbers`]).
+    pub fn permits(&self, request: &CallbackRequest) -> Result<(), CallbackRefused> {
+        self.policy
+            .numbers
+            .check(&request.number, &request.attributes)
+    }
+
     /// Books a callback; a second booking for the same call replaces the first.
-    pub fn book(&mut self, request: CallbackRequest) {
+    /// Refused (nothing booked) for a number the policy does not permit.
+    pub fn book(&mut self, request: CallbackRequest) -> Result<(), CallbackRefused> {
+        self.permits(&request)?;
+        self.rebook(request);
+        Ok(())
+    }
+
+    fn rebook(&mut self, request: CallbackRequest) {
         self.waiting
             .retain(|r| r.interaction != request.interaction);
         self.waiting.push(request);
@@ -209,7 +228,7 @@ impl CallbackBook {
         r.attempts += 1;
         if result == AttemptResult::Failed && r.attempts < self.policy.max_attempts {
             r.not_before = now + self.policy.retry_after;
-            self.book(r);
+            self.rebook(r);
         } else {
             self.done.push((r, result));
         }
@@ -359,7 +378,8 @@ mod tests {
             queue: "support".into(),
             waiting_since: Timestamp::from_secs(since as i64),
             context: InteractionContext::default(),
-            attributes: BTreeMap::new(),
+            // a trusted trunk's call: its number may be called back
+            attributes: BTreeMap::from([("trunk".to_owned(), "carrier".to_owned())]),
             attempts: 0,
             not_before: Timestamp::from_secs(0),
         }
@@ -387,8 +407,8 @@ mod tests {
             wrap_up_counts_as_free: false,
             ..CallbackPolicy::default()
         });
-        book.book(request("b", 1_100));
-        book.book(request("a", 1_000));
+        book.book(request("b", 1_100)).unwrap();
+        book.book(request("a", 1_000)).unwrap();
         let now = Timestamp::from_secs(1_200);
         // Nobody free: nothing to place.
         assert!(book.take_due(&snapshot(0, 0, 0, 1), now).is_empty());
@@ -411,7 +431,7 @@ mod tests {
             retry_after: Duration::from_secs(60),
             ..CallbackPolicy::default()
         });
-        book.book(request("a", 1_000));
+        book.book(request("a", 1_000)).unwrap();
         let t = Timestamp::from_secs(1_100);
         let due = book.take_due(&snapshot(0, 0, 0, 1), t);
         assert_eq!(due.len(), 1);

@@ -6,6 +6,7 @@
 mod adapter;
 mod builder;
 pub mod callback;
+mod callback_numbers;
 mod engine;
 mod hours;
 mod matching;
@@ -20,6 +21,7 @@ pub use callback::{
     AttemptResult, CallbackBook, CallbackDialer, CallbackPolicy, CallbackRequest,
     SharedCallbackBook,
 };
+pub use callback_numbers::{CallbackNumbers, CallbackRefused};
 pub use engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
 pub use hours::{BusinessHours, LocalTime, OpenSpan};
 pub use model::{

@@ -67,8 +67,11 @@ pub struct DigestConfig {
     /// `failure_window`.
     pub max_failures: u32,
     /// Window for counting failures; an account+source pair over the limit is
-    /// refused until the window ends.
+    /// refused for one window; each further lockout of the pair (one failure on the
+    /// probation after a lockout suffices) lasts twice as long, up to `max_lockout`.
     pub failure_window: Duration,
+    /// Longest lockout of an account+source pair.
+    pub max_lockout: Duration,
     /// Most account+source pairs whose failures are remembered (the least recently
     /// failed are forgotten first).
     pub max_tracked_failures: usize,
@@ -79,7 +82,7 @@ pub struct DigestConfig {
 
 impl DigestConfig {
     /// SHA-256 then MD5, 5-minute nonces, 5 failures per account and source per
-    /// minute (10,000 pairs remembered), no key yet.
+    /// minute, lockouts doubling up to an hour (10,000 pairs remembered), no key yet.
     pub fn new(realm: &str) -> Self {
         DigestConfig {
             realm: realm.to_owned(),
@@ -88,6 +91,7 @@ impl DigestConfig {
             nonce_ttl: Duration::from_secs(300),
             max_failures: 5,
             failure_window: Duration::from_secs(60),
+            max_lockout: Duration::from_secs(3600),
             max_tracked_failures: 10_000,
             strongest_first: true,
         }
@@ -143,6 +147,7 @@ impl Authenticator {
         let failures = super::lockout::Lockout::new(
             config.max_failures,
             config.failure_window,
+            config.max_lockout,
             config.max_tracked_failures,
         );
         Authenticator {

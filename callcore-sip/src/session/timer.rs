@@ -32,10 +32,16 @@ impl SessionTimer {
     /// UAS negotiation (RFC 4028 §9): honour the UAC's interval and refresher; when the
     /// UAC does not support timers, we refresh.
     pub fn negotiate_uas(invite: &Message) -> TimerDecision {
+        Self::negotiate_uas_with(invite, MIN_SE)
+    }
+
+    /// UAS negotiation with our own smallest interval `min_se` (the RFC's 90 s unless
+    /// configured lower, e.g. for tests): below it, [`TimerDecision::TooSmall`].
+    pub fn negotiate_uas_with(invite: &Message, min_se: u32) -> TimerDecision {
         let Ok(Some(se)) = invite.session_expires() else {
             return TimerDecision::None;
         };
-        if se.delta < MIN_SE {
+        if se.delta < min_se.max(1) {
             return TimerDecision::TooSmall;
         }
         let uac_supports = invite
@@ -50,6 +56,16 @@ impl SessionTimer {
         TimerDecision::Use(SessionTimer {
             interval: se.delta,
             refresher,
+        })
+    }
+
+    /// UAC side (RFC 4028 §7.2): the timer a 2xx to our INVITE sets, if any. Without a
+    /// refresher parameter the UAC (we) refreshes.
+    pub fn from_2xx(resp: &Message) -> Option<SessionTimer> {
+        let se = resp.session_expires().ok().flatten()?;
+        (se.delta > 0).then_some(SessionTimer {
+            interval: se.delta,
+            refresher: se.refresher.unwrap_or(Refresher::Uac),
         })
     }
 

@@ -47,6 +47,9 @@ pub struct UaConfig {
     /// Where we take SIP over TLS (set by the driver when it binds a TLS listener);
     /// advertised in `sips:` Contacts.
     pub tls_addr: Option<SocketAddr>,
+    /// Smallest session interval we accept (RFC 4028 `Min-SE`); INVITEs asking less
+    /// get 422. The RFC's 90 s by default; lower only for tests.
+    pub min_se: u32,
 }
 
 impl UaConfig {
@@ -65,6 +68,7 @@ impl UaConfig {
             rate_limit: None,
             limits: super::limits::Limits::default(),
             tls_addr: None,
+            min_se: crate::session::MIN_SE,
         }
     }
 }
@@ -72,6 +76,9 @@ impl UaConfig {
 /// What happened to a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// IncomingCall carries the SDP offer inline: events are passed on at once, never
+// stored in bulk, so its size costs nothing worth a box per call.
+#[allow(clippy::large_enum_variant)]
 pub enum UaEvent {
     /// A new inbound call is ringing here; answer, reject or redirect it.
     IncomingCall {
@@ -90,6 +97,10 @@ pub enum UaEvent {
         replaces: Option<CallRef>,
         /// The address the INVITE came from (IP authentication of trunks).
         source: std::net::IpAddr,
+        /// `P-Asserted-Identity` as sent (RFC 3325): the caller's identity as a
+        /// trusted network asserts it; anyone can send one, so believe it only from
+        /// a trusted trunk (see [`crate::trunk::asserted_caller`]).
+        asserted: Option<Box<str>>,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -171,6 +182,12 @@ pub enum UaEvent {
         /// The authenticated user, when authentication is on.
         user: Option<String>,
     },
+    /// A session timer ran out without a refresh (RFC 4028 §10): we send BYE, and
+    /// [`UaEvent::Ended`] follows.
+    SessionExpired {
+        /// The call.
+        call: CallRef,
+    },
     /// The call ended.
     Ended {
         /// The call.
@@ -182,6 +199,7 @@ pub enum UaEvent {
 
 /// What the user agent asks its driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // see UaEvent
 pub enum UaOutput {
     /// Send bytes.
     Transmit {
@@ -268,6 +286,8 @@ pub struct UserAgent {
     /// Inbound calls by source address (for the per-source call limit).
     pub(crate) inbound_source: HashMap<CallRef, std::net::IpAddr>,
     pub(crate) inbound_by_source: HashMap<std::net::IpAddr, usize>,
+    /// Session timers of the calls that negotiated one.
+    pub(crate) session_timers: super::session_timers::SessionTimers,
 }
 
 impl UserAgent {
@@ -313,6 +333,7 @@ impl UserAgent {
             proceeding: std::collections::HashSet::new(),
             stats: Arc::default(),
             draining: None,
+            session_timers: Default::default(),
         }
     }
 
@@ -452,6 +473,7 @@ impl UserAgent {
     pub(crate) fn reap(&mut self, call: CallRef) {
         self.auth_retried.remove(&call);
         self.proceeding.remove(&call);
+        self.session_timers.disarm(call);
         if let Some(c) = self.calls.remove(&call) {
             let cid = c.invite.call_id().unwrap_or("").to_owned();
             self.by_dialog.remove(&(cid, c.local_tag));
@@ -520,6 +542,7 @@ impl UserAgent {
         self.on_outbound_timers(now);
         self.on_reliable_timers(now);
         self.on_refer_timers(now);
+        self.on_session_timers(now);
         self.pump(now);
     }
 
@@ -530,6 +553,7 @@ impl UserAgent {
             self.outbound.next_deadline(),
             self.next_reliable_deadline(),
             self.next_refer_deadline(),
+            self.next_session_deadline(),
         ]
         .into_iter()
         .flatten()

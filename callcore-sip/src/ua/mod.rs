@@ -25,6 +25,7 @@ mod outbound;
 mod refer;
 mod reliable;
 mod routes;
+mod session_timers;
 pub mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -91,6 +91,9 @@ impl UserAgent {
         let state = self.calls.get(&call).map(|c| c.state);
         if !is_invite {
             let method = resp.cseq().map(|c| c.method).ok();
+            if method == Some(Method::Update) && (200..300).contains(&code) {
+                self.note_session_refreshed(call, now);
+            }
             if method == Some(Method::Refer) && code >= 200 {
                 self.emit(UaEvent::TransferProgress { call, status: code });
             }
@@ -106,6 +109,7 @@ impl UserAgent {
             if (200..300).contains(&code) {
                 self.ack_2xx(call, &resp);
                 self.apply_answer(call, &resp);
+                self.note_session_refreshed(call, now);
             }
             return;
         }
@@ -158,6 +162,12 @@ impl UserAgent {
                     return;
                 }
                 let audio = self.apply_answer(call, &resp);
+                if let Some(t) = crate::session::SessionTimer::from_2xx(&resp) {
+                    let use_update = allows_update(&resp);
+                    let we_refresh = t.refresher == crate::message::Refresher::Uac;
+                    self.session_timers
+                        .arm(call, t, we_refresh, use_update, now);
+                }
                 self.emit(UaEvent::Answered { call, audio });
             }
             // a trunk that authenticates calls: answered once with its credentials
@@ -316,7 +326,7 @@ impl UserAgent {
         }
     }
 
-    fn in_dialog_request(
+    pub(crate) fn in_dialog_request(
         &mut self,
         call: CallRef,
         method: Method,
@@ -449,6 +459,11 @@ impl UserAgent {
         self.pump(now);
         Ok(())
     }
+}
+
+/// Whether a message's Allow names UPDATE.
+pub(crate) fn allows_update(msg: &Message) -> bool {
+    msg.allow().iter().any(|m| m.eq_ignore_ascii_case("UPDATE"))
 }
 
 fn percent_encode(s: &str) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::core::{Call, CallRef, CallState, UaEvent, UserAgent};
 use crate::Error;
 use crate::auth::AuthOutcome;
-use crate::message::{HeaderName, Message, Method, ResponseSpec, Scheme};
+use crate::message::{HeaderName, Message, Method, Refresher, ResponseSpec, Scheme};
 use crate::session::{
     Dialog, LocalMedia, NegotiatedAudio, SessionDescription, SessionTimer, TimerDecision,
     answer_offer,
@@ -217,10 +217,10 @@ impl UserAgent {
                 return;
             }
         };
-        if SessionTimer::negotiate_uas(&req) == TimerDecision::TooSmall {
+        if SessionTimer::negotiate_uas_with(&req, self.config.min_se) == TimerDecision::TooSmall {
             let spec = ResponseSpec::code(422)
                 .to_tag(&local_tag)
-                .header(HeaderName::MinSe, &crate::session::MIN_SE.to_string());
+                .header(HeaderName::MinSe, &self.config.min_se.to_string());
             self.respond(tx, &req, spec, now);
             return;
         }
@@ -264,6 +264,9 @@ impl UserAgent {
         let to = req.to().map(|t| t.uri().to_string()).unwrap_or_default();
         let request_uri = req.request_uri_str().unwrap_or("").to_owned();
         let call_id = req.call_id().unwrap_or("").to_owned();
+        let asserted = req
+            .header_named("P-Asserted-Identity")
+            .map(Box::<str>::from);
         let call = self.alloc_call(Call {
             state: CallState::InboundPending,
             peer,
@@ -289,6 +292,7 @@ impl UserAgent {
             offer,
             replaces,
             source: peer.addr.ip(),
+            asserted,
         });
     }
 
@@ -358,14 +362,20 @@ impl UserAgent {
         };
         spec = spec.body("application/sdp", Bytes::from(body.to_body()));
         let mut resp = invite.build_response(spec);
-        if let TimerDecision::Use(t) = SessionTimer::negotiate_uas(&invite) {
-            let supports = invite
-                .supported()
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case("timer"));
-            t.decorate_2xx(&mut resp, supports);
-        }
+        let timer = match SessionTimer::negotiate_uas_with(&invite, self.config.min_se) {
+            TimerDecision::Use(t) => {
+                t.decorate_2xx(&mut resp, supports_timer(&invite));
+                Some(t)
+            }
+            _ => None,
+        };
         self.layer.send_response(tx, &resp, now)?;
+        if let Some(t) = timer {
+            let we_refresh = t.refresher == Refresher::Uas;
+            let use_update = super::uac::allows_update(&invite);
+            self.session_timers
+                .arm(call, t, we_refresh, use_update, now);
+        }
         let dialog = Dialog::new_uas(&invite, &tag, &contact, true)?;
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::InboundAnswered;
@@ -485,7 +495,44 @@ impl UserAgent {
     /// re-INVITE / UPDATE from the peer: answer its offer with our current media
     /// (hold: they send sendonly, we answer recvonly).
     fn on_session_refresh(&mut self, call: CallRef, tx: TxId, req: &Message, now: Duration) {
+        // RFC 4028 §9 within the dialog: the request may set new terms, answered in
+        // our 2xx; a refresh without Session-Expires keeps the running terms.
+        let timer = match SessionTimer::negotiate_uas_with(req, self.config.min_se) {
+            TimerDecision::TooSmall => {
+                let spec = ResponseSpec::code(422)
+                    .header(HeaderName::MinSe, &self.config.min_se.to_string());
+                self.respond(tx, req, spec, now);
+                return;
+            }
+            TimerDecision::Use(t) => Some(t),
+            TimerDecision::None => None,
+        };
+        self.on_session_offer(call, tx, req, timer, now);
+    }
+
+    fn on_session_offer(
+        &mut self,
+        call: CallRef,
+        tx: TxId,
+        req: &Message,
+        timer: Option<SessionTimer>,
+        now: Duration,
+    ) {
         let contact = self.contact();
+        let mut timer_headers = ResponseSpec::code(200);
+        if let Some(t) = timer {
+            let r = match t.refresher {
+                Refresher::Uac => "uac",
+                Refresher::Uas => "uas",
+            };
+            timer_headers = timer_headers.header(
+                HeaderName::SessionExpires,
+                &format!("{};refresher={r}", t.interval),
+            );
+            if supports_timer(req) {
+                timer_headers = timer_headers.header(HeaderName::Require, "timer");
+            }
+        }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -501,21 +548,42 @@ impl UserAgent {
             self.respond(
                 tx,
                 req,
-                ResponseSpec::code(200).header(HeaderName::Contact, &contact),
+                timer_headers.header(HeaderName::Contact, &contact),
                 now,
             );
+            self.refreshed_by_peer(call, timer, now);
             return;
         };
         c.sdp_version += 1;
         match answer_offer(&offer, &local, c.sdp_version) {
             Ok((answer, audio)) => {
-                let spec = ResponseSpec::code(200)
+                let spec = timer_headers
                     .header(HeaderName::Contact, &contact)
                     .body("application/sdp", Bytes::from(answer.to_body()));
                 self.respond(tx, req, spec, now);
+                self.refreshed_by_peer(call, timer, now);
                 self.emit(UaEvent::MediaChanged { call, audio });
             }
             Err(_) => self.respond(tx, req, ResponseSpec::code(488), now),
         }
     }
+
+    /// The peer's re-INVITE/UPDATE was answered 2xx: with new terms the timer restarts
+    /// on them (the request's sender is this transaction's UAC), otherwise it is
+    /// refreshed.
+    fn refreshed_by_peer(&mut self, call: CallRef, timer: Option<SessionTimer>, now: Duration) {
+        match timer {
+            Some(t) => {
+                let we_refresh = t.refresher == Refresher::Uas;
+                self.session_timers.arm(call, t, we_refresh, false, now);
+            }
+            None => self.note_session_refreshed(call, now),
+        }
+    }
+}
+
+fn supports_timer(msg: &Message) -> bool {
+    msg.supported()
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case("timer"))
 }
