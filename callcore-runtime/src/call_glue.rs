@@ -229,6 +229,7 @@ impl CallGlue {
                 }
             }
             CallCommand::Place { number } => self.place(None, PlaceTo::Number(number)),
+            CallCommand::PlaceAgent { agent } => self.place(None, PlaceTo::Agent(agent)),
             CallCommand::Announce(text) => {
                 self.call
                     .handle_flow_step("say", format!("{} chars", text.chars().count()));
@@ -381,7 +382,17 @@ impl CallGlue {
                     LegEvent::Held => LegInput::Held,
                     LegEvent::Resumed => LegInput::Resumed,
                     LegEvent::TransferRequested { target } => {
-                        LegInput::TransferRequested(resolve(&self.shared, &target).await)
+                        let target = match resolve(&self.shared, &target).await {
+                            // taken directly, whatever queues they serve
+                            TransferTarget::Agent(a) => {
+                                match reserve(&self.shared, &a, "transfer").await {
+                                    Ok(()) => TransferTarget::Agent(a),
+                                    Err(_) => TransferTarget::UnavailableAgent(a),
+                                }
+                            }
+                            other => other,
+                        };
+                        LegInput::TransferRequested(target)
                     }
                     other => {
                         tracing::debug!(?other, "leg event this runtime does not act on");

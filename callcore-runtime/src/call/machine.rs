@@ -38,14 +38,15 @@ pub(super) enum Phase {
         queue: QueueId,
         agent_leg: Option<LegId>,
     },
-    /// With an agent who asked for a transfer out to a number; the number
-    /// rings.
+    /// With an agent who asked for a blind transfer to a number or to an
+    /// agent taken directly; the target rings.
     Transferring {
         agent: AgentId,
         queue: QueueId,
         /// The agent's leg while it is up.
         agent_leg: Option<LegId>,
-        number: String,
+        /// A number, or an agent (reserved, in `control.direct`).
+        target: super::control::CallTarget,
         /// The agent was released already (they hung up meanwhile).
         released: bool,
         /// The agent's phone asked (REFER): it is told how the transfer went.
@@ -325,12 +326,14 @@ impl Call {
                 agent,
                 agent_leg,
                 released,
+                target,
                 ..
             } => {
                 self.hang_up_opt(agent_leg.as_ref());
                 if !released {
                     self.release_agent(agent);
                 }
+                self.free_target(&target);
             }
             Phase::Outside { leg, .. } => self.hang_up(&leg),
             Phase::Flow | Phase::Waiting { .. } | Phase::Hosted { .. } => {}
@@ -521,7 +524,7 @@ impl Call {
                 agent,
                 queue,
                 agent_leg: Some(l),
-                number,
+                target,
                 released,
                 asked,
             } if l == *leg => {
@@ -532,7 +535,7 @@ impl Call {
                     agent,
                     queue,
                     agent_leg: None,
-                    number,
+                    target,
                     released: true,
                     asked,
                 };
@@ -762,8 +765,10 @@ impl Call {
                 agent_leg,
                 released,
                 asked,
+                target,
                 ..
             } => {
+                self.free_target(&target);
                 self.sync_hold();
                 if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
                     self.report(l, TransferReport::Failed(HangupCause::Remote));
