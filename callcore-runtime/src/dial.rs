@@ -17,9 +17,6 @@ use callcore::{
     Interaction, InteractionId, PlaceRequest, QueueId, TenantId, Transport,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// Checks and reserves, then dials in the background.
 pub(crate) async fn start(
@@ -47,11 +44,8 @@ pub(crate) async fn start(
     };
     reserve(&shared, agent, "dialing").await?;
     let now = shared.clock.now();
-    let id = InteractionId::new(format!(
-        "dial-{}-{}",
-        now.as_millis(),
-        NEXT.fetch_add(1, Ordering::Relaxed) + 1
-    ));
+    // a UUIDv7 like every other interaction's: unique across restarts
+    let id = shared.ids.interaction_id();
     let queue = profile
         .queues
         .first()

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use callcore::{
     AgentProfile, AgentState, Clock, CoreError, Direction, Disposition, EndReason, Endpoint, Event,
-    EventKind, HangupCause, InteractionId, InteractionRecord, MixRole, MonitorMode,
+    EventKind, HangupCause, IdSource, InteractionId, InteractionRecord, MixRole, MonitorMode,
     QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
@@ -43,9 +43,18 @@ struct Rig {
 /// alice serves `support`; bob serves `billing`; sue is a supervisor; `NUMBER`
 /// is an outside number that answers.
 async fn rig() -> Rig {
+    rig_with(None).await
+}
+
+/// As [`rig`], the center minting its own interactions' ids from `ids`.
+async fn rig_with(ids: Option<Arc<dyn IdSource>>) -> Rig {
     let clock = VirtualClock::new(Timestamp::from_secs(T0));
     let transport = MemoryTransport::new(Arc::new(clock.clone()));
-    let center = Center::builder()
+    let mut builder = Center::builder();
+    if let Some(ids) = ids {
+        builder = builder.ids(ids);
+    }
+    let center = builder
         .clock(Arc::new(clock.clone()))
         .transport(transport.clone())
         .flow("support", Arc::new(Support))
@@ -906,4 +915,30 @@ async fn a_blind_transfer_reaches_the_named_agent_even_outside_the_queue() {
     let r = record(center, &id).await;
     assert_eq!(r.agents, ["alice".into(), "bob".into()]);
     assert_eq!(r.agent, Some("bob".into()));
+}
+
+/// Mints `premise-1`, `premise-2`, … (an assembly's own id source).
+#[derive(Debug, Default)]
+struct Counted(std::sync::atomic::AtomicU32);
+
+impl IdSource for Counted {
+    fn mint(&self) -> String {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        format!("premise-{n}")
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn click_to_dial_ids_come_from_the_centers_id_source() {
+    // default: UUIDv7, like the interactions the transports start
+    let rig = rig().await;
+    let id = rig.center.dial(&"alice".into(), NUMBER).await.unwrap();
+    let text = id.as_str();
+    assert_eq!(text.len(), 36, "{text}");
+    assert_eq!(text.as_bytes()[14], b'7', "a UUIDv7: {text}");
+    assert!(!text.starts_with("dial-"), "{text}");
+    // an assembly's own source
+    let rig = rig_with(Some(Arc::new(Counted::default()))).await;
+    let id = rig.center.dial(&"alice".into(), NUMBER).await.unwrap();
+    assert_eq!(id.as_str(), "premise-1");
 }
