@@ -403,6 +403,10 @@ impl CallGlue {
                 self.call.handle_leg_event(&leg, input, now);
             }
             Wake::Placed((placement, Ok(leg))) => {
+                if let Some(trunks) = leg.placed_through() {
+                    // which trunks a transfer or consultation went out through
+                    self.call.handle_flow_step("trunk_attempts", trunks);
+                }
                 let id = leg.id().clone();
                 self.others.insert(id.clone(), leg);
                 let now = self.now();

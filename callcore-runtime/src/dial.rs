@@ -118,6 +118,16 @@ impl Dial {
                 return;
             }
         };
+        if let Some(trunks) = customer_leg.placed_through() {
+            self.shared.emitter.emit(
+                &interaction.tenant,
+                EventKind::FlowStep {
+                    interaction: interaction.id.clone(),
+                    step: "trunk_attempts".to_owned(),
+                    detail: trunks,
+                },
+            );
+        }
         let mut ctx = FlowContext::new(self.shared.clone(), interaction, customer_leg);
         let reason = match ctx
             .connect_direct(self.agent.clone(), self.queue.clone(), agent_leg)

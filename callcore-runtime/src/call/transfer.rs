@@ -38,9 +38,14 @@ impl Call {
             self.release_agent(agent);
         }
         self.sync_hold();
+        // a number as it was dialled, an agent as `agent:<id>`
+        let label = match &target {
+            CallTarget::Number(n) => n.clone(),
+            other => other.to_string(),
+        };
         self.events.push_back(EventKind::Transferred {
             interaction: self.id.clone(),
-            target: target.to_string(),
+            target: label,
         });
         self.commands.push_back(CallCommand::Bridge {
             leg: self.customer.clone(),
