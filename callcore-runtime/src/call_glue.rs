@@ -195,6 +195,20 @@ impl CallGlue {
             CallCommand::LeaveQueue => {
                 let _ = self.shared.router.send(RouterCommand::Abandon(id));
             }
+            CallCommand::RequestCallback => {
+                let (tx, rx) = oneshot::channel();
+                let kept = self
+                    .shared
+                    .router
+                    .send(RouterCommand::Callback(id.clone(), tx))
+                    .is_ok()
+                    && rx.await.unwrap_or(false);
+                if kept {
+                    self.call.handle_callback_kept();
+                } else {
+                    let _ = self.shared.router.send(RouterCommand::Abandon(id));
+                }
+            }
             CallCommand::ReleaseAgent(agent) => {
                 let _ = self.shared.router.send(RouterCommand::Input(
                     RouterInput::InteractionEnded {

@@ -232,13 +232,15 @@ impl Center {
         crate::interrupted::close(&emitter, &b.stores, &crate::interrupted::tenants(&b.config))
             .await;
         let (router_tx, router_rx) = mpsc::unbounded_channel();
-        let routing = RoutingTask::new(
+        let mut routing = RoutingTask::new(
             b.router.unwrap_or_else(|| Box::new(BasicRouter::new())),
             b.clock.clone(),
             emitter.clone(),
             b.transports.clone(),
             b.config.tenant.clone(),
         );
+        let (callbacks_tx, callbacks_rx) = mpsc::unbounded_channel();
+        routing.callbacks_to(callbacks_tx);
         let routing = tokio::spawn(routing.run(router_rx));
         let shared = Arc::new(Shared {
             clock: b.clock.clone(),
@@ -255,7 +257,10 @@ impl Center {
             flows: b.flows,
             routes: b.config.routes.clone(),
         });
-        let mut tasks = vec![routing];
+        let mut tasks = vec![
+            routing,
+            tokio::spawn(crate::callback::run(shared.clone(), callbacks_rx)),
+        ];
         for transport in &b.transports {
             let transport = transport.clone();
             let shared = shared.clone();

@@ -579,7 +579,8 @@ impl World {
                         abandon_done: false,
                     });
                 }
-                CallCommand::LeaveQueue => {
+                // the model's router keeps no callbacks: the glue leaves
+                CallCommand::LeaveQueue | CallCommand::RequestCallback => {
                     if let Some(r) = &mut self.router {
                         r.abandon_heard = true;
                     }

@@ -146,8 +146,17 @@ impl IvrFlow {
                     QueueOutcome::CallbackRequested {
                         queue,
                         waiting_since,
+                        kept_by_router,
                     } => {
-                        self.book_callback(call, queue.as_str(), waiting_since);
+                        if kept_by_router {
+                            // the router keeps the place; the center calls back
+                            call.interaction_mut()
+                                .attributes
+                                .insert("callback_queue".into(), queue.to_string());
+                            call.record_step("callback_requested", queue.as_str());
+                        } else {
+                            self.book_callback(call, queue.as_str(), waiting_since);
+                        }
                         QueueResult::CallbackRequested
                     }
                     QueueOutcome::Overflow(Destination::Queue(next)) => {

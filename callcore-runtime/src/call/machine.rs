@@ -97,6 +97,8 @@ pub struct Call {
     /// Call control in the Talking phase: hold, mute, consultation,
     /// conference, supervisors (see `control.rs`).
     pub(super) control: super::control::Control,
+    /// The router keeps the place of the callback asked for while waiting.
+    pub(super) callback_kept: bool,
 }
 
 impl Call {
@@ -128,6 +130,7 @@ impl Call {
             commands: VecDeque::new(),
             events: VecDeque::new(),
             control: super::control::Control::default(),
+            callback_kept: false,
         }
     }
 
@@ -240,7 +243,22 @@ impl Call {
             && leaving.is_none()
         {
             *leaving = Some(Leaving::Callback);
-            self.commands.push_back(CallCommand::LeaveQueue);
+            self.commands.push_back(CallCommand::RequestCallback);
+        }
+    }
+
+    /// The router keeps the place of the callback the customer asked for
+    /// (answer to [`CallCommand::RequestCallback`]); it lets go of the call
+    /// next, and the stay ends with a callback the flow need not book.
+    pub fn handle_callback_kept(&mut self) {
+        if matches!(
+            self.phase,
+            Phase::Waiting {
+                leaving: Some(Leaving::Callback),
+                ..
+            }
+        ) {
+            self.callback_kept = true;
         }
     }
 
@@ -466,6 +484,7 @@ impl Call {
                 self.outcome = Some(Ok(QueueOutcome::CallbackRequested {
                     queue,
                     waiting_since,
+                    kept_by_router: std::mem::take(&mut self.callback_kept),
                 }));
             }
             (Some(Leaving::GaveUp), None) => {

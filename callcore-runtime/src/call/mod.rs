@@ -165,6 +165,10 @@ pub enum CallCommand {
     Enqueue(Box<RoutingRequest>),
     /// Leave the queue (the router lets go; signals sent before may follow).
     LeaveQueue,
+    /// The customer asked to be called back: ask the router to keep their
+    /// place ([`Call::handle_callback_kept`] when it does; it lets go of the
+    /// call then); when it cannot, leave the queue as [`LeaveQueue`](Self::LeaveQueue).
+    RequestCallback,
     /// The agent's conversation is over: tell the router (after-call work).
     ReleaseAgent(AgentId),
     /// Connect `leg`'s media to `to`'s, recording the conversation when asked.

@@ -499,11 +499,13 @@ fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there
     assert!(run.call.waiting_for_agent());
     run.call.handle_callback_request(at(40));
     let (c, _) = run.drain();
-    assert!(matches!(&c[..], [CallCommand::LeaveQueue]), "{c:?}");
+    assert!(matches!(&c[..], [CallCommand::RequestCallback]), "{c:?}");
     assert!(!run.call.waiting_for_agent());
     // a second press changes nothing
     run.call.handle_callback_request(at(41));
     assert!(run.drain().0.is_empty());
+    // the router keeps the place, then lets go of the call
+    run.call.handle_callback_kept();
     run.call.handle_released(at(41));
     let (_, e) = run.drain();
     assert!(matches!(
@@ -515,6 +517,7 @@ fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there
         Some(QueueOutcome::CallbackRequested {
             queue: "support".into(),
             waiting_since: at(0),
+            kept_by_router: true,
         })
     );
 
