@@ -564,3 +564,48 @@ fn unknown_strategy_and_bad_ladders_are_clear_errors() {
         })
     ));
 }
+
+#[test]
+fn a_callback_request_through_the_router_port_is_no_abandonment() {
+    use callcore::{Router, RouterInput};
+    let mut r = rig();
+    r.queue(QueueDefinition::new("q"));
+    r.enqueue(request("c1", "q", 0), 0);
+    r.enqueue(request("c2", "q", 5), 5);
+    // c2 presses the callback key: the runtime asks the router to keep the place
+    Router::handle(
+        &mut r.acd,
+        RouterInput::RequestCallback {
+            interaction: "c2".into(),
+        },
+        t(30),
+    )
+    .unwrap();
+    r.drain();
+    // c1 hangs up: that one is an abandonment
+    Router::handle(
+        &mut r.acd,
+        RouterInput::Abandon {
+            interaction: "c1".into(),
+        },
+        t(40),
+    )
+    .unwrap();
+    let status = r.acd.queue_status(&"q".into(), t(41)).unwrap();
+    assert_eq!(status.abandoned, 1, "only c1 abandoned: {status:?}");
+    let waiting: Vec<_> = status
+        .waiting
+        .iter()
+        .map(|w| (w.interaction.to_string(), w.callback))
+        .collect();
+    assert_eq!(waiting, [("c2".to_owned(), true)], "c2's place is kept");
+    // an agent takes the kept place: answered, still one abandonment
+    r.agent(AgentProfile::new("a"), 50);
+    let (interaction, _, reservation) = offers(&r.log).pop().unwrap();
+    assert_eq!(interaction, "c2");
+    r.acd.offer_accepted(&reservation, t(52)).unwrap();
+    r.drain();
+    let status = r.acd.queue_status(&"q".into(), t(53)).unwrap();
+    assert_eq!((status.answered, status.abandoned), (1, 1), "{status:?}");
+    assert!(status.waiting.is_empty());
+}

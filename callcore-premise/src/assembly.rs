@@ -134,7 +134,7 @@ impl Premise {
             },
             clock.clone(),
             Some(Arc::new(media.clone())),
-            ids,
+            ids.clone(),
         )
         .await
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;
@@ -159,7 +159,8 @@ impl Premise {
                 ivr = ivr.with_voicemail_queue(&q.id, &voicemail_queue(&q.id));
             }
         }
-        let mut builder = Center::builder();
+        // the center mints its own interactions' ids (click-to-dial) as SIP does
+        let mut builder = Center::builder().ids(ids);
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR
         for (i, did) in config.dids.iter().enumerate() {
             if let Some(q) = &did.queue {

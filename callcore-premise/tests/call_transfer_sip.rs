@@ -27,9 +27,9 @@ use support::{
 /// Blind transfer to another agent: the caller talks with the target, the
 /// first agent is hung up, the record lists both agents.
 ///
-/// A blind transfer to an agent routes the call again in its queue with the
-/// target preferred (held for them up to the ACD's `sticky_wait_secs`): the
-/// target must serve that queue, so both agents here have the skill.
+/// A blind transfer to an agent takes them directly (whatever queues they
+/// serve: see `callcore-runtime`'s call-control docs) and rings their phone;
+/// the first agent stays with the caller until the target answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blind_transfer_to_an_agent_reaches_them() {
     if !support::sipp_ready("the SIP blind transfer test") {

@@ -288,6 +288,142 @@ async fn premise_journal(
         .unwrap()
 }
 
+/// The same campaign through the center's trunks: `trunk = "carrier"` and a
+/// dial plan instead of the campaign's own `carrier` address — the numbers
+/// go to the SIP transport as phone numbers, its dial plan picks the trunk,
+/// SIPp answers as that trunk's carrier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_through_a_trunk_of_the_dial_plan_reaches_the_agent() {
+    if !peer_available(
+        "sipp",
+        "-v",
+        "sip-tester",
+        "the premise trunk campaign test",
+    ) || !peer_available(
+        "espeak-ng",
+        "--version",
+        "espeak-ng",
+        "the premise trunk campaign test",
+    ) {
+        return;
+    }
+    let dir = data_dir("campaign-trunk");
+    std::fs::write(
+        dir.join("customer.ul"),
+        spoken_ulaw(&dir, "Hello? Yes, this is Jordan speaking. How can I help?"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("leads.csv"),
+        "id,phone\njordan,+1 415 555 0200\nkim,+1 415 555 0201\n",
+    )
+    .unwrap();
+    let carrier_port = sip_port(21);
+    let carrier = sipp(
+        carrier_port,
+        rtp_port(22),
+        &["-sf", &scenario("carrier_speech.xml"), "-m", "2"],
+    )
+    .current_dir(&dir)
+    .spawn()
+    .unwrap();
+    let phone_port = sip_port(23);
+    let phone = sipp(
+        phone_port,
+        rtp_port(24),
+        &["-sn", "uas", "-rtp_echo", "-m", "1"],
+    )
+    .current_dir(&dir)
+    .spawn()
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let rtp = rtp_port(25);
+    let toml = format!(
+        r#"[sip]
+bind = "127.0.0.1:{}"
+tcp = false
+[media]
+rtp_first = {rtp}
+rtp_last = {}
+[storage]
+data_dir = "{dir}"
+record_calls = false
+[ivr]
+greeting = "Hello."
+menu = [{{ key = "2", label = "sales", queue = "sales" }}]
+default_queue = "sales"
+[http]
+enabled = false
+[analytics]
+live_log_secs = 0
+[[queues]]
+id = "sales"
+skill = "sales"
+wrap_up_secs = 60
+[[agents]]
+id = "2001"
+name = "Dana"
+contact = "sip:2001@127.0.0.1:{phone_port}"
+skills = ["sales"]
+[[trunks]]
+name = "carrier"
+host = "127.0.0.1:{carrier_port}"
+options_interval_secs = 0
+[[dial_plan]]
+pattern = "+1*"
+trunks = ["carrier"]
+[[campaigns]]
+name = "renewals"
+queue = "sales"
+mode = "power"
+power_ratio = 2.0
+leads = "{dir}/leads.csv"
+caller_id = "+14155550000"
+trunk = "carrier"
+max_attempts = 1
+any_hour = true
+run_minutes = 2
+"#,
+        sip_port(26),
+        rtp + 39,
+        dir = dir.display()
+    );
+    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let premise = Premise::start(config).await.unwrap();
+    let started = premise.center().clock().now();
+
+    let summary = premise
+        .wait_campaign("renewals", Duration::from_secs(60))
+        .await
+        .expect("the campaign ends")
+        .unwrap();
+    eprintln!("{summary:?}");
+    let c = summary.counters;
+    assert_eq!((c.dialed, c.answered_by_person), (2, 2), "{c:?}");
+    assert_eq!((c.connected, c.abandoned), (1, 1), "{c:?}");
+
+    // the answered person reached the agent through the ACD
+    let tenant = TenantId::default();
+    premise.center().flush().await;
+    let far = Timestamp::from_secs(i64::from(u32::MAX));
+    let events = premise_journal(&premise, &tenant, started, far).await;
+    let connected: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Connected { agent, .. } => Some(agent.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(connected, ["2001"], "{events:#?}");
+
+    for (child, who) in [(carrier, "carrier"), (phone, "agent phone")] {
+        passed(child, who).await;
+    }
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The embedded demo agents appended to a test's TOML that lists none (a
 /// config file must list its agents).
 fn with_demo_agents(toml: &str) -> String {

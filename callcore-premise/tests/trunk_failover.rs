@@ -12,8 +12,9 @@
 //! phone (callcore-sip's `agent_refer.xml` SIPp scenario) answers and
 //! blind-transfers the caller with REFER to `+4940555123`; the center places the
 //! transfer through the dial plan (503 from the first carrier, answered by the
-//! second) and bridges the caller out: the journal shows the transfer to the
-//! number and the record the agent and `Transferred`.
+//! second) and bridges the caller out: the journal shows the trunks tried
+//! (`trunk_attempts`: `first:503 second:answered`) and the transfer to the
+//! number, the record the agent and `Transferred`.
 //!
 //! Skipped with a notice without sipp or root (SIPp plays pcaps over a raw
 //! socket), failing instead when `CALLCORE_REQUIRE_PEERS=1`.
@@ -261,14 +262,26 @@ async fn an_agents_blind_transfer_to_a_number_fails_over_through_the_center() {
     }
     let mut kinds = Vec::new();
     let mut target = None;
+    let mut trunks = None;
     while let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(300), events.recv()).await {
         if let EventKind::Transferred { target: t, .. } = &e.kind {
             target = Some(t.clone());
+        }
+        if let EventKind::FlowStep { step, detail, .. } = &e.kind
+            && step == "trunk_attempts"
+        {
+            trunks = Some(detail.clone());
         }
         kinds.push(e.kind.name().to_owned());
     }
     assert!(failed.is_empty(), "{failed:?}\nevents: {kinds:?}");
     assert_eq!(target.as_deref(), Some("+4940555123"), "{kinds:?}");
+    // the journal says which trunks the transfer went out through
+    assert_eq!(
+        trunks.as_deref(),
+        Some("first:503 second:answered"),
+        "{kinds:?}"
+    );
     let mut records = Vec::new();
     for _ in 0..50 {
         records = premise.records().await.unwrap();

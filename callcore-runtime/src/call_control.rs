@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`hold`](CenterHandle::hold) / [`resume`](CenterHandle::resume) | with an agent | `Held` / `Resumed` |
 //! | [`mute`](CenterHandle::mute) | with an agent on a phone | `Muted` |
-//! | [`transfer`](CenterHandle::transfer) (blind) | with an agent, no consultation or conference | `Transferred`, then `Queued`/`Connected` |
+//! | [`transfer`](CenterHandle::transfer) (blind) | with an agent, no consultation or conference; a target agent available | `Transferred`, then `Queued` (a queue) or `Connected` (an agent) |
 //! | [`consult`](CenterHandle::consult) | with an agent on a phone | `ConsultStarted`, `Held` |
 //! | [`swap`](CenterHandle::swap) | the consulted party answered | `ConsultSwapped`, `Resumed`/`Held` |
 //! | [`complete_transfer`](CenterHandle::complete_transfer) | the consulted party answered | `ConsultEnded`, `Transferred`, `Connected` (a consulted agent) |
@@ -26,14 +26,26 @@
 //! | [`set_wrap_up`](CenterHandle::set_wrap_up) | an agent was connected | `DispositionSet`, `WrapUpNoted` |
 //! | [`dial`](CenterHandle::dial) | an available agent | `InteractionCreated` (outbound), `Connected` |
 //!
-//! Agents taken directly — consulted, added to a conference, dialling out —
-//! are not offered by the router: they must be available, become
-//! `NotReady("consult" | "conference" | "dialing")` while the call has them
+//! Agents taken directly — consulted, added to a conference, transferred
+//! to, dialling out — are not offered by the router: they must be
+//! available, become
+//! `NotReady("consult" | "conference" | "transfer" | "dialing")` while the call has them
 //! (so routing offers them nothing) and available again when it lets them go
 //! (no after-call work for them). A consulted agent who takes the call over
 //! ([`complete_transfer`](CenterHandle::complete_transfer)) becomes its agent
 //! and the record lists both. Supervisors are not reserved; an agent may
 //! monitor only when their profile says [`supervisor`](callcore::AgentProfile::supervisor).
+//! A blind transfer to an agent (from the desktop, or a phone's REFER naming
+//! one) reaches exactly that agent, whatever queues they serve: they are
+//! taken directly as above and rung at their endpoint while the first agent
+//! stays with the customer; when they answer the customer is bridged to
+//! them (`Transferred`, `Connected` with the call's queue) and the first
+//! agent is released to after-call work. An agent who is not available
+//! (on a call, not ready, themselves) is an error (a REFER is refused with
+//! 480) and the call stays with the first agent, as it does when their
+//! phone does not answer. The call is not routed again, so the queue's
+//! skills and strategy play no part.
+//!
 //! Consulting a queue (or adding one to a conference) takes the agent of
 //! that queue who has been available longest, directly as above — not
 //! through the router's offer, so its skills and strategy play no part.
@@ -101,14 +113,20 @@ impl CenterHandle {
         self.control(interaction, Action::Mute(on)).await
     }
 
-    /// Blind transfer: to a queue or an agent (routed again at once, the
-    /// agent released to after-call work), or to a number (placed through a
-    /// transport and bridged when it answers; the agent stays until then).
+    /// Blind transfer: to a queue (routed again at once, the agent released
+    /// to after-call work); to an agent, taken directly whatever queues they
+    /// serve (reserved `NotReady("transfer")`, rung at their endpoint,
+    /// bridged when they answer); or to a number (placed through a
+    /// transport, bridged when it answers). For an agent or a number the
+    /// first agent stays with the customer until the target answers, and
+    /// keeps the call when it does not.
     ///
     /// # Errors
-    /// [`CoreError::InvalidState`] when the call is not with an agent or a
-    /// consultation or conference is under way; [`CoreError::Unreachable`]
-    /// for a number no transport reaches.
+    /// [`CoreError::InvalidState`] when the call is not with an agent, a
+    /// consultation or conference is under way, or the target agent is not
+    /// available (the call stays as it was); [`CoreError::NotFound`] for an
+    /// unknown agent; [`CoreError::Unreachable`] for a number no transport
+    /// reaches or an agent with no reachable endpoint.
     pub async fn transfer(
         &self,
         interaction: &InteractionId,

@@ -195,6 +195,20 @@ impl CallGlue {
             CallCommand::LeaveQueue => {
                 let _ = self.shared.router.send(RouterCommand::Abandon(id));
             }
+            CallCommand::RequestCallback => {
+                let (tx, rx) = oneshot::channel();
+                let kept = self
+                    .shared
+                    .router
+                    .send(RouterCommand::Callback(id.clone(), tx))
+                    .is_ok()
+                    && rx.await.unwrap_or(false);
+                if kept {
+                    self.call.handle_callback_kept();
+                } else {
+                    let _ = self.shared.router.send(RouterCommand::Abandon(id));
+                }
+            }
             CallCommand::ReleaseAgent(agent) => {
                 let _ = self.shared.router.send(RouterCommand::Input(
                     RouterInput::InteractionEnded {
@@ -229,6 +243,7 @@ impl CallGlue {
                 }
             }
             CallCommand::Place { number } => self.place(None, PlaceTo::Number(number)),
+            CallCommand::PlaceAgent { agent } => self.place(None, PlaceTo::Agent(agent)),
             CallCommand::Announce(text) => {
                 self.call
                     .handle_flow_step("say", format!("{} chars", text.chars().count()));
@@ -381,7 +396,17 @@ impl CallGlue {
                     LegEvent::Held => LegInput::Held,
                     LegEvent::Resumed => LegInput::Resumed,
                     LegEvent::TransferRequested { target } => {
-                        LegInput::TransferRequested(resolve(&self.shared, &target).await)
+                        let target = match resolve(&self.shared, &target).await {
+                            // taken directly, whatever queues they serve
+                            TransferTarget::Agent(a) => {
+                                match reserve(&self.shared, &a, "transfer").await {
+                                    Ok(()) => TransferTarget::Agent(a),
+                                    Err(_) => TransferTarget::UnavailableAgent(a),
+                                }
+                            }
+                            other => other,
+                        };
+                        LegInput::TransferRequested(target)
                     }
                     other => {
                         tracing::debug!(?other, "leg event this runtime does not act on");
@@ -392,6 +417,10 @@ impl CallGlue {
                 self.call.handle_leg_event(&leg, input, now);
             }
             Wake::Placed((placement, Ok(leg))) => {
+                if let Some(trunks) = leg.placed_through() {
+                    // which trunks a transfer or consultation went out through
+                    self.call.handle_flow_step("trunk_attempts", trunks);
+                }
                 let id = leg.id().clone();
                 self.others.insert(id.clone(), leg);
                 let now = self.now();

@@ -7,8 +7,8 @@ use crate::{Providers, interaction_task, recorder};
 use callcore::config::InboundRoute;
 use callcore::{
     AgentId, AgentProfile, AgentState, BasicRouter, CenterConfig, Clock, CoreError, Disposition,
-    EventKind, InteractionId, QueueDefinition, QueueId, ReservationId, Router, RouterInput,
-    RouterSnapshot, Stores, TenantId, Transport,
+    EventKind, IdSource, InteractionId, QueueDefinition, QueueId, ReservationId, Router,
+    RouterInput, RouterSnapshot, Stores, TenantId, Transport, UuidV7Ids,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) record_calls: bool,
     /// The live calls, for what reaches one from outside (a disposition).
     pub(crate) calls: crate::call_glue::Registry,
+    /// Mints the ids of interactions the center starts itself (click-to-dial).
+    pub(crate) ids: Arc<dyn IdSource>,
     flows: HashMap<String, Arc<dyn Flow>>,
     routes: Vec<InboundRoute>,
 }
@@ -53,10 +55,12 @@ impl Shared {
 
 /// Assembles a [`Center`] from trait objects.
 ///
-/// Defaults: [`SystemClock`], [`BasicRouter`], in-memory stores, no providers.
+/// Defaults: [`SystemClock`], [`BasicRouter`], in-memory stores, no providers,
+/// UUIDv7 ids ([`UuidV7Ids::random`] on the builder's clock).
 #[derive(Debug)]
 pub struct CenterBuilder {
     clock: Arc<dyn Clock>,
+    ids: Option<Arc<dyn IdSource>>,
     transports: Vec<Arc<dyn Transport>>,
     router: Option<Box<dyn Router>>,
     flows: HashMap<String, Arc<dyn Flow>>,
@@ -69,6 +73,7 @@ impl Default for CenterBuilder {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            ids: None,
             transports: Vec::new(),
             router: None,
             flows: HashMap::new(),
@@ -84,6 +89,15 @@ impl CenterBuilder {
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Where the ids of interactions the center starts itself come from
+    /// (click-to-dial); default: [`UuidV7Ids::random`] on the center's clock.
+    /// An assembly passes the source its transports mint with.
+    #[must_use]
+    pub fn ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = Some(ids);
         self
     }
 
@@ -218,13 +232,15 @@ impl Center {
         crate::interrupted::close(&emitter, &b.stores, &crate::interrupted::tenants(&b.config))
             .await;
         let (router_tx, router_rx) = mpsc::unbounded_channel();
-        let routing = RoutingTask::new(
+        let mut routing = RoutingTask::new(
             b.router.unwrap_or_else(|| Box::new(BasicRouter::new())),
             b.clock.clone(),
             emitter.clone(),
             b.transports.clone(),
             b.config.tenant.clone(),
         );
+        let (callbacks_tx, callbacks_rx) = mpsc::unbounded_channel();
+        routing.callbacks_to(callbacks_tx);
         let routing = tokio::spawn(routing.run(router_rx));
         let shared = Arc::new(Shared {
             clock: b.clock.clone(),
@@ -235,10 +251,16 @@ impl Center {
             transports: b.transports.clone(),
             record_calls: b.config.record_calls,
             calls: crate::call_glue::Registry::default(),
+            ids: b
+                .ids
+                .unwrap_or_else(|| Arc::new(UuidV7Ids::random(b.clock.clone()))),
             flows: b.flows,
             routes: b.config.routes.clone(),
         });
-        let mut tasks = vec![routing];
+        let mut tasks = vec![
+            routing,
+            tokio::spawn(crate::callback::run(shared.clone(), callbacks_rx)),
+        ];
         for transport in &b.transports {
             let transport = transport.clone();
             let shared = shared.clone();

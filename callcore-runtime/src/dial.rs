@@ -17,9 +17,6 @@ use callcore::{
     Interaction, InteractionId, PlaceRequest, QueueId, TenantId, Transport,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// Checks and reserves, then dials in the background.
 pub(crate) async fn start(
@@ -47,11 +44,8 @@ pub(crate) async fn start(
     };
     reserve(&shared, agent, "dialing").await?;
     let now = shared.clock.now();
-    let id = InteractionId::new(format!(
-        "dial-{}-{}",
-        now.as_millis(),
-        NEXT.fetch_add(1, Ordering::Relaxed) + 1
-    ));
+    // a UUIDv7 like every other interaction's: unique across restarts
+    let id = shared.ids.interaction_id();
     let queue = profile
         .queues
         .first()
@@ -124,6 +118,16 @@ impl Dial {
                 return;
             }
         };
+        if let Some(trunks) = customer_leg.placed_through() {
+            self.shared.emitter.emit(
+                &interaction.tenant,
+                EventKind::FlowStep {
+                    interaction: interaction.id.clone(),
+                    step: "trunk_attempts".to_owned(),
+                    detail: trunks,
+                },
+            );
+        }
         let mut ctx = FlowContext::new(self.shared.clone(), interaction, customer_leg);
         let reason = match ctx
             .connect_direct(self.agent.clone(), self.queue.clone(), agent_leg)

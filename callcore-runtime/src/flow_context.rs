@@ -67,14 +67,20 @@ pub enum QueueOutcome {
         target: String,
     },
     /// The customer pressed the callback key while waiting (see
-    /// [`WaitOptions::callback_key`]): they left the queue and were told
-    /// they will be called back; the flow books the callback (keeping
-    /// their place: `waiting_since`) and ends the call.
+    /// [`WaitOptions::callback_key`]): they left the call and were told
+    /// they will be called back. When `kept_by_router`, the router keeps
+    /// their place (`RouterInput::RequestCallback`: reported as a callback,
+    /// not an abandonment) and the center calls them back once an agent
+    /// takes it — the flow books nothing; otherwise the flow books the
+    /// callback (keeping their place: `waiting_since`). Either way the flow
+    /// ends the call.
     CallbackRequested {
         /// The queue they waited in.
         queue: QueueId,
         /// When they started waiting there (their place).
         waiting_since: callcore::Timestamp,
+        /// The router keeps the place and the center calls back.
+        kept_by_router: bool,
     },
 }
 

@@ -100,6 +100,7 @@ pub mod bus;
 pub mod call;
 mod call_control;
 mod call_glue;
+mod callback;
 mod center;
 mod dial;
 mod emitter;

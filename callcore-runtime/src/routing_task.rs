@@ -55,6 +55,12 @@ pub(crate) enum RouterCommand {
     Position(InteractionId, oneshot::Sender<Option<QueuePosition>>),
     /// An agent's profile (endpoints, supervisor permission).
     Profile(AgentId, oneshot::Sender<Option<AgentProfile>>),
+    /// The customer waiting as this interaction asked to be called back: the
+    /// router is asked to keep their place (`RouterInput::RequestCallback`);
+    /// answered `true` when it does (the call's signal channel then closes
+    /// and the routing task calls the customer back once an agent takes the
+    /// place), `false` when it cannot (the call leaves as before).
+    Callback(InteractionId, oneshot::Sender<bool>),
     /// An agent a call took directly is free: available again if they are
     /// still not ready for one of these reasons (nobody changed their state
     /// meanwhile).
@@ -76,6 +82,28 @@ struct PendingOffer {
     answered: Option<Box<dyn Leg>>,
 }
 
+/// A callback whose place the router keeps: how to reach the customer.
+#[derive(Debug)]
+struct Kept {
+    tenant: TenantId,
+    from: String,
+}
+
+/// A kept callback an agent took: the customer is to be called back and
+/// bridged to them (see `crate::callback`).
+#[derive(Debug)]
+pub(crate) struct CallbackDue {
+    /// The interaction that asked (its call has ended).
+    pub(crate) interaction: InteractionId,
+    pub(crate) tenant: TenantId,
+    /// The customer's number.
+    pub(crate) number: String,
+    pub(crate) queue: QueueId,
+    pub(crate) agent: AgentId,
+    /// The agent's answered leg (`None`: accepted on the desktop).
+    pub(crate) leg: Option<Box<dyn Leg>>,
+}
+
 pub(crate) struct RoutingTask {
     pub(crate) router: Box<dyn Router>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -83,6 +111,8 @@ pub(crate) struct RoutingTask {
     pub(crate) transports: Vec<Arc<dyn Transport>>,
     pub(crate) tenant: TenantId,
     waiters: HashMap<InteractionId, Waiter>,
+    kept: HashMap<InteractionId, Kept>,
+    callbacks: Option<mpsc::UnboundedSender<CallbackDue>>,
     offers: HashMap<ReservationId, PendingOffer>,
     agents: HashMap<AgentId, AgentProfile>,
     results_tx: mpsc::UnboundedSender<OfferResult>,
@@ -105,11 +135,18 @@ impl RoutingTask {
             transports,
             tenant,
             waiters: HashMap::new(),
+            kept: HashMap::new(),
+            callbacks: None,
             offers: HashMap::new(),
             agents: HashMap::new(),
             results_tx,
             results_rx,
         }
+    }
+
+    /// Where kept callbacks go once an agent takes them.
+    pub(crate) fn callbacks_to(&mut self, due: mpsc::UnboundedSender<CallbackDue>) {
+        self.callbacks = Some(due);
     }
 
     pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<RouterCommand>) {
@@ -193,6 +230,28 @@ impl RoutingTask {
                 self.drain_decisions();
                 self.waiters.remove(&interaction);
             }
+            RouterCommand::Callback(interaction, reply) => {
+                let kept = self.callbacks.is_some()
+                    && self
+                        .input(RouterInput::RequestCallback {
+                            interaction: interaction.clone(),
+                        })
+                        .is_ok();
+                if kept {
+                    self.drain_decisions();
+                    // the call hears that the router let go; the place stays
+                    if let Some(w) = self.waiters.remove(&interaction) {
+                        self.kept.insert(
+                            interaction,
+                            Kept {
+                                tenant: w.tenant,
+                                from: w.from,
+                            },
+                        );
+                    }
+                }
+                let _ = reply.send(kept);
+            }
             RouterCommand::AcceptOffer(reservation, reply) => {
                 let result = self.input(RouterInput::OfferAccepted { reservation });
                 let _ = reply.send(result);
@@ -267,6 +326,11 @@ impl RoutingTask {
     }
 
     fn signal(&mut self, interaction: &InteractionId, signal: QueueSignal, last: bool) {
+        if last && self.kept.remove(interaction).is_some() {
+            // a kept callback leaves the queue (overflow, timeout): nobody to tell
+            tracing::info!(%interaction, "a kept callback left its queue without an agent");
+            return;
+        }
         let waiter = if last {
             self.waiters.remove(interaction)
         } else {
@@ -282,9 +346,11 @@ impl RoutingTask {
     }
 
     fn tenant_of(&self, interaction: &InteractionId) -> TenantId {
-        self.waiters
-            .get(interaction)
-            .map_or_else(|| self.tenant.clone(), |w| w.tenant.clone())
+        match (self.waiters.get(interaction), self.kept.get(interaction)) {
+            (Some(w), _) => w.tenant.clone(),
+            (None, Some(k)) => k.tenant.clone(),
+            (None, None) => self.tenant.clone(),
+        }
     }
 
     fn drain_decisions(&mut self) {
@@ -411,6 +477,23 @@ impl RoutingTask {
                         reservation,
                     },
                 );
+                if let Some(k) = self.kept.remove(&interaction) {
+                    // a kept callback's turn: the customer is called back
+                    let due = CallbackDue {
+                        interaction,
+                        tenant: k.tenant,
+                        number: k.from,
+                        queue,
+                        agent,
+                        leg,
+                    };
+                    if let Some(tx) = &self.callbacks
+                        && let Err(e) = tx.send(due)
+                    {
+                        tracing::warn!(interaction = %e.0.interaction, "callback not placed: the center is stopping");
+                    }
+                    return;
+                }
                 self.signal(
                     &interaction,
                     QueueSignal::Connected { agent, queue, leg },
@@ -508,11 +591,11 @@ impl RoutingTask {
                 .find(|t| t.can_reach(e))
                 .map(|t| (e.clone(), t.clone()))
         })?;
-        let from = self
-            .waiters
-            .get(interaction)
-            .map(|w| w.from.clone())
-            .unwrap_or_default();
+        let from = match (self.waiters.get(interaction), self.kept.get(interaction)) {
+            (Some(w), _) => w.from.clone(),
+            (None, Some(k)) => k.from.clone(),
+            (None, None) => String::new(),
+        };
         let request = PlaceRequest {
             to: endpoint,
             from,

@@ -2,9 +2,13 @@
 //! every [`WaitOptions::announce_every`] by their position and expected wait
 //! (asked of the router when the announcement is due, so it is current),
 //! comfort messages in turn, and an offer to be called back: the
-//! [`WaitOptions::callback_key`] takes the caller out of the queue with a
-//! callback request ([`QueueOutcome::CallbackRequested`](crate::QueueOutcome),
-//! keeping their place) and they hear a confirmation.
+//! [`WaitOptions::callback_key`] ends the caller's call with a callback
+//! request ([`QueueOutcome::CallbackRequested`](crate::QueueOutcome)) and they
+//! hear a confirmation. The router is asked to keep their place
+//! (`RouterInput::RequestCallback`: the exit counts as a callback, not an
+//! abandonment); when its turn comes and an agent answers, the center calls
+//! the customer back and bridges them (see `callback.rs`). A router that keeps
+//! no callbacks has the call leave the queue, and the flow books the callback.
 //!
 //! ```text
 //!  stay in queue ──► offer the callback (once, when a key is set)

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use callcore::{
     AgentProfile, AgentState, Clock, CoreError, Direction, Disposition, EndReason, Endpoint, Event,
-    EventKind, HangupCause, InteractionId, InteractionRecord, MixRole, MonitorMode,
+    EventKind, HangupCause, IdSource, InteractionId, InteractionRecord, MixRole, MonitorMode,
     QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
@@ -43,9 +43,18 @@ struct Rig {
 /// alice serves `support`; bob serves `billing`; sue is a supervisor; `NUMBER`
 /// is an outside number that answers.
 async fn rig() -> Rig {
+    rig_with(None).await
+}
+
+/// As [`rig`], the center minting its own interactions' ids from `ids`.
+async fn rig_with(ids: Option<Arc<dyn IdSource>>) -> Rig {
     let clock = VirtualClock::new(Timestamp::from_secs(T0));
     let transport = MemoryTransport::new(Arc::new(clock.clone()));
-    let center = Center::builder()
+    let mut builder = Center::builder();
+    if let Some(ids) = ids {
+        builder = builder.ids(ids);
+    }
+    let center = builder
         .clock(Arc::new(clock.clone()))
         .transport(transport.clone())
         .flow("support", Arc::new(Support))
@@ -294,14 +303,6 @@ async fn a_blind_transfer_to_an_agent_records_both_agents() {
             .unwrap()
             .clone();
         let alice = phone(&rig, "alice");
-        // bob serves support too from now on (the transfer is routed there)
-        let mut bob = AgentProfile::new("bob").with_endpoint(Endpoint::Sip("sip:bob@pbx".into()));
-        bob.queues = vec!["support".into()];
-        center.add_agent(bob).await.unwrap();
-        center
-            .set_agent_state(&"bob".into(), AgentState::Available)
-            .await
-            .unwrap();
         clock.sleep(Duration::from_secs(30)).await;
         center
             .transfer(&id, CallTarget::Agent("bob".into()))
@@ -824,4 +825,120 @@ async fn the_agent_hanging_up_during_a_consultation_completes_the_transfer() {
     let r = record(center, &id).await;
     assert_eq!(r.end_reason, Some(EndReason::Transferred));
     assert_eq!(r.agents, ["alice".into()]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blind_transfer_reaches_the_named_agent_even_outside_the_queue() {
+    let rig = rig().await;
+    let (clock, center) = (&rig.clock, &rig.center);
+    let mut events = center.subscribe();
+    let mut seen = Vec::new();
+    let caller = rig.transport.call("+4930123456", "100");
+    let script = async {
+        let id = until(&mut events, &mut seen, "connected")
+            .await
+            .interaction()
+            .unwrap()
+            .clone();
+        let alice = phone(&rig, "alice");
+        // bob serves billing only, not the call's queue (support)
+        center
+            .set_agent_state(&"bob".into(), AgentState::NotReady("lunch".into()))
+            .await
+            .unwrap();
+        invalid(
+            center.transfer(&id, CallTarget::Agent("bob".into())).await,
+            "take an agent",
+        );
+        // to themselves: alice is on this call, not available
+        invalid(
+            center
+                .transfer(&id, CallTarget::Agent("alice".into()))
+                .await,
+            "take an agent",
+        );
+        assert!(matches!(
+            center
+                .transfer(&id, CallTarget::Agent("nobody".into()))
+                .await,
+            Err(CoreError::NotFound { .. })
+        ));
+        assert_eq!(caller.bridged_to().as_ref(), Some(alice.id()));
+        assert!(alice.end_cause().is_none(), "the call stays with alice");
+        assert_eq!(
+            state_of(center, "bob").await,
+            AgentState::NotReady("lunch".into())
+        );
+        center
+            .set_agent_state(&"bob".into(), AgentState::Available)
+            .await
+            .unwrap();
+        center
+            .transfer(&id, CallTarget::Agent("bob".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            state_of(center, "bob").await,
+            AgentState::NotReady("transfer".into()),
+            "bob is reserved while his phone rings"
+        );
+        let t = until(&mut events, &mut seen, "transferred").await;
+        assert!(matches!(&t.kind, EventKind::Transferred { target, .. } if target == "agent:bob"));
+        let c = until(&mut events, &mut seen, "connected").await;
+        assert_eq!(c.agent().unwrap().as_str(), "bob");
+        clock.sleep(Duration::from_millis(10)).await;
+        let bob = phone(&rig, "bob");
+        assert_eq!(caller.bridged_to().as_ref(), Some(bob.id()));
+        assert_eq!(alice.end_cause(), Some(HangupCause::Local));
+        assert!(
+            !seen.iter().any(|e| e.kind.name() == "queued"
+                && e.interaction() == Some(&id)
+                && seen.iter().position(|x| x.kind.name() == "transferred")
+                    < seen.iter().position(|x| std::ptr::eq(&**x, &**e))),
+            "the call is not queued again"
+        );
+        clock.sleep(Duration::from_secs(20)).await;
+        caller.hangup();
+        until(&mut events, &mut seen, "ended").await;
+        clock.sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            state_of(center, "bob").await,
+            AgentState::Available,
+            "bob was taken directly: available again, no after-call work"
+        );
+        id
+    };
+    let id = clock
+        .drive(script, Timestamp::from_secs(T0 + 600))
+        .await
+        .unwrap();
+    let r = record(center, &id).await;
+    assert_eq!(r.agents, ["alice".into(), "bob".into()]);
+    assert_eq!(r.agent, Some("bob".into()));
+}
+
+/// Mints `premise-1`, `premise-2`, … (an assembly's own id source).
+#[derive(Debug, Default)]
+struct Counted(std::sync::atomic::AtomicU32);
+
+impl IdSource for Counted {
+    fn mint(&self) -> String {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        format!("premise-{n}")
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn click_to_dial_ids_come_from_the_centers_id_source() {
+    // default: UUIDv7, like the interactions the transports start
+    let rig = rig().await;
+    let id = rig.center.dial(&"alice".into(), NUMBER).await.unwrap();
+    let text = id.as_str();
+    assert_eq!(text.len(), 36, "{text}");
+    assert_eq!(text.as_bytes()[14], b'7', "a UUIDv7: {text}");
+    assert!(!text.starts_with("dial-"), "{text}");
+    // an assembly's own source
+    let rig = rig_with(Some(Arc::new(Counted::default()))).await;
+    let id = rig.center.dial(&"alice".into(), NUMBER).await.unwrap();
+    assert_eq!(id.as_str(), "premise-1");
 }

@@ -215,7 +215,7 @@ impl World {
                 a.push(Action::Hold(i, !l.held));
             }
             if self.transfers < 3 {
-                for kind in 0..5 {
+                for kind in 0..6 {
                     a.push(Action::Transfer(i, kind));
                 }
             }
@@ -355,12 +355,14 @@ impl World {
                 let _ = self.call.handle_hang_up(now);
             }
             _ => {
-                let target = match self.controls % 3 {
-                    0 => CallTarget::Queue("billing".into()),
-                    1 => CallTarget::Agent("bob".into()),
+                let agent = (self.controls % 3 == 1).then(|| fresh_agent(self, "target"));
+                let target = match (&agent, self.controls % 3) {
+                    (Some(a), _) => CallTarget::Agent(a.clone()),
+                    (None, 0) => CallTarget::Queue("billing".into()),
                     _ => CallTarget::Number("+4930999".into()),
                 };
-                let _ = self.call.handle_transfer(target, now);
+                let r = self.call.handle_transfer(target, now);
+                take(self, r, agent);
                 let _ = self.call.handle_wrap_up_notes("notes".into());
             }
         }
@@ -404,9 +406,15 @@ impl World {
                 self.legs.get_mut(&id).unwrap().requests += 1;
                 let target = match kind {
                     0 => TransferTarget::Queue("billing".into()),
-                    1 => TransferTarget::Agent("bob".into()),
+                    1 => {
+                        // the glue reserved the agent before asking the call
+                        let a = AgentId::new(self.fresh("target"));
+                        self.taken.push(a.clone());
+                        TransferTarget::Agent(a)
+                    }
                     2 => TransferTarget::Number("+4930999".into()),
                     3 => TransferTarget::Attended,
+                    4 => TransferTarget::UnavailableAgent("bob".into()),
                     _ => TransferTarget::Unknown,
                 };
                 self.call
@@ -571,7 +579,8 @@ impl World {
                         abandon_done: false,
                     });
                 }
-                CallCommand::LeaveQueue => {
+                // the model's router keeps no callbacks: the glue leaves
+                CallCommand::LeaveQueue | CallCommand::RequestCallback => {
                     if let Some(r) = &mut self.router {
                         r.abandon_heard = true;
                     }
@@ -616,7 +625,7 @@ impl World {
                         _ => l.finals += 1,
                     }
                 }
-                CallCommand::Place { .. } => self.placing += 1,
+                CallCommand::Place { .. } | CallCommand::PlaceAgent { .. } => self.placing += 1,
                 CallCommand::Announce(_) => {}
                 CallCommand::PlaceFor { placement, .. } => self.placing_for.push(placement),
                 CallCommand::FreeAgent(agent) => *self.freed.entry(agent).or_default() += 1,
@@ -738,10 +747,12 @@ impl World {
                     assert!(on_hold, "Resumed without Held: {kinds:#?}");
                     on_hold = false;
                 }
-                EventKind::Transferred { .. } => {
+                EventKind::Transferred { target, .. } => {
                     assert!(talking && !on_hold, "Transferred out of place");
                     talking = false;
-                    queued_in_stay = std::mem::take(&mut taking_over);
+                    // an agent transferred to takes over without a queue stay
+                    queued_in_stay =
+                        std::mem::take(&mut taking_over) || target.starts_with("agent:");
                 }
                 EventKind::Abandoned { .. } => {
                     assert!(queued_in_stay && !connected_in_stay);

@@ -182,10 +182,75 @@ async fn a_waiting_caller_hears_music_announcements_and_leaves_with_a_callback()
             ..
         }
     )));
-    // The one who asked for a callback left the queue; the other waits on.
+    // The one who asked for a callback left the call, not the queue: the
+    // router keeps their place (no abandonment) behind the first caller.
+    let asked = events
+        .iter()
+        .find_map(|e| match e {
+            EventKind::QueueExited { interaction, .. } => Some(interaction.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EventKind::Abandoned { .. })),
+        "a callback is no abandonment: {events:?}"
+    );
     let snapshot = r.center.snapshot().await.unwrap();
-    assert_eq!(snapshot.queues[0].waiting.len(), 1);
+    assert_eq!(snapshot.queues[0].waiting.len(), 2);
+    assert_eq!(snapshot.queues[0].waiting[1], asked);
     first.hangup();
+    // The place's turn: alice's phone rings, then the caller is called back
+    // and bridged to her, as a new outbound interaction.
+    r.transport.add_phone(
+        "+4930222",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(3)),
+    );
+    r.agent("alice", &[]).await;
+    let script = {
+        let (r, clock) = (&r, clock.clone());
+        async move {
+            clock.sleep(Duration::from_secs(1)).await;
+            r.available("alice").await;
+            loop {
+                clock.sleep(Duration::from_millis(500)).await;
+                if let Some(back) = r.transport.phone("+4930222")
+                    && back.bridged_to().is_some()
+                {
+                    return back;
+                }
+            }
+        }
+    };
+    let back = r.clock.drive(script, until(2_000)).await.unwrap();
+    let alice = r.transport.phone("sip:alice@pbx").unwrap();
+    assert_eq!(back.bridged_to().as_ref(), Some(alice.id()));
+    let events = r.events();
+    let abandoned: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::Abandoned { interaction, .. } => Some(interaction.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!abandoned.contains(&asked), "{events:?}");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        EventKind::Connected { agent, .. } if agent.as_str() == "alice"
+    )));
+    let snapshot = r.center.snapshot().await.unwrap();
+    assert!(snapshot.queues[0].waiting.is_empty(), "{snapshot:?}");
+    // the call back ends: alice is released for the kept interaction
+    back.hangup();
+    let script = {
+        let clock = clock.clone();
+        async move { clock.sleep(Duration::from_secs(2)).await }
+    };
+    r.clock.drive(script, until(3_000)).await.unwrap();
+    let snapshot = r.center.snapshot().await.unwrap();
+    let state = &snapshot.agents[0].state;
+    assert_eq!(*state, AgentState::Available, "{snapshot:?}");
     r.center.shutdown().await;
 }
 

@@ -655,6 +655,11 @@ impl Leg for SipLeg {
         self.port.clone()
     }
 
+    fn placed_through(&self) -> Option<String> {
+        (!self.trunk_attempts.is_empty())
+            .then(|| crate::dial_plan::summary(&self.trunk_attempts, &[]))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

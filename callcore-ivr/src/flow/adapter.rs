@@ -184,10 +184,22 @@ impl IvrFlow {
                     QueueOutcome::CallbackRequested {
                         queue,
                         waiting_since,
-                    } => match self.book_callback(call, queue.as_str(), waiting_since) {
-                        Ok(()) => QueueResult::CallbackRequested,
-                        Err(_) => QueueResult::GaveUp,
-                    },
+                        kept_by_router,
+                    } => {
+                        if kept_by_router {
+                            // the router keeps the place; the center calls back
+                            call.interaction_mut()
+                                .attributes
+                                .insert("callback_queue".into(), queue.to_string());
+                            call.record_step("callback_requested", queue.as_str());
+                            QueueResult::CallbackRequested
+                        } else {
+                            match self.book_callback(call, queue.as_str(), waiting_since) {
+                                Ok(()) => QueueResult::CallbackRequested,
+                                Err(_) => QueueResult::GaveUp,
+                            }
+                        }
+                    }
                     QueueOutcome::Overflow(Destination::Queue(next)) => {
                         call.record_step("overflow", next.to_string());
                         queue = next.to_string();

@@ -13,8 +13,13 @@
 //!   the queue with [`CenterHandle::enqueue_outbound`] at the policy's priority,
 //!   so it is served ahead of callers who came later.
 //!
-//! The router is not told about the callback while it waits; the place is kept
-//! by the book's ordering and the priority of the outbound hand-off.
+//! The router is not told about a booked callback while it waits; the place is
+//! kept by the book's ordering and the priority of the outbound hand-off. A
+//! callback asked for with the waiting callback key is booked only when the
+//! router could not keep the caller's place itself
+//! (`QueueOutcome::CallbackRequested { kept_by_router: false, .. }`); when it
+//! could, the runtime calls back once an agent takes the place. Callbacks a
+//! queue offers on overflow (`Destination::Callback`) are always booked.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

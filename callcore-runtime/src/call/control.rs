@@ -178,8 +178,8 @@ impl Call {
                     format!("the call is with agent {agent}")
                 }
             }
-            Phase::Transferring { number, .. } => {
-                format!("the call is being transferred to {number}")
+            Phase::Transferring { target, .. } => {
+                format!("the call is being transferred to {target}")
             }
             Phase::Outside { target, .. } => format!("the call was transferred to {target}"),
             Phase::Hosted { .. } => "the call is a conference its agent left".to_owned(),

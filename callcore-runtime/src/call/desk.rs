@@ -67,18 +67,27 @@ impl Call {
         Ok(())
     }
 
-    /// Blind transfer asked for on the agent's desktop: to a queue or an
-    /// agent (back to routing at once, the agent released), or to a number
-    /// (placed; the agent stays until it answers).
+    /// Checks that the agent may transfer the call now.
     ///
     /// # Errors
     /// [`CoreError::InvalidState`] when the call is not with an agent, or a
     /// consultation or conference is under way.
-    pub fn handle_transfer(&mut self, target: CallTarget, now: Timestamp) -> Result<(), CoreError> {
+    pub fn can_transfer(&self) -> Result<(), CoreError> {
         self.talking("transfer")?;
         if self.control.is_busy() {
             return Err(self.invalid("transfer", None));
         }
+        Ok(())
+    }
+
+    /// Blind transfer asked for on the agent's desktop: to a queue (back to
+    /// routing at once, the agent released), to an agent the glue reserved
+    /// or to a number (placed; the agent stays until it answers).
+    ///
+    /// # Errors
+    /// As [`can_transfer`](Self::can_transfer).
+    pub fn handle_transfer(&mut self, target: CallTarget, now: Timestamp) -> Result<(), CoreError> {
+        self.can_transfer()?;
         let target = match target {
             CallTarget::Agent(a) => TransferTarget::Agent(a),
             CallTarget::Queue(q) => TransferTarget::Queue(q),

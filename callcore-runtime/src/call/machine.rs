@@ -38,14 +38,15 @@ pub(super) enum Phase {
         queue: QueueId,
         agent_leg: Option<LegId>,
     },
-    /// With an agent who asked for a transfer out to a number; the number
-    /// rings.
+    /// With an agent who asked for a blind transfer to a number or to an
+    /// agent taken directly; the target rings.
     Transferring {
         agent: AgentId,
         queue: QueueId,
         /// The agent's leg while it is up.
         agent_leg: Option<LegId>,
-        number: String,
+        /// A number, or an agent (reserved, in `control.direct`).
+        target: super::control::CallTarget,
         /// The agent was released already (they hung up meanwhile).
         released: bool,
         /// The agent's phone asked (REFER): it is told how the transfer went.
@@ -96,6 +97,8 @@ pub struct Call {
     /// Call control in the Talking phase: hold, mute, consultation,
     /// conference, supervisors (see `control.rs`).
     pub(super) control: super::control::Control,
+    /// The router keeps the place of the callback asked for while waiting.
+    pub(super) callback_kept: bool,
 }
 
 impl Call {
@@ -127,6 +130,7 @@ impl Call {
             commands: VecDeque::new(),
             events: VecDeque::new(),
             control: super::control::Control::default(),
+            callback_kept: false,
         }
     }
 
@@ -239,7 +243,22 @@ impl Call {
             && leaving.is_none()
         {
             *leaving = Some(Leaving::Callback);
-            self.commands.push_back(CallCommand::LeaveQueue);
+            self.commands.push_back(CallCommand::RequestCallback);
+        }
+    }
+
+    /// The router keeps the place of the callback the customer asked for
+    /// (answer to [`CallCommand::RequestCallback`]); it lets go of the call
+    /// next, and the stay ends with a callback the flow need not book.
+    pub fn handle_callback_kept(&mut self) {
+        if matches!(
+            self.phase,
+            Phase::Waiting {
+                leaving: Some(Leaving::Callback),
+                ..
+            }
+        ) {
+            self.callback_kept = true;
         }
     }
 
@@ -325,12 +344,14 @@ impl Call {
                 agent,
                 agent_leg,
                 released,
+                target,
                 ..
             } => {
                 self.hang_up_opt(agent_leg.as_ref());
                 if !released {
                     self.release_agent(agent);
                 }
+                self.free_target(&target);
             }
             Phase::Outside { leg, .. } => self.hang_up(&leg),
             Phase::Flow | Phase::Waiting { .. } | Phase::Hosted { .. } => {}
@@ -463,6 +484,7 @@ impl Call {
                 self.outcome = Some(Ok(QueueOutcome::CallbackRequested {
                     queue,
                     waiting_since,
+                    kept_by_router: std::mem::take(&mut self.callback_kept),
                 }));
             }
             (Some(Leaving::GaveUp), None) => {
@@ -521,7 +543,7 @@ impl Call {
                 agent,
                 queue,
                 agent_leg: Some(l),
-                number,
+                target,
                 released,
                 asked,
             } if l == *leg => {
@@ -532,7 +554,7 @@ impl Call {
                     agent,
                     queue,
                     agent_leg: None,
-                    number,
+                    target,
                     released: true,
                     asked,
                 };
@@ -762,8 +784,10 @@ impl Call {
                 agent_leg,
                 released,
                 asked,
+                target,
                 ..
             } => {
+                self.free_target(&target);
                 self.sync_hold();
                 if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
                     self.report(l, TransferReport::Failed(HangupCause::Remote));

@@ -119,9 +119,13 @@ pub enum RouterSignal {
 pub enum TransferTarget {
     /// A queue of the center.
     Queue(QueueId),
-    /// An agent of the center (routed through the queue the call came from,
-    /// with that agent preferred).
+    /// An agent of the center, taken directly (whatever queues they serve):
+    /// the runtime reserved them (`NotReady("transfer")`) before asking, and
+    /// a leg is placed to their endpoint.
     Agent(AgentId),
+    /// An agent of the center who cannot take the call now (not available,
+    /// or no endpoint reachable): refused.
+    UnavailableAgent(AgentId),
     /// A number a transport reaches (a trunk).
     Number(String),
     /// An attended transfer (a Refer-To with Replaces): not supported.
@@ -161,6 +165,10 @@ pub enum CallCommand {
     Enqueue(Box<RoutingRequest>),
     /// Leave the queue (the router lets go; signals sent before may follow).
     LeaveQueue,
+    /// The customer asked to be called back: ask the router to keep their
+    /// place ([`Call::handle_callback_kept`] when it does; it lets go of the
+    /// call then); when it cannot, leave the queue as [`LeaveQueue`](Self::LeaveQueue).
+    RequestCallback,
     /// The agent's conversation is over: tell the router (after-call work).
     ReleaseAgent(AgentId),
     /// Connect `leg`'s media to `to`'s, recording the conversation when asked.
@@ -187,6 +195,13 @@ pub enum CallCommand {
         /// The number.
         number: String,
     },
+    /// Place a leg to `agent`'s endpoint (a blind transfer to an agent the
+    /// runtime reserved); report with [`Call::handle_placed`] or
+    /// [`Call::handle_place_failed`].
+    PlaceAgent {
+        /// The agent.
+        agent: AgentId,
+    },
     /// Say this to the customer (the queue position).
     Announce(String),
     /// Take `leg` out of the bridge it is in (both legs return to their own
@@ -211,7 +226,7 @@ pub enum CallCommand {
         to: CallTarget,
     },
     /// An agent the call took directly (consulted, added to a conference,
-    /// the agent of a click-to-dial), not through the router's offer: they
+    /// transferred to, the agent of a click-to-dial), not through the router's offer: they
     /// are free again (make them available).
     FreeAgent(AgentId),
 }

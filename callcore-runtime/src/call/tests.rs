@@ -499,11 +499,13 @@ fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there
     assert!(run.call.waiting_for_agent());
     run.call.handle_callback_request(at(40));
     let (c, _) = run.drain();
-    assert!(matches!(&c[..], [CallCommand::LeaveQueue]), "{c:?}");
+    assert!(matches!(&c[..], [CallCommand::RequestCallback]), "{c:?}");
     assert!(!run.call.waiting_for_agent());
     // a second press changes nothing
     run.call.handle_callback_request(at(41));
     assert!(run.drain().0.is_empty());
+    // the router keeps the place, then lets go of the call
+    run.call.handle_callback_kept();
     run.call.handle_released(at(41));
     let (_, e) = run.drain();
     assert!(matches!(
@@ -515,6 +517,7 @@ fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there
         Some(QueueOutcome::CallbackRequested {
             queue: "support".into(),
             waiting_since: at(0),
+            kept_by_router: true,
         })
     );
 
@@ -530,4 +533,78 @@ fn the_callback_key_leaves_the_queue_keeping_the_place_unless_an_agent_got_there
     assert!(matches!(&e[..], [EventKind::Connected { .. }]), "{e:?}");
     run.call.handle_released(at(10));
     assert!(run.call.take_outcome().is_none(), "still talking to alice");
+}
+
+#[test]
+fn a_refer_to_an_agent_rings_them_and_hands_them_the_call() {
+    // an agent the runtime could not reserve: refused, the call stays
+    let mut run = Run::talking("alice", "alice-phone");
+    let to = |t| LegInput::TransferRequested(t);
+    run.call.handle_leg_event(
+        &leg("alice-phone"),
+        to(TransferTarget::UnavailableAgent("bob".into())),
+        at(10),
+    );
+    let (c, e) = run.drain();
+    let refused = |r| CallCommand::ReportTransfer {
+        leg: leg("alice-phone"),
+        report: TransferReport::Refused(r),
+    };
+    assert_eq!(c, vec![refused(TransferRefusal::Unavailable)]);
+    assert!(e.is_empty());
+    // reserved, but asked from the customer's side: refused and freed
+    run.call.handle_leg_event(
+        &leg("customer"),
+        to(TransferTarget::Agent("bob".into())),
+        at(11),
+    );
+    let (c, _) = run.drain();
+    assert_eq!(c[0], CallCommand::FreeAgent("bob".into()));
+    // reserved: bob's phone is rung, alice stays until he answers
+    run.call.handle_leg_event(
+        &leg("alice-phone"),
+        to(TransferTarget::Agent("bob".into())),
+        at(12),
+    );
+    let (c, e) = run.drain();
+    assert_eq!(
+        c,
+        vec![
+            CallCommand::ReportTransfer {
+                leg: leg("alice-phone"),
+                report: TransferReport::Accepted
+            },
+            CallCommand::PlaceAgent {
+                agent: "bob".into()
+            }
+        ]
+    );
+    assert!(e.is_empty());
+    run.call.handle_placed(leg("bob-phone"), at(15));
+    let (c, e) = run.drain();
+    assert_eq!(
+        c,
+        vec![
+            CallCommand::ReportTransfer {
+                leg: leg("alice-phone"),
+                report: TransferReport::Succeeded
+            },
+            CallCommand::HangUp(leg("alice-phone")),
+            CallCommand::ReleaseAgent("alice".into()),
+            CallCommand::Bridge {
+                leg: leg("customer"),
+                to: leg("bob-phone"),
+                record: true
+            }
+        ]
+    );
+    assert_eq!(names(&e), ["transferred", "connected"]);
+    // bob was taken directly: freed, no after-call work
+    run.call.handle_leg_ended(&leg("customer"), at(60));
+    let (c, _) = run.drain();
+    assert!(c.contains(&CallCommand::FreeAgent("bob".into())), "{c:?}");
+    assert!(
+        !c.contains(&CallCommand::ReleaseAgent("bob".into())),
+        "{c:?}"
+    );
 }

@@ -1,31 +1,29 @@
-//! Transfers an agent's phone asks for: to a queue or an agent (back to
-//! routing at once), or to a number (placed through a trunk, then bridged).
+//! Blind transfers, asked for by an agent's phone (REFER) or desktop: to a
+//! queue (back to routing at once), to an agent taken directly (whatever
+//! queues they serve: placed at their endpoint, then bridged), or to a
+//! number (placed through a trunk, then bridged).
 
+use super::control::CallTarget;
 use super::machine::{Call, LegState, Phase};
 use super::{CallCommand, TransferTarget};
 use crate::QueueOutcome;
 use callcore::{
-    AgentId, EventKind, HangupCause, LegId, QueueId, RoutingRequest, Timestamp, TransferRefusal,
-    TransferReport,
+    AgentId, EventKind, HangupCause, LegId, QueueId, Timestamp, TransferRefusal, TransferReport,
 };
 
 impl Call {
-    /// The leg placed for a transfer answered.
+    /// The leg placed for a transfer answered: the customer is bridged to
+    /// it — an agent's becomes the call's agent, a number's is outside.
     pub fn handle_placed(&mut self, leg: LegId, now: Timestamp) {
         let _ = now;
         self.legs.insert(leg.clone(), LegState::default());
-        if !matches!(self.phase, Phase::Transferring { .. }) {
-            // the transfer is over (the customer left): too late
-            self.hang_up(&leg);
-            return;
-        }
         let Phase::Transferring {
             agent,
+            queue,
             agent_leg,
-            number,
+            target,
             released,
             asked,
-            ..
         } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
             // the transfer is over (the customer left): too late
@@ -39,20 +37,50 @@ impl Call {
         if !released {
             self.release_agent(agent);
         }
-        self.phase = Phase::Outside {
-            leg: leg.clone(),
-            target: number.clone(),
-        };
         self.sync_hold();
+        // a number as it was dialled, an agent as `agent:<id>`
+        let label = match &target {
+            CallTarget::Number(n) => n.clone(),
+            other => other.to_string(),
+        };
         self.events.push_back(EventKind::Transferred {
             interaction: self.id.clone(),
-            target: number,
+            target: label,
         });
         self.commands.push_back(CallCommand::Bridge {
             leg: self.customer.clone(),
-            to: leg,
+            to: leg.clone(),
             record: self.record_calls,
         });
+        match target {
+            CallTarget::Agent(b) => {
+                self.control.reset_for(&self.customer, Some(&leg));
+                self.last_agent = Some(b.clone());
+                self.events.push_back(EventKind::Connected {
+                    interaction: self.id.clone(),
+                    agent: b.clone(),
+                    queue: queue.clone(),
+                });
+                self.phase = Phase::Talking {
+                    agent: b,
+                    queue,
+                    agent_leg: Some(leg),
+                };
+            }
+            CallTarget::Number(number) => {
+                self.phase = Phase::Outside {
+                    leg,
+                    target: number,
+                };
+            }
+            CallTarget::Queue(q) => {
+                self.phase = Phase::Outside {
+                    leg,
+                    target: q.to_string(),
+                };
+            }
+        }
+        self.sync_hold();
     }
 
     /// Placing the transfer's leg failed.
@@ -67,11 +95,12 @@ impl Call {
             agent_leg,
             asked,
             released,
-            ..
+            target,
         } = std::mem::replace(&mut self.phase, Phase::Flow)
         else {
             return;
         };
+        self.free_target(&target);
         if agent_leg.is_none() && !released {
             // a desktop agent asked: they are still with the customer
             self.events.push_back(EventKind::FlowStep {
@@ -135,7 +164,15 @@ impl Call {
             (Phase::Talking { .. }, _) => None,
             _ => Some(TransferRefusal::Forbidden),
         };
+        let refusal = refusal.or(match &target {
+            TransferTarget::UnavailableAgent(_) => Some(TransferRefusal::Unavailable),
+            _ => None,
+        });
         if let Some(r) = refusal {
+            if let TransferTarget::Agent(a) = &target {
+                // the runtime reserved them for this transfer
+                self.commands.push_back(CallCommand::FreeAgent(a.clone()));
+            }
             self.report(leg, TransferReport::Refused(r));
             return;
         }
@@ -147,8 +184,10 @@ impl Call {
     }
 
     /// Transfers the customer away from the agent (the phase is Talking):
-    /// to a queue or an agent through routing at once, to a number once its
-    /// leg answers. `asked`: the agent's phone asked and hears how it went.
+    /// to a queue through routing at once; to a number, or to an agent the
+    /// runtime reserved, once its leg answers (the agent stays with the
+    /// customer meanwhile). `asked`: the agent's phone asked and hears how
+    /// it went.
     pub(super) fn transfer_out(&mut self, target: TransferTarget, asked: bool, now: Timestamp) {
         let rebridge = !self.control.is_plain_bridge();
         self.close_control(now);
@@ -160,44 +199,65 @@ impl Call {
         else {
             return;
         };
-        let request =
-            |queue: QueueId, preferred: Option<AgentId>, template: &Option<RoutingRequest>| {
-                template.clone().map(|mut r| {
-                    r.queue = queue;
-                    r.preferred_agent = preferred;
-                    r.enqueued_at = now;
-                    r
-                })
-            };
-        let (label, request) = match target {
-            TransferTarget::Queue(q) => (format!("queue:{q}"), request(q, None, &self.template)),
+        let (to, command) = match target {
+            TransferTarget::Queue(q) => {
+                self.transfer_to_queue(agent, agent_leg, q, asked, now);
+                return;
+            }
             TransferTarget::Agent(a) => (
-                format!("agent:{a}"),
-                request(queue.clone(), Some(a), &self.template),
+                CallTarget::Agent(a.clone()),
+                CallCommand::PlaceAgent { agent: a },
             ),
-            TransferTarget::Number(number) => {
-                if let Some(l) = agent_leg.clone().filter(|_| rebridge) {
-                    // the agent stays with the customer while the number rings
-                    self.commands.push_back(CallCommand::Bridge {
-                        leg: self.customer.clone(),
-                        to: l,
-                        record: false,
-                    });
-                }
-                self.phase = Phase::Transferring {
+            TransferTarget::Number(number) => (
+                CallTarget::Number(number.clone()),
+                CallCommand::Place { number },
+            ),
+            TransferTarget::UnavailableAgent(_)
+            | TransferTarget::Attended
+            | TransferTarget::Unknown => {
+                self.phase = Phase::Talking {
                     agent,
                     queue,
                     agent_leg,
-                    number: number.clone(),
-                    released: false,
-                    asked,
                 };
-                self.commands.push_back(CallCommand::Place { number });
                 return;
             }
-            TransferTarget::Attended | TransferTarget::Unknown => return,
         };
-        // into a queue: done as soon as asked; the agent leaves
+        if let Some(l) = agent_leg.clone().filter(|_| rebridge) {
+            // the agent stays with the customer while the target rings
+            self.commands.push_back(CallCommand::Bridge {
+                leg: self.customer.clone(),
+                to: l,
+                record: false,
+            });
+        }
+        self.take_target(&to);
+        self.phase = Phase::Transferring {
+            agent,
+            queue,
+            agent_leg,
+            target: to,
+            released: false,
+            asked,
+        };
+        self.commands.push_back(command);
+    }
+
+    /// Into a queue: done as soon as asked; the agent leaves.
+    fn transfer_to_queue(
+        &mut self,
+        agent: AgentId,
+        agent_leg: Option<LegId>,
+        queue: QueueId,
+        asked: bool,
+        now: Timestamp,
+    ) {
+        let request = self.template.clone().map(|mut r| {
+            r.queue = queue.clone();
+            r.preferred_agent = None;
+            r.enqueued_at = now;
+            r
+        });
         if let Some(l) = agent_leg.as_ref().filter(|_| asked) {
             self.report(l, TransferReport::Succeeded);
         }
@@ -206,7 +266,7 @@ impl Call {
         self.sync_hold();
         self.events.push_back(EventKind::Transferred {
             interaction: self.id.clone(),
-            target: label,
+            target: format!("queue:{queue}"),
         });
         match request {
             Some(r) => {

@@ -54,20 +54,14 @@ impl CallGlue {
                 self.call.handle_mute(on)
             }
             Action::Transfer(target) => {
-                match &target {
-                    CallTarget::Number(n) => self.reachable(n)?,
-                    CallTarget::Agent(a) => {
-                        let shared = self.shared.clone();
-                        if profile(&shared, a).await.is_none() {
-                            return Err(CoreError::NotFound {
-                                what: "agent",
-                                id: a.to_string(),
-                            });
-                        }
-                    }
-                    CallTarget::Queue(_) => {}
+                self.call.can_transfer()?;
+                // a number must be reachable; an agent is taken directly, whatever queues they serve
+                self.take(&target, "transfer").await?;
+                let result = self.call.handle_transfer(target.clone(), now);
+                if result.is_err() {
+                    self.free(&target);
                 }
-                self.call.handle_transfer(target, now)
+                result
             }
             Action::Consult(target) => {
                 self.call.can_consult()?;
@@ -352,7 +346,7 @@ pub(super) async fn agent_endpoint(shared: &Shared, agent: &AgentId) -> Option<E
 }
 
 /// Reserves an agent the center takes directly (consulted, added to a
-/// conference, dialling out): they must be available and reachable; they
+/// conference, transferred to, dialling out): they must be available and reachable; they
 /// become not ready (`reason`) so that routing offers them nothing until
 /// [`free`] makes them available again.
 pub(crate) async fn reserve(
@@ -444,7 +438,7 @@ async fn available_agent_of(
 }
 
 /// Why agents taken directly are not ready (see [`reserve`]).
-const TAKEN: &[&str] = &["consult", "conference", "dialing"];
+const TAKEN: &[&str] = &["consult", "conference", "transfer", "dialing"];
 
 /// Makes an agent the center took directly available again — unless their
 /// state was changed meanwhile (a supervisor logged them out).

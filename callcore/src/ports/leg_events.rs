@@ -49,6 +49,9 @@ pub enum TransferRefusal {
     NotSupported,
     /// Another transfer of the call is under way (SIP 491).
     Pending,
+    /// The target is known but cannot take the call now (an agent who is not
+    /// available or not reachable; SIP 480).
+    Unavailable,
 }
 
 impl TransferRefusal {
@@ -60,6 +63,7 @@ impl TransferRefusal {
             Self::Forbidden => 403,
             Self::NotSupported => 501,
             Self::Pending => 491,
+            Self::Unavailable => 480,
         }
     }
 
@@ -71,6 +75,7 @@ impl TransferRefusal {
             Self::Forbidden => "Transfer Not Allowed Here",
             Self::NotSupported => "Attended Transfer Not Supported",
             Self::Pending => "Transfer Already Under Way",
+            Self::Unavailable => "Transfer Target Unavailable",
         }
     }
 }

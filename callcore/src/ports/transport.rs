@@ -129,6 +129,14 @@ pub trait Leg: Send + Sync + fmt::Debug {
         None
     }
 
+    /// How the leg was placed, in one line for the journal: for a call out
+    /// through trunks with failover, each trunk tried and what came of it
+    /// (`first:503 second:answered`). `None` (the default) when there is
+    /// nothing to say (an inbound leg, a leg placed without trunks).
+    fn placed_through(&self) -> Option<String> {
+        None
+    }
+
     /// For transports to downcast legs in [`bridge`](Leg::bridge).
     fn as_any(&self) -> &dyn Any;
 }
