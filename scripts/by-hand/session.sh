@@ -20,30 +20,33 @@ sleep 9; phone caller 2
 wait_ev '"type":"connected"'
 A=$(ev '"type":"connected"' interaction); echo "A=$A" >> "$TL"
 mark talk; sleep 6
+# each phase: the command, a mark in the timeline (report.py measures seconds 1-5
+# after it), six seconds of it
 # 3. hold / resume, mute
-op hold "$A"; mark held; sleep 8
+op hold "$A"; mark held; sleep 6
 op resume "$A"; mark resumed; sleep 6
 op mute "$A" on; mark muted; sleep 6
-op mute "$A" off; mark unmuted; sleep 5
-# 4. the supervisor listens, whispers, barges, then hangs up
-op monitor "$A" 3001 listen; wait_ev monitor_started; mark listen; sleep 8
-op monitor "$A" 3001 whisper; mark whisper; sleep 8
-op monitor "$A" 3001 barge; mark barge; sleep 8
-# (no event names the supervisor's leg, so `kick` cannot reach it: the supervisor hangs up)
+op mute "$A" off; mark unmuted; sleep 6
+# 4. the supervisor listens, whispers, barges, then hangs up (no event names the
+# supervisor's leg, so `kick` cannot reach it)
+op monitor "$A" 3001 listen; wait_ev monitor_started; sleep 1; mark listen; sleep 6
+op monitor "$A" 3001 whisper; mark whisper; sleep 6
+op monitor "$A" 3001 barge; mark barge; sleep 6
 phone s3001 "/hangup" Enter; sleep 3
 # 5. consultation with 1002, swap twice, complete (1002 takes the caller)
 op state 1002 available
-op consult "$A" agent:1002; sleep 6; mark consulting
-op swap "$A"; sleep 4; op swap "$A"; sleep 3
+op consult "$A" agent:1002; sleep 2; mark consulting; sleep 6
+op swap "$A"; mark swapped-back; sleep 6
+op swap "$A"; mark swapped-again; sleep 6
 op complete "$A"; mark completed; sleep 6
 # 6. blind transfer back to 1001 (routed in support, 1001 preferred)
-op transfer "$A" agent:1001; sleep 8; mark transferred
+op transfer "$A" agent:1001; sleep 2; mark transferred; sleep 6
 # 7. conference: consult 1002, conference, add the customer phone, kick it, 1001 leaves
-op consult "$A" agent:1002; sleep 6
-op conference "$A"; sleep 4; mark conference3
-op add "$A" sip:9001@127.0.0.1; wait_ev 'number:sip:9001'; sleep 6; mark conference4
-op kick "$A" "$(ev 'number:sip:9001' leg)"; sleep 4
-op leave "$A"; sleep 5; mark left
+op consult "$A" agent:1002; sleep 3
+op conference "$A"; mark conference3; sleep 6
+op add "$A" sip:9001@127.0.0.1; wait_ev 'number:sip:9001'; sleep 1; mark conference4; sleep 6
+op kick "$A" "$(ev 'number:sip:9001' leg)"; mark kicked; sleep 6
+op leave "$A"; mark left; sleep 6
 op calls; op agents
 op hangup "$A"; sleep 3
 # 8. wrap-up code with notes
@@ -52,7 +55,7 @@ op code "$A" resolved "billing question answered; customer will pay by card"
 op dial 1001 sip:9001@127.0.0.1
 wait_ev '"type":"connected","interaction":"dial-'
 D=$(ev '"interaction":"dial-' interaction); echo "D=$D" >> "$TL"
-sleep 8; mark dialled
+sleep 1; mark dialled; sleep 6
 op hangup "$D"; sleep 2
 op code "$D" callback-booked "customer asked for a callback on Monday"
 # 10. the figures
