@@ -11,7 +11,7 @@
 //! consult ID TARGET                       attended: customer on hold, agent talks to TARGET
 //! swap ID | complete ID | cancel ID       between the two; hand over; back to the customer
 //! conference ID | add ID TARGET           three parties; one more
-//! leave ID | kick ID LEG                  the agent leaves; a party is removed
+//! leave ID | kick ID LEG                  the agent leaves; a party (or a supervisor, by id) is removed
 //! monitor ID SUPERVISOR listen|whisper|barge   rings the supervisor; again: changes the mode
 //! hangup ID                               the center hangs up
 //! dial AGENT NUMBER                       click-to-dial: the agent's phone first
@@ -24,7 +24,7 @@ use callcore_runtime::{CallTarget, CenterHandle};
 /// What `help` adds for these commands.
 pub const HELP: &str = "calls | hold ID | resume ID | mute ID on|off | transfer ID TARGET | \
 consult ID TARGET | swap ID | complete ID | cancel ID | conference ID | add ID TARGET | \
-leave ID | kick ID LEG | monitor ID SUPERVISOR listen|whisper|barge | hangup ID | \
+leave ID | kick ID LEG|SUPERVISOR | monitor ID SUPERVISOR listen|whisper|barge | hangup ID | \
 dial AGENT NUMBER | code ID CODE [NOTES...]  (TARGET: agent:ID, queue:ID, a number or sip: URI)";
 
 /// A target as the console writes it.

@@ -27,12 +27,11 @@ op hold "$A"; mark held; sleep 6
 op resume "$A"; mark resumed; sleep 6
 op mute "$A" on; mark muted; sleep 6
 op mute "$A" off; mark unmuted; sleep 6
-# 4. the supervisor listens, whispers, barges, then hangs up (no event names the
-# supervisor's leg, so `kick` cannot reach it)
+# 4. the supervisor listens, whispers, barges, then is removed (`kick` by agent id)
 op monitor "$A" 3001 listen; wait_ev monitor_started; sleep 1; mark listen; sleep 6
 op monitor "$A" 3001 whisper; mark whisper; sleep 6
 op monitor "$A" 3001 barge; mark barge; sleep 6
-phone s3001 "/hangup" Enter; sleep 3
+op kick "$A" 3001; sleep 3
 # 5. consultation with 1002, swap twice, complete (1002 takes the caller)
 op state 1002 available
 op consult "$A" agent:1002; sleep 2; mark consulting; sleep 6
@@ -62,6 +61,6 @@ op code "$D" callback-booked "customer asked for a callback on Monday"
 op live; op report queue hour 1; op report agent hour 1
 sleep 2
 mkdir -p "$B/out"
-tmux capture-pane -p -S -5000 -t byhand:center > "$B/out/center.txt"
-for p in caller a1001 a1002 s3001 c9001; do tmux capture-pane -p -S -5000 -t "byhand:$p" > "$B/out/$p.txt"; done
+tmux capture-pane -p -J -S -5000 -t byhand:center > "$B/out/center.txt"
+for p in caller a1001 a1002 s3001 c9001; do tmux capture-pane -p -J -S -5000 -t "byhand:$p" > "$B/out/$p.txt"; done
 echo "session done: $B/out, timeline $TL"
