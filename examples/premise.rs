@@ -149,6 +149,23 @@ async fn main() {
             }
         }
     });
+    // the calls' control events on the console: what a command did once the
+    // phones answered (a party joined, a supervisor is on), the legs `kick`
+    // names, and placements that failed
+    let mut events = premise.center().subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) if console_event(&event.kind) => match serde_json::to_string(&event.kind)
+                {
+                    Ok(json) => println!("event {json}"),
+                    Err(_) => println!("event {:?}", event.kind),
+                },
+                Ok(_) | Err(callcore_runtime::BusError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+    });
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
@@ -194,4 +211,30 @@ async fn stop_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The events an operator at the console is told about.
+fn console_event(kind: &callcore::EventKind) -> bool {
+    use callcore::EventKind as E;
+    match kind {
+        E::FlowStep { step, .. } => step.ends_with("failed"),
+        other => matches!(
+            other.name(),
+            "connected"
+                | "held"
+                | "resumed"
+                | "muted"
+                | "transferred"
+                | "consult_started"
+                | "consult_swapped"
+                | "consult_ended"
+                | "conference_joined"
+                | "conference_left"
+                | "monitor_started"
+                | "monitor_mode_changed"
+                | "monitor_ended"
+                | "ended"
+                | "disposition_set"
+        ),
+    }
 }

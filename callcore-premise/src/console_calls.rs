@@ -11,8 +11,8 @@
 //! consult ID TARGET                       attended: customer on hold, agent talks to TARGET
 //! swap ID | complete ID | cancel ID       between the two; hand over; back to the customer
 //! conference ID | add ID TARGET           three parties; one more
-//! leave ID | kick ID LEG                  the agent leaves; a party is removed
-//! monitor ID SUPERVISOR listen|whisper|barge
+//! leave ID | kick ID LEG                  the agent leaves; a party (or a supervisor, by id) is removed
+//! monitor ID SUPERVISOR listen|whisper|barge   rings the supervisor; again: changes the mode
 //! hangup ID                               the center hangs up
 //! dial AGENT NUMBER                       click-to-dial: the agent's phone first
 //! code ID CODE [NOTES...]                 the wrap-up code and notes of a call
@@ -24,7 +24,7 @@ use callcore_runtime::{CallTarget, CenterHandle};
 /// What `help` adds for these commands.
 pub const HELP: &str = "calls | hold ID | resume ID | mute ID on|off | transfer ID TARGET | \
 consult ID TARGET | swap ID | complete ID | cancel ID | conference ID | add ID TARGET | \
-leave ID | kick ID LEG | monitor ID SUPERVISOR listen|whisper|barge | hangup ID | \
+leave ID | kick ID LEG|SUPERVISOR | monitor ID SUPERVISOR listen|whisper|barge | hangup ID | \
 dial AGENT NUMBER | code ID CODE [NOTES...]  (TARGET: agent:ID, queue:ID, a number or sip: URI)";
 
 /// A target as the console writes it.
@@ -103,10 +103,18 @@ pub(crate) async fn run(center: &CenterHandle, words: &[&str]) -> Option<Result<
             format!("{i}: {leg} removed"),
         ),
         ["monitor", i, supervisor, m] => match mode(m) {
-            Ok(m) => done(
-                center.monitor(&id(i), &AgentId::new(*supervisor), m).await,
-                format!("{i}: {supervisor} monitoring"),
-            ),
+            // a supervisor monitoring the call already changes mode (listen,
+            // whisper, barge), one who is not is rung to join it
+            Ok(m) => match center
+                .set_monitor_mode(&id(i), &AgentId::new(*supervisor), m)
+                .await
+            {
+                Ok(()) => Ok(format!("{i}: {supervisor} now {}", words[3])),
+                Err(_) => done(
+                    center.monitor(&id(i), &AgentId::new(*supervisor), m).await,
+                    format!("{i}: {supervisor} monitoring"),
+                ),
+            },
             Err(e) => Err(e),
         },
         ["hangup", i] => done(center.hang_up(&id(i)).await, format!("{i}: hung up")),

@@ -222,10 +222,11 @@ async fn a_supervisor_whispers_to_the_agent_listens_and_barges_in() {
         "the supervisor hears both: {s:?}"
     );
 
-    center
-        .set_monitor_mode(&id, &supervisor, MonitorMode::Barge)
-        .await
-        .unwrap();
+    // the operator console's `monitor` changes the mode of a supervisor
+    // already monitoring (it used to refuse: "monitors it already")
+    let said =
+        callcore_premise::console::command(&premise, &format!("monitor {id} 3001 barge")).await;
+    assert_eq!(said, format!("{id}: 3001 now barge"));
     let w = window(800, 2.0).await;
     let (c, a, s) = (
         heard(&caller.phone, w, &all),

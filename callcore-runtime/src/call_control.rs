@@ -221,7 +221,8 @@ impl CenterHandle {
     }
 
     /// Hangs up a conference party or a monitoring supervisor, by leg (as
-    /// `ConferenceJoined` named it).
+    /// `ConferenceJoined` named it); a supervisor also by their agent id
+    /// (`LegId::new("3001")`: no event names their leg).
     ///
     /// # Errors
     /// [`CoreError::NotFound`] when `leg` is no party of the call;

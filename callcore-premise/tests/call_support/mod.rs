@@ -401,11 +401,14 @@ pub async fn window(settle_ms: u64, secs: f64) -> (Instant, Instant) {
 
 /// A premise config: SIP on a free port, RTP on a free block, the IVR with
 /// a one-word greeting and key 2 for `support`, queue `support` (no wrap-up),
-/// then `agents` (TOML `[[agents]]` tables).
+/// then `agents` (TOML `[[agents]]` tables). No HTTP listener: the default
+/// address (127.0.0.1:8080) made tests running side by side fail to start.
 pub fn config(dir: &std::path::Path, agents: &str) -> PremiseConfig {
     let rtp = rtp_block(40);
     let toml = format!(
-        r#"[sip]
+        r#"[http]
+enabled = false
+[sip]
 bind = "127.0.0.1:{}"
 tcp = false
 [media]

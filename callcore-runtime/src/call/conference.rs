@@ -227,6 +227,7 @@ impl Call {
     /// # Errors
     /// [`CoreError::InvalidState`] when the call is not with an agent or a
     /// conference; [`CoreError::NotFound`] when `leg` is no party of it.
+    /// A monitoring supervisor is named by their leg or their agent id.
     pub fn handle_kick(&mut self, leg: &LegId, now: Timestamp) -> Result<(), CoreError> {
         if self.ended() || !matches!(self.phase, Phase::Talking { .. } | Phase::Hosted { .. }) {
             return Err(self.invalid("kick", None));
@@ -242,14 +243,15 @@ impl Call {
                 reason: "kicked".to_owned(),
             });
             self.after_party_left(now);
-        } else if let Some(i) = self
-            .control
-            .monitors
-            .iter()
-            .position(|m| m.leg.as_ref() == Some(leg))
-        {
+        } else if let Some(i) = self.control.monitors.iter().position(|m| {
+            // a supervisor's leg is named by no event: their agent id names it too
+            m.leg.is_some()
+                && (m.leg.as_ref() == Some(leg) || m.supervisor.as_str() == leg.as_str())
+        }) {
             let m = self.control.monitors.remove(i);
-            self.hang_up(leg);
+            if let Some(l) = &m.leg {
+                self.hang_up(l);
+            }
             self.events.push_back(EventKind::MonitorEnded {
                 interaction: self.id.clone(),
                 supervisor: m.supervisor,

@@ -131,6 +131,18 @@ fn a_muted_agent_and_a_whispering_supervisor_share_one_room() {
             (leg("s"), MixRole::Whisper { to: leg("a") })
         ])]
     );
+    // the supervisor is removed by their agent id (no event names their leg)
+    call.handle_kick(&LegId::new("sue"), at(4)).unwrap();
+    let (commands, events) = drain(&mut call);
+    assert_eq!(events, ["monitor_ended"]);
+    assert!(commands.contains(&CallCommand::HangUp(leg("s"))));
+    assert!(call.handle_kick(&LegId::new("sue"), at(5)).is_err());
+    // once more, to see the customer's hang-up end it with the rest
+    call.handle_monitor("sue".into(), MonitorMode::Whisper, at(6))
+        .unwrap();
+    let (commands, _) = drain(&mut call);
+    call.handle_placed_for(placement(&commands), leg("s"), at(7));
+    drain(&mut call);
     // the customer hangs up: the supervisor's leg too, the room closes
     call.handle_leg_ended(&leg("c"), at(9));
     let (commands, events) = drain(&mut call);
