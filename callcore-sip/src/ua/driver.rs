@@ -504,6 +504,7 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
 const BATCH: usize = 256;
 
 /// Notes the TLS host names of trunks a command brings (SNI and certificate check).
+#[cfg(feature = "tls")]
 fn learn_tls_names(cmd: &Command, tls: Option<&mut TlsGlue>) {
     let Some(glue) = tls else { return };
     let mut learn = |t: &crate::trunk::Trunk| {
@@ -517,6 +518,9 @@ fn learn_tls_names(cmd: &Command, tls: Option<&mut TlsGlue>) {
         _ => {}
     }
 }
+
+#[cfg(not(feature = "tls"))]
+fn learn_tls_names(_: &Command, _: Option<&mut TlsGlue>) {}
 
 async fn run(
     mut ua: UserAgent,

@@ -195,7 +195,9 @@ where
     });
     let reader = tokio::spawn(async move {
         let mut framer = StreamFramer::new(max);
-        let mut buf = vec![0u8; 16 * 1024];
+        // Small: thousands of idle connections each hold one (SIP messages are framed
+        // across reads).
+        let mut buf = vec![0u8; 4 * 1024];
         loop {
             match rd.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
