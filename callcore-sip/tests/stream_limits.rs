@@ -30,7 +30,9 @@ fn sipp_available() -> bool {
         if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("sipp is required (CALLCORE_REQUIRE_PEERS=1) but not installed");
         }
-        eprintln!("NOTICE: sipp not found; the SIPp call is skipped (apt-get install -y sip-tester)");
+        eprintln!(
+            "NOTICE: sipp not found; the SIPp call is skipped (apt-get install -y sip-tester)"
+        );
     }
     found
 }
@@ -123,9 +125,11 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     for _ in 0..idle {
         clients.push(TcpStream::connect(ours).await.unwrap());
     }
-    wait_for("the idle connections to be counted", Duration::from_secs(10), || {
-        conns.open() == idle
-    })
+    wait_for(
+        "the idle connections to be counted",
+        Duration::from_secs(10),
+        || conns.open() == idle,
+    )
     .await;
     let rss_open = rss_kib();
     eprintln!(
@@ -156,7 +160,16 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
         });
         let out = Command::new("sipp")
             .args(["-sn", "uac", &ours.to_string(), "-t", "t1", "-m", "1"])
-            .args(["-i", "127.0.0.1", "-p", "42002", "-mi", "127.0.0.1", "-mp", "42004"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "42002",
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                "42004",
+            ])
             .args(["-nostdin", "-timeout", "15s", "-timeout_error"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -178,9 +191,11 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     })
     .await;
     let mut last = TcpStream::connect(ours).await.unwrap();
-    wait_for("the last admitted connection", Duration::from_secs(5), || {
-        conns.open() == idle + 1
-    })
+    wait_for(
+        "the last admitted connection",
+        Duration::from_secs(5),
+        || conns.open() == idle + 1,
+    )
     .await;
     let mut over = TcpStream::connect(ours).await.unwrap();
     assert!(
@@ -194,9 +209,11 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     );
 
     // Nobody spoke: all go after the first-message timeout, well within 30 s.
-    let took = wait_for("the idle connections to be closed", Duration::from_secs(30), || {
-        conns.open() == 0
-    })
+    let took = wait_for(
+        "the idle connections to be closed",
+        Duration::from_secs(30),
+        || conns.open() == 0,
+    )
     .await;
     let since_open = t_open.elapsed();
     for c in &mut clients {
@@ -243,7 +260,11 @@ async fn per_source_cap_idle_timeout_and_a_registered_phones_connection() {
     phone.write_all(register.as_bytes()).await.unwrap();
     let mut buf = [0u8; 2048];
     let n = phone.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"SIP/2.0 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     let mut prober = TcpStream::connect(ours).await.unwrap();
     prober.write_all(options(1, 0).as_bytes()).await.unwrap();
     let n = prober.read(&mut buf).await.unwrap();
@@ -287,12 +308,17 @@ async fn a_peer_that_does_not_read_is_disconnected() {
             Err(_) => tokio::task::yield_now().await,
         }
     }
-    eprintln!("write queue overflowed after {i} requests ({} KiB sent)", sent / 1024);
+    eprintln!(
+        "write queue overflowed after {i} requests ({} KiB sent)",
+        sent / 1024
+    );
     // (Responses still in flight may overflow the queue of the connection the endpoint
     // then tries to open back to the peer.)
     assert!(conns.overflowed() >= 1, "the write queue overflowed");
-    wait_for("the connection to be closed", Duration::from_secs(5), || {
-        conns.open() == 0
-    })
+    wait_for(
+        "the connection to be closed",
+        Duration::from_secs(5),
+        || conns.open() == 0,
+    )
     .await;
 }

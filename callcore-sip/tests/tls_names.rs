@@ -137,9 +137,14 @@ async fn call_arrives(
     addr: std::net::SocketAddr,
 ) -> Result<(), u16> {
     let media = LocalMedia::g711("127.0.0.1:41000".parse().unwrap(), 1);
-    ours.place_call(&format!("sips:+15550100@{addr}"), Peer::tls(addr), "sips:cc@127.0.0.1", media)
-        .await
-        .unwrap();
+    ours.place_call(
+        &format!("sips:+15550100@{addr}"),
+        Peer::tls(addr),
+        "sips:cc@127.0.0.1",
+        media,
+    )
+    .await
+    .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         tokio::select! {
@@ -157,8 +162,14 @@ async fn the_configured_name_connects_and_a_wrong_name_or_bare_ip_is_refused() {
     let addr = far.tls_addr().unwrap();
 
     let (ok, mut ok_events) = center(&ca, addr, Some(NAME)).await;
-    assert_eq!(call_arrives(&ok, &mut ok_events, &mut far_events, addr).await, Ok(()));
-    assert_eq!(resolver.sni.lock().unwrap().as_slice(), [Some(NAME.to_owned())]);
+    assert_eq!(
+        call_arrives(&ok, &mut ok_events, &mut far_events, addr).await,
+        Ok(())
+    );
+    assert_eq!(
+        resolver.sni.lock().unwrap().as_slice(),
+        [Some(NAME.to_owned())]
+    );
 
     let (wrong, mut wrong_events) = center(&ca, addr, Some("other.carrier.test")).await;
     assert_eq!(
@@ -199,20 +210,34 @@ async fn registers(trunk_name: Option<&str>, port: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trunk_is_checked_against_its_tls_server_name() {
-    assert!(registers(Some(NAME), 42022).await, "the right name registers");
-    assert!(!registers(Some("other.carrier.test"), 42024).await, "a wrong name does not");
+    assert!(
+        registers(Some(NAME), 42022).await,
+        "the right name registers"
+    );
+    assert!(
+        !registers(Some("other.carrier.test"), 42024).await,
+        "a wrong name does not"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_handshake_that_never_comes_is_cut() {
     let (ca, cert, key) = ca_and_carrier_cert();
     let (far, _events, _) = carrier(&cert, &key, &ca, 42026).await;
-    let mut s = tokio::net::TcpStream::connect(far.tls_addr().unwrap()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(far.tls_addr().unwrap())
+        .await
+        .unwrap();
     let t0 = std::time::Instant::now();
     let mut buf = [0u8; 64];
     let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
-    assert!(matches!(r, Ok(Ok(0) | Err(_))), "closed by the far end: {r:?}");
-    assert!(t0.elapsed() < Duration::from_secs(3), "after the 1 s handshake timeout");
+    assert!(
+        matches!(r, Ok(Ok(0) | Err(_))),
+        "closed by the far end: {r:?}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "after the 1 s handshake timeout"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(far.connection_stats().open(), 0);
 }

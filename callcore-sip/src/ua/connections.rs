@@ -235,11 +235,26 @@ mod tests {
         let mut t = ConnectionTable::new(limits());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        t.open(Peer::tcp("10.0.0.1:1000".parse().unwrap()), true, Duration::ZERO, ());
-        t.open(Peer::tcp("10.0.0.1:1001".parse().unwrap()), true, Duration::ZERO, ());
+        t.open(
+            Peer::tcp("10.0.0.1:1000".parse().unwrap()),
+            true,
+            Duration::ZERO,
+            (),
+        );
+        t.open(
+            Peer::tcp("10.0.0.1:1001".parse().unwrap()),
+            true,
+            Duration::ZERO,
+            (),
+        );
         assert_eq!(t.admit(a), Err(Refusal::PerSource));
         assert_eq!(t.admit(b), Ok(()));
-        t.open(Peer::tcp("10.0.0.2:1000".parse().unwrap()), true, Duration::ZERO, ());
+        t.open(
+            Peer::tcp("10.0.0.2:1000".parse().unwrap()),
+            true,
+            Duration::ZERO,
+            (),
+        );
         assert_eq!(t.admit(b), Err(Refusal::Total));
         t.close(Peer::tcp("10.0.0.1:1000".parse().unwrap()), None);
         assert_eq!(t.admit(a), Ok(()));

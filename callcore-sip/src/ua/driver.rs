@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
+use super::connections::ConnectionTable;
 use super::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 use super::ids::{IdGen, IdSeed};
-use super::connections::ConnectionTable;
 use crate::Error;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::{Peer, TransportKind};
@@ -406,7 +406,12 @@ struct Io {
 const SWEEP: Duration = Duration::from_secs(1);
 
 /// Closes connections past their time (see [`super::connections`]).
-fn sweep(ua: &UserAgent, conns: &mut ConnectionTable<Conn>, stats: &ConnectionStats, now: Duration) {
+fn sweep(
+    ua: &UserAgent,
+    conns: &mut ConnectionTable<Conn>,
+    stats: &ConnectionStats,
+    now: Duration,
+) {
     let (silent, idle) = conns.overdue(now);
     let mut closed = silent.len();
     for peer in silent {
@@ -667,7 +672,11 @@ async fn run(
                             None => {
                                 let id = conns.open(peer, false, clock.now(), Conn::default());
                                 let task = streams::spawn_connect(
-                                    peer, id, net_tx.clone(), max, limits.handshake_timeout,
+                                    peer,
+                                    id,
+                                    net_tx.clone(),
+                                    max,
+                                    limits.handshake_timeout,
                                     tls.as_ref().map(|t| &t.out),
                                 );
                                 match conns.get_mut(&peer) {

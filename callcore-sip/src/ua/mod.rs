@@ -33,8 +33,8 @@ mod uac;
 mod uas;
 
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
-pub use ids::{IdGen, IdSeed};
 pub use connections::StreamLimits;
+pub use ids::{IdGen, IdSeed};
 pub use limits::{Limits, RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;
 pub use routes::ContactRoute;
