@@ -527,6 +527,17 @@ fn learn_tls_names(cmd: &Command, tls: Option<&mut TlsGlue>) {
 #[cfg(not(feature = "tls"))]
 fn learn_tls_names(_: &Command, _: Option<&mut TlsGlue>) {}
 
+/// After a failed accept (e.g. no descriptor left), when to try again.
+fn accept_failed<T>(r: &io::Result<T>, now: Duration) -> Option<Duration> {
+    match r {
+        Ok(_) => Some(Duration::ZERO),
+        Err(e) => {
+            tracing::warn!(error = %e, "accepting a connection failed; pausing 100 ms");
+            Some(now + Duration::from_millis(100))
+        }
+    }
+}
+
 async fn run(
     mut ua: UserAgent,
     io: Io,
@@ -546,6 +557,8 @@ async fn run(
     let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
     let mut conns: ConnectionTable<Conn> = ConnectionTable::new(limits);
     let mut next_sweep = SWEEP;
+    // Accepting pauses briefly after a failed accept (out of descriptors) instead of spinning.
+    let (mut accept_pause, mut tls_accept_pause) = (Some(Duration::ZERO), Some(Duration::ZERO));
     let mut buf = vec![0u8; 65_536];
     #[cfg(feature = "tls")]
     let tls_listener = tls.as_mut().and_then(|t| t.listener.take());
@@ -588,7 +601,11 @@ async fn run(
                     }
                 }
             },
-            r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
+            r = async { match &listener {
+                Some(l) => { clock.sleep_until(accept_pause).await; l.accept().await }
+                None => std::future::pending().await,
+            } } => {
+                accept_pause = accept_failed(&r, clock.now());
                 if let Ok((stream, addr)) = r {
                     if let Err(why) = conns.admit(addr.ip()) {
                         tracing::debug!(from = %addr, ?why, "TCP connection refused: connection cap");
@@ -605,7 +622,11 @@ async fn run(
                     }
                 }
             }
-            r = async { match &tls_listener { Some((l, _)) => l.accept().await, None => std::future::pending().await } } => {
+            r = async { match &tls_listener {
+                Some((l, _)) => { clock.sleep_until(tls_accept_pause).await; l.accept().await }
+                None => std::future::pending().await,
+            } } => {
+                tls_accept_pause = accept_failed(&r, clock.now());
                 #[cfg(feature = "tls")]
                 if let (Ok((stream, addr)), Some((_, acceptor))) = (r, &tls_listener) {
                     if let Err(why) = conns.admit(addr.ip()) {
