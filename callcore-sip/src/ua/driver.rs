@@ -588,11 +588,13 @@ async fn run(
                 }
                 NetEvent::Connected(peer, id, w, reader) => {
                     match conns.get_mut(&peer) {
-                        Some((current, conn)) if current == id => conn.set_up(w, reader, queue_max),
+                        Some((current, conn)) if current == id => {
+                            conn.set_up(w, reader, queue_max);
+                            conns.restart(&peer, clock.now());
+                        }
                         // closed meanwhile: dropping the writer and aborting the reader close it
                         _ => reader.abort(),
                     }
-                    conns.restart(&peer, clock.now());
                 }
                 NetEvent::Closed(peer, id) => {
                     if conns.close(peer, Some(id)).is_some() {
