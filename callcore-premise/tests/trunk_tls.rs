@@ -3,7 +3,7 @@
 //! CA bundle of `tls_ca_file` (both made at test time); with a wrong name it does not
 //! register. The carrier is callcore-sip's registrar behind a TLS listener.
 //!
-//! Ports: the carriers on 127.0.0.1:42040-42043, RTP 42400-42419 (this helper's range).
+//! Ports: the carriers' picked by the OS (port 0), the premise's RTP 42400-42419.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Real sockets run in wall-clock time.
@@ -44,12 +44,12 @@ async fn registers(server_name: &str, port: u16, rtp: u16) -> bool {
     std::fs::write(&ca_file, &ca).unwrap();
 
     let tls = TlsOptions::new(
-        Some(format!("127.0.0.1:{port}").parse().unwrap()),
+        Some("127.0.0.1:0".parse().unwrap()),
         Some((&cert, &key)),
         &ca,
     )
     .unwrap();
-    let mut cfg = UaConfig::new(format!("127.0.0.1:{}", port + 1).parse().unwrap());
+    let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
     cfg.registrar = true;
     let (carrier, _events) = driver::start_with(
         cfg,
@@ -61,6 +61,7 @@ async fn registers(server_name: &str, port: u16, rtp: u16) -> bool {
     )
     .await
     .unwrap();
+    let port = carrier.tls_addr().unwrap().port();
 
     let toml = format!(
         "[sip]\nbind = \"127.0.0.1:0\"\n\

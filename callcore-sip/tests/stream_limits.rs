@@ -3,7 +3,8 @@
 //! over the caps are refused, a registered phone's connection stays while the
 //! registration lives, and a peer that does not read is disconnected.
 //!
-//! Ports: the endpoints listen on 127.0.0.1:42001-42009 (this helper's range).
+//! Ports: all picked by the OS (port 0): fixed ones could be taken by the thousands of
+//! client connections' ephemeral ports.
 
 #![cfg(feature = "tokio")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,6 +61,37 @@ fn open_files_limit() -> usize {
     read().map_or(soft, |(s, _)| s)
 }
 
+/// Starts an endpoint with TCP on a port the OS picks. The driver binds UDP first and
+/// TCP on the same port, which may still be held by one of the many TCP connections of
+/// an earlier run (TIME_WAIT): another port is tried then.
+async fn start(
+    cfg: UaConfig,
+    seed: u64,
+) -> (
+    driver::SipHandle,
+    tokio::sync::mpsc::UnboundedReceiver<UaEvent>,
+) {
+    let mut last = None;
+    for _ in 0..50 {
+        match driver::start(cfg.clone(), seed, true).await {
+            Ok(started) => return started,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("no port for UDP and TCP: {last:?}");
+}
+
+/// A port free on 127.0.0.1 for both TCP and UDP just now.
+fn free_port() -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -111,11 +143,11 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
         eprintln!("NOTICE: open-files limit {fds}: {idle} idle connections instead of 5,000");
     }
     let defaults = StreamLimits::default();
-    let mut cfg = UaConfig::new("127.0.0.1:42001".parse().unwrap());
+    let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
     // Room for the idle ones and one more (SIPp's, then the last admitted one).
     cfg.limits.streams.max_connections = idle + 1;
     cfg.limits.streams.max_connections_per_source = idle + 1;
-    let (sip, mut events) = driver::start(cfg, 31, true).await.unwrap();
+    let (sip, mut events) = start(cfg, 31).await;
     let ours = sip.local_addr();
     let conns = sip.connection_stats().clone();
     let rss_before = rss_kib();
@@ -160,16 +192,10 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
         });
         let out = Command::new("sipp")
             .args(["-sn", "uac", &ours.to_string(), "-t", "t1", "-m", "1"])
-            .args([
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "42002",
-                "-mi",
-                "127.0.0.1",
-                "-mp",
-                "42004",
-            ])
+            // Free ports now: fixed ones may be taken by the idle connections' own
+            // ephemeral ports (or their TIME_WAIT from a previous run).
+            .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
             .args(["-nostdin", "-timeout", "15s", "-timeout_error"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -236,7 +262,11 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     // many connections must reuse them (nothing kept per closed connection).
     let mut again = Vec::with_capacity(idle);
     for _ in 0..idle {
-        again.push(TcpStream::connect(ours).await.unwrap());
+        let s = TcpStream::connect(ours).await.unwrap();
+        // Closed by us with a reset: no thousands of TIME_WAIT ports left behind for
+        // other tests on this machine.
+        s.set_zero_linger().unwrap();
+        again.push(s);
     }
     wait_for("the second round", Duration::from_secs(10), || {
         conns.open() == idle
@@ -257,12 +287,12 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_source_cap_idle_timeout_and_a_registered_phones_connection() {
-    let mut cfg = UaConfig::new("127.0.0.1:42005".parse().unwrap());
+    let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
     cfg.limits.streams.max_connections_per_source = 2;
     cfg.limits.streams.first_message_timeout = Duration::from_secs(1);
     cfg.limits.streams.idle_timeout = Duration::from_secs(2);
     cfg.registrar = true;
-    let (sip, _events) = driver::start(cfg, 32, true).await.unwrap();
+    let (sip, _events) = start(cfg, 32).await;
     let ours = sip.local_addr();
     let conns = sip.connection_stats().clone();
 
@@ -306,9 +336,9 @@ async fn per_source_cap_idle_timeout_and_a_registered_phones_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_does_not_read_is_disconnected() {
-    let mut cfg = UaConfig::new("127.0.0.1:42006".parse().unwrap());
+    let mut cfg = UaConfig::new("127.0.0.1:0".parse().unwrap());
     cfg.limits.streams.max_write_queue = 16 * 1024;
-    let (sip, _events) = driver::start(cfg, 33, true).await.unwrap();
+    let (sip, _events) = start(cfg, 33).await;
     let conns = sip.connection_stats().clone();
     // A client with a tiny receive window that sends requests and never reads.
     let s = TcpSocket::new_v4().unwrap();
