@@ -122,7 +122,12 @@ impl Premise {
         // Interaction, leg (and so recording) ids are UUIDv7: unique across
         // restarts on the same data directory, so no run replaces another's records.
         let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
-        let sip = SipTransport::start_with_ids(
+        // TLS trunks: their CA bundles and host names
+        let opts = callcore_sip::ua::driver::DriverOptions {
+            tcp: config.sip.tcp,
+            tls: crate::trunk_tls::tls_options(&config.trunks)?,
+        };
+        let sip = SipTransport::start_with_options(
             SipCenterConfig {
                 ua,
                 seed: IdSeed::Os,
@@ -132,6 +137,7 @@ impl Premise {
                 trunks: crate::trunks::sip_trunks(&config.trunks),
                 from_domain: config.sip.bind.ip().to_string(),
             },
+            opts,
             clock.clone(),
             Some(Arc::new(media.clone())),
             ids.clone(),

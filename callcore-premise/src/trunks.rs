@@ -49,11 +49,21 @@ use crate::PremiseError;
 pub struct TrunkSection {
     /// Name the dial plan, logs and records use.
     pub name: String,
-    /// The carrier's address, `IP:port` (no DNS lookups yet).
+    /// The carrier's address, `IP:port`; over TLS also `name:port` (looked up once
+    /// at start, A/AAAA only, and the name the certificate is checked against).
     pub host: String,
-    /// `udp` (default) or `tcp`.
+    /// `udp` (default), `tcp` or `tls`.
     #[serde(default = "default_transport")]
     pub transport: String,
+    /// TLS: the host name the carrier's certificate must carry (also sent as SNI);
+    /// default: the name in `host`, or, for an `IP:port` host, the IP address.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// TLS: the CA bundle (PEM) the carrier's certificate is checked with; required
+    /// for a TLS trunk (the bundles of all TLS trunks are trusted together, each
+    /// trunk still checked against its own name).
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Registration: the user name the carrier gave (with `password`). Without
     /// it the trunk is IP-authenticated.
     #[serde(default)]
@@ -89,6 +99,8 @@ impl std::fmt::Debug for TrunkSection {
             .field("name", &self.name)
             .field("host", &self.host)
             .field("transport", &self.transport)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| ".."))
             .field("realm", &self.realm)
@@ -177,6 +189,18 @@ fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
     }
 }
 
+/// The name and port of a `name:port` host (not an IP address).
+pub(crate) fn host_name(host: &str) -> Option<(&str, u16)> {
+    let (name, port) = host.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let ok = !name.is_empty()
+        && name.parse::<IpAddr>().is_err()
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    ok.then_some((name, port))
+}
+
 fn is_number(n: &str) -> bool {
     let digits = n.strip_prefix('+').unwrap_or(n);
     !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
@@ -202,22 +226,26 @@ pub fn validate(
         if trunks[..i].iter().any(|x| x.name == t.name) {
             return Err(field(at("name"), format!("duplicate trunk `{}`", t.name)));
         }
-        if t.host.parse::<SocketAddr>().is_err() {
+        let tls = t.transport.eq_ignore_ascii_case("tls");
+        if t.host.parse::<SocketAddr>().is_err() && !(tls && host_name(&t.host).is_some()) {
             return Err(field(
                 at("host"),
-                format!("`{}` is not IP:port (host names are not looked up)", t.host),
+                format!(
+                    "`{}` is not IP:port (host names only over TLS: name:port)",
+                    t.host
+                ),
             ));
         }
         match t.transport.to_ascii_lowercase().as_str() {
-            "udp" | "tcp" => {}
-            "tls" => {
+            "udp" | "tcp" | "tls" => {}
+            other => {
                 return Err(field(
                     at("transport"),
-                    "tls is not wired into the premise yet: use udp or tcp",
+                    format!("`{other}`: udp, tcp or tls"),
                 ));
             }
-            other => return Err(field(at("transport"), format!("`{other}`: udp or tcp"))),
         }
+        crate::trunk_tls::validate(t, &at)?;
         match (&t.username, &t.password) {
             (Some(u), _) if u.trim().is_empty() => {
                 return Err(field(at("username"), "must not be empty"));
@@ -315,13 +343,16 @@ pub fn sip_trunks(trunks: &[TrunkSection]) -> Vec<Trunk> {
     trunks
         .iter()
         .filter_map(|t| {
-            let addr: SocketAddr = t.host.parse().ok()?;
+            let addr = crate::trunk_tls::resolve(t)?;
             let mut trunk = Trunk::new(&t.name, TrunkKind::Carrier, addr, &[]);
-            if t.transport.eq_ignore_ascii_case("tcp") {
-                trunk.peer = Peer {
-                    addr,
-                    transport: TransportKind::Tcp,
-                };
+            let transport = match t.transport.to_ascii_lowercase().as_str() {
+                "tcp" => TransportKind::Tcp,
+                "tls" => TransportKind::Tls,
+                _ => TransportKind::Udp,
+            };
+            trunk.peer = Peer { addr, transport };
+            if transport == TransportKind::Tls {
+                trunk.tls_server_name = crate::trunk_tls::server_name(t);
             }
             if let (Some(user), Some(password)) = (&t.username, &t.password) {
                 let mut reg = TrunkRegistration::new(user, password, t.expires);
@@ -370,8 +401,10 @@ mod tests {
 
     #[test]
     fn trunks_dial_plan_and_dids_load() {
+        // a config file lists its agents
         let toml = format!(
-            "{TWO}username = \"centre\"\npassword = \"pw-b\"\nrealm = \"carrier\"\n\
+            "[[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5090\"\n\
+             {TWO}username = \"centre\"\npassword = \"pw-b\"\nrealm = \"carrier\"\n\
              caller_id = \"+4930123456\"\noptions_interval_secs = 0\ntransport = \"tcp\"\n\
              [[dial_plan]]\npattern = \"+49*\"\ntrunks = [\"a\", \"b\"]\n\
              [[dids]]\nnumber = \"+4930123456\"\nqueue = \"billing\"\n\
@@ -413,7 +446,7 @@ mod tests {
         let cases = [
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\n[[trunks]]\nname = \"b\"\nhost = \"carrier.example.com:5060\"\n",
-                "config field `trunks[1].host`: `carrier.example.com:5060` is not IP:port (host names are not looked up)",
+                "config field `trunks[1].host`: `carrier.example.com:5060` is not IP:port (host names only over TLS: name:port)",
             ),
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\n[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5072\"\n",
@@ -421,7 +454,7 @@ mod tests {
             ),
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\ntransport = \"sctp\"\n",
-                "config field `trunks[0].transport`: `sctp`: udp or tcp",
+                "config field `trunks[0].transport`: `sctp`: udp, tcp or tls",
             ),
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\nusername = \"u\"\n",

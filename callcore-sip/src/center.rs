@@ -218,7 +218,24 @@ impl SipTransport {
         attach: Option<Arc<dyn MediaAttach>>,
         ids: Arc<dyn IdSource>,
     ) -> std::io::Result<SipTransport> {
-        let (handle, mut events) = driver::start(config.ua, config.seed, config.tcp).await?;
+        let opts = driver::DriverOptions {
+            tcp: config.tcp,
+            ..driver::DriverOptions::default()
+        };
+        Self::start_with_options(config, opts, clock, attach, ids).await
+    }
+
+    /// As [`start_with_ids`](Self::start_with_ids) with every transport option of
+    /// the driver (TLS to trunks: trusted CAs and host names); `opts` decides TCP,
+    /// not `config.tcp`.
+    pub async fn start_with_options(
+        config: SipCenterConfig,
+        opts: driver::DriverOptions,
+        clock: Arc<dyn Clock>,
+        attach: Option<Arc<dyn MediaAttach>>,
+        ids: Arc<dyn IdSource>,
+    ) -> std::io::Result<SipTransport> {
+        let (handle, mut events) = driver::start_with(config.ua, config.seed, opts).await?;
         let legs: Legs = Arc::new(Mutex::new(HashMap::new()));
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {

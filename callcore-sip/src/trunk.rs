@@ -97,6 +97,9 @@ pub struct Trunk {
     /// IP authentication: inbound INVITEs from these addresses are trusted as this
     /// trunk (empty: none are).
     pub trusted_sources: Vec<IpAddr>,
+    /// Over TLS: the host name the trunk's certificate must carry (sent as SNI too);
+    /// `None` checks the certificate against the IP address of `peer`.
+    pub tls_server_name: Option<String>,
 }
 
 impl Trunk {
@@ -111,6 +114,7 @@ impl Trunk {
             keepalive: Some(Duration::from_secs(30)),
             caller_id: None,
             trusted_sources: Vec::new(),
+            tls_server_name: None,
         }
     }
 

@@ -18,19 +18,17 @@
 //! ```
 
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
+use super::connections::ConnectionTable;
 use super::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
 use super::ids::{IdGen, IdSeed};
 use crate::Error;
-use crate::message::StreamFramer;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::{Peer, TransportKind};
 
@@ -68,11 +66,14 @@ enum Command {
 #[path = "driver_trunks.rs"]
 mod trunks;
 
-enum NetEvent {
-    Frame(Bytes, Peer),
-    Connected(Peer, mpsc::UnboundedSender<Bytes>),
-    Closed(Peer),
-}
+#[path = "driver_streams.rs"]
+mod streams;
+
+#[path = "driver_handle.rs"]
+mod handle;
+
+pub use streams::ConnectionStats;
+use streams::{Conn, NetEvent, TlsOut};
 
 /// What the driver listens on besides UDP.
 #[derive(Debug, Clone, Default)]
@@ -92,141 +93,12 @@ pub struct SipHandle {
     local_addr: SocketAddr,
     tls_addr: Option<SocketAddr>,
     stats: Arc<super::stats::SipStats>,
+    connections: Arc<ConnectionStats>,
 }
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Command")
-    }
-}
-
-impl SipHandle {
-    /// The bound address (UDP, and TCP when enabled).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The bound TLS listener address, when there is one.
-    pub fn tls_addr(&self) -> Option<SocketAddr> {
-        self.tls_addr
-    }
-
-    /// Sends 180 Ringing.
-    pub fn ring(&self, call: CallRef) {
-        let _ = self.cmd.send(Command::Ring(call));
-    }
-
-    /// Answers with 200 OK and an SDP answer.
-    pub async fn answer(
-        &self,
-        call: CallRef,
-        media: LocalMedia,
-    ) -> Result<Option<NegotiatedAudio>, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd
-            .send(Command::Answer(call, media, tx))
-            .map_err(|_| Error::State("endpoint stopped"))?;
-        rx.await.map_err(|_| Error::State("endpoint stopped"))?
-    }
-
-    /// Rejects with a final status.
-    pub fn reject(&self, call: CallRef, status: u16) {
-        let _ = self.cmd.send(Command::Reject(call, status));
-    }
-
-    /// Redirects with 302 to the given URIs.
-    pub fn redirect(&self, call: CallRef, targets: Vec<String>) {
-        let _ = self.cmd.send(Command::Redirect(call, targets));
-    }
-
-    /// Places a call; answer, failure and end arrive as events.
-    pub async fn place_call(
-        &self,
-        target: &str,
-        peer: Peer,
-        from: &str,
-        media: LocalMedia,
-    ) -> Result<CallRef, Error> {
-        let (tx, rx) = oneshot::channel();
-        let cmd = Command::Place {
-            target: target.to_owned(),
-            peer,
-            from: from.to_owned(),
-            media,
-            reply: tx,
-        };
-        self.cmd
-            .send(cmd)
-            .map_err(|_| Error::State("endpoint stopped"))?;
-        rx.await.map_err(|_| Error::State("endpoint stopped"))?
-    }
-
-    /// Hangs up (CANCEL, 480 or BYE as appropriate).
-    pub fn hangup(&self, call: CallRef) {
-        let _ = self.cmd.send(Command::Hangup(call));
-    }
-
-    /// Blind-transfers the far end to `target` (REFER).
-    pub fn refer(&self, call: CallRef, target: &str) {
-        let _ = self.cmd.send(Command::Refer(call, target.to_owned()));
-    }
-
-    /// Answers the far end's REFER on `call` (202 accepts; 4xx-6xx refuse, with
-    /// `reason` as the phrase) — see [`UaEvent::TransferRequested`].
-    pub fn answer_refer(&self, call: CallRef, status: u16, reason: Option<&str>) {
-        let _ = self.cmd.send(Command::AnswerRefer(
-            call,
-            status,
-            reason.map(str::to_owned),
-        ));
-    }
-
-    /// Reports a transfer's progress to the far end that asked for it (NOTIFY
-    /// with a sipfrag of `status`; a final status ends the subscription).
-    pub fn notify_transfer(&self, call: CallRef, status: u16) {
-        let _ = self.cmd.send(Command::NotifyTransfer(call, status));
-    }
-
-    /// Live registered contacts of an address of record (`sip:1001@host`).
-    pub async fn lookup(&self, aor: &str) -> Vec<String> {
-        let (tx, rx) = oneshot::channel();
-        if self.cmd.send(Command::Lookup(aor.to_owned(), tx)).is_err() {
-            return Vec::new();
-        }
-        rx.await.unwrap_or_default()
-    }
-
-    /// Registers this endpoint with a registrar that wants it (a phone registering
-    /// with its PBX, or a trunk), answering digest challenges and refreshing;
-    /// [`UaEvent::TrunkRegistered`] reports success.
-    pub fn register(&self, registrar: crate::trunk::Trunk) {
-        let _ = self.cmd.send(Command::Register(registrar));
-    }
-
-    /// Holds (`true`) or resumes the far end.
-    pub fn hold(&self, call: CallRef, hold: bool) {
-        let _ = self.cmd.send(Command::Hold(call, hold));
-    }
-
-    /// Drains (`Some(retry_after_secs)`): new INVITEs get 503 with that
-    /// Retry-After while calls in progress go on; `None` takes calls again.
-    pub fn drain(&self, retry_after: Option<u32>) {
-        let _ = self.cmd.send(Command::Drain(retry_after));
-    }
-
-    /// Hangs up every call (BYE to established ones).
-    pub fn hangup_all(&self) {
-        let _ = self.cmd.send(Command::HangupAll);
-    }
-
-    /// The endpoint's traffic counters.
-    pub fn stats(&self) -> &Arc<super::stats::SipStats> {
-        &self.stats
-    }
-
-    /// Whether the endpoint's task is still running (its sockets bound).
-    pub fn is_running(&self) -> bool {
-        !self.cmd.is_closed()
     }
 }
 
@@ -335,7 +207,10 @@ pub async fn start_with(
             };
             Some(TlsGlue {
                 listener,
-                connector: t.connector(),
+                out: TlsOut {
+                    connector: t.connector(),
+                    names: t.server_names.clone(),
+                },
             })
         }
         None => None,
@@ -355,13 +230,21 @@ pub async fn start_with(
     };
     let ua = UserAgent::with_ids(config, ids);
     let stats = ua.stats().clone();
-    tokio::spawn(run(ua, udp, listener, tls, cmd_rx, ev_tx));
+    let connections = Arc::new(ConnectionStats::default());
+    let io = Io {
+        udp,
+        listener,
+        tls,
+        connections: connections.clone(),
+    };
+    tokio::spawn(run(ua, io, cmd_rx, ev_tx));
     Ok((
         SipHandle {
             cmd: cmd_tx,
             local_addr: local,
             tls_addr,
             stats,
+            connections,
         },
         ev_rx,
     ))
@@ -389,102 +272,47 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
 #[cfg(feature = "tls")]
 struct TlsGlue {
     listener: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
-    connector: tokio_rustls::TlsConnector,
+    out: TlsOut,
 }
 
 #[cfg(not(feature = "tls"))]
-struct TlsGlue;
-
-fn spawn_connection<S>(stream: S, peer: Peer, net: mpsc::UnboundedSender<NetEvent>, max: usize)
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
-    let _ = net.send(NetEvent::Connected(peer, wtx));
-    tokio::spawn(async move {
-        while let Some(b) = wrx.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                break;
-            }
-            let _ = wr.flush().await;
-        }
-        let _ = wr.shutdown().await;
-    });
-    tokio::spawn(async move {
-        let mut framer = StreamFramer::new(max);
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match rd.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => framer.push(&buf[..n]),
-            }
-            loop {
-                match framer.next_frame() {
-                    Ok(Some(frame)) => {
-                        let _ = net.send(NetEvent::Frame(frame, peer));
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::debug!(peer = %peer.addr, fault = %e, "closing unframeable stream");
-                        // The user agent answers it (400 for a bad Content-Length, 513
-                        // when too large) before the connection closes.
-                        let _ = net.send(NetEvent::Frame(framer.take_pending(), peer));
-                        let _ = net.send(NetEvent::Closed(peer));
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = net.send(NetEvent::Closed(peer));
-    });
+struct TlsGlue {
+    out: TlsOut,
 }
 
-/// Opens a stream connection to `peer` in the background; frames queued for it in the
-/// meantime are sent once it is up.
-fn spawn_connect(
-    peer: Peer,
-    net: mpsc::UnboundedSender<NetEvent>,
-    max: usize,
-    tls: Option<&TlsGlue>,
+/// The endpoint's sockets and connection counters.
+struct Io {
+    udp: UdpSocket,
+    listener: Option<TcpListener>,
+    tls: Option<TlsGlue>,
+    connections: Arc<ConnectionStats>,
+}
+
+/// How often silent connections are looked for.
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// Closes connections past their time (see [`super::connections`]).
+fn sweep(
+    ua: &UserAgent,
+    conns: &mut ConnectionTable<Conn>,
+    stats: &ConnectionStats,
+    now: Duration,
 ) {
-    match peer.transport {
-        TransportKind::Tcp => {
-            tokio::spawn(async move {
-                match TcpStream::connect(peer.addr).await {
-                    Ok(s) => {
-                        let _ = s.set_nodelay(true);
-                        spawn_connection(s, peer, net, max)
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "TCP connect failed");
-                        let _ = net.send(NetEvent::Closed(peer));
-                    }
-                }
-            });
-        }
-        #[cfg(feature = "tls")]
-        TransportKind::Tls => {
-            let Some(connector) = tls.map(|t| t.connector.clone()) else {
-                tracing::debug!(to = %peer.addr, "no TLS configuration: cannot connect");
-                let _ = net.send(NetEvent::Closed(peer));
-                return;
-            };
-            tokio::spawn(async move {
-                match super::tls::connect(connector, peer.addr).await {
-                    Ok(s) => spawn_connection(s, peer, net, max),
-                    Err(e) => {
-                        tracing::debug!(error = %e, to = %peer.addr, "TLS connect failed");
-                        let _ = net.send(NetEvent::Closed(peer));
-                    }
-                }
-            });
-        }
-        _ => {
-            let _ = tls;
-            let _ = net.send(NetEvent::Closed(peer));
+    let (silent, idle) = conns.overdue(now);
+    let mut closed = silent.len();
+    for peer in silent {
+        tracing::debug!(peer = %peer.addr, "closing a connection that sent no message");
+        conns.close(peer, None);
+    }
+    if !idle.is_empty() {
+        let in_use = ua.stream_peers_in_use(now);
+        for peer in idle.into_iter().filter(|p| !in_use.contains(p)) {
+            tracing::debug!(peer = %peer.addr, "closing an idle connection");
+            conns.close(peer, None);
+            closed += 1;
         }
     }
+    stats.count_timed_out(closed);
 }
 
 fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
@@ -566,24 +394,62 @@ fn handle_command(ua: &mut UserAgent, cmd: Command, now: Duration) {
 /// other sources again.
 const BATCH: usize = 256;
 
+/// Notes the TLS host names of trunks a command brings (SNI and certificate check).
+#[cfg(feature = "tls")]
+fn learn_tls_names(cmd: &Command, tls: Option<&mut TlsGlue>) {
+    let Some(glue) = tls else { return };
+    let mut learn = |t: &crate::trunk::Trunk| {
+        if let Some(name) = &t.tls_server_name {
+            glue.out.names.insert(t.peer.addr, name.clone());
+        }
+    };
+    match cmd {
+        Command::SetTrunks(router) => router.trunks().iter().for_each(&mut learn),
+        Command::Register(t) => learn(t),
+        _ => {}
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn learn_tls_names(_: &Command, _: Option<&mut TlsGlue>) {}
+
+/// After a failed accept (e.g. no descriptor left), when to try again.
+fn accept_failed<T>(r: &io::Result<T>, now: Duration) -> Option<Duration> {
+    match r {
+        Ok(_) => Some(Duration::ZERO),
+        Err(e) => {
+            tracing::warn!(error = %e, "accepting a connection failed; pausing 100 ms");
+            Some(now + Duration::from_millis(100))
+        }
+    }
+}
+
 async fn run(
     mut ua: UserAgent,
-    udp: UdpSocket,
-    listener: Option<TcpListener>,
-    tls: Option<TlsGlue>,
+    io: Io,
     mut cmd_rx: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<UaEvent>,
 ) {
+    let Io {
+        udp,
+        listener,
+        mut tls,
+        connections: conn_stats,
+    } = io;
     let clock = GlueClock::start();
     let max = ua.config().max_size;
+    let limits = ua.config().limits.streams;
+    let queue_max = limits.max_write_queue;
     let (net_tx, mut net_rx) = mpsc::unbounded_channel::<NetEvent>();
-    let mut conns: HashMap<Peer, mpsc::UnboundedSender<Bytes>> = HashMap::new();
-    let mut pending: HashMap<Peer, Vec<Bytes>> = HashMap::new();
+    let mut conns: ConnectionTable<Conn> = ConnectionTable::new(limits);
+    let mut next_sweep = SWEEP;
+    // Accepting pauses briefly after a failed accept (out of descriptors) instead of spinning.
+    let (mut accept_pause, mut tls_accept_pause) = (Some(Duration::ZERO), Some(Duration::ZERO));
     let mut buf = vec![0u8; 65_536];
     #[cfg(feature = "tls")]
-    let tls_listener = tls.as_ref().and_then(|t| t.listener.as_ref());
+    let tls_listener = tls.as_mut().and_then(|t| t.listener.take());
     #[cfg(not(feature = "tls"))]
-    let tls_listener: Option<&(TcpListener, ())> = None;
+    let tls_listener: Option<(TcpListener, ())> = None;
     loop {
         let deadline = ua.poll_timeout();
         tokio::select! {
@@ -601,37 +467,71 @@ async fn run(
                 }
             }
             Some(ev) = net_rx.recv() => match ev {
-                NetEvent::Frame(data, peer) => ua.handle_datagram(data, peer, clock.now()),
-                NetEvent::Connected(peer, w) => {
-                    for b in pending.remove(&peer).unwrap_or_default() {
-                        let _ = w.send(b);
-                    }
-                    conns.insert(peer, w);
+                NetEvent::Frame(data, peer) => {
+                    let now = clock.now();
+                    conns.on_message(&peer, now);
+                    ua.handle_datagram(data, peer, now);
                 }
-                NetEvent::Closed(peer) => {
-                    conns.remove(&peer);
-                    // calls waiting on a connection that never came up or went away fail now
-                    pending.remove(&peer);
-                    ua.transport_failed(peer, clock.now());
+                NetEvent::Connected(peer, id, w, reader) => {
+                    match conns.get_mut(&peer) {
+                        Some((current, conn)) if current == id => {
+                            conn.set_up(w, reader, queue_max);
+                            conns.restart(&peer, clock.now());
+                        }
+                        // closed meanwhile: dropping the writer and aborting the reader close it
+                        _ => reader.abort(),
+                    }
+                }
+                NetEvent::Closed(peer, id) => {
+                    if conns.close(peer, Some(id)).is_some() {
+                        // calls waiting on a connection that never came up or went away fail now
+                        ua.transport_failed(peer, clock.now());
+                    }
                 }
             },
-            r = async { match &listener { Some(l) => l.accept().await, None => std::future::pending().await } } => {
+            r = async { match &listener {
+                Some(l) => { clock.sleep_until(accept_pause).await; l.accept().await }
+                None => std::future::pending().await,
+            } } => {
+                accept_pause = accept_failed(&r, clock.now());
                 if let Ok((stream, addr)) = r {
-                    let _ = stream.set_nodelay(true);
-                    spawn_connection(stream, Peer::tcp(addr), net_tx.clone(), max);
+                    if let Err(why) = conns.admit(addr.ip()) {
+                        tracing::debug!(from = %addr, ?why, "TCP connection refused: connection cap");
+                        conn_stats.count_refused();
+                        drop(stream);
+                    } else {
+                        let _ = stream.set_nodelay(true);
+                        let peer = Peer::tcp(addr);
+                        let id = conns.open(peer, true, clock.now(), Conn::default());
+                        let (w, r) = streams::spawn_connection(stream, peer, id, net_tx.clone(), max);
+                        if let Some((_, conn)) = conns.get_mut(&peer) {
+                            *conn = Conn::up(w, r);
+                        }
+                    }
                 }
             }
-            r = async { match tls_listener { Some((l, _)) => l.accept().await, None => std::future::pending().await } } => {
+            r = async { match &tls_listener {
+                Some((l, _)) => { clock.sleep_until(tls_accept_pause).await; l.accept().await }
+                None => std::future::pending().await,
+            } } => {
+                tls_accept_pause = accept_failed(&r, clock.now());
                 #[cfg(feature = "tls")]
-                if let (Ok((stream, addr)), Some((_, acceptor))) = (r, tls_listener) {
-                    let _ = stream.set_nodelay(true);
-                    let (acceptor, net) = (acceptor.clone(), net_tx.clone());
-                    tokio::spawn(async move {
-                        match acceptor.accept(stream).await {
-                            Ok(s) => spawn_connection(s, Peer::tls(addr), net, max),
-                            Err(e) => tracing::debug!(error = %e, from = %addr, "TLS handshake failed"),
+                if let (Ok((stream, addr)), Some((_, acceptor))) = (r, &tls_listener) {
+                    if let Err(why) = conns.admit(addr.ip()) {
+                        tracing::debug!(from = %addr, ?why, "TLS connection refused: connection cap");
+                        conn_stats.count_refused();
+                        drop(stream);
+                    } else {
+                        let _ = stream.set_nodelay(true);
+                        let peer = Peer::tls(addr);
+                        let id = conns.open(peer, true, clock.now(), Conn::default());
+                        let task = streams::spawn_tls_accept(
+                            acceptor.clone(), stream, peer, id, net_tx.clone(), max, limits.handshake_timeout,
+                        );
+                        if let Some((_, conn)) = conns.get_mut(&peer) {
+                            *conn = Conn::starting(task);
                         }
-                    });
+                    }
                 }
                 #[cfg(not(feature = "tls"))]
                 let _ = r;
@@ -639,16 +539,25 @@ async fn run(
             cmd = cmd_rx.recv() => {
                 let Some(cmd) = cmd else { break };
                 let now = clock.now();
+                learn_tls_names(&cmd, tls.as_mut());
                 handle_command(&mut ua, cmd, now);
                 // Answers usually come in bursts: take what is already queued.
                 for _ in 0..BATCH {
                     match cmd_rx.try_recv() {
-                        Ok(cmd) => handle_command(&mut ua, cmd, now),
+                        Ok(cmd) => {
+                            learn_tls_names(&cmd, tls.as_mut());
+                            handle_command(&mut ua, cmd, now);
+                        }
                         Err(_) => break,
                     }
                 }
             }
             () = clock.sleep_until(deadline) => ua.handle_timeout(clock.now()),
+            () = clock.sleep_until(Some(next_sweep)) => {
+                let now = clock.now();
+                sweep(&ua, &mut conns, &conn_stats, now);
+                next_sweep = now + SWEEP;
+            }
         }
         while let Some(out) = ua.poll_output() {
             match out {
@@ -666,23 +575,43 @@ async fn run(
                             tracing::debug!(error = %e, to = %peer.addr, "UDP send failed");
                         }
                     }
-                    _ => match conns.get(&peer) {
-                        Some(w) => {
-                            let _ = w.send(data);
-                        }
-                        None => {
-                            let first = !pending.contains_key(&peer);
-                            pending.entry(peer).or_default().push(data);
-                            if first {
-                                spawn_connect(peer, net_tx.clone(), max, tls.as_ref());
+                    _ => {
+                        let sent = match conns.get_mut(&peer) {
+                            Some((_, conn)) => conn.send(data, queue_max),
+                            None => {
+                                let id = conns.open(peer, false, clock.now(), Conn::default());
+                                let task = streams::spawn_connect(
+                                    peer,
+                                    id,
+                                    net_tx.clone(),
+                                    max,
+                                    limits.handshake_timeout,
+                                    tls.as_ref().map(|t| &t.out),
+                                );
+                                match conns.get_mut(&peer) {
+                                    Some((_, conn)) => {
+                                        if let Some(task) = task {
+                                            *conn = Conn::starting(task);
+                                        }
+                                        conn.send(data, queue_max)
+                                    }
+                                    None => Ok(()),
+                                }
                             }
+                        };
+                        if sent.is_err() {
+                            tracing::debug!(to = %peer.addr, "closing a connection whose peer does not read");
+                            conn_stats.count_overflowed();
+                            conns.close(peer, None);
+                            ua.transport_failed(peer, clock.now());
                         }
-                    },
+                    }
                 },
                 UaOutput::Event(ev) => {
                     let _ = events.send(ev);
                 }
             }
         }
+        conn_stats.set_open(conns.len());
     }
 }

@@ -1,7 +1,9 @@
 //! Limits that keep a scanner or a flood from exhausting the node, all on by default:
 //! message shape (header lines, line length), server transactions and calls in total
 //! and per source address (503 with `Retry-After` over them), and an optional
-//! per-source request rate (token bucket per IP address). Sans-IO: `now` is passed in.
+//! per-source request rate (token bucket per IP address), and TCP/TLS connections
+//! ([`StreamLimits`]: caps, handshake and idle timeouts, write queues). Sans-IO: `now`
+//! is passed in.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,6 +26,8 @@ pub struct Limits {
     /// Inbound calls not yet ended from one source IP address (503 above); a trunk
     /// carrying many calls needs this raised.
     pub max_calls_per_source: usize,
+    /// TCP/TLS connections (caps, timeouts, write queues).
+    pub streams: super::connections::StreamLimits,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             transactions: TxLimits::default(),
             max_calls: 5_000,
             max_calls_per_source: 1_000,
+            streams: super::connections::StreamLimits::default(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! ```
 
 mod call_auth;
+mod connections;
 mod core;
 #[cfg(feature = "tokio")]
 pub mod driver;
@@ -33,6 +34,7 @@ mod uac;
 mod uas;
 
 pub use self::core::{CallRef, UaConfig, UaEvent, UaOutput, UserAgent};
+pub use connections::StreamLimits;
 pub use ids::{IdGen, IdSeed};
 pub use limits::{Limits, RateLimit, SourceLimiter};
 pub use refer::REFER_ANSWER_WITHIN;

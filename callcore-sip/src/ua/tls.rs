@@ -6,6 +6,7 @@
 //! [`TlsOptions::new`] from PEM text, or pass your own [`rustls::ServerConfig`] /
 //! [`rustls::ClientConfig`].
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,10 @@ pub struct TlsOptions {
     pub server: Option<Arc<ServerConfig>>,
     /// Client side (trusted roots) for connections we open.
     pub client: Arc<ClientConfig>,
+    /// The host name each peer address is checked against when we connect (sent as
+    /// SNI and matched with the certificate's names); an address not listed is checked
+    /// by its IP address. Trunks add theirs ([`crate::trunk::Trunk::tls_server_name`]).
+    pub server_names: HashMap<SocketAddr, String>,
 }
 
 impl std::fmt::Debug for TlsOptions {
@@ -32,6 +37,7 @@ impl std::fmt::Debug for TlsOptions {
         f.debug_struct("TlsOptions")
             .field("listen", &self.listen)
             .field("server", &self.server.is_some())
+            .field("server_names", &self.server_names)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +99,26 @@ impl TlsOptions {
             listen,
             server,
             client: Arc::new(client),
+            server_names: HashMap::new(),
         })
+    }
+
+    /// Checks the peer at `addr` against host name `name` (SNI and certificate).
+    #[must_use]
+    pub fn with_server_name(mut self, addr: SocketAddr, name: &str) -> TlsOptions {
+        self.server_names.insert(addr, name.to_owned());
+        self
+    }
+
+    /// Reads a CA bundle (PEM, one or more certificates) from a file, for the
+    /// `trusted_pem` of [`TlsOptions::new`].
+    ///
+    /// # Errors
+    /// The file cannot be read or holds no certificate.
+    pub fn read_ca_bundle(path: &std::path::Path) -> io::Result<String> {
+        let pem = std::fs::read_to_string(path)?;
+        certs_from_pem(&pem)?;
+        Ok(pem)
     }
 
     pub(crate) fn acceptor(&self) -> Option<TlsAcceptor> {
@@ -105,14 +130,20 @@ impl TlsOptions {
     }
 }
 
-/// Opens a TLS connection to `addr`, checking the certificate against the IP address
-/// (SIP peers are addressed by IP here; a certificate names it in a subjectAltName).
+/// Opens a TLS connection to `addr`, checking the certificate against host name `name`
+/// (also sent as SNI) or, without one, against the IP address (a certificate then
+/// names it in a subjectAltName).
 pub(crate) async fn connect(
     connector: TlsConnector,
     addr: SocketAddr,
+    name: Option<&str>,
 ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let server = match name {
+        Some(n) => ServerName::try_from(n.to_owned())
+            .map_err(|e| bad(format!("TLS server name `{n}`: {e}")))?,
+        None => ServerName::IpAddress(addr.ip().into()),
+    };
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    let name = ServerName::IpAddress(addr.ip().into());
-    connector.connect(name, tcp).await
+    connector.connect(server, tcp).await
 }
