@@ -420,6 +420,8 @@ impl TransactionLayer {
                 && let Some(Tx::Server(s)) = self.txs.get_mut(&id)
             {
                 s.on_2xx_ack();
+                // Acknowledged: the transaction shrinks to its lingering record now.
+                self.pump(id);
             }
             self.out.push_back(TxOutput::Ack { invite, msg, peer });
             return;
