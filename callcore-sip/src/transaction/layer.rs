@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::client::{ClientEvent, ClientTransaction};
+use super::keys::{KeyHash, KeyHasher};
+use super::linger::{Absorbed, Lingering};
 use super::server::{ServerEvent, ServerState, ServerTransaction};
 use super::{Peer, Timers, TxKind, TxLimits};
 use crate::Error;
@@ -83,11 +85,46 @@ pub enum TxOutput {
 
 /// Boxed: the map's slots stay small (a power-of-two table of 256,000 answered
 /// transactions at 4,000 calls/s would otherwise reserve the largest variant in
-/// every slot).
+/// every slot). An answered server transaction that only absorbs retransmissions
+/// becomes a [`Lingering`] record.
 #[derive(Debug)]
 enum Tx {
-    Client(Box<ClientTransaction>),
-    Server(Box<ServerTransaction>),
+    Client(Box<Keyed<ClientTransaction>>),
+    Server(Box<Keyed<ServerTransaction>>),
+    Lingering(Box<Lingering>),
+}
+
+/// A live transaction with its key digests (stored once, here; the layer's maps
+/// point from the digests to the id).
+#[derive(Debug)]
+struct Keyed<T> {
+    key: KeyHash,
+    /// INVITE server transactions, until the ACK of their 2xx: the dialog key.
+    dialog: Option<KeyHash>,
+    tx: T,
+}
+
+impl<T> Keyed<T> {
+    fn boxed(key: KeyHash, tx: T) -> Box<Self> {
+        Box::new(Keyed {
+            key,
+            dialog: None,
+            tx,
+        })
+    }
+}
+
+impl<T> std::ops::Deref for Keyed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.tx
+    }
+}
+
+impl<T> std::ops::DerefMut for Keyed<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.tx
+    }
 }
 
 /// All transactions of one SIP endpoint.
@@ -96,10 +133,10 @@ pub struct TransactionLayer {
     timers: Timers,
     next_id: u64,
     txs: HashMap<TxId, Tx>,
-    keys: HashMap<String, TxId>,
-    key_of: HashMap<TxId, String>,
-    invites_by_dialog: HashMap<(String, u32, String), TxId>,
-    dialog_key_of: HashMap<TxId, (String, u32, String)>,
+    hasher: KeyHasher,
+    keys: HashMap<KeyHash, TxId>,
+    /// INVITE server transactions whose 2xx is not acknowledged yet, by dialog key.
+    invites_by_dialog: HashMap<KeyHash, TxId>,
     wakeups: BinaryHeap<Reverse<(Duration, TxId)>>,
     out: VecDeque<TxOutput>,
     /// Send 100 Trying as soon as an INVITE arrives (RFC 3261 §17.2.1).
@@ -130,46 +167,6 @@ pub struct TxCounts {
     pub refused: u64,
 }
 
-fn branch_key(msg: &Message, server: bool) -> Option<String> {
-    let via = msg.top_via().ok()?;
-    let method = match msg.cseq().ok()?.method {
-        Method::Ack => Method::Invite,
-        m => m,
-    };
-    match via.branch() {
-        Some(b) if via.is_rfc3261_branch() => {
-            if server {
-                Some(format!(
-                    "s|{b}|{}:{}|{method}",
-                    via.host(),
-                    via.port().unwrap_or(0)
-                ))
-            } else {
-                Some(format!("c|{b}|{method}"))
-            }
-        }
-        // RFC 2543 peers: match on the request identity instead.
-        _ if server => {
-            let from_tag = msg.from().ok().and_then(|f| f.tag()).unwrap_or("");
-            let cseq = msg.cseq().ok()?.seq;
-            Some(format!(
-                "s2543|{}|{cseq}|{from_tag}|{}|{method}",
-                msg.call_id().ok()?,
-                via.host()
-            ))
-        }
-        _ => None,
-    }
-}
-
-fn dialog_key(msg: &Message) -> Option<(String, u32, String)> {
-    Some((
-        msg.call_id().ok()?.to_owned(),
-        msg.cseq().ok()?.seq,
-        msg.from().ok()?.tag().unwrap_or("").to_owned(),
-    ))
-}
-
 impl TransactionLayer {
     /// An empty layer.
     pub fn new(timers: Timers) -> Self {
@@ -177,10 +174,9 @@ impl TransactionLayer {
             timers,
             next_id: 1,
             txs: HashMap::new(),
+            hasher: KeyHasher::default(),
             keys: HashMap::new(),
-            key_of: HashMap::new(),
             invites_by_dialog: HashMap::new(),
-            dialog_key_of: HashMap::new(),
             wakeups: BinaryHeap::new(),
             out: VecDeque::new(),
             auto_trying: true,
@@ -267,6 +263,7 @@ impl TransactionLayer {
         match self.txs.get(&tx)? {
             Tx::Client(c) => Some(c.request()),
             Tx::Server(s) => s.request(),
+            Tx::Lingering(_) => None,
         }
     }
 
@@ -274,6 +271,7 @@ impl TransactionLayer {
     pub fn server_state(&self, tx: TxId) -> Option<ServerState> {
         match self.txs.get(&tx)? {
             Tx::Server(s) => Some(s.state()),
+            Tx::Lingering(l) => Some(l.state),
             Tx::Client(_) => None,
         }
     }
@@ -284,13 +282,14 @@ impl TransactionLayer {
         if msg.method() == Some(&Method::Ack) {
             return Err(Error::State("ACK is sent without a transaction"));
         }
-        let key = branch_key(&msg, false)
+        let key = self
+            .hasher
+            .branch(&msg, false)
             .ok_or(Error::State("request needs a Via with an RFC 3261 branch"))?;
         let id = self.alloc();
         let tx = ClientTransaction::start(msg, peer, self.timers, now);
-        self.keys.insert(key.clone(), id);
-        self.key_of.insert(id, key);
-        self.txs.insert(id, Tx::Client(Box::new(tx)));
+        self.keys.insert(key, id);
+        self.txs.insert(id, Tx::Client(Keyed::boxed(key, tx)));
         self.pump(id);
         Ok(id)
     }
@@ -332,6 +331,12 @@ impl TransactionLayer {
         match self.txs.get_mut(&tx) {
             Some(Tx::Client(c)) => c.on_transport_error(),
             Some(Tx::Server(s)) => s.on_transport_error(),
+            Some(Tx::Lingering(_)) => {
+                self.out.push_back(TxOutput::Timeout { tx });
+                self.out.push_back(TxOutput::Terminated { tx });
+                self.forget(tx);
+                return;
+            }
             None => return,
         }
         self.pump(tx);
@@ -342,7 +347,10 @@ impl TransactionLayer {
         if msg.is_request() {
             self.handle_request(msg, peer, now);
         } else {
-            let id = branch_key(&msg, false).and_then(|k| self.keys.get(&k).copied());
+            let id = self
+                .hasher
+                .branch(&msg, false)
+                .and_then(|k| self.keys.get(&k).copied());
             match id.and_then(|id| self.txs.get_mut(&id).map(|t| (id, t))) {
                 // Only the hop the request went to may answer it: a response with the
                 // right branch from anywhere else is forged (an injected 200/486, or a
@@ -365,33 +373,55 @@ impl TransactionLayer {
     }
 
     fn handle_request(&mut self, msg: Message, peer: Peer, now: Duration) {
-        let Some(key) = branch_key(&msg, true) else {
+        let Some(key) = self.hasher.branch(&msg, true) else {
             return;
         };
         let is_ack = msg.method() == Some(&Method::Ack);
-        if let Some(&id) = self.keys.get(&key)
-            && let Some(Tx::Server(s)) = self.txs.get_mut(&id)
-        {
-            if is_ack && s.state() == ServerState::Accepted {
-                // An ACK for our 2xx that reused the INVITE branch (RFC 2543 style).
-                s.on_2xx_ack();
-                self.out.push_back(TxOutput::Ack {
-                    invite: Some(id),
-                    msg,
-                    peer,
-                });
-            } else {
-                s.on_request(&msg, now);
+        if let Some(&id) = self.keys.get(&key) {
+            match self.txs.get_mut(&id) {
+                Some(Tx::Server(s)) => {
+                    if is_ack && s.state() == ServerState::Accepted {
+                        // An ACK for our 2xx that reused the INVITE branch (RFC 2543 style).
+                        s.on_2xx_ack();
+                        self.out.push_back(TxOutput::Ack {
+                            invite: Some(id),
+                            msg,
+                            peer,
+                        });
+                    } else {
+                        s.on_request(&msg, now);
+                    }
+                    self.pump(id);
+                    return;
+                }
+                Some(Tx::Lingering(l)) => {
+                    match l.on_request(is_ack) {
+                        Absorbed::Silently => {}
+                        Absorbed::Repeat(data) => self
+                            .out
+                            .push_back(TxOutput::Transmit { peer: l.peer, data }),
+                        Absorbed::AckOf2xx => self.out.push_back(TxOutput::Ack {
+                            invite: Some(id),
+                            msg,
+                            peer,
+                        }),
+                    }
+                    return;
+                }
+                _ => {}
             }
-            self.pump(id);
-            return;
         }
         if is_ack {
-            let invite = dialog_key(&msg).and_then(|k| self.invites_by_dialog.get(&k).copied());
+            let invite = self
+                .hasher
+                .dialog(&msg)
+                .and_then(|k| self.invites_by_dialog.get(&k).copied());
             if let Some(id) = invite
                 && let Some(Tx::Server(s)) = self.txs.get_mut(&id)
             {
                 s.on_2xx_ack();
+                // Acknowledged: the transaction shrinks to its lingering record now.
+                self.pump(id);
             }
             self.out.push_back(TxOutput::Ack { invite, msg, peer });
             return;
@@ -406,16 +436,15 @@ impl TransactionLayer {
         let id = self.alloc();
         let mut tx = ServerTransaction::new(msg.clone(), peer, self.timers);
         self.servers += 1;
-        self.keys.insert(key.clone(), id);
-        self.key_of.insert(id, key);
+        self.keys.insert(key, id);
         if method == Some(Method::Cancel) {
-            let invite_key = branch_key(&msg, true).map(|k| k.replace("|CANCEL", "|INVITE"));
+            let invite_key = self.hasher.cancelled_invite(&msg);
             let target = invite_key.and_then(|k| self.keys.get(&k).copied());
             let ok = target.is_some();
             let resp =
                 msg.build_response(ResponseSpec::code(if ok { 200 } else { 481 }).to_tag("cancel"));
             tx.respond(&resp, now);
-            self.txs.insert(id, Tx::Server(Box::new(tx)));
+            self.txs.insert(id, Tx::Server(Keyed::boxed(key, tx)));
             self.pump(id);
             if let Some(inv) = target
                 && let Some(Tx::Server(s)) = self.txs.get_mut(&inv)
@@ -429,16 +458,17 @@ impl TransactionLayer {
             }
             return;
         }
+        let mut keyed = Keyed::boxed(key, tx);
         if method == Some(Method::Invite) {
-            if let Some(dk) = dialog_key(&msg) {
-                self.invites_by_dialog.insert(dk.clone(), id);
-                self.dialog_key_of.insert(id, dk);
+            if let Some(dk) = self.hasher.dialog(&msg) {
+                self.invites_by_dialog.insert(dk, id);
+                keyed.dialog = Some(dk);
             }
             if self.auto_trying {
-                tx.respond(&msg.build_response(ResponseSpec::code(100)), now);
+                keyed.respond(&msg.build_response(ResponseSpec::code(100)), now);
             }
         }
-        self.txs.insert(id, Tx::Server(Box::new(tx)));
+        self.txs.insert(id, Tx::Server(keyed));
         self.track_pending(id, peer.addr.ip());
         self.out.push_back(TxOutput::Request { tx: id, msg, peer });
         self.pump(id);
@@ -475,6 +505,11 @@ impl TransactionLayer {
                     s.on_timeout(now);
                     true
                 }
+                Some(Tx::Lingering(l)) if l.until <= now => {
+                    self.out.push_back(TxOutput::Terminated { tx: id });
+                    self.forget(id);
+                    false
+                }
                 _ => false,
             };
             if due {
@@ -494,6 +529,7 @@ impl TransactionLayer {
             let live = match self.txs.get(&id) {
                 Some(Tx::Client(c)) => c.poll_timeout() == Some(at),
                 Some(Tx::Server(s)) => s.poll_timeout() == Some(at),
+                Some(Tx::Lingering(l)) => l.until == at,
                 None => false,
             };
             if live {
@@ -504,6 +540,7 @@ impl TransactionLayer {
             let real = match self.txs.get(&id) {
                 Some(Tx::Client(c)) => c.poll_timeout(),
                 Some(Tx::Server(s)) => s.poll_timeout(),
+                Some(Tx::Lingering(l)) => Some(l.until),
                 None => None,
             };
             if let Some(t) = real {
@@ -550,22 +587,52 @@ impl TransactionLayer {
                 if let Some(t) = s.poll_timeout() {
                     self.wakeups.push(Reverse((t, id)));
                 }
+                let record = if terminated {
+                    None
+                } else {
+                    Lingering::of(s.key, &s.tx)
+                };
+                let dialog = s.dialog;
                 if answered || terminated {
                     self.untrack_pending(id);
                 }
+                if let Some(record) = record {
+                    // Only absorbing is left: keep the compact record, and forget the
+                    // dialog key (a later ACK copy is the dialog layer's business).
+                    if let Some(dk) = dialog {
+                        self.invites_by_dialog.remove(&dk);
+                    }
+                    self.txs.insert(id, Tx::Lingering(Box::new(record)));
+                }
             }
-            None => {}
+            Some(Tx::Lingering(_)) | None => {}
         }
         if terminated {
-            if let Some(Tx::Server(_)) = self.txs.remove(&id) {
+            self.forget(id);
+        }
+    }
+
+    /// Removes a transaction and its keys.
+    fn forget(&mut self, id: TxId) {
+        let (key, dialog) = match self.txs.remove(&id) {
+            Some(Tx::Client(c)) => (c.key, None),
+            Some(Tx::Server(s)) => {
                 self.servers -= 1;
+                (s.key, s.dialog)
             }
-            if let Some(k) = self.key_of.remove(&id) {
-                self.keys.remove(&k);
+            Some(Tx::Lingering(l)) => {
+                self.servers -= 1;
+                (l.key, None)
             }
-            if let Some(dk) = self.dialog_key_of.remove(&id) {
-                self.invites_by_dialog.remove(&dk);
-            }
+            None => return,
+        };
+        if self.keys.get(&key) == Some(&id) {
+            self.keys.remove(&key);
+        }
+        if let Some(dk) = dialog
+            && self.invites_by_dialog.get(&dk) == Some(&id)
+        {
+            self.invites_by_dialog.remove(&dk);
         }
     }
 

@@ -26,7 +26,9 @@
 //! ```
 
 mod client;
+mod keys;
 mod layer;
+mod linger;
 mod server;
 
 pub use client::{ClientState, ClientTransaction, build_ack_for_non2xx, build_cancel};

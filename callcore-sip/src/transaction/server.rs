@@ -245,6 +245,28 @@ impl ServerTransaction {
             .min()
     }
 
+    /// The deadline (Timer J, I or L) when all this transaction has left to do is
+    /// absorb retransmissions: non-INVITE Completed, INVITE Confirmed, or INVITE
+    /// Accepted once the dialog's ACK came.
+    pub(crate) fn lingers_until(&self) -> Option<Duration> {
+        let absorbing = match (self.kind, self.state) {
+            (TxKind::NonInvite, ServerState::Completed)
+            | (TxKind::Invite, ServerState::Confirmed) => true,
+            (TxKind::Invite, ServerState::Accepted) => self.acked,
+            _ => false,
+        };
+        if absorbing && self.events.is_empty() && self.retransmit_at.is_none() {
+            self.linger_at
+        } else {
+            None
+        }
+    }
+
+    /// The last response sent, serialized (kept while it may have to be repeated).
+    pub(crate) fn final_response(&self) -> Option<&Bytes> {
+        self.last_response.as_ref()
+    }
+
     /// Takes the produced events.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, ServerEvent> {
         self.events.drain(..)
