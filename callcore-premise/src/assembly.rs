@@ -158,13 +158,19 @@ impl Premise {
                 numbers: CallbackNumbers::allowing(config.callbacks.allow.clone()),
                 ..CallbackPolicy::default()
             })));
-        let mut ivr = premise_flow(&config.ivr)?.with_callbacks(callbacks.clone());
-        for q in &config.queues {
-            ivr = ivr.with_waiting(&q.id, waiting_of(q));
-            if q.overflow_to() == Some(Overflow::Voicemail) {
-                ivr = ivr.with_voicemail_queue(&q.id, &voicemail_queue(&q.id));
+        // every flow that queues callers (the IVR, a DID straight to a queue)
+        // gives them the queue's waiting, callbacks and voicemail
+        let waiting = |mut flow: callcore_ivr::flow::IvrFlow| {
+            flow = flow.with_callbacks(callbacks.clone());
+            for q in &config.queues {
+                flow = flow.with_waiting(&q.id, waiting_of(q));
+                if q.overflow_to() == Some(Overflow::Voicemail) {
+                    flow = flow.with_voicemail_queue(&q.id, &voicemail_queue(&q.id));
+                }
             }
-        }
+            flow
+        };
+        let ivr = waiting(premise_flow(&config.ivr)?);
         // the center mints its own interactions' ids (click-to-dial) as SIP does
         let mut builder = Center::builder().ids(ids);
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR
@@ -173,7 +179,7 @@ impl Premise {
                 let at = format!("dids[{i}].queue");
                 builder = builder.flow(
                     crate::trunks::queue_flow_name(q),
-                    Arc::new(crate::trunks::queue_flow(&at, q)?),
+                    Arc::new(waiting(crate::trunks::queue_flow(&at, q)?)),
                 );
             }
             builder = builder.route(did.number.as_str(), did.flow_name());
