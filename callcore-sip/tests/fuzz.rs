@@ -442,3 +442,16 @@ fn regression_sdp_without_origin_is_written_back_readable() {
     assert_eq!(again.origin_addr, "0.0.0.0");
     assert_eq!(again.media.len(), 1);
 }
+
+/// Found by `fuzz_sdp` in CI: `c=IN IP4 /192.0.2.4` (an empty address before a
+/// TTL) parsed with an empty address and was written back as `c=IN IP4 `, which
+/// nothing parses. Such a line is refused as the bad `c=` it is.
+#[test]
+fn regression_sdp_with_an_empty_connection_address_is_refused() {
+    let bad = b"v=0\r\no=- 1 1 IN IP4 192.0.2.3\r\ns=-\r\nc=IN IP4 /192.0.2.4\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0\r\n";
+    assert!(SessionDescription::parse(bad).is_err());
+    let good = b"v=0\r\no=- 1 1 IN IP4 192.0.2.3\r\ns=-\r\nc=IN IP4 224.2.1.1/127\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0\r\n";
+    let sd = SessionDescription::parse(good).unwrap();
+    let again = SessionDescription::parse(sd.to_body().as_bytes()).unwrap();
+    assert_eq!(again.connection.as_deref(), Some("224.2.1.1"));
+}

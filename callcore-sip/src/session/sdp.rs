@@ -147,7 +147,10 @@ fn addr_of(c: &str) -> Option<String> {
     // c=IN IP4 192.0.2.1[/ttl]
     let mut it = c.split_ascii_whitespace();
     let (net, _kind, addr) = (it.next()?, it.next()?, it.next()?);
-    (net == "IN").then(|| addr.split('/').next().unwrap_or(addr).to_owned())
+    // an empty address (`c=IN IP4 /127`) would be written back as a line
+    // nothing parses: refused here (found by fuzzing)
+    let addr = addr.split('/').next().unwrap_or(addr);
+    (net == "IN" && !addr.is_empty()).then(|| addr.to_owned())
 }
 
 impl SessionDescription {
