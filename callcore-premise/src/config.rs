@@ -489,9 +489,10 @@ pub const DEMO_AGENTS_TOML: &str = "[[agents]]\nid = \"1001\"\nname = \"Alice\"\
 password = \"alice1001\"\nskills = [\"billing\", \"support\"]\n\n\
 [[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\n";
 
-/// `toml` with the demo agents appended when it lists none (unit tests).
-#[cfg(test)]
-pub(crate) fn with_demo_agents(toml: &str) -> String {
+/// `toml` with [`DEMO_AGENTS_TOML`] appended when it lists no `[[agents]]`
+/// itself: for trials and tests, never for a center on a network.
+#[must_use]
+pub fn with_demo_agents(toml: &str) -> String {
     if toml.contains("[[agents]]") {
         toml.to_owned()
     } else {

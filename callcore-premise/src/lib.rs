@@ -50,5 +50,5 @@ pub mod trunk_tls;
 pub mod trunks;
 
 pub use assembly::Premise;
-pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig};
+pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};
 pub use error::PremiseError;

@@ -87,7 +87,10 @@ async fn a_phone_registered_over_tcp_is_rung_over_its_connection() {
     std::fs::create_dir_all(dir.join("baresip")).unwrap();
     let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 200;
     let premise = Premise::start(
-        PremiseConfig::from_toml(&with_demo_agents(&premise_toml(&dir, rtp))).unwrap(),
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&premise_toml(
+            &dir, rtp,
+        )))
+        .unwrap(),
     )
     .await
     .unwrap();
@@ -168,7 +171,10 @@ async fn an_agent_with_two_phones_is_rung_at_both_and_the_other_is_cancelled() {
     std::fs::create_dir_all(&dir).unwrap();
     let rtp = 34500 + (std::process::id() % 10) as u16 * 20 + 400;
     let premise = Premise::start(
-        PremiseConfig::from_toml(&with_demo_agents(&premise_toml(&dir, rtp))).unwrap(),
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&premise_toml(
+            &dir, rtp,
+        )))
+        .unwrap(),
     )
     .await
     .unwrap();
@@ -232,14 +238,4 @@ async fn an_agent_with_two_phones_is_rung_at_both_and_the_other_is_cancelled() {
     }
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

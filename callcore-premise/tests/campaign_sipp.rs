@@ -139,7 +139,7 @@ run_minutes = 2
         rtp + 39,
         dir = dir.display()
     );
-    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let started = premise.center().clock().now();
 
@@ -389,7 +389,7 @@ run_minutes = 2
         rtp + 39,
         dir = dir.display()
     );
-    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let started = premise.center().clock().now();
 
@@ -422,14 +422,4 @@ run_minutes = 2
     }
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

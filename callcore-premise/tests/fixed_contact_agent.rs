@@ -128,7 +128,7 @@ async fn fixed_contact_call(tcp: bool) {
         base + 9,
         dir.display()
     );
-    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let center = premise.sip_addr();
     assert!(premise.banner().contains("rung at sip:2001@127.0.0.1"));
@@ -258,14 +258,4 @@ async fn fixed_contact_call(tcp: bool) {
     assert!(agent_level > 100.0, "agent side silent: {agent_level}");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -202,9 +202,11 @@ async fn a_call_cut_by_kill_9_is_recorded_as_interrupted_after_a_restart() {
     drop(_uas);
 
     // the restart on the same data directory
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     premise.center().flush().await;
     let tenant = TenantId::new("default");
     let record = premise
@@ -272,9 +274,11 @@ async fn child_premise() {
     let Ok(toml) = std::env::var(CONFIG_ENV) else {
         return;
     };
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let mut events = premise.center().subscribe();
     println!("CRASH-TEST READY");
     let mut id = None;
@@ -294,14 +298,4 @@ async fn child_premise() {
     premise.center().flush().await;
     println!("CRASH-TEST TALKING {}", id.unwrap());
     tokio::time::sleep(Duration::from_secs(120)).await;
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -26,7 +26,7 @@ async fn premise_center_serves_demo_calls_end_to_end() {
         base + 9,
         dir.display()
     );
-    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let banner = premise.banner();
     assert!(
@@ -62,14 +62,4 @@ async fn premise_center_serves_demo_calls_end_to_end() {
     assert!(dir.join("center.db").exists());
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -99,9 +99,11 @@ async fn premise(name: &str, rtp_first: u16) -> (Premise, std::path::PathBuf) {
         rtp_first + 19,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     (premise, dir)
 }
 
@@ -450,9 +452,11 @@ async fn routes_mounted_later_are_served_beside_the_operations_ones() {
         base + 9,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(premise.http_addr(), None);
     assert!(!premise.banner().contains("/metrics"));
     assert!(premise.mount_http(axum::Router::new()).is_err());
@@ -502,9 +506,11 @@ async fn a_drain_ends_a_call_with_an_agent_on_both_sides_and_keeps_its_record() 
         dir.display()
     );
     let premise = Arc::new(
-        Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-            .await
-            .unwrap(),
+        Premise::start(
+            PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+        )
+        .await
+        .unwrap(),
     );
     let phone = agent_phone(phone_port).spawn().unwrap();
     // nothing pressed: the menu sends the caller to the support queue, agent 2001
@@ -535,14 +541,4 @@ async fn a_drain_ends_a_call_with_an_agent_on_both_sides_and_keeps_its_record() 
     let premise = Arc::try_unwrap(premise).expect("one owner");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -24,7 +24,7 @@ async fn one_run(dir: &Path, base: u16, calls: usize) {
         base + 9,
         dir.display()
     );
-    let config = PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap();
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let summary = tokio::time::timeout(
         std::time::Duration::from_secs(120),
@@ -76,14 +76,4 @@ async fn a_restart_on_the_same_data_directory_keeps_every_record_and_recording()
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

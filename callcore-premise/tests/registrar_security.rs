@@ -84,9 +84,11 @@ async fn a_register_for_1002_with_1001s_credentials_gets_403() {
         base + 9,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let banner = premise.banner();
     for secret in ["alice1001", "bob1002", hash.as_str()] {
         assert!(
@@ -139,14 +141,4 @@ async fn a_register_for_1002_with_1001s_credentials_gets_403() {
     assert_eq!(reachable, (Some(true), Some(false)));
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -103,9 +103,11 @@ async fn start_premise_with(name: &str, salt: u16, sip: &str) -> (Premise, Socke
             "[[agents]]\nid = \"{id}\"\nname = \"Agent {id}\"\npassword = \"{password}\"\nskills = [\"support\"]\n"
         );
     }
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let addr = premise.sip_addr();
     (premise, addr)
 }
@@ -453,14 +455,4 @@ async fn svcrack_waiting_the_lockout_out_is_locked_out_longer() {
         "this address is locked out again (16 s)"
     );
     premise.shutdown().await;
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

@@ -42,9 +42,11 @@ async fn a_did_reaches_its_queue_without_the_menu() {
         rtp + 9,
         dir.join("data").display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let mut events = premise.center().subscribe();
     let agent_phone = sipp_uas("carrier_answer.xml", phone, &dir, &[])
         .spawn()
@@ -120,14 +122,4 @@ async fn a_did_reaches_its_queue_without_the_menu() {
     assert_eq!(records[0].to, "+4930123456");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

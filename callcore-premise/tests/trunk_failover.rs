@@ -61,9 +61,11 @@ async fn a_call_fails_over_from_a_503_carrier_to_the_next_trunk() {
         rtp + 9,
         dir.join("data").display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
 
     let out_of_service = sipp_uas("carrier_503.xml", first, &dir, &[])
         .spawn()
@@ -157,9 +159,11 @@ async fn a_number_no_rule_matches_is_unreachable() {
         rtp + 9,
         dir.display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let e = premise
         .place_call(
             Endpoint::Phone("+33123456789".into()),
@@ -202,9 +206,11 @@ async fn an_agents_blind_transfer_to_a_number_fails_over_through_the_center() {
         rtp + 19,
         dir.join("data").display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     let center = premise.sip_addr().to_string();
     let mut events = premise.center().subscribe();
     let out_of_service = sipp_uas("carrier_503.xml", first, &dir, &[])
@@ -300,14 +306,4 @@ async fn an_agents_blind_transfer_to_a_number_fails_over_through_the_center() {
     );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

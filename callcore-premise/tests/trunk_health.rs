@@ -38,7 +38,7 @@ fn config(dir: &std::path::Path, rtp: u16, first: &str, second: u16) -> PremiseC
         rtp + 9,
         dir.join("data").display()
     );
-    PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap()
+    PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap()
 }
 
 async fn dial(premise: &Premise) -> String {
@@ -233,9 +233,11 @@ async fn a_registering_trunk_registers_and_answers_its_carriers_challenges() {
         rtp + 9,
         dir.join("data").display()
     );
-    let premise = Premise::start(PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap())
-        .await
-        .unwrap();
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
     // the registration runs at start; then a call, challenged with 401
     tokio::time::sleep(Duration::from_millis(700)).await;
     let leg = premise
@@ -255,14 +257,4 @@ async fn a_registering_trunk_registers_and_answers_its_carriers_challenges() {
     .await;
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }

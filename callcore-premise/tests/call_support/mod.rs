@@ -432,7 +432,7 @@ skill = "sales"
         rtp + 39,
         dir.display()
     );
-    PremiseConfig::from_toml(&with_demo_agents(&toml)).unwrap()
+    PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap()
 }
 
 /// A fresh data directory for `name`.
@@ -518,14 +518,4 @@ pub fn agent_toml(id: &str, desk: &Desk, skills: &str, supervisor: bool) -> Stri
         "[[agents]]\nid = \"{id}\"\nname = \"Agent {id}\"\ncontact = \"{}\"\nskills = [{skills}]\nsupervisor = {supervisor}\n",
         desk.contact
     )
-}
-
-/// The embedded demo agents appended to a test's TOML that lists none (a
-/// config file must list its agents).
-fn with_demo_agents(toml: &str) -> String {
-    if toml.contains("[[agents]]") {
-        toml.to_owned()
-    } else {
-        format!("{toml}\n{}", callcore_premise::DEMO_AGENTS_TOML)
-    }
 }
