@@ -41,6 +41,10 @@ pub(crate) struct Contact {
     connected_at: Option<Timestamp>,
     hold_since: Option<Timestamp>,
     hold_ms: u64,
+    /// Talk and hold of earlier agents' parts (before a transfer), counted
+    /// for the queue, channel and tenant when the contact ends.
+    earlier_talk_ms: u64,
+    earlier_hold_ms: u64,
     wrap_since: Option<Timestamp>,
     ended_at: Option<Timestamp>,
 }
@@ -60,6 +64,8 @@ impl Contact {
             connected_at: None,
             hold_since: None,
             hold_ms: 0,
+            earlier_talk_ms: 0,
+            earlier_hold_ms: 0,
             wrap_since: None,
             ended_at: None,
         }
@@ -224,6 +230,31 @@ impl MetricsEngine {
         [Some(c.tenant_dim), c.queue_dim, c.channel_dim, c.agent_dim]
     }
 
+    /// The agent talking to the contact hands it on (a transfer another
+    /// agent answers): the agent is credited now with one handled contact
+    /// and its own talk and hold; the queue, channel and tenant count the
+    /// contact as handled once, with every agent's talk, when it ends.
+    fn hand_over(&mut self, tenant: &TenantId, id: &InteractionId, at: Timestamp) {
+        let c = self.contact(tenant, id);
+        let Some(connected) = c.connected_at.take() else {
+            return;
+        };
+        if let Some(h) = c.hold_since.take() {
+            c.hold_ms += ms(at, h);
+        }
+        let hold = std::mem::take(&mut c.hold_ms);
+        let talk = ms(at, connected).saturating_sub(hold);
+        c.earlier_talk_ms += talk;
+        c.earlier_hold_ms += hold;
+        let agent = [c.agent_dim];
+        self.bump(at, &agent, &|k| {
+            k.handled += 1;
+            k.talk_ms += talk;
+            k.hold_ms += hold;
+            k.held += u64::from(hold > 0);
+        });
+    }
+
     /// Closes the contact's current wait in its queue.
     fn leave_queue(&mut self, tenant: &TenantId, id: &InteractionId, at: Timestamp, how: Leave) {
         let short = self.short_ms();
@@ -382,6 +413,8 @@ impl MetricsEngine {
                 queue,
             } => {
                 let agent_dim = self.agent_dim(t, agent, at);
+                // a second Connected is a transfer: the first agent's part ends
+                self.hand_over(t, interaction, at);
                 let c = self.contact(t, interaction);
                 c.agent_dim = Some(agent_dim);
                 c.connected_at = Some(at);
@@ -448,12 +481,21 @@ impl MetricsEngine {
                 if let Some(connected) = c.connected_at.take() {
                     let hold = c.hold_ms;
                     let talk = ms(at, connected).saturating_sub(hold);
-                    let dims = Self::all_dims(c);
-                    self.bump(at, &dims, &|k| {
+                    let (total_talk, total_hold) =
+                        (talk + c.earlier_talk_ms, hold + c.earlier_hold_ms);
+                    let agent = [c.agent_dim];
+                    let contact = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+                    self.bump(at, &agent, &|k| {
                         k.handled += 1;
                         k.talk_ms += talk;
                         k.hold_ms += hold;
                         k.held += u64::from(hold > 0);
+                    });
+                    self.bump(at, &contact, &|k| {
+                        k.handled += 1;
+                        k.talk_ms += total_talk;
+                        k.hold_ms += total_hold;
+                        k.held += u64::from(total_hold > 0);
                     });
                 }
             }

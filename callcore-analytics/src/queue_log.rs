@@ -134,6 +134,11 @@ struct Call {
     wait_secs: u64,
     connected_at: Option<Timestamp>,
     agent: Option<String>,
+    /// A consultation is open: a transfer now is an attended one.
+    consulting: bool,
+    /// Transferred: as in Asterisk, the call has left the queue's agent
+    /// (no CONNECT or COMPLETE lines follow for it).
+    transferred: bool,
 }
 
 /// Turns events into `queue_log` lines (sans-IO: no files, no clock). Keeps
@@ -186,6 +191,8 @@ impl QueueLog {
                     wait_secs: 0,
                     connected_at: None,
                     agent: None,
+                    consulting: false,
+                    transferred: false,
                 });
                 call.queue = Some(queue.clone());
                 call.position = *position;
@@ -259,7 +266,16 @@ impl QueueLog {
                 agent,
                 queue,
             } => {
+                if let Some(c) = self.calls.get_mut(&key(interaction))
+                    && c.transferred
+                    && c.queued_at.is_none()
+                {
+                    // an agent took the transferred call directly: Asterisk
+                    // writes nothing more for it
+                    return vec![];
+                }
                 let (wait, ring) = self.calls.get_mut(&key(interaction)).map_or((0, 0), |c| {
+                    c.transferred = false;
                     let wait = secs(e.at, c.queued_at.take());
                     c.wait_secs = wait;
                     c.connected_at = Some(e.at);
@@ -290,9 +306,16 @@ impl QueueLog {
                 reason,
             } => {
                 let (wait, pos) = self.leave(&key(interaction), e.at);
+                let mut data = vec![pos.to_string(), pos.to_string(), wait.to_string()];
                 let verb = match reason.as_str() {
                     "no_agents" => "EXITEMPTY",
                     "full" => "FULL",
+                    "callback" => {
+                        // EXITWITHKEY(key|position|origposition|waittime);
+                        // the event does not say which key was pressed
+                        data.insert(0, String::new());
+                        "EXITWITHKEY"
+                    }
                     _ => "EXITWITHTIMEOUT",
                 };
                 vec![line(
@@ -300,7 +323,7 @@ impl QueueLog {
                     queue.as_str(),
                     none,
                     verb,
-                    vec![pos.to_string(), pos.to_string(), wait.to_string()],
+                    data,
                 )]
             }
             EventKind::Overflowed {
@@ -329,19 +352,44 @@ impl QueueLog {
                 interaction,
                 target,
             } => {
-                let Some(c) = self.calls.get(&key(interaction)) else {
+                let Some(c) = self.calls.get_mut(&key(interaction)) else {
                     return vec![];
                 };
-                let q = c.queue.as_ref().map_or(none, |q| q.as_str());
-                let data = vec![
-                    target.clone(),
-                    String::new(),
+                let Some(agent) = c.agent.take() else {
+                    return vec![]; // not answered from a queue
+                };
+                let q = c.queue.as_ref().map_or(none, |q| q.as_str()).to_owned();
+                let times = [
                     c.wait_secs.to_string(),
-                    secs(e.at, c.connected_at).to_string(),
+                    secs(e.at, c.connected_at.take()).to_string(),
                     c.position.to_string(),
                 ];
-                let a = c.agent.as_deref().unwrap_or(none);
-                vec![line(interaction.as_str(), q, a, "BLINDTRANSFER", data)]
+                // BLINDTRANSFER(extension|context|holdtime|calltime|origposition),
+                // ATTENDEDTRANSFER(method|method-data|holdtime|calltime|origposition)
+                let (verb, mut data) = if std::mem::take(&mut c.consulting) {
+                    ("ATTENDEDTRANSFER", vec!["BRIDGE".to_owned(), target.clone()])
+                } else {
+                    ("BLINDTRANSFER", vec![target.clone(), String::new()])
+                };
+                data.extend(times);
+                c.transferred = true;
+                vec![line(interaction.as_str(), &q, &agent, verb, data)]
+            }
+            EventKind::ConsultStarted { interaction, .. } => {
+                if let Some(c) = self.calls.get_mut(&key(interaction)) {
+                    c.consulting = true;
+                }
+                vec![]
+            }
+            EventKind::ConsultEnded {
+                interaction,
+                outcome,
+                ..
+            } if outcome != "completed" => {
+                if let Some(c) = self.calls.get_mut(&key(interaction)) {
+                    c.consulting = false;
+                }
+                vec![]
             }
             EventKind::Ended {
                 interaction,

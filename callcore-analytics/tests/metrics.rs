@@ -641,3 +641,45 @@ fn csv_quotes_fields_that_need_it() {
         .to_csv();
     assert!(csv.contains(",default,\"sales, \"\"emea\"\"\",1,"), "{csv}");
 }
+
+/// After an attended (or blind) transfer to another agent, each agent is
+/// credited with its own part of the call, and the queue with the call once.
+#[test]
+fn a_transfer_credits_each_agent_with_its_own_part() {
+    let mut s = Script { events: Vec::new() };
+    s.state(-10, "alice", AgentState::Offline, AgentState::Available);
+    s.state(-10, "bob", AgentState::Offline, AgentState::Available);
+    s.created(0, "t1", Channel::Voice);
+    s.queued(0, "t1", "support");
+    s.connected(10, "t1", "alice", "support");
+    s.push(20, EventKind::Held { interaction: "t1".into() });
+    s.push(25, EventKind::Resumed { interaction: "t1".into() });
+    s.push(
+        40,
+        EventKind::Transferred {
+            interaction: "t1".into(),
+            target: "agent:bob".into(),
+        },
+    );
+    s.connected(40, "t1", "bob", "support");
+    s.ended(100, "t1", EndReason::AgentHangup);
+    let mut e = MetricsEngine::new(MetricsConfig::default()).unwrap();
+    e.apply_all(&s.events);
+    e.advance(at(300));
+    let alice = e.since_midnight(&Dimension::agent("default", "alice"), at(300));
+    let bob = e.since_midnight(&Dimension::agent("default", "bob"), at(300));
+    let queue = e.since_midnight(&support(), at(300));
+    // alice: 30 s connected, 5 s of it on hold; bob: 60 s
+    assert_eq!(
+        (alice.answered, alice.handled, alice.talk_ms, alice.hold_ms),
+        (1, 1, 25_000, 5_000)
+    );
+    assert_eq!(
+        (bob.answered, bob.handled, bob.talk_ms, bob.hold_ms),
+        (0, 1, 60_000, 0)
+    );
+    assert_eq!(
+        (queue.answered, queue.handled, queue.talk_ms, queue.hold_ms, queue.transferred),
+        (1, 1, 85_000, 5_000, 1)
+    );
+}

@@ -151,6 +151,48 @@ fn day() -> Vec<Event> {
                 reason: "no_agents".into(),
             },
         ),
+        // c6: alice back; she answers, consults bob and completes an
+        // attended transfer to him; bob ends the call (Asterisk writes no
+        // more lines for a transferred call)
+        state(900, "alice", Offline, Available),
+        state(901, "bob", Offline, Available),
+        queued(910, "c6", 1),
+        connected(914, "c6", "alice"),
+        ev(
+            930,
+            EventKind::ConsultStarted {
+                interaction: "c6".into(),
+                agent: "alice".into(),
+                target: "agent:bob".into(),
+            },
+        ),
+        ev(
+            950,
+            EventKind::ConsultEnded {
+                interaction: "c6".into(),
+                target: "agent:bob".into(),
+                outcome: "completed".into(),
+            },
+        ),
+        ev(
+            950,
+            EventKind::Transferred {
+                interaction: "c6".into(),
+                target: "agent:bob".into(),
+            },
+        ),
+        connected(950, "c6", "bob"),
+        ended(990, "c6", EndReason::AgentHangup),
+        // c7: the caller presses the callback key after 20 s
+        queued(1000, "c7", 1),
+        ev(
+            1020,
+            EventKind::QueueExited {
+                interaction: "c7".into(),
+                queue: "support".into(),
+                reason: "callback".into(),
+            },
+        ),
     ]
 }
 
@@ -163,6 +205,17 @@ const ASTERISK: &[(&str, &[&str])] = &[
     ("ABANDON", &["position", "origposition", "waittime"]),
     ("EXITEMPTY", &["position", "origposition", "waittime"]),
     ("EXITWITHTIMEOUT", &["position", "origposition", "waittime"]),
+    ("EXITWITHKEY", &["key", "position", "origposition", "waittime"]),
+    (
+        "ATTENDEDTRANSFER",
+        &[
+            "method",
+            "method-data",
+            "holdtime",
+            "calltime",
+            "origposition",
+        ],
+    ),
     ("RINGNOANSWER", &["ringtime_ms"]),
     ("RINGCANCELED", &["ringtime_ms"]),
     (
@@ -252,6 +305,16 @@ fn the_day_reads_as_asterisk_writes_it() {
         format!("{}|NONE|NONE|bob|AGENTLOGOFF||690", t(701)),
         format!("{}|c5|support|NONE|ENTERQUEUE|||1", t(800)),
         format!("{}|c5|support|NONE|EXITEMPTY|1|1|1", t(801)),
+        format!("{}|NONE|NONE|alice|AGENTLOGIN|", t(900)),
+        format!("{}|NONE|NONE|bob|AGENTLOGIN|", t(901)),
+        format!("{}|c6|support|NONE|ENTERQUEUE|||1", t(910)),
+        format!("{}|c6|support|alice|CONNECT|4||0", t(914)),
+        format!(
+            "{}|c6|support|alice|ATTENDEDTRANSFER|BRIDGE|agent:bob|4|36|1",
+            t(950)
+        ),
+        format!("{}|c7|support|NONE|ENTERQUEUE|||1", t(1000)),
+        format!("{}|c7|support|NONE|EXITWITHKEY||1|1|20", t(1020)),
     ];
     assert_eq!(ours, asterisk);
 }
