@@ -318,13 +318,7 @@ impl QueueLog {
                     }
                     _ => "EXITWITHTIMEOUT",
                 };
-                vec![line(
-                    interaction.as_str(),
-                    queue.as_str(),
-                    none,
-                    verb,
-                    data,
-                )]
+                vec![line(interaction.as_str(), queue.as_str(), none, verb, data)]
             }
             EventKind::Overflowed {
                 interaction, queue, ..
@@ -367,7 +361,10 @@ impl QueueLog {
                 // BLINDTRANSFER(extension|context|holdtime|calltime|origposition),
                 // ATTENDEDTRANSFER(method|method-data|holdtime|calltime|origposition)
                 let (verb, mut data) = if std::mem::take(&mut c.consulting) {
-                    ("ATTENDEDTRANSFER", vec!["BRIDGE".to_owned(), target.clone()])
+                    (
+                        "ATTENDEDTRANSFER",
+                        vec!["BRIDGE".to_owned(), target.clone()],
+                    )
                 } else {
                     ("BLINDTRANSFER", vec![target.clone(), String::new()])
                 };

@@ -652,8 +652,18 @@ fn a_transfer_credits_each_agent_with_its_own_part() {
     s.created(0, "t1", Channel::Voice);
     s.queued(0, "t1", "support");
     s.connected(10, "t1", "alice", "support");
-    s.push(20, EventKind::Held { interaction: "t1".into() });
-    s.push(25, EventKind::Resumed { interaction: "t1".into() });
+    s.push(
+        20,
+        EventKind::Held {
+            interaction: "t1".into(),
+        },
+    );
+    s.push(
+        25,
+        EventKind::Resumed {
+            interaction: "t1".into(),
+        },
+    );
     s.push(
         40,
         EventKind::Transferred {
@@ -679,7 +689,13 @@ fn a_transfer_credits_each_agent_with_its_own_part() {
         (0, 1, 60_000, 0)
     );
     assert_eq!(
-        (queue.answered, queue.handled, queue.talk_ms, queue.hold_ms, queue.transferred),
+        (
+            queue.answered,
+            queue.handled,
+            queue.talk_ms,
+            queue.hold_ms,
+            queue.transferred
+        ),
         (1, 1, 85_000, 5_000, 1)
     );
 }

@@ -205,7 +205,10 @@ const ASTERISK: &[(&str, &[&str])] = &[
     ("ABANDON", &["position", "origposition", "waittime"]),
     ("EXITEMPTY", &["position", "origposition", "waittime"]),
     ("EXITWITHTIMEOUT", &["position", "origposition", "waittime"]),
-    ("EXITWITHKEY", &["key", "position", "origposition", "waittime"]),
+    (
+        "EXITWITHKEY",
+        &["key", "position", "origposition", "waittime"],
+    ),
     (
         "ATTENDEDTRANSFER",
         &[

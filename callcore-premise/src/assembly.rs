@@ -198,6 +198,7 @@ impl Premise {
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
+            .callbacks(config.callbacks.policy())
             .build()?
             .start()
             .await?;

@@ -154,6 +154,23 @@ pub struct CallbacksSection {
     /// Numbers that may be called back whatever the call came from: exact, or a
     /// prefix ending in `*` (`"+4930*"`).
     pub allow: Vec<String>,
+    /// Calls to a customer who asked for a callback, in all, when they do not
+    /// answer (default 3).
+    pub attempts: Option<u32>,
+    /// Seconds between those calls (default 300).
+    pub retry_after_secs: Option<u32>,
+}
+
+impl CallbacksSection {
+    /// The center's policy for kept callbacks.
+    #[must_use]
+    pub fn policy(&self) -> callcore::CallbackPolicy {
+        let d = callcore::CallbackPolicy::default();
+        callcore::CallbackPolicy {
+            attempts: self.attempts.unwrap_or(d.attempts),
+            retry_after_secs: self.retry_after_secs.unwrap_or(d.retry_after_secs),
+        }
+    }
 }
 
 /// `[media]`
@@ -725,6 +742,18 @@ mod tests {
         assert_eq!(c.callbacks.allow, vec!["+4930*", "+15550100"]);
         let c = PremiseConfig::from_toml(agent).unwrap();
         assert!(c.callbacks.allow.is_empty());
+        assert_eq!(c.callbacks.policy(), callcore::CallbackPolicy::default());
+        let c = PremiseConfig::from_toml(&format!(
+            "[callbacks]\nattempts = 5\nretry_after_secs = 60\n{agent}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.callbacks.policy(),
+            callcore::CallbackPolicy {
+                attempts: 5,
+                retry_after_secs: 60
+            }
+        );
     }
 
     #[test]

@@ -11,9 +11,13 @@
 //!       (after-call work as the queue says)
 //! ```
 //!
-//! A customer who does not answer is not called again here (the
-//! interaction ends with a `callback_not_reached` step); a router that keeps
-//! no callbacks leaves the flow to book one (see
+//! A customer who does not answer (busy, no answer, a failed line) is tried
+//! again as [`CallbackPolicy`] says: the attempt ends with a
+//! `callback_not_reached` step, the agent is released, and after
+//! `retry_after_secs` the kept interaction goes back to its queue with its
+//! first request (its place, where the router orders by arrival), kept
+//! again; after the last attempt a `callback_given_up` step says so. A router
+//! that keeps no callbacks leaves the flow to book one (see
 //! [`QueueOutcome::CallbackRequested`](crate::QueueOutcome)).
 
 use crate::FlowContext;
@@ -21,20 +25,26 @@ use crate::call_glue::number_endpoint;
 use crate::center::Shared;
 use crate::routing_task::{CallbackDue, RouterCommand};
 use callcore::{
-    Channel, Direction, EndReason, EventKind, HangupCause, Interaction, PlaceRequest, RouterInput,
+    CallbackPolicy, Channel, Direction, EndReason, EventKind, HangupCause, Interaction,
+    PlaceRequest, RouterInput,
 };
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Calls back every kept callback an agent takes, until the routing task
 /// stops.
-pub(crate) async fn run(shared: Arc<Shared>, mut due: mpsc::UnboundedReceiver<CallbackDue>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut due: mpsc::UnboundedReceiver<CallbackDue>,
+    policy: CallbackPolicy,
+) {
     while let Some(d) = due.recv().await {
-        tokio::spawn(call_back(shared.clone(), d));
+        tokio::spawn(call_back(shared.clone(), d, policy));
     }
 }
 
-async fn call_back(shared: Arc<Shared>, due: CallbackDue) {
+async fn call_back(shared: Arc<Shared>, due: CallbackDue, policy: CallbackPolicy) {
     let CallbackDue {
         interaction: kept,
         tenant,
@@ -42,7 +52,10 @@ async fn call_back(shared: Arc<Shared>, due: CallbackDue) {
         queue,
         agent,
         leg,
+        request,
+        attempts,
     } = due;
+    let attempt = attempts + 1;
     // the agent was assigned the kept interaction: released for it at the end
     let release = |shared: &Shared| {
         let _ = shared.router.send(RouterCommand::Input(
@@ -91,12 +104,32 @@ async fn call_back(shared: Arc<Shared>, due: CallbackDue) {
         Ok(l) => l,
         Err(e) => {
             let _ = agent_leg.hangup(HangupCause::Local).await;
+            let again = attempt < policy.attempts;
+            let next = if again {
+                EventKind::FlowStep {
+                    interaction: interaction.id.clone(),
+                    step: "callback_retry".to_owned(),
+                    detail: format!(
+                        "attempt {} of {} in {} s",
+                        attempt + 1,
+                        policy.attempts,
+                        policy.retry_after_secs
+                    ),
+                }
+            } else {
+                EventKind::FlowStep {
+                    interaction: interaction.id.clone(),
+                    step: "callback_given_up".to_owned(),
+                    detail: format!("{attempt} attempts"),
+                }
+            };
             for kind in [
                 EventKind::FlowStep {
                     interaction: interaction.id.clone(),
                     step: "callback_not_reached".to_owned(),
-                    detail: e.to_string(),
+                    detail: not_reached(&e),
                 },
+                next,
                 EventKind::Ended {
                     interaction: interaction.id.clone(),
                     reason: EndReason::Error,
@@ -105,6 +138,29 @@ async fn call_back(shared: Arc<Shared>, due: CallbackDue) {
                 shared.emitter.emit(&interaction.tenant, kind);
             }
             release(&shared);
+            if again {
+                shared
+                    .clock
+                    .sleep(Duration::from_secs(u64::from(policy.retry_after_secs)))
+                    .await;
+                let retry = CallbackDue {
+                    interaction: kept,
+                    tenant: interaction.tenant,
+                    number,
+                    queue,
+                    agent,
+                    leg: None,
+                    request,
+                    attempts: attempt,
+                };
+                if shared
+                    .router
+                    .send(RouterCommand::RetryCallback(Box::new(retry)))
+                    .is_err()
+                {
+                    tracing::warn!("callback not retried: the center is stopping");
+                }
+            }
             return;
         }
     };
@@ -128,4 +184,14 @@ async fn call_back(shared: Arc<Shared>, due: CallbackDue) {
     };
     ctx.finish(reason).await;
     release(&shared);
+}
+
+/// Why the customer was not reached, without their number (the journal and
+/// logs never carry it).
+fn not_reached(e: &callcore::CoreError) -> String {
+    match e {
+        callcore::CoreError::NotAnswered(cause) => format!("not answered: {cause:?}"),
+        callcore::CoreError::Unreachable(_) => "no transport reaches the number".to_owned(),
+        _ => "the call failed".to_owned(),
+    }
 }

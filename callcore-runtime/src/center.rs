@@ -154,6 +154,15 @@ impl CenterBuilder {
         self
     }
 
+    /// How kept callbacks are tried again when the customer does not answer
+    /// (default: 3 calls, 300 s apart); see [`CenterConfig::callbacks`]. A
+    /// later [`config`](Self::config) replaces it.
+    #[must_use]
+    pub fn callbacks(mut self, policy: callcore::CallbackPolicy) -> Self {
+        self.config.callbacks = policy;
+        self
+    }
+
     /// Queues, agents and routes from configuration (added to any routes
     /// given with [`route`](Self::route)).
     #[must_use]
@@ -259,7 +268,11 @@ impl Center {
         });
         let mut tasks = vec![
             routing,
-            tokio::spawn(crate::callback::run(shared.clone(), callbacks_rx)),
+            tokio::spawn(crate::callback::run(
+                shared.clone(),
+                callbacks_rx,
+                b.config.callbacks,
+            )),
         ];
         for transport in &b.transports {
             let transport = transport.clone();

@@ -38,6 +38,14 @@ pub(crate) struct Waiter {
     pub(crate) signals: mpsc::UnboundedSender<QueueSignal>,
 }
 
+/// A waiter as the routing task keeps it: with its request, for a kept
+/// callback that is tried again.
+#[derive(Debug)]
+struct Waiting {
+    waiter: Waiter,
+    request: Box<RoutingRequest>,
+}
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, CoreError>>;
 
 /// Commands to the routing task.
@@ -61,6 +69,9 @@ pub(crate) enum RouterCommand {
     /// and the routing task calls the customer back once an agent takes the
     /// place), `false` when it cannot (the call leaves as before).
     Callback(InteractionId, oneshot::Sender<bool>),
+    /// A kept callback whose customer was not reached goes back to its
+    /// queue, kept again, for its next attempt.
+    RetryCallback(Box<CallbackDue>),
     /// An agent a call took directly is free: available again if they are
     /// still not ready for one of these reasons (nobody changed their state
     /// meanwhile).
@@ -87,6 +98,9 @@ struct PendingOffer {
 struct Kept {
     tenant: TenantId,
     from: String,
+    request: Box<RoutingRequest>,
+    /// Calls to the customer made so far.
+    attempts: u32,
 }
 
 /// A kept callback an agent took: the customer is to be called back and
@@ -102,6 +116,10 @@ pub(crate) struct CallbackDue {
     pub(crate) agent: AgentId,
     /// The agent's answered leg (`None`: accepted on the desktop).
     pub(crate) leg: Option<Box<dyn Leg>>,
+    /// The request the customer waited with (for another attempt).
+    pub(crate) request: Box<RoutingRequest>,
+    /// Calls to the customer before this one.
+    pub(crate) attempts: u32,
 }
 
 pub(crate) struct RoutingTask {
@@ -110,7 +128,7 @@ pub(crate) struct RoutingTask {
     pub(crate) emitter: Emitter,
     pub(crate) transports: Vec<Arc<dyn Transport>>,
     pub(crate) tenant: TenantId,
-    waiters: HashMap<InteractionId, Waiter>,
+    waiters: HashMap<InteractionId, Waiting>,
     kept: HashMap<InteractionId, Kept>,
     callbacks: Option<mpsc::UnboundedSender<CallbackDue>>,
     offers: HashMap<ReservationId, PendingOffer>,
@@ -208,17 +226,25 @@ impl RoutingTask {
                 }
             }
             RouterCommand::Enqueue(request, waiter) => {
-                self.waiters.insert(request.interaction.clone(), waiter);
+                self.waiters.insert(
+                    request.interaction.clone(),
+                    Waiting {
+                        waiter,
+                        request: request.clone(),
+                    },
+                );
                 let interaction = request.interaction.clone();
                 if let Err(e) = self.input(RouterInput::Enqueue(request)) {
                     tracing::warn!(%interaction, error = %e, "enqueue refused");
                     if let Some(w) = self.waiters.remove(&interaction) {
                         let _ = w
+                            .waiter
                             .signals
                             .send(QueueSignal::Rejected(RejectReason::UnknownQueue));
                     }
                 }
             }
+            RouterCommand::RetryCallback(due) => self.retry_callback(*due),
             RouterCommand::Abandon(interaction) => {
                 if let Err(e) = self.input(RouterInput::Abandon {
                     interaction: interaction.clone(),
@@ -244,8 +270,10 @@ impl RoutingTask {
                         self.kept.insert(
                             interaction,
                             Kept {
-                                tenant: w.tenant,
-                                from: w.from,
+                                tenant: w.waiter.tenant,
+                                from: w.waiter.from,
+                                request: w.request,
+                                attempts: 0,
                             },
                         );
                     }
@@ -337,7 +365,7 @@ impl RoutingTask {
             None
         };
         let sent = match waiter.as_ref().or_else(|| self.waiters.get(interaction)) {
-            Some(w) => w.signals.send(signal).is_ok(),
+            Some(w) => w.waiter.signals.send(signal).is_ok(),
             None => false,
         };
         if !sent {
@@ -345,9 +373,36 @@ impl RoutingTask {
         }
     }
 
+    /// A kept callback whose customer was not reached: back in its queue
+    /// with the request it first waited with (its place, where the router
+    /// orders by arrival), kept again for the next attempt.
+    fn retry_callback(&mut self, due: CallbackDue) {
+        let interaction = due.interaction.clone();
+        if let Err(e) = self.input(RouterInput::Enqueue(due.request.clone())) {
+            tracing::warn!(%interaction, error = %e, "a callback could not go back to its queue for another attempt");
+            return;
+        }
+        self.kept.insert(
+            interaction.clone(),
+            Kept {
+                tenant: due.tenant,
+                from: due.number,
+                request: due.request,
+                attempts: due.attempts,
+            },
+        );
+        // No patience timeout while it waits. A router that offered it at
+        // once (an agent was free) refuses, which is as good.
+        if let Err(e) = self.input(RouterInput::RequestCallback {
+            interaction: interaction.clone(),
+        }) {
+            tracing::debug!(%interaction, error = %e, "a retried callback is offered at once");
+        }
+    }
+
     fn tenant_of(&self, interaction: &InteractionId) -> TenantId {
         match (self.waiters.get(interaction), self.kept.get(interaction)) {
-            (Some(w), _) => w.tenant.clone(),
+            (Some(w), _) => w.waiter.tenant.clone(),
             (None, Some(k)) => k.tenant.clone(),
             (None, None) => self.tenant.clone(),
         }
@@ -368,6 +423,11 @@ impl RoutingTask {
                 position,
                 estimated_wait_secs,
             } => {
+                if self.kept.get(&interaction).is_some_and(|k| k.attempts > 0) {
+                    // a callback back in its queue for another attempt: it
+                    // entered the queue once, when the customer waited
+                    return;
+                }
                 let tenant = self.tenant_of(&interaction);
                 self.emitter.emit(
                     &tenant,
@@ -486,6 +546,8 @@ impl RoutingTask {
                         queue,
                         agent,
                         leg,
+                        request: k.request,
+                        attempts: k.attempts,
                     };
                     if let Some(tx) = &self.callbacks
                         && let Err(e) = tx.send(due)
@@ -592,7 +654,7 @@ impl RoutingTask {
                 .map(|t| (e.clone(), t.clone()))
         })?;
         let from = match (self.waiters.get(interaction), self.kept.get(interaction)) {
-            (Some(w), _) => w.from.clone(),
+            (Some(w), _) => w.waiter.from.clone(),
             (None, Some(k)) => k.from.clone(),
             (None, None) => String::new(),
         };

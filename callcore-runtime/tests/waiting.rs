@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use callcore::{
-    AgentProfile, AgentState, Clock, CoreError, Destination, EndReason, Endpoint, EventKind,
-    InteractionId, QueueDefinition, SkillRequirement, Timestamp, VirtualClock,
+    AgentProfile, AgentState, CallbackPolicy, Clock, CoreError, Destination, EndReason, Endpoint,
+    EventKind, InteractionId, QueueDefinition, SkillRequirement, Timestamp, VirtualClock,
 };
 use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore_runtime::{
@@ -52,10 +52,15 @@ struct Rig {
 }
 
 async fn rig(options: QueueOptions, queue: QueueDefinition) -> Rig {
+    rig_with(options, queue, CallbackPolicy::default()).await
+}
+
+async fn rig_with(options: QueueOptions, queue: QueueDefinition, callbacks: CallbackPolicy) -> Rig {
     let clock = VirtualClock::new(Timestamp::from_secs(T0));
     let transport = MemoryTransport::new(Arc::new(clock.clone()));
     let center = Center::builder()
         .clock(Arc::new(clock.clone()))
+        .callbacks(callbacks)
         .transport(transport.clone())
         .flow("wait", Arc::new(WaitFlow { options }))
         .route("*", "wait")
@@ -251,6 +256,137 @@ async fn a_waiting_caller_hears_music_announcements_and_leaves_with_a_callback()
     let snapshot = r.center.snapshot().await.unwrap();
     let state = &snapshot.agents[0].state;
     assert_eq!(*state, AgentState::Available, "{snapshot:?}");
+    r.center.shutdown().await;
+}
+
+/// The caller asks for a callback and waits; an agent takes the place.
+async fn kept_callback(policy: CallbackPolicy) -> (Rig, InteractionId) {
+    let mut r = rig_with(waiting_options(), QueueDefinition::new("support"), policy).await;
+    let caller = r.transport.call("+4930222", "100");
+    let script = {
+        let (clock, caller) = (r.clock.clone(), caller.clone());
+        async move {
+            clock.sleep(Duration::from_secs(5)).await;
+            caller.press("1");
+            wait_ended(&clock, &caller).await;
+        }
+    };
+    r.clock.drive(script, until(100)).await.unwrap();
+    let asked = r
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            EventKind::QueueExited {
+                interaction,
+                reason,
+                ..
+            } if reason == "callback" => Some(interaction.clone()),
+            _ => None,
+        })
+        .unwrap();
+    (r, asked)
+}
+
+fn steps(events: &[EventKind], name: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, EventKind::FlowStep { step, .. } if step == name))
+        .count()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_callback_the_customer_misses_is_tried_again_later() {
+    let policy = CallbackPolicy {
+        attempts: 3,
+        retry_after_secs: 60,
+    };
+    let (mut r, asked) = kept_callback(policy).await;
+    // The first call back finds the line busy.
+    r.transport.add_phone("+4930222", PhoneBehavior::Busy);
+    r.agent("alice", &[]).await;
+    r.available("alice").await;
+    let script = {
+        let clock = r.clock.clone();
+        async move { clock.sleep(Duration::from_secs(20)).await }
+    };
+    r.clock.drive(script, until(200)).await.unwrap();
+    let events = r.events();
+    assert_eq!(steps(&events, "callback_not_reached"), 1, "{events:?}");
+    assert_eq!(steps(&events, "callback_retry"), 1, "{events:?}");
+    // alice is free meanwhile, and the place waits for its next attempt
+    let snapshot = r.center.snapshot().await.unwrap();
+    assert_eq!(
+        snapshot.agents[0].state,
+        AgentState::Available,
+        "{snapshot:?}"
+    );
+    assert!(snapshot.queues[0].waiting.is_empty(), "{snapshot:?}");
+    // After 60 s the place is back in the queue and alice takes it; the
+    // customer answers this time.
+    r.transport.add_phone(
+        "+4930222",
+        PhoneBehavior::AnswerAfter(Duration::from_secs(3)),
+    );
+    let script = {
+        let (r, clock) = (&r, r.clock.clone());
+        async move {
+            loop {
+                clock.sleep(Duration::from_millis(500)).await;
+                if let Some(back) = r.transport.phone("+4930222")
+                    && back.bridged_to().is_some()
+                {
+                    return back;
+                }
+            }
+        }
+    };
+    let back = r.clock.drive(script, until(400)).await.unwrap();
+    let alice = r.transport.phone("sip:alice@pbx").unwrap();
+    assert_eq!(back.bridged_to().as_ref(), Some(alice.id()));
+    let events = r.events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            EventKind::Connected { agent, .. } if agent.as_str() == "alice"
+        )),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EventKind::Queued { interaction, .. } if *interaction == asked)),
+        "a retry does not enter the queue again: {events:?}"
+    );
+    back.hangup();
+    r.center.shutdown().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_callback_is_given_up_after_its_last_attempt() {
+    let policy = CallbackPolicy {
+        attempts: 2,
+        retry_after_secs: 30,
+    };
+    let (mut r, _asked) = kept_callback(policy).await;
+    r.transport.add_phone("+4930222", PhoneBehavior::Busy);
+    r.agent("alice", &[]).await;
+    r.available("alice").await;
+    let script = {
+        let clock = r.clock.clone();
+        async move { clock.sleep(Duration::from_secs(120)).await }
+    };
+    r.clock.drive(script, until(400)).await.unwrap();
+    let events = r.events();
+    assert_eq!(steps(&events, "callback_not_reached"), 2, "{events:?}");
+    assert_eq!(steps(&events, "callback_retry"), 1, "{events:?}");
+    assert_eq!(steps(&events, "callback_given_up"), 1, "{events:?}");
+    let snapshot = r.center.snapshot().await.unwrap();
+    assert!(snapshot.queues[0].waiting.is_empty(), "{snapshot:?}");
+    assert_eq!(
+        snapshot.agents[0].state,
+        AgentState::Available,
+        "{snapshot:?}"
+    );
     r.center.shutdown().await;
 }
 

@@ -75,6 +75,31 @@ pub struct CenterConfig {
     /// through the transport's media engine (`Leg::bridge_recorded`).
     #[serde(default)]
     pub record_calls: bool,
+    /// How kept callbacks (a caller who pressed the callback key) are tried
+    /// when the customer does not answer.
+    #[serde(default)]
+    pub callbacks: CallbackPolicy,
+}
+
+/// How often a kept callback is tried: a customer who does not answer (busy,
+/// no answer, a failed line) is tried again after `retry_after_secs`,
+/// keeping their place in the queue, up to `attempts` calls in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackPolicy {
+    /// Calls to the customer in all, the first included (default 3).
+    pub attempts: u32,
+    /// Seconds between a failed call and the next (default 300).
+    pub retry_after_secs: u32,
+}
+
+impl Default for CallbackPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            retry_after_secs: 300,
+        }
+    }
 }
 
 fn invalid(field: String, reason: impl Into<String>) -> ConfigError {
@@ -137,6 +162,12 @@ impl CenterConfig {
                 }
                 last = step.after_secs;
             }
+        }
+        if self.callbacks.attempts == 0 {
+            return Err(invalid(
+                "callbacks.attempts".to_owned(),
+                "must be at least 1",
+            ));
         }
         let mut agent_ids = HashSet::new();
         for (i, a) in self.agents.iter().enumerate() {

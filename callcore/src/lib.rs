@@ -58,7 +58,7 @@ pub mod store;
 mod time;
 
 pub use clock::{Clock, Sleep, Stalled, VirtualClock};
-pub use config::{CenterConfig, ConfigError, InboundRoute};
+pub use config::{CallbackPolicy, CenterConfig, ConfigError, InboundRoute};
 pub use error::CoreError;
 pub use event::{Event, EventKind, MonitorMode, OfferEnd};
 pub use ids::{
