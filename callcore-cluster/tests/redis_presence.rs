@@ -1,0 +1,103 @@
+//! Presence, heartbeats, wallboard snapshots and shard hints against the
+//! machine's real Redis (`REDIS_URL`), each test under a key prefix of its
+//! own (deleted at the end).
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use callcore::{AgentId, AgentState};
+use callcore_cluster::{AgentPresence, NodeHeartbeat, Presence, ShardHint};
+use common::{redis_url, unique};
+use std::time::Duration;
+
+async fn cleanup(url: &str, prefix: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for key in keys {
+        let _: u64 = redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+    }
+}
+
+fn presence(agent: &str, node: &str, state: AgentState) -> AgentPresence {
+    AgentPresence {
+        agent: agent.into(),
+        node: node.into(),
+        contact: format!("sip:{agent}@127.0.0.1:5070"),
+        state,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_and_nodes_are_present_until_their_ttl() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique("cc_cluster");
+    let p = Presence::connect(&url, &prefix).await.unwrap();
+    let long = Duration::from_secs(30);
+    p.put_agent(&presence("alice", "n1", AgentState::Available), long).await.unwrap();
+    p.put_agent(&presence("bob", "n2", AgentState::NotReady("lunch".into())), Duration::from_millis(200))
+        .await
+        .unwrap();
+    let alice = p.agent(&AgentId::from("alice")).await.unwrap().unwrap();
+    assert_eq!((alice.node.as_str(), alice.state), ("n1", AgentState::Available));
+    let all: Vec<String> = p.agents().await.unwrap().into_iter().map(|a| a.agent.to_string()).collect();
+    assert_eq!(all, ["alice", "bob"]);
+    // bob's phone stops refreshing: gone after the TTL.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(p.agent(&AgentId::from("bob")).await.unwrap(), None);
+    assert_eq!(p.agents().await.unwrap().len(), 1);
+    // alice moves to n3 (her phone registered there), then logs out.
+    p.put_agent(&presence("alice", "n3", AgentState::Available), long).await.unwrap();
+    assert_eq!(p.agent(&AgentId::from("alice")).await.unwrap().unwrap().node, "n3");
+    p.remove_agent(&AgentId::from("alice")).await.unwrap();
+    assert!(p.agents().await.unwrap().is_empty());
+
+    let beat = |node: &str| NodeHeartbeat {
+        node: node.into(),
+        sip: "127.0.0.1:5080".into(),
+        http: "127.0.0.1:8080".into(),
+        shards: vec![("tenant-a".into(), 3)],
+    };
+    p.heartbeat(&beat("n1"), long).await.unwrap();
+    p.heartbeat(&beat("n2"), Duration::from_millis(200)).await.unwrap();
+    assert_eq!(p.live_nodes().await.unwrap().len(), 2);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let live: Vec<String> = p.live_nodes().await.unwrap().into_iter().map(|n| n.node).collect();
+    assert_eq!(live, ["n1"], "n2 stopped beating");
+
+    let snapshot = serde_json::json!({"queues": {"billing": {"waiting": 3}}, "epoch": 3});
+    p.put_wallboard("tenant-a", &snapshot, long).await.unwrap();
+    assert_eq!(p.wallboard("tenant-a").await.unwrap(), Some(snapshot));
+    assert_eq!(p.wallboard("tenant-b").await.unwrap(), None);
+
+    assert!(Presence::connect(&url, "bad:prefix").await.is_err());
+    cleanup(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_hints_reach_subscribers_of_the_same_prefix_only() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique("cc_cluster");
+    let p = Presence::connect(&url, &prefix).await.unwrap();
+    let other = Presence::connect(&url, &unique("cc_cluster")).await.unwrap();
+    let mut sub = p.subscribe_hints().await.unwrap();
+    let hint = ShardHint {
+        shard: "tenant-a".into(),
+        owner: Some("n2".into()),
+        epoch: 4,
+    };
+    // Published on another cluster's prefix: not seen here.
+    assert_eq!(other.publish_hint(&hint).await.unwrap(), 0);
+    assert_eq!(p.publish_hint(&hint).await.unwrap(), 1);
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, hint);
+    cleanup(&url, &prefix).await;
+}
