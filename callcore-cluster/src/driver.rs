@@ -106,7 +106,8 @@ impl LeaseHandle {
         }
     }
 
-    /// Waits until the ownership changes; `false` when the keeper stopped.
+    /// Waits until this node becomes or stops being the owner (not for
+    /// renewals); `false` when the keeper stopped.
     pub async fn changed(&mut self) -> bool {
         self.state.changed().await.is_ok()
     }
@@ -175,14 +176,14 @@ async fn run(
                 }
             }
         }
-        // Renewals move the deadline without an output.
-        if let Ownership::Owner { epoch, valid_until } = *state.borrow()
-            && keeper.valid_until().is_some_and(|v| v != valid_until)
-            && let Some(v) = keeper.valid_until()
-        {
-            state.send_replace(Ownership::Owner {
-                epoch,
-                valid_until: v,
+        // Renewals move the deadline without an output, and without waking
+        // `changed()` (it reports changes of owner only).
+        if let Some(v) = keeper.valid_until() {
+            state.send_if_modified(|current| {
+                if let Ownership::Owner { valid_until, .. } = current {
+                    *valid_until = v;
+                }
+                false
             });
         }
         if let Some(tx) = done.take() {

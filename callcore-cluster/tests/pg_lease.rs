@@ -1,10 +1,13 @@
 //! Shard leases, the fence and the waiting rows against the machine's real
 //! PostgreSQL (`DATABASE_URL`), each test in a schema of its own.
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+// Real time: TTLs expire in the services, so these tests wait past them.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs, clippy::disallowed_methods)]
 
 mod common;
 
-use callcore::{AgentProfile, AgentState, Channel, QueueDefinition, RoutingDecision, RoutingRequest, Timestamp};
+use callcore::{
+    AgentProfile, AgentState, Channel, QueueDefinition, RoutingDecision, RoutingRequest, Timestamp,
+};
 use callcore_acd::{AcdConfig, StrategyRegistry};
 use callcore_cluster::{AgentSeat, ClusterError, Fence, check_fence, restore_engine};
 use common::{TestDb, database_url};
@@ -18,15 +21,26 @@ async fn acquire_renew_release_and_a_new_epoch_at_every_acquisition() {
     let t = TestDb::open(&url).await;
     let (db, shard) = (&t.db, "tenant-a");
     assert_eq!(db.acquire(shard, "a", TTL).await.unwrap(), Some(1));
-    assert_eq!(db.acquire(shard, "b", TTL).await.unwrap(), None, "a holds it");
+    assert_eq!(
+        db.acquire(shard, "b", TTL).await.unwrap(),
+        None,
+        "a holds it"
+    );
     assert_eq!(db.renew(shard, "a", 1, TTL).await.unwrap(), Some(1));
     assert_eq!(db.renew(shard, "b", 1, TTL).await.unwrap(), None);
     // The same node acquiring again (after it stopped acting) gets a new epoch.
     assert_eq!(db.acquire(shard, "a", TTL).await.unwrap(), Some(2));
-    assert_eq!(db.renew(shard, "a", 1, TTL).await.unwrap(), None, "old epoch");
+    assert_eq!(
+        db.renew(shard, "a", 1, TTL).await.unwrap(),
+        None,
+        "old epoch"
+    );
     let row = db.lease(shard).await.unwrap().unwrap();
     assert_eq!((row.owner.as_str(), row.epoch), ("a", 2));
-    assert!(row.expires_in_ms > 2_000 && row.expires_in_ms <= 3_000, "{row:?}");
+    assert!(
+        row.expires_in_ms > 2_000 && row.expires_in_ms <= 3_000,
+        "{row:?}"
+    );
     // Released: b takes it at once, at the next epoch; a can neither renew nor write.
     assert_eq!(db.release(shard, "a", 2).await.unwrap(), Some(2));
     assert_eq!(db.renew(shard, "a", 2, TTL).await.unwrap(), None);
@@ -54,10 +68,22 @@ async fn an_expired_lease_fences_its_owner_even_before_anyone_takes_it() {
     let db = &t.db;
     assert_eq!(db.acquire("s", "a", 0.2).await.unwrap(), Some(1));
     let fence = Fence::new("s", "a", 1);
-    db.begin_fenced(&fence).await.unwrap().rollback().await.unwrap();
+    db.begin_fenced(&fence)
+        .await
+        .unwrap()
+        .rollback()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(matches!(db.begin_fenced(&fence).await, Err(ClusterError::Fenced { .. })));
-    assert_eq!(db.renew("s", "a", 1, TTL).await.unwrap(), None, "too late to renew");
+    assert!(matches!(
+        db.begin_fenced(&fence).await,
+        Err(ClusterError::Fenced { .. })
+    ));
+    assert_eq!(
+        db.renew("s", "a", 1, TTL).await.unwrap(),
+        None,
+        "too late to renew"
+    );
     assert_eq!(db.acquire("s", "b", TTL).await.unwrap(), Some(2));
     t.drop_schema().await;
 }
@@ -70,13 +96,17 @@ async fn a_takeover_waits_for_a_fenced_write_in_flight() {
     let t = TestDb::open(&url).await;
     let other = t.another().await;
     let db = &t.db;
-    sqlx::query("CREATE TABLE routing_log (epoch BIGINT, at TIMESTAMPTZ DEFAULT clock_timestamp())")
-        .execute(db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "CREATE TABLE routing_log (epoch BIGINT, at TIMESTAMPTZ DEFAULT clock_timestamp())",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
     assert_eq!(db.acquire("s", "a", 0.3).await.unwrap(), Some(1));
     let mut tx = db.pool().begin().await.unwrap();
-    check_fence(&mut tx, &Fence::new("s", "a", 1)).await.unwrap();
+    check_fence(&mut tx, &Fence::new("s", "a", 1))
+        .await
+        .unwrap();
     // b tries as soon as the lease has expired: it must wait for a's commit.
     let taker = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -88,7 +118,10 @@ async fn a_takeover_waits_for_a_fenced_write_in_flight() {
         (epoch, at)
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!taker.is_finished(), "the takeover waits for the fenced transaction");
+    assert!(
+        !taker.is_finished(),
+        "the takeover waits for the fenced transaction"
+    );
     sqlx::query("INSERT INTO routing_log (epoch) VALUES (1)")
         .execute(&mut *tx)
         .await
@@ -101,7 +134,10 @@ async fn a_takeover_waits_for_a_fenced_write_in_flight() {
         .fetch_one(db.pool())
         .await
         .unwrap();
-    assert!(before, "the old epoch's write landed before the new epoch began");
+    assert!(
+        before,
+        "the old epoch's write landed before the new epoch began"
+    );
     t.drop_schema().await;
 }
 
@@ -133,14 +169,30 @@ async fn a_new_owner_restores_the_waiting_callers_at_its_epoch() {
     let ea = a_db.acquire(shard, "a", 0.5).await.unwrap().unwrap();
     let a = Fence::new(shard, "a", ea);
     let seqs = [
-        a_db.enqueue_waiting(&a, &request("late", 0, 50)).await.unwrap(),
-        a_db.enqueue_waiting(&a, &request("early", 0, 10)).await.unwrap(),
-        a_db.enqueue_waiting(&a, &request("vip", 5, 60)).await.unwrap(),
-        a_db.enqueue_waiting(&a, &request("gone", 0, 5)).await.unwrap(),
+        a_db.enqueue_waiting(&a, &request("late", 0, 50))
+            .await
+            .unwrap(),
+        a_db.enqueue_waiting(&a, &request("early", 0, 10))
+            .await
+            .unwrap(),
+        a_db.enqueue_waiting(&a, &request("vip", 5, 60))
+            .await
+            .unwrap(),
+        a_db.enqueue_waiting(&a, &request("gone", 0, 5))
+            .await
+            .unwrap(),
     ];
     // Enqueuing again (a retried commit) keeps the place.
-    assert_eq!(a_db.enqueue_waiting(&a, &request("late", 0, 50)).await.unwrap(), seqs[0]);
-    assert!(a_db.remove_waiting(&a, "gone").await.unwrap(), "the caller hung up");
+    assert_eq!(
+        a_db.enqueue_waiting(&a, &request("late", 0, 50))
+            .await
+            .unwrap(),
+        seqs[0]
+    );
+    assert!(
+        a_db.remove_waiting(&a, "gone").await.unwrap(),
+        "the caller hung up"
+    );
     assert!(!a_db.remove_waiting(&a, "gone").await.unwrap());
 
     // a stops renewing; b takes the shard after the TTL.
@@ -148,11 +200,20 @@ async fn a_new_owner_restores_the_waiting_callers_at_its_epoch() {
     let eb = b_db.acquire(shard, "b", TTL).await.unwrap().unwrap();
     assert!(eb > ea);
     let stale = a_db.enqueue_waiting(&a, &request("stale", 9, 1)).await;
-    assert!(matches!(stale, Err(ClusterError::Fenced { .. })), "{stale:?}");
-    assert!(matches!(a_db.remove_waiting(&a, "late").await, Err(ClusterError::Fenced { .. })));
+    assert!(
+        matches!(stale, Err(ClusterError::Fenced { .. })),
+        "{stale:?}"
+    );
+    assert!(matches!(
+        a_db.remove_waiting(&a, "late").await,
+        Err(ClusterError::Fenced { .. })
+    ));
 
     let rows = b_db.load_waiting(shard).await.unwrap();
-    let order: Vec<&str> = rows.iter().map(|r| r.request.interaction.as_str()).collect();
+    let order: Vec<&str> = rows
+        .iter()
+        .map(|r| r.request.interaction.as_str())
+        .collect();
     assert_eq!(order, ["vip", "early", "late"]);
     assert!(rows.iter().all(|r| r.enqueued_epoch == ea));
 

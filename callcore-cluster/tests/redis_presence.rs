@@ -1,7 +1,8 @@
 //! Presence, heartbeats, wallboard snapshots and shard hints against the
 //! machine's real Redis (`REDIS_URL`), each test under a key prefix of its
 //! own (deleted at the end).
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+// Real time: TTLs expire in the services, so these tests wait past them.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs, clippy::disallowed_methods)]
 
 mod common;
 
@@ -19,7 +20,11 @@ async fn cleanup(url: &str, prefix: &str) {
         .await
         .unwrap();
     for key in keys {
-        let _: u64 = redis::cmd("DEL").arg(key).query_async(&mut conn).await.unwrap();
+        let _: u64 = redis::cmd("DEL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
     }
 }
 
@@ -38,21 +43,44 @@ async fn agents_and_nodes_are_present_until_their_ttl() {
     let prefix = unique("cc_cluster");
     let p = Presence::connect(&url, &prefix).await.unwrap();
     let long = Duration::from_secs(30);
-    p.put_agent(&presence("alice", "n1", AgentState::Available), long).await.unwrap();
-    p.put_agent(&presence("bob", "n2", AgentState::NotReady("lunch".into())), Duration::from_millis(200))
+    p.put_agent(&presence("alice", "n1", AgentState::Available), long)
         .await
         .unwrap();
+    p.put_agent(
+        &presence("bob", "n2", AgentState::NotReady("lunch".into())),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
     let alice = p.agent(&AgentId::from("alice")).await.unwrap().unwrap();
-    assert_eq!((alice.node.as_str(), alice.state), ("n1", AgentState::Available));
-    let all: Vec<String> = p.agents().await.unwrap().into_iter().map(|a| a.agent.to_string()).collect();
+    assert_eq!(
+        (alice.node.as_str(), alice.state),
+        ("n1", AgentState::Available)
+    );
+    let all: Vec<String> = p
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.agent.to_string())
+        .collect();
     assert_eq!(all, ["alice", "bob"]);
     // bob's phone stops refreshing: gone after the TTL.
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(p.agent(&AgentId::from("bob")).await.unwrap(), None);
     assert_eq!(p.agents().await.unwrap().len(), 1);
     // alice moves to n3 (her phone registered there), then logs out.
-    p.put_agent(&presence("alice", "n3", AgentState::Available), long).await.unwrap();
-    assert_eq!(p.agent(&AgentId::from("alice")).await.unwrap().unwrap().node, "n3");
+    p.put_agent(&presence("alice", "n3", AgentState::Available), long)
+        .await
+        .unwrap();
+    assert_eq!(
+        p.agent(&AgentId::from("alice"))
+            .await
+            .unwrap()
+            .unwrap()
+            .node,
+        "n3"
+    );
     p.remove_agent(&AgentId::from("alice")).await.unwrap();
     assert!(p.agents().await.unwrap().is_empty());
 
@@ -63,10 +91,18 @@ async fn agents_and_nodes_are_present_until_their_ttl() {
         shards: vec![("tenant-a".into(), 3)],
     };
     p.heartbeat(&beat("n1"), long).await.unwrap();
-    p.heartbeat(&beat("n2"), Duration::from_millis(200)).await.unwrap();
+    p.heartbeat(&beat("n2"), Duration::from_millis(200))
+        .await
+        .unwrap();
     assert_eq!(p.live_nodes().await.unwrap().len(), 2);
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let live: Vec<String> = p.live_nodes().await.unwrap().into_iter().map(|n| n.node).collect();
+    let live: Vec<String> = p
+        .live_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
     assert_eq!(live, ["n1"], "n2 stopped beating");
 
     let snapshot = serde_json::json!({"queues": {"billing": {"waiting": 3}}, "epoch": 3});
@@ -83,7 +119,9 @@ async fn shard_hints_reach_subscribers_of_the_same_prefix_only() {
     let Some(url) = redis_url() else { return };
     let prefix = unique("cc_cluster");
     let p = Presence::connect(&url, &prefix).await.unwrap();
-    let other = Presence::connect(&url, &unique("cc_cluster")).await.unwrap();
+    let other = Presence::connect(&url, &unique("cc_cluster"))
+        .await
+        .unwrap();
     let mut sub = p.subscribe_hints().await.unwrap();
     let hint = ShardHint {
         shard: "tenant-a".into(),

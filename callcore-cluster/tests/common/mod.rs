@@ -61,7 +61,9 @@ impl TestDb {
 
     /// Another connection to the same schema (another node).
     pub async fn another(&self) -> ClusterDb {
-        ClusterDb::connect(&self.url, Some(&self.schema)).await.unwrap()
+        ClusterDb::connect(&self.url, Some(&self.schema))
+            .await
+            .unwrap()
     }
 
     pub async fn drop_schema(self) {
