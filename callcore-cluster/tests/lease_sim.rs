@@ -107,6 +107,11 @@ struct Sim {
     seq: u64,
     /// epoch -> node that acted on it.
     acted: BTreeMap<u64, usize>,
+    /// epoch -> (node granted it, true us it was granted).
+    granted: BTreeMap<u64, (usize, u64)>,
+    /// Acts refused by the fence (the node's own late acquisition moved the
+    /// row to a newer epoch it did not know of).
+    fenced: u64,
     acts: u64,
     /// (true us, node) of every act.
     log: Vec<(u64, usize)>,
@@ -125,6 +130,8 @@ impl Sim {
             queue: BinaryHeap::new(),
             seq: 0,
             acted: BTreeMap::new(),
+            granted: BTreeMap::new(),
+            fenced: 0,
             acts: 0,
             log: Vec::new(),
             ttl_us: u64::try_from(timing.ttl.as_micros()).unwrap(),
@@ -230,6 +237,7 @@ impl Sim {
                 Some(r) if r.owner != node && live(&r) => R::Refused,
                 other => {
                     let epoch = other.map_or(1, |r| r.epoch + 1);
+                    self.granted.insert(epoch, (node, t));
                     self.row = Some(Row {
                         owner: node,
                         epoch,
@@ -308,15 +316,27 @@ impl Sim {
         }
     }
 
+    /// A node acts at `epoch`: a routing write fenced in the table. The
+    /// invariants hold whether the fence lets it through or not.
     fn check_act(&mut self, node: usize, epoch: u64, t: u64) {
         let row = self
             .row
             .unwrap_or_else(|| panic!("n{node} acts at {t}us with no lease row"));
+        // No other node holds a live lease, or has held one since this
+        // node was granted `epoch`.
         assert!(
-            row.owner == node && row.epoch == epoch && row.expires_us >= t,
+            row.owner == node && row.expires_us >= t,
             "n{node} acts at epoch {epoch} at {t}us but the table says {row:?} ({:?})",
             self.p
         );
+        assert_eq!(self.granted.get(&epoch).map(|g| g.0), Some(node));
+        for (e, (owner, at)) in self.granted.range(epoch..) {
+            assert!(
+                *owner == node || *at > t,
+                "n{node} acts at epoch {epoch} at {t}us after n{owner} was granted epoch {e} at {at}us ({:?})",
+                self.p
+            );
+        }
         assert_eq!(
             self.nodes[node].believes,
             Some(epoch),
@@ -327,8 +347,16 @@ impl Sim {
             first, node,
             "epoch {epoch} acted on by n{first} and n{node}"
         );
-        self.acts += 1;
-        self.log.push((t, node));
+        if row.epoch == epoch {
+            self.acts += 1;
+            self.log.push((t, node));
+        } else {
+            // Its own late acquisition (a reply it gave up on) moved the row
+            // on: the fence refuses the write and the node stops.
+            self.fenced += 1;
+            let now = self.local(node, t);
+            self.nodes[node].keeper.handle_fenced(epoch, now);
+        }
     }
 }
 
@@ -363,7 +391,12 @@ fn params() -> impl Strategy<Value = Params> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // Deterministic: a fixed seed (3,000 cases passed when this was written).
+    #![proptest_config(ProptestConfig {
+        cases: 160,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6c65_6173_6573),
+        ..ProptestConfig::default()
+    })]
 
     /// At most one node acts at a time and per epoch, whatever the timing.
     #[test]

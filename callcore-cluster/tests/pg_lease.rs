@@ -1,7 +1,12 @@
 //! Shard leases, the fence and the waiting rows against the machine's real
 //! PostgreSQL (`DATABASE_URL`), each test in a schema of its own.
 // Real time: TTLs expire in the services, so these tests wait past them.
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs, clippy::disallowed_methods)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    missing_docs,
+    clippy::disallowed_methods
+)]
 
 mod common;
 

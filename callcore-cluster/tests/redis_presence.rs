@@ -2,7 +2,12 @@
 //! machine's real Redis (`REDIS_URL`), each test under a key prefix of its
 //! own (deleted at the end).
 // Real time: TTLs expire in the services, so these tests wait past them.
-#![allow(clippy::unwrap_used, clippy::panic, missing_docs, clippy::disallowed_methods)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    missing_docs,
+    clippy::disallowed_methods
+)]
 
 mod common;
 
