@@ -117,6 +117,16 @@ impl LeaseHandle {
         let _ = self.commands.send(Command::Hint);
     }
 
+    /// A cheap handle that passes hints to this lease from another task
+    /// (see [`crate::relay_hints`]).
+    #[must_use]
+    pub fn nudger(&self) -> LeaseNudger {
+        LeaseNudger {
+            shard: self.shard.clone(),
+            commands: self.commands.clone(),
+        }
+    }
+
     /// A write fenced at `epoch` was refused: stop acting at that epoch.
     pub fn report_fenced(&self, epoch: u64) {
         let _ = self.commands.send(Command::Fenced(epoch));
@@ -129,6 +139,27 @@ impl LeaseHandle {
         if self.commands.send(Command::Release(tx)).is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Passes shard hints to one [`LeaseHandle`] (clone it freely).
+#[derive(Debug, Clone)]
+pub struct LeaseNudger {
+    shard: Arc<str>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl LeaseNudger {
+    /// The shard of the lease.
+    #[must_use]
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
+    /// Makes the lease ask now if it does not hold the shard; `false` once
+    /// the lease has stopped.
+    pub fn nudge(&self) -> bool {
+        self.commands.send(Command::Hint).is_ok()
     }
 }
 

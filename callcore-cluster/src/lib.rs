@@ -75,11 +75,13 @@ mod pg;
 mod presence;
 mod takeover;
 
-pub use driver::{LeaseHandle, Ownership};
+pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };
-pub use presence::{AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint};
+pub use presence::{
+    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
+};
 pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine};

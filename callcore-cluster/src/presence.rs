@@ -12,7 +12,7 @@
 //!   the truth, and every node re-reads it at least every second (renewal or
 //!   poll), so a lost hint costs at most one poll period.
 
-use crate::ClusterError;
+use crate::{ClusterError, LeaseNudger};
 use callcore::{AgentId, AgentState};
 use redis::AsyncCommands;
 use redis::aio::{MultiplexedConnection, PubSub};
@@ -320,5 +320,24 @@ impl HintSubscription {
             Ok(text) => decode("shard hint", &text),
             Err(e) => Err(ClusterError::Redis(e)),
         })
+    }
+}
+
+/// Passes every hint of `subscription` to the leases of its shard, until the
+/// subscription ends or every lease has stopped. A contender nudged so asks
+/// for the lease at once instead of at its next poll.
+pub async fn relay_hints(mut subscription: HintSubscription, mut leases: Vec<LeaseNudger>) {
+    while let Some(hint) = subscription.next().await {
+        let hint = match hint {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable shard hint");
+                continue;
+            }
+        };
+        leases.retain(|l| l.shard() != hint.shard || l.nudge());
+        if leases.is_empty() {
+            return;
+        }
     }
 }

@@ -12,7 +12,10 @@
 mod common;
 
 use callcore::{AgentId, AgentState};
-use callcore_cluster::{AgentPresence, NodeHeartbeat, Presence, ShardHint};
+use callcore_cluster::{
+    AgentPresence, LeaseHandle, LeaseTiming, NodeHeartbeat, Ownership, Presence, ShardHint,
+    relay_hints,
+};
 use common::{redis_url, unique};
 use std::time::Duration;
 
@@ -143,4 +146,56 @@ async fn shard_hints_reach_subscribers_of_the_same_prefix_only() {
         .unwrap();
     assert_eq!(got, hint);
     cleanup(&url, &prefix).await;
+}
+
+/// A contender that polls only every 20 s takes the shard at once when the
+/// owner releases it and publishes a hint: PostgreSQL and Redis together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_hint_lets_a_contender_take_over_without_waiting_for_its_poll() {
+    let (Some(db_url), Some(url)) = (common::database_url(), redis_url()) else {
+        return;
+    };
+    let t = common::TestDb::open(&db_url).await;
+    let prefix = unique("cc_cluster");
+    let p = Presence::connect(&url, &prefix).await.unwrap();
+    let shard = "tenant-a";
+    let mut a = LeaseHandle::spawn(t.db.clone(), shard, "a", LeaseTiming::default()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), a.changed())
+        .await
+        .unwrap();
+    let Ownership::Owner { epoch: ea, .. } = a.ownership() else {
+        panic!("a owns the free shard")
+    };
+    let mut slow = LeaseTiming::default();
+    slow.contend_every = Duration::from_secs(20);
+    let mut b = LeaseHandle::spawn(t.another().await, shard, "b", slow).unwrap();
+    tokio::spawn(relay_hints(
+        p.subscribe_hints().await.unwrap(),
+        vec![b.nudger()],
+    ));
+    // b's first ask is refused (a holds the shard); its next poll is 20 s away.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(b.fence_now().is_none());
+    a.release().await;
+    let released = std::time::Instant::now();
+    let hint = ShardHint {
+        shard: shard.into(),
+        owner: None,
+        epoch: ea,
+    };
+    assert_eq!(p.publish_hint(&hint).await.unwrap(), 1);
+    tokio::time::timeout(Duration::from_secs(5), b.changed())
+        .await
+        .expect("b takes over on the hint, long before its 20 s poll");
+    let Ownership::Owner { epoch: eb, .. } = b.ownership() else {
+        panic!("b owns the shard")
+    };
+    assert!(eb > ea);
+    println!(
+        "b owns the shard {} ms after a released it (hint)",
+        released.elapsed().as_millis()
+    );
+    b.release().await;
+    cleanup(&url, &prefix).await;
+    t.drop_schema().await;
 }
