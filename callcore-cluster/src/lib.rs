@@ -84,4 +84,4 @@ pub use pg::{
 pub use presence::{
     AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
 };
-pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine};
+pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine, seats_from_presence};

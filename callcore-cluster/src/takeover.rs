@@ -19,7 +19,7 @@
 //! [`RESTORING_REASON`] until the node that holds their phone reports their
 //! next state.
 
-use crate::{ClusterError, WaitingRow};
+use crate::{AgentPresence, ClusterError, NodeHeartbeat, WaitingRow};
 use callcore::{
     AgentProfile, AgentState, InteractionId, QueueDefinition, RejectReason, RoutingDecision,
     Timestamp,
@@ -40,6 +40,29 @@ pub struct AgentSeat {
     pub state: AgentState,
     /// Whether their phone or browser is registered on a live node.
     pub reachable: bool,
+}
+
+/// The seats of the configured agents as the cluster's presence tells them:
+/// an agent with a presence record is in its reported state, and reachable
+/// when the node holding their phone or browser is alive; an agent without
+/// one is offline.
+#[must_use]
+pub fn seats_from_presence(
+    profiles: &[AgentProfile],
+    presence: &[AgentPresence],
+    live_nodes: &[NodeHeartbeat],
+) -> Vec<AgentSeat> {
+    profiles
+        .iter()
+        .map(|profile| {
+            let found = presence.iter().find(|p| p.agent == profile.id);
+            AgentSeat {
+                profile: profile.clone(),
+                state: found.map_or(AgentState::Offline, |p| p.state.clone()),
+                reachable: found.is_some_and(|p| live_nodes.iter().any(|n| n.node == p.node)),
+            }
+        })
+        .collect()
 }
 
 /// A restored engine and what it refused while being rebuilt.

@@ -199,3 +199,98 @@ async fn a_release_hint_lets_a_contender_take_over_without_waiting_for_its_poll(
     cleanup(&url, &prefix).await;
     t.drop_schema().await;
 }
+
+/// Takeover with both services: the new owner reads the waiting rows from
+/// PostgreSQL and the agents' states and phones from Redis, and restores
+/// the ACD engine at its epoch; only the agent whose phone's node is alive
+/// is offered the first caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_owner_restores_from_waiting_rows_and_redis_presence() {
+    use callcore::{
+        AgentProfile, Channel, QueueDefinition, RoutingDecision, RoutingRequest, Timestamp,
+    };
+    use callcore_acd::{AcdConfig, StrategyRegistry};
+    use callcore_cluster::{Fence, restore_engine, seats_from_presence};
+    let (Some(db_url), Some(url)) = (common::database_url(), redis_url()) else {
+        return;
+    };
+    let t = common::TestDb::open(&db_url).await;
+    let prefix = unique("cc_cluster");
+    let p = Presence::connect(&url, &prefix).await.unwrap();
+    let long = Duration::from_secs(30);
+    let ea = t.db.acquire("tenant-a", "n1", 0.3).await.unwrap().unwrap();
+    for (id, at) in [("c1", 10), ("c2", 20)] {
+        let request = RoutingRequest {
+            interaction: id.into(),
+            tenant: Default::default(),
+            channel: Channel::Voice,
+            queue: "sales".into(),
+            priority: 0,
+            customer: None,
+            preferred_agent: None,
+            attributes: Default::default(),
+            required_skills: Vec::new(),
+            enqueued_at: Timestamp::from_secs(at),
+        };
+        t.db.enqueue_waiting(&Fence::new("tenant-a", "n1", ea), &request)
+            .await
+            .unwrap();
+    }
+    // alice's phone is on n2 (alive), bob's on n1 (dead: no heartbeat), carol never logged in.
+    p.put_agent(&presence("alice", "n2", AgentState::Available), long)
+        .await
+        .unwrap();
+    p.put_agent(&presence("bob", "n1", AgentState::Available), long)
+        .await
+        .unwrap();
+    let beat = NodeHeartbeat {
+        node: "n2".into(),
+        sip: "127.0.0.1:5080".into(),
+        http: "127.0.0.1:8080".into(),
+        shards: Vec::new(),
+    };
+    p.heartbeat(&beat, long).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let eb = t.db.acquire("tenant-a", "n2", 3.0).await.unwrap().unwrap();
+
+    let profiles: Vec<AgentProfile> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|a| AgentProfile::new(*a).with_skill("sales", 5))
+        .collect();
+    let seats = seats_from_presence(
+        &profiles,
+        &p.agents().await.unwrap(),
+        &p.live_nodes().await.unwrap(),
+    );
+    let reachable: Vec<(&str, bool)> = seats
+        .iter()
+        .map(|s| (s.profile.id.as_str(), s.reachable))
+        .collect();
+    assert_eq!(
+        reachable,
+        [("alice", true), ("bob", false), ("carol", false)]
+    );
+    let rows = t.db.load_waiting("tenant-a").await.unwrap();
+    let mut r = restore_engine(
+        &AcdConfig::default(),
+        &StrategyRegistry::builtin(),
+        &[QueueDefinition::new("sales").requiring("sales", 1)],
+        &seats,
+        &rows,
+        eb,
+        Timestamp::from_secs(100),
+    )
+    .unwrap();
+    let offers: Vec<(String, String)> = std::iter::from_fn(|| r.engine.poll_decision())
+        .filter_map(|d| match d {
+            RoutingDecision::Offer {
+                interaction, agent, ..
+            } => Some((interaction.to_string(), agent.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers, [("c1".to_owned(), "alice".to_owned())]);
+    assert_eq!(r.engine.epoch(), eb);
+    cleanup(&url, &prefix).await;
+    t.drop_schema().await;
+}
