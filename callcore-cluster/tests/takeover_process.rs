@@ -182,6 +182,35 @@ impl Nodes {
         }
     }
 
+    /// The `n`th event of `node` named `event` (1-based).
+    fn wait_for_nth(
+        &mut self,
+        node: &str,
+        event: &str,
+        n: usize,
+        within: Duration,
+    ) -> (Instant, Value) {
+        let deadline = Instant::now() + within;
+        loop {
+            let hits: Vec<_> = self
+                .seen
+                .iter()
+                .filter(|(m, _, v)| m == node && v["event"] == event)
+                .collect();
+            if let Some((_, at, v)) = hits.get(n - 1) {
+                return (*at, v.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let e = self.events.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "{node} did not report {event} #{n} within {within:?}; saw {:?}",
+                    self.seen
+                )
+            });
+            self.seen.push(e);
+        }
+    }
+
     fn drain(&mut self) {
         while let Ok(e) = self.events.try_recv() {
             self.seen.push(e);
@@ -275,6 +304,24 @@ async fn a_paused_owner_is_replaced_within_four_seconds_and_fenced() {
     nodes.drain();
     assert_eq!(nodes.count("a", "owner"), 1, "{:?}", nodes.seen);
     assert_eq!(nodes.count("b", "lost"), 0, "{:?}", nodes.seen);
+
+    // kill -9 of the new owner: the old one, contending again, takes over.
+    let b = nodes.children[1].id();
+    signal("-KILL", b);
+    let killed = Instant::now();
+    let (took_at, owner_a) = nodes.wait_for_nth("a", "owner", 2, Duration::from_secs(10));
+    let takeover_kill = took_at.duration_since(killed);
+    let ea2 = owner_a["epoch"].as_u64().unwrap();
+    println!(
+        "takeover: a owns the shard again {} ms after b was killed (epoch {eb} -> {ea2})",
+        takeover_kill.as_millis()
+    );
+    assert!(
+        takeover_kill < Duration::from_secs(4),
+        "takeover took {takeover_kill:?}"
+    );
+    assert!(ea2 > eb);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(nodes);
 
     // Every routing write that landed: a's at its epoch, all before b's first.
@@ -286,20 +333,25 @@ async fn a_paused_owner_is_replaced_within_four_seconds_and_fenced() {
     let a_rows = rows.iter().filter(|r| r.0 == "a").count();
     let b_rows = rows.iter().filter(|r| r.0 == "b").count();
     assert!(a_rows > 0 && b_rows > 0, "{rows:?}");
-    let first_b = rows.iter().position(|r| r.0 == "b").unwrap();
-    assert!(
-        rows[..first_b]
-            .iter()
-            .all(|r| r.0 == "a" && r.1 == i64::try_from(ea).unwrap())
-    );
-    assert!(
-        rows[first_b..]
-            .iter()
-            .all(|r| r.0 == "b" && r.1 == i64::try_from(eb).unwrap()),
+    // The writes in the order they landed: a at ea, then b at eb, then a at ea2.
+    let epoch = |e: u64| i64::try_from(e).unwrap();
+    let phases: Vec<(String, i64)> = rows.iter().fold(Vec::new(), |mut acc, r| {
+        if acc.last() != Some(&(r.0.clone(), r.1)) {
+            acc.push((r.0.clone(), r.1));
+        }
+        acc
+    });
+    assert_eq!(
+        phases,
+        [
+            ("a".to_owned(), epoch(ea)),
+            ("b".to_owned(), epoch(eb)),
+            ("a".to_owned(), epoch(ea2))
+        ],
         "{rows:?}"
     );
     println!(
-        "routing writes: a {a_rows} at epoch {ea}, then b {b_rows} at epoch {eb}; none interleaved"
+        "routing writes: a {a_rows}, b {b_rows}, in three phases at epochs {ea}, {eb}, {ea2}; none interleaved"
     );
     t.drop_schema().await;
 }
