@@ -17,7 +17,8 @@
 //!   commits before the caller is told it is queued; a new owner reloads
 //!   them in order (priority, enqueue time, sequence) with
 //!   [`ClusterDb::load_waiting`] and rebuilds the ACD engine at its epoch
-//!   with [`restore_engine`].
+//!   with [`restore_engine`] ([`take_over`] does both, with the agents'
+//!   presence).
 //! - **Redis presence** — [`Presence`]: agent registrations and states with
 //!   TTLs (which node holds each agent's phone), node heartbeats, wallboard
 //!   snapshots and pub/sub hints that a shard changed hands.
@@ -73,6 +74,7 @@ mod error;
 mod lease;
 mod pg;
 mod presence;
+mod shard;
 mod takeover;
 
 pub use driver::{LeaseHandle, LeaseNudger, Ownership};
@@ -84,4 +86,5 @@ pub use pg::{
 pub use presence::{
     AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
 };
+pub use shard::{ShardSetup, take_over};
 pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine, seats_from_presence};

@@ -209,8 +209,7 @@ async fn a_new_owner_restores_from_waiting_rows_and_redis_presence() {
     use callcore::{
         AgentProfile, Channel, QueueDefinition, RoutingDecision, RoutingRequest, Timestamp,
     };
-    use callcore_acd::{AcdConfig, StrategyRegistry};
-    use callcore_cluster::{Fence, restore_engine, seats_from_presence};
+    use callcore_cluster::{Fence, ShardSetup, seats_from_presence, take_over};
     let (Some(db_url), Some(url)) = (common::database_url(), redis_url()) else {
         return;
     };
@@ -219,12 +218,16 @@ async fn a_new_owner_restores_from_waiting_rows_and_redis_presence() {
     let p = Presence::connect(&url, &prefix).await.unwrap();
     let long = Duration::from_secs(30);
     let ea = t.db.acquire("tenant-a", "n1", 0.3).await.unwrap().unwrap();
-    for (id, at) in [("c1", 10), ("c2", 20)] {
+    for (id, at, queue) in [
+        ("c1", 10, "sales"),
+        ("c2", 20, "sales"),
+        ("c3", 5, "support"),
+    ] {
         let request = RoutingRequest {
             interaction: id.into(),
             tenant: Default::default(),
             channel: Channel::Voice,
-            queue: "sales".into(),
+            queue: queue.into(),
             priority: 0,
             customer: None,
             preferred_agent: None,
@@ -270,17 +273,26 @@ async fn a_new_owner_restores_from_waiting_rows_and_redis_presence() {
         reachable,
         [("alice", true), ("bob", false), ("carol", false)]
     );
-    let rows = t.db.load_waiting("tenant-a").await.unwrap();
-    let mut r = restore_engine(
-        &AcdConfig::default(),
-        &StrategyRegistry::builtin(),
-        &[QueueDefinition::new("sales").requiring("sales", 1)],
-        &seats,
-        &rows,
-        eb,
-        Timestamp::from_secs(100),
-    )
-    .unwrap();
+    // The "support" queue was removed from the configuration meanwhile: its
+    // caller is refused by the restored engine and its row cleared.
+    let setup = ShardSetup::new(
+        vec![QueueDefinition::new("sales").requiring("sales", 1)],
+        profiles,
+    );
+    let fence = Fence::new("tenant-a", "n2", eb);
+    let mut r = take_over(&t.db, Some(&p), &fence, &setup, Timestamp::from_secs(100))
+        .await
+        .unwrap();
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].0.as_str(), "c3");
+    let left: Vec<String> =
+        t.db.load_waiting("tenant-a")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.request.interaction.to_string())
+            .collect();
+    assert_eq!(left, ["c1", "c2"]);
     let offers: Vec<(String, String)> = std::iter::from_fn(|| r.engine.poll_decision())
         .filter_map(|d| match d {
             RoutingDecision::Offer {
