@@ -8,6 +8,9 @@
 //!   at that epoch and the lease has not expired (so two nodes never act at
 //!   once, and a paused owner that resumes after the TTL never acts);
 //! - each epoch is acted on by one node only;
+//! - the routing writes, sent after the check with their own delays (a node
+//!   may pause with a write in flight) and fenced at the database, land in
+//!   epoch order, one node per epoch;
 //! - ownership moves on: after a pause of the owner, another node acts.
 #![allow(
     clippy::unwrap_used,
@@ -63,10 +66,33 @@ struct Params {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
-    Wake { node: usize, generation: u64 },
-    AtDb { node: usize, id: u64, query: Q },
-    Reply { node: usize, id: u64, reply: R },
-    Act { node: usize },
+    Wake {
+        node: usize,
+        generation: u64,
+    },
+    AtDb {
+        node: usize,
+        id: u64,
+        query: Q,
+    },
+    Reply {
+        node: usize,
+        id: u64,
+        reply: R,
+    },
+    Act {
+        node: usize,
+    },
+    /// A routing write on its way to the database, fenced at `epoch`.
+    Write {
+        node: usize,
+        epoch: u64,
+    },
+    /// The database refused a write: the node hears it.
+    Fenced {
+        node: usize,
+        epoch: u64,
+    },
 }
 
 // Orderable copies of the keeper's query and reply.
@@ -109,9 +135,12 @@ struct Sim {
     acted: BTreeMap<u64, usize>,
     /// epoch -> (node granted it, true us it was granted).
     granted: BTreeMap<u64, (usize, u64)>,
-    /// Acts refused by the fence (the node's own late acquisition moved the
-    /// row to a newer epoch it did not know of).
+    /// Writes refused by the fence.
     fenced: u64,
+    /// Writes that landed: (true us, epoch); epochs never go back.
+    landed: Vec<(u64, u64)>,
+    /// epoch -> node whose writes landed at it.
+    landed_by: BTreeMap<u64, usize>,
     acts: u64,
     /// (true us, node) of every act.
     log: Vec<(u64, usize)>,
@@ -132,6 +161,8 @@ impl Sim {
             acted: BTreeMap::new(),
             granted: BTreeMap::new(),
             fenced: 0,
+            landed: Vec::new(),
+            landed_by: BTreeMap::new(),
             acts: 0,
             log: Vec::new(),
             ttl_us: u64::try_from(timing.ttl.as_micros()).unwrap(),
@@ -281,7 +312,14 @@ impl Sim {
                     }
                     continue;
                 }
-                Ev::Wake { node, .. } | Ev::Reply { node, .. } | Ev::Act { node } => node,
+                Ev::Write { node, epoch } => {
+                    self.write_at_db(node, epoch, t);
+                    continue;
+                }
+                Ev::Wake { node, .. }
+                | Ev::Reply { node, .. }
+                | Ev::Act { node }
+                | Ev::Fenced { node, .. } => node,
             };
             if let Some(until) = self.paused_until(node, t) {
                 // Frozen: the event waits for the node to run again.
@@ -310,7 +348,8 @@ impl Sim {
                     let next = t + 20_000 + self.rng.below(200_000);
                     self.push(next, Ev::Act { node });
                 }
-                Ev::AtDb { .. } => unreachable!(),
+                Ev::Fenced { epoch, .. } => self.nodes[node].keeper.handle_fenced(epoch, now),
+                Ev::AtDb { .. } | Ev::Write { .. } => unreachable!(),
             }
             self.drain(node, t);
         }
@@ -347,16 +386,42 @@ impl Sim {
             first, node,
             "epoch {epoch} acted on by n{first} and n{node}"
         );
-        if row.epoch == epoch {
-            self.acts += 1;
-            self.log.push((t, node));
-        } else {
-            // Its own late acquisition (a reply it gave up on) moved the row
-            // on: the fence refuses the write and the node stops.
-            self.fenced += 1;
-            let now = self.local(node, t);
-            self.nodes[node].keeper.handle_fenced(epoch, now);
+        self.acts += 1;
+        self.log.push((t, node));
+        // The write travels to the database (a node may pause right after
+        // its check: the write is already on its way).
+        if !self.rng.chance(self.p.loss_per_mille) {
+            let d = self.delay();
+            self.push(t + d, Ev::Write { node, epoch });
         }
+    }
+
+    /// The fence, in the write's transaction: this node's row, this epoch,
+    /// not expired. What lands must never go back in epoch, and one node per
+    /// epoch.
+    fn write_at_db(&mut self, node: usize, epoch: u64, t: u64) {
+        let ok = self
+            .row
+            .is_some_and(|r| r.owner == node && r.epoch == epoch && r.expires_us >= t);
+        if !ok {
+            self.fenced += 1;
+            let d = self.delay();
+            self.push(t + d, Ev::Fenced { node, epoch });
+            return;
+        }
+        if let Some((at, last)) = self.landed.last() {
+            assert!(
+                *last <= epoch,
+                "a write at epoch {epoch} landed at {t}us after one at epoch {last} at {at}us ({:?})",
+                self.p
+            );
+        }
+        let by = *self.landed_by.entry(epoch).or_insert(node);
+        assert_eq!(
+            by, node,
+            "writes of n{by} and n{node} landed at epoch {epoch}"
+        );
+        self.landed.push((t, epoch));
     }
 }
 
@@ -404,6 +469,7 @@ proptest! {
         let mut sim = Sim::new(p);
         sim.run();
         prop_assert!(sim.acts > 0, "nobody ever routed the shard");
+        prop_assert!(!sim.landed.is_empty() || sim.p.loss_per_mille > 0, "no write landed");
     }
 }
 
