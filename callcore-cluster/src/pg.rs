@@ -235,7 +235,9 @@ impl ClusterDb {
         .bind(ttl_secs)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| epoch_u64(r.get::<i64, _>(0))))
+        row.map(|r| r.try_get::<i64, _>(0).map(epoch_u64))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Extends `node`'s lease at `epoch` if it is still live; `None` when it
@@ -261,7 +263,9 @@ impl ClusterDb {
         .bind(ttl_secs)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| epoch_u64(r.get::<i64, _>(0))))
+        row.map(|r| r.try_get::<i64, _>(0).map(epoch_u64))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Lets `node`'s lease at `epoch` expire now; `Some(epoch)` if it was
@@ -284,7 +288,9 @@ impl ClusterDb {
         .bind(epoch_i64(epoch)?)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| epoch_u64(r.get::<i64, _>(0))))
+        row.map(|r| r.try_get::<i64, _>(0).map(epoch_u64))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// The lease row of `shard`, if any.
@@ -300,11 +306,14 @@ impl ClusterDb {
         .bind(shard)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| LeaseRow {
-            owner: r.get(0),
-            epoch: epoch_u64(r.get(1)),
-            expires_in_ms: r.get(2),
-        }))
+        row.map(|r| {
+            Ok(LeaseRow {
+                owner: r.try_get(0)?,
+                epoch: epoch_u64(r.try_get(1)?),
+                expires_in_ms: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     /// Begins a transaction that has passed the fence: the lease row is
@@ -372,7 +381,7 @@ impl ClusterDb {
         .await?;
         rows.into_iter()
             .map(|r| {
-                let text: String = r.get(0);
+                let text: String = r.try_get(0)?;
                 let request =
                     serde_json::from_str(&text).map_err(|source| ClusterError::Decode {
                         what: "waiting request",
@@ -380,8 +389,8 @@ impl ClusterDb {
                     })?;
                 Ok(WaitingRow {
                     request,
-                    seq: r.get(1),
-                    enqueued_epoch: epoch_u64(r.get(2)),
+                    seq: r.try_get(1)?,
+                    enqueued_epoch: epoch_u64(r.try_get(2)?),
                 })
             })
             .collect()
@@ -443,7 +452,7 @@ pub async fn enqueue_waiting_in(
     .bind(json)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 /// [`ClusterDb::remove_waiting`] inside a transaction that passed
