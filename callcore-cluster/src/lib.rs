@@ -85,6 +85,7 @@ pub use pg::{
 };
 pub use presence::{
     AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
+    spawn_heartbeat,
 };
 pub use shard::{ShardSetup, take_over};
 pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine, seats_from_presence};

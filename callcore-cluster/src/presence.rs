@@ -299,6 +299,33 @@ impl Presence {
     }
 }
 
+/// Keeps a node's heartbeat alive: writes the latest value of `beat` every
+/// `every` with `ttl` (a few times `every`), until the task is aborted or
+/// `beat`'s sender is dropped. A failed write is logged and retried at the
+/// next beat; the node's heartbeat expires `ttl` after the last one that
+/// landed, which is how the other nodes learn it died.
+pub fn spawn_heartbeat(
+    presence: Presence,
+    beat: tokio::sync::watch::Receiver<NodeHeartbeat>,
+    every: Duration,
+    ttl: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if beat.has_changed().is_err() {
+                return;
+            }
+            let current = beat.borrow().clone();
+            if let Err(e) = presence.heartbeat(&current, ttl).await {
+                tracing::warn!(node = %current.node, error = %e, "heartbeat not written");
+            }
+        }
+    })
+}
+
 /// Shard hints as they are published (see [`Presence::subscribe_hints`]).
 pub struct HintSubscription {
     pubsub: PubSub,

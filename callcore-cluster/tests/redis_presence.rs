@@ -306,3 +306,36 @@ async fn a_new_owner_restores_from_waiting_rows_and_redis_presence() {
     cleanup(&url, &prefix).await;
     t.drop_schema().await;
 }
+
+/// A node beats while it runs; when it stops (its task ends, as when the
+/// process dies), the others see it gone once the TTL has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_is_live_while_it_beats_and_gone_a_ttl_after_it_stops() {
+    let Some(url) = redis_url() else { return };
+    let prefix = unique("cc_cluster");
+    let p = Presence::connect(&url, &prefix).await.unwrap();
+    let beat = NodeHeartbeat {
+        node: "n1".into(),
+        sip: "127.0.0.1:5080".into(),
+        http: "127.0.0.1:8080".into(),
+        shards: Vec::new(),
+    };
+    let (tx, rx) = tokio::sync::watch::channel(beat.clone());
+    let task = callcore_cluster::spawn_heartbeat(
+        p.clone(),
+        rx,
+        Duration::from_millis(50),
+        Duration::from_millis(200),
+    );
+    // It beats past its TTL, and the latest value is written.
+    tx.send_modify(|b| b.shards = vec![("tenant-a".into(), 7)]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let live = p.live_nodes().await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].shards, [("tenant-a".to_owned(), 7)]);
+    task.abort();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(p.live_nodes().await.unwrap().is_empty());
+    drop(tx);
+    cleanup(&url, &prefix).await;
+}
