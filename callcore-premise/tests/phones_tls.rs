@@ -146,7 +146,8 @@ async fn a_phone_registered_over_tls_is_rung_over_tls_for_a_udp_caller() {
     let config = format!(
         "poll_method epoll\nsip_listen 127.0.0.1:22650\nnet_interface 127.0.0.1\n\
          sip_cafile {ca}\n\
-         audio_source ausine,440\naudio_player aubridge,nil\naudio_alert aubridge,nil\n\
+         audio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
+         audio_player aubridge,nil\naudio_alert aubridge,nil\n\
          rtp_ports 22620-22639\nmodule_path /usr/lib/baresip/modules\n\
          module g711.so\nmodule ausine.so\nmodule aubridge.so\n\
          module_tmp uuid.so\nmodule_tmp account.so\n",
