@@ -153,7 +153,7 @@ async fn idle_connections_over_the_configured_cap_are_refused_and_the_rest_close
     let (n, since_open) = flood(
         2_000,
         true,
-        "first_message_secs = 2\nidle_secs = 3\n",
+        "first_message_secs = 8\nidle_secs = 8\n",
         Duration::from_secs(30),
     )
     .await;
