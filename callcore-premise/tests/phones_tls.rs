@@ -43,7 +43,9 @@ fn peers_here() -> bool {
         std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
         "baresip and sipp are required (CALLCORE_REQUIRE_PEERS=1)"
     );
-    eprintln!("NOTICE: baresip or sipp not found; skipping (apt-get install -y baresip sip-tester)");
+    eprintln!(
+        "NOTICE: baresip or sipp not found; skipping (apt-get install -y baresip sip-tester)"
+    );
     false
 }
 
@@ -136,7 +138,9 @@ async fn a_phone_registered_over_tls_is_rung_over_tls_for_a_udp_caller() {
     let sip = premise.sip_addr();
     let tls = premise.sip().sip().tls_addr().expect("a TLS listener");
     assert!(
-        premise.banner().contains(&format!("TLS for phones on {tls}")),
+        premise
+            .banner()
+            .contains(&format!("TLS for phones on {tls}")),
         "{}",
         premise.banner()
     );
@@ -214,11 +218,11 @@ async fn a_phone_registered_over_tls_is_rung_over_tls_for_a_udp_caller() {
         "the UDP caller's call failed: {}\nbaresip: {log}",
         String::from_utf8_lossy(&caller.stderr)
     );
+    assert!(log.contains("Call established"), "baresip answered: {log}");
     assert!(
-        log.contains("Call established"),
-        "baresip answered: {log}"
+        log.contains("session closed"),
+        "the call ended at baresip: {log}"
     );
-    assert!(log.contains("session closed"), "the call ended at baresip: {log}");
 
     // the recording of the bridged call holds the phone's tone
     let recordings = premise.config().recordings_dir();

@@ -120,9 +120,11 @@ async fn flood(
         }
         clients.push(c);
     }
-    wait_for("the connections to be counted", Duration::from_secs(20), || {
-        conns.open() == n
-    })
+    wait_for(
+        "the connections to be counted",
+        Duration::from_secs(20),
+        || conns.open() == n,
+    )
     .await;
     // the cap is reached: one more is refused at once
     let mut over = TcpStream::connect(addr).await.unwrap();
@@ -137,9 +139,13 @@ async fn flood(
     for c in &mut clients {
         assert!(closed_by_far_end(c, Duration::from_secs(2)).await);
     }
-    assert!(conns.timed_out() >= n as u64, "closed for silence, not refused");
+    assert!(
+        conns.timed_out() >= n as u64,
+        "closed for silence, not refused"
+    );
+    let spoke = if half_speak { " (half spoke once)" } else { "" };
     eprintln!(
-        "{n} connections (half spoke once): all closed {took:?} after the last opened, \
+        "{n} connections{spoke}: all closed {took:?} after the last opened, \
          {since_open:?} after the first"
     );
     drop(clients);

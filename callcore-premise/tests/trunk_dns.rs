@@ -53,24 +53,29 @@ fn dnsmasq_here() -> bool {
 /// dnsmasq on 127.0.0.1:[`DNS_PORT`] serving only `carrier.test`'s records.
 fn dnsmasq(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new("dnsmasq");
-    cmd.args(["--no-daemon", "--no-resolv", "--no-hosts", "--conf-file=/dev/null"])
-        .arg(format!("--port={DNS_PORT}"))
-        .args(["--listen-address=127.0.0.1", "--bind-interfaces"])
-        .arg("--pid-file=")
-        .arg("--local-ttl=30")
-        .arg("--log-queries")
-        .arg("--naptr-record=carrier.test,10,10,s,SIP+D2U,,_sip._udp.carrier.test")
-        .arg(format!(
-            "--srv-host=_sip._udp.carrier.test,a.carrier.test,{FIRST},10,10"
-        ))
-        .arg(format!(
-            "--srv-host=_sip._udp.carrier.test,b.carrier.test,{SECOND},20,10"
-        ))
-        .arg("--host-record=a.carrier.test,127.0.0.1")
-        .arg("--host-record=b.carrier.test,127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("dnsmasq.log")).unwrap())
-        .kill_on_drop(true);
+    cmd.args([
+        "--no-daemon",
+        "--no-resolv",
+        "--no-hosts",
+        "--conf-file=/dev/null",
+    ])
+    .arg(format!("--port={DNS_PORT}"))
+    .args(["--listen-address=127.0.0.1", "--bind-interfaces"])
+    .arg("--pid-file=")
+    .arg("--local-ttl=30")
+    .arg("--log-queries")
+    .arg("--naptr-record=carrier.test,10,10,s,SIP+D2U,,_sip._udp.carrier.test")
+    .arg(format!(
+        "--srv-host=_sip._udp.carrier.test,a.carrier.test,{FIRST},10,10"
+    ))
+    .arg(format!(
+        "--srv-host=_sip._udp.carrier.test,b.carrier.test,{SECOND},20,10"
+    ))
+    .arg("--host-record=a.carrier.test,127.0.0.1")
+    .arg("--host-record=b.carrier.test,127.0.0.1")
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(dir.join("dnsmasq.log")).unwrap())
+    .kill_on_drop(true);
     cmd
 }
 
@@ -125,7 +130,10 @@ async fn a_trunk_found_by_naptr_and_srv_fails_over_to_its_second_target() {
         .await;
     let leg = match leg {
         Ok(l) => l,
-        Err(e) => panic!("not answered through the second target: {e}\ndnsmasq: {}", said()),
+        Err(e) => panic!(
+            "not answered through the second target: {e}\ndnsmasq: {}",
+            said()
+        ),
     };
     let sip = leg.as_any().downcast_ref::<SipLeg>().expect("a SIP leg");
     assert_eq!(
@@ -139,7 +147,10 @@ async fn a_trunk_found_by_naptr_and_srv_fails_over_to_its_second_target() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     leg.hangup(HangupCause::Local).await.unwrap();
 
-    for (child, who) in [(out_of_service, "first target (503)"), (answering, "second target")] {
+    for (child, who) in [
+        (out_of_service, "first target (503)"),
+        (answering, "second target"),
+    ] {
         let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
             .await
             .expect("sipp finished")

@@ -17,9 +17,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::{LegStatus, SipTransport, status_of};
 use crate::dial_plan::{DialPlan, Failover, Step, TrunkAttempt};
+use crate::rfc3263::TargetLookup;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::Peer;
-use crate::rfc3263::TargetLookup;
 use crate::transaction::TransportKind;
 use crate::trunk::CallOutcome;
 use crate::trunk::{Trunk, TrunkRouter, should_failover};
@@ -108,7 +108,11 @@ impl SipTransport {
     /// targets in the order found, the next one on 408, 5xx or a transport
     /// failure; the Request-URI names the domain. When the lookup finds nothing,
     /// the trunk fails as unreachable (the next trunk of the dial plan is tried).
-    pub fn set_trunk_lookup(&self, lookup: Arc<dyn TargetLookup>, domains: HashMap<String, String>) {
+    pub fn set_trunk_lookup(
+        &self,
+        lookup: Arc<dyn TargetLookup>,
+        domains: HashMap<String, String>,
+    ) {
         *self
             .trunk_dns
             .write()

@@ -214,7 +214,12 @@ impl TargetLookup for DnsTargets {
             let mut until = started + MAX_TTL;
             let targets = self.lookup(domain, &mut until).await;
             let ttl = until.saturating_duration_since(started);
-            tracing::debug!(domain, targets = targets.len(), ttl_secs = ttl.as_secs(), "RFC 3263 lookup");
+            tracing::debug!(
+                domain,
+                targets = targets.len(),
+                ttl_secs = ttl.as_secs(),
+                "RFC 3263 lookup"
+            );
             self.cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -147,7 +147,10 @@ pub fn order_srv(records: Vec<Srv>, mut pick: impl FnMut(u32) -> u32) -> Vec<Srv
     let mut out = Vec::with_capacity(records.len());
     while !records.is_empty() {
         let p = records[0].priority;
-        let end = records.iter().position(|r| r.priority != p).unwrap_or(records.len());
+        let end = records
+            .iter()
+            .position(|r| r.priority != p)
+            .unwrap_or(records.len());
         let mut group: Vec<Srv> = records.drain(..end).collect();
         // weight 0 first, as RFC 2782 arranges them, so they are chosen rarely
         group.sort_by_key(|r| r.weight != 0);
@@ -181,8 +184,10 @@ pub struct Target {
 /// Looks up where a SIP domain is served, in the order to try (RFC 3263 §4).
 pub trait TargetLookup: Send + Sync + std::fmt::Debug {
     /// The targets of `domain`, best first; empty when it cannot be found.
-    fn targets<'a>(&'a self, domain: &'a str)
-    -> Pin<Box<dyn Future<Output = Vec<Target>> + Send + 'a>>;
+    fn targets<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Vec<Target>> + Send + 'a>>;
 }
 
 /// Targets per domain until their TTL runs out (sans-IO: `now` is passed in).
@@ -293,8 +298,16 @@ mod tests {
             host: "a.x.net".into(),
         };
         let mut c = TargetCache::default();
-        c.insert("X.net", vec![t.clone()], Duration::from_secs(30), Duration::ZERO);
-        assert_eq!(c.get("x.net", Duration::from_secs(29)), Some(vec![t.clone()]));
+        c.insert(
+            "X.net",
+            vec![t.clone()],
+            Duration::from_secs(30),
+            Duration::ZERO,
+        );
+        assert_eq!(
+            c.get("x.net", Duration::from_secs(29)),
+            Some(vec![t.clone()])
+        );
         assert_eq!(c.get("x.net", Duration::from_secs(30)), None);
         c.insert("y.net", vec![t], Duration::ZERO, Duration::from_secs(31));
         assert!(c.is_empty(), "expired and zero-TTL entries are not kept");
