@@ -5,7 +5,9 @@
 //! `host = "carrier.test"` with `[sip] dns` pointing at dnsmasq. Two SIPp carriers
 //! stand at the two targets: the first answers 503, the second answers. The call
 //! the center places through the trunk reaches the second target after the
-//! first's 503 (both SIPp runs pass), within the one trunk.
+//! first's 503 (both SIPp runs pass), within the one trunk; a second call within
+//! the records' TTL (30 s) does the same without a new lookup (dnsmasq's log has
+//! one NAPTR query).
 //!
 //! Fixed ports in 22540-22599 (helper range); the center's are OS-picked.
 //! Skipped with a notice without dnsmasq, sipp or root, unless
@@ -86,7 +88,7 @@ fn carrier(name: &str, port: u16, dir: &std::path::Path) -> Command {
         .args(["-i", "127.0.0.1", "-p", &port.to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &(port + 20).to_string()])
         .args(["-ci", "127.0.0.1", "-cp", &(port + 30).to_string()])
-        .args(["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"])
+        .args(["-m", "2", "-nostdin", "-timeout", "40s", "-timeout_error"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -121,31 +123,35 @@ async fn a_trunk_found_by_naptr_and_srv_fails_over_to_its_second_target() {
         .unwrap();
     let said = || std::fs::read_to_string(dir.join("dnsmasq.log")).unwrap_or_default();
 
-    let leg = premise
-        .place_call(
-            Endpoint::Phone("+4940555123".into()),
-            "2001",
-            Duration::from_secs(20),
-        )
-        .await;
-    let leg = match leg {
-        Ok(l) => l,
-        Err(e) => panic!(
-            "not answered through the second target: {e}\ndnsmasq: {}",
-            said()
-        ),
-    };
-    let sip = leg.as_any().downcast_ref::<SipLeg>().expect("a SIP leg");
-    assert_eq!(
-        sip.trunk_attempts(),
-        [TrunkAttempt {
-            trunk: "carrier".into(),
-            outcome: CallOutcome::Answered
-        }],
-        "one trunk, its second DNS target"
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    leg.hangup(HangupCause::Local).await.unwrap();
+    // two calls, both within the records' TTL (30 s): looked up once, at start
+    for _ in 0..2 {
+        let leg = premise
+            .place_call(
+                Endpoint::Phone("+4940555123".into()),
+                "2001",
+                Duration::from_secs(20),
+            )
+            .await;
+        let leg = match leg {
+            Ok(l) => l,
+            Err(e) => panic!(
+                "not answered through the second target: {e}\ndnsmasq: {}",
+                said()
+            ),
+        };
+        let sip = leg.as_any().downcast_ref::<SipLeg>().expect("a SIP leg");
+        assert_eq!(
+            sip.trunk_attempts(),
+            [TrunkAttempt {
+                trunk: "carrier".into(),
+                outcome: CallOutcome::Answered
+            }],
+            "one trunk, its second DNS target"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        leg.hangup(HangupCause::Local).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     for (child, who) in [
         (out_of_service, "first target (503)"),
@@ -167,6 +173,11 @@ async fn a_trunk_found_by_naptr_and_srv_fails_over_to_its_second_target() {
         "the center asked for NAPTR first: {log}"
     );
     assert!(log.contains("query[SRV] _sip._udp.carrier.test"), "{log}");
+    assert_eq!(
+        log.matches("query[NAPTR] carrier.test").count(),
+        1,
+        "the targets are cached for their TTL: {log}"
+    );
     premise.shutdown().await;
     let _ = dns.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
