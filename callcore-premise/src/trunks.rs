@@ -53,7 +53,8 @@ pub struct TrunkSection {
     /// (RFC 3263, [`crate::trunk_dns`]); over TLS also `name:port` (looked up once
     /// at start, A/AAAA only, and the name the certificate is checked against).
     pub host: String,
-    /// `udp` (default), `tcp` or `tls`.
+    /// `udp` (default), `tcp` or `tls`; for a domain found by DNS, the transport
+    /// tried first when the domain has no NAPTR records.
     #[serde(default = "default_transport")]
     pub transport: String,
     /// TLS: the host name the carrier's certificate must carry (also sent as SNI);
