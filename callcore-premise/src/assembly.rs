@@ -119,13 +119,21 @@ impl Premise {
             }
         }
         ua.auth = Some((digest, Arc::new(accounts)));
+        ua.limits.streams = config.sip.connections.limits();
         // Interaction, leg (and so recording) ids are UUIDv7: unique across
         // restarts on the same data directory, so no run replaces another's records.
         let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
-        // TLS trunks: their CA bundles and host names
+        // TLS trunks: their CA bundles and host names; the phones' TLS listener
+        let mut trunks = crate::trunks::sip_trunks(&config.trunks);
+        // trunks whose host is a domain: RFC 3263 lookups (crate::trunk_dns)
+        let dns = crate::trunk_dns::start(&config.sip, &config.trunks, &mut trunks).await?;
+        let mut trunk_tls = crate::trunk_tls::tls_options(&config.trunks)?;
+        if let Some(d) = &dns {
+            trunk_tls = d.with_tls_names(trunk_tls);
+        }
         let opts = callcore_sip::ua::driver::DriverOptions {
             tcp: config.sip.tcp,
-            tls: crate::trunk_tls::tls_options(&config.trunks)?,
+            tls: crate::sip_edge::tls_options(&config.sip, trunk_tls)?,
         };
         let sip = SipTransport::start_with_options(
             SipCenterConfig {
@@ -134,7 +142,7 @@ impl Premise {
                 tcp: config.sip.tcp,
                 tenant: tenant.clone(),
                 media_addr: SocketAddr::new(config.media.ip, config.media.rtp_first),
-                trunks: crate::trunks::sip_trunks(&config.trunks),
+                trunks,
                 from_domain: config.sip.bind.ip().to_string(),
             },
             opts,
@@ -145,6 +153,9 @@ impl Premise {
         .await
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;
         let sip = Arc::new(sip);
+        if let Some(d) = dns {
+            sip.set_trunk_lookup(d.lookup, d.domains);
+        }
         // numbers go out through the dial plan's trunks; trunks register and are probed
         sip.set_dial_plan(crate::trunks::dial_plan(&config.dial_plan));
         sip.maintain_trunks();
@@ -383,6 +394,11 @@ impl Premise {
             if self.config.sip.tcp { "+TCP" } else { "" },
             self.config.storage.data_dir.display()
         );
+        if let Some(tls) = self.sip.sip().tls_addr() {
+            s.push_str(&format!(
+                "SIP over TLS for phones on {tls} (;transport=tls)\n"
+            ));
+        }
         if let Some(http) = self.http_addr() {
             s.push_str(&format!(
                 "Operations: http://{http}/metrics  /healthz  /readyz\n"

@@ -130,6 +130,13 @@ pub struct SipSection {
     /// many seconds lock that pair out for as long; each further lockout of the pair
     /// doubles, up to an hour. 60 by default.
     pub lockout_secs: u64,
+    /// SIP over TLS for phones: `{ bind, cert, key }` ([`crate::sip_edge`]).
+    pub tls: Option<crate::sip_edge::TlsListenSection>,
+    /// `[sip.connections]`: TCP/TLS connection caps and timeouts.
+    pub connections: crate::sip_edge::ConnectionsSection,
+    /// The DNS server (`IP:port`) trunk host names are looked up at (RFC 3263,
+    /// [`crate::trunk_dns`]); default: the system's.
+    pub dns: Option<SocketAddr>,
 }
 
 impl Default for SipSection {
@@ -140,6 +147,9 @@ impl Default for SipSection {
             realm: "callcore".into(),
             digest: vec!["MD5".into()],
             lockout_secs: 60,
+            tls: None,
+            connections: Default::default(),
+            dns: None,
         }
     }
 }
@@ -599,6 +609,7 @@ impl PremiseConfig {
             return Err(field("tenant", "must not be empty"));
         }
         check_digest("sip.digest", &self.sip.digest)?;
+        crate::sip_edge::validate(&self.sip)?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",

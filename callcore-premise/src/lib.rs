@@ -45,7 +45,9 @@ mod error;
 pub mod flow;
 pub mod ops;
 mod ops_config;
+pub mod sip_edge;
 pub mod speech;
+pub mod trunk_dns;
 pub mod trunk_tls;
 pub mod trunks;
 

@@ -66,6 +66,10 @@ pub(crate) fn resolve(t: &TrunkSection) -> Option<SocketAddr> {
     if let Ok(a) = t.host.parse() {
         return Some(a);
     }
+    if crate::trunk_dns::dns_domain(&t.host).is_some() {
+        // found by DNS at start (crate::trunk_dns)
+        return Some(crate::trunk_dns::UNRESOLVED);
+    }
     let (name, port) = host_name(&t.host)?;
     match (name, port).to_socket_addrs() {
         Ok(mut addrs) => addrs.next(),

@@ -49,10 +49,12 @@ use crate::PremiseError;
 pub struct TrunkSection {
     /// Name the dial plan, logs and records use.
     pub name: String,
-    /// The carrier's address, `IP:port`; over TLS also `name:port` (looked up once
+    /// The carrier's address, `IP:port`; a domain without a port, found by DNS
+    /// (RFC 3263, [`crate::trunk_dns`]); over TLS also `name:port` (looked up once
     /// at start, A/AAAA only, and the name the certificate is checked against).
     pub host: String,
-    /// `udp` (default), `tcp` or `tls`.
+    /// `udp` (default), `tcp` or `tls`; for a domain found by DNS, the transport
+    /// tried first when the domain has no NAPTR records.
     #[serde(default = "default_transport")]
     pub transport: String,
     /// TLS: the host name the carrier's certificate must carry (also sent as SNI);
@@ -227,11 +229,14 @@ pub fn validate(
             return Err(field(at("name"), format!("duplicate trunk `{}`", t.name)));
         }
         let tls = t.transport.eq_ignore_ascii_case("tls");
-        if t.host.parse::<SocketAddr>().is_err() && !(tls && host_name(&t.host).is_some()) {
+        if t.host.parse::<SocketAddr>().is_err()
+            && !(tls && host_name(&t.host).is_some())
+            && crate::trunk_dns::dns_domain(&t.host).is_none()
+        {
             return Err(field(
                 at("host"),
                 format!(
-                    "`{}` is not IP:port (host names only over TLS: name:port)",
+                    "`{}` is not IP:port, a domain found by DNS (no port) or, over TLS, name:port",
                     t.host
                 ),
             ));
@@ -446,7 +451,7 @@ mod tests {
         let cases = [
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\n[[trunks]]\nname = \"b\"\nhost = \"carrier.example.com:5060\"\n",
-                "config field `trunks[1].host`: `carrier.example.com:5060` is not IP:port (host names only over TLS: name:port)",
+                "config field `trunks[1].host`: `carrier.example.com:5060` is not IP:port, a domain found by DNS (no port) or, over TLS, name:port",
             ),
             (
                 "[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5071\"\n[[trunks]]\nname = \"a\"\nhost = \"127.0.0.1:5072\"\n",

@@ -106,6 +106,8 @@ pub struct SipTransport {
     dial_plan: RwLock<DialPlan>,
     /// How long a trunk may stay silent after an INVITE, in milliseconds.
     trunk_trying_ms: AtomicU64,
+    /// Trunks found by DNS (RFC 3263): the lookup and each trunk's domain.
+    trunk_dns: RwLock<Option<dial::TrunkDns>>,
 }
 
 type Ports = Mutex<HashMap<CallRef, Arc<dyn LegMediaPort>>>;
@@ -369,6 +371,7 @@ impl SipTransport {
             trunk_trying_ms: AtomicU64::new(
                 u64::try_from(dial::TRUNK_TRYING_TIMEOUT.as_millis()).unwrap_or(4000),
             ),
+            trunk_dns: RwLock::new(None),
         })
     }
 

@@ -3,7 +3,10 @@
 //! registered with (the first to answer wins, the others get CANCEL); a number
 //! goes out through the trunks the dial plan names, failing over to the next one
 //! on 408, 5xx, a transport failure or a trunk down by its OPTIONS probe
-//! ([`crate::dial_plan::Failover`]).
+//! ([`crate::dial_plan::Failover`]). A trunk whose host is a DNS name is tried
+//! at each target RFC 3263 finds for it ([`SipTransport::set_trunk_lookup`]),
+//! moving to the next target on 408, 5xx or a transport failure before the next
+//! trunk.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,10 +17,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::{LegStatus, SipTransport, status_of};
 use crate::dial_plan::{DialPlan, Failover, Step, TrunkAttempt};
+use crate::rfc3263::TargetLookup;
 use crate::session::{LocalMedia, NegotiatedAudio};
 use crate::transaction::Peer;
+use crate::transaction::TransportKind;
 use crate::trunk::CallOutcome;
-use crate::trunk::{Trunk, TrunkRouter};
+use crate::trunk::{Trunk, TrunkRouter, should_failover};
 use crate::ua::CallRef;
 
 type Status = Arc<watch::Sender<LegStatus>>;
@@ -58,6 +63,31 @@ fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupC
     }
 }
 
+/// Trunks whose host is a DNS name (RFC 3263): the lookup, and the domain of each
+/// trunk by name.
+#[derive(Clone)]
+pub(super) struct TrunkDns {
+    lookup: Arc<dyn TargetLookup>,
+    domains: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for TrunkDns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkDns")
+            .field("domains", &self.domains)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of an unanswered attempt, for the failover.
+fn outcome_of(status: Option<u16>) -> CallOutcome {
+    match status {
+        Some(408) => CallOutcome::Timeout,
+        Some(s) => CallOutcome::Status(s),
+        None => CallOutcome::TransportFailed,
+    }
+}
+
 /// How long a trunk has to answer an INVITE with anything (100 Trying) before
 /// the next trunk is tried, unless set with
 /// [`SipTransport::set_trunk_trying_timeout`].
@@ -71,6 +101,90 @@ impl SipTransport {
             .dial_plan
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = plan;
+    }
+
+    /// Finds the trunks named in `domains` (trunk name → SIP domain) by DNS at
+    /// each call (RFC 3263, cached by TTL through `lookup`): the call goes to the
+    /// targets in the order found, the next one on 408, 5xx or a transport
+    /// failure; the Request-URI names the domain. When the lookup finds nothing,
+    /// the trunk fails as unreachable (the next trunk of the dial plan is tried).
+    pub fn set_trunk_lookup(
+        &self,
+        lookup: Arc<dyn TargetLookup>,
+        domains: HashMap<String, String>,
+    ) {
+        *self
+            .trunk_dns
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(TrunkDns { lookup, domains });
+    }
+
+    /// Where a call through `trunk` goes, in order: its DNS targets, or its peer.
+    async fn trunk_targets(&self, trunk: &Trunk, number: &str) -> Vec<(String, Peer)> {
+        let dns = self
+            .trunk_dns
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some((lookup, domain)) =
+            dns.and_then(|d| Some((d.lookup, d.domains.get(&trunk.name)?.clone())))
+        else {
+            return vec![(trunk.request_uri(number), trunk.peer)];
+        };
+        let found = lookup.targets(&domain).await;
+        if found.is_empty() {
+            tracing::warn!(trunk = %trunk.name, %domain, "DNS found no target for the trunk");
+        }
+        found
+            .into_iter()
+            .map(|t| {
+                let uri = match t.peer.transport {
+                    TransportKind::Udp => format!("sip:{number}@{domain}"),
+                    TransportKind::Tcp => format!("sip:{number}@{domain};transport=tcp"),
+                    TransportKind::Tls => format!("sip:{number}@{domain};transport=tls"),
+                };
+                (uri, t.peer)
+            })
+            .collect()
+    }
+
+    /// Rings a number through one trunk: at each of its targets in turn while the
+    /// attempts fail over (408, 5xx, transport failure).
+    async fn ring_trunk(
+        &self,
+        trunk: &Trunk,
+        number: &str,
+        from: &str,
+        media: &LocalMedia,
+        deadline: Timestamp,
+    ) -> Fork {
+        let targets = self.trunk_targets(trunk, number).await;
+        let trying = Some(self.trunk_trying_timeout());
+        let n = targets.len();
+        let mut last = Fork::Unanswered {
+            status: None,
+            cause: HangupCause::Failure("no trunk target".into()),
+            timed_out: false,
+        };
+        for (i, target) in targets.into_iter().enumerate() {
+            let fork = self
+                .ring_all(std::slice::from_ref(&target), from, media, deadline, trying)
+                .await;
+            match &fork {
+                Fork::Unanswered {
+                    status,
+                    timed_out: false,
+                    ..
+                } if i + 1 < n && should_failover(outcome_of(*status)) => {
+                    tracing::warn!(trunk = %trunk.name, to = %target.1.addr, status = ?status,
+                        "trunk target failed: trying the trunk's next DNS target");
+                    last = fork;
+                }
+                _ => return fork,
+            }
+        }
+        last
     }
 
     /// Starts the trunks' upkeep: trunks with `registration` register (and
@@ -212,10 +326,8 @@ impl SipTransport {
                 Some(id) => format!("sip:{id}@{}", self.from_domain),
                 None => from.to_owned(),
             };
-            let target = [(trunk.request_uri(number), trunk.peer)];
-            let trying = Some(self.trunk_trying_timeout());
             match self
-                .ring_all(&target, &presented, media, deadline, trying)
+                .ring_trunk(trunk, number, &presented, media, deadline)
                 .await
             {
                 Fork::Answered {
@@ -242,11 +354,7 @@ impl SipTransport {
                     status, cause: c, ..
                 } => {
                     cause = c;
-                    let outcome = match status {
-                        Some(408) => CallOutcome::Timeout,
-                        Some(s) => CallOutcome::Status(s),
-                        None => CallOutcome::TransportFailed,
-                    };
+                    let outcome = outcome_of(status);
                     if failover.record(outcome) != Step::TryNext {
                         break;
                     }

@@ -13,7 +13,8 @@
 //! - [`registrar`], [`auth`]: phone registration and RFC 7616 digest authentication;
 //!   [`contact`]: phones at a fixed address that are rung without registering.
 //! - [`b2bua`], [`trunk`], [`dial_plan`]: bridging legs with failover, trunk routing
-//!   and health, the outbound dial plan (number patterns → trunks in failover order).
+//!   and health, the outbound dial plan (number patterns → trunks in failover order);
+//!   [`rfc3263`] (and `dns`, feature `dns`): trunk host names found by NAPTR/SRV/A.
 //! - `center` (feature `center`): callcore's `Transport`/`Leg` ports over SIP, with
 //!   each leg's media driven through callcore's leg-media port (`MediaAttach`,
 //!   `LegMediaPort`), in neutral terms (`media_seam`). This crate knows no media
@@ -42,11 +43,14 @@ pub mod center;
 mod center_events;
 pub mod contact;
 pub mod dial_plan;
+#[cfg(feature = "dns")]
+pub mod dns;
 pub mod error;
 #[cfg(feature = "center")]
 pub mod media_seam;
 pub mod message;
 pub mod registrar;
+pub mod rfc3263;
 pub mod session;
 pub mod transaction;
 pub mod trunk;

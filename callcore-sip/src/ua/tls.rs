@@ -61,6 +61,31 @@ fn certs_from_pem(pem: &str) -> io::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
+/// The server side from a PEM certificate chain and private key.
+fn server_config(chain_pem: &str, key_pem: &str) -> io::Result<Arc<ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    let chain = certs_from_pem(chain_pem)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| bad(format!("private key PEM: {e}")))?;
+    let cfg = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(bad)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(bad)?;
+    Ok(Arc::new(cfg))
+}
+
+/// The client side trusting `roots`.
+fn client_config(roots: RootCertStore) -> io::Result<Arc<ClientConfig>> {
+    let client = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(bad)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(client))
+}
+
 impl TlsOptions {
     /// Settings from PEM text: our certificate chain and private key (for a listener on
     /// `listen`), and the certificates we trust when we connect out (CA or self-signed
@@ -70,37 +95,51 @@ impl TlsOptions {
         cert_chain_pem: Option<(&str, &str)>,
         trusted_pem: &str,
     ) -> io::Result<TlsOptions> {
-        use rustls::pki_types::pem::PemObject;
         let server = match cert_chain_pem {
-            Some((chain, key)) => {
-                let chain = certs_from_pem(chain)?;
-                let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-                    .map_err(|e| bad(format!("private key PEM: {e}")))?;
-                let cfg = ServerConfig::builder_with_provider(provider())
-                    .with_safe_default_protocol_versions()
-                    .map_err(bad)?
-                    .with_no_client_auth()
-                    .with_single_cert(chain, key)
-                    .map_err(bad)?;
-                Some(Arc::new(cfg))
-            }
+            Some((chain, key)) => Some(server_config(chain, key)?),
             None => None,
         };
         let mut roots = RootCertStore::empty();
         for c in certs_from_pem(trusted_pem)? {
             roots.add(c).map_err(bad)?;
         }
-        let client = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(bad)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(TlsOptions {
             listen,
             server,
-            client: Arc::new(client),
+            client: client_config(roots)?,
             server_names: HashMap::new(),
         })
+    }
+
+    /// A TLS listener on `listen` with our certificate chain and private key (PEM)
+    /// and no outbound trust: connections we open over TLS are refused until a
+    /// trusted bundle is given ([`TlsOptions::new`]), e.g. for phones only.
+    ///
+    /// # Errors
+    /// The PEM texts hold no certificate or no usable key.
+    pub fn listener(listen: SocketAddr, chain_pem: &str, key_pem: &str) -> io::Result<TlsOptions> {
+        Ok(TlsOptions {
+            listen: Some(listen),
+            server: Some(server_config(chain_pem, key_pem)?),
+            client: client_config(RootCertStore::empty())?,
+            server_names: HashMap::new(),
+        })
+    }
+
+    /// These options with a listener on `listen` too (certificate chain and key in
+    /// PEM); the outbound side (trusted roots, server names) is kept.
+    ///
+    /// # Errors
+    /// The PEM texts hold no certificate or no usable key.
+    pub fn with_listener(
+        mut self,
+        listen: SocketAddr,
+        chain_pem: &str,
+        key_pem: &str,
+    ) -> io::Result<TlsOptions> {
+        self.listen = Some(listen);
+        self.server = Some(server_config(chain_pem, key_pem)?);
+        Ok(self)
     }
 
     /// Checks the peer at `addr` against host name `name` (SNI and certificate).
