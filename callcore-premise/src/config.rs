@@ -350,6 +350,9 @@ impl QueueSection {
     }
 }
 
+/// The `contact` of an agent who takes calls in a browser over WebRTC.
+pub const WEBRTC_CONTACT: &str = "webrtc";
+
 /// `[[agents]]`. Its `Debug` output never shows the password or the HA1 hashes.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -374,7 +377,9 @@ pub struct AgentSection {
     pub ha1: BTreeMap<String, String>,
     /// A fixed address to ring (`sip:user@IP:port`, optionally `;transport=tcp`): a
     /// desk phone, a PBX extension or a load tool. Such an agent needs no
-    /// registration, is available from the start and is rung there.
+    /// registration, is available from the start and is rung there. `"webrtc"`: the
+    /// agent takes calls in a browser (`/phone.html` on the HTTP listener, logging
+    /// in with its id and password), reachable while the browser is connected.
     #[serde(default)]
     pub contact: Option<String>,
     /// Skills (proficiency 5).
@@ -419,6 +424,11 @@ impl AgentSection {
     /// account it registers with.
     pub fn has_credentials(&self) -> bool {
         !self.password.is_empty() || !self.ha1.is_empty()
+    }
+
+    /// True when the agent takes calls in a browser (`contact = "webrtc"`).
+    pub fn is_webrtc(&self) -> bool {
+        self.contact.as_deref() == Some(WEBRTC_CONTACT)
     }
 
     /// The HA1 hashes given, by algorithm (names validated at load).
@@ -627,7 +637,7 @@ impl PremiseConfig {
             if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
                 return Err(field(format!("agents[{i}].id"), "letters, digits and dots"));
             }
-            if let Some(contact) = &a.contact {
+            if let Some(contact) = a.contact.as_ref().filter(|_| !a.is_webrtc()) {
                 FixedContact::parse(contact)
                     .map_err(|e| field(format!("agents[{i}].contact"), e.to_string()))?;
             }
@@ -645,7 +655,9 @@ impl PremiseConfig {
                 }
             }
             let hashes_only = a.password.is_empty() && !a.ha1.is_empty();
-            let needs_password = !hashes_only && (a.contact.is_none() || !a.password.is_empty());
+            // a browser agent logs in to its phone with its password
+            let needs_password = !hashes_only
+                && (a.contact.is_none() || a.is_webrtc() || !a.password.is_empty());
             if needs_password && a.password.len() < 6 {
                 return Err(field(
                     format!("agents[{i}].password"),
