@@ -176,7 +176,13 @@ fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
     if !await_bye {
         return scenario.replace("@SPEAK@", &speak);
     }
-    let head = scenario.split("@SPEAK@").next().unwrap();
+    // the last @SPEAK@ (the first is in the scenario's comment)
+    let (head, _) = scenario.rsplit_once("@SPEAK@").unwrap();
+    // the BYE comes while the pcap plays (no pause: SIPp would take it as unexpected)
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
+        pcap.display()
+    );
     format!(
         "{head}{speak}\n  <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n\n      \
          SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      \
@@ -331,8 +337,6 @@ async fn browser_call(agent_hangs_up: bool) {
         .expect("the browser closed")
         .unwrap();
     assert!(browser.success(), "phone driver: {browser:?}");
-    // the caller's speech reached the browser: RMS of a PCMU speech clip, far above silence
-    assert!(heard > 0.01, "the page heard the caller at RMS {heard}");
 
     let mut records = Vec::new();
     for _ in 0..50 {
@@ -350,11 +354,22 @@ async fn browser_call(agent_hangs_up: bool) {
     let recordings = premise.recordings(&records).await.unwrap();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
     let (caller_level, agent_level) = channel_levels(&std::fs::read(&recordings[0].path).unwrap());
+    eprintln!("recording levels: caller {caller_level}, browser {agent_level}; page heard {heard}");
     // the caller's speech on the left; the browser's tone on the right
     assert!(caller_level > 100.0, "caller side silent: {caller_level}");
     assert!(agent_level > 300.0, "browser side silent: {agent_level}");
-    // the browser is still connected, so the agent stays reachable for the next call
-    assert!(reachable(&premise).await);
+    // the caller's speech reached the browser: RMS of a PCMU speech clip, far above silence
+    assert!(heard > 0.01, "the page heard the caller at RMS {heard}");
+    // the browser closed: the agent is no longer reachable
+    let mut offline = false;
+    for _ in 0..50 {
+        if !reachable(&premise).await {
+            offline = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(offline, "unreachable once the browser closed");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

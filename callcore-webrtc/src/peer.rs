@@ -67,7 +67,7 @@ pub(crate) struct Peer {
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     state: watch::Receiver<RTCPeerConnectionState>,
-    tracks: Option<mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>>,
+    tracks: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -151,7 +151,7 @@ impl Peer {
             track,
             ssrc,
             state,
-            tracks: Some(tracks),
+            tracks: std::sync::Mutex::new(Some(tracks)),
         };
         let sdp = async {
             peer.pc
@@ -200,10 +200,15 @@ impl Peer {
 
     /// Starts the two forwarders between the browser and `port` (the leg's
     /// RTP address on the media engine) through `shim`.
-    pub(crate) fn forward(&mut self, shim: UdpSocket, port: SocketAddr) -> Vec<JoinHandle<()>> {
+    pub(crate) fn forward(&self, shim: UdpSocket, port: SocketAddr) -> Vec<JoinHandle<()>> {
         let shim = Arc::new(shim);
         let mut tasks = Vec::with_capacity(2);
-        if let Some(mut tracks) = self.tracks.take() {
+        let tracks = self
+            .tracks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(mut tracks) = tracks {
             let to_port = shim.clone();
             tasks.push(tokio::spawn(async move {
                 // one audio track from the browser

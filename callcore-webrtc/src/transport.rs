@@ -221,22 +221,14 @@ impl WebRtcTransport {
         let media = port
             .apply(&NegotiatedMedia::new(Some(shim_addr), AudioCodec::pcmu()))?
             .ok_or_else(|| CoreError::Media("the leg's media had started already".into()))?;
-        // the forwarders need the peer to themselves for the remote track
-        let Some(mut owned) = ringing.peer.take() else {
-            return Err(CoreError::LegEnded);
-        };
-        let tasks = match Arc::get_mut(&mut owned) {
-            Some(p) => p.forward(shim, port_addr),
-            None => Vec::new(),
-        };
-        ringing.peer = Some(owned.clone());
+        let tasks = peer.forward(shim, port_addr);
         ringing.armed = false;
         tracing::info!("browser agent answered");
         let ending = Arc::new(Ending {
             call,
             phones: self.phones.clone(),
             port: port.clone(),
-            peer: owned,
+            peer,
             tasks: Mutex::new(tasks),
             status: watch::channel(None).0,
             shim: shim_addr,

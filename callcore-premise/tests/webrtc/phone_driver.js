@@ -36,7 +36,17 @@ async function phone(ctx, i) {
     if (Date.now() - t0 > 120000) break;
     await sleep(100);
   }
-  emit({ event: 'level', max, page: i });
+  // what arrived over RTP, for diagnosis
+  const received = await page.evaluate(async () => {
+    const call = Array.from(window.phone.calls.values())[0];
+    if (!call || !call.pc) return null;
+    let packets = null;
+    (await call.pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') packets = r.packetsReceived;
+    });
+    return packets;
+  });
+  emit({ event: 'level', max, packets: received, page: i });
   if (hangupAfter) {
     await page.evaluate(() => { const id = Array.from(window.phone.calls.keys())[0]; if (id) window.phone.hangup(id); });
   }
