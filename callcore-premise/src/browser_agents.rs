@@ -72,7 +72,9 @@ impl BrowserAgents {
     pub(crate) fn routes(&self) -> axum::Router {
         let auth = self.auth.clone();
         let current: PhoneAuth = Arc::new(move |headers| {
-            let auth = auth.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let auth = auth
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             auth(headers)
         });
         callcore_webrtc::phone_routes(self.phones.clone(), current)

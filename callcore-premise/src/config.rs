@@ -656,8 +656,8 @@ impl PremiseConfig {
             }
             let hashes_only = a.password.is_empty() && !a.ha1.is_empty();
             // a browser agent logs in to its phone with its password
-            let needs_password = !hashes_only
-                && (a.contact.is_none() || a.is_webrtc() || !a.password.is_empty());
+            let needs_password =
+                !hashes_only && (a.contact.is_none() || a.is_webrtc() || !a.password.is_empty());
             if needs_password && a.password.len() < 6 {
                 return Err(field(
                     format!("agents[{i}].password"),

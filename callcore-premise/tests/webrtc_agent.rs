@@ -94,14 +94,23 @@ async fn in_private_network(name: &str) -> bool {
     }
     let exe = std::env::current_exe().unwrap();
     let status = Command::new("unshare")
-        .args(["-n", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
         .arg(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NETNS, "1")
         .status()
         .await
         .expect("unshare runs");
-    assert!(status.success(), "the test inside the namespace failed: {status:?}");
+    assert!(
+        status.success(),
+        "the test inside the namespace failed: {status:?}"
+    );
     false
 }
 
@@ -192,7 +201,9 @@ fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_agent_talks_with_a_sip_caller_who_hangs_up() {
-    if !peers_ready() || !in_private_network("a_browser_agent_talks_with_a_sip_caller_who_hangs_up").await {
+    if !peers_ready()
+        || !in_private_network("a_browser_agent_talks_with_a_sip_caller_who_hangs_up").await
+    {
         return;
     }
     browser_call(false).await;
@@ -229,7 +240,11 @@ async fn browser_call(agent_hangs_up: bool) {
     let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     let premise = Premise::start(config).await.unwrap();
     let http = premise.http_addr().expect("the HTTP listener");
-    assert!(premise.banner().contains("in a browser at http://"), "{}", premise.banner());
+    assert!(
+        premise.banner().contains("in a browser at http://"),
+        "{}",
+        premise.banner()
+    );
     let agent = AgentId::new("3001");
     let reachable = |premise: &Premise| {
         let center = premise.center().clone();
@@ -293,7 +308,11 @@ async fn browser_call(agent_hangs_up: bool) {
         .args(["--ivr-ms", "12500", "--talk-secs", "8"])
         .output()
         .expect("python3 runs caller_pcap.py");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let caller_xml = dir.join("caller.xml");
     std::fs::write(&caller_xml, caller_scenario(&pcap, 8_000, agent_hangs_up)).unwrap();
     let mut uac = Command::new("sipp");
@@ -310,7 +329,11 @@ async fn browser_call(agent_hangs_up: bool) {
         .kill_on_drop(true);
     let caller = tokio::spawn(uac.output());
 
-    assert_eq!(next_event().await["event"], "answered", "the browser answered");
+    assert_eq!(
+        next_event().await["event"],
+        "answered",
+        "the browser answered"
+    );
     let level = next_event().await;
     assert_eq!(level["event"], "level");
     let heard = level["max"].as_f64().unwrap();

@@ -85,7 +85,11 @@ pub fn password_auth(passwords: HashMap<AgentId, String>) -> PhoneAuth {
     Arc::new(move |headers: &HeaderMap| {
         let token = protocol_token(headers)?;
         let bytes: Vec<u8> = (0..token.len() / 2)
-            .map(|i| token.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .map(|i| {
+                token
+                    .get(2 * i..2 * i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .collect::<Option<_>>()?;
         let text = String::from_utf8(bytes).ok()?;
         let (id, password) = text.split_once(':')?;
@@ -174,7 +178,10 @@ mod tests {
         };
         let good = format!("callcore-phone, token.{}", hex("1001:alice1001"));
         assert_eq!(with(&good), Some(AgentId::new("1001")));
-        assert_eq!(with(&format!("callcore-phone, token.{}", hex("1001:wrong"))), None);
+        assert_eq!(
+            with(&format!("callcore-phone, token.{}", hex("1001:wrong"))),
+            None
+        );
         assert_eq!(with(&format!("token.{}", hex("1002:alice1001"))), None);
         assert_eq!(with("callcore-phone, token.zz"), None);
         assert_eq!(with("callcore-phone"), None);

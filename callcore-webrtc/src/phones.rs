@@ -119,7 +119,7 @@ impl BrowserSession {
     /// Hands the browser's message to the call it names. Messages about calls
     /// this session was not offered are ignored.
     pub fn send(&self, message: FromBrowser) {
-        self.phones.from_browser(&self.agent, self.id, message);
+        self.phones.reply(&self.agent, self.id, message);
     }
 }
 
@@ -217,7 +217,10 @@ impl BrowserPhones {
 
     /// Whether `agent` has a browser session open.
     pub fn is_connected(&self, agent: &AgentId) -> bool {
-        self.lock().sessions.get(agent).is_some_and(|s| !s.is_empty())
+        self.lock()
+            .sessions
+            .get(agent)
+            .is_some_and(|s| !s.is_empty())
     }
 
     /// The agents with a browser open, now and as it changes (presence: an
@@ -242,7 +245,13 @@ impl BrowserPhones {
     }
 
     /// Offers `call` to the newest session of `agent`; `None` when it has none.
-    pub(crate) fn offer(&self, agent: &AgentId, call: &str, sdp: &str, from: &str) -> Option<Offered> {
+    pub(crate) fn offer(
+        &self,
+        agent: &AgentId,
+        call: &str,
+        sdp: &str,
+        from: &str,
+    ) -> Option<Offered> {
         let mut inner = self.lock();
         let (session, tx) = inner.sessions.get(agent)?.last()?.clone();
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -286,7 +295,7 @@ impl BrowserPhones {
         }
     }
 
-    fn from_browser(&self, agent: &AgentId, session: u64, message: FromBrowser) {
+    fn reply(&self, agent: &AgentId, session: u64, message: FromBrowser) {
         let (call, reply) = match message {
             FromBrowser::Answer { call, sdp } => (call, Reply::Answered(sdp)),
             FromBrowser::Decline { call } => (call, Reply::Declined),
@@ -357,10 +366,15 @@ mod tests {
     async fn an_offer_reaches_the_newest_session_and_its_answer_comes_back() {
         let phones = BrowserPhones::new();
         let agent = AgentId::new("1001");
-        assert!(phones.offer(&agent, "c1", "sdp", "x").is_none(), "no browser");
-        let mut old = phones.connect(agent.clone());
+        assert!(
+            phones.offer(&agent, "c1", "sdp", "x").is_none(),
+            "no browser"
+        );
+        let old = phones.connect(agent.clone());
         let mut new = phones.connect(agent.clone());
-        let offered = phones.offer(&agent, "c1", "offer-sdp", "caller").expect("offered");
+        let offered = phones
+            .offer(&agent, "c1", "offer-sdp", "caller")
+            .expect("offered");
         let Some(ToBrowser::Offer { call, sdp, .. }) = new.next().await else {
             panic!("the newest session rings");
         };
@@ -374,7 +388,10 @@ mod tests {
             call: "c1".into(),
             sdp: "answer-sdp".into(),
         });
-        assert_eq!(offered.reply.await.ok(), Some(Reply::Answered("answer-sdp".into())));
+        assert_eq!(
+            offered.reply.await.ok(),
+            Some(Reply::Answered("answer-sdp".into()))
+        );
         // the browser hangs up later
         let mut gone = offered.gone;
         new.send(FromBrowser::Hangup { call: "c1".into() });
@@ -396,7 +413,9 @@ mod tests {
         assert_eq!(offered.reply.await.ok(), Some(Reply::Declined));
         let offered = phones.offer(&agent, "b", "sdp", "x").expect("offered");
         phones.end("b");
-        let _offer = s.next().await;
+        for call in ["a", "b"] {
+            assert!(matches!(s.next().await, Some(ToBrowser::Offer { call: c, .. }) if c == call));
+        }
         assert_eq!(
             s.next().await,
             Some(ToBrowser::Hangup { call: "b".into() }),

@@ -162,7 +162,10 @@ impl WebRtcTransport {
         let call = id.as_str().to_owned();
         let port = self
             .media
-            .reserve(&LegMediaRequest::new(id.clone(), self.config.tenant.clone()))
+            .reserve(&LegMediaRequest::new(
+                id.clone(),
+                self.config.tenant.clone(),
+            ))
             .await?;
         let mut ringing = Ringing {
             phones: self.phones.clone(),
@@ -271,7 +274,12 @@ impl Ending {
         tracing::info!(call = %self.call, ?cause, "browser leg ended");
         self.phones.end(&self.call);
         self.port.close();
-        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
         let peer = self.peer.clone();
