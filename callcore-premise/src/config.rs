@@ -816,6 +816,23 @@ mod tests {
     }
 
     #[test]
+    fn a_browser_agent_needs_a_password_to_log_in() {
+        let toml = "[[agents]]\nid = \"3001\"\ncontact = \"webrtc\"\n";
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("agents[0].password")),
+            "{e:?}"
+        );
+        let ok = format!("{toml}password = \"carol3001\"\n");
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&ok))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.agents[0].is_webrtc());
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let bad = "[ivr]\ndefault_queue = \"sales\"\n";
         let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(bad))
