@@ -102,7 +102,7 @@ async fn in_private_network(name: &str) -> bool {
             "ip link set lo up && exec \"$0\" \"$@\"",
         ])
         .arg(exe)
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([name, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
         .env(IN_NETNS, "1")
         .status()
         .await
@@ -395,4 +395,190 @@ async fn browser_call(agent_hangs_up: bool) {
     assert!(offline, "unreachable once the browser closed");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CPU time of this process (the premise) so far.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // after the command's closing parenthesis: fields 3.. ; utime and stime are 14 and 15
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    Duration::from_millis((fields[11] + fields[12]) * 10) // 100 ticks a second
+}
+
+/// The premise's CPU over `window`, as a share of one core.
+async fn cpu_share(window: Duration) -> f64 {
+    let before = process_cpu();
+    tokio::time::sleep(window).await;
+    (process_cpu() - before).as_secs_f64() / window.as_secs_f64()
+}
+
+/// Load figures (docs/webrtc.md): N concurrent callers talking to N agents, once
+/// with SIP agents (a SIPp UAS echoing RTP) and once with browser agents (N pages
+/// of one headless Chromium), the premise's CPU measured over the same window of
+/// the conversations, minus the idle premise's. N from `CALLCORE_WEBRTC_CALLS`
+/// (default 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load figures: run by hand (docs/webrtc.md)"]
+async fn browser_agents_load() {
+    if !peers_ready() || !in_private_network("browser_agents_load").await {
+        return;
+    }
+    let calls: usize = std::env::var("CALLCORE_WEBRTC_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let sip = load_phase(calls, false).await;
+    let browser = load_phase(calls, true).await;
+    let per = |(idle, busy): (f64, f64)| (busy - idle) / calls as f64 * 100.0;
+    println!(
+        "LOAD {calls} calls: SIP agents {:.2}% of a core per call, browser agents {:.2}% \
+         per call ({:.1}x); premise idle {:.2}% / {:.2}%",
+        per(sip),
+        per(browser),
+        per(browser) / per(sip).max(0.01),
+        sip.0 * 100.0,
+        browser.0 * 100.0
+    );
+}
+
+/// One phase of [`browser_agents_load`]: the premise's (idle, busy) CPU shares.
+async fn load_phase(calls: usize, browsers: bool) -> (f64, f64) {
+    let name = if browsers { "browser" } else { "sip" };
+    let dir = std::env::temp_dir().join(format!(
+        "callcore-webrtc-load-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let uas_port = free_port();
+    let mut toml = format!(
+        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = 24100\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\nrecord_calls = false\n",
+        24_100 + 4 * calls + 20,
+        dir.display()
+    );
+    for i in 0..calls {
+        let contact = if browsers {
+            "webrtc".to_owned()
+        } else {
+            format!("sip:s{i}@127.0.0.1:{uas_port}")
+        };
+        toml.push_str(&format!(
+            "[[agents]]\nid = \"w{i}\"\npassword = \"secret{i}x\"\ncontact = \"{contact}\"\n\
+             skills = [\"support\"]\n"
+        ));
+    }
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
+    let premise = Premise::start(config).await.unwrap();
+    let http = premise.http_addr().expect("the HTTP listener");
+    let mut agents = if browsers {
+        let wav = dir.join("tone.wav");
+        tone_wav(&wav, 10);
+        let url = format!("http://{http}/phone.html#agent=w{{i}}&password=secret{{i}}x&auto=1");
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js"))
+            .arg(&url)
+            .arg(&wav)
+            .arg(dir.join("profile"))
+            .arg("0")
+            .arg(calls.to_string())
+            .env("NODE_PATH", playwright())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the phone driver")
+    } else {
+        Command::new("sipp")
+            .arg("-sf")
+            .arg(harness("agents.xml"))
+            .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args([
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                &free_port().to_string(),
+                "-rtp_echo",
+            ])
+            .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+            .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "120s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp UAS")
+    };
+    // every agent reachable (the browsers logged in)
+    for _ in 0..300 {
+        let snap = premise.center().snapshot().await.unwrap();
+        if snap
+            .agents
+            .iter()
+            .filter(|a| a.reachable && a.agent.as_str().starts_with('w'))
+            .count()
+            == calls
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let idle = cpu_share(Duration::from_secs(4)).await;
+    let pcap = dir.join("caller.pcap");
+    let made = std::process::Command::new("python3")
+        .arg(harness("caller_pcap.py"))
+        .arg(&pcap)
+        .args(["--speech", SPEECH, "--digit", DIGIT])
+        .args(["--ivr-ms", "12500", "--talk-secs", "20"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let caller_xml = dir.join("caller.xml");
+    std::fs::write(&caller_xml, caller_scenario(&pcap, 20_000, false)).unwrap();
+    let mut uac = Command::new("sipp");
+    uac.arg(premise.sip_addr().to_string())
+        .arg("-sf")
+        .arg(&caller_xml)
+        .args([
+            "-s",
+            "ivr",
+            "-m",
+            &calls.to_string(),
+            "-l",
+            &calls.to_string(),
+        ])
+        .args(["-r", &calls.to_string(), "-rp", "1000"])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+        .args(["-nostdin", "-timeout", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let caller = tokio::spawn(uac.output());
+    // the conversations: after the IVR (12.5 s), the digit and the offers
+    tokio::time::sleep(Duration::from_secs(19)).await;
+    let talking = premise.center().snapshot().await.unwrap();
+    let busy = cpu_share(Duration::from_secs(8)).await;
+    let on_calls = talking
+        .agents
+        .iter()
+        .filter(|a| a.agent.as_str().starts_with('w') && a.state != callcore::AgentState::Available)
+        .count();
+    println!(
+        "{name}: {on_calls}/{calls} agents on calls; premise CPU idle {:.1}%, talking {:.1}%",
+        idle * 100.0,
+        busy * 100.0
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(60), caller).await;
+    if browsers {
+        let _ = tokio::time::timeout(Duration::from_secs(20), agents.wait()).await;
+    }
+    let _ = agents.kill().await;
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    (idle, busy)
 }

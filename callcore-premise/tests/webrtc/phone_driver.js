@@ -4,6 +4,7 @@
 // Prints one JSON object per line: {"event":"online"}, {"event":"answered"},
 // {"event":"level","max":…}, {"event":"ended","by":…}.
 // Usage: node phone_driver.js URL WAV PROFILE_DIR [HANGUP_AFTER_MS] [PAGES]
+// With PAGES > 1, `{i}` in URL is each page's number (0, 1, ...).
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -17,7 +18,7 @@ async function phone(ctx, i) {
   const page = await ctx.newPage();
   page.on('console', (m) => console.error(`page ${i}: ${m.text()}`));
   page.on('pageerror', (e) => console.error(`page ${i} error: ${e}`));
-  await page.goto(url);
+  await page.goto(url.replaceAll('{i}', String(i)));
   await page.waitForFunction(() => document.getElementById('status').textContent !== 'connecting…',
     null, { timeout: 15000 });
   const status = await page.evaluate(() => document.getElementById('status').textContent);
