@@ -102,7 +102,13 @@ async fn in_private_network(name: &str) -> bool {
             "ip link set lo up && exec \"$0\" \"$@\"",
         ])
         .arg(exe)
-        .args([name, "--exact", "--nocapture", "--test-threads=1", "--include-ignored"])
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(IN_NETNS, "1")
         .status()
         .await
