@@ -439,7 +439,8 @@ async fn browser_agents_load() {
         .unwrap_or(5);
     let sip = load_phase(calls, false).await;
     let browser = load_phase(calls, true).await;
-    let per = |(idle, busy): (f64, f64)| (busy - idle) / calls as f64 * 100.0;
+    // per call actually talking in the window
+    let per = |(idle, busy, on): (f64, f64, usize)| (busy - idle) / on.max(1) as f64 * 100.0;
     println!(
         "LOAD {calls} calls: SIP agents {:.2}% of a core per call, browser agents {:.2}% \
          per call ({:.1}x); premise idle {:.2}% / {:.2}%",
@@ -449,11 +450,20 @@ async fn browser_agents_load() {
         sip.0 * 100.0,
         browser.0 * 100.0
     );
+    assert_eq!(
+        browser.2, calls,
+        "every browser agent was on a call in the window"
+    );
 }
 
-/// One phase of [`browser_agents_load`]: the premise's (idle, busy) CPU shares.
-async fn load_phase(calls: usize, browsers: bool) -> (f64, f64) {
+/// One phase of [`browser_agents_load`]: the premise's idle and busy CPU shares,
+/// and how many agents were on calls while it was busy.
+async fn load_phase(calls: usize, browsers: bool) -> (f64, f64, usize) {
     let name = if browsers { "browser" } else { "sip" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = std::env::temp_dir().join(format!(
         "callcore-webrtc-load-{name}-{}",
         std::process::id()
@@ -519,18 +529,32 @@ async fn load_phase(calls: usize, browsers: bool) -> (f64, f64) {
             .expect("sipp UAS")
     };
     // every agent reachable (the browsers logged in)
-    for _ in 0..300 {
+    let mut reachable = 0;
+    for _ in 0..600 {
         let snap = premise.center().snapshot().await.unwrap();
-        if snap
+        reachable = snap
             .agents
             .iter()
             .filter(|a| a.reachable && a.agent.as_str().starts_with('w'))
-            .count()
-            == calls
-        {
+            .count();
+        if reachable == calls {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("{name}: {reachable}/{calls} agents reachable");
+    // the browsers' answers, counted as they come
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if let Some(out) = agents.stdout.take() {
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("\"answered\"") {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
     }
     let idle = cpu_share(Duration::from_secs(4)).await;
     let pcap = dir.join("caller.pcap");
@@ -575,7 +599,9 @@ async fn load_phase(calls: usize, browsers: bool) -> (f64, f64) {
         .filter(|a| a.agent.as_str().starts_with('w') && a.state != callcore::AgentState::Available)
         .count();
     println!(
-        "{name}: {on_calls}/{calls} agents on calls; premise CPU idle {:.1}%, talking {:.1}%",
+        "{name}: {on_calls}/{calls} agents on calls ({} pages answered); premise CPU idle \
+         {:.1}%, talking {:.1}%",
+        answered.load(std::sync::atomic::Ordering::Relaxed),
         idle * 100.0,
         busy * 100.0
     );
@@ -586,5 +612,5 @@ async fn load_phase(calls: usize, browsers: bool) -> (f64, f64) {
     let _ = agents.kill().await;
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    (idle, busy)
+    (idle, busy, on_calls)
 }

@@ -190,6 +190,7 @@ impl WebRtcTransport {
             .phones
             .offer(&agent, &call, &sdp, &request.from)
             .ok_or_else(|| CoreError::Unreachable(format!("agent {agent}'s browser left")))?;
+        tracing::debug!("offered to the browser");
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs.max(1)));
         let answer = match tokio::time::timeout(ring, offered.reply).await {
             Err(_) => return Err(CoreError::NotAnswered(HangupCause::NoAnswer)),
@@ -199,6 +200,7 @@ impl WebRtcTransport {
             Ok(Ok(Reply::Declined)) => return Err(CoreError::NotAnswered(HangupCause::Declined)),
             Ok(Ok(Reply::Answered(sdp))) => sdp,
         };
+        tracing::debug!("the browser answered; connecting");
         peer.answered(answer)
             .await
             .map_err(|e| CoreError::Transport(e.to_string()))?;
