@@ -52,6 +52,9 @@ pub struct Premise {
     pub(crate) center_ops: crate::center_ops::CenterOps,
     /// Metrics, health, the HTTP listener (crate::ops).
     pub(crate) ops: crate::ops::PremiseOps,
+    /// Agents in a browser (crate::browser_agents) and their presence.
+    pub(crate) browser: crate::browser_agents::BrowserAgents,
+    browser_presence: JoinHandle<()>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -123,6 +126,13 @@ impl Premise {
         // Interaction, leg (and so recording) ids are UUIDv7: unique across
         // restarts on the same data directory, so no run replaces another's records.
         let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
+        // browser agents' legs: media on the same engine, so they bridge to SIP legs
+        let browser = crate::browser_agents::BrowserAgents::new(
+            &config,
+            Arc::new(media.clone()),
+            ids.clone(),
+            tenant.clone(),
+        );
         // TLS trunks: their CA bundles and host names; the phones' TLS listener
         let mut trunks = crate::trunks::sip_trunks(&config.trunks);
         // trunks whose host is a domain: RFC 3263 lookups (crate::trunk_dns)
@@ -204,6 +214,7 @@ impl Premise {
                 tts: Some(Arc::new(voice.clone())),
             })
             .transport(sip.clone())
+            .transport(browser.transport.clone())
             .router(Box::new(AcdEngine::new(AcdConfig::default())))
             .flow(crate::trunks::IVR_FLOW, Arc::new(ivr))
             .route("*", "ivr")
@@ -253,7 +264,12 @@ impl Premise {
         let host = config.sip.bind.ip();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);
-            let mut p = AgentProfile::new(a.id.as_str()).with_endpoint(Endpoint::Sip(aor.clone()));
+            let endpoint = if a.is_webrtc() {
+                Endpoint::WebRtc(a.id.clone())
+            } else {
+                Endpoint::Sip(aor.clone())
+            };
+            let mut p = AgentProfile::new(a.id.as_str()).with_endpoint(endpoint);
             p.tenant = tenant.clone();
             p.name = a.name.clone();
             p.supervisor = a.supervisor;
@@ -262,7 +278,10 @@ impl Premise {
             }
             center.add_agent(p).await?;
             let id = AgentId::new(a.id.as_str());
-            if let Some(contact) = &a.contact {
+            if a.is_webrtc() {
+                // reachable while the browser is connected
+                center.set_agent_reachable(&id, false).await?;
+            } else if let Some(contact) = &a.contact {
                 let fixed = FixedContact::parse(contact).map_err(|e| PremiseError::Config {
                     field: format!("agents[{i}].contact"),
                     detail: e.to_string(),
@@ -296,6 +315,15 @@ impl Premise {
                 .map(|a| (AgentId::new(a.id.as_str()), format!("sip:{}@{host}", a.id)))
                 .collect(),
         ));
+        let browser_presence = browser.follow_presence(
+            center.clone(),
+            config
+                .agents
+                .iter()
+                .filter(|a| a.is_webrtc())
+                .map(|a| AgentId::new(a.id.as_str()))
+                .collect(),
+        );
         let http = config.http_bind();
         let ops = PremiseOps::start(
             OpsParts {
@@ -329,7 +357,13 @@ impl Premise {
             callback_dialer,
             callbacks,
             voice,
+            browser,
+            browser_presence,
         };
+        if premise.http_addr().is_some() {
+            // the browser phone's WebSocket and page
+            premise.mount_http(premise.browser.routes())?;
+        }
         premise.start_autostart_campaigns()?;
         Ok(premise)
     }
@@ -364,6 +398,18 @@ impl Premise {
             ring_timeout_secs: u32::try_from(ring.as_secs()).unwrap_or(u32::MAX).max(1),
         };
         Ok(self.sip.place(request).await?)
+    }
+
+    /// The registry of browser agents' phones (`contact = "webrtc"`): who is
+    /// connected; the WebSocket at `/api/v1/phone` connects browsers to it.
+    pub fn browser_phones(&self) -> &callcore_webrtc::BrowserPhones {
+        &self.browser.phones
+    }
+
+    /// Sets how browsers authenticate on `/api/v1/phone` (web sessions), in
+    /// place of the agents' id and password from the config.
+    pub fn set_phone_auth(&self, auth: callcore_webrtc::PhoneAuth) {
+        self.browser.set_auth(auth);
     }
 
     /// The SIP transport (registered contacts and their routes, trunk health).
@@ -421,6 +467,19 @@ impl Premise {
         }
         s.push_str("Agent phones (register with digest auth, or rung at a fixed contact):\n");
         for a in &self.config.agents {
+            if a.is_webrtc() {
+                let page = self.http_addr().map_or_else(
+                    || "(HTTP off)".to_owned(),
+                    |h| format!("http://{h}/phone.html"),
+                );
+                s.push_str(&format!(
+                    "  {:<6} {:<8} in a browser at {page}  skills {}\n",
+                    a.id,
+                    a.name,
+                    a.skills.join(",")
+                ));
+                continue;
+            }
             if let Some(contact) = &a.contact {
                 s.push_str(&format!(
                     "  {:<6} {:<8} rung at {contact}  skills {}\n",
@@ -512,6 +571,7 @@ impl Premise {
     /// Stops the center (calls in progress drop) and flushes the store.
     pub async fn shutdown(self) {
         self.presence.abort();
+        self.browser_presence.abort();
         self.center_ops.stop();
         self.ops.stop().await;
         if let Some(d) = &self.callback_dialer {

@@ -377,6 +377,9 @@ impl QueueSection {
     }
 }
 
+/// The `contact` of an agent who takes calls in a browser over WebRTC.
+pub const WEBRTC_CONTACT: &str = "webrtc";
+
 /// `[[agents]]`. Its `Debug` output never shows the password or the HA1 hashes.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -401,7 +404,9 @@ pub struct AgentSection {
     pub ha1: BTreeMap<String, String>,
     /// A fixed address to ring (`sip:user@IP:port`, optionally `;transport=tcp`): a
     /// desk phone, a PBX extension or a load tool. Such an agent needs no
-    /// registration, is available from the start and is rung there.
+    /// registration, is available from the start and is rung there. `"webrtc"`: the
+    /// agent takes calls in a browser (`/phone.html` on the HTTP listener, logging
+    /// in with its id and password), reachable while the browser is connected.
     #[serde(default)]
     pub contact: Option<String>,
     /// Skills (proficiency 5).
@@ -446,6 +451,11 @@ impl AgentSection {
     /// account it registers with.
     pub fn has_credentials(&self) -> bool {
         !self.password.is_empty() || !self.ha1.is_empty()
+    }
+
+    /// True when the agent takes calls in a browser (`contact = "webrtc"`).
+    pub fn is_webrtc(&self) -> bool {
+        self.contact.as_deref() == Some(WEBRTC_CONTACT)
     }
 
     /// The HA1 hashes given, by algorithm (names validated at load).
@@ -655,7 +665,7 @@ impl PremiseConfig {
             if a.id.is_empty() || !a.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
                 return Err(field(format!("agents[{i}].id"), "letters, digits and dots"));
             }
-            if let Some(contact) = &a.contact {
+            if let Some(contact) = a.contact.as_ref().filter(|_| !a.is_webrtc()) {
                 FixedContact::parse(contact)
                     .map_err(|e| field(format!("agents[{i}].contact"), e.to_string()))?;
             }
@@ -673,7 +683,9 @@ impl PremiseConfig {
                 }
             }
             let hashes_only = a.password.is_empty() && !a.ha1.is_empty();
-            let needs_password = !hashes_only && (a.contact.is_none() || !a.password.is_empty());
+            // a browser agent logs in to its phone with its password
+            let needs_password =
+                !hashes_only && (a.contact.is_none() || a.is_webrtc() || !a.password.is_empty());
             if needs_password && a.password.len() < 6 {
                 return Err(field(
                     format!("agents[{i}].password"),
@@ -841,6 +853,23 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("agents[0].password")));
+    }
+
+    #[test]
+    fn a_browser_agent_needs_a_password_to_log_in() {
+        let toml = "[[agents]]\nid = \"3001\"\ncontact = \"webrtc\"\n";
+        let e = PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("agents[0].password")),
+            "{e:?}"
+        );
+        let ok = format!("{toml}password = \"carol3001\"\n");
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(&ok))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.agents[0].is_webrtc());
     }
 
     #[test]

@@ -35,6 +35,7 @@
 pub mod agent_states;
 pub mod analytics;
 pub mod assembly;
+mod browser_agents;
 pub mod campaigns;
 mod center_ops;
 pub mod config;

@@ -533,21 +533,24 @@ impl SipLeg {
         }
     }
 
-    /// The other leg's media port, for bridging.
-    fn bridge_ports<'a>(
-        &'a self,
-        other: &'a dyn Leg,
-    ) -> Result<(&'a dyn LegMediaPort, &'a dyn LegMediaPort), CoreError> {
+    /// Both legs' media ports, for bridging: the other leg may be a SIP leg or
+    /// any leg whose media port is on the same engine (a WebRTC leg).
+    fn bridge_ports(
+        &self,
+        other: &dyn Leg,
+    ) -> Result<(&dyn LegMediaPort, Arc<dyn LegMediaPort>), CoreError> {
         self.live()?;
-        let other = other
-            .as_any()
-            .downcast_ref::<SipLeg>()
-            .ok_or(CoreError::Unsupported("a SIP leg bridges only to SIP legs"))?;
-        other.live()?;
-        match (&self.port, &other.port) {
-            (Some(a), Some(b)) => Ok((a.as_ref(), b.as_ref())),
+        let theirs = match other.as_any().downcast_ref::<SipLeg>() {
+            Some(sip) => {
+                sip.live()?;
+                sip.port.clone()
+            }
+            None => other.media_port(),
+        };
+        match (&self.port, theirs) {
+            (Some(a), Some(b)) => Ok((a.as_ref(), b)),
             _ => Err(CoreError::Unsupported(
-                "no media engine attached to these SIP legs",
+                "no media engine attached to these legs",
             )),
         }
     }
@@ -607,7 +610,7 @@ impl Leg for SipLeg {
 
     async fn bridge(&self, other: &dyn Leg) -> Result<(), CoreError> {
         let (a, b) = self.bridge_ports(other)?;
-        a.bridge(b, None).map(|_| ())
+        a.bridge(b.as_ref(), None).map(|_| ())
     }
 
     async fn bridge_recorded(
@@ -616,7 +619,7 @@ impl Leg for SipLeg {
         recording: &RecordingRequest,
     ) -> Result<Option<BridgeRecording>, CoreError> {
         let (a, b) = self.bridge_ports(other)?;
-        a.bridge(b, Some(recording))
+        a.bridge(b.as_ref(), Some(recording))
     }
 
     async fn next_event(&self) -> LegEvent {

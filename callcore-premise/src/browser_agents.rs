@@ -1,0 +1,119 @@
+//! Agents who take calls in a browser (`[[agents]] contact = "webrtc"`): the
+//! WebRTC transport that rings them (callcore-webrtc, media on the premise's
+//! RTP engine so that their legs bridge to SIP callers), their phone's
+//! WebSocket and page on the HTTP listener, and their presence (reachable
+//! while a browser is connected).
+//!
+//! The browser authenticates with the agent's id and password from the config
+//! ([`callcore_webrtc::password_auth`]) until an assembly sets its own with
+//! [`crate::Premise::set_phone_auth`] (web sessions).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, RwLock};
+
+use callcore::{AgentId, IdSource, MediaAttach, TenantId};
+use callcore_runtime::CenterHandle;
+use callcore_webrtc::{BrowserPhones, PhoneAuth, WebRtcConfig, WebRtcTransport};
+use tokio::task::JoinHandle;
+
+use crate::config::PremiseConfig;
+
+/// The premise's browser agents.
+#[derive(Clone)]
+pub(crate) struct BrowserAgents {
+    pub(crate) phones: BrowserPhones,
+    pub(crate) transport: Arc<WebRtcTransport>,
+    auth: Arc<RwLock<PhoneAuth>>,
+}
+
+impl std::fmt::Debug for BrowserAgents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserAgents")
+            .field("phones", &self.phones)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrowserAgents {
+    /// The transport and the phones' registry, with password logins for the
+    /// config's browser agents.
+    pub(crate) fn new(
+        config: &PremiseConfig,
+        media: Arc<dyn MediaAttach>,
+        ids: Arc<dyn IdSource>,
+        tenant: TenantId,
+    ) -> Self {
+        let phones = BrowserPhones::new();
+        let ip = match config.media.ip {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        let transport = Arc::new(WebRtcTransport::new(
+            phones.clone(),
+            media,
+            ids,
+            WebRtcConfig { ip, tenant },
+        ));
+        let passwords: HashMap<AgentId, String> = config
+            .agents
+            .iter()
+            .filter(|a| a.is_webrtc())
+            .map(|a| (AgentId::new(a.id.as_str()), a.password.clone()))
+            .collect();
+        Self {
+            phones,
+            transport,
+            auth: Arc::new(RwLock::new(callcore_webrtc::password_auth(passwords))),
+        }
+    }
+
+    /// The phone's routes, authenticated by the current [`PhoneAuth`].
+    pub(crate) fn routes(&self) -> axum::Router {
+        let auth = self.auth.clone();
+        let current: PhoneAuth = Arc::new(move |headers| {
+            let auth = auth
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            auth(headers)
+        });
+        callcore_webrtc::phone_routes(self.phones.clone(), current)
+    }
+
+    /// Replaces how browsers authenticate.
+    pub(crate) fn set_auth(&self, auth: PhoneAuth) {
+        *self
+            .auth
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = auth;
+    }
+
+    /// Keeps `agents` reachable while their browser is connected.
+    pub(crate) fn follow_presence(
+        &self,
+        center: CenterHandle,
+        agents: BTreeSet<AgentId>,
+    ) -> JoinHandle<()> {
+        let mut connected = self.phones.watch_connected();
+        tokio::spawn(async move {
+            let mut reachable = BTreeSet::new();
+            loop {
+                let now: BTreeSet<AgentId> = connected
+                    .borrow_and_update()
+                    .intersection(&agents)
+                    .cloned()
+                    .collect();
+                for a in now.symmetric_difference(&reachable) {
+                    let on = now.contains(a);
+                    if let Err(e) = center.set_agent_reachable(a, on).await {
+                        tracing::warn!(agent = %a, error = %e, "browser presence not applied");
+                    }
+                }
+                reachable = now;
+                if connected.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}

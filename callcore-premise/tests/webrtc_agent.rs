@@ -1,0 +1,616 @@
+//! A browser agent (`[[agents]] contact = "webrtc"`) against real peers: headless
+//! Chromium (driven by `playwright-core`, `tests/webrtc/phone_driver.js`) opens the
+//! premise's `/phone.html`, logs in as agent 3001 and answers by itself with a fake
+//! microphone playing a 440 Hz tone; a SIPp caller (the load harness's `caller.xml`
+//! playing Debian's `g711a.pcap` speech and the `dtmf_2833_2.pcap` digit) calls the
+//! IVR, picks the support queue and is offered to the browser over WebRTC
+//! (webrtc-rs, DTLS-SRTP, PCMU), bridged by callcore-media to the caller (PCMA).
+//! Asserted: audio both ways — the page measures the caller's speech (AnalyserNode)
+//! and the browser's tone is on the agent's side of the stereo recording — and the
+//! hang-up from either side ends both legs with the record stored.
+//!
+//! Chromium connects ICE over loopback only inside a private network namespace with
+//! just `lo` (see `../shared/peers/README.md`): the test re-runs itself under
+//! `unshare -n`. Needs root, `sipp` (package `sip-tester`), `python3`, `chromium`,
+//! `node`, and `playwright-core` in `.cache/node` (`npm install --prefix .cache/node
+//! playwright-core`): skipped with a notice otherwise, failing instead when
+//! `CALLCORE_REQUIRE_PEERS=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Real peers and sockets run in wall-clock time: the test waits for them.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use callcore::AgentId;
+use callcore_premise::{Premise, PremiseConfig};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
+const DIGIT: &str = "/usr/share/sip-tester/dtmf_2833_2.pcap";
+/// Set in the re-run inside the network namespace.
+const IN_NETNS: &str = "CALLCORE_TEST_IN_NETNS";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn playwright() -> PathBuf {
+    workspace().join(".cache/node/node_modules")
+}
+
+fn runs(cmd: &str, arg: &str) -> bool {
+    std::process::Command::new(cmd)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+fn peers_ready() -> bool {
+    let why = if !runs("sipp", "-v") {
+        "sipp is not installed (apt-get install -y sip-tester)"
+    } else if !Path::new(SPEECH).exists() || !Path::new(DIGIT).exists() {
+        "the sip-tester pcaps are missing"
+    } else if !is_root() {
+        "SIPp plays pcaps over a raw socket and the test needs a network namespace: root"
+    } else if !runs("python3", "--version") {
+        "python3 (which writes the caller's pcap) is missing"
+    } else if !Path::new("/usr/bin/chromium").exists() {
+        "chromium is not installed (apt-get install -y chromium)"
+    } else if !runs("node", "--version") {
+        "node is not installed (apt-get install -y nodejs npm)"
+    } else if !playwright().join("playwright-core").exists() {
+        "playwright-core is missing (npm install --prefix .cache/node playwright-core)"
+    } else if !runs("unshare", "--help") || !runs("ip", "-V") {
+        "unshare (util-linux) and ip (iproute2) are needed for a private network namespace"
+    } else {
+        return true;
+    };
+    if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
+    }
+    eprintln!("NOTICE: skipping the browser agent test: {why}");
+    false
+}
+
+/// Runs test `name` of this binary again inside a new network namespace with
+/// only `lo` (up); true when this process is already that re-run.
+async fn in_private_network(name: &str) -> bool {
+    if std::env::var_os(IN_NETNS).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(exe)
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(IN_NETNS, "1")
+        .status()
+        .await
+        .expect("unshare runs");
+    assert!(
+        status.success(),
+        "the test inside the namespace failed: {status:?}"
+    );
+    false
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn harness(file: &str) -> PathBuf {
+    workspace().join("scripts/premise-load").join(file)
+}
+
+/// A mono 16-bit 48 kHz WAV of a 440 Hz tone: the browser's microphone.
+fn tone_wav(path: &Path, secs: u32) {
+    let rate = 48_000u32;
+    let samples: Vec<u8> = (0..rate * secs)
+        .flat_map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            let v = (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0;
+            (v as i16).to_le_bytes()
+        })
+        .collect();
+    let mut wav = Vec::with_capacity(44 + samples.len());
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&samples);
+    std::fs::write(path, wav).unwrap();
+}
+
+/// Mean absolute sample of each channel of a 16-bit stereo WAV.
+fn channel_levels(wav: &[u8]) -> (f64, f64) {
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let (mut left, mut right, mut frames) = (0f64, 0f64, 0f64);
+    for frame in wav[data..].chunks_exact(4) {
+        left += f64::from(i16::from_le_bytes([frame[0], frame[1]])).abs();
+        right += f64::from(i16::from_le_bytes([frame[2], frame[3]])).abs();
+        frames += 1.0;
+    }
+    (left / frames, right / frames)
+}
+
+/// The SIPp caller's scenario: the harness's caller, which hangs up after its
+/// talk, or (`await_bye`) one that waits for the center's BYE instead.
+fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
+        pcap.display(),
+        12_500 + 1_200 + talk_ms
+    );
+    let scenario = std::fs::read_to_string(harness("caller.xml"))
+        .unwrap()
+        .replace("@MEDIA_PORT@", "[media_port]");
+    if !await_bye {
+        return scenario.replace("@SPEAK@", &speak);
+    }
+    // the last @SPEAK@ (the first is in the scenario's comment)
+    let (head, _) = scenario.rsplit_once("@SPEAK@").unwrap();
+    // the BYE comes while the pcap plays (no pause: SIPp would take it as unexpected)
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
+        pcap.display()
+    );
+    format!(
+        "{head}{speak}\n  <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n\n      \
+         SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      \
+         [last_CSeq:]\n      Content-Length: 0\n\n    ]]>\n  </send>\n</scenario>\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_agent_talks_with_a_sip_caller_who_hangs_up() {
+    if !peers_ready()
+        || !in_private_network("a_browser_agent_talks_with_a_sip_caller_who_hangs_up").await
+    {
+        return;
+    }
+    browser_call(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_agent_hangs_up_on_a_sip_caller() {
+    if !peers_ready() || !in_private_network("a_browser_agent_hangs_up_on_a_sip_caller").await {
+        return;
+    }
+    browser_call(true).await;
+}
+
+/// One call through the IVR to browser agent 3001; the caller hangs up after its
+/// talk, or (`agent_hangs_up`) the browser does, 5 s into the conversation.
+async fn browser_call(agent_hangs_up: bool) {
+    let dir = std::env::temp_dir().join(format!(
+        "callcore-premise-webrtc-{}-{}",
+        if agent_hangs_up { "agent" } else { "caller" },
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = 24_000 + (std::process::id() % 20) as u16 * 20 + if agent_hangs_up { 10 } else { 0 };
+    let toml = format!(
+        "[sip]\nbind = \"127.0.0.1:0\"\n\
+         [media]\nrtp_first = {base}\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\n\
+         [[agents]]\nid = \"3001\"\nname = \"Browser\"\npassword = \"carol3001\"\n\
+         contact = \"webrtc\"\nskills = [\"support\"]\n",
+        base + 9,
+        dir.display()
+    );
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
+    let premise = Premise::start(config).await.unwrap();
+    let http = premise.http_addr().expect("the HTTP listener");
+    assert!(
+        premise.banner().contains("in a browser at http://"),
+        "{}",
+        premise.banner()
+    );
+    let agent = AgentId::new("3001");
+    let reachable = |premise: &Premise| {
+        let center = premise.center().clone();
+        let agent = agent.clone();
+        async move {
+            center
+                .snapshot()
+                .await
+                .unwrap()
+                .agents
+                .iter()
+                .any(|a| a.agent == agent && a.reachable)
+        }
+    };
+    assert!(!reachable(&premise).await, "no browser yet: not reachable");
+
+    // the browser phone, answering by itself with a tone as its microphone
+    let wav = dir.join("tone.wav");
+    tone_wav(&wav, 10);
+    let url = format!("http://{http}/phone.html#agent=3001&password=carol3001&auto=1");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js");
+    let mut browser = Command::new("node")
+        .arg(&driver)
+        .arg(&url)
+        .arg(&wav)
+        .arg(dir.join("profile"))
+        .arg(if agent_hangs_up { "5000" } else { "0" })
+        .env("NODE_PATH", playwright())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs the phone driver");
+    let mut lines = BufReader::new(browser.stdout.take().unwrap()).lines();
+    let mut next_event = async || -> serde_json::Value {
+        let line = tokio::time::timeout(Duration::from_secs(90), lines.next_line())
+            .await
+            .expect("the browser reports in time")
+            .unwrap()
+            .expect("the browser reports");
+        eprintln!("browser: {line}");
+        serde_json::from_str(&line).unwrap()
+    };
+    assert_eq!(next_event().await["event"], "online", "the page logged in");
+    let mut online = false;
+    for _ in 0..50 {
+        if reachable(&premise).await {
+            online = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(online, "reachable once the browser is connected");
+
+    // the caller: IVR, digit 2 (support), then talk
+    let pcap = dir.join("caller.pcap");
+    let made = std::process::Command::new("python3")
+        .arg(harness("caller_pcap.py"))
+        .arg(&pcap)
+        .args(["--speech", SPEECH, "--digit", DIGIT])
+        .args(["--ivr-ms", "12500", "--talk-secs", "8"])
+        .output()
+        .expect("python3 runs caller_pcap.py");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let caller_xml = dir.join("caller.xml");
+    std::fs::write(&caller_xml, caller_scenario(&pcap, 8_000, agent_hangs_up)).unwrap();
+    let mut uac = Command::new("sipp");
+    uac.arg(premise.sip_addr().to_string())
+        .arg("-sf")
+        .arg(&caller_xml)
+        .args(["-s", "ivr", "-m", "1"])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+        .args(["-nostdin", "-timeout", "80s", "-timeout_error"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let caller = tokio::spawn(uac.output());
+
+    assert_eq!(
+        next_event().await["event"],
+        "answered",
+        "the browser answered"
+    );
+    let level = next_event().await;
+    assert_eq!(level["event"], "level");
+    let heard = level["max"].as_f64().unwrap();
+    let ended = next_event().await;
+    assert_eq!(ended["event"], "ended");
+    assert_eq!(
+        ended["by"],
+        if agent_hangs_up { "local" } else { "remote" },
+        "who ended the call, as the page saw it"
+    );
+    let caller = tokio::time::timeout(Duration::from_secs(60), caller)
+        .await
+        .expect("the caller finished")
+        .unwrap()
+        .unwrap();
+    assert!(
+        caller.status.success(),
+        "caller: {:?} {}",
+        caller.status,
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    let browser = tokio::time::timeout(Duration::from_secs(30), browser.wait())
+        .await
+        .expect("the browser closed")
+        .unwrap();
+    assert!(browser.success(), "phone driver: {browser:?}");
+
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        records = premise.records().await.unwrap();
+        if records.iter().any(|r| r.ended_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0];
+    assert_eq!(record.agent, Some(agent.clone()), "{record:?}");
+    assert_eq!(record.queue.as_ref().map(|q| q.as_str()), Some("support"));
+    assert!(record.talk_ms >= 4000, "{record:?}");
+    let recordings = premise.recordings(&records).await.unwrap();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let (caller_level, agent_level) = channel_levels(&std::fs::read(&recordings[0].path).unwrap());
+    eprintln!("recording levels: caller {caller_level}, browser {agent_level}; page heard {heard}");
+    // the caller's speech on the left; the browser's tone on the right
+    assert!(caller_level > 100.0, "caller side silent: {caller_level}");
+    assert!(agent_level > 300.0, "browser side silent: {agent_level}");
+    // the caller's speech reached the browser: RMS of a PCMU speech clip, far above silence
+    assert!(heard > 0.01, "the page heard the caller at RMS {heard}");
+    // the browser closed: the agent is no longer reachable
+    let mut offline = false;
+    for _ in 0..50 {
+        if !reachable(&premise).await {
+            offline = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(offline, "unreachable once the browser closed");
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CPU time of this process (the premise) so far.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // after the command's closing parenthesis: fields 3.. ; utime and stime are 14 and 15
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    Duration::from_millis((fields[11] + fields[12]) * 10) // 100 ticks a second
+}
+
+/// The premise's CPU over `window`, as a share of one core.
+async fn cpu_share(window: Duration) -> f64 {
+    let before = process_cpu();
+    tokio::time::sleep(window).await;
+    (process_cpu() - before).as_secs_f64() / window.as_secs_f64()
+}
+
+/// Load figures (docs/webrtc.md): N concurrent callers talking to N agents, once
+/// with SIP agents (a SIPp UAS echoing RTP) and once with browser agents (N pages
+/// of one headless Chromium), the premise's CPU measured over the same window of
+/// the conversations, minus the idle premise's. N from `CALLCORE_WEBRTC_CALLS`
+/// (default 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load figures: run by hand (docs/webrtc.md)"]
+async fn browser_agents_load() {
+    if !peers_ready() || !in_private_network("browser_agents_load").await {
+        return;
+    }
+    let calls: usize = std::env::var("CALLCORE_WEBRTC_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let sip = load_phase(calls, false).await;
+    let browser = load_phase(calls, true).await;
+    // per call actually talking in the window
+    let per = |(idle, busy, on): (f64, f64, usize)| (busy - idle) / on.max(1) as f64 * 100.0;
+    println!(
+        "LOAD {calls} calls: SIP agents {:.2}% of a core per call, browser agents {:.2}% \
+         per call ({:.1}x); premise idle {:.2}% / {:.2}%",
+        per(sip),
+        per(browser),
+        per(browser) / per(sip).max(0.01),
+        sip.0 * 100.0,
+        browser.0 * 100.0
+    );
+    assert_eq!(
+        browser.2, calls,
+        "every browser agent was on a call in the window"
+    );
+}
+
+/// One phase of [`browser_agents_load`]: the premise's idle and busy CPU shares,
+/// and how many agents were on calls while it was busy.
+async fn load_phase(calls: usize, browsers: bool) -> (f64, f64, usize) {
+    let name = if browsers { "browser" } else { "sip" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = std::env::temp_dir().join(format!(
+        "callcore-webrtc-load-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let uas_port = free_port();
+    let mut toml = format!(
+        "[sip]\nbind = \"127.0.0.1:0\"\n[media]\nrtp_first = 24100\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\nrecord_calls = false\n",
+        24_100 + 4 * calls + 20,
+        dir.display()
+    );
+    for i in 0..calls {
+        let contact = if browsers {
+            "webrtc".to_owned()
+        } else {
+            format!("sip:s{i}@127.0.0.1:{uas_port}")
+        };
+        toml.push_str(&format!(
+            "[[agents]]\nid = \"w{i}\"\npassword = \"secret{i}x\"\ncontact = \"{contact}\"\n\
+             skills = [\"support\"]\n"
+        ));
+    }
+    let config = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
+    let premise = Premise::start(config).await.unwrap();
+    let http = premise.http_addr().expect("the HTTP listener");
+    let mut agents = if browsers {
+        let wav = dir.join("tone.wav");
+        tone_wav(&wav, 10);
+        let url = format!("http://{http}/phone.html#agent=w{{i}}&password=secret{{i}}x&auto=1");
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js"))
+            .arg(&url)
+            .arg(&wav)
+            .arg(dir.join("profile"))
+            .arg("0")
+            .arg(calls.to_string())
+            .env("NODE_PATH", playwright())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the phone driver")
+    } else {
+        Command::new("sipp")
+            .arg("-sf")
+            .arg(harness("agents.xml"))
+            .args(["-i", "127.0.0.1", "-p", &uas_port.to_string()])
+            .args([
+                "-mi",
+                "127.0.0.1",
+                "-mp",
+                &free_port().to_string(),
+                "-rtp_echo",
+            ])
+            .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+            .args(["-m", &calls.to_string(), "-nostdin", "-timeout", "120s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp UAS")
+    };
+    // every agent reachable (the browsers logged in)
+    let mut reachable = 0;
+    for _ in 0..600 {
+        let snap = premise.center().snapshot().await.unwrap();
+        reachable = snap
+            .agents
+            .iter()
+            .filter(|a| a.reachable && a.agent.as_str().starts_with('w'))
+            .count();
+        if reachable == calls {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("{name}: {reachable}/{calls} agents reachable");
+    // the browsers' answers, counted as they come
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    if let Some(out) = agents.stdout.take() {
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("\"answered\"") {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    let idle = cpu_share(Duration::from_secs(4)).await;
+    let pcap = dir.join("caller.pcap");
+    let made = std::process::Command::new("python3")
+        .arg(harness("caller_pcap.py"))
+        .arg(&pcap)
+        .args(["--speech", SPEECH, "--digit", DIGIT])
+        .args(["--ivr-ms", "12500", "--talk-secs", "20"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let caller_xml = dir.join("caller.xml");
+    std::fs::write(&caller_xml, caller_scenario(&pcap, 20_000, false)).unwrap();
+    let mut uac = Command::new("sipp");
+    uac.arg(premise.sip_addr().to_string())
+        .arg("-sf")
+        .arg(&caller_xml)
+        .args([
+            "-s",
+            "ivr",
+            "-m",
+            &calls.to_string(),
+            "-l",
+            &calls.to_string(),
+        ])
+        .args(["-r", &calls.to_string(), "-rp", "1000"])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+        .args(["-nostdin", "-timeout", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let caller = tokio::spawn(uac.output());
+    // the conversations: after the IVR (12.5 s), the digit and the offers
+    tokio::time::sleep(Duration::from_secs(19)).await;
+    let talking = premise.center().snapshot().await.unwrap();
+    let busy = cpu_share(Duration::from_secs(8)).await;
+    let on_calls = talking
+        .agents
+        .iter()
+        .filter(|a| a.agent.as_str().starts_with('w') && a.state != callcore::AgentState::Available)
+        .count();
+    println!(
+        "{name}: {on_calls}/{calls} agents on calls ({} pages answered); premise CPU idle \
+         {:.1}%, talking {:.1}%",
+        answered.load(std::sync::atomic::Ordering::Relaxed),
+        idle * 100.0,
+        busy * 100.0
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(60), caller).await;
+    if browsers {
+        let _ = tokio::time::timeout(Duration::from_secs(20), agents.wait()).await;
+    }
+    let _ = agents.kill().await;
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    (idle, busy, on_calls)
+}
