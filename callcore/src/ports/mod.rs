@@ -9,6 +9,7 @@
 mod ids;
 mod leg_events;
 mod leg_media;
+mod media_keys;
 mod media;
 mod router;
 mod speech;
@@ -21,6 +22,7 @@ pub use leg_media::{
     MediaAttach, MediaDirection, MixRole, MixRoom, NegotiatedMedia, RecordingDone,
     RecordingRequest, RecordingStarted, RecordingStopped, TAP_FRAME_SAMPLES, TAP_SAMPLE_RATE,
 };
+pub use media_keys::{SRTP_MASTER_LEN, SrtpKeys, SrtpMasterKey, SrtpSuite};
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,
