@@ -119,7 +119,9 @@ impl SipTransport {
         match to {
             Endpoint::Sip(aor) => {
                 let targets = self.agent_targets(aor).await?;
-                match self.ring_all(&targets, from, media, deadline, None).await {
+                let policy = self.shared.srtp_policies().for_phone(aor);
+                let media = super::srtp::under(media, policy);
+                match self.ring_all(&targets, from, &media, deadline, None).await {
                     Fork::Answered {
                         call,
                         audio,
@@ -214,8 +216,9 @@ impl SipTransport {
             };
             let target = [(trunk.request_uri(number), trunk.peer)];
             let trying = Some(self.trunk_trying_timeout());
+            let media = super::srtp::under(media, trunk.srtp);
             match self
-                .ring_all(&target, &presented, media, deadline, trying)
+                .ring_all(&target, &presented, &media, deadline, trying)
                 .await
             {
                 Fork::Answered {

@@ -11,6 +11,7 @@ mod timer;
 pub use dialog::{Dialog, DialogFault, DialogId, DialogState, Role};
 pub use offer_answer::{
     AudioCodec, LocalMedia, NegotiatedAudio, answer_offer, create_offer, process_answer,
+    srtp_acceptable,
 };
 pub use sdes::{
     CryptoSuite, LocalSrtp, MASTER_KEY_LEN, MasterKey, NegotiatedSrtp, SdpCrypto, SrtpPolicy,

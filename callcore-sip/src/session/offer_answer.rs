@@ -215,6 +215,27 @@ fn sdes_answer(
     }
 }
 
+/// Whether SRTP lets us answer `offer` under `local`'s policy: `Err` (answer 488)
+/// when no audio stream of the offer can be met, saying why; streams without a
+/// codec we carry are left to [`answer_offer`] to judge.
+pub fn srtp_acceptable(offer: &SessionDescription, local: &LocalMedia) -> Result<(), Error> {
+    let mut refusal = None;
+    for m in &offer.media {
+        let rtp = m.proto.starts_with("RTP/AVP") || m.proto.starts_with("RTP/SAVP");
+        if m.kind != "audio" || !rtp || m.port == 0 {
+            continue;
+        }
+        match sdes_answer(local, m) {
+            Ok(_) => return Ok(()),
+            Err(why) => refusal = refusal.or(Some(why)),
+        }
+    }
+    match refusal {
+        Some(why) => Err(Error::Sdp(format!("SRTP: {why}"))),
+        None => Ok(()),
+    }
+}
+
 /// SRTP as the answer to our offer `ours` (its stream `m`) settles it.
 fn sdes_of_answer(
     ours: Option<&MediaDescription>,
