@@ -144,11 +144,17 @@ fn context(params: &SrtpParams, inbound: bool) -> Result<Context> {
     } else {
         (None, None)
     };
-    Context::new(key, salt, params.profile.rtc(), rtp, rtcp, provider.crypto()).map_err(|e| {
-        MediaError::Config {
-            field: "srtp",
-            detail: e.to_string(),
-        }
+    Context::new(
+        key,
+        salt,
+        params.profile.rtc(),
+        rtp,
+        rtcp,
+        provider.crypto(),
+    )
+    .map_err(|e| MediaError::Config {
+        field: "srtp",
+        detail: e.to_string(),
     })
 }
 

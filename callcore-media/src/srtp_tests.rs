@@ -60,10 +60,15 @@ fn tampered_wrong_key_and_replayed_packets_are_refused_and_counted() {
     // a stranger with another key
     let stranger = SrtpParams::new(SrtpProfile::AesCm128HmacSha1_80, [0x33; 30], [0x11; 30]);
     let mut stranger = SrtpSession::new(&stranger).expect("keys");
-    stranger.protect_rtp(&rtp(2, 9), &mut wire).expect("protected");
+    stranger
+        .protect_rtp(&rtp(2, 9), &mut wire)
+        .expect("protected");
     assert!(far.unprotect_rtp(&wire, &mut out).is_err(), "unknown key");
     // plain RTP and garbage
-    assert!(far.unprotect_rtp(&rtp(3, 9), &mut out).is_err(), "plain RTP");
+    assert!(
+        far.unprotect_rtp(&rtp(3, 9), &mut out).is_err(),
+        "plain RTP"
+    );
     assert!(far.unprotect_rtp(&[0x80, 0, 0], &mut out).is_err(), "short");
     assert_eq!(far.rejected(), 5);
 }

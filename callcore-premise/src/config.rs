@@ -130,6 +130,11 @@ pub struct SipSection {
     /// many seconds lock that pair out for as long; each further lockout of the pair
     /// doubles, up to an hour. 60 by default.
     pub lockout_secs: u64,
+    /// SRTP (SDES keys in SDP) for phones and softphones: `"off"` (default, plain
+    /// RTP), `"offer"` (SRTP when the phone takes it) or `"require"` (488 for a
+    /// phone without it); an agent may name its own (`agents[].srtp`). See
+    /// [`crate::srtp`].
+    pub srtp: String,
 }
 
 impl Default for SipSection {
@@ -140,6 +145,7 @@ impl Default for SipSection {
             realm: "callcore".into(),
             digest: vec!["MD5".into()],
             lockout_secs: 60,
+            srtp: "off".into(),
         }
     }
 }
@@ -394,6 +400,10 @@ pub struct AgentSection {
     /// (`CenterHandle::monitor`).
     #[serde(default)]
     pub supervisor: bool,
+    /// SRTP for this agent's phone (`"off"`, `"offer"`, `"require"`); absent:
+    /// `sip.srtp`.
+    #[serde(default)]
+    pub srtp: Option<String>,
 }
 
 impl std::fmt::Debug for AgentSection {
@@ -410,6 +420,7 @@ impl std::fmt::Debug for AgentSection {
             .field("contact", &self.contact)
             .field("skills", &self.skills)
             .field("digest", &self.digest)
+            .field("srtp", &self.srtp)
             .finish()
     }
 }
@@ -678,6 +689,7 @@ impl PremiseConfig {
         }
         crate::trunks::validate(&self.trunks, &self.dial_plan, &self.dids, queue_known)?;
         crate::ops_config::validate(self)?;
+        crate::srtp::validate(self)?;
         Ok(())
     }
 

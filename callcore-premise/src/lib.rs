@@ -46,6 +46,7 @@ pub mod flow;
 pub mod ops;
 mod ops_config;
 pub mod speech;
+pub mod srtp;
 pub mod trunk_tls;
 pub mod trunks;
 

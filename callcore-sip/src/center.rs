@@ -290,8 +290,8 @@ impl SipTransport {
                                 continue;
                             }
                         };
-                        let probe = LocalMedia::g711(shared.media_addr, 0)
-                            .with_srtp(policy, leg_srtp.key);
+                        let probe =
+                            LocalMedia::g711(shared.media_addr, 0).with_srtp(policy, leg_srtp.key);
                         if let Some(Err(e)) = offer.as_ref().map(|o| srtp_acceptable(o, &probe)) {
                             tracing::info!(policy = policy.as_str(), reason = %e, "inbound offer refused: 488");
                             shared.handle.reject(call, 488);

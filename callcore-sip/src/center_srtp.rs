@@ -41,12 +41,9 @@ pub(super) fn fresh_key() -> Result<MasterKey, CoreError> {
 /// The trunk an inbound call from `source` belongs to: one that trusts the
 /// address (IP authentication), else one whose peer is at it.
 pub(super) fn inbound_trunk(trunks: &TrunkRouter, source: IpAddr) -> Option<&Trunk> {
-    trunks.trusted_source(source).or_else(|| {
-        trunks
-            .trunks()
-            .iter()
-            .find(|t| t.peer.addr.ip() == source)
-    })
+    trunks
+        .trusted_source(source)
+        .or_else(|| trunks.trunks().iter().find(|t| t.peer.addr.ip() == source))
 }
 
 /// `media` under `policy` (its key kept).

@@ -475,7 +475,10 @@ impl WorkerState {
             let parts = &mut call.legs[i].parts;
             let packet: &[u8] = match parts.srtp.as_mut() {
                 Some(srtp) => {
-                    if srtp.unprotect_rtcp(&self.buf[..len], &mut self.plain).is_err() {
+                    if srtp
+                        .unprotect_rtcp(&self.buf[..len], &mut self.plain)
+                        .is_err()
+                    {
                         call.report.srtp_rejected[i] += 1;
                         if let Some(c) = parts.counters.as_ref() {
                             c.on_srtp_rejected();

@@ -11,10 +11,10 @@ use super::Negotiated;
 use super::task::Control;
 use crate::bridge::{Bridge, LegConfig, Side};
 use crate::out_stream::OutStream;
-use crate::srtp::SrtpSession;
 use crate::relay_pool::{
     CallEnd, CallHandle, CallSetup, LegCounters, LegUpdate, PoolLeg, RelayPool,
 };
+use crate::srtp::SrtpSession;
 use crate::udp::RelayReport;
 use crate::wav::{RecordingInfo, WavRecorder};
 

@@ -21,7 +21,11 @@ fn baresip_offer(proto: &str, crypto: &str) -> SessionDescription {
 fn crypto_lines(key: &MasterKey) -> String {
     let c32 = SdpCrypto::new(1, CryptoSuite::AesCm128HmacSha1_32, key);
     let c80 = SdpCrypto::new(2, CryptoSuite::AesCm128HmacSha1_80, key);
-    format!("a=crypto:{}\r\na=crypto:{}\r\n", c32.to_value(), c80.to_value())
+    format!(
+        "a=crypto:{}\r\na=crypto:{}\r\n",
+        c32.to_value(),
+        c80.to_value()
+    )
 }
 
 #[test]
@@ -30,7 +34,11 @@ fn a_savp_offer_is_answered_with_the_first_suite_we_carry_and_our_own_key() {
     for policy in [SrtpPolicy::Offer, SrtpPolicy::Require] {
         let (answer, neg) = answer_offer(&offer, &ours(policy, KEY_A), 1).expect("answered");
         let srtp = neg.srtp.expect("SRTP negotiated");
-        assert_eq!(srtp.suite, CryptoSuite::AesCm128HmacSha1_32, "offerer's order");
+        assert_eq!(
+            srtp.suite,
+            CryptoSuite::AesCm128HmacSha1_32,
+            "offerer's order"
+        );
         assert_eq!((srtp.send, srtp.receive), (KEY_A, KEY_B));
         let m = &answer.media[0];
         assert_eq!(m.proto, "RTP/SAVP");
@@ -49,11 +57,19 @@ fn offers_we_cannot_meet_are_refused_with_a_reason() {
     let savp = baresip_offer("RTP/SAVP", &crypto_lines(&KEY_B));
     let e = answer_offer(&savp, &ours(SrtpPolicy::Off, KEY_A), 1).expect_err("488");
     assert!(e.to_string().contains("SRTP is off"), "{e}");
-    let e = answer_offer(&savp, &LocalMedia::g711("127.0.0.1:1".parse().expect("a"), 1), 1);
+    let e = answer_offer(
+        &savp,
+        &LocalMedia::g711("127.0.0.1:1".parse().expect("a"), 1),
+        1,
+    );
     assert!(e.is_err(), "no SRTP at all");
     // SAVP with only suites we do not carry
     let f8 = "a=crypto:1 F8_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n";
-    let e = answer_offer(&baresip_offer("RTP/SAVP", f8), &ours(SrtpPolicy::Offer, KEY_A), 1);
+    let e = answer_offer(
+        &baresip_offer("RTP/SAVP", f8),
+        &ours(SrtpPolicy::Offer, KEY_A),
+        1,
+    );
     assert!(e.expect_err("488").to_string().contains("suite and key"));
     // required, and the offer is plain RTP
     let plain = baresip_offer("RTP/AVP", "");
@@ -92,8 +108,15 @@ fn our_offers_carry_both_suites_and_read_the_answer() {
             (CryptoSuite::AesCm128HmacSha1_32, KEY_A)
         ]
     );
-    assert_eq!(create_offer(&ours(SrtpPolicy::Offer, KEY_A), 1).media[0].proto, "RTP/AVP");
-    assert!(create_offer(&ours(SrtpPolicy::Off, KEY_A), 1).media[0].crypto.is_empty());
+    assert_eq!(
+        create_offer(&ours(SrtpPolicy::Offer, KEY_A), 1).media[0].proto,
+        "RTP/AVP"
+    );
+    assert!(
+        create_offer(&ours(SrtpPolicy::Off, KEY_A), 1).media[0]
+            .crypto
+            .is_empty()
+    );
     // the far end answers with its own key
     let (answer, far) = answer_offer(&offer, &ours(SrtpPolicy::Require, KEY_B), 1).expect("ok");
     let neg = process_answer(&offer, &answer).expect("read");
@@ -102,9 +125,12 @@ fn our_offers_carry_both_suites_and_read_the_answer() {
     assert_eq!((far_srtp.send, far_srtp.receive), (KEY_B, KEY_A));
     assert_eq!(ours_srtp.suite, CryptoSuite::AesCm128HmacSha1_80);
     // an answer without a=crypto to our SAVP offer is refused
-    let (plain_answer, _) =
-        answer_offer(&create_offer(&ours(SrtpPolicy::Off, KEY_B), 1), &ours(SrtpPolicy::Off, KEY_B), 1)
-            .expect("ok");
+    let (plain_answer, _) = answer_offer(
+        &create_offer(&ours(SrtpPolicy::Off, KEY_B), 1),
+        &ours(SrtpPolicy::Off, KEY_B),
+        1,
+    )
+    .expect("ok");
     assert!(process_answer(&offer, &plain_answer).is_err());
 }
 
@@ -114,7 +140,10 @@ fn malformed_crypto_is_a_clear_sdp_error_and_keys_stay_out_of_debug() {
         b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 6000 RTP/SAVP 0\r\na=crypto:one AES_CM_128_HMAC_SHA1_80 inline:x\r\n",
     )
     .expect_err("bad tag");
-    assert!(e.to_string().contains("line 4") && e.to_string().contains("a=crypto"), "{e}");
+    assert!(
+        e.to_string().contains("line 4") && e.to_string().contains("a=crypto"),
+        "{e}"
+    );
     let offer = baresip_offer("RTP/SAVP", &crypto_lines(&KEY_B));
     let (answer, neg) = answer_offer(&offer, &ours(SrtpPolicy::Offer, KEY_A), 1).expect("ok");
     let body = answer.to_body();

@@ -172,7 +172,9 @@ impl SdpCrypto {
             return Err(crypto_err("the tag must be a number of 1 to 9 digits"));
         }
         let tag = tag.parse().map_err(|_| crypto_err("tag"))?;
-        let suite = it.next().ok_or_else(|| crypto_err("missing crypto suite"))?;
+        let suite = it
+            .next()
+            .ok_or_else(|| crypto_err("missing crypto suite"))?;
         let key_params = it
             .next()
             .ok_or_else(|| crypto_err("missing key parameters"))?;
@@ -277,19 +279,34 @@ mod tests {
         let key = STANDARD.encode([1u8; 30]);
         let usable = |v: &str| SdpCrypto::parse(v).expect(v).usable().is_some();
         assert!(usable(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}")));
-        assert!(usable(&format!("1 AES_CM_128_HMAC_SHA1_32 inline:{key}|2^31")));
-        assert!(!usable(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20")));
-        assert!(!usable(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^31|1:4")));
+        assert!(usable(&format!(
+            "1 AES_CM_128_HMAC_SHA1_32 inline:{key}|2^31"
+        )));
+        assert!(!usable(&format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20"
+        )));
+        assert!(!usable(&format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^31|1:4"
+        )));
         assert!(!usable(&format!("1 F8_128_HMAC_SHA1_80 inline:{key}")));
-        assert!(!usable(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key} UNENCRYPTED_SRTP")));
-        assert!(!usable("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ="), "16-byte key");
+        assert!(!usable(&format!(
+            "1 AES_CM_128_HMAC_SHA1_80 inline:{key} UNENCRYPTED_SRTP"
+        )));
+        assert!(
+            !usable("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ="),
+            "16-byte key"
+        );
         assert!(!usable("1 AES_CM_128_HMAC_SHA1_80 inline:!!!notbase64!!!"));
         assert!(!usable(&format!("1 AES_CM_128_HMAC_SHA1_80 uri:{key}")));
     }
 
     #[test]
     fn lines_round_trip_and_policies_parse() {
-        let c = SdpCrypto::new(3, CryptoSuite::AesCm128HmacSha1_32, &MasterKey::new([9; 30]));
+        let c = SdpCrypto::new(
+            3,
+            CryptoSuite::AesCm128HmacSha1_32,
+            &MasterKey::new([9; 30]),
+        );
         assert_eq!(SdpCrypto::parse(&c.to_value()).expect("parses"), c);
         for p in [SrtpPolicy::Off, SrtpPolicy::Offer, SrtpPolicy::Require] {
             assert_eq!(p.as_str().parse::<SrtpPolicy>(), Ok(p));

@@ -9,8 +9,8 @@
 mod ids;
 mod leg_events;
 mod leg_media;
-mod media_keys;
 mod media;
+mod media_keys;
 mod router;
 mod speech;
 mod transport;
@@ -22,11 +22,11 @@ pub use leg_media::{
     MediaAttach, MediaDirection, MixRole, MixRoom, NegotiatedMedia, RecordingDone,
     RecordingRequest, RecordingStarted, RecordingStopped, TAP_FRAME_SAMPLES, TAP_SAMPLE_RATE,
 };
-pub use media_keys::{SRTP_MASTER_LEN, SrtpKeys, SrtpMasterKey, SrtpSuite};
 pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,
 };
+pub use media_keys::{SRTP_MASTER_LEN, SrtpKeys, SrtpMasterKey, SrtpSuite};
 pub use router::{
     AgentSnapshot, QueuePosition, QueueSnapshot, RejectReason, ReservationOutcome, Router,
     RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest,
