@@ -71,3 +71,48 @@ impl SipTransport {
             .insert(user.to_owned(), policy);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trunk::TrunkKind;
+
+    #[test]
+    fn a_leg_gets_its_trunks_or_its_agents_policy() {
+        let mut p = SrtpPolicies {
+            phones: SrtpPolicy::Offer,
+            ..SrtpPolicies::default()
+        };
+        p.agents.insert("1001".into(), SrtpPolicy::Require);
+        assert_eq!(p.for_phone("sip:1001@127.0.0.1"), SrtpPolicy::Require);
+        assert_eq!(p.for_phone("<sip:1002@127.0.0.1>"), SrtpPolicy::Offer);
+        assert_eq!(p.for_phone("1001"), SrtpPolicy::Require);
+
+        let mut carrier = Trunk::new(
+            "carrier",
+            TrunkKind::Carrier,
+            "192.0.2.10:5060".parse().unwrap_or_else(|_| unreachable!()),
+            &[],
+        );
+        carrier.srtp = SrtpPolicy::Require;
+        carrier.trusted_sources = vec![[198, 51, 100, 7].into()];
+        let trunks = TrunkRouter::new(vec![carrier]);
+        let from = |ip: [u8; 4]| inbound_trunk(&trunks, ip.into()).map(|t| t.srtp);
+        assert_eq!(
+            from([198, 51, 100, 7]),
+            Some(SrtpPolicy::Require),
+            "IP auth"
+        );
+        assert_eq!(from([192, 0, 2, 10]), Some(SrtpPolicy::Require), "its peer");
+        assert_eq!(from([203, 0, 113, 1]), None, "a phone");
+
+        let media = LocalMedia::g711(
+            "127.0.0.1:4000".parse().unwrap_or_else(|_| unreachable!()),
+            1,
+        )
+        .with_srtp(SrtpPolicy::Off, MasterKey::new([5; 30]));
+        let required = under(&media, SrtpPolicy::Require);
+        assert_eq!(required.srtp_policy(), SrtpPolicy::Require);
+        assert_eq!(required.srtp.map(|s| s.key), media.srtp.map(|s| s.key));
+    }
+}

@@ -300,6 +300,18 @@ mod tests {
         assert!(!usable(&format!("1 AES_CM_128_HMAC_SHA1_80 uri:{key}")));
     }
 
+    proptest::proptest! {
+        /// Any attribute value parses or is a clear error; a parsed one judges its
+        /// key and writes itself back without panicking.
+        #[test]
+        fn any_crypto_value_is_handled_without_panic(v in "[ -~]{0,120}") {
+            if let Ok(c) = SdpCrypto::parse(&v) {
+                let _ = c.usable();
+                proptest::prop_assert!(SdpCrypto::parse(&c.to_value()).is_ok());
+            }
+        }
+    }
+
     #[test]
     fn lines_round_trip_and_policies_parse() {
         let c = SdpCrypto::new(
