@@ -338,6 +338,7 @@ impl BridgedPair {
                     law: Law::Ulaw,
                     telephone_event: Some(101),
                     send: true,
+                    srtp: None,
                 };
                 drop(leg.start_session(far).expect("start"));
             }

@@ -584,6 +584,7 @@ fn main() {
                         law,
                         telephone_event: Some(101),
                         send: true,
+                        srtp: None,
                     };
                     drop(m.start_session(far).expect("start a leg"));
                 }

@@ -19,6 +19,22 @@
 
 use std::net::SocketAddr;
 
+use crate::srtp::SrtpSession;
+
+/// What became of a datagram on a leg's RTP socket ([`Latch::admit_secure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// From a source the leg does not accept: dropped, nothing changed.
+    Stranger,
+    /// From an accepted source but failing SRTP authentication (wrong key,
+    /// tampered, replayed): dropped, counted, nothing changed (no latching).
+    Unauthentic,
+    /// Plain RTP, accepted as received.
+    Clear,
+    /// SRTP, authenticated and decrypted into the caller's buffer.
+    Decrypted,
+}
+
 /// How many RTP datagrams a leg may receive before it must be locked: NAT latching
 /// happens within these first packets or not at all.
 pub(crate) const NAT_WINDOW: u32 = 16;
@@ -106,6 +122,37 @@ impl Latch {
         true
     }
 
+    /// [`admit_rtp`](Self::admit_rtp) for a leg that may be keyed for SRTP: with a
+    /// session the datagram must also authenticate (decrypted into `plain`), and
+    /// only then may it lock the leg or move its destination.
+    pub(crate) fn admit_secure(
+        &mut self,
+        enabled: bool,
+        remote: &mut Option<SocketAddr>,
+        from: SocketAddr,
+        datagram: &[u8],
+        srtp: Option<&mut SrtpSession>,
+        plain: &mut Vec<u8>,
+    ) -> Admission {
+        let Some(srtp) = srtp else {
+            return if self.admit_rtp(enabled, remote, from, datagram) {
+                Admission::Clear
+            } else {
+                Admission::Stranger
+            };
+        };
+        let (mut trial, mut destination) = (*self, *remote);
+        if !trial.admit_rtp(enabled, &mut destination, from, datagram) {
+            return Admission::Stranger;
+        }
+        if srtp.unprotect_rtp(datagram, plain).is_err() {
+            return Admission::Unauthentic;
+        }
+        *self = trial;
+        *remote = destination;
+        Admission::Decrypted
+    }
+
     /// Decides on a datagram received on the leg's RTCP socket from `from`.
     pub(crate) fn admit_rtcp(&self, remote: Option<SocketAddr>, from: SocketAddr) -> bool {
         let peer = match self.locked {
@@ -186,5 +233,29 @@ mod tests {
         l.resignal(nat);
         assert!(l.admit_rtp(true, &mut remote, nat, &rtp(7)));
         assert_eq!(rtcp_of(nat).port(), 61001);
+    }
+
+    #[test]
+    fn an_unauthentic_srtp_packet_neither_latches_nor_moves_the_destination() {
+        use crate::srtp::{SrtpParams, SrtpProfile};
+        let signalled: SocketAddr = "10.0.0.5:4000".parse().unwrap();
+        let nat: SocketAddr = "198.51.100.20:61000".parse().unwrap();
+        let keys = |send, receive| SrtpParams::new(SrtpProfile::AesCm128HmacSha1_80, send, receive);
+        let mut ours = SrtpSession::new(&keys([1; 30], [2; 30])).unwrap();
+        let mut far = SrtpSession::new(&keys([2; 30], [1; 30])).unwrap();
+        let mut forger = SrtpSession::new(&keys([3; 30], [1; 30])).unwrap();
+        let (mut wire, mut plain) = (Vec::new(), Vec::new());
+        let mut remote = Some(signalled);
+        let mut l = Latch::new(Some(signalled));
+        forger.protect_rtp(&rtp(7), &mut wire).unwrap();
+        let a = l.admit_secure(true, &mut remote, nat, &wire, Some(&mut ours), &mut plain);
+        assert_eq!(a, Admission::Unauthentic);
+        assert_eq!((remote, l.is_locked()), (Some(signalled), false));
+        far.protect_rtp(&rtp(7), &mut wire).unwrap();
+        let a = l.admit_secure(true, &mut remote, nat, &wire, Some(&mut ours), &mut plain);
+        assert_eq!(a, Admission::Decrypted);
+        assert_eq!((remote, plain), (Some(nat), rtp(7)));
+        let a = l.admit_secure(true, &mut remote, nat, &rtp(7), None, &mut Vec::new());
+        assert_eq!(a, Admission::Clear);
     }
 }

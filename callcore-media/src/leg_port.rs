@@ -356,7 +356,27 @@ pub fn negotiated(media: &NegotiatedMedia) -> Result<Negotiated, CoreError> {
         law,
         telephone_event: media.telephone_event,
         send: media.direction.sends(),
+        srtp: media.srtp.as_ref().map(srtp_params).transpose()?,
     })
+}
+
+/// callcore's neutral SRTP keys in this engine's terms.
+fn srtp_params(keys: &callcore::SrtpKeys) -> Result<crate::srtp::SrtpParams, CoreError> {
+    use crate::srtp::SrtpProfile;
+    let profile = match keys.suite {
+        callcore::SrtpSuite::AesCm128HmacSha1_80 => SrtpProfile::AesCm128HmacSha1_80,
+        callcore::SrtpSuite::AesCm128HmacSha1_32 => SrtpProfile::AesCm128HmacSha1_32,
+        other => {
+            return Err(CoreError::Media(format!(
+                "SRTP suite {other:?} is not carried on RTP legs"
+            )));
+        }
+    };
+    Ok(crate::srtp::SrtpParams::new(
+        profile,
+        *keys.send.bytes(),
+        *keys.receive.bytes(),
+    ))
 }
 
 fn media_error(e: crate::MediaError) -> CoreError {

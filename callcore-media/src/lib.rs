@@ -65,6 +65,7 @@ pub mod rtp_stats;
 #[cfg(feature = "callcore-control")]
 pub mod sip_leg;
 pub mod sit;
+pub mod srtp;
 pub mod tones;
 #[cfg(feature = "udp")]
 pub mod udp;

@@ -198,6 +198,9 @@ pub struct RelayReport {
     pub rtcp_received: [u64; 2],
     /// Legs whose far end said RTCP BYE.
     pub remote_bye: [bool; 2],
+    /// SRTP/SRTCP packets from each leg dropped because they failed
+    /// authentication (never relayed, recorded or latched to).
+    pub srtp_rejected: [u64; 2],
     /// Where each leg's media went at the end (signalled or latched).
     pub remotes: [Option<SocketAddr>; 2],
     /// How long the call was relayed.

@@ -78,6 +78,7 @@ async fn rtp_and_rtcp_bye_from_a_third_socket_change_nothing() {
             law: Law::Ulaw,
             telephone_event: Some(101),
             send: true,
+            srtp: None,
         })
         .unwrap()
         .expect("first start gives the session");

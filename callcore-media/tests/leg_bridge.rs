@@ -114,6 +114,7 @@ fn far(phone: &Phone, law: Law, send: bool) -> Negotiated {
         law,
         telephone_event: Some(101),
         send,
+        srtp: None,
     }
 }
 

@@ -142,6 +142,7 @@ async fn call(
             send: true,
             latch: true,
             counters: Some(counters[i].clone()),
+            srtp: None,
         });
     }
     let b = LegConfig {
@@ -292,6 +293,7 @@ async fn hold_sends_nothing_and_resume_continues_the_stream_at_a_new_address() {
         send,
         law: Law::Ulaw,
         telephone_event: Some(101),
+        srtp: None,
     };
     c.handle.update(Side::B, update(false, None));
     support::pause(100).await;

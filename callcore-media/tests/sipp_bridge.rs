@@ -59,6 +59,7 @@ async fn sipp_caller_bridged_to_an_echoing_sipp_agent_is_recorded_on_both_channe
             law: Law::Ulaw,
             telephone_event: None,
             send: true,
+            srtp: None,
         })
         .unwrap();
 
@@ -77,6 +78,7 @@ async fn sipp_caller_bridged_to_an_echoing_sipp_agent_is_recorded_on_both_channe
             law: Law::Alaw,
             telephone_event: Some(101),
             send: true,
+            srtp: None,
         })
         .unwrap();
     support::pause(7600).await;

@@ -169,6 +169,9 @@ impl Premise {
         // numbers go out through the dial plan's trunks; trunks register and are probed
         sip.set_dial_plan(crate::trunks::dial_plan(&config.dial_plan));
         sip.maintain_trunks();
+        // SRTP for phones and agents (trunks carry theirs); warns when keys would
+        // cross the network in clear-text SIP
+        crate::srtp::apply(&config, &sip);
 
         // the IVR, with each queue's waiting (music, announcements, callback
         // key) and a book for the callbacks asked for while waiting

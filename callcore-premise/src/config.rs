@@ -137,6 +137,11 @@ pub struct SipSection {
     /// The DNS server (`IP:port`) trunk host names are looked up at (RFC 3263,
     /// [`crate::trunk_dns`]); default: the system's.
     pub dns: Option<SocketAddr>,
+    /// SRTP (SDES keys in SDP) for phones and softphones: `"off"` (default, plain
+    /// RTP), `"offer"` (SRTP when the phone takes it) or `"require"` (488 for a
+    /// phone without it); an agent may name its own (`agents[].srtp`). See
+    /// [`crate::srtp`].
+    pub srtp: String,
 }
 
 impl Default for SipSection {
@@ -150,6 +155,7 @@ impl Default for SipSection {
             tls: None,
             connections: Default::default(),
             dns: None,
+            srtp: "off".into(),
         }
     }
 }
@@ -426,6 +432,10 @@ pub struct AgentSection {
     /// (`CenterHandle::monitor`).
     #[serde(default)]
     pub supervisor: bool,
+    /// SRTP for this agent's phone (`"off"`, `"offer"`, `"require"`); absent:
+    /// `sip.srtp`.
+    #[serde(default)]
+    pub srtp: Option<String>,
 }
 
 impl std::fmt::Debug for AgentSection {
@@ -442,6 +452,7 @@ impl std::fmt::Debug for AgentSection {
             .field("contact", &self.contact)
             .field("skills", &self.skills)
             .field("digest", &self.digest)
+            .field("srtp", &self.srtp)
             .finish()
     }
 }
@@ -718,6 +729,7 @@ impl PremiseConfig {
         }
         crate::trunks::validate(&self.trunks, &self.dial_plan, &self.dids, queue_known)?;
         crate::ops_config::validate(self)?;
+        crate::srtp::validate(self)?;
         Ok(())
     }
 

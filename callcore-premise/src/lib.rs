@@ -49,6 +49,7 @@ mod ops_config;
 pub mod sip_edge;
 pub mod speech;
 pub mod trunk_dns;
+pub mod srtp;
 pub mod trunk_tls;
 pub mod trunks;
 

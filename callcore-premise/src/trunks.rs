@@ -93,6 +93,10 @@ pub struct TrunkSection {
     /// probes fail three times in a row is passed over until it answers again.
     #[serde(default = "default_probe")]
     pub options_interval_secs: u32,
+    /// SRTP (SDES) on this trunk's calls: `"off"` (default), `"offer"` or
+    /// `"require"`; see [`crate::srtp`].
+    #[serde(default)]
+    pub srtp: Option<String>,
 }
 
 impl std::fmt::Debug for TrunkSection {
@@ -110,6 +114,7 @@ impl std::fmt::Debug for TrunkSection {
             .field("ip_auth", &self.ip_auth)
             .field("caller_id", &self.caller_id)
             .field("options_interval_secs", &self.options_interval_secs)
+            .field("srtp", &self.srtp)
             .finish()
     }
 }
@@ -370,6 +375,7 @@ pub fn sip_trunks(trunks: &[TrunkSection]) -> Vec<Trunk> {
                 (None, Some(_)) => Vec::new(),
             };
             trunk.caller_id = t.caller_id.clone();
+            trunk.srtp = crate::srtp::trunk_policy(t);
             trunk.keepalive = (t.options_interval_secs > 0)
                 .then(|| Duration::from_secs(u64::from(t.options_interval_secs)));
             Some(trunk)

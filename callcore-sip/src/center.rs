@@ -34,7 +34,7 @@ use crate::contact::FixedContact;
 use crate::dial_plan::{DialPlan, TrunkAttempt};
 use crate::media_seam::{NO_MEDIA, negotiated_media};
 use crate::message::Uri;
-use crate::session::{LocalMedia, NegotiatedAudio};
+use crate::session::{LocalMedia, LocalSrtp, NegotiatedAudio, SrtpPolicy, srtp_acceptable};
 use crate::trunk::{Trunk, TrunkRouter};
 use crate::ua::driver::{self, SipHandle};
 use crate::ua::{CallRef, IdSeed, UaConfig, UaEvent};
@@ -61,6 +61,8 @@ pub struct SipCenterConfig {
 
 #[path = "center_dial.rs"]
 mod dial;
+#[path = "center_srtp.rs"]
+mod srtp;
 pub use dial::TRUNK_TRYING_TIMEOUT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +129,17 @@ struct Shared {
     events: crate::center_events::LegEventsMap,
     /// Final statuses of failed outbound calls, until the dialler reads them.
     statuses: Mutex<HashMap<CallRef, u16>>,
+    /// SRTP of phones' legs (trunks carry their own).
+    srtp: Mutex<srtp::SrtpPolicies>,
 }
 
 impl Shared {
+    fn srtp_policies(&self) -> std::sync::MutexGuard<'_, srtp::SrtpPolicies> {
+        self.srtp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn take_status(&self, call: CallRef) -> Option<u16> {
         self.statuses
             .lock()
@@ -250,6 +260,7 @@ impl SipTransport {
             ids,
             events: crate::center_events::LegEventsMap::default(),
             statuses: Mutex::new(HashMap::new()),
+            srtp: Mutex::new(srtp::SrtpPolicies::default()),
         });
         let inbound_trunks = TrunkRouter::new(config.trunks.clone());
         let tenant = config.tenant.clone();
@@ -265,8 +276,29 @@ impl SipTransport {
                         to,
                         source,
                         asserted,
+                        offer,
                         ..
                     } => {
+                        // SRTP: the trunk's policy, else the calling phone's
+                        let policy = match srtp::inbound_trunk(&inbound_trunks, source) {
+                            Some(t) => t.srtp,
+                            None => shared.srtp_policies().for_phone(&from),
+                        };
+                        let leg_srtp = match srtp::fresh_key() {
+                            Ok(key) => LocalSrtp { policy, key },
+                            Err(e) => {
+                                tracing::warn!(error = %e, "no SRTP key for an inbound call; 503");
+                                shared.handle.reject(call, 503);
+                                continue;
+                            }
+                        };
+                        let probe =
+                            LocalMedia::g711(shared.media_addr, 0).with_srtp(policy, leg_srtp.key);
+                        if let Some(Err(e)) = offer.as_ref().map(|o| srtp_acceptable(o, &probe)) {
+                            tracing::info!(policy = policy.as_str(), reason = %e, "inbound offer refused: 488");
+                            shared.handle.reject(call, 488);
+                            continue;
+                        }
                         let id = shared.ids.leg_id();
                         let iid = shared.ids.interaction_id();
                         // the RTP address must exist before the answer's SDP is built
@@ -310,6 +342,7 @@ impl SipTransport {
                             media: OnceLock::new(),
                             events: shared.events.open(call),
                             trunk_attempts: Vec::new(),
+                            srtp: Some(leg_srtp),
                         };
                         let _ = in_tx.send(Inbound {
                             interaction,
@@ -439,11 +472,22 @@ impl Transport for SipTransport {
         let id = self.shared.ids.leg_id();
         // the offer's RTP address is the leg's own port (one port for every fork)
         let port = self.shared.reserve(None, &id, None).await?;
+        // a fresh key per leg; the policy is the target's (dial decides)
+        let key = match srtp::fresh_key() {
+            Ok(k) => k,
+            Err(e) => {
+                if let Some(p) = &port {
+                    p.close();
+                }
+                return Err(e);
+            }
+        };
         let media = LocalMedia::g711(
             port.as_ref()
                 .map_or(self.shared.media_addr, |p| p.local_rtp()),
             n,
-        );
+        )
+        .with_srtp(SrtpPolicy::Off, key);
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
         let deadline = self.clock.now() + ring;
         let dialled = match self.dial(&request.to, &from, &media, deadline).await {
@@ -468,6 +512,7 @@ impl Transport for SipTransport {
             media: OnceLock::new(),
             events: self.shared.events.open(call),
             trunk_attempts: dialled.attempts,
+            srtp: None,
         };
         leg.attach_media(dialled.audio.as_ref());
         Ok(Box::new(leg))
@@ -484,6 +529,8 @@ pub struct SipLeg {
     media: OnceLock<Arc<dyn MediaControl>>,
     events: crate::center_events::LegEventQueue,
     trunk_attempts: Vec<TrunkAttempt>,
+    /// An inbound leg's SRTP policy and key, for its answer.
+    srtp: Option<LocalSrtp>,
 }
 
 impl std::fmt::Debug for SipLeg {
@@ -585,10 +632,12 @@ impl Leg for SipLeg {
             return Ok(());
         }
         let n = self.call.0;
+        let mut local = LocalMedia::g711(self.local_rtp(), n);
+        local.srtp = self.srtp;
         let audio = self
             .shared
             .handle
-            .answer(self.call, LocalMedia::g711(self.local_rtp(), n))
+            .answer(self.call, local)
             .await
             .map_err(|e| CoreError::Transport(e.to_string()))?;
         self.status.send_replace(LegStatus::Answered(audio));

@@ -233,7 +233,9 @@ impl SipTransport {
         match to {
             Endpoint::Sip(aor) => {
                 let targets = self.agent_targets(aor).await?;
-                match self.ring_all(&targets, from, media, deadline, None).await {
+                let policy = self.shared.srtp_policies().for_phone(aor);
+                let media = super::srtp::under(media, policy);
+                match self.ring_all(&targets, from, &media, deadline, None).await {
                     Fork::Answered {
                         call,
                         audio,
@@ -326,8 +328,9 @@ impl SipTransport {
                 Some(id) => format!("sip:{id}@{}", self.from_domain),
                 None => from.to_owned(),
             };
+            let media = super::srtp::under(media, trunk.srtp);
             match self
-                .ring_trunk(trunk, number, &presented, media, deadline)
+                .ring_trunk(trunk, number, &presented, &media, deadline)
                 .await
             {
                 Fork::Answered {

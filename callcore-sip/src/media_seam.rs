@@ -27,7 +27,7 @@ use callcore::{
     PlayOutcome, Prompt, RecordSpec, RecordingId, Utterance,
 };
 
-use crate::session::{AudioCodec, Direction, NegotiatedAudio};
+use crate::session::{AudioCodec, CryptoSuite, Direction, NegotiatedAudio, NegotiatedSrtp};
 
 /// Packet time when the SDP does not say (RFC 3551 §4.5 for G.711).
 const DEFAULT_PTIME: Duration = Duration::from_millis(20);
@@ -63,6 +63,21 @@ pub fn negotiated_media(audio: &NegotiatedAudio) -> NegotiatedMedia {
         .with_telephone_event(audio.telephone_event)
         .with_direction(media_direction(audio.direction))
         .with_ptime(ptime)
+        .with_srtp(audio.srtp.as_ref().map(media_keys))
+}
+
+/// SDES keys in neutral terms.
+#[must_use]
+pub fn media_keys(srtp: &NegotiatedSrtp) -> callcore::SrtpKeys {
+    let suite = match srtp.suite {
+        CryptoSuite::AesCm128HmacSha1_80 => callcore::SrtpSuite::AesCm128HmacSha1_80,
+        CryptoSuite::AesCm128HmacSha1_32 => callcore::SrtpSuite::AesCm128HmacSha1_32,
+    };
+    callcore::SrtpKeys::new(
+        suite,
+        callcore::SrtpMasterKey::new(*srtp.send.bytes()),
+        callcore::SrtpMasterKey::new(*srtp.receive.bytes()),
+    )
 }
 
 /// The media control of a leg without a media engine.

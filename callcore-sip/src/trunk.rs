@@ -100,6 +100,8 @@ pub struct Trunk {
     /// Over TLS: the host name the trunk's certificate must carry (sent as SNI too);
     /// `None` checks the certificate against the IP address of `peer`.
     pub tls_server_name: Option<String>,
+    /// SRTP (SDES) on this trunk's calls, both ways (default off).
+    pub srtp: crate::session::SrtpPolicy,
 }
 
 impl Trunk {
@@ -115,6 +117,7 @@ impl Trunk {
             caller_id: None,
             trusted_sources: Vec::new(),
             tls_server_name: None,
+            srtp: crate::session::SrtpPolicy::Off,
         }
     }
 

@@ -112,6 +112,7 @@ pub struct LegCounters {
     sent: AtomicU64,
     relayed: AtomicU64,
     voiced_samples: AtomicU64,
+    srtp_rejected: AtomicU64,
     taps: crate::frame_tap::Taps,
 }
 
@@ -139,6 +140,13 @@ impl LegCounters {
     /// Received audio louder than -50 dBm0, in 20 ms frames.
     pub fn voiced_frames(&self) -> u64 {
         self.voiced_samples.load(Ordering::Relaxed) / 160
+    }
+    /// Received SRTP/SRTCP packets that failed authentication.
+    pub fn srtp_rejected(&self) -> u64 {
+        self.srtp_rejected.load(Ordering::Relaxed)
+    }
+    pub(crate) fn on_srtp_rejected(&self) {
+        bump(&self.srtp_rejected, 1);
     }
     pub(crate) fn on_received(&self) {
         bump(&self.received, 1);
@@ -174,6 +182,9 @@ pub struct PoolLeg {
     pub latch: bool,
     /// Live figures to keep up to date.
     pub counters: Option<Arc<LegCounters>>,
+    /// The leg's SRTP state when its media is protected (its rollover counters and
+    /// replay windows go on from the leg's own session and come back with it).
+    pub srtp: Option<crate::srtp::SrtpSession>,
 }
 
 /// A call to relay: the bridge core (laws, telephone-event types, the streams
@@ -217,6 +228,9 @@ pub struct LegUpdate {
     pub law: Law,
     /// The leg's telephone-event payload type.
     pub telephone_event: Option<u8>,
+    /// The leg's SRTP keys (`None`: plain RTP); new keys re-key the direction
+    /// they change.
+    pub srtp: Option<crate::srtp::SrtpParams>,
 }
 
 /// Controls a call relayed by a [`RelayPool`]. Dropping it does not end the call.
@@ -261,6 +275,7 @@ struct LegParts {
     send: bool,
     latch: bool,
     counters: Option<Arc<LegCounters>>,
+    srtp: Option<crate::srtp::SrtpSession>,
 }
 
 impl LegParts {
@@ -272,6 +287,7 @@ impl LegParts {
             send,
             latch,
             counters,
+            srtp,
         } = leg;
         let parts = LegParts {
             remote,
@@ -279,6 +295,7 @@ impl LegParts {
             send,
             latch,
             counters,
+            srtp,
         };
         (rtp, rtcp, parts)
     }
@@ -291,6 +308,7 @@ impl LegParts {
             send: self.send,
             latch: self.latch,
             counters: self.counters,
+            srtp: self.srtp,
         }
     }
 }
@@ -462,6 +480,7 @@ impl RelayPool {
             send: true,
             latch: self.opts.latch,
             counters: None,
+            srtp: None,
         };
         let setup = CallSetup {
             bridge,

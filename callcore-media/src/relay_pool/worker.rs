@@ -19,6 +19,7 @@ use crate::latch;
 use crate::level::power_to_dbm0;
 use crate::rtcp::{self, ReceiverReport, RtcpPacket, SdesChunk};
 use crate::rtp::RtpPacket;
+use crate::srtp::SrtpSession;
 use crate::udp::{GlueClock, RelayReport};
 
 /// Datagrams read from one socket before the worker moves on to the next ready one
@@ -79,6 +80,9 @@ struct WorkerState {
     next_backlog: Vec<Token>,
     buf: Vec<u8>,
     out: Vec<u8>,
+    /// A received SRTP packet decrypted, and a relayed one protected for its leg.
+    plain: Vec<u8>,
+    sealed: Vec<u8>,
 }
 
 fn side_of(i: usize) -> Side {
@@ -95,6 +99,8 @@ pub(super) fn run(mut poll: mio::Poll, commands: std_mpsc::Receiver<WorkerComman
         next_backlog: Vec::new(),
         buf: vec![0u8; 2048],
         out: Vec::with_capacity(2048),
+        plain: Vec::with_capacity(2048),
+        sealed: Vec::with_capacity(2048),
     };
     let mut next_tick = st.clock.now() + TICK;
     let mut events = Events::with_capacity(EVENTS_PER_ROUND);
@@ -243,6 +249,7 @@ impl WorkerState {
             call.bridge.splice(side); // resumed: a new talkspurt of the same stream
         }
         leg.send = u.send;
+        SrtpSession::apply(&mut leg.srtp, u.srtp.as_ref());
         call.bridge.set_leg(side, u.law, u.telephone_event);
     }
 
@@ -300,7 +307,13 @@ impl WorkerState {
                 }
                 if now >= leg.next_rtcp {
                     leg.next_rtcp = now + RTCP_INTERVAL;
-                    if send_report(&mut call.bridge, side_of(i), leg, now, &mut self.out) {
+                    if send_report(
+                        &mut call.bridge,
+                        side_of(i),
+                        leg,
+                        now,
+                        [&mut self.out, &mut self.sealed],
+                    ) {
                         call.report.rtcp_sent[i] += 1;
                     }
                 }
@@ -347,16 +360,33 @@ impl WorkerState {
                     break;
                 }
             };
-            let data = &self.buf[..len];
             let parts = &mut call.legs[i].parts;
-            // a stranger's datagram is neither relayed, recorded nor followed
-            if !parts
-                .lock
-                .admit_rtp(parts.latch, &mut parts.remote, from, data)
-            {
-                call.report.dropped += 1;
-                continue;
-            }
+            // a stranger's datagram is neither relayed, recorded nor followed, nor
+            // is one that fails SRTP authentication
+            let admission = parts.lock.admit_secure(
+                parts.latch,
+                &mut parts.remote,
+                from,
+                &self.buf[..len],
+                parts.srtp.as_mut(),
+                &mut self.plain,
+            );
+            let data: &[u8] = match admission {
+                latch::Admission::Clear => &self.buf[..len],
+                latch::Admission::Decrypted => &self.plain,
+                latch::Admission::Unauthentic => {
+                    call.report.srtp_rejected[i] += 1;
+                    if let Some(c) = parts.counters.as_ref() {
+                        c.on_srtp_rejected();
+                    }
+                    call.report.dropped += 1;
+                    continue;
+                }
+                latch::Admission::Stranger => {
+                    call.report.dropped += 1;
+                    continue;
+                }
+            };
             call.last_rx = now;
             let leg = &mut call.legs[i];
             leg.last_rx = now;
@@ -386,9 +416,19 @@ impl WorkerState {
             if outcome == RelayOutcome::Forwarded {
                 heard(call, i, data, now, true);
             }
-            let to = &call.legs[j];
+            let to = &mut call.legs[j];
+            let wire: &[u8] = match to.parts.srtp.as_mut() {
+                Some(srtp) => {
+                    if srtp.protect_rtp(&self.out, &mut self.sealed).is_err() {
+                        call.report.dropped += 1;
+                        continue;
+                    }
+                    &self.sealed
+                }
+                None => &self.out,
+            };
             // A full socket buffer drops the datagram, as a network would.
-            match to.parts.remote.map(|dst| to.rtp.send_to(&self.out, dst)) {
+            match to.parts.remote.map(|dst| to.rtp.send_to(wire, dst)) {
                 Some(Ok(_)) => {
                     call.report.forwarded[i] += 1;
                     if let Some(c) = to.counters() {
@@ -409,14 +449,17 @@ impl WorkerState {
         let Some(Some(call)) = self.slots.get_mut(slot) else {
             return;
         };
-        let Some(sock) = call.legs[i].rtcp.as_ref() else {
+        if call.legs[i].rtcp.is_none() {
             return;
-        };
+        }
         for n in 0.. {
             if n == DRAIN_PER_LEG {
                 self.next_backlog.push(token);
                 break;
             }
+            let Some(sock) = call.legs[i].rtcp.as_ref() else {
+                return;
+            };
             let len = match sock.recv_from(&mut self.buf) {
                 Ok((len, from)) => {
                     // RTCP (BYE included) only from the latched peer
@@ -429,8 +472,25 @@ impl WorkerState {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
+            let parts = &mut call.legs[i].parts;
+            let packet: &[u8] = match parts.srtp.as_mut() {
+                Some(srtp) => {
+                    if srtp
+                        .unprotect_rtcp(&self.buf[..len], &mut self.plain)
+                        .is_err()
+                    {
+                        call.report.srtp_rejected[i] += 1;
+                        if let Some(c) = parts.counters.as_ref() {
+                            c.on_srtp_rejected();
+                        }
+                        continue;
+                    }
+                    &self.plain
+                }
+                None => &self.buf[..len],
+            };
             call.report.rtcp_received[i] += 1;
-            let Ok(packets) = rtcp::parse_compound(&self.buf[..len]) else {
+            let Ok(packets) = rtcp::parse_compound(packet) else {
                 continue;
             };
             for p in packets {
@@ -506,9 +566,9 @@ fn heard(call: &mut CallSlot, i: usize, data: &[u8], now: Duration, delivered: b
 fn send_report(
     bridge: &mut Bridge,
     side: Side,
-    leg: &Leg,
+    leg: &mut Leg,
     now: Duration,
-    out: &mut Vec<u8>,
+    [out, sealed]: [&mut Vec<u8>; 2],
 ) -> bool {
     let (Some(sock), Some(remote)) = (leg.rtcp.as_ref(), leg.parts.remote) else {
         return false;
@@ -544,7 +604,16 @@ fn send_report(
     if rtcp::write_compound(&[first, sdes], out).is_err() {
         return false;
     }
-    sock.send_to(out, latch::rtcp_of(remote)).is_ok()
+    let wire: &[u8] = match leg.parts.srtp.as_mut() {
+        Some(srtp) => {
+            if srtp.protect_rtcp(out, sealed).is_err() {
+                return false;
+            }
+            sealed
+        }
+        None => out,
+    };
+    sock.send_to(wire, latch::rtcp_of(remote)).is_ok()
 }
 
 /// 64-bit NTP format of the media clock (the same origin as the legs' sessions).

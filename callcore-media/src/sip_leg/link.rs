@@ -14,6 +14,7 @@ use crate::out_stream::OutStream;
 use crate::relay_pool::{
     CallEnd, CallHandle, CallSetup, LegCounters, LegUpdate, PoolLeg, RelayPool,
 };
+use crate::srtp::SrtpSession;
 use crate::udp::RelayReport;
 use crate::wav::{RecordingInfo, WavRecorder};
 
@@ -27,6 +28,7 @@ pub(super) struct Handover {
     pub latch: bool,
     pub out: OutStream,
     pub counters: Arc<LegCounters>,
+    pub srtp: Option<SrtpSession>,
     pub home: mpsc::UnboundedSender<Control>,
 }
 
@@ -37,6 +39,7 @@ pub(super) struct Returned {
     pub rtcp: Option<std::net::UdpSocket>,
     pub remote: Option<SocketAddr>,
     pub out: OutStream,
+    pub srtp: Option<SrtpSession>,
 }
 
 #[derive(Debug)]
@@ -68,6 +71,7 @@ fn send_home(h: Handover) {
         rtcp: Some(h.rtcp),
         remote: h.remote,
         out: h.out,
+        srtp: h.srtp,
     };
     // a task that has ended drops the sockets, freeing the ports
     let _ = h.home.send(Control::Returned(Box::new(back)));
@@ -133,21 +137,25 @@ impl BridgeLink {
             ssrc: h.out.ssrc(),
             telephone_event_pt: h.far.telephone_event,
         };
-        let bridge = Bridge::with_streams(cfg(&a), cfg(&b), [a.out, b.out]);
-        let leg = |rtp, rtcp, remote, far: Negotiated, latch, counters| PoolLeg {
-            rtp,
-            rtcp: Some(rtcp),
-            remote,
-            send: far.send,
-            latch,
-            counters: Some(counters),
+        let configs = [cfg(&a), cfg(&b)];
+        let leg = |h: Handover| {
+            let leg = PoolLeg {
+                rtp: h.rtp,
+                rtcp: Some(h.rtcp),
+                remote: h.remote,
+                send: h.far.send,
+                latch: h.latch,
+                counters: Some(h.counters),
+                srtp: h.srtp,
+            };
+            (leg, h.out)
         };
+        let ((leg_a, out_a), (leg_b, out_b)) = (leg(a), leg(b));
+        let [cfg_a, cfg_b] = configs;
+        let bridge = Bridge::with_streams(cfg_a, cfg_b, [out_a, out_b]);
         let setup = CallSetup {
             bridge,
-            legs: [
-                leg(a.rtp, a.rtcp, a.remote, a.far, a.latch, a.counters),
-                leg(b.rtp, b.rtcp, b.remote, b.far, b.latch, b.counters),
-            ],
+            legs: [leg_a, leg_b],
             recording: st.recording.take(),
             media_timeout: self.media_timeout,
             end_on_media_timeout: false,
@@ -166,6 +174,7 @@ impl BridgeLink {
                     rtcp: leg.rtcp,
                     remote: leg.remote,
                     out,
+                    srtp: leg.srtp,
                 };
                 let _ = home.send(Control::Returned(Box::new(back)));
             }
@@ -211,6 +220,7 @@ impl BridgeLink {
         let mut st = self.state();
         if let Some(h) = st.waiting[idx(side)].as_mut() {
             h.far = far;
+            SrtpSession::apply(&mut h.srtp, far.srtp.as_ref());
             if far.remote.is_some() {
                 h.remote = far.remote;
             }
@@ -222,6 +232,7 @@ impl BridgeLink {
                     send: far.send,
                     law: far.law,
                     telephone_event: far.telephone_event,
+                    srtp: far.srtp,
                 },
             );
         }

@@ -51,7 +51,7 @@
 //! let caller = LegMedia::reserve(&ports, LegMediaConfig::default()).await?;
 //! println!("c=/m= from {}", caller.local_rtp());
 //! let far = Negotiated { remote: Some("127.0.0.1:40000".parse().unwrap()), law: Law::Ulaw,
-//!     telephone_event: Some(101), send: true };
+//!     telephone_event: Some(101), send: true, srtp: None };
 //! let ivr = caller.start(far)?.expect("first start gives the media control");
 //! # drop(ivr);
 //! # Ok(()) }
@@ -125,6 +125,10 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
     /// Whether our direction allows sending (not `recvonly`/`inactive`).
     pub send: bool,
+    /// SRTP keys (SDES) when the leg's media is protected; `None`: plain RTP.
+    /// Every path of the leg (its session, a bridge, a room) protects what it sends
+    /// and drops, counts and never latches to what fails authentication.
+    pub srtp: Option<crate::srtp::SrtpParams>,
 }
 
 /// Figures of a leg's media, live.
@@ -139,6 +143,9 @@ pub struct LegMediaStats {
     /// Received audio louder than -50 dBm0, in 20 ms frames (the far end spoke or
     /// played).
     pub voiced_frames: u64,
+    /// Received SRTP/SRTCP packets dropped because they failed authentication
+    /// (a wrong key, tampered, replayed, or plain RTP on an SRTP leg).
+    pub srtp_rejected: u64,
 }
 
 /// A leg's RTP port pair and the task that owns it outside bridges.
@@ -180,6 +187,8 @@ impl LegMedia {
             remote: None,
             latch: crate::latch::Latch::new(None),
             far: None,
+            srtp: None,
+            plain: Vec::with_capacity(2048),
             out: Some(OutStream::new(config.ssrc)),
             counters: counters.clone(),
             config: config.clone(),
@@ -390,6 +399,7 @@ impl LegMedia {
             sent: self.counters.sent(),
             relayed: self.counters.relayed(),
             voiced_frames: self.counters.voiced_frames(),
+            srtp_rejected: self.counters.srtp_rejected(),
         }
     }
 }
@@ -422,6 +432,7 @@ mod tests {
             law: Law::Ulaw,
             telephone_event: None,
             send: true,
+            srtp: None,
         };
         let _control = leg.start(far).expect("started");
         let (tx, mut rx) = mpsc::unbounded_channel();

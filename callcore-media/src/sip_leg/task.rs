@@ -24,6 +24,7 @@ use crate::level::mean_power;
 use crate::out_stream::OutStream;
 use crate::relay_pool::LegCounters;
 use crate::rtp::RtpPacket;
+use crate::srtp::SrtpSession;
 use crate::udp::{GlueClock, SessionCommand, SessionEvent};
 
 /// What the leg's owner (and its bridges) tell the task.
@@ -62,6 +63,10 @@ pub(super) struct LegTask {
     /// Which sources are accepted (see `crate::latch`).
     pub latch: latch::Latch,
     pub far: Option<Negotiated>,
+    /// The leg's SRTP state (SDES keys from signalling), travelling with the sockets.
+    pub srtp: Option<SrtpSession>,
+    /// Decrypted (or to be encrypted) packets of an SRTP leg.
+    pub plain: Vec<u8>,
     /// The stream towards the far end (in a bridge while the leg is bridged).
     pub out: Option<OutStream>,
     pub counters: Arc<LegCounters>,
@@ -105,15 +110,55 @@ impl LegTask {
             return;
         };
         out.rewrite(pkt, now);
+        let wire: &[u8] = match self.srtp.as_mut() {
+            Some(srtp) => {
+                if srtp.protect_rtp(pkt, &mut self.plain).is_err() {
+                    return;
+                }
+                &self.plain
+            }
+            None => pkt,
+        };
         // a full socket buffer drops the datagram, as a network would
-        if sock.try_send_to(pkt, dst).is_ok() {
+        if sock.try_send_to(wire, dst).is_ok() {
             self.counters.on_sent();
         }
     }
 
-    fn send_rtcp(&self, data: &[u8]) {
-        if let (Some(r), Some(sock)) = (self.remote, &self.rtcp) {
-            let _ = sock.try_send_to(data, latch::rtcp_of(r));
+    fn send_rtcp(&mut self, data: &[u8]) {
+        let (Some(r), Some(sock)) = (self.remote, &self.rtcp) else {
+            return;
+        };
+        let wire: &[u8] = match self.srtp.as_mut() {
+            Some(srtp) => {
+                if srtp.protect_rtcp(data, &mut self.plain).is_err() {
+                    return;
+                }
+                &self.plain
+            }
+            None => data,
+        };
+        let _ = sock.try_send_to(wire, latch::rtcp_of(r));
+    }
+
+    /// RTCP from the far end (BYE included), only from the latched peer and, on an
+    /// SRTP leg, only when it authenticates.
+    fn on_rtcp(&mut self, data: &[u8], from: SocketAddr, now: Duration) {
+        if !self.latch.admit_rtcp(self.remote, from) {
+            return;
+        }
+        let packet: &[u8] = match self.srtp.as_mut() {
+            Some(srtp) => {
+                if srtp.unprotect_rtcp(data, &mut self.plain).is_err() {
+                    self.counters.on_srtp_rejected();
+                    return;
+                }
+                &self.plain
+            }
+            None => data,
+        };
+        if let Some(ep) = self.endpoint.as_mut() {
+            let _ = ep.handle_rtcp(packet, now);
         }
     }
 
@@ -139,6 +184,7 @@ impl LegTask {
         {
             self.remote = Some(r);
         }
+        SrtpSession::apply(&mut self.srtp, far.srtp.as_ref());
         let prev = self.far.replace(far);
         let codec = |n: &Negotiated| (n.law, n.telephone_event);
         if self.endpoint.is_none() || prev.as_ref().map(codec) != Some(codec(&far)) {
@@ -156,18 +202,30 @@ impl LegTask {
     }
 
     fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: Duration) {
-        // a stranger's datagram is neither heard nor followed
-        if !self
-            .latch
-            .admit_rtp(self.config.latch, &mut self.remote, from, data)
-        {
-            return;
-        }
+        // a stranger's datagram is neither heard nor followed, nor is one that
+        // fails SRTP authentication
+        let admission = self.latch.admit_secure(
+            self.config.latch,
+            &mut self.remote,
+            from,
+            data,
+            self.srtp.as_mut(),
+            &mut self.plain,
+        );
+        let packet: &[u8] = match admission {
+            latch::Admission::Clear => data,
+            latch::Admission::Decrypted => &self.plain,
+            latch::Admission::Unauthentic => {
+                self.counters.on_srtp_rejected();
+                return;
+            }
+            latch::Admission::Stranger => return,
+        };
         self.counters.on_received();
         if let Some(ep) = self.endpoint.as_mut() {
-            let _ = ep.handle_rtp(data, now);
+            let _ = ep.handle_rtp(packet, now);
         } else {
-            let _ = RtpPacket::parse(data);
+            let _ = RtpPacket::parse(packet);
         }
     }
 
@@ -213,6 +271,7 @@ impl LegTask {
                 .take()
                 .unwrap_or_else(|| OutStream::new(self.config.ssrc)),
             counters: self.counters.clone(),
+            srtp: self.srtp.take(),
             home,
         };
         self.away = Some((link.clone(), side));
@@ -238,6 +297,7 @@ impl LegTask {
             }
         }
         self.rtcp = rtcp;
+        self.srtp = r.srtp;
         if r.remote.is_some() {
             self.remote = r.remote;
             // the bridge settled where the media goes
@@ -423,11 +483,8 @@ impl LegTask {
                     }
                 }
                 r = recv_on(self.rtcp.as_ref(), &mut rbuf) => {
-                    // RTCP (BYE included) only from the latched peer
-                    if let (Ok((n, from)), Some(ep)) = (r, self.endpoint.as_mut())
-                        && self.latch.admit_rtcp(self.remote, from)
-                    {
-                        let _ = ep.handle_rtcp(&rbuf[..n], clock.now());
+                    if let Ok((n, from)) = r {
+                        self.on_rtcp(&rbuf[..n], from, clock.now());
                     }
                 }
                 c = ctl.recv() => match c {
@@ -487,11 +544,13 @@ impl LegTask {
             link.stop();
         }
         self.leave_rooms();
+        let mut wire = Vec::new();
+        if let Some(ep) = self.endpoint.as_ref()
+            && ep.write_bye(&mut wire).is_ok()
+        {
+            self.send_rtcp(&wire);
+        }
         if let Some(ep) = self.endpoint.as_ref() {
-            let mut wire = Vec::new();
-            if ep.write_bye(&mut wire).is_ok() {
-                self.send_rtcp(&wire);
-            }
             let _ = self.events.send(SessionEvent::Ended(ep.stats()));
         }
         // the taps learn the end by being dropped; `tap` sees the closed control

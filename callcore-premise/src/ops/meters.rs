@@ -88,6 +88,9 @@ pub struct RtpTotals {
     pub sent: u64,
     /// Relayed between bridged legs.
     pub relayed: u64,
+    /// SRTP/SRTCP packets dropped for failing authentication (a wrong key,
+    /// tampered, replayed, or plain RTP on an SRTP leg).
+    pub srtp_rejected: u64,
     /// Legs alive (ports reserved and not yet released by their owner).
     pub legs: u64,
 }
@@ -119,6 +122,7 @@ fn add(t: &mut RtpTotals, port: &dyn LegMediaPort) {
         t.received += s.received;
         t.sent += s.sent;
         t.relayed += s.relayed;
+        t.srtp_rejected += s.srtp_rejected;
     }
 }
 

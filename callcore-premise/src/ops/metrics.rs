@@ -274,6 +274,11 @@ pub fn render(scrape: Scrape<'_>) -> String {
             "RTP packets relayed between bridged legs.",
             rtp.relayed,
         ),
+        (
+            "callcore_srtp_packets_rejected_total",
+            "SRTP/SRTCP packets dropped for failing authentication.",
+            rtp.srtp_rejected,
+        ),
     ] {
         o.head(name, "counter", help);
         o.line(name, &[], v);

@@ -1,8 +1,9 @@
 //! SDP offer/answer for G.711 voice with RFC 4733 DTMF (RFC 3264), hold and resume by
-//! direction (RFC 3264 §8.4).
+//! direction (RFC 3264 §8.4), and SRTP keyed by SDES (RFC 4568) under a [`SrtpPolicy`].
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::sdes::{CryptoSuite, LocalSrtp, MasterKey, NegotiatedSrtp, SdpCrypto, SrtpPolicy};
 use super::sdp::{Direction, MediaDescription, RtpMap, SessionDescription};
 use crate::Error;
 
@@ -56,9 +57,23 @@ pub struct LocalMedia {
     pub direction: Direction,
     /// `o=` session id.
     pub session_id: u64,
+    /// SRTP (SDES): our policy and key; `None` is [`SrtpPolicy::Off`].
+    pub srtp: Option<LocalSrtp>,
 }
 
 impl LocalMedia {
+    /// With SRTP under `policy`, `key` protecting what we send (fresh per leg:
+    /// from the OS random source).
+    pub fn with_srtp(mut self, policy: SrtpPolicy, key: MasterKey) -> Self {
+        self.srtp = Some(LocalSrtp { policy, key });
+        self
+    }
+
+    /// The SRTP policy in force.
+    pub fn srtp_policy(&self) -> SrtpPolicy {
+        self.srtp.map_or(SrtpPolicy::Off, |s| s.policy)
+    }
+
     /// PCMU + PCMA + telephone-event 101, send and receive.
     pub fn g711(rtp: SocketAddr, session_id: u64) -> Self {
         LocalMedia {
@@ -67,6 +82,7 @@ impl LocalMedia {
             telephone_event: Some(101),
             direction: Direction::SendRecv,
             session_id,
+            srtp: None,
         }
     }
 }
@@ -84,6 +100,8 @@ pub struct NegotiatedAudio {
     pub direction: Direction,
     /// The packet time the far end asked for (`a=ptime`, ms), if it said.
     pub ptime: Option<u32>,
+    /// SRTP keys when the media is protected; `None`: plain RTP.
+    pub srtp: Option<NegotiatedSrtp>,
 }
 
 fn our_audio(
@@ -118,6 +136,7 @@ fn our_audio(
         connection: None,
         direction: Some(direction),
         ptime: Some(20),
+        crypto: Vec::new(),
     }
 }
 
@@ -154,7 +173,102 @@ pub fn create_offer(local: &LocalMedia, version: u64) -> SessionDescription {
             clock: 8000,
         });
     }
+    if let Some(srtp) = local.srtp.filter(|s| s.policy != SrtpPolicy::Off) {
+        if srtp.policy == SrtpPolicy::Require {
+            m.proto = "RTP/SAVP".into();
+        }
+        m.crypto = (1..)
+            .zip(CryptoSuite::ALL)
+            .map(|(tag, suite)| SdpCrypto::new(tag, suite, &srtp.key))
+            .collect();
+    }
     session(local, version, vec![m])
+}
+
+/// SRTP for an offered audio stream under our policy: plain (`None`), the offer's
+/// line we take (tag, suite, the offerer's key), or why the stream is refused (488).
+fn sdes_answer(
+    local: &LocalMedia,
+    m: &MediaDescription,
+) -> Result<Option<(u32, CryptoSuite, MasterKey)>, &'static str> {
+    let secure_profile = m.proto.starts_with("RTP/SAVP");
+    let policy = local.srtp_policy();
+    if policy == SrtpPolicy::Off {
+        return if secure_profile {
+            Err("RTP/SAVP offered but SRTP is off here")
+        } else {
+            Ok(None)
+        };
+    }
+    // the first line, in the offerer's order, with a suite and key we can use
+    let taken = m
+        .crypto
+        .iter()
+        .find_map(|c| c.usable().map(|(suite, key)| (c.tag, suite, key)));
+    match taken {
+        Some(t) => Ok(Some(t)),
+        None if secure_profile => Err("no a=crypto with a suite and key we support"),
+        None if policy == SrtpPolicy::Require => {
+            Err("SRTP is required here and the offer has no usable a=crypto")
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether SRTP lets us answer `offer` under `local`'s policy: `Err` (answer 488)
+/// when no audio stream of the offer can be met, saying why; streams without a
+/// codec we carry are left to [`answer_offer`] to judge.
+pub fn srtp_acceptable(offer: &SessionDescription, local: &LocalMedia) -> Result<(), Error> {
+    let mut refusal = None;
+    for m in &offer.media {
+        let rtp = m.proto.starts_with("RTP/AVP") || m.proto.starts_with("RTP/SAVP");
+        if m.kind != "audio" || !rtp || m.port == 0 {
+            continue;
+        }
+        match sdes_answer(local, m) {
+            Ok(_) => return Ok(()),
+            Err(why) => refusal = refusal.or(Some(why)),
+        }
+    }
+    match refusal {
+        Some(why) => Err(Error::Sdp(format!("SRTP: {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// SRTP as the answer to our offer `ours` (its stream `m`) settles it.
+fn sdes_of_answer(
+    ours: Option<&MediaDescription>,
+    m: &MediaDescription,
+) -> Result<Option<NegotiatedSrtp>, Error> {
+    let Some(ours) = ours.filter(|o| !o.crypto.is_empty()) else {
+        return Ok(None); // we offered no SRTP
+    };
+    let Some(theirs) = m.crypto.first() else {
+        return if ours.proto.starts_with("RTP/SAVP") {
+            Err(Error::Sdp(
+                "the answer to our RTP/SAVP offer has no a=crypto".into(),
+            ))
+        } else {
+            Ok(None) // best-effort SRTP declined: plain RTP
+        };
+    };
+    let (suite, send) = ours
+        .crypto
+        .iter()
+        .find(|c| c.tag == theirs.tag)
+        .and_then(SdpCrypto::usable)
+        .ok_or_else(|| Error::Sdp("the answer's a=crypto tag is not one we offered".into()))?;
+    match theirs.usable() {
+        Some((s, receive)) if s == suite => Ok(Some(NegotiatedSrtp {
+            suite,
+            send,
+            receive,
+        })),
+        _ => Err(Error::Sdp(
+            "the answer's a=crypto has no suite and key matching our offer".into(),
+        )),
+    }
 }
 
 fn remote_addr(sd: &SessionDescription, i: usize, port: u16) -> Option<SocketAddr> {
@@ -182,10 +296,11 @@ pub fn answer_offer(
     version: u64,
 ) -> Result<(SessionDescription, NegotiatedAudio), Error> {
     let mut chosen: Option<NegotiatedAudio> = None;
+    let mut refusal = None;
     let mut media = Vec::with_capacity(offer.media.len());
     for (i, m) in offer.media.iter().enumerate() {
-        let usable =
-            chosen.is_none() && m.kind == "audio" && m.proto.starts_with("RTP/AVP") && m.port != 0;
+        let rtp = m.proto.starts_with("RTP/AVP") || m.proto.starts_with("RTP/SAVP");
+        let usable = chosen.is_none() && m.kind == "audio" && rtp && m.port != 0;
         let codec = usable
             .then(|| {
                 m.payload_types().find_map(|pt| {
@@ -195,8 +310,15 @@ pub fn answer_offer(
                 })
             })
             .flatten();
-        match codec {
-            Some(codec) => {
+        let sdes = match codec.map(|_| sdes_answer(local, m)) {
+            Some(Err(why)) => {
+                refusal = Some(why);
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        match codec.zip(sdes) {
+            Some((codec, sdes)) => {
                 let te = local.telephone_event.and_then(|_| {
                     m.payload_types().find(|pt| {
                         m.encoding_of(*pt)
@@ -206,13 +328,29 @@ pub fn answer_offer(
                 let direction = local
                     .direction
                     .intersect(remote_direction(offer, i).reversed());
-                media.push(our_audio(local, codec, te, direction));
+                let mut ours = our_audio(local, codec, te, direction);
+                let srtp = match (sdes, local.srtp) {
+                    (Some((tag, suite, receive)), Some(l)) => {
+                        if m.proto.starts_with("RTP/SAVP") {
+                            ours.proto = "RTP/SAVP".into();
+                        }
+                        ours.crypto = vec![SdpCrypto::new(tag, suite, &l.key)];
+                        Some(NegotiatedSrtp {
+                            suite,
+                            send: l.key,
+                            receive,
+                        })
+                    }
+                    _ => None,
+                };
+                media.push(ours);
                 chosen = Some(NegotiatedAudio {
                     remote_rtp: remote_addr(offer, i, m.port),
                     codec,
                     telephone_event: te,
                     direction,
                     ptime: m.ptime,
+                    srtp,
                 });
             }
             None => {
@@ -223,7 +361,10 @@ pub fn answer_offer(
             }
         }
     }
-    let neg = chosen.ok_or_else(|| Error::Sdp("no common audio codec (PCMU/PCMA)".into()))?;
+    let neg = chosen.ok_or_else(|| match refusal {
+        Some(why) => Error::Sdp(format!("SRTP: {why}")),
+        None => Error::Sdp("no common audio codec (PCMU/PCMA)".into()),
+    })?;
     Ok((session(local, version, media), neg))
 }
 
@@ -249,16 +390,22 @@ pub fn process_answer(
         });
         let ours = offer.direction_of(i);
         let direction = ours.intersect(remote_direction(answer, i).reversed());
+        let srtp = sdes_of_answer(offer.media.get(i), m)?;
         return Ok(NegotiatedAudio {
             remote_rtp: remote_addr(answer, i, m.port),
             codec,
             telephone_event: te,
             direction,
             ptime: m.ptime,
+            srtp,
         });
     }
     Err(Error::Sdp("answer accepts no audio stream".into()))
 }
+
+#[cfg(test)]
+#[path = "offer_answer_srtp_tests.rs"]
+mod srtp_tests;
 
 #[cfg(test)]
 mod tests {

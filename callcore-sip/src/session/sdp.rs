@@ -97,6 +97,8 @@ pub struct MediaDescription {
     pub direction: Option<Direction>,
     /// `a=ptime`.
     pub ptime: Option<u32>,
+    /// `a=crypto` lines (SDES keys, RFC 4568), in the order written.
+    pub crypto: Vec<super::sdes::SdpCrypto>,
 }
 
 impl MediaDescription {
@@ -222,6 +224,7 @@ impl SessionDescription {
                         connection: None,
                         direction: None,
                         ptime: None,
+                        crypto: Vec::new(),
                     });
                 }
                 ("a", m) => {
@@ -264,6 +267,12 @@ impl SessionDescription {
                             }
                         }
                         "ptime" => m.ptime = value.parse().ok(),
+                        "crypto" => {
+                            let line = super::sdes::SdpCrypto::parse(value).map_err(|e| {
+                                sdp_err(n + 1, e.to_string().trim_start_matches("bad SDP: "))
+                            })?;
+                            m.crypto.push(line);
+                        }
                         _ => {}
                     }
                 }
@@ -332,6 +341,9 @@ impl SessionDescription {
             }
             for (pt, p) in &m.fmtps {
                 let _ = write!(s, "a=fmtp:{pt} {p}\r\n");
+            }
+            for c in &m.crypto {
+                let _ = write!(s, "a=crypto:{}\r\n", c.to_value());
             }
             if let Some(p) = m.ptime {
                 let _ = write!(s, "a=ptime:{p}\r\n");

@@ -230,7 +230,14 @@ impl UserAgent {
             return None;
         }
         let answer = SessionDescription::parse(resp.body()).ok()?;
-        process_answer(offer, &answer).ok()
+        match process_answer(offer, &answer) {
+            Ok(audio) => Some(audio),
+            Err(e) => {
+                // e.g. no a=crypto in the answer to our RTP/SAVP offer
+                tracing::warn!(call = call.0, error = %e, "answer not usable: the call has no media");
+                None
+            }
+        }
     }
 
     fn ack_2xx(&mut self, call: CallRef, resp: &Message) {

@@ -147,6 +147,8 @@ pub struct NegotiatedMedia {
     pub direction: MediaDirection,
     /// Packet time the far end asked for (`a=ptime`; 20 ms when not stated).
     pub ptime: Duration,
+    /// SRTP keys when the media is protected (SDES, RFC 4568); `None`: plain RTP.
+    pub srtp: Option<crate::SrtpKeys>,
 }
 
 impl NegotiatedMedia {
@@ -159,6 +161,7 @@ impl NegotiatedMedia {
             telephone_event: None,
             direction: MediaDirection::SendRecv,
             ptime: Duration::from_millis(20),
+            srtp: None,
         }
     }
 
@@ -180,6 +183,13 @@ impl NegotiatedMedia {
     #[must_use]
     pub const fn with_ptime(mut self, ptime: Duration) -> Self {
         self.ptime = ptime;
+        self
+    }
+
+    /// With SRTP keys (`None`: plain RTP).
+    #[must_use]
+    pub const fn with_srtp(mut self, keys: Option<crate::SrtpKeys>) -> Self {
+        self.srtp = keys;
         self
     }
 }

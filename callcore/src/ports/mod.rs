@@ -10,6 +10,7 @@ mod ids;
 mod leg_events;
 mod leg_media;
 mod media;
+mod media_keys;
 mod router;
 mod speech;
 mod transport;
@@ -25,6 +26,7 @@ pub use media::{
     DigitResult, DigitSpec, DigitTermination, ListenSpec, MediaControl, PlayOutcome, Prompt,
     RecordSpec, Utterance,
 };
+pub use media_keys::{SRTP_MASTER_LEN, SrtpKeys, SrtpMasterKey, SrtpSuite};
 pub use router::{
     AgentSnapshot, QueuePosition, QueueSnapshot, RejectReason, ReservationOutcome, Router,
     RouterInput, RouterSnapshot, RoutingDecision, RoutingRequest,
