@@ -1,0 +1,124 @@
+//! The routes under `/api/v1` and the OpenAPI document generated from them.
+//!
+//! Every route is added through [`utoipa_axum::routes!`], which takes its
+//! path and method from the handler's `#[utoipa::path]`: the document and
+//! the router cannot disagree. Each operation names its minimum role in its
+//! `security` requirement (OpenAPI 3.1 role names); the handler enforces it
+//! with its [`Authed`](crate::auth::Authed) extractor, and the route-table
+//! tests check both for every operation of the document.
+
+pub(crate) mod agents;
+pub(crate) mod calls;
+pub(crate) mod config;
+pub(crate) mod events;
+pub(crate) mod history;
+pub(crate) mod queues;
+pub(crate) mod session;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::sessions::SESSION_COOKIE;
+use crate::state::AppState;
+
+/// The path of the OpenAPI document.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "callcore API", version = "1", description = "Agents, supervisors and administrators of a callcore center: live call control, agent states, queues, history, configuration, events. Errors: {\"error\":{\"code\",\"message\",\"field\"}}."),
+    modifiers(&Security),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and their document.
+pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(session::create_token))
+        .routes(routes!(session::revoke_token))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::get))
+        .routes(routes!(agents::set_state))
+        .routes(routes!(agents::dial))
+        .routes(routes!(agents::end_wrap_up))
+        .routes(routes!(queues::list))
+        .routes(routes!(queues::get))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::get))
+        .routes(routes!(calls::hold))
+        .routes(routes!(calls::resume))
+        .routes(routes!(calls::mute))
+        .routes(routes!(calls::transfer))
+        .routes(routes!(calls::consult))
+        .routes(routes!(calls::swap))
+        .routes(routes!(calls::complete_transfer))
+        .routes(routes!(calls::cancel_consult))
+        .routes(routes!(calls::conference))
+        .routes(routes!(calls::add_to_conference))
+        .routes(routes!(calls::leave_conference))
+        .routes(routes!(calls::kick))
+        .routes(routes!(calls::monitor))
+        .routes(routes!(calls::monitor_mode))
+        .routes(routes!(calls::hang_up))
+        .routes(routes!(calls::accept_offer))
+        .routes(routes!(calls::decline_offer))
+        .routes(routes!(history::list))
+        .routes(routes!(history::get))
+        .routes(routes!(history::events))
+        .routes(routes!(history::recordings))
+        .routes(routes!(history::download))
+        .routes(routes!(history::wrap_up))
+        .routes(routes!(config::queues))
+        .routes(routes!(config::skills))
+        .routes(routes!(config::reason_codes))
+        .routes(routes!(config::campaigns))
+        .routes(routes!(config::trunks))
+        .routes(routes!(events::feed))
+        .with_state(state)
+        .split_for_parts();
+    let json = doc.to_json().unwrap_or_else(|_| "{}".to_owned());
+    let router = router
+        .route(
+            OPENAPI_PATH,
+            axum::routing::get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json).into_response() }
+            }),
+        )
+        .fallback(not_found);
+    (router, doc)
+}
+
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found("route", "path").into_response()
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
