@@ -52,6 +52,8 @@ pub struct Premise {
     pub(crate) center_ops: crate::center_ops::CenterOps,
     /// Metrics, health, the HTTP listener (crate::ops).
     pub(crate) ops: crate::ops::PremiseOps,
+    /// The web API on the HTTP listener (crate::web).
+    pub(crate) web: Option<callcore_web::WebApi>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -301,7 +303,17 @@ impl Premise {
             "HTTP on {}",
             http.map(|a| a.to_string()).unwrap_or_default()
         )))?;
+        // the web API on the same listener, while it is on
+        let web = match &ops.http {
+            Some(http) => {
+                let api = crate::web::build(&config, &center)?;
+                http.mount(api.router());
+                Some(api)
+            }
+            None => None,
+        };
         let premise = Premise {
+            web,
             ops,
             started_at: clock.now(),
             center_ops: crate::center_ops::CenterOps::new(
@@ -384,7 +396,8 @@ impl Premise {
         );
         if let Some(http) = self.http_addr() {
             s.push_str(&format!(
-                "Operations: http://{http}/metrics  /healthz  /readyz\n"
+                "Web API: http://{http}/api/v1  (OpenAPI: http://{http}/api/openapi.json)\n\
+                 Operations: http://{http}/metrics  /healthz  /readyz\n"
             ));
         }
         s.push_str(&format!(

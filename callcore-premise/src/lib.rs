@@ -48,6 +48,7 @@ mod ops_config;
 pub mod speech;
 pub mod trunk_tls;
 pub mod trunks;
+pub mod web;
 
 pub use assembly::Premise;
 pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};
