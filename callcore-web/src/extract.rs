@@ -50,13 +50,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::bad_input(field, e.inner().to_string())
+        let message = e.inner().to_string();
+        ApiError::bad_input(field_of(&e.path().to_string(), &message, "body"), message)
     })?;
     de.end()
         .map_err(|e| ApiError::bad_input("body", e.to_string()))?;
     Ok(value)
+}
+
+/// The field a deserialization error is about: its path, or the field a
+/// missing/unknown-field message names (whose path is the parent's).
+fn field_of(path: &str, message: &str, whole: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => whole.to_owned(),
+        (p, Some(name)) => format!("{p}.{name}"),
+        (p, None) => p.to_owned(),
+    }
 }
 
 /// Query parameters.
@@ -72,9 +86,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryArgs<T> {
         serde_path_to_error::deserialize(de)
             .map(QueryArgs)
             .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." { "query".to_owned() } else { path };
-                ApiError::bad_input(field, e.inner().to_string())
+                let message = e.inner().to_string();
+                ApiError::bad_input(field_of(&e.path().to_string(), &message, "query"), message)
             })
     }
 }

@@ -130,7 +130,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         (Method::PUT, "/api/v1/agents/1001/state", json!({"state": "not_ready", "reason": "nap"}), "reason"),
         (Method::PUT, "/api/v1/agents/1001/state", json!({"state": 3}), "state"),
         (Method::POST, "/api/v1/agents/1001/dial", json!({"number": "call me"}), "number"),
-        (Method::POST, "/api/v1/calls/x/mute", json!({"on": "yes"}), "interaction"),
+        (Method::POST, "/api/v1/calls/x/mute", json!({"on": "yes"}), "on"),
     ];
     for (method, path, body, field) in cases {
         let auth = if path == "/api/v1/login" { Auth::none() } else { sup.clone() };
@@ -138,7 +138,7 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         assert!(r.status.is_client_error(), "{method} {path}: {}", r.text);
         assert_eq!(r.body["error"]["field"], field, "{method} {path}: {}", r.text);
     }
-    for (query, field) in [("limit=0", "limit"), ("limit=abc", "limit"), ("from=10&to=5", "to"), ("color=red", "query")] {
+    for (query, field) in [("limit=0", "limit"), ("limit=abc", "limit"), ("from=10&to=5", "to"), ("color=red", "color")] {
         let r = request(&rig.app, Method::GET, &format!("/api/v1/interactions?{query}"), &sup, None).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text);
         assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.text);
