@@ -68,8 +68,8 @@ fn field_of(path: &str, message: &str, whole: &str) -> String {
     match (path, named) {
         (".", Some(name)) => name.to_owned(),
         (".", None) => whole.to_owned(),
-        (p, Some(name)) => format!("{p}.{name}"),
-        (p, None) => p.to_owned(),
+        (p, Some(name)) if message.starts_with("missing") => format!("{p}.{name}"),
+        (p, _) => p.to_owned(),
     }
 }
 
