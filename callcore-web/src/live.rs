@@ -306,3 +306,35 @@ impl Live {
         lock(&self.state).queues.get(queue).cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> Arc<Event> {
+        Arc::new(Event {
+            seq,
+            at: Timestamp::from_secs(1),
+            tenant: TenantId::new("t"),
+            kind: EventKind::AgentRemoved {
+                agent: AgentId::new("a"),
+            },
+        })
+    }
+
+    #[test]
+    fn the_buffer_resumes_after_a_sequence_or_says_it_cannot() {
+        let live = Live::new(16);
+        for seq in 1..=40 {
+            live.apply(event(seq));
+        }
+        match live.resume(30) {
+            Resume::From(v) => {
+                assert_eq!(v.iter().map(|e| e.event.seq).collect::<Vec<_>>(), (31..=40).collect::<Vec<_>>());
+            }
+            Resume::Gone { .. } => panic!("30 is buffered"),
+        }
+        assert!(matches!(live.resume(3), Resume::Gone { oldest: 25 }));
+        assert!(matches!(live.resume(40), Resume::From(v) if v.is_empty()));
+    }
+}
