@@ -65,22 +65,41 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
         {
-            return Err(field(at("id"), "1-64 letters, digits, `.`, `_`, `-` or `@`"));
+            return Err(field(
+                at("id"),
+                "1-64 letters, digits, `.`, `_`, `-` or `@`",
+            ));
         }
-        if config.agents.iter().any(|a| a.id == u.id) || config.users[..i].iter().any(|x| x.id == u.id) {
-            return Err(field(at("id"), format!("`{}` is taken (an agent or another user)", u.id)));
+        if config.agents.iter().any(|a| a.id == u.id)
+            || config.users[..i].iter().any(|x| x.id == u.id)
+        {
+            return Err(field(
+                at("id"),
+                format!("`{}` is taken (an agent or another user)", u.id),
+            ));
         }
         if Role::parse(&u.role).is_none() {
-            return Err(field(at("role"), "`agent`, `supervisor` or `administrator`"));
+            return Err(field(
+                at("role"),
+                "`agent`, `supervisor` or `administrator`",
+            ));
         }
         match (&u.password, &u.password_hash) {
             (Some(p), None) if p.chars().count() >= 6 => {}
             (Some(_), None) => return Err(field(at("password"), "at least 6 characters")),
             (None, Some(h)) if h.starts_with("$argon2") => {}
             (None, Some(_)) => {
-                return Err(field(at("password_hash"), "an argon2 PHC string ($argon2id$v=19$...)"));
+                return Err(field(
+                    at("password_hash"),
+                    "an argon2 PHC string ($argon2id$v=19$...)",
+                ));
             }
-            _ => return Err(field(at("password"), "give `password` or `password_hash`, one of them")),
+            _ => {
+                return Err(field(
+                    at("password"),
+                    "give `password` or `password_hash`, one of them",
+                ));
+            }
         }
         if u.tenant.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(field(at("tenant"), "must not be empty"));
@@ -96,13 +115,22 @@ fn accounts(config: &PremiseConfig, tenant: &TenantId) -> Result<Vec<UserAccount
     for (i, a) in config.agents.iter().enumerate() {
         let at = format!("agents[{i}]");
         // an agent who is a supervisor (may monitor) supervises on the web too
-        let role = if a.supervisor { Role::Supervisor } else { Role::Agent };
+        let role = if a.supervisor {
+            Role::Supervisor
+        } else {
+            Role::Agent
+        };
         let account = if !a.password.is_empty() {
             UserAccount::with_password(&a.id, role, tenant.clone(), &a.password)
                 .map_err(user_err(format!("{at}.password")))?
         } else if !a.ha1.is_empty() {
-            UserAccount::with_digest_ha1(&a.id, tenant.clone(), &config.sip.realm, &a.ha1.clone().into_iter().collect::<Vec<_>>())
-                .map_err(user_err(format!("{at}.ha1")))?
+            UserAccount::with_digest_ha1(
+                &a.id,
+                tenant.clone(),
+                &config.sip.realm,
+                &a.ha1.clone().into_iter().collect::<Vec<_>>(),
+            )
+            .map_err(user_err(format!("{at}.ha1")))?
         } else {
             continue; // an agent at a fixed contact without credentials
         };
@@ -110,7 +138,10 @@ fn accounts(config: &PremiseConfig, tenant: &TenantId) -> Result<Vec<UserAccount
     }
     for (i, u) in config.users.iter().enumerate() {
         let role = Role::parse(&u.role).unwrap_or(Role::Agent);
-        let t = u.tenant.as_deref().map_or_else(|| tenant.clone(), TenantId::new);
+        let t = u
+            .tenant
+            .as_deref()
+            .map_or_else(|| tenant.clone(), TenantId::new);
         let account = match (&u.password, &u.password_hash) {
             (Some(p), _) => UserAccount::with_password(&u.id, role, t, p),
             (None, Some(h)) => UserAccount::with_password_hash(&u.id, role, t, h),

@@ -37,7 +37,11 @@ async fn an_agent_logs_in_over_http_and_holds_and_hangs_up_a_real_sip_call() {
     cfg.http.bind = Some("127.0.0.1:0".parse().unwrap());
     let premise = Premise::start(cfg).await.unwrap();
     let addr = premise.http_addr().expect("the web listener");
-    assert!(premise.banner().contains(&format!("Web API: http://{addr}/api/v1")));
+    assert!(
+        premise
+            .banner()
+            .contains(&format!("Web API: http://{addr}/api/v1"))
+    );
     assert!(premise.web().is_some());
 
     // the operations routes and the document share the listener
@@ -47,13 +51,30 @@ async fn an_agent_logs_in_over_http_and_holds_and_hangs_up_a_real_sip_call() {
     assert!(doc.json()["paths"]["/api/v1/calls/{interaction}/hold"].is_object());
 
     // wrong password: 401 in the API's error shape
-    let bad = http(addr, "POST", "/api/v1/login", None, Some(r#"{"user":"2001","password":"nope-nope"}"#)).await;
+    let bad = http(
+        addr,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(r#"{"user":"2001","password":"nope-nope"}"#),
+    )
+    .await;
     assert_eq!(bad.status, 401);
     assert_eq!(bad.json()["error"]["code"], "unauthenticated");
     let agent = login(addr, "2001", "alice-2001").await;
-    let r = http(addr, "POST", "/api/v1/login", None, Some(r#"{"user":"2001","password":"alice-2001"}"#)).await;
+    let r = http(
+        addr,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(r#"{"user":"2001","password":"alice-2001"}"#),
+    )
+    .await;
     let cookie = r.header("set-cookie").unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let me = http(addr, "GET", "/api/v1/me", Some(&agent), None).await;
     assert_eq!(me.json()["role"], "agent", "{}", me.body);
 
@@ -84,20 +105,40 @@ async fn an_agent_logs_in_over_http_and_holds_and_hangs_up_a_real_sip_call() {
     assert_eq!(r.json()["error"]["code"], "csrf");
     let r = http(addr, "POST", &hold, Some(&agent), None).await;
     assert_eq!(r.status, 204, "{}", r.body);
-    wait_for(&mut events, 10, "held", |k| matches!(k, EventKind::Held { .. }).then_some(())).await;
+    wait_for(&mut events, 10, "held", |k| {
+        matches!(k, EventKind::Held { .. }).then_some(())
+    })
+    .await;
     // holding twice does not fit the call's state: 409 naming the call
     let r = http(addr, "POST", &hold, Some(&agent), None).await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.json()["error"]["field"], "interaction");
-    let r = http(addr, "POST", &format!("/api/v1/calls/{id}/resume"), Some(&agent), None).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/calls/{id}/resume"),
+        Some(&agent),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     // the supervisor sees the agent busy
     let boss = login(addr, "boss", "boss-password").await;
     let a = http(addr, "GET", "/api/v1/agents/2001", Some(&boss), None).await;
     assert_eq!(a.json()["state"], "busy", "{}", a.body);
-    let r = http(addr, "POST", &format!("/api/v1/calls/{id}/hang-up"), Some(&agent), None).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/calls/{id}/hang-up"),
+        Some(&agent),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    wait_for(&mut events, 10, "ended", |k| matches!(k, EventKind::Ended { .. }).then_some(())).await;
+    wait_for(&mut events, 10, "ended", |k| {
+        matches!(k, EventKind::Ended { .. }).then_some(())
+    })
+    .await;
     // wrap-up after the call, then the record shows it
     let r = http(
         addr,
@@ -110,7 +151,14 @@ async fn an_agent_logs_in_over_http_and_holds_and_hangs_up_a_real_sip_call() {
     assert_eq!(r.status, 204, "{}", r.body);
     let mut stored = String::new();
     for _ in 0..50 {
-        let rec = http(addr, "GET", &format!("/api/v1/interactions/{id}"), Some(&boss), None).await;
+        let rec = http(
+            addr,
+            "GET",
+            &format!("/api/v1/interactions/{id}"),
+            Some(&boss),
+            None,
+        )
+        .await;
         stored = rec.body;
         if stored.contains("resolved") && stored.contains("agent_hangup") {
             break;
@@ -121,7 +169,12 @@ async fn an_agent_logs_in_over_http_and_holds_and_hangs_up_a_real_sip_call() {
     // logout ends the session
     let r = http(addr, "POST", "/api/v1/logout", Some(&agent), None).await;
     assert_eq!(r.status, 204);
-    assert_eq!(http(addr, "GET", "/api/v1/me", Some(&agent), None).await.status, 401);
+    assert_eq!(
+        http(addr, "GET", "/api/v1/me", Some(&agent), None)
+            .await
+            .status,
+        401
+    );
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

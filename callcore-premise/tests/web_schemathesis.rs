@@ -73,5 +73,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     eprintln!("{stdout}\n{stderr}");
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "schemathesis found failures (output above)");
+    assert!(
+        out.status.success(),
+        "schemathesis found failures (output above)"
+    );
 }

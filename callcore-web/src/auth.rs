@@ -8,7 +8,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -40,17 +39,24 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticate for Authenticator {
     fn principal(&self, headers: &HeaderMap) -> Option<Principal> {
-        self.0.credentials(headers).ok().flatten().map(|c| c.principal)
+        self.0
+            .credentials(headers)
+            .ok()
+            .flatten()
+            .map(|c| c.principal)
     }
 }
 
 impl Authenticator {
     /// The same check as a plain function, for crates that take a closure.
     #[must_use]
-    pub fn into_fn(self) -> Arc<dyn Fn(&HeaderMap) -> Option<Principal> + Send + Sync> {
+    pub fn into_fn(self) -> AuthenticateFn {
         Arc::new(move |h| self.principal(h))
     }
 }
+
+/// [`Authenticate`] as a shared closure.
+pub type AuthenticateFn = Arc<dyn Fn(&HeaderMap) -> Option<Principal> + Send + Sync>;
 
 /// How a request proved who it is.
 #[derive(Debug, Clone)]
@@ -99,7 +105,7 @@ impl AppState {
         Ok(self
             .0
             .sessions
-            .session(id, Instant::now())
+            .session(id, self.0.center.clock().now())
             .map(|(principal, csrf)| Credentials {
                 principal,
                 session: Some((id.to_owned(), csrf)),

@@ -92,7 +92,12 @@ impl ApiError {
 
     /// 404 for `what`, named by `field`.
     pub fn not_found(what: &str, field: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}")).field(field)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+        .field(field)
     }
 
     /// 401.
@@ -112,11 +117,15 @@ impl ApiError {
     /// Maps a center error for an action on the resource named by `field`.
     pub fn from_core(e: &CoreError, field: &str) -> Self {
         match e {
-            CoreError::NotFound { what, .. } => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", format!("no such {what}"))
-                    .field(field)
-            }
-            CoreError::InvalidState { .. } | CoreError::AgentState(_) | CoreError::AlreadyExists { .. } => {
+            CoreError::NotFound { what, .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such {what}"),
+            )
+            .field(field),
+            CoreError::InvalidState { .. }
+            | CoreError::AgentState(_)
+            | CoreError::AlreadyExists { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string()).field(field)
             }
             CoreError::Forbidden(m) => Self::forbidden(m.clone()),
@@ -124,9 +133,11 @@ impl ApiError {
             CoreError::Unreachable(_) | CoreError::NotAnswered(_) => {
                 Self::new(StatusCode::CONFLICT, "unreachable", e.to_string()).field(field)
             }
-            CoreError::Unsupported(m) => {
-                Self::new(StatusCode::CONFLICT, "unsupported", format!("not supported: {m}"))
-            }
+            CoreError::Unsupported(m) => Self::new(
+                StatusCode::CONFLICT,
+                "unsupported",
+                format!("not supported: {m}"),
+            ),
             CoreError::Shutdown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -40,9 +40,12 @@
 //!     .user(UserAccount::with_password("1001", Role::Agent, tenant.clone(), "alice1001")?)
 //!     .user(UserAccount::with_password("super", Role::Supervisor, tenant.clone(), "super1234")?)
 //!     .build()?;
+//! // serve it (with the peer's address, for the login limits) or merge it
+//! // into the assembly's router
 //! let app: axum::Router = api.router();
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(|e| callcore_web::WebError::Missing("a port"))?;
-//! # let _ = (app, listener);
+//! // who a request is, for another crate's routes (a browser phone)
+//! let auth = api.authenticator();
+//! # let _ = (app, auth);
 //! # Ok(()) }
 //! ```
 
@@ -65,7 +68,9 @@ use callcore::{AgentId, QueueId, TenantId};
 use callcore_runtime::CenterHandle;
 
 pub use api::OPENAPI_PATH;
-pub use auth::{AdminUser, AnyUser, Authed, Authenticate, Authenticator, SupervisorUser};
+pub use auth::{
+    AdminUser, AnyUser, Authed, Authenticate, AuthenticateFn, Authenticator, SupervisorUser,
+};
 pub use config_view::{CampaignConfig, Configuration, QueueConfig, TrunkConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail, WebError};
 pub use limits::LoginLimits;
@@ -101,7 +106,6 @@ impl WebApi {
     /// merge into an assembly's router. Serve with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that login
     /// limits count per source address.
-    #[must_use]
     pub fn router(&self) -> axum::Router {
         self.router.clone()
     }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use callcore::Timestamp;
 
 /// How many logins are allowed.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +30,7 @@ impl Default for LoginLimits {
 
 #[derive(Debug, Clone, Copy)]
 struct Window {
-    start: Instant,
+    start: Timestamp,
     count: u32,
 }
 
@@ -51,7 +53,7 @@ impl LoginLimiter {
     fn count<K: std::hash::Hash + Eq>(
         map: &mut HashMap<K, Window>,
         key: K,
-        now: Instant,
+        now: Timestamp,
         window: Duration,
     ) -> &mut Window {
         let w = map.entry(key).or_insert(Window {
@@ -73,14 +75,16 @@ impl LoginLimiter {
         &mut self,
         user: &str,
         source: Option<IpAddr>,
-        now: Instant,
+        now: Timestamp,
     ) -> Result<(), &'static str> {
         let window = self.limits.window;
         if self.sources.len() > 100_000 {
-            self.sources.retain(|_, w| now.duration_since(w.start) < window);
+            self.sources
+                .retain(|_, w| now.duration_since(w.start) < window);
         }
         if self.users.len() > 100_000 {
-            self.users.retain(|_, w| now.duration_since(w.start) < window);
+            self.users
+                .retain(|_, w| now.duration_since(w.start) < window);
         }
         let s = Self::count(&mut self.sources, source, now, window);
         s.count = s.count.saturating_add(1);
@@ -95,7 +99,7 @@ impl LoginLimiter {
     }
 
     /// A failed attempt for `user`.
-    pub(crate) fn failed(&mut self, user: &str, now: Instant) {
+    pub(crate) fn failed(&mut self, user: &str, now: Timestamp) {
         let window = self.limits.window;
         let u = Self::count(&mut self.users, user.to_owned(), now, window);
         u.count = u.count.saturating_add(1);
@@ -112,7 +116,7 @@ mod tests {
             attempts_per_source: 8,
             ..LoginLimits::default()
         });
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         for _ in 0..5 {
             assert!(l.attempt("1001", None, t0).is_ok());
             l.failed("1001", t0);

@@ -330,7 +330,10 @@ mod tests {
         }
         match live.resume(30) {
             Resume::From(v) => {
-                assert_eq!(v.iter().map(|e| e.event.seq).collect::<Vec<_>>(), (31..=40).collect::<Vec<_>>());
+                assert_eq!(
+                    v.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+                    (31..=40).collect::<Vec<_>>()
+                );
             }
             Resume::Gone { .. } => panic!("30 is buffered"),
         }

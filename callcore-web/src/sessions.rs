@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use callcore::Timestamp;
 
 use sha2::{Digest, Sha256};
 
@@ -39,7 +41,7 @@ fn digest(token: &str) -> String {
 struct Session {
     principal: Principal,
     csrf: String,
-    expires: Instant,
+    expires: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +83,11 @@ impl Sessions {
     }
 
     /// Opens a session for `principal`.
-    pub(crate) fn open(&self, principal: Principal, now: Instant) -> Result<NewSession, WebError> {
+    pub(crate) fn open(
+        &self,
+        principal: Principal,
+        now: Timestamp,
+    ) -> Result<NewSession, WebError> {
         let new = NewSession {
             id: random_id()?,
             csrf: random_id()?,
@@ -108,7 +114,7 @@ impl Sessions {
     }
 
     /// The session's principal and CSRF token, while it lasts.
-    pub(crate) fn session(&self, id: &str, now: Instant) -> Option<(Principal, String)> {
+    pub(crate) fn session(&self, id: &str, now: Timestamp) -> Option<(Principal, String)> {
         let s = lock(&self.sessions);
         s.get(id)
             .filter(|v| v.expires > now)

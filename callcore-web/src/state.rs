@@ -36,7 +36,12 @@ impl AppState {
 
     /// `raw` as an agent of `p`'s tenant: 404 otherwise (another tenant's
     /// agents do not exist for them).
-    pub(crate) fn agent_of_tenant(&self, p: &Principal, raw: &str, field: &str) -> Result<AgentId, ApiError> {
+    pub(crate) fn agent_of_tenant(
+        &self,
+        p: &Principal,
+        raw: &str,
+        field: &str,
+    ) -> Result<AgentId, ApiError> {
         let id = AgentId::new(raw);
         match self.0.live.agent_tenant(&id) {
             Some(t) if t == p.tenant => Ok(id),
@@ -56,7 +61,12 @@ impl AppState {
     }
 
     /// `raw` as a queue of `p`'s tenant.
-    pub(crate) fn queue_of_tenant(&self, p: &Principal, raw: &str, field: &str) -> Result<QueueId, ApiError> {
+    pub(crate) fn queue_of_tenant(
+        &self,
+        p: &Principal,
+        raw: &str,
+        field: &str,
+    ) -> Result<QueueId, ApiError> {
         let id = QueueId::new(raw);
         match self.0.live.queue_tenant(&id) {
             Some(t) if t == p.tenant => Ok(id),

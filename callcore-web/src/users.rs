@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use callcore::{AgentId, TenantId};
 use md5::Md5;
 use serde::{Deserialize, Serialize};
@@ -162,7 +162,12 @@ impl UserAccount {
                 detail: "password: at least 6 characters".into(),
             });
         }
-        Ok(Self::new(user, role, tenant, Secret::Argon2(hash_password(password)?)))
+        Ok(Self::new(
+            user,
+            role,
+            tenant,
+            Secret::Argon2(hash_password(password)?),
+        ))
     }
 
     /// A user whose password is given as an argon2 PHC string
@@ -186,7 +191,12 @@ impl UserAccount {
                 detail: "password_hash: not an argon2 PHC string ($argon2id$v=19$...)".into(),
             });
         }
-        Ok(Self::new(user, role, tenant, Secret::Argon2(phc.to_owned())))
+        Ok(Self::new(
+            user,
+            role,
+            tenant,
+            Secret::Argon2(phc.to_owned()),
+        ))
     }
 
     /// An agent whose phone's digest HA1 hashes are all the config holds:
@@ -260,7 +270,11 @@ impl UserAccount {
 
 fn verify_phc(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -17,21 +17,32 @@ use support::{Auth, login, rig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     addr
 }
 
-async fn open(addr: SocketAddr, auth: &Auth, query: &str, origin: Option<&str>) -> Result<Socket, u16> {
-    let mut req = format!("ws://{addr}/api/v1/events{query}").into_client_request().unwrap();
+async fn open(
+    addr: SocketAddr,
+    auth: &Auth,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Socket, u16> {
+    let mut req = format!("ws://{addr}/api/v1/events{query}")
+        .into_client_request()
+        .unwrap();
     let cookie = format!("callcore_session={}", auth.cookie.as_deref().unwrap());
     req.headers_mut().insert("cookie", cookie.parse().unwrap());
     if let Some(o) = origin {
@@ -78,10 +89,20 @@ async fn each_user_gets_the_events_their_role_and_tenant_allow_and_resumes_after
     }
     let alice = about(&seen["1001"], &call);
     let kinds: Vec<&str> = alice.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert!(kinds.contains(&"offered") && kinds.contains(&"connected"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"offered") && kinds.contains(&"connected"),
+        "{kinds:?}"
+    );
     assert!(alice.iter().all(|e| e["seq"].as_u64().is_some()));
-    assert!(!about(&seen["super"], &call).is_empty(), "the supervisor sees the tenant's call");
-    assert!(about(&seen["1002"], &call).is_empty(), "a colleague does not: {:?}", seen["1002"]);
+    assert!(
+        !about(&seen["super"], &call).is_empty(),
+        "the supervisor sees the tenant's call"
+    );
+    assert!(
+        about(&seen["1002"], &call).is_empty(),
+        "a colleague does not: {:?}",
+        seen["1002"]
+    );
     assert!(
         seen["bsuper"].iter().all(|e| e["tenant"] != "acme"),
         "another tenant sees nothing of acme: {:?}",
@@ -90,12 +111,30 @@ async fn each_user_gets_the_events_their_role_and_tenant_allow_and_resumes_after
     // reopened after the first event of the call: the rest again, in order
     let first = alice[0]["seq"].as_u64().unwrap();
     let auth = &feeds[0].1;
-    let mut again = open(addr, auth, &format!("?since={first}"), None).await.unwrap();
+    let mut again = open(addr, auth, &format!("?since={first}"), None)
+        .await
+        .unwrap();
     let replay = drain(&mut again, Duration::from_millis(500)).await;
-    let seqs: Vec<u64> = about(&replay, &call).iter().filter_map(|e| e["seq"].as_u64()).collect();
-    let want: Vec<u64> = alice.iter().filter_map(|e| e["seq"].as_u64()).filter(|s| *s > first).collect();
+    let seqs: Vec<u64> = about(&replay, &call)
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    let want: Vec<u64> = alice
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .filter(|s| *s > first)
+        .collect();
     assert_eq!(seqs, want);
     // a page of another site may not open it with the user's cookie
-    assert_eq!(open(addr, auth, "", Some("http://evil.example")).await.err(), Some(403));
-    assert!(open(addr, auth, "", Some(&format!("http://{addr}"))).await.is_ok());
+    assert_eq!(
+        open(addr, auth, "", Some("http://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert!(
+        open(addr, auth, "", Some(&format!("http://{addr}")))
+            .await
+            .is_ok()
+    );
 }

@@ -52,9 +52,15 @@ fn fill(path: &str, call: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_declares_a_minimum_role_and_enforces_it() {
     let rig = rig().await;
-    let doc = request(&rig.app, Method::GET, "/api/openapi.json", &Auth::none(), None)
-        .await
-        .body;
+    let doc = request(
+        &rig.app,
+        Method::GET,
+        "/api/openapi.json",
+        &Auth::none(),
+        None,
+    )
+    .await
+    .body;
     let ops = operations(&doc);
     assert!(ops.len() >= 40, "{} operations", ops.len());
     let (call, _caller) = support::connected_call(&rig, "1001").await;
@@ -67,15 +73,28 @@ async fn every_route_declares_a_minimum_role_and_enforces_it() {
         let role = role.unwrap_or_else(|| panic!("{method} {path} declares no minimum role"));
         let url = fill(&path, &call);
         let r = request(&rig.app, method.clone(), &url, &Auth::none(), None).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without credentials: {}",
+            r.text
+        );
         assert_eq!(r.body["error"]["code"], "unauthenticated");
         for (user, level) in users {
             // a fresh session each time: some routes end it (logout)
             let auth = login(&rig.app, user).await;
             let r = request(&rig.app, method.clone(), &url, &auth, None).await;
             if level < rank(&role) {
-                assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} as {user}: {}", r.text);
-                assert_eq!(r.body["error"]["code"], "forbidden", "{method} {path} as {user}");
+                assert_eq!(
+                    r.status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} as {user}: {}",
+                    r.text
+                );
+                assert_eq!(
+                    r.body["error"]["code"], "forbidden",
+                    "{method} {path} as {user}"
+                );
             } else {
                 assert!(
                     r.status != StatusCode::UNAUTHORIZED && r.status != StatusCode::FORBIDDEN,
@@ -84,7 +103,11 @@ async fn every_route_declares_a_minimum_role_and_enforces_it() {
                     r.text
                 );
             }
-            assert!(r.status.as_u16() < 500, "{method} {path} as {user}: {}", r.text);
+            assert!(
+                r.status.as_u16() < 500,
+                "{method} {path} as {user}: {}",
+                r.text
+            );
         }
     }
 }
@@ -92,14 +115,30 @@ async fn every_route_declares_a_minimum_role_and_enforces_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_tenants_users_never_see_or_touch_this_tenants_agents_queues_and_calls() {
     let rig = rig().await;
-    let doc = request(&rig.app, Method::GET, "/api/openapi.json", &Auth::none(), None)
-        .await
-        .body;
+    let doc = request(
+        &rig.app,
+        Method::GET,
+        "/api/openapi.json",
+        &Auth::none(),
+        None,
+    )
+    .await
+    .body;
     let (call, _caller) = support::connected_call(&rig, "1001").await;
-    let secrets = ["1001", "1002", "acme-support", "acme-skill", "lunch", call.as_str()];
+    let secrets = [
+        "1001",
+        "1002",
+        "acme-support",
+        "acme-skill",
+        "lunch",
+        call.as_str(),
+    ];
     for user in ["2001", "bsuper", "badmin"] {
         for (method, path, _) in operations(&doc) {
-            if matches!(path.as_str(), "/api/v1/login" | "/api/v1/logout" | "/api/v1/tokens" | "/api/v1/me") {
+            if matches!(
+                path.as_str(),
+                "/api/v1/login" | "/api/v1/logout" | "/api/v1/tokens" | "/api/v1/me"
+            ) {
                 continue;
             }
             let auth = login(&rig.app, user).await;
@@ -113,30 +152,55 @@ async fn another_tenants_users_never_see_or_touch_this_tenants_agents_queues_and
                 r.text
             );
             for s in secrets {
-                assert!(!r.text.contains(s), "{user}: {method} {url} shows `{s}`: {}", r.text);
+                assert!(
+                    !r.text.contains(s),
+                    "{user}: {method} {url} shows `{s}`: {}",
+                    r.text
+                );
             }
             // lists answer, without this tenant's items
             if !path.contains('{') && method == Method::GET && path != "/api/v1/events" {
                 let r = request(&rig.app, method.clone(), &path, &auth, None).await;
-                assert!(r.status.is_success() || r.status == StatusCode::FORBIDDEN, "{user}: {path}: {}", r.text);
+                assert!(
+                    r.status.is_success() || r.status == StatusCode::FORBIDDEN,
+                    "{user}: {path}: {}",
+                    r.text
+                );
                 for s in secrets {
-                    assert!(!r.text.contains(s), "{user}: {path} lists `{s}`: {}", r.text);
+                    assert!(
+                        !r.text.contains(s),
+                        "{user}: {path} lists `{s}`: {}",
+                        r.text
+                    );
                 }
             }
         }
     }
     // and the call is still there, untouched
     let auth = login(&rig.app, "super").await;
-    let r = request(&rig.app, Method::GET, &format!("/api/v1/calls/{call}"), &auth, None).await;
+    let r = request(
+        &rig.app,
+        Method::GET,
+        &format!("/api/v1/calls/{call}"),
+        &auth,
+        None,
+    )
+    .await;
     assert_eq!(r.body["state"], "connected", "{}", r.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsafe_requests_of_a_cookie_session_need_the_csrf_token_api_tokens_do_not() {
     let rig = rig().await;
-    let doc = request(&rig.app, Method::GET, "/api/openapi.json", &Auth::none(), None)
-        .await
-        .body;
+    let doc = request(
+        &rig.app,
+        Method::GET,
+        "/api/openapi.json",
+        &Auth::none(),
+        None,
+    )
+    .await
+    .body;
     let admin = login(&rig.app, "admin").await;
     let token = request(&rig.app, Method::POST, "/api/v1/tokens", &admin, None).await;
     assert_eq!(token.status, StatusCode::CREATED, "{}", token.text);
@@ -155,7 +219,12 @@ async fn unsafe_requests_of_a_cookie_session_need_the_csrf_token_api_tokens_do_n
             ..admin.clone()
         };
         let r = request(&rig.app, method.clone(), &url, &no_csrf, None).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} without CSRF: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path} without CSRF: {}",
+            r.text
+        );
         assert_eq!(r.body["error"]["code"], "csrf");
         assert_eq!(r.body["error"]["field"], "x-csrf-token");
         let wrong = Auth {
@@ -163,7 +232,10 @@ async fn unsafe_requests_of_a_cookie_session_need_the_csrf_token_api_tokens_do_n
             ..admin.clone()
         };
         let r = request(&rig.app, method.clone(), &url, &wrong, None).await;
-        assert_eq!(r.body["error"]["code"], "csrf", "{method} {path} with a wrong CSRF token");
+        assert_eq!(
+            r.body["error"]["code"], "csrf",
+            "{method} {path} with a wrong CSRF token"
+        );
         if path != "/api/v1/logout" {
             let r = request(&rig.app, method.clone(), &url, &bearer, None).await;
             assert!(

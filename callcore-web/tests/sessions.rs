@@ -27,8 +27,15 @@ async fn login_sets_a_strict_http_only_cookie_and_logout_ends_the_session() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let cookie = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
     assert!(cookie.starts_with("callcore_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let id = cookie.split(';').next().unwrap().trim_start_matches("callcore_session=");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("callcore_session=");
     assert_eq!(id.len(), 64, "32 random bytes");
     assert_eq!(r.body["role"], "agent");
     assert_eq!(r.body["agent"], "1001");
@@ -76,7 +83,10 @@ async fn five_wrong_passwords_lock_the_user_and_one_source_is_limited_too() {
     assert_eq!(r.body["error"]["code"], "rate_limited");
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     // another user is not locked...
-    assert_eq!(try_login("1002", "1002-password").await.status, StatusCode::OK);
+    assert_eq!(
+        try_login("1002", "1002-password").await.status,
+        StatusCode::OK
+    );
     // ...until the source has tried too often
     for _ in 0..5 {
         let _ = try_login("super", "wrong-password").await;
@@ -107,14 +117,25 @@ async fn api_tokens_are_for_administrators_and_can_be_revoked() {
         ..Auth::default()
     };
     assert_eq!(
-        request(&rig.app, Method::GET, "/api/v1/me", &bogus, None).await.status,
+        request(&rig.app, Method::GET, "/api/v1/me", &bogus, None)
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
     let id = r.body["id"].as_str().unwrap();
-    let del = request(&rig.app, Method::DELETE, &format!("/api/v1/tokens/{id}"), &admin, None).await;
+    let del = request(
+        &rig.app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        &admin,
+        None,
+    )
+    .await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        request(&rig.app, Method::GET, "/api/v1/me", &token, None).await.status,
+        request(&rig.app, Method::GET, "/api/v1/me", &token, None)
+            .await
+            .status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -124,22 +145,77 @@ async fn bad_input_is_a_4xx_naming_the_field() {
     let rig = rig().await;
     let sup = login(&rig.app, "super").await;
     let cases = [
-        (Method::POST, "/api/v1/login", json!({"user": "1001"}), "password"),
-        (Method::POST, "/api/v1/login", json!({"user": "", "password": "x"}), "user"),
-        (Method::PUT, "/api/v1/agents/1001/state", json!({"state": "sleeping"}), "state"),
-        (Method::PUT, "/api/v1/agents/1001/state", json!({"state": "not_ready", "reason": "nap"}), "reason"),
-        (Method::PUT, "/api/v1/agents/1001/state", json!({"state": 3}), "state"),
-        (Method::POST, "/api/v1/agents/1001/dial", json!({"number": "call me"}), "number"),
-        (Method::POST, "/api/v1/calls/x/mute", json!({"on": "yes"}), "on"),
+        (
+            Method::POST,
+            "/api/v1/login",
+            json!({"user": "1001"}),
+            "password",
+        ),
+        (
+            Method::POST,
+            "/api/v1/login",
+            json!({"user": "", "password": "x"}),
+            "user",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/state",
+            json!({"state": "sleeping"}),
+            "state",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/state",
+            json!({"state": "not_ready", "reason": "nap"}),
+            "reason",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/agents/1001/state",
+            json!({"state": 3}),
+            "state",
+        ),
+        (
+            Method::POST,
+            "/api/v1/agents/1001/dial",
+            json!({"number": "call me"}),
+            "number",
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls/x/mute",
+            json!({"on": "yes"}),
+            "on",
+        ),
     ];
     for (method, path, body, field) in cases {
-        let auth = if path == "/api/v1/login" { Auth::none() } else { sup.clone() };
+        let auth = if path == "/api/v1/login" {
+            Auth::none()
+        } else {
+            sup.clone()
+        };
         let r = request(&rig.app, method.clone(), path, &auth, Some(body)).await;
         assert!(r.status.is_client_error(), "{method} {path}: {}", r.text);
-        assert_eq!(r.body["error"]["field"], field, "{method} {path}: {}", r.text);
+        assert_eq!(
+            r.body["error"]["field"], field,
+            "{method} {path}: {}",
+            r.text
+        );
     }
-    for (query, field) in [("limit=0", "limit"), ("limit=abc", "limit"), ("from=10&to=5", "to"), ("color=red", "color")] {
-        let r = request(&rig.app, Method::GET, &format!("/api/v1/interactions?{query}"), &sup, None).await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("from=10&to=5", "to"),
+        ("color=red", "color"),
+    ] {
+        let r = request(
+            &rig.app,
+            Method::GET,
+            &format!("/api/v1/interactions?{query}"),
+            &sup,
+            None,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text);
         assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.text);
     }
@@ -171,7 +247,14 @@ async fn an_agent_acts_on_their_own_calls_and_state_only() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = request(&rig.app, Method::GET, "/api/v1/calls", &bob, None).await;
     assert!(!r.text.contains(&call), "{}", r.text);
-    let r = request(&rig.app, Method::PUT, "/api/v1/agents/1001/state", &bob, Some(json!({"state": "offline"}))).await;
+    let r = request(
+        &rig.app,
+        Method::PUT,
+        "/api/v1/agents/1001/state",
+        &bob,
+        Some(json!({"state": "offline"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let mut events = rig.center.subscribe();
     let r = request(&rig.app, Method::POST, &hold, &alice, None).await;
@@ -183,7 +266,19 @@ async fn an_agent_acts_on_their_own_calls_and_state_only() {
     .expect("held");
     let r = request(&rig.app, Method::POST, &hold, &alice, None).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    let r = request(&rig.app, Method::POST, &format!("/api/v1/calls/{call}/transfer"), &alice, Some(json!({"kind": "agent", "to": "2001"}))).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "another tenant's agent: {}", r.text);
+    let r = request(
+        &rig.app,
+        Method::POST,
+        &format!("/api/v1/calls/{call}/transfer"),
+        &alice,
+        Some(json!({"kind": "agent", "to": "2001"})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "another tenant's agent: {}",
+        r.text
+    );
     assert_eq!(r.body["error"]["field"], "to");
 }

@@ -187,19 +187,20 @@ pub(crate) async fn dial(
     let digits = n.strip_prefix('+').unwrap_or(n);
     if digits.is_empty()
         || digits.len() > 32
-        || !digits.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+        || !digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
     {
         return Err(ApiError::bad_input(
             "number",
             "1-32 digits, `*` or `#`, optionally after `+`",
         ));
     }
-    let interaction = st
-        .0
-        .center
-        .dial(&id, n)
-        .await
-        .map_err(|e| ApiError::from_core(&e, "agent"))?;
+    let interaction =
+        st.0.center
+            .dial(&id, n)
+            .await
+            .map_err(|e| ApiError::from_core(&e, "agent"))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(DialAnswer {

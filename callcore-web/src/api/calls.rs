@@ -79,14 +79,54 @@ macro_rules! action {
     };
 }
 
-action!(hold, "/api/v1/calls/{interaction}/hold", "Puts the customer on hold (music).", hold);
-action!(resume, "/api/v1/calls/{interaction}/resume", "Takes the customer off hold.", resume);
-action!(swap, "/api/v1/calls/{interaction}/swap", "Switches between the customer and the consulted party.", swap);
-action!(complete_transfer, "/api/v1/calls/{interaction}/complete-transfer", "Completes the attended transfer to the consulted party.", complete_transfer);
-action!(cancel_consult, "/api/v1/calls/{interaction}/cancel-consult", "Cancels the consultation; back with the customer.", cancel_consult);
-action!(conference, "/api/v1/calls/{interaction}/conference", "Makes the consultation a three-party conference.", conference);
-action!(leave_conference, "/api/v1/calls/{interaction}/conference/leave", "The agent leaves the conference.", leave_conference);
-action!(hang_up, "/api/v1/calls/{interaction}/hang-up", "Hangs the call up from the center's side.", hang_up);
+action!(
+    hold,
+    "/api/v1/calls/{interaction}/hold",
+    "Puts the customer on hold (music).",
+    hold
+);
+action!(
+    resume,
+    "/api/v1/calls/{interaction}/resume",
+    "Takes the customer off hold.",
+    resume
+);
+action!(
+    swap,
+    "/api/v1/calls/{interaction}/swap",
+    "Switches between the customer and the consulted party.",
+    swap
+);
+action!(
+    complete_transfer,
+    "/api/v1/calls/{interaction}/complete-transfer",
+    "Completes the attended transfer to the consulted party.",
+    complete_transfer
+);
+action!(
+    cancel_consult,
+    "/api/v1/calls/{interaction}/cancel-consult",
+    "Cancels the consultation; back with the customer.",
+    cancel_consult
+);
+action!(
+    conference,
+    "/api/v1/calls/{interaction}/conference",
+    "Makes the consultation a three-party conference.",
+    conference
+);
+action!(
+    leave_conference,
+    "/api/v1/calls/{interaction}/conference/leave",
+    "The agent leaves the conference.",
+    leave_conference
+);
+action!(
+    hang_up,
+    "/api/v1/calls/{interaction}/hang-up",
+    "Hangs the call up from the center's side.",
+    hang_up
+);
 
 /// Mute on or off.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,9 +185,14 @@ fn target(st: &AppState, p: &Principal, t: &TargetRequest) -> Result<CallTarget,
             let digits = t.to.strip_prefix('+').unwrap_or(&t.to);
             if digits.is_empty()
                 || digits.len() > 32
-                || !digits.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+                || !digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
             {
-                return Err(ApiError::bad_input("to", "1-32 digits, `*` or `#`, optionally after `+`"));
+                return Err(ApiError::bad_input(
+                    "to",
+                    "1-32 digits, `*` or `#`, optionally after `+`",
+                ));
             }
             CallTarget::Number(t.to.clone())
         }
@@ -179,9 +224,24 @@ macro_rules! targeted {
     };
 }
 
-targeted!(transfer, "/api/v1/calls/{interaction}/transfer", "Blind transfer to an agent, a queue or a number.", transfer);
-targeted!(consult, "/api/v1/calls/{interaction}/consult", "Attended transfer, first step: consults an agent, a queue or a number.", consult);
-targeted!(add_to_conference, "/api/v1/calls/{interaction}/conference/add", "Adds an agent or a number to the call's conference.", add_to_conference);
+targeted!(
+    transfer,
+    "/api/v1/calls/{interaction}/transfer",
+    "Blind transfer to an agent, a queue or a number.",
+    transfer
+);
+targeted!(
+    consult,
+    "/api/v1/calls/{interaction}/consult",
+    "Attended transfer, first step: consults an agent, a queue or a number.",
+    consult
+);
+targeted!(
+    add_to_conference,
+    "/api/v1/calls/{interaction}/conference/add",
+    "Adds an agent or a number to the call's conference.",
+    add_to_conference
+);
 
 /// A party to hang up.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -263,7 +323,9 @@ fn supervisor_of(st: &AppState, p: &Principal, req: &MonitorRequest) -> Result<A
     };
     let id = st.agent_of_tenant(p, &raw, "supervisor")?;
     if p.role < Role::Administrator && p.agent.as_ref().is_some_and(|a| a != &id) {
-        return Err(ApiError::forbidden("a supervisor monitors from their own phone"));
+        return Err(ApiError::forbidden(
+            "a supervisor monitors from their own phone",
+        ));
     }
     Ok(id)
 }
@@ -346,5 +408,15 @@ macro_rules! offer {
     };
 }
 
-offer!(accept_offer, "/api/v1/offers/{reservation}/accept", "Accepts an offer (agents without a phone, chat).", accept_offer);
-offer!(decline_offer, "/api/v1/offers/{reservation}/decline", "Declines an offer.", decline_offer);
+offer!(
+    accept_offer,
+    "/api/v1/offers/{reservation}/accept",
+    "Accepts an offer (agents without a phone, chat).",
+    accept_offer
+);
+offer!(
+    decline_offer,
+    "/api/v1/offers/{reservation}/decline",
+    "Declines an offer.",
+    decline_offer
+);

@@ -13,7 +13,10 @@ use crate::state::AppState;
     responses((status = 200, body = Vec<QueueConfig>, description = "queues"),
         (status = "4XX", body = ErrorBody, description = "not a supervisor")),
     security(("session" = ["supervisor"]), ("bearer" = ["supervisor"])))]
-pub(crate) async fn queues(State(st): State<AppState>, Authed(p): SupervisorUser) -> Json<Vec<QueueConfig>> {
+pub(crate) async fn queues(
+    State(st): State<AppState>,
+    Authed(p): SupervisorUser,
+) -> Json<Vec<QueueConfig>> {
     Json(st.configuration(&p.tenant).queues)
 }
 
@@ -22,7 +25,10 @@ pub(crate) async fn queues(State(st): State<AppState>, Authed(p): SupervisorUser
     responses((status = 200, body = Vec<String>, description = "skills"),
         (status = "4XX", body = ErrorBody, description = "not a supervisor")),
     security(("session" = ["supervisor"]), ("bearer" = ["supervisor"])))]
-pub(crate) async fn skills(State(st): State<AppState>, Authed(p): SupervisorUser) -> Json<Vec<String>> {
+pub(crate) async fn skills(
+    State(st): State<AppState>,
+    Authed(p): SupervisorUser,
+) -> Json<Vec<String>> {
     Json(st.configuration(&p.tenant).skills)
 }
 
@@ -31,7 +37,10 @@ pub(crate) async fn skills(State(st): State<AppState>, Authed(p): SupervisorUser
     responses((status = 200, body = Vec<String>, description = "reason codes"),
         (status = "4XX", body = ErrorBody, description = "not logged in")),
     security(("session" = ["agent"]), ("bearer" = ["agent"])))]
-pub(crate) async fn reason_codes(State(st): State<AppState>, Authed(p): AnyUser) -> Json<Vec<String>> {
+pub(crate) async fn reason_codes(
+    State(st): State<AppState>,
+    Authed(p): AnyUser,
+) -> Json<Vec<String>> {
     Json(st.configuration(&p.tenant).reason_codes)
 }
 
@@ -40,7 +49,10 @@ pub(crate) async fn reason_codes(State(st): State<AppState>, Authed(p): AnyUser)
     responses((status = 200, body = Vec<CampaignConfig>, description = "campaigns"),
         (status = "4XX", body = ErrorBody, description = "not an administrator")),
     security(("session" = ["administrator"]), ("bearer" = ["administrator"])))]
-pub(crate) async fn campaigns(State(st): State<AppState>, Authed(p): AdminUser) -> Json<Vec<CampaignConfig>> {
+pub(crate) async fn campaigns(
+    State(st): State<AppState>,
+    Authed(p): AdminUser,
+) -> Json<Vec<CampaignConfig>> {
     Json(st.configuration(&p.tenant).campaigns)
 }
 
@@ -49,6 +61,9 @@ pub(crate) async fn campaigns(State(st): State<AppState>, Authed(p): AdminUser) 
     responses((status = 200, body = Vec<TrunkConfig>, description = "trunks"),
         (status = "4XX", body = ErrorBody, description = "not an administrator")),
     security(("session" = ["administrator"]), ("bearer" = ["administrator"])))]
-pub(crate) async fn trunks(State(st): State<AppState>, Authed(p): AdminUser) -> Json<Vec<TrunkConfig>> {
+pub(crate) async fn trunks(
+    State(st): State<AppState>,
+    Authed(p): AdminUser,
+) -> Json<Vec<TrunkConfig>> {
     Json(st.configuration(&p.tenant).trunks)
 }

@@ -6,7 +6,9 @@
 //! live.
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{
+    Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -58,10 +60,17 @@ pub(crate) async fn feed(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers) {
-        return Err(ApiError::forbidden("the feed is opened from this server's own pages").field("origin"));
+        return Err(
+            ApiError::forbidden("the feed is opened from this server's own pages").field("origin"),
+        );
     }
     let ws = ws.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "open the feed as a WebSocket").field("upgrade")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "open the feed as a WebSocket",
+        )
+        .field("upgrade")
     })?;
     Ok(ws.on_upgrade(move |socket| run(st, p, q.since, socket)))
 }
@@ -87,7 +96,8 @@ async fn send_event(socket: &mut WebSocket, e: &Stamped, p: &Principal, last: &m
 async fn run(st: AppState, p: Principal, since: Option<u64>, mut socket: WebSocket) {
     let mut feed = st.0.live.subscribe();
     let mut last = since.unwrap_or_else(|| st.0.live.last_seq());
-    let hello = serde_json::json!({"type": "hello", "user": p.user, "last_seq": st.0.live.last_seq()});
+    let hello =
+        serde_json::json!({"type": "hello", "user": p.user, "last_seq": st.0.live.last_seq()});
     if !send(&mut socket, hello.to_string()).await {
         return;
     }
@@ -129,7 +139,8 @@ async fn replay(st: &AppState, p: &Principal, socket: &mut WebSocket, last: &mut
             true
         }
         Resume::Gone { oldest } => {
-            let msg = serde_json::json!({"type": "resync_required", "since": *last, "oldest": oldest});
+            let msg =
+                serde_json::json!({"type": "resync_required", "since": *last, "oldest": oldest});
             *last = oldest.saturating_sub(1);
             send(socket, msg.to_string()).await && Box::pin(replay(st, p, socket, last)).await
         }

@@ -78,20 +78,26 @@ pub(crate) async fn list(
     let from = q.from.unwrap_or(0);
     let to = q.to.unwrap_or(i64::MAX / 2);
     if from < 0 {
-        return Err(ApiError::bad_input("from", "milliseconds since the epoch, 0 or more"));
+        return Err(ApiError::bad_input(
+            "from",
+            "milliseconds since the epoch, 0 or more",
+        ));
     }
     if to < from {
         return Err(ApiError::bad_input("to", "must not be before `from`"));
     }
     st.0.center.flush().await;
-    let all = st
-        .0
-        .center
-        .stores()
-        .interactions
-        .between(&p.tenant, Timestamp::from_millis(from), Timestamp::from_millis(to))
-        .await
-        .map_err(|e| store_error(&e))?;
+    let all =
+        st.0.center
+            .stores()
+            .interactions
+            .between(
+                &p.tenant,
+                Timestamp::from_millis(from),
+                Timestamp::from_millis(to),
+            )
+            .await
+            .map_err(|e| store_error(&e))?;
     let mine: Vec<InteractionRecord> = all.into_iter().filter(|r| may_read(&p, r)).collect();
     let total = u32::try_from(mine.len()).unwrap_or(u32::MAX);
     let offset = q.offset.unwrap_or(0);
@@ -187,14 +193,13 @@ pub(crate) async fn recordings(
     PathId(raw): PathId,
 ) -> Result<Json<Vec<RecordingView>>, ApiError> {
     let r = record(&st, &p, &raw).await?;
-    let metas = st
-        .0
-        .center
-        .stores()
-        .recordings
-        .for_interaction(&p.tenant, &r.id)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let metas =
+        st.0.center
+            .stores()
+            .recordings
+            .for_interaction(&p.tenant, &r.id)
+            .await
+            .map_err(|e| store_error(&e))?;
     Ok(Json(
         metas
             .into_iter()
@@ -222,16 +227,15 @@ pub(crate) async fn download(
     PathId(raw): PathId,
 ) -> Result<Response, ApiError> {
     let id = RecordingId::new(raw);
-    let meta = st
-        .0
-        .center
-        .stores()
-        .recordings
-        .get(&p.tenant, &id)
-        .await
-        .map_err(|e| ApiError::from_core(&e, "recording"))?
-        .filter(|m| m.tenant == p.tenant)
-        .ok_or_else(|| ApiError::not_found("recording", "recording"))?;
+    let meta =
+        st.0.center
+            .stores()
+            .recordings
+            .get(&p.tenant, &id)
+            .await
+            .map_err(|e| ApiError::from_core(&e, "recording"))?
+            .filter(|m| m.tenant == p.tenant)
+            .ok_or_else(|| ApiError::not_found("recording", "recording"))?;
     let file = tokio::fs::File::open(&meta.path)
         .await
         .map_err(|_| ApiError::not_found("recording file", "recording"))?;

@@ -47,12 +47,11 @@ pub(crate) async fn list(
     State(st): State<AppState>,
     Authed(p): AnyUser,
 ) -> Result<Json<Vec<QueueView>>, ApiError> {
-    let snap = st
-        .0
-        .center
-        .snapshot()
-        .await
-        .map_err(|e| ApiError::from_core(&e, "center"))?;
+    let snap =
+        st.0.center
+            .snapshot()
+            .await
+            .map_err(|e| ApiError::from_core(&e, "center"))?;
     Ok(Json(
         snap.queues
             .iter()
@@ -75,12 +74,11 @@ pub(crate) async fn get(
     PathId(raw): PathId,
 ) -> Result<Json<QueueView>, ApiError> {
     let id = st.queue_of_tenant(&p, &raw, "queue")?;
-    let snap = st
-        .0
-        .center
-        .snapshot()
-        .await
-        .map_err(|e| ApiError::from_core(&e, "center"))?;
+    let snap =
+        st.0.center
+            .snapshot()
+            .await
+            .map_err(|e| ApiError::from_core(&e, "center"))?;
     snap.queues
         .iter()
         .find(|q| q.queue == id)

@@ -1,7 +1,5 @@
 //! Logging in and out, who am I, API tokens.
 
-use std::time::Instant;
-
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -62,13 +60,12 @@ pub(crate) async fn login(
     if req.password.is_empty() || req.password.len() > 1024 {
         return Err(ApiError::bad_input("password", "1-1024 characters"));
     }
-    let now = Instant::now();
+    let now = st.0.center.clock().now();
     {
-        let mut limiter = st
-            .0
-            .limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut limiter =
+            st.0.limiter
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Err(which) = limiter.attempt(&req.user, source, now) {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -84,8 +81,7 @@ pub(crate) async fn login(
         .ok()
         .flatten();
     let Some(principal) = principal else {
-        st.0
-            .limiter
+        st.0.limiter
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .failed(&req.user, now);
@@ -96,11 +92,10 @@ pub(crate) async fn login(
             "wrong user or password",
         ));
     };
-    let session = st
-        .0
-        .sessions
-        .open(principal.clone(), now)
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no session"))?;
+    let session =
+        st.0.sessions.open(principal.clone(), now).map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no session")
+        })?;
     let ttl = st.0.sessions.ttl().as_secs();
     tracing::info!(role = principal.role.as_str(), "web login");
     let cookie = format!(
@@ -172,11 +167,10 @@ pub(crate) async fn create_token(
     State(st): State<AppState>,
     Authed(p): AdminUser,
 ) -> Result<(StatusCode, Json<TokenAnswer>), ApiError> {
-    let (id, token) = st
-        .0
-        .sessions
-        .issue_token(p)
-        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no token"))?;
+    let (id, token) =
+        st.0.sessions.issue_token(p).map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "no token")
+        })?;
     Ok((StatusCode::CREATED, Json(TokenAnswer { id, token })))
 }
 

@@ -90,7 +90,10 @@ pub async fn rig_with(limits: LoginLimits) -> Rig {
         ("2001", other(), "other-sales"),
     ] {
         let address = format!("sip:{id}@pbx");
-        transport.add_phone(&address, PhoneBehavior::AnswerAfter(Duration::from_millis(20)));
+        transport.add_phone(
+            &address,
+            PhoneBehavior::AnswerAfter(Duration::from_millis(20)),
+        );
         let mut p = AgentProfile::new(id).with_endpoint(Endpoint::Sip(address));
         p.tenant = tenant;
         p.queues = vec![queue.into()];
@@ -253,7 +256,14 @@ pub async fn connected_call(rig: &Rig, agent: &str) -> (String, FarEnd) {
     // the API's live view has folded it once GET /calls lists it
     let auth = login(&rig.app, "super").await;
     for _ in 0..200 {
-        let r = request(&rig.app, Method::GET, &format!("/api/v1/calls/{id}"), &auth, None).await;
+        let r = request(
+            &rig.app,
+            Method::GET,
+            &format!("/api/v1/calls/{id}"),
+            &auth,
+            None,
+        )
+        .await;
         if r.status == StatusCode::OK && r.body["state"] == "connected" {
             return (id, caller);
         }
