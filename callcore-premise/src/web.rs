@@ -237,3 +237,69 @@ impl crate::Premise {
         self.web.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(toml: &str) -> Option<String> {
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn users_are_checked_with_errors_naming_the_field() {
+        let user =
+            |extra: &str| format!("[[users]]\nid = \"ops\"\nrole = \"administrator\"\n{extra}");
+        assert_eq!(error_of(&user("password = \"long-enough\"\n")), None);
+        assert_eq!(
+            error_of(&user("password = \"short\"\n")).as_deref(),
+            Some("config field `users[0].password`: at least 6 characters")
+        );
+        assert_eq!(
+            error_of(&user("password_hash = \"md5:abc\"\n")).as_deref(),
+            Some(
+                "config field `users[0].password_hash`: an argon2 PHC string ($argon2id$v=19$...)"
+            )
+        );
+        assert!(
+            error_of(&user("")).is_some_and(|e| e.starts_with("config field `users[0].password`"))
+        );
+        assert!(
+            error_of("[[users]]\nid = \"x\"\nrole = \"boss\"\npassword = \"long-enough\"\n")
+                .is_some_and(|e| e.starts_with("config field `users[0].role`"))
+        );
+        // an agent's id is taken (the demo agents are 1001 and 1002)
+        assert!(
+            error_of(
+                "[[users]]\nid = \"1001\"\nrole = \"supervisor\"\npassword = \"long-enough\"\n"
+            )
+            .is_some_and(|e| e.starts_with("config field `users[0].id`"))
+        );
+        // the demo defaults have the supervisor `super`
+        let d = PremiseConfig::defaults();
+        assert!(
+            d.users
+                .iter()
+                .any(|u| u.id == "super" && u.role == "supervisor")
+        );
+        assert!(!format!("{:?}", d.users).contains("super1234"));
+    }
+
+    #[test]
+    fn the_configuration_shown_never_holds_a_trunk_password() {
+        let c = PremiseConfig::from_toml(&crate::config::with_demo_agents(
+            "[[trunks]]\nname = \"carrier-a\"\nhost = \"192.0.2.10:5060\"\nusername = \"centre42\"\npassword = \"s3cret-trunk\"\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = configuration(&c);
+        assert!(shown.trunks[0].has_password);
+        let json = serde_json::to_string(&shown).unwrap_or_default();
+        assert!(
+            json.contains("centre42") && !json.contains("s3cret-trunk"),
+            "{json}"
+        );
+        assert_eq!(shown.reason_codes, c.agent_states.reasons);
+    }
+}
