@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use callcore::{
-    AgentId, Event, EventKind, InteractionId, QueueId, ReservationId, TenantId, Timestamp,
+    AgentId, Event, EventKind, InteractionId, Pii, QueueId, ReservationId, TenantId, Timestamp,
 };
 use callcore_runtime::{BusError, EventSubscriber};
 use serde::Serialize;
@@ -48,6 +48,18 @@ pub struct LiveCall {
     /// Where it is: `new`, `queued`, `offered`, `connected`, `held`,
     /// `consulting`, `conference`.
     pub state: String,
+    /// `voice`, `chat`, … (as the model names channels).
+    pub channel: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The customer's address (their number): personal data, shown only to
+    /// the users who may see the call, never logged (`Debug` redacts it).
+    #[schema(value_type = String)]
+    pub from: Pii<String>,
+    /// The address they called (a DID, `ivr`).
+    pub to: String,
+    /// The customer profile, when identified.
+    pub customer: Option<String>,
     /// The queue it waits or waited in.
     #[schema(value_type = Option<String>)]
     pub queue: Option<QueueId>,
@@ -100,6 +112,14 @@ pub(crate) struct Live {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An enum's name as serialized (`"voice"`).
+fn name_of<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The agent named in `agent:ID` (a consult target, a conference party).
@@ -155,6 +175,11 @@ impl Live {
                     LiveCall {
                         id: interaction.id.clone(),
                         state: "new".into(),
+                        channel: name_of(&interaction.channel),
+                        direction: name_of(&interaction.direction),
+                        from: interaction.from.clone(),
+                        to: interaction.to.clone(),
+                        customer: interaction.customer.as_ref().map(ToString::to_string),
                         queue: None,
                         agent: None,
                         agents: Vec::new(),

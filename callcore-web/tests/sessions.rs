@@ -242,6 +242,19 @@ async fn an_agent_acts_on_their_own_calls_and_state_only() {
     let (call, _caller) = support::connected_call(&rig, "1001").await;
     let alice = login(&rig.app, "1001").await;
     let bob = login(&rig.app, "1002").await;
+    // the screen pop's basics: who calls, on which channel, from which queue
+    let r = request(
+        &rig.app,
+        Method::GET,
+        &format!("/api/v1/calls/{call}"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["from"], "+4930123456", "{}", r.text);
+    assert_eq!(r.body["channel"], "voice");
+    assert_eq!(r.body["queue"], "acme-support");
+    assert_eq!(r.body["agent"], "1001");
     let hold = format!("/api/v1/calls/{call}/hold");
     let r = request(&rig.app, Method::POST, &hold, &bob, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
