@@ -15,8 +15,13 @@ pub(crate) mod history;
 pub(crate) mod queues;
 pub(crate) mod session;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use axum::Router;
+use axum::extract::{MatchedPath, Request};
 use axum::http::header;
+use axum::middleware::Next;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -103,7 +108,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     let json = doc.to_json().unwrap_or_else(|_| "{}".to_owned());
-    let router = router
+    let router = guard(router, &doc)
         .route(
             OPENAPI_PATH,
             axum::routing::get(move || {
@@ -115,10 +120,105 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
+/// Refuses (500) any route of `router` that is not an operation of `doc`:
+/// every route the API serves declares its role there, which the tests check.
+fn guard(router: Router, doc: &utoipa::openapi::OpenApi) -> Router {
+    // every route the router serves is an operation of the document (which
+    // declares its role, which the tests check): one added around it is refused
+    let table: Arc<HashSet<(String, String)>> = Arc::new(
+        doc.paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                operations(item)
+                    .into_iter()
+                    .map(move |m| (m.to_owned(), path.clone()))
+            })
+            .collect(),
+    );
+    router.route_layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let table = table.clone();
+            async move {
+                let known = req.extensions().get::<MatchedPath>().is_some_and(|p| {
+                    table.contains(&(
+                        req.method().as_str().to_ascii_lowercase(),
+                        p.as_str().to_owned(),
+                    ))
+                });
+                if known {
+                    next.run(req).await
+                } else {
+                    tracing::error!("web API: a route outside the route table was called");
+                    ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "this route is not in the route table",
+                    )
+                    .into_response()
+                }
+            }
+        },
+    ))
+}
+
+/// The methods of a path item that have an operation.
+fn operations(item: &utoipa::openapi::PathItem) -> Vec<&'static str> {
+    [
+        ("get", item.get.is_some()),
+        ("put", item.put.is_some()),
+        ("post", item.post.is_some()),
+        ("delete", item.delete.is_some()),
+        ("patch", item.patch.is_some()),
+        ("head", item.head.is_some()),
+        ("options", item.options.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(m, has)| has.then_some(m))
+    .collect()
+}
+
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     if uri.path().starts_with("/api/") {
         ApiError::not_found("route", "path").into_response()
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn a_route_outside_the_document_is_refused() {
+        let doc = ApiDoc::openapi();
+        let mut doc_with_me = doc.clone();
+        doc_with_me.paths.paths.insert(
+            "/documented".into(),
+            utoipa::openapi::PathItem::new(
+                utoipa::openapi::HttpMethod::Get,
+                utoipa::openapi::path::Operation::new(),
+            ),
+        );
+        let router = Router::new()
+            .route("/documented", axum::routing::get(|| async { "ok" }))
+            .route("/sneaked-in", axum::routing::get(|| async { "ok" }));
+        let app = guard(router, &doc_with_me);
+        let status = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap_or_default();
+                app.oneshot(req)
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        };
+        assert_eq!(status("/documented").await, 200);
+        assert_eq!(status("/sneaked-in").await, 500);
     }
 }
