@@ -137,4 +137,25 @@ async fn each_user_gets_the_events_their_role_and_tenant_allow_and_resumes_after
             .await
             .is_ok()
     );
+    // logging out closes the feeds of the session (checked every 10 s)
+    let (_, bob, bob_feed) = &mut feeds[1];
+    let out = support::request(
+        &rig.app,
+        axum::http::Method::POST,
+        "/api/v1/logout",
+        bob,
+        None,
+    )
+    .await;
+    assert_eq!(out.status.as_u16(), 204);
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match bob_feed.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the feed outlived its session");
 }

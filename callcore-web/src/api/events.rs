@@ -72,7 +72,14 @@ pub(crate) async fn feed(
         )
         .field("upgrade")
     })?;
-    Ok(ws.on_upgrade(move |socket| run(st, p, q.since, socket)))
+    // kept to check, while the feed is open, that the session still is
+    let mut credentials = HeaderMap::new();
+    for name in [header::COOKIE, header::AUTHORIZATION] {
+        for v in headers.get_all(&name) {
+            credentials.append(name.clone(), v.clone());
+        }
+    }
+    Ok(ws.on_upgrade(move |socket| run(st, p, credentials, q.since, socket)))
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
@@ -93,7 +100,17 @@ async fn send_event(socket: &mut WebSocket, e: &Stamped, p: &Principal, last: &m
     }
 }
 
-async fn run(st: AppState, p: Principal, since: Option<u64>, mut socket: WebSocket) {
+/// How often an open feed checks that its session or token is still valid
+/// (logout, expiry, revocation close it).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn run(
+    st: AppState,
+    p: Principal,
+    credentials: HeaderMap,
+    since: Option<u64>,
+    mut socket: WebSocket,
+) {
     let mut feed = st.0.live.subscribe();
     let mut last = since.unwrap_or_else(|| st.0.live.last_seq());
     let hello =
@@ -104,8 +121,16 @@ async fn run(st: AppState, p: Principal, since: Option<u64>, mut socket: WebSock
     if !replay(&st, &p, &mut socket, &mut last).await {
         return;
     }
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     loop {
         tokio::select! {
+            _ = recheck.tick() => {
+                if !matches!(st.credentials(&credentials), Ok(Some(_))) {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            }
             got = feed.recv() => match got {
                 Ok(e) => {
                     if !send_event(&mut socket, &e, &p, &mut last).await {
