@@ -15,7 +15,8 @@
 //! - **routes** under `/api/v1`: agents and their states, queues with live
 //!   figures, live calls and every call-control action of
 //!   [`CenterHandle`], offers, interaction history with pagination,
-//!   recordings (streamed), configuration reads; each declares its minimum
+//!   recordings (streamed), interval reports (callcore-analytics),
+//!   configuration reads; each declares its minimum
 //!   role and sees only the user's tenant (an agent: their own calls);
 //! - **errors** in one shape, `{"error":{"code","message","field"}}`, 4xx
 //!   naming the field for bad input;

@@ -47,6 +47,7 @@ fn fill(path: &str, call: &str) -> String {
         .replace("{reservation}", "no-such-offer")
         .replace("{recording}", "no-such-recording")
         .replace("{token}", "no-such-token")
+        .replace("{kind}", "queue_service")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,8 +146,10 @@ async fn another_tenants_users_never_see_or_touch_this_tenants_agents_queues_and
             let url = fill(&path, &call);
             let body = Some(serde_json::json!({}));
             let r = request(&rig.app, method.clone(), &url, &auth, body).await;
+            // a report's path names no resource of a tenant: its content is checked below
+            let names_a_resource = path.contains('{') && !path.starts_with("/api/v1/reports/");
             assert!(
-                !path.contains('{') || !r.status.is_success(),
+                !names_a_resource || !r.status.is_success(),
                 "{user}: {method} {url} of another tenant answered {} {}",
                 r.status,
                 r.text

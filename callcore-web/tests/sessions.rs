@@ -219,6 +219,26 @@ async fn bad_input_is_a_4xx_naming_the_field() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text);
         assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.text);
     }
+    for (path, field) in [
+        ("/api/v1/reports/nonsense", "kind"),
+        ("/api/v1/reports/queue_service?interval=week", "interval"),
+        ("/api/v1/reports/queue_service?from=10&to=5", "from"),
+        ("/api/v1/reports/queue_service?from=0&to=99999999999", "to"),
+    ] {
+        let r = request(&rig.app, Method::GET, path, &sup, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
+        assert_eq!(r.body["error"]["field"], field, "{path}: {}", r.text);
+    }
+    let r = request(
+        &rig.app,
+        Method::GET,
+        "/api/v1/reports/queue_service",
+        &sup,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["kind"], "queue_service");
     // a body that is not JSON
     let r = request(&rig.app, Method::POST, "/api/v1/login", &Auth::none(), None).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);

@@ -13,6 +13,7 @@ pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod queues;
+pub(crate) mod reports;
 pub(crate) mod session;
 
 use std::collections::HashSet;
@@ -99,6 +100,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(history::recordings))
         .routes(routes!(history::download))
         .routes(routes!(history::wrap_up))
+        .routes(routes!(reports::report))
         .routes(routes!(config::queues))
         .routes(routes!(config::skills))
         .routes(routes!(config::reason_codes))
