@@ -46,7 +46,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `bad_request`, `unauthenticated`,
-    /// `forbidden`, `csrf`, `not_found`, `conflict`, `rate_limited`,
+    /// `forbidden`, `csrf`, `not_found`, `method_not_allowed`, `conflict`, `rate_limited`,
     /// `unsupported_media_type`, `unavailable`, `internal`.
     pub code: String,
     /// A sentence for people (no personal data).

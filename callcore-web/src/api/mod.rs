@@ -16,12 +16,12 @@ pub(crate) mod queues;
 pub(crate) mod reports;
 pub(crate) mod session;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -126,39 +126,48 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// every route the API serves declares its role there, which the tests check.
 fn guard(router: Router, doc: &utoipa::openapi::OpenApi) -> Router {
     // every route the router serves is an operation of the document (which
-    // declares its role, which the tests check): one added around it is refused
-    let table: Arc<HashSet<(String, String)>> = Arc::new(
+    // declares its role, which the tests check): one added around it is
+    // refused, and a method the document does not list for a path never
+    // reaches a handler (405)
+    let table: Arc<HashMap<String, Vec<&'static str>>> = Arc::new(
         doc.paths
             .paths
             .iter()
-            .flat_map(|(path, item)| {
-                operations(item)
-                    .into_iter()
-                    .map(move |m| (m.to_owned(), path.clone()))
-            })
+            .map(|(path, item)| (path.clone(), operations(item)))
             .collect(),
     );
     router.route_layer(axum::middleware::from_fn(
         move |req: Request, next: Next| {
             let table = table.clone();
             async move {
-                let known = req.extensions().get::<MatchedPath>().is_some_and(|p| {
-                    table.contains(&(
-                        req.method().as_str().to_ascii_lowercase(),
-                        p.as_str().to_owned(),
-                    ))
-                });
-                if known {
-                    next.run(req).await
-                } else {
+                let methods = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .and_then(|p| table.get(p.as_str()));
+                let Some(methods) = methods else {
                     tracing::error!("web API: a route outside the route table was called");
-                    ApiError::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    return ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
                         "internal",
                         "this route is not in the route table",
                     )
-                    .into_response()
+                    .into_response();
+                };
+                let method = req.method().as_str().to_ascii_lowercase();
+                if methods.contains(&method.as_str()) {
+                    return next.run(req).await;
                 }
+                let allow = methods.join(", ").to_ascii_uppercase();
+                let mut r = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("this path takes {allow}"),
+                )
+                .into_response();
+                if let Ok(v) = header::HeaderValue::from_str(&allow) {
+                    r.headers_mut().insert(header::ALLOW, v);
+                }
+                r
             }
         },
     ))
@@ -222,5 +231,10 @@ mod tests {
         };
         assert_eq!(status("/documented").await, 200);
         assert_eq!(status("/sneaked-in").await, 500);
+        let req = axum::http::Request::post("/documented")
+            .body(axum::body::Body::empty())
+            .unwrap_or_default();
+        let r = app.clone().oneshot(req).await.map(|r| r.status().as_u16());
+        assert_eq!(r.unwrap_or(0), 405);
     }
 }
