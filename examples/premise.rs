@@ -7,12 +7,15 @@
 //! cargo run --release --example premise -- --demo-calls 4     # self-driven calls, summary, exit
 //! cargo run --release --example premise -- --config my.toml   # override the embedded defaults
 //! cargo run --release --example premise -- --print-config     # the defaults, as TOML
-//! cargo run --release --example premise -- --http 0.0.0.0:9100 # operations listener (or `off`)
+//! cargo run --release --example premise -- --web 127.0.0.1:8080 # web API + operations listener (or `off`)
 //! cargo run --release --example premise -- --log-format json  # one JSON object per log line
 //! ```
 //! SIGTERM or Ctrl-C drains the center (new calls get 503, calls in progress go on
 //! for up to `drain_secs`, then are hung up with their records written) and exits 0.
-//! Details in docs/premise.md.
+//! `--web ADDR` sets the one HTTP listener serving the web API (`/api/v1`,
+//! `/api/openapi.json`) and the operations routes (`/metrics`, `/healthz`,
+//! `/readyz`); `--http ADDR` is its older name, kept. Details in docs/premise.md
+//! and docs/web.md.
 
 use std::path::PathBuf;
 
@@ -34,7 +37,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: premise [--config FILE] [--demo-calls N] [--print-config] \
-                     [--http ADDR|off] [--log-format text|json]";
+                     [--web ADDR|off] [--http ADDR|off] [--log-format text|json]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -56,13 +59,16 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--print-config" => args.print_config = true,
-            "--http" => {
-                let v = it.next().ok_or("--http needs an address or `off`")?;
+            // one listener: `--web` (the web API's name for it) and `--http`
+            flag @ ("--web" | "--http") => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs an address or `off`"))?;
                 args.http = Some(if v == "off" {
                     HttpArg::Off
                 } else {
                     HttpArg::At(v.parse().map_err(|_| {
-                        format!("--http: `{v}` is not an address (IP:port) or `off`")
+                        format!("{flag}: `{v}` is not an address (IP:port) or `off`")
                     })?)
                 });
             }

@@ -55,6 +55,8 @@ pub struct Premise {
     /// Agents in a browser (crate::browser_agents) and their presence.
     pub(crate) browser: crate::browser_agents::BrowserAgents,
     browser_presence: JoinHandle<()>,
+    /// The web API on the HTTP listener (crate::web).
+    pub(crate) web: Option<callcore_web::WebApi>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -344,7 +346,17 @@ impl Premise {
             "HTTP on {}",
             http.map(|a| a.to_string()).unwrap_or_default()
         )))?;
+        // the web API on the same listener, while it is on
+        let web = match &ops.http {
+            Some(http) => {
+                let api = crate::web::build(&config, &center)?;
+                http.mount(api.router());
+                Some(api)
+            }
+            None => None,
+        };
         let premise = Premise {
+            web,
             ops,
             started_at: clock.now(),
             center_ops: crate::center_ops::CenterOps::new(
@@ -364,7 +376,14 @@ impl Premise {
             browser_presence,
         };
         if premise.http_addr().is_some() {
-            // the browser phone's WebSocket and page
+            // the browser phone's WebSocket and page; a browser logged in to
+            // the web API as an agent is that agent's phone too
+            if let Some(web) = &premise.web {
+                let sessions = web.authenticator().into_fn();
+                premise
+                    .browser
+                    .accept_sessions(Arc::new(move |h| sessions(h).and_then(|p| p.agent)));
+            }
             premise.mount_http(premise.browser.routes())?;
         }
         premise.start_autostart_campaigns()?;
@@ -450,7 +469,8 @@ impl Premise {
         }
         if let Some(http) = self.http_addr() {
             s.push_str(&format!(
-                "Operations: http://{http}/metrics  /healthz  /readyz\n"
+                "Web API: http://{http}/api/v1  (OpenAPI: http://{http}/api/openapi.json)\n\
+                 Operations: http://{http}/metrics  /healthz  /readyz\n"
             ));
         }
         s.push_str(&format!(

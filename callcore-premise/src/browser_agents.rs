@@ -88,6 +88,17 @@ impl BrowserAgents {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = auth;
     }
 
+    /// Also accepts browsers that `sessions` authenticates (web API
+    /// sessions), before the current way.
+    pub(crate) fn accept_sessions(&self, sessions: PhoneAuth) {
+        let mut auth = self
+            .auth
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = auth.clone();
+        *auth = Arc::new(move |h| sessions(h).or_else(|| before(h)));
+    }
+
     /// Keeps `agents` reachable while their browser is connected.
     pub(crate) fn follow_presence(
         &self,

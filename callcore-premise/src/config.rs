@@ -45,6 +45,10 @@ pub struct PremiseConfig {
     /// embedded defaults carry (demo) agents.
     #[serde(default)]
     pub agents: Vec<AgentSection>,
+    /// Supervisors and administrators of the web API (see [`crate::web`]);
+    /// agents log in with their `[[agents]]` entry.
+    #[serde(default)]
+    pub users: Vec<crate::web::UserSection>,
     /// Carriers' trunks (see [`crate::trunks`]).
     #[serde(default)]
     pub trunks: Vec<TrunkSection>,
@@ -530,12 +534,14 @@ fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
     }
 }
 
-/// The embedded defaults' demo agents as TOML — `[[agents]]` 1001 (Alice) and
-/// 1002 (Bob), whose passwords are published: for trials and tests, never for a
-/// center on a network.
+/// The embedded defaults' demo accounts as TOML — `[[agents]]` 1001 (Alice) and
+/// 1002 (Bob), and the web API's supervisor `super` (`[[users]]`), whose
+/// passwords are published: for trials and tests, never for a center on a
+/// network.
 pub const DEMO_AGENTS_TOML: &str = "[[agents]]\nid = \"1001\"\nname = \"Alice\"\n\
 password = \"alice1001\"\nskills = [\"billing\", \"support\"]\n\n\
-[[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\n";
+[[agents]]\nid = \"1002\"\nname = \"Bob\"\npassword = \"bob1002\"\nskills = [\"support\"]\n\n\
+[[users]]\nid = \"super\"\npassword = \"super1234\"\nrole = \"supervisor\"\n";
 
 /// `toml` with [`DEMO_AGENTS_TOML`] appended when it lists no `[[agents]]`
 /// itself: for trials and tests, never for a center on a network.
@@ -730,6 +736,7 @@ impl PremiseConfig {
         crate::trunks::validate(&self.trunks, &self.dial_plan, &self.dids, queue_known)?;
         crate::ops_config::validate(self)?;
         crate::srtp::validate(self)?;
+        crate::web::validate(self)?;
         Ok(())
     }
 

@@ -52,6 +52,7 @@ pub mod trunk_dns;
 pub mod srtp;
 pub mod trunk_tls;
 pub mod trunks;
+pub mod web;
 
 pub use assembly::Premise;
 pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};

@@ -98,6 +98,8 @@ impl HttpServer {
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
+            // the peer's address reaches handlers (the web API's login limits)
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;

@@ -1,0 +1,368 @@
+//! What the API knows live, folded from the center's events: the calls in
+//! progress (their tenant and agents, for the checks), pending offers, the
+//! tenant of each agent and queue, and a bounded buffer of recent events
+//! for the event feed to resume from.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use callcore::{
+    AgentId, Event, EventKind, InteractionId, Pii, QueueId, ReservationId, TenantId, Timestamp,
+};
+use callcore_runtime::{BusError, EventSubscriber};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::users::{Principal, Role};
+
+/// An event with the agents it concerns (decided when it happened, so that a
+/// call's last events still reach its agent after the call is gone).
+#[derive(Debug, Clone)]
+pub(crate) struct Stamped {
+    pub(crate) event: Arc<Event>,
+    agents: Arc<[AgentId]>,
+}
+
+impl Stamped {
+    /// Whether `p` may see this event: their tenant's, and for an agent, about
+    /// them or a call they are part of.
+    pub(crate) fn visible_to(&self, p: &Principal) -> bool {
+        if self.event.tenant != p.tenant {
+            return false;
+        }
+        if p.role >= Role::Supervisor {
+            return true;
+        }
+        let Some(me) = &p.agent else { return false };
+        self.event.agent() == Some(me) || self.agents.contains(me)
+    }
+}
+
+/// A call in progress, as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiveCall {
+    /// The interaction.
+    #[schema(value_type = String)]
+    pub id: InteractionId,
+    /// Where it is: `new`, `queued`, `offered`, `connected`, `held`,
+    /// `consulting`, `conference`.
+    pub state: String,
+    /// `voice`, `chat`, … (as the model names channels).
+    pub channel: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The customer's address (their number): personal data, shown only to
+    /// the users who may see the call, never logged (`Debug` redacts it).
+    #[schema(value_type = String)]
+    pub from: Pii<String>,
+    /// The address they called (a DID, `ivr`).
+    pub to: String,
+    /// The customer profile, when identified.
+    pub customer: Option<String>,
+    /// The queue it waits or waited in.
+    #[schema(value_type = Option<String>)]
+    pub queue: Option<QueueId>,
+    /// The agent it is with (or offered to).
+    #[schema(value_type = Option<String>)]
+    pub agent: Option<AgentId>,
+    /// Every agent who has been part of it.
+    #[schema(value_type = Vec<String>)]
+    pub agents: Vec<AgentId>,
+    /// When it arrived (milliseconds since the epoch).
+    #[schema(value_type = i64)]
+    pub created_at: Timestamp,
+    #[serde(skip)]
+    pub(crate) tenant: TenantId,
+}
+
+/// A pending offer.
+#[derive(Debug, Clone)]
+pub(crate) struct Offer {
+    pub(crate) agent: AgentId,
+    pub(crate) tenant: TenantId,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    buffer: VecDeque<Stamped>,
+    calls: HashMap<InteractionId, LiveCall>,
+    offers: HashMap<ReservationId, Offer>,
+    agents: HashMap<AgentId, TenantId>,
+    queues: HashMap<QueueId, TenantId>,
+    last_seq: u64,
+}
+
+/// What a reconnecting feed gets.
+#[derive(Debug)]
+pub(crate) enum Resume {
+    /// The events after the sequence asked for (maybe none).
+    From(Vec<Stamped>),
+    /// They are no longer buffered: the oldest one that is.
+    Gone { oldest: u64 },
+}
+
+/// The live view and the event feed's buffer.
+#[derive(Debug)]
+pub(crate) struct Live {
+    state: Mutex<State>,
+    capacity: usize,
+    feed: broadcast::Sender<Stamped>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An enum's name as serialized (`"voice"`).
+fn name_of<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The agent named in `agent:ID` (a consult target, a conference party).
+fn agent_in(who: &str) -> Option<AgentId> {
+    who.strip_prefix("agent:").map(AgentId::new)
+}
+
+impl Live {
+    pub(crate) fn new(capacity: usize) -> Arc<Live> {
+        let (feed, _) = broadcast::channel(1024);
+        Arc::new(Live {
+            state: Mutex::default(),
+            capacity: capacity.max(16),
+            feed,
+        })
+    }
+
+    /// Knows `agent` to be of `tenant` (agents configured before the API).
+    pub(crate) fn add_agent(&self, agent: AgentId, tenant: TenantId) {
+        lock(&self.state).agents.insert(agent, tenant);
+    }
+
+    /// Knows `queue` to be of `tenant`.
+    pub(crate) fn add_queue(&self, queue: QueueId, tenant: TenantId) {
+        lock(&self.state).queues.insert(queue, tenant);
+    }
+
+    /// Folds events until the center closes.
+    pub(crate) async fn follow(self: Arc<Self>, mut events: EventSubscriber) {
+        loop {
+            match events.recv().await {
+                Ok(e) => self.apply(e),
+                Err(BusError::Lagged(n)) => {
+                    tracing::warn!(dropped = n, "web API: the live view missed events");
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Folds one event.
+    pub(crate) fn apply(&self, event: Arc<Event>) {
+        let mut s = lock(&self.state);
+        let mut involved: HashSet<AgentId> = HashSet::new();
+        if let Some(a) = event.agent() {
+            involved.insert(a.clone());
+        }
+        let tenant = event.tenant.clone();
+        match &event.kind {
+            EventKind::InteractionCreated { interaction } => {
+                s.calls.insert(
+                    interaction.id.clone(),
+                    LiveCall {
+                        id: interaction.id.clone(),
+                        state: "new".into(),
+                        channel: name_of(&interaction.channel),
+                        direction: name_of(&interaction.direction),
+                        from: interaction.from.clone(),
+                        to: interaction.to.clone(),
+                        customer: interaction.customer.as_ref().map(ToString::to_string),
+                        queue: None,
+                        agent: None,
+                        agents: Vec::new(),
+                        created_at: event.at,
+                        tenant: tenant.clone(),
+                    },
+                );
+            }
+            EventKind::AgentAdded { profile } => {
+                s.agents.insert(profile.id.clone(), profile.tenant.clone());
+            }
+            EventKind::AgentRemoved { agent } => {
+                s.agents.remove(agent);
+            }
+            EventKind::QueueAdded { definition } => {
+                s.queues
+                    .insert(definition.id.clone(), definition.tenant.clone());
+            }
+            EventKind::QueueRemoved { queue } => {
+                s.queues.remove(queue);
+            }
+            EventKind::Offered {
+                agent, reservation, ..
+            } => {
+                s.offers.insert(
+                    reservation.clone(),
+                    Offer {
+                        agent: agent.clone(),
+                        tenant: tenant.clone(),
+                    },
+                );
+            }
+            EventKind::OfferAccepted { reservation, .. }
+            | EventKind::OfferEnded { reservation, .. } => {
+                s.offers.remove(reservation);
+            }
+            EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
+                involved.extend(agent_in(target));
+            }
+            EventKind::ConferenceJoined { party, .. } => {
+                involved.extend(agent_in(party));
+            }
+            _ => {}
+        }
+        if let Some(id) = event.interaction().cloned()
+            && let Some(call) = s.calls.get_mut(&id)
+        {
+            match &event.kind {
+                EventKind::Queued { queue, .. } => {
+                    call.state = "queued".into();
+                    call.queue = Some(queue.clone());
+                }
+                EventKind::Offered { agent, .. } => {
+                    call.state = "offered".into();
+                    call.agent = Some(agent.clone());
+                }
+                EventKind::OfferEnded { .. } => call.state = "queued".into(),
+                EventKind::Connected { agent, queue, .. } => {
+                    call.state = "connected".into();
+                    call.agent = Some(agent.clone());
+                    call.queue = Some(queue.clone());
+                }
+                EventKind::Held { .. } => call.state = "held".into(),
+                EventKind::Resumed { .. } | EventKind::ConsultEnded { .. } => {
+                    call.state = "connected".into();
+                }
+                EventKind::ConsultStarted { .. } => call.state = "consulting".into(),
+                EventKind::ConferenceJoined { .. } => call.state = "conference".into(),
+                _ => {}
+            }
+            for a in &involved {
+                if !call.agents.contains(a) {
+                    call.agents.push(a.clone());
+                }
+            }
+            involved.extend(call.agents.iter().cloned());
+            if matches!(event.kind, EventKind::Ended { .. }) {
+                s.calls.remove(&id);
+            }
+        }
+        let stamped = Stamped {
+            event,
+            agents: involved.into_iter().collect::<Vec<_>>().into(),
+        };
+        s.last_seq = s.last_seq.max(stamped.event.seq);
+        if s.buffer.len() >= self.capacity {
+            s.buffer.pop_front();
+        }
+        s.buffer.push_back(stamped.clone());
+        drop(s);
+        let _ = self.feed.send(stamped);
+    }
+
+    /// New events as they are folded.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Stamped> {
+        self.feed.subscribe()
+    }
+
+    /// The newest sequence number seen.
+    pub(crate) fn last_seq(&self) -> u64 {
+        lock(&self.state).last_seq
+    }
+
+    /// The buffered events after `since`.
+    pub(crate) fn resume(&self, since: u64) -> Resume {
+        let s = lock(&self.state);
+        let oldest = s.buffer.front().map_or(s.last_seq + 1, |e| e.event.seq);
+        if since + 1 < oldest && since < s.last_seq {
+            return Resume::Gone { oldest };
+        }
+        Resume::From(
+            s.buffer
+                .iter()
+                .filter(|e| e.event.seq > since)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// A live call, whatever its tenant.
+    pub(crate) fn call(&self, id: &InteractionId) -> Option<LiveCall> {
+        lock(&self.state).calls.get(id).cloned()
+    }
+
+    /// The live calls of `tenant`.
+    pub(crate) fn calls(&self, tenant: &TenantId) -> Vec<LiveCall> {
+        let mut v: Vec<LiveCall> = lock(&self.state)
+            .calls
+            .values()
+            .filter(|c| &c.tenant == tenant)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// A pending offer.
+    pub(crate) fn offer(&self, id: &ReservationId) -> Option<Offer> {
+        lock(&self.state).offers.get(id).cloned()
+    }
+
+    /// The tenant of an agent.
+    pub(crate) fn agent_tenant(&self, agent: &AgentId) -> Option<TenantId> {
+        lock(&self.state).agents.get(agent).cloned()
+    }
+
+    /// The tenant of a queue.
+    pub(crate) fn queue_tenant(&self, queue: &QueueId) -> Option<TenantId> {
+        lock(&self.state).queues.get(queue).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> Arc<Event> {
+        Arc::new(Event {
+            seq,
+            at: Timestamp::from_secs(1),
+            tenant: TenantId::new("t"),
+            kind: EventKind::AgentRemoved {
+                agent: AgentId::new("a"),
+            },
+        })
+    }
+
+    #[test]
+    fn the_buffer_resumes_after_a_sequence_or_says_it_cannot() {
+        let live = Live::new(16);
+        for seq in 1..=40 {
+            live.apply(event(seq));
+        }
+        match live.resume(30) {
+            Resume::From(v) => {
+                assert_eq!(
+                    v.iter().map(|e| e.event.seq).collect::<Vec<_>>(),
+                    (31..=40).collect::<Vec<_>>()
+                );
+            }
+            Resume::Gone { .. } => panic!("30 is buffered"),
+        }
+        assert!(matches!(live.resume(3), Resume::Gone { oldest: 25 }));
+        assert!(matches!(live.resume(40), Resume::From(v) if v.is_empty()));
+    }
+}
