@@ -104,6 +104,55 @@ fn every_example_prints_its_help_and_exits_0() {
     }
 }
 
+/// The flags an example's own parser matches on (`"--seed" => ...` arms).
+fn parser_flags(name: &str) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("{name}.rs"));
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut flags = Vec::new();
+    for line in source.lines().map(str::trim) {
+        let Some((pattern, _)) = line.split_once("=>") else {
+            continue;
+        };
+        if !line.starts_with("\"--") {
+            continue;
+        }
+        let pattern = pattern.split(" if ").next().unwrap_or(pattern);
+        for alt in pattern.split('|') {
+            let flag = alt.trim().trim_matches('"');
+            if flag.starts_with("--") && flag != "--help" && !flags.iter().any(|f| f == flag) {
+                flags.push(flag.to_owned());
+            }
+        }
+    }
+    flags
+}
+
+/// A flag the parser takes but the help table lacks would be refused by the check
+/// before the parser sees it (e.g. a flag added to a parser only).
+#[test]
+fn every_flag_an_example_parses_is_in_its_help() {
+    for name in example_names() {
+        let out = Command::new(binary(&name))
+            .arg("--help")
+            .output()
+            .unwrap_or_else(|e| panic!("running {name} --help: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for flag in parser_flags(&name) {
+            let listed = stdout.lines().any(|l| {
+                let l = l.trim_start();
+                l.strip_prefix(flag.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+            });
+            assert!(
+                listed,
+                "{name} parses {flag} but its --help (the CLI table in examples/{name}.rs) \
+                 does not list it, so the check refuses it"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_example_names_an_unknown_flag_and_fails() {
     for name in example_names() {
