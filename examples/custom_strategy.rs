@@ -20,6 +20,17 @@ use callcore_acd::{
     AcdConfig, AcdEngine, AgentView, LaneView, Rank, RoutingStrategy, StrategyRegistry,
 };
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "custom_strategy",
+    about: "plugging your own routing strategy (\"coaching\": least experienced agent first) into \
+            callcore-acd, and the offers it makes",
+    flags: &[],
+    examples: &["cargo run --example custom_strategy"],
+};
+
 /// Least experienced first.
 #[derive(Debug, Default)]
 struct Coaching;
@@ -51,6 +62,7 @@ fn call(id: &str, at: Timestamp) -> RoutingRequest {
 }
 
 fn main() -> Result<(), callcore_acd::AcdError> {
+    CLI.check();
     let mut strategies = StrategyRegistry::builtin();
     strategies.register("coaching", || Box::new(Coaching));
     let mut acd = AcdEngine::with_strategies(AcdConfig::default(), strategies);

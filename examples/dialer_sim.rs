@@ -14,6 +14,45 @@ use callcore::DialMode;
 use callcore_dialer::sim::{Scenario, simulate};
 use std::process::ExitCode;
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "dialer_sim",
+    about: "one simulated day of an outbound campaign (callcore-dialer's simulator)",
+    flags: &[
+        cli::opt(
+            "--mode",
+            "preview|progressive|power|predictive",
+            "predictive",
+            "pacing mode",
+        ),
+        cli::opt("--seed", "N", "1", "seed of every random draw"),
+        cli::switch("--json", "print the report as one JSON object"),
+        cli::opt("--agents", "N", "50", "agents on the campaign"),
+        cli::opt(
+            "--answer-prob",
+            "P",
+            "0.3",
+            "probability that a dialled number answers",
+        ),
+        cli::opt(
+            "--answer-prob-end",
+            "P",
+            "off",
+            "the answer probability drifts linearly to P over the day",
+        ),
+        cli::opt(
+            "--talk-mean-secs",
+            "S",
+            "120",
+            "mean talk time (its spread is half of it)",
+        ),
+        cli::opt("--hours", "H", "8", "length of the day"),
+    ],
+    examples: &["cargo run --release --example dialer_sim -- --mode predictive --seed 1 --json"],
+};
+
 fn parse<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
     let v = value.ok_or_else(|| format!("{flag} needs a value"))?;
     v.parse().map_err(|_| format!("{flag}: cannot read {v:?}"))
@@ -81,6 +120,7 @@ fn run() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    CLI.check();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

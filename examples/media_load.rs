@@ -58,6 +58,50 @@ use callcore_media::udp::{PortAllocator, RelayLeg, RelayOptions, run_relay};
 use mio::net::UdpSocket as MioUdp;
 use mio::{Events, Interest, Token};
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "media_load",
+    about: "load test of callcore-media: N bridged G.711 calls over loopback, with added delay, \
+            loss and CPU per call-minute",
+    flags: &[
+        cli::opt("--calls", "N", "100", "bridged calls"),
+        cli::opt(
+            "--secs",
+            "S",
+            "10",
+            "seconds of media (after 1 s of warm-up)",
+        ),
+        cli::switch(
+            "--transcode",
+            "µ-law on the caller's leg, A-law on the agent's",
+        ),
+        cli::switch("--json", "print the figures as one JSON object"),
+        cli::opt(
+            "--path",
+            "legs|pool|tasks",
+            "legs",
+            "what relays the media (see the source's top doc)",
+        ),
+        cli::switch("--task-per-call", "the same as --path tasks"),
+        cli::opt(
+            "--record",
+            "DIR",
+            "off",
+            "a stereo WAV per call in DIR (needs --path legs)",
+        ),
+        cli::opt(
+            "--relay-threads",
+            "R",
+            "the number of CPUs",
+            "relay-pool threads (--path pool)",
+        ),
+        cli::opt("--gen-threads", "G", "1", "threads of the phone generator"),
+    ],
+    examples: &["cargo run --release --example media_load -- --calls 1000 --secs 20 --json"],
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PathKind {
     Legs,
@@ -491,6 +535,7 @@ fn generate(
 }
 
 fn main() {
+    CLI.check();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -13,11 +13,29 @@ use std::process::ExitCode;
 
 use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "nlu",
+    about: "offline intent classification: trains on an intents file, then classifies one \
+            utterance per stdin line, one JSON object per stdout line",
+    flags: &[cli::required(
+        "--model",
+        "FILE",
+        "intents file (JSON) to train on",
+    )],
+    examples: &[
+        "echo 'I want to pay my bill' | cargo run --release --example nlu -- --model callcore-ivr/data/intents_en.json",
+    ],
+};
+
 fn round(x: f32) -> f64 {
     (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
 fn main() -> ExitCode {
+    CLI.check();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let model = match args.as_slice() {
         [flag, path] if flag == "--model" => path.clone(),

@@ -22,6 +22,51 @@ use std::path::PathBuf;
 use callcore_premise::demo::run_demo_calls;
 use callcore_premise::{DEFAULT_CONFIG, Premise, PremiseConfig};
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "premise",
+    about: "the on-premise callcore center in one process (SIP, RTP media, IVR, ACD, SQLite, \
+            recordings); SIGTERM or Ctrl-C drains it",
+    flags: &[
+        cli::opt(
+            "--config",
+            "FILE",
+            "the embedded defaults, see --print-config",
+            "the center's TOML config",
+        ),
+        cli::opt(
+            "--demo-calls",
+            "N",
+            "off: run until Ctrl-C",
+            "place N self-driven calls, print a summary, exit",
+        ),
+        cli::switch(
+            "--print-config",
+            "print the embedded default config (TOML) and exit",
+        ),
+        cli::opt(
+            "--web",
+            "ADDR|off",
+            "the config's [http] bind, 127.0.0.1:8080",
+            "the HTTP listener: web API (/api/v1, /api/openapi.json), browser phone, \
+             /metrics, /healthz, /readyz",
+        ),
+        cli::opt("--http", "ADDR|off", "as --web", "the older name of --web"),
+        cli::opt(
+            "--log-format",
+            "text|json",
+            "text",
+            "log lines as text or one JSON object each",
+        ),
+    ],
+    examples: &[
+        "cargo run --release --example premise -- --demo-calls 3",
+        "cargo run --release --example premise -- --config my.toml --http 0.0.0.0:9100 --log-format json",
+    ],
+};
+
 /// `--http`: an address, or off.
 enum HttpArg {
     Off,
@@ -86,6 +131,7 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    CLI.check();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -29,6 +29,61 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "simulate",
+    about: "a whole call center in virtual time (synthetic callers and agents through the real \
+            Center runtime; no real call is placed), then routing strategies compared in \
+            callcore-sim and a timed 10,000-agent day",
+    flags: &[
+        cli::opt(
+            "--seed",
+            "N",
+            "42",
+            "seed of every random draw (same seed: same run)",
+        ),
+        cli::opt("--agents", "N", "12", "agents in the runtime simulation"),
+        cli::opt("--calls-per-hour", "N", "200", "offered calls per hour"),
+        cli::opt("--aht", "SECS", "180", "mean handle time"),
+        cli::opt(
+            "--patience",
+            "SECS",
+            "120",
+            "mean caller patience before abandoning",
+        ),
+        cli::opt("--hours", "H", "1", "simulated hours of traffic"),
+        cli::opt(
+            "--router",
+            "acd|basic",
+            "acd",
+            "callcore-acd engine or callcore's BasicRouter",
+        ),
+        cli::opt(
+            "--strategies",
+            "A,B,..",
+            "longest_idle,best_proficiency,fewest_interactions,round_robin,random",
+            "strategies compared in callcore-sim",
+        ),
+        cli::opt(
+            "--compare-agents",
+            "N",
+            "300",
+            "agents in the strategy comparison",
+        ),
+        cli::opt(
+            "--day-agents",
+            "N",
+            "10000",
+            "agents of the timed day (0 skips it)",
+        ),
+    ],
+    examples: &[
+        "cargo run --release --example simulate -- --agents 20 --calls-per-hour 400 --hours 2",
+    ],
+};
+
 /// Straight to the support queue, announcing the position.
 #[derive(Debug)]
 struct SupportLine;
@@ -132,6 +187,7 @@ fn secs(d: f64) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    CLI.check();
     let p = match parse_args() {
         Ok(p) => p,
         Err(e) => {

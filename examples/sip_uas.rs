@@ -15,6 +15,31 @@ use std::time::Duration;
 use callcore_sip::session::LocalMedia;
 use callcore_sip::ua::{IdSeed, UaConfig, UaEvent, driver};
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "sip_uas",
+    about: "a SIP UAS on callcore-sip: OPTIONS get 200, every INVITE 180 then 200 OK with a PCMU \
+            answer (or a final error with --reply), one log line per call",
+    flags: &[
+        cli::opt(
+            "--bind",
+            "ADDR:PORT",
+            "127.0.0.1:5080",
+            "UDP address to listen on",
+        ),
+        cli::opt(
+            "--reply",
+            "CODE",
+            "off: answer with 200",
+            "answer every INVITE with this 300-699 code",
+        ),
+        cli::switch("--quiet", "no log line per call"),
+    ],
+    examples: &["cargo run --release --example sip_uas -- --bind 127.0.0.1:5080 --reply 486"],
+};
+
 struct Args {
     bind: SocketAddr,
     reply: Option<u16>,
@@ -86,6 +111,7 @@ impl Write for LogBuffer {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    CLI.check();
     let log = LogBuffer::new();
     let writer = log.clone();
     tracing_subscriber::fmt()

@@ -18,6 +18,43 @@ use callcore_sim::erlang::{StaffingInput, StaffingRow, StaffingTable, staffing_t
 use callcore_sim::{Scenario, SimReport, simulate};
 use serde_json::{Value, json};
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "staffing",
+    about: "staffing calculator: Erlang C (Erlang A with --patience) around the answer, with the \
+            smallest agent count that meets the service-level target",
+    flags: &[
+        cli::required("--calls-per-hour", "N", "offered calls per hour"),
+        cli::required("--aht", "SECS", "mean handle time"),
+        cli::required(
+            "--target-answer-secs",
+            "SECS",
+            "answer-time target of the service level",
+        ),
+        cli::required(
+            "--service-level",
+            "FRACTION",
+            "share of calls to answer within the target (0.8)",
+        ),
+        cli::opt(
+            "--patience",
+            "SECS",
+            "off: Erlang C",
+            "mean caller patience: Erlang A",
+        ),
+        cli::switch("--json", "print exactly one JSON object"),
+        cli::switch(
+            "--simulate",
+            "also run callcore-sim for each row (200 simulated hours)",
+        ),
+    ],
+    examples: &[
+        "cargo run --release --example staffing -- --calls-per-hour 200 --aht 180 --target-answer-secs 20 --service-level 0.8",
+    ],
+};
+
 #[derive(Debug)]
 struct Args {
     input: StaffingInput,
@@ -190,6 +227,7 @@ fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) {
 }
 
 fn main() {
+    CLI.check();
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {
