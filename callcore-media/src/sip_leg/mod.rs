@@ -139,6 +139,12 @@ pub struct LegMediaStats {
     /// Received audio louder than -50 dBm0, in 20 ms frames (the far end spoke or
     /// played).
     pub voiced_frames: u64,
+    /// RTP packets the far end's sequence numbers say it sent (RFC 3550 A.3).
+    pub expected: u64,
+    /// RTP packets lost on the way from the far end (expected − received).
+    pub lost: u64,
+    /// Interarrival jitter of the far end's packets, in microseconds (A.8).
+    pub jitter_us: u64,
 }
 
 /// A leg's RTP port pair and the task that owns it outside bridges.
@@ -385,7 +391,11 @@ impl LegMedia {
 
     /// Live figures.
     pub fn stats(&self) -> LegMediaStats {
+        let reception = self.counters.reception();
         LegMediaStats {
+            expected: reception.expected,
+            lost: reception.lost,
+            jitter_us: reception.jitter_us,
             received: self.counters.received(),
             sent: self.counters.sent(),
             relayed: self.counters.relayed(),

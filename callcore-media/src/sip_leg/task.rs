@@ -163,7 +163,7 @@ impl LegTask {
         {
             return;
         }
-        self.counters.on_received();
+        self.counters.on_received(data, now);
         if let Some(ep) = self.endpoint.as_mut() {
             let _ = ep.handle_rtp(data, now);
         } else {

@@ -13,7 +13,7 @@ use callcore::{Channel, Direction, Event, EventKind, Timestamp};
 use callcore_analytics::{MetricsConfig, MetricsEngine, prometheus};
 use callcore_sip::ua::stats::{CLASSES, METHODS, SipStatsSnapshot};
 
-use super::meters::RtpTotals;
+use super::meters::{JITTER_BUCKETS, RtpTotals};
 
 /// Call counters folded from the center's events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -274,6 +274,16 @@ pub fn render(scrape: Scrape<'_>) -> String {
             "RTP packets relayed between bridged legs.",
             rtp.relayed,
         ),
+        (
+            "callcore_rtp_packets_expected_total",
+            "RTP packets far ends sent by their sequence numbers (RFC 3550 A.3).",
+            rtp.expected,
+        ),
+        (
+            "callcore_rtp_packets_lost_total",
+            "RTP packets lost on the way from far ends (expected - received).",
+            rtp.lost,
+        ),
     ] {
         o.head(name, "counter", help);
         o.line(name, &[], v);
@@ -284,6 +294,7 @@ pub fn render(scrape: Scrape<'_>) -> String {
         "Legs with RTP ports reserved.",
     );
     o.line("callcore_rtp_legs", &[], rtp.legs);
+    jitter(&mut o, &rtp);
 
     o.head(
         "callcore_events_emitted_total",
@@ -314,6 +325,32 @@ pub fn render(scrape: Scrape<'_>) -> String {
     );
     o.line("callcore_draining", &[], u8::from(scrape.draining));
     o.0
+}
+
+/// Interarrival jitter (RFC 3550 A.8): the highest among live legs, and a
+/// histogram of the ended legs' last jitter.
+fn jitter(o: &mut Out, rtp: &RtpTotals) {
+    let secs = |us: u64| us as f64 / 1e6;
+    o.head(
+        "callcore_rtp_jitter_max_seconds",
+        "gauge",
+        "The highest interarrival jitter among live legs.",
+    );
+    o.line("callcore_rtp_jitter_max_seconds", &[], secs(rtp.jitter_max_us));
+    let name = "callcore_rtp_leg_jitter_seconds";
+    o.head(
+        name,
+        "histogram",
+        "Interarrival jitter of ended legs that received RTP, at their end.",
+    );
+    let bucket = format!("{name}_bucket");
+    for (bound, n) in JITTER_BUCKETS.iter().zip(rtp.jitter_legs) {
+        o.line(&bucket, &[("le", &bound.to_string())], n);
+    }
+    let total = rtp.jitter_legs[JITTER_BUCKETS.len()];
+    o.line(&bucket, &[("le", "+Inf")], total);
+    o.line(&format!("{name}_sum"), &[], secs(rtp.jitter_sum_us));
+    o.line(&format!("{name}_count"), &[], total);
 }
 
 #[cfg(test)]

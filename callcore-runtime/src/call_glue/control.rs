@@ -223,7 +223,10 @@ impl CallGlue {
                 self.place(Some(placement), to);
             }
             CallCommand::FreeAgent(agent) => free(&self.shared, agent),
-            other => tracing::debug!(?other, "call command this glue does not carry out"),
+            other => tracing::debug!(
+                command = %callcore::VariantOf(&other),
+                "call command this glue does not carry out"
+            ),
         }
     }
 
