@@ -76,7 +76,12 @@ async fn call(center: SocketAddr, xml: &str, salt: u16) {
     let out = Command::new("sipp")
         .arg(center.to_string())
         .args(["-sf", xml, "-s", "ivr", "-m", "1"])
-        .args(["-i", "127.0.0.1", "-p", &port_in(23000, 23099, salt).to_string()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port_in(23000, 23099, salt).to_string(),
+        ])
         .args(["-mi", "127.0.0.1", "-mp"])
         .arg((port_in(23100, 23198, salt) & !1).to_string())
         .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
@@ -173,7 +178,10 @@ async fn metrics_count_rtp_received_expected_and_lost() {
     // the first packet of a source opens its probation (RFC 3550 A.1)
     assert_eq!(expected, received - 1.0, "{one:?}");
     assert_eq!(get(&one, "callcore_rtp_packets_lost_total"), 0.0, "{one:?}");
-    assert!(get(&one, "callcore_rtp_packets_sent_total") > 20.0, "{one:?}");
+    assert!(
+        get(&one, "callcore_rtp_packets_sent_total") > 20.0,
+        "{one:?}"
+    );
     let legs = "callcore_rtp_leg_jitter_seconds_count";
     assert_eq!(get(&one, legs), 1.0, "the ended leg's jitter: {one:?}");
     assert_eq!(
@@ -189,8 +197,8 @@ async fn metrics_count_rtp_received_expected_and_lost() {
     call(sip, &lossy, 2).await;
     let two = settled(http).await;
     eprintln!("after the lossy call: {two:?}");
-    let lost = get(&two, "callcore_rtp_packets_lost_total")
-        - get(&one, "callcore_rtp_packets_lost_total");
+    let lost =
+        get(&two, "callcore_rtp_packets_lost_total") - get(&one, "callcore_rtp_packets_lost_total");
     let got = get(&two, "callcore_rtp_packets_received_total") - received;
     let exp = get(&two, "callcore_rtp_packets_expected_total") - expected;
     // one packet in ten of those the sequence numbers span is missing

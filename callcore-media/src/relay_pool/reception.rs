@@ -135,7 +135,10 @@ mod tests {
         let mut r = LegReception::default();
         for i in 0..50u16 {
             if i % 5 != 3 {
-                r.on_packet(&packet(1, 1000 + i, u32::from(i) * 160), ms(u64::from(i) * 20));
+                r.on_packet(
+                    &packet(1, 1000 + i, u32::from(i) * 160),
+                    ms(u64::from(i) * 20),
+                );
             }
         }
         assert_eq!(r.figures().lost, 10);

@@ -336,7 +336,11 @@ fn jitter(o: &mut Out, rtp: &RtpTotals) {
         "gauge",
         "The highest interarrival jitter among live legs.",
     );
-    o.line("callcore_rtp_jitter_max_seconds", &[], secs(rtp.jitter_max_us));
+    o.line(
+        "callcore_rtp_jitter_max_seconds",
+        &[],
+        secs(rtp.jitter_max_us),
+    );
     let name = "callcore_rtp_leg_jitter_seconds";
     o.head(
         name,
@@ -426,5 +430,47 @@ mod tests {
         assert!(text.contains("callcore_calls_ended_total{reason=\"transferred\"} 1\n"));
         assert!(text.contains("callcore_journal_lag_events 1\n"));
         assert!(!text.contains("555"), "no number in the exposition");
+    }
+
+    #[test]
+    fn rtp_loss_and_the_jitter_histogram_render() {
+        let mut legs = [0; JITTER_BUCKETS.len() + 1];
+        // two ended legs: 3 ms and 30 ms of jitter
+        for (i, bound) in JITTER_BUCKETS.iter().enumerate() {
+            legs[i] = u64::from(*bound >= 0.003) + u64::from(*bound >= 0.03);
+        }
+        legs[JITTER_BUCKETS.len()] = 2;
+        let text = render(Scrape {
+            calls: &CallCounters::default(),
+            analytics: None,
+            now: Timestamp::from_secs(1_700_000_001),
+            sip: SipStatsSnapshot::default(),
+            sip_up: true,
+            rtp: RtpTotals {
+                received: 90,
+                expected: 100,
+                lost: 10,
+                jitter_max_us: 2500,
+                jitter_legs: legs,
+                jitter_sum_us: 33_000,
+                ..RtpTotals::default()
+            },
+            journaled: 0,
+            draining: false,
+        });
+        for line in [
+            "callcore_rtp_packets_expected_total 100\n",
+            "callcore_rtp_packets_lost_total 10\n",
+            "callcore_rtp_jitter_max_seconds 0.0025\n",
+            "# TYPE callcore_rtp_leg_jitter_seconds histogram\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.001\"} 0\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.005\"} 1\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.05\"} 2\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"+Inf\"} 2\n",
+            "callcore_rtp_leg_jitter_seconds_sum 0.033\n",
+            "callcore_rtp_leg_jitter_seconds_count 2\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 }

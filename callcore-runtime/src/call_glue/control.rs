@@ -149,7 +149,8 @@ impl CallGlue {
             Ok(())
         } else {
             Err(CoreError::Unreachable(format!(
-                "no transport reaches {number}"
+                "no transport reaches {}",
+                callcore::Masked(number)
             )))
         }
     }
