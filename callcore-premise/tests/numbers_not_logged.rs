@@ -75,9 +75,12 @@ impl std::io::Write for Sink {
     }
 }
 
+/// What one log format wrote.
+type Logs = Arc<Mutex<Vec<u8>>>;
+
 /// Every log line of the process: (text, JSON), TRACE for callcore crates.
-fn captured() -> (Arc<Mutex<Vec<u8>>>, Arc<Mutex<Vec<u8>>>) {
-    static LOGS: OnceLock<(Arc<Mutex<Vec<u8>>>, Arc<Mutex<Vec<u8>>>)> = OnceLock::new();
+fn captured() -> (Logs, Logs) {
+    static LOGS: OnceLock<(Logs, Logs)> = OnceLock::new();
     LOGS.get_or_init(|| {
         let text = Arc::new(Mutex::new(Vec::new()));
         let json = Arc::new(Mutex::new(Vec::new()));
