@@ -4,7 +4,11 @@
 //! - as recorded: the center counts the packets it received and expected and
 //!   none lost;
 //! - with every 10th packet cut out of the pcap (sequence gaps, as a lossy
-//!   network leaves them): the center counts the 23 missing packets lost.
+//!   network leaves them): the center counts one in ten of the packets the
+//!   sequence numbers span lost;
+//! - the same lossy caller bridged to an agent (a DID straight to the queue,
+//!   SIPp answering as the agent's phone and echoing RTP): the relay worker that
+//!   carries the bridged call counts the loss the same way.
 //!
 //! Needs `sipp` (package `sip-tester`), its pcaps and root (raw sockets):
 //! skipped with a notice otherwise, failing under `CALLCORE_REQUIRE_PEERS=1`.
@@ -50,8 +54,9 @@ fn gapped_pcap(to: &Path) -> usize {
     dropped
 }
 
-/// The IVR caller of `ops_caller.xml`, speaking A-law from `pcap` for 5.5 s.
-fn caller_xml(dir: &Path, name: &str, pcap: &Path) -> String {
+/// The caller of `ops_caller.xml`, speaking A-law from `pcap` for 5.5 s after
+/// `lead_in_ms` of silence.
+fn caller_xml(dir: &Path, name: &str, pcap: &Path, lead_in_ms: u32) -> String {
     let scenario = std::fs::read_to_string(format!(
         "{}/tests/sipp/ops_caller.xml",
         env!("CARGO_MANIFEST_DIR")
@@ -62,7 +67,12 @@ fn caller_xml(dir: &Path, name: &str, pcap: &Path) -> String {
     .replace(
         "<pause milliseconds=\"3000\"/>",
         &format!(
-            "<nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"5500\"/>",
+            "{}<nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"5500\"/>",
+            if lead_in_ms > 0 {
+                format!("<pause milliseconds=\"{lead_in_ms}\"/>\n  ")
+            } else {
+                String::new()
+            },
             pcap.display()
         ),
     );
@@ -72,10 +82,10 @@ fn caller_xml(dir: &Path, name: &str, pcap: &Path) -> String {
     path.display().to_string()
 }
 
-async fn call(center: SocketAddr, xml: &str, salt: u16) {
+async fn call(center: SocketAddr, xml: &str, service: &str, salt: u16) {
     let out = Command::new("sipp")
         .arg(center.to_string())
-        .args(["-sf", xml, "-s", "ivr", "-m", "1"])
+        .args(["-sf", xml, "-s", service, "-m", "1"])
         .args([
             "-i",
             "127.0.0.1",
@@ -163,8 +173,8 @@ async fn metrics_count_rtp_received_expected_and_lost() {
     assert_eq!(get(&before, "callcore_rtp_packets_lost_total"), 0.0);
 
     // the pcap as recorded: nothing lost
-    let clean = caller_xml(&dir, "clean.xml", Path::new(SPEECH));
-    call(sip, &clean, 1).await;
+    let clean = caller_xml(&dir, "clean.xml", Path::new(SPEECH), 0);
+    call(sip, &clean, "ivr", 1).await;
     let one = settled(http).await;
     eprintln!("after the clean call: {one:?}");
     let received = get(&one, "callcore_rtp_packets_received_total");
@@ -193,8 +203,8 @@ async fn metrics_count_rtp_received_expected_and_lost() {
     let pcap = dir.join("gapped.pcap");
     let dropped = gapped_pcap(&pcap);
     assert_eq!(dropped, 23);
-    let lossy = caller_xml(&dir, "lossy.xml", &pcap);
-    call(sip, &lossy, 2).await;
+    let lossy = caller_xml(&dir, "lossy.xml", &pcap, 0);
+    call(sip, &lossy, "ivr", 2).await;
     let two = settled(http).await;
     eprintln!("after the lossy call: {two:?}");
     let lost =
@@ -208,6 +218,72 @@ async fn metrics_count_rtp_received_expected_and_lost() {
     );
     assert_eq!(exp - (got - 1.0), lost, "expected − received = lost");
     assert_eq!(get(&two, legs), 2.0, "{two:?}");
+    premise.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridged_call_counts_its_loss_in_the_relay() {
+    if !peers_ready() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("callcore-rtp-bridged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rtp = port_in(23300, 23380, 3) & !1;
+    let phone = port_in(23400, 23450, 4);
+    let toml = format!(
+        "[http]\nbind = \"127.0.0.1:0\"\n[sip]\nbind = \"127.0.0.1:0\"\ntcp = false\n\
+         [media]\nrtp_first = {rtp}\nrtp_last = {}\n\
+         [storage]\ndata_dir = \"{}\"\nrecord_calls = false\n\
+         [[queues]]\nid = \"support\"\nskill = \"support\"\n[[queues]]\nid = \"billing\"\nskill = \"billing\"\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:{phone}\"\nskills = [\"support\"]\n\
+         [[dids]]\nnumber = \"+4930100200\"\nqueue = \"support\"\n",
+        rtp + 19,
+        dir.display()
+    );
+    let premise = Premise::start(
+        PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let agent_phone = Command::new("sipp")
+        .args(["-sn", "uas", "-rtp_echo", "-m", "1"])
+        .args(["-i", "127.0.0.1", "-p", &phone.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp"])
+        .arg((port_in(23452, 23498, 5) & !1).to_string())
+        .args(["-nostdin", "-timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = premise.http_addr().unwrap();
+    let pcap = dir.join("gapped.pcap");
+    gapped_pcap(&pcap);
+    // the agent answers within a second or two; the caller speaks after 3 s
+    let lossy = caller_xml(&dir, "bridged.xml", &pcap, 3000);
+    call(premise.sip_addr(), &lossy, "+4930100200", 6).await;
+    let m = settled(http).await;
+    eprintln!("after the bridged call: {m:?}");
+    assert_eq!(
+        premise.ops().calls().answered.values().sum::<u64>(),
+        1,
+        "the caller reached the agent"
+    );
+    assert!(
+        get(&m, "callcore_rtp_packets_relayed_total") > 100.0,
+        "the relay carried the caller's audio: {m:?}"
+    );
+    let lost = get(&m, "callcore_rtp_packets_lost_total");
+    let expected = get(&m, "callcore_rtp_packets_expected_total");
+    // the caller's leg lost one in ten; the relay passes the gaps on to the
+    // agent's phone and SIPp's echo brings them back: the agent's leg too
+    assert!(
+        lost >= 15.0 && (lost - expected / 10.0).abs() <= 3.0,
+        "{lost} lost of {expected}: {m:?}"
+    );
+    drop(agent_phone);
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
