@@ -208,11 +208,12 @@ async fn main() {
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) if console_event(&event.kind) => match serde_json::to_string(&event.kind)
-                {
-                    Ok(json) => println!("event {json}"),
-                    Err(_) => println!("event {:?}", event.kind),
-                },
+                Ok(event) if console_event(&event.kind) => {
+                    match serde_json::to_value(&event.kind) {
+                        Ok(json) => println!("event {}", masked_targets(json)),
+                        Err(_) => println!("event {}", event.kind.name()),
+                    }
+                }
                 Ok(_) | Err(callcore_runtime::BusError::Lagged(_)) => {}
                 Err(_) => break,
             }
@@ -266,6 +267,26 @@ async fn stop_signal() {
 }
 
 /// The events an operator at the console is told about.
+/// The console (often teed to a log file) shows transfer targets and parties
+/// that are numbers masked (`+49…89`); agents and queues as they are.
+fn masked_targets(mut json: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = json.as_object_mut() {
+        for key in ["target", "party"] {
+            if let Some(serde_json::Value::String(v)) = fields.get_mut(key)
+                && !v.starts_with("agent:")
+                && !v.starts_with("queue:")
+                && v.chars().filter(char::is_ascii_digit).count() >= 3
+            {
+                *v = match v.strip_prefix("number:") {
+                    Some(n) => format!("number:{}", callcore::Masked(n)),
+                    None => callcore::Masked(v).to_string(),
+                };
+            }
+        }
+    }
+    json
+}
+
 fn console_event(kind: &callcore::EventKind) -> bool {
     use callcore::EventKind as E;
     match kind {

@@ -41,7 +41,10 @@ impl Router for AcdEngine {
                 self.interaction_ended(&interaction, &agent, now)?;
             }
             other => {
-                tracing::warn!(?other, "router input not understood by callcore-acd");
+                tracing::warn!(
+                    input = %callcore::VariantOf(&other),
+                    "router input not understood by callcore-acd"
+                );
                 return Err(CoreError::Unsupported("router input"));
             }
         }

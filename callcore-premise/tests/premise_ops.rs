@@ -211,7 +211,12 @@ fn parse_exposition(text: &str) -> HashMap<String, f64> {
         let (series, value) = line.rsplit_once(' ').expect("name value");
         let name = series.split('{').next().unwrap();
         assert!(valid_name(name), "bad name: {line}");
-        assert!(typed.contains(name), "no # TYPE for {name}");
+        // a histogram's samples are its name's _bucket, _sum and _count
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "no # TYPE for {name}");
         if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
             let inner = labels
                 .strip_prefix('{')

@@ -409,7 +409,10 @@ impl CallGlue {
                         LegInput::TransferRequested(target)
                     }
                     other => {
-                        tracing::debug!(?other, "leg event this runtime does not act on");
+                        tracing::debug!(
+                            event = %callcore::VariantOf(&other),
+                            "leg event this runtime does not act on"
+                        );
                         return;
                     }
                 };

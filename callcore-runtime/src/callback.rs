@@ -97,7 +97,8 @@ async fn call_back(shared: Arc<Shared>, due: CallbackDue, policy: CallbackPolicy
             .await
         }
         None => Err(callcore::CoreError::Unreachable(format!(
-            "no transport reaches {number}"
+            "no transport reaches {}",
+            callcore::Masked(&number)
         ))),
     };
     let customer_leg = match placed {

@@ -39,7 +39,8 @@ pub(crate) async fn start(
     let (Some(agent_transport), Some(transport)) = (reach(&agent_endpoint), reach(&customer))
     else {
         return Err(CoreError::Unreachable(format!(
-            "no transport reaches {number}"
+            "no transport reaches {}",
+            callcore::Masked(number)
         )));
     };
     reserve(&shared, agent, "dialing").await?;

@@ -22,7 +22,7 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
     let mut ctx = FlowContext::new(shared.clone(), interaction, leg);
     let reason = match flow {
         None => {
-            tracing::warn!(to = %ctx.interaction().to, "no flow for this address");
+            tracing::warn!(to = %callcore::Masked(&ctx.interaction().to), "no flow for this address");
             EndReason::Rejected
         }
         Some(flow) => match ctx.leg().answer().await {

@@ -658,12 +658,12 @@ impl Transport for MemoryTransport {
 
     async fn place(&self, request: PlaceRequest) -> Result<Box<dyn Leg>, CoreError> {
         let addr = address(&request.to)
-            .ok_or_else(|| CoreError::Unreachable(format!("{:?}", request.to)))?
+            .ok_or_else(|| CoreError::Unreachable("no address to ring".into()))?
             .to_owned();
         let behavior = lock(&self.phones)
             .get(&addr)
             .copied()
-            .ok_or_else(|| CoreError::Unreachable(addr.clone()))?;
+            .ok_or_else(|| CoreError::Unreachable(callcore::Masked(&addr).to_string()))?;
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
         match behavior {
             PhoneBehavior::Busy => Err(CoreError::NotAnswered(HangupCause::Busy)),

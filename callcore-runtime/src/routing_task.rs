@@ -623,7 +623,10 @@ impl RoutingTask {
                     .emit(&tenant, EventKind::WrapUpEnded { interaction, agent });
             }
             other => {
-                tracing::debug!(decision = ?other, "routing decision this runtime does not act on");
+                tracing::debug!(
+                    decision = %callcore::VariantOf(&other),
+                    "routing decision this runtime does not act on"
+                );
             }
         }
     }

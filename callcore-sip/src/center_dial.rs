@@ -268,7 +268,10 @@ impl SipTransport {
         }
         let routes = self.shared.handle.contact_routes(aor).await;
         if routes.is_empty() {
-            return Err(CoreError::Unreachable(format!("{aor} is not registered")));
+            return Err(CoreError::Unreachable(format!(
+                "{} is not registered",
+                callcore::Masked(aor)
+            )));
         }
         Ok(routes.into_iter().map(|r| (r.uri, r.peer)).collect())
     }

@@ -66,7 +66,7 @@ pub use ids::{
     ReservationId, Skill, TenantId, TrunkId,
 };
 pub use model::*;
-pub use pii::Pii;
+pub use pii::{Masked, Pii, VariantOf};
 pub use ports::*;
 pub use rng::SeededRng;
 pub use routing::BasicRouter;

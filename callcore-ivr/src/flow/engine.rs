@@ -158,6 +158,23 @@ pub enum Input {
     CallerHungUp,
 }
 
+impl Input {
+    /// The kind of input, for logs: never what the caller said or keyed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Input::PlayDone(_) => "play_done",
+            Input::Heard(_) => "heard",
+            Input::Digits(_) => "digits",
+            Input::Understood(_) => "understood",
+            Input::TaskDone(_) => "task_done",
+            Input::QueueDone(_) => "queue_done",
+            Input::CallbackBooked(_) => "callback_booked",
+            Input::Recorded(_) => "recorded",
+            Input::CallerHungUp => "caller_hung_up",
+        }
+    }
+}
+
 /// Voice (DTMF menus) or text (numbered choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowChannel {
@@ -311,7 +328,12 @@ impl FlowRun {
     }
 
     fn finish(&mut self, end: FlowEnd) {
-        tracing::debug!(flow = %self.spec.name, node = %self.node, ?end, "flow ended");
+        tracing::debug!(
+            flow = %self.spec.name,
+            node = %self.node,
+            end = %callcore::VariantOf(&end),
+            "flow ended"
+        );
         self.end = Some(end);
         self.state = State::Done;
     }
@@ -378,7 +400,7 @@ impl FlowRun {
             (state, input) => {
                 tracing::warn!(
                     ?state,
-                    ?input,
+                    input = input.kind(),
                     "unexpected input for the flow's state; ignored"
                 );
                 self.state = state;

@@ -55,8 +55,11 @@
 //! # Ok(()) }
 //! ```
 
+mod reception;
 mod recorder;
 mod worker;
+
+pub use reception::{LegReception, ReceptionFigures};
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -114,6 +117,8 @@ pub struct LegCounters {
     voiced_samples: AtomicU64,
     srtp_rejected: AtomicU64,
     taps: crate::frame_tap::Taps,
+    /// Sequence and timing of what the far end sent (loss, jitter).
+    reception: Mutex<LegReception>,
 }
 
 /// Adds one to a counter only its current owner writes (no locked instruction).
@@ -148,8 +153,20 @@ impl LegCounters {
     pub(crate) fn on_srtp_rejected(&self) {
         bump(&self.srtp_rejected, 1);
     }
-    pub(crate) fn on_received(&self) {
+    /// Packets expected, received and lost, and the jitter, from the far end's
+    /// sequence numbers and timestamps (RFC 3550).
+    pub fn reception(&self) -> ReceptionFigures {
+        self.reception
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .figures()
+    }
+    pub(crate) fn on_received(&self, data: &[u8], now: Duration) {
         bump(&self.received, 1);
+        self.reception
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .on_packet(data, now);
     }
     pub(crate) fn on_sent(&self) {
         bump(&self.sent, 1);

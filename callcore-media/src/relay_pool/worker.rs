@@ -392,7 +392,7 @@ impl WorkerState {
             leg.last_rx = now;
             leg.silent = false;
             if let Some(c) = leg.counters() {
-                c.on_received();
+                c.on_received(data, now);
             }
             if !call.legs[j].parts.send {
                 // the other leg is on hold: nothing goes to it, but what this leg

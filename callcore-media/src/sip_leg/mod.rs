@@ -146,6 +146,12 @@ pub struct LegMediaStats {
     /// Received SRTP/SRTCP packets dropped because they failed authentication
     /// (a wrong key, tampered, replayed, or plain RTP on an SRTP leg).
     pub srtp_rejected: u64,
+    /// RTP packets the far end's sequence numbers say it sent (RFC 3550 A.3).
+    pub expected: u64,
+    /// RTP packets lost on the way from the far end (expected − received).
+    pub lost: u64,
+    /// Interarrival jitter of the far end's packets, in microseconds (A.8).
+    pub jitter_us: u64,
 }
 
 /// A leg's RTP port pair and the task that owns it outside bridges.
@@ -394,7 +400,11 @@ impl LegMedia {
 
     /// Live figures.
     pub fn stats(&self) -> LegMediaStats {
+        let reception = self.counters.reception();
         LegMediaStats {
+            expected: reception.expected,
+            lost: reception.lost,
+            jitter_us: reception.jitter_us,
             received: self.counters.received(),
             sent: self.counters.sent(),
             relayed: self.counters.relayed(),

@@ -221,7 +221,7 @@ impl LegTask {
             }
             latch::Admission::Stranger => return,
         };
-        self.counters.on_received();
+        self.counters.on_received(packet, now);
         if let Some(ep) = self.endpoint.as_mut() {
             let _ = ep.handle_rtp(packet, now);
         } else {

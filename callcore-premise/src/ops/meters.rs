@@ -79,6 +79,9 @@ impl EventJournal for MeteredJournal {
     }
 }
 
+/// Upper bounds (seconds) of the legs' jitter histogram.
+pub const JITTER_BUCKETS: [f64; 7] = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5];
+
 /// RTP packets over every leg since the start (live legs and retired ones).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RtpTotals {
@@ -93,12 +96,26 @@ pub struct RtpTotals {
     pub srtp_rejected: u64,
     /// Legs alive (ports reserved and not yet released by their owner).
     pub legs: u64,
+    /// Packets the far ends' sequence numbers say they sent (RFC 3550 A.3).
+    pub expected: u64,
+    /// Packets lost on the way from far ends (expected − received).
+    pub lost: u64,
+    /// The highest interarrival jitter among live legs, in microseconds.
+    pub jitter_max_us: u64,
+    /// Ended legs that received RTP, by their last jitter: cumulative counts
+    /// per [`JITTER_BUCKETS`] bound, then the total.
+    pub jitter_legs: [u64; JITTER_BUCKETS.len() + 1],
+    /// Sum of the ended legs' jitter, in microseconds.
+    pub jitter_sum_us: u64,
 }
 
 #[derive(Debug, Default)]
 struct Legs {
     live: Vec<Arc<dyn LegMediaPort>>,
     retired: RtpTotals,
+    /// What the last read showed of `expected` and `lost`: a late packet may
+    /// lower a live leg's loss, a counter never goes down.
+    shown: (u64, u64),
 }
 
 /// A [`MediaAttach`] that hands out its inner engine's ports unchanged and keeps
@@ -116,13 +133,27 @@ impl std::fmt::Debug for MeteredMedia {
     }
 }
 
-fn add(t: &mut RtpTotals, port: &dyn LegMediaPort) {
+fn add(t: &mut RtpTotals, port: &dyn LegMediaPort, retiring: bool) {
     if let Some(leg) = port.as_any().downcast_ref::<RtpLeg>() {
         let s = leg.stats();
         t.received += s.received;
         t.sent += s.sent;
         t.relayed += s.relayed;
         t.srtp_rejected += s.srtp_rejected;
+        t.expected += s.expected;
+        t.lost += s.lost;
+        if !retiring {
+            t.jitter_max_us = t.jitter_max_us.max(s.jitter_us);
+        } else if s.expected > 0 {
+            let secs = s.jitter_us as f64 / 1e6;
+            for (i, bound) in JITTER_BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    t.jitter_legs[i] += 1;
+                }
+            }
+            t.jitter_legs[JITTER_BUCKETS.len()] += 1;
+            t.jitter_sum_us += s.jitter_us;
+        }
     }
 }
 
@@ -147,15 +178,19 @@ impl MeteredMedia {
             if Arc::strong_count(p) > 1 {
                 return true;
             }
-            add(&mut retired, p.as_ref());
+            add(&mut retired, p.as_ref(), true);
             false
         });
         legs.retired = retired;
         let mut t = retired;
+        t.jitter_max_us = 0;
         for p in &legs.live {
-            add(&mut t, p.as_ref());
+            add(&mut t, p.as_ref(), false);
         }
         t.legs = legs.live.len() as u64;
+        t.expected = t.expected.max(legs.shown.0);
+        t.lost = t.lost.max(legs.shown.1);
+        legs.shown = (t.expected, t.lost);
         t
     }
 }

@@ -13,7 +13,7 @@ use callcore::{Channel, Direction, Event, EventKind, Timestamp};
 use callcore_analytics::{MetricsConfig, MetricsEngine, prometheus};
 use callcore_sip::ua::stats::{CLASSES, METHODS, SipStatsSnapshot};
 
-use super::meters::RtpTotals;
+use super::meters::{JITTER_BUCKETS, RtpTotals};
 
 /// Call counters folded from the center's events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -279,6 +279,16 @@ pub fn render(scrape: Scrape<'_>) -> String {
             "SRTP/SRTCP packets dropped for failing authentication.",
             rtp.srtp_rejected,
         ),
+        (
+            "callcore_rtp_packets_expected_total",
+            "RTP packets far ends sent by their sequence numbers (RFC 3550 A.3).",
+            rtp.expected,
+        ),
+        (
+            "callcore_rtp_packets_lost_total",
+            "RTP packets lost on the way from far ends (expected - received).",
+            rtp.lost,
+        ),
     ] {
         o.head(name, "counter", help);
         o.line(name, &[], v);
@@ -289,6 +299,7 @@ pub fn render(scrape: Scrape<'_>) -> String {
         "Legs with RTP ports reserved.",
     );
     o.line("callcore_rtp_legs", &[], rtp.legs);
+    jitter(&mut o, &rtp);
 
     o.head(
         "callcore_events_emitted_total",
@@ -319,6 +330,36 @@ pub fn render(scrape: Scrape<'_>) -> String {
     );
     o.line("callcore_draining", &[], u8::from(scrape.draining));
     o.0
+}
+
+/// Interarrival jitter (RFC 3550 A.8): the highest among live legs, and a
+/// histogram of the ended legs' last jitter.
+fn jitter(o: &mut Out, rtp: &RtpTotals) {
+    let secs = |us: u64| us as f64 / 1e6;
+    o.head(
+        "callcore_rtp_jitter_max_seconds",
+        "gauge",
+        "The highest interarrival jitter among live legs.",
+    );
+    o.line(
+        "callcore_rtp_jitter_max_seconds",
+        &[],
+        secs(rtp.jitter_max_us),
+    );
+    let name = "callcore_rtp_leg_jitter_seconds";
+    o.head(
+        name,
+        "histogram",
+        "Interarrival jitter of ended legs that received RTP, at their end.",
+    );
+    let bucket = format!("{name}_bucket");
+    for (bound, n) in JITTER_BUCKETS.iter().zip(rtp.jitter_legs) {
+        o.line(&bucket, &[("le", &bound.to_string())], n);
+    }
+    let total = rtp.jitter_legs[JITTER_BUCKETS.len()];
+    o.line(&bucket, &[("le", "+Inf")], total);
+    o.line(&format!("{name}_sum"), &[], secs(rtp.jitter_sum_us));
+    o.line(&format!("{name}_count"), &[], total);
 }
 
 #[cfg(test)]
@@ -394,5 +435,47 @@ mod tests {
         assert!(text.contains("callcore_calls_ended_total{reason=\"transferred\"} 1\n"));
         assert!(text.contains("callcore_journal_lag_events 1\n"));
         assert!(!text.contains("555"), "no number in the exposition");
+    }
+
+    #[test]
+    fn rtp_loss_and_the_jitter_histogram_render() {
+        let mut legs = [0; JITTER_BUCKETS.len() + 1];
+        // two ended legs: 3 ms and 30 ms of jitter
+        for (i, bound) in JITTER_BUCKETS.iter().enumerate() {
+            legs[i] = u64::from(*bound >= 0.003) + u64::from(*bound >= 0.03);
+        }
+        legs[JITTER_BUCKETS.len()] = 2;
+        let text = render(Scrape {
+            calls: &CallCounters::default(),
+            analytics: None,
+            now: Timestamp::from_secs(1_700_000_001),
+            sip: SipStatsSnapshot::default(),
+            sip_up: true,
+            rtp: RtpTotals {
+                received: 90,
+                expected: 100,
+                lost: 10,
+                jitter_max_us: 2500,
+                jitter_legs: legs,
+                jitter_sum_us: 33_000,
+                ..RtpTotals::default()
+            },
+            journaled: 0,
+            draining: false,
+        });
+        for line in [
+            "callcore_rtp_packets_expected_total 100\n",
+            "callcore_rtp_packets_lost_total 10\n",
+            "callcore_rtp_jitter_max_seconds 0.0025\n",
+            "# TYPE callcore_rtp_leg_jitter_seconds histogram\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.001\"} 0\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.005\"} 1\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"0.05\"} 2\n",
+            "callcore_rtp_leg_jitter_seconds_bucket{le=\"+Inf\"} 2\n",
+            "callcore_rtp_leg_jitter_seconds_sum 0.033\n",
+            "callcore_rtp_leg_jitter_seconds_count 2\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 }

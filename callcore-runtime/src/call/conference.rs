@@ -121,7 +121,7 @@ impl Call {
         self.events.push_back(EventKind::FlowStep {
             interaction: self.id.clone(),
             step: "conference_add_failed".to_owned(),
-            detail: format!("{target}: {cause:?}"),
+            detail: format!("{}: {cause:?}", target.masked()),
         });
     }
 

@@ -44,6 +44,27 @@ impl fmt::Display for CallTarget {
     }
 }
 
+impl CallTarget {
+    /// The target for logs and error messages: a number masked
+    /// ([`callcore::Masked`]), agents and queues as they are.
+    pub fn masked(&self) -> String {
+        match self {
+            Self::Number(n) => format!("number:{}", callcore::Masked(n)),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A transfer target as the runtime writes it (`queue:…`, `agent:…`, else a
+/// number or address) for logs and error messages: numbers masked.
+fn masked(target: &str) -> String {
+    if target.starts_with("queue:") || target.starts_with("agent:") {
+        target.to_owned()
+    } else {
+        callcore::Masked(target).to_string()
+    }
+}
+
 /// What a leg placed for call control is for (see
 /// [`CallCommand::PlaceFor`]): the glue hands it back with the result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +190,7 @@ impl Call {
             Phase::Talking { agent, .. } => {
                 let c = &self.control;
                 if let Some(k) = &c.consult {
-                    format!("agent {agent} is consulting {}", k.target)
+                    format!("agent {agent} is consulting {}", k.target.masked())
                 } else if c.conference || !c.parties.is_empty() {
                     format!("agent {agent} is in a conference")
                 } else if c.held {
@@ -179,9 +200,11 @@ impl Call {
                 }
             }
             Phase::Transferring { target, .. } => {
-                format!("the call is being transferred to {target}")
+                format!("the call is being transferred to {}", target.masked())
             }
-            Phase::Outside { target, .. } => format!("the call was transferred to {target}"),
+            Phase::Outside { target, .. } => {
+                format!("the call was transferred to {}", masked(target))
+            }
             Phase::Hosted { .. } => "the call is a conference its agent left".to_owned(),
         }
     }

@@ -149,7 +149,8 @@ impl CallGlue {
             Ok(())
         } else {
             Err(CoreError::Unreachable(format!(
-                "no transport reaches {number}"
+                "no transport reaches {}",
+                callcore::Masked(number)
             )))
         }
     }
@@ -223,7 +224,10 @@ impl CallGlue {
                 self.place(Some(placement), to);
             }
             CallCommand::FreeAgent(agent) => free(&self.shared, agent),
-            other => tracing::debug!(?other, "call command this glue does not carry out"),
+            other => tracing::debug!(
+                command = %callcore::VariantOf(&other),
+                "call command this glue does not carry out"
+            ),
         }
     }
 

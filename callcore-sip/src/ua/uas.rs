@@ -164,7 +164,7 @@ impl UserAgent {
         if let Some(u) = &user
             && aor_user.as_deref() != Some(u.as_str())
         {
-            tracing::debug!(%aor, user = %u, "REGISTER for another user's address refused");
+            tracing::debug!(user = %u, "REGISTER for another user's address refused");
             let spec = ResponseSpec::new(403, "Not your address of record").to_tag(&tag);
             self.respond(tx, req, spec, now);
             return;
