@@ -45,16 +45,15 @@ pub fn cross_validate(
         let mut train = file.clone();
         let mut tests: Vec<(String, Option<String>)> = Vec::new();
         for intent in &mut train.intents {
-            let (test, keep): (Vec<(usize, String)>, Vec<(usize, String)>) = intent
-                .examples
-                .drain(..)
-                .enumerate()
-                .partition(|(i, _)| i % folds == fold);
-            intent.examples = keep.into_iter().map(|(_, e)| e).collect();
-            tests.extend(
-                test.into_iter()
-                    .map(|(_, e)| (e, Some(intent.name.clone()))),
-            );
+            let mut keep = Vec::new();
+            for (i, e) in intent.examples.drain(..).enumerate() {
+                if i % folds == fold {
+                    tests.push((e, Some(intent.name.clone())));
+                } else {
+                    keep.push(e);
+                }
+            }
+            intent.examples = keep;
         }
         tests.extend(
             out_of_domain
