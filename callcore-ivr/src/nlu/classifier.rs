@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::embedding::SentenceEncoder;
+use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
 use super::intents::IntentsFile;
 use super::linear::{LinearModel, LinearSettings};
@@ -152,48 +152,6 @@ pub struct IntentClassifier {
     report: TrainingReport,
     /// Sentence encoder and the mean of the training examples' embeddings.
     embedder: Option<Embedder>,
-}
-
-/// The dense half of the features: a sentence embedding, centred on the mean of
-/// the training examples (raw e5 cosines bunch in 0.7..1; centred ones spread
-/// over -1..1) and appended after the n-gram features.
-#[derive(Debug, Clone)]
-struct Embedder {
-    encoder: Arc<dyn SentenceEncoder>,
-    mean: Vec<f32>,
-    /// Feature id of the first embedding dimension.
-    offset: u32,
-    weight: f32,
-}
-
-impl Embedder {
-    /// `tfidf` (unit length) scaled by `√(1-w)` followed by the centred unit
-    /// embedding scaled by `√w`: still unit length, so cosine is a dot product.
-    fn join(&self, tfidf: SparseVec, embedding: &[f32]) -> SparseVec {
-        let w = self.weight.clamp(0.0, 1.0);
-        let keep = (1.0 - w).sqrt();
-        let mut entries: Vec<(u32, f32)> = tfidf
-            .entries
-            .into_iter()
-            .map(|(f, x)| (f, x * keep))
-            .collect();
-        let centred: Vec<f32> = embedding
-            .iter()
-            .zip(&self.mean)
-            .map(|(x, m)| x - m)
-            .collect();
-        let norm = centred.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 1e-6 {
-            let scale = w.sqrt() / norm;
-            entries.extend(
-                centred
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| (self.offset + i as u32, x * scale)),
-            );
-        }
-        SparseVec { entries }
-    }
 }
 
 struct Scored {

