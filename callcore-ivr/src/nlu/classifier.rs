@@ -14,8 +14,11 @@
 //! is scored by 5-fold cross-validation (against the model without its fold, an honest stand-in for
 //! an unseen paraphrase) and the threshold is set to accept `accept_rate` of them.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
+use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
 use super::intents::IntentsFile;
 use super::linear::{LinearModel, LinearSettings};
@@ -53,6 +56,18 @@ pub struct ClassifierConfig {
     pub linear_l2: f32,
     /// Folds used to score training examples honestly for calibration.
     pub calibration_folds: usize,
+    /// Share (0..1) of an utterance's vector given to its sentence embedding
+    /// (centred on the training examples' mean) when an encoder is present;
+    /// the n-gram TF-IDF features get the rest.
+    pub embedding_weight: f32,
+    /// `accept_rate` used instead when sentence embeddings are part of the
+    /// features (they separate in-domain paraphrases from the rest better, so
+    /// fewer training examples need to be given up to reject out-of-domain input).
+    pub embedding_accept_rate: f32,
+    /// Exponent of the in-domain factor (best similarity over its typical
+    /// cross-validated value, capped at 1) in the confidence; above 1 it weighs
+    /// closeness to the examples more than the intents' probabilities.
+    pub similarity_power: f32,
 }
 
 impl Default for ClassifierConfig {
@@ -71,6 +86,9 @@ impl Default for ClassifierConfig {
             linear_weight: 0.7,
             linear_l2: 1e-4,
             calibration_folds: 5,
+            embedding_weight: 0.85,
+            embedding_accept_rate: 0.95,
+            similarity_power: 1.0,
         }
     }
 }
@@ -110,6 +128,8 @@ pub struct TrainingReport {
     pub raw_threshold: f32,
     /// Median cross-validated best score: scores at or above it count as fully in-domain.
     pub typical_score: f32,
+    /// Whether sentence embeddings are part of the features.
+    pub embeddings: bool,
 }
 
 /// Offline intent classifier trained at start-up from an [`IntentsFile`].
@@ -130,6 +150,8 @@ pub struct IntentClassifier {
     linear: Option<LinearModel>,
     slots: SlotExtractor,
     report: TrainingReport,
+    /// Sentence encoder and the mean of the training examples' embeddings.
+    embedder: Option<Embedder>,
 }
 
 struct Scored {
@@ -157,6 +179,18 @@ impl IntentClassifier {
 
     /// Trains a classifier with `config`.
     pub fn train_with(file: &IntentsFile, config: ClassifierConfig) -> Result<Self, IvrError> {
+        Self::train_with_encoder(file, config, None)
+    }
+
+    /// Trains a classifier with `config` whose features include the sentence
+    /// embeddings of `encoder` (see [`default_encoder`](super::default_encoder)).
+    /// If the encoder fails on the training examples, the classifier is trained
+    /// on n-gram features alone (with a warning) and says so in its report.
+    pub fn train_with_encoder(
+        file: &IntentsFile,
+        config: ClassifierConfig,
+        encoder: Option<Arc<dyn SentenceEncoder>>,
+    ) -> Result<Self, IvrError> {
         file.validate()?;
         let tokenizer = Tokenizer::new();
         let weights = FeatureWeights {
@@ -175,19 +209,51 @@ impl IntentClassifier {
             }
         }
         let vectorizer = Vectorizer::fit(tokenizer.clone(), weights, &docs);
-        let n_features = vectorizer.len();
+        let mut embedder = None;
+        let mut doc_embeddings: Vec<Vec<f32>> = Vec::new();
+        if let Some(encoder) = encoder.filter(|_| config.embedding_weight > 0.0) {
+            match encoder.encode(&docs) {
+                Ok(v) if v.len() == docs.len() && !v.is_empty() => {
+                    let dim = encoder.dim();
+                    let mut mean = vec![0.0f32; dim];
+                    for e in &v {
+                        for (m, x) in mean.iter_mut().zip(e) {
+                            *m += x / v.len() as f32;
+                        }
+                    }
+                    doc_embeddings = v;
+                    embedder = Some(Embedder {
+                        encoder,
+                        mean,
+                        offset: vectorizer.len() as u32,
+                        weight: config.embedding_weight,
+                    });
+                }
+                Ok(_) => tracing::warn!(
+                    "sentence encoder returned the wrong number of vectors; using n-gram features only"
+                ),
+                Err(e) => {
+                    tracing::warn!("sentence encoder failed ({e}); using n-gram features only")
+                }
+            }
+        }
+        let n_features = vectorizer.len() + embedder.as_ref().map_or(0, |e| e.mean.len());
         let n_classes = file.intents.len();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
         let mut sums: Vec<Vec<f32>> = vec![vec![0.0; n_features]; n_classes];
         let mut vectors: Vec<SparseVec> = Vec::new();
         let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_classes];
         let mut example_class = Vec::new();
-        for (doc, &label) in docs.iter().zip(&labels) {
+        for (d, (doc, &label)) in docs.iter().zip(&labels).enumerate() {
             let v = vectorizer.transform(doc);
             if v.entries.is_empty() {
                 tracing::warn!(intent = %file.intents[label as usize].name, "example {doc:?} has no usable words; skipped");
                 continue;
             }
+            let v = match &embedder {
+                Some(em) => em.join(v, &doc_embeddings[d]),
+                None => v,
+            };
             let e = vectors.len() as u32;
             for &(f, w) in &v.entries {
                 postings[f as usize].push((e, w));
@@ -247,10 +313,32 @@ impl IntentClassifier {
                 cv_accuracy: 0.0,
                 raw_threshold: 0.0,
                 typical_score: 1.0,
+                embeddings: embedder.is_some(),
             },
+            embedder,
         };
         model.calibrate(&vectors);
         Ok(model)
+    }
+
+    /// N-gram features plus embedding dimensions.
+    fn feature_count(&self) -> usize {
+        self.vectorizer.len() + self.embedder.as_ref().map_or(0, |e| e.mean.len())
+    }
+
+    /// The feature vector of an utterance (empty when it has no usable words).
+    fn featurize(&self, text: &str) -> SparseVec {
+        let q = self.vectorizer.transform(text);
+        match &self.embedder {
+            Some(em) if !q.entries.is_empty() => match em.encoder.encode(&[text]) {
+                Ok(mut v) if v.len() == 1 => em.join(q, &v.remove(0)),
+                Ok(_) | Err(_) => {
+                    tracing::warn!("sentence encoder failed on an utterance; n-gram features only");
+                    q
+                }
+            },
+            _ => q,
+        }
     }
 
     fn linear_settings(&self) -> LinearSettings {
@@ -266,7 +354,7 @@ impl IntentClassifier {
         if self.config.linear_weight <= 0.0 {
             return vec![Vec::new(); vectors.len()];
         }
-        let n_features = self.vectorizer.len();
+        let n_features = self.feature_count();
         let classes = self.intents.len();
         let labelled: Vec<(&SparseVec, u32)> = vectors
             .iter()
@@ -340,9 +428,14 @@ impl IntentClassifier {
         let confs: Vec<f32> = tops
             .iter()
             .zip(&probs)
-            .map(|(&s, &p)| (s / typical).min(1.0) * p)
+            .map(|(&s, &p)| self.in_domain(s, typical) * p)
             .collect();
-        let threshold = quantile(&confs, 1.0 - self.config.accept_rate).clamp(1e-3, 0.999);
+        let accept_rate = if self.embedder.is_some() {
+            self.config.embedding_accept_rate
+        } else {
+            self.config.accept_rate
+        };
+        let threshold = quantile(&confs, 1.0 - accept_rate).clamp(1e-3, 0.999);
         self.report.cv_accuracy = correct as f32 / vectors.len().max(1) as f32;
         self.report.typical_score = typical;
         self.report.raw_threshold = threshold;
@@ -434,6 +527,13 @@ impl IntentClassifier {
         (best, top, p)
     }
 
+    /// How in-domain a best similarity score looks, 0..1.
+    fn in_domain(&self, top: f32, typical: f32) -> f32 {
+        (top / typical.max(1e-3))
+            .clamp(0.0, 1.0)
+            .powf(self.config.similarity_power.max(0.0))
+    }
+
     fn softmax(&self, scores: &[f32]) -> Vec<f32> {
         let t = self.config.temperature.max(1e-4);
         let max = scores.iter().copied().fold(f32::MIN, f32::max);
@@ -457,7 +557,7 @@ impl IntentClassifier {
 
     /// Classifies one utterance: intent (or `None`), confidence, alternatives, slots.
     pub fn classify(&self, text: &str) -> Classification {
-        let q = self.vectorizer.transform(text);
+        let q = self.featurize(text);
         let slots = self.slots.extract(text);
         if q.entries.is_empty() {
             return Classification {
@@ -475,7 +575,7 @@ impl IntentClassifier {
             .unwrap_or_default();
         let probs = self.combine(&scored, &linear);
         let top = scored.scores.iter().copied().fold(0.0, f32::max);
-        let in_domain = (top / self.report.typical_score).clamp(0.0, 1.0);
+        let in_domain = self.in_domain(top, self.report.typical_score);
         let mut ranked: Vec<IntentScore> = probs
             .iter()
             .enumerate()

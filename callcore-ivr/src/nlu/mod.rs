@@ -2,6 +2,8 @@
 //! offline intent classifier.
 
 mod classifier;
+mod crossval;
+mod embedding;
 mod eval;
 mod features;
 mod intents;
@@ -12,6 +14,10 @@ mod spelling;
 pub use classifier::{
     Classification, ClassifierConfig, IntentClassifier, IntentScore, TrainingReport,
 };
-pub use eval::{EvalReport, LabelledUtterance, evaluate, parse_labelled};
+pub use crossval::cross_validate;
+#[cfg(feature = "embeddings")]
+pub use embedding::E5Encoder;
+pub use embedding::{CachedEncoder, SentenceEncoder, default_encoder};
+pub use eval::{EvalReport, IntentFigures, LabelledUtterance, evaluate, parse_labelled};
 pub use intents::{EntitySpec, EntityValue, IntentSpec, IntentsFile, Language};
 pub use recognizer::{slot_value_text, to_core_slot};
