@@ -25,6 +25,54 @@ use callcore_ivr::nlu::{
     cross_validate, default_encoder, evaluate, parse_labelled,
 };
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "nlu_eval",
+    about: "measures the intent classifier: accuracy, out-of-domain rejection, macro-F1 and \
+            per-intent figures on labelled sets, or by k-fold cross-validation",
+    flags: &[
+        cli::required("--model", "FILE", "intents file (JSON) to train on"),
+        cli::opt(
+            "--test",
+            "SET.tsv",
+            "none",
+            "a labelled set (intent<TAB>utterance, `none` = out of domain); repeatable",
+        ),
+        cli::opt(
+            "--cv",
+            "K",
+            "off",
+            "k-fold cross-validation on the intents file",
+        ),
+        cli::opt(
+            "--ood",
+            "SET.tsv|INTENTS.json",
+            "none",
+            "out-of-domain utterances added to every cross-validation; repeatable",
+        ),
+        cli::switch("--no-embeddings", "measure the n-gram classifier alone"),
+        cli::opt(
+            "--set",
+            "NAME=VALUE",
+            "the defaults",
+            "override a ClassifierConfig field; repeatable",
+        ),
+        cli::opt(
+            "--sweep",
+            "NAME=V1,V2,..",
+            "none",
+            "try each value of a ClassifierConfig field; repeatable",
+        ),
+        cli::switch("--errors", "list the misses"),
+    ],
+    examples: &[
+        "cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --test callcore-ivr/data/heldout_en.tsv",
+        "cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --cv 5 --ood callcore-ivr/data/dev_en.tsv",
+    ],
+};
+
 struct Args {
     model: String,
     tests: Vec<String>,
@@ -168,6 +216,7 @@ fn print(what: &str, r: &EvalReport, embeddings: bool, errors: bool) {
 }
 
 fn main() -> ExitCode {
+    CLI.check();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
