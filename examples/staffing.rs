@@ -159,7 +159,9 @@ fn opt(v: Option<f64>, scale: f64, digits: usize) -> String {
     v.map_or_else(|| "-".to_owned(), |x| format!("{:.*}", digits, x * scale))
 }
 
-fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) {
+fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let i = &args.input;
     let a = i.calls_per_hour * i.aht_secs / 3600.0;
     let model = if i.patience_secs.is_some() {
@@ -167,7 +169,8 @@ fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) {
     } else {
         "Erlang C"
     };
-    println!(
+    writeln!(
+        out,
         "{model}: {} calls/h, AHT {} s, offered load {a:.2} erlangs, target {:.0}% in {} s{}",
         i.calls_per_hour,
         i.aht_secs,
@@ -175,54 +178,73 @@ fn print_table(args: &Args, table: &StaffingTable, sims: &[Option<SimReport>]) {
         i.target_answer_secs,
         i.patience_secs
             .map_or(String::new(), |p| format!(", mean patience {p} s"))
-    );
+    )?;
     let abandon = i.patience_secs.is_some();
-    print!("  agents  P(wait)   ASA(s)    SL%   occupancy");
+    write!(out, "  agents  P(wait)   ASA(s)    SL%   occupancy")?;
     if abandon {
-        print!("  P(abandon)");
+        write!(out, "  P(abandon)")?;
     }
     if args.simulate {
-        print!(
+        write!(
+            out,
             "   | simulated: P(wait)  ASA(s)   SL%{}",
             if abandon { "  P(abandon)" } else { "" }
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     for (k, r) in table.rows.iter().enumerate() {
         let mark = if r.agents == table.recommended {
             "→"
         } else {
             " "
         };
-        print!(
+        write!(
+            out,
             "{mark} {:>6}  {:>7.4} {:>8} {:>6} {:>10}",
             r.agents,
             r.p_wait,
             opt(r.asa_secs, 1.0, 1),
             opt(r.service_level, 100.0, 1),
             opt(r.occupancy, 100.0, 1),
-        );
+        )?;
         if abandon {
-            print!("  {:>10}", opt(r.p_abandon, 1.0, 4));
+            write!(out, "  {:>10}", opt(r.p_abandon, 1.0, 4))?;
         }
         if let Some(Some(s)) = sims.get(k) {
-            print!(
+            write!(
+                out,
                 "   |            {:>6.4} {:>7.1} {:>5.1}",
                 s.total.p_wait,
                 s.total.asa_secs,
                 s.total.service_level * 100.0
-            );
+            )?;
             if abandon {
-                print!("  {:>10.4}", s.total.abandon_rate);
+                write!(out, "  {:>10.4}", s.total.abandon_rate)?;
             }
         }
-        println!();
+        writeln!(out)?;
     }
-    println!("recommended: {} agents (→)", table.recommended);
+    writeln!(out, "recommended: {} agents (→)", table.recommended)?;
     if args.simulate {
-        println!(
+        writeln!(
+            out,
             "simulated: callcore-sim running the callcore-acd engine, 200 simulated hours per row"
-        );
+        )?;
+    }
+    emit(&out);
+    Ok(())
+}
+
+/// Writes the report to stdout; a reader that went away (`| head`) is no error.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("staffing: {e}");
     }
 }
 
@@ -265,11 +287,11 @@ fn main() {
             .zip(&sims)
             .map(|(r, s)| row_json(r, args.input.patience_secs.is_some(), s.as_ref()))
             .collect();
-        println!(
-            "{}",
+        emit(&format!(
+            "{}\n",
             json!({ "recommended": table.recommended, "rows": rows })
-        );
-    } else {
-        print_table(&args, &table, &sims);
+        ));
+    } else if print_table(&args, &table, &sims).is_err() {
+        eprintln!("staffing: the report could not be formatted");
     }
 }

@@ -82,7 +82,7 @@ impl SipHandle {
     }
 
     /// Answers the far end's REFER on `call` (202 accepts; 4xx-6xx refuse, with
-    /// `reason` as the phrase) — see [`UaEvent::TransferRequested`].
+    /// `reason` as the phrase) — see [`UaEvent::TransferRequested`](super::UaEvent::TransferRequested).
     pub fn answer_refer(&self, call: CallRef, status: u16, reason: Option<&str>) {
         let _ = self.cmd.send(Command::AnswerRefer(
             call,
@@ -108,7 +108,7 @@ impl SipHandle {
 
     /// Registers this endpoint with a registrar that wants it (a phone registering
     /// with its PBX, or a trunk), answering digest challenges and refreshing;
-    /// [`UaEvent::TrunkRegistered`] reports success.
+    /// [`UaEvent::TrunkRegistered`](super::UaEvent::TrunkRegistered) reports success.
     pub fn register(&self, registrar: crate::trunk::Trunk) {
         let _ = self.cmd.send(Command::Register(registrar));
     }
