@@ -72,6 +72,7 @@
 mod driver;
 mod error;
 mod lease;
+mod node_calls;
 mod pg;
 mod presence;
 mod shard;
@@ -80,6 +81,7 @@ mod takeover;
 pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
+pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };
