@@ -292,7 +292,16 @@ async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result
             }
         }
     }
-    for c in &mut children {
+    // Kamailio first, with SIGTERM: its main process then stops its workers
+    // (a SIGKILL would leave them running)
+    if let Some(pid) = children.first().and_then(tokio::process::Child::id) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+    for c in children.iter_mut().skip(1) {
         let _ = c.start_kill();
     }
     for c in &mut children {
