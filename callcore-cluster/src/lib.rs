@@ -23,8 +23,15 @@
 //!   TTLs (which node holds each agent's phone), node heartbeats, wallboard
 //!   snapshots and pub/sub hints that a shard changed hands.
 //!
-//! Library only for now: the `cloud` example (Kamailio in front of several
-//! nodes) is what will run it. See `docs/cloud.md`.
+//! - **Calls per node and node failure** — [`NodeJournal`] records which
+//!   node holds each call in progress; [`close_dead_nodes`] closes the
+//!   calls of a node whose heartbeat expired as `node_failure`, each by
+//!   exactly one survivor (a conditional claim in PostgreSQL).
+//!
+//! The premise assembly's `[cluster]` section uses the heartbeat and the
+//! node-failure closing; the leases do not drive routing yet, and the
+//! `cloud` example (Kamailio in front of several nodes) is not written. See
+//! `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};
@@ -72,6 +79,7 @@
 mod driver;
 mod error;
 mod lease;
+mod node_calls;
 mod pg;
 mod presence;
 mod shard;
@@ -80,6 +88,7 @@ mod takeover;
 pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
+pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };

@@ -179,6 +179,7 @@ impl ClusterDb {
             .execute(&mut *tx)
             .await?;
         tx.execute(MIGRATION).await?;
+        tx.execute(crate::node_calls::MIGRATION).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -26,10 +26,10 @@ use callcore_sip::auth::{Accounts, DigestConfig};
 use callcore_sip::center::{SipCenterConfig, SipTransport};
 use callcore_sip::contact::FixedContact;
 use callcore_sip::ua::{IdSeed, UaConfig};
-use callcore_store::SqliteStore;
 use tokio::task::JoinHandle;
 
 use crate::PremiseError;
+use crate::cluster_node::ClusterNode;
 use crate::config::{Overflow, PremiseConfig, QueueSection};
 use crate::flow::premise_flow;
 use crate::ops::meters::{MeteredJournal, MeteredMedia};
@@ -42,7 +42,11 @@ pub struct Premise {
     pub(crate) config: PremiseConfig,
     pub(crate) center: CenterHandle,
     pub(crate) sip: Arc<SipTransport>,
-    pub(crate) store: Arc<SqliteStore>,
+    /// The database's stores, unmetered (SQLite or PostgreSQL, crate::storage).
+    pub(crate) store: Stores,
+    database: crate::storage::Database,
+    /// `[cluster]`: heartbeat and the closing of dead nodes' calls.
+    cluster: Option<ClusterNode>,
     presence: JoinHandle<()>,
     callback_dialer: Option<JoinHandle<()>>,
     callbacks: SharedCallbackBook,
@@ -77,11 +81,13 @@ impl Premise {
         // the data folder and its recordings: the owner's only (0700 on Unix)
         callcore_media::wav::create_private_dir(&config.recordings_dir())
             .map_err(io(config.recordings_dir().display().to_string()))?;
-        let store = Arc::new(
-            SqliteStore::open(config.database_path())
-                .map_err(|e| PremiseError::Store(e.to_string()))?,
-        );
-        let mut stores = Stores::all_in(store.clone());
+        let (mut store, database) = crate::storage::open(&config).await?;
+        // a node of the cloud assembly tracks its calls and heartbeats
+        let cluster = match &config.cluster {
+            Some(c) => Some(ClusterNode::join(c, &database, &mut store).await?),
+            None => None,
+        };
+        let mut stores = store.clone();
         // the operations view counts what reaches the journal (journal lag)
         let journal = MeteredJournal::new(stores.events.clone());
         stores.events = Arc::new(journal.clone());
@@ -368,6 +374,8 @@ impl Premise {
             center,
             sip,
             store,
+            database,
+            cluster,
             presence,
             callback_dialer,
             callbacks,
@@ -385,6 +393,9 @@ impl Premise {
                     .accept_sessions(Arc::new(move |h| sessions(h).and_then(|p| p.agent)));
             }
             premise.mount_http(premise.browser.routes())?;
+        }
+        if let Some(c) = &premise.cluster {
+            c.advertise(premise.sip_addr(), premise.http_addr());
         }
         premise.start_autostart_campaigns()?;
         Ok(premise)
@@ -434,6 +445,11 @@ impl Premise {
         self.browser.set_auth(auth);
     }
 
+    /// This center's place in a cloud assembly (`[cluster]`), if any.
+    pub fn cluster(&self) -> Option<&ClusterNode> {
+        self.cluster.as_ref()
+    }
+
     /// The SIP transport (registered contacts and their routes, trunk health).
     pub fn sip(&self) -> &SipTransport {
         &self.sip
@@ -458,9 +474,10 @@ impl Premise {
     pub fn banner(&self) -> String {
         let addr = self.sip_addr();
         let mut s = format!(
-            "callcore premise center on sip:{addr} (UDP{}), data in {}\n",
+            "callcore premise center on sip:{addr} (UDP{}), data in {}, records in {}\n",
             if self.config.sip.tcp { "+TCP" } else { "" },
-            self.config.storage.data_dir.display()
+            self.config.storage.data_dir.display(),
+            self.database.describe(&self.config)
         );
         if let Some(tls) = self.sip.sip().tls_addr() {
             s.push_str(&format!(
@@ -552,7 +569,8 @@ impl Premise {
         s
     }
 
-    /// Interaction records stored since the center started, from SQLite.
+    /// Interaction records stored since the center started, from the
+    /// database (SQLite or PostgreSQL).
     ///
     /// # Errors
     /// The store failed.
@@ -560,7 +578,7 @@ impl Premise {
         self.center.flush().await;
         let far = Timestamp::from_secs(i64::from(u32::MAX));
         Ok(callcore::InteractionStore::between(
-            &*self.store,
+            &*self.store.interactions,
             &TenantId::new(self.config.tenant.clone()),
             self.started_at,
             far,
@@ -579,7 +597,12 @@ impl Premise {
         let mut out = Vec::new();
         for r in records {
             out.extend(
-                callcore::RecordingStore::for_interaction(&*self.store, &r.tenant, &r.id).await?,
+                callcore::RecordingStore::for_interaction(
+                    &*self.store.recordings,
+                    &r.tenant,
+                    &r.id,
+                )
+                .await?,
             );
         }
         Ok(out)
@@ -595,6 +618,9 @@ impl Premise {
     pub async fn shutdown(self) {
         self.presence.abort();
         self.browser_presence.abort();
+        if let Some(c) = &self.cluster {
+            c.stop();
+        }
         self.center_ops.stop();
         self.ops.stop().await;
         if let Some(d) = &self.callback_dialer {

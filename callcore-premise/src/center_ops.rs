@@ -108,7 +108,7 @@ impl Premise {
     ) -> Result<Report, PremiseError> {
         self.center.flush().await;
         let events = EventJournal::between(
-            &*self.store,
+            &*self.store.events,
             &TenantId::new(self.config.tenant.clone()),
             from - REPLAY_BEFORE,
             to,

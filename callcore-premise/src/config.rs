@@ -79,6 +79,10 @@ pub struct PremiseConfig {
     /// hung up (new calls are refused at once).
     #[serde(default = "default_drain_secs")]
     pub drain_secs: u32,
+    /// `[cluster]`: this center is one node of a cloud assembly
+    /// ([`crate::cluster_node`]); absent: a lone premise.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster_node::ClusterSection>,
     /// True for the embedded defaults: demo accounts with published passwords.
     #[serde(skip)]
     pub demo: bool,
@@ -223,6 +227,14 @@ pub struct StorageSection {
     pub data_dir: PathBuf,
     /// Record bridged calls.
     pub record_calls: bool,
+    /// `"sqlite"` (default: `center.db` in `data_dir`) or `"postgres"`
+    /// (see [`crate::storage`]).
+    pub database: String,
+    /// PostgreSQL's URL; implies `database = "postgres"`. Without it, a
+    /// PostgreSQL center reads `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// PostgreSQL only: every table in this schema (created if missing).
+    pub database_schema: Option<String>,
 }
 
 impl Default for StorageSection {
@@ -230,6 +242,9 @@ impl Default for StorageSection {
         StorageSection {
             data_dir: "premise-data".into(),
             record_calls: true,
+            database: "sqlite".into(),
+            database_url: None,
+            database_schema: None,
         }
     }
 }

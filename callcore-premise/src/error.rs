@@ -23,7 +23,7 @@ pub enum PremiseError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The SQLite store could not be opened.
+    /// The store (SQLite or PostgreSQL) could not be opened.
     #[error("storage: {0}")]
     Store(String),
     /// The center refused something (a queue, an agent, the flow).

@@ -1,0 +1,333 @@
+//! Which node holds each call in progress, and the closing of a dead node's
+//! calls as `node_failure` by a survivor, exactly once.
+//!
+//! [`NodeJournal`] wraps a node's event journal: an interaction's start is
+//! written to `cluster_calls` (tenant, interaction, node) *before* the
+//! journal gets it, and its row is deleted once its end is journaled. So
+//! every interaction a node started and did not end has a row naming that
+//! node. At start, the node's own journal question "what did an earlier run
+//! leave in progress?" ([`EventJournal::unended`]) is answered with this
+//! node's rows only: a restarting node never closes its neighbours' live
+//! calls.
+//!
+//! [`close_dead_nodes`] (run by every node, [`spawn_failure_sweeper`]) finds
+//! rows whose node has no live heartbeat in Redis, **claims** them with one
+//! conditional update (`SET closed_by = me WHERE node = dead AND (closed_by
+//! IS NULL OR closed_by is not alive)`): PostgreSQL's row locks let exactly
+//! one survivor claim each row, the others' update re-checks the condition
+//! after the winner commits and matches nothing. The claimer journals the
+//! interaction's end (`EndReason::NodeFailure`, at its last journaled
+//! event's time), saves its record folded from its journal, and deletes the
+//! row. A claimer that dies midway leaves rows `closed_by` a dead node,
+//! which the next survivor claims again.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use callcore::{
+    CoreError, EndReason, Event, EventJournal, EventKind, InteractionId, InteractionRecord,
+    InteractionStore, TenantId, Timestamp,
+};
+use sqlx::PgPool;
+
+use crate::{ClusterDb, ClusterError, Presence};
+
+/// The table of calls in progress per node (created by [`ClusterDb::connect`]).
+pub(crate) const MIGRATION: &str = "
+CREATE TABLE IF NOT EXISTS cluster_calls (
+    tenant      TEXT NOT NULL,
+    interaction TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    closed_by   TEXT,
+    PRIMARY KEY (tenant, interaction)
+);
+CREATE INDEX IF NOT EXISTS cluster_calls_by_node ON cluster_calls (node);
+";
+
+fn store_err(e: impl std::fmt::Display) -> CoreError {
+    CoreError::Store(e.to_string())
+}
+
+/// A node's event journal that keeps `cluster_calls` up to date.
+#[derive(Clone)]
+pub struct NodeJournal {
+    inner: Arc<dyn EventJournal>,
+    pool: PgPool,
+    node: String,
+}
+
+impl std::fmt::Debug for NodeJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeJournal")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeJournal {
+    /// `inner` (the shared journal) for node `node`, with its calls in
+    /// `db`'s `cluster_calls`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn EventJournal>, db: &ClusterDb, node: impl Into<String>) -> Self {
+        Self {
+            inner,
+            pool: db.pool().clone(),
+            node: node.into(),
+        }
+    }
+
+    /// The node.
+    #[must_use]
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    async fn track(&self, started: &[(String, String)]) -> Result<(), sqlx::Error> {
+        let (tenants, ids): (Vec<String>, Vec<String>) = started.iter().cloned().unzip();
+        sqlx::query(
+            "INSERT INTO cluster_calls (tenant, interaction, node)
+             SELECT t, i, $3 FROM UNNEST($1::text[], $2::text[]) AS x(t, i)
+             ON CONFLICT (tenant, interaction) DO NOTHING",
+        )
+        .bind(tenants)
+        .bind(ids)
+        .bind(&self.node)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn untrack(&self, ended: &[(String, String)]) -> Result<(), sqlx::Error> {
+        let (tenants, ids): (Vec<String>, Vec<String>) = ended.iter().cloned().unzip();
+        sqlx::query(
+            "DELETE FROM cluster_calls c USING UNNEST($1::text[], $2::text[]) AS x(t, i)
+             WHERE c.tenant = x.t AND c.interaction = x.i",
+        )
+        .bind(tenants)
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn ids_of(events: &[Event], started: bool) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::InteractionCreated { interaction } if started => Some((
+                e.tenant.as_str().to_owned(),
+                interaction.id.as_str().to_owned(),
+            )),
+            EventKind::Ended { interaction, .. } if !started => Some((
+                e.tenant.as_str().to_owned(),
+                interaction.as_str().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[async_trait]
+impl EventJournal for NodeJournal {
+    async fn append(&self, events: &[Event]) -> Result<(), CoreError> {
+        let started = ids_of(events, true);
+        if !started.is_empty() {
+            // before the journal: a journaled start always has its row
+            self.track(&started).await.map_err(store_err)?;
+        }
+        self.inner.append(events).await?;
+        let ended = ids_of(events, false);
+        if !ended.is_empty() {
+            // a row left by a failure here is closed as already ended
+            if let Err(e) = self.untrack(&ended).await {
+                tracing::warn!(node = %self.node, error = %e, "ended calls not untracked");
+            }
+        }
+        Ok(())
+    }
+
+    async fn for_interaction(
+        &self,
+        tenant: &TenantId,
+        interaction: &InteractionId,
+    ) -> Result<Vec<Event>, CoreError> {
+        self.inner.for_interaction(tenant, interaction).await
+    }
+
+    async fn between(
+        &self,
+        tenant: &TenantId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Event>, CoreError> {
+        self.inner.between(tenant, from, to).await
+    }
+
+    /// Only this node's calls an earlier run left in progress (claimed, so
+    /// no survivor closes them too).
+    async fn unended(
+        &self,
+        tenant: &TenantId,
+        window: Duration,
+    ) -> Result<Vec<InteractionId>, CoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "UPDATE cluster_calls SET closed_by = $1
+             WHERE node = $1 AND tenant = $2 AND (closed_by IS NULL OR closed_by = $1)
+             RETURNING interaction",
+        )
+        .bind(&self.node)
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        let mine: HashSet<String> = rows.into_iter().map(|(i,)| i).collect();
+        let unended = self.inner.unended(tenant, window).await?;
+        Ok(unended
+            .into_iter()
+            .filter(|i| mine.contains(i.as_str()))
+            .collect())
+    }
+}
+
+/// What one sweep closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Interactions closed as `node_failure` by this node, with the dead
+    /// node that held them.
+    pub closed: Vec<(InteractionId, String)>,
+}
+
+/// Closes, as `node_failure`, the unended interactions of every node that
+/// has calls in `cluster_calls` and no live heartbeat in `presence`; `me`
+/// is the surviving node doing it. Each interaction is claimed by exactly
+/// one survivor (see the module's documentation).
+///
+/// # Errors
+/// [`ClusterError::Redis`] when the live nodes cannot be read (nothing is
+/// closed then: a node is never declared dead on a Redis failure);
+/// [`ClusterError::Postgres`] for the claim. Journal and record failures
+/// of one interaction are logged and the row kept for the next sweep.
+pub async fn close_dead_nodes(
+    db: &ClusterDb,
+    presence: &Presence,
+    journal: &dyn EventJournal,
+    records: &dyn InteractionStore,
+    me: &str,
+) -> Result<Sweep, ClusterError> {
+    let mut live: Vec<String> = presence
+        .live_nodes()
+        .await?
+        .into_iter()
+        .map(|n| n.node)
+        .collect();
+    if !live.iter().any(|n| n == me) {
+        live.push(me.to_owned());
+    }
+    let claimed: Vec<(String, String, String)> = sqlx::query_as(
+        "UPDATE cluster_calls SET closed_by = $1
+         WHERE NOT (node = ANY($2)) AND (closed_by IS NULL OR NOT (closed_by = ANY($2)))
+         RETURNING tenant, interaction, node",
+    )
+    .bind(me)
+    .bind(&live)
+    .fetch_all(db.pool())
+    .await?;
+    let mut sweep = Sweep::default();
+    for (tenant, id, node) in claimed {
+        let tenant = TenantId::new(tenant);
+        let id = InteractionId::new(id);
+        match close_one(journal, records, &tenant, &id).await {
+            Ok(closed) => {
+                sqlx::query("DELETE FROM cluster_calls WHERE tenant = $1 AND interaction = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(db.pool())
+                    .await?;
+                if closed {
+                    tracing::warn!(interaction = %id, dead = %node, by = %me, "closed as node_failure");
+                    sweep.closed.push((id, node));
+                }
+            }
+            Err(e) => {
+                tracing::error!(interaction = %id, error = %e, "cannot close a dead node's call");
+            }
+        }
+    }
+    Ok(sweep)
+}
+
+/// Journals `id`'s end as `node_failure` and saves its record; false when
+/// its journal already has an end (or no start).
+async fn close_one(
+    journal: &dyn EventJournal,
+    records: &dyn InteractionStore,
+    tenant: &TenantId,
+    id: &InteractionId,
+) -> Result<bool, CoreError> {
+    let events = journal.for_interaction(tenant, id).await?;
+    if events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Ended { .. }))
+    {
+        return Ok(false);
+    }
+    let Some(created) = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::InteractionCreated { .. }))
+    else {
+        return Ok(false);
+    };
+    let EventKind::InteractionCreated { interaction } = &events[created].kind else {
+        return Ok(false);
+    };
+    let Some(last) = events.last() else {
+        return Ok(false);
+    };
+    let ended = Event {
+        seq: last.seq,
+        at: last.at,
+        tenant: tenant.clone(),
+        kind: EventKind::Ended {
+            interaction: id.clone(),
+            reason: EndReason::NodeFailure,
+        },
+    };
+    let mut record = InteractionRecord::new(interaction);
+    record.apply_all(&events[created..]);
+    record.apply(&ended);
+    journal.append(std::slice::from_ref(&ended)).await?;
+    records.save(&record).await?;
+    Ok(true)
+}
+
+/// Runs [`close_dead_nodes`] every `every` until aborted, reporting each
+/// non-empty sweep on `report` (if given).
+pub fn spawn_failure_sweeper(
+    db: ClusterDb,
+    presence: Presence,
+    journal: Arc<dyn EventJournal>,
+    records: Arc<dyn InteractionStore>,
+    me: String,
+    every: Duration,
+    report: Option<tokio::sync::mpsc::UnboundedSender<Sweep>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match close_dead_nodes(&db, &presence, &*journal, &*records, &me).await {
+                Ok(s) if !s.closed.is_empty() => {
+                    if let Some(r) = &report {
+                        let _ = r.send(s);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(node = %me, error = %e, "node-failure sweep failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,327 @@
+//! The cloud assembly on one machine: Kamailio's dispatcher in front of N
+//! premise nodes that share PostgreSQL (`DATABASE_URL`) and Redis
+//! (`REDIS_URL`), each with a `[cluster]` node id (docs/cloud.md).
+//!
+//! ```text
+//! cargo run --release --example cloud -- --nodes 3 [--config FILE] [--sip PORT]
+//! ```
+//!
+//! Prints one JSON line per process first — `{"role":"proxy",…}` then
+//! `{"role":"node","id":"n1",…}` — then each node's figures and the total
+//! every few seconds. Ctrl-C (or SIGTERM) stops every child. Nodes are this program
+//! re-run with a hidden `--node` flag. Not yet: `--demo-calls`; shard
+//! leases do not drive routing (each node routes the calls it took).
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use callcore_premise::cluster_node::ClusterSection;
+use callcore_premise::{Premise, PremiseConfig};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const USAGE: &str = "usage: cloud [--nodes N] [--config FILE] [--sip PORT]";
+
+struct NodeArgs {
+    id: String,
+    sip: u16,
+    http: u16,
+    rtp: u16,
+}
+
+fn free_port() -> Result<u16, String> {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn kamailio_cfg(proxy: SocketAddr, list: &Path) -> String {
+    format!(
+        r#"#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=2
+disable_tcp=yes
+auto_aliases=no
+listen=udp:{proxy}
+alias="{proxy}"
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "dispatcher.so"
+modparam("tm", "fr_timer", 1000)
+modparam("dispatcher", "list_file", "{list}")
+modparam("dispatcher", "ds_ping_interval", 1)
+modparam("dispatcher", "ds_ping_method", "OPTIONS")
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4;class=5")
+modparam("dispatcher", "flags", 2)
+modparam("dispatcher", "xavp_dst", "_dsdst_")
+modparam("rr", "enable_full_lr", 1)
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (has_totag()) {{
+        if (loose_route()) {{ route(RELAY); exit; }}
+        if (is_method("ACK") && t_check_trans()) {{ route(RELAY); exit; }}
+        if (ds_select_dst("1", "0")) {{ route(RELAY); exit; }}
+        sl_send_reply("404", "Not here"); exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) route(RELAY); exit; }}
+    t_check_trans();
+    if (is_method("INVITE|SUBSCRIBE")) record_route();
+    if (!ds_select_dst("1", "0")) {{ sl_send_reply("503", "No node"); exit; }}
+    t_on_failure("FAILOVER");
+    route(RELAY);
+}}
+route[RELAY] {{
+    if (!t_relay()) sl_reply_error();
+    exit;
+}}
+failure_route[FAILOVER] {{
+    if (t_is_canceled()) exit;
+    if (t_check_status("408|5[0-9][0-9]")) {{
+        ds_mark_dst("ip");
+        if (ds_next_dst()) {{ xlog("L_WARN", "failover to $du\n"); t_relay(); }}
+    }}
+}}
+"#,
+        list = list.display()
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("{e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut nodes = 3usize;
+    let mut config: Option<PathBuf> = None;
+    let mut proxy_port = 5060u16;
+    let mut node: Option<NodeArgs> = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| it.next().ok_or(format!("{what} needs a value"));
+        match a.as_str() {
+            "--nodes" => {
+                nodes = value("--nodes")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=20).contains(n))
+                    .ok_or("--nodes: 1 to 20")?;
+            }
+            "--config" => config = Some(value("--config")?.into()),
+            "--sip" => proxy_port = value("--sip")?.parse().map_err(|_| "--sip: a port")?,
+            // hidden: run as one node
+            "--node" => {
+                let spec = value("--node")?;
+                let p: Vec<&str> = spec.split(',').collect();
+                let port = |i: usize| -> Result<u16, String> {
+                    p.get(i)
+                        .and_then(|v| v.parse().ok())
+                        .ok_or(format!("--node {spec}: id,sip,http,rtp"))
+                };
+                node = Some(NodeArgs {
+                    id: p[0].to_owned(),
+                    sip: port(1)?,
+                    http: port(2)?,
+                    rtp: port(3)?,
+                });
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}` ({USAGE})")),
+        }
+    }
+    for var in ["DATABASE_URL", "REDIS_URL"] {
+        if std::env::var(var).map_or(true, |v| v.is_empty()) {
+            return Err(format!("{var} must be set (the nodes share it)"));
+        }
+    }
+    match node {
+        Some(n) => run_node(n, config.as_deref()).await,
+        None => run_cluster(nodes, config, proxy_port).await,
+    }
+}
+
+async fn run_node(n: NodeArgs, file: Option<&Path>) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
+    let mut config = PremiseConfig::load(file).map_err(|e| e.to_string())?;
+    config.sip.bind = SocketAddr::from(([127, 0, 0, 1], n.sip));
+    config.http.enabled = true;
+    config.http.bind = Some(SocketAddr::from(([127, 0, 0, 1], n.http)));
+    config.media.rtp_first = n.rtp;
+    config.media.rtp_last = n.rtp + 79;
+    config.storage.database = "postgres".into();
+    config.storage.data_dir = std::env::temp_dir().join(format!("callcore-cloud-{}", n.id));
+    let mut cluster = config.cluster.clone().unwrap_or(ClusterSection {
+        node: String::new(),
+        redis_url: None,
+        prefix: "callcore".into(),
+    });
+    cluster.node = n.id.clone();
+    config.cluster = Some(cluster);
+    let premise = Premise::start(config).await.map_err(|e| e.to_string())?;
+    let mut closed_total = 0usize;
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let calls = premise.ops().calls();
+        if let Some(c) = premise.cluster() {
+            closed_total += c.take_closed().len();
+        }
+        let answered: u64 = calls.answered.values().sum();
+        println!(
+            "{}",
+            serde_json::json!({"figures": {"id": n.id, "active": calls.active,
+                "answered": answered, "closed_node_failure": closed_total}})
+        );
+    }
+}
+
+async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("callcore-cloud-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let proxy = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut specs = Vec::new();
+    let mut list = String::from("# setid destination flags priority attrs\n");
+    for i in 1..=nodes {
+        let (sip, http) = (free_port()?, free_port()?);
+        let rtp = 25_100 + u16::try_from(i - 1).unwrap_or(0) * 80;
+        list.push_str(&format!("1 sip:127.0.0.1:{sip} 0 0\n"));
+        specs.push((format!("n{i}"), sip, http, rtp));
+    }
+    let list_path = dir.join("dispatcher.list");
+    let cfg_path = dir.join("kamailio.cfg");
+    std::fs::write(&list_path, list).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg_path, kamailio_cfg(proxy, &list_path)).map_err(|e| e.to_string())?;
+    let mut children = Vec::new();
+    let kamailio = Command::new("kamailio")
+        .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
+        .arg(&cfg_path)
+        .arg("-Y")
+        .arg(&dir)
+        .arg("-P")
+        .arg(dir.join("kamailio.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("kamailio (apt-get install -y kamailio): {e}"))?;
+    println!(
+        "{}",
+        serde_json::json!({"role": "proxy", "sip": proxy.to_string(), "pid": kamailio.id()})
+    );
+    children.push(kamailio);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for (id, sip, http, rtp) in &specs {
+        let mut cmd = Command::new(&me);
+        cmd.arg("--node").arg(format!("{id},{sip},{http},{rtp}"));
+        if let Some(c) = &config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        println!(
+            "{}",
+            serde_json::json!({"role": "node", "id": id, "sip": format!("127.0.0.1:{sip}"),
+                "http": format!("127.0.0.1:{http}"), "pid": child.id()})
+        );
+        if let Some(out) = child.stdout.take() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(out).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send(l);
+                }
+            });
+        }
+        children.push(child);
+    }
+    let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            line = rx.recv() => {
+                let Some(line) = line else { break };
+                println!("{line}");
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(f) = v.get("figures")
+                    && let Some(id) = f.get("id").and_then(|i| i.as_str())
+                {
+                    // a round ends when every node reported, or one reports
+                    // again (a dead node never does)
+                    if last.contains_key(id) {
+                        print_total(&mut last);
+                    }
+                    last.insert(id.to_owned(), f.clone());
+                    if last.len() == specs.len() {
+                        print_total(&mut last);
+                    }
+                }
+            }
+        }
+    }
+    // Kamailio first, with SIGTERM: its main process then stops its workers
+    // (a SIGKILL would leave them running)
+    if let Some(pid) = children.first().and_then(tokio::process::Child::id) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+    for c in children.iter_mut().skip(1) {
+        let _ = c.start_kill();
+    }
+    for c in &mut children {
+        let _ = c.wait().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Prints the sum of one round of node figures and starts the next.
+fn print_total(last: &mut BTreeMap<String, serde_json::Value>) {
+    let sum = |k: &str| {
+        last.values()
+            .filter_map(|f| f.get(k)?.as_u64())
+            .sum::<u64>()
+    };
+    println!(
+        "{}",
+        serde_json::json!({"total": {"nodes": last.len(), "active": sum("active"),
+            "answered": sum("answered"), "closed_node_failure": sum("closed_node_failure")}})
+    );
+    last.clear();
+}
