@@ -103,8 +103,37 @@ failure_route[FAILOVER] {{
     )
 }
 
+#[path = "cli.rs"]
+mod cli;
+
+const CLI: cli::Cli = cli::Cli {
+    name: "cloud",
+    about: "a cloud center on this machine: Kamailio (dispatcher, OPTIONS probing, failover) \
+            in front of N premise nodes sharing DATABASE_URL (PostgreSQL) and REDIS_URL",
+    flags: &[
+        cli::opt("--nodes", "N", "3", "how many nodes (1 to 20)"),
+        cli::opt(
+            "--config",
+            "FILE",
+            "the premise's embedded defaults",
+            "the nodes' config (the premise's format plus [cluster])",
+        ),
+        cli::opt("--sip", "PORT", "5060", "Kamailio's SIP port on 127.0.0.1"),
+        cli::opt(
+            "--node",
+            "ID,SIP,HTTP,RTP",
+            "off",
+            "internal: run as one node (how the example starts its nodes)",
+        ),
+    ],
+    examples: &[
+        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 cargo run --release --example cloud -- --nodes 3",
+    ],
+};
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    CLI.check();
     if let Err(e) = run().await {
         eprintln!("{e}");
         std::process::exit(2);
