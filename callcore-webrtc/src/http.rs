@@ -79,9 +79,51 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Failed password logins an agent may have in [`LOCKOUT`] before its logins
+/// are refused for the rest of that window (the web API's limit too).
+pub const FAILURES_BEFORE_LOCKOUT: u32 = 5;
+
+/// The window of [`FAILURES_BEFORE_LOCKOUT`].
+pub const LOCKOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Failed logins per agent, bounded: one window per agent id that exists.
+#[derive(Default)]
+struct Failures {
+    by_agent: HashMap<AgentId, (std::time::Instant, u32)>,
+}
+
+impl Failures {
+    /// Whether `agent` may try now.
+    fn open(&mut self, agent: &AgentId, now: std::time::Instant) -> bool {
+        match self.by_agent.get(agent) {
+            Some((since, n)) if now.duration_since(*since) < LOCKOUT => {
+                *n < FAILURES_BEFORE_LOCKOUT
+            }
+            Some(_) => {
+                self.by_agent.remove(agent);
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn failed(&mut self, agent: AgentId, now: std::time::Instant) {
+        let entry = self.by_agent.entry(agent).or_insert((now, 0));
+        if now.duration_since(entry.0) >= LOCKOUT {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
 /// An authenticator for agents' passwords: the token ([`protocol_token`]) is
-/// the [`hex`] of `id:password`. For assemblies without web sessions.
+/// the [`hex`] of `id:password`. For assemblies without web sessions. After
+/// [`FAILURES_BEFORE_LOCKOUT`] wrong passwords for an agent within
+/// [`LOCKOUT`], that agent's logins are refused until the window ends (a
+/// password cannot be guessed through the phone's WebSocket faster than
+/// through the web API's login).
 pub fn password_auth(passwords: HashMap<AgentId, String>) -> PhoneAuth {
+    let failures = std::sync::Mutex::new(Failures::default());
     Arc::new(move |headers: &HeaderMap| {
         let token = protocol_token(headers)?;
         let bytes: Vec<u8> = (0..token.len() / 2)
@@ -94,8 +136,23 @@ pub fn password_auth(passwords: HashMap<AgentId, String>) -> PhoneAuth {
         let text = String::from_utf8(bytes).ok()?;
         let (id, password) = text.split_once(':')?;
         let agent = AgentId::new(id);
+        // only configured agents are counted, so the table stays bounded
         let known = passwords.get(&agent)?;
-        (!known.is_empty() && same(known.as_bytes(), password.as_bytes())).then_some(agent)
+        #[allow(clippy::disallowed_methods)] // wall time: a lockout window
+        let now = std::time::Instant::now();
+        let mut failures = failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !failures.open(&agent, now) {
+            tracing::warn!(%agent, "browser phone login refused: too many wrong passwords");
+            return None;
+        }
+        if !known.is_empty() && same(known.as_bytes(), password.as_bytes()) {
+            Some(agent)
+        } else {
+            failures.failed(agent, now);
+            None
+        }
     })
 }
 
@@ -186,5 +243,30 @@ mod tests {
         assert_eq!(with("callcore-phone, token.zz"), None);
         assert_eq!(with("callcore-phone"), None);
         assert_eq!(auth(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn wrong_passwords_lock_the_agent_out_for_a_while() {
+        let auth = password_auth(HashMap::from([(
+            AgentId::new("1001"),
+            "alice1001".to_owned(),
+        )]));
+        let with = |password: &str| {
+            let mut h = HeaderMap::new();
+            let value = format!("callcore-phone, token.{}", hex(&format!("1001:{password}")));
+            h.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                value.parse().expect("header"),
+            );
+            auth(&h)
+        };
+        for _ in 0..FAILURES_BEFORE_LOCKOUT - 1 {
+            assert_eq!(with("guess"), None);
+        }
+        // still below the limit: the right password works, and does not reset
+        assert_eq!(with("alice1001"), Some(AgentId::new("1001")));
+        assert_eq!(with("guess"), None);
+        // locked out: even the right password is refused within the window
+        assert_eq!(with("alice1001"), None);
     }
 }
