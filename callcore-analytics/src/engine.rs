@@ -41,8 +41,8 @@ pub(crate) struct Contact {
     connected_at: Option<Timestamp>,
     hold_since: Option<Timestamp>,
     hold_ms: u64,
-    /// Talk and hold of earlier agents' parts (before a transfer), counted
-    /// for the queue, channel and tenant when the contact ends.
+    /// Talk and hold of the agents' finished parts, counted for the queue,
+    /// channel and tenant when the contact ends.
     earlier_talk_ms: u64,
     earlier_hold_ms: u64,
     wrap_since: Option<Timestamp>,
@@ -230,14 +230,16 @@ impl MetricsEngine {
         [Some(c.tenant_dim), c.queue_dim, c.channel_dim, c.agent_dim]
     }
 
-    /// The agent talking to the contact hands it on (a transfer another
-    /// agent answers): the agent is credited now with one handled contact
-    /// and its own talk and hold; the queue, channel and tenant count the
-    /// contact as handled once, with every agent's talk, when it ends.
-    fn hand_over(&mut self, tenant: &TenantId, id: &InteractionId, at: Timestamp) {
+    /// The agent talking to the contact stops (a transfer another agent
+    /// answers, or the end): the agent is credited now with one handled
+    /// contact and its own talk and hold, which are added to the contact's
+    /// totals; the queue, channel and tenant count the contact as handled
+    /// once, with every agent's talk, when it ends. `false` when no agent was
+    /// talking.
+    fn hand_over(&mut self, tenant: &TenantId, id: &InteractionId, at: Timestamp) -> bool {
         let c = self.contact(tenant, id);
         let Some(connected) = c.connected_at.take() else {
-            return;
+            return false;
         };
         if let Some(h) = c.hold_since.take() {
             c.hold_ms += ms(at, h);
@@ -253,6 +255,7 @@ impl MetricsEngine {
             k.hold_ms += hold;
             k.held += u64::from(hold > 0);
         });
+        true
     }
 
     /// Closes the contact's current wait in its queue.
@@ -478,24 +481,15 @@ impl MetricsEngine {
                 if let Some(h) = c.hold_since.take() {
                     c.hold_ms += ms(at, h);
                 }
-                if let Some(connected) = c.connected_at.take() {
-                    let hold = c.hold_ms;
-                    let talk = ms(at, connected).saturating_sub(hold);
-                    let (total_talk, total_hold) =
-                        (talk + c.earlier_talk_ms, hold + c.earlier_hold_ms);
-                    let agent = [c.agent_dim];
+                if self.hand_over(t, interaction, at) {
+                    let c = self.contact(t, interaction);
+                    let (talk, hold) = (c.earlier_talk_ms, c.earlier_hold_ms);
                     let contact = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
-                    self.bump(at, &agent, &|k| {
+                    self.bump(at, &contact, &|k| {
                         k.handled += 1;
                         k.talk_ms += talk;
                         k.hold_ms += hold;
                         k.held += u64::from(hold > 0);
-                    });
-                    self.bump(at, &contact, &|k| {
-                        k.handled += 1;
-                        k.talk_ms += total_talk;
-                        k.hold_ms += total_hold;
-                        k.held += u64::from(total_hold > 0);
                     });
                 }
             }
