@@ -96,8 +96,8 @@ struct PendingOffer {
 /// A callback whose place the router keeps: how to reach the customer.
 #[derive(Debug)]
 struct Kept {
-    tenant: TenantId,
     from: String,
+    /// The request the customer waited with (its tenant, queue and arrival).
     request: Box<RoutingRequest>,
     /// Calls to the customer made so far.
     attempts: u32,
@@ -270,7 +270,6 @@ impl RoutingTask {
                         self.kept.insert(
                             interaction,
                             Kept {
-                                tenant: w.waiter.tenant,
                                 from: w.waiter.from,
                                 request: w.request,
                                 attempts: 0,
@@ -385,7 +384,6 @@ impl RoutingTask {
         self.kept.insert(
             interaction.clone(),
             Kept {
-                tenant: due.tenant,
                 from: due.number,
                 request: due.request,
                 attempts: due.attempts,
@@ -403,7 +401,7 @@ impl RoutingTask {
     fn tenant_of(&self, interaction: &InteractionId) -> TenantId {
         match (self.waiters.get(interaction), self.kept.get(interaction)) {
             (Some(w), _) => w.waiter.tenant.clone(),
-            (None, Some(k)) => k.tenant.clone(),
+            (None, Some(k)) => k.request.tenant.clone(),
             (None, None) => self.tenant.clone(),
         }
     }
@@ -541,7 +539,7 @@ impl RoutingTask {
                     // a kept callback's turn: the customer is called back
                     let due = CallbackDue {
                         interaction,
-                        tenant: k.tenant,
+                        tenant: k.request.tenant.clone(),
                         number: k.from,
                         queue,
                         agent,
