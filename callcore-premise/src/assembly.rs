@@ -336,6 +336,10 @@ impl Premise {
                 .collect(),
         );
         let http = config.http_bind();
+        let https = match (&config.http.tls, http) {
+            (Some(tls), Some(_)) => Some(crate::web_tls::server_config(tls)?),
+            _ => None,
+        };
         let ops = PremiseOps::start(
             OpsParts {
                 journal,
@@ -346,6 +350,7 @@ impl Premise {
             },
             events,
             http,
+            https,
         )
         .await
         .map_err(io(format!(
@@ -470,6 +475,15 @@ impl Premise {
         self.voice.is_speech()
     }
 
+    /// `https` when the HTTP listener speaks TLS (`[http] tls`), else `http`.
+    pub fn http_scheme(&self) -> &'static str {
+        if self.config.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// What to tell a person who wants to call this center.
     pub fn banner(&self) -> String {
         let addr = self.sip_addr();
@@ -485,9 +499,10 @@ impl Premise {
             ));
         }
         if let Some(http) = self.http_addr() {
+            let scheme = self.http_scheme();
             s.push_str(&format!(
-                "Web API: http://{http}/api/v1  (OpenAPI: http://{http}/api/openapi.json)\n\
-                 Operations: http://{http}/metrics  /healthz  /readyz\n"
+                "Web API: {scheme}://{http}/api/v1  (OpenAPI: {scheme}://{http}/api/openapi.json)\n\
+                 Operations: {scheme}://{http}/metrics  /healthz  /readyz\n"
             ));
         }
         s.push_str(&format!(
@@ -510,7 +525,7 @@ impl Premise {
             if a.is_webrtc() {
                 let page = self.http_addr().map_or_else(
                     || "(HTTP off)".to_owned(),
-                    |h| format!("http://{h}/phone.html"),
+                    |h| format!("{}://{h}/phone.html", self.http_scheme()),
                 );
                 s.push_str(&format!(
                     "  {:<6} {:<8} in a browser at {page}  skills {}\n",

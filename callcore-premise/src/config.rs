@@ -102,6 +102,9 @@ pub struct HttpSection {
     /// `sip.bind` asks for one (port 0, as tests do), see
     /// [`PremiseConfig::http_bind`].
     pub bind: Option<SocketAddr>,
+    /// HTTPS: the certificate chain and key (`tls = { cert, key }`, see
+    /// [`crate::web_tls`]); left out, plain HTTP.
+    pub tls: Option<crate::web_tls::HttpTlsSection>,
 }
 
 impl Default for HttpSection {
@@ -109,6 +112,7 @@ impl Default for HttpSection {
         HttpSection {
             enabled: true,
             bind: None,
+            tls: None,
         }
     }
 }
@@ -652,6 +656,7 @@ impl PremiseConfig {
         }
         check_digest("sip.digest", &self.sip.digest)?;
         crate::sip_edge::validate(&self.sip)?;
+        crate::web_tls::validate(self.http.tls.as_ref())?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",

@@ -55,6 +55,7 @@ pub mod trunk_dns;
 pub mod trunk_tls;
 pub mod trunks;
 pub mod web;
+pub mod web_tls;
 
 pub use assembly::Premise;
 pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};

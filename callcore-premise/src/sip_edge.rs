@@ -137,17 +137,18 @@ pub(crate) fn validate(sip: &SipSection) -> Result<(), PremiseError> {
     Ok(())
 }
 
-/// Refuses a private key file others may read; warns when its group may.
-fn check_key_mode(path: &Path) -> Result<(), PremiseError> {
+/// Refuses a private key file others may read; warns when its group may. `name` is
+/// the config field the file comes from (`sip.tls.key`, `http.tls.key`).
+pub(crate) fn check_key_mode(path: &Path, name: &str) -> Result<(), PremiseError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| field("sip.tls.key", format!("{}: {e}", path.display())))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| field(name, format!("{}: {e}", path.display())))?;
         let mode = meta.permissions().mode();
         if mode & 0o004 != 0 {
             return Err(field(
-                "sip.tls.key",
+                name,
                 format!(
                     "{} is readable by everyone (mode {:o}): chmod 600 it",
                     path.display(),
@@ -177,7 +178,7 @@ pub fn tls_options(
     };
     let cert = std::fs::read_to_string(&tls.cert)
         .map_err(|e| field("sip.tls.cert", format!("{}: {e}", tls.cert.display())))?;
-    check_key_mode(&tls.key)?;
+    check_key_mode(&tls.key, "sip.tls.key")?;
     let key = std::fs::read_to_string(&tls.key)
         .map_err(|e| field("sip.tls.key", format!("{}: {e}", tls.key.display())))?;
     let built = match trunks {

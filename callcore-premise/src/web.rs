@@ -216,7 +216,8 @@ pub(crate) fn build(
     let mut b = WebApi::builder()
         .center(center.clone())
         .users(accounts(config, &tenant)?)
-        .configuration(&tenant, configuration(config));
+        .configuration(&tenant, configuration(config))
+        .secure_cookies(config.http.tls.is_some());
     for a in &config.agents {
         b = b.agent(&a.id, &tenant);
     }

@@ -12,8 +12,10 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::rustls::ServerConfig;
 use tower::ServiceExt as _;
 
 use super::Ops;
@@ -75,11 +77,16 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `bind` (port 0 picks one) and serves `base`, then whatever is mounted.
+    /// Binds `bind` (port 0 picks one) and serves `base`, then whatever is mounted;
+    /// over TLS when `tls` is given ([`crate::web_tls`]).
     ///
     /// # Errors
     /// The address cannot be bound.
-    pub async fn start(bind: SocketAddr, base: Router) -> std::io::Result<HttpServer> {
+    pub async fn start(
+        bind: SocketAddr,
+        base: Router,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> std::io::Result<HttpServer> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let mounted = Arc::new(RwLock::new(Router::new()));
@@ -97,18 +104,33 @@ impl HttpServer {
             }
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            // the peer's address reaches handlers (the web API's login limits)
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        // the peer's address reaches handlers (the web API's login limits)
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+                if let Err(e) = served {
+                    tracing::warn!(error = %e, "HTTP listener stopped");
+                }
+            }),
+            Some(config) => {
+                // `tap_io` lends the TLS listener axum's connect-info for its address
+                let listener = crate::web_tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+                tokio::spawn(async move {
+                    let served = axum::serve(listener, app)
+                        .with_graceful_shutdown(stopped)
+                        .await;
+                    if let Err(e) = served {
+                        tracing::warn!(error = %e, "HTTPS listener stopped");
+                    }
                 })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "HTTP listener stopped");
             }
-        });
+        };
         Ok(HttpServer {
             addr,
             mounted,

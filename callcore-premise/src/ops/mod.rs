@@ -218,12 +218,13 @@ impl PremiseOps {
         parts: OpsParts,
         events: EventSubscriber,
         bind: Option<SocketAddr>,
+        tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     ) -> std::io::Result<PremiseOps> {
         let ops = Ops::new(parts);
         let follower = tokio::spawn(ops.clone().follow(events));
         let http = match bind {
             Some(addr) => {
-                match http::HttpServer::start(addr, http::ops_router(ops.clone())).await {
+                match http::HttpServer::start(addr, http::ops_router(ops.clone()), tls).await {
                     Ok(s) => Some(s),
                     Err(e) => {
                         follower.abort();
