@@ -379,7 +379,7 @@ impl MediaControl for VoiceLegMedia {
                 language: spec.language.clone(),
                 sample_rate: 8000,
                 interim_results: false,
-                hints: Vec::new(),
+                hints: spec.hints.clone(),
             })
             .await?;
         // keep 200 ms before the detected start so the first syllable is not cut

@@ -34,7 +34,7 @@ use crate::config::{Overflow, PremiseConfig, QueueSection};
 use crate::flow::premise_flow;
 use crate::ops::meters::{MeteredJournal, MeteredMedia};
 use crate::ops::{OpsParts, PremiseOps};
-use crate::speech::{KeypadOnly, PremiseVoice};
+use crate::speech::PremiseVoice;
 
 /// A running premise center.
 #[derive(Debug)]
@@ -51,6 +51,8 @@ pub struct Premise {
     callback_dialer: Option<JoinHandle<()>>,
     callbacks: SharedCallbackBook,
     voice: PremiseVoice,
+    /// The Whisper model the IVR hears callers with (`None`: keys only).
+    asr_model: Option<std::path::PathBuf>,
     pub(crate) started_at: Timestamp,
     /// Live figures, `queue_log`, campaigns (see `crate::center_ops`).
     pub(crate) center_ops: crate::center_ops::CenterOps,
@@ -92,6 +94,7 @@ impl Premise {
         let journal = MeteredJournal::new(stores.events.clone());
         stores.events = Arc::new(journal.clone());
         let voice = PremiseVoice::detect();
+        let listening = crate::listening::load(&config.ivr)?;
         // the greeting and the menu as callcore-ivr's menu node words it
         let menu: String = config
             .ivr
@@ -108,7 +111,7 @@ impl Premise {
         let media = RtpMedia::new(media)
             .with_recording_store(stores.recordings.clone(), clock.clone())
             .with_synthesizer(Arc::new(voice.clone()))
-            .with_recognizer(Arc::new(KeypadOnly));
+            .with_recognizer(listening.asr.clone());
         // the operations view sums the legs' RTP counters
         let media = MeteredMedia::new(Arc::new(media));
 
@@ -220,8 +223,8 @@ impl Premise {
             .clock(clock.clone())
             .stores(stores.clone())
             .providers(Providers {
-                asr: Some(Arc::new(KeypadOnly)),
-                nlu: None,
+                asr: Some(listening.asr.clone()),
+                nlu: listening.nlu.clone(),
                 tts: Some(Arc::new(voice.clone())),
             })
             .transport(sip.clone())
@@ -385,6 +388,7 @@ impl Premise {
             callback_dialer,
             callbacks,
             voice,
+            asr_model: listening.model.clone(),
             browser,
             browser_presence,
         };
@@ -505,6 +509,13 @@ impl Premise {
                  Operations: {scheme}://{http}/metrics  /healthz  /readyz\n"
             ));
         }
+        s.push_str(&match &self.asr_model {
+            Some(m) => format!(
+                "IVR menus: spoken or keyed (Whisper model {})\n",
+                m.display()
+            ),
+            None => "IVR menus: keys only\n".to_owned(),
+        });
         s.push_str(&format!(
             "IVR prompts: {}\n",
             if self.speaks() {

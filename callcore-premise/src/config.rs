@@ -268,6 +268,13 @@ pub struct MenuEntry {
     /// (`["french"]`: the queue's agents who speak French, any proficiency).
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Words or phrases that pick this choice when the caller says them (with
+    /// speech recognition on, see [`crate::listening`]); the label counts too.
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// The intent (of `[ivr] intents`) that picks this choice when spoken.
+    #[serde(default)]
+    pub intent: Option<String>,
 }
 
 /// `[ivr]`
@@ -280,6 +287,13 @@ pub struct IvrSection {
     pub menu: Vec<MenuEntry>,
     /// Queue for callers who choose nothing.
     pub default_queue: String,
+    /// A Whisper model folder (CTranslate2): callers may say a menu option as well
+    /// as press its key. Needs the `asr-whisper` feature; without this field such a
+    /// build uses the folder `CALLCORE_WHISPER_MODEL` names, if any.
+    pub asr_model: Option<std::path::PathBuf>,
+    /// An intents file (callcore-ivr's JSON): spoken answers are classified and
+    /// a menu entry's `intent` picks it.
+    pub intents: Option<std::path::PathBuf>,
 }
 
 impl Default for IvrSection {
@@ -288,6 +302,8 @@ impl Default for IvrSection {
             greeting: DEFAULT_GREETING.into(),
             menu: Vec::new(),
             default_queue: String::new(),
+            asr_model: None,
+            intents: None,
         }
     }
 }
@@ -657,6 +673,7 @@ impl PremiseConfig {
         check_digest("sip.digest", &self.sip.digest)?;
         crate::sip_edge::validate(&self.sip)?;
         crate::web_tls::validate(self.http.tls.as_ref())?;
+        crate::listening::validate(&self.ivr)?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",

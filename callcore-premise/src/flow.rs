@@ -25,7 +25,15 @@ pub fn premise_flow(ivr: &IvrSection) -> Result<IvrFlow, PremiseError> {
     let choices = ivr
         .menu
         .iter()
-        .map(|m| MenuChoice::new(&m.key, &m.label, &queue_node(&m.queue, &m.skills)))
+        .map(|m| {
+            let mut c = MenuChoice::new(&m.key, &m.label, &queue_node(&m.queue, &m.skills));
+            // spoken: the label itself, then the entry's own words
+            c.words = std::iter::once(m.label.clone())
+                .chain(m.words.iter().cloned())
+                .collect();
+            c.intent.clone_from(&m.intent);
+            c
+        })
         .collect();
     let mut b = FlowBuilder::new("premise_ivr", "welcome")
         .say("welcome", &ivr.greeting, "menu")

@@ -45,6 +45,7 @@ pub mod console_calls;
 pub mod demo;
 mod error;
 pub mod flow;
+mod listening;
 pub mod ops;
 mod ops_config;
 pub mod sip_edge;

@@ -259,9 +259,13 @@ impl IvrFlow {
             Action::Play { file, barge_in } => {
                 Input::PlayDone(call.play(&Prompt::File(file), barge_in).await?)
             }
-            Action::Listen { no_input_timeout } => {
+            Action::Listen {
+                no_input_timeout,
+                hints,
+            } => {
                 let spec = ListenSpec {
                     no_input_timeout,
+                    hints,
                     ..ListenSpec::default()
                 };
                 Input::Heard(call.listen(&spec).await?)

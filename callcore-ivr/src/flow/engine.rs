@@ -43,6 +43,8 @@ pub enum Action {
     Listen {
         /// Silence allowed before [`Utterance::NoInput`].
         no_input_timeout: Duration,
+        /// Phrases the step expects (a menu's labels and words), for the recognizer.
+        hints: Vec<String>,
     },
     /// Collect DTMF digits (voice only); answer [`Input::Digits`].
     CollectDigits(DigitSpec),

@@ -85,9 +85,26 @@ impl FlowRun {
             Some(spec) => Action::CollectDigits(spec),
             None => Action::Listen {
                 no_input_timeout: Duration::from_millis(self.spec.no_input_timeout_ms),
+                hints: self.listen_hints(),
             },
         });
         self.state = State::Listening;
+    }
+
+    /// What the recognizer should expect: a menu's labels and words (each once).
+    fn listen_hints(&self) -> Vec<String> {
+        let mut hints: Vec<String> = Vec::new();
+        if let Some(Node::Menu { choices, .. }) = self.node_spec() {
+            for c in &choices {
+                for phrase in std::iter::once(&c.label).chain(&c.words) {
+                    let phrase = phrase.trim();
+                    if !phrase.is_empty() && !hints.iter().any(|h| h == phrase) {
+                        hints.push(phrase.to_owned());
+                    }
+                }
+            }
+        }
+        hints
     }
 
     pub(super) fn retries(&self) -> Retries {

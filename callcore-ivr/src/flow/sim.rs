@@ -238,7 +238,9 @@ pub fn run_scripted(
                 now = now + Duration::from_secs(3);
                 Input::PlayDone(PlayOutcome::Completed)
             }
-            Action::Listen { no_input_timeout } => match script.pop_front() {
+            Action::Listen {
+                no_input_timeout, ..
+            } => match script.pop_front() {
                 Some(CallerStep::Say { after, text }) if after <= no_input_timeout => {
                     now = now + after + Duration::from_millis(80 * text.chars().count() as u64);
                     Input::Heard(Utterance::Text {

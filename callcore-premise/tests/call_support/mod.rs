@@ -174,6 +174,26 @@ impl Caller {
         );
         Caller { phone, _sipp: sipp }
     }
+
+    /// Calls `ivr` at `center` with a phone that sends silence until told to
+    /// speak ([`RtpPhone::say`]) or press a key ([`RtpPhone::press`]).
+    pub async fn silent(center: SocketAddr) -> Caller {
+        let phone = RtpPhone::start(0.0).await;
+        phone.speak(false);
+        let sipp = sipp(
+            phone.port(),
+            &[
+                "-sf",
+                &scenario("party_call.xml"),
+                "-s",
+                "ivr",
+                "-m",
+                "1",
+                &center.to_string(),
+            ],
+        );
+        Caller { phone, _sipp: sipp }
+    }
 }
 
 #[derive(Default)]
@@ -183,6 +203,10 @@ struct PhoneState {
     speaking: bool,
     first_audio: Option<Instant>,
     digit_after_audio: Option<u8>,
+    /// A key to press at the next packet.
+    digit_now: Option<u8>,
+    /// Speech being sent (8 kHz samples) and how far.
+    clip: Option<(Vec<i16>, usize)>,
     dtmf: Option<(u8, u32, u16)>,
     received: Vec<(Instant, Vec<i16>)>,
 }
@@ -229,6 +253,21 @@ impl RtpPhone {
     /// Presses `digit` one second after the first audio from the center.
     pub fn press_after_audio(&self, digit: u8) {
         self.state.lock().unwrap().digit_after_audio = Some(digit);
+    }
+
+    /// Sends `samples` (8 kHz speech) now, then goes back to the tone or silence.
+    pub fn say(&self, samples: Vec<i16>) {
+        self.state.lock().unwrap().clip = Some((samples, 0));
+    }
+
+    /// Whether the clip given to [`RtpPhone::say`] is still being sent.
+    pub fn saying(&self) -> bool {
+        self.state.lock().unwrap().clip.is_some()
+    }
+
+    /// Presses `digit` (RFC 4733) now.
+    pub fn press(&self, digit: u8) {
+        self.state.lock().unwrap().digit_now = Some(digit);
     }
 
     /// Starts or stops sending the tone (silence is sent meanwhile).
@@ -324,6 +363,9 @@ async fn run_phone(socket: UdpSocket, state: Arc<Mutex<PhoneState>>) {
                         s.digit_after_audio = None;
                         s.dtmf = Some((d, ts, 0));
                     }
+                    if let Some(d) = s.digit_now.take() {
+                        s.dtmf = Some((d, ts, 0));
+                    }
                     let packet = if let Some((digit, start, n)) = s.dtmf {
                         let end = n >= 8;
                         let dur = (u32::from(n.min(7)) + 1) * 160;
@@ -331,6 +373,15 @@ async fn run_phone(socket: UdpSocket, state: Arc<Mutex<PhoneState>>) {
                         p.extend_from_slice(&[digit, if end { 0x80 | 10 } else { 10 }]);
                         p.extend_from_slice(&(dur as u16).to_be_bytes());
                         s.dtmf = (n < 10).then_some((digit, start, n + 1));
+                        p
+                    } else if let Some((clip, at)) = s.clip.take() {
+                        let mut p = header(0, false, seq, ts);
+                        let end = (at + 160).min(clip.len());
+                        p.extend(clip[at..end].iter().map(|&x| ulaw_encode(x)));
+                        p.resize(12 + 160, 0xFF);
+                        if end < clip.len() {
+                            s.clip = Some((clip, end));
+                        }
                         p
                     } else {
                         let mut p = header(0, false, seq, ts);

@@ -100,6 +100,10 @@ pub struct ListenSpec {
     pub max_duration: Duration,
     /// Language hint (`"en"`, `"zh"`).
     pub language: Option<String>,
+    /// Phrases the caller is likely to say (a menu's choices), handed to the
+    /// recognizer as [`RecognitionOptions::hints`](crate::RecognitionOptions).
+    #[serde(default)]
+    pub hints: Vec<String>,
 }
 
 impl Default for ListenSpec {
@@ -108,6 +112,7 @@ impl Default for ListenSpec {
             no_input_timeout: Duration::from_secs(5),
             max_duration: Duration::from_secs(15),
             language: None,
+            hints: Vec::new(),
         }
     }
 }

@@ -1,0 +1,181 @@
+//! How the premise IVR hears a caller: keys only, or speech too.
+//!
+//! With the `asr-whisper` feature and a Whisper model (`[ivr] asr_model`, or the
+//! folder `CALLCORE_WHISPER_MODEL` names), a caller may say the menu option ("I
+//! have a question about my bill") or press its key. The menu's labels and
+//! `words` go to the recognizer as phrase hints on every listen; a spoken answer
+//! picks the choice whose words it contains, or — with an intents file (`[ivr]
+//! intents`) — the choice naming the intent the classifier finds. An answer the
+//! classifier is not sure of matches nothing, and the caller is asked again (the
+//! keys are read out each time, so a caller who says nothing can still press one).
+//!
+//! ```toml
+//! [ivr]
+//! asr_model = "/var/lib/callcore/whisper-tiny.en"   # CTranslate2 Whisper folder
+//! intents = "/etc/callcore/intents.json"            # optional
+//! menu = [
+//!   { key = "1", label = "billing", queue = "billing", words = ["bill", "invoice"], intent = "check_balance" },
+//! ]
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use callcore::{IntentRecognizer, SpeechRecognizer};
+
+use crate::PremiseError;
+use crate::config::IvrSection;
+use crate::speech::KeypadOnly;
+
+/// The recognizers of the premise IVR.
+#[derive(Clone)]
+pub(crate) struct Listening {
+    /// Speech to text (a keypad-only stand-in without a model).
+    pub(crate) asr: Arc<dyn SpeechRecognizer>,
+    /// Text to intent, when an intents file is configured.
+    pub(crate) nlu: Option<Arc<dyn IntentRecognizer>>,
+    /// The model folder when callers are heard, for the banner.
+    pub(crate) model: Option<PathBuf>,
+}
+
+fn field(field: &str, detail: impl Into<String>) -> PremiseError {
+    PremiseError::Config {
+        field: field.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// The model folder: `[ivr] asr_model`, else `CALLCORE_WHISPER_MODEL` (only in a
+/// build that can use it).
+fn model_dir(ivr: &IvrSection) -> Option<(PathBuf, &'static str)> {
+    if let Some(dir) = &ivr.asr_model {
+        return Some((dir.clone(), "ivr.asr_model"));
+    }
+    if cfg!(feature = "asr-whisper") {
+        return std::env::var_os("CALLCORE_WHISPER_MODEL")
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), "CALLCORE_WHISPER_MODEL"));
+    }
+    None
+}
+
+/// Checks the fields without loading anything.
+pub(crate) fn validate(ivr: &IvrSection) -> Result<(), PremiseError> {
+    if ivr.asr_model.is_some() && !cfg!(feature = "asr-whisper") {
+        return Err(field(
+            "ivr.asr_model",
+            "this build has no speech recognition: build callcore-premise with \
+             --features asr-whisper",
+        ));
+    }
+    for (i, m) in ivr.menu.iter().enumerate() {
+        if m.words.iter().any(|w| w.trim().is_empty()) {
+            return Err(field(&format!("ivr.menu[{i}].words"), "an empty phrase"));
+        }
+        if m.intent.is_some() && ivr.intents.is_none() {
+            return Err(field(
+                &format!("ivr.menu[{i}].intent"),
+                "an intent needs an intents file in ivr.intents",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the recognizers `ivr` asks for (the model takes a moment to load).
+///
+/// # Errors
+/// [`PremiseError::Config`] naming `ivr.asr_model` or `ivr.intents` when a model or
+/// intents file cannot be loaded.
+pub(crate) fn load(ivr: &IvrSection) -> Result<Listening, PremiseError> {
+    let nlu = match &ivr.intents {
+        Some(path) => {
+            let c = callcore_ivr::nlu::IntentClassifier::from_path(path)
+                .map_err(|e| field("ivr.intents", format!("{}: {e}", path.display())))?;
+            Some(Arc::new(c) as Arc<dyn IntentRecognizer>)
+        }
+        None => None,
+    };
+    let keypad = |nlu| Listening {
+        asr: Arc::new(KeypadOnly),
+        nlu,
+        model: None,
+    };
+    let Some((dir, from)) = model_dir(ivr) else {
+        return Ok(keypad(nlu));
+    };
+    match whisper(&dir) {
+        Ok(asr) => Ok(Listening {
+            asr,
+            nlu,
+            model: Some(dir),
+        }),
+        // a model the config names must load; one the environment names is a hint
+        Err(e) if from == "ivr.asr_model" => Err(field(from, e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "speech recognition off: menus take keys only");
+            Ok(keypad(nlu))
+        }
+    }
+}
+
+#[cfg(feature = "asr-whisper")]
+fn whisper(dir: &std::path::Path) -> Result<Arc<dyn SpeechRecognizer>, String> {
+    use callcore_ivr::speech::whisper::{WhisperConfig, WhisperRecognizer};
+    let r = WhisperRecognizer::load(WhisperConfig::new(dir)).map_err(|e| e.to_string())?;
+    Ok(Arc::new(r))
+}
+
+#[cfg(not(feature = "asr-whisper"))]
+fn whisper(_dir: &std::path::Path) -> Result<Arc<dyn SpeechRecognizer>, String> {
+    Err("this build has no speech recognition (feature asr-whisper)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::PremiseConfig;
+
+    fn error_of(ivr: &str) -> String {
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(ivr))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn spoken_menu_fields_are_checked_naming_the_field() {
+        let e = error_of(
+            "[ivr]\ndefault_queue = \"support\"\nmenu = [{ key = \"1\", label = \"billing\", \
+             queue = \"support\", words = [\"bill\", \" \"] }]\n",
+        );
+        assert!(e.contains("ivr.menu[0].words"), "{e}");
+        let e = error_of(
+            "[ivr]\ndefault_queue = \"support\"\nmenu = [{ key = \"1\", label = \"billing\", \
+             queue = \"support\", intent = \"check_balance\" }]\n",
+        );
+        assert!(e.contains("ivr.menu[0].intent"), "{e}");
+        if !cfg!(feature = "asr-whisper") {
+            let e = error_of("[ivr]\ndefault_queue = \"support\"\nasr_model = \"/m\"\n");
+            assert!(e.contains("ivr.asr_model"), "{e}");
+        }
+    }
+
+    #[test]
+    fn without_a_model_menus_take_keys_and_an_intents_file_loads() {
+        let intents = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../callcore-ivr/data/intents_en.json"
+        );
+        let cfg = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
+            "[ivr]\ndefault_queue = \"support\"\nintents = \"{intents}\"\n"
+        )))
+        .unwrap();
+        let mut ivr = cfg.ivr.clone();
+        ivr.asr_model = None;
+        let l = super::load(&ivr).unwrap();
+        assert!(l.nlu.is_some());
+        ivr.intents = Some("/nonexistent/intents.json".into());
+        let e = super::load(&ivr).err().unwrap().to_string();
+        assert!(e.contains("ivr.intents"), "{e}");
+    }
+}
