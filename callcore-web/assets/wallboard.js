@@ -603,7 +603,7 @@
     if (!monitor || m.interaction !== monitor.call) return;
     if (m.type === 'monitor_started') { monitor.state = 'on'; monitor.mode = m.mode; }
     if (m.type === 'monitor_mode_changed') monitor.mode = m.mode;
-    if (m.type === 'monitor_ended') monitor = null;
+    if (m.type === 'monitor_ended') { log('monitor-ended:center'); monitor = null; }
     render();
   }
 
