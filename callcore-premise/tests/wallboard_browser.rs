@@ -178,7 +178,10 @@ async fn a_supervisor_watches_the_wallboard_and_barges_in_from_the_browser() {
     .await;
     let shown = page.wait_text("queue-support-waiting", "1", SECOND).await;
     eprintln!("waiting shown {shown:?} ms after Queued");
-    assert!(shown.is_some(), "the waiting caller is on the board within 1 s");
+    assert!(
+        shown.is_some(),
+        "the waiting caller is on the board within 1 s"
+    );
 
     // ready from the page: the caller is offered to 2001 and leaves the queue
     tokio::time::sleep(2 * SECOND).await;

@@ -357,8 +357,10 @@ impl Page {
     /// `None` after `timeout`.
     pub async fn wait_text(&mut self, testid: &str, text: &str, timeout: Duration) -> Option<u64> {
         let a = self
-            .try_command(serde_json::json!({"cmd": "wait_text", "testid": testid, "text": text,
-                "timeout": timeout.as_millis() as u64}))
+            .try_command(
+                serde_json::json!({"cmd": "wait_text", "testid": testid, "text": text,
+                "timeout": timeout.as_millis() as u64}),
+            )
             .await;
         (a["ok"] == true).then(|| a["ms"].as_u64().unwrap_or(0))
     }
@@ -384,9 +386,7 @@ impl Page {
 
     /// Closes the browser.
     pub async fn close(mut self) {
-        let _ = self
-            .try_command(serde_json::json!({"cmd": "close"}))
-            .await;
+        let _ = self.try_command(serde_json::json!({"cmd": "close"})).await;
         let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
         let _ = self.child.kill().await;
     }
