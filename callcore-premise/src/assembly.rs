@@ -316,6 +316,13 @@ impl Premise {
                 center.set_agent_state(&id, login).await?;
             }
         }
+        // supervising `[[users]]`: a browser phone each, for monitoring from the
+        // wallboard (reachable while connected)
+        let supervisors = crate::browser_agents::supervisor_profiles(&config, &tenant);
+        for p in &supervisors {
+            center.add_agent(p.clone()).await?;
+            center.set_agent_reachable(&p.id, false).await?;
+        }
         // agents with a fixed contact are always reachable; the others while their
         // phone is registered
         let presence = tokio::spawn(crate::agent_states::follow_registrations(
@@ -336,6 +343,7 @@ impl Premise {
                 .iter()
                 .filter(|a| a.is_webrtc())
                 .map(|a| AgentId::new(a.id.as_str()))
+                .chain(supervisors.iter().map(|p| p.id.clone()))
                 .collect(),
         );
         let http = config.http_bind();

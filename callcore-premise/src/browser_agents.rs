@@ -7,17 +7,47 @@
 //! The browser authenticates with the agent's id and password from the config
 //! ([`callcore_webrtc::password_auth`]) until an assembly sets its own with
 //! [`crate::Premise::set_phone_auth`] (web sessions).
+//!
+//! Supervisors of the web API (`[[users]]` with the role `supervisor` or
+//! `administrator`) have a browser phone too, for listen, whisper and barge
+//! from the wallboard: the center knows each as an agent who is a supervisor,
+//! rung at `Endpoint::WebRtc(<user id>)`, without skills and offline (no queue
+//! routes calls to them; only the monitoring they ask for rings them), in
+//! their user's tenant. Their browser logs in with their web session.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, RwLock};
 
-use callcore::{AgentId, IdSource, MediaAttach, TenantId};
+use callcore::{AgentId, AgentProfile, Endpoint, IdSource, MediaAttach, TenantId};
 use callcore_runtime::CenterHandle;
 use callcore_webrtc::{BrowserPhones, PhoneAuth, WebRtcConfig, WebRtcTransport};
 use tokio::task::JoinHandle;
 
 use crate::config::PremiseConfig;
+
+/// The profiles of the config's supervising `[[users]]` (see the module's
+/// documentation): a supervisor with a browser phone, in their user's tenant
+/// (`tenant` when the entry names none), no skills.
+pub(crate) fn supervisor_profiles(config: &PremiseConfig, tenant: &TenantId) -> Vec<AgentProfile> {
+    config
+        .users
+        .iter()
+        .filter(|u| {
+            callcore_web::Role::parse(&u.role).is_some_and(|r| r >= callcore_web::Role::Supervisor)
+        })
+        .map(|u| {
+            let mut p = AgentProfile::new(u.id.as_str())
+                .with_endpoint(Endpoint::WebRtc(u.id.clone()))
+                .as_supervisor();
+            p.tenant = u
+                .tenant
+                .as_deref()
+                .map_or_else(|| tenant.clone(), TenantId::new);
+            p
+        })
+        .collect()
+}
 
 /// The premise's browser agents.
 #[derive(Clone)]
@@ -126,5 +156,30 @@ impl BrowserAgents {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supervising_users_get_a_browser_phone_in_their_tenant_and_no_skills() {
+        let toml = crate::config::with_demo_agents(
+            "[[users]]\nid = \"ops\"\npassword = \"long-enough\"\nrole = \"administrator\"\ntenant = \"acme\"\n\
+             [[users]]\nid = \"viewer\"\npassword = \"long-enough\"\nrole = \"agent\"\n",
+        );
+        let config = PremiseConfig::from_toml(&toml).unwrap_or_else(|e| panic!("{e}"));
+        let profiles = supervisor_profiles(&config, &TenantId::new("default"));
+        let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+        // the administrator and the demo supervisor; not the agent-role user
+        assert_eq!(ids, ["ops", "super"]);
+        for p in &profiles {
+            assert!(p.supervisor);
+            assert!(p.skills.is_empty());
+            assert_eq!(p.endpoints, [Endpoint::WebRtc(p.id.to_string())]);
+        }
+        assert_eq!(profiles[0].tenant, TenantId::new("acme"));
+        assert_eq!(profiles[1].tenant, TenantId::new("default"));
     }
 }

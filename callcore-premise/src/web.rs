@@ -148,6 +148,13 @@ fn accounts(config: &PremiseConfig, tenant: &TenantId) -> Result<Vec<UserAccount
             (None, None) => continue,
         }
         .map_err(user_err(format!("users[{i}]")))?;
+        // a supervisor is the center's agent of the same id (a browser phone
+        // for monitoring, crate::browser_agents)
+        let account = if role >= Role::Supervisor {
+            account.as_agent(callcore::AgentId::new(u.id.as_str()))
+        } else {
+            account
+        };
         out.push(account);
     }
     Ok(out)
@@ -220,6 +227,10 @@ pub(crate) fn build(
         .secure_cookies(config.http.tls.is_some());
     for a in &config.agents {
         b = b.agent(&a.id, &tenant);
+    }
+    // supervising users' own phones (crate::browser_agents)
+    for p in crate::browser_agents::supervisor_profiles(config, &tenant) {
+        b = b.agent(p.id.as_str(), &p.tenant);
     }
     for q in &config.queues {
         b = b.queue(&q.id, &tenant);

@@ -11,7 +11,7 @@
 //!
 //! Chromium connects ICE over loopback only inside a private network namespace with
 //! just `lo` (see `../shared/peers/README.md`): the test re-runs itself under
-//! `unshare -n`. Needs root, `sipp` (package `sip-tester`), `python3`, `chromium`,
+//! `unshare -n` (`tests/browser_support`, shared with the wallboard's test). Needs root, `sipp` (package `sip-tester`), `python3`, `chromium`,
 //! `node`, and `playwright-core` in `.cache/node` (`npm install --prefix .cache/node
 //! playwright-core`): skipped with a notice otherwise, failing instead when
 //! `CALLCORE_REQUIRE_PEERS=1`.
@@ -20,189 +20,23 @@
 // Real peers and sockets run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::{Path, PathBuf};
+mod browser_support;
+
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use browser_support::{
+    DIGIT, SPEECH, caller_scenario, channel_levels, free_port, harness, in_private_network,
+    playwright, tone_wav,
+};
 use callcore::AgentId;
 use callcore_premise::{Premise, PremiseConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
-const DIGIT: &str = "/usr/share/sip-tester/dtmf_2833_2.pcap";
-/// Set in the re-run inside the network namespace.
-const IN_NETNS: &str = "CALLCORE_TEST_IN_NETNS";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn playwright() -> PathBuf {
-    workspace().join(".cache/node/node_modules")
-}
-
-fn runs(cmd: &str, arg: &str) -> bool {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
-    })
-}
-
 fn peers_ready() -> bool {
-    let why = if !runs("sipp", "-v") {
-        "sipp is not installed (apt-get install -y sip-tester)"
-    } else if !Path::new(SPEECH).exists() || !Path::new(DIGIT).exists() {
-        "the sip-tester pcaps are missing"
-    } else if !is_root() {
-        "SIPp plays pcaps over a raw socket and the test needs a network namespace: root"
-    } else if !runs("python3", "--version") {
-        "python3 (which writes the caller's pcap) is missing"
-    } else if !Path::new("/usr/bin/chromium").exists() {
-        "chromium is not installed (apt-get install -y chromium)"
-    } else if !runs("node", "--version") {
-        "node is not installed (apt-get install -y nodejs npm)"
-    } else if !playwright().join("playwright-core").exists() {
-        "playwright-core is missing (npm install --prefix .cache/node playwright-core)"
-    } else if !runs("unshare", "--help") || !runs("ip", "-V") {
-        "unshare (util-linux) and ip (iproute2) are needed for a private network namespace"
-    } else {
-        return true;
-    };
-    if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
-    }
-    eprintln!("NOTICE: skipping the browser agent test: {why}");
-    false
-}
-
-/// Runs test `name` of this binary again inside a new network namespace with
-/// only `lo` (up); true when this process is already that re-run.
-async fn in_private_network(name: &str) -> bool {
-    if std::env::var_os(IN_NETNS).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(exe)
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(IN_NETNS, "1")
-        .status()
-        .await
-        .expect("unshare runs");
-    assert!(
-        status.success(),
-        "the test inside the namespace failed: {status:?}"
-    );
-    false
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn harness(file: &str) -> PathBuf {
-    workspace().join("scripts/premise-load").join(file)
-}
-
-/// A mono 16-bit 48 kHz WAV of a 440 Hz tone: the browser's microphone.
-fn tone_wav(path: &Path, secs: u32) {
-    let rate = 48_000u32;
-    let samples: Vec<u8> = (0..rate * secs)
-        .flat_map(|i| {
-            let t = f64::from(i) / f64::from(rate);
-            let v = (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0;
-            (v as i16).to_le_bytes()
-        })
-        .collect();
-    let mut wav = Vec::with_capacity(44 + samples.len());
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&samples);
-    std::fs::write(path, wav).unwrap();
-}
-
-/// Mean absolute sample of each channel of a 16-bit stereo WAV.
-fn channel_levels(wav: &[u8]) -> (f64, f64) {
-    assert_eq!(&wav[0..4], b"RIFF");
-    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
-    let data = wav
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("data chunk")
-        + 8;
-    let (mut left, mut right, mut frames) = (0f64, 0f64, 0f64);
-    for frame in wav[data..].chunks_exact(4) {
-        left += f64::from(i16::from_le_bytes([frame[0], frame[1]])).abs();
-        right += f64::from(i16::from_le_bytes([frame[2], frame[3]])).abs();
-        frames += 1.0;
-    }
-    (left / frames, right / frames)
-}
-
-/// The SIPp caller's scenario: the harness's caller, which hangs up after its
-/// talk, or (`await_bye`) one that waits for the center's BYE instead.
-fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
-    let speak = format!(
-        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
-        pcap.display(),
-        12_500 + 1_200 + talk_ms
-    );
-    let scenario = std::fs::read_to_string(harness("caller.xml"))
-        .unwrap()
-        .replace("@MEDIA_PORT@", "[media_port]");
-    if !await_bye {
-        return scenario.replace("@SPEAK@", &speak);
-    }
-    // the last @SPEAK@ (the first is in the scenario's comment)
-    let (head, _) = scenario.rsplit_once("@SPEAK@").unwrap();
-    // the BYE comes while the pcap plays (no pause: SIPp would take it as unexpected)
-    let speak = format!(
-        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
-        pcap.display()
-    );
-    format!(
-        "{head}{speak}\n  <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n\n      \
-         SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      \
-         [last_CSeq:]\n      Content-Length: 0\n\n    ]]>\n  </send>\n</scenario>\n"
-    )
+    browser_support::peers_ready("the browser agent test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

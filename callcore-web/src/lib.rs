@@ -60,6 +60,7 @@ mod live;
 mod sessions;
 mod state;
 mod users;
+mod wallboard;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -253,6 +254,7 @@ impl WebApiBuilder {
             secure_cookies: self.secure_cookies,
         }));
         let (router, openapi) = api::build(state.clone());
+        let router = router.merge(wallboard::routes());
         Ok(WebApi {
             state,
             router,
