@@ -20,161 +20,23 @@
 // Real peers and sockets run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
-use std::path::{Path, PathBuf};
+#[path = "browser_support/mod.rs"]
+mod browser;
+
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use browser::{
+    DIGIT, SPEECH, channel_levels, free_port, harness, in_private_network, playwright, tone_wav,
+};
 use callcore::AgentId;
 use callcore_premise::{Premise, PremiseConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
-const DIGIT: &str = "/usr/share/sip-tester/dtmf_2833_2.pcap";
-/// Set in the re-run inside the network namespace.
-const IN_NETNS: &str = "CALLCORE_TEST_IN_NETNS";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn playwright() -> PathBuf {
-    workspace().join(".cache/node/node_modules")
-}
-
-fn runs(cmd: &str, arg: &str) -> bool {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
-    })
-}
-
 fn peers_ready() -> bool {
-    let why = if !runs("sipp", "-v") {
-        "sipp is not installed (apt-get install -y sip-tester)"
-    } else if !Path::new(SPEECH).exists() || !Path::new(DIGIT).exists() {
-        "the sip-tester pcaps are missing"
-    } else if !is_root() {
-        "SIPp plays pcaps over a raw socket and the test needs a network namespace: root"
-    } else if !runs("python3", "--version") {
-        "python3 (which writes the caller's pcap) is missing"
-    } else if !Path::new("/usr/bin/chromium").exists() {
-        "chromium is not installed (apt-get install -y chromium)"
-    } else if !runs("node", "--version") {
-        "node is not installed (apt-get install -y nodejs npm)"
-    } else if !playwright().join("playwright-core").exists() {
-        "playwright-core is missing (npm install --prefix .cache/node playwright-core)"
-    } else if !runs("unshare", "--help") || !runs("ip", "-V") {
-        "unshare (util-linux) and ip (iproute2) are needed for a private network namespace"
-    } else {
-        return true;
-    };
-    if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
-    }
-    eprintln!("NOTICE: skipping the browser agent test: {why}");
-    false
-}
-
-/// Runs test `name` of this binary again inside a new network namespace with
-/// only `lo` (up); true when this process is already that re-run.
-async fn in_private_network(name: &str) -> bool {
-    if std::env::var_os(IN_NETNS).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let status = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(exe)
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(IN_NETNS, "1")
-        .status()
-        .await
-        .expect("unshare runs");
-    assert!(
-        status.success(),
-        "the test inside the namespace failed: {status:?}"
-    );
-    false
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn harness(file: &str) -> PathBuf {
-    workspace().join("scripts/premise-load").join(file)
-}
-
-/// A mono 16-bit 48 kHz WAV of a 440 Hz tone: the browser's microphone.
-fn tone_wav(path: &Path, secs: u32) {
-    let rate = 48_000u32;
-    let samples: Vec<u8> = (0..rate * secs)
-        .flat_map(|i| {
-            let t = f64::from(i) / f64::from(rate);
-            let v = (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0;
-            (v as i16).to_le_bytes()
-        })
-        .collect();
-    let mut wav = Vec::with_capacity(44 + samples.len());
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&rate.to_le_bytes());
-    wav.extend_from_slice(&(rate * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&samples);
-    std::fs::write(path, wav).unwrap();
-}
-
-/// Mean absolute sample of each channel of a 16-bit stereo WAV.
-fn channel_levels(wav: &[u8]) -> (f64, f64) {
-    assert_eq!(&wav[0..4], b"RIFF");
-    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
-    let data = wav
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("data chunk")
-        + 8;
-    let (mut left, mut right, mut frames) = (0f64, 0f64, 0f64);
-    for frame in wav[data..].chunks_exact(4) {
-        left += f64::from(i16::from_le_bytes([frame[0], frame[1]])).abs();
-        right += f64::from(i16::from_le_bytes([frame[2], frame[3]])).abs();
-        frames += 1.0;
-    }
-    (left / frames, right / frames)
+    browser::peers_ready("the browser agent test")
 }
 
 /// The SIPp caller's scenario: the harness's caller, which hangs up after its
@@ -269,7 +131,7 @@ async fn browser_call(agent_hangs_up: bool) {
 
     // the browser phone, answering by itself with a tone as its microphone
     let wav = dir.join("tone.wav");
-    tone_wav(&wav, 10);
+    tone_wav(&wav, 10, 440.0);
     let url = format!("http://{http}/phone.html#agent=3001&password=carol3001&auto=1");
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js");
     let mut browser = Command::new("node")
@@ -493,7 +355,7 @@ async fn load_phase(calls: usize, browsers: bool) -> (f64, f64, usize) {
     let http = premise.http_addr().expect("the HTTP listener");
     let mut agents = if browsers {
         let wav = dir.join("tone.wav");
-        tone_wav(&wav, 10);
+        tone_wav(&wav, 10, 440.0);
         let url = format!("http://{http}/phone.html#agent=w{{i}}&password=secret{{i}}x&auto=1");
         Command::new("node")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js"))

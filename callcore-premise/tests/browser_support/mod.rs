@@ -1,0 +1,273 @@
+//! Shared pieces of the browser tests (`webrtc_agent.rs`, `desktop_browser.rs`):
+//! whether the real peers are there (SIPp, Chromium, node with
+//! `playwright-core` in `.cache/node`, root for a network namespace), the
+//! re-run of a test inside a private network namespace with only `lo` (Chromium
+//! connects ICE over loopback only there), fake-microphone WAVs, the levels of
+//! a stereo recording, the speech of a SIPp pcap, and [`PageDriver`]: Chromium
+//! pages driven by `tests/webrtc/page_driver.js` one JSON command at a time.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// Speech from Debian's sip-tester (A-law RTP in an Ethernet pcap).
+pub const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
+/// An RFC 4733 digit from Debian's sip-tester.
+pub const DIGIT: &str = "/usr/share/sip-tester/dtmf_2833_2.pcap";
+/// Set in the re-run inside the network namespace.
+const IN_NETNS: &str = "CALLCORE_TEST_IN_NETNS";
+
+/// The workspace's root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `playwright-core` is installed (`NODE_PATH`).
+pub fn playwright() -> PathBuf {
+    workspace().join(".cache/node/node_modules")
+}
+
+/// A file of `tests/webrtc/` (the node drivers).
+pub fn driver_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/webrtc")
+        .join(name)
+}
+
+fn runs(cmd: &str, arg: &str) -> bool {
+    std::process::Command::new(cmd)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+    })
+}
+
+/// Whether every peer of the browser tests is there; otherwise the test
+/// (`what`) is skipped with a notice, or fails under `CALLCORE_REQUIRE_PEERS=1`.
+pub fn peers_ready(what: &str) -> bool {
+    let why = if !runs("sipp", "-v") {
+        "sipp is not installed (apt-get install -y sip-tester)"
+    } else if !Path::new(SPEECH).exists() || !Path::new(DIGIT).exists() {
+        "the sip-tester pcaps are missing"
+    } else if !is_root() {
+        "SIPp plays pcaps over a raw socket and the test needs a network namespace: root"
+    } else if !runs("python3", "--version") {
+        "python3 (which writes the caller's pcap) is missing"
+    } else if !Path::new("/usr/bin/chromium").exists() {
+        "chromium is not installed (apt-get install -y chromium)"
+    } else if !runs("node", "--version") {
+        "node is not installed (apt-get install -y nodejs npm)"
+    } else if !playwright().join("playwright-core").exists() {
+        "playwright-core is missing (npm install --prefix .cache/node playwright-core)"
+    } else if !runs("unshare", "--help") || !runs("ip", "-V") {
+        "unshare (util-linux) and ip (iproute2) are needed for a private network namespace"
+    } else {
+        return true;
+    };
+    if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
+    }
+    eprintln!("NOTICE: skipping {what}: {why}");
+    false
+}
+
+/// Runs test `name` of this binary again inside a new network namespace with
+/// only `lo` (up); true when this process is already that re-run.
+pub async fn in_private_network(name: &str) -> bool {
+    if std::env::var_os(IN_NETNS).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new("unshare")
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(exe)
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(IN_NETNS, "1")
+        .status()
+        .await
+        .expect("unshare runs");
+    assert!(
+        status.success(),
+        "the test inside the namespace failed: {status:?}"
+    );
+    false
+}
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A file of the SIP load harness (`scripts/premise-load`).
+pub fn harness(file: &str) -> PathBuf {
+    workspace().join("scripts/premise-load").join(file)
+}
+
+/// A mono 16-bit 48 kHz WAV of a `hz` tone: a browser's fake microphone.
+pub fn tone_wav(path: &Path, secs: u32, hz: f64) {
+    let rate = 48_000u32;
+    let samples: Vec<u8> = (0..rate * secs)
+        .flat_map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            let v = (t * hz * std::f64::consts::TAU).sin() * 12_000.0;
+            (v as i16).to_le_bytes()
+        })
+        .collect();
+    let mut wav = Vec::with_capacity(44 + samples.len());
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&samples);
+    std::fs::write(path, wav).unwrap();
+}
+
+/// Mean absolute sample of each channel of a 16-bit stereo WAV.
+pub fn channel_levels(wav: &[u8]) -> (f64, f64) {
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let (mut left, mut right, mut frames) = (0f64, 0f64, 0f64);
+    for frame in wav[data..].chunks_exact(4) {
+        left += f64::from(i16::from_le_bytes([frame[0], frame[1]])).abs();
+        right += f64::from(i16::from_le_bytes([frame[2], frame[3]])).abs();
+        frames += 1.0;
+    }
+    (left / frames, right / frames)
+}
+
+/// The speech of a sip-tester pcap (Ethernet, IPv4, UDP, RTP with A-law), as
+/// 8 kHz linear samples.
+pub fn pcap_speech(path: &Path) -> Vec<i16> {
+    let d = std::fs::read(path).unwrap();
+    assert_eq!(&d[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    assert_eq!(u32::from_le_bytes([d[20], d[21], d[22], d[23]]), 1, "Ethernet");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= d.len() {
+        let len = u32::from_le_bytes([d[at + 8], d[at + 9], d[at + 10], d[at + 11]]) as usize;
+        let packet = &d[at + 16..(at + 16 + len).min(d.len())];
+        at += 16 + len;
+        // Ethernet (14), IPv4 (IHL), UDP (8), RTP (12 + CSRCs)
+        let Some(ip) = packet.get(14..) else { continue };
+        let ihl = usize::from(ip.first().copied().unwrap_or(0) & 0x0f) * 4;
+        let Some(rtp) = ip.get(ihl + 8..) else {
+            continue;
+        };
+        if rtp.len() <= 12 || rtp[1] & 0x7f != 8 {
+            continue;
+        }
+        let start = 12 + 4 * usize::from(rtp[0] & 0x0f);
+        out.extend(
+            rtp[start.min(rtp.len())..]
+                .iter()
+                .map(|&c| callcore_media::g711::alaw_decode(c)),
+        );
+    }
+    out
+}
+
+/// Chromium pages driven by `tests/webrtc/page_driver.js` (playwright-core):
+/// one JSON command per line in, one JSON answer per line out.
+pub struct PageDriver {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl PageDriver {
+    /// Starts the driver (no browser yet: `open` launches one per page).
+    pub fn start() -> PageDriver {
+        let mut child = Command::new("node")
+            .arg(driver_script("page_driver.js"))
+            .env("NODE_PATH", playwright())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the page driver");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        PageDriver {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Sends one command and returns its answer; panics when it failed or
+    /// no answer came within `limit`.
+    pub async fn send(&mut self, command: serde_json::Value, limit: Duration) -> serde_json::Value {
+        let line = command.to_string();
+        eprintln!("driver <- {line}");
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+        let answer = tokio::time::timeout(limit, self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {line} within {limit:?}"))
+            .unwrap()
+            .expect("the page driver answers");
+        eprintln!("driver -> {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["ok"], true, "{line}: {answer}");
+        answer
+    }
+
+    /// [`send`](Self::send) with 60 s to answer.
+    pub async fn cmd(&mut self, command: serde_json::Value) -> serde_json::Value {
+        self.send(command, Duration::from_secs(60)).await
+    }
+
+    /// Closes the browsers and waits for the driver to exit.
+    pub async fn close(mut self) {
+        let _ = self
+            .send(serde_json::json!({"op": "close"}), Duration::from_secs(30))
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+    }
+}
