@@ -40,12 +40,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use browser::{PageDriver, SPEECH, channel_levels, in_private_network, pcap_speech, tone_wav};
+use call::{Caller, amplitude, rms, window};
 use callcore::{
     AgentId, Channel, CustomerId, CustomerProfile, Direction, Disposition, Identity, IdentityKind,
     Interaction, InteractionId, InteractionRecord, Pii, TenantId, Timestamp,
 };
 use callcore_premise::{Premise, PremiseConfig};
-use call::{Caller, amplitude, rms, window};
 use serde_json::json;
 
 /// Agent 1001's microphone.
@@ -210,10 +210,10 @@ async fn an_agent_takes_a_sip_call_on_the_desktop_and_transfers_it() {
         .cmd(json!({"op": "log", "page": "a", "entry": "phone-online"}))
         .await;
     pages
-        .cmd(json!({"op": "select", "page": "a", "testid": "agent-reason", "value": "lunch"}))
+        .cmd(json!({"op": "select", "page": "a", "testid": "agent-state", "value": "not_ready"}))
         .await;
     pages
-        .cmd(json!({"op": "select", "page": "a", "testid": "agent-state", "value": "not_ready"}))
+        .cmd(json!({"op": "select", "page": "a", "testid": "agent-reason", "value": "lunch"}))
         .await;
     pages
         .cmd(json!({"op": "log", "page": "a", "entry": "state:not_ready"}))
@@ -289,8 +289,13 @@ async fn an_agent_takes_a_sip_call_on_the_desktop_and_transfers_it() {
     let talk = window(0, 2.0).await;
     let at_caller = caller.phone.heard(talk.0, talk.1);
     let talking = amplitude(&at_caller, TONE_A);
-    eprintln!("talking: page heard the caller at RMS {heard_a:.3}; the caller hears agent 1001's tone at {talking:.0}");
-    assert!(heard_a > 0.01, "the page hears the caller's speech: {heard_a}");
+    eprintln!(
+        "talking: page heard the caller at RMS {heard_a:.3}; the caller hears agent 1001's tone at {talking:.0}"
+    );
+    assert!(
+        heard_a > 0.01,
+        "the page hears the caller's speech: {heard_a}"
+    );
     assert!(talking > 300.0, "the caller hears agent 1001: {talking}");
     if let Ok(path) = std::env::var("CALLCORE_DESKTOP_SCREENSHOT") {
         pages
@@ -419,7 +424,10 @@ async fn an_agent_takes_a_sip_call_on_the_desktop_and_transfers_it() {
     eprintln!(
         "transferred: page b heard the caller at RMS {heard_b:.3}; the caller hears 1002 at {b_tone:.0}, 1001 at {a_tone:.0}"
     );
-    assert!(heard_b > 0.01, "agent 1002's page hears the caller: {heard_b}");
+    assert!(
+        heard_b > 0.01,
+        "agent 1002's page hears the caller: {heard_b}"
+    );
     assert!(b_tone > 300.0, "the caller hears agent 1002: {b_tone}");
     assert!(a_tone < b_tone / 4.0, "and no longer agent 1001: {a_tone}");
     pages
@@ -486,7 +494,9 @@ async fn an_agent_takes_a_sip_call_on_the_desktop_and_transfers_it() {
         .collect();
     eprintln!("recording levels (caller, agent): {levels:?}");
     assert!(
-        levels.iter().any(|(caller, agent)| *caller > 100.0 && *agent > 100.0),
+        levels
+            .iter()
+            .any(|(caller, agent)| *caller > 100.0 && *agent > 100.0),
         "the caller and the browser agent are both in the recording: {levels:?}"
     );
 

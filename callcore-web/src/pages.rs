@@ -47,7 +47,10 @@ async fn desktop_js() -> Response {
 }
 
 async fn desktop_css() -> Response {
-    asset("text/css; charset=utf-8", include_str!("../assets/desktop.css"))
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../assets/desktop.css"),
+    )
 }
 
 /// The pages' routes: `/desktop`, `/desktop.js`, `/desktop.css`, and `/`

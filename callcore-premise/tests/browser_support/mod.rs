@@ -184,7 +184,11 @@ pub fn channel_levels(wav: &[u8]) -> (f64, f64) {
 pub fn pcap_speech(path: &Path) -> Vec<i16> {
     let d = std::fs::read(path).unwrap();
     assert_eq!(&d[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
-    assert_eq!(u32::from_le_bytes([d[20], d[21], d[22], d[23]]), 1, "Ethernet");
+    assert_eq!(
+        u32::from_le_bytes([d[20], d[21], d[22], d[23]]),
+        1,
+        "Ethernet"
+    );
     let mut out = Vec::new();
     let mut at = 24;
     while at + 16 <= d.len() {
