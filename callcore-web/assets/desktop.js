@@ -362,6 +362,7 @@
     catch (e) { if (e.status !== 404) fail(e); return; }
     if (S.pop !== interaction) return;
     var c = pop.customer;
+    if (S.call && S.call.interaction === interaction) text('call-from', c && c.name ? c.name + ' (' + pop.call.from + ')' : pop.call.from);
     var cust = $('pop-customer');
     cust.textContent = '';
     var head = document.createElement('p');
