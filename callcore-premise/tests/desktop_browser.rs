@@ -486,7 +486,10 @@ async fn an_agent_takes_a_sip_call_on_the_desktop_and_transfers_it() {
     );
 
     // agent 1001's microphone is on the agent's side of the recording
-    let recordings = premise.recordings(&[record.clone()]).await.unwrap();
+    let recordings = premise
+        .recordings(std::slice::from_ref(&record))
+        .await
+        .unwrap();
     assert!(!recordings.is_empty(), "{recordings:?}");
     let levels: Vec<(f64, f64)> = recordings
         .iter()
