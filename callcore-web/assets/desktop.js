@@ -110,10 +110,16 @@
     } catch (e) { fail(e); }
   }
 
-  async function setState() {
+  // one state change at a time, in the order chosen: the last choice wins
+  var stateChain = Promise.resolve();
+  function setState() {
     var want = $('agent-state').value;
     var body = want === 'ready' ? { state: 'ready' } : { state: 'not_ready', reason: $('agent-reason').value || null };
     show('reason-label', want === 'not_ready');
+    stateChain = stateChain.then(function () { return putState(want, body); });
+  }
+
+  async function putState(want, body) {
     try {
       await api('PUT', '/api/v1/agents/' + encodeURIComponent(S.me.agent) + '/state', body);
       text('error', '');
