@@ -1,5 +1,5 @@
 //! The supervisor wallboard (`/wallboard`, callcore-web) in a real browser against
-//! real peers: headless Chromium (playwright-core, `tests/webrtc/page_driver.js`)
+//! real peers: headless Chromium (playwright-core, `tests/webrtc/board_driver.js`)
 //! logs in as supervisor `super` (the demo's password), whose fake microphone plays a 440 Hz
 //! tone; agent 2001 is a SIPp phone at a fixed contact that answers and says
 //! nothing; a SIPp caller (Debian's `g711a.pcap` speech) calls the IVR and picks
@@ -120,7 +120,7 @@ async fn a_supervisor_watches_the_wallboard_and_barges_in_from_the_browser() {
 
     // the supervisor's browser: a tone as the microphone
     let wav = dir.join("tone.wav");
-    tone_wav(&wav, 60);
+    tone_wav(&wav, 60, 440.0);
     let mut page = Page::open(
         &format!("http://{http}/wallboard"),
         &wav,

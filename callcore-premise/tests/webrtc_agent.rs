@@ -11,7 +11,7 @@
 //!
 //! Chromium connects ICE over loopback only inside a private network namespace with
 //! just `lo` (see `../shared/peers/README.md`): the test re-runs itself under
-//! `unshare -n` (`tests/browser_support`, shared with the wallboard's test). Needs root, `sipp` (package `sip-tester`), `python3`, `chromium`,
+//! `unshare -n`. Needs root, `sipp` (package `sip-tester`), `python3`, `chromium`,
 //! `node`, and `playwright-core` in `.cache/node` (`npm install --prefix .cache/node
 //! playwright-core`): skipped with a notice otherwise, failing instead when
 //! `CALLCORE_REQUIRE_PEERS=1`.
@@ -20,15 +20,15 @@
 // Real peers and sockets run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
-mod browser_support;
+#[path = "browser_support/mod.rs"]
+mod browser;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use browser_support::{
-    DIGIT, SPEECH, caller_scenario, channel_levels, free_port, harness, in_private_network,
-    playwright, tone_wav,
+use browser::{
+    DIGIT, SPEECH, channel_levels, free_port, harness, in_private_network, playwright, tone_wav,
 };
 use callcore::AgentId;
 use callcore_premise::{Premise, PremiseConfig};
@@ -36,7 +36,35 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn peers_ready() -> bool {
-    browser_support::peers_ready("the browser agent test")
+    browser::peers_ready("the browser agent test")
+}
+
+/// The SIPp caller's scenario: the harness's caller, which hangs up after its
+/// talk, or (`await_bye`) one that waits for the center's BYE instead.
+fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
+        pcap.display(),
+        12_500 + 1_200 + talk_ms
+    );
+    let scenario = std::fs::read_to_string(harness("caller.xml"))
+        .unwrap()
+        .replace("@MEDIA_PORT@", "[media_port]");
+    if !await_bye {
+        return scenario.replace("@SPEAK@", &speak);
+    }
+    // the last @SPEAK@ (the first is in the scenario's comment)
+    let (head, _) = scenario.rsplit_once("@SPEAK@").unwrap();
+    // the BYE comes while the pcap plays (no pause: SIPp would take it as unexpected)
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
+        pcap.display()
+    );
+    format!(
+        "{head}{speak}\n  <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n\n      \
+         SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      \
+         [last_CSeq:]\n      Content-Length: 0\n\n    ]]>\n  </send>\n</scenario>\n"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +131,7 @@ async fn browser_call(agent_hangs_up: bool) {
 
     // the browser phone, answering by itself with a tone as its microphone
     let wav = dir.join("tone.wav");
-    tone_wav(&wav, 10);
+    tone_wav(&wav, 10, 440.0);
     let url = format!("http://{http}/phone.html#agent=3001&password=carol3001&auto=1");
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js");
     let mut browser = Command::new("node")
@@ -327,7 +355,7 @@ async fn load_phase(calls: usize, browsers: bool) -> (f64, f64, usize) {
     let http = premise.http_addr().expect("the HTTP listener");
     let mut agents = if browsers {
         let wav = dir.join("tone.wav");
-        tone_wav(&wav, 10);
+        tone_wav(&wav, 10, 440.0);
         let url = format!("http://{http}/phone.html#agent=w{{i}}&password=secret{{i}}x&auto=1");
         Command::new("node")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/phone_driver.js"))

@@ -57,6 +57,7 @@ mod error;
 mod extract;
 mod limits;
 mod live;
+mod pages;
 mod sessions;
 mod state;
 mod users;
@@ -254,7 +255,7 @@ impl WebApiBuilder {
             secure_cookies: self.secure_cookies,
         }));
         let (router, openapi) = api::build(state.clone());
-        let router = router.merge(wallboard::routes());
+        let router = router.merge(pages::routes()).merge(wallboard::routes());
         Ok(WebApi {
             state,
             router,

@@ -83,10 +83,30 @@ pub(crate) struct Offer {
     pub(crate) tenant: TenantId,
 }
 
+/// One thing the IVR or bot did before the handoff (a `flow_step` event), or
+/// a line the customer said to it (a `transcript_segment`): the screen pop's
+/// IVR context.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IvrStep {
+    /// `say`, `play`, `menu`, `collect_digits`, `intent`, `listen`, … or
+    /// `heard` for the customer's words.
+    pub step: String,
+    /// The step's detail (prompt, digit count, intent name), or the words
+    /// heard (personal data: shown only to users who may see the call).
+    pub detail: String,
+    /// When (milliseconds since the epoch).
+    #[schema(value_type = i64)]
+    pub at: Timestamp,
+}
+
+/// Steps kept per live call (the oldest are dropped beyond it).
+const IVR_STEPS: usize = 64;
+
 #[derive(Debug, Default)]
 struct State {
     buffer: VecDeque<Stamped>,
     calls: HashMap<InteractionId, LiveCall>,
+    ivr: HashMap<InteractionId, Vec<IvrStep>>,
     offers: HashMap<ReservationId, Offer>,
     agents: HashMap<AgentId, TenantId>,
     queues: HashMap<QueueId, TenantId>,
@@ -125,6 +145,15 @@ fn name_of<T: Serialize>(value: &T) -> String {
 /// The agent named in `agent:ID` (a consult target, a conference party).
 fn agent_in(who: &str) -> Option<AgentId> {
     who.strip_prefix("agent:").map(AgentId::new)
+}
+
+/// Keeps one IVR step of a live call (at most [`IVR_STEPS`]).
+fn push_step(s: &mut State, id: &InteractionId, step: String, detail: String, at: Timestamp) {
+    let steps = s.ivr.entry(id.clone()).or_default();
+    if steps.len() >= IVR_STEPS {
+        steps.remove(0);
+    }
+    steps.push(IvrStep { step, detail, at });
 }
 
 impl Live {
@@ -216,6 +245,22 @@ impl Live {
             | EventKind::OfferEnded { reservation, .. } => {
                 s.offers.remove(reservation);
             }
+            EventKind::FlowStep {
+                interaction,
+                step,
+                detail,
+            } if s.calls.contains_key(interaction) => {
+                push_step(&mut s, interaction, step.clone(), detail.clone(), event.at);
+            }
+            EventKind::TranscriptSegment {
+                interaction,
+                speaker,
+                text,
+                ..
+            } if s.calls.contains_key(interaction) => {
+                let step = format!("heard_{}", name_of(speaker));
+                push_step(&mut s, interaction, step, text.expose().clone(), event.at);
+            }
             EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
                 involved.extend(agent_in(target));
             }
@@ -258,6 +303,7 @@ impl Live {
             involved.extend(call.agents.iter().cloned());
             if matches!(event.kind, EventKind::Ended { .. }) {
                 s.calls.remove(&id);
+                s.ivr.remove(&id);
             }
         }
         let stamped = Stamped {
@@ -314,6 +360,11 @@ impl Live {
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
+    }
+
+    /// What the IVR did on a live call before the handoff, oldest first.
+    pub(crate) fn ivr(&self, id: &InteractionId) -> Vec<IvrStep> {
+        lock(&self.state).ivr.get(id).cloned().unwrap_or_default()
     }
 
     /// A pending offer.

@@ -1,15 +1,15 @@
-//! What the browser tests share (`webrtc_agent.rs`, `wallboard_browser.rs`): the
-//! peers they need (SIPp, Chromium with `playwright-core`, a private network
-//! namespace), the SIPp caller of the load harness, fake microphones (WAV tones),
-//! the analysis of the center's stereo recordings, and [`Page`], a Chromium page
-//! driven line by line through `tests/webrtc/page_driver.js`.
-//!
-//! Chromium connects ICE over loopback only inside a private network namespace
-//! with just `lo` (see `../shared/peers/README.md`): each test re-runs itself
-//! under `unshare -n` ([`in_private_network`]).
+//! Shared pieces of the browser tests (`webrtc_agent.rs`, `desktop_browser.rs`,
+//! `wallboard_browser.rs`):
+//! whether the real peers are there (SIPp, Chromium, node with
+//! `playwright-core` in `.cache/node`, root for a network namespace), the
+//! re-run of a test inside a private network namespace with only `lo` (Chromium
+//! connects ICE over loopback only there), fake-microphone WAVs, the levels of
+//! a stereo recording, the speech of a SIPp pcap, and [`PageDriver`]: Chromium
+//! pages driven by `tests/webrtc/page_driver.js` one JSON command at a time; and
+//! for the wallboard test the load harness's SIPp caller, tone blocks in a
+//! recording and [`Page`], one page driven through `tests/webrtc/board_driver.js`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-// Real peers and sockets run in wall-clock time: the tests wait for them.
 #![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
@@ -19,17 +19,28 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+/// Speech from Debian's sip-tester (A-law RTP in an Ethernet pcap).
 pub const SPEECH: &str = "/usr/share/sip-tester/g711a.pcap";
+/// An RFC 4733 digit from Debian's sip-tester.
 pub const DIGIT: &str = "/usr/share/sip-tester/dtmf_2833_2.pcap";
 /// Set in the re-run inside the network namespace.
 const IN_NETNS: &str = "CALLCORE_TEST_IN_NETNS";
 
+/// The workspace's root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Where `playwright-core` is installed (`NODE_PATH`).
 pub fn playwright() -> PathBuf {
     workspace().join(".cache/node/node_modules")
+}
+
+/// A file of `tests/webrtc/` (the node drivers).
+pub fn driver_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/webrtc")
+        .join(name)
 }
 
 fn runs(cmd: &str, arg: &str) -> bool {
@@ -49,10 +60,9 @@ fn is_root() -> bool {
     })
 }
 
-/// Whether SIPp, Chromium, node with playwright-core and a network namespace are
-/// at hand; a notice naming `test` otherwise (a panic under
-/// `CALLCORE_REQUIRE_PEERS=1`).
-pub fn peers_ready(test: &str) -> bool {
+/// Whether every peer of the browser tests is there; otherwise the test
+/// (`what`) is skipped with a notice, or fails under `CALLCORE_REQUIRE_PEERS=1`.
+pub fn peers_ready(what: &str) -> bool {
     let why = if !runs("sipp", "-v") {
         "sipp is not installed (apt-get install -y sip-tester)"
     } else if !Path::new(SPEECH).exists() || !Path::new(DIGIT).exists() {
@@ -75,7 +85,7 @@ pub fn peers_ready(test: &str) -> bool {
     if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
         panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
     }
-    eprintln!("NOTICE: skipping {test}: {why}");
+    eprintln!("NOTICE: skipping {what}: {why}");
     false
 }
 
@@ -113,6 +123,7 @@ pub async fn in_private_network(name: &str) -> bool {
     false
 }
 
+/// A free UDP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -121,18 +132,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A file of the load harness (`scripts/premise-load`).
+/// A file of the SIP load harness (`scripts/premise-load`).
 pub fn harness(file: &str) -> PathBuf {
     workspace().join("scripts/premise-load").join(file)
 }
 
-/// A mono 16-bit 48 kHz WAV of a 440 Hz tone: a browser's microphone.
-pub fn tone_wav(path: &Path, secs: u32) {
+/// A mono 16-bit 48 kHz WAV of a `hz` tone: a browser's fake microphone.
+pub fn tone_wav(path: &Path, secs: u32, hz: f64) {
     let rate = 48_000u32;
     let samples: Vec<u8> = (0..rate * secs)
         .flat_map(|i| {
             let t = f64::from(i) / f64::from(rate);
-            let v = (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0;
+            let v = (t * hz * std::f64::consts::TAU).sin() * 12_000.0;
             (v as i16).to_le_bytes()
         })
         .collect();
@@ -151,6 +162,121 @@ pub fn tone_wav(path: &Path, secs: u32) {
     wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
     wav.extend_from_slice(&samples);
     std::fs::write(path, wav).unwrap();
+}
+
+/// Mean absolute sample of each channel of a 16-bit stereo WAV.
+pub fn channel_levels(wav: &[u8]) -> (f64, f64) {
+    assert_eq!(&wav[0..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("data chunk")
+        + 8;
+    let (mut left, mut right, mut frames) = (0f64, 0f64, 0f64);
+    for frame in wav[data..].chunks_exact(4) {
+        left += f64::from(i16::from_le_bytes([frame[0], frame[1]])).abs();
+        right += f64::from(i16::from_le_bytes([frame[2], frame[3]])).abs();
+        frames += 1.0;
+    }
+    (left / frames, right / frames)
+}
+
+/// The speech of a sip-tester pcap (Ethernet, IPv4, UDP, RTP with A-law), as
+/// 8 kHz linear samples.
+pub fn pcap_speech(path: &Path) -> Vec<i16> {
+    let d = std::fs::read(path).unwrap();
+    assert_eq!(&d[0..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+    assert_eq!(
+        u32::from_le_bytes([d[20], d[21], d[22], d[23]]),
+        1,
+        "Ethernet"
+    );
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= d.len() {
+        let len = u32::from_le_bytes([d[at + 8], d[at + 9], d[at + 10], d[at + 11]]) as usize;
+        let packet = &d[at + 16..(at + 16 + len).min(d.len())];
+        at += 16 + len;
+        // Ethernet (14), IPv4 (IHL), UDP (8), RTP (12 + CSRCs)
+        let Some(ip) = packet.get(14..) else { continue };
+        let ihl = usize::from(ip.first().copied().unwrap_or(0) & 0x0f) * 4;
+        let Some(rtp) = ip.get(ihl + 8..) else {
+            continue;
+        };
+        if rtp.len() <= 12 || rtp[1] & 0x7f != 8 {
+            continue;
+        }
+        let start = 12 + 4 * usize::from(rtp[0] & 0x0f);
+        out.extend(
+            rtp[start.min(rtp.len())..]
+                .iter()
+                .map(|&c| callcore_media::g711::alaw_decode(c)),
+        );
+    }
+    out
+}
+
+/// Chromium pages driven by `tests/webrtc/page_driver.js` (playwright-core):
+/// one JSON command per line in, one JSON answer per line out.
+pub struct PageDriver {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl PageDriver {
+    /// Starts the driver (no browser yet: `open` launches one per page).
+    pub fn start() -> PageDriver {
+        let mut child = Command::new("node")
+            .arg(driver_script("page_driver.js"))
+            .env("NODE_PATH", playwright())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the page driver");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        PageDriver {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Sends one command and returns its answer; panics when it failed or
+    /// no answer came within `limit`.
+    pub async fn send(&mut self, command: serde_json::Value, limit: Duration) -> serde_json::Value {
+        let line = command.to_string();
+        eprintln!("driver <- {line}");
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        self.stdin.write_all(b"\n").await.unwrap();
+        self.stdin.flush().await.unwrap();
+        let answer = tokio::time::timeout(limit, self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no answer to {line} within {limit:?}"))
+            .unwrap()
+            .expect("the page driver answers");
+        eprintln!("driver -> {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["ok"], true, "{line}: {answer}");
+        answer
+    }
+
+    /// [`send`](Self::send) with 60 s to answer.
+    pub async fn cmd(&mut self, command: serde_json::Value) -> serde_json::Value {
+        self.send(command, Duration::from_secs(60)).await
+    }
+
+    /// Closes the browsers and waits for the driver to exit.
+    pub async fn close(mut self) {
+        let _ = self
+            .send(serde_json::json!({"op": "close"}), Duration::from_secs(30))
+            .await;
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+    }
 }
 
 /// The frames of a 16-bit stereo WAV (left, right) and its sample rate.
@@ -173,16 +299,6 @@ pub fn stereo_frames(wav: &[u8]) -> (Vec<(i16, i16)>, u32) {
         })
         .collect();
     (frames, rate)
-}
-
-/// Mean absolute sample of each channel of a 16-bit stereo WAV.
-pub fn channel_levels(wav: &[u8]) -> (f64, f64) {
-    let (frames, _) = stereo_frames(wav);
-    let n = frames.len().max(1) as f64;
-    let (l, r) = frames.iter().fold((0f64, 0f64), |(l, r), (a, b)| {
-        (l + f64::from(*a).abs(), r + f64::from(*b).abs())
-    });
-    (l / n, r / n)
 }
 
 /// For each 100 ms block of `samples` (at `rate`): whether a tone of `hz`
@@ -278,7 +394,7 @@ pub fn sipp_caller(sip: std::net::SocketAddr, scenario: &Path) -> Command {
 }
 
 /// One page of headless Chromium (fake microphone: a WAV) driven by
-/// `tests/webrtc/page_driver.js`: each command is a JSON line, each answer too.
+/// `tests/webrtc/board_driver.js`: each command is a JSON line, each answer too.
 pub struct Page {
     child: Child,
     stdin: ChildStdin,
@@ -289,7 +405,7 @@ impl Page {
     /// Opens `url` with `wav` as the microphone, the profile in `profile`.
     pub async fn open(url: &str, wav: &Path, profile: &Path) -> Page {
         let mut child = Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/page_driver.js"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/board_driver.js"))
             .arg(url)
             .arg(wav)
             .arg(profile)

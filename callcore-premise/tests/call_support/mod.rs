@@ -160,6 +160,11 @@ impl Caller {
     pub async fn call(center: SocketAddr, tone_hz: f64, digit: u8) -> Caller {
         let phone = RtpPhone::start(tone_hz).await;
         phone.press_after_audio(digit);
+        Caller::dial(center, phone)
+    }
+
+    /// SIPp dialling `ivr` at `center` with `phone` as its audio.
+    fn dial(center: SocketAddr, phone: RtpPhone) -> Caller {
         let sipp = sipp(
             phone.port(),
             &[
@@ -180,19 +185,15 @@ impl Caller {
     pub async fn silent(center: SocketAddr) -> Caller {
         let phone = RtpPhone::start(0.0).await;
         phone.speak(false);
-        let sipp = sipp(
-            phone.port(),
-            &[
-                "-sf",
-                &scenario("party_call.xml"),
-                "-s",
-                "ivr",
-                "-m",
-                "1",
-                &center.to_string(),
-            ],
-        );
-        Caller { phone, _sipp: sipp }
+        Caller::dial(center, phone)
+    }
+
+    /// As [`call`](Self::call), the phone sending `speech` (8 kHz samples,
+    /// looped) instead of a tone.
+    pub async fn call_speaking(center: SocketAddr, speech: Vec<i16>, digit: u8) -> Caller {
+        let caller = Caller::call(center, 0.0, digit).await;
+        caller.phone.state.lock().unwrap().speech = Some((Arc::new(speech), 0));
+        caller
     }
 }
 
@@ -209,6 +210,8 @@ struct PhoneState {
     clip: Option<(Vec<i16>, usize)>,
     dtmf: Option<(u8, u32, u16)>,
     received: Vec<(Instant, Vec<i16>)>,
+    /// Speech sent instead of the tone, looped, and where it is.
+    speech: Option<(Arc<Vec<i16>>, usize)>,
 }
 
 /// The audio side of a party: sends its tone (µ-law, 20 ms packets) to
@@ -386,10 +389,19 @@ async fn run_phone(socket: UdpSocket, state: Arc<Mutex<PhoneState>>) {
                     } else {
                         let mut p = header(0, false, seq, ts);
                         let step = 2.0 * std::f64::consts::PI * s.tone_hz / 8000.0;
-                        for _ in 0..160 {
-                            let x = if s.speaking { TONE * phase.sin() } else { 0.0 };
-                            phase = (phase + step) % (2.0 * std::f64::consts::PI);
-                            p.push(ulaw_encode(x as i16));
+                        let speaking = s.speaking;
+                        if let Some((speech, at)) = s.speech.as_mut().filter(|(v, _)| !v.is_empty()) {
+                            for _ in 0..160 {
+                                let x = if speaking { speech[*at % speech.len()] } else { 0 };
+                                *at = (*at + 1) % speech.len();
+                                p.push(ulaw_encode(x));
+                            }
+                        } else {
+                            for _ in 0..160 {
+                                let x = if speaking { TONE * phase.sin() } else { 0.0 };
+                                phase = (phase + step) % (2.0 * std::f64::consts::PI);
+                                p.push(ulaw_encode(x as i16));
+                            }
                         }
                         p
                     };

@@ -1,51 +1,32 @@
-// Drives one page of headless Chromium with playwright-core, a command at a time, for
-// the browser tests of callcore-premise (tests/browser_support/mod.rs, `Page`).
-// The fake microphone plays WAV. Reads one JSON command per line on stdin, answers
-// one JSON line on stdout each ({"ok":true,...} or {"ok":false,"error":"..."});
-// the first line is {"event":"open"} once URL is loaded.
-// Commands (elements by data-testid):
-//   {"cmd":"fill","testid","value"}   {"cmd":"click","testid"}   {"cmd":"select","testid","value"}
-//   {"cmd":"wait_text","testid","text","timeout"} -> {"ms"}  (the time it took)
-//   {"cmd":"wait_js","js","timeout"}   {"cmd":"eval","js"} -> {"value"}
-//   {"cmd":"screenshot","path"}   {"cmd":"close"}
-// Usage: node page_driver.js URL WAV PROFILE_DIR
+// Drives Chromium pages for callcore's browser tests (desktop_browser.rs) with
+// playwright-core, one JSON command per stdin line, one JSON answer per stdout
+// line ({"ok":true,...} or {"ok":false,"error":...}). Each page is its own
+// headless Chromium (its own cookies, and its own fake microphone: the WAV
+// given to `open`). Elements are named by their data-testid.
+// Usage: node page_driver.js
+// Commands ({"op": ..., "page": NAME, ...}):
+//   open {url, wav}                 launch a browser with `wav` as microphone, load url
+//   fill {testid, value}  click {testid}  select {testid, value}
+//   visible {testid, timeout_ms}    wait until the element is shown
+//   hidden {testid, timeout_ms}     wait until it is not
+//   text {testid}                   its text content
+//   log {entry, timeout_ms}         wait until window.desktop.log has an entry starting with it
+//   level {ms}                      highest window.desktop.level() sampled over ms
+//   eval {js}                       the value of an expression
+//   screenshot {path}               a PNG of the page
+//   close                           close every browser and exit
 'use strict';
-const readline = require('readline');
 const { chromium } = require('playwright-core');
+const readline = require('readline');
 
-const [url, wav, profile] = process.argv.slice(2);
-const emit = (o) => console.log(JSON.stringify(o));
-const byId = (id) => `[data-testid="${id}"]`;
+const pages = new Map();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const by = (page, id) => page.locator(`[data-testid="${id}"]`);
 
-async function run(page, c) {
-  const timeout = c.timeout || 15000;
-  switch (c.cmd) {
-    case 'fill': await page.fill(byId(c.testid), c.value, { timeout }); return {};
-    case 'click': await page.click(byId(c.testid), { timeout }); return {};
-    case 'select': await page.selectOption(byId(c.testid), c.value, { timeout }); return {};
-    case 'wait_text': {
-      const t0 = Date.now();
-      await page.waitForFunction(([sel, text]) => {
-        const e = document.querySelector(sel);
-        return e && e.textContent.trim() === text;
-      }, [byId(c.testid), c.text], { timeout, polling: 10 });
-      return { ms: Date.now() - t0 };
-    }
-    case 'wait_js': await page.waitForFunction(c.js, null, { timeout, polling: 50 }); return {};
-    case 'eval': return { value: await page.evaluate(c.js) };
-    case 'screenshot': await page.screenshot({ path: c.path, fullPage: true }); return {};
-    default: throw new Error(`unknown command ${c.cmd}`);
-  }
-}
-
-(async () => {
-  const ctx = await chromium.launchPersistentContext(profile, {
+async function open(name, url, wav) {
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1400, height: 900 },
-    // the commands' expressions are evaluated in the page: a page whose
-    // Content-Security-Policy forbids eval (the wallboard's) still runs them
-    bypassCSP: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -55,22 +36,68 @@ async function run(page, c) {
       '--disable-features=WebRtcHideLocalIpsWithMdns',
     ],
   });
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.on('console', (m) => console.error(`page: ${m.text()}`));
-  page.on('pageerror', (e) => console.error(`page error: ${e}`));
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.on('console', (m) => console.error(`page ${name}: ${m.text()}`));
+  page.on('pageerror', (e) => console.error(`page ${name} error: ${e}`));
   await page.goto(url);
-  emit({ event: 'open' });
-  const lines = readline.createInterface({ input: process.stdin });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
-    let c;
-    try { c = JSON.parse(line); } catch (e) { emit({ ok: false, error: `not JSON: ${line}` }); continue; }
-    if (c.cmd === 'close') { emit({ ok: true }); break; }
-    try {
-      emit({ ok: true, ...(await run(page, c)) });
-    } catch (e) {
-      emit({ ok: false, error: String(e.message || e).split('\n')[0] });
-    }
+  pages.set(name, { browser, page });
+}
+
+async function run(c) {
+  if (c.op === 'close') {
+    for (const { browser } of pages.values()) await browser.close();
+    pages.clear();
+    return {};
   }
-  await ctx.close();
-})().catch((e) => { console.error(e); process.exit(1); });
+  if (c.op === 'open') { await open(c.page, c.url, c.wav); return {}; }
+  const entry = pages.get(c.page);
+  if (!entry) throw new Error(`no page ${c.page}`);
+  const { page } = entry;
+  const timeout = c.timeout_ms || 30000;
+  switch (c.op) {
+    case 'fill': await by(page, c.testid).fill(String(c.value)); return {};
+    case 'click': await by(page, c.testid).click({ timeout }); return {};
+    case 'select': await by(page, c.testid).selectOption(String(c.value)); return {};
+    case 'visible': await by(page, c.testid).waitFor({ state: 'visible', timeout }); return {};
+    case 'hidden': await by(page, c.testid).waitFor({ state: 'hidden', timeout }); return {};
+    case 'text': return { text: await by(page, c.testid).textContent() };
+    case 'log':
+      await page.waitForFunction((e) => window.desktop && window.desktop.log.some((l) => l.startsWith(e)),
+        c.entry, { timeout });
+      return { log: await page.evaluate(() => window.desktop.log) };
+    case 'level': {
+      let max = 0;
+      const until = Date.now() + (c.ms || 2000);
+      while (Date.now() < until) {
+        max = Math.max(max, await page.evaluate(() => window.desktop.level()));
+        await sleep(50);
+      }
+      return { max };
+    }
+    case 'eval': return { value: await page.evaluate(c.js) };
+    case 'screenshot': await page.screenshot({ path: c.path, fullPage: true }); return {};
+    default: throw new Error(`unknown op ${c.op}`);
+  }
+}
+
+const lines = readline.createInterface({ input: process.stdin });
+let queue = Promise.resolve();
+lines.on('line', (line) => {
+  queue = queue.then(async () => {
+    let c;
+    try { c = JSON.parse(line); } catch (e) { console.log(JSON.stringify({ ok: false, error: `bad JSON: ${e}` })); return; }
+    try {
+      const answer = await run(c);
+      console.log(JSON.stringify(Object.assign({ ok: true }, answer)));
+    } catch (e) {
+      console.log(JSON.stringify({ ok: false, error: String(e && e.message || e) }));
+    }
+    if (c.op === 'close') process.exit(0);
+  });
+});
+lines.on('close', async () => {
+  await queue;
+  for (const { browser } of pages.values()) await browser.close().catch(() => {});
+  process.exit(0);
+});

@@ -14,6 +14,7 @@ pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod queues;
 pub(crate) mod reports;
+pub(crate) mod screen_pop;
 pub(crate) mod session;
 
 use std::collections::HashMap;
@@ -92,6 +93,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::monitor))
         .routes(routes!(calls::monitor_mode))
         .routes(routes!(calls::hang_up))
+        .routes(routes!(screen_pop::screen_pop))
         .routes(routes!(calls::accept_offer))
         .routes(routes!(calls::decline_offer))
         .routes(routes!(history::list))
