@@ -19,9 +19,16 @@
 //!   `/healthz` and `/readyz` that other crates mount routes on
 //!   ([`Premise::mount_http`]), and draining ([`Premise::drain`]).
 //!
-//! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
-//! example runs it (`cargo run --release --example premise`), and
-//! [`demo::run_demo_calls`] places self-driven calls into it.
+//! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the
+//! `callcore-center` program (`cargo install callcore-premise`, feature `program`)
+//! and the `premise` example (`cargo run --release --example premise`) run it
+//! (`program`), and [`demo::run_demo_calls`] places self-driven calls into it.
+//! [`Premise::builder`] runs it with your own routing strategy, router or flows.
+//!
+//! Features: `sqlite` (default) and `postgres` choose the storage drivers compiled
+//! in (a config naming a missing one is refused naming `storage.database`);
+//! `cluster` (with `postgres`) makes the center a node of the cloud assembly;
+//! `program` (default) is the `callcore-center` binary's command line and logs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), callcore_premise::PremiseError> {
@@ -32,9 +39,12 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod agent_states;
 pub mod analytics;
 pub mod assembly;
+pub mod builder;
 mod browser_agents;
 pub mod campaigns;
 mod center_ops;
@@ -46,6 +56,9 @@ pub mod demo;
 mod error;
 pub mod flow;
 pub mod ops;
+#[cfg(feature = "program")]
+#[cfg_attr(docsrs, doc(cfg(feature = "program")))]
+pub mod program;
 mod ops_config;
 pub mod sip_edge;
 pub mod speech;
@@ -57,5 +70,6 @@ pub mod trunks;
 pub mod web;
 
 pub use assembly::Premise;
+pub use builder::PremiseBuilder;
 pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};
 pub use error::PremiseError;
