@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn a_queue_naming_an_unknown_strategy_is_refused_by_field() {
         let b = Premise::builder(config("strategy = \"coaching\""));
-        assert_eq!(field(b.check()), "queues[0].strategy");
+        assert_eq!(field(b.check()), "queues[1].strategy");
         let b = Premise::builder(config("strategy = \"coaching\"")).register_strategy(
             "coaching",
             || -> Box<dyn RoutingStrategy> {

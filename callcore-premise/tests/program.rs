@@ -75,7 +75,7 @@ fn check_config_accepts_the_printed_defaults_and_names_a_wrong_field() {
         ("[media]\nrtp_first = 80\n", "media.rtp_first"),
     ] {
         let bad = dir.join("bad.toml");
-        std::fs::write(&bad, toml).unwrap();
+        std::fs::write(&bad, format!("{toml}{AGENT}")).unwrap();
         let out = center(&["--check-config", "--config", bad.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
@@ -83,6 +83,10 @@ fn check_config_accepts_the_printed_defaults_and_names_a_wrong_field() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A file names its agents (only the embedded defaults have some of their own).
+const AGENT: &str =
+    "[[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5999\"\nskills = [\"support\"]\n";
 
 fn systemd_analyze() -> bool {
     let found = Command::new("systemd-analyze")

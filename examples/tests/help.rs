@@ -298,7 +298,11 @@ fn the_premise_checks_a_config_without_starting() {
     let dir = std::env::temp_dir().join(format!("callcore-check-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let good = dir.join("good.toml");
-    std::fs::write(&good, "[sip]\nbind = \"127.0.0.1:5999\"\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &good,
+        "[sip]\nbind = \"127.0.0.1:5999\"\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5998\"\nskills = [\"support\"]\n",
+    ).unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(binary("premise"))
         .args(["--check-config", "--config"])
         .arg(&good)
@@ -310,7 +314,11 @@ fn the_premise_checks_a_config_without_starting() {
     assert!(stdout.contains("127.0.0.1:5999"), "{stdout}");
     // a wrong value: exit 2 naming the field
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "[media]\nrtp_first = 80\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &bad,
+        "[media]\nrtp_first = 80\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5998\"\nskills = [\"support\"]\n",
+    ).unwrap_or_else(|e| panic!("{e}"));
     let out = Command::new(binary("premise"))
         .args(["--check-config", "--config"])
         .arg(&bad)
