@@ -31,7 +31,10 @@ fn the_system_database_is_preferred_when_the_system_has_one() {
             "NOTICE: no system time-zone database at {}: jiff uses {shown}",
             system.display()
         );
-        assert!(shown.contains("Bundled") || shown.contains("bundled"), "{shown}");
+        assert!(
+            shown.contains("Bundled") || shown.contains("bundled"),
+            "{shown}"
+        );
     }
 }
 

@@ -252,12 +252,10 @@ mod tests {
     fn a_queue_naming_an_unknown_strategy_is_refused_by_field() {
         let b = Premise::builder(config("strategy = \"coaching\""));
         assert_eq!(field(b.check()), "queues[1].strategy");
-        let b = Premise::builder(config("strategy = \"coaching\"")).register_strategy(
-            "coaching",
-            || -> Box<dyn RoutingStrategy> {
+        let b = Premise::builder(config("strategy = \"coaching\""))
+            .register_strategy("coaching", || -> Box<dyn RoutingStrategy> {
                 Box::new(callcore_acd::strategies::LongestIdle)
-            },
-        );
+            });
         b.check().unwrap();
         let b = Premise::builder(config("strategy = \"round_robin\""));
         b.check().unwrap();

@@ -141,7 +141,8 @@ mod node {
                 .await
                 .map_err(store)?;
             let (beat, beats) = watch::channel(first);
-            let heartbeat = spawn_heartbeat(presence.clone(), beats, HEARTBEAT_EVERY, HEARTBEAT_TTL);
+            let heartbeat =
+                spawn_heartbeat(presence.clone(), beats, HEARTBEAT_EVERY, HEARTBEAT_TTL);
             let (tx, sweeps) = mpsc::unbounded_channel();
             let sweeper = spawn_failure_sweeper(
                 db,

@@ -44,8 +44,8 @@
 pub mod agent_states;
 pub mod analytics;
 pub mod assembly;
-pub mod builder;
 mod browser_agents;
+pub mod builder;
 pub mod campaigns;
 mod center_ops;
 pub mod cluster_node;
@@ -56,10 +56,10 @@ pub mod demo;
 mod error;
 pub mod flow;
 pub mod ops;
+mod ops_config;
 #[cfg(feature = "program")]
 #[cfg_attr(docsrs, doc(cfg(feature = "program")))]
 pub mod program;
-mod ops_config;
 pub mod sip_edge;
 pub mod speech;
 pub mod srtp;

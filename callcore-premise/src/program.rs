@@ -90,7 +90,19 @@ impl CenterArgs {
     /// the error (exit 2) and exits when the command line asks or is wrong.
     #[must_use]
     pub fn parse_as(name: &'static str) -> CenterArgs {
-        let matches = CenterArgs::command().name(name).bin_name(name).get_matches();
+        let run = if name == "callcore-center" {
+            name.to_owned()
+        } else {
+            format!("cargo run --release --example {name} --")
+        };
+        let matches = CenterArgs::command()
+            .name(name)
+            .bin_name(name)
+            .after_help(format!(
+                "Examples:\n  {run} --demo-calls 3\n  {run} --config center.toml --check-config\n  \
+                 {run} --config center.toml --http 0.0.0.0:9100 --log-format json"
+            ))
+            .get_matches();
         CenterArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 
@@ -177,8 +189,8 @@ pub async fn run_with(
     ExitCode::SUCCESS
 }
 
-/// Logs to stderr: text, or one JSON object per line for a log shipper (stdout
-/// keeps the banner and the summaries); `RUST_LOG` overrides the filter.
+/// Logs as text (on stdout, with the banner and summaries), or one JSON object
+/// per line on stderr for a log shipper; `RUST_LOG` overrides the filter.
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,callcore_premise=info"));
@@ -190,10 +202,8 @@ fn init_logs(json: bool) {
             .with_env_filter(filter)
             .try_init()
     } else {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(filter)
-            .try_init()
+        // text on stdout, as the example always wrote it
+        tracing_subscriber::fmt().with_env_filter(filter).try_init()
     };
     if done.is_err() {
         // a subscriber is already installed (a program embedding run_with): keep it
@@ -336,7 +346,15 @@ mod tests {
 
     #[test]
     fn the_example_flags_keep_their_meaning() {
-        let a = parse(&["--config", "my.toml", "--demo-calls", "4", "--log-format", "json"]).unwrap();
+        let a = parse(&[
+            "--config",
+            "my.toml",
+            "--demo-calls",
+            "4",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
         assert_eq!(a.config.as_deref(), Some(std::path::Path::new("my.toml")));
         assert_eq!(a.demo_calls, Some(4));
         assert_eq!(a.log_format, "json");

@@ -224,7 +224,8 @@ mod tests {
         let url = "postgres://u:secret@db:5432/cc";
         let pg = Database::of_in(&storage("sqlite", Some(url)), none, BOTH).unwrap();
         assert!(matches!(pg, Database::Postgres { .. }));
-        let from_env = Database::of_in(&storage("postgres", None), |_| Some(url.to_owned()), BOTH).unwrap();
+        let from_env =
+            Database::of_in(&storage("postgres", None), |_| Some(url.to_owned()), BOTH).unwrap();
         assert_eq!(from_env, pg);
         let config = PremiseConfig::defaults();
         let shown = pg.describe(&config);

@@ -41,7 +41,9 @@ fn sipp_ready() -> bool {
         if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("CALLCORE_REQUIRE_PEERS=1 but sipp is not installed");
         }
-        eprintln!("NOTICE: sipp not found; skipping the custom-strategy test (apt-get install -y sip-tester)");
+        eprintln!(
+            "NOTICE: sipp not found; skipping the custom-strategy test (apt-get install -y sip-tester)"
+        );
     }
     found
 }
@@ -173,7 +175,10 @@ async fn the_users_strategy_and_flow_route_a_real_sip_call() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/ops_caller.xml"),
     )
     .unwrap()
-    .replace("<pause milliseconds=\"3000\"/>", "<pause milliseconds=\"6000\"/>");
+    .replace(
+        "<pause milliseconds=\"3000\"/>",
+        "<pause milliseconds=\"6000\"/>",
+    );
     let caller_xml = dir.join("caller.xml");
     std::fs::write(&caller_xml, scenario).unwrap();
     let caller = Command::new("sipp")
@@ -227,7 +232,11 @@ async fn the_users_strategy_and_flow_route_a_real_sip_call() {
     );
     assert_eq!(record.queue.as_ref().map(|q| q.as_str()), Some("support"));
     assert!(record.talk_ms > 0, "{record:?}");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the user's flow took the call");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the user's flow took the call"
+    );
     assert!(
         picks.load(Ordering::SeqCst) >= 1,
         "the user's strategy made the offer"

@@ -61,7 +61,10 @@ fn check_config_accepts_the_printed_defaults_and_names_a_wrong_field() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.starts_with("config OK: 2 queue(s), 2 agent(s), SIP on 127.0.0.1:5060"), "{stdout}");
+    assert!(
+        stdout.starts_with("config OK: 2 queue(s), 2 agent(s), SIP on 127.0.0.1:5060"),
+        "{stdout}"
+    );
     // nothing was opened: no data folder appears
     assert!(!dir.join("premise-data").exists());
 
@@ -157,7 +160,10 @@ fn the_service_unit_verifies_and_is_confined() {
     let report = String::from_utf8_lossy(&security.stdout);
     let exposure: f64 = report
         .lines()
-        .find_map(|l| l.split("exposure level for callcore-center.service: ").nth(1))
+        .find_map(|l| {
+            l.split("exposure level for callcore-center.service: ")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|x| x.parse().ok())
         .unwrap_or_else(|| {

@@ -141,7 +141,10 @@ fn every_example_prints_its_help_with_every_default_and_exits_0() {
             "{name}: no options list:\n{help}"
         );
         // Every flag says its default, or the usage line shows it is required.
-        for (flag, text) in entries.iter().filter(|(f, _)| f != "--help" && f != "--version") {
+        for (flag, text) in entries
+            .iter()
+            .filter(|(f, _)| f != "--help" && f != "--version")
+        {
             let required = usage.contains(&format!("{flag} <"));
             assert!(
                 text.contains("[default: ") || required,
@@ -309,7 +312,11 @@ fn the_premise_checks_a_config_without_starting() {
         .output()
         .unwrap_or_else(|e| panic!("running premise: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("config OK"), "{stdout}");
     assert!(stdout.contains("127.0.0.1:5999"), "{stdout}");
     // a wrong value: exit 2 naming the field
