@@ -23,8 +23,7 @@ use callcore_premise::{Premise, PremiseConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const USAGE: &str = "usage: cloud [--nodes N] [--config FILE] [--sip PORT]";
-
+#[derive(Debug, Clone)]
 struct NodeArgs {
     id: String,
     sip: u16,
@@ -106,78 +105,63 @@ failure_route[FAILOVER] {{
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "cloud",
-    about: "a cloud center on this machine: Kamailio (dispatcher, OPTIONS probing, failover) \
-            in front of N premise nodes sharing DATABASE_URL (PostgreSQL) and REDIS_URL",
-    flags: &[
-        cli::opt("--nodes", "N", "3", "how many nodes (1 to 20)"),
-        cli::opt(
-            "--config",
-            "FILE",
-            "the premise's embedded defaults",
-            "the nodes' config (the premise's format plus [cluster])",
-        ),
-        cli::opt("--sip", "PORT", "5060", "Kamailio's SIP port on 127.0.0.1"),
-        cli::opt(
-            "--node",
-            "ID,SIP,HTTP,RTP",
-            "off",
-            "internal: run as one node (how the example starts its nodes)",
-        ),
-    ],
-    examples: &[
-        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 cargo run --release --example cloud -- --nodes 3",
-    ],
-};
+use clap::Parser;
+
+/// A cloud center on this machine: Kamailio (dispatcher, OPTIONS probing, failover) in
+/// front of N premise nodes sharing DATABASE_URL (PostgreSQL) and REDIS_URL.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloud",
+    args_override_self = true,
+    after_help = "Examples:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 cargo run --release --example cloud -- --nodes 3"
+)]
+struct Args {
+    /// how many nodes (1 to 20)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=20))]
+    nodes: u8,
+    /// the nodes' config (the premise's format plus [cluster]) [default: the premise's embedded defaults]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Kamailio's SIP port on 127.0.0.1
+    #[arg(long, value_name = "PORT", default_value_t = 5060)]
+    sip: u16,
+    /// internal: run as one node (how the example starts its nodes) [default: off]
+    #[arg(long, value_name = "ID,SIP,HTTP,RTP", value_parser = node_spec)]
+    node: Option<NodeArgs>,
+}
+
+/// `--node id,sip,http,rtp`.
+fn node_spec(spec: &str) -> Result<NodeArgs, String> {
+    let p: Vec<&str> = spec.split(',').collect();
+    let port = |i: usize| -> Result<u16, String> {
+        p.get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or(format!("`{spec}`: id,sip,http,rtp"))
+    };
+    Ok(NodeArgs {
+        id: p[0].to_owned(),
+        sip: port(1)?,
+        http: port(2)?,
+        rtp: port(3)?,
+    })
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    CLI.check();
-    if let Err(e) = run().await {
+    if let Err(e) = run(Args::parse()).await {
         eprintln!("{e}");
         std::process::exit(2);
     }
 }
 
-async fn run() -> Result<(), String> {
-    let mut nodes = 3usize;
-    let mut config: Option<PathBuf> = None;
-    let mut proxy_port = 5060u16;
-    let mut node: Option<NodeArgs> = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |what: &str| it.next().ok_or(format!("{what} needs a value"));
-        match a.as_str() {
-            "--nodes" => {
-                nodes = value("--nodes")?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=20).contains(n))
-                    .ok_or("--nodes: 1 to 20")?;
-            }
-            "--config" => config = Some(value("--config")?.into()),
-            "--sip" => proxy_port = value("--sip")?.parse().map_err(|_| "--sip: a port")?,
-            // hidden: run as one node
-            "--node" => {
-                let spec = value("--node")?;
-                let p: Vec<&str> = spec.split(',').collect();
-                let port = |i: usize| -> Result<u16, String> {
-                    p.get(i)
-                        .and_then(|v| v.parse().ok())
-                        .ok_or(format!("--node {spec}: id,sip,http,rtp"))
-                };
-                node = Some(NodeArgs {
-                    id: p[0].to_owned(),
-                    sip: port(1)?,
-                    http: port(2)?,
-                    rtp: port(3)?,
-                });
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument `{other}` ({USAGE})")),
-        }
-    }
+async fn run(args: Args) -> Result<(), String> {
+    let Args {
+        nodes,
+        config,
+        sip: proxy_port,
+        node,
+    } = args;
+    let nodes = usize::from(nodes);
     for var in ["DATABASE_URL", "REDIS_URL"] {
         if std::env::var(var).map_or(true, |v| v.is_empty()) {
             return Err(format!("{var} must be set (the nodes share it)"));

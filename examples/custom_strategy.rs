@@ -10,7 +10,14 @@
 //!
 //! ```text
 //! cargo run --example custom_strategy
+//! cargo run --release --example custom_strategy -- --premise-calls 4
 //! ```
+//!
+//! With `--premise-calls N` it then runs the premise center (its embedded
+//! defaults: SIP on 127.0.0.1:5060, agents 1001 and 1002) with "coaching" as the
+//! strategy of every queue, through `Premise::builder(config).strategy(..)`, and
+//! places N self-driven calls over real SIP and RTP; the records say which agent
+//! took each call.
 
 use callcore::{
     AgentProfile, AgentState, Channel, QueueDefinition, RoutingDecision, RoutingRequest, SeededRng,
@@ -19,17 +26,28 @@ use callcore::{
 use callcore_acd::{
     AcdConfig, AcdEngine, AgentView, LaneView, Rank, RoutingStrategy, StrategyRegistry,
 };
+use callcore_premise::demo::run_demo_calls;
+use callcore_premise::{Premise, PremiseConfig};
 
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "custom_strategy",
-    about: "plugging your own routing strategy (\"coaching\": least experienced agent first) into \
-            callcore-acd, and the offers it makes",
-    flags: &[],
-    examples: &["cargo run --example custom_strategy"],
-};
+use clap::Parser;
+
+/// Plugging your own routing strategy ("coaching": least experienced agent first) into
+/// callcore-acd, and the offers it makes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "custom_strategy",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --example custom_strategy\n  \
+                  cargo run --release --example custom_strategy -- --premise-calls 4"
+)]
+struct Args {
+    /// then run the premise center (embedded defaults, SIP on 127.0.0.1:5060) with coaching on every queue and place N self-driven calls [default: off]
+    #[arg(long, value_name = "N")]
+    premise_calls: Option<usize>,
+}
 
 /// Least experienced first.
 #[derive(Debug, Default)]
@@ -61,8 +79,8 @@ fn call(id: &str, at: Timestamp) -> RoutingRequest {
     }
 }
 
-fn main() -> Result<(), callcore_acd::AcdError> {
-    CLI.check();
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
     let mut strategies = StrategyRegistry::builtin();
     strategies.register("coaching", || Box::new(Coaching));
     let mut acd = AcdEngine::with_strategies(AcdConfig::default(), strategies);
@@ -108,5 +126,29 @@ fn main() -> Result<(), callcore_acd::AcdError> {
             println!("{name:>6}: {} calls", s.handled);
         }
     }
+    if let Some(calls) = args.premise_calls {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(premise_demo(calls))?;
+    }
+    Ok(())
+}
+
+/// The premise center with "coaching" on every queue, and `calls` self-driven calls.
+async fn premise_demo(calls: usize) -> Result<(), callcore_premise::PremiseError> {
+    let premise = Premise::builder(PremiseConfig::defaults())
+        .strategy("coaching", || Box::new(Coaching))
+        .start()
+        .await?;
+    println!("\n{}", premise.banner());
+    let summary = run_demo_calls(&premise, calls).await?;
+    println!("{summary}");
+    for record in premise.records().await? {
+        let agent = record.agent.as_ref().map_or("nobody", |a| a.as_str());
+        println!("{} → {agent}", record.id);
+    }
+    premise.shutdown().await;
     Ok(())
 }

@@ -17,87 +17,65 @@ use std::process::ExitCode;
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "dialer_sim",
-    about: "one simulated day of an outbound campaign (callcore-dialer's simulator)",
-    flags: &[
-        cli::opt(
-            "--mode",
-            "preview|progressive|power|predictive",
-            "predictive",
-            "pacing mode",
-        ),
-        cli::opt("--seed", "N", "1", "seed of every random draw"),
-        cli::switch("--json", "print the report as one JSON object"),
-        cli::opt("--agents", "N", "50", "agents on the campaign"),
-        cli::opt(
-            "--answer-prob",
-            "P",
-            "0.3",
-            "probability that a dialled number answers",
-        ),
-        cli::opt(
-            "--answer-prob-end",
-            "P",
-            "off",
-            "the answer probability drifts linearly to P over the day",
-        ),
-        cli::opt(
-            "--talk-mean-secs",
-            "S",
-            "120",
-            "mean talk time (its spread is half of it)",
-        ),
-        cli::opt("--hours", "H", "8", "length of the day"),
-    ],
-    examples: &["cargo run --release --example dialer_sim -- --mode predictive --seed 1 --json"],
-};
+use clap::Parser;
 
-fn parse<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
-    let v = value.ok_or_else(|| format!("{flag} needs a value"))?;
-    v.parse().map_err(|_| format!("{flag}: cannot read {v:?}"))
+/// One simulated day of an outbound campaign (callcore-dialer's simulator).
+#[derive(Debug, Parser)]
+#[command(
+    name = "dialer_sim",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --release --example dialer_sim -- --mode predictive --seed 1 --json"
+)]
+struct Args {
+    /// pacing mode
+    #[arg(
+        long,
+        value_name = "preview|progressive|power|predictive",
+        default_value = "predictive",
+        value_parser = ["preview", "progressive", "power", "predictive"]
+    )]
+    mode: String,
+    /// seed of every random draw
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// print the report as one JSON object [default: off]
+    #[arg(long)]
+    json: bool,
+    /// agents on the campaign
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    agents: u32,
+    /// probability that a dialled number answers
+    #[arg(long, value_name = "P", default_value_t = 0.3)]
+    answer_prob: f64,
+    /// the answer probability drifts linearly to P over the day [default: off]
+    #[arg(long, value_name = "P")]
+    answer_prob_end: Option<f64>,
+    /// mean talk time (its spread is half of it)
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    talk_mean_secs: f64,
+    /// length of the day
+    #[arg(long, value_name = "H", default_value_t = 8.0)]
+    hours: f64,
 }
 
 fn run() -> Result<(), String> {
-    let mut scenario = Scenario::default();
-    let mut mode = DialMode::Predictive;
-    let mut seed = 1u64;
-    let mut json = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--mode" => {
-                mode = match args.next().as_deref() {
-                    Some("preview") => DialMode::Preview,
-                    Some("progressive") => DialMode::Progressive,
-                    Some("power") => DialMode::Power,
-                    Some("predictive") => DialMode::Predictive,
-                    other => {
-                        return Err(format!(
-                            "--mode: expected preview, progressive, power or predictive, got {other:?}"
-                        ));
-                    }
-                };
-            }
-            "--seed" => seed = parse(&flag, args.next())?,
-            "--json" => json = true,
-            "--agents" => scenario.agents = parse(&flag, args.next())?,
-            "--answer-prob" => scenario.answer_prob = parse(&flag, args.next())?,
-            "--answer-prob-end" => scenario.answer_prob_end = Some(parse(&flag, args.next())?),
-            "--talk-mean-secs" => {
-                scenario.talk_mean_secs = parse(&flag, args.next())?;
-                scenario.talk_sd_secs = scenario.talk_mean_secs / 2.0;
-            }
-            "--hours" => scenario.hours = parse(&flag, args.next())?,
-            "-h" | "--help" => {
-                println!(
-                    "dialer_sim --mode <preview|progressive|power|predictive> --seed N [--json] [--agents N] [--answer-prob P] [--answer-prob-end P] [--talk-mean-secs S] [--hours H]"
-                );
-                return Ok(());
-            }
-            other => return Err(format!("unknown option {other:?} (try --help)")),
-        }
-    }
+    let args = Args::parse();
+    let mode = match args.mode.as_str() {
+        "preview" => DialMode::Preview,
+        "progressive" => DialMode::Progressive,
+        "power" => DialMode::Power,
+        _ => DialMode::Predictive,
+    };
+    let (seed, json) = (args.seed, args.json);
+    let scenario = Scenario {
+        agents: args.agents,
+        answer_prob: args.answer_prob,
+        answer_prob_end: args.answer_prob_end,
+        talk_mean_secs: args.talk_mean_secs,
+        talk_sd_secs: args.talk_mean_secs / 2.0,
+        hours: args.hours,
+        ..Scenario::default()
+    };
     let report = simulate(&scenario, mode, seed).map_err(|e| e.to_string())?;
     if json {
         println!(
@@ -120,7 +98,6 @@ fn run() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    CLI.check();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

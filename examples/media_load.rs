@@ -61,47 +61,6 @@ use mio::{Events, Interest, Token};
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "media_load",
-    about: "load test of callcore-media: N bridged G.711 calls over loopback, with added delay, \
-            loss and CPU per call-minute",
-    flags: &[
-        cli::opt("--calls", "N", "100", "bridged calls"),
-        cli::opt(
-            "--secs",
-            "S",
-            "10",
-            "seconds of media (after 1 s of warm-up)",
-        ),
-        cli::switch(
-            "--transcode",
-            "µ-law on the caller's leg, A-law on the agent's",
-        ),
-        cli::switch("--json", "print the figures as one JSON object"),
-        cli::opt(
-            "--path",
-            "legs|pool|tasks",
-            "legs",
-            "what relays the media (see the source's top doc)",
-        ),
-        cli::switch("--task-per-call", "the same as --path tasks"),
-        cli::opt(
-            "--record",
-            "DIR",
-            "off",
-            "a stereo WAV per call in DIR (needs --path legs)",
-        ),
-        cli::opt(
-            "--relay-threads",
-            "R",
-            "the number of CPUs",
-            "relay-pool threads (--path pool)",
-        ),
-        cli::opt("--gen-threads", "G", "1", "threads of the phone generator"),
-    ],
-    examples: &["cargo run --release --example media_load -- --calls 1000 --secs 20 --json"],
-};
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PathKind {
     Legs,
@@ -119,6 +78,46 @@ impl PathKind {
     }
 }
 
+use clap::Parser;
+
+/// Load test of callcore-media: N bridged G.711 calls over loopback, with added delay,
+/// loss and CPU per call-minute.
+#[derive(Debug, Parser)]
+#[command(
+    name = "media_load",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --release --example media_load -- --calls 1000 --secs 20 --json"
+)]
+struct Cmd {
+    /// bridged calls
+    #[arg(long, value_name = "N", default_value = "100", value_parser = cli::positive_usize)]
+    calls: usize,
+    /// seconds of media (after 1 s of warm-up)
+    #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    secs: u64,
+    /// µ-law on the caller's leg, A-law on the agent's [default: off]
+    #[arg(long)]
+    transcode: bool,
+    /// print the figures as one JSON object [default: off]
+    #[arg(long)]
+    json: bool,
+    /// what relays the media (see the source's top doc)
+    #[arg(long, value_name = "legs|pool|tasks", default_value = "legs", value_parser = ["legs", "pool", "tasks"], overrides_with = "task_per_call")]
+    path: String,
+    /// the same as --path tasks [default: off]
+    #[arg(long, overrides_with = "path")]
+    task_per_call: bool,
+    /// a stereo WAV per call in DIR (needs --path legs) [default: off]
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
+    /// relay-pool threads (--path pool) [default: the number of CPUs]
+    #[arg(long, value_name = "R", value_parser = cli::positive_usize)]
+    relay_threads: Option<usize>,
+    /// threads of the phone generator
+    #[arg(long, value_name = "G", default_value = "1", value_parser = cli::positive_usize)]
+    gen_threads: usize,
+}
+
 struct Args {
     calls: usize,
     secs: u64,
@@ -131,56 +130,31 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        calls: 100,
-        secs: 10,
-        transcode: false,
-        json: false,
-        relay_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        gen_threads: 1,
-        path: PathKind::Legs,
-        record: None,
-    };
-    let mut it = std::env::args().skip(1);
-    let num = |v: Option<String>, what: &str| -> Result<u64, String> {
-        v.and_then(|v| v.parse().ok())
-            .ok_or(format!("{what} needs a number"))
-    };
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--calls" => a.calls = num(it.next(), "--calls")? as usize,
-            "--secs" => a.secs = num(it.next(), "--secs")?,
-            "--relay-threads" => a.relay_threads = num(it.next(), "--relay-threads")? as usize,
-            "--gen-threads" => a.gen_threads = num(it.next(), "--gen-threads")? as usize,
-            "--transcode" => a.transcode = true,
-            "--task-per-call" => a.path = PathKind::Tasks,
-            "--path" => {
-                a.path = match it.next().as_deref() {
-                    Some("legs") => PathKind::Legs,
-                    Some("pool") => PathKind::Pool,
-                    Some("tasks") => PathKind::Tasks,
-                    _ => return Err("--path needs legs, pool or tasks".into()),
-                }
-            }
-            "--record" => {
-                a.record = Some(it.next().ok_or("--record needs a folder")?.into());
-            }
-            "--json" => a.json = true,
-            other => {
-                return Err(format!(
-                    "unknown argument {other:?}; usage: --calls N --secs S [--transcode] [--json] \
-                     [--path legs|pool|tasks] [--record DIR] [--relay-threads R] [--gen-threads G]"
-                ));
-            }
+    let cmd = Cmd::parse();
+    let path = if cmd.task_per_call {
+        PathKind::Tasks
+    } else {
+        match cmd.path.as_str() {
+            "pool" => PathKind::Pool,
+            "tasks" => PathKind::Tasks,
+            _ => PathKind::Legs,
         }
-    }
-    if a.calls == 0 || a.secs == 0 || a.relay_threads == 0 || a.gen_threads == 0 {
-        return Err("--calls, --secs, --relay-threads and --gen-threads must be positive".into());
-    }
-    if a.record.is_some() && a.path != PathKind::Legs {
+    };
+    if cmd.record.is_some() && path != PathKind::Legs {
         return Err("--record needs --path legs".into());
     }
-    Ok(a)
+    Ok(Args {
+        calls: cmd.calls,
+        secs: cmd.secs,
+        transcode: cmd.transcode,
+        json: cmd.json,
+        relay_threads: cmd
+            .relay_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        gen_threads: cmd.gen_threads,
+        path,
+        record: cmd.record,
+    })
 }
 
 /// CPU time of the calling thread (Linux schedstat: ns on CPU).
@@ -535,7 +509,6 @@ fn generate(
 }
 
 fn main() {
-    CLI.check();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -22,36 +22,28 @@ use callcore_ivr::nlu::{ClassifierConfig, IntentClassifier, IntentsFile, default
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "nlu",
-    about: "offline intent classification: trains on an intents file, then classifies one \
-            utterance per stdin line, one JSON object per stdout line",
-    flags: &[cli::required(
-        "--model",
-        "FILE",
-        "intents file (JSON) to train on",
-    )],
-    examples: &[
-        "echo 'I want to pay my bill' | cargo run --release --example nlu -- --model callcore-ivr/data/intents_en.json",
-    ],
-};
+use clap::Parser;
+
+/// Offline intent classification: trains on an intents file, then classifies one
+/// utterance per stdin line, one JSON object per stdout line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nlu",
+    args_override_self = true,
+    after_help = "Examples:\n  echo 'I want to pay my bill' | cargo run --release --example nlu -- --model callcore-ivr/data/intents_en.json"
+)]
+struct Args {
+    /// intents file (JSON) to train on
+    #[arg(long, value_name = "FILE", required = true)]
+    model: String,
+}
 
 fn round(x: f32) -> f64 {
     (f64::from(x) * 10_000.0).round() / 10_000.0
 }
 
 fn main() -> ExitCode {
-    CLI.check();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let model = match args.as_slice() {
-        [flag, path] if flag == "--model" => path.clone(),
-        _ => {
-            eprintln!(
-                "usage: nlu --model <intents.json>   (utterances on stdin, JSON lines on stdout)"
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let model = Args::parse().model;
     #[allow(clippy::disallowed_methods)] // wall time only to report training time
     let started = std::time::Instant::now();
     let encoder = if cfg!(feature = "embeddings") {

@@ -28,50 +28,44 @@ use callcore_ivr::nlu::{
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "nlu_eval",
-    about: "measures the intent classifier: accuracy, out-of-domain rejection, macro-F1 and \
-            per-intent figures on labelled sets, or by k-fold cross-validation",
-    flags: &[
-        cli::required("--model", "FILE", "intents file (JSON) to train on"),
-        cli::opt(
-            "--test",
-            "SET.tsv",
-            "none",
-            "a labelled set (intent<TAB>utterance, `none` = out of domain); repeatable",
-        ),
-        cli::opt(
-            "--cv",
-            "K",
-            "off",
-            "k-fold cross-validation on the intents file",
-        ),
-        cli::opt(
-            "--ood",
-            "SET.tsv|INTENTS.json",
-            "none",
-            "out-of-domain utterances added to every cross-validation; repeatable",
-        ),
-        cli::switch("--no-embeddings", "measure the n-gram classifier alone"),
-        cli::opt(
-            "--set",
-            "NAME=VALUE",
-            "the defaults",
-            "override a ClassifierConfig field; repeatable",
-        ),
-        cli::opt(
-            "--sweep",
-            "NAME=V1,V2,..",
-            "none",
-            "try each value of a ClassifierConfig field; repeatable",
-        ),
-        cli::switch("--errors", "list the misses"),
-    ],
-    examples: &[
-        "cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --test callcore-ivr/data/heldout_en.tsv",
-        "cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --cv 5 --ood callcore-ivr/data/dev_en.tsv",
-    ],
-};
+use clap::Parser;
+
+/// Measures the intent classifier: accuracy, out-of-domain rejection, macro-F1 and
+/// per-intent figures on labelled sets, or by k-fold cross-validation.
+#[derive(Debug, Parser)]
+#[command(
+    name = "nlu_eval",
+    args_override_self = true,
+    after_help = "Examples:\n  \
+cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --test callcore-ivr/data/heldout_en.tsv\n  \
+cargo run --release --example nlu_eval -- --model callcore-ivr/data/intents_en.json --cv 5 --ood callcore-ivr/data/dev_en.tsv"
+)]
+struct Cmd {
+    /// intents file (JSON) to train on
+    #[arg(long, value_name = "FILE", required = true)]
+    model: String,
+    /// a labelled set (intent<TAB>utterance, `none` = out of domain); repeatable [default: none]
+    #[arg(long = "test", value_name = "SET.tsv", action = clap::ArgAction::Append)]
+    tests: Vec<String>,
+    /// k-fold cross-validation on the intents file [default: off]
+    #[arg(long, value_name = "K")]
+    cv: Option<usize>,
+    /// out-of-domain utterances added to every cross-validation; repeatable [default: none]
+    #[arg(long, value_name = "SET.tsv|INTENTS.json", action = clap::ArgAction::Append)]
+    ood: Vec<String>,
+    /// measure the n-gram classifier alone [default: off]
+    #[arg(long)]
+    no_embeddings: bool,
+    /// override a ClassifierConfig field; repeatable [default: the defaults]
+    #[arg(long = "set", value_name = "NAME=VALUE", action = clap::ArgAction::Append)]
+    set: Vec<String>,
+    /// try each value of a ClassifierConfig field; repeatable [default: none]
+    #[arg(long, value_name = "NAME=V1,V2,..", action = clap::ArgAction::Append)]
+    sweep: Vec<String>,
+    /// list the misses [default: off]
+    #[arg(long)]
+    errors: bool,
+}
 
 struct Args {
     model: String,
@@ -84,45 +78,25 @@ struct Args {
     sweep: Vec<String>,
 }
 
-const USAGE: &str = "usage: nlu_eval --model <intents.json> [--test <set.tsv>]... [--cv <k>] \
-[--ood <set.tsv|intents.json>]... [--no-embeddings] [--set name=value]... [--sweep name=v1,v2,..]... [--errors]";
-
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        model: String::new(),
-        tests: Vec::new(),
-        cv: None,
-        ood: Vec::new(),
-        embeddings: true,
-        errors: false,
-        config: ClassifierConfig::default(),
-        sweep: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--model" => args.model = value()?,
-            "--test" => args.tests.push(value()?),
-            "--ood" => args.ood.push(value()?),
-            "--cv" => {
-                let v = value()?;
-                args.cv = Some(v.parse().map_err(|_| format!("--cv: not a number: {v}"))?);
-            }
-            "--no-embeddings" => args.embeddings = false,
-            "--errors" => args.errors = true,
-            "--set" => {
-                let v = value()?;
-                set_config(&mut args.config, &v)?;
-            }
-            "--sweep" => args.sweep.push(value()?),
-            _ => return Err(format!("unknown argument {flag}")),
-        }
+    let cmd = Cmd::parse();
+    let mut config = ClassifierConfig::default();
+    for kv in &cmd.set {
+        set_config(&mut config, kv)?;
     }
-    if args.model.is_empty() || (args.tests.is_empty() && args.cv.is_none()) {
+    if cmd.tests.is_empty() && cmd.cv.is_none() {
         return Err("--model and at least one of --test or --cv are needed".into());
     }
-    Ok(args)
+    Ok(Args {
+        model: cmd.model,
+        tests: cmd.tests,
+        cv: cmd.cv,
+        ood: cmd.ood,
+        embeddings: !cmd.no_embeddings,
+        errors: cmd.errors,
+        config,
+        sweep: cmd.sweep,
+    })
 }
 
 fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
@@ -216,11 +190,10 @@ fn print(what: &str, r: &EvalReport, embeddings: bool, errors: bool) {
 }
 
 fn main() -> ExitCode {
-    CLI.check();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nlu_eval: {e}\n{USAGE}");
+            eprintln!("nlu_eval: {e} (see --help)");
             return ExitCode::from(2);
         }
     };

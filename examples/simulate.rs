@@ -32,57 +32,54 @@ use tokio::sync::oneshot;
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "simulate",
-    about: "a whole call center in virtual time (synthetic callers and agents through the real \
-            Center runtime; no real call is placed), then routing strategies compared in \
-            callcore-sim and a timed 10,000-agent day",
-    flags: &[
-        cli::opt(
-            "--seed",
-            "N",
-            "42",
-            "seed of every random draw (same seed: same run)",
-        ),
-        cli::opt("--agents", "N", "12", "agents in the runtime simulation"),
-        cli::opt("--calls-per-hour", "N", "200", "offered calls per hour"),
-        cli::opt("--aht", "SECS", "180", "mean handle time"),
-        cli::opt(
-            "--patience",
-            "SECS",
-            "120",
-            "mean caller patience before abandoning",
-        ),
-        cli::opt("--hours", "H", "1", "simulated hours of traffic"),
-        cli::opt(
-            "--router",
-            "acd|basic",
-            "acd",
-            "callcore-acd engine or callcore's BasicRouter",
-        ),
-        cli::opt(
-            "--strategies",
-            "A,B,..",
-            "longest_idle,best_proficiency,fewest_interactions,round_robin,random",
-            "strategies compared in callcore-sim",
-        ),
-        cli::opt(
-            "--compare-agents",
-            "N",
-            "300",
-            "agents in the strategy comparison",
-        ),
-        cli::opt(
-            "--day-agents",
-            "N",
-            "10000",
-            "agents of the timed day (0 skips it)",
-        ),
-    ],
-    examples: &[
-        "cargo run --release --example simulate -- --agents 20 --calls-per-hour 400 --hours 2",
-    ],
-};
+use clap::Parser;
+
+/// A whole call center in virtual time (synthetic callers and agents through the real
+/// Center runtime; no real call is placed), then routing strategies compared in
+/// callcore-sim and a timed 10,000-agent day.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "simulate",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --release --example simulate -- --agents 20 --calls-per-hour 400 --hours 2"
+)]
+struct Params {
+    /// seed of every random draw (same seed: same run)
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    seed: u64,
+    /// agents in the runtime simulation
+    #[arg(long, value_name = "N", default_value = "12", value_parser = cli::positive_u32)]
+    agents: u32,
+    /// offered calls per hour
+    #[arg(long, value_name = "N", default_value = "200", value_parser = cli::positive)]
+    calls_per_hour: f64,
+    /// mean handle time
+    #[arg(long = "aht", value_name = "SECS", default_value = "180", value_parser = cli::positive)]
+    aht_secs: f64,
+    /// mean caller patience before abandoning
+    #[arg(long = "patience", value_name = "SECS", default_value = "120", value_parser = cli::positive)]
+    patience_secs: f64,
+    /// simulated hours of traffic
+    #[arg(long, value_name = "H", default_value = "1", value_parser = cli::positive)]
+    hours: f64,
+    /// callcore-acd engine or callcore's BasicRouter
+    #[arg(long, value_name = "acd|basic", default_value = "acd", value_parser = ["acd", "basic"])]
+    router: String,
+    /// strategies compared in callcore-sim
+    #[arg(
+        long,
+        value_name = "A,B,..",
+        value_delimiter = ',',
+        default_value = "longest_idle,best_proficiency,fewest_interactions,round_robin,random"
+    )]
+    strategies: Vec<String>,
+    /// agents in the strategy comparison (0 counts as 1)
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    compare_agents: u32,
+    /// agents of the timed day (0 skips it)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    day_agents: u32,
+}
 
 /// Straight to the support queue, announcing the position.
 #[derive(Debug)]
@@ -102,83 +99,6 @@ impl Flow for SupportLine {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Params {
-    router: String,
-    strategies: Vec<String>,
-    compare_agents: u32,
-    day_agents: u32,
-    seed: u64,
-    agents: u32,
-    calls_per_hour: f64,
-    aht_secs: f64,
-    patience_secs: f64,
-    hours: f64,
-}
-
-fn parse_args() -> Result<Params, String> {
-    let mut p = Params {
-        router: "acd".to_owned(),
-        strategies: [
-            "longest_idle",
-            "best_proficiency",
-            "fewest_interactions",
-            "round_robin",
-            "random",
-        ]
-        .map(str::to_owned)
-        .to_vec(),
-        compare_agents: 300,
-        day_agents: 10_000,
-        seed: 42,
-        agents: 12,
-        calls_per_hour: 200.0,
-        aht_secs: 180.0,
-        patience_secs: 120.0,
-        hours: 1.0,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| format!("{flag}: `{v}` is not a positive number"))
-        };
-        match flag.as_str() {
-            "--seed" => p.seed = value.parse().map_err(|_| format!("--seed: `{value}`"))?,
-            "--agents" => {
-                p.agents = value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| format!("--agents: `{value}` is not a positive integer"))?;
-            }
-            "--calls-per-hour" => p.calls_per_hour = num(value)?,
-            "--aht" => p.aht_secs = num(value)?,
-            "--patience" => p.patience_secs = num(value)?,
-            "--hours" => p.hours = num(value)?,
-            "--router" if value == "acd" || value == "basic" => p.router.clone_from(value),
-            "--router" => return Err(format!("--router: `{value}` is not acd or basic")),
-            "--strategies" => p.strategies = value.split(',').map(str::to_owned).collect(),
-            "--compare-agents" | "--day-agents" => {
-                let n = value
-                    .parse()
-                    .map_err(|_| format!("{flag}: `{value}` is not a whole number"))?;
-                if flag == "--day-agents" {
-                    p.day_agents = n;
-                } else {
-                    p.compare_agents = n.max(1);
-                }
-            }
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(p)
-}
-
 type Waiters = Arc<Mutex<HashMap<InteractionId, oneshot::Sender<()>>>>;
 
 fn secs(d: f64) -> Duration {
@@ -187,14 +107,8 @@ fn secs(d: f64) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    CLI.check();
-    let p = match parse_args() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("simulate: {e}");
-            std::process::exit(2);
-        }
-    };
+    let mut p = Params::parse();
+    p.compare_agents = p.compare_agents.max(1);
     let start = Timestamp::from_secs(1_767_600_000); // a Monday, 08:00 UTC
     let clock = VirtualClock::new(start);
     let transport = MemoryTransport::new(Arc::new(clock.clone()));

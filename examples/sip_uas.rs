@@ -18,62 +18,26 @@ use callcore_sip::ua::{IdSeed, UaConfig, UaEvent, driver};
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "sip_uas",
-    about: "a SIP UAS on callcore-sip: OPTIONS get 200, every INVITE 180 then 200 OK with a PCMU \
-            answer (or a final error with --reply), one log line per call",
-    flags: &[
-        cli::opt(
-            "--bind",
-            "ADDR:PORT",
-            "127.0.0.1:5080",
-            "UDP address to listen on",
-        ),
-        cli::opt(
-            "--reply",
-            "CODE",
-            "off: answer with 200",
-            "answer every INVITE with this 300-699 code",
-        ),
-        cli::switch("--quiet", "no log line per call"),
-    ],
-    examples: &["cargo run --release --example sip_uas -- --bind 127.0.0.1:5080 --reply 486"],
-};
+use clap::Parser;
 
+/// A SIP UAS on callcore-sip: OPTIONS get 200, every INVITE 180 then 200 OK with a PCMU
+/// answer (or a final error with --reply), one log line per call.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sip_uas",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --release --example sip_uas -- --bind 127.0.0.1:5080 --reply 486"
+)]
 struct Args {
+    /// UDP address to listen on
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5080")]
     bind: SocketAddr,
+    /// answer every INVITE with this 300-699 code [default: off: answer with 200]
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(300..700))]
     reply: Option<u16>,
+    /// no log line per call [default: off]
+    #[arg(long)]
     quiet: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        bind: "127.0.0.1:5080".parse().map_err(|e| format!("{e}"))?,
-        reply: None,
-        quiet: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--bind" => {
-                let v = it.next().ok_or("--bind needs ADDR:PORT")?;
-                args.bind = v.parse().map_err(|e| format!("--bind {v}: {e}"))?;
-            }
-            "--reply" => {
-                let v = it.next().ok_or("--reply needs a status code")?;
-                let code: u16 = v.parse().map_err(|e| format!("--reply {v}: {e}"))?;
-                if !(300..700).contains(&code) {
-                    return Err(format!(
-                        "--reply {code}: must be a final non-2xx code (300-699)"
-                    ));
-                }
-                args.reply = Some(code);
-            }
-            "--quiet" => args.quiet = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(args)
 }
 
 /// Log lines are collected here and written out by the flush tick (and when full).
@@ -111,7 +75,7 @@ impl Write for LogBuffer {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    CLI.check();
+    let args = Args::parse();
     let log = LogBuffer::new();
     let writer = log.clone();
     tracing_subscriber::fmt()
@@ -119,13 +83,6 @@ async fn main() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("sip_uas: {e}\nusage: sip_uas --bind ADDR:PORT [--reply CODE] [--quiet]");
-            std::process::exit(2);
-        }
-    };
     let mut config = UaConfig::new(args.bind);
     // A load generator (SIPp) is one source, like a trunk: per-source limits go up to
     // the totals, which stay on (503 + Retry-After above them).

@@ -21,39 +21,39 @@ use serde_json::{Value, json};
 #[path = "cli.rs"]
 mod cli;
 
-const CLI: cli::Cli = cli::Cli {
-    name: "staffing",
-    about: "staffing calculator: Erlang C (Erlang A with --patience) around the answer, with the \
-            smallest agent count that meets the service-level target",
-    flags: &[
-        cli::required("--calls-per-hour", "N", "offered calls per hour"),
-        cli::required("--aht", "SECS", "mean handle time"),
-        cli::required(
-            "--target-answer-secs",
-            "SECS",
-            "answer-time target of the service level",
-        ),
-        cli::required(
-            "--service-level",
-            "FRACTION",
-            "share of calls to answer within the target (0.8)",
-        ),
-        cli::opt(
-            "--patience",
-            "SECS",
-            "off: Erlang C",
-            "mean caller patience: Erlang A",
-        ),
-        cli::switch("--json", "print exactly one JSON object"),
-        cli::switch(
-            "--simulate",
-            "also run callcore-sim for each row (200 simulated hours)",
-        ),
-    ],
-    examples: &[
-        "cargo run --release --example staffing -- --calls-per-hour 200 --aht 180 --target-answer-secs 20 --service-level 0.8",
-    ],
-};
+use clap::Parser;
+
+/// Staffing calculator: Erlang C (Erlang A with --patience) around the answer, with the
+/// smallest agent count that meets the service-level target.
+#[derive(Debug, Parser)]
+#[command(
+    name = "staffing",
+    args_override_self = true,
+    after_help = "Examples:\n  cargo run --release --example staffing -- --calls-per-hour 200 --aht 180 --target-answer-secs 20 --service-level 0.8"
+)]
+struct Cmd {
+    /// offered calls per hour
+    #[arg(long, value_name = "N", required = true, value_parser = cli::finite)]
+    calls_per_hour: f64,
+    /// mean handle time
+    #[arg(long, value_name = "SECS", required = true, value_parser = cli::finite)]
+    aht: f64,
+    /// answer-time target of the service level
+    #[arg(long, value_name = "SECS", required = true, value_parser = cli::finite)]
+    target_answer_secs: f64,
+    /// share of calls to answer within the target (0.8)
+    #[arg(long, value_name = "FRACTION", required = true, value_parser = cli::finite)]
+    service_level: f64,
+    /// mean caller patience: Erlang A [default: off: Erlang C]
+    #[arg(long, value_name = "SECS", value_parser = cli::finite)]
+    patience: Option<f64>,
+    /// print exactly one JSON object [default: off]
+    #[arg(long)]
+    json: bool,
+    /// also run callcore-sim for each row (200 simulated hours) [default: off]
+    #[arg(long)]
+    simulate: bool,
+}
 
 #[derive(Debug)]
 struct Args {
@@ -62,54 +62,19 @@ struct Args {
     simulate: bool,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut calls = None;
-    let mut aht = None;
-    let mut target = None;
-    let mut sl = None;
-    let mut patience = None;
-    let mut json = false;
-    let mut simulate = false;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| -> Result<f64, String> {
-            let v = it.next().ok_or_else(|| format!("{name} needs a value"))?;
-            v.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| format!("{name}: `{v}` is not a number"))
-        };
-        match flag.as_str() {
-            "--calls-per-hour" => calls = Some(value(flag)?),
-            "--aht" => aht = Some(value(flag)?),
-            "--target-answer-secs" => target = Some(value(flag)?),
-            "--service-level" => sl = Some(value(flag)?),
-            "--patience" => patience = Some(value(flag)?),
-            "--json" => json = true,
-            "--simulate" => simulate = true,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: staffing --calls-per-hour N --aht SECS --target-answer-secs SECS \
-                     --service-level 0.8 [--patience SECS] [--json] [--simulate]"
-                        .to_owned(),
-                );
-            }
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    let need = |v: Option<f64>, name: &str| v.ok_or_else(|| format!("{name} is required"));
-    Ok(Args {
+fn parse() -> Args {
+    let cmd = Cmd::parse();
+    Args {
         input: StaffingInput {
-            calls_per_hour: need(calls, "--calls-per-hour")?,
-            aht_secs: need(aht, "--aht")?,
-            target_answer_secs: need(target, "--target-answer-secs")?,
-            service_level: need(sl, "--service-level")?,
-            patience_secs: patience,
+            calls_per_hour: cmd.calls_per_hour,
+            aht_secs: cmd.aht,
+            target_answer_secs: cmd.target_answer_secs,
+            service_level: cmd.service_level,
+            patience_secs: cmd.patience,
         },
-        json,
-        simulate,
-    })
+        json: cmd.json,
+        simulate: cmd.simulate,
+    }
 }
 
 fn simulated(input: &StaffingInput, agents: u32) -> Result<SimReport, callcore_sim::SimError> {
@@ -249,14 +214,7 @@ fn emit(text: &str) {
 }
 
 fn main() {
-    CLI.check();
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("staffing: {e}");
-            std::process::exit(2);
-        }
-    };
+    let args = parse();
     let table = match staffing_table(&args.input) {
         Ok(t) => t,
         Err(e) => {

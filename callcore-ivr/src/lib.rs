@@ -38,6 +38,7 @@
 //! # Ok::<(), callcore_ivr::IvrError>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod error;
 pub mod flow;
 pub mod kb;

@@ -34,6 +34,7 @@
 //! assert_eq!(events.iter().filter_map(|e| e.started()).count(), 2);
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod error;
 pub mod g711;
 
@@ -42,6 +43,7 @@ pub mod amd;
 pub mod bridge;
 pub mod codec;
 #[cfg(feature = "callcore-control")]
+#[cfg_attr(docsrs, doc(cfg(feature = "callcore-control")))]
 pub mod control;
 pub mod dtmf;
 pub mod endpoint;
@@ -51,23 +53,27 @@ pub mod jitter;
 #[cfg(feature = "udp")]
 mod latch;
 #[cfg(feature = "callcore-control")]
+#[cfg_attr(docsrs, doc(cfg(feature = "callcore-control")))]
 pub mod leg_port;
 pub mod level;
 pub mod mixer;
 pub mod out_stream;
 pub mod prompt;
 #[cfg(feature = "udp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "udp")))]
 pub mod relay_pool;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_stats;
 #[cfg(feature = "callcore-control")]
+#[cfg_attr(docsrs, doc(cfg(feature = "callcore-control")))]
 pub mod sip_leg;
 pub mod sit;
 pub mod srtp;
 pub mod tones;
 #[cfg(feature = "udp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "udp")))]
 pub mod udp;
 pub mod vad;
 pub mod wav;

@@ -16,7 +16,6 @@ use callcore::{
     EscalationStep, IdSource, InteractionRecord, Prompt, QueueDefinition, Stores, TenantId,
     Timestamp, UuidV7Ids,
 };
-use callcore_acd::{AcdConfig, AcdEngine};
 use callcore_ivr::flow::{
     CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, SharedCallbackBook,
 };
@@ -77,6 +76,14 @@ impl Premise {
     /// The data folder, the database or the SIP address cannot be opened; the
     /// center refuses a queue or agent.
     pub async fn start(config: PremiseConfig) -> Result<Premise, PremiseError> {
+        Self::builder(config).start().await
+    }
+
+    /// The center of `config` with the builder's router and flows.
+    pub(crate) async fn assemble(
+        config: PremiseConfig,
+        plugins: crate::builder::Plugins,
+    ) -> Result<Premise, PremiseError> {
         config.validate()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tenant = TenantId::new(config.tenant.clone());
@@ -208,6 +215,13 @@ impl Premise {
         let ivr = waiting(premise_flow(&config.ivr)?);
         // the center mints its own interactions' ids (click-to-dial) as SIP does
         let mut builder = Center::builder().ids(ids);
+        // the builder's flows and routes first: its routes win over the DIDs' and `*`
+        for (name, flow) in plugins.flows {
+            builder = builder.flow(name, flow);
+        }
+        for (to, flow) in plugins.routes {
+            builder = builder.route(to, flow);
+        }
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR
         for (i, did) in config.dids.iter().enumerate() {
             if let Some(q) = &did.queue {
@@ -229,7 +243,7 @@ impl Premise {
             })
             .transport(sip.clone())
             .transport(browser.transport.clone())
-            .router(Box::new(AcdEngine::new(AcdConfig::default())))
+            .router(plugins.router)
             .flow(crate::trunks::IVR_FLOW, Arc::new(ivr))
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
@@ -250,6 +264,9 @@ impl Premise {
         for q in &config.queues {
             let mut def = QueueDefinition::new(q.id.as_str()).with_wrap_up_secs(q.wrap_up_secs);
             def.tenant = tenant.clone();
+            if let Some(strategy) = q.strategy.as_ref().or(plugins.default_strategy.as_ref()) {
+                def.strategy.clone_from(strategy);
+            }
             if let Some(skill) = &q.skill {
                 def = def.requiring(skill.as_str(), 1);
             }

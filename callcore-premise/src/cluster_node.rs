@@ -14,21 +14,19 @@
 //!
 //! Shard leases do not drive routing yet: each node routes the calls it
 //! took with its own ACD engine and agents.
+//!
+//! Needs the `cluster` feature (which brings `postgres`); a build without it
+//! refuses a `[cluster]` section with a config error naming `cluster.node`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use callcore::Stores;
-use callcore_cluster::{
-    ClusterDb, NodeHeartbeat, NodeJournal, Presence, Sweep, spawn_failure_sweeper, spawn_heartbeat,
-};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 use crate::PremiseError;
-use crate::storage::Database;
+
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub use node::ClusterNode;
 
 /// How often a node writes its heartbeat.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
@@ -62,120 +60,184 @@ fn field(name: &str, detail: impl Into<String>) -> PremiseError {
     }
 }
 
-/// A node's cluster tasks: heartbeat and failure sweeps.
-#[derive(Debug)]
-pub struct ClusterNode {
-    node: String,
-    beat: watch::Sender<NodeHeartbeat>,
-    heartbeat: JoinHandle<()>,
-    sweeper: JoinHandle<()>,
-    sweeps: std::sync::Mutex<mpsc::UnboundedReceiver<Sweep>>,
+#[cfg(feature = "cluster")]
+mod node {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use callcore::Stores;
+    use callcore_cluster::{
+        ClusterDb, NodeHeartbeat, NodeJournal, Presence, Sweep, spawn_failure_sweeper,
+        spawn_heartbeat,
+    };
+    use tokio::sync::{mpsc, watch};
+    use tokio::task::JoinHandle;
+
+    use super::{ClusterSection, HEARTBEAT_EVERY, HEARTBEAT_TTL, SWEEP_EVERY, field};
+    use crate::PremiseError;
+    use crate::storage::Database;
+
+    /// A node's cluster tasks: heartbeat and failure sweeps.
+    #[derive(Debug)]
+    pub struct ClusterNode {
+        node: String,
+        beat: watch::Sender<NodeHeartbeat>,
+        heartbeat: JoinHandle<()>,
+        sweeper: JoinHandle<()>,
+        sweeps: std::sync::Mutex<mpsc::UnboundedReceiver<Sweep>>,
+    }
+
+    impl ClusterNode {
+        /// Joins the cluster of `section`: connects to PostgreSQL (the store's
+        /// database) and Redis, wraps `stores.events` with the node's journal,
+        /// writes the first heartbeat and starts the sweeps.
+        ///
+        /// # Errors
+        /// [`PremiseError::Config`] naming `cluster.*` (no node id, no Redis
+        /// URL, a SQLite store); [`PremiseError::Store`] when PostgreSQL or
+        /// Redis cannot be reached.
+        pub async fn join(
+            section: &ClusterSection,
+            database: &Database,
+            stores: &mut Stores,
+        ) -> Result<ClusterNode, PremiseError> {
+            let node = section.node.trim().to_owned();
+            if node.is_empty() || node.contains([':', '*', ' ']) {
+                return Err(field("node", "a non-empty id without `:`, `*` or spaces"));
+            }
+            let Database::Postgres { url, schema } = database else {
+                return Err(field(
+                    "node",
+                    "a cluster node needs [storage] on PostgreSQL (database_url)",
+                ));
+            };
+            let redis_url = match &section.redis_url {
+                Some(u) => u.clone(),
+                None => std::env::var("REDIS_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        field("redis_url", "set it or the REDIS_URL environment variable")
+                    })?,
+            };
+            let store = |e: callcore_cluster::ClusterError| PremiseError::Store(e.to_string());
+            let db = ClusterDb::connect(url, schema.as_deref())
+                .await
+                .map_err(store)?;
+            let presence = Presence::connect(&redis_url, &section.prefix)
+                .await
+                .map_err(store)?;
+            let journal = NodeJournal::new(stores.events.clone(), &db, node.clone());
+            stores.events = Arc::new(journal.clone());
+            let first = NodeHeartbeat {
+                node: node.clone(),
+                sip: String::new(),
+                http: String::new(),
+                shards: Vec::new(),
+            };
+            // alive before the first call is taken
+            presence
+                .heartbeat(&first, HEARTBEAT_TTL)
+                .await
+                .map_err(store)?;
+            let (beat, beats) = watch::channel(first);
+            let heartbeat =
+                spawn_heartbeat(presence.clone(), beats, HEARTBEAT_EVERY, HEARTBEAT_TTL);
+            let (tx, sweeps) = mpsc::unbounded_channel();
+            let sweeper = spawn_failure_sweeper(
+                db,
+                presence,
+                Arc::new(journal),
+                stores.interactions.clone(),
+                node.clone(),
+                SWEEP_EVERY,
+                Some(tx),
+            );
+            tracing::info!(%node, "joined the cluster");
+            Ok(ClusterNode {
+                node,
+                beat,
+                heartbeat,
+                sweeper,
+                sweeps: std::sync::Mutex::new(sweeps),
+            })
+        }
+
+        /// This node's id.
+        pub fn node(&self) -> &str {
+            &self.node
+        }
+
+        /// Publishes where this node is reached (in its heartbeat).
+        pub fn advertise(&self, sip: SocketAddr, http: Option<SocketAddr>) {
+            self.beat.send_modify(|b| {
+                b.sip = sip.to_string();
+                b.http = http.map(|h| h.to_string()).unwrap_or_default();
+            });
+        }
+
+        /// The calls of dead nodes this node closed since the last call.
+        pub fn take_closed(&self) -> Vec<(callcore::InteractionId, String)> {
+            let mut out = Vec::new();
+            let mut rx = self
+                .sweeps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            while let Ok(s) = rx.try_recv() {
+                out.extend(s.closed);
+            }
+            out
+        }
+
+        /// Stops the heartbeat and the sweeps (the heartbeat expires after its TTL).
+        pub fn stop(&self) {
+            self.heartbeat.abort();
+            self.sweeper.abort();
+        }
+    }
 }
 
+/// A node's cluster tasks; this build has none (no `cluster` feature), so
+/// [`ClusterNode::join`] refuses and no value of this type exists.
+#[cfg(not(feature = "cluster"))]
+#[derive(Debug)]
+pub enum ClusterNode {}
+
+#[cfg(not(feature = "cluster"))]
 impl ClusterNode {
-    /// Joins the cluster of `section`: connects to PostgreSQL (the store's
-    /// database) and Redis, wraps `stores.events` with the node's journal,
-    /// writes the first heartbeat and starts the sweeps.
+    /// Refuses: this build has no cluster support.
     ///
     /// # Errors
-    /// [`PremiseError::Config`] naming `cluster.*` (no node id, no Redis
-    /// URL, a SQLite store); [`PremiseError::Store`] when PostgreSQL or
-    /// Redis cannot be reached.
+    /// Always [`PremiseError::Config`] naming `cluster.node`.
+    #[allow(clippy::unused_async)]
     pub async fn join(
-        section: &ClusterSection,
-        database: &Database,
-        stores: &mut Stores,
+        _section: &ClusterSection,
+        _database: &crate::storage::Database,
+        _stores: &mut callcore::Stores,
     ) -> Result<ClusterNode, PremiseError> {
-        let node = section.node.trim().to_owned();
-        if node.is_empty() || node.contains([':', '*', ' ']) {
-            return Err(field("node", "a non-empty id without `:`, `*` or spaces"));
-        }
-        let Database::Postgres { url, schema } = database else {
-            return Err(field(
-                "node",
-                "a cluster node needs [storage] on PostgreSQL (database_url)",
-            ));
-        };
-        let redis_url = match &section.redis_url {
-            Some(u) => u.clone(),
-            None => std::env::var("REDIS_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| {
-                    field("redis_url", "set it or the REDIS_URL environment variable")
-                })?,
-        };
-        let store = |e: callcore_cluster::ClusterError| PremiseError::Store(e.to_string());
-        let db = ClusterDb::connect(url, schema.as_deref())
-            .await
-            .map_err(store)?;
-        let presence = Presence::connect(&redis_url, &section.prefix)
-            .await
-            .map_err(store)?;
-        let journal = NodeJournal::new(stores.events.clone(), &db, node.clone());
-        stores.events = Arc::new(journal.clone());
-        let first = NodeHeartbeat {
-            node: node.clone(),
-            sip: String::new(),
-            http: String::new(),
-            shards: Vec::new(),
-        };
-        // alive before the first call is taken
-        presence
-            .heartbeat(&first, HEARTBEAT_TTL)
-            .await
-            .map_err(store)?;
-        let (beat, beats) = watch::channel(first);
-        let heartbeat = spawn_heartbeat(presence.clone(), beats, HEARTBEAT_EVERY, HEARTBEAT_TTL);
-        let (tx, sweeps) = mpsc::unbounded_channel();
-        let sweeper = spawn_failure_sweeper(
-            db,
-            presence,
-            Arc::new(journal),
-            stores.interactions.clone(),
-            node.clone(),
-            SWEEP_EVERY,
-            Some(tx),
-        );
-        tracing::info!(%node, "joined the cluster");
-        Ok(ClusterNode {
-            node,
-            beat,
-            heartbeat,
-            sweeper,
-            sweeps: std::sync::Mutex::new(sweeps),
-        })
+        Err(field(
+            "node",
+            "this build has no cluster support (build callcore-premise with the `cluster` feature)",
+        ))
     }
 
     /// This node's id.
     pub fn node(&self) -> &str {
-        &self.node
+        match *self {}
     }
 
     /// Publishes where this node is reached (in its heartbeat).
-    pub fn advertise(&self, sip: SocketAddr, http: Option<SocketAddr>) {
-        self.beat.send_modify(|b| {
-            b.sip = sip.to_string();
-            b.http = http.map(|h| h.to_string()).unwrap_or_default();
-        });
+    pub fn advertise(&self, _sip: std::net::SocketAddr, _http: Option<std::net::SocketAddr>) {
+        match *self {}
     }
 
     /// The calls of dead nodes this node closed since the last call.
     pub fn take_closed(&self) -> Vec<(callcore::InteractionId, String)> {
-        let mut out = Vec::new();
-        let mut rx = self
-            .sweeps
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while let Ok(s) = rx.try_recv() {
-            out.extend(s.closed);
-        }
-        out
+        match *self {}
     }
 
-    /// Stops the heartbeat and the sweeps (the heartbeat expires after its TTL).
+    /// Stops the heartbeat and the sweeps.
     pub fn stop(&self) {
-        self.heartbeat.abort();
-        self.sweeper.abort();
+        match *self {}
     }
 }

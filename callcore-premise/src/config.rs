@@ -320,6 +320,12 @@ pub struct QueueSection {
     /// Wrap-up after each call.
     #[serde(default)]
     pub wrap_up_secs: u32,
+    /// The routing strategy (callcore-acd's): a built-in name (`longest_idle`,
+    /// `round_robin`, `best_proficiency`, …) or one registered with
+    /// [`crate::PremiseBuilder::strategy`]; absent: the builder's default
+    /// strategy, or `longest_idle`.
+    #[serde(default)]
+    pub strategy: Option<String>,
     // -- the caller's wait (queue-wait): music, announcements, callback, overflow --
     /// Music while waiting: an audio file (WAV, MP3, OGG, FLAC; relative to
     /// `<data_dir>/prompts` or absolute), looped; absent: the built-in music

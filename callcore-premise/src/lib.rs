@@ -19,9 +19,16 @@
 //!   `/healthz` and `/readyz` that other crates mount routes on
 //!   ([`Premise::mount_http`]), and draining ([`Premise::drain`]).
 //!
-//! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the `premise`
-//! example runs it (`cargo run --release --example premise`), and
-//! [`demo::run_demo_calls`] places self-driven calls into it.
+//! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the
+//! `callcore-center` program (`cargo install callcore-premise`, feature `program`)
+//! and the `premise` example (`cargo run --release --example premise`) run it
+//! (`program`), and [`demo::run_demo_calls`] places self-driven calls into it.
+//! [`Premise::builder`] runs it with your own routing strategy, router or flows.
+//!
+//! Features: `sqlite` (default) and `postgres` choose the storage drivers compiled
+//! in (a config naming a missing one is refused naming `storage.database`);
+//! `cluster` (with `postgres`) makes the center a node of the cloud assembly;
+//! `program` (default) is the `callcore-center` binary's command line and logs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), callcore_premise::PremiseError> {
@@ -32,10 +39,13 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod agent_states;
 pub mod analytics;
 pub mod assembly;
 mod browser_agents;
+pub mod builder;
 pub mod campaigns;
 mod center_ops;
 pub mod cluster_node;
@@ -48,6 +58,9 @@ pub mod flow;
 mod listening;
 pub mod ops;
 mod ops_config;
+#[cfg(feature = "program")]
+#[cfg_attr(docsrs, doc(cfg(feature = "program")))]
+pub mod program;
 pub mod sip_edge;
 pub mod speech;
 pub mod srtp;
@@ -59,5 +72,6 @@ pub mod web;
 pub mod web_tls;
 
 pub use assembly::Premise;
+pub use builder::PremiseBuilder;
 pub use config::{DEFAULT_CONFIG, DEMO_AGENTS_TOML, PremiseConfig, with_demo_agents};
 pub use error::PremiseError;

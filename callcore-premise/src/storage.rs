@@ -17,13 +17,26 @@
 use std::sync::Arc;
 
 use callcore::Stores;
-use callcore_store::{PgOptions, PgStore, SqliteStore};
 
 use crate::PremiseError;
 use crate::config::{PremiseConfig, StorageSection};
 
 /// The environment variable a PostgreSQL center without `database_url` reads.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+
+/// The database drivers compiled in (the `sqlite` and `postgres` features).
+#[derive(Debug, Clone, Copy)]
+struct Drivers {
+    sqlite: bool,
+    postgres: bool,
+}
+
+impl Drivers {
+    const BUILT: Drivers = Drivers {
+        sqlite: cfg!(feature = "sqlite"),
+        postgres: cfg!(feature = "postgres"),
+    };
+}
 
 /// Which database the `[storage]` section chooses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +62,15 @@ impl Database {
         storage: &StorageSection,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Database, PremiseError> {
+        Self::of_in(storage, env, Drivers::BUILT)
+    }
+
+    /// [`Database::of`] in a build with `drivers`.
+    fn of_in(
+        storage: &StorageSection,
+        env: impl Fn(&str) -> Option<String>,
+        drivers: Drivers,
+    ) -> Result<Database, PremiseError> {
         let config = |field: &str, detail: &str| PremiseError::Config {
             field: format!("storage.{field}"),
             detail: detail.to_owned(),
@@ -62,7 +84,21 @@ impl Database {
             if storage.database_schema.is_some() {
                 return Err(config("database_schema", "only for PostgreSQL"));
             }
+            if !drivers.sqlite {
+                return Err(config(
+                    "database",
+                    "this build has no SQLite driver (build callcore-premise with the \
+                     `sqlite` feature, or choose \"postgres\")",
+                ));
+            }
             return Ok(Database::Sqlite);
+        }
+        if !drivers.postgres {
+            return Err(config(
+                "database",
+                "this build has no PostgreSQL driver (build callcore-premise with the \
+                 `postgres` feature, or choose \"sqlite\")",
+            ));
         }
         let url = match &storage.database_url {
             Some(url) => url.clone(),
@@ -111,28 +147,64 @@ impl Database {
 pub async fn open(config: &PremiseConfig) -> Result<(Stores, Database), PremiseError> {
     let database = Database::of(&config.storage, |k| std::env::var(k).ok())?;
     let stores = match &database {
-        Database::Sqlite => Stores::all_in(Arc::new(
-            SqliteStore::open(config.database_path())
-                .map_err(|e| PremiseError::Store(e.to_string()))?,
-        )),
+        Database::Sqlite => open_sqlite(config)?,
         Database::Postgres { url, schema } => {
-            let mut options = PgOptions::default();
-            if let Some(s) = schema {
-                options = options.in_schema(s.as_str());
-            }
-            let store = PgStore::connect_with(url, &options)
-                .await
-                .map_err(|e| PremiseError::Store(format!("{}: {e}", database.describe(config))))?;
-            Stores::all_in(Arc::new(store))
+            open_postgres(url, schema.as_deref(), &database.describe(config)).await?
         }
     };
     Ok((stores, database))
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(config: &PremiseConfig) -> Result<Stores, PremiseError> {
+    let store = callcore_store::SqliteStore::open(config.database_path())
+        .map_err(|e| PremiseError::Store(e.to_string()))?;
+    Ok(Stores::all_in(Arc::new(store)))
+}
+
+/// Never called: [`Database::of`] refuses SQLite in a build without it.
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(_: &PremiseConfig) -> Result<Stores, PremiseError> {
+    Err(PremiseError::Config {
+        field: "storage.database".into(),
+        detail: "this build has no SQLite driver".into(),
+    })
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(
+    url: &str,
+    schema: Option<&str>,
+    shown: &str,
+) -> Result<Stores, PremiseError> {
+    let mut options = callcore_store::PgOptions::default();
+    if let Some(s) = schema {
+        options = options.in_schema(s);
+    }
+    let store = callcore_store::PgStore::connect_with(url, &options)
+        .await
+        .map_err(|e| PremiseError::Store(format!("{shown}: {e}")))?;
+    Ok(Stores::all_in(Arc::new(store)))
+}
+
+/// Never called: [`Database::of`] refuses PostgreSQL in a build without it.
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_: &str, _: Option<&str>, _: &str) -> Result<Stores, PremiseError> {
+    Err(PremiseError::Config {
+        field: "storage.database".into(),
+        detail: "this build has no PostgreSQL driver".into(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    const BOTH: Drivers = Drivers {
+        sqlite: true,
+        postgres: true,
+    };
 
     fn storage(database: &str, url: Option<&str>) -> StorageSection {
         StorageSection {
@@ -146,13 +218,14 @@ mod tests {
     fn the_storage_section_chooses_the_database() {
         let none = |_: &str| None;
         assert_eq!(
-            Database::of(&storage("sqlite", None), none).unwrap(),
+            Database::of_in(&storage("sqlite", None), none, BOTH).unwrap(),
             Database::Sqlite
         );
         let url = "postgres://u:secret@db:5432/cc";
-        let pg = Database::of(&storage("sqlite", Some(url)), none).unwrap();
+        let pg = Database::of_in(&storage("sqlite", Some(url)), none, BOTH).unwrap();
         assert!(matches!(pg, Database::Postgres { .. }));
-        let from_env = Database::of(&storage("postgres", None), |_| Some(url.to_owned())).unwrap();
+        let from_env =
+            Database::of_in(&storage("postgres", None), |_| Some(url.to_owned()), BOTH).unwrap();
         assert_eq!(from_env, pg);
         let config = PremiseConfig::defaults();
         let shown = pg.describe(&config);
@@ -163,7 +236,7 @@ mod tests {
     #[test]
     fn a_wrong_storage_section_names_its_field() {
         let none = |_: &str| None;
-        let err = |s: StorageSection| match Database::of(&s, none) {
+        let err = |s: StorageSection| match Database::of_in(&s, none, BOTH) {
             Err(PremiseError::Config { field, .. }) => field,
             other => panic!("{other:?}"),
         };
@@ -173,5 +246,32 @@ mod tests {
             err(storage("postgres", Some("mysql://x"))),
             "storage.database_url"
         );
+    }
+
+    #[test]
+    fn a_database_the_build_lacks_is_a_config_error_naming_storage_database() {
+        let sqlite_only = Drivers {
+            sqlite: true,
+            postgres: false,
+        };
+        let postgres_only = Drivers {
+            sqlite: false,
+            postgres: true,
+        };
+        let url = Some("postgres://db/cc");
+        for (section, drivers, feature) in [
+            (storage("postgres", url), sqlite_only, "`postgres` feature"),
+            (storage("sqlite", url), sqlite_only, "`postgres` feature"),
+            (storage("sqlite", None), postgres_only, "`sqlite` feature"),
+        ] {
+            match Database::of_in(&section, |_| None, drivers) {
+                Err(PremiseError::Config { field, detail }) => {
+                    assert_eq!(field, "storage.database");
+                    assert!(detail.contains(feature), "{detail}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(Database::of_in(&storage("sqlite", None), |_| None, sqlite_only).is_ok());
     }
 }

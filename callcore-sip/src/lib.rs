@@ -35,18 +35,22 @@
 //! assert_eq!(ringing.to().unwrap().tag(), Some("agent1"));
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 pub mod auth;
 pub mod b2bua;
 #[cfg(feature = "center")]
+#[cfg_attr(docsrs, doc(cfg(feature = "center")))]
 pub mod center;
 #[cfg(feature = "center")]
 mod center_events;
 pub mod contact;
 pub mod dial_plan;
 #[cfg(feature = "dns")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dns")))]
 pub mod dns;
 pub mod error;
 #[cfg(feature = "center")]
+#[cfg_attr(docsrs, doc(cfg(feature = "center")))]
 pub mod media_seam;
 pub mod message;
 pub mod registrar;

@@ -1,4 +1,6 @@
 //! Rows as both databases store them: indexed columns plus a JSON payload.
+// Shared by both drivers; a build with one of them leaves some helpers unused.
+#![cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use crate::StoreError;
 use callcore::{

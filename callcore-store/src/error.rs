@@ -7,9 +7,13 @@ use callcore::CoreError;
 #[non_exhaustive]
 pub enum StoreError {
     /// SQLite reported an error.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL (or the connection to it) reported an error.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     #[error("postgres: {0}")]
     Postgres(#[from] sqlx::Error),
     /// A stored row could not be encoded or decoded.

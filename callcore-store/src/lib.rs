@@ -5,9 +5,12 @@
 //! profiles with several identities and identity merge, the recordings index,
 //! campaigns with leads and dial attempts, and per-tenant usage for billing.
 //!
-//! - [`SqliteStore`]: the embedded default, one file in WAL mode with
+//! The drivers are cargo features: `sqlite` (on by default) and `postgres`; a
+//! build that needs only one compiles only its driver.
+//!
+//! - [`SqliteStore`] (feature `sqlite`): the embedded default, one file in WAL mode with
 //!   `synchronous=FULL`, driven by `rusqlite` (see the README for why not sqlx).
-//! - [`PgStore`]: PostgreSQL through `sqlx`, for shared and cloud centers,
+//! - [`PgStore`] (feature `postgres`): PostgreSQL through `sqlx`, for shared and cloud centers,
 //!   over TLS (rustls; [`PgTls`]: the server's certificate checked against a
 //!   CA file or the system's roots).
 //!
@@ -32,17 +35,25 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod codec;
 mod error;
 pub mod event_codec;
 mod ext;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod recovery;
 pub mod schema;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod synthetic;
 
 pub use error::StoreError;
 pub use ext::{StoreExt, TenantUsage, merge_profiles};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PgOptions, PgStore, PgTls};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

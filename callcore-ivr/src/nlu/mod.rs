@@ -16,6 +16,7 @@ pub use classifier::{
 };
 pub use crossval::cross_validate;
 #[cfg(feature = "embeddings")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embeddings")))]
 pub use embedding::E5Encoder;
 pub use embedding::{CachedEncoder, SentenceEncoder, default_encoder};
 pub use eval::{EvalReport, IntentFigures, LabelledUtterance, evaluate, parse_labelled};

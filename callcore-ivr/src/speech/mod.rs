@@ -13,6 +13,8 @@
 
 pub mod audio;
 #[cfg(feature = "tts-espeak")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tts-espeak")))]
 pub mod espeak;
 #[cfg(feature = "asr-whisper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "asr-whisper")))]
 pub mod whisper;

@@ -20,6 +20,7 @@
 mod opus;
 
 #[cfg(feature = "opus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opus")))]
 pub use self::opus::OpusCodec;
 
 use crate::error::{MediaError, Result};

@@ -19,6 +19,7 @@ mod call_auth;
 mod connections;
 mod core;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod driver;
 mod ids;
 mod limits;
@@ -29,6 +30,7 @@ mod routes;
 mod session_timers;
 pub mod stats;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 mod uac;
 mod uas;
