@@ -79,7 +79,9 @@
 mod driver;
 mod error;
 mod lease;
+mod mailbox;
 mod node_calls;
+mod owner;
 mod pg;
 mod presence;
 mod shard;
@@ -88,12 +90,17 @@ mod takeover;
 pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
+pub use mailbox::{
+    AGENT_SEAT, Letter, Mail, OWNER, QUEUE_SEAT, ROUTING_TOPIC, Seat, move_waiting_in,
+    post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
+};
+pub use owner::{OWNER_POLL, Orphan, OwnerStatus, ShardOwner, decision_of};
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };
 pub use presence::{
-    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
+    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, TopicSubscription, relay_hints,
     spawn_heartbeat,
 };
 pub use shard::{ShardSetup, take_over};

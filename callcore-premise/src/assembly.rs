@@ -83,9 +83,17 @@ impl Premise {
             .map_err(io(config.recordings_dir().display().to_string()))?;
         let (mut store, database) = crate::storage::open(&config).await?;
         // a node of the cloud assembly tracks its calls and heartbeats
-        let cluster = match &config.cluster {
+        let mut cluster = match &config.cluster {
             Some(c) => Some(ClusterNode::join(c, &database, &mut store).await?),
             None => None,
+        };
+        // a node routes through its shard's owner (crate::cluster_routing)
+        let (router, orphans): (Box<dyn callcore::Router>, _) = match cluster.as_mut() {
+            Some(c) => {
+                let (router, orphans) = c.start_routing(&config.tenant, clock.clone())?;
+                (router, Some(orphans))
+            }
+            None => (Box::new(AcdEngine::new(AcdConfig::default())), None),
         };
         let mut stores = store.clone();
         // the operations view counts what reaches the journal (journal lag)
@@ -226,7 +234,7 @@ impl Premise {
             })
             .transport(sip.clone())
             .transport(browser.transport.clone())
-            .router(Box::new(AcdEngine::new(AcdConfig::default())))
+            .router(router)
             .flow(crate::trunks::IVR_FLOW, Arc::new(ivr))
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
@@ -261,11 +269,18 @@ impl Premise {
             with_overflow(&mut def, q);
             center.add_queue(def).await?;
         }
-        let callback_dialer = config
-            .queues
-            .iter()
-            .any(|q| q.callback_key.is_some())
-            .then(|| {
+        // a cluster node calls back the waiting callers of a dead node
+        if let (Some(c), Some(orphans)) = (cluster.as_mut(), orphans) {
+            c.call_back_orphans(
+                orphans,
+                stores.events.clone(),
+                callbacks.clone(),
+                clock.clone(),
+            );
+        }
+        let callback_dialer = (config.cluster.is_some()
+            || config.queues.iter().any(|q| q.callback_key.is_some()))
+        .then(|| {
                 CallbackDialer::spawn(
                     center.clone(),
                     sip.clone() as Arc<dyn callcore::Transport>,

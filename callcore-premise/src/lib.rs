@@ -39,6 +39,7 @@ mod browser_agents;
 pub mod campaigns;
 mod center_ops;
 pub mod cluster_node;
+pub mod cluster_routing;
 pub mod config;
 pub mod console;
 pub mod console_calls;
