@@ -193,8 +193,8 @@ impl Owner {
         }
     }
 
-    async fn live_nodes(&self) -> Option<HashSet<String>> {
-        match self.presence.live_nodes().await {
+    async fn live_nodes(presence: &Presence) -> Option<HashSet<String>> {
+        match presence.live_nodes().await {
             Ok(nodes) => Some(nodes.into_iter().map(|n| n.node).collect()),
             Err(e) => {
                 tracing::warn!(error = %e, "live nodes unknown: every phone counts as reachable");
@@ -206,7 +206,7 @@ impl Owner {
     #[allow(clippy::too_many_lines)]
     async fn pass(&mut self, fence: &Fence) -> Result<(), ClusterError> {
         let shard = fence.shard.as_str();
-        let live = self.live_nodes().await;
+        let live = Self::live_nodes(&self.presence).await;
         let mut tx = self.db.begin_fenced(fence).await?;
         let now = self.clock.now();
         let seats = seats_in(&mut tx, shard).await?;

