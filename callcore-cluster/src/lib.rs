@@ -94,14 +94,14 @@ pub use mailbox::{
     AGENT_SEAT, Letter, Mail, OWNER, QUEUE_SEAT, ROUTING_TOPIC, Seat, move_waiting_in,
     post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
 };
-pub use owner::{OWNER_POLL, Orphan, OwnerStatus, ShardOwner, decision_of};
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use owner::{OWNER_POLL, Orphan, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };
 pub use presence::{
-    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, TopicSubscription, relay_hints,
-    spawn_heartbeat,
+    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, TopicSubscription,
+    relay_hints, spawn_heartbeat,
 };
 pub use shard::{ShardSetup, take_over};
 pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine, seats_from_presence};

@@ -175,7 +175,10 @@ impl Owner {
             }
             let Some(fence) = lease.fence_now() else {
                 if let Some(r) = self.routing.take() {
-                    tracing::warn!(epoch = r.epoch, "no longer the shard's owner: routing stops");
+                    tracing::warn!(
+                        epoch = r.epoch,
+                        "no longer the shard's owner: routing stops"
+                    );
                     self.status.send_modify(|s| s.routing = None);
                 }
                 continue;

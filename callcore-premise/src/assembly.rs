@@ -281,12 +281,12 @@ impl Premise {
         let callback_dialer = (config.cluster.is_some()
             || config.queues.iter().any(|q| q.callback_key.is_some()))
         .then(|| {
-                CallbackDialer::spawn(
-                    center.clone(),
-                    sip.clone() as Arc<dyn callcore::Transport>,
-                    callbacks.clone(),
-                )
-            });
+            CallbackDialer::spawn(
+                center.clone(),
+                sip.clone() as Arc<dyn callcore::Transport>,
+                callbacks.clone(),
+            )
+        });
         let host = config.sip.bind.ip();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);

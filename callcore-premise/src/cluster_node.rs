@@ -179,13 +179,8 @@ impl ClusterNode {
                 detail: "a cluster node routes its tenant's shard: a non-empty tenant".into(),
             });
         }
-        let lease = LeaseHandle::spawn(
-            self.db.clone(),
-            &shard,
-            &self.node,
-            LeaseTiming::default(),
-        )
-        .map_err(|e| field("node", e.to_string()))?;
+        let lease = LeaseHandle::spawn(self.db.clone(), &shard, &self.node, LeaseTiming::default())
+            .map_err(|e| field("node", e.to_string()))?;
         let owner_wake = Arc::new(tokio::sync::Notify::new());
         let (router, decisions, link) =
             crate::cluster_routing::start(crate::cluster_routing::LinkParts {
@@ -222,9 +217,10 @@ impl ClusterNode {
         book: callcore_ivr::flow::SharedCallbackBook,
         clock: Arc<dyn Clock>,
     ) {
-        self.tasks.push(tokio::spawn(crate::cluster_routing::book_orphans(
-            orphans, events, book, clock,
-        )));
+        self.tasks
+            .push(tokio::spawn(crate::cluster_routing::book_orphans(
+                orphans, events, book, clock,
+            )));
     }
 
     /// The routing shard (once routing started).

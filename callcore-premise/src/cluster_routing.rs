@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use callcore::{
-    AgentId, CoreError, InteractionId, OfferEnd, RejectReason, ReservationId, Router,
-    RouterInput, RouterSnapshot, RoutingDecision, Timestamp,
+    AgentId, CoreError, InteractionId, OfferEnd, RejectReason, ReservationId, Router, RouterInput,
+    RouterSnapshot, RoutingDecision, Timestamp,
 };
 use callcore_cluster::{
     AGENT_SEAT, ClusterDb, Mail, OWNER, Presence, QUEUE_SEAT, ROUTING_TOPIC, decision_of,
@@ -256,11 +256,7 @@ impl Link {
         let p = &self.parts;
         let result = match o {
             Outgoing::Enqueue(request) => {
-                match p
-                    .db
-                    .submit_waiting(&p.shard, &p.node, "", &request)
-                    .await
-                {
+                match p.db.submit_waiting(&p.shard, &p.node, "", &request).await {
                     Ok(position) => {
                         // committed: only now does the caller hear it is queued
                         let _ = self.decisions.send(RoutingDecision::Queued {
@@ -351,7 +347,8 @@ impl Link {
                                 (interaction.clone(), agent.clone(), letter.epoch),
                             );
                         }
-                        Mail::OfferEnded { reservation, .. } | Mail::Assigned { reservation, .. } => {
+                        Mail::OfferEnded { reservation, .. }
+                        | Mail::Assigned { reservation, .. } => {
                             self.pending.remove(reservation);
                         }
                         _ => {}
@@ -453,7 +450,9 @@ pub async fn book_orphans(
         match booked {
             Ok(()) => tracing::info!(interaction = %id, node = %orphan.node,
                 "callback booked for a dead node's waiting caller, keeping their place"),
-            Err(e) => tracing::warn!(interaction = %id, error = %e, "callback refused by the policy"),
+            Err(e) => {
+                tracing::warn!(interaction = %id, error = %e, "callback refused by the policy")
+            }
         }
     }
 }

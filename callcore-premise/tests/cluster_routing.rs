@@ -157,13 +157,21 @@ fn harness(file: &str) -> PathBuf {
 /// A SIPp caller to the DID's queue who hangs up `talk_ms` after the
 /// center answers.
 fn caller(node_sip: &str, talk_ms: u32, dir: &Path) -> Child {
-    caller_from(node_sip, "ops_caller.xml", "caller[call_number]", talk_ms, dir)
+    caller_from(
+        node_sip,
+        "ops_caller.xml",
+        "caller[call_number]",
+        talk_ms,
+        dir,
+    )
 }
 
 /// A SIPp caller (scenario `file` of tests/sipp) whose From user is `user`.
 fn caller_from(node_sip: &str, file: &str, user: &str, talk_ms: u32, dir: &Path) -> Child {
     let scenario = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(file),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(file),
     )
     .unwrap()
     .replace("caller[call_number]", user)
@@ -202,7 +210,9 @@ async fn until(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> bool) 
 }
 
 async fn routing_epoch(p: &Premise) -> Option<u64> {
-    p.cluster().and_then(|c| c.owner_status()).and_then(|s| s.routing)
+    p.cluster()
+        .and_then(|c| c.owner_status())
+        .and_then(|s| s.routing)
 }
 
 async fn one_record(p: &Premise) -> callcore::InteractionRecord {
@@ -258,7 +268,10 @@ async fn a_call_on_one_node_is_routed_by_the_owner_on_another() {
     let b_status = b.cluster().unwrap().owner_status().unwrap();
     assert!(b_status.offers >= 1, "B made the offer: {b_status:?}");
     assert_eq!(a.cluster().unwrap().owner_status().unwrap().offers, 0);
-    println!("call on A routed by B: record {:?}, offers 1", record.end_reason);
+    println!(
+        "call on A routed by B: record {:?}, offers 1",
+        record.end_reason
+    );
     a.shutdown().await;
     b.shutdown().await;
     cluster.drop_schema().await;
@@ -381,14 +394,18 @@ async fn a_paused_owner_is_fenced_and_another_node_takes_over() {
     assert!(routing_epoch(&n2).await.unwrap() > epoch);
     // the waiting caller is offered by n2 and answered
     let mut offers = Vec::new();
-    until("the waiting caller is offered", Duration::from_secs(10), async || {
-        while let Ok(Some(e)) = events.try_recv() {
-            if let EventKind::Offered { interaction, .. } = &e.kind {
-                offers.push(interaction.clone());
+    until(
+        "the waiting caller is offered",
+        Duration::from_secs(10),
+        async || {
+            while let Ok(Some(e)) = events.try_recv() {
+                if let EventKind::Offered { interaction, .. } = &e.kind {
+                    offers.push(interaction.clone());
+                }
             }
-        }
-        !offers.is_empty()
-    })
+            !offers.is_empty()
+        },
+    )
     .await;
     // keep n1 paused past its TTL for good measure, then resume it
     while paused.elapsed() < Duration::from_secs(5) {
@@ -484,26 +501,15 @@ async fn an_agent_added_on_one_node_is_seen_by_the_owner_within_a_second() {
     cluster.drop_schema().await;
 }
 
-/// SIPp as the trunk's far end (the carrier): answers the callback and
-/// stays until the center hangs up.
-fn carrier(port: u16) -> Child {
-    Command::new("sipp")
-        .arg("-sf")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/party_answer.xml"))
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
-        .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
-        .args(["-m", "1", "-nostdin", "-timeout", "60s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("sipp carrier")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
     let Some((db, redis)) = ready() else { return };
+    if std::env::var("CLUSTER_TEST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let schema = unique("c");
     let phone = free_port();
     let trunk = free_port();
@@ -519,7 +525,8 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
         ),
     };
     let _phone = agent_phone(phone, 1);
-    let mut carrier = carrier(trunk);
+    // SIPp as the trunk's far end (the carrier): answers the callback
+    let mut carrier = agent_phone(trunk, 1);
     // n2, the survivor, owns the shard; n1 (a child process) holds the caller
     let n2 = cluster.start("n2", 26_600).await;
     until("n2 routes the shard", Duration::from_secs(10), async || {
@@ -550,10 +557,14 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
     let _caller = caller_from(&n1_sip, "ops_stays.xml", "+15550199", 0, &dir);
     let cdb = n2.cluster().unwrap().db().clone();
     let mut waiting = Vec::new();
-    until("the caller waits as a row", Duration::from_secs(20), async || {
-        waiting = cdb.load_waiting("default").await.unwrap();
-        !waiting.is_empty()
-    })
+    until(
+        "the caller waits as a row",
+        Duration::from_secs(20),
+        async || {
+            waiting = cdb.load_waiting("default").await.unwrap();
+            !waiting.is_empty()
+        },
+    )
     .await;
     let orphan = waiting[0].request.interaction.clone();
     let enqueued_at = waiting[0].request.enqueued_at;
@@ -563,9 +574,11 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
     let killed = Instant::now();
     let mut events = n2.center().subscribe();
     // the waiting row leaves the queue once n1's heartbeat expired
-    until("the dead node's caller leaves the queue", Duration::from_secs(8), async || {
-        cdb.load_waiting("default").await.unwrap().is_empty()
-    })
+    until(
+        "the dead node's caller leaves the queue",
+        Duration::from_secs(8),
+        async || cdb.load_waiting("default").await.unwrap().is_empty(),
+    )
     .await;
     println!(
         "n1 killed: its waiting caller left the queue {} ms later",
@@ -577,7 +590,8 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
         .unwrap();
     let callback_prefix = format!("{orphan}-callback-");
     let mut accepted = None;
-    until("the callback reaches agent 2001", Duration::from_secs(30), async || {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted.is_none() && Instant::now() < deadline {
         while let Ok(Some(e)) = events.try_recv() {
             if let EventKind::OfferAccepted {
                 interaction, agent, ..
@@ -587,9 +601,18 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
                 accepted = Some(agent.clone());
             }
         }
-        accepted.is_some()
-    })
-    .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if accepted.is_none() {
+        let book = n2.callbacks().lock().unwrap();
+        panic!(
+            "the callback did not reach agent 2001: booked {:?}, in flight {:?}, finished {:?}; snapshot {:?}",
+            book.waiting().len(),
+            book.in_flight().len(),
+            book.finished().iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            n2.center().snapshot().await.ok(),
+        );
+    }
     println!(
         "callback placed through the trunk and answered by agent 2001 {} ms after kill -9",
         killed.elapsed().as_millis()
