@@ -95,7 +95,7 @@ pub use mailbox::{
     post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
 };
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
-pub use owner::{OWNER_POLL, Orphan, OwnerStatus, ShardOwner, decision_of};
+pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };

@@ -46,6 +46,17 @@ pub struct OwnerStatus {
     pub offers: u64,
 }
 
+/// Where a [`ShardOwner`] sends what is not mail, and what wakes it.
+#[derive(Debug)]
+pub struct OwnerLinks {
+    /// Decisions about agents, for this node's events.
+    pub local: mpsc::UnboundedSender<RoutingDecision>,
+    /// Notified when there may be mail for the owner.
+    pub wake: Arc<Notify>,
+    /// Waiting callers of dead nodes, taken out of the queue.
+    pub orphans: mpsc::UnboundedSender<Orphan>,
+}
+
 /// A running shard owner (routing only while the lease is held).
 #[derive(Debug)]
 pub struct ShardOwner {
@@ -56,11 +67,11 @@ pub struct ShardOwner {
 
 impl ShardOwner {
     /// Starts routing `lease`'s shard whenever this node holds it.
-    /// Decisions about agents (state changes, wrap-up) go to `local`, for
-    /// this node's events; decisions about callers go by mail to the node
-    /// holding each caller. `wake` makes it pass now (a hint of mail). The
-    /// waiting callers of a node whose heartbeat expired leave the queue
-    /// and go to `orphans` (for a callback).
+    /// Decisions about agents (state changes, wrap-up) go to
+    /// `links.local`, for this node's events; decisions about callers go by
+    /// mail to the node holding each caller. `links.wake` makes it pass now
+    /// (a hint of mail). The waiting callers of a node whose heartbeat
+    /// expired leave the queue and go to `links.orphans` (for a callback).
     #[must_use]
     pub fn spawn(
         db: ClusterDb,
@@ -68,10 +79,13 @@ impl ShardOwner {
         lease: LeaseHandle,
         clock: Arc<dyn Clock>,
         acd: AcdConfig,
-        local: mpsc::UnboundedSender<RoutingDecision>,
-        wake: Arc<Notify>,
-        orphans: mpsc::UnboundedSender<Orphan>,
+        links: OwnerLinks,
     ) -> ShardOwner {
+        let OwnerLinks {
+            local,
+            wake,
+            orphans,
+        } = links;
         let (status_tx, status) = watch::channel(OwnerStatus::default());
         let owner = Owner {
             db,
@@ -169,7 +183,7 @@ impl Owner {
                 wait = wait.min(Duration::from_millis(ms));
             }
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = self.clock.sleep(wait) => {}
                 () = wake.notified() => {}
                 alive = lease.changed() => if !alive { return },
             }
@@ -380,8 +394,8 @@ impl Owner {
         for (row, node, _) in &rows {
             let id = row.request.interaction.clone();
             in_rows.insert(id.clone());
-            if r.nodes.contains_key(&id) {
-                r.nodes.insert(id, node.clone());
+            if let Some(n) = r.nodes.get_mut(&id) {
+                n.clone_from(node);
                 continue;
             }
             r.nodes.insert(id.clone(), node.clone());

@@ -189,6 +189,7 @@ impl ClusterNode {
                 shard: shard.clone(),
                 node: self.node.clone(),
                 owner_wake: owner_wake.clone(),
+                clock: clock.clone(),
             });
         let (orphans_tx, orphans) = mpsc::unbounded_channel();
         let owner = ShardOwner::spawn(
@@ -197,9 +198,11 @@ impl ClusterNode {
             lease,
             clock,
             callcore_acd::AcdConfig::default(),
-            decisions,
-            owner_wake,
-            orphans_tx,
+            callcore_cluster::OwnerLinks {
+                local: decisions,
+                wake: owner_wake,
+                orphans: orphans_tx,
+            },
         );
         tracing::info!(node = %self.node, %shard, "routing through the shard's lease");
         self.shard = Some(shard);

@@ -179,6 +179,8 @@ pub struct LinkParts {
     pub node: String,
     /// Wakes this node's shard owner (mail for the owner).
     pub owner_wake: Arc<Notify>,
+    /// The center's clock (polls and snapshot refreshes).
+    pub clock: Arc<dyn callcore::Clock>,
 }
 
 /// Makes a node's router and starts its link; `decisions` is the sender
@@ -228,7 +230,8 @@ struct Link {
 
 impl Link {
     async fn run(mut self, mut out: mpsc::UnboundedReceiver<Outgoing>, mail: Arc<Notify>) {
-        let mut last_board = tokio::time::Instant::now();
+        let clock = self.parts.clock.clone();
+        let mut last_board = clock.now();
         loop {
             tokio::select! {
                 o = out.recv() => match o {
@@ -243,10 +246,10 @@ impl Link {
                     None => return,
                 },
                 () = mail.notified() => self.read_mail().await,
-                () = tokio::time::sleep(MAIL_POLL) => self.read_mail().await,
+                () = clock.sleep(MAIL_POLL) => self.read_mail().await,
             }
-            if last_board.elapsed() >= Duration::from_secs(1) {
-                last_board = tokio::time::Instant::now();
+            if clock.now().as_millis() - last_board.as_millis() >= 1000 {
+                last_board = clock.now();
                 self.refresh_snapshot().await;
             }
         }
@@ -392,7 +395,7 @@ async fn relay_routing_hints(parts: LinkParts, mail: Arc<Notify>) {
             }
             Err(e) => tracing::warn!(error = %e, "routing hints unavailable (polling)"),
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        parts.clock.sleep(Duration::from_secs(1)).await;
     }
 }
 

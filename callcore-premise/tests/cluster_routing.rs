@@ -415,7 +415,7 @@ async fn a_paused_owner_is_fenced_and_another_node_takes_over() {
     let resumed = Instant::now();
     let mut gave_up = false;
     let mut write = String::new();
-    while !(gave_up && !write.is_empty()) {
+    while !gave_up || write.is_empty() {
         let r = tokio::time::timeout(Duration::from_secs(5), next_report())
             .await
             .expect("n1 reports after kill -CONT");
@@ -604,13 +604,13 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if accepted.is_none() {
+        let snapshot = n2.center().snapshot().await.ok();
         let book = n2.callbacks().lock().unwrap();
         panic!(
-            "the callback did not reach agent 2001: booked {:?}, in flight {:?}, finished {:?}; snapshot {:?}",
+            "the callback did not reach agent 2001: booked {:?}, in flight {:?}, finished {:?}; snapshot {snapshot:?}",
             book.waiting().len(),
             book.in_flight().len(),
             book.finished().iter().map(|(_, r)| r).collect::<Vec<_>>(),
-            n2.center().snapshot().await.ok(),
         );
     }
     println!(
