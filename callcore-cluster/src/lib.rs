@@ -28,10 +28,17 @@
 //!   calls of a node whose heartbeat expired as `node_failure`, each by
 //!   exactly one survivor (a conditional claim in PostgreSQL).
 //!
-//! The premise assembly's `[cluster]` section uses the heartbeat and the
-//! node-failure closing; the leases do not drive routing yet, and the
-//! `cloud` example (Kamailio in front of several nodes) is not written. See
-//! `docs/cloud.md`.
+//! - **Routing across nodes** — [`ShardOwner`] runs the shard's engine while
+//!   its node holds the lease, fed from PostgreSQL: the waiting rows every
+//!   node commits ([`ClusterDb::submit_waiting`]), the seats (queues and
+//!   agents declared by any node, [`ClusterDb::put_seat`]) and the nodes'
+//!   [`Mail`]; each pass's decisions are mailed to the node holding each
+//!   caller in one fenced transaction. The waiting callers of a dead node
+//!   come out as [`Orphan`]s, for a callback.
+//!
+//! The premise assembly's `[cluster]` section uses all of it
+//! (`callcore_premise::cluster_routing`); the `cloud` example runs Kamailio
+//! in front of several nodes. See `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};
