@@ -28,10 +28,17 @@
 //!   calls of a node whose heartbeat expired as `node_failure`, each by
 //!   exactly one survivor (a conditional claim in PostgreSQL).
 //!
-//! The premise assembly's `[cluster]` section uses the heartbeat and the
-//! node-failure closing; the leases do not drive routing yet, and the
-//! `cloud` example (Kamailio in front of several nodes) is not written. See
-//! `docs/cloud.md`.
+//! - **Routing across nodes** — [`ShardOwner`] runs the shard's engine while
+//!   its node holds the lease, fed from PostgreSQL: the waiting rows every
+//!   node commits ([`ClusterDb::submit_waiting`]), the seats (queues and
+//!   agents declared by any node, [`ClusterDb::put_seat`]) and the nodes'
+//!   [`Mail`]; each pass's decisions are mailed to the node holding each
+//!   caller in one fenced transaction. The waiting callers of a dead node
+//!   come out as [`Orphan`]s, for a callback.
+//!
+//! The premise assembly's `[cluster]` section uses all of it
+//! (`callcore_premise::cluster_routing`); the `cloud` example runs Kamailio
+//! in front of several nodes. See `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};
@@ -79,7 +86,9 @@
 mod driver;
 mod error;
 mod lease;
+mod mailbox;
 mod node_calls;
+mod owner;
 mod pg;
 mod presence;
 mod shard;
@@ -88,13 +97,18 @@ mod takeover;
 pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
+pub use mailbox::{
+    AGENT_SEAT, Letter, Mail, OWNER, QUEUE_SEAT, ROUTING_TOPIC, Seat, move_waiting_in,
+    post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
+};
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };
 pub use presence::{
-    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, relay_hints,
-    spawn_heartbeat,
+    AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, TopicSubscription,
+    relay_hints, spawn_heartbeat,
 };
 pub use shard::{ShardSetup, take_over};
 pub use takeover::{AgentSeat, RESTORING_REASON, Restored, restore_engine, seats_from_presence};

@@ -180,6 +180,7 @@ impl ClusterDb {
             .await?;
         tx.execute(MIGRATION).await?;
         tx.execute(crate::node_calls::MIGRATION).await?;
+        tx.execute(crate::mailbox::MIGRATION).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -272,6 +272,28 @@ impl Presence {
         }
     }
 
+    /// Publishes `payload` on the cluster's channel `topic` (under the
+    /// prefix); how many subscribers got it.
+    ///
+    /// # Errors
+    /// [`ClusterError::Redis`].
+    pub async fn publish_on(&self, topic: &str, payload: &str) -> Result<u64, ClusterError> {
+        let mut conn = self.conn.clone();
+        Ok(conn
+            .publish(format!("{}:{topic}", self.prefix), payload)
+            .await?)
+    }
+
+    /// Subscribes to the cluster's channel `topic` (a connection of its own).
+    ///
+    /// # Errors
+    /// [`ClusterError::Redis`].
+    pub async fn subscribe_on(&self, topic: &str) -> Result<TopicSubscription, ClusterError> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(format!("{}:{topic}", self.prefix)).await?;
+        Ok(TopicSubscription { pubsub })
+    }
+
     fn hint_channel(&self) -> String {
         format!("{}:shards", self.prefix)
     }
@@ -324,6 +346,31 @@ pub fn spawn_heartbeat(
             }
         }
     })
+}
+
+/// Messages of one topic as they are published (see [`Presence::subscribe_on`]).
+pub struct TopicSubscription {
+    pubsub: PubSub,
+}
+
+impl std::fmt::Debug for TopicSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicSubscription").finish_non_exhaustive()
+    }
+}
+
+impl TopicSubscription {
+    /// The next message (unreadable ones skipped); `None` when the
+    /// connection closed (subscribe again, and rely on polling meanwhile).
+    pub async fn next(&mut self) -> Option<String> {
+        use futures::StreamExt;
+        loop {
+            let msg = self.pubsub.on_message().next().await?;
+            if let Ok(text) = msg.get_payload::<String>() {
+                return Some(text);
+            }
+        }
+    }
 }
 
 /// Shard hints as they are published (see [`Presence::subscribe_hints`]).

@@ -14,8 +14,9 @@
 //! lease's, and restored. Then the agents that are reachable are made so, and
 //! the restored engine's first decisions are the offers of the new epoch.
 //!
-//! Interactions an agent was already handling are not rows: an agent who is
-//! busy, reserved or in wrap-up comes back not ready with the reason
+//! An agent who was reserved comes back available: the offers of earlier
+//! epochs are void. Interactions an agent was already handling are not
+//! rows: an agent who is busy or in wrap-up comes back not ready with the reason
 //! [`RESTORING_REASON`] until the node that holds their phone reports their
 //! next state.
 
@@ -108,6 +109,9 @@ pub fn restore_engine(
             AgentState::Available => AgentState::Available,
             AgentState::Offline => AgentState::Offline,
             AgentState::NotReady(r) => AgentState::NotReady(r.clone()),
+            // an offer of an earlier epoch is void once the epoch changed:
+            // the nodes stop ringing it (`Mail::EpochChanged`)
+            AgentState::Reserved => AgentState::Available,
             _ => AgentState::NotReady(RESTORING_REASON.to_owned()),
         };
         if state != AgentState::Offline {

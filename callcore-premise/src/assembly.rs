@@ -92,9 +92,17 @@ impl Premise {
             .map_err(io(config.recordings_dir().display().to_string()))?;
         let (mut store, database) = crate::storage::open(&config).await?;
         // a node of the cloud assembly tracks its calls and heartbeats
-        let cluster = match &config.cluster {
+        let mut cluster = match &config.cluster {
             Some(c) => Some(ClusterNode::join(c, &database, &mut store).await?),
             None => None,
+        };
+        // a node routes through its shard's owner (crate::cluster_routing)
+        let (router, orphans): (Box<dyn callcore::Router>, _) = match cluster.as_mut() {
+            Some(c) => {
+                let (router, orphans) = c.start_routing(&config.tenant, clock.clone())?;
+                (router, Some(orphans))
+            }
+            None => (plugins.router, None),
         };
         let mut stores = store.clone();
         // the operations view counts what reaches the journal (journal lag)
@@ -243,7 +251,7 @@ impl Premise {
             })
             .transport(sip.clone())
             .transport(browser.transport.clone())
-            .router(plugins.router)
+            .router(router)
             .flow(crate::trunks::IVR_FLOW, Arc::new(ivr))
             .route("*", "ivr")
             // every conversation with an agent, in stereo in the recordings folder
@@ -281,17 +289,24 @@ impl Premise {
             with_overflow(&mut def, q);
             center.add_queue(def).await?;
         }
-        let callback_dialer = config
-            .queues
-            .iter()
-            .any(|q| q.callback_key.is_some())
-            .then(|| {
-                CallbackDialer::spawn(
-                    center.clone(),
-                    sip.clone() as Arc<dyn callcore::Transport>,
-                    callbacks.clone(),
-                )
-            });
+        // a cluster node calls back the waiting callers of a dead node
+        if let (Some(c), Some(orphans)) = (cluster.as_mut(), orphans) {
+            c.call_back_orphans(
+                orphans,
+                stores.events.clone(),
+                callbacks.clone(),
+                clock.clone(),
+            );
+        }
+        let callback_dialer = (config.cluster.is_some()
+            || config.queues.iter().any(|q| q.callback_key.is_some()))
+        .then(|| {
+            CallbackDialer::spawn(
+                center.clone(),
+                sip.clone() as Arc<dyn callcore::Transport>,
+                callbacks.clone(),
+            )
+        });
         let host = config.sip.bind.ip();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);

@@ -12,8 +12,10 @@
 //! # prefix = "callcore"           # one cluster per prefix
 //! ```
 //!
-//! Shard leases do not drive routing yet: each node routes the calls it
-//! took with its own ACD engine and agents.
+//! Routing goes through the shard's lease ([`ClusterNode::start_routing`],
+//! `crate::cluster_routing`): every node contends for the shard's lease,
+//! the holder runs the shard's ACD engine (`callcore_cluster::ShardOwner`)
+//! and every node's center routes through it.
 //!
 //! Needs the `cluster` feature (which brings `postgres`); a build without it
 //! refuses a `[cluster]` section with a config error naming `cluster.node`.
@@ -65,10 +67,10 @@ mod node {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use callcore::Stores;
+    use callcore::{Clock, Router, Stores};
     use callcore_cluster::{
-        ClusterDb, NodeHeartbeat, NodeJournal, Presence, Sweep, spawn_failure_sweeper,
-        spawn_heartbeat,
+        ClusterDb, LeaseHandle, LeaseTiming, NodeHeartbeat, NodeJournal, Orphan, OwnerStatus,
+        Presence, ShardOwner, Sweep, spawn_failure_sweeper, spawn_heartbeat,
     };
     use tokio::sync::{mpsc, watch};
     use tokio::task::JoinHandle;
@@ -85,6 +87,11 @@ mod node {
         heartbeat: JoinHandle<()>,
         sweeper: JoinHandle<()>,
         sweeps: std::sync::Mutex<mpsc::UnboundedReceiver<Sweep>>,
+        db: ClusterDb,
+        presence: Presence,
+        shard: Option<String>,
+        routing: Option<(ShardOwner, crate::cluster_routing::RoutingLink)>,
+        tasks: Vec<JoinHandle<()>>,
     }
 
     impl ClusterNode {
@@ -145,8 +152,8 @@ mod node {
                 spawn_heartbeat(presence.clone(), beats, HEARTBEAT_EVERY, HEARTBEAT_TTL);
             let (tx, sweeps) = mpsc::unbounded_channel();
             let sweeper = spawn_failure_sweeper(
-                db,
-                presence,
+                db.clone(),
+                presence.clone(),
                 Arc::new(journal),
                 stores.interactions.clone(),
                 node.clone(),
@@ -160,7 +167,99 @@ mod node {
                 heartbeat,
                 sweeper,
                 sweeps: std::sync::Mutex::new(sweeps),
+                db,
+                presence,
+                shard: None,
+                routing: None,
+                tasks: Vec::new(),
             })
+        }
+
+        /// Starts routing through the shard's lease: contends for the lease of
+        /// the shard `tenant` (one shard per tenant), runs the shard's engine while it
+        /// holds it, and returns the router this node's center is built with
+        /// ([`crate::cluster_routing::ClusterRouter`]).
+        ///
+        /// # Errors
+        /// [`PremiseError::Config`] naming `tenant` for an empty tenant.
+        pub fn start_routing(
+            &mut self,
+            tenant: &str,
+            clock: Arc<dyn Clock>,
+        ) -> Result<(Box<dyn Router>, mpsc::UnboundedReceiver<Orphan>), PremiseError> {
+            let shard = tenant.trim().to_owned();
+            if shard.is_empty() {
+                return Err(PremiseError::Config {
+                    field: "tenant".into(),
+                    detail: "a cluster node routes its tenant's shard: a non-empty tenant".into(),
+                });
+            }
+            let lease =
+                LeaseHandle::spawn(self.db.clone(), &shard, &self.node, LeaseTiming::default())
+                    .map_err(|e| field("node", e.to_string()))?;
+            let owner_wake = Arc::new(tokio::sync::Notify::new());
+            let (router, decisions, link) =
+                crate::cluster_routing::start(crate::cluster_routing::LinkParts {
+                    db: self.db.clone(),
+                    presence: self.presence.clone(),
+                    shard: shard.clone(),
+                    node: self.node.clone(),
+                    owner_wake: owner_wake.clone(),
+                    clock: clock.clone(),
+                });
+            let (orphans_tx, orphans) = mpsc::unbounded_channel();
+            let owner = ShardOwner::spawn(
+                self.db.clone(),
+                self.presence.clone(),
+                lease,
+                clock,
+                callcore_acd::AcdConfig::default(),
+                callcore_cluster::OwnerLinks {
+                    local: decisions,
+                    wake: owner_wake,
+                    orphans: orphans_tx,
+                },
+            );
+            tracing::info!(node = %self.node, %shard, "routing through the shard's lease");
+            self.shard = Some(shard);
+            self.routing = Some((owner, link));
+            Ok((Box::new(router), orphans))
+        }
+
+        /// Books a callback for each waiting caller of a dead node this node's
+        /// owner took out of the queue (see
+        /// [`crate::cluster_routing::book_orphans`]).
+        pub fn call_back_orphans(
+            &mut self,
+            orphans: mpsc::UnboundedReceiver<Orphan>,
+            events: Arc<dyn callcore::EventJournal>,
+            book: callcore_ivr::flow::SharedCallbackBook,
+            clock: Arc<dyn Clock>,
+        ) {
+            self.tasks
+                .push(tokio::spawn(crate::cluster_routing::book_orphans(
+                    orphans, events, book, clock,
+                )));
+        }
+
+        /// The routing shard (once routing started).
+        pub fn shard(&self) -> Option<&str> {
+            self.shard.as_deref()
+        }
+
+        /// What this node's shard owner does now (`None` before routing started).
+        pub fn owner_status(&self) -> Option<OwnerStatus> {
+            self.routing.as_ref().map(|(o, _)| o.status())
+        }
+
+        /// The cluster's tables.
+        pub fn db(&self) -> &ClusterDb {
+            &self.db
+        }
+
+        /// The cluster's Redis.
+        pub fn presence(&self) -> &Presence {
+            &self.presence
         }
 
         /// This node's id.
@@ -193,6 +292,13 @@ mod node {
         pub fn stop(&self) {
             self.heartbeat.abort();
             self.sweeper.abort();
+            if let Some((owner, link)) = &self.routing {
+                owner.stop();
+                link.stop();
+            }
+            for t in &self.tasks {
+                t.abort();
+            }
         }
     }
 }
@@ -236,8 +342,33 @@ impl ClusterNode {
         match *self {}
     }
 
+    /// Never called: no node exists in this build.
+    pub fn start_routing(
+        &mut self,
+        _tenant: &str,
+        _clock: std::sync::Arc<dyn callcore::Clock>,
+    ) -> Result<(Box<dyn callcore::Router>, NoOrphans), PremiseError> {
+        match *self {}
+    }
+
+    /// Never called: no node exists in this build.
+    pub fn call_back_orphans(
+        &mut self,
+        _orphans: NoOrphans,
+        _events: std::sync::Arc<dyn callcore::EventJournal>,
+        _book: callcore_ivr::flow::SharedCallbackBook,
+        _clock: std::sync::Arc<dyn callcore::Clock>,
+    ) {
+        match *self {}
+    }
+
     /// Stops the heartbeat and the sweeps.
     pub fn stop(&self) {
         match *self {}
     }
 }
+
+/// The waiting callers of dead nodes; none in a build without `cluster`.
+#[cfg(not(feature = "cluster"))]
+#[derive(Debug)]
+pub enum NoOrphans {}

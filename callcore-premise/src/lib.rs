@@ -49,6 +49,9 @@ pub mod builder;
 pub mod campaigns;
 mod center_ops;
 pub mod cluster_node;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster_routing;
 pub mod config;
 pub mod console;
 pub mod console_calls;
