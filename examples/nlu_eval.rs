@@ -14,7 +14,8 @@
 //! the model does not have (another domain). `--no-embeddings` measures the n-gram
 //! classifier alone; `--set name=value` overrides a `ClassifierConfig` field
 //! (`embedding_weight`, `accept_rate`, `temperature`, `linear_weight`,
-//! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`); `--errors` lists the misses.
+//! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`,
+//! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`); `--errors` lists the misses.
 //! The text report goes to stderr, one JSON object per measurement to stdout.
 
 use std::process::ExitCode;
@@ -116,6 +117,10 @@ fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
         "linear_l2" => c.linear_l2 = x,
         "neighbours" => c.neighbours = x as usize,
         "similarity_power" => c.similarity_power = x,
+        "background" => c.background = x != 0.0,
+        "background_quantile" => c.background_quantile = x,
+        "background_weight" => c.background_weight = x,
+        "embedding_accept_rate" => c.embedding_accept_rate = x,
         _ => return Err(format!("--set: unknown field {k}")),
     }
     Ok(())

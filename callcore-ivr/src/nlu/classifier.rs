@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::background;
 use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
 use super::intents::IntentsFile;
@@ -68,6 +69,17 @@ pub struct ClassifierConfig {
     /// cross-validated value, capped at 1) in the confidence; above 1 it weighs
     /// closeness to the examples more than the intents' probabilities.
     pub similarity_power: f32,
+    /// With sentence embeddings: train the logistic regression with one more
+    /// class, generic out-of-domain utterances (see `background.rs`); an
+    /// utterance that class wins is rejected.
+    pub background: bool,
+    /// A background utterance is dropped when it is closer to a training
+    /// example than this quantile (0..1) of the examples' cosines to their
+    /// nearest other example; higher keeps fewer.
+    pub background_quantile: f32,
+    /// Weight of each background utterance in the regression's loss (an
+    /// example weighs 1).
+    pub background_weight: f32,
 }
 
 impl Default for ClassifierConfig {
@@ -87,8 +99,11 @@ impl Default for ClassifierConfig {
             linear_l2: 1e-4,
             calibration_folds: 5,
             embedding_weight: 0.85,
-            embedding_accept_rate: 0.95,
+            embedding_accept_rate: 0.98,
             similarity_power: 1.0,
+            background: true,
+            background_quantile: 0.2,
+            background_weight: 0.2,
         }
     }
 }
@@ -130,6 +145,8 @@ pub struct TrainingReport {
     pub typical_score: f32,
     /// Whether sentence embeddings are part of the features.
     pub embeddings: bool,
+    /// Generic out-of-domain utterances in the background class (0: none).
+    pub background_examples: usize,
 }
 
 /// Offline intent classifier trained at start-up from an [`IntentsFile`].
@@ -152,6 +169,8 @@ pub struct IntentClassifier {
     report: TrainingReport,
     /// Sentence encoder and the mean of the training examples' embeddings.
     embedder: Option<Embedder>,
+    /// Whether the linear model has the background class (its last class).
+    background: bool,
 }
 
 struct Scored {
@@ -237,6 +256,12 @@ impl IntentClassifier {
                 }
             }
         }
+        let background = match &embedder {
+            Some(em) if config.background => {
+                background_vectors(file, &config, em, &vectorizer, &doc_embeddings)
+            }
+            _ => Vec::new(),
+        };
         let n_features = vectorizer.len() + embedder.as_ref().map_or(0, |e| e.mean.len());
         let n_classes = file.intents.len();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
@@ -314,10 +339,12 @@ impl IntentClassifier {
                 raw_threshold: 0.0,
                 typical_score: 1.0,
                 embeddings: embedder.is_some(),
+                background_examples: background.len(),
             },
             embedder,
+            background: !background.is_empty(),
         };
-        model.calibrate(&vectors);
+        model.calibrate(&vectors, &background);
         Ok(model)
     }
 
@@ -350,26 +377,41 @@ impl IntentClassifier {
 
     /// Trains the linear model on all examples, and returns each example's
     /// probabilities from a model trained on the other folds.
-    fn train_linear(&mut self, vectors: &[SparseVec]) -> Vec<Vec<f32>> {
+    /// `background` utterances (already selected) form one more class.
+    fn train_linear(&mut self, vectors: &[SparseVec], background: &[SparseVec]) -> Vec<Vec<f32>> {
         if self.config.linear_weight <= 0.0 {
             return vec![Vec::new(); vectors.len()];
         }
         let n_features = self.feature_count();
-        let classes = self.intents.len();
-        let labelled: Vec<(&SparseVec, u32)> = vectors
+        let classes = self.intents.len() + usize::from(self.background);
+        let labelled: Vec<(&SparseVec, u32, f32)> = vectors
             .iter()
             .zip(self.example_class.iter().copied())
+            .map(|(v, c)| (v, c, 1.0))
             .collect();
+        let none = self.intents.len() as u32;
+        let weight = self.config.background_weight.max(0.0);
+        let background: Vec<(&SparseVec, u32, f32)> =
+            background.iter().map(|v| (v, none, weight)).collect();
+        let labelled_all: Vec<(&SparseVec, u32, f32)> =
+            labelled.iter().chain(&background).copied().collect();
         let settings = self.linear_settings();
-        self.linear = Some(LinearModel::train(&labelled, n_features, classes, settings));
+        self.linear = Some(LinearModel::train(
+            &labelled_all,
+            n_features,
+            classes,
+            settings,
+        ));
         let folds = self.config.calibration_folds.max(2);
         let mut held_out = vec![Vec::new(); vectors.len()];
         for fold in 0..folds {
-            let train: Vec<(&SparseVec, u32)> = labelled
+            // The background class stays whole in every fold: it is never scored.
+            let train: Vec<(&SparseVec, u32, f32)> = labelled
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| i % folds != fold)
                 .map(|(_, x)| *x)
+                .chain(background.iter().copied())
                 .collect();
             let model = LinearModel::train(&train, n_features, classes, settings);
             for (i, v) in vectors
@@ -383,20 +425,27 @@ impl IntentClassifier {
         held_out
     }
 
-    /// Final intent probabilities from similarity scores and linear probabilities.
-    fn combine(&self, scored: &Scored, linear: &[f32]) -> Vec<f32> {
+    /// Final intent probabilities from similarity scores and linear
+    /// probabilities, and the background class's probability (0 without one).
+    /// The intents share what the background class leaves.
+    fn combine(&self, scored: &Scored, linear: &[f32]) -> (Vec<f32>, f32) {
         let mut p = self.softmax(&scored.scores);
         let beta = self.config.linear_weight.clamp(0.0, 1.0);
-        if linear.len() == p.len() {
+        let none = if self.background && linear.len() == p.len() + 1 {
+            linear[p.len()]
+        } else {
+            0.0
+        };
+        if linear.len() >= p.len() {
             for (x, l) in p.iter_mut().zip(linear) {
-                *x = beta * l + (1.0 - beta) * *x;
+                *x = beta * l + (1.0 - beta) * (1.0 - none) * *x;
             }
         }
-        p
+        (p, none)
     }
 
-    fn calibrate(&mut self, vectors: &[SparseVec]) {
-        let linear = self.train_linear(vectors);
+    fn calibrate(&mut self, vectors: &[SparseVec], background: &[SparseVec]) {
+        let linear = self.train_linear(vectors, background);
         let mut tops = Vec::with_capacity(vectors.len());
         let mut probs = Vec::with_capacity(vectors.len());
         let mut correct = 0;
@@ -416,7 +465,7 @@ impl IntentClassifier {
                 .filter(|(e, _)| e % folds == fold)
             {
                 let scored = self.score(v, Some(&held_out));
-                let (best, top, p) = self.best(&scored, &linear[e]);
+                let (best, top, p, _) = self.best(&scored, &linear[e]);
                 if best == self.example_class[e] as usize {
                     correct += 1;
                 }
@@ -515,16 +564,17 @@ impl IntentClassifier {
         }
     }
 
-    /// Best class, the best raw similarity score and the best class's probability.
-    fn best(&self, scored: &Scored, linear: &[f32]) -> (usize, f32, f32) {
-        let probs = self.combine(scored, linear);
+    /// Best class, the best raw similarity score, the best class's probability
+    /// and the background class's.
+    fn best(&self, scored: &Scored, linear: &[f32]) -> (usize, f32, f32, f32) {
+        let (probs, none) = self.combine(scored, linear);
         let top = scored.scores.iter().copied().fold(0.0, f32::max);
         let (best, &p) = probs
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
             .unwrap_or((0, &0.0));
-        (best, top, p)
+        (best, top, p, none)
     }
 
     /// How in-domain a best similarity score looks, 0..1.
@@ -573,7 +623,7 @@ impl IntentClassifier {
             .as_ref()
             .map(|m| m.probabilities(&q))
             .unwrap_or_default();
-        let probs = self.combine(&scored, &linear);
+        let (probs, none) = self.combine(&scored, &linear);
         let top = scored.scores.iter().copied().fold(0.0, f32::max);
         let in_domain = self.in_domain(top, self.report.typical_score);
         let mut ranked: Vec<IntentScore> = probs
@@ -585,7 +635,12 @@ impl IntentClassifier {
             })
             .collect();
         ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        let best = ranked.remove(0);
+        let mut best = ranked.remove(0);
+        let best_p = probs.iter().copied().fold(0.0, f32::max);
+        if none >= best_p {
+            // The background class wins: out of domain, whatever the similarity says.
+            best.confidence = best.confidence.min(0.49);
+        }
         let accepted = best.confidence >= 0.5;
         let mut alternatives = Vec::with_capacity(self.config.max_alternatives + 1);
         if !accepted {
@@ -625,4 +680,29 @@ fn quantile(values: &[f32], q: f32) -> f32 {
     v.sort_unstable_by(f32::total_cmp);
     let idx = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
     v[idx]
+}
+
+/// The selected background utterances as feature vectors (n-grams of the
+/// tenant's vocabulary joined with their centred embeddings).
+fn background_vectors(
+    file: &IntentsFile,
+    config: &ClassifierConfig,
+    embedder: &Embedder,
+    vectorizer: &Vectorizer,
+    examples: &[Vec<f32>],
+) -> Vec<SparseVec> {
+    let lines = background::utterances(file.language);
+    let embeddings = match embedder.encoder.encode(&lines) {
+        Ok(v) if v.len() == lines.len() => v,
+        Ok(_) | Err(_) => {
+            tracing::warn!(
+                "sentence encoder failed on the background utterances; no background class"
+            );
+            return Vec::new();
+        }
+    };
+    background::select(&embeddings, examples, config.background_quantile)
+        .into_iter()
+        .map(|i| embedder.join(vectorizer.transform(lines[i]), &embeddings[i]))
+        .collect()
 }

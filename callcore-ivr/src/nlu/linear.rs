@@ -48,9 +48,9 @@ pub(crate) fn softmax_in_place(v: &mut [f32]) {
 }
 
 impl LinearModel {
-    /// Trains on `examples` (vector, class) over `features` features.
+    /// Trains on `examples` (vector, class, weight of its loss) over `features` features.
     pub(crate) fn train(
-        examples: &[(&SparseVec, u32)],
+        examples: &[(&SparseVec, u32, f32)],
         features: usize,
         classes: usize,
         settings: LinearSettings,
@@ -63,7 +63,11 @@ impl LinearModel {
         if examples.is_empty() || classes == 0 {
             return model;
         }
-        let n = examples.len() as f32;
+        let n = examples
+            .iter()
+            .map(|e| e.2)
+            .sum::<f32>()
+            .max(f32::MIN_POSITIVE);
         let mut grad = vec![0.0f32; features * classes];
         let mut grad_bias = vec![0.0f32; classes];
         let mut p = vec![0.0f32; classes];
@@ -74,10 +78,11 @@ impl LinearModel {
         for _ in 0..settings.epochs {
             grad.iter_mut().for_each(|g| *g = 0.0);
             grad_bias.iter_mut().for_each(|g| *g = 0.0);
-            for &(x, y) in examples {
+            for &(x, y, weight) in examples {
                 model.logits_into(x, &mut p);
                 softmax_in_place(&mut p);
                 p[y as usize] -= 1.0;
+                p.iter_mut().for_each(|d| *d *= weight);
                 for &(f, w) in &x.entries {
                     let row = &mut grad[f as usize * classes..(f as usize + 1) * classes];
                     for (g, d) in row.iter_mut().zip(&p) {
@@ -137,7 +142,12 @@ mod tests {
         let b = SparseVec {
             entries: vec![(1, 0.6), (2, 0.8)],
         };
-        let m = LinearModel::train(&[(&a, 0), (&b, 1)], 3, 2, LinearSettings::default());
+        let m = LinearModel::train(
+            &[(&a, 0, 1.0), (&b, 1, 1.0)],
+            3,
+            2,
+            LinearSettings::default(),
+        );
         let q = SparseVec {
             entries: vec![(0, 1.0)],
         };
