@@ -38,6 +38,7 @@ pub mod assembly;
 mod browser_agents;
 pub mod campaigns;
 mod center_ops;
+pub mod channels;
 pub mod cluster_node;
 pub mod config;
 pub mod console;

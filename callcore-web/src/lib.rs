@@ -57,6 +57,7 @@ mod error;
 mod extract;
 mod limits;
 mod live;
+pub mod messages;
 mod sessions;
 mod state;
 mod users;
@@ -137,6 +138,7 @@ pub struct WebApiBuilder {
     session_ttl: Duration,
     limits: LoginLimits,
     event_buffer: usize,
+    messages: Option<Arc<dyn messages::MessageDesk>>,
 }
 
 impl Default for WebApiBuilder {
@@ -151,6 +153,7 @@ impl Default for WebApiBuilder {
             session_ttl: Duration::from_secs(12 * 3600),
             limits: LoginLimits::default(),
             event_buffer: DEFAULT_EVENT_BUFFER,
+            messages: None,
         }
     }
 }
@@ -189,6 +192,14 @@ impl WebApiBuilder {
     #[must_use]
     pub fn queue(mut self, queue: &str, tenant: &TenantId) -> Self {
         self.queues.push((QueueId::new(queue), tenant.clone()));
+        self
+    }
+
+    /// The message conversations (e-mail, SMS) agents read and answer at
+    /// `/api/v1/interactions/{id}/messages`.
+    #[must_use]
+    pub fn messages(mut self, desk: Arc<dyn messages::MessageDesk>) -> Self {
+        self.messages = Some(desk);
         self
     }
 
@@ -251,6 +262,7 @@ impl WebApiBuilder {
             live,
             config: self.config,
             secure_cookies: self.secure_cookies,
+            messages: self.messages,
         }));
         let (router, openapi) = api::build(state.clone());
         Ok(WebApi {
