@@ -115,7 +115,7 @@ async fn run(channel: Channel, n: usize) -> f64 {
         )
     };
     let limits = MailLimits::default();
-    let window = AGENTS * slots * 2;
+    let window = AGENTS * slots as usize * 2;
     let started = Instant::now();
     let mut sent = 0;
     let mut ended = 0;

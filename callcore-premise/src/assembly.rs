@@ -62,7 +62,7 @@ pub struct Premise {
     /// The web API on the HTTP listener (crate::web).
     pub(crate) web: Option<callcore_web::WebApi>,
     /// `[email]`, `[sms]`: the channels' pollers and links (crate::channels).
-    channels: crate::channels::Channels,
+    pub(crate) channels: crate::channels::Channels,
     /// Their inboxes (transports of the center).
     pub(crate) inboxes: crate::channels::Inboxes,
 }

@@ -123,7 +123,8 @@ mod tests {
             <!-- hidden --><div>Line&#32;two &lt;ok&gt; &#x263A;</div><br>end</body></html>";
         assert_eq!(
             html_to_text(html),
-            "Hello there & welcome\nLine two <ok> ☺\nend"
+            // blocks apart by one blank line at most
+            "Hello there & welcome\n\nLine two <ok> ☺\n\nend"
         );
     }
 

@@ -285,7 +285,7 @@ impl Outbox for SmppOutbox {
             if s.udhi {
                 esm = esm.with_udhi_indicator();
             }
-            let short = OctetString::new(&s.octets)
+            let short = OctetString::from_slice(&s.octets)
                 .map_err(|e| ChannelError::Unsendable(format!("short_message: {e}")))?;
             let submit = SubmitSm::builder()
                 .service_type(ServiceType::default())
