@@ -19,13 +19,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use callcore::{
-    AgentProfile, AgentState, Channel, CoreError, Endpoint, EventKind, QueueDefinition,
-    UuidV7Ids,
+    AgentProfile, AgentState, Channel, CoreError, Endpoint, EventKind, QueueDefinition, UuidV7Ids,
 };
 use callcore_acd::{AcdConfig, AcdEngine};
 use callcore_channels::email::{MailLimits, parse_mail};
 use callcore_channels::sms::coding::decode;
-use callcore_channels::{ChannelError, Inbox, Message, MessageDirection, Outbox, Outgoing, Received};
+use callcore_channels::{
+    ChannelError, Inbox, Message, MessageDirection, Outbox, Outgoing, Received,
+};
 use callcore_runtime::{Center, Flow, FlowContext, FlowOutcome, SystemClock};
 
 #[derive(Debug)]
@@ -56,7 +57,13 @@ const AGENTS: usize = 20;
 async fn run(channel: Channel, n: usize) -> f64 {
     let clock: Arc<dyn callcore::Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn callcore::IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
-    let inbox = Inbox::new(channel, "default".into(), "entry", clock.clone(), ids.clone());
+    let inbox = Inbox::new(
+        channel,
+        "default".into(),
+        "entry",
+        clock.clone(),
+        ids.clone(),
+    );
     inbox.set_outbox(Arc::new(Counted::default()));
     let center = Center::builder()
         .clock(clock.clone())
@@ -122,9 +129,14 @@ async fn run(channel: Channel, n: usize) -> f64 {
     while ended < n {
         while sent < n && sent - ended < window {
             let received = if channel == Channel::Email {
-                parse_mail(raw_mail(sent).as_bytes(), &limits, "support@center.test", clock.now())
-                    .unwrap()
-                    .received
+                parse_mail(
+                    raw_mail(sent).as_bytes(),
+                    &limits,
+                    "support@center.test",
+                    clock.now(),
+                )
+                .unwrap()
+                .received
             } else {
                 let number = format!("+49155{sent:07}");
                 Received {
@@ -161,8 +173,6 @@ async fn main() {
         .unwrap_or(5000);
     for channel in [Channel::Email, Channel::Sms] {
         let rate = run(channel, n).await;
-        println!(
-            "{channel:?}: {n} messages in, routed, answered and closed: {rate:.0} messages/s"
-        );
+        println!("{channel:?}: {n} messages in, routed, answered and closed: {rate:.0} messages/s");
     }
 }

@@ -204,7 +204,12 @@ impl Inbox {
             },
         );
         drop(guard);
-        let leg = MessageLeg::new(self.ids.leg_id(), self.channel, id.clone(), Arc::clone(self));
+        let leg = MessageLeg::new(
+            self.ids.leg_id(),
+            self.channel,
+            id.clone(),
+            Arc::clone(self),
+        );
         tracing::info!(interaction = %id, channel = ?self.channel, "message opened a conversation");
         let _ = self.accept_tx.send(Inbound {
             interaction,
@@ -410,7 +415,10 @@ mod tests {
     #[async_trait]
     impl Outbox for Sent {
         async fn send(&self, reply: &Outgoing) -> Result<String, ChannelError> {
-            let mut s = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut s = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             s.push(reply.clone());
             Ok(format!("out{}@center", s.len()))
         }
@@ -451,13 +459,19 @@ mod tests {
         let r = inbox.reply(&id, "answer", false).await.map(|m| m.id);
         assert_eq!(r.ok().as_deref(), Some("out1@center"));
         {
-            let s = sent.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let s = sent
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             assert_eq!(s[0].subject.as_deref(), Some("Re: Order"));
             assert_eq!(s[0].in_reply_to.as_deref(), Some("c1@x"));
             assert_eq!(s[0].references, ["c1@x"]);
         }
         // the customer answers the reply: same conversation
-        assert_eq!(inbox.receive(mail("c2@x", &["out1@center"])), Delivered::Joined(id.clone()));
+        assert_eq!(
+            inbox.receive(mail("c2@x", &["out1@center"])),
+            Delivered::Joined(id.clone())
+        );
         assert_eq!(inbox.messages(&id).map(|m| m.len()), Some(3));
         inbox.close(&id, HangupCause::Local);
         assert!(matches!(

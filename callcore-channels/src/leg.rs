@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use callcore::{
-    Channel, CoreError, DigitResult, DigitSpec, HangupCause, InteractionId, Leg, LegId,
-    ListenSpec, MediaControl, PlayOutcome, Prompt, RecordSpec, RecordingId, Utterance,
+    Channel, CoreError, DigitResult, DigitSpec, HangupCause, InteractionId, Leg, LegId, ListenSpec,
+    MediaControl, PlayOutcome, Prompt, RecordSpec, RecordingId, Utterance,
 };
 
 use crate::Inbox;
@@ -133,6 +133,8 @@ impl MediaControl for MessageLeg {
     }
 
     async fn record(&self, _spec: &RecordSpec) -> Result<RecordingId, CoreError> {
-        Err(CoreError::Unsupported("a message conversation has no audio"))
+        Err(CoreError::Unsupported(
+            "a message conversation has no audio",
+        ))
     }
 }

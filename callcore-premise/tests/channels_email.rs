@@ -12,10 +12,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
 
-#[path = "call_support/mod.rs"]
-mod support;
 #[path = "channels_support/mod.rs"]
 mod peers;
+#[path = "call_support/mod.rs"]
+mod support;
 #[path = "web_support/mod.rs"]
 mod web;
 
@@ -130,7 +130,10 @@ async fn an_email_reaches_an_agent_and_the_reply_arrives_threaded() {
     assert_eq!(reply["subject"], "Re: My order");
     assert_eq!(reply["in_reply_to"], "<c1@example.org>");
     assert!(
-        reply["references"].as_str().unwrap().contains("<c1@example.org>"),
+        reply["references"]
+            .as_str()
+            .unwrap()
+            .contains("<c1@example.org>"),
         "{reply:?}"
     );
     assert_eq!(reply["auto_submitted"], "");
@@ -181,10 +184,21 @@ async fn an_email_reaches_an_agent_and_the_reply_arrives_threaded() {
     })
     .await;
     let inbox = mail_server.wait_mailbox(CUSTOMER, 3, 10).await;
-    assert_eq!(inbox.len(), 3, "one acknowledgement, two replies: {inbox:?}");
+    assert_eq!(
+        inbox.len(),
+        3,
+        "one acknowledgement, two replies: {inbox:?}"
+    );
     assert_eq!(inbox[2]["in_reply_to"], "<c2@example.org>");
     // a closed conversation takes no more replies
-    let r = http(addr, "POST", &path, Some(&agent), Some(r#"{"text":"late"}"#)).await;
+    let r = http(
+        addr,
+        "POST",
+        &path,
+        Some(&agent),
+        Some(r#"{"text":"late"}"#),
+    )
+    .await;
     assert_eq!(r.status, 404, "{}", r.body);
     let (routed, automatic, refused) = premise.email_counters().unwrap().counts();
     assert_eq!((routed, automatic, refused), (2, 0, 0));
@@ -201,12 +215,21 @@ async fn automatic_and_malformed_mail_is_never_answered_and_valid_mail_around_it
 
     let vacation = "bob@example.org";
     let daemon = "mailer-daemon@example.org";
-    let big = "x".repeat(4000);
+    // 4000 bytes in SMTP-sized lines
+    let big = format!("{}\r\n", "x".repeat(78)).repeat(50);
     let batch = [
-        (CUSTOMER, mail(CUSTOMER, "v1@example.org", "", "first valid")),
+        (
+            CUSTOMER,
+            mail(CUSTOMER, "v1@example.org", "", "first valid"),
+        ),
         (
             vacation,
-            mail(vacation, "a1@example.org", "Auto-Submitted: auto-replied\r\n", "I am away"),
+            mail(
+                vacation,
+                "a1@example.org",
+                "Auto-Submitted: auto-replied\r\n",
+                "I am away",
+            ),
         ),
         (
             daemon,
@@ -229,7 +252,7 @@ async fn automatic_and_malformed_mail_is_never_answered_and_valid_mail_around_it
             format!(
                 "From: {CUSTOMER}\r\nTo: support@center.test\r\nSubject: big\r\nMessage-ID: <b1@example.org>\r\n\
                  Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n\
-                 --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\n\r\n{big}\r\n--b--\r\n"
+                 --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\n\r\n{big}--b--\r\n"
             ),
         ),
         (
@@ -264,13 +287,23 @@ async fn automatic_and_malformed_mail_is_never_answered_and_valid_mail_around_it
     }
     assert_eq!(counters.counts(), (2, 2, 2), "routed, automatic, refused");
     let refusals = counters.refusals.lock().unwrap().clone();
-    assert!(refusals[0].contains("mime") && refusals[0].contains("boundary"), "{refusals:?}");
-    assert!(refusals[1].contains("attachment") && refusals[1].contains("2048"), "{refusals:?}");
+    assert!(
+        refusals[0].contains("mime") && refusals[0].contains("boundary"),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals[1].contains("attachment") && refusals[1].contains("2048"),
+        "{refusals:?}"
+    );
     // nothing went to the robots; the valid customers got their acknowledgement
     assert!(mail_server.mailbox(vacation).await.is_empty());
     assert!(mail_server.mailbox(daemon).await.is_empty());
     let acks = mail_server.wait_mailbox("cy@example.org", 1, 10).await;
     assert_eq!(acks.len(), 1);
     let ann = mail_server.wait_mailbox(CUSTOMER, 1, 10).await;
-    assert_eq!(ann.len(), 1, "one acknowledgement, none for refused mail: {ann:?}");
+    assert_eq!(
+        ann.len(),
+        1,
+        "one acknowledgement, none for refused mail: {ann:?}"
+    );
 }

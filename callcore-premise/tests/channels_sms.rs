@@ -12,10 +12,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
 
-#[path = "call_support/mod.rs"]
-mod support;
 #[path = "channels_support/mod.rs"]
 mod peers;
+#[path = "call_support/mod.rs"]
+mod support;
 #[path = "web_support/mod.rs"]
 mod web;
 
@@ -42,8 +42,19 @@ async fn offered(events: &mut callcore_runtime::EventSubscriber) -> (Interaction
     .await
 }
 
-async fn texts(addr: std::net::SocketAddr, agent: &web::Session, id: &InteractionId) -> Vec<String> {
-    let r = http(addr, "GET", &format!("/api/v1/interactions/{id}/messages"), Some(agent), None).await;
+async fn texts(
+    addr: std::net::SocketAddr,
+    agent: &web::Session,
+    id: &InteractionId,
+) -> Vec<String> {
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/v1/interactions/{id}/messages"),
+        Some(agent),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()["messages"]
         .as_array()
@@ -79,9 +90,19 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
     // a short GSM 7-bit text opens a conversation
     smsc.deliver(ANN, b"Hello, my card is blocked", 0, 0).await;
     let (id, reservation) = offered(&mut events).await;
-    let r = http(addr, "POST", &format!("/api/v1/offers/{reservation}/accept"), Some(&agent), None).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/offers/{reservation}/accept"),
+        Some(&agent),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
-    assert_eq!(texts(addr, &agent, &id).await, ["Hello, my card is blocked"]);
+    assert_eq!(
+        texts(addr, &agent, &id).await,
+        ["Hello, my card is blocked"]
+    );
 
     // a long UCS-2 text in three segments, the last first: joined whole
     let long = "请帮我解锁银行卡，".repeat(15);
@@ -119,7 +140,12 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
         let octets = peers::unhex(s["hex"].as_str().unwrap());
         assert!(octets.len() <= 140);
         let (part, data) = strip_udh(&octets).unwrap();
-        whole = r.take(ANN, part.unwrap(), decode(8, data).unwrap(), callcore::Timestamp::from_secs(1));
+        whole = r.take(
+            ANN,
+            part.unwrap(),
+            decode(8, data).unwrap(),
+            callcore::Timestamp::from_secs(1),
+        );
     }
     assert_eq!(whole.as_deref(), Some(reply.as_str()));
     // the centre's delivery receipts are recorded
@@ -131,21 +157,38 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        sms.counters().receipts.lock().unwrap().get("smsc-1").map(String::as_str),
+        sms.counters()
+            .receipts
+            .lock()
+            .unwrap()
+            .get("smsc-1")
+            .map(String::as_str),
         Some("DELIVRD")
     );
 
     // bad input between two valid texts: invalid UTF-8 is refused
-    smsc.deliver("+4915550002", &[b'h', 0xC3, 0x28, b'!'], 0, 0).await;
-    smsc.deliver("+4915550003", &encode_ucs2("после плохого"), 8, 0).await;
+    smsc.deliver("+4915550002", &[b'h', 0xC3, 0x28, b'!'], 0, 0)
+        .await;
+    smsc.deliver("+4915550003", &encode_ucs2("после плохого"), 8, 0)
+        .await;
     let (other, reservation) = offered(&mut events).await;
-    let r = http(addr, "POST", &format!("/api/v1/offers/{reservation}/accept"), Some(&agent), None).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/offers/{reservation}/accept"),
+        Some(&agent),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(texts(addr, &agent, &other).await, ["после плохого"]);
     let (routed, _, refused, _) = sms.counters().counts();
     assert_eq!((routed, refused), (3, 1));
     let refusals = sms.counters().refusals.lock().unwrap().clone();
-    assert!(refusals[0].contains("short_message") && refusals[0].contains("UTF-8"), "{refusals:?}");
+    assert!(
+        refusals[0].contains("short_message") && refusals[0].contains("UTF-8"),
+        "{refusals:?}"
+    );
 
     // STOP opts the number out: stored, and nothing more is sent to it
     smsc.deliver(ANN, "stop".as_bytes(), 0, 0).await;
@@ -159,11 +202,22 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
     let stored = std::fs::read_to_string(dir.join("sms-opt-outs.txt")).unwrap();
     assert!(stored.contains(&format!("out {ANN}")), "{stored}");
     let before = smsc.submits().len();
-    let r = http(addr, "POST", &path, Some(&agent), Some(r#"{"text":"One more thing"}"#)).await;
+    let r = http(
+        addr,
+        "POST",
+        &path,
+        Some(&agent),
+        Some(r#"{"text":"One more thing"}"#),
+    )
+    .await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("opted out"), "{}", r.body);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(smsc.submits().len(), before, "nothing more reached the centre");
+    assert_eq!(
+        smsc.submits().len(),
+        before,
+        "nothing more reached the centre"
+    );
     let (_, keywords, _, _) = sms.counters().counts();
     assert_eq!(keywords, 1);
 }

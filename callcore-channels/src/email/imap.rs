@@ -75,9 +75,7 @@ async fn poll_once(
                 .try_collect()
                 .await
                 .map_err(imap)?;
-            fetches
-                .iter()
-                .find_map(|f| f.body().map(<[u8]>::to_vec))
+            fetches.iter().find_map(|f| f.body().map(<[u8]>::to_vec))
         };
         if let Some(raw) = raw {
             take_mail(&raw, config, inbox, clock, counters).await;

@@ -6,8 +6,8 @@
 //! log line and left in the mailbox, marked seen.
 
 pub mod html;
-pub mod parse;
 mod imap;
+pub mod parse;
 mod smtp;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -194,12 +194,7 @@ impl EmailChannel {
         config.validate("email")?;
         inbox.set_outbox(Arc::new(SmtpOutbox::new(&config, ids)?));
         let counters = Arc::new(MailCounters::default());
-        let poller = tokio::spawn(imap::poll_forever(
-            config,
-            inbox,
-            clock,
-            counters.clone(),
-        ));
+        let poller = tokio::spawn(imap::poll_forever(config, inbox, clock, counters.clone()));
         Ok(Self { poller, counters })
     }
 

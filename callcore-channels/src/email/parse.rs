@@ -56,7 +56,10 @@ pub struct ParsedMail {
 
 /// Angle brackets off a message id (`<a@b>` → `a@b`), as thread keys.
 pub fn bare_id(id: &str) -> String {
-    id.trim().trim_start_matches('<').trim_end_matches('>').to_owned()
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_owned()
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -146,7 +149,9 @@ pub fn parse_mail(
         });
     }
     let text = if mail.text_body_count() > 0 && !only_html(&mail) {
-        mail.body_text(0).map(|t| t.into_owned()).unwrap_or_default()
+        mail.body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default()
     } else if let Some(html) = mail.html_bodies().next().and_then(|p| p.text_contents()) {
         html_to_text(html)
     } else {
@@ -183,7 +188,8 @@ pub fn parse_mail(
 /// Whether the only text body is an HTML part (mail-parser lists an HTML
 /// body as the text body when there is no plain one).
 fn only_html(mail: &mail_parser::Message<'_>) -> bool {
-    mail.text_bodies().all(mail_parser::MessagePart::is_text_html)
+    mail.text_bodies()
+        .all(mail_parser::MessagePart::is_text_html)
 }
 
 /// A file name without path separators or control characters.
@@ -224,8 +230,7 @@ fn check_structure(raw: &[u8]) -> Result<(), ChannelError> {
         }
         match line.split_once(':') {
             Some((name, _))
-                if !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_graphic() && b != b':') =>
+                if !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':') =>
             {
                 saw_header = true;
             }
@@ -252,7 +257,9 @@ fn classify(mail: &mail_parser::Message<'_>, from: &str, ours: &str) -> MailKind
     let header = |name: &'static str| mail.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
     if let Some(ct) = mail.content_type()
         && ct.ctype().eq_ignore_ascii_case("multipart")
-        && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        && ct
+            .subtype()
+            .is_some_and(|s| s.eq_ignore_ascii_case("report"))
     {
         return MailKind::Bounce;
     }
@@ -270,7 +277,8 @@ fn classify(mail: &mail_parser::Message<'_>, from: &str, ours: &str) -> MailKind
     {
         return MailKind::AutoReply;
     }
-    if header("Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply"))
+    if header("Precedence")
+        .is_some_and(|v| matches!(v.as_str(), "bulk" | "junk" | "list" | "auto_reply"))
     {
         return MailKind::Bulk;
     }
@@ -337,14 +345,32 @@ mod tests {
     #[test]
     fn malformed_mime_and_big_attachments_are_refused_naming_the_part() {
         let e = parse("this is not a header\r\n\r\nbody\r\n").err();
-        assert!(matches!(e, Some(ChannelError::Refused { part: "mime", .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(ChannelError::Refused { part: "mime", .. })),
+            "{e:?}"
+        );
         let e = parse("From: a@example.org\r\nContent-Type: multipart/mixed\r\n\r\nx\r\n").err();
-        assert!(matches!(e, Some(ChannelError::Refused { part: "mime", .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(ChannelError::Refused { part: "mime", .. })),
+            "{e:?}"
+        );
         let e = parse("Subject: x\r\n\r\nx\r\n").err();
-        assert!(matches!(e, Some(ChannelError::Refused { part: "from", .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(ChannelError::Refused { part: "from", .. })),
+            "{e:?}"
+        );
         let big = "From: a@example.org\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\n\r\n0123456789012345678901234567890123456789\r\n--b--\r\n";
         let e = parse(big).err();
-        assert!(matches!(e, Some(ChannelError::Refused { part: "attachment", .. })), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Some(ChannelError::Refused {
+                    part: "attachment",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -88,14 +88,23 @@ impl SmtpOutbox {
 #[async_trait]
 impl Outbox for SmtpOutbox {
     async fn send(&self, reply: &Outgoing) -> Result<String, ChannelError> {
-        let to: lettre::message::Mailbox = reply.customer.parse().map_err(
-            |e: lettre::address::AddressError| ChannelError::Unsendable(format!("to: {e}")),
-        )?;
+        let to: lettre::message::Mailbox =
+            reply
+                .customer
+                .parse()
+                .map_err(|e: lettre::address::AddressError| {
+                    ChannelError::Unsendable(format!("to: {e}"))
+                })?;
         let id = format!("{}@{}", self.ids.mint(), self.domain);
         let mut b = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(reply.subject.clone().unwrap_or_else(|| "Your message".into()))
+            .subject(
+                reply
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| "Your message".into()),
+            )
             .message_id(Some(format!("<{id}>")));
         if let Some(r) = &reply.in_reply_to {
             b = b.in_reply_to(format!("<{r}>"));

@@ -118,8 +118,9 @@ pub fn decode_ucs2(octets: &[u8]) -> Result<String, ChannelError> {
         .chunks_exact(2)
         .map(|p| u16::from_be_bytes([p[0], p[1]]))
         .collect();
-    String::from_utf16(&units)
-        .map_err(|_| ChannelError::refused("short_message", "UCS-2 text with an unpaired surrogate"))
+    String::from_utf16(&units).map_err(|_| {
+        ChannelError::refused("short_message", "UCS-2 text with an unpaired surrogate")
+    })
 }
 
 /// The text of a short message in `data_coding`. The SMSC default alphabet
@@ -144,7 +145,10 @@ pub fn decode(data_coding: u8, octets: &[u8]) -> Result<String, ChannelError> {
             if octets.is_ascii() {
                 Ok(String::from_utf8_lossy(octets).into_owned())
             } else {
-                Err(ChannelError::refused("short_message", "IA5 text with an octet above 0x7F"))
+                Err(ChannelError::refused(
+                    "short_message",
+                    "IA5 text with an octet above 0x7F",
+                ))
             }
         }
         DC_LATIN1 => Ok(octets.iter().map(|&b| char::from(b)).collect()),
@@ -184,13 +188,25 @@ mod tests {
     #[test]
     fn invalid_text_is_refused_naming_the_field() {
         let e = decode(DC_GSM7, &[b'h', 0xC3, 0x28]).unwrap_err();
-        assert!(matches!(e, ChannelError::Refused { part: "short_message", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ChannelError::Refused {
+                    part: "short_message",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("UTF-8"), "{e}");
         assert!(decode(DC_UCS2, &[0x00]).is_err());
         assert!(decode(DC_UCS2, &[0xD8, 0x00, 0x00, 0x41]).is_err());
         assert!(matches!(
             decode(0x04, b"bin"),
-            Err(ChannelError::Refused { part: "data_coding", .. })
+            Err(ChannelError::Refused {
+                part: "data_coding",
+                ..
+            })
         ));
         // valid UTF-8 in the default alphabet is read
         assert_eq!(decode(DC_GSM7, "héllo".as_bytes()).unwrap(), "héllo");

@@ -116,7 +116,11 @@ pub struct Part {
 /// or names an impossible place.
 pub fn strip_udh(octets: &[u8]) -> Result<(Option<Part>, &[u8]), ChannelError> {
     let bad = |d: &str| ChannelError::refused("udh", d.to_owned());
-    let len = usize::from(*octets.first().ok_or_else(|| bad("empty message with UDHI set"))?);
+    let len = usize::from(
+        *octets
+            .first()
+            .ok_or_else(|| bad("empty message with UDHI set"))?,
+    );
     let header = octets
         .get(1..=len)
         .ok_or_else(|| bad("the header is longer than the message"))?;
@@ -186,7 +190,13 @@ impl Reassembly {
 
     /// Takes one segment's decoded text; the whole text once every segment
     /// of its message has arrived.
-    pub fn take(&mut self, sender: &str, part: Part, text: String, now: Timestamp) -> Option<String> {
+    pub fn take(
+        &mut self,
+        sender: &str,
+        part: Part,
+        text: String,
+        now: Timestamp,
+    ) -> Option<String> {
         self.expire(now);
         let key = (sender.to_owned(), part.reference, part.total);
         let p = self.pending.entry(key.clone()).or_insert_with(|| Pending {
@@ -264,7 +274,11 @@ mod tests {
         let s = split(&text, 9).unwrap();
         assert_eq!(s[0].data_coding, DC_UCS2);
         assert!(s.iter().all(|x| x.octets.len() <= 140));
-        assert_eq!(s[0].octets.len(), 6 + 132, "the emoji moved whole to part 2");
+        assert_eq!(
+            s[0].octets.len(),
+            6 + 132,
+            "the emoji moved whole to part 2"
+        );
         assert_eq!(join(&s), text);
     }
 
@@ -274,8 +288,15 @@ mod tests {
         assert!(strip_udh(&[9, 0, 3]).is_err());
         assert!(strip_udh(&[5, 0, 3, 1, 2, 3, b'x']).is_err());
         let mut r = Reassembly::new(Duration::from_secs(10));
-        let p = Part { reference: 1, total: 2, sequence: 1 };
-        assert!(r.take("+1", p, "a".into(), Timestamp::from_secs(0)).is_none());
+        let p = Part {
+            reference: 1,
+            total: 2,
+            sequence: 1,
+        };
+        assert!(
+            r.take("+1", p, "a".into(), Timestamp::from_secs(0))
+                .is_none()
+        );
         assert_eq!(r.expire(Timestamp::from_secs(11)), 1);
     }
 }

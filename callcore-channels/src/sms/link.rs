@@ -139,7 +139,9 @@ async fn run(
             }
             Err(e) => tracing::warn!(error = %e, "SMPP bind failed; trying again"),
         }
-        clock.sleep(Duration::from_millis(config.reconnect_ms)).await;
+        clock
+            .sleep(Duration::from_millis(config.reconnect_ms))
+            .await;
     }
 }
 
@@ -259,8 +261,13 @@ impl SmppOutbox {
         let mut link = self.link.clone();
         let wait = link.wait_for(Option::is_some);
         match tokio::time::timeout(LINK_WAIT, wait).await {
-            Ok(Ok(c)) => c.clone().ok_or_else(|| ChannelError::peer("smpp", "not bound")),
-            _ => Err(ChannelError::peer("smpp", "not bound to the message centre")),
+            Ok(Ok(c)) => c
+                .clone()
+                .ok_or_else(|| ChannelError::peer("smpp", "not bound")),
+            _ => Err(ChannelError::peer(
+                "smpp",
+                "not bound to the message centre",
+            )),
         }
     }
 }

@@ -53,7 +53,10 @@ pub fn free_port() -> u16 {
 /// Waits until something listens on `port` (up to 10 s).
 pub async fn wait_listening(port: u16) {
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -198,9 +201,10 @@ impl Smsc {
     /// Delivers a mobile-originated message (`octets` in `dc`, `esm_class`).
     pub async fn deliver(&mut self, from: &str, octets: &[u8], dc: u8, esm: u8) {
         let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
-        let line = serde_json::json!({"from": from, "to": "12345", "dc": dc, "esm": esm, "hex": hex})
-            .to_string()
-            + "\n";
+        let line =
+            serde_json::json!({"from": from, "to": "12345", "dc": dc, "esm": esm, "hex": hex})
+                .to_string()
+                + "\n";
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin.write_all(line.as_bytes()).await.unwrap();
         stdin.flush().await.unwrap();
@@ -233,7 +237,11 @@ impl Smsc {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the message centre logged {} `{op}`, not {n}: {:?}", last.len(), self.log());
+        panic!(
+            "the message centre logged {} `{op}`, not {n}: {:?}",
+            last.len(),
+            self.log()
+        );
     }
 }
 
