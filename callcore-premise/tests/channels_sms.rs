@@ -69,6 +69,10 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
     let Some(python) = peers::python_with("smpp34", "the SMS channel test") else {
         return;
     };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("callcore_channels=debug,rusmppc=debug")
+        .with_test_writer()
+        .try_init();
     let mut smsc = peers::Smsc::start(python).await;
     let dir = data_dir("sms-e2e");
     let extra = format!(

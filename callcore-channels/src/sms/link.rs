@@ -90,7 +90,9 @@ async fn bind(
                 .system_id(octets(&config.system_id, "system_id")?)
                 .password(password)
                 .system_type(system_type)
-                .interface_version(InterfaceVersion::Smpp3_4)
+                // rusmppc binds as 5.0 only; the PDUs used here (bind,
+                // submit_sm, deliver_sm, enquire_link) are those of 3.4
+                .interface_version(InterfaceVersion::Smpp5_0)
                 .addr_ton(Ton::Unknown)
                 .addr_npi(Npi::Unknown)
                 .address_range(COctetString::empty())
