@@ -108,7 +108,7 @@ pub fn encode_ucs2(text: &str) -> Vec<u8> {
 /// [`ChannelError::Refused`] (`short_message`) on an odd length or an
 /// unpaired surrogate.
 pub fn decode_ucs2(octets: &[u8]) -> Result<String, ChannelError> {
-    if octets.len() % 2 != 0 {
+    if !octets.len().is_multiple_of(2) {
         return Err(ChannelError::refused(
             "short_message",
             "UCS-2 text of an odd number of octets",
