@@ -62,6 +62,10 @@ pub struct Premise {
     browser_presence: JoinHandle<()>,
     /// The web API on the HTTP listener (crate::web).
     pub(crate) web: Option<callcore_web::WebApi>,
+    /// `[email]`, `[sms]`: the channels' pollers and links (crate::channels).
+    pub(crate) channels: crate::channels::Channels,
+    /// Their inboxes (transports of the center).
+    pub(crate) inboxes: crate::channels::Inboxes,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PremiseError {
@@ -222,6 +226,10 @@ impl Premise {
         };
         let ivr = waiting(premise_flow(&config.ivr)?);
         // the center mints its own interactions' ids (click-to-dial) as SIP does
+        // [email] / [sms]: each channel's inbox is a transport whose
+        // conversations go straight to their queue
+        let inboxes = crate::channels::Inboxes::new(&config, &tenant, &clock, &ids);
+        let channel_ids = ids.clone();
         let mut builder = Center::builder().ids(ids);
         // the builder's flows and routes first: its routes win over the DIDs' and `*`
         for (name, flow) in plugins.flows {
@@ -229,6 +237,16 @@ impl Premise {
         }
         for (to, flow) in plugins.routes {
             builder = builder.route(to, flow);
+        }
+        for (inbox, queue, at) in inboxes.routes(&config) {
+            let entry = inbox.entry().to_owned();
+            builder = builder
+                .transport(inbox)
+                .flow(
+                    entry.as_str(),
+                    Arc::new(waiting(crate::trunks::queue_flow(at, &queue)?)),
+                )
+                .route(entry.as_str(), entry.as_str());
         }
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR
         for (i, did) in config.dids.iter().enumerate() {
@@ -322,6 +340,9 @@ impl Premise {
             for s in &a.skills {
                 p = p.with_skill(s.as_str(), 5);
             }
+            for (channel, slots) in crate::channels::Inboxes::capacities(&config) {
+                p = p.with_capacity(channel, slots);
+            }
             center.add_agent(p).await?;
             let id = AgentId::new(a.id.as_str());
             if a.is_webrtc() {
@@ -403,14 +424,21 @@ impl Premise {
         // the web API on the same listener, while it is on
         let web = match &ops.http {
             Some(http) => {
-                let api = crate::web::build(&config, &center)?;
+                let desk = (!inboxes.all().is_empty()).then(|| {
+                    Arc::new(crate::channels::Desk::new(&inboxes))
+                        as Arc<dyn callcore_web::messages::MessageDesk>
+                });
+                let api = crate::web::build(&config, &center, desk)?;
                 http.mount(api.router());
                 Some(api)
             }
             None => None,
         };
+        let channels = crate::channels::start(&config, &inboxes, &clock, &channel_ids)?;
         let premise = Premise {
             web,
+            channels,
+            inboxes,
             ops,
             started_at: clock.now(),
             center_ops: crate::center_ops::CenterOps::new(

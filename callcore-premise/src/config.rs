@@ -83,6 +83,14 @@ pub struct PremiseConfig {
     /// ([`crate::cluster_node`]); absent: a lone premise.
     #[serde(default)]
     pub cluster: Option<crate::cluster_node::ClusterSection>,
+    /// `[email]`: customers' e-mail (IMAP in, SMTP out) as interactions of a
+    /// queue ([`crate::channels`]).
+    #[serde(default)]
+    pub email: Option<callcore_channels::email::EmailConfig>,
+    /// `[sms]`: text messages through an SMPP message centre as interactions
+    /// of a queue ([`crate::channels`]).
+    #[serde(default)]
+    pub sms: Option<callcore_channels::sms::SmsConfig>,
     /// True for the embedded defaults: demo accounts with published passwords.
     #[serde(skip)]
     pub demo: bool,
@@ -780,6 +788,7 @@ impl PremiseConfig {
         crate::ops_config::validate(self)?;
         crate::srtp::validate(self)?;
         crate::web::validate(self)?;
+        crate::channels::validate(self)?;
         Ok(())
     }
 

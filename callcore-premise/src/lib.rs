@@ -48,6 +48,7 @@ mod browser_agents;
 pub mod builder;
 pub mod campaigns;
 mod center_ops;
+pub mod channels;
 pub mod cluster_node;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]

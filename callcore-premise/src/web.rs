@@ -218,6 +218,7 @@ fn configuration(config: &PremiseConfig) -> Configuration {
 pub(crate) fn build(
     config: &PremiseConfig,
     center: &callcore_runtime::CenterHandle,
+    messages: Option<std::sync::Arc<dyn callcore_web::messages::MessageDesk>>,
 ) -> Result<WebApi, PremiseError> {
     let tenant = TenantId::new(config.tenant.clone());
     let mut b = WebApi::builder()
@@ -237,6 +238,9 @@ pub(crate) fn build(
         if q.overflow_to() == Some(crate::config::Overflow::Voicemail) {
             b = b.queue(&crate::assembly::voicemail_queue(&q.id), &tenant);
         }
+    }
+    if let Some(desk) = messages {
+        b = b.messages(desk);
     }
     b.build().map_err(|e| field("users".into(), e.to_string()))
 }

@@ -645,6 +645,12 @@ impl RoutingTask {
         expires_at: callcore::Timestamp,
     ) -> Option<JoinHandle<()>> {
         let profile = self.agents.get(agent)?;
+        // message conversations (chat, SMS, e-mail) are taken on the desktop:
+        // an agent's phone never rings for them
+        let channel = self.waiters.get(interaction).map(|w| w.request.channel);
+        if channel.is_some_and(|c| c != Channel::Voice) {
+            return None;
+        }
         let (endpoint, transport) = profile.endpoints.iter().find_map(|e| {
             if *e == Endpoint::Desktop {
                 return None;

@@ -57,6 +57,7 @@ mod error;
 mod extract;
 mod limits;
 mod live;
+pub mod messages;
 mod pages;
 mod sessions;
 mod state;
@@ -139,6 +140,7 @@ pub struct WebApiBuilder {
     session_ttl: Duration,
     limits: LoginLimits,
     event_buffer: usize,
+    messages: Option<Arc<dyn messages::MessageDesk>>,
 }
 
 impl Default for WebApiBuilder {
@@ -153,6 +155,7 @@ impl Default for WebApiBuilder {
             session_ttl: Duration::from_secs(12 * 3600),
             limits: LoginLimits::default(),
             event_buffer: DEFAULT_EVENT_BUFFER,
+            messages: None,
         }
     }
 }
@@ -191,6 +194,14 @@ impl WebApiBuilder {
     #[must_use]
     pub fn queue(mut self, queue: &str, tenant: &TenantId) -> Self {
         self.queues.push((QueueId::new(queue), tenant.clone()));
+        self
+    }
+
+    /// The message conversations (e-mail, SMS) agents read and answer at
+    /// `/api/v1/interactions/{id}/messages`.
+    #[must_use]
+    pub fn messages(mut self, desk: Arc<dyn messages::MessageDesk>) -> Self {
+        self.messages = Some(desk);
         self
     }
 
@@ -253,6 +264,7 @@ impl WebApiBuilder {
             live,
             config: self.config,
             secure_cookies: self.secure_cookies,
+            messages: self.messages,
         }));
         let (router, openapi) = api::build(state.clone());
         let router = router.merge(pages::routes()).merge(wallboard::routes());

@@ -22,6 +22,8 @@ pub(crate) struct Inner {
     pub(crate) live: Arc<Live>,
     pub(crate) config: HashMap<TenantId, Configuration>,
     pub(crate) secure_cookies: bool,
+    /// Message conversations (e-mail, SMS), when the assembly runs channels.
+    pub(crate) messages: Option<Arc<dyn crate::messages::MessageDesk>>,
 }
 
 /// Shared by every handler; cheap to clone.

@@ -12,6 +12,7 @@ pub(crate) mod calls;
 pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod history;
+pub(crate) mod messages;
 pub(crate) mod queues;
 pub(crate) mod reports;
 pub(crate) mod screen_pop;
@@ -102,6 +103,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(history::recordings))
         .routes(routes!(history::download))
         .routes(routes!(history::wrap_up))
+        .routes(routes!(messages::list, messages::reply))
         .routes(routes!(reports::report))
         .routes(routes!(config::queues))
         .routes(routes!(config::skills))

@@ -1,0 +1,255 @@
+//! Message channels of the premise (`[email]`, and `[sms]`): each channel's
+//! inbox is a transport of the center whose conversations go to their queue
+//! through the same ACD as calls, agents get capacity on the channel, and
+//! the web API reads and answers conversations
+//! (`/api/v1/interactions/{id}/messages`).
+
+use std::sync::Arc;
+
+use callcore::{Channel, Clock, IdSource, InteractionId, TenantId};
+use callcore_channels::email::{EmailChannel, EmailConfig};
+use callcore_channels::sms::{SmsChannel, SmsConfig};
+use callcore_channels::{ChannelError, Inbox, Message, MessageDirection};
+use callcore_web::messages::{DeskAttachment, DeskError, DeskFuture, DeskMessage, MessageDesk};
+
+use crate::PremiseError;
+use crate::config::PremiseConfig;
+
+/// The entry (the `to` of interactions) and flow name of e-mail.
+pub const EMAIL_ENTRY: &str = "channel:email";
+
+/// The entry and flow name of SMS.
+pub const SMS_ENTRY: &str = "channel:sms";
+
+/// Checks `[email]` and `[sms]`; errors name the field (`email.queue`,
+/// `sms.smsc` ...).
+pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
+    if let Some(s) = &config.sms {
+        s.validate("sms").map_err(config_error)?;
+        if !config.queues.iter().any(|q| q.id == s.queue) {
+            return Err(PremiseError::Config {
+                field: "sms.queue".into(),
+                detail: format!("no queue `{}`", s.queue),
+            });
+        }
+    }
+    if let Some(e) = &config.email {
+        e.validate("email").map_err(config_error)?;
+        if !config.queues.iter().any(|q| q.id == e.queue) {
+            return Err(PremiseError::Config {
+                field: "email.queue".into(),
+                detail: format!("no queue `{}`", e.queue),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn config_error(e: ChannelError) -> PremiseError {
+    match e {
+        ChannelError::Config { field, detail } => PremiseError::Config { field, detail },
+        other => PremiseError::Config {
+            field: "channels".into(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// The inboxes of the configured channels, made before the center (they are
+/// its transports).
+#[derive(Debug, Default)]
+pub(crate) struct Inboxes {
+    pub(crate) email: Option<Arc<Inbox>>,
+    pub(crate) sms: Option<Arc<Inbox>>,
+}
+
+impl Inboxes {
+    pub(crate) fn new(
+        config: &PremiseConfig,
+        tenant: &TenantId,
+        clock: &Arc<dyn Clock>,
+        ids: &Arc<dyn IdSource>,
+    ) -> Self {
+        Self {
+            email: config.email.as_ref().map(|_| {
+                Inbox::new(
+                    Channel::Email,
+                    tenant.clone(),
+                    EMAIL_ENTRY,
+                    clock.clone(),
+                    ids.clone(),
+                )
+            }),
+            sms: config.sms.as_ref().map(|_| {
+                Inbox::new(
+                    Channel::Sms,
+                    tenant.clone(),
+                    SMS_ENTRY,
+                    clock.clone(),
+                    ids.clone(),
+                )
+            }),
+        }
+    }
+
+    /// Every inbox, as transports of the center.
+    pub(crate) fn all(&self) -> Vec<Arc<Inbox>> {
+        self.email.iter().chain(self.sms.iter()).cloned().collect()
+    }
+
+    /// Each inbox with the queue its conversations wait in.
+    pub(crate) fn routes(&self, config: &PremiseConfig) -> Vec<(Arc<Inbox>, String, &'static str)> {
+        let mut r = Vec::new();
+        if let (Some(i), Some(c)) = (&self.email, &config.email) {
+            r.push((i.clone(), c.queue.clone(), "email.queue"));
+        }
+        if let (Some(i), Some(c)) = (&self.sms, &config.sms) {
+            r.push((i.clone(), c.queue.clone(), "sms.queue"));
+        }
+        r
+    }
+
+    /// The capacity agents get on each configured channel.
+    pub(crate) fn capacities(config: &PremiseConfig) -> Vec<(Channel, u32)> {
+        let mut c: Vec<(Channel, u32)> = config
+            .email
+            .iter()
+            .map(|e| (Channel::Email, e.agent_capacity))
+            .collect();
+        c.extend(config.sms.iter().map(|s| (Channel::Sms, s.agent_capacity)));
+        c
+    }
+}
+
+/// The running channels (their pollers and links stop when dropped).
+#[derive(Debug, Default)]
+pub(crate) struct Channels {
+    pub(crate) email: Option<EmailChannel>,
+    pub(crate) sms: Option<SmsChannel>,
+}
+
+impl crate::Premise {
+    /// The e-mail channel's inbox (`[email]`): its conversations and messages.
+    pub fn email_inbox(&self) -> Option<&Arc<Inbox>> {
+        self.inboxes.email.as_ref()
+    }
+
+    /// The SMS channel's inbox (`[sms]`).
+    pub fn sms_inbox(&self) -> Option<&Arc<Inbox>> {
+        self.inboxes.sms.as_ref()
+    }
+
+    /// The running SMS channel (`[sms]`): its counters and opt-outs.
+    pub fn sms(&self) -> Option<&SmsChannel> {
+        self.channels.sms.as_ref()
+    }
+
+    /// What the e-mail channel did so far: mails routed, automatic mails not
+    /// answered, mails refused (and why).
+    pub fn email_counters(&self) -> Option<&Arc<callcore_channels::email::MailCounters>> {
+        self.channels.email.as_ref().map(EmailChannel::counters)
+    }
+}
+
+/// Starts the channels' pollers and links.
+pub(crate) fn start(
+    config: &PremiseConfig,
+    inboxes: &Inboxes,
+    clock: &Arc<dyn Clock>,
+    ids: &Arc<dyn IdSource>,
+) -> Result<Channels, PremiseError> {
+    let email = match (&config.email, &inboxes.email) {
+        (Some(c), Some(inbox)) => Some(
+            EmailChannel::start(
+                EmailConfig::clone(c),
+                inbox.clone(),
+                ids.clone(),
+                clock.clone(),
+            )
+            .map_err(config_error)?,
+        ),
+        _ => None,
+    };
+    let sms = match (&config.sms, &inboxes.sms) {
+        (Some(c), Some(inbox)) => {
+            let mut c = SmsConfig::clone(c);
+            // opt-outs are kept with the center's data unless placed elsewhere
+            c.opt_out_file
+                .get_or_insert_with(|| config.storage.data_dir.join("sms-opt-outs.txt"));
+            Some(SmsChannel::start(c, inbox.clone(), clock.clone()).map_err(config_error)?)
+        }
+        _ => None,
+    };
+    Ok(Channels { email, sms })
+}
+
+/// The conversations of every inbox, for the web API.
+#[derive(Debug)]
+pub(crate) struct Desk {
+    inboxes: Vec<Arc<Inbox>>,
+}
+
+impl Desk {
+    pub(crate) fn new(inboxes: &Inboxes) -> Self {
+        Self {
+            inboxes: inboxes.all(),
+        }
+    }
+
+    fn inbox_of(&self, interaction: &InteractionId) -> Option<&Arc<Inbox>> {
+        self.inboxes
+            .iter()
+            .find(|i| i.messages(interaction).is_some())
+    }
+}
+
+fn desk_message(m: Message) -> DeskMessage {
+    DeskMessage {
+        id: m.id,
+        direction: match m.direction {
+            MessageDirection::Inbound => "inbound",
+            MessageDirection::Outbound => "outbound",
+        }
+        .to_owned(),
+        at_ms: m.at.as_millis(),
+        subject: m.subject,
+        text: m.text,
+        attachments: m
+            .attachments
+            .into_iter()
+            .map(|a| DeskAttachment {
+                name: a.name,
+                content_type: a.content_type,
+                size: a.size as u64,
+            })
+            .collect(),
+    }
+}
+
+impl MessageDesk for Desk {
+    fn messages(&self, interaction: &InteractionId) -> Option<Vec<DeskMessage>> {
+        self.inboxes
+            .iter()
+            .find_map(|i| i.messages(interaction))
+            .map(|ms| ms.into_iter().map(desk_message).collect())
+    }
+
+    fn reply<'a>(
+        &'a self,
+        interaction: &'a InteractionId,
+        text: &'a str,
+        close: bool,
+    ) -> DeskFuture<'a, Result<DeskMessage, DeskError>> {
+        Box::pin(async move {
+            let inbox = self.inbox_of(interaction).ok_or(DeskError::NotFound)?;
+            match inbox.reply(interaction, text, close).await {
+                Ok(m) => Ok(desk_message(m)),
+                Err(ChannelError::NoConversation(_)) => Err(DeskError::NotFound),
+                Err(e @ (ChannelError::OptedOut | ChannelError::Unsendable(_))) => {
+                    Err(DeskError::Refused(e.to_string()))
+                }
+                Err(e) => Err(DeskError::Peer(e.to_string())),
+            }
+        })
+    }
+}
