@@ -41,6 +41,8 @@ pub use error::{MediaError, Result};
 pub mod amd;
 pub mod bridge;
 pub mod codec;
+#[cfg(feature = "prompts")]
+mod decode;
 #[cfg(feature = "callcore-control")]
 pub mod control;
 pub mod dtmf;

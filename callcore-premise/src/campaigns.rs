@@ -329,13 +329,14 @@ fn runner(
     if section.any_hour {
         config.windows = CallingWindows::always();
     }
-    let text = std::fs::read_to_string(&section.leads).map_err(|source| PremiseError::Io {
+    // Streamed row by row (the file is never held whole in memory).
+    let file = std::fs::File::open(&section.leads).map_err(|source| PremiseError::Io {
         what: section.leads.display().to_string(),
         source,
     })?;
     let dnc = DncLists::default();
-    let report = callcore_dialer::rules::import_csv(
-        &text,
+    let report = callcore_dialer::rules::import_reader(
+        file,
         &ImportSettings {
             tenant: config.tenant.clone(),
             campaign: config.id.clone(),
@@ -345,7 +346,7 @@ fn runner(
     )
     .map_err(|e| field("leads", e.to_string()))?;
     for e in &report.errors {
-        tracing::warn!(campaign = %section.name, row = e.row, reason = %e.reason, "lead skipped");
+        tracing::warn!(campaign = %section.name, line = e.row, column = e.column.as_deref().unwrap_or("-"), reason = %e.reason, "lead skipped");
     }
     let mut book = LeadBook::new(config, dnc);
     book.add_imported(report.leads)
