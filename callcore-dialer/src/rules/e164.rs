@@ -241,9 +241,17 @@ impl E164 {
             .map_err(|e| PhoneNumberError::NotANumber(e.to_string()))?;
         let region = number.country().id();
         if !phonenumber::is_valid(&number) {
+            let code = number.code().value();
+            // An invalid number has no country of its own: name the plan's
+            // when the calling code is its.
+            let plan_region = plan.region.filter(|r| {
+                phonenumber::metadata::DATABASE
+                    .by_id(region_str(*r))
+                    .is_some_and(|m| m.country_code() == code)
+            });
             return Err(PhoneNumberError::Invalid {
-                region: region.map_or_else(
-                    || format!("+{}", number.code().value()),
+                region: region.or(plan_region).map_or_else(
+                    || format!("+{code}"),
                     |r| region_str(r).to_owned(),
                 ),
             });

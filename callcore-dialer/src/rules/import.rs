@@ -313,6 +313,15 @@ mod tests {
     }
 
     #[test]
+    fn line_numbers_survive_crlf_blank_lines_and_a_missing_final_newline() {
+        let dnc = DncLists::default();
+        let text = "phone,id\r\n\r\n\r\nbad,a\r\n\n\"multi\r\nline\",b\r\n\r\nworse,c";
+        let r = import(text, &dnc).unwrap();
+        let lines: Vec<_> = r.errors.iter().map(|e| e.row).collect();
+        assert_eq!(lines, vec![4, 6, 9]);
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_column() {
         let dnc = DncLists::default();
         let text = b"id;phone;consent;tz\n\

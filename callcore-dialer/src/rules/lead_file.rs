@@ -37,12 +37,17 @@ pub enum LeadRow {
 struct QuoteCount<R> {
     inner: R,
     quotes: u64,
+    /// The last byte read.
+    last: Option<u8>,
 }
 
 impl<R: Read> Read for QuoteCount<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
         Ok(n)
     }
 }
@@ -112,13 +117,19 @@ impl<'a, R: Read> LeadReader<'a, R> {
             head = buf.fill_buf().map_err(io)?;
         }
         let delimiter = delimiter.unwrap_or_else(|| sniff(head));
+        // Records end at `\n`: a CRLF file leaves a `\r` at the end of each
+        // row's last field, which trimming removes. (With csv's CRLF mode the
+        // `\n` of a CRLF is counted as the next record's, which puts the
+        // line numbers of errors one line early.)
         let mut csv = csv::ReaderBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
             .delimiter(delimiter)
             .has_headers(false)
             .flexible(true)
             .from_reader(QuoteCount {
                 inner: buf,
                 quotes: 0,
+                last: None,
             });
         let mut header = csv::StringRecord::new();
         let read = csv
@@ -164,15 +175,20 @@ impl<'a, R: Read> LeadReader<'a, R> {
     /// The next non-blank record and its line, or `None` at the end.
     fn next_record(&mut self) -> Result<Option<(u64, csv::ByteRecord)>, DialerError> {
         loop {
-            let line = self.csv.position().line();
+            let before = self.csv.position().line();
             let more = self
                 .csv
                 .read_byte_record(&mut self.record)
-                .map_err(|e| DialerError::LeadFile(format!("reading after line {line}: {e}")))?;
+                .map_err(|e| DialerError::LeadFile(format!("reading after line {before}: {e}")))?;
             if !more {
                 return Ok(None);
             }
-            let line = self.record.position().map_or(line, csv::Position::line);
+            // The line the record starts on, counted back from where it ended
+            // (the start csv records for it lies before any blank lines it
+            // skipped), assuming its `\n` was read: `next` corrects the last
+            // record of a file that ends without one.
+            let inner = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let line = self.csv.position().line().saturating_sub(inner + 1).max(1);
             let blank = self.record.len() == 1
                 && std::str::from_utf8(&self.record[0]).is_ok_and(|s| s.trim().is_empty());
             if !blank {
@@ -297,8 +313,14 @@ impl<R: Read> Iterator for LeadReader<'_, R> {
                 return Some(Err(e));
             }
         };
-        let (line, record) = std::mem::replace(&mut self.held, following)?;
-        if self.held.is_none() && self.csv.get_ref().quotes % 2 == 1 {
+        let (mut line, record) = std::mem::replace(&mut self.held, following)?;
+        let source = self.csv.get_ref();
+        let open_quote = source.quotes % 2 == 1;
+        if self.held.is_none() && (open_quote || source.last != Some(b'\n')) {
+            // The last record, and no `\n` of its own ended it.
+            line += 1;
+        }
+        if self.held.is_none() && open_quote {
             // The last record: an odd number of quotes in the file means its
             // quoted field was never closed and ran to the end of the file.
             self.done = true;
