@@ -318,6 +318,8 @@ impl WavAudio {
 
 /// Reads a WAV file (16-bit PCM, µ-law or A-law as telephony uses, and the
 /// other PCM and float formats) through symphonia, the decoder prompts use.
+/// µ-law and A-law files need the standard 18-byte `fmt ` chunk (with its
+/// extension size), as sox, ffmpeg and Audacity write them.
 /// A data chunk longer than the file (a recording cut short, a stream written
 /// to a pipe) is read to the end.
 #[cfg(feature = "prompts")]
@@ -454,18 +456,24 @@ mod tests {
     }
 
     fn wav_bytes(tag: u16, bits: u16, riff_len: Option<u32>, data_len: Option<u32>, data: &[u8]) -> Vec<u8> {
+        // Formats other than PCM carry the 2-byte extension size (WAVEFORMATEX),
+        // as sox, ffmpeg and Audacity write them; symphonia requires it.
+        let fmt_len: u32 = if tag == 1 { 16 } else { 18 };
         let block = bits / 8;
         let mut w = b"RIFF".to_vec();
         let len = u32::try_from(data.len()).unwrap();
-        w.extend_from_slice(&riff_len.unwrap_or(36 + len).to_le_bytes());
+        w.extend_from_slice(&riff_len.unwrap_or(20 + fmt_len + len).to_le_bytes());
         w.extend_from_slice(b"WAVEfmt ");
-        w.extend_from_slice(&16u32.to_le_bytes());
+        w.extend_from_slice(&fmt_len.to_le_bytes());
         w.extend_from_slice(&tag.to_le_bytes());
         w.extend_from_slice(&1u16.to_le_bytes());
         w.extend_from_slice(&8000u32.to_le_bytes());
         w.extend_from_slice(&(8000 * u32::from(block)).to_le_bytes());
         w.extend_from_slice(&block.to_le_bytes());
         w.extend_from_slice(&bits.to_le_bytes());
+        if fmt_len == 18 {
+            w.extend_from_slice(&0u16.to_le_bytes());
+        }
         w.extend_from_slice(b"data");
         w.extend_from_slice(&data_len.unwrap_or(len).to_le_bytes());
         w.extend_from_slice(data);
