@@ -106,7 +106,13 @@ impl Report {
             .terminator(csv::Terminator::CRLF)
             .from_writer(out);
         let export = |e: csv::Error| AnalyticsError::Export(e.to_string());
-        let mut header = vec!["interval_start", "interval_end", "dimension", "tenant", "key"];
+        let mut header = vec![
+            "interval_start",
+            "interval_end",
+            "dimension",
+            "tenant",
+            "key",
+        ];
         header.extend(cols.iter().map(|(name, _)| *name));
         w.write_record(&header).map_err(export)?;
         let mut record: Vec<String> = Vec::with_capacity(header.len());

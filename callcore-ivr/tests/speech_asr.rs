@@ -16,11 +16,11 @@ mod with_feature {
     use std::process::Command;
 
     use callcore::{RecognitionOptions, RecognitionResult, SpeechRecognizer};
-    use callcore_media::resample::resample_i16;
-    use callcore_media::wav::read_wav;
     use callcore_ivr::speech::whisper::{
         DEFAULT_MODEL_DIR, MODEL_ENV, WhisperConfig, WhisperRecognizer,
     };
+    use callcore_media::resample::resample_i16;
+    use callcore_media::wav::read_wav;
 
     fn require_peers() -> bool {
         std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1")

@@ -41,10 +41,10 @@ pub use error::{MediaError, Result};
 pub mod amd;
 pub mod bridge;
 pub mod codec;
-#[cfg(feature = "prompts")]
-mod decode;
 #[cfg(feature = "callcore-control")]
 pub mod control;
+#[cfg(feature = "prompts")]
+mod decode;
 pub mod dtmf;
 pub mod endpoint;
 pub mod frame_tap;

@@ -455,7 +455,13 @@ mod tests {
         std::fs::remove_dir_all(tmp("private")).ok();
     }
 
-    fn wav_bytes(tag: u16, bits: u16, riff_len: Option<u32>, data_len: Option<u32>, data: &[u8]) -> Vec<u8> {
+    fn wav_bytes(
+        tag: u16,
+        bits: u16,
+        riff_len: Option<u32>,
+        data_len: Option<u32>,
+        data: &[u8],
+    ) -> Vec<u8> {
         // Formats other than PCM carry the 2-byte extension size (WAVEFORMATEX),
         // as sox, ffmpeg and Audacity write them; symphonia requires it.
         let fmt_len: u32 = if tag == 1 { 16 } else { 18 };
@@ -496,7 +502,14 @@ mod tests {
     fn a_stream_announcing_more_data_than_it_has_is_read_to_its_end() {
         // What `espeak-ng --stdout` writes: sizes it cannot know, near 2^31.
         let pcm: Vec<u8> = (0..3001i16).flat_map(|s| (s * 7).to_le_bytes()).collect();
-        let w = read_wav(&wav_bytes(1, 16, Some(0x7fff_f024), Some(0x7fff_f000), &pcm)).unwrap();
+        let w = read_wav(&wav_bytes(
+            1,
+            16,
+            Some(0x7fff_f024),
+            Some(0x7fff_f000),
+            &pcm,
+        ))
+        .unwrap();
         assert_eq!(w.samples.len(), 3001);
         assert_eq!(w.samples[3000], 21_000);
         // And ffmpeg's: both sizes at their maximum.

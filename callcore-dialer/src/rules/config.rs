@@ -126,7 +126,11 @@ impl MobileRules {
     pub fn allows(&self, region: Option<&str>, line: super::LineType, consent: bool) -> bool {
         consent
             || !line.may_be_mobile()
-            || !region.is_some_and(|r| self.consent_required_in.iter().any(|c| c.eq_ignore_ascii_case(r)))
+            || !region.is_some_and(|r| {
+                self.consent_required_in
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(r))
+            })
     }
 }
 

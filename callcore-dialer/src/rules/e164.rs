@@ -250,10 +250,9 @@ impl E164 {
                     .is_some_and(|m| m.country_code() == code)
             });
             return Err(PhoneNumberError::Invalid {
-                region: region.or(plan_region).map_or_else(
-                    || format!("+{code}"),
-                    |r| region_str(r).to_owned(),
-                ),
+                region: region
+                    .or(plan_region)
+                    .map_or_else(|| format!("+{code}"), |r| region_str(r).to_owned()),
             });
         }
         let line_type = LineType::of(number.number_type(&phonenumber::metadata::DATABASE));
@@ -353,10 +352,30 @@ mod tests {
     /// (region, as written there, E.164, line type): valid numbers of each
     /// country, a mobile and a fixed line where the plan tells them apart.
     const VALID: &[(&str, &str, &str, LineType)] = &[
-        ("US", "(212) 555-2368", "+12125552368", LineType::FixedLineOrMobile),
-        ("US", "1 650 253 0000", "+16502530000", LineType::FixedLineOrMobile),
-        ("CA", "(416) 555-0199", "+14165550199", LineType::FixedLineOrMobile),
-        ("CA", "604-555-0142", "+16045550142", LineType::FixedLineOrMobile),
+        (
+            "US",
+            "(212) 555-2368",
+            "+12125552368",
+            LineType::FixedLineOrMobile,
+        ),
+        (
+            "US",
+            "1 650 253 0000",
+            "+16502530000",
+            LineType::FixedLineOrMobile,
+        ),
+        (
+            "CA",
+            "(416) 555-0199",
+            "+14165550199",
+            LineType::FixedLineOrMobile,
+        ),
+        (
+            "CA",
+            "604-555-0142",
+            "+16045550142",
+            LineType::FixedLineOrMobile,
+        ),
         ("US", "1-800-555-0199", "+18005550199", LineType::TollFree),
         ("GB", "020 7946 0018", "+442079460018", LineType::FixedLine),
         ("GB", "07400 123456", "+447400123456", LineType::Mobile),
@@ -377,8 +396,8 @@ mod tests {
     #[test]
     fn valid_numbers_of_several_countries_with_their_line_type() {
         for &(region, raw, e164, line) in VALID {
-            let n = E164::parse(raw, &plan(region))
-                .unwrap_or_else(|e| panic!("{region} {raw}: {e}"));
+            let n =
+                E164::parse(raw, &plan(region)).unwrap_or_else(|e| panic!("{region} {raw}: {e}"));
             assert_eq!(n.as_str(), e164, "{region} {raw}");
             assert_eq!(n.line_type(), line, "{region} {raw}");
             assert_eq!(n.region(), Some(region), "{region} {raw}");
@@ -399,18 +418,18 @@ mod tests {
     #[test]
     fn invalid_numbers_of_several_countries_are_rejected() {
         for (region, raw) in [
-            ("US", "(015) 555-0100"),  // area code starts with 0
-            ("US", "555-0100"),        // no area code
-            ("CA", "416 555 01"),      // too short
-            ("GB", "020 7946 001"),    // one digit short
-            ("GB", "07400 1234567"),   // mobile, one digit long
-            ("DE", "0151 2"),          // too short
-            ("FR", "06 12 34 56"),     // too short
+            ("US", "(015) 555-0100"),   // area code starts with 0
+            ("US", "555-0100"),         // no area code
+            ("CA", "416 555 01"),       // too short
+            ("GB", "020 7946 001"),     // one digit short
+            ("GB", "07400 1234567"),    // mobile, one digit long
+            ("DE", "0151 2"),           // too short
+            ("FR", "06 12 34 56"),      // too short
             ("FR", "09 12 34 56 78 9"), // too long
-            ("CN", "138 0013 800"),    // mobile, a digit short
-            ("IN", "012345"),          // too short
-            ("BR", "(11) 1234-567"),   // too short
-            ("AU", "0412 345 67"),     // too short
+            ("CN", "138 0013 800"),     // mobile, a digit short
+            ("IN", "012345"),           // too short
+            ("BR", "(11) 1234-567"),    // too short
+            ("AU", "0412 345 67"),      // too short
         ] {
             let err = E164::parse(raw, &plan(region));
             assert!(err.is_err(), "{region} {raw} accepted as {:?}", err);

@@ -270,7 +270,11 @@ mod tests {
                     \"a,1\",\"(415) 555-0100\",\"said \"\"call me, later\"\"\nthen hung up\"\n\
                     b,415 555 0101,plain\n";
         let r = import(text, &dnc).unwrap();
-        let ids: Vec<_> = r.leads.iter().map(|l| (l.lead.id.as_str(), l.row)).collect();
+        let ids: Vec<_> = r
+            .leads
+            .iter()
+            .map(|l| (l.lead.id.as_str(), l.row))
+            .collect();
         // The first row spans lines 2 and 3.
         assert_eq!(ids, vec![("a,1", 2), ("b", 4)]);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -305,10 +309,11 @@ mod tests {
             number_plan: &plan,
             dnc: &dnc,
         };
-        let rows: Vec<_> = LeadReader::with_delimiter("phone|id\n4155550100|x\n".as_bytes(), &settings, b'|')
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows: Vec<_> =
+            LeadReader::with_delimiter("phone|id\n4155550100|x\n".as_bytes(), &settings, b'|')
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
         assert!(matches!(&rows[0], LeadRow::Lead(l) if l.lead.id.as_str() == "x"));
     }
 
@@ -328,21 +333,28 @@ mod tests {
                      a;+1 415 555 0100;maybe;\n\
                      b;+1 415 555 01\xff;;\n\
                      c;+1 415 555 0102;;Nowhere/Land\n";
-        let r = import_reader(&text[..], &ImportSettings {
-            tenant: "t".into(),
-            campaign: "c".into(),
-            number_plan: &NumberPlan::north_america(),
-            dnc: &dnc,
-        })
+        let r = import_reader(
+            &text[..],
+            &ImportSettings {
+                tenant: "t".into(),
+                campaign: "c".into(),
+                number_plan: &NumberPlan::north_america(),
+                dnc: &dnc,
+            },
+        )
         .unwrap();
         let shown: Vec<_> = r.errors.iter().map(ToString::to_string).collect();
         assert_eq!(shown[0], "line 2, column consent: not yes or no");
         assert_eq!(shown[1], "line 3, column phone: not valid UTF-8");
-        assert!(shown[2].starts_with("line 4, column time_zone: "), "{}", shown[2]);
+        assert!(
+            shown[2].starts_with("line 4, column time_zone: "),
+            "{}",
+            shown[2]
+        );
         assert!(r.leads.is_empty());
     }
 
-        proptest! {
+    proptest! {
         #[test]
         fn every_data_row_is_a_lead_or_an_error(rows in prop::collection::vec(
             prop_oneof!["[2-9][0-9]{2}[2-9][0-9]{6}", "[0-9 ()+-]{0,14}", "\\PC{0,10}"], 0..40)

@@ -379,7 +379,10 @@ mod tests {
         };
         let csv = "id,phone,consent\nno,212 555 2368,\nyes,212 555 2369,y\n";
         let mut b = book("US", csv, rules);
-        assert_eq!(called(&mut b, Timestamp::from_secs(MONDAY_NOON_UTC)), ["yes"]);
+        assert_eq!(
+            called(&mut b, Timestamp::from_secs(MONDAY_NOON_UTC)),
+            ["yes"]
+        );
     }
 
     #[test]

@@ -187,7 +187,12 @@ impl<'a, R: Read> LeadReader<'a, R> {
             // (the start csv records for it lies before any blank lines it
             // skipped), assuming its `\n` was read: `next` corrects the last
             // record of a file that ends without one.
-            let inner = self.record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+            let inner = self
+                .record
+                .as_slice()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
             let line = self.csv.position().line().saturating_sub(inner + 1).max(1);
             let blank = self.record.len() == 1
                 && std::str::from_utf8(&self.record[0]).is_ok_and(|s| s.trim().is_empty());
@@ -208,7 +213,11 @@ impl<'a, R: Read> LeadReader<'a, R> {
         if fields.len() != self.header_len {
             return err(
                 None,
-                format!("{} fields, the header has {}", fields.len(), self.header_len),
+                format!(
+                    "{} fields, the header has {}",
+                    fields.len(),
+                    self.header_len
+                ),
             );
         }
         let names = ["phone", "id", "time_zone", "priority", "consent"];

@@ -18,6 +18,6 @@ pub use disposition::{
 pub use dnc::{DncLists, DoNotCallList};
 pub use e164::{E164, LineType, NumberPlan, PhoneNumberError};
 pub use import::{ImportReport, ImportSettings, ImportedLead, RowError, import_csv, import_reader};
-pub use lead_file::{LeadReader, LeadRow};
 pub use lead_book::{LeadBook, LeadTicket};
+pub use lead_file::{LeadReader, LeadRow};
 pub use window::{CallingWindows, LeadZone, LocalHours};

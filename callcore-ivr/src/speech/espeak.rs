@@ -5,11 +5,11 @@
 //! formant synthesiser: intelligible and fast, not natural; prerecorded prompt
 //! files (the flow's `play` node) remain the default for production lines.
 
-use callcore_media::resample::resample_i16;
-use callcore_media::wav::read_wav;
 use crate::IvrError;
 use async_trait::async_trait;
 use callcore::{AudioClip, CoreError, SpeechSynthesizer, VoiceOptions};
+use callcore_media::resample::resample_i16;
+use callcore_media::wav::read_wav;
 use futures::channel::oneshot;
 use std::io::Write;
 use std::path::PathBuf;
