@@ -62,7 +62,7 @@ impl LeadFile {
             format!(
                 "lead-{i};{phone};America/New_York;{};{};\"called {i}; said \"\"later\"\"\nsecond line {}\"\r\n",
                 i % 10,
-                if i % 3 == 0 { "yes" } else { "" },
+                if i.is_multiple_of(3) { "yes" } else { "" },
                 "x".repeat(100 + (i % 64) as usize),
             )
             .as_bytes(),
