@@ -61,7 +61,7 @@ impl<R: Read> Read for QuoteCount<R> {
 /// let settings = ImportSettings { tenant: "t".into(), campaign: "c".into(), number_plan: &plan, dnc: &dnc };
 /// let rows: Vec<_> = LeadReader::new(file.as_bytes(), &settings)?.collect::<Result<_, _>>()?;
 /// let LeadRow::Lead(lead) = &rows[0] else { panic!("{rows:?}") };
-/// assert_eq!((lead.lead.phone.expose().as_str(), lead.line), ("+442079460018", 2));
+/// assert_eq!((lead.lead.phone.expose().as_str(), lead.row), ("+442079460018", 2));
 /// # Ok::<(), callcore_dialer::DialerError>(())
 /// ```
 #[derive(Debug)]
