@@ -23,6 +23,9 @@ pub enum AnalyticsError {
     /// Writing an export or the `queue_log` failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing a CSV export failed.
+    #[error("csv export: {0}")]
+    Export(String),
     /// JSON export failed.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),

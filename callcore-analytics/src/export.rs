@@ -2,17 +2,6 @@
 
 use crate::AnalyticsError;
 use crate::report::{Report, ReportKind, ReportRow};
-use std::fmt::Write as _;
-
-fn csv_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&s.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(s);
-    }
-}
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| format!("{v:.4}"))
@@ -92,36 +81,53 @@ fn columns(kind: ReportKind) -> Vec<Column> {
 }
 
 impl Report {
-    /// The report as CSV (RFC 4180): a header line, then one line per row.
-    /// Ratios are fractions with four decimals; times are seconds; empty
-    /// cells where a figure is undefined (no denominator).
+    /// The report as CSV (RFC 4180, CRLF line ends): a header line, then one
+    /// line per row. Ratios are fractions with four decimals; times are
+    /// seconds; empty cells where a figure is undefined (no denominator).
     #[must_use]
     pub fn to_csv(&self) -> String {
+        let mut out = Vec::new();
+        // Writing into memory cannot fail.
+        if let Err(e) = self.write_csv(&mut out) {
+            tracing::warn!(error = %e, "report CSV");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Writes the report as CSV (see [`Self::to_csv`]) to `out` through the
+    /// `csv` crate, which quotes whatever needs it (a tenant or queue name
+    /// with a comma, a quote or a line break).
+    ///
+    /// # Errors
+    /// [`AnalyticsError::Export`] when `out` fails.
+    pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<(), AnalyticsError> {
         let cols = columns(self.kind);
-        let mut out = String::from("interval_start,interval_end,dimension,tenant,key");
-        for (name, _) in &cols {
-            out.push(',');
-            out.push_str(name);
-        }
-        out.push_str("\r\n");
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        let export = |e: csv::Error| AnalyticsError::Export(e.to_string());
+        let mut header = vec![
+            "interval_start",
+            "interval_end",
+            "dimension",
+            "tenant",
+            "key",
+        ];
+        header.extend(cols.iter().map(|(name, _)| *name));
+        w.write_record(&header).map_err(export)?;
+        let mut record: Vec<String> = Vec::with_capacity(header.len());
         for row in &self.rows {
-            let _ = write!(
-                out,
-                "{},{},{},",
-                row.interval_start,
-                row.interval_end,
-                row.dimension.kind()
-            );
-            csv_field(&mut out, row.dimension.tenant().as_str());
-            out.push(',');
-            csv_field(&mut out, row.dimension.key());
-            for (_, value) in &cols {
-                out.push(',');
-                out.push_str(&value(row));
-            }
-            out.push_str("\r\n");
+            record.clear();
+            record.push(row.interval_start.to_string());
+            record.push(row.interval_end.to_string());
+            record.push(row.dimension.kind().to_string());
+            record.push(row.dimension.tenant().as_str().to_owned());
+            record.push(row.dimension.key().to_owned());
+            record.extend(cols.iter().map(|(_, value)| value(row)));
+            w.write_record(&record).map_err(export)?;
         }
-        out
+        w.flush()?;
+        Ok(())
     }
 
     /// The report as pretty JSON (every counter and figure of every row).

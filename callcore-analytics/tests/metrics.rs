@@ -642,6 +642,34 @@ fn csv_quotes_fields_that_need_it() {
     assert!(csv.contains(",default,\"sales, \"\"emea\"\"\",1,"), "{csv}");
 }
 
+#[test]
+fn csv_export_reads_back_with_a_csv_reader() {
+    use callcore_analytics::report::{IntervalLength, ReportKind};
+    let mut e = MetricsEngine::for_reports(MetricsConfig::default()).unwrap();
+    let name = "line one,\r\nline \"two\"; three";
+    e.apply(&Event {
+        seq: 1,
+        at: at(0),
+        tenant: "default".into(),
+        kind: EventKind::Queued {
+            interaction: "x".into(),
+            queue: name.into(),
+            position: 1,
+            estimated_wait_secs: None,
+        },
+    });
+    let report = e.report(ReportKind::QueueService, IntervalLength::Day, at(0), at(1));
+    let mut out = Vec::new();
+    report.write_csv(&mut out).unwrap();
+    assert_eq!(String::from_utf8(out.clone()).unwrap(), report.to_csv());
+    let mut reader = csv::Reader::from_reader(&out[..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][4], name);
+    assert_eq!(&rows[0][5], "1", "offered");
+    assert_eq!(reader.headers().unwrap().len(), rows[0].len());
+}
+
 /// After an attended (or blind) transfer to another agent, each agent is
 /// credited with its own part of the call, and the queue with the call once.
 #[test]

@@ -16,10 +16,11 @@ mod with_feature {
     use std::process::Command;
 
     use callcore::{RecognitionOptions, RecognitionResult, SpeechRecognizer};
-    use callcore_ivr::speech::audio::{parse_wav, resample};
     use callcore_ivr::speech::whisper::{
         DEFAULT_MODEL_DIR, MODEL_ENV, WhisperConfig, WhisperRecognizer,
     };
+    use callcore_media::resample::resample_i16;
+    use callcore_media::wav::read_wav;
 
     fn require_peers() -> bool {
         std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1")
@@ -59,8 +60,8 @@ mod with_feature {
                 return None;
             }
         };
-        let clip = parse_wav(&out.stdout).unwrap();
-        let pcm = resample(&clip.samples, clip.sample_rate, 8000);
+        let wav = read_wav(&out.stdout).unwrap();
+        let pcm = resample_i16(&wav.to_mono(), wav.sample_rate, 8000);
         Some(
             pcm.into_iter()
                 .map(|s| ulaw_decode(ulaw_encode(s)))

@@ -45,6 +45,8 @@ pub mod codec;
 #[cfg(feature = "callcore-control")]
 #[cfg_attr(docsrs, doc(cfg(feature = "callcore-control")))]
 pub mod control;
+#[cfg(feature = "prompts")]
+mod decode;
 pub mod dtmf;
 pub mod endpoint;
 pub mod frame_tap;

@@ -71,14 +71,6 @@ impl Prompt {
 
 #[cfg(feature = "prompts")]
 fn decode(path: &Path) -> Result<(u32, Vec<f32>)> {
-    use symphonia::core::audio::SampleBuffer;
-    use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
-    use symphonia::core::errors::Error;
-    use symphonia::core::formats::FormatOptions;
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-    use symphonia::core::probe::Hint;
-
     let fail = |detail: String| MediaError::Decode {
         path: path.to_path_buf(),
         detail,
@@ -87,64 +79,12 @@ fn decode(path: &Path) -> Result<(u32, Vec<f32>)> {
         path: path.to_path_buf(),
         source,
     })?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| fail(format!("unrecognised format: {e}")))?;
-    let mut format = probed.format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| fail("no audio track".into()))?;
-    let track_id = track.id;
-    let mut rate = track.codec_params.sample_rate.unwrap_or(0);
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| fail(format!("unsupported codec: {e}")))?;
-    let mut mono = Vec::new();
-    let mut bad_packets = 0u32;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(p) => p,
-            Err(Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(Error::ResetRequired) => break,
-            Err(e) => return Err(fail(format!("reading packets: {e}"))),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        match decoder.decode(&packet) {
-            Ok(buf) => {
-                let spec = *buf.spec();
-                rate = spec.rate;
-                let mut sb = SampleBuffer::<f32>::new(buf.capacity() as u64, spec);
-                sb.copy_interleaved_ref(buf);
-                mono.extend(downmix(sb.samples(), spec.channels.count()));
-            }
-            Err(Error::DecodeError(e)) => {
-                bad_packets += 1;
-                tracing::debug!(file = %path.display(), error = e, "skipping undecodable packet");
-                if bad_packets > 50 && mono.is_empty() {
-                    return Err(fail(format!("no decodable audio ({e})")));
-                }
-            }
-            Err(e) => return Err(fail(e.to_string())),
-        }
-    }
-    if mono.is_empty() || rate == 0 {
+    let ext = path.extension().and_then(|e| e.to_str());
+    let audio = crate::decode::decode::<f32>(Box::new(file), ext, path).map_err(fail)?;
+    if audio.samples.is_empty() {
         return Err(fail("no audio samples".into()));
     }
-    Ok((rate, mono))
+    Ok((audio.sample_rate, downmix(&audio.samples, audio.channels)))
 }
 
 /// What stops a prompt early.

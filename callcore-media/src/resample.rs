@@ -1,4 +1,5 @@
-//! Sample-rate conversion for prompts: a windowed-sinc resampler (Blackman window,
+//! Sample-rate conversion, the one callcore uses (prompts, speech engines'
+//! 8 ⇄ 16 / 22.05 kHz): a windowed-sinc resampler (Blackman window,
 //! low-pass at 0.45 × the lower rate) for any pair of rates, and mono down-mixing.
 //!
 //! ```
@@ -56,6 +57,16 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
         });
     }
     out
+}
+
+/// Resamples mono 16-bit `input` from `from` Hz to `to` Hz (through
+/// [`resample`]; the input unchanged when the rates are equal).
+pub fn resample_i16(input: &[i16], from: u32, to: u32) -> Vec<i16> {
+    if from == to {
+        return input.to_vec();
+    }
+    let f: Vec<f32> = input.iter().map(|&s| f32::from(s) / 32768.0).collect();
+    to_i16(&resample(&f, from, to))
 }
 
 /// Averages interleaved channels into mono.

@@ -285,6 +285,7 @@ fn header(layout: ChannelLayout, data: u32) -> [u8; 44] {
 }
 
 /// A decoded WAV file.
+#[cfg(feature = "prompts")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WavAudio {
     /// Sample rate in Hz.
@@ -295,71 +296,52 @@ pub struct WavAudio {
     pub samples: Vec<i16>,
 }
 
-/// Reads a WAV file of 16-bit PCM, µ-law or A-law (the formats telephony uses).
-/// A data chunk longer than the file (a recording cut short) is read to the end.
+#[cfg(feature = "prompts")]
+impl WavAudio {
+    /// The samples mixed to one channel (averaged).
+    #[must_use]
+    pub fn to_mono(&self) -> Vec<i16> {
+        let channels = usize::from(self.channels.max(1));
+        if channels == 1 {
+            return self.samples.clone();
+        }
+        self.samples
+            .chunks_exact(channels)
+            .map(|c| {
+                let sum: i32 = c.iter().map(|&s| i32::from(s)).sum();
+                // An average of i16 values fits in i16.
+                i16::try_from(sum / i32::from(self.channels)).unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// Reads a WAV file (16-bit PCM, µ-law or A-law as telephony uses, and the
+/// other PCM and float formats) through symphonia, the decoder prompts use.
+/// µ-law and A-law files need the standard 18-byte `fmt ` chunk (with its
+/// extension size), as sox, ffmpeg and Audacity write them.
+/// A data chunk longer than the file (a recording cut short, a stream written
+/// to a pipe) is read to the end.
+#[cfg(feature = "prompts")]
 pub fn read_wav(bytes: &[u8]) -> Result<WavAudio> {
-    let bad = |detail: String| MediaError::InvalidField {
+    let audio = crate::decode::decode::<i16>(
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
+        Some("wav"),
+        Path::new("<wav>"),
+    )
+    .map_err(|detail| MediaError::InvalidField {
         what: "wav",
         field: "header",
         detail,
-    };
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(bad("not a RIFF/WAVE file".into()));
-    }
-    let mut off = 12;
-    let mut fmt: Option<(u16, u16, u32, u16)> = None;
-    while off + 8 <= bytes.len() {
-        let id = &bytes[off..off + 4];
-        let len = u32::from_le_bytes([
-            bytes[off + 4],
-            bytes[off + 5],
-            bytes[off + 6],
-            bytes[off + 7],
-        ]) as usize;
-        let body_start = off + 8;
-        let body_end = body_start.saturating_add(len).min(bytes.len());
-        let body = &bytes[body_start..body_end];
-        if id == b"fmt " {
-            if body.len() < 16 {
-                return Err(bad(format!("fmt chunk of {} bytes", body.len())));
-            }
-            let tag = u16::from_le_bytes([body[0], body[1]]);
-            let ch = u16::from_le_bytes([body[2], body[3]]);
-            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-            let bits = u16::from_le_bytes([body[14], body[15]]);
-            fmt = Some((tag, ch, rate, bits));
-        } else if id == b"data" {
-            let Some((tag, channels, sample_rate, bits)) = fmt else {
-                return Err(bad("data chunk before fmt chunk".into()));
-            };
-            if channels == 0 {
-                return Err(bad("0 channels".into()));
-            }
-            let samples = match (tag, bits) {
-                (1, 16) => body
-                    .chunks_exact(2)
-                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                    .collect(),
-                (6, 8) => body.iter().map(|&c| crate::g711::alaw_decode(c)).collect(),
-                (7, 8) => body.iter().map(|&c| crate::g711::ulaw_decode(c)).collect(),
-                _ => {
-                    return Err(bad(format!(
-                        "unsupported format tag {tag} with {bits} bits"
-                    )));
-                }
-            };
-            return Ok(WavAudio {
-                sample_rate,
-                channels,
-                samples,
-            });
-        }
-        off = body_start.saturating_add(len + (len & 1));
-    }
-    Err(bad("no data chunk".into()))
+    })?;
+    Ok(WavAudio {
+        sample_rate: audio.sample_rate,
+        channels: u16::try_from(audio.channels).unwrap_or(u16::MAX),
+        samples: audio.samples,
+    })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "prompts"))]
 mod tests {
     use super::*;
     use std::io::Cursor;
@@ -471,6 +453,68 @@ mod tests {
         assert_eq!(mode(&dir), 0o700, "its folder");
         assert_eq!(mode(&tmp("private")), 0o700, "a parent created with it");
         std::fs::remove_dir_all(tmp("private")).ok();
+    }
+
+    fn wav_bytes(
+        tag: u16,
+        bits: u16,
+        riff_len: Option<u32>,
+        data_len: Option<u32>,
+        data: &[u8],
+    ) -> Vec<u8> {
+        // Formats other than PCM carry the 2-byte extension size (WAVEFORMATEX),
+        // as sox, ffmpeg and Audacity write them; symphonia requires it.
+        let fmt_len: u32 = if tag == 1 { 16 } else { 18 };
+        let block = bits / 8;
+        let mut w = b"RIFF".to_vec();
+        let len = u32::try_from(data.len()).unwrap();
+        w.extend_from_slice(&riff_len.unwrap_or(20 + fmt_len + len).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt ");
+        w.extend_from_slice(&fmt_len.to_le_bytes());
+        w.extend_from_slice(&tag.to_le_bytes());
+        w.extend_from_slice(&1u16.to_le_bytes());
+        w.extend_from_slice(&8000u32.to_le_bytes());
+        w.extend_from_slice(&(8000 * u32::from(block)).to_le_bytes());
+        w.extend_from_slice(&block.to_le_bytes());
+        w.extend_from_slice(&bits.to_le_bytes());
+        if fmt_len == 18 {
+            w.extend_from_slice(&0u16.to_le_bytes());
+        }
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&data_len.unwrap_or(len).to_le_bytes());
+        w.extend_from_slice(data);
+        w
+    }
+
+    #[test]
+    fn g711_files_decode_as_the_codec_does() {
+        let codes: Vec<u8> = (0..=255).collect();
+        let ulaw = read_wav(&wav_bytes(7, 8, None, None, &codes)).unwrap();
+        let want: Vec<i16> = codes.iter().map(|&c| crate::g711::ulaw_decode(c)).collect();
+        assert_eq!((ulaw.sample_rate, ulaw.channels), (8000, 1));
+        assert_eq!(ulaw.samples, want);
+        let alaw = read_wav(&wav_bytes(6, 8, None, None, &codes)).unwrap();
+        let want: Vec<i16> = codes.iter().map(|&c| crate::g711::alaw_decode(c)).collect();
+        assert_eq!(alaw.samples, want);
+    }
+
+    #[test]
+    fn a_stream_announcing_more_data_than_it_has_is_read_to_its_end() {
+        // What `espeak-ng --stdout` writes: sizes it cannot know, near 2^31.
+        let pcm: Vec<u8> = (0..3001i16).flat_map(|s| (s * 7).to_le_bytes()).collect();
+        let w = read_wav(&wav_bytes(
+            1,
+            16,
+            Some(0x7fff_f024),
+            Some(0x7fff_f000),
+            &pcm,
+        ))
+        .unwrap();
+        assert_eq!(w.samples.len(), 3001);
+        assert_eq!(w.samples[3000], 21_000);
+        // And ffmpeg's: both sizes at their maximum.
+        let w = read_wav(&wav_bytes(1, 16, Some(u32::MAX), Some(u32::MAX), &pcm)).unwrap();
+        assert_eq!(w.samples.len(), 3001);
     }
 
     #[test]

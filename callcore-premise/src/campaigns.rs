@@ -17,7 +17,8 @@
 //! name = "renewals"
 //! queue = "support"
 //! mode = "progressive"        # preview | progressive | power | predictive
-//! leads = "leads.csv"         # a column `phone`, optional `id`, `name`, `time_zone` ...
+//! leads = "leads.csv"         # a column `phone`, optional `id`, `time_zone`, `priority`, `consent`
+//! region = "US"               # country of numbers without +; mobiles_need_consent_in = ["US"]
 //! caller_id = "+14155550000"
 //! carrier = "192.0.2.20:5060" # sip:<dial_prefix><number>@carrier
 //! dial_prefix = ""
@@ -33,7 +34,9 @@ use async_trait::async_trait;
 use callcore::{
     CampaignStore, Clock, CoreError, DialMode, Endpoint, Inbound, Leg, PlaceRequest, Transport,
 };
-use callcore_dialer::rules::{CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook};
+use callcore_dialer::rules::{
+    CallingWindows, CampaignConfig, DncLists, ImportSettings, LeadBook, NumberPlan,
+};
 use callcore_dialer::{CampaignRunner, Pacer, RunSummary, strategy_for};
 use callcore_runtime::CenterHandle;
 use callcore_sip::center::SipTransport;
@@ -86,6 +89,17 @@ pub struct CampaignSection {
     /// lead's time zone).
     #[serde(default)]
     pub any_hour: bool,
+    /// The country of numbers written without an international prefix in
+    /// the leads file (ISO 3166 code, `"GB"`); North America (`"US"`) when
+    /// absent.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Countries (ISO codes) whose mobile numbers are called only when the
+    /// lead's `consent` column says yes (the US TCPA for autodialled calls to
+    /// wireless numbers: `["US"]`; North American numbers count as possibly
+    /// mobile, libphonenumber cannot tell).
+    #[serde(default)]
+    pub mobiles_need_consent_in: Vec<String>,
     /// Start with the center (otherwise [`Premise::start_campaign`](crate::Premise::start_campaign)).
     #[serde(default = "yes")]
     pub autostart: bool,
@@ -329,13 +343,22 @@ fn runner(
     if section.any_hour {
         config.windows = CallingWindows::always();
     }
-    let text = std::fs::read_to_string(&section.leads).map_err(|source| PremiseError::Io {
+    if let Some(region) = &section.region {
+        config.number_plan =
+            NumberPlan::region(region).map_err(|e| field("region", e.to_string()))?;
+    }
+    config
+        .mobiles
+        .consent_required_in
+        .clone_from(&section.mobiles_need_consent_in);
+    // Streamed row by row (the file is never held whole in memory).
+    let file = std::fs::File::open(&section.leads).map_err(|source| PremiseError::Io {
         what: section.leads.display().to_string(),
         source,
     })?;
     let dnc = DncLists::default();
-    let report = callcore_dialer::rules::import_csv(
-        &text,
+    let report = callcore_dialer::rules::import_reader(
+        file,
         &ImportSettings {
             tenant: config.tenant.clone(),
             campaign: config.id.clone(),
@@ -345,7 +368,7 @@ fn runner(
     )
     .map_err(|e| field("leads", e.to_string()))?;
     for e in &report.errors {
-        tracing::warn!(campaign = %section.name, row = e.row, reason = %e.reason, "lead skipped");
+        tracing::warn!(campaign = %section.name, line = e.row, column = e.column.as_deref().unwrap_or("-"), reason = %e.reason, "lead skipped");
     }
     let mut book = LeadBook::new(config, dnc);
     book.add_imported(report.leads)

@@ -3,7 +3,6 @@
 mod agent_control;
 mod agents;
 mod dispatch;
-mod hash;
 mod offers;
 mod persist;
 pub(crate) mod pool;
@@ -22,7 +21,10 @@ use callcore::{
     AgentId, AgentProfile, AgentState, CustomerId, InteractionId, OfferEnd, QueueDefinition,
     QueueId, ReservationId, RoutingDecision, RoutingRequest, SeededRng, Timestamp,
 };
-use hash::FastMap;
+/// The engine's id maps: foldhash, the hasher of the whole workspace (fast on
+/// short string ids, randomly seeded per map like std's). No routing decision
+/// depends on a map's iteration order.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use state::{AgentSlot, Lane, QueueSlot, ResSlot, Slab, Timer, TimerKey, Tracked, WaitSlot};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;

@@ -98,6 +98,42 @@ impl RetryRules {
     }
 }
 
+/// What a campaign does about mobile numbers, whose rules differ in many
+/// countries: the US TCPA (47 U.S.C. 227(b)) forbids autodialled or
+/// prerecorded calls to wireless numbers without the called party's prior
+/// express consent; some regulators set shorter hours for mobiles.
+///
+/// A number "may be mobile" when its country's plan says mobile, or cannot
+/// tell ([`LineType::FixedLineOrMobile`](super::LineType): all of North
+/// America, where mobiles and fixed lines share area codes), so a consent rule
+/// for `US` covers every US number whose lead has no consent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MobileRules {
+    /// Countries (ISO 3166 codes, `"US"`) whose possibly-mobile numbers are
+    /// only called when the lead records consent (the `consent` column of the
+    /// lead file); the others are closed at their next pick. Empty by default:
+    /// a campaign states its own legal basis.
+    pub consent_required_in: Vec<String>,
+    /// Calling hours for possibly-mobile numbers, instead of the campaign's
+    /// `windows` (`None`: the same hours).
+    pub windows: Option<CallingWindows>,
+}
+
+impl MobileRules {
+    /// Whether a lead of this country and line type may be called given its
+    /// consent.
+    #[must_use]
+    pub fn allows(&self, region: Option<&str>, line: super::LineType, consent: bool) -> bool {
+        consent
+            || !line.may_be_mobile()
+            || !region.is_some_and(|r| {
+                self.consent_required_in
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(r))
+            })
+    }
+}
+
 /// Everything a campaign runs on.
 #[derive(Debug, Clone)]
 pub struct CampaignConfig {
@@ -136,6 +172,8 @@ pub struct CampaignConfig {
     pub default_zone: LeadZone,
     /// Numbering plan for national numbers in lead files.
     pub number_plan: NumberPlan,
+    /// Consent and hours for mobile numbers.
+    pub mobiles: MobileRules,
 }
 
 impl CampaignConfig {
@@ -161,6 +199,7 @@ impl CampaignConfig {
             windows: CallingWindows::default(),
             default_zone: LeadZone::utc(),
             number_plan: NumberPlan::default(),
+            mobiles: MobileRules::default(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Lead import from CSV.
+//! Lead import from CSV, streamed through the `csv` crate ([`LeadReader`]).
 //!
 //! Every data row ends up in exactly one place of the [`ImportReport`]: a lead
 //! (possibly closed because it is on a do-not-call list) or a [`RowError`] with
@@ -7,22 +7,34 @@
 //! The file has a header row. Recognised columns (case-insensitive):
 //! `phone` (or `number`, `phone_number`, `msisdn`) — required; `id` (or
 //! `lead_id`); `time_zone` (or `timezone`, `tz`), an IANA name; `priority`, an
-//! integer (higher is called first). Other columns are reported as ignored.
+//! integer (higher is called first); `consent` (`yes`/`no`, `true`/`false`,
+//! `1`/`0`, `y`/`n`; empty is no). Other columns are reported as ignored.
 
-use super::{DncLists, E164, LeadZone, NumberPlan};
+use super::{DncLists, LeadReader, LeadRow, LineType, NumberPlan};
 use crate::DialerError;
-use callcore::{CampaignId, Lead, LeadId, LeadStatus, Pii, TenantId};
-use std::collections::HashMap;
+use callcore::{CampaignId, Lead, LeadStatus, TenantId};
+use std::fmt;
+use std::io::Read;
 
 /// One rejected row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
-    /// Line number of the row in the file (the header is row 1).
+    /// Line of the file the row starts on (the header is line 1; a quoted
+    /// field with newlines makes a row span several lines).
     pub row: usize,
-    /// The column at fault, if one is.
+    /// The column at fault (`phone`, `id`, `time_zone`, `priority`), if one is.
     pub column: Option<String>,
     /// What is wrong.
     pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}, column {c}: {}", self.row, self.reason),
+            None => write!(f, "line {}: {}", self.row, self.reason),
+        }
+    }
 }
 
 /// An imported lead with the fields callcore's [`Lead`] does not carry.
@@ -32,8 +44,17 @@ pub struct ImportedLead {
     pub lead: Lead,
     /// Dialing priority; higher first.
     pub priority: i32,
-    /// The file row it came from.
+    /// The line of the file it starts on.
     pub row: usize,
+    /// Mobile, fixed line ... (from the number's country plan).
+    pub line_type: LineType,
+    /// The number's country (ISO 3166 code), if geographic.
+    pub region: Option<&'static str>,
+    /// Whether the file records the person's consent to be called (`consent`
+    /// column: `yes`/`true`/`1`/`y`; empty or absent is no). The campaign's
+    /// [`MobileRules`](super::MobileRules) need it for mobiles in the
+    /// countries that require it.
+    pub consent: bool,
 }
 
 /// What an import produced.
@@ -70,77 +91,17 @@ pub struct ImportSettings<'a> {
     pub dnc: &'a DncLists,
 }
 
-/// Splits CSV text into records (RFC 4180: quoted fields, doubled quotes,
-/// newlines inside quotes), each with the line it starts on.
-fn records(text: &str) -> Vec<(usize, Result<Vec<String>, String>)> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while chars.peek().is_some() {
-        let start = line;
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut quoted = false;
-        let mut was_quoted = false;
-        let mut error = None;
-        loop {
-            let Some(c) = chars.next() else {
-                if quoted {
-                    error = Some("unterminated quoted field".to_owned());
-                }
-                break;
-            };
-            if quoted {
-                match c {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    '"' => quoted = false,
-                    '\n' => {
-                        line += 1;
-                        field.push('\n');
-                    }
-                    _ => field.push(c),
-                }
-                continue;
-            }
-            match c {
-                '"' if field.trim().is_empty() && !was_quoted => {
-                    field.clear();
-                    quoted = true;
-                    was_quoted = true;
-                }
-                ',' => {
-                    fields.push(std::mem::take(&mut field));
-                    was_quoted = false;
-                }
-                '\r' if chars.peek() == Some(&'\n') => {}
-                '\n' => {
-                    line += 1;
-                    break;
-                }
-                _ => field.push(c),
-            }
-        }
-        fields.push(field);
-        let blank = fields.len() == 1 && fields[0].trim().is_empty() && error.is_none();
-        if !blank {
-            out.push((start, error.map_or(Ok(fields), Err)));
-        }
-    }
-    out
-}
-
+/// Where the recognised columns are.
 #[derive(Debug, Default)]
-struct Columns {
-    phone: usize,
-    id: Option<usize>,
-    zone: Option<usize>,
-    priority: Option<usize>,
+pub(super) struct Columns {
+    pub(super) phone: usize,
+    pub(super) id: Option<usize>,
+    pub(super) zone: Option<usize>,
+    pub(super) priority: Option<usize>,
+    pub(super) consent: Option<usize>,
 }
 
-fn columns(header: &[String]) -> Result<(Columns, Vec<String>), DialerError> {
+pub(super) fn columns(header: &[String]) -> Result<(Columns, Vec<String>), DialerError> {
     let mut phone = None;
     let mut cols = Columns::default();
     let mut ignored = Vec::new();
@@ -155,6 +116,7 @@ fn columns(header: &[String]) -> Result<(Columns, Vec<String>), DialerError> {
             "id" | "lead_id" => cols.id = Some(i),
             "time_zone" | "timezone" | "tz" => cols.zone = Some(i),
             "priority" => cols.priority = Some(i),
+            "consent" => cols.consent = Some(i),
             _ => ignored.push(name.trim().to_owned()),
         }
     }
@@ -166,7 +128,7 @@ fn columns(header: &[String]) -> Result<(Columns, Vec<String>), DialerError> {
     Ok((cols, ignored))
 }
 
-/// Imports leads from CSV text.
+/// Imports leads from CSV text (see [`import_reader`]).
 ///
 /// ```
 /// use callcore_dialer::rules::{import_csv, DncLists, ImportSettings, NumberPlan};
@@ -181,105 +143,39 @@ fn columns(header: &[String]) -> Result<(Columns, Vec<String>), DialerError> {
 /// ```
 ///
 /// # Errors
-/// [`DialerError::LeadFile`] when the file has no header or no phone column;
-/// problems with single rows are [`RowError`]s in the report.
+/// As [`import_reader`].
 pub fn import_csv(text: &str, settings: &ImportSettings<'_>) -> Result<ImportReport, DialerError> {
-    let mut recs = records(text).into_iter();
-    let Some((_, header)) = recs.next() else {
-        return Err(DialerError::LeadFile("empty file".into()));
-    };
-    let header = header.map_err(|e| DialerError::LeadFile(format!("header: {e}")))?;
-    let (cols, ignored_columns) = columns(&header)?;
+    import_reader(text.as_bytes(), settings)
+}
+
+/// Imports leads from a CSV stream (a file, an upload) into a report: the
+/// file is read row by row through a [`LeadReader`] and never held whole in
+/// memory; the report holds the leads. To keep even those out of memory,
+/// iterate a [`LeadReader`] and hand each lead on (to a store, a
+/// [`LeadBook`](super::LeadBook)).
+///
+/// # Errors
+/// [`DialerError::LeadFile`] when the file has no header or no phone column,
+/// or cannot be read; problems with single rows are [`RowError`]s in the report.
+pub fn import_reader<R: Read>(
+    reader: R,
+    settings: &ImportSettings<'_>,
+) -> Result<ImportReport, DialerError> {
+    let rows = LeadReader::new(reader, settings)?;
     let mut report = ImportReport {
-        ignored_columns,
+        ignored_columns: rows.ignored_columns().to_vec(),
         ..ImportReport::default()
     };
-    let mut seen_phone: HashMap<String, usize> = HashMap::new();
-    let mut seen_id: HashMap<String, usize> = HashMap::new();
-    for (row, fields) in recs {
-        let err = |column: Option<&str>, reason: String| RowError {
-            row,
-            column: column.map(str::to_owned),
-            reason,
-        };
-        let fields = match fields {
-            Ok(f) => f,
-            Err(e) => {
-                report.errors.push(err(None, e));
-                continue;
+    for row in rows {
+        match row? {
+            LeadRow::Lead(l) => {
+                if l.lead.status == LeadStatus::Closed {
+                    report.do_not_call_rows.push(l.row);
+                }
+                report.leads.push(l);
             }
-        };
-        if fields.len() != header.len() {
-            report.errors.push(err(
-                None,
-                format!("{} fields, the header has {}", fields.len(), header.len()),
-            ));
-            continue;
+            LeadRow::Rejected(e) => report.errors.push(e),
         }
-        let cell = |i: Option<usize>| {
-            i.and_then(|i| fields.get(i))
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-        };
-        let phone = match E164::parse(cell(Some(cols.phone)).unwrap_or(""), settings.number_plan) {
-            Ok(p) => p.into_string(),
-            Err(e) => {
-                report.errors.push(err(Some("phone"), e.to_string()));
-                continue;
-            }
-        };
-        let zone = cell(cols.zone);
-        if let Some(Err(e)) = zone.map(LeadZone::named) {
-            report.errors.push(err(Some("time_zone"), e.to_string()));
-            continue;
-        }
-        let priority = match cell(cols.priority).map(str::parse::<i32>) {
-            None => 0,
-            Some(Ok(p)) => p,
-            Some(Err(_)) => {
-                report
-                    .errors
-                    .push(err(Some("priority"), "not an integer".into()));
-                continue;
-            }
-        };
-        let id = cell(cols.id).map_or_else(|| format!("row-{row}"), str::to_owned);
-        if let Some(first) = seen_id.get(&id) {
-            report
-                .errors
-                .push(err(Some("id"), format!("duplicate of row {first}")));
-            continue;
-        }
-        if let Some(first) = seen_phone.get(&phone) {
-            report
-                .errors
-                .push(err(Some("phone"), format!("duplicate of row {first}")));
-            continue;
-        }
-        seen_id.insert(id.clone(), row);
-        seen_phone.insert(phone.clone(), row);
-        let dnc = settings.dnc.blocks(&phone);
-        if dnc {
-            report.do_not_call_rows.push(row);
-        }
-        report.leads.push(ImportedLead {
-            lead: Lead {
-                id: LeadId::new(id),
-                campaign: settings.campaign.clone(),
-                tenant: settings.tenant.clone(),
-                phone: Pii::new(phone),
-                time_zone: zone.map(str::to_owned),
-                attempts: 0,
-                status: if dnc {
-                    LeadStatus::Closed
-                } else {
-                    LeadStatus::Pending
-                },
-                next_attempt_at: None,
-            },
-            priority,
-            row,
-        });
     }
     Ok(report)
 }
@@ -346,7 +242,7 @@ mod tests {
             ]
         );
         assert!(
-            r.errors[1].reason.contains("duplicate of row 2"),
+            r.errors[1].reason.contains("duplicate of line 2"),
             "{:?}",
             r.errors[1]
         );
@@ -365,6 +261,97 @@ mod tests {
         let r = import("phone\n\"4155550100\n", &dnc).unwrap();
         assert_eq!(r.errors[0].row, 2);
         assert!(r.errors[0].reason.contains("unterminated"));
+    }
+
+    #[test]
+    fn quoted_fields_with_separators_newlines_and_quotes() {
+        let dnc = DncLists::default();
+        let text = "id,phone,notes\n\
+                    \"a,1\",\"(415) 555-0100\",\"said \"\"call me, later\"\"\nthen hung up\"\n\
+                    b,415 555 0101,plain\n";
+        let r = import(text, &dnc).unwrap();
+        let ids: Vec<_> = r
+            .leads
+            .iter()
+            .map(|l| (l.lead.id.as_str(), l.row))
+            .collect();
+        // The first row spans lines 2 and 3.
+        assert_eq!(ids, vec![("a,1", 2), ("b", 4)]);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+    }
+
+    #[test]
+    fn a_bom_and_semicolons_or_tabs_are_recognised() {
+        let dnc = DncLists::default();
+        for text in [
+            "\u{feff}ID;Phone;TZ\r\na;+44 20 7946 0018;Europe/London\r\nb;+49 30 1234567;\r\n",
+            "id\tphone\ttz\na\t+44 20 7946 0018\tEurope/London\nb\t+49 30 1234567\t\n",
+            "\u{feff}phone;id;\"notes; more\"\n+44 20 7946 0018;a;\"x;y\"\n+49 30 1234567;b;\n",
+        ] {
+            let r = import(text, &dnc).unwrap();
+            assert!(r.errors.is_empty(), "{text:?}: {:?}", r.errors);
+            let got: Vec<_> = r
+                .leads
+                .iter()
+                .map(|l| (l.lead.id.as_str(), l.lead.phone.expose().as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![("a", "+442079460018"), ("b", "+49301234567")],
+                "{text:?}"
+            );
+        }
+        // The separator from configuration instead of sniffing.
+        let plan = NumberPlan::north_america();
+        let settings = ImportSettings {
+            tenant: "t".into(),
+            campaign: "c".into(),
+            number_plan: &plan,
+            dnc: &dnc,
+        };
+        let rows: Vec<_> =
+            LeadReader::with_delimiter("phone|id\n4155550100|x\n".as_bytes(), &settings, b'|')
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert!(matches!(&rows[0], LeadRow::Lead(l) if l.lead.id.as_str() == "x"));
+    }
+
+    #[test]
+    fn line_numbers_survive_crlf_blank_lines_and_a_missing_final_newline() {
+        let dnc = DncLists::default();
+        let text = "phone,id\r\n\r\n\r\nbad,a\r\n\n\"multi\r\nline\",b\r\n\r\nworse,c";
+        let r = import(text, &dnc).unwrap();
+        let lines: Vec<_> = r.errors.iter().map(|e| e.row).collect();
+        assert_eq!(lines, vec![4, 6, 9]);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_column() {
+        let dnc = DncLists::default();
+        let text = b"id;phone;consent;tz\n\
+                     a;+1 415 555 0100;maybe;\n\
+                     b;+1 415 555 01\xff;;\n\
+                     c;+1 415 555 0102;;Nowhere/Land\n";
+        let r = import_reader(
+            &text[..],
+            &ImportSettings {
+                tenant: "t".into(),
+                campaign: "c".into(),
+                number_plan: &NumberPlan::north_america(),
+                dnc: &dnc,
+            },
+        )
+        .unwrap();
+        let shown: Vec<_> = r.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown[0], "line 2, column consent: not yes or no");
+        assert_eq!(shown[1], "line 3, column phone: not valid UTF-8");
+        assert!(
+            shown[2].starts_with("line 4, column time_zone: "),
+            "{}",
+            shown[2]
+        );
+        assert!(r.leads.is_empty());
     }
 
     proptest! {

@@ -2,9 +2,10 @@
 //! each attempt. It enforces the campaign rules that concern leads: do-not-call
 //! lists (checked at every pick), calling windows in the lead's zone, maximum
 //! attempts, retry delays per disposition, the embargo after an abandoned call,
-//! and priority.
+//! priority, and the campaign's [`MobileRules`](super::MobileRules) (consent
+//! and hours for mobiles, by the number's country and line type).
 
-use super::{CampaignConfig, DncLists, ImportedLead, LeadZone};
+use super::{CampaignConfig, DncLists, E164, ImportedLead, LeadZone, LineType};
 use crate::DialerError;
 use callcore::{Disposition, Lead, LeadId, LeadStatus, Timestamp};
 use std::cmp::Reverse;
@@ -28,6 +29,9 @@ struct Entry {
     priority: i32,
     zone: LeadZone,
     last: Option<Disposition>,
+    line_type: LineType,
+    region: Option<&'static str>,
+    consent: bool,
 }
 
 type ReadyKey = (Reverse<i32>, Timestamp, usize);
@@ -74,39 +78,52 @@ impl LeadBook {
         leads: impl IntoIterator<Item = ImportedLead>,
     ) -> Result<(), DialerError> {
         for l in leads {
-            self.add(l.lead, l.priority)?;
+            self.insert(l.lead, l.priority, (l.line_type, l.region), l.consent)?;
         }
         Ok(())
     }
 
-    /// Adds one lead (replacing any with the same id).
+    /// Adds one lead (replacing any with the same id), without recorded
+    /// consent; its line type and country are read from its number.
     ///
     /// # Errors
     /// [`DialerError::TimeZone`] for an unknown zone.
     pub fn add(&mut self, lead: Lead, priority: i32) -> Result<(), DialerError> {
+        let line = E164::parse(lead.phone.expose(), &self.config.number_plan)
+            .map_or((LineType::Unknown, None), |n| (n.line_type(), n.region()));
+        self.insert(lead, priority, line, false)
+    }
+
+    fn insert(
+        &mut self,
+        lead: Lead,
+        priority: i32,
+        (line_type, region): (LineType, Option<&'static str>),
+        consent: bool,
+    ) -> Result<(), DialerError> {
         let zone = match &lead.time_zone {
             Some(z) => LeadZone::named(z)?,
             None => self.config.default_zone.clone(),
         };
-        let idx = if let Some(&i) = self.by_id.get(&lead.id) {
-            self.unindex(i);
-            i
-        } else {
-            self.entries.push(Entry {
-                lead: lead.clone(),
-                priority,
-                zone: zone.clone(),
-                last: None,
-            });
-            self.entries.len() - 1
-        };
-        self.by_id.insert(lead.id.clone(), idx);
-        self.entries[idx] = Entry {
+        let id = lead.id.clone();
+        let entry = Entry {
             lead,
             priority,
             zone,
             last: None,
+            line_type,
+            region,
+            consent,
         };
+        let idx = if let Some(&i) = self.by_id.get(&id) {
+            self.unindex(i);
+            self.entries[i] = entry;
+            i
+        } else {
+            self.entries.push(entry);
+            self.entries.len() - 1
+        };
+        self.by_id.insert(id, idx);
         self.index(idx);
         Ok(())
     }
@@ -176,8 +193,17 @@ impl LeadBook {
                 e.lead.status = LeadStatus::Closed;
                 continue;
             }
-            if !self.config.windows.allows(&e.zone, now) {
-                if let Some(open) = self.config.windows.next_open(&e.zone, now) {
+            if !self.config.mobiles.allows(e.region, e.line_type, e.consent) {
+                tracing::debug!(lead = %e.lead.id, "closed: a mobile without consent");
+                e.lead.status = LeadStatus::Closed;
+                continue;
+            }
+            let windows = match &self.config.mobiles.windows {
+                Some(w) if e.line_type.may_be_mobile() => w,
+                _ => &self.config.windows,
+            };
+            if !windows.allows(&e.zone, now) {
+                if let Some(open) = windows.next_open(&e.zone, now) {
                     e.lead.next_attempt_at = Some(open);
                     self.scheduled.insert((open, i));
                 } else {
@@ -288,5 +314,93 @@ impl LeadBook {
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{CallingWindows, ImportSettings, NumberPlan, import_csv};
+    use callcore::DialMode;
+
+    const MONDAY_NOON_UTC: i64 = 1_767_614_400;
+
+    fn book(region: &str, csv: &str, rules: super::super::MobileRules) -> LeadBook {
+        let mut config = CampaignConfig::new("c", DialMode::Progressive);
+        config.windows = CallingWindows::always();
+        config.number_plan = NumberPlan::region(region).unwrap();
+        config.mobiles = rules;
+        let dnc = DncLists::default();
+        let report = import_csv(
+            csv,
+            &ImportSettings {
+                tenant: config.tenant.clone(),
+                campaign: config.id.clone(),
+                number_plan: &config.number_plan,
+                dnc: &dnc,
+            },
+        )
+        .unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let mut book = LeadBook::new(config, dnc);
+        book.add_imported(report.leads).unwrap();
+        book
+    }
+
+    fn called(book: &mut LeadBook, at: Timestamp) -> Vec<String> {
+        std::iter::from_fn(|| book.take_next(at))
+            .map(|t| t.lead.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn mobiles_without_consent_are_not_called_where_the_rule_applies() {
+        let rules = super::super::MobileRules {
+            consent_required_in: vec!["GB".into()],
+            windows: None,
+        };
+        let csv = "id,phone,consent\n\
+                   fixed,020 7946 0018,\n\
+                   mobile,07400 123456,no\n\
+                   consented,07400 123457,yes\n\
+                   abroad,+33 6 12 34 56 78,\n";
+        let mut b = book("GB", csv, rules);
+        let now = Timestamp::from_secs(MONDAY_NOON_UTC);
+        assert_eq!(called(&mut b, now), ["fixed", "consented", "abroad"]);
+        let mobile = b.lead(&LeadId::new("mobile")).unwrap();
+        assert_eq!((mobile.status, mobile.attempts), (LeadStatus::Closed, 0));
+    }
+
+    #[test]
+    fn north_american_numbers_count_as_possibly_mobile() {
+        let rules = super::super::MobileRules {
+            consent_required_in: vec!["US".into()],
+            windows: None,
+        };
+        let csv = "id,phone,consent\nno,212 555 2368,\nyes,212 555 2369,y\n";
+        let mut b = book("US", csv, rules);
+        assert_eq!(
+            called(&mut b, Timestamp::from_secs(MONDAY_NOON_UTC)),
+            ["yes"]
+        );
+    }
+
+    #[test]
+    fn mobiles_keep_their_own_hours() {
+        let rules = super::super::MobileRules {
+            consent_required_in: Vec::new(),
+            windows: Some(CallingWindows::every_day(14 * 60, 15 * 60).unwrap()),
+        };
+        let csv = "id,phone\nfixed,030 1234567\nmobile,0151 23456789\n";
+        let mut b = book("DE", csv, rules);
+        let noon = Timestamp::from_secs(MONDAY_NOON_UTC);
+        assert_eq!(called(&mut b, noon), ["fixed"]);
+        let mobile = b.lead(&LeadId::new("mobile")).unwrap();
+        assert_eq!(
+            mobile.next_attempt_at,
+            Some(Timestamp::from_secs(MONDAY_NOON_UTC + 2 * 3600))
+        );
+        let two_pm = Timestamp::from_secs(MONDAY_NOON_UTC + 2 * 3600);
+        assert_eq!(called(&mut b, two_pm), ["mobile"]);
     }
 }

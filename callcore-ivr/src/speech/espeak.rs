@@ -5,10 +5,11 @@
 //! formant synthesiser: intelligible and fast, not natural; prerecorded prompt
 //! files (the flow's `play` node) remain the default for production lines.
 
-use super::audio::{parse_wav, resample};
 use crate::IvrError;
 use async_trait::async_trait;
 use callcore::{AudioClip, CoreError, SpeechSynthesizer, VoiceOptions};
+use callcore_media::resample::resample_i16;
+use callcore_media::wav::read_wav;
 use futures::channel::oneshot;
 use std::io::Write;
 use std::path::PathBuf;
@@ -123,7 +124,9 @@ impl EspeakSynthesizer {
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
-        let clip = parse_wav(&output.stdout)?;
+        let wav = read_wav(&output.stdout).map_err(|e| IvrError::Audio {
+            message: format!("WAV: {e}"),
+        })?;
         let rate = if options.sample_rate == 0 {
             8000
         } else {
@@ -131,7 +134,7 @@ impl EspeakSynthesizer {
         };
         Ok(AudioClip {
             sample_rate: rate,
-            samples: resample(&clip.samples, clip.sample_rate, rate),
+            samples: resample_i16(&wav.to_mono(), wav.sample_rate, rate),
         })
     }
 }

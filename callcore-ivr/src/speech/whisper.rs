@@ -12,7 +12,7 @@
 //! [`WhisperConfig::initial_prompt`]) steers the decoder towards the words the
 //! flow expects, which matters on narrow-band audio.
 
-use super::audio::{EndpointSettings, Utterance, UtteranceDetector, resample_f32, to_f32};
+use super::audio::{EndpointSettings, Utterance, UtteranceDetector};
 use crate::IvrError;
 use async_trait::async_trait;
 use callcore::{
@@ -250,8 +250,9 @@ impl Model {
                 message: "sample rate 0".to_string(),
             });
         }
-        let mut audio = resample_f32(
-            &to_f32(samples),
+        let input: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        let mut audio = callcore_media::resample::resample(
+            &input,
             sample_rate,
             self.features.sampling_rate as u32,
         );
