@@ -2,7 +2,8 @@
 // playwright-core, for callcore-premise/tests/webrtc_agent.rs and the load figures
 // of docs/webrtc.md. The fake microphone plays WAV; the page answers by itself.
 // Prints one JSON object per line: {"event":"online"}, {"event":"answered"},
-// {"event":"level","max":…}, {"event":"ended","by":…}.
+// {"event":"level","max":…,"codec":…,"sentCodec":…} (codecs: getStats() mimeType of
+// the inbound and outbound audio), {"event":"ended","by":…}.
 // Usage: node phone_driver.js URL WAV PROFILE_DIR [HANGUP_AFTER_MS] [PAGES]
 // With PAGES > 1, `{i}` in URL is each page's number (0, 1, ...).
 'use strict';
@@ -37,17 +38,25 @@ async function phone(ctx, i) {
     if (Date.now() - t0 > 120000) break;
     await sleep(100);
   }
-  // what arrived over RTP, for diagnosis
-  const received = await page.evaluate(async () => {
+  // what arrived over RTP, for diagnosis, and the codecs the call negotiated
+  const [received, codec, sentCodec] = await page.evaluate(async () => {
     const call = Array.from(window.phone.calls.values())[0];
-    if (!call || !call.pc) return null;
+    if (!call || !call.pc) return [null, null, null];
+    const stats = await call.pc.getStats();
     let packets = null;
-    (await call.pc.getStats()).forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') packets = r.packetsReceived;
+    let inCodec = null;
+    let outCodec = null;
+    const mime = (id) => (id && stats.get(id) ? stats.get(id).mimeType : null);
+    stats.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        packets = r.packetsReceived;
+        inCodec = mime(r.codecId);
+      }
+      if (r.type === 'outbound-rtp' && r.kind === 'audio') outCodec = mime(r.codecId);
     });
-    return packets;
+    return [packets, inCodec, outCodec];
   });
-  emit({ event: 'level', max, packets: received, page: i });
+  emit({ event: 'level', max, packets: received, codec, sentCodec, page: i });
   if (hangupAfter) {
     await page.evaluate(() => { const id = Array.from(window.phone.calls.keys())[0]; if (id) window.phone.hangup(id); });
   }
