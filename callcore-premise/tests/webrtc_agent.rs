@@ -229,8 +229,7 @@ async fn a_browser_agent_hangs_up_on_a_sip_caller() {
 #[cfg(feature = "webrtc-opus")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_agent_talks_opus_with_a_sip_caller() {
-    if !peers_ready() || !in_private_network("a_browser_agent_talks_opus_with_a_sip_caller").await
-    {
+    if !peers_ready() || !in_private_network("a_browser_agent_talks_opus_with_a_sip_caller").await {
         return;
     }
     browser_call(false).await;
@@ -239,6 +238,10 @@ async fn a_browser_agent_talks_opus_with_a_sip_caller() {
 /// One call through the IVR to browser agent 3001; the caller hangs up after its
 /// talk, or (`agent_hangs_up`) the browser does, 5 s into the conversation.
 async fn browser_call(agent_hangs_up: bool) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = std::env::temp_dir().join(format!(
         "callcore-premise-webrtc-{}-{}",
         if agent_hangs_up { "agent" } else { "caller" },

@@ -12,9 +12,9 @@
 //!
 //! [`OpusCodec`]: callcore_media::codec::OpusCodec
 
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU;
 #[cfg(feature = "opus")]
 use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU;
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 
 /// PCMU's static payload type.
@@ -99,12 +99,20 @@ mod transcode {
 
     /// 48 kHz RTP ticks per 8 kHz sample.
     const TICKS: u32 = 6;
+    /// Samples of one Opus frame sent to the browser (20 ms at 8 kHz).
+    const FRAME: usize = 160;
 
     /// One direction's Opus ↔ PCMU transcoder of a browser leg.
     pub(crate) struct OpusTranscoder {
         opus: OpusCodec,
         pcm: Vec<i16>,
         out: Vec<u8>,
+        /// Port audio not yet encoded (less than a frame).
+        pending: Vec<i16>,
+        /// The 8 kHz timestamp of `pending`'s first sample.
+        next_ts: u32,
+        /// The sequence number of the next packet to the browser.
+        seq: u16,
     }
 
     impl std::fmt::Debug for OpusTranscoder {
@@ -132,13 +140,16 @@ mod transcode {
                 opus: OpusCodec::new()?,
                 pcm: Vec::with_capacity(960),
                 out: Vec::with_capacity(1275),
+                pending: Vec::with_capacity(2 * FRAME),
+                next_ts: 0,
+                seq: 0,
             })
         }
 
         /// The browser's Opus packet as the port's PCMU packet (same sequence
         /// number and SSRC, 8 kHz timestamp); `None` for another payload type
         /// or an undecodable payload.
-        pub(crate) fn to_port(&mut self, packet: &Packet) -> Option<Packet> {
+        pub(crate) fn for_port(&mut self, packet: &Packet) -> Option<Packet> {
             if packet.header.payload_type != OPUS_PT {
                 return None;
             }
@@ -155,27 +166,45 @@ mod transcode {
             })
         }
 
-        /// The port's PCMU packet as an Opus packet for the browser (48 kHz
-        /// timestamp); `None` for another payload type or a failed encode.
-        pub(crate) fn to_browser(&mut self, packet: &Packet) -> Option<Packet> {
+        /// The port's PCMU packet as Opus packets for the browser, 20 ms each
+        /// (48 kHz timestamps): the port relays whatever packet time the far
+        /// end sends (30 ms from some), and Opus frames are 2.5–60 ms in fixed
+        /// steps, so the audio is re-framed; none for another payload type.
+        pub(crate) fn for_browser(&mut self, packet: &Packet) -> Vec<Packet> {
+            let mut out = Vec::new();
             if packet.header.payload_type != PCMU_PT || packet.payload.is_empty() {
-                return None;
+                return out;
             }
-            self.pcm.clear();
-            self.pcm
+            let ts = packet.header.timestamp;
+            // a gap or a jump (new talk spurt, another source): start afresh
+            if self.next_ts.wrapping_add(self.pending.len() as u32) != ts {
+                self.pending.clear();
+                self.next_ts = ts;
+            }
+            self.pending
                 .extend(packet.payload.iter().map(|&c| Law::Ulaw.decode(c)));
-            if let Err(e) = self.opus.encode(&self.pcm, &mut self.out) {
-                tracing::debug!(error = %e, "port audio not encoded to Opus");
-                return None;
+            while self.pending.len() >= FRAME {
+                let frame: Vec<i16> = self.pending.drain(..FRAME).collect();
+                if let Err(e) = self.opus.encode(&frame, &mut self.out) {
+                    tracing::debug!(error = %e, "port audio not encoded to Opus");
+                } else {
+                    out.push(Packet {
+                        header: Header {
+                            version: 2,
+                            marker: packet.header.marker && out.is_empty(),
+                            payload_type: OPUS_PT,
+                            sequence_number: self.seq,
+                            timestamp: self.next_ts.wrapping_mul(TICKS),
+                            ssrc: packet.header.ssrc,
+                            ..Default::default()
+                        },
+                        payload: Bytes::copy_from_slice(&self.out),
+                    });
+                    self.seq = self.seq.wrapping_add(1);
+                }
+                self.next_ts = self.next_ts.wrapping_add(FRAME as u32);
             }
-            Some(Packet {
-                header: header(
-                    &packet.header,
-                    OPUS_PT,
-                    packet.header.timestamp.wrapping_mul(TICKS),
-                ),
-                payload: Bytes::copy_from_slice(&self.out),
-            })
+            out
         }
     }
 }
@@ -238,10 +267,10 @@ mod tests {
                 },
                 payload: ulaw.into(),
             };
-            let opus = to_browser.to_browser(&pcmu).unwrap();
+            let opus = to_browser.for_browser(&pcmu).pop().unwrap();
             assert_eq!(opus.header.payload_type, 111);
             assert_eq!(opus.header.timestamp, frame * 960);
-            let back = to_port.to_port(&opus).unwrap();
+            let back = to_port.for_port(&opus).unwrap();
             assert_eq!(back.header.payload_type, 0);
             assert_eq!(back.header.timestamp, frame * 160);
             assert_eq!(back.payload.len(), 160);
@@ -263,7 +292,7 @@ mod tests {
             },
             payload: vec![1, 2, 3, 4].into(),
         };
-        assert!(to_port.to_port(&dtmf).is_none());
-        assert!(to_browser.to_browser(&dtmf).is_none());
+        assert!(to_port.for_port(&dtmf).is_none());
+        assert!(to_browser.for_browser(&dtmf).is_empty());
     }
 }

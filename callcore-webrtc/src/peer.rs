@@ -13,8 +13,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::shared::marshal::{Marshal, Unmarshal};
 use tokio::net::UdpSocket;
@@ -221,7 +220,7 @@ impl Peer {
                 while let Some(event) = track.poll().await {
                     match event {
                         TrackRemoteEvent::OnRtpPacket(packet) => {
-                            let Some(packet) = from_browser.to_port(packet) else {
+                            let Some(packet) = from_browser.for_port(packet) else {
                                 continue;
                             };
                             let Ok(n) = packet.marshal_to(&mut buf) else {
@@ -256,12 +255,11 @@ impl Peer {
                 let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut bytes) else {
                     continue;
                 };
-                let Some(mut packet) = to_browser.to_browser(packet) else {
-                    continue;
-                };
-                packet.header.ssrc = ssrc;
-                // before DTLS completes the track is not bound yet: drop the packet
-                let _ = track.write_rtp(packet).await;
+                for mut packet in to_browser.for_browser(packet) {
+                    packet.header.ssrc = ssrc;
+                    // before DTLS completes the track is not bound yet: drop the packet
+                    let _ = track.write_rtp(packet).await;
+                }
             }
         }));
         Ok(tasks)
@@ -296,19 +294,19 @@ impl Relay {
         }
     }
 
-    fn to_port(&mut self, packet: rtc::rtp::Packet) -> Option<rtc::rtp::Packet> {
+    fn for_port(&mut self, packet: rtc::rtp::Packet) -> Option<rtc::rtp::Packet> {
         match self {
             Relay::Pcmu => Some(packet),
             #[cfg(feature = "opus")]
-            Relay::Opus(t) => t.to_port(&packet),
+            Relay::Opus(t) => t.for_port(&packet),
         }
     }
 
-    fn to_browser(&mut self, packet: rtc::rtp::Packet) -> Option<rtc::rtp::Packet> {
+    fn for_browser(&mut self, packet: rtc::rtp::Packet) -> Vec<rtc::rtp::Packet> {
         match self {
-            Relay::Pcmu => Some(packet),
+            Relay::Pcmu => vec![packet],
             #[cfg(feature = "opus")]
-            Relay::Opus(t) => t.to_browser(&packet),
+            Relay::Opus(t) => t.for_browser(&packet),
         }
     }
 }
