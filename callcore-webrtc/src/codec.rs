@@ -36,10 +36,11 @@ pub(crate) enum BrowserCodec {
 impl BrowserCodec {
     /// The codecs the peer offers, in preference order, with their payload types.
     pub(crate) fn offered() -> Vec<(BrowserCodec, u8)> {
-        #[allow(unused_mut)] // pushed to only with the `opus` feature
-        let mut codecs = Vec::with_capacity(2);
-        #[cfg(feature = "opus")]
-        codecs.push((BrowserCodec::Opus, OPUS_PT));
+        let opus: &[(BrowserCodec, u8)] = &[
+            #[cfg(feature = "opus")]
+            (BrowserCodec::Opus, OPUS_PT),
+        ];
+        let mut codecs = opus.to_vec();
         codecs.push((BrowserCodec::Pcmu, PCMU_PT));
         codecs
     }
