@@ -343,6 +343,7 @@ pub fn read_wav(bytes: &[u8]) -> Result<WavAudio> {
 
 #[cfg(all(test, feature = "prompts"))]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::io::Cursor;
 

@@ -20,7 +20,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use callcore::EventKind;
-use callcore_ivr::speech::audio::{parse_wav, resample};
 use callcore_premise::{Premise, PremiseConfig};
 use support::{Caller, config, data_dir, rms, wait_for};
 
@@ -40,8 +39,12 @@ fn speech(text: &str) -> Option<Vec<i16>> {
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    let clip = parse_wav(&out.stdout).ok()?;
-    Some(resample(&clip.samples, clip.sample_rate, 8000))
+    let clip = callcore_media::wav::read_wav(&out.stdout).ok()?;
+    Some(callcore_media::resample::resample_i16(
+        &clip.to_mono(),
+        clip.sample_rate,
+        8000,
+    ))
 }
 
 /// Waits until the center has spoken and then been quiet for 800 ms (the menu

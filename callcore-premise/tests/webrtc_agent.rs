@@ -85,9 +85,25 @@ async fn a_browser_agent_hangs_up_on_a_sip_caller() {
     browser_call(true).await;
 }
 
+/// With the `webrtc-opus` feature the browser legs talk Opus (asserted in
+/// [`browser_call`] from the page's `getStats()`), transcoded to the center's
+/// PCMU: the caller still hears the browser and the browser the caller.
+#[cfg(feature = "webrtc-opus")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_agent_talks_opus_with_a_sip_caller() {
+    if !peers_ready() || !in_private_network("a_browser_agent_talks_opus_with_a_sip_caller").await {
+        return;
+    }
+    browser_call(false).await;
+}
+
 /// One call through the IVR to browser agent 3001; the caller hangs up after its
 /// talk, or (`agent_hangs_up`) the browser does, 5 s into the conversation.
 async fn browser_call(agent_hangs_up: bool) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = std::env::temp_dir().join(format!(
         "callcore-premise-webrtc-{}-{}",
         if agent_hangs_up { "agent" } else { "caller" },
@@ -205,6 +221,19 @@ async fn browser_call(agent_hangs_up: bool) {
     let level = next_event().await;
     assert_eq!(level["event"], "level");
     let heard = level["max"].as_f64().unwrap();
+    // the codec the browser negotiated (getStats() mimeType), both ways
+    let codec = if cfg!(feature = "webrtc-opus") {
+        "audio/opus"
+    } else {
+        "audio/PCMU"
+    };
+    for way in ["codec", "sentCodec"] {
+        assert_eq!(
+            level[way].as_str().map(str::to_ascii_lowercase),
+            Some(codec.to_ascii_lowercase()),
+            "{way}: {level}"
+        );
+    }
     let ended = next_event().await;
     assert_eq!(ended["event"], "ended");
     assert_eq!(

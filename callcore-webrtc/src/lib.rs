@@ -9,7 +9,9 @@
 //! microphone). The leg's audio goes through an ordinary callcore-media leg
 //! port — the browser's RTP is relayed to it over loopback — so bridging to SIP
 //! callers, rooms (music, conference, supervision), recording, taps and
-//! prompts work as for SIP legs. See `docs/webrtc.md`.
+//! prompts work as for SIP legs. With the `opus` cargo feature the browser is
+//! offered Opus/48000/2 first (PCMU second), transcoded to and from the port's
+//! PCMU by callcore-media's Opus codec. See `docs/webrtc.md`.
 //!
 //! ```no_run
 //! # async fn assemble(
@@ -30,6 +32,7 @@
 //! # }
 //! ```
 
+mod codec;
 mod http;
 mod peer;
 mod phones;

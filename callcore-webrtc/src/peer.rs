@@ -1,5 +1,5 @@
-//! One server-side WebRTC peer (webrtc-rs) of a browser call: PCMU only, no
-//! mDNS, host candidates on one address, a non-trickle offer, and the two
+//! One server-side WebRTC peer (webrtc-rs) of a browser call: PCMU (and Opus
+//! first, with the `opus` feature: see [`crate::codec`]), no mDNS, host candidates on one address, a non-trickle offer, and the two
 //! forwarders that join it to the leg's callcore-media port through a loopback
 //! "shim" socket: what the browser sends (decrypted) goes to the port as plain
 //! RTP, what the port sends to the shim goes to the browser's track.
@@ -11,10 +11,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_PCMU, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::shared::marshal::{Marshal, Unmarshal};
 use tokio::net::UdpSocket;
@@ -29,6 +28,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::WebRtcError;
+use crate::codec::BrowserCodec;
 
 /// How long ICE gathering may take before the offer goes out with what it has.
 const GATHER_LIMIT: Duration = Duration::from_secs(5);
@@ -79,16 +79,6 @@ impl std::fmt::Debug for Peer {
     }
 }
 
-fn pcmu() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_PCMU.to_owned(),
-        clock_rate: 8000,
-        channels: 1,
-        sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![],
-    }
-}
-
 fn webrtc(what: &'static str) -> impl FnOnce(webrtc::error::Error) -> WebRtcError {
     move |e| WebRtcError::Peer {
         what,
@@ -97,19 +87,22 @@ fn webrtc(what: &'static str) -> impl FnOnce(webrtc::error::Error) -> WebRtcErro
 }
 
 impl Peer {
-    /// A peer with one PCMU audio track (send and receive) and host candidates
-    /// on `ip`, and its complete SDP offer (every candidate in it).
+    /// A peer with one audio track (send and receive: the codecs of
+    /// [`BrowserCodec::offered`]) and host candidates on `ip`, and its complete
+    /// SDP offer (every candidate in it).
     pub(crate) async fn offer(ip: IpAddr) -> Result<(Peer, String), WebRtcError> {
         let mut media = MediaEngine::default();
-        media
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: pcmu(),
-                    payload_type: 0,
-                },
-                RtpCodecKind::Audio,
-            )
-            .map_err(webrtc("codec"))?;
+        for (codec, payload_type) in BrowserCodec::offered() {
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: codec.rtp_codec(),
+                        payload_type,
+                    },
+                    RtpCodecKind::Audio,
+                )
+                .map_err(webrtc("codec"))?;
+        }
         // a server needs no mDNS, and it fails where the only interface is `lo`
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
@@ -142,7 +135,7 @@ impl Peer {
                     ssrc: Some(ssrc),
                     ..Default::default()
                 },
-                codec: pcmu(),
+                codec: BrowserCodec::preferred().rtp_codec(),
                 ..Default::default()
             }],
         )));
@@ -199,8 +192,15 @@ impl Peer {
     }
 
     /// Starts the two forwarders between the browser and `port` (the leg's
-    /// RTP address on the media engine) through `shim`.
-    pub(crate) fn forward(&self, shim: UdpSocket, port: SocketAddr) -> Vec<JoinHandle<()>> {
+    /// RTP address on the media engine) through `shim`. `codec` is what the
+    /// browser answered: PCMU is relayed as it is, Opus transcoded to and from
+    /// the port's PCMU.
+    pub(crate) fn forward(
+        &self,
+        shim: UdpSocket,
+        port: SocketAddr,
+        codec: BrowserCodec,
+    ) -> Result<Vec<JoinHandle<()>>, WebRtcError> {
         let shim = Arc::new(shim);
         let mut tasks = Vec::with_capacity(2);
         let tracks = self
@@ -208,6 +208,7 @@ impl Peer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
+        let (mut from_browser, mut to_browser) = (Relay::new(codec)?, Relay::new(codec)?);
         if let Some(mut tracks) = tracks {
             let to_port = shim.clone();
             tasks.push(tokio::spawn(async move {
@@ -219,6 +220,9 @@ impl Peer {
                 while let Some(event) = track.poll().await {
                     match event {
                         TrackRemoteEvent::OnRtpPacket(packet) => {
+                            let Some(packet) = from_browser.for_port(packet) else {
+                                continue;
+                            };
                             let Ok(n) = packet.marshal_to(&mut buf) else {
                                 continue;
                             };
@@ -248,21 +252,61 @@ impl Peer {
                     continue; // only the leg's own port feeds the browser
                 }
                 let mut bytes = BytesMut::from(&buf[..n]);
-                let Ok(mut packet) = rtc::rtp::Packet::unmarshal(&mut bytes) else {
+                let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut bytes) else {
                     continue;
                 };
-                packet.header.ssrc = ssrc;
-                // before DTLS completes the track is not bound yet: drop the packet
-                let _ = track.write_rtp(packet).await;
+                for mut packet in to_browser.for_browser(packet) {
+                    packet.header.ssrc = ssrc;
+                    // before DTLS completes the track is not bound yet: drop the packet
+                    let _ = track.write_rtp(packet).await;
+                }
             }
         }));
-        tasks
+        Ok(tasks)
     }
 
     /// Ends the connection (DTLS close, sockets freed).
     pub(crate) async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!(error = %e, "closing a browser peer connection");
+        }
+    }
+}
+
+/// One direction of a leg's relay: PCMU as it is, or Opus transcoded.
+enum Relay {
+    Pcmu,
+    #[cfg(feature = "opus")]
+    Opus(Box<crate::codec::OpusTranscoder>),
+}
+
+impl Relay {
+    fn new(codec: BrowserCodec) -> Result<Self, WebRtcError> {
+        match codec {
+            BrowserCodec::Pcmu => Ok(Relay::Pcmu),
+            #[cfg(feature = "opus")]
+            BrowserCodec::Opus => crate::codec::OpusTranscoder::new()
+                .map(|t| Relay::Opus(Box::new(t)))
+                .map_err(|e| WebRtcError::Peer {
+                    what: "Opus codec",
+                    detail: e.to_string(),
+                }),
+        }
+    }
+
+    fn for_port(&mut self, packet: rtc::rtp::Packet) -> Option<rtc::rtp::Packet> {
+        match self {
+            Relay::Pcmu => Some(packet),
+            #[cfg(feature = "opus")]
+            Relay::Opus(t) => t.for_port(&packet),
+        }
+    }
+
+    fn for_browser(&mut self, packet: rtc::rtp::Packet) -> Vec<rtc::rtp::Packet> {
+        match self {
+            Relay::Pcmu => vec![packet],
+            #[cfg(feature = "opus")]
+            Relay::Opus(t) => t.for_browser(&packet),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! it to the agent's browser through [`BrowserPhones`] and waits for the
 //! answer. The port's far end is a loopback "shim" socket of the leg: the
 //! browser's audio (SRTP decrypted by webrtc-rs) reaches the port as plain
-//! PCMU RTP, and what the port sends to the shim goes to the browser. So
+//! PCMU RTP, and what the port sends to the shim goes to the browser (with the
+//! `opus` feature, transcoded to and from Opus when the browser answered Opus:
+//! see `crate::codec`). So
 //! bridging, rooms, recording, taps and prompts are the media engine's, as
 //! for any SIP leg.
 
@@ -27,6 +29,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
+use crate::codec::BrowserCodec;
 use crate::peer::Peer;
 use crate::phones::{BrowserPhones, Reply};
 
@@ -201,6 +204,8 @@ impl WebRtcTransport {
             Ok(Ok(Reply::Answered(sdp))) => sdp,
         };
         tracing::debug!("the browser answered; connecting");
+        let codec = BrowserCodec::from_answer(&answer);
+        tracing::debug!(?codec, "the browser's codec");
         peer.answered(answer)
             .await
             .map_err(|e| CoreError::Transport(e.to_string()))?;
@@ -226,7 +231,9 @@ impl WebRtcTransport {
         let media = port
             .apply(&NegotiatedMedia::new(Some(shim_addr), AudioCodec::pcmu()))?
             .ok_or_else(|| CoreError::Media("the leg's media had started already".into()))?;
-        let tasks = peer.forward(shim, port_addr);
+        let tasks = peer
+            .forward(shim, port_addr, codec)
+            .map_err(|e| CoreError::Media(e.to_string()))?;
         ringing.armed = false;
         tracing::info!("browser agent answered");
         let ending = Arc::new(Ending {

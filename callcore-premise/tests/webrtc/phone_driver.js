@@ -2,7 +2,8 @@
 // playwright-core, for callcore-premise/tests/webrtc_agent.rs and the load figures
 // of docs/webrtc.md. The fake microphone plays WAV; the page answers by itself.
 // Prints one JSON object per line: {"event":"online"}, {"event":"answered"},
-// {"event":"level","max":…}, {"event":"ended","by":…}.
+// {"event":"level","max":…,"codec":…,"sentCodec":…} (codecs: getStats() mimeType of
+// the inbound and outbound audio), {"event":"ended","by":…}.
 // Usage: node phone_driver.js URL WAV PROFILE_DIR [HANGUP_AFTER_MS] [PAGES]
 // With PAGES > 1, `{i}` in URL is each page's number (0, 1, ...).
 'use strict';
@@ -26,6 +27,24 @@ async function phone(ctx, i) {
   if (status !== 'online') return;
   await page.waitForFunction(() => window.phoneLog.includes('audio'), null, { timeout: 120000 });
   emit({ event: 'answered', page: i });
+  // what arrived over RTP, for diagnosis, and the codecs the call negotiated
+  // (getStats() mimeType), read while the call is up
+  const readStats = () => page.evaluate(async () => {
+    const call = Array.from(window.phone.calls.values())[0];
+    if (!call || !call.pc) return null;
+    const stats = await call.pc.getStats();
+    const out = { packets: null, codec: null, sentCodec: null };
+    const mime = (id) => (id && stats.get(id) ? stats.get(id).mimeType : null);
+    stats.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        out.packets = r.packetsReceived;
+        out.codec = mime(r.codecId);
+      }
+      if (r.type === 'outbound-rtp' && r.kind === 'audio') out.sentCodec = mime(r.codecId);
+    });
+    return out;
+  });
+  let stats = { packets: null, codec: null, sentCodec: null };
   // the level of what the call brings, until it ends (or we hang up)
   let max = 0;
   const t0 = Date.now();
@@ -33,21 +52,12 @@ async function phone(ctx, i) {
     const [level, ended] = await page.evaluate(
       () => [window.receivedLevel(), window.phoneLog.some((e) => e.startsWith('ended:'))]);
     max = Math.max(max, level);
+    if (!ended) stats = (await readStats()) || stats;
     if (ended || (hangupAfter && Date.now() - t0 >= hangupAfter)) break;
     if (Date.now() - t0 > 120000) break;
     await sleep(100);
   }
-  // what arrived over RTP, for diagnosis
-  const received = await page.evaluate(async () => {
-    const call = Array.from(window.phone.calls.values())[0];
-    if (!call || !call.pc) return null;
-    let packets = null;
-    (await call.pc.getStats()).forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') packets = r.packetsReceived;
-    });
-    return packets;
-  });
-  emit({ event: 'level', max, packets: received, page: i });
+  emit({ event: 'level', max, packets: stats.packets, codec: stats.codec, sentCodec: stats.sentCodec, page: i });
   if (hangupAfter) {
     await page.evaluate(() => { const id = Array.from(window.phone.calls.keys())[0]; if (id) window.phone.hangup(id); });
   }
