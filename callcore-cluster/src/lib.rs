@@ -24,9 +24,12 @@
 //!   snapshots and pub/sub hints that a shard changed hands.
 //!
 //! - **Calls per node and node failure** — [`NodeJournal`] records which
-//!   node holds each call in progress; [`close_dead_nodes`] closes the
-//!   calls of a node whose heartbeat expired as `node_failure`, each by
-//!   exactly one survivor (a conditional claim in PostgreSQL).
+//!   node holds each call in progress; [`NodeLiveness`] keeps the node's
+//!   row in `cluster_nodes` alive (renewed, epoch per run, the node asks
+//!   PostgreSQL before journaling past its deadline); [`close_dead_nodes`]
+//!   declares dead the nodes whose row expired and closes their calls as
+//!   `node_failure`, each by exactly one survivor (a conditional claim in
+//!   PostgreSQL). A lapsed Redis heartbeat closes nothing.
 //!
 //! The premise assembly's `[cluster]` section uses the heartbeat and the
 //! node-failure closing; the leases do not drive routing yet, and the
@@ -80,6 +83,7 @@ mod driver;
 mod error;
 mod lease;
 mod node_calls;
+mod node_liveness;
 mod pg;
 mod presence;
 mod shard;
@@ -89,6 +93,7 @@ pub use driver::{LeaseHandle, LeaseNudger, Ownership};
 pub use error::ClusterError;
 pub use lease::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming, LossReason};
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
 };

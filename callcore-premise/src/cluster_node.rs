@@ -2,7 +2,7 @@
 //! shares PostgreSQL with the other nodes (`[storage]` must be PostgreSQL),
 //! heartbeats in Redis, tracks its calls in progress
 //! ([`callcore_cluster::NodeJournal`]) and closes, with the other survivors,
-//! the calls of a node whose heartbeat expired as `node_failure`, each
+//! the calls of a node declared dead in PostgreSQL as `node_failure`, each
 //! exactly once ([`callcore_cluster::close_dead_nodes`]).
 //!
 //! ```toml
@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use callcore::Stores;
 use callcore_cluster::{
-    ClusterDb, NodeHeartbeat, NodeJournal, Presence, Sweep, spawn_failure_sweeper, spawn_heartbeat,
+    ClusterDb, LivenessTiming, NodeHeartbeat, NodeJournal, NodeLiveness, Presence, Sweep,
+    spawn_failure_sweeper, spawn_heartbeat,
 };
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
@@ -70,6 +71,8 @@ pub struct ClusterNode {
     heartbeat: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     sweeps: std::sync::Mutex<mpsc::UnboundedReceiver<Sweep>>,
+    liveness: NodeLiveness,
+    renewals: JoinHandle<()>,
 }
 
 impl ClusterNode {
@@ -112,7 +115,13 @@ impl ClusterNode {
         let presence = Presence::connect(&redis_url, &section.prefix)
             .await
             .map_err(store)?;
-        let journal = NodeJournal::new(stores.events.clone(), &db, node.clone());
+        // alive in PostgreSQL (the truth of node death) before the first call
+        let liveness = NodeLiveness::join(&db, &node, LivenessTiming::default())
+            .await
+            .map_err(store)?;
+        let renewals = liveness.spawn_renewals();
+        let journal = NodeJournal::new(stores.events.clone(), &db, node.clone())
+            .with_liveness(liveness.clone());
         stores.events = Arc::new(journal.clone());
         let first = NodeHeartbeat {
             node: node.clone(),
@@ -130,10 +139,9 @@ impl ClusterNode {
         let (tx, sweeps) = mpsc::unbounded_channel();
         let sweeper = spawn_failure_sweeper(
             db,
-            presence,
+            liveness.clone(),
             Arc::new(journal),
             stores.interactions.clone(),
-            node.clone(),
             SWEEP_EVERY,
             Some(tx),
         );
@@ -144,6 +152,8 @@ impl ClusterNode {
             heartbeat,
             sweeper,
             sweeps: std::sync::Mutex::new(sweeps),
+            liveness,
+            renewals,
         })
     }
 
@@ -173,9 +183,19 @@ impl ClusterNode {
         out
     }
 
+    /// Changes to `Some(by)` once this node learns it was declared dead
+    /// (its PostgreSQL row expired, e.g. after a pause longer than the TTL):
+    /// the survivors closed its calls as `node_failure` and its journal
+    /// refuses every write from then on; the process should stop (the
+    /// `cloud` example's nodes exit) and start again under a new epoch.
+    pub fn declared_dead(&self) -> watch::Receiver<Option<String>> {
+        self.liveness.watch_dead()
+    }
+
     /// Stops the heartbeat and the sweeps (the heartbeat expires after its TTL).
     pub fn stop(&self) {
         self.heartbeat.abort();
         self.sweeper.abort();
+        self.renewals.abort();
     }
 }
