@@ -117,15 +117,23 @@ async fn paused_node() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    // the parent's questions, one a line on stdin (read by a thread)
+    let (asked, mut questions) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if line.is_err() || asked.send(()).is_err() {
+                return;
+            }
+        }
+    });
     loop {
         tokio::select! {
-            line = stdin.next_line() => {
-                if line.ok().flatten().is_none() { return; }
+            q = questions.recv() => {
+                if q.is_none() { return; }
                 println!("NODE-TEST ACTIVE {}", premise.ops().calls().active);
             }
-            _ = dead.wait_for(Option::is_some) => {
-                let by = dead.borrow().clone().unwrap_or_default();
+            told = dead.wait_for(Option::is_some) => {
+                let by = told.map(|b| b.clone().unwrap_or_default()).unwrap_or_default();
                 println!("NODE-TEST DEAD {by}");
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 return;
@@ -266,8 +274,8 @@ async fn a_paused_node_keeps_its_calls_until_declared_dead_in_postgres() {
         .collect();
     assert_eq!(ends, vec![EndReason::NodeFailure]);
     assert!(matches!(events.last().map(|e| &e.kind), Some(EventKind::Ended { .. })));
-    let all = store
-        .between(
+    let all = InteractionStore::between(
+            &store,
             &tenant,
             Timestamp::from_secs(0),
             Timestamp::from_secs(i64::from(u32::MAX)),

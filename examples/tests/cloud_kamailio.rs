@@ -286,7 +286,7 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
     // figures while the calls flow (the dead node's last ones stay)
     let mut figures: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut peak: BTreeMap<String, u64> = BTreeMap::new();
-    let mut collect = |v: serde_json::Value,
+    let collect = |v: serde_json::Value,
                        figures: &mut BTreeMap<String, serde_json::Value>,
                        peak: &mut BTreeMap<String, u64>| {
         if let Some(id) = v["figures"]["id"].as_str() {
