@@ -25,7 +25,8 @@ use callcore_premise::{Premise, PremiseConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const USAGE: &str = "usage: cloud [--nodes N] [--config FILE] [--sip PORT] [--rtp PORT] [--demo-calls N]";
+const USAGE: &str =
+    "usage: cloud [--nodes N] [--config FILE] [--sip PORT] [--rtp PORT] [--demo-calls N]";
 
 /// RTP ports per node, from `--rtp` + 400·(K−1).
 const RTP_PER_NODE: u16 = 400;

@@ -46,7 +46,12 @@ impl Demo {
 
     /// Places `calls` callers through `proxy` 300 ms apart, waits for them
     /// and summarises (one JSON value, `{"demo": …}`).
-    pub async fn run(self, proxy: SocketAddr, calls: usize, config: PremiseConfig) -> serde_json::Value {
+    pub async fn run(
+        self,
+        proxy: SocketAddr,
+        calls: usize,
+        config: PremiseConfig,
+    ) -> serde_json::Value {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

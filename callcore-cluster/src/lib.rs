@@ -31,10 +31,10 @@
 //!   `node_failure`, each by exactly one survivor (a conditional claim in
 //!   PostgreSQL). A lapsed Redis heartbeat closes nothing.
 //!
-//! The premise assembly's `[cluster]` section uses the heartbeat and the
-//! node-failure closing; the leases do not drive routing yet, and the
-//! `cloud` example (Kamailio in front of several nodes) is not written. See
-//! `docs/cloud.md`.
+//! The premise assembly's `[cluster]` section uses the liveness rows, the
+//! heartbeat and the node-failure closing, and the `cloud` example runs
+//! Kamailio in front of several such nodes; the leases do not drive routing
+//! yet. See `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};

@@ -374,7 +374,9 @@ pub fn spawn_failure_sweeper(
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(node = %me.node(), error = %e, "node-failure sweep failed"),
+                Err(e) => {
+                    tracing::warn!(node = %me.node(), error = %e, "node-failure sweep failed")
+                }
             }
         }
     })

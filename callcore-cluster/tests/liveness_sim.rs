@@ -258,6 +258,9 @@ fn a_pause_longer_than_the_ttl_is_declared_and_the_node_stops() {
         (11_500..=13_000).contains(&declared),
         "declared {declared} ms (paused at 10,000)"
     );
-    assert!(out.node_heard_dead, "told at its first renewal after resuming");
+    assert!(
+        out.node_heard_dead,
+        "told at its first renewal after resuming"
+    );
     assert_eq!(out.acts_after_resume, 0, "never acts again");
 }

@@ -153,9 +153,15 @@ async fn a_dead_nodes_calls_are_closed_once_as_node_failure() {
         .await
         .unwrap();
     assert!(paused.closed.is_empty(), "{paused:?}");
-    assert!(!l1.acting_at(std::time::Instant::now()), "past its deadline");
+    assert!(
+        !l1.acting_at(std::time::Instant::now()),
+        "past its deadline"
+    );
     dead.append(&[created(&tenant, "e", 15)]).await.unwrap();
-    assert!(l1.acting_at(std::time::Instant::now()), "renewed by confirm");
+    assert!(
+        l1.acting_at(std::time::Instant::now()),
+        "renewed by confirm"
+    );
     r1 = l1.spawn_renewals();
     tokio::time::sleep(FAST.every).await;
 
@@ -183,7 +189,11 @@ async fn a_dead_nodes_calls_are_closed_once_as_node_failure() {
     let n1 = |id: &str| (InteractionId::new(id), "n1".to_owned());
     assert_eq!(closed, vec![n1("a"), n1("b"), n1("e")]);
     for id in ["a", "b", "e"] {
-        assert_eq!(ends_of(&shared, &tenant, id).await, vec![EndReason::NodeFailure], "{id}");
+        assert_eq!(
+            ends_of(&shared, &tenant, id).await,
+            vec![EndReason::NodeFailure],
+            "{id}"
+        );
         let record = shared
             .interactions
             .get(&tenant, &InteractionId::new(id))
@@ -196,7 +206,10 @@ async fn a_dead_nodes_calls_are_closed_once_as_node_failure() {
     // and it learns it was declared dead, by whom
     let mut told = l1.watch_dead();
     assert!(dead.append(&[ended(&tenant, "a", 20)]).await.is_err());
-    assert_eq!(ends_of(&shared, &tenant, "a").await, vec![EndReason::NodeFailure]);
+    assert_eq!(
+        ends_of(&shared, &tenant, "a").await,
+        vec![EndReason::NodeFailure]
+    );
     let Liveness::DeclaredDead { by } = l1.renew().await.unwrap() else {
         panic!("n1 was declared dead")
     };

@@ -219,13 +219,25 @@ async fn a_paused_node_keeps_its_calls_until_declared_dead_in_postgres() {
     let mut absent = 0;
     for _ in 0..30 {
         presence.remove_node("n1").await.unwrap();
-        if presence.live_nodes().await.unwrap().iter().all(|n| n.node != "n1") {
+        if presence
+            .live_nodes()
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.node != "n1")
+        {
             absent += 1;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(absent > 20, "n1 absent from Redis most of the time ({absent}/30)");
-    assert!(cluster.take_closed().is_empty(), "a lapsed Redis heartbeat closes nothing");
+    assert!(
+        absent > 20,
+        "n1 absent from Redis most of the time ({absent}/30)"
+    );
+    assert!(
+        cluster.take_closed().is_empty(),
+        "a lapsed Redis heartbeat closes nothing"
+    );
     assert_eq!(still_calling().await, "ACTIVE 1");
 
     // 2. a pause shorter than the TTL
@@ -233,7 +245,10 @@ async fn a_paused_node_keeps_its_calls_until_declared_dead_in_postgres() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     signal(pid, "-CONT");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(cluster.take_closed().is_empty(), "a 1.2 s pause closes nothing");
+    assert!(
+        cluster.take_closed().is_empty(),
+        "a 1.2 s pause closes nothing"
+    );
     assert_eq!(still_calling().await, "ACTIVE 1");
 
     // 3. a pause longer than the TTL
@@ -273,15 +288,18 @@ async fn a_paused_node_keeps_its_calls_until_declared_dead_in_postgres() {
         })
         .collect();
     assert_eq!(ends, vec![EndReason::NodeFailure]);
-    assert!(matches!(events.last().map(|e| &e.kind), Some(EventKind::Ended { .. })));
+    assert!(matches!(
+        events.last().map(|e| &e.kind),
+        Some(EventKind::Ended { .. })
+    ));
     let all = InteractionStore::between(
-            &store,
-            &tenant,
-            Timestamp::from_secs(0),
-            Timestamp::from_secs(i64::from(u32::MAX)),
-        )
-        .await
-        .unwrap();
+        &store,
+        &tenant,
+        Timestamp::from_secs(0),
+        Timestamp::from_secs(i64::from(u32::MAX)),
+    )
+    .await
+    .unwrap();
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0].end_reason, Some(EndReason::NodeFailure));
     assert!(cluster.take_closed().is_empty(), "closed once");

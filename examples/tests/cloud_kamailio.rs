@@ -74,8 +74,9 @@ fn ready() -> Option<String> {
     None
 }
 
-/// The `cloud` example of this test's profile, built (or brought up to date)
-/// by the cargo running this test; `CLOUD_BIN` overrides it.
+/// The `cloud` example of this test's profile (`cargo build -p examples
+/// --example cloud` makes it); built by the cargo running this test when it
+/// is missing or older than its sources; `CLOUD_BIN` overrides it.
 fn cloud_binary() -> PathBuf {
     if let Ok(bin) = std::env::var("CLOUD_BIN") {
         return bin.into();
@@ -83,6 +84,17 @@ fn cloud_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let bin = profile_dir.join("examples").join("cloud");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fresh = modified(&bin).is_some_and(|built| {
+        ["cloud.rs", "cloud_demo.rs", "cli.rs"]
+            .iter()
+            .all(|f| modified(&here.join(f)).is_some_and(|m| m <= built))
+    });
+    if fresh {
+        return bin;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build.args(["build", "-p", "examples", "--example", "cloud"]);
@@ -92,7 +104,6 @@ fn cloud_binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let status = build.current_dir(root).status().unwrap();
     assert!(status.success(), "cargo build --example cloud failed");
-    let bin = profile_dir.join("examples").join("cloud");
     assert!(bin.exists(), "{} is missing", bin.display());
     bin
 }
@@ -287,8 +298,8 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
     let mut figures: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut peak: BTreeMap<String, u64> = BTreeMap::new();
     let collect = |v: serde_json::Value,
-                       figures: &mut BTreeMap<String, serde_json::Value>,
-                       peak: &mut BTreeMap<String, u64>| {
+                   figures: &mut BTreeMap<String, serde_json::Value>,
+                   peak: &mut BTreeMap<String, u64>| {
         if let Some(id) = v["figures"]["id"].as_str() {
             let p = v["figures"]["peak_active"].as_u64().unwrap_or(0);
             let e = peak.entry(id.to_owned()).or_default();
@@ -310,7 +321,10 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
         .unwrap();
     assert!(status.success());
     let killed = Instant::now();
-    println!("kill -9 of n2 (pid {victim}) {} ms into the load", KILL_AFTER.as_millis());
+    println!(
+        "kill -9 of n2 (pid {victim}) {} ms into the load",
+        KILL_AFTER.as_millis()
+    );
     let sipp_done = tokio::time::timeout(Duration::from_secs(120), callers.wait());
     tokio::pin!(sipp_done);
     loop {
@@ -403,7 +417,8 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
          (all started before the kill: {}), {} failed after the kill",
         calls.len(),
         last - first,
-        f64::from(u32::try_from(calls.len()).unwrap().saturating_sub(1)) / (last - first).max(0.001),
+        f64::from(u32::try_from(calls.len()).unwrap().saturating_sub(1))
+            / (last - first).max(0.001),
         calls.values().filter(|c| c.ok).count(),
         failed_before + failed_after_kill.len(),
         failed_before,
@@ -465,9 +480,11 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
         .status();
     let _ = tokio::time::timeout(Duration::from_secs(15), cloud.wait()).await;
     let admin = sqlx::PgPool::connect(&db).await.unwrap();
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+    if let Err(e) = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)
         .await
-        .unwrap();
+    {
+        eprintln!("NOTICE: schema {schema} not dropped: {e}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
