@@ -318,6 +318,7 @@ async fn run_node(n: NodeArgs, file: Option<&Path>, phones: Option<u16>) -> Resu
     }
 }
 
+#[allow(clippy::disallowed_methods)] // the demo starts after a wall-clock pause
 async fn run_cluster(
     nodes: usize,
     config: Option<PathBuf>,

@@ -7,6 +7,9 @@
 //! what the callers and agents heard and the records the nodes stored in
 //! PostgreSQL.
 
+// the demo's callers run in wall-clock time
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
