@@ -9,7 +9,9 @@
 //! Prints one JSON line per process first — `{"role":"proxy",…}` then
 //! `{"role":"node","id":"n1",…}` — then each node's figures and the total
 //! every few seconds. Ctrl-C (or SIGTERM) stops every child. Nodes are this program
-//! re-run with a hidden `--node` flag. Not yet: `--demo-calls`; shard
+//! re-run with a hidden `--node` flag. `--demo-calls N` drives self-made
+//! agents (one phone user agent at a fixed contact for every agent) and N
+//! callers through Kamailio, prints a summary and stops. Not yet: shard
 //! leases do not drive routing (each node routes the calls it took).
 
 use std::collections::BTreeMap;
@@ -22,6 +24,9 @@ use callcore_premise::cluster_node::ClusterSection;
 use callcore_premise::{Premise, PremiseConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+/// RTP ports per node, from `--rtp` + 400·(K−1).
+const RTP_PER_NODE: u16 = 400;
 
 #[derive(Debug, Clone)]
 struct NodeArgs {
@@ -104,6 +109,8 @@ failure_route[FAILOVER] {{
 
 #[path = "cli.rs"]
 mod cli;
+#[path = "cloud_demo.rs"]
+mod cloud_demo;
 
 use clap::Parser;
 
@@ -125,6 +132,15 @@ struct Args {
     /// Kamailio's SIP port on 127.0.0.1
     #[arg(long, value_name = "PORT", default_value_t = 5060)]
     sip: u16,
+    /// the first node's RTP port; node K uses 400 ports from it + 400·(K−1)
+    #[arg(long, value_name = "PORT", default_value_t = 25_100, value_parser = clap::value_parser!(u16).range(1024..=40_000))]
+    rtp: u16,
+    /// self-made callers through Kamailio and agents answering them, then a summary [default: off]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=500))]
+    demo_calls: Option<u64>,
+    /// internal: a node's agents are rung at the demo's phones on this port [default: off]
+    #[arg(long, value_name = "PORT", hide = true)]
+    demo_phones: Option<u16>,
     /// internal: run as one node (how the example starts its nodes) [default: off]
     #[arg(long, value_name = "ID,SIP,HTTP,RTP", value_parser = node_spec)]
     node: Option<NodeArgs>,
@@ -159,21 +175,25 @@ async fn run(args: Args) -> Result<(), String> {
         nodes,
         config,
         sip: proxy_port,
+        rtp: rtp_base,
+        demo_calls,
+        demo_phones,
         node,
     } = args;
     let nodes = usize::from(nodes);
+    let demo_calls = demo_calls.and_then(|n| usize::try_from(n).ok());
     for var in ["DATABASE_URL", "REDIS_URL"] {
         if std::env::var(var).map_or(true, |v| v.is_empty()) {
             return Err(format!("{var} must be set (the nodes share it)"));
         }
     }
     match node {
-        Some(n) => run_node(n, config.as_deref()).await,
-        None => run_cluster(nodes, config, proxy_port).await,
+        Some(n) => run_node(n, config.as_deref(), demo_phones).await,
+        None => run_cluster(nodes, config, proxy_port, rtp_base, demo_calls).await,
     }
 }
 
-async fn run_node(n: NodeArgs, file: Option<&Path>) -> Result<(), String> {
+async fn run_node(n: NodeArgs, file: Option<&Path>, phones: Option<u16>) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
@@ -185,9 +205,19 @@ async fn run_node(n: NodeArgs, file: Option<&Path>) -> Result<(), String> {
     config.http.enabled = true;
     config.http.bind = Some(SocketAddr::from(([127, 0, 0, 1], n.http)));
     config.media.rtp_first = n.rtp;
-    config.media.rtp_last = n.rtp + 79;
+    config.media.rtp_last = n.rtp + RTP_PER_NODE - 1;
     config.storage.database = "postgres".into();
-    config.storage.data_dir = std::env::temp_dir().join(format!("callcore-cloud-{}", n.id));
+    if let Some(port) = phones {
+        for a in &mut config.agents {
+            a.contact = Some(format!("sip:{}@127.0.0.1:{port}", a.id));
+        }
+    }
+    // one folder per cluster run and node (recordings)
+    config.storage.data_dir = std::env::temp_dir().join(format!(
+        "callcore-cloud-{}-{}",
+        std::os::unix::process::parent_id(),
+        n.id
+    ));
     let mut cluster = config.cluster.clone().unwrap_or(ClusterSection {
         node: String::new(),
         redis_url: None,
@@ -196,25 +226,63 @@ async fn run_node(n: NodeArgs, file: Option<&Path>) -> Result<(), String> {
     cluster.node = n.id.clone();
     config.cluster = Some(cluster);
     let premise = Premise::start(config).await.map_err(|e| e.to_string())?;
+    // told when this node was declared dead (paused or cut off from
+    // PostgreSQL past its TTL): the survivors closed its calls, so it stops
+    let mut dead = premise
+        .cluster()
+        .map(callcore_premise::cluster_node::ClusterNode::declared_dead);
     let mut closed_total = 0usize;
+    let mut peak = 0u64;
+    let mut sample = tokio::time::interval(Duration::from_millis(200));
     let mut every = tokio::time::interval(Duration::from_secs(2));
     every.tick().await;
     loop {
-        every.tick().await;
-        let calls = premise.ops().calls();
-        if let Some(c) = premise.cluster() {
-            closed_total += c.take_closed().len();
+        tokio::select! {
+            _ = sample.tick() => peak = peak.max(premise.ops().calls().active),
+            _ = every.tick() => {
+                let calls = premise.ops().calls();
+                if let Some(c) = premise.cluster() {
+                    closed_total += c.take_closed().len();
+                }
+                let answered: u64 = calls.answered.values().sum();
+                let abandoned: u64 = calls.abandoned.values().sum();
+                println!(
+                    "{}",
+                    serde_json::json!({"figures": {"id": n.id, "active": calls.active,
+                        "peak_active": peak.max(calls.active), "offered": calls.offered,
+                        "answered": answered, "abandoned": abandoned,
+                        "closed_node_failure": closed_total}})
+                );
+                peak = 0;
+            }
+            by = async {
+                match dead.as_mut() {
+                    Some(rx) => {
+                        let _ = rx.wait_for(Option::is_some).await;
+                        rx.borrow().clone().unwrap_or_default()
+                    }
+                    None => std::future::pending().await,
+                }
+            } => {
+                println!(
+                    "{}",
+                    serde_json::json!({"declared_dead": {"id": n.id, "by": by}})
+                );
+                eprintln!("node {} was declared dead by {by}: its calls were closed; stopping", n.id);
+                std::process::exit(3);
+            }
         }
-        let answered: u64 = calls.answered.values().sum();
-        println!(
-            "{}",
-            serde_json::json!({"figures": {"id": n.id, "active": calls.active,
-                "answered": answered, "closed_node_failure": closed_total}})
-        );
     }
 }
 
-async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result<(), String> {
+#[allow(clippy::disallowed_methods)] // the demo starts after a wall-clock pause
+async fn run_cluster(
+    nodes: usize,
+    config: Option<PathBuf>,
+    port: u16,
+    rtp_base: u16,
+    demo_calls: Option<usize>,
+) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("callcore-cloud-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -223,10 +291,27 @@ async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result
     let mut list = String::from("# setid destination flags priority attrs\n");
     for i in 1..=nodes {
         let (sip, http) = (free_port()?, free_port()?);
-        let rtp = 25_100 + u16::try_from(i - 1).unwrap_or(0) * 80;
+        let rtp = u16::try_from(i - 1)
+            .ok()
+            .and_then(|k| k.checked_mul(RTP_PER_NODE))
+            .and_then(|o| o.checked_add(rtp_base))
+            .filter(|r| r.checked_add(RTP_PER_NODE).is_some())
+            .ok_or("--rtp: too high for this many nodes")?;
         list.push_str(&format!("1 sip:127.0.0.1:{sip} 0 0\n"));
         specs.push((format!("n{i}"), sip, http, rtp));
     }
+    // the demo's phones, before the nodes that ring them
+    let demo = match demo_calls {
+        Some(_) => {
+            let first = u16::try_from(nodes)
+                .ok()
+                .and_then(|n| n.checked_mul(RTP_PER_NODE))
+                .and_then(|o| o.checked_add(rtp_base))
+                .ok_or("--rtp: too high for the demo")?;
+            Some(cloud_demo::Demo::start(first).await?)
+        }
+        None => None,
+    };
     let list_path = dir.join("dispatcher.list");
     let cfg_path = dir.join("kamailio.cfg");
     std::fs::write(&list_path, list).map_err(|e| e.to_string())?;
@@ -256,6 +341,9 @@ async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result
         if let Some(c) = &config {
             cmd.arg("--config").arg(c);
         }
+        if let Some(d) = &demo {
+            cmd.arg("--demo-phones").arg(d.phones.port().to_string());
+        }
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -279,12 +367,31 @@ async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result
         children.push(child);
     }
     let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut started = std::collections::BTreeSet::new();
+    let mut demo = demo.map(|d| (d, demo_calls.unwrap_or(0)));
+    let mut demo_run: Option<tokio::task::JoinHandle<serde_json::Value>> = None;
+    let demo_config = match &demo {
+        Some(_) => Some(PremiseConfig::load(config.as_deref()).map_err(|e| e.to_string())?),
+        None => None,
+    };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
+            summary = async {
+                match demo_run.as_mut() {
+                    Some(run) => run.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match summary {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => eprintln!("the demo failed: {e}"),
+                }
+                break;
+            }
             line = rx.recv() => {
                 let Some(line) = line else { break };
                 println!("{line}");
@@ -298,6 +405,17 @@ async fn run_cluster(nodes: usize, config: Option<PathBuf>, port: u16) -> Result
                         print_total(&mut last);
                     }
                     last.insert(id.to_owned(), f.clone());
+                    started.insert(id.to_owned());
+                    // every node is up: the demo's callers (once probed by Kamailio)
+                    if started.len() == specs.len()
+                        && let Some((d, calls)) = demo.take()
+                    {
+                        let cfg = demo_config.clone().unwrap_or_else(PremiseConfig::defaults);
+                        demo_run = Some(tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                            d.run(proxy, calls, cfg).await
+                        }));
+                    }
                     if last.len() == specs.len() {
                         print_total(&mut last);
                     }
@@ -334,7 +452,9 @@ fn print_total(last: &mut BTreeMap<String, serde_json::Value>) {
     println!(
         "{}",
         serde_json::json!({"total": {"nodes": last.len(), "active": sum("active"),
-            "answered": sum("answered"), "closed_node_failure": sum("closed_node_failure")}})
+            "peak_active": sum("peak_active"), "offered": sum("offered"),
+            "answered": sum("answered"), "abandoned": sum("abandoned"),
+            "closed_node_failure": sum("closed_node_failure")}})
     );
     last.clear();
 }

@@ -24,9 +24,12 @@
 //!   snapshots and pub/sub hints that a shard changed hands.
 //!
 //! - **Calls per node and node failure** — [`NodeJournal`] records which
-//!   node holds each call in progress; [`close_dead_nodes`] closes the
-//!   calls of a node whose heartbeat expired as `node_failure`, each by
-//!   exactly one survivor (a conditional claim in PostgreSQL).
+//!   node holds each call in progress; [`NodeLiveness`] keeps the node's
+//!   row in `cluster_nodes` alive (renewed, epoch per run, the node asks
+//!   PostgreSQL before journaling past its deadline); [`close_dead_nodes`]
+//!   declares dead the nodes whose row expired and closes their calls as
+//!   `node_failure`, each by exactly one survivor (a conditional claim in
+//!   PostgreSQL). A lapsed Redis heartbeat closes nothing.
 //!
 //! - **Routing across nodes** — [`ShardOwner`] runs the shard's engine while
 //!   its node holds the lease, fed from PostgreSQL: the waiting rows every
@@ -39,6 +42,10 @@
 //! The premise assembly's `[cluster]` section uses all of it
 //! (`callcore_premise::cluster_routing`); the `cloud` example runs Kamailio
 //! in front of several nodes. See `docs/cloud.md`.
+//! The premise assembly's `[cluster]` section uses the liveness rows, the
+//! heartbeat and the node-failure closing, and the `cloud` example runs
+//! Kamailio in front of several such nodes; the leases do not drive routing
+//! yet. See `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};
@@ -88,6 +95,7 @@ mod error;
 mod lease;
 mod mailbox;
 mod node_calls;
+mod node_liveness;
 mod owner;
 mod pg;
 mod presence;
@@ -102,6 +110,7 @@ pub use mailbox::{
     post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
 };
 pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,

@@ -10,12 +10,15 @@
 //! node's rows only: a restarting node never closes its neighbours' live
 //! calls.
 //!
-//! [`close_dead_nodes`] (run by every node, [`spawn_failure_sweeper`]) finds
-//! rows whose node has no live heartbeat in Redis, **claims** them with one
-//! conditional update (`SET closed_by = me WHERE node = dead AND (closed_by
-//! IS NULL OR closed_by is not alive)`): PostgreSQL's row locks let exactly
-//! one survivor claim each row, the others' update re-checks the condition
-//! after the winner commits and matches nothing. The claimer journals the
+//! [`close_dead_nodes`] (run by every node, [`spawn_failure_sweeper`])
+//! first declares dead the nodes whose `cluster_nodes` row expired
+//! ([`crate::NodeLiveness`]: PostgreSQL decides, a lapsed Redis heartbeat
+//! closes nothing), then finds rows whose node is not alive *at the row's
+//! epoch* (declared dead, or restarted since), **claims** them with one
+//! conditional update (`SET closed_by = me WHERE node not alive at epoch
+//! AND (closed_by IS NULL OR closed_by is not alive)`): PostgreSQL's row
+//! locks let exactly one survivor claim each row, the others' update
+//! re-checks the condition after the winner commits and matches nothing. The claimer journals the
 //! interaction's end (`EndReason::NodeFailure`, at its last journaled
 //! event's time), saves its record folded from its journal, and deletes the
 //! row. A claimer that dies midway leaves rows `closed_by` a dead node,
@@ -32,9 +35,11 @@ use callcore::{
 };
 use sqlx::PgPool;
 
-use crate::{ClusterDb, ClusterError, Presence};
+use crate::node_liveness::declare_dead;
+use crate::{ClusterDb, ClusterError, NodeLiveness};
 
-/// The table of calls in progress per node (created by [`ClusterDb::connect`]).
+/// The table of calls in progress per node and the nodes' liveness rows
+/// ([`crate::NodeLiveness`]), created by [`ClusterDb::connect`].
 pub(crate) const MIGRATION: &str = "
 CREATE TABLE IF NOT EXISTS cluster_calls (
     tenant      TEXT NOT NULL,
@@ -44,7 +49,22 @@ CREATE TABLE IF NOT EXISTS cluster_calls (
     PRIMARY KEY (tenant, interaction)
 );
 CREATE INDEX IF NOT EXISTS cluster_calls_by_node ON cluster_calls (node);
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+    node        TEXT PRIMARY KEY,
+    epoch       BIGINT NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    dead_by     TEXT
+);
+ALTER TABLE cluster_calls ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cluster_calls ADD COLUMN IF NOT EXISTS closer_epoch BIGINT NOT NULL DEFAULT 0;
 ";
+
+/// A call row's node (or closer) is alive at the row's epoch.
+const ALIVE_AT: &str = "EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.node = {who} AND n.epoch = {epoch} AND n.dead_by IS NULL)";
+
+fn alive_at(who: &str, epoch: &str) -> String {
+    ALIVE_AT.replace("{who}", who).replace("{epoch}", epoch)
+}
 
 fn store_err(e: impl std::fmt::Display) -> CoreError {
     CoreError::Store(e.to_string())
@@ -56,6 +76,7 @@ pub struct NodeJournal {
     inner: Arc<dyn EventJournal>,
     pool: PgPool,
     node: String,
+    liveness: Option<NodeLiveness>,
 }
 
 impl std::fmt::Debug for NodeJournal {
@@ -75,7 +96,22 @@ impl NodeJournal {
             inner,
             pool: db.pool().clone(),
             node: node.into(),
+            liveness: None,
         }
+    }
+
+    /// Journals only while `liveness` is confirmed (see
+    /// [`NodeLiveness::confirm`]) and tags each call row with its epoch, so
+    /// the survivors close the calls of this run once it is declared dead.
+    /// Without it, rows carry epoch 0 and are the survivors' to close at once.
+    #[must_use]
+    pub fn with_liveness(mut self, liveness: NodeLiveness) -> Self {
+        self.liveness = Some(liveness);
+        self
+    }
+
+    fn epoch(&self) -> i64 {
+        self.liveness.as_ref().map_or(0, NodeLiveness::epoch)
     }
 
     /// The node.
@@ -87,13 +123,14 @@ impl NodeJournal {
     async fn track(&self, started: &[(String, String)]) -> Result<(), sqlx::Error> {
         let (tenants, ids): (Vec<String>, Vec<String>) = started.iter().cloned().unzip();
         sqlx::query(
-            "INSERT INTO cluster_calls (tenant, interaction, node)
-             SELECT t, i, $3 FROM UNNEST($1::text[], $2::text[]) AS x(t, i)
+            "INSERT INTO cluster_calls (tenant, interaction, node, epoch)
+             SELECT t, i, $3, $4 FROM UNNEST($1::text[], $2::text[]) AS x(t, i)
              ON CONFLICT (tenant, interaction) DO NOTHING",
         )
         .bind(tenants)
         .bind(ids)
         .bind(&self.node)
+        .bind(self.epoch())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -133,6 +170,15 @@ fn ids_of(events: &[Event], started: bool) -> Vec<(String, String)> {
 #[async_trait]
 impl EventJournal for NodeJournal {
     async fn append(&self, events: &[Event]) -> Result<(), CoreError> {
+        if let Some(l) = &self.liveness
+            && !l.confirm().await.map_err(store_err)?
+        {
+            // declared dead: the survivors closed this run's calls
+            return Err(CoreError::Store(format!(
+                "node {} was declared dead; its calls were closed by the survivors",
+                self.node
+            )));
+        }
         let started = ids_of(events, true);
         if !started.is_empty() {
             // before the journal: a journaled start always has its row
@@ -174,12 +220,14 @@ impl EventJournal for NodeJournal {
         window: Duration,
     ) -> Result<Vec<InteractionId>, CoreError> {
         let rows: Vec<(String,)> = sqlx::query_as(
-            "UPDATE cluster_calls SET closed_by = $1
-             WHERE node = $1 AND tenant = $2 AND (closed_by IS NULL OR closed_by = $1)
+            "UPDATE cluster_calls SET closed_by = $1, closer_epoch = $3
+             WHERE node = $1 AND tenant = $2 AND ($3 = 0 OR epoch <> $3)
+               AND (closed_by IS NULL OR closed_by = $1)
              RETURNING interaction",
         )
         .bind(&self.node)
         .bind(tenant.as_str())
+        .bind(self.epoch())
         .fetch_all(&self.pool)
         .await
         .map_err(store_err)?;
@@ -200,42 +248,43 @@ pub struct Sweep {
     pub closed: Vec<(InteractionId, String)>,
 }
 
-/// Closes, as `node_failure`, the unended interactions of every node that
-/// has calls in `cluster_calls` and no live heartbeat in `presence`; `me`
-/// is the surviving node doing it. Each interaction is claimed by exactly
-/// one survivor (see the module's documentation).
+/// Declares dead the nodes whose `cluster_nodes` row expired, then closes,
+/// as `node_failure`, the unended interactions of every node not alive at
+/// its row's epoch; `me` is the surviving node doing it. Each interaction is
+/// claimed by exactly one survivor (see the module's documentation). Redis
+/// plays no part: a node is dead only when PostgreSQL says so.
 ///
 /// # Errors
-/// [`ClusterError::Redis`] when the live nodes cannot be read (nothing is
-/// closed then: a node is never declared dead on a Redis failure);
-/// [`ClusterError::Postgres`] for the claim. Journal and record failures
-/// of one interaction are logged and the row kept for the next sweep.
+/// [`ClusterError::Postgres`] for the declaration or the claim (nothing is
+/// closed then). A survivor that is itself not confirmed alive closes
+/// nothing. Journal and record failures of one
+/// interaction are logged and the row kept for the next sweep.
 pub async fn close_dead_nodes(
     db: &ClusterDb,
-    presence: &Presence,
+    me: &NodeLiveness,
     journal: &dyn EventJournal,
     records: &dyn InteractionStore,
-    me: &str,
 ) -> Result<Sweep, ClusterError> {
-    let mut live: Vec<String> = presence
-        .live_nodes()
-        .await?
-        .into_iter()
-        .map(|n| n.node)
-        .collect();
-    if !live.iter().any(|n| n == me) {
-        live.push(me.to_owned());
+    let mut sweep = Sweep::default();
+    if !me.confirm().await? {
+        return Ok(sweep);
     }
-    let claimed: Vec<(String, String, String)> = sqlx::query_as(
-        "UPDATE cluster_calls SET closed_by = $1
-         WHERE NOT (node = ANY($2)) AND (closed_by IS NULL OR NOT (closed_by = ANY($2)))
+    let declared = declare_dead(db.pool(), me.node()).await?;
+    for node in &declared {
+        tracing::warn!(dead = %node, by = %me.node(), "node declared dead (its row expired)");
+    }
+    let claimed: Vec<(String, String, String)> = sqlx::query_as(&format!(
+        "UPDATE cluster_calls c SET closed_by = $1, closer_epoch = $2
+         WHERE NOT {}
+           AND (c.closed_by IS NULL OR NOT {})
          RETURNING tenant, interaction, node",
-    )
-    .bind(me)
-    .bind(&live)
+        alive_at("c.node", "c.epoch"),
+        alive_at("c.closed_by", "c.closer_epoch")
+    ))
+    .bind(me.node())
+    .bind(me.epoch())
     .fetch_all(db.pool())
     .await?;
-    let mut sweep = Sweep::default();
     for (tenant, id, node) in claimed {
         let tenant = TenantId::new(tenant);
         let id = InteractionId::new(id);
@@ -247,7 +296,7 @@ pub async fn close_dead_nodes(
                     .execute(db.pool())
                     .await?;
                 if closed {
-                    tracing::warn!(interaction = %id, dead = %node, by = %me, "closed as node_failure");
+                    tracing::warn!(interaction = %id, dead = %node, by = %me.node(), "closed as node_failure");
                     sweep.closed.push((id, node));
                 }
             }
@@ -307,10 +356,9 @@ async fn close_one(
 /// non-empty sweep on `report` (if given).
 pub fn spawn_failure_sweeper(
     db: ClusterDb,
-    presence: Presence,
+    me: NodeLiveness,
     journal: Arc<dyn EventJournal>,
     records: Arc<dyn InteractionStore>,
-    me: String,
     every: Duration,
     report: Option<tokio::sync::mpsc::UnboundedSender<Sweep>>,
 ) -> tokio::task::JoinHandle<()> {
@@ -319,14 +367,16 @@ pub fn spawn_failure_sweeper(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match close_dead_nodes(&db, &presence, &*journal, &*records, &me).await {
+            match close_dead_nodes(&db, &me, &*journal, &*records).await {
                 Ok(s) if !s.closed.is_empty() => {
                     if let Some(r) = &report {
                         let _ = r.send(s);
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(node = %me, error = %e, "node-failure sweep failed"),
+                Err(e) => {
+                    tracing::warn!(node = %me.node(), error = %e, "node-failure sweep failed")
+                }
             }
         }
     })

@@ -232,6 +232,19 @@ impl Presence {
         self.put(key, encode("node heartbeat", beat)?, ttl).await
     }
 
+    /// Removes a node's heartbeat at once (a node leaving cleanly, or a test
+    /// standing for Redis losing it). A node is never taken for dead
+    /// because of this alone: death is decided in PostgreSQL
+    /// ([`crate::NodeLiveness`]).
+    ///
+    /// # Errors
+    /// [`ClusterError::Redis`].
+    pub async fn remove_node(&self, node: &str) -> Result<(), ClusterError> {
+        let mut conn = self.conn.clone();
+        let _: u64 = conn.del(self.key("node", node)).await?;
+        Ok(())
+    }
+
     /// The nodes whose heartbeat has not expired, ordered by id.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 //! shares PostgreSQL with the other nodes (`[storage]` must be PostgreSQL),
 //! heartbeats in Redis, tracks its calls in progress
 //! ([`callcore_cluster::NodeJournal`]) and closes, with the other survivors,
-//! the calls of a node whose heartbeat expired as `node_failure`, each
+//! the calls of a node declared dead in PostgreSQL as `node_failure`, each
 //! exactly once ([`callcore_cluster::close_dead_nodes`]).
 //!
 //! ```toml
@@ -69,8 +69,9 @@ mod node {
 
     use callcore::{Clock, Router, Stores};
     use callcore_cluster::{
-        ClusterDb, LeaseHandle, LeaseTiming, NodeHeartbeat, NodeJournal, Orphan, OwnerStatus,
-        Presence, ShardOwner, Sweep, spawn_failure_sweeper, spawn_heartbeat,
+        ClusterDb, LeaseHandle, LeaseTiming, LivenessTiming, NodeHeartbeat, NodeJournal,
+        NodeLiveness, Orphan, OwnerStatus, Presence, ShardOwner, Sweep, spawn_failure_sweeper,
+        spawn_heartbeat,
     };
     use tokio::sync::{mpsc, watch};
     use tokio::task::JoinHandle;
@@ -87,6 +88,8 @@ mod node {
         heartbeat: JoinHandle<()>,
         sweeper: JoinHandle<()>,
         sweeps: std::sync::Mutex<mpsc::UnboundedReceiver<Sweep>>,
+        liveness: NodeLiveness,
+        renewals: JoinHandle<()>,
         db: ClusterDb,
         presence: Presence,
         shard: Option<String>,
@@ -134,7 +137,13 @@ mod node {
             let presence = Presence::connect(&redis_url, &section.prefix)
                 .await
                 .map_err(store)?;
-            let journal = NodeJournal::new(stores.events.clone(), &db, node.clone());
+            // alive in PostgreSQL (the truth of node death) before the first call
+            let liveness = NodeLiveness::join(&db, &node, LivenessTiming::default())
+                .await
+                .map_err(store)?;
+            let renewals = liveness.spawn_renewals();
+            let journal = NodeJournal::new(stores.events.clone(), &db, node.clone())
+                .with_liveness(liveness.clone());
             stores.events = Arc::new(journal.clone());
             let first = NodeHeartbeat {
                 node: node.clone(),
@@ -153,10 +162,9 @@ mod node {
             let (tx, sweeps) = mpsc::unbounded_channel();
             let sweeper = spawn_failure_sweeper(
                 db.clone(),
-                presence.clone(),
+                liveness.clone(),
                 Arc::new(journal),
                 stores.interactions.clone(),
-                node.clone(),
                 SWEEP_EVERY,
                 Some(tx),
             );
@@ -167,6 +175,8 @@ mod node {
                 heartbeat,
                 sweeper,
                 sweeps: std::sync::Mutex::new(sweeps),
+                liveness,
+                renewals,
                 db,
                 presence,
                 shard: None,
@@ -288,10 +298,20 @@ mod node {
             out
         }
 
+        /// Changes to `Some(by)` once this node learns it was declared dead
+        /// (its PostgreSQL row expired, e.g. after a pause longer than the TTL):
+        /// the survivors closed its calls as `node_failure` and its journal
+        /// refuses every write from then on; the process should stop (the
+        /// `cloud` example's nodes exit) and start again under a new epoch.
+        pub fn declared_dead(&self) -> watch::Receiver<Option<String>> {
+            self.liveness.watch_dead()
+        }
+
         /// Stops the heartbeat and the sweeps (the heartbeat expires after its TTL).
         pub fn stop(&self) {
             self.heartbeat.abort();
             self.sweeper.abort();
+            self.renewals.abort();
             if let Some((owner, link)) = &self.routing {
                 owner.stop();
                 link.stop();

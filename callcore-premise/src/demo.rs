@@ -146,7 +146,20 @@ async fn phone(
             detail: "the demo phone could not register".into(),
         });
     }
-    tokio::spawn(async move {
+    tokio::spawn(answer_calls(sip, events, user, ports, heard_caller));
+    Ok(())
+}
+
+/// Answers every call `sip` is offered: talks (a 600 Hz tone) for [`TALK`]
+/// from the moment the caller is heard, then hangs up.
+async fn answer_calls(
+    sip: callcore_sip::ua::driver::SipHandle,
+    mut events: UnboundedReceiver<UaEvent>,
+    user: String,
+    ports: Arc<PortAllocator>,
+    heard_caller: Arc<AtomicU64>,
+) {
+    {
         let mut n = 0u64;
         while let Some(ev) = events.recv().await {
             let UaEvent::IncomingCall { call, .. } = ev else {
@@ -207,8 +220,54 @@ async fn phone(
             sip.hangup(call);
             media.close();
         }
-    });
-    Ok(())
+    }
+}
+
+/// Demo phones at one fixed contact (the cloud example's agents, `contact =
+/// "sip:<id>@<returned address>"`): a user agent bound to `bind` that
+/// answers every call, whoever it is for, as the demo's registered phones
+/// do. Returns its address and the count of calls on which the agent heard
+/// the caller.
+///
+/// # Errors
+/// The socket cannot be bound.
+pub async fn spawn_demo_phones(
+    bind: SocketAddr,
+    ports: Arc<PortAllocator>,
+) -> Result<(SocketAddr, Arc<AtomicU64>), PremiseError> {
+    let (sip, events) = driver::start(UaConfig::new(bind), 7, false)
+        .await
+        .map_err(|source| PremiseError::Io {
+            what: "demo phones".into(),
+            source,
+        })?;
+    let addr = sip.local_addr();
+    let heard = Arc::new(AtomicU64::new(0));
+    tokio::spawn(answer_calls(
+        sip,
+        events,
+        "contact".into(),
+        ports,
+        heard.clone(),
+    ));
+    Ok((addr, heard))
+}
+
+/// One demo caller (as `--demo-calls` places them) dialling the IVR at
+/// `center` (a node, or a proxy in front of nodes): waits for the menu,
+/// presses `key`, talks until the agent hangs up. Returns whether it heard
+/// the menu and the agent.
+///
+/// # Errors
+/// The socket or the RTP ports cannot be had; the call cannot be placed.
+pub async fn demo_caller(
+    center: SocketAddr,
+    i: usize,
+    key: String,
+    ports: Arc<PortAllocator>,
+) -> Result<(bool, bool), PremiseError> {
+    let r = caller(center, i, key, ports).await?;
+    Ok((r.heard_menu, r.heard_agent))
 }
 
 /// What one caller experienced.
