@@ -28,7 +28,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use browser::{
-    DIGIT, SPEECH, channel_levels, free_port, harness, in_private_network, playwright, tone_wav,
+    DIGIT, SPEECH, caller_scenario, channel_levels, free_port, harness, in_private_network,
+    playwright, tone_wav,
 };
 use callcore::AgentId;
 use callcore_premise::{Premise, PremiseConfig};
@@ -37,34 +38,6 @@ use tokio::process::Command;
 
 fn peers_ready() -> bool {
     browser::peers_ready("the browser agent test")
-}
-
-/// The SIPp caller's scenario: the harness's caller, which hangs up after its
-/// talk, or (`await_bye`) one that waits for the center's BYE instead.
-fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
-    let speak = format!(
-        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"{}\"/>",
-        pcap.display(),
-        12_500 + 1_200 + talk_ms
-    );
-    let scenario = std::fs::read_to_string(harness("caller.xml"))
-        .unwrap()
-        .replace("@MEDIA_PORT@", "[media_port]");
-    if !await_bye {
-        return scenario.replace("@SPEAK@", &speak);
-    }
-    // the last @SPEAK@ (the first is in the scenario's comment)
-    let (head, _) = scenario.rsplit_once("@SPEAK@").unwrap();
-    // the BYE comes while the pcap plays (no pause: SIPp would take it as unexpected)
-    let speak = format!(
-        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
-        pcap.display()
-    );
-    format!(
-        "{head}{speak}\n  <recv request=\"BYE\" timeout=\"60000\"/>\n  <send>\n    <![CDATA[\n\n      \
-         SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n      [last_To:]\n      [last_Call-ID:]\n      \
-         [last_CSeq:]\n      Content-Length: 0\n\n    ]]>\n  </send>\n</scenario>\n"
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
