@@ -22,7 +22,10 @@
 // Real peers and processes run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
-use std::net::UdpSocket;
+#[path = "cluster_support/mod.rs"]
+mod cluster_support;
+use cluster_support::{free_port, node_toml, ready};
+
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -35,57 +38,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 const CONFIG_ENV: &str = "CALLCORE_CLUSTER_PAUSED_TOML";
-
-fn ready() -> Option<(String, String)> {
-    let sipp = std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    let db = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
-    let redis = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
-    let why = match (db, redis, sipp) {
-        (Some(d), Some(r), true) => return Some((d, r)),
-        (None, ..) => "DATABASE_URL is not set",
-        (_, None, _) => "REDIS_URL is not set",
-        _ => "sipp is not installed (apt-get install -y sip-tester)",
-    };
-    assert!(
-        std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "peers required (CALLCORE_REQUIRE_PEERS=1): {why}"
-    );
-    eprintln!("NOTICE: skipping the cluster node-pause test: {why}");
-    None
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn node_toml(
-    node: &str,
-    rtp_first: u16,
-    db: &str,
-    schema: &str,
-    redis: &str,
-    prefix: &str,
-) -> String {
-    let dir = std::env::temp_dir().join(format!("callcore-{schema}-{node}"));
-    let toml = format!(
-        "[sip]\nbind = \"127.0.0.1:0\"\n[http]\nenabled = false\n\
-         [media]\nrtp_first = {rtp_first}\nrtp_last = {}\n\
-         [storage]\ndata_dir = \"{}\"\ndatabase_url = \"{db}\"\ndatabase_schema = \"{schema}\"\n\
-         [cluster]\nnode = \"{node}\"\nredis_url = \"{redis}\"\nprefix = \"{prefix}\"\n",
-        rtp_first + 39,
-        dir.display()
-    );
-    callcore_premise::with_demo_agents(&toml)
-}
 
 fn signal(pid: u32, sig: &str) {
     let ok = std::process::Command::new("kill")
@@ -144,7 +96,9 @@ async fn paused_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_node_keeps_its_calls_until_declared_dead_in_postgres() {
-    let Some((db, redis)) = ready() else { return };
+    let Some((db, redis)) = ready("the cluster node-pause test") else {
+        return;
+    };
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -20,7 +20,10 @@
 // Real peers and processes run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
-use std::net::UdpSocket;
+#[path = "cluster_support/mod.rs"]
+mod cluster_support;
+use cluster_support::{free_port, ready};
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -33,37 +36,6 @@ use tokio::process::{Child, Command};
 
 const CONFIG_ENV: &str = "CALLCORE_CLUSTER_ROUTING_TOML";
 const DID: &str = "+15550100";
-
-fn ready() -> Option<(String, String)> {
-    let sipp = std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    let db = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
-    let redis = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
-    let why = match (db, redis, sipp) {
-        (Some(d), Some(r), true) => return Some((d, r)),
-        (None, ..) => "DATABASE_URL is not set",
-        (_, None, _) => "REDIS_URL is not set",
-        _ => "sipp is not installed (apt-get install -y sip-tester)",
-    };
-    assert!(
-        std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "peers required (CALLCORE_REQUIRE_PEERS=1): {why}"
-    );
-    eprintln!("NOTICE: skipping the cluster routing test: {why}");
-    None
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn unique(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -228,7 +200,9 @@ async fn one_record(p: &Premise) -> callcore::InteractionRecord {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_on_one_node_is_routed_by_the_owner_on_another() {
-    let Some((db, redis)) = ready() else { return };
+    let Some((db, redis)) = ready("the cluster routing test") else {
+        return;
+    };
     let schema = unique("a");
     let phone = free_port();
     let cluster = Cluster {
@@ -320,7 +294,9 @@ async fn child_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_owner_is_fenced_and_another_node_takes_over() {
-    let Some((db, redis)) = ready() else { return };
+    let Some((db, redis)) = ready("the cluster routing test") else {
+        return;
+    };
     let schema = unique("b");
     let phones = [free_port(), free_port()];
     let cluster = Cluster {
@@ -461,7 +437,9 @@ async fn a_paused_owner_is_fenced_and_another_node_takes_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_added_on_one_node_is_seen_by_the_owner_within_a_second() {
-    let Some((db, redis)) = ready() else { return };
+    let Some((db, redis)) = ready("the cluster routing test") else {
+        return;
+    };
     let schema = unique("d");
     let cluster = Cluster {
         db,
@@ -503,7 +481,9 @@ async fn an_agent_added_on_one_node_is_seen_by_the_owner_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
-    let Some((db, redis)) = ready() else { return };
+    let Some((db, redis)) = ready("the cluster routing test") else {
+        return;
+    };
     if std::env::var("CLUSTER_TEST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)
