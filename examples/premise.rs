@@ -18,7 +18,7 @@
 //! `/readyz`); `--http ADDR` is its older name, kept. Details in docs/premise.md
 //! and docs/web.md.
 //!
-//! The same program installs as `callcore-center` (`cargo install callcore-premise`,
+//! The same program installs as `callcore-premise` (`cargo install callcore-premise`,
 //! docs/install.md): both run `callcore_premise::program::run`.
 
 use std::process::ExitCode;

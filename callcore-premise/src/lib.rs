@@ -20,7 +20,7 @@
 //!   ([`Premise::mount_http`]), and draining ([`Premise::drain`]).
 //!
 //! Configuration is TOML with embedded defaults ([`PremiseConfig`]); the
-//! `callcore-center` program (`cargo install callcore-premise`, feature `program`)
+//! `callcore-premise` program (`cargo install callcore-premise`, feature `program`)
 //! and the `premise` example (`cargo run --release --example premise`) run it
 //! (`program`), and [`demo::run_demo_calls`] places self-driven calls into it.
 //! [`Premise::builder`] runs it with your own routing strategy, router or flows.
@@ -28,7 +28,7 @@
 //! Features: `sqlite` (default) and `postgres` choose the storage drivers compiled
 //! in (a config naming a missing one is refused naming `storage.database`);
 //! `cluster` (with `postgres`) makes the center a node of the cloud assembly;
-//! `program` (default) is the `callcore-center` binary's command line and logs.
+//! `program` (default) is the `callcore-premise` binary's command line and logs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), callcore_premise::PremiseError> {

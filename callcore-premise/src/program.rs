@@ -1,14 +1,14 @@
-//! The premise center as a program: the `callcore-center` binary
+//! The premise center as a program: the `callcore-premise` binary
 //! (`cargo install callcore-premise`) and the `premise` example
 //! (`cargo run --release --example premise`) both run [`run`].
 //!
 //! ```text
-//! callcore-center                          # the embedded defaults, until SIGTERM or Ctrl-C
-//! callcore-center --config /etc/callcore-center/center.toml
-//! callcore-center --config center.toml --check-config   # validate, print a summary, exit
-//! callcore-center --print-config > center.toml          # the defaults, as TOML
-//! callcore-center --demo-calls 3                        # self-driven calls, summary, exit
-//! callcore-center --web 0.0.0.0:8080 --log-format json
+//! callcore-premise                          # the embedded defaults, until SIGTERM or Ctrl-C
+//! callcore-premise --config /etc/callcore-premise/center.toml
+//! callcore-premise --config center.toml --check-config   # validate, print a summary, exit
+//! callcore-premise --print-config > center.toml          # the defaults, as TOML
+//! callcore-premise --demo-calls 3                        # self-driven calls, summary, exit
+//! callcore-premise --web 0.0.0.0:8080 --log-format json
 //! ```
 //!
 //! SIGTERM or Ctrl-C drains the center (new calls get 503, calls in progress go
@@ -30,15 +30,15 @@ use crate::{DEFAULT_CONFIG, Premise, PremiseBuilder, PremiseConfig};
 /// The program's command line (every flag of the `premise` example).
 #[derive(Debug, Clone, Parser)]
 #[command(
-    name = "callcore-center",
+    name = "callcore-premise",
     version,
     args_override_self = true,
     about = "The on-premise callcore center in one process (SIP, RTP media, IVR, ACD, \
              SQLite, recordings); SIGTERM or Ctrl-C drains it",
     after_help = "Examples:\n  \
-        callcore-center --demo-calls 3\n  \
-        callcore-center --config center.toml --check-config\n  \
-        callcore-center --config center.toml --http 0.0.0.0:9100 --log-format json"
+        callcore-premise --demo-calls 3\n  \
+        callcore-premise --config center.toml --check-config\n  \
+        callcore-premise --config center.toml --http 0.0.0.0:9100 --log-format json"
 )]
 #[non_exhaustive]
 pub struct CenterArgs {
@@ -86,11 +86,11 @@ fn listener(value: &str) -> Result<Listener, String> {
 
 impl CenterArgs {
     /// The process's command line, with `name` in the usage and help (`premise`
-    /// for the example, `callcore-center` for the program); prints the help or
+    /// for the example, `callcore-premise` for the program); prints the help or
     /// the error (exit 2) and exits when the command line asks or is wrong.
     #[must_use]
     pub fn parse_as(name: &'static str) -> CenterArgs {
-        let run = if name == "callcore-center" {
+        let run = if name == "callcore-premise" {
             name.to_owned()
         } else {
             format!("cargo run --release --example {name} --")

@@ -1,5 +1,5 @@
-//! The installed program, `callcore-center` (the binary `cargo install
-//! callcore-premise` gives), and its systemd unit `dist/callcore-center.service`:
+//! The installed program, `callcore-premise` (the binary `cargo install
+//! callcore-premise` gives), and its systemd unit `dist/callcore-premise.service`:
 //! the flags of the `premise` example with their defaults, `--check-config` on a good
 //! and a wrong file, `--print-config` giving a config `--check-config` accepts, and
 //! the unit checked by systemd's own tools (`systemd-analyze verify` and
@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn center(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_callcore-center"))
+    Command::new(env!("CARGO_BIN_EXE_callcore-premise"))
         .args(args)
         .output()
-        .expect("callcore-center runs")
+        .expect("callcore-premise runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -29,7 +29,7 @@ fn the_program_has_the_examples_flags_with_their_defaults() {
     let out = center(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("Usage: callcore-center"), "{help}");
+    assert!(help.contains("Usage: callcore-premise"), "{help}");
     for flag in [
         "--config <FILE>",
         "--check-config",
@@ -112,12 +112,12 @@ fn the_service_unit_verifies_and_is_confined() {
     }
     let dir = scratch("unit");
     let unit = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/callcore-center.service"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/callcore-premise.service"),
     )
     .unwrap();
     for wanted in [
         "DynamicUser=yes",
-        "StateDirectory=callcore-center",
+        "StateDirectory=callcore-premise",
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
         "--check-config",
@@ -131,12 +131,12 @@ fn the_service_unit_verifies_and_is_confined() {
         "no capability is needed above port 1024"
     );
     // the unit as installed, with the binary this test built where it expects one
-    let path = dir.join("callcore-center.service");
+    let path = dir.join("callcore-premise.service");
     std::fs::write(
         &path,
         unit.replace(
-            "/usr/local/bin/callcore-center",
-            env!("CARGO_BIN_EXE_callcore-center"),
+            "/usr/local/bin/callcore-premise",
+            env!("CARGO_BIN_EXE_callcore-premise"),
         ),
     )
     .unwrap();
@@ -161,7 +161,7 @@ fn the_service_unit_verifies_and_is_confined() {
     let exposure: f64 = report
         .lines()
         .find_map(|l| {
-            l.split("exposure level for callcore-center.service: ")
+            l.split("exposure level for callcore-premise.service: ")
                 .nth(1)
         })
         .and_then(|rest| rest.split_whitespace().next())

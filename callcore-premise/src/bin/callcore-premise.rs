@@ -1,7 +1,7 @@
-//! `callcore-center`: the on-premise callcore center as an installed program
+//! `callcore-premise`: the on-premise callcore center as an installed program
 //! (`cargo install callcore-premise`); the same center, flags and behaviour as
 //! `cargo run --release --example premise`. See `callcore_premise::program`,
-//! docs/install.md and `dist/callcore-center.service`.
+//! docs/install.md and `dist/callcore-premise.service`.
 
 use std::process::ExitCode;
 
@@ -9,5 +9,5 @@ use callcore_premise::program::{CenterArgs, run};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    run(CenterArgs::parse_as("callcore-center")).await
+    run(CenterArgs::parse_as("callcore-premise")).await
 }
