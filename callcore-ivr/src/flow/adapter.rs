@@ -14,8 +14,9 @@ use callcore_runtime::{
 
 use super::callback::{CallbackRequest, SharedCallbackBook};
 use super::callback_numbers::CallbackRefused;
-use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, QueueResult};
+use super::engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, KnowledgeBases, QueueResult};
 use super::model::FlowSpec;
+use crate::kb::KnowledgeBase;
 
 /// A business handler a `task` node runs, e.g. look up a bill or block a card.
 /// It gets the flow's variables and returns variables to set, or an error
@@ -38,6 +39,7 @@ pub struct IvrFlow {
     waiting: HashMap<String, WaitOptions>,
     voicemail: VoicemailOptions,
     voicemail_queues: HashMap<String, String>,
+    knowledge: Arc<KnowledgeBases>,
 }
 
 /// Queue-to-queue overflows followed for one `queue` node before giving up.
@@ -62,7 +64,16 @@ impl IvrFlow {
             waiting: HashMap::new(),
             voicemail: VoicemailOptions::default(),
             voicemail_queues: HashMap::new(),
+            knowledge: Arc::default(),
         }
+    }
+
+    /// Registers the knowledge base the flow's `bot` nodes name `name`
+    /// (see [`Node::Bot`](super::Node::Bot)).
+    #[must_use]
+    pub fn with_knowledge_base(mut self, name: &str, kb: Arc<KnowledgeBase>) -> Self {
+        Arc::make_mut(&mut self.knowledge).insert(name.into(), kb);
+        self
     }
 
     /// The flow it runs.
@@ -393,7 +404,13 @@ impl Flow for IvrFlow {
             FlowChannel::Text
         };
         let attributes = call.interaction().attributes.clone();
-        let mut run = FlowRun::start(self.spec.clone(), channel, attributes, call.clock().now());
+        let mut run = FlowRun::start_with_knowledge(
+            self.spec.clone(),
+            channel,
+            attributes,
+            call.clock().now(),
+            self.knowledge.clone(),
+        );
         while let Some(action) = run.poll_output() {
             let input = match self.perform(call, action).await {
                 Ok(Some(input)) => input,

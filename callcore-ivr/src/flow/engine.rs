@@ -19,6 +19,10 @@ use callcore::{
 };
 
 use super::model::{FlowSpec, Node};
+use crate::kb::{Conversation, KnowledgeBase};
+
+/// Knowledge bases a flow's `bot` nodes may name, by name.
+pub type KnowledgeBases = BTreeMap<String, Arc<KnowledgeBase>>;
 
 /// Something the driver must do; every action but [`Action::Transfer`] and
 /// [`Action::Hangup`] is answered by one [`Input`].
@@ -212,6 +216,7 @@ enum Asking {
     Slot(usize),
     Confirm,
     Callback,
+    Bot(bot_steps::BotAsking),
 }
 
 /// What follows a prompt.
@@ -262,6 +267,12 @@ pub struct FlowRun {
     steps: u32,
     end: Option<FlowEnd>,
     now: Timestamp,
+    /// Knowledge bases for `bot` nodes.
+    knowledge: Arc<KnowledgeBases>,
+    /// The bot's conversation (its topic for follow-up questions).
+    conversation: Conversation,
+    /// Answers the current `bot` node has given.
+    bot_answers: u32,
 }
 
 impl FlowRun {
@@ -271,6 +282,18 @@ impl FlowRun {
         channel: FlowChannel,
         attributes: BTreeMap<String, String>,
         now: Timestamp,
+    ) -> Self {
+        Self::start_with_knowledge(spec, channel, attributes, now, Arc::default())
+    }
+
+    /// Like [`start`](Self::start), with the knowledge bases its `bot` nodes
+    /// name.
+    pub fn start_with_knowledge(
+        spec: Arc<FlowSpec>,
+        channel: FlowChannel,
+        attributes: BTreeMap<String, String>,
+        now: Timestamp,
+        knowledge: Arc<KnowledgeBases>,
     ) -> Self {
         let first = match &spec.hours {
             Some(h) if !h.is_open(now.as_millis()) => h.after_hours.clone(),
@@ -293,6 +316,9 @@ impl FlowRun {
             steps: 0,
             end: None,
             now,
+            knowledge,
+            conversation: Conversation::default(),
+            bot_answers: 0,
         };
         run.enter(&first);
         run
@@ -476,6 +502,7 @@ impl FlowRun {
                 self.asking = Asking::Callback;
                 self.prompt("");
             }
+            Node::Bot { .. } => self.enter_bot(),
             Node::Branch { rules, otherwise } => {
                 let next = rules
                     .iter()
@@ -580,6 +607,8 @@ impl FlowRun {
     }
 }
 
+#[path = "engine_bot.rs"]
+mod bot_steps;
 #[path = "engine_input.rs"]
 mod input_steps;
 #[path = "engine_nlu.rs"]

@@ -46,6 +46,7 @@ impl FlowRun {
                 | Node::CallbackOffer { prompt, .. },
                 _,
             ) => self.render(prompt),
+            (Node::Bot { .. }, _) => self.bot_prompt(),
             _ => String::new(),
         };
         let text = if prefix.is_empty() {
@@ -112,7 +113,8 @@ impl FlowRun {
             Some(
                 Node::Menu { retries, .. }
                 | Node::CollectDigits { retries, .. }
-                | Node::Ask { retries, .. },
+                | Node::Ask { retries, .. }
+                | Node::Bot { retries, .. },
             ) => retries,
             _ => Retries {
                 max_attempts: Some(1),
@@ -127,6 +129,7 @@ impl FlowRun {
             | Node::CollectDigits { on_failure, .. }
             | Node::Ask { on_failure, .. } => Some(on_failure),
             Node::CallbackOffer { declined, .. } => Some(declined),
+            Node::Bot { handoff, .. } => Some(handoff),
             _ => None,
         }
     }
@@ -151,6 +154,9 @@ impl FlowRun {
             )
         };
         if self.attempts >= retries.attempts() {
+            if matches!(self.asking, Asking::Bot(_)) {
+                return self.bot_handoff(super::bot_steps::Handoff::Unclear, None);
+            }
             match self.on_failure() {
                 Some(next) => self.enter(&next),
                 None => {
@@ -285,11 +291,15 @@ impl FlowRun {
                 Some(false) => self.enter(&declined),
                 None => self.retry(false),
             },
+            (Asking::Bot(_), Some(Node::Bot { .. })) => self.bot_heard(text, digits),
             _ => self.retry(false),
         }
     }
 
     pub(super) fn no_input_for_asking(&mut self) {
+        if matches!(self.asking, Asking::Bot(_)) {
+            return self.bot_no_input();
+        }
         self.retry(true);
     }
 

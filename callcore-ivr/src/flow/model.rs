@@ -25,6 +25,18 @@ fn default_no_input_ms() -> u64 {
     5_000
 }
 
+fn default_anything_else() -> String {
+    "Is there anything else I can help you with?".into()
+}
+
+fn default_handoff_message() -> String {
+    "Let me connect you with someone who can help.".into()
+}
+
+fn default_bot_answers() -> u32 {
+    5
+}
+
 fn default_voicemail_secs() -> u32 {
     120
 }
@@ -381,6 +393,39 @@ pub enum Node {
         /// The next node (usually a goodbye).
         next: String,
     },
+    /// The knowledge-base bot answers the caller's questions before (or
+    /// instead of) an agent: it asks `prompt`, answers from the knowledge base
+    /// registered under `knowledge_base` (see
+    /// [`IvrFlow::with_knowledge_base`](super::IvrFlow::with_knowledge_base)),
+    /// asks "did you mean …?" when it is unsure, and after each answer asks
+    /// `anything_else`. "No" (or silence) there goes to `next`; a question it
+    /// cannot answer, a "no" to its guess, "agent"/"人工" or `0` goes to
+    /// `handoff` (usually a `queue` node) with the question, what it answered
+    /// and why it handed off in the variables `bot_question`, `bot_answered`
+    /// and `bot_handoff`, and the whole exchange in the transcript the agent
+    /// receives, so that the customer is never asked again.
+    Bot {
+        /// The opening question ("What can I help you with?").
+        prompt: String,
+        /// The knowledge base's name.
+        knowledge_base: String,
+        /// Asked after each answer.
+        #[serde(default = "default_anything_else")]
+        anything_else: String,
+        /// Said when handing off (empty: nothing).
+        #[serde(default = "default_handoff_message")]
+        handoff_message: String,
+        /// Answers given before moving on to `next`.
+        #[serde(default = "default_bot_answers")]
+        max_answers: u32,
+        /// Re-prompts and attempts for silence and unclear answers.
+        #[serde(default)]
+        retries: Retries,
+        /// When the caller has no more questions.
+        next: String,
+        /// When the bot hands the caller to a person.
+        handoff: String,
+    },
     /// Ends the call, optionally with a last message.
     Hangup {
         /// Said before hanging up.
@@ -440,6 +485,10 @@ impl Node {
                 t.push(("on_error".into(), on_error));
             }
             Node::Queue { on_failure, .. } => t.push(("on_failure".into(), on_failure)),
+            Node::Bot { next, handoff, .. } => {
+                t.push(("next".into(), next));
+                t.push(("handoff".into(), handoff));
+            }
             Node::CallbackOffer {
                 accepted, declined, ..
             } => {

@@ -201,9 +201,20 @@ pub fn run_scripted(
     script: Vec<CallerStep>,
     world: &SimWorld,
 ) -> SimReport {
+    let run = FlowRun::start(spec, channel, attributes, start);
+    run_scripted_from(run, start, script, world)
+}
+
+/// Like [`run_scripted`], for a run already started (e.g. with
+/// [`FlowRun::start_with_knowledge`] for `bot` nodes).
+pub fn run_scripted_from(
+    mut run: FlowRun,
+    start: Timestamp,
+    script: Vec<CallerStep>,
+    world: &SimWorld,
+) -> SimReport {
     let mut script: VecDeque<CallerStep> = script.into();
     let mut now = start;
-    let mut run = FlowRun::start(spec, channel, attributes, now);
     let mut actions = Vec::new();
     while let Some(action) = run.poll_output() {
         if actions.len() >= MAX_ACTIONS {

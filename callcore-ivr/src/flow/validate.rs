@@ -171,6 +171,12 @@ fn check_node(id: &str, node: &Node) -> Result<(), IvrError> {
         Node::Voicemail { queue, .. } if queue.trim().is_empty() => {
             return Err(err(format!("nodes.{id}.queue"), "is empty"));
         }
+        Node::Bot { knowledge_base, .. } if knowledge_base.trim().is_empty() => {
+            return Err(err(format!("nodes.{id}.knowledge_base"), "is empty"));
+        }
+        Node::Bot { max_answers: 0, .. } => {
+            return Err(err(format!("nodes.{id}.max_answers"), "must be above 0"));
+        }
         Node::Voicemail { max_secs: 0, .. } => {
             return Err(err(format!("nodes.{id}.max_secs"), "must be above 0"));
         }

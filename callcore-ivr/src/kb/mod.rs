@@ -28,6 +28,10 @@ use bm25::{Bm25Index, Bm25Params};
 
 const WHAT: &str = "knowledge base";
 
+/// Below the threshold but at least this fraction of it, the best entry is
+/// offered as a guess ("did you mean …?") instead of escalating at once.
+pub const CLARIFY_FRACTION: f32 = 0.75;
+
 /// One question with its other phrasings and its answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KbEntry {
@@ -124,6 +128,7 @@ impl Default for KbConfig {
 /// A searchable knowledge base and the bot that answers from it.
 #[derive(Debug, Clone)]
 pub struct KnowledgeBase {
+    language: Language,
     tokenizer: Tokenizer,
     config: KbConfig,
     entries: Vec<KbEntry>,
@@ -206,6 +211,7 @@ impl KnowledgeBase {
         }
         let index = Bm25Index::build(&docs, &doc_entry, Bm25Params::default());
         let mut kb = KnowledgeBase {
+            language: file.language,
             tokenizer,
             config,
             entries: file.entries,
@@ -263,6 +269,11 @@ impl KnowledgeBase {
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked
+    }
+
+    /// The language of the entries.
+    pub fn language(&self) -> Language {
+        self.language
     }
 
     /// The escalation threshold in use.
@@ -372,6 +383,35 @@ impl KnowledgeBase {
                 best: best.map(|(e, s)| (self.entries[e].id.clone(), s)),
             },
         }
+    }
+
+    /// The entry worth a "did you mean …?" after `reply` escalated for want
+    /// of confidence: the best entry, when it scored at least
+    /// [`CLARIFY_FRACTION`] of the threshold. `None` for other replies.
+    pub fn clarification(&self, reply: &BotReply) -> Option<&KbEntry> {
+        match reply {
+            BotReply::Escalate {
+                reason: EscalationReason::NoConfidentAnswer,
+                best: Some((id, score)),
+            } if *score >= self.threshold * CLARIFY_FRACTION => {
+                self.entries.iter().find(|e| &e.id == id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The caller confirmed `entry` (after a "did you mean …?"): its answer,
+    /// remembered as the conversation's topic. `None` for an unknown id.
+    pub fn confirm(&self, conversation: &mut Conversation, entry: &str) -> Option<BotReply> {
+        let e = self.entries.iter().position(|x| x.id == entry)?;
+        conversation.last_entry = Some(entry.to_owned());
+        conversation.previous_terms = self
+            .tokenizer
+            .terms(&self.entries[e].question)
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
+        Some(self.answer(e, self.threshold, true))
     }
 
     fn answer(&self, e: usize, score: f32, used_context: bool) -> BotReply {
