@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
@@ -61,6 +62,10 @@ struct Conversation {
     keys: Vec<String>,
     open: bool,
     ended: watch::Sender<Option<HangupCause>>,
+    /// Inbound messages a flow has read (conversational inboxes).
+    read: usize,
+    /// Counts inbound messages, to wake a flow listening for the next one.
+    arrived: watch::Sender<usize>,
 }
 
 #[derive(Default)]
@@ -82,6 +87,7 @@ pub struct Inbox {
     accept_tx: mpsc::UnboundedSender<Inbound>,
     accept_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
     outbox: OnceLock<Arc<dyn Outbox>>,
+    conversational: AtomicBool,
 }
 
 impl fmt::Debug for Inbox {
@@ -116,7 +122,21 @@ impl Inbox {
             accept_tx,
             accept_rx: tokio::sync::Mutex::new(accept_rx),
             outbox: OnceLock::new(),
+            conversational: AtomicBool::new(false),
         })
+    }
+
+    /// Makes the inbox conversational: a flow's prompts are sent to the
+    /// customer as messages and its listens read the customer's next message
+    /// (the bot answers first; see [`MessageLeg`]). Off by default: a flow
+    /// that only queues the conversation says nothing.
+    pub fn set_conversational(&self, on: bool) {
+        self.conversational.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether a flow converses on this inbox's conversations.
+    pub fn is_conversational(&self) -> bool {
+        self.conversational.load(Ordering::Relaxed)
     }
 
     /// The channel.
@@ -161,6 +181,7 @@ impl Inbox {
                     }
                 }
                 c.messages.push(received.message);
+                c.arrived.send_modify(|n| *n += 1);
             }
             for k in new_keys {
                 st.threads.insert(k, id.clone());
@@ -201,6 +222,8 @@ impl Inbox {
                 keys,
                 open: true,
                 ended,
+                read: 0,
+                arrived: watch::channel(1).0,
             },
         );
         drop(guard);
@@ -358,6 +381,57 @@ impl Inbox {
                 st.threads.remove(&k);
             }
         }
+    }
+
+    /// The customer's oldest message a flow has not read yet, marked read.
+    pub(crate) fn take_unread(&self, interaction: &InteractionId) -> Option<String> {
+        let mut st = self.state();
+        let c = st.conversations.get_mut(interaction)?;
+        let inbound: Vec<&Message> = c
+            .messages
+            .iter()
+            .filter(|m| m.direction == MessageDirection::Inbound)
+            .collect();
+        let text = inbound.get(c.read).map(|m| m.text.clone())?;
+        c.read += 1;
+        Some(text)
+    }
+
+    /// Whether the customer wrote something a flow has not read yet.
+    pub(crate) fn has_unread(&self, interaction: &InteractionId) -> bool {
+        self.state()
+            .conversations
+            .get(interaction)
+            .is_some_and(|c| {
+                c.messages
+                    .iter()
+                    .filter(|m| m.direction == MessageDirection::Inbound)
+                    .count()
+                    > c.read
+            })
+    }
+
+    /// A receiver that changes with each inbound message of the conversation.
+    pub(crate) fn arrivals(&self, interaction: &InteractionId) -> Option<watch::Receiver<usize>> {
+        self.state()
+            .conversations
+            .get(interaction)
+            .map(|c| c.arrived.subscribe())
+    }
+
+    /// Sends a flow's text (the bot's answer) in the conversation, marked
+    /// as automatic.
+    pub(crate) async fn say(
+        &self,
+        interaction: &InteractionId,
+        text: &str,
+    ) -> Result<Message, ChannelError> {
+        self.send(interaction, text, false, true).await
+    }
+
+    /// The clock conversations are timed by.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// A receiver of the conversation's end.

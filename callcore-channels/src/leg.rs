@@ -1,6 +1,10 @@
 //! The customer's side of a message conversation as a [`Leg`]: it stays up
-//! while the conversation is open; media actions are quiet (a flow's
-//! announcements are not sent as messages).
+//! while the conversation is open. On a conversational inbox
+//! ([`Inbox::set_conversational`]) a flow's `say` is sent to the customer as
+//! a message (skipped, like a prompt the caller barged into, when the
+//! customer already wrote something unread) and `listen` reads their next
+//! message; otherwise media actions are quiet (announcements while waiting
+//! are not sent as messages).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -114,9 +118,26 @@ impl MediaControl for MessageLeg {
         self.live().map(|()| PlayOutcome::Completed)
     }
 
-    async fn say(&self, _text: &str, _barge_in: bool) -> Result<PlayOutcome, CoreError> {
-        // announcements while waiting are not sent as messages
-        self.live().map(|()| PlayOutcome::Completed)
+    async fn say(&self, text: &str, barge_in: bool) -> Result<PlayOutcome, CoreError> {
+        self.live()?;
+        if !self.inbox.is_conversational() {
+            // announcements while waiting are not sent as messages
+            return Ok(PlayOutcome::Completed);
+        }
+        if barge_in && self.inbox.has_unread(&self.interaction) {
+            // the customer already wrote: like a caller speaking over a prompt
+            return Ok(PlayOutcome::BargedIn(String::new()));
+        }
+        match self.inbox.say(&self.interaction, text).await {
+            Ok(_) => Ok(PlayOutcome::Completed),
+            Err(crate::ChannelError::NoConversation(_)) => Err(CoreError::LegEnded),
+            Err(e) => {
+                // an opted-out or unreachable customer: the flow goes on
+                // (it hands off or ends), the failure is logged
+                tracing::warn!(interaction = %self.interaction, error = %e, "flow message not sent");
+                Ok(PlayOutcome::Completed)
+            }
+        }
     }
 
     async fn collect_digits(&self, _spec: &DigitSpec) -> Result<DigitResult, CoreError> {
@@ -126,10 +147,38 @@ impl MediaControl for MessageLeg {
         Err(CoreError::LegEnded)
     }
 
-    async fn listen(&self, _spec: &ListenSpec) -> Result<Utterance, CoreError> {
+    async fn listen(&self, spec: &ListenSpec) -> Result<Utterance, CoreError> {
         self.live()?;
-        let _ = Leg::ended(self).await;
-        Err(CoreError::LegEnded)
+        if !self.inbox.is_conversational() {
+            let _ = Leg::ended(self).await;
+            return Err(CoreError::LegEnded);
+        }
+        let (Some(mut arrivals), Some(mut ended)) = (
+            self.inbox.arrivals(&self.interaction),
+            self.inbox.ended(&self.interaction),
+        ) else {
+            return Err(CoreError::LegEnded);
+        };
+        let mut deadline = self.inbox.clock().sleep(spec.no_input_timeout);
+        loop {
+            arrivals.borrow_and_update();
+            if let Some(text) = self.inbox.take_unread(&self.interaction) {
+                return Ok(Utterance::Text {
+                    text,
+                    confidence: 1.0,
+                });
+            }
+            self.live()?;
+            tokio::select! {
+                changed = arrivals.changed() => {
+                    if changed.is_err() {
+                        return Err(CoreError::LegEnded);
+                    }
+                }
+                _ = ended.changed() => {}
+                () = &mut deadline => return Ok(Utterance::NoInput),
+            }
+        }
     }
 
     async fn record(&self, _spec: &RecordSpec) -> Result<RecordingId, CoreError> {

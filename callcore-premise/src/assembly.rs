@@ -28,6 +28,7 @@ use callcore_sip::ua::{IdSeed, UaConfig};
 use tokio::task::JoinHandle;
 
 use crate::PremiseError;
+use crate::channels::ChannelRoute;
 use crate::cluster_node::ClusterNode;
 use crate::config::{Overflow, PremiseConfig, QueueSection};
 use crate::flow::premise_flow;
@@ -214,8 +215,16 @@ impl Premise {
             })));
         // every flow that queues callers (the IVR, a DID straight to a queue)
         // gives them the queue's waiting, callbacks and voicemail
+        // `[ivr] knowledge_bases`, for every flow's `bot` nodes
+        let knowledge = crate::flow::knowledge_bases(&config.ivr)?;
+        let knowing = |mut flow: callcore_ivr::flow::IvrFlow| {
+            for (name, kb) in &knowledge {
+                flow = flow.with_knowledge_base(name, kb.clone());
+            }
+            flow
+        };
         let waiting = |mut flow: callcore_ivr::flow::IvrFlow| {
-            flow = flow.with_callbacks(callbacks.clone());
+            flow = knowing(flow).with_callbacks(callbacks.clone());
             for q in &config.queues {
                 flow = flow.with_waiting(&q.id, waiting_of(q));
                 if q.overflow_to() == Some(Overflow::Voicemail) {
@@ -238,14 +247,21 @@ impl Premise {
         for (to, flow) in plugins.routes {
             builder = builder.route(to, flow);
         }
-        for (inbox, queue, at) in inboxes.routes(&config) {
+        for route in inboxes.routes(&config)? {
+            let (inbox, flow) = match route {
+                ChannelRoute::Queue(inbox, queue, at) => {
+                    (inbox, waiting(crate::trunks::queue_flow(at, &queue)?))
+                }
+                // the channel's own flow (the bot answers first); its queues'
+                // announcements would go out as messages, so no waiting options
+                ChannelRoute::Flow(inbox, spec) => {
+                    (inbox, knowing(callcore_ivr::flow::IvrFlow::new(spec)))
+                }
+            };
             let entry = inbox.entry().to_owned();
             builder = builder
                 .transport(inbox)
-                .flow(
-                    entry.as_str(),
-                    Arc::new(waiting(crate::trunks::queue_flow(at, &queue)?)),
-                )
+                .flow(entry.as_str(), Arc::new(flow))
                 .route(entry.as_str(), entry.as_str());
         }
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR

@@ -12,6 +12,8 @@ use callcore_channels::sms::{SmsChannel, SmsConfig};
 use callcore_channels::{ChannelError, Inbox, Message, MessageDirection};
 use callcore_web::messages::{DeskAttachment, DeskError, DeskFuture, DeskMessage, MessageDesk};
 
+use callcore_ivr::flow::FlowSpec;
+
 use crate::PremiseError;
 use crate::config::PremiseConfig;
 
@@ -97,16 +99,33 @@ impl Inboxes {
         self.email.iter().chain(self.sms.iter()).cloned().collect()
     }
 
-    /// Each inbox with the queue its conversations wait in.
-    pub(crate) fn routes(&self, config: &PremiseConfig) -> Vec<(Arc<Inbox>, String, &'static str)> {
+    /// Each inbox with the flow its conversations run: straight to their
+    /// queue, or the channel's own flow file (`[sms] flow`), which makes the
+    /// inbox conversational (the flow's prompts go out as messages).
+    ///
+    /// # Errors
+    /// [`PremiseError::Config`] naming `sms.flow` when the file cannot be
+    /// read or is not a valid flow.
+    pub(crate) fn routes(&self, config: &PremiseConfig) -> Result<Vec<ChannelRoute>, PremiseError> {
         let mut r = Vec::new();
         if let (Some(i), Some(c)) = (&self.email, &config.email) {
-            r.push((i.clone(), c.queue.clone(), "email.queue"));
+            r.push(ChannelRoute::Queue(
+                i.clone(),
+                c.queue.clone(),
+                "email.queue",
+            ));
         }
         if let (Some(i), Some(c)) = (&self.sms, &config.sms) {
-            r.push((i.clone(), c.queue.clone(), "sms.queue"));
+            match &c.flow {
+                Some(path) => {
+                    let spec = flow_file(path, "sms.flow")?;
+                    i.set_conversational(true);
+                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                }
+                None => r.push(ChannelRoute::Queue(i.clone(), c.queue.clone(), "sms.queue")),
+            }
         }
-        r
+        Ok(r)
     }
 
     /// The capacity agents get on each configured channel.
@@ -119,6 +138,33 @@ impl Inboxes {
         c.extend(config.sms.iter().map(|s| (Channel::Sms, s.agent_capacity)));
         c
     }
+}
+
+/// How an inbox's conversations are routed.
+#[derive(Debug)]
+pub(crate) enum ChannelRoute {
+    /// Straight to the queue (with the config field that names it).
+    Queue(Arc<Inbox>, String, &'static str),
+    /// Through a flow of the channel's own.
+    Flow(Arc<Inbox>, FlowSpec),
+}
+
+/// Reads a flow file (JSON, or TOML by its extension); errors name `field`.
+pub(crate) fn flow_file(path: &std::path::Path, field: &str) -> Result<FlowSpec, PremiseError> {
+    let bad = |detail: String| PremiseError::Config {
+        field: field.into(),
+        detail: format!("{}: {detail}", path.display()),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let spec = if toml {
+        FlowSpec::from_toml(&text)
+    } else {
+        FlowSpec::from_json(&text)
+    };
+    spec.map_err(|e| bad(e.to_string()))
 }
 
 /// The running channels (their pollers and links stop when dropped).

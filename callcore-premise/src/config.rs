@@ -302,6 +302,9 @@ pub struct IvrSection {
     /// An intents file (callcore-ivr's JSON): spoken answers are classified and
     /// a menu entry's `intent` picks it.
     pub intents: Option<std::path::PathBuf>,
+    /// Knowledge bases (callcore-ivr's JSON) by name, for flows' `bot` nodes
+    /// (the bot answers first: `[sms] flow`, DIDs' flows, builder flows).
+    pub knowledge_bases: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 impl Default for IvrSection {
@@ -312,6 +315,7 @@ impl Default for IvrSection {
             default_queue: String::new(),
             asr_model: None,
             intents: None,
+            knowledge_bases: std::collections::BTreeMap::new(),
         }
     }
 }

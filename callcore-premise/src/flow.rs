@@ -1,7 +1,10 @@
 //! The premise IVR: a greeting, then a DTMF menu whose keys lead to queues, built
 //! with callcore-ivr's flow builder (so it is validated like any flow file).
 
+use std::sync::Arc;
+
 use callcore_ivr::flow::{FlowBuilder, IvrFlow, MenuChoice, Node};
+use callcore_ivr::kb::KnowledgeBase;
 
 use crate::PremiseError;
 use crate::config::IvrSection;
@@ -64,6 +67,27 @@ pub fn premise_flow(ivr: &IvrSection) -> Result<IvrFlow, PremiseError> {
         detail: e.to_string(),
     })?;
     Ok(IvrFlow::new(spec))
+}
+
+/// Loads `[ivr] knowledge_bases`; errors name `ivr.knowledge_bases.<name>`.
+///
+/// # Errors
+/// [`PremiseError::Config`] when a file cannot be read or is not a valid
+/// knowledge base.
+pub fn knowledge_bases(
+    ivr: &IvrSection,
+) -> Result<Vec<(String, Arc<KnowledgeBase>)>, PremiseError> {
+    ivr.knowledge_bases
+        .iter()
+        .map(|(name, path)| {
+            KnowledgeBase::load(path)
+                .map(|kb| (name.clone(), Arc::new(kb)))
+                .map_err(|e| PremiseError::Config {
+                    field: format!("ivr.knowledge_bases.{name}"),
+                    detail: format!("{}: {e}", path.display()),
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -225,3 +225,160 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
     let (_, keywords, _, _) = sms.counters().counts();
     assert_eq!(keywords, 1);
 }
+
+/// Every text the centre was asked to submit, in order, with concatenated
+/// segments joined.
+fn submitted(smsc: &peers::Smsc) -> Vec<String> {
+    let mut joined = Reassembly::new(Duration::from_secs(60));
+    let mut out = Vec::new();
+    for s in smsc.submits() {
+        let octets = peers::unhex(s["hex"].as_str().unwrap());
+        let dc = u8::try_from(s["dc"].as_u64().unwrap()).unwrap();
+        if s["esm"].as_u64().unwrap() & 0x40 == 0 {
+            out.push(decode(dc, &octets).unwrap());
+            continue;
+        }
+        let (part, data) = strip_udh(&octets).unwrap();
+        let to = s["to"].as_str().unwrap();
+        if let Some(whole) = joined.take(
+            to,
+            part.unwrap(),
+            decode(dc, data).unwrap(),
+            callcore::Timestamp::from_secs(1),
+        ) {
+            out.push(whole);
+        }
+    }
+    out
+}
+
+async fn wait_submitted(smsc: &peers::Smsc, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let t = submitted(smsc);
+        if t.len() >= n {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} texts submitted; got {:?}", submitted(smsc));
+}
+
+/// `[sms] flow` with a `bot` node and `[ivr] knowledge_bases`: the bot
+/// answers the customer's text from the knowledge base by SMS, and when they
+/// ask for a person the conversation reaches an agent with the whole
+/// exchange, so that the customer is not asked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_answers_an_sms_first_then_hands_off_to_an_agent() {
+    let Some(python) = peers::python_with("smpp34", "the SMS bot test") else {
+        return;
+    };
+    let mut smsc = peers::Smsc::start(python).await;
+    let dir = data_dir("sms-bot");
+    let flow = dir.join("sms-bot.json");
+    std::fs::write(
+        &flow,
+        r#"{"name": "sms_bot", "start": "bot", "no_input_timeout_ms": 120000, "nodes": {
+          "bot": {"type": "bot", "prompt": "Hi! What can I help you with?", "knowledge_base": "faq",
+                  "next": "bye", "handoff": "agents"},
+          "agents": {"type": "queue", "queue": "support", "on_failure": "bye"},
+          "bye": {"type": "hangup", "message": "Thank you, goodbye."}}}"#,
+    )
+    .unwrap();
+    let extra = format!(
+        "[[agents]]\nid = \"2001\"\nname = \"Alice\"\npassword = \"alice-2001\"\n\
+         contact = \"sip:2001@127.0.0.1:9\"\nskills = [\"support\"]\n\
+         [sms]\nsmsc = \"127.0.0.1:{}\"\nsystem_id = \"callcore\"\npassword = \"secret\"\n\
+         source_addr = \"12345\"\nqueue = \"support\"\nmax_per_second = 50\nflow = \"{}\"\n",
+        smsc.port,
+        flow.display()
+    );
+    let mut cfg = config(&dir, &extra);
+    cfg.ivr.knowledge_bases.insert(
+        "faq".into(),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../callcore-ivr/data/kb_en.json"
+        )
+        .into(),
+    );
+    cfg.http.enabled = true;
+    cfg.http.bind = Some("127.0.0.1:0".parse().unwrap());
+    let premise = Premise::start(cfg).await.unwrap();
+    let addr = premise.http_addr().unwrap();
+    let mut events = premise.center().subscribe();
+    let agent = login(addr, "2001", "alice-2001").await;
+    smsc.wait_for("bound", 1, 10).await;
+
+    // the question is answered by SMS from the knowledge base (the bot's own
+    // opening question is not sent: the customer already asked)
+    smsc.deliver(ANN, b"What are your opening hours?", 0, 0)
+        .await;
+    let sent = wait_submitted(&smsc, 1).await;
+    assert!(
+        sent[0].starts_with("Branches are open 9:00 to 17:00")
+            && sent[0].ends_with("anything else I can help you with?"),
+        "{sent:?}"
+    );
+    assert!(
+        smsc.submits().iter().all(|s| s["to"] == ANN),
+        "{:?}",
+        smsc.submits()
+    );
+
+    // a person, please: the bot says so and the conversation is offered
+    smsc.deliver(ANN, b"Can I talk to an agent please", 0, 0)
+        .await;
+    let sent = wait_submitted(&smsc, 2).await;
+    assert!(sent[1].contains("connect you"), "{sent:?}");
+    let (id, reservation) = offered(&mut events).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/offers/{reservation}/accept"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // the agent sees the whole exchange, in order
+    let t = texts(addr, &agent, &id).await;
+    assert_eq!(t.len(), 4, "{t:?}");
+    assert_eq!(t[0], "What are your opening hours?");
+    assert_eq!(t[1], sent[0]);
+    assert_eq!(t[2], "Can I talk to an agent please");
+    assert_eq!(t[3], sent[1]);
+
+    // the agent's reply goes out; nothing more from the bot
+    let path = format!("/api/v1/interactions/{id}/messages");
+    let r = http(
+        addr,
+        "POST",
+        &path,
+        Some(&agent),
+        Some(r#"{"text":"Hi, Alice here."}"#),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent = wait_submitted(&smsc, 3).await;
+    assert_eq!(sent[2], "Hi, Alice here.");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(submitted(&smsc).len(), 3, "{:?}", submitted(&smsc));
+}
+
+/// A bad `[sms] flow` is refused at start, naming the field.
+#[tokio::test]
+async fn a_bad_sms_flow_is_refused_by_name() {
+    let dir = data_dir("sms-bad-flow");
+    let flow = dir.join("broken.json");
+    std::fs::write(&flow, r#"{"name": "x", "start": "nowhere", "nodes": {}}"#).unwrap();
+    let extra = format!(
+        "[sms]\nsmsc = \"127.0.0.1:9\"\nsystem_id = \"callcore\"\nsource_addr = \"12345\"\n\
+         queue = \"support\"\nflow = \"{}\"\n",
+        flow.display()
+    );
+    let err = Premise::start(config(&dir, &extra))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sms.flow"), "{err}");
+}

@@ -55,6 +55,13 @@ pub struct SmsConfig {
     /// Where opt-outs are kept (the premise puts it in its data directory).
     #[serde(default)]
     pub opt_out_file: Option<PathBuf>,
+    /// A flow file (callcore-ivr's JSON or TOML) the center runs on each new
+    /// conversation before it reaches an agent — e.g. a `bot` node that
+    /// answers from a knowledge base first. Its prompts are sent as messages
+    /// and it reads the customer's replies; without it, conversations go
+    /// straight to `queue`.
+    #[serde(default)]
+    pub flow: Option<PathBuf>,
 }
 
 const fn default_capacity() -> u32 {
