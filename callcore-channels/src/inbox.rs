@@ -282,6 +282,36 @@ impl Inbox {
         self.send(interaction, text, close, false).await
     }
 
+    /// Sends a message to `customer` outside any conversation (a
+    /// notification: a reminder, a delivery notice), marked as automatic; the
+    /// outbox's rules hold (opt-outs). Returns the sent message's id (an SMS
+    /// in several segments: their ids, comma-separated).
+    ///
+    /// # Errors
+    /// [`ChannelError::Unsendable`] without an outbox,
+    /// [`ChannelError::OptedOut`], the outbox's errors.
+    pub async fn notify(
+        &self,
+        customer: &str,
+        subject: Option<&str>,
+        text: &str,
+    ) -> Result<String, ChannelError> {
+        let outbox = self
+            .outbox
+            .get()
+            .ok_or_else(|| ChannelError::Unsendable("this channel has no outbox".into()))?;
+        outbox
+            .send(&Outgoing {
+                customer: customer.to_owned(),
+                subject: subject.map(str::to_owned),
+                text: text.to_owned(),
+                in_reply_to: None,
+                references: Vec::new(),
+                auto: true,
+            })
+            .await
+    }
+
     async fn send(
         &self,
         interaction: &InteractionId,

@@ -172,12 +172,45 @@ pub(crate) fn flow_file(path: &std::path::Path, field: &str) -> Result<FlowSpec,
 pub(crate) struct Channels {
     pub(crate) email: Option<EmailChannel>,
     pub(crate) sms: Option<SmsChannel>,
+    /// `[[notifications]]` runs (crate::notifications).
+    pub(crate) notifications: Vec<crate::notifications::NotificationRun>,
 }
 
 impl crate::Premise {
     /// The e-mail channel's inbox (`[email]`): its conversations and messages.
     pub fn email_inbox(&self) -> Option<&Arc<Inbox>> {
         self.inboxes.email.as_ref()
+    }
+
+    /// What the `[[notifications]]` run `name` did so far, one result per
+    /// lead in order, SMS delivery receipts included; `None` for no such run.
+    pub fn notification_report(
+        &self,
+        name: &str,
+    ) -> Option<Vec<crate::notifications::NotificationResult>> {
+        let run = self
+            .channels
+            .notifications
+            .iter()
+            .find(|r| r.name == name)?;
+        let results = run
+            .results
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let receipts = self
+            .channels
+            .sms
+            .as_ref()
+            .map(|s| {
+                s.counters()
+                    .receipts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+            .unwrap_or_default();
+        Some(crate::notifications::with_receipts(&results, &receipts))
     }
 
     /// The SMS channel's inbox (`[sms]`).
@@ -226,7 +259,19 @@ pub(crate) fn start(
         }
         _ => None,
     };
-    Ok(Channels { email, sms })
+    let runs = crate::notifications::load(config)?;
+    let notifications = crate::notifications::start(
+        runs,
+        inboxes.sms.clone(),
+        inboxes.email.clone(),
+        clock.clone(),
+        config.storage.data_dir.clone(),
+    );
+    Ok(Channels {
+        email,
+        sms,
+        notifications,
+    })
 }
 
 /// The conversations of every inbox, for the web API.

@@ -68,6 +68,9 @@ pub struct PremiseConfig {
     /// Outbound campaigns run by callcore-dialer.
     #[serde(default)]
     pub campaigns: Vec<crate::campaigns::CampaignSection>,
+    /// Proactive notifications by SMS or e-mail (`crate::notifications`).
+    #[serde(default)]
+    pub notifications: Vec<crate::notifications::NotificationSection>,
     // -- end of operations --
     /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
     #[serde(default)]

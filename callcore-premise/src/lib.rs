@@ -60,6 +60,7 @@ pub mod demo;
 mod error;
 pub mod flow;
 mod listening;
+pub mod notifications;
 pub mod ops;
 mod ops_config;
 #[cfg(feature = "program")]

@@ -382,3 +382,129 @@ async fn a_bad_sms_flow_is_refused_by_name() {
         .to_string();
     assert!(err.contains("sms.flow"), "{err}");
 }
+
+/// `[[notifications]]`: a reminder run by SMS from a CSV of leads with
+/// template variables — sent and delivered (the centre's receipt), an
+/// opted-out number skipped, a lead without a number and one whose channel
+/// is not configured reported, the results kept in a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_run_sends_reminders_and_respects_opt_outs() {
+    let Some(python) = peers::python_with("smpp34", "the SMS notification test") else {
+        return;
+    };
+    let smsc = peers::Smsc::start(python).await;
+    let dir = data_dir("sms-notify");
+    std::fs::write(dir.join("sms-opt-outs.txt"), "out +4915550022\n").unwrap();
+    let leads = dir.join("reminders.csv");
+    std::fs::write(
+        &leads,
+        "\u{feff}phone,name,date,channel\n\
+         +4915550021,Ann,\"Monday, 5 May\",\n\
+         +4915550022,Bob,Tuesday,sms\n\
+         ,Cy,Wednesday,\n\
+         +4915550024,Di,Thursday,email\n",
+    )
+    .unwrap();
+    let extra = format!(
+        "[sms]\nsmsc = \"127.0.0.1:{}\"\nsystem_id = \"callcore\"\npassword = \"secret\"\n\
+         source_addr = \"12345\"\nqueue = \"support\"\nmax_per_second = 50\n\
+         [[notifications]]\nname = \"reminders\"\nleads = \"{}\"\nper_second = 20\n\
+         template = \"Hi {{name}}, your appointment is on {{date}}. Reply STOP to opt out.\"\n",
+        smsc.port,
+        leads.display()
+    );
+    let premise = Premise::start(config(&dir, &extra)).await.unwrap();
+    let sent = wait_submitted(&smsc, 1).await;
+    assert_eq!(
+        sent,
+        ["Hi Ann, your appointment is on Monday, 5 May. Reply STOP to opt out."]
+    );
+    assert_eq!(smsc.submits()[0]["to"], "+4915550021");
+    let mut report = Vec::new();
+    for _ in 0..200 {
+        report = premise.notification_report("reminders").unwrap();
+        if report.len() == 4 && report[0].status == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status: Vec<&str> = report.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        status,
+        ["delivered", "opted_out", "no_address", "failed"],
+        "{report:?}"
+    );
+    assert_eq!(report[3].channel, "email");
+    assert!(
+        report[3]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("no email channel"),
+        "{report:?}"
+    );
+    assert_eq!(
+        submitted(&smsc).len(),
+        1,
+        "nothing sent to the opted-out number"
+    );
+    assert!(premise.notification_report("other").is_none());
+    let file = dir.join("notifications/reminders.csv");
+    let mut written = String::new();
+    for _ in 0..100 {
+        written = std::fs::read_to_string(&file).unwrap_or_default();
+        if written.lines().count() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(written.lines().count(), 5, "{written}");
+    assert!(
+        written.starts_with("row,channel,status,message_id,detail"),
+        "{written}"
+    );
+}
+
+/// A notification run's mistakes are refused at start, naming the field.
+#[tokio::test]
+async fn bad_notifications_are_refused_by_name() {
+    let dir = data_dir("sms-notify-bad");
+    let leads = dir.join("leads.csv");
+    std::fs::write(&leads, "name,date\nAnn,Monday\n").unwrap();
+    let sms = "[sms]\nsmsc = \"127.0.0.1:9\"\nsystem_id = \"callcore\"\nsource_addr = \"12345\"\n\
+               queue = \"support\"\n";
+    for (section, field) in [
+        (
+            format!(
+                "name = \"r\"\nleads = \"{}\"\ntemplate = \"Hi\"\n",
+                leads.display()
+            ),
+            "notifications[0].leads",
+        ),
+        (
+            format!(
+                "name = \"r\"\nleads = \"{}\"\ntemplate = \"Hi\"\nchannel = \"email\"\n",
+                leads.display()
+            ),
+            "notifications[0].channel",
+        ),
+        (
+            "name = \"r\"\nleads = \"/nonexistent.csv\"\ntemplate = \"Hi\"\n".to_owned(),
+            "notifications[0].leads",
+        ),
+        (
+            format!(
+                "name = \"a b\"\nleads = \"{}\"\ntemplate = \"Hi\"\n",
+                leads.display()
+            ),
+            "notifications[0].name",
+        ),
+    ] {
+        let extra = format!("{sms}[[notifications]]\n{section}");
+        let err = Premise::start(config(&dir, &extra))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}
