@@ -12,7 +12,11 @@
 //!   sanitised to text, auto-acknowledgement, loops and bounces never answered.
 //! - `sms` (feature `sms`): SMPP 3.4, GSM-7/UCS-2, concatenated messages,
 //!   opt-out keywords.
+//! - [`chat`]: web chat sessions (numbered logs that survive reconnects,
+//!   typing, delivery and read marks, size-limited files) over a chat inbox;
+//!   no extra dependency (the WebSocket and page are `callcore-web`'s).
 
+pub mod chat;
 mod error;
 mod inbox;
 mod leg;
