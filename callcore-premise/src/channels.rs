@@ -1,4 +1,4 @@
-//! Message channels of the premise (`[email]`, and `[sms]`): each channel's
+//! Message channels of the premise (`[email]`, `[sms]` and `[chat]`): each channel's
 //! inbox is a transport of the center whose conversations go to their queue
 //! through the same ACD as calls, agents get capacity on the channel, and
 //! the web API reads and answers conversations
@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use callcore::{Channel, Clock, IdSource, InteractionId, TenantId};
+use callcore_channels::chat::ChatHub;
 use callcore_channels::email::{EmailChannel, EmailConfig};
 use callcore_channels::sms::{SmsChannel, SmsConfig};
 use callcore_channels::{ChannelError, Inbox, Message, MessageDirection};
@@ -21,6 +22,9 @@ pub const EMAIL_ENTRY: &str = "channel:email";
 /// The entry and flow name of SMS.
 pub const SMS_ENTRY: &str = "channel:sms";
 
+/// The entry and flow name of web chat.
+pub const CHAT_ENTRY: &str = "channel:chat";
+
 /// Checks `[email]` and `[sms]`; errors name the field (`email.queue`,
 /// `sms.smsc` ...).
 pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
@@ -30,6 +34,23 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
             return Err(PremiseError::Config {
                 field: "sms.queue".into(),
                 detail: format!("no queue `{}`", s.queue),
+            });
+        }
+    }
+    if let Some(c) = &config.chat {
+        c.validate("chat").map_err(config_error)?;
+        if !config.queues.iter().any(|q| q.id == c.queue) {
+            return Err(PremiseError::Config {
+                field: "chat.queue".into(),
+                detail: format!("no queue `{}`", c.queue),
+            });
+        }
+    }
+    for (i, a) in config.agents.iter().enumerate() {
+        if a.chat_capacity.is_some_and(|n| n > 50) {
+            return Err(PremiseError::Config {
+                field: format!("agents[{i}].chat_capacity"),
+                detail: "0-50 chats".into(),
             });
         }
     }
@@ -61,6 +82,8 @@ fn config_error(e: ChannelError) -> PremiseError {
 pub(crate) struct Inboxes {
     pub(crate) email: Option<Arc<Inbox>>,
     pub(crate) sms: Option<Arc<Inbox>>,
+    /// Web chat's sessions over its inbox.
+    pub(crate) chat: Option<Arc<ChatHub>>,
 }
 
 impl Inboxes {
@@ -89,12 +112,27 @@ impl Inboxes {
                     ids.clone(),
                 )
             }),
+            chat: config.chat.as_ref().map(|c| {
+                let inbox = Inbox::new(
+                    Channel::Chat,
+                    tenant.clone(),
+                    CHAT_ENTRY,
+                    clock.clone(),
+                    ids.clone(),
+                );
+                ChatHub::new(inbox, c.limits(), c.max_sessions, clock.clone())
+            }),
         }
     }
 
     /// Every inbox, as transports of the center.
     pub(crate) fn all(&self) -> Vec<Arc<Inbox>> {
-        self.email.iter().chain(self.sms.iter()).cloned().collect()
+        self.email
+            .iter()
+            .chain(self.sms.iter())
+            .chain(self.chat.iter().map(|h| h.inbox()))
+            .cloned()
+            .collect()
     }
 
     /// Each inbox with the queue its conversations wait in.
@@ -105,6 +143,9 @@ impl Inboxes {
         }
         if let (Some(i), Some(c)) = (&self.sms, &config.sms) {
             r.push((i.clone(), c.queue.clone(), "sms.queue"));
+        }
+        if let (Some(h), Some(c)) = (&self.chat, &config.chat) {
+            r.push((h.inbox().clone(), c.queue.clone(), "chat.queue"));
         }
         r
     }
@@ -117,7 +158,34 @@ impl Inboxes {
             .map(|e| (Channel::Email, e.agent_capacity))
             .collect();
         c.extend(config.sms.iter().map(|s| (Channel::Sms, s.agent_capacity)));
+        c.extend(
+            config
+                .chat
+                .iter()
+                .map(|s| (Channel::Chat, s.agent_capacity)),
+        );
         c
+    }
+
+    /// The capacities and the channels worked beside a voice call of `agent`:
+    /// the channels' capacities, its own `chat_capacity` over the chat's,
+    /// chats beside calls unless `chat.voice_blocks_chats`.
+    pub(crate) fn agent_profile(
+        config: &PremiseConfig,
+        agent: &crate::config::AgentSection,
+        mut profile: callcore::AgentProfile,
+    ) -> callcore::AgentProfile {
+        for (channel, slots) in Self::capacities(config) {
+            let slots = match (channel, agent.chat_capacity) {
+                (Channel::Chat, Some(own)) => own,
+                _ => slots,
+            };
+            profile = profile.with_capacity(channel, slots);
+        }
+        if config.chat.as_ref().is_some_and(|c| !c.voice_blocks_chats) {
+            profile = profile.with_beside_voice(Channel::Chat);
+        }
+        profile
     }
 }
 
@@ -132,6 +200,11 @@ impl crate::Premise {
     /// The e-mail channel's inbox (`[email]`): its conversations and messages.
     pub fn email_inbox(&self) -> Option<&Arc<Inbox>> {
         self.inboxes.email.as_ref()
+    }
+
+    /// Web chat's sessions (`[chat]`): its inbox, sessions and logs.
+    pub fn chat(&self) -> Option<&Arc<ChatHub>> {
+        self.inboxes.chat.as_ref()
     }
 
     /// The SMS channel's inbox (`[sms]`).

@@ -19,7 +19,7 @@ const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:;
                    style-src 'self'; script-src 'self'; media-src 'self' blob:; \
                    frame-ancestors 'none'";
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
