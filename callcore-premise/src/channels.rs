@@ -326,3 +326,58 @@ impl MessageDesk for Desk {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PremiseConfig;
+
+    fn config(chat: &str) -> Result<PremiseConfig, PremiseError> {
+        PremiseConfig::from_toml(&format!(
+            "[ivr]\nmenu = [{{ key = \"1\", label = \"web\", queue = \"web\" }}]\n\
+             default_queue = \"web\"\n[[queues]]\nid = \"web\"\n[[agents]]\nid = \"a\"\npassword = \"secret-a\"\n\
+             [[agents]]\nid = \"b\"\npassword = \"secret-b\"\nchat_capacity = 5\n{chat}"
+        ))
+    }
+
+    #[test]
+    fn chat_capacity_per_tenant_and_agent_and_voice_blocking() {
+        let c = config("[chat]\nqueue = \"web\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let profile =
+            |i: usize| Inboxes::agent_profile(&c, &c.agents[i], callcore::AgentProfile::new("x"));
+        assert_eq!(profile(0).capacity_for(Channel::Chat), 3, "the default");
+        assert_eq!(profile(1).capacity_for(Channel::Chat), 5, "the agent's own");
+        assert_eq!(profile(0).capacity_for(Channel::Voice), 1);
+        assert!(profile(0).beside_voice.is_empty(), "a call blocks chats");
+        let c = config("[chat]\nqueue = \"web\"\nagent_capacity = 2\nvoice_blocks_chats = false\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = Inboxes::agent_profile(&c, &c.agents[0], callcore::AgentProfile::new("x"));
+        assert_eq!(p.capacity_for(Channel::Chat), 2);
+        assert_eq!(p.beside_voice, [Channel::Chat]);
+        // no [chat]: no chat capacity
+        let c = config("").unwrap_or_else(|e| panic!("{e}"));
+        let p = Inboxes::agent_profile(&c, &c.agents[1], callcore::AgentProfile::new("x"));
+        assert_eq!(p.capacity_for(Channel::Chat), 0);
+    }
+
+    #[test]
+    fn bad_chat_settings_name_the_field() {
+        for (chat, field) in [
+            ("[chat]\nqueue = \"nowhere\"\n", "chat.queue"),
+            (
+                "[chat]\nqueue = \"web\"\nagent_capacity = 0\n",
+                "chat.agent_capacity",
+            ),
+            (
+                "[chat]\nqueue = \"web\"\nmax_attachment_bytes = 999999999\n",
+                "chat.max_attachment_bytes",
+            ),
+        ] {
+            let e = config(chat)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(field), "{chat}: {e}");
+        }
+    }
+}

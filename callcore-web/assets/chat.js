@@ -1,6 +1,7 @@
 // callcore web-chat widget. Hand-written, no build step; served by callcore-web at
 // /chat.js. One WebSocket (/chat/ws): it says hello with the session token (kept in
-// sessionStorage) and the last seq it saw, so a reconnect or a reload misses nothing;
+// sessionStorage) and the last seq it saw, so a reconnect misses nothing (a reload
+// asks for the whole chat again);
 // messages typed while offline wait in an outbox and are sent again, each with its
 // own client_id, which the server keeps once. What tests read: window.chat.
 (function () {
@@ -8,7 +9,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var C = {
     token: sessionStorage.getItem('callcore-chat-token') || null,
-    lastSeq: Number(sessionStorage.getItem('callcore-chat-seq') || 0),
+    lastSeq: 0,        // the last entry shown (a reload shows the whole chat again)
     ws: null,
     online: false,
     offline: false,    // tests: stay disconnected until online() is called
@@ -57,6 +58,7 @@
           $('chat-messages').textContent = '';
         }
         C.token = m.token;
+        C.visitor = m.visitor;
         sessionStorage.setItem('callcore-chat-token', m.token);
         C.maxFile = m.max_file_bytes;
         C.online = true;
@@ -103,12 +105,7 @@
     }
   }
 
-  function remember(seq) {
-    if (seq > C.lastSeq) {
-      C.lastSeq = seq;
-      sessionStorage.setItem('callcore-chat-seq', String(seq));
-    }
-  }
+  function remember(seq) { if (seq > C.lastSeq) C.lastSeq = seq; }
 
   function bubble(cls, text) {
     var li = document.createElement('li');

@@ -8,6 +8,7 @@
 //! Every operation is checked against the live call like the call-control
 //! routes: an agent only their own chats, a supervisor their tenant's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -21,6 +22,7 @@ use callcore_channels::chat::{ChatHub, ChatUpdate, SessionKey, Side};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::task::{AbortHandle, JoinSet};
 use utoipa::IntoParams;
 
 use crate::auth::{AnyUser, Authed};
@@ -94,7 +96,9 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
 async fn run(st: AppState, hub: Arc<ChatHub>, p: Principal, mut socket: WebSocket) {
     // every watched chat's updates, already as JSON
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let mut watchers = tokio::task::JoinSet::new();
+    let mut watchers = JoinSet::new();
+    // the watcher of each interaction (a second watch replaces the first)
+    let mut watching: HashMap<String, AbortHandle> = HashMap::new();
     loop {
         tokio::select! {
             Some(text) = rx.recv() => {
@@ -107,7 +111,7 @@ async fn run(st: AppState, hub: Arc<ChatHub>, p: Principal, mut socket: WebSocke
                     Some(Ok(_)) => continue,
                 };
                 let answer = match serde_json::from_str::<AgentOp>(&text) {
-                    Ok(op) => op_answer(&st, &hub, &p, op, &tx, &mut watchers),
+                    Ok(op) => op_answer(&st, &hub, &p, op, &tx, (&mut watchers, &mut watching)),
                     Err(e) => Some(json!({"type": "error", "reason": format!("bad message: {e}")}).to_string()),
                 };
                 if let Some(a) = answer
@@ -133,7 +137,7 @@ fn op_answer(
     p: &Principal,
     op: AgentOp,
     tx: &mpsc::Sender<String>,
-    watchers: &mut tokio::task::JoinSet<()>,
+    (watchers, watching): (&mut JoinSet<()>, &mut HashMap<String, AbortHandle>),
 ) -> Option<String> {
     let error = |reason: String, interaction: &str| {
         Some(json!({"type": "error", "interaction": interaction, "reason": reason}).to_string())
@@ -163,7 +167,8 @@ fn op_answer(
             let mut last = attached.entries.last().map_or(since, |e| e.seq);
             let mut updates = attached.updates;
             let tx = tx.clone();
-            watchers.spawn(async move {
+            let key = interaction.clone();
+            let handle = watchers.spawn(async move {
                 if tx.send(first).await.is_err() {
                     return;
                 }
@@ -194,6 +199,9 @@ fn op_answer(
                     }
                 }
             });
+            if let Some(old) = watching.insert(key, handle) {
+                old.abort();
+            }
             None
         }
         AgentOp::Typing { interaction, on } => match chat_for(st, p, &interaction) {

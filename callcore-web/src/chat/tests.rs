@@ -80,13 +80,21 @@ async fn a_visitor_chats_reconnects_and_loses_nothing() {
         json!({"op": "send", "client_id": "c1", "text": "hello"}),
     )
     .await;
-    let echo = next_of(&mut ws, "message").await;
+    // the ack and the message itself (as every watcher gets it), in either order
+    let (a, b) = (next(&mut ws).await, next(&mut ws).await);
+    let (ack, echo) = if a["type"] == "ack" { (a, b) } else { (b, a) };
     assert_eq!(
-        (echo["seq"].as_u64(), echo["from"].as_str()),
-        (Some(1), Some("visitor"))
+        (ack["type"].as_str(), ack["seq"].as_u64()),
+        (Some("ack"), Some(1))
     );
-    let ack = next_of(&mut ws, "ack").await;
-    assert_eq!(ack["seq"], 1);
+    assert_eq!(
+        (
+            echo["type"].as_str(),
+            echo["seq"].as_u64(),
+            echo["from"].as_str()
+        ),
+        (Some("message"), Some(1), Some("visitor"))
+    );
     let id = hub.inbox().accept().await.unwrap().interaction.id;
 
     // the connection drops; meanwhile the agent answers twice
@@ -204,5 +212,38 @@ async fn bad_input_is_refused_with_a_reason_and_the_socket_goes_on() {
     let id = hub.inbox().accept().await.unwrap().interaction.id;
     let f = hub.file(SessionKey::Interaction(&id), 1).unwrap();
     assert_eq!(&*f.data, b"%PDF-1.4");
-    assert_eq!(hub.sessions(), 2);
+    // the socket that never said hello made no session
+    assert_eq!(hub.sessions(), 1);
+}
+
+#[tokio::test]
+async fn the_widget_is_served_with_its_test_ids_and_nothing_from_elsewhere() {
+    let (addr, _) = serve(1024).await;
+    let (status, page) = {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        s.write_all(b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        (out.lines().next().unwrap_or_default().to_owned(), out)
+    };
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        page.contains("content-security-policy"),
+        "served with the pages' CSP"
+    );
+    for id in [
+        "chat-input",
+        "chat-send",
+        "chat-file",
+        "chat-end",
+        "chat-typing",
+        "chat-messages",
+        "chat-status",
+    ] {
+        assert!(page.contains(&format!("data-testid=\"{id}\"")), "{id}");
+    }
+    assert!(!page.contains("http://") && !page.contains("https://"));
 }
