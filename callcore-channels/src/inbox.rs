@@ -34,6 +34,30 @@ pub trait Outbox: Send + Sync + fmt::Debug {
     async fn send(&self, reply: &Outgoing) -> Result<String, ChannelError>;
 }
 
+/// The text media of a conversational channel (web chat): a flow's prompts
+/// reach the customer as messages and its listening reads the customer's
+/// next message, so the IVR's menus run on it. Channels without one (e-mail,
+/// SMS) keep their flows quiet.
+#[async_trait]
+pub trait TextMedia: Send + Sync + fmt::Debug {
+    /// Sends the flow's `text` to the customer of `interaction`.
+    ///
+    /// # Errors
+    /// [`CoreError::LegEnded`] when the conversation is over.
+    async fn say(&self, interaction: &InteractionId, text: &str) -> Result<(), CoreError>;
+
+    /// The customer's next message after what the flow last said, or `None`
+    /// after `timeout` without one.
+    ///
+    /// # Errors
+    /// [`CoreError::LegEnded`] when the conversation ends first.
+    async fn listen(
+        &self,
+        interaction: &InteractionId,
+        timeout: std::time::Duration,
+    ) -> Result<Option<String>, CoreError>;
+}
+
 /// Where an inbound message went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
@@ -82,6 +106,7 @@ pub struct Inbox {
     accept_tx: mpsc::UnboundedSender<Inbound>,
     accept_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
     outbox: OnceLock<Arc<dyn Outbox>>,
+    text_media: OnceLock<Arc<dyn TextMedia>>,
 }
 
 impl fmt::Debug for Inbox {
@@ -116,6 +141,7 @@ impl Inbox {
             accept_tx,
             accept_rx: tokio::sync::Mutex::new(accept_rx),
             outbox: OnceLock::new(),
+            text_media: OnceLock::new(),
         })
     }
 
@@ -134,6 +160,16 @@ impl Inbox {
         let _ = self.outbox.set(outbox);
     }
 
+    /// Sets the text media flows talk through (once; later calls are ignored).
+    pub fn set_text_media(&self, media: Arc<dyn TextMedia>) {
+        let _ = self.text_media.set(media);
+    }
+
+    /// The text media, if the channel has one.
+    pub(crate) fn text_media(&self) -> Option<&Arc<dyn TextMedia>> {
+        self.text_media.get()
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -144,6 +180,17 @@ impl Inbox {
     /// thread keys names, or opens a new one (an interaction the center
     /// routes). Its own id becomes a thread key of the conversation.
     pub fn receive(self: &Arc<Self>, received: Received) -> Delivered {
+        self.receive_then(received, |_| {})
+    }
+
+    /// [`receive`](Self::receive), calling `before_offer` with a new
+    /// conversation's id before the center is handed it (so that the
+    /// channel knows the id before a flow runs on it).
+    pub fn receive_then(
+        self: &Arc<Self>,
+        received: Received,
+        before_offer: impl FnOnce(&InteractionId),
+    ) -> Delivered {
         let mut guard = self.state();
         let st = &mut *guard;
         let found = received
@@ -211,6 +258,7 @@ impl Inbox {
             Arc::clone(self),
         );
         tracing::info!(interaction = %id, channel = ?self.channel, "message opened a conversation");
+        before_offer(&id);
         let _ = self.accept_tx.send(Inbound {
             interaction,
             leg: Box::new(leg),

@@ -114,9 +114,14 @@ impl MediaControl for MessageLeg {
         self.live().map(|()| PlayOutcome::Completed)
     }
 
-    async fn say(&self, _text: &str, _barge_in: bool) -> Result<PlayOutcome, CoreError> {
-        // announcements while waiting are not sent as messages
-        self.live().map(|()| PlayOutcome::Completed)
+    async fn say(&self, text: &str, _barge_in: bool) -> Result<PlayOutcome, CoreError> {
+        self.live()?;
+        // a conversational channel (web chat) sends it as the bot's message;
+        // the others stay quiet
+        if let Some(media) = self.inbox.text_media() {
+            media.say(&self.interaction, text).await?;
+        }
+        Ok(PlayOutcome::Completed)
     }
 
     async fn collect_digits(&self, _spec: &DigitSpec) -> Result<DigitResult, CoreError> {
@@ -126,8 +131,22 @@ impl MediaControl for MessageLeg {
         Err(CoreError::LegEnded)
     }
 
-    async fn listen(&self, _spec: &ListenSpec) -> Result<Utterance, CoreError> {
+    async fn listen(&self, spec: &ListenSpec) -> Result<Utterance, CoreError> {
         self.live()?;
+        if let Some(media) = self.inbox.text_media() {
+            return Ok(
+                match media
+                    .listen(&self.interaction, spec.no_input_timeout)
+                    .await?
+                {
+                    Some(text) => Utterance::Text {
+                        text,
+                        confidence: 1.0,
+                    },
+                    None => Utterance::NoInput,
+                },
+            );
+        }
         let _ = Leg::ended(self).await;
         Err(CoreError::LegEnded)
     }

@@ -28,6 +28,6 @@ pub mod email;
 pub mod sms;
 
 pub use error::ChannelError;
-pub use inbox::{Delivered, Inbox, Outbox};
+pub use inbox::{Delivered, Inbox, Outbox, TextMedia};
 pub use leg::MessageLeg;
 pub use message::{Attachment, Message, MessageDirection, Outgoing, Received};

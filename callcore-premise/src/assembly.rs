@@ -240,12 +240,17 @@ impl Premise {
         }
         for (inbox, queue, at) in inboxes.routes(&config) {
             let entry = inbox.entry().to_owned();
+            // `[chat] ivr_menu`: the IVR's menu first, its choices as quick replies
+            let flow = if entry == crate::channels::CHAT_ENTRY
+                && config.chat.as_ref().is_some_and(|c| c.ivr_menu)
+            {
+                waiting(premise_flow(&config.ivr)?)
+            } else {
+                waiting(crate::trunks::queue_flow(at, &queue)?)
+            };
             builder = builder
                 .transport(inbox)
-                .flow(
-                    entry.as_str(),
-                    Arc::new(waiting(crate::trunks::queue_flow(at, &queue)?)),
-                )
+                .flow(entry.as_str(), Arc::new(flow))
                 .route(entry.as_str(), entry.as_str());
         }
         // inbound numbers (DIDs) to their flows; any other number reaches the IVR

@@ -1,8 +1,10 @@
 //! Web chat on the premise center in real browsers: headless Chromium pages
 //! driven by `playwright-core` (`tests/webrtc/page_driver.js`) — four
 //! visitors on the widget (`/chat`) and agent 1001 on the desktop
-//! (`/desktop`) — talking through the running center: each visitor's chat is
-//! an interaction of the `chat` queue routed by the ACD to the agent, who
+//! (`/desktop`) — talking through the running center: the bot answers each
+//! visitor first (the IVR's greeting and menu, `[chat] ivr_menu`, its choices
+//! as quick replies); the choice "orders" queues the chat, an interaction of
+//! the `chat` queue routed by the ACD to the agent, who
 //! holds three chats at once (`[chat] agent_capacity = 3`) while the fourth
 //! waits in the queue until one ends.
 //!
@@ -53,9 +55,9 @@ rtp_last = {}
 [storage]
 data_dir = "{}"
 [ivr]
-greeting = "Hello."
-menu = [{{ key = "2", label = "support", queue = "support" }}]
-default_queue = "support"
+greeting = "Hello, this is the Example shop."
+menu = [{{ key = "1", label = "orders", queue = "chat" }}, {{ key = "2", label = "support", queue = "support" }}]
+default_queue = "chat"
 [[queues]]
 id = "support"
 [[queues]]
@@ -64,6 +66,7 @@ id = "chat"
 queue = "chat"
 agent_capacity = 3
 max_attachment_bytes = 65536
+ivr_menu = true
 [[agents]]
 id = "1001"
 name = "Alice"
@@ -188,8 +191,28 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
             .await;
         pages.wait(v, "window.chat && window.chat.online").await;
         pages.say(v, &format!("hello from {v}")).await;
+        // the bot answers first: the IVR's menu, its choices as quick replies
         pages
-            .wait(v, "window.chat.log.some(l => l.startsWith('ack:'))")
+            .cmd(
+                v,
+                json!({"op": "visible", "testid": "chat-quick-reply-0", "timeout_ms": 20000}),
+            )
+            .await;
+        let choice = pages
+            .cmd(v, json!({"op": "text", "testid": "chat-quick-reply-0"}))
+            .await;
+        assert_eq!(choice["text"], "orders");
+        assert_eq!(
+            pages.eval(v, "window.chat.log.some(l => l.startsWith('bot:Hello, this is the Example shop.'))").await,
+            true,
+            "the greeting came from the bot"
+        );
+        pages.click(v, "chat-quick-reply-0").await;
+        pages
+            .wait(
+                v,
+                "window.chat.log.filter(l => l.startsWith('ack:')).length === 2",
+            )
             .await;
     }
     let mut ids = Vec::new();
@@ -315,7 +338,7 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
     pages.answer(&chat1, "Are you still there?").await;
     pages.answer(&chat1, "I found your order").await;
     pages
-        .wait("agent", &format!("document.querySelectorAll('[data-testid=\"chat-log-{chat1}\"] li.agent').length === 3"))
+        .wait("agent", &format!("document.querySelectorAll('[data-testid=\"chat-log-{chat1}\"] li[data-from=\"agent\"]').length === 3"))
         .await;
     pages
         .say(VISITORS[0], "sorry, my train went into a tunnel")
@@ -346,6 +369,7 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
     eprintln!("visitor 1 sees {seen:?}\nthe agent sees {desk:?}");
     let expected = [
         "visitor:hello from v1",
+        "visitor:orders",
         "visitor:I have a question",
         "agent:Sure, ask away",
         "agent:Are you still there?",
@@ -355,17 +379,28 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
     let texts = |log: &[String]| -> Vec<String> {
         log.iter()
             .map(|l| l.split_once(':').unwrap().1.to_owned())
-            .filter(|l| !l.starts_with("note:"))
+            .filter(|l| !l.starts_with("note:") && !l.starts_with("bot:"))
             .collect()
     };
     assert_eq!(texts(&seen), expected, "the visitor has every message once");
     assert_eq!(texts(&desk), expected, "the agent has every message once");
-    // numbered without gaps or repeats on the visitor's page (the joined note is seq 2)
+    // the page shows exactly the server's messages, by seq, each once
     let seqs: Vec<u64> = seen
         .iter()
         .map(|l| l.split(':').next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(seqs, [1, 3, 4, 5, 6, 7]);
+    let token = pages.eval(VISITORS[0], "window.chat.token").await;
+    let server: Vec<u64> = premise
+        .chat()
+        .unwrap()
+        .attach(SessionKey::Token(token.as_str().unwrap()), 0)
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, callcore_channels::chat::EntryKind::Message { .. }))
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, server, "the page has every message of the log once");
 
     // a file within the limit reaches the agent, byte for byte; a larger one is refused
     let file = dir.join("receipt.txt");
@@ -469,16 +504,23 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
                 _ => None,
             })
             .collect::<Vec<_>>();
-        if lines.len() >= 6 {
+        if lines.iter().filter(|(s, _)| *s != Speaker::Bot).count() >= 7 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let said: Vec<(Speaker, &str)> = lines.iter().map(|(s, t)| (*s, t.as_str())).collect();
+    let bot = lines.iter().filter(|(s, _)| *s == Speaker::Bot).count();
+    assert!(bot >= 1, "the bot's menu is in the transcript: {lines:?}");
+    let said: Vec<(Speaker, &str)> = lines
+        .iter()
+        .filter(|(s, _)| *s != Speaker::Bot)
+        .map(|(s, t)| (*s, t.as_str()))
+        .collect();
     assert_eq!(
         said,
         [
             (Speaker::Customer, "hello from v1"),
+            (Speaker::Customer, "orders"),
             (Speaker::Customer, "I have a question"),
             (Speaker::Agent, "Sure, ask away"),
             (Speaker::Agent, "Are you still there?"),

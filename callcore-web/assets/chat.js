@@ -148,12 +148,13 @@
       if (k >= 0) C.outbox.splice(k, 1);
       paintReceipts();
     } else {
-      var a = bubble('agent', m.text);
+      var who = m.bot ? 'bot' : 'agent';
+      var a = bubble(m.bot ? 'agent bot' : 'agent', m.text);
       a.dataset.seq = m.seq;
-      a.dataset.from = 'agent';
+      a.dataset.from = who;
       quickReplies(m.quick_replies || []);
-      showTyping(false);
-      note('agent:' + m.text);
+      if (!m.bot) showTyping(false);
+      note(who + ':' + m.text);
       markSeen();
     }
   }

@@ -264,15 +264,16 @@
     function entry(c, m) {
       var li;
       if (m.type === 'message') {
-        li = el('li', m.from, 'chat-entry', m.text);
-        li.dataset.from = m.from;
+        var who = m.bot ? 'bot' : m.from;
+        li = el('li', who === 'bot' ? 'agent bot' : who, 'chat-entry', m.text);
+        li.dataset.from = who;
         if (m.file) {
           var a = el('a', 'file', 'chat-file-' + c.id + '-' + m.seq, '📎 ' + m.file.name + ' (' + m.file.size + ' bytes)');
           a.href = '/api/v1/interactions/' + encodeURIComponent(c.id) + '/chat-file?seq=' + m.seq;
           a.setAttribute('download', m.file.name);
           li.appendChild(a);
         }
-        if (m.from === 'agent') c.agentMsgs[m.seq] = li;
+        if (who === 'agent') c.agentMsgs[m.seq] = li;
         if (m.from === 'visitor') {
           c.typing.hidden = true;
           d.note('chat-message:' + c.id + ':' + m.text);

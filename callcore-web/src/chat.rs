@@ -326,6 +326,7 @@ fn visitor_op(
                 client_id: Some(client_id.clone()),
                 file,
                 quick_replies: Vec::new(),
+                bot: false,
             };
             match hub.visitor_post(token, post) {
                 Ok(p) => {

@@ -31,6 +31,11 @@ pub struct ChatConfig {
     /// it is refused.
     #[serde(default = "default_sessions")]
     pub max_sessions: usize,
+    /// The bot answers first: the center's IVR menu runs on the chat (its
+    /// choices as quick replies) and the choice picks the queue; off (the
+    /// default), chats go straight to `queue`.
+    #[serde(default)]
+    pub ivr_menu: bool,
 }
 
 const fn default_capacity() -> u32 {
@@ -60,6 +65,7 @@ impl ChatConfig {
             max_attachment_bytes: default_file(),
             max_text_chars: default_text(),
             max_sessions: default_sessions(),
+            ivr_menu: false,
         }
     }
 

@@ -101,6 +101,9 @@ pub enum EntryKind {
         /// Quick replies offered with it (a menu's options).
         #[serde(skip_serializing_if = "Vec::is_empty")]
         quick_replies: Vec<String>,
+        /// Written by the center's bot (a flow), not by an agent.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        bot: bool,
     },
     /// An agent took the conversation.
     Joined {
@@ -218,6 +221,8 @@ pub struct Post {
     pub file: Option<ChatFile>,
     /// Quick replies offered with it.
     pub quick_replies: Vec<String>,
+    /// Written by the center's bot.
+    pub bot: bool,
 }
 
 /// The numbered record of one chat session; see the module documentation.
@@ -283,6 +288,7 @@ impl ChatLog {
                 client_id: post.client_id.clone(),
                 file: post.file,
                 quick_replies: post.quick_replies,
+                bot: post.bot,
             },
             at_ms,
         )?;
@@ -387,6 +393,7 @@ mod tests {
             client_id: id.map(str::to_owned),
             file: None,
             quick_replies: Vec::new(),
+            bot: false,
         }
     }
 

@@ -19,6 +19,7 @@
 
 mod config;
 mod log;
+mod media;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -90,6 +91,8 @@ struct Session {
     open: Option<(InteractionId, i64)>,
     /// Who joined the open conversation.
     joined: Option<String>,
+    /// The last seq a flow said or read (its listening starts after it).
+    bot_mark: u64,
 }
 
 #[derive(Default)]
@@ -149,6 +152,7 @@ impl ChatHub {
             me: me.clone(),
         });
         inbox.set_outbox(Arc::new(ChatOutbox(Arc::downgrade(&hub))));
+        inbox.set_text_media(Arc::new(media::ChatMedia(Arc::downgrade(&hub))));
         hub
     }
 
@@ -208,6 +212,7 @@ impl ChatHub {
                 tx,
                 open: None,
                 joined: None,
+                bot_mark: 0,
             },
         );
         st.by_visitor.insert(visitor.to_owned(), token.to_owned());
@@ -267,6 +272,7 @@ impl ChatHub {
     /// [`ChannelError::Refused`] for a refused message (what and why).
     pub fn visitor_post(&self, token: &str, mut post: Post) -> Result<Posted, ChannelError> {
         post.from = Side::Visitor;
+        post.bot = false;
         let at = self.clock.now();
         let (posted, visitor, entry) = {
             let mut st = self.state();
@@ -299,27 +305,31 @@ impl ChatHub {
                 data: f.data,
             })
             .collect();
-        let delivered = self.inbox.receive(Received {
-            customer: visitor.clone(),
-            thread: vec![format!("chat:{visitor}")],
-            message: Message {
-                id: format!("{visitor}#{seq}"),
-                direction: MessageDirection::Inbound,
-                at,
-                subject: None,
-                text: text.clone(),
-                attachments,
-            },
-        });
-        let id = delivered.interaction().clone();
-        if let Delivered::New(_) = &delivered {
+        let opened = |id: &InteractionId| {
             let mut st = self.state();
             if let Some(s) = st.sessions.get_mut(token) {
                 s.open = Some((id.clone(), at.as_millis()));
                 s.joined = None;
             }
             st.by_interaction.insert(id.clone(), token.to_owned());
-            drop(st);
+        };
+        let delivered = self.inbox.receive_then(
+            Received {
+                customer: visitor.clone(),
+                thread: vec![format!("chat:{visitor}")],
+                message: Message {
+                    id: format!("{visitor}#{seq}"),
+                    direction: MessageDirection::Inbound,
+                    at,
+                    subject: None,
+                    text: text.clone(),
+                    attachments,
+                },
+            },
+            opened,
+        );
+        let id = delivered.interaction().clone();
+        if let Delivered::New(_) = &delivered {
             self.watch_end(id.clone());
         }
         self.journal(&id, Speaker::Customer, &text);
@@ -403,6 +413,7 @@ impl ChatHub {
         visitor: &str,
         text: &str,
         quick_replies: Vec<String>,
+        bot: bool,
     ) -> Result<(InteractionId, u64), ChannelError> {
         let now = self.now_ms();
         let mut st = self.state();
@@ -429,6 +440,7 @@ impl ChatHub {
                     client_id: None,
                     file: None,
                     quick_replies,
+                    bot,
                 },
                 now,
             )
@@ -524,9 +536,25 @@ impl ChatHub {
                 .map(|s| s.visitor.clone())
                 .ok_or_else(|| ChannelError::NoConversation(interaction.to_string()))?
         };
-        let (id, seq) = self.agent_post(&visitor, text, quick_replies)?;
+        let (id, seq) = self.agent_post(&visitor, text, quick_replies, true)?;
         self.journal(&id, Speaker::Bot, text);
         Ok(seq)
+    }
+
+    /// The last seq a flow said or read in the session of `interaction`.
+    pub(crate) fn bot_mark(&self, interaction: &InteractionId) -> Option<u64> {
+        let st = self.state();
+        let token = st.by_interaction.get(interaction)?;
+        st.sessions.get(token).map(|s| s.bot_mark)
+    }
+
+    pub(crate) fn set_bot_mark(&self, interaction: &InteractionId, seq: u64) {
+        let mut st = self.state();
+        if let Some(token) = st.by_interaction.get(interaction).cloned()
+            && let Some(s) = st.sessions.get_mut(&token)
+        {
+            s.bot_mark = s.bot_mark.max(seq);
+        }
     }
 
     /// Sessions held.
@@ -546,7 +574,7 @@ impl Outbox for ChatOutbox {
             .0
             .upgrade()
             .ok_or_else(|| ChannelError::Unsendable("the chat has stopped".into()))?;
-        let (id, seq) = hub.agent_post(&reply.customer, &reply.text, Vec::new())?;
+        let (id, seq) = hub.agent_post(&reply.customer, &reply.text, Vec::new(), false)?;
         hub.journal(&id, Speaker::Agent, &reply.text);
         Ok(format!("{}#{seq}", reply.customer))
     }

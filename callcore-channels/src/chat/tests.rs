@@ -15,6 +15,7 @@ fn says(text: &str, id: &str) -> Post {
         client_id: Some(id.into()),
         file: None,
         quick_replies: Vec::new(),
+        bot: false,
     }
 }
 
@@ -217,4 +218,58 @@ async fn marks_typing_files_and_limits() {
     let json = serde_json::to_value(ChatUpdate::State(ChatState::Receipts(Receipts::default())))
         .unwrap_or_default();
     assert_eq!(json["type"], "receipts");
+}
+
+#[tokio::test]
+async fn a_flow_talks_through_the_chat_with_quick_replies() {
+    let hub = hub();
+    assert!(hub.create("tok", "v1").is_ok());
+    let _ = hub.visitor_post("tok", says("hi", "c1"));
+    let leg = hub.inbox().accept().await.map(|i| i.leg).expect("a leg");
+    let mut page = hub
+        .attach(SessionKey::Token("tok"), 1)
+        .map(|a| a.updates)
+        .expect("the session");
+    assert!(
+        leg.media()
+            .say("Hello.\n1. billing\n2. support", false)
+            .await
+            .is_ok()
+    );
+    let prompt = page.recv().await.expect("the bot's message");
+    let ChatUpdate::Entry(ChatEntry {
+        kind:
+            EntryKind::Message {
+                from,
+                text,
+                quick_replies,
+                ..
+            },
+        ..
+    }) = prompt
+    else {
+        panic!("a message")
+    };
+    assert_eq!((from, text.as_str()), (Side::Agent, "Hello."));
+    assert_eq!(quick_replies, ["billing", "support"]);
+    // the visitor answers before the flow listens: not lost
+    let _ = hub.visitor_post("tok", says("support", "c2"));
+    let spec = callcore::ListenSpec {
+        no_input_timeout: std::time::Duration::from_secs(5),
+        ..callcore::ListenSpec::default()
+    };
+    let heard = leg.media().listen(&spec).await;
+    assert!(
+        matches!(&heard, Ok(callcore::Utterance::Text { text, .. }) if text == "support"),
+        "{heard:?}"
+    );
+    // nothing more: no input after the timeout
+    let spec = callcore::ListenSpec {
+        no_input_timeout: std::time::Duration::from_millis(50),
+        ..callcore::ListenSpec::default()
+    };
+    assert!(matches!(
+        leg.media().listen(&spec).await,
+        Ok(callcore::Utterance::NoInput)
+    ));
 }
