@@ -417,7 +417,7 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
     pages
         .wait(
             "agent",
-            &format!("document.querySelector('[data-testid^=\"{link}\"]')"),
+            &format!("!!document.querySelector('[data-testid^=\"{link}\"]')"),
         )
         .await;
     let downloaded = pages
@@ -464,16 +464,21 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
         )
         .await;
 
-    // the freed slot takes the fourth chat
+    // the freed slot takes the fourth chat (offered once chat 1 ended)
     let chat4 = ids[3].clone();
-    let t4 = Instant::now();
     pages
         .cmd(
             "agent",
             json!({"op": "visible", "testid": format!("chat-accept-{chat4}"), "timeout_ms": 20000}),
         )
         .await;
-    let offered_after = t4.elapsed();
+    let log: Vec<String> =
+        serde_json::from_value(pages.eval("agent", "window.desktop.log").await).unwrap();
+    let at = |entry: String| log.iter().position(|l| *l == entry).unwrap();
+    assert!(
+        at(format!("chat-offered:{chat4}")) > at(format!("chat-ended:{chat1}")),
+        "the fourth chat is offered after the first ended: {log:?}"
+    );
     pages.click("agent", &format!("chat-accept-{chat4}")).await;
     pages
         .wait(VISITORS[3], "window.chat.log.includes('joined:1001')")
@@ -483,7 +488,6 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
         desk4.iter().any(|l| l.ends_with("visitor:hello from v4")),
         "the waiting visitor's first message is there: {desk4:?}"
     );
-    eprintln!("the fourth chat was offered {offered_after:?} after the wrap-up");
 
     // the transcript stays with the interaction: journaled lines and the record
     let stores = premise.center().stores();

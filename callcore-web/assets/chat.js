@@ -77,6 +77,8 @@
         if (i >= 0) {
           var o = C.outbox.splice(i, 1)[0];
           o.el.dataset.seq = m.seq;
+          o.el.dataset.from = 'visitor';
+          place(o.el, m.seq);
           C.bySeq[m.seq] = o.el;
           stateOf(o.el, 'sent');
           paintReceipts();
@@ -117,6 +119,20 @@
     return li;
   }
 
+  // entries stand in seq order (data-pos); drafts not yet numbered stay last
+  function place(li, seq) {
+    li.dataset.pos = seq;
+    var list = $('chat-messages');
+    var before = null;
+    for (var i = 0; i < list.children.length; i++) {
+      var other = list.children[i];
+      if (other === li) continue;
+      var pos = other.dataset.pos;
+      if (pos === undefined ? other.classList.contains('visitor') : Number(pos) > seq) { before = other; break; }
+    }
+    if (before) list.insertBefore(li, before); else list.appendChild(li);
+  }
+
   function stateOf(li, t) {
     var s = li.querySelector('.state');
     if (!s) { s = document.createElement('span'); s.className = 'state'; s.setAttribute('data-testid', 'chat-msg-state'); li.appendChild(s); }
@@ -128,12 +144,12 @@
     remember(m.seq);
     if (m.type === 'joined') {
       C.open = true;
-      bubble('note', 'An agent (' + m.agent + ') joined the chat.');
+      place(bubble('note', 'An agent (' + m.agent + ') joined the chat.'), m.seq);
       note('joined:' + m.agent);
     } else if (m.type === 'ended') {
       C.open = false;
       showTyping(false);
-      bubble('note', 'The chat has ended. Write again to start a new one.');
+      place(bubble('note', 'The chat has ended. Write again to start a new one.'), m.seq);
       note('ended');
     } else if (m.from === 'visitor') {
       // ours: from this page (matched by client_id) or from before a reload
@@ -141,6 +157,7 @@
       if (!li) li = bubble('visitor', m.text);
       li.dataset.seq = m.seq;
       li.dataset.from = 'visitor';
+      place(li, m.seq);
       C.bySeq[m.seq] = li;
       if (m.file) fileLine(li, m.file);
       stateOf(li, 'sent');
@@ -152,6 +169,7 @@
       var a = bubble(m.bot ? 'agent bot' : 'agent', m.text);
       a.dataset.seq = m.seq;
       a.dataset.from = who;
+      place(a, m.seq);
       quickReplies(m.quick_replies || []);
       if (!m.bot) showTyping(false);
       note(who + ':' + m.text);
@@ -205,7 +223,8 @@
   }
 
   function transmit(o) {
-    send({ op: 'send', client_id: o.client_id, text: o.text, file: o.file || undefined });
+    var f = o.file ? { name: o.file.name, type: o.file.type, data: o.file.data } : undefined;
+    send({ op: 'send', client_id: o.client_id, text: o.text, file: f });
   }
 
   function submit(text, file) {

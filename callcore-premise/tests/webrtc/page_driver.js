@@ -101,7 +101,15 @@ async function run(c) {
       return { max };
     }
     case 'eval': return { value: await page.evaluate(c.js) };
-    case 'wait': await page.waitForFunction(c.js, null, { timeout }); return {};
+    case 'wait': {
+      // polled with evaluate (CDP), not waitForFunction: the pages' CSP forbids eval
+      const until = Date.now() + timeout;
+      for (;;) {
+        if (await page.evaluate(c.js)) return {};
+        if (Date.now() > until) throw new Error(`not true within ${timeout} ms: ${c.js}`);
+        await sleep(50);
+      }
+    }
     case 'files': await by(page, c.testid).setInputFiles(c.path); return {};
     case 'screenshot': await page.screenshot({ path: c.path, fullPage: true }); return {};
     default: throw new Error(`unknown op ${c.op}`);
