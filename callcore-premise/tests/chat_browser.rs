@@ -20,6 +20,9 @@
 //!
 //! Needs chromium, node and playwright-core in `.cache/node` (no SIP peer):
 //! skipped with a notice otherwise, failing under `CALLCORE_REQUIRE_PEERS=1`.
+//! `CALLCORE_CHAT_SCREENSHOT=FILE` and `CALLCORE_CHAT_WIDGET_SCREENSHOT=FILE`
+//! save the desktop (three chats) and visitor 1's widget at the end
+//! (docs/chat-desktop.png, docs/chat-widget.png).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Real browsers run in wall-clock time: the test waits for them.
@@ -550,6 +553,11 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
     if let Ok(path) = std::env::var("CALLCORE_CHAT_SCREENSHOT") {
         pages
             .cmd("agent", json!({"op": "screenshot", "path": path}))
+            .await;
+    }
+    if let Ok(path) = std::env::var("CALLCORE_CHAT_WIDGET_SCREENSHOT") {
+        pages
+            .cmd(VISITORS[0], json!({"op": "screenshot", "path": path}))
             .await;
     }
     pages.0.close().await;

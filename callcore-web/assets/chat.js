@@ -181,7 +181,7 @@
     if (li.querySelector('.file')) return;
     var s = document.createElement('span');
     s.className = 'file';
-    s.textContent = '📎 ' + f.name + ' (' + f.size + ' bytes)';
+    s.textContent = 'File: ' + f.name + ' (' + f.size + ' bytes)';
     li.appendChild(s);
   }
 

@@ -268,7 +268,7 @@
         li = el('li', who === 'bot' ? 'agent bot' : who, 'chat-entry', m.text);
         li.dataset.from = who;
         if (m.file) {
-          var a = el('a', 'file', 'chat-file-' + c.id + '-' + m.seq, '📎 ' + m.file.name + ' (' + m.file.size + ' bytes)');
+          var a = el('a', 'file', 'chat-file-' + c.id + '-' + m.seq, 'File: ' + m.file.name + ' (' + m.file.size + ' bytes)');
           a.href = '/api/v1/interactions/' + encodeURIComponent(c.id) + '/chat-file?seq=' + m.seq;
           a.setAttribute('download', m.file.name);
           li.appendChild(a);
