@@ -223,7 +223,7 @@ async fn run_visitor(hub: Arc<ChatHub>, mut socket: WebSocket) {
     }
     let mut last = attached.entries.last().map_or(since, |e| e.seq);
     let mut updates = attached.updates;
-    let mut window = (tokio::time::Instant::now(), 0u32);
+    let mut window = (hub.now_ms(), 0u32);
     loop {
         tokio::select! {
             got = updates.recv() => match got {
@@ -264,8 +264,10 @@ async fn run_visitor(hub: Arc<ChatHub>, mut socket: WebSocket) {
                         continue;
                     }
                 };
-                if let Some(answer) = visitor_op(&hub, &token, op, &mut window) {
-                    if !send(&mut socket, answer).await { return; }
+                if let Some(answer) = visitor_op(&hub, &token, op, &mut window)
+                    && !send(&mut socket, answer).await
+                {
+                    return;
                 }
             }
         }
@@ -277,7 +279,7 @@ fn visitor_op(
     hub: &ChatHub,
     token: &str,
     op: VisitorOp,
-    window: &mut (tokio::time::Instant, u32),
+    window: &mut (i64, u32),
 ) -> Option<String> {
     let key = SessionKey::Token(token);
     match op {
@@ -289,8 +291,8 @@ fn visitor_op(
             text,
             file,
         } => {
-            let now = tokio::time::Instant::now();
-            if now.duration_since(window.0) > RATE_WINDOW {
+            let now = hub.now_ms();
+            if now - window.0 > i64::try_from(RATE_WINDOW.as_millis()).unwrap_or(i64::MAX) {
                 *window = (now, 0);
             }
             window.1 += 1;

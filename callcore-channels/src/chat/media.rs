@@ -107,24 +107,28 @@ impl TextMedia for ChatMedia {
         }
         drop(hub);
         let mut updates = attached.updates;
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let got = tokio::time::timeout_at(deadline, updates.recv()).await;
-            let update = match got {
-                Err(_) => return Ok(None),
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-                Ok(Err(_)) => return Err(CoreError::LegEnded),
-                Ok(Ok(u)) => u,
-            };
-            if let ChatUpdate::Entry(e) = update {
-                match heard(&e.kind, e.seq) {
-                    Heard::Text(seq, text) => {
-                        self.hub()?.set_bot_mark(interaction, seq);
-                        return Ok(Some(text));
+        let next = async {
+            loop {
+                let update = match updates.recv().await {
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return Err(CoreError::LegEnded),
+                    Ok(u) => u,
+                };
+                if let ChatUpdate::Entry(e) = update {
+                    match heard(&e.kind, e.seq) {
+                        Heard::Text(seq, text) => return Ok((seq, text)),
+                        Heard::Ended => return Err(CoreError::LegEnded),
+                        Heard::Other => {}
                     }
-                    Heard::Ended => return Err(CoreError::LegEnded),
-                    Heard::Other => {}
                 }
+            }
+        };
+        match tokio::time::timeout(timeout, next).await {
+            Err(_) => Ok(None),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((seq, text))) => {
+                self.hub()?.set_bot_mark(interaction, seq);
+                Ok(Some(text))
             }
         }
     }

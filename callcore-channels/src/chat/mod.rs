@@ -161,6 +161,11 @@ impl ChatHub {
         &self.inbox
     }
 
+    /// The clock (milliseconds for rate windows and entries).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().as_millis()
+    }
+
     /// The limits of messages and files.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -175,10 +180,6 @@ impl ChatHub {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn now_ms(&self) -> i64 {
-        self.clock.now().as_millis()
     }
 
     /// Whether a session has this token.
