@@ -27,8 +27,9 @@ pub struct ChatConfig {
     /// The longest message, in characters (default 4000).
     #[serde(default = "default_text")]
     pub max_text_chars: usize,
-    /// The most sessions held at once (default 10000); a new visitor beyond
-    /// it is refused.
+    /// The most sessions held at once (default 10000); beyond it the idlest
+    /// session without an open chat or a page attached gives way, and a new
+    /// visitor is refused only when none can.
     #[serde(default = "default_sessions")]
     pub max_sessions: usize,
     /// The bot answers first: the center's IVR menu runs on the chat (its

@@ -93,6 +93,9 @@ struct Session {
     joined: Option<String>,
     /// The last seq a flow said or read (its listening starts after it).
     bot_mark: u64,
+    /// When the visitor last wrote or attached (ms): the idlest goes first
+    /// when the hub is full.
+    last_ms: i64,
 }
 
 #[derive(Default)]
@@ -188,14 +191,16 @@ impl ChatHub {
     }
 
     /// Starts a session for a new visitor: `token` (secret, from the web
-    /// layer) and `visitor` (public) must both be new.
+    /// layer) and `visitor` (public) must both be new. When the hub holds its
+    /// most sessions, the idlest one without an open conversation and
+    /// without a page attached gives way.
     ///
     /// # Errors
-    /// [`ChannelError::Unsendable`] when the hub holds its most sessions or
-    /// the token or visitor id is taken.
+    /// [`ChannelError::Unsendable`] when the hub holds its most sessions and
+    /// none can give way, or the token or visitor id is taken.
     pub fn create(&self, token: &str, visitor: &str) -> Result<(), ChannelError> {
         let mut st = self.state();
-        if st.sessions.len() >= self.max_sessions {
+        if st.sessions.len() >= self.max_sessions && !Self::evict_one(&mut st) {
             return Err(ChannelError::Unsendable(format!(
                 "the chat holds its most sessions ({})",
                 self.max_sessions
@@ -214,10 +219,30 @@ impl ChatHub {
                 open: None,
                 joined: None,
                 bot_mark: 0,
+                last_ms: self.now_ms(),
             },
         );
         st.by_visitor.insert(visitor.to_owned(), token.to_owned());
         Ok(())
+    }
+
+    /// Drops the idlest session with no open conversation and no page
+    /// attached; false when there is none.
+    fn evict_one(st: &mut HubState) -> bool {
+        let idlest = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.open.is_none() && s.tx.receiver_count() == 0)
+            .min_by_key(|(_, s)| s.last_ms)
+            .map(|(t, _)| t.clone());
+        let Some(token) = idlest else {
+            return false;
+        };
+        if let Some(s) = st.sessions.remove(&token) {
+            st.by_visitor.remove(&s.visitor);
+        }
+        st.by_interaction.retain(|_, t| *t != token);
+        true
     }
 
     fn token_of(st: &HubState, key: SessionKey<'_>) -> Option<String> {
@@ -281,6 +306,7 @@ impl ChatHub {
                 .sessions
                 .get_mut(token)
                 .ok_or_else(|| ChannelError::NoConversation("chat session".into()))?;
+            s.last_ms = at.as_millis();
             let posted = s
                 .log
                 .post(post, at.as_millis())

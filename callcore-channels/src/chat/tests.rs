@@ -153,11 +153,18 @@ async fn marks_typing_files_and_limits() {
     let hub = hub();
     assert!(hub.create("t1", "v1").is_ok());
     assert!(hub.create("t2", "v2").is_ok());
-    assert!(hub.create("t3", "v3").is_err(), "at most 2 sessions");
     let mut u = hub
         .attach(SessionKey::Token("t1"), 0)
         .map(|a| a.updates)
         .expect("the session");
+    let page2 = hub.attach(SessionKey::Token("t2"), 0).map(|a| a.updates);
+    assert!(
+        hub.create("t3", "v3").is_err(),
+        "at most 2 sessions, both with a page"
+    );
+    drop(page2);
+    assert!(hub.create("t3", "v3").is_ok(), "an idle session gives way");
+    assert!(!hub.knows("t2") && hub.knows("t1") && hub.knows("t3"));
     hub.typing(SessionKey::Token("t1"), Side::Visitor, true);
     hub.typing(SessionKey::Token("t1"), Side::Visitor, true);
     let mut post = says("", "f1");
