@@ -12,7 +12,8 @@
 //! marked delivered and read by the visitor's page and the visitor's by the
 //! desktop; a visitor's connection drops while the agent writes twice and the
 //! visitor writes once, and after the reconnect both sides have every message
-//! exactly once, in order; a file within the limit reaches the agent (and
+//! exactly once, in order; the desktop's own chat socket drops and resumes
+//! without losing the message written meanwhile; a file within the limit reaches the agent (and
 //! downloads byte for byte), one over it is refused by the server; the agent
 //! ends a chat with a wrap-up code, the visitor sees the end, the transcript
 //! is in the interaction's journal and the record has the code; then the
@@ -404,6 +405,35 @@ async fn visitors_chat_with_an_agent_holding_three_chats_in_chromium() {
         .map(|e| e.seq)
         .collect();
     assert_eq!(seqs, server, "the page has every message of the log once");
+
+    // the desktop's chat socket drops while visitor 2 writes: resumed, nothing lost
+    let chat2 = ids[1].clone();
+    pages
+        .eval("agent", "window.desktop.chats.dropSocket()")
+        .await;
+    pages.say(VISITORS[1], "one more thing").await;
+    pages
+        .cmd(
+            "agent",
+            json!({"op": "log", "entry": format!("chat-message:{chat2}:one more thing")}),
+        )
+        .await;
+    let opened = pages
+        .eval(
+            "agent",
+            "window.desktop.log.filter(l => l === 'chat-socket-open').length",
+        )
+        .await;
+    assert_eq!(opened, 2, "the desktop's chat socket reconnected once");
+    let desk2 = pages.agent_log(&chat2).await;
+    assert_eq!(
+        desk2
+            .iter()
+            .filter(|l| l.ends_with("visitor:one more thing"))
+            .count(),
+        1,
+        "{desk2:?}"
+    );
 
     // a file within the limit reaches the agent, byte for byte; a larger one is refused
     let file = dir.join("receipt.txt");

@@ -18,6 +18,8 @@
     var T = {
       chats: chats,
       onEvent: onEvent,
+      // tests: drop the chat socket (it reconnects and resumes each chat)
+      dropSocket: function () { if (ws) ws.close(); },
       active: function () { return Object.keys(chats).filter(function (k) { return chats[k].state === 'active'; }); },
     };
 
@@ -40,7 +42,8 @@
       var s = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/chats');
       ws = s;
       s.addEventListener('open', function () {
-        Object.keys(chats).forEach(function (id) { if (chats[id].state !== 'ended') watch(chats[id]); });
+        d.note('chat-socket-open');
+        Object.keys(chats).forEach(function (id) { if (chats[id].state !== 'wrapup') watch(chats[id]); });
       });
       s.addEventListener('message', function (ev) {
         var m;

@@ -131,6 +131,16 @@ fn chat_for(st: &AppState, p: &Principal, raw: &str) -> Result<InteractionId, St
         .map_err(|_| format!("no chat {raw} for you"))
 }
 
+/// The interaction `raw` as a chat `p` holds: typing and read marks are the
+/// agent's own (a supervisor watching does not type or read for them).
+fn own_chat(st: &AppState, p: &Principal, raw: &str) -> Result<InteractionId, String> {
+    let id = chat_for(st, p, raw)?;
+    match (&p.agent, st.0.live.call(&id)) {
+        (Some(agent), Some(call)) if call.agent.as_ref() == Some(agent) => Ok(id),
+        _ => Err(format!("chat {raw} is not yours")),
+    }
+}
+
 fn op_answer(
     st: &AppState,
     hub: &Arc<ChatHub>,
@@ -204,7 +214,7 @@ fn op_answer(
             }
             None
         }
-        AgentOp::Typing { interaction, on } => match chat_for(st, p, &interaction) {
+        AgentOp::Typing { interaction, on } => match own_chat(st, p, &interaction) {
             Ok(id) => {
                 hub.typing(SessionKey::Interaction(&id), Side::Agent, on);
                 None
@@ -224,7 +234,7 @@ fn mark(
     seq: u64,
     read: bool,
 ) -> Option<String> {
-    match chat_for(st, p, interaction) {
+    match own_chat(st, p, interaction) {
         Ok(id) => {
             hub.mark(SessionKey::Interaction(&id), Side::Agent, seq, read);
             None
