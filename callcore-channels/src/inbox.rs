@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
@@ -33,6 +32,31 @@ pub trait Outbox: Send + Sync + fmt::Debug {
     /// [`ChannelError::Peer`] when the server refuses or cannot be reached,
     /// [`ChannelError::OptedOut`] when the customer opted out.
     async fn send(&self, reply: &Outgoing) -> Result<String, ChannelError>;
+}
+
+/// The text media of a conversational channel (web chat; SMS with a flow,
+/// [`InboxMedia`](crate::InboxMedia)): a flow's prompts
+/// reach the customer as messages and its listening reads the customer's
+/// next message, so the IVR's menus run on it. Channels without one (e-mail,
+/// SMS) keep their flows quiet.
+#[async_trait]
+pub trait TextMedia: Send + Sync + fmt::Debug {
+    /// Sends the flow's `text` to the customer of `interaction`.
+    ///
+    /// # Errors
+    /// [`CoreError::LegEnded`] when the conversation is over.
+    async fn say(&self, interaction: &InteractionId, text: &str) -> Result<(), CoreError>;
+
+    /// The customer's next message after what the flow last said, or `None`
+    /// after `timeout` without one.
+    ///
+    /// # Errors
+    /// [`CoreError::LegEnded`] when the conversation ends first.
+    async fn listen(
+        &self,
+        interaction: &InteractionId,
+        timeout: std::time::Duration,
+    ) -> Result<Option<String>, CoreError>;
 }
 
 /// Where an inbound message went.
@@ -62,7 +86,7 @@ struct Conversation {
     keys: Vec<String>,
     open: bool,
     ended: watch::Sender<Option<HangupCause>>,
-    /// Inbound messages a flow has read (conversational inboxes).
+    /// Inbound messages a flow has read (through [`InboxMedia`](crate::InboxMedia)).
     read: usize,
     /// Counts inbound messages, to wake a flow listening for the next one.
     arrived: watch::Sender<usize>,
@@ -87,7 +111,7 @@ pub struct Inbox {
     accept_tx: mpsc::UnboundedSender<Inbound>,
     accept_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Inbound>>,
     outbox: OnceLock<Arc<dyn Outbox>>,
-    conversational: AtomicBool,
+    text_media: OnceLock<Arc<dyn TextMedia>>,
 }
 
 impl fmt::Debug for Inbox {
@@ -122,21 +146,8 @@ impl Inbox {
             accept_tx,
             accept_rx: tokio::sync::Mutex::new(accept_rx),
             outbox: OnceLock::new(),
-            conversational: AtomicBool::new(false),
+            text_media: OnceLock::new(),
         })
-    }
-
-    /// Makes the inbox conversational: a flow's prompts are sent to the
-    /// customer as messages and its listens read the customer's next message
-    /// (the bot answers first; see [`MessageLeg`]). Off by default: a flow
-    /// that only queues the conversation says nothing.
-    pub fn set_conversational(&self, on: bool) {
-        self.conversational.store(on, Ordering::Relaxed);
-    }
-
-    /// Whether a flow converses on this inbox's conversations.
-    pub fn is_conversational(&self) -> bool {
-        self.conversational.load(Ordering::Relaxed)
     }
 
     /// The channel.
@@ -154,6 +165,16 @@ impl Inbox {
         let _ = self.outbox.set(outbox);
     }
 
+    /// Sets the text media flows talk through (once; later calls are ignored).
+    pub fn set_text_media(&self, media: Arc<dyn TextMedia>) {
+        let _ = self.text_media.set(media);
+    }
+
+    /// The text media, if the channel has one.
+    pub(crate) fn text_media(&self) -> Option<&Arc<dyn TextMedia>> {
+        self.text_media.get()
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -164,6 +185,17 @@ impl Inbox {
     /// thread keys names, or opens a new one (an interaction the center
     /// routes). Its own id becomes a thread key of the conversation.
     pub fn receive(self: &Arc<Self>, received: Received) -> Delivered {
+        self.receive_then(received, |_| {})
+    }
+
+    /// [`receive`](Self::receive), calling `before_offer` with a new
+    /// conversation's id before the center is handed it (so that the
+    /// channel knows the id before a flow runs on it).
+    pub fn receive_then(
+        self: &Arc<Self>,
+        received: Received,
+        before_offer: impl FnOnce(&InteractionId),
+    ) -> Delivered {
         let mut guard = self.state();
         let st = &mut *guard;
         let found = received
@@ -234,6 +266,7 @@ impl Inbox {
             Arc::clone(self),
         );
         tracing::info!(interaction = %id, channel = ?self.channel, "message opened a conversation");
+        before_offer(&id);
         let _ = self.accept_tx.send(Inbound {
             interaction,
             leg: Box::new(leg),
@@ -425,6 +458,18 @@ impl Inbox {
         let text = inbound.get(c.read).map(|m| m.text.clone())?;
         c.read += 1;
         Some(text)
+    }
+
+    /// Whether the center has sent anything in the conversation yet.
+    pub(crate) fn has_outbound(&self, interaction: &InteractionId) -> bool {
+        self.state()
+            .conversations
+            .get(interaction)
+            .is_some_and(|c| {
+                c.messages
+                    .iter()
+                    .any(|m| m.direction == MessageDirection::Outbound)
+            })
     }
 
     /// Whether the customer wrote something a flow has not read yet.

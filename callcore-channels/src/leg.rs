@@ -1,10 +1,6 @@
 //! The customer's side of a message conversation as a [`Leg`]: it stays up
-//! while the conversation is open. On a conversational inbox
-//! ([`Inbox::set_conversational`]) a flow's `say` is sent to the customer as
-//! a message (skipped, like a prompt the caller barged into, when the
-//! customer already wrote something unread) and `listen` reads their next
-//! message; otherwise media actions are quiet (announcements while waiting
-//! are not sent as messages).
+//! while the conversation is open; media actions are quiet (a flow's
+//! announcements are not sent as messages).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -118,26 +114,14 @@ impl MediaControl for MessageLeg {
         self.live().map(|()| PlayOutcome::Completed)
     }
 
-    async fn say(&self, text: &str, barge_in: bool) -> Result<PlayOutcome, CoreError> {
+    async fn say(&self, text: &str, _barge_in: bool) -> Result<PlayOutcome, CoreError> {
         self.live()?;
-        if !self.inbox.is_conversational() {
-            // announcements while waiting are not sent as messages
-            return Ok(PlayOutcome::Completed);
+        // a conversational channel (web chat) sends it as the bot's message;
+        // the others stay quiet
+        if let Some(media) = self.inbox.text_media() {
+            media.say(&self.interaction, text).await?;
         }
-        if barge_in && self.inbox.has_unread(&self.interaction) {
-            // the customer already wrote: like a caller speaking over a prompt
-            return Ok(PlayOutcome::BargedIn(String::new()));
-        }
-        match self.inbox.say(&self.interaction, text).await {
-            Ok(_) => Ok(PlayOutcome::Completed),
-            Err(crate::ChannelError::NoConversation(_)) => Err(CoreError::LegEnded),
-            Err(e) => {
-                // an opted-out or unreachable customer: the flow goes on
-                // (it hands off or ends), the failure is logged
-                tracing::warn!(interaction = %self.interaction, error = %e, "flow message not sent");
-                Ok(PlayOutcome::Completed)
-            }
-        }
+        Ok(PlayOutcome::Completed)
     }
 
     async fn collect_digits(&self, _spec: &DigitSpec) -> Result<DigitResult, CoreError> {
@@ -149,36 +133,22 @@ impl MediaControl for MessageLeg {
 
     async fn listen(&self, spec: &ListenSpec) -> Result<Utterance, CoreError> {
         self.live()?;
-        if !self.inbox.is_conversational() {
-            let _ = Leg::ended(self).await;
-            return Err(CoreError::LegEnded);
+        if let Some(media) = self.inbox.text_media() {
+            return Ok(
+                match media
+                    .listen(&self.interaction, spec.no_input_timeout)
+                    .await?
+                {
+                    Some(text) => Utterance::Text {
+                        text,
+                        confidence: 1.0,
+                    },
+                    None => Utterance::NoInput,
+                },
+            );
         }
-        let (Some(mut arrivals), Some(mut ended)) = (
-            self.inbox.arrivals(&self.interaction),
-            self.inbox.ended(&self.interaction),
-        ) else {
-            return Err(CoreError::LegEnded);
-        };
-        let mut deadline = self.inbox.clock().sleep(spec.no_input_timeout);
-        loop {
-            arrivals.borrow_and_update();
-            if let Some(text) = self.inbox.take_unread(&self.interaction) {
-                return Ok(Utterance::Text {
-                    text,
-                    confidence: 1.0,
-                });
-            }
-            self.live()?;
-            tokio::select! {
-                changed = arrivals.changed() => {
-                    if changed.is_err() {
-                        return Err(CoreError::LegEnded);
-                    }
-                }
-                _ = ended.changed() => {}
-                () = &mut deadline => return Ok(Utterance::NoInput),
-            }
-        }
+        let _ = Leg::ended(self).await;
+        Err(CoreError::LegEnded)
     }
 
     async fn record(&self, _spec: &RecordSpec) -> Result<RecordingId, CoreError> {

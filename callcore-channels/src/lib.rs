@@ -12,9 +12,14 @@
 //!   sanitised to text, auto-acknowledgement, loops and bounces never answered.
 //! - `sms` (feature `sms`): SMPP 3.4, GSM-7/UCS-2, concatenated messages,
 //!   opt-out keywords.
+//! - [`chat`]: web chat sessions (numbered logs that survive reconnects,
+//!   typing, delivery and read marks, size-limited files) over a chat inbox;
+//!   no extra dependency (the WebSocket and page are `callcore-web`'s).
 
+pub mod chat;
 mod error;
 mod inbox;
+mod inbox_media;
 mod leg;
 mod message;
 
@@ -24,6 +29,7 @@ pub mod email;
 pub mod sms;
 
 pub use error::ChannelError;
-pub use inbox::{Delivered, Inbox, Outbox};
+pub use inbox::{Delivered, Inbox, Outbox, TextMedia};
+pub use inbox_media::InboxMedia;
 pub use leg::MessageLeg;
 pub use message::{Attachment, Message, MessageDirection, Outgoing, Received};

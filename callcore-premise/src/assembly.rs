@@ -249,6 +249,13 @@ impl Premise {
         }
         for route in inboxes.routes(&config)? {
             let (inbox, flow) = match route {
+                // `[chat] ivr_menu`: the IVR's menu first, its choices as quick replies
+                ChannelRoute::Queue(inbox, _, _)
+                    if inbox.entry() == crate::channels::CHAT_ENTRY
+                        && config.chat.as_ref().is_some_and(|c| c.ivr_menu) =>
+                {
+                    (inbox, waiting(premise_flow(&config.ivr)?))
+                }
                 ChannelRoute::Queue(inbox, queue, at) => {
                     (inbox, waiting(crate::trunks::queue_flow(at, &queue)?))
                 }
@@ -294,6 +301,13 @@ impl Premise {
             .build()?
             .start()
             .await?;
+        // web chat's messages are journaled as transcript lines of their interactions
+        if let Some(hub) = &inboxes.chat {
+            let journal = center.clone();
+            hub.set_journal(Arc::new(move |tenant, kind| {
+                journal.journal_event(tenant, kind)
+            }));
+        }
         // subscribed before the queues and agents come, so the queue_log has them
         let analytics = crate::analytics::Analytics::start(
             &center,
@@ -356,9 +370,7 @@ impl Premise {
             for s in &a.skills {
                 p = p.with_skill(s.as_str(), 5);
             }
-            for (channel, slots) in crate::channels::Inboxes::capacities(&config) {
-                p = p.with_capacity(channel, slots);
-            }
+            p = crate::channels::Inboxes::agent_profile(&config, a, p);
             center.add_agent(p).await?;
             let id = AgentId::new(a.id.as_str());
             if a.is_webrtc() {
@@ -444,7 +456,7 @@ impl Premise {
                     Arc::new(crate::channels::Desk::new(&inboxes))
                         as Arc<dyn callcore_web::messages::MessageDesk>
                 });
-                let api = crate::web::build(&config, &center, desk)?;
+                let api = crate::web::build(&config, &center, desk, inboxes.chat.clone())?;
                 http.mount(api.router());
                 Some(api)
             }

@@ -1,4 +1,4 @@
-//! Message channels of the premise (`[email]`, and `[sms]`): each channel's
+//! Message channels of the premise (`[email]`, `[sms]` and `[chat]`): each channel's
 //! inbox is a transport of the center whose conversations go to their queue
 //! through the same ACD as calls, agents get capacity on the channel, and
 //! the web API reads and answers conversations
@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use callcore::{Channel, Clock, IdSource, InteractionId, TenantId};
+use callcore_channels::chat::ChatHub;
 use callcore_channels::email::{EmailChannel, EmailConfig};
 use callcore_channels::sms::{SmsChannel, SmsConfig};
 use callcore_channels::{ChannelError, Inbox, Message, MessageDirection};
@@ -23,6 +24,9 @@ pub const EMAIL_ENTRY: &str = "channel:email";
 /// The entry and flow name of SMS.
 pub const SMS_ENTRY: &str = "channel:sms";
 
+/// The entry and flow name of web chat.
+pub const CHAT_ENTRY: &str = "channel:chat";
+
 /// Checks `[email]` and `[sms]`; errors name the field (`email.queue`,
 /// `sms.smsc` ...).
 pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
@@ -32,6 +36,23 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
             return Err(PremiseError::Config {
                 field: "sms.queue".into(),
                 detail: format!("no queue `{}`", s.queue),
+            });
+        }
+    }
+    if let Some(c) = &config.chat {
+        c.validate("chat").map_err(config_error)?;
+        if !config.queues.iter().any(|q| q.id == c.queue) {
+            return Err(PremiseError::Config {
+                field: "chat.queue".into(),
+                detail: format!("no queue `{}`", c.queue),
+            });
+        }
+    }
+    for (i, a) in config.agents.iter().enumerate() {
+        if a.chat_capacity.is_some_and(|n| n > 50) {
+            return Err(PremiseError::Config {
+                field: format!("agents[{i}].chat_capacity"),
+                detail: "0-50 chats".into(),
             });
         }
     }
@@ -63,6 +84,8 @@ fn config_error(e: ChannelError) -> PremiseError {
 pub(crate) struct Inboxes {
     pub(crate) email: Option<Arc<Inbox>>,
     pub(crate) sms: Option<Arc<Inbox>>,
+    /// Web chat's sessions over its inbox.
+    pub(crate) chat: Option<Arc<ChatHub>>,
 }
 
 impl Inboxes {
@@ -91,17 +114,32 @@ impl Inboxes {
                     ids.clone(),
                 )
             }),
+            chat: config.chat.as_ref().map(|c| {
+                let inbox = Inbox::new(
+                    Channel::Chat,
+                    tenant.clone(),
+                    CHAT_ENTRY,
+                    clock.clone(),
+                    ids.clone(),
+                );
+                ChatHub::new(inbox, c.limits(), c.max_sessions, clock.clone())
+            }),
         }
     }
 
     /// Every inbox, as transports of the center.
     pub(crate) fn all(&self) -> Vec<Arc<Inbox>> {
-        self.email.iter().chain(self.sms.iter()).cloned().collect()
+        self.email
+            .iter()
+            .chain(self.sms.iter())
+            .chain(self.chat.iter().map(|h| h.inbox()))
+            .cloned()
+            .collect()
     }
 
     /// Each inbox with the flow its conversations run: straight to their
     /// queue, or the channel's own flow file (`[sms] flow`), which makes the
-    /// inbox conversational (the flow's prompts go out as messages).
+    /// inbox converse by message (`InboxMedia`: the flow's prompts go out as messages).
     ///
     /// # Errors
     /// [`PremiseError::Config`] naming `sms.flow` when the file cannot be
@@ -119,11 +157,18 @@ impl Inboxes {
             match &c.flow {
                 Some(path) => {
                     let spec = flow_file(path, "sms.flow")?;
-                    i.set_conversational(true);
+                    callcore_channels::InboxMedia::install(i);
                     r.push(ChannelRoute::Flow(i.clone(), spec));
                 }
                 None => r.push(ChannelRoute::Queue(i.clone(), c.queue.clone(), "sms.queue")),
             }
+        }
+        if let (Some(h), Some(c)) = (&self.chat, &config.chat) {
+            r.push(ChannelRoute::Queue(
+                h.inbox().clone(),
+                c.queue.clone(),
+                "chat.queue",
+            ));
         }
         Ok(r)
     }
@@ -136,7 +181,34 @@ impl Inboxes {
             .map(|e| (Channel::Email, e.agent_capacity))
             .collect();
         c.extend(config.sms.iter().map(|s| (Channel::Sms, s.agent_capacity)));
+        c.extend(
+            config
+                .chat
+                .iter()
+                .map(|s| (Channel::Chat, s.agent_capacity)),
+        );
         c
+    }
+
+    /// The capacities and the channels worked beside a voice call of `agent`:
+    /// the channels' capacities, its own `chat_capacity` over the chat's,
+    /// chats beside calls unless `chat.voice_blocks_chats`.
+    pub(crate) fn agent_profile(
+        config: &PremiseConfig,
+        agent: &crate::config::AgentSection,
+        mut profile: callcore::AgentProfile,
+    ) -> callcore::AgentProfile {
+        for (channel, slots) in Self::capacities(config) {
+            let slots = match (channel, agent.chat_capacity) {
+                (Channel::Chat, Some(own)) => own,
+                _ => slots,
+            };
+            profile = profile.with_capacity(channel, slots);
+        }
+        if config.chat.as_ref().is_some_and(|c| !c.voice_blocks_chats) {
+            profile = profile.with_beside_voice(Channel::Chat);
+        }
+        profile
     }
 }
 
@@ -211,6 +283,11 @@ impl crate::Premise {
             })
             .unwrap_or_default();
         Some(crate::notifications::with_receipts(&results, &receipts))
+    }
+
+    /// Web chat's sessions (`[chat]`): its inbox, sessions and logs.
+    pub fn chat(&self) -> Option<&Arc<ChatHub>> {
+        self.inboxes.chat.as_ref()
     }
 
     /// The SMS channel's inbox (`[sms]`).
@@ -342,5 +419,60 @@ impl MessageDesk for Desk {
                 Err(e) => Err(DeskError::Peer(e.to_string())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PremiseConfig;
+
+    fn config(chat: &str) -> Result<PremiseConfig, PremiseError> {
+        PremiseConfig::from_toml(&format!(
+            "[ivr]\nmenu = [{{ key = \"1\", label = \"web\", queue = \"web\" }}]\n\
+             default_queue = \"web\"\n[[queues]]\nid = \"web\"\n[[agents]]\nid = \"a\"\npassword = \"secret-a\"\n\
+             [[agents]]\nid = \"b\"\npassword = \"secret-b\"\nchat_capacity = 5\n{chat}"
+        ))
+    }
+
+    #[test]
+    fn chat_capacity_per_tenant_and_agent_and_voice_blocking() {
+        let c = config("[chat]\nqueue = \"web\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let profile =
+            |i: usize| Inboxes::agent_profile(&c, &c.agents[i], callcore::AgentProfile::new("x"));
+        assert_eq!(profile(0).capacity_for(Channel::Chat), 3, "the default");
+        assert_eq!(profile(1).capacity_for(Channel::Chat), 5, "the agent's own");
+        assert_eq!(profile(0).capacity_for(Channel::Voice), 1);
+        assert!(profile(0).beside_voice.is_empty(), "a call blocks chats");
+        let c = config("[chat]\nqueue = \"web\"\nagent_capacity = 2\nvoice_blocks_chats = false\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = Inboxes::agent_profile(&c, &c.agents[0], callcore::AgentProfile::new("x"));
+        assert_eq!(p.capacity_for(Channel::Chat), 2);
+        assert_eq!(p.beside_voice, [Channel::Chat]);
+        // no [chat]: no chat capacity
+        let c = config("").unwrap_or_else(|e| panic!("{e}"));
+        let p = Inboxes::agent_profile(&c, &c.agents[1], callcore::AgentProfile::new("x"));
+        assert_eq!(p.capacity_for(Channel::Chat), 0);
+    }
+
+    #[test]
+    fn bad_chat_settings_name_the_field() {
+        for (chat, field) in [
+            ("[chat]\nqueue = \"nowhere\"\n", "chat.queue"),
+            (
+                "[chat]\nqueue = \"web\"\nagent_capacity = 0\n",
+                "chat.agent_capacity",
+            ),
+            (
+                "[chat]\nqueue = \"web\"\nmax_attachment_bytes = 999999999\n",
+                "chat.max_attachment_bytes",
+            ),
+        ] {
+            let e = config(chat)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(field), "{chat}: {e}");
+        }
     }
 }

@@ -94,6 +94,10 @@ pub struct PremiseConfig {
     /// of a queue ([`crate::channels`]).
     #[serde(default)]
     pub sms: Option<callcore_channels::sms::SmsConfig>,
+    /// `[chat]`: web chat (the widget at `/chat` on the HTTP listener) as
+    /// interactions of a queue ([`crate::channels`]).
+    #[serde(default)]
+    pub chat: Option<callcore_channels::chat::ChatConfig>,
     /// True for the embedded defaults: demo accounts with published passwords.
     #[serde(skip)]
     pub demo: bool,
@@ -496,6 +500,10 @@ pub struct AgentSection {
     /// `sip.srtp`.
     #[serde(default)]
     pub srtp: Option<String>,
+    /// How many web chats this agent holds at once; absent:
+    /// `chat.agent_capacity`.
+    #[serde(default)]
+    pub chat_capacity: Option<u32>,
 }
 
 impl std::fmt::Debug for AgentSection {

@@ -219,6 +219,7 @@ pub(crate) fn build(
     config: &PremiseConfig,
     center: &callcore_runtime::CenterHandle,
     messages: Option<std::sync::Arc<dyn callcore_web::messages::MessageDesk>>,
+    chat: Option<std::sync::Arc<callcore_channels::chat::ChatHub>>,
 ) -> Result<WebApi, PremiseError> {
     let tenant = TenantId::new(config.tenant.clone());
     let mut b = WebApi::builder()
@@ -241,6 +242,9 @@ pub(crate) fn build(
     }
     if let Some(desk) = messages {
         b = b.messages(desk);
+    }
+    if let Some(hub) = chat {
+        b = b.chat(hub);
     }
     b.build().map_err(|e| field("users".into(), e.to_string()))
 }

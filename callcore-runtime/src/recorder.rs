@@ -234,12 +234,26 @@ impl Records {
                         if *reason != EndReason::Interrupted
                             && (!record.complete || record.wrap_up_ms == 0) =>
                     {
-                        self.awaiting_wrap_up.insert(agent.clone(), id.clone());
+                        // an agent with several conversations (chats) ends them
+                        // one by one: the earlier one is saved, let it go
+                        if let Some(earlier) =
+                            self.awaiting_wrap_up.insert(agent.clone(), id.clone())
+                            && earlier != *id
+                        {
+                            self.open.remove(&earlier);
+                        }
                     }
                     _ => {
                         self.open.remove(id);
                     }
                 }
+            }
+            // a wrap-up code or notes after the end (no after-call work, or
+            // an agent still busy with other chats): saved at once
+            EventKind::DispositionSet { .. } | EventKind::WrapUpNoted { .. }
+                if record.ended_at.is_some() =>
+            {
+                w.save(record).await;
             }
             EventKind::WrapUpEnded { agent, .. } => {
                 w.save(record).await;

@@ -277,3 +277,78 @@ async fn an_interaction_left_in_progress_is_closed_as_interrupted_once() {
         "an ended interaction is left alone"
     );
 }
+
+/// An agent holding several chats: each ends in turn, without after-call
+/// work, and each one's wrap-up code, set after its end, is in its saved
+/// record.
+#[tokio::test]
+async fn wrap_up_codes_after_the_end_of_concurrent_chats_are_saved() {
+    let flaky = Flaky::new(0, None);
+    let stores = flaky.stores();
+    let (emitter, _task) = start(&stores, 64);
+    let tenant = TenantId::default();
+    let agent = callcore::AgentId::new("a");
+    let ids: Vec<InteractionId> = (0..2)
+        .map(|i| InteractionId::new(format!("chat{i}")))
+        .collect();
+    for id in &ids {
+        let interaction = Interaction::new(
+            id.clone(),
+            tenant.clone(),
+            Channel::Chat,
+            Direction::Inbound,
+            "visitor",
+            "chat",
+            Timestamp::from_secs(1),
+        );
+        emitter.emit(
+            &tenant,
+            EventKind::InteractionCreated {
+                interaction: Box::new(interaction),
+            },
+        );
+        emitter.emit(
+            &tenant,
+            EventKind::Connected {
+                interaction: id.clone(),
+                agent: agent.clone(),
+                queue: QueueId::new("chat"),
+            },
+        );
+    }
+    for id in &ids {
+        emitter.emit(
+            &tenant,
+            EventKind::Ended {
+                interaction: id.clone(),
+                reason: callcore::EndReason::AgentHangup,
+            },
+        );
+    }
+    for (i, id) in ids.iter().enumerate() {
+        emitter.emit(
+            &tenant,
+            EventKind::DispositionSet {
+                interaction: id.clone(),
+                agent: agent.clone(),
+                disposition: callcore::Disposition::Agent(format!("code{i}")),
+            },
+        );
+    }
+    emitter.flush().await;
+    for (i, id) in ids.iter().enumerate() {
+        let mut saved = None;
+        for _ in 0..100 {
+            saved = stores.interactions.get(&tenant, id).await.unwrap();
+            if saved.as_ref().is_some_and(|r| r.disposition.is_some()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            saved.and_then(|r| r.disposition),
+            Some(callcore::Disposition::Agent(format!("code{i}"))),
+            "chat {i}"
+        );
+    }
+}

@@ -90,6 +90,9 @@
       codes.forEach(function (c) { var o = document.createElement('option'); o.value = c; o.textContent = c; sel.appendChild(o); });
     } catch (e) { fail(e); }
     await refreshAgent();
+    if (window.DesktopChat) {
+      S.chats = window.DesktopChat.start({ api: api, note: note, me: me, voiceOffered: voiceOffered });
+    }
     openFeed();
     connectPhone();
   }
@@ -150,16 +153,22 @@
 
   function mine(m) { return m.agent === S.me.agent; }
 
+  function voiceOffered(m) {
+    S.offer = { interaction: m.interaction, reservation: m.reservation, queue: m.queue };
+    note('offered');
+    text('offer-queue', m.queue);
+    showOffer();
+    loadPop(m.interaction);
+  }
+
   function onEvent(m) {
     var current = S.call && S.call.interaction;
+    // web chats are the chat panel's (desktop-chat.js)
+    if (S.chats && S.chats.onEvent(m)) return;
     switch (m.type) {
       case 'offered':
         if (!mine(m)) break;
-        S.offer = { interaction: m.interaction, reservation: m.reservation, queue: m.queue };
-        note('offered');
-        text('offer-queue', m.queue);
-        showOffer();
-        loadPop(m.interaction);
+        voiceOffered(m);
         break;
       case 'offer_ended':
         if (mine(m) && S.offer && S.offer.reservation === m.reservation) {

@@ -52,6 +52,7 @@
 
 mod api;
 mod auth;
+mod chat;
 mod config_view;
 mod error;
 mod extract;
@@ -141,6 +142,7 @@ pub struct WebApiBuilder {
     limits: LoginLimits,
     event_buffer: usize,
     messages: Option<Arc<dyn messages::MessageDesk>>,
+    chat: Option<Arc<callcore_channels::chat::ChatHub>>,
 }
 
 impl Default for WebApiBuilder {
@@ -156,6 +158,7 @@ impl Default for WebApiBuilder {
             limits: LoginLimits::default(),
             event_buffer: DEFAULT_EVENT_BUFFER,
             messages: None,
+            chat: None,
         }
     }
 }
@@ -202,6 +205,16 @@ impl WebApiBuilder {
     #[must_use]
     pub fn messages(mut self, desk: Arc<dyn messages::MessageDesk>) -> Self {
         self.messages = Some(desk);
+        self
+    }
+
+    /// Web chat: the widget page `/chat` and its socket `/chat/ws` for
+    /// visitors, the desktop's socket `/api/v1/chats` and file downloads.
+    /// Give the chat's inbox to [`messages`](Self::messages) too, so that
+    /// agents reply through `/api/v1/interactions/{id}/messages`.
+    #[must_use]
+    pub fn chat(mut self, hub: Arc<callcore_channels::chat::ChatHub>) -> Self {
+        self.chat = Some(hub);
         self
     }
 
@@ -265,9 +278,13 @@ impl WebApiBuilder {
             config: self.config,
             secure_cookies: self.secure_cookies,
             messages: self.messages,
+            chat: self.chat.clone(),
         }));
         let (router, openapi) = api::build(state.clone());
-        let router = router.merge(pages::routes()).merge(wallboard::routes());
+        let mut router = router.merge(pages::routes()).merge(wallboard::routes());
+        if let Some(hub) = self.chat {
+            router = router.merge(chat::routes(hub));
+        }
         Ok(WebApi {
             state,
             router,

@@ -19,7 +19,7 @@ const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:;
                    style-src 'self'; script-src 'self'; media-src 'self' blob:; \
                    frame-ancestors 'none'";
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -46,6 +46,13 @@ async fn desktop_js() -> Response {
     )
 }
 
+async fn desktop_chat_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/desktop-chat.js"),
+    )
+}
+
 async fn desktop_css() -> Response {
     asset(
         "text/css; charset=utf-8",
@@ -60,6 +67,7 @@ pub(crate) fn routes() -> Router {
         .route("/", get(|| async { Redirect::to("/desktop") }))
         .route("/desktop", get(desktop))
         .route("/desktop.js", get(desktop_js))
+        .route("/desktop-chat.js", get(desktop_chat_js))
         .route("/desktop.css", get(desktop_css))
 }
 
@@ -112,6 +120,8 @@ mod tests {
             "call-hangup",
             "wrapup-code",
             "wrapup-submit",
+            "chats",
+            "chat-count",
         ] {
             assert!(
                 page.contains(&format!("data-testid=\"{id}\"")),
@@ -123,6 +133,8 @@ mod tests {
         // nothing from elsewhere: every script and style is this origin's
         assert!(!page.contains("http://") && !page.contains("https://"));
         let (status, kind, _) = get_page("/desktop.js").await;
+        assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
+        let (status, kind, _) = get_page("/desktop-chat.js").await;
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
         let (status, kind, _) = get_page("/desktop.css").await;
         assert_eq!((status, kind.starts_with("text/css")), (200, true));

@@ -26,6 +26,7 @@ impl AcdEngine {
             self.count_presence(a, -1);
             if let Some(slot) = self.agents.get_mut(a) {
                 slot.capacity = super::state::capacities(&profile);
+                slot.beside_voice = super::state::beside_voice(&profile);
                 *slot.profile = profile;
                 slot.rerank = true;
             }
@@ -42,6 +43,7 @@ impl AcdEngine {
         self.next_order += 1;
         let a = self.agents.insert(AgentSlot {
             capacity: super::state::capacities(&profile),
+            beside_voice: super::state::beside_voice(&profile),
             id: id.clone(),
             profile: Box::new(profile),
             order,

@@ -36,6 +36,16 @@ pub(crate) fn capacities(profile: &AgentProfile) -> [u32; CHANNELS] {
     out
 }
 
+/// Channels (bit per channel index) worked beside a voice call.
+pub(crate) fn beside_voice(profile: &AgentProfile) -> u8 {
+    profile
+        .beside_voice
+        .iter()
+        .map(|c| ch_index(*c))
+        .filter(|i| *i > 0)
+        .fold(0, |m, i| m | (1 << i))
+}
+
 /// A timer's key: when, plus a sequence number that keeps keys unique.
 pub(crate) type TimerKey = (Timestamp, u64);
 
@@ -73,6 +83,9 @@ pub(crate) struct AgentSlot {
     pub(crate) profile: Box<AgentProfile>,
     /// Capacity per channel, copied from the profile (hot path).
     pub(crate) capacity: [u32; CHANNELS],
+    /// Channels worked beside a voice call (bit per channel index).
+    #[serde(default)]
+    pub(crate) beside_voice: u8,
     pub(crate) order: u64,
     pub(crate) presence: Presence,
     /// The phone (or desktop) can be reached; independent of `presence`.
@@ -108,15 +121,17 @@ fn reachable_by_default() -> bool {
 
 impl AgentSlot {
     /// Free slots for a channel, counting pending offers; a voice call is
-    /// exclusive (no chats beside it, and no call beside chats).
+    /// exclusive (no chats beside it, and no call beside chats) except for
+    /// the channels the profile works beside voice.
     pub(crate) fn free(&self, ch: usize) -> u32 {
         let used = |i: usize| self.load[i] + self.offered[i];
+        let beside = |i: usize| self.beside_voice & (1 << i) != 0;
         let cap = self.capacity[ch];
         if ch == 0 {
-            if (1..CHANNELS).any(|i| used(i) > 0) {
+            if (1..CHANNELS).any(|i| used(i) > 0 && !beside(i)) {
                 return 0;
             }
-        } else if used(0) > 0 {
+        } else if used(0) > 0 && !beside(ch) {
             return 0;
         }
         cap.saturating_sub(used(ch))

@@ -89,6 +89,27 @@ pub fn peers_ready(what: &str) -> bool {
     false
 }
 
+/// Whether headless Chromium can be driven (chromium, node, playwright-core
+/// in `.cache/node`): the browser tests without SIP or WebRTC. Otherwise the
+/// test (`what`) is skipped with a notice, or fails under
+/// `CALLCORE_REQUIRE_PEERS=1`.
+pub fn browser_ready(what: &str) -> bool {
+    let why = if !Path::new("/usr/bin/chromium").exists() {
+        "chromium is not installed (apt-get install -y chromium)"
+    } else if !runs("node", "--version") {
+        "node is not installed (apt-get install -y nodejs npm)"
+    } else if !playwright().join("playwright-core").exists() {
+        "playwright-core is missing (npm install --prefix .cache/node playwright-core)"
+    } else {
+        return true;
+    };
+    if std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1") {
+        panic!("CALLCORE_REQUIRE_PEERS=1 but {why}");
+    }
+    eprintln!("NOTICE: skipping {what}: {why}");
+    false
+}
+
 /// Runs test `name` of this binary again inside a new network namespace with
 /// only `lo` (up); true when this process is already that re-run.
 pub async fn in_private_network(name: &str) -> bool {

@@ -6,6 +6,10 @@
 // Usage: node page_driver.js
 // Commands ({"op": ..., "page": NAME, ...}):
 //   open {url, wav}                 launch a browser with `wav` as microphone, load url
+//   open {url, shared: true}        a new context (own cookies and storage) of one
+//                                   browser shared by such pages (no microphone)
+//   wait {js, timeout_ms}           wait until the expression is truthy
+//   files {testid, path}            set a file input's file
 //   fill {testid, value}  click {testid}  select {testid, value}
 //   visible {testid, timeout_ms}    wait until the element is shown
 //   hidden {testid, timeout_ms}     wait until it is not
@@ -20,8 +24,26 @@ const { chromium } = require('playwright-core');
 const readline = require('readline');
 
 const pages = new Map();
+let shared = null;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const by = (page, id) => page.locator(`[data-testid="${id}"]`);
+
+async function openShared(name, url) {
+  if (!shared) {
+    shared = await chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+  }
+  const context = await shared.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.on('console', (m) => console.error(`page ${name}: ${m.text()}`));
+  page.on('pageerror', (e) => console.error(`page ${name} error: ${e}`));
+  await page.goto(url);
+  pages.set(name, { browser: null, context, page });
+}
 
 async function open(name, url, wav) {
   const browser = await chromium.launch({
@@ -46,10 +68,13 @@ async function open(name, url, wav) {
 
 async function run(c) {
   if (c.op === 'close') {
-    for (const { browser } of pages.values()) await browser.close();
+    for (const { browser } of pages.values()) if (browser) await browser.close();
+    if (shared) await shared.close();
+    shared = null;
     pages.clear();
     return {};
   }
+  if (c.op === 'open' && c.shared) { await openShared(c.page, c.url); return {}; }
   if (c.op === 'open') { await open(c.page, c.url, c.wav); return {}; }
   const entry = pages.get(c.page);
   if (!entry) throw new Error(`no page ${c.page}`);
@@ -76,6 +101,16 @@ async function run(c) {
       return { max };
     }
     case 'eval': return { value: await page.evaluate(c.js) };
+    case 'wait': {
+      // polled with evaluate (CDP), not waitForFunction: the pages' CSP forbids eval
+      const until = Date.now() + timeout;
+      for (;;) {
+        if (await page.evaluate(c.js)) return {};
+        if (Date.now() > until) throw new Error(`not true within ${timeout} ms: ${c.js}`);
+        await sleep(50);
+      }
+    }
+    case 'files': await by(page, c.testid).setInputFiles(c.path); return {};
     case 'screenshot': await page.screenshot({ path: c.path, fullPage: true }); return {};
     default: throw new Error(`unknown op ${c.op}`);
   }
@@ -98,6 +133,7 @@ lines.on('line', (line) => {
 });
 lines.on('close', async () => {
   await queue;
-  for (const { browser } of pages.values()) await browser.close().catch(() => {});
+  for (const { browser } of pages.values()) if (browser) await browser.close().catch(() => {});
+  if (shared) await shared.close().catch(() => {});
   process.exit(0);
 });

@@ -31,7 +31,7 @@ pub struct SinceQuery {
 }
 
 /// A browser page may open the feed only from this server's own origin.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true; // not a browser
     };

@@ -9,6 +9,7 @@
 
 pub(crate) mod agents;
 pub(crate) mod calls;
+pub(crate) mod chats;
 pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod history;
@@ -104,6 +105,8 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(history::download))
         .routes(routes!(history::wrap_up))
         .routes(routes!(messages::list, messages::reply))
+        .routes(routes!(chats::socket))
+        .routes(routes!(chats::file))
         .routes(routes!(reports::report))
         .routes(routes!(config::queues))
         .routes(routes!(config::skills))

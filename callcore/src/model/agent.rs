@@ -41,6 +41,12 @@ pub struct AgentProfile {
     /// (default: one voice call). A channel missing here cannot be offered.
     #[serde(default = "default_capacity")]
     pub capacity: BTreeMap<Channel, u32>,
+    /// Channels the agent works beside a voice call (and a call beside
+    /// them), each within its own capacity. Empty, the default: a voice call
+    /// is the agent's only work (nothing else is offered during it, and no
+    /// call while other work is open).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub beside_voice: Vec<Channel>,
     /// Where offers ring, in order of preference.
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
@@ -71,6 +77,7 @@ impl AgentProfile {
             name: String::new(),
             skills: BTreeMap::new(),
             capacity: default_capacity(),
+            beside_voice: Vec::new(),
             endpoints: Vec::new(),
             queues: Vec::new(),
             rating: None,
@@ -97,6 +104,15 @@ impl AgentProfile {
     #[must_use]
     pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
         self.endpoints.push(endpoint);
+        self
+    }
+
+    /// Lets `channel` be worked beside a voice call (builder style).
+    #[must_use]
+    pub fn with_beside_voice(mut self, channel: Channel) -> Self {
+        if !self.beside_voice.contains(&channel) {
+            self.beside_voice.push(channel);
+        }
         self
     }
 
