@@ -97,8 +97,9 @@ route[RELAY] {{
 }}
 failure_route[FAILOVER] {{
     if (t_is_canceled()) exit;
-    if (t_branch_timeout() && !t_branch_replied()) {{
-        # no reply at all within fr_timer: the node is down until a probe answers
+    if (!t_branch_replied()) {{
+        # no reply from the node at all (fr_timer ran out, or sending failed):
+        # it never had the call; down until a probe answers
         ds_mark_dst("ip");
     }} else if (!t_check_status("503")) {{
         # the node had the call (it replied): its answer stands

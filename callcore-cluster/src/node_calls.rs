@@ -295,7 +295,22 @@ pub async fn close_dead_nodes(
                     .bind(id.as_str())
                     .execute(db.pool())
                     .await?;
-                if closed {
+                if let Some(Some(agent)) = &closed {
+                    // the agent talking to the dead node's caller is free
+                    // again: the shard's owner (the tenant's shard) hears the
+                    // end, as from the node that held the call
+                    let mail = crate::Mail::InteractionEnded {
+                        interaction: id.clone(),
+                        agent: agent.clone(),
+                    };
+                    if let Err(e) = db
+                        .post_mail(tenant.as_str(), crate::mailbox::OWNER, me.node(), &mail)
+                        .await
+                    {
+                        tracing::warn!(interaction = %id, error = %e, "the owner was not told the agent is free");
+                    }
+                }
+                if closed.is_some() {
                     tracing::warn!(interaction = %id, dead = %node, by = %me.node(), "closed as node_failure");
                     sweep.closed.push((id, node));
                 }
@@ -308,32 +323,33 @@ pub async fn close_dead_nodes(
     Ok(sweep)
 }
 
-/// Journals `id`'s end as `node_failure` and saves its record; false when
-/// its journal already has an end (or no start).
+/// Journals `id`'s end as `node_failure` and saves its record; `None` when
+/// its journal already has an end (or no start), else the agent the call
+/// was connected to, if any.
 async fn close_one(
     journal: &dyn EventJournal,
     records: &dyn InteractionStore,
     tenant: &TenantId,
     id: &InteractionId,
-) -> Result<bool, CoreError> {
+) -> Result<Option<Option<callcore::AgentId>>, CoreError> {
     let events = journal.for_interaction(tenant, id).await?;
     if events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Ended { .. }))
     {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(created) = events
         .iter()
         .position(|e| matches!(e.kind, EventKind::InteractionCreated { .. }))
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let EventKind::InteractionCreated { interaction } = &events[created].kind else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(last) = events.last() else {
-        return Ok(false);
+        return Ok(None);
     };
     let ended = Event {
         seq: last.seq,
@@ -349,7 +365,7 @@ async fn close_one(
     record.apply(&ended);
     journal.append(std::slice::from_ref(&ended)).await?;
     records.save(&record).await?;
-    Ok(true)
+    Ok(Some(record.agent.clone()))
 }
 
 /// Runs [`close_dead_nodes`] every `every` until aborted, reporting each

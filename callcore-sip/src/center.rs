@@ -131,6 +131,8 @@ struct Shared {
     statuses: Mutex<HashMap<CallRef, u16>>,
     /// SRTP of phones' legs (trunks carry their own).
     srtp: Mutex<srtp::SrtpPolicies>,
+    /// Inbound calls get 180 Ringing as soon as they arrive.
+    ring_inbound: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -261,6 +263,7 @@ impl SipTransport {
             events: crate::center_events::LegEventsMap::default(),
             statuses: Mutex::new(HashMap::new()),
             srtp: Mutex::new(srtp::SrtpPolicies::default()),
+            ring_inbound: std::sync::atomic::AtomicBool::new(true),
         });
         let inbound_trunks = TrunkRouter::new(config.trunks.clone());
         let tenant = config.tenant.clone();
@@ -311,7 +314,9 @@ impl SipTransport {
                             }
                         };
                         let status = status_of(&shared.legs, call);
-                        shared.handle.ring(call);
+                        if shared.ring_inbound.load(std::sync::atomic::Ordering::Relaxed) {
+                            shared.handle.ring(call);
+                        }
                         let mut interaction = Interaction::new(
                             iid,
                             tenant.clone(),
@@ -417,6 +422,16 @@ impl SipTransport {
     /// registrations, lookups).
     pub fn sip(&self) -> &SipHandle {
         &self.shared.handle
+    }
+
+    /// Whether an inbound call gets 180 Ringing as soon as it arrives
+    /// (default: on). Off, the caller hears nothing before the center
+    /// answers: a cluster node behind a proxy that fails calls over to
+    /// another node when one does not reply in time.
+    pub fn set_ring_inbound(&self, on: bool) {
+        self.shared
+            .ring_inbound
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Rings `aor` at `contact` from now on, registered or not (a desk phone, a PBX
