@@ -105,7 +105,7 @@ pub use mailbox::{
     AGENT_SEAT, Letter, Mail, OWNER, QUEUE_SEAT, ROUTING_TOPIC, Seat, move_waiting_in,
     post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
 };
-pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use node_calls::{NodeJournal, SIP_CALL_ID, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{

@@ -59,6 +59,10 @@ pub struct SipCenterConfig {
     pub from_domain: String,
 }
 
+/// The attribute of an inbound interaction that holds its SIP Call-ID
+/// (with [`SipTransport::set_ring_inbound`] off).
+pub const SIP_CALL_ID_ATTRIBUTE: &str = "sip_call_id";
+
 #[path = "center_dial.rs"]
 mod dial;
 #[path = "center_srtp.rs"]
@@ -280,6 +284,7 @@ impl SipTransport {
                         source,
                         asserted,
                         offer,
+                        call_id,
                         ..
                     } => {
                         // SRTP: the trunk's policy, else the calling phone's
@@ -314,7 +319,8 @@ impl SipTransport {
                             }
                         };
                         let status = status_of(&shared.legs, call);
-                        if shared.ring_inbound.load(std::sync::atomic::Ordering::Relaxed) {
+                        let ring = shared.ring_inbound.load(std::sync::atomic::Ordering::Relaxed);
+                        if ring {
                             shared.handle.ring(call);
                         }
                         let mut interaction = Interaction::new(
@@ -326,6 +332,13 @@ impl SipTransport {
                             user_of(&to),
                             dispatch_clock.now(),
                         );
+                        if !ring {
+                            // behind a failover proxy: one caller's attempts on
+                            // several nodes share it
+                            interaction
+                                .attributes
+                                .insert(SIP_CALL_ID_ATTRIBUTE.to_owned(), call_id);
+                        }
                         // IP authentication: a call from a trunk's address is that trunk's
                         if let Some(t) = inbound_trunks.trusted_source(source) {
                             interaction
@@ -426,8 +439,11 @@ impl SipTransport {
 
     /// Whether an inbound call gets 180 Ringing as soon as it arrives
     /// (default: on). Off, the caller hears nothing before the center
-    /// answers: a cluster node behind a proxy that fails calls over to
-    /// another node when one does not reply in time.
+    /// answers — a cluster node behind a proxy that fails calls over to
+    /// another node when one does not reply in time — and each inbound
+    /// interaction carries its SIP Call-ID as the attribute
+    /// [`SIP_CALL_ID_ATTRIBUTE`] (the attempts of one caller on several
+    /// nodes share it).
     pub fn set_ring_inbound(&self, on: bool) {
         self.shared
             .ring_inbound

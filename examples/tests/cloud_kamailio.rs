@@ -154,6 +154,7 @@ impl Drop for StopCloud {
     fn drop(&mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.0.to_string()])
+            .stderr(Stdio::null())
             .status();
         std::thread::sleep(Duration::from_millis(1500));
     }

@@ -106,6 +106,9 @@ pub enum UaEvent {
         /// trusted network asserts it; anyone can send one, so believe it only from
         /// a trusted trunk (see [`crate::trunk::asserted_caller`]).
         asserted: Option<Box<str>>,
+        /// The INVITE's Call-ID (a proxy that moves a call to another node
+        /// keeps it).
+        call_id: String,
     },
     /// The caller cancelled before we answered.
     Cancelled {
