@@ -304,15 +304,17 @@ pub async fn close_dead_nodes(
         // which the dead node never answered (it replies only once the start
         // is journaled), to a node that did: the caller's record is that one
         let moved = match &sip_call_id {
-            Some(sip) => sqlx::query_scalar::<_, bool>(
-                "SELECT EXISTS (SELECT 1 FROM cluster_calls WHERE sip_call_id = $1
+            Some(sip) => {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM cluster_calls WHERE sip_call_id = $1
                  AND NOT (tenant = $2 AND interaction = $3))",
-            )
-            .bind(sip)
-            .bind(&tenant)
-            .bind(&id)
-            .fetch_one(db.pool())
-            .await?,
+                )
+                .bind(sip)
+                .bind(&tenant)
+                .bind(&id)
+                .fetch_one(db.pool())
+                .await?
+            }
             None => false,
         };
         let tenant = TenantId::new(tenant);

@@ -578,7 +578,8 @@ impl RoutingTask {
                         });
                     }
                     tracing::info!(%interaction, %agent, "assigned after the caller left: agent released");
-                    if let Err(e) = self.input(RouterInput::InteractionEnded { interaction, agent }) {
+                    if let Err(e) = self.input(RouterInput::InteractionEnded { interaction, agent })
+                    {
                         tracing::debug!(error = %e, "release refused by the router");
                     }
                 }

@@ -319,7 +319,9 @@ impl SipTransport {
                             }
                         };
                         let status = status_of(&shared.legs, call);
-                        let ring = shared.ring_inbound.load(std::sync::atomic::Ordering::Relaxed);
+                        let ring = shared
+                            .ring_inbound
+                            .load(std::sync::atomic::Ordering::Relaxed);
                         if ring {
                             shared.handle.ring(call);
                         }

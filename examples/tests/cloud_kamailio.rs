@@ -562,7 +562,11 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
             f["answered"],
             f["abandoned"],
             peak.get(id).copied().unwrap_or(0),
-            if *id == owner { ", before the kill" } else { "" }
+            if *id == owner {
+                ", before the kill"
+            } else {
+                ""
+            }
         );
     }
 
@@ -579,7 +583,10 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
         for n in &lost {
             let id = format!("'{n}-{caller_pid}@");
             for e in errors.split("Aborting").filter(|e| e.contains(&id)) {
-                println!("SIPp on lost caller {n}: Aborting{}", e.lines().take(3).collect::<Vec<_>>().join(" | "));
+                println!(
+                    "SIPp on lost caller {n}: Aborting{}",
+                    e.lines().take(3).collect::<Vec<_>>().join(" | ")
+                );
             }
         }
     }
