@@ -59,6 +59,11 @@ pub struct SipCenterConfig {
     pub from_domain: String,
 }
 
+/// With [`SipTransport::set_ring_inbound`] off, an inbound call that is not
+/// answered this long after it arrived gets 180 Ringing after all (under a
+/// failover proxy's 1 s timer, so a slow node keeps its call).
+pub const RING_WHEN_SILENT: Duration = Duration::from_millis(600);
+
 /// The attribute of an inbound interaction that holds its SIP Call-ID
 /// (with [`SipTransport::set_ring_inbound`] off).
 pub const SIP_CALL_ID_ATTRIBUTE: &str = "sip_call_id";
@@ -324,6 +329,15 @@ impl SipTransport {
                             .load(std::sync::atomic::Ordering::Relaxed);
                         if ring {
                             shared.handle.ring(call);
+                        } else {
+                            // a call still unanswered then rings after all: a
+                            // slow node keeps its call rather than have the
+                            // proxy move it (a no-op once answered)
+                            let (handle, clock) = (shared.handle.clone(), dispatch_clock.clone());
+                            tokio::spawn(async move {
+                                clock.sleep(RING_WHEN_SILENT).await;
+                                handle.ring(call);
+                            });
                         }
                         let mut interaction = Interaction::new(
                             iid,
@@ -441,8 +455,9 @@ impl SipTransport {
 
     /// Whether an inbound call gets 180 Ringing as soon as it arrives
     /// (default: on). Off, the caller hears nothing before the center
-    /// answers — a cluster node behind a proxy that fails calls over to
-    /// another node when one does not reply in time — and each inbound
+    /// answers or [`RING_WHEN_SILENT`] passes — a cluster node behind a proxy
+    /// that fails calls over to another node when one does not reply in
+    /// time — and each inbound
     /// interaction carries its SIP Call-ID as the attribute
     /// [`SIP_CALL_ID_ATTRIBUTE`] (the attempts of one caller on several
     /// nodes share it).

@@ -360,6 +360,7 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
         .unwrap();
     assert!(status.success());
     let killed = Instant::now();
+    let kill_done = epoch_now();
     println!(
         "kill -9 of {owner} (pid {victim}, the shard's owner at epoch {owner_epoch}) {} ms into the load",
         KILL_AFTER.as_millis()
@@ -494,10 +495,13 @@ async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
                 let o = outcome(r);
                 *outcomes.entry(o).or_default() += 1;
                 if c.ok && o == "node_failure" {
-                    if c.ok_at <= killed_epoch {
+                    // SIPp heard the BYE answered no later than 1 s after the
+                    // kill (the answer crosses Kamailio on a loaded machine)
+                    if c.ok_at <= kill_done + 1.0 {
                         // its BYE was answered by the dead node, which died
                         // before journaling the end (the journal is written
-                        // behind the call)
+                        // behind the call); a survivor's call is never closed
+                        // as node_failure
                         ended_unjournaled += 1;
                     } else {
                         ok_but_node_failure.push(c.number);
