@@ -62,7 +62,7 @@ pub struct SipCenterConfig {
 /// With [`SipTransport::set_ring_inbound`] off, an inbound call that is not
 /// answered this long after it arrived gets 180 Ringing after all (under a
 /// failover proxy's 1 s timer, so a slow node keeps its call).
-pub const RING_WHEN_SILENT: Duration = Duration::from_millis(600);
+pub const RING_WHEN_SILENT: Duration = Duration::from_millis(300);
 
 /// The attribute of an inbound interaction that holds its SIP Call-ID
 /// (with [`SipTransport::set_ring_inbound`] off).
