@@ -448,6 +448,12 @@ async fn run_cluster(
         let _ = c.wait().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // the nodes' data folders (recordings), temporary like the rest
+    for (id, ..) in &specs {
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("callcore-cloud-{}-{id}", std::process::id())),
+        );
+    }
     Ok(())
 }
 
