@@ -67,12 +67,12 @@ loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "dispatcher.so"
 modparam("tm", "fr_timer", 1000)
+modparam("tm", "fr_inv_timer", 30000)
 modparam("dispatcher", "list_file", "{list}")
 modparam("dispatcher", "ds_ping_interval", 1)
 modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
-modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4;class=5")
 modparam("dispatcher", "flags", 2)
 modparam("dispatcher", "xavp_dst", "_dsdst_")
 modparam("rr", "enable_full_lr", 1)
@@ -97,9 +97,18 @@ route[RELAY] {{
 }}
 failure_route[FAILOVER] {{
     if (t_is_canceled()) exit;
-    if (t_check_status("408|5[0-9][0-9]")) {{
+    if (!t_branch_replied()) {{
+        # no reply from the node at all (fr_timer ran out, or sending failed):
+        # it never had the call; down until a probe answers
         ds_mark_dst("ip");
-        if (ds_next_dst()) {{ xlog("L_WARN", "failover to $du\n"); t_relay(); }}
+    }} else if (!t_check_status("503")) {{
+        # the node had the call (it replied): its answer stands
+        exit;
+    }}
+    if (ds_next_dst()) {{
+        xlog("L_WARN", "failover of $ci to $du\n");
+        t_on_failure("FAILOVER");
+        t_relay();
     }}
 }}
 "#,
@@ -439,6 +448,12 @@ async fn run_cluster(
         let _ = c.wait().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // the nodes' data folders (recordings), temporary like the rest
+    for (id, ..) in &specs {
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("callcore-cloud-{}-{id}", std::process::id())),
+        );
+    }
     Ok(())
 }
 

@@ -36,16 +36,12 @@
 //!   node commits ([`ClusterDb::submit_waiting`]), the seats (queues and
 //!   agents declared by any node, [`ClusterDb::put_seat`]) and the nodes'
 //!   [`Mail`]; each pass's decisions are mailed to the node holding each
-//!   caller in one fenced transaction. The waiting callers of a dead node
-//!   come out as [`Orphan`]s, for a callback.
+//!   caller in one fenced transaction. The waiting callers of a node
+//!   declared dead in PostgreSQL come out as [`Orphan`]s, for a callback.
 //!
 //! The premise assembly's `[cluster]` section uses all of it
 //! (`callcore_premise::cluster_routing`); the `cloud` example runs Kamailio
 //! in front of several nodes. See `docs/cloud.md`.
-//! The premise assembly's `[cluster]` section uses the liveness rows, the
-//! heartbeat and the node-failure closing, and the `cloud` example runs
-//! Kamailio in front of several such nodes; the leases do not drive routing
-//! yet. See `docs/cloud.md`.
 //!
 //! ```
 //! use callcore_cluster::{LeaseKeeper, LeaseOutput, LeaseQuery, LeaseReply, LeaseTiming};
@@ -109,7 +105,7 @@ pub use mailbox::{
     AGENT_SEAT, Letter, Mail, OWNER, QUEUE_SEAT, ROUTING_TOPIC, Seat, move_waiting_in,
     post_mail_in, save_agent_state_in, seats_in, take_mail_in, waiting_with_nodes_in,
 };
-pub use node_calls::{NodeJournal, Sweep, close_dead_nodes, spawn_failure_sweeper};
+pub use node_calls::{NodeJournal, SIP_CALL_ID, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{

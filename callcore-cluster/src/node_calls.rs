@@ -57,7 +57,13 @@ CREATE TABLE IF NOT EXISTS cluster_nodes (
 );
 ALTER TABLE cluster_calls ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE cluster_calls ADD COLUMN IF NOT EXISTS closer_epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cluster_calls ADD COLUMN IF NOT EXISTS sip_call_id TEXT;
+CREATE INDEX IF NOT EXISTS cluster_calls_by_sip_call ON cluster_calls (sip_call_id);
 ";
+
+/// The attribute an inbound interaction carries its SIP Call-ID in (set by
+/// a center behind a failover proxy: `SipTransport::set_ring_inbound(false)`).
+pub const SIP_CALL_ID: &str = "sip_call_id";
 
 /// A call row's node (or closer) is alive at the row's epoch.
 const ALIVE_AT: &str = "EXISTS (SELECT 1 FROM cluster_nodes n WHERE n.node = {who} AND n.epoch = {epoch} AND n.dead_by IS NULL)";
@@ -120,17 +126,25 @@ impl NodeJournal {
         &self.node
     }
 
-    async fn track(&self, started: &[(String, String)]) -> Result<(), sqlx::Error> {
-        let (tenants, ids): (Vec<String>, Vec<String>) = started.iter().cloned().unzip();
+    async fn track(&self, events: &[Event]) -> Result<(), sqlx::Error> {
+        let (mut tenants, mut ids, mut sip) = (Vec::new(), Vec::new(), Vec::new());
+        for e in events {
+            if let EventKind::InteractionCreated { interaction } = &e.kind {
+                tenants.push(e.tenant.as_str().to_owned());
+                ids.push(interaction.id.as_str().to_owned());
+                sip.push(interaction.attributes.get(SIP_CALL_ID).cloned());
+            }
+        }
         sqlx::query(
-            "INSERT INTO cluster_calls (tenant, interaction, node, epoch)
-             SELECT t, i, $3, $4 FROM UNNEST($1::text[], $2::text[]) AS x(t, i)
+            "INSERT INTO cluster_calls (tenant, interaction, node, epoch, sip_call_id)
+             SELECT t, i, $3, $4, s FROM UNNEST($1::text[], $2::text[], $5::text[]) AS x(t, i, s)
              ON CONFLICT (tenant, interaction) DO NOTHING",
         )
         .bind(tenants)
         .bind(ids)
         .bind(&self.node)
         .bind(self.epoch())
+        .bind(sip)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -182,7 +196,7 @@ impl EventJournal for NodeJournal {
         let started = ids_of(events, true);
         if !started.is_empty() {
             // before the journal: a journaled start always has its row
-            self.track(&started).await.map_err(store_err)?;
+            self.track(events).await.map_err(store_err)?;
         }
         self.inner.append(events).await?;
         let ended = ids_of(events, false);
@@ -273,11 +287,11 @@ pub async fn close_dead_nodes(
     for node in &declared {
         tracing::warn!(dead = %node, by = %me.node(), "node declared dead (its row expired)");
     }
-    let claimed: Vec<(String, String, String)> = sqlx::query_as(&format!(
+    let claimed: Vec<(String, String, String, Option<String>)> = sqlx::query_as(&format!(
         "UPDATE cluster_calls c SET closed_by = $1, closer_epoch = $2
          WHERE NOT {}
            AND (c.closed_by IS NULL OR NOT {})
-         RETURNING tenant, interaction, node",
+         RETURNING tenant, interaction, node, sip_call_id",
         alive_at("c.node", "c.epoch"),
         alive_at("c.closed_by", "c.closer_epoch")
     ))
@@ -285,9 +299,38 @@ pub async fn close_dead_nodes(
     .bind(me.epoch())
     .fetch_all(db.pool())
     .await?;
-    for (tenant, id, node) in claimed {
+    for (tenant, id, node, sip_call_id) in claimed {
+        // the same SIP call on another node: the proxy moved this attempt,
+        // which the dead node never answered (it replies only once the start
+        // is journaled), to a node that did: the caller's record is that one
+        let moved = match &sip_call_id {
+            Some(sip) => {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM cluster_calls WHERE sip_call_id = $1
+                 AND NOT (tenant = $2 AND interaction = $3))",
+                )
+                .bind(sip)
+                .bind(&tenant)
+                .bind(&id)
+                .fetch_one(db.pool())
+                .await?
+            }
+            None => false,
+        };
         let tenant = TenantId::new(tenant);
         let id = InteractionId::new(id);
+        if moved {
+            // no end journaled either: a journaled end gets its record
+            // (the store recovers missing records from ends)
+            sqlx::query("DELETE FROM cluster_calls WHERE tenant = $1 AND interaction = $2")
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(db.pool())
+                .await?;
+            tracing::info!(interaction = %id, dead = %node, by = %me.node(),
+                "an unanswered attempt the proxy moved to another node: no record");
+            continue;
+        }
         match close_one(journal, records, &tenant, &id).await {
             Ok(closed) => {
                 sqlx::query("DELETE FROM cluster_calls WHERE tenant = $1 AND interaction = $2")
@@ -295,7 +338,22 @@ pub async fn close_dead_nodes(
                     .bind(id.as_str())
                     .execute(db.pool())
                     .await?;
-                if closed {
+                if let Some(Some(agent)) = &closed {
+                    // the agent talking to the dead node's caller is free
+                    // again: the shard's owner (the tenant's shard) hears the
+                    // end, as from the node that held the call
+                    let mail = crate::Mail::InteractionEnded {
+                        interaction: id.clone(),
+                        agent: agent.clone(),
+                    };
+                    if let Err(e) = db
+                        .post_mail(tenant.as_str(), crate::mailbox::OWNER, me.node(), &mail)
+                        .await
+                    {
+                        tracing::warn!(interaction = %id, error = %e, "the owner was not told the agent is free");
+                    }
+                }
+                if closed.is_some() {
                     tracing::warn!(interaction = %id, dead = %node, by = %me.node(), "closed as node_failure");
                     sweep.closed.push((id, node));
                 }
@@ -308,32 +366,33 @@ pub async fn close_dead_nodes(
     Ok(sweep)
 }
 
-/// Journals `id`'s end as `node_failure` and saves its record; false when
-/// its journal already has an end (or no start).
+/// Journals `id`'s end as `node_failure` and saves its record; `None` when
+/// its journal already has an end (or no start), else the agent the call
+/// was connected to, if any.
 async fn close_one(
     journal: &dyn EventJournal,
     records: &dyn InteractionStore,
     tenant: &TenantId,
     id: &InteractionId,
-) -> Result<bool, CoreError> {
+) -> Result<Option<Option<callcore::AgentId>>, CoreError> {
     let events = journal.for_interaction(tenant, id).await?;
     if events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Ended { .. }))
     {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(created) = events
         .iter()
         .position(|e| matches!(e.kind, EventKind::InteractionCreated { .. }))
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let EventKind::InteractionCreated { interaction } = &events[created].kind else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(last) = events.last() else {
-        return Ok(false);
+        return Ok(None);
     };
     let ended = Event {
         seq: last.seq,
@@ -349,7 +408,7 @@ async fn close_one(
     record.apply(&ended);
     journal.append(std::slice::from_ref(&ended)).await?;
     records.save(&record).await?;
-    Ok(true)
+    Ok(Some(record.agent.clone()))
 }
 
 /// Runs [`close_dead_nodes`] every `every` until aborted, reporting each

@@ -343,3 +343,17 @@ pub(crate) async fn declare_dead(pool: &PgPool, me: &str) -> Result<Vec<String>,
     .await?;
     Ok(rows.into_iter().map(|(n,)| n).collect())
 }
+
+/// The nodes declared dead in `cluster_nodes` (at their current epoch), read
+/// on `conn` (the owner's fenced transaction): their waiting callers are
+/// gone. A node whose row merely expired is not in it until a survivor's
+/// sweep declared it, as for its calls in progress.
+pub(crate) async fn declared_dead_in(
+    conn: &mut sqlx::PgConnection,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT node FROM cluster_nodes WHERE dead_by IS NOT NULL")
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}

@@ -70,8 +70,9 @@ impl ShardOwner {
     /// Decisions about agents (state changes, wrap-up) go to
     /// `links.local`, for this node's events; decisions about callers go by
     /// mail to the node holding each caller. `links.wake` makes it pass now
-    /// (a hint of mail). The waiting callers of a node whose heartbeat
-    /// expired leave the queue and go to `links.orphans` (for a callback).
+    /// (a hint of mail). The waiting callers of a node declared dead in
+    /// PostgreSQL (`cluster_nodes`, [`crate::NodeLiveness`]) leave the queue
+    /// and go to `links.orphans` (for a callback).
     #[must_use]
     pub fn spawn(
         db: ClusterDb,
@@ -229,11 +230,14 @@ impl Owner {
         let seats = seats_in(&mut tx, shard).await?;
         let mut rows = waiting_with_nodes_in(&mut tx, shard).await?;
         let mut after = AfterCommit::default();
-        // the callers of a dead node: their calls are gone
-        if let Some(l) = live.as_ref().filter(|l| !l.is_empty()) {
+        // the callers of a node declared dead in PostgreSQL (as for its
+        // calls in progress; a lapsed Redis heartbeat is not death): their
+        // calls are gone
+        let dead_nodes = crate::node_liveness::declared_dead_in(&mut tx).await?;
+        if !dead_nodes.is_empty() {
             let (dead, alive): (Vec<_>, Vec<_>) = rows
                 .into_iter()
-                .partition(|(_, node, _)| !node.is_empty() && !l.contains(node));
+                .partition(|(_, node, _)| dead_nodes.contains(node));
             rows = alive;
             for (row, node, _) in dead {
                 remove_waiting_in(&mut tx, fence, row.request.interaction.as_str()).await?;

@@ -136,6 +136,9 @@ impl Premise {
         let media = MeteredMedia::new(Arc::new(media));
 
         let mut ua = UaConfig::new(config.sip.bind);
+        // a cluster node's first reply is its answer, once the call is
+        // journaled (below): the proxy fails a silent node's calls over
+        ua.auto_trying = config.cluster.is_none();
         ua.user_agent = "callcore-premise".into();
         ua.registrar = true;
         // Each phone is challenged with its agent's algorithms (`sip.digest` unless
@@ -200,6 +203,10 @@ impl Premise {
         // numbers go out through the dial plan's trunks; trunks register and are probed
         sip.set_dial_plan(crate::trunks::dial_plan(&config.dial_plan));
         sip.maintain_trunks();
+        // a cluster node says nothing to a caller before the call's start is
+        // journaled (then answers): a node that dies first has not replied,
+        // and the proxy gives the call to another node (docs/cloud.md)
+        sip.set_ring_inbound(config.cluster.is_none());
         // SRTP for phones and agents (trunks carry theirs); warns when keys would
         // cross the network in clear-text SIP
         crate::srtp::apply(&config, &sip);
@@ -298,6 +305,7 @@ impl Premise {
             // every conversation with an agent, in stereo in the recordings folder
             .record_calls(config.storage.record_calls)
             .callbacks(config.callbacks.policy())
+            .answer_when_journaled(config.cluster.is_some())
             .build()?
             .start()
             .await?;

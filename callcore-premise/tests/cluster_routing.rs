@@ -553,7 +553,7 @@ async fn a_dead_nodes_waiting_caller_is_called_back_through_a_trunk() {
     child.wait().await.unwrap();
     let killed = Instant::now();
     let mut events = n2.center().subscribe();
-    // the waiting row leaves the queue once n1's heartbeat expired
+    // the waiting row leaves the queue once n2's sweep declared n1 dead in PostgreSQL
     until(
         "the dead node's caller leaves the queue",
         Duration::from_secs(8),

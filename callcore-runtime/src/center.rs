@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) transports: Vec<Arc<dyn Transport>>,
     /// Bridged conversations are recorded.
     pub(crate) record_calls: bool,
+    /// An inbound call is answered only once its start is in the journal.
+    pub(crate) answer_when_journaled: bool,
     /// The live calls, for what reaches one from outside (a disposition).
     pub(crate) calls: crate::call_glue::Registry,
     /// Mints the ids of interactions the center starts itself (click-to-dial).
@@ -67,6 +69,7 @@ pub struct CenterBuilder {
     stores: Stores,
     providers: Providers,
     config: CenterConfig,
+    answer_when_journaled: bool,
 }
 
 impl Default for CenterBuilder {
@@ -80,6 +83,7 @@ impl Default for CenterBuilder {
             stores: Stores::in_memory(),
             providers: Providers::default(),
             config: CenterConfig::default(),
+            answer_when_journaled: false,
         }
     }
 }
@@ -151,6 +155,17 @@ impl CenterBuilder {
     #[must_use]
     pub fn record_calls(mut self, on: bool) -> Self {
         self.config.record_calls = on;
+        self
+    }
+
+    /// Answers an inbound call only once its start (`InteractionCreated`)
+    /// is written to the journal (default: off, the journal is written
+    /// behind the call). A cluster node needs it: a node that dies before
+    /// the write has not answered, so the proxy gives the call to another
+    /// node instead of leaving a caller no survivor knows of.
+    #[must_use]
+    pub fn answer_when_journaled(mut self, on: bool) -> Self {
+        self.answer_when_journaled = on;
         self
     }
 
@@ -259,6 +274,7 @@ impl Center {
             providers: b.providers,
             transports: b.transports.clone(),
             record_calls: b.config.record_calls,
+            answer_when_journaled: b.answer_when_journaled,
             calls: crate::call_glue::Registry::default(),
             ids: b
                 .ids

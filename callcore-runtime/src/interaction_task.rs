@@ -19,6 +19,10 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
     } = inbound;
     identify_and_announce(&shared, &mut interaction).await;
     let flow = shared.flow_for(&interaction.to);
+    if flow.is_some() && shared.answer_when_journaled {
+        // answered only once its start is in the journal
+        shared.emitter.flush().await;
+    }
     let mut ctx = FlowContext::new(shared.clone(), interaction, leg);
     let reason = match flow {
         None => {

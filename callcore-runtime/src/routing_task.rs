@@ -352,24 +352,32 @@ impl RoutingTask {
         }
     }
 
-    fn signal(&mut self, interaction: &InteractionId, signal: QueueSignal, last: bool) {
+    /// Tells the waiting call; gives the signal back when nobody waits for
+    /// it any more (the caller hung up meanwhile).
+    fn signal(
+        &mut self,
+        interaction: &InteractionId,
+        signal: QueueSignal,
+        last: bool,
+    ) -> Option<QueueSignal> {
         if last && self.kept.remove(interaction).is_some() {
             // a kept callback leaves the queue (overflow, timeout): nobody to tell
             tracing::info!(%interaction, "a kept callback left its queue without an agent");
-            return;
+            return None;
         }
         let waiter = if last {
             self.waiters.remove(interaction)
         } else {
             None
         };
-        let sent = match waiter.as_ref().or_else(|| self.waiters.get(interaction)) {
-            Some(w) => w.waiter.signals.send(signal).is_ok(),
-            None => false,
+        let unsent = match waiter.as_ref().or_else(|| self.waiters.get(interaction)) {
+            Some(w) => w.waiter.signals.send(signal).err().map(|e| e.0),
+            None => Some(signal),
         };
-        if !sent {
+        if unsent.is_some() {
             tracing::debug!(%interaction, "routing signal for an interaction no longer waiting");
         }
+        unsent
     }
 
     /// A kept callback whose customer was not reached: back in its queue
@@ -554,11 +562,27 @@ impl RoutingTask {
                     }
                     return;
                 }
-                self.signal(
+                let unsent = self.signal(
                     &interaction,
                     QueueSignal::Connected { agent, queue, leg },
                     true,
                 );
+                if let Some(QueueSignal::Connected { agent, leg, .. }) = unsent {
+                    // The caller left before the assignment reached this node
+                    // (a remote router decides after the hang-up it has not
+                    // read yet): the agent's phone hangs up and the router
+                    // hears the interaction ended, so the agent is free again.
+                    if let Some(leg) = leg {
+                        tokio::spawn(async move {
+                            let _ = leg.hangup(callcore::HangupCause::Local).await;
+                        });
+                    }
+                    tracing::info!(%interaction, %agent, "assigned after the caller left: agent released");
+                    if let Err(e) = self.input(RouterInput::InteractionEnded { interaction, agent })
+                    {
+                        tracing::debug!(error = %e, "release refused by the router");
+                    }
+                }
             }
             RoutingDecision::Overflow {
                 interaction,

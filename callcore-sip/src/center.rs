@@ -59,6 +59,15 @@ pub struct SipCenterConfig {
     pub from_domain: String,
 }
 
+/// With [`SipTransport::set_ring_inbound`] off, an inbound call that is not
+/// answered this long after it arrived gets 180 Ringing after all (under a
+/// failover proxy's 1 s timer, so a slow node keeps its call).
+pub const RING_WHEN_SILENT: Duration = Duration::from_millis(300);
+
+/// The attribute of an inbound interaction that holds its SIP Call-ID
+/// (with [`SipTransport::set_ring_inbound`] off).
+pub const SIP_CALL_ID_ATTRIBUTE: &str = "sip_call_id";
+
 #[path = "center_dial.rs"]
 mod dial;
 #[path = "center_srtp.rs"]
@@ -131,6 +140,8 @@ struct Shared {
     statuses: Mutex<HashMap<CallRef, u16>>,
     /// SRTP of phones' legs (trunks carry their own).
     srtp: Mutex<srtp::SrtpPolicies>,
+    /// Inbound calls get 180 Ringing as soon as they arrive.
+    ring_inbound: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -261,6 +272,7 @@ impl SipTransport {
             events: crate::center_events::LegEventsMap::default(),
             statuses: Mutex::new(HashMap::new()),
             srtp: Mutex::new(srtp::SrtpPolicies::default()),
+            ring_inbound: std::sync::atomic::AtomicBool::new(true),
         });
         let inbound_trunks = TrunkRouter::new(config.trunks.clone());
         let tenant = config.tenant.clone();
@@ -277,6 +289,7 @@ impl SipTransport {
                         source,
                         asserted,
                         offer,
+                        call_id,
                         ..
                     } => {
                         // SRTP: the trunk's policy, else the calling phone's
@@ -311,7 +324,21 @@ impl SipTransport {
                             }
                         };
                         let status = status_of(&shared.legs, call);
-                        shared.handle.ring(call);
+                        let ring = shared
+                            .ring_inbound
+                            .load(std::sync::atomic::Ordering::Relaxed);
+                        if ring {
+                            shared.handle.ring(call);
+                        } else {
+                            // a call still unanswered then rings after all: a
+                            // slow node keeps its call rather than have the
+                            // proxy move it (a no-op once answered)
+                            let (handle, clock) = (shared.handle.clone(), dispatch_clock.clone());
+                            tokio::spawn(async move {
+                                clock.sleep(RING_WHEN_SILENT).await;
+                                handle.ring(call);
+                            });
+                        }
                         let mut interaction = Interaction::new(
                             iid,
                             tenant.clone(),
@@ -321,6 +348,13 @@ impl SipTransport {
                             user_of(&to),
                             dispatch_clock.now(),
                         );
+                        if !ring {
+                            // behind a failover proxy: one caller's attempts on
+                            // several nodes share it
+                            interaction
+                                .attributes
+                                .insert(SIP_CALL_ID_ATTRIBUTE.to_owned(), call_id);
+                        }
                         // IP authentication: a call from a trunk's address is that trunk's
                         if let Some(t) = inbound_trunks.trusted_source(source) {
                             interaction
@@ -417,6 +451,20 @@ impl SipTransport {
     /// registrations, lookups).
     pub fn sip(&self) -> &SipHandle {
         &self.shared.handle
+    }
+
+    /// Whether an inbound call gets 180 Ringing as soon as it arrives
+    /// (default: on). Off, the caller hears nothing before the center
+    /// answers or [`RING_WHEN_SILENT`] passes — a cluster node behind a proxy
+    /// that fails calls over to another node when one does not reply in
+    /// time — and each inbound
+    /// interaction carries its SIP Call-ID as the attribute
+    /// [`SIP_CALL_ID_ATTRIBUTE`] (the attempts of one caller on several
+    /// nodes share it).
+    pub fn set_ring_inbound(&self, on: bool) {
+        self.shared
+            .ring_inbound
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Rings `aor` at `contact` from now on, registered or not (a desk phone, a PBX

@@ -50,6 +50,10 @@ pub struct UaConfig {
     /// Smallest session interval we accept (RFC 4028 `Min-SE`); INVITEs asking less
     /// get 422. The RFC's 90 s by default; lower only for tests.
     pub min_se: u32,
+    /// Answer a new INVITE with 100 Trying at once (RFC 3261 §17.2.1; on by
+    /// default). Off, the first reply is the center's own: a cluster node
+    /// behind a proxy that fails a silent node's calls over to another.
+    pub auto_trying: bool,
 }
 
 impl UaConfig {
@@ -69,6 +73,7 @@ impl UaConfig {
             limits: super::limits::Limits::default(),
             tls_addr: None,
             min_se: crate::session::MIN_SE,
+            auto_trying: true,
         }
     }
 }
@@ -101,6 +106,9 @@ pub enum UaEvent {
         /// trusted network asserts it; anyone can send one, so believe it only from
         /// a trusted trunk (see [`crate::trunk::asserted_caller`]).
         asserted: Option<Box<str>>,
+        /// The INVITE's Call-ID (a proxy that moves a call to another node
+        /// keeps it).
+        call_id: String,
     },
     /// The caller cancelled before we answered.
     Cancelled {
@@ -314,6 +322,7 @@ impl UserAgent {
             layer: {
                 let mut layer = TransactionLayer::new(config.timers);
                 layer.set_limits(config.limits.transactions);
+                layer.auto_trying = config.auto_trying;
                 layer
             },
             config,

@@ -282,7 +282,7 @@ impl UserAgent {
             replaces,
         });
         self.by_tx.insert(tx, call);
-        self.by_dialog.insert((call_id, local_tag), call);
+        self.by_dialog.insert((call_id.clone(), local_tag), call);
         tracing::debug!(call = call.0, "inbound call");
         self.emit(UaEvent::IncomingCall {
             call,
@@ -293,6 +293,7 @@ impl UserAgent {
             replaces,
             source: peer.addr.ip(),
             asserted,
+            call_id,
         });
     }
 

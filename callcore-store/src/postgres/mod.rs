@@ -168,8 +168,17 @@ impl PgStore {
                 .max_connections(1)
                 .connect_with(url.clone())
                 .await?;
-            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str())
-                .await?;
+            // nodes starting together race on IF NOT EXISTS (one of them then
+            // fails on pg_namespace's unique index): the schema exists either way
+            match pool
+                .execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str())
+                .await
+            {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e))
+                    if matches!(e.code().as_deref(), Some("23505" | "42P06")) => {}
+                Err(e) => return Err(e.into()),
+            }
             pool.close().await;
         }
         let search_path = schema.clone();
