@@ -113,7 +113,7 @@ impl Default for ClassifierConfig {
             background: true,
             background_quantile: 0.2,
             background_weight: 0.2,
-            background_neighbours: 3,
+            background_neighbours: 5,
             background_accept_rate: 0.98,
         }
     }
