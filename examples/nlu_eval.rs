@@ -15,7 +15,8 @@
 //! classifier alone; `--set name=value` overrides a `ClassifierConfig` field
 //! (`embedding_weight`, `accept_rate`, `temperature`, `linear_weight`,
 //! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`,
-//! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`); `--errors` lists the misses.
+//! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`, `background_neighbours` (0 = off),
+//! `background_accept_rate`); `--errors` lists the misses.
 //! The text report goes to stderr, one JSON object per measurement to stdout.
 
 use std::process::ExitCode;
@@ -121,6 +122,8 @@ fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
         "background_quantile" => c.background_quantile = x,
         "background_weight" => c.background_weight = x,
         "embedding_accept_rate" => c.embedding_accept_rate = x,
+        "background_neighbours" => c.background_neighbours = x as usize,
+        "background_accept_rate" => c.background_accept_rate = x,
         _ => return Err(format!("--set: unknown field {k}")),
     }
     Ok(())

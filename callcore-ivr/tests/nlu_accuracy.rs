@@ -36,6 +36,20 @@
 //! A `.tsv` the README does not map, or a mapped intents file that does not exist,
 //! fails the test with the file's name. The figures are printed, not held to a
 //! target: the sets measure, they do not gate.
+//!
+//! # A folder outside the repository
+//!
+//! `CALLCORE_NLU_HELDOUT_DIR=/path/to/sets` makes `independent_sets` measure every
+//! `*.tsv` of that folder too (same format). Its `README.md` is optional: a set it
+//! does not map is trained from the intents file (in `data/`) its name implies —
+//! `indep_a_*`/`indep_c_*` → `intents_{en,zh}.json`, `indep_b_*`/`indep_d_*` →
+//! `intents_airline_{en,zh}.json` by the `_en`/`_zh` suffix. `CALLCORE_NLU_ERRORS=1`
+//! lists every miss.
+//!
+//! ```text
+//! CALLCORE_NLU_HELDOUT_DIR=/path/to/round3 cargo test -p callcore-ivr --features embeddings \
+//!     --config 'profile.dev.package.callcore-ivr.opt-level=3' --test nlu_accuracy independent_sets -- --nocapture
+//! ```
 
 #![allow(clippy::unwrap_used)]
 
@@ -250,7 +264,102 @@ fn readme_lines_map_sets_to_models() {
     );
 }
 
-/// Every `*.tsv` under `data/independent*/`, measured with the model its README names.
+/// The intents file (under `data/`) a held-out set's file name implies:
+/// `indep_{a,c}_LANG.tsv` → `intents_LANG.json` (telecom/bank line),
+/// `indep_{b,d}_LANG.tsv` → `intents_airline_LANG.json` (airline line).
+fn model_by_prefix(set: &str) -> Option<String> {
+    let stem = set.strip_suffix(".tsv")?;
+    let (domain, lang) = stem.strip_prefix("indep_")?.split_once('_')?;
+    match domain {
+        "a" | "c" => Some(format!("intents_{lang}.json")),
+        "b" | "d" => Some(format!("intents_airline_{lang}.json")),
+        _ => None,
+    }
+}
+
+#[test]
+fn set_names_imply_their_intents_files() {
+    assert_eq!(
+        model_by_prefix("indep_c_zh.tsv").as_deref(),
+        Some("intents_zh.json")
+    );
+    assert_eq!(
+        model_by_prefix("indep_d_en.tsv").as_deref(),
+        Some("intents_airline_en.json")
+    );
+    assert_eq!(model_by_prefix("telecom_en.tsv"), None);
+    assert_eq!(model_by_prefix("indep_x_en.tsv"), None);
+}
+
+/// Measures every `*.tsv` of `dir` with the intents file its `README.md` names
+/// or, failing that (or without a README when `readme_required` is false), the
+/// one its file name implies ([`model_by_prefix`]). Returns the sets measured.
+fn measure_dir(dir: &std::path::Path, readme_required: bool) -> usize {
+    let readme = match std::fs::read_to_string(dir.join("README.md")) {
+        Ok(r) => r,
+        Err(e) if readme_required => panic!(
+            "{}: a README.md naming each set's intents file is needed ({e})",
+            dir.display()
+        ),
+        Err(_) => String::new(),
+    };
+    let models = readme_models(&readme);
+    let mut sets: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
+        .collect();
+    sets.sort();
+    let mut measured = 0;
+    for path in sets {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let model = models
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, m)| m.clone())
+            .or_else(|| (!readme_required).then(|| model_by_prefix(&name)).flatten())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: README.md names no intents file for {name}",
+                    dir.display()
+                )
+            });
+        let model_path = [dir.join(&model), std::path::Path::new(DATA).join(&model)]
+            .into_iter()
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: intents file {model} (for {name}) not found",
+                    dir.display()
+                )
+            });
+        let file = IntentsFile::load(&model_path).unwrap();
+        let classifier =
+            IntentClassifier::train_with_encoder(&file, ClassifierConfig::default(), encoder())
+                .unwrap();
+        let tsv = std::fs::read_to_string(&path).unwrap();
+        let cases = parse_labelled(&tsv).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!cases.is_empty(), "{}: no utterances", path.display());
+        let r = evaluate(&classifier, &cases);
+        let dir_name = dir.file_name().unwrap_or_default().to_string_lossy();
+        print_report(
+            &format!("{dir_name}/{name} (model {model})"),
+            &r,
+            &classifier,
+        );
+        if std::env::var_os("CALLCORE_NLU_ERRORS").is_some() {
+            for (text, want, got) in &r.errors {
+                println!("  miss: {text:?} expected {want:?} got {got:?}");
+            }
+        }
+        measured += 1;
+    }
+    measured
+}
+
+/// Every `*.tsv` under `data/independent*/`, measured with the model its README
+/// names, then every `*.tsv` of `$CALLCORE_NLU_HELDOUT_DIR` when it is set.
 #[test]
 fn independent_sets() {
     let mut dirs: Vec<_> = std::fs::read_dir(DATA)
@@ -268,53 +377,12 @@ fn independent_sets() {
     assert!(!dirs.is_empty(), "no data/independent*/ folder");
     let mut measured = 0;
     for dir in dirs {
-        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap_or_else(|e| {
-            panic!(
-                "{}: a README.md naming each set's intents file is needed ({e})",
-                dir.display()
-            )
-        });
-        let models = readme_models(&readme);
-        let mut sets: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "tsv"))
-            .collect();
-        sets.sort();
-        for path in sets {
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            let Some((_, model)) = models.iter().find(|(s, _)| *s == name) else {
-                panic!(
-                    "{}: README.md names no intents file for {name}",
-                    dir.display()
-                );
-            };
-            let model_path = [dir.join(model), std::path::Path::new(DATA).join(model)]
-                .into_iter()
-                .find(|p| p.is_file())
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{}: intents file {model} (for {name}) not found",
-                        dir.display()
-                    )
-                });
-            let file = IntentsFile::load(&model_path).unwrap();
-            let classifier =
-                IntentClassifier::train_with_encoder(&file, ClassifierConfig::default(), encoder())
-                    .unwrap();
-            let tsv = std::fs::read_to_string(&path).unwrap();
-            let cases = parse_labelled(&tsv).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(!cases.is_empty(), "{}: no utterances", path.display());
-            let r = evaluate(&classifier, &cases);
-            let dir_name = dir.file_name().unwrap().to_string_lossy();
-            print_report(
-                &format!("{dir_name}/{name} (model {model})"),
-                &r,
-                &classifier,
-            );
-            measured += 1;
-        }
+        measured += measure_dir(&dir, true);
     }
     assert!(measured > 0, "no .tsv set found under data/independent*/");
+    if let Some(extra) = std::env::var_os("CALLCORE_NLU_HELDOUT_DIR") {
+        let extra = std::path::PathBuf::from(extra);
+        let n = measure_dir(&extra, false);
+        assert!(n > 0, "{}: no .tsv set found", extra.display());
+    }
 }

@@ -16,6 +16,15 @@
 //! `quantile` of the examples' nearest-other-example cosines. The rule adapts to
 //! the language and the model (Chinese e5 cosines run higher than English ones)
 //! without a hand-set threshold.
+//!
+//! The background lines also vote directly, in the sentence-embedding space
+//! alone ([`NeighbourVote`]): an utterance whose `k` nearest background lines
+//! are closer on average than its `k` nearest training examples — by more than a
+//! margin calibrated per model from cross-validated training examples — is out
+//! of domain. Unlike the regression (which sees n-gram features too, and where
+//! the background class is a light weight), this nearest-neighbour view is not
+//! fooled by a shared keyword ("the seat of my bike") when the meaning is closer
+//! to generic out-of-domain requests than to any example.
 
 use super::intents::Language;
 
@@ -71,6 +80,92 @@ pub(crate) fn select(background: &[Vec<f32>], examples: &[Vec<f32>], quantile: f
         .collect()
 }
 
+/// Centred unit vectors (the embedding space of the classifier, see `Embedder`).
+pub(crate) fn centred_unit(v: &[f32], mean: &[f32]) -> Vec<f32> {
+    let mut c: Vec<f32> = v.iter().zip(mean).map(|(x, m)| x - m).collect();
+    let n = dot(&c, &c).sqrt();
+    if n > 1e-6 {
+        c.iter_mut().for_each(|x| *x /= n);
+    }
+    c
+}
+
+/// Mean of the `k` highest cosines of `q` to `set` (those with `skip(i)` false).
+fn top_mean(q: &[f32], set: &[Vec<f32>], k: usize, skip: impl Fn(usize) -> bool) -> f32 {
+    let mut s: Vec<f32> = set
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip(*i))
+        .map(|(_, v)| dot(q, v))
+        .collect();
+    if s.is_empty() {
+        return 0.0;
+    }
+    let k = k.clamp(1, s.len());
+    s.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    s[..k].iter().sum::<f32>() / k as f32
+}
+
+/// The background lines' nearest-neighbour vote against the training examples,
+/// in the centred sentence-embedding space.
+#[derive(Debug, Clone)]
+pub(crate) struct NeighbourVote {
+    examples: Vec<Vec<f32>>,
+    background: Vec<Vec<f32>>,
+    k: usize,
+    /// An utterance is out of domain when `lean` exceeds it.
+    pub(crate) margin: f32,
+}
+
+impl NeighbourVote {
+    /// Calibrates the margin: every example is scored against the examples
+    /// outside its fold (`i % folds`), and the margin accepts `accept_rate` of them.
+    pub(crate) fn calibrate(
+        examples: Vec<Vec<f32>>,
+        background: Vec<Vec<f32>>,
+        k: usize,
+        folds: usize,
+        accept_rate: f32,
+    ) -> Self {
+        let mut vote = NeighbourVote {
+            examples,
+            background,
+            k: k.max(1),
+            margin: f32::INFINITY,
+        };
+        if vote.background.is_empty() || vote.examples.len() < 2 {
+            return vote;
+        }
+        let folds = folds.clamp(2, vote.examples.len());
+        let mut leans: Vec<f32> = (0..vote.examples.len())
+            .map(|i| {
+                let q = &vote.examples[i];
+                top_mean(q, &vote.background, vote.k, |_| false)
+                    - top_mean(q, &vote.examples, vote.k, |j| j % folds == i % folds)
+            })
+            .collect();
+        leans.sort_unstable_by(f32::total_cmp);
+        let at = ((leans.len() - 1) as f32 * accept_rate.clamp(0.0, 1.0)).round() as usize;
+        vote.margin = leans[at];
+        vote
+    }
+
+    /// How much closer `q` (a centred unit embedding) is to the background
+    /// lines than to the training examples.
+    pub(crate) fn lean(&self, q: &[f32]) -> f32 {
+        if self.background.is_empty() {
+            return f32::NEG_INFINITY;
+        }
+        top_mean(q, &self.background, self.k, |_| false)
+            - top_mean(q, &self.examples, self.k, |_| false)
+    }
+
+    /// Whether the vote says `q` is out of domain.
+    pub(crate) fn rejects(&self, q: &[f32]) -> bool {
+        self.lean(q) > self.margin
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +190,26 @@ mod tests {
         let background = vec![unit(1.0, 0.02), unit(0.0, 1.0)];
         assert_eq!(select(&background, &examples, 0.2), vec![1]);
         assert!(select(&background, &examples[..1], 0.2).is_empty());
+    }
+
+    #[test]
+    fn the_vote_rejects_what_sits_among_the_background_lines() {
+        let unit = |x: f32, y: f32| {
+            let n = (x * x + y * y).sqrt();
+            vec![x / n, y / n]
+        };
+        let examples: Vec<Vec<f32>> = (0..10).map(|i| unit(1.0, 0.05 * i as f32)).collect();
+        let background: Vec<Vec<f32>> = (0..10).map(|i| unit(0.05 * i as f32, 1.0)).collect();
+        let vote = NeighbourVote::calibrate(examples, background, 3, 5, 0.95);
+        assert!(
+            vote.margin.is_finite() && vote.margin < 0.0,
+            "{}",
+            vote.margin
+        );
+        assert!(!vote.rejects(&unit(1.0, 0.2)));
+        assert!(vote.rejects(&unit(0.1, 1.0)));
+        let none = NeighbourVote::calibrate(vec![unit(1.0, 0.0); 3], Vec::new(), 3, 5, 0.95);
+        assert!(!none.rejects(&unit(0.0, 1.0)));
+        assert_eq!(centred_unit(&[2.0, 1.0], &[1.0, 1.0]), vec![1.0, 0.0]);
     }
 }

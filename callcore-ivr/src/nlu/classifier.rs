@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::background;
+use super::background::{self, NeighbourVote};
 use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
 use super::intents::IntentsFile;
@@ -80,6 +80,15 @@ pub struct ClassifierConfig {
     /// Weight of each background utterance in the regression's loss (an
     /// example weighs 1).
     pub background_weight: f32,
+    /// With sentence embeddings and a background class: nearest background
+    /// lines and nearest training examples compared in the embedding space
+    /// (mean cosine of the `k` nearest of each; 0 turns the vote off). An
+    /// utterance closer to the background lines, by more than a margin, is
+    /// rejected (see `background.rs`).
+    pub background_neighbours: usize,
+    /// Share (0..1) of the training examples, scored by cross-validation, that
+    /// the neighbour vote's margin must accept.
+    pub background_accept_rate: f32,
 }
 
 impl Default for ClassifierConfig {
@@ -104,6 +113,8 @@ impl Default for ClassifierConfig {
             background: true,
             background_quantile: 0.2,
             background_weight: 0.2,
+            background_neighbours: 5,
+            background_accept_rate: 0.98,
         }
     }
 }
@@ -147,6 +158,9 @@ pub struct TrainingReport {
     pub embeddings: bool,
     /// Generic out-of-domain utterances in the background class (0: none).
     pub background_examples: usize,
+    /// The calibrated margin of the background lines' nearest-neighbour vote
+    /// (`None`: no vote).
+    pub neighbour_margin: Option<f32>,
 }
 
 /// Offline intent classifier trained at start-up from an [`IntentsFile`].
@@ -171,6 +185,8 @@ pub struct IntentClassifier {
     embedder: Option<Embedder>,
     /// Whether the linear model has the background class (its last class).
     background: bool,
+    /// The background lines' nearest-neighbour vote (embeddings only).
+    vote: Option<NeighbourVote>,
 }
 
 struct Scored {
@@ -256,12 +272,13 @@ impl IntentClassifier {
                 }
             }
         }
-        let background = match &embedder {
+        let (background, background_embeddings) = match &embedder {
             Some(em) if config.background => {
                 background_vectors(file, &config, em, &vectorizer, &doc_embeddings)
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), Vec::new()),
         };
+        let mut kept_embeddings: Vec<Vec<f32>> = Vec::new();
         let n_features = vectorizer.len() + embedder.as_ref().map_or(0, |e| e.mean.len());
         let n_classes = file.intents.len();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
@@ -276,7 +293,10 @@ impl IntentClassifier {
                 continue;
             }
             let v = match &embedder {
-                Some(em) => em.join(v, &doc_embeddings[d]),
+                Some(em) => {
+                    kept_embeddings.push(background::centred_unit(&doc_embeddings[d], &em.mean));
+                    em.join(v, &doc_embeddings[d])
+                }
                 None => v,
             };
             let e = vectors.len() as u32;
@@ -340,10 +360,28 @@ impl IntentClassifier {
                 typical_score: 1.0,
                 embeddings: embedder.is_some(),
                 background_examples: background.len(),
+                neighbour_margin: None,
+            },
+            background: !background.is_empty(),
+            vote: match &embedder {
+                Some(em) if config.background_neighbours > 0 && !background.is_empty() => {
+                    let lines = background_embeddings
+                        .iter()
+                        .map(|b| background::centred_unit(b, &em.mean))
+                        .collect();
+                    Some(NeighbourVote::calibrate(
+                        kept_embeddings,
+                        lines,
+                        config.background_neighbours,
+                        config.calibration_folds,
+                        config.background_accept_rate,
+                    ))
+                }
+                _ => None,
             },
             embedder,
-            background: !background.is_empty(),
         };
+        model.report.neighbour_margin = model.vote.as_ref().map(|v| v.margin);
         model.calibrate(&vectors, &background);
         Ok(model)
     }
@@ -353,18 +391,26 @@ impl IntentClassifier {
         self.vectorizer.len() + self.embedder.as_ref().map_or(0, |e| e.mean.len())
     }
 
-    /// The feature vector of an utterance (empty when it has no usable words).
-    fn featurize(&self, text: &str) -> SparseVec {
+    /// The feature vector of an utterance (empty when it has no usable words)
+    /// and whether the background lines' neighbour vote rejects it.
+    fn featurize(&self, text: &str) -> (SparseVec, bool) {
         let q = self.vectorizer.transform(text);
         match &self.embedder {
             Some(em) if !q.entries.is_empty() => match em.encoder.encode(&[text]) {
-                Ok(mut v) if v.len() == 1 => em.join(q, &v.remove(0)),
+                Ok(mut v) if v.len() == 1 => {
+                    let e = v.remove(0);
+                    let rejected = self
+                        .vote
+                        .as_ref()
+                        .is_some_and(|vote| vote.rejects(&background::centred_unit(&e, &em.mean)));
+                    (em.join(q, &e), rejected)
+                }
                 Ok(_) | Err(_) => {
                     tracing::warn!("sentence encoder failed on an utterance; n-gram features only");
-                    q
+                    (q, false)
                 }
             },
-            _ => q,
+            _ => (q, false),
         }
     }
 
@@ -607,7 +653,7 @@ impl IntentClassifier {
 
     /// Classifies one utterance: intent (or `None`), confidence, alternatives, slots.
     pub fn classify(&self, text: &str) -> Classification {
-        let q = self.featurize(text);
+        let (q, voted_out) = self.featurize(text);
         let slots = self.slots.extract(text);
         if q.entries.is_empty() {
             return Classification {
@@ -637,8 +683,9 @@ impl IntentClassifier {
         ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         let mut best = ranked.remove(0);
         let best_p = probs.iter().copied().fold(0.0, f32::max);
-        if none >= best_p {
-            // The background class wins: out of domain, whatever the similarity says.
+        if none >= best_p || voted_out {
+            // The background class wins, or the background lines are nearer than
+            // the examples: out of domain, whatever the similarity says.
             best.confidence = best.confidence.min(0.49);
         }
         let accepted = best.confidence >= 0.5;
@@ -684,13 +731,14 @@ fn quantile(values: &[f32], q: f32) -> f32 {
 
 /// The selected background utterances as feature vectors (n-grams of the
 /// tenant's vocabulary joined with their centred embeddings).
+/// Also returns their raw embeddings.
 fn background_vectors(
     file: &IntentsFile,
     config: &ClassifierConfig,
     embedder: &Embedder,
     vectorizer: &Vectorizer,
     examples: &[Vec<f32>],
-) -> Vec<SparseVec> {
+) -> (Vec<SparseVec>, Vec<Vec<f32>>) {
     let lines = background::utterances(file.language);
     let embeddings = match embedder.encoder.encode(&lines) {
         Ok(v) if v.len() == lines.len() => v,
@@ -698,11 +746,16 @@ fn background_vectors(
             tracing::warn!(
                 "sentence encoder failed on the background utterances; no background class"
             );
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     background::select(&embeddings, examples, config.background_quantile)
         .into_iter()
-        .map(|i| embedder.join(vectorizer.transform(lines[i]), &embeddings[i]))
-        .collect()
+        .map(|i| {
+            (
+                embedder.join(vectorizer.transform(lines[i]), &embeddings[i]),
+                embeddings[i].clone(),
+            )
+        })
+        .unzip()
 }
