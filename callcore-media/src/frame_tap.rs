@@ -14,7 +14,9 @@
 //! assert!(tap(TapDirection::Received, &[0; 160]));
 //! ```
 
+#[cfg(feature = "udp")]
 use std::sync::Mutex;
+#[cfg(feature = "udp")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which way a tapped frame went.
@@ -33,7 +35,8 @@ pub enum TapDirection {
 /// ends.
 pub type FrameTap = Box<dyn FnMut(TapDirection, &[i16]) -> bool + Send>;
 
-/// The taps of one leg.
+/// The taps of one leg (the media tasks' side: without `udp` no leg runs).
+#[cfg(feature = "udp")]
 #[derive(Default)]
 pub(crate) struct Taps {
     list: Mutex<Vec<FrameTap>>,
@@ -42,6 +45,7 @@ pub(crate) struct Taps {
     any: AtomicBool,
 }
 
+#[cfg(feature = "udp")]
 impl std::fmt::Debug for Taps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.list.lock().map_or(0, |t| t.len());
@@ -49,6 +53,7 @@ impl std::fmt::Debug for Taps {
     }
 }
 
+#[cfg(feature = "udp")]
 impl Taps {
     /// Whether a tap may be attached (a hint: the list decides).
     pub(crate) fn any(&self) -> bool {
@@ -87,7 +92,7 @@ impl Taps {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "udp"))]
 mod tests {
     use super::*;
 
