@@ -63,6 +63,10 @@ pub struct WhisperConfig {
     pub no_speech_threshold: f32,
     /// CPU threads of the model (0 = CTranslate2's default).
     pub threads: usize,
+    /// Forbid repeating any n-gram of this many tokens (0 = off). Whisper can
+    /// loop on unclear audio ("试试试试…"); 3 cut the Mandarin test's
+    /// character error rate from 0.57 to 0.52 (callcore-ivr/README.md).
+    pub no_repeat_ngram_size: usize,
 }
 
 impl WhisperConfig {
@@ -76,6 +80,7 @@ impl WhisperConfig {
             endpoint: EndpointSettings::default(),
             no_speech_threshold: 0.6,
             threads: 0,
+            no_repeat_ngram_size: 0,
         }
     }
 
@@ -326,6 +331,7 @@ impl Model {
             num_hypotheses: if vocabulary.is_empty() { 1 } else { beam },
             return_scores: true,
             return_no_speech_prob: true,
+            no_repeat_ngram_size: self.config.no_repeat_ngram_size,
             ..Default::default()
         };
         let result = self
