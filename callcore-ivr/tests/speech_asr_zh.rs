@@ -43,9 +43,11 @@ mod with_feature {
         "这个月的话费为什么这么高",
     ];
 
-    /// Upper bound on the character error rate asserted (the measured figure
-    /// is printed and documented in callcore-ivr/README.md).
-    const MAX_CER: f64 = 0.6;
+    /// Upper bound on the character error rate asserted. The same model and
+    /// settings measured 0.52 through `scripts/asr-zh-check.py` (README); the
+    /// bound catches what breaks Mandarin outright — decoding in English or
+    /// a lost language token gives a rate near 1.
+    const MAX_CER: f64 = 0.7;
 
     fn require_peers() -> bool {
         std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1")
