@@ -168,6 +168,8 @@ mod with_feature {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // The real-time factor is wall-clock time by definition.
+    #[allow(clippy::disallowed_methods)]
     async fn recognises_telephone_mandarin_with_a_character_error_rate() {
         let Some(dir) = model_dir() else { return };
         let mut config = WhisperConfig::new(dir);
