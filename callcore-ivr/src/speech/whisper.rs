@@ -378,12 +378,8 @@ impl Model {
         let mut context = self.config.initial_prompt.clone().unwrap_or_default();
         for hint in hints.iter().filter(|h| !h.trim().is_empty()) {
             match context.chars().last() {
-                None => {}
-                Some('.' | '。' | '，' | ',') => {
-                    if !context.ends_with(['。', '，']) {
-                        context.push(' ');
-                    }
-                }
+                None | Some('。' | '，') => {}
+                Some('.' | ',') => context.push(' '),
                 Some(c) if is_cjk(c) => context.push('，'),
                 Some(_) => context.push_str(". "),
             }
