@@ -43,9 +43,8 @@ mod with_feature {
         "这个月的话费为什么这么高",
     ];
 
-    /// Upper bound on the character error rate asserted. The same model and
-    /// settings measured 0.52 through `scripts/asr-zh-check.py` (README); the
-    /// bound catches what breaks Mandarin outright — decoding in English or
+    /// Upper bound on the character error rate asserted. This test measured
+    /// 0.59–0.63 (README); the bound catches what breaks Mandarin outright — decoding in English or
     /// a lost language token gives a rate near 1.
     const MAX_CER: f64 = 0.7;
 
