@@ -26,7 +26,11 @@ pub struct EspeakConfig {
     pub words_per_minute: u32,
     /// Voice for English when the request names none.
     pub english_voice: String,
-    /// Voice for Chinese (Mandarin) when the request names none.
+    /// Voice for Chinese (Mandarin) when the request names none. The default,
+    /// `cmn-latn-pinyin`, is espeak-ng's Mandarin voice with Latin letters read
+    /// as pinyin: espeak-ng 1.51 (Debian 12) turns Hanzi into tone-numbered
+    /// pinyin and its plain `cmn` voice then reads that pinyin as English
+    /// ("请" comes out as "king three"); this variant reads it as Mandarin.
     pub chinese_voice: String,
 }
 
@@ -36,7 +40,7 @@ impl Default for EspeakConfig {
             program: PathBuf::from("espeak-ng"),
             words_per_minute: 150,
             english_voice: "en-us".to_string(),
-            chinese_voice: "cmn".to_string(),
+            chinese_voice: "cmn-latn-pinyin".to_string(),
         }
     }
 }

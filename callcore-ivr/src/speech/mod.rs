@@ -18,3 +18,5 @@ pub mod espeak;
 #[cfg(feature = "asr-whisper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "asr-whisper")))]
 pub mod whisper;
+#[cfg(any(feature = "asr-whisper", test))]
+mod whisper_text;
