@@ -23,6 +23,7 @@
 //! ```
 
 pub mod lexicon;
+pub mod talk;
 mod scoring;
 
 pub use scoring::{AgentQualityDay, InteractionScore};
