@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) calls: crate::call_glue::Registry,
     /// Mints the ids of interactions the center starts itself (click-to-dial).
     pub(crate) ids: Arc<dyn IdSource>,
+    /// Told of bridged conversations (live transcription, quality).
+    pub(crate) conversations: Option<Arc<dyn crate::ConversationObserver>>,
     flows: HashMap<String, Arc<dyn Flow>>,
     routes: Vec<InboundRoute>,
 }
@@ -67,6 +69,7 @@ pub struct CenterBuilder {
     stores: Stores,
     providers: Providers,
     config: CenterConfig,
+    conversations: Option<Arc<dyn crate::ConversationObserver>>,
 }
 
 impl Default for CenterBuilder {
@@ -80,6 +83,7 @@ impl Default for CenterBuilder {
             stores: Stores::in_memory(),
             providers: Providers::default(),
             config: CenterConfig::default(),
+            conversations: None,
         }
     }
 }
@@ -143,6 +147,15 @@ impl CenterBuilder {
     #[must_use]
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Tells `observer` of every conversation the center bridges, with taps on
+    /// both legs (live transcription, quality inspection from the audio); see
+    /// [`ConversationObserver`](crate::ConversationObserver).
+    #[must_use]
+    pub fn conversations(mut self, observer: Arc<dyn crate::ConversationObserver>) -> Self {
+        self.conversations = Some(observer);
         self
     }
 
@@ -263,6 +276,7 @@ impl Center {
             ids: b
                 .ids
                 .unwrap_or_else(|| Arc::new(UuidV7Ids::random(b.clock.clone()))),
+            conversations: b.conversations,
             flows: b.flows,
             routes: b.config.routes.clone(),
         });
