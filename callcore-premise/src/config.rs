@@ -68,6 +68,10 @@ pub struct PremiseConfig {
     /// Outbound campaigns run by callcore-dialer.
     #[serde(default)]
     pub campaigns: Vec<crate::campaigns::CampaignSection>,
+    /// Live quality inspection of answered calls from their audio
+    /// ([`crate::quality`]).
+    #[serde(default)]
+    pub quality: crate::quality::QualitySection,
     // -- end of operations --
     /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
     #[serde(default)]
@@ -688,6 +692,7 @@ impl PremiseConfig {
         crate::sip_edge::validate(&self.sip)?;
         crate::web_tls::validate(self.http.tls.as_ref())?;
         crate::listening::validate(&self.ivr)?;
+        self.quality.validate()?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",
