@@ -121,12 +121,6 @@ async fn menu_ms(cfg: &PremiseConfig) -> u64 {
 
 fn spoken_config(dir: &Path) -> PremiseConfig {
     let mut cfg = config(dir, "");
-    // a third queue for billing, beside the support config's support and sales
-    let extra = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(
-        "[[queues]]\nid = \"billing\"\nskill = \"support\"\n",
-    ))
-    .unwrap();
-    cfg.queues.extend(extra.queues);
     let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(
         r#"[ivr]
 greeting = "Hello."
@@ -136,10 +130,18 @@ menu = [
   { key = "2", label = "technical support", queue = "support", words = ["internet", "not working", "broken", "signal"] },
   { key = "3", label = "sales", queue = "sales", words = ["buy", "new phone", "upgrade", "order"] },
 ]
+[[queues]]
+id = "billing"
+[[queues]]
+id = "support"
+[[queues]]
+id = "sales"
 "#,
     ))
     .unwrap();
+    // billing beside the support config's support and sales
     cfg.ivr = menu.ivr;
+    cfg.queues = menu.queues;
     cfg
 }
 
@@ -156,7 +158,10 @@ async fn next_queued(events: &mut EventSubscriber, secs: u64) -> (String, Vec<St
         match &e.kind {
             EventKind::TranscriptSegment {
                 interaction, text, ..
-            } => heard.push((interaction.clone(), text.expose().clone())),
+            } => {
+                eprintln!("heard: {:?}", text.expose());
+                heard.push((interaction.clone(), text.expose().clone()));
+            }
             EventKind::Queued {
                 interaction, queue, ..
             } => {
@@ -202,10 +207,11 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
         ("I have a question about my bill.", "billing"),
         ("My internet is not working.", "support"),
         ("I would like to buy a new phone.", "sales"),
-        (
-            "There is a charge on my account that I do not recognize.",
-            "billing",
-        ),
+        // ("There is a charge on my account that I do not recognize." was here:
+        // Whisper tiny.en hears "Thank you very much." in espeak-ng's reading of
+        // it even offline and without hints; "Why is there a charge on my
+        // account?" came through the line as "... a card on my account")
+        ("I need to make a payment on my account.", "billing"),
         ("I want to upgrade my plan.", "sales"),
     ];
     let mut right = 0;
@@ -215,7 +221,7 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
         // a second after the menu ends, well inside the 5 s the menu listens
         let action = format!("<exec rtp_stream=\"{},1,0\"/>", file.display());
         let caller = SippCaller::dial(premise.sip_addr(), &dir, n, menu + 1000, &action);
-        let (reached, words, _) = next_queued(&mut events, 40).await;
+        let (reached, words, _) = next_queued(&mut events, 60).await;
         eprintln!("said {text:?}, heard {words:?}: queued in {reached} (expected {queue})");
         assert!(
             !words.is_empty(),
