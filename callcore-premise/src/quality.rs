@@ -24,7 +24,9 @@ use callcore::{
     SpeechRecognizer, TenantId, Timestamp,
 };
 use callcore_analytics::quality::talk::{TalkEvent, TalkFigures, TalkMeter, TalkSettings};
-use callcore_runtime::{BridgedConversation, CenterHandle, ConversationObserver, ConversationSinks};
+use callcore_runtime::{
+    BridgedConversation, CenterHandle, ConversationObserver, ConversationSinks,
+};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -97,7 +99,7 @@ type Frame = (Speaker, Timestamp, Vec<i16>);
 const QUEUED_FRAMES: usize = 1000;
 
 /// How long a finished call waits for its last transcriptions.
-const TRANSCRIPTION_GRACE: Duration = Duration::from_secs(60);
+const TRANSCRIPTION_GRACE: Duration = Duration::from_secs(120);
 
 /// The center's [`ConversationObserver`]: one inspection task per bridged call.
 pub(crate) struct QualityInspection {
@@ -222,6 +224,9 @@ impl Inspection {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
+                // frames first: a tick only sees an empty queue, so no frame
+                // stamped before it is taken for silence
+                biased;
                 frame = frames.recv() => match frame {
                     Some((speaker, at, pcm)) => {
                         let at = offset(self.origin, at);
@@ -250,7 +255,10 @@ impl Inspection {
                 }
             }
         };
-        if tokio::time::timeout(TRANSCRIPTION_GRACE, waiting).await.is_err() {
+        if tokio::time::timeout(TRANSCRIPTION_GRACE, waiting)
+            .await
+            .is_err()
+        {
             tracing::warn!(interaction = %self.interaction, "transcriptions still running at the end");
         }
         self.journal(measured(&self.interaction, &figures));
@@ -330,7 +338,10 @@ impl Inspection {
 }
 
 /// The words of one utterance (8 kHz).
-async fn transcribe(asr: &dyn SpeechRecognizer, samples: &[i16]) -> Result<String, callcore::CoreError> {
+async fn transcribe(
+    asr: &dyn SpeechRecognizer,
+    samples: &[i16],
+) -> Result<String, callcore::CoreError> {
     let mut session = asr
         .start(RecognitionOptions {
             sample_rate: 8000,

@@ -66,7 +66,13 @@ struct SippCaller {
 }
 
 impl SippCaller {
-    fn dial(center: std::net::SocketAddr, dir: &Path, n: usize, pause_ms: u64, action: &str) -> Self {
+    fn dial(
+        center: std::net::SocketAddr,
+        dir: &Path,
+        n: usize,
+        pause_ms: u64,
+        action: &str,
+    ) -> Self {
         let template = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/sipp/menu_caller.xml"
@@ -243,8 +249,14 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
         "silent caller: queued in {reached} after {} ms (key pressed at about {key_after} ms)",
         (at - started).as_millis()
     );
-    assert_eq!(reached, "sales", "the key press did not pick the menu entry");
-    assert!(words.is_empty(), "heard words from a silent caller: {words:?}");
+    assert_eq!(
+        reached, "sales",
+        "the key press did not pick the menu entry"
+    );
+    assert!(
+        words.is_empty(),
+        "heard words from a silent caller: {words:?}"
+    );
     assert!(
         at - started >= Duration::from_millis(key_after),
         "queued before the key was pressed"

@@ -23,8 +23,8 @@
 //! ```
 
 pub mod lexicon;
-pub mod talk;
 mod scoring;
+pub mod talk;
 
 pub use scoring::{AgentQualityDay, InteractionScore};
 

@@ -265,7 +265,10 @@ impl Side {
         let to = (end + pad).min(self.cursor).max(from);
         let at = |slot: u64| usize::try_from(slot - self.audio_base).unwrap_or(usize::MAX);
         let (a, b) = (at(from) * SLOT_SAMPLES, at(to) * SLOT_SAMPLES);
-        let samples = self.audio.get(a..b.min(self.audio.len())).unwrap_or_default();
+        let samples = self
+            .audio
+            .get(a..b.min(self.audio.len()))
+            .unwrap_or_default();
         done.push((st, end, samples.to_vec()));
     }
 
@@ -467,7 +470,9 @@ impl TalkMeter {
     /// Counts the slots both sides have settled.
     fn advance(&mut self) {
         let s = &self.settings;
-        let until = self.sides[0].known_until(s).min(self.sides[1].known_until(s));
+        let until = self.sides[0]
+            .known_until(s)
+            .min(self.sides[1].known_until(s));
         self.count_until(until);
     }
 

@@ -56,7 +56,13 @@ fn gaps_and_talk_over_are_measured_to_the_slot() {
     let agent = [(0, 900), (1050, 2000), (5000, 6000)];
     let customer = [(3000, 5400), (7000, 8000)];
     let mut meter = TalkMeter::new(TalkSettings::default(), 0);
-    feed(&mut meter, 0, 9000, |t| within(t, &customer), |t| within(t, &agent));
+    feed(
+        &mut meter,
+        0,
+        9000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
     let f = meter.finish(9000);
     assert_eq!(f.silences, vec![(2000, 3000), (6000, 7000)]);
     assert_eq!(f.talk_overs, vec![(5000, 5400)]);
@@ -73,7 +79,13 @@ fn utterances_come_in_the_order_they_began_with_their_audio() {
     let agent = [(500, 1500), (4000, 6000)];
     let customer = [(1000, 3500)];
     let mut meter = TalkMeter::new(TalkSettings::default(), 0);
-    feed(&mut meter, 0, 8000, |t| within(t, &customer), |t| within(t, &agent));
+    feed(
+        &mut meter,
+        0,
+        8000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
     meter.finish(8000);
     let got: Vec<(Speaker, u64, u64, usize)> = drain(&mut meter)
         .into_iter()
@@ -147,12 +159,20 @@ fn dead_air_and_talk_over_alert_live_once_per_stretch() {
     let agent = [(0, 1000), (6000, 8000)];
     let customer = [(6500, 8000)];
     // nothing arrives at all between 1000 and 6000: the timer sees the dead air
-    feed(&mut meter, 0, 1000, |t| within(t, &customer), |t| within(t, &agent));
+    feed(
+        &mut meter,
+        0,
+        1000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
     let mut alerts = Vec::new();
     for now in (1000..=5000).step_by(100) {
         meter.handle_timeout(now);
         alerts.extend(drain(&mut meter).into_iter().filter_map(|e| match e {
-            TalkEvent::Alert { rule, offset_ms, .. } => Some((rule, offset_ms, now)),
+            TalkEvent::Alert {
+                rule, offset_ms, ..
+            } => Some((rule, offset_ms, now)),
             TalkEvent::Utterance { .. } => None,
         }));
     }
@@ -160,12 +180,20 @@ fn dead_air_and_talk_over_alert_live_once_per_stretch() {
     let (rule, offset, seen) = alerts[0];
     assert_eq!((rule, offset), ("long_silence", 1000));
     assert!(seen <= 4000 + 100, "raised at {seen} ms, 3 s after 1000 ms");
-    feed(&mut meter, 6000, 9000, |t| within(t, &customer), |t| within(t, &agent));
+    feed(
+        &mut meter,
+        6000,
+        9000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
     meter.finish(9000);
     let rest: Vec<(&str, u64)> = drain(&mut meter)
         .into_iter()
         .filter_map(|e| match e {
-            TalkEvent::Alert { rule, offset_ms, .. } => Some((rule, offset_ms)),
+            TalkEvent::Alert {
+                rule, offset_ms, ..
+            } => Some((rule, offset_ms)),
             TalkEvent::Utterance { .. } => None,
         })
         .collect();
