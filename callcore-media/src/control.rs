@@ -171,6 +171,11 @@ impl Leg {
     }
 }
 
+/// Silence that ends a caller's spoken answer in [`MediaControl::listen`]: the
+/// VAD's default 300 ms cut answers at the pause between two words ("there is a
+/// charge on my account | that I do not recognize").
+const END_OF_ANSWER_MS: u32 = 800;
+
 /// Stops the session's playback when dropped armed.
 struct StopOnDrop(Option<tokio::sync::mpsc::UnboundedSender<SessionCommand>>);
 
@@ -373,7 +378,11 @@ impl MediaControl for VoiceLegMedia {
             "listen: no speech recognizer configured",
         ))?;
         let mut leg = self.leg.lock().await;
-        let mut vad = Vad::new(VadConfig::default());
+        // an answer ends at a pause longer than those between a sentence's words
+        let mut vad = Vad::new(VadConfig {
+            hangover_ms: END_OF_ANSWER_MS,
+            ..VadConfig::default()
+        });
         let mut asr_session = asr
             .start(RecognitionOptions {
                 language: spec.language.clone(),
@@ -382,7 +391,7 @@ impl MediaControl for VoiceLegMedia {
                 hints: spec.hints.clone(),
             })
             .await?;
-        // keep 200 ms before the detected start so the first syllable is not cut
+        // keep 300 ms before the detected start so a soft first syllable is not cut
         let mut preroll: std::collections::VecDeque<Vec<i16>> = std::collections::VecDeque::new();
         let (mut waited, mut spoken) = (0u64, 0u64);
         let mut speaking = false;
@@ -412,7 +421,7 @@ impl MediaControl for VoiceLegMedia {
                         asr_session.push_audio(&f).await?;
                     } else {
                         preroll.push_back(f);
-                        if preroll.len() > 10 {
+                        if preroll.len() > 15 {
                             preroll.pop_front();
                         }
                         waited += 1;

@@ -53,6 +53,8 @@ pub struct Premise {
     voice: PremiseVoice,
     /// The Whisper model the IVR hears callers with (`None`: keys only).
     asr_model: Option<std::path::PathBuf>,
+    /// `[quality]`: answered calls measured (and transcribed) from their audio.
+    quality: Option<Arc<crate::quality::QualityInspection>>,
     pub(crate) started_at: Timestamp,
     /// Live figures, `queue_log`, campaigns (see `crate::center_ops`).
     pub(crate) center_ops: crate::center_ops::CenterOps,
@@ -289,6 +291,25 @@ impl Premise {
             }
             builder = builder.route(did.number.as_str(), did.flow_name());
         }
+        // [quality]: both legs of every answered call measured (and transcribed)
+        let quality = config.quality.enabled.then(|| {
+            let asr = (config.quality.transcribe && listening.model.is_some())
+                .then(|| listening.asr.clone());
+            if config.quality.transcribe && asr.is_none() {
+                tracing::warn!(
+                    "quality.transcribe: no speech recognition (feature asr-whisper and a \
+                     model): calls are measured, not transcribed"
+                );
+            }
+            Arc::new(crate::quality::QualityInspection::new(
+                &config.quality,
+                asr,
+                clock.clone(),
+            ))
+        });
+        if let Some(q) = &quality {
+            builder = builder.conversations(q.clone());
+        }
         let center = builder
             .clock(clock.clone())
             .stores(stores.clone())
@@ -325,6 +346,9 @@ impl Premise {
         )?;
         // before any queue or agent is added: the figures see them all
         let events = center.subscribe();
+        if let Some(q) = &quality {
+            q.attach(center.clone());
+        }
         for q in &config.queues {
             let mut def = QueueDefinition::new(q.id.as_str()).with_wrap_up_secs(q.wrap_up_secs);
             def.tenant = tenant.clone();
@@ -493,6 +517,7 @@ impl Premise {
             callbacks,
             voice,
             asr_model: listening.model.clone(),
+            quality,
             browser,
             browser_presence,
         };
@@ -620,6 +645,13 @@ impl Premise {
             ),
             None => "IVR menus: keys only\n".to_owned(),
         });
+        if let Some(q) = &self.quality {
+            s.push_str(if q.transcribes() {
+                "Quality: answered calls measured from their audio and transcribed\n"
+            } else {
+                "Quality: answered calls measured from their audio (not transcribed)\n"
+            });
+        }
         s.push_str(&format!(
             "IVR prompts: {}\n",
             if self.speaks() {

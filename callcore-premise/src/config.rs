@@ -71,6 +71,10 @@ pub struct PremiseConfig {
     /// Proactive notifications by SMS or e-mail (`crate::notifications`).
     #[serde(default)]
     pub notifications: Vec<crate::notifications::NotificationSection>,
+    /// Live quality inspection of answered calls from their audio
+    /// ([`crate::quality`]).
+    #[serde(default)]
+    pub quality: crate::quality::QualitySection,
     // -- end of operations --
     /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
     #[serde(default)]
@@ -703,6 +707,7 @@ impl PremiseConfig {
         crate::sip_edge::validate(&self.sip)?;
         crate::web_tls::validate(self.http.tls.as_ref())?;
         crate::listening::validate(&self.ivr)?;
+        self.quality.validate()?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",

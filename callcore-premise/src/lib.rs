@@ -66,6 +66,7 @@ mod ops_config;
 #[cfg(feature = "program")]
 #[cfg_attr(docsrs, doc(cfg(feature = "program")))]
 pub mod program;
+pub mod quality;
 pub mod sip_edge;
 pub mod speech;
 pub mod srtp;

@@ -1,8 +1,9 @@
 //! Spoken IVR menus in the premise center (feature `asr-whisper`): SIPp callers
-//! whose audio is espeak-ng speech (µ-law, 8 kHz, over RTP) say what they want
-//! after the menu, and five different requests reach the right queues through
-//! Whisper and the menu's words; a caller who says nothing is asked again and
-//! gets through with a key.
+//! whose RTP is espeak-ng speech (µ-law, 8 kHz, sent by SIPp's `rtp_stream`)
+//! say what they want after the menu, and five different requests reach the
+//! right queues through Whisper and the menu's words; a caller who says nothing
+//! is asked again and gets through with a key (an RFC 4733 press SIPp plays
+//! from a pcap).
 //!
 //! `cargo test -p callcore-premise --features asr-whisper --test spoken_menu`
 //! (the model: `scripts/fetch-asr-model.sh`, then `CALLCORE_WHISPER_MODEL`).
@@ -16,12 +17,18 @@
 #[path = "call_support/mod.rs"]
 mod support;
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use callcore::EventKind;
+use callcore::{EventKind, InteractionId, SpeechSynthesizer, VoiceOptions};
+use callcore_premise::speech::PremiseVoice;
 use callcore_premise::{Premise, PremiseConfig};
-use support::{Caller, config, data_dir, rms, wait_for};
+use callcore_runtime::EventSubscriber;
+use support::{config, data_dir, rtp_block, sip_port};
+
+/// SIPp's RFC 4733 press of key 3 (Debian's sip-tester ships it).
+const KEY_3_PCAP: &str = "/usr/share/sip-tester/dtmf_2833_3.pcap";
 
 fn required() -> bool {
     std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() == Ok("1")
@@ -32,50 +39,94 @@ fn skip(why: &str) {
     eprintln!("NOTICE: {why}; skipping the spoken menu test");
 }
 
-/// espeak-ng's speech of `text` at 8 kHz.
-fn speech(text: &str) -> Option<Vec<i16>> {
+/// espeak-ng's speech of `text` as raw µ-law at 8 kHz, a fifth of a second of
+/// quiet before it and a second and a half after (the end of the utterance).
+fn speech_ulaw(text: &str) -> Option<Vec<u8>> {
     let out = Command::new("espeak-ng")
         .args(["--stdout", "-v", "en-us", "-s", "150", text])
         .output()
         .ok()
         .filter(|o| o.status.success())?;
     let clip = callcore_media::wav::read_wav(&out.stdout).ok()?;
-    Some(callcore_media::resample::resample_i16(
-        &clip.to_mono(),
-        clip.sample_rate,
-        8000,
-    ))
+    let speech = callcore_media::resample::resample_i16(&clip.to_mono(), clip.sample_rate, 8000);
+    let mut pcm = vec![0i16; 1600];
+    pcm.extend(speech);
+    pcm.extend(std::iter::repeat_n(0i16, 12_000));
+    Some(
+        pcm.iter()
+            .map(|&x| callcore_media::g711::ulaw_encode(x))
+            .collect(),
+    )
 }
 
-/// Waits until the center has spoken and then been quiet for 800 ms (the menu
-/// is read out and the IVR listens).
-async fn menu_read_out(caller: &Caller) {
-    assert!(
-        caller.phone.wait_audio(Duration::from_secs(10)).await,
-        "the center says nothing"
-    );
-    let first = caller.phone.first_audio().unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        let now = Instant::now();
-        if now - first > Duration::from_millis(1500)
-            && rms(&caller.phone.heard(now - Duration::from_millis(800), now)) < 200.0
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// A SIPp caller dialling the IVR at `center`: `action` (an `<exec>`) runs
+/// `pause_ms` after the answer.
+struct SippCaller {
+    child: tokio::process::Child,
+}
+
+impl SippCaller {
+    fn dial(
+        center: std::net::SocketAddr,
+        dir: &Path,
+        n: usize,
+        pause_ms: u64,
+        action: &str,
+    ) -> Self {
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/sipp/menu_caller.xml"
+        ))
+        .unwrap();
+        let scenario = dir.join(format!("caller-{n}.xml"));
+        std::fs::write(
+            &scenario,
+            template
+                .replace("@PAUSE_MS@", &pause_ms.to_string())
+                .replace("@ACTION@", action),
+        )
+        .unwrap();
+        let child = tokio::process::Command::new("sipp")
+            .arg("-sf")
+            .arg(&scenario)
+            .args(["-s", "ivr", "-m", "1"])
+            .args(["-i", "127.0.0.1", "-p", &sip_port().to_string()])
+            .args(["-mi", "127.0.0.1", "-mp", &rtp_block(4).to_string()])
+            .args(["-nostdin", "-timeout", "120s"])
+            .arg(center.to_string())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp starts");
+        SippCaller { child }
     }
-    panic!("the menu never ended");
 }
 
-fn spoken_config(dir: &std::path::Path) -> PremiseConfig {
+/// How long the center speaks before it listens: the greeting, then the menu
+/// as callcore-ivr's menu node words it (the clips the center speaks).
+async fn menu_ms(cfg: &PremiseConfig) -> u64 {
+    let voice = PremiseVoice::detect();
+    let menu: String = cfg
+        .ivr
+        .menu
+        .iter()
+        .map(|m| format!(" For {}, press {}.", m.label, m.key))
+        .collect();
+    let mut samples = 0;
+    for text in [cfg.ivr.greeting.clone(), menu] {
+        let clip = voice
+            .synthesize(&text, &VoiceOptions::default())
+            .await
+            .unwrap();
+        samples += clip.samples.len() as u64 * 1000 / u64::from(clip.sample_rate);
+    }
+    samples
+}
+
+fn spoken_config(dir: &Path) -> PremiseConfig {
     let mut cfg = config(dir, "");
-    // a third queue for billing, beside the support config's support and sales
-    let extra = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(
-        "[[queues]]\nid = \"billing\"\nskill = \"support\"\n",
-    ))
-    .unwrap();
-    cfg.queues.extend(extra.queues);
     let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(
         r#"[ivr]
 greeting = "Hello."
@@ -85,11 +136,51 @@ menu = [
   { key = "2", label = "technical support", queue = "support", words = ["internet", "not working", "broken", "signal"] },
   { key = "3", label = "sales", queue = "sales", words = ["buy", "new phone", "upgrade", "order"] },
 ]
+[[queues]]
+id = "billing"
+[[queues]]
+id = "support"
+[[queues]]
+id = "sales"
 "#,
     ))
     .unwrap();
+    // billing beside the support config's support and sales
     cfg.ivr = menu.ivr;
+    cfg.queues = menu.queues;
     cfg
+}
+
+/// What became of the next caller: its queue, the words the center heard
+/// (the customer's transcript segments) and when it was queued.
+async fn next_queued(events: &mut EventSubscriber, secs: u64) -> (String, Vec<String>, Instant) {
+    let mut heard: Vec<(InteractionId, String)> = Vec::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let e = tokio::time::timeout_at(until, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no caller queued within {secs} s"))
+            .unwrap();
+        match &e.kind {
+            EventKind::TranscriptSegment {
+                interaction, text, ..
+            } => {
+                eprintln!("heard: {:?}", text.expose());
+                heard.push((interaction.clone(), text.expose().clone()));
+            }
+            EventKind::Queued {
+                interaction, queue, ..
+            } => {
+                let words = heard
+                    .iter()
+                    .filter(|(i, _)| i == interaction)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                return (queue.as_str().to_owned(), words, Instant::now());
+            }
+            _ => {}
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,68 +191,78 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     if std::env::var_os("CALLCORE_WHISPER_MODEL").is_none() {
         return skip("CALLCORE_WHISPER_MODEL is not set (scripts/fetch-asr-model.sh)");
     }
-    let Some(_) = speech("test") else {
+    if speech_ulaw("test").is_none() {
         return skip("espeak-ng is not installed");
-    };
+    }
+    if !Path::new(KEY_3_PCAP).is_file() {
+        return skip("SIPp's RFC 4733 pcaps are missing (sip-tester)");
+    }
     let dir = data_dir("spoken-menu");
-    let premise = Premise::start(spoken_config(&dir)).await.unwrap();
+    let cfg = spoken_config(&dir);
+    let menu = menu_ms(&cfg).await;
+    let premise = Premise::start(cfg).await.unwrap();
     assert!(
         premise.banner().contains("IVR menus: spoken or keyed"),
         "{}",
         premise.banner()
     );
-    let center = premise.center().clone();
-    let mut events = center.subscribe();
+    let mut events = premise.center().subscribe();
+    eprintln!("the center speaks for {menu} ms before it listens");
 
     let requests = [
         ("I have a question about my bill.", "billing"),
         ("My internet is not working.", "support"),
         ("I would like to buy a new phone.", "sales"),
-        (
-            "There is a charge on my account that I do not recognize.",
-            "billing",
-        ),
+        // ("There is a charge on my account that I do not recognize." was here:
+        // Whisper tiny.en hears "Thank you very much." in espeak-ng's reading of
+        // it even offline and without hints; "Why is there a charge on my
+        // account?" came through the line as "... a card on my account")
+        ("I need to make a payment on my account.", "billing"),
         ("I want to upgrade my plan.", "sales"),
     ];
     let mut right = 0;
-    for (text, queue) in requests {
-        let caller = Caller::silent(premise.sip_addr()).await;
-        menu_read_out(&caller).await;
-        caller.phone.say(speech(text).unwrap());
-        let reached = wait_for(&mut events, 30, "the caller queued", |e| match e {
-            EventKind::Queued { queue, .. } => Some(queue.as_str().to_owned()),
-            _ => None,
-        })
-        .await;
-        eprintln!("said {text:?}: queued in {reached} (expected {queue})");
-        right += usize::from(reached == queue);
+    for (n, (text, queue)) in requests.iter().enumerate() {
+        let file: PathBuf = dir.join(format!("said-{n}.ul"));
+        std::fs::write(&file, speech_ulaw(text).unwrap()).unwrap();
+        // a second after the menu ends, well inside the 5 s the menu listens
+        let action = format!("<exec rtp_stream=\"{},1,0\"/>", file.display());
+        let caller = SippCaller::dial(premise.sip_addr(), &dir, n, menu + 1000, &action);
+        let (reached, words, _) = next_queued(&mut events, 60).await;
+        eprintln!("said {text:?}, heard {words:?}: queued in {reached} (expected {queue})");
+        assert!(
+            !words.is_empty(),
+            "the center heard nothing of {text:?} (queued in {reached})"
+        );
+        right += usize::from(reached == *queue);
         drop(caller);
     }
     assert_eq!(right, requests.len(), "spoken requests in the wrong queue");
 
-    // silence: asked again (the keys are read out again), then a key press works
-    let caller = Caller::silent(premise.sip_addr()).await;
-    menu_read_out(&caller).await;
-    // after the no-input timeout the center speaks again ...
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let now = Instant::now();
-        assert!(now < until, "the silent caller was not asked again");
-        if rms(&caller.phone.heard(now - Duration::from_millis(300), now)) > 500.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // ... reads the keys out again, and the caller presses one
-    menu_read_out(&caller).await;
-    caller.phone.press(3);
-    let reached = wait_for(&mut events, 20, "the keyed caller queued", |e| match e {
-        EventKind::Queued { queue, .. } => Some(queue.as_str().to_owned()),
-        _ => None,
-    })
-    .await;
-    assert_eq!(reached, "sales");
-    drop(caller);
+    // silence: the menu's 5 s pass without a word, the center asks again, and
+    // the caller presses 3 while it does
+    let key_after = menu + 5000 + 2500;
+    let action = format!("<exec play_pcap_audio=\"{KEY_3_PCAP}\"/>");
+    let started = Instant::now();
+    let caller = SippCaller::dial(premise.sip_addr(), &dir, 99, key_after, &action);
+    let (reached, words, at) = next_queued(&mut events, 60).await;
+    eprintln!(
+        "silent caller: queued in {reached} after {} ms (key pressed at about {key_after} ms)",
+        (at - started).as_millis()
+    );
+    assert_eq!(
+        reached, "sales",
+        "the key press did not pick the menu entry"
+    );
+    assert!(
+        words.is_empty(),
+        "heard words from a silent caller: {words:?}"
+    );
+    assert!(
+        at - started >= Duration::from_millis(key_after),
+        "queued before the key was pressed"
+    );
+    let mut child = caller.child;
+    let _ = child.start_kill();
     premise.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -273,16 +273,43 @@ impl CallGlue {
                     let stopped = recording.stopped;
                     self.recordings
                         .push(Box::pin(async move { (id, stopped.await) }));
+                    self.observe(a, b);
                     return;
                 }
-                Ok(None) => return,
+                Ok(None) => {
+                    self.observe(a, b);
+                    return;
+                }
                 // a recording that cannot start leaves an unrecorded bridge
                 // rather than a silent call
                 Err(e) => tracing::warn!(error = %e, "recording the conversation failed"),
             }
         }
-        if let Err(e) = a.bridge(b).await {
-            tracing::warn!(error = %e, "bridging the legs failed");
+        match a.bridge(b).await {
+            Ok(()) => self.observe(a, b),
+            Err(e) => tracing::warn!(error = %e, "bridging the legs failed"),
+        }
+    }
+
+    /// Hands the bridged legs' audio to the center's conversation observer.
+    fn observe(&self, customer: &dyn Leg, other: &dyn Leg) {
+        let Some(observer) = &self.shared.conversations else {
+            return;
+        };
+        let conversation = crate::BridgedConversation {
+            tenant: self.call.tenant().clone(),
+            interaction: self.call.interaction().clone(),
+            created_at: self.call.created_at(),
+            bridged_at: self.shared.clock.now(),
+            agent: self.call.last_agent().cloned(),
+        };
+        let Some(sinks) = observer.bridged(&conversation) else {
+            return;
+        };
+        for (leg, sink) in [(customer, sinks.customer), (other, sinks.other)] {
+            if let Err(e) = leg.tap(sink) {
+                tracing::debug!(leg = %leg.id(), error = %e, "no audio to observe");
+            }
         }
     }
 

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) calls: crate::call_glue::Registry,
     /// Mints the ids of interactions the center starts itself (click-to-dial).
     pub(crate) ids: Arc<dyn IdSource>,
+    /// Told of bridged conversations (live transcription, quality).
+    pub(crate) conversations: Option<Arc<dyn crate::ConversationObserver>>,
     flows: HashMap<String, Arc<dyn Flow>>,
     routes: Vec<InboundRoute>,
 }
@@ -70,6 +72,7 @@ pub struct CenterBuilder {
     providers: Providers,
     config: CenterConfig,
     answer_when_journaled: bool,
+    conversations: Option<Arc<dyn crate::ConversationObserver>>,
 }
 
 impl Default for CenterBuilder {
@@ -84,6 +87,7 @@ impl Default for CenterBuilder {
             providers: Providers::default(),
             config: CenterConfig::default(),
             answer_when_journaled: false,
+            conversations: None,
         }
     }
 }
@@ -147,6 +151,15 @@ impl CenterBuilder {
     #[must_use]
     pub fn providers(mut self, providers: Providers) -> Self {
         self.providers = providers;
+        self
+    }
+
+    /// Tells `observer` of every conversation the center bridges, with taps on
+    /// both legs (live transcription, quality inspection from the audio); see
+    /// [`ConversationObserver`](crate::ConversationObserver).
+    #[must_use]
+    pub fn conversations(mut self, observer: Arc<dyn crate::ConversationObserver>) -> Self {
+        self.conversations = Some(observer);
         self
     }
 
@@ -279,6 +292,7 @@ impl Center {
             ids: b
                 .ids
                 .unwrap_or_else(|| Arc::new(UuidV7Ids::random(b.clock.clone()))),
+            conversations: b.conversations,
             flows: b.flows,
             routes: b.config.routes.clone(),
         });

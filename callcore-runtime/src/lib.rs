@@ -102,6 +102,7 @@ mod call_control;
 mod call_glue;
 mod callback;
 mod center;
+mod conversations;
 mod dial;
 mod emitter;
 mod external_events;
@@ -119,6 +120,7 @@ mod waiting;
 
 pub use call::CallTarget;
 pub use center::{Center, CenterBuilder, CenterHandle};
+pub use conversations::{BridgedConversation, ConversationObserver, ConversationSinks};
 pub use flow_context::{FlowContext, QueueOptions, QueueOutcome};
 pub use outbound::{OutboundOptions, OutboundProgress};
 pub use voicemail::{Voicemail, VoicemailOptions};

@@ -217,7 +217,9 @@ impl Records {
         let Some(record) = self.open.get_mut(id) else {
             if matches!(
                 event.kind,
-                EventKind::DispositionSet { .. } | EventKind::WrapUpNoted { .. }
+                EventKind::DispositionSet { .. }
+                    | EventKind::WrapUpNoted { .. }
+                    | EventKind::AudioMeasured { .. }
             ) {
                 amend_saved(event, id, w).await;
             }
@@ -255,6 +257,8 @@ impl Records {
             {
                 w.save(record).await;
             }
+            // measured after the end: the saved record takes the figures
+            EventKind::AudioMeasured { .. } if record.ended_at.is_some() => w.save(record).await,
             EventKind::WrapUpEnded { agent, .. } => {
                 w.save(record).await;
                 if record.ended_at.is_some() {
@@ -268,7 +272,8 @@ impl Records {
 }
 
 /// A disposition set after the record was closed (no after-call work, or set
-/// later from a desktop): the stored record takes it.
+/// later from a desktop), or the figures of its audio: the stored record
+/// takes it.
 async fn amend_saved(event: &Event, id: &InteractionId, w: &Writer) {
     match w.stores.interactions.get(&event.tenant, id).await {
         Ok(Some(mut record)) => {

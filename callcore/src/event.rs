@@ -70,6 +70,42 @@ pub enum MonitorMode {
     Barge,
 }
 
+/// What a conversation's two sides' audio held (`EventKind::AudioMeasured`),
+/// measured in 10 ms steps from each side's own voice activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConversationAudio {
+    /// From the bridge to the end.
+    pub conversation_ms: u64,
+    /// The customer speaking.
+    pub customer_talk_ms: u64,
+    /// The agent speaking.
+    pub agent_talk_ms: u64,
+    /// Nobody speaking, leading and trailing silence included.
+    pub silence_ms: u64,
+    /// Nobody speaking between the first and the last speech (dead air).
+    pub interior_silence_ms: u64,
+    /// The longest of those silences.
+    pub longest_silence_ms: u64,
+    /// Both speaking at once.
+    pub talk_over_ms: u64,
+    /// Stretches of both speaking.
+    pub talk_overs: u32,
+}
+
+impl ConversationAudio {
+    /// Figures from their parts (the struct is `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(conversation_ms: u64, customer_talk_ms: u64, agent_talk_ms: u64) -> Self {
+        Self {
+            conversation_ms,
+            customer_talk_ms,
+            agent_talk_ms,
+            ..Self::default()
+        }
+    }
+}
+
 /// What happened. Serialized with a `"type"` tag in snake case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -386,6 +422,14 @@ pub enum EventKind {
         /// What it found.
         detail: String,
     },
+    /// A conversation's audio was measured (talk per side, silence,
+    /// talk-over), when it ended.
+    AudioMeasured {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The figures.
+        audio: ConversationAudio,
+    },
     /// An outbound dial attempt finished.
     DialAttempted {
         /// The interaction it created.
@@ -445,6 +489,7 @@ impl EventKind {
             | E::RecordingStopped { interaction, .. }
             | E::TranscriptSegment { interaction, .. }
             | E::QualityAlert { interaction, .. }
+            | E::AudioMeasured { interaction, .. }
             | E::DialAttempted { interaction, .. } => Some(interaction),
             E::AgentStateChanged { .. }
             | E::AgentReachabilityChanged { .. }
@@ -531,6 +576,7 @@ impl EventKind {
             E::RecordingStopped { .. } => "recording_stopped",
             E::TranscriptSegment { .. } => "transcript_segment",
             E::QualityAlert { .. } => "quality_alert",
+            E::AudioMeasured { .. } => "audio_measured",
             E::DialAttempted { .. } => "dial_attempted",
             E::Usage { .. } => "usage",
         }

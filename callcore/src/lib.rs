@@ -60,7 +60,7 @@ mod time;
 pub use clock::{Clock, Sleep, Stalled, VirtualClock};
 pub use config::{CallbackPolicy, CenterConfig, ConfigError, InboundRoute};
 pub use error::CoreError;
-pub use event::{Event, EventKind, MonitorMode, OfferEnd};
+pub use event::{ConversationAudio, Event, EventKind, MonitorMode, OfferEnd};
 pub use ids::{
     AgentId, CampaignId, CustomerId, FlowId, InteractionId, LeadId, LegId, QueueId, RecordingId,
     ReservationId, Skill, TenantId, TrunkId,

@@ -24,6 +24,7 @@
 
 pub mod lexicon;
 mod scoring;
+pub mod talk;
 
 pub use scoring::{AgentQualityDay, InteractionScore};
 

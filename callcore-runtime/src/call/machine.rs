@@ -146,6 +146,18 @@ impl Call {
         &self.tenant
     }
 
+    /// When the interaction arrived (the origin of events' `offset_ms`).
+    #[must_use]
+    pub const fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// The last agent connected, if any.
+    #[must_use]
+    pub const fn last_agent(&self) -> Option<&AgentId> {
+        self.last_agent.as_ref()
+    }
+
     /// Whether the customer's leg has ended (hung up by either side).
     #[must_use]
     pub fn customer_gone(&self) -> bool {

@@ -79,6 +79,10 @@ pub struct InteractionRecord {
     pub notes: Option<Pii<String>>,
     /// Its recordings.
     pub recordings: Vec<RecordingId>,
+    /// Talk, silence and talk-over measured from the conversation's audio
+    /// (where the center inspects calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<crate::ConversationAudio>,
     /// Whether the interaction has ended and no after-call work is pending.
     pub complete: bool,
     /// Internal: when the current hold started.
@@ -130,6 +134,7 @@ impl InteractionRecord {
             disposition: None,
             notes: None,
             recordings: Vec::new(),
+            audio: None,
             complete: false,
             hold_started_at: None,
             wrap_up_started_at: None,
@@ -260,6 +265,7 @@ impl InteractionRecord {
             EventKind::FlowStep { step, detail, .. } if step == "intent" => {
                 self.intent = Some(detail.clone());
             }
+            EventKind::AudioMeasured { audio, .. } => self.audio = Some(audio.clone()),
             _ => {}
         }
     }

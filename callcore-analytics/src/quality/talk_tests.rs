@@ -1,0 +1,201 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+const LOUD: i16 = 3000;
+
+/// A frame of `ms` (multiple of 10) of tone (`on`) or quiet.
+fn frame(on: bool, ms: u64) -> Vec<i16> {
+    let n = usize::try_from(ms * 8).unwrap();
+    (0..n)
+        .map(|i| {
+            if on {
+                if (i / 4) % 2 == 0 { LOUD } else { -LOUD }
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// Feeds `ms` of both sides in 20 ms frames from `from`: `customer` and
+/// `agent` say whether each speaks at a time.
+fn feed(
+    meter: &mut TalkMeter,
+    from: u64,
+    to: u64,
+    customer: impl Fn(u64) -> bool,
+    agent: impl Fn(u64) -> bool,
+) {
+    let c: &dyn Fn(u64) -> bool = &customer;
+    let a: &dyn Fn(u64) -> bool = &agent;
+    let mut t = from;
+    while t < to {
+        for (speaker, on) in [(Speaker::Customer, c), (Speaker::Agent, a)] {
+            let mut pcm = frame(on(t), 10);
+            pcm.extend(frame(on(t + 10), 10));
+            meter.handle_frame(speaker, t + 20, &pcm);
+        }
+        t += 20;
+    }
+}
+
+fn within(t: u64, spans: &[(u64, u64)]) -> bool {
+    spans.iter().any(|&(a, b)| a <= t && t < b)
+}
+
+fn drain(meter: &mut TalkMeter) -> Vec<TalkEvent> {
+    std::iter::from_fn(|| meter.poll_event()).collect()
+}
+
+#[test]
+fn gaps_and_talk_over_are_measured_to_the_slot() {
+    // agent 0-2000 and 5000-6000 (a 150 ms pause inside the first, between
+    // words); customer 3000-5400: gaps 2000-3000 and 6000-7000 (customer
+    // again 7000-8000), talk-over 5000-5400
+    let agent = [(0, 900), (1050, 2000), (5000, 6000)];
+    let customer = [(3000, 5400), (7000, 8000)];
+    let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+    feed(
+        &mut meter,
+        0,
+        9000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
+    let f = meter.finish(9000);
+    assert_eq!(f.silences, vec![(2000, 3000), (6000, 7000)]);
+    assert_eq!(f.talk_overs, vec![(5000, 5400)]);
+    assert_eq!(f.talk_over_ms, 400);
+    assert_eq!(f.agent_talk_ms, 3000, "the pause between words is speech");
+    assert_eq!(f.customer_talk_ms, 3400);
+    // the trailing second is silence too
+    assert_eq!(f.silence_ms, 3000);
+    assert_eq!(f.conversation_ms, 9000);
+}
+
+#[test]
+fn utterances_come_in_the_order_they_began_with_their_audio() {
+    let agent = [(500, 1500), (4000, 6000)];
+    let customer = [(1000, 3500)];
+    let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+    feed(
+        &mut meter,
+        0,
+        8000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
+    meter.finish(8000);
+    let got: Vec<(Speaker, u64, u64, usize)> = drain(&mut meter)
+        .into_iter()
+        .filter_map(|e| match e {
+            TalkEvent::Utterance {
+                speaker,
+                start_ms,
+                end_ms,
+                samples,
+            } => Some((speaker, start_ms, end_ms, samples.len())),
+            TalkEvent::Alert { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Speaker::Agent, 500, 1500, 1400 * 8),
+            (Speaker::Customer, 1000, 3500, 2900 * 8),
+            (Speaker::Agent, 4000, 6000, 2400 * 8),
+        ]
+    );
+}
+
+#[test]
+fn clicks_are_not_speech_and_a_silent_side_needs_no_frames() {
+    let mut meter = TalkMeter::new(TalkSettings::default(), 1000);
+    // the customer's phone sends nothing at all; the agent clicks once (40 ms)
+    let mut t = 1000;
+    while t < 4000 {
+        let on = (2000..2040).contains(&t);
+        meter.handle_frame(Speaker::Agent, t + 20, &frame(on, 20));
+        t += 20;
+    }
+    meter.handle_timeout(4000 + 60);
+    let f = meter.finish(4000);
+    assert_eq!((f.agent_talk_ms, f.customer_talk_ms), (0, 0));
+    assert_eq!(f.silence_ms, 3000);
+    assert!(f.silences.is_empty(), "no speech, so no gap between speech");
+}
+
+#[test]
+fn late_frames_follow_on_and_a_long_hole_is_silence() {
+    let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+    // the customer speaks 0-1000 with frames arriving up to 30 ms late,
+    // then nothing arrives until 3000, then speech to 4000
+    let mut t = 0;
+    while t < 1000 {
+        let late = if (t / 20) % 3 == 0 { 30 } else { 0 };
+        meter.handle_frame(Speaker::Customer, t + 20 + late, &frame(true, 20));
+        meter.handle_frame(Speaker::Agent, t + 20, &frame(false, 20));
+        t += 20;
+    }
+    let mut t = 3000;
+    while t < 4000 {
+        meter.handle_frame(Speaker::Customer, t + 20, &frame(true, 20));
+        t += 20;
+    }
+    let f = meter.finish(4000);
+    assert_eq!(f.customer_talk_ms, 2000);
+    assert_eq!(f.silences, vec![(1000, 3000)]);
+}
+
+#[test]
+fn dead_air_and_talk_over_alert_live_once_per_stretch() {
+    let settings = TalkSettings {
+        silence_alert_ms: Some(3000),
+        talk_over_alert_ms: Some(1000),
+        ..TalkSettings::default()
+    };
+    let mut meter = TalkMeter::new(settings, 0);
+    let agent = [(0, 1000), (6000, 8000)];
+    let customer = [(6500, 8000)];
+    // nothing arrives at all between 1000 and 6000: the timer sees the dead air
+    feed(
+        &mut meter,
+        0,
+        1000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
+    let mut alerts = Vec::new();
+    for now in (1000..=5000).step_by(100) {
+        meter.handle_timeout(now);
+        alerts.extend(drain(&mut meter).into_iter().filter_map(|e| match e {
+            TalkEvent::Alert {
+                rule, offset_ms, ..
+            } => Some((rule, offset_ms, now)),
+            TalkEvent::Utterance { .. } => None,
+        }));
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let (rule, offset, seen) = alerts[0];
+    assert_eq!((rule, offset), ("long_silence", 1000));
+    assert!(seen <= 4000 + 100, "raised at {seen} ms, 3 s after 1000 ms");
+    feed(
+        &mut meter,
+        6000,
+        9000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
+    meter.finish(9000);
+    let rest: Vec<(&str, u64)> = drain(&mut meter)
+        .into_iter()
+        .filter_map(|e| match e {
+            TalkEvent::Alert {
+                rule, offset_ms, ..
+            } => Some((rule, offset_ms)),
+            TalkEvent::Utterance { .. } => None,
+        })
+        .collect();
+    assert_eq!(rest, vec![("talk_over", 6500)]);
+}
