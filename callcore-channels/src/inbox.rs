@@ -460,30 +460,29 @@ impl Inbox {
         Some(text)
     }
 
+    /// How many messages of `direction` the conversation has.
+    fn count(&self, interaction: &InteractionId, direction: MessageDirection) -> usize {
+        self.state().conversations.get(interaction).map_or(0, |c| {
+            c.messages
+                .iter()
+                .filter(|m| m.direction == direction)
+                .count()
+        })
+    }
+
     /// Whether the center has sent anything in the conversation yet.
     pub(crate) fn has_outbound(&self, interaction: &InteractionId) -> bool {
-        self.state()
-            .conversations
-            .get(interaction)
-            .is_some_and(|c| {
-                c.messages
-                    .iter()
-                    .any(|m| m.direction == MessageDirection::Outbound)
-            })
+        self.count(interaction, MessageDirection::Outbound) > 0
     }
 
     /// Whether the customer wrote something a flow has not read yet.
     pub(crate) fn has_unread(&self, interaction: &InteractionId) -> bool {
-        self.state()
+        let read = self
+            .state()
             .conversations
             .get(interaction)
-            .is_some_and(|c| {
-                c.messages
-                    .iter()
-                    .filter(|m| m.direction == MessageDirection::Inbound)
-                    .count()
-                    > c.read
-            })
+            .map_or(0, |c| c.read);
+        self.count(interaction, MessageDirection::Inbound) > read
     }
 
     /// A receiver that changes with each inbound message of the conversation.

@@ -42,6 +42,25 @@ async fn offered(events: &mut callcore_runtime::EventSubscriber) -> (Interaction
     .await
 }
 
+/// Accepts the next offer the agent gets; the offered interaction.
+async fn accept_next(
+    events: &mut callcore_runtime::EventSubscriber,
+    addr: std::net::SocketAddr,
+    agent: &web::Session,
+) -> InteractionId {
+    let (id, reservation) = offered(events).await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/offers/{reservation}/accept"),
+        Some(agent),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    id
+}
+
 async fn texts(
     addr: std::net::SocketAddr,
     agent: &web::Session,
@@ -93,16 +112,7 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
 
     // a short GSM 7-bit text opens a conversation
     smsc.deliver(ANN, b"Hello, my card is blocked", 0, 0).await;
-    let (id, reservation) = offered(&mut events).await;
-    let r = http(
-        addr,
-        "POST",
-        &format!("/api/v1/offers/{reservation}/accept"),
-        Some(&agent),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    let id = accept_next(&mut events, addr, &agent).await;
     assert_eq!(
         texts(addr, &agent, &id).await,
         ["Hello, my card is blocked"]
@@ -175,16 +185,7 @@ async fn an_sms_reaches_an_agent_long_messages_concatenate_and_stop_opts_out() {
         .await;
     smsc.deliver("+4915550003", &encode_ucs2("после плохого"), 8, 0)
         .await;
-    let (other, reservation) = offered(&mut events).await;
-    let r = http(
-        addr,
-        "POST",
-        &format!("/api/v1/offers/{reservation}/accept"),
-        Some(&agent),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    let other = accept_next(&mut events, addr, &agent).await;
     assert_eq!(texts(addr, &agent, &other).await, ["после плохого"]);
     let (routed, _, refused, _) = sms.counters().counts();
     assert_eq!((routed, refused), (3, 1));
@@ -330,16 +331,7 @@ async fn the_bot_answers_an_sms_first_then_hands_off_to_an_agent() {
         .await;
     let sent = wait_submitted(&smsc, 2).await;
     assert!(sent[1].contains("connect you"), "{sent:?}");
-    let (id, reservation) = offered(&mut events).await;
-    let r = http(
-        addr,
-        "POST",
-        &format!("/api/v1/offers/{reservation}/accept"),
-        Some(&agent),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    let id = accept_next(&mut events, addr, &agent).await;
     // the agent sees the whole exchange, in order
     let t = texts(addr, &agent, &id).await;
     assert_eq!(t.len(), 4, "{t:?}");
