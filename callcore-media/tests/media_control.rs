@@ -236,8 +236,10 @@ async fn listen_feeds_the_recognizer_and_record_stops_on_silence() {
         panic!("{u:?}")
     };
     let ms: u64 = text.parse().unwrap();
+    // the second of speech, up to 300 ms kept before its onset and the 800 ms
+    // pause that ends an answer (control.rs's END_OF_ANSWER_MS)
     assert!(
-        (1000..=1600).contains(&ms),
+        (1000..=2300).contains(&ms),
         "the recognizer got {ms} ms of audio"
     );
     // nothing said: no input
