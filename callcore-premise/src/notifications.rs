@@ -119,9 +119,7 @@ pub(crate) fn load(
         {
             return Err(field(i, "name", "letters, digits, - and _ only"));
         }
-        for ch in std::iter::once(&n.channel) {
-            channel_ok(config, ch).map_err(|d| field(i, "channel", d))?;
-        }
+        channel_ok(config, &n.channel).map_err(|d| field(i, "channel", d))?;
         if n.template.trim().is_empty() {
             return Err(field(i, "template", "is empty"));
         }
