@@ -162,13 +162,9 @@ fn channel_ok(config: &PremiseConfig, channel: &str) -> Result<(), String> {
     }
 }
 
-/// `{column}` replaced by the lead's values.
+/// `{column}` replaced by the lead's values (as flows fill their prompts).
 fn render(template: &str, lead: &Lead) -> String {
-    let mut out = template.to_owned();
-    for (k, v) in lead {
-        out = out.replace(&format!("{{{k}}}"), v);
-    }
-    out
+    callcore_ivr::flow::fill_template(template, lead)
 }
 
 /// Starts every run; each sends through the inbox of its leads' channels.

@@ -24,6 +24,17 @@ use crate::kb::{Conversation, KnowledgeBase};
 /// Knowledge bases a flow's `bot` nodes may name, by name.
 pub type KnowledgeBases = BTreeMap<String, Arc<KnowledgeBase>>;
 
+/// `template` with each `{name}` replaced by `values[name]`; unknown names
+/// stay as written. Flows' prompts use it, and anything else that fills a
+/// message from named values (the premise's notifications).
+pub fn fill_template(template: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = template.to_string();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
 /// Something the driver must do; every action but [`Action::Transfer`] and
 /// [`Action::Hangup`] is answered by one [`Input`].
 #[derive(Debug, Clone, PartialEq)]
@@ -377,11 +388,7 @@ impl FlowRun {
     }
 
     fn render(&self, template: &str) -> String {
-        let mut out = template.to_string();
-        for (k, v) in &self.variables {
-            out = out.replace(&format!("{{{k}}}"), v);
-        }
-        out
+        fill_template(template, &self.variables)
     }
 
     fn node_spec(&self) -> Option<Node> {

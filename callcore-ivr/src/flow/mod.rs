@@ -22,7 +22,9 @@ pub use callback::{
     SharedCallbackBook,
 };
 pub use callback_numbers::{CallbackNumbers, CallbackRefused};
-pub use engine::{Action, FlowChannel, FlowEnd, FlowRun, Input, KnowledgeBases, QueueResult};
+pub use engine::{
+    Action, FlowChannel, FlowEnd, FlowRun, Input, KnowledgeBases, QueueResult, fill_template,
+};
 pub use hours::{BusinessHours, LocalTime, OpenSpan};
 pub use model::{
     BranchRule, Condition, FlowSpec, GlobalCommand, IntentRoute, MenuChoice, Node, Retries,
