@@ -56,6 +56,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+static NEXT_MEDIA: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// A block of four free UDP ports for one SIPp's media (`-mp`: audio RTP and
+/// RTCP, video RTP and RTCP), below the kernel's ephemeral range so that no
+/// socket bound to port 0 (the other SIPps' signalling, the center's) can take
+/// one of them between this check and SIPp's bind (CI saw `errno = 98` when
+/// `-mp` was an ephemeral port picked by binding port 0).
+fn media_block() -> u16 {
+    const LO: u16 = 24000;
+    const SPAN: u16 = 4000;
+    let salt = (std::process::id() as u16).wrapping_mul(37) % SPAN;
+    for _ in 0..SPAN / 4 {
+        let offset = (NEXT_MEDIA
+            .fetch_add(4, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(salt)
+            % SPAN)
+            / 4
+            * 4;
+        let port = LO + offset;
+        if (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
+            return port;
+        }
+    }
+    panic!("no free block of four UDP ports in {LO}..{}", LO + SPAN);
+}
+
 fn harness(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scripts/premise-load")
@@ -109,7 +135,7 @@ fn agent_uas(port: u16) -> tokio::process::Child {
             "-mi",
             "127.0.0.1",
             "-mp",
-            &free_port().to_string(),
+            &media_block().to_string(),
             "-rtp_echo",
         ])
         .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
@@ -187,7 +213,7 @@ async fn the_users_strategy_and_flow_route_a_real_sip_call() {
         .arg(&caller_xml)
         .args(["-s", "support", "-m", "1"])
         .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &media_block().to_string()])
         .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
         .args(["-nostdin", "-timeout", "60s", "-timeout_error"])
         .stdout(Stdio::null())
