@@ -259,7 +259,10 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     assert!(since_open < Duration::from_secs(30) + Duration::from_secs(5));
 
     // The allocator keeps freed pages, so RSS does not fall back; a second round of as
-    // many connections must reuse them (nothing kept per closed connection).
+    // many connections must reuse them (nothing kept per closed connection). Kept state
+    // would grow RSS by about what the first round took again; the bound is half of that,
+    // leaving room for the other tests of this binary allocating at the same time (a fixed
+    // 8 MiB once failed CI by 0.6 MiB with nothing leaked).
     let mut again = Vec::with_capacity(idle);
     for _ in 0..idle {
         let s = TcpStream::connect(ours).await.unwrap();
@@ -280,7 +283,7 @@ async fn idle_tcp_connections_are_closed_and_sipp_still_calls_over_tcp() {
     .await;
     eprintln!("second round of {idle}: RSS {} MiB", rss_again / 1024);
     assert!(
-        rss_again < rss_open + 8 * 1024,
+        rss_again < rss_open + (rss_open.saturating_sub(rss_before) / 2).max(8 * 1024),
         "no memory kept per closed connection ({rss_open} KiB, then {rss_again} KiB)"
     );
 }
