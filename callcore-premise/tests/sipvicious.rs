@@ -58,8 +58,8 @@ fn tools() -> Option<(String, String)> {
     }
 }
 
-/// A free UDP port in `lo..hi` (this test's ranges: SIP 38000-38499, RTP
-/// 38500-38999), starting at a place that depends on the process and `salt`.
+/// A free UDP port in `lo..hi` (this test's ranges: SIP 29000-29499, RTP
+/// 29500-29979), starting at a place that depends on the process and `salt`.
 fn port_in(lo: u16, hi: u16, salt: u16) -> u16 {
     let span = hi - lo;
     let start = (std::process::id() as u16)
@@ -89,8 +89,10 @@ async fn start_premise_with(name: &str, salt: u16, sip: &str) -> (Premise, Socke
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = port_in(38000, 38500, salt);
-    let rtp = 38500 + (port_in(0, 24, salt) * 20);
+    // Below the kernel's ephemeral range (32768-60999 here): a port checked free there
+    // was once taken by another socket's port-0 bind before the premise bound it.
+    let port = port_in(29000, 29500, salt);
+    let rtp = 29500 + (port_in(0, 24, salt) * 20);
     let mut toml = format!(
         "[sip]\nbind = \"127.0.0.1:{port}\"\ntcp = false\n{sip}[http]\nenabled = false\n\
          [media]\nrtp_first = {rtp}\nrtp_last = {}\n\
