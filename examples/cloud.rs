@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use callcore_premise::cluster_node::ClusterSection;
@@ -36,11 +37,24 @@ struct NodeArgs {
     rtp: u16,
 }
 
+/// A port free for UDP and TCP on 127.0.0.1 for a node's SIP or HTTP listener, from
+/// 30000-32699: below the kernel's usual ephemeral range, so that no socket bound to
+/// port 0 elsewhere takes it before the node binds it (a port picked by binding port 0
+/// was once taken that way: "Address already in use" and a node that never started).
 fn free_port() -> Result<u16, String> {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    const LO: u16 = 30_000;
+    const SPAN: u16 = 2_700;
+    let salt = u16::try_from(std::process::id() % u32::from(SPAN)).unwrap_or(0);
+    for _ in 0..SPAN {
+        let port = LO + NEXT.fetch_add(1, Ordering::Relaxed).wrapping_add(salt) % SPAN;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    Err(format!("no free port in {LO}..{}", LO + SPAN))
 }
 
 fn kamailio_cfg(proxy: SocketAddr, list: &Path) -> String {

@@ -120,12 +120,26 @@ fn cloud_binary() -> PathBuf {
     bin
 }
 
+/// A free UDP port for the proxy and the SIPps, from blocks of four in 27000-28999:
+/// below the kernel's ephemeral range and clear of the nodes' ports (RTP from 25100,
+/// SIP and HTTP from 30000), so no port-0 bind can take it before its owner binds it
+/// (SIPp's media port needs the next three free too: RTCP, video RTP and RTCP).
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    const LO: u16 = 27_000;
+    const SPAN: u16 = 2_000;
+    let salt = (std::process::id() % u32::from(SPAN)) as u16 & !3;
+    for _ in 0..SPAN / 4 {
+        let port = LO
+            + NEXT
+                .fetch_add(4, std::sync::atomic::Ordering::Relaxed)
+                .wrapping_add(salt)
+                % SPAN;
+        if (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
+            return port;
+        }
+    }
+    panic!("no free port in {LO}..{}", LO + SPAN);
 }
 
 fn config(schema: &str, prefix: &str, agents_port: u16, carrier_port: u16) -> String {
