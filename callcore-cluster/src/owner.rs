@@ -284,6 +284,8 @@ impl Owner {
                 .iter()
                 .map(|(r, node, _)| (r.request.interaction.clone(), node.clone()))
                 .collect();
+            // offers of earlier epochs through other nodes can no longer be placed
+            crate::offer_relay::drop_stale_tickets_in(&mut tx, shard, fence.epoch).await?;
             // the nodes drop the offers of earlier epochs before hearing new ones
             let mut told: BTreeSet<String> = nodes.values().cloned().collect();
             told.extend(live.iter().flatten().cloned());
@@ -504,7 +506,9 @@ impl Owner {
                 remove_waiting_in(&mut tx, fence, interaction.as_str()).await?;
                 r.nodes.remove(&interaction);
             }
-            let mail = mail_of(d);
+            let mut mail = mail_of(d);
+            crate::offer_relay::ticket_in(&mut tx, fence, &seats, live.as_ref(), &node, &mut mail)
+                .await?;
             post_mail_in(&mut tx, shard, &node, &fence.owner, fence.epoch, &mail).await?;
             after.targets.insert(node);
         }
@@ -562,6 +566,7 @@ fn mail_of(d: RoutingDecision) -> Mail {
             queue,
             agent,
             expires_at,
+            via: None,
         },
         RoutingDecision::OfferEnded {
             reservation,
@@ -620,6 +625,7 @@ pub fn decision_of(mail: Mail) -> Option<RoutingDecision> {
             queue,
             agent,
             expires_at,
+            ..
         } => RoutingDecision::Offer {
             reservation,
             interaction,
