@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use callcore::{AgentId, EventKind};
 use callcore_premise::{Premise, PremiseConfig};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 const DID: &str = "+15550100";
 const AGENT: &str = "2001";
