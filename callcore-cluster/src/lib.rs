@@ -109,7 +109,8 @@ pub use mailbox::{
 pub use node_calls::{NodeJournal, SIP_CALL_ID, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
 pub use offer_relay::{
-    ClaimRefused, OfferTicket, drop_offer_ticket_in, drop_stale_tickets_in, issue_offer_ticket_in, via_for,
+    ClaimRefused, OfferTicket, drop_offer_ticket_in, drop_stale_tickets_in, issue_offer_ticket_in,
+    via_for,
 };
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{

@@ -74,7 +74,9 @@ async fn a_ticket_is_claimed_once_and_only_at_its_epoch() {
     // an offer that ended: its ticket is gone
     issue(db, &fence, &ticket("res-e1-2", 1)).await;
     let mut tx = db.begin_fenced(&fence).await.unwrap();
-    drop_offer_ticket_in(&mut tx, "s", "res-e1-2").await.unwrap();
+    drop_offer_ticket_in(&mut tx, "s", "res-e1-2")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let ended = db
         .claim_offer_ticket("s", "res-e1-2", "2001", "nb", 1)

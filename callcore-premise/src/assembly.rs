@@ -254,7 +254,10 @@ impl Premise {
         let channel_ids = ids.clone();
         let mut builder = Center::builder().ids(ids);
         // first: it answers for an agent only while an offer goes through another node
-        if let Some(relay) = cluster.as_ref().and_then(|c| c.relay_transport(sip.clone())) {
+        if let Some(relay) = cluster
+            .as_ref()
+            .and_then(|c| c.relay_transport(sip.clone()))
+        {
             builder = builder.transport(relay);
         }
         // the builder's flows and routes first: its routes win over the DIDs' and `*`

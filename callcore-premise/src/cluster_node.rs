@@ -296,8 +296,9 @@ mod node {
                 endpoints,
                 relayed: self.relayed.clone(),
             };
-            self.tasks
-                .push(crate::cluster_offers::serve_relayed_offers(diverted, service));
+            self.tasks.push(crate::cluster_offers::serve_relayed_offers(
+                diverted, service,
+            ));
         }
 
         /// Offers this node rang one of its agents for, for another node's

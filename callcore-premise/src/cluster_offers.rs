@@ -32,9 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use callcore::{
-    Channel, CoreError, Endpoint, HangupCause, Inbound, Leg, PlaceRequest, Transport,
-};
+use callcore::{Channel, CoreError, Endpoint, HangupCause, Inbound, Leg, PlaceRequest, Transport};
 use callcore_cluster::{ClaimRefused, ClusterDb, Presence};
 use callcore_sip::center::{DivertedCall, SipTransport};
 use callcore_sip::message::Uri;
@@ -123,7 +121,12 @@ impl RelayTransport {
     /// A relay over `sip` for the offers in `routes`; nodes' SIP addresses
     /// come from their heartbeats in `presence`.
     #[must_use]
-    pub fn new(routes: RelayRoutes, sip: Arc<SipTransport>, presence: Presence, shard: &str) -> Self {
+    pub fn new(
+        routes: RelayRoutes,
+        sip: Arc<SipTransport>,
+        presence: Presence,
+        shard: &str,
+    ) -> Self {
         RelayTransport {
             routes,
             sip,
@@ -168,11 +171,9 @@ impl Transport for RelayTransport {
             .routes
             .get(&agent)
             .ok_or_else(|| CoreError::Unreachable("no offer through another node".into()))?;
-        let (Some(user), Some(reservation), Some(shard)) = (
-            token(&agent),
-            token(&route.reservation),
-            token(&self.shard),
-        ) else {
+        let (Some(user), Some(reservation), Some(shard)) =
+            (token(&agent), token(&route.reservation), token(&self.shard))
+        else {
             return Err(CoreError::Unreachable(
                 "an agent, reservation or shard id not fit for a SIP URI".into(),
             ));
@@ -349,7 +350,8 @@ mod tests {
 
     #[test]
     fn an_offer_uri_says_agent_reservation_shard_epoch_and_ring_time() {
-        let uri = "sip:2001@127.0.0.1:5070;cc-offer=res-e3-7;cc-shard=default;cc-epoch=3;cc-ring=20";
+        let uri =
+            "sip:2001@127.0.0.1:5070;cc-offer=res-e3-7;cc-shard=default;cc-epoch=3;cc-ring=20";
         assert_eq!(
             parse_offer(uri),
             Some(RelayedOffer {
@@ -360,8 +362,14 @@ mod tests {
                 ring_secs: 20,
             })
         );
-        assert_eq!(parse_offer("sip:2001@127.0.0.1;cc-offer=r;cc-shard=s"), None);
-        assert_eq!(parse_offer("sip:2001@127.0.0.1;cc-offer=r;cc-shard=s;cc-epoch=x"), None);
+        assert_eq!(
+            parse_offer("sip:2001@127.0.0.1;cc-offer=r;cc-shard=s"),
+            None
+        );
+        assert_eq!(
+            parse_offer("sip:2001@127.0.0.1;cc-offer=r;cc-shard=s;cc-epoch=x"),
+            None
+        );
     }
 
     #[test]
@@ -374,7 +382,10 @@ mod tests {
         };
         routes.insert("2001", route("res-e1-1", 1));
         routes.insert("2002", route("res-e2-1", 2));
-        assert_eq!(agent_of(&Endpoint::Sip("sip:2001@127.0.0.1".into())).as_deref(), Some("2001"));
+        assert_eq!(
+            agent_of(&Endpoint::Sip("sip:2001@127.0.0.1".into())).as_deref(),
+            Some("2001")
+        );
         routes.remove_before(2);
         assert!(routes.get("2001").is_none());
         routes.remove_reservation("res-e2-1");

@@ -156,7 +156,11 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
     .await;
     let b = cluster.start("nb", 26_500).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(routing_epoch(&b).await, None, "B never routes while A renews");
+    assert_eq!(
+        routing_epoch(&b).await,
+        None,
+        "B never routes while A renews"
+    );
 
     // the agent's phone: a SIPp UAS, registered by a second SIPp on B only
     let phone = free_port();
@@ -181,17 +185,26 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
     // the owner sees the phone on B (and not on A)
     let db = a.cluster().unwrap().db().clone();
     let shard = a.cluster().unwrap().shard().unwrap().to_owned();
-    until("the agent's phone is on B", Duration::from_secs(10), async || {
-        db.seats(&shard).await.unwrap().iter().any(|s| {
-            s.id == AGENT && s.reachable_on.as_deref() == Some(&["nb".to_owned()][..])
-        })
-    })
+    until(
+        "the agent's phone is on B",
+        Duration::from_secs(10),
+        async || {
+            db.seats(&shard)
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.id == AGENT && s.reachable_on.as_deref() == Some(&["nb".to_owned()][..]))
+        },
+    )
     .await;
 
     let mut events = a.center().subscribe();
     let caller_xml = scenario(
         "ops_caller.xml",
-        &[("<pause milliseconds=\"3000\"/>", "<pause milliseconds=\"6000\"/>")],
+        &[(
+            "<pause milliseconds=\"3000\"/>",
+            "<pause milliseconds=\"6000\"/>",
+        )],
         &dir,
     );
     let mut caller = sipp(free_port())
@@ -208,7 +221,10 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
     })
     .await;
     assert!(caller.wait().await.unwrap().success(), "the SIPp caller");
-    assert!(agent_phone.wait().await.unwrap().success(), "the agent's phone");
+    assert!(
+        agent_phone.wait().await.unwrap().success(),
+        "the agent's phone"
+    );
     // A and B share the store: one record in all
     assert_eq!(records.len(), 1, "{records:#?}");
     let record = &records[0];
@@ -222,10 +238,20 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
         }
     }
     assert_eq!(offered, 1, "A placed the one offer");
-    assert!(a.cluster().unwrap().owner_status().unwrap().offers >= 1, "A made the offer");
-    assert_eq!(b.cluster().unwrap().offers_relayed(), 1, "B rang the agent once");
+    assert!(
+        a.cluster().unwrap().owner_status().unwrap().offers >= 1,
+        "A made the offer"
+    );
+    assert_eq!(
+        b.cluster().unwrap().offers_relayed(),
+        1,
+        "B rang the agent once"
+    );
     assert_eq!(a.cluster().unwrap().offers_relayed(), 0);
-    assert!(db.offer_tickets(&shard).await.unwrap().is_empty(), "the ticket was claimed");
+    assert!(
+        db.offer_tickets(&shard).await.unwrap().is_empty(),
+        "the ticket was claimed"
+    );
     println!(
         "caller on A, agent's phone on B: record {:?}, agent {:?}, offers {}",
         record.end_reason, record.agent, record.offers

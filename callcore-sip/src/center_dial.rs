@@ -285,7 +285,10 @@ impl SipTransport {
         media: &LocalMedia,
         deadline: Timestamp,
     ) -> Result<Dialled, CoreError> {
-        match self.ring_all(&[(uri, peer)], from, media, deadline, None).await {
+        match self
+            .ring_all(&[(uri, peer)], from, media, deadline, None)
+            .await
+        {
             Fork::Answered {
                 call,
                 audio,

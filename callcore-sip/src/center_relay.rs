@@ -33,8 +33,7 @@ pub(super) type Divert = Mutex<Option<(String, mpsc::UnboundedSender<DivertedCal
 
 /// Whether `request_uri` carries the URI parameter `param`.
 fn has_param(request_uri: &str, param: &str) -> bool {
-    Uri::parse(request_uri)
-        .is_ok_and(|u| {
+    Uri::parse(request_uri).is_ok_and(|u| {
         u.params()
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case(param))
