@@ -150,49 +150,62 @@ pub fn via_for(
         .cloned()
 }
 
-/// The owner's side of offers through other nodes, for one mail of a
-/// pass (inside its fenced transaction): an `Offer` whose agent's phone is
-/// on another node gets that node as `via` and a ticket; the end or the
-/// assignment of an offer deletes its ticket.
-///
-/// # Errors
-/// [`ClusterError::Postgres`].
-pub(crate) async fn ticket_in(
-    conn: &mut PgConnection,
-    fence: &Fence,
-    seats: &[Seat],
-    live: Option<&HashSet<String>>,
-    caller_node: &str,
-    mail: &mut Mail,
-) -> Result<(), ClusterError> {
-    match mail {
-        Mail::Offer {
-            reservation,
-            agent,
-            via,
-            ..
-        } => {
-            *via = via_for(seats, agent.as_str(), caller_node, live);
-            if let Some(v) = via {
-                let ticket = OfferTicket {
-                    shard: fence.shard.clone(),
-                    reservation: reservation.as_str().to_owned(),
-                    agent: agent.as_str().to_owned(),
-                    caller_node: caller_node.to_owned(),
-                    via: v.clone(),
-                    epoch: fence.epoch,
-                };
-                issue_offer_ticket_in(conn, &ticket).await?;
-                tracing::debug!(reservation = %reservation, agent = %agent, via = %v,
-                    "offer placed through the node holding the agent's phone");
+/// What the owner knows when it mails an offer: the seats, the nodes with
+/// a live heartbeat, the node holding the caller.
+pub(crate) struct Relay<'a> {
+    pub(crate) seats: &'a [Seat],
+    pub(crate) live: Option<&'a HashSet<String>>,
+    pub(crate) caller_node: &'a str,
+}
+
+impl Relay<'_> {
+    /// The owner's side of offers through other nodes, for one mail of a
+    /// pass (inside its fenced transaction): an `Offer` whose agent's phone
+    /// is on another node gets that node as `via` and a ticket (noted in
+    /// `tickets`); the end or the assignment of a ticketed offer deletes its
+    /// ticket. Offers without a ticket cost no query.
+    ///
+    /// # Errors
+    /// [`ClusterError::Postgres`].
+    pub(crate) async fn ticket_in(
+        &self,
+        conn: &mut PgConnection,
+        fence: &Fence,
+        tickets: &mut HashSet<String>,
+        mail: &mut Mail,
+    ) -> Result<(), ClusterError> {
+        match mail {
+            Mail::Offer {
+                reservation,
+                agent,
+                via,
+                ..
+            } => {
+                *via = via_for(self.seats, agent.as_str(), self.caller_node, self.live);
+                if let Some(v) = via {
+                    let ticket = OfferTicket {
+                        shard: fence.shard.clone(),
+                        reservation: reservation.as_str().to_owned(),
+                        agent: agent.as_str().to_owned(),
+                        caller_node: self.caller_node.to_owned(),
+                        via: v.clone(),
+                        epoch: fence.epoch,
+                    };
+                    issue_offer_ticket_in(conn, &ticket).await?;
+                    tickets.insert(ticket.reservation);
+                    tracing::debug!(reservation = %reservation, agent = %agent, via = %v,
+                        "offer placed through the node holding the agent's phone");
+                }
             }
+            Mail::OfferEnded { reservation, .. } | Mail::Assigned { reservation, .. } => {
+                if tickets.remove(reservation.as_str()) {
+                    drop_offer_ticket_in(conn, &fence.shard, reservation.as_str()).await?;
+                }
+            }
+            _ => {}
         }
-        Mail::OfferEnded { reservation, .. } | Mail::Assigned { reservation, .. } => {
-            drop_offer_ticket_in(conn, &fence.shard, reservation.as_str()).await?;
-        }
-        _ => {}
+        Ok(())
     }
-    Ok(())
 }
 
 /// Why a node refused to ring an agent for another node's caller.

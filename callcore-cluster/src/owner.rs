@@ -135,6 +135,8 @@ struct Routing {
     queues: HashSet<String>,
     agents: HashSet<String>,
     reachable: HashMap<String, bool>,
+    /// Reservations with an offer ticket (placed through another node).
+    tickets: HashSet<String>,
 }
 
 struct Owner {
@@ -307,6 +309,7 @@ impl Owner {
                     .iter()
                     .map(|a| (a.profile.id.as_str().to_owned(), a.reachable))
                     .collect(),
+                tickets: HashSet::new(),
             };
             for (interaction, reason) in restored.rejected {
                 remove_waiting_in(&mut tx, fence, interaction.as_str()).await?;
@@ -507,8 +510,12 @@ impl Owner {
                 r.nodes.remove(&interaction);
             }
             let mut mail = mail_of(d);
-            crate::offer_relay::ticket_in(&mut tx, fence, &seats, live.as_ref(), &node, &mut mail)
-                .await?;
+            let relay = crate::offer_relay::Relay {
+                seats: &seats,
+                live: live.as_ref(),
+                caller_node: &node,
+            };
+            relay.ticket_in(&mut tx, fence, &mut r.tickets, &mut mail).await?;
             post_mail_in(&mut tx, shard, &node, &fence.owner, fence.epoch, &mail).await?;
             after.targets.insert(node);
         }
