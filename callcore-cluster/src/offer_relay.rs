@@ -197,10 +197,10 @@ impl Relay<'_> {
                         "offer placed through the node holding the agent's phone");
                 }
             }
-            Mail::OfferEnded { reservation, .. } | Mail::Assigned { reservation, .. } => {
-                if tickets.remove(reservation.as_str()) {
-                    drop_offer_ticket_in(conn, &fence.shard, reservation.as_str()).await?;
-                }
+            Mail::OfferEnded { reservation, .. } | Mail::Assigned { reservation, .. }
+                if tickets.remove(reservation.as_str()) =>
+            {
+                drop_offer_ticket_in(conn, &fence.shard, reservation.as_str()).await?;
             }
             _ => {}
         }

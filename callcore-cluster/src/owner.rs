@@ -515,7 +515,9 @@ impl Owner {
                 live: live.as_ref(),
                 caller_node: &node,
             };
-            relay.ticket_in(&mut tx, fence, &mut r.tickets, &mut mail).await?;
+            relay
+                .ticket_in(&mut tx, fence, &mut r.tickets, &mut mail)
+                .await?;
             post_mail_in(&mut tx, shard, &node, &fence.owner, fence.epoch, &mail).await?;
             after.targets.insert(node);
         }
