@@ -8,7 +8,9 @@
 //! The owner offers the caller to 2001 through B (a ticket), A sends its
 //! INVITE to B, B claims the ticket, rings the phone at its registered
 //! contact, answers A and bridges: exactly one record (A's, answered by
-//! 2001, offered once), B relayed one offer, no ticket left.
+//! 2001, offered once), B relayed one offer, no ticket left; the same
+//! offer's INVITE sent to B again, and one at an epoch the lease is not
+//! at, are refused (480) and ring nobody.
 //!
 //! Needs `DATABASE_URL`, `REDIS_URL` and `sipp`: skipped with a notice
 //! otherwise, failing when `CALLCORE_REQUIRE_PEERS=1`. The test has its own
@@ -130,6 +132,49 @@ async fn until(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> bool) 
     panic!("{what}: not within {within:?}");
 }
 
+/// An offer INVITE to node B (as a caller's node sends it) for
+/// `reservation` at `epoch`; B must refuse it with 480.
+fn replayed_offer(reservation: &str, shard: &str, epoch: u64) -> String {
+    let uri = format!(
+        "sip:{AGENT}@[remote_ip]:[remote_port];cc-offer={reservation};cc-shard={shard};\
+         cc-epoch={epoch};cc-ring=5"
+    );
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="replayed offer">
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE {uri} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:replay@[local_ip]:[local_port]>;tag=[pid]r[call_number]
+      To: <sip:{AGENT}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:replay@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=replay 1 1 IN IP[local_ip_type] [local_ip]
+      s=replay
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="480" timeout="10000"/>
+</scenario>
+"#
+    )
+}
+
 async fn routing_epoch(p: &Premise) -> Option<u64> {
     p.cluster()
         .and_then(|c| c.owner_status())
@@ -231,13 +276,13 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
     assert_eq!(record.agent, Some(AgentId::new(AGENT)), "{record:#?}");
     assert!(record.answered_at.is_some(), "{record:#?}");
     assert_eq!(record.offers, 1, "offered once: {record:#?}");
-    let mut offered = 0;
+    let mut offered = Vec::new();
     while let Ok(Some(e)) = events.try_recv() {
-        if matches!(e.kind, EventKind::Offered { .. }) {
-            offered += 1;
+        if let EventKind::Offered { reservation, .. } = &e.kind {
+            offered.push(reservation.clone());
         }
     }
-    assert_eq!(offered, 1, "A placed the one offer");
+    assert_eq!(offered.len(), 1, "A placed the one offer");
     assert!(
         a.cluster().unwrap().owner_status().unwrap().offers >= 1,
         "A made the offer"
@@ -251,6 +296,30 @@ async fn an_agent_registered_on_another_node_answers_through_it() {
     assert!(
         db.offer_tickets(&shard).await.unwrap().is_empty(),
         "the ticket was claimed"
+    );
+    // the same offer's INVITE again, and one of an epoch the lease is not
+    // at: B refuses both (480) and rings nobody
+    let epoch = routing_epoch(&a).await.unwrap();
+    for (reservation, at) in [(offered[0].as_str(), epoch), ("res-e0-1", epoch + 1)] {
+        let replay = dir.join(format!("replay-{at}.xml"));
+        std::fs::write(&replay, replayed_offer(reservation, &shard, at)).unwrap();
+        let refused = sipp(free_port())
+            .arg(b.sip_addr().to_string())
+            .arg("-sf")
+            .arg(&replay)
+            .args(["-m", "1", "-timeout", "20s"])
+            .status()
+            .await
+            .unwrap();
+        assert!(
+            refused.success(),
+            "B answered 480 to {reservation} at epoch {at}"
+        );
+    }
+    assert_eq!(
+        b.cluster().unwrap().offers_relayed(),
+        1,
+        "nothing rung twice"
     );
     println!(
         "caller on A, agent's phone on B: record {:?}, agent {:?}, offers {}",
