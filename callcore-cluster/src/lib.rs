@@ -92,6 +92,7 @@ mod lease;
 mod mailbox;
 mod node_calls;
 mod node_liveness;
+mod offer_relay;
 mod owner;
 mod pg;
 mod presence;
@@ -107,6 +108,10 @@ pub use mailbox::{
 };
 pub use node_calls::{NodeJournal, SIP_CALL_ID, Sweep, close_dead_nodes, spawn_failure_sweeper};
 pub use node_liveness::{Liveness, LivenessDeadline, LivenessTiming, NodeLiveness};
+pub use offer_relay::{
+    ClaimRefused, OfferTicket, drop_offer_ticket_in, drop_stale_tickets_in, issue_offer_ticket_in,
+    via_for,
+};
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
     ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,

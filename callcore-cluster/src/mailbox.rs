@@ -103,6 +103,11 @@ pub enum Mail {
         agent: AgentId,
         /// When the offer times out.
         expires_at: Timestamp,
+        /// The node to ring the agent through (it holds their phone or
+        /// browser), when not the caller's node; its offer ticket was
+        /// written with this mail (`crate::OfferTicket`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// Stop ringing.
     OfferEnded {

@@ -135,6 +135,8 @@ struct Routing {
     queues: HashSet<String>,
     agents: HashSet<String>,
     reachable: HashMap<String, bool>,
+    /// Reservations with an offer ticket (placed through another node).
+    tickets: HashSet<String>,
 }
 
 struct Owner {
@@ -284,6 +286,8 @@ impl Owner {
                 .iter()
                 .map(|(r, node, _)| (r.request.interaction.clone(), node.clone()))
                 .collect();
+            // offers of earlier epochs through other nodes can no longer be placed
+            crate::offer_relay::drop_stale_tickets_in(&mut tx, shard, fence.epoch).await?;
             // the nodes drop the offers of earlier epochs before hearing new ones
             let mut told: BTreeSet<String> = nodes.values().cloned().collect();
             told.extend(live.iter().flatten().cloned());
@@ -305,6 +309,7 @@ impl Owner {
                     .iter()
                     .map(|a| (a.profile.id.as_str().to_owned(), a.reachable))
                     .collect(),
+                tickets: HashSet::new(),
             };
             for (interaction, reason) in restored.rejected {
                 remove_waiting_in(&mut tx, fence, interaction.as_str()).await?;
@@ -504,7 +509,15 @@ impl Owner {
                 remove_waiting_in(&mut tx, fence, interaction.as_str()).await?;
                 r.nodes.remove(&interaction);
             }
-            let mail = mail_of(d);
+            let mut mail = mail_of(d);
+            let relay = crate::offer_relay::Relay {
+                seats: &seats,
+                live: live.as_ref(),
+                caller_node: &node,
+            };
+            relay
+                .ticket_in(&mut tx, fence, &mut r.tickets, &mut mail)
+                .await?;
             post_mail_in(&mut tx, shard, &node, &fence.owner, fence.epoch, &mail).await?;
             after.targets.insert(node);
         }
@@ -562,6 +575,7 @@ fn mail_of(d: RoutingDecision) -> Mail {
             queue,
             agent,
             expires_at,
+            via: None,
         },
         RoutingDecision::OfferEnded {
             reservation,
@@ -620,6 +634,7 @@ pub fn decision_of(mail: Mail) -> Option<RoutingDecision> {
             queue,
             agent,
             expires_at,
+            ..
         } => RoutingDecision::Offer {
             reservation,
             interaction,

@@ -190,6 +190,7 @@ impl ClusterDb {
         tx.execute(MIGRATION).await?;
         tx.execute(crate::node_calls::MIGRATION).await?;
         tx.execute(crate::mailbox::MIGRATION).await?;
+        tx.execute(crate::offer_relay::MIGRATION).await?;
         tx.commit().await?;
         Ok(())
     }

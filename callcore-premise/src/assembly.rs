@@ -199,6 +199,10 @@ impl Premise {
         .await
         .map_err(io(format!("SIP on {}", config.sip.bind)))?;
         let sip = Arc::new(sip);
+        // a cluster node rings its agents for other nodes' callers (crate::cluster_offers)
+        let diverted = cluster
+            .as_ref()
+            .map(|_| sip.divert_inbound(crate::cluster_node::OFFER_PARAM));
         if let Some(d) = dns {
             sip.set_trunk_lookup(d.lookup, d.domains);
         }
@@ -249,6 +253,13 @@ impl Premise {
         let inboxes = crate::channels::Inboxes::new(&config, &tenant, &clock, &ids);
         let channel_ids = ids.clone();
         let mut builder = Center::builder().ids(ids);
+        // first: it answers for an agent only while an offer goes through another node
+        if let Some(relay) = cluster
+            .as_ref()
+            .and_then(|c| c.relay_transport(sip.clone()))
+        {
+            builder = builder.transport(relay);
+        }
         // the builder's flows and routes first: its routes win over the DIDs' and `*`
         for (name, flow) in plugins.flows {
             builder = builder.flow(name, flow);
@@ -388,6 +399,7 @@ impl Premise {
             )
         });
         let host = config.sip.bind.ip();
+        let mut endpoints = std::collections::HashMap::new();
         for (i, a) in config.agents.iter().enumerate() {
             let aor = format!("sip:{}@{host}", a.id);
             let endpoint = if a.is_webrtc() {
@@ -395,6 +407,7 @@ impl Premise {
             } else {
                 Endpoint::Sip(aor.clone())
             };
+            endpoints.insert(a.id.clone(), vec![endpoint.clone()]);
             let mut p = AgentProfile::new(a.id.as_str()).with_endpoint(endpoint);
             p.tenant = tenant.clone();
             p.name = a.name.clone();
@@ -428,6 +441,11 @@ impl Premise {
             if login != AgentState::Offline {
                 center.set_agent_state(&id, login).await?;
             }
+        }
+        if let (Some(c), Some(diverted)) = (cluster.as_mut(), diverted) {
+            let transports: Vec<Arc<dyn callcore::Transport>> =
+                vec![sip.clone(), browser.transport.clone()];
+            c.serve_relayed_offers(diverted, transports, endpoints);
         }
         // supervising `[[users]]`: a browser phone each, for monitoring from the
         // wallboard (reachable while connected)

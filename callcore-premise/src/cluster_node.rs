@@ -34,6 +34,11 @@ pub use node::ClusterNode;
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 /// How long a heartbeat lives: a node is dead this long after its last beat.
 pub const HEARTBEAT_TTL: Duration = Duration::from_millis(2000);
+/// The Request-URI parameter that marks an INVITE as an offer another node
+/// places through this one (`crate::cluster_offers`; its value: the
+/// reservation).
+pub const OFFER_PARAM: &str = "cc-offer";
+
 /// How often each node looks for dead nodes' calls.
 pub const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
@@ -95,6 +100,8 @@ mod node {
         shard: Option<String>,
         routing: Option<(ShardOwner, crate::cluster_routing::RoutingLink)>,
         tasks: Vec<JoinHandle<()>>,
+        relays: crate::cluster_offers::RelayRoutes,
+        relayed: Arc<std::sync::atomic::AtomicU64>,
     }
 
     impl ClusterNode {
@@ -182,6 +189,8 @@ mod node {
                 shard: None,
                 routing: None,
                 tasks: Vec::new(),
+                relays: crate::cluster_offers::RelayRoutes::default(),
+                relayed: Arc::default(),
             })
         }
 
@@ -216,6 +225,7 @@ mod node {
                     node: self.node.clone(),
                     owner_wake: owner_wake.clone(),
                     clock: clock.clone(),
+                    relays: self.relays.clone(),
                 });
             let (orphans_tx, orphans) = mpsc::unbounded_channel();
             let owner = ShardOwner::spawn(
@@ -250,6 +260,51 @@ mod node {
                 .push(tokio::spawn(crate::cluster_routing::book_orphans(
                     orphans, events, book, clock,
                 )));
+        }
+
+        /// The transport that rings an agent through the node holding their
+        /// phone or browser while the owner's offer says so
+        /// ([`crate::cluster_offers`]); the center's first transport. `None`
+        /// before routing started.
+        pub fn relay_transport(
+            &self,
+            sip: Arc<callcore_sip::center::SipTransport>,
+        ) -> Option<Arc<dyn callcore::Transport>> {
+            let shard = self.shard.as_deref()?;
+            Some(Arc::new(crate::cluster_offers::RelayTransport::new(
+                self.relays.clone(),
+                sip,
+                self.presence.clone(),
+                shard,
+            )))
+        }
+
+        /// Rings this node's agents for other nodes' callers: the offer
+        /// INVITEs `diverted` from the SIP transport, each once its ticket is
+        /// claimed, through `transports` (the SIP and browser transports),
+        /// at each agent's `endpoints`.
+        pub fn serve_relayed_offers(
+            &mut self,
+            diverted: mpsc::UnboundedReceiver<callcore_sip::center::DivertedCall>,
+            transports: Vec<Arc<dyn callcore::Transport>>,
+            endpoints: std::collections::HashMap<String, Vec<callcore::Endpoint>>,
+        ) {
+            let service = crate::cluster_offers::RelayService {
+                db: self.db.clone(),
+                node: self.node.clone(),
+                transports,
+                endpoints,
+                relayed: self.relayed.clone(),
+            };
+            self.tasks.push(crate::cluster_offers::serve_relayed_offers(
+                diverted, service,
+            ));
+        }
+
+        /// Offers this node rang one of its agents for, for another node's
+        /// caller (tickets claimed).
+        pub fn offers_relayed(&self) -> u64 {
+            self.relayed.load(std::sync::atomic::Ordering::Relaxed)
         }
 
         /// The routing shard (once routing started).
@@ -378,6 +433,24 @@ impl ClusterNode {
         _events: std::sync::Arc<dyn callcore::EventJournal>,
         _book: callcore_ivr::flow::SharedCallbackBook,
         _clock: std::sync::Arc<dyn callcore::Clock>,
+    ) {
+        match *self {}
+    }
+
+    /// Never called: no node exists in this build.
+    pub fn relay_transport(
+        &self,
+        _sip: std::sync::Arc<callcore_sip::center::SipTransport>,
+    ) -> Option<std::sync::Arc<dyn callcore::Transport>> {
+        match *self {}
+    }
+
+    /// Never called: no node exists in this build.
+    pub fn serve_relayed_offers(
+        &mut self,
+        _diverted: tokio::sync::mpsc::UnboundedReceiver<callcore_sip::center::DivertedCall>,
+        _transports: Vec<std::sync::Arc<dyn callcore::Transport>>,
+        _endpoints: std::collections::HashMap<String, Vec<callcore::Endpoint>>,
     ) {
         match *self {}
     }

@@ -181,6 +181,9 @@ pub struct LinkParts {
     pub owner_wake: Arc<Notify>,
     /// The center's clock (polls and snapshot refreshes).
     pub clock: Arc<dyn callcore::Clock>,
+    /// The offers this node places through other nodes
+    /// ([`crate::cluster_offers`]), kept from its mail.
+    pub relays: crate::cluster_offers::RelayRoutes,
 }
 
 /// Makes a node's router and starts its link; `decisions` is the sender
@@ -314,6 +317,7 @@ impl Link {
             match letter.mail {
                 Mail::EpochChanged { epoch } => {
                     self.epoch = self.epoch.max(epoch);
+                    p.relays.remove_before(epoch);
                     // offers of earlier owners that were not assigned are void
                     let stale: Vec<ReservationId> = self
                         .pending
@@ -343,8 +347,20 @@ impl Link {
                             reservation,
                             interaction,
                             agent,
+                            via,
                             ..
                         } => {
+                            // before the runtime hears of it: its relay transport answers for the agent
+                            if let Some(via) = via {
+                                p.relays.insert(
+                                    agent.as_str(),
+                                    crate::cluster_offers::RelayRoute {
+                                        reservation: reservation.as_str().to_owned(),
+                                        via: via.clone(),
+                                        epoch: letter.epoch,
+                                    },
+                                );
+                            }
                             self.pending.insert(
                                 reservation.clone(),
                                 (interaction.clone(), agent.clone(), letter.epoch),
@@ -353,6 +369,7 @@ impl Link {
                         Mail::OfferEnded { reservation, .. }
                         | Mail::Assigned { reservation, .. } => {
                             self.pending.remove(reservation);
+                            p.relays.remove_reservation(reservation.as_str());
                         }
                         _ => {}
                     }

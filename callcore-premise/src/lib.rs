@@ -52,6 +52,9 @@ pub mod channels;
 pub mod cluster_node;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster_offers;
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 pub mod cluster_routing;
 pub mod config;
 pub mod console;

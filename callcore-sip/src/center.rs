@@ -70,9 +70,12 @@ pub const SIP_CALL_ID_ATTRIBUTE: &str = "sip_call_id";
 
 #[path = "center_dial.rs"]
 mod dial;
+#[path = "center_relay.rs"]
+mod relay;
 #[path = "center_srtp.rs"]
 mod srtp;
 pub use dial::TRUNK_TRYING_TIMEOUT;
+pub use relay::DivertedCall;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LegStatus {
@@ -142,6 +145,8 @@ struct Shared {
     srtp: Mutex<srtp::SrtpPolicies>,
     /// Inbound calls get 180 Ringing as soon as they arrive.
     ring_inbound: std::sync::atomic::AtomicBool,
+    /// Inbound calls diverted by a Request-URI parameter.
+    divert: relay::Divert,
 }
 
 impl Shared {
@@ -273,6 +278,7 @@ impl SipTransport {
             statuses: Mutex::new(HashMap::new()),
             srtp: Mutex::new(srtp::SrtpPolicies::default()),
             ring_inbound: std::sync::atomic::AtomicBool::new(true),
+            divert: Mutex::new(None),
         });
         let inbound_trunks = TrunkRouter::new(config.trunks.clone());
         let tenant = config.tenant.clone();
@@ -290,6 +296,7 @@ impl SipTransport {
                         asserted,
                         offer,
                         call_id,
+                        request_uri,
                         ..
                     } => {
                         // SRTP: the trunk's policy, else the calling phone's
@@ -377,6 +384,11 @@ impl SipTransport {
                             events: shared.events.open(call),
                             trunk_attempts: Vec::new(),
                             srtp: Some(leg_srtp),
+                        };
+                        // a leg another cluster node asks this one to ring
+                        let Some(leg) = relay::divert(&shared, &request_uri, &from, source, leg)
+                        else {
+                            continue;
                         };
                         let _ = in_tx.send(Inbound {
                             interaction,
@@ -511,6 +523,18 @@ impl Transport for SipTransport {
         if request.channel != Channel::Voice {
             return Err(CoreError::Unsupported("SIP carries voice only"));
         }
+        self.place_to(request, None).await
+    }
+}
+
+impl SipTransport {
+    /// Places a voice leg to `request.to`, or to `at` (a Request-URI and
+    /// the next hop) when given.
+    async fn place_to(
+        &self,
+        request: PlaceRequest,
+        at: Option<(String, crate::transaction::Peer)>,
+    ) -> Result<Box<dyn Leg>, CoreError> {
         let from = if request.from.starts_with("sip:") {
             request.from.clone()
         } else {
@@ -538,7 +562,11 @@ impl Transport for SipTransport {
         .with_srtp(SrtpPolicy::Off, key);
         let ring = Duration::from_secs(u64::from(request.ring_timeout_secs));
         let deadline = self.clock.now() + ring;
-        let dialled = match self.dial(&request.to, &from, &media, deadline).await {
+        let dialled = match at {
+            Some((uri, peer)) => self.dial_at(uri, peer, &from, &media, deadline).await,
+            None => self.dial(&request.to, &from, &media, deadline).await,
+        };
+        let dialled = match dialled {
             Ok(d) => d,
             Err(e) => {
                 if let Some(p) = &port {

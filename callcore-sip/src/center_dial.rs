@@ -63,6 +63,28 @@ fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupC
     }
 }
 
+/// Hangs up (CANCEL, or BYE once answered) calls of a fork whose outcome
+/// nobody will read: the future ringing them was dropped.
+struct HangUpOnDrop {
+    handle: crate::ua::driver::SipHandle,
+    calls: Vec<CallRef>,
+}
+
+impl HangUpOnDrop {
+    /// The fork came to an outcome, which took care of every call.
+    fn disarm(mut self) {
+        self.calls.clear();
+    }
+}
+
+impl Drop for HangUpOnDrop {
+    fn drop(&mut self) {
+        for call in self.calls.drain(..) {
+            self.handle.hangup(call);
+        }
+    }
+}
+
 /// Trunks whose host is a DNS name (RFC 3263): the lookup, and the domain of each
 /// trunk by name.
 #[derive(Clone)]
@@ -254,6 +276,33 @@ impl SipTransport {
         }
     }
 
+    /// Rings `uri` at `peer` until `deadline` (another cluster node).
+    pub(super) async fn dial_at(
+        &self,
+        uri: String,
+        peer: Peer,
+        from: &str,
+        media: &LocalMedia,
+        deadline: Timestamp,
+    ) -> Result<Dialled, CoreError> {
+        match self
+            .ring_all(&[(uri, peer)], from, media, deadline, None)
+            .await
+        {
+            Fork::Answered {
+                call,
+                audio,
+                status,
+            } => Ok(Dialled {
+                call,
+                audio,
+                status,
+                attempts: Vec::new(),
+            }),
+            Fork::Unanswered { cause, .. } => Err(CoreError::NotAnswered(cause)),
+        }
+    }
+
     /// Where an agent's phone is rung: its fixed contact, else every registered
     /// contact over the transport it registered with.
     async fn agent_targets(&self, aor: &str) -> Result<Vec<(String, Peer)>, CoreError> {
@@ -384,7 +433,7 @@ impl SipTransport {
         deadline: Timestamp,
         trying_within: Option<Duration>,
     ) -> Fork {
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::unbounded_channel();
         let mut live: Vec<(CallRef, Status)> = Vec::new();
         for (uri, peer) in targets {
             match self
@@ -414,6 +463,26 @@ impl SipTransport {
             }
         }
         drop(tx);
+        // dropped before an outcome (the offer was withdrawn: its task
+        // aborted), the targets still ringing get CANCEL
+        let guard = HangUpOnDrop {
+            handle: self.shared.handle.clone(),
+            calls: live.iter().map(|(c, _)| *c).collect(),
+        };
+        let fork = self.await_fork(live, rx, deadline, trying_within).await;
+        guard.disarm();
+        fork
+    }
+
+    /// The rest of [`ring_all`](Self::ring_all): waits for the targets'
+    /// outcomes.
+    async fn await_fork(
+        &self,
+        live: Vec<(CallRef, Status)>,
+        mut rx: mpsc::UnboundedReceiver<(CallRef, Option<LegStatus>)>,
+        deadline: Timestamp,
+        trying_within: Option<Duration>,
+    ) -> Fork {
         if live.is_empty() {
             return Fork::Unanswered {
                 status: None,
