@@ -76,6 +76,7 @@ pub mod trunk_tls;
 pub mod trunks;
 pub mod web;
 pub mod web_tls;
+pub mod wechat;
 
 pub use assembly::Premise;
 pub use builder::PremiseBuilder;
