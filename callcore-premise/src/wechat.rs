@@ -48,12 +48,6 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
             detail: format!("no queue `{}`", w.queue),
         });
     }
-    if !config.http.enabled {
-        return Err(PremiseError::Config {
-            field: "wechat".into(),
-            detail: "WeChat calls back over HTTP: [http] enabled must be true".into(),
-        });
-    }
     Ok(())
 }
 
@@ -76,12 +70,20 @@ pub(crate) fn inbox(
 }
 
 /// Starts the channel (its API client becomes the inbox's outbox).
+///
+/// # Errors
+/// [`PremiseError::Config`] naming `http.enabled` when the HTTP listener WeChat
+/// calls back is off, or the field of a bad setting.
 pub(crate) fn start(
     config: &PremiseConfig,
     inbox: Option<&Arc<Inbox>>,
     clock: &Arc<dyn Clock>,
 ) -> Result<Option<Arc<WeChatChannel>>, PremiseError> {
     match (&config.wechat, inbox) {
+        (Some(_), _) if config.http_bind().is_none() => Err(PremiseError::Config {
+            field: "http.enabled".into(),
+            detail: "[wechat]: WeChat calls back over HTTP; the listener is off".into(),
+        }),
         (Some(c), Some(inbox)) => WeChatChannel::start(c.clone(), inbox.clone(), clock.clone())
             .map(Some)
             .map_err(crate::channels::config_error),
