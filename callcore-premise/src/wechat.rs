@@ -149,3 +149,58 @@ impl crate::Premise {
         self.channels.wechat.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::PremiseConfig;
+
+    fn error_of(wechat: &str) -> String {
+        PremiseConfig::from_toml(&format!(
+            "[ivr]\nmenu = [{{ key = \"1\", label = \"web\", queue = \"web\" }}]\n\
+             default_queue = \"web\"\n[[queues]]\nid = \"web\"\n[[agents]]\nid = \"a\"\n\
+             password = \"secret-a\"\n[wechat]\nappid = \"wxapp1\"\nsecret = \"s3cret-never-shown\"\n{wechat}\n"
+        ))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn bad_wechat_settings_name_the_field_and_never_the_secret() {
+        assert_eq!(error_of("token = \"callcore2024\"\nqueue = \"web\""), "");
+        for (wechat, field) in [
+            ("token = \"callcore2024\"\nqueue = \"nowhere\"", "wechat.queue"),
+            ("token = \"no spaces\"\nqueue = \"web\"", "wechat.token"),
+            (
+                "token = \"callcore2024\"\nqueue = \"web\"\nmode = \"safe\"",
+                "wechat.encoding_aes_key",
+            ),
+            (
+                "token = \"callcore2024\"\nqueue = \"web\"\nencoding_aes_key = \"tooshort\"",
+                "wechat.encoding_aes_key",
+            ),
+            (
+                "token = \"callcore2024\"\nqueue = \"web\"\napi_base = \"ftp://x\"",
+                "wechat.api_base",
+            ),
+        ] {
+            let e = error_of(wechat);
+            assert!(e.contains(field), "{wechat}: {e}");
+            assert!(!e.contains("s3cret-never-shown"), "{e}");
+        }
+        let c = PremiseConfig::from_toml(&format!(
+            "[ivr]\nmenu = [{{ key = \"1\", label = \"web\", queue = \"web\" }}]\n\
+             default_queue = \"web\"\n[[queues]]\nid = \"web\"\n[[agents]]\nid = \"a\"\n\
+             password = \"secret-a\"\n[wechat]\nappid = \"wxapp1\"\nsecret = \"s3cret-never-shown\"\n\
+             token = \"callcore2024\"\nqueue = \"web\"\nagent_capacity = 4\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{:?}", c.wechat).contains("s3cret"));
+        let p = crate::channels::Inboxes::agent_profile(
+            &c,
+            &c.agents[0],
+            callcore::AgentProfile::new("x"),
+        );
+        assert_eq!(p.capacity_for(callcore::Channel::WeChat), 4);
+    }
+}

@@ -191,3 +191,107 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
 fn wechat_xml(text: &str) -> callcore_channels::wechat::xml::Fields {
     callcore_channels::wechat::xml::parse(text).unwrap()
 }
+
+/// `[wechat] flow` with a `bot` node (as `[sms] flow`): the bot answers the
+/// user's question from the knowledge base through `custom/send`, and when
+/// they ask for a person the conversation reaches an agent with the whole
+/// exchange. Plain (明文) mode this time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_answers_a_wechat_user_first_then_hands_off() {
+    let api = WeChatDouble::start(APPID, "wechat-app-secret", 7200).await;
+    let dir = data_dir("wechat-bot");
+    let flow = dir.join("wechat-bot.json");
+    std::fs::write(
+        &flow,
+        r#"{"name": "wechat_bot", "start": "bot", "no_input_timeout_ms": 120000, "nodes": {
+          "bot": {"type": "bot", "prompt": "Hi! What can I help you with?", "knowledge_base": "faq",
+                  "next": "bye", "handoff": "agents"},
+          "agents": {"type": "queue", "queue": "support", "on_failure": "bye"},
+          "bye": {"type": "hangup", "message": "Thank you, goodbye."}}}"#,
+    )
+    .unwrap();
+    let extra = format!(
+        "[[agents]]\nid = \"2001\"\nname = \"Alice\"\npassword = \"alice-2001\"\n\
+         contact = \"sip:2001@127.0.0.1:9\"\nskills = [\"support\"]\n\
+         [wechat]\ntoken = \"callcore2024\"\nappid = \"{APPID}\"\nsecret = \"wechat-app-secret\"\n\
+         queue = \"support\"\napi_base = \"{}\"\nflow = \"{}\"\n",
+        api.base(),
+        flow.display()
+    );
+    let mut cfg = config(&dir, &extra);
+    cfg.ivr.knowledge_bases.insert(
+        "faq".into(),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../callcore-ivr/data/kb_en.json"
+        )
+        .into(),
+    );
+    cfg.http.enabled = true;
+    cfg.http.bind = Some("127.0.0.1:0".parse().unwrap());
+    let tenant = cfg.tenant.clone();
+    let premise = Premise::start(cfg).await.unwrap();
+    let addr = premise.http_addr().unwrap();
+    let mut events = premise.center().subscribe();
+    let agent = login(addr, "2001", "alice-2001").await;
+    let peer = WeChatPeer {
+        addr,
+        path: format!("/wechat/{tenant}"),
+        token: "callcore2024".into(),
+        crypt: None,
+        account: "gh_callcore".into(),
+    };
+
+    let r = peer
+        .post(&text_xml("gh_callcore", ANN, "What are your opening hours?", 1), false)
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "success"));
+    let sent = api.wait_sent(1, 10).await;
+    assert_eq!(sent[0].touser, ANN);
+    assert!(
+        sent[0].content.starts_with("Branches are open 9:00 to 17:00"),
+        "{sent:?}"
+    );
+    let r = peer
+        .post(&text_xml("gh_callcore", ANN, "Can I talk to an agent please", 2), false)
+        .await;
+    assert_eq!(r.status, 200);
+    let sent = api.wait_sent(2, 10).await;
+    assert!(sent[1].content.contains("connect you"), "{sent:?}");
+    let (id, reservation) = wait_for(&mut events, 10, "an offer", |k| match k {
+        EventKind::Offered {
+            interaction,
+            reservation,
+            ..
+        } => Some((interaction.clone(), reservation.clone())),
+        _ => None,
+    })
+    .await;
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/v1/offers/{reservation}/accept"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let t = texts(addr, &agent, &id).await;
+    assert_eq!(
+        t,
+        [
+            "What are your opening hours?",
+            sent[0].content.as_str(),
+            "Can I talk to an agent please",
+            sent[1].content.as_str()
+        ]
+    );
+    let path = format!("/api/v1/interactions/{id}/messages");
+    let r = http(addr, "POST", &path, Some(&agent), Some(r#"{"text":"Hi, Alice here."}"#)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let sent = api.wait_sent(3, 5).await;
+    assert_eq!(sent[2].content, "Hi, Alice here.");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(api.sent().len(), 3, "nothing more from the bot");
+    premise.shutdown().await;
+}
