@@ -233,11 +233,15 @@ impl WeChatApi {
 #[derive(Debug)]
 pub struct WeChatOutbox {
     api: Arc<WeChatApi>,
+    numbered: std::sync::atomic::AtomicU64,
 }
 
 impl WeChatOutbox {
     pub(crate) fn new(api: Arc<WeChatApi>) -> Self {
-        Self { api }
+        Self {
+            api,
+            numbered: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -249,7 +253,7 @@ impl Outbox for WeChatOutbox {
         }
         self.api.send_text(&reply.customer, &reply.text).await?;
         // custom/send gives no message id: the channel numbers its own
-        let n = self.api.counters.sent.load(Ordering::Relaxed);
+        let n = self.numbered.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(format!("wechat-out-{}-{n}", self.api.clock.now().as_millis()))
     }
 }
