@@ -110,7 +110,10 @@ async fn run(n: usize, api: Option<&double::WeChatDouble>) -> f64 {
     let config: WeChatConfig = toml::from_str(&format!(
         "token = \"benchtoken\"\nencoding_aes_key = \"{KEY}\"\nappid = \"wxbench\"\n\
          secret = \"bench-secret\"\nmode = \"safe\"\nqueue = \"messages\"\napi_base = \"{}\"\n",
-        api.map_or_else(|| "http://127.0.0.1:9".to_owned(), double::WeChatDouble::base)
+        api.map_or_else(
+            || "http://127.0.0.1:9".to_owned(),
+            double::WeChatDouble::base
+        )
     ))
     .unwrap();
     let channel = WeChatChannel::start(config, inbox.clone(), clock.clone()).unwrap();

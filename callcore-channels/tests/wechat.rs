@@ -87,8 +87,11 @@ fn decryption_vectors_of_the_official_python_sample_and_wechatpy() {
         "74d92dfeb87ba7c714f89d98870ae5eb62dff26d",
         &["123456", "1411525903", "461056294", encrypt]
     ));
-    let c = MsgCrypt::new("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", "wx49f0ab532d5d035a")
-        .unwrap();
+    let c = MsgCrypt::new(
+        "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR",
+        "wx49f0ab532d5d035a",
+    )
+    .unwrap();
     let f = xml::parse(&c.decrypt(encrypt).unwrap()).unwrap();
     assert_eq!(f.get("Content"), Some("test"));
     assert_eq!(f.get("FromUserName"), Some("messense"));
@@ -107,14 +110,26 @@ fn config(token: &str, key: &str, appid: &str, mode: &str, api_base: &str) -> We
 fn inbox() -> Arc<Inbox> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::random(clock.clone()));
-    Inbox::new(Channel::WeChat, "default".into(), "channel:wechat", clock, ids)
+    Inbox::new(
+        Channel::WeChat,
+        "default".into(),
+        "channel:wechat",
+        clock,
+        ids,
+    )
 }
 
 #[tokio::test]
 async fn the_official_sample_callback_is_taken() {
     // the whole encrypted callback of demo.py through the channel (its 2014
     // timestamp: the replay check is off)
-    let mut cfg = config("spamtest", SAMPLE_KEY, "wx2c2769f8efd9abc2", "safe", "http://127.0.0.1:9");
+    let mut cfg = config(
+        "spamtest",
+        SAMPLE_KEY,
+        "wx2c2769f8efd9abc2",
+        "safe",
+        "http://127.0.0.1:9",
+    );
     cfg.max_clock_skew_secs = 0;
     let inbox = inbox();
     let ch = WeChatChannel::start(cfg, inbox.clone(), Arc::new(SystemClock)).unwrap();
@@ -155,7 +170,10 @@ async fn callbacks_forged_malformed_and_retried_lose_nothing_valid() {
             }
         };
         axum::Router::new()
-            .route("/wechat/default", axum::routing::get(handler(false)).post(handler(true)))
+            .route(
+                "/wechat/default",
+                axum::routing::get(handler(false)).post(handler(true)),
+            )
             .with_state(ch.clone())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -170,29 +188,47 @@ async fn callbacks_forged_malformed_and_retried_lose_nothing_valid() {
     };
 
     let r = peer.verify_url("echo-4075181314397890557").await;
-    assert_eq!((r.status, r.body.as_str()), (200, "echo-4075181314397890557"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "echo-4075181314397890557")
+    );
 
     // plain, then encrypted: two users, two conversations
-    let r = peer.post(&text_xml("gh_test", "oUserA", "first", 1001), false).await;
+    let r = peer
+        .post(&text_xml("gh_test", "oUserA", "first", 1001), false)
+        .await;
     assert_eq!((r.status, r.body.as_str()), (200, "success"));
     let a = inbox.accept().await.unwrap().interaction;
     assert_eq!(a.from.expose(), "oUserA");
-    let r = peer.post(&text_xml("gh_test", "oUserB", "加密的消息", 1002), true).await;
+    let r = peer
+        .post(&text_xml("gh_test", "oUserB", "加密的消息", 1002), true)
+        .await;
     assert_eq!((r.status, r.body.as_str()), (200, "success"));
     let b = inbox.accept().await.unwrap().interaction;
 
     // bad input between valid messages
-    let forged = peer.post_forged(&text_xml("gh_test", "oUserA", "forged", 1003)).await;
+    let forged = peer
+        .post_forged(&text_xml("gh_test", "oUserA", "forged", 1003))
+        .await;
     assert_eq!(forged.status, 403);
     let malformed = peer.post("<xml><FromUserName>oUserA</xml>", false).await;
     assert_eq!(malformed.status, 400);
-    let retried = peer.post(&text_xml("gh_test", "oUserB", "加密的消息", 1002), true).await;
+    let retried = peer
+        .post(&text_xml("gh_test", "oUserB", "加密的消息", 1002), true)
+        .await;
     assert_eq!((retried.status, retried.body.as_str()), (200, "success"));
     let stale = peer
-        .post_at(&text_xml("gh_test", "oUserA", "old", 1004), false, "1409735669", "7")
+        .post_at(
+            &text_xml("gh_test", "oUserA", "old", 1004),
+            false,
+            "1409735669",
+            "7",
+        )
         .await;
     assert_eq!(stale.status, 403, "a timestamp of 2014: a replay");
-    let r = peer.post(&text_xml("gh_test", "oUserA", "second", 1005), false).await;
+    let r = peer
+        .post(&text_xml("gh_test", "oUserA", "second", 1005), false)
+        .await;
     assert_eq!(r.status, 200);
 
     let texts = |id| {
@@ -216,7 +252,10 @@ async fn callbacks_forged_malformed_and_retried_lose_nothing_valid() {
     // the agent's answer goes out through custom/send
     inbox.reply(&b.id, "您好，已处理", false).await.unwrap();
     let sent = api.wait_sent(1, 5).await;
-    assert_eq!((sent[0].touser.as_str(), sent[0].content.as_str()), ("oUserB", "您好，已处理"));
+    assert_eq!(
+        (sent[0].touser.as_str(), sent[0].content.as_str()),
+        ("oUserB", "您好，已处理")
+    );
     server.abort();
 }
 
@@ -248,7 +287,10 @@ async fn the_access_token_is_refreshed_and_sends_are_retried() {
     api.unavailable(1);
     ch.api().send_text("oU1", "seven").await.unwrap();
     let contents: Vec<String> = api.sent().into_iter().map(|s| s.content).collect();
-    assert_eq!(contents, ["one", "two", "three", "four", "five", "six", "seven"]);
+    assert_eq!(
+        contents,
+        ["one", "two", "three", "four", "five", "six", "seven"]
+    );
     // down for good: an error after the attempts
     api.unavailable(100);
     let e = ch.api().send_text("oU1", "lost").await.unwrap_err();
@@ -259,10 +301,18 @@ async fn the_access_token_is_refreshed_and_sends_are_retried() {
 
 #[test]
 fn settings_are_checked_by_field_and_secrets_never_shown() {
-    let good = config("tok3n", SAMPLE_KEY, "wxapp1", "safe", "https://api.weixin.qq.com");
+    let good = config(
+        "tok3n",
+        SAMPLE_KEY,
+        "wxapp1",
+        "safe",
+        "https://api.weixin.qq.com",
+    );
     assert!(good.validate("wechat").is_ok());
     let shown = format!("{good:?}");
-    assert!(!shown.contains("app-secret-1") && !shown.contains(SAMPLE_KEY) && !shown.contains("tok3n"));
+    assert!(
+        !shown.contains("app-secret-1") && !shown.contains(SAMPLE_KEY) && !shown.contains("tok3n")
+    );
     for (change, field) in [
         ("token = \"a b\"", "wechat.token"),
         ("encoding_aes_key = \"short\"", "wechat.encoding_aes_key"),
@@ -290,5 +340,10 @@ fn settings_are_checked_by_field_and_secrets_never_shown() {
     // safe mode needs the key
     let mut c = good.clone();
     c.encoding_aes_key = None;
-    assert!(c.validate("wechat").unwrap_err().to_string().starts_with("wechat.encoding_aes_key"));
+    assert!(
+        c.validate("wechat")
+            .unwrap_err()
+            .to_string()
+            .starts_with("wechat.encoding_aes_key")
+    );
 }

@@ -41,7 +41,8 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
     let Some(w) = &config.wechat else {
         return Ok(());
     };
-    w.validate("wechat").map_err(crate::channels::config_error)?;
+    w.validate("wechat")
+        .map_err(crate::channels::config_error)?;
     if !config.queues.iter().any(|q| q.id == w.queue) {
         return Err(PremiseError::Config {
             field: "wechat.queue".into(),
@@ -169,7 +170,10 @@ mod tests {
     fn bad_wechat_settings_name_the_field_and_never_the_secret() {
         assert_eq!(error_of("token = \"callcore2024\"\nqueue = \"web\""), "");
         for (wechat, field) in [
-            ("token = \"callcore2024\"\nqueue = \"nowhere\"", "wechat.queue"),
+            (
+                "token = \"callcore2024\"\nqueue = \"nowhere\"",
+                "wechat.queue",
+            ),
             ("token = \"no spaces\"\nqueue = \"web\"", "wechat.token"),
             (
                 "token = \"callcore2024\"\nqueue = \"web\"\nmode = \"safe\"",

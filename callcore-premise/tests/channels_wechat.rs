@@ -32,7 +32,11 @@ const ANN: &str = "oAnn_x8Yq1-openid";
 
 /// The conversation's texts as the agent reads them (the web API's live view
 /// follows the event feed: an accepted offer shows there a moment later).
-async fn texts(addr: std::net::SocketAddr, agent: &web::Session, id: &InteractionId) -> Vec<String> {
+async fn texts(
+    addr: std::net::SocketAddr,
+    agent: &web::Session,
+    id: &InteractionId,
+) -> Vec<String> {
     let path = format!("/api/v1/interactions/{id}/messages");
     let mut r = http(addr, "GET", &path, Some(agent), None).await;
     for _ in 0..100 {
@@ -95,7 +99,12 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
 
     // a user's message in safe mode: answered at once with the encrypted
     // acknowledgement, well inside WeChat's 5 s
-    let first = text_xml("gh_callcore", ANN, "我的银行卡被锁了", 6_054_768_590_064_713_001);
+    let first = text_xml(
+        "gh_callcore",
+        ANN,
+        "我的银行卡被锁了",
+        6_054_768_590_064_713_001,
+    );
     let r = peer.post(&first, true).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.took < Duration::from_secs(1), "answered in {:?}", r.took);
@@ -112,7 +121,11 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
         _ => None,
     })
     .await;
-    assert_eq!(created.from.expose(), ANN, "the openid is the customer's address");
+    assert_eq!(
+        created.from.expose(),
+        ANN,
+        "the openid is the customer's address"
+    );
     let (id, reservation) = wait_for(&mut events, 10, "an offer", |k| match k {
         EventKind::Offered {
             interaction,
@@ -136,16 +149,30 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
     // bad input between valid messages: a forged signature, malformed XML,
     // WeChat's retry of the first message — then the user's next message
     let forged = peer
-        .post_forged(&text_xml("gh_callcore", ANN, "forged", 6_054_768_590_064_713_002))
+        .post_forged(&text_xml(
+            "gh_callcore",
+            ANN,
+            "forged",
+            6_054_768_590_064_713_002,
+        ))
         .await;
     assert_eq!(forged.status, 403);
     let malformed = peer.post("<xml><Encrypt>unclosed", false).await;
     assert_eq!(malformed.status, 400);
     let retried = peer.post(&first, true).await;
     assert_eq!((retried.status, retried.body.as_str()), (200, "success"));
-    let second = text_xml("gh_callcore", ANN, "卡号尾号 0423", 6_054_768_590_064_713_003);
+    let second = text_xml(
+        "gh_callcore",
+        ANN,
+        "卡号尾号 0423",
+        6_054_768_590_064_713_003,
+    );
     let r = peer.post(&second, true).await;
-    assert_eq!((r.status, r.body.as_str()), (200, "success"), "joins: no acknowledgement");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "success"),
+        "joins: no acknowledgement"
+    );
     let mut seen = Vec::new();
     for _ in 0..100 {
         seen = texts(addr, &agent, &id).await;
@@ -169,8 +196,15 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
     let r = http(addr, "POST", &path, Some(&agent), Some(&body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let sent = api.wait_sent(1, 5).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    assert_eq!((sent[0].touser.as_str(), sent[0].content.as_str()), (ANN, "已为您解锁，请重试。"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (sent[0].touser.as_str(), sent[0].content.as_str()),
+        (ANN, "已为您解锁，请重试。")
+    );
 
     // the token expires before the next answer: fetched again, delivered once
     api.expire_all();
@@ -243,17 +277,25 @@ async fn the_bot_answers_a_wechat_user_first_then_hands_off() {
     };
 
     let r = peer
-        .post(&text_xml("gh_callcore", ANN, "What are your opening hours?", 1), false)
+        .post(
+            &text_xml("gh_callcore", ANN, "What are your opening hours?", 1),
+            false,
+        )
         .await;
     assert_eq!((r.status, r.body.as_str()), (200, "success"));
     let sent = api.wait_sent(1, 10).await;
     assert_eq!(sent[0].touser, ANN);
     assert!(
-        sent[0].content.starts_with("Branches are open 9:00 to 17:00"),
+        sent[0]
+            .content
+            .starts_with("Branches are open 9:00 to 17:00"),
         "{sent:?}"
     );
     let r = peer
-        .post(&text_xml("gh_callcore", ANN, "Can I talk to an agent please", 2), false)
+        .post(
+            &text_xml("gh_callcore", ANN, "Can I talk to an agent please", 2),
+            false,
+        )
         .await;
     assert_eq!(r.status, 200);
     let sent = api.wait_sent(2, 10).await;
@@ -287,7 +329,14 @@ async fn the_bot_answers_a_wechat_user_first_then_hands_off() {
         ]
     );
     let path = format!("/api/v1/interactions/{id}/messages");
-    let r = http(addr, "POST", &path, Some(&agent), Some(r#"{"text":"Hi, Alice here."}"#)).await;
+    let r = http(
+        addr,
+        "POST",
+        &path,
+        Some(&agent),
+        Some(r#"{"text":"Hi, Alice here."}"#),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let sent = api.wait_sent(3, 5).await;
     assert_eq!(sent[2].content, "Hi, Alice here.");

@@ -64,7 +64,10 @@ fn answer(status: u16, body: &[u8]) -> Result<(i64, serde_json::Value), String> 
     }
     let v: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| format!("HTTP {status}: not JSON"))?;
-    let code = v.get("errcode").and_then(serde_json::Value::as_i64).unwrap_or(0);
+    let code = v
+        .get("errcode")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0);
     Ok((code, v))
 }
 
@@ -118,8 +121,8 @@ impl WeChatApi {
             .request(&format!("/cgi-bin/token?{query}"), None, REQUEST_TIMEOUT)
             .await
             .map_err(|e| ChannelError::peer("wechat", format!("token: {e}")))?;
-        let (code, v) =
-            answer(status, &body).map_err(|e| ChannelError::peer("wechat", format!("token: {e}")))?;
+        let (code, v) = answer(status, &body)
+            .map_err(|e| ChannelError::peer("wechat", format!("token: {e}")))?;
         let value = v.get("access_token").and_then(|t| t.as_str());
         let expires = v.get("expires_in").and_then(serde_json::Value::as_i64);
         let (Some(value), Some(expires), 0) = (value, expires, code) else {
@@ -132,9 +135,8 @@ impl WeChatApi {
         // fifth of a shorter lifetime
         let lifetime_ms = expires.max(1) * 1000;
         let ahead_ms = (lifetime_ms / 5).min(300_000);
-        let refresh_at = Timestamp::from_millis(
-            self.clock.now().as_millis() + lifetime_ms - ahead_ms,
-        );
+        let refresh_at =
+            Timestamp::from_millis(self.clock.now().as_millis() + lifetime_ms - ahead_ms);
         self.counters.token_fetches.fetch_add(1, Ordering::Relaxed);
         tracing::info!(expires_in = expires, "WeChat access token fetched");
         *held = Some(Token {
@@ -187,7 +189,10 @@ impl WeChatApi {
                 }
                 Ok((code, _)) if TOKEN_ERRORS.contains(&code) && token_retries < 2 => {
                     // expired or revoked: a new token, sent again at once
-                    tracing::info!(errcode = code, "WeChat access token refused; fetching another");
+                    tracing::info!(
+                        errcode = code,
+                        "WeChat access token refused; fetching another"
+                    );
                     self.counters.token_refused.fetch_add(1, Ordering::Relaxed);
                     token_retries += 1;
                     stale = Some(token);
@@ -254,6 +259,9 @@ impl Outbox for WeChatOutbox {
         self.api.send_text(&reply.customer, &reply.text).await?;
         // custom/send gives no message id: the channel numbers its own
         let n = self.numbered.fetch_add(1, Ordering::Relaxed) + 1;
-        Ok(format!("wechat-out-{}-{n}", self.api.clock.now().as_millis()))
+        Ok(format!(
+            "wechat-out-{}-{n}",
+            self.api.clock.now().as_millis()
+        ))
     }
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use super::crypto::{signature, signature_matches};
 use super::xml::{self, Fields};
 use super::{WeChatChannel, WeChatMode};
-use crate::message::{Message, MessageDirection, Received};
 use crate::Delivered;
+use crate::message::{Message, MessageDirection, Received};
 
 /// How many callbacks' keys are remembered to drop WeChat's retries (it
 /// retries a callback three times within about 15 s).
@@ -240,9 +240,13 @@ impl WeChatChannel {
             },
         });
         match (&delivered, &self.config.acknowledgement) {
-            (Delivered::New(_), Some(ack)) => {
-                self.passive(openid, f.get("ToUserName").unwrap_or(""), ack, encrypted, nonce)
-            }
+            (Delivered::New(_), Some(ack)) => self.passive(
+                openid,
+                f.get("ToUserName").unwrap_or(""),
+                ack,
+                encrypted,
+                nonce,
+            ),
             _ => CallbackReply::text(200, "success"),
         }
     }

@@ -209,8 +209,12 @@ mod tests {
             assert!(raw.len() > 20 + n + 5, "{n}");
             assert_eq!(c.decrypt(&ct).unwrap(), m);
         }
-        let other = MsgCrypt::new("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxother").unwrap();
-        assert_eq!(other.decrypt(&c.encrypt_with(&[1; 16], "hi")), Err(CryptoError::AppId));
+        let other =
+            MsgCrypt::new("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxother").unwrap();
+        assert_eq!(
+            other.decrypt(&c.encrypt_with(&[1; 16], "hi")),
+            Err(CryptoError::AppId)
+        );
         assert_eq!(c.decrypt("not base64!"), Err(CryptoError::Ciphertext));
         assert_eq!(c.decrypt("AAAA"), Err(CryptoError::Ciphertext));
         assert!(MsgCrypt::new("short", "x").is_err());

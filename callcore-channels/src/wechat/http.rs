@@ -94,7 +94,10 @@ impl ApiBase {
             format!("{host}:{port}")
         };
         Ok(Self {
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port,
             authority,
             prefix,
@@ -165,9 +168,14 @@ impl ApiBase {
         let request = match body {
             Some(b) => builder
                 .method(hyper::Method::POST)
-                .header(hyper::header::CONTENT_TYPE, "application/json; charset=utf-8")
+                .header(
+                    hyper::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8",
+                )
                 .body(Full::new(Bytes::from(b))),
-            None => builder.method(hyper::Method::GET).body(Full::new(Bytes::new())),
+            None => builder
+                .method(hyper::Method::GET)
+                .body(Full::new(Bytes::new())),
         }
         .map_err(|e| format!("request: {e}"))?;
         let result = async {
@@ -203,7 +211,13 @@ mod tests {
             parse_base("http://127.0.0.1:8081/wx/").unwrap(),
             (false, "127.0.0.1".into(), 8081, "/wx".into())
         );
-        for bad in ["ftp://x", "https://", "http://h:0", "http://u@h", "http://h/p?q"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "http://h:0",
+            "http://u@h",
+            "http://h/p?q",
+        ] {
             assert!(parse_base(bad).is_err(), "{bad}");
         }
     }

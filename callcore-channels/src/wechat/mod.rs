@@ -150,7 +150,10 @@ impl WeChatConfig {
         }
         if self.appid.is_empty()
             || self.appid.len() > 64
-            || !self.appid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || !self
+                .appid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
             return Err(bad("appid", "1-64 letters, digits or _"));
         }
@@ -252,10 +255,12 @@ impl WeChatChannel {
     ) -> Result<Arc<Self>, ChannelError> {
         config.validate("wechat")?;
         let crypt = match &config.encoding_aes_key {
-            Some(k) => Some(MsgCrypt::new(k, &config.appid).map_err(|e| ChannelError::Config {
-                field: "wechat.encoding_aes_key".into(),
-                detail: e.to_string(),
-            })?),
+            Some(k) => Some(
+                MsgCrypt::new(k, &config.appid).map_err(|e| ChannelError::Config {
+                    field: "wechat.encoding_aes_key".into(),
+                    detail: e.to_string(),
+                })?,
+            ),
             None => None,
         };
         let counters = Arc::new(WeChatCounters::default());

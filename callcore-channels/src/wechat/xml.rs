@@ -105,9 +105,7 @@ pub fn parse(body: &str) -> Result<Fields, String> {
                 if path.is_empty() {
                     closed = true;
                 } else {
-                    fields
-                        .entry(name)
-                        .or_insert_with(|| text.trim().to_owned());
+                    fields.entry(name).or_insert_with(|| text.trim().to_owned());
                 }
                 text.clear();
             }
