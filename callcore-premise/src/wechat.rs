@@ -192,12 +192,12 @@ mod tests {
             assert!(e.contains(field), "{wechat}: {e}");
             assert!(!e.contains("s3cret-never-shown"), "{e}");
         }
-        let c = PremiseConfig::from_toml(&format!(
-            "[ivr]\nmenu = [{{ key = \"1\", label = \"web\", queue = \"web\" }}]\n\
+        let c = PremiseConfig::from_toml(
+            "[ivr]\nmenu = [{ key = \"1\", label = \"web\", queue = \"web\" }]\n\
              default_queue = \"web\"\n[[queues]]\nid = \"web\"\n[[agents]]\nid = \"a\"\n\
              password = \"secret-a\"\n[wechat]\nappid = \"wxapp1\"\nsecret = \"s3cret-never-shown\"\n\
              token = \"callcore2024\"\nqueue = \"web\"\nagent_capacity = 4\n"
-        ))
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{:?}", c.wechat).contains("s3cret"));
         let p = crate::channels::Inboxes::agent_profile(
