@@ -45,7 +45,10 @@ pub enum ChannelError {
 
 impl ChannelError {
     /// A peer failure.
-    #[cfg_attr(not(any(feature = "email", feature = "sms")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "email", feature = "sms", feature = "wechat")),
+        allow(dead_code)
+    )]
     pub(crate) fn peer(peer: &'static str, e: impl std::fmt::Display) -> Self {
         Self::Peer {
             peer,

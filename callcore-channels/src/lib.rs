@@ -12,6 +12,8 @@
 //!   sanitised to text, auto-acknowledgement, loops and bounces never answered.
 //! - `sms` (feature `sms`): SMPP 3.4, GSM-7/UCS-2, concatenated messages,
 //!   opt-out keywords.
+//! - `wechat` (feature `wechat`): WeChat Official Account callbacks (signed,
+//!   AES "safe mode"), customer-service messages with a refreshed access token.
 //! - [`chat`]: web chat sessions (numbered logs that survive reconnects,
 //!   typing, delivery and read marks, size-limited files) over a chat inbox;
 //!   no extra dependency (the WebSocket and page are `callcore-web`'s).
@@ -27,6 +29,8 @@ mod message;
 pub mod email;
 #[cfg(feature = "sms")]
 pub mod sms;
+#[cfg(feature = "wechat")]
+pub mod wechat;
 
 pub use error::ChannelError;
 pub use inbox::{Delivered, Inbox, Outbox, TextMedia};

@@ -248,7 +248,7 @@ impl Premise {
         };
         let ivr = waiting(premise_flow(&config.ivr)?);
         // the center mints its own interactions' ids (click-to-dial) as SIP does
-        // [email] / [sms]: each channel's inbox is a transport whose
+        // [email] / [sms] / [wechat]: each channel's inbox is a transport whose
         // conversations go straight to their queue
         let inboxes = crate::channels::Inboxes::new(&config, &tenant, &clock, &ids);
         let channel_ids = ids.clone();
@@ -549,6 +549,11 @@ impl Premise {
                     .accept_sessions(Arc::new(move |h| sessions(h).and_then(|p| p.agent)));
             }
             premise.mount_http(premise.browser.routes())?;
+        }
+        // [wechat]: WeChat's callbacks on the HTTP listener (crate::wechat)
+        if let Some(channel) = premise.channels.wechat.clone() {
+            let tenant = TenantId::new(premise.config.tenant.clone());
+            premise.mount_http(crate::wechat::routes(&tenant, channel))?;
         }
         if let Some(c) = &premise.cluster {
             c.advertise(premise.sip_addr(), premise.http_addr());

@@ -56,6 +56,7 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
             });
         }
     }
+    crate::wechat::validate(config)?;
     if let Some(e) = &config.email {
         e.validate("email").map_err(config_error)?;
         if !config.queues.iter().any(|q| q.id == e.queue) {
@@ -68,7 +69,7 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
     Ok(())
 }
 
-fn config_error(e: ChannelError) -> PremiseError {
+pub(crate) fn config_error(e: ChannelError) -> PremiseError {
     match e {
         ChannelError::Config { field, detail } => PremiseError::Config { field, detail },
         other => PremiseError::Config {
@@ -86,6 +87,8 @@ pub(crate) struct Inboxes {
     pub(crate) sms: Option<Arc<Inbox>>,
     /// Web chat's sessions over its inbox.
     pub(crate) chat: Option<Arc<ChatHub>>,
+    /// `[wechat]` (crate::wechat).
+    pub(crate) wechat: Option<Arc<Inbox>>,
 }
 
 impl Inboxes {
@@ -124,6 +127,7 @@ impl Inboxes {
                 );
                 ChatHub::new(inbox, c.limits(), c.max_sessions, clock.clone())
             }),
+            wechat: crate::wechat::inbox(config, tenant, clock, ids),
         }
     }
 
@@ -133,6 +137,7 @@ impl Inboxes {
             .iter()
             .chain(self.sms.iter())
             .chain(self.chat.iter().map(|h| h.inbox()))
+            .chain(self.wechat.iter())
             .cloned()
             .collect()
     }
@@ -163,6 +168,20 @@ impl Inboxes {
                 None => r.push(ChannelRoute::Queue(i.clone(), c.queue.clone(), "sms.queue")),
             }
         }
+        if let (Some(i), Some(c)) = (&self.wechat, &config.wechat) {
+            match &c.flow {
+                Some(path) => {
+                    let spec = flow_file(path, "wechat.flow")?;
+                    callcore_channels::InboxMedia::install(i);
+                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                }
+                None => r.push(ChannelRoute::Queue(
+                    i.clone(),
+                    c.queue.clone(),
+                    "wechat.queue",
+                )),
+            }
+        }
         if let (Some(h), Some(c)) = (&self.chat, &config.chat) {
             r.push(ChannelRoute::Queue(
                 h.inbox().clone(),
@@ -181,6 +200,12 @@ impl Inboxes {
             .map(|e| (Channel::Email, e.agent_capacity))
             .collect();
         c.extend(config.sms.iter().map(|s| (Channel::Sms, s.agent_capacity)));
+        c.extend(
+            config
+                .wechat
+                .iter()
+                .map(|w| (Channel::WeChat, w.agent_capacity)),
+        );
         c.extend(
             config
                 .chat
@@ -244,6 +269,8 @@ pub(crate) fn flow_file(path: &std::path::Path, field: &str) -> Result<FlowSpec,
 pub(crate) struct Channels {
     pub(crate) email: Option<EmailChannel>,
     pub(crate) sms: Option<SmsChannel>,
+    /// `[wechat]` (crate::wechat).
+    pub(crate) wechat: Option<Arc<callcore_channels::wechat::WeChatChannel>>,
     /// `[[notifications]]` runs (crate::notifications).
     pub(crate) notifications: Vec<crate::notifications::NotificationRun>,
 }
@@ -344,9 +371,11 @@ pub(crate) fn start(
         clock.clone(),
         config.storage.data_dir.clone(),
     );
+    let wechat = crate::wechat::start(config, inboxes.wechat.as_ref(), clock)?;
     Ok(Channels {
         email,
         sms,
+        wechat,
         notifications,
     })
 }

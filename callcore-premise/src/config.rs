@@ -102,6 +102,10 @@ pub struct PremiseConfig {
     /// interactions of a queue ([`crate::channels`]).
     #[serde(default)]
     pub chat: Option<callcore_channels::chat::ChatConfig>,
+    /// `[wechat]`: a WeChat Official Account's users' messages as interactions
+    /// of a queue ([`crate::wechat`]).
+    #[serde(default)]
+    pub wechat: Option<callcore_channels::wechat::WeChatConfig>,
     /// True for the embedded defaults: demo accounts with published passwords.
     #[serde(skip)]
     pub demo: bool,

@@ -79,6 +79,7 @@ pub mod trunk_tls;
 pub mod trunks;
 pub mod web;
 pub mod web_tls;
+pub mod wechat;
 
 pub use assembly::Premise;
 pub use builder::PremiseBuilder;
