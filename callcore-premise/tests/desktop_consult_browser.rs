@@ -140,12 +140,16 @@ fn account_flow() -> IvrFlow {
 /// of quiet after its first audio).
 async fn key_in(caller: &Caller, digits: &str) {
     let start = Instant::now();
-    let mut spoke = false;
+    let mut spoke: Option<Instant> = None;
     while start.elapsed() < Duration::from_secs(30) {
         let now = Instant::now();
         let last = rms(&caller.phone.heard(now - Duration::from_millis(500), now));
-        spoke |= last > 300.0;
-        if spoke && last < 100.0 {
+        if spoke.is_none() && last > 300.0 {
+            spoke = Some(now);
+        }
+        // quiet again, or the prompt has had time enough to end
+        if spoke.is_some_and(|at| last < 100.0 || at.elapsed() > Duration::from_secs(5)) {
+            eprintln!("keying in after {:?} (last 500 ms at RMS {last:.0})", start.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
