@@ -31,8 +31,14 @@ fn digits(prompt: &str, var: &str, len: u32, next: &str) -> Node {
 
 fn flow(sensitive: bool) -> Arc<FlowSpec> {
     let mut b = FlowBuilder::new("cards", "account")
-        .node("account", digits("Your account number?", "account", 4, "card"))
-        .node("card", digits("Your card number?", "card_number", 16, "repeat"))
+        .node(
+            "account",
+            digits("Your account number?", "account", 4, "card"),
+        )
+        .node(
+            "card",
+            digits("Your card number?", "card_number", 16, "repeat"),
+        )
         .say("repeat", "You keyed in {card_number}.", "agent")
         .queue("agent", "support");
     if sensitive {

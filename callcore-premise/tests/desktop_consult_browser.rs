@@ -149,7 +149,10 @@ async fn key_in(caller: &Caller, digits: &str) {
         }
         // quiet again, or the prompt has had time enough to end
         if spoke.is_some_and(|at| last < 100.0 || at.elapsed() > Duration::from_secs(5)) {
-            eprintln!("keying in after {:?} (last 500 ms at RMS {last:.0})", start.elapsed());
+            eprintln!(
+                "keying in after {:?} (last 500 ms at RMS {last:.0})",
+                start.elapsed()
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -198,7 +201,13 @@ async fn log_in(pages: &mut PageDriver, page: &str, url: &str, wav: &Path, user:
         .await;
 }
 
-async fn set_state(pages: &mut PageDriver, premise: &Premise, page: &str, agent: &str, ready: bool) {
+async fn set_state(
+    pages: &mut PageDriver,
+    premise: &Premise,
+    page: &str,
+    agent: &str,
+    ready: bool,
+) {
     let value = if ready { "ready" } else { "not_ready" };
     pages
         .cmd(json!({"op": "select", "page": page, "testid": "agent-state", "value": value}))
@@ -354,7 +363,8 @@ async fn recorded_both_sides(premise: &Premise, record: &callcore::InteractionRe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_consult_transfer_and_conference_in_browsers_with_the_ivr_slots_popped() {
-    const NAME: &str = "agents_consult_transfer_and_conference_in_browsers_with_the_ivr_slots_popped";
+    const NAME: &str =
+        "agents_consult_transfer_and_conference_in_browsers_with_the_ivr_slots_popped";
     if !browser::peers_ready("the desktop consult/conference browser test")
         || !in_private_network(NAME).await
     {
@@ -484,7 +494,10 @@ async fn agents_consult_transfer_and_conference_in_browsers_with_the_ivr_slots_p
         "conference: page a hears {heard_a:.3}, page b {heard_b:.3}; the caller hears 1001 at {a:.0}, 1002 at {b:.0}"
     );
     assert!(heard_a > 0.01 && heard_b > 0.01, "{heard_a} {heard_b}");
-    assert!(a > 300.0 && b > 300.0, "the caller hears both agents: {a} {b}");
+    assert!(
+        a > 300.0 && b > 300.0,
+        "the caller hears both agents: {a} {b}"
+    );
     click(&mut pages, "a", "conference-leave").await;
     wrap_up(&mut pages, "a", "conference").await;
     let (a, b, _) = caller_hears(&caller, 800).await;
@@ -492,14 +505,14 @@ async fn agents_consult_transfer_and_conference_in_browsers_with_the_ivr_slots_p
     assert!(b > 300.0 && a < b / 4.0, "1002 only: {a} {b}");
     click(&mut pages, "b", "call-hangup").await;
     let record = call::ended_record(&premise, &second).await;
-    assert!(
-        record.agents.contains(&AgentId::new("1002")),
-        "{record:?}"
-    );
+    assert!(record.agents.contains(&AgentId::new("1002")), "{record:?}");
     recorded_both_sides(&premise, &record).await;
 
     // the card number never travelled in clear on the event stream
-    assert!(!collector.is_finished(), "the event collector stopped early");
+    assert!(
+        !collector.is_finished(),
+        "the event collector stopped early"
+    );
     collector.abort();
     let (clear, shared) = seen.lock().unwrap().clone();
     assert!(clear.is_empty(), "events hold the card: {clear:?}");

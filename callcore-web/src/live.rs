@@ -461,7 +461,9 @@ mod tests {
         ));
         let mut context = InteractionContext::default();
         context.slots.insert("account".into(), Pii::from("4711"));
-        context.slots.insert("card".into(), Pii::from("4111111111111111"));
+        context
+            .slots
+            .insert("card".into(), Pii::from("4111111111111111"));
         // a producer that forgot to mask: the web layer masks anyway
         context.sensitive.insert("card".into());
         live.apply(at(

@@ -6,8 +6,8 @@
 
 use crate::{
     AgentId, AgentProfile, AgentState, CampaignId, Channel, Destination, Disposition, EndReason,
-    Interaction, InteractionContext, InteractionId, LeadId, LegId, QueueDefinition, QueueId, RecordingId,
-    ReservationId, Speaker, TenantId, Timestamp,
+    Interaction, InteractionContext, InteractionId, LeadId, LegId, QueueDefinition, QueueId,
+    RecordingId, ReservationId, Speaker, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
