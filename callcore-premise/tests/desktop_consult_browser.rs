@@ -330,6 +330,21 @@ async fn consult_1002(pages: &mut PageDriver) {
     pages
         .cmd(json!({"op": "log", "page": "b", "entry": "audio"}))
         .await;
+    // 1001 hears 1002: the center has bridged them (the consulted party is
+    // on the line, so completing or conferencing is accepted; before that
+    // the API answers 409 and the desktop shows the error)
+    let mut heard = 0.0;
+    for _ in 0..15 {
+        heard = pages
+            .cmd(json!({"op": "level", "page": "a", "ms": 1000}))
+            .await["max"]
+            .as_f64()
+            .unwrap();
+        if heard > 0.01 {
+            break;
+        }
+    }
+    assert!(heard > 0.01, "1001 hears the consulted 1002: {heard}");
 }
 
 /// Wraps up on `page` (ends after-call work).
