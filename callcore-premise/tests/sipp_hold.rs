@@ -408,7 +408,7 @@ skills = ["support"]
     let names: Vec<&str> = mine
         .iter()
         .map(|e| e.kind.name())
-        .filter(|n| !matches!(*n, "flow_step" | "recording_stopped"))
+        .filter(|n| !matches!(*n, "flow_step" | "context_shared" | "recording_stopped"))
         .take_while(|n| !n.starts_with("wrap_up"))
         .collect();
     assert_eq!(

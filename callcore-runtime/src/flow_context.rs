@@ -185,6 +185,23 @@ impl FlowContext {
         }
     }
 
+    /// Journals what the flow learned ([`EventKind::ContextShared`], its
+    /// sensitive slots masked) when it hands the interaction to a queue, so
+    /// that the agent's screen pop shows it; nothing when it learned nothing.
+    fn share_context(&self) {
+        let context = &self.interaction.context;
+        if context.is_empty() || self.glue.call.ended() {
+            return;
+        }
+        self.glue.shared.emitter.emit(
+            &self.interaction.tenant,
+            EventKind::ContextShared {
+                interaction: self.interaction.id.clone(),
+                context: context.masked(),
+            },
+        );
+    }
+
     /// Records the recognised intent in the context and the journal.
     pub fn set_intent(&mut self, intent: &str) {
         self.interaction.context.intent = Some(intent.to_owned());
@@ -358,6 +375,7 @@ impl FlowContext {
         options: QueueOptions,
         hooks: EnqueueHooks,
     ) -> Result<QueueOutcome, CoreError> {
+        self.share_context();
         let now = self.glue.shared.clock.now();
         let request = RoutingRequest {
             interaction: self.interaction.id.clone(),

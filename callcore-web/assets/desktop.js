@@ -179,6 +179,7 @@
       case 'connected':
         if (!mine(m)) break;
         S.offer = null;
+        if (S.call && S.call.interaction === m.interaction) { S.call.consulted = false; S.consultedIn = null; paintCall(); }
         startCall(m.interaction);
         break;
       case 'agent_state_changed':
@@ -190,14 +191,23 @@
       case 'held': if (m.interaction === current) { S.held = true; paintCall(); } break;
       case 'resumed': if (m.interaction === current) { S.held = false; paintCall(); } break;
       case 'muted': if (m.interaction === current && mine(m)) { S.muted = m.on; paintCall(); } break;
-      case 'consult_started': if (m.interaction === current && mine(m)) { S.consulting = true; paintCall(); } break;
-      case 'consult_ended': if (m.interaction === current) { S.consulting = false; paintCall(); } break;
+      case 'consult_started':
+        if (m.interaction === current && mine(m)) { S.consulting = true; paintCall(); }
+        else if (m.target === 'agent:' + S.me.agent) { S.consultedIn = m.interaction; note('consulted'); }
+        break;
+      case 'consult_ended':
+        if (m.interaction === current) { S.consulting = false; paintCall(); }
+        // completed: this agent's `connected` follows; conference: they stay on
+        if (m.interaction === S.consultedIn && m.outcome !== 'completed' && m.outcome !== 'conference') S.consultedIn = null;
+        break;
       case 'conference_joined': if (m.interaction === current) { S.conference = true; S.consulting = false; paintCall(); } break;
       case 'transferred':
         // the transferring agent's part is over; the new agent's `connected` follows
-        if (m.interaction === current && S.call && S.call.answeredHere) endCall('transferred');
+        // (the consulted agent's own call goes on: the transfer is to them)
+        if (m.interaction === current && S.call && S.call.answeredHere && !S.call.consulted) endCall('transferred');
         break;
       case 'ended':
+        if (m.interaction === S.consultedIn) S.consultedIn = null;
         if (m.interaction === current) endCall('ended');
         if (S.offer && S.offer.interaction === m.interaction) { S.offer = null; show('offer', false); }
         break;
@@ -256,6 +266,9 @@
         S.pendingAnswer = ringing.id;
         await S.phone.answer(ringing.id);
         if (S.call && !S.call.phoneCall) S.call.phoneCall = ringing.id;
+        // a consultation rings the consulted agent's phone with no offer: the
+        // call is theirs to show (and hang up) from now on
+        if (!S.call && S.consultedIn) { startCall(S.consultedIn); S.call.consulted = true; paintCall(); }
       } else if (S.offer) {
         await api('POST', '/api/v1/offers/' + encodeURIComponent(S.offer.reservation) + '/accept');
       }
@@ -294,7 +307,8 @@
 
   function paintCall() {
     if (!S.call) return;
-    text('call-state', S.conference ? 'conference' : S.consulting ? 'consulting' : S.held ? 'on hold' : 'talking');
+    text('call-state', S.conference ? 'conference' : S.consulting ? 'consulting' :
+      S.call.consulted ? 'consulted' : S.held ? 'on hold' : 'talking');
     text('call-hold', S.held ? 'Resume' : 'Hold');
     $('call-hold').setAttribute('aria-pressed', String(S.held));
     text('call-mute', S.muted ? 'Unmute' : 'Mute');
@@ -403,6 +417,7 @@
     pop.ivr.steps.forEach(function (s) { item(steps, s.step + (s.detail ? ': ' + s.detail : '')); });
     if (!pop.ivr.steps.length) item(steps, 'no IVR steps');
     ivr.appendChild(steps);
+    popContext(ivr, pop.ivr);
     var hist = $('pop-history');
     hist.textContent = '';
     pop.history.forEach(function (h) {
@@ -414,6 +429,28 @@
     if (!pop.history.length) item(hist, 'no earlier contacts');
     show('screen-pop', true);
     note('screen-pop');
+  }
+
+  // what the flow collected (slots, sensitive ones masked by the server) and
+  // what the bot asked and heard, so that the customer is not asked twice
+  function popContext(ivr, ctx) {
+    var slots = document.createElement('dl');
+    slots.setAttribute('data-testid', 'pop-slots');
+    (ctx.slots || []).forEach(function (s) {
+      var dt = document.createElement('dt');
+      dt.textContent = s.name;
+      var dd = document.createElement('dd');
+      dd.textContent = s.value + (s.sensitive ? ' (sensitive)' : '');
+      if (s.sensitive) dd.className = 'sensitive';
+      slots.appendChild(dt); slots.appendChild(dd);
+    });
+    if ((ctx.slots || []).length) ivr.appendChild(slots);
+    var talk = document.createElement('ol');
+    talk.setAttribute('data-testid', 'pop-conversation');
+    (ctx.conversation || []).forEach(function (l) {
+      item(talk, (l.speaker === 'bot' ? 'Asked: ' : 'Answered: ') + l.text);
+    });
+    if ((ctx.conversation || []).length) ivr.appendChild(talk);
   }
 
   // ----- wrap-up ----------------------------------------------------------------

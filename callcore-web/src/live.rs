@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use callcore::{
-    AgentId, Event, EventKind, InteractionId, Pii, QueueId, ReservationId, TenantId, Timestamp,
+    AgentId, Event, EventKind, InteractionContext, InteractionId, Pii, QueueId, ReservationId,
+    TenantId, Timestamp,
 };
 use callcore_runtime::{BusError, EventSubscriber};
 use serde::Serialize;
@@ -107,6 +108,8 @@ struct State {
     buffer: VecDeque<Stamped>,
     calls: HashMap<InteractionId, LiveCall>,
     ivr: HashMap<InteractionId, Vec<IvrStep>>,
+    /// What the flow handed over (`context_shared`), its sensitive slots masked.
+    context: HashMap<InteractionId, InteractionContext>,
     offers: HashMap<ReservationId, Offer>,
     agents: HashMap<AgentId, TenantId>,
     queues: HashMap<QueueId, TenantId>,
@@ -252,6 +255,12 @@ impl Live {
             } if s.calls.contains_key(interaction) => {
                 push_step(&mut s, interaction, step.clone(), detail.clone(), event.at);
             }
+            EventKind::ContextShared {
+                interaction,
+                context,
+            } if s.calls.contains_key(interaction) => {
+                s.context.insert(interaction.clone(), context.masked());
+            }
             EventKind::TranscriptSegment {
                 interaction,
                 speaker,
@@ -304,6 +313,7 @@ impl Live {
             if matches!(event.kind, EventKind::Ended { .. }) {
                 s.calls.remove(&id);
                 s.ivr.remove(&id);
+                s.context.remove(&id);
             }
         }
         let stamped = Stamped {
@@ -367,6 +377,11 @@ impl Live {
         lock(&self.state).ivr.get(id).cloned().unwrap_or_default()
     }
 
+    /// What the flow handed over with a live call, if it shared anything.
+    pub(crate) fn context(&self, id: &InteractionId) -> Option<InteractionContext> {
+        lock(&self.state).context.get(id).cloned()
+    }
+
     /// A pending offer.
     pub(crate) fn offer(&self, id: &ReservationId) -> Option<Offer> {
         lock(&self.state).offers.get(id).cloned()
@@ -415,5 +430,59 @@ mod tests {
         }
         assert!(matches!(live.resume(3), Resume::Gone { oldest: 25 }));
         assert!(matches!(live.resume(40), Resume::From(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn a_shared_context_is_kept_masked_while_the_call_lives() {
+        let live = Live::new(16);
+        let id = InteractionId::new("int-1");
+        let at = |seq: u64, kind: EventKind| {
+            Arc::new(Event {
+                seq,
+                at: Timestamp::from_secs(1),
+                tenant: TenantId::new("t"),
+                kind,
+            })
+        };
+        let call = callcore::Interaction::new(
+            id.clone(),
+            TenantId::new("t"),
+            callcore::Channel::Voice,
+            callcore::Direction::Inbound,
+            "+4930123456",
+            "ivr",
+            Timestamp::from_secs(1),
+        );
+        live.apply(at(
+            1,
+            EventKind::InteractionCreated {
+                interaction: Box::new(call),
+            },
+        ));
+        let mut context = InteractionContext::default();
+        context.slots.insert("account".into(), Pii::from("4711"));
+        context
+            .slots
+            .insert("card".into(), Pii::from("4111111111111111"));
+        // a producer that forgot to mask: the web layer masks anyway
+        context.sensitive.insert("card".into());
+        live.apply(at(
+            2,
+            EventKind::ContextShared {
+                interaction: id.clone(),
+                context,
+            },
+        ));
+        let kept = live.context(&id).unwrap();
+        assert_eq!(kept.slots["account"].expose(), "4711");
+        assert_eq!(kept.slots["card"].expose(), "••••••••••••1111");
+        live.apply(at(
+            3,
+            EventKind::Ended {
+                interaction: id.clone(),
+                reason: callcore::EndReason::CustomerHangup,
+            },
+        ));
+        assert!(live.context(&id).is_none());
     }
 }

@@ -6,8 +6,8 @@
 
 use crate::{
     AgentId, AgentProfile, AgentState, CampaignId, Channel, Destination, Disposition, EndReason,
-    Interaction, InteractionId, LeadId, LegId, QueueDefinition, QueueId, RecordingId,
-    ReservationId, Speaker, TenantId, Timestamp,
+    Interaction, InteractionContext, InteractionId, LeadId, LegId, QueueDefinition, QueueId,
+    RecordingId, ReservationId, Speaker, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -125,6 +125,17 @@ pub enum EventKind {
         /// A short description (prompt name, digit count, intent name). No
         /// personal data.
         detail: String,
+    },
+    /// The flow handed the interaction on (to a queue) with what it
+    /// learned: the intent, the slots it collected (those it marked sensitive
+    /// masked, see [`InteractionContext::masked`]) and the conversation so
+    /// far, for the agent's screen pop. Personal data: stored, never logged
+    /// (the values are [`Pii`](crate::Pii)).
+    ContextShared {
+        /// The interaction.
+        interaction: InteractionId,
+        /// What the flow learned.
+        context: InteractionContext,
     },
     /// Entered a queue.
     Queued {
@@ -460,6 +471,7 @@ impl EventKind {
         match self {
             E::InteractionCreated { interaction } => Some(&interaction.id),
             E::FlowStep { interaction, .. }
+            | E::ContextShared { interaction, .. }
             | E::Queued { interaction, .. }
             | E::Offered { interaction, .. }
             | E::OfferAccepted { interaction, .. }
@@ -541,6 +553,7 @@ impl EventKind {
         match self {
             E::InteractionCreated { .. } => "interaction_created",
             E::FlowStep { .. } => "flow_step",
+            E::ContextShared { .. } => "context_shared",
             E::Queued { .. } => "queued",
             E::Offered { .. } => "offered",
             E::OfferAccepted { .. } => "offer_accepted",

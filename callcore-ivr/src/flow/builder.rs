@@ -66,6 +66,7 @@ impl FlowBuilder {
                 global_commands: Vec::new(),
                 hours: None,
                 no_input_timeout_ms: 5_000,
+                sensitive: Vec::new(),
                 nodes: BTreeMap::new(),
             },
         }
@@ -204,6 +205,15 @@ impl FlowBuilder {
             intent: None,
             goto: goto.into(),
         });
+        self
+    }
+
+    /// Marks the variable (slot) `var` sensitive: the agent sees it masked.
+    #[must_use]
+    pub fn sensitive(mut self, var: &str) -> Self {
+        if !self.spec.sensitive.iter().any(|v| v == var) {
+            self.spec.sensitive.push(var.into());
+        }
         self
     }
 

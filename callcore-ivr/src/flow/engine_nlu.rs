@@ -203,13 +203,22 @@ impl FlowRun {
         self.enter(&next);
     }
 
-    /// Copies variables (slots included) into the handoff context.
+    /// Copies variables (slots included) into the handoff context, the
+    /// sensitive ones masked (in the slots and in the transcript).
     pub(super) fn sync_slots(&mut self) {
         self.context.slots = self
             .variables
             .iter()
             .map(|(k, v)| (k.clone(), Pii::new(v.clone())))
             .collect();
+        self.context.sensitive = self
+            .spec
+            .sensitive
+            .iter()
+            .filter(|s| self.variables.contains_key(*s))
+            .cloned()
+            .collect();
+        self.context = self.context.masked();
     }
 
     pub(super) fn holds(&self, condition: &Condition) -> bool {

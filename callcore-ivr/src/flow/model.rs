@@ -58,6 +58,12 @@ pub struct FlowSpec {
     /// How long a prompt waits for the caller to start, in milliseconds.
     #[serde(default = "default_no_input_ms")]
     pub no_input_timeout_ms: u64,
+    /// Variables (slots) that are sensitive (`card_number`, `pin`): the flow
+    /// uses their values, but the context handed to the agent (and journaled)
+    /// holds them masked (`••••••••••••1111`, see [`callcore::mask_sensitive`]),
+    /// and the conversation it carries has them masked where it repeats them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
     /// The nodes by name.
     pub nodes: BTreeMap<String, Node>,
 }

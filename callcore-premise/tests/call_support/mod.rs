@@ -188,6 +188,14 @@ impl Caller {
         Caller::dial(center, phone)
     }
 
+    /// Calls `ivr` at `center` with a phone that sends silence until told to
+    /// [`speak`](RtpPhone::speak) its `tone_hz`, and presses keys when told.
+    pub async fn quiet(center: SocketAddr, tone_hz: f64) -> Caller {
+        let phone = RtpPhone::start(tone_hz).await;
+        phone.speak(false);
+        Caller::dial(center, phone)
+    }
+
     /// As [`call`](Self::call), the phone sending `speech` (8 kHz samples,
     /// looped) instead of a tone.
     pub async fn call_speaking(center: SocketAddr, speech: Vec<i16>, digit: u8) -> Caller {

@@ -120,13 +120,78 @@ impl HistoryItem {
     }
 }
 
+/// A slot (variable) the IVR or bot collected: personal data, shown only to
+/// users who may see the call, never logged.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlotView {
+    /// The slot's name (`account`, `card_number`).
+    pub name: String,
+    /// Its value; masked (`••••••••••••1111`) when the flow marked it sensitive.
+    pub value: String,
+    /// The flow marked it sensitive (the value is masked).
+    pub sensitive: bool,
+}
+
+/// One line of the conversation with the IVR or bot (what it asked, what the
+/// customer answered): personal data, as [`SlotView`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConversationLine {
+    /// `bot` or `customer`.
+    pub speaker: String,
+    /// The words (sensitive slots masked where repeated).
+    pub text: String,
+    /// When (milliseconds since the epoch).
+    pub at: i64,
+}
+
 /// What the IVR or bot learned before the handoff.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IvrContext {
-    /// The recognised intent, if any (the last `intent` step).
+    /// The recognised intent, if any (the last `intent` step, else the one
+    /// the flow handed over).
     pub intent: Option<String>,
     /// What it did and heard, oldest first.
     pub steps: Vec<IvrStep>,
+    /// The slots it collected, by name.
+    pub slots: Vec<SlotView>,
+    /// What it asked and was answered, oldest first.
+    pub conversation: Vec<ConversationLine>,
+}
+
+impl IvrContext {
+    fn of(steps: Vec<IvrStep>, handed: Option<callcore::InteractionContext>) -> Self {
+        let handed = handed.map(|c| c.masked()).unwrap_or_default();
+        let intent = steps
+            .iter()
+            .rev()
+            .find(|s| s.step == "intent")
+            .map(|s| s.detail.clone())
+            .or_else(|| handed.intent.clone());
+        let slots = handed
+            .slots
+            .iter()
+            .map(|(name, value)| SlotView {
+                name: name.clone(),
+                value: value.expose().clone(),
+                sensitive: handed.sensitive.contains(name),
+            })
+            .collect();
+        let conversation = handed
+            .transcript
+            .iter()
+            .map(|l| ConversationLine {
+                speaker: name(&l.speaker).unwrap_or_default(),
+                text: l.text.expose().clone(),
+                at: l.at.as_millis(),
+            })
+            .collect();
+        IvrContext {
+            intent,
+            steps,
+            slots,
+            conversation,
+        }
+    }
 }
 
 /// The screen pop of a call.
@@ -180,16 +245,11 @@ pub(crate) async fn screen_pop(
         }
         None => (None, Vec::new()),
     };
-    let steps = st.0.live.ivr(&id);
-    let intent = steps
-        .iter()
-        .rev()
-        .find(|s| s.step == "intent")
-        .map(|s| s.detail.clone());
+    let ivr = IvrContext::of(st.0.live.ivr(&id), st.0.live.context(&id));
     Ok(Json(ScreenPop {
         call,
         customer,
         history,
-        ivr: IvrContext { intent, steps },
+        ivr,
     }))
 }

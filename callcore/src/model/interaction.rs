@@ -1,6 +1,6 @@
 use crate::{CustomerId, InteractionId, Pii, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The channel an interaction arrives on. One interaction model and one router
 /// serve them all.
@@ -86,6 +86,67 @@ pub struct InteractionContext {
     pub slots: BTreeMap<String, Pii<String>>,
     /// The conversation so far.
     pub transcript: Vec<TranscriptLine>,
+    /// Slots the flow marked sensitive (a card number, a PIN): their values
+    /// here are masked ([`mask_sensitive`]), so that whoever receives the
+    /// context sees that they were collected but not what they are.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
+}
+
+/// What is shown of a sensitive value: every character replaced by `•`,
+/// except the last four of a value of eight or more characters (enough to
+/// recognise a card, too few to use it). Masking a masked value changes
+/// nothing.
+///
+/// ```
+/// use callcore::mask_sensitive;
+/// assert_eq!(mask_sensitive("4111111111111111"), "••••••••••••1111");
+/// assert_eq!(mask_sensitive("1234"), "••••");
+/// assert_eq!(mask_sensitive(&mask_sensitive("4111111111111111")), "••••••••••••1111");
+/// ```
+#[must_use]
+pub fn mask_sensitive(value: &str) -> String {
+    let n = value.chars().count();
+    let keep = if n >= 8 { 4 } else { 0 };
+    value
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i + keep < n { '•' } else { c })
+        .collect()
+}
+
+impl InteractionContext {
+    /// Whether there is nothing in it (no intent, slot or line).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.intent.is_none() && self.slots.is_empty() && self.transcript.is_empty()
+    }
+
+    /// This context with the values of its [`sensitive`](Self::sensitive)
+    /// slots masked, in the slots and wherever the transcript repeats them.
+    #[must_use]
+    pub fn masked(&self) -> Self {
+        let mut out = self.clone();
+        for name in &self.sensitive {
+            let Some(value) = out.slots.get_mut(name) else {
+                continue;
+            };
+            let clear = value.expose().clone();
+            let masked = mask_sensitive(&clear);
+            if clear == masked {
+                continue;
+            }
+            *value = Pii::new(masked.clone());
+            if clear.chars().count() >= 4 {
+                for line in &mut out.transcript {
+                    if line.text.expose().contains(&clear) {
+                        line.text = Pii::new(line.text.expose().replace(&clear, &masked));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// One customer contact on one channel.

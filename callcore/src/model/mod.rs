@@ -16,5 +16,6 @@ pub use campaign::{Campaign, DialAttempt, DialMode, Disposition, Lead, LeadStatu
 pub use customer::{CustomerProfile, Identity, IdentityKind};
 pub use interaction::{
     Channel, Direction, EndReason, Interaction, InteractionContext, Speaker, TranscriptLine,
+    mask_sensitive,
 };
 pub use queue::{Destination, EscalationAction, EscalationStep, QueueDefinition, SkillRequirement};
