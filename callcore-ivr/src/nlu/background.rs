@@ -161,8 +161,26 @@ impl NeighbourVote {
     }
 
     /// Whether the vote says `q` is out of domain.
+    #[cfg(test)]
     pub(crate) fn rejects(&self, q: &[f32]) -> bool {
         self.lean(q) > self.margin
+    }
+
+    /// The lean of training example `i` against the examples outside its fold
+    /// (`i % folds`), for calibration.
+    pub(crate) fn example_lean(&self, i: usize, folds: usize) -> f32 {
+        let q = &self.examples[i];
+        top_mean(q, &self.background, self.k, |_| false)
+            - top_mean(q, &self.examples, self.k, |j| j % folds == i % folds)
+    }
+
+    /// The lean of background line `i` against the background lines and the
+    /// examples outside fold `i % folds`, for calibration.
+    pub(crate) fn background_lean(&self, i: usize, folds: usize) -> f32 {
+        let q = &self.background[i];
+        let fold = i % folds;
+        top_mean(q, &self.background, self.k, |j| j % folds == fold)
+            - top_mean(q, &self.examples, self.k, |j| j % folds == fold)
     }
 }
 
