@@ -305,18 +305,19 @@ impl IntentClassifier {
     }
 
     /// The feature vector of an utterance (empty when it has no usable words)
-    /// and its lean towards the background lines (`None` without a vote).
-    fn featurize(&self, text: &str) -> (SparseVec, Option<f32>) {
+    /// and its mean cosines to the nearest background lines and examples
+    /// (`None` without a vote).
+    fn featurize(&self, text: &str) -> (SparseVec, Option<(f32, f32)>) {
         let q = self.vectorizer.transform(text);
         match &self.embedder {
             Some(em) if !q.entries.is_empty() => match em.encoder.encode(&[text]) {
                 Ok(mut v) if v.len() == 1 => {
                     let e = v.remove(0);
-                    let lean = self
+                    let near = self
                         .vote
                         .as_ref()
-                        .map(|vote| vote.lean(&background::centred_unit(&e, &em.mean)));
-                    (em.join(q, &e), lean)
+                        .map(|vote| vote.nearness(&background::centred_unit(&e, &em.mean)));
+                    (em.join(q, &e), near)
                 }
                 Ok(_) | Err(_) => {
                     tracing::warn!("sentence encoder failed on an utterance; n-gram features only");
@@ -329,7 +330,7 @@ impl IntentClassifier {
 
     /// Classifies one utterance: intent (or `None`), confidence, alternatives, slots.
     pub fn classify(&self, text: &str) -> Classification {
-        let (q, lean) = self.featurize(text);
+        let (q, near) = self.featurize(text);
         let slots = self.slots.extract(text);
         if q.entries.is_empty() {
             return Classification {
@@ -355,7 +356,7 @@ impl IntentClassifier {
                     &scored,
                     &linear,
                     self.report.typical_score,
-                    lean.unwrap_or(0.0),
+                    near.unwrap_or((0.0, 0.0)),
                 );
                 let c = detector.confidence(&signals);
                 probs
@@ -379,8 +380,8 @@ impl IntentClassifier {
             .collect();
         ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         let mut best = ranked.remove(0);
-        let voted_out = match (&self.vote, lean) {
-            (Some(vote), Some(lean)) => lean > vote.margin,
+        let voted_out = match (&self.vote, near) {
+            (Some(vote), Some((b, e))) => b - e > vote.margin,
             _ => false,
         };
         if self.detector.is_none() && (none >= best_p || voted_out) {

@@ -32,12 +32,14 @@ pub(crate) struct Signals {
     pub(crate) margin: f32,
     /// The regression's background-class probability.
     pub(crate) background: f32,
-    /// The neighbour vote's lean: mean cosine of the nearest background lines
-    /// minus that of the nearest examples (0 without a vote).
-    pub(crate) lean: f32,
+    /// Mean cosine of the nearest background lines (centred embeddings; 0
+    /// without a vote).
+    pub(crate) near_background: f32,
+    /// Mean cosine of the nearest examples (0 without a vote).
+    pub(crate) near_examples: f32,
 }
 
-const N: usize = 5;
+const N: usize = 6;
 
 impl Signals {
     fn to_array(self) -> [f32; N] {
@@ -46,7 +48,8 @@ impl Signals {
             self.best,
             self.margin,
             self.background,
-            self.lean,
+            self.near_background,
+            self.near_examples,
         ]
     }
 }
@@ -194,7 +197,8 @@ mod tests {
             best: 0.5,
             margin: 0.3,
             background,
-            lean: 0.0,
+            near_background: 0.0,
+            near_examples: 0.0,
         }
     }
 

@@ -163,15 +163,21 @@ impl IntentClassifier {
             let inside: Vec<Signals> = scored_examples
                 .iter()
                 .map(|(e, scored)| {
-                    let lean = self.vote.as_ref().map_or(0.0, |v| v.example_lean(*e, folds));
-                    self.signals(scored, &linear.examples[*e], typical, lean)
+                    let near = self
+                        .vote
+                        .as_ref()
+                        .map_or((0.0, 0.0), |v| v.example_nearness(*e, folds));
+                    self.signals(scored, &linear.examples[*e], typical, near)
                 })
                 .collect();
             let outside: Vec<Signals> = scored_background
                 .iter()
                 .map(|(j, scored)| {
-                    let lean = self.vote.as_ref().map_or(0.0, |v| v.background_lean(*j, folds));
-                    self.signals(scored, &linear.background[*j], typical, lean)
+                    let near = self
+                        .vote
+                        .as_ref()
+                        .map_or((0.0, 0.0), |v| v.background_nearness(*j, folds));
+                    self.signals(scored, &linear.background[*j], typical, near)
                 })
                 .collect();
             self.detector = OodDetector::fit(&inside, &outside, self.config.ood_accept_rate);

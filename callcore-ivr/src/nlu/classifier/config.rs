@@ -100,7 +100,7 @@ impl Default for ClassifierConfig {
             background_neighbours: 5,
             background_accept_rate: 0.98,
             ood_detector: true,
-            ood_accept_rate: 0.97,
+            ood_accept_rate: 0.94,
         }
     }
 }

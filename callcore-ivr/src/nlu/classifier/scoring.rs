@@ -38,8 +38,15 @@ impl IntentClassifier {
     }
 
     /// The out-of-domain detector's inputs for scores `scored`, regression
-    /// probabilities `linear`, the typical best similarity and the vote's lean.
-    pub(super) fn signals(&self, scored: &Scored, linear: &[f32], typical: f32, lean: f32) -> Signals {
+    /// probabilities `linear`, the typical best similarity and the mean cosines
+    /// to the nearest background lines and examples.
+    pub(super) fn signals(
+        &self,
+        scored: &Scored,
+        linear: &[f32],
+        typical: f32,
+        (near_background, near_examples): (f32, f32),
+    ) -> Signals {
         let (mut probs, none) = self.combine(scored, linear);
         probs.sort_unstable_by(|a, b| b.total_cmp(a));
         let top = scored.scores.iter().copied().fold(0.0, f32::max);
@@ -49,7 +56,8 @@ impl IntentClassifier {
             best,
             margin: best - probs.get(1).copied().unwrap_or(0.0),
             background: none,
-            lean,
+            near_background,
+            near_examples,
         }
     }
 
