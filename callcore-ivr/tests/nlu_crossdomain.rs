@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use callcore_ivr::IvrError;
 use callcore_ivr::nlu::{
-    ClassifierConfig, IntentsFile, SentenceEncoder, cross_validate, default_encoder,
-    parse_labelled,
+    ClassifierConfig, IntentsFile, SentenceEncoder, cross_validate, default_encoder, parse_labelled,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/");
@@ -64,7 +63,11 @@ impl SentenceEncoder for DiskCache {
     fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, IvrError> {
         let missing: Vec<&str> = {
             let map = self.map.lock().unwrap();
-            let mut m: Vec<&str> = texts.iter().copied().filter(|t| !map.contains_key(*t)).collect();
+            let mut m: Vec<&str> = texts
+                .iter()
+                .copied()
+                .filter(|t| !map.contains_key(*t))
+                .collect();
             m.sort_unstable();
             m.dedup();
             m

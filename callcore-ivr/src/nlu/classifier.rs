@@ -34,7 +34,6 @@ use crate::error::IvrError;
 use crate::slots::{Slot, SlotExtractor};
 use crate::tokenize::Tokenizer;
 
-
 /// An intent with its confidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IntentScore {
@@ -110,7 +109,6 @@ pub struct IntentClassifier {
     /// The calibrated out-of-domain detector (embeddings and background only).
     detector: Option<OodDetector>,
 }
-
 
 impl IntentClassifier {
     /// Trains a classifier with the default configuration.
@@ -419,7 +417,6 @@ impl IntentClassifier {
         self.report
     }
 }
-
 
 /// The selected background utterances as feature vectors (n-grams of the
 /// tenant's vocabulary joined with their centred embeddings).

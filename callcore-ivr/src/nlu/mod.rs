@@ -22,6 +22,6 @@ pub use crossval::cross_validate;
 pub use embedding::E5Encoder;
 pub use embedding::{CachedEncoder, SentenceEncoder, default_encoder};
 pub use eval::{EvalReport, IntentFigures, LabelledUtterance, evaluate, parse_labelled};
-pub use ood::OodCalibration;
 pub use intents::{EntitySpec, EntityValue, IntentSpec, IntentsFile, Language};
+pub use ood::OodCalibration;
 pub use recognizer::{slot_value_text, to_core_slot};

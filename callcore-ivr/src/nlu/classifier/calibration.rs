@@ -92,11 +92,19 @@ impl IntentClassifier {
                 )
                 .collect();
             let model = LinearModel::train(&train, n_features, classes, settings);
-            for (i, v) in vectors.iter().enumerate().filter(|(i, _)| i % folds == fold) {
+            for (i, v) in vectors
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds == fold)
+            {
                 out.examples[i] = model.probabilities(v);
             }
             if deal_background {
-                for (j, v) in background.iter().enumerate().filter(|(j, _)| j % folds == fold) {
+                for (j, v) in background
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| j % folds == fold)
+                {
                     out.background[j] = model.probabilities(v);
                 }
             }
@@ -126,7 +134,11 @@ impl IntentClassifier {
             .min(vectors.len().max(2));
         for fold in 0..folds {
             let held_out = self.hold_out(vectors, folds, fold);
-            for (e, v) in vectors.iter().enumerate().filter(|(e, _)| e % folds == fold) {
+            for (e, v) in vectors
+                .iter()
+                .enumerate()
+                .filter(|(e, _)| e % folds == fold)
+            {
                 let scored = self.score(v, Some(&held_out));
                 let (best, top, p, _) = self.best(&scored, &linear.examples[e]);
                 if best == self.example_class[e] as usize {
@@ -139,7 +151,11 @@ impl IntentClassifier {
                 }
             }
             if detect {
-                for (j, v) in background.iter().enumerate().filter(|(j, _)| j % folds == fold) {
+                for (j, v) in background
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| j % folds == fold)
+                {
                     scored_background.push((j, self.score(v, Some(&held_out))));
                 }
             }

@@ -174,7 +174,6 @@ impl IntentClassifier {
         };
         c.clamp(0.0, 1.0)
     }
-
 }
 
 /// The `q` quantile (0..1) of `values` (nearest rank; 0 when empty).
