@@ -13,6 +13,10 @@
 //! gets `intent: None`. The threshold comes from the training data: every example
 //! is scored by 5-fold cross-validation (against the model without its fold, an honest stand-in for
 //! an unseen paraphrase) and the threshold is set to accept `accept_rate` of them.
+//!
+//! With sentence embeddings and the background class, one out-of-domain detector
+//! (`ood.rs`), fitted per model on the cross-validated examples against the held-out
+//! background lines, takes that decision instead (`calibration.rs`).
 
 use std::sync::Arc;
 
