@@ -170,16 +170,20 @@ fn mixed_model_on_both_held_out_sets() {
 
 /// A second domain (an airline line, written by someone else than the banking/telecom
 /// files' authors), 5-fold cross-validated, with the repository's out-of-domain dev
-/// lines: does the classifier generalise to a domain nobody tuned it on?
+/// lines (`dev_*.tsv`'s `none` lines and `ood_dev_*.tsv`: small talk, wrong numbers,
+/// other businesses' requests, never trained on): does the classifier generalise to a
+/// domain nobody tuned it on? (`tests/nlu_crossdomain.rs` measures all four intents
+/// files this way, cross-domain input too.)
 #[test]
 fn second_domain_cross_validation() {
-    for (model, dev) in [
-        ("intents_airline_en.json", "dev_en.tsv"),
-        ("intents_airline_zh.json", "dev_zh.tsv"),
+    for (model, lang) in [
+        ("intents_airline_en.json", "en"),
+        ("intents_airline_zh.json", "zh"),
     ] {
         let file = IntentsFile::load(format!("{DATA}{model}")).unwrap();
-        let ood: Vec<String> = set(dev)
-            .into_iter()
+        let ood: Vec<String> = [format!("dev_{lang}.tsv"), format!("ood_dev_{lang}.tsv")]
+            .iter()
+            .flat_map(|s| set(s))
             .filter(|u| u.intent.is_none())
             .map(|u| u.text)
             .collect();
@@ -198,11 +202,11 @@ fn second_domain_cross_validation() {
             "{model}: accuracy {:.3} under {floor}",
             r.accuracy()
         );
-        // A floor, not a target: chit-chat rejection is this domain's weak spot
-        // (0.60 in English with embeddings).
+        // Floors, not targets (the session 8 detector measured 0.83–0.89 here).
+        let floor = if encoder().is_some() { 0.75 } else { 0.40 };
         assert!(
-            r.rejection_rate() >= 0.50,
-            "{model}: rejection {:.3}",
+            r.rejection_rate() >= floor,
+            "{model}: rejection {:.3} under {floor}",
             r.rejection_rate()
         );
     }

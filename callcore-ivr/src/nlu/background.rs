@@ -152,17 +152,49 @@ impl NeighbourVote {
 
     /// How much closer `q` (a centred unit embedding) is to the background
     /// lines than to the training examples.
+    #[cfg(test)]
     pub(crate) fn lean(&self, q: &[f32]) -> f32 {
+        let (b, e) = self.nearness(q);
+        b - e
+    }
+
+    /// Mean cosine of `q` to its `k` nearest background lines and to its `k`
+    /// nearest examples.
+    pub(crate) fn nearness(&self, q: &[f32]) -> (f32, f32) {
         if self.background.is_empty() {
-            return f32::NEG_INFINITY;
+            return (f32::NEG_INFINITY, 0.0);
         }
-        top_mean(q, &self.background, self.k, |_| false)
-            - top_mean(q, &self.examples, self.k, |_| false)
+        (
+            top_mean(q, &self.background, self.k, |_| false),
+            top_mean(q, &self.examples, self.k, |_| false),
+        )
     }
 
     /// Whether the vote says `q` is out of domain.
+    #[cfg(test)]
     pub(crate) fn rejects(&self, q: &[f32]) -> bool {
         self.lean(q) > self.margin
+    }
+
+    /// [`nearness`](Self::nearness) of training example `i` against the examples outside its fold
+    /// (`i % folds`), for calibration.
+    pub(crate) fn example_nearness(&self, i: usize, folds: usize) -> (f32, f32) {
+        let q = &self.examples[i];
+        (
+            top_mean(q, &self.background, self.k, |_| false),
+            top_mean(q, &self.examples, self.k, |j| j % folds == i % folds),
+        )
+    }
+
+    /// [`nearness`](Self::nearness) of background line `i` against the background lines and the
+    /// examples outside fold `i % folds`, for calibration.
+    pub(crate) fn background_nearness(&self, i: usize, folds: usize) -> (f32, f32) {
+        let q = &self.background[i];
+        let fold = i % folds;
+        (
+            top_mean(q, &self.background, self.k, |j| j % folds == fold),
+            top_mean(q, &self.examples, self.k, |j| j % folds == fold),
+        )
     }
 }
 

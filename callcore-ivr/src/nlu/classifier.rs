@@ -13,111 +13,30 @@
 //! gets `intent: None`. The threshold comes from the training data: every example
 //! is scored by 5-fold cross-validation (against the model without its fold, an honest stand-in for
 //! an unseen paraphrase) and the threshold is set to accept `accept_rate` of them.
+//!
+//! With sentence embeddings and the background class, one out-of-domain detector
+//! (`ood.rs`), fitted per model on the cross-validated examples against the held-out
+//! background lines, takes that decision instead (`calibration.rs`).
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
+mod calibration;
+mod config;
+mod scoring;
+
+pub use config::ClassifierConfig;
+
 use super::background::{self, NeighbourVote};
 use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
 use super::intents::IntentsFile;
-use super::linear::{LinearModel, LinearSettings};
+use super::linear::LinearModel;
+use super::ood::{OodCalibration, OodDetector};
 use crate::error::IvrError;
 use crate::slots::{Slot, SlotExtractor};
 use crate::tokenize::Tokenizer;
-
-/// Tuning knobs of [`IntentClassifier`]; the defaults were chosen on held-out data.
-#[derive(Debug, Clone, Copy)]
-pub struct ClassifierConfig {
-    /// Nearest examples averaged per intent.
-    pub neighbours: usize,
-    /// Weight of the centroid score against the nearest-examples score (0..1).
-    pub centroid_weight: f32,
-    /// Softmax temperature over intent scores.
-    pub temperature: f32,
-    /// Fraction of training examples (scored by cross-validation) the rejection
-    /// threshold must accept; lower rejects more out-of-domain input.
-    pub accept_rate: f32,
-    /// Most alternatives reported with a classification.
-    pub max_alternatives: usize,
-    /// Weight of word features (stems, numbers, Chinese characters).
-    pub word_weight: f32,
-    /// Weight of phrase features (word pairs, Chinese bigrams).
-    pub phrase_weight: f32,
-    /// Weight of character n-gram features of English words.
-    pub char_weight: f32,
-    /// Correct unknown English words to the nearest training word
-    /// (Damerau–Levenshtein distance 1, 2 for long words).
-    pub spelling: bool,
-    /// Weight (0..1) of the logistic-regression probabilities against the
-    /// similarity softmax when choosing the intent.
-    pub linear_weight: f32,
-    /// L2 regularisation of the logistic regression.
-    pub linear_l2: f32,
-    /// Folds used to score training examples honestly for calibration.
-    pub calibration_folds: usize,
-    /// Share (0..1) of an utterance's vector given to its sentence embedding
-    /// (centred on the training examples' mean) when an encoder is present;
-    /// the n-gram TF-IDF features get the rest.
-    pub embedding_weight: f32,
-    /// `accept_rate` used instead when sentence embeddings are part of the
-    /// features (they separate in-domain paraphrases from the rest better, so
-    /// fewer training examples need to be given up to reject out-of-domain input).
-    pub embedding_accept_rate: f32,
-    /// Exponent of the in-domain factor (best similarity over its typical
-    /// cross-validated value, capped at 1) in the confidence; above 1 it weighs
-    /// closeness to the examples more than the intents' probabilities.
-    pub similarity_power: f32,
-    /// With sentence embeddings: train the logistic regression with one more
-    /// class, generic out-of-domain utterances (see `background.rs`); an
-    /// utterance that class wins is rejected.
-    pub background: bool,
-    /// A background utterance is dropped when it is closer to a training
-    /// example than this quantile (0..1) of the examples' cosines to their
-    /// nearest other example; higher keeps fewer.
-    pub background_quantile: f32,
-    /// Weight of each background utterance in the regression's loss (an
-    /// example weighs 1).
-    pub background_weight: f32,
-    /// With sentence embeddings and a background class: nearest background
-    /// lines and nearest training examples compared in the embedding space
-    /// (mean cosine of the `k` nearest of each; 0 turns the vote off). An
-    /// utterance closer to the background lines, by more than a margin, is
-    /// rejected (see `background.rs`).
-    pub background_neighbours: usize,
-    /// Share (0..1) of the training examples, scored by cross-validation, that
-    /// the neighbour vote's margin must accept.
-    pub background_accept_rate: f32,
-}
-
-impl Default for ClassifierConfig {
-    fn default() -> Self {
-        let f = FeatureWeights::default();
-        ClassifierConfig {
-            neighbours: 5,
-            centroid_weight: 0.7,
-            temperature: 0.1,
-            accept_rate: 0.9,
-            max_alternatives: 3,
-            word_weight: f.word,
-            phrase_weight: f.phrase,
-            char_weight: 1.2,
-            spelling: true,
-            linear_weight: 0.7,
-            linear_l2: 1e-4,
-            calibration_folds: 5,
-            embedding_weight: 0.85,
-            embedding_accept_rate: 0.98,
-            similarity_power: 1.0,
-            background: true,
-            background_quantile: 0.2,
-            background_weight: 0.2,
-            background_neighbours: 5,
-            background_accept_rate: 0.98,
-        }
-    }
-}
 
 /// An intent with its confidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,6 +80,10 @@ pub struct TrainingReport {
     /// The calibrated margin of the background lines' nearest-neighbour vote
     /// (`None`: no vote).
     pub neighbour_margin: Option<f32>,
+    /// The out-of-domain detector's cross-validated figures (`None`: no
+    /// detector; rejection then follows the background class, the vote and
+    /// the confidence threshold one by one).
+    pub ood: Option<OodCalibration>,
 }
 
 /// Offline intent classifier trained at start-up from an [`IntentsFile`].
@@ -187,18 +110,8 @@ pub struct IntentClassifier {
     background: bool,
     /// The background lines' nearest-neighbour vote (embeddings only).
     vote: Option<NeighbourVote>,
-}
-
-struct Scored {
-    /// Raw class scores.
-    scores: Vec<f32>,
-}
-
-/// A fold of training examples left out of the similarity model.
-struct HeldOut {
-    mask: Vec<bool>,
-    /// Squared norms of the class sums without the fold.
-    class_norm_sq: Vec<f32>,
+    /// The calibrated out-of-domain detector (embeddings and background only).
+    detector: Option<OodDetector>,
 }
 
 impl IntentClassifier {
@@ -361,6 +274,7 @@ impl IntentClassifier {
                 embeddings: embedder.is_some(),
                 background_examples: background.len(),
                 neighbour_margin: None,
+                ood: None,
             },
             background: !background.is_empty(),
             vote: match &embedder {
@@ -380,6 +294,7 @@ impl IntentClassifier {
                 _ => None,
             },
             embedder,
+            detector: None,
         };
         model.report.neighbour_margin = model.vote.as_ref().map(|v| v.margin);
         model.calibrate(&vectors, &background);
@@ -392,268 +307,32 @@ impl IntentClassifier {
     }
 
     /// The feature vector of an utterance (empty when it has no usable words)
-    /// and whether the background lines' neighbour vote rejects it.
-    fn featurize(&self, text: &str) -> (SparseVec, bool) {
+    /// and its mean cosines to the nearest background lines and examples
+    /// (`None` without a vote).
+    fn featurize(&self, text: &str) -> (SparseVec, Option<(f32, f32)>) {
         let q = self.vectorizer.transform(text);
         match &self.embedder {
             Some(em) if !q.entries.is_empty() => match em.encoder.encode(&[text]) {
                 Ok(mut v) if v.len() == 1 => {
                     let e = v.remove(0);
-                    let rejected = self
+                    let near = self
                         .vote
                         .as_ref()
-                        .is_some_and(|vote| vote.rejects(&background::centred_unit(&e, &em.mean)));
-                    (em.join(q, &e), rejected)
+                        .map(|vote| vote.nearness(&background::centred_unit(&e, &em.mean)));
+                    (em.join(q, &e), near)
                 }
                 Ok(_) | Err(_) => {
                     tracing::warn!("sentence encoder failed on an utterance; n-gram features only");
-                    (q, false)
+                    (q, None)
                 }
             },
-            _ => (q, false),
+            _ => (q, None),
         }
-    }
-
-    fn linear_settings(&self) -> LinearSettings {
-        LinearSettings {
-            l2: self.config.linear_l2,
-            ..LinearSettings::default()
-        }
-    }
-
-    /// Trains the linear model on all examples, and returns each example's
-    /// probabilities from a model trained on the other folds.
-    /// `background` utterances (already selected) form one more class.
-    fn train_linear(&mut self, vectors: &[SparseVec], background: &[SparseVec]) -> Vec<Vec<f32>> {
-        if self.config.linear_weight <= 0.0 {
-            return vec![Vec::new(); vectors.len()];
-        }
-        let n_features = self.feature_count();
-        let classes = self.intents.len() + usize::from(self.background);
-        let labelled: Vec<(&SparseVec, u32, f32)> = vectors
-            .iter()
-            .zip(self.example_class.iter().copied())
-            .map(|(v, c)| (v, c, 1.0))
-            .collect();
-        let none = self.intents.len() as u32;
-        let weight = self.config.background_weight.max(0.0);
-        let background: Vec<(&SparseVec, u32, f32)> =
-            background.iter().map(|v| (v, none, weight)).collect();
-        let labelled_all: Vec<(&SparseVec, u32, f32)> =
-            labelled.iter().chain(&background).copied().collect();
-        let settings = self.linear_settings();
-        self.linear = Some(LinearModel::train(
-            &labelled_all,
-            n_features,
-            classes,
-            settings,
-        ));
-        let folds = self.config.calibration_folds.max(2);
-        let mut held_out = vec![Vec::new(); vectors.len()];
-        for fold in 0..folds {
-            // The background class stays whole in every fold: it is never scored.
-            let train: Vec<(&SparseVec, u32, f32)> = labelled
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % folds != fold)
-                .map(|(_, x)| *x)
-                .chain(background.iter().copied())
-                .collect();
-            let model = LinearModel::train(&train, n_features, classes, settings);
-            for (i, v) in vectors
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % folds == fold)
-            {
-                held_out[i] = model.probabilities(v);
-            }
-        }
-        held_out
-    }
-
-    /// Final intent probabilities from similarity scores and linear
-    /// probabilities, and the background class's probability (0 without one).
-    /// The intents share what the background class leaves.
-    fn combine(&self, scored: &Scored, linear: &[f32]) -> (Vec<f32>, f32) {
-        let mut p = self.softmax(&scored.scores);
-        let beta = self.config.linear_weight.clamp(0.0, 1.0);
-        let none = if self.background && linear.len() == p.len() + 1 {
-            linear[p.len()]
-        } else {
-            0.0
-        };
-        if linear.len() >= p.len() {
-            for (x, l) in p.iter_mut().zip(linear) {
-                *x = beta * l + (1.0 - beta) * (1.0 - none) * *x;
-            }
-        }
-        (p, none)
-    }
-
-    fn calibrate(&mut self, vectors: &[SparseVec], background: &[SparseVec]) {
-        let linear = self.train_linear(vectors, background);
-        let mut tops = Vec::with_capacity(vectors.len());
-        let mut probs = Vec::with_capacity(vectors.len());
-        let mut correct = 0;
-        // Cross-fitted like the linear model: a fold left out at a time is a
-        // closer stand-in for unseen paraphrases than leaving one out, which
-        // near-duplicate examples would flatter.
-        let folds = self
-            .config
-            .calibration_folds
-            .max(2)
-            .min(vectors.len().max(2));
-        for fold in 0..folds {
-            let held_out = self.hold_out(vectors, folds, fold);
-            for (e, v) in vectors
-                .iter()
-                .enumerate()
-                .filter(|(e, _)| e % folds == fold)
-            {
-                let scored = self.score(v, Some(&held_out));
-                let (best, top, p, _) = self.best(&scored, &linear[e]);
-                if best == self.example_class[e] as usize {
-                    correct += 1;
-                }
-                tops.push(top);
-                probs.push(p);
-            }
-        }
-        let typical = quantile(&tops, 0.5).max(1e-3);
-        let confs: Vec<f32> = tops
-            .iter()
-            .zip(&probs)
-            .map(|(&s, &p)| self.in_domain(s, typical) * p)
-            .collect();
-        let accept_rate = if self.embedder.is_some() {
-            self.config.embedding_accept_rate
-        } else {
-            self.config.accept_rate
-        };
-        let threshold = quantile(&confs, 1.0 - accept_rate).clamp(1e-3, 0.999);
-        self.report.cv_accuracy = correct as f32 / vectors.len().max(1) as f32;
-        self.report.typical_score = typical;
-        self.report.raw_threshold = threshold;
-        tracing::debug!(report = ?self.report, "intent classifier calibrated");
-    }
-
-    /// Raw class scores of `q`, leaving the `held_out` examples out of the model.
-    fn score(&self, q: &SparseVec, held_out: Option<&HeldOut>) -> Scored {
-        let n_ex = self.example_class.len();
-        let mut sims = vec![0.0f32; n_ex];
-        let mut cdot = vec![0.0f32; self.intents.len()];
-        for &(f, w) in &q.entries {
-            for &(e, ew) in &self.postings[f as usize] {
-                sims[e as usize] += w * ew;
-            }
-            for &(c, cw) in &self.class_postings[f as usize] {
-                cdot[c as usize] += w * cw;
-            }
-        }
-        let out = |e: usize| held_out.is_some_and(|h| h.mask[e]);
-        if let Some(h) = held_out {
-            for (e, &c) in self.example_class.iter().enumerate() {
-                if h.mask[e] {
-                    cdot[c as usize] -= sims[e];
-                }
-            }
-        }
-        let alpha = self.config.centroid_weight;
-        let mut near: Vec<f32> = Vec::new();
-        let scores = (0..self.intents.len())
-            .map(|c| {
-                let norm_sq = held_out.map_or(self.class_norm_sq[c], |h| h.class_norm_sq[c]);
-                let centroid = if norm_sq > 1e-9 {
-                    cdot[c] / norm_sq.sqrt()
-                } else {
-                    0.0
-                };
-                near.clear();
-                near.extend(
-                    self.members[c]
-                        .iter()
-                        .filter(|&&m| !out(m as usize))
-                        .map(|&m| sims[m as usize]),
-                );
-                let k = self.config.neighbours.max(1).min(near.len());
-                let knn = if k == 0 {
-                    0.0
-                } else {
-                    near.sort_unstable_by(|a, b| b.total_cmp(a));
-                    near[..k].iter().sum::<f32>() / k as f32
-                };
-                alpha * centroid + (1.0 - alpha) * knn
-            })
-            .collect();
-        Scored { scores }
-    }
-
-    /// The model without the examples of `fold` (every `folds`-th example).
-    fn hold_out(&self, vectors: &[SparseVec], folds: usize, fold: usize) -> HeldOut {
-        let mask: Vec<bool> = (0..vectors.len()).map(|i| i % folds == fold).collect();
-        let mut class_norm_sq = self.class_norm_sq.clone();
-        let mut removed: Vec<std::collections::HashMap<u32, f32>> =
-            vec![std::collections::HashMap::new(); self.intents.len()];
-        for (e, v) in vectors.iter().enumerate().filter(|(e, _)| mask[*e]) {
-            let c = self.example_class[e] as usize;
-            class_norm_sq[c] -= 2.0 * self.example_dot_sum[e];
-            for &(f, w) in &v.entries {
-                *removed[c].entry(f).or_default() += w;
-            }
-        }
-        for (c, r) in removed.iter().enumerate() {
-            class_norm_sq[c] += r.values().map(|w| w * w).sum::<f32>();
-        }
-        HeldOut {
-            mask,
-            class_norm_sq,
-        }
-    }
-
-    /// Best class, the best raw similarity score, the best class's probability
-    /// and the background class's.
-    fn best(&self, scored: &Scored, linear: &[f32]) -> (usize, f32, f32, f32) {
-        let (probs, none) = self.combine(scored, linear);
-        let top = scored.scores.iter().copied().fold(0.0, f32::max);
-        let (best, &p) = probs
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap_or((0, &0.0));
-        (best, top, p, none)
-    }
-
-    /// How in-domain a best similarity score looks, 0..1.
-    fn in_domain(&self, top: f32, typical: f32) -> f32 {
-        (top / typical.max(1e-3))
-            .clamp(0.0, 1.0)
-            .powf(self.config.similarity_power.max(0.0))
-    }
-
-    fn softmax(&self, scores: &[f32]) -> Vec<f32> {
-        let t = self.config.temperature.max(1e-4);
-        let max = scores.iter().copied().fold(f32::MIN, f32::max);
-        let exps: Vec<f32> = scores.iter().map(|s| ((s - max) / t).exp()).collect();
-        let sum: f32 = exps.iter().sum();
-        exps.iter()
-            .map(|e| e / sum.max(f32::MIN_POSITIVE))
-            .collect()
-    }
-
-    /// Maps a raw confidence so the calibrated threshold lands on 0.5.
-    fn rescale(&self, raw: f32) -> f32 {
-        let t = self.report.raw_threshold;
-        let c = if raw < t {
-            0.5 * raw / t
-        } else {
-            0.5 + 0.5 * (raw - t) / (1.0 - t)
-        };
-        c.clamp(0.0, 1.0)
     }
 
     /// Classifies one utterance: intent (or `None`), confidence, alternatives, slots.
     pub fn classify(&self, text: &str) -> Classification {
-        let (q, voted_out) = self.featurize(text);
+        let (q, near) = self.featurize(text);
         let slots = self.slots.extract(text);
         if q.entries.is_empty() {
             return Classification {
@@ -670,20 +349,44 @@ impl IntentClassifier {
             .map(|m| m.probabilities(&q))
             .unwrap_or_default();
         let (probs, none) = self.combine(&scored, &linear);
-        let top = scored.scores.iter().copied().fold(0.0, f32::max);
-        let in_domain = self.in_domain(top, self.report.typical_score);
-        let mut ranked: Vec<IntentScore> = probs
+        let best_p = probs.iter().copied().fold(0.0, f32::max);
+        let confidences: Vec<f32> = match &self.detector {
+            // One calibrated decision from all the signals; the other intents'
+            // confidences keep their probabilities' proportions to the best's.
+            Some(detector) => {
+                let signals = self.signals(
+                    &scored,
+                    &linear,
+                    self.report.typical_score,
+                    near.unwrap_or((0.0, 0.0)),
+                );
+                let c = detector.confidence(&signals);
+                probs
+                    .iter()
+                    .map(|p| c * p / best_p.max(f32::MIN_POSITIVE))
+                    .collect()
+            }
+            None => {
+                let top = scored.scores.iter().copied().fold(0.0, f32::max);
+                let in_domain = self.in_domain(top, self.report.typical_score);
+                probs.iter().map(|p| self.rescale(in_domain * p)).collect()
+            }
+        };
+        let mut ranked: Vec<IntentScore> = confidences
             .iter()
             .enumerate()
-            .map(|(c, &p)| IntentScore {
+            .map(|(c, &confidence)| IntentScore {
                 intent: self.intents[c].clone(),
-                confidence: self.rescale(in_domain * p),
+                confidence,
             })
             .collect();
         ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         let mut best = ranked.remove(0);
-        let best_p = probs.iter().copied().fold(0.0, f32::max);
-        if none >= best_p || voted_out {
+        let voted_out = match (&self.vote, near) {
+            (Some(vote), Some((b, e))) => b - e > vote.margin,
+            _ => false,
+        };
+        if self.detector.is_none() && (none >= best_p || voted_out) {
             // The background class wins, or the background lines are nearer than
             // the examples: out of domain, whatever the similarity says.
             best.confidence = best.confidence.min(0.49);
@@ -717,16 +420,6 @@ impl IntentClassifier {
     pub fn report(&self) -> TrainingReport {
         self.report
     }
-}
-
-fn quantile(values: &[f32], q: f32) -> f32 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_unstable_by(f32::total_cmp);
-    let idx = ((v.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
-    v[idx]
 }
 
 /// The selected background utterances as feature vectors (n-grams of the

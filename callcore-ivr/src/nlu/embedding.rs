@@ -118,17 +118,52 @@ impl SentenceEncoder for E5Encoder {
     }
 
     fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, IvrError> {
-        // Batches of 64 keep the engine's scratch memory small.
+        // Training embeds hundreds of texts: spread them over the cores (the
+        // engine only reads the shared model), in batches of 64 that keep the
+        // engine's scratch memory small.
+        let embed = |part: &[&str]| -> Result<Vec<Vec<f32>>, IvrError> {
+            let mut out = Vec::with_capacity(part.len());
+            for chunk in part.chunks(64) {
+                out.extend(
+                    self.model
+                        .embed_queries(chunk)
+                        .map_err(|e| IvrError::Speech {
+                            provider: "embeddings",
+                            message: e.to_string(),
+                        })?,
+                );
+            }
+            Ok(out)
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(8)
+            .min(texts.len() / 16)
+            .max(1);
+        if threads == 1 {
+            return embed(texts);
+        }
+        let per = texts.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<Vec<f32>>, IvrError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = texts
+                .chunks(per)
+                .map(|part| s.spawn(move || embed(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(IvrError::Speech {
+                            provider: "embeddings",
+                            message: "an embedding thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
         let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(64) {
-            out.extend(
-                self.model
-                    .embed_queries(chunk)
-                    .map_err(|e| IvrError::Speech {
-                        provider: "embeddings",
-                        message: e.to_string(),
-                    })?,
-            );
+        for part in parts {
+            out.extend(part?);
         }
         Ok(out)
     }

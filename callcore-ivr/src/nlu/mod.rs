@@ -9,6 +9,7 @@ mod eval;
 mod features;
 mod intents;
 mod linear;
+mod ood;
 mod recognizer;
 mod spelling;
 
@@ -22,4 +23,5 @@ pub use embedding::E5Encoder;
 pub use embedding::{CachedEncoder, SentenceEncoder, default_encoder};
 pub use eval::{EvalReport, IntentFigures, LabelledUtterance, evaluate, parse_labelled};
 pub use intents::{EntitySpec, EntityValue, IntentSpec, IntentsFile, Language};
+pub use ood::OodCalibration;
 pub use recognizer::{slot_value_text, to_core_slot};

@@ -1,0 +1,106 @@
+//! Tuning knobs of the intent classifier.
+
+use crate::nlu::features::FeatureWeights;
+
+/// Tuning knobs of [`IntentClassifier`](super::IntentClassifier); the defaults were chosen on held-out data.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierConfig {
+    /// Nearest examples averaged per intent.
+    pub neighbours: usize,
+    /// Weight of the centroid score against the nearest-examples score (0..1).
+    pub centroid_weight: f32,
+    /// Softmax temperature over intent scores.
+    pub temperature: f32,
+    /// Fraction of training examples (scored by cross-validation) the rejection
+    /// threshold must accept; lower rejects more out-of-domain input.
+    pub accept_rate: f32,
+    /// Most alternatives reported with a classification.
+    pub max_alternatives: usize,
+    /// Weight of word features (stems, numbers, Chinese characters).
+    pub word_weight: f32,
+    /// Weight of phrase features (word pairs, Chinese bigrams).
+    pub phrase_weight: f32,
+    /// Weight of character n-gram features of English words.
+    pub char_weight: f32,
+    /// Correct unknown English words to the nearest training word
+    /// (Damerau–Levenshtein distance 1, 2 for long words).
+    pub spelling: bool,
+    /// Weight (0..1) of the logistic-regression probabilities against the
+    /// similarity softmax when choosing the intent.
+    pub linear_weight: f32,
+    /// L2 regularisation of the logistic regression.
+    pub linear_l2: f32,
+    /// Folds used to score training examples honestly for calibration.
+    pub calibration_folds: usize,
+    /// Share (0..1) of an utterance's vector given to its sentence embedding
+    /// (centred on the training examples' mean) when an encoder is present;
+    /// the n-gram TF-IDF features get the rest.
+    pub embedding_weight: f32,
+    /// `accept_rate` used instead when sentence embeddings are part of the
+    /// features (they separate in-domain paraphrases from the rest better, so
+    /// fewer training examples need to be given up to reject out-of-domain input).
+    pub embedding_accept_rate: f32,
+    /// Exponent of the in-domain factor (best similarity over its typical
+    /// cross-validated value, capped at 1) in the confidence; above 1 it weighs
+    /// closeness to the examples more than the intents' probabilities.
+    pub similarity_power: f32,
+    /// With sentence embeddings: train the logistic regression with one more
+    /// class, generic out-of-domain utterances (see `background.rs`); an
+    /// utterance that class wins is rejected.
+    pub background: bool,
+    /// A background utterance is dropped when it is closer to a training
+    /// example than this quantile (0..1) of the examples' cosines to their
+    /// nearest other example; higher keeps fewer.
+    pub background_quantile: f32,
+    /// Weight of each background utterance in the regression's loss (an
+    /// example weighs 1).
+    pub background_weight: f32,
+    /// With sentence embeddings and a background class: nearest background
+    /// lines and nearest training examples compared in the embedding space
+    /// (mean cosine of the `k` nearest of each; 0 turns the vote off). An
+    /// utterance closer to the background lines, by more than a margin, is
+    /// rejected (see `background.rs`).
+    pub background_neighbours: usize,
+    /// Share (0..1) of the training examples, scored by cross-validation, that
+    /// the neighbour vote's margin must accept.
+    pub background_accept_rate: f32,
+    /// With sentence embeddings and a background class: decide out-of-domain
+    /// rejection with one detector fitted per model on all the signals (best
+    /// similarity, the intents' probabilities and margin, the background class,
+    /// the neighbour vote's lean), trained on the cross-validated examples
+    /// against the held-out background lines (see `ood.rs`). Off: the
+    /// background class, the vote and the confidence threshold reject in turn.
+    pub ood_detector: bool,
+    /// Share (0..1) of the cross-validated training examples the detector accepts.
+    pub ood_accept_rate: f32,
+}
+
+impl Default for ClassifierConfig {
+    fn default() -> Self {
+        let f = FeatureWeights::default();
+        ClassifierConfig {
+            neighbours: 5,
+            centroid_weight: 0.7,
+            temperature: 0.1,
+            accept_rate: 0.9,
+            max_alternatives: 3,
+            word_weight: f.word,
+            phrase_weight: f.phrase,
+            char_weight: 1.2,
+            spelling: true,
+            linear_weight: 0.7,
+            linear_l2: 1e-4,
+            calibration_folds: 5,
+            embedding_weight: 0.85,
+            embedding_accept_rate: 0.98,
+            similarity_power: 1.0,
+            background: true,
+            background_quantile: 0.2,
+            background_weight: 0.2,
+            background_neighbours: 5,
+            background_accept_rate: 0.98,
+            ood_detector: true,
+            ood_accept_rate: 0.94,
+        }
+    }
+}
