@@ -320,6 +320,10 @@ pub struct IvrSection {
     /// Knowledge bases (callcore-ivr's JSON) by name, for flows' `bot` nodes
     /// (the bot answers first: `[sms] flow`, DIDs' flows, builder flows).
     pub knowledge_bases: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// A spoken menu answer the recognizer is less sure of than this (0–1)
+    /// picks no entry, even when it holds an entry's words: the caller is asked
+    /// again, the keys read out once more. 0 takes every answer.
+    pub min_confidence: f32,
 }
 
 impl Default for IvrSection {
@@ -331,9 +335,13 @@ impl Default for IvrSection {
             asr_model: None,
             intents: None,
             knowledge_bases: std::collections::BTreeMap::new(),
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
         }
     }
 }
+
+/// `[ivr] min_confidence` when absent.
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.0;
 
 /// `[[queues]]`
 #[derive(Debug, Clone, Deserialize)]

@@ -40,7 +40,8 @@ pub fn premise_flow(ivr: &IvrSection) -> Result<IvrFlow, PremiseError> {
         .collect();
     let mut b = FlowBuilder::new("premise_ivr", "welcome")
         .say("welcome", &ivr.greeting, "menu")
-        .menu("menu", "", choices, &queue_node(&ivr.default_queue, &[]));
+        .menu("menu", "", choices, &queue_node(&ivr.default_queue, &[]))
+        .min_confidence("menu", ivr.min_confidence);
     let mut targets: Vec<(&str, &[String])> = ivr
         .menu
         .iter()
@@ -117,5 +118,19 @@ mod tests {
             flow.spec().nodes.get("to_support"),
             Some(Node::Queue { skills, .. }) if skills.is_empty()
         ));
+    }
+
+    #[test]
+    fn the_menu_takes_the_configured_least_confidence() {
+        let cfg = PremiseConfig::from_toml(&crate::config::with_demo_agents(
+            "[ivr]\ndefault_queue = \"support\"\nmin_confidence = 0.5\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let flow = premise_flow(&cfg.ivr).unwrap_or_else(|e| panic!("{e}"));
+        let menu = flow.spec().nodes.get("menu");
+        assert!(
+            matches!(menu, Some(Node::Menu { min_confidence, .. }) if (*min_confidence - 0.5).abs() < 1e-6),
+            "{menu:?}"
+        );
     }
 }

@@ -68,6 +68,9 @@ pub(crate) fn validate(ivr: &IvrSection) -> Result<(), PremiseError> {
              --features asr-whisper",
         ));
     }
+    if !(0.0..=1.0).contains(&ivr.min_confidence) {
+        return Err(field("ivr.min_confidence", "must be within 0..=1"));
+    }
     for (i, m) in ivr.menu.iter().enumerate() {
         if m.words.iter().any(|w| w.trim().is_empty()) {
             return Err(field(&format!("ivr.menu[{i}].words"), "an empty phrase"));
@@ -154,6 +157,8 @@ mod tests {
              queue = \"support\", intent = \"check_balance\" }]\n",
         );
         assert!(e.contains("ivr.menu[0].intent"), "{e}");
+        let e = error_of("[ivr]\ndefault_queue = \"support\"\nmin_confidence = 1.5\n");
+        assert!(e.contains("ivr.min_confidence"), "{e}");
         if !cfg!(feature = "asr-whisper") {
             let e = error_of("[ivr]\ndefault_queue = \"support\"\nasr_model = \"/m\"\n");
             assert!(e.contains("ivr.asr_model"), "{e}");

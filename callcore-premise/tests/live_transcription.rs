@@ -4,8 +4,13 @@
 //! dialling a number routed to the support queue, and the agent's phone at a fixed
 //! contact. The conversation's lines, its gaps (one long enough for a dead-air
 //! alert) and an overlap are laid out on two tracks whose timings are known from
-//! the generated files (each line trimmed by sox); the SIPps write when they
-//! started streaming, so the ground truth is known to a few milliseconds.
+//! the generated files (each line trimmed by sox). When each side's stream
+//! starts is up to SIPp (the time its start log names was 0-173 ms off what the
+//! center received in 20 runs on a loaded machine), so the ground truth is what
+//! the center received: each line is found, sample for sample, in the center's
+//! stereo recording, which places a side's first packet at its arrival and the
+//! rest by their RTP timestamps (a sender stalled at its first packet is placed
+//! that much late, which the center's meter, stamping arrivals, is not).
 //!
 //! Asserted: the transcript segments come in order with the right speakers and
 //! near the lines' starts; the word error rate is measured, printed and within a
@@ -118,7 +123,6 @@ struct Laid {
     speaker: Speaker,
     text: &'static str,
     start: i64,
-    end: i64,
 }
 
 /// Lays the lines out on the agent's timeline and writes each side's track
@@ -135,7 +139,6 @@ fn tracks(dir: &Path) -> (Vec<Laid>, u64) {
             speaker: *speaker,
             text,
             start,
-            end,
         });
         audio.push(clip);
         t = end;
@@ -198,6 +201,83 @@ fn started_ms(file: &Path) -> i64 {
         .parse()
         .unwrap_or_else(|_| panic!("{file:?}: {text:?}"));
     i64::try_from(ns / 1_000_000).unwrap()
+}
+
+/// The call's stereo recording once it is filed (waits up to 10 s).
+async fn stereo_recording(
+    premise: &Premise,
+    record: &callcore::InteractionRecord,
+) -> callcore::RecordingMeta {
+    for _ in 0..50 {
+        let filed = premise
+            .recordings(std::slice::from_ref(record))
+            .await
+            .unwrap();
+        if let Some(m) = filed.into_iter().find(|m| m.channels == 2) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no stereo recording of {}", record.id);
+}
+
+/// Which channel of the center's stereo recording holds `speaker`: the caller
+/// left, the agent right.
+fn channel_of(speaker: Speaker) -> usize {
+    usize::from(speaker != Speaker::Customer)
+}
+
+/// Each line's span as the center received it, in ms since the epoch: the
+/// line's generated audio is found in its side's channel of the recording
+/// (`wav`, which starts at `started_ms`) where it matches sample for sample,
+/// after the previous line of that side.
+fn received_spans(
+    dir: &Path,
+    laid: &[Laid],
+    wav: &callcore_media::wav::WavAudio,
+    started_ms: i64,
+) -> Vec<(Speaker, i64, i64)> {
+    assert_eq!(
+        (wav.channels, wav.sample_rate),
+        (2, 8000),
+        "a stereo 8 kHz recording"
+    );
+    let channel =
+        |c: usize| -> Vec<i16> { wav.samples.iter().skip(c).step_by(2).copied().collect() };
+    let sides = [channel(0), channel(1)];
+    let mut cursor = [0usize; 2];
+    let mut spans = Vec::new();
+    for (n, l) in laid.iter().enumerate() {
+        let clip: Vec<i16> = std::fs::read(dir.join(format!("line-{n}.ul")))
+            .unwrap()
+            .into_iter()
+            .map(callcore_media::g711::ulaw_decode)
+            .collect();
+        let c = channel_of(l.speaker);
+        let side = &sides[c];
+        // the first sound of the clip, and the first sound on the channel after
+        // the side's previous line (its silence is µ-law's zero)
+        let lead = clip.iter().position(|&x| x != 0).unwrap();
+        let heard = side[cursor[c]..]
+            .iter()
+            .position(|&x| x != 0)
+            .map(|i| i + cursor[c])
+            .unwrap_or_else(|| panic!("line {n} ({:?}) is not in the recording", l.text));
+        let at = heard.checked_sub(lead).unwrap();
+        let got = side.get(at..at + clip.len()).unwrap_or(&side[at..]);
+        let same = got.iter().zip(&clip).filter(|(a, b)| a == b).count();
+        // a packet the recorder found too late leaves 20 ms of silence
+        assert!(
+            same * 100 >= clip.len() * 95,
+            "line {n} ({:?}): {same} of {} samples match the recording at {at}",
+            l.text,
+            clip.len()
+        );
+        cursor[c] = at + clip.len();
+        let ms = |pos: usize| started_ms + i64::try_from(pos / 8).unwrap();
+        spans.push((l.speaker, ms(at), ms(at + clip.len())));
+    }
+    spans
 }
 
 /// Gaps between speech, and both speaking, of `spans` (who, start, end).
@@ -345,31 +425,30 @@ async fn both_sides_are_transcribed_and_measured_from_their_audio() {
     })
     .await
     .expect("no AudioMeasured within 240 s");
-    let (id, created_at) = created.expect("the call was created");
 
-    // the ground truth, on the wall clock
-    let agent_at = started_ms(&agent_log);
-    let caller_at = started_ms(&caller_log);
-    let shift = caller_at - agent_at - CALLER_EXPECTED_AT;
+    let (id, created_at) = created.expect("the call was created");
+    let record = support::ended_record(&premise, &id).await;
+
+    // the ground truth: where each line reached the center, found in the
+    // center's stereo recording (each side placed by its first packet's arrival,
+    // then by RTP timestamps) by matching the generated audio sample for sample
+    let meta = stereo_recording(&premise, &record).await;
+    let wav = callcore_media::wav::read_wav(&std::fs::read(&meta.path).unwrap()).unwrap();
+    let spans = received_spans(&dir, &laid, &wav, meta.started_at.as_millis());
+    // what the SIPps wrote when they started, beside what the center received
+    let sipp_lead = started_ms(&caller_log) - started_ms(&agent_log);
+    // where each side's track started (its first line less its place on the track)
+    let origin = |who: Speaker| {
+        let i = laid.iter().position(|l| l.speaker == who).unwrap();
+        spans[i].1 - laid[i].start
+    };
+    let (agent_origin, caller_origin) = (origin(Speaker::Agent), origin(Speaker::Customer));
     eprintln!(
-        "the caller's track started {} ms after the agent's",
-        caller_at - agent_at
+        "the caller's track reached the center {} ms after the agent's ({} ms by the \
+         SIPps' start logs)",
+        caller_origin - agent_origin + CALLER_EXPECTED_AT,
+        sipp_lead
     );
-    let spans: Vec<(Speaker, i64, i64)> = laid
-        .iter()
-        .map(|l| {
-            let moved = if l.speaker == Speaker::Customer {
-                shift
-            } else {
-                0
-            };
-            (
-                l.speaker,
-                agent_at + l.start + moved,
-                agent_at + l.end + moved,
-            )
-        })
-        .collect();
     let (gaps, over) = truth(&spans);
     let interior: i64 = gaps.iter().map(|(a, b)| b - a).sum();
     let longest = gaps.iter().map(|(a, b)| b - a).max().unwrap();
@@ -455,7 +534,6 @@ async fn both_sides_are_transcribed_and_measured_from_their_audio() {
         busy_s / audio_s
     );
 
-    let record = support::ended_record(&premise, &id).await;
     assert_eq!(
         record.audio.as_ref(),
         Some(&audio),

@@ -102,8 +102,19 @@ impl FlowBuilder {
                 choices,
                 retries: Retries::default(),
                 on_failure: on_failure.into(),
+                min_confidence: 0.0,
             },
         )
+    }
+
+    /// Sets the menu `id`'s least confidence for a spoken answer to count
+    /// ([`Node::Menu`]'s `min_confidence`); no effect on other nodes.
+    #[must_use]
+    pub fn min_confidence(mut self, id: &str, confidence: f32) -> Self {
+        if let Some(Node::Menu { min_confidence, .. }) = self.spec.nodes.get_mut(id) {
+            *min_confidence = confidence;
+        }
+        self
     }
 
     /// Adds a `set` node.

@@ -200,10 +200,10 @@ impl FlowRun {
     }
 
     pub(super) fn heard(&mut self, utterance: Utterance) {
-        let (text, digits) = match utterance {
-            Utterance::Text { text, .. } => (Some(text), None),
-            Utterance::Digits { digits } => (None, Some(digits)),
-            _ => (None, None),
+        let (text, digits, confidence) = match utterance {
+            Utterance::Text { text, confidence } => (Some(text), None, confidence),
+            Utterance::Digits { digits } => (None, Some(digits), 1.0),
+            _ => (None, None, 0.0),
         };
         if text.is_none() && digits.is_none() {
             return self.no_input_for_asking();
@@ -222,21 +222,30 @@ impl FlowRun {
         }
         let node = self.node_spec();
         match (&self.asking, node) {
-            (Asking::Menu, Some(Node::Menu { choices, .. })) => {
+            (
+                Asking::Menu,
+                Some(Node::Menu {
+                    choices,
+                    min_confidence,
+                    ..
+                }),
+            ) => {
                 let typed = text
                     .as_deref()
                     .map(str::trim)
                     .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()));
                 let key = digits.as_deref().or(typed);
                 let by_key = key.and_then(|k| choices.iter().find(|c| c.key == k));
-                let by_words = text.as_deref().and_then(|t| {
+                // words heard with too little confidence pick nothing: asked again
+                let sure = confidence >= min_confidence;
+                let by_words = text.as_deref().filter(|_| sure).and_then(|t| {
                     choices
                         .iter()
                         .find(|c| c.words.iter().any(|w| phrase_in(t, w)))
                 });
                 match (by_key.or(by_words), &text) {
                     (Some(c), _) => self.enter(&c.next.clone()),
-                    (None, Some(t)) if self.wants_nlu(&choices) => {
+                    (None, Some(t)) if sure && self.wants_nlu(&choices) => {
                         self.understand(t.clone(), &choices)
                     }
                     _ => self.retry(false),

@@ -225,6 +225,11 @@ impl Webhook {
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &f32) -> bool {
+    *v <= 0.0
+}
+
 /// A node of a flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -261,6 +266,12 @@ pub enum Node {
         retries: Retries,
         /// Where to go when the attempts are used up.
         on_failure: String,
+        /// A spoken answer whose recognizer confidence (0–1) is below this picks
+        /// no choice, even when it holds a choice's words: the caller is asked
+        /// again (the keys are read out again too). 0 (the default) takes every
+        /// answer; typed text and keys always count.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        min_confidence: f32,
     },
     /// Collects DTMF digits into a variable.
     CollectDigits {
