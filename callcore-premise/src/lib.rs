@@ -60,6 +60,7 @@ pub mod demo;
 mod error;
 pub mod flow;
 mod listening;
+mod live_qa;
 pub mod notifications;
 pub mod ops;
 mod ops_config;

@@ -7,23 +7,50 @@
 //! call's talk, silence and talk-over figures when it ends (`AudioMeasured`,
 //! folded into the interaction's record).
 //!
+//!
+//! On transcribed calls, callcore-analytics' quality rules run on each segment
+//! as it is emitted ([`crate::live_qa`]): live `QualityAlert`s (a forbidden
+//! word, a required phrase not said in time, the customer's sentiment
+//! falling), and when the call is over a `QualityScored` evaluation kept in
+//! the record. Agent assist sends the agent `AgentAssist` suggestions: the
+//! `[ivr] knowledge_bases` articles and the `[ivr] intents` intent matching
+//! what the customer said, and a reminder of a required phrase not said yet.
+//!
 //! ```toml
 //! [quality]
 //! enabled = true             # measure every answered call from its audio
 //! transcribe = true          # and transcribe both sides (feature asr-whisper + a model)
 //! silence_alert_secs = 10    # dead air that raises an alert (0: none)
 //! talk_over_alert_secs = 2   # both speaking that long raises an alert (0: none)
+//! forbidden = ["stupid", "shut up"]       # the agent must not say (rule `forbidden_words`)
+//! required = ["this call is recorded"]    # the agent must say one (rule `required_phrase`)
+//! required_within_secs = 30               # … this long after the connection
+//! remind_after_secs = 15                  # assist: reminded then if not said yet
+//! assist = true                           # articles, intents, reminders to the agent
+//! rules_file = "/etc/callcore/quality.json"   # more rules (callcore-analytics' form)
+//! [[quality.rules]]                       # or inline
+//! rule = "negative_sentiment"
+//! name = "customer_unhappy"
+//! speaker = "customer"
+//! threshold = -0.3
+//! window = 2
+//! penalty = 5
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use callcore::{
-    Clock, EventKind, FrameDirection, FrameSink, InteractionId, Pii, RecognitionOptions, Speaker,
-    SpeechRecognizer, TenantId, Timestamp,
+    Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
+    RecognitionOptions, Speaker, SpeechRecognizer, TenantId, Timestamp,
 };
 use callcore_analytics::quality::talk::{TalkEvent, TalkFigures, TalkMeter, TalkSettings};
+use callcore_analytics::quality::{QualityInspector, QualityRule};
+use callcore_ivr::kb::KnowledgeBase;
+
+use crate::live_qa::{LiveOutput, LiveQa, LiveRules};
 use callcore_runtime::{
     BridgedConversation, CenterHandle, ConversationObserver, ConversationSinks,
 };
@@ -45,6 +72,26 @@ pub struct QualitySection {
     pub talk_over_alert_secs: f64,
     /// Frame level (RMS, 16-bit scale) from which a side is speaking.
     pub speech_level: f64,
+    /// Words or phrases the agent must not say: a `forbidden_words` rule
+    /// (20 points each time).
+    pub forbidden: Vec<String>,
+    /// Phrases one of which the agent must say (the recording notice): a
+    /// `required_phrase` rule (15 points when missed).
+    pub required: Vec<String>,
+    /// Seconds after the connection by which a `required` phrase is due.
+    pub required_within_secs: u32,
+    /// More rules, as callcore-analytics' `QualityRule` (`[[quality.rules]]`
+    /// with `rule = "negative_sentiment"`, …).
+    pub rules: Vec<QualityRule>,
+    /// A JSON file holding a list of more rules in the same form.
+    pub rules_file: Option<PathBuf>,
+    /// Agent assist: the agent of a transcribed call gets knowledge-base
+    /// articles and the intent matching what the customer says, and
+    /// reminders of required phrases.
+    pub assist: bool,
+    /// A required phrase the agent has not said this long after the
+    /// connection is suggested to them (0: at the rule's deadline).
+    pub remind_after_secs: f64,
 }
 
 impl Default for QualitySection {
@@ -55,6 +102,13 @@ impl Default for QualitySection {
             silence_alert_secs: 10.0,
             talk_over_alert_secs: 2.0,
             speech_level: 300.0,
+            forbidden: Vec::new(),
+            required: Vec::new(),
+            required_within_secs: 30,
+            rules: Vec::new(),
+            rules_file: None,
+            assist: true,
+            remind_after_secs: 0.0,
         }
     }
 }
@@ -77,7 +131,94 @@ impl QualitySection {
         if !(1.0..=30_000.0).contains(&self.speech_level) {
             return Err(bad("speech_level", "must be within 1..=30000"));
         }
-        Ok(())
+        if !(0.0..=3600.0).contains(&self.remind_after_secs) {
+            return Err(bad("remind_after_secs", "must be within 0..=3600 seconds"));
+        }
+        self.all_rules().map(|_| ())
+    }
+
+    /// The rules: `forbidden`, `required`, `rules` and `rules_file`'s, each
+    /// checked (errors name the field, and the rule's place in its list).
+    pub(crate) fn all_rules(&self) -> Result<Vec<QualityRule>, crate::PremiseError> {
+        let bad = |field: String, detail: String| crate::PremiseError::Config {
+            field: format!("quality.{field}"),
+            detail,
+        };
+        for (field, list) in [("forbidden", &self.forbidden), ("required", &self.required)] {
+            if let Some(i) = list.iter().position(|w| w.trim().is_empty()) {
+                return Err(bad(format!("{field}[{i}]"), "an empty phrase".into()));
+            }
+        }
+        if !self.required.is_empty() && self.required_within_secs == 0 {
+            return Err(bad("required_within_secs".into(), "must be at least 1".into()));
+        }
+        let mut rules = Vec::new();
+        if !self.forbidden.is_empty() {
+            rules.push(QualityRule::ForbiddenWords {
+                name: "forbidden_words".into(),
+                words: self.forbidden.clone(),
+                speaker: Some(Speaker::Agent),
+                penalty: 20.0,
+            });
+        }
+        if !self.required.is_empty() {
+            rules.push(QualityRule::RequiredPhrase {
+                name: "required_phrase".into(),
+                phrases: self.required.clone(),
+                within_secs: self.required_within_secs,
+                speaker: Speaker::Agent,
+                penalty: 15.0,
+            });
+        }
+        let check = |at: String, r: &QualityRule| {
+            QualityInspector::new(vec![r.clone()]).map_err(|e| bad(at, e.to_string()))
+        };
+        for (i, r) in self.rules.iter().enumerate() {
+            check(format!("rules[{i}]"), r)?;
+            rules.push(r.clone());
+        }
+        if let Some(path) = &self.rules_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad("rules_file".into(), format!("{}: {e}", path.display())))?;
+            let list: Vec<QualityRule> = serde_json::from_str(&text).map_err(|e| {
+                bad(
+                    "rules_file".into(),
+                    format!("{}: not a list of rules: {e}", path.display()),
+                )
+            })?;
+            for (i, r) in list.iter().enumerate() {
+                check(format!("rules_file[{i}]"), r)?;
+            }
+            rules.extend(list);
+        }
+        let mut names = HashSet::new();
+        if let Some(r) = rules.iter().find(|r| !names.insert(r.name().to_owned())) {
+            return Err(bad(
+                "rules".into(),
+                format!("two rules are named {:?}", r.name()),
+            ));
+        }
+        Ok(rules)
+    }
+
+    /// What the live inspection of each transcribed call uses: the rules,
+    /// `[ivr] knowledge_bases` and whether an intents file classifies.
+    pub(crate) fn live_rules(
+        &self,
+        knowledge: Vec<(String, Arc<KnowledgeBase>)>,
+        classify: bool,
+    ) -> Result<LiveRules, crate::PremiseError> {
+        let rules = self.all_rules()?;
+        let mut live = LiveRules::new(rules).map_err(|e| crate::PremiseError::Config {
+            field: "quality.rules".into(),
+            detail: e.to_string(),
+        })?;
+        live.assist = self.assist;
+        live.knowledge = knowledge;
+        live.classify = classify;
+        live.remind_after =
+            (self.remind_after_secs > 0.0).then(|| Duration::from_secs_f64(self.remind_after_secs));
+        Ok(live)
     }
 
     fn settings(&self) -> TalkSettings {
@@ -108,6 +249,10 @@ pub(crate) struct QualityInspection {
     clock: Arc<dyn Clock>,
     center: OnceLock<CenterHandle>,
     live: Arc<Mutex<HashSet<InteractionId>>>,
+    /// The rules and assist run on transcribed calls.
+    rules: Option<Arc<LiveRules>>,
+    /// The intent classifier for assist (`[ivr] intents`).
+    nlu: Option<Arc<dyn IntentRecognizer>>,
 }
 
 impl std::fmt::Debug for QualityInspection {
@@ -120,11 +265,14 @@ impl std::fmt::Debug for QualityInspection {
 }
 
 impl QualityInspection {
-    /// An inspector measuring with `section`'s settings; `asr` transcribes.
+    /// An inspector measuring with `section`'s settings; `asr` transcribes,
+    /// and the transcript goes through `rules` (and `nlu` for assist).
     pub(crate) fn new(
         section: &QualitySection,
         asr: Option<Arc<dyn SpeechRecognizer>>,
         clock: Arc<dyn Clock>,
+        rules: Option<LiveRules>,
+        nlu: Option<Arc<dyn IntentRecognizer>>,
     ) -> Self {
         QualityInspection {
             settings: section.settings(),
@@ -132,6 +280,8 @@ impl QualityInspection {
             clock,
             center: OnceLock::new(),
             live: Arc::default(),
+            rules: rules.map(Arc::new),
+            nlu,
         }
     }
 
@@ -172,7 +322,22 @@ impl ConversationObserver for QualityInspection {
             customer: self.sink(Speaker::Customer, tx.clone()),
             other: self.sink(Speaker::Agent, tx),
         };
+        // the rules read transcripts: none without a recognizer
+        let qa = self.rules.as_ref().filter(|_| self.asr.is_some()).map(|r| {
+            LiveQa::new(
+                r.clone(),
+                c.tenant.clone(),
+                c.interaction.clone(),
+                c.created_at,
+                c.bridged_at,
+                c.agent.clone(),
+            )
+        });
+        let (intents_tx, intents) = mpsc::unbounded_channel();
         let run = Inspection {
+            qa,
+            nlu: self.nlu.clone(),
+            intents_tx,
             meter: TalkMeter::new(self.settings.clone(), offset(c.created_at, c.bridged_at)),
             tenant: c.tenant.clone(),
             interaction: c.interaction.clone(),
@@ -187,7 +352,7 @@ impl ConversationObserver for QualityInspection {
         let live = self.live.clone();
         let id = c.interaction.clone();
         tokio::spawn(async move {
-            run.run(rx).await;
+            run.run(rx, intents).await;
             live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
         Some(sinks)
@@ -201,8 +366,15 @@ fn offset(origin: Timestamp, at: Timestamp) -> u64 {
 /// A transcription: its place in the order, who, when, the words.
 type Transcribed = (u64, Speaker, u64, Option<String>);
 
+/// The classifier's answer for the words said at an offset.
+type Classified = (callcore::IntentResult, u64);
+
 /// One call's inspection task.
 struct Inspection {
+    /// The rules and assist on the transcript (when transcribed, with rules).
+    qa: Option<LiveQa>,
+    nlu: Option<Arc<dyn IntentRecognizer>>,
+    intents_tx: mpsc::UnboundedSender<Classified>,
     meter: TalkMeter,
     tenant: TenantId,
     interaction: InteractionId,
@@ -219,7 +391,11 @@ struct Inspection {
 }
 
 impl Inspection {
-    async fn run(mut self, mut frames: mpsc::Receiver<Frame>) {
+    async fn run(
+        mut self,
+        mut frames: mpsc::Receiver<Frame>,
+        mut intents: mpsc::UnboundedReceiver<Classified>,
+    ) {
         let (tx, mut transcribed) = mpsc::unbounded_channel::<Transcribed>();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -236,12 +412,23 @@ impl Inspection {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    let now = offset(self.origin, self.clock.now());
-                    self.meter.handle_timeout(now);
+                    let at = self.clock.now();
+                    self.meter.handle_timeout(offset(self.origin, at));
+                    if let Some(qa) = self.qa.as_mut()
+                        && qa.poll_timeout().is_some_and(|t| t <= at)
+                    {
+                        qa.handle_timeout(at);
+                    }
                 }
                 Some(t) = transcribed.recv() => self.transcribed(t),
+                Some((result, at)) = intents.recv() => {
+                    if let Some(qa) = self.qa.as_mut() {
+                        qa.handle_intent(&result, at);
+                    }
+                }
             }
             self.drain(&tx);
+            self.drain_qa();
         }
         let end = offset(self.origin, self.clock.now());
         let figures = self.meter.finish(end);
@@ -261,7 +448,16 @@ impl Inspection {
         {
             tracing::warn!(interaction = %self.interaction, "transcriptions still running at the end");
         }
-        self.journal(measured(&self.interaction, &figures));
+        let audio = measured(&figures);
+        self.journal(EventKind::AudioMeasured {
+            interaction: self.interaction.clone(),
+            audio: audio.clone(),
+        });
+        // the rules judged at the end, and the call's evaluation
+        if let Some(qa) = self.qa.as_mut() {
+            qa.finish(Some(&audio), self.clock.now());
+        }
+        self.drain_qa();
         tracing::debug!(
             interaction = %self.interaction,
             silence_ms = figures.silence_ms,
@@ -320,12 +516,48 @@ impl Inspection {
         }
     }
 
-    /// A transcription came back: segments go out in the order said.
+    /// What the rules and assist found: events journaled, the customer's
+    /// words classified (the answer comes back to the task).
+    fn drain_qa(&mut self) {
+        let Some(qa) = self.qa.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(o) = qa.poll_output() {
+            out.push(o);
+        }
+        for o in out {
+            match o {
+                LiveOutput::Event(kind) => self.journal(kind),
+                LiveOutput::Classify { text, offset_ms } => {
+                    let Some(nlu) = self.nlu.clone() else {
+                        continue;
+                    };
+                    let tx = self.intents_tx.clone();
+                    tokio::spawn(async move {
+                        let context = callcore::NluContext::default();
+                        match nlu.recognize(&text, &context).await {
+                            Ok(r) => {
+                                let _ = tx.send((r, offset_ms));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "classifying a segment failed"),
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// A transcription came back: segments go out in the order said (and
+    /// through the rules).
     fn transcribed(&mut self, (seq, speaker, start_ms, text): Transcribed) {
         self.done.insert(seq, (speaker, start_ms, text));
         while let Some((speaker, offset_ms, text)) = self.done.remove(&self.emitted) {
             self.emitted += 1;
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                if let Some(qa) = self.qa.as_mut() {
+                    qa.handle_segment(speaker, &text, offset_ms, self.clock.now());
+                }
                 self.journal(EventKind::TranscriptSegment {
                     interaction: self.interaction.clone(),
                     speaker,
@@ -364,7 +596,7 @@ async fn transcribe(
 }
 
 /// The figures as the journal keeps them.
-fn measured(interaction: &InteractionId, f: &TalkFigures) -> EventKind {
+fn measured(f: &TalkFigures) -> callcore::ConversationAudio {
     let mut audio =
         callcore::ConversationAudio::new(f.conversation_ms, f.customer_talk_ms, f.agent_talk_ms);
     audio.silence_ms = f.silence_ms;
@@ -372,8 +604,5 @@ fn measured(interaction: &InteractionId, f: &TalkFigures) -> EventKind {
     audio.longest_silence_ms = f.silences.iter().map(|(a, b)| b - a).max().unwrap_or(0);
     audio.talk_over_ms = f.talk_over_ms;
     audio.talk_overs = u32::try_from(f.talk_overs.len()).unwrap_or(u32::MAX);
-    EventKind::AudioMeasured {
-        interaction: interaction.clone(),
-        audio,
-    }
+    audio
 }

@@ -51,6 +51,7 @@ pub mod event;
 mod ids;
 mod model;
 mod pii;
+pub mod quality;
 pub mod ports;
 mod rng;
 mod routing;
@@ -67,6 +68,7 @@ pub use ids::{
 };
 pub use model::*;
 pub use pii::{Masked, Pii, VariantOf};
+pub use quality::{AssistKind, AssistSuggestion, QualityEvaluation, QualityFinding};
 pub use ports::*;
 pub use rng::SeededRng;
 pub use routing::BasicRouter;
