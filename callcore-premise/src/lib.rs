@@ -68,6 +68,7 @@ mod ops_config;
 #[cfg_attr(docsrs, doc(cfg(feature = "program")))]
 pub mod program;
 pub mod quality;
+mod quality_config;
 pub mod sip_edge;
 pub mod speech;
 pub mod srtp;

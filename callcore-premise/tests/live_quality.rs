@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use callcore::{
-    AssistKind, CoreError, EventKind, InteractionStore, RecognitionOptions, RecognitionResult,
+    AssistKind, CoreError, EventKind, RecognitionOptions, RecognitionResult,
     RecognitionSession, Speaker, SpeechRecognizer, TenantId,
 };
 use callcore_premise::Premise;
@@ -314,7 +314,11 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
     premise.shutdown().await;
     drop((caller, desk));
 
-    // kept in the store across a restart
+    // kept in the store across a restart (on fresh ports: the same data)
+    let mut cfg = cfg;
+    cfg.sip.bind = format!("127.0.0.1:{}", support::sip_port()).parse().unwrap();
+    cfg.media.rtp_first = support::rtp_block(40);
+    cfg.media.rtp_last = cfg.media.rtp_first + 39;
     let again = Premise::start(cfg).await.unwrap();
     let stored = again
         .center()
