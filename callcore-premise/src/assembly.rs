@@ -293,9 +293,10 @@ impl Premise {
         }
         // [quality]: both legs of every answered call measured (and transcribed)
         let quality = if config.quality.enabled {
-            let asr = plugins.transcriber.clone().or_else(|| {
-                listening.model.is_some().then(|| listening.asr.clone())
-            });
+            let asr = plugins
+                .transcriber
+                .clone()
+                .or_else(|| listening.model.is_some().then(|| listening.asr.clone()));
             let asr = asr.filter(|_| config.quality.transcribe);
             if config.quality.transcribe && asr.is_none() {
                 tracing::warn!(

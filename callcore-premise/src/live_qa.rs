@@ -115,7 +115,13 @@ impl LiveQa {
         agent: Option<AgentId>,
     ) -> Self {
         let mut inspector = rules.inspector.clone();
-        inspector.begin(&tenant, &interaction, created_at, connected_at, agent.clone());
+        inspector.begin(
+            &tenant,
+            &interaction,
+            created_at,
+            connected_at,
+            agent.clone(),
+        );
         let reminders = rules
             .rules
             .iter()
@@ -173,11 +179,12 @@ impl LiveQa {
         let Some(agent) = self.agent.clone().filter(|_| self.rules.assist) else {
             return;
         };
-        self.out.push_back(LiveOutput::Event(EventKind::AgentAssist {
-            interaction: self.interaction.clone(),
-            agent,
-            suggestion,
-        }));
+        self.out
+            .push_back(LiveOutput::Event(EventKind::AgentAssist {
+                interaction: self.interaction.clone(),
+                agent,
+                suggestion,
+            }));
     }
 
     /// A transcript segment was emitted at `now`: `speaker` said `text`,
@@ -303,7 +310,11 @@ impl LiveQa {
         for r in &mut self.reminders {
             if !r.settled && r.due <= now {
                 r.settled = true;
-                due.push((r.rule.clone(), r.phrases.first().cloned().unwrap_or_default(), r.due));
+                due.push((
+                    r.rule.clone(),
+                    r.phrases.first().cloned().unwrap_or_default(),
+                    r.due,
+                ));
             }
         }
         for (rule, phrase, at) in due {
@@ -348,10 +359,11 @@ impl LiveQa {
         self.alerts(hits);
         if let Some(score) = self.inspector.take_scores().into_iter().next() {
             let evaluation = evaluation(score, self.segments);
-            self.out.push_back(LiveOutput::Event(EventKind::QualityScored {
-                interaction: self.interaction.clone(),
-                evaluation,
-            }));
+            self.out
+                .push_back(LiveOutput::Event(EventKind::QualityScored {
+                    interaction: self.interaction.clone(),
+                    evaluation,
+                }));
         }
     }
 

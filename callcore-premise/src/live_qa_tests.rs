@@ -20,7 +20,10 @@ fn rules(assist: bool) -> Arc<LiveRules> {
     .unwrap();
     let mut r = LiveRules::new(rules).unwrap();
     r.remind_after = Some(Duration::from_secs(5));
-    r.knowledge = vec![("faq".into(), Arc::new(KnowledgeBase::from_json(KB).unwrap()))];
+    r.knowledge = vec![(
+        "faq".into(),
+        Arc::new(KnowledgeBase::from_json(KB).unwrap()),
+    )];
     r.assist = assist;
     r.classify = true;
     Arc::new(r)
@@ -73,7 +76,10 @@ fn suggestions(out: &[LiveOutput]) -> Vec<AssistSuggestion> {
 fn a_forbidden_word_from_the_agent_is_an_alert_at_once() {
     let mut qa = call(true);
     qa.handle_segment(Speaker::Customer, "you are stupid", 2500, at(3000));
-    assert!(alerts(&drain(&mut qa)).is_empty(), "the rule is the agent's");
+    assert!(
+        alerts(&drain(&mut qa)).is_empty(),
+        "the rule is the agent's"
+    );
     qa.handle_segment(Speaker::Agent, "that is a stupid question", 4000, at(5000));
     let out = drain(&mut qa);
     assert_eq!(alerts(&out), ["forbidden_words"]);
@@ -88,9 +94,22 @@ fn a_forbidden_word_from_the_agent_is_an_alert_at_once() {
 #[test]
 fn the_customers_falling_sentiment_is_an_alert_once() {
     let mut qa = call(false);
-    qa.handle_segment(Speaker::Customer, "this is terrible service", 3000, at(4000));
-    assert!(alerts(&drain(&mut qa)).is_empty(), "one segment is no trend");
-    qa.handle_segment(Speaker::Customer, "I am very angry and upset", 6000, at(7000));
+    qa.handle_segment(
+        Speaker::Customer,
+        "this is terrible service",
+        3000,
+        at(4000),
+    );
+    assert!(
+        alerts(&drain(&mut qa)).is_empty(),
+        "one segment is no trend"
+    );
+    qa.handle_segment(
+        Speaker::Customer,
+        "I am very angry and upset",
+        6000,
+        at(7000),
+    );
     assert_eq!(alerts(&drain(&mut qa)), ["customer_unhappy"]);
     qa.handle_segment(Speaker::Customer, "awful, I hate this", 9000, at(10000));
     assert!(alerts(&drain(&mut qa)).is_empty(), "once a call");
@@ -173,7 +192,10 @@ fn the_customers_question_brings_the_article_and_asks_for_the_intent() {
     qa.handle_intent(&result, 6000);
     let s = suggestions(&drain(&mut qa));
     assert_eq!(s.len(), 1);
-    assert_eq!((s[0].kind, s[0].title.as_str()), (AssistKind::Intent, "opening_hours"));
+    assert_eq!(
+        (s[0].kind, s[0].title.as_str()),
+        (AssistKind::Intent, "opening_hours")
+    );
     assert_eq!(s[0].text, "confidence 0.91");
     result.intent = None;
     qa.handle_intent(&result, 9000);
@@ -183,7 +205,12 @@ fn the_customers_question_brings_the_article_and_asks_for_the_intent() {
 #[test]
 fn without_assist_the_agent_gets_nothing_but_the_rules_still_run() {
     let mut qa = call(false);
-    qa.handle_segment(Speaker::Customer, "what are your opening hours", 3000, at(5000));
+    qa.handle_segment(
+        Speaker::Customer,
+        "what are your opening hours",
+        3000,
+        at(5000),
+    );
     qa.handle_timeout(at(7000));
     assert!(drain(&mut qa).is_empty());
     qa.handle_timeout(at(22_000));
@@ -228,7 +255,12 @@ fn a_call_without_an_agent_gets_no_suggestions() {
         at(1000),
         None,
     );
-    qa.handle_segment(Speaker::Customer, "what are your opening hours", 3000, at(5000));
+    qa.handle_segment(
+        Speaker::Customer,
+        "what are your opening hours",
+        3000,
+        at(5000),
+    );
     qa.handle_timeout(at(10_000));
     assert!(suggestions(&drain(&mut qa)).is_empty());
 }

@@ -107,7 +107,10 @@ impl QualitySection {
             }
         }
         if !self.required.is_empty() && self.required_within_secs == 0 {
-            return Err(bad("required_within_secs".into(), "must be at least 1".into()));
+            return Err(bad(
+                "required_within_secs".into(),
+                "must be at least 1".into(),
+            ));
         }
         let mut rules = Vec::new();
         if !self.forbidden.is_empty() {
@@ -225,7 +228,10 @@ mod tests {
              max_ratio = 2.0\npenalty = 5\n",
         )
         .unwrap_err();
-        assert!(e.contains("quality.rules[0]") && e.contains("max_ratio"), "{e}");
+        assert!(
+            e.contains("quality.rules[0]") && e.contains("max_ratio"),
+            "{e}"
+        );
         let e = load("forbidden = [\"ok\", \" \"]\n").unwrap_err();
         assert!(e.contains("quality.forbidden[1]"), "{e}");
         let e = load("required = [\"x\"]\nrequired_within_secs = 0\n").unwrap_err();

@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use callcore::{
-    AssistKind, CoreError, EventKind, RecognitionOptions, RecognitionResult,
-    RecognitionSession, Speaker, SpeechRecognizer, TenantId,
+    AssistKind, CoreError, EventKind, RecognitionOptions, RecognitionResult, RecognitionSession,
+    Speaker, SpeechRecognizer, TenantId,
 };
 use callcore_premise::Premise;
 use support::{Caller, Desk, amplitude, config, data_dir};
@@ -187,7 +187,9 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
         .await
         .unwrap();
     assert!(
-        premise.banner().contains("measured from their audio and transcribed"),
+        premise
+            .banner()
+            .contains("measured from their audio and transcribed"),
         "{}",
         premise.banner()
     );
@@ -263,7 +265,12 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
         .iter()
         .map(|(s, _, text, _)| (*s, (*text).to_owned()))
         .collect();
-    assert_eq!(segments, said, "heard: {:?}", scripted.heard.lock().unwrap());
+    assert_eq!(
+        segments,
+        said,
+        "heard: {:?}",
+        scripted.heard.lock().unwrap()
+    );
 
     // live alerts, raised before the hang-up
     let rules: Vec<&str> = alerts.iter().map(|(r, _, _)| r.as_str()).collect();
@@ -275,8 +282,15 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
         assert!(!after, "{rule} came after the hang-up");
         eprintln!("{rule} alert {at} ms after the connection");
     }
-    let missed = alerts.iter().find(|(r, _, _)| r == "required_phrase").unwrap();
-    assert!((8000..9500).contains(&missed.1), "the notice's deadline: {}", missed.1);
+    let missed = alerts
+        .iter()
+        .find(|(r, _, _)| r == "required_phrase")
+        .unwrap();
+    assert!(
+        (8000..9500).contains(&missed.1),
+        "the notice's deadline: {}",
+        missed.1
+    );
 
     // assist: only for alex; article, intent, reminder
     assert!(assists.iter().all(|(a, _, _)| a.as_str() == "alex"));
@@ -288,7 +302,11 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
     assert_eq!(intent.1.title, "opening_hours");
     let reminder = of(AssistKind::Reminder).next().expect("a reminder");
     assert_eq!(reminder.1.title, "required_phrase");
-    assert!((3000..4500).contains(&reminder.2), "reminded at {} ms", reminder.2);
+    assert!(
+        (3000..4500).contains(&reminder.2),
+        "reminded at {} ms",
+        reminder.2
+    );
     assert_eq!(of(AssistKind::Reminder).count(), 1);
     assert_eq!(of(AssistKind::Article).count(), 1, "{assists:?}");
 
@@ -297,7 +315,11 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
     assert_eq!(evaluation.segments, 5);
     assert!(evaluation.silence_ratio.is_some_and(|s| s > 0.3 && s < 1.0));
     let record = support::ended_record(&premise, &id).await;
-    assert_eq!(record.quality.as_ref(), Some(&evaluation), "the record holds it");
+    assert_eq!(
+        record.quality.as_ref(),
+        Some(&evaluation),
+        "the record holds it"
+    );
 
     // the web API: the agent reads their call's evaluation, another agent cannot
     let addr = premise.http_addr().expect("the web listener");
@@ -315,8 +337,9 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
     drop((caller, desk));
 
     // kept in the store across a restart (on fresh ports: the same data)
-    let mut cfg = cfg;
-    cfg.sip.bind = format!("127.0.0.1:{}", support::sip_port()).parse().unwrap();
+    cfg.sip.bind = format!("127.0.0.1:{}", support::sip_port())
+        .parse()
+        .unwrap();
     cfg.media.rtp_first = support::rtp_block(40);
     cfg.media.rtp_last = cfg.media.rtp_first + 39;
     let again = Premise::start(cfg).await.unwrap();

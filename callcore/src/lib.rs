@@ -51,8 +51,8 @@ pub mod event;
 mod ids;
 mod model;
 mod pii;
-pub mod quality;
 pub mod ports;
+pub mod quality;
 mod rng;
 mod routing;
 pub mod store;
@@ -68,8 +68,8 @@ pub use ids::{
 };
 pub use model::*;
 pub use pii::{Masked, Pii, VariantOf};
-pub use quality::{AssistKind, AssistSuggestion, QualityEvaluation, QualityFinding};
 pub use ports::*;
+pub use quality::{AssistKind, AssistSuggestion, QualityEvaluation, QualityFinding};
 pub use rng::SeededRng;
 pub use routing::BasicRouter;
 pub use store::{

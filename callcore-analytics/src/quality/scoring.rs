@@ -370,9 +370,7 @@ impl QualityInspector {
             let both = (agent + customer) as f64 - speech;
             (Some(1.0 - speech / len), Some(both.max(0.0) / len))
         });
-        let (silence, talk_over) = c
-            .measured
-            .map_or(estimated, |(s, o)| (Some(s), Some(o)));
+        let (silence, talk_over) = c.measured.map_or(estimated, |(s, o)| (Some(s), Some(o)));
         let customer: Vec<f64> = c
             .sentiments
             .iter()
