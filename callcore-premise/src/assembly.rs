@@ -303,21 +303,32 @@ impl Premise {
             builder = builder.route(did.number.as_str(), did.flow_name());
         }
         // [quality]: both legs of every answered call measured (and transcribed)
-        let quality = config.quality.enabled.then(|| {
-            let asr = (config.quality.transcribe && listening.model.is_some())
-                .then(|| listening.asr.clone());
+        let quality = if config.quality.enabled {
+            let asr = plugins
+                .transcriber
+                .clone()
+                .or_else(|| listening.model.is_some().then(|| listening.asr.clone()));
+            let asr = asr.filter(|_| config.quality.transcribe);
             if config.quality.transcribe && asr.is_none() {
                 tracing::warn!(
                     "quality.transcribe: no speech recognition (feature asr-whisper and a \
                      model): calls are measured, not transcribed"
                 );
             }
-            Arc::new(crate::quality::QualityInspection::new(
+            // the rules and assist on the transcripts (crate::live_qa)
+            let rules = config
+                .quality
+                .live_rules(knowledge.clone(), listening.nlu.is_some())?;
+            Some(Arc::new(crate::quality::QualityInspection::new(
                 &config.quality,
                 asr,
                 clock.clone(),
-            ))
-        });
+                Some(rules),
+                listening.nlu.clone(),
+            )))
+        } else {
+            None
+        };
         if let Some(q) = &quality {
             builder = builder.conversations(q.clone());
         }

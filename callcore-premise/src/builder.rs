@@ -43,7 +43,7 @@
 
 use std::sync::Arc;
 
-use callcore::Router;
+use callcore::{Router, SpeechRecognizer};
 use callcore_acd::{AcdConfig, AcdEngine, RoutingStrategy, StrategyRegistry};
 use callcore_runtime::Flow;
 
@@ -59,6 +59,7 @@ pub struct PremiseBuilder {
     router: Option<Box<dyn Router>>,
     pub(crate) flows: Vec<(String, Arc<dyn Flow>)>,
     pub(crate) routes: Vec<(String, String)>,
+    transcriber: Option<Arc<dyn SpeechRecognizer>>,
 }
 
 impl std::fmt::Debug for PremiseBuilder {
@@ -72,6 +73,7 @@ impl std::fmt::Debug for PremiseBuilder {
                 &self.flows.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("routes", &self.routes)
+            .field("transcriber", &self.transcriber.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -82,6 +84,7 @@ pub(crate) struct Plugins {
     pub(crate) default_strategy: Option<String>,
     pub(crate) flows: Vec<(String, Arc<dyn Flow>)>,
     pub(crate) routes: Vec<(String, String)>,
+    pub(crate) transcriber: Option<Arc<dyn SpeechRecognizer>>,
 }
 
 impl Premise {
@@ -96,6 +99,7 @@ impl Premise {
             router: None,
             flows: Vec::new(),
             routes: Vec::new(),
+            transcriber: None,
         }
     }
 }
@@ -123,6 +127,17 @@ impl PremiseBuilder {
         F: Fn() -> Box<dyn RoutingStrategy> + Send + Sync + 'static,
     {
         self.strategies.register(name, factory);
+        self
+    }
+
+    /// Transcribes answered calls for `[quality]` with `recognizer` (a
+    /// cloud or in-house ASR behind callcore's [`SpeechRecognizer`]) instead
+    /// of the Whisper model of `[ivr] asr_model`: each utterance of either
+    /// side is one recognition session (8 kHz). Used when `[quality]
+    /// enabled` and `transcribe` are on.
+    #[must_use]
+    pub fn transcriber(mut self, recognizer: Arc<dyn SpeechRecognizer>) -> Self {
+        self.transcriber = Some(recognizer);
         self
     }
 
@@ -211,6 +226,7 @@ impl PremiseBuilder {
             router,
             flows,
             routes,
+            transcriber,
         } = self;
         let router = router.unwrap_or_else(|| {
             Box::new(AcdEngine::with_strategies(AcdConfig::default(), strategies))
@@ -222,6 +238,7 @@ impl PremiseBuilder {
                 default_strategy,
                 flows,
                 routes,
+                transcriber,
             },
         )
         .await

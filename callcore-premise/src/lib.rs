@@ -63,6 +63,7 @@ pub mod demo;
 mod error;
 pub mod flow;
 mod listening;
+mod live_qa;
 pub mod notifications;
 pub mod ops;
 mod ops_config;
@@ -70,6 +71,7 @@ mod ops_config;
 #[cfg_attr(docsrs, doc(cfg(feature = "program")))]
 pub mod program;
 pub mod quality;
+mod quality_config;
 pub mod sip_edge;
 pub mod speech;
 pub mod srtp;

@@ -7,12 +7,34 @@
 //! call's talk, silence and talk-over figures when it ends (`AudioMeasured`,
 //! folded into the interaction's record).
 //!
+//!
+//! On transcribed calls, callcore-analytics' quality rules run on each segment
+//! as it is emitted ([`crate::live_qa`]): live `QualityAlert`s (a forbidden
+//! word, a required phrase not said in time, the customer's sentiment
+//! falling), and when the call is over a `QualityScored` evaluation kept in
+//! the record. Agent assist sends the agent `AgentAssist` suggestions: the
+//! `[ivr] knowledge_bases` articles and the `[ivr] intents` intent matching
+//! what the customer said, and a reminder of a required phrase not said yet.
+//!
 //! ```toml
 //! [quality]
 //! enabled = true             # measure every answered call from its audio
 //! transcribe = true          # and transcribe both sides (feature asr-whisper + a model)
 //! silence_alert_secs = 10    # dead air that raises an alert (0: none)
 //! talk_over_alert_secs = 2   # both speaking that long raises an alert (0: none)
+//! forbidden = ["stupid", "shut up"]       # the agent must not say (rule `forbidden_words`)
+//! required = ["this call is recorded"]    # the agent must say one (rule `required_phrase`)
+//! required_within_secs = 30               # … this long after the connection
+//! remind_after_secs = 15                  # assist: reminded then if not said yet
+//! assist = true                           # articles, intents, reminders to the agent
+//! rules_file = "/etc/callcore/quality.json"   # more rules (callcore-analytics' form)
+//! [[quality.rules]]                       # or inline
+//! rule = "negative_sentiment"
+//! name = "customer_unhappy"
+//! speaker = "customer"
+//! threshold = -0.3
+//! window = 2
+//! penalty = 5
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,76 +42,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use callcore::{
-    Clock, EventKind, FrameDirection, FrameSink, InteractionId, Pii, RecognitionOptions, Speaker,
-    SpeechRecognizer, TenantId, Timestamp,
+    Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
+    RecognitionOptions, Speaker, SpeechRecognizer, TenantId, Timestamp,
 };
 use callcore_analytics::quality::talk::{TalkEvent, TalkFigures, TalkMeter, TalkSettings};
 use callcore_runtime::{
     BridgedConversation, CenterHandle, ConversationObserver, ConversationSinks,
 };
-use serde::Deserialize;
 use tokio::sync::mpsc;
 
-/// `[quality]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QualitySection {
-    /// Measure every answered call from its two legs' audio.
-    pub enabled: bool,
-    /// Also transcribe both sides (needs the `asr-whisper` feature and a model,
-    /// see `[ivr] asr_model`); without one, the figures alone.
-    pub transcribe: bool,
-    /// Dead air (nobody speaking) this long raises a `long_silence` alert; 0: never.
-    pub silence_alert_secs: f64,
-    /// Both speaking this long raises a `talk_over` alert; 0: never.
-    pub talk_over_alert_secs: f64,
-    /// Frame level (RMS, 16-bit scale) from which a side is speaking.
-    pub speech_level: f64,
-}
+use crate::live_qa::{LiveOutput, LiveQa, LiveRules};
 
-impl Default for QualitySection {
-    fn default() -> Self {
-        QualitySection {
-            enabled: false,
-            transcribe: true,
-            silence_alert_secs: 10.0,
-            talk_over_alert_secs: 2.0,
-            speech_level: 300.0,
-        }
-    }
-}
-
-impl QualitySection {
-    /// Checks the numbers, naming the field.
-    pub(crate) fn validate(&self) -> Result<(), crate::PremiseError> {
-        let bad = |field: &str, detail: &str| crate::PremiseError::Config {
-            field: format!("quality.{field}"),
-            detail: detail.to_owned(),
-        };
-        for (field, v) in [
-            ("silence_alert_secs", self.silence_alert_secs),
-            ("talk_over_alert_secs", self.talk_over_alert_secs),
-        ] {
-            if !(0.0..=3600.0).contains(&v) {
-                return Err(bad(field, "must be within 0..=3600 seconds"));
-            }
-        }
-        if !(1.0..=30_000.0).contains(&self.speech_level) {
-            return Err(bad("speech_level", "must be within 1..=30000"));
-        }
-        Ok(())
-    }
-
-    fn settings(&self) -> TalkSettings {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let ms = |secs: f64| (secs > 0.0).then(|| (secs * 1000.0).round() as u64);
-        let mut s = TalkSettings::default();
-        s.speech_rms = self.speech_level;
-        s.silence_alert_ms = ms(self.silence_alert_secs);
-        s.talk_over_alert_ms = ms(self.talk_over_alert_secs);
-        s
-    }
-}
+pub use crate::quality_config::QualitySection;
 
 /// Frames of one side with the time they arrived.
 type Frame = (Speaker, Timestamp, Vec<i16>);
@@ -108,6 +72,10 @@ pub(crate) struct QualityInspection {
     clock: Arc<dyn Clock>,
     center: OnceLock<CenterHandle>,
     live: Arc<Mutex<HashSet<InteractionId>>>,
+    /// The rules and assist run on transcribed calls.
+    rules: Option<Arc<LiveRules>>,
+    /// The intent classifier for assist (`[ivr] intents`).
+    nlu: Option<Arc<dyn IntentRecognizer>>,
 }
 
 impl std::fmt::Debug for QualityInspection {
@@ -120,11 +88,14 @@ impl std::fmt::Debug for QualityInspection {
 }
 
 impl QualityInspection {
-    /// An inspector measuring with `section`'s settings; `asr` transcribes.
+    /// An inspector measuring with `section`'s settings; `asr` transcribes,
+    /// and the transcript goes through `rules` (and `nlu` for assist).
     pub(crate) fn new(
         section: &QualitySection,
         asr: Option<Arc<dyn SpeechRecognizer>>,
         clock: Arc<dyn Clock>,
+        rules: Option<LiveRules>,
+        nlu: Option<Arc<dyn IntentRecognizer>>,
     ) -> Self {
         QualityInspection {
             settings: section.settings(),
@@ -132,6 +103,8 @@ impl QualityInspection {
             clock,
             center: OnceLock::new(),
             live: Arc::default(),
+            rules: rules.map(Arc::new),
+            nlu,
         }
     }
 
@@ -172,7 +145,22 @@ impl ConversationObserver for QualityInspection {
             customer: self.sink(Speaker::Customer, tx.clone()),
             other: self.sink(Speaker::Agent, tx),
         };
+        // the rules read transcripts: none without a recognizer
+        let qa = self.rules.as_ref().filter(|_| self.asr.is_some()).map(|r| {
+            LiveQa::new(
+                r.clone(),
+                c.tenant.clone(),
+                c.interaction.clone(),
+                c.created_at,
+                c.bridged_at,
+                c.agent.clone(),
+            )
+        });
+        let (intents_tx, intents) = mpsc::unbounded_channel();
         let run = Inspection {
+            qa,
+            nlu: self.nlu.clone(),
+            intents_tx,
             meter: TalkMeter::new(self.settings.clone(), offset(c.created_at, c.bridged_at)),
             tenant: c.tenant.clone(),
             interaction: c.interaction.clone(),
@@ -187,7 +175,7 @@ impl ConversationObserver for QualityInspection {
         let live = self.live.clone();
         let id = c.interaction.clone();
         tokio::spawn(async move {
-            run.run(rx).await;
+            run.run(rx, intents).await;
             live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
         Some(sinks)
@@ -201,8 +189,15 @@ fn offset(origin: Timestamp, at: Timestamp) -> u64 {
 /// A transcription: its place in the order, who, when, the words.
 type Transcribed = (u64, Speaker, u64, Option<String>);
 
+/// The classifier's answer for the words said at an offset.
+type Classified = (callcore::IntentResult, u64);
+
 /// One call's inspection task.
 struct Inspection {
+    /// The rules and assist on the transcript (when transcribed, with rules).
+    qa: Option<LiveQa>,
+    nlu: Option<Arc<dyn IntentRecognizer>>,
+    intents_tx: mpsc::UnboundedSender<Classified>,
     meter: TalkMeter,
     tenant: TenantId,
     interaction: InteractionId,
@@ -219,7 +214,11 @@ struct Inspection {
 }
 
 impl Inspection {
-    async fn run(mut self, mut frames: mpsc::Receiver<Frame>) {
+    async fn run(
+        mut self,
+        mut frames: mpsc::Receiver<Frame>,
+        mut intents: mpsc::UnboundedReceiver<Classified>,
+    ) {
         let (tx, mut transcribed) = mpsc::unbounded_channel::<Transcribed>();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
@@ -236,12 +235,23 @@ impl Inspection {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    let now = offset(self.origin, self.clock.now());
-                    self.meter.handle_timeout(now);
+                    let at = self.clock.now();
+                    self.meter.handle_timeout(offset(self.origin, at));
+                    if let Some(qa) = self.qa.as_mut()
+                        && qa.poll_timeout().is_some_and(|t| t <= at)
+                    {
+                        qa.handle_timeout(at);
+                    }
                 }
                 Some(t) = transcribed.recv() => self.transcribed(t),
+                Some((result, at)) = intents.recv() => {
+                    if let Some(qa) = self.qa.as_mut() {
+                        qa.handle_intent(&result, at);
+                    }
+                }
             }
             self.drain(&tx);
+            self.drain_qa();
         }
         let end = offset(self.origin, self.clock.now());
         let figures = self.meter.finish(end);
@@ -261,7 +271,16 @@ impl Inspection {
         {
             tracing::warn!(interaction = %self.interaction, "transcriptions still running at the end");
         }
-        self.journal(measured(&self.interaction, &figures));
+        let audio = measured(&figures);
+        self.journal(EventKind::AudioMeasured {
+            interaction: self.interaction.clone(),
+            audio: audio.clone(),
+        });
+        // the rules judged at the end, and the call's evaluation
+        if let Some(qa) = self.qa.as_mut() {
+            qa.finish(Some(&audio), self.clock.now());
+        }
+        self.drain_qa();
         tracing::debug!(
             interaction = %self.interaction,
             silence_ms = figures.silence_ms,
@@ -320,12 +339,48 @@ impl Inspection {
         }
     }
 
-    /// A transcription came back: segments go out in the order said.
+    /// What the rules and assist found: events journaled, the customer's
+    /// words classified (the answer comes back to the task).
+    fn drain_qa(&mut self) {
+        let Some(qa) = self.qa.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        while let Some(o) = qa.poll_output() {
+            out.push(o);
+        }
+        for o in out {
+            match o {
+                LiveOutput::Event(kind) => self.journal(kind),
+                LiveOutput::Classify { text, offset_ms } => {
+                    let Some(nlu) = self.nlu.clone() else {
+                        continue;
+                    };
+                    let tx = self.intents_tx.clone();
+                    tokio::spawn(async move {
+                        let context = callcore::NluContext::default();
+                        match nlu.recognize(&text, &context).await {
+                            Ok(r) => {
+                                let _ = tx.send((r, offset_ms));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "classifying a segment failed"),
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// A transcription came back: segments go out in the order said (and
+    /// through the rules).
     fn transcribed(&mut self, (seq, speaker, start_ms, text): Transcribed) {
         self.done.insert(seq, (speaker, start_ms, text));
         while let Some((speaker, offset_ms, text)) = self.done.remove(&self.emitted) {
             self.emitted += 1;
             if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+                if let Some(qa) = self.qa.as_mut() {
+                    qa.handle_segment(speaker, &text, offset_ms, self.clock.now());
+                }
                 self.journal(EventKind::TranscriptSegment {
                     interaction: self.interaction.clone(),
                     speaker,
@@ -364,7 +419,7 @@ async fn transcribe(
 }
 
 /// The figures as the journal keeps them.
-fn measured(interaction: &InteractionId, f: &TalkFigures) -> EventKind {
+fn measured(f: &TalkFigures) -> callcore::ConversationAudio {
     let mut audio =
         callcore::ConversationAudio::new(f.conversation_ms, f.customer_talk_ms, f.agent_talk_ms);
     audio.silence_ms = f.silence_ms;
@@ -372,8 +427,5 @@ fn measured(interaction: &InteractionId, f: &TalkFigures) -> EventKind {
     audio.longest_silence_ms = f.silences.iter().map(|(a, b)| b - a).max().unwrap_or(0);
     audio.talk_over_ms = f.talk_over_ms;
     audio.talk_overs = u32::try_from(f.talk_overs.len()).unwrap_or(u32::MAX);
-    EventKind::AudioMeasured {
-        interaction: interaction.clone(),
-        audio,
-    }
+    audio
 }

@@ -220,6 +220,7 @@ impl Records {
                 EventKind::DispositionSet { .. }
                     | EventKind::WrapUpNoted { .. }
                     | EventKind::AudioMeasured { .. }
+                    | EventKind::QualityScored { .. }
             ) {
                 amend_saved(event, id, w).await;
             }
@@ -258,7 +259,11 @@ impl Records {
                 w.save(record).await;
             }
             // measured after the end: the saved record takes the figures
-            EventKind::AudioMeasured { .. } if record.ended_at.is_some() => w.save(record).await,
+            EventKind::AudioMeasured { .. } | EventKind::QualityScored { .. }
+                if record.ended_at.is_some() =>
+            {
+                w.save(record).await;
+            }
             EventKind::WrapUpEnded { agent, .. } => {
                 w.save(record).await;
                 if record.ended_at.is_some() {
@@ -272,8 +277,8 @@ impl Records {
 }
 
 /// A disposition set after the record was closed (no after-call work, or set
-/// later from a desktop), or the figures of its audio: the stored record
-/// takes it.
+/// later from a desktop), or the figures of its audio or its quality
+/// evaluation: the stored record takes it.
 async fn amend_saved(event: &Event, id: &InteractionId, w: &Writer) {
     match w.stores.interactions.get(&event.tenant, id).await {
         Ok(Some(mut record)) => {

@@ -176,6 +176,29 @@ fn every_kind() -> Vec<EventKind> {
             quantity: -0.0,
             channel: None,
         },
+        E::QualityScored {
+            interaction: "int-1".into(),
+            evaluation: {
+                let mut e = callcore::QualityEvaluation::new(60.0);
+                let mut f = callcore::QualityFinding::new("forbidden_words", 36_040, "said \"x\"");
+                f.penalty = 20.0;
+                f.live = true;
+                e.findings.push(f);
+                e.silence_ratio = Some(0.604_117_181_314_331);
+                e.segments = 5;
+                e
+            },
+        },
+        E::AgentAssist {
+            interaction: "int-1".into(),
+            agent: "alex".into(),
+            suggestion: callcore::AssistSuggestion::new(
+                callcore::AssistKind::Reminder,
+                "required_phrase",
+                "remember to say: \"this call is recorded\"",
+                29_445,
+            ),
+        },
     ]
 }
 

@@ -93,6 +93,7 @@
     if (window.DesktopChat) {
       S.chats = window.DesktopChat.start({ api: api, note: note, me: me, voiceOffered: voiceOffered });
     }
+    if (window.DesktopAssist) S.assist = window.DesktopAssist.start({ me: me });
     openFeed();
     connectPhone();
   }
@@ -163,6 +164,8 @@
 
   function onEvent(m) {
     var current = S.call && S.call.interaction;
+    // agent assist's suggestions (desktop-assist.js)
+    if (S.assist) S.assist.onEvent(m);
     // web chats are the chat panel's (desktop-chat.js)
     if (S.chats && S.chats.onEvent(m)) return;
     switch (m.type) {

@@ -19,7 +19,8 @@
   var HISTORY_MS = 10 * 60 * 1000;
   var COLORS = ['#2563eb', '#dc2626', '#1f9d55', '#d97706', '#7c3aed', '#0891b2', '#be185d'];
   // events that change nothing the board shows
-  var QUIET = ['flow_step', 'transcript_segment', 'usage', 'quality_alert',
+  var QUIET = ['flow_step', 'transcript_segment', 'usage', 'quality_alert', 'quality_scored',
+    'agent_assist', 'audio_measured',
     'recording_started', 'recording_stopped', 'dial_attempted', 'disposition_set', 'wrap_up_noted'];
   // events after which today's answered / abandoned / service level change
   var COUNTED = ['connected', 'abandoned', 'ended', 'queue_exited', 'overflowed'];
@@ -192,6 +193,8 @@
     if (QUIET.indexOf(m.type) < 0) scheduleRefresh();
     if (COUNTED.indexOf(m.type) >= 0) scheduleToday();
     if (me && m.supervisor && m.supervisor === me.agent) onMonitorEvent(m);
+    // live quality alerts (wallboard-alerts.js)
+    if (window.wallboardAlerts) window.wallboardAlerts.onEvent(m, board.calls);
   }
 
   // ---- reading the API again ----------------------------------------------------

@@ -485,4 +485,38 @@ mod tests {
         ));
         assert!(live.context(&id).is_none());
     }
+
+    #[test]
+    fn a_suggestion_reaches_its_agent_and_supervisors_only() {
+        let live = Live::new(16);
+        let mut feed = live.subscribe();
+        live.apply(Arc::new(Event {
+            seq: 1,
+            at: Timestamp::from_secs(1),
+            tenant: TenantId::new("t"),
+            kind: EventKind::AgentAssist {
+                interaction: InteractionId::new("call-1"),
+                agent: AgentId::new("alex"),
+                suggestion: callcore::AssistSuggestion::new(
+                    callcore::AssistKind::Article,
+                    "What are your opening hours?",
+                    "9:00-17:00",
+                    3000,
+                ),
+            },
+        }));
+        let Ok(stamped) = feed.try_recv() else {
+            panic!("the event is on the feed");
+        };
+        let who = |user: &str, role: Role, tenant: &str| Principal {
+            user: user.into(),
+            role,
+            tenant: TenantId::new(tenant),
+            agent: (role == Role::Agent).then(|| AgentId::new(user)),
+        };
+        assert!(stamped.visible_to(&who("alex", Role::Agent, "t")));
+        assert!(!stamped.visible_to(&who("bob", Role::Agent, "t")));
+        assert!(stamped.visible_to(&who("boss", Role::Supervisor, "t")));
+        assert!(!stamped.visible_to(&who("boss", Role::Supervisor, "other")));
+    }
 }

@@ -53,6 +53,13 @@ async fn desktop_chat_js() -> Response {
     )
 }
 
+async fn desktop_assist_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/desktop-assist.js"),
+    )
+}
+
 async fn desktop_css() -> Response {
     asset(
         "text/css; charset=utf-8",
@@ -60,7 +67,8 @@ async fn desktop_css() -> Response {
     )
 }
 
-/// The pages' routes: `/desktop`, `/desktop.js`, `/desktop.css`, and `/`
+/// The pages' routes: `/desktop`, `/desktop.js`, `/desktop-chat.js`,
+/// `/desktop-assist.js`, `/desktop.css`, and `/`
 /// redirecting to `/desktop`.
 pub(crate) fn routes() -> Router {
     Router::new()
@@ -68,6 +76,7 @@ pub(crate) fn routes() -> Router {
         .route("/desktop", get(desktop))
         .route("/desktop.js", get(desktop_js))
         .route("/desktop-chat.js", get(desktop_chat_js))
+        .route("/desktop-assist.js", get(desktop_assist_js))
         .route("/desktop.css", get(desktop_css))
 }
 
@@ -122,6 +131,8 @@ mod tests {
             "wrapup-submit",
             "chats",
             "chat-count",
+            "assist",
+            "assist-list",
         ] {
             assert!(
                 page.contains(&format!("data-testid=\"{id}\"")),
@@ -136,6 +147,9 @@ mod tests {
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
         let (status, kind, _) = get_page("/desktop-chat.js").await;
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
+        let (status, kind, js) = get_page("/desktop-assist.js").await;
+        assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
+        assert!(js.contains("agent_assist"));
         let (status, kind, _) = get_page("/desktop.css").await;
         assert_eq!((status, kind.starts_with("text/css")), (200, true));
         let (status, location, _) = get_page("/").await;

@@ -21,7 +21,8 @@
 //! (the premise does for `[[users]]` supervisors).
 //!
 //! Stable `data-testid`s: `login-user`, `login-password`, `login-submit`,
-//! `wallboard`, `queue-<queue id>-waiting`, `agent-<agent id>-state` (a
+//! `wallboard`, `alert-list` (live quality alerts, `/wallboard-alerts.js`),
+//! `queue-<queue id>-waiting`, `agent-<agent id>-state` (a
 //! `<select>` of `ready`, `not_ready`, `offline`; its `data-state` is the
 //! agent's state as the API names it), `listen-<agent id>`,
 //! `whisper-<agent id>`, `barge-<agent id>`.
@@ -37,6 +38,7 @@ pub(crate) const PATH: &str = "/wallboard";
 const HTML: &str = include_str!("../assets/wallboard.html");
 const JS: &str = include_str!("../assets/wallboard.js");
 const CSS: &str = include_str!("../assets/wallboard.css");
+const ALERTS_JS: &str = include_str!("../assets/wallboard-alerts.js");
 
 /// Headers of every asset: never cached across versions of the center, and
 /// a policy that lets the page reach only its own origin.
@@ -69,6 +71,10 @@ pub(crate) fn routes() -> Router {
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
         .route(
+            "/wallboard-alerts.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ALERTS_JS) }),
+        )
+        .route(
             "/wallboard.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),
         )
@@ -97,7 +103,9 @@ mod tests {
             assert!(JS.contains(&format!("'{mode}'")), "{mode} button");
         }
         // nothing from another origin (the SVG namespace is a name, not fetched)
-        for text in [HTML, JS, CSS] {
+        assert!(HTML.contains("data-testid=\"alert-list\""));
+        assert!(ALERTS_JS.contains("quality_alert"));
+        for text in [HTML, JS, CSS, ALERTS_JS] {
             let text = text.replace("'http://www.w3.org/2000/svg'", "");
             assert!(!text.contains("http://") && !text.contains("https://"));
         }
@@ -109,6 +117,7 @@ mod tests {
         for (path, kind) in [
             ("/wallboard", "text/html"),
             ("/wallboard.js", "text/javascript"),
+            ("/wallboard-alerts.js", "text/javascript"),
             ("/wallboard.css", "text/css"),
         ] {
             let req = axum::http::Request::get(path)

@@ -441,6 +441,24 @@ pub enum EventKind {
         /// The figures.
         audio: ConversationAudio,
     },
+    /// A call's quality was evaluated (rules over its transcript, its audio
+    /// figures), when its conversation was over; kept in the record.
+    QualityScored {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The evaluation.
+        evaluation: crate::QualityEvaluation,
+    },
+    /// A suggestion for the agent on a live call (agent assist): a
+    /// knowledge-base article, the customer's intent, a phrase to say.
+    AgentAssist {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent it is for.
+        agent: AgentId,
+        /// The suggestion.
+        suggestion: crate::AssistSuggestion,
+    },
     /// An outbound dial attempt finished.
     DialAttempted {
         /// The interaction it created.
@@ -502,6 +520,8 @@ impl EventKind {
             | E::TranscriptSegment { interaction, .. }
             | E::QualityAlert { interaction, .. }
             | E::AudioMeasured { interaction, .. }
+            | E::QualityScored { interaction, .. }
+            | E::AgentAssist { interaction, .. }
             | E::DialAttempted { interaction, .. } => Some(interaction),
             E::AgentStateChanged { .. }
             | E::AgentReachabilityChanged { .. }
@@ -526,6 +546,7 @@ impl EventKind {
             | E::WrapUpEnded { agent, .. }
             | E::DispositionSet { agent, .. }
             | E::WrapUpNoted { agent, .. }
+            | E::AgentAssist { agent, .. }
             | E::Muted { agent, .. }
             | E::ConsultStarted { agent, .. }
             | E::ConsultSwapped { agent, .. }
@@ -590,6 +611,8 @@ impl EventKind {
             E::TranscriptSegment { .. } => "transcript_segment",
             E::QualityAlert { .. } => "quality_alert",
             E::AudioMeasured { .. } => "audio_measured",
+            E::QualityScored { .. } => "quality_scored",
+            E::AgentAssist { .. } => "agent_assist",
             E::DialAttempted { .. } => "dial_attempted",
             E::Usage { .. } => "usage",
         }

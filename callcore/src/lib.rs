@@ -52,6 +52,7 @@ mod ids;
 mod model;
 mod pii;
 pub mod ports;
+pub mod quality;
 mod rng;
 mod routing;
 pub mod store;
@@ -68,6 +69,7 @@ pub use ids::{
 pub use model::*;
 pub use pii::{Masked, Pii, VariantOf};
 pub use ports::*;
+pub use quality::{AssistKind, AssistSuggestion, QualityEvaluation, QualityFinding};
 pub use rng::SeededRng;
 pub use routing::BasicRouter;
 pub use store::{

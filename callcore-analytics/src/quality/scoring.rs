@@ -57,6 +57,9 @@ struct Call {
     settled: Vec<bool>,
     sentiments: Vec<(Speaker, f64)>,
     hits: Vec<QualityHit>,
+    /// Silence and talk-over shares measured from the audio, when known
+    /// before the end (they replace the estimates from the segments).
+    measured: Option<(f64, f64)>,
 }
 
 /// Applies the rules to the event stream. See the module docs.
@@ -122,10 +125,33 @@ impl QualityInspector {
                 settled: vec![false; n],
                 sentiments: Vec::new(),
                 hits: Vec::new(),
+                measured: None,
             })
     }
 
+    /// Starts following a call that arrived at `created_at` (the origin of
+    /// its segments' offsets) and was connected to `agent` at
+    /// `connected_at`, for a caller who sees the conversation but not its
+    /// `interaction_created` and `connected` events (a live tap).
+    pub fn begin(
+        &mut self,
+        tenant: &TenantId,
+        interaction: &InteractionId,
+        created_at: Timestamp,
+        connected_at: Timestamp,
+        agent: Option<AgentId>,
+    ) {
+        let c = self.call(tenant, interaction, created_at);
+        c.created_at = created_at;
+        c.connected_at.get_or_insert(connected_at);
+        if agent.is_some() {
+            c.agent = agent;
+        }
+    }
+
     /// Folds one event; returns the hits found live (alerts for supervisors).
+    /// An `audio_measured` event before the `ended` one gives the silence and
+    /// talk-over shares as measured from the audio.
     pub fn handle(&mut self, event: &Event) -> Vec<QualityHit> {
         let (t, at) = (&event.tenant, event.at);
         match &event.kind {
@@ -147,6 +173,14 @@ impl QualityInspector {
                 text,
                 offset_ms,
             } => self.segment(t, interaction, *speaker, text.expose(), *offset_ms, at),
+            EventKind::AudioMeasured { interaction, audio } if audio.conversation_ms > 0 => {
+                if let Some(c) = self.calls.get_mut(&(t.clone(), interaction.clone())) {
+                    #[allow(clippy::cast_precision_loss)]
+                    let share = |ms: u64| ms as f64 / audio.conversation_ms as f64;
+                    c.measured = Some((share(audio.silence_ms), share(audio.talk_over_ms)));
+                }
+                Vec::new()
+            }
             EventKind::Ended { interaction, .. } => {
                 let mut hits = self.due(at, Some((t, interaction)), true);
                 self.finish(t, interaction, at);
@@ -328,7 +362,7 @@ impl QualityInspector {
                 .collect()
         };
         #[allow(clippy::cast_precision_loss)]
-        let (silence, talk_over) = window.map_or((None, None), |(lo, hi)| {
+        let estimated = window.map_or((None, None), |(lo, hi)| {
             let len = (hi - lo) as f64;
             let speech = covered(spans(None), lo, hi) as f64;
             let agent = covered(spans(Some(Speaker::Agent)), lo, hi);
@@ -336,6 +370,7 @@ impl QualityInspector {
             let both = (agent + customer) as f64 - speech;
             (Some(1.0 - speech / len), Some(both.max(0.0) / len))
         });
+        let (silence, talk_over) = c.measured.map_or(estimated, |(s, o)| (Some(s), Some(o)));
         let customer: Vec<f64> = c
             .sentiments
             .iter()

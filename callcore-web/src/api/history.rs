@@ -114,7 +114,11 @@ pub(crate) async fn list(
     }))
 }
 
-async fn record(st: &AppState, p: &Principal, raw: &str) -> Result<InteractionRecord, ApiError> {
+pub(crate) async fn record(
+    st: &AppState,
+    p: &Principal,
+    raw: &str,
+) -> Result<InteractionRecord, ApiError> {
     let id = InteractionId::new(raw);
     // what the center emitted so far is journaled and its records saved
     st.0.center.flush().await;

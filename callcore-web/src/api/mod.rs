@@ -14,6 +14,7 @@ pub(crate) mod config;
 pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod messages;
+pub(crate) mod quality;
 pub(crate) mod queues;
 pub(crate) mod reports;
 pub(crate) mod screen_pop;
@@ -101,6 +102,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(history::list))
         .routes(routes!(history::get))
         .routes(routes!(history::events))
+        .routes(routes!(quality::get))
         .routes(routes!(history::recordings))
         .routes(routes!(history::download))
         .routes(routes!(history::wrap_up))

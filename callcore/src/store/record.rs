@@ -83,6 +83,10 @@ pub struct InteractionRecord {
     /// (where the center inspects calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<crate::ConversationAudio>,
+    /// The quality evaluation of the conversation (rules over its
+    /// transcript and audio, where the center inspects calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<crate::QualityEvaluation>,
     /// Whether the interaction has ended and no after-call work is pending.
     pub complete: bool,
     /// Internal: when the current hold started.
@@ -135,6 +139,7 @@ impl InteractionRecord {
             notes: None,
             recordings: Vec::new(),
             audio: None,
+            quality: None,
             complete: false,
             hold_started_at: None,
             wrap_up_started_at: None,
@@ -266,6 +271,9 @@ impl InteractionRecord {
                 self.intent = Some(detail.clone());
             }
             EventKind::AudioMeasured { audio, .. } => self.audio = Some(audio.clone()),
+            EventKind::QualityScored { evaluation, .. } => {
+                self.quality = Some(evaluation.clone());
+            }
             _ => {}
         }
     }

@@ -1,0 +1,361 @@
+//! Live quality inspection and agent assist through the running premise center
+//! (`[quality]` rules, `[ivr] knowledge_bases` and `intents`): a real SIPp call
+//! from the IVR to agent `alex` (a phone at a fixed contact), each side's audio
+//! an RTP phone of the test, transcribed by a scripted recognizer plugged in
+//! through callcore's `SpeechRecognizer` seam (`PremiseBuilder::transcriber`):
+//! each line is a one-second tone of its own frequency, and the recognizer
+//! "hears" the line whose tone the utterance carries. So the whole real path —
+//! the media tap, the voice-activity segmentation per side, the order of the
+//! segments, the rules, assist, the journal, the record, the store, the web
+//! API — runs, without Whisper's variance.
+//!
+//! Asserted: the segments come with the right speakers; the agent's forbidden
+//! word, the customer's falling sentiment and the missed recording notice are
+//! `quality_alert`s while the call is on; the agent gets the knowledge-base
+//! article and the intent for the customer's question, and a reminder of the
+//! notice before its deadline; the evaluation at the end scores 100 − 20 − 5 −
+//! 15, is kept in the record, served by `GET /api/v1/interactions/{id}/quality`
+//! to the agent (not to another agent) and still there after a restart.
+//!
+//! Skipped with a notice without sipp, unless `CALLCORE_REQUIRE_PEERS=1`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::disallowed_methods)]
+
+#[path = "call_support/mod.rs"]
+mod support;
+#[path = "web_support/mod.rs"]
+mod web;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use callcore::{
+    AssistKind, CoreError, EventKind, RecognitionOptions, RecognitionResult, RecognitionSession,
+    Speaker, SpeechRecognizer, TenantId,
+};
+use callcore_premise::Premise;
+use support::{Caller, Desk, amplitude, config, data_dir};
+use web::{http, login};
+
+/// The conversation: who says what (as a tone of that frequency), and when
+/// (milliseconds after the connection).
+const LINES: [(Speaker, f64, &str, u64); 5] = [
+    (
+        Speaker::Agent,
+        500.0,
+        "hello thank you for calling how can I help you",
+        800,
+    ),
+    (
+        Speaker::Customer,
+        700.0,
+        "hi what are your opening hours on saturday",
+        2800,
+    ),
+    (Speaker::Customer, 900.0, "this is terrible service", 5200),
+    (Speaker::Customer, 1100.0, "I am very angry", 7400),
+    (Speaker::Agent, 1300.0, "that is a stupid question", 9600),
+];
+
+/// A recognizer that hears which line's tone an utterance carries.
+#[derive(Debug, Default)]
+struct Scripted {
+    heard: Mutex<Vec<String>>,
+}
+
+struct Session {
+    samples: Vec<i16>,
+    out: VecDeque<RecognitionResult>,
+    heard: Arc<Scripted>,
+}
+
+/// The recognizer plugged into the center (it shares what it heard).
+struct Recognizer(Arc<Scripted>);
+
+#[async_trait]
+impl SpeechRecognizer for Recognizer {
+    async fn start(
+        &self,
+        options: RecognitionOptions,
+    ) -> Result<Box<dyn RecognitionSession>, CoreError> {
+        assert_eq!(options.sample_rate, 8000);
+        Ok(Box::new(Session {
+            samples: Vec::new(),
+            out: VecDeque::new(),
+            heard: self.0.clone(),
+        }))
+    }
+}
+
+#[async_trait]
+impl RecognitionSession for Session {
+    async fn push_audio(&mut self, samples: &[i16]) -> Result<(), CoreError> {
+        self.samples.extend_from_slice(samples);
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<(), CoreError> {
+        // the line whose tone is strongest, if one is clearly there
+        let (line, level) = LINES
+            .iter()
+            .map(|l| (l, amplitude(&self.samples, l.1)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        if level > support::HEARD {
+            let ms = self.samples.len() as u64 / 8;
+            self.heard.heard.lock().unwrap().push(line.2.to_owned());
+            self.out.push_back(RecognitionResult {
+                text: line.2.to_owned(),
+                is_final: true,
+                confidence: 0.9,
+                start_ms: 0,
+                end_ms: ms,
+            });
+        }
+        Ok(())
+    }
+
+    async fn next_result(&mut self) -> Option<Result<RecognitionResult, CoreError>> {
+        self.out.pop_front().map(Ok)
+    }
+}
+
+/// One second of `hz` (8 kHz, the phones' tone level).
+fn tone(hz: f64) -> Vec<i16> {
+    (0..8000)
+        .map(|i| {
+            let t = f64::from(i) / 8000.0;
+            (support::TONE * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
+        })
+        .collect()
+}
+
+const INTENTS: &str = r#"{"language": "en", "intents": [
+  {"name": "opening_hours", "examples": ["what are your opening hours", "when are you open",
+    "what time do you open on saturday", "are you open on sunday", "what time do branches close",
+    "opening times please", "when does the branch open"]},
+  {"name": "dispute_charge", "examples": ["I was charged twice", "there is a charge I do not recognise",
+    "my bill has a wrong charge", "I want to dispute a payment", "why was I billed twice",
+    "refund the double charge", "this charge is wrong"]},
+  {"name": "lost_card", "examples": ["I lost my card", "my card was stolen", "block my card",
+    "I cannot find my bank card", "someone took my wallet with my card", "freeze my card please"]}
+]}"#;
+
+const KB: &str = r#"{"language": "en", "entries": [
+  {"id": "opening_hours", "question": "What are your opening hours?",
+   "variants": ["when are branches open", "what time does the branch open", "are you open on saturday"],
+   "answer": "Branches open 9:00-17:00, Monday to Saturday."},
+  {"id": "roaming", "question": "Does my phone work abroad?",
+   "variants": ["international roaming", "using my phone overseas", "calls from another country"],
+   "answer": "Roaming is on by default in 120 countries."}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
+    if !support::sipp_ready("the live quality test") {
+        return;
+    }
+    let dir = data_dir("live-quality");
+    std::fs::write(dir.join("intents.json"), INTENTS).unwrap();
+    std::fs::write(dir.join("faq.json"), KB).unwrap();
+    let desk = Desk::start("alex", 0.0, 1).await;
+    let extra = format!(
+        "[[agents]]\nid = \"alex\"\nname = \"Alex\"\npassword = \"alex-secret\"\ncontact = \"{}\"\n\
+         skills = [\"support\"]\n\
+         [[agents]]\nid = \"bob\"\nname = \"Bob\"\npassword = \"bob-secret\"\nskills = [\"sales\"]\n\
+         [quality]\nenabled = true\ntranscribe = true\nsilence_alert_secs = 0\n\
+         talk_over_alert_secs = 0\nforbidden = [\"stupid\"]\n\
+         required = [\"this call is recorded\"]\nrequired_within_secs = 8\n\
+         remind_after_secs = 3\n\
+         [[quality.rules]]\nrule = \"negative_sentiment\"\nname = \"customer_unhappy\"\n\
+         speaker = \"customer\"\nthreshold = -0.3\nwindow = 2\npenalty = 5\n",
+        desk.contact
+    );
+    let mut cfg = config(&dir, &extra);
+    cfg.ivr.intents = Some(dir.join("intents.json"));
+    cfg.ivr
+        .knowledge_bases
+        .insert("faq".into(), dir.join("faq.json"));
+    cfg.http.enabled = true;
+    cfg.http.bind = Some("127.0.0.1:0".parse().unwrap());
+    let scripted = Arc::new(Scripted::default());
+    let premise = Premise::builder(cfg.clone())
+        .transcriber(Arc::new(Recognizer(scripted.clone())))
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        premise
+            .banner()
+            .contains("measured from their audio and transcribed"),
+        "{}",
+        premise.banner()
+    );
+    let mut events = premise.center().subscribe();
+
+    // the caller chooses support (key 2) once the IVR speaks; silent otherwise
+    let caller = Caller::silent(premise.sip_addr()).await;
+    caller.phone.press_after_audio(b'2');
+    let (id, agent) = support::connected(&mut events).await;
+    assert_eq!(agent.as_str(), "alex");
+    let connected = Instant::now();
+
+    // the conversation, each line on its side's phone at its time
+    let script = {
+        let (agent_phone, caller_phone) = (desk.phone.clone(), caller.phone.clone());
+        tokio::spawn(async move {
+            for (speaker, hz, _, at) in LINES {
+                tokio::time::sleep_until((connected + Duration::from_millis(at)).into()).await;
+                match speaker {
+                    Speaker::Agent => agent_phone.say(tone(hz)),
+                    _ => caller_phone.say(tone(hz)),
+                }
+            }
+        })
+    };
+
+    // everything said about the call until its evaluation
+    let mut segments = Vec::new();
+    let mut alerts = Vec::new();
+    let mut assists = Vec::new();
+    let mut hung_up = false;
+    let evaluation = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let got = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
+            // every line said and the notice's deadline (8 s) gone: hang up
+            if !hung_up && connected.elapsed() > Duration::from_millis(12_500) {
+                hung_up = true;
+                premise.center().hang_up(&id).await.unwrap();
+            }
+            let Ok(e) = got else { continue };
+            let e = e.unwrap();
+            let since = connected.elapsed().as_millis();
+            match &e.kind {
+                EventKind::TranscriptSegment { speaker, text, .. } => {
+                    eprintln!("{since} ms: segment {speaker:?}: {}", text.expose());
+                    segments.push((*speaker, text.expose().clone()));
+                }
+                EventKind::QualityAlert { rule, detail, .. } => {
+                    eprintln!("{since} ms: alert {rule}: {detail}");
+                    alerts.push((rule.clone(), since, hung_up));
+                }
+                EventKind::AgentAssist {
+                    agent, suggestion, ..
+                } => {
+                    eprintln!("{since} ms: assist for {agent}: {suggestion:?}");
+                    assists.push((agent.clone(), suggestion.clone(), since));
+                }
+                EventKind::QualityScored {
+                    interaction,
+                    evaluation,
+                } if *interaction == id => return evaluation.clone(),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no quality_scored within 60 s");
+    script.await.unwrap();
+    eprintln!("evaluation: {evaluation:?}");
+
+    // the segments: every line, its speaker
+    let said: Vec<(Speaker, String)> = LINES
+        .iter()
+        .map(|(s, _, text, _)| (*s, (*text).to_owned()))
+        .collect();
+    assert_eq!(
+        segments,
+        said,
+        "heard: {:?}",
+        scripted.heard.lock().unwrap()
+    );
+
+    // live alerts, raised before the hang-up
+    let rules: Vec<&str> = alerts.iter().map(|(r, _, _)| r.as_str()).collect();
+    for rule in ["required_phrase", "customer_unhappy", "forbidden_words"] {
+        let (_, at, after) = alerts
+            .iter()
+            .find(|(r, _, _)| r == rule)
+            .unwrap_or_else(|| panic!("no {rule} alert in {rules:?}"));
+        assert!(!after, "{rule} came after the hang-up");
+        eprintln!("{rule} alert {at} ms after the connection");
+    }
+    let missed = alerts
+        .iter()
+        .find(|(r, _, _)| r == "required_phrase")
+        .unwrap();
+    // 8 s from the bridge, which comes a little before the `connected` event
+    assert!(
+        (7500..9500).contains(&missed.1),
+        "the notice's deadline: {}",
+        missed.1
+    );
+
+    // assist: only for alex; article, intent, reminder
+    assert!(assists.iter().all(|(a, _, _)| a.as_str() == "alex"));
+    let of = |k: AssistKind| assists.iter().filter(move |(_, s, _)| s.kind == k);
+    let article = of(AssistKind::Article).next().expect("an article");
+    assert_eq!(article.1.source.as_deref(), Some("faq/opening_hours"));
+    assert!(article.1.text.starts_with("Branches open"));
+    let intent = of(AssistKind::Intent).next().expect("an intent");
+    assert_eq!(intent.1.title, "opening_hours");
+    let reminder = of(AssistKind::Reminder).next().expect("a reminder");
+    assert_eq!(reminder.1.title, "required_phrase");
+    assert!(
+        (2500..4500).contains(&reminder.2),
+        "reminded at {} ms",
+        reminder.2
+    );
+    // 3 s after the bridge, 5 s before the deadline (100 ms ticks)
+    let ahead = missed.1 - reminder.2;
+    assert!((4800..5200).contains(&ahead), "reminded {ahead} ms ahead");
+    assert_eq!(of(AssistKind::Reminder).count(), 1);
+    assert_eq!(of(AssistKind::Article).count(), 1, "{assists:?}");
+
+    // the evaluation: 100 − 20 (forbidden) − 5 (sentiment) − 15 (notice)
+    assert!((evaluation.score - 60.0).abs() < 1e-9, "{evaluation:?}");
+    assert_eq!(evaluation.segments, 5);
+    assert!(evaluation.silence_ratio.is_some_and(|s| s > 0.3 && s < 1.0));
+    let record = support::ended_record(&premise, &id).await;
+    assert_eq!(
+        record.quality.as_ref(),
+        Some(&evaluation),
+        "the record holds it"
+    );
+
+    // the web API: the agent reads their call's evaluation, another agent cannot
+    let addr = premise.http_addr().expect("the web listener");
+    let path = format!("/api/v1/interactions/{id}/quality");
+    let alex = login(addr, "alex", "alex-secret").await;
+    let r = http(addr, "GET", &path, Some(&alex), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["score"], 60.0);
+    assert_eq!(r.json()["findings"].as_array().map(Vec::len), Some(3));
+    let bob = login(addr, "bob", "bob-secret").await;
+    assert_eq!(http(addr, "GET", &path, Some(&bob), None).await.status, 404);
+    let doc = http(addr, "GET", "/api/openapi.json", None, None).await;
+    assert!(doc.json()["paths"]["/api/v1/interactions/{interaction}/quality"].is_object());
+    premise.shutdown().await;
+    drop((caller, desk));
+
+    // kept in the store across a restart (on fresh ports: the same data)
+    cfg.sip.bind = format!("127.0.0.1:{}", support::sip_port())
+        .parse()
+        .unwrap();
+    cfg.media.rtp_first = support::rtp_block(40);
+    cfg.media.rtp_last = cfg.media.rtp_first + 39;
+    let again = Premise::start(cfg).await.unwrap();
+    let stored = again
+        .center()
+        .stores()
+        .interactions
+        .get(&TenantId::new(again.config().tenant.clone()), &id)
+        .await
+        .unwrap()
+        .expect("the record is stored");
+    assert_eq!(stored.quality, Some(evaluation));
+    again.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,123 @@
+//! What live quality inspection and agent assist put on the event stream:
+//! a call's quality evaluation when it is over
+//! ([`EventKind::QualityScored`](crate::EventKind::QualityScored), kept in the
+//! interaction's record) and suggestions for the agent while it is on
+//! ([`EventKind::AgentAssist`](crate::EventKind::AgentAssist)).
+
+use serde::{Deserialize, Serialize};
+
+/// One rule the call broke (or a figure over its limit), as evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QualityFinding {
+    /// The rule's name (`profanity`, `recording_notice`).
+    pub rule: String,
+    /// Milliseconds from the start of the interaction.
+    pub offset_ms: u64,
+    /// What was found (the term, the ratio; never the customer's words).
+    pub detail: String,
+    /// Score points lost.
+    pub penalty: f64,
+    /// Found while the call was on (an alert went to supervisors).
+    pub live: bool,
+}
+
+impl QualityFinding {
+    /// A finding from its parts (the struct is `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(rule: impl Into<String>, offset_ms: u64, detail: impl Into<String>) -> Self {
+        Self {
+            rule: rule.into(),
+            offset_ms,
+            detail: detail.into(),
+            penalty: 0.0,
+            live: false,
+        }
+    }
+}
+
+/// A call's quality evaluation, made when its conversation is over.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QualityEvaluation {
+    /// 100 minus the penalties of the findings, at least 0.
+    pub score: f64,
+    /// Every finding, live or judged at the end.
+    pub findings: Vec<QualityFinding>,
+    /// Share of the conversation nobody spoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence_ratio: Option<f64>,
+    /// Share of the conversation both spoke at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_over_ratio: Option<f64>,
+    /// The customer's mean sentiment over the call, −1..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_sentiment: Option<f64>,
+    /// Transcript segments the rules read.
+    pub segments: u32,
+}
+
+impl QualityEvaluation {
+    /// An evaluation with `score` and no findings (the struct is
+    /// `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(score: f64) -> Self {
+        Self {
+            score,
+            ..Self::default()
+        }
+    }
+}
+
+/// What kind of help an [`AssistSuggestion`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AssistKind {
+    /// A knowledge-base article matching what the customer said.
+    Article,
+    /// The intent the classifier found in what the customer said.
+    Intent,
+    /// A required phrase the agent has not said yet.
+    Reminder,
+}
+
+/// A suggestion for the agent on a live call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AssistSuggestion {
+    /// Article, intent or reminder.
+    pub kind: AssistKind,
+    /// The article's question, the intent's name, the rule's name.
+    pub title: String,
+    /// The article's answer, the intent's confidence, the phrase to say.
+    pub text: String,
+    /// Where it came from: the knowledge base's name, the entry's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// How sure the match is, 0..=1 (articles and intents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Milliseconds from the start of the interaction.
+    pub offset_ms: u64,
+}
+
+impl AssistSuggestion {
+    /// A suggestion from its parts (the struct is `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(
+        kind: AssistKind,
+        title: impl Into<String>,
+        text: impl Into<String>,
+        offset_ms: u64,
+    ) -> Self {
+        Self {
+            kind,
+            title: title.into(),
+            text: text.into(),
+            source: None,
+            confidence: None,
+            offset_ms,
+        }
+    }
+}
