@@ -185,6 +185,28 @@ impl FlowContext {
         }
     }
 
+    /// Journals what the flow learned (the interaction's context: intent
+    /// and slots, without the transcript) as [`EventKind::HandedOff`], for
+    /// the agent's screen pop; nothing when it learned nothing, or once the
+    /// interaction has ended.
+    pub fn hand_off(&self) {
+        let context = &self.interaction.context;
+        if self.glue.call.ended() || (context.intent.is_none() && context.slots.is_empty()) {
+            return;
+        }
+        self.glue.shared.emitter.emit(
+            &self.interaction.tenant,
+            EventKind::HandedOff {
+                interaction: self.interaction.id.clone(),
+                context: callcore::InteractionContext {
+                    intent: context.intent.clone(),
+                    slots: context.slots.clone(),
+                    transcript: Vec::new(),
+                },
+            },
+        );
+    }
+
     /// Records the recognised intent in the context and the journal.
     pub fn set_intent(&mut self, intent: &str) {
         self.interaction.context.intent = Some(intent.to_owned());

@@ -73,6 +73,7 @@ use callcore::{AgentId, QueueId, TenantId};
 use callcore_runtime::CenterHandle;
 
 pub use api::OPENAPI_PATH;
+pub use chat::identity::sign_identity;
 pub use auth::{
     AdminUser, AnyUser, Authed, Authenticate, AuthenticateFn, Authenticator, SupervisorUser,
 };

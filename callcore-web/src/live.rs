@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use callcore::{
-    AgentId, Event, EventKind, InteractionId, Pii, QueueId, ReservationId, TenantId, Timestamp,
+    AgentId, Event, EventKind, InteractionContext, InteractionId, Pii, QueueId, ReservationId,
+    TenantId, Timestamp,
 };
 use callcore_runtime::{BusError, EventSubscriber};
 use serde::Serialize;
@@ -107,6 +108,8 @@ struct State {
     buffer: VecDeque<Stamped>,
     calls: HashMap<InteractionId, LiveCall>,
     ivr: HashMap<InteractionId, Vec<IvrStep>>,
+    /// What a flow handed over with the call (`handed_off`).
+    handoff: HashMap<InteractionId, InteractionContext>,
     offers: HashMap<ReservationId, Offer>,
     agents: HashMap<AgentId, TenantId>,
     queues: HashMap<QueueId, TenantId>,
@@ -261,6 +264,20 @@ impl Live {
                 let step = format!("heard_{}", name_of(speaker));
                 push_step(&mut s, interaction, step, text.expose().clone(), event.at);
             }
+            EventKind::CustomersMerged { kept, absorbed } => {
+                let (kept, absorbed) = (kept.to_string(), absorbed.to_string());
+                for c in s.calls.values_mut() {
+                    if c.tenant == tenant && c.customer.as_deref() == Some(absorbed.as_str()) {
+                        c.customer = Some(kept.clone());
+                    }
+                }
+            }
+            EventKind::HandedOff {
+                interaction,
+                context,
+            } if s.calls.contains_key(interaction) => {
+                s.handoff.insert(interaction.clone(), context.clone());
+            }
             EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
                 involved.extend(agent_in(target));
             }
@@ -304,6 +321,7 @@ impl Live {
             if matches!(event.kind, EventKind::Ended { .. }) {
                 s.calls.remove(&id);
                 s.ivr.remove(&id);
+                s.handoff.remove(&id);
             }
         }
         let stamped = Stamped {
@@ -365,6 +383,11 @@ impl Live {
     /// What the IVR did on a live call before the handoff, oldest first.
     pub(crate) fn ivr(&self, id: &InteractionId) -> Vec<IvrStep> {
         lock(&self.state).ivr.get(id).cloned().unwrap_or_default()
+    }
+
+    /// What the flow handed over with a live call (intent, slots), if any.
+    pub(crate) fn handoff(&self, id: &InteractionId) -> Option<InteractionContext> {
+        lock(&self.state).handoff.get(id).cloned()
     }
 
     /// A pending offer.

@@ -413,6 +413,26 @@ pub enum EventKind {
         /// Offset from the start of the interaction.
         offset_ms: u64,
     },
+    /// A flow handed the interaction to a queue with what it learned (the
+    /// bot's question, what it answered and why it handed off, the intent,
+    /// the slots), for the agent's screen pop: the customer is not asked
+    /// again. The transcript is not repeated here (its lines are
+    /// [`EventKind::TranscriptSegment`]s).
+    HandedOff {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The intent and slots (personal data: stored, never logged).
+        context: crate::InteractionContext,
+    },
+    /// Two customer profiles became one (an identity proven on a channel,
+    /// or a merge by hand): interactions of `absorbed` — live ones included
+    /// — belong to `kept` from now on.
+    CustomersMerged {
+        /// The profile kept.
+        kept: crate::CustomerId,
+        /// The profile merged into it (gone).
+        absorbed: crate::CustomerId,
+    },
     /// A quality-inspection rule fired.
     QualityAlert {
         /// The interaction.
@@ -488,6 +508,7 @@ impl EventKind {
             | E::RecordingStarted { interaction, .. }
             | E::RecordingStopped { interaction, .. }
             | E::TranscriptSegment { interaction, .. }
+            | E::HandedOff { interaction, .. }
             | E::QualityAlert { interaction, .. }
             | E::AudioMeasured { interaction, .. }
             | E::DialAttempted { interaction, .. } => Some(interaction),
@@ -497,6 +518,7 @@ impl EventKind {
             | E::AgentRemoved { .. }
             | E::QueueAdded { .. }
             | E::QueueRemoved { .. }
+            | E::CustomersMerged { .. }
             | E::Usage { .. } => None,
         }
     }
@@ -575,6 +597,8 @@ impl EventKind {
             E::RecordingStarted { .. } => "recording_started",
             E::RecordingStopped { .. } => "recording_stopped",
             E::TranscriptSegment { .. } => "transcript_segment",
+            E::HandedOff { .. } => "handed_off",
+            E::CustomersMerged { .. } => "customers_merged",
             E::QualityAlert { .. } => "quality_alert",
             E::AudioMeasured { .. } => "audio_measured",
             E::DialAttempted { .. } => "dial_attempted",

@@ -333,6 +333,9 @@ impl IvrFlow {
                 context,
             } => {
                 call.interaction_mut().context = context;
+                // the bot's question, answers and hand-off reason, the
+                // intent and slots: for the agent's screen pop
+                call.hand_off();
                 if !skills.is_empty() {
                     // for the agent's screen; routing reads `required_skills`
                     call.interaction_mut()
