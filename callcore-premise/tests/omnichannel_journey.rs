@@ -53,7 +53,7 @@ const ANN_PHONE: &str = "+4915550001";
 const BOB_PHONE: &str = "+4915550002";
 const Q1: &str = "What are your opening hours?";
 const Q2: &str = "Does unused data roll over?";
-const Q3: &str = "My fridge is leaking water all over the kitchen floor";
+const Q3: &str = "My fridge is leaking water on the kitchen floor";
 
 fn premise_config(dir: &Path, mail: &peers::MailServer, smsc_port: u16) -> PremiseConfig {
     let flow = dir.join("bot.json");
