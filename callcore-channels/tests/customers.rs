@@ -58,7 +58,13 @@ async fn rig() -> (Arc<Inbox>, Arc<Inbox>, CenterHandle, Stores) {
     let clock: Arc<dyn Clock> = Arc::new(VirtualClock::new(Timestamp::from_secs(1_700_000_000)));
     let ids: Arc<dyn IdSource> = Arc::new(UuidV7Ids::seeded(clock.clone(), 7));
     let tenant = TenantId::new("default");
-    let chat = Inbox::new(Channel::Chat, tenant.clone(), "chat", clock.clone(), ids.clone());
+    let chat = Inbox::new(
+        Channel::Chat,
+        tenant.clone(),
+        "chat",
+        clock.clone(),
+        ids.clone(),
+    );
     let mail = Inbox::new(Channel::Email, tenant, "email", clock.clone(), ids);
     let stores = Stores::in_memory();
     let center = Center::builder()
@@ -86,7 +92,12 @@ async fn a_proven_identity_joins_and_merges_profiles_across_channels() {
     // an anonymous visitor: a profile of their own
     chat.receive(received("v-anon", "c0"));
     let anon = customer_of_next(&mut events).await;
-    let p = stores.customers.get(&tenant, &anon.as_str().into()).await.unwrap().unwrap();
+    let p = stores
+        .customers
+        .get(&tenant, &anon.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(p.has_identity(IdentityKind::ChatId, "v-anon"));
 
     // a logged-in visitor: one profile with the chat id and the proven address
@@ -94,7 +105,12 @@ async fn a_proven_identity_joins_and_merges_profiles_across_channels() {
     chat.receive_with(received("v-ann", "c1"), proven, |_| {});
     let ann = customer_of_next(&mut events).await;
     assert_ne!(ann, anon);
-    let p = stores.customers.get(&tenant, &ann.as_str().into()).await.unwrap().unwrap();
+    let p = stores
+        .customers
+        .get(&tenant, &ann.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(p.has_identity(IdentityKind::ChatId, "v-ann"));
     assert!(p.has_identity(IdentityKind::Email, "ann@example.org"));
 
@@ -136,7 +152,12 @@ async fn a_proven_identity_joins_and_merges_profiles_across_channels() {
     // every identity; the other is gone
     assert_eq!(kept, "cus-phone");
     assert_eq!(absorbed, ann);
-    let p = stores.customers.get(&tenant, &kept.as_str().into()).await.unwrap().unwrap();
+    let p = stores
+        .customers
+        .get(&tenant, &kept.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     for (kind, value) in [
         (IdentityKind::Phone, "+4930111"),
         (IdentityKind::Email, "ann@example.org"),
@@ -145,5 +166,12 @@ async fn a_proven_identity_joins_and_merges_profiles_across_channels() {
     ] {
         assert!(p.has_identity(kind, value), "{kind:?} {value}");
     }
-    assert!(stores.customers.get(&tenant, &ann.as_str().into()).await.unwrap().is_none());
+    assert!(
+        stores
+            .customers
+            .get(&tenant, &ann.as_str().into())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -329,7 +329,11 @@ impl Premise {
             .answer_when_journaled(config.cluster.is_some())
             // one customer across channels: message customers get a profile on
             // first contact, joined with the identities they prove (chat login)
-            .create_customers(crate::channels::Inboxes::capacities(&config).into_iter().map(|(c, _)| c))
+            .create_customers(
+                crate::channels::Inboxes::capacities(&config)
+                    .into_iter()
+                    .map(|(c, _)| c),
+            )
             .build()?
             .start()
             .await?;

@@ -44,8 +44,7 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
         if c.flow.is_some() && c.ivr_menu {
             return Err(PremiseError::Config {
                 field: "chat.flow".into(),
-                detail: "a chat runs either its flow or the IVR menu (`ivr_menu`), not both"
-                    .into(),
+                detail: "a chat runs either its flow or the IVR menu (`ivr_menu`), not both".into(),
             });
         }
         if !config.queues.iter().any(|q| q.id == c.queue) {

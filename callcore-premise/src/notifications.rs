@@ -115,7 +115,12 @@ pub(crate) fn load(
         .notifications
         .iter()
         .enumerate()
-        .map(|(i, n)| Ok((n.clone(), load_one(config, &format!("notifications[{i}]"), n)?)))
+        .map(|(i, n)| {
+            Ok((
+                n.clone(),
+                load_one(config, &format!("notifications[{i}]"), n)?,
+            ))
+        })
         .collect()
 }
 

@@ -165,7 +165,8 @@ impl Pages {
             .to_owned()
     }
     async fn desktop_log(&mut self, entry: &str) {
-        self.cmd("agent", json!({"op": "log", "entry": entry})).await;
+        self.cmd("agent", json!({"op": "log", "entry": entry}))
+            .await;
     }
     /// Ann writes `text` and waits until the bot has said `bot_messages` in all.
     async fn ask(&mut self, text: &str, bot_messages: usize) {
@@ -263,7 +264,9 @@ async fn campaign(premise: &Premise, dir: &Path, name: &str) -> Vec<String> {
         .start_notifications(NotificationSection {
             name: name.into(),
             leads,
-            template: format!("Hi {{name}}, {name}: your order ships today. Reply STOP to opt out."),
+            template: format!(
+                "Hi {{name}}, {name}: your order ships today. Reply STOP to opt out."
+            ),
             channel: "sms".into(),
             subject: None,
             per_second: 20,
@@ -283,7 +286,10 @@ async fn campaign(premise: &Premise, dir: &Path, name: &str) -> Vec<String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{name} did not finish: {:?}", premise.notification_report(name));
+    panic!(
+        "{name} did not finish: {:?}",
+        premise.notification_report(name)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,8 +297,7 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     if !browser::browser_ready("the omnichannel journey test") {
         return;
     }
-    let Some(mail_python) = peers::python_with("mail_devel", "the omnichannel journey test")
-    else {
+    let Some(mail_python) = peers::python_with("mail_devel", "the omnichannel journey test") else {
         return;
     };
     let Some(smpp_python) = peers::python_with("smpp34", "the omnichannel journey test") else {
@@ -328,14 +333,16 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
         + 3600;
     let identity = format!("email:{ANN_MAIL}");
     let signature = callcore_web::sign_identity(SECRET, &identity, expires.cast_signed());
-    let url = format!(
-        "http://{addr}/chat?identity={identity}&expires={expires}&signature={signature}"
-    );
+    let url =
+        format!("http://{addr}/chat?identity={identity}&expires={expires}&signature={signature}");
     pages
         .cmd("ann", json!({"op": "open", "url": url, "shared": true}))
         .await;
     pages
-        .wait("ann", "window.chat && window.chat.log.includes('identified:email')")
+        .wait(
+            "ann",
+            "window.chat && window.chat.log.includes('identified:email')",
+        )
         .await;
     // a forged signature is refused (and the session stays as it was)
     let forged = pages
@@ -358,7 +365,10 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     pages.ask(Q3, 4).await;
     let bot = pages.bot_said().await;
     assert_eq!(bot[0], "Hi! What can I help you with?", "{bot:?}");
-    assert!(bot[1].starts_with("Branches are open 9:00 to 17:00"), "{bot:?}");
+    assert!(
+        bot[1].starts_with("Branches are open 9:00 to 17:00"),
+        "{bot:?}"
+    );
     assert!(bot[2].starts_with("Unused data rolls over"), "{bot:?}");
     assert!(bot[3].contains("connect you"), "{bot:?}");
 
@@ -396,17 +406,27 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     for q in [Q1, Q2, Q3] {
         assert!(card.contains(&format!("visitor:{q}")), "{card:?}");
     }
-    assert!(card.iter().filter(|l| l.starts_with("bot:")).count() >= 4, "{card:?}");
+    assert!(
+        card.iter().filter(|l| l.starts_with("bot:")).count() >= 4,
+        "{card:?}"
+    );
 
     // the agent takes it, answers and ends it with a wrap-up
     pages.click("agent", &format!("chat-accept-{chat}")).await;
     pages.desktop_log(&format!("chat-active:{chat}")).await;
     pages
-        .fill("agent", &format!("chat-input-{chat}"), "Hi Ann, Alice here. A technician will call you.")
+        .fill(
+            "agent",
+            &format!("chat-input-{chat}"),
+            "Hi Ann, Alice here. A technician will call you.",
+        )
         .await;
     pages.click("agent", &format!("chat-send-{chat}")).await;
     pages
-        .wait("ann", "window.chat.log.some(l => l.startsWith('agent:Hi Ann, Alice here'))")
+        .wait(
+            "ann",
+            "window.chat.log.some(l => l.startsWith('agent:Hi Ann, Alice here'))",
+        )
         .await;
     pages.click("agent", &format!("chat-end-{chat}")).await;
     pages.desktop_log(&format!("chat-ended:{chat}")).await;
@@ -416,7 +436,9 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     pages
         .click("agent", &format!("chat-wrapup-submit-{chat}"))
         .await;
-    pages.desktop_log(&format!("chat-wrapup-saved:{chat}")).await;
+    pages
+        .desktop_log(&format!("chat-wrapup-saved:{chat}"))
+        .await;
     let api = login(addr, "1001", "alice1001").await;
     // the chat's record is saved under Ann's profile
     let stores = premise.center().stores();
@@ -461,7 +483,10 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     // the bot's hand-off message went to Ann, threaded
     let inbox = mail.wait_mailbox(ANN_MAIL, 1, 10).await;
     assert_eq!(inbox[0]["in_reply_to"], "<ann-1@example.org>");
-    assert!(inbox[0]["text"].as_str().unwrap().contains("connect you"), "{inbox:?}");
+    assert!(
+        inbox[0]["text"].as_str().unwrap().contains("connect you"),
+        "{inbox:?}"
+    );
     pages.click("agent", "offer-accept").await;
     call::wait_for(&mut events, 20, "the e-mail connected", |k| {
         matches!(k, EventKind::Connected { interaction, .. } if *interaction == email).then_some(())
@@ -470,8 +495,13 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
 
     // 3. Ann texts from her phone: first contact there, a profile of its own
     let mut events = premise.center().subscribe();
-    smsc.deliver(ANN_PHONE, b"Hi, it's Ann from the chat, about the fridge", 0, 0)
-        .await;
+    smsc.deliver(
+        ANN_PHONE,
+        b"Hi, it's Ann from the chat, about the fridge",
+        0,
+        0,
+    )
+    .await;
     let (sms, reservation) = offered(&mut events).await;
     let r = http(
         addr,
@@ -506,10 +536,7 @@ async fn one_customer_across_chat_email_and_sms_with_the_bot_first() {
     assert_eq!(r.status, 200, "{}", r.body);
     let merged = r.json();
     let ids = identities(&merged);
-    for want in [
-        format!("email:{ANN_MAIL}"),
-        format!("phone:{ANN_PHONE}"),
-    ] {
+    for want in [format!("email:{ANN_MAIL}"), format!("phone:{ANN_PHONE}")] {
         assert!(ids.contains(&want), "{ids:?}");
     }
     assert!(ids.iter().any(|i| i.starts_with("chat_id:v-")), "{ids:?}");

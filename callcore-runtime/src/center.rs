@@ -193,7 +193,10 @@ impl CenterBuilder {
     /// interaction's `proven.<kind>` attributes ([`callcore::PROVEN_IDENTITY`])
     /// are joined to the profile either way.
     #[must_use]
-    pub fn create_customers(mut self, channels: impl IntoIterator<Item = callcore::Channel>) -> Self {
+    pub fn create_customers(
+        mut self,
+        channels: impl IntoIterator<Item = callcore::Channel>,
+    ) -> Self {
         self.create_customers = channels.into_iter().collect();
         self
     }

@@ -8,8 +8,7 @@
 //! history across channels.
 
 use callcore::{
-    Channel, CoreError, CustomerId, CustomerProfile, EventKind, IdentityKind,
-    Interaction,
+    Channel, CoreError, CustomerId, CustomerProfile, EventKind, IdentityKind, Interaction,
     PROVEN_IDENTITY,
 };
 

@@ -62,26 +62,24 @@ pub(crate) async fn merge(
             ApiError::forbidden("an agent merges the customer of an interaction they are on")
         })?;
         let id = st.call_for(&p, raw)?;
-        let on = st
-            .0
-            .live
-            .call(&id)
-            .and_then(|c| c.customer)
-            .is_some_and(|c| c == kept.as_str() || c == absorbed.as_str());
+        let on =
+            st.0.live
+                .call(&id)
+                .and_then(|c| c.customer)
+                .is_some_and(|c| c == kept.as_str() || c == absorbed.as_str());
         if !on {
             return Err(ApiError::forbidden(
                 "neither profile is the customer of that interaction",
             ));
         }
     }
-    let merged = st
-        .0
-        .center
-        .stores()
-        .customers
-        .merge(&p.tenant, &kept, &absorbed)
-        .await
-        .map_err(|e| ApiError::from_core(&e, "customer"))?;
+    let merged =
+        st.0.center
+            .stores()
+            .customers
+            .merge(&p.tenant, &kept, &absorbed)
+            .await
+            .map_err(|e| ApiError::from_core(&e, "customer"))?;
     // live interactions and records not yet saved follow the merge
     st.0.center.journal_event(
         &p.tenant,

@@ -120,12 +120,30 @@ mod tests {
             Ok((IdentityKind::Email, "ann@example.org".into()))
         );
         for (identity, expires, signature, now, why) in [
-            ("email:bob@example.org", 1_000, sig.as_str(), 900, "does not match"),
-            ("email:Ann@Example.org", 1_000, sig.as_str(), 1_000, "expired"),
+            (
+                "email:bob@example.org",
+                1_000,
+                sig.as_str(),
+                900,
+                "does not match",
+            ),
+            (
+                "email:Ann@Example.org",
+                1_000,
+                sig.as_str(),
+                1_000,
+                "expired",
+            ),
             ("chat_id:v-1", 1_000, sig.as_str(), 900, "kind"),
             ("nokind", 1_000, sig.as_str(), 900, "kind:value"),
             ("email:Ann@Example.org", 1_000, "00", 900, "does not match"),
-            ("email:Ann@Example.org", 200_000, sig.as_str(), 0, "longer than a day"),
+            (
+                "email:Ann@Example.org",
+                200_000,
+                sig.as_str(),
+                0,
+                "longer than a day",
+            ),
         ] {
             let e = verify(secret, identity, expires, signature, now).unwrap_err();
             assert!(e.contains(why), "{identity}: {e}");

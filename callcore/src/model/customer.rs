@@ -97,7 +97,12 @@ impl Default for CustomerId {
 impl CustomerProfile {
     /// A profile known by one address (made on a customer's first contact).
     #[must_use]
-    pub fn with_identity(id: CustomerId, tenant: TenantId, kind: IdentityKind, value: &str) -> Self {
+    pub fn with_identity(
+        id: CustomerId,
+        tenant: TenantId,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Self {
         Self {
             id,
             tenant,
