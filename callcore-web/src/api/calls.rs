@@ -402,7 +402,10 @@ macro_rules! offer {
                 if offer.is_some() {
                     break;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                st.0.center
+                    .clock()
+                    .sleep(std::time::Duration::from_millis(20))
+                    .await;
                 offer = st.0.live.offer(&id);
             }
             let mine = offer.is_some_and(|o| {
