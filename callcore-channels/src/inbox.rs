@@ -7,7 +7,7 @@
 //! rings a phone for them) and answer through [`Inbox::reply`], which the
 //! channel's [`Outbox`] sends threaded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -196,6 +196,20 @@ impl Inbox {
         received: Received,
         before_offer: impl FnOnce(&InteractionId),
     ) -> Delivered {
+        self.receive_with(received, BTreeMap::new(), before_offer)
+    }
+
+    /// [`receive_then`](Self::receive_then), giving a new conversation's
+    /// interaction `attributes` (e.g. identities the customer proved on the
+    /// channel, `proven.email`: see [`callcore::PROVEN_IDENTITY`]); a
+    /// message that joins an open conversation leaves its attributes as
+    /// they are.
+    pub fn receive_with(
+        self: &Arc<Self>,
+        received: Received,
+        attributes: BTreeMap<String, String>,
+        before_offer: impl FnOnce(&InteractionId),
+    ) -> Delivered {
         let mut guard = self.state();
         let st = &mut *guard;
         let found = received
@@ -232,6 +246,7 @@ impl Inbox {
             self.entry.clone(),
             now,
         );
+        interaction.attributes.extend(attributes);
         if let Some(s) = &received.message.subject {
             interaction
                 .attributes

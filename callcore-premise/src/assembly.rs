@@ -349,6 +349,13 @@ impl Premise {
             .record_calls(config.storage.record_calls)
             .callbacks(config.callbacks.policy())
             .answer_when_journaled(config.cluster.is_some())
+            // one customer across channels: message customers get a profile on
+            // first contact, joined with the identities they prove (chat login)
+            .create_customers(
+                crate::channels::Inboxes::capacities(&config)
+                    .into_iter()
+                    .map(|(c, _)| c),
+            )
             .build()?
             .start()
             .await?;

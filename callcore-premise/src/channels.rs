@@ -41,6 +41,12 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
     }
     if let Some(c) = &config.chat {
         c.validate("chat").map_err(config_error)?;
+        if c.flow.is_some() && c.ivr_menu {
+            return Err(PremiseError::Config {
+                field: "chat.flow".into(),
+                detail: "a chat runs either its flow or the IVR menu (`ivr_menu`), not both".into(),
+            });
+        }
         if !config.queues.iter().any(|q| q.id == c.queue) {
             return Err(PremiseError::Config {
                 field: "chat.queue".into(),
@@ -125,7 +131,11 @@ impl Inboxes {
                     clock.clone(),
                     ids.clone(),
                 );
-                ChatHub::new(inbox, c.limits(), c.max_sessions, clock.clone())
+                let hub = ChatHub::new(inbox, c.limits(), c.max_sessions, clock.clone());
+                if let Some(secret) = &c.identity_secret {
+                    hub.set_identity_secret(secret.clone());
+                }
+                hub
             }),
             wechat: crate::wechat::inbox(config, tenant, clock, ids),
         }
@@ -143,20 +153,28 @@ impl Inboxes {
     }
 
     /// Each inbox with the flow its conversations run: straight to their
-    /// queue, or the channel's own flow file (`[sms] flow`), which makes the
-    /// inbox converse by message (`InboxMedia`: the flow's prompts go out as messages).
+    /// queue, or the channel's own flow file (`[sms] flow`, `[email] flow`,
+    /// `[chat] flow`), which makes the inbox converse by message
+    /// (`InboxMedia`, or the chat hub: the flow's prompts go out as messages).
     ///
     /// # Errors
-    /// [`PremiseError::Config`] naming `sms.flow` when the file cannot be
-    /// read or is not a valid flow.
+    /// [`PremiseError::Config`] naming `sms.flow`, `email.flow` or
+    /// `chat.flow` when the file cannot be read or is not a valid flow.
     pub(crate) fn routes(&self, config: &PremiseConfig) -> Result<Vec<ChannelRoute>, PremiseError> {
         let mut r = Vec::new();
         if let (Some(i), Some(c)) = (&self.email, &config.email) {
-            r.push(ChannelRoute::Queue(
-                i.clone(),
-                c.queue.clone(),
-                "email.queue",
-            ));
+            match &c.flow {
+                Some(path) => {
+                    let spec = flow_file(path, "email.flow")?;
+                    callcore_channels::InboxMedia::install(i);
+                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                }
+                None => r.push(ChannelRoute::Queue(
+                    i.clone(),
+                    c.queue.clone(),
+                    "email.queue",
+                )),
+            }
         }
         if let (Some(i), Some(c)) = (&self.sms, &config.sms) {
             match &c.flow {
@@ -183,11 +201,18 @@ impl Inboxes {
             }
         }
         if let (Some(h), Some(c)) = (&self.chat, &config.chat) {
-            r.push(ChannelRoute::Queue(
-                h.inbox().clone(),
-                c.queue.clone(),
-                "chat.queue",
-            ));
+            // the chat hub is its inbox's text media already (quick replies)
+            match &c.flow {
+                Some(path) => r.push(ChannelRoute::Flow(
+                    h.inbox().clone(),
+                    flow_file(path, "chat.flow")?,
+                )),
+                None => r.push(ChannelRoute::Queue(
+                    h.inbox().clone(),
+                    c.queue.clone(),
+                    "chat.queue",
+                )),
+            }
         }
         Ok(r)
     }
@@ -271,8 +296,8 @@ pub(crate) struct Channels {
     pub(crate) sms: Option<SmsChannel>,
     /// `[wechat]` (crate::wechat).
     pub(crate) wechat: Option<Arc<callcore_channels::wechat::WeChatChannel>>,
-    /// `[[notifications]]` runs (crate::notifications).
-    pub(crate) notifications: Vec<crate::notifications::NotificationRun>,
+    /// `[[notifications]]` runs and those started since (crate::notifications).
+    pub(crate) notifications: std::sync::Mutex<Vec<crate::notifications::NotificationRun>>,
 }
 
 impl crate::Premise {
@@ -287,12 +312,14 @@ impl crate::Premise {
         &self,
         name: &str,
     ) -> Option<Vec<crate::notifications::NotificationResult>> {
-        let run = self
+        let results = self
             .channels
             .notifications
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .find(|r| r.name == name)?;
-        let results = run
+            .rev()
+            .find(|r| r.name == name)?
             .results
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -310,6 +337,35 @@ impl crate::Premise {
             })
             .unwrap_or_default();
         Some(crate::notifications::with_receipts(&results, &receipts))
+    }
+
+    /// Starts a notification run now, as a `[[notifications]]` section
+    /// would at start (the next campaign): numbers and addresses that opted
+    /// out since are skipped. Its results are read with
+    /// [`notification_report`](Self::notification_report) by its name (the
+    /// newest run of that name).
+    ///
+    /// # Errors
+    /// [`PremiseError::Config`] naming the section's field
+    /// (`notifications[new]...`) when it is invalid or its leads unreadable.
+    pub fn start_notifications(
+        &self,
+        section: crate::notifications::NotificationSection,
+    ) -> Result<(), PremiseError> {
+        let leads = crate::notifications::load_one(&self.config, "notifications[new]", &section)?;
+        let runs = crate::notifications::start(
+            vec![(section, leads)],
+            self.inboxes.sms.clone(),
+            self.inboxes.email.clone(),
+            self.center.clock().clone(),
+            self.config.storage.data_dir.clone(),
+        );
+        self.channels
+            .notifications
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(runs);
+        Ok(())
     }
 
     /// Web chat's sessions (`[chat]`): its inbox, sessions and logs.
@@ -376,7 +432,7 @@ pub(crate) fn start(
         email,
         sms,
         wechat,
-        notifications,
+        notifications: std::sync::Mutex::new(notifications),
     })
 }
 

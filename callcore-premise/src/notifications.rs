@@ -14,7 +14,9 @@
 //! per_second = 5              # messages started per second (the SMS link throttles too)
 //! ```
 //!
-//! The run starts with the center. Each lead gets one result — `sent` (with
+//! The runs of the config start with the center; another starts at run time
+//! with [`Premise::start_notifications`](crate::Premise::start_notifications)
+//! (the next campaign: opt-outs taken since are respected). Each lead gets one result — `sent` (with
 //! the message id), `opted_out`, `no_address`, `failed` (with why) — and for
 //! SMS the message centre's delivery receipt later (`delivered`,
 //! `undelivered`); [`Premise::notification_report`](crate::Premise::notification_report)
@@ -95,9 +97,9 @@ impl Drop for NotificationRun {
     }
 }
 
-fn field(i: usize, name: &str, detail: impl Into<String>) -> PremiseError {
+fn field(at: &str, name: &str, detail: impl Into<String>) -> PremiseError {
     PremiseError::Config {
-        field: format!("notifications[{i}].{name}"),
+        field: format!("{at}.{name}"),
         detail: detail.into(),
     }
 }
@@ -109,48 +111,63 @@ type Lead = BTreeMap<String, String>;
 pub(crate) fn load(
     config: &PremiseConfig,
 ) -> Result<Vec<(NotificationSection, Vec<Lead>)>, PremiseError> {
-    let mut out = Vec::new();
-    for (i, n) in config.notifications.iter().enumerate() {
-        if n.name.trim().is_empty()
-            || !n
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-        {
-            return Err(field(i, "name", "letters, digits, - and _ only"));
-        }
-        channel_ok(config, &n.channel).map_err(|d| field(i, "channel", d))?;
-        if n.template.trim().is_empty() {
-            return Err(field(i, "template", "is empty"));
-        }
-        if n.per_second == 0 {
-            return Err(field(i, "per_second", "must be above 0"));
-        }
-        let mut reader = csv::Reader::from_path(&n.leads)
-            .map_err(|e| field(i, "leads", format!("{}: {e}", n.leads.display())))?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| field(i, "leads", e.to_string()))?
-            .iter()
-            .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-            .collect();
-        if !header.iter().any(|h| h == "phone" || h == "email") {
-            return Err(field(i, "leads", "needs a `phone` or an `email` column"));
-        }
-        let mut leads = Vec::new();
-        for (row, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| field(i, "leads", format!("row {}: {e}", row + 1)))?;
-            leads.push(
-                header
-                    .iter()
-                    .cloned()
-                    .zip(record.iter().map(|v| v.trim().to_owned()))
-                    .collect(),
-            );
-        }
-        out.push((n.clone(), leads));
+    config
+        .notifications
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Ok((
+                n.clone(),
+                load_one(config, &format!("notifications[{i}]"), n)?,
+            ))
+        })
+        .collect()
+}
+
+/// Checks one run (at `at`: `notifications[0]`) and reads its leads.
+pub(crate) fn load_one(
+    config: &PremiseConfig,
+    at: &str,
+    n: &NotificationSection,
+) -> Result<Vec<Lead>, PremiseError> {
+    if n.name.trim().is_empty()
+        || !n
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    {
+        return Err(field(at, "name", "letters, digits, - and _ only"));
     }
-    Ok(out)
+    channel_ok(config, &n.channel).map_err(|d| field(at, "channel", d))?;
+    if n.template.trim().is_empty() {
+        return Err(field(at, "template", "is empty"));
+    }
+    if n.per_second == 0 {
+        return Err(field(at, "per_second", "must be above 0"));
+    }
+    let mut reader = csv::Reader::from_path(&n.leads)
+        .map_err(|e| field(at, "leads", format!("{}: {e}", n.leads.display())))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| field(at, "leads", e.to_string()))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    if !header.iter().any(|h| h == "phone" || h == "email") {
+        return Err(field(at, "leads", "needs a `phone` or an `email` column"));
+    }
+    let mut leads = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| field(at, "leads", format!("row {}: {e}", row + 1)))?;
+        leads.push(
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(|v| v.trim().to_owned()))
+                .collect(),
+        );
+    }
+    Ok(leads)
 }
 
 fn channel_ok(config: &PremiseConfig, channel: &str) -> Result<(), String> {

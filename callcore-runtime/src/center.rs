@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) ids: Arc<dyn IdSource>,
     /// Told of bridged conversations (live transcription, quality).
     pub(crate) conversations: Option<Arc<dyn crate::ConversationObserver>>,
+    /// Channels whose new customers get a profile on first contact.
+    pub(crate) create_customers: Vec<callcore::Channel>,
     flows: HashMap<String, Arc<dyn Flow>>,
     routes: Vec<InboundRoute>,
 }
@@ -73,6 +75,7 @@ pub struct CenterBuilder {
     config: CenterConfig,
     answer_when_journaled: bool,
     conversations: Option<Arc<dyn crate::ConversationObserver>>,
+    create_customers: Vec<callcore::Channel>,
 }
 
 impl Default for CenterBuilder {
@@ -88,6 +91,7 @@ impl Default for CenterBuilder {
             config: CenterConfig::default(),
             answer_when_journaled: false,
             conversations: None,
+            create_customers: Vec::new(),
         }
     }
 }
@@ -179,6 +183,21 @@ impl CenterBuilder {
     #[must_use]
     pub fn answer_when_journaled(mut self, on: bool) -> Self {
         self.answer_when_journaled = on;
+        self
+    }
+
+    /// Gives a customer who arrives on one of `channels` unknown a profile
+    /// of their own (known by that address), so that their later contacts
+    /// and the identities they prove build one history (default: none; a
+    /// customer is then identified only by a profile made elsewhere). An
+    /// interaction's `proven.<kind>` attributes ([`callcore::PROVEN_IDENTITY`])
+    /// are joined to the profile either way.
+    #[must_use]
+    pub fn create_customers(
+        mut self,
+        channels: impl IntoIterator<Item = callcore::Channel>,
+    ) -> Self {
+        self.create_customers = channels.into_iter().collect();
         self
     }
 
@@ -293,6 +312,7 @@ impl Center {
                 .ids
                 .unwrap_or_else(|| Arc::new(UuidV7Ids::random(b.clock.clone()))),
             conversations: b.conversations,
+            create_customers: b.create_customers,
             flows: b.flows,
             routes: b.config.routes.clone(),
         });

@@ -2,7 +2,7 @@
 
 use crate::FlowContext;
 use crate::FlowOutcome;
-use callcore::{CoreError, EndReason, EventKind, IdentityKind, Inbound, Interaction};
+use callcore::{CoreError, EndReason, EventKind, Inbound, Interaction};
 use tracing::Instrument;
 
 use crate::center::Shared;
@@ -58,21 +58,7 @@ async fn run_inner(shared: std::sync::Arc<Shared>, inbound: Inbound) {
 /// interaction's creation. Inbound and outbound interactions both start here.
 pub(crate) async fn identify_and_announce(shared: &Shared, interaction: &mut Interaction) {
     if interaction.customer.is_none() {
-        let kind = match interaction.channel {
-            callcore::Channel::Email => IdentityKind::Email,
-            callcore::Channel::Chat => IdentityKind::ChatId,
-            callcore::Channel::WeChat => IdentityKind::WeChat,
-            _ => IdentityKind::Phone,
-        };
-        match shared
-            .stores
-            .customers
-            .find_by_identity(&interaction.tenant, kind, interaction.from.expose())
-            .await
-        {
-            Ok(found) => interaction.customer = found.map(|c| c.id),
-            Err(e) => tracing::warn!(error = %e, "customer look-up failed"),
-        }
+        crate::identify::identify(shared, interaction).await;
     }
     shared.emitter.emit(
         &interaction.tenant,

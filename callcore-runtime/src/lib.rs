@@ -108,6 +108,7 @@ mod emitter;
 mod external_events;
 mod flow;
 mod flow_context;
+mod identify;
 mod interaction_task;
 mod interrupted;
 pub mod memory;

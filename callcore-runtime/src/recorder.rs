@@ -211,6 +211,15 @@ impl Records {
             }
             return;
         }
+        if let EventKind::CustomersMerged { kept, absorbed } = &event.kind {
+            // records not saved yet: the store's merge could not move them
+            for r in self.open.values_mut() {
+                if r.tenant == event.tenant && r.customer.as_ref() == Some(absorbed) {
+                    r.customer = Some(kept.clone());
+                }
+            }
+            return;
+        }
         let Some(id) = event.interaction() else {
             return;
         };

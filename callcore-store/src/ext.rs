@@ -95,35 +95,7 @@ pub(crate) fn fold_usage(
 /// win where both have one; VIP if either is.
 #[must_use]
 pub fn merge_profiles(kept: &CustomerProfile, absorbed: &CustomerProfile) -> CustomerProfile {
-    let mut out = kept.clone();
-    for i in &absorbed.identities {
-        if !out.identities.contains(i) {
-            out.identities.push(i.clone());
-        }
-    }
-    for t in &absorbed.tags {
-        if !out.tags.contains(t) {
-            out.tags.push(t.clone());
-        }
-    }
-    for b in &absorbed.open_business {
-        if !out.open_business.contains(b) {
-            out.open_business.push(b.clone());
-        }
-    }
-    for (k, v) in &absorbed.preferences {
-        out.preferences
-            .entry(k.clone())
-            .or_insert_with(|| v.clone());
-    }
-    if out.name.is_none() {
-        out.name.clone_from(&absorbed.name);
-    }
-    if out.last_agent.is_none() {
-        out.last_agent.clone_from(&absorbed.last_agent);
-    }
-    out.vip |= absorbed.vip;
-    out
+    kept.merged_with(absorbed)
 }
 
 /// Operations beyond callcore's store traits, implemented by both backends.

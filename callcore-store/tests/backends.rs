@@ -309,8 +309,15 @@ mod cases {
         callcore::InteractionStore::save(&*s, &voice).await.unwrap();
         callcore::InteractionStore::save(&*s, &chat).await.unwrap();
 
-        let merged = s
-            .merge_customers(&t, &"c-phone".into(), &"c-chat".into())
+        // through callcore's CustomerStore (what the center and the web API use)
+        let itself = callcore::CustomerStore::merge(&*s, &t, &"c-phone".into(), &"c-phone".into())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(itself, callcore::CoreError::InvalidState { .. }),
+            "{itself}"
+        );
+        let merged = callcore::CustomerStore::merge(&*s, &t, &"c-phone".into(), &"c-chat".into())
             .await
             .unwrap();
         assert_eq!(merged.identities.len(), 4);

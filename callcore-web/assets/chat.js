@@ -66,6 +66,7 @@
         status('online');
         note(m.resumed ? 'resumed' : 'welcome');
         showTyping(m.agent_typing);
+        identify(C.ws);
         // what waited in the outbox goes now, in order
         C.outbox.forEach(function (o) { transmit(o); });
         break;
@@ -103,8 +104,24 @@
       case 'error':
         error(m.reason);
         break;
+      case 'identified':
+        note('identified:' + m.kind);
+        break;
+      case 'identify_refused':
+        note('identify-refused:' + m.reason);
+        break;
       default:
     }
+  }
+
+  // A logged-in visitor: the website passes their identity signed
+  // (/chat?identity=email:…&expires=…&signature=…); sent on every welcome,
+  // before any message, so the session's chats are filed under that customer.
+  function identify(ws) {
+    var q = new URLSearchParams(location.search);
+    var identity = q.get('identity');
+    if (!identity || !ws || ws.readyState !== 1) return;
+    ws.send(JSON.stringify({ op: 'identify', identity: identity, expires: Number(q.get('expires')), signature: q.get('signature') || '' }));
   }
 
   function remember(seq) { if (seq > C.lastSeq) C.lastSeq = seq; }

@@ -95,6 +95,7 @@
       }
       c.reservation = m.reservation;
       setState(c, 'offered');
+      context(c);
       d.note('chat-offered:' + c.id);
       watch(c);
       paintCount();
@@ -153,6 +154,10 @@
       c.offerRow.appendChild(decline);
       card.appendChild(c.offerRow);
 
+      c.context = el('div', 'chat-context', 'chat-context-' + id);
+      c.context.hidden = true;
+      card.appendChild(c.context);
+
       c.log = el('ol', 'chat-log', 'chat-log-' + id);
       card.appendChild(c.log);
       c.typing = el('p', 'muted', 'chat-typing-' + id, 'The visitor is typing…');
@@ -210,6 +215,38 @@
 
       c.card = card;
       $list.appendChild(card);
+    }
+
+    // ----- what the bot learned, the customer and their history (the screen pop) ----
+
+    function context(c) {
+      d.api('GET', '/api/v1/calls/' + encodeURIComponent(c.id) + '/screen-pop').then(function (pop) {
+        var box = c.context;
+        box.textContent = '';
+        var h = pop.handoff;
+        if (h) {
+          var bot = el('ul', 'chat-handoff', 'chat-handoff-' + c.id);
+          if (h.bot_question) bot.appendChild(el('li', null, 'chat-bot-question', 'Asked: ' + h.bot_question));
+          if (h.bot_answered.length) bot.appendChild(el('li', null, 'chat-bot-answered', 'Bot answered: ' + h.bot_answered.join(', ')));
+          if (h.bot_handoff) bot.appendChild(el('li', null, 'chat-bot-handoff', 'Handed off: ' + h.bot_handoff));
+          if (h.intent) bot.appendChild(el('li', null, 'chat-intent', 'Intent: ' + h.intent));
+          Object.keys(h.slots).forEach(function (k) {
+            if (k.indexOf('bot_') !== 0) bot.appendChild(el('li', null, 'chat-slot', k + ': ' + h.slots[k]));
+          });
+          box.appendChild(bot);
+        }
+        var cu = pop.customer;
+        if (cu) box.appendChild(el('p', null, 'chat-customer-' + c.id, 'Customer ' + (cu.name || cu.id) + ' · ' + cu.identities.join(', ')));
+        var hist = el('ol', 'chat-history', 'chat-history-' + c.id);
+        pop.history.forEach(function (x) {
+          var li = el('li', null, 'chat-history-item', x.channel + ' · ' + new Date(x.created_at).toLocaleString() + (x.agent ? ' · ' + x.agent : '') + (x.disposition ? ' · ' + x.disposition : ''));
+          li.dataset.channel = x.channel;
+          hist.appendChild(li);
+        });
+        if (pop.history.length) box.appendChild(hist);
+        box.hidden = !box.childNodes.length;
+        d.note('chat-context:' + c.id);
+      }, function () {});
     }
 
     function setState(c, s) {

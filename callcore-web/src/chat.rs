@@ -8,7 +8,9 @@
 //!
 //! The visitor then sends `send` (`client_id`, `text`, an optional `file`
 //! `{name, type, data}` with base64 data, size-limited), `typing`,
-//! `delivered`/`read` (`seq`) and `leave`; the server answers `ack`
+//! `delivered`/`read` (`seq`), `leave`, and `identify` (`identity`,
+//! `expires`, `signature`: a logged-in visitor's identity signed by the
+//! website, answered `identified` or `identify_refused`); the server answers `ack`
 //! (`client_id`, `seq`) or `refused` (`client_id`, `reason`), and forwards
 //! every entry (`message`, `joined`, `ended`, each with its `seq`), `typing`
 //! and `receipts` of the session. The agent's side is `/api/v1/chats`
@@ -64,6 +66,13 @@ enum VisitorOp {
         seq: u64,
     },
     Leave,
+    /// A logged-in visitor's identity, signed by the website (see
+    /// [`identity`]).
+    Identify {
+        identity: String,
+        expires: i64,
+        signature: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -356,6 +365,30 @@ fn visitor_op(
             hub.visitor_leaves(token);
             None
         }
+        VisitorOp::Identify {
+            identity,
+            expires,
+            signature,
+        } => {
+            let now = hub.now_ms().div_euclid(1000);
+            let proven =
+                identity::verify(hub.identity_secret(), &identity, expires, &signature, now)
+                    .and_then(|(kind, value)| {
+                        hub.prove(token, kind, &value)
+                            .map(|()| kind)
+                            .map_err(|e| e.to_string())
+                    });
+            Some(
+                match proven {
+                    Ok(kind) => json!({"type": "identified", "kind": kind.as_str()}),
+                    Err(reason) => {
+                        tracing::warn!(%reason, "chat visitor's identity refused");
+                        json!({"type": "identify_refused", "reason": reason})
+                    }
+                }
+                .to_string(),
+            )
+        }
     }
 }
 
@@ -394,5 +427,6 @@ pub(crate) fn routes(hub: Arc<ChatHub>) -> Router {
         .with_state(hub)
 }
 
+pub(crate) mod identity;
 #[cfg(test)]
 mod tests;

@@ -76,6 +76,7 @@ pub use api::OPENAPI_PATH;
 pub use auth::{
     AdminUser, AnyUser, Authed, Authenticate, AuthenticateFn, Authenticator, SupervisorUser,
 };
+pub use chat::identity::sign_identity;
 pub use config_view::{CampaignConfig, Configuration, QueueConfig, TrunkConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail, WebError};
 pub use limits::LoginLimits;

@@ -270,6 +270,14 @@ impl Live {
                 let step = format!("heard_{}", name_of(speaker));
                 push_step(&mut s, interaction, step, text.expose().clone(), event.at);
             }
+            EventKind::CustomersMerged { kept, absorbed } => {
+                let (kept, absorbed) = (kept.to_string(), absorbed.to_string());
+                for c in s.calls.values_mut() {
+                    if c.tenant == tenant && c.customer.as_deref() == Some(absorbed.as_str()) {
+                        c.customer = Some(kept.clone());
+                    }
+                }
+            }
             EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
                 involved.extend(agent_in(target));
             }

@@ -424,6 +424,15 @@ pub enum EventKind {
         /// Offset from the start of the interaction.
         offset_ms: u64,
     },
+    /// Two customer profiles became one (an identity proven on a channel,
+    /// or a merge by hand): interactions of `absorbed` — live ones included
+    /// — belong to `kept` from now on.
+    CustomersMerged {
+        /// The profile kept.
+        kept: crate::CustomerId,
+        /// The profile merged into it (gone).
+        absorbed: crate::CustomerId,
+    },
     /// A quality-inspection rule fired.
     QualityAlert {
         /// The interaction.
@@ -529,6 +538,7 @@ impl EventKind {
             | E::AgentRemoved { .. }
             | E::QueueAdded { .. }
             | E::QueueRemoved { .. }
+            | E::CustomersMerged { .. }
             | E::Usage { .. } => None,
         }
     }
@@ -609,6 +619,7 @@ impl EventKind {
             E::RecordingStarted { .. } => "recording_started",
             E::RecordingStopped { .. } => "recording_stopped",
             E::TranscriptSegment { .. } => "transcript_segment",
+            E::CustomersMerged { .. } => "customers_merged",
             E::QualityAlert { .. } => "quality_alert",
             E::AudioMeasured { .. } => "audio_measured",
             E::QualityScored { .. } => "quality_scored",

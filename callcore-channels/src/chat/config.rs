@@ -37,6 +37,19 @@ pub struct ChatConfig {
     /// default), chats go straight to `queue`.
     #[serde(default)]
     pub ivr_menu: bool,
+    /// A flow file (callcore-ivr's JSON or TOML) the center runs on each new
+    /// chat before it reaches an agent (as `[sms] flow`): e.g. a `bot` node
+    /// answering from `[ivr] knowledge_bases`; its prompts are the bot's
+    /// messages, numbered menu choices become quick replies. It takes the
+    /// place of `ivr_menu`.
+    #[serde(default)]
+    pub flow: Option<std::path::PathBuf>,
+    /// The secret the website signs a logged-in visitor's identity with
+    /// (HMAC-SHA256, see `callcore-web`'s chat widget): a visitor whose page
+    /// passes a valid signature is filed under the customer known by that
+    /// identity. Without it, visitors stay anonymous. Redacted in logs.
+    #[serde(default)]
+    pub identity_secret: Option<callcore::Pii<String>>,
 }
 
 const fn default_capacity() -> u32 {
@@ -67,6 +80,8 @@ impl ChatConfig {
             max_text_chars: default_text(),
             max_sessions: default_sessions(),
             ivr_menu: false,
+            flow: None,
+            identity_secret: None,
         }
     }
 
@@ -100,6 +115,13 @@ impl ChatConfig {
         }
         if self.max_text_chars == 0 || self.max_text_chars > 20_000 {
             return Err(bad("max_text_chars", "1-20000 characters"));
+        }
+        if self
+            .identity_secret
+            .as_ref()
+            .is_some_and(|k| k.expose().len() < 16)
+        {
+            return Err(bad("identity_secret", "at least 16 characters"));
         }
         if self.max_sessions == 0 {
             return Err(bad("max_sessions", "at least 1"));

@@ -21,7 +21,7 @@ mod config;
 mod log;
 mod media;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use async_trait::async_trait;
@@ -96,6 +96,9 @@ struct Session {
     /// When the visitor last wrote or attached (ms): the idlest goes first
     /// when the hub is full.
     last_ms: i64,
+    /// Identities the visitor proved (`proven.email` → address), given to
+    /// each conversation it opens.
+    proven: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -122,6 +125,7 @@ pub struct ChatHub {
     clock: Arc<dyn Clock>,
     state: Mutex<HubState>,
     journal: OnceLock<Journal>,
+    identity_secret: OnceLock<callcore::Pii<String>>,
     me: Weak<ChatHub>,
 }
 
@@ -152,6 +156,7 @@ impl ChatHub {
             clock,
             state: Mutex::new(HubState::default()),
             journal: OnceLock::new(),
+            identity_secret: OnceLock::new(),
             me: me.clone(),
         });
         inbox.set_outbox(Arc::new(ChatOutbox(Arc::downgrade(&hub))));
@@ -177,6 +182,44 @@ impl ChatHub {
     /// Journals transcript lines from now on (once; later calls are ignored).
     pub fn set_journal(&self, journal: Journal) {
         let _ = self.journal.set(journal);
+    }
+
+    /// Sets the secret websites sign visitors' identities with (once;
+    /// later calls are ignored): `[chat] identity_secret`.
+    pub fn set_identity_secret(&self, secret: callcore::Pii<String>) {
+        let _ = self.identity_secret.set(secret);
+    }
+
+    /// The secret visitors' identities are signed with, if set.
+    pub fn identity_secret(&self) -> Option<&str> {
+        self.identity_secret.get().map(|s| s.expose().as_str())
+    }
+
+    /// The visitor of session `token` proved `value` as their identity of
+    /// `kind` (the web layer checked the website's signature): each
+    /// conversation the session opens from now on carries it as the
+    /// `proven.<kind>` attribute, and the center files it under the profile
+    /// known by it ([`callcore::PROVEN_IDENTITY`]).
+    ///
+    /// # Errors
+    /// [`ChannelError::NoConversation`] for an unknown token.
+    pub fn prove(
+        &self,
+        token: &str,
+        kind: callcore::IdentityKind,
+        value: &str,
+    ) -> Result<(), ChannelError> {
+        let mut st = self.state();
+        let s = st
+            .sessions
+            .get_mut(token)
+            .ok_or_else(|| ChannelError::NoConversation("chat session".into()))?;
+        s.proven.insert(
+            format!("{}{}", callcore::PROVEN_IDENTITY, kind.as_str()),
+            value.to_owned(),
+        );
+        tracing::info!(kind = kind.as_str(), "chat visitor proved an identity");
+        Ok(())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -220,6 +263,7 @@ impl ChatHub {
                 joined: None,
                 bot_mark: 0,
                 last_ms: self.now_ms(),
+                proven: BTreeMap::new(),
             },
         );
         st.by_visitor.insert(visitor.to_owned(), token.to_owned());
@@ -300,7 +344,7 @@ impl ChatHub {
         post.from = Side::Visitor;
         post.bot = false;
         let at = self.clock.now();
-        let (posted, visitor, entry) = {
+        let (posted, visitor, entry, proven) = {
             let mut st = self.state();
             let s = st
                 .sessions
@@ -315,7 +359,7 @@ impl ChatHub {
             if let (Posted::New(_), Some(e)) = (posted, &entry) {
                 let _ = s.tx.send(ChatUpdate::Entry(e.clone()));
             }
-            (posted, s.visitor.clone(), entry)
+            (posted, s.visitor.clone(), entry, s.proven.clone())
         };
         let (Posted::New(seq), Some(entry)) = (posted, entry) else {
             return Ok(posted);
@@ -340,7 +384,7 @@ impl ChatHub {
             }
             st.by_interaction.insert(id.clone(), token.to_owned());
         };
-        let delivered = self.inbox.receive_then(
+        let delivered = self.inbox.receive_with(
             Received {
                 customer: visitor.clone(),
                 thread: vec![format!("chat:{visitor}")],
@@ -353,6 +397,7 @@ impl ChatHub {
                     attachments,
                 },
             },
+            proven,
             opened,
         );
         let id = delivered.interaction().clone();

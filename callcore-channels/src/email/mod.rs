@@ -56,6 +56,13 @@ pub struct EmailConfig {
     /// How many e-mails an agent works on at once.
     #[serde(default = "default_capacity")]
     pub agent_capacity: u32,
+    /// A flow file (callcore-ivr's JSON or TOML) the center runs on each new
+    /// conversation before it reaches an agent (as `[sms] flow`): its
+    /// prompts are sent as replies in the thread and it reads the customer's
+    /// next mail in it. With a flow, `acknowledgement` is not sent (the flow
+    /// answers instead); without one, mails go straight to `queue`.
+    #[serde(default)]
+    pub flow: Option<std::path::PathBuf>,
 }
 
 fn default_mailbox() -> String {
@@ -232,6 +239,7 @@ pub(crate) async fn take_mail(
         Ok(mail) => {
             counters.routed.fetch_add(1, Ordering::Relaxed);
             if let Delivered::New(id) = inbox.receive(mail.received)
+                && config.flow.is_none()
                 && let Some(text) = &config.acknowledgement
             {
                 inbox.acknowledge(&id, text).await;

@@ -332,6 +332,9 @@ impl IvrFlow {
                 skills,
                 context,
             } => {
+                // the bot's question, answers and hand-off reason, the
+                // intent and slots: journaled for the agent's screen pop when
+                // the interaction enters the queue (`context_shared`)
                 call.interaction_mut().context = context;
                 if !skills.is_empty() {
                     // for the agent's screen; routing reads `required_skills`

@@ -264,6 +264,21 @@ impl CustomerStore for SqliteStore {
             .await?;
         Ok(decode_all("customer", &rows)?.pop())
     }
+
+    async fn merge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<CustomerProfile, CoreError> {
+        if kept == absorbed {
+            return Err(CoreError::InvalidState {
+                action: "merge",
+                state: "a customer cannot be merged into itself".into(),
+            });
+        }
+        Ok(self.merge_customers(tenant, kept, absorbed).await?)
+    }
 }
 
 #[async_trait]

@@ -376,6 +376,9 @@ pub(crate) async fn monitor_mode(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Polls (20 ms apart) for an offer the live view does not know yet.
+const OFFER_CATCH_UP_POLLS: u32 = 25;
+
 /// An offer answered on the desktop.
 macro_rules! offer {
     ($name:ident, $path:tt, $doc:tt, $method:ident) => {
@@ -392,7 +395,20 @@ macro_rules! offer {
             PathId(raw): PathId,
         ) -> Result<StatusCode, ApiError> {
             let id = ReservationId::new(raw);
-            let mine = st.0.live.offer(&id).is_some_and(|o| {
+            // a client that saw the offer on another subscription of the
+            // center's events may be ahead of the live view: give it a moment
+            let mut offer = st.0.live.offer(&id);
+            for _ in 0..OFFER_CATCH_UP_POLLS {
+                if offer.is_some() {
+                    break;
+                }
+                st.0.center
+                    .clock()
+                    .sleep(std::time::Duration::from_millis(20))
+                    .await;
+                offer = st.0.live.offer(&id);
+            }
+            let mine = offer.is_some_and(|o| {
                 o.tenant == p.tenant
                     && (p.role >= Role::Supervisor || p.agent.as_ref() == Some(&o.agent))
             });

@@ -11,6 +11,7 @@ pub(crate) mod agents;
 pub(crate) mod calls;
 pub(crate) mod chats;
 pub(crate) mod config;
+pub(crate) mod customers;
 pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod messages;
@@ -97,6 +98,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::monitor_mode))
         .routes(routes!(calls::hang_up))
         .routes(routes!(screen_pop::screen_pop))
+        .routes(routes!(customers::merge))
         .routes(routes!(calls::accept_offer))
         .routes(routes!(calls::decline_offer))
         .routes(routes!(history::list))

@@ -46,7 +46,7 @@ pub struct CustomerView {
 }
 
 impl CustomerView {
-    fn of(p: &CustomerProfile) -> Self {
+    pub(crate) fn of(p: &CustomerProfile) -> Self {
         let kind = |k: &callcore::IdentityKind| {
             serde_json::to_value(k)
                 .ok()
@@ -194,6 +194,47 @@ impl IvrContext {
     }
 }
 
+/// What a flow's bot learned before it handed the customer over (from the
+/// flow's variables): shown so that the customer is not asked again.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Handoff {
+    /// The customer's question the bot could not answer (`bot_question`).
+    pub bot_question: Option<String>,
+    /// The knowledge-base entries the bot answered, in order (`bot_answered`).
+    pub bot_answered: Vec<String>,
+    /// Why it handed off: `asked_for_agent`, `no_answer`, `guess_rejected`,
+    /// `unclear`, `no_knowledge_base` (`bot_handoff`).
+    pub bot_handoff: Option<String>,
+    /// The recognised intent.
+    pub intent: Option<String>,
+    /// Every slot and variable the flow collected (personal data).
+    pub slots: BTreeMap<String, String>,
+}
+
+impl Handoff {
+    fn of(c: &callcore::InteractionContext) -> Self {
+        let slot = |k: &str| c.slots.get(k).map(|v| v.expose().clone());
+        Handoff {
+            bot_question: slot("bot_question"),
+            bot_answered: slot("bot_answered")
+                .map(|l| {
+                    l.split(',')
+                        .filter(|e| !e.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            bot_handoff: slot("bot_handoff"),
+            intent: c.intent.clone(),
+            slots: c
+                .slots
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().clone()))
+                .collect(),
+        }
+    }
+}
+
 /// The screen pop of a call.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ScreenPop {
@@ -205,6 +246,9 @@ pub struct ScreenPop {
     pub history: Vec<HistoryItem>,
     /// The IVR context.
     pub ivr: IvrContext,
+    /// What the flow handed over (the bot's question, answers, reason,
+    /// intent and slots), when it queued the customer with a context.
+    pub handoff: Option<Handoff>,
 }
 
 /// The screen pop of a call offered to the agent or that they are on.
@@ -245,11 +289,14 @@ pub(crate) async fn screen_pop(
         }
         None => (None, Vec::new()),
     };
-    let ivr = IvrContext::of(st.0.live.ivr(&id), st.0.live.context(&id));
+    let handed = st.0.live.context(&id);
+    let handoff = handed.as_ref().map(|c| Handoff::of(&c.masked()));
+    let ivr = IvrContext::of(st.0.live.ivr(&id), handed);
     Ok(Json(ScreenPop {
         call,
         customer,
         history,
         ivr,
+        handoff,
     }))
 }

@@ -149,6 +149,14 @@ impl InteractionStore for MemoryStore {
     }
 }
 
+/// The error of a merge of a customer into itself.
+pub(crate) fn same_customer() -> CoreError {
+    CoreError::InvalidState {
+        action: "merge",
+        state: "a customer cannot be merged into itself".into(),
+    }
+}
+
 #[async_trait]
 impl CustomerStore for MemoryStore {
     async fn save(&self, profile: &CustomerProfile) -> Result<(), CoreError> {
@@ -183,6 +191,40 @@ impl CustomerStore for MemoryStore {
             .values()
             .find(|c| &c.tenant == tenant && c.has_identity(kind, value))
             .cloned())
+    }
+
+    async fn merge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<CustomerProfile, CoreError> {
+        let missing = |id: &CustomerId| CoreError::NotFound {
+            what: "customer",
+            id: id.to_string(),
+        };
+        if kept == absorbed {
+            return Err(same_customer());
+        }
+        let mut st = self.lock();
+        let keep = st
+            .customers
+            .get(&(tenant.clone(), kept.clone()))
+            .cloned()
+            .ok_or_else(|| missing(kept))?;
+        let gone = st
+            .customers
+            .remove(&(tenant.clone(), absorbed.clone()))
+            .ok_or_else(|| missing(absorbed))?;
+        let merged = keep.merged_with(&gone);
+        st.customers
+            .insert((tenant.clone(), kept.clone()), merged.clone());
+        for r in st.interactions.values_mut() {
+            if &r.tenant == tenant && r.customer.as_ref() == Some(absorbed) {
+                r.customer = Some(kept.clone());
+            }
+        }
+        Ok(merged)
     }
 }
 

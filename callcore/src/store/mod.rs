@@ -136,6 +136,25 @@ pub trait CustomerStore: Send + Sync {
         kind: IdentityKind,
         value: &str,
     ) -> Result<Option<CustomerProfile>, CoreError>;
+
+    /// Merges customer `absorbed` into `kept` at once: the merged profile
+    /// ([`CustomerProfile::merged_with`]) replaces `kept`, `absorbed`'s
+    /// identities and interaction history move to `kept`, and `absorbed` is
+    /// gone. Returns the merged profile.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when either profile is missing in the tenant;
+    /// [`CoreError::Unsupported`] from a store that cannot merge (the
+    /// default).
+    async fn merge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<CustomerProfile, CoreError> {
+        let _ = (tenant, kept, absorbed);
+        Err(CoreError::Unsupported("this customer store cannot merge"))
+    }
 }
 
 /// Metadata of one recording (the audio itself is a file).

@@ -191,6 +191,9 @@ impl InteractionRecord {
                 self.queued_at.get_or_insert(at);
                 self.wait_started_at.get_or_insert(at);
             }
+            EventKind::ContextShared { context, .. } if context.intent.is_some() => {
+                self.intent.clone_from(&context.intent);
+            }
             EventKind::Offered { .. } => {
                 self.offers += 1;
                 self.first_offered_at.get_or_insert(at);
