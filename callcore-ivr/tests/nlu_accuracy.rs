@@ -44,7 +44,8 @@
 //! does not map is trained from the intents file (in `data/`) its name implies —
 //! `indep_a_*`/`indep_c_*` → `intents_{en,zh}.json`, `indep_b_*`/`indep_d_*` →
 //! `intents_airline_{en,zh}.json` by the `_en`/`_zh` suffix. `CALLCORE_NLU_ERRORS=1`
-//! lists every miss.
+//! lists every miss; `CALLCORE_NLU_OOD_DETECTOR=0` measures with the rejection rules
+//! from before the out-of-domain detector.
 //!
 //! ```text
 //! CALLCORE_NLU_HELDOUT_DIR=/path/to/round3 cargo test -p callcore-ivr --features embeddings \
@@ -339,9 +340,13 @@ fn measure_dir(dir: &std::path::Path, readme_required: bool) -> usize {
                 )
             });
         let file = IntentsFile::load(&model_path).unwrap();
-        let classifier =
-            IntentClassifier::train_with_encoder(&file, ClassifierConfig::default(), encoder())
-                .unwrap();
+        // `CALLCORE_NLU_OOD_DETECTOR=0`: the rejection rules from before the
+        // out-of-domain detector, to compare the two on the same sets
+        let config = ClassifierConfig {
+            ood_detector: std::env::var("CALLCORE_NLU_OOD_DETECTOR").as_deref() != Ok("0"),
+            ..ClassifierConfig::default()
+        };
+        let classifier = IntentClassifier::train_with_encoder(&file, config, encoder()).unwrap();
         let tsv = std::fs::read_to_string(&path).unwrap();
         let cases = parse_labelled(&tsv).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!cases.is_empty(), "{}: no utterances", path.display());
