@@ -51,6 +51,25 @@ enum Fork {
     },
 }
 
+impl Fork {
+    /// One callee's ring as the dial's result: answered, or not with its cause.
+    fn into_dialled(self) -> Result<Dialled, CoreError> {
+        match self {
+            Fork::Answered {
+                call,
+                audio,
+                status,
+            } => Ok(Dialled {
+                call,
+                audio,
+                status,
+                attempts: Vec::new(),
+            }),
+            Fork::Unanswered { cause, .. } => Err(CoreError::NotAnswered(cause)),
+        }
+    }
+}
+
 /// The better of two final statuses for the caller (RFC 3261 §16.7: a 6xx,
 /// else the lowest).
 fn better(a: Option<(u16, HangupCause)>, b: (u16, HangupCause)) -> (u16, HangupCause) {
@@ -257,19 +276,9 @@ impl SipTransport {
                 let targets = self.agent_targets(aor).await?;
                 let policy = self.shared.srtp_policies().for_phone(aor);
                 let media = super::srtp::under(media, policy);
-                match self.ring_all(&targets, from, &media, deadline, None).await {
-                    Fork::Answered {
-                        call,
-                        audio,
-                        status,
-                    } => Ok(Dialled {
-                        call,
-                        audio,
-                        status,
-                        attempts: Vec::new(),
-                    }),
-                    Fork::Unanswered { cause, .. } => Err(CoreError::NotAnswered(cause)),
-                }
+                self.ring_all(&targets, from, &media, deadline, None)
+                    .await
+                    .into_dialled()
             }
             Endpoint::Phone(number) => self.dial_number(number, from, media, deadline).await,
             _ => Err(CoreError::Unreachable("not a SIP endpoint".into())),
@@ -285,22 +294,9 @@ impl SipTransport {
         media: &LocalMedia,
         deadline: Timestamp,
     ) -> Result<Dialled, CoreError> {
-        match self
-            .ring_all(&[(uri, peer)], from, media, deadline, None)
+        self.ring_all(&[(uri, peer)], from, media, deadline, None)
             .await
-        {
-            Fork::Answered {
-                call,
-                audio,
-                status,
-            } => Ok(Dialled {
-                call,
-                audio,
-                status,
-                attempts: Vec::new(),
-            }),
-            Fork::Unanswered { cause, .. } => Err(CoreError::NotAnswered(cause)),
-        }
+            .into_dialled()
     }
 
     /// Where an agent's phone is rung: its fixed contact, else every registered
