@@ -344,12 +344,9 @@ impl CustomerStore for PgStore {
         kept: &CustomerId,
         absorbed: &CustomerId,
     ) -> Result<CustomerProfile, CoreError> {
-        if kept == absorbed {
-            return Err(CoreError::InvalidState {
-                action: "merge",
-                state: "a customer cannot be merged into itself".into(),
-            });
-        }
+        // a CoreError of its own, not the store's `Invalid` (which reaches
+        // callers as a storage failure)
+        callcore::store::check_merge(kept, absorbed)?;
         Ok(self.merge_customers(tenant, kept, absorbed).await?)
     }
 }

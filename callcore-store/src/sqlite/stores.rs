@@ -271,12 +271,9 @@ impl CustomerStore for SqliteStore {
         kept: &CustomerId,
         absorbed: &CustomerId,
     ) -> Result<CustomerProfile, CoreError> {
-        if kept == absorbed {
-            return Err(CoreError::InvalidState {
-                action: "merge",
-                state: "a customer cannot be merged into itself".into(),
-            });
-        }
+        // a CoreError of its own, not the store's `Invalid` (which reaches
+        // callers as a storage failure)
+        callcore::store::check_merge(kept, absorbed)?;
         Ok(self.merge_customers(tenant, kept, absorbed).await?)
     }
 }

@@ -149,14 +149,6 @@ impl InteractionStore for MemoryStore {
     }
 }
 
-/// The error of a merge of a customer into itself.
-pub(crate) fn same_customer() -> CoreError {
-    CoreError::InvalidState {
-        action: "merge",
-        state: "a customer cannot be merged into itself".into(),
-    }
-}
-
 #[async_trait]
 impl CustomerStore for MemoryStore {
     async fn save(&self, profile: &CustomerProfile) -> Result<(), CoreError> {
@@ -203,9 +195,7 @@ impl CustomerStore for MemoryStore {
             what: "customer",
             id: id.to_string(),
         };
-        if kept == absorbed {
-            return Err(same_customer());
-        }
+        super::check_merge(kept, absorbed)?;
         let mut st = self.lock();
         let keep = st
             .customers

@@ -157,6 +157,21 @@ pub trait CustomerStore: Send + Sync {
     }
 }
 
+/// Refuses a merge of a customer into itself, the same way in every
+/// [`CustomerStore`] (memory, SQLite, PostgreSQL).
+///
+/// # Errors
+/// [`CoreError::InvalidState`] when `kept` and `absorbed` are one profile.
+pub fn check_merge(kept: &CustomerId, absorbed: &CustomerId) -> Result<(), CoreError> {
+    if kept == absorbed {
+        return Err(CoreError::InvalidState {
+            action: "merge",
+            state: "a customer cannot be merged into itself".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Metadata of one recording (the audio itself is a file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingMeta {
