@@ -282,7 +282,8 @@ impl CenterHandle {
     /// agent's notes — for the last agent connected, during the call or
     /// after it (the stored record is updated): journaled as
     /// `DispositionSet` and `WrapUpNoted`, kept in the record's
-    /// `disposition` and `notes`.
+    /// `disposition` and `notes`. A supervisor's wrap-up; an agent's goes
+    /// through [`set_wrap_up_as`](Self::set_wrap_up_as).
     ///
     /// # Errors
     /// [`CoreError::NotFound`] when the interaction is unknown or no agent
@@ -293,17 +294,47 @@ impl CenterHandle {
         disposition: Disposition,
         notes: Option<String>,
     ) -> Result<(), CoreError> {
+        self.wrap_up(interaction, None, disposition, notes).await
+    }
+
+    /// Sets the wrap-up of an interaction for `agent`, one of the agents who
+    /// took part in it: the agent who transferred a call wraps up their
+    /// part, journaled under their id (not the agent who has it now).
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the interaction is unknown or `agent`
+    /// did not take part in it; [`CoreError::Shutdown`].
+    pub async fn set_wrap_up_as(
+        &self,
+        interaction: &InteractionId,
+        agent: &AgentId,
+        disposition: Disposition,
+        notes: Option<String>,
+    ) -> Result<(), CoreError> {
+        self.wrap_up(interaction, Some(agent), disposition, notes)
+            .await
+    }
+
+    async fn wrap_up(
+        &self,
+        interaction: &InteractionId,
+        by: Option<&AgentId>,
+        disposition: Disposition,
+        notes: Option<String>,
+    ) -> Result<(), CoreError> {
         // A live call decides itself (its owner knows its agent); one that
         // ended meanwhile is served from its record.
-        if let Some(reply) = self
-            .shared
-            .calls
-            .ask(interaction, Action::Disposition(disposition.clone()))
-            && let Ok(result) = reply.await
+        if let Some(reply) = self.shared.calls.ask(
+            interaction,
+            Action::Disposition(disposition.clone(), by.cloned()),
+        ) && let Ok(result) = reply.await
         {
             result?;
             return match notes {
-                Some(n) => self.control(interaction, Action::Notes(n)).await,
+                Some(n) => {
+                    self.control(interaction, Action::Notes(n, by.cloned()))
+                        .await
+                }
                 None => Ok(()),
             };
         }
@@ -318,7 +349,11 @@ impl CenterHandle {
                 what: "interaction",
                 id: interaction.to_string(),
             })?;
-        let agent = record.agent.ok_or_else(|| CoreError::NotFound {
+        let agent = match by {
+            Some(a) => record.agents.contains(a).then(|| a.clone()),
+            None => record.agent,
+        }
+        .ok_or_else(|| CoreError::NotFound {
             what: "agent of interaction",
             id: interaction.to_string(),
         })?;

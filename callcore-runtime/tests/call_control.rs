@@ -9,9 +9,9 @@
 
 use async_trait::async_trait;
 use callcore::{
-    AgentProfile, AgentState, Clock, CoreError, Direction, Disposition, EndReason, Endpoint, Event,
-    EventKind, HangupCause, IdSource, InteractionId, InteractionRecord, MixRole, MonitorMode,
-    QueueDefinition, Timestamp, VirtualClock,
+    AgentId, AgentProfile, AgentState, Clock, CoreError, Direction, Disposition, EndReason,
+    Endpoint, Event, EventKind, HangupCause, IdSource, InteractionId, InteractionRecord, MixRole,
+    MonitorMode, QueueDefinition, Timestamp, VirtualClock,
 };
 use callcore_runtime::memory::{FarEnd, MemoryTransport, PhoneBehavior};
 use callcore_runtime::{
@@ -315,6 +315,20 @@ async fn a_blind_transfer_to_an_agent_records_both_agents() {
         assert_eq!(alice.end_cause(), Some(HangupCause::Local));
         let bob = phone(&rig, "bob");
         assert_eq!(caller.bridged_to().as_ref(), Some(bob.id()));
+        // alice wraps up her part while bob has the call: journaled as hers
+        center
+            .set_wrap_up_as(
+                &id,
+                &"alice".into(),
+                Disposition::Agent("transferred-billing".into()),
+                Some("sent to bob".into()),
+            )
+            .await
+            .unwrap();
+        let d = until(&mut events, &mut seen, "disposition_set").await;
+        assert_eq!(d.agent().map(AgentId::as_str), Some("alice"));
+        let n = until(&mut events, &mut seen, "wrap_up_noted").await;
+        assert_eq!(n.agent().map(AgentId::as_str), Some("alice"));
         clock.sleep(Duration::from_secs(20)).await;
         caller.hangup();
         until(&mut events, &mut seen, "ended").await;
@@ -327,6 +341,33 @@ async fn a_blind_transfer_to_an_agent_records_both_agents() {
     let r = record(center, &id).await;
     assert_eq!(r.agents, ["alice".into(), "bob".into()]);
     assert_eq!(r.agent, Some("bob".into()));
+    // after the call, from the record: bob's own wrap-up is his; an agent
+    // who never had the call cannot write one
+    center
+        .set_wrap_up_as(
+            &id,
+            &"bob".into(),
+            Disposition::Agent("solved".into()),
+            None,
+        )
+        .await
+        .unwrap();
+    let e = center
+        .set_wrap_up_as(&id, &"carol".into(), Disposition::Agent("x".into()), None)
+        .await;
+    assert!(matches!(e, Err(CoreError::NotFound { .. })), "{e:?}");
+    center.flush().await;
+    let mut by = Vec::new();
+    while let Ok(Some(ev)) = events.try_recv() {
+        if let EventKind::DispositionSet { agent, .. } = &ev.kind {
+            by.push(agent.to_string());
+        }
+    }
+    assert_eq!(by, ["bob"]);
+    assert_eq!(
+        record(center, &id).await.disposition,
+        Some(Disposition::Agent("solved".into()))
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

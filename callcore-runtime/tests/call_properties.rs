@@ -363,7 +363,7 @@ impl World {
                 };
                 let r = self.call.handle_transfer(target, now);
                 take(self, r, agent);
-                let _ = self.call.handle_wrap_up_notes("notes".into());
+                let _ = self.call.handle_wrap_up_notes("notes".into(), None);
             }
         }
     }
@@ -531,9 +531,10 @@ impl World {
             }
             Action::Disposition => {
                 self.dispositions += 1;
-                let _ = self
-                    .call
-                    .handle_disposition(Disposition::Agent(format!("code-{}", self.dispositions)));
+                let _ = self.call.handle_disposition(
+                    Disposition::Agent(format!("code-{}", self.dispositions)),
+                    None,
+                );
             }
             Action::FlowFinishes => {
                 self.flow_done = true;

@@ -63,6 +63,8 @@ impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, id } => Self::NotFound { what, id },
+            // the caller's argument, not the store's trouble
+            StoreError::Invalid { field, reason } => Self::Invalid { field, reason },
             other => Self::Store(other.to_string()),
         }
     }

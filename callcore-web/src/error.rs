@@ -130,6 +130,7 @@ impl ApiError {
             }
             CoreError::Forbidden(m) => Self::forbidden(m.clone()),
             CoreError::Config(c) => Self::bad_input(field, c.to_string()),
+            CoreError::Invalid { field, reason } => Self::bad_input(*field, reason.clone()),
             CoreError::Unreachable(_) | CoreError::NotAnswered(_) => {
                 Self::new(StatusCode::CONFLICT, "unreachable", e.to_string()).field(field)
             }

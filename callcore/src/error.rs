@@ -72,4 +72,13 @@ pub enum CoreError {
     /// The center is shutting down.
     #[error("the center is shut down")]
     Shutdown,
+    /// An argument the caller gave was out of range or inconsistent (a
+    /// store refused it): the caller's fault, naming the field.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The argument at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

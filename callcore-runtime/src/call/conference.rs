@@ -147,6 +147,9 @@ impl Call {
                 });
             }
         }
+        if let CallTarget::Agent(agent) = &target {
+            self.took_part(agent);
+        }
         self.events.push_back(EventKind::ConferenceJoined {
             interaction: self.id.clone(),
             leg: leg.clone(),

@@ -179,7 +179,7 @@ impl Call {
         match k.target {
             CallTarget::Agent(b) => {
                 self.control.reset_for(&self.customer, Some(&leg));
-                self.last_agent = Some(b.clone());
+                self.connected_agent(&b);
                 self.events.push_back(EventKind::Connected {
                     interaction: self.id.clone(),
                     agent: b.clone(),

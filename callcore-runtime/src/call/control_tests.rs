@@ -5,8 +5,8 @@
 
 use super::*;
 use callcore::{
-    Channel, CoreError, Direction, EndReason, EventKind, Interaction, LegId, MixRole, MonitorMode,
-    RoutingRequest,
+    AgentId, Channel, CoreError, Direction, Disposition, EndReason, EventKind, Interaction, LegId,
+    MixRole, MonitorMode, RoutingRequest,
 };
 
 fn at(secs: i64) -> Timestamp {
@@ -194,4 +194,46 @@ fn an_attended_transfer_to_a_number_hands_the_customer_over() {
     assert_eq!(commands, [CallCommand::HangUp(leg("c"))]);
     assert!(call.ended());
     call.handle_flow_finished(EndReason::Completed, at(20));
+}
+
+#[test]
+fn the_agent_who_transferred_wraps_up_under_their_own_id() {
+    let mut call = talking();
+    call.handle_consult(CallTarget::Agent("bob".into()), at(2))
+        .unwrap();
+    let (commands, _) = drain(&mut call);
+    call.handle_placed_for(placement(&commands), leg("b"), at(5));
+    drain(&mut call);
+    call.handle_complete_transfer(at(8)).unwrap();
+    drain(&mut call);
+    assert_eq!(call.last_agent(), Some(&AgentId::from("bob")));
+
+    let wrap_up = |call: &mut Call, by: Option<&str>| {
+        let by = by.map(AgentId::from);
+        call.handle_disposition(Disposition::Agent("solved".into()), by.as_ref())?;
+        call.handle_wrap_up_notes("notes".into(), by.as_ref())?;
+        let mut agents = Vec::new();
+        while let Some(e) = call.poll_event() {
+            match e {
+                EventKind::DispositionSet { agent, .. } | EventKind::WrapUpNoted { agent, .. } => {
+                    agents.push(agent.to_string());
+                }
+                _ => {}
+            }
+        }
+        Ok::<_, CoreError>(agents)
+    };
+    // alice transferred the call: her wrap-up is hers, not bob's
+    assert_eq!(
+        wrap_up(&mut call, Some("alice")).unwrap(),
+        ["alice", "alice"]
+    );
+    assert_eq!(wrap_up(&mut call, Some("bob")).unwrap(), ["bob", "bob"]);
+    // without a name, the last agent (a supervisor's wrap-up)
+    assert_eq!(wrap_up(&mut call, None).unwrap(), ["bob", "bob"]);
+    // an agent who never took part cannot wrap it up
+    assert!(matches!(
+        wrap_up(&mut call, Some("carol")),
+        Err(CoreError::NotFound { .. })
+    ));
 }

@@ -125,15 +125,18 @@ impl Call {
         Ok(())
     }
 
-    /// The agent's wrap-up notes, journaled for the last agent connected.
+    /// The agent's wrap-up notes, journaled for `by` (an agent who took
+    /// part in the call) or, when `None`, the last agent connected.
     ///
     /// # Errors
-    /// [`CoreError::NotFound`] when no agent has been connected.
-    pub fn handle_wrap_up_notes(&mut self, notes: String) -> Result<(), CoreError> {
-        let agent = self.last_agent.clone().ok_or_else(|| CoreError::NotFound {
-            what: "agent of interaction",
-            id: self.id.to_string(),
-        })?;
+    /// [`CoreError::NotFound`] when no agent has been connected, or `by`
+    /// never took part.
+    pub fn handle_wrap_up_notes(
+        &mut self,
+        notes: String,
+        by: Option<&AgentId>,
+    ) -> Result<(), CoreError> {
+        let agent = self.wrap_up_agent(by)?;
         self.events.push_back(EventKind::WrapUpNoted {
             interaction: self.id.clone(),
             agent,

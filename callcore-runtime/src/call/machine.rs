@@ -86,6 +86,9 @@ pub struct Call {
     /// The last routing request, the model of a transfer's.
     pub(super) template: Option<RoutingRequest>,
     pub(super) last_agent: Option<AgentId>,
+    /// Every agent who took part (connected, transferred to, or joined a
+    /// conference), in order: who may set this call's wrap-up.
+    pub(super) agents: Vec<AgentId>,
     pub(super) on_hold: bool,
     pub(super) recordings: OpenRecordings,
     pub(super) listened: Duration,
@@ -121,6 +124,7 @@ impl Call {
             stay: StayOptions::default(),
             template: None,
             last_agent: None,
+            agents: Vec::new(),
             on_hold: false,
             recordings: OpenRecordings::new(),
             listened: Duration::ZERO,
@@ -397,16 +401,50 @@ impl Call {
         }
     }
 
-    /// An agent (or supervisor) sets the disposition code: journaled for the
-    /// last agent who was connected.
+    /// `agent` is now the call's agent (connected, transferred to): the one
+    /// a wrap-up without a named agent is journaled for.
+    pub(super) fn connected_agent(&mut self, agent: &AgentId) {
+        self.last_agent = Some(agent.clone());
+        self.took_part(agent);
+    }
+
+    /// `agent` took part in the call (also as a conference party).
+    pub(super) fn took_part(&mut self, agent: &AgentId) {
+        if !self.agents.contains(agent) {
+            self.agents.push(agent.clone());
+        }
+    }
+
+    /// Whose wrap-up this is: `by` when that agent took part in the call,
+    /// else (no agent named) the last agent connected.
     ///
     /// # Errors
-    /// [`CoreError::NotFound`] when no agent has been connected.
-    pub fn handle_disposition(&mut self, disposition: Disposition) -> Result<(), CoreError> {
-        let agent = self.last_agent.clone().ok_or_else(|| CoreError::NotFound {
+    /// [`CoreError::NotFound`] when no agent has been connected, or `by`
+    /// never took part.
+    pub(super) fn wrap_up_agent(&self, by: Option<&AgentId>) -> Result<AgentId, CoreError> {
+        let agent = match by {
+            Some(a) => self.agents.contains(a).then(|| a.clone()),
+            None => self.last_agent.clone(),
+        };
+        agent.ok_or_else(|| CoreError::NotFound {
             what: "agent of interaction",
             id: self.id.to_string(),
-        })?;
+        })
+    }
+
+    /// An agent (or supervisor) sets the disposition code: journaled for
+    /// `by` (an agent who took part in the call, say the one who
+    /// transferred it), or for the last agent connected when `None`.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when no agent has been connected, or `by`
+    /// never took part.
+    pub fn handle_disposition(
+        &mut self,
+        disposition: Disposition,
+        by: Option<&AgentId>,
+    ) -> Result<(), CoreError> {
+        let agent = self.wrap_up_agent(by)?;
         self.events.push_back(EventKind::DispositionSet {
             interaction: self.id.clone(),
             agent,
@@ -721,7 +759,7 @@ impl Call {
             });
         }
         self.control.reset_for(&self.customer, leg.as_ref());
-        self.last_agent = Some(agent.clone());
+        self.connected_agent(&agent);
         self.events.push_back(EventKind::Connected {
             interaction: self.id.clone(),
             agent: agent.clone(),

@@ -445,7 +445,7 @@ fn recordings_disposition_transcript_and_usage_are_events_of_the_call() {
     let started = RecordingStarted::new("rec-1".into(), "int-1".into(), "/tmp/rec-1.wav".into(), 2);
     run.call.handle_bridged(Some(&started));
     run.call
-        .handle_disposition(callcore::Disposition::Agent("solved".into()))
+        .handle_disposition(callcore::Disposition::Agent("solved".into()), None)
         .unwrap();
     run.call.handle_leg_ended(&leg("customer"), at(69));
     run.call.handle_flow_finished(EndReason::Completed, at(69));
@@ -484,7 +484,7 @@ fn recordings_disposition_transcript_and_usage_are_events_of_the_call() {
     assert!(
         alone
             .call
-            .handle_disposition(callcore::Disposition::Agent("x".into()))
+            .handle_disposition(callcore::Disposition::Agent("x".into()), None)
             .is_err()
     );
 }

@@ -55,7 +55,7 @@ impl Call {
         match target {
             CallTarget::Agent(b) => {
                 self.control.reset_for(&self.customer, Some(&leg));
-                self.last_agent = Some(b.clone());
+                self.connected_agent(&b);
                 self.events.push_back(EventKind::Connected {
                     interaction: self.id.clone(),
                     agent: b.clone(),

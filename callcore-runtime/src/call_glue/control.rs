@@ -18,8 +18,10 @@ use tokio::sync::oneshot;
 /// `call_control.rs`).
 #[derive(Debug)]
 pub(crate) enum Action {
-    Disposition(Disposition),
-    Notes(String),
+    /// The disposition code, for the named agent (or the last one).
+    Disposition(Disposition, Option<AgentId>),
+    /// Wrap-up notes, for the named agent (or the last one).
+    Notes(String, Option<AgentId>),
     Hold(bool),
     Mute(bool),
     Transfer(CallTarget),
@@ -46,8 +48,8 @@ impl CallGlue {
     ) -> Result<(), CoreError> {
         let now = self.now();
         match action {
-            Action::Disposition(d) => self.call.handle_disposition(d),
-            Action::Notes(notes) => self.call.handle_wrap_up_notes(notes),
+            Action::Disposition(d, by) => self.call.handle_disposition(d, by.as_ref()),
+            Action::Notes(notes, by) => self.call.handle_wrap_up_notes(notes, by.as_ref()),
             Action::Hold(on) => self.call.handle_hold(on),
             Action::Mute(on) => {
                 mixable(customer)?;

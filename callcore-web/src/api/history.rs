@@ -304,9 +304,17 @@ pub(crate) async fn wrap_up(
         Ok(id) => id,
         Err(_) => record(&st, &p, &raw).await?.id,
     };
-    st.0.center
-        .set_wrap_up(&id, Disposition::Agent(code.to_owned()), req.notes)
-        .await
-        .map_err(|e| store_error(&e))?;
+    let disposition = Disposition::Agent(code.to_owned());
+    // an agent wraps up their own part (say, of a call they transferred);
+    // a supervisor's wrap-up goes to the call's last agent
+    let stored = match (&p.role, &p.agent) {
+        (Role::Agent, Some(agent)) => {
+            st.0.center
+                .set_wrap_up_as(&id, agent, disposition, req.notes)
+                .await
+        }
+        _ => st.0.center.set_wrap_up(&id, disposition, req.notes).await,
+    };
+    stored.map_err(|e| store_error(&e))?;
     Ok(StatusCode::NO_CONTENT)
 }
