@@ -48,6 +48,14 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// Something to be made exists already.
+    #[error("{what} exists already: {id}")]
+    Exists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// The blocking worker that runs SQLite died (a panic in SQLite glue).
     #[error("sqlite worker failed: {0}")]
     Worker(String),
@@ -63,6 +71,7 @@ impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { what, id } => Self::NotFound { what, id },
+            StoreError::Exists { what, id } => Self::AlreadyExists { what, id },
             other => Self::Store(other.to_string()),
         }
     }
