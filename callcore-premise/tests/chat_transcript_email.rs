@@ -159,7 +159,7 @@ async fn the_visitor_gets_the_masked_transcript_by_email() {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    w.wait("window.chat.texts().some(t => t.includes('this is Alice'))")
+    w.wait("window.chat.texts().some(t => t.text.includes('this is Alice'))")
         .await;
     w.say("Card 4111 1111 1111 1111, account 12345678", 2).await;
     // a flow marked the account sensitive when it handed the chat over (as a
