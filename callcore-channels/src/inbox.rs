@@ -441,6 +441,22 @@ impl Inbox {
         }
     }
 
+    /// Keeps a message the channel already sent in the conversation (WeChat's
+    /// passive reply, which goes out in the callback's answer), as a reply.
+    pub fn keep_sent(&self, interaction: &InteractionId, id: &str, text: &str) {
+        let message = Message {
+            id: id.to_owned(),
+            direction: MessageDirection::Outbound,
+            at: self.clock.now(),
+            subject: None,
+            text: text.to_owned(),
+            attachments: Vec::new(),
+        };
+        if let Some(c) = self.state().conversations.get_mut(interaction) {
+            c.messages.push(message);
+        }
+    }
+
     /// Ends a conversation: its thread keys no longer find it (a later
     /// message opens a new one) and its leg ends with `cause`.
     pub fn close(&self, interaction: &InteractionId, cause: HangupCause) {

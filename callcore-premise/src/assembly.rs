@@ -365,6 +365,14 @@ impl Premise {
             hub.set_journal(Arc::new(move |tenant, kind| {
                 journal.journal_event(tenant, kind)
             }));
+            // "e-mail me the transcript" goes through the [email] channel
+            if let Some(email) = &inboxes.email {
+                hub.set_transcript_sender(Arc::new(crate::chat_transcript::MailedTranscripts {
+                    center: center.clone(),
+                    email: email.clone(),
+                    tenant: tenant.clone(),
+                }));
+            }
         }
         // subscribed before the queues and agents come, so the queue_log has them
         let analytics = crate::analytics::Analytics::start(

@@ -49,6 +49,7 @@ pub mod builder;
 pub mod campaigns;
 mod center_ops;
 pub mod channels;
+mod chat_transcript;
 pub mod cluster_node;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]

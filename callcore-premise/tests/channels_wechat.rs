@@ -183,12 +183,20 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
     let mut seen = Vec::new();
     for _ in 0..100 {
         seen = texts(addr, &agent, &id).await;
-        if seen.len() >= 2 {
+        if seen.len() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(seen, ["我的银行卡被锁了", "卡号尾号 0423"]);
+    // the passive acknowledgement is kept in the conversation
+    assert_eq!(
+        seen,
+        [
+            "我的银行卡被锁了",
+            "收到，客服马上回复您。",
+            "卡号尾号 0423"
+        ]
+    );
     let counters = premise.wechat().unwrap().counters().clone();
     let (routed, duplicates, refused, _) = counters.counts();
     assert_eq!((routed, duplicates, refused), (2, 1, 2));
@@ -222,9 +230,14 @@ async fn a_wechat_user_reaches_an_agent_and_the_answer_reaches_wechat() {
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1].content, "还有其他问题吗？");
     assert_eq!((api.tokens_issued(), api.tokens_refused()), (2, 1));
-    // the conversation (closed by the answer) keeps all four messages
+    // the conversation (closed by the answer) keeps all five messages, the
+    // acknowledgement an outbound one
     let kept = premise.wechat_inbox().unwrap().messages(&id).unwrap();
-    assert_eq!(kept.len(), 4);
+    assert_eq!(kept.len(), 5);
+    assert_eq!(
+        kept[1].direction,
+        callcore_channels::MessageDirection::Outbound
+    );
     assert!(!premise.wechat_inbox().unwrap().is_open(&id));
     premise.shutdown().await;
 }

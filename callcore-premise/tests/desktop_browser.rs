@@ -119,6 +119,7 @@ async fn seed_customer(premise: &Premise) {
             tags: vec!["fibre".to_owned()],
             last_agent: None,
             open_business: vec!["ticket 4711: router replacement".to_owned()],
+            notes: None,
         })
         .await
         .unwrap();

@@ -220,6 +220,23 @@ impl Records {
             }
             return;
         }
+        if let EventKind::CustomersUnmerged {
+            kept,
+            absorbed,
+            interactions,
+        } = &event.kind
+        {
+            // records not saved yet go back with the store's
+            for r in self.open.values_mut() {
+                if r.tenant == event.tenant
+                    && r.customer.as_ref() == Some(kept)
+                    && interactions.contains(&r.id)
+                {
+                    r.customer = Some(absorbed.clone());
+                }
+            }
+            return;
+        }
         let Some(id) = event.interaction() else {
             return;
         };

@@ -48,6 +48,14 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// Something to be made exists already.
+    #[error("{what} exists already: {id}")]
+    Exists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
     /// The blocking worker that runs SQLite died (a panic in SQLite glue).
     #[error("sqlite worker failed: {0}")]
     Worker(String),
@@ -65,6 +73,7 @@ impl From<StoreError> for CoreError {
             StoreError::NotFound { what, id } => Self::NotFound { what, id },
             // the caller's argument, not the store's trouble
             StoreError::Invalid { field, reason } => Self::Invalid { field, reason },
+            StoreError::Exists { what, id } => Self::AlreadyExists { what, id },
             other => Self::Store(other.to_string()),
         }
     }

@@ -143,6 +143,20 @@ CREATE INDEX dial_attempts_by_campaign ON dial_attempts (tenant, campaign, id)
         // (queryable in SQL) and no body.
         template: "ALTER TABLE events ADD COLUMN body {BLOB}",
     },
+    Migration {
+        version: 3,
+        description: "what each customer merge changed, to undo it",
+        // the last merge of each pair: a `MergeUndo` (the kept profile before,
+        // the absorbed profile, the interaction records that moved)
+        template: r"
+CREATE TABLE customer_merges (
+    tenant TEXT NOT NULL,
+    kept TEXT NOT NULL,
+    absorbed TEXT NOT NULL,
+    payload {JSON} NOT NULL,
+    PRIMARY KEY (tenant, kept, absorbed)
+)",
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -365,6 +365,58 @@ mod cases {
                 .unwrap()
                 .is_empty()
         );
+
+        // the merge undone: the chat profile is back as it was, with its
+        // identities and its interaction; the kept one as before the merge
+        let wrong = callcore::CustomerStore::unmerge(&*s, &t, &"c-chat".into(), &"c-phone".into())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(wrong, callcore::CoreError::NotFound { what: "merge", .. }),
+            "{wrong}"
+        );
+        let other = tenant("shop");
+        let elsewhere =
+            callcore::CustomerStore::unmerge(&*s, &other, &"c-phone".into(), &"c-chat".into())
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(elsewhere, callcore::CoreError::NotFound { .. }),
+            "{elsewhere}"
+        );
+        let undone = callcore::CustomerStore::unmerge(&*s, &t, &"c-phone".into(), &"c-chat".into())
+            .await
+            .unwrap();
+        assert_eq!(undone.kept, phone_profile);
+        assert_eq!(undone.absorbed, chat_profile);
+        assert_eq!(undone.interactions, ["ch1".into()]);
+        for (kind, value, who) in [
+            (IdentityKind::Phone, "+4930111", "c-phone"),
+            (IdentityKind::ChatId, "visitor-9", "c-chat"),
+            (IdentityKind::WeChat, "wx-openid-1", "c-chat"),
+        ] {
+            let found = s.find_by_identity(&t, kind, value).await.unwrap().unwrap();
+            assert_eq!(found.id.as_str(), who, "{kind:?} {value}");
+        }
+        let theirs = s.for_customer(&t, &"c-chat".into()).await.unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0].id.as_str(), "ch1");
+        assert_eq!(
+            theirs[0].customer.as_ref().map(|c| c.as_str()),
+            Some("c-chat")
+        );
+        assert_eq!(
+            s.for_customer(&t, &"c-phone".into()).await.unwrap().len(),
+            1
+        );
+        // once undone, the merge is gone
+        let again = callcore::CustomerStore::unmerge(&*s, &t, &"c-phone".into(), &"c-chat".into())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(again, callcore::CoreError::NotFound { what: "merge", .. }),
+            "{again}"
+        );
     }
 
     pub async fn merging_unknown_or_same_customers_fails_cleanly<S: Backend>(s: Arc<S>) {

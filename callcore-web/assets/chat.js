@@ -66,6 +66,7 @@
         status('online');
         note(m.resumed ? 'resumed' : 'welcome');
         showTyping(m.agent_typing);
+        $('chat-transcript-box').hidden = !m.transcript_email;
         identify(C.ws);
         // what waited in the outbox goes now, in order
         C.outbox.forEach(function (o) { transmit(o); });
@@ -109,6 +110,15 @@
         break;
       case 'identify_refused':
         note('identify-refused:' + m.reason);
+        break;
+      case 'transcript_sent':
+        $('chat-transcript-status').textContent = 'The transcript is on its way to ' + m.email + '.';
+        $('chat-transcript-form').hidden = true;
+        note('transcript-sent:' + m.email);
+        break;
+      case 'transcript_refused':
+        $('chat-transcript-status').textContent = 'Not sent: ' + m.reason;
+        note('transcript-refused:' + m.reason);
         break;
       default:
     }
@@ -295,6 +305,19 @@
   }
   $('chat-input').addEventListener('input', function () { typing($('chat-input').value.length > 0); });
 
+  // "E-mail me the transcript", during or after the chat: one address
+  $('chat-transcript').addEventListener('click', function () {
+    $('chat-transcript-form').hidden = false;
+    $('chat-transcript-status').textContent = '';
+    $('chat-transcript-email').focus();
+  });
+  $('chat-transcript-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var email = $('chat-transcript-email').value.trim();
+    if (!C.online) { $('chat-transcript-status').textContent = 'Not sent: offline, try again in a moment'; return; }
+    $('chat-transcript-status').textContent = 'Sending…';
+    send({ op: 'email_transcript', email: email });
+  });
   $('chat-end').addEventListener('click', function () { send({ op: 'leave' }); note('left'); });
 
   // tests: drop the connection (and stay offline until online())

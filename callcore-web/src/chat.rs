@@ -10,7 +10,10 @@
 //! `{name, type, data}` with base64 data, size-limited), `typing`,
 //! `delivered`/`read` (`seq`), `leave`, and `identify` (`identity`,
 //! `expires`, `signature`: a logged-in visitor's identity signed by the
-//! website, answered `identified` or `identify_refused`); the server answers `ack`
+//! website, answered `identified` or `identify_refused`) and
+//! `email_transcript` (`email`: the visitor's one address, answered
+//! `transcript_sent` or `transcript_refused` with the reason; offered when
+//! the welcome says `transcript_email`); the server answers `ack`
 //! (`client_id`, `seq`) or `refused` (`client_id`, `reason`), and forwards
 //! every entry (`message`, `joined`, `ended`, each with its `seq`), `typing`
 //! and `receipts` of the session. The agent's side is `/api/v1/chats`
@@ -72,6 +75,11 @@ enum VisitorOp {
         identity: String,
         expires: i64,
         signature: String,
+    },
+    /// "E-mail me the transcript": one address (see
+    /// [`ChatHub::email_transcript`]).
+    EmailTranscript {
+        email: String,
     },
 }
 
@@ -220,7 +228,8 @@ async fn run_visitor(hub: Arc<ChatHub>, mut socket: WebSocket) {
         "welcome",
         &attached,
         json!({"token": token, "resumed": resumed,
-               "max_file_bytes": limits.max_file_bytes, "max_text_chars": limits.max_text_chars}),
+               "max_file_bytes": limits.max_file_bytes, "max_text_chars": limits.max_text_chars,
+               "transcript_email": hub.mails_transcripts()}),
     );
     if !send(&mut socket, welcome).await {
         return;
@@ -233,8 +242,13 @@ async fn run_visitor(hub: Arc<ChatHub>, mut socket: WebSocket) {
     let mut last = attached.entries.last().map_or(since, |e| e.seq);
     let mut updates = attached.updates;
     let mut window = (hub.now_ms(), 0u32);
+    // answers of requests that take a while (a transcript by e-mail)
+    let (answer_tx, mut answers) = tokio::sync::mpsc::channel::<String>(4);
     loop {
         tokio::select! {
+            Some(answer) = answers.recv() => {
+                if !send(&mut socket, answer).await { return; }
+            }
             got = updates.recv() => match got {
                 Ok(u) => {
                     if let ChatUpdate::Entry(e) = &u {
@@ -273,6 +287,20 @@ async fn run_visitor(hub: Arc<ChatHub>, mut socket: WebSocket) {
                         continue;
                     }
                 };
+                if let VisitorOp::EmailTranscript { email } = op {
+                    let (hub, token, tx) = (hub.clone(), token.clone(), answer_tx.clone());
+                    tokio::spawn(async move {
+                        let answer = match hub.email_transcript(&token, &email).await {
+                            Ok(to) => json!({"type": "transcript_sent", "email": to}),
+                            Err(e) => {
+                                tracing::info!(reason = %e, "chat transcript request refused");
+                                json!({"type": "transcript_refused", "reason": e.to_string()})
+                            }
+                        };
+                        let _ = tx.send(answer.to_string()).await;
+                    });
+                    continue;
+                }
                 if let Some(answer) = visitor_op(&hub, &token, op, &mut window)
                     && !send(&mut socket, answer).await
                 {
@@ -365,6 +393,8 @@ fn visitor_op(
             hub.visitor_leaves(token);
             None
         }
+        // answered asynchronously by the socket's loop
+        VisitorOp::EmailTranscript { .. } => None,
         VisitorOp::Identify {
             identity,
             expires,

@@ -278,6 +278,20 @@ impl Live {
                     }
                 }
             }
+            EventKind::CustomersUnmerged {
+                kept,
+                absorbed,
+                interactions,
+            } => {
+                for id in interactions {
+                    if let Some(c) = s.calls.get_mut(id)
+                        && c.tenant == tenant
+                        && c.customer.as_deref() == Some(kept.as_str())
+                    {
+                        c.customer = Some(absorbed.to_string());
+                    }
+                }
+            }
             EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
                 involved.extend(agent_in(target));
             }

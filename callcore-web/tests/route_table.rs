@@ -165,8 +165,10 @@ async fn another_tenants_users_never_see_or_touch_this_tenants_agents_queues_and
             let socket = matches!(path.as_str(), "/api/v1/events" | "/api/v1/chats");
             if !path.contains('{') && method == Method::GET && !socket {
                 let r = request(&rig.app, method.clone(), &path, &auth, None).await;
+                // a search without its criterion is refused (400), not listed
+                let search = path == "/api/v1/customers" && r.status == StatusCode::BAD_REQUEST;
                 assert!(
-                    r.status.is_success() || r.status == StatusCode::FORBIDDEN,
+                    r.status.is_success() || r.status == StatusCode::FORBIDDEN || search,
                     "{user}: {path}: {}",
                     r.text
                 );

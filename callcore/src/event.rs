@@ -433,6 +433,17 @@ pub enum EventKind {
         /// The profile merged into it (gone).
         absorbed: crate::CustomerId,
     },
+    /// A merge of two profiles was undone (by hand): `absorbed` is a profile
+    /// again, with its identities, and `interactions` (those that had moved
+    /// to `kept`) are its again.
+    CustomersUnmerged {
+        /// The profile that had been kept.
+        kept: crate::CustomerId,
+        /// The profile restored.
+        absorbed: crate::CustomerId,
+        /// The interactions given back to `absorbed`.
+        interactions: Vec<InteractionId>,
+    },
     /// A quality-inspection rule fired.
     QualityAlert {
         /// The interaction.
@@ -539,6 +550,7 @@ impl EventKind {
             | E::QueueAdded { .. }
             | E::QueueRemoved { .. }
             | E::CustomersMerged { .. }
+            | E::CustomersUnmerged { .. }
             | E::Usage { .. } => None,
         }
     }
@@ -620,6 +632,7 @@ impl EventKind {
             E::RecordingStopped { .. } => "recording_stopped",
             E::TranscriptSegment { .. } => "transcript_segment",
             E::CustomersMerged { .. } => "customers_merged",
+            E::CustomersUnmerged { .. } => "customers_unmerged",
             E::QualityAlert { .. } => "quality_alert",
             E::AudioMeasured { .. } => "audio_measured",
             E::QualityScored { .. } => "quality_scored",

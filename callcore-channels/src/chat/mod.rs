@@ -20,6 +20,7 @@
 mod config;
 mod log;
 mod media;
+mod transcript;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -32,6 +33,10 @@ use tokio::sync::broadcast;
 pub use config::ChatConfig;
 pub use log::{
     ChatEntry, ChatFile, ChatLog, EntryKind, Limits, Post, Posted, Receipts, Refusal, Side,
+};
+pub use transcript::{
+    MAILS_PER_ADDRESS, MAILS_PER_HUB, MAILS_PER_SESSION, Transcript, TranscriptLine,
+    TranscriptRefusal, TranscriptSender, check_address, render as render_transcript,
 };
 
 use crate::message::{Attachment, Message, MessageDirection, Outgoing, Received};
@@ -99,13 +104,22 @@ struct Session {
     /// Identities the visitor proved (`proven.email` → address), given to
     /// each conversation it opens.
     proven: BTreeMap<String, String>,
+    /// The conversations it opened, oldest first (at most
+    /// [`MAX_INTERACTIONS`]): a transcript's sensitive slots are theirs.
+    interactions: Vec<InteractionId>,
+    /// When its transcript was last e-mailed (within the hour).
+    transcript_mails: Vec<i64>,
 }
+
+/// Conversations remembered per session (for its transcript).
+const MAX_INTERACTIONS: usize = 100;
 
 #[derive(Default)]
 struct HubState {
     sessions: HashMap<String, Session>,
     by_visitor: HashMap<String, String>,
     by_interaction: HashMap<InteractionId, String>,
+    mail_budget: transcript::MailBudget,
 }
 
 /// Which session: the visitor's token, or an interaction the agent has.
@@ -126,6 +140,7 @@ pub struct ChatHub {
     state: Mutex<HubState>,
     journal: OnceLock<Journal>,
     identity_secret: OnceLock<callcore::Pii<String>>,
+    transcript_sender: OnceLock<Arc<dyn TranscriptSender>>,
     me: Weak<ChatHub>,
 }
 
@@ -157,6 +172,7 @@ impl ChatHub {
             state: Mutex::new(HubState::default()),
             journal: OnceLock::new(),
             identity_secret: OnceLock::new(),
+            transcript_sender: OnceLock::new(),
             me: me.clone(),
         });
         inbox.set_outbox(Arc::new(ChatOutbox(Arc::downgrade(&hub))));
@@ -264,6 +280,8 @@ impl ChatHub {
                 bot_mark: 0,
                 last_ms: self.now_ms(),
                 proven: BTreeMap::new(),
+                interactions: Vec::new(),
+                transcript_mails: Vec::new(),
             },
         );
         st.by_visitor.insert(visitor.to_owned(), token.to_owned());
@@ -381,6 +399,10 @@ impl ChatHub {
             if let Some(s) = st.sessions.get_mut(token) {
                 s.open = Some((id.clone(), at.as_millis()));
                 s.joined = None;
+                if s.interactions.len() >= MAX_INTERACTIONS {
+                    s.interactions.remove(0);
+                }
+                s.interactions.push(id.clone());
             }
             st.by_interaction.insert(id.clone(), token.to_owned());
         };

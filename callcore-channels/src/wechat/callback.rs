@@ -240,13 +240,17 @@ impl WeChatChannel {
             },
         });
         match (&delivered, &self.config.acknowledgement) {
-            (Delivered::New(_), Some(ack)) => self.passive(
-                openid,
-                f.get("ToUserName").unwrap_or(""),
-                ack,
-                encrypted,
-                nonce,
-            ),
+            (Delivered::New(id), Some(ack)) => {
+                // the passive reply is part of the conversation the agent reads
+                self.inbox.keep_sent(id, &format!("wechat:ack:{key}"), ack);
+                self.passive(
+                    openid,
+                    f.get("ToUserName").unwrap_or(""),
+                    ack,
+                    encrypted,
+                    nonce,
+                )
+            }
             _ => CallbackReply::text(200, "success"),
         }
     }

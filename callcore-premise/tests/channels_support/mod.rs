@@ -75,7 +75,11 @@ pub struct MailServer {
 
 impl MailServer {
     pub async fn start(python: PathBuf) -> Self {
-        let (smtp, imap) = (free_port(), free_port());
+        Self::start_on(python, free_port(), free_port()).await
+    }
+
+    /// On fixed ports (a test's own block, checked unused by other tests).
+    pub async fn start_on(python: PathBuf, smtp: u16, imap: u16) -> Self {
         let log = std::env::temp_dir().join(format!("callcore-mail-devel-{smtp}.log"));
         let child = Command::new(&python)
             .args([

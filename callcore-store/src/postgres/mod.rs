@@ -6,6 +6,7 @@
 //! of events is one `INSERT ... SELECT FROM UNNEST(...)` statement: one round
 //! trip and one commit per batch, in order.
 
+mod merges;
 mod stores;
 
 use crate::StoreError;

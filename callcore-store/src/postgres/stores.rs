@@ -49,7 +49,10 @@ impl PgStore {
     }
 }
 
-async fn write_profile(conn: &mut PgConnection, p: &CustomerProfile) -> Result<(), StoreError> {
+pub(super) async fn write_profile(
+    conn: &mut PgConnection,
+    p: &CustomerProfile,
+) -> Result<(), StoreError> {
     let (tenant, id) = (p.tenant.as_str(), p.id.as_str());
     sqlx::query(
         "INSERT INTO customers (tenant, id, payload) VALUES ($1, $2, $3::jsonb)
@@ -80,7 +83,7 @@ async fn write_profile(conn: &mut PgConnection, p: &CustomerProfile) -> Result<(
     Ok(())
 }
 
-async fn load_profile(
+pub(super) async fn load_profile(
     conn: &mut PgConnection,
     tenant: &str,
     id: &str,
@@ -349,6 +352,17 @@ impl CustomerStore for PgStore {
         callcore::store::check_merge(kept, absorbed)?;
         Ok(self.merge_customers(tenant, kept, absorbed).await?)
     }
+
+    async fn unmerge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<callcore::Unmerged, CoreError> {
+        Ok(self
+            .unmerge_customers(tenant, kept.as_str(), absorbed.as_str())
+            .await?)
+    }
 }
 
 #[async_trait]
@@ -566,6 +580,7 @@ impl StoreExt for PgStore {
             .fetch_all(&mut *tx)
             .await?,
         )?;
+        let mut moved = Vec::with_capacity(history.len());
         for payload in history {
             let mut record: InteractionRecord = decode("interaction", &payload)?;
             record.customer = Some(merged.id.clone());
@@ -578,7 +593,14 @@ impl StoreExt for PgStore {
             .bind(record.id.as_str())
             .execute(&mut *tx)
             .await?;
+            moved.push(record.id);
         }
+        let undo = callcore::MergeUndo {
+            kept_before: keep,
+            absorbed: gone,
+            moved,
+        };
+        super::merges::record(&mut tx, tenant, kept.as_str(), absorbed.as_str(), &undo).await?;
         tx.commit().await?;
         Ok(merged)
     }

@@ -8,6 +8,7 @@
 //! stored in a compact binary encoding ([`crate::event_codec`]).
 
 mod journal;
+mod merges;
 mod stores;
 mod writer;
 

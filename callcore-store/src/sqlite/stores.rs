@@ -30,7 +30,11 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
 
-fn load_profile(conn: &Connection, tenant: &str, id: &str) -> Result<CustomerProfile, StoreError> {
+pub(super) fn load_profile(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<CustomerProfile, StoreError> {
     let payload: Option<String> = conn
         .query_row(
             "SELECT payload FROM customers WHERE tenant = ?1 AND id = ?2",
@@ -45,7 +49,10 @@ fn load_profile(conn: &Connection, tenant: &str, id: &str) -> Result<CustomerPro
     decode("customer", &payload)
 }
 
-fn write_profile(conn: &Connection, profile: &CustomerProfile) -> Result<(), StoreError> {
+pub(super) fn write_profile(
+    conn: &Connection,
+    profile: &CustomerProfile,
+) -> Result<(), StoreError> {
     let tenant = profile.tenant.as_str();
     let id = profile.id.as_str();
     conn.prepare_cached(
@@ -275,6 +282,22 @@ impl CustomerStore for SqliteStore {
         // callers as a storage failure)
         callcore::store::check_merge(kept, absorbed)?;
         Ok(self.merge_customers(tenant, kept, absorbed).await?)
+    }
+
+    async fn unmerge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<callcore::Unmerged, CoreError> {
+        let (tenant, kept, absorbed) = (
+            tenant.as_str().to_owned(),
+            kept.as_str().to_owned(),
+            absorbed.as_str().to_owned(),
+        );
+        Ok(self
+            .write(move |c| super::merges::undo(c, &tenant, &kept, &absorbed))
+            .await?)
     }
 }
 
@@ -526,6 +549,7 @@ impl StoreExt for SqliteStore {
                 "SELECT payload FROM interactions WHERE tenant = ?1 AND customer = ?2",
                 &[text(&tenant), text(&absorbed)],
             )?;
+            let mut moved = Vec::with_capacity(history.len());
             for payload in history {
                 let mut record: InteractionRecord = decode("interaction", &payload)?;
                 record.customer = Some(merged.id.clone());
@@ -533,7 +557,14 @@ impl StoreExt for SqliteStore {
                     "UPDATE interactions SET customer = ?1, payload = ?2 WHERE tenant = ?3 AND id = ?4",
                     params![kept, encode("interaction", &record)?, tenant, record.id.as_str()],
                 )?;
+                moved.push(record.id);
             }
+            let undo = callcore::MergeUndo {
+                kept_before: keep,
+                absorbed: gone,
+                moved,
+            };
+            super::merges::record(&tx, &tenant, &kept, &absorbed, &undo)?;
             tx.commit()?;
             Ok(merged)
         })

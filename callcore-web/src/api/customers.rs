@@ -6,16 +6,17 @@
 //!
 //! A supervisor merges any two profiles of their tenant; an agent only
 //! while on a live interaction (`interaction`) whose customer is one of the
-//! two. Another tenant's profile is "not found".
+//! two. Another tenant's profile is "not found". A supervisor undoes a
+//! merge (`unmerge`): the store kept what the merge changed.
 
 use axum::Json;
 use axum::extract::State;
 use callcore::CustomerId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::screen_pop::CustomerView;
-use crate::auth::{AnyUser, Authed};
+use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathId};
 use crate::state::AppState;
@@ -90,4 +91,84 @@ pub(crate) async fn merge(
     );
     tracing::info!(kept = %kept, absorbed = %absorbed, by = %p.user, "customer profiles merged by hand");
     Ok(Json(CustomerView::of(&merged)))
+}
+
+/// Which merge to undo.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnmergeRequest {
+    /// The profile that was merged into the one of the path (it comes back).
+    pub absorbed: String,
+}
+
+/// Both profiles after a merge was undone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnmergeResult {
+    /// The profile of the path, without what the absorbed one brought.
+    pub kept: CustomerView,
+    /// The absorbed profile, back as it was with its identities.
+    pub restored: CustomerView,
+    /// The interactions given back to it.
+    pub interactions: Vec<String>,
+}
+
+/// Undoes the merge of another profile into this one (a merge by hand or an
+/// automatic one): the absorbed profile comes back as it was before, with
+/// its identities and the interactions that had moved.
+#[utoipa::path(post, path = "/api/v1/customers/{customer}/unmerge", tag = "customers",
+    params(("customer" = String, Path, description = "the profile that was kept")),
+    request_body = UnmergeRequest,
+    responses((status = 200, body = UnmergeResult, description = "both profiles"),
+        (status = "4XX", body = ErrorBody, description = "`absorbed` malformed (400), no such profile or merge in the tenant (404), a profile of that id exists again (409)"),
+        (status = 503, body = ErrorBody, description = "store unavailable")),
+    security(("session" = ["supervisor"]), ("bearer" = ["supervisor"])))]
+pub(crate) async fn unmerge(
+    State(st): State<AppState>,
+    Authed(p): SupervisorUser,
+    PathId(raw): PathId,
+    JsonBody(req): JsonBody<UnmergeRequest>,
+) -> Result<Json<UnmergeResult>, ApiError> {
+    let kept = CustomerId::new(raw.as_str());
+    let absorbed = req.absorbed.trim();
+    if absorbed.is_empty() || absorbed.len() > 128 || absorbed.chars().any(char::is_control) {
+        return Err(ApiError::bad_input(
+            "absorbed",
+            "1-128 characters, no control characters",
+        ));
+    }
+    let absorbed = CustomerId::new(absorbed);
+    let undone =
+        st.0.center
+            .stores()
+            .customers
+            .unmerge(&p.tenant, &kept, &absorbed)
+            .await
+            .map_err(|e| {
+                let field = match &e {
+                    callcore::CoreError::NotFound {
+                        what: "customer", ..
+                    } => "customer",
+                    _ => "absorbed",
+                };
+                ApiError::from_core(&e, field)
+            })?;
+    // live views and records not yet saved follow the store
+    st.0.center.journal_event(
+        &p.tenant,
+        callcore::EventKind::CustomersUnmerged {
+            kept: kept.clone(),
+            absorbed: absorbed.clone(),
+            interactions: undone.interactions.clone(),
+        },
+    );
+    tracing::info!(kept = %kept, absorbed = %absorbed, by = %p.user, "customer merge undone");
+    Ok(Json(UnmergeResult {
+        kept: CustomerView::of(&undone.kept),
+        restored: CustomerView::of(&undone.absorbed),
+        interactions: undone
+            .interactions
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }))
 }

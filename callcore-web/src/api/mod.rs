@@ -11,6 +11,7 @@ pub(crate) mod agents;
 pub(crate) mod calls;
 pub(crate) mod chats;
 pub(crate) mod config;
+pub(crate) mod customer_profile;
 pub(crate) mod customers;
 pub(crate) mod events;
 pub(crate) mod history;
@@ -99,6 +100,9 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::hang_up))
         .routes(routes!(screen_pop::screen_pop))
         .routes(routes!(customers::merge))
+        .routes(routes!(customers::unmerge))
+        .routes(routes!(customer_profile::search))
+        .routes(routes!(customer_profile::get, customer_profile::update))
         .routes(routes!(calls::accept_offer))
         .routes(routes!(calls::decline_offer))
         .routes(routes!(history::list))

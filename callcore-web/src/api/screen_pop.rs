@@ -43,6 +43,8 @@ pub struct CustomerView {
     pub last_agent: Option<String>,
     /// Open cases, orders, tickets.
     pub open_business: Vec<String>,
+    /// Agents' notes on the customer.
+    pub notes: Option<String>,
 }
 
 impl CustomerView {
@@ -66,6 +68,7 @@ impl CustomerView {
             tags: p.tags.clone(),
             last_agent: p.last_agent.as_ref().map(ToString::to_string),
             open_business: p.open_business.clone(),
+            notes: p.notes.as_ref().map(|n| n.expose().clone()),
         }
     }
 }
@@ -102,7 +105,7 @@ fn name<T: Serialize>(v: &T) -> Option<String> {
 }
 
 impl HistoryItem {
-    fn of(r: &InteractionRecord) -> Self {
+    pub(crate) fn of(r: &InteractionRecord) -> Self {
         HistoryItem {
             id: r.id.to_string(),
             channel: name(&r.channel).unwrap_or_default(),

@@ -1,4 +1,4 @@
-use crate::{AgentId, CustomerId, Pii, TenantId};
+use crate::{AgentId, CustomerId, InteractionId, Pii, TenantId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -86,6 +86,9 @@ pub struct CustomerProfile {
     pub last_agent: Option<AgentId>,
     /// Open business: cases, orders, tickets in progress.
     pub open_business: Vec<String>,
+    /// Agents' notes on the customer (free text, personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Pii<String>>,
 }
 
 impl Default for CustomerId {
@@ -126,7 +129,8 @@ impl CustomerProfile {
 
     /// This profile with `absorbed` merged in: identities, tags and open
     /// business are united; this profile's name, preferences and last agent
-    /// win where both have one; VIP if either is.
+    /// win where both have one; VIP if either is; notes are joined (this
+    /// profile's first).
     #[must_use]
     pub fn merged_with(&self, absorbed: &CustomerProfile) -> CustomerProfile {
         let mut out = self.clone();
@@ -153,6 +157,13 @@ impl CustomerProfile {
         if out.name.is_none() {
             out.name.clone_from(&absorbed.name);
         }
+        match (&mut out.notes, &absorbed.notes) {
+            (Some(mine), Some(theirs)) if mine.expose() != theirs.expose() => {
+                *mine = Pii::new(format!("{}\n{}", mine.expose(), theirs.expose()));
+            }
+            (None, Some(theirs)) => out.notes = Some(theirs.clone()),
+            _ => {}
+        }
         if out.last_agent.is_none() {
             out.last_agent.clone_from(&absorbed.last_agent);
         }
@@ -166,5 +177,140 @@ impl CustomerProfile {
         self.identities
             .iter()
             .any(|i| i.kind == kind && i.value.expose() == value)
+    }
+}
+
+/// What a merge of two profiles changed, kept by the customer store with
+/// the merge so that it can be undone ([`CustomerStore::unmerge`](crate::store::CustomerStore::unmerge)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeUndo {
+    /// The kept profile as it was before the merge.
+    pub kept_before: CustomerProfile,
+    /// The absorbed profile as it was (deleted by the merge).
+    pub absorbed: CustomerProfile,
+    /// The interaction records that moved from the absorbed profile to the
+    /// kept one.
+    pub moved: Vec<InteractionId>,
+}
+
+/// A merge undone ([`CustomerStore::unmerge`](crate::store::CustomerStore::unmerge)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unmerged {
+    /// The profile that had been kept, as restored.
+    pub kept: CustomerProfile,
+    /// The profile that had been absorbed, back as it was.
+    pub absorbed: CustomerProfile,
+    /// The interaction records given back to `absorbed`.
+    pub interactions: Vec<InteractionId>,
+}
+
+impl MergeUndo {
+    /// The kept profile with the merge undone: each field not edited since
+    /// the merge (equal to what the merge made of it) goes back to what it
+    /// was; identities, tags and open business edited since keep the edits
+    /// but lose what came only from the absorbed profile; other fields
+    /// edited since stay as edited.
+    #[must_use]
+    pub fn kept_restored(&self, current: &CustomerProfile) -> CustomerProfile {
+        let merged = self.kept_before.merged_with(&self.absorbed);
+        let before = &self.kept_before;
+        let mut out = current.clone();
+        fn minus<T: PartialEq + Clone>(now: &[T], only_theirs: &[T], mine: &[T]) -> Vec<T> {
+            now.iter()
+                .filter(|x| mine.contains(x) || !only_theirs.contains(x))
+                .cloned()
+                .collect()
+        }
+        out.identities = if current.identities == merged.identities {
+            before.identities.clone()
+        } else {
+            minus(
+                &current.identities,
+                &self.absorbed.identities,
+                &before.identities,
+            )
+        };
+        out.tags = if current.tags == merged.tags {
+            before.tags.clone()
+        } else {
+            minus(&current.tags, &self.absorbed.tags, &before.tags)
+        };
+        out.open_business = if current.open_business == merged.open_business {
+            before.open_business.clone()
+        } else {
+            minus(
+                &current.open_business,
+                &self.absorbed.open_business,
+                &before.open_business,
+            )
+        };
+        if current.name == merged.name {
+            out.name.clone_from(&before.name);
+        }
+        if current.notes == merged.notes {
+            out.notes.clone_from(&before.notes);
+        }
+        if current.preferences == merged.preferences {
+            out.preferences.clone_from(&before.preferences);
+        }
+        if current.last_agent == merged.last_agent {
+            out.last_agent.clone_from(&before.last_agent);
+        }
+        if current.vip == merged.vip {
+            out.vip = before.vip;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn profile(id: &str, ids: &[(IdentityKind, &str)], tags: &[&str]) -> CustomerProfile {
+        let mut p = CustomerProfile {
+            id: id.into(),
+            tenant: "t".into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            ..CustomerProfile::default()
+        };
+        for (k, v) in ids {
+            p.add_identity(*k, v);
+        }
+        p
+    }
+
+    #[test]
+    fn an_undone_merge_restores_what_was_not_edited_since() {
+        let ann = profile(
+            "ann",
+            &[(IdentityKind::Email, "ann@example.org")],
+            &["fibre"],
+        );
+        let mut phone = profile("phone", &[(IdentityKind::Phone, "+4930111")], &["sms"]);
+        phone.name = Some(Pii::new("Ann L.".into()));
+        let undo = MergeUndo {
+            kept_before: ann.clone(),
+            absorbed: phone.clone(),
+            moved: Vec::new(),
+        };
+        let merged = ann.merged_with(&phone);
+        assert_eq!(merged.identities.len(), 2);
+        // nothing edited since: exactly as before
+        assert_eq!(undo.kept_restored(&merged), ann);
+        // edited since: the edits stay, the absorbed profile's part goes
+        let mut edited = merged.clone();
+        edited.add_identity(IdentityKind::ChatId, "v-1");
+        edited.tags.push("vip-list".into());
+        edited.name = Some(Pii::new("Ann Lee".into()));
+        let restored = undo.kept_restored(&edited);
+        assert!(restored.has_identity(IdentityKind::Email, "ann@example.org"));
+        assert!(restored.has_identity(IdentityKind::ChatId, "v-1"));
+        assert!(!restored.has_identity(IdentityKind::Phone, "+4930111"));
+        assert_eq!(restored.tags, ["fibre", "vip-list"]);
+        assert_eq!(
+            restored.name.as_ref().map(|n| n.expose().as_str()),
+            Some("Ann Lee")
+        );
     }
 }

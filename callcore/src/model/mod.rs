@@ -13,7 +13,7 @@ mod queue;
 pub use agent::{AgentProfile, Endpoint, Proficiency};
 pub use agent_state::{AgentState, AgentStateError, ReasonCode};
 pub use campaign::{Campaign, DialAttempt, DialMode, Disposition, Lead, LeadStatus};
-pub use customer::{CustomerProfile, Identity, IdentityKind, PROVEN_IDENTITY};
+pub use customer::{CustomerProfile, Identity, IdentityKind, MergeUndo, PROVEN_IDENTITY, Unmerged};
 pub use interaction::{
     Channel, Direction, EndReason, Interaction, InteractionContext, Speaker, TranscriptLine,
     mask_sensitive,

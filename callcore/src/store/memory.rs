@@ -19,6 +19,7 @@ struct Data {
     campaigns: BTreeMap<(TenantId, CampaignId), Campaign>,
     leads: BTreeMap<(TenantId, CampaignId, LeadId), Lead>,
     attempts: Vec<DialAttempt>,
+    merges: BTreeMap<(TenantId, CustomerId, CustomerId), crate::MergeUndo>,
 }
 
 /// Every store, in memory: for tests, examples and the simulator. Nothing
@@ -209,12 +210,74 @@ impl CustomerStore for MemoryStore {
         let merged = keep.merged_with(&gone);
         st.customers
             .insert((tenant.clone(), kept.clone()), merged.clone());
+        let mut moved = Vec::new();
         for r in st.interactions.values_mut() {
             if &r.tenant == tenant && r.customer.as_ref() == Some(absorbed) {
                 r.customer = Some(kept.clone());
+                moved.push(r.id.clone());
             }
         }
+        st.merges.insert(
+            (tenant.clone(), kept.clone(), absorbed.clone()),
+            crate::MergeUndo {
+                kept_before: keep,
+                absorbed: gone,
+                moved,
+            },
+        );
         Ok(merged)
+    }
+
+    async fn unmerge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<crate::Unmerged, CoreError> {
+        let mut st = self.lock();
+        let key = (tenant.clone(), kept.clone(), absorbed.clone());
+        let undo = st
+            .merges
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| super::no_merge(kept, absorbed))?;
+        let current = st
+            .customers
+            .get(&(tenant.clone(), kept.clone()))
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound {
+                what: "customer",
+                id: kept.to_string(),
+            })?;
+        if st
+            .customers
+            .contains_key(&(tenant.clone(), absorbed.clone()))
+        {
+            return Err(CoreError::AlreadyExists {
+                what: "customer",
+                id: absorbed.to_string(),
+            });
+        }
+        let restored = undo.kept_restored(&current);
+        st.customers
+            .insert((tenant.clone(), kept.clone()), restored.clone());
+        st.customers
+            .insert((tenant.clone(), absorbed.clone()), undo.absorbed.clone());
+        let mut given = Vec::new();
+        for id in &undo.moved {
+            if let Some(r) = st.interactions.get_mut(&(tenant.clone(), id.clone()))
+                && r.customer.as_ref() == Some(kept)
+            {
+                r.customer = Some(absorbed.clone());
+                given.push(id.clone());
+            }
+        }
+        st.merges.remove(&key);
+        Ok(crate::Unmerged {
+            kept: restored,
+            absorbed: undo.absorbed,
+            interactions: given,
+        })
     }
 }
 
@@ -349,5 +412,63 @@ mod tests {
             .await
             .unwrap();
         assert!(other_tenant.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_merge_is_undone_with_the_history_that_moved() {
+        let store = MemoryStore::default();
+        let t: TenantId = "bank".into();
+        let mut ann = CustomerProfile {
+            id: "ann".into(),
+            tenant: t.clone(),
+            ..CustomerProfile::default()
+        };
+        ann.add_identity(IdentityKind::Email, "ann@example.org");
+        let mut phone = CustomerProfile {
+            id: "phone".into(),
+            tenant: t.clone(),
+            ..CustomerProfile::default()
+        };
+        phone.add_identity(IdentityKind::Phone, "+4930111");
+        CustomerStore::save(&store, &ann).await.unwrap();
+        CustomerStore::save(&store, &phone).await.unwrap();
+        let mut sms = InteractionRecord::new(&crate::Interaction::new(
+            "sms-1".into(),
+            t.clone(),
+            crate::Channel::Sms,
+            crate::Direction::Inbound,
+            "+4930111",
+            "12345",
+            Timestamp::from_millis(0),
+        ));
+        sms.customer = Some("phone".into());
+        InteractionStore::save(&store, &sms).await.unwrap();
+        let none = store
+            .unmerge(&t, &"ann".into(), &"phone".into())
+            .await
+            .unwrap_err();
+        assert!(matches!(none, CoreError::NotFound { what: "merge", .. }));
+        store
+            .merge(&t, &"ann".into(), &"phone".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.for_customer(&t, &"ann".into()).await.unwrap().len(),
+            1
+        );
+        let undone = store
+            .unmerge(&t, &"ann".into(), &"phone".into())
+            .await
+            .unwrap();
+        assert_eq!(undone.kept, ann);
+        assert_eq!(undone.absorbed, phone);
+        assert_eq!(undone.interactions, ["sms-1".into()]);
+        let back = store.for_customer(&t, &"phone".into()).await.unwrap();
+        assert_eq!(back.len(), 1);
+        let found = store
+            .find_by_identity(&t, IdentityKind::Phone, "+4930111")
+            .await
+            .unwrap();
+        assert_eq!(found.map(|c| c.id), Some("phone".into()));
     }
 }

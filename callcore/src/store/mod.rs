@@ -155,6 +155,39 @@ pub trait CustomerStore: Send + Sync {
         let _ = (tenant, kept, absorbed);
         Err(CoreError::Unsupported("this customer store cannot merge"))
     }
+
+    /// Undoes the last merge of `absorbed` into `kept` (what [`merge`](Self::merge)
+    /// kept of it, a [`MergeUndo`](crate::MergeUndo)): `absorbed` is back as it was, with its
+    /// identities and the interaction records that moved (those still
+    /// `kept`'s); `kept` becomes
+    /// [`MergeUndo::kept_restored`](crate::MergeUndo::kept_restored) of itself.
+    /// Returns both profiles and the records given back.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] (`merge`) when no such merge is kept, (`customer`)
+    /// when `kept` is gone; [`CoreError::AlreadyExists`] when a profile
+    /// `absorbed` exists again; [`CoreError::Unsupported`] from a store that
+    /// cannot (the default).
+    async fn unmerge(
+        &self,
+        tenant: &TenantId,
+        kept: &CustomerId,
+        absorbed: &CustomerId,
+    ) -> Result<crate::Unmerged, CoreError> {
+        let _ = (tenant, kept, absorbed);
+        Err(CoreError::Unsupported(
+            "this customer store cannot undo a merge",
+        ))
+    }
+}
+
+/// "No merge of `absorbed` into `kept` is kept", the same in every store.
+#[must_use]
+pub fn no_merge(kept: &CustomerId, absorbed: &CustomerId) -> CoreError {
+    CoreError::NotFound {
+        what: "merge",
+        id: format!("{absorbed} into {kept}"),
+    }
 }
 
 /// Refuses a merge of a customer into itself, the same way in every
