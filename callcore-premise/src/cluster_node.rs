@@ -387,7 +387,7 @@ mod node {
                     for s in seats.iter().filter(|s| {
                         s.reachable_on
                             .as_ref()
-                            .is_some_and(|on| on.iter().any(|n| *n == self.node))
+                            .is_some_and(|on| on.contains(&self.node))
                     }) {
                         if let Err(e) = self
                             .db
