@@ -65,9 +65,12 @@ pub fn cloud_binary() -> PathBuf {
     let mut build = std::process::Command::new(cargo);
     build.args(["build", "-p", "examples", "--example", "cloud"]);
     // cargo's variables for this test would change build scripts' inputs
-    // (and make both builds redo their dependencies)
+    // (and make both builds redo their dependencies); CARGO_INCREMENTAL stays:
+    // without it every workspace crate would be built again
     for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") && k != "CARGO_TARGET_DIR" && k != "CARGO_HOME" {
+        if k.starts_with("CARGO_")
+            && !["CARGO_TARGET_DIR", "CARGO_HOME", "CARGO_INCREMENTAL"].contains(&k.as_str())
+        {
             build.env_remove(k);
         }
     }
