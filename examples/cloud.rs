@@ -11,8 +11,15 @@
 //! every few seconds. Ctrl-C (or SIGTERM) stops every child. Nodes are this program
 //! re-run with a hidden `--node` flag. `--demo-calls N` drives self-made
 //! agents (one phone user agent at a fixed contact for every agent) and N
-//! callers through Kamailio, prints a summary and stops. Not yet: shard
-//! leases do not drive routing (each node routes the calls it took).
+//! callers through Kamailio, prints a summary and stops.
+//!
+//! Nodes join and leave while it runs, by commands on its stdin, one a line:
+//! `add` starts the next node (`nK`, its JSON line printed like the first
+//! ones) and puts it in Kamailio's dispatcher list once it is up; `remove nK`
+//! takes node K out of the list (Kamailio reloads it over its `ctl` socket,
+//! `kamcmd dispatcher.reload`) and sends the node SIGTERM: it leaves
+//! gracefully — gives the shard's lease up, withdraws its phones, finishes
+//! its calls (up to `drain_secs`) — prints `{"left":{"id":"nK",…}}` and exits.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -57,83 +64,12 @@ fn free_port() -> Result<u16, String> {
     Err(format!("no free port in {LO}..{}", LO + SPAN))
 }
 
-fn kamailio_cfg(proxy: SocketAddr, list: &Path) -> String {
-    format!(
-        r#"#!KAMAILIO
-debug=1
-log_stderror=yes
-fork=yes
-children=2
-disable_tcp=yes
-auto_aliases=no
-listen=udp:{proxy}
-alias="{proxy}"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "xlog.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "dispatcher.so"
-modparam("tm", "fr_timer", 1000)
-modparam("tm", "fr_inv_timer", 30000)
-modparam("dispatcher", "list_file", "{list}")
-modparam("dispatcher", "ds_ping_interval", 1)
-modparam("dispatcher", "ds_ping_method", "OPTIONS")
-modparam("dispatcher", "ds_probing_mode", 1)
-modparam("dispatcher", "ds_probing_threshold", 1)
-modparam("dispatcher", "flags", 2)
-modparam("dispatcher", "xavp_dst", "_dsdst_")
-modparam("rr", "enable_full_lr", 1)
-request_route {{
-    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
-    if (has_totag()) {{
-        if (loose_route()) {{ route(RELAY); exit; }}
-        if (is_method("ACK") && t_check_trans()) {{ route(RELAY); exit; }}
-        if (ds_select_dst("1", "0")) {{ route(RELAY); exit; }}
-        sl_send_reply("404", "Not here"); exit;
-    }}
-    if (is_method("CANCEL")) {{ if (t_check_trans()) route(RELAY); exit; }}
-    t_check_trans();
-    if (is_method("INVITE|SUBSCRIBE")) record_route();
-    if (!ds_select_dst("1", "0")) {{ sl_send_reply("503", "No node"); exit; }}
-    t_on_failure("FAILOVER");
-    route(RELAY);
-}}
-route[RELAY] {{
-    if (!t_relay()) sl_reply_error();
-    exit;
-}}
-failure_route[FAILOVER] {{
-    if (t_is_canceled()) exit;
-    if (!t_branch_replied()) {{
-        # no reply from the node at all (fr_timer ran out, or sending failed):
-        # it never had the call; down until a probe answers
-        ds_mark_dst("ip");
-    }} else if (!t_check_status("503")) {{
-        # the node had the call (it replied): its answer stands
-        exit;
-    }}
-    if (ds_next_dst()) {{
-        xlog("L_WARN", "failover of $ci to $du\n");
-        t_on_failure("FAILOVER");
-        t_relay();
-    }}
-}}
-"#,
-        list = list.display()
-    )
-}
-
 #[path = "cli.rs"]
 mod cli;
 #[path = "cloud_demo.rs"]
 mod cloud_demo;
+#[path = "cloud_proxy.rs"]
+mod cloud_proxy;
 
 use clap::Parser;
 
@@ -248,7 +184,11 @@ async fn run_node(n: NodeArgs, file: Option<&Path>, phones: Option<u16>) -> Resu
     });
     cluster.node = n.id.clone();
     config.cluster = Some(cluster);
+    let drain = Duration::from_secs(u64::from(config.drain_secs));
     let premise = Premise::start(config).await.map_err(|e| e.to_string())?;
+    // SIGTERM (`remove nK`): leave the cluster, drain, stop
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
     // told when this node was declared dead (paused or cut off from
     // PostgreSQL past its TTL): the survivors closed its calls, so it stops
     let mut dead = premise
@@ -261,6 +201,7 @@ async fn run_node(n: NodeArgs, file: Option<&Path>, phones: Option<u16>) -> Resu
     every.tick().await;
     loop {
         tokio::select! {
+            _ = term.recv() => break,
             _ = sample.tick() => peak = peak.max(premise.ops().calls().active),
             _ = every.tick() => {
                 let calls = premise.ops().calls();
@@ -296,11 +237,117 @@ async fn run_node(n: NodeArgs, file: Option<&Path>, phones: Option<u16>) -> Resu
             }
         }
     }
+    // leaving: the lease and the phones first, then the calls end
+    if let Some(c) = premise.cluster() {
+        c.leave().await;
+    }
+    let report = premise.drain(drain).await;
+    println!(
+        "{}",
+        serde_json::json!({"left": {"id": n.id, "calls_at_start": report.calls_at_start,
+            "hung_up_at_deadline": report.hung_up_at_deadline,
+            "took_ms": u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX)}})
+    );
+    premise.shutdown().await;
+    Ok(())
+}
+
+/// One node process of the cluster.
+struct NodeProc {
+    sip: u16,
+    child: tokio::process::Child,
+    /// In Kamailio's dispatcher list.
+    listed: bool,
+    /// Sent SIGTERM by `remove`: leaving.
+    leaving: bool,
+}
+
+/// What starting one more node needs.
+struct Spawner {
+    me: PathBuf,
+    config: Option<PathBuf>,
+    demo_phones: Option<u16>,
+    rtp_base: u16,
+    lines: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+/// Node K's first RTP port: `--rtp` + 400·(K−1).
+fn node_rtp(base: u16, k: usize) -> Result<u16, String> {
+    u16::try_from(k.saturating_sub(1))
+        .ok()
+        .and_then(|k| k.checked_mul(RTP_PER_NODE))
+        .and_then(|o| o.checked_add(base))
+        .filter(|r| r.checked_add(RTP_PER_NODE).is_some())
+        .ok_or_else(|| "--rtp: too high for this many nodes".to_owned())
+}
+
+impl Spawner {
+    /// Starts node `id` on `sip`, `http` and RTP block `block`; prints its
+    /// JSON line; its stdout goes to `lines`.
+    fn spawn(&self, id: &str, sip: u16, http: u16, block: usize) -> Result<NodeProc, String> {
+        let rtp = node_rtp(self.rtp_base, block)?;
+        let mut cmd = Command::new(&self.me);
+        cmd.arg("--node").arg(format!("{id},{sip},{http},{rtp}"));
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        if let Some(port) = self.demo_phones {
+            cmd.arg("--demo-phones").arg(port.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        println!(
+            "{}",
+            serde_json::json!({"role": "node", "id": id, "sip": format!("127.0.0.1:{sip}"),
+                "http": format!("127.0.0.1:{http}"), "pid": child.id()})
+        );
+        if let Some(out) = child.stdout.take() {
+            let tx = self.lines.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(out).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send(l);
+                }
+            });
+        }
+        Ok(NodeProc {
+            sip,
+            child,
+            listed: false,
+            leaving: false,
+        })
+    }
+}
+
+/// The commands on stdin (`add`, `remove nK`), read on a thread of their
+/// own (a blocking read tokio could not cancel at exit).
+fn commands() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The SIP ports of the nodes in the dispatcher list.
+fn listed(nodes: &BTreeMap<String, NodeProc>) -> Vec<u16> {
+    nodes.values().filter(|n| n.listed).map(|n| n.sip).collect()
 }
 
 #[allow(clippy::disallowed_methods)] // the demo starts after a wall-clock pause
+#[allow(clippy::too_many_lines)]
 async fn run_cluster(
-    nodes: usize,
+    count: usize,
     config: Option<PathBuf>,
     port: u16,
     rtp_base: u16,
@@ -311,36 +358,22 @@ async fn run_cluster(
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let proxy = SocketAddr::from(([127, 0, 0, 1], port));
     let mut specs = Vec::new();
-    let mut list = String::from("# setid destination flags priority attrs\n");
-    for i in 1..=nodes {
-        let (sip, http) = (free_port()?, free_port()?);
-        let rtp = u16::try_from(i - 1)
-            .ok()
-            .and_then(|k| k.checked_mul(RTP_PER_NODE))
-            .and_then(|o| o.checked_add(rtp_base))
-            .filter(|r| r.checked_add(RTP_PER_NODE).is_some())
-            .ok_or("--rtp: too high for this many nodes")?;
-        list.push_str(&format!("1 sip:127.0.0.1:{sip} 0 0\n"));
-        specs.push((format!("n{i}"), sip, http, rtp));
+    for i in 1..=count {
+        node_rtp(rtp_base, i)?;
+        specs.push((format!("n{i}"), free_port()?, free_port()?));
     }
-    // the demo's phones, before the nodes that ring them
+    // the demo's phones, before the nodes that ring them (the RTP block after
+    // the first nodes'; nodes added later skip it)
     let demo = match demo_calls {
-        Some(_) => {
-            let first = u16::try_from(nodes)
-                .ok()
-                .and_then(|n| n.checked_mul(RTP_PER_NODE))
-                .and_then(|o| o.checked_add(rtp_base))
-                .ok_or("--rtp: too high for the demo")?;
-            Some(cloud_demo::Demo::start(first).await?)
-        }
+        Some(_) => Some(cloud_demo::Demo::start(node_rtp(rtp_base, count + 1)?).await?),
         None => None,
     };
-    let list_path = dir.join("dispatcher.list");
+    let dispatcher = cloud_proxy::Dispatcher::new(&dir);
+    dispatcher.write(&specs.iter().map(|s| s.1).collect::<Vec<_>>())?;
     let cfg_path = dir.join("kamailio.cfg");
-    std::fs::write(&list_path, list).map_err(|e| e.to_string())?;
-    std::fs::write(&cfg_path, kamailio_cfg(proxy, &list_path)).map_err(|e| e.to_string())?;
-    let mut children = Vec::new();
-    let kamailio = Command::new("kamailio")
+    std::fs::write(&cfg_path, cloud_proxy::kamailio_cfg(proxy, &dispatcher))
+        .map_err(|e| e.to_string())?;
+    let mut kamailio = Command::new("kamailio")
         .args(["-DD", "-E", "-m", "64", "-M", "8", "-f"])
         .arg(&cfg_path)
         .arg("-Y")
@@ -356,39 +389,24 @@ async fn run_cluster(
         "{}",
         serde_json::json!({"role": "proxy", "sip": proxy.to_string(), "pid": kamailio.id()})
     );
-    children.push(kamailio);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for (id, sip, http, rtp) in &specs {
-        let mut cmd = Command::new(&me);
-        cmd.arg("--node").arg(format!("{id},{sip},{http},{rtp}"));
-        if let Some(c) = &config {
-            cmd.arg("--config").arg(c);
-        }
-        if let Some(d) = &demo {
-            cmd.arg("--demo-phones").arg(d.phones.port().to_string());
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        println!(
-            "{}",
-            serde_json::json!({"role": "node", "id": id, "sip": format!("127.0.0.1:{sip}"),
-                "http": format!("127.0.0.1:{http}"), "pid": child.id()})
-        );
-        if let Some(out) = child.stdout.take() {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let _ = tx.send(l);
-                }
-            });
-        }
-        children.push(child);
+    let spawner = Spawner {
+        me,
+        config: config.clone(),
+        demo_phones: demo.as_ref().map(|d| d.phones.port()),
+        rtp_base,
+        lines: tx,
+    };
+    let mut nodes: BTreeMap<String, NodeProc> = BTreeMap::new();
+    for (k, (id, sip, http)) in specs.iter().enumerate() {
+        let mut node = spawner.spawn(id, *sip, *http, k + 1)?;
+        node.listed = true;
+        nodes.insert(id.clone(), node);
     }
+    eprintln!("cloud: type `add` to start one more node, `remove nK` to take node K out");
+    let mut commands = commands();
+    let mut stdin_open = true;
+    let mut next = count + 1;
     let mut last: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut started = std::collections::BTreeSet::new();
     let mut demo = demo.map(|d| (d, demo_calls.unwrap_or(0)));
@@ -415,57 +433,123 @@ async fn run_cluster(
                 }
                 break;
             }
+            command = commands.recv(), if stdin_open => {
+                let Some(command) = command else {
+                    stdin_open = false;
+                    continue;
+                };
+                let words: Vec<&str> = command.split_whitespace().collect();
+                match words.as_slice() {
+                    ["add"] => {
+                        // the demo's phones hold the block after the first nodes
+                        let block = next + usize::from(spawner.demo_phones.is_some());
+                        let id = format!("n{next}");
+                        let spawned = free_port()
+                            .and_then(|sip| Ok((sip, free_port()?)))
+                            .and_then(|(sip, http)| spawner.spawn(&id, sip, http, block));
+                        match spawned {
+                            Ok(node) => {
+                                next += 1;
+                                nodes.insert(id, node);
+                            }
+                            Err(e) => eprintln!("add: {e}"),
+                        }
+                    }
+                    ["remove", id] => match nodes.get_mut(*id) {
+                        Some(node) if !node.leaving => {
+                            node.leaving = true;
+                            node.listed = false;
+                            last.remove(*id);
+                            if let Err(e) = dispatcher.update(&listed(&nodes)).await {
+                                eprintln!("remove {id}: {e}");
+                            }
+                            if let Some(pid) = nodes.get(*id).and_then(|n| n.child.id()) {
+                                let _ = Command::new("kill")
+                                    .arg("-TERM")
+                                    .arg(pid.to_string())
+                                    .status()
+                                    .await;
+                            }
+                        }
+                        Some(_) => eprintln!("remove {id}: already leaving"),
+                        None => eprintln!("remove {id}: no such node"),
+                    },
+                    [] => {}
+                    _ => eprintln!("unknown command `{command}`: add | remove nK"),
+                }
+            }
             line = rx.recv() => {
                 let Some(line) = line else { break };
                 println!("{line}");
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                    && let Some(f) = v.get("figures")
-                    && let Some(id) = f.get("id").and_then(|i| i.as_str())
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if let Some(id) = v["left"]["id"].as_str()
+                    && let Some(mut node) = nodes.remove(id)
                 {
-                    // a round ends when every node reported, or one reports
-                    // again (a dead node never does)
-                    if last.contains_key(id) {
-                        print_total(&mut last);
+                    // it drained and stops by itself
+                    tokio::spawn(async move { let _ = node.child.wait().await; });
+                    continue;
+                }
+                let Some(f) = v.get("figures") else { continue };
+                let Some(id) = f.get("id").and_then(|i| i.as_str()) else { continue };
+                // a node that joined is up: into the dispatcher list
+                if let Some(node) = nodes.get_mut(id)
+                    && !node.listed
+                    && !node.leaving
+                {
+                    node.listed = true;
+                    if let Err(e) = dispatcher.update(&listed(&nodes)).await {
+                        eprintln!("add {id}: {e}");
                     }
-                    last.insert(id.to_owned(), f.clone());
-                    started.insert(id.to_owned());
-                    // every node is up: the demo's callers (once probed by Kamailio)
-                    if started.len() == specs.len()
-                        && let Some((d, calls)) = demo.take()
-                    {
-                        let cfg = demo_config.clone().unwrap_or_else(PremiseConfig::defaults);
-                        demo_run = Some(tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                            d.run(proxy, calls, cfg).await
-                        }));
-                    }
-                    if last.len() == specs.len() {
-                        print_total(&mut last);
-                    }
+                }
+                if nodes.get(id).is_some_and(|n| n.leaving) {
+                    continue;
+                }
+                // a round ends when every node reported, or one reports
+                // again (a dead node never does)
+                if last.contains_key(id) {
+                    print_total(&mut last);
+                }
+                last.insert(id.to_owned(), f.clone());
+                started.insert(id.to_owned());
+                // every first node is up: the demo's callers (once probed by Kamailio)
+                if started.len() >= count
+                    && let Some((d, calls)) = demo.take()
+                {
+                    let cfg = demo_config.clone().unwrap_or_else(PremiseConfig::defaults);
+                    demo_run = Some(tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        d.run(proxy, calls, cfg).await
+                    }));
+                }
+                if last.len() == nodes.values().filter(|n| !n.leaving).count() {
+                    print_total(&mut last);
                 }
             }
         }
     }
     // Kamailio first, with SIGTERM: its main process then stops its workers
     // (a SIGKILL would leave them running)
-    if let Some(pid) = children.first().and_then(tokio::process::Child::id) {
+    if let Some(pid) = kamailio.id() {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(pid.to_string())
             .status()
             .await;
     }
-    for c in children.iter_mut().skip(1) {
-        let _ = c.start_kill();
+    for n in nodes.values_mut() {
+        let _ = n.child.start_kill();
     }
-    for c in &mut children {
-        let _ = c.wait().await;
+    let _ = kamailio.wait().await;
+    for n in nodes.values_mut() {
+        let _ = n.child.wait().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
     // the nodes' data folders (recordings), temporary like the rest
-    for (id, ..) in &specs {
+    for k in 1..next {
         let _ = std::fs::remove_dir_all(
-            std::env::temp_dir().join(format!("callcore-cloud-{}-{id}", std::process::id())),
+            std::env::temp_dir().join(format!("callcore-cloud-{}-n{k}", std::process::id())),
         );
     }
     Ok(())

@@ -27,7 +27,7 @@ use callcore_acd::{AcdConfig, AcdEngine, StrategyRegistry};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// How often the owner re-reads PostgreSQL without a hint.
@@ -63,6 +63,7 @@ pub struct ShardOwner {
     wake: Arc<Notify>,
     status: watch::Receiver<OwnerStatus>,
     task: JoinHandle<()>,
+    leave: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
 impl ShardOwner {
@@ -100,8 +101,25 @@ impl ShardOwner {
             routing: None,
             last_wallboard: None,
         };
-        let task = tokio::spawn(owner.run(lease, wake.clone()));
-        ShardOwner { wake, status, task }
+        let (leave, leaving) = mpsc::unbounded_channel();
+        let task = tokio::spawn(owner.run(lease, wake.clone(), leaving));
+        ShardOwner {
+            wake,
+            status,
+            task,
+            leave,
+        }
+    }
+
+    /// Leaves the shard for good (a node leaving the cluster): stops
+    /// routing, gives the lease up (another node takes it at its next poll,
+    /// without waiting for the TTL) and stops contending. Returns once the
+    /// release was written (or failed), or at once if the owner had stopped.
+    pub async fn leave(&self) {
+        let (done, released) = oneshot::channel();
+        if self.leave.send(done).is_ok() {
+            let _ = released.await;
+        }
     }
 
     /// There may be mail for the owner: pass now (if this node routes).
@@ -177,7 +195,12 @@ fn reachable_now(seat: &Seat, live: &HashSet<String>) -> bool {
 }
 
 impl Owner {
-    async fn run(mut self, mut lease: LeaseHandle, wake: Arc<Notify>) {
+    async fn run(
+        mut self,
+        mut lease: LeaseHandle,
+        wake: Arc<Notify>,
+        mut leave: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) {
         loop {
             let now = self.clock.now();
             let mut wait = OWNER_POLL;
@@ -189,6 +212,15 @@ impl Owner {
                 () = self.clock.sleep(wait) => {}
                 () = wake.notified() => {}
                 alive = lease.changed() => if !alive { return },
+                Some(done) = leave.recv() => {
+                    if let Some(r) = self.routing.take() {
+                        tracing::info!(epoch = r.epoch, "leaving: the shard is given up");
+                    }
+                    self.status.send_modify(|s| s.routing = None);
+                    lease.release().await;
+                    let _ = done.send(());
+                    return;
+                }
             }
             let Some(fence) = lease.fence_now() else {
                 if let Some(r) = self.routing.take() {

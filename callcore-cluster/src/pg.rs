@@ -101,6 +101,11 @@ fn epoch_u64(epoch: i64) -> u64 {
     u64::try_from(epoch).unwrap_or(0)
 }
 
+/// The version of the cluster's tables (`cluster_schema`): raise it
+/// whenever `MIGRATION` here or in `node_calls`, `mailbox` or `offer_relay`
+/// changes, so that nodes of the new version run the migration once.
+const SCHEMA_VERSION: i64 = 1;
+
 const MIGRATION_LOCK: i64 = 0x636c_7573_7465_7231; // "cluster1"
 
 const MIGRATION: &str = "
@@ -181,7 +186,16 @@ impl ClusterDb {
         &self.pool
     }
 
+    /// Creates or updates the tables, unless they are at [`SCHEMA_VERSION`]
+    /// already: a node joining a running cluster runs no DDL. (The
+    /// migration's `ALTER TABLE … ADD COLUMN IF NOT EXISTS` takes an ACCESS
+    /// EXCLUSIVE lock on tables the running nodes write, even when the
+    /// column exists; a node added under load once failed to start on a
+    /// deadlock with them.)
     async fn migrate(&self) -> Result<(), ClusterError> {
+        if self.schema_version().await? >= SCHEMA_VERSION {
+            return Ok(());
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATION_LOCK)
@@ -191,8 +205,31 @@ impl ClusterDb {
         tx.execute(crate::node_calls::MIGRATION).await?;
         tx.execute(crate::mailbox::MIGRATION).await?;
         tx.execute(crate::offer_relay::MIGRATION).await?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS cluster_schema (version BIGINT NOT NULL);
+             DELETE FROM cluster_schema;",
+        )
+        .await?;
+        sqlx::query("INSERT INTO cluster_schema (version) VALUES ($1)")
+            .bind(SCHEMA_VERSION)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The tables' version (`cluster_schema`), 0 before there was one.
+    async fn schema_version(&self) -> Result<i64, ClusterError> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('cluster_schema') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(0);
+        }
+        let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM cluster_schema")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version.unwrap_or(0))
     }
 
     /// Runs a keeper's query for `node` and turns the outcome into its

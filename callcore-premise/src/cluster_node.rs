@@ -102,6 +102,7 @@ mod node {
         tasks: Vec<JoinHandle<()>>,
         relays: crate::cluster_offers::RelayRoutes,
         relayed: Arc<std::sync::atomic::AtomicU64>,
+        leaving: Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl ClusterNode {
@@ -191,6 +192,7 @@ mod node {
                 tasks: Vec::new(),
                 relays: crate::cluster_offers::RelayRoutes::default(),
                 relayed: Arc::default(),
+                leaving: Arc::default(),
             })
         }
 
@@ -226,6 +228,7 @@ mod node {
                     owner_wake: owner_wake.clone(),
                     clock: clock.clone(),
                     relays: self.relays.clone(),
+                    leaving: self.leaving.clone(),
                 });
             let (orphans_tx, orphans) = mpsc::unbounded_channel();
             let owner = ShardOwner::spawn(
@@ -362,6 +365,44 @@ mod node {
             self.liveness.watch_dead()
         }
 
+        /// Leaves the cluster gracefully, before the node drains and stops:
+        /// gives the shard's lease up (another node routes it at its next
+        /// poll, ~0.5 s, instead of after the TTL) and stops contending, and
+        /// withdraws this node's phones and browsers (`reachable_on`), so no
+        /// offer is placed through it any more. Its callers keep their
+        /// routing (the link stays) until the node stops; its heartbeat and
+        /// liveness go on until then, so nothing of it is closed as
+        /// `node_failure`.
+        pub async fn leave(&self) {
+            self.leaving
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let Some(shard) = self.shard.as_deref() else {
+                return;
+            };
+            if let Some((owner, _)) = &self.routing {
+                owner.leave().await;
+            }
+            match self.db.seats(shard).await {
+                Ok(seats) => {
+                    for s in seats.iter().filter(|s| {
+                        s.reachable_on
+                            .as_ref()
+                            .is_some_and(|on| on.contains(&self.node))
+                    }) {
+                        if let Err(e) = self
+                            .db
+                            .set_reachable_on(shard, &s.id, &self.node, false)
+                            .await
+                        {
+                            tracing::warn!(agent = %s.id, error = %e, "phone not withdrawn");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "leaving: seats not read"),
+            }
+            tracing::info!(node = %self.node, %shard, "left the cluster's routing");
+        }
+
         /// Stops the heartbeat and the sweeps (the heartbeat expires after its TTL).
         pub fn stop(&self) {
             self.heartbeat.abort();
@@ -452,6 +493,12 @@ impl ClusterNode {
         _transports: Vec<std::sync::Arc<dyn callcore::Transport>>,
         _endpoints: std::collections::HashMap<String, Vec<callcore::Endpoint>>,
     ) {
+        match *self {}
+    }
+
+    /// Never called: no node exists in this build.
+    #[allow(clippy::unused_async)]
+    pub async fn leave(&self) {
         match *self {}
     }
 

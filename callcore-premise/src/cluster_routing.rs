@@ -184,6 +184,10 @@ pub struct LinkParts {
     /// The offers this node places through other nodes
     /// ([`crate::cluster_offers`]), kept from its mail.
     pub relays: crate::cluster_offers::RelayRoutes,
+    /// Set once the node leaves the cluster: its phones count as
+    /// unreachable here from then on (a REGISTER it still gets changes
+    /// nothing).
+    pub leaving: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Makes a node's router and starts its link; `decisions` is the sender
@@ -287,6 +291,7 @@ impl Link {
             Outgoing::Seat { kind, id, body } => p.db.put_seat(&p.shard, kind, &id, &body).await,
             Outgoing::RemoveSeat { kind, id } => p.db.remove_seat(&p.shard, kind, &id).await,
             Outgoing::Reachable { agent, reachable } => {
+                let reachable = reachable && !p.leaving.load(std::sync::atomic::Ordering::Relaxed);
                 p.db.set_reachable_on(&p.shard, agent.as_str(), &p.node, reachable)
                     .await
             }

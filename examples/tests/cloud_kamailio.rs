@@ -34,9 +34,12 @@
 // Real processes run in wall-clock time: the test waits for them.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "cloud_support/mod.rs"]
+mod cloud_support;
+use cloud_support::{StopCloud, calls_of, cloud_binary, epoch_now, free_port};
+
 use std::collections::{BTreeMap, HashMap};
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -51,96 +54,6 @@ const KILL_AFTER: Duration = Duration::from_secs(8);
 const AGENTS: usize = 40;
 const DID: &str = "+15550100";
 const TENANT: &str = "cloudtest";
-
-fn has(cmd: &str, arg: &str) -> bool {
-    std::process::Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
-fn ready() -> Option<String> {
-    let db = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
-    let redis = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
-    let why = match (db, redis, has("kamailio", "-v"), has("sipp", "-v")) {
-        (Some(d), Some(_), true, true) => return Some(d),
-        (None, ..) => "DATABASE_URL is not set",
-        (_, None, ..) => "REDIS_URL is not set",
-        (_, _, false, _) => "kamailio is not installed (apt-get install -y kamailio)",
-        _ => "sipp is not installed (apt-get install -y sip-tester)",
-    };
-    assert!(
-        std::env::var("CALLCORE_REQUIRE_PEERS").as_deref() != Ok("1"),
-        "peers required (CALLCORE_REQUIRE_PEERS=1): {why}"
-    );
-    eprintln!("NOTICE: skipping the cloud Kamailio load test: {why}");
-    None
-}
-
-/// The `cloud` example of this test's profile (`cargo build -p examples
-/// --example cloud` makes it); built by the cargo running this test when it
-/// is missing or older than its sources; `CLOUD_BIN` overrides it.
-fn cloud_binary() -> PathBuf {
-    if let Ok(bin) = std::env::var("CLOUD_BIN") {
-        return bin.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let bin = profile_dir.join("examples").join("cloud");
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fresh = modified(&bin).is_some_and(|built| {
-        ["cloud.rs", "cloud_demo.rs", "cli.rs"]
-            .iter()
-            .all(|f| modified(&here.join(f)).is_some_and(|m| m <= built))
-    });
-    if fresh {
-        return bin;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "-p", "examples", "--example", "cloud"]);
-    // cargo's variables for this test would change build scripts' inputs
-    // (and make both builds redo their dependencies)
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_") && k != "CARGO_TARGET_DIR" && k != "CARGO_HOME" {
-            build.env_remove(k);
-        }
-    }
-    if release {
-        build.arg("--release");
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let status = build.current_dir(root).status().unwrap();
-    assert!(status.success(), "cargo build --example cloud failed");
-    assert!(bin.exists(), "{} is missing", bin.display());
-    bin
-}
-
-/// A free UDP port for the proxy and the SIPps, from blocks of four in 27000-28999:
-/// below the kernel's ephemeral range and clear of the nodes' ports (RTP from 25100,
-/// SIP and HTTP from 30000), so no port-0 bind can take it before its owner binds it
-/// (SIPp's media port needs the next three free too: RTCP, video RTP and RTCP).
-fn free_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    const LO: u16 = 27_000;
-    const SPAN: u16 = 2_000;
-    let salt = (std::process::id() % u32::from(SPAN)) as u16 & !3;
-    for _ in 0..SPAN / 4 {
-        let port = LO
-            + NEXT
-                .fetch_add(4, std::sync::atomic::Ordering::Relaxed)
-                .wrapping_add(salt)
-                % SPAN;
-        if (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no free port in {LO}..{}", LO + SPAN);
-}
 
 fn config(schema: &str, prefix: &str, agents_port: u16, carrier_port: u16) -> String {
     let mut toml = format!(
@@ -165,79 +78,11 @@ fn config(schema: &str, prefix: &str, agents_port: u16, carrier_port: u16) -> St
     toml
 }
 
-/// Stops the cloud with SIGTERM (it stops Kamailio and the nodes) when the
-/// test ends, also on a failed assertion.
-struct StopCloud(u32);
-
-impl Drop for StopCloud {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        std::thread::sleep(Duration::from_millis(1500));
-    }
-}
-
-fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-/// One SIPp call: its number, when it started (epoch seconds), whether its
-/// BYE was answered.
-#[derive(Debug, Clone)]
-struct Call {
-    number: u32,
-    start: f64,
-    ok: bool,
-    /// When its BYE was answered (epoch seconds).
-    ok_at: f64,
-}
-
-/// The calls of SIPp's `-trace_logs` file (`<call_id> start|ok <date> <time> <epoch>`).
-fn calls_of(log: &str) -> BTreeMap<u32, Call> {
-    let mut calls = BTreeMap::new();
-    for line in log.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(id), Some(what), Some(epoch)) = (f.first(), f.get(1), f.last()) else {
-            continue;
-        };
-        let Some(number) = id.split('-').next().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(at) = epoch.parse::<f64>() else {
-            continue;
-        };
-        match *what {
-            "start" => {
-                calls.insert(
-                    number,
-                    Call {
-                        number,
-                        start: at,
-                        ok: false,
-                        ok_at: 0.0,
-                    },
-                );
-            }
-            "ok" => {
-                if let Some(c) = calls.get_mut(&number) {
-                    c.ok = true;
-                    c.ok_at = at;
-                }
-            }
-            _ => {}
-        }
-    }
-    calls
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_under_30_calls_per_second_loses_no_record() {
-    let Some(db) = ready() else { return };
+    let Some(db) = cloud_support::ready("the cloud Kamailio load test") else {
+        return;
+    };
     let bin = cloud_binary();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -113,11 +113,18 @@ pub fn browser_ready(what: &str) -> bool {
 /// Runs test `name` of this binary again inside a new network namespace with
 /// only `lo` (up); true when this process is already that re-run.
 pub async fn in_private_network(name: &str) -> bool {
+    in_private_network_env(name, &[]).await
+}
+
+/// [`in_private_network`], with `env` set in the re-run (e.g. where the
+/// bridges to services outside the namespace are).
+pub async fn in_private_network_env(name: &str, env: &[(&str, String)]) -> bool {
     if std::env::var_os(IN_NETNS).is_some() {
         return true;
     }
     let exe = std::env::current_exe().unwrap();
     let status = Command::new("unshare")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args([
             "-n",
             "--",
