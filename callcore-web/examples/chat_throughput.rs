@@ -261,7 +261,7 @@ async fn main() {
         .max(1);
     let baseline = in_process(n, visitors).await;
     println!(
-        "baseline: {n} chat messages into the inbox in process, routed, answered and closed: {baseline:.0} messages/s"
+        "baseline: {n} visitors' messages posted to the chat hub in process, routed, answered and closed: {baseline:.0} messages/s"
     );
     let ws = over_websocket(n, visitors).await;
     println!(
