@@ -180,6 +180,53 @@ impl MetricsEngine {
         )
     }
 
+    /// Counts an answer in the contact's (queue, channel) dimension
+    /// against its target.
+    pub(crate) fn answer_queue_channel(
+        &mut self,
+        per_channel: Option<(u32, Target)>,
+        since: Timestamp,
+        at: Timestamp,
+    ) {
+        let Some((dim, target)) = per_channel else {
+            return;
+        };
+        let (wait, within) = (ms(at, since), target.met(since, at));
+        self.bump(at, &[Some(dim)], &|k| {
+            k.answered += 1;
+            k.answered_wait_ms += wait;
+            k.answered_within_sl += u64::from(within);
+            k.removed_within_sl += u64::from(within);
+        });
+    }
+
+    /// Counts a contact leaving the queue without an agent (abandoned, or
+    /// exited) in its (queue, channel) dimension against its target.
+    pub(crate) fn leave_queue_channel(
+        &mut self,
+        per_channel: Option<(u32, Target)>,
+        since: Timestamp,
+        at: Timestamp,
+        abandoned: bool,
+    ) {
+        let Some((dim, target)) = per_channel else {
+            return;
+        };
+        let short = u64::try_from(self.config.short_abandon.as_millis()).unwrap_or(u64::MAX);
+        let (wait, within) = (ms(at, since), target.met(since, at));
+        self.bump(at, &[Some(dim)], &|k| {
+            if abandoned {
+                k.abandoned += 1;
+                k.abandoned_wait_ms += wait;
+                k.short_abandoned += u64::from(wait < short);
+                k.abandoned_within_sl += u64::from(within);
+            } else {
+                k.exited += 1;
+            }
+            k.removed_within_sl += u64::from(within);
+        });
+    }
+
     /// The per-channel figures of `queue` over `from <= t < to` (15-minute
     /// buckets), one entry per channel seen, keyed by the channel's name.
     pub(crate) fn channel_figures(

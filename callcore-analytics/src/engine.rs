@@ -281,22 +281,7 @@ impl MetricsEngine {
         let within = wait <= c.threshold_ms;
         let dims = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
         let per_channel = c.queue_channel_dim.zip(c.queue_channel_target.clone());
-        if let Some((dim, target)) = per_channel {
-            let within = target.met(since, at);
-            self.bump(at, &[Some(dim)], &|k| match how {
-                Leave::Abandoned => {
-                    k.abandoned += 1;
-                    k.abandoned_wait_ms += wait;
-                    k.short_abandoned += u64::from(wait < short);
-                    k.abandoned_within_sl += u64::from(within);
-                    k.removed_within_sl += u64::from(within);
-                }
-                Leave::Exited => {
-                    k.exited += 1;
-                    k.removed_within_sl += u64::from(within);
-                }
-            });
-        }
+        self.leave_queue_channel(per_channel, since, at, how == Leave::Abandoned);
         match how {
             Leave::Abandoned => self.bump(at, &dims, &|k| {
                 k.abandoned += 1;
@@ -483,15 +468,7 @@ impl MetricsEngine {
                     k.answered_within_sl += u64::from(within);
                     k.removed_within_sl += u64::from(within);
                 });
-                if let Some((dim, target)) = per_channel {
-                    let within = target.met(since, at);
-                    self.bump(at, &[Some(dim)], &|k| {
-                        k.answered += 1;
-                        k.answered_wait_ms += wait;
-                        k.answered_within_sl += u64::from(within);
-                        k.removed_within_sl += u64::from(within);
-                    });
-                }
+                self.answer_queue_channel(per_channel, since, at);
             }
             EventKind::Abandoned { interaction, .. } => {
                 self.leave_queue(t, interaction, at, Leave::Abandoned);
@@ -684,7 +661,7 @@ impl MetricsEngine {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Leave {
     Abandoned,
     Exited,
