@@ -42,11 +42,21 @@ pub enum Dimension {
         /// The campaign.
         campaign: CampaignId,
     },
+    /// One channel of one queue (its service level against the channel's
+    /// target, e-mail's in business hours).
+    QueueChannel {
+        /// The tenant.
+        tenant: TenantId,
+        /// The queue.
+        queue: QueueId,
+        /// The channel.
+        channel: Channel,
+    },
 }
 
 impl Dimension {
     /// The kind of breakdown (`"tenant"`, `"queue"`, `"agent"`, `"channel"`,
-    /// `"campaign"`).
+    /// `"queue_channel"`, `"campaign"`).
     #[must_use]
     pub const fn kind(&self) -> &'static str {
         match self {
@@ -54,6 +64,7 @@ impl Dimension {
             Self::Queue { .. } => "queue",
             Self::Agent { .. } => "agent",
             Self::Channel { .. } => "channel",
+            Self::QueueChannel { .. } => "queue_channel",
             Self::Campaign { .. } => "campaign",
         }
     }
@@ -66,17 +77,18 @@ impl Dimension {
             | Self::Queue { tenant, .. }
             | Self::Agent { tenant, .. }
             | Self::Channel { tenant, .. }
+            | Self::QueueChannel { tenant, .. }
             | Self::Campaign { tenant, .. } => tenant,
         }
     }
 
     /// The queue, agent, channel or campaign name (the tenant's own name for a
-    /// tenant).
+    /// tenant; the queue's for a queue's channel).
     #[must_use]
     pub fn key(&self) -> &str {
         match self {
             Self::Tenant { tenant } => tenant.as_str(),
-            Self::Queue { queue, .. } => queue.as_str(),
+            Self::Queue { queue, .. } | Self::QueueChannel { queue, .. } => queue.as_str(),
             Self::Agent { agent, .. } => agent.as_str(),
             Self::Channel { channel, .. } => channel.as_str(),
             Self::Campaign { campaign, .. } => campaign.as_str(),
@@ -114,6 +126,20 @@ impl Dimension {
     pub fn channel(tenant: impl Into<TenantId>, channel: Channel) -> Self {
         Self::Channel {
             tenant: tenant.into(),
+            channel,
+        }
+    }
+
+    /// One channel of a queue.
+    #[must_use]
+    pub fn queue_channel(
+        tenant: impl Into<TenantId>,
+        queue: impl Into<QueueId>,
+        channel: Channel,
+    ) -> Self {
+        Self::QueueChannel {
+            tenant: tenant.into(),
+            queue: queue.into(),
             channel,
         }
     }

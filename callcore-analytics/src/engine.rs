@@ -6,11 +6,12 @@
 //! period equals what the live metrics said for it.
 
 use crate::buckets::Buckets;
+use crate::channel_levels::{QueueTargets, Target};
 use crate::counters::Counters;
 use crate::dims::{Dimension, Interner};
 use crate::{AnalyticsError, MetricsConfig};
 use callcore::{
-    AgentId, AgentState, Disposition, EndReason, Event, EventKind, InteractionId, QueueId,
+    AgentId, AgentState, Channel, Disposition, EndReason, Event, EventKind, InteractionId, QueueId,
     TenantId, Timestamp,
 };
 use std::time::Duration;
@@ -29,7 +30,11 @@ const WRAP_UP_MEMORY_MS: i64 = 3_600_000;
 #[derive(Debug, Clone)]
 pub(crate) struct Contact {
     pub tenant_dim: u32,
+    pub channel: Option<Channel>,
     pub channel_dim: Option<u32>,
+    /// The (queue, channel) dimension while in a queue, and its target.
+    pub queue_channel_dim: Option<u32>,
+    queue_channel_target: Option<Target>,
     pub queue: Option<QueueId>,
     pub queue_dim: Option<u32>,
     pub agent_dim: Option<u32>,
@@ -53,7 +58,10 @@ impl Contact {
     const fn new(tenant_dim: u32) -> Self {
         Self {
             tenant_dim,
+            channel: None,
             channel_dim: None,
+            queue_channel_dim: None,
+            queue_channel_target: None,
             queue: None,
             queue_dim: None,
             agent_dim: None,
@@ -100,9 +108,12 @@ pub struct MetricsEngine {
     /// Keyed by `tenant \x1f agent`.
     pub(crate) agents: HashMap<String, AgentTrack>,
     /// Keyed by `tenant \x1f queue`: (dimension id, service-level threshold).
-    queues: HashMap<String, (u32, Option<u64>)>,
+    pub(crate) queues: HashMap<String, (u32, Option<u64>)>,
+    /// Keyed by `tenant \x1f queue`: the per-channel targets and business
+    /// hours of the queue's definition.
+    pub(crate) targets: HashMap<String, QueueTargets>,
     /// Scratch buffer for map keys, so that lookups do not allocate.
-    scratch: String,
+    pub(crate) scratch: String,
     /// Whether fine buckets (sliding windows) are kept.
     windows: bool,
     pub(crate) latest: Timestamp,
@@ -110,7 +121,7 @@ pub struct MetricsEngine {
 }
 
 /// Writes the map key of (`tenant`, `id`) into `buf`.
-fn key<'a>(buf: &'a mut String, tenant: &TenantId, id: &str) -> &'a str {
+pub(crate) fn key<'a>(buf: &'a mut String, tenant: &TenantId, id: &str) -> &'a str {
     buf.clear();
     buf.push_str(tenant.as_str());
     buf.push('\u{1f}');
@@ -118,7 +129,7 @@ fn key<'a>(buf: &'a mut String, tenant: &TenantId, id: &str) -> &'a str {
     buf
 }
 
-fn ms(later: Timestamp, earlier: Timestamp) -> u64 {
+pub(crate) fn ms(later: Timestamp, earlier: Timestamp) -> u64 {
     u64::try_from(later.duration_since(earlier).as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -161,6 +172,7 @@ impl MetricsEngine {
             contacts: HashMap::default(),
             agents: HashMap::default(),
             queues: HashMap::default(),
+            targets: HashMap::default(),
             scratch: String::new(),
             windows: true,
             latest: Timestamp::EPOCH,
@@ -185,7 +197,7 @@ impl MetricsEngine {
         &self.config
     }
 
-    fn bump(&mut self, at: Timestamp, dims: &[Option<u32>], f: &dyn Fn(&mut Counters)) {
+    pub(crate) fn bump(&mut self, at: Timestamp, dims: &[Option<u32>], f: &dyn Fn(&mut Counters)) {
         let at = at.as_millis();
         for d in dims.iter().flatten() {
             if self.windows {
@@ -196,7 +208,7 @@ impl MetricsEngine {
     }
 
     /// The queue's dimension id and service-level threshold.
-    fn queue(&mut self, tenant: &TenantId, queue: &QueueId) -> (u32, u64) {
+    pub(crate) fn queue(&mut self, tenant: &TenantId, queue: &QueueId) -> (u32, u64) {
         let default =
             u64::try_from(self.config.default_service_level.as_millis()).unwrap_or(u64::MAX);
         let k = key(&mut self.scratch, tenant, queue.as_str());
@@ -268,6 +280,8 @@ impl MetricsEngine {
         let wait = ms(at, since);
         let within = wait <= c.threshold_ms;
         let dims = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+        let per_channel = c.queue_channel_dim.zip(c.queue_channel_target.clone());
+        self.leave_queue_channel(per_channel, since, at, how == Leave::Abandoned);
         match how {
             Leave::Abandoned => self.bump(at, &dims, &|k| {
                 k.abandoned += 1;
@@ -385,6 +399,7 @@ impl MetricsEngine {
                     .dims
                     .id(Dimension::channel(t.clone(), interaction.channel));
                 let c = self.contact(t, &interaction.id);
+                c.channel = Some(interaction.channel);
                 c.channel_dim = Some(channel_dim);
                 let dims = [Some(c.tenant_dim), Some(channel_dim)];
                 self.bump(at, &dims, &|k| k.arrived += 1);
@@ -399,14 +414,22 @@ impl MetricsEngine {
                     }
                     self.leave_queue(t, interaction, at, Leave::Exited);
                 }
+                let channel = self.contact(t, interaction).channel;
+                let per_channel = channel.map(|ch| self.queue_channel(t, queue, ch));
                 let c = self.contact(t, interaction);
                 c.queue = Some(queue.clone());
                 c.queue_dim = Some(queue_dim);
                 c.queued_at = Some(at);
                 c.threshold_ms = threshold;
+                (c.queue_channel_dim, c.queue_channel_target) = per_channel.unzip();
                 if !c.offered_in.contains(queue) {
                     c.offered_in.push(queue.clone());
-                    let dims = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+                    let dims = [
+                        Some(c.tenant_dim),
+                        c.queue_dim,
+                        c.channel_dim,
+                        c.queue_channel_dim,
+                    ];
                     self.bump(at, &dims, &|k| k.offered += 1);
                 }
             }
@@ -432,6 +455,7 @@ impl MetricsEngine {
                 c.answered_in.push(queue.clone());
                 let wait = ms(at, since);
                 let within = wait <= c.threshold_ms;
+                let per_channel = c.queue_channel_dim.zip(c.queue_channel_target.clone());
                 let dims = [
                     Some(c.tenant_dim),
                     c.queue_dim,
@@ -444,6 +468,7 @@ impl MetricsEngine {
                     k.answered_within_sl += u64::from(within);
                     k.removed_within_sl += u64::from(within);
                 });
+                self.answer_queue_channel(per_channel, since, at);
             }
             EventKind::Abandoned { interaction, .. } => {
                 self.leave_queue(t, interaction, at, Leave::Abandoned);
@@ -484,7 +509,12 @@ impl MetricsEngine {
                 if self.hand_over(t, interaction, at) {
                     let c = self.contact(t, interaction);
                     let (talk, hold) = (c.earlier_talk_ms, c.earlier_hold_ms);
-                    let contact = [Some(c.tenant_dim), c.queue_dim, c.channel_dim];
+                    let contact = [
+                        Some(c.tenant_dim),
+                        c.queue_dim,
+                        c.channel_dim,
+                        c.queue_channel_dim,
+                    ];
                     self.bump(at, &contact, &|k| {
                         k.handled += 1;
                         k.talk_ms += talk;
@@ -555,12 +585,7 @@ impl MetricsEngine {
                 self.close_agent_span(&k, at);
                 self.agents.remove(&k);
             }
-            EventKind::QueueAdded { definition } => {
-                let (dim, _) = self.queue(t, &definition.id);
-                let k = key(&mut self.scratch, t, definition.id.as_str()).to_owned();
-                let threshold = u64::from(definition.service_level_secs) * 1000;
-                self.queues.insert(k, (dim, Some(threshold)));
-            }
+            EventKind::QueueAdded { definition } => self.define_queue(t, definition),
             EventKind::DialAttempted {
                 campaign,
                 disposition,
@@ -636,7 +661,7 @@ impl MetricsEngine {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Leave {
     Abandoned,
     Exited,

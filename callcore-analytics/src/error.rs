@@ -12,6 +12,15 @@ pub enum AnalyticsError {
         /// What is wrong.
         reason: String,
     },
+    /// Business hours that cannot be read (names the field,
+    /// `hours.weekly[0].open`).
+    #[error("invalid {field}: {reason}")]
+    Hours {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A `queue_log` line could not be parsed.
     #[error("queue_log line {line}: {reason}")]
     QueueLogParse {

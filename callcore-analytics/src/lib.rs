@@ -34,6 +34,8 @@
 //! ```
 
 mod buckets;
+mod business_time;
+mod channel_levels;
 mod config;
 mod counters;
 mod dims;
@@ -46,6 +48,8 @@ pub mod quality;
 pub mod queue_log;
 pub mod report;
 
+pub use business_time::BusinessCalendar;
+pub use channel_levels::ChannelServiceFigures;
 pub use config::{MetricsConfig, ServiceLevelFormula};
 pub use counters::{Counters, MetricsSummary};
 pub use dims::Dimension;

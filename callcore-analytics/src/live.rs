@@ -83,9 +83,14 @@ impl MetricsEngine {
         for c in self.contacts.values() {
             if let Some(since) = c.queued_at {
                 let wait = u64::try_from(now.duration_since(since).as_millis()).unwrap_or(0);
-                for d in [Some(c.tenant_dim), c.queue_dim, c.channel_dim]
-                    .into_iter()
-                    .flatten()
+                for d in [
+                    Some(c.tenant_dim),
+                    c.queue_dim,
+                    c.channel_dim,
+                    c.queue_channel_dim,
+                ]
+                .into_iter()
+                .flatten()
                 {
                     let e = waiting.entry(d).or_default();
                     e.0 += 1;

@@ -28,8 +28,19 @@ fn escape(v: &str) -> String {
 
 fn labels(dim: &Dimension, extra: &[(&str, &str)]) -> String {
     let mut out = format!("tenant=\"{}\"", escape(dim.tenant().as_str()));
-    if !matches!(dim, Dimension::Tenant { .. }) {
-        let _ = write!(out, ",{}=\"{}\"", dim.kind(), escape(dim.key()));
+    match dim {
+        Dimension::Tenant { .. } => {}
+        Dimension::QueueChannel { queue, channel, .. } => {
+            let _ = write!(
+                out,
+                ",queue=\"{}\",channel=\"{}\"",
+                escape(queue.as_str()),
+                channel.as_str()
+            );
+        }
+        _ => {
+            let _ = write!(out, ",{}=\"{}\"", dim.kind(), escape(dim.key()));
+        }
     }
     for (k, v) in extra {
         let _ = write!(out, ",{k}=\"{}\"", escape(v));

@@ -395,6 +395,7 @@ impl Premise {
             if let Some(skill) = &q.skill {
                 def = def.requiring(skill.as_str(), 1);
             }
+            crate::service_levels::apply(&mut def, q);
             if q.overflow_to() == Some(Overflow::Voicemail) {
                 // the messages wait for the queue's agents without its maximum
                 // wait, after the live callers
@@ -525,6 +526,10 @@ impl Premise {
             "HTTP on {}",
             http.map(|a| a.to_string()).unwrap_or_default()
         )))?;
+        // notification runs, reported by the web API
+        let notifications = Arc::new(crate::notification_reports::NotificationBook::new(
+            TenantId::new(config.tenant.clone()),
+        ));
         // the web API on the same listener, while it is on
         let web = match &ops.http {
             Some(http) => {
@@ -532,13 +537,20 @@ impl Premise {
                     Arc::new(crate::channels::Desk::new(&inboxes))
                         as Arc<dyn callcore_web::messages::MessageDesk>
                 });
-                let api = crate::web::build(&config, &center, desk, inboxes.chat.clone())?;
+                let api = crate::web::build(
+                    &config,
+                    &center,
+                    desk,
+                    inboxes.chat.clone(),
+                    notifications.clone(),
+                )?;
                 http.mount(api.router());
                 Some(api)
             }
             None => None,
         };
-        let channels = crate::channels::start(&config, &inboxes, &clock, &channel_ids)?;
+        let channels =
+            crate::channels::start(&config, &inboxes, &clock, &channel_ids, notifications)?;
         let premise = Premise {
             web,
             channels,

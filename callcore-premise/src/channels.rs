@@ -290,14 +290,15 @@ pub(crate) fn flow_file(path: &std::path::Path, field: &str) -> Result<FlowSpec,
 }
 
 /// The running channels (their pollers and links stop when dropped).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Channels {
     pub(crate) email: Option<EmailChannel>,
     pub(crate) sms: Option<SmsChannel>,
     /// `[wechat]` (crate::wechat).
     pub(crate) wechat: Option<Arc<callcore_channels::wechat::WeChatChannel>>,
-    /// `[[notifications]]` runs and those started since (crate::notifications).
-    pub(crate) notifications: std::sync::Mutex<Vec<crate::notifications::NotificationRun>>,
+    /// `[[notifications]]` runs and those started since (crate::notifications),
+    /// shared with the web API's reports.
+    pub(crate) notifications: Arc<crate::notification_reports::NotificationBook>,
 }
 
 impl crate::Premise {
@@ -312,31 +313,7 @@ impl crate::Premise {
         &self,
         name: &str,
     ) -> Option<Vec<crate::notifications::NotificationResult>> {
-        let results = self
-            .channels
-            .notifications
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .rev()
-            .find(|r| r.name == name)?
-            .results
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let receipts = self
-            .channels
-            .sms
-            .as_ref()
-            .map(|s| {
-                s.counters()
-                    .receipts
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone()
-            })
-            .unwrap_or_default();
-        Some(crate::notifications::with_receipts(&results, &receipts))
+        self.channels.notifications.report(name)
     }
 
     /// Starts a notification run now, as a `[[notifications]]` section
@@ -352,9 +329,14 @@ impl crate::Premise {
         &self,
         section: crate::notifications::NotificationSection,
     ) -> Result<(), PremiseError> {
-        let leads = crate::notifications::load_one(&self.config, "notifications[new]", &section)?;
+        let run = crate::notifications::load_one(
+            &self.config,
+            "notifications[new]",
+            &section,
+            self.center.clock().now(),
+        )?;
         let runs = crate::notifications::start(
-            vec![(section, leads)],
+            vec![run],
             self.inboxes.sms.clone(),
             self.inboxes.email.clone(),
             self.center.clock().clone(),
@@ -362,6 +344,7 @@ impl crate::Premise {
         );
         self.channels
             .notifications
+            .runs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .extend(runs);
@@ -396,6 +379,7 @@ pub(crate) fn start(
     inboxes: &Inboxes,
     clock: &Arc<dyn Clock>,
     ids: &Arc<dyn IdSource>,
+    notifications: Arc<crate::notification_reports::NotificationBook>,
 ) -> Result<Channels, PremiseError> {
     let email = match (&config.email, &inboxes.email) {
         (Some(c), Some(inbox)) => Some(
@@ -419,8 +403,11 @@ pub(crate) fn start(
         }
         _ => None,
     };
-    let runs = crate::notifications::load(config)?;
-    let notifications = crate::notifications::start(
+    if let Some(s) = &sms {
+        let _ = notifications.sms.set(s.counters().clone());
+    }
+    let runs = crate::notifications::load(config, clock.now())?;
+    let started = crate::notifications::start(
         runs,
         inboxes.sms.clone(),
         inboxes.email.clone(),
@@ -432,7 +419,14 @@ pub(crate) fn start(
         email,
         sms,
         wechat,
-        notifications: std::sync::Mutex::new(notifications),
+        notifications: {
+            notifications
+                .runs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(started);
+            notifications
+        },
     })
 }
 

@@ -384,6 +384,19 @@ pub struct QueueSection {
     /// through the queue `<id>-voicemail`, made for it).
     #[serde(default)]
     pub overflow: Option<String>,
+    // -- service levels (crate::service_levels) --
+    /// The queue's service-level threshold in seconds (default 20): answered
+    /// within it counts as met, for channels without a target of their own.
+    #[serde(default)]
+    pub service_level_secs: Option<u32>,
+    /// Targets per channel (`{ channel = "email", target_secs = 14400,
+    /// business_hours = true, goal = 0.9 }`).
+    #[serde(default)]
+    pub service_levels: Vec<callcore::ChannelServiceLevel>,
+    /// Business hours (time zone, weekly spans, holidays) that targets with
+    /// `business_hours = true` count in.
+    #[serde(default)]
+    pub hours: Option<callcore::WorkingHours>,
 }
 
 /// Where a queue's callers go after its maximum wait.
@@ -607,7 +620,7 @@ fn check_digest(at: &str, names: &[String]) -> Result<(), PremiseError> {
     Ok(())
 }
 
-fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
+pub(crate) fn field(field: impl Into<String>, detail: impl Into<String>) -> PremiseError {
     PremiseError::Config {
         field: field.into(),
         detail: detail.into(),
@@ -743,6 +756,7 @@ impl PremiseConfig {
         }
         for (i, q) in self.queues.iter().enumerate() {
             q.check_waiting(i, self)?;
+            crate::service_levels::check(i, q)?;
         }
         for (i, m) in self.ivr.menu.iter().enumerate() {
             if m.key.len() != 1 || !m.key.chars().all(|c| c.is_ascii_digit() || c == '*') {

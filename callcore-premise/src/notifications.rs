@@ -12,7 +12,16 @@
 //! template = "Hi {name}, see you on {date} at {time}. Reply STOP to opt out."
 //! subject = "Your appointment" # e-mail only
 //! per_second = 5              # messages started per second (the SMS link throttles too)
+//! time_zone = "Europe/London" # the tenant's zone for start_at and allowed_hours (default UTC)
+//! start_at = "2026-12-07T09:00"   # local; absent: at once
+//! allowed_hours = [{ days = [1, 2, 3, 4, 5], open = "09:00", close = "20:00" }]  # absent: any hour
+//! holidays = ["2026-12-25"]   # no message on these local dates
 //! ```
+//!
+//! Messages go out only from `start_at` and inside `allowed_hours` (not on
+//! `holidays`): outside them the run waits for the next allowed hour
+//! ([`crate::notification_schedule`]); each lead keeps its channel, and a
+//! number or address that opted out is skipped when its turn comes.
 //!
 //! The runs of the config start with the center; another starts at run time
 //! with [`Premise::start_notifications`](crate::Premise::start_notifications)
@@ -35,6 +44,7 @@ use tokio::task::JoinHandle;
 
 use crate::PremiseError;
 use crate::config::PremiseConfig;
+use crate::notification_schedule::Schedule;
 
 /// `[[notifications]]`
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +65,21 @@ pub struct NotificationSection {
     /// Messages started per second.
     #[serde(default = "five")]
     pub per_second: u32,
+    /// The tenant's time zone (IANA) for `start_at`, `allowed_hours` and
+    /// `holidays`; absent: UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Local date and time of the first message (`"2026-12-07T09:00"`);
+    /// absent: at once.
+    #[serde(default)]
+    pub start_at: Option<String>,
+    /// Local hours messages may go out in (weekdays 1 = Monday … 7);
+    /// absent: any hour.
+    #[serde(default)]
+    pub allowed_hours: Vec<callcore::WorkingSpan>,
+    /// Local dates (`YYYY-MM-DD`) no message goes out on.
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }
 
 fn sms() -> String {
@@ -83,11 +108,25 @@ pub struct NotificationResult {
 /// A run's results so far, shared with its task.
 pub(crate) type Results = Arc<Mutex<Vec<NotificationResult>>>;
 
+/// Where a run is: its leads' channels, and whether it waits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Progress {
+    /// Each lead's channel, in order (`sms`, `email`, or what the lead named).
+    pub(crate) channels: Vec<String>,
+    /// `scheduled`, `waiting`, `running` or `done`.
+    pub(crate) state: &'static str,
+    /// When the next message may go out, while the run waits.
+    pub(crate) waiting_until: Option<callcore::Timestamp>,
+    /// The run's time zone.
+    pub(crate) time_zone: Option<String>,
+}
+
 /// A running (or finished) notification run.
 #[derive(Debug)]
 pub(crate) struct NotificationRun {
     pub(crate) name: String,
     pub(crate) results: Results,
+    pub(crate) progress: Arc<Mutex<Progress>>,
     pub(crate) task: JoinHandle<()>,
 }
 
@@ -107,29 +146,30 @@ fn field(at: &str, name: &str, detail: impl Into<String>) -> PremiseError {
 /// One lead: its values by column.
 type Lead = BTreeMap<String, String>;
 
+/// A run ready to start: its section, schedule and leads.
+pub(crate) type Loaded = (NotificationSection, Schedule, Vec<Lead>);
+
 /// Reads and checks every `[[notifications]]`; errors name the field.
 pub(crate) fn load(
     config: &PremiseConfig,
-) -> Result<Vec<(NotificationSection, Vec<Lead>)>, PremiseError> {
+    now: callcore::Timestamp,
+) -> Result<Vec<Loaded>, PremiseError> {
     config
         .notifications
         .iter()
         .enumerate()
-        .map(|(i, n)| {
-            Ok((
-                n.clone(),
-                load_one(config, &format!("notifications[{i}]"), n)?,
-            ))
-        })
+        .map(|(i, n)| load_one(config, &format!("notifications[{i}]"), n, now))
         .collect()
 }
 
-/// Checks one run (at `at`: `notifications[0]`) and reads its leads.
+/// Checks one run (at `at`: `notifications[0]`), its schedule, and reads
+/// its leads.
 pub(crate) fn load_one(
     config: &PremiseConfig,
     at: &str,
     n: &NotificationSection,
-) -> Result<Vec<Lead>, PremiseError> {
+    now: callcore::Timestamp,
+) -> Result<Loaded, PremiseError> {
     if n.name.trim().is_empty()
         || !n
             .name
@@ -145,6 +185,7 @@ pub(crate) fn load_one(
     if n.per_second == 0 {
         return Err(field(at, "per_second", "must be above 0"));
     }
+    let schedule = Schedule::of(n, at, now)?;
     let mut reader = csv::Reader::from_path(&n.leads)
         .map_err(|e| field(at, "leads", format!("{}: {e}", n.leads.display())))?;
     let header: Vec<String> = reader
@@ -167,7 +208,15 @@ pub(crate) fn load_one(
                 .collect(),
         );
     }
-    Ok(leads)
+    Ok((n.clone(), schedule, leads))
+}
+
+/// The channel of `lead` (its `channel` column, else the run's).
+fn channel_of(lead: &Lead, default: &str) -> String {
+    lead.get("channel")
+        .filter(|c| !c.is_empty())
+        .map_or(default, String::as_str)
+        .to_ascii_lowercase()
 }
 
 fn channel_ok(config: &PremiseConfig, channel: &str) -> Result<(), String> {
@@ -186,48 +235,93 @@ fn render(template: &str, lead: &Lead) -> String {
 
 /// Starts every run; each sends through the inbox of its leads' channels.
 pub(crate) fn start(
-    runs: Vec<(NotificationSection, Vec<Lead>)>,
+    runs: Vec<Loaded>,
     sms: Option<Arc<Inbox>>,
     email: Option<Arc<Inbox>>,
     clock: Arc<dyn Clock>,
     data_dir: PathBuf,
 ) -> Vec<NotificationRun> {
     runs.into_iter()
-        .map(|(section, leads)| {
+        .map(|(section, schedule, leads)| {
             let results: Results = Arc::default();
+            let now = clock.now();
+            let next = schedule.next_send(now).filter(|n| *n > now);
+            let progress = Arc::new(Mutex::new(Progress {
+                channels: leads
+                    .iter()
+                    .map(|l| channel_of(l, &section.channel))
+                    .collect(),
+                state: match next {
+                    Some(_) if schedule.before_start(now) => "scheduled",
+                    Some(_) => "waiting",
+                    None => "running",
+                },
+                waiting_until: next,
+                time_zone: section.time_zone.clone(),
+            }));
             let name = section.name.clone();
             let task = tokio::spawn(run(
-                section,
-                leads,
+                (section, schedule, leads),
                 (sms.clone(), email.clone()),
                 clock.clone(),
-                results.clone(),
+                (results.clone(), progress.clone()),
                 data_dir.clone(),
             ));
             NotificationRun {
                 name,
                 results,
+                progress,
                 task,
             }
         })
         .collect()
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Waits until the schedule allows the next message; `false` when it never
+/// will.
+async fn wait_for_turn(schedule: &Schedule, clock: &dyn Clock, progress: &Mutex<Progress>) -> bool {
+    loop {
+        let now = clock.now();
+        let Some(next) = schedule.next_send(now) else {
+            return false;
+        };
+        if next <= now {
+            let mut p = lock(progress);
+            p.state = "running";
+            p.waiting_until = None;
+            return true;
+        }
+        {
+            let mut p = lock(progress);
+            p.state = if schedule.before_start(now) {
+                "scheduled"
+            } else {
+                "waiting"
+            };
+            p.waiting_until = Some(next);
+        }
+        clock.sleep_until(next).await;
+    }
+}
+
 async fn run(
-    section: NotificationSection,
-    leads: Vec<Lead>,
+    (section, schedule, leads): Loaded,
     (sms, email): (Option<Arc<Inbox>>, Option<Arc<Inbox>>),
     clock: Arc<dyn Clock>,
-    results: Results,
+    (results, progress): (Results, Arc<Mutex<Progress>>),
     data_dir: PathBuf,
 ) {
     let gap = Duration::from_secs(1) / section.per_second.max(1);
     for (i, lead) in leads.iter().enumerate() {
-        let channel = lead
-            .get("channel")
-            .filter(|c| !c.is_empty())
-            .map_or(section.channel.as_str(), String::as_str)
-            .to_ascii_lowercase();
+        if !wait_for_turn(&schedule, clock.as_ref(), &progress).await {
+            tracing::warn!(run = %section.name, "notification run: no allowed hour left");
+            break;
+        }
+        let channel = channel_of(lead, &section.channel);
         let (inbox, address) = match channel.as_str() {
             "sms" => (sms.as_ref(), lead.get("phone")),
             "email" => (email.as_ref(), lead.get("email")),
@@ -269,10 +363,12 @@ async fn run(
             .push(result);
         clock.sleep(gap).await;
     }
-    let done = results
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    {
+        let mut p = lock(&progress);
+        p.state = "done";
+        p.waiting_until = None;
+    }
+    let done = lock(&results).clone();
     if let Err(e) = write(&data_dir, &section.name, &done) {
         tracing::error!(run = %section.name, error = %e, "notification results not written");
     }

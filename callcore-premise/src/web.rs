@@ -220,6 +220,7 @@ pub(crate) fn build(
     center: &callcore_runtime::CenterHandle,
     messages: Option<std::sync::Arc<dyn callcore_web::messages::MessageDesk>>,
     chat: Option<std::sync::Arc<callcore_channels::chat::ChatHub>>,
+    notifications: std::sync::Arc<crate::notification_reports::NotificationBook>,
 ) -> Result<WebApi, PremiseError> {
     let tenant = TenantId::new(config.tenant.clone());
     let mut b = WebApi::builder()
@@ -235,7 +236,10 @@ pub(crate) fn build(
         b = b.agent(p.id.as_str(), &p.tenant);
     }
     for q in &config.queues {
-        b = b.queue(&q.id, &tenant);
+        let mut definition = callcore::QueueDefinition::new(q.id.as_str());
+        definition.tenant = tenant.clone();
+        crate::service_levels::apply(&mut definition, q);
+        b = b.queue_definition(definition);
         if q.overflow_to() == Some(crate::config::Overflow::Voicemail) {
             b = b.queue(&crate::assembly::voicemail_queue(&q.id), &tenant);
         }
@@ -246,6 +250,7 @@ pub(crate) fn build(
     if let Some(hub) = chat {
         b = b.chat(hub);
     }
+    b = b.notifications(notifications);
     b.build().map_err(|e| field("users".into(), e.to_string()))
 }
 

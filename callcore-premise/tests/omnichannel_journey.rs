@@ -270,6 +270,10 @@ async fn campaign(premise: &Premise, dir: &Path, name: &str) -> Vec<String> {
             channel: "sms".into(),
             subject: None,
             per_second: 20,
+            time_zone: None,
+            start_at: None,
+            allowed_hours: Vec::new(),
+            holidays: Vec::new(),
         })
         .unwrap();
     for _ in 0..200 {

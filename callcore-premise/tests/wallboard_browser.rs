@@ -11,6 +11,8 @@
 //!   the API shows each state; setting them ready routes the waiting caller;
 //! - `listen-2001` rings the supervisor's browser phone (WebRTC) and the page
 //!   hears the call (the caller's speech, RMS measured in the page);
+//! - once answered, the queue's voice line (`queue-support-sl-voice`) shows
+//!   the call answered within the 20 s target;
 //! - `whisper-2001` and `barge-2001` switch the mode: the call's recording (what
 //!   the customer hears) has the supervisor's tone only once they barge.
 //!
@@ -208,6 +210,13 @@ async fn a_supervisor_watches_the_wallboard_and_barges_in_from_the_browser() {
     .await;
     let state = api_state(http, &boss, "busy").await;
     assert_eq!(state, "busy", "the API shows 2001 on the call");
+    // the queue's voice line: the answered call against the 20 s target
+    let voice = "(document.querySelector('[data-testid=\"queue-support-sl-voice\"]') || {}).textContent || ''";
+    page.wait_js(
+        &format!("({voice}).startsWith('voice 100% in 20 s')"),
+        5 * SECOND,
+    )
+    .await;
 
     // listen: the supervisor's browser phone rings and hears the call
     page.wait_js(

@@ -261,18 +261,32 @@
     try {
       var report = await api('GET', '/api/v1/reports/queue_service?interval=day&from=' + from + '&to=' + (now + 1000));
       var sums = {};
+      var channels = {};
       (report.rows || []).forEach(function (row) {
         var d = row.dimension;
         if (!d || d.dimension !== 'queue') return;
         var c = row.figures.counters;
         var s = sums[d.queue] || (sums[d.queue] = {});
         Object.keys(c).forEach(function (k) { s[k] = (s[k] || 0) + (c[k] || 0); });
+        // each channel against its own target (e-mail's in business hours)
+        var per = channels[d.queue] || (channels[d.queue] = {});
+        Object.keys(row.channels || {}).forEach(function (ch) {
+          var f = row.channels[ch];
+          var t = per[ch] || (per[ch] = { target: f.target_secs, hours: f.business_hours, goal: f.goal, c: {} });
+          Object.keys(f.counters).forEach(function (k) { t.c[k] = (t.c[k] || 0) + (f.counters[k] || 0); });
+        });
       });
       var today = {};
       Object.keys(sums).forEach(function (q) {
         var c = sums[q];
+        var per = channels[q] || {};
         today[q] = { answered: c.answered || 0, abandoned: c.abandoned || 0, offered: c.offered || 0,
-          sl: serviceLevel(c, report.service_level_formula) };
+          sl: serviceLevel(c, report.service_level_formula),
+          channels: Object.keys(per).sort().map(function (ch) {
+            var t = per[ch];
+            return { channel: ch, target: t.target, hours: t.hours, goal: t.goal,
+              sl: serviceLevel(t.c, report.service_level_formula) };
+          }) };
       });
       board.today = today;
       render();
@@ -295,6 +309,7 @@
     row.appendChild(el('td', { 'class': 'num', 'data-testid': 'queue-' + id + '-answered' }, '0'));
     row.appendChild(el('td', { 'class': 'num', 'data-testid': 'queue-' + id + '-abandoned' }, '0'));
     row.appendChild(el('td', { 'class': 'num' }, ''));
+    row.appendChild(el('td', { 'class': 'channels', 'data-testid': 'queue-' + id + '-channels' }, ''));
     $('queues').appendChild(row);
     return row;
   }
@@ -315,8 +330,27 @@
       var by = q.agents_by_state || {};
       var total = Object.keys(by).reduce(function (n, k) { return n + (k === 'offline' ? 0 : by[k]); }, 0);
       cells[6].textContent = (by.available || 0) + ' ready / ' + total + ' on';
+      renderChannels(cells[7], q.id, t.channels || []);
     });
     tick();
+  }
+
+  // One line per channel: its service level against its own target.
+  function target(secs, hours) {
+    var t = secs % 3600 === 0 ? secs / 3600 + ' h' : secs % 60 === 0 ? secs / 60 + ' min' : secs + ' s';
+    return hours ? t + ' (business hours)' : t;
+  }
+
+  function renderChannels(cell, queue, list) {
+    cell.textContent = '';
+    list.forEach(function (f) {
+      var sl = f.sl === null || f.sl === undefined ? '—' : Math.round(f.sl * 100) + '%';
+      var goal = typeof f.goal === 'number' ? ' / goal ' + Math.round(f.goal * 100) + '%' : '';
+      var line = el('div', { 'data-testid': 'queue-' + queue + '-sl-' + f.channel },
+        f.channel + ' ' + sl + ' in ' + target(f.target, f.hours) + goal);
+      if (typeof f.goal === 'number' && typeof f.sl === 'number' && f.sl < f.goal) line.classList.add('alert');
+      cell.appendChild(line);
+    });
   }
 
   function callOf(agent) {

@@ -59,6 +59,7 @@ mod extract;
 mod limits;
 mod live;
 pub mod messages;
+pub mod notifications;
 mod pages;
 mod sessions;
 mod state;
@@ -137,6 +138,8 @@ pub struct WebApiBuilder {
     users: Vec<UserAccount>,
     agents: Vec<(AgentId, TenantId)>,
     queues: Vec<(QueueId, TenantId)>,
+    definitions: Vec<callcore::QueueDefinition>,
+    notifications: Option<Arc<dyn notifications::NotificationReports>>,
     config: HashMap<TenantId, Configuration>,
     secure_cookies: bool,
     session_ttl: Duration,
@@ -153,6 +156,8 @@ impl Default for WebApiBuilder {
             users: Vec::new(),
             agents: Vec::new(),
             queues: Vec::new(),
+            definitions: Vec::new(),
+            notifications: None,
             config: HashMap::new(),
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 3600),
@@ -201,11 +206,31 @@ impl WebApiBuilder {
         self
     }
 
+    /// A queue the center already has, as defined (its tenant, service
+    /// levels per channel and business hours): the `queue_service` report
+    /// measures each channel against the definition's targets even when the
+    /// journal it replays starts after the queue was added.
+    #[must_use]
+    pub fn queue_definition(mut self, definition: callcore::QueueDefinition) -> Self {
+        self.queues
+            .push((definition.id.clone(), definition.tenant.clone()));
+        self.definitions.push(definition);
+        self
+    }
+
     /// The message conversations (e-mail, SMS) agents read and answer at
     /// `/api/v1/interactions/{id}/messages`.
     #[must_use]
     pub fn messages(mut self, desk: Arc<dyn messages::MessageDesk>) -> Self {
         self.messages = Some(desk);
+        self
+    }
+
+    /// Proactive notification runs (SMS, e-mail campaigns), reported at
+    /// `GET /api/v1/reports/notifications` beside the voice campaigns.
+    #[must_use]
+    pub fn notifications(mut self, reports: Arc<dyn notifications::NotificationReports>) -> Self {
+        self.notifications = Some(reports);
         self
     }
 
@@ -269,6 +294,9 @@ impl WebApiBuilder {
         for (q, t) in self.queues {
             live.add_queue(q, t);
         }
+        for d in self.definitions {
+            live.add_queue_definition(d);
+        }
         tokio::spawn(live.clone().follow(center.subscribe()));
         let state = state::AppState(Arc::new(state::Inner {
             center,
@@ -279,6 +307,7 @@ impl WebApiBuilder {
             config: self.config,
             secure_cookies: self.secure_cookies,
             messages: self.messages,
+            notifications: self.notifications,
             chat: self.chat.clone(),
         }));
         let (router, openapi) = api::build(state.clone());

@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use callcore::{
-    AgentId, Event, EventKind, InteractionContext, InteractionId, Pii, QueueId, ReservationId,
-    TenantId, Timestamp,
+    AgentId, Event, EventKind, InteractionContext, InteractionId, Pii, QueueDefinition, QueueId,
+    ReservationId, TenantId, Timestamp,
 };
 use callcore_runtime::{BusError, EventSubscriber};
 use serde::Serialize;
@@ -113,6 +113,9 @@ struct State {
     offers: HashMap<ReservationId, Offer>,
     agents: HashMap<AgentId, TenantId>,
     queues: HashMap<QueueId, TenantId>,
+    /// The queues' definitions (service levels per channel, business hours),
+    /// for reports whose journal starts after the queue was added.
+    definitions: HashMap<QueueId, QueueDefinition>,
     last_seq: u64,
 }
 
@@ -179,6 +182,24 @@ impl Live {
         lock(&self.state).queues.insert(queue, tenant);
     }
 
+    /// Knows a queue's definition.
+    pub(crate) fn add_queue_definition(&self, definition: QueueDefinition) {
+        let mut s = lock(&self.state);
+        s.queues
+            .insert(definition.id.clone(), definition.tenant.clone());
+        s.definitions.insert(definition.id.clone(), definition);
+    }
+
+    /// The definitions of `tenant`'s queues that are known.
+    pub(crate) fn queue_definitions(&self, tenant: &TenantId) -> Vec<(TenantId, QueueDefinition)> {
+        lock(&self.state)
+            .definitions
+            .values()
+            .filter(|d| &d.tenant == tenant)
+            .map(|d| (d.tenant.clone(), d.clone()))
+            .collect()
+    }
+
     /// Folds events until the center closes.
     pub(crate) async fn follow(self: Arc<Self>, mut events: EventSubscriber) {
         loop {
@@ -229,9 +250,12 @@ impl Live {
             EventKind::QueueAdded { definition } => {
                 s.queues
                     .insert(definition.id.clone(), definition.tenant.clone());
+                s.definitions
+                    .insert(definition.id.clone(), QueueDefinition::clone(definition));
             }
             EventKind::QueueRemoved { queue } => {
                 s.queues.remove(queue);
+                s.definitions.remove(queue);
             }
             EventKind::Offered {
                 agent, reservation, ..

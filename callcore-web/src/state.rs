@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub(crate) secure_cookies: bool,
     /// Message conversations (e-mail, SMS), when the assembly runs channels.
     pub(crate) messages: Option<Arc<dyn crate::messages::MessageDesk>>,
+    /// Notification runs, when the assembly runs them.
+    pub(crate) notifications: Option<Arc<dyn crate::notifications::NotificationReports>>,
     /// Web chat sessions, when the assembly runs web chat.
     pub(crate) chat: Option<Arc<callcore_channels::chat::ChatHub>>,
 }

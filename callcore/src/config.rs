@@ -138,6 +138,30 @@ impl CenterConfig {
             if q.service_level_secs == 0 {
                 return Err(invalid(f("service_level_secs"), "must be at least 1"));
             }
+            for (j, t) in q.channel_service_levels.iter().enumerate() {
+                let g = |name: &str| f(&format!("channel_service_levels[{j}].{name}"));
+                if t.target_secs == 0 {
+                    return Err(invalid(g("target_secs"), "must be at least 1"));
+                }
+                if t.goal.is_some_and(|goal| !(goal > 0.0 && goal <= 1.0)) {
+                    return Err(invalid(
+                        g("goal"),
+                        "a share above 0, at most 1 (0.8 = 80 %)",
+                    ));
+                }
+                if t.business_hours && q.hours.is_none() {
+                    return Err(invalid(g("business_hours"), "needs the queue's `hours`"));
+                }
+                if q.channel_service_levels[..j]
+                    .iter()
+                    .any(|o| o.channel == t.channel)
+                {
+                    return Err(invalid(
+                        g("channel"),
+                        format!("`{}` has a target already", t.channel.as_str()),
+                    ));
+                }
+            }
             if q.offer_timeout_secs == 0 {
                 return Err(invalid(f("offer_timeout_secs"), "must be at least 1"));
             }

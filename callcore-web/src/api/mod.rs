@@ -116,6 +116,7 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(chats::socket))
         .routes(routes!(chats::file))
         .routes(routes!(reports::report))
+        .routes(routes!(reports::notifications))
         .routes(routes!(config::queues))
         .routes(routes!(config::skills))
         .routes(routes!(config::reason_codes))

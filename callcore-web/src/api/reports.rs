@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use callcore::Timestamp;
 use callcore_analytics::MetricsConfig;
-use callcore_analytics::report::{IntervalLength, Report, ReportKind, build_report};
+use callcore_analytics::report::{IntervalLength, Report, ReportKind, build_report_of_queues};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -43,7 +43,12 @@ fn parse<T: serde::de::DeserializeOwned>(
 }
 
 /// A report of the tenant: `agent_performance`, `queue_service`,
-/// `call_volume` or `campaigns`, per interval (at most 31 days).
+/// `call_volume` or `campaigns`, per interval (at most 31 days). A
+/// `queue_service` row also has `channels`: each channel's figures against
+/// the queue's target for it (`target_secs`, `business_hours`, `goal`,
+/// `offered`, `answered`, `answered_within_target`, `abandoned`,
+/// `service_level`, `asa_secs`, `goal_met`; e-mail's wait counted in the
+/// queue's business hours).
 #[utoipa::path(get, path = "/api/v1/reports/{kind}", tag = "history",
     params(("kind" = String, Path, description = "agent_performance, queue_service, call_volume or campaigns"), ReportQuery),
     responses((status = 200, body = Object, description = "the report (callcore-analytics Report)"),
@@ -87,7 +92,44 @@ pub(crate) async fn report(
             .between(&p.tenant, from - REPLAY_BEFORE, to)
             .await
             .map_err(|e| ApiError::from_core(&e, "kind"))?;
-    build_report(&events, MetricsConfig::default(), kind, interval, from, to)
-        .map(Json)
-        .map_err(|e| ApiError::bad_input("kind", e.to_string()))
+    let queues = st.0.live.queue_definitions(&p.tenant);
+    build_report_of_queues(
+        &events,
+        &queues,
+        MetricsConfig::default(),
+        kind,
+        interval,
+        from,
+        to,
+    )
+    .map(Json)
+    .map_err(|e| ApiError::bad_input("kind", e.to_string()))
+}
+
+/// The notification runs' reports.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NotificationReportList {
+    /// The tenant's runs, oldest first.
+    pub runs: Vec<crate::notifications::NotificationRunReport>,
+}
+
+/// The tenant's proactive notification runs (SMS and e-mail campaigns)
+/// with their delivery results — sent, delivered, undelivered, failed,
+/// opted out, without an address, pending — in total and per channel,
+/// beside the voice campaigns' report (`/api/v1/reports/campaigns`). Empty
+/// when the center runs none.
+#[utoipa::path(get, path = "/api/v1/reports/notifications", tag = "history",
+    responses((status = 200, body = NotificationReportList, description = "the runs and their figures"),
+        (status = "4XX", body = ErrorBody, description = "not a supervisor")),
+    security(("session" = ["supervisor"]), ("bearer" = ["supervisor"])))]
+pub(crate) async fn notifications(
+    State(st): State<AppState>,
+    Authed(p): SupervisorUser,
+) -> Json<NotificationReportList> {
+    let runs =
+        st.0.notifications
+            .as_ref()
+            .map(|n| n.runs(&p.tenant))
+            .unwrap_or_default();
+    Json(NotificationReportList { runs })
 }

@@ -9,6 +9,7 @@ mod campaign;
 mod customer;
 mod interaction;
 mod queue;
+mod service_level;
 
 pub use agent::{AgentProfile, Endpoint, Proficiency};
 pub use agent_state::{AgentState, AgentStateError, ReasonCode};
@@ -19,3 +20,4 @@ pub use interaction::{
     mask_sensitive,
 };
 pub use queue::{Destination, EscalationAction, EscalationStep, QueueDefinition, SkillRequirement};
+pub use service_level::{ChannelServiceLevel, WorkingHours, WorkingSpan};

@@ -1,4 +1,4 @@
-use crate::{Proficiency, QueueId, Skill, TenantId};
+use crate::{Channel, ChannelServiceLevel, Proficiency, QueueId, Skill, TenantId, WorkingHours};
 use serde::{Deserialize, Serialize};
 
 /// A skill a queue requires, with the minimum proficiency accepted.
@@ -115,6 +115,14 @@ pub struct QueueDefinition {
     /// Escalation ladder, in order of `after_secs`.
     #[serde(default)]
     pub escalation: Vec<EscalationStep>,
+    /// Service-level targets per channel (voice 20 s, chat 60 s, e-mail 4 h
+    /// in business hours …); a channel without one uses `service_level_secs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_service_levels: Vec<ChannelServiceLevel>,
+    /// When the queue is staffed: the business hours a target with
+    /// `business_hours` counts in (`None`: every hour counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<WorkingHours>,
 }
 
 fn default_strategy() -> String {
@@ -149,7 +157,25 @@ impl QueueDefinition {
             wrap_up_secs: 0,
             offer_timeout_secs: default_offer_timeout(),
             escalation: Vec::new(),
+            channel_service_levels: Vec::new(),
+            hours: None,
         }
+    }
+
+    /// The service-level target of `channel`: its own, or one made of
+    /// `service_level_secs` (wall-clock time).
+    #[must_use]
+    pub fn service_level_of(&self, channel: Channel) -> ChannelServiceLevel {
+        self.channel_service_levels
+            .iter()
+            .find(|t| t.channel == channel)
+            .cloned()
+            .unwrap_or(ChannelServiceLevel {
+                channel,
+                target_secs: self.service_level_secs,
+                goal: None,
+                business_hours: false,
+            })
     }
 
     /// Adds a skill requirement (builder style).
