@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use callcore::Timestamp;
-use callcore_analytics::MetricsConfig;
 use callcore_analytics::report::{IntervalLength, Report, ReportKind, build_report};
+use callcore_analytics::{Dimension, MetricsConfig};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -87,7 +87,15 @@ pub(crate) async fn report(
             .between(&p.tenant, from - REPLAY_BEFORE, to)
             .await
             .map_err(|e| ApiError::from_core(&e, "kind"))?;
-    build_report(&events, MetricsConfig::default(), kind, interval, from, to)
-        .map(Json)
-        .map_err(|e| ApiError::bad_input("kind", e.to_string()))
+    let mut report = build_report(&events, MetricsConfig::default(), kind, interval, from, to)
+        .map_err(|e| ApiError::bad_input("kind", e.to_string()))?;
+    // a supervisor limited to queues: their queues' and agents' rows only
+    if let Some(s) = st.scope(&p) {
+        report.rows.retain(|r| match &r.dimension {
+            Dimension::Queue { queue, .. } => s.queues.contains(queue),
+            Dimension::Agent { agent, .. } => s.agents.contains(agent),
+            _ => false,
+        });
+    }
+    Ok(Json(report))
 }
