@@ -117,8 +117,9 @@ async fn scorecards_coaching_items_and_reviews_come_from_real_scored_calls() {
         return;
     }
     let dir = data_dir("coaching");
-    let alex_desk = Desk::start("alex", 0.0, 4).await;
-    let bea_desk = Desk::start("bea", 0.0, 4).await;
+    // four calls in a row take longer than a desk's default 120 s
+    let alex_desk = Desk::start_for("alex", 0.0, 4, 400).await;
+    let bea_desk = Desk::start_for("bea", 0.0, 4, 400).await;
     let extra = format!(
         "[[agents]]\nid = \"alex\"\nname = \"Alex\"\npassword = \"alex-secret\"\ncontact = \"{}\"\n\
          skills = [\"support\"]\n\
@@ -235,7 +236,18 @@ async fn scorecards_coaching_items_and_reviews_come_from_real_scored_calls() {
             .filter(|r| r.agent.as_ref().map(AgentId::as_str) == Some(agent))
             .collect()
     };
-    let span = "from=0&to=99999999999999";
+    // the period: the four calls
+    let first = records
+        .iter()
+        .map(|r| r.created_at.as_millis())
+        .min()
+        .unwrap();
+    let last = records
+        .iter()
+        .map(|r| r.created_at.as_millis())
+        .max()
+        .unwrap();
+    let span = format!("from={first}&to={}", last + 1);
     for agent in ["alex", "bea"] {
         let mine = of(agent);
         let r = http(
