@@ -50,6 +50,25 @@ const AGENTS_KEPT: usize = 4096;
 /// by as events: not counted twice.
 const SEED_OVERLAP: Duration = Duration::from_secs(600);
 
+/// Keeps the (last) agent of a call until it is scored, the oldest
+/// forgotten beyond [`AGENTS_KEPT`].
+fn remember(
+    agents: &mut HashMap<InteractionId, AgentId>,
+    order: &mut VecDeque<InteractionId>,
+    interaction: &InteractionId,
+    agent: &AgentId,
+) {
+    if agents.insert(interaction.clone(), agent.clone()).is_some() {
+        return;
+    }
+    order.push_back(interaction.clone());
+    if order.len() > AGENTS_KEPT
+        && let Some(old) = order.pop_front()
+    {
+        agents.remove(&old);
+    }
+}
+
 /// Flags each agent's first `first` scored calls of `tenant` for review,
 /// until the center stops.
 pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: u32) {
@@ -99,16 +118,7 @@ pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: 
         match &event.kind {
             EventKind::Connected {
                 interaction, agent, ..
-            } => {
-                if agents.insert(interaction.clone(), agent.clone()).is_none() {
-                    order.push_back(interaction.clone());
-                    if order.len() > AGENTS_KEPT
-                        && let Some(old) = order.pop_front()
-                    {
-                        agents.remove(&old);
-                    }
-                }
-            }
+            } => remember(&mut agents, &mut order, interaction, agent),
             EventKind::QualityScored { interaction, .. } => {
                 if seeded.remove(interaction) {
                     continue;

@@ -209,8 +209,17 @@ pub fn coaching_items(card: &Scorecard, config: &CoachingConfig) -> Vec<Coaching
             evidence(&|c: &CallFigures| Some(c.score), false, team),
         ));
     }
+    // kind, what, the agent's figure, the team's, the threshold, each call's
     type Pick<'p> = &'p dyn Fn(&CallFigures) -> Option<f64>;
-    let shares: [(CoachingKind, &str, Option<f64>, Option<f64>, f64, Pick<'_>); 3] = [
+    type Share<'p> = (
+        CoachingKind,
+        &'p str,
+        Option<f64>,
+        Option<f64>,
+        f64,
+        Pick<'p>,
+    );
+    let shares: [Share<'_>; 3] = [
         (
             CoachingKind::SilenceAboveTeam,
             "silence",
