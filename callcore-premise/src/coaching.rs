@@ -150,3 +150,30 @@ pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::PremiseConfig;
+
+    fn error_of(toml: &str) -> Option<String> {
+        PremiseConfig::from_toml(&crate::config::with_demo_agents(toml))
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn coaching_is_checked_naming_the_field() {
+        assert_eq!(error_of("[coaching]\nnew_agent_reviews = 2\n"), None);
+        assert_eq!(
+            error_of("[coaching]\nrule_share = 2.0\n").as_deref(),
+            Some("config field `coaching.rule_share`: must be within 0 (exclusive) and 1")
+        );
+        assert!(
+            error_of("[coaching]\nmin_calls = 0\n")
+                .is_some_and(|e| e.starts_with("config field `coaching.min_calls`"))
+        );
+        assert!(error_of("[coaching]\ntypo = 1\n").is_some_and(|e| e.contains("typo")));
+        let d = PremiseConfig::defaults();
+        assert_eq!(d.coaching.new_agent_reviews, 5);
+    }
+}
