@@ -16,6 +16,9 @@
 //! - [`prometheus`]: the text exposition of a live snapshot.
 //! - [`quality`]: quality-inspection rules over transcripts and call events,
 //!   live alerts and scores.
+//! - [`coaching`]: per-agent scorecards over a period from the records'
+//!   quality results against the team's, coaching items from them, and the
+//!   review flags of a new agent's first scored calls.
 //!
 //! ```
 //! use callcore::{Event, EventKind, Timestamp};
@@ -36,6 +39,7 @@
 mod buckets;
 mod business_time;
 mod channel_levels;
+pub mod coaching;
 mod config;
 mod counters;
 mod dims;

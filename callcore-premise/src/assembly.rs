@@ -481,6 +481,15 @@ impl Premise {
             center.add_agent(p.clone()).await?;
             center.set_agent_reachable(&p.id, false).await?;
         }
+        // [coaching]: a new agent's first scored calls flagged for review (the
+        // task ends with the center's events)
+        if config.quality.enabled && config.coaching.new_agent_reviews > 0 {
+            tokio::spawn(crate::coaching::flag_reviews(
+                center.clone(),
+                tenant.clone(),
+                config.coaching.new_agent_reviews,
+            ));
+        }
         // agents with a fixed contact are always reachable; the others while their
         // phone is registered
         let presence = tokio::spawn(crate::agent_states::follow_registrations(

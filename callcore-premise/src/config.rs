@@ -75,6 +75,10 @@ pub struct PremiseConfig {
     /// ([`crate::quality`]).
     #[serde(default)]
     pub quality: crate::quality::QualitySection,
+    /// Coaching: the thresholds of the items drawn from agents' scorecards,
+    /// and the reviews of new agents' first scored calls ([`crate::coaching`]).
+    #[serde(default)]
+    pub coaching: callcore_analytics::coaching::CoachingConfig,
     // -- end of operations --
     /// The operations HTTP listener (`/metrics`, `/healthz`, `/readyz`).
     #[serde(default)]
@@ -733,6 +737,7 @@ impl PremiseConfig {
         crate::web_tls::validate(self.http.tls.as_ref())?;
         crate::listening::validate(&self.ivr)?;
         self.quality.validate()?;
+        crate::coaching::validate(&self.coaching)?;
         if self.media.rtp_first >= self.media.rtp_last || self.media.rtp_first < 1024 {
             return Err(field(
                 "media.rtp_first",

@@ -57,6 +57,7 @@ pub mod cluster_offers;
 #[cfg(feature = "cluster")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
 pub mod cluster_routing;
+pub mod coaching;
 pub mod config;
 pub mod console;
 pub mod console_calls;

@@ -35,6 +35,12 @@ pub struct UserSection {
     /// The tenant (default: the center's).
     #[serde(default)]
     pub tenant: Option<String>,
+    /// A supervisor limited to these queues (`[[queues]]` ids) and the
+    /// agents serving them: the event feed, the lists, the wallboard
+    /// figures and the scorecards show only those, and actions elsewhere
+    /// are refused (403). Absent: the whole tenant.
+    #[serde(default)]
+    pub queues: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for UserSection {
@@ -43,6 +49,7 @@ impl std::fmt::Debug for UserSection {
             .field("id", &self.id)
             .field("role", &self.role)
             .field("tenant", &self.tenant)
+            .field("queues", &self.queues)
             .finish_non_exhaustive()
     }
 }
@@ -104,8 +111,61 @@ pub(crate) fn validate(config: &PremiseConfig) -> Result<(), PremiseError> {
         if u.tenant.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(field(at("tenant"), "must not be empty"));
         }
+        if let Some(queues) = &u.queues {
+            if u.role != "supervisor" {
+                return Err(field(
+                    at("queues"),
+                    "only a supervisor is limited to queues",
+                ));
+            }
+            if queues.is_empty() {
+                return Err(field(
+                    at("queues"),
+                    "name at least one queue, or leave it out",
+                ));
+            }
+            for (j, q) in queues.iter().enumerate() {
+                if !config.queues.iter().any(|c| &c.id == q) {
+                    return Err(field(
+                        format!("users[{i}].queues[{j}]"),
+                        format!("`{q}` is not a configured queue"),
+                    ));
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// The queues an agent serves: those without a skill, and those whose
+/// skill they have (with each one's voicemail queue).
+fn served_queues(config: &PremiseConfig, skills: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in &config.queues {
+        if q.skill.as_ref().is_none_or(|s| skills.contains(s)) {
+            out.push(q.id.clone());
+            if q.overflow_to() == Some(crate::config::Overflow::Voicemail) {
+                out.push(crate::assembly::voicemail_queue(&q.id));
+            }
+        }
+    }
+    out
+}
+
+/// A limited supervisor's queues, with their voicemail queues.
+fn with_voicemail(config: &PremiseConfig, queues: &[String]) -> Vec<callcore::QueueId> {
+    let mut out = Vec::new();
+    for q in queues {
+        out.push(callcore::QueueId::new(q.as_str()));
+        if config
+            .queues
+            .iter()
+            .any(|c| &c.id == q && c.overflow_to() == Some(crate::config::Overflow::Voicemail))
+        {
+            out.push(callcore::QueueId::new(crate::assembly::voicemail_queue(q)));
+        }
+    }
+    out
 }
 
 /// The accounts of the config: agents with credentials, then `[[users]]`.
@@ -154,6 +214,10 @@ fn accounts(config: &PremiseConfig, tenant: &TenantId) -> Result<Vec<UserAccount
             account.as_agent(callcore::AgentId::new(u.id.as_str()))
         } else {
             account
+        };
+        let account = match &u.queues {
+            Some(queues) => account.with_queues(with_voicemail(config, queues)),
+            None => account,
         };
         out.push(account);
     }
@@ -227,9 +291,15 @@ pub(crate) fn build(
         .center(center.clone())
         .users(accounts(config, &tenant)?)
         .configuration(&tenant, configuration(config))
+        .coaching(config.coaching.clone())
         .secure_cookies(config.http.tls.is_some());
     for a in &config.agents {
         b = b.agent(&a.id, &tenant);
+        let served = served_queues(config, &a.skills);
+        b = b.serving(
+            &a.id,
+            &served.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
     }
     // supervising users' own phones (crate::browser_agents)
     for p in crate::browser_agents::supervisor_profiles(config, &tenant) {
@@ -294,6 +364,21 @@ mod tests {
         assert!(
             error_of("[[users]]\nid = \"x\"\nrole = \"boss\"\npassword = \"long-enough\"\n")
                 .is_some_and(|e| e.starts_with("config field `users[0].role`"))
+        );
+        // queues: a supervisor's, configured ones
+        let limited = |role: &str, queues: &str| {
+            format!(
+                "[[users]]\nid = \"lead\"\nrole = \"{role}\"\npassword = \"long-enough\"\nqueues = {queues}\n"
+            )
+        };
+        assert_eq!(error_of(&limited("supervisor", "[\"billing\"]")), None);
+        assert_eq!(
+            error_of(&limited("supervisor", "[\"billing\", \"nowhere\"]")).as_deref(),
+            Some("config field `users[0].queues[1]`: `nowhere` is not a configured queue")
+        );
+        assert!(
+            error_of(&limited("administrator", "[\"billing\"]"))
+                .is_some_and(|e| e.starts_with("config field `users[0].queues`"))
         );
         // an agent's id is taken (the demo agents are 1001 and 1002)
         assert!(

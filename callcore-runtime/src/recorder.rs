@@ -247,6 +247,8 @@ impl Records {
                     | EventKind::WrapUpNoted { .. }
                     | EventKind::AudioMeasured { .. }
                     | EventKind::QualityScored { .. }
+                    | EventKind::ReviewFlagged { .. }
+                    | EventKind::ReviewCompleted { .. }
             ) {
                 amend_saved(event, id, w).await;
             }
@@ -285,7 +287,10 @@ impl Records {
                 w.save(record).await;
             }
             // measured after the end: the saved record takes the figures
-            EventKind::AudioMeasured { .. } | EventKind::QualityScored { .. }
+            EventKind::AudioMeasured { .. }
+            | EventKind::QualityScored { .. }
+            | EventKind::ReviewFlagged { .. }
+            | EventKind::ReviewCompleted { .. }
                 if record.ended_at.is_some() =>
             {
                 w.save(record).await;

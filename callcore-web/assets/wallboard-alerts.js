@@ -4,7 +4,9 @@
 // call is on (a forbidden word, a required phrase not said in time, the
 // customer's sentiment falling, dead air, talk-over); they are listed here,
 // newest first, with the call's agent and queue as the board knows them, and a
-// call's `quality_scored` evaluation when it ends. What tests read:
+// call's `quality_scored` evaluation when it ends, and a new agent's call
+// flagged for review (`review_flagged`; reviewed through /api/v1/reviews).
+// What tests read:
 // window.wallboardAlerts.items.
 (function () {
   'use strict';
@@ -42,9 +44,13 @@
 
   // m: an event of the feed; calls: the live calls the board read last
   function onEvent(m, calls) {
-    if (m.type !== 'quality_alert' && m.type !== 'quality_scored') return;
+    if (m.type !== 'quality_alert' && m.type !== 'quality_scored' &&
+      m.type !== 'review_flagged') return;
     var call = (calls || []).find(function (c) { return c.id === m.interaction; });
-    if (m.type === 'quality_alert') {
+    if (m.type === 'review_flagged') {
+      row('review', m, call || { agent: m.agent }, 'review',
+        'call ' + m.ordinal + ' of a new agent: to review');
+    } else if (m.type === 'quality_alert') {
       row('live', m, call, m.rule, m.detail);
     } else {
       var e = m.evaluation || {};

@@ -20,7 +20,7 @@
   var COLORS = ['#2563eb', '#dc2626', '#1f9d55', '#d97706', '#7c3aed', '#0891b2', '#be185d'];
   // events that change nothing the board shows
   var QUIET = ['flow_step', 'transcript_segment', 'usage', 'quality_alert', 'quality_scored',
-    'agent_assist', 'audio_measured',
+    'agent_assist', 'audio_measured', 'review_flagged', 'review_completed',
     'recording_started', 'recording_stopped', 'dial_attempted', 'disposition_set', 'wrap_up_noted'];
   // events after which today's answered / abandoned / service level change
   var COUNTED = ['connected', 'abandoned', 'ended', 'queue_exited', 'overflowed'];

@@ -16,8 +16,10 @@
 //!   figures, live calls and every call-control action of
 //!   [`CenterHandle`], offers, interaction history with pagination,
 //!   recordings (streamed), interval reports (callcore-analytics),
-//!   configuration reads; each declares its minimum
-//!   role and sees only the user's tenant (an agent: their own calls);
+//!   configuration reads, agents' scorecards, coaching items and reviews
+//!   of new agents' calls; each declares its minimum
+//!   role and sees only the user's tenant (an agent: their own calls; a
+//!   supervisor limited to queues: those queues and their agents);
 //! - **errors** in one shape, `{"error":{"code","message","field"}}`, 4xx
 //!   naming the field for bad input;
 //! - an **event feed** (WebSocket, `/api/v1/events`) filtered by role and
@@ -147,6 +149,8 @@ pub struct WebApiBuilder {
     event_buffer: usize,
     messages: Option<Arc<dyn messages::MessageDesk>>,
     chat: Option<Arc<callcore_channels::chat::ChatHub>>,
+    serving: HashMap<AgentId, Vec<QueueId>>,
+    coaching: callcore_analytics::coaching::CoachingConfig,
 }
 
 impl Default for WebApiBuilder {
@@ -165,6 +169,8 @@ impl Default for WebApiBuilder {
             event_buffer: DEFAULT_EVENT_BUFFER,
             messages: None,
             chat: None,
+            serving: HashMap::new(),
+            coaching: callcore_analytics::coaching::CoachingConfig::default(),
         }
     }
 }
@@ -215,6 +221,26 @@ impl WebApiBuilder {
         self.queues
             .push((definition.id.clone(), definition.tenant.clone()));
         self.definitions.push(definition);
+        self
+    }
+
+    /// The queues `agent` serves: a supervisor limited to queues
+    /// ([`UserAccount::with_queues`]) sees and steers the agents serving
+    /// theirs.
+    #[must_use]
+    pub fn serving(mut self, agent: &str, queues: &[&str]) -> Self {
+        self.serving
+            .entry(AgentId::new(agent))
+            .or_default()
+            .extend(queues.iter().map(|q| QueueId::new(*q)));
+        self
+    }
+
+    /// The coaching rules' thresholds (`/api/v1/coaching`, the scorecards'
+    /// items); default [`CoachingConfig::default`](callcore_analytics::coaching::CoachingConfig).
+    #[must_use]
+    pub fn coaching(mut self, config: callcore_analytics::coaching::CoachingConfig) -> Self {
+        self.coaching = config;
         self
     }
 
@@ -309,6 +335,8 @@ impl WebApiBuilder {
             messages: self.messages,
             notifications: self.notifications,
             chat: self.chat.clone(),
+            serving: self.serving,
+            coaching: self.coaching,
         }));
         let (router, openapi) = api::build(state.clone());
         let mut router = router.merge(pages::routes()).merge(wallboard::routes());

@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
+use crate::state::Scope;
 use crate::users::{Principal, Role};
 
 /// An event with the agents it concerns (decided when it happened, so that a
@@ -23,17 +24,27 @@ use crate::users::{Principal, Role};
 pub(crate) struct Stamped {
     pub(crate) event: Arc<Event>,
     agents: Arc<[AgentId]>,
+    /// The queue of the event's call (or the queue it is about).
+    queue: Option<QueueId>,
 }
 
 impl Stamped {
     /// Whether `p` may see this event: their tenant's, and for an agent, about
-    /// them or a call they are part of.
-    pub(crate) fn visible_to(&self, p: &Principal) -> bool {
+    /// them or a call they are part of; for a supervisor limited to some
+    /// queues (`scope`), about those queues, their calls and their agents.
+    pub(crate) fn visible_to(&self, p: &Principal, scope: Option<&Scope>) -> bool {
         if self.event.tenant != p.tenant {
             return false;
         }
         if p.role >= Role::Supervisor {
-            return true;
+            let Some(s) = scope else { return true };
+            if self.event.interaction().is_some() {
+                return s.covers(self.queue.as_ref(), self.agents.iter());
+            }
+            if let Some(q) = &self.queue {
+                return s.queues.contains(q);
+            }
+            return self.event.agent().is_some_and(|a| s.agents.contains(a));
         }
         let Some(me) = &p.agent else { return false };
         self.event.agent() == Some(me) || self.agents.contains(me)
@@ -116,8 +127,14 @@ struct State {
     /// The queues' definitions (service levels per channel, business hours),
     /// for reports whose journal starts after the queue was added.
     definitions: HashMap<QueueId, QueueDefinition>,
+    /// Calls that ended lately, with their queue and agents (for the events
+    /// that follow the end: audio figures, quality score, review flag).
+    ended: VecDeque<(InteractionId, Option<QueueId>, Vec<AgentId>)>,
     last_seq: u64,
 }
+
+/// Ended calls remembered for their late events.
+const ENDED_KEPT: usize = 1024;
 
 /// What a reconnecting feed gets.
 #[derive(Debug)]
@@ -221,6 +238,7 @@ impl Live {
             involved.insert(a.clone());
         }
         let tenant = event.tenant.clone();
+        let mut queue: Option<QueueId> = None;
         match &event.kind {
             EventKind::InteractionCreated { interaction } => {
                 s.calls.insert(
@@ -252,10 +270,12 @@ impl Live {
                     .insert(definition.id.clone(), definition.tenant.clone());
                 s.definitions
                     .insert(definition.id.clone(), QueueDefinition::clone(definition));
+                queue = Some(definition.id.clone());
             }
-            EventKind::QueueRemoved { queue } => {
-                s.queues.remove(queue);
-                s.definitions.remove(queue);
+            EventKind::QueueRemoved { queue: q } => {
+                s.queues.remove(q);
+                s.definitions.remove(q);
+                queue = Some(q.clone());
             }
             EventKind::Offered {
                 agent, reservation, ..
@@ -356,15 +376,27 @@ impl Live {
                 }
             }
             involved.extend(call.agents.iter().cloned());
+            queue.clone_from(&call.queue);
             if matches!(event.kind, EventKind::Ended { .. }) {
+                let agents = call.agents.clone();
                 s.calls.remove(&id);
                 s.ivr.remove(&id);
                 s.context.remove(&id);
+                if s.ended.len() >= ENDED_KEPT {
+                    s.ended.pop_front();
+                }
+                s.ended.push_back((id, queue.clone(), agents));
             }
+        } else if let Some(id) = event.interaction()
+            && let Some((_, q, agents)) = s.ended.iter().find(|(i, _, _)| i == id)
+        {
+            queue.clone_from(q);
+            involved.extend(agents.iter().cloned());
         }
         let stamped = Stamped {
             event,
             agents: involved.into_iter().collect::<Vec<_>>().into(),
+            queue,
         };
         s.last_seq = s.last_seq.max(stamped.event.seq);
         if s.buffer.len() >= self.capacity {
@@ -559,10 +591,17 @@ mod tests {
             role,
             tenant: TenantId::new(tenant),
             agent: (role == Role::Agent).then(|| AgentId::new(user)),
+            queues: None,
         };
-        assert!(stamped.visible_to(&who("alex", Role::Agent, "t")));
-        assert!(!stamped.visible_to(&who("bob", Role::Agent, "t")));
-        assert!(stamped.visible_to(&who("boss", Role::Supervisor, "t")));
-        assert!(!stamped.visible_to(&who("boss", Role::Supervisor, "other")));
+        assert!(stamped.visible_to(&who("alex", Role::Agent, "t"), None));
+        assert!(!stamped.visible_to(&who("bob", Role::Agent, "t"), None));
+        assert!(stamped.visible_to(&who("boss", Role::Supervisor, "t"), None));
+        assert!(!stamped.visible_to(&who("boss", Role::Supervisor, "other"), None));
+        // a supervisor limited to queues: the call is in none of them, but
+        // its agent serves one
+        let mut scope = Scope::default();
+        assert!(!stamped.visible_to(&who("boss", Role::Supervisor, "t"), Some(&scope)));
+        scope.agents.insert(AgentId::new("alex"));
+        assert!(stamped.visible_to(&who("boss", Role::Supervisor, "t"), Some(&scope)));
     }
 }

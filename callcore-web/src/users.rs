@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use callcore::{AgentId, TenantId};
+use callcore::{AgentId, QueueId, TenantId};
 use md5::Md5;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -72,6 +72,11 @@ pub struct Principal {
     /// when their user id is also an agent's).
     #[schema(value_type = Option<String>)]
     pub agent: Option<AgentId>,
+    /// A supervisor limited to these queues (and the agents serving them);
+    /// absent: the whole tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub queues: Option<Vec<QueueId>>,
 }
 
 /// How a password is checked.
@@ -139,6 +144,7 @@ impl UserAccount {
                 role,
                 tenant,
                 agent,
+                queues: None,
             },
             secret,
         }
@@ -241,6 +247,15 @@ impl UserAccount {
     #[must_use]
     pub fn as_agent(mut self, agent: AgentId) -> Self {
         self.principal.agent = Some(agent);
+        self
+    }
+
+    /// Limits a supervisor to `queues` and the agents serving them: they see
+    /// only those on the event feed, the lists and the scorecards, and act
+    /// only there (absent: the whole tenant).
+    #[must_use]
+    pub fn with_queues(mut self, queues: impl IntoIterator<Item = QueueId>) -> Self {
+        self.principal.queues = Some(queues.into_iter().collect());
         self
     }
 

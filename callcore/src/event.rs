@@ -469,6 +469,25 @@ pub enum EventKind {
         /// The evaluation.
         evaluation: crate::QualityEvaluation,
     },
+    /// A scored call of a new agent (one of their first scored calls) is
+    /// flagged for a supervisor's review; kept in the record.
+    ReviewFlagged {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The agent who took it.
+        agent: AgentId,
+        /// Which of the agent's scored calls it is (1 for the first).
+        ordinal: u32,
+    },
+    /// A supervisor reviewed a flagged call; kept in the record.
+    ReviewCompleted {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The user who reviewed it.
+        reviewer: String,
+        /// What they noted for the agent.
+        note: String,
+    },
     /// A suggestion for the agent on a live call (agent assist): a
     /// knowledge-base article, the customer's intent, a phrase to say.
     AgentAssist {
@@ -541,6 +560,8 @@ impl EventKind {
             | E::QualityAlert { interaction, .. }
             | E::AudioMeasured { interaction, .. }
             | E::QualityScored { interaction, .. }
+            | E::ReviewFlagged { interaction, .. }
+            | E::ReviewCompleted { interaction, .. }
             | E::AgentAssist { interaction, .. }
             | E::DialAttempted { interaction, .. } => Some(interaction),
             E::AgentStateChanged { .. }
@@ -569,6 +590,7 @@ impl EventKind {
             | E::DispositionSet { agent, .. }
             | E::WrapUpNoted { agent, .. }
             | E::AgentAssist { agent, .. }
+            | E::ReviewFlagged { agent, .. }
             | E::Muted { agent, .. }
             | E::ConsultStarted { agent, .. }
             | E::ConsultSwapped { agent, .. }
@@ -636,6 +658,8 @@ impl EventKind {
             E::QualityAlert { .. } => "quality_alert",
             E::AudioMeasured { .. } => "audio_measured",
             E::QualityScored { .. } => "quality_scored",
+            E::ReviewFlagged { .. } => "review_flagged",
+            E::ReviewCompleted { .. } => "review_completed",
             E::AgentAssist { .. } => "agent_assist",
             E::DialAttempted { .. } => "dial_attempted",
             E::Usage { .. } => "usage",

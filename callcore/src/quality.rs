@@ -69,6 +69,30 @@ impl QualityEvaluation {
     }
 }
 
+/// A call flagged for a supervisor's review (a new agent's first scored
+/// calls), and the review once done: folded into the record from
+/// [`EventKind::ReviewFlagged`](crate::EventKind::ReviewFlagged) and
+/// [`EventKind::ReviewCompleted`](crate::EventKind::ReviewCompleted).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CallReview {
+    /// When the call was flagged.
+    pub flagged_at: crate::Timestamp,
+    /// The agent whose call it is.
+    pub agent: Option<crate::AgentId>,
+    /// Which of the agent's scored calls it is (1 for the first).
+    pub ordinal: u32,
+    /// When a supervisor marked it reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<crate::Timestamp>,
+    /// Who reviewed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+    /// What they noted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// What kind of help an [`AssistSuggestion`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

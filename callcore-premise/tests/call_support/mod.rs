@@ -112,6 +112,12 @@ impl Desk {
 
     /// Starts SIPp answering at a free port, with a phone sending `tone_hz`.
     pub async fn start(user: &str, tone_hz: f64, calls: u32) -> Desk {
+        Desk::start_for(user, tone_hz, calls, 120).await
+    }
+
+    /// As [`start`](Self::start), SIPp running at most `secs` seconds (a
+    /// test of many calls in a row).
+    pub async fn start_for(user: &str, tone_hz: f64, calls: u32, secs: u32) -> Desk {
         let phone = RtpPhone::start(tone_hz).await;
         let port = sip_port();
         let invites = std::env::temp_dir().join(format!(
@@ -126,7 +132,7 @@ impl Desk {
             .args(["-key", "rtp_port", &phone.port().to_string()])
             .args(["-key", "invite_log", invites.to_str().unwrap()])
             .args(["-m", &calls.to_string()])
-            .args(["-nostdin", "-timeout", "120s"])
+            .args(["-nostdin", "-timeout", &format!("{secs}s")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);

@@ -60,10 +60,12 @@ pub(crate) async fn list(
     Authed(p): AnyUser,
 ) -> Result<Json<Vec<AgentView>>, ApiError> {
     let snap = snapshot(&st).await?;
+    let scope = st.scope(&p);
     Ok(Json(
         snap.agents
             .iter()
             .filter(|a| st.0.live.agent_tenant(&a.agent).as_ref() == Some(&p.tenant))
+            .filter(|a| scope.as_ref().is_none_or(|s| s.agents.contains(&a.agent)))
             .map(AgentView::from)
             .collect(),
     ))
@@ -82,6 +84,9 @@ pub(crate) async fn get(
     PathId(raw): PathId,
 ) -> Result<Json<AgentView>, ApiError> {
     let id = st.agent_of_tenant(&p, &raw, "agent")?;
+    if st.scope(&p).is_some_and(|s| !s.agents.contains(&id)) {
+        return Err(crate::state::outside_scope());
+    }
     let snap = snapshot(&st).await?;
     snap.agents
         .iter()

@@ -26,11 +26,17 @@ use crate::users::{Principal, Role};
     security(("session" = ["agent"]), ("bearer" = ["agent"])))]
 pub(crate) async fn list(State(st): State<AppState>, Authed(p): AnyUser) -> Json<Vec<LiveCall>> {
     let live = st.0.center.live_calls();
+    let scope = st.scope(&p);
     Json(
         st.0.live
             .calls(&p.tenant)
             .into_iter()
             .filter(|c| live.contains(&c.id) && AppState::may_see(&p, c))
+            .filter(|c| {
+                scope
+                    .as_ref()
+                    .is_none_or(|s| s.covers(c.queue.as_ref(), c.agents.iter().chain(&c.agent)))
+            })
             .collect(),
     )
 }

@@ -19,7 +19,7 @@ use crate::auth::{AnyUser, Authed};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryArgs;
 use crate::live::{Resume, Stamped};
-use crate::state::AppState;
+use crate::state::{AppState, Scope};
 use crate::users::Principal;
 
 /// Where to resume.
@@ -86,12 +86,18 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-async fn send_event(socket: &mut WebSocket, e: &Stamped, p: &Principal, last: &mut u64) -> bool {
+async fn send_event(
+    socket: &mut WebSocket,
+    e: &Stamped,
+    p: &Principal,
+    scope: Option<&Scope>,
+    last: &mut u64,
+) -> bool {
     if e.event.seq <= *last {
         return true;
     }
     *last = e.event.seq;
-    if !e.visible_to(p) {
+    if !e.visible_to(p, scope) {
         return true;
     }
     match serde_json::to_string(&*e.event) {
@@ -112,13 +118,15 @@ async fn run(
     mut socket: WebSocket,
 ) {
     let mut feed = st.0.live.subscribe();
+    let scope = st.scope(&p);
+    let scope = scope.as_ref();
     let mut last = since.unwrap_or_else(|| st.0.live.last_seq());
     let hello =
         serde_json::json!({"type": "hello", "user": p.user, "last_seq": st.0.live.last_seq()});
     if !send(&mut socket, hello.to_string()).await {
         return;
     }
-    if !replay(&st, &p, &mut socket, &mut last).await {
+    if !replay(&st, &p, scope, &mut socket, &mut last).await {
         return;
     }
     let mut recheck = tokio::time::interval(RECHECK);
@@ -133,12 +141,12 @@ async fn run(
             }
             got = feed.recv() => match got {
                 Ok(e) => {
-                    if !send_event(&mut socket, &e, &p, &mut last).await {
+                    if !send_event(&mut socket, &e, &p, scope, &mut last).await {
                         return;
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
-                    if !replay(&st, &p, &mut socket, &mut last).await {
+                    if !replay(&st, &p, scope, &mut socket, &mut last).await {
                         return;
                     }
                 }
@@ -153,11 +161,17 @@ async fn run(
 }
 
 /// Sends what is buffered after `last`, or says it is gone.
-async fn replay(st: &AppState, p: &Principal, socket: &mut WebSocket, last: &mut u64) -> bool {
+async fn replay(
+    st: &AppState,
+    p: &Principal,
+    scope: Option<&Scope>,
+    socket: &mut WebSocket,
+    last: &mut u64,
+) -> bool {
     match st.0.live.resume(*last) {
         Resume::From(events) => {
             for e in &events {
-                if !send_event(socket, e, p, last).await {
+                if !send_event(socket, e, p, scope, last).await {
                     return false;
                 }
             }
@@ -167,7 +181,8 @@ async fn replay(st: &AppState, p: &Principal, socket: &mut WebSocket, last: &mut
             let msg =
                 serde_json::json!({"type": "resync_required", "since": *last, "oldest": oldest});
             *last = oldest.saturating_sub(1);
-            send(socket, msg.to_string()).await && Box::pin(replay(st, p, socket, last)).await
+            send(socket, msg.to_string()).await
+                && Box::pin(replay(st, p, scope, socket, last)).await
         }
     }
 }

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathId, QueryArgs};
-use crate::state::AppState;
+use crate::state::{AppState, Scope};
 use crate::users::{Principal, Role};
 
 /// Most records in one page.
@@ -47,8 +47,11 @@ pub struct RecordPage {
     pub next_offset: Option<u32>,
 }
 
-fn may_read(p: &Principal, r: &InteractionRecord) -> bool {
+/// Whether `p` may read `r`: their tenant's; an agent's own; a limited
+/// supervisor's queues' (`scope`).
+pub(crate) fn may_read(p: &Principal, scope: Option<&Scope>, r: &InteractionRecord) -> bool {
     r.tenant == p.tenant
+        && scope.is_none_or(|s| s.covers(r.queue.as_ref(), r.agents.iter().chain(&r.agent)))
         && (p.role >= Role::Supervisor
             || p.agent
                 .as_ref()
@@ -98,7 +101,11 @@ pub(crate) async fn list(
             )
             .await
             .map_err(|e| store_error(&e))?;
-    let mine: Vec<InteractionRecord> = all.into_iter().filter(|r| may_read(&p, r)).collect();
+    let scope = st.scope(&p);
+    let mine: Vec<InteractionRecord> = all
+        .into_iter()
+        .filter(|r| may_read(&p, scope.as_ref(), r))
+        .collect();
     let total = u32::try_from(mine.len()).unwrap_or(u32::MAX);
     let offset = q.offset.unwrap_or(0);
     let items: Vec<InteractionRecord> = mine
@@ -128,8 +135,15 @@ pub(crate) async fn record(
         .get(&p.tenant, &id)
         .await
         .map_err(|e| store_error(&e))?
-        .filter(|r| may_read(p, r))
+        .filter(|r| may_read(p, None, r))
         .ok_or_else(|| ApiError::not_found("interaction", "interaction"))
+        .and_then(|r| {
+            if may_read(p, st.scope(p).as_ref(), &r) {
+                Ok(r)
+            } else {
+                Err(crate::state::outside_scope())
+            }
+        })
 }
 
 /// One interaction record.

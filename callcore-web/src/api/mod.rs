@@ -10,6 +10,7 @@
 pub(crate) mod agents;
 pub(crate) mod calls;
 pub(crate) mod chats;
+pub(crate) mod coaching;
 pub(crate) mod config;
 pub(crate) mod customer_profile;
 pub(crate) mod customers;
@@ -117,6 +118,10 @@ pub(crate) fn build(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(chats::file))
         .routes(routes!(reports::report))
         .routes(routes!(reports::notifications))
+        .routes(routes!(coaching::scorecard))
+        .routes(routes!(coaching::coaching))
+        .routes(routes!(coaching::reviews))
+        .routes(routes!(coaching::complete_review))
         .routes(routes!(config::queues))
         .routes(routes!(config::skills))
         .routes(routes!(config::reason_codes))

@@ -52,10 +52,12 @@ pub(crate) async fn list(
             .snapshot()
             .await
             .map_err(|e| ApiError::from_core(&e, "center"))?;
+    let scope = st.scope(&p);
     Ok(Json(
         snap.queues
             .iter()
             .filter(|q| st.0.live.queue_tenant(&q.queue).as_ref() == Some(&p.tenant))
+            .filter(|q| scope.as_ref().is_none_or(|s| s.queues.contains(&q.queue)))
             .map(QueueView::from)
             .collect(),
     ))
@@ -74,6 +76,9 @@ pub(crate) async fn get(
     PathId(raw): PathId,
 ) -> Result<Json<QueueView>, ApiError> {
     let id = st.queue_of_tenant(&p, &raw, "queue")?;
+    if st.scope(&p).is_some_and(|s| !s.queues.contains(&id)) {
+        return Err(crate::state::outside_scope());
+    }
     let snap =
         st.0.center
             .snapshot()

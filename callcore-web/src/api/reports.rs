@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use callcore::Timestamp;
-use callcore_analytics::MetricsConfig;
 use callcore_analytics::report::{IntervalLength, Report, ReportKind, build_report_of_queues};
+use callcore_analytics::{Dimension, MetricsConfig};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -93,7 +93,7 @@ pub(crate) async fn report(
             .await
             .map_err(|e| ApiError::from_core(&e, "kind"))?;
     let queues = st.0.live.queue_definitions(&p.tenant);
-    build_report_of_queues(
+    let mut report = build_report_of_queues(
         &events,
         &queues,
         MetricsConfig::default(),
@@ -102,8 +102,18 @@ pub(crate) async fn report(
         from,
         to,
     )
-    .map(Json)
-    .map_err(|e| ApiError::bad_input("kind", e.to_string()))
+    .map_err(|e| ApiError::bad_input("kind", e.to_string()))?;
+    // a supervisor limited to queues: their queues' and agents' rows only
+    if let Some(s) = st.scope(&p) {
+        report.rows.retain(|r| match &r.dimension {
+            Dimension::Queue { queue, .. } | Dimension::QueueChannel { queue, .. } => {
+                s.queues.contains(queue)
+            }
+            Dimension::Agent { agent, .. } => s.agents.contains(agent),
+            _ => false,
+        });
+    }
+    Ok(Json(report))
 }
 
 /// The notification runs' reports.

@@ -2,7 +2,9 @@
 //! API, driven through the router without a network; two tenants: `acme`
 //! (agents 1001, 1002, queue acme-support, supervisor `super`, administrator
 //! `admin`) and `other` (agent 2001, queue other-sales, supervisor `bsuper`,
-//! administrator `badmin`).
+//! administrator `badmin`). acme also has the queue acme-sales (nobody
+//! serves it) and two supervisors limited to queues: `ssuper` (acme-support)
+//! and `xsuper` (acme-sales).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
@@ -81,6 +83,9 @@ pub async fn rig_with(limits: LoginLimits) -> Rig {
     let mut q = QueueDefinition::new("acme-support");
     q.tenant = acme();
     center.add_queue(q).await.unwrap();
+    let mut q = QueueDefinition::new("acme-sales");
+    q.tenant = acme();
+    center.add_queue(q).await.unwrap();
     let mut q = QueueDefinition::new("other-sales");
     q.tenant = other();
     center.add_queue(q).await.unwrap();
@@ -108,7 +113,11 @@ pub async fn rig_with(limits: LoginLimits) -> Rig {
         .agent("1002", &acme())
         .agent("2001", &other())
         .queue("acme-support", &acme())
+        .queue("acme-sales", &acme())
         .queue("other-sales", &other())
+        .serving("1001", &["acme-support"])
+        .serving("1002", &["acme-support"])
+        .serving("2001", &["other-sales"])
         .user(user("1001", Role::Agent, acme()))
         .user(user("1002", Role::Agent, acme()))
         .user(user("2001", Role::Agent, other()))
@@ -116,6 +125,8 @@ pub async fn rig_with(limits: LoginLimits) -> Rig {
         .user(user("admin", Role::Administrator, acme()))
         .user(user("bsuper", Role::Supervisor, other()))
         .user(user("badmin", Role::Administrator, other()))
+        .user(user("ssuper", Role::Supervisor, acme()).with_queues(["acme-support".into()]))
+        .user(user("xsuper", Role::Supervisor, acme()).with_queues(["acme-sales".into()]))
         .configuration(
             &acme(),
             Configuration {

@@ -87,6 +87,9 @@ pub struct InteractionRecord {
     /// transcript and audio, where the center inspects calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<crate::QualityEvaluation>,
+    /// The review flag of a new agent's call, and the review once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::CallReview>,
     /// Whether the interaction has ended and no after-call work is pending.
     pub complete: bool,
     /// Internal: when the current hold started.
@@ -140,6 +143,7 @@ impl InteractionRecord {
             recordings: Vec::new(),
             audio: None,
             quality: None,
+            review: None,
             complete: false,
             hold_started_at: None,
             wrap_up_started_at: None,
@@ -276,6 +280,23 @@ impl InteractionRecord {
             EventKind::AudioMeasured { audio, .. } => self.audio = Some(audio.clone()),
             EventKind::QualityScored { evaluation, .. } => {
                 self.quality = Some(evaluation.clone());
+            }
+            EventKind::ReviewFlagged { agent, ordinal, .. } => {
+                let review = self.review.get_or_insert_with(Default::default);
+                review.flagged_at = at;
+                review.agent = Some(agent.clone());
+                review.ordinal = *ordinal;
+            }
+            EventKind::ReviewCompleted { reviewer, note, .. } => {
+                // a review done without a flag (a supervisor's own pick)
+                let review = self.review.get_or_insert_with(|| crate::CallReview {
+                    flagged_at: at,
+                    agent: self.agent.clone(),
+                    ..Default::default()
+                });
+                review.done_at = Some(at);
+                review.reviewer = Some(reviewer.clone());
+                review.note = Some(note.clone());
             }
             _ => {}
         }
