@@ -148,7 +148,7 @@ async fn scorecards_coaching_items_and_reviews_come_from_real_scored_calls() {
     let mut flagged: BTreeMap<String, (String, u32)> = BTreeMap::new();
     for n in 0..4 {
         let caller = Caller::silent(premise.sip_addr()).await;
-        caller.phone.press_after_audio(b'2');
+        caller.phone.press_after_audio(2);
         let (id, agent) = support::connected(&mut events).await;
         let connected = Instant::now();
         let desk = if agent.as_str() == "alex" {

@@ -197,7 +197,7 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
 
     // the caller chooses support (key 2) once the IVR speaks; silent otherwise
     let caller = Caller::silent(premise.sip_addr()).await;
-    caller.phone.press_after_audio(b'2');
+    caller.phone.press_after_audio(2);
     let (id, agent) = support::connected(&mut events).await;
     assert_eq!(agent.as_str(), "alex");
     let connected = Instant::now();

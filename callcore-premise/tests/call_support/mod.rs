@@ -268,7 +268,10 @@ impl RtpPhone {
     }
 
     /// Presses `digit` one second after the first audio from the center.
+    /// `digit` is the RFC 4733 event code (0-9, 10 = `*`, 11 = `#`), not
+    /// its ASCII character.
     pub fn press_after_audio(&self, digit: u8) {
+        assert!(digit <= 15, "an RFC 4733 event code, not ASCII: {digit}");
         self.state.lock().unwrap().digit_after_audio = Some(digit);
     }
 
@@ -282,8 +285,9 @@ impl RtpPhone {
         self.state.lock().unwrap().clip.is_some()
     }
 
-    /// Presses `digit` (RFC 4733) now.
+    /// Presses `digit` (its RFC 4733 event code) now.
     pub fn press(&self, digit: u8) {
+        assert!(digit <= 15, "an RFC 4733 event code, not ASCII: {digit}");
         self.state.lock().unwrap().digit_now = Some(digit);
     }
 
