@@ -244,6 +244,19 @@ impl EmailChannel {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ChannelError> {
         config.validate("email")?;
+        for (side, server, mode) in [
+            ("imap_tls", &config.imap, config.imap_tls),
+            ("smtp_tls", &config.smtp, config.smtp_tls),
+        ] {
+            let host = tls::host_of(server);
+            if mode == MailTls::None && !matches!(host, "127.0.0.1" | "::1" | "localhost") {
+                tracing::warn!(
+                    server = %server,
+                    "email.{side} = \"none\": password and mail cross the network in clear; \
+                     set \"implicit\" or \"starttls\""
+                );
+            }
+        }
         inbox.set_outbox(Arc::new(SmtpOutbox::new(&config, ids)?));
         let counters = Arc::new(MailCounters::default());
         let poller = tokio::spawn(imap::poll_forever(config, inbox, clock, counters.clone()));

@@ -126,7 +126,8 @@ mod tests {
         let c = config("imap_tls = \"implicit\"\nsmtp_tls = \"starttls\"").unwrap();
         assert_eq!(c.imap_tls, super::MailTls::Implicit);
         assert_eq!(c.smtp_tls, super::MailTls::Starttls);
-        assert!(config("imap_tls = \"ssl\"").is_err());
+        let e = config("imap_tls = \"ssl\"").unwrap_err().to_string();
+        assert!(e.contains("imap_tls") && e.contains("implicit"), "{e}");
     }
 
     #[test]
