@@ -8,8 +8,9 @@ use std::sync::Arc;
 use callcore::Clock;
 use futures::TryStreamExt;
 
-use crate::email::tls::{MailTls, client_config, handshake};
+use crate::email::tls::MailTls;
 use crate::email::{EmailConfig, MailCounters, poll_every, take_mail};
+use crate::tls::{client_config, handshake};
 use crate::{ChannelError, Inbox};
 
 /// Polls until the task is aborted.
@@ -59,7 +60,7 @@ async fn poll_once(
         MailTls::Implicit => {
             let tls = handshake(
                 "imap",
-                client_config(config.ca_file.as_deref())?,
+                client_config("email.ca_file", config.ca_file.as_deref())?,
                 &config.imap,
                 tcp,
             )
@@ -77,7 +78,7 @@ async fn poll_once(
                 .map_err(|e| ChannelError::peer("imap", format!("STARTTLS refused: {e}")))?;
             let tls = handshake(
                 "imap",
-                client_config(config.ca_file.as_deref())?,
+                client_config("email.ca_file", config.ca_file.as_deref())?,
                 &config.imap,
                 client.into_inner(),
             )

@@ -140,7 +140,7 @@ impl EmailConfig {
                     "set, but imap_tls and smtp_tls are both \"none\"",
                 ));
             }
-            tls::read_ca(ca).map_err(|e| bad("ca_file", &e))?;
+            crate::tls::read_ca(ca).map_err(|e| bad("ca_file", &e))?;
         }
         if self.user.is_empty() {
             return Err(bad("user", "empty"));
@@ -248,7 +248,7 @@ impl EmailChannel {
             ("imap_tls", &config.imap, config.imap_tls),
             ("smtp_tls", &config.smtp, config.smtp_tls),
         ] {
-            let host = tls::host_of(server);
+            let host = crate::tls::host_of(server);
             if mode == MailTls::None && !matches!(host, "127.0.0.1" | "::1" | "localhost") {
                 tracing::warn!(
                     server = %server,

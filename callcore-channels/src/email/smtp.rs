@@ -13,8 +13,9 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::email::EmailConfig;
-use crate::email::tls::{MailTls, host_of};
+use crate::email::tls::MailTls;
 use crate::message::Outgoing;
+use crate::tls::host_of;
 use crate::{ChannelError, Outbox};
 
 /// `Auto-Submitted: auto-replied` (RFC 3834) on the center's automatic mail.
