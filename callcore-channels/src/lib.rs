@@ -29,6 +29,8 @@ mod message;
 pub mod email;
 #[cfg(feature = "sms")]
 pub mod sms;
+#[cfg(any(feature = "email", feature = "sms"))]
+mod tls;
 #[cfg(feature = "wechat")]
 pub mod wechat;
 

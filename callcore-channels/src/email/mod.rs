@@ -9,6 +9,7 @@ pub mod html;
 mod imap;
 pub mod parse;
 mod smtp;
+mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use crate::{ChannelError, Delivered, Inbox};
 pub use parse::{MailKind, MailLimits, ParsedMail, parse_mail};
 pub use smtp::SmtpOutbox;
+pub use tls::MailTls;
 
 /// The `[email]` settings of a center.
 #[derive(Clone, Deserialize)]
@@ -27,10 +29,23 @@ pub use smtp::SmtpOutbox;
 pub struct EmailConfig {
     /// The center's address: replies come from it, mail from it is a loop.
     pub address: String,
-    /// The IMAP server, `host:port` (plain TCP).
+    /// The IMAP server, `host:port`.
     pub imap: String,
-    /// The SMTP server, `host:port` (plain TCP).
+    /// How the IMAP server is spoken to (`"implicit"`: IMAPS, usually port
+    /// 993; `"starttls"`: usually 143; `"none"`: plain TCP, the default
+    /// kept for compatibility, fit only for a local test server).
+    #[serde(default)]
+    pub imap_tls: MailTls,
+    /// The SMTP server, `host:port`.
     pub smtp: String,
+    /// How the SMTP server is spoken to (`"implicit"`: SMTPS, usually port
+    /// 465; `"starttls"`: usually 587; `"none"`: plain TCP, the default).
+    #[serde(default)]
+    pub smtp_tls: MailTls,
+    /// A PEM file of the certificate authorities the servers' certificates
+    /// are verified against; without it, the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The account's user name (IMAP and SMTP).
     pub user: String,
     /// Its password.
@@ -85,7 +100,10 @@ impl std::fmt::Debug for EmailConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmailConfig")
             .field("imap", &self.imap)
+            .field("imap_tls", &self.imap_tls)
             .field("smtp", &self.smtp)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("ca_file", &self.ca_file)
             .field("mailbox", &self.mailbox)
             .field("queue", &self.queue)
             .finish_non_exhaustive()
@@ -114,6 +132,15 @@ impl EmailConfig {
                 Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0) => {}
                 _ => return Err(bad(field, "expected host:port")),
             }
+        }
+        if let Some(ca) = &self.ca_file {
+            if self.imap_tls == MailTls::None && self.smtp_tls == MailTls::None {
+                return Err(bad(
+                    "ca_file",
+                    "set, but imap_tls and smtp_tls are both \"none\"",
+                ));
+            }
+            crate::tls::read_ca(ca).map_err(|e| bad("ca_file", &e))?;
         }
         if self.user.is_empty() {
             return Err(bad("user", "empty"));
@@ -160,6 +187,9 @@ pub struct MailCounters {
     pub refused: AtomicU64,
     /// Why each refused mail was refused, latest last (at most 100).
     pub refusals: Mutex<Vec<String>>,
+    /// Why the last mailbox poll failed (a refused certificate, a wrong
+    /// password, the server unreachable); `None` once a poll succeeds.
+    pub mailbox_failure: Mutex<Option<String>>,
 }
 
 impl MailCounters {
@@ -170,6 +200,21 @@ impl MailCounters {
             self.automatic.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )
+    }
+
+    /// Why the last mailbox poll failed, if it did.
+    pub fn mailbox_failure(&self) -> Option<String> {
+        self.mailbox_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_mailbox_failure(&self, failure: Option<String>) {
+        *self
+            .mailbox_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 }
 
@@ -199,6 +244,19 @@ impl EmailChannel {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ChannelError> {
         config.validate("email")?;
+        for (side, server, mode) in [
+            ("imap_tls", &config.imap, config.imap_tls),
+            ("smtp_tls", &config.smtp, config.smtp_tls),
+        ] {
+            let host = crate::tls::host_of(server);
+            if mode == MailTls::None && !matches!(host, "127.0.0.1" | "::1" | "localhost") {
+                tracing::warn!(
+                    server = %server,
+                    "email.{side} = \"none\": password and mail cross the network in clear; \
+                     set \"implicit\" or \"starttls\""
+                );
+            }
+        }
         inbox.set_outbox(Arc::new(SmtpOutbox::new(&config, ids)?));
         let counters = Arc::new(MailCounters::default());
         let poller = tokio::spawn(imap::poll_forever(config, inbox, clock, counters.clone()));

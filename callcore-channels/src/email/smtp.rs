@@ -1,6 +1,7 @@
 //! Replies out through SMTP, threaded: In-Reply-To the customer's last
 //! mail, References every mail of the conversation, a fresh Message-ID the
-//! customer's reply will name.
+//! customer's reply will name. With `smtp_tls`, over TLS (SMTPS or
+//! STARTTLS, required), the server's certificate verified.
 
 use std::sync::Arc;
 
@@ -8,10 +9,13 @@ use async_trait::async_trait;
 use callcore::IdSource;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::email::EmailConfig;
+use crate::email::tls::MailTls;
 use crate::message::Outgoing;
+use crate::tls::host_of;
 use crate::{ChannelError, Outbox};
 
 /// `Auto-Submitted: auto-replied` (RFC 3834) on the center's automatic mail.
@@ -70,6 +74,13 @@ impl SmtpOutbox {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .timeout(Some(std::time::Duration::from_secs(30)));
+        if config.smtp_tls != MailTls::None {
+            let parameters = tls_parameters(config)?;
+            builder = builder.tls(match config.smtp_tls {
+                MailTls::Implicit => Tls::Wrapper(parameters),
+                _ => Tls::Required(parameters),
+            });
+        }
         if !config.password.is_empty() {
             builder = builder.credentials(Credentials::new(
                 config.user.clone(),
@@ -83,6 +94,25 @@ impl SmtpOutbox {
             ids,
         })
     }
+}
+
+/// lettre's TLS parameters: `ca_file`'s certificates only, or the system's roots.
+fn tls_parameters(config: &EmailConfig) -> Result<TlsParameters, ChannelError> {
+    let bad = |field: &str, detail: String| ChannelError::Config {
+        field: field.into(),
+        detail,
+    };
+    let mut b = TlsParameters::builder(host_of(&config.smtp).to_owned());
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| bad("email.ca_file", format!("{}: {e}", path.display())))?;
+        let ca = Certificate::from_pem(&pem)
+            .map_err(|e| bad("email.ca_file", format!("{}: {e}", path.display())))?;
+        b = b
+            .certificate_store(CertificateStore::None)
+            .add_root_certificate(ca);
+    }
+    b.build().map_err(|e| bad("email.smtp_tls", e.to_string()))
 }
 
 #[async_trait]

@@ -68,12 +68,29 @@ fn octets(s: &str, field: &str) -> Result<COctetString<1, 16>, ChannelError> {
 async fn bind(
     config: &SmsConfig,
 ) -> Result<(Client, impl futures::Stream<Item = Event> + Unpin + 'static), ChannelError> {
-    let (client, events) = ConnectionBuilder::new()
+    let builder = ConnectionBuilder::new()
         .enquire_link_interval(Duration::from_secs(30))
-        .response_timeout(Duration::from_secs(10))
-        .connect(format!("smpp://{}", config.smsc))
-        .await
-        .map_err(|e| ChannelError::peer("smpp", e))?;
+        .response_timeout(Duration::from_secs(10));
+    let (client, events) = if config.tls {
+        let tcp = tokio::net::TcpStream::connect(&config.smsc)
+            .await
+            .map_err(|e| ChannelError::peer("smpp", e))?;
+        let tls = crate::tls::handshake(
+            "smpp",
+            crate::tls::client_config("sms.ca_file", config.ca_file.as_deref())?,
+            &config.smsc,
+            tcp,
+        )
+        .await?;
+        let (client, events) = builder.connected(tls);
+        (client, futures::future::Either::Left(events))
+    } else {
+        let (client, events) = builder
+            .connect(format!("smpp://{}", config.smsc))
+            .await
+            .map_err(|e| ChannelError::peer("smpp", e))?;
+        (client, futures::future::Either::Right(events))
+    };
     let password: COctetString<1, 9> =
         COctetString::from_str(&config.password).map_err(|e| ChannelError::Config {
             field: "sms.password".into(),
@@ -116,6 +133,7 @@ async fn run(
     loop {
         match bind(&config).await {
             Ok((client, mut events)) => {
+                counters.set_bind_failure(None);
                 counters.binds.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("SMPP bound as transceiver");
                 link.send_replace(Some(client.clone()));
@@ -139,7 +157,10 @@ async fn run(
                 link.send_replace(None);
                 tracing::warn!("SMPP link closed; binding again");
             }
-            Err(e) => tracing::warn!(error = %e, "SMPP bind failed; trying again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "SMPP bind failed; trying again");
+                counters.set_bind_failure(Some(e.to_string()));
+            }
         }
         clock
             .sleep(Duration::from_millis(config.reconnect_ms))

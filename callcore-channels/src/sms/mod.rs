@@ -29,8 +29,17 @@ pub use optout::{Keyword, OptOuts};
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsConfig {
-    /// The message centre, `host:port` (plain TCP).
+    /// The message centre, `host:port`.
     pub smsc: String,
+    /// SMPP over TLS (TLS from the first byte, as most SMSCs' TLS ports and
+    /// `stunnel` set-ups); default `false`: plain TCP, fit only for a message
+    /// centre on the same host or network segment.
+    #[serde(default)]
+    pub tls: bool,
+    /// A PEM file of the certificate authorities the message centre's
+    /// certificate is verified against (with `tls`); default: the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// The bind's system id.
     pub system_id: String,
     /// The bind's password.
@@ -125,6 +134,12 @@ impl SmsConfig {
         if self.reconnect_ms < 100 {
             return Err(bad("reconnect_ms", "at least 100"));
         }
+        if let Some(ca) = &self.ca_file {
+            if !self.tls {
+                return Err(bad("ca_file", "set, but tls is false"));
+            }
+            crate::tls::read_ca(ca).map_err(|e| bad("ca_file", &e))?;
+        }
         Ok(())
     }
 }
@@ -146,6 +161,9 @@ pub struct SmsCounters {
     pub refusals: Mutex<Vec<String>>,
     /// Delivery receipts: message id → final state (`DELIVRD`, `UNDELIV` ...).
     pub receipts: Mutex<HashMap<String, String>>,
+    /// Why the last bind failed (a refused certificate, a refused login, the
+    /// message centre unreachable); `None` once a bind succeeds.
+    pub bind_failure: Mutex<Option<String>>,
 }
 
 impl SmsCounters {
@@ -157,6 +175,21 @@ impl SmsCounters {
             self.refused.load(Ordering::Relaxed),
             self.submitted.load(Ordering::Relaxed),
         )
+    }
+
+    /// Why the last bind failed, if it did.
+    pub fn bind_failure(&self) -> Option<String> {
+        self.bind_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_bind_failure(&self, failure: Option<String>) {
+        *self
+            .bind_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = failure;
     }
 
     fn refuse(&self, e: &ChannelError) {
