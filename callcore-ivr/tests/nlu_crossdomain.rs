@@ -123,6 +123,7 @@ fn configs() -> Vec<(String, ClassifierConfig)> {
                 "background_accept_rate" => c.background_accept_rate = x,
                 "ood_detector" => c.ood_detector = x != 0.0,
                 "ood_accept_rate" => c.ood_accept_rate = x,
+                "ood_vote" => c.ood_vote = x != 0.0,
                 "linear_weight" => c.linear_weight = x,
                 "embedding_weight" => c.embedding_weight = x,
                 other => panic!("unknown field {other}"),
