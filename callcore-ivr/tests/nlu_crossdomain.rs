@@ -126,6 +126,8 @@ fn configs() -> Vec<(String, ClassifierConfig)> {
                 "ood_vote" => c.ood_vote = x != 0.0,
                 "linear_weight" => c.linear_weight = x,
                 "embedding_weight" => c.embedding_weight = x,
+                "centroid_weight" => c.centroid_weight = x,
+                "neighbours" => c.neighbours = x as usize,
                 other => panic!("unknown field {other}"),
             }
         }
