@@ -16,7 +16,7 @@
 //! (`embedding_weight`, `accept_rate`, `temperature`, `linear_weight`,
 //! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`,
 //! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`, `background_neighbours` (0 = off),
-//! `background_accept_rate`, `ood_detector` (0/1), `ood_accept_rate`); `--errors` lists the misses.
+//! `background_accept_rate`, `ood_detector` (0/1), `ood_accept_rate`, `ood_vote` (0/1)); `--errors` lists the misses.
 //! The text report goes to stderr, one JSON object per measurement to stdout.
 
 use std::process::ExitCode;
@@ -126,6 +126,7 @@ fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
         "background_accept_rate" => c.background_accept_rate = x,
         "ood_detector" => c.ood_detector = x != 0.0,
         "ood_accept_rate" => c.ood_accept_rate = x,
+        "ood_vote" => c.ood_vote = x != 0.0,
         _ => return Err(format!("--set: unknown field {k}")),
     }
     Ok(())

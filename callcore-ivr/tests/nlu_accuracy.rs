@@ -44,8 +44,9 @@
 //! does not map is trained from the intents file (in `data/`) its name implies —
 //! `indep_a_*`/`indep_c_*` → `intents_{en,zh}.json`, `indep_b_*`/`indep_d_*` →
 //! `intents_airline_{en,zh}.json` by the `_en`/`_zh` suffix. `CALLCORE_NLU_ERRORS=1`
-//! lists every miss; `CALLCORE_NLU_OOD_DETECTOR=0` measures with the rejection rules
-//! from before the out-of-domain detector.
+//! lists every miss; `CALLCORE_NLU_OOD_VOTE=0` measures with session 8's out-of-domain
+//! detector instead of the neighbour vote alone (the default since session 9), and
+//! `CALLCORE_NLU_OOD_DETECTOR=0` with the rejection rules from before the detector.
 //!
 //! ```text
 //! CALLCORE_NLU_HELDOUT_DIR=/path/to/round3 cargo test -p callcore-ivr --features embeddings \
@@ -340,10 +341,13 @@ fn measure_dir(dir: &std::path::Path, readme_required: bool) -> usize {
                 )
             });
         let file = IntentsFile::load(&model_path).unwrap();
-        // `CALLCORE_NLU_OOD_DETECTOR=0`: the rejection rules from before the
-        // out-of-domain detector, to compare the two on the same sets
+        // `CALLCORE_NLU_OOD_VOTE=0`: session 8's out-of-domain detector instead of
+        // the neighbour vote alone; `CALLCORE_NLU_OOD_DETECTOR=0`: the rejection
+        // rules from before the detector, to compare them on the same sets
+        let rules = std::env::var("CALLCORE_NLU_OOD_DETECTOR").as_deref() == Ok("0");
         let config = ClassifierConfig {
-            ood_detector: std::env::var("CALLCORE_NLU_OOD_DETECTOR").as_deref() != Ok("0"),
+            ood_detector: !rules,
+            ood_vote: !rules && std::env::var("CALLCORE_NLU_OOD_VOTE").as_deref() != Ok("0"),
             ..ClassifierConfig::default()
         };
         let classifier = IntentClassifier::train_with_encoder(&file, config, encoder()).unwrap();

@@ -123,8 +123,11 @@ fn configs() -> Vec<(String, ClassifierConfig)> {
                 "background_accept_rate" => c.background_accept_rate = x,
                 "ood_detector" => c.ood_detector = x != 0.0,
                 "ood_accept_rate" => c.ood_accept_rate = x,
+                "ood_vote" => c.ood_vote = x != 0.0,
                 "linear_weight" => c.linear_weight = x,
                 "embedding_weight" => c.embedding_weight = x,
+                "centroid_weight" => c.centroid_weight = x,
+                "neighbours" => c.neighbours = x as usize,
                 other => panic!("unknown field {other}"),
             }
         }

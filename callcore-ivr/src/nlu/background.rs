@@ -115,6 +115,9 @@ pub(crate) struct NeighbourVote {
     k: usize,
     /// An utterance is out of domain when `lean` exceeds it.
     pub(crate) margin: f32,
+    /// Interquartile range of the cross-validated examples' leans: the scale of
+    /// [`confidence`](Self::confidence).
+    spread: f32,
 }
 
 impl NeighbourVote {
@@ -132,6 +135,7 @@ impl NeighbourVote {
             background,
             k: k.max(1),
             margin: f32::INFINITY,
+            spread: 1.0,
         };
         if vote.background.is_empty() || vote.examples.len() < 2 {
             return vote;
@@ -145,9 +149,18 @@ impl NeighbourVote {
             })
             .collect();
         leans.sort_unstable_by(f32::total_cmp);
-        let at = ((leans.len() - 1) as f32 * accept_rate.clamp(0.0, 1.0)).round() as usize;
-        vote.margin = leans[at];
+        let rank = |q: f32| ((leans.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
+        vote.margin = leans[rank(accept_rate)];
+        vote.spread = (leans[rank(0.75)] - leans[rank(0.25)]).max(1e-3);
         vote
+    }
+
+    /// A confidence in 0..1 from the nearness `(background, examples)` of an
+    /// utterance: 0.5 at the margin, higher the further the utterance leans
+    /// towards the examples (in units of the examples' own spread).
+    pub(crate) fn confidence(&self, (near_background, near_examples): (f32, f32)) -> f32 {
+        let lean = near_background - near_examples;
+        1.0 / (1.0 + (2.0 * (lean - self.margin) / self.spread).exp())
     }
 
     /// How much closer `q` (a centred unit embedding) is to the background
@@ -240,6 +253,13 @@ mod tests {
         );
         assert!(!vote.rejects(&unit(1.0, 0.2)));
         assert!(vote.rejects(&unit(0.1, 1.0)));
+        // Its confidence agrees with its decision: 0.5 at the margin.
+        let inside = vote.confidence(vote.nearness(&unit(1.0, 0.2)));
+        let outside = vote.confidence(vote.nearness(&unit(0.1, 1.0)));
+        assert!(inside > 0.5 && outside < 0.5, "{inside} {outside}");
+        let (b, e) = vote.nearness(&unit(1.0, 0.2));
+        let at = vote.confidence((e + vote.margin, e));
+        assert!((at - 0.5).abs() < 1e-4, "{at} {b}");
         let none = NeighbourVote::calibrate(vec![unit(1.0, 0.0); 3], Vec::new(), 3, 5, 0.95);
         assert!(!none.rejects(&unit(0.0, 1.0)));
         assert_eq!(centred_unit(&[2.0, 1.0], &[1.0, 1.0]), vec![1.0, 0.0]);

@@ -81,8 +81,9 @@ pub struct TrainingReport {
     /// (`None`: no vote).
     pub neighbour_margin: Option<f32>,
     /// The out-of-domain detector's cross-validated figures (`None`: no
-    /// detector; rejection then follows the background class, the vote and
-    /// the confidence threshold one by one).
+    /// detector; rejection then follows the neighbour vote alone, the default
+    /// with embeddings, or the background class, the vote and the confidence
+    /// threshold one by one).
     pub ood: Option<OodCalibration>,
 }
 
@@ -288,7 +289,11 @@ impl IntentClassifier {
                         lines,
                         config.background_neighbours,
                         config.calibration_folds,
-                        config.background_accept_rate,
+                        if config.ood_vote {
+                            config.ood_accept_rate
+                        } else {
+                            config.background_accept_rate
+                        },
                     ))
                 }
                 _ => None,
@@ -299,6 +304,11 @@ impl IntentClassifier {
         model.report.neighbour_margin = model.vote.as_ref().map(|v| v.margin);
         model.calibrate(&vectors, &background);
         Ok(model)
+    }
+
+    /// Whether the neighbour vote alone decides out-of-domain rejection.
+    fn vote_decides(&self) -> bool {
+        self.config.ood_vote && self.vote.is_some()
     }
 
     /// N-gram features plus embedding dimensions.
@@ -350,10 +360,19 @@ impl IntentClassifier {
             .unwrap_or_default();
         let (probs, none) = self.combine(&scored, &linear);
         let best_p = probs.iter().copied().fold(0.0, f32::max);
-        let confidences: Vec<f32> = match &self.detector {
-            // One calibrated decision from all the signals; the other intents'
-            // confidences keep their probabilities' proportions to the best's.
-            Some(detector) => {
+        let vote_decides = self.vote_decides();
+        let confidences: Vec<f32> = match (&self.detector, &self.vote, near) {
+            // The neighbour vote decides; the other intents' confidences keep
+            // their probabilities' proportions to the best's.
+            (_, Some(vote), Some(near)) if vote_decides => {
+                let c = vote.confidence(near);
+                probs
+                    .iter()
+                    .map(|p| c * p / best_p.max(f32::MIN_POSITIVE))
+                    .collect()
+            }
+            // One calibrated decision from all the signals.
+            (Some(detector), _, _) => {
                 let signals = self.signals(
                     &scored,
                     &linear,
@@ -366,7 +385,7 @@ impl IntentClassifier {
                     .map(|p| c * p / best_p.max(f32::MIN_POSITIVE))
                     .collect()
             }
-            None => {
+            _ => {
                 let top = scored.scores.iter().copied().fold(0.0, f32::max);
                 let in_domain = self.in_domain(top, self.report.typical_score);
                 probs.iter().map(|p| self.rescale(in_domain * p)).collect()
@@ -386,7 +405,7 @@ impl IntentClassifier {
             (Some(vote), Some((b, e))) => b - e > vote.margin,
             _ => false,
         };
-        if self.detector.is_none() && (none >= best_p || voted_out) {
+        if !vote_decides && self.detector.is_none() && (none >= best_p || voted_out) {
             // The background class wins, or the background lines are nearer than
             // the examples: out of domain, whatever the similarity says.
             best.confidence = best.confidence.min(0.49);

@@ -318,6 +318,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_neighbour_vote_decides_rejection_by_default() {
+        use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
+        let file = IntentsFile::from_json(
+            r#"{"language": "en", "intents": [
+                {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due on my bill", "my balance please", "how much is my bill"]},
+                {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing", "I cannot find my card", "someone took my card"]}]}"#,
+        )
+        .unwrap();
+        let voted = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig::default(),
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        // No detector is fitted; the vote's margin is calibrated.
+        assert!(voted.report().ood.is_none());
+        assert!(voted.report().neighbour_margin.is_some_and(f32::is_finite));
+        let c = voted.classify("I lost my card");
+        assert_eq!(c.intent.as_deref(), Some("card"));
+        assert!(c.confidence >= 0.5);
+        let detector = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig {
+                ood_vote: false,
+                ..ClassifierConfig::default()
+            },
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        assert!(detector.report().ood.is_some());
+    }
+
+    #[test]
     fn the_cache_returns_what_the_encoder_gives_in_order() {
         let c = CachedEncoder::new(Arc::new(TrigramEncoder));
         let a = c.encode(&["lost card", "balance", "lost card"]).unwrap();

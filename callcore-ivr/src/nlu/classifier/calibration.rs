@@ -27,6 +27,7 @@ impl IntentClassifier {
     /// Whether calibration fits the out-of-domain detector.
     fn wants_detector(&self, background: &[SparseVec]) -> bool {
         self.config.ood_detector
+            && !self.vote_decides()
             && self.embedder.is_some()
             && self.background
             && !background.is_empty()

@@ -73,14 +73,23 @@ pub struct ClassifierConfig {
     pub ood_detector: bool,
     /// Share (0..1) of the cross-validated training examples the detector accepts.
     pub ood_accept_rate: f32,
+    /// With sentence embeddings and background lines: the neighbour vote alone
+    /// decides out-of-domain rejection (session 9), its margin accepting
+    /// `ood_accept_rate` of the cross-validated examples; the detector, the
+    /// background class's veto and the confidence threshold stand aside. Chosen
+    /// on the spent independent rounds: the detector's learnt weights trust
+    /// signals (the regression's background class, its probabilities) that tell
+    /// the background lists from the examples in cross-validation but carry less
+    /// well to requests written by others.
+    pub ood_vote: bool,
 }
 
 impl Default for ClassifierConfig {
     fn default() -> Self {
         let f = FeatureWeights::default();
         ClassifierConfig {
-            neighbours: 5,
-            centroid_weight: 0.7,
+            neighbours: 3,
+            centroid_weight: 0.3,
             temperature: 0.1,
             accept_rate: 0.9,
             max_alternatives: 3,
@@ -91,7 +100,7 @@ impl Default for ClassifierConfig {
             linear_weight: 0.7,
             linear_l2: 1e-4,
             calibration_folds: 5,
-            embedding_weight: 0.85,
+            embedding_weight: 0.7,
             embedding_accept_rate: 0.98,
             similarity_power: 1.0,
             background: true,
@@ -101,6 +110,7 @@ impl Default for ClassifierConfig {
             background_accept_rate: 0.98,
             ood_detector: true,
             ood_accept_rate: 0.94,
+            ood_vote: true,
         }
     }
 }
