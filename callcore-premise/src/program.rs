@@ -322,6 +322,7 @@ fn console_event(kind: &callcore::EventKind) -> bool {
                 | "muted"
                 | "transferred"
                 | "consult_started"
+                | "consult_answered"
                 | "consult_swapped"
                 | "consult_ended"
                 | "conference_joined"

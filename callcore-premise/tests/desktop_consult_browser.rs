@@ -312,6 +312,11 @@ async fn call_taken_by_1001(
     (caller, interaction)
 }
 
+/// A script telling whether the element `testid` is disabled.
+fn disabled(testid: &str) -> String {
+    format!("document.querySelector('[data-testid=\"{testid}\"]').disabled")
+}
+
 /// Agent 1001 consults 1002, who answers on page `b`.
 async fn consult_1002(pages: &mut PageDriver) {
     for (testid, value) in [("transfer-kind", "agent"), ("transfer-mode", "consult")] {
@@ -324,15 +329,44 @@ async fn consult_1002(pages: &mut PageDriver) {
         .await;
     click(pages, "a", "call-transfer").await;
     visible(pages, "b", "offer", 30).await;
+    // 1002 has not answered: the consultation's buttons are there but disabled
+    // (the center would answer 409 "no consulted party is on the line")
+    visible(pages, "a", "consult-complete", 30).await;
+    for testid in ["consult-complete", "call-conference", "consult-swap"] {
+        assert_eq!(
+            pages
+                .cmd(json!({"op": "eval", "page": "a", "js": disabled(testid)}))
+                .await["value"],
+            true,
+            "{testid} is disabled before the consulted party answers"
+        );
+    }
     click(pages, "b", "offer-accept").await;
     visible(pages, "b", "call", 30).await;
-    visible(pages, "a", "consult-complete", 30).await;
     pages
         .cmd(json!({"op": "log", "page": "b", "entry": "audio"}))
         .await;
-    // 1001 hears 1002: the center has bridged them (the consulted party is
-    // on the line, so completing or conferencing is accepted; before that
-    // the API answers 409 and the desktop shows the error)
+    // the center's `consult_answered` enables them: no 409 to retry
+    pages
+        .send(
+            json!({"op": "wait", "page": "a", "timeout_ms": 30_000,
+                "js": format!("!({})", disabled("consult-complete"))}),
+            Duration::from_secs(40),
+        )
+        .await;
+    pages
+        .cmd(json!({"op": "log", "page": "a", "entry": "consult-answered"}))
+        .await;
+    for testid in ["call-conference", "consult-swap"] {
+        assert_eq!(
+            pages
+                .cmd(json!({"op": "eval", "page": "a", "js": disabled(testid)}))
+                .await["value"],
+            false,
+            "{testid} is enabled once the consulted party answered"
+        );
+    }
+    // 1001 hears 1002: the center has bridged them
     let mut heard = 0.0;
     for _ in 0..15 {
         heard = pages

@@ -12,7 +12,7 @@
 //! | [`hold`](CenterHandle::hold) / [`resume`](CenterHandle::resume) | with an agent | `Held` / `Resumed` |
 //! | [`mute`](CenterHandle::mute) | with an agent on a phone | `Muted` |
 //! | [`transfer`](CenterHandle::transfer) (blind) | with an agent, no consultation or conference; a target agent available | `Transferred`, then `Queued` (a queue) or `Connected` (an agent) |
-//! | [`consult`](CenterHandle::consult) | with an agent on a phone | `ConsultStarted`, `Held` |
+//! | [`consult`](CenterHandle::consult) | with an agent on a phone | `ConsultStarted`, `Held`; `ConsultAnswered` once the consulted party answers |
 //! | [`swap`](CenterHandle::swap) | the consulted party answered | `ConsultSwapped`, `Resumed`/`Held` |
 //! | [`complete_transfer`](CenterHandle::complete_transfer) | the consulted party answered | `ConsultEnded`, `Transferred`, `Connected` (a consulted agent) |
 //! | [`cancel_consult`](CenterHandle::cancel_consult) | a consultation | `ConsultEnded`, `Resumed` |

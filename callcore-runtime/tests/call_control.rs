@@ -496,6 +496,7 @@ async fn an_attended_transfer_consults_swaps_and_completes_to_the_second_agent()
             "connected",
             "consult_started",
             "held",
+            "consult_answered",
             "consult_swapped",
             "resumed",
             "consult_swapped",

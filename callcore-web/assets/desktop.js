@@ -19,6 +19,7 @@
     held: false,
     muted: false,
     consulting: false,
+    consultAnswered: false, // the consulted party answered (`consult_answered`)
     wrap: null,        // interaction whose wrap-up is open
     pop: null,         // interaction whose screen pop is shown
     meter: null,
@@ -195,11 +196,15 @@
       case 'resumed': if (m.interaction === current) { S.held = false; paintCall(); } break;
       case 'muted': if (m.interaction === current && mine(m)) { S.muted = m.on; paintCall(); } break;
       case 'consult_started':
-        if (m.interaction === current && mine(m)) { S.consulting = true; paintCall(); }
+        if (m.interaction === current && mine(m)) { S.consulting = true; S.consultAnswered = false; paintCall(); }
         else if (m.target === 'agent:' + S.me.agent) { S.consultedIn = m.interaction; note('consulted'); }
         break;
+      case 'consult_answered':
+        // the consulted party is on the line: swap, complete and conference may go
+        if (m.interaction === current && mine(m)) { S.consultAnswered = true; note('consult-answered'); paintCall(); }
+        break;
       case 'consult_ended':
-        if (m.interaction === current) { S.consulting = false; paintCall(); }
+        if (m.interaction === current) { S.consulting = false; S.consultAnswered = false; paintCall(); }
         // completed: this agent's `connected` follows; conference: they stay on
         if (m.interaction === S.consultedIn && m.outcome !== 'completed' && m.outcome !== 'conference') S.consultedIn = null;
         break;
@@ -301,7 +306,7 @@
     if (S.call && S.call.interaction === interaction) return;
     S.call = { interaction: interaction, phoneCall: S.pendingAnswer || null, since: Date.now(), answeredHere: true };
     S.pendingAnswer = null;
-    S.held = false; S.muted = false; S.consulting = false; S.conference = false;
+    S.held = false; S.muted = false; S.consulting = false; S.consultAnswered = false; S.conference = false;
     show('offer', false); show('call', true); show('idle', false);
     note('call');
     loadPop(interaction);
@@ -317,6 +322,10 @@
     text('call-mute', S.muted ? 'Unmute' : 'Mute');
     $('call-mute').setAttribute('aria-pressed', String(S.muted));
     show('consult', S.consulting);
+    // until the consulted party answers, the center refuses these (409)
+    ['consult-swap', 'consult-complete', 'call-conference'].forEach(function (id) {
+      $(id).disabled = !S.consultAnswered;
+    });
     show('conference-leave', S.conference);
   }
 

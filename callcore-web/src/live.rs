@@ -336,7 +336,9 @@ impl Live {
                     }
                 }
             }
-            EventKind::ConsultStarted { target, .. } | EventKind::ConsultEnded { target, .. } => {
+            EventKind::ConsultStarted { target, .. }
+            | EventKind::ConsultAnswered { target, .. }
+            | EventKind::ConsultEnded { target, .. } => {
                 involved.extend(agent_in(target));
             }
             EventKind::ConferenceJoined { party, .. } => {

@@ -227,6 +227,17 @@ pub enum EventKind {
         /// Who is consulted (`agent:bob`, `queue:billing`, `number:+4930...`).
         target: String,
     },
+    /// The consulted party answered the consultation call: the consulting
+    /// agent talks with them now, and may swap, complete the transfer or make
+    /// it a conference.
+    ConsultAnswered {
+        /// The interaction.
+        interaction: InteractionId,
+        /// The consulting agent.
+        agent: AgentId,
+        /// Who answered (`agent:bob`, `number:+4930...`), as in `ConsultStarted`.
+        target: String,
+    },
     /// The consulting agent switched between the customer and the consulted
     /// party.
     ConsultSwapped {
@@ -539,6 +550,7 @@ impl EventKind {
             | E::Transferred { interaction, .. }
             | E::Muted { interaction, .. }
             | E::ConsultStarted { interaction, .. }
+            | E::ConsultAnswered { interaction, .. }
             | E::ConsultSwapped { interaction, .. }
             | E::ConsultEnded { interaction, .. }
             | E::ConferenceJoined { interaction, .. }
@@ -593,6 +605,7 @@ impl EventKind {
             | E::ReviewFlagged { agent, .. }
             | E::Muted { agent, .. }
             | E::ConsultStarted { agent, .. }
+            | E::ConsultAnswered { agent, .. }
             | E::ConsultSwapped { agent, .. }
             | E::MonitorStarted {
                 supervisor: agent, ..
@@ -629,6 +642,7 @@ impl EventKind {
             E::Transferred { .. } => "transferred",
             E::Muted { .. } => "muted",
             E::ConsultStarted { .. } => "consult_started",
+            E::ConsultAnswered { .. } => "consult_answered",
             E::ConsultSwapped { .. } => "consult_swapped",
             E::ConsultEnded { .. } => "consult_ended",
             E::ConferenceJoined { .. } => "conference_joined",

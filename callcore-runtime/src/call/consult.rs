@@ -71,7 +71,17 @@ impl Call {
         match &mut self.control.consult {
             Some(k) if k.seq == seq && k.leg.is_none() => {
                 k.leg = Some(leg.clone());
+                let target = k.target.to_string();
                 self.arrange();
+                // after `arrange`: the consulted party is bridged to the agent
+                // when the desktop hears of it
+                if let Phase::Talking { agent, .. } = &self.phase {
+                    self.events.push_back(EventKind::ConsultAnswered {
+                        interaction: self.id.clone(),
+                        agent: agent.clone(),
+                        target,
+                    });
+                }
                 true
             }
             _ => false,

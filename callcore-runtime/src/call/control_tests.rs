@@ -163,7 +163,7 @@ fn an_attended_transfer_to_a_number_hands_the_customer_over() {
     assert_eq!(events, ["consult_started", "held"]);
     assert!(commands.contains(&CallCommand::Music(true)));
     call.handle_placed_for(placement(&commands), leg("k"), at(5));
-    let (commands, _) = drain(&mut call);
+    let (commands, events) = drain(&mut call);
     assert_eq!(
         commands,
         [CallCommand::Bridge {
@@ -172,6 +172,8 @@ fn an_attended_transfer_to_a_number_hands_the_customer_over() {
             record: false
         }]
     );
+    // the desktop enables complete/conference on this
+    assert_eq!(events, ["consult_answered"]);
     call.handle_complete_transfer(at(8)).unwrap();
     let (commands, events) = drain(&mut call);
     assert_eq!(
