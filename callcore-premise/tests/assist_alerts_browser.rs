@@ -145,7 +145,7 @@ async fn assist_and_quality_alerts_show_in_the_desktop_and_the_wallboard() {
 
     // the caller chooses support (key 2) once the IVR speaks
     let caller = Caller::silent(premise.sip_addr()).await;
-    caller.phone.press_after_audio(b'2');
+    caller.phone.press_after_audio(2);
     let (id, agent) = support::connected(&mut events).await;
     assert_eq!(agent.as_str(), "alex");
     let connected = Instant::now();
