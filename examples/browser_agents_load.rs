@@ -75,7 +75,7 @@ struct Args {
     browser_only: bool,
     /// Run only the load client: log in `--agents` browser agents (b000…,
     /// password load-b000…) at the premise's HTTP listener ADDR and answer their
-    /// calls, until stdin closes.
+    /// calls, until stdin closes [default: off: start a premise and measure].
     #[arg(long, value_name = "ADDR")]
     client_of: Option<SocketAddr>,
 }
