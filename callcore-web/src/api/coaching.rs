@@ -13,7 +13,7 @@ use callcore_analytics::coaching::{CoachingItem, Scorecard, Scorecards, coaching
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::history::may_read;
+use crate::api::history::{may_read, records_between};
 use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathId, QueryArgs};
@@ -106,14 +106,7 @@ async fn team(st: &AppState, p: &Principal, q: &PeriodQuery) -> Result<Scorecard
         }
         None => None,
     };
-    st.0.center.flush().await;
-    let all =
-        st.0.center
-            .stores()
-            .interactions
-            .between(&p.tenant, from, to)
-            .await
-            .map_err(|e| ApiError::from_core(&e, "interaction"))?;
+    let all = records_between(st, &p.tenant, from, to).await?;
     // an agent compares with the whole tenant's team (only means of it are
     // shown); a limited supervisor with their queues'
     let scope = st.scope(p);
@@ -284,18 +277,13 @@ pub(crate) async fn reviews(
     if !matches!(status, "pending" | "done" | "all") {
         return Err(ApiError::bad_input("status", "`pending`, `done` or `all`"));
     }
-    st.0.center.flush().await;
-    let all =
-        st.0.center
-            .stores()
-            .interactions
-            .between(
-                &p.tenant,
-                Timestamp::from_millis(from),
-                Timestamp::from_millis(to),
-            )
-            .await
-            .map_err(|e| ApiError::from_core(&e, "interaction"))?;
+    let all = records_between(
+        &st,
+        &p.tenant,
+        Timestamp::from_millis(from),
+        Timestamp::from_millis(to),
+    )
+    .await?;
     let scope = st.scope(&p);
     Ok(Json(
         all.iter()

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use callcore::{Disposition, InteractionId, InteractionRecord, RecordingId, Timestamp};
+use callcore::{Disposition, InteractionId, InteractionRecord, RecordingId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 use utoipa::{IntoParams, ToSchema};
@@ -62,6 +62,24 @@ fn store_error(e: &callcore::CoreError) -> ApiError {
     ApiError::from_core(e, "interaction")
 }
 
+/// The tenant's records created in `[from, to)`, read after the journal is
+/// flushed (so a call that just ended is among them): the history list, the
+/// scorecards and the reviews read their period this way.
+pub(crate) async fn records_between(
+    st: &AppState,
+    tenant: &TenantId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<InteractionRecord>, ApiError> {
+    st.0.center.flush().await;
+    st.0.center
+        .stores()
+        .interactions
+        .between(tenant, from, to)
+        .await
+        .map_err(|e| store_error(&e))
+}
+
 /// Interaction records of the tenant (an agent: those they handled).
 #[utoipa::path(get, path = "/api/v1/interactions", tag = "history",
     params(PageQuery),
@@ -89,18 +107,13 @@ pub(crate) async fn list(
     if to < from {
         return Err(ApiError::bad_input("to", "must not be before `from`"));
     }
-    st.0.center.flush().await;
-    let all =
-        st.0.center
-            .stores()
-            .interactions
-            .between(
-                &p.tenant,
-                Timestamp::from_millis(from),
-                Timestamp::from_millis(to),
-            )
-            .await
-            .map_err(|e| store_error(&e))?;
+    let all = records_between(
+        &st,
+        &p.tenant,
+        Timestamp::from_millis(from),
+        Timestamp::from_millis(to),
+    )
+    .await?;
     let scope = st.scope(&p);
     let mine: Vec<InteractionRecord> = all
         .into_iter()
