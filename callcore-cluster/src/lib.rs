@@ -114,7 +114,8 @@ pub use offer_relay::{
 };
 pub use owner::{OWNER_POLL, Orphan, OwnerLinks, OwnerStatus, ShardOwner, decision_of};
 pub use pg::{
-    ClusterDb, Fence, LeaseRow, WaitingRow, check_fence, enqueue_waiting_in, remove_waiting_in,
+    ClusterDb, Fence, LeaseRow, STALLED_TRANSACTION_LIMIT, WaitingRow, check_fence,
+    enqueue_waiting_in, remove_waiting_in,
 };
 pub use presence::{
     AgentPresence, HintSubscription, NodeHeartbeat, Presence, ShardHint, TopicSubscription,

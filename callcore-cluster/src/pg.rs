@@ -108,6 +108,15 @@ const SCHEMA_VERSION: i64 = 1;
 
 const MIGRATION_LOCK: i64 = 0x636c_7573_7465_7231; // "cluster1"
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before
+/// it ends the session (`idle_in_transaction_session_timeout`, set on every
+/// connection of the pool). A fenced transaction share-locks its lease row
+/// ([`check_fence`]) and a takeover waits for it; a node stopped in the
+/// middle of one (a VM or GC pause, `SIGSTOP`) would otherwise hold the row,
+/// and so the shard, for as long as it stays stopped. Half the default lease
+/// TTL: a fenced write is a few statements, never a pause this long.
+pub const STALLED_TRANSACTION_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 const MIGRATION: &str = "
 CREATE TABLE IF NOT EXISTS cluster_leases (
     shard       TEXT PRIMARY KEY,
@@ -165,6 +174,14 @@ impl ClusterDb {
             .after_connect(move |conn, _meta| {
                 let search_path = search_path.clone();
                 Box::pin(async move {
+                    conn.execute(
+                        format!(
+                            "SET idle_in_transaction_session_timeout = {}",
+                            STALLED_TRANSACTION_LIMIT.as_millis()
+                        )
+                        .as_str(),
+                    )
+                    .await?;
                     if let Some(s) = search_path {
                         conn.execute(format!("SET search_path TO {s}").as_str())
                             .await?;

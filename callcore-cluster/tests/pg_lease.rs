@@ -146,6 +146,57 @@ async fn a_takeover_waits_for_a_fenced_write_in_flight() {
     t.drop_schema().await;
 }
 
+/// A node stopped inside a fenced transaction (a pause, `SIGSTOP`) does not
+/// hold its shard: PostgreSQL ends the idle transaction after
+/// `STALLED_TRANSACTION_LIMIT`, the takeover goes through at a new epoch and
+/// the stalled write can no longer land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_fenced_write_does_not_hold_the_shard() {
+    let Some(url) = database_url() else { return };
+    let t = TestDb::open(&url).await;
+    let other = t.another().await;
+    let db = &t.db;
+    sqlx::query("CREATE TABLE routing_log (epoch BIGINT)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(db.acquire("s", "a", 0.3).await.unwrap(), Some(1));
+    let mut tx = db.pool().begin().await.unwrap();
+    check_fence(&mut tx, &Fence::new("s", "a", 1))
+        .await
+        .unwrap();
+    // a stalls here, its transaction open; b contends once the lease expired.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = std::time::Instant::now();
+    let epoch = tokio::time::timeout(Duration::from_secs(10), other.acquire("s", "b", TTL))
+        .await
+        .expect("the takeover is not held by a stalled transaction")
+        .unwrap();
+    assert_eq!(epoch, Some(2));
+    let waited = started.elapsed();
+    println!(
+        "takeover waited {} ms for the stalled transaction",
+        waited.as_millis()
+    );
+    assert!(
+        waited < callcore_cluster::STALLED_TRANSACTION_LIMIT + Duration::from_secs(3),
+        "waited {waited:?}"
+    );
+    // a resumes: its session was ended, so the old epoch's write fails.
+    let late = sqlx::query("INSERT INTO routing_log (epoch) VALUES (1)")
+        .execute(&mut *tx)
+        .await;
+    assert!(late.is_err(), "the stalled write landed: {late:?}");
+    drop(tx);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_log")
+        .fetch_one(other.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    other.pool().close().await;
+    t.drop_schema().await;
+}
+
 fn request(id: &str, priority: i32, at_secs: i64) -> RoutingRequest {
     RoutingRequest {
         interaction: id.into(),
