@@ -73,15 +73,24 @@ impl QualityEvaluation {
 /// calls), and the review once done: folded into the record from
 /// [`EventKind::ReviewFlagged`](crate::EventKind::ReviewFlagged) and
 /// [`EventKind::ReviewCompleted`](crate::EventKind::ReviewCompleted).
+///
+/// A call several agents took part in (a transfer, a conference) may be
+/// flagged for more than one of them: one review covers the call, and
+/// [`flagged`](Self::flagged) names each agent flagged with their ordinal.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CallReview {
-    /// When the call was flagged.
+    /// When the call was (first) flagged.
     pub flagged_at: crate::Timestamp,
-    /// The agent whose call it is.
+    /// The (first) agent it was flagged for.
     pub agent: Option<crate::AgentId>,
-    /// Which of the agent's scored calls it is (1 for the first).
+    /// Which of that agent's scored calls it is (1 for the first).
     pub ordinal: u32,
+    /// Every agent it was flagged for, in the order of the flags, with
+    /// which of their scored calls it is (records stored before this field
+    /// existed read it empty: [`agent`](Self::agent) then names the one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<ReviewFlag>,
     /// When a supervisor marked it reviewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<crate::Timestamp>,
@@ -91,6 +100,41 @@ pub struct CallReview {
     /// What they noted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// One agent a call was flagged for review for (see [`CallReview`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReviewFlag {
+    /// The agent.
+    pub agent: crate::AgentId,
+    /// Which of the agent's scored calls it is (1 for the first).
+    pub ordinal: u32,
+}
+
+impl ReviewFlag {
+    /// A flag from its parts (the struct is `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(agent: crate::AgentId, ordinal: u32) -> Self {
+        Self { agent, ordinal }
+    }
+}
+
+impl CallReview {
+    /// The agents the call was flagged for, with their ordinals: the
+    /// [`flagged`](Self::flagged) list, or (a record stored before it
+    /// existed) the one [`agent`](Self::agent).
+    #[must_use]
+    pub fn flags(&self) -> Vec<ReviewFlag> {
+        if self.flagged.is_empty() {
+            self.agent
+                .iter()
+                .map(|a| ReviewFlag::new(a.clone(), self.ordinal))
+                .collect()
+        } else {
+            self.flagged.clone()
+        }
+    }
 }
 
 /// What kind of help an [`AssistSuggestion`] is.
