@@ -276,7 +276,7 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
     };
 
     // refused outside the queues: the call's screen pop, its messages, its chat
-    // files, Ann's profile, merging or unmerging her
+    // files; Sue's profile (support only), merging or unmerging her
     let merge = json!({"absorb": "c-sid"});
     for (method, path, body) in [
         (Method::GET, format!("/api/v1/calls/{call}/screen-pop"), None),
@@ -291,21 +291,21 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
             format!("/api/v1/interactions/{call}/chat-file?seq=1"),
             None,
         ),
-        (Method::GET, "/api/v1/customers/c-ann".to_owned(), None),
+        (Method::GET, "/api/v1/customers/c-sue".to_owned(), None),
         (
             Method::PATCH,
-            "/api/v1/customers/c-ann".to_owned(),
+            "/api/v1/customers/c-sue".to_owned(),
             Some(json!({"notes": "x"})),
         ),
         (
             Method::POST,
-            "/api/v1/customers/c-ann/merge".to_owned(),
+            "/api/v1/customers/c-sue/merge".to_owned(),
             Some(merge.clone()),
         ),
         (
             Method::POST,
-            "/api/v1/customers/c-ann/unmerge".to_owned(),
-            Some(json!({"absorbed": "c-sue"})),
+            "/api/v1/customers/c-sue/unmerge".to_owned(),
+            Some(json!({"absorbed": "c-sid"})),
         ),
     ] {
         let r = go(method.clone(), path.clone(), &outside, body).await;
@@ -317,6 +317,17 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
         );
         assert_eq!(r.body["error"]["code"], "forbidden", "{path}");
     }
+    // Ann came through sales too: the supervisor of sales reads her profile,
+    // with sales' history only
+    let r = go(
+        Method::GET,
+        "/api/v1/customers/c-ann".to_owned(),
+        &outside,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(history_ids(&r.body["history"]), ["ann-sales"], "{}", r.text);
     // the supervisor of support: the pop and Ann's profile, with support's
     // history only; the unlimited supervisor sees both queues'
     let r = go(
