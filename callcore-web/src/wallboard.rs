@@ -136,7 +136,10 @@ mod tests {
             "'-complete'",
             "/api/v1/reviews/",
         ] {
-            assert!(COACHING_JS.contains(id), "{id} missing from the coaching script");
+            assert!(
+                COACHING_JS.contains(id),
+                "{id} missing from the coaching script"
+            );
         }
         for text in [HTML, JS, CSS, ALERTS_JS, COACHING_JS] {
             let text = text.replace("'http://www.w3.org/2000/svg'", "");

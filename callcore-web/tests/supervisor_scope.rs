@@ -279,8 +279,16 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
     // files; Sue's profile (support only), merging or unmerging her
     let merge = json!({"absorb": "c-sid"});
     for (method, path, body) in [
-        (Method::GET, format!("/api/v1/calls/{call}/screen-pop"), None),
-        (Method::GET, format!("/api/v1/interactions/{call}/messages"), None),
+        (
+            Method::GET,
+            format!("/api/v1/calls/{call}/screen-pop"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/interactions/{call}/messages"),
+            None,
+        ),
         (
             Method::POST,
             format!("/api/v1/interactions/{call}/messages"),
@@ -338,7 +346,12 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(history_ids(&r.body["history"]), ["ann-support"], "{}", r.text);
+    assert_eq!(
+        history_ids(&r.body["history"]),
+        ["ann-support"],
+        "{}",
+        r.text
+    );
     let r = go(
         Method::GET,
         format!("/api/v1/calls/{call}/screen-pop"),
@@ -358,7 +371,12 @@ async fn screen_pop_customers_messages_and_chats_keep_to_the_supervisors_queues(
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(history_ids(&r.body["history"]), ["ann-support"], "{}", r.text);
+    assert_eq!(
+        history_ids(&r.body["history"]),
+        ["ann-support"],
+        "{}",
+        r.text
+    );
     // ... but not Sid's (sales only), nor a merge of him into Ann
     let r = go(
         Method::GET,

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::screen_pop::{CustomerView, HistoryItem};
+use crate::api::history::may_read;
 use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathId, QueryArgs};
-use crate::api::history::may_read;
 use crate::state::{AppState, Scope, outside_scope};
 use crate::users::{Principal, Role};
 

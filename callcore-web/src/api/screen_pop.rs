@@ -291,9 +291,9 @@ pub(crate) async fn screen_pop(
             past.retain(|r| {
                 r.id != id
                     && r.tenant == p.tenant
-                    && scope.as_ref().is_none_or(|s| {
-                        s.covers(r.queue.as_ref(), r.agents.iter().chain(&r.agent))
-                    })
+                    && scope
+                        .as_ref()
+                        .is_none_or(|s| s.covers(r.queue.as_ref(), r.agents.iter().chain(&r.agent)))
             });
             let history = past.iter().rev().take(HISTORY).map(HistoryItem::of);
             (profile.as_ref().map(CustomerView::of), history.collect())
