@@ -189,3 +189,71 @@ impl AssistSuggestion {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        AgentId, Channel, Direction, Event, EventKind, Interaction, InteractionRecord, ReviewFlag,
+        Timestamp,
+    };
+
+    #[test]
+    fn a_call_flagged_for_two_agents_keeps_both_flags_and_one_review() {
+        let mut r = InteractionRecord::new(&Interaction::new(
+            "i1".into(),
+            "default".into(),
+            Channel::Voice,
+            Direction::Inbound,
+            "+4930111",
+            "100",
+            Timestamp::from_secs(0),
+        ));
+        let flag = |agent: &str, ordinal| EventKind::ReviewFlagged {
+            interaction: "i1".into(),
+            agent: agent.into(),
+            ordinal,
+        };
+        let done = EventKind::ReviewCompleted {
+            interaction: "i1".into(),
+            reviewer: "boss".into(),
+            note: "fine".into(),
+        };
+        for (seq, (t, kind)) in [
+            (40, flag("alice", 2)),
+            (41, flag("bob", 1)),
+            (41, flag("bob", 1)),
+            (90, done),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            r.apply(&Event {
+                seq: seq as u64 + 1,
+                at: Timestamp::from_secs(t),
+                tenant: "default".into(),
+                kind,
+            });
+        }
+        let review = r.review.expect("flagged");
+        assert_eq!(review.agent.as_ref().map(AgentId::as_str), Some("alice"));
+        assert_eq!(
+            (review.ordinal, review.flagged_at),
+            (2, Timestamp::from_secs(40))
+        );
+        assert_eq!(
+            review.flags(),
+            [
+                ReviewFlag::new("alice".into(), 2),
+                ReviewFlag::new("bob".into(), 1)
+            ]
+        );
+        assert_eq!(review.done_at, Some(Timestamp::from_secs(90)));
+        // a record stored before the list existed names its one agent
+        let old = super::CallReview {
+            agent: Some("carl".into()),
+            ordinal: 3,
+            ..Default::default()
+        };
+        assert_eq!(old.flags(), [ReviewFlag::new("carl".into(), 3)]);
+    }
+}

@@ -367,45 +367,6 @@ mod tests {
     }
 
     #[test]
-    fn a_call_flagged_for_two_agents_keeps_both_flags_and_one_review() {
-        let flag = |agent: &str, ordinal| EventKind::ReviewFlagged {
-            interaction: "i1".into(),
-            agent: agent.into(),
-            ordinal,
-        };
-        let r = fold(&[
-            (40, flag("alice", 2)),
-            (41, flag("bob", 1)),
-            (41, flag("bob", 1)),
-            (
-                90,
-                EventKind::ReviewCompleted {
-                    interaction: "i1".into(),
-                    reviewer: "boss".into(),
-                    note: "fine".into(),
-                },
-            ),
-        ]);
-        let review = r.review.expect("flagged");
-        assert_eq!(review.agent.as_ref().map(AgentId::as_str), Some("alice"));
-        assert_eq!((review.ordinal, review.flagged_at), (2, at(40)));
-        let flags: Vec<(String, u32)> = review
-            .flags()
-            .iter()
-            .map(|f| (f.agent.to_string(), f.ordinal))
-            .collect();
-        assert_eq!(flags, [("alice".to_owned(), 2), ("bob".to_owned(), 1)]);
-        assert_eq!(review.done_at, Some(at(90)));
-        // a record stored before the list existed names its one agent
-        let old = crate::CallReview {
-            agent: Some("carl".into()),
-            ordinal: 3,
-            ..Default::default()
-        };
-        assert_eq!(old.flags(), [crate::ReviewFlag::new("carl".into(), 3)]);
-    }
-
-    #[test]
     fn queued_at_stays_and_hold_recordings_and_disposition_are_folded() {
         let r = fold(&[
             (5, queued("support")),
