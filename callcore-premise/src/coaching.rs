@@ -4,7 +4,9 @@
 //! of a new agent's first scored calls: with `[quality]` on, each agent's
 //! first `new_agent_reviews` calls scored (`quality_scored`) get a
 //! `review_flagged` event, kept in their records, which supervisors list at
-//! `/api/v1/reviews` and mark done with a note. The count goes on across
+//! `/api/v1/reviews` and mark done with a note. A call counts for every agent
+//! connected to it (a transfer's first agent and its target, a conference's
+//! agents), so one call may be flagged for several. The count goes on across
 //! restarts (seeded from the stored records).
 //!
 //! ```toml
@@ -44,23 +46,27 @@ pub(crate) fn validate(config: &CoachingConfig) -> Result<(), PremiseError> {
     })
 }
 
-/// Calls whose agent is remembered until they are scored.
+/// Calls whose agents are remembered until they are scored.
 const AGENTS_KEPT: usize = 4096;
 /// Records scored this recently when the count was seeded may still come
 /// by as events: not counted twice.
 const SEED_OVERLAP: Duration = Duration::from_secs(600);
 
-/// Keeps the (last) agent of a call until it is scored, the oldest
-/// forgotten beyond [`AGENTS_KEPT`].
+/// Keeps every agent connected to a call, in order, until it is scored;
+/// the oldest calls forgotten beyond [`AGENTS_KEPT`].
 fn remember(
-    agents: &mut HashMap<InteractionId, AgentId>,
+    agents: &mut HashMap<InteractionId, Vec<AgentId>>,
     order: &mut VecDeque<InteractionId>,
     interaction: &InteractionId,
     agent: &AgentId,
 ) {
-    if agents.insert(interaction.clone(), agent.clone()).is_some() {
+    if let Some(known) = agents.get_mut(interaction) {
+        if !known.contains(agent) {
+            known.push(agent.clone());
+        }
         return;
     }
+    agents.insert(interaction.clone(), vec![agent.clone()]);
     order.push_back(interaction.clone());
     if order.len() > AGENTS_KEPT
         && let Some(old) = order.pop_front()
@@ -101,7 +107,7 @@ pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: 
         }
         Err(e) => tracing::warn!(error = %e, "coaching: the stored records could not be counted"),
     }
-    let mut agents: HashMap<InteractionId, AgentId> = HashMap::new();
+    let mut agents: HashMap<InteractionId, Vec<AgentId>> = HashMap::new();
     let mut order: VecDeque<InteractionId> = VecDeque::new();
     loop {
         let event = match events.recv().await {
@@ -123,8 +129,8 @@ pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: 
                 if seeded.remove(interaction) {
                     continue;
                 }
-                let agent = match agents.remove(interaction) {
-                    Some(a) => Some(a),
+                let took_part = match agents.remove(interaction) {
+                    Some(a) => a,
                     None => center
                         .stores()
                         .interactions
@@ -132,18 +138,20 @@ pub(crate) async fn flag_reviews(center: CenterHandle, tenant: TenantId, first: 
                         .await
                         .ok()
                         .flatten()
-                        .and_then(|r| r.agent),
+                        .map(|r| callcore_analytics::coaching::participants(&r))
+                        .unwrap_or_default(),
                 };
-                let Some(agent) = agent else { continue };
-                if let Some(ordinal) = flagger.on_scored(&agent) {
-                    center.journal_event(
-                        &tenant,
-                        EventKind::ReviewFlagged {
-                            interaction: interaction.clone(),
-                            agent,
-                            ordinal,
-                        },
-                    );
+                for agent in took_part {
+                    if let Some(ordinal) = flagger.on_scored(&agent) {
+                        center.journal_event(
+                            &tenant,
+                            EventKind::ReviewFlagged {
+                                interaction: interaction.clone(),
+                                agent,
+                                ordinal,
+                            },
+                        );
+                    }
                 }
             }
             _ => {}

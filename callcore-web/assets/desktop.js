@@ -95,6 +95,7 @@
       S.chats = window.DesktopChat.start({ api: api, note: note, me: me, voiceOffered: voiceOffered });
     }
     if (window.DesktopAssist) S.assist = window.DesktopAssist.start({ me: me });
+    if (window.DesktopScorecard) S.scorecard = window.DesktopScorecard.start({ api: api, me: me });
     openFeed();
     connectPhone();
   }
@@ -167,6 +168,8 @@
     var current = S.call && S.call.interaction;
     // agent assist's suggestions (desktop-assist.js)
     if (S.assist) S.assist.onEvent(m);
+    // the agent's own scorecard (desktop-scorecard.js)
+    if (S.scorecard) S.scorecard.onEvent(m);
     // web chats are the chat panel's (desktop-chat.js)
     if (S.chats && S.chats.onEvent(m)) return;
     switch (m.type) {

@@ -6,6 +6,8 @@
 //                   (coalesced, never polled); today's answered, abandoned and service
 //                   level from /api/v1/reports/queue_service when calls end
 //   agent state     PUT /api/v1/agents/{id}/state
+//   coaching        the coaching panel (wallboard-coaching.js): scorecards, items,
+//                   reviews of new agents' calls
 //   supervision     the supervisor's own browser phone (/phone.js, WebSocket
 //                   /api/v1/phone) answers the leg POST /api/v1/calls/{id}/monitor
 //                   places; .../monitor/mode switches listen, whisper and barge
@@ -136,6 +138,7 @@
     if (feed) { feed.onclose = null; feed.close(); feed = null; }
     if (phone) { phone.ws.close(); phone = null; }
     monitor = null;
+    if (window.wallboardCoaching) window.wallboardCoaching.stop();
     $('wallboard').hidden = true;
     $('logout').hidden = true;
     $('login').hidden = false;
@@ -155,6 +158,7 @@
     connectPhone();
     refresh();
     refreshToday();
+    if (window.wallboardCoaching) window.wallboardCoaching.start(api, who);
     timers.push(setInterval(tick, 1000));
     timers.push(setInterval(sample, 5000));
     timers.push(setInterval(meterTick, 100));
@@ -195,6 +199,8 @@
     if (me && m.supervisor && m.supervisor === me.agent) onMonitorEvent(m);
     // live quality alerts (wallboard-alerts.js)
     if (window.wallboardAlerts) window.wallboardAlerts.onEvent(m, board.calls);
+    // scorecards, coaching items, reviews (wallboard-coaching.js)
+    if (window.wallboardCoaching) window.wallboardCoaching.onEvent(m);
   }
 
   // ---- reading the API again ----------------------------------------------------

@@ -60,6 +60,13 @@ async fn desktop_assist_js() -> Response {
     )
 }
 
+async fn desktop_scorecard_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/desktop-scorecard.js"),
+    )
+}
+
 async fn desktop_css() -> Response {
     asset(
         "text/css; charset=utf-8",
@@ -68,7 +75,8 @@ async fn desktop_css() -> Response {
 }
 
 /// The pages' routes: `/desktop`, `/desktop.js`, `/desktop-chat.js`,
-/// `/desktop-assist.js`, `/desktop.css`, and `/`
+/// `/desktop-assist.js`, `/desktop-scorecard.js` (the agent's own
+/// scorecard), `/desktop.css`, and `/`
 /// redirecting to `/desktop`.
 pub(crate) fn routes() -> Router {
     Router::new()
@@ -77,6 +85,7 @@ pub(crate) fn routes() -> Router {
         .route("/desktop.js", get(desktop_js))
         .route("/desktop-chat.js", get(desktop_chat_js))
         .route("/desktop-assist.js", get(desktop_assist_js))
+        .route("/desktop-scorecard.js", get(desktop_scorecard_js))
         .route("/desktop.css", get(desktop_css))
 }
 
@@ -133,6 +142,9 @@ mod tests {
             "chat-count",
             "assist",
             "assist-list",
+            "my-scorecard",
+            "my-scorecard-mean",
+            "my-scorecard-refresh",
         ] {
             assert!(
                 page.contains(&format!("data-testid=\"{id}\"")),
@@ -147,6 +159,9 @@ mod tests {
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
         let (status, kind, _) = get_page("/desktop-chat.js").await;
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
+        let (status, kind, js) = get_page("/desktop-scorecard.js").await;
+        assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
+        assert!(js.contains("/scorecard?from="), "the agent's own scorecard");
         let (status, kind, js) = get_page("/desktop-assist.js").await;
         assert_eq!((status, kind.starts_with("text/javascript")), (200, true));
         assert!(js.contains("agent_assist"));

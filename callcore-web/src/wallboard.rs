@@ -22,6 +22,9 @@
 //!
 //! Stable `data-testid`s: `login-user`, `login-password`, `login-submit`,
 //! `wallboard`, `alert-list` (live quality alerts, `/wallboard-alerts.js`),
+//! `coaching` (the coaching panel, `/wallboard-coaching.js`: scorecards over a
+//! chosen period, coaching items with their calls, the review queue with a
+//! note to complete a review; its ids are listed in the script's header),
 //! `queue-<queue id>-waiting`, `agent-<agent id>-state` (a
 //! `<select>` of `ready`, `not_ready`, `offline`; its `data-state` is the
 //! agent's state as the API names it), `listen-<agent id>`,
@@ -39,6 +42,7 @@ const HTML: &str = include_str!("../assets/wallboard.html");
 const JS: &str = include_str!("../assets/wallboard.js");
 const CSS: &str = include_str!("../assets/wallboard.css");
 const ALERTS_JS: &str = include_str!("../assets/wallboard-alerts.js");
+const COACHING_JS: &str = include_str!("../assets/wallboard-coaching.js");
 
 /// Headers of every asset: never cached across versions of the center, and
 /// a policy that lets the page reach only its own origin.
@@ -75,6 +79,10 @@ pub(crate) fn routes() -> Router {
             get(|| async { asset("text/javascript; charset=utf-8", ALERTS_JS) }),
         )
         .route(
+            "/wallboard-coaching.js",
+            get(|| async { asset("text/javascript; charset=utf-8", COACHING_JS) }),
+        )
+        .route(
             "/wallboard.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),
         )
@@ -105,7 +113,35 @@ mod tests {
         // nothing from another origin (the SVG namespace is a name, not fetched)
         assert!(HTML.contains("data-testid=\"alert-list\""));
         assert!(ALERTS_JS.contains("quality_alert"));
-        for text in [HTML, JS, CSS, ALERTS_JS] {
+        // the coaching panel: its fixed ids in the page, the made ones in the script
+        for id in [
+            "\"coaching\"",
+            "\"coaching-period\"",
+            "\"coaching-queue\"",
+            "\"scorecards\"",
+            "\"coaching-items\"",
+            "\"reviews\"",
+            "/wallboard-coaching.js",
+        ] {
+            assert!(HTML.contains(id), "{id} missing from the page");
+        }
+        for id in [
+            "'scorecard-'",
+            "'-mean'",
+            "'-rank'",
+            "'-rule-'",
+            "'coaching-item'",
+            "'coaching-call'",
+            "'review-'",
+            "'-complete'",
+            "/api/v1/reviews/",
+        ] {
+            assert!(
+                COACHING_JS.contains(id),
+                "{id} missing from the coaching script"
+            );
+        }
+        for text in [HTML, JS, CSS, ALERTS_JS, COACHING_JS] {
             let text = text.replace("'http://www.w3.org/2000/svg'", "");
             assert!(!text.contains("http://") && !text.contains("https://"));
         }
@@ -118,6 +154,7 @@ mod tests {
             ("/wallboard", "text/html"),
             ("/wallboard.js", "text/javascript"),
             ("/wallboard-alerts.js", "text/javascript"),
+            ("/wallboard-coaching.js", "text/javascript"),
             ("/wallboard.css", "text/css"),
         ] {
             let req = axum::http::Request::get(path)

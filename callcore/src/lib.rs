@@ -69,7 +69,9 @@ pub use ids::{
 pub use model::*;
 pub use pii::{Masked, Pii, VariantOf};
 pub use ports::*;
-pub use quality::{AssistKind, AssistSuggestion, CallReview, QualityEvaluation, QualityFinding};
+pub use quality::{
+    AssistKind, AssistSuggestion, CallReview, QualityEvaluation, QualityFinding, ReviewFlag,
+};
 pub use rng::SeededRng;
 pub use routing::BasicRouter;
 pub use store::{

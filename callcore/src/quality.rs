@@ -73,15 +73,24 @@ impl QualityEvaluation {
 /// calls), and the review once done: folded into the record from
 /// [`EventKind::ReviewFlagged`](crate::EventKind::ReviewFlagged) and
 /// [`EventKind::ReviewCompleted`](crate::EventKind::ReviewCompleted).
+///
+/// A call several agents took part in (a transfer, a conference) may be
+/// flagged for more than one of them: one review covers the call, and
+/// [`flagged`](Self::flagged) names each agent flagged with their ordinal.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CallReview {
-    /// When the call was flagged.
+    /// When the call was (first) flagged.
     pub flagged_at: crate::Timestamp,
-    /// The agent whose call it is.
+    /// The (first) agent it was flagged for.
     pub agent: Option<crate::AgentId>,
-    /// Which of the agent's scored calls it is (1 for the first).
+    /// Which of that agent's scored calls it is (1 for the first).
     pub ordinal: u32,
+    /// Every agent it was flagged for, in the order of the flags, with
+    /// which of their scored calls it is (records stored before this field
+    /// existed read it empty: [`agent`](Self::agent) then names the one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<ReviewFlag>,
     /// When a supervisor marked it reviewed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<crate::Timestamp>,
@@ -91,6 +100,41 @@ pub struct CallReview {
     /// What they noted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// One agent a call was flagged for review for (see [`CallReview`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReviewFlag {
+    /// The agent.
+    pub agent: crate::AgentId,
+    /// Which of the agent's scored calls it is (1 for the first).
+    pub ordinal: u32,
+}
+
+impl ReviewFlag {
+    /// A flag from its parts (the struct is `#[non_exhaustive]`).
+    #[must_use]
+    pub fn new(agent: crate::AgentId, ordinal: u32) -> Self {
+        Self { agent, ordinal }
+    }
+}
+
+impl CallReview {
+    /// The agents the call was flagged for, with their ordinals: the
+    /// [`flagged`](Self::flagged) list, or (a record stored before it
+    /// existed) the one [`agent`](Self::agent).
+    #[must_use]
+    pub fn flags(&self) -> Vec<ReviewFlag> {
+        if self.flagged.is_empty() {
+            self.agent
+                .iter()
+                .map(|a| ReviewFlag::new(a.clone(), self.ordinal))
+                .collect()
+        } else {
+            self.flagged.clone()
+        }
+    }
 }
 
 /// What kind of help an [`AssistSuggestion`] is.
@@ -143,5 +187,73 @@ impl AssistSuggestion {
             confidence: None,
             offset_ms,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        AgentId, Channel, Direction, Event, EventKind, Interaction, InteractionRecord, ReviewFlag,
+        Timestamp,
+    };
+
+    #[test]
+    fn a_call_flagged_for_two_agents_keeps_both_flags_and_one_review() {
+        let mut r = InteractionRecord::new(&Interaction::new(
+            "i1".into(),
+            "default".into(),
+            Channel::Voice,
+            Direction::Inbound,
+            "+4930111",
+            "100",
+            Timestamp::from_secs(0),
+        ));
+        let flag = |agent: &str, ordinal| EventKind::ReviewFlagged {
+            interaction: "i1".into(),
+            agent: agent.into(),
+            ordinal,
+        };
+        let done = EventKind::ReviewCompleted {
+            interaction: "i1".into(),
+            reviewer: "boss".into(),
+            note: "fine".into(),
+        };
+        for (seq, (t, kind)) in [
+            (40, flag("alice", 2)),
+            (41, flag("bob", 1)),
+            (41, flag("bob", 1)),
+            (90, done),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            r.apply(&Event {
+                seq: seq as u64 + 1,
+                at: Timestamp::from_secs(t),
+                tenant: "default".into(),
+                kind,
+            });
+        }
+        let review = r.review.expect("flagged");
+        assert_eq!(review.agent.as_ref().map(AgentId::as_str), Some("alice"));
+        assert_eq!(
+            (review.ordinal, review.flagged_at),
+            (2, Timestamp::from_secs(40))
+        );
+        assert_eq!(
+            review.flags(),
+            [
+                ReviewFlag::new("alice".into(), 2),
+                ReviewFlag::new("bob".into(), 1)
+            ]
+        );
+        assert_eq!(review.done_at, Some(Timestamp::from_secs(90)));
+        // a record stored before the list existed names its one agent
+        let old = super::CallReview {
+            agent: Some("carl".into()),
+            ordinal: 3,
+            ..Default::default()
+        };
+        assert_eq!(old.flags(), [ReviewFlag::new("carl".into(), 3)]);
     }
 }

@@ -5,11 +5,17 @@
 //! ([`ReviewFlagger`]).
 //!
 //! A **scorecard** covers the scored calls (records with a quality
-//! evaluation) created in `[from, to)` whose (last) agent is the agent. The
-//! **team** is every scored call of the same records (the caller decides
-//! which: a tenant's, a queue's, a supervisor's queues'); its figures are
-//! call-weighted means over those calls, so an agent with more calls weighs
-//! more. The **rank** orders the team's agents by mean score, best first
+//! evaluation) created in `[from, to)` the agent took part in: every agent
+//! of the record's `agents` (a transferred call's first agent and its
+//! target, a conference's agents) and its last `agent`. Quality findings and
+//! the measured audio are not kept per agent (the transcript's segments and
+//! the findings name the speaker's side, not which agent spoke), so such a
+//! call's score, findings, silence, talk-over, talk ratio and hold count
+//! whole for each of its agents ([`CallFigures::agents`] says who shared
+//! it). The **team** is every scored call of the same records (the caller
+//! decides which: a tenant's, a queue's, a supervisor's queues'), each
+//! counted once; its figures are call-weighted means over those calls, so
+//! an agent with more calls weighs more. The **rank** orders the team's agents by mean score, best first
 //! (ties share a rank); the **percentile** is the share of the team's other
 //! agents whose mean score is below the agent's.
 //!
@@ -147,6 +153,9 @@ pub struct CallFigures {
     pub hold_ms: u64,
     /// Findings by rule name.
     pub rules: BTreeMap<String, u32>,
+    /// Every agent who took part, in order (more than one: a transfer, a
+    /// conference; the call counts whole for each).
+    pub agents: Vec<AgentId>,
 }
 
 type Call = CallFigures;
@@ -179,7 +188,21 @@ fn call_of(r: &InteractionRecord) -> Option<Call> {
             .and_then(|a| ratio(a.agent_talk_ms, a.agent_talk_ms + a.customer_talk_ms)),
         hold_ms: r.hold_ms,
         rules,
+        agents: participants(r),
     })
+}
+
+/// Every agent who took part in `r`: its `agents` in order, and its last
+/// `agent` when not among them.
+#[must_use]
+pub fn participants(r: &InteractionRecord) -> Vec<AgentId> {
+    let mut all: Vec<AgentId> = Vec::new();
+    for a in r.agents.iter().chain(&r.agent) {
+        if !all.contains(a) {
+            all.push(a.clone());
+        }
+    }
+    all
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -216,24 +239,24 @@ fn figures(calls: &[&Call]) -> Figures {
 
 impl Scorecards {
     /// The scorecards of every agent with a scored call among `records`
-    /// created in `[from, to)`; the team is all of those calls. Records
-    /// without a quality evaluation or an agent are left out.
+    /// created in `[from, to)`; the team is all of those calls, each once.
+    /// A call counts for every agent who took part ([`participants`]).
+    /// Records without a quality evaluation or an agent are left out.
     #[must_use]
     pub fn build(records: &[InteractionRecord], from: Timestamp, to: Timestamp) -> Scorecards {
         let mut scored: Vec<&InteractionRecord> = records
             .iter()
-            .filter(|r| r.created_at >= from && r.created_at < to && r.agent.is_some())
-            .filter(|r| r.quality.is_some())
+            .filter(|r| r.created_at >= from && r.created_at < to)
+            .filter(|r| r.quality.is_some() && (r.agent.is_some() || !r.agents.is_empty()))
             .collect();
         scored.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let pairs: Vec<(&AgentId, Call)> = scored
-            .iter()
-            .filter_map(|r| Some((r.agent.as_ref()?, call_of(r)?)))
-            .collect();
-        let team = figures(&pairs.iter().map(|(_, c)| c).collect::<Vec<_>>());
+        let calls: Vec<Call> = scored.iter().filter_map(|r| call_of(r)).collect();
+        let team = figures(&calls.iter().collect::<Vec<_>>());
         let mut by_agent: BTreeMap<&AgentId, Vec<&Call>> = BTreeMap::new();
-        for (a, c) in &pairs {
-            by_agent.entry(a).or_default().push(c);
+        for c in &calls {
+            for a in &c.agents {
+                by_agent.entry(a).or_default().push(c);
+            }
         }
         let means: Vec<f64> = by_agent
             .values()

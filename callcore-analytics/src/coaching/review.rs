@@ -1,4 +1,6 @@
-//! Which scored calls of a new agent are flagged for review.
+//! Which scored calls of a new agent are flagged for review: a call counts
+//! for every agent who took part in it (a transfer, a conference), so it may
+//! be flagged for more than one.
 
 use std::collections::HashMap;
 
@@ -23,14 +25,13 @@ impl ReviewFlagger {
         }
     }
 
-    /// Counts the scored calls among stored `records` (each record's last
-    /// agent), so that a restarted center goes on counting.
+    /// Counts the scored calls among stored `records` (for every agent who
+    /// took part in each, as [`super::participants`]), so that a restarted
+    /// center goes on counting.
     pub fn seed<'a>(&mut self, records: impl IntoIterator<Item = &'a InteractionRecord>) {
-        for r in records {
-            if r.quality.is_some()
-                && let Some(a) = &r.agent
-            {
-                *self.scored.entry(a.clone()).or_default() += 1;
+        for r in records.into_iter().filter(|r| r.quality.is_some()) {
+            for a in super::participants(r) {
+                *self.scored.entry(a).or_default() += 1;
             }
         }
     }

@@ -261,3 +261,34 @@ fn a_new_agents_first_scored_calls_are_flagged_and_a_restart_goes_on_counting() 
     assert_eq!(f.on_scored(&"bob".into()), Some(1));
     assert_eq!(ReviewFlagger::new(0).on_scored(&"bob".into()), None);
 }
+
+#[test]
+fn a_call_counts_for_every_agent_who_took_part_and_once_for_the_team() {
+    // t1: alice took it and transferred it to bob; t2: bob alone
+    let mut transferred = record(&Spec {
+        rules: &["required_phrase"],
+        ..spec("t1", "bob", 60.0)
+    });
+    transferred.agents = vec!["alice".into(), "bob".into()];
+    let mut alone = record(&spec("t2", "bob", 100.0));
+    alone.agents = vec!["bob".into()];
+    let (from, to) = span();
+    let cards = Scorecards::build(&[transferred.clone(), alone], from, to);
+    assert_eq!(cards.team.calls, 2, "each call once for the team");
+    assert!(close(cards.team.mean_score, 80.0));
+    let alice = cards.card(&"alice".into()).expect("alice took part");
+    assert_eq!((alice.calls, alice.mean_score), (1, Some(60.0)));
+    assert_eq!(alice.figures.rule_misses["required_phrase"].calls, 1);
+    assert_eq!(
+        alice.call_figures[0].agents,
+        [AgentId::from("alice"), AgentId::from("bob")]
+    );
+    let bob = cards.card(&"bob".into()).expect("bob");
+    assert_eq!((bob.calls, bob.mean_score), (2, Some(80.0)));
+    assert_eq!((bob.rank, alice.rank, bob.team_agents), (1, 2, 2));
+    // the review count: both agents' first scored call
+    let mut f = ReviewFlagger::new(1);
+    f.seed(std::slice::from_ref(&transferred));
+    assert_eq!((f.scored(&"alice".into()), f.scored(&"bob".into())), (1, 1));
+    assert_eq!(participants(&transferred).len(), 2);
+}

@@ -6,7 +6,9 @@
 //! measures who hears whom (Goertzel amplitude of each party's tone).
 //!
 //! Ports: SIP 40000-40499, RTP 40500-40999 on 127.0.0.1, handed out in blocks
-//! so that the tests of one binary, running at once, never share one.
+//! so that the tests of one binary, running at once, never share one. With
+//! `CALLCORE_TEST_PORT_BASE=N` (a shared machine's own block of 500 ports):
+//! SIP N..N+199, RTP N+200..N+499.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
@@ -60,14 +62,29 @@ fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     panic!("no free port block of {step} in {lo}..{}", lo + span);
 }
 
-/// A free SIP port (40000-40499).
-pub fn sip_port() -> u16 {
-    free_in(40000, 500, &NEXT_SIP, 1)
+/// `CALLCORE_TEST_PORT_BASE`, when set to a port that leaves room for 500.
+fn port_base() -> Option<u16> {
+    std::env::var("CALLCORE_TEST_PORT_BASE")
+        .ok()?
+        .parse::<u16>()
+        .ok()
+        .filter(|b| (1024..=65_000).contains(b))
 }
 
-/// A free even block of `n` RTP ports (40500-40999).
+/// A free SIP port (40000-40499, or the base's first 200).
+pub fn sip_port() -> u16 {
+    match port_base() {
+        Some(base) => free_in(base, 200, &NEXT_SIP, 1),
+        None => free_in(40000, 500, &NEXT_SIP, 1),
+    }
+}
+
+/// A free even block of `n` RTP ports (40500-40999, or the base's last 300).
 pub fn rtp_block(n: u16) -> u16 {
-    free_in(40500, 500, &NEXT_RTP, n)
+    match port_base() {
+        Some(base) => free_in(base + 200, 300, &NEXT_RTP, n),
+        None => free_in(40500, 500, &NEXT_RTP, n),
+    }
 }
 
 fn scenario(name: &str) -> String {

@@ -207,16 +207,28 @@ pub struct ReviewQuery {
     pub status: Option<String>,
 }
 
+/// One agent a call was flagged for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewAgent {
+    /// The agent.
+    pub agent: String,
+    /// Which of their scored calls it is (1 for the first).
+    pub ordinal: u32,
+}
+
 /// A call flagged for review (a new agent's first scored calls).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewView {
     /// The interaction.
     pub interaction: String,
-    /// The agent who took it.
+    /// The (first) agent it was flagged for.
     pub agent: Option<String>,
+    /// Every agent it was flagged for (a call several agents took part in
+    /// counts for each: a transfer, a conference).
+    pub agents: Vec<ReviewAgent>,
     /// The queue it came through.
     pub queue: Option<String>,
-    /// Which of the agent's scored calls it is (1 for the first).
+    /// Which of the (first) agent's scored calls it is (1 for the first).
     pub ordinal: u32,
     /// When it was flagged (milliseconds since the epoch).
     pub flagged_at: i64,
@@ -239,6 +251,14 @@ fn view(r: &InteractionRecord) -> Option<ReviewView> {
             .as_ref()
             .or(r.agent.as_ref())
             .map(ToString::to_string),
+        agents: review
+            .flags()
+            .into_iter()
+            .map(|f| ReviewAgent {
+                agent: f.agent.to_string(),
+                ordinal: f.ordinal,
+            })
+            .collect(),
         queue: r.queue.as_ref().map(ToString::to_string),
         ordinal: review.ordinal,
         flagged_at: review.flagged_at.as_millis(),

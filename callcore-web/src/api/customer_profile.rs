@@ -5,7 +5,11 @@
 //! A supervisor reads and edits any profile of their tenant and searches
 //! them; an agent reads and edits the profile of a customer they are on a
 //! live interaction with (any other is "not found" to them, as another
-//! tenant's is to everyone).
+//! tenant's is to everyone). A supervisor limited to queues reads, edits,
+//! merges and unmerges only profiles served through their queues (one of
+//! the profile's interactions, stored or live, came through one of them or,
+//! not queued, was taken by one of their agents): 403 otherwise; the
+//! history they see lists only their queues' interactions.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::screen_pop::{CustomerView, HistoryItem};
+use crate::api::history::may_read;
 use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathId, QueryArgs};
-use crate::state::AppState;
+use crate::state::{AppState, Scope, outside_scope};
 use crate::users::{Principal, Role};
 
 /// Past interactions listed at most.
@@ -76,7 +81,33 @@ pub struct CustomerMatches {
     pub customers: Vec<CustomerView>,
 }
 
-/// The profile `raw` of `p`'s tenant as `p` may see it; 404 otherwise.
+/// Whether a supervisor limited to `scope` may act on profile `id`: one of
+/// its interactions, live or stored, is within their queues.
+async fn served_within(
+    st: &AppState,
+    p: &Principal,
+    scope: &Scope,
+    id: &CustomerId,
+) -> Result<bool, ApiError> {
+    let live = st.0.live.calls(&p.tenant).iter().any(|c| {
+        c.customer.as_deref() == Some(id.as_str())
+            && scope.covers(c.queue.as_ref(), c.agents.iter().chain(&c.agent))
+    });
+    if live {
+        return Ok(true);
+    }
+    let past =
+        st.0.center
+            .stores()
+            .interactions
+            .for_customer(&p.tenant, id)
+            .await
+            .map_err(|e| ApiError::from_core(&e, "customer"))?;
+    Ok(past.iter().any(|r| may_read(p, Some(scope), r)))
+}
+
+/// The profile `raw` of `p`'s tenant as `p` may see it; 404 otherwise (403
+/// outside a limited supervisor's queues).
 pub(crate) async fn profile_for(
     st: &AppState,
     p: &Principal,
@@ -94,14 +125,21 @@ pub(crate) async fn profile_for(
             return Err(not_found());
         }
     }
-    st.0.center
-        .stores()
-        .customers
-        .get(&p.tenant, &id)
-        .await
-        .map_err(|e| ApiError::from_core(&e, "customer"))?
-        .filter(|c| c.tenant == p.tenant)
-        .ok_or_else(not_found)
+    let profile =
+        st.0.center
+            .stores()
+            .customers
+            .get(&p.tenant, &id)
+            .await
+            .map_err(|e| ApiError::from_core(&e, "customer"))?
+            .filter(|c| c.tenant == p.tenant)
+            .ok_or_else(not_found)?;
+    if let Some(scope) = st.scope(p)
+        && !served_within(st, p, &scope, &id).await?
+    {
+        return Err(outside_scope());
+    }
+    Ok(profile)
 }
 
 async fn detail(
@@ -116,7 +154,13 @@ async fn detail(
             .for_customer(&p.tenant, &profile.id)
             .await
             .map_err(|e| ApiError::from_core(&e, "customer"))?;
-    past.retain(|r| r.tenant == p.tenant);
+    let scope = st.scope(p);
+    past.retain(|r| {
+        r.tenant == p.tenant
+            && scope
+                .as_ref()
+                .is_none_or(|s| s.covers(r.queue.as_ref(), r.agents.iter().chain(&r.agent)))
+    });
     Ok(CustomerDetail {
         customer: CustomerView::of(profile),
         history: past

@@ -7,7 +7,10 @@
 //! A supervisor merges any two profiles of their tenant; an agent only
 //! while on a live interaction (`interaction`) whose customer is one of the
 //! two. Another tenant's profile is "not found". A supervisor undoes a
-//! merge (`unmerge`): the store kept what the merge changed.
+//! merge (`unmerge`): the store kept what the merge changed. A supervisor
+//! limited to queues merges only two profiles each served through their
+//! queues, and unmerges only such a kept profile (403 otherwise; see
+//! `customer_profile`).
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +18,7 @@ use callcore::CustomerId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::customer_profile::profile_for;
 use super::screen_pop::CustomerView;
 use crate::auth::{AnyUser, Authed, SupervisorUser};
 use crate::error::{ApiError, ErrorBody};
@@ -40,7 +44,7 @@ pub struct MergeRequest {
     params(("customer" = String, Path, description = "the profile kept")),
     request_body = MergeRequest,
     responses((status = 200, body = CustomerView, description = "the merged profile"),
-        (status = "4XX", body = ErrorBody, description = "no such profile in the tenant (404), the same profile twice (409), an agent not on an interaction of either (403)"),
+        (status = "4XX", body = ErrorBody, description = "no such profile in the tenant (404), the same profile twice (409), an agent not on an interaction of either (403), a profile outside a limited supervisor's queues (403)"),
         (status = 503, body = ErrorBody, description = "store unavailable")),
     security(("session" = ["agent"]), ("bearer" = ["agent"])))]
 pub(crate) async fn merge(
@@ -58,6 +62,13 @@ pub(crate) async fn merge(
         ));
     }
     let absorbed = CustomerId::new(absorb);
+    if st.scope(&p).is_some() {
+        // a limited supervisor: both profiles served through their queues
+        profile_for(&st, &p, kept.as_str()).await?;
+        profile_for(&st, &p, absorbed.as_str())
+            .await
+            .map_err(|e| e.field("absorb"))?;
+    }
     if p.role < Role::Supervisor {
         let raw = req.interaction.as_deref().ok_or_else(|| {
             ApiError::forbidden("an agent merges the customer of an interaction they are on")
@@ -119,7 +130,7 @@ pub struct UnmergeResult {
     params(("customer" = String, Path, description = "the profile that was kept")),
     request_body = UnmergeRequest,
     responses((status = 200, body = UnmergeResult, description = "both profiles"),
-        (status = "4XX", body = ErrorBody, description = "`absorbed` malformed (400), no such profile or merge in the tenant (404), a profile of that id exists again (409)"),
+        (status = "4XX", body = ErrorBody, description = "`absorbed` malformed (400), no such profile or merge in the tenant (404), the profile outside a limited supervisor's queues (403), a profile of that id exists again (409)"),
         (status = 503, body = ErrorBody, description = "store unavailable")),
     security(("session" = ["supervisor"]), ("bearer" = ["supervisor"])))]
 pub(crate) async fn unmerge(
@@ -137,6 +148,10 @@ pub(crate) async fn unmerge(
         ));
     }
     let absorbed = CustomerId::new(absorbed);
+    if st.scope(&p).is_some() {
+        // a limited supervisor: the kept profile served through their queues
+        profile_for(&st, &p, kept.as_str()).await?;
+    }
     let undone =
         st.0.center
             .stores()

@@ -286,7 +286,15 @@ pub(crate) async fn screen_pop(
                 .for_customer(&p.tenant, &customer_id)
                 .await
                 .map_err(|e| ApiError::from_core(&e, "interaction"))?;
-            past.retain(|r| r.id != id && r.tenant == p.tenant);
+            // a supervisor limited to queues: their queues' history only
+            let scope = st.scope(&p);
+            past.retain(|r| {
+                r.id != id
+                    && r.tenant == p.tenant
+                    && scope
+                        .as_ref()
+                        .is_none_or(|s| s.covers(r.queue.as_ref(), r.agents.iter().chain(&r.agent)))
+            });
             let history = past.iter().rev().take(HISTORY).map(HistoryItem::of);
             (profile.as_ref().map(CustomerView::of), history.collect())
         }

@@ -282,10 +282,19 @@ impl InteractionRecord {
                 self.quality = Some(evaluation.clone());
             }
             EventKind::ReviewFlagged { agent, ordinal, .. } => {
+                // the first flag names the call's agent; each one (a call
+                // several agents took part in) is listed
                 let review = self.review.get_or_insert_with(Default::default);
-                review.flagged_at = at;
-                review.agent = Some(agent.clone());
-                review.ordinal = *ordinal;
+                if review.agent.is_none() {
+                    review.flagged_at = at;
+                    review.agent = Some(agent.clone());
+                    review.ordinal = *ordinal;
+                }
+                if !review.flagged.iter().any(|f| &f.agent == agent) {
+                    review
+                        .flagged
+                        .push(crate::ReviewFlag::new(agent.clone(), *ordinal));
+                }
             }
             EventKind::ReviewCompleted { reviewer, note, .. } => {
                 // a review done without a flag (a supervisor's own pick)
