@@ -15,7 +15,7 @@
 //! classifier alone; `--set name=value` overrides a `ClassifierConfig` field
 //! (`embedding_weight`, `accept_rate`, `temperature`, `linear_weight`,
 //! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`,
-//! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`, `background_neighbours` (0 = off),
+//! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`, `background_neighbours` (0 = off), `background_services` (0/1),
 //! `background_accept_rate`, `ood_detector` (0/1), `ood_accept_rate`, `ood_vote` (0/1)); `--errors` lists the misses.
 //! The text report goes to stderr, one JSON object per measurement to stdout.
 
@@ -123,6 +123,7 @@ fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
         "background_weight" => c.background_weight = x,
         "embedding_accept_rate" => c.embedding_accept_rate = x,
         "background_neighbours" => c.background_neighbours = x as usize,
+        "background_services" => c.background_services = x != 0.0,
         "background_accept_rate" => c.background_accept_rate = x,
         "ood_detector" => c.ood_detector = x != 0.0,
         "ood_accept_rate" => c.ood_accept_rate = x,

@@ -120,6 +120,7 @@ fn configs() -> Vec<(String, ClassifierConfig)> {
                 "background_weight" => c.background_weight = x,
                 "embedding_accept_rate" => c.embedding_accept_rate = x,
                 "background_neighbours" => c.background_neighbours = x as usize,
+                "background_services" => c.background_services = x != 0.0,
                 "background_accept_rate" => c.background_accept_rate = x,
                 "ood_detector" => c.ood_detector = x != 0.0,
                 "ood_accept_rate" => c.ood_accept_rate = x,

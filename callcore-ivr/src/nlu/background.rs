@@ -30,6 +30,9 @@ use super::intents::Language;
 
 const EN: &str = include_str!("background/en.txt");
 const ZH: &str = include_str!("background/zh.txt");
+/// Requests to other kinds of customer-service line (session 10).
+const SERVICES_EN: &str = include_str!("background/services_en.txt");
+const SERVICES_ZH: &str = include_str!("background/services_zh.txt");
 
 fn lines_of(text: &'static str) -> impl Iterator<Item = &'static str> {
     text.lines()
@@ -37,12 +40,30 @@ fn lines_of(text: &'static str) -> impl Iterator<Item = &'static str> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
-/// The background utterances for a model in `language` (both lists for `mixed`).
-pub(crate) fn utterances(language: Language) -> Vec<&'static str> {
+/// The background utterances for a model in `language` (both languages for
+/// `mixed`), with the list of other customer-service lines' requests when
+/// `services` is set.
+pub(crate) fn utterances(language: Language, services: bool) -> Vec<&'static str> {
+    let en = || {
+        lines_of(EN).chain(
+            services
+                .then(|| lines_of(SERVICES_EN))
+                .into_iter()
+                .flatten(),
+        )
+    };
+    let zh = || {
+        lines_of(ZH).chain(
+            services
+                .then(|| lines_of(SERVICES_ZH))
+                .into_iter()
+                .flatten(),
+        )
+    };
     match language {
-        Language::En => lines_of(EN).collect(),
-        Language::Zh => lines_of(ZH).collect(),
-        _ => lines_of(EN).chain(lines_of(ZH)).collect(),
+        Language::En => en().collect(),
+        Language::Zh => zh().collect(),
+        _ => en().chain(zh()).collect(),
     }
 }
 
@@ -217,11 +238,20 @@ mod tests {
 
     #[test]
     fn both_languages_have_lines_and_mixed_has_both() {
-        let en = utterances(Language::En).len();
-        let zh = utterances(Language::Zh).len();
+        let en = utterances(Language::En, true).len();
+        let zh = utterances(Language::Zh, true).len();
         assert!(en >= 80 && zh >= 80, "{en} {zh}");
-        assert_eq!(utterances(Language::Mixed).len(), en + zh);
-        assert!(utterances(Language::En).iter().all(|l| !l.starts_with('#')));
+        assert_eq!(utterances(Language::Mixed, true).len(), en + zh);
+        assert!(
+            utterances(Language::En, true)
+                .iter()
+                .all(|l| !l.starts_with('#'))
+        );
+        // The other service lines' requests are a list of their own.
+        let plain = utterances(Language::En, false).len();
+        assert!(plain >= 80 && en >= plain + 100, "{plain} {en}");
+        let plain_zh = utterances(Language::Zh, false).len();
+        assert!(plain_zh >= 80 && zh >= plain_zh + 100, "{plain_zh} {zh}");
     }
 
     #[test]

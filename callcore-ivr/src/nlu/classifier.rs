@@ -451,7 +451,7 @@ fn background_vectors(
     vectorizer: &Vectorizer,
     examples: &[Vec<f32>],
 ) -> (Vec<SparseVec>, Vec<Vec<f32>>) {
-    let lines = background::utterances(file.language);
+    let lines = background::utterances(file.language, config.background_services);
     let embeddings = match embedder.encoder.encode(&lines) {
         Ok(v) if v.len() == lines.len() => v,
         Ok(_) | Err(_) => {

@@ -348,6 +348,22 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(detector.report().ood.is_some());
+        // The other businesses' requests join the background lines unless turned off.
+        let plain = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig {
+                background_services: false,
+                ..ClassifierConfig::default()
+            },
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        assert!(
+            voted.report().background_examples > plain.report().background_examples,
+            "{} {}",
+            voted.report().background_examples,
+            plain.report().background_examples
+        );
     }
 
     #[test]

@@ -61,6 +61,13 @@ pub struct ClassifierConfig {
     /// utterance closer to the background lines, by more than a margin, is
     /// rejected (see `background.rs`).
     pub background_neighbours: usize,
+    /// With a background class: add the list of requests to other kinds of
+    /// customer-service line (hotels, rail, car hire, banks, phone companies,
+    /// shops, doctors, …; `background/services_{en,zh}.txt`, session 10) to the
+    /// generic background lines, so that a request meant for another business
+    /// has background neighbours as close as the tenant's examples. Lines too
+    /// close to the tenant's own examples are dropped as for every background line.
+    pub background_services: bool,
     /// Share (0..1) of the training examples, scored by cross-validation, that
     /// the neighbour vote's margin must accept.
     pub background_accept_rate: f32,
@@ -106,7 +113,8 @@ impl Default for ClassifierConfig {
             background: true,
             background_quantile: 0.2,
             background_weight: 0.2,
-            background_neighbours: 5,
+            background_neighbours: 3,
+            background_services: true,
             background_accept_rate: 0.98,
             ood_detector: true,
             ood_accept_rate: 0.94,
