@@ -14,8 +14,8 @@
 //! and within a sane bound; the interior silence, the longest silence and the
 //! talk-over the center measured are within 100 ms of the schedule's; the
 //! dead-air and talk-over alerts were raised; the quality rules ran on Whisper's
-//! transcript (the agent's forbidden word raised a live alert as its segment
-//! came, the required phrase was found, the evaluation is kept in the record
+//! transcript (a word the agent says, set as forbidden, raised a live alert as
+//! its segment came, the required phrase was found, the evaluation is kept in the record
 //! with the figures); the
 //! center's stereo recording holds every line sample for sample, all at the same
 //! distance from the schedule (one timeline for both sides).
@@ -153,14 +153,17 @@ async fn both_sides_are_transcribed_measured_and_inspected_from_their_audio() {
     let (laid, [agent_track, caller_track]) = tracks(&dir);
     let conversation_ms = agent_track.len() as u64 / 8;
     let agent_port = sip_port();
-    // the agent must say their name, and must not promise a refund
+    // the agent must say their name, and (a word of theirs the rule flags)
+    // "account"; the words are ones tiny.en hears right from espeak-ng every
+    // time ("refund" came back "confirm" in 1 of 5 runs); the required
+    // phrase's deadline is past the call, as transcripts lag under load
     let agent = format!(
         "[[agents]]\nid = \"alex\"\nname = \"Alex\"\ncontact = \"sip:alex@127.0.0.1:{agent_port}\"\n\
          skills = [\"support\"]\n\
          [[dids]]\nnumber = \"7000\"\nqueue = \"support\"\n\
          [quality]\nenabled = true\ntranscribe = true\nsilence_alert_secs = 2.0\n\
-         talk_over_alert_secs = 0.5\nforbidden = [\"refund\"]\nrequired = [\"my name is\"]\n\
-         required_within_secs = 15\n"
+         talk_over_alert_secs = 0.5\nforbidden = [\"account\"]\nrequired = [\"my name is\"]\n\
+         required_within_secs = 60\n"
     );
     let cfg: PremiseConfig = config(&dir, &agent);
     let premise = Premise::start(cfg).await.unwrap();
