@@ -25,11 +25,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
 
+#[path = "../tests/conversation_support/mod.rs"]
+mod conversation;
 #[path = "../tests/call_support/mod.rs"]
 #[allow(dead_code)]
 mod support;
-#[path = "../tests/conversation_support/mod.rs"]
-mod conversation;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -127,7 +127,10 @@ async fn round(calls: usize, transcribe: bool, laid: &[Laid], tracks: &[Vec<u8>;
             "agent_talk.xml",
             &[
                 ("@MEDIA_LOG@", log.display().to_string()),
-                ("@MEDIA_PORT@", sock.local_addr().unwrap().port().to_string()),
+                (
+                    "@MEDIA_PORT@",
+                    sock.local_addr().unwrap().port().to_string(),
+                ),
             ],
         );
         let sf = std::fs::rename(&sf, dir.join(format!("agent{i}.xml")))
@@ -147,7 +150,10 @@ async fn round(calls: usize, transcribe: bool, laid: &[Laid], tracks: &[Vec<u8>;
             "caller_talk.xml",
             &[
                 ("@MEDIA_LOG@", log.display().to_string()),
-                ("@MEDIA_PORT@", sock.local_addr().unwrap().port().to_string()),
+                (
+                    "@MEDIA_PORT@",
+                    sock.local_addr().unwrap().port().to_string(),
+                ),
                 (
                     "@HANGUP_MS@",
                     (conversation_ms + 4000 + 300 * calls as u64).to_string(),
@@ -273,7 +279,11 @@ async fn main() {
         eprintln!("CALLCORE_WHISPER_MODEL is not set (scripts/fetch-asr-model.sh)");
         std::process::exit(2);
     };
-    for (p, a) in [("sipp", "-v"), ("sox", "--version"), ("espeak-ng", "--version")] {
+    for (p, a) in [
+        ("sipp", "-v"),
+        ("sox", "--version"),
+        ("espeak-ng", "--version"),
+    ] {
         if !have(p, a) {
             eprintln!("{p} is not installed");
             std::process::exit(2);
@@ -287,7 +297,10 @@ async fn main() {
         "model {}; {cores} cores; a {:.1} s conversation per call; load average {}",
         std::path::Path::new(&model).display(),
         tracks[0].len() as f64 / 8000.0,
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "calls | baseline CPU s/call-s | transcribing CPU s/call-s | ratio | calls/core (CPU) | \

@@ -264,7 +264,6 @@ pub fn edits(reference: &[String], hypothesis: &[String]) -> usize {
     row[hypothesis.len()]
 }
 
-
 /// CPU seconds this process has used (user + system), from `/proc/self/stat`.
 pub fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
