@@ -257,7 +257,13 @@ fn a_stalled_first_frame_and_a_burst_after_a_stall_do_not_shift_a_side() {
     let stalled_first = truth(&|due| due.max(200));
     assert_eq!(stalled_first, on_time, "a late first frame");
     // a 250 ms stall inside the customer's speech, then a burst
-    let stalled_inside = truth(&|due| if (2500..2750).contains(&due) { 2750 } else { due });
+    let stalled_inside = truth(&|due| {
+        if (2500..2750).contains(&due) {
+            2750
+        } else {
+            due
+        }
+    });
     assert_eq!(stalled_inside, on_time, "a stall and a burst");
 }
 
@@ -267,7 +273,13 @@ fn a_side_placed_by_arrival_alone_would_drift_but_its_schedule_does_not() {
     // the customer: first frame 150 ms late, then jitter of up to 40 ms on
     // every frame; speech 1000-2000 against the agent's 0-900
     stream(&mut meter, Speaker::Agent, 3000, &[(0, 900)], |due| due);
-    let jitter = |due: u64| if due < 150 { 150 } else { due + (due / 20 % 3) * 20 };
+    let jitter = |due: u64| {
+        if due < 150 {
+            150
+        } else {
+            due + (due / 20 % 3) * 20
+        }
+    };
     stream(&mut meter, Speaker::Customer, 3000, &[(1000, 2000)], jitter);
     let f = meter.finish(3200);
     assert_eq!(f.silences, vec![(900, 1000)]);
