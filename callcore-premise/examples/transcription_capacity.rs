@@ -28,7 +28,6 @@
 #[path = "../tests/conversation_support/mod.rs"]
 mod conversation;
 #[path = "../tests/call_support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::collections::HashMap;
