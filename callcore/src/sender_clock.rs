@@ -16,8 +16,8 @@
 //! A packet much later than the schedule (more than the late limit: the sender
 //! paused without its timestamps advancing, or restarted) or far ahead of it
 //! (timestamps that jumped), or from a new source, anchors the stream again at
-//! its arrival. The call recorder (`callcore-media`) and the talk meter
-//! (`callcore-analytics`) both place audio this way, so they agree.
+//! its arrival. The talk meter (`callcore-analytics`) places audio this way; the
+//! call recorder (`callcore-media`) does not yet (docs/premise.md).
 //!
 //! Positions and arrivals are in samples of one timeline (8 kHz for telephone
 //! audio); timestamps wrap as RTP's do.

@@ -13,8 +13,7 @@
 //!
 //! Each side's audio is placed by the sender's schedule, not by when each frame
 //! arrived: its frames follow each other sample for sample, anchored where they
-//! came soonest after they were due ([`callcore::sender_clock`], as the call
-//! recorder places audio). A frame held up (a sender stalled at its first
+//! came soonest after they were due ([`callcore::sender_clock`]). A frame held up (a sender stalled at its first
 //! packet, a burst after a stall, a receiver that read its socket late) lands
 //! where it was due as long as it comes within [`TalkSettings::jitter_ms`]: the
 //! timeline is settled that long behind the clock. Audio later than that (a
