@@ -19,7 +19,7 @@
 //! supervisor limited to `sales` sees no scorecard and no review in the
 //! same panel; alex's desktop shows his own scorecard.
 //!
-//! Ports: the call_support blocks (`CALLCORE_TEST_PORT_BASE` moves them).
+//! Ports: the call_support blocks (`CALLCORE_TEST_PORTS` moves them).
 //! Skipped with a notice without sipp, chromium, node or playwright-core,
 //! failing instead when `CALLCORE_REQUIRE_PEERS=1`.
 

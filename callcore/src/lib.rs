@@ -55,6 +55,7 @@ pub mod ports;
 pub mod quality;
 mod rng;
 mod routing;
+pub mod sender_clock;
 pub mod store;
 mod time;
 

@@ -11,6 +11,14 @@
 //! the figures. Times are milliseconds from any origin the caller picks (the
 //! interaction's start, for `offset_ms` in events).
 //!
+//! Each side's audio is placed by the sender's schedule, not by when each frame
+//! arrived: its frames follow each other sample for sample, anchored where they
+//! came soonest after they were due ([`callcore::sender_clock`]). A frame held up (a sender stalled at its first
+//! packet, a burst after a stall, a receiver that read its socket late) lands
+//! where it was due as long as it comes within [`TalkSettings::jitter_ms`]: the
+//! timeline is settled that long behind the clock. Audio later than that (a
+//! sender that paused) starts again at its arrival, the gap silent.
+//!
 //! A side speaks in a 10 ms slot whose RMS reaches [`TalkSettings::speech_rms`];
 //! pauses shorter than [`TalkSettings::bridge_ms`] inside speech (between
 //! words) count as speech and bursts shorter than
@@ -36,12 +44,17 @@
 use std::collections::VecDeque;
 
 use callcore::Speaker;
+use callcore::sender_clock::{Placement, SenderClock};
 use serde::{Deserialize, Serialize};
 
 /// Length of one slot of the timeline.
 pub const SLOT_MS: u64 = 10;
 /// Samples in one slot (8 kHz).
 const SLOT_SAMPLES: usize = 80;
+/// Samples per millisecond.
+const PER_MS: u64 = 8;
+/// A side's frames this far (60 s) ahead of their schedule anchor it again.
+const AHEAD_LIMIT: u64 = 60_000 * PER_MS;
 
 /// Settings of a [`TalkMeter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,8 +73,11 @@ pub struct TalkSettings {
     pub max_utterance_ms: u64,
     /// Audio kept before an utterance's first speech (and after its last).
     pub pad_ms: u64,
-    /// A frame arriving up to this late still follows the previous one
-    /// (network jitter); later, the gap is silence.
+    /// How long the timeline waits for audio held up on the way (network
+    /// jitter, a sender catching up after a stall): a frame arriving up to this
+    /// long after it was due is placed where it was due; later, it starts again
+    /// at its arrival and the gap is silence. Alerts and utterances come this
+    /// much after the audio.
     pub jitter_ms: u64,
     /// Dead air (nobody speaking) this long raises a `long_silence` alert.
     pub silence_alert_ms: Option<u64>,
@@ -78,7 +94,7 @@ impl Default for TalkSettings {
             utterance_gap_ms: 600,
             max_utterance_ms: 25_000,
             pad_ms: 200,
-            jitter_ms: 60,
+            jitter_ms: 300,
             silence_alert_ms: Some(10_000),
             talk_over_alert_ms: Some(2_000),
         }
@@ -137,8 +153,13 @@ pub struct TalkFigures {
 struct Side {
     /// The next slot to fill.
     cursor: u64,
-    /// Samples of a slot not yet complete.
-    partial: Vec<i16>,
+    /// The sender's schedule: where its samples go.
+    clock: SenderClock,
+    /// Samples the side has sent (its schedule's timestamps).
+    sent: u64,
+    /// Audio placed but not yet settled into slots, from sample `pending_at`.
+    pending: VecDeque<i16>,
+    pending_at: u64,
     /// The speech span still growing, `[start, end)` in slots.
     open: Option<(u64, u64)>,
     /// Final spans not yet read by the joint timeline.
@@ -166,15 +187,83 @@ fn rms(pcm: &[i16]) -> f64 {
 }
 
 impl Side {
-    fn new(start: u64) -> Self {
+    fn new(start: u64, s: &TalkSettings) -> Self {
         Side {
             cursor: start,
-            partial: Vec::new(),
+            clock: SenderClock::new(s.jitter_ms * PER_MS, AHEAD_LIMIT),
+            sent: 0,
+            pending: VecDeque::new(),
+            pending_at: start * SLOT_MS * PER_MS,
             open: None,
             spans: VecDeque::new(),
             utterance: None,
             audio: Vec::new(),
             audio_base: start,
+        }
+    }
+
+    /// Places a frame that arrived at `arrival` (samples) by the sender's
+    /// schedule.
+    fn place(&mut self, arrival: u64, pcm: &[i16]) {
+        let len = u32::try_from(pcm.len()).unwrap_or(u32::MAX);
+        // the schedule's timestamps are the samples sent (wrapping as RTP's)
+        #[allow(clippy::cast_possible_truncation)]
+        let placed = self.clock.place(0, self.sent as u32, len, arrival);
+        self.sent += u64::from(len);
+        if let Placement::Earlier { by, .. } = placed {
+            self.move_earlier(by);
+        }
+        self.write_at(placed.start(), pcm);
+    }
+
+    /// The schedule moved `by` samples earlier: so does the unsettled audio
+    /// (what would fall on settled slots is lost).
+    fn move_earlier(&mut self, by: u64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let floor = self.cursor * SLOT_SAMPLES as u64;
+        let at = self.pending_at.saturating_sub(by);
+        let lost = usize::try_from(floor.saturating_sub(at)).unwrap_or(usize::MAX);
+        self.pending.drain(..lost.min(self.pending.len()));
+        self.pending_at = at.max(floor);
+    }
+
+    /// Adds `pcm` at sample `start` after the unsettled audio (a hole before
+    /// it is silence; what would fall on settled slots is dropped).
+    fn write_at(&mut self, start: u64, pcm: &[i16]) {
+        let floor = self.cursor * SLOT_SAMPLES as u64;
+        let at = if self.pending.is_empty() {
+            self.pending_at = start.max(floor);
+            self.pending_at
+        } else {
+            self.pending_at + self.pending.len() as u64
+        };
+        if start > at {
+            let hole = usize::try_from(start - at).unwrap_or(0);
+            self.pending.extend(std::iter::repeat_n(0, hole));
+        }
+        let skip = usize::try_from(at.saturating_sub(start)).unwrap_or(usize::MAX);
+        self.pending.extend(pcm.iter().skip(skip));
+    }
+
+    /// Settles the slots ending by sample `until`: the unsettled audio in them,
+    /// or none (silence).
+    fn settle_until(&mut self, until: u64, s: &TalkSettings, done: &mut Vec<(u64, u64, Vec<i16>)>) {
+        let slot = SLOT_SAMPLES as u64;
+        while (self.cursor + 1) * slot <= until {
+            let (from, to) = (self.cursor * slot, (self.cursor + 1) * slot);
+            if self.pending.is_empty() || self.pending_at >= to {
+                self.push_slot(&[], s, done);
+                continue;
+            }
+            let lead = usize::try_from(self.pending_at.saturating_sub(from)).unwrap_or(0);
+            let take = (SLOT_SAMPLES - lead.min(SLOT_SAMPLES)).min(self.pending.len());
+            let mut pcm = vec![0; lead.min(SLOT_SAMPLES)];
+            pcm.extend(self.pending.drain(..take));
+            pcm.resize(SLOT_SAMPLES, 0);
+            self.pending_at += take as u64;
+            self.push_slot(&pcm, s, done);
         }
     }
 
@@ -333,10 +422,11 @@ impl TalkMeter {
     #[must_use]
     pub fn new(settings: TalkSettings, start_ms: u64) -> Self {
         let start = start_ms / SLOT_MS;
+        let sides = [Side::new(start, &settings), Side::new(start, &settings)];
         TalkMeter {
             settings,
             start,
-            sides: [Side::new(start), Side::new(start)],
+            sides,
             joint: Joint {
                 done: start,
                 ..Joint::default()
@@ -347,31 +437,15 @@ impl TalkMeter {
     }
 
     /// One decoded frame (8 kHz) of `speaker` (customer or agent; others are
-    /// ignored) that arrived at `now_ms`.
+    /// ignored) that arrived at `now_ms`: placed by its side's schedule (see
+    /// the module docs).
     pub fn handle_frame(&mut self, speaker: Speaker, now_ms: u64, samples: &[i16]) {
         let Some(i) = index(speaker) else { return };
         let s = &self.settings;
-        let len_ms = (samples.len() as u64) / 8;
-        let began = now_ms.saturating_sub(len_ms) / SLOT_MS;
         let mut done = Vec::new();
         let side = &mut self.sides[i];
-        // a frame much later than the last one's end: the gap was silent
-        if began > side.cursor + slots(s.jitter_ms) {
-            side.partial.clear();
-            while side.cursor < began {
-                side.push_slot(&[], s, &mut done);
-            }
-        }
-        let mut rest = samples;
-        while !rest.is_empty() {
-            let take = (SLOT_SAMPLES - side.partial.len()).min(rest.len());
-            side.partial.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if side.partial.len() == SLOT_SAMPLES {
-                let pcm = std::mem::take(&mut side.partial);
-                side.push_slot(&pcm, s, &mut done);
-            }
-        }
+        side.place(now_ms * PER_MS, samples);
+        side.settle_until(now_ms.saturating_sub(s.jitter_ms) * PER_MS, s, &mut done);
         self.ended(i, done);
         self.advance();
         self.release(false);
@@ -380,17 +454,10 @@ impl TalkMeter {
     /// Time passes: a side that sent nothing up to `now_ms` (less the jitter
     /// allowance) was silent.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        let until = now_ms.saturating_sub(self.settings.jitter_ms) / SLOT_MS;
+        let until = now_ms.saturating_sub(self.settings.jitter_ms) * PER_MS;
         for i in 0..2 {
             let mut done = Vec::new();
-            let s = &self.settings;
-            let side = &mut self.sides[i];
-            if side.cursor < until {
-                side.partial.clear();
-            }
-            while side.cursor < until {
-                side.push_slot(&[], s, &mut done);
-            }
+            self.sides[i].settle_until(until, &self.settings, &mut done);
             self.ended(i, done);
         }
         self.advance();
@@ -410,10 +477,7 @@ impl TalkMeter {
             let mut done = Vec::new();
             let s = &self.settings;
             let side = &mut self.sides[i];
-            side.partial.clear();
-            while side.cursor < end {
-                side.push_slot(&[], s, &mut done);
-            }
+            side.settle_until(end * SLOT_MS * PER_MS, s, &mut done);
             side.settle(s, &mut done);
             side.close_utterance(s, &mut done);
             self.ended(i, done);

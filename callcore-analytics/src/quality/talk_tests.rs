@@ -179,7 +179,12 @@ fn dead_air_and_talk_over_alert_live_once_per_stretch() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let (rule, offset, seen) = alerts[0];
     assert_eq!((rule, offset), ("long_silence", 1000));
-    assert!(seen <= 4000 + 100, "raised at {seen} ms, 3 s after 1000 ms");
+    // the timeline settles `jitter_ms` behind the clock
+    let hold = TalkSettings::default().jitter_ms;
+    assert!(
+        seen <= 4000 + hold + 100,
+        "raised at {seen} ms, 3 s after 1000 ms"
+    );
     feed(
         &mut meter,
         6000,
@@ -198,4 +203,85 @@ fn dead_air_and_talk_over_alert_live_once_per_stretch() {
         })
         .collect();
     assert_eq!(rest, vec![("talk_over", 6500)]);
+}
+
+/// Frames of one side as a sender on a schedule sends them: `speech` says
+/// whether it speaks at a time, `arrival` when the 20 ms frame due to end at
+/// a time arrives.
+fn stream(
+    meter: &mut TalkMeter,
+    speaker: Speaker,
+    to: u64,
+    speech: &[(u64, u64)],
+    arrival: impl Fn(u64) -> u64,
+) {
+    let mut t = 0;
+    while t < to {
+        let mut pcm = frame(within(t, speech), 10);
+        pcm.extend(frame(within(t + 10, speech), 10));
+        meter.handle_frame(speaker, arrival(t + 20), &pcm);
+        t += 20;
+    }
+}
+
+#[test]
+fn a_stalled_first_frame_and_a_burst_after_a_stall_do_not_shift_a_side() {
+    let truth = |customer_arrival: &dyn Fn(u64) -> u64| {
+        let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+        let agent = [(0, 1500), (4000, 5000)];
+        let customer = [(2000, 3600)];
+        // the agent's frames come as due; feed the two sides in arrival order
+        let mut frames: Vec<(u64, Speaker, Vec<i16>)> = Vec::new();
+        let mut t = 0;
+        while t < 6000 {
+            for (speaker, spans, at) in [
+                (Speaker::Agent, &agent[..], t + 20),
+                (Speaker::Customer, &customer[..], customer_arrival(t + 20)),
+            ] {
+                let mut pcm = frame(within(t, spans), 10);
+                pcm.extend(frame(within(t + 10, spans), 10));
+                frames.push((at, speaker, pcm));
+            }
+            t += 20;
+        }
+        frames.sort_by_key(|f| f.0);
+        for (at, speaker, pcm) in &frames {
+            meter.handle_frame(*speaker, *at, pcm);
+        }
+        meter.finish(6000)
+    };
+    let on_time = truth(&|due| due);
+    assert_eq!(on_time.silences, vec![(1500, 2000), (3600, 4000)]);
+    // the customer's first frame held up 180 ms, the next ones in a burst
+    // right after it (a sender catching up), then on time
+    let stalled_first = truth(&|due| due.max(200));
+    assert_eq!(stalled_first, on_time, "a late first frame");
+    // a 250 ms stall inside the customer's speech, then a burst
+    let stalled_inside = truth(&|due| {
+        if (2500..2750).contains(&due) {
+            2750
+        } else {
+            due
+        }
+    });
+    assert_eq!(stalled_inside, on_time, "a stall and a burst");
+}
+
+#[test]
+fn a_side_placed_by_arrival_alone_would_drift_but_its_schedule_does_not() {
+    let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+    // the customer: first frame 150 ms late, then jitter of up to 40 ms on
+    // every frame; speech 1000-2000 against the agent's 0-900
+    stream(&mut meter, Speaker::Agent, 3000, &[(0, 900)], |due| due);
+    let jitter = |due: u64| {
+        if due < 150 {
+            150
+        } else {
+            due + (due / 20 % 3) * 20
+        }
+    };
+    stream(&mut meter, Speaker::Customer, 3000, &[(1000, 2000)], jitter);
+    let f = meter.finish(3200);
+    assert_eq!(f.silences, vec![(900, 1000)]);
+    assert_eq!(f.customer_talk_ms, 1000);
 }

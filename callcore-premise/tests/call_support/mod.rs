@@ -7,8 +7,8 @@
 //!
 //! Ports: SIP 40000-40499, RTP 40500-40999 on 127.0.0.1, handed out in blocks
 //! so that the tests of one binary, running at once, never share one. With
-//! `CALLCORE_TEST_PORT_BASE=N` (a shared machine's own block of 500 ports):
-//! SIP N..N+199, RTP N+200..N+499.
+//! `CALLCORE_TEST_PORTS=N` (a shared machine's own block of 500 ports):
+//! SIP N..N+249, RTP N+250..N+499.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
@@ -52,8 +52,11 @@ static NEXT_RTP: AtomicU16 = AtomicU16::new(0);
 fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     let salt = (std::process::id() as u16).wrapping_mul(31) % span;
     for _ in 0..span / step {
-        let offset =
-            (next.fetch_add(step, Ordering::Relaxed).wrapping_add(salt) % span) / step * step;
+        // whole blocks only: the last one ends inside the range
+        let offset = (next.fetch_add(step, Ordering::Relaxed).wrapping_add(salt)
+            % (span / step * step))
+            / step
+            * step;
         let port = lo + offset;
         if (0..step).all(|i| StdUdp::bind(("127.0.0.1", port + i)).is_ok()) {
             return port;
@@ -62,29 +65,26 @@ fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     panic!("no free port block of {step} in {lo}..{}", lo + span);
 }
 
-/// `CALLCORE_TEST_PORT_BASE`, when set to a port that leaves room for 500.
-fn port_base() -> Option<u16> {
-    std::env::var("CALLCORE_TEST_PORT_BASE")
-        .ok()?
-        .parse::<u16>()
+/// The tests' ports: 1000 from 40000, or 500 from `CALLCORE_TEST_PORTS` (a
+/// block of one's own on a shared machine), half SIP, half RTP.
+fn port_range() -> (u16, u16) {
+    std::env::var("CALLCORE_TEST_PORTS")
         .ok()
-        .filter(|b| (1024..=65_000).contains(b))
+        .and_then(|v| v.parse().ok())
+        .map_or((40000, 500), |lo| (lo, 250))
 }
 
-/// A free SIP port (40000-40499, or the base's first 200).
+/// A free SIP port (40000-40499, or the first half of `CALLCORE_TEST_PORTS`'s block).
 pub fn sip_port() -> u16 {
-    match port_base() {
-        Some(base) => free_in(base, 200, &NEXT_SIP, 1),
-        None => free_in(40000, 500, &NEXT_SIP, 1),
-    }
+    let (lo, half) = port_range();
+    free_in(lo, half, &NEXT_SIP, 1)
 }
 
-/// A free even block of `n` RTP ports (40500-40999, or the base's last 300).
+/// A free even block of `n` RTP ports (40500-40999, or the second half of
+/// `CALLCORE_TEST_PORTS`'s block).
 pub fn rtp_block(n: u16) -> u16 {
-    match port_base() {
-        Some(base) => free_in(base + 200, 300, &NEXT_RTP, n),
-        None => free_in(40500, 500, &NEXT_RTP, n),
-    }
+    let (lo, half) = port_range();
+    free_in(lo + half, half, &NEXT_RTP, n)
 }
 
 fn scenario(name: &str) -> String {
