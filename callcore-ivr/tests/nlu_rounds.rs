@@ -127,6 +127,7 @@ fn sets() -> Vec<(usize, &'static str, &'static str, String, String)> {
         ("independent3", "indep_c", "indep_d"),
         ("independent4", "indep_c", "indep_d"),
         ("independent5", "indep_c", "indep_d"),
+        ("independent6", "indep_c", "indep_d"),
     ];
     for (r, (dir, tel, air)) in rounds.iter().enumerate() {
         for lang in ["en", "zh"] {
