@@ -37,7 +37,7 @@
 //! penalty = 5
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ pub(crate) struct QualityInspection {
     asr: Option<Arc<dyn SpeechRecognizer>>,
     clock: Arc<dyn Clock>,
     center: OnceLock<CenterHandle>,
-    live: Arc<Mutex<HashSet<InteractionId>>>,
+    live: Arc<Mutex<HashMap<InteractionId, mpsc::WeakSender<Frame>>>>,
     /// The rules and assist run on transcribed calls.
     rules: Option<Arc<LiveRules>>,
     /// The intent classifier for assist (`[ivr] intents`).
@@ -133,14 +133,21 @@ impl QualityInspection {
 impl ConversationObserver for QualityInspection {
     fn bridged(&self, c: &BridgedConversation) -> Option<ConversationSinks> {
         let center = self.center.get()?.clone();
+        let (tx, rx) = mpsc::channel(QUEUED_FRAMES);
         {
             let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-            // one inspection per call: a bridge again (after a transfer) keeps it
-            if !live.insert(c.interaction.clone()) {
-                return None;
+            // One inspection per call. A bridge again (a transfer) goes on
+            // with it: the customer's leg is tapped already (a second tap
+            // detaches at its first frame), the new party's leg joins as the
+            // agent's side.
+            if let Some(running) = live.get(&c.interaction).and_then(mpsc::WeakSender::upgrade) {
+                return Some(ConversationSinks {
+                    customer: Box::new(|_: FrameDirection, _: &[i16]| false),
+                    other: self.sink(Speaker::Agent, running),
+                });
             }
+            live.insert(c.interaction.clone(), tx.downgrade());
         }
-        let (tx, rx) = mpsc::channel(QUEUED_FRAMES);
         let sinks = ConversationSinks {
             customer: self.sink(Speaker::Customer, tx.clone()),
             other: self.sink(Speaker::Agent, tx),

@@ -260,9 +260,8 @@ async fn the_coaching_panel_shows_the_apis_figures_and_completes_a_review() {
     assert_eq!(flags1, [(first_agent.to_string(), 1)]);
     drop(caller);
 
-    // call 2: taken by one, who says the notice, transferred to the other
-    // (the inspection's taps stay on the first agent's leg: what the target
-    // says after the transfer is not transcribed)
+    // call 2: taken by one, who says the notice, transferred to the other,
+    // whose words after the transfer are transcribed too
     let caller = Caller::silent(premise.sip_addr()).await;
     caller.phone.press_after_audio(2);
     let (second, took) = support::connected(&mut events).await;
@@ -308,6 +307,13 @@ async fn the_coaching_panel_shows_the_apis_figures_and_completes_a_review() {
             .any(|f| f.rule == "required_phrase")
     };
     assert!(!missed(&record), "the notice said on call 2");
+    // the notice (first agent), then the target's greeting and the caller's
+    // question after the transfer: the inspection follows the new agent's leg
+    assert_eq!(
+        record.quality.as_ref().map(|q| q.segments),
+        Some(3),
+        "every party of the transferred call transcribed"
+    );
     assert!(missed(&support::ended_record(&premise, &first).await));
 
     // boss's wallboard and lead's (limited to sales), one headless Chromium
