@@ -185,6 +185,12 @@ async fn next_queued(events: &mut EventSubscriber, secs: u64) -> (String, Vec<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_say_what_they_want_and_reach_the_right_queue() {
+    // RUST_LOG=callcore_media=debug shows each listen (how long it waited, the
+    // answer's length, frames the jitter buffer made up) and barge-ins
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     if !support::sipp_ready("the spoken menu test") {
         return;
     }
@@ -224,6 +230,11 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     for (n, (text, queue)) in requests.iter().enumerate() {
         let file: PathBuf = dir.join(format!("said-{n}.ul"));
         std::fs::write(&file, speech_ulaw(text).unwrap()).unwrap();
+        if let Some(dump) = std::env::var_os("CALLCORE_ASR_DUMP_DIR") {
+            // the source beside what the recognizer got (docs/premise.md)
+            let _ = std::fs::create_dir_all(&dump);
+            let _ = std::fs::copy(&file, Path::new(&dump).join(format!("said-{n}.ul")));
+        }
         // a second after the menu ends, well inside the 5 s the menu listens
         let action = format!("<exec rtp_stream=\"{},1,0\"/>", file.display());
         let caller = SippCaller::dial(premise.sip_addr(), &dir, n, menu + 1000, &action);

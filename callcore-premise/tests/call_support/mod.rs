@@ -60,14 +60,31 @@ fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     panic!("no free port block of {step} in {lo}..{}", lo + span);
 }
 
-/// A free SIP port (40000-40499).
-pub fn sip_port() -> u16 {
-    free_in(40000, 500, &NEXT_SIP, 1)
+/// The test ports: 40000-40999, or the range `CALLCORE_TEST_PORTS` names
+/// (`first-last`, e.g. `14000-14499`, for runs that share a machine), its
+/// first half for SIP and the second for RTP.
+fn port_range() -> (u16, u16) {
+    std::env::var("CALLCORE_TEST_PORTS")
+        .ok()
+        .and_then(|v| {
+            let (a, b) = v.split_once('-')?;
+            let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+            (b > a + 100).then_some((a, (b - a + 1) / 2))
+        })
+        .unwrap_or((40000, 500))
 }
 
-/// A free even block of `n` RTP ports (40500-40999).
+/// A free SIP port (40000-40499, or the first half of `CALLCORE_TEST_PORTS`).
+pub fn sip_port() -> u16 {
+    let (lo, half) = port_range();
+    free_in(lo, half, &NEXT_SIP, 1)
+}
+
+/// A free even block of `n` RTP ports (40500-40999, or the second half of
+/// `CALLCORE_TEST_PORTS`).
 pub fn rtp_block(n: u16) -> u16 {
-    free_in(40500, 500, &NEXT_RTP, n)
+    let (lo, half) = port_range();
+    free_in(lo + half, half, &NEXT_RTP, n)
 }
 
 fn scenario(name: &str) -> String {
