@@ -107,8 +107,12 @@ async fn words_that_barge_in_on_a_prompt_reach_the_listen_whole() {
     let menu = CorePrompt::SilenceMs(10_000);
     let out = leg.play(&menu, true).await;
     assert!(matches!(out, Ok(PlayOutcome::BargedIn(ref k)) if k.is_empty()), "{out:?}");
-    let heard = leg.listen(&ListenSpec::default()).await;
-    assert!(matches!(heard, Ok(Utterance::Text { .. })), "{heard:?}");
+    // bounded: without the words heard ahead, the listen would train its noise
+    // floor on the speech and wait for more
+    let heard = tokio::time::timeout(Duration::from_secs(5), leg.listen(&ListenSpec::default()))
+        .await
+        .map_err(|_| "the listen heard no answer");
+    assert!(matches!(heard, Ok(Ok(Utterance::Text { .. }))), "{heard:?}");
     let kept = kept.lock().map(|k| k.clone()).unwrap_or_default();
     let got: Vec<&[i16]> = kept.chunks(160).filter(|f| f[0].abs() > 1000).collect();
     assert_eq!(got.len(), speech.len(), "speech frames the recognizer got");
