@@ -129,9 +129,9 @@ async fn menu_ms(cfg: &PremiseConfig) -> u64 {
 fn spoken_config(dir: &Path, min_confidence: Option<f32>) -> PremiseConfig {
     let mut cfg = config(dir, "");
     let least = min_confidence.map_or(String::new(), |c| format!("min_confidence = {c}\n"));
-    let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&format!(
-        r#"[ivr]
-{least}greeting = "Hello."
+    let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&(format!(
+        "[ivr]\n{least}"
+    ) + r#"greeting = "Hello."
 default_queue = "support"
 menu = [
   { key = "1", label = "billing", queue = "billing", words = ["bill", "invoice", "charge", "payment"] },
@@ -144,8 +144,7 @@ id = "billing"
 id = "support"
 [[queues]]
 id = "sales"
-"#
-    )))
+"#)))
     .unwrap();
     // billing beside the support config's support and sales
     cfg.ivr = menu.ivr;
