@@ -99,14 +99,27 @@ async fn words_that_barge_in_on_a_prompt_reach_the_listen_whole() {
     // (numbered frames of a loud square wave), 1.5 s of quiet
     let quiet = |n: usize| (0..n).map(|_| vec![3i16; 160]).collect::<Vec<_>>();
     let speech: Vec<Vec<i16>> = (0..60)
-        .map(|n| (0..160).map(|i| if (i / 20) % 2 == 0 { 9000 + n } else { -9000 - n }).collect())
+        .map(|n| {
+            (0..160)
+                .map(|i| {
+                    if (i / 20) % 2 == 0 {
+                        9000 + n
+                    } else {
+                        -9000 - n
+                    }
+                })
+                .collect()
+        })
         .collect();
     for f in quiet(50).into_iter().chain(speech.clone()).chain(quiet(75)) {
         let _ = ev_tx.send(SessionEvent::Audio(f, FrameKind::Played));
     }
     let menu = CorePrompt::SilenceMs(10_000);
     let out = leg.play(&menu, true).await;
-    assert!(matches!(out, Ok(PlayOutcome::BargedIn(ref k)) if k.is_empty()), "{out:?}");
+    assert!(
+        matches!(out, Ok(PlayOutcome::BargedIn(ref k)) if k.is_empty()),
+        "{out:?}"
+    );
     // bounded: without the words heard ahead, the listen would train its noise
     // floor on the speech and wait for more
     let heard = tokio::time::timeout(Duration::from_secs(5), leg.listen(&ListenSpec::default()))
@@ -125,19 +138,32 @@ async fn words_that_barge_in_on_a_prompt_reach_the_listen_whole() {
     // an operation other than a listen drops what was heard ahead: the keys
     // the menu waits for after the barge-in take the rest of the words, and
     // the next listen hears only the quiet after them
-    for f in quiet(40).into_iter().chain(speech.clone()).chain(quiet(120)) {
+    for f in quiet(40)
+        .into_iter()
+        .chain(speech.clone())
+        .chain(quiet(120))
+    {
         let _ = ev_tx.send(SessionEvent::Audio(f, FrameKind::Played));
     }
-    assert!(matches!(leg.play(&menu, true).await, Ok(PlayOutcome::BargedIn(_))));
+    assert!(matches!(
+        leg.play(&menu, true).await,
+        Ok(PlayOutcome::BargedIn(_))
+    ));
     let keys = DigitSpec {
         first_digit_timeout: Duration::from_secs(2),
         ..DigitSpec::up_to(1)
     };
     let timed_out = leg.collect_digits(&keys).await;
-    assert!(matches!(timed_out, Ok(ref r) if r.digits.is_empty()), "{timed_out:?}");
+    assert!(
+        matches!(timed_out, Ok(ref r) if r.digits.is_empty()),
+        "{timed_out:?}"
+    );
     let quiet_listen = ListenSpec {
         no_input_timeout: Duration::from_millis(400),
         ..ListenSpec::default()
     };
-    assert_eq!(leg.listen(&quiet_listen).await.ok(), Some(Utterance::NoInput));
+    assert_eq!(
+        leg.listen(&quiet_listen).await.ok(),
+        Some(Utterance::NoInput)
+    );
 }

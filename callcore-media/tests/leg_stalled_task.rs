@@ -77,6 +77,9 @@ async fn a_stalled_leg_task_conceals_no_frame_of_packets_already_received() {
         }
     }
     sender.join().unwrap();
-    assert_eq!(concealed, 0, "frames made up while the packets were waiting");
+    assert_eq!(
+        concealed, 0,
+        "frames made up while the packets were waiting"
+    );
     leg.close();
 }

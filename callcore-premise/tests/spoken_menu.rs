@@ -201,7 +201,9 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     if speech_ulaw("test").is_none() {
         return skip("espeak-ng is not installed");
     }
-    if !Path::new(KEY_3_PCAP).is_file() || !Path::new(&KEY_3_PCAP.replace("_3.pcap", "_1.pcap")).is_file() {
+    if !Path::new(KEY_3_PCAP).is_file()
+        || !Path::new(&KEY_3_PCAP.replace("_3.pcap", "_1.pcap")).is_file()
+    {
         return skip("SIPp's RFC 4733 pcaps are missing (sip-tester)");
     }
     let dir = data_dir("spoken-menu");
@@ -305,7 +307,10 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
         words.iter().any(|w| w.to_lowercase().contains("upgrade")),
         "the center should have heard the request's words: {words:?}"
     );
-    assert_eq!(reached, "billing", "a low-confidence answer picked its entry");
+    assert_eq!(
+        reached, "billing",
+        "a low-confidence answer picked its entry"
+    );
     let mut child = caller.child;
     let _ = child.start_kill();
     premise.shutdown().await;

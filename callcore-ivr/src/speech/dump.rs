@@ -159,8 +159,8 @@ mod tests {
         dump.push(&samples);
         dump.finish();
         dump.utterance(0).write(&samples, 20, 120, "text \"hello\"");
-        let back = callcore_media::wav::read_wav(&std::fs::read(dir.join("t-0-u0.wav")).unwrap())
-            .unwrap();
+        let back =
+            callcore_media::wav::read_wav(&std::fs::read(dir.join("t-0-u0.wav")).unwrap()).unwrap();
         assert_eq!(back.sample_rate, 8000);
         assert_eq!(back.to_mono(), samples);
         let stream =

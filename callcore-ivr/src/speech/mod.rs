@@ -14,12 +14,12 @@
 //! played from prerecorded files (the `play` node), which stays the default.
 
 pub mod audio;
-#[cfg(feature = "tts-espeak")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tts-espeak")))]
-pub mod espeak;
 #[cfg(feature = "asr-whisper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "asr-whisper")))]
 pub mod dump;
+#[cfg(feature = "tts-espeak")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tts-espeak")))]
+pub mod espeak;
 #[cfg(feature = "asr-whisper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "asr-whisper")))]
 pub mod whisper;

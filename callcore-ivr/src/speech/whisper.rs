@@ -524,7 +524,12 @@ impl WhisperSession {
                     ),
                     Err(e) => format!("error {e}"),
                 };
-                dump.write(&utterance.samples, utterance.start_ms, utterance.end_ms, &heard);
+                dump.write(
+                    &utterance.samples,
+                    utterance.start_ms,
+                    utterance.end_ms,
+                    &heard,
+                );
             }
             // The session may have been dropped: nothing to deliver then.
             let _ = tx.send((utterance, result));
