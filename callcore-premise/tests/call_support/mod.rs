@@ -69,7 +69,7 @@ fn port_range() -> (u16, u16) {
         .and_then(|v| {
             let (a, b) = v.split_once('-')?;
             let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
-            (b > a + 100).then_some((a, (b - a + 1) / 2))
+            (b > a + 100).then_some((a, (b - a).div_ceil(2)))
         })
         .unwrap_or((40000, 500))
 }
