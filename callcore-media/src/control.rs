@@ -69,7 +69,19 @@ struct Leg {
     /// Type-ahead: a digit that barged in on a prompt stays here, so the next
     /// collect (or the next barge-in prompt) reads it, as VoiceXML buffers it.
     typeahead: VecDeque<Digit>,
+    /// Frames the jitter buffer made up (lost or late packets) since the leg began.
+    concealed: u64,
+    /// The caller's audio of the last moments of a prompt the caller's voice
+    /// barged in on ([`HEARD_AHEAD_FRAMES`] at most): the listen that follows
+    /// hears it first, so the words that interrupted the prompt are not lost.
+    /// Any other operation drops it.
+    heard_ahead: Vec<Vec<i16>>,
 }
+
+/// Frames of the caller's audio kept while a prompt plays (600 ms): the VAD's
+/// onset (3 frames), the listen's 300 ms pre-roll and its noise-floor training
+/// (100 ms) before that.
+const HEARD_AHEAD_FRAMES: usize = 30;
 
 impl Leg {
     /// The next frame or digit; `Ended` when the session is gone.
@@ -85,7 +97,10 @@ impl Leg {
                 return Tick::Ended;
             };
             match ev {
-                SessionEvent::Audio(frame, _) => {
+                SessionEvent::Audio(frame, kind) => {
+                    if kind == crate::jitter::FrameKind::Concealed {
+                        self.concealed += 1;
+                    }
                     self.rfc_recent = self.rfc_recent.saturating_sub(1);
                     self.inband_events.clear();
                     self.inband.process_into(&frame, &mut self.inband_events);
@@ -118,6 +133,7 @@ impl Leg {
         looping: bool,
     ) -> Result<PlayOutcome, CoreError> {
         let mut held = Vec::new();
+        self.heard_ahead.clear();
         // A play whose future is dropped (music on hold when an agent
         // connects) stops its audio instead of leaving it queued.
         let mut stop = StopOnDrop(Some(self.session.commands()));
@@ -139,6 +155,7 @@ impl Leg {
             return Err(CoreError::LegEnded);
         }
         let mut vad = Vad::new(VadConfig::default());
+        let mut recent: VecDeque<Vec<i16>> = VecDeque::with_capacity(HEARD_AHEAD_FRAMES + 1);
         let mut remaining = (total as u64).div_ceil(160);
         loop {
             match self.tick().await {
@@ -151,10 +168,21 @@ impl Leg {
                 }
                 Tick::Digit(d) => held.push(d),
                 Tick::Frame(f) => {
-                    if barge_in
-                        && matches!(vad.process_frame(&f), Some(VadEvent::SpeechStarted { .. }))
-                    {
+                    let started =
+                        matches!(vad.process_frame(&f), Some(VadEvent::SpeechStarted { .. }));
+                    if barge_in {
+                        recent.push_back(f);
+                        if recent.len() > HEARD_AHEAD_FRAMES {
+                            recent.pop_front();
+                        }
+                    }
+                    if barge_in && started {
                         self.session.command(SessionCommand::StopPlayback);
+                        tracing::debug!(
+                            kept_ms = recent.len() as u64 * FRAME_MS,
+                            "prompt barged in on by the caller's voice"
+                        );
+                        self.heard_ahead = recent.into();
                         return Ok(PlayOutcome::BargedIn(String::new()));
                     }
                     remaining = remaining.saturating_sub(1);
@@ -228,6 +256,8 @@ impl VoiceLegMedia {
                 inband_events: Vec::new(),
                 rfc_recent: 0,
                 typeahead: VecDeque::new(),
+                concealed: 0,
+                heard_ahead: Vec::new(),
             }),
             prompts_dir,
             recordings_dir,
@@ -333,6 +363,7 @@ impl MediaControl for VoiceLegMedia {
 
     async fn collect_digits(&self, spec: &DigitSpec) -> Result<DigitResult, CoreError> {
         let mut leg = self.leg.lock().await;
+        leg.heard_ahead.clear();
         let mut digits = String::new();
         let mut waited = 0u64;
         loop {
@@ -395,8 +426,15 @@ impl MediaControl for VoiceLegMedia {
         let mut preroll: std::collections::VecDeque<Vec<i16>> = std::collections::VecDeque::new();
         let (mut waited, mut spoken) = (0u64, 0u64);
         let mut speaking = false;
+        let concealed_before = leg.concealed;
+        // the words that barged in on the prompt before this listen come first
+        let mut ahead = std::mem::take(&mut leg.heard_ahead).into_iter();
         loop {
-            match leg.tick().await {
+            let tick = match ahead.next() {
+                Some(f) => Tick::Frame(f),
+                None => leg.tick().await,
+            };
+            match tick {
                 Tick::Ended => return Err(CoreError::LegEnded),
                 Tick::Digit(d) => {
                     return Ok(Utterance::Digits {
@@ -433,6 +471,12 @@ impl MediaControl for VoiceLegMedia {
             }
         }
         asr_session.finish().await?;
+        tracing::debug!(
+            waited_ms = waited * FRAME_MS,
+            spoken_ms = spoken * FRAME_MS,
+            concealed_frames = leg.concealed - concealed_before,
+            "listen: answer heard, recognising"
+        );
         let (mut text, mut conf, mut n) = (String::new(), 0f32, 0u32);
         while let Some(r) = asr_session.next_result().await {
             let r = r?;
@@ -473,6 +517,7 @@ impl MediaControl for VoiceLegMedia {
             .as_ref()
             .map_or(callcore::Timestamp::EPOCH, |ix| ix.clock.now());
         let mut leg = self.leg.lock().await;
+        leg.heard_ahead.clear();
         let mut vad = Vad::new(VadConfig {
             hangover_ms: 100,
             ..VadConfig::default()
@@ -514,44 +559,5 @@ impl MediaControl for VoiceLegMedia {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::jitter::FrameKind;
-    use std::net::SocketAddr;
-    use tokio::sync::mpsc;
-
-    fn digit(c: char) -> SessionEvent {
-        SessionEvent::Endpoint(EndpointEvent::Digit(DigitEvent::Started {
-            digit: Digit::from_char(c).unwrap_or_else(|| unreachable!()),
-            timestamp: 0,
-        }))
-    }
-
-    /// A leg's frames stop for seconds (a loaded machine did not run its task):
-    /// the caller is still there, and their key still counts.
-    #[tokio::test(start_paused = true)]
-    #[allow(clippy::disallowed_methods)] // the producer pauses in (virtual) tokio time
-    async fn a_pause_in_the_frames_is_not_a_hang_up() {
-        let (cmd_tx, _cmd_rx) = mpsc::unbounded_channel();
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let session = MediaSession::from_channels(
-            SocketAddr::from(([127, 0, 0, 1], 9)),
-            cmd_tx,
-            ev_rx,
-            Arc::new(AtomicU64::new(0)),
-        );
-        let leg = VoiceLegMedia::new(session, ".".into(), ".".into());
-        tokio::spawn(async move {
-            for _ in 0..10 {
-                let _ = ev_tx.send(SessionEvent::Audio(vec![0; 160], FrameKind::Silence));
-            }
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let _ = ev_tx.send(digit('5'));
-            // then the session ends for real: the channel closes
-        });
-        let got = leg.collect_digits(&DigitSpec::up_to(1)).await;
-        assert_eq!(got.map(|r| r.digits).ok().as_deref(), Some("5"));
-        let after = leg.collect_digits(&DigitSpec::up_to(1)).await;
-        assert!(matches!(after, Err(CoreError::LegEnded)), "{after:?}");
-    }
-}
+#[path = "control_tests.rs"]
+mod tests;

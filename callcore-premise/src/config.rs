@@ -326,7 +326,8 @@ pub struct IvrSection {
     pub knowledge_bases: std::collections::BTreeMap<String, std::path::PathBuf>,
     /// A spoken menu answer the recognizer is less sure of than this (0–1)
     /// picks no entry, even when it holds an entry's words: the caller is asked
-    /// again, the keys read out once more. 0 takes every answer.
+    /// again, the keys read out once more. 0 takes every answer; the default
+    /// is [`DEFAULT_MIN_CONFIDENCE`].
     pub min_confidence: f32,
 }
 
@@ -344,8 +345,13 @@ impl Default for IvrSection {
     }
 }
 
-/// `[ivr] min_confidence` when absent.
-pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.0;
+/// `[ivr] min_confidence` when absent. Whisper tiny.en (with the menu's words as
+/// hints) gives its few-word guesses at noise or a line without speech ("you.",
+/// "buy.", "internet.") a confidence of 0.04–0.09, and every request it got
+/// right, clean, noisy (10–0 dB SNR) or cut short, 0.145 or more
+/// (docs/premise.md, "How sure is sure"): 0.1 turns the guesses that name a menu
+/// word into a question again and keeps the answers.
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.1;
 
 /// `[[queues]]`
 #[derive(Debug, Clone, Deserialize)]

@@ -125,11 +125,13 @@ async fn menu_ms(cfg: &PremiseConfig) -> u64 {
     samples
 }
 
-fn spoken_config(dir: &Path) -> PremiseConfig {
+/// The spoken menu; `min_confidence` when given (else the default).
+fn spoken_config(dir: &Path, min_confidence: Option<f32>) -> PremiseConfig {
     let mut cfg = config(dir, "");
-    let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(
-        r#"[ivr]
-greeting = "Hello."
+    let least = min_confidence.map_or(String::new(), |c| format!("min_confidence = {c}\n"));
+    let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&(format!(
+        "[ivr]\n{least}"
+    ) + r#"greeting = "Hello."
 default_queue = "support"
 menu = [
   { key = "1", label = "billing", queue = "billing", words = ["bill", "invoice", "charge", "payment"] },
@@ -142,8 +144,7 @@ id = "billing"
 id = "support"
 [[queues]]
 id = "sales"
-"#,
-    ))
+"#)))
     .unwrap();
     // billing beside the support config's support and sales
     cfg.ivr = menu.ivr;
@@ -185,6 +186,12 @@ async fn next_queued(events: &mut EventSubscriber, secs: u64) -> (String, Vec<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_say_what_they_want_and_reach_the_right_queue() {
+    // RUST_LOG=callcore_media=debug shows each listen (how long it waited, the
+    // answer's length, frames the jitter buffer made up) and barge-ins
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     if !support::sipp_ready("the spoken menu test") {
         return;
     }
@@ -194,11 +201,13 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     if speech_ulaw("test").is_none() {
         return skip("espeak-ng is not installed");
     }
-    if !Path::new(KEY_3_PCAP).is_file() {
+    if !Path::new(KEY_3_PCAP).is_file()
+        || !Path::new(&KEY_3_PCAP.replace("_3.pcap", "_1.pcap")).is_file()
+    {
         return skip("SIPp's RFC 4733 pcaps are missing (sip-tester)");
     }
     let dir = data_dir("spoken-menu");
-    let cfg = spoken_config(&dir);
+    let cfg = spoken_config(&dir, None);
     let menu = menu_ms(&cfg).await;
     let premise = Premise::start(cfg).await.unwrap();
     assert!(
@@ -224,6 +233,11 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     for (n, (text, queue)) in requests.iter().enumerate() {
         let file: PathBuf = dir.join(format!("said-{n}.ul"));
         std::fs::write(&file, speech_ulaw(text).unwrap()).unwrap();
+        if let Some(dump) = std::env::var_os("CALLCORE_ASR_DUMP_DIR") {
+            // the source beside what the recognizer got (docs/premise.md)
+            let _ = std::fs::create_dir_all(&dump);
+            let _ = std::fs::copy(&file, Path::new(&dump).join(format!("said-{n}.ul")));
+        }
         // a second after the menu ends, well inside the 5 s the menu listens
         let action = format!("<exec rtp_stream=\"{},1,0\"/>", file.display());
         let caller = SippCaller::dial(premise.sip_addr(), &dir, n, menu + 1000, &action);
@@ -264,5 +278,43 @@ async fn callers_say_what_they_want_and_reach_the_right_queue() {
     let mut child = caller.child;
     let _ = child.start_kill();
     premise.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+
+    // A low-confidence answer is asked again: a center that wants more
+    // confidence than Whisper gives any of these requests (at most 0.84
+    // offline, docs/premise.md) hears "upgrade" yet does not take it; the
+    // caller is asked again and keys 1 (billing) after the answer ended.
+    let cfg = spoken_config(&dir, Some(0.95));
+    let premise = Premise::start(cfg).await.unwrap();
+    let mut events = premise.center().subscribe();
+    let text = "I want to upgrade my plan.";
+    let file = dir.join("said-unsure.ul");
+    let speech = speech_ulaw(text).unwrap();
+    let speech_ms = speech.len() as u64 / 8;
+    std::fs::write(&file, speech).unwrap();
+    let key_1 = KEY_3_PCAP.replace("_3.pcap", "_1.pcap");
+    // the key well after the answer's end (the 800 ms pause that ends it):
+    // during the recognition or the re-ask, whose prompt takes the key
+    let action = format!(
+        "<exec rtp_stream=\"{},1,0\"/></action></nop><pause milliseconds=\"{}\"/>\
+         <nop><action><exec play_pcap_audio=\"{key_1}\"/>",
+        file.display(),
+        speech_ms + 2000
+    );
+    let caller = SippCaller::dial(premise.sip_addr(), &dir, 100, menu + 1000, &action);
+    let (reached, words, _) = next_queued(&mut events, 60).await;
+    eprintln!("unsure caller said {text:?}, heard {words:?}: queued in {reached}");
+    assert!(
+        words.iter().any(|w| w.to_lowercase().contains("upgrade")),
+        "the center should have heard the request's words: {words:?}"
+    );
+    assert_eq!(
+        reached, "billing",
+        "a low-confidence answer picked its entry"
+    );
+    let mut child = caller.child;
+    let _ = child.start_kill();
+    premise.shutdown().await;
+    if std::env::var_os("CALLCORE_ASR_DUMP_DIR").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -5,6 +5,8 @@
 //! - `whisper` (feature `asr-whisper`): offline recognition with Whisper in
 //!   CTranslate2 format, as callcore's
 //!   [`SpeechRecognizer`](callcore::SpeechRecognizer).
+//! - `dump` (feature `asr-whisper`): `CALLCORE_ASR_DUMP_DIR`, the audio each
+//!   recognition session was given and what it heard, as WAV files and a log.
 //! - `espeak` (feature `tts-espeak`): synthesis through the `espeak-ng`
 //!   program, as callcore's [`SpeechSynthesizer`](callcore::SpeechSynthesizer).
 //!
@@ -12,6 +14,9 @@
 //! played from prerecorded files (the `play` node), which stays the default.
 
 pub mod audio;
+#[cfg(feature = "asr-whisper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "asr-whisper")))]
+pub mod dump;
 #[cfg(feature = "tts-espeak")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tts-espeak")))]
 pub mod espeak;

@@ -13,6 +13,7 @@
 //! flow expects, which matters on narrow-band audio.
 
 use super::audio::{EndpointSettings, Utterance, UtteranceDetector};
+use super::dump::SessionDump;
 use super::whisper_text::{hint_coverage, hint_words, is_cjk, whisper_language_code};
 use crate::IvrError;
 use async_trait::async_trait;
@@ -475,6 +476,8 @@ impl SpeechRecognizer for WhisperRecognizer {
             language: options.language.map(Arc::from),
             pending: VecDeque::new(),
             finished: false,
+            dump: SessionDump::from_env(sample_rate),
+            utterances: 0,
         }))
     }
 }
@@ -494,6 +497,10 @@ struct WhisperSession {
     language: Option<Arc<str>>,
     pending: VecDeque<Pending>,
     finished: bool,
+    /// The diagnostic dump ([`super::dump::DUMP_ENV`]), when asked for.
+    dump: Option<SessionDump>,
+    /// Utterances submitted so far.
+    utterances: usize,
 }
 
 impl WhisperSession {
@@ -503,10 +510,27 @@ impl WhisperSession {
         let hints = self.hints.clone();
         let language = self.language.clone();
         let rate = self.sample_rate;
+        let dump = self.dump.as_ref().map(|d| d.utterance(self.utterances));
+        self.utterances += 1;
         // CTranslate2 runs the model on its own threads; this thread only waits
         // for it, so the async executor is never blocked.
         std::thread::spawn(move || {
             let result = model.transcribe(&utterance.samples, rate, &hints, language.as_deref());
+            if let Some(dump) = dump {
+                let heard = match &result {
+                    Ok(t) => format!(
+                        "confidence {:.3} no_speech {:.3} text {:?}",
+                        t.confidence, t.no_speech_prob, t.text
+                    ),
+                    Err(e) => format!("error {e}"),
+                };
+                dump.write(
+                    &utterance.samples,
+                    utterance.start_ms,
+                    utterance.end_ms,
+                    &heard,
+                );
+            }
             // The session may have been dropped: nothing to deliver then.
             let _ = tx.send((utterance, result));
         });
@@ -522,6 +546,9 @@ impl RecognitionSession for WhisperSession {
                 "whisper: audio pushed after finish".to_string(),
             ));
         }
+        if let Some(dump) = &mut self.dump {
+            dump.push(samples);
+        }
         for utterance in self.detector.push(samples) {
             self.submit(utterance);
         }
@@ -533,6 +560,9 @@ impl RecognitionSession for WhisperSession {
             self.finished = true;
             if let Some(utterance) = self.detector.finish() {
                 self.submit(utterance);
+            }
+            if let Some(dump) = &mut self.dump {
+                dump.finish();
             }
         }
         Ok(())

@@ -229,6 +229,21 @@ impl LegTask {
         }
     }
 
+    /// Reads the RTP datagrams waiting on the socket (at most a second's worth),
+    /// without waiting for more.
+    fn take_arrived(&mut self, buf: &mut [u8], now: Duration) {
+        for _ in 0..MAX_BACKLOG {
+            let got = match self.rtp.as_ref() {
+                Some(s) => s.try_recv_from(buf),
+                None => return,
+            };
+            match got {
+                Ok((n, from)) => self.on_rtp(&buf[..n], from, now),
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Hands the sockets to `link` (or, if a bridge has them, joins once they are back).
     fn join(&mut self, link: Arc<BridgeLink>, side: Side) {
         self.leave_rooms();
@@ -521,6 +536,10 @@ impl LegTask {
                     None => cmds_open = false, // the media control was dropped; the leg lives on
                 },
                 _ = tick.tick(), if home => {
+                    // packets that arrived while the task was not running (a loaded
+                    // machine) go into the jitter buffer before the frame is taken,
+                    // else they would be concealed now and dropped as late later
+                    self.take_arrived(&mut buf, clock.now());
                     // a dropped media control stops audio delivery, not the leg
                     self.on_tick(clock.now(), &mut queue);
                     if playing && queue.is_empty() {

@@ -7,8 +7,8 @@
 //!
 //! Ports: SIP 40000-40499, RTP 40500-40999 on 127.0.0.1, handed out in blocks
 //! so that the tests of one binary, running at once, never share one. With
-//! `CALLCORE_TEST_PORTS=N` (a shared machine's own block of 500 ports):
-//! SIP N..N+249, RTP N+250..N+499.
+//! `CALLCORE_TEST_PORTS=first-last` or `=first` (500 ports; a shared machine's own block):
+//! the first half SIP, the second RTP.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
@@ -65,23 +65,33 @@ fn free_in(lo: u16, span: u16, next: &AtomicU16, step: u16) -> u16 {
     panic!("no free port block of {step} in {lo}..{}", lo + span);
 }
 
-/// The tests' ports: 1000 from 40000, or 500 from `CALLCORE_TEST_PORTS` (a
-/// block of one's own on a shared machine), half SIP, half RTP.
+/// The test ports: 40000-40999, or the range `CALLCORE_TEST_PORTS` names
+/// (`first-last`, e.g. `14000-14499`, or `first` for the 500 from it, for runs
+/// that share a machine), its first half for SIP and the second for RTP.
 fn port_range() -> (u16, u16) {
     std::env::var("CALLCORE_TEST_PORTS")
         .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or((40000, 500), |lo| (lo, 250))
+        .and_then(|v| {
+            let (a, b) = match v.split_once('-') {
+                Some((a, b)) => (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?),
+                None => {
+                    let a = v.trim().parse::<u16>().ok()?;
+                    (a, a.checked_add(499)?)
+                }
+            };
+            (b > a.saturating_add(100)).then_some((a, (b - a).div_ceil(2)))
+        })
+        .unwrap_or((40000, 500))
 }
 
-/// A free SIP port (40000-40499, or the first half of `CALLCORE_TEST_PORTS`'s block).
+/// A free SIP port (40000-40499, or the first half of `CALLCORE_TEST_PORTS`).
 pub fn sip_port() -> u16 {
     let (lo, half) = port_range();
     free_in(lo, half, &NEXT_SIP, 1)
 }
 
 /// A free even block of `n` RTP ports (40500-40999, or the second half of
-/// `CALLCORE_TEST_PORTS`'s block).
+/// `CALLCORE_TEST_PORTS`).
 pub fn rtp_block(n: u16) -> u16 {
     let (lo, half) = port_range();
     free_in(lo + half, half, &NEXT_RTP, n)
