@@ -29,88 +29,29 @@
 
 #[path = "browser_support/mod.rs"]
 mod browser;
+#[path = "quality_support/mod.rs"]
+mod quality;
 #[path = "call_support/mod.rs"]
 mod support;
 #[path = "web_support/mod.rs"]
 mod web;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use browser::PageDriver;
-use callcore::{
-    AgentId, CoreError, EventKind, InteractionId, RecognitionOptions, RecognitionResult,
-    RecognitionSession, SpeechRecognizer,
-};
+use callcore::{AgentId, EventKind, InteractionId};
 use callcore_premise::Premise;
 use callcore_runtime::{CallTarget, EventSubscriber};
+use quality::{ToneLines, tone};
 use serde_json::{Value, json};
-use support::{Caller, Desk, amplitude, config, data_dir};
+use support::{Caller, Desk, config, data_dir};
 use web::{Session as WebSession, http, login};
 
 const NOTICE: (f64, &str) = (500.0, "hello this call is recorded how can I help");
 const PLAIN: (f64, &str) = (700.0, "hello how can I help");
 const QUESTION: (f64, &str) = (900.0, "I have a question about my bill");
 const LINES: [(f64, &str); 3] = [NOTICE, PLAIN, QUESTION];
-
-/// A recognizer that hears which line's tone an utterance carries.
-struct Recognizer;
-
-struct Session {
-    samples: Vec<i16>,
-    out: VecDeque<RecognitionResult>,
-}
-
-#[async_trait]
-impl SpeechRecognizer for Recognizer {
-    async fn start(&self, _: RecognitionOptions) -> Result<Box<dyn RecognitionSession>, CoreError> {
-        Ok(Box::new(Session {
-            samples: Vec::new(),
-            out: VecDeque::new(),
-        }))
-    }
-}
-
-#[async_trait]
-impl RecognitionSession for Session {
-    async fn push_audio(&mut self, samples: &[i16]) -> Result<(), CoreError> {
-        self.samples.extend_from_slice(samples);
-        Ok(())
-    }
-
-    async fn finish(&mut self) -> Result<(), CoreError> {
-        let (line, level) = LINES
-            .iter()
-            .map(|l| (l, amplitude(&self.samples, l.0)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap();
-        if level > support::HEARD {
-            self.out.push_back(RecognitionResult {
-                text: line.1.to_owned(),
-                is_final: true,
-                confidence: 0.9,
-                start_ms: 0,
-                end_ms: self.samples.len() as u64 / 8,
-            });
-        }
-        Ok(())
-    }
-
-    async fn next_result(&mut self) -> Option<Result<RecognitionResult, CoreError>> {
-        self.out.pop_front().map(Ok)
-    }
-}
-
-fn tone(hz: f64) -> Vec<i16> {
-    (0..8000)
-        .map(|i| {
-            let t = f64::from(i) / 8000.0;
-            (support::TONE * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
-        })
-        .collect()
-}
 
 /// Evaluates `js` on `page`.
 async fn eval(pages: &mut PageDriver, page: &str, js: &str) -> Value {
@@ -224,7 +165,7 @@ async fn the_coaching_panel_shows_the_apis_figures_and_completes_a_review() {
     cfg.http.enabled = true;
     cfg.http.bind = Some("127.0.0.1:0".parse().unwrap());
     let premise = Premise::builder(cfg)
-        .transcriber(Arc::new(Recognizer))
+        .transcriber(Arc::new(ToneLines(&LINES)))
         .start()
         .await
         .unwrap();

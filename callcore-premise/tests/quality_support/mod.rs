@@ -2,7 +2,9 @@
 //! `assist_alerts_browser.rs`): who says what as a one-second tone of its own
 //! frequency, and a recognizer plugged into the center through callcore's
 //! `SpeechRecognizer` seam that "hears" the line whose tone an utterance
-//! carries; the intents and knowledge base the assist matches against.
+//! carries; the intents and knowledge base the assist matches against. The
+//! coaching tests (`coaching.rs`, `coaching_browser.rs`) hear their own
+//! lines with [`ToneLines`].
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,10 +45,28 @@ pub struct Scripted {
     pub heard: Mutex<Vec<String>>,
 }
 
+/// A recognizer that hears which of its lines' tones an utterance carries:
+/// (frequency, words).
+pub struct ToneLines(pub &'static [(f64, &'static str)]);
+
+#[async_trait]
+impl SpeechRecognizer for ToneLines {
+    async fn start(&self, _: RecognitionOptions) -> Result<Box<dyn RecognitionSession>, CoreError> {
+        Ok(Box::new(Session {
+            lines: self.0.to_vec(),
+            samples: Vec::new(),
+            out: VecDeque::new(),
+            heard: None,
+        }))
+    }
+}
+
 struct Session {
+    /// (frequency, words) of each line it can hear.
+    lines: Vec<(f64, &'static str)>,
     samples: Vec<i16>,
     out: VecDeque<RecognitionResult>,
-    heard: Arc<Scripted>,
+    heard: Option<Arc<Scripted>>,
 }
 
 /// The recognizer plugged into the center (it shares what it heard).
@@ -60,9 +80,10 @@ impl SpeechRecognizer for Recognizer {
     ) -> Result<Box<dyn RecognitionSession>, CoreError> {
         assert_eq!(options.sample_rate, 8000);
         Ok(Box::new(Session {
+            lines: LINES.iter().map(|l| (l.1, l.2)).collect(),
             samples: Vec::new(),
             out: VecDeque::new(),
-            heard: self.0.clone(),
+            heard: Some(self.0.clone()),
         }))
     }
 }
@@ -76,16 +97,19 @@ impl RecognitionSession for Session {
 
     async fn finish(&mut self) -> Result<(), CoreError> {
         // the line whose tone is strongest, if one is clearly there
-        let (line, level) = LINES
+        let (words, level) = self
+            .lines
             .iter()
-            .map(|l| (l, amplitude(&self.samples, l.1)))
+            .map(|&(hz, words)| (words, amplitude(&self.samples, hz)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .unwrap();
         if level > support::HEARD {
             let ms = self.samples.len() as u64 / 8;
-            self.heard.heard.lock().unwrap().push(line.2.to_owned());
+            if let Some(heard) = &self.heard {
+                heard.heard.lock().unwrap().push(words.to_owned());
+            }
             self.out.push_back(RecognitionResult {
-                text: line.2.to_owned(),
+                text: words.to_owned(),
                 is_final: true,
                 confidence: 0.9,
                 start_ms: 0,
