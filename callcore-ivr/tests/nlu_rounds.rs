@@ -106,6 +106,9 @@ fn config(variant: &str) -> ClassifierConfig {
             "ood_detector" => c.ood_detector = x != 0.0,
             "ood_accept_rate" => c.ood_accept_rate = x,
             "ood_vote" => c.ood_vote = x != 0.0,
+            "ood_cut_weight" => c.ood_cut_weight = x,
+            "ood_cut_min_accept" => c.ood_cut_min_accept = x,
+            "ood_cut_max_accept" => c.ood_cut_max_accept = x,
             "linear_weight" => c.linear_weight = x,
             "linear_l2" => c.linear_l2 = x,
             "embedding_weight" => c.embedding_weight = x,
@@ -171,7 +174,17 @@ fn spent_rounds() {
         for (round, domain, lang, set, model) in &sets {
             let classifier = models.entry(model.clone()).or_insert_with(|| {
                 let file = IntentsFile::load(format!("{DATA}{model}")).unwrap();
-                IntentClassifier::train_with_encoder(&file, c, Some(encoder.clone())).unwrap()
+                let t = std::time::Instant::now();
+                let m =
+                    IntentClassifier::train_with_encoder(&file, c, Some(encoder.clone())).unwrap();
+                let r = m.report();
+                println!(
+                    "[{variant}] model {model}: margin {:?}, calibration {:?}, trained in {:.2?}",
+                    r.neighbour_margin,
+                    r.neighbour_cut,
+                    t.elapsed()
+                );
+                m
             });
             let cases =
                 parse_labelled(&std::fs::read_to_string(format!("{DATA}{set}")).unwrap()).unwrap();

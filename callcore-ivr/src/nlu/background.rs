@@ -26,6 +26,7 @@
 //! fooled by a shared keyword ("the seat of my bike") when the meaning is closer
 //! to generic out-of-domain requests than to any example.
 
+use super::cut::{self, CutEstimate, CutRule};
 use super::intents::Language;
 
 const EN: &str = include_str!("background/en.txt");
@@ -139,17 +140,23 @@ pub(crate) struct NeighbourVote {
     /// Interquartile range of the cross-validated examples' leans: the scale of
     /// [`confidence`](Self::confidence).
     spread: f32,
+    /// What the margin does on the calibration samples (`None`: no margin).
+    pub(crate) estimate: Option<CutEstimate>,
 }
 
 impl NeighbourVote {
     /// Calibrates the margin: every example is scored against the examples
-    /// outside its fold (`i % folds`), and the margin accepts `accept_rate` of them.
+    /// outside its fold (`i % folds`), every background line against the
+    /// background lines outside its block ([`block_nearness`](Self::block_nearness)),
+    /// and `rule` places the margin between the two samples (see `cut.rs`;
+    /// [`CutRule::Fixed`] accepts a fixed share of the examples and ignores the
+    /// background's leans).
     pub(crate) fn calibrate(
         examples: Vec<Vec<f32>>,
         background: Vec<Vec<f32>>,
         k: usize,
         folds: usize,
-        accept_rate: f32,
+        rule: CutRule,
     ) -> Self {
         let mut vote = NeighbourVote {
             examples,
@@ -157,6 +164,7 @@ impl NeighbourVote {
             k: k.max(1),
             margin: f32::INFINITY,
             spread: 1.0,
+            estimate: None,
         };
         if vote.background.is_empty() || vote.examples.len() < 2 {
             return vote;
@@ -169,11 +177,39 @@ impl NeighbourVote {
                     - top_mean(q, &vote.examples, vote.k, |j| j % folds == i % folds)
             })
             .collect();
+        let background_leans: Vec<f32> = match rule {
+            CutRule::Fixed(_) => Vec::new(),
+            CutRule::Balanced { .. } => (0..vote.background.len())
+                .map(|i| {
+                    let (b, e) = vote.block_nearness(i, folds);
+                    b - e
+                })
+                .collect(),
+        };
+        let estimate = cut::choose(&leans, &background_leans, rule);
         leans.sort_unstable_by(f32::total_cmp);
         let rank = |q: f32| ((leans.len() - 1) as f32 * q.clamp(0.0, 1.0)).round() as usize;
-        vote.margin = leans[rank(accept_rate)];
+        vote.margin = estimate.margin;
         vote.spread = (leans[rank(0.75)] - leans[rank(0.25)]).max(1e-3);
+        vote.estimate = Some(estimate);
         vote
+    }
+
+    /// [`nearness`](Self::nearness) of background line `i` against all the
+    /// examples and the background lines outside its block: the lines are dealt
+    /// into `folds` contiguous blocks in list order, which keeps a business's
+    /// lines (written one after another) together, so a line's own siblings do
+    /// not vouch for it.
+    pub(crate) fn block_nearness(&self, i: usize, folds: usize) -> (f32, f32) {
+        let n = self.background.len();
+        let folds = folds.clamp(1, n);
+        let block = |j: usize| j * folds / n;
+        let own = block(i);
+        let q = &self.background[i];
+        (
+            top_mean(q, &self.background, self.k, |j| block(j) == own),
+            top_mean(q, &self.examples, self.k, |_| false),
+        )
     }
 
     /// A confidence in 0..1 from the nearness `(background, examples)` of an
@@ -275,7 +311,7 @@ mod tests {
         };
         let examples: Vec<Vec<f32>> = (0..10).map(|i| unit(1.0, 0.05 * i as f32)).collect();
         let background: Vec<Vec<f32>> = (0..10).map(|i| unit(0.05 * i as f32, 1.0)).collect();
-        let vote = NeighbourVote::calibrate(examples, background, 3, 5, 0.95);
+        let vote = NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.95));
         assert!(
             vote.margin.is_finite() && vote.margin < 0.0,
             "{}",
@@ -290,7 +326,13 @@ mod tests {
         let (b, e) = vote.nearness(&unit(1.0, 0.2));
         let at = vote.confidence((e + vote.margin, e));
         assert!((at - 0.5).abs() < 1e-4, "{at} {b}");
-        let none = NeighbourVote::calibrate(vec![unit(1.0, 0.0); 3], Vec::new(), 3, 5, 0.95);
+        let none = NeighbourVote::calibrate(
+            vec![unit(1.0, 0.0); 3],
+            Vec::new(),
+            3,
+            5,
+            CutRule::Fixed(0.95),
+        );
         assert!(!none.rejects(&unit(0.0, 1.0)));
         assert_eq!(centred_unit(&[2.0, 1.0], &[1.0, 1.0]), vec![1.0, 0.0]);
     }

@@ -80,6 +80,11 @@ pub struct TrainingReport {
     /// The calibrated margin of the background lines' nearest-neighbour vote
     /// (`None`: no vote).
     pub neighbour_margin: Option<f32>,
+    /// The neighbour vote's margin on its calibration samples: the share of
+    /// cross-validated examples it accepts and of held-out background lines it
+    /// rejects (`None`: no vote; `background_rejected` is estimated only when
+    /// the margin is balanced against the background, `NaN` otherwise).
+    pub neighbour_cut: Option<OodCalibration>,
     /// The out-of-domain detector's cross-validated figures (`None`: no
     /// detector; rejection then follows the neighbour vote alone, the default
     /// with embeddings, or the background class, the vote and the confidence
@@ -275,6 +280,7 @@ impl IntentClassifier {
                 embeddings: embedder.is_some(),
                 background_examples: background.len(),
                 neighbour_margin: None,
+                neighbour_cut: None,
                 ood: None,
             },
             background: !background.is_empty(),
@@ -289,11 +295,7 @@ impl IntentClassifier {
                         lines,
                         config.background_neighbours,
                         config.calibration_folds,
-                        if config.ood_vote {
-                            config.ood_accept_rate
-                        } else {
-                            config.background_accept_rate
-                        },
+                        config.cut_rule(),
                     ))
                 }
                 _ => None,
@@ -302,6 +304,15 @@ impl IntentClassifier {
             detector: None,
         };
         model.report.neighbour_margin = model.vote.as_ref().map(|v| v.margin);
+        model.report.neighbour_cut =
+            model
+                .vote
+                .as_ref()
+                .and_then(|v| v.estimate)
+                .map(|e| OodCalibration {
+                    examples_accepted: e.examples_accepted,
+                    background_rejected: e.background_rejected,
+                });
         model.calibrate(&vectors, &background);
         Ok(model)
     }

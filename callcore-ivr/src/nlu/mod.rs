@@ -4,6 +4,7 @@
 mod background;
 mod classifier;
 mod crossval;
+mod cut;
 mod embedding;
 mod eval;
 mod features;

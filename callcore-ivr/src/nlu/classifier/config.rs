@@ -1,5 +1,6 @@
 //! Tuning knobs of the intent classifier.
 
+use crate::nlu::cut::CutRule;
 use crate::nlu::features::FeatureWeights;
 
 /// Tuning knobs of [`IntentClassifier`](super::IntentClassifier); the defaults were chosen on held-out data.
@@ -89,6 +90,37 @@ pub struct ClassifierConfig {
     /// the background lists from the examples in cross-validation but carry less
     /// well to requests written by others.
     pub ood_vote: bool,
+    /// With the neighbour vote deciding (`ood_vote`): the worth of rejecting a
+    /// held-out background line against accepting a cross-validated example
+    /// when each model places its own margin (session 11, see `cut.rs`): the
+    /// margin maximises `examples accepted + ood_cut_weight × background lines
+    /// rejected` with the example acceptance kept within
+    /// `ood_cut_min_accept..=ood_cut_max_accept`. 0 restores the fixed cut
+    /// (session 10: accept `ood_accept_rate` of the examples whatever the
+    /// background; `NLU_SET` / `nlu_eval --set` name `ood_cut_weight=0`).
+    pub ood_cut_weight: f32,
+    /// Lowest share (0..1) of cross-validated examples a balanced cut accepts.
+    pub ood_cut_min_accept: f32,
+    /// Highest share (0..1) of cross-validated examples a balanced cut accepts.
+    pub ood_cut_max_accept: f32,
+}
+
+impl ClassifierConfig {
+    /// How the neighbour vote's margin is placed (see `cut.rs`).
+    pub(crate) fn cut_rule(&self) -> CutRule {
+        if !self.ood_vote {
+            return CutRule::Fixed(self.background_accept_rate);
+        }
+        if self.ood_cut_weight > 0.0 {
+            CutRule::Balanced {
+                weight: self.ood_cut_weight,
+                min_accept: self.ood_cut_min_accept,
+                max_accept: self.ood_cut_max_accept,
+            }
+        } else {
+            CutRule::Fixed(self.ood_accept_rate)
+        }
+    }
 }
 
 impl Default for ClassifierConfig {
@@ -119,6 +151,9 @@ impl Default for ClassifierConfig {
             ood_detector: true,
             ood_accept_rate: 0.94,
             ood_vote: true,
+            ood_cut_weight: 0.0,
+            ood_cut_min_accept: 0.90,
+            ood_cut_max_accept: 0.98,
         }
     }
 }
