@@ -17,7 +17,7 @@
 //! `centroid_weight`, `neighbours`, `linear_l2`, `similarity_power`,
 //! `background` (0/1), `background_quantile`, `background_weight`, `embedding_accept_rate`, `background_neighbours` (0 = off), `background_services` (0/1),
 //! `background_accept_rate`, `ood_detector` (0/1), `ood_accept_rate`, `ood_vote` (0/1), `ood_cut_weight`,
-//! `ood_cut_min_accept`, `ood_cut_max_accept`); `--errors` lists the misses.
+//! `ood_cut_reject`, `ood_cut_min_accept`, `ood_cut_max_accept`); `--errors` lists the misses.
 //! The text report goes to stderr, one JSON object per measurement to stdout.
 
 use std::process::ExitCode;
@@ -130,6 +130,7 @@ fn set_config(c: &mut ClassifierConfig, kv: &str) -> Result<(), String> {
         "ood_accept_rate" => c.ood_accept_rate = x,
         "ood_vote" => c.ood_vote = x != 0.0,
         "ood_cut_weight" => c.ood_cut_weight = x,
+        "ood_cut_reject" => c.ood_cut_reject = x,
         "ood_cut_min_accept" => c.ood_cut_min_accept = x,
         "ood_cut_max_accept" => c.ood_cut_max_accept = x,
         _ => return Err(format!("--set: unknown field {k}")),

@@ -179,7 +179,7 @@ impl NeighbourVote {
             .collect();
         let background_leans: Vec<f32> = match rule {
             CutRule::Fixed(_) => Vec::new(),
-            CutRule::Balanced { .. } => (0..vote.background.len())
+            CutRule::Balanced { .. } | CutRule::Target { .. } => (0..vote.background.len())
                 .map(|i| {
                     let (b, e) = vote.block_nearness(i, folds);
                     b - e

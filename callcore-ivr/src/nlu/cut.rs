@@ -37,6 +37,16 @@ pub(crate) enum CutRule {
         /// Highest share of examples the cut may accept.
         max_accept: f32,
     },
+    /// The loosest margin that still rejects `reject` (0..1) of the background
+    /// lines, the example acceptance kept within `min_accept..=max_accept`.
+    Target {
+        /// Share of held-out background lines the cut must reject.
+        reject: f32,
+        /// Lowest share of examples the cut may accept.
+        min_accept: f32,
+        /// Highest share of examples the cut may accept.
+        max_accept: f32,
+    },
 }
 
 /// The value at quantile `q` (0..1) of sorted `v` (nearest rank); `v` non-empty.
@@ -89,10 +99,25 @@ pub(crate) fn choose(examples: &[f32], background: &[f32], rule: CutRule) -> Cut
     }
     match rule {
         CutRule::Fixed(accept) => estimate(at_quantile(&ex, accept)),
-        CutRule::Balanced { .. } if bg.is_empty() => {
+        CutRule::Balanced { .. } | CutRule::Target { .. } if bg.is_empty() => {
             // Nothing to balance against: the middle of the band.
             let (lo, hi) = band(rule);
             estimate(at_quantile(&ex, (lo + hi) / 2.0))
+        }
+        CutRule::Target { reject, .. } => {
+            let (lo, hi) = band(rule);
+            let (low, high) = (at_quantile(&ex, lo), at_quantile(&ex, hi));
+            // At most `n - k` background leans may sit at or under the margin.
+            let n = bg.len();
+            let k = ((reject.clamp(0.0, 1.0) * n as f32).ceil() as usize).min(n);
+            let margin = if k == 0 {
+                f32::INFINITY
+            } else if k == n {
+                bg[0] - 1e-6
+            } else {
+                (bg[n - k - 1] + bg[n - k]) / 2.0
+            };
+            estimate(margin.clamp(low, high))
         }
         CutRule::Balanced { weight, .. } => {
             let (lo, hi) = band(rule);
@@ -130,6 +155,11 @@ fn band(rule: CutRule) -> (f32, f32) {
     match rule {
         CutRule::Fixed(a) => (a, a),
         CutRule::Balanced {
+            min_accept,
+            max_accept,
+            ..
+        }
+        | CutRule::Target {
             min_accept,
             max_accept,
             ..
@@ -207,6 +237,30 @@ mod tests {
         let bg2: Vec<f32> = bg.iter().map(|x| x + 0.5).collect();
         let e2 = choose(&examples(0.5), &bg2, BAND);
         assert!((e2.margin - e.margin - 0.5).abs() < 1e-4, "{e:?} {e2:?}");
+    }
+
+    #[test]
+    fn the_target_rule_takes_the_loosest_cut_rejecting_its_share_of_the_background() {
+        // 50 background leans at -0.20, -0.19, ...: rejecting 90% leaves the
+        // five lowest accepted, so the cut sits between the 5th and 6th.
+        let bg: Vec<f32> = (0..50).map(|i| -0.20 + 0.01 * i as f32).collect();
+        let target = |reject| CutRule::Target {
+            reject,
+            min_accept: 0.5,
+            max_accept: 0.99,
+        };
+        let e = choose(&examples(0.0), &bg, target(0.9));
+        assert!((e.margin + 0.155).abs() < 1e-4, "{e:?}");
+        assert!((e.background_rejected - 0.9).abs() < 1e-4, "{e:?}");
+        // A stricter target moves the cut down, clamped by the band.
+        let s = choose(&examples(0.0), &bg, target(1.0));
+        assert!(s.margin < -0.20 && s.background_rejected == 1.0, "{s:?}");
+        let floor = choose(&examples(-0.5), &bg, target(1.0));
+        assert!((floor.examples_accepted - 0.5).abs() < 0.011, "{floor:?}");
+        // A background far above the examples: the band's top.
+        let far: Vec<f32> = bg.iter().map(|x| x + 1.0).collect();
+        let f = choose(&examples(0.0), &far, target(0.9));
+        assert!((f.examples_accepted - 0.99).abs() < 0.011, "{f:?}");
     }
 
     #[test]

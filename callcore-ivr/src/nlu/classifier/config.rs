@@ -99,6 +99,12 @@ pub struct ClassifierConfig {
     /// (session 10: accept `ood_accept_rate` of the examples whatever the
     /// background; `NLU_SET` / `nlu_eval --set` name `ood_cut_weight=0`).
     pub ood_cut_weight: f32,
+    /// With the neighbour vote deciding: when above 0, each model's margin is
+    /// instead the loosest that rejects this share (0..1) of the held-out
+    /// background lines, the example acceptance kept within
+    /// `ood_cut_min_accept..=ood_cut_max_accept` (takes precedence over
+    /// `ood_cut_weight`).
+    pub ood_cut_reject: f32,
     /// Lowest share (0..1) of cross-validated examples a balanced cut accepts.
     pub ood_cut_min_accept: f32,
     /// Highest share (0..1) of cross-validated examples a balanced cut accepts.
@@ -111,7 +117,13 @@ impl ClassifierConfig {
         if !self.ood_vote {
             return CutRule::Fixed(self.background_accept_rate);
         }
-        if self.ood_cut_weight > 0.0 {
+        if self.ood_cut_reject > 0.0 {
+            CutRule::Target {
+                reject: self.ood_cut_reject,
+                min_accept: self.ood_cut_min_accept,
+                max_accept: self.ood_cut_max_accept,
+            }
+        } else if self.ood_cut_weight > 0.0 {
             CutRule::Balanced {
                 weight: self.ood_cut_weight,
                 min_accept: self.ood_cut_min_accept,
@@ -152,6 +164,7 @@ impl Default for ClassifierConfig {
             ood_accept_rate: 0.94,
             ood_vote: true,
             ood_cut_weight: 0.0,
+            ood_cut_reject: 0.0,
             ood_cut_min_accept: 0.90,
             ood_cut_max_accept: 0.98,
         }
