@@ -163,7 +163,7 @@ impl Default for ClassifierConfig {
             ood_detector: true,
             ood_accept_rate: 0.94,
             ood_vote: true,
-            ood_cut_weight: 0.0,
+            ood_cut_weight: 1.0,
             ood_cut_reject: 0.0,
             ood_cut_min_accept: 0.90,
             ood_cut_max_accept: 0.98,
