@@ -345,10 +345,18 @@ fn measure_dir(dir: &std::path::Path, readme_required: bool) -> usize {
         // the neighbour vote alone; `CALLCORE_NLU_OOD_DETECTOR=0`: the rejection
         // rules from before the detector, to compare them on the same sets
         let rules = std::env::var("CALLCORE_NLU_OOD_DETECTOR").as_deref() == Ok("0");
+        // `CALLCORE_NLU_OOD_CUT_WEIGHT=0`: the vote's fixed cut from before
+        // session 11 (each model's margin accepting `ood_accept_rate` of its
+        // cross-validated examples) instead of the balanced per-model cut.
+        let defaults = ClassifierConfig::default();
         let config = ClassifierConfig {
             ood_detector: !rules,
             ood_vote: !rules && std::env::var("CALLCORE_NLU_OOD_VOTE").as_deref() != Ok("0"),
-            ..ClassifierConfig::default()
+            ood_cut_weight: std::env::var("CALLCORE_NLU_OOD_CUT_WEIGHT")
+                .ok()
+                .and_then(|w| w.trim().parse().ok())
+                .unwrap_or(defaults.ood_cut_weight),
+            ..defaults
         };
         let classifier = IntentClassifier::train_with_encoder(&file, config, encoder()).unwrap();
         let tsv = std::fs::read_to_string(&path).unwrap();

@@ -304,6 +304,37 @@ mod tests {
     }
 
     #[test]
+    fn a_balanced_vote_places_its_margin_between_examples_and_held_out_background() {
+        let unit = |x: f32, y: f32| {
+            let n = (x * x + y * y).sqrt();
+            vec![x / n, y / n]
+        };
+        let examples: Vec<Vec<f32>> = (0..20).map(|i| unit(1.0, 0.03 * i as f32)).collect();
+        let background: Vec<Vec<f32>> = (0..20).map(|i| unit(0.03 * i as f32, 1.0)).collect();
+        let rule = CutRule::Balanced {
+            weight: 1.0,
+            min_accept: 0.8,
+            max_accept: 0.95,
+        };
+        let vote = NeighbourVote::calibrate(examples.clone(), background.clone(), 3, 5, rule);
+        let e = vote.estimate.unwrap();
+        // The two samples are far apart: the cut accepts the band's top share of
+        // the examples and still rejects every held-out background line.
+        assert_eq!(e.background_rejected, 1.0, "{e:?}");
+        assert!((e.examples_accepted - 0.95).abs() < 0.03, "{e:?}");
+        assert!(!vote.rejects(&unit(1.0, 0.3)));
+        assert!(vote.rejects(&unit(0.2, 1.0)));
+        // The fixed rule ignores the background and estimates no rejection.
+        let fixed = NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.8));
+        let f = fixed.estimate.unwrap();
+        assert!(f.background_rejected.is_nan() && fixed.margin < vote.margin);
+        // A line's own block (its siblings in the list) does not vouch for it.
+        let (b, _) = vote.block_nearness(0, 5);
+        let (all, _) = vote.nearness(&vote.background[0]);
+        assert!(b < all, "{b} {all}");
+    }
+
+    #[test]
     fn the_vote_rejects_what_sits_among_the_background_lines() {
         let unit = |x: f32, y: f32| {
             let n = (x * x + y * y).sqrt();

@@ -255,7 +255,9 @@ mod tests {
         // A stricter target moves the cut down, clamped by the band.
         let s = choose(&examples(0.0), &bg, target(1.0));
         assert!(s.margin < -0.20 && s.background_rejected == 1.0, "{s:?}");
-        let floor = choose(&examples(-0.5), &bg, target(1.0));
+        // Background among the examples' bulk: the band's floor.
+        let low: Vec<f32> = bg.iter().map(|x| x - 1.0).collect();
+        let floor = choose(&examples(0.0), &low, target(1.0));
         assert!((floor.examples_accepted - 0.5).abs() < 0.011, "{floor:?}");
         // A background far above the examples: the band's top.
         let far: Vec<f32> = bg.iter().map(|x| x + 1.0).collect();
