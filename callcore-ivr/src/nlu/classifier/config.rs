@@ -165,7 +165,7 @@ impl Default for ClassifierConfig {
             ood_vote: true,
             ood_cut_weight: 1.0,
             ood_cut_reject: 0.0,
-            ood_cut_min_accept: 0.90,
+            ood_cut_min_accept: 0.92,
             ood_cut_max_accept: 0.98,
         }
     }
