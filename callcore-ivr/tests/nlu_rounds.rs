@@ -175,6 +175,8 @@ fn spent_rounds() {
         for (round, domain, lang, set, model) in &sets {
             let classifier = models.entry(model.clone()).or_insert_with(|| {
                 let file = IntentsFile::load(format!("{DATA}{model}")).unwrap();
+                // Wall time of training, for the report (a dev measurement, not engine code).
+                #[allow(clippy::disallowed_methods)]
                 let t = std::time::Instant::now();
                 let m =
                     IntentClassifier::train_with_encoder(&file, c, Some(encoder.clone())).unwrap();
