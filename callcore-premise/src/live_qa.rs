@@ -187,6 +187,24 @@ impl LiveQa {
             }));
     }
 
+    /// The call was transferred to `agent` at `now`: later alerts name it,
+    /// and assist suggests to it (articles already suggested to the first
+    /// agent are suggested again when they come up).
+    pub(crate) fn handle_transfer(&mut self, agent: AgentId, now: Timestamp) {
+        if self.finished || self.agent.as_ref() == Some(&agent) {
+            return;
+        }
+        self.inspector.begin(
+            &self.tenant,
+            &self.interaction,
+            self.created_at,
+            now,
+            Some(agent.clone()),
+        );
+        self.agent = Some(agent);
+        self.suggested.clear();
+    }
+
     /// A transcript segment was emitted at `now`: `speaker` said `text`,
     /// `offset_ms` from the start of the interaction.
     pub(crate) fn handle_segment(

@@ -264,3 +264,43 @@ fn a_call_without_an_agent_gets_no_suggestions() {
     qa.handle_timeout(at(10_000));
     assert!(suggestions(&drain(&mut qa)).is_empty());
 }
+
+#[test]
+fn after_a_transfer_assist_follows_the_new_agent() {
+    let mut qa = call(true);
+    qa.handle_segment(
+        Speaker::Customer,
+        "what are your opening hours",
+        3000,
+        at(5000),
+    );
+    let first = drain(&mut qa);
+    assert_eq!(suggestions(&first).len(), 1, "alex had the article");
+    // transferred to blair: the same question brings the article to blair
+    qa.handle_transfer(AgentId::new("blair"), at(6000));
+    qa.handle_transfer(AgentId::new("blair"), at(6500));
+    qa.handle_segment(
+        Speaker::Customer,
+        "so when are you open on saturday",
+        7000,
+        at(8000),
+    );
+    let out = drain(&mut qa);
+    let to_blair: Vec<&AssistSuggestion> = out
+        .iter()
+        .filter_map(|o| match o {
+            LiveOutput::Event(EventKind::AgentAssist {
+                agent, suggestion, ..
+            }) if agent.as_str() == "blair" => Some(suggestion),
+            LiveOutput::Event(EventKind::AgentAssist { agent, .. }) => {
+                panic!("a suggestion for {agent} after the transfer")
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_blair.len(), 1, "{out:?}");
+    assert_eq!(to_blair[0].source.as_deref(), Some("faq/hours"));
+    // the rules go on after the transfer
+    qa.handle_segment(Speaker::Agent, "shut up", 9000, at(9500));
+    assert_eq!(alerts(&drain(&mut qa)), ["forbidden_words"]);
+}

@@ -42,6 +42,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use callcore::{
+    AgentId,
     Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
     RecognitionOptions, Speaker, SpeechRecognizer, TenantId, Timestamp,
 };
@@ -65,13 +66,21 @@ const QUEUED_FRAMES: usize = 1000;
 /// How long a finished call waits for its last transcriptions.
 const TRANSCRIPTION_GRACE: Duration = Duration::from_secs(120);
 
+/// A running inspection, as a bridge again (a transfer) finds it.
+struct Running {
+    /// Its frame queue (weak: the legs' sinks hold it open).
+    frames: mpsc::WeakSender<Frame>,
+    /// The agent the call was transferred to.
+    agent: mpsc::UnboundedSender<AgentId>,
+}
+
 /// The center's [`ConversationObserver`]: one inspection task per bridged call.
 pub(crate) struct QualityInspection {
     settings: TalkSettings,
     asr: Option<Arc<dyn SpeechRecognizer>>,
     clock: Arc<dyn Clock>,
     center: OnceLock<CenterHandle>,
-    live: Arc<Mutex<HashMap<InteractionId, mpsc::WeakSender<Frame>>>>,
+    live: Arc<Mutex<HashMap<InteractionId, Running>>>,
     /// The rules and assist run on transcribed calls.
     rules: Option<Arc<LiveRules>>,
     /// The intent classifier for assist (`[ivr] intents`).
@@ -134,19 +143,31 @@ impl ConversationObserver for QualityInspection {
     fn bridged(&self, c: &BridgedConversation) -> Option<ConversationSinks> {
         let center = self.center.get()?.clone();
         let (tx, rx) = mpsc::channel(QUEUED_FRAMES);
+        let (agent_tx, agents) = mpsc::unbounded_channel();
         {
             let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
             // One inspection per call. A bridge again (a transfer) goes on
             // with it: the customer's leg is tapped already (a second tap
             // detaches at its first frame), the new party's leg joins as the
-            // agent's side.
-            if let Some(running) = live.get(&c.interaction).and_then(mpsc::WeakSender::upgrade) {
+            // agent's side, and alerts and assist follow the new agent.
+            if let Some(running) = live.get(&c.interaction)
+                && let Some(frames) = running.frames.upgrade()
+            {
+                if let Some(agent) = c.agent.clone() {
+                    let _ = running.agent.send(agent);
+                }
                 return Some(ConversationSinks {
                     customer: Box::new(|_: FrameDirection, _: &[i16]| false),
-                    other: self.sink(Speaker::Agent, running),
+                    other: self.sink(Speaker::Agent, frames),
                 });
             }
-            live.insert(c.interaction.clone(), tx.downgrade());
+            live.insert(
+                c.interaction.clone(),
+                Running {
+                    frames: tx.downgrade(),
+                    agent: agent_tx,
+                },
+            );
         }
         let sinks = ConversationSinks {
             customer: self.sink(Speaker::Customer, tx.clone()),
@@ -182,7 +203,7 @@ impl ConversationObserver for QualityInspection {
         let live = self.live.clone();
         let id = c.interaction.clone();
         tokio::spawn(async move {
-            run.run(rx, intents).await;
+            run.run(rx, intents, agents).await;
             live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
         Some(sinks)
@@ -225,6 +246,7 @@ impl Inspection {
         mut self,
         mut frames: mpsc::Receiver<Frame>,
         mut intents: mpsc::UnboundedReceiver<Classified>,
+        mut agents: mpsc::UnboundedReceiver<AgentId>,
     ) {
         let (tx, mut transcribed) = mpsc::unbounded_channel::<Transcribed>();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -251,6 +273,11 @@ impl Inspection {
                     }
                 }
                 Some(t) = transcribed.recv() => self.transcribed(t),
+                Some(agent) = agents.recv() => {
+                    if let Some(qa) = self.qa.as_mut() {
+                        qa.handle_transfer(agent, self.clock.now());
+                    }
+                }
                 Some((result, at)) = intents.recv() => {
                     if let Some(qa) = self.qa.as_mut() {
                         qa.handle_intent(&result, at);
