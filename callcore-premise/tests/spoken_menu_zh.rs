@@ -40,14 +40,15 @@ const KEY_1_PCAP: &str = "/usr/share/sip-tester/dtmf_2833_1.pcap";
 
 /// What callers said, in their own words (none is a menu label), and the
 /// queue each should reach. Chosen from the thirteen requests tried offline
-/// (docs/premise.md, "Chinese spoken menus"): the ones Whisper base hears well
-/// enough in espeak-ng's Mandarin; those it did not are listed there.
-const REQUESTS: [(&str, &str); 6] = [
+/// and the six tried through the premise (docs/premise.md, "Chinese spoken
+/// menus"): the ones Whisper base heard well enough in espeak-ng's Mandarin;
+/// those it did not are listed there ("我的手机没有信号，打不了电话" came
+/// through as "我" + "手机，" in one run, with a hallucinated "账单" in another).
+const REQUESTS: [(&str, &str); 5] = [
     ("我想查一下这个月的话费还剩多少", "billing"),
-    ("我的手机没有信号，打不了电话", "support"),
+    ("我家的网络连不上了", "support"),
     ("我想换一个便宜一点的套餐", "sales"),
     ("我想交一下话费", "billing"),
-    ("我家的网络连不上了", "support"),
     ("我想买一部新手机", "sales"),
 ];
 
@@ -189,7 +190,7 @@ fn chinese_config(dir: &Path, min_confidence: Option<f32>) -> PremiseConfig {
         "[ivr]\n{least}language = \"zh\"\nasr_model = {:?}\nintents = {intents:?}\n",
         model_dir().display().to_string()
     ) + r#"greeting = "您好。"
-default_queue = "support"
+default_queue = "general"
 menu = [
   { key = "1", label = "话费账单", queue = "billing", words = ["话费", "账单", "缴费", "余额"], intent = "check_balance" },
   { key = "2", label = "网络故障", queue = "support", words = ["网络", "上网", "宽带", "信号", "网速"], intent = "technical_fault" },
@@ -201,6 +202,8 @@ id = "billing"
 id = "support"
 [[queues]]
 id = "sales"
+[[queues]]
+id = "general"
 "#;
     let menu = PremiseConfig::from_toml(&callcore_premise::with_demo_agents(&toml)).unwrap();
     cfg.ivr = menu.ivr;
@@ -330,6 +333,7 @@ async fn mandarin_callers_say_what_they_want_and_reach_the_right_queue() {
     // confidence than Whisper base gives espeak-ng's Mandarin hears the
     // request yet does not take it; the caller is asked again and keys 1
     // (billing) after the answer ended, although the words name support.
+    // (A caller no entry is found for ends in `general`, the default queue.)
     let cfg = chinese_config(&dir, Some(0.95));
     let premise = Premise::start(cfg).await.unwrap();
     let mut events = premise.center().subscribe();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use callcore::{DigitResult, DigitSpec, DigitTermination, Pii, Speaker, TranscriptLine, Utterance};
 
-use super::super::matching::{choice_named, phrase_in, yes_or_no};
+use super::super::matching::{choices_named, phrase_in, yes_or_no};
 use super::super::model::{MenuChoice, Node, Retries};
 use super::super::wording::{sorry, spoken_choice};
 use super::{Action, After, Asking, FlowChannel, FlowEnd, FlowRun, State};
@@ -242,10 +242,18 @@ impl FlowRun {
                 let by_key = key.and_then(|k| choices.iter().find(|c| c.key == k));
                 // words heard with too little confidence pick nothing: asked again
                 let sure = confidence >= min_confidence;
-                let by_words = text
+                let named = text
                     .as_deref()
                     .filter(|_| sure)
-                    .and_then(|t| choice_named(t, &choices, |c| c.words.as_slice()));
+                    .map(|t| choices_named(t, &choices, |c| c.words.as_slice()))
+                    .unwrap_or_default();
+                // words of several choices ("没有信号，账单"): the classifier
+                // reads the whole answer when there is one, else the first
+                let by_words = match named.as_slice() {
+                    [one] => Some(*one),
+                    [first, ..] if !self.wants_nlu(&choices) => Some(*first),
+                    _ => None,
+                };
                 match (by_key.or(by_words), &text) {
                     (Some(c), _) => self.enter(&c.next.clone()),
                     (None, Some(t)) if sure && self.wants_nlu(&choices) => {

@@ -46,27 +46,26 @@ pub(crate) fn phrase_near(text: &str, phrase: &str) -> bool {
     })
 }
 
-/// The menu choice `text` names: the first whose words occur in it, else the
-/// only one whose Chinese words occur in it nearly ([`phrase_near`]); `None`
-/// when none does or nearly naming is ambiguous.
-pub(crate) fn choice_named<'a, C>(
+/// The menu choices `text` names, in menu order: those whose words occur in
+/// it, else the only one whose Chinese words occur in it nearly
+/// ([`phrase_near`]); empty when none does or nearly naming is ambiguous.
+pub(crate) fn choices_named<'a, C>(
     text: &str,
     choices: &'a [C],
     words: impl Fn(&C) -> &[String],
-) -> Option<&'a C> {
-    if let Some(c) = choices
+) -> Vec<&'a C> {
+    let named: Vec<&C> = choices
         .iter()
-        .find(|c| words(c).iter().any(|w| phrase_in(text, w)))
-    {
-        return Some(c);
+        .filter(|c| words(c).iter().any(|w| phrase_in(text, w)))
+        .collect();
+    if !named.is_empty() {
+        return named;
     }
-    let mut near = choices
+    let near: Vec<&C> = choices
         .iter()
-        .filter(|c| words(c).iter().any(|w| phrase_near(text, w)));
-    match (near.next(), near.next()) {
-        (Some(c), None) => Some(c),
-        _ => None,
-    }
+        .filter(|c| words(c).iter().any(|w| phrase_near(text, w)))
+        .collect();
+    if near.len() == 1 { near } else { Vec::new() }
 }
 
 const YES: &[&str] = &[
@@ -140,10 +139,11 @@ mod tests {
             vec!["话费账单".to_string()],
             vec!["网络故障".to_string(), "网速".to_string()],
         ];
-        let named = |text: &str| choice_named(text, &choices, |c: &Vec<String>| c.as_slice());
-        assert_eq!(named("我的网速很慢"), Some(&choices[1]));
-        assert_eq!(named("查一下话费帐单"), Some(&choices[0]));
-        assert_eq!(named("今天天气不错"), None);
+        let named = |text: &str| choices_named(text, &choices, |c: &Vec<String>| c.as_slice());
+        assert_eq!(named("我的网速很慢"), [&choices[1]]);
+        assert_eq!(named("查一下话费帐单"), [&choices[0]]);
+        assert_eq!(named("网速慢，话费账单"), [&choices[0], &choices[1]]);
+        assert!(named("今天天气不错").is_empty());
     }
 
     #[test]
