@@ -220,6 +220,25 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "asr-whisper")]
+    #[test]
+    fn a_chinese_menu_refuses_an_english_only_model() {
+        let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/asr/whisper-tiny.en");
+        if !std::path::Path::new(tiny).join("model.bin").is_file() {
+            eprintln!("notice: no whisper-tiny.en (scripts/fetch-asr-model.sh); skipping");
+            return;
+        }
+        let cfg = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
+            "[ivr]\ndefault_queue = \"support\"\nlanguage = \"zh\"\nasr_model = \"{tiny}\"\n"
+        )))
+        .unwrap();
+        let e = super::load(&cfg.ivr).err().unwrap().to_string();
+        assert!(
+            e.contains("ivr.asr_model") && e.contains("English-only"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn without_a_model_menus_take_keys_and_an_intents_file_loads() {
         let intents = concat!(
