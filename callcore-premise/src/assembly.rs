@@ -17,7 +17,8 @@ use callcore::{
     Timestamp, UuidV7Ids,
 };
 use callcore_ivr::flow::{
-    CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, SharedCallbackBook,
+    CallbackBook, CallbackDialer, CallbackNumbers, CallbackPolicy, SharedCallbackBook, is_chinese,
+    spoken_choice,
 };
 use callcore_media::leg_port::{RtpMedia, RtpMediaConfig};
 use callcore_runtime::{Center, CenterHandle, Providers, SystemClock, WaitOptions};
@@ -53,6 +54,8 @@ pub struct Premise {
     voice: PremiseVoice,
     /// The Whisper model the IVR hears callers with (`None`: keys only).
     asr_model: Option<std::path::PathBuf>,
+    /// `[ivr] language` is Chinese: callers are heard in Mandarin.
+    chinese_menu: bool,
     /// `[quality]`: answered calls measured (and transcribed) from their audio.
     quality: Option<Arc<crate::quality::QualityInspection>>,
     pub(crate) started_at: Timestamp,
@@ -122,7 +125,7 @@ impl Premise {
             .ivr
             .menu
             .iter()
-            .map(|m| format!(" For {}, press {}.", m.label, m.key))
+            .map(|m| spoken_choice(config.ivr.language.as_deref(), &m.label, &m.key))
             .collect();
         voice.prewarm(&[config.ivr.greeting.clone(), menu]).await;
 
@@ -560,6 +563,7 @@ impl Premise {
         };
         let channels =
             crate::channels::start(&config, &inboxes, &clock, &channel_ids, notifications)?;
+        let chinese_menu = is_chinese(config.ivr.language.as_deref());
         let premise = Premise {
             web,
             channels,
@@ -582,6 +586,7 @@ impl Premise {
             callbacks,
             voice,
             asr_model: listening.model.clone(),
+            chinese_menu,
             quality,
             browser,
             browser_presence,
@@ -710,7 +715,12 @@ impl Premise {
         }
         s.push_str(&match &self.asr_model {
             Some(m) => format!(
-                "IVR menus: spoken or keyed (Whisper model {})\n",
+                "IVR menus: spoken or keyed{} (Whisper model {})\n",
+                if self.chinese_menu {
+                    ", in Mandarin"
+                } else {
+                    ""
+                },
                 m.display()
             ),
             None => "IVR menus: keys only\n".to_owned(),

@@ -318,6 +318,14 @@ pub struct IvrSection {
     /// as press its key. Needs the `asr-whisper` feature; without this field such a
     /// build uses the folder `CALLCORE_WHISPER_MODEL` names, if any.
     pub asr_model: Option<std::path::PathBuf>,
+    /// The language the menu speaks and hears: `"en"` (absent) or `"zh"`
+    /// (Mandarin; `zh-CN`, `cmn` too). In Chinese the menu reads its keys out
+    /// the Chinese way ("账单查询请按1。"), prompts with Chinese text are spoken
+    /// by espeak-ng's Mandarin voice, and callers are heard in Mandarin: the
+    /// model must be multilingual (Whisper base, `scripts/fetch-asr-model-zh.sh`;
+    /// without `asr_model` the folder `CALLCORE_WHISPER_MODEL_ZH` names, else
+    /// `CALLCORE_WHISPER_MODEL`'s).
+    pub language: Option<String>,
     /// An intents file (callcore-ivr's JSON): spoken answers are classified and
     /// a menu entry's `intent` picks it.
     pub intents: Option<std::path::PathBuf>,
@@ -338,6 +346,7 @@ impl Default for IvrSection {
             menu: Vec::new(),
             default_queue: String::new(),
             asr_model: None,
+            language: None,
             intents: None,
             knowledge_bases: std::collections::BTreeMap::new(),
             min_confidence: DEFAULT_MIN_CONFIDENCE,

@@ -38,7 +38,11 @@ pub fn premise_flow(ivr: &IvrSection) -> Result<IvrFlow, PremiseError> {
             c
         })
         .collect();
-    let mut b = FlowBuilder::new("premise_ivr", "welcome")
+    let mut b = FlowBuilder::new("premise_ivr", "welcome");
+    if let Some(language) = &ivr.language {
+        b = b.language(language);
+    }
+    let mut b = b
         .say("welcome", &ivr.greeting, "menu")
         .menu("menu", "", choices, &queue_node(&ivr.default_queue, &[]))
         .min_confidence("menu", ivr.min_confidence);

@@ -45,18 +45,29 @@ fn field(field: &str, detail: impl Into<String>) -> PremiseError {
     }
 }
 
-/// The model folder: `[ivr] asr_model`, else `CALLCORE_WHISPER_MODEL` (only in a
-/// build that can use it).
+/// Whether the menu is in Chinese (`[ivr] language`).
+fn chinese(ivr: &IvrSection) -> bool {
+    callcore_ivr::flow::is_chinese(ivr.language.as_deref())
+}
+
+/// The model folder: `[ivr] asr_model`, else (only in a build that can use it)
+/// `CALLCORE_WHISPER_MODEL_ZH` for a Chinese menu, else `CALLCORE_WHISPER_MODEL`.
 fn model_dir(ivr: &IvrSection) -> Option<(PathBuf, &'static str)> {
     if let Some(dir) = &ivr.asr_model {
         return Some((dir.clone(), "ivr.asr_model"));
     }
-    if cfg!(feature = "asr-whisper") {
-        return std::env::var_os("CALLCORE_WHISPER_MODEL")
-            .filter(|v| !v.is_empty())
-            .map(|v| (PathBuf::from(v), "CALLCORE_WHISPER_MODEL"));
+    if !cfg!(feature = "asr-whisper") {
+        return None;
     }
-    None
+    let env = |name: &'static str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), name))
+    };
+    chinese(ivr)
+        .then(|| env("CALLCORE_WHISPER_MODEL_ZH"))
+        .flatten()
+        .or_else(|| env("CALLCORE_WHISPER_MODEL"))
 }
 
 /// Checks the fields without loading anything.
@@ -67,6 +78,18 @@ pub(crate) fn validate(ivr: &IvrSection) -> Result<(), PremiseError> {
             "this build has no speech recognition: build callcore-premise with \
              --features asr-whisper",
         ));
+    }
+    if let Some(language) = &ivr.language {
+        let primary = language.trim().split(['-', '_']).next().unwrap_or_default();
+        if !(primary.eq_ignore_ascii_case("en") || chinese(ivr)) {
+            return Err(field(
+                "ivr.language",
+                format!(
+                    "{language:?}: menus speak \"en\" (English) or \"zh\" (Mandarin; \
+                     \"zh-CN\", \"cmn\")"
+                ),
+            ));
+        }
     }
     if !(0.0..=1.0).contains(&ivr.min_confidence) {
         return Err(field("ivr.min_confidence", "must be within 0..=1"));
@@ -107,7 +130,7 @@ pub(crate) fn load(ivr: &IvrSection) -> Result<Listening, PremiseError> {
     let Some((dir, from)) = model_dir(ivr) else {
         return Ok(keypad(nlu));
     };
-    match whisper(&dir) {
+    match whisper(&dir, chinese(ivr)) {
         Ok(asr) => Ok(Listening {
             asr,
             nlu,
@@ -122,15 +145,38 @@ pub(crate) fn load(ivr: &IvrSection) -> Result<Listening, PremiseError> {
     }
 }
 
+/// What a Chinese menu's recognizer reads before the menu's phrases, as the
+/// text said before the caller's words: a sentence in Simplified characters
+/// (Whisper otherwise writes Mandarin in Traditional ones as often as not, and
+/// the menu's words are Simplified).
 #[cfg(feature = "asr-whisper")]
-fn whisper(dir: &std::path::Path) -> Result<Arc<dyn SpeechRecognizer>, String> {
+const CHINESE_PROMPT: &str = "以下是普通话的句子。";
+
+/// Loads the model in `dir`; for a Chinese menu (`chinese`) one that hears
+/// Mandarin: Chinese by default, the Simplified-Chinese prompt, no repeated
+/// 3-grams (Whisper loops on unclear Mandarin, "试试试试…").
+#[cfg(feature = "asr-whisper")]
+fn whisper(dir: &std::path::Path, chinese: bool) -> Result<Arc<dyn SpeechRecognizer>, String> {
     use callcore_ivr::speech::whisper::{WhisperConfig, WhisperRecognizer};
-    let r = WhisperRecognizer::load(WhisperConfig::new(dir)).map_err(|e| e.to_string())?;
+    let mut config = WhisperConfig::new(dir);
+    if chinese {
+        config.language = Some("zh".into());
+        config.initial_prompt = Some(CHINESE_PROMPT.into());
+        config.no_repeat_ngram_size = 3;
+    }
+    let r = WhisperRecognizer::load(config).map_err(|e| e.to_string())?;
+    if chinese && r.language_for(Some("zh")).is_none() {
+        return Err(format!(
+            "{} is an English-only model; ivr.language \"zh\" needs a multilingual one \
+             (Whisper base: scripts/fetch-asr-model-zh.sh)",
+            dir.display()
+        ));
+    }
     Ok(Arc::new(r))
 }
 
 #[cfg(not(feature = "asr-whisper"))]
-fn whisper(_dir: &std::path::Path) -> Result<Arc<dyn SpeechRecognizer>, String> {
+fn whisper(_dir: &std::path::Path, _chinese: bool) -> Result<Arc<dyn SpeechRecognizer>, String> {
     Err("this build has no speech recognition (feature asr-whisper)".into())
 }
 
@@ -157,12 +203,40 @@ mod tests {
              queue = \"support\", intent = \"check_balance\" }]\n",
         );
         assert!(e.contains("ivr.menu[0].intent"), "{e}");
+        let e = error_of("[ivr]\ndefault_queue = \"support\"\nlanguage = \"fr\"\n");
+        assert!(e.contains("ivr.language") && e.contains("\"zh\""), "{e}");
+        for fine in ["zh", "zh-CN", "cmn", "en", "en-US"] {
+            let toml = format!("[ivr]\ndefault_queue = \"support\"\nlanguage = \"{fine}\"\n");
+            assert!(
+                PremiseConfig::from_toml(&crate::config::with_demo_agents(&toml)).is_ok(),
+                "{fine}"
+            );
+        }
         let e = error_of("[ivr]\ndefault_queue = \"support\"\nmin_confidence = 1.5\n");
         assert!(e.contains("ivr.min_confidence"), "{e}");
         if !cfg!(feature = "asr-whisper") {
             let e = error_of("[ivr]\ndefault_queue = \"support\"\nasr_model = \"/m\"\n");
             assert!(e.contains("ivr.asr_model"), "{e}");
         }
+    }
+
+    #[cfg(feature = "asr-whisper")]
+    #[test]
+    fn a_chinese_menu_refuses_an_english_only_model() {
+        let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/asr/whisper-tiny.en");
+        if !std::path::Path::new(tiny).join("model.bin").is_file() {
+            eprintln!("notice: no whisper-tiny.en (scripts/fetch-asr-model.sh); skipping");
+            return;
+        }
+        let cfg = PremiseConfig::from_toml(&crate::config::with_demo_agents(&format!(
+            "[ivr]\ndefault_queue = \"support\"\nlanguage = \"zh\"\nasr_model = \"{tiny}\"\n"
+        )))
+        .unwrap();
+        let e = super::load(&cfg.ivr).err().unwrap().to_string();
+        assert!(
+            e.contains("ivr.asr_model") && e.contains("English-only"),
+            "{e}"
+        );
     }
 
     #[test]

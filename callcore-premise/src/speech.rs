@@ -57,6 +57,20 @@ fn parse_wav(bytes: &[u8]) -> Option<(u32, Vec<i16>)> {
     Some((wav.sample_rate, wav.to_mono()))
 }
 
+/// espeak-ng's voice for `text`: Mandarin when it is written in Chinese
+/// characters (a Chinese menu, `[ivr] language = "zh"`), else American English.
+/// The Mandarin voice is `cmn-latn-pinyin`: espeak-ng 1.51 (Debian 12) turns
+/// Hanzi into tone-numbered pinyin, which its plain `cmn` voice reads as English
+/// ("请" as "king three"); this variant reads it as Mandarin.
+fn voice_for(text: &str) -> &'static str {
+    let han = |c: char| matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}');
+    if text.chars().any(han) {
+        "cmn-latn-pinyin"
+    } else {
+        "en-us"
+    }
+}
+
 /// A soft two-note chime per sentence, 8 kHz.
 fn chimes(text: &str) -> Vec<i16> {
     let sentences = text.split(['.', '?', '!']).filter(|s| !s.trim().is_empty());
@@ -106,7 +120,7 @@ impl PremiseVoice {
             });
         }
         let out = tokio::process::Command::new("espeak-ng")
-            .args(["--stdout", "-v", "en-us", "-s", "165", "--", text])
+            .args(["--stdout", "-v", voice_for(text), "-s", "165", "--", text])
             .stdin(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .output()
@@ -181,6 +195,8 @@ mod tests {
         assert_eq!(parse_wav(&wav), Some((22050, vec![1, -1])));
         assert_eq!(parse_wav(b"nonsense"), None);
         assert_eq!(chimes("One. Two?").len(), 2 * (3200 + 2400));
+        assert_eq!(voice_for("For billing, press 1."), "en-us");
+        assert_eq!(voice_for("Hello. 账单查询请按1。"), "cmn-latn-pinyin");
     }
 
     #[tokio::test]

@@ -273,10 +273,12 @@ impl IvrFlow {
             Action::Listen {
                 no_input_timeout,
                 hints,
+                language,
             } => {
                 let spec = ListenSpec {
                     no_input_timeout,
                     hints,
+                    language,
                     ..ListenSpec::default()
                 };
                 Input::Heard(call.listen(&spec).await?)

@@ -66,10 +66,19 @@ impl FlowBuilder {
                 global_commands: Vec::new(),
                 hours: None,
                 no_input_timeout_ms: 5_000,
+                language: None,
                 sensitive: Vec::new(),
                 nodes: BTreeMap::new(),
             },
         }
+    }
+
+    /// The language the flow speaks and hears (`"zh"`; see
+    /// [`FlowSpec::language`]).
+    #[must_use]
+    pub fn language(mut self, language: &str) -> Self {
+        self.spec.language = Some(language.into());
+        self
     }
 
     /// Adds any node.

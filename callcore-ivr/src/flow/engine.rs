@@ -60,6 +60,9 @@ pub enum Action {
         no_input_timeout: Duration,
         /// Phrases the step expects (a menu's labels and words), for the recognizer.
         hints: Vec<String>,
+        /// The flow's language ([`FlowSpec::language`](super::FlowSpec::language)),
+        /// for the recognizer.
+        language: Option<String>,
     },
     /// Collect DTMF digits (voice only); answer [`Input::Digits`].
     CollectDigits(DigitSpec),

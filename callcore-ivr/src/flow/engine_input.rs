@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use callcore::{DigitResult, DigitSpec, DigitTermination, Pii, Speaker, TranscriptLine, Utterance};
 
-use super::super::matching::{phrase_in, yes_or_no};
+use super::super::matching::{choices_named, phrase_in, yes_or_no};
 use super::super::model::{MenuChoice, Node, Retries};
+use super::super::wording::{sorry, spoken_choice};
 use super::{Action, After, Asking, FlowChannel, FlowEnd, FlowRun, State};
 
 impl FlowRun {
@@ -22,9 +23,11 @@ impl FlowRun {
                 let mut t = self.render(prompt);
                 for c in choices {
                     match self.channel {
-                        FlowChannel::Voice => {
-                            t.push_str(&format!(" For {}, press {}.", c.label, c.key))
-                        }
+                        FlowChannel::Voice => t.push_str(&spoken_choice(
+                            self.spec.language.as_deref(),
+                            &c.label,
+                            &c.key,
+                        )),
                         FlowChannel::Text => t.push_str(&format!("\n{}. {}", c.key, c.label)),
                     }
                 }
@@ -87,6 +90,7 @@ impl FlowRun {
             None => Action::Listen {
                 no_input_timeout: Duration::from_millis(self.spec.no_input_timeout_ms),
                 hints: self.listen_hints(),
+                language: self.spec.language.clone(),
             },
         });
         self.state = State::Listening;
@@ -143,14 +147,14 @@ impl FlowRun {
             (
                 self.no_input,
                 &retries.no_input,
-                "Sorry, I did not hear anything.",
+                sorry(self.spec.language.as_deref(), false),
             )
         } else {
             self.no_match += 1;
             (
                 self.no_match,
                 &retries.no_match,
-                "Sorry, I did not understand.",
+                sorry(self.spec.language.as_deref(), true),
             )
         };
         if self.attempts >= retries.attempts() {
@@ -238,11 +242,18 @@ impl FlowRun {
                 let by_key = key.and_then(|k| choices.iter().find(|c| c.key == k));
                 // words heard with too little confidence pick nothing: asked again
                 let sure = confidence >= min_confidence;
-                let by_words = text.as_deref().filter(|_| sure).and_then(|t| {
-                    choices
-                        .iter()
-                        .find(|c| c.words.iter().any(|w| phrase_in(t, w)))
-                });
+                let named = text
+                    .as_deref()
+                    .filter(|_| sure)
+                    .map(|t| choices_named(t, &choices, |c| c.words.as_slice()))
+                    .unwrap_or_default();
+                // words of several choices ("没有信号，账单"): the classifier
+                // reads the whole answer when there is one, else the first
+                let by_words = match named.as_slice() {
+                    [one] => Some(*one),
+                    [first, ..] if !self.wants_nlu(&choices) => Some(*first),
+                    _ => None,
+                };
                 match (by_key.or(by_words), &text) {
                     (Some(c), _) => self.enter(&c.next.clone()),
                     (None, Some(t)) if sure && self.wants_nlu(&choices) => {

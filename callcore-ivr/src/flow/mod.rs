@@ -14,6 +14,7 @@ mod model;
 pub mod sim;
 mod validate;
 pub mod webhook;
+mod wording;
 
 pub use adapter::{FlowTask, IvrFlow};
 pub use builder::FlowBuilder;
@@ -30,3 +31,4 @@ pub use model::{
     BranchRule, Condition, FlowSpec, GlobalCommand, IntentRoute, MenuChoice, Node, Retries,
     SlotRequest, Webhook,
 };
+pub use wording::{is_chinese, spoken_choice};

@@ -58,6 +58,13 @@ pub struct FlowSpec {
     /// How long a prompt waits for the caller to start, in milliseconds.
     #[serde(default = "default_no_input_ms")]
     pub no_input_timeout_ms: u64,
+    /// The language the flow speaks and hears (`"zh"`, `"en"`, a BCP 47 tag):
+    /// its listens ask the recognizer for it ([`callcore::ListenSpec::language`])
+    /// and voice menus read their keys out in it ("账单查询请按1。" for `zh`,
+    /// see [`spoken_choice`](super::spoken_choice)). Absent: English wording and
+    /// the recognizer's own default language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// Variables (slots) that are sensitive (`card_number`, `pin`): the flow
     /// uses their values, but the context handed to the agent (and journaled)
     /// holds them masked (`••••••••••••1111`, see [`callcore::mask_sensitive`]),
