@@ -285,7 +285,7 @@ impl Premise {
                 // the channel's own flow (the bot answers first); its queues'
                 // announcements would go out as messages, so no waiting options
                 ChannelRoute::Flow(inbox, spec) => {
-                    (inbox, knowing(callcore_ivr::flow::IvrFlow::new(spec)))
+                    (inbox, knowing(callcore_ivr::flow::IvrFlow::new(*spec)))
                 }
             };
             let entry = inbox.entry().to_owned();

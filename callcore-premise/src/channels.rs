@@ -167,7 +167,7 @@ impl Inboxes {
                 Some(path) => {
                     let spec = flow_file(path, "email.flow")?;
                     callcore_channels::InboxMedia::install(i);
-                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                    r.push(ChannelRoute::Flow(i.clone(), Box::new(spec)));
                 }
                 None => r.push(ChannelRoute::Queue(
                     i.clone(),
@@ -181,7 +181,7 @@ impl Inboxes {
                 Some(path) => {
                     let spec = flow_file(path, "sms.flow")?;
                     callcore_channels::InboxMedia::install(i);
-                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                    r.push(ChannelRoute::Flow(i.clone(), Box::new(spec)));
                 }
                 None => r.push(ChannelRoute::Queue(i.clone(), c.queue.clone(), "sms.queue")),
             }
@@ -191,7 +191,7 @@ impl Inboxes {
                 Some(path) => {
                     let spec = flow_file(path, "wechat.flow")?;
                     callcore_channels::InboxMedia::install(i);
-                    r.push(ChannelRoute::Flow(i.clone(), spec));
+                    r.push(ChannelRoute::Flow(i.clone(), Box::new(spec)));
                 }
                 None => r.push(ChannelRoute::Queue(
                     i.clone(),
@@ -205,7 +205,7 @@ impl Inboxes {
             match &c.flow {
                 Some(path) => r.push(ChannelRoute::Flow(
                     h.inbox().clone(),
-                    flow_file(path, "chat.flow")?,
+                    Box::new(flow_file(path, "chat.flow")?),
                 )),
                 None => r.push(ChannelRoute::Queue(
                     h.inbox().clone(),
@@ -268,7 +268,7 @@ pub(crate) enum ChannelRoute {
     /// Straight to the queue (with the config field that names it).
     Queue(Arc<Inbox>, String, &'static str),
     /// Through a flow of the channel's own.
-    Flow(Arc<Inbox>, FlowSpec),
+    Flow(Arc<Inbox>, Box<FlowSpec>),
 }
 
 /// Reads a flow file (JSON, or TOML by its extension); errors name `field`.
