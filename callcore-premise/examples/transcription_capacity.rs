@@ -319,7 +319,10 @@ async fn main() {
         std::process::exit(2);
     };
     if !model.join("model.bin").is_file() {
-        eprintln!("{}: no model.bin (a CTranslate2 Whisper folder)", model.display());
+        eprintln!(
+            "{}: no model.bin (a CTranslate2 Whisper folder)",
+            model.display()
+        );
         std::process::exit(2);
     }
     for (p, a) in [
