@@ -13,13 +13,28 @@
 //! the SIPps are other processes and the test sender is negligible), the
 //! transcripts' lag behind the speech (each segment's emission less its line's
 //! end, p50/p95/max), the segments heard of those said, and the word error
-//! rate; then the ratio of transcribing to the baseline, and the calls per core
-//! the CPU figure allows.
+//! rate; then the ratio of transcribing to the baseline, and the figures a
+//! capacity plan needs, all derived from the transcribing round's CPU figure:
+//!
+//! - *calls/core*: 1 / (CPU s per call-second), the concurrent calls one core
+//!   carries in real time, were the CPU the only limit;
+//! - *calls/machine*: that times the cores this process may use;
+//! - *RTF/side*: the recognizer's real-time factor per side in CPU terms,
+//!   (transcribing − baseline) / 2, CPU seconds per second of one side's audio;
+//! - *lag growth*: per call, the last segment's lag less the first's (mean over
+//!   the calls): about 0 while the recognizer keeps up, growing with the
+//!   conversation's length when it falls behind (the lag then has no bound).
+//!
+//! The model is `--model DIR` (a CTranslate2 Whisper folder; it becomes the
+//! center's `[ivr] asr_model`), else the folder `CALLCORE_WHISPER_MODEL` names.
+//! Multilingual models decode in English (`WhisperConfig`'s default language),
+//! the conversation's language.
 //!
 //! ```text
 //! CALLCORE_WHISPER_MODEL=$PWD/.cache/asr/whisper-tiny.en CALLCORE_TEST_PORTS=14500 \
 //!   cargo run -p callcore-premise --features asr-whisper --example transcription_capacity \
 //!   -- --calls 1,2,4
+//! cargo run ... --example transcription_capacity -- --calls 1,2 --model .cache/asr/whisper-base
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -46,9 +61,14 @@ transcribed in real time through the premise center (SIPp phones, espeak-ng spee
 
 Options:
   --calls LIST   concurrent calls per round, comma-separated (default: 1,2,4)
+  --model DIR    the Whisper model folder (CTranslate2; default: CALLCORE_WHISPER_MODEL)
   --help         this text
 
-Environment: CALLCORE_WHISPER_MODEL (the model folder, required),
+Derived columns: calls/core = 1 / transcribing CPU s per call-second; calls/machine =
+calls/core x cores; RTF/side = (transcribing - baseline) / 2, CPU s per second of one
+side's audio; lag growth = last segment's lag - first's, mean over the calls.
+
+Environment: CALLCORE_WHISPER_MODEL (the model folder, unless --model names one),
 CALLCORE_TEST_PORTS (a block of 500 ports to use; default 40000-40999).";
 
 fn epoch_ms() -> i64 {
@@ -66,6 +86,8 @@ fn epoch_ms() -> i64 {
 struct Round {
     cpu_per_call_second: f64,
     lags: Vec<i64>,
+    /// Per call, the last matched segment's lag less the first's (ms).
+    growth: Vec<i64>,
     segments: usize,
     said: usize,
     wer: f64,
@@ -86,7 +108,13 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 /// Runs `calls` concurrent conversations through a fresh center.
-async fn round(calls: usize, transcribe: bool, laid: &[Laid], tracks: &[Vec<u8>; 2]) -> Round {
+async fn round(
+    calls: usize,
+    transcribe: bool,
+    model: &std::path::Path,
+    laid: &[Laid],
+    tracks: &[Vec<u8>; 2],
+) -> Round {
     let dir = data_dir(&format!(
         "capacity-{calls}-{}",
         if transcribe { "asr" } else { "base" }
@@ -106,7 +134,8 @@ async fn round(calls: usize, transcribe: bool, laid: &[Laid], tracks: &[Vec<u8>;
         "[quality]\nenabled = true\ntranscribe = {transcribe}\nsilence_alert_secs = 2.0\n\
          talk_over_alert_secs = 0.5\n"
     ));
-    let cfg: PremiseConfig = config(&dir, &toml);
+    let mut cfg: PremiseConfig = config(&dir, &toml);
+    cfg.ivr.asr_model = Some(model.to_path_buf());
     let premise = Premise::start(cfg).await.unwrap();
     let mut events = premise.center().subscribe();
     let center = premise.sip_addr().to_string();
@@ -243,12 +272,17 @@ async fn round(calls: usize, transcribe: bool, laid: &[Laid], tracks: &[Vec<u8>;
         let segments = heard.get(id).cloned().unwrap_or_default();
         r.segments += segments.len();
         let mut next = 0;
+        let mut lags = Vec::new();
         for (speaker, _, at) in &segments {
             if let Some(k) = (next..laid.len()).find(|&k| laid[k].speaker == *speaker) {
-                r.lags.push(at - (t0 + laid[k].end));
+                lags.push(at - (t0 + laid[k].end));
                 next = k + 1;
             }
         }
+        if let (Some(first), Some(last)) = (lags.first(), lags.last()) {
+            r.growth.push(last - first);
+        }
+        r.lags.extend(lags);
         let reference_words: Vec<String> = laid.iter().flat_map(|l| words(l.text)).collect();
         let hypothesis: Vec<String> = segments.iter().flat_map(|s| words(&s.1)).collect();
         errors += edits(&reference_words, &hypothesis);
@@ -274,10 +308,23 @@ async fn main() {
             || vec![1, 2, 4],
             |l| l.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
         );
-    let Some(model) = std::env::var_os("CALLCORE_WHISPER_MODEL") else {
-        eprintln!("CALLCORE_WHISPER_MODEL is not set (scripts/fetch-asr-model.sh)");
+    let model = args
+        .iter()
+        .position(|a| a == "--model")
+        .and_then(|i| args.get(i + 1))
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("CALLCORE_WHISPER_MODEL"));
+    let Some(model) = model.map(std::path::PathBuf::from) else {
+        eprintln!("no model: --model DIR or CALLCORE_WHISPER_MODEL (scripts/fetch-asr-model.sh)");
         std::process::exit(2);
     };
+    if !model.join("model.bin").is_file() {
+        eprintln!(
+            "{}: no model.bin (a CTranslate2 Whisper folder)",
+            model.display()
+        );
+        std::process::exit(2);
+    }
     for (p, a) in [
         ("sipp", "-v"),
         ("sox", "--version"),
@@ -294,7 +341,7 @@ async fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "model {}; {cores} cores; a {:.1} s conversation per call; load average {}",
-        std::path::Path::new(&model).display(),
+        model.display(),
         tracks[0].len() as f64 / 8000.0,
         load.split_whitespace()
             .take(3)
@@ -302,18 +349,23 @@ async fn main() {
             .join(" ")
     );
     println!(
-        "calls | baseline CPU s/call-s | transcribing CPU s/call-s | ratio | calls/core (CPU) | \
-         lag p50/p95/max ms | segments | WER"
+        "calls | baseline CPU s/call-s | transcribing CPU s/call-s | ratio | calls/core | \
+         calls/machine | RTF/side | lag p50/p95/max ms | lag growth ms | segments | WER"
     );
     for n in calls {
-        let base = round(n, false, &laid, &tracks).await;
-        let asr = round(n, true, &laid, &tracks).await;
+        let base = round(n, false, &model, &laid, &tracks).await;
+        let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let asr = round(n, true, &model, &laid, &tracks).await;
         let per_core = 1.0 / asr.cpu_per_call_second.max(1e-9);
+        let rtf = (asr.cpu_per_call_second - base.cpu_per_call_second) / 2.0;
+        let growth = asr.growth.iter().sum::<i64>() / (asr.growth.len().max(1) as i64);
         println!(
-            "{n:5} | {:21.3} | {:25.3} | {:5.1} | {per_core:16.1} | {:>5}/{:>5}/{:>5} | {:>3}/{:<3} | {:.3}",
+            "{n:5} | {:21.3} | {:25.3} | {:5.1} | {per_core:10.2} | {:13.1} | {rtf:8.3} | \
+             {:>5}/{:>5}/{:>5} | {growth:13} | {:>3}/{:<3} | {:.3}",
             base.cpu_per_call_second,
             asr.cpu_per_call_second,
             asr.cpu_per_call_second / base.cpu_per_call_second.max(1e-9),
+            per_core * cores as f64,
             percentile(&asr.lags, 0.5),
             percentile(&asr.lags, 0.95),
             asr.lags.last().copied().unwrap_or(0),
@@ -321,9 +373,15 @@ async fn main() {
             asr.said,
             asr.wer,
         );
+        let load1 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let first3 = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
         eprintln!(
-            "  (rounds took {:.1} s and {:.1} s of wall time)",
-            base.wall_s, asr.wall_s
+            "  (rounds took {:.1} s and {:.1} s of wall time; load average {} before the \
+             transcribing round, {} after)",
+            base.wall_s,
+            asr.wall_s,
+            first3(&load0),
+            first3(&load1)
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
