@@ -42,8 +42,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use callcore::{
-    AgentId,
-    Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
+    AgentId, Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
     RecognitionOptions, Speaker, SpeechRecognizer, TenantId, Timestamp,
 };
 use callcore_analytics::quality::talk::{TalkEvent, TalkFigures, TalkMeter, TalkSettings};
