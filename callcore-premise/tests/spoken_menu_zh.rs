@@ -20,6 +20,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(clippy::disallowed_methods)]
 
+#[path = "spoken_support/mod.rs"]
+mod spoken;
 #[path = "call_support/mod.rs"]
 mod support;
 
@@ -27,11 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use callcore::{EventKind, InteractionId, SpeechSynthesizer, VoiceOptions};
-use callcore_ivr::flow::spoken_choice;
-use callcore_premise::speech::PremiseVoice;
 use callcore_premise::{Premise, PremiseConfig};
-use callcore_runtime::EventSubscriber;
+use spoken::{menu_ms, next_queued};
 use support::{config, data_dir, rtp_block, sip_port};
 
 /// SIPp's RFC 4733 presses of keys 3 and 1 (Debian's sip-tester ships them).
@@ -155,28 +154,6 @@ fn dial(
         .expect("sipp starts")
 }
 
-/// How long the center speaks before it listens: the greeting, then the menu
-/// as the flow words it in Chinese (the clips the center speaks).
-async fn menu_ms(cfg: &PremiseConfig) -> u64 {
-    let voice = PremiseVoice::detect();
-    let language = cfg.ivr.language.as_deref();
-    let menu: String = cfg
-        .ivr
-        .menu
-        .iter()
-        .map(|m| spoken_choice(language, &m.label, &m.key))
-        .collect();
-    let mut ms = 0;
-    for text in [cfg.ivr.greeting.clone(), menu] {
-        let clip = voice
-            .synthesize(&text, &VoiceOptions::default())
-            .await
-            .unwrap();
-        ms += clip.samples.len() as u64 * 1000 / u64::from(clip.sample_rate);
-    }
-    ms
-}
-
 /// The Chinese menu: its words, the intents of callcore-ivr's Chinese
 /// classifier, `min_confidence` when given (else the default).
 fn chinese_config(dir: &Path, min_confidence: Option<f32>) -> PremiseConfig {
@@ -209,38 +186,6 @@ id = "general"
     cfg.ivr = menu.ivr;
     cfg.queues = menu.queues;
     cfg
-}
-
-/// What became of the next caller: its queue, the words the center heard
-/// (the customer's transcript segments) and when it was queued.
-async fn next_queued(events: &mut EventSubscriber, secs: u64) -> (String, Vec<String>, Instant) {
-    let mut heard: Vec<(InteractionId, String)> = Vec::new();
-    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let e = tokio::time::timeout_at(until, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no caller queued within {secs} s"))
-            .unwrap();
-        match &e.kind {
-            EventKind::TranscriptSegment {
-                interaction, text, ..
-            } => {
-                eprintln!("heard: {:?}", text.expose());
-                heard.push((interaction.clone(), text.expose().clone()));
-            }
-            EventKind::Queued {
-                interaction, queue, ..
-            } => {
-                let words = heard
-                    .iter()
-                    .filter(|(i, _)| i == interaction)
-                    .map(|(_, t)| t.clone())
-                    .collect();
-                return (queue.as_str().to_owned(), words, Instant::now());
-            }
-            _ => {}
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
