@@ -528,6 +528,10 @@ impl Premise {
                 sip: sip.sip().clone(),
                 center: center.clone(),
                 tenant,
+                transcription: quality
+                    .as_ref()
+                    .filter(|q| q.transcribes())
+                    .map(|q| q.transcription_meter()),
             },
             events,
             http,

@@ -81,6 +81,7 @@ pub mod sip_edge;
 pub mod speech;
 pub mod srtp;
 pub mod storage;
+pub mod transcription_queue;
 pub mod trunk_dns;
 pub mod trunk_tls;
 pub mod trunks;

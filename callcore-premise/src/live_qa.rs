@@ -91,6 +91,10 @@ pub(crate) struct LiveQa {
     interaction: InteractionId,
     agent: Option<AgentId>,
     created_at: Timestamp,
+    /// When the conversation with the current agent began.
+    connected_at: Timestamp,
+    /// Utterances not transcribed (shed): who, when (offset).
+    shed: Vec<(Speaker, u64)>,
     reminders: Vec<Reminder>,
     /// Articles (`kb/entry`) and intents already suggested.
     suggested: HashSet<String>,
@@ -152,6 +156,8 @@ impl LiveQa {
             interaction,
             agent,
             created_at,
+            connected_at,
+            shed: Vec::new(),
             reminders,
             suggested: HashSet::new(),
             segments: 0,
@@ -171,6 +177,9 @@ impl LiveQa {
 
     fn alerts(&mut self, hits: Vec<QualityHit>) {
         for h in hits.into_iter().filter(|h| h.live) {
+            if self.excused(&h.rule).is_some() {
+                continue;
+            }
             self.out.push_back(LiveOutput::Event(h.to_event_kind()));
         }
     }
@@ -202,7 +211,37 @@ impl LiveQa {
             Some(agent.clone()),
         );
         self.agent = Some(agent);
+        self.connected_at = now;
         self.suggested.clear();
+    }
+
+    /// An utterance of `speaker` from `offset_ms` was not transcribed (the
+    /// recognizer was behind): a required phrase it may have held is not
+    /// held against the agent.
+    pub(crate) fn handle_shed(&mut self, speaker: Speaker, offset_ms: u64) {
+        if !self.finished {
+            self.shed.push((speaker, offset_ms));
+        }
+    }
+
+    /// How many utterances that may have held `rule`'s required phrase were
+    /// shed (`None`: none, or not a required-phrase rule).
+    fn excused(&self, rule: &str) -> Option<usize> {
+        let Some(QualityRule::RequiredPhrase {
+            within_secs,
+            speaker,
+            ..
+        }) = self.rules.rules.iter().find(|r| r.name() == rule)
+        else {
+            return None;
+        };
+        let due = offset(self.created_at, self.connected_at) + u64::from(*within_secs) * 1000;
+        let n = self
+            .shed
+            .iter()
+            .filter(|(s, at)| s == speaker && *at <= due)
+            .count();
+        (n > 0).then_some(n)
     }
 
     /// A transcript segment was emitted at `now`: `speaker` said `text`,
@@ -375,7 +414,26 @@ impl LiveQa {
         );
         let hits = self.inspector.handle(&ended);
         self.alerts(hits);
-        if let Some(score) = self.inspector.take_scores().into_iter().next() {
+        if let Some(mut score) = self.inspector.take_scores().into_iter().next() {
+            // a required phrase that may have been in a shed utterance is
+            // found, not penalised
+            let mut changed = false;
+            for h in &mut score.hits {
+                if let Some(n) = self.excused(&h.rule) {
+                    h.penalty = 0.0;
+                    h.detail = format!(
+                        "{}; not judged: {n} utterance(s) before the deadline were not \
+                         transcribed ({})",
+                        h.detail,
+                        crate::quality::TRANSCRIPTION_SHED
+                    );
+                    changed = true;
+                }
+            }
+            if changed {
+                let penalties: f64 = score.hits.iter().map(|h| h.penalty).sum();
+                score.score = (100.0 - penalties).max(0.0);
+            }
             let evaluation = evaluation(score, self.segments);
             self.out
                 .push_back(LiveOutput::Event(EventKind::QualityScored {

@@ -304,3 +304,50 @@ fn after_a_transfer_assist_follows_the_new_agent() {
     qa.handle_segment(Speaker::Agent, "shut up", 9000, at(9500));
     assert_eq!(alerts(&drain(&mut qa)), ["forbidden_words"]);
 }
+
+#[test]
+fn a_required_phrase_possibly_in_a_shed_utterance_is_not_penalised() {
+    // connected at 2 s, the notice due by 22 s: an agent's utterance from
+    // 10 s was shed (and a customer's, which does not count)
+    let mut qa = call(false);
+    qa.handle_shed(Speaker::Customer, 4000);
+    qa.handle_shed(Speaker::Agent, 10_000);
+    qa.handle_segment(Speaker::Agent, "shut up", 12_000, at(13_000));
+    qa.handle_timeout(at(22_000));
+    assert_eq!(
+        alerts(&drain(&mut qa)),
+        ["forbidden_words"],
+        "no live alert for the notice"
+    );
+    qa.finish(None, at(40_000));
+    let out = drain(&mut qa);
+    let LiveOutput::Event(EventKind::QualityScored { evaluation: e, .. }) = &out[0] else {
+        panic!("{out:?}");
+    };
+    // only the forbidden word counts
+    assert!((e.score - 80.0).abs() < 1e-9, "{e:?}");
+    let notice = e
+        .findings
+        .iter()
+        .find(|f| f.rule == "recording_notice")
+        .unwrap();
+    assert!(notice.penalty.abs() < 1e-9, "{notice:?}");
+    assert!(
+        notice.detail.contains("1 utterance(s)") && notice.detail.contains("transcription_shed"),
+        "{notice:?}"
+    );
+}
+
+#[test]
+fn an_utterance_shed_after_the_deadline_excuses_nothing() {
+    let mut qa = call(false);
+    qa.handle_shed(Speaker::Agent, 25_000);
+    qa.handle_timeout(at(22_000));
+    assert_eq!(alerts(&drain(&mut qa)), ["recording_notice"]);
+    qa.finish(None, at(40_000));
+    let out = drain(&mut qa);
+    let LiveOutput::Event(EventKind::QualityScored { evaluation: e, .. }) = &out[0] else {
+        panic!("{out:?}");
+    };
+    assert!((e.score - 85.0).abs() < 1e-9, "{e:?}");
+}

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use callcore::{
     AgentId, Clock, EventKind, FrameDirection, FrameSink, IntentRecognizer, InteractionId, Pii,
-    RecognitionOptions, Speaker, SpeechRecognizer, TenantId, Timestamp,
+    Speaker, SpeechRecognizer, TenantId, Timestamp,
 };
 use callcore_analytics::quality::talk::{TalkEvent, TalkFigures, TalkMeter, TalkSettings};
 use callcore_runtime::{
@@ -52,6 +52,9 @@ use callcore_runtime::{
 use tokio::sync::mpsc;
 
 use crate::live_qa::{LiveOutput, LiveQa, LiveRules};
+use crate::transcription_queue::{
+    Heard, Job, Limits, ShedReason, TranscriptionMeter, TranscriptionQueue,
+};
 
 pub use crate::quality_config::QualitySection;
 
@@ -61,6 +64,10 @@ type Frame = (Speaker, Timestamp, Vec<i16>);
 /// Frames queued per conversation before the oldest are dropped (10 s of
 /// both sides): a stalled inspector never holds the media task up.
 const QUEUED_FRAMES: usize = 1000;
+
+/// The rule of the alert a call gets at its first utterance shed by the
+/// transcription queue.
+pub const TRANSCRIPTION_SHED: &str = "transcription_shed";
 
 /// How long a finished call waits for its last transcriptions.
 const TRANSCRIPTION_GRACE: Duration = Duration::from_secs(120);
@@ -84,6 +91,10 @@ pub(crate) struct QualityInspection {
     rules: Option<Arc<LiveRules>>,
     /// The intent classifier for assist (`[ivr] intents`).
     nlu: Option<Arc<dyn IntentRecognizer>>,
+    /// The center's transcription queue (started with the first call).
+    queue: OnceLock<TranscriptionQueue>,
+    limits: Limits,
+    meter: Arc<TranscriptionMeter>,
 }
 
 impl std::fmt::Debug for QualityInspection {
@@ -113,7 +124,33 @@ impl QualityInspection {
             live: Arc::default(),
             rules: rules.map(Arc::new),
             nlu,
+            queue: OnceLock::new(),
+            limits: section.transcription_limits(),
+            meter: Arc::default(),
         }
+    }
+
+    /// The transcription queue's figures (for `/metrics`).
+    pub(crate) fn transcription_meter(&self) -> Arc<TranscriptionMeter> {
+        self.meter.clone()
+    }
+
+    /// The center's transcription queue, started at the first call (in the
+    /// runtime); `None` when nothing transcribes.
+    fn queue(&self) -> Option<TranscriptionQueue> {
+        let asr = self.asr.clone()?;
+        Some(
+            self.queue
+                .get_or_init(|| {
+                    TranscriptionQueue::start(
+                        asr,
+                        self.limits,
+                        self.clock.clone(),
+                        self.meter.clone(),
+                    )
+                })
+                .clone(),
+        )
     }
 
     /// Where the events go (the center is built after its observer).
@@ -140,6 +177,30 @@ impl QualityInspection {
 
 impl ConversationObserver for QualityInspection {
     fn bridged(&self, c: &BridgedConversation) -> Option<ConversationSinks> {
+        self.inspect(&Bridged {
+            tenant: c.tenant.clone(),
+            interaction: c.interaction.clone(),
+            created_at: c.created_at,
+            bridged_at: c.bridged_at,
+            agent: c.agent.clone(),
+        })
+    }
+}
+
+/// A bridged conversation (runtime's [`BridgedConversation`], which only the
+/// runtime builds).
+struct Bridged {
+    tenant: TenantId,
+    interaction: InteractionId,
+    created_at: Timestamp,
+    bridged_at: Timestamp,
+    agent: Option<AgentId>,
+}
+
+impl QualityInspection {
+    /// Starts inspecting `c` (or joins a transfer's new leg to its running
+    /// inspection): the sinks to tap its legs with.
+    fn inspect(&self, c: &Bridged) -> Option<ConversationSinks> {
         let center = self.center.get()?.clone();
         let (tx, rx) = mpsc::channel(QUEUED_FRAMES);
         let (agent_tx, agents) = mpsc::unbounded_channel();
@@ -194,7 +255,8 @@ impl ConversationObserver for QualityInspection {
             origin: c.created_at,
             clock: self.clock.clone(),
             center,
-            asr: self.asr.clone(),
+            queue: self.queue(),
+            shed: 0,
             next: 0,
             emitted: 0,
             done: BTreeMap::new(),
@@ -213,8 +275,8 @@ fn offset(origin: Timestamp, at: Timestamp) -> u64 {
     u64::try_from(at.duration_since(origin).as_millis()).unwrap_or(u64::MAX)
 }
 
-/// A transcription: its place in the order, who, when, the words.
-type Transcribed = (u64, Speaker, u64, Option<String>);
+/// A transcription: its place in the order, who, when, what became of it.
+type Transcribed = (u64, Speaker, u64, Heard);
 
 /// The classifier's answer for the words said at an offset.
 type Classified = (callcore::IntentResult, u64);
@@ -231,13 +293,16 @@ struct Inspection {
     origin: Timestamp,
     clock: Arc<dyn Clock>,
     center: CenterHandle,
-    asr: Option<Arc<dyn SpeechRecognizer>>,
+    /// The center's transcription queue (when transcribed).
+    queue: Option<TranscriptionQueue>,
+    /// Utterances the queue shed (not transcribed).
+    shed: u32,
     /// The next utterance's place in the order.
     next: u64,
     /// Utterances whose segment went out (or had no words).
     emitted: u64,
     /// Transcriptions waiting for an earlier one.
-    done: BTreeMap<u64, (Speaker, u64, Option<String>)>,
+    done: BTreeMap<u64, (Speaker, u64, Heard)>,
 }
 
 impl Inspection {
@@ -304,7 +369,8 @@ impl Inspection {
         {
             tracing::warn!(interaction = %self.interaction, "transcriptions still running at the end");
         }
-        let audio = measured(&figures);
+        let mut audio = measured(&figures);
+        audio.transcription_shed = self.shed;
         self.journal(EventKind::AudioMeasured {
             interaction: self.interaction.clone(),
             audio: audio.clone(),
@@ -339,20 +405,16 @@ impl Inspection {
                 } => {
                     let seq = self.next;
                     self.next += 1;
-                    let Some(asr) = self.asr.clone() else {
-                        self.transcribed((seq, speaker, start_ms, None));
+                    let Some(queue) = self.queue.as_ref() else {
+                        self.transcribed((seq, speaker, start_ms, Heard::Failed));
                         continue;
                     };
                     let tx = tx.clone();
-                    tokio::spawn(async move {
-                        let text = match transcribe(asr.as_ref(), &samples).await {
-                            Ok(t) => Some(t),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "transcribing an utterance failed");
-                                None
-                            }
-                        };
-                        let _ = tx.send((seq, speaker, start_ms, text));
+                    queue.submit(Job {
+                        samples,
+                        reply: Box::new(move |heard| {
+                            let _ = tx.send((seq, speaker, start_ms, heard));
+                        }),
                     });
                 }
                 TalkEvent::Alert {
@@ -406,11 +468,19 @@ impl Inspection {
 
     /// A transcription came back: segments go out in the order said (and
     /// through the rules).
-    fn transcribed(&mut self, (seq, speaker, start_ms, text): Transcribed) {
-        self.done.insert(seq, (speaker, start_ms, text));
-        while let Some((speaker, offset_ms, text)) = self.done.remove(&self.emitted) {
+    fn transcribed(&mut self, (seq, speaker, start_ms, heard): Transcribed) {
+        self.done.insert(seq, (speaker, start_ms, heard));
+        while let Some((speaker, offset_ms, heard)) = self.done.remove(&self.emitted) {
             self.emitted += 1;
-            if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            let text = match heard {
+                Heard::Words(text, _) => text,
+                Heard::Failed => continue,
+                Heard::Shed(why) => {
+                    self.shed(speaker, offset_ms, why);
+                    continue;
+                }
+            };
+            if !text.trim().is_empty() {
                 if let Some(qa) = self.qa.as_mut() {
                     qa.handle_segment(speaker, &text, offset_ms, self.clock.now());
                 }
@@ -425,30 +495,39 @@ impl Inspection {
     }
 }
 
-/// The words of one utterance (8 kHz).
-async fn transcribe(
-    asr: &dyn SpeechRecognizer,
-    samples: &[i16],
-) -> Result<String, callcore::CoreError> {
-    let mut session = asr
-        .start(RecognitionOptions {
-            sample_rate: 8000,
-            ..RecognitionOptions::default()
-        })
-        .await?;
-    session.push_audio(samples).await?;
-    session.finish().await?;
-    let mut text = String::new();
-    while let Some(r) = session.next_result().await {
-        let r = r?;
-        if r.is_final && !r.text.trim().is_empty() {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(r.text.trim());
+impl Inspection {
+    /// An utterance was shed (in its place in the order): counted, and the
+    /// call's first shows as an alert and a warning.
+    fn shed(&mut self, speaker: Speaker, offset_ms: u64, why: ShedReason) {
+        self.shed += 1;
+        if let Some(qa) = self.qa.as_mut() {
+            qa.handle_shed(speaker, offset_ms);
         }
+        if self.shed > 1 {
+            return;
+        }
+        let who = match speaker {
+            Speaker::Agent => "agent",
+            Speaker::Customer => "customer",
+            _ => "other side",
+        };
+        tracing::warn!(
+            interaction = %self.interaction,
+            reason = %why,
+            "the recognizer is behind: utterances of this call are shed, not transcribed"
+        );
+        let s = offset_ms / 1000;
+        self.journal(EventKind::QualityAlert {
+            interaction: self.interaction.clone(),
+            rule: TRANSCRIPTION_SHED.to_owned(),
+            detail: format!(
+                "1 utterance shed so far (the {who}'s from {:02}:{:02}): not transcribed, {why}; \
+                 the call's count is kept with its audio figures",
+                s / 60,
+                s % 60
+            ),
+        });
     }
-    Ok(text)
 }
 
 /// The figures as the journal keeps them.
@@ -462,3 +541,7 @@ fn measured(f: &TalkFigures) -> callcore::ConversationAudio {
     audio.talk_overs = u32::try_from(f.talk_overs.len()).unwrap_or(u32::MAX);
     audio
 }
+
+#[cfg(test)]
+#[path = "quality_tests.rs"]
+mod tests;

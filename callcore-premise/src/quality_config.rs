@@ -49,6 +49,16 @@ pub struct QualitySection {
     /// A required phrase the agent has not said this long after the
     /// connection is suggested to them (0: at the rule's deadline).
     pub remind_after_secs: f64,
+    /// Utterances recognised at once, all calls together (default: the
+    /// cores this process may use); the others wait, oldest first.
+    pub transcription_workers: Option<usize>,
+    /// An utterance that waited longer than this for a worker is shed (not
+    /// transcribed; its call gets a `transcription_shed` alert); 0: never.
+    pub max_transcription_lag_secs: f64,
+    /// Audio (seconds) that may wait for the recognizer: past it the oldest
+    /// waiting utterance is shed, so memory stays bounded even with
+    /// `max_transcription_lag_secs = 0`.
+    pub max_transcription_backlog_secs: f64,
 }
 
 impl Default for QualitySection {
@@ -66,6 +76,9 @@ impl Default for QualitySection {
             rules_file: None,
             assist: true,
             remind_after_secs: 0.0,
+            transcription_workers: None,
+            max_transcription_lag_secs: 20.0,
+            max_transcription_backlog_secs: 600.0,
         }
     }
 }
@@ -91,7 +104,40 @@ impl QualitySection {
         if !(0.0..=3600.0).contains(&self.remind_after_secs) {
             return Err(bad("remind_after_secs", "must be within 0..=3600 seconds"));
         }
+        if let Some(w) = self.transcription_workers
+            && !(1..=1024).contains(&w)
+        {
+            return Err(bad("transcription_workers", "must be within 1..=1024"));
+        }
+        if !(0.0..=3600.0).contains(&self.max_transcription_lag_secs) {
+            return Err(bad(
+                "max_transcription_lag_secs",
+                "must be within 0..=3600 seconds (0: never shed by age)",
+            ));
+        }
+        if !(1.0..=36_000.0).contains(&self.max_transcription_backlog_secs) {
+            return Err(bad(
+                "max_transcription_backlog_secs",
+                "must be within 1..=36000 seconds of audio",
+            ));
+        }
         self.all_rules().map(|_| ())
+    }
+
+    /// The transcription queue's limits (`transcription_workers`, else the
+    /// cores this process may use).
+    pub(crate) fn transcription_limits(&self) -> crate::transcription_queue::Limits {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ms = |secs: f64| (secs * 1000.0).round() as u64;
+        let workers = self.transcription_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        crate::transcription_queue::Limits {
+            workers: workers.max(1),
+            max_lag: (self.max_transcription_lag_secs > 0.0)
+                .then(|| Duration::from_millis(ms(self.max_transcription_lag_secs))),
+            max_backlog_ms: ms(self.max_transcription_backlog_secs),
+        }
     }
 
     /// The rules: `forbidden`, `required`, `rules` and `rules_file`'s, each
@@ -222,6 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn the_transcription_queue_defaults_to_the_cores_and_a_20_s_lag() {
+        let c = load("").unwrap();
+        let l = c.quality.transcription_limits();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        assert_eq!(l.workers, cores);
+        assert_eq!(l.max_lag, Some(std::time::Duration::from_secs(20)));
+        assert_eq!(l.max_backlog_ms, 600_000);
+        let c = load(
+            "transcription_workers = 3\nmax_transcription_lag_secs = 0\n\
+             max_transcription_backlog_secs = 90\n",
+        )
+        .unwrap();
+        let l = c.quality.transcription_limits();
+        assert_eq!((l.workers, l.max_lag, l.max_backlog_ms), (3, None, 90_000));
+    }
+
+    #[test]
     fn bad_rules_are_refused_naming_the_field() {
         let e = load(
             "[[quality.rules]]\nrule = \"max_silence_ratio\"\nname = \"quiet\"\n\
@@ -238,6 +301,14 @@ mod tests {
         assert!(e.contains("quality.required_within_secs"), "{e}");
         let e = load("remind_after_secs = -1\n").unwrap_err();
         assert!(e.contains("quality.remind_after_secs"), "{e}");
+        for (field, value) in [
+            ("transcription_workers", "0"),
+            ("max_transcription_lag_secs", "-1"),
+            ("max_transcription_backlog_secs", "0"),
+        ] {
+            let e = load(&format!("{field} = {value}\n")).unwrap_err();
+            assert!(e.contains(&format!("quality.{field}")), "{e}");
+        }
         let e = load("rules_file = \"/nonexistent/quality.json\"\n").unwrap_err();
         assert!(e.contains("quality.rules_file"), "{e}");
         let e = load(

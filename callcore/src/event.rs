@@ -91,6 +91,16 @@ pub struct ConversationAudio {
     pub talk_over_ms: u64,
     /// Stretches of both speaking.
     pub talk_overs: u32,
+    /// Utterances not transcribed because the recognizer was behind (shed by
+    /// the center's transcription queue); 0 when all were (and in records
+    /// older than the field).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transcription_shed: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if takes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ConversationAudio {
@@ -713,5 +723,23 @@ mod tests {
         assert_eq!(back, e);
         assert_eq!(back.kind.name(), "queued");
         assert_eq!(back.interaction().unwrap().as_str(), "int-1");
+    }
+
+    #[test]
+    fn audio_figures_read_records_older_than_the_shed_count() {
+        // as journaled before `transcription_shed` existed
+        let old = r#"{"conversation_ms":40000,"customer_talk_ms":12000,"agent_talk_ms":10000,
+            "silence_ms":18000,"interior_silence_ms":9000,"longest_silence_ms":4000,
+            "talk_over_ms":0,"talk_overs":0}"#;
+        let a: ConversationAudio = serde_json::from_str(old).unwrap();
+        assert_eq!((a.conversation_ms, a.transcription_shed), (40_000, 0));
+        // a zero count is not written (records stay as they were)
+        let json = serde_json::to_value(&a).unwrap();
+        assert!(json.get("transcription_shed").is_none(), "{json}");
+        let mut shed = a.clone();
+        shed.transcription_shed = 3;
+        let json = serde_json::to_value(&shed).unwrap();
+        assert_eq!(json["transcription_shed"], 3);
+        assert_eq!(serde_json::from_value::<ConversationAudio>(json).unwrap(), shed);
     }
 }

@@ -109,6 +109,8 @@ pub struct Scrape<'a> {
     pub journaled: u64,
     /// Draining.
     pub draining: bool,
+    /// The transcription queue of `[quality]` (when calls are transcribed).
+    pub transcription: Option<crate::transcription_queue::TranscriptionFigures>,
 }
 
 /// A fresh analytics engine with the default configuration.
@@ -329,7 +331,66 @@ pub fn render(scrape: Scrape<'_>) -> String {
         "1 while the center drains (refuses new calls).",
     );
     o.line("callcore_draining", &[], u8::from(scrape.draining));
+    if let Some(t) = scrape.transcription {
+        transcription(&mut o, &t);
+    }
     o.0
+}
+
+/// The transcription queue: utterances started and shed (by reason), and
+/// what waits now.
+fn transcription(o: &mut Out, t: &crate::transcription_queue::TranscriptionFigures) {
+    o.head(
+        "callcore_transcriptions_started_total",
+        "counter",
+        "Utterances of live calls handed to the speech recognizer.",
+    );
+    o.line("callcore_transcriptions_started_total", &[], t.started);
+    let name = "callcore_transcriptions_shed_total";
+    o.head(
+        name,
+        "counter",
+        "Utterances of live calls not transcribed because the recognizer was behind: \
+         waited past max_transcription_lag_secs (late) or the backlog was full (full).",
+    );
+    o.line(name, &[("reason", "late")], t.shed_late);
+    o.line(name, &[("reason", "full")], t.shed_full);
+    for (name, help, v) in [
+        (
+            "callcore_transcriptions_waiting",
+            "Utterances waiting for the speech recognizer.",
+            t.waiting,
+        ),
+        (
+            "callcore_transcriptions_running",
+            "Utterances being recognised.",
+            t.running,
+        ),
+    ] {
+        o.head(name, "gauge", help);
+        o.line(name, &[], v);
+    }
+    let secs = |ms: u64| ms as f64 / 1000.0;
+    o.head(
+        "callcore_transcription_backlog_seconds",
+        "gauge",
+        "Audio waiting for the speech recognizer.",
+    );
+    o.line(
+        "callcore_transcription_backlog_seconds",
+        &[],
+        secs(t.waiting_ms),
+    );
+    o.head(
+        "callcore_transcription_wait_max_seconds",
+        "gauge",
+        "The longest an utterance waited before the recognizer took it.",
+    );
+    o.line(
+        "callcore_transcription_wait_max_seconds",
+        &[],
+        secs(t.max_wait_ms),
+    );
 }
 
 /// Interarrival jitter (RFC 3550 A.8): the highest among live legs, and a
@@ -428,6 +489,7 @@ mod tests {
             rtp: RtpTotals::default(),
             journaled: 3,
             draining: false,
+            transcription: None,
         });
         assert!(text.contains("callcore_calls_offered_total 1\n"), "{text}");
         assert!(text.contains("callcore_calls_queued_total{queue=\"support\"} 1\n"));
@@ -438,7 +500,7 @@ mod tests {
     }
 
     #[test]
-    fn rtp_loss_and_the_jitter_histogram_render() {
+    fn rtp_loss_the_jitter_histogram_and_the_transcription_queue_render() {
         let mut legs = [0; JITTER_BUCKETS.len() + 1];
         // two ended legs: 3 ms and 30 ms of jitter
         for (i, bound) in JITTER_BUCKETS.iter().enumerate() {
@@ -462,6 +524,15 @@ mod tests {
             },
             journaled: 0,
             draining: false,
+            transcription: Some(crate::transcription_queue::TranscriptionFigures {
+                started: 40,
+                shed_late: 7,
+                shed_full: 1,
+                waiting: 2,
+                waiting_ms: 2500,
+                running: 2,
+                max_wait_ms: 19_800,
+            }),
         });
         for line in [
             "callcore_rtp_packets_expected_total 100\n",
@@ -474,6 +545,12 @@ mod tests {
             "callcore_rtp_leg_jitter_seconds_bucket{le=\"+Inf\"} 2\n",
             "callcore_rtp_leg_jitter_seconds_sum 0.033\n",
             "callcore_rtp_leg_jitter_seconds_count 2\n",
+            "callcore_transcriptions_started_total 40\n",
+            "callcore_transcriptions_shed_total{reason=\"late\"} 7\n",
+            "callcore_transcriptions_shed_total{reason=\"full\"} 1\n",
+            "callcore_transcriptions_waiting 2\n",
+            "callcore_transcription_backlog_seconds 2.5\n",
+            "callcore_transcription_wait_max_seconds 19.8\n",
         ] {
             assert!(text.contains(line), "{line}: {text}");
         }

@@ -43,6 +43,7 @@ pub struct Ops {
     center: CenterHandle,
     stores: Stores,
     tenant: TenantId,
+    transcription: Option<Arc<crate::transcription_queue::TranscriptionMeter>>,
     draining: AtomicBool,
 }
 
@@ -102,6 +103,8 @@ pub struct OpsParts {
     pub center: CenterHandle,
     /// The center's tenant.
     pub tenant: TenantId,
+    /// The transcription queue of `[quality]` (when calls are transcribed).
+    pub transcription: Option<Arc<crate::transcription_queue::TranscriptionMeter>>,
 }
 
 impl Ops {
@@ -116,6 +119,7 @@ impl Ops {
             stores: parts.center.stores().clone(),
             center: parts.center,
             tenant: parts.tenant,
+            transcription: parts.transcription,
             draining: AtomicBool::new(false),
         })
     }
@@ -179,6 +183,7 @@ impl Ops {
             rtp: self.media.totals(),
             journaled: self.journal.written(),
             draining: self.is_draining(),
+            transcription: self.transcription.as_ref().map(|m| m.figures()),
         })
     }
 
