@@ -25,6 +25,12 @@
 //!   the calls): about 0 while the recognizer keeps up, growing with the
 //!   conversation's length when it falls behind (the lag then has no bound).
 //!
+//! The transcription queue (`[quality] transcription_workers`,
+//! `max_transcription_lag_secs`) is the center's default unless `--workers N`
+//! or `--max-lag SECS` set it (`--max-lag 0`: never shed, the unbounded lag of
+//! a center without the limit); the *shed* column counts the utterances the
+//! queue shed instead of transcribing (the calls' `AudioMeasured`).
+//!
 //! The model is `--model DIR` (a CTranslate2 Whisper folder; it becomes the
 //! center's `[ivr] asr_model`), else the folder `CALLCORE_WHISPER_MODEL` names.
 //! Multilingual models decode in English (`WhisperConfig`'s default language),
@@ -34,6 +40,7 @@
 //! CALLCORE_WHISPER_MODEL=$PWD/.cache/asr/whisper-tiny.en CALLCORE_TEST_PORTS=14500 \
 //!   cargo run -p callcore-premise --features asr-whisper --example transcription_capacity \
 //!   -- --calls 1,2,4
+//! cargo run ... --example transcription_capacity -- --calls 4 --max-lag 0
 //! cargo run ... --example transcription_capacity -- --calls 1,2 --model .cache/asr/whisper-base
 //! ```
 
@@ -62,6 +69,8 @@ transcribed in real time through the premise center (SIPp phones, espeak-ng spee
 Options:
   --calls LIST   concurrent calls per round, comma-separated (default: 1,2,4)
   --model DIR    the Whisper model folder (CTranslate2; default: CALLCORE_WHISPER_MODEL)
+  --workers N    [quality] transcription_workers (default: the cores)
+  --max-lag SECS [quality] max_transcription_lag_secs (default 20; 0: never shed)
   --help         this text
 
 Derived columns: calls/core = 1 / transcribing CPU s per call-second; calls/machine =
@@ -92,6 +101,15 @@ struct Round {
     said: usize,
     wer: f64,
     wall_s: f64,
+    /// Utterances the transcription queue shed (not transcribed).
+    shed: u32,
+}
+
+/// The transcription queue's settings from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Queue {
+    workers: Option<usize>,
+    max_lag_secs: Option<f64>,
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -111,6 +129,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 async fn round(
     calls: usize,
     transcribe: bool,
+    queue: Queue,
     model: &std::path::Path,
     laid: &[Laid],
     tracks: &[Vec<u8>; 2],
@@ -134,6 +153,12 @@ async fn round(
         "[quality]\nenabled = true\ntranscribe = {transcribe}\nsilence_alert_secs = 2.0\n\
          talk_over_alert_secs = 0.5\n"
     ));
+    if let Some(w) = queue.workers {
+        toml.push_str(&format!("transcription_workers = {w}\n"));
+    }
+    if let Some(l) = queue.max_lag_secs {
+        toml.push_str(&format!("max_transcription_lag_secs = {l}\n"));
+    }
     let mut cfg: PremiseConfig = config(&dir, &toml);
     cfg.ivr.asr_model = Some(model.to_path_buf());
     let premise = Premise::start(cfg).await.unwrap();
@@ -203,6 +228,7 @@ async fn round(
     let mut heard: HashMap<callcore::InteractionId, Vec<(Speaker, String, i64)>> = HashMap::new();
     let mut senders = Vec::new();
     let mut measured = 0;
+    let mut shed = 0;
     let deadline = Duration::from_secs(120 + 30 * calls as u64);
     tokio::time::timeout(deadline, async {
         while measured < calls {
@@ -244,7 +270,10 @@ async fn round(
                     text.expose().clone(),
                     epoch_ms(),
                 )),
-                EventKind::AudioMeasured { .. } => measured += 1,
+                EventKind::AudioMeasured { audio, .. } => {
+                    measured += 1;
+                    shed += audio.transcription_shed;
+                }
                 _ => {}
             }
         }
@@ -265,6 +294,7 @@ async fn round(
         cpu_per_call_second: cpu / (calls as f64 * conversation_ms as f64 / 1000.0),
         wall_s,
         said: laid.len() * calls,
+        shed,
         ..Round::default()
     };
     let (mut errors, mut reference) = (0, 0);
@@ -314,6 +344,15 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .map(std::ffi::OsString::from)
         .or_else(|| std::env::var_os("CALLCORE_WHISPER_MODEL"));
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+    };
+    let queue = Queue {
+        workers: value("--workers").and_then(|w| w.parse().ok()),
+        max_lag_secs: value("--max-lag").and_then(|l| l.parse().ok()),
+    };
     let Some(model) = model.map(std::path::PathBuf::from) else {
         eprintln!("no model: --model DIR or CALLCORE_WHISPER_MODEL (scripts/fetch-asr-model.sh)");
         std::process::exit(2);
@@ -350,18 +389,27 @@ async fn main() {
     );
     println!(
         "calls | baseline CPU s/call-s | transcribing CPU s/call-s | ratio | calls/core | \
-         calls/machine | RTF/side | lag p50/p95/max ms | lag growth ms | segments | WER"
+         calls/machine | RTF/side | lag p50/p95/max ms | lag growth ms | segments | shed | WER"
+    );
+    println!(
+        "transcription queue: workers {}, max lag {}",
+        queue
+            .workers
+            .map_or_else(|| format!("{cores} (the cores)"), |w| w.to_string()),
+        queue
+            .max_lag_secs
+            .map_or_else(|| "20 s (the default)".into(), |l| format!("{l} s"))
     );
     for n in calls {
-        let base = round(n, false, &model, &laid, &tracks).await;
+        let base = round(n, false, queue, &model, &laid, &tracks).await;
         let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-        let asr = round(n, true, &model, &laid, &tracks).await;
+        let asr = round(n, true, queue, &model, &laid, &tracks).await;
         let per_core = 1.0 / asr.cpu_per_call_second.max(1e-9);
         let rtf = (asr.cpu_per_call_second - base.cpu_per_call_second) / 2.0;
         let growth = asr.growth.iter().sum::<i64>() / (asr.growth.len().max(1) as i64);
         println!(
             "{n:5} | {:21.3} | {:25.3} | {:5.1} | {per_core:10.2} | {:13.1} | {rtf:8.3} | \
-             {:>5}/{:>5}/{:>5} | {growth:13} | {:>3}/{:<3} | {:.3}",
+             {:>5}/{:>5}/{:>5} | {growth:13} | {:>3}/{:<3} | {:4} | {:.3}",
             base.cpu_per_call_second,
             asr.cpu_per_call_second,
             asr.cpu_per_call_second / base.cpu_per_call_second.max(1e-9),
@@ -371,6 +419,7 @@ async fn main() {
             asr.lags.last().copied().unwrap_or(0),
             asr.segments,
             asr.said,
+            asr.shed,
             asr.wer,
         );
         let load1 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

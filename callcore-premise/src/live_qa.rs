@@ -415,22 +415,18 @@ impl LiveQa {
         let hits = self.inspector.handle(&ended);
         self.alerts(hits);
         if let Some(mut score) = self.inspector.take_scores().into_iter().next() {
-            // a required phrase that may have been in a shed utterance is
-            // found, not penalised
-            let mut changed = false;
-            for h in &mut score.hits {
-                if let Some(n) = self.excused(&h.rule) {
-                    h.penalty = 0.0;
-                    h.detail = format!(
-                        "{}; not judged: {n} utterance(s) before the deadline were not \
-                         transcribed ({})",
-                        h.detail,
-                        crate::quality::TRANSCRIPTION_SHED
-                    );
-                    changed = true;
+            // a required phrase that may have been in a shed utterance is not
+            // judged: no finding, no penalty (nor a miss in the scorecards);
+            // the call's `transcription_shed` alert and count say why
+            let before = score.hits.len();
+            score.hits.retain(|h| {
+                let excused = self.excused(&h.rule);
+                if let Some(n) = excused {
+                    tracing::debug!(rule = %h.rule, shed = n, "a required phrase not judged");
                 }
-            }
-            if changed {
+                excused.is_none()
+            });
+            if score.hits.len() != before {
                 let penalties: f64 = score.hits.iter().map(|h| h.penalty).sum();
                 score.score = (100.0 - penalties).max(0.0);
             }

@@ -16,6 +16,14 @@
 //! `[ivr] knowledge_bases` articles and the `[ivr] intents` intent matching
 //! what the customer said, and a reminder of a required phrase not said yet.
 //!
+//! Every call's utterances wait for the recognizer in one center-wide queue
+//! ([`crate::transcription_queue`]): at most `transcription_workers` at once,
+//! oldest first; one that waited past `max_transcription_lag_secs`, or the
+//! oldest when the waiting audio passes `max_transcription_backlog_secs`, is
+//! shed (not transcribed). The call then gets one `transcription_shed`
+//! `QualityAlert` (and a warning in the log), its segments stay in order, and
+//! `AudioMeasured` counts the shed utterances (`transcription_shed`).
+//!
 //! ```toml
 //! [quality]
 //! enabled = true             # measure every answered call from its audio
@@ -27,6 +35,9 @@
 //! required_within_secs = 30               # … this long after the connection
 //! remind_after_secs = 15                  # assist: reminded then if not said yet
 //! assist = true                           # articles, intents, reminders to the agent
+//! transcription_workers = 2               # utterances recognised at once, all calls (default: the cores)
+//! max_transcription_lag_secs = 20         # one waiting longer is shed, not transcribed (0: never)
+//! max_transcription_backlog_secs = 600    # audio that may wait; past it the oldest is shed
 //! rules_file = "/etc/callcore/quality.json"   # more rules (callcore-analytics' form)
 //! [[quality.rules]]                       # or inline
 //! rule = "negative_sentiment"
