@@ -730,10 +730,13 @@ impl Premise {
             None => "IVR menus: keys only\n".to_owned(),
         });
         if let Some(q) = &self.quality {
-            s.push_str(if q.transcribes() {
-                "Quality: answered calls measured from their audio and transcribed\n"
+            s.push_str(&if q.transcribes() {
+                format!(
+                    "Quality: answered calls measured from their audio and transcribed ({})\n",
+                    q.queue_summary()
+                )
             } else {
-                "Quality: answered calls measured from their audio (not transcribed)\n"
+                "Quality: answered calls measured from their audio (not transcribed)\n".to_owned()
             });
         }
         s.push_str(&format!(

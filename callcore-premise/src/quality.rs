@@ -141,6 +141,20 @@ impl QualityInspection {
         }
     }
 
+    /// The transcription queue's settings, in words (the start banner).
+    pub(crate) fn queue_summary(&self) -> String {
+        let l = &self.limits;
+        let lag = l.max_lag.map_or_else(
+            || "none shed by age".to_owned(),
+            |d| format!("shed after waiting {} s", d.as_secs_f64()),
+        );
+        format!(
+            "{} utterance(s) at once; {lag}, or past {} s of waiting audio",
+            l.workers,
+            l.max_backlog_ms / 1000
+        )
+    }
+
     /// The transcription queue's figures (for `/metrics`).
     pub(crate) fn transcription_meter(&self) -> Arc<TranscriptionMeter> {
         self.meter.clone()

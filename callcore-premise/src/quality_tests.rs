@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use callcore::{
-    ConversationAudio, CoreError, RecognitionOptions, RecognitionResult, RecognitionSession,
-    Sleep,
+    ConversationAudio, CoreError, RecognitionOptions, RecognitionResult, RecognitionSession, Sleep,
 };
 use callcore_runtime::Center;
 
@@ -119,11 +118,8 @@ fn frame(k: usize, speaking: bool) -> Vec<i16> {
             if !speaking {
                 return 0;
             }
-            #[allow(clippy::cast_precision_loss)]
             let t = (k * 160 + i) as f64 / 8000.0;
-            #[allow(clippy::cast_possible_truncation)]
-            let v = (4000.0 * (2.0 * std::f64::consts::PI * 500.0 * t).sin()) as i16;
-            v
+            (4000.0 * (2.0 * std::f64::consts::PI * 500.0 * t).sin()) as i16
         })
         .collect()
 }
@@ -191,7 +187,7 @@ async fn calls(quality: &str) -> Seen {
     tokio::time::timeout(Duration::from_secs(600), async {
         while seen.audio.len() < CALLS {
             let e = events.recv().await.unwrap();
-            match e.kind {
+            match &e.kind {
                 EventKind::TranscriptSegment {
                     interaction,
                     offset_ms,
@@ -200,19 +196,22 @@ async fn calls(quality: &str) -> Seen {
                     let spoken_end = origin + Duration::from_millis(offset_ms + 1000);
                     let lag = e.at.as_millis() - spoken_end.as_millis();
                     seen.segments
-                        .entry(interaction)
+                        .entry(interaction.clone())
                         .or_default()
-                        .push((offset_ms, lag));
+                        .push((*offset_ms, lag));
                 }
                 EventKind::QualityAlert {
                     interaction,
                     rule,
                     detail,
                 } if rule == TRANSCRIPTION_SHED => {
-                    seen.shed_alerts.entry(interaction).or_default().push(detail);
+                    seen.shed_alerts
+                        .entry(interaction.clone())
+                        .or_default()
+                        .push(detail.clone());
                 }
                 EventKind::AudioMeasured { interaction, audio } => {
-                    seen.audio.insert(interaction, audio);
+                    seen.audio.insert(interaction.clone(), audio.clone());
                 }
                 _ => {}
             }
@@ -222,6 +221,17 @@ async fn calls(quality: &str) -> Seen {
     .expect("every call measured");
     seen.most_at_once = busy.most.load(Ordering::SeqCst);
     seen.queue = inspection.transcription_meter().figures();
+    let mut lags: Vec<i64> = seen.segments.values().flatten().map(|s| s.1).collect();
+    lags.sort_unstable();
+    eprintln!(
+        "{quality:?}: {} segments, lag ms {lags:?}; shed per call {:?}; queue {:?}",
+        lags.len(),
+        seen.audio
+            .iter()
+            .map(|(id, a)| (id.to_string(), a.transcription_shed))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        seen.queue
+    );
     seen
 }
 
@@ -298,7 +308,10 @@ async fn the_backlog_cap_bounds_the_waiting_audio_without_a_lag_limit() {
     )
     .await;
     let shed: u32 = seen.audio.values().map(|a| a.transcription_shed).sum();
-    assert!(shed > 0 && u64::from(shed) == seen.queue.shed_full, "{seen:?}");
+    assert!(
+        shed > 0 && u64::from(shed) == seen.queue.shed_full,
+        "{seen:?}"
+    );
     assert_eq!(seen.queue.shed_late, 0);
     for alerts in seen.shed_alerts.values() {
         assert_eq!(alerts.len(), 1);

@@ -341,7 +341,7 @@ async fn dispatch(
                 None => open = false,
             },
             Some(()) = done_rx.recv() => backlog.done(),
-            () = async { match timer { Some(t) => t.await, None => std::future::pending().await } } => {}
+            () = async { match timer { Some(t) => t.await, None => std::future::pending::<()>().await } } => {}
         }
         let now = clock.now();
         while let Some(step) = backlog.poll(now) {

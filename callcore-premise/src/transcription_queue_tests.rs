@@ -48,7 +48,10 @@ fn at_most_the_workers_run_and_the_oldest_goes_first() {
     b.done();
     assert_eq!(steps(&mut b, t(6000)), [(4, "run")]);
     let f = b.figures();
-    assert_eq!((f.started, f.running, f.waiting, f.max_wait_ms), (4, 1, 0, 5970));
+    assert_eq!(
+        (f.started, f.running, f.waiting, f.max_wait_ms),
+        (4, 1, 0, 5970)
+    );
     assert!(!b.is_idle());
     b.done();
     assert!(b.is_idle());
@@ -71,7 +74,11 @@ fn an_utterance_waiting_past_the_lag_limit_is_shed_not_transcribed() {
     assert_eq!(steps(&mut b, t(15_000)), [(1, "run")]);
     // the oldest waiting one passes the limit 20 s after it arrived (+1 ms)
     assert_eq!(b.poll_timeout(), Some(t(21_001)));
-    assert_eq!(steps(&mut b, t(21_000)), [], "exactly the limit is not late");
+    assert_eq!(
+        steps(&mut b, t(21_000)),
+        [],
+        "exactly the limit is not late"
+    );
     assert_eq!(steps(&mut b, t(21_001)), [(2, "late")]);
     assert_eq!(b.poll_timeout(), Some(t(35_001)));
     // the worker comes back in time for the next one

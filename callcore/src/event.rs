@@ -740,6 +740,9 @@ mod tests {
         shed.transcription_shed = 3;
         let json = serde_json::to_value(&shed).unwrap();
         assert_eq!(json["transcription_shed"], 3);
-        assert_eq!(serde_json::from_value::<ConversationAudio>(json).unwrap(), shed);
+        assert_eq!(
+            serde_json::from_value::<ConversationAudio>(json).unwrap(),
+            shed
+        );
     }
 }
