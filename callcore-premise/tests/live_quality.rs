@@ -15,7 +15,8 @@
 //! article and the intent for the customer's question, and a reminder of the
 //! notice before its deadline; the evaluation at the end scores 100 − 20 − 5 −
 //! 15, is kept in the record, served by `GET /api/v1/interactions/{id}/quality`
-//! to the agent (not to another agent) and still there after a restart.
+//! to the agent (not to another agent) and still there after a restart; the
+//! center's transcription queue took every utterance (`/metrics`) and shed none.
 //!
 //! Skipped with a notice without sipp, unless `CALLCORE_REQUIRE_PEERS=1`.
 
@@ -223,6 +224,22 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
     assert_eq!(http(addr, "GET", &path, Some(&bob), None).await.status, 404);
     let doc = http(addr, "GET", "/api/openapi.json", None, None).await;
     assert!(doc.json()["paths"]["/api/v1/interactions/{interaction}/quality"].is_object());
+    // the center's transcription queue took every utterance and shed none
+    // (on /metrics and in the call's audio figures)
+    let metrics = http(addr, "GET", "/metrics", None, None).await;
+    assert_eq!(metrics.status, 200);
+    let started: u64 = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("callcore_transcriptions_started_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no transcription counter: {}", metrics.body));
+    assert!(started >= 5, "{started} utterances transcribed");
+    for reason in ["late", "full"] {
+        let line = format!("callcore_transcriptions_shed_total{{reason=\"{reason}\"}} 0\n");
+        assert!(metrics.body.contains(&line), "{}", metrics.body);
+    }
+    assert_eq!(record.audio.as_ref().map(|a| a.transcription_shed), Some(0));
     premise.shutdown().await;
     drop((caller, desk));
 
