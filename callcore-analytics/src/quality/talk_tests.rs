@@ -288,9 +288,9 @@ fn a_side_placed_by_arrival_alone_would_drift_but_its_schedule_does_not() {
 
 #[test]
 fn a_sides_utterances_are_known_until_its_first_one_going_on_or_queued() {
-    // the agent speaks 500-1500, the customer 1000-3500
+    // the agent speaks 500-1500, the customer 1500-3500
     let agent = [(500, 1500)];
-    let customer = [(1000, 3500)];
+    let customer = [(1500, 3500)];
     let mut meter = TalkMeter::new(TalkSettings::default(), 0);
     let known = |m: &TalkMeter| {
         (
@@ -313,13 +313,13 @@ fn a_sides_utterances_are_known_until_its_first_one_going_on_or_queued() {
         |t| within(t, &customer),
         |t| within(t, &agent),
     );
-    assert_eq!(known(&meter), (500, 1000));
+    assert_eq!(known(&meter), (500, 1500));
     // taken: the agent's known to the settled timeline
     assert_eq!(drain(&mut meter).len(), 1);
-    assert_eq!(known(&meter), (2700, 1000));
+    assert_eq!(known(&meter), (2700, 1500));
     // the customer's ended and queued, then taken
     feed(&mut meter, 3000, 5000, |t| within(t, &customer), |_| false);
-    assert_eq!(known(&meter), (4700, 1000));
+    assert_eq!(known(&meter), (4700, 1500));
     assert_eq!(drain(&mut meter).len(), 1);
     assert_eq!(known(&meter), (4700, 4700));
 }
