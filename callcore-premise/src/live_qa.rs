@@ -7,6 +7,14 @@
 //! suggestions for the agent (knowledge-base articles and the intent matching
 //! what the customer said, a reminder of a required phrase not said yet), and
 //! at the end ([`LiveQa::finish`]) the call's evaluation.
+//!
+//! Its time is the transcript's: the `now` of [`LiveQa::handle_segment`] and
+//! [`LiveQa::handle_timeout`] is how far the transcript of the speakers with
+//! required phrases ([`LiveRules::timed_speakers`]) is complete (every
+//! utterance of theirs begun before it handed in), which trails the clock by
+//! the utterance going on and the recognizer's delay. So a required phrase is
+//! judged missing, and its reminder sent, only once what was said by its
+//! deadline is known.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -41,6 +49,21 @@ pub(crate) struct LiveRules {
 }
 
 impl LiveRules {
+    /// Whose words the rules judge by a deadline (required phrases): their
+    /// transcript is what the time of [`LiveQa`] follows.
+    pub(crate) fn timed_speakers(&self) -> Vec<Speaker> {
+        let mut who: Vec<Speaker> = self
+            .rules
+            .iter()
+            .filter_map(|r| match r {
+                QualityRule::RequiredPhrase { speaker, .. } => Some(*speaker),
+                _ => None,
+            })
+            .collect();
+        who.dedup();
+        who
+    }
+
     /// The rules, checked; nothing else set.
     ///
     /// # Errors
@@ -244,8 +267,9 @@ impl LiveQa {
         (n > 0).then_some(n)
     }
 
-    /// A transcript segment was emitted at `now`: `speaker` said `text`,
-    /// `offset_ms` from the start of the interaction.
+    /// A transcript segment was emitted, the transcript complete to `now`
+    /// (see the module docs): `speaker` said `text`, `offset_ms` from the
+    /// start of the interaction.
     pub(crate) fn handle_segment(
         &mut self,
         speaker: Speaker,
@@ -358,7 +382,8 @@ impl LiveQa {
         }
     }
 
-    /// Time passed: reminders and required phrases due by `now`.
+    /// Time passed: reminders and required phrases due by `now`, how far the
+    /// transcript is complete (see the module docs).
     pub(crate) fn handle_timeout(&mut self, now: Timestamp) {
         if self.finished {
             return;

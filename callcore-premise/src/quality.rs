@@ -12,9 +12,14 @@
 //! as it is emitted ([`crate::live_qa`]): live `QualityAlert`s (a forbidden
 //! word, a required phrase not said in time, the customer's sentiment
 //! falling), and when the call is over a `QualityScored` evaluation kept in
-//! the record. Agent assist sends the agent `AgentAssist` suggestions: the
-//! `[ivr] knowledge_bases` articles and the `[ivr] intents` intent matching
-//! what the customer said, and a reminder of a required phrase not said yet.
+//! the record. A required phrase's deadline passes on the transcript, not the
+//! clock: only once everything its speaker said before it is transcribed (an
+//! utterance still going on or in the recognizer holds it back), so a phrase
+//! said in time is never missed for a slow transcription. Agent assist sends
+//! the agent `AgentAssist` suggestions: the `[ivr] knowledge_bases` articles
+//! and the `[ivr] intents` intent matching what the customer said, and a
+//! reminder of a required phrase not said yet (when the same transcript says
+//! it is due).
 //!
 //! Every call's utterances wait for the recognizer in one center-wide queue
 //! ([`crate::transcription_queue`]): at most `transcription_workers` at once,
@@ -285,6 +290,12 @@ impl QualityInspection {
             next: 0,
             emitted: 0,
             done: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            timed: self
+                .rules
+                .as_ref()
+                .map(|r| r.timed_speakers())
+                .unwrap_or_default(),
         };
         let live = self.live.clone();
         let id = c.interaction.clone();
@@ -328,6 +339,11 @@ struct Inspection {
     emitted: u64,
     /// Transcriptions waiting for an earlier one.
     done: BTreeMap<u64, (Speaker, u64, Heard)>,
+    /// Who said each utterance whose segment has not gone out yet, and
+    /// where it began (by its place in the order).
+    pending: BTreeMap<u64, (Speaker, u64)>,
+    /// Whose words the rules' deadlines judge (required phrases).
+    timed: Vec<Speaker>,
 }
 
 impl Inspection {
@@ -353,12 +369,15 @@ impl Inspection {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    let at = self.clock.now();
-                    self.meter.handle_timeout(offset(self.origin, at));
+                    let now = self.clock.now();
+                    self.meter.handle_timeout(offset(self.origin, now));
+                    // deadlines pass on the transcript, not the clock: what was
+                    // said before one may still be going on or being transcribed
+                    let heard = self.transcribed_until(now);
                     if let Some(qa) = self.qa.as_mut()
-                        && qa.poll_timeout().is_some_and(|t| t <= at)
+                        && qa.poll_timeout().is_some_and(|t| t <= heard)
                     {
-                        qa.handle_timeout(at);
+                        qa.handle_timeout(heard);
                     }
                 }
                 Some(t) = transcribed.recv() => self.transcribed(t),
@@ -430,6 +449,7 @@ impl Inspection {
                 } => {
                     let seq = self.next;
                     self.next += 1;
+                    self.pending.insert(seq, (speaker, start_ms));
                     let Some(queue) = self.queue.as_ref() else {
                         self.transcribed((seq, speaker, start_ms, Heard::Failed));
                         continue;
@@ -491,11 +511,36 @@ impl Inspection {
         }
     }
 
+    /// How far the transcript of the speakers the rules' deadlines judge is
+    /// complete, at most `now`: every utterance of theirs begun before it has
+    /// gone through the rules (none is still being said, held for the other
+    /// side's or transcribed). The deadlines pass on it: a required phrase
+    /// said in time is never judged missing because its transcription came
+    /// back after the deadline (a loaded machine, a slow recognizer).
+    fn transcribed_until(&self, now: Timestamp) -> Timestamp {
+        let known = self
+            .timed
+            .iter()
+            .map(|&who| {
+                self.pending
+                    .values()
+                    .filter(|(s, _)| *s == who)
+                    .map(|&(_, start)| start)
+                    .fold(self.meter.utterances_known_until(who), u64::min)
+            })
+            .min();
+        match known {
+            Some(ms) => now.min(self.origin + Duration::from_millis(ms)),
+            None => now,
+        }
+    }
+
     /// A transcription came back: segments go out in the order said (and
     /// through the rules).
     fn transcribed(&mut self, (seq, speaker, start_ms, heard): Transcribed) {
         self.done.insert(seq, (speaker, start_ms, heard));
         while let Some((speaker, offset_ms, heard)) = self.done.remove(&self.emitted) {
+            self.pending.remove(&self.emitted);
             self.emitted += 1;
             let text = match heard {
                 Heard::Words(text, _) => text,
@@ -506,8 +551,9 @@ impl Inspection {
                 }
             };
             if !text.trim().is_empty() {
+                let heard = self.transcribed_until(self.clock.now());
                 if let Some(qa) = self.qa.as_mut() {
-                    qa.handle_segment(speaker, &text, offset_ms, self.clock.now());
+                    qa.handle_segment(speaker, &text, offset_ms, heard);
                 }
                 self.journal(EventKind::TranscriptSegment {
                     interaction: self.interaction.clone(),

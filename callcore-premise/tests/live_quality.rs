@@ -18,6 +18,10 @@
 //! to the agent (not to another agent) and still there after a restart; the
 //! center's transcription queue took every utterance (`/metrics`) and shed none.
 //!
+//! And a recording notice said in time counts when its transcription comes
+//! back after the deadline (a recognizer taking 3 s): the deadline passes on
+//! the transcript, not the clock.
+//!
 //! Skipped with a notice without sipp, unless `CALLCORE_REQUIRE_PEERS=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use callcore::{AssistKind, EventKind, Speaker, TenantId};
 use callcore_premise::Premise;
-use quality::{INTENTS, KB, LINES, Recognizer, Scripted, tone};
+use quality::{INTENTS, KB, LINES, Recognizer, Scripted, SlowToneLines, tone};
 use support::{Caller, Desk, config, data_dir};
 use web::{http, login};
 
@@ -260,5 +264,78 @@ async fn rules_and_assist_run_on_the_live_transcript_of_a_real_call() {
         .expect("the record is stored");
     assert_eq!(stored.quality, Some(evaluation));
     again.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The agent says the notice 0.4 s into the call; the recognizer answers each
+/// utterance 3 s after it ends, past the 3 s deadline: the notice counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_said_in_time_counts_though_transcribed_after_the_deadline() {
+    const NOTICE: (f64, &str) = (500.0, "hello this call is recorded how can I help");
+    if !support::sipp_ready("the slow transcription test") {
+        return;
+    }
+    let dir = data_dir("live-quality-slow");
+    let desk = Desk::start("alex", 0.0, 1).await;
+    let extra = format!(
+        "[[agents]]\nid = \"alex\"\nname = \"Alex\"\ncontact = \"{}\"\nskills = [\"support\"]\n\
+         [quality]\nenabled = true\ntranscribe = true\nsilence_alert_secs = 0\n\
+         talk_over_alert_secs = 0\nassist = false\n\
+         required = [\"this call is recorded\"]\nrequired_within_secs = 3\n",
+        desk.contact
+    );
+    let premise = Premise::builder(config(&dir, &extra))
+        .transcriber(Arc::new(SlowToneLines(&[NOTICE], Duration::from_secs(3))))
+        .start()
+        .await
+        .unwrap();
+    let mut events = premise.center().subscribe();
+    let caller = Caller::silent(premise.sip_addr()).await;
+    caller.phone.press_after_audio(2);
+    let (id, _) = support::connected(&mut events).await;
+    let connected = Instant::now();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    desk.phone.say(tone(NOTICE.0));
+    let mut hung_up = false;
+    let mut said = None;
+    let mut alerts = Vec::new();
+    let evaluation = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let got = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
+            if !hung_up && connected.elapsed() > Duration::from_millis(7500) {
+                hung_up = true;
+                premise.center().hang_up(&id).await.unwrap();
+            }
+            let Ok(e) = got else { continue };
+            let e = e.unwrap();
+            let since = connected.elapsed().as_millis();
+            match &e.kind {
+                EventKind::TranscriptSegment { text, .. } => {
+                    eprintln!("{since} ms: segment {}", text.expose());
+                    said = Some(since);
+                }
+                EventKind::QualityAlert { rule, detail, .. } => {
+                    eprintln!("{since} ms: alert {rule}: {detail}");
+                    alerts.push(rule.clone());
+                }
+                EventKind::QualityScored {
+                    interaction,
+                    evaluation,
+                } if *interaction == id => return evaluation.clone(),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no quality_scored within 60 s");
+    eprintln!("evaluation: {evaluation:?}");
+    // transcribed after the deadline (3 s from the bridge)…
+    assert!(said.is_some_and(|ms| ms > 3000), "segment at {said:?}");
+    // …yet said in time: no alert, no finding
+    assert!(alerts.is_empty(), "{alerts:?}");
+    assert!(evaluation.findings.is_empty(), "{evaluation:?}");
+    assert_eq!(evaluation.score, 100.0);
+    premise.shutdown().await;
+    drop((caller, desk));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,11 @@
 //! (webrtc-rs, DTLS-SRTP, PCMU), bridged by callcore-media to the caller (PCMA).
 //! Asserted: audio both ways — the page measures the caller's speech (AnalyserNode)
 //! and the browser's tone is on the agent's side of the stereo recording — and the
-//! hang-up from either side ends both legs with the record stored.
+//! hang-up from either side ends both legs with the record stored, its talk time
+//! the conversation's. The talk phase counts from the connection, however long the
+//! browser takes to answer (seconds on a loaded machine): the browser hangs up 5 s
+//! after its connection is up, or the caller 8 s after the test's cue, sent when
+//! the center connected the call (`cued_caller_scenario`).
 //!
 //! Chromium connects ICE over loopback only inside a private network namespace with
 //! just `lo` (see `../shared/peers/README.md`): the test re-runs itself under
@@ -28,13 +32,17 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use browser::{
-    DIGIT, SPEECH, caller_scenario, channel_levels, free_port, harness, in_private_network,
-    playwright, tone_wav,
+    CUED_CALL_ID, DIGIT, SPEECH, caller_scenario, channel_levels, cue_caller, cued_caller_scenario,
+    free_port, harness, in_private_network, playwright, tone_wav,
 };
-use callcore::AgentId;
+use callcore::{AgentId, EventKind};
 use callcore_premise::{Premise, PremiseConfig};
+use callcore_runtime::BusError;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+/// How long the caller talks after the center connected it to the browser.
+const TALK_MS: u32 = 8000;
 
 fn peers_ready() -> bool {
     browser::peers_ready("the browser agent test")
@@ -156,13 +164,15 @@ async fn browser_call(agent_hangs_up: bool) {
     }
     assert!(online, "reachable once the browser is connected");
 
-    // the caller: IVR, digit 2 (support), then talk
+    // the caller: IVR, digit 2 (support), then talk — speech for as long as the
+    // browser may take to answer and the talk phase after it (the pcap's timeline
+    // runs from the IVR's answer, whenever the agent's comes)
     let pcap = dir.join("caller.pcap");
     let made = std::process::Command::new("python3")
         .arg(harness("caller_pcap.py"))
         .arg(&pcap)
         .args(["--speech", SPEECH, "--digit", DIGIT])
-        .args(["--ivr-ms", "12500", "--talk-secs", "8"])
+        .args(["--ivr-ms", "12500", "--talk-secs", "60"])
         .output()
         .expect("python3 runs caller_pcap.py");
     assert!(
@@ -170,14 +180,23 @@ async fn browser_call(agent_hangs_up: bool) {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+    // the caller hangs up TALK_MS after the test's cue, sent once the center
+    // connected the call; or it waits for the browser's hang-up
     let caller_xml = dir.join("caller.xml");
-    std::fs::write(&caller_xml, caller_scenario(&pcap, 8_000, agent_hangs_up)).unwrap();
+    let scenario = if agent_hangs_up {
+        caller_scenario(&pcap, 0, true)
+    } else {
+        cued_caller_scenario(&pcap, TALK_MS)
+    };
+    std::fs::write(&caller_xml, scenario).unwrap();
+    let mut events = premise.center().subscribe();
+    let caller_port = free_port();
     let mut uac = Command::new("sipp");
     uac.arg(premise.sip_addr().to_string())
         .arg("-sf")
         .arg(&caller_xml)
-        .args(["-s", "ivr", "-m", "1"])
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-s", "ivr", "-m", "1", "-cid_str", CUED_CALL_ID])
+        .args(["-i", "127.0.0.1", "-p", &caller_port.to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
         .args(["-ci", "127.0.0.1", "-cp", &free_port().to_string()])
         .args(["-nostdin", "-timeout", "80s", "-timeout_error"])
@@ -191,6 +210,22 @@ async fn browser_call(agent_hangs_up: bool) {
         "answered",
         "the browser answered"
     );
+    // the conversation begins where the center connects the call to the agent
+    let connected = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match events.recv().await {
+                Ok(e) if matches!(e.kind, EventKind::Connected { .. }) => return e.at,
+                Ok(_) | Err(BusError::Lagged(_)) => {}
+                Err(e) => panic!("event stream ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the center connected the call");
+    eprintln!("connected at {}", connected.as_millis());
+    if !agent_hangs_up {
+        cue_caller(caller_port);
+    }
     let level = next_event().await;
     assert_eq!(level["event"], "level");
     let heard = level["max"].as_f64().unwrap();
@@ -243,7 +278,15 @@ async fn browser_call(agent_hangs_up: bool) {
     let record = &records[0];
     assert_eq!(record.agent, Some(agent.clone()), "{record:?}");
     assert_eq!(record.queue.as_ref().map(|q| q.as_str()), Some("support"));
-    assert!(record.talk_ms >= 4000, "{record:?}");
+    // the talk phase after the connection: the caller's TALK_MS from its cue (sent
+    // after the connection), or the browser's 5 s from its connection (less the
+    // moment the center takes to see it)
+    let talk = if agent_hangs_up {
+        4000
+    } else {
+        u64::from(TALK_MS)
+    };
+    assert!(record.talk_ms >= talk, "{record:?}");
     let recordings = premise.recordings(&records).await.unwrap();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
     let (caller_level, agent_level) = channel_levels(&std::fs::read(&recordings[0].path).unwrap());

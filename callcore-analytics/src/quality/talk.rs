@@ -464,6 +464,41 @@ impl TalkMeter {
         self.release(false);
     }
 
+    /// How far `speaker`'s utterances are known: every one of theirs
+    /// beginning before this offset (ms) is queued already
+    /// ([`poll_event`](Self::poll_event)), one beginning later is not. Their
+    /// speech still going on (or held for the other side's, or within the
+    /// jitter allowance) keeps it back: a rule judging what they said by a
+    /// deadline waits until this passes the deadline.
+    #[must_use]
+    pub fn utterances_known_until(&self, speaker: Speaker) -> u64 {
+        let Some(i) = index(speaker) else {
+            // no utterances of theirs, ever
+            return self
+                .sides
+                .iter()
+                .map(|s| s.cursor)
+                .min()
+                .unwrap_or(self.start)
+                * SLOT_MS;
+        };
+        let side = &self.sides[i];
+        let open = side.utterance.or(side.open).map(|(st, _)| st);
+        let held = self.held.iter().filter(|u| u.0 == speaker).map(|u| u.1);
+        let until = open.into_iter().chain(held).fold(side.cursor, u64::min) * SLOT_MS;
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                TalkEvent::Utterance {
+                    speaker: s,
+                    start_ms,
+                    ..
+                } if *s == speaker => Some(*start_ms),
+                _ => None,
+            })
+            .fold(until, u64::min)
+    }
+
     /// The next thing found, if any.
     pub fn poll_event(&mut self) -> Option<TalkEvent> {
         self.events.pop_front()

@@ -285,3 +285,41 @@ fn a_side_placed_by_arrival_alone_would_drift_but_its_schedule_does_not() {
     assert_eq!(f.silences, vec![(900, 1000)]);
     assert_eq!(f.customer_talk_ms, 1000);
 }
+
+#[test]
+fn a_sides_utterances_are_known_until_its_first_one_going_on_or_queued() {
+    // the agent speaks 500-1500, the customer 1500-3500
+    let agent = [(500, 1500)];
+    let customer = [(1500, 3500)];
+    let mut meter = TalkMeter::new(TalkSettings::default(), 0);
+    let known = |m: &TalkMeter| {
+        (
+            m.utterances_known_until(Speaker::Agent),
+            m.utterances_known_until(Speaker::Customer),
+        )
+    };
+    // nothing said yet: known up to the settled timeline (the jitter behind)
+    feed(&mut meter, 0, 400, |_| false, |_| false);
+    assert_eq!(known(&meter), (100, 100));
+    // the agent's utterance is going on: theirs known to where it began
+    feed(&mut meter, 400, 1400, |_| false, |t| within(t, &agent));
+    assert_eq!(known(&meter), (500, 1100));
+    // it ended (the gap) and is queued, not taken yet: still known to where it
+    // began; the customer's is going on
+    feed(
+        &mut meter,
+        1400,
+        3000,
+        |t| within(t, &customer),
+        |t| within(t, &agent),
+    );
+    assert_eq!(known(&meter), (500, 1500));
+    // taken: the agent's known to the settled timeline
+    assert_eq!(drain(&mut meter).len(), 1);
+    assert_eq!(known(&meter), (2700, 1500));
+    // the customer's ended and queued, then taken
+    feed(&mut meter, 3000, 5000, |t| within(t, &customer), |_| false);
+    assert_eq!(known(&meter), (4700, 1500));
+    assert_eq!(drain(&mut meter).len(), 1);
+    assert_eq!(known(&meter), (4700, 4700));
+}

@@ -383,6 +383,62 @@ pub fn caller_scenario(pcap: &Path, talk_ms: u32, await_bye: bool) -> String {
     )
 }
 
+/// The Call-ID of a SIPp caller started with [`CUED_CALL_ID`]'s `-cid_str`
+/// (its first call, on 127.0.0.1).
+pub const CUED_CALL: &str = "callcore-cued-1@127.0.0.1";
+/// SIPp's `-cid_str` giving its first call the Call-ID [`CUED_CALL`].
+pub const CUED_CALL_ID: &str = "callcore-cued-%u@%s";
+
+/// The caller's scenario when its talk phase is to begin once the call is
+/// connected to an agent, whenever that is: the harness's caller plays `pcap`
+/// from the IVR's answer (give it speech enough for any wait), then waits for
+/// the test's cue ([`cue_caller`], sent once the center connected the call),
+/// stays `talk_ms` more and hangs up. The caller's SIPp needs `-cid_str`
+/// [`CUED_CALL_ID`]. The cue is the test's, not a peer's request: it gets no
+/// answer (an answer would go to the center).
+pub fn cued_caller_scenario(pcap: &Path, talk_ms: u32) -> String {
+    let speak = format!(
+        "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  \
+         <recv request=\"INFO\" timeout=\"60000\"/>\n  <pause milliseconds=\"{talk_ms}\"/>",
+        pcap.display()
+    );
+    let scenario = std::fs::read_to_string(harness("caller.xml"))
+        .unwrap()
+        .replace("@MEDIA_PORT@", "[media_port]");
+    // the last @SPEAK@ (the first is in the scenario's comment)
+    let (head, tail) = scenario.rsplit_once("@SPEAK@").unwrap();
+    // the BYE's To is the dialog's (the center's tag), kept from the answer:
+    // `[last_To:]` would be the cue's
+    let answer = "<recv response=\"200\" rtd=\"true\" rrs=\"true\" timeout=\"32000\"/>";
+    assert!(head.contains(answer), "the harness caller's answer");
+    let head = head.replace(
+        answer,
+        &format!(
+            "{}>\n    <action><ereg regexp=\".*\" search_in=\"hdr\" header=\"To:\" \
+             assign_to=\"dialog_to\"/></action>\n  </recv>",
+            answer.trim_end_matches("/>")
+        ),
+    );
+    let tail = tail.replacen("[last_To:]", "To:[$dialog_to]", 1);
+    format!("{head}{speak}{tail}")
+}
+
+/// Cues the SIPp caller of [`cued_caller_scenario`] listening on SIP port
+/// `sipp_port`: its talk phase begins now.
+pub fn cue_caller(sipp_port: u16) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = socket.local_addr().unwrap();
+    let info = format!(
+        "INFO sip:caller@127.0.0.1:{sipp_port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bK-callcore-cue\r\n\
+         From: <sip:test@127.0.0.1>;tag=cue\r\nTo: <sip:caller@127.0.0.1>\r\n\
+         Call-ID: {CUED_CALL}\r\nCSeq: 1 INFO\r\nContent-Length: 0\r\n\r\n"
+    );
+    socket
+        .send_to(info.as_bytes(), ("127.0.0.1", sipp_port))
+        .unwrap();
+}
+
 /// Writes the caller's pcap (IVR wait, digit 2 for support, `talk_secs` of
 /// speech) and scenario into `dir`; returns the scenario's path.
 pub fn write_caller(dir: &Path, talk_secs: u32, await_bye: bool) -> PathBuf {

@@ -1,7 +1,8 @@
 // Drives callcore's browser phone page (/phone.html) in headless Chromium with
 // playwright-core, for callcore-premise/tests/webrtc_agent.rs and the load figures
 // of docs/webrtc.md. The fake microphone plays WAV; the page answers by itself.
-// Prints one JSON object per line: {"event":"online"}, {"event":"answered"},
+// Prints one JSON object per line: {"event":"online"}, {"event":"answered"} (the
+// call's connection is up; HANGUP_AFTER_MS counts from there),
 // {"event":"level","max":…,"codec":…,"sentCodec":…} (codecs: getStats() mimeType of
 // the inbound and outbound audio), {"event":"ended","by":…}.
 // Usage: node phone_driver.js URL WAV PROFILE_DIR [HANGUP_AFTER_MS] [PAGES]
@@ -25,7 +26,13 @@ async function phone(ctx, i) {
   const status = await page.evaluate(() => document.getElementById('status').textContent);
   emit({ event: status, page: i });
   if (status !== 'online') return;
-  await page.waitForFunction(() => window.phoneLog.includes('audio'), null, { timeout: 120000 });
+  // answered: the page sent its answer and the call's connection is up (where
+  // the center's conversation begins), not merely the offer's track applied
+  await page.waitForFunction(() => {
+    const call = Array.from(window.phone.calls.values())[0];
+    return window.phoneLog.includes('audio') && window.phoneLog.includes('answered')
+      && call && call.pc && call.pc.connectionState === 'connected';
+  }, null, { timeout: 120000 });
   emit({ event: 'answered', page: i });
   // what arrived over RTP, for diagnosis, and the codecs the call negotiated
   // (getStats() mimeType), read while the call is up
