@@ -126,6 +126,7 @@ fn configs() -> Vec<(String, ClassifierConfig)> {
                 "ood_accept_rate" => c.ood_accept_rate = x,
                 "ood_vote" => c.ood_vote = x != 0.0,
                 "ood_cut_weight" => c.ood_cut_weight = x,
+                "agent_request" => c.agent_request = x != 0.0,
                 "ood_cut_reject" => c.ood_cut_reject = x,
                 "ood_cut_min_accept" => c.ood_cut_min_accept = x,
                 "ood_cut_max_accept" => c.ood_cut_max_accept = x,

@@ -110,6 +110,7 @@ fn config(variant: &str) -> ClassifierConfig {
             "ood_cut_reject" => c.ood_cut_reject = x,
             "ood_cut_min_accept" => c.ood_cut_min_accept = x,
             "ood_cut_max_accept" => c.ood_cut_max_accept = x,
+            "agent_request" => c.agent_request = x != 0.0,
             "linear_weight" => c.linear_weight = x,
             "linear_l2" => c.linear_l2 = x,
             "embedding_weight" => c.embedding_weight = x,
@@ -183,9 +184,10 @@ fn spent_rounds() {
                     IntentClassifier::train_with_encoder(&file, c, Some(encoder.clone())).unwrap();
                 let r = m.report();
                 println!(
-                    "[{variant}] model {model}: margin {:?}, calibration {:?}, trained in {:.2?}",
+                    "[{variant}] model {model}: margin {:?}, calibration {:?}, agent requests to {:?}, trained in {:.2?}",
                     r.neighbour_margin,
                     r.neighbour_cut,
+                    r.agent_request_intent.map(|i| m.intents()[i].clone()),
                     t.elapsed()
                 );
                 m

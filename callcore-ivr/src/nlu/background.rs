@@ -157,6 +157,7 @@ impl NeighbourVote {
         k: usize,
         folds: usize,
         rule: CutRule,
+        scored: usize,
     ) -> Self {
         let mut vote = NeighbourVote {
             examples,
@@ -170,7 +171,10 @@ impl NeighbourVote {
             return vote;
         }
         let folds = folds.clamp(2, vote.examples.len());
-        let mut leans: Vec<f32> = (0..vote.examples.len())
+        // Only the first `scored` examples (the tenant's own) place the cut; the
+        // rest (built-in agent requests, many near-copies of each other that
+        // would vouch for one another) are neighbours only.
+        let mut leans: Vec<f32> = (0..scored.clamp(1, vote.examples.len()))
             .map(|i| {
                 let q = &vote.examples[i];
                 top_mean(q, &vote.background, vote.k, |_| false)
@@ -316,7 +320,8 @@ mod tests {
             min_accept: 0.8,
             max_accept: 0.95,
         };
-        let vote = NeighbourVote::calibrate(examples.clone(), background.clone(), 3, 5, rule);
+        let vote =
+            NeighbourVote::calibrate(examples.clone(), background.clone(), 3, 5, rule, usize::MAX);
         let e = vote.estimate.unwrap();
         // The two samples are far apart: the cut accepts the band's top share of
         // the examples and still rejects every held-out background line.
@@ -325,7 +330,8 @@ mod tests {
         assert!(!vote.rejects(&unit(1.0, 0.3)));
         assert!(vote.rejects(&unit(0.2, 1.0)));
         // The fixed rule ignores the background and estimates no rejection.
-        let fixed = NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.8));
+        let fixed =
+            NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.8), usize::MAX);
         let f = fixed.estimate.unwrap();
         assert!(f.background_rejected.is_nan() && fixed.margin < vote.margin);
         // A line's own block (its siblings in the list) does not vouch for it.
@@ -342,7 +348,8 @@ mod tests {
         };
         let examples: Vec<Vec<f32>> = (0..10).map(|i| unit(1.0, 0.05 * i as f32)).collect();
         let background: Vec<Vec<f32>> = (0..10).map(|i| unit(0.05 * i as f32, 1.0)).collect();
-        let vote = NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.95));
+        let vote =
+            NeighbourVote::calibrate(examples, background, 3, 5, CutRule::Fixed(0.95), usize::MAX);
         assert!(
             vote.margin.is_finite() && vote.margin < 0.0,
             "{}",
@@ -363,6 +370,7 @@ mod tests {
             3,
             5,
             CutRule::Fixed(0.95),
+            usize::MAX,
         );
         assert!(!none.rejects(&unit(0.0, 1.0)));
         assert_eq!(centred_unit(&[2.0, 1.0], &[1.0, 1.0]), vec![1.0, 0.0]);

@@ -28,6 +28,7 @@ mod scoring;
 
 pub use config::ClassifierConfig;
 
+use super::agent_request;
 use super::background::{self, NeighbourVote};
 use super::embedding::{Embedder, SentenceEncoder};
 use super::features::{FeatureWeights, SparseVec, Vectorizer};
@@ -90,6 +91,10 @@ pub struct TrainingReport {
     /// with embeddings, or the background class, the vote and the confidence
     /// threshold one by one).
     pub ood: Option<OodCalibration>,
+    /// The intent (index into [`IntentClassifier::intents`]) that took the
+    /// built-in agent requests as examples (`ClassifierConfig::agent_request`;
+    /// `None`: off, no embeddings, or no intent most of them sit nearest to).
+    pub agent_request_intent: Option<usize>,
 }
 
 /// Offline intent classifier trained at start-up from an [`IntentsFile`].
@@ -162,27 +167,15 @@ impl IntentClassifier {
                 labels.push(c as u32);
             }
         }
-        let vectorizer = Vectorizer::fit(tokenizer.clone(), weights, &docs);
-        let mut embedder = None;
+        // The examples' embeddings first: the built-in agent requests join the
+        // intent they sit nearest to before the vocabulary is fitted.
+        let own_docs = docs.len();
+        let encoder = encoder.filter(|_| config.embedding_weight > 0.0);
         let mut doc_embeddings: Vec<Vec<f32>> = Vec::new();
-        if let Some(encoder) = encoder.filter(|_| config.embedding_weight > 0.0) {
+        let mut agent_request_intent = None;
+        if let Some(encoder) = &encoder {
             match encoder.encode(&docs) {
-                Ok(v) if v.len() == docs.len() && !v.is_empty() => {
-                    let dim = encoder.dim();
-                    let mut mean = vec![0.0f32; dim];
-                    for e in &v {
-                        for (m, x) in mean.iter_mut().zip(e) {
-                            *m += x / v.len() as f32;
-                        }
-                    }
-                    doc_embeddings = v;
-                    embedder = Some(Embedder {
-                        encoder,
-                        mean,
-                        offset: vectorizer.len() as u32,
-                        weight: config.embedding_weight,
-                    });
-                }
+                Ok(v) if v.len() == docs.len() && !v.is_empty() => doc_embeddings = v,
                 Ok(_) => tracing::warn!(
                     "sentence encoder returned the wrong number of vectors; using n-gram features only"
                 ),
@@ -190,7 +183,48 @@ impl IntentClassifier {
                     tracing::warn!("sentence encoder failed ({e}); using n-gram features only")
                 }
             }
+            if config.agent_request && !doc_embeddings.is_empty() {
+                let phrases = agent_request::phrases(file.language);
+                match encoder.encode(&phrases) {
+                    Ok(p) if p.len() == phrases.len() => {
+                        agent_request_intent = agent_request::adopting_intent(
+                            &p,
+                            &doc_embeddings,
+                            &labels,
+                            file.intents.len(),
+                        );
+                        if let Some(c) = agent_request_intent {
+                            tracing::debug!(intent = %file.intents[c].name, "built-in agent requests adopted");
+                            docs.extend(&phrases);
+                            labels.extend(std::iter::repeat_n(c as u32, phrases.len()));
+                            doc_embeddings.extend(p);
+                        }
+                    }
+                    Ok(_) | Err(_) => {
+                        tracing::warn!("sentence encoder failed on the built-in agent requests")
+                    }
+                }
+            }
         }
+        let vectorizer = Vectorizer::fit(tokenizer.clone(), weights, &docs);
+        let embedder = match encoder {
+            Some(encoder) if !doc_embeddings.is_empty() => {
+                let dim = encoder.dim();
+                let mut mean = vec![0.0f32; dim];
+                for e in &doc_embeddings {
+                    for (m, x) in mean.iter_mut().zip(e) {
+                        *m += x / doc_embeddings.len() as f32;
+                    }
+                }
+                Some(Embedder {
+                    encoder,
+                    mean,
+                    offset: vectorizer.len() as u32,
+                    weight: config.embedding_weight,
+                })
+            }
+            _ => None,
+        };
         let (background, background_embeddings) = match &embedder {
             Some(em) if config.background => {
                 background_vectors(file, &config, em, &vectorizer, &doc_embeddings)
@@ -198,6 +232,8 @@ impl IntentClassifier {
             _ => (Vec::new(), Vec::new()),
         };
         let mut kept_embeddings: Vec<Vec<f32>> = Vec::new();
+        // The tenant's own examples among them (they come first).
+        let mut own_kept = 0;
         let n_features = vectorizer.len() + embedder.as_ref().map_or(0, |e| e.mean.len());
         let n_classes = file.intents.len();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_features];
@@ -214,6 +250,7 @@ impl IntentClassifier {
             let v = match &embedder {
                 Some(em) => {
                     kept_embeddings.push(background::centred_unit(&doc_embeddings[d], &em.mean));
+                    own_kept += usize::from(d < own_docs);
                     em.join(v, &doc_embeddings[d])
                 }
                 None => v,
@@ -282,6 +319,7 @@ impl IntentClassifier {
                 neighbour_margin: None,
                 neighbour_cut: None,
                 ood: None,
+                agent_request_intent,
             },
             background: !background.is_empty(),
             vote: match &embedder {
@@ -296,6 +334,7 @@ impl IntentClassifier {
                         config.background_neighbours,
                         config.calibration_folds,
                         config.cut_rule(),
+                        own_kept,
                     ))
                 }
                 _ => None,

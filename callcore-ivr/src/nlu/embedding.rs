@@ -318,6 +318,57 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_agent_request_intent_takes_the_built_in_requests() {
+        use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
+        let file = IntentsFile::from_json(
+            r#"{"language": "en", "intents": [
+                {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due on my bill", "my balance please", "how much is my bill"]},
+                {"name": "human", "examples": ["let me talk to an agent", "I want a real person", "connect me to an operator", "speak to a representative", "a human please", "put me through to a person"]},
+                {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing", "I cannot find my card", "someone took my card"]}]}"#,
+        )
+        .unwrap();
+        let with = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig::default(),
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        // Found by where the built-in lines sit, not by the intent's name.
+        assert_eq!(with.report().agent_request_intent, Some(1));
+        let builtin = crate::nlu::agent_request::phrases(crate::nlu::Language::En).len();
+        assert_eq!(with.report().examples, 18 + builtin);
+        assert_eq!(
+            with.classify("operator operator").intent.as_deref(),
+            Some("human")
+        );
+        let without = IntentClassifier::train_with_encoder(
+            &file,
+            ClassifierConfig {
+                agent_request: false,
+                ..ClassifierConfig::default()
+            },
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        assert_eq!(without.report().agent_request_intent, None);
+        assert_eq!(without.report().examples, 18);
+        // A tenant without an agent-request intent gets nothing added.
+        let none = IntentsFile::from_json(
+            r#"{"language": "en", "intents": [
+                {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due on my bill"]},
+                {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing"]}]}"#,
+        )
+        .unwrap();
+        let plain = IntentClassifier::train_with_encoder(
+            &none,
+            ClassifierConfig::default(),
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap();
+        assert_eq!(plain.report().agent_request_intent, None);
+    }
+
+    #[test]
     fn the_neighbour_vote_decides_rejection_by_default() {
         use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
         let file = IntentsFile::from_json(

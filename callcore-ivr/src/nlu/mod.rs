@@ -1,6 +1,7 @@
 //! Natural-language understanding: the intents file, TF-IDF features and the
 //! offline intent classifier.
 
+mod agent_request;
 mod background;
 mod classifier;
 mod crossval;

@@ -109,6 +109,12 @@ pub struct ClassifierConfig {
     pub ood_cut_min_accept: f32,
     /// Highest share (0..1) of cross-validated examples a balanced cut accepts.
     pub ood_cut_max_accept: f32,
+    /// With embeddings: add the built-in ways of asking for a person
+    /// ("operator", "zero", "human", "人工", "转人工"…, `background/agent_*.txt`)
+    /// as examples of the tenant's agent-request intent, found as the intent
+    /// most of them sit nearest to (session 12, see `agent_request.rs`;
+    /// `TrainingReport::agent_request_intent` says which, if any).
+    pub agent_request: bool,
 }
 
 impl ClassifierConfig {
@@ -167,6 +173,7 @@ impl Default for ClassifierConfig {
             ood_cut_reject: 0.0,
             ood_cut_min_accept: 0.92,
             ood_cut_max_accept: 0.98,
+            agent_request: true,
         }
     }
 }
