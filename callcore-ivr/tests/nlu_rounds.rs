@@ -134,6 +134,7 @@ fn sets() -> Vec<(usize, &'static str, &'static str, String, String)> {
         ("independent5", "indep_c", "indep_d"),
         ("independent6", "indep_c", "indep_d"),
         ("independent7", "indep_c", "indep_d"),
+        ("independent8", "indep_c", "indep_d"),
     ];
     for (r, (dir, tel, air)) in rounds.iter().enumerate() {
         for lang in ["en", "zh"] {
