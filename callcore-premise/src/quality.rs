@@ -141,7 +141,7 @@ impl QualityInspection {
             rules: rules.map(Arc::new),
             nlu,
             queue: OnceLock::new(),
-            limits: section.transcription_limits(),
+            limits: section.transcription_limits(asr.as_ref().and_then(|a| a.concurrency())),
             meter: Arc::default(),
         }
     }

@@ -49,8 +49,10 @@ pub struct QualitySection {
     /// A required phrase the agent has not said this long after the
     /// connection is suggested to them (0: at the rule's deadline).
     pub remind_after_secs: f64,
-    /// Utterances recognised at once, all calls together (default: the
-    /// cores this process may use); the others wait, oldest first.
+    /// Utterances recognised at once, all calls together (default: as many
+    /// as the recognizer decodes at once — 1 for the built-in Whisper, one
+    /// CTranslate2 replica — else the cores this process may use); the
+    /// others wait, oldest first.
     pub transcription_workers: Option<usize>,
     /// An utterance that waited longer than this for a worker is shed (not
     /// transcribed; its call gets a `transcription_shed` alert); 0: never.
@@ -124,12 +126,16 @@ impl QualitySection {
         self.all_rules().map(|_| ())
     }
 
-    /// The transcription queue's limits (`transcription_workers`, else the
-    /// cores this process may use).
-    pub(crate) fn transcription_limits(&self) -> crate::transcription_queue::Limits {
+    /// The transcription queue's limits (`transcription_workers`, else what
+    /// the recognizer decodes at once, `recognizer`, else the cores this
+    /// process may use).
+    pub(crate) fn transcription_limits(
+        &self,
+        recognizer: Option<usize>,
+    ) -> crate::transcription_queue::Limits {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let ms = |secs: f64| (secs * 1000.0).round() as u64;
-        let workers = self.transcription_workers.unwrap_or_else(|| {
+        let workers = self.transcription_workers.or(recognizer).unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         });
         crate::transcription_queue::Limits {
@@ -270,17 +276,20 @@ mod tests {
     #[test]
     fn the_transcription_queue_defaults_to_the_cores_and_a_20_s_lag() {
         let c = load("").unwrap();
-        let l = c.quality.transcription_limits();
+        let l = c.quality.transcription_limits(None);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         assert_eq!(l.workers, cores);
         assert_eq!(l.max_lag, Some(std::time::Duration::from_secs(20)));
         assert_eq!(l.max_backlog_ms, 600_000);
+        // A recognizer that decodes one utterance at a time (the built-in
+        // Whisper) gets one worker unless the section says otherwise.
+        assert_eq!(c.quality.transcription_limits(Some(1)).workers, 1);
         let c = load(
             "transcription_workers = 3\nmax_transcription_lag_secs = 0\n\
              max_transcription_backlog_secs = 90\n",
         )
         .unwrap();
-        let l = c.quality.transcription_limits();
+        let l = c.quality.transcription_limits(Some(1));
         assert_eq!((l.workers, l.max_lag, l.max_backlog_ms), (3, None, 90_000));
     }
 

@@ -459,6 +459,11 @@ impl Model {
 
 #[async_trait]
 impl SpeechRecognizer for WhisperRecognizer {
+    /// One CTranslate2 replica (on all its threads): one utterance at a time.
+    fn concurrency(&self) -> Option<usize> {
+        Some(1)
+    }
+
     async fn start(
         &self,
         options: RecognitionOptions,

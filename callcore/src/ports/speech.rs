@@ -61,6 +61,14 @@ pub trait SpeechRecognizer: Send + Sync {
         &self,
         options: RecognitionOptions,
     ) -> Result<Box<dyn RecognitionSession>, CoreError>;
+
+    /// How many utterances this recogniser decodes at once, when it has a
+    /// limit (a local model with one replica: 1; sessions past it wait
+    /// inside it). `None`, the default: as many as are started. A center
+    /// queueing work for it sizes its queue's workers from this.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A recognised intent with its score.
