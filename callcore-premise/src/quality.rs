@@ -40,7 +40,7 @@
 //! required_within_secs = 30               # … this long after the connection
 //! remind_after_secs = 15                  # assist: reminded then if not said yet
 //! assist = true                           # articles, intents, reminders to the agent
-//! transcription_workers = 2               # utterances recognised at once, all calls (default: the cores)
+//! transcription_workers = 1               # utterances recognised at once, all calls (default: the recognizer's own limit, else the cores)
 //! max_transcription_lag_secs = 20         # one waiting longer is shed, not transcribed (0: never)
 //! max_transcription_backlog_secs = 600    # audio that may wait; past it the oldest is shed
 //! rules_file = "/etc/callcore/quality.json"   # more rules (callcore-analytics' form)
