@@ -132,6 +132,7 @@ impl QualityInspection {
         rules: Option<LiveRules>,
         nlu: Option<Arc<dyn IntentRecognizer>>,
     ) -> Self {
+        let limits = section.transcription_limits(asr.as_ref().and_then(|a| a.concurrency()));
         QualityInspection {
             settings: section.settings(),
             asr,
@@ -141,7 +142,7 @@ impl QualityInspection {
             rules: rules.map(Arc::new),
             nlu,
             queue: OnceLock::new(),
-            limits: section.transcription_limits(asr.as_ref().and_then(|a| a.concurrency())),
+            limits,
             meter: Arc::default(),
         }
     }

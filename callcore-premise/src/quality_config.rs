@@ -135,9 +135,12 @@ impl QualitySection {
     ) -> crate::transcription_queue::Limits {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let ms = |secs: f64| (secs * 1000.0).round() as u64;
-        let workers = self.transcription_workers.or(recognizer).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        });
+        let workers = self
+            .transcription_workers
+            .or(recognizer)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
         crate::transcription_queue::Limits {
             workers: workers.max(1),
             max_lag: (self.max_transcription_lag_secs > 0.0)
