@@ -69,7 +69,7 @@ transcribed in real time through the premise center (SIPp phones, espeak-ng spee
 Options:
   --calls LIST   concurrent calls per round, comma-separated (default: 1,2,4)
   --model DIR    the Whisper model folder (CTranslate2; default: CALLCORE_WHISPER_MODEL)
-  --workers N    [quality] transcription_workers (default: the cores)
+  --workers N    [quality] transcription_workers (default: the recognizer's own limit, 1 for Whisper)
   --max-lag SECS [quality] max_transcription_lag_secs (default 20; 0: never shed)
   --help         this text
 
@@ -393,9 +393,10 @@ async fn main() {
     );
     println!(
         "transcription queue: workers {}, max lag {}",
-        queue
-            .workers
-            .map_or_else(|| format!("{cores} (the cores)"), |w| w.to_string()),
+        queue.workers.map_or_else(
+            || "the recognizer's own limit (Whisper: 1)".into(),
+            |w| w.to_string()
+        ),
         queue
             .max_lag_secs
             .map_or_else(|| "20 s (the default)".into(), |l| format!("{l} s"))
