@@ -16,6 +16,7 @@
 //! tenant without such an intent gets nothing added (the votes scatter), and
 //! `ClassifierConfig::agent_request = false` turns the knowledge off.
 
+use super::background::{dot, lines_of};
 use super::intents::Language;
 
 const AGENT_EN: &str = include_str!("background/agent_en.txt");
@@ -28,12 +29,6 @@ pub(crate) const MAJORITY: f32 = 0.6;
 /// Examples of an intent compared with a line (mean of the best `K` cosines).
 const K: usize = 3;
 
-fn lines_of(text: &'static str) -> impl Iterator<Item = &'static str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-}
-
 /// The built-in agent requests for a model in `language` (both lists for `mixed`).
 pub(crate) fn phrases(language: Language) -> Vec<&'static str> {
     match language {
@@ -41,10 +36,6 @@ pub(crate) fn phrases(language: Language) -> Vec<&'static str> {
         Language::Zh => lines_of(AGENT_ZH).collect(),
         Language::Mixed => lines_of(AGENT_EN).chain(lines_of(AGENT_ZH)).collect(),
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The intent (index) that adopts the built-in lines, if any: the one most

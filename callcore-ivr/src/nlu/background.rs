@@ -35,7 +35,8 @@ const ZH: &str = include_str!("background/zh.txt");
 const SERVICES_EN: &str = include_str!("background/services_en.txt");
 const SERVICES_ZH: &str = include_str!("background/services_zh.txt");
 
-fn lines_of(text: &'static str) -> impl Iterator<Item = &'static str> {
+/// The lines of a built-in list: trimmed, without blanks and `#` comments.
+pub(super) fn lines_of(text: &'static str) -> impl Iterator<Item = &'static str> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -68,7 +69,8 @@ pub(crate) fn utterances(language: Language, services: bool) -> Vec<&'static str
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// Dot product (the cosine of unit vectors).
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
