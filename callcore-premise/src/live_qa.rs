@@ -443,18 +443,13 @@ impl LiveQa {
             // a required phrase that may have been in a shed utterance is not
             // judged: no finding, no penalty (nor a miss in the scorecards);
             // the call's `transcription_shed` alert and count say why
-            let before = score.hits.len();
-            score.hits.retain(|h| {
+            score.retain_hits(|h| {
                 let excused = self.excused(&h.rule);
                 if let Some(n) = excused {
                     tracing::debug!(rule = %h.rule, shed = n, "a required phrase not judged");
                 }
                 excused.is_none()
             });
-            if score.hits.len() != before {
-                let penalties: f64 = score.hits.iter().map(|h| h.penalty).sum();
-                score.score = (100.0 - penalties).max(0.0);
-            }
             let evaluation = evaluation(score, self.segments);
             self.out
                 .push_back(LiveOutput::Event(EventKind::QualityScored {

@@ -71,6 +71,20 @@ pub struct QualityInspector {
     agent_days: BTreeMap<(TenantId, AgentId, i64), (f64, u32)>,
 }
 
+/// 100 minus the penalties of `hits`, within 0..=100.
+fn score_of(hits: &[QualityHit]) -> f64 {
+    (100.0 - hits.iter().map(|h| h.penalty).sum::<f64>()).clamp(0.0, 100.0)
+}
+
+impl InteractionScore {
+    /// Keeps only the hits `keep` accepts and scores the interaction again
+    /// from them (a finding that cannot be judged after all, say).
+    pub fn retain_hits(&mut self, keep: impl FnMut(&QualityHit) -> bool) {
+        self.hits.retain(keep);
+        self.score = score_of(&self.hits);
+    }
+}
+
 fn offset(call: &Call, at: Timestamp) -> u64 {
     u64::try_from(at.duration_since(call.created_at).as_millis()).unwrap_or(u64::MAX)
 }
@@ -443,7 +457,7 @@ impl QualityInspector {
                 _ => {}
             }
         }
-        let score = (100.0 - c.hits.iter().map(|h| h.penalty).sum::<f64>()).clamp(0.0, 100.0);
+        let score = score_of(&c.hits);
         if let Some(agent) = &c.agent {
             let day = at.as_millis().div_euclid(86_400_000) * 86_400_000;
             let e = self
