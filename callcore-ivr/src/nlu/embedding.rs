@@ -280,6 +280,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// A classifier trained with the stand-in encoder.
+    fn trigram_model(
+        file: &crate::nlu::IntentsFile,
+        config: crate::nlu::ClassifierConfig,
+    ) -> crate::nlu::IntentClassifier {
+        crate::nlu::IntentClassifier::train_with_encoder(
+            file,
+            config,
+            Some(Arc::new(TrigramEncoder)),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_classifier_uses_an_encoder_and_falls_back_without_one() {
         use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
@@ -289,12 +302,7 @@ pub(crate) mod tests {
                 {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing"]}]}"#,
         )
         .unwrap();
-        let with = IntentClassifier::train_with_encoder(
-            &file,
-            ClassifierConfig::default(),
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        let with = trigram_model(&file, ClassifierConfig::default());
         assert!(with.report().embeddings);
         assert_eq!(with.report().features, {
             let plain = IntentClassifier::train(&file).unwrap();
@@ -319,7 +327,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_agent_request_intent_takes_the_built_in_requests() {
-        use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
+        use crate::nlu::{ClassifierConfig, IntentsFile};
         let file = IntentsFile::from_json(
             r#"{"language": "en", "intents": [
                 {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due on my bill", "my balance please", "how much is my bill"]},
@@ -327,12 +335,7 @@ pub(crate) mod tests {
                 {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing", "I cannot find my card", "someone took my card"]}]}"#,
         )
         .unwrap();
-        let with = IntentClassifier::train_with_encoder(
-            &file,
-            ClassifierConfig::default(),
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        let with = trigram_model(&file, ClassifierConfig::default());
         // Found by where the built-in lines sit, not by the intent's name.
         assert_eq!(with.report().agent_request_intent, Some(1));
         let builtin = crate::nlu::agent_request::phrases(crate::nlu::Language::En).len();
@@ -341,15 +344,13 @@ pub(crate) mod tests {
             with.classify("operator operator").intent.as_deref(),
             Some("human")
         );
-        let without = IntentClassifier::train_with_encoder(
+        let without = trigram_model(
             &file,
             ClassifierConfig {
                 agent_request: false,
                 ..ClassifierConfig::default()
             },
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        );
         assert_eq!(without.report().agent_request_intent, None);
         assert_eq!(without.report().examples, 18);
         // A tenant without an agent-request intent gets nothing added.
@@ -359,56 +360,42 @@ pub(crate) mod tests {
                 {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing"]}]}"#,
         )
         .unwrap();
-        let plain = IntentClassifier::train_with_encoder(
-            &none,
-            ClassifierConfig::default(),
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        let plain = trigram_model(&none, ClassifierConfig::default());
         assert_eq!(plain.report().agent_request_intent, None);
     }
 
     #[test]
     fn the_neighbour_vote_decides_rejection_by_default() {
-        use crate::nlu::{ClassifierConfig, IntentClassifier, IntentsFile};
+        use crate::nlu::{ClassifierConfig, IntentsFile};
         let file = IntentsFile::from_json(
             r#"{"language": "en", "intents": [
                 {"name": "bill", "examples": ["how much do I owe", "what is my balance", "show my bill", "amount due on my bill", "my balance please", "how much is my bill"]},
                 {"name": "card", "examples": ["I lost my card", "my card was stolen", "block my card", "card missing", "I cannot find my card", "someone took my card"]}]}"#,
         )
         .unwrap();
-        let voted = IntentClassifier::train_with_encoder(
-            &file,
-            ClassifierConfig::default(),
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        let voted = trigram_model(&file, ClassifierConfig::default());
         // No detector is fitted; the vote's margin is calibrated.
         assert!(voted.report().ood.is_none());
         assert!(voted.report().neighbour_margin.is_some_and(f32::is_finite));
         let c = voted.classify("I lost my card");
         assert_eq!(c.intent.as_deref(), Some("card"));
         assert!(c.confidence >= 0.5);
-        let detector = IntentClassifier::train_with_encoder(
+        let detector = trigram_model(
             &file,
             ClassifierConfig {
                 ood_vote: false,
                 ..ClassifierConfig::default()
             },
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        );
         assert!(detector.report().ood.is_some());
         // The other businesses' requests join the background lines unless turned off.
-        let plain = IntentClassifier::train_with_encoder(
+        let plain = trigram_model(
             &file,
             ClassifierConfig {
                 background_services: false,
                 ..ClassifierConfig::default()
             },
-            Some(Arc::new(TrigramEncoder)),
-        )
-        .unwrap();
+        );
         assert!(
             voted.report().background_examples > plain.report().background_examples,
             "{} {}",

@@ -53,13 +53,11 @@ pub struct ToneLines(pub &'static [(f64, &'static str)]);
 #[async_trait]
 impl SpeechRecognizer for ToneLines {
     async fn start(&self, _: RecognitionOptions) -> Result<Box<dyn RecognitionSession>, CoreError> {
-        Ok(Box::new(Session {
-            lines: self.0.to_vec(),
-            samples: Vec::new(),
-            out: VecDeque::new(),
-            heard: None,
-            delay: Duration::ZERO,
-        }))
+        Ok(Box::new(Session::new(
+            self.0.to_vec(),
+            None,
+            Duration::ZERO,
+        )))
     }
 }
 
@@ -69,13 +67,7 @@ pub struct SlowToneLines(pub &'static [(f64, &'static str)], pub Duration);
 #[async_trait]
 impl SpeechRecognizer for SlowToneLines {
     async fn start(&self, _: RecognitionOptions) -> Result<Box<dyn RecognitionSession>, CoreError> {
-        Ok(Box::new(Session {
-            lines: self.0.to_vec(),
-            samples: Vec::new(),
-            out: VecDeque::new(),
-            heard: None,
-            delay: self.1,
-        }))
+        Ok(Box::new(Session::new(self.0.to_vec(), None, self.1)))
     }
 }
 
@@ -89,6 +81,18 @@ struct Session {
     delay: Duration,
 }
 
+impl Session {
+    fn new(lines: Vec<(f64, &'static str)>, heard: Option<Arc<Scripted>>, delay: Duration) -> Self {
+        Session {
+            lines,
+            samples: Vec::new(),
+            out: VecDeque::new(),
+            heard,
+            delay,
+        }
+    }
+}
+
 /// The recognizer plugged into the center (it shares what it heard).
 pub struct Recognizer(pub Arc<Scripted>);
 
@@ -99,13 +103,11 @@ impl SpeechRecognizer for Recognizer {
         options: RecognitionOptions,
     ) -> Result<Box<dyn RecognitionSession>, CoreError> {
         assert_eq!(options.sample_rate, 8000);
-        Ok(Box::new(Session {
-            lines: LINES.iter().map(|l| (l.1, l.2)).collect(),
-            samples: Vec::new(),
-            out: VecDeque::new(),
-            heard: Some(self.0.clone()),
-            delay: Duration::ZERO,
-        }))
+        Ok(Box::new(Session::new(
+            LINES.iter().map(|l| (l.1, l.2)).collect(),
+            Some(self.0.clone()),
+            Duration::ZERO,
+        )))
     }
 }
 
